@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Eddy needs to build, test, demo and benchmark.
+# Idempotent: packages already present are skipped; uses sudo when not root.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PKGS=(
+  build-essential cmake pkg-config git clang libclang-rt-14-dev
+  librdkafka-dev kcat libsqlite3-dev sqlite3 libpq-dev postgresql
+  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev
+  zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
+  python3 python3-kafka curl procps
+)
+# Node.js: the machine image may ship its own node+npm (which conflicts with Debian's npm).
+if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
+if [ "${EDDY_BENCH_DEPS:-0}" = "1" ]; then
+  PKGS+=(nats-server redis-server libnats-dev libhiredis-dev gnuplot-nox)
+fi
+if [ "${EDDY_EXTRA_DEPS:-1}" = "1" ]; then
+  PKGS+=(prometheus chromium)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node packages for the client-compatibility tests (kafkajs etc.), pinned.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -f "$here/tests/node/package.json" ] && [ ! -d "$here/tests/node/node_modules/kafkajs" ]; then
+  (cd "$here/tests/node" && npm install --no-audit --no-fund --silent)
+fi
+echo "deps: ok"

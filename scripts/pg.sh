@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Starts the Debian PostgreSQL cluster on loopback (if it is not running) and makes sure the
+# test role and database exist: postgresql://eddy:eddy@127.0.0.1:5432/eddy
+set -euo pipefail
+cmd=${1:-start}
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+ASPG="runuser -u postgres --"; [ "$(id -u)" -ne 0 ] && ASPG="sudo -u postgres"
+ver=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+[ -n "$ver" ] || { echo "pg: PostgreSQL is not installed" >&2; exit 1; }
+case "$cmd" in
+start)
+  if ! $SUDO pg_lsclusters -h 2>/dev/null | grep -q .; then
+    $SUDO pg_createcluster "$ver" main >/dev/null
+  fi
+  cluster=$($SUDO pg_lsclusters -h | awk 'NR==1{print $1" "$2}')
+  if ! $SUDO pg_lsclusters -h | awk 'NR==1{print $4}' | grep -q online; then
+    $SUDO pg_ctlcluster $cluster start
+  fi
+  for i in $(seq 1 50); do
+    $ASPG psql -qAtc 'select 1' >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  $ASPG psql -qAtc "select 1 from pg_roles where rolname='eddy'" | grep -q 1 ||
+    $ASPG psql -qc "create role eddy login password 'eddy' createdb" >/dev/null
+  $ASPG psql -qAtc "select 1 from pg_database where datname='eddy'" | grep -q 1 ||
+    $ASPG psql -qc "create database eddy owner eddy" >/dev/null
+  echo "pg: postgresql://eddy:eddy@127.0.0.1:5432/eddy"
+  ;;
+stop)
+  cluster=$($SUDO pg_lsclusters -h | awk 'NR==1{print $1" "$2}')
+  $SUDO pg_ctlcluster $cluster stop || true
+  ;;
+esac

@@ -1,0 +1,215 @@
+/* kmsg — the table-driven Kafka message codec.
+ *
+ * Sits in proto/: knows no sockets and no files. Every request and response body is described
+ * by a `kschema` (a list of `kfield`s with the versions each field exists in, mirroring the
+ * upstream message JSON definitions: validVersions, flexibleVersions, nullableVersions,
+ * taggedVersions). One engine decodes bytes into a `kmsg` tree and encodes a tree back, for any
+ * version, classic or flexible (compact strings/arrays/bytes, tagged-field buffers).
+ *
+ * Memory: a decoded tree lives in a `karena` (bump allocator, freed at once). Strings and
+ * bytes in a decoded tree point into the input buffer (zero copy): keep the input alive as long
+ * as the tree.
+ *
+ * Field access is by the Kafka spec name ("ErrorCode", "TimeoutMs", ...). Asking for a name the
+ * schema does not have is a programming error and aborts (tests catch it at once); a field that
+ * exists in the schema but not at the decoded version reads as its default.
+ */
+#ifndef EDDY_PROTO_KMSG_H
+#define EDDY_PROTO_KMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+#define KV_MAX 0x7fff /* "and every later version" */
+#define KV_NONE (-1)  /* never (nullable / tagged / flexible) */
+
+typedef enum ktype {
+    KT_BOOL,
+    KT_INT8,
+    KT_INT16,
+    KT_UINT16,
+    KT_INT32,
+    KT_UINT32,
+    KT_INT64,
+    KT_FLOAT64,
+    KT_UUID,
+    KT_STRING,  /* STRING / COMPACT_STRING (nullable per null_min..null_max) */
+    KT_BYTES,   /* BYTES / COMPACT_BYTES */
+    KT_RECORDS, /* RECORDS / COMPACT_RECORDS: raw record-batch bytes, always nullable */
+    KT_ARRAY,   /* ARRAY / COMPACT_ARRAY of `elem` (KT_STRUCT => of `sub`) */
+    KT_STRUCT,  /* one nested struct (used for tagged struct fields) */
+} ktype;
+
+struct kschema;
+
+typedef struct kfield {
+    const char *name;
+    uint8_t type;               /* ktype */
+    uint8_t elem;               /* element ktype for KT_ARRAY */
+    int16_t vmin, vmax;         /* versions in which the field exists */
+    int16_t null_min, null_max; /* versions in which it may be null (KV_NONE..KV_NONE = never) */
+    int16_t tag;                /* tag number if tagged, else -1 */
+    int16_t tag_min;            /* tagged from this version (only meaningful when tag >= 0) */
+    const struct kschema *sub;  /* struct type for KT_STRUCT or arrays of structs */
+    int64_t dflt;               /* default for integer fields; for strings/arrays: 1 => null */
+} kfield;
+
+typedef struct kschema {
+    const char *name; /* e.g. "ProduceRequest", "ProduceRequest.TopicData" */
+    int nfields;
+    const kfield *fields;
+} kschema;
+
+/* Per-API description: versions, flexibility, request and response body schemas. */
+typedef struct kapi {
+    int16_t key;
+    const char *name;
+    int16_t min_version, max_version; /* what the codec supports */
+    int16_t flex_min;                 /* first flexible version, KV_NONE if never */
+    const kschema *request;
+    const kschema *response;
+} kapi;
+
+/* All APIs the codec knows, indexed by key (NULL where unknown). */
+const kapi *kapi_get(int16_t key);
+#define KAPI_MAX_KEY 80
+
+static inline bool kapi_flexible(const kapi *a, int16_t version)
+{
+    return a->flex_min != KV_NONE && version >= a->flex_min;
+}
+
+/* ---- arena ---- */
+typedef struct karena karena;
+karena *karena_new(void);
+void karena_free(karena *a);
+void *karena_alloc(karena *a, size_t n); /* zeroed, 8-byte aligned */
+char *karena_strdup(karena *a, const char *s);
+
+/* ---- values ---- */
+typedef struct kstr {
+    const uint8_t *p;
+    int32_t len; /* -1 = null */
+} kstr;
+
+/* Output fragment referring to a file range (zero-copy records in Fetch responses).
+ * The codec never reads the file; it only carries the reference to the sender. */
+typedef struct kfile_frag {
+    int fd; /* owned by whoever built the response; see kout_release */
+    int64_t off;
+    int32_t len;
+    struct kfile_frag *next;
+} kfile_frag;
+
+struct kmsg;
+typedef struct kval {
+    union {
+        int64_t i;
+        double f;
+        uint8_t uuid[16];
+        kstr s; /* STRING, BYTES, RECORDS */
+        struct {
+            struct kval *v;
+            int32_t n; /* -1 = null */
+        } a;
+        struct kmsg *m;
+    };
+    /* RECORDS only: if non-NULL the bytes come from these file ranges (s.len = total). */
+    kfile_frag *frags;
+} kval;
+
+typedef struct kmsg {
+    const kschema *schema;
+    karena *arena;
+    kval v[]; /* one per schema field */
+} kmsg;
+
+/* A new struct with every field at its default. */
+kmsg *kmsg_new(karena *a, const kschema *s);
+
+/* Decodes a body at `version`. Returns 0, or a negative RBUF_* error (truncated / bad value).
+ * Never reads outside the buffer; array counts are checked against the bytes left. */
+int kmsg_decode(karena *a, const kschema *s, int16_t version, bool flexible, rbuf *r,
+                kmsg **out);
+
+/* ---- encoded output: memory plus optional file fragments, in order ---- */
+typedef struct kout_seg {
+    int fd;        /* -1 => memory: bytes [off, off+len) of `mem` */
+    int64_t off;   /* memory offset or file offset */
+    int64_t len;
+} kout_seg;
+
+typedef struct kout {
+    wbuf mem;
+    kout_seg *segs;
+    int nsegs, asegs;
+    size_t mem_start; /* start of the current open memory segment */
+} kout;
+
+void kout_init(kout *o, size_t cap);
+void kout_free(kout *o);
+/* Closes the current memory run and appends a file fragment. */
+void kout_add_file(kout *o, int fd, int64_t off, int32_t len);
+/* Finishes: closes the last memory run. After this, segs[] describe the whole output. */
+void kout_finish(kout *o);
+/* Total bytes of output (memory + files). */
+int64_t kout_size(const kout *o);
+
+/* Encodes `m` at `version` onto o->mem (file fragments via kout_add_file). */
+void kmsg_encode(const kmsg *m, int16_t version, bool flexible, kout *o);
+
+/* ---- accessors (field names are Kafka's spec names) ---- */
+int kmsg_field_index(const kschema *s, const char *name); /* aborts if unknown */
+
+int64_t k_int(const kmsg *m, const char *f);
+double k_f64(const kmsg *m, const char *f);
+bool k_bool(const kmsg *m, const char *f);
+kstr k_str(const kmsg *m, const char *f);           /* STRING / BYTES / RECORDS */
+const uint8_t *k_uuid(const kmsg *m, const char *f); /* 16 bytes */
+int32_t k_count(const kmsg *m, const char *f);      /* array length, -1 if null */
+kmsg *k_item(const kmsg *m, const char *f, int32_t i);    /* element of a struct array */
+int64_t k_item_int(const kmsg *m, const char *f, int32_t i); /* element of an int array */
+kstr k_item_str(const kmsg *m, const char *f, int32_t i);    /* element of a string array */
+kmsg *k_struct(const kmsg *m, const char *f);              /* KT_STRUCT field */
+
+void k_set_int(kmsg *m, const char *f, int64_t v);
+void k_set_f64(kmsg *m, const char *f, double v);
+void k_set_bool(kmsg *m, const char *f, bool v);
+void k_set_uuid(kmsg *m, const char *f, const uint8_t uuid[16]);
+/* Copies the string into the message's arena. NULL => null. */
+void k_set_str(kmsg *m, const char *f, const char *s);
+void k_set_bytes(kmsg *m, const char *f, const void *p, int32_t len); /* copies; p NULL => null */
+/* References caller memory without copying (must outlive the encode). len -1 => null. */
+void k_set_ref(kmsg *m, const char *f, const void *p, int32_t len);
+/* RECORDS from file fragments (total length = sum of frag lens). */
+void k_set_frags(kmsg *m, const char *f, kfile_frag *frags);
+void k_set_null(kmsg *m, const char *f); /* array or string/bytes to null */
+/* Allocates an array of n elements (structs defaulted); returns the kval array. */
+kval *k_set_array(kmsg *m, const char *f, int32_t n);
+/* For struct arrays: allocates n structs and returns the first; element i via k_item. */
+kmsg *k_new_items(kmsg *m, const char *f, int32_t n);
+kmsg *k_new_struct(kmsg *m, const char *f);
+
+/* Deep equality of two trees at a version (fields absent at that version are ignored). */
+bool kmsg_equal(const kmsg *a, const kmsg *b, int16_t version, bool flexible);
+
+/* ---- request / response headers ---- */
+typedef struct kreq_header {
+    int16_t api_key;
+    int16_t api_version;
+    int32_t correlation_id;
+    kstr client_id;
+    bool flexible; /* header v2 (tagged fields present) */
+} kreq_header;
+
+/* Decodes the request header (v1 or v2 depending on the API table). Unknown API keys decode
+ * as v1. Returns 0 or a negative RBUF_* error. */
+int kreq_header_decode(rbuf *r, kreq_header *h);
+void kreq_header_encode(wbuf *w, const kreq_header *h);
+/* Response header: correlation id (+ empty tag buffer when flexible, except ApiVersions). */
+void kresp_header_encode(wbuf *w, int16_t api_key, int16_t api_version, int32_t correlation_id);
+
+#endif

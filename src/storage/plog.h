@@ -1,0 +1,104 @@
+/* plog — one partition's durable log: segment files of RecordBatch v2 bytes as received,
+ * sparse offset and time indexes, roll, retention, recovery, and the fsync (flush) thread.
+ *
+ * Sits in storage/: knows nothing of the Kafka protocol beyond "a record batch is bytes with
+ * a 61-byte header" (batch.h). Threading: every plog_* call except those marked "any thread"
+ * is made from the broker's loop thread. The flusher runs on its own thread and only calls
+ * fdatasync on segment fds it holds references to.
+ *
+ * On-disk layout, Kafka's own:  <data-dir>/<topic>-<partition>/
+ *     00000000000000000000.log        record batches, back to back
+ *     00000000000000000000.index      sparse: {int32 relative offset, int32 file position}
+ *     00000000000000000000.timeindex  sparse: {int64 max timestamp so far, int32 rel offset}
+ *     log-start-offset                 decimal text, written atomically when it moves
+ */
+#ifndef EDDY_STORAGE_PLOG_H
+#define EDDY_STORAGE_PLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct plog plog;
+
+enum plog_cleanup { PLOG_CLEANUP_DELETE = 1, PLOG_CLEANUP_COMPACT = 2 }; /* bit flags */
+
+typedef struct plog_config {
+    int64_t segment_bytes;        /* log.segment.bytes, default 1 GiB */
+    int64_t segment_ms;           /* log.roll.ms, default 7 days */
+    int64_t retention_ms;         /* log.retention.ms, -1 = forever, default 7 days */
+    int64_t retention_bytes;      /* log.retention.bytes, -1 = unlimited */
+    int32_t index_interval_bytes; /* log.index.interval.bytes, default 4096 */
+    int32_t cleanup_policy;       /* plog_cleanup flags */
+    int64_t delete_retention_ms;  /* delete.retention.ms (tombstones), default 1 day */
+    bool preallocate;             /* preallocate segment files (fallocate) */
+} plog_config;
+
+void plog_config_default(plog_config *c);
+
+/* Opens (creating if absent) the partition directory and recovers it: the last segment is
+ * re-validated batch by batch (length, magic, CRC32C) and cut at the first bad batch;
+ * indexes that do not match are rebuilt. Returns 0 or -errno / negative error. */
+int plog_open(const char *dir, const plog_config *cfg, plog **out);
+/* Flushes (fdatasync) and closes everything. */
+void plog_close(plog *l);
+/* Closes and removes the directory and every file in it. */
+int plog_delete(plog *l);
+void plog_set_config(plog *l, const plog_config *cfg);
+
+int64_t plog_start_offset(const plog *l); /* first retained offset */
+int64_t plog_end_offset(const plog *l);   /* LEO: next offset to assign */
+int64_t plog_durable_offset(const plog *l); /* everything below is fsynced (any thread) */
+int64_t plog_size_bytes(const plog *l);
+
+/* Appends one validated batch (see batch.h). Rewrites baseOffset (:= LEO) and
+ * partitionLeaderEpoch (:= 0) in `batch` in place, writes it. Rolls the segment first when it
+ * is full or old. Returns 0 and the assigned base offset, or -errno (e.g. -ENOSPC: nothing is
+ * appended and the LEO does not move). */
+int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset);
+
+/* Where the bytes for a fetch starting at `offset` are: at most `max_bytes` of whole batches,
+ * starting with the batch that contains `offset`; the first batch is returned whole even if it
+ * is larger than max_bytes. `fd` is a dup()ed descriptor the caller must close (the segment may
+ * be deleted meanwhile; the open fd keeps the bytes readable). Returns 0 (len may be 0 at the
+ * end of the log), or -ERANGE if offset is outside [start, end]. Only whole batches. */
+typedef struct plog_slice {
+    int fd;
+    int64_t file_pos;
+    int32_t len;
+    int64_t next_offset; /* offset just after the last batch in the slice */
+} plog_slice;
+int plog_read(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out);
+/* Like plog_read but copies into memory (for internal readers: group offsets, registry).
+ * *buf is malloc()ed; caller frees. */
+int plog_read_copy(plog *l, int64_t offset, int32_t max_bytes, uint8_t **buf, int32_t *len,
+                   int64_t *next_offset);
+
+/* First offset whose batch maxTimestamp >= ts (batch granularity; the caller may refine inside
+ * the batch). Returns the batch base offset and that batch's max timestamp, or -1 if none. */
+int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestamp);
+/* Offset and timestamp of the record batch with the largest max timestamp, or -1. */
+int plog_max_timestamp(plog *l, int64_t *offset, int64_t *timestamp);
+
+/* DeleteRecords: moves the log start offset up to `offset` (<= LEO), deletes whole segments
+ * below it, persists it. Returns 0 or -ERANGE / -errno. */
+int plog_delete_records(plog *l, int64_t offset);
+/* Applies time and size retention (whole segments, never the active one) and age-based roll.
+ * Returns the number of segments deleted. */
+int plog_enforce_retention(plog *l, int64_t now_ms);
+
+/* ---- flush policy and group commit ---- */
+typedef struct flusher flusher;
+/* Starts the flush thread. After each round of fdatasyncs it writes to `notify_fd` (an
+ * eventfd the loop polls), so the loop can answer acks=all requests whose offsets are durable.
+ * `interval_ms` > 0 also flushes every dirty partition on that period (log.flush.interval.ms).
+ */
+flusher *flusher_start(int notify_fd, int64_t interval_ms);
+void flusher_stop(flusher *f); /* flushes everything pending, joins the thread */
+/* Loop thread: `l` has data below `offset` that must become durable (acks=all). Cheap; many
+ * requests between two fsync rounds share one fdatasync per partition. */
+void flusher_request(flusher *f, plog *l, int64_t offset);
+/* Must be called before plog_close/plog_delete of a partition the flusher may know about. */
+void flusher_forget(flusher *f, plog *l);
+
+#endif
