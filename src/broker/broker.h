@@ -1,0 +1,263 @@
+/* broker — eddyd's shared state and the contracts between its parts:
+ *   server.c    connections, framing, request ordering, dispatch, response sending
+ *   dispatch.c  the API table (what is advertised in ApiVersions comes from here)
+ *   topics.c    topics and partitions on top of storage/plog
+ *   produce.c, fetch.c, offsets.c, metadata.c, admin.c, producers.c  the core APIs
+ *   ../group/   the consumer-group coordinator and committed offsets
+ *   ../http/    the HTTP port (metrics, schema registry, admin)
+ *
+ * Threading: everything here runs on the loop thread, except the storage flusher.
+ */
+#ifndef EDDY_BROKER_BROKER_H
+#define EDDY_BROKER_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/config.h"
+#include "net/loop.h"
+#include "proto/kmsg.h"
+#include "storage/plog.h"
+
+typedef struct broker broker;
+typedef struct bconn bconn;
+typedef struct breq breq;
+typedef struct btopic btopic;
+typedef struct bpart bpart;
+struct group_coord;
+struct http_server;
+
+/* Kafka error codes used by the broker (values from Kafka's Errors.java). */
+enum kerr {
+    KERR_UNKNOWN_SERVER_ERROR = -1,
+    KERR_NONE = 0,
+    KERR_OFFSET_OUT_OF_RANGE = 1,
+    KERR_CORRUPT_MESSAGE = 2,
+    KERR_UNKNOWN_TOPIC_OR_PARTITION = 3,
+    KERR_INVALID_FETCH_SIZE = 4,
+    KERR_LEADER_NOT_AVAILABLE = 5,
+    KERR_NOT_LEADER_OR_FOLLOWER = 6,
+    KERR_REQUEST_TIMED_OUT = 7,
+    KERR_MESSAGE_TOO_LARGE = 10,
+    KERR_OFFSET_METADATA_TOO_LARGE = 12,
+    KERR_COORDINATOR_LOAD_IN_PROGRESS = 14,
+    KERR_COORDINATOR_NOT_AVAILABLE = 15,
+    KERR_NOT_COORDINATOR = 16,
+    KERR_INVALID_TOPIC_EXCEPTION = 17,
+    KERR_RECORD_LIST_TOO_LARGE = 18,
+    KERR_INVALID_REQUIRED_ACKS = 21,
+    KERR_ILLEGAL_GENERATION = 22,
+    KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
+    KERR_INVALID_GROUP_ID = 24,
+    KERR_UNKNOWN_MEMBER_ID = 25,
+    KERR_INVALID_SESSION_TIMEOUT = 26,
+    KERR_REBALANCE_IN_PROGRESS = 27,
+    KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
+    KERR_INVALID_TIMESTAMP = 32,
+    KERR_UNSUPPORTED_SASL_MECHANISM = 33,
+    KERR_ILLEGAL_SASL_STATE = 34,
+    KERR_UNSUPPORTED_VERSION = 35,
+    KERR_TOPIC_ALREADY_EXISTS = 36,
+    KERR_INVALID_PARTITIONS = 37,
+    KERR_INVALID_REPLICATION_FACTOR = 38,
+    KERR_INVALID_REPLICA_ASSIGNMENT = 39,
+    KERR_INVALID_CONFIG = 40,
+    KERR_NOT_CONTROLLER = 41,
+    KERR_INVALID_REQUEST = 42,
+    KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT = 43,
+    KERR_POLICY_VIOLATION = 44,
+    KERR_OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+    KERR_DUPLICATE_SEQUENCE_NUMBER = 46,
+    KERR_INVALID_PRODUCER_EPOCH = 47,
+    KERR_INVALID_TXN_STATE = 48,
+    KERR_INVALID_PRODUCER_ID_MAPPING = 49,
+    KERR_INVALID_TRANSACTION_TIMEOUT = 50,
+    KERR_CONCURRENT_TRANSACTIONS = 51,
+    KERR_SASL_AUTHENTICATION_FAILED = 58,
+    KERR_UNKNOWN_PRODUCER_ID = 59,
+    KERR_KAFKA_STORAGE_ERROR = 56,
+    KERR_NON_EMPTY_GROUP = 68,
+    KERR_GROUP_ID_NOT_FOUND = 69,
+    KERR_FETCH_SESSION_ID_NOT_FOUND = 70,
+    KERR_INVALID_FETCH_SESSION_EPOCH = 71,
+    KERR_FENCED_LEADER_EPOCH = 74,
+    KERR_UNKNOWN_LEADER_EPOCH = 75,
+    KERR_UNSUPPORTED_COMPRESSION_TYPE = 76,
+    KERR_OFFSET_NOT_AVAILABLE = 78,
+    KERR_MEMBER_ID_REQUIRED = 79,
+    KERR_GROUP_MAX_SIZE_REACHED = 81,
+    KERR_FENCED_INSTANCE_ID = 82,
+    KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
+    KERR_INVALID_RECORD = 87,
+    KERR_UNSTABLE_OFFSET_COMMIT = 88,
+    KERR_UNKNOWN_TOPIC_ID = 100,
+};
+
+/* ---------------------------------------------------------------- requests ---- */
+
+/* One request in flight. Created by server.c when a whole frame has arrived; the body is
+ * decoded before the handler runs, and an empty response tree (r->resp) is prepared.
+ *
+ * Handler contract: fill r->resp and call breq_done(r) exactly once — right away, or later
+ * (a "parked" request: long-poll Fetch, Produce acks=all waiting for fsync, JoinGroup/SyncGroup
+ * waiting for the group). For acks=0 Produce call breq_done_noreply(r). To refuse a request
+ * whose layout can't be answered (e.g. Produce v0–v2), call breq_close_conn(r).
+ * Responses go out in request order per connection; later requests on the same connection are
+ * processed while one is parked, but their responses wait behind it (as Kafka does).
+ * If the connection closes while a request is parked, r->conn_closed becomes true; the
+ * handler still calls breq_done (the response is dropped). */
+struct breq {
+    broker *b;
+    bconn *conn;
+    kreq_header hdr;
+    const kapi *api;
+    kmsg *req;
+    kmsg *resp;
+    karena *arena; /* owns req, resp and anything the handler allocates for them */
+    uint8_t *frame;
+    size_t frame_len;
+    int64_t recv_us;
+    bool conn_closed;
+    bool finished;
+    bool noreply;
+    void *park; /* free for the handler's parked state */
+    breq *next; /* connection FIFO */
+};
+
+void breq_done(breq *r);
+void breq_done_noreply(breq *r);
+void breq_close_conn(breq *r);
+/* The client's address "ip:port" and client id, for group member ids and logs. */
+const char *breq_client_host(const breq *r);
+char *breq_client_id(const breq *r); /* NUL-terminated copy in the request arena */
+
+typedef void (*bhandler_fn)(broker *b, breq *r);
+
+/* One row of the dispatch table. The ApiVersions answer lists exactly these rows, with
+ * [min_version, max_version]. Requests with versions below `accept_min` (but >= min_version)
+ * are refused by closing the connection (Produce v0–v2: advertised for librdkafka's feature
+ * probes, never served). */
+typedef struct bhandler {
+    int16_t key;
+    int16_t min_version, max_version;
+    int16_t accept_min;
+    bhandler_fn fn;
+} bhandler;
+
+/* Tables contributed by each part, terminated by a row with key -1. */
+extern const bhandler broker_core_handlers[]; /* ApiVersions, Produce, Fetch, Metadata, ... */
+extern const bhandler group_handlers[];       /* FindCoordinator, Join/Sync/Heartbeat, ... */
+
+const bhandler *dispatch_find(int16_t key);
+/* Fills an ApiVersions response tree from the dispatch table. */
+void dispatch_fill_api_versions(kmsg *resp, int16_t version);
+
+/* ---------------------------------------------------------------- topics ---- */
+
+typedef struct topic_config {
+    plog_config log;
+    int32_t max_message_bytes;  /* max.message.bytes */
+    bool log_append_time;       /* message.timestamp.type=LogAppendTime */
+    char *overrides;            /* "k=v\n" lines set explicitly for this topic (persisted) */
+} topic_config;
+
+/* A parked reader waiting for appends to a partition (long-poll Fetch, internal tailers). */
+typedef struct bwaiter {
+    void (*wake)(struct bwaiter *w, bpart *p);
+    struct bwaiter *prev, *next;
+    bpart *part; /* set while linked */
+} bwaiter;
+
+struct bpart {
+    btopic *topic;
+    int32_t index;
+    plog *log;
+    bwaiter waiters; /* list head (sentinel) */
+    void *producers; /* idempotent producer state (producers.c) */
+    /* counters for /metrics */
+    uint64_t records_in, bytes_in, records_out, bytes_out;
+};
+
+struct btopic {
+    char *name;
+    uint8_t id[16]; /* topic UUID, persisted */
+    int32_t nparts;
+    bpart **parts;
+    topic_config cfg;
+    bool internal; /* __consumer_offsets, _schemas: hidden from Metadata "all topics" */
+};
+
+/* Topic registry (topics.c). Names follow Kafka's rules: [a-zA-Z0-9._-], 1..249 chars,
+ * not "." or "..". */
+bool topic_name_valid(const char *name, size_t len);
+btopic *topic_find(broker *b, const char *name);
+btopic *topic_findn(broker *b, const char *name, size_t len);
+/* Creates and persists a topic. configs: "k=v\n" lines (topic-level overrides) or NULL.
+ * Returns 0 or a KERR_* code (positive). */
+int topic_create(broker *b, const char *name, int32_t nparts, const char *configs,
+                 bool internal, btopic **out);
+int topic_delete(broker *b, btopic *t);
+int topic_add_partitions(broker *b, btopic *t, int32_t new_total);
+/* Sets one topic config (validated); persists. Returns 0 or a KERR_* code. */
+int topic_set_config(broker *b, btopic *t, const char *key, const char *value);
+/* Iteration over all topics (internal ones included). */
+int topic_count(broker *b);
+btopic *topic_at(broker *b, int i);
+/* Auto-creation per auto.create.topics.enable; returns the topic or NULL. */
+btopic *topic_auto_create(broker *b, const char *name, size_t len);
+
+/* Appends one already-validated batch and wakes the partition's waiters. Returns 0 and the
+ * base offset, or a KERR_* code (positive) on storage errors (KAFKA_STORAGE_ERROR). */
+int part_append(broker *b, bpart *p, uint8_t *batch, size_t len, int64_t *base_offset);
+void part_wait(bpart *p, bwaiter *w);
+void part_unwait(bwaiter *w);
+/* High watermark = LEO on a single node; last stable offset = HWM (no open transactions). */
+int64_t part_hwm(const bpart *p);
+
+/* ---------------------------------------------------------------- broker ---- */
+
+typedef struct bmetrics_api {
+    uint64_t requests, errors;
+    uint64_t latency_buckets[16]; /* microsecond histogram, bucket i <= 2^(i+6) µs (see server.c) */
+    uint64_t latency_sum_us;
+} bmetrics_api;
+
+struct broker {
+    loop *loop;
+    bconfig cfg;
+    char *data_dir;
+    int32_t node_id;
+    char cluster_id[32];
+    char adv_host[256];
+    int adv_port;
+    /* topics (topics.c) */
+    btopic **topics;
+    int ntopics, atopics;
+    /* storage */
+    flusher *flusher;
+    int flush_efd;
+    /* idempotent producers (producers.c) */
+    int64_t next_producer_id, producer_id_limit;
+    /* parts */
+    struct group_coord *groups;
+    struct http_server *http;
+    /* server */
+    int listen_fd;
+    int nconns;
+    uint64_t conns_total;
+    bmetrics_api api_metrics[KAPI_MAX_KEY + 1];
+    int64_t started_ms;
+};
+
+/* Lifecycle pieces each part provides (called by main.c in this order). */
+int topics_load(broker *b);   /* opens every partition under data_dir */
+void topics_close(broker *b); /* flushes and closes every log */
+int group_coord_start(broker *b);
+void group_coord_stop(broker *b);
+int http_start_for_broker(broker *b); /* when --http is set */
+void http_stop_for_broker(broker *b);
+
+/* Periodic housekeeping (retention, compaction scheduling), called every few seconds. */
+void topics_housekeeping(broker *b);
+
+#endif

@@ -1,0 +1,189 @@
+/* config — the table of eddyd's settings and their parsing (see config.h). */
+#include "broker/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/util.h"
+
+enum ctype { C_STR, C_I32, C_I64, C_BOOL };
+
+typedef struct ckey {
+    const char *name;
+    enum ctype type;
+    size_t off;
+    const char *dflt;
+    int64_t min, max;
+} ckey;
+
+#define O(f) offsetof(bconfig, f)
+static const ckey g_keys[] = {
+    {"listeners", C_STR, O(listeners), "127.0.0.1:9092", 0, 0},
+    {"advertised.listeners", C_STR, O(advertised_listeners), "", 0, 0},
+    {"http.listeners", C_STR, O(http_listen), "", 0, 0},
+    {"log.level", C_STR, O(log_level), "info", 0, 0},
+    {"node.id", C_I32, O(node_id), "1", 0, INT32_MAX},
+    {"num.partitions", C_I32, O(num_partitions), "1", 1, 100000},
+    {"auto.create.topics.enable", C_BOOL, O(auto_create_topics), "true", 0, 1},
+    {"log.segment.bytes", C_I64, O(log_segment_bytes), "1073741824", 14, INT32_MAX},
+    {"log.roll.ms", C_I64, O(log_roll_ms), "604800000", 1, INT64_MAX},
+    {"log.retention.ms", C_I64, O(log_retention_ms), "604800000", -1, INT64_MAX},
+    {"log.retention.bytes", C_I64, O(log_retention_bytes), "-1", -1, INT64_MAX},
+    {"log.retention.check.interval.ms", C_I64, O(log_retention_check_interval_ms), "300000", 1,
+     INT64_MAX},
+    {"log.index.interval.bytes", C_I32, O(log_index_interval_bytes), "4096", 0, INT32_MAX},
+    {"log.cleanup.policy", C_STR, O(log_cleanup_policy), "delete", 0, 0},
+    {"log.cleaner.delete.retention.ms", C_I64, O(log_cleaner_delete_retention_ms), "86400000",
+     0, INT64_MAX},
+    {"log.preallocate", C_BOOL, O(log_preallocate), "false", 0, 1},
+    {"log.flush.interval.ms", C_I64, O(log_flush_interval_ms), "-1", -1, INT64_MAX},
+    {"message.max.bytes", C_I32, O(message_max_bytes), "1048588", 0, INT32_MAX},
+    {"socket.request.max.bytes", C_I32, O(socket_request_max_bytes), "104857600", 1, INT32_MAX},
+    {"group.initial.rebalance.delay.ms", C_I32, O(group_initial_rebalance_delay_ms), "3000", 0,
+     INT32_MAX},
+    {"group.min.session.timeout.ms", C_I32, O(group_min_session_timeout_ms), "6000", 0,
+     INT32_MAX},
+    {"group.max.session.timeout.ms", C_I32, O(group_max_session_timeout_ms), "1800000", 0,
+     INT32_MAX},
+    {"group.max.size", C_I32, O(group_max_size), "2147483647", 1, INT32_MAX},
+    {"offsets.retention.minutes", C_I64, O(offsets_retention_minutes), "10080", 1, INT64_MAX},
+    {"offset.metadata.max.bytes", C_I32, O(offset_metadata_max_bytes), "4096", 0, INT32_MAX},
+    {"max.connections", C_I32, O(max_connections), "10000", 1, INT32_MAX},
+};
+#undef O
+
+int bconfig_count(void) { return (int)ARRAY_LEN(g_keys); }
+const char *bconfig_key(int i) { return g_keys[i].name; }
+
+static int set_one(bconfig *c, const ckey *k, const char *v, char *err, size_t errlen)
+{
+    void *dst = (char *)c + k->off;
+    switch (k->type) {
+    case C_STR: {
+        char **s = dst;
+        free(*s);
+        *s = v[0] ? xstrdup(v) : NULL;
+        return 0;
+    }
+    case C_BOOL:
+        if (!strcasecmp(v, "true") || !strcmp(v, "1")) *(bool *)dst = true;
+        else if (!strcasecmp(v, "false") || !strcmp(v, "0")) *(bool *)dst = false;
+        else {
+            snprintf(err, errlen, "%s: expected true or false, got \"%s\"", k->name, v);
+            return -1;
+        }
+        return 0;
+    case C_I32:
+    case C_I64: {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || end == v || *end) {
+            snprintf(err, errlen, "%s: expected an integer, got \"%s\"", k->name, v);
+            return -1;
+        }
+        if (n < k->min || n > k->max) {
+            snprintf(err, errlen, "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]",
+                     k->name, n, k->min, k->max);
+            return -1;
+        }
+        if (k->type == C_I32) *(int32_t *)dst = (int32_t)n;
+        else *(int64_t *)dst = n;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void bconfig_init(bconfig *c)
+{
+    memset(c, 0, sizeof *c);
+    char err[256];
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++) set_one(c, &g_keys[i], g_keys[i].dflt, err, sizeof err);
+}
+
+void bconfig_free(bconfig *c)
+{
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
+        if (g_keys[i].type == C_STR) {
+            char **s = (char **)((char *)c + g_keys[i].off);
+            free(*s);
+            *s = NULL;
+        }
+}
+
+int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
+        if (!strcmp(g_keys[i].name, key)) return set_one(c, &g_keys[i], value, err, errlen);
+    snprintf(err, errlen, "unknown setting \"%s\"", key);
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n')) *--e = 0;
+    return s;
+}
+
+int bconfig_load_file(bconfig *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#' || *s == '!') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected key=value", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = 0;
+        char *k = trim(s), *v = trim(eq + 1);
+        char sub[256];
+        if (bconfig_set(c, k, v, sub, sizeof sub) < 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+const char *bconfig_value(const bconfig *c, int i, char *buf, size_t len)
+{
+    const ckey *k = &g_keys[i];
+    const void *src = (const char *)c + k->off;
+    switch (k->type) {
+    case C_STR: {
+        const char *s = *(char *const *)src;
+        snprintf(buf, len, "%s", s ? s : "");
+        break;
+    }
+    case C_BOOL: snprintf(buf, len, "%s", *(const bool *)src ? "true" : "false"); break;
+    case C_I32: snprintf(buf, len, "%" PRId32, *(const int32_t *)src); break;
+    case C_I64: snprintf(buf, len, "%" PRId64, *(const int64_t *)src); break;
+    }
+    return buf;
+}
+
+bool bconfig_is_default(const bconfig *c, int i)
+{
+    char buf[512];
+    bconfig_value(c, i, buf, sizeof buf);
+    return strcmp(buf, g_keys[i].dflt) == 0;
+}

@@ -1,0 +1,57 @@
+/* config — eddyd's settings: Kafka-style `key=value` names (file, --set, or defaults).
+ *
+ * Every key lives in one table in config.c (name, type, default, where it is stored), so the
+ * file parser, --set, DescribeConfigs for the broker and `eddyd --help-config` agree.
+ */
+#ifndef EDDY_BROKER_CONFIG_H
+#define EDDY_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct bconfig {
+    char *listeners;            /* listen address host:port (--listen) */
+    char *advertised_listeners; /* host:port clients are told to use (default = listen) */
+    char *http_listen;          /* --http host:port, NULL = off */
+    char *log_level;
+    int32_t node_id;            /* node.id */
+    int32_t num_partitions;     /* num.partitions */
+    bool auto_create_topics;    /* auto.create.topics.enable */
+    int64_t log_segment_bytes;  /* log.segment.bytes */
+    int64_t log_roll_ms;        /* log.roll.ms */
+    int64_t log_retention_ms;   /* log.retention.ms */
+    int64_t log_retention_bytes; /* log.retention.bytes */
+    int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
+    int32_t log_index_interval_bytes;        /* log.index.interval.bytes */
+    char *log_cleanup_policy;                /* log.cleanup.policy */
+    int64_t log_cleaner_delete_retention_ms; /* log.cleaner.delete.retention.ms */
+    bool log_preallocate;                    /* log.preallocate */
+    int64_t log_flush_interval_ms;           /* log.flush.interval.ms (-1 = only for acks=all) */
+    int32_t message_max_bytes;               /* message.max.bytes */
+    int32_t socket_request_max_bytes;        /* socket.request.max.bytes */
+    int32_t group_initial_rebalance_delay_ms;
+    int32_t group_min_session_timeout_ms;
+    int32_t group_max_session_timeout_ms;
+    int32_t group_max_size;
+    int64_t offsets_retention_minutes;
+    int32_t offset_metadata_max_bytes;
+    int32_t max_connections;
+} bconfig;
+
+/* Sets every field to its default. */
+void bconfig_init(bconfig *c);
+void bconfig_free(bconfig *c);
+/* Sets one key. Returns 0, or -1 with a message in err (unknown key, bad value). */
+int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_t errlen);
+/* Reads a `key=value` file (# comments, blank lines). Returns 0 or -1 with a message. */
+int bconfig_load_file(bconfig *c, const char *path, char *err, size_t errlen);
+
+/* Iterates the known keys and their current values as strings (for DescribeConfigs). */
+int bconfig_count(void);
+const char *bconfig_key(int i);
+/* Writes the current value of key i into buf; returns buf. */
+const char *bconfig_value(const bconfig *c, int i, char *buf, size_t len);
+bool bconfig_is_default(const bconfig *c, int i);
+
+#endif
