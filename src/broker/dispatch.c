@@ -1,0 +1,90 @@
+/* dispatch — the API table of eddyd: the rows every part contributes, lookup by key, and the
+ * ApiVersions answer generated from the same rows, so what is advertised cannot drift from
+ * what is implemented.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/log.h"
+
+static void h_api_versions(broker *b, breq *r);
+
+/* ApiVersions is served here: v0–v4 (v3+ flexible body, always a v0 response header). */
+static const bhandler server_handlers[] = {
+    {18, 0, 4, 0, h_api_versions},
+    {-1, 0, 0, 0, NULL},
+};
+
+/* Parts that are not linked in contribute nothing (weak references). */
+extern const bhandler broker_core_handlers[] __attribute__((weak));
+extern const bhandler group_handlers[] __attribute__((weak));
+
+static const bhandler *g_by_key[KAPI_MAX_KEY + 1];
+static int g_built;
+
+static void add_table(const bhandler *t)
+{
+    if (!t) return;
+    for (; t->key >= 0; t++) {
+        if (t->key > KAPI_MAX_KEY || !kapi_get(t->key)) {
+            LOGE("dispatch", "BUG: handler for API key %d that the codec does not know", t->key);
+            abort();
+        }
+        const kapi *a = kapi_get(t->key);
+        if (t->min_version < a->min_version || t->max_version > a->max_version) {
+            LOGE("dispatch", "BUG: %s advertised v%d-v%d beyond the codec's v%d-v%d", a->name,
+                 t->min_version, t->max_version, a->min_version, a->max_version);
+            abort();
+        }
+        if (g_by_key[t->key]) {
+            LOGE("dispatch", "BUG: two handlers for %s", a->name);
+            abort();
+        }
+        g_by_key[t->key] = t;
+    }
+}
+
+static void build(void)
+{
+    if (g_built) return;
+    g_built = 1;
+    add_table(server_handlers);
+    add_table(broker_core_handlers);
+    add_table(group_handlers);
+}
+
+const bhandler *dispatch_find(int16_t key)
+{
+    build();
+    if (key < 0 || key > KAPI_MAX_KEY) return NULL;
+    return g_by_key[key];
+}
+
+void dispatch_fill_api_versions(kmsg *resp, int16_t version)
+{
+    (void)version;
+    build();
+    int n = 0;
+    for (int k = 0; k <= KAPI_MAX_KEY; k++)
+        if (g_by_key[k]) n++;
+    kmsg *items = k_new_items(resp, "ApiKeys", n);
+    (void)items;
+    int i = 0;
+    for (int k = 0; k <= KAPI_MAX_KEY; k++) {
+        if (!g_by_key[k]) continue;
+        kmsg *it = k_item(resp, "ApiKeys", i++);
+        k_set_int(it, "ApiKey", k);
+        k_set_int(it, "MinVersion", g_by_key[k]->min_version);
+        k_set_int(it, "MaxVersion", g_by_key[k]->max_version);
+    }
+    k_set_int(resp, "ErrorCode", 0);
+    k_set_int(resp, "ThrottleTimeMs", 0);
+}
+
+static void h_api_versions(broker *b, breq *r)
+{
+    (void)b;
+    dispatch_fill_api_versions(r->resp, r->hdr.api_version);
+    breq_done(r);
+}

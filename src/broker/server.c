@@ -1,0 +1,671 @@
+/* server — eddyd's Kafka listener: accepts connections, cuts the byte stream into frames,
+ * decodes request headers and bodies, dispatches to handlers, and sends responses in request
+ * order (memory runs with writev, record-batch file ranges with sendfile).
+ *
+ * Sits in broker/ on top of net/loop and proto/kmsg. Lifetime rules:
+ *  - a connection (bconn) holds one reference for its open socket, one per request not yet
+ *    finished, and one while its callback runs; it is freed when the count reaches zero;
+ *  - a request (breq) lives in its connection's FIFO from arrival until its response has been
+ *    encoded and the requests before it have been sent on; a request finished on a closed
+ *    connection is dropped.
+ * Any malformed input closes that one connection (logged); nothing else is disturbed.
+ */
+#include "broker/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define READ_CHUNK (64 * 1024)
+#define MAX_INFLIGHT_PER_CONN 4096
+#define OUT_HIGH_WATER (64LL * 1024 * 1024)
+
+typedef struct outbuf {
+    kout out;
+    int seg;      /* current segment */
+    int64_t done; /* bytes of the current segment already sent */
+    struct outbuf *next;
+} outbuf;
+
+struct bconn {
+    broker *b;
+    int fd;
+    int refs;
+    bool closed;
+    bool want_write;
+    bool reading_paused;
+    bool in_processing;
+    char peer[64];
+    struct bconn *prev_conn, *next_conn; /* all open connections, for shutdown */
+    /* input */
+    uint8_t *in;
+    size_t in_len, in_alloc;
+    /* requests in arrival order */
+    breq *head, *tail;
+    int inflight;
+    /* encoded responses waiting to be written */
+    outbuf *out_head, *out_tail;
+    int64_t out_bytes;
+};
+
+static bconn *g_conns;
+
+static void conn_close(bconn *c, const char *why);
+static void conn_release(bconn *c);
+static void conn_pump(bconn *c);
+static void conn_process_input(bconn *c);
+
+/* ------------------------------------------------------------------ metrics ---- */
+
+static int latency_bucket(int64_t us)
+{
+    int i = 0;
+    while (i < 15 && us > (1LL << (i + 6))) i++;
+    return i;
+}
+
+static void count_request(broker *b, const breq *r)
+{
+    if (r->hdr.api_key < 0 || r->hdr.api_key > KAPI_MAX_KEY) return;
+    bmetrics_api *m = &b->api_metrics[r->hdr.api_key];
+    int64_t us = now_mono_us() - r->recv_us;
+    if (us < 0) us = 0;
+    m->requests++;
+    m->latency_sum_us += (uint64_t)us;
+    m->latency_buckets[latency_bucket(us)]++;
+    if (r->resp && r->resp->schema) {
+        /* a top-level ErrorCode, when the response has one */
+        for (int i = 0; i < r->resp->schema->nfields; i++)
+            if (!strcmp(r->resp->schema->fields[i].name, "ErrorCode")) {
+                if (r->resp->v[i].i != 0) m->errors++;
+                break;
+            }
+    }
+}
+
+/* ------------------------------------------------------------------ requests ---- */
+
+static void breq_free(breq *r)
+{
+    karena_free(r->arena);
+    free(r->frame);
+    free(r);
+}
+
+const char *breq_client_host(const breq *r) { return r->conn ? r->conn->peer : "?"; }
+
+char *breq_client_id(const breq *r)
+{
+    size_t n = r->hdr.client_id.len > 0 ? (size_t)r->hdr.client_id.len : 0;
+    char *s = karena_alloc(r->arena, n + 1);
+    if (n) memcpy(s, r->hdr.client_id.p, n);
+    return s;
+}
+
+static void outbuf_free(outbuf *o)
+{
+    for (int i = 0; i < o->out.nsegs; i++)
+        if (o->out.segs[i].fd >= 0) close(o->out.segs[i].fd);
+    kout_free(&o->out);
+    free(o);
+}
+
+/* Encodes r's response (size prefix, header, body) into a new outbuf. */
+static outbuf *encode_response(breq *r)
+{
+    outbuf *o = xcalloc(1, sizeof *o);
+    kout_init(&o->out, 0);
+    wbuf_i32(&o->out.mem, 0); /* size, patched below */
+    kresp_header_encode(&o->out.mem, r->hdr.api_key, r->hdr.api_version, r->hdr.correlation_id);
+    kmsg_encode(r->resp, r->hdr.api_version, kapi_flexible(r->api, r->hdr.api_version), &o->out);
+    kout_finish(&o->out);
+    int64_t total = kout_size(&o->out) - 4;
+    wbuf_patch_i32(&o->out.mem, 0, (int32_t)total);
+    return o;
+}
+
+static void conn_queue_out(bconn *c, outbuf *o)
+{
+    if (c->out_tail) c->out_tail->next = o;
+    else c->out_head = o;
+    c->out_tail = o;
+    c->out_bytes += kout_size(&o->out);
+}
+
+/* Moves finished requests from the head of the FIFO to the output queue, in order. */
+static void conn_drain_finished(bconn *c)
+{
+    while (c->head && c->head->finished) {
+        breq *r = c->head;
+        c->head = r->next;
+        if (!c->head) c->tail = NULL;
+        c->inflight--;
+        if (!r->noreply && !c->closed) conn_queue_out(c, encode_response(r));
+        breq_free(r);
+        conn_release(c);
+    }
+}
+
+static void finish(breq *r)
+{
+    if (r->finished) {
+        LOGE("server", "BUG: request %s corr %d finished twice", r->api ? r->api->name : "?",
+             r->hdr.correlation_id);
+        return;
+    }
+    r->finished = true;
+    count_request(r->b, r);
+    bconn *c = r->conn;
+    c->refs++;
+    conn_drain_finished(c);
+    if (!c->closed) conn_pump(c);
+    conn_release(c);
+}
+
+void breq_done(breq *r) { finish(r); }
+
+void breq_done_noreply(breq *r)
+{
+    r->noreply = true;
+    finish(r);
+}
+
+void breq_close_conn(breq *r)
+{
+    r->noreply = true;
+    bconn *c = r->conn;
+    c->refs++;
+    if (!c->closed) conn_close(c, "request refused");
+    finish(r);
+    conn_release(c);
+}
+
+/* ------------------------------------------------------------------ output ---- */
+
+static int conn_write_some(bconn *c)
+{
+    while (c->out_head) {
+        outbuf *o = c->out_head;
+        kout *k = &o->out;
+        while (o->seg < k->nsegs) {
+            kout_seg *s = &k->segs[o->seg];
+            ssize_t n;
+            if (s->fd < 0) {
+                /* gather consecutive memory segments of this response */
+                struct iovec iov[64];
+                int cnt = 0;
+                for (int i = o->seg; i < k->nsegs && cnt < 64 && k->segs[i].fd < 0; i++) {
+                    int64_t skip = (i == o->seg) ? o->done : 0;
+                    iov[cnt].iov_base = k->mem.data + k->segs[i].off + skip;
+                    iov[cnt].iov_len = (size_t)(k->segs[i].len - skip);
+                    cnt++;
+                }
+                n = writev(c->fd, iov, cnt);
+            } else {
+                off_t off = (off_t)(s->off + o->done);
+                n = sendfile(c->fd, s->fd, &off, (size_t)(s->len - o->done));
+                if (n == 0 && s->len - o->done > 0) {
+                    /* the file is shorter than promised (truncated underneath): close rather
+                     * than send a wrong frame */
+                    conn_close(c, "segment file shrank during send");
+                    return -1;
+                }
+            }
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+                conn_close(c, strerror(errno));
+                return -1;
+            }
+            c->out_bytes -= n;
+            while (n > 0 && o->seg < k->nsegs) {
+                int64_t left = k->segs[o->seg].len - o->done;
+                if (n >= left) {
+                    n -= left;
+                    o->seg++;
+                    o->done = 0;
+                } else {
+                    o->done += n;
+                    n = 0;
+                }
+            }
+        }
+        c->out_head = o->next;
+        if (!c->out_head) c->out_tail = NULL;
+        outbuf_free(o);
+    }
+    return 0;
+}
+
+static void conn_update_events(bconn *c)
+{
+    if (c->closed) return;
+    bool want_write = c->out_head != NULL;
+    bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN;
+    if (want_write != c->want_write || pause != c->reading_paused) {
+        c->want_write = want_write;
+        c->reading_paused = pause;
+        uint32_t ev = (pause ? 0 : EPOLLIN) | (want_write ? EPOLLOUT : 0);
+        loop_mod_fd(c->b->loop, c->fd, ev);
+    }
+}
+
+static void conn_pump(bconn *c)
+{
+    if (c->closed) return;
+    if (conn_write_some(c) < 0) return;
+    bool was_paused = c->reading_paused;
+    conn_update_events(c);
+    /* frames left in the buffer while paused are not announced again by epoll */
+    if (was_paused && !c->reading_paused && c->in_len >= 4 && !c->in_processing) {
+        conn_process_input(c);
+        if (!c->closed && conn_write_some(c) == 0) conn_update_events(c);
+    }
+}
+
+/* ------------------------------------------------------------------ input ---- */
+
+/* ApiVersions at a version we don't know: v0 body layout, error 35, only key 18 listed. */
+static void answer_api_versions_unsupported(bconn *c, int32_t corr)
+{
+    const bhandler *h = dispatch_find(18);
+    outbuf *o = xcalloc(1, sizeof *o);
+    kout_init(&o->out, 0);
+    wbuf *w = &o->out.mem;
+    wbuf_i32(w, 16);
+    wbuf_i32(w, corr);
+    wbuf_i16(w, KERR_UNSUPPORTED_VERSION);
+    wbuf_i32(w, 1);
+    wbuf_i16(w, 18);
+    wbuf_i16(w, h ? h->min_version : 0);
+    wbuf_i16(w, h ? h->max_version : 0);
+    kout_finish(&o->out);
+    conn_queue_out(c, o);
+}
+
+/* Handles one complete frame (without its size prefix); takes `frame` over.
+ * Returns 0, or -1 if the connection was closed. */
+static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
+{
+    broker *b = c->b;
+    if (len < 8) {
+        free(frame);
+        LOGW("server", "%s: frame of %zu bytes is shorter than a request header: closing "
+             "connection", c->peer, len);
+        conn_close(c, NULL);
+        return -1;
+    }
+    int16_t key = (int16_t)be16(frame), ver = (int16_t)be16(frame + 2);
+    int32_t corr = (int32_t)be32(frame + 4);
+    const bhandler *h = dispatch_find(key);
+    const kapi *api = kapi_get(key);
+    if (!h || !api) {
+        LOGW("server", "%s: unknown API key %d (v%d, corr %d): closing connection", c->peer, key,
+             ver, corr);
+        free(frame);
+        conn_close(c, NULL);
+        return -1;
+    }
+    if (ver < h->min_version || ver > h->max_version) {
+        free(frame);
+        if (key == 18) {
+            LOGI("server", "%s: ApiVersions v%d not supported; answering with the v0 layout",
+                 c->peer, ver);
+            answer_api_versions_unsupported(c, corr);
+            return 0;
+        }
+        LOGW("server", "%s: %s v%d is not supported (we serve v%d-v%d): closing connection",
+             c->peer, api->name, ver, h->min_version, h->max_version);
+        conn_close(c, NULL);
+        return -1;
+    }
+    if (ver < h->accept_min) {
+        LOGW("server", "%s: %s v%d is advertised for client compatibility but not served: "
+             "closing connection", c->peer, api->name, ver);
+        free(frame);
+        conn_close(c, NULL);
+        return -1;
+    }
+    rbuf r = rbuf_make(frame, len);
+    kreq_header hdr;
+    memset(&hdr, 0, sizeof hdr);
+    if (kreq_header_decode(&r, &hdr) < 0) {
+        LOGW("server", "%s: malformed %s v%d request header: closing connection", c->peer,
+             api->name, ver);
+        free(frame);
+        conn_close(c, NULL);
+        return -1;
+    }
+    breq *q = xcalloc(1, sizeof *q);
+    q->b = b;
+    q->conn = c;
+    q->hdr = hdr;
+    q->api = api;
+    q->arena = karena_new();
+    q->frame = frame;
+    q->frame_len = len;
+    q->recv_us = now_mono_us();
+    bool flex = kapi_flexible(api, ver);
+    if (kmsg_decode(q->arena, api->request, ver, flex, &r, &q->req) < 0) {
+        LOGW("server", "%s: malformed %s v%d request (corr %d, %zu bytes): closing connection",
+             c->peer, api->name, ver, corr, len);
+        breq_free(q);
+        conn_close(c, NULL);
+        return -1;
+    }
+    q->resp = kmsg_new(q->arena, api->response);
+    /* enqueue before running the handler: it may finish synchronously */
+    if (c->tail) c->tail->next = q;
+    else c->head = q;
+    c->tail = q;
+    c->inflight++;
+    c->refs++;
+    h->fn(b, q);
+    return c->closed ? -1 : 0;
+}
+
+/* Cuts and handles every complete frame in the input buffer (while not paused). */
+static void conn_process_input(bconn *c)
+{
+    size_t max_frame = (size_t)c->b->cfg.socket_request_max_bytes;
+    size_t pos = 0;
+    c->in_processing = true;
+    while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN) {
+        int32_t sz = (int32_t)be32(c->in + pos);
+        if (sz < 0 || (size_t)sz > max_frame) {
+            LOGW("server", "%s: request size %d exceeds socket.request.max.bytes (%zu): "
+                 "closing connection", c->peer, sz, max_frame);
+            conn_close(c, NULL);
+            break;
+        }
+        if (c->in_len - pos - 4 < (size_t)sz) break;
+        uint8_t *frame = xmalloc((size_t)sz ? (size_t)sz : 1);
+        memcpy(frame, c->in + pos + 4, (size_t)sz);
+        pos += 4 + (size_t)sz;
+        if (conn_handle_frame(c, frame, (size_t)sz) < 0) break;
+    }
+    c->in_processing = false;
+    if (pos > 0 && !c->closed) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+}
+
+static void conn_read(bconn *c)
+{
+    for (int rounds = 0; rounds < 16 && !c->closed && !c->reading_paused; rounds++) {
+        /* room for at least one chunk, or for the rest of the frame being received */
+        size_t need = READ_CHUNK;
+        if (c->in_len >= 4) {
+            int32_t sz = (int32_t)be32(c->in);
+            if (sz > 0 && (size_t)sz <= (size_t)c->b->cfg.socket_request_max_bytes &&
+                (size_t)sz + 4 > c->in_len)
+                need = MAX(need, (size_t)sz + 4 - c->in_len);
+        }
+        if (c->in_alloc - c->in_len < need) {
+            size_t na = c->in_alloc ? c->in_alloc : READ_CHUNK * 2;
+            while (na - c->in_len < need) na *= 2;
+            c->in = xrealloc(c->in, na);
+            c->in_alloc = na;
+        }
+        size_t room = c->in_alloc - c->in_len;
+        ssize_t n = read(c->fd, c->in + c->in_len, room);
+        if (n == 0) {
+            conn_close(c, c->in_len ? "peer closed mid-frame" : NULL);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            conn_close(c, strerror(errno));
+            return;
+        }
+        c->in_len += (size_t)n;
+        conn_process_input(c);
+        if ((size_t)n < room) break;
+    }
+    /* give back an oversized idle input buffer */
+    if (!c->closed && c->in_len == 0 && c->in_alloc > 4 * READ_CHUNK) {
+        free(c->in);
+        c->in = NULL;
+        c->in_alloc = 0;
+    }
+}
+
+static void conn_io(loop *l, int fd, uint32_t events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    bconn *c = arg;
+    c->refs++;
+    if (!c->closed && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
+        conn_close(c, NULL);
+    if (!c->closed && (events & EPOLLOUT)) conn_pump(c);
+    if (!c->closed && (events & EPOLLIN)) conn_read(c);
+    if (!c->closed) conn_pump(c);
+    conn_release(c);
+}
+
+static void conn_close(bconn *c, const char *why)
+{
+    if (c->closed) return;
+    c->closed = true;
+    if (why) LOGI("server", "%s: connection closed: %s", c->peer, why);
+    else LOGD("server", "%s: connection closed", c->peer);
+    loop_del_fd(c->b->loop, c->fd);
+    close(c->fd);
+    c->fd = -1;
+    c->b->nconns--;
+    if (c->prev_conn) c->prev_conn->next_conn = c->next_conn;
+    else g_conns = c->next_conn;
+    if (c->next_conn) c->next_conn->prev_conn = c->prev_conn;
+    c->prev_conn = c->next_conn = NULL;
+    for (breq *r = c->head; r; r = r->next) r->conn_closed = true;
+    while (c->out_head) {
+        outbuf *o = c->out_head;
+        c->out_head = o->next;
+        outbuf_free(o);
+    }
+    c->out_tail = NULL;
+    c->out_bytes = 0;
+    free(c->in);
+    c->in = NULL;
+    c->in_len = c->in_alloc = 0;
+    conn_release(c); /* the socket's reference */
+}
+
+static void conn_release(bconn *c)
+{
+    if (--c->refs > 0) return;
+    /* reachable only once closed and every request has finished */
+    free(c);
+}
+
+/* ------------------------------------------------------------------ listener ---- */
+
+static void on_accept(loop *l, int fd, uint32_t events, void *arg)
+{
+    (void)l;
+    (void)events;
+    broker *b = arg;
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                LOGW("server", "accept: %s", strerror(errno));
+            return;
+        }
+        if (b->nconns >= b->cfg.max_connections) {
+            LOGW("server", "max.connections (%d) reached: refusing a connection",
+                 b->cfg.max_connections);
+            close(cfd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        bconn *c = xcalloc(1, sizeof *c);
+        c->b = b;
+        c->fd = cfd;
+        c->refs = 1;
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &sa->sin_addr, host, sizeof host);
+            port = ntohs(sa->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
+            port = ntohs(sa->sin6_port);
+        }
+        snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+        if (loop_add_fd(b->loop, cfd, EPOLLIN, conn_io, c) < 0) {
+            close(cfd);
+            free(c);
+            continue;
+        }
+        c->next_conn = g_conns;
+        if (g_conns) g_conns->prev_conn = c;
+        g_conns = c;
+        b->nconns++;
+        b->conns_total++;
+        LOGD("server", "%s: connected", c->peer);
+    }
+}
+
+int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *p = strstr(s, "://");
+    if (p) s = p + 3;
+    const char *comma = strchr(s, ',');
+    size_t slen = comma ? (size_t)(comma - s) : strlen(s);
+    const char *colon = memrchr(s, ':', slen);
+    if (!colon) return -1;
+    size_t hl = (size_t)(colon - s);
+    if (hl >= hostlen) return -1;
+    memcpy(host, s, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    char portbuf[8];
+    size_t pl = slen - hl - 1;
+    if (pl == 0 || pl >= sizeof portbuf) return -1;
+    memcpy(portbuf, colon + 1, pl);
+    portbuf[pl] = 0;
+    char *end;
+    long pt = strtol(portbuf, &end, 10);
+    if (*end || pt < 0 || pt > 65535) return -1;
+    *port = (int)pt;
+    return 0;
+}
+
+int server_listen(broker *b, const char *addr, int *bound_port)
+{
+    char host[256];
+    int port;
+    if (server_parse_hostport(addr, host, sizeof host, &port) < 0) {
+        LOGE("server", "bad listen address \"%s\" (expected host:port)", addr);
+        return -EINVAL;
+    }
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t sl;
+    int family;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "localhost") ||
+        inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        family = AF_INET;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        if (!host[0] || !strcmp(host, "0.0.0.0")) s4->sin_addr.s_addr = htonl(INADDR_ANY);
+        if (!strcmp(host, "localhost")) s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sl = sizeof *s4;
+    } else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        family = AF_INET6;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        sl = sizeof *s6;
+    } else {
+        LOGE("server", "listen address \"%s\": not an IP address", host);
+        return -EINVAL;
+    }
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        LOGE("server", "cannot listen on %s: %s", addr, strerror(e));
+        close(fd);
+        return -e;
+    }
+    struct sockaddr_storage got;
+    socklen_t gl = sizeof got;
+    getsockname(fd, (struct sockaddr *)&got, &gl);
+    *bound_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+                                          : ((struct sockaddr_in6 *)&got)->sin6_port);
+    int rc = loop_add_fd(b->loop, fd, EPOLLIN, on_accept, b);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    b->listen_fd = fd;
+    return 0;
+}
+
+void server_stop_listening(broker *b)
+{
+    if (b->listen_fd >= 0) {
+        loop_del_fd(b->loop, b->listen_fd);
+        close(b->listen_fd);
+        b->listen_fd = -1;
+    }
+}
+
+int server_pending_output(void)
+{
+    int n = 0;
+    for (bconn *c = g_conns; c; c = c->next_conn)
+        if (c->out_head) n++;
+    return n;
+}
+
+void server_flush_and_close_all(int timeout_ms)
+{
+    int64_t deadline = now_mono_ms() + timeout_ms;
+    /* write out what is queued (blocking, bounded): answers already produced reach clients */
+    for (bconn *c = g_conns; c; c = c->next_conn) {
+        while (c->out_head && !c->closed && now_mono_ms() < deadline) {
+            struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+            if (poll(&pfd, 1, (int)MAX(1, deadline - now_mono_ms())) <= 0) break;
+            if (conn_write_some(c) < 0) break;
+        }
+    }
+    while (g_conns) {
+        bconn *c = g_conns;
+        c->refs++;
+        conn_close(c, NULL);
+        conn_release(c);
+    }
+}
