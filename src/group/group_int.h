@@ -1,0 +1,152 @@
+/* group_int — the coordinator's internal model, shared by coord.c (state machine), store.c
+ * (committed offsets and the __consumer_offsets records) and handlers.c (Kafka APIs).
+ *
+ * Everything runs on the broker's loop thread. Groups, members and offsets are plain heap
+ * objects owned by the coordinator; parked JoinGroup/SyncGroup requests hang off members.
+ */
+#ifndef EDDY_GROUP_GROUP_INT_H
+#define EDDY_GROUP_GROUP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "group/group.h"
+
+#define GROUP_ID_MAX 255 /* longer group ids are refused with INVALID_GROUP_ID */
+#define GROUP_TICK_MS 100
+
+enum gstate { GS_EMPTY = 0, GS_PREPARING = 1, GS_COMPLETING = 2, GS_STABLE = 3 };
+
+typedef struct gproto {
+    char *name;
+    uint8_t *meta;
+    int32_t len;
+} gproto;
+
+typedef struct gmember {
+    struct gmember *next;
+    char *id;
+    char *instance_id; /* NULL = dynamic member */
+    char *client_id, *client_host;
+    int32_t session_ms, rebalance_ms;
+    gproto *protos;
+    int nprotos;
+    uint8_t *assign;
+    int32_t assign_len;
+    breq *join_req; /* parked JoinGroup */
+    int16_t join_version;
+    breq *sync_req; /* parked SyncGroup */
+    int64_t deadline_ms; /* session expiry (loop clock) */
+} gmember;
+
+typedef struct gpending {
+    struct gpending *next;
+    char *id;
+    int64_t deadline_ms;
+} gpending;
+
+typedef struct goffset {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    char *metadata;
+    int64_t commit_ts; /* wall ms */
+} goffset;
+
+typedef struct group {
+    char *id;
+    enum gstate state;
+    int32_t generation;
+    char *protocol_type; /* "" for groups that only commit offsets */
+    char *protocol;      /* chosen protocol, NULL unless Completing/Stable */
+    char *leader;
+    gmember *members; /* in join order */
+    int nmembers;
+    gpending *pending;
+    int64_t state_ts;     /* wall ms of the last state change (currentStateTimestamp) */
+    int64_t phase_deadline; /* join phase (Preparing) or sync phase (Completing) deadline */
+    int64_t initial_until, initial_limit; /* initial rebalance delay of an Empty group */
+    goffset *offs;
+    int noffs, aoffs;
+} group;
+
+typedef struct gwait {
+    struct gwait *next;
+    breq *r;
+    plog *log;
+    int64_t target; /* answer once plog_durable_offset(log) >= target */
+} gwait;
+
+typedef struct group_coord {
+    broker *b;
+    group **groups;
+    int ngroups, agroups;
+    btopic *otopic; /* __consumer_offsets */
+    loop_timer *tick;
+    gwait *waits;
+    int64_t next_expire_ms;
+    bool stopping;
+} group_coord;
+
+/* ---- coord.c ---- */
+group *gc_find(group_coord *gc, const char *id);
+group *gc_create(group_coord *gc, const char *id);
+void gc_remove(group_coord *gc, group *g);
+gmember *g_member(group *g, const char *id);
+gmember *g_member_by_instance(group *g, const char *instance_id);
+const char *g_state_name(enum gstate s);
+void g_set_state(group *g, enum gstate s);
+/* Validates a group id: returns KERR_NONE or KERR_INVALID_GROUP_ID. */
+int g_valid_id(const char *id, size_t len);
+group_coord *gc_of(broker *b);
+/* State machine steps (coord.c). */
+void g_prepare_rebalance(group_coord *gc, group *g, const char *why);
+void g_try_complete_join(group_coord *gc, group *g);
+void g_complete_join(group_coord *gc, group *g);
+/* Removes a member; a parked Join/Sync of it is answered with `err`. Then rebalances (or
+ * completes a rebalance in progress). */
+void g_remove_member(group_coord *gc, group *g, gmember *m, int err, const char *why);
+void g_remove_pending(group *g, const char *id);
+bool g_is_pending(group *g, const char *id);
+void g_add_pending(group *g, const char *id, int64_t deadline);
+gmember *g_add_member(group *g, const char *id);
+void g_member_free(gmember *m);
+/* Fills a JoinGroup response for member m of g (current generation). */
+void g_fill_join_resp(group *g, gmember *m, breq *r, int err);
+/* Answers a parked SyncGroup with err and m's assignment. */
+void g_answer_sync(group *g, gmember *m, int err);
+void g_persist(group_coord *gc, group *g);
+
+/* ---- store.c ---- */
+goffset *g_offset_find(group *g, const char *topic, int32_t partition);
+goffset *g_offset_put(group *g, const char *topic, int32_t partition);
+void g_offset_del(group *g, goffset *o);
+void g_offsets_free(group *g);
+
+/* A pending batch of __consumer_offsets records. */
+typedef struct grecs grecs;
+grecs *grecs_new(void);
+void grecs_free(grecs *rs);
+int grecs_count(const grecs *rs);
+void grecs_offset(grecs *rs, const char *group, const char *topic, int32_t partition,
+                  const goffset *val /* NULL = tombstone */);
+void grecs_group(grecs *rs, const group *g, bool tombstone);
+/* Appends the records as one batch. Returns KERR_NONE (and where to wait for durability)
+ * or a KERR_* code. */
+int grecs_append(group_coord *gc, grecs *rs, plog **log, int64_t *end_offset);
+/* Appends and parks `r` until durable (or answers at once when nothing was written). */
+void grecs_append_and_reply(group_coord *gc, grecs *rs, breq *r, void (*on_err)(breq *, int));
+/* Builds a whole batch (exported for unit tests). Returns malloc()ed bytes. */
+uint8_t *grecs_build_batch(const grecs *rs, int64_t now_ms, size_t *len);
+/* Applies one __consumer_offsets record (replay). */
+void gstore_apply(group_coord *gc, const uint8_t *key, int32_t klen, const uint8_t *val,
+                  int32_t vlen);
+int gstore_load(group_coord *gc);
+/* Parses every record of a buffer of batches and applies it; returns batches seen. */
+int gstore_apply_batches(group_coord *gc, const uint8_t *p, size_t len);
+/* Expires offsets of Empty groups older than offsets.retention.minutes; drops empty groups. */
+void gstore_expire(group_coord *gc, int64_t now_wall);
+
+#endif

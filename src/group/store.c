@@ -1,0 +1,513 @@
+/* store — committed offsets and group metadata on the internal topic __consumer_offsets.
+ *
+ * Records use Kafka's own key/value formats (group-coordinator message JSONs), so the log is
+ * readable by Kafka tooling. All integers big-endian; string = int16 length + bytes
+ * (nullable: -1 = null); bytes = int32 length + bytes.
+ *
+ *  OffsetCommitKey v1            OffsetCommitValue v3
+ *   int16  version = 1            int16  version = 3
+ *   string group                  int64  offset
+ *   string topic                  int32  leaderEpoch (-1 = none)
+ *   int32  partition              string metadata
+ *                                 int64  commitTimestamp
+ *
+ *  GroupMetadataKey v2           GroupMetadataValue v3
+ *   int16  version = 2            int16  version = 3
+ *   string group                  string protocolType
+ *                                 int32  generation
+ *                                 string protocol (nullable)
+ *                                 string leader (nullable)
+ *                                 int64  currentStateTimestamp
+ *                                 int32  member count, then per member:
+ *                                   string memberId, string groupInstanceId (nullable),
+ *                                   string clientId, string clientHost,
+ *                                   int32 rebalanceTimeout, int32 sessionTimeout,
+ *                                   bytes subscription, bytes assignment
+ *
+ * A null value is a tombstone (offset deleted / group deleted). Records travel in
+ * RecordBatch v2 batches built here (no compression, producer id -1), appended with
+ * part_append; an OffsetCommit is answered once the flusher reports the batch durable.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/crc32c.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "group/group_int.h"
+
+/* ------------------------------------------------------------------ offsets table ---- */
+
+goffset *g_offset_find(group *g, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < g->noffs; i++)
+        if (g->offs[i].partition == partition && !strcmp(g->offs[i].topic, topic))
+            return &g->offs[i];
+    return NULL;
+}
+
+goffset *g_offset_put(group *g, const char *topic, int32_t partition)
+{
+    goffset *o = g_offset_find(g, topic, partition);
+    if (o) return o;
+    if (g->noffs == g->aoffs) {
+        g->aoffs = g->aoffs ? g->aoffs * 2 : 8;
+        g->offs = xrealloc(g->offs, (size_t)g->aoffs * sizeof *g->offs);
+    }
+    o = &g->offs[g->noffs++];
+    memset(o, 0, sizeof *o);
+    o->topic = xstrdup(topic);
+    o->partition = partition;
+    o->offset = -1;
+    o->leader_epoch = -1;
+    o->metadata = xstrdup("");
+    return o;
+}
+
+void g_offset_del(group *g, goffset *o)
+{
+    free(o->topic);
+    free(o->metadata);
+    int i = (int)(o - g->offs);
+    memmove(&g->offs[i], &g->offs[i + 1], (size_t)(g->noffs - i - 1) * sizeof *g->offs);
+    g->noffs--;
+}
+
+void g_offsets_free(group *g)
+{
+    for (int i = 0; i < g->noffs; i++) {
+        free(g->offs[i].topic);
+        free(g->offs[i].metadata);
+    }
+    free(g->offs);
+    g->offs = NULL;
+    g->noffs = g->aoffs = 0;
+}
+
+/* ------------------------------------------------------------------ records ---- */
+
+typedef struct grec {
+    wbuf key, val;
+    bool tombstone;
+} grec;
+
+struct grecs {
+    grec *v;
+    int n, a;
+};
+
+grecs *grecs_new(void) { return xcalloc(1, sizeof(grecs)); }
+
+void grecs_free(grecs *rs)
+{
+    if (!rs) return;
+    for (int i = 0; i < rs->n; i++) {
+        wbuf_free(&rs->v[i].key);
+        wbuf_free(&rs->v[i].val);
+    }
+    free(rs->v);
+    free(rs);
+}
+
+int grecs_count(const grecs *rs) { return rs->n; }
+
+static grec *grecs_add(grecs *rs)
+{
+    if (rs->n == rs->a) {
+        rs->a = rs->a ? rs->a * 2 : 8;
+        rs->v = xrealloc(rs->v, (size_t)rs->a * sizeof *rs->v);
+    }
+    grec *r = &rs->v[rs->n++];
+    memset(r, 0, sizeof *r);
+    wbuf_init(&r->key, 0);
+    wbuf_init(&r->val, 0);
+    return r;
+}
+
+static void put_str(wbuf *w, const char *s)
+{
+    if (!s) {
+        wbuf_i16(w, -1);
+        return;
+    }
+    size_t n = strlen(s);
+    if (n > 32767) n = 32767;
+    wbuf_i16(w, (int16_t)n);
+    wbuf_put(w, s, n);
+}
+
+static void put_bytes(wbuf *w, const uint8_t *p, int32_t n)
+{
+    wbuf_i32(w, p ? n : 0);
+    if (p && n > 0) wbuf_put(w, p, (size_t)n);
+}
+
+void grecs_offset(grecs *rs, const char *group, const char *topic, int32_t partition,
+                  const goffset *val)
+{
+    grec *r = grecs_add(rs);
+    wbuf_i16(&r->key, 1);
+    put_str(&r->key, group);
+    put_str(&r->key, topic);
+    wbuf_i32(&r->key, partition);
+    if (!val) {
+        r->tombstone = true;
+        return;
+    }
+    wbuf_i16(&r->val, 3);
+    wbuf_i64(&r->val, val->offset);
+    wbuf_i32(&r->val, val->leader_epoch);
+    put_str(&r->val, val->metadata ? val->metadata : "");
+    wbuf_i64(&r->val, val->commit_ts);
+}
+
+void grecs_group(grecs *rs, const group *g, bool tombstone)
+{
+    grec *r = grecs_add(rs);
+    wbuf_i16(&r->key, 2);
+    put_str(&r->key, g->id);
+    if (tombstone) {
+        r->tombstone = true;
+        return;
+    }
+    wbuf *w = &r->val;
+    wbuf_i16(w, 3);
+    put_str(w, g->protocol_type ? g->protocol_type : "");
+    wbuf_i32(w, g->generation);
+    put_str(w, g->protocol);
+    put_str(w, g->leader);
+    wbuf_i64(w, g->state_ts);
+    wbuf_i32(w, g->nmembers);
+    for (gmember *m = g->members; m; m = m->next) {
+        put_str(w, m->id);
+        put_str(w, m->instance_id);
+        put_str(w, m->client_id ? m->client_id : "");
+        put_str(w, m->client_host ? m->client_host : "");
+        wbuf_i32(w, m->rebalance_ms);
+        wbuf_i32(w, m->session_ms);
+        const gproto *p = NULL;
+        for (int i = 0; i < m->nprotos; i++)
+            if (g->protocol && !strcmp(m->protos[i].name, g->protocol)) p = &m->protos[i];
+        put_bytes(w, p ? p->meta : NULL, p ? p->len : 0);
+        put_bytes(w, m->assign, m->assign_len);
+    }
+}
+
+/* Record layout (varints zigzag): length, attributes int8, timestampDelta varlong,
+ * offsetDelta varint, keyLength varint, key, valueLength varint (-1 = null), value,
+ * headerCount varint (0). */
+uint8_t *grecs_build_batch(const grecs *rs, int64_t now_ms, size_t *len)
+{
+    wbuf w, rec;
+    wbuf_init(&w, 0);
+    wbuf_init(&rec, 0);
+    uint8_t hdr[61];
+    memset(hdr, 0, sizeof hdr);
+    wbuf_put(&w, hdr, sizeof hdr);
+    for (int i = 0; i < rs->n; i++) {
+        const grec *r = &rs->v[i];
+        wbuf_reset(&rec);
+        wbuf_i8(&rec, 0);
+        wbuf_varlong(&rec, 0);
+        wbuf_varint(&rec, i);
+        wbuf_varint(&rec, (int32_t)r->key.len);
+        wbuf_put(&rec, r->key.data, r->key.len);
+        if (r->tombstone) {
+            wbuf_varint(&rec, -1);
+        } else {
+            wbuf_varint(&rec, (int32_t)r->val.len);
+            wbuf_put(&rec, r->val.data, r->val.len);
+        }
+        wbuf_varint(&rec, 0);
+        wbuf_varint(&w, (int32_t)rec.len);
+        wbuf_put(&w, rec.data, rec.len);
+    }
+    wbuf_free(&rec);
+    uint8_t *p = w.data;
+    size_t n = w.len;
+    put_be64(p + 0, 0);                       /* baseOffset (assigned on append) */
+    put_be32(p + 8, (uint32_t)(n - 12));      /* batchLength */
+    put_be32(p + 12, 0);                      /* partitionLeaderEpoch */
+    p[16] = 2;                                /* magic */
+    put_be16(p + 21, 0);                      /* attributes: none */
+    put_be32(p + 23, (uint32_t)(rs->n - 1));  /* lastOffsetDelta */
+    put_be64(p + 27, (uint64_t)now_ms);       /* baseTimestamp */
+    put_be64(p + 35, (uint64_t)now_ms);       /* maxTimestamp */
+    put_be64(p + 43, (uint64_t)-1);           /* producerId */
+    put_be16(p + 51, (uint16_t)-1);           /* producerEpoch */
+    put_be32(p + 53, (uint32_t)-1);           /* baseSequence */
+    put_be32(p + 57, (uint32_t)rs->n);        /* recordsCount */
+    put_be32(p + 17, crc32c(p + 21, n - 21)); /* CRC-32C of attributes..end */
+    *len = n;
+    return p;
+}
+
+int grecs_append(group_coord *gc, grecs *rs, plog **log, int64_t *end_offset)
+{
+    *log = NULL;
+    *end_offset = -1;
+    if (!rs || rs->n == 0) return KERR_NONE;
+    if (!gc->otopic || gc->otopic->nparts < 1) return KERR_COORDINATOR_NOT_AVAILABLE;
+    bpart *p = gc->otopic->parts[0];
+    size_t len;
+    uint8_t *batch = grecs_build_batch(rs, now_wall_ms(), &len);
+    int64_t base = -1;
+    int rc = part_append(gc->b, p, batch, len, &base);
+    free(batch);
+    if (rc != 0) {
+        LOGE("group", "cannot append to %s: error %d", GROUP_OFFSETS_TOPIC, rc);
+        return rc > 0 ? rc : KERR_KAFKA_STORAGE_ERROR;
+    }
+    *log = p->log;
+    *end_offset = base + rs->n;
+    if (gc->b->flusher) flusher_request(gc->b->flusher, p->log, *end_offset);
+    return KERR_NONE;
+}
+
+void grecs_append_and_reply(group_coord *gc, grecs *rs, breq *r, void (*on_err)(breq *, int))
+{
+    plog *log;
+    int64_t end;
+    int rc = grecs_append(gc, rs, &log, &end);
+    if (rc != KERR_NONE) {
+        if (on_err) on_err(r, rc);
+        breq_done(r);
+        return;
+    }
+    if (!log || !gc->b->flusher || plog_durable_offset(log) >= end) {
+        breq_done(r);
+        return;
+    }
+    gwait *w = xcalloc(1, sizeof *w);
+    w->r = r;
+    w->log = log;
+    w->target = end;
+    /* append at the tail so answers keep their order */
+    gwait **pp = &gc->waits;
+    while (*pp) pp = &(*pp)->next;
+    *pp = w;
+}
+
+void group_on_flush(broker *b)
+{
+    group_coord *gc = b->groups;
+    if (!gc) return;
+    gwait **pp = &gc->waits;
+    while (*pp) {
+        gwait *w = *pp;
+        /* b->flusher == NULL: shut down, everything was flushed by flusher_stop */
+        if (!b->flusher || plog_durable_offset(w->log) >= w->target) {
+            *pp = w->next;
+            breq_done(w->r);
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ replay ---- */
+
+static char *get_str(rbuf *r, bool *isnull)
+{
+    int16_t n = rbuf_i16(r);
+    if (isnull) *isnull = n < 0;
+    if (n < 0) return NULL;
+    const uint8_t *p = rbuf_take(r, (size_t)n);
+    if (!p) return NULL;
+    return xstrndup((const char *)p, (size_t)n);
+}
+
+static void apply_group_value(group_coord *gc, const char *gid, const uint8_t *val, int32_t vlen)
+{
+    group *g = gc_find(gc, gid);
+    if (!val) {
+        if (!g) return;
+        if (g->noffs == 0) gc_remove(gc, g);
+        else {
+            free(g->protocol_type);
+            g->protocol_type = xstrdup("");
+            g->generation = 0;
+        }
+        return;
+    }
+    rbuf r = rbuf_make(val, (size_t)vlen);
+    int16_t ver = rbuf_i16(&r);
+    if (ver < 0 || ver > 4) return;
+    if (ver >= 4) return; /* flexible layout: not written by eddyd */
+    char *ptype = get_str(&r, NULL);
+    int32_t gen = rbuf_i32(&r);
+    char *proto = get_str(&r, NULL);
+    char *leader = get_str(&r, NULL);
+    int64_t ts = ver >= 2 ? rbuf_i64(&r) : -1;
+    if (r.err) {
+        free(ptype);
+        free(proto);
+        free(leader);
+        return;
+    }
+    if (!g) g = gc_create(gc, gid);
+    free(g->protocol_type);
+    g->protocol_type = ptype ? ptype : xstrdup("");
+    g->generation = gen;
+    if (ts > 0) g->state_ts = ts;
+    /* groups come back Empty: members rejoin (their old ids are unknown -> rejoin) */
+    free(proto);
+    free(leader);
+}
+
+void gstore_apply(group_coord *gc, const uint8_t *key, int32_t klen, const uint8_t *val,
+                  int32_t vlen)
+{
+    if (!key || klen < 2) return;
+    rbuf r = rbuf_make(key, (size_t)klen);
+    int16_t kver = rbuf_i16(&r);
+    if (kver == 0 || kver == 1) {
+        char *gid = get_str(&r, NULL);
+        char *topic = get_str(&r, NULL);
+        int32_t part = rbuf_i32(&r);
+        if (r.err || !gid || !topic) goto out_off;
+        group *g = gc_find(gc, gid);
+        if (!val) {
+            if (g) {
+                goffset *o = g_offset_find(g, topic, part);
+                if (o) g_offset_del(g, o);
+            }
+            goto out_off;
+        }
+        rbuf v = rbuf_make(val, (size_t)vlen);
+        int16_t vver = rbuf_i16(&v);
+        if (vver < 0 || vver > 3) goto out_off;
+        int64_t off = rbuf_i64(&v);
+        int32_t epoch = vver >= 3 ? rbuf_i32(&v) : -1;
+        char *meta = get_str(&v, NULL);
+        int64_t ts = rbuf_i64(&v);
+        if (v.err) {
+            free(meta);
+            goto out_off;
+        }
+        if (!g) g = gc_create(gc, gid);
+        goffset *o = g_offset_put(g, topic, part);
+        o->offset = off;
+        o->leader_epoch = epoch;
+        free(o->metadata);
+        o->metadata = meta ? meta : xstrdup("");
+        o->commit_ts = ts;
+    out_off:
+        free(gid);
+        free(topic);
+    } else if (kver == 2) {
+        char *gid = get_str(&r, NULL);
+        if (!r.err && gid) apply_group_value(gc, gid, val, vlen);
+        free(gid);
+    }
+}
+
+int gstore_apply_batches(group_coord *gc, const uint8_t *p, size_t len)
+{
+    int nb = 0;
+    size_t pos = 0;
+    while (len - pos >= 61) {
+        const uint8_t *bp = p + pos;
+        int32_t blen = (int32_t)be32(bp + 8);
+        if (blen < 49 || (size_t)blen + 12 > len - pos) break;
+        size_t total = (size_t)blen + 12;
+        pos += total;
+        nb++;
+        if (bp[16] != 2) continue;
+        uint16_t attrs = be16(bp + 21);
+        if (attrs & 0x20) continue; /* control batch */
+        if (attrs & 0x07) {
+            LOGW("group", "%s: compressed batch skipped", GROUP_OFFSETS_TOPIC);
+            continue;
+        }
+        int32_t count = (int32_t)be32(bp + 57);
+        rbuf r = rbuf_make(bp + 61, total - 61);
+        for (int32_t i = 0; i < count && !r.err; i++) {
+            int32_t rlen = rbuf_varint(&r);
+            if (rlen < 0 || (size_t)rlen > rbuf_left(&r)) break;
+            rbuf rr = rbuf_make(r.p, (size_t)rlen);
+            rbuf_skip(&r, (size_t)rlen);
+            rbuf_i8(&rr);
+            rbuf_varlong(&rr);
+            rbuf_varint(&rr);
+            int32_t kl = rbuf_varint(&rr);
+            const uint8_t *k = kl > 0 ? rbuf_take(&rr, (size_t)kl) : NULL;
+            int32_t vl = rbuf_varint(&rr);
+            const uint8_t *v = vl >= 0 ? rbuf_take(&rr, (size_t)vl) : NULL;
+            if (rr.err) break;
+            if (vl >= 0 && !v) break;
+            if (vl == 0) v = (const uint8_t *)""; /* empty (non-null) value */
+            gstore_apply(gc, k, kl, vl >= 0 ? v : NULL, vl);
+        }
+    }
+    return nb;
+}
+
+int gstore_load(group_coord *gc)
+{
+    if (!gc->otopic) return 0;
+    int nb = 0;
+    for (int pi = 0; pi < gc->otopic->nparts; pi++) {
+        plog *l = gc->otopic->parts[pi]->log;
+        int64_t off = plog_start_offset(l), end = plog_end_offset(l);
+        while (off < end) {
+            uint8_t *buf = NULL;
+            int32_t len = 0;
+            int64_t next = off;
+            int rc = plog_read_copy(l, off, 4 << 20, &buf, &len, &next);
+            if (rc < 0 || len <= 0 || next <= off) {
+                free(buf);
+                if (rc < 0) LOGW("group", "replay of %s stopped at offset %lld: error %d",
+                                 GROUP_OFFSETS_TOPIC, (long long)off, rc);
+                break;
+            }
+            nb += gstore_apply_batches(gc, buf, (size_t)len);
+            free(buf);
+            off = next;
+        }
+    }
+    return nb;
+}
+
+/* ------------------------------------------------------------------ expiry ---- */
+
+void gstore_expire(group_coord *gc, int64_t now_wall)
+{
+    int64_t keep_ms = gc->b->cfg.offsets_retention_minutes * 60000;
+    grecs *rs = grecs_new();
+    for (int i = 0; i < gc->ngroups; i++) {
+        group *g = gc->groups[i];
+        if (g->state != GS_EMPTY) continue;
+        bool simple = !g->protocol_type || !g->protocol_type[0];
+        for (int j = 0; j < g->noffs;) {
+            goffset *o = &g->offs[j];
+            int64_t base = (!simple && g->state_ts > 0) ? g->state_ts : o->commit_ts;
+            if (base + keep_ms <= now_wall) {
+                grecs_offset(rs, g->id, o->topic, o->partition, NULL);
+                g_offset_del(g, o);
+            } else {
+                j++;
+            }
+        }
+    }
+    for (int i = 0; i < gc->ngroups;) {
+        group *g = gc->groups[i];
+        if (g->state == GS_EMPTY && g->noffs == 0 && !g->pending &&
+            (g->state_ts + keep_ms <= now_wall || !g->protocol_type || !g->protocol_type[0])) {
+            grecs_group(rs, g, true);
+            gc_remove(gc, g);
+        } else {
+            i++;
+        }
+    }
+    if (grecs_count(rs) > 0) {
+        plog *l;
+        int64_t end;
+        LOGI("group", "expired %d offsets/groups", grecs_count(rs));
+        grecs_append(gc, rs, &l, &end);
+    }
+    grecs_free(rs);
+}
