@@ -1,0 +1,251 @@
+/* metrics — GET /metrics (Prometheus text exposition format 0.0.4) and GET /healthz on
+ * eddyd's HTTP port, plus http_start_for_broker / http_stop_for_broker (broker.h), which
+ * start the HTTP server on the broker's loop and register these routes.
+ *
+ * Families:
+ *   kafka_consumer_group_lag{consumer_group,topic,partition}          gauge  HWM - committed
+ *   kafka_consumer_group_committed_offset{consumer_group,topic,partition} gauge
+ *   eddy_consumer_groups{state}                                       gauge
+ *   eddy_topic_{produced,consumed}_{records,bytes}_total{topic}       counter
+ *   kafka_partition_high_watermark / kafka_partition_log_start_offset{topic,partition} gauge
+ *   eddy_requests_total / eddy_request_errors_total{api}              counter
+ *   eddy_request_duration_seconds{api}                                histogram
+ *   eddy_connections, eddy_connections_accepted_total, eddy_uptime_seconds
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "group/group.h"
+#include "http/http.h"
+
+#define HTTP_MAX_BODY (16u << 20)
+
+typedef struct sb {
+    char *p;
+    size_t len, alloc;
+} sb;
+
+static void sb_printf(sb *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sb *s, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = s->alloc - s->len;
+        int n = vsnprintf(s->p ? s->p + s->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if ((size_t)n < room) {
+            s->len += (size_t)n;
+            return;
+        }
+        s->alloc = MAX(s->alloc * 2, s->len + (size_t)n + 256);
+        s->p = xrealloc(s->p, s->alloc);
+    }
+}
+
+/* Label value escaping: backslash, double quote and newline. */
+static void sb_label(sb *s, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\') sb_printf(s, "\\\\");
+        else if (*v == '"') sb_printf(s, "\\\"");
+        else if (*v == '\n') sb_printf(s, "\\n");
+        else sb_printf(s, "%c", *v);
+    }
+}
+
+static void family(sb *s, const char *name, const char *type, const char *help)
+{
+    sb_printf(s, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef struct lag_ctx {
+    broker *b;
+    sb *s;
+    bool committed; /* emit committed offsets instead of lag */
+} lag_ctx;
+
+static void on_offset(void *arg, const char *group, const char *topic, int32_t partition,
+                      int64_t offset)
+{
+    lag_ctx *x = arg;
+    if (offset < 0) return;
+    btopic *t = topic_find(x->b, topic);
+    if (!t || t->internal || partition < 0 || partition >= t->nparts) return;
+    int64_t v = offset;
+    if (!x->committed) {
+        v = part_hwm(t->parts[partition]) - offset;
+        if (v < 0) v = 0;
+    }
+    sb_printf(x->s, "%s{consumer_group=\"",
+              x->committed ? "kafka_consumer_group_committed_offset" : "kafka_consumer_group_lag");
+    sb_label(x->s, group);
+    sb_printf(x->s, "\",topic=\"");
+    sb_label(x->s, topic);
+    sb_printf(x->s, "\",partition=\"%d\"} %" PRId64 "\n", partition, v);
+}
+
+static void topic_counter(sb *s, broker *b, const char *name, const char *help, int which)
+{
+    family(s, name, "counter", help);
+    for (int i = 0; i < topic_count(b); i++) {
+        btopic *t = topic_at(b, i);
+        if (!t || t->internal) continue;
+        uint64_t sum = 0;
+        for (int j = 0; j < t->nparts; j++) {
+            bpart *p = t->parts[j];
+            sum += which == 0 ? p->records_in : which == 1 ? p->bytes_in
+                 : which == 2 ? p->records_out : p->bytes_out;
+        }
+        sb_printf(s, "%s{topic=\"", name);
+        sb_label(s, t->name);
+        sb_printf(s, "\"} %" PRIu64 "\n", sum);
+    }
+}
+
+static void part_gauge(sb *s, broker *b, const char *name, const char *help, bool hwm)
+{
+    family(s, name, "gauge", help);
+    for (int i = 0; i < topic_count(b); i++) {
+        btopic *t = topic_at(b, i);
+        if (!t || t->internal) continue;
+        for (int j = 0; j < t->nparts; j++) {
+            bpart *p = t->parts[j];
+            int64_t v = hwm ? part_hwm(p) : (p->log ? plog_start_offset(p->log) : 0);
+            sb_printf(s, "%s{topic=\"", name);
+            sb_label(s, t->name);
+            sb_printf(s, "\",partition=\"%d\"} %" PRId64 "\n", j, v);
+        }
+    }
+}
+
+static const char *api_name(int key)
+{
+    const kapi *a = kapi_get((int16_t)key);
+    return a && a->name ? a->name : NULL;
+}
+
+static void metrics_render(broker *b, sb *s)
+{
+    lag_ctx x = {b, s, false};
+    family(s, "kafka_consumer_group_lag", "gauge",
+           "Messages between a consumer group's committed offset and the partition's high "
+           "watermark.");
+    group_foreach_offset(b, on_offset, &x);
+    x.committed = true;
+    family(s, "kafka_consumer_group_committed_offset", "gauge",
+           "Committed offset of a consumer group on a partition.");
+    group_foreach_offset(b, on_offset, &x);
+    int counts[4];
+    group_state_counts(b, counts);
+    family(s, "eddy_consumer_groups", "gauge", "Consumer groups by state.");
+    for (int i = 0; i < 4; i++)
+        sb_printf(s, "eddy_consumer_groups{state=\"%s\"} %d\n", group_state_names[i], counts[i]);
+
+    topic_counter(s, b, "eddy_topic_produced_records_total", "Records appended to a topic.", 0);
+    topic_counter(s, b, "eddy_topic_produced_bytes_total", "Record batch bytes appended to a topic.",
+                  1);
+    topic_counter(s, b, "eddy_topic_consumed_records_total", "Records fetched from a topic.", 2);
+    topic_counter(s, b, "eddy_topic_consumed_bytes_total", "Record batch bytes fetched from a topic.",
+                  3);
+    part_gauge(s, b, "kafka_partition_high_watermark", "High watermark (next offset) of a partition.",
+               true);
+    part_gauge(s, b, "kafka_partition_log_start_offset", "First retained offset of a partition.",
+               false);
+
+    family(s, "eddy_requests_total", "counter", "Kafka protocol requests answered, by API.");
+    for (int k = 0; k <= KAPI_MAX_KEY; k++) {
+        const bmetrics_api *m = &b->api_metrics[k];
+        if (!m->requests || !api_name(k)) continue;
+        sb_printf(s, "eddy_requests_total{api=\"%s\"} %" PRIu64 "\n", api_name(k), m->requests);
+    }
+    family(s, "eddy_request_errors_total", "counter",
+           "Kafka protocol responses with a top-level error code, by API.");
+    for (int k = 0; k <= KAPI_MAX_KEY; k++) {
+        const bmetrics_api *m = &b->api_metrics[k];
+        if (!m->requests || !api_name(k)) continue;
+        sb_printf(s, "eddy_request_errors_total{api=\"%s\"} %" PRIu64 "\n", api_name(k),
+                  m->errors);
+    }
+    family(s, "eddy_request_duration_seconds", "histogram",
+           "Time from a request's arrival to its response being ready, by API.");
+    for (int k = 0; k <= KAPI_MAX_KEY; k++) {
+        const bmetrics_api *m = &b->api_metrics[k];
+        if (!m->requests || !api_name(k)) continue;
+        const char *n = api_name(k);
+        uint64_t cum = 0, total = 0;
+        for (int i = 0; i < 16; i++) total += m->latency_buckets[i];
+        /* bucket i holds latencies <= 2^(i+6) µs; the last one also holds everything slower,
+         * so it is only reported through +Inf */
+        for (int i = 0; i < 15; i++) {
+            cum += m->latency_buckets[i];
+            sb_printf(s, "eddy_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %" PRIu64
+                      "\n", n, (double)(1LL << (i + 6)) / 1e6, cum);
+        }
+        sb_printf(s, "eddy_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
+                  n, total);
+        sb_printf(s, "eddy_request_duration_seconds_sum{api=\"%s\"} %.6f\n", n,
+                  (double)m->latency_sum_us / 1e6);
+        sb_printf(s, "eddy_request_duration_seconds_count{api=\"%s\"} %" PRIu64 "\n", n, total);
+    }
+    family(s, "eddy_connections", "gauge", "Open Kafka protocol connections.");
+    sb_printf(s, "eddy_connections %d\n", b->nconns);
+    family(s, "eddy_connections_accepted_total", "counter", "Kafka protocol connections accepted.");
+    sb_printf(s, "eddy_connections_accepted_total %" PRIu64 "\n", b->conns_total);
+    family(s, "eddy_uptime_seconds", "gauge", "Seconds since eddyd started.");
+    sb_printf(s, "eddy_uptime_seconds %.3f\n", (double)(now_wall_ms() - b->started_ms) / 1000.0);
+}
+
+static void h_metrics(void *arg, const http_request *req, http_response *resp)
+{
+    (void)req;
+    sb s = {0};
+    metrics_render(arg, &s);
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->body = s.p ? s.p : xstrdup("");
+    resp->body_len = s.len;
+}
+
+static void h_healthz(void *arg, const http_request *req, http_response *resp)
+{
+    (void)arg;
+    (void)req;
+    http_resp_printf(resp, 200, "application/json", "{\"status\":\"ok\"}\n");
+}
+
+int http_start_for_broker(broker *b)
+{
+    char err[256];
+    http_server *s = http_server_start(b->loop, b->cfg.http_listen, HTTP_MAX_BODY, err, sizeof err);
+    if (!s) {
+        LOGE("http", "%s", err);
+        return -1;
+    }
+    b->http = s;
+    http_route(s, "GET", "/metrics", h_metrics, b);
+    http_route(s, "GET", "/healthz", h_healthz, b);
+    char host[256];
+    const char *a = b->cfg.http_listen;
+    const char *colon = strrchr(a, ':');
+    size_t hl = colon ? (size_t)(colon - a) : 0;
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, a, hl);
+    host[hl] = 0;
+    LOGI("http", "http listening on %s:%d", hl ? host : "0.0.0.0", http_server_port(s));
+    return 0;
+}
+
+void http_stop_for_broker(broker *b)
+{
+    if (!b->http) return;
+    http_server_stop(b->http);
+    b->http = NULL;
+}

@@ -1,0 +1,341 @@
+/* server — eddyd's HTTP port (http.h) on libmicrohttpd, driven from the broker's own epoll
+ * loop: MHD runs with MHD_USE_EPOLL and no thread of its own; its epoll fd is registered with
+ * the loop, MHD_run is called when that fd is readable and when MHD's own timeout (from
+ * MHD_get_timeout) expires. Handlers therefore run on the loop thread and may read broker
+ * state without locks.
+ *
+ * Requests: bodies are collected up to max_body (larger: 413 with a JSON error, decided from
+ * Content-Length before reading when possible); routes match by method and longest path
+ * prefix; no match → 404 JSON.
+ */
+#include "http/http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+typedef struct route {
+    char *method, *prefix;
+    size_t plen;
+    http_handler fn;
+    void *arg;
+} route;
+
+struct http_server {
+    loop *l;
+    struct MHD_Daemon *d;
+    int epfd;
+    int port;
+    size_t max_body;
+    loop_timer *timer;
+    route *routes;
+    int nroutes;
+};
+
+typedef struct req_ctx {
+    char *body;
+    size_t len, alloc;
+    bool too_large;
+    bool answered;
+} req_ctx;
+
+static void rearm(http_server *s);
+
+static void run(http_server *s)
+{
+    MHD_run(s->d);
+    rearm(s);
+}
+
+static void on_timer(loop *l, void *arg)
+{
+    (void)l;
+    http_server *s = arg;
+    s->timer = NULL;
+    run(s);
+}
+
+static void rearm(http_server *s)
+{
+    if (s->timer) loop_timer_cancel(s->l, s->timer);
+    s->timer = NULL;
+    if (loop_stopping(s->l)) return;
+    MHD_UNSIGNED_LONG_LONG to = 1000;
+    if (MHD_get_timeout(s->d, &to) != MHD_YES || to > 1000) to = 1000;
+    s->timer = loop_timer_add(s->l, (int64_t)to, on_timer, s);
+}
+
+static void on_ready(loop *l, int fd, uint32_t events, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)events;
+    run(arg);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, int status, const char *ctype, char *body,
+                             size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    if (ctype) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result queue_json_error(struct MHD_Connection *c, int status, const char *msg)
+{
+    char *body = xasprintf("{\"error_code\":%d,\"message\":\"%s\"}\n", status, msg);
+    return queue(c, status, "application/json", body, strlen(body));
+}
+
+static const route *find_route(http_server *s, const char *method, const char *path)
+{
+    const route *best = NULL;
+    for (int i = 0; i < s->nroutes; i++) {
+        const route *r = &s->routes[i];
+        if (strcmp(r->method, "*") && strcmp(r->method, method)) continue;
+        if (strncmp(path, r->prefix, r->plen)) continue;
+        if (!best || r->plen > best->plen) best = r;
+    }
+    return best;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    (void)version;
+    http_server *s = cls;
+    req_ctx *x = *con_cls;
+    if (!x) {
+        x = xcalloc(1, sizeof *x);
+        *con_cls = x;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->max_body) {
+            x->too_large = true;
+            x->answered = true;
+            return queue_json_error(c, 413, "Request body too large");
+        }
+        return MHD_YES;
+    }
+    if (x->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (x->too_large) return MHD_YES;
+        if (x->len + n > s->max_body) {
+            x->too_large = true;
+            free(x->body);
+            x->body = NULL;
+            x->len = x->alloc = 0;
+            return MHD_YES;
+        }
+        if (x->len + n + 1 > x->alloc) {
+            x->alloc = MAX(x->alloc * 2, x->len + n + 1);
+            x->body = xrealloc(x->body, x->alloc);
+        }
+        memcpy(x->body + x->len, upload_data, n);
+        x->len += n;
+        return MHD_YES;
+    }
+    x->answered = true;
+    if (x->too_large) return queue_json_error(c, 413, "Request body too large");
+    const route *rt = find_route(s, method, url);
+    if (!rt) return queue_json_error(c, 404, "Not found");
+    http_request req = {
+        .method = method,
+        .path = url,
+        .body = x->body ? x->body : "",
+        .body_len = x->len,
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
+        .internal = c,
+    };
+    if (x->body) x->body[x->len] = 0;
+    http_response resp = {.status = 200, .content_type = "application/json"};
+    rt->fn(rt->arg, &req, &resp);
+    return queue(c, resp.status, resp.content_type, resp.body, resp.body_len);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_ctx *x = *con_cls;
+    if (!x) return;
+    free(x->body);
+    free(x);
+    *con_cls = NULL;
+}
+
+/* "host:port", "[v6]:port", ":port" → a bound, listening, non-blocking socket. */
+static int listen_on(const char *addr, int *port_out, char *err, size_t errlen)
+{
+    char host[256] = "";
+    const char *colon = strrchr(addr, ':');
+    if (!strncmp(addr, "http://", 7)) addr += 7;
+    colon = strrchr(addr, ':');
+    if (!colon) {
+        snprintf(err, errlen, "bad HTTP listen address \"%s\" (expected host:port)", addr);
+        return -1;
+    }
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, addr, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    if (rc) {
+        snprintf(err, errlen, "HTTP listen address \"%s\": %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    for (struct addrinfo *p = ai; p; p = p->ai_next) {
+        fd = socket(p->ai_family, p->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) continue;
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(fd, p->ai_addr, p->ai_addrlen) == 0 && listen(fd, 128) == 0) break;
+        snprintf(err, errlen, "HTTP listen on %s: %s", addr, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) return -1;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    *port_out = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                         : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body, char *err,
+                               size_t errlen)
+{
+    int port = 0;
+    int fd = listen_on(listen_addr, &port, err, errlen);
+    if (fd < 0) return NULL;
+    http_server *s = xcalloc(1, sizeof *s);
+    s->l = l;
+    s->port = port;
+    s->max_body = max_body ? max_body : (size_t)1 << 20;
+    s->d = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_access, s,
+                            MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "libmicrohttpd failed to start on %s", listen_addr);
+        close(fd);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+    s->epfd = info ? info->epoll_fd : -1;
+    if (s->epfd < 0 || loop_add_fd(l, s->epfd, EPOLLIN, on_ready, s) < 0) {
+        snprintf(err, errlen, "cannot register the HTTP server with the loop");
+        MHD_stop_daemon(s->d);
+        free(s);
+        return NULL;
+    }
+    rearm(s);
+    return s;
+}
+
+void http_server_stop(http_server *s)
+{
+    if (!s) return;
+    if (s->timer) loop_timer_cancel(s->l, s->timer);
+    loop_del_fd(s->l, s->epfd);
+    MHD_stop_daemon(s->d);
+    for (int i = 0; i < s->nroutes; i++) {
+        free(s->routes[i].method);
+        free(s->routes[i].prefix);
+    }
+    free(s->routes);
+    free(s);
+}
+
+int http_server_port(const http_server *s) { return s->port; }
+
+void http_route(http_server *s, const char *method, const char *prefix, http_handler fn,
+                void *arg)
+{
+    s->routes = xrealloc(s->routes, (size_t)(s->nroutes + 1) * sizeof *s->routes);
+    route *r = &s->routes[s->nroutes++];
+    r->method = xstrdup(method);
+    r->prefix = xstrdup(prefix);
+    r->plen = strlen(prefix);
+    r->fn = fn;
+    r->arg = arg;
+}
+
+const char *http_query(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->internal, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_header(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->internal, MHD_HEADER_KIND, name);
+}
+
+void http_resp_set(http_response *r, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    free(r->body);
+    r->status = status;
+    if (content_type) r->content_type = content_type;
+    r->body = xmalloc(len + 1);
+    if (len) memcpy(r->body, body, len);
+    r->body[len] = 0;
+    r->body_len = len;
+}
+
+void http_resp_printf(http_response *r, int status, const char *content_type, const char *fmt,
+                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0) abort();
+    free(r->body);
+    r->status = status;
+    if (content_type) r->content_type = content_type;
+    r->body = s;
+    r->body_len = (size_t)n;
+}
