@@ -1,0 +1,6 @@
+# Unit tests of src/group (included by tests/unit/CMakeLists.txt).
+if(TARGET eddy_group)
+  eddy_unit_test(test_group_store SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_group_store.c
+                 ${CMAKE_SOURCE_DIR}/src/broker/config.c
+                 LIBS eddy_group eddy_net eddy_common)
+endif()
