@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# bench/run.sh — `make bench` (full, ≤ 25 min) and `make bench-quick` (--quick, < 2 min).
+# Measures the machine's limits, then runs workloads W1–W6 against eddyd, librdkafka's mock
+# cluster, Redis Streams and NATS JetStream, each server started fresh on loopback in a temp dir
+# and stopped after every run. bench/report.py turns the per-run JSON lines into the table,
+# results.json and chart.png. See bench/README.md for what is measured and how.
+#
+# Environment: BUILD (default build/), EDDYD (default $BUILD/src/broker/eddyd),
+#   EDDY_BENCH_OUT (results dir, default $BUILD/bench-results), EDDY_BENCH_RUNS (runs per cell),
+#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6),
+#   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
+#   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set).
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD="${BUILD:-$here/build}"
+case "$BUILD" in /*) ;; *) BUILD="$here/$BUILD" ;; esac
+BIN="$BUILD/bench"
+EDDYD="${EDDYD:-$BUILD/src/broker/eddyd}"
+OUT="${EDDY_BENCH_OUT:-$BUILD/bench-results}"
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+
+if [ $QUICK = 1 ]; then
+    RUNS=${EDDY_BENCH_RUNS:-1}; DUR=1.5; WARM=0.5; W3_MIB=128; W4_SECS=2; W6_DUR=1
+    FS_MIB=128; FL_COUNT=300; TCP_SECS=1
+else
+    RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
+    FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
+fi
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6}"
+SERVERS="${EDDY_BENCH_SERVERS:-eddyd mock redis jetstream}"
+EDDY_SETS=()
+for kv in ${EDDY_BENCH_EDDYD_SET:-}; do EDDY_SETS+=(--set "$kv"); done
+
+# W1/W2 client settings (same for eddyd and the mock)
+LINGER_MS=5          # librdkafka linger.ms for the throughput workloads
+W1_PRODUCERS=4; W1_PARTS=8; W1_SIZE=1024
+W2_PARTS=8
+
+mkdir -p "$OUT" || exit 1
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/eddy-bench.XXXXXX")" || exit 1
+RUNS_FILE="$OUT/runs.jsonl"
+LOG="$OUT/bench.log"
+: > "$RUNS_FILE"
+: > "$LOG"
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+STARTED=()      # pids of servers this script started
+T_START=$(date +%s)
+
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 100); do
+        # gone, or a zombie waiting for its reaper
+        if ! kill -0 "$pid" 2>/dev/null; then return 0; fi
+        if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = "Z" ]; then return 0; fi
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid
+    for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo; echo "bench: interrupted" >&2; exit 130' INT TERM
+
+progress() {
+    local el=$(( $(date +%s) - T_START ))
+    local line
+    line=$(printf '[bench %d:%02d] %s' $((el / 60)) $((el % 60)) "$*")
+    if [ -t 2 ]; then printf '\r\033[K%s' "$line" >&2; else printf '%s\n' "$line" >&2; fi
+    printf '%s\n' "$line" >> "$LOG"
+}
+
+jnum() { # jnum JSON KEY -> the number, or empty
+    printf '%s' "$1" | sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p"
+}
+
+record() { # record W SERVER VARIANT RUN JSON
+    local res="$5"
+    [[ "$res" == \{* ]] || res='{"error":"no result (see bench.log)"}'
+    printf '{"w":"%s","server":"%s","variant":"%s","run":%s,"res":%s}\n' \
+        "$1" "$2" "$3" "$4" "$res" >> "$RUNS_FILE"
+}
+
+runj() { # runj TIMEOUT CMD... -> last stdout line (a JSON object, or an error object)
+    local to=$1 out rc
+    shift
+    printf '+ %s\n' "$*" >> "$LOG"
+    out=$(timeout -k 5 "$to" "$@" 2>>"$LOG" | tail -n 1)
+    rc=${PIPESTATUS[0]}
+    if [[ "$out" != \{* ]]; then
+        if [ "$rc" = 124 ]; then out='{"error":"timed out"}'
+        else out="{\"error\":\"exit status $rc, no result (see bench.log)\"}"; fi
+    fi
+    printf '%s\n' "$out" >> "$LOG"
+    printf '%s' "$out"
+}
+
+# ------------------------------------------------------------------ servers ----
+# start_server KIND (eddyd | redis-always | redis-everysec | jetstream) sets SPID SPORT SDIR
+# SREADY, or SERR and returns 1.
+start_server() {
+    local kind=$1 json port
+    SPID=""; SPORT=""; SERR=""; SREADY=""
+    SDIR="$(mktemp -d "$TMP/$kind.XXXX")"
+    case "$kind" in
+    eddyd)
+        if [ ! -x "$EDDYD" ]; then SERR="eddyd not built ($EDDYD)"; return 1; fi
+        json=$(runj 30 "$BIN/eddy-bench-sys" start --log "$SDIR/server.log" --timeout 15 -- \
+            "$EDDYD" --data-dir "$SDIR/data" --listen 127.0.0.1:0 "${EDDY_SETS[@]}")
+        ;;
+    redis-always|redis-everysec)
+        if ! command -v redis-server >/dev/null; then
+            SERR="redis-server not installed"; return 1
+        fi
+        port=$("$BIN/eddy-bench-sys" freeport)
+        # AOF on; fsync per the workload; no RDB snapshots and no automatic AOF rewrite (a
+        # background fork mid-run would only add noise); loopback only.
+        json=$(runj 30 "$BIN/eddy-bench-sys" start --log "$SDIR/server.log" --timeout 15 \
+            --ready-text "Ready to accept connections" --port "$port" -- \
+            redis-server --port "$port" --bind 127.0.0.1 --protected-mode yes --dir "$SDIR" \
+            --appendonly yes --appendfsync "${kind#redis-}" --save "" \
+            --auto-aof-rewrite-percentage 0 --daemonize no --logfile "")
+        ;;
+    jetstream)
+        if ! command -v nats-server >/dev/null; then SERR="nats-server not installed"; return 1; fi
+        port=$("$BIN/eddy-bench-sys" freeport)
+        cat > "$SDIR/nats.conf" <<EOF
+listen: 127.0.0.1:$port
+jetstream {
+  store_dir: "$SDIR/js"
+  max_memory_store: 1G
+  max_file_store: 64G
+}
+EOF
+        json=$(runj 30 "$BIN/eddy-bench-sys" start --log "$SDIR/server.log" --timeout 15 \
+            --ready-text "Server is ready" --port "$port" -- nats-server -c "$SDIR/nats.conf")
+        ;;
+    esac
+    SPID=$(jnum "$json" pid); SPORT=$(jnum "$json" port); SREADY=$(jnum "$json" ready_ms)
+    if [ -z "$SPID" ] || [ -z "$SPORT" ]; then
+        SERR="$kind did not start: $(printf '%s' "$json" | sed -n 's/.*"error":"\([^"]*\)".*/\1/p')"
+        SERR="$SERR; $(tail -n 2 "$SDIR/server.log" 2>/dev/null | tr '\n"\\' '   ' | cut -c1-160)"
+        return 1
+    fi
+    STARTED+=("$SPID")
+    return 0
+}
+
+stop_server() {
+    [ -n "$SPID" ] && stop_pid "$SPID"
+    local keep=() p
+    for p in "${STARTED[@]}"; do [ "$p" != "$SPID" ] && keep+=("$p"); done
+    STARTED=("${keep[@]}")
+    if [ -n "$SPID" ] && [ "${SKIND:-}" = eddyd ] && [ -s "$SDIR/server.log" ]; then
+        # keep eddyd's log when it complained, for the broker engineers
+        if grep -qiE 'error|fatal|abort|sanitizer' "$SDIR/server.log"; then
+            cp "$SDIR/server.log" "$OUT/eddyd-$(date +%H%M%S).log" 2>/dev/null
+        fi
+    fi
+    rm -rf "$SDIR"
+    SPID=""
+}
+
+want() { case " $SERVERS " in *" $1 "*) return 0 ;; esac; return 1; }
+wanted() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+client_for() { # server -> generator binary
+    case "$1" in
+    eddyd|mock) echo "$BIN/eddy-bench-kafka" ;;
+    redis) echo "$BIN/eddy-bench-redis" ;;
+    jetstream) echo "$BIN/eddy-bench-nats" ;;
+    esac
+}
+
+# one W SERVER VARIANT RUN KIND TIMEOUT MODE ARGS...
+# KIND is the server process to start (eddyd, redis-always, redis-everysec, jetstream, mock).
+one() {
+    local w=$1 srv=$2 var=$3 run=$4 kind=$5 to=$6 mode=$7 res bin
+    shift 7
+    progress "$w $var · $srv · run $run/$RUNS"
+    bin=$(client_for "$srv")
+    if [ ! -x "$bin" ]; then
+        record "$w" "$srv" "$var" "$run" "{\"error\":\"$(basename "$bin") not built\"}"
+        return
+    fi
+    if [ "$kind" = mock ]; then
+        res=$(runj "$to" "$bin" "$mode" --mock "$@")
+    else
+        SKIND=$kind
+        if ! start_server "$kind"; then
+            record "$w" "$srv" "$var" "$run" "{\"error\":\"$SERR\"}"
+            rm -rf "$SDIR"
+            return
+        fi
+        if [ "$srv" = eddyd ] || [ "$srv" = mock ]; then
+            res=$(runj "$to" "$bin" "$mode" --bootstrap "127.0.0.1:$SPORT" --server-pid "$SPID" \
+                "$@")
+        else
+            res=$(runj "$to" "$bin" "$mode" --port "$SPORT" --server-pid "$SPID" "$@")
+        fi
+        if ! kill -0 "$SPID" 2>/dev/null; then
+            res="{\"error\":\"$srv died during the run\"}"
+        fi
+        # ready time of every start, as W5 samples
+        record "start" "$srv" "$kind" "$run" "{\"ready_ms\":$SREADY}"
+        stop_server
+    fi
+    record "$w" "$srv" "$var" "$run" "$res"
+}
+
+# ------------------------------------------------------------------ preflight ----
+if [ ! -x "$BIN/eddy-bench-sys" ] || [ ! -x "$BIN/eddy-bench-kafka" ]; then
+    echo "bench: load generators not built in $BIN (run make build first)" >&2
+    exit 1
+fi
+[ -x "$EDDYD" ] || echo "bench: $EDDYD not found: eddyd rows will be reported as failed" >&2
+for b in nats redis; do
+    [ -x "$BIN/eddy-bench-$b" ] || echo "bench: eddy-bench-$b not built: its rows will fail" >&2
+done
+MODE_NAME=full; [ $QUICK = 1 ] && MODE_NAME=quick
+echo "bench: $MODE_NAME mode, $RUNS run(s) per cell; results in $OUT" >&2
+
+# ------------------------------------------------------------------ limits ----
+if wanted limits; then
+    for r in $(seq 1 "$RUNS"); do
+        progress "limits · fdatasync every 1 MiB · run $r/$RUNS"
+        record limits machine fsyncbw "$r" \
+            "$(runj 300 "$BIN/eddy-bench-sys" fsyncbw --dir "$TMP" --mib "$FS_MIB")"
+        progress "limits · 4 KiB append + fdatasync · run $r/$RUNS"
+        record limits machine fsynclat "$r" \
+            "$(runj 300 "$BIN/eddy-bench-sys" fsynclat --dir "$TMP" --count "$FL_COUNT")"
+        progress "limits · loopback TCP · run $r/$RUNS"
+        record limits machine tcpbw "$r" \
+            "$(runj 60 "$BIN/eddy-bench-sys" tcpbw --seconds "$TCP_SECS")"
+    done
+fi
+
+PTO=$(awk -v d="$DUR" -v w="$WARM" 'BEGIN { printf "%d", d + w + 60 }')
+COMMON=(--seconds "$DUR" --warmup "$WARM")
+
+# ------------------------------------------------------------------ W1 ----
+# durable produce: acks=all (eddyd), appendfsync always (Redis), JetStream file store (2.9 has
+# no sync-always setting: marked unmatched in the report). 1 KiB, 4 producers, 8 partitions.
+if wanted W1; then
+    for r in $(seq 1 "$RUNS"); do
+        want eddyd && one W1 eddyd durable "$r" eddyd "$PTO" produce --topic "w1r$r" \
+            --partitions $W1_PARTS --producers $W1_PRODUCERS --size $W1_SIZE --acks all \
+            --linger $LINGER_MS "${COMMON[@]}"
+        want redis && one W1 redis durable "$r" redis-always "$PTO" produce --partitions $W1_PARTS \
+            --producers $W1_PRODUCERS --size $W1_SIZE "${COMMON[@]}"
+        want jetstream && one W1 jetstream durable "$r" jetstream "$PTO" produce \
+            --partitions $W1_PARTS --producers $W1_PRODUCERS --size $W1_SIZE "${COMMON[@]}"
+    done
+fi
+
+# ------------------------------------------------------------------ W2 ----
+# fast produce: acks=1 / JetStream default / Redis appendfsync everysec; one producer.
+if wanted W2; then
+    for size in 100 1024; do
+        for r in $(seq 1 "$RUNS"); do
+            want eddyd && one W2 eddyd "$size" "$r" eddyd "$PTO" produce --topic "w2s${size}r$r" \
+                --partitions $W2_PARTS --producers 1 --size $size --acks 1 --linger $LINGER_MS \
+                "${COMMON[@]}"
+            want mock && one W2 mock "$size" "$r" mock "$PTO" produce --topic "w2s${size}r$r" \
+                --partitions $W2_PARTS --producers 1 --size $size --acks 1 --linger $LINGER_MS \
+                "${COMMON[@]}"
+            want redis && one W2 redis "$size" "$r" redis-everysec "$PTO" produce \
+                --partitions $W2_PARTS --producers 1 --size $size "${COMMON[@]}"
+            want jetstream && one W2 jetstream "$size" "$r" jetstream "$PTO" produce \
+                --partitions $W2_PARTS --producers 1 --size $size "${COMMON[@]}"
+        done
+    done
+fi
+
+# ------------------------------------------------------------------ W3 ----
+# catch-up consume: write W3_MIB MiB of 1 KiB records (fast-produce durability), then one
+# consumer reads it all from the beginning. No mock row: the mock keeps only ~5 MB per partition.
+if wanted W3; then
+    CTO=$(( W3_MIB / 2 + 120 ))
+    for r in $(seq 1 "$RUNS"); do
+        want eddyd && one W3 eddyd catchup "$r" eddyd "$CTO" catchup --topic "w3r$r" \
+            --partitions $W2_PARTS --size 1024 --mib "$W3_MIB" --timeout "$CTO"
+        want redis && one W3 redis catchup "$r" redis-everysec "$CTO" catchup \
+            --partitions $W2_PARTS --size 1024 --mib "$W3_MIB" --timeout "$CTO"
+        want jetstream && one W3 jetstream catchup "$r" jetstream "$CTO" catchup \
+            --partitions $W2_PARTS --size 1024 --mib "$W3_MIB" --timeout "$CTO"
+    done
+fi
+
+# ------------------------------------------------------------------ W4 ----
+# end-to-end latency at 10,000 records/s of 1 KiB, linger.ms=0, acks=1 and acks=all. No mock
+# row: the mock does not hold a Fetch until data arrives, so its end-to-end figure is meaningless.
+if wanted W4; then
+    LTO=$(awk -v d="$W4_SECS" 'BEGIN { printf "%d", d + 60 }')
+    LAT=(--rate 10000 --size 1024 --seconds "$W4_SECS" --warmup "$WARM" --linger 0)
+    for r in $(seq 1 "$RUNS"); do
+        want eddyd && one W4 eddyd acks1 "$r" eddyd "$LTO" latency --topic "w4a1r$r" --acks 1 \
+            "${LAT[@]}"
+        want redis && one W4 redis acks1 "$r" redis-everysec "$LTO" latency "${LAT[@]}"
+        want jetstream && one W4 jetstream acks1 "$r" jetstream "$LTO" latency "${LAT[@]}"
+        want eddyd && one W4 eddyd acksall "$r" eddyd "$LTO" latency --topic "w4aar$r" \
+            --acks all "${LAT[@]}"
+        want redis && one W4 redis acksall "$r" redis-always "$LTO" latency "${LAT[@]}"
+        want jetstream && one W4 jetstream acksall "$r" jetstream "$LTO" latency "${LAT[@]}"
+    done
+fi
+
+# ------------------------------------------------------------------ W5 ----
+# footprint: idle RSS, exec-to-accepting time, RSS with 1,000 partitions + 1,000 connections.
+if wanted W5; then
+    for r in $(seq 1 "$RUNS"); do
+        for kind in eddyd redis-everysec jetstream; do
+            srv=${kind%-everysec}
+            want "$srv" || continue
+            progress "W5 footprint · $srv · run $r/$RUNS"
+            SKIND=$kind
+            if ! start_server "$kind"; then
+                record W5 "$srv" footprint "$r" "{\"error\":\"$SERR\"}"
+                rm -rf "$SDIR"
+                continue
+            fi
+            sleep 0.5
+            rss=$(awk '/^VmRSS:/ { printf "%.3f", $2 / 1024 }' "/proc/$SPID/status" 2>/dev/null)
+            res="{\"ready_ms\":$SREADY,\"idle_rss_mib\":${rss:--1}"
+            if [ "$srv" = eddyd ]; then
+                c=$(runj 120 "$BIN/eddy-bench-kafka" create --bootstrap "127.0.0.1:$SPORT" \
+                    --topic w5parts --partitions 1000 --timeout 100)
+                if [[ "$c" == *'"error"'* ]]; then
+                    res="$res,\"error\":\"creating 1,000 partitions failed\""
+                else
+                    c=$(runj 60 "$BIN/eddy-bench-sys" conns --port "$SPORT" --count 1000 \
+                        --server-pid "$SPID")
+                    res="$res,\"conns_opened\":$(jnum "$c" opened)"
+                    res="$res,\"conns_answered\":$(jnum "$c" answered)"
+                    res="$res,\"loaded_rss_mib\":$(jnum "$c" rss_mib)"
+                fi
+            fi
+            kill -0 "$SPID" 2>/dev/null || res="$res,\"error\":\"$srv died\""
+            record W5 "$srv" footprint "$r" "$res}"
+            stop_server
+        done
+    done
+fi
+
+# ------------------------------------------------------------------ W6 ----
+# partition scaling: W2 (100 B, acks=1, one producer) over 1, 10, 100, 1,000 partitions.
+if wanted W6; then
+    W6TO=$(awk -v d="$W6_DUR" 'BEGIN { printf "%d", d + 90 }')
+    for r in $(seq 1 "$RUNS"); do
+        for p in 1 10 100 1000; do
+            for srv in eddyd mock; do
+                want $srv || continue
+                one W6 $srv "$p" "$r" $srv "$W6TO" produce --topic "w6p${p}r$r" --partitions "$p" \
+                    --producers 1 --size 100 --acks 1 --linger $LINGER_MS --seconds "$W6_DUR" \
+                    --warmup "$WARM"
+            done
+        done
+    done
+fi
+
+progress "done; writing the report"
+[ -t 2 ] && echo >&2
+python3 "$here/bench/report.py" --runs "$RUNS_FILE" --out "$OUT" --mode "$MODE_NAME" \
+    --linger "$LINGER_MS"
