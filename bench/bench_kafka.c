@@ -447,23 +447,21 @@ typedef struct lcons {
 static void *latency_consumer(void *arg)
 {
     lcons *c = arg;
-    rd_kafka_message_t *msgs[1000];
+    /* one message at a time: the batch call waits to fill its batch, which would add latency */
     while (g_phase != PH_STOP) {
-        ssize_t n = rd_kafka_consume_batch_queue(c->q, 50, msgs, 1000);
+        rd_kafka_message_t *m = rd_kafka_consume_queue(c->q, 50);
+        if (!m) continue;
         int64_t now = now_ns();
-        for (ssize_t i = 0; i < n; i++) {
-            rd_kafka_message_t *m = msgs[i];
-            if (!m->err && m->len >= 8) {
-                int64_t ts;
-                memcpy(&ts, m->payload, 8);
-                c->seen++;
-                if (c->win1 && ts >= c->win0 && ts < c->win1) {
-                    lat_add(&c->e2e, now - ts);
-                    c->in_window++;
-                }
+        if (!m->err && m->len >= 8) {
+            int64_t ts;
+            memcpy(&ts, m->payload, 8);
+            c->seen++;
+            if (c->win1 && ts >= c->win0 && ts < c->win1) {
+                lat_add(&c->e2e, now - ts);
+                c->in_window++;
             }
-            rd_kafka_message_destroy(m);
         }
+        rd_kafka_message_destroy(m);
     }
     return NULL;
 }

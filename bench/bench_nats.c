@@ -49,13 +49,22 @@ static void ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
     natsMsg_Destroy(msg);
 }
 
-static natsConnection *nconnect(void)
+/* asap: flush every publish at once instead of letting the library's flusher batch them (the
+ * latency mode wants each record on the wire when it is due) */
+static natsConnection *nconnect_opt(bool asap)
 {
+    natsOptions *o = NULL;
     natsConnection *nc = NULL;
-    natsStatus s = natsConnection_ConnectTo(&nc, g_url);
+    if (natsOptions_Create(&o) != NATS_OK || natsOptions_SetURL(o, g_url) != NATS_OK ||
+        natsOptions_SetSendAsap(o, asap) != NATS_OK)
+        die("nats options");
+    natsStatus s = natsConnection_Connect(&nc, o);
+    natsOptions_Destroy(o);
     if (s != NATS_OK) die("nats connect %s: %s", g_url, natsStatus_GetText(s));
     return nc;
 }
+
+static natsConnection *nconnect(void) { return nconnect_opt(false); }
 
 static jsCtx *jsctx(natsConnection *nc, pubst *p, int window)
 {
@@ -317,7 +326,7 @@ static int mode_latency(void)
     natsStatus s = js_Subscribe(&sub, cjs, "lat.>", on_msg, &c, NULL, &so, &jerr);
     if (s != NATS_OK) die("subscribe: %s (%d)", natsStatus_GetText(s), (int)jerr);
 
-    natsConnection *nc = nconnect();
+    natsConnection *nc = nconnect_opt(true);
     pubst st = {0};
     jsCtx *js = jsctx(nc, &st, 100000);
     uint8_t *buf = malloc(size);

@@ -9,7 +9,8 @@
 #   EDDY_BENCH_OUT (results dir, default $BUILD/bench-results), EDDY_BENCH_RUNS (runs per cell),
 #   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6),
 #   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
-#   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set).
+#   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set),
+#   EDDY_BENCH_PERF=1 (perf profile of eddyd in run 1 of W1-W4: $OUT/perf-*.txt).
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -92,7 +93,7 @@ runj() { # runj TIMEOUT CMD... -> last stdout line (a JSON object, or an error o
     local to=$1 out rc
     shift
     printf '+ %s\n' "$*" >> "$LOG"
-    out=$(timeout -k 5 "$to" "$@" 2>>"$LOG" | tail -n 1)
+    out=$(timeout --foreground -k 5 "$to" "$@" 2>>"$LOG" | tail -n 1)
     rc=${PIPESTATUS[0]}
     if [[ "$out" != \{* ]]; then
         if [ "$rc" = 124 ]; then out='{"error":"timed out"}'
@@ -199,11 +200,23 @@ one() {
             rm -rf "$SDIR"
             return
         fi
+        local perfpid=""
+        if [ "${EDDY_BENCH_PERF:-0}" = 1 ] && [ "$srv" = eddyd ] && [ "$run" = 1 ] &&
+            command -v perf >/dev/null; then
+            perf record -q -F 499 -g -p "$SPID" -o "$OUT/perf-$w-$var.data" >/dev/null 2>&1 &
+            perfpid=$!
+        fi
         if [ "$srv" = eddyd ] || [ "$srv" = mock ]; then
             res=$(runj "$to" "$bin" "$mode" --bootstrap "127.0.0.1:$SPORT" --server-pid "$SPID" \
                 "$@")
         else
             res=$(runj "$to" "$bin" "$mode" --port "$SPORT" --server-pid "$SPID" "$@")
+        fi
+        if [ -n "$perfpid" ]; then
+            kill -INT "$perfpid" 2>/dev/null
+            wait "$perfpid" 2>/dev/null
+            perf report -i "$OUT/perf-$w-$var.data" --stdio --no-children --sort dso,symbol \
+                --percent-limit 1 -g none > "$OUT/perf-$w-$var.txt" 2>/dev/null
         fi
         if ! kill -0 "$SPID" 2>/dev/null; then
             res="{\"error\":\"$srv died during the run\"}"
