@@ -284,11 +284,23 @@ static int mode_conns(void)
         opened++;
         if (write(fds[i], req, sizeof req) != (ssize_t)sizeof req) continue;
     }
+    /* wait for the answers, all connections at once, 5 s at most */
     uint8_t buf[4096];
-    for (int i = 0; i < opened; i++) {
-        struct pollfd p = {.fd = fds[i], .events = POLLIN};
-        if (poll(&p, 1, 2000) == 1 && read(fds[i], buf, sizeof buf) > 0) answered++;
+    struct pollfd *pf = calloc((size_t)(opened ? opened : 1), sizeof *pf);
+    if (!pf) abort();
+    for (int i = 0; i < opened; i++) pf[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    int64_t deadline = now_ns() + 5000000000LL;
+    int pending = opened;
+    while (pending > 0 && now_ns() < deadline) {
+        if (poll(pf, (nfds_t)opened, 100) <= 0) continue;
+        for (int i = 0; i < opened; i++) {
+            if (pf[i].fd < 0 || !pf[i].revents) continue;
+            if (read(pf[i].fd, buf, sizeof buf) > 0) answered++;
+            pf[i].fd = -1; /* answered or closed: stop watching */
+            pending--;
+        }
     }
+    free(pf);
     usleep(300 * 1000);
     long rss = spid ? proc_rss_kib(spid) : -1;
     for (int i = 0; i < opened; i++) close(fds[i]);

@@ -57,6 +57,16 @@ class Stat:
         return d
 
 
+class RowError(Exception):
+    """Raised by a metric function when this run measured the row's metric and failed."""
+
+
+def loaded_rss(res):
+    if "loaded_error" in res:
+        raise RowError(res["loaded_error"])
+    return res["loaded_rss_mib"]
+
+
 def collect(runs, w, server, variant, fn):
     vals, errs = [], []
     for r in runs:
@@ -68,6 +78,9 @@ def collect(runs, w, server, variant, fn):
             continue
         try:
             v = fn(res)
+        except RowError as e:
+            errs.append(str(e))
+            continue
         except (KeyError, TypeError, ZeroDivisionError):
             v = None
         if v is not None and v == v and v >= 0:
@@ -179,7 +192,7 @@ def main():
         ("w5_idle_rss", "W5 idle RSS MiB", "MiB", "W5", "footprint",
          lambda r: r["idle_rss_mib"], ["eddyd", "redis", "jetstream"]),
         ("w5_loaded_rss", "W5 1k parts+1k conns MiB", "MiB", "W5", "footprint",
-         lambda r: r["loaded_rss_mib"], ["eddyd"]),
+         loaded_rss, ["eddyd"]),
     ]
     for p in (1, 10, 100, 1000):
         spec.append(("w6_%d" % p, "W6 %d partitions rec/s" % p, "rec/s", "W6", str(p),
@@ -411,8 +424,9 @@ unset multiplot
         f.write(gp)
     r = subprocess.run(["gnuplot", os.path.join(outdir, "chart.gp")], capture_output=True,
                        text=True)
-    if r.returncode != 0:
-        print("bench: gnuplot failed: %s" % r.stderr.strip()[:300], file=sys.stderr)
+    png = os.path.join(outdir, "chart.png")
+    if r.returncode != 0 or not os.path.exists(png) or os.path.getsize(png) == 0:
+        print("bench: no chart (gnuplot: %s)" % r.stderr.strip()[:200], file=sys.stderr)
 
 
 if __name__ == "__main__":
