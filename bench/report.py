@@ -169,7 +169,7 @@ def main():
         ("w2_1k_cpu_mrec", "W2 1KiB CPU s/M rec", "s", "W2", "1024", cpu_per_mrec, SERVERS),
         ("w3_mb_s", "W3 catch-up read MB/s", "MB/s", "W3", "catchup", lambda r: r["mb_s"],
          SERVERS),
-        ("w3_fill_mb_s", "W3 (its write MB/s)", "MB/s", "W3", "catchup",
+        ("w3_fill_mb_s", "W3 its fill MB/s (acks=1)", "MB/s", "W3", "catchup",
          lambda r: r["fill_mb_s"], SERVERS),
         ("w3_cpu_gb", "W3 read CPU s/GB", "s", "W3", "catchup", catchup_cpu_per_gb, SERVERS),
         ("w3_cpu_mrec", "W3 read CPU s/M rec", "s", "W3", "catchup", cpu_per_mrec, SERVERS),
