@@ -1,0 +1,648 @@
+/* admin — topic administration APIs on a single node:
+ *   CreateTopics v0–v7, DeleteTopics v0–v6, CreatePartitions v0–v3, DeleteRecords v0–v2,
+ *   DescribeConfigs v0–v4 (topics: type 2; broker: type 4), AlterConfigs v0–v2 and
+ *   IncrementalAlterConfigs v0–v1 (topics).
+ * Everything happens synchronously on the loop thread; timeouts are irrelevant.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/core.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define RES_TOPIC 2
+#define RES_BROKER 4
+#define SRC_TOPIC 1
+#define SRC_STATIC_BROKER 4
+#define SRC_DEFAULT 5
+
+static bool kstr_eq(kstr a, kstr b)
+{
+    return a.len >= 0 && a.len == b.len && !memcmp(a.p, b.p, (size_t)a.len);
+}
+
+static btopic *find_k(broker *b, kstr n)
+{
+    return n.len > 0 ? topic_findn(b, (const char *)n.p, (size_t)n.len) : NULL;
+}
+
+static void set_msg(kmsg *m, const char *f, const char *msg)
+{
+    k_set_str(m, f, msg && *msg ? msg : NULL);
+}
+
+/* ------------------------------------------------------------------ CreateTopics ---- */
+
+static void fill_created_configs(kmsg *tr, btopic *t)
+{
+    int n = tconf_count();
+    k_new_items(tr, "Configs", n);
+    for (int i = 0; i < n; i++) {
+        kmsg *c = k_item(tr, "Configs", i);
+        char buf[64];
+        bool ov;
+        const char *key = tconf_at(i)->name;
+        tconf_value(&t->cfg, key, buf, sizeof buf, &ov);
+        k_set_str(c, "Name", key);
+        k_set_str(c, "Value", buf);
+        k_set_bool(c, "ReadOnly", false);
+        k_set_int(c, "ConfigSource", ov ? SRC_TOPIC : SRC_DEFAULT);
+        k_set_bool(c, "IsSensitive", false);
+    }
+}
+
+void h_create_topics(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    bool validate = v >= 1 && k_bool(q, "ValidateOnly");
+    int32_t nt = k_count(q, "Topics");
+    if (nt < 0) nt = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Topics", nt);
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
+        kstr name = k_str(tq, "Name");
+        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        int err = 0;
+        char msg[256] = "";
+        int32_t np = (int32_t)k_int(tq, "NumPartitions");
+        int32_t rf = (int32_t)k_int(tq, "ReplicationFactor");
+        int32_t na = k_count(tq, "Assignments");
+        for (int32_t j = 0; j < nt; j++)
+            if (j != i && kstr_eq(name, k_str(k_item(q, "Topics", j), "Name"))) {
+                err = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg, "topic listed more than once in the request");
+            }
+        char *cname = core_kdup(r, name);
+        if (!err && (!cname || !topic_name_valid(cname, strlen(cname)))) {
+            err = KERR_INVALID_TOPIC_EXCEPTION;
+            snprintf(msg, sizeof msg, "invalid topic name");
+        }
+        if (!err && topic_find(b, cname)) {
+            err = KERR_TOPIC_ALREADY_EXISTS;
+            snprintf(msg, sizeof msg, "Topic '%s' already exists.", cname);
+        }
+        if (!err && na > 0) {
+            if (np != -1 || rf != -1) {
+                err = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg,
+                         "both partition count/replication factor and assignments given");
+            } else {
+                np = na;
+                rf = 1;
+                for (int32_t j = 0; j < na && !err; j++) {
+                    kmsg *a = k_item(tq, "Assignments", j);
+                    int32_t nb = k_count(a, "BrokerIds");
+                    if (k_int(a, "PartitionIndex") != j || nb != 1 ||
+                        k_item_int(a, "BrokerIds", 0) != b->node_id) {
+                        err = KERR_INVALID_REPLICA_ASSIGNMENT;
+                        snprintf(msg, sizeof msg, "single node: every partition on broker %d",
+                                 b->node_id);
+                    }
+                }
+            }
+        }
+        if (!err) {
+            if (np == -1) np = b->cfg.num_partitions;
+            if (rf == -1) rf = 1;
+            if (np <= 0) {
+                err = KERR_INVALID_PARTITIONS;
+                snprintf(msg, sizeof msg, "Number of partitions must be larger than 0.");
+            } else if (rf <= 0) {
+                err = KERR_INVALID_REPLICATION_FACTOR;
+                snprintf(msg, sizeof msg, "Replication factor must be larger than 0.");
+            } else if (rf > 1) {
+                err = KERR_INVALID_REPLICATION_FACTOR;
+                snprintf(msg, sizeof msg,
+                         "Replication factor: %d larger than available brokers: 1.", rf);
+            }
+        }
+        /* configs */
+        char *ov = xstrdup("");
+        int32_t nc = k_count(tq, "Configs");
+        for (int32_t j = 0; !err && j < nc; j++) {
+            kmsg *c = k_item(tq, "Configs", j);
+            char *key = core_kdup(r, k_str(c, "Name"));
+            char *val = core_kdup(r, k_str(c, "Value"));
+            if (!key || !val) {
+                err = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg, "null config name or value");
+                break;
+            }
+            topic_config tmp;
+            tconf_defaults(&b->cfg, &tmp);
+            if (tconf_apply(&tmp, key, val)) {
+                err = KERR_INVALID_CONFIG;
+                snprintf(msg, sizeof msg, "Invalid value %s for configuration %s", val, key);
+                break;
+            }
+            char *nov = tconf_override_set(ov, key, val);
+            free(ov);
+            ov = nov;
+        }
+        btopic *t = NULL;
+        if (!err && !validate) {
+            err = topic_create(b, cname, np, ov, false, &t);
+            if (err) snprintf(msg, sizeof msg, "topic creation failed");
+        }
+        k_set_int(tr, "ErrorCode", err);
+        set_msg(tr, "ErrorMessage", err ? msg : NULL);
+        if (v >= 7 && t) k_set_uuid(tr, "TopicId", t->id);
+        if (v >= 5) {
+            k_set_int(tr, "NumPartitions", err ? -1 : np);
+            k_set_int(tr, "ReplicationFactor", err ? -1 : 1);
+            if (!err && t) fill_created_configs(tr, t);
+            else if (!err) {
+                btopic tmp;
+                memset(&tmp, 0, sizeof tmp);
+                char e2[64];
+                if (tconf_build(&b->cfg, ov, &tmp.cfg, e2, sizeof e2) == 0) {
+                    fill_created_configs(tr, &tmp);
+                    free(tmp.cfg.overrides);
+                } else k_set_array(tr, "Configs", 0);
+            } else {
+                k_set_null(tr, "Configs");
+            }
+        }
+        free(ov);
+    }
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ DeleteTopics ---- */
+
+static int delete_one(broker *b, btopic *t, char *msg, size_t ml)
+{
+    if (!t) return KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (t->internal) {
+        snprintf(msg, ml, "internal topic %s cannot be deleted", t->name);
+        return KERR_INVALID_REQUEST;
+    }
+    return topic_delete(b, t);
+}
+
+void h_delete_topics(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    if (v < 6) {
+        int32_t n = k_count(q, "TopicNames");
+        if (n < 0) n = 0;
+        k_new_items(resp, "Responses", n);
+        for (int32_t i = 0; i < n; i++) {
+            kstr name = k_item_str(q, "TopicNames", i);
+            kmsg *tr = k_item(resp, "Responses", i);
+            k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+            char msg[160] = "";
+            int err = delete_one(b, find_k(b, name), msg, sizeof msg);
+            k_set_int(tr, "ErrorCode", err);
+            set_msg(tr, "ErrorMessage", err ? msg : NULL);
+        }
+    } else {
+        int32_t n = k_count(q, "Topics");
+        if (n < 0) n = 0;
+        k_new_items(resp, "Responses", n);
+        for (int32_t i = 0; i < n; i++) {
+            kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Responses", i);
+            kstr name = k_str(tq, "Name");
+            const uint8_t *id = k_uuid(tq, "TopicId");
+            btopic *t = name.len >= 0 ? find_k(b, name) : topic_find_id(b, id);
+            int err;
+            char msg[160] = "";
+            if (name.len < 0 && !t) err = KERR_UNKNOWN_TOPIC_ID;
+            else {
+                if (t) k_set_uuid(tr, "TopicId", t->id);
+                err = delete_one(b, t, msg, sizeof msg);
+            }
+            if (name.len >= 0) k_set_ref(tr, "Name", name.p, name.len);
+            else k_set_null(tr, "Name");
+            if (name.len < 0) k_set_uuid(tr, "TopicId", id);
+            k_set_int(tr, "ErrorCode", err);
+            set_msg(tr, "ErrorMessage", err ? msg : NULL);
+        }
+    }
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ CreatePartitions ---- */
+
+void h_create_partitions(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    bool validate = k_bool(q, "ValidateOnly");
+    int32_t n = k_count(q, "Topics");
+    if (n < 0) n = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Results", n);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Results", i);
+        kstr name = k_str(tq, "Name");
+        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        btopic *t = find_k(b, name);
+        int32_t count = (int32_t)k_int(tq, "Count");
+        int err = 0;
+        char msg[160] = "";
+        if (!t) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        else if (t->internal) {
+            err = KERR_INVALID_REQUEST;
+            snprintf(msg, sizeof msg, "internal topic %s cannot change", t->name);
+        } else if (count <= t->nparts) {
+            err = KERR_INVALID_PARTITIONS;
+            snprintf(msg, sizeof msg, "Topic currently has %d partitions, which is higher than or "
+                     "equal to the requested %d.", t->nparts, count);
+        } else {
+            int32_t na = k_count(tq, "Assignments");
+            for (int32_t j = 0; j < na && !err; j++) {
+                kmsg *a = k_item(tq, "Assignments", j);
+                if (k_count(a, "BrokerIds") != 1 || k_item_int(a, "BrokerIds", 0) != b->node_id) {
+                    err = KERR_INVALID_REPLICA_ASSIGNMENT;
+                    snprintf(msg, sizeof msg, "single node: every partition on broker %d",
+                             b->node_id);
+                }
+            }
+            if (!err && na > 0 && na != count - t->nparts) {
+                err = KERR_INVALID_REPLICA_ASSIGNMENT;
+                snprintf(msg, sizeof msg, "assignment count does not match the new partitions");
+            }
+            if (!err && !validate) err = topic_add_partitions(b, t, count);
+        }
+        k_set_int(tr, "ErrorCode", err);
+        set_msg(tr, "ErrorMessage", err ? msg : NULL);
+    }
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ DeleteRecords ---- */
+
+void h_delete_records(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int32_t n = k_count(q, "Topics");
+    if (n < 0) n = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Topics", n);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
+        kstr name = k_str(tq, "Name");
+        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        btopic *t = find_k(b, name);
+        int32_t np = k_count(tq, "Partitions");
+        if (np < 0) np = 0;
+        k_new_items(tr, "Partitions", np);
+        for (int32_t j = 0; j < np; j++) {
+            kmsg *pq = k_item(tq, "Partitions", j), *pr = k_item(tr, "Partitions", j);
+            int32_t idx = (int32_t)k_int(pq, "PartitionIndex");
+            int64_t off = k_int(pq, "Offset");
+            k_set_int(pr, "PartitionIndex", idx);
+            int err = 0;
+            int64_t low = -1;
+            bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
+            if (!p) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else {
+                int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
+                if (off == -1) off = hwm;
+                if (off < 0 || off > hwm) err = KERR_OFFSET_OUT_OF_RANGE;
+                else if (off > start) {
+                    int rc = plog_delete_records(p->log, off);
+                    if (rc < 0) err = rc == -34 /* ERANGE */ ? KERR_OFFSET_OUT_OF_RANGE
+                                                            : KERR_KAFKA_STORAGE_ERROR;
+                    else
+                        LOGI("admin", "%s-%d: records below offset %" PRId64 " deleted", t->name,
+                             idx, off);
+                }
+                low = plog_start_offset(p->log);
+            }
+            k_set_int(pr, "ErrorCode", err);
+            k_set_int(pr, "LowWatermark", err ? -1 : low);
+        }
+    }
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ DescribeConfigs ---- */
+
+static bool wanted(kmsg *res, const char *key)
+{
+    int32_t n = k_count(res, "ConfigurationKeys");
+    if (n < 0) return true;
+    size_t kl = strlen(key);
+    for (int32_t i = 0; i < n; i++) {
+        kstr s = k_item_str(res, "ConfigurationKeys", i);
+        if (s.len >= 0 && (size_t)s.len == kl && !memcmp(s.p, key, kl)) return true;
+    }
+    return false;
+}
+
+static int8_t broker_key_type(const char *key, const char *val)
+{
+    (void)key;
+    if (!strcmp(val, "true") || !strcmp(val, "false")) return 1;
+    if (!*val) return 2;
+    char *end;
+    strtoll(val, &end, 10);
+    return *end ? 2 : 5;
+}
+
+static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char *val,
+                       int src, bool ro, int8_t type)
+{
+    k_set_str(c, "Name", key);
+    k_set_str(c, "Value", val);
+    k_set_bool(c, "ReadOnly", ro);
+    k_set_bool(c, "IsDefault", src == SRC_DEFAULT);
+    k_set_int(c, "ConfigSource", src);
+    k_set_bool(c, "IsSensitive", false);
+    if (v >= 1) {
+        if (syn) {
+            k_new_items(c, "Synonyms", 1);
+            kmsg *s = k_item(c, "Synonyms", 0);
+            k_set_str(s, "Name", key);
+            k_set_str(s, "Value", val);
+            k_set_int(s, "Source", src);
+        } else {
+            k_new_items(c, "Synonyms", 0);
+        }
+    }
+    if (v >= 3) {
+        k_set_int(c, "ConfigType", type);
+        k_set_str(c, "Documentation", NULL);
+    }
+}
+
+void h_describe_configs(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    bool syn = v >= 1 && k_bool(q, "IncludeSynonyms");
+    int32_t n = k_count(q, "Resources");
+    if (n < 0) n = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Results", n);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Results", i);
+        int8_t type = (int8_t)k_int(rq, "ResourceType");
+        kstr name = k_str(rq, "ResourceName");
+        k_set_int(rr, "ResourceType", type);
+        k_set_ref(rr, "ResourceName", name.p, name.len < 0 ? 0 : name.len);
+        k_set_str(rr, "ErrorMessage", NULL);
+        if (type == RES_TOPIC) {
+            btopic *t = find_k(b, name);
+            if (!t) {
+                k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
+                k_set_str(rr, "ErrorMessage", "Unknown topic");
+                k_new_items(rr, "Configs", 0);
+                continue;
+            }
+            int cnt = 0;
+            for (int j = 0; j < tconf_count(); j++)
+                if (wanted(rq, tconf_at(j)->name)) cnt++;
+            k_set_int(rr, "ErrorCode", 0);
+            k_new_items(rr, "Configs", cnt);
+            int k = 0;
+            for (int j = 0; j < tconf_count(); j++) {
+                const tconf_key *ck = tconf_at(j);
+                if (!wanted(rq, ck->name)) continue;
+                char buf[64];
+                bool ov;
+                tconf_value(&t->cfg, ck->name, buf, sizeof buf, &ov);
+                fill_entry(k_item(rr, "Configs", k++), v, syn, ck->name, buf,
+                           ov ? SRC_TOPIC : SRC_DEFAULT, false, ck->type);
+            }
+        } else if (type == RES_BROKER) {
+            char idbuf[16];
+            snprintf(idbuf, sizeof idbuf, "%d", b->node_id);
+            if (name.len > 0 && !(name.len == (int32_t)strlen(idbuf) &&
+                                  !memcmp(name.p, idbuf, (size_t)name.len))) {
+                k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
+                k_set_str(rr, "ErrorMessage", "unknown broker id");
+                k_new_items(rr, "Configs", 0);
+                continue;
+            }
+            int cnt = 0;
+            for (int j = 0; j < bconfig_count(); j++)
+                if (wanted(rq, bconfig_key(j))) cnt++;
+            k_set_int(rr, "ErrorCode", 0);
+            k_new_items(rr, "Configs", cnt);
+            int k = 0;
+            for (int j = 0; j < bconfig_count(); j++) {
+                const char *key = bconfig_key(j);
+                if (!wanted(rq, key)) continue;
+                char buf[512];
+                bconfig_value(&b->cfg, j, buf, sizeof buf);
+                fill_entry(k_item(rr, "Configs", k++), v, syn, key, buf,
+                           bconfig_is_default(&b->cfg, j) ? SRC_DEFAULT : SRC_STATIC_BROKER, true,
+                           broker_key_type(key, buf));
+            }
+        } else {
+            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
+            k_set_str(rr, "ErrorMessage", "unsupported resource type");
+            k_new_items(rr, "Configs", 0);
+        }
+    }
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ AlterConfigs ---- */
+
+/* Applies a computed override string to a topic resource; fills the response entry. */
+static void alter_topic(broker *b, kmsg *rr, btopic *t, const char *ov, bool validate)
+{
+    char err[256] = "";
+    int rc;
+    if (validate) {
+        topic_config tmp;
+        rc = tconf_build(&b->cfg, ov, &tmp, err, sizeof err);
+        if (!rc) free(tmp.overrides);
+    } else {
+        rc = topic_replace_configs(b, t, ov, err, sizeof err);
+    }
+    k_set_int(rr, "ErrorCode", rc);
+    set_msg(rr, "ErrorMessage", rc ? err : NULL);
+}
+
+static bool res_is_broker_ok(broker *b, kstr name)
+{
+    char idbuf[16];
+    snprintf(idbuf, sizeof idbuf, "%d", b->node_id);
+    return name.len <= 0 ||
+           (name.len == (int32_t)strlen(idbuf) && !memcmp(name.p, idbuf, (size_t)name.len));
+}
+
+void h_alter_configs(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    bool validate = k_bool(q, "ValidateOnly");
+    int32_t n = k_count(q, "Resources");
+    if (n < 0) n = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Responses", n);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Responses", i);
+        int8_t type = (int8_t)k_int(rq, "ResourceType");
+        kstr name = k_str(rq, "ResourceName");
+        k_set_int(rr, "ResourceType", type);
+        k_set_ref(rr, "ResourceName", name.p, name.len < 0 ? 0 : name.len);
+        k_set_str(rr, "ErrorMessage", NULL);
+        if (type == RES_BROKER) {
+            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
+            k_set_str(rr, "ErrorMessage", res_is_broker_ok(b, name)
+                                              ? "broker settings are static (restart with --set)"
+                                              : "unknown broker id");
+            continue;
+        }
+        if (type != RES_TOPIC) {
+            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
+            k_set_str(rr, "ErrorMessage", "unsupported resource type");
+            continue;
+        }
+        btopic *t = find_k(b, name);
+        if (!t) {
+            k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
+            k_set_str(rr, "ErrorMessage", "Unknown topic");
+            continue;
+        }
+        /* AlterConfigs replaces the whole set of overrides */
+        char *ov = xstrdup("");
+        int32_t nc = k_count(rq, "Configs");
+        int err = 0;
+        for (int32_t j = 0; j < nc; j++) {
+            kmsg *c = k_item(rq, "Configs", j);
+            char *key = core_kdup(r, k_str(c, "Name"));
+            char *val = core_kdup(r, k_str(c, "Value"));
+            if (!key) {
+                err = KERR_INVALID_REQUEST;
+                break;
+            }
+            char *nov = tconf_override_set(ov, key, val);
+            free(ov);
+            ov = nov;
+        }
+        if (err) {
+            k_set_int(rr, "ErrorCode", err);
+            k_set_str(rr, "ErrorMessage", "null config name");
+        } else {
+            alter_topic(b, rr, t, ov, validate);
+        }
+        free(ov);
+    }
+    breq_done(r);
+}
+
+/* APPEND / SUBTRACT on a list value ("a,b"). */
+static char *list_edit(const char *cur, const char *item, bool add)
+{
+    wbuf w;
+    wbuf_init(&w, 0);
+    bool present = false;
+    const char *p = cur ? cur : "";
+    while (*p) {
+        while (*p == ' ') p++;
+        size_t n = strcspn(p, ",");
+        bool same = n == strlen(item) && !strncmp(p, item, n);
+        if (same) present = true;
+        if (n && !(same && !add)) {
+            if (w.len) wbuf_put(&w, ",", 1);
+            wbuf_put(&w, p, n);
+        }
+        p += n;
+        if (*p == ',') p++;
+    }
+    if (add && !present) {
+        if (w.len) wbuf_put(&w, ",", 1);
+        wbuf_put(&w, item, strlen(item));
+    }
+    wbuf_put(&w, "", 1);
+    char *s = xstrdup((const char *)w.data);
+    wbuf_free(&w);
+    return s;
+}
+
+void h_incremental_alter_configs(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    bool validate = k_bool(q, "ValidateOnly");
+    int32_t n = k_count(q, "Resources");
+    if (n < 0) n = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Responses", n);
+    for (int32_t i = 0; i < n; i++) {
+        kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Responses", i);
+        int8_t type = (int8_t)k_int(rq, "ResourceType");
+        kstr name = k_str(rq, "ResourceName");
+        k_set_int(rr, "ResourceType", type);
+        k_set_ref(rr, "ResourceName", name.p, name.len < 0 ? 0 : name.len);
+        k_set_str(rr, "ErrorMessage", NULL);
+        if (type != RES_TOPIC) {
+            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
+            k_set_str(rr, "ErrorMessage", type == RES_BROKER
+                                              ? "broker settings are static (restart with --set)"
+                                              : "unsupported resource type");
+            continue;
+        }
+        btopic *t = find_k(b, name);
+        if (!t) {
+            k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
+            k_set_str(rr, "ErrorMessage", "Unknown topic");
+            continue;
+        }
+        char *ov = xstrdup(t->cfg.overrides ? t->cfg.overrides : "");
+        int32_t nc = k_count(rq, "Configs");
+        int err = 0;
+        char msg[160] = "";
+        for (int32_t j = 0; j < nc && !err; j++) {
+            kmsg *c = k_item(rq, "Configs", j);
+            char *key = core_kdup(r, k_str(c, "Name"));
+            char *val = core_kdup(r, k_str(c, "Value"));
+            int8_t op = (int8_t)k_int(c, "ConfigOperation");
+            char *nov = NULL;
+            if (!key) {
+                err = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg, "null config name");
+            } else if (op == 0) { /* SET */
+                if (!val) {
+                    err = KERR_INVALID_REQUEST;
+                    snprintf(msg, sizeof msg, "null value for SET of %s", key);
+                } else nov = tconf_override_set(ov, key, val);
+            } else if (op == 1) { /* DELETE */
+                nov = tconf_override_set(ov, key, NULL);
+            } else if (op == 2 || op == 3) { /* APPEND / SUBTRACT (list configs) */
+                if (strcmp(key, "cleanup.policy") != 0 || !val) {
+                    err = KERR_INVALID_CONFIG;
+                    snprintf(msg, sizeof msg, "%s is not a list config", key);
+                } else {
+                    char cur[64];
+                    tconf_value(&t->cfg, key, cur, sizeof cur, NULL);
+                    char *ex = tconf_override_get(ov, key);
+                    char *lv = list_edit(ex ? ex : cur, val, op == 2);
+                    free(ex);
+                    nov = *lv ? tconf_override_set(ov, key, lv) : NULL;
+                    if (!nov) {
+                        err = KERR_INVALID_CONFIG;
+                        snprintf(msg, sizeof msg, "cleanup.policy cannot be empty");
+                    }
+                    free(lv);
+                }
+            } else {
+                err = KERR_INVALID_REQUEST;
+                snprintf(msg, sizeof msg, "unknown config operation %d", op);
+            }
+            if (nov) {
+                free(ov);
+                ov = nov;
+            }
+        }
+        if (err) {
+            k_set_int(rr, "ErrorCode", err);
+            set_msg(rr, "ErrorMessage", msg);
+        } else {
+            alter_topic(b, rr, t, ov, validate);
+        }
+        free(ov);
+    }
+    breq_done(r);
+}

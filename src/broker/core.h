@@ -1,0 +1,111 @@
+/* core — internal contracts between the core API files of eddyd (topics.c, produce.c,
+ * fetch.c, offsets.c, metadata.c, admin.c, producers.c, core_table.c) and the one hook the
+ * server calls: produce_on_flush.
+ *
+ * Sits in broker/ beside broker.h; server.c/main.c include it for produce_on_flush only.
+ */
+#ifndef EDDY_BROKER_CORE_H
+#define EDDY_BROKER_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "storage/batch.h"
+
+/* Called on the loop thread whenever the flusher's eventfd fires (and once more at shutdown
+ * with b->flusher == NULL): answers every parked acks=all Produce whose data is durable (all of
+ * them when the flusher is gone). */
+void produce_on_flush(broker *b);
+
+/* ---------------------------------------------------------------- topic configs ---- */
+
+/* Topic config keys we know; type for DescribeConfigs v3+ (1 bool, 2 string, 3 int, 5 long,
+ * 7 list). */
+typedef struct tconf_key {
+    const char *name;
+    int8_t type;
+} tconf_key;
+int tconf_count(void);
+const tconf_key *tconf_at(int i);
+
+/* Broker defaults into *c (overrides NULL). */
+void tconf_defaults(const bconfig *bc, topic_config *c);
+/* Applies one key=value onto c. Returns 0 or KERR_INVALID_CONFIG. */
+int tconf_apply(topic_config *c, const char *key, const char *value);
+/* Validates `overrides` ("k=v\n" lines) and builds the full config from broker defaults.
+ * Returns 0 or KERR_INVALID_CONFIG (err gets a message). c->overrides is a fresh copy. */
+int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char *err,
+                size_t errlen);
+/* Current value of `key` for topic config c as a string; *overridden says whether it is set
+ * explicitly in c->overrides. Returns buf. */
+const char *tconf_value(const topic_config *c, const char *key, char *buf, size_t len,
+                        bool *overridden);
+/* Returns the override value of key in a "k=v\n" string (malloc()ed) or NULL. */
+char *tconf_override_get(const char *overrides, const char *key);
+/* Returns a new "k=v\n" string with key set to value (value NULL = removed). */
+char *tconf_override_set(const char *overrides, const char *key, const char *value);
+
+/* Replaces every override of t (validated first, persisted). Returns 0 or KERR_*. */
+int topic_replace_configs(broker *b, btopic *t, const char *overrides, char *err, size_t errlen);
+btopic *topic_find_id(broker *b, const uint8_t id[16]);
+void topic_id_hex(const uint8_t id[16], char out[33]);
+
+/* ---------------------------------------------------------------- producers ---- */
+
+/* Idempotent-producer state of one partition: per producer id the epoch and the last 5
+ * batches (first/last sequence, base offset). Pure data structure (unit-tested). */
+typedef struct pidtab pidtab;
+pidtab *pidtab_new(void);
+void pidtab_free(pidtab *t);
+int pidtab_count(const pidtab *t);
+
+enum { PID_APPEND = 0, PID_DUPLICATE = 1 };
+/* Checks a batch of producer `pid`/`epoch` covering sequences [seq, seq + last_delta].
+ * Returns PID_APPEND (go ahead), PID_DUPLICATE (*dup_base = the first append's base offset),
+ * or a positive KERR_* (OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH). */
+int pidtab_check(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t last_delta,
+                 int64_t *dup_base);
+/* Records an appended batch (after pidtab_check said PID_APPEND). */
+void pidtab_record(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t last_delta,
+                   int64_t base_offset);
+
+/* Partition helpers over bpart->producers. */
+int producers_check(bpart *p, const batch_info *bi, int64_t *dup_base);
+void producers_record(bpart *p, const batch_info *bi, int64_t base_offset);
+/* Rebuilds the partition's producer state from the batch headers at the log's tail. */
+void producers_rebuild(bpart *p);
+void producers_free(bpart *p);
+/* Loads the persisted producer-id block (data_dir/producer-ids). */
+int producers_load(broker *b);
+/* Allocates a fresh producer id (persisting a new block when needed); -1 on failure. */
+int64_t producers_alloc_id(broker *b);
+
+/* ---------------------------------------------------------------- records ---- */
+
+/* Finds, inside one whole batch (header + records, possibly compressed), the first record with
+ * timestamp >= ts (ts == INT64_MIN: the first record with the batch's max timestamp, for
+ * ListOffsets -3). Returns 0 with the offset and timestamp, 1 if no record qualifies, or a negative
+ * error (bad bytes, unsupported codec). */
+int records_find_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *offset,
+                      int64_t *timestamp);
+
+/* ---------------------------------------------------------------- handlers ---- */
+void h_produce(broker *b, breq *r);
+void h_fetch(broker *b, breq *r);
+void h_list_offsets(broker *b, breq *r);
+void h_metadata(broker *b, breq *r);
+void h_create_topics(broker *b, breq *r);
+void h_delete_topics(broker *b, breq *r);
+void h_create_partitions(broker *b, breq *r);
+void h_describe_configs(broker *b, breq *r);
+void h_alter_configs(broker *b, breq *r);
+void h_incremental_alter_configs(broker *b, breq *r);
+void h_delete_records(broker *b, breq *r);
+void h_init_producer_id(broker *b, breq *r);
+
+/* NUL-terminated copy of a request string in the request arena (NULL when null). */
+char *core_kdup(breq *r, kstr s);
+
+#endif

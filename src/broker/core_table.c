@@ -1,0 +1,33 @@
+/* core_table — the dispatch rows of eddyd's core APIs (what ApiVersions advertises for them).
+ *
+ *   key  API                      advertised  served from
+ *    0   Produce                  0–11        3 (v0–v2 only for librdkafka's feature probes)
+ *    1   Fetch                    4–12
+ *    2   ListOffsets              0–7
+ *    3   Metadata                 0–12
+ *   19   CreateTopics             0–7
+ *   20   DeleteTopics             0–6
+ *   21   DeleteRecords            0–2
+ *   22   InitProducerId           0–5
+ *   32   DescribeConfigs          0–4
+ *   33   AlterConfigs             0–2
+ *   37   CreatePartitions         0–3
+ *   44   IncrementalAlterConfigs  0–1
+ */
+#include "broker/core.h"
+
+const bhandler broker_core_handlers[] = {
+    {0, 0, 11, 3, h_produce},
+    {1, 4, 12, 4, h_fetch},
+    {2, 0, 7, 0, h_list_offsets},
+    {3, 0, 12, 0, h_metadata},
+    {19, 0, 7, 0, h_create_topics},
+    {20, 0, 6, 0, h_delete_topics},
+    {21, 0, 2, 0, h_delete_records},
+    {22, 0, 5, 0, h_init_producer_id},
+    {32, 0, 4, 0, h_describe_configs},
+    {33, 0, 2, 0, h_alter_configs},
+    {37, 0, 3, 0, h_create_partitions},
+    {44, 0, 1, 0, h_incremental_alter_configs},
+    {-1, 0, 0, 0, NULL},
+};

@@ -1,0 +1,324 @@
+/* fetch — the Fetch API (v4–v12): zero-copy reads (plog file slices carried to the socket as
+ * kfile_frag, sent with sendfile by server.c) and the long poll.
+ *
+ * A fetch is answered at once when the readable bytes reach min_bytes or a partition has an
+ * error; otherwise it parks: a waiter on every requested partition (part_wait) plus a loop
+ * timer for max_wait_ms. An append flags the waiter and schedules a 0 ms timer that re-checks
+ * the fetch on the next loop turn (waiters never finish inside part_append's walk). Partitions
+ * are looked up by name on every check, so topics deleted meanwhile are answered with
+ * UNKNOWN_TOPIC_OR_PARTITION instead of touching freed memory.
+ *
+ * Sessions (KIP-227) are never created: session_id 0 in every answer; a non-zero unknown id ->
+ * FETCH_SESSION_ID_NOT_FOUND.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker/core.h"
+#include "common/log.h"
+#include "common/util.h"
+
+typedef struct fpark fpark;
+
+typedef struct fpart {
+    kstr topic;
+    int32_t part;
+    int64_t offset;
+    int32_t pmax;
+    int32_t leader_epoch;
+    bwaiter w;
+    fpark *fp;
+} fpart;
+
+typedef struct ftopic {
+    kstr name;
+    int first, n; /* range in fpark.parts */
+} ftopic;
+
+struct fpark {
+    broker *b;
+    breq *r;
+    fpart *parts;
+    int nparts;
+    ftopic *topics;
+    int ntopics;
+    int32_t min_bytes, max_bytes;
+    int8_t isolation;
+    loop_timer *timeout, *recheck;
+    /* fds of file fragments built for an answer we then decided not to send */
+    int *fds;
+    int nfds, afds;
+};
+
+static void fp_free(fpark *fp)
+{
+    for (int i = 0; i < fp->nparts; i++) part_unwait(&fp->parts[i].w);
+    if (fp->timeout) loop_timer_cancel(fp->b->loop, fp->timeout);
+    if (fp->recheck) loop_timer_cancel(fp->b->loop, fp->recheck);
+    free(fp->parts);
+    free(fp->topics);
+    free(fp->fds);
+    free(fp);
+}
+
+static void drop_frags(fpark *fp)
+{
+    for (int i = 0; i < fp->nfds; i++) close(fp->fds[i]);
+    fp->nfds = 0;
+}
+
+static void keep_fd(fpark *fp, int fd)
+{
+    if (fp->nfds == fp->afds) {
+        fp->afds = fp->afds ? fp->afds * 2 : 8;
+        fp->fds = xrealloc(fp->fds, (size_t)fp->afds * sizeof *fp->fds);
+    }
+    fp->fds[fp->nfds++] = fd;
+}
+
+static bpart *lookup(broker *b, const fpart *x)
+{
+    btopic *t = topic_findn(b, (const char *)x->topic.p, (size_t)(x->topic.len < 0 ? 0 : x->topic.len));
+    if (!t || x->part < 0 || x->part >= t->nparts) return NULL;
+    return t->parts[x->part];
+}
+
+/* Cheap pre-check without reading: is anything readable, or is there an error? */
+static void probe(fpark *fp, bool *data, bool *error)
+{
+    *data = *error = false;
+    for (int i = 0; i < fp->nparts; i++) {
+        fpart *x = &fp->parts[i];
+        bpart *p = lookup(fp->b, x);
+        if (!p || x->leader_epoch > 0) {
+            *error = true;
+            continue;
+        }
+        int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
+        if (x->offset > hwm || x->offset < start) *error = true;
+        else if (x->offset < hwm) *data = true;
+    }
+}
+
+/* Fills the response tree. Returns the bytes of records placed in it; *error if any partition
+ * got an error. with_data=false: every partition gets empty records (dropped connection). */
+static int64_t build(fpark *fp, bool with_data, bool *error)
+{
+    broker *b = fp->b;
+    kmsg *resp = fp->r->resp;
+    *error = false;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_set_int(resp, "ErrorCode", 0);
+    k_set_int(resp, "SessionId", 0);
+    k_new_items(resp, "Responses", fp->ntopics);
+    int64_t total = 0;
+    int64_t remaining = fp->max_bytes > 0 ? fp->max_bytes : INT32_MAX;
+    for (int ti = 0; ti < fp->ntopics; ti++) {
+        ftopic *ft = &fp->topics[ti];
+        kmsg *tr = k_item(resp, "Responses", ti);
+        k_set_ref(tr, "Topic", ft->name.p, ft->name.len < 0 ? 0 : ft->name.len);
+        k_new_items(tr, "Partitions", ft->n);
+        for (int j = 0; j < ft->n; j++) {
+            fpart *x = &fp->parts[ft->first + j];
+            kmsg *pr = k_item(tr, "Partitions", j);
+            k_set_int(pr, "PartitionIndex", x->part);
+            k_set_int(pr, "PreferredReadReplica", -1);
+            if (fp->isolation == 1) k_set_array(pr, "AbortedTransactions", 0);
+            else k_set_null(pr, "AbortedTransactions");
+            k_set_ref(pr, "Records", "", 0);
+            bpart *p = lookup(b, x);
+            int err = 0;
+            int64_t hwm = -1, start = -1;
+            if (!p) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else {
+                hwm = part_hwm(p);
+                start = plog_start_offset(p->log);
+                if (x->leader_epoch > 0) err = KERR_UNKNOWN_LEADER_EPOCH;
+                else if (x->offset > hwm || x->offset < start) err = KERR_OFFSET_OUT_OF_RANGE;
+            }
+            k_set_int(pr, "ErrorCode", err);
+            k_set_int(pr, "HighWatermark", hwm);
+            k_set_int(pr, "LastStableOffset", hwm);
+            k_set_int(pr, "LogStartOffset", start);
+            if (err) {
+                *error = true;
+                continue;
+            }
+            if (!with_data || x->offset >= hwm) continue;
+            if (total > 0 && remaining <= 0) continue;
+            int64_t lim = x->pmax > 0 ? x->pmax : 1;
+            if (lim > remaining) lim = remaining > 0 ? remaining : 1;
+            plog_slice s;
+            int rc = plog_read(p->log, x->offset, (int32_t)lim, &s);
+            if (rc < 0) {
+                k_set_int(pr, "ErrorCode", KERR_OFFSET_OUT_OF_RANGE);
+                *error = true;
+                continue;
+            }
+            if (s.len <= 0) {
+                if (s.fd >= 0) close(s.fd);
+                continue;
+            }
+            if (total > 0 && s.len > remaining) { /* only the first batch may exceed limits */
+                close(s.fd);
+                continue;
+            }
+            kfile_frag *fr = karena_alloc(fp->r->arena, sizeof *fr);
+            fr->fd = s.fd;
+            fr->off = s.file_pos;
+            fr->len = s.len;
+            fr->next = NULL;
+            k_set_frags(pr, "Records", fr);
+            keep_fd(fp, s.fd);
+            total += s.len;
+            remaining -= s.len;
+            p->bytes_out += (uint64_t)s.len;
+            if (s.next_offset > x->offset) p->records_out += (uint64_t)(s.next_offset - x->offset);
+        }
+    }
+    return total;
+}
+
+static void finish(fpark *fp)
+{
+    bool err;
+    build(fp, !fp->r->conn_closed, &err);
+    fp->nfds = 0; /* the fds now belong to the response (server.c closes them) */
+    breq *r = fp->r;
+    fp_free(fp);
+    breq_done(r);
+}
+
+/* Re-checks a parked fetch; finishes it when it can be answered. */
+static void recheck(fpark *fp, bool final)
+{
+    if (fp->r->conn_closed || final) {
+        finish(fp);
+        return;
+    }
+    bool data, error;
+    probe(fp, &data, &error);
+    if (error) {
+        finish(fp);
+        return;
+    }
+    if (!data) return;
+    if (fp->min_bytes <= 1) {
+        finish(fp);
+        return;
+    }
+    bool e2;
+    int64_t total = build(fp, true, &e2);
+    if (e2 || total >= fp->min_bytes) {
+        fp->nfds = 0;
+        breq *r = fp->r;
+        fp_free(fp);
+        breq_done(r);
+        return;
+    }
+    drop_frags(fp);
+}
+
+static void on_timeout(loop *l, void *arg)
+{
+    (void)l;
+    fpark *fp = arg;
+    fp->timeout = NULL;
+    recheck(fp, true);
+}
+
+static void on_recheck(loop *l, void *arg)
+{
+    (void)l;
+    fpark *fp = arg;
+    fp->recheck = NULL;
+    recheck(fp, false);
+}
+
+static void on_wake(bwaiter *w, bpart *p)
+{
+    (void)p;
+    fpart *x = (fpart *)((char *)w - offsetof(fpart, w));
+    fpark *fp = x->fp;
+    if (!fp->recheck) fp->recheck = loop_timer_add(fp->b->loop, 0, on_recheck, fp);
+}
+
+void h_fetch(broker *b, breq *r)
+{
+    kmsg *q = r->req;
+    int16_t v = r->hdr.api_version;
+    if (v >= 7 && k_int(q, "SessionId") != 0) {
+        kmsg *resp = r->resp;
+        k_set_int(resp, "ThrottleTimeMs", 0);
+        k_set_int(resp, "ErrorCode", KERR_FETCH_SESSION_ID_NOT_FOUND);
+        k_set_int(resp, "SessionId", 0);
+        k_new_items(resp, "Responses", 0);
+        breq_done(r);
+        return;
+    }
+    fpark *fp = xcalloc(1, sizeof *fp);
+    fp->b = b;
+    fp->r = r;
+    fp->min_bytes = (int32_t)k_int(q, "MinBytes");
+    fp->max_bytes = (int32_t)k_int(q, "MaxBytes");
+    fp->isolation = (int8_t)k_int(q, "IsolationLevel");
+    int32_t nt = k_count(q, "Topics");
+    if (nt < 0) nt = 0;
+    int total = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        int32_t np = k_count(k_item(q, "Topics", i), "Partitions");
+        if (np > 0) total += np;
+    }
+    fp->topics = xcalloc((size_t)(nt ? nt : 1), sizeof *fp->topics);
+    fp->parts = xcalloc((size_t)(total ? total : 1), sizeof *fp->parts);
+    fp->ntopics = nt;
+    int k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *t = k_item(q, "Topics", i);
+        fp->topics[i].name = k_str(t, "Topic");
+        fp->topics[i].first = k;
+        int32_t np = k_count(t, "Partitions");
+        if (np < 0) np = 0;
+        fp->topics[i].n = np;
+        for (int32_t j = 0; j < np; j++, k++) {
+            kmsg *pm = k_item(t, "Partitions", j);
+            fpart *x = &fp->parts[k];
+            x->topic = fp->topics[i].name;
+            x->part = (int32_t)k_int(pm, "Partition");
+            x->offset = k_int(pm, "FetchOffset");
+            x->pmax = (int32_t)k_int(pm, "PartitionMaxBytes");
+            x->leader_epoch = v >= 9 ? (int32_t)k_int(pm, "CurrentLeaderEpoch") : -1;
+            x->fp = fp;
+            x->w.wake = on_wake;
+        }
+    }
+    fp->nparts = k;
+
+    bool data, error;
+    probe(fp, &data, &error);
+    int64_t wait = k_int(q, "MaxWaitMs");
+    if (error || wait <= 0 || fp->min_bytes <= 0 || (data && fp->min_bytes <= 1)) {
+        finish(fp);
+        return;
+    }
+    if (data) {
+        bool e2;
+        int64_t got = build(fp, true, &e2);
+        if (e2 || got >= fp->min_bytes) {
+            fp->nfds = 0;
+            fp_free(fp);
+            breq_done(r);
+            return;
+        }
+        drop_frags(fp);
+    }
+    /* park */
+    for (int i = 0; i < fp->nparts; i++) {
+        bpart *p = lookup(b, &fp->parts[i]);
+        if (p) part_wait(p, &fp->parts[i].w);
+    }
+    if (wait > 30 * 60 * 1000) wait = 30 * 60 * 1000;
+    fp->timeout = loop_timer_add(b->loop, wait, on_timeout, fp);
+    r->park = fp;
+}

@@ -1,0 +1,108 @@
+/* metadata — the Metadata API (v0–v12) for a single node: one broker (ourselves, at the
+ * advertised address), controller = self, every partition led by us with replicas = isr =
+ * [self], leader epoch 0, real topic ids (v10+).
+ *
+ * "All topics": v0 empty array, v1+ null; internal topics are left out of "all" but answered
+ * when asked for by name. Unknown names are auto-created (v0–v3 per
+ * auto.create.topics.enable; v4+ only if allow_auto_topic_creation too) synchronously and
+ * answered in full with error 0.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/core.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define AUTH_OPS_NONE ((int64_t)INT32_MIN)
+
+static void fill_topic(broker *b, kmsg *tm, btopic *t, int16_t v)
+{
+    k_set_int(tm, "ErrorCode", 0);
+    k_set_str(tm, "Name", t->name);
+    if (v >= 10) k_set_uuid(tm, "TopicId", t->id);
+    k_set_bool(tm, "IsInternal", t->internal);
+    k_set_int(tm, "TopicAuthorizedOperations", AUTH_OPS_NONE);
+    k_new_items(tm, "Partitions", t->nparts);
+    for (int32_t i = 0; i < t->nparts; i++) {
+        kmsg *pm = k_item(tm, "Partitions", i);
+        k_set_int(pm, "ErrorCode", 0);
+        k_set_int(pm, "PartitionIndex", i);
+        k_set_int(pm, "LeaderId", b->node_id);
+        k_set_int(pm, "LeaderEpoch", 0);
+        kval *rep = k_set_array(pm, "ReplicaNodes", 1);
+        rep[0].i = b->node_id;
+        kval *isr = k_set_array(pm, "IsrNodes", 1);
+        isr[0].i = b->node_id;
+        k_set_array(pm, "OfflineReplicas", 0);
+    }
+}
+
+static void fill_error(kmsg *tm, kstr name, const uint8_t *id, int err, int16_t v)
+{
+    k_set_int(tm, "ErrorCode", err);
+    if (name.len >= 0) k_set_ref(tm, "Name", name.p, name.len);
+    else if (v >= 12) k_set_null(tm, "Name");
+    else k_set_str(tm, "Name", "");
+    if (v >= 10 && id) k_set_uuid(tm, "TopicId", id);
+    k_set_bool(tm, "IsInternal", false);
+    k_set_int(tm, "TopicAuthorizedOperations", AUTH_OPS_NONE);
+    k_new_items(tm, "Partitions", 0);
+}
+
+void h_metadata(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Brokers", 1);
+    kmsg *bm = k_item(resp, "Brokers", 0);
+    k_set_int(bm, "NodeId", b->node_id);
+    k_set_str(bm, "Host", b->adv_host);
+    k_set_int(bm, "Port", b->adv_port);
+    k_set_str(bm, "Rack", NULL);
+    k_set_str(resp, "ClusterId", b->cluster_id);
+    k_set_int(resp, "ControllerId", b->node_id);
+    k_set_int(resp, "ClusterAuthorizedOperations", AUTH_OPS_NONE);
+
+    int32_t nq = k_count(q, "Topics");
+    bool all = (nq < 0) || (v == 0 && nq == 0);
+    if (all) {
+        int n = 0;
+        for (int i = 0; i < topic_count(b); i++)
+            if (!topic_at(b, i)->internal) n++;
+        k_new_items(resp, "Topics", n);
+        int k = 0;
+        for (int i = 0; i < topic_count(b); i++) {
+            btopic *t = topic_at(b, i);
+            if (!t->internal) fill_topic(b, k_item(resp, "Topics", k++), t, v);
+        }
+        breq_done(r);
+        return;
+    }
+    bool allow_auto = v < 4 || k_bool(q, "AllowAutoTopicCreation");
+    k_new_items(resp, "Topics", nq);
+    for (int32_t i = 0; i < nq; i++) {
+        kmsg *tq = k_item(q, "Topics", i);
+        kmsg *tm = k_item(resp, "Topics", i);
+        kstr name = k_str(tq, "Name");
+        const uint8_t *id = v >= 10 ? k_uuid(tq, "TopicId") : NULL;
+        btopic *t = NULL;
+        if (name.len < 0) {
+            /* v12: lookup by topic id */
+            t = id ? topic_find_id(b, id) : NULL;
+            if (!t) fill_error(tm, name, id, KERR_UNKNOWN_TOPIC_ID, v);
+            else fill_topic(b, tm, t, v);
+            continue;
+        }
+        if (!topic_name_valid((const char *)name.p, (size_t)name.len)) {
+            fill_error(tm, name, NULL, KERR_INVALID_TOPIC_EXCEPTION, v);
+            continue;
+        }
+        t = topic_findn(b, (const char *)name.p, (size_t)name.len);
+        if (!t && allow_auto) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
+        if (!t) fill_error(tm, name, NULL, KERR_UNKNOWN_TOPIC_OR_PARTITION, v);
+        else fill_topic(b, tm, t, v);
+    }
+    breq_done(r);
+}

@@ -1,0 +1,251 @@
+/* produce — the Produce API (v3–v11; v0–v2 are advertised for librdkafka's feature probes and
+ * refused by the dispatch row's accept_min) and acks=all group commit.
+ *
+ * Per partition: exactly one RecordBatch v2, validated (batch_validate), size-checked against
+ * the topic's max.message.bytes, idempotence-checked (producers.c), stamped for LogAppendTime
+ * topics, appended (part_append). acks=0: no answer; acks=1: answered after the write;
+ * acks=-1: the request is parked until the flusher reports every touched partition durable up
+ * to the end of our batch (produce_on_flush, called from the flusher's eventfd).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/core.h"
+#include "common/log.h"
+#include "common/util.h"
+
+char *core_kdup(breq *r, kstr s)
+{
+    if (s.len < 0) return NULL;
+    char *d = karena_alloc(r->arena, (size_t)s.len + 1);
+    if (s.len) memcpy(d, s.p, (size_t)s.len);
+    d[s.len] = 0;
+    return d;
+}
+
+/* A parked acks=all produce: partitions (by name, so a topic deleted meanwhile is harmless)
+ * and the end offset each must reach on disk. */
+typedef struct pwait {
+    const char *topic;
+    int32_t part;
+    int64_t need;
+} pwait;
+
+typedef struct pparked {
+    breq *r;
+    pwait *w;
+    int nw;
+    struct pparked *next;
+} pparked;
+
+static pparked *g_parked;
+
+
+/* Validates and appends one partition's records. Fills the partition response. Returns the
+ * end offset to wait for (acks=all) or -1. */
+static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr)
+{
+    int16_t v = r->hdr.api_version;
+    int err = 0;
+    int64_t base = -1, lat = -1, need = -1;
+    bpart *p = NULL;
+    batch_info bi;
+    if (!t || idx < 0 || idx >= t->nparts) {
+        err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        goto out;
+    }
+    p = t->parts[idx];
+    if (t->internal) {
+        err = KERR_INVALID_TOPIC_EXCEPTION; /* clients may not write internal topics */
+        goto out;
+    }
+    if (rec.len <= 0) {
+        err = KERR_INVALID_RECORD;
+        goto out;
+    }
+    if ((int64_t)rec.len > (int64_t)t->cfg.max_message_bytes) {
+        err = KERR_MESSAGE_TOO_LARGE;
+        goto out;
+    }
+    uint8_t *bp = (uint8_t *)rec.p; /* the request frame is ours to rewrite in place */
+    if (batch_parse(bp, (size_t)rec.len, &bi) == 0 && bi.magic == 2 &&
+        bi.total_len < rec.len) {
+        err = KERR_INVALID_RECORD; /* more than one batch */
+        goto out;
+    }
+    int vr = batch_validate(bp, (size_t)rec.len, &bi);
+    if (vr == BATCH_ERR_CRC || vr == BATCH_ERR_SHORT) {
+        err = KERR_CORRUPT_MESSAGE;
+        goto out;
+    }
+    if (vr != BATCH_OK) {
+        err = KERR_INVALID_RECORD;
+        goto out;
+    }
+    int codec = bi.attributes & BATCH_ATTR_COMPRESSION;
+    if (codec > 4) {
+        err = KERR_CORRUPT_MESSAGE;
+        goto out;
+    }
+    if (codec == 4 && v < 7) {
+        err = KERR_UNSUPPORTED_COMPRESSION_TYPE;
+        goto out;
+    }
+    if (bi.attributes & BATCH_ATTR_TRANSACTIONAL) {
+        err = KERR_INVALID_TXN_STATE; /* no transaction coordinator */
+        goto out;
+    }
+    if (bi.producer_id >= 0 && bi.base_sequence < 0) {
+        err = KERR_INVALID_RECORD;
+        goto out;
+    }
+    int64_t dup = -1;
+    int pc = producers_check(p, &bi, &dup);
+    if (pc == PID_DUPLICATE) {
+        base = dup;
+        need = dup + bi.last_offset_delta + 1;
+        LOGD("produce", "%s-%d: duplicate batch of producer %" PRId64 " seq %d (offset %" PRId64
+             ")", t->name, idx, bi.producer_id, bi.base_sequence, dup);
+        goto out;
+    }
+    if (pc != PID_APPEND) {
+        err = pc;
+        goto out;
+    }
+    if (t->cfg.log_append_time) {
+        lat = now_wall_ms();
+        uint16_t attr = (uint16_t)(bi.attributes | BATCH_ATTR_LOG_APPEND_TIME);
+        bp[21] = (uint8_t)(attr >> 8);
+        bp[22] = (uint8_t)attr;
+        put_be64(bp + 35, (uint64_t)lat);
+        batch_update_crc(bp, (size_t)rec.len);
+    }
+    err = part_append(b, p, bp, (size_t)rec.len, &base);
+    if (err) {
+        base = -1;
+        lat = -1;
+        goto out;
+    }
+    producers_record(p, &bi, base);
+    need = base + bi.last_offset_delta + 1;
+out:
+    k_set_int(pr, "ErrorCode", err);
+    k_set_int(pr, "BaseOffset", err ? -1 : base);
+    k_set_int(pr, "LogAppendTimeMs", err ? -1 : lat);
+    k_set_int(pr, "LogStartOffset", (p && !err) ? plog_start_offset(p->log) : -1);
+    if (v >= 8) {
+        k_set_array(pr, "RecordErrors", 0);
+        k_set_str(pr, "ErrorMessage", NULL);
+    }
+    return err ? -1 : need;
+}
+
+static bool parked_durable(broker *b, pparked *pp)
+{
+    if (!b->flusher) return true;
+    for (int i = 0; i < pp->nw; i++) {
+        btopic *t = topic_find(b, pp->w[i].topic);
+        if (!t || pp->w[i].part >= t->nparts) continue;
+        if (plog_durable_offset(t->parts[pp->w[i].part]->log) < pp->w[i].need) return false;
+    }
+    return true;
+}
+
+void produce_on_flush(broker *b)
+{
+    pparked **pp = &g_parked;
+    while (*pp) {
+        pparked *x = *pp;
+        if (parked_durable(b, x)) {
+            *pp = x->next;
+            breq *r = x->r;
+            free(x->w);
+            free(x);
+            breq_done(r);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
+void h_produce(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int64_t acks = k_int(q, "Acks");
+    int32_t nt = k_count(q, "TopicData");
+    if (nt < 0) nt = 0;
+    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_new_items(resp, "Responses", nt);
+    bool bad_acks = acks != -1 && acks != 0 && acks != 1;
+    kstr tid = k_str(q, "TransactionalId");
+    pwait *waits = NULL;
+    int nw = 0, aw = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *td = k_item(q, "TopicData", i);
+        kmsg *tr = k_item(resp, "Responses", i);
+        kstr name = k_str(td, "Name");
+        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        int32_t np = k_count(td, "PartitionData");
+        if (np < 0) np = 0;
+        k_new_items(tr, "PartitionResponses", np);
+        btopic *t = NULL;
+        bool name_ok = name.len > 0 && topic_name_valid((const char *)name.p, (size_t)name.len);
+        if (!bad_acks && tid.len < 0 && name_ok) {
+            t = topic_findn(b, (const char *)name.p, (size_t)name.len);
+            if (!t) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
+        }
+        for (int32_t j = 0; j < np; j++) {
+            kmsg *pd = k_item(td, "PartitionData", j);
+            kmsg *pr = k_item(tr, "PartitionResponses", j);
+            int32_t idx = (int32_t)k_int(pd, "Index");
+            k_set_int(pr, "Index", idx);
+            int preset = 0;
+            if (bad_acks) preset = KERR_INVALID_REQUIRED_ACKS;
+            else if (tid.len >= 0) preset = 53; /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */
+            else if (!name_ok) preset = KERR_INVALID_TOPIC_EXCEPTION;
+            if (preset) {
+                k_set_int(pr, "ErrorCode", preset);
+                k_set_int(pr, "BaseOffset", -1);
+                k_set_int(pr, "LogAppendTimeMs", -1);
+                k_set_int(pr, "LogStartOffset", -1);
+                if (r->hdr.api_version >= 8) {
+                    k_set_array(pr, "RecordErrors", 0);
+                    k_set_str(pr, "ErrorMessage", NULL);
+                }
+                continue;
+            }
+            int64_t need = produce_one(b, r, t, idx, k_str(pd, "Records"), pr);
+            if (need >= 0 && acks == -1 && b->flusher) {
+                bpart *p = t->parts[idx];
+                flusher_request(b->flusher, p->log, need);
+                if (plog_durable_offset(p->log) < need) {
+                    if (nw == aw) {
+                        aw = aw ? aw * 2 : 4;
+                        waits = xrealloc(waits, (size_t)aw * sizeof *waits);
+                    }
+                    waits[nw].topic = karena_strdup(r->arena, t->name);
+                    waits[nw].part = idx;
+                    waits[nw].need = need;
+                    nw++;
+                }
+            }
+        }
+    }
+    if (acks == 0) {
+        free(waits);
+        breq_done_noreply(r);
+        return;
+    }
+    if (nw == 0) {
+        free(waits);
+        breq_done(r);
+        return;
+    }
+    pparked *pp = xcalloc(1, sizeof *pp);
+    pp->r = r;
+    pp->w = waits;
+    pp->nw = nw;
+    pp->next = g_parked;
+    g_parked = pp;
+}

@@ -1,0 +1,11 @@
+# Unit tests of the broker core (src/broker/{producers,topics,offsets}.c), included by
+# tests/unit/CMakeLists.txt. Storage/codec/server calls are stubbed inside the test, so only
+# common, the settings table and batch.c are needed.
+eddy_unit_test(test_broker_logic
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_logic.c
+          ${CMAKE_SOURCE_DIR}/src/broker/producers.c
+          ${CMAKE_SOURCE_DIR}/src/broker/topics.c
+          ${CMAKE_SOURCE_DIR}/src/broker/offsets.c
+          ${CMAKE_SOURCE_DIR}/src/broker/config.c
+          ${CMAKE_SOURCE_DIR}/src/storage/batch.c
+  LIBS eddy_common PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD ${SNAPPY_LIB})
