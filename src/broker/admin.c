@@ -66,7 +66,7 @@ void h_create_topics(broker *b, breq *r)
     for (int32_t i = 0; i < nt; i++) {
         kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
         kstr name = k_str(tq, "Name");
-        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(tr, "Name", name);
         int err = 0;
         char msg[256] = "";
         int32_t np = (int32_t)k_int(tq, "NumPartitions");
@@ -197,7 +197,7 @@ void h_delete_topics(broker *b, breq *r)
         for (int32_t i = 0; i < n; i++) {
             kstr name = k_item_str(q, "TopicNames", i);
             kmsg *tr = k_item(resp, "Responses", i);
-            k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+            k_set_kstr(tr, "Name", name);
             char msg[160] = "";
             int err = delete_one(b, find_k(b, name), msg, sizeof msg);
             k_set_int(tr, "ErrorCode", err);
@@ -242,7 +242,7 @@ void h_create_partitions(broker *b, breq *r)
     for (int32_t i = 0; i < n; i++) {
         kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Results", i);
         kstr name = k_str(tq, "Name");
-        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(tr, "Name", name);
         btopic *t = find_k(b, name);
         int32_t count = (int32_t)k_int(tq, "Count");
         int err = 0;
@@ -289,7 +289,7 @@ void h_delete_records(broker *b, breq *r)
     for (int32_t i = 0; i < n; i++) {
         kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
         kstr name = k_str(tq, "Name");
-        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(tr, "Name", name);
         btopic *t = find_k(b, name);
         int32_t np = k_count(tq, "Partitions");
         if (np < 0) np = 0;
@@ -388,7 +388,7 @@ void h_describe_configs(broker *b, breq *r)
         int8_t type = (int8_t)k_int(rq, "ResourceType");
         kstr name = k_str(rq, "ResourceName");
         k_set_int(rr, "ResourceType", type);
-        k_set_ref(rr, "ResourceName", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(rr, "ResourceName", name);
         k_set_str(rr, "ErrorMessage", NULL);
         if (type == RES_TOPIC) {
             btopic *t = find_k(b, name);
@@ -486,7 +486,7 @@ void h_alter_configs(broker *b, breq *r)
         int8_t type = (int8_t)k_int(rq, "ResourceType");
         kstr name = k_str(rq, "ResourceName");
         k_set_int(rr, "ResourceType", type);
-        k_set_ref(rr, "ResourceName", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(rr, "ResourceName", name);
         k_set_str(rr, "ErrorMessage", NULL);
         if (type == RES_BROKER) {
             k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
@@ -575,7 +575,7 @@ void h_incremental_alter_configs(broker *b, breq *r)
         int8_t type = (int8_t)k_int(rq, "ResourceType");
         kstr name = k_str(rq, "ResourceName");
         k_set_int(rr, "ResourceType", type);
-        k_set_ref(rr, "ResourceName", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(rr, "ResourceName", name);
         k_set_str(rr, "ErrorMessage", NULL);
         if (type != RES_TOPIC) {
             k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);

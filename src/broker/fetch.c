@@ -117,7 +117,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error)
     for (int ti = 0; ti < fp->ntopics; ti++) {
         ftopic *ft = &fp->topics[ti];
         kmsg *tr = k_item(resp, "Responses", ti);
-        k_set_ref(tr, "Topic", ft->name.p, ft->name.len < 0 ? 0 : ft->name.len);
+        k_set_kstr(tr, "Topic", ft->name);
         k_new_items(tr, "Partitions", ft->n);
         for (int j = 0; j < ft->n; j++) {
             fpart *x = &fp->parts[ft->first + j];

@@ -257,7 +257,7 @@ void h_list_offsets(broker *b, breq *r)
     for (int32_t i = 0; i < nt; i++) {
         kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
         kstr name = k_str(tq, "Name");
-        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(tr, "Name", name);
         btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
         int32_t np = k_count(tq, "Partitions");
         if (np < 0) np = 0;

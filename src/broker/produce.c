@@ -185,7 +185,7 @@ void h_produce(broker *b, breq *r)
         kmsg *td = k_item(q, "TopicData", i);
         kmsg *tr = k_item(resp, "Responses", i);
         kstr name = k_str(td, "Name");
-        k_set_ref(tr, "Name", name.p, name.len < 0 ? 0 : name.len);
+        k_set_kstr(tr, "Name", name);
         int32_t np = k_count(td, "PartitionData");
         if (np < 0) np = 0;
         k_new_items(tr, "PartitionResponses", np);
