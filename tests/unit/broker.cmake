@@ -9,3 +9,20 @@ eddy_unit_test(test_broker_logic
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
           ${CMAKE_SOURCE_DIR}/src/storage/batch.c
   LIBS eddy_common PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD ${SNAPPY_LIB})
+
+# The handlers end to end on real storage and codec trees (no sockets): built once the codec
+# and storage libraries exist.
+if(TARGET eddy_proto AND TARGET eddy_storage)
+  eddy_unit_test(test_broker_core
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_core.c
+            ${CMAKE_SOURCE_DIR}/src/broker/topics.c
+            ${CMAKE_SOURCE_DIR}/src/broker/produce.c
+            ${CMAKE_SOURCE_DIR}/src/broker/fetch.c
+            ${CMAKE_SOURCE_DIR}/src/broker/offsets.c
+            ${CMAKE_SOURCE_DIR}/src/broker/metadata.c
+            ${CMAKE_SOURCE_DIR}/src/broker/admin.c
+            ${CMAKE_SOURCE_DIR}/src/broker/producers.c
+            ${CMAKE_SOURCE_DIR}/src/broker/config.c
+    LIBS eddy_proto eddy_storage eddy_net eddy_common PkgConfig::ZLIB PkgConfig::LZ4
+         PkgConfig::ZSTD ${SNAPPY_LIB})
+endif()

@@ -1,0 +1,454 @@
+/* test_broker_core — the core API handlers end to end on real storage and the real codec trees,
+ * without sockets: CreateTopics, Metadata, Produce (plain, idempotent duplicates across a
+ * "restart", errors), Fetch (immediate), ListOffsets (-1/-2/by time), DeleteRecords,
+ * CreatePartitions, DescribeConfigs/IncrementalAlterConfigs, DeleteTopics, persistence through
+ * topics_close + topics_load in a temporary data directory.
+ *
+ * The server's breq functions are stubbed: a handler "answers" by calling breq_done.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "broker/core.h"
+#include "common/buf.h"
+#include "common/util.h"
+
+static int g_done, g_noreply;
+void breq_done(breq *r) { r->finished = true; g_done++; }
+void breq_done_noreply(breq *r) { r->finished = true; r->noreply = true; g_noreply++; }
+void breq_close_conn(breq *r) { r->finished = true; }
+const char *breq_client_host(const breq *r) { (void)r; return "test:1"; }
+char *breq_client_id(const breq *r) { (void)r; return (char *)"test"; }
+
+static broker B;
+static char g_dir[256];
+
+static void start_broker(void)
+{
+    B.loop = loop_new();
+    B.flusher = NULL;
+    assert_int_equal(topics_load(&B), 0);
+}
+
+static void stop_broker(void)
+{
+    topics_close(&B);
+    loop_free(B.loop);
+    B.loop = NULL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&B, 0, sizeof B);
+    bconfig_init(&B.cfg);
+    snprintf(g_dir, sizeof g_dir, "/tmp/eddy-core-test-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    B.data_dir = g_dir;
+    B.node_id = 1;
+    snprintf(B.adv_host, sizeof B.adv_host, "127.0.0.1");
+    B.adv_port = 9092;
+    snprintf(B.cluster_id, sizeof B.cluster_id, "test-cluster");
+    start_broker();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stop_broker();
+    char *cmd = xasprintf("rm -rf '%s'", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "cleanup failed\n");
+    free(cmd);
+    bconfig_free(&B.cfg);
+    return 0;
+}
+
+static breq *mkreq(int16_t key, int16_t version)
+{
+    breq *r = xcalloc(1, sizeof *r);
+    r->b = &B;
+    r->api = kapi_get(key);
+    assert_non_null(r->api);
+    r->hdr.api_key = key;
+    r->hdr.api_version = version;
+    r->arena = karena_new();
+    r->req = kmsg_new(r->arena, r->api->request);
+    r->resp = kmsg_new(r->arena, r->api->response);
+    return r;
+}
+
+static void freereq(breq *r)
+{
+    karena_free(r->arena);
+    free(r);
+}
+
+/* §3.4 vector: two records, CRC 34ed6979 */
+static const char *k_vec =
+    "0000000000000000000000470000000002" "34ed6979" "000000000001"
+    "0000018bcfe568000000018bcfe56805ffffffffffffffffffffffffffff00000002"
+    "1a0000000002" "6b" "04" "6869" "02026802" "76" "0e000a020102" "78" "00";
+
+static size_t unhexs(const char *h, uint8_t *out)
+{
+    size_t n = 0;
+    for (; h[0] && h[1]; h += 2) {
+        unsigned x;
+        sscanf(h, "%2x", &x);
+        out[n++] = (uint8_t)x;
+    }
+    return n;
+}
+
+static size_t mkbatch(uint8_t *out, int64_t pid, int16_t epoch, int32_t seq)
+{
+    size_t n = unhexs(k_vec, out);
+    if (pid >= 0) {
+        put_be64(out + 43, (uint64_t)pid);
+        out[51] = (uint8_t)(epoch >> 8);
+        out[52] = (uint8_t)epoch;
+        put_be32(out + 53, (uint32_t)seq);
+        batch_update_crc(out, n);
+    }
+    return n;
+}
+
+static void create_topic(const char *name, int32_t np, const char *cfgk, const char *cfgv,
+                         int expect)
+{
+    breq *r = mkreq(19, 5);
+    kmsg *t = k_new_items(r->req, "Topics", 1);
+    k_set_str(t, "Name", name);
+    k_set_int(t, "NumPartitions", np);
+    k_set_int(t, "ReplicationFactor", -1);
+    if (cfgk) {
+        kmsg *c = k_new_items(t, "Configs", 1);
+        k_set_str(c, "Name", cfgk);
+        k_set_str(c, "Value", cfgv);
+    }
+    h_create_topics(&B, r);
+    assert_true(r->finished);
+    kmsg *tr = k_item(r->resp, "Topics", 0);
+    assert_int_equal(k_int(tr, "ErrorCode"), expect);
+    freereq(r);
+}
+
+/* Produces one batch; returns the partition error and *base. */
+static int produce(const char *topic, int32_t part, uint8_t *batch, size_t n, int16_t acks,
+                   int64_t *base, int64_t *lat)
+{
+    breq *r = mkreq(0, 7);
+    k_set_int(r->req, "Acks", acks);
+    k_set_int(r->req, "TimeoutMs", 1000);
+    kmsg *td = k_new_items(r->req, "TopicData", 1);
+    k_set_str(td, "Name", topic);
+    kmsg *pd = k_new_items(td, "PartitionData", 1);
+    k_set_int(pd, "Index", part);
+    /* the handler rewrites the batch in place: give it a copy in the arena */
+    uint8_t *copy = karena_alloc(r->arena, n);
+    memcpy(copy, batch, n);
+    k_set_ref(pd, "Records", copy, (int32_t)n);
+    h_produce(&B, r);
+    assert_true(r->finished);
+    int err = 0;
+    if (!r->noreply) {
+        kmsg *pr = k_item(k_item(r->resp, "Responses", 0), "PartitionResponses", 0);
+        err = (int)k_int(pr, "ErrorCode");
+        if (base) *base = k_int(pr, "BaseOffset");
+        if (lat) *lat = k_int(pr, "LogAppendTimeMs");
+    }
+    freereq(r);
+    return err;
+}
+
+static int64_t list_offset(const char *topic, int64_t ts, int *err)
+{
+    breq *r = mkreq(2, 5);
+    kmsg *t = k_new_items(r->req, "Topics", 1);
+    k_set_str(t, "Name", topic);
+    kmsg *p = k_new_items(t, "Partitions", 1);
+    k_set_int(p, "PartitionIndex", 0);
+    k_set_int(p, "Timestamp", ts);
+    h_list_offsets(&B, r);
+    kmsg *pr = k_item(k_item(r->resp, "Topics", 0), "Partitions", 0);
+    *err = (int)k_int(pr, "ErrorCode");
+    int64_t off = k_int(pr, "Offset");
+    freereq(r);
+    return off;
+}
+
+static void test_topics_produce_fetch(void **state)
+{
+    (void)state;
+    create_topic("orders", 2, NULL, NULL, 0);
+    create_topic("orders", 2, NULL, NULL, KERR_TOPIC_ALREADY_EXISTS);
+    create_topic("bad name", 1, NULL, NULL, KERR_INVALID_TOPIC_EXCEPTION);
+    create_topic("cfgbad", 1, "retention.ms", "soon", KERR_INVALID_CONFIG);
+    create_topic("zero", 0, NULL, NULL, KERR_INVALID_PARTITIONS);
+    assert_null(topic_find(&B, "cfgbad"));
+
+    uint8_t b[256];
+    size_t n = mkbatch(b, -1, -1, -1);
+    int64_t base = -1;
+    assert_int_equal(produce("orders", 0, b, n, 1, &base, NULL), 0);
+    assert_int_equal(base, 0);
+    assert_int_equal(produce("orders", 0, b, n, -1, &base, NULL), 0);
+    assert_int_equal(base, 2);
+    assert_int_equal(produce("orders", 5, b, n, 1, &base, NULL), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(produce("orders", 0, b, n, 2, &base, NULL), KERR_INVALID_REQUIRED_ACKS);
+    g_noreply = 0;
+    produce("orders", 0, b, n, 0, &base, NULL);
+    assert_int_equal(g_noreply, 1);
+    /* corrupt CRC */
+    uint8_t bad[256];
+    memcpy(bad, b, n);
+    bad[70] ^= 1;
+    assert_int_equal(produce("orders", 0, bad, n, 1, &base, NULL), KERR_CORRUPT_MESSAGE);
+    /* two batches in one partition's records */
+    uint8_t two[512];
+    memcpy(two, b, n);
+    memcpy(two + n, b, n);
+    assert_int_equal(produce("orders", 0, two, 2 * n, 1, &base, NULL), KERR_INVALID_RECORD);
+    /* unknown topic: auto-created (default on) */
+    assert_int_equal(produce("auto1", 0, b, n, 1, &base, NULL), 0);
+    assert_non_null(topic_find(&B, "auto1"));
+    B.cfg.auto_create_topics = false;
+    assert_int_equal(produce("auto2", 0, b, n, 1, &base, NULL), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    B.cfg.auto_create_topics = true;
+
+    /* Fetch: immediate answer from offset 1 (inside the first batch) */
+    breq *r = mkreq(1, 11);
+    k_set_int(r->req, "MaxWaitMs", 500);
+    k_set_int(r->req, "MinBytes", 1);
+    k_set_int(r->req, "MaxBytes", 1 << 20);
+    kmsg *ft = k_new_items(r->req, "Topics", 2);
+    k_set_str(ft, "Topic", "orders");
+    kmsg *fp = k_new_items(ft, "Partitions", 2);
+    k_set_int(fp, "Partition", 0);
+    k_set_int(fp, "FetchOffset", 1);
+    k_set_int(fp, "PartitionMaxBytes", 1);
+    kmsg *fp1 = k_item(ft, "Partitions", 1);
+    k_set_int(fp1, "Partition", 1);
+    k_set_int(fp1, "FetchOffset", 0);
+    k_set_int(fp1, "PartitionMaxBytes", 1 << 20);
+    kmsg *ft2 = k_item(r->req, "Topics", 1);
+    k_set_str(ft2, "Topic", "nope");
+    kmsg *fp2 = k_new_items(ft2, "Partitions", 1);
+    k_set_int(fp2, "Partition", 0);
+    h_fetch(&B, r);
+    assert_true(r->finished);
+    kmsg *t0 = k_item(r->resp, "Responses", 0);
+    kmsg *p0 = k_item(t0, "Partitions", 0);
+    assert_int_equal(k_int(p0, "ErrorCode"), 0);
+    assert_int_equal(k_int(p0, "HighWatermark"), 6);
+    kstr rec = k_str(p0, "Records");
+    assert_int_equal(rec.len, (int32_t)n); /* first batch whole despite 1 byte max */
+    kmsg *p1 = k_item(t0, "Partitions", 1);
+    assert_int_equal(k_int(p1, "HighWatermark"), 0);
+    assert_int_equal(k_str(p1, "Records").len, 0);
+    kmsg *p2 = k_item(k_item(r->resp, "Responses", 1), "Partitions", 0);
+    assert_int_equal(k_int(p2, "ErrorCode"), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    for (kfile_frag *f = p0->v[kmsg_field_index(p0->schema, "Records")].frags; f; f = f->next)
+        close(f->fd);
+    freereq(r);
+
+    /* ListOffsets */
+    int err;
+    assert_int_equal(list_offset("orders", -1, &err), 6);
+    assert_int_equal(list_offset("orders", -2, &err), 0);
+    assert_int_equal(list_offset("orders", 1700000000001LL, &err), 1);
+    assert_int_equal(err, 0);
+    assert_int_equal(list_offset("orders", 1800000000000LL, &err), -1);
+    list_offset("nope", -1, &err);
+    assert_int_equal(err, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+
+    /* DeleteRecords up to 2 */
+    r = mkreq(21, 1);
+    kmsg *dt = k_new_items(r->req, "Topics", 1);
+    k_set_str(dt, "Name", "orders");
+    kmsg *dp = k_new_items(dt, "Partitions", 2);
+    k_set_int(dp, "PartitionIndex", 0);
+    k_set_int(dp, "Offset", 2);
+    k_set_int(k_item(dt, "Partitions", 1), "PartitionIndex", 1);
+    k_set_int(k_item(dt, "Partitions", 1), "Offset", 5);
+    h_delete_records(&B, r);
+    kmsg *dr = k_item(k_item(r->resp, "Topics", 0), "Partitions", 0);
+    assert_int_equal(k_int(dr, "ErrorCode"), 0);
+    assert_int_equal(k_int(dr, "LowWatermark"), 2);
+    dr = k_item(k_item(r->resp, "Topics", 0), "Partitions", 1);
+    assert_int_equal(k_int(dr, "ErrorCode"), KERR_OFFSET_OUT_OF_RANGE);
+    freereq(r);
+    assert_int_equal(list_offset("orders", -2, &err), 2);
+}
+
+static void test_idempotent_restart(void **state)
+{
+    (void)state;
+    create_topic("idem", 1, NULL, NULL, 0);
+    uint8_t b[256];
+    int64_t base;
+    size_t n = mkbatch(b, 77, 0, 0);
+    assert_int_equal(produce("idem", 0, b, n, -1, &base, NULL), 0);
+    assert_int_equal(base, 0);
+    n = mkbatch(b, 77, 0, 2);
+    assert_int_equal(produce("idem", 0, b, n, -1, &base, NULL), 0);
+    assert_int_equal(base, 2);
+    /* retry of the first: same offset, nothing appended */
+    n = mkbatch(b, 77, 0, 0);
+    assert_int_equal(produce("idem", 0, b, n, -1, &base, NULL), 0);
+    assert_int_equal(base, 0);
+    n = mkbatch(b, 77, 0, 9);
+    assert_int_equal(produce("idem", 0, b, n, 1, &base, NULL),
+                     KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    /* restart: state rebuilt from the log */
+    stop_broker();
+    start_broker();
+    btopic *t = topic_find(&B, "idem");
+    assert_non_null(t);
+    assert_int_equal(part_hwm(t->parts[0]), 4);
+    n = mkbatch(b, 77, 0, 2);
+    assert_int_equal(produce("idem", 0, b, n, -1, &base, NULL), 0);
+    assert_int_equal(base, 2);
+    assert_int_equal(part_hwm(t->parts[0]), 4);
+    n = mkbatch(b, 77, 0, 4);
+    assert_int_equal(produce("idem", 0, b, n, -1, &base, NULL), 0);
+    assert_int_equal(base, 4);
+    /* producer ids persist across restarts */
+    int64_t id1 = producers_alloc_id(&B);
+    stop_broker();
+    start_broker();
+    int64_t id2 = producers_alloc_id(&B);
+    assert_true(id2 > id1);
+}
+
+static void test_admin(void **state)
+{
+    (void)state;
+    create_topic("adm", 1, "cleanup.policy", "compact", 0);
+    /* LogAppendTime topic */
+    create_topic("lat", 1, "message.timestamp.type", "LogAppendTime", 0);
+    uint8_t b[256];
+    int64_t base, lat = -1;
+    size_t n = mkbatch(b, -1, -1, -1);
+    assert_int_equal(produce("lat", 0, b, n, 1, &base, &lat), 0);
+    assert_true(lat > 1700000000000LL);
+
+    /* CreatePartitions */
+    breq *r = mkreq(37, 1);
+    kmsg *t = k_new_items(r->req, "Topics", 2);
+    k_set_str(t, "Name", "adm");
+    k_set_int(t, "Count", 3);
+    k_set_str(k_item(r->req, "Topics", 1), "Name", "lat");
+    k_set_int(k_item(r->req, "Topics", 1), "Count", 1);
+    h_create_partitions(&B, r);
+    assert_int_equal(k_int(k_item(r->resp, "Results", 0), "ErrorCode"), 0);
+    assert_int_equal(k_int(k_item(r->resp, "Results", 1), "ErrorCode"), KERR_INVALID_PARTITIONS);
+    freereq(r);
+    assert_int_equal(topic_find(&B, "adm")->nparts, 3);
+
+    /* IncrementalAlterConfigs + DescribeConfigs */
+    r = mkreq(44, 0);
+    kmsg *res = k_new_items(r->req, "Resources", 1);
+    k_set_int(res, "ResourceType", 2);
+    k_set_str(res, "ResourceName", "adm");
+    kmsg *c = k_new_items(res, "Configs", 2);
+    k_set_str(c, "Name", "retention.ms");
+    k_set_int(c, "ConfigOperation", 0);
+    k_set_str(c, "Value", "1000");
+    kmsg *c2 = k_item(res, "Configs", 1);
+    k_set_str(c2, "Name", "cleanup.policy");
+    k_set_int(c2, "ConfigOperation", 2);
+    k_set_str(c2, "Value", "delete");
+    h_incremental_alter_configs(&B, r);
+    assert_int_equal(k_int(k_item(r->resp, "Responses", 0), "ErrorCode"), 0);
+    freereq(r);
+    btopic *at = topic_find(&B, "adm");
+    assert_int_equal(at->cfg.log.retention_ms, 1000);
+    assert_int_equal(at->cfg.log.cleanup_policy, PLOG_CLEANUP_COMPACT | PLOG_CLEANUP_DELETE);
+
+    r = mkreq(32, 3);
+    res = k_new_items(r->req, "Resources", 2);
+    k_set_int(res, "ResourceType", 2);
+    k_set_str(res, "ResourceName", "adm");
+    k_set_null(res, "ConfigurationKeys");
+    k_set_int(k_item(r->req, "Resources", 1), "ResourceType", 4);
+    k_set_str(k_item(r->req, "Resources", 1), "ResourceName", "1");
+    k_set_null(k_item(r->req, "Resources", 1), "ConfigurationKeys");
+    h_describe_configs(&B, r);
+    kmsg *rr = k_item(r->resp, "Results", 0);
+    assert_int_equal(k_int(rr, "ErrorCode"), 0);
+    int found = 0;
+    for (int i = 0; i < k_count(rr, "Configs"); i++) {
+        kmsg *e = k_item(rr, "Configs", i);
+        kstr nm = k_str(e, "Name"), v = k_str(e, "Value");
+        if (nm.len == 12 && !memcmp(nm.p, "retention.ms", 12)) {
+            assert_int_equal(v.len, 4);
+            assert_memory_equal(v.p, "1000", 4);
+            assert_int_equal(k_int(e, "ConfigSource"), 1);
+            found++;
+        }
+    }
+    assert_int_equal(found, 1);
+    assert_true(k_count(k_item(r->resp, "Results", 1), "Configs") > 5);
+    freereq(r);
+
+    /* persisted */
+    stop_broker();
+    start_broker();
+    at = topic_find(&B, "adm");
+    assert_non_null(at);
+    assert_int_equal(at->nparts, 3);
+    assert_int_equal(at->cfg.log.retention_ms, 1000);
+    assert_true(topic_find(&B, "lat")->cfg.log_append_time);
+
+    /* DeleteTopics v4 */
+    r = mkreq(20, 4);
+    kval *names = k_set_array(r->req, "TopicNames", 2);
+    names[0].s.p = (const uint8_t *)"adm";
+    names[0].s.len = 3;
+    names[1].s.p = (const uint8_t *)"nope";
+    names[1].s.len = 4;
+    h_delete_topics(&B, r);
+    assert_int_equal(k_int(k_item(r->resp, "Responses", 0), "ErrorCode"), 0);
+    assert_int_equal(k_int(k_item(r->resp, "Responses", 1), "ErrorCode"),
+                     KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    freereq(r);
+    assert_null(topic_find(&B, "adm"));
+    stop_broker();
+    start_broker();
+    assert_null(topic_find(&B, "adm"));
+    char *d = xasprintf("%s/adm-0", g_dir);
+    assert_int_not_equal(access(d, F_OK), 0);
+    free(d);
+
+    /* Metadata v1: all topics, internal hidden */
+    btopic *it;
+    assert_int_equal(topic_create(&B, "__consumer_offsets", 1, "cleanup.policy=compact\n", true,
+                                  &it), 0);
+    r = mkreq(3, 1);
+    k_set_null(r->req, "Topics");
+    h_metadata(&B, r);
+    int32_t nt = k_count(r->resp, "Topics");
+    assert_int_equal(nt, topic_count(&B) - 1);
+    assert_int_equal(k_int(r->resp, "ControllerId"), 1);
+    freereq(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_topics_produce_fetch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
