@@ -1,0 +1,50 @@
+/* internal.h — libeddy private helpers shared by the SDK's files (src/sdk/). Not installed. */
+#ifndef EDDY_SDK_INTERNAL_H
+#define EDDY_SDK_INTERNAL_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eddy/eddy.h"
+
+#define EDDY_HIDDEN __attribute__((visibility("hidden")))
+
+EDDY_HIDDEN void *sdk_xmalloc(size_t n);
+EDDY_HIDDEN void *sdk_xcalloc(size_t n, size_t m);
+EDDY_HIDDEN void *sdk_xrealloc(void *p, size_t n);
+EDDY_HIDDEN char *sdk_xstrdup(const char *s);
+EDDY_HIDDEN char *sdk_xstrndup(const char *s, size_t n);
+EDDY_HIDDEN char *sdk_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+EDDY_HIDDEN char *sdk_xvasprintf(const char *fmt, va_list ap);
+EDDY_HIDDEN int64_t sdk_wall_ms(void);
+EDDY_HIDDEN int64_t sdk_mono_us(void);
+EDDY_HIDDEN void sdk_sleep_ms(int ms);
+EDDY_HIDDEN void sdk_log(const char *svc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Envelope → Kafka headers (new list owned by caller). */
+EDDY_HIDDEN rd_kafka_headers_t *sdk_event_headers(const eddy_event *ev);
+/* Header lookup on a received message (malloc'd copy or NULL). */
+EDDY_HIDDEN char *sdk_msg_header(const rd_kafka_message_t *m, const char *name);
+
+/* Store internals the outbox needs. */
+EDDY_HIDDEN const char *sdk_store_url(const eddy_store *st);
+/* Waits up to timeout_ms for a NOTIFY on channel eddy_outbox (PostgreSQL, after LISTEN);
+ * returns 1 if notified, 0 on timeout, < 0 on error. SQLite: returns 0 immediately. */
+EDDY_HIDDEN int sdk_store_wait_notify(eddy_store *st, int timeout_ms);
+EDDY_HIDDEN int sdk_store_listen(eddy_store *st);
+
+/* Tracing: the tx remembers the span its events descend from. */
+EDDY_HIDDEN void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span);
+EDDY_HIDDEN int sdk_tx_published(const eddy_tx *tx);
+
+/* Test-only fault switch: EDDY_FAULT=crash_after_outbox_commit[:service]. */
+EDDY_HIDDEN int sdk_fault_armed(const char *point, const char *service);
+
+/* Producer configuration shared by the relay and the DLQ producer. */
+EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,
+                                          void *opaque, char *err, size_t errlen);
+
+#endif

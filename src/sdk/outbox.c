@@ -1,0 +1,476 @@
+/* outbox.c — transactions with a transactional outbox and the outbox relay (eddy.h).
+ * A tx records events in eddy_outbox in the same database transaction as the state change;
+ * the relay publishes committed rows in id order with an idempotent producer (so per key they
+ * keep their order), then marks them published. A crash between commit and publish leaves the
+ * row unpublished: the next relay pass (after restart) publishes it. PostgreSQL: the commit
+ * raises NOTIFY eddy_outbox, on which the relay wakes; SQLite: an in-process wake plus a poll.
+ * Part of src/sdk (libeddy). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct eddy_tx {
+    eddy_store *st;
+    char *source;
+    char *correlation_id;
+    char *causation_id;
+    char traceparent[56];
+    int published;
+};
+
+/* ---- relays of this process, so a commit can wake the one on the same store -------------- */
+struct eddy_relay {
+    char *url, *bootstrap;
+    char **conf;
+    eddy_store *st;
+    rd_kafka_t *rk;
+    pthread_t th;
+    int running;
+    atomic_int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int woken;
+    int poll_ms;
+    _Atomic int64_t published;
+    /* in-flight bookkeeping (relay thread only) */
+    int64_t cursor;
+    int inflight;
+    int64_t *acked;
+    int nacked, capacked;
+    int failed;
+    struct eddy_relay *next;
+};
+
+static pthread_mutex_t g_relays_mu = PTHREAD_MUTEX_INITIALIZER;
+static eddy_relay *g_relays;
+
+static void wake_relays(const char *url)
+{
+    pthread_mutex_lock(&g_relays_mu);
+    for (eddy_relay *r = g_relays; r; r = r->next)
+        if (!strcmp(r->url, url)) eddy_relay_wake(r);
+    pthread_mutex_unlock(&g_relays_mu);
+}
+
+/* ---- transactions ------------------------------------------------------------------------- */
+int eddy_tx_begin(eddy_store *st, const char *source, const char *correlation_id,
+                  const char *traceparent, eddy_tx **out)
+{
+    *out = NULL;
+    int rc = eddy_store_begin(st);
+    if (rc < 0) return rc;
+    eddy_tx *tx = sdk_xcalloc(1, sizeof *tx);
+    tx->st = st;
+    tx->source = sdk_xstrdup(source ? source : "eddy");
+    char id[37];
+    if (correlation_id && *correlation_id && strlen(correlation_id) <= 200) {
+        tx->correlation_id = sdk_xstrdup(correlation_id);
+    } else {
+        eddy_uuid_generate(id);
+        tx->correlation_id = sdk_xstrdup(id);
+    }
+    tx->causation_id = sdk_xstrdup(tx->correlation_id);
+    if (traceparent && eddy_trace_valid(traceparent)) eddy_trace_child(traceparent, tx->traceparent);
+    else eddy_trace_new(tx->traceparent);
+    *out = tx;
+    return 0;
+}
+
+void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span)
+{
+    eddy_event_set(&tx->correlation_id, cause->correlation_id);
+    eddy_event_set(&tx->causation_id, cause->event_id);
+    if (span && eddy_trace_valid(span)) snprintf(tx->traceparent, sizeof tx->traceparent, "%s", span);
+}
+
+int sdk_tx_published(const eddy_tx *tx)
+{
+    return tx->published;
+}
+
+eddy_store *eddy_tx_store(eddy_tx *tx)
+{
+    return tx->st;
+}
+
+const char *eddy_tx_correlation_id(const eddy_tx *tx)
+{
+    return tx->correlation_id;
+}
+
+int eddy_tx_exec(eddy_tx *tx, const char *sql, int n, const char *const *params)
+{
+    return eddy_store_exec(tx->st, sql, n, params);
+}
+
+int eddy_tx_query(eddy_tx *tx, const char *sql, int n, const char *const *params,
+                  eddy_rows **out)
+{
+    return eddy_store_query(tx->st, sql, n, params, out);
+}
+
+int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char *type,
+                    const char *version, json_t *payload, char *event_id_out)
+{
+    if (!topic || !*topic) {
+        json_decref(payload);
+        return EDDY_ERR_PERMANENT;
+    }
+    eddy_event *ev = eddy_event_new(type, version, tx->source, payload);
+    eddy_event_set(&ev->correlation_id, tx->correlation_id);
+    eddy_event_set(&ev->causation_id, tx->causation_id);
+    eddy_event_set(&ev->traceparent, tx->traceparent);
+    const char *reason;
+    if (eddy_event_validate(ev, &reason)) {
+        sdk_log(tx->source, "publish refused: %s", reason);
+        eddy_event_free(ev);
+        return EDDY_ERR_PERMANENT;
+    }
+    char *env = eddy_event_to_json(ev);
+    const char *p[] = {ev->event_id, topic, key, ev->event_type, ev->correlation_id, env,
+                       ev->timestamp};
+    int rc = eddy_store_exec(tx->st,
+                             "INSERT INTO eddy_outbox (event_id, topic, msg_key, event_type,"
+                             " correlation_id, envelope, created_at)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                             7, p);
+    if (rc >= 0 && eddy_store_is_postgres(tx->st) && tx->published == 0) {
+        int n = eddy_store_exec(tx->st, "SELECT pg_notify('eddy_outbox', '')", 0, NULL);
+        if (n < 0) rc = n;
+    }
+    if (rc >= 0) {
+        tx->published++;
+        if (event_id_out) snprintf(event_id_out, 37, "%s", ev->event_id);
+        rc = 0;
+    }
+    free(env);
+    eddy_event_free(ev);
+    return rc;
+}
+
+static void tx_free(eddy_tx *tx)
+{
+    free(tx->source);
+    free(tx->correlation_id);
+    free(tx->causation_id);
+    free(tx);
+}
+
+int eddy_tx_commit(eddy_tx *tx)
+{
+    int rc = eddy_store_commit(tx->st);
+    if (rc == 0 && tx->published) {
+        if (sdk_fault_armed("crash_after_outbox_commit", tx->source)) {
+            sdk_log(tx->source, "fault switch: crash_after_outbox_commit, SIGKILL");
+            kill(getpid(), SIGKILL);
+        }
+        wake_relays(sdk_store_url(tx->st));
+    }
+    tx_free(tx);
+    return rc;
+}
+
+void eddy_tx_rollback(eddy_tx *tx)
+{
+    if (!tx) return;
+    eddy_store_rollback(tx->st);
+    tx_free(tx);
+}
+
+/* ---- producer ----------------------------------------------------------------------------- */
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    eddy_relay *r = opaque;
+    if (!r) { /* synchronous sends (DLQ): the message opaque is an int status */
+        int *st = m->_private;
+        if (st) *st = m->err ? -1 : 1;
+        return;
+    }
+    r->inflight--;
+    if (m->err) {
+        r->failed = 1;
+        sdk_log("relay", "publish to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                rd_kafka_err2str(m->err));
+        return;
+    }
+    if (r->nacked == r->capacked) {
+        r->capacked = r->capacked ? r->capacked * 2 : 256;
+        r->acked = sdk_xrealloc(r->acked, (size_t)r->capacked * sizeof(int64_t));
+    }
+    r->acked[r->nacked++] = (int64_t)(intptr_t)m->_private;
+}
+
+rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra, void *opaque,
+                             char *err, size_t errlen)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    static const char *defaults[] = {
+        "enable.idempotence", "true", "acks", "all", "message.timeout.ms", "0",
+        "linger.ms", "2", "reconnect.backoff.max.ms", "1000",
+        "topic.metadata.refresh.interval.ms", "5000", "log_level", "3", NULL};
+    if (rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, errlen) != RD_KAFKA_CONF_OK)
+        goto fail;
+    for (int i = 0; defaults[i]; i += 2)
+        if (rd_kafka_conf_set(c, defaults[i], defaults[i + 1], err, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
+    for (int i = 0; extra && extra[i]; i++) {
+        const char *eq = strchr(extra[i], '=');
+        if (!eq) continue;
+        char *k = sdk_xstrndup(extra[i], (size_t)(eq - extra[i]));
+        int bad = rd_kafka_conf_set(c, k, eq + 1, err, errlen) != RD_KAFKA_CONF_OK;
+        free(k);
+        if (bad) goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+    rd_kafka_conf_set_opaque(c, opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, errlen);
+    if (rk) return rk;
+    return NULL;
+fail:
+    rd_kafka_conf_destroy(c);
+    return NULL;
+}
+
+/* ---- relay -------------------------------------------------------------------------------- */
+int eddy_relay_new(const char *store_url, const char *bootstrap, const char *const *rdkafka_conf,
+                   eddy_relay **out)
+{
+    *out = NULL;
+    eddy_relay *r = sdk_xcalloc(1, sizeof *r);
+    r->url = sdk_xstrdup(store_url);
+    r->bootstrap = sdk_xstrdup(bootstrap);
+    int n = 0;
+    while (rdkafka_conf && rdkafka_conf[n]) n++;
+    r->conf = sdk_xcalloc((size_t)n + 1, sizeof(char *));
+    for (int i = 0; i < n; i++) r->conf[i] = sdk_xstrdup(rdkafka_conf[i]);
+    r->poll_ms = 200;
+    const char *pm = getenv("EDDY_RELAY_POLL_MS");
+    if (pm && atoi(pm) > 0) r->poll_ms = atoi(pm);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    int rc = eddy_store_open(store_url, &r->st);
+    if (rc < 0) {
+        eddy_relay_free(r);
+        return rc;
+    }
+    char err[512];
+    r->rk = sdk_producer_new(bootstrap, (const char *const *)r->conf, r, err, sizeof err);
+    if (!r->rk) {
+        sdk_log("relay", "producer: %s", err);
+        eddy_relay_free(r);
+        return EDDY_ERR_PERMANENT;
+    }
+    pthread_mutex_lock(&g_relays_mu);
+    r->next = g_relays;
+    g_relays = r;
+    pthread_mutex_unlock(&g_relays_mu);
+    *out = r;
+    return 0;
+}
+
+int64_t eddy_relay_published(const eddy_relay *r)
+{
+    return atomic_load(&((eddy_relay *)r)->published);
+}
+
+/* Marks acknowledged rows published; one transaction. Returns count or < 0. */
+static int mark_acked(eddy_relay *r)
+{
+    if (r->nacked == 0) return 0;
+    char ts[32];
+    eddy_time_rfc3339(sdk_wall_ms(), ts);
+    int rc = eddy_store_begin(r->st);
+    if (rc < 0) return rc;
+    for (int i = 0; i < r->nacked; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%lld", (long long)r->acked[i]);
+        const char *p[] = {ts, id};
+        rc = eddy_store_exec(r->st, "UPDATE eddy_outbox SET published_at = $1 WHERE id = $2", 2, p);
+        if (rc < 0) {
+            eddy_store_rollback(r->st);
+            return rc;
+        }
+    }
+    rc = eddy_store_commit(r->st);
+    if (rc < 0) return rc;
+    int n = r->nacked;
+    r->nacked = 0;
+    atomic_fetch_add(&r->published, n);
+    return n;
+}
+
+/* Produces the next batch of pending rows. Returns rows queued, or < 0. */
+static int produce_batch(eddy_relay *r)
+{
+    if (r->inflight == 0) {
+        r->cursor = 0; /* nothing in flight: rescan, so failed rows are sent again */
+        r->failed = 0;
+    }
+    char cur[24];
+    snprintf(cur, sizeof cur, "%lld", (long long)r->cursor);
+    const char *p[] = {cur};
+    eddy_rows *rows = NULL;
+    int rc = eddy_store_query(r->st,
+                              "SELECT id, topic, msg_key, envelope FROM eddy_outbox"
+                              " WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT 500",
+                              1, p, &rows);
+    if (rc < 0) return rc;
+    int queued = 0;
+    for (int i = 0; i < eddy_rows_count(rows); i++) {
+        int64_t id = atoll(eddy_rows_get(rows, i, 0));
+        const char *topic = eddy_rows_get(rows, i, 1);
+        const char *key = eddy_rows_get(rows, i, 2);
+        const char *env = eddy_rows_get(rows, i, 3);
+        eddy_event *ev = NULL;
+        char *why = NULL;
+        rd_kafka_headers_t *h = NULL;
+        if (eddy_event_from_json(env, strlen(env), &ev, &why) == 0) {
+            h = sdk_event_headers(ev);
+            eddy_event_free(ev);
+        } else {
+            sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id,
+                    why);
+            free(why);
+        }
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                RD_KAFKA_V_VALUE((void *)env, strlen(env)),
+                RD_KAFKA_V_OPAQUE((void *)(intptr_t)id),
+                h ? RD_KAFKA_V_HEADERS(h) : RD_KAFKA_V_END, RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                h = NULL;
+                r->inflight++;
+                queued++;
+                r->cursor = id;
+                break;
+            }
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&r->stop)) {
+                rd_kafka_poll(r->rk, 50);
+                continue;
+            }
+            sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
+            if (h) rd_kafka_headers_destroy(h);
+            eddy_rows_free(rows);
+            return queued;
+        }
+    }
+    eddy_rows_free(rows);
+    return queued;
+}
+
+int eddy_relay_run_once(eddy_relay *r, int timeout_ms)
+{
+    int64_t deadline = sdk_mono_us() + (int64_t)timeout_ms * 1000;
+    int total = 0;
+    for (;;) {
+        rd_kafka_poll(r->rk, 0);
+        int m = mark_acked(r);
+        if (m > 0) total += m;
+        int q = r->failed && r->inflight > 0 ? 0 : produce_batch(r);
+        if (q < 0) return total ? total : q;
+        if (q == 0 && r->inflight == 0) break;
+        if (sdk_mono_us() >= deadline) break;
+        rd_kafka_poll(r->rk, 20);
+    }
+    int m = mark_acked(r);
+    if (m > 0) total += m;
+    return total;
+}
+
+static void *relay_main(void *arg)
+{
+    eddy_relay *r = arg;
+    int listening = sdk_store_listen(r->st) == 0 && eddy_store_is_postgres(r->st);
+    while (!atomic_load(&r->stop)) {
+        rd_kafka_poll(r->rk, 0);
+        mark_acked(r);
+        int q = r->failed && r->inflight > 0 ? 0 : produce_batch(r);
+        if (q > 0 || r->inflight > 0) {
+            rd_kafka_poll(r->rk, q > 0 ? 1 : 20);
+            continue;
+        }
+        if (q < 0) sdk_log("relay", "outbox read failed: %s", eddy_store_error(r->st));
+        if (listening) {
+            if (sdk_store_wait_notify(r->st, r->poll_ms) < 0) {
+                sdk_sleep_ms(200);
+                listening = sdk_store_listen(r->st) == 0;
+            }
+            continue;
+        }
+        pthread_mutex_lock(&r->mu);
+        if (!r->woken && !atomic_load(&r->stop)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)r->poll_ms * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        r->woken = 0;
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+int eddy_relay_start(eddy_relay *r)
+{
+    if (r->running) return 0;
+    if (pthread_create(&r->th, NULL, relay_main, r)) return EDDY_ERR_IO;
+    r->running = 1;
+    return 0;
+}
+
+void eddy_relay_wake(eddy_relay *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->woken = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void eddy_relay_stop(eddy_relay *r, int timeout_ms)
+{
+    if (r->running) {
+        atomic_store(&r->stop, 1);
+        eddy_relay_wake(r);
+        pthread_join(r->th, NULL);
+        r->running = 0;
+        atomic_store(&r->stop, 0);
+    }
+    eddy_relay_run_once(r, timeout_ms);
+}
+
+void eddy_relay_free(eddy_relay *r)
+{
+    if (!r) return;
+    if (r->running) eddy_relay_stop(r, 0);
+    pthread_mutex_lock(&g_relays_mu);
+    for (eddy_relay **pp = &g_relays; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    pthread_mutex_unlock(&g_relays_mu);
+    if (r->rk) {
+        rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(r->rk, 0);
+        rd_kafka_destroy(r->rk);
+    }
+    eddy_store_close(r->st);
+    for (int i = 0; r->conf && r->conf[i]; i++) free(r->conf[i]);
+    free(r->conf);
+    free(r->acked);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->url);
+    free(r->bootstrap);
+    free(r);
+}

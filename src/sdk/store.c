@@ -1,0 +1,339 @@
+/* store.c — a service's database behind one small interface (eddy.h "stores"): SQLite (the
+ * embedded default, WAL mode) and PostgreSQL (libpq). SQL is written once with $1..$n text
+ * parameters; for SQLite they become ?1..?n. Also libeddy's own tables (outbox, inbox) and
+ * PostgreSQL LISTEN/NOTIFY for the relay. Part of src/sdk (libeddy). */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+struct eddy_store {
+    int pg;
+    char *url;
+    sqlite3 *db;
+    PGconn *conn;
+    char err[512];
+};
+
+struct eddy_rows {
+    int nrows, ncols;
+    char **cells; /* nrows * ncols, NULL = SQL NULL */
+};
+
+static void set_err(eddy_store *st, const char *a, const char *b)
+{
+    snprintf(st->err, sizeof st->err, "%s%s%s", a, b ? ": " : "", b ? b : "");
+}
+
+const char *eddy_store_error(const eddy_store *st)
+{
+    return st ? st->err : "no store";
+}
+
+int eddy_store_is_postgres(const eddy_store *st)
+{
+    return st->pg;
+}
+
+const char *sdk_store_url(const eddy_store *st)
+{
+    return st->url;
+}
+
+int eddy_store_open(const char *url, eddy_store **out)
+{
+    *out = NULL;
+    if (!url || !*url) return EDDY_ERR_PERMANENT;
+    eddy_store *st = sdk_xcalloc(1, sizeof *st);
+    st->url = sdk_xstrdup(url);
+    if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13)) {
+        st->pg = 1;
+        st->conn = PQconnectdb(url);
+        if (PQstatus(st->conn) != CONNECTION_OK) {
+            sdk_log("store", "postgres connect failed: %s", PQerrorMessage(st->conn));
+            eddy_store_close(st);
+            return EDDY_ERR_TRANSIENT;
+        }
+        PGresult *r = PQexec(st->conn, "SET client_min_messages = warning");
+        PQclear(r);
+    } else {
+        const char *path = !strncmp(url, "sqlite:", 7) ? url + 7 : url;
+        if (!strncmp(path, "//", 2)) path += 2;
+        if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                                SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+            sdk_log("store", "sqlite open %s failed: %s", path,
+                    st->db ? sqlite3_errmsg(st->db) : "?");
+            eddy_store_close(st);
+            return EDDY_ERR_IO;
+        }
+        sqlite3_busy_timeout(st->db, 30000);
+        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                             " PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+    }
+    *out = st;
+    return 0;
+}
+
+void eddy_store_close(eddy_store *st)
+{
+    if (!st) return;
+    if (st->db) sqlite3_close_v2(st->db);
+    if (st->conn) PQfinish(st->conn);
+    free(st->url);
+    free(st);
+}
+
+/* $N → ?N outside string literals. */
+static char *sqlite_sql(const char *sql)
+{
+    char *o = sdk_xstrdup(sql);
+    int q = 0;
+    for (char *p = o; *p; p++) {
+        if (*p == '\'') q = !q;
+        else if (!q && *p == '$' && p[1] >= '0' && p[1] <= '9') *p = '?';
+    }
+    return o;
+}
+
+static int sqlite_code(eddy_store *st, int rc)
+{
+    set_err(st, "sqlite", sqlite3_errmsg(st->db));
+    int base = rc & 0xff;
+    if (base == SQLITE_BUSY || base == SQLITE_LOCKED) return EDDY_ERR_TRANSIENT;
+    if (base == SQLITE_IOERR || base == SQLITE_FULL || base == SQLITE_CANTOPEN) return EDDY_ERR_IO;
+    return EDDY_ERR_PERMANENT;
+}
+
+static int pg_code(eddy_store *st, PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    set_err(st, "postgres", PQerrorMessage(st->conn));
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        PQreset(st->conn);
+        return EDDY_ERR_TRANSIENT;
+    }
+    if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
+                  !strncmp(state, "08", 2) || !strncmp(state, "57", 2)))
+        return EDDY_ERR_TRANSIENT;
+    return EDDY_ERR_PERMANENT;
+}
+
+static int run(eddy_store *st, const char *sql, int n, const char *const *params,
+               eddy_rows **out)
+{
+    if (out) *out = NULL;
+    st->err[0] = 0;
+    if (st->pg) {
+        PGresult *r = (n == 0 && !out) ? PQexec(st->conn, sql)
+                                       : PQexecParams(st->conn, sql, n, NULL, params, NULL,
+                                                      NULL, 0);
+        ExecStatusType s = PQresultStatus(r);
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+            int rc = pg_code(st, r);
+            PQclear(r);
+            return rc;
+        }
+        int changed = atoi(PQcmdTuples(r));
+        if (out) {
+            eddy_rows *rows = sdk_xcalloc(1, sizeof *rows);
+            rows->nrows = PQntuples(r);
+            rows->ncols = PQnfields(r);
+            rows->cells = sdk_xcalloc((size_t)rows->nrows * rows->ncols + 1, sizeof(char *));
+            for (int i = 0; i < rows->nrows; i++)
+                for (int j = 0; j < rows->ncols; j++)
+                    if (!PQgetisnull(r, i, j))
+                        rows->cells[i * rows->ncols + j] = sdk_xstrdup(PQgetvalue(r, i, j));
+            *out = rows;
+            changed = rows->nrows;
+        }
+        PQclear(r);
+        return changed;
+    }
+    char *s = sqlite_sql(sql);
+    if (n == 0 && !out) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(st->db, s, NULL, NULL, &msg);
+        free(s);
+        if (rc != SQLITE_OK) {
+            int code = sqlite_code(st, rc);
+            if (msg) set_err(st, "sqlite", msg);
+            sqlite3_free(msg);
+            return code;
+        }
+        return sqlite3_changes(st->db);
+    }
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(st->db, s, -1, &stmt, NULL);
+    free(s);
+    if (rc != SQLITE_OK) return sqlite_code(st, rc);
+    for (int i = 0; i < n; i++) {
+        if (params[i]) sqlite3_bind_text(stmt, i + 1, params[i], -1, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(stmt, i + 1);
+    }
+    eddy_rows *rows = NULL;
+    if (out) {
+        rows = sdk_xcalloc(1, sizeof *rows);
+        rows->ncols = sqlite3_column_count(stmt);
+    }
+    size_t cap = 0;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (!rows) continue;
+        size_t need = (size_t)(rows->nrows + 1) * rows->ncols + 1;
+        if (need > cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            while (ncap < need) ncap *= 2;
+            rows->cells = sdk_xrealloc(rows->cells, ncap * sizeof(char *));
+            cap = ncap;
+        }
+        for (int j = 0; j < rows->ncols; j++) {
+            const unsigned char *v = sqlite3_column_text(stmt, j);
+            rows->cells[rows->nrows * rows->ncols + j] =
+                v ? sdk_xstrndup((const char *)v, (size_t)sqlite3_column_bytes(stmt, j)) : NULL;
+        }
+        rows->nrows++;
+    }
+    if (rc != SQLITE_DONE) {
+        int code = sqlite_code(st, rc);
+        sqlite3_finalize(stmt);
+        eddy_rows_free(rows);
+        return code;
+    }
+    sqlite3_finalize(stmt);
+    if (out) {
+        *out = rows;
+        return rows->nrows;
+    }
+    return sqlite3_changes(st->db);
+}
+
+int eddy_store_exec(eddy_store *st, const char *sql, int n, const char *const *params)
+{
+    return run(st, sql, n, params, NULL);
+}
+
+int eddy_store_query(eddy_store *st, const char *sql, int n, const char *const *params,
+                     eddy_rows **out)
+{
+    return run(st, sql, n, params, out);
+}
+
+int eddy_store_begin(eddy_store *st)
+{
+    int rc = run(st, st->pg ? "BEGIN" : "BEGIN IMMEDIATE", 0, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int eddy_store_commit(eddy_store *st)
+{
+    int rc = run(st, "COMMIT", 0, NULL, NULL);
+    if (rc < 0) {
+        char keep[512];
+        memcpy(keep, st->err, sizeof keep);
+        eddy_store_rollback(st);
+        memcpy(st->err, keep, sizeof keep);
+        return rc;
+    }
+    return 0;
+}
+
+int eddy_store_rollback(eddy_store *st)
+{
+    if (!st->pg && sqlite3_get_autocommit(st->db)) return 0;
+    int rc = run(st, "ROLLBACK", 0, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int eddy_rows_count(const eddy_rows *r)
+{
+    return r ? r->nrows : 0;
+}
+
+const char *eddy_rows_get(const eddy_rows *r, int row, int col)
+{
+    if (!r || row < 0 || col < 0 || row >= r->nrows || col >= r->ncols) return NULL;
+    return r->cells[row * r->ncols + col];
+}
+
+void eddy_rows_free(eddy_rows *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->nrows * r->ncols; i++) free(r->cells[i]);
+    free(r->cells);
+    free(r);
+}
+
+/* Outbox row: id (order of commit within a store), the envelope and where it goes.
+ * Inbox row: the eventId of every event a handler committed. */
+static const char SDK_SQLITE_DDL[] =
+    "CREATE TABLE IF NOT EXISTS eddy_outbox ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE,"
+    " topic TEXT NOT NULL, msg_key TEXT, event_type TEXT NOT NULL,"
+    " correlation_id TEXT NOT NULL, envelope TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, published_at TEXT);"
+    "CREATE INDEX IF NOT EXISTS eddy_outbox_pending ON eddy_outbox(published_at, id);"
+    "CREATE TABLE IF NOT EXISTS eddy_inbox ("
+    " event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, event_type TEXT NOT NULL,"
+    " processed_at TEXT NOT NULL);";
+
+static const char SDK_PG_DDL[] =
+    "CREATE TABLE IF NOT EXISTS eddy_outbox ("
+    " id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE,"
+    " topic TEXT NOT NULL, msg_key TEXT, event_type TEXT NOT NULL,"
+    " correlation_id TEXT NOT NULL, envelope TEXT NOT NULL,"
+    " created_at TEXT NOT NULL, published_at TEXT);"
+    "CREATE INDEX IF NOT EXISTS eddy_outbox_pending ON eddy_outbox(id) WHERE published_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS eddy_inbox ("
+    " event_id TEXT PRIMARY KEY, topic TEXT NOT NULL, event_type TEXT NOT NULL,"
+    " processed_at TEXT NOT NULL);";
+
+int eddy_store_migrate(eddy_store *st)
+{
+    if (st->pg) {
+        /* Concurrent CREATE IF NOT EXISTS can race on the catalog: serialise migrations. */
+        run(st, "SELECT pg_advisory_lock(4242)", 0, NULL, NULL);
+        int rc = run(st, SDK_PG_DDL, 0, NULL, NULL);
+        run(st, "SELECT pg_advisory_unlock(4242)", 0, NULL, NULL);
+        return rc < 0 ? rc : 0;
+    }
+    int rc = run(st, SDK_SQLITE_DDL, 0, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int sdk_store_listen(eddy_store *st)
+{
+    if (!st->pg) return 0;
+    int rc = run(st, "LISTEN eddy_outbox", 0, NULL, NULL);
+    return rc < 0 ? rc : 0;
+}
+
+int sdk_store_wait_notify(eddy_store *st, int timeout_ms)
+{
+    if (!st->pg) return 0;
+    PGnotify *n;
+    int got = 0;
+    PQconsumeInput(st->conn);
+    while ((n = PQnotifies(st->conn))) {
+        got = 1;
+        PQfreemem(n);
+    }
+    if (got) return 1;
+    struct pollfd p = {PQsocket(st->conn), POLLIN, 0};
+    if (p.fd < 0) return EDDY_ERR_TRANSIENT;
+    int r = poll(&p, 1, timeout_ms);
+    if (r <= 0) return r < 0 && errno != EINTR ? EDDY_ERR_IO : 0;
+    if (!PQconsumeInput(st->conn)) {
+        PQreset(st->conn);
+        sdk_store_listen(st);
+        return EDDY_ERR_TRANSIENT;
+    }
+    while ((n = PQnotifies(st->conn))) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
