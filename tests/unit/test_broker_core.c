@@ -96,7 +96,7 @@ static void freereq(breq *r)
 static const char *k_vec =
     "0000000000000000000000470000000002" "34ed6979" "000000000001"
     "0000018bcfe568000000018bcfe56805ffffffffffffffffffffffffffff00000002"
-    "1a0000000002" "6b" "04" "6869" "02026802" "76" "0e000a020102" "78" "00";
+    "1a00000002" "6b" "04" "6869" "02026802" "76" "0e000a020102" "78" "00";
 
 static size_t unhexs(const char *h, uint8_t *out)
 {
