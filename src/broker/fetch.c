@@ -103,7 +103,7 @@ static void probe(fpark *fp, bool *data, bool *error)
 
 /* Fills the response tree. Returns the bytes of records placed in it; *error if any partition
  * got an error. with_data=false: every partition gets empty records (dropped connection). */
-static int64_t build(fpark *fp, bool with_data, bool *error)
+static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
 {
     broker *b = fp->b;
     kmsg *resp = fp->r->resp;
@@ -173,8 +173,11 @@ static int64_t build(fpark *fp, bool with_data, bool *error)
             keep_fd(fp, s.fd);
             total += s.len;
             remaining -= s.len;
-            p->bytes_out += (uint64_t)s.len;
-            if (s.next_offset > x->offset) p->records_out += (uint64_t)(s.next_offset - x->offset);
+            if (count) {
+                p->bytes_out += (uint64_t)s.len;
+                if (s.next_offset > x->offset)
+                    p->records_out += (uint64_t)(s.next_offset - x->offset);
+            }
         }
     }
     return total;
@@ -183,7 +186,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error)
 static void finish(fpark *fp)
 {
     bool err;
-    build(fp, !fp->r->conn_closed, &err);
+    build(fp, !fp->r->conn_closed, &err, true);
     fp->nfds = 0; /* the fds now belong to the response (server.c closes them) */
     breq *r = fp->r;
     fp_free(fp);
@@ -209,12 +212,10 @@ static void recheck(fpark *fp, bool final)
         return;
     }
     bool e2;
-    int64_t total = build(fp, true, &e2);
+    int64_t total = build(fp, true, &e2, false);
     if (e2 || total >= fp->min_bytes) {
-        fp->nfds = 0;
-        breq *r = fp->r;
-        fp_free(fp);
-        breq_done(r);
+        drop_frags(fp);
+        finish(fp);
         return;
     }
     drop_frags(fp);
@@ -304,11 +305,10 @@ void h_fetch(broker *b, breq *r)
     }
     if (data) {
         bool e2;
-        int64_t got = build(fp, true, &e2);
+        int64_t got = build(fp, true, &e2, false);
         if (e2 || got >= fp->min_bytes) {
-            fp->nfds = 0;
-            fp_free(fp);
-            breq_done(r);
+            drop_frags(fp);
+            finish(fp);
             return;
         }
         drop_frags(fp);
