@@ -337,14 +337,14 @@ static int produce_batch(eddy_relay *r)
             sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id,
                     why);
             free(why);
+            h = rd_kafka_headers_new(1);
         }
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
                 RD_KAFKA_V_VALUE((void *)env, strlen(env)),
-                RD_KAFKA_V_OPAQUE((void *)(intptr_t)id),
-                h ? RD_KAFKA_V_HEADERS(h) : RD_KAFKA_V_END, RD_KAFKA_V_END);
+                RD_KAFKA_V_OPAQUE((void *)(intptr_t)id), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 h = NULL;
                 r->inflight++;
@@ -357,7 +357,7 @@ static int produce_batch(eddy_relay *r)
                 continue;
             }
             sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
-            if (h) rd_kafka_headers_destroy(h);
+            rd_kafka_headers_destroy(h);
             eddy_rows_free(rows);
             return queued;
         }

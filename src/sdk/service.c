@@ -220,10 +220,10 @@ static void create_topics(eddy_service *svc)
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(svc->dlq_rk);
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(svc->dlq_rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(o, 10000, NULL, 0);
-    rd_kafka_AdminOptions_set_request_timeout(o, 15000, NULL, 0);
+    rd_kafka_AdminOptions_set_operation_timeout(o, 5000, NULL, 0);
+    rd_kafka_AdminOptions_set_request_timeout(o, 5000, NULL, 0);
     rd_kafka_CreateTopics(svc->dlq_rk, nt, (size_t)k, o, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 20000);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 8000);
     if (ev) {
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
         if (rd_kafka_event_error(ev)) {
@@ -315,6 +315,7 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         rc |= apply_conf(c, "allow.auto.create.topics", "true", svc->name);
         rc |= apply_conf(c, "topic.metadata.refresh.interval.ms", "5000", svc->name);
         rc |= apply_conf(c, "reconnect.backoff.max.ms", "1000", svc->name);
+        rc |= apply_conf(c, "fetch.wait.max.ms", "100", svc->name);
         rc |= apply_conf(c, "log_level", "3", svc->name);
         for (int i = 0; kc[i]; i++) {
             char *eq = strchr(kc[i], '=');

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# demo.sh — the reference e-commerce system on the embedded broker (make demo / make demo-check).
+# Starts eddyd (or, if eddyd is not built, eddy-mockd: librdkafka's mock cluster) and the four
+# services on loopback with SQLite in a temp dir, places orders covering the happy path and
+# both failure paths, prints each order's final status and its event chain grouped by
+# correlation id. Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
+#   --check   non-interactive: stop everything afterwards, exit 0 only if every order ended in
+#             the state its path predicts.
+# Environment: EDDY_BUILD_DIR (default build), EDDY_BOOTSTRAP_SERVERS (use that cluster, start
+# no broker), EDDY_BROKER=eddyd|mock, DEMO_ORDERS (orders per path, default 2).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CHECK=0
+[ "${1:-}" = "--check" ] && CHECK=1
+B=${EDDY_BUILD_DIR:-build}
+[ -d "$B" ] || { echo "demo: build dir $B missing (make build)" >&2; exit 1; }
+B=$(cd "$B" && pwd)
+N=${DEMO_ORDERS:-2}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/eddy-demo-XXXXXX")
+PIDS=()
+BROKER_PID=""
+
+stop_all() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 1 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null
+    done
+    PIDS=()
+    if [ -n "$BROKER_PID" ]; then
+        kill -TERM "$BROKER_PID" 2>/dev/null
+        for _ in $(seq 1 150); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null
+        BROKER_PID=""
+    fi
+}
+cleanup() { stop_all; if [ "$CHECK" = 1 ] && [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
+trap cleanup EXIT
+trap 'echo; echo "demo: stopping"; exit 0' INT TERM
+
+wait_line() { # file pattern timeout_s pid → prints the matched line's port
+    local f=$1 pat=$2 t=$3 pid=$4 i
+    for i in $(seq 1 $((t * 10))); do
+        if [ -f "$f" ]; then
+            local l; l=$(grep -v "http listening" "$f" 2>/dev/null | grep -m1 -o "$pat" || true)
+            [ "$pat" = "http listening on 127.0.0.1:[0-9]*" ] && l=$(grep -m1 -o "$pat" "$f" || true)
+            if [ -n "$l" ]; then echo "${l##*:}"; return 0; fi
+        fi
+        kill -0 "$pid" 2>/dev/null || { echo "demo: process for $f exited" >&2; tail -5 "$f" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "demo: timeout waiting for '$pat' in $f" >&2; return 1
+}
+
+# ---- broker ---------------------------------------------------------------------------------
+HTTP_URL=""
+if [ -n "${EDDY_BOOTSTRAP_SERVERS:-}" ]; then
+    BOOT=$EDDY_BOOTSTRAP_SERVERS
+    echo "demo: using the cluster at $BOOT"
+else
+    kind=${EDDY_BROKER:-}
+    if [ -z "$kind" ]; then
+        if [ -x "$B/src/broker/eddyd" ]; then kind=eddyd; else kind=mock; fi
+    fi
+    mkdir -p "$TMP/broker"
+    if [ "$kind" = eddyd ]; then
+        setsid "$B/src/broker/eddyd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+            --http 127.0.0.1:0 >"$TMP/eddyd.log" 2>&1 &
+    else
+        echo "demo: eddyd is not built; using eddy-mockd (librdkafka's mock cluster, in memory)"
+        export EDDY_TOPIC_CREATE=0   # the mock has no CreateTopics; it auto-creates
+        setsid "$B/src/sdk/eddy-mockd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+            >"$TMP/eddyd.log" 2>&1 &
+    fi
+    BROKER_PID=$!
+    port=$(wait_line "$TMP/eddyd.log" "listening on 127.0.0.1:[0-9]*" 30 $BROKER_PID) || exit 1
+    BOOT=127.0.0.1:$port
+    hp=$(grep -o "http listening on 127.0.0.1:[0-9]*" "$TMP/eddyd.log" | head -1 | sed 's/.*://')
+    [ -n "$hp" ] && HTTP_URL="http://127.0.0.1:$hp"
+    echo "demo: broker ($kind) on $BOOT"
+fi
+export EDDY_BOOTSTRAP_SERVERS=$BOOT
+
+# ---- services -------------------------------------------------------------------------------
+declare -A URL
+export EDDY_MAIL_LOG=$TMP/mail.log
+export EDDY_TRACE_LOG=$TMP/spans.jsonl
+for s in order payment inventory notification; do
+    EDDY_STORE="sqlite:$TMP/$s.db" EDDY_HTTP_LISTEN=127.0.0.1:0 EDDY_RETRY_BACKOFF_MS=50 \
+        setsid "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
+    PIDS+=($!)
+done
+i=0
+for s in order payment inventory notification; do
+    p=$(wait_line "$TMP/$s.log" "http listening on 127.0.0.1:[0-9]*" 60 "${PIDS[$i]}") || exit 1
+    URL[$s]="http://127.0.0.1:$p"
+    i=$((i + 1))
+done
+echo "demo: services up: order ${URL[order]}  payment ${URL[payment]}  inventory ${URL[inventory]}  notification ${URL[notification]}"
+
+# ---- orders ---------------------------------------------------------------------------------
+declare -A EXPECT PATHNAME
+place() { # path expected body
+    local out id
+    out=$(curl -s -X POST "${URL[order]}/orders" -H 'Content-Type: application/json' -d "$3")
+    id=$(echo "$out" | sed -n 's/.*"orderId":"\([^"]*\)".*/\1/p')
+    if [ -z "$id" ]; then echo "demo: POST /orders failed: $out" >&2; return 1; fi
+    EXPECT[$id]=$2; PATHNAME[$id]=$1; ORDERS+=("$id")
+}
+ORDERS=()
+for k in $(seq 1 "$N"); do
+    place happy completed '{"customerId":"alice","items":[{"sku":"SKU-BOOK","quantity":2,"price":29.99},{"sku":"SKU-MUG","quantity":1,"price":9.5}],"card":"4242424242424242"}'
+    place payment-declined payment_failed '{"customerId":"bob","items":[{"sku":"SKU-LAMP","quantity":1,"price":49}],"card":"4000000000000002"}'
+    place out-of-stock cancelled+refunded '{"customerId":"carol","items":[{"sku":"SKU-RARE","quantity":1,"price":999}],"card":"4242424242424242"}'
+done
+place gateway-retry completed '{"customerId":"dave","items":[{"sku":"SKU-MUG","quantity":3,"price":9.5}],"card":"4000000000000119"}'
+echo "demo: placed ${#ORDERS[@]} orders; waiting for them to settle"
+
+status_of() { curl -s "${URL[order]}/orders/$1"; }
+final_of() { # → status or status+refunded
+    local j st rf
+    j=$(status_of "$1")
+    st=$(echo "$j" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p')
+    rf=$(echo "$j" | grep -o '"refunded":true' || true)
+    [ -n "$rf" ] && st="$st+refunded"
+    echo "$st"
+}
+deadline=$((SECONDS + ${DEMO_TIMEOUT:-120}))
+while :; do
+    left=0
+    for id in "${ORDERS[@]}"; do [ "$(final_of "$id")" = "${EXPECT[$id]}" ] || left=$((left + 1)); done
+    [ $left = 0 ] && break
+    [ $SECONDS -ge $deadline ] && break
+    sleep 0.5
+done
+
+ok=1
+echo
+printf '%-42s %-17s %-20s %-20s %s\n' ORDER PATH EXPECTED FINAL RESULT
+for id in "${ORDERS[@]}"; do
+    f=$(final_of "$id"); r=ok
+    [ "$f" = "${EXPECT[$id]}" ] || { r=WRONG; ok=0; }
+    printf '%-42s %-17s %-20s %-20s %s\n' "$id" "${PATHNAME[$id]}" "${EXPECT[$id]}" "$f" "$r"
+done
+echo
+echo "Event chains by correlation id:"
+"$B/services/events/eddy-events" --bootstrap "$BOOT"
+echo
+if [ -s "$TMP/mail.log" ]; then echo "Mail sent (notification service's outbox log):"; cat "$TMP/mail.log"; echo; fi
+
+if [ "$CHECK" = 1 ]; then
+    stop_all
+    if [ $ok = 1 ]; then echo "demo-check: PASS (${#ORDERS[@]} orders reached their predicted state)"; exit 0; fi
+    echo "demo-check: FAIL; logs kept in $TMP" >&2; KEEP_TMP=1; exit 1
+fi
+echo "Running. Try:"
+echo "  curl -s -X POST ${URL[order]}/orders -d '{\"customerId\":\"you\",\"items\":[{\"sku\":\"SKU-BOOK\",\"quantity\":1,\"price\":12.5}]}'"
+echo "  curl -s ${URL[order]}/orders/<id>        curl -s ${URL[order]}/orders"
+echo "  curl -s ${URL[payment]}/payments/<id>    curl -s ${URL[inventory]}/stock    curl -s ${URL[notification]}/mail/<id>"
+for s in order payment inventory notification; do echo "  $s metrics: ${URL[$s]}/metrics"; done
+[ -n "$HTTP_URL" ] && echo "  broker: $HTTP_URL/metrics"
+echo "  broker: $BOOT (Kafka protocol)   logs: $TMP"
+echo "Ctrl-C stops everything."
+while :; do
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { echo "demo: a service exited; see $TMP" >&2; exit 1; }; done
+    sleep 1
+done

@@ -1,0 +1,153 @@
+/* eddy-events — reads the reference system's topics from the beginning to their current end
+ * and prints every event grouped by correlation id, in time order (the demo's "event chain"),
+ * or as JSON lines with --json. Any Kafka cluster; librdkafka only.
+ *   eddy-events --bootstrap HOST:PORT [--topics a,b,…] [--correlation ID] [--json] */
+#include <eddy/eddy.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct item {
+    char *corr, *ts, *type, *source, *key, *topic;
+    json_t *env;
+    int64_t offset;
+    int32_t partition;
+} item;
+
+static int cmp(const void *a, const void *b)
+{
+    const item *x = a, *y = b;
+    int c = strcmp(x->corr, y->corr);
+    if (c) return c;
+    c = strcmp(x->ts, y->ts);
+    if (c) return c;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+int main(int argc, char **argv)
+{
+    const char *bootstrap = getenv("EDDY_BOOTSTRAP_SERVERS");
+    const char *topics = "order.events,payment.events,inventory.events,notification.events";
+    const char *only = NULL;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--bootstrap") && i + 1 < argc) bootstrap = argv[++i];
+        else if (!strcmp(argv[i], "--topics") && i + 1 < argc) topics = argv[++i];
+        else if (!strcmp(argv[i], "--correlation") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--json")) as_json = 1;
+        else {
+            fprintf(stderr, "usage: eddy-events --bootstrap HOST:PORT [--topics a,b] "
+                            "[--correlation ID] [--json]\n");
+            return 2;
+        }
+    }
+    if (!bootstrap) bootstrap = "127.0.0.1:9092";
+    char err[512], gid[64], uuid[37];
+    eddy_uuid_generate(uuid);
+    snprintf(gid, sizeof gid, "eddy-events-%s", uuid);
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_conf_set(c, "group.id", gid, err, sizeof err);
+    rd_kafka_conf_set(c, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(c, "enable.partition.eof", "true", err, sizeof err);
+    rd_kafka_conf_set(c, "log_level", "3", err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "eddy-events: %s\n", err);
+        return 1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    char *tl = strdup(topics), *save = NULL;
+    int pending = 0;
+    for (char *t = strtok_r(tl, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, t, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            md->topic_cnt == 1 && !md->topics[0].err) {
+            for (int p = 0; p < md->topics[0].partition_cnt; p++) {
+                int64_t lo = 0, hi = 0;
+                rd_kafka_query_watermark_offsets(rk, t, md->topics[0].partitions[p].id, &lo, &hi,
+                                                 10000);
+                if (hi > lo) {
+                    rd_kafka_topic_partition_list_add(l, t, md->topics[0].partitions[p].id)
+                        ->offset = RD_KAFKA_OFFSET_BEGINNING;
+                    pending++;
+                }
+            }
+        }
+        if (md) rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
+    free(tl);
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    item *items = NULL;
+    size_t n = 0, cap = 0;
+    int idle = 0;
+    while (pending > 0 && idle < 100) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m) {
+            idle++;
+            continue;
+        }
+        idle = 0;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            pending--;
+        } else if (!m->err) {
+            json_t *env = json_loadb(m->payload, m->len, 0, NULL);
+            json_t *corr = json_object_get(env, "correlationId");
+            if (json_is_string(corr) && (!only || !strcmp(only, json_string_value(corr)))) {
+                if (n == cap) items = realloc(items, (cap = cap ? cap * 2 : 256) * sizeof *items);
+                item *it = &items[n++];
+                it->corr = strdup(json_string_value(corr));
+                const char *ts = json_string_value(json_object_get(env, "timestamp"));
+                const char *ty = json_string_value(json_object_get(env, "eventType"));
+                const char *so = json_string_value(json_object_get(env, "source"));
+                it->ts = strdup(ts ? ts : "");
+                it->type = strdup(ty ? ty : "?");
+                it->source = strdup(so ? so : "?");
+                it->key = m->key ? strndup(m->key, m->key_len) : strdup("");
+                it->topic = strdup(rd_kafka_topic_name(m->rkt));
+                it->env = env;
+                env = NULL;
+                it->offset = m->offset;
+                it->partition = m->partition;
+            }
+            json_decref(env);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    qsort(items, n, sizeof *items, cmp);
+    const char *last = "";
+    for (size_t i = 0; i < n; i++) {
+        item *it = &items[i];
+        if (as_json) {
+            json_t *o = json_pack("{s:s,s:i,s:I,s:s,s:O}", "topic", it->topic, "partition",
+                                  it->partition, "offset", (json_int_t)it->offset, "key", it->key,
+                                  "event", it->env);
+            char *s = json_dumps(o, JSON_COMPACT);
+            puts(s);
+            free(s);
+            json_decref(o);
+        } else {
+            if (strcmp(last, it->corr)) printf("correlation %s (key %s)\n", it->corr, it->key);
+            printf("  %s  %-13s %-30s %s[%d]@%lld\n", it->ts, it->source, it->type, it->topic,
+                   it->partition, (long long)it->offset);
+            last = it->corr;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].corr);
+        free(items[i].ts);
+        free(items[i].type);
+        free(items[i].source);
+        free(items[i].key);
+        free(items[i].topic);
+        json_decref(items[i].env);
+    }
+    free(items);
+    return 0;
+}
