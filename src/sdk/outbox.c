@@ -399,9 +399,18 @@ static void *relay_main(void *arg)
         }
         if (q < 0) sdk_log("relay", "outbox read failed: %s", eddy_store_error(r->st));
         if (listening) {
-            if (sdk_store_wait_notify(r->st, r->poll_ms) < 0) {
-                sdk_sleep_ms(200);
-                listening = sdk_store_listen(r->st) == 0;
+            /* NOTIFY, an in-process wake or stop end the wait; slices keep stop prompt. */
+            for (int left = r->poll_ms; left > 0 && !atomic_load(&r->stop); left -= 100) {
+                int w = sdk_store_wait_notify(r->st, left < 100 ? left : 100);
+                if (w < 0) {
+                    sdk_sleep_ms(200);
+                    listening = sdk_store_listen(r->st) == 0;
+                }
+                pthread_mutex_lock(&r->mu);
+                int woken = r->woken;
+                r->woken = 0;
+                pthread_mutex_unlock(&r->mu);
+                if (w != 0 || woken) break;
             }
             continue;
         }

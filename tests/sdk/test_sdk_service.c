@@ -1,0 +1,272 @@
+/* test_sdk_service — the libeddy service runtime against librdkafka's mock cluster, on SQLite
+ * and PostgreSQL: handlers per (topic, type), the inbox skipping a redelivered eventId,
+ * correlation/causation/trace carried into published events, transient failures retried then
+ * dead-lettered with the documented fields, permanent failures and poison messages (not JSON,
+ * missing fields, unknown version) dead-lettered at once, the consumer moving on, metrics. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "sdk_test.h"
+
+static mock g_mock;
+static char g_out[64];
+static atomic_int calls_ok_e1, calls_flaky, calls_broken, calls_bad;
+static char g_e1[37];
+
+static int setup(void **state)
+{
+    return mock_start(&g_mock);
+}
+
+static int teardown(void **state)
+{
+    mock_stop(&g_mock);
+    return 0;
+}
+
+static int h_ok(eddy_ctx *ctx, void *arg)
+{
+    const eddy_event *ev = eddy_ctx_event(ctx);
+    if (!strcmp(ev->event_id, g_e1)) atomic_fetch_add(&calls_ok_e1, 1);
+    const char *p[] = {ev->event_id};
+    int rc = eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p);
+    if (rc < 0) return rc;
+    return eddy_ctx_publish(ctx, g_out, ev->key, "thing.done", "1.0",
+                            json_pack("{s:s}", "of", ev->event_id));
+}
+
+static int h_flaky(eddy_ctx *ctx, void *arg)
+{
+    atomic_fetch_add(&calls_flaky, 1);
+    if (eddy_ctx_attempt(ctx) < 3) return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "flaky %d", eddy_ctx_attempt(ctx));
+    const char *p[] = {eddy_ctx_event(ctx)->event_id};
+    return eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p) < 0 ? EDDY_ERR_TRANSIENT : 0;
+}
+
+static int h_broken(eddy_ctx *ctx, void *arg)
+{
+    atomic_fetch_add(&calls_broken, 1);
+    /* state written before failing must be rolled back */
+    const char *p[] = {eddy_ctx_event(ctx)->event_id};
+    eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p);
+    return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "downstream unavailable");
+}
+
+static int h_bad(eddy_ctx *ctx, void *arg)
+{
+    atomic_fetch_add(&calls_bad, 1);
+    return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "amount must be positive");
+}
+
+static void *run_svc(void *arg)
+{
+    eddy_service *svc = arg;
+    if (eddy_service_start(svc, "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY);") < 0)
+        return (void *)1;
+    return (void *)(intptr_t)eddy_service_run(svc);
+}
+
+static char *envelope(const char *type, const char *version, const char *id, const char *corr,
+                      const char *tp)
+{
+    eddy_event *ev = eddy_event_new(type, version, "test", json_pack("{s:i}", "n", 1));
+    if (id) eddy_event_set(&ev->event_id, id);
+    if (corr) eddy_event_set(&ev->correlation_id, corr);
+    if (tp) eddy_event_set(&ev->traceparent, tp);
+    char *s = eddy_event_to_json(ev);
+    eddy_event_free(ev);
+    return s;
+}
+
+static int count_seen(const char *url, const char *id)
+{
+    eddy_store *st;
+    if (eddy_store_open(url, &st) < 0) return -1;
+    eddy_rows *r = NULL;
+    const char *p[] = {id};
+    int n = -1;
+    if (eddy_store_query(st, "SELECT COUNT(*) FROM seen WHERE event_id = $1", 1, p, &r) > 0)
+        n = atoi(eddy_rows_get(r, 0, 0));
+    eddy_rows_free(r);
+    eddy_store_close(st);
+    return n;
+}
+
+static json_t *dlq_for(tmsg *m, int n, const char *needle)
+{
+    for (int i = 0; i < n; i++)
+        if (strstr(m[i].value, needle)) return json_loads(m[i].value, 0, NULL);
+    return NULL;
+}
+
+static void runtime(int pg)
+{
+    tstore ts;
+    assert_int_equal(tstore_make(&ts, pg), 0);
+    char u[37], in[64], name[64], dlq[80];
+    eddy_uuid_generate(u);
+    snprintf(in, sizeof in, "in-%.8s", u);
+    snprintf(g_out, sizeof g_out, "out-%.8s", u);
+    snprintf(name, sizeof name, "svc-%.8s", u);
+    snprintf(dlq, sizeof dlq, "%s.dlq", in);
+    mock_topic(&g_mock, in, 3);
+    mock_topic(&g_mock, g_out, 3);
+    mock_topic(&g_mock, dlq, 1);
+    atomic_store(&calls_ok_e1, 0);
+    atomic_store(&calls_flaky, 0);
+    atomic_store(&calls_broken, 0);
+    atomic_store(&calls_bad, 0);
+
+    eddy_service *svc;
+    assert_int_equal(eddy_service_new(name, &svc), 0);
+    eddy_service_set(svc, "bootstrap.servers", g_mock.bootstrap);
+    eddy_service_set(svc, "store", ts.url);
+    eddy_service_set(svc, "http.listen", "off");
+    eddy_service_set(svc, "retry.max.attempts", "3");
+    eddy_service_set(svc, "retry.backoff.ms", "10");
+    eddy_service_set(svc, "topic.create", "0");
+    assert_int_equal(eddy_service_on(svc, in, "thing.ok", "1", h_ok, NULL), 0);
+    assert_int_equal(eddy_service_on(svc, in, "thing.flaky", "1", h_flaky, NULL), 0);
+    assert_int_equal(eddy_service_on(svc, in, "thing.broken", "1", h_broken, NULL), 0);
+    assert_int_equal(eddy_service_on(svc, in, "thing.bad", "1", h_bad, NULL), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, run_svc, svc);
+
+    const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    eddy_uuid_generate(g_e1);
+    char e2[37], flaky[37], broken[37];
+    eddy_uuid_generate(e2);
+    eddy_uuid_generate(flaky);
+    eddy_uuid_generate(broken);
+    char *m1 = envelope("thing.ok", "1.0", g_e1, "corr-e1", tp);
+    char *m1dup = strdup(m1);
+    char *mf = envelope("thing.flaky", "1.0", flaky, NULL, NULL);
+    char *mb = envelope("thing.broken", "1.0", broken, "corr-broken", NULL);
+    char *mbad = envelope("thing.bad", "1.0", NULL, "corr-bad", NULL);
+    char *mver = envelope("thing.ok", "2.0", NULL, "corr-v2", NULL);
+    char *mother = envelope("thing.unrelated", "1.0", NULL, NULL, NULL);
+    char *m2 = envelope("thing.ok", "1", e2, NULL, NULL);
+    const char *missing = "{\"eventType\":\"thing.ok\",\"version\":\"1.0\",\"payload\":{}}";
+    const char *seq[] = {m1, m1dup, mf, mb, mbad, "this is not json", missing, mver, mother, m2};
+    for (size_t i = 0; i < sizeof seq / sizeof *seq; i++)
+        assert_int_equal(produce_raw(g_mock.bootstrap, in, "same-key", seq[i], strlen(seq[i])), 0);
+
+    int done = 0;
+    for (int i = 0; i < 600 && !done; i++) {
+        done = count_seen(ts.url, e2) == 1;
+        if (!done) msleep(100);
+    }
+    assert_true(done);
+    eddy_service_stop(svc);
+    void *ret;
+    pthread_join(th, &ret);
+    assert_int_equal((intptr_t)ret, 0);
+
+    /* inbox: the redelivered eventId ran once */
+    assert_int_equal(atomic_load(&calls_ok_e1), 1);
+    assert_int_equal(count_seen(ts.url, g_e1), 1);
+    assert_int_equal(count_seen(ts.url, flaky), 1);
+    assert_int_equal(atomic_load(&calls_flaky), 3);
+    assert_int_equal(atomic_load(&calls_broken), 3);
+    assert_int_equal(count_seen(ts.url, broken), 0); /* rolled back every time */
+    assert_int_equal(atomic_load(&calls_bad), 1);
+
+    char *metrics = eddy_service_metrics_text(svc);
+    assert_non_null(strstr(metrics, "eddy_handler_retried_total{service=\""));
+    assert_non_null(strstr(metrics, "event_type=\"thing.flaky\"} 2"));
+    assert_non_null(strstr(metrics, "eddy_handler_dead_lettered_total"));
+    assert_non_null(strstr(metrics, "eddy_handler_duplicates_total"));
+    assert_non_null(strstr(metrics, "eddy_handler_processing_seconds_bucket"));
+    assert_non_null(strstr(metrics, "quantile=\"0.99\""));
+    free(metrics);
+    eddy_service_free(svc);
+
+    /* correlation, causation and trace carried into the published event */
+    tmsg *m;
+    int n = 0;
+    for (int i = 0; i < 100 && n < 2; i++) {
+        if (n) tmsgs_free(m, n);
+        n = topic_read(g_mock.bootstrap, g_out, &m);
+        if (n < 2) msleep(100);
+    }
+    assert_int_equal(n, 2); /* e1 (once) and e2: flaky is not thing.ok, v2 went to the DLQ */
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        eddy_event *ev;
+        char *why;
+        assert_int_equal(eddy_event_from_json(m[i].value, strlen(m[i].value), &ev, &why), 0);
+        if (!strcmp(json_string_value(json_object_get(ev->payload, "of")), g_e1)) {
+            found++;
+            assert_string_equal(ev->correlation_id, "corr-e1");
+            assert_string_equal(ev->causation_id, g_e1);
+            assert_string_equal(ev->source, name);
+            assert_memory_equal(ev->traceparent, tp, 35);             /* same trace */
+            assert_memory_not_equal(ev->traceparent + 36, tp + 36, 16); /* new span */
+        }
+        eddy_event_free(ev);
+    }
+    tmsgs_free(m, n);
+    assert_int_equal(found, 1);
+
+    /* the DLQ: broken (3 attempts), bad (1), poison (0) x2, unknown version (0) */
+    n = topic_read(g_mock.bootstrap, dlq, &m);
+    assert_int_equal(n, 5);
+    json_t *d = dlq_for(m, n, broken);
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "reason")), "retries_exhausted");
+    assert_string_equal(json_string_value(json_object_get(d, "error")), "downstream unavailable");
+    assert_int_equal(json_integer_value(json_object_get(d, "attemptCount")), 3);
+    assert_string_equal(json_string_value(json_object_get(d, "sourceTopic")), in);
+    assert_true(json_is_integer(json_object_get(d, "sourcePartition")));
+    assert_true(json_integer_value(json_object_get(d, "sourceOffset")) >= 0);
+    assert_int_equal(eddy_time_parse_rfc3339(json_string_value(json_object_get(d, "failedAt")), NULL), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "originalEvent"), "eventId")), broken);
+    json_decref(d);
+    d = dlq_for(m, n, "corr-bad");
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "reason")), "permanent");
+    assert_int_equal(json_integer_value(json_object_get(d, "attemptCount")), 1);
+    json_decref(d);
+    d = dlq_for(m, n, "this is not json");
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "reason")), "poison");
+    assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "not JSON"));
+    assert_string_equal(json_string_value(json_object_get(d, "originalEvent")), "this is not json");
+    json_decref(d);
+    d = dlq_for(m, n, "\"payload\":{}}");
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "reason")), "poison");
+    assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "eventId"));
+    json_decref(d);
+    d = dlq_for(m, n, "corr-v2");
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "reason")), "unknown_version");
+    json_decref(d);
+    tmsgs_free(m, n);
+
+    free(m1);
+    free(m1dup);
+    free(mf);
+    free(mb);
+    free(mbad);
+    free(mver);
+    free(mother);
+    free(m2);
+    tstore_drop(&ts);
+}
+
+static void test_runtime_sqlite(void **state) { runtime(0); }
+static void test_runtime_postgres(void **state) { runtime(1); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runtime_sqlite),
+        cmocka_unit_test(test_runtime_postgres),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
