@@ -83,19 +83,28 @@ static inline bool in_range(int16_t v, int16_t lo, int16_t hi)
 
 static inline bool field_present(const kfield *f, int16_t v) { return in_range(v, f->vmin, f->vmax); }
 
-/* A field is written in the tagged buffer (not inline) at this version. */
+/* Tagged at this version (from tag_min on). Like Kafka's generator, a field present before its
+ * tagged versions is a regular field there. */
+static inline bool tagged_at(const kfield *f, int16_t v) { return f->tag >= 0 && v >= f->tag_min; }
+
+/* Carried in the struct's tagged-field buffer at this version. A field tagged at a version that
+ * is not flexible (an inconsistent table) has nowhere to go: it is absent. */
 static inline bool field_tagged(const kfield *f, int16_t v, bool flex)
 {
-    return f->tag >= 0 && flex && v >= f->tag_min;
+    return flex && field_present(f, v) && tagged_at(f, v);
 }
 
 /* Inline (regular) field at this version. */
 static inline bool field_inline(const kfield *f, int16_t v, bool flex)
 {
-    if (!field_present(f, v)) return false;
-    if (f->tag >= 0) return false; /* tagged fields never appear inline */
     (void)flex;
-    return true;
+    return field_present(f, v) && !tagged_at(f, v);
+}
+
+/* On the wire at all at this version (inline or tagged). */
+static inline bool field_on_wire(const kfield *f, int16_t v, bool flex)
+{
+    return field_inline(f, v, flex) || field_tagged(f, v, flex);
 }
 
 static inline bool field_nullable(const kfield *f, int16_t v)
@@ -146,6 +155,7 @@ static int32_t read_len(rbuf *r, bool flex, bool wide)
     return wide ? rbuf_i32(r) : rbuf_i16(r);
 }
 
+/* `f` is the field for a top-level value, NULL for an array element (never nullable). */
 static void decode_scalar(karena *a, uint8_t type, const kfield *f, int16_t v, bool flex, rbuf *r,
                           kval *out, int depth)
 {
@@ -173,7 +183,7 @@ static void decode_scalar(karena *a, uint8_t type, const kfield *f, int16_t v, b
             return;
         }
         if (n == -1) {
-            if (f && !field_nullable(f, v) && type != KT_RECORDS) {
+            if (!f || !field_nullable(f, v)) {
                 rbuf_fail(r, RBUF_BADVALUE);
                 return;
             }
@@ -247,22 +257,18 @@ static void decode_tags(karena *a, kmsg *m, int16_t v, rbuf *r, int depth)
         rbuf_fail(r, RBUF_TRUNCATED);
         return;
     }
-    int64_t last_tag = -1;
+    /* Writers emit tags in ascending order; like Kafka's own reader we do not insist on it
+     * (a repeated tag simply overwrites). */
     for (uint32_t i = 0; i < count && !r->err; i++) {
         uint32_t tag = rbuf_uvarint(r);
         uint32_t size = rbuf_uvarint(r);
         if (r->err) return;
-        if ((int64_t)tag <= last_tag) {
-            rbuf_fail(r, RBUF_BADVALUE);
-            return;
-        }
-        last_tag = tag;
         const uint8_t *p = rbuf_take(r, size);
         if (!p) return;
         const kschema *s = m->schema;
         for (int k = 0; k < s->nfields; k++) {
             const kfield *f = &s->fields[k];
-            if (f->tag == (int16_t)tag && field_present(f, v) && field_tagged(f, v, true)) {
+            if (f->tag >= 0 && (uint32_t)f->tag == tag && field_tagged(f, v, true)) {
                 rbuf sub = rbuf_make(p, size);
                 decode_field(a, f, v, true, &sub, &m->v[k], depth);
                 if (sub.err) rbuf_fail(r, sub.err);
@@ -372,11 +378,13 @@ static void encode_scalar(uint8_t type, const kfield *f, const kval *val, int16_
     case KT_RECORDS: {
         bool wide = type != KT_STRING;
         int32_t n = val->s.len;
-        if (n < 0 && !(f ? field_nullable(f, v) : false) && type != KT_RECORDS) n = 0;
+        if (n < 0 && !(f && field_nullable(f, v))) n = 0; /* null where not allowed: empty */
         if (n < 0) {
             write_len(w, flex, wide, -1);
             break;
         }
+        /* a classic STRING cannot say more than INT16_MAX bytes: keep the frame well formed */
+        if (!wide && !flex && n > INT16_MAX) n = INT16_MAX;
         write_len(w, flex, wide, n);
         if (type == KT_RECORDS && val->frags) {
             for (const kfile_frag *fr = val->frags; fr; fr = fr->next)
@@ -448,7 +456,7 @@ static bool struct_is_default(const kmsg *m, int16_t v)
 {
     for (int i = 0; i < m->schema->nfields; i++) {
         const kfield *f = &m->schema->fields[i];
-        if (field_present(f, v) && !val_is_default(f, &m->v[i], v)) return false;
+        if (field_on_wire(f, v, true) && !val_is_default(f, &m->v[i], v)) return false;
     }
     return true;
 }
@@ -466,7 +474,7 @@ static void encode_struct(const kmsg *m, int16_t v, bool flex, kout *o)
     int idx[64], n = 0;
     for (int i = 0; i < s->nfields && n < 64; i++) {
         const kfield *f = &s->fields[i];
-        if (field_present(f, v) && field_tagged(f, v, flex) && !val_is_default(f, &m->v[i], v))
+        if (field_tagged(f, v, flex) && !val_is_default(f, &m->v[i], v))
             idx[n++] = i;
     }
     for (int i = 1; i < n; i++) /* insertion sort by tag */
@@ -522,15 +530,18 @@ static bool struct_equal(const kmsg *a, const kmsg *b, int16_t v, bool flex)
     if (a->schema != b->schema) return false;
     for (int i = 0; i < a->schema->nfields; i++) {
         const kfield *f = &a->schema->fields[i];
-        if (!field_present(f, v)) continue;
-        if (f->tag >= 0 && !field_tagged(f, v, flex)) continue;
+        if (!field_on_wire(f, v, flex)) continue;
         const kval *x = &a->v[i], *y = &b->v[i];
         if (f->type == KT_ARRAY) {
             if (x->a.n != y->a.n) return false;
             for (int32_t k = 0; k < x->a.n; k++) {
                 const kval *ex = &x->a.v[k], *ey = &y->a.v[k];
                 if (f->elem == KT_STRUCT) {
-                    if (!struct_equal(ex->m, ey->m, v, flex)) return false;
+                    if (!ex->m || !ey->m) {
+                        if (ex->m != ey->m) return false;
+                    } else if (!struct_equal(ex->m, ey->m, v, flex)) {
+                        return false;
+                    }
                 } else if (!scalar_equal(f->elem, NULL, ex, ey, v, flex)) {
                     return false;
                 }
@@ -602,6 +613,7 @@ void k_set_uuid(kmsg *m, const char *f, const uint8_t uuid[16])
 void k_set_str(kmsg *m, const char *f, const char *s)
 {
     kval *v = setv(m, f);
+    v->frags = NULL;
     if (!s) {
         v->s = (kstr){NULL, -1};
         return;
@@ -614,6 +626,7 @@ void k_set_str(kmsg *m, const char *f, const char *s)
 void k_set_bytes(kmsg *m, const char *f, const void *p, int32_t len)
 {
     kval *v = setv(m, f);
+    v->frags = NULL;
     if (!p || len < 0) {
         v->s = (kstr){NULL, -1};
         return;
@@ -625,6 +638,7 @@ void k_set_bytes(kmsg *m, const char *f, const void *p, int32_t len)
 void k_set_ref(kmsg *m, const char *f, const void *p, int32_t len)
 {
     kval *v = setv(m, f);
+    v->frags = NULL;
     v->s = (kstr){p ? (const uint8_t *)p : (const uint8_t *)"", p ? len : -1};
     if (len < 0) v->s = (kstr){NULL, -1};
 }

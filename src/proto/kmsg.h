@@ -54,9 +54,23 @@ typedef struct kfield {
     int16_t tag;                /* tag number if tagged, else -1 */
     int16_t tag_min;            /* tagged from this version (only meaningful when tag >= 0) */
     const struct kschema *sub;  /* struct type for KT_STRUCT or arrays of structs */
-    int64_t dflt;               /* default for integer fields; for strings/arrays: 1 => null */
+    int64_t dflt;               /* default for integer fields; strings/bytes/arrays: 1 => null,
+                                   anything else => empty (see the rules below) */
 } kfield;
 
+/* Field semantics at a version v (the engine's rules, shared by decode, encode and equality):
+ *  - present:  vmin <= v <= vmax (vmin == KV_NONE: never). An absent field is neither read nor
+ *              written and reads as its default.
+ *  - default:  integers/bool/float: `dflt`; UUID: all zero; STRING/BYTES/RECORDS/ARRAY: null
+ *              when dflt == 1 (the spec's "default": "null"), else empty; STRUCT: a struct with
+ *              every field at its default.
+ *  - tagged:   tag >= 0 and v >= tag_min. In flexible versions such a field travels in the
+ *              owning struct's tagged-field buffer and only when it differs from its default;
+ *              before tag_min it is a regular inline field. Unknown tags are skipped on decode.
+ *  - nullable: null_min <= v <= null_max (RECORDS: always). Decoding a null where the field is
+ *              not nullable fails with RBUF_BADVALUE; encoding one writes the empty value.
+ *              Array elements are never nullable.
+ */
 typedef struct kschema {
     const char *name; /* e.g. "ProduceRequest", "ProduceRequest.TopicData" */
     int nfields;
