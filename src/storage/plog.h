@@ -101,4 +101,13 @@ void flusher_request(flusher *f, plog *l, int64_t offset);
 /* Must be called before plog_close/plog_delete of a partition the flusher may know about. */
 void flusher_forget(flusher *f, plog *l);
 
+/* ---- additions (storage engineer; additive) ---- */
+/* Number of segment files (tests, metrics). */
+int32_t plog_segment_count(const plog *l);
+/* Flusher statistics: completed rounds and fdatasync calls made (tests, metrics; any thread). */
+void flusher_stats(flusher *f, uint64_t *rounds, uint64_t *fsyncs);
+/* Test hook: the next plog_append writes `partial_bytes` of its batch, then fails with -err
+ * (simulates ENOSPC/EIO mid-write). Not for production use. */
+void plog_test_fail_next_write(int err, int partial_bytes);
+
 #endif

@@ -1,0 +1,90 @@
+/* plog_int — internals shared by plog.c (segments, indexes, recovery, reads, retention),
+ * flush.c (the group-commit thread) and compact.c (the cleaner). Not for other modules.
+ *
+ * Locking: the loop thread owns a plog and is the only writer of its fields. `mu` is taken
+ * by the loop thread around every change the flusher can observe (the segment array, a
+ * segment's size, leo) and by the flusher while it picks what to sync. Segments and plogs are
+ * reference counted: a descriptor is closed only when its last reference goes, so the flusher
+ * never fsyncs a closed or reused fd number.
+ *
+ * Index files (Kafka's, big-endian):
+ *   .index      8 bytes/entry   off 0 int32 relative offset | off 4 int32 file position
+ *   .timeindex 12 bytes/entry   off 0 int64 max timestamp so far | off 8 int32 relative offset
+ * They are kept in memory and written whole at roll, close and after a rebuild; on open they
+ * are validated against the log (and rebuilt from a scan when they do not match).
+ */
+#ifndef EDDY_STORAGE_PLOG_INT_H
+#define EDDY_STORAGE_PLOG_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/plog.h"
+
+#define IDX_ENTRY 8
+#define TIDX_ENTRY 12
+
+typedef struct idx_ent {
+    int32_t rel;
+    int32_t pos;
+} idx_ent;
+
+typedef struct tidx_ent {
+    int64_t ts;
+    int32_t rel;
+} tidx_ent;
+
+typedef struct seg {
+    int64_t base;       /* base offset (file name) */
+    char *path;         /* "<dir>/<20 digits>" without extension */
+    int fd;             /* .log, O_RDWR */
+    int64_t size;       /* bytes of whole valid batches (logical end) */
+    int64_t alloc;      /* bytes the file has on disk (> size when preallocated) */
+    int64_t next_off;   /* offset after the last batch (= base when empty) */
+    int64_t max_ts;     /* largest batch maxTimestamp, -1 if none */
+    int64_t max_ts_off; /* base offset of the batch holding it */
+    int64_t created_ms; /* roll-by-age reference (first batch maxTimestamp, or wall time) */
+    idx_ent *idx;
+    int32_t nidx, aidx;
+    tidx_ent *tidx;
+    int32_t ntidx, atidx;
+    int64_t since_idx; /* bytes appended since the last index entry */
+    bool idx_dirty;    /* in-memory index differs from the files */
+    int64_t synced;    /* bytes known durable (under plog mu) */
+    int64_t wb_pos;    /* drop-behind: writeback started below this */
+    int64_t drop_pos;  /* drop-behind: pages dropped below this */
+    int refs;          /* atomic */
+} seg;
+
+struct plog {
+    char *dir;
+    plog_config cfg;
+    pthread_mutex_t mu;
+    seg **segs;
+    int32_t nsegs, asegs;
+    int64_t start;   /* log start offset */
+    int64_t leo;     /* atomic reads from other threads */
+    int64_t durable; /* atomic */
+    int refs;        /* atomic */
+    bool closed;     /* under mu */
+    /* flusher bookkeeping (under the flusher's mutex) */
+    bool fq_queued;
+    /* registry of open plogs for the periodic flush (under the registry mutex) */
+    struct plog *reg_prev, *reg_next;
+};
+
+/* plog.c */
+void plog_ref(plog *l);
+void plog_unref(plog *l);
+void seg_ref(seg *s);
+void seg_unref(seg *s);
+/* Syncs every segment with unsynced bytes and advances the durable offset (any thread).
+ * Returns the number of fdatasync calls made, or -errno on failure. */
+int plog_sync(plog *l);
+/* Registry walk for the periodic flush: calls fn on every open plog with unsynced data,
+ * holding a reference across the call. */
+void plog_registry_each_dirty(void (*fn)(plog *l, void *arg), void *arg);
+bool plog_is_dirty(plog *l);
+
+#endif
