@@ -1,0 +1,3 @@
+# Codec engine (proto/kmsg.c): hand-written schema tests and the generic property test over
+# every API table.
+eddy_unit_test(test_codec SOURCES test_codec.c LIBS eddy_proto eddy_common)
