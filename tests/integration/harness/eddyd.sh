@@ -9,6 +9,7 @@
 #   eddyd_kill                    SIGKILL, reaped
 #   eddyd_restart                 same data dir, same port, same args
 #   eddyd_bg CMD...               run a helper process in the background, killed at exit
+#                                 (exec the real program so that $! is its pid)
 #   fail MSG                      print MSG and the broker log tail, exit 1
 #
 # Binary: $EDDYD, else $EDDY_BUILD_DIR/src/broker/eddyd. Missing binary = test failure.
@@ -40,7 +41,7 @@ eddyd_bin() {
 eddy_it_cleanup() {
     local rc=$?
     set +e
-    for p in "${EDDY_IT_BG[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${EDDY_IT_BG[@]}"; do kill -TERM "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
     if [ -n "$EDDYD_PID" ]; then kill -9 "$EDDYD_PID" 2>/dev/null; wait "$EDDYD_PID" 2>/dev/null; fi
     if [ "$rc" -ne 0 ] && [ -n "$EDDYD_LOG" ]; then
         echo "---- last eddyd log ($EDDYD_LOG) ----" >&2
