@@ -21,7 +21,8 @@ typedef struct eddyd_proc {
     char log[512];
 } eddyd_proc;
 
-static int eddyd_start(const char *data_dir, int n, eddyd_proc *p)
+/* extra: one more "key=value" setting or NULL */
+static int eddyd_start(const char *data_dir, int n, const char *extra, eddyd_proc *p)
 {
     const char *bin = getenv("EDDYD");
     if (!bin) {
@@ -34,8 +35,12 @@ static int eddyd_start(const char *data_dir, int n, eddyd_proc *p)
     if (p->pid == 0) {
         int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) dup2(fd, 2);
-        execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--set",
-              "group.initial.rebalance.delay.ms=0", (char *)NULL);
+        if (extra)
+            execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--set",
+                  "group.initial.rebalance.delay.ms=0", "--set", extra, (char *)NULL);
+        else
+            execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--set",
+                  "group.initial.rebalance.delay.ms=0", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 300; i++) { /* up to 30 s */

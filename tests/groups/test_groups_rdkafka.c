@@ -246,30 +246,6 @@ static void produce(int per_partition)
     rd_kafka_destroy(rk);
 }
 
-static void create_topic(void)
-{
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    conf_set(conf, "bootstrap.servers", g_bootstrap);
-    char err[256];
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!rk) die("admin: %s", err);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(TOPIC, NPART, 1, err, sizeof err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
-    if (!ev) die("CreateTopics: no answer");
-    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-    size_t n;
-    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
-    if (rd_kafka_event_error(ev) || n != 1 || rd_kafka_topic_result_error(tr[0]))
-        die("CreateTopics failed: %s / %s", rd_kafka_event_error_string(ev),
-            n ? rd_kafka_topic_result_error_string(tr[0]) : "?");
-    rd_kafka_event_destroy(ev);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_destroy(rk);
-}
-
 int main(void)
 {
     char dir[] = "/tmp/eddy-groups-rdk-XXXXXX";
@@ -277,11 +253,11 @@ int main(void)
     char data[600];
     snprintf(data, sizeof data, "%s/data", dir);
     eddyd_proc ed;
-    if (eddyd_start(data, 1, &ed)) die("eddyd did not start");
+    if (eddyd_start(data, 1, "num.partitions=6", &ed)) die("eddyd did not start");
     snprintf(g_bootstrap, sizeof g_bootstrap, "127.0.0.1:%d", ed.port);
     for (int p = 0; p < NPART; p++) g_first_after_restart[p] = -1;
 
-    create_topic();
+    /* the topic is auto-created by the producer's metadata request (num.partitions=6) */
     produce(200); /* 1200 */
 
     int64_t t0 = now_ms();
@@ -323,7 +299,7 @@ int main(void)
     /* restart eddyd: committed offsets survive, nothing committed is re-read */
     int st = eddyd_stop(&ed, SIGTERM);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("eddyd did not stop cleanly (status %d)", st);
-    if (eddyd_start(data, 2, &ed)) die("eddyd did not restart");
+    if (eddyd_start(data, 2, "num.partitions=6", &ed)) die("eddyd did not restart");
     snprintf(g_bootstrap, sizeof g_bootstrap, "127.0.0.1:%d", ed.port);
     produce(10); /* 2460 */
     g_restart_phase = true;
