@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
 
@@ -563,7 +564,7 @@ bool kmsg_equal(const kmsg *a, const kmsg *b, int16_t version, bool flexible)
 int kmsg_field_index(const kschema *s, const char *name)
 {
     for (int i = 0; i < s->nfields; i++)
-        if (!strcmp(s->fields[i].name, name)) return i;
+        if (!strcasecmp(s->fields[i].name, name)) return i; /* the spec mixes cases */
     fprintf(stderr, "kmsg: BUG: schema %s has no field \"%s\" (fields:", s->name, name);
     for (int i = 0; i < s->nfields; i++) fprintf(stderr, " %s", s->fields[i].name);
     fprintf(stderr, ")\n");
