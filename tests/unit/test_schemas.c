@@ -431,6 +431,136 @@ static void test_initproducerid(void **st)
     karena_free(ar);
 }
 
+/* ------------------------------------------------------------------ groups ---- */
+
+/* OffsetFetch v8: the multi-group layout (flexible); v9 adds MemberId / MemberEpoch. */
+static void test_offsetfetch_v8_v9_request(void **st)
+{
+    (void)st;
+    karena *ar = karena_new();
+    static const uint8_t v8[] = {
+        0x02,                         /* Groups: 1 */
+        0x03, 'g', '1',               /* GroupId */
+        0x02,                         /* Topics: 1 */
+        0x02, 't',                    /* Name */
+        0x03, 0, 0, 0, 0, 0, 0, 0, 2, /* PartitionIndexes [0, 2] */
+        0x00,                         /* topic tags */
+        0x00,                         /* group tags */
+        0x01,                         /* RequireStable */
+        0x00,                         /* tags */
+    };
+    kmsg *m = decode(ar, 9, true, 8, v8, sizeof v8);
+    assert_int_equal(k_count(m, "Groups"), 1);
+    kmsg *g = k_item(m, "Groups", 0);
+    assert_kstr(k_str(g, "GroupId"), "g1");
+    assert_kstr(k_str(g, "MemberId"), NULL); /* v9+ only, default null */
+    assert_int_equal(k_int(g, "MemberEpoch"), -1);
+    kmsg *t = k_item(g, "Topics", 0);
+    assert_int_equal(k_count(t, "PartitionIndexes"), 2);
+    assert_int_equal(k_item_int(t, "PartitionIndexes", 1), 2);
+    assert_true(k_bool(m, "RequireStable"));
+    expect_encoding(m, 9, 8, v8, sizeof v8);
+    /* v9, all topics of the group (Topics null), with member id and epoch */
+    static const uint8_t v9[] = {
+        0x02, 0x03, 'g', '1',
+        0x02, 'm',                    /* MemberId "m" */
+        0x00, 0x00, 0x00, 0x07,       /* MemberEpoch 7 */
+        0x00,                         /* Topics null */
+        0x00, 0x00, 0x00,
+    };
+    kmsg *n = decode(ar, 9, true, 9, v9, sizeof v9);
+    kmsg *g9 = k_item(n, "Groups", 0);
+    assert_kstr(k_str(g9, "MemberId"), "m");
+    assert_int_equal(k_int(g9, "MemberEpoch"), 7);
+    assert_int_equal(k_count(g9, "Topics"), -1);
+    expect_encoding(n, 9, 9, v9, sizeof v9);
+    /* v1: single group, non-nullable topic array */
+    static const uint8_t v1[] = {0, 2, 'g', '1', 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 0};
+    kmsg *c = decode(ar, 9, true, 1, v1, sizeof v1);
+    assert_kstr(k_str(c, "GroupId"), "g1");
+    assert_int_equal(k_item_int(k_item(c, "Topics", 0), "PartitionIndexes", 0), 0);
+    expect_encoding(c, 9, 1, v1, sizeof v1);
+    karena_free(ar);
+}
+
+static void test_findcoordinator_and_joingroup(void **st)
+{
+    (void)st;
+    karena *ar = karena_new();
+    /* FindCoordinator v0 (librdkafka's probe) and v4 (batched keys) */
+    static const uint8_t f0[] = {0x00, 0x02, 'g', '1'};
+    kmsg *m = decode(ar, 10, true, 0, f0, sizeof f0);
+    assert_kstr(k_str(m, "Key"), "g1");
+    expect_encoding(m, 10, 0, f0, sizeof f0);
+    static const uint8_t f4[] = {0x00, 0x03, 0x03, 'g', '1', 0x02, 'h', 0x00};
+    kmsg *b = decode(ar, 10, true, 4, f4, sizeof f4);
+    assert_int_equal(k_int(b, "KeyType"), 0);
+    assert_int_equal(k_count(b, "CoordinatorKeys"), 2);
+    assert_kstr(k_item_str(b, "CoordinatorKeys", 1), "h");
+    expect_encoding(b, 10, 4, f4, sizeof f4);
+    /* JoinGroup v0: no rebalance timeout, no instance id */
+    static const uint8_t j0[] = {
+        0x00, 0x02, 'g', '1',         /* GroupId */
+        0x00, 0x00, 0x75, 0x30,       /* SessionTimeoutMs */
+        0x00, 0x00,                   /* MemberId "" */
+        0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',
+        0x00, 0x00, 0x00, 0x01,       /* Protocols: 1 */
+        0x00, 0x05, 'r', 'a', 'n', 'g', 'e',
+        0x00, 0x00, 0x00, 0x02, 0xab, 0xcd,   /* Metadata */
+    };
+    kmsg *j = decode(ar, 11, true, 0, j0, sizeof j0);
+    assert_int_equal(k_int(j, "SessionTimeoutMs"), 30000);
+    assert_int_equal(k_int(j, "RebalanceTimeoutMs"), -1);
+    assert_kstr(k_str(j, "GroupInstanceId"), NULL);
+    assert_kstr(k_str(j, "ProtocolType"), "consumer");
+    kmsg *p = k_item(j, "Protocols", 0);
+    assert_kstr(k_str(p, "Name"), "range");
+    assert_int_equal(k_str(p, "Metadata").len, 2);
+    expect_encoding(j, 11, 0, j0, sizeof j0);
+    karena_free(ar);
+}
+
+/* Fetch v12 response: CurrentLeader (tag 1) travels in the partition's tag buffer. */
+static void test_fetch_v12_response_tagged_struct(void **st)
+{
+    (void)st;
+    karena *ar = karena_new();
+    kmsg *b = kmsg_new(ar, api(1)->response);
+    kmsg *t = k_new_items(b, "Responses", 1);
+    k_set_str(t, "Topic", "t");
+    kmsg *p = k_new_items(t, "Partitions", 1);
+    k_set_int(p, "ErrorCode", 6); /* NOT_LEADER_OR_FOLLOWER */
+    k_set_int(p, "HighWatermark", -1);
+    k_set_null(p, "AbortedTransactions");
+    k_set_ref(p, "Records", NULL, -1);
+    kmsg *cl = k_new_struct(p, "CurrentLeader");
+    k_set_int(cl, "LeaderId", 1);
+    k_set_int(cl, "LeaderEpoch", 0);
+    static const uint8_t want[] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0,           /* throttle, error, session */
+        0x02, 0x02, 't',                        /* Responses: 1, Topic */
+        0x02,                                   /* Partitions: 1 */
+        0, 0, 0, 0, 0x00, 0x06,                 /* PartitionIndex, ErrorCode */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* HighWatermark */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* LastStableOffset */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* LogStartOffset */
+        0x00,                                   /* AbortedTransactions null */
+        0xff, 0xff, 0xff, 0xff,                 /* PreferredReadReplica */
+        0x00,                                   /* Records null */
+        0x01, 0x01, 0x09,                       /* 1 tagged field: tag 1, size 9 */
+        0, 0, 0, 1, 0, 0, 0, 0, 0x00,           /* LeaderId 1, LeaderEpoch 0, tags */
+        0x00,                                   /* topic tags */
+        0x00,                                   /* response tags */
+    };
+    expect_encoding(b, 1, 12, want, sizeof want);
+    kmsg *d = decode(ar, 1, false, 12, want, sizeof want);
+    kmsg *dp = k_item(k_item(d, "Responses", 0), "Partitions", 0);
+    assert_int_equal(k_int(k_struct(dp, "CurrentLeader"), "LeaderId"), 1);
+    assert_int_equal(k_int(k_struct(dp, "DivergingEpoch"), "Epoch"), -1);
+    assert_int_equal(k_str(dp, "Records").len, -1);
+    karena_free(ar);
+}
+
 /* ------------------------------------------------------------------ structure ---- */
 
 static int g_problems;
@@ -568,6 +698,9 @@ int main(void)
         cmocka_unit_test(test_createtopics_v5_request),
         cmocka_unit_test(test_deletetopics_string_arrays),
         cmocka_unit_test(test_initproducerid),
+        cmocka_unit_test(test_offsetfetch_v8_v9_request),
+        cmocka_unit_test(test_findcoordinator_and_joingroup),
+        cmocka_unit_test(test_fetch_v12_response_tagged_struct),
         cmocka_unit_test(test_every_kapi_well_formed),
         cmocka_unit_test(test_codec_ranges),
     };
