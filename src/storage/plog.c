@@ -119,7 +119,7 @@ void plog_registry_each_dirty(void (*fn)(plog *l, void *arg), void *arg)
 
 /* ------------------------------------------------------------------ small io ---- */
 
-static int pwrite_all(int fd, const void *p, size_t n, int64_t off)
+int pl_pwrite_all(int fd, const void *p, size_t n, int64_t off)
 {
     const uint8_t *b = p;
     while (n > 0) {
@@ -153,17 +153,8 @@ static int pread_all(int fd, void *p, size_t n, int64_t off)
     return 0;
 }
 
-/* A read-through window over a file, for scans that look at many consecutive batches. */
-typedef struct scanner {
-    int fd;
-    int64_t limit; /* bytes of the file that may be read */
-    uint8_t *buf;
-    size_t cap;
-    int64_t bpos; /* file position of buf[0] */
-    size_t blen;
-} scanner;
 
-static void scan_init(scanner *s, int fd, int64_t limit, size_t cap)
+void pl_scan_init(pl_scanner *s, int fd, int64_t limit, size_t cap)
 {
     s->fd = fd;
     s->limit = limit;
@@ -173,10 +164,10 @@ static void scan_init(scanner *s, int fd, int64_t limit, size_t cap)
     s->blen = 0;
 }
 
-static void scan_free(scanner *s) { free(s->buf); }
+void pl_scan_free(pl_scanner *s) { free(s->buf); }
 
 /* n bytes at pos, or NULL when the file (limit) has fewer or on a read error. */
-static const uint8_t *scan_get(scanner *s, int64_t pos, size_t n)
+const uint8_t *pl_scan_get(pl_scanner *s, int64_t pos, size_t n)
 {
     if (pos < 0 || (int64_t)n > s->limit - pos) return NULL;
     if (pos >= s->bpos && pos + (int64_t)n <= s->bpos + (int64_t)s->blen)
@@ -202,7 +193,7 @@ static const uint8_t *scan_get(scanner *s, int64_t pos, size_t n)
 
 /* ------------------------------------------------------------------ segments ---- */
 
-void seg_ref(seg *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL); }
+void pl_seg_ref(seg *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL); }
 
 static void seg_free(seg *s)
 {
@@ -213,14 +204,14 @@ static void seg_free(seg *s)
     free(s);
 }
 
-void seg_unref(seg *s)
+void pl_seg_unref(seg *s)
 {
     if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) seg_free(s);
 }
 
-static char *seg_file(const seg *s, const char *ext) { return xasprintf("%s%s", s->path, ext); }
+char *pl_seg_file(const seg *s, const char *ext) { return xasprintf("%s%s", s->path, ext); }
 
-static seg *seg_new(const char *dir, int64_t base)
+seg *pl_seg_new(const char *dir, int64_t base)
 {
     seg *s = xcalloc(1, sizeof *s);
     s->base = base;
@@ -294,7 +285,7 @@ static void seg_seal_tidx(seg *s)
 
 /* Writes both index files whole from memory. Errors are logged: an index that did not make it
  * to disk is rebuilt by the next open. */
-static void seg_write_indexes(seg *s)
+void pl_seg_write_indexes(seg *s)
 {
     if (!s->idx_dirty) return;
     static const char *exts[2] = {".index", ".timeindex"};
@@ -312,9 +303,9 @@ static void seg_write_indexes(seg *s)
                 put_be32(b + i * TIDX_ENTRY + 8, (uint32_t)s->tidx[i].rel);
             }
         }
-        char *p = seg_file(s, exts[k]);
+        char *p = pl_seg_file(s, exts[k]);
         int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        int rc = fd < 0 ? -errno : pwrite_all(fd, b, n, 0);
+        int rc = fd < 0 ? -errno : pl_pwrite_all(fd, b, n, 0);
         if (!rc && ftruncate(fd, (off_t)n) < 0) rc = -errno;
         if (fd >= 0) close(fd);
         if (rc) LOGW("storage", "cannot write %s: %s (rebuilt on next open)", p, strerror(-rc));
@@ -332,11 +323,11 @@ static void seg_trim(seg *s)
     }
 }
 
-static void seg_unlink_files(seg *s)
+void pl_seg_unlink_files(seg *s)
 {
     static const char *exts[3] = {".log", ".index", ".timeindex"};
     for (int k = 0; k < 3; k++) {
-        char *p = seg_file(s, exts[k]);
+        char *p = pl_seg_file(s, exts[k]);
         unlink(p);
         free(p);
     }
@@ -347,15 +338,15 @@ static void seg_unlink_files(seg *s)
 /* Scans batches from `pos` (offset `expect` next) and appends index entries. Stops at the first
  * bad batch or the end. Returns the position where valid data ends; *why names the reason
  * (NULL = clean end of file, "zero" = zero batchLength). */
-static int64_t seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size,
+int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size,
                         int64_t next_base, const char **why)
 {
-    scanner sc;
-    scan_init(&sc, s->fd, file_size, SCAN_BUF);
+    pl_scanner sc;
+    pl_scan_init(&sc, s->fd, file_size, SCAN_BUF);
     *why = NULL;
     int64_t expect = s->next_off;
     while (pos < file_size) {
-        const uint8_t *h = scan_get(&sc, pos, BATCH_LOG_OVERHEAD);
+        const uint8_t *h = pl_scan_get(&sc, pos, BATCH_LOG_OVERHEAD);
         if (!h) {
             *why = "torn batch header";
             break;
@@ -373,7 +364,7 @@ static int64_t seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size
             break;
         }
         size_t total = (size_t)blen + BATCH_LOG_OVERHEAD;
-        const uint8_t *p = scan_get(&sc, pos, total);
+        const uint8_t *p = pl_scan_get(&sc, pos, total);
         batch_info bi;
         if (!p) {
             *why = "read error";
@@ -397,7 +388,7 @@ static int64_t seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size
         expect = s->next_off;
         pos += (int64_t)total;
     }
-    scan_free(&sc);
+    pl_scan_free(&sc);
     return pos;
 }
 
@@ -407,7 +398,7 @@ static bool seg_load_indexes(seg *s, const plog_config *cfg, int64_t file_size, 
 {
     bool ok = false;
     size_t n1 = 0, n2 = 0;
-    char *p1 = seg_file(s, ".index"), *p2 = seg_file(s, ".timeindex");
+    char *p1 = pl_seg_file(s, ".index"), *p2 = pl_seg_file(s, ".timeindex");
     uint8_t *b1 = (uint8_t *)read_file_all(p1, &n1);
     uint8_t *b2 = (uint8_t *)read_file_all(p2, &n2);
     if (!b1 || !b2 || n1 == 0 || n1 % IDX_ENTRY || n2 % TIDX_ENTRY) goto out;
@@ -438,7 +429,7 @@ static bool seg_load_indexes(seg *s, const plog_config *cfg, int64_t file_size, 
     s->next_off = s->base + last.rel;
     s->since_idx = 0;
     const char *why;
-    int64_t end = seg_scan(s, cfg->index_interval_bytes, last.pos, file_size, next_base, &why);
+    int64_t end = pl_seg_scan(s, cfg->index_interval_bytes, last.pos, file_size, next_base, &why);
     if (why && strcmp(why, "zero") != 0) goto out;
     s->size = end;
     if (s->ntidx > 0 && s->tidx[s->ntidx - 1].ts > s->max_ts) {
@@ -466,7 +457,7 @@ out:
 /* Opens and recovers one segment. last: always full scan. Returns 0 or -errno. */
 static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
 {
-    char *p = seg_file(s, ".log");
+    char *p = pl_seg_file(s, ".log");
     s->fd = open(p, O_RDWR | O_CLOEXEC);
     if (s->fd < 0) {
         int rc = -errno;
@@ -487,14 +478,14 @@ static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
             /* zero tail of a preallocated segment that was not trimmed */
             if (ftruncate(s->fd, s->size) == 0) s->alloc = s->size;
         }
-        seg_write_indexes(s);
+        pl_seg_write_indexes(s);
         free(p);
         s->synced = s->size;
         s->wb_pos = s->drop_pos = s->size;
         return 0;
     }
     const char *why;
-    int64_t end = seg_scan(s, l->cfg.index_interval_bytes, 0, fsize, next_base, &why);
+    int64_t end = pl_seg_scan(s, l->cfg.index_interval_bytes, 0, fsize, next_base, &why);
     s->size = end;
     if (end < fsize) {
         if (why && !strcmp(why, "zero")) {
@@ -518,7 +509,7 @@ static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
         s->alloc = end;
     }
     s->idx_dirty = true;
-    seg_write_indexes(s);
+    pl_seg_write_indexes(s);
     s->synced = s->size;
     s->wb_pos = s->drop_pos = s->size;
     /* roll-by-age reference after a restart: the last write (never later than now) */
@@ -608,21 +599,21 @@ static void sanitize_cfg(plog_config *c)
 
 static seg *seg_create(plog *l, int64_t base, int *rc)
 {
-    seg *s = seg_new(l->dir, base);
-    char *p = seg_file(s, ".log");
+    seg *s = pl_seg_new(l->dir, base);
+    char *p = pl_seg_file(s, ".log");
     s->fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (s->fd < 0) {
         *rc = -errno;
         LOGE("storage", "cannot create %s: %s", p, strerror(-*rc));
         free(p);
-        seg_unref(s);
+        pl_seg_unref(s);
         return NULL;
     }
     /* a leftover file of that name (e.g. an emptied segment) starts over */
     if (ftruncate(s->fd, 0) < 0) {
         *rc = -errno;
         free(p);
-        seg_unref(s);
+        pl_seg_unref(s);
         return NULL;
     }
     free(p);
@@ -668,17 +659,17 @@ int plog_open(const char *dir, const plog_config *cfg, plog **out)
     pthread_mutex_init(&l->mu, NULL);
     l->refs = 1;
     for (size_t i = 0; i < nb; i++) {
-        seg *s = seg_new(dir, bases[i]);
+        seg *s = pl_seg_new(dir, bases[i]);
         bool last = i + 1 == nb;
         rc = seg_recover(l, s, last, last ? -1 : bases[i + 1]);
         if (rc) {
-            seg_unref(s);
+            pl_seg_unref(s);
             goto fail;
         }
         if (s->size == 0 && !last) {
             LOGI("storage", "%s: removing empty segment", s->path);
-            seg_unlink_files(s);
-            seg_unref(s);
+            pl_seg_unlink_files(s);
+            pl_seg_unref(s);
             continue;
         }
         segs_push(l, s);
@@ -700,7 +691,7 @@ int plog_open(const char *dir, const plog_config *cfg, plog **out)
     return 0;
 fail:
     free(bases);
-    for (int32_t i = 0; i < l->nsegs; i++) seg_unref(l->segs[i]);
+    for (int32_t i = 0; i < l->nsegs; i++) pl_seg_unref(l->segs[i]);
     free(l->segs);
     pthread_mutex_destroy(&l->mu);
     free(l->dir);
@@ -715,7 +706,7 @@ void plog_ref(plog *l) { __atomic_add_fetch(&l->refs, 1, __ATOMIC_ACQ_REL); }
 void plog_unref(plog *l)
 {
     if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    for (int32_t i = 0; i < l->nsegs; i++) seg_unref(l->segs[i]);
+    for (int32_t i = 0; i < l->nsegs; i++) pl_seg_unref(l->segs[i]);
     free(l->segs);
     pthread_mutex_destroy(&l->mu);
     free(l->dir);
@@ -741,7 +732,7 @@ int plog_sync(plog *l)
             more = true; /* rare: many rolled, unsynced segments; the next round takes them */
             break;
         }
-        seg_ref(s);
+        pl_seg_ref(s);
         v[n] = s;
         sz[n] = s->size;
         n++;
@@ -765,7 +756,7 @@ int plog_sync(plog *l)
             __atomic_store_n(&l->durable, target, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&l->mu);
-    for (int i = 0; i < n; i++) seg_unref(v[i]);
+    for (int i = 0; i < n; i++) pl_seg_unref(v[i]);
     if (!rc && more) return plog_sync(l) + calls;
     return rc ? rc : calls;
 }
@@ -777,7 +768,7 @@ void plog_close(plog *l)
     for (int32_t i = 0; i < l->nsegs; i++) {
         seg *s = l->segs[i];
         if (i == l->nsegs - 1) seg_seal_tidx(s);
-        seg_write_indexes(s);
+        pl_seg_write_indexes(s);
         seg_trim(s);
     }
     plog_sync(l);
@@ -843,7 +834,7 @@ static int roll(plog *l)
     seg *s = seg_create(l, l->leo, &rc);
     if (!s) return rc;
     seg_seal_tidx(old);
-    seg_write_indexes(old);
+    pl_seg_write_indexes(old);
     seg_trim(old);
     /* the old segment's remaining pages: start writeback now, drop them later via the
      * flusher's fdatasync + the kernel; readers of old data are rare */
@@ -899,10 +890,10 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
         int err = g_fail_errno;
         g_fail_errno = 0;
         size_t part = (size_t)g_fail_partial < len ? (size_t)g_fail_partial : len;
-        if (part) pwrite_all(s->fd, batch, part, s->size);
+        if (part) pl_pwrite_all(s->fd, batch, part, s->size);
         rc = -err;
     } else {
-        rc = pwrite_all(s->fd, batch, len, s->size);
+        rc = pl_pwrite_all(s->fd, batch, len, s->size);
     }
     if (rc) {
         /* nothing is appended: cut the partial write back (a preallocated tail keeps its
@@ -913,7 +904,7 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
                      strerror(errno));
         } else {
             static const uint8_t zero[BATCH_LOG_OVERHEAD];
-            pwrite_all(s->fd, zero, sizeof zero, s->size);
+            pl_pwrite_all(s->fd, zero, sizeof zero, s->size);
         }
         LOGE("storage", "%s.log: append of %zu bytes failed: %s", s->path, len, strerror(-rc));
         return rc;
@@ -973,12 +964,12 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
     for (int32_t si = seg_find(l, offset); si < l->nsegs; si++) {
         seg *s = l->segs[si];
         if (s->size == 0 || s->next_off <= offset) continue;
-        scanner sc;
-        scan_init(&sc, s->fd, s->size, 64 << 10);
+        pl_scanner sc;
+        pl_scan_init(&sc, s->fd, s->size, 64 << 10);
         int64_t pos = idx_lookup(s, offset);
         int64_t first = -1, end = pos, nx = offset;
         while (end < s->size) {
-            const uint8_t *h = scan_get(&sc, end, 27);
+            const uint8_t *h = pl_scan_get(&sc, end, 27);
             if (!h) {
                 rc = -EIO;
                 break;
@@ -1002,7 +993,7 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
             end += total;
             nx = last + 1;
         }
-        scan_free(&sc);
+        pl_scan_free(&sc);
         if (rc) {
             LOGE("storage", "%s.log: unreadable batch headers near offset %" PRId64, s->path,
                  offset);
@@ -1081,11 +1072,11 @@ int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestam
         if (best >= 0) from = s->base + s->tidx[best].rel;
         if (from < l->start) from = l->start;
         int64_t pos = idx_lookup(s, from);
-        scanner sc;
-        scan_init(&sc, s->fd, s->size, 64 << 10);
+        pl_scanner sc;
+        pl_scan_init(&sc, s->fd, s->size, 64 << 10);
         int found = -1;
         while (pos < s->size) {
-            const uint8_t *h = scan_get(&sc, pos, BATCH_HEADER_SIZE);
+            const uint8_t *h = pl_scan_get(&sc, pos, BATCH_HEADER_SIZE);
             batch_info bi;
             if (!h || batch_parse(h, BATCH_HEADER_SIZE, &bi) != BATCH_OK) break;
             if (bi.base_offset + bi.last_offset_delta >= l->start && bi.max_timestamp >= ts) {
@@ -1096,7 +1087,7 @@ int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestam
             }
             pos += bi.total_len;
         }
-        scan_free(&sc);
+        pl_scan_free(&sc);
         if (found == 0) return 0;
     }
     return -1;
@@ -1129,8 +1120,8 @@ static void drop_first(plog *l)
     memmove(l->segs, l->segs + 1, (size_t)(l->nsegs - 1) * sizeof *l->segs);
     l->nsegs--;
     pthread_mutex_unlock(&l->mu);
-    seg_unlink_files(s);
-    seg_unref(s); /* readers holding dup()ed fds keep the bytes */
+    pl_seg_unlink_files(s);
+    pl_seg_unref(s); /* readers holding dup()ed fds keep the bytes */
 }
 
 static int drop_below_start(plog *l)

@@ -101,6 +101,17 @@ void flusher_request(flusher *f, plog *l, int64_t offset);
 /* Must be called before plog_close/plog_delete of a partition the flusher may know about. */
 void flusher_forget(flusher *f, plog *l);
 
+/* ---- log compaction (cleanup.policy=compact; see compact.c for the rules) ---- */
+/* Keeps the latest record of every key in the non-active segments (tombstones until their
+ * batch maxTimestamp + delete_retention_ms < now_ms); records keep their offsets. No-op unless
+ * cfg.cleanup_policy has PLOG_CLEANUP_COMPACT. Crash-safe (.cleaned -> .swap -> .log).
+ * Loop thread; blocks it while segments are rewritten. Returns the number of segments
+ * rewritten or removed, or -errno. */
+int plog_compact(plog *l, int64_t now_ms);
+/* Test hook: the next compaction stops after writing <base>.log.cleaned (stage 1) or after
+ * renaming it to .swap (stage 2), as if killed there; 0 = off. */
+void plog_test_compact_crash_after(int stage);
+
 /* ---- additions (storage engineer; additive) ---- */
 /* Number of segment files (tests, metrics). */
 int32_t plog_segment_count(const plog *l);

@@ -74,11 +74,33 @@ struct plog {
     struct plog *reg_prev, *reg_next;
 };
 
+/* A read-through window over a file, for scans that look at many consecutive batches. */
+typedef struct pl_scanner {
+    int fd;
+    int64_t limit; /* bytes of the file that may be read */
+    uint8_t *buf;
+    size_t cap;
+    int64_t bpos; /* file position of buf[0] */
+    size_t blen;
+} pl_scanner;
+
 /* plog.c */
+void pl_scan_init(pl_scanner *s, int fd, int64_t limit, size_t cap);
+void pl_scan_free(pl_scanner *s);
+/* n bytes at pos, or NULL when the file (limit) has fewer or on a read error. */
+const uint8_t *pl_scan_get(pl_scanner *s, int64_t pos, size_t n);
+int pl_pwrite_all(int fd, const void *p, size_t n, int64_t off);
+seg *pl_seg_new(const char *dir, int64_t base);
+char *pl_seg_file(const seg *s, const char *ext);
+void pl_seg_unlink_files(seg *s);
+/* Scans CRC-checked batches from pos, filling indexes; returns where valid data ends. */
+int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size, int64_t next_base,
+                    const char **why);
+void pl_seg_write_indexes(seg *s);
 void plog_ref(plog *l);
 void plog_unref(plog *l);
-void seg_ref(seg *s);
-void seg_unref(seg *s);
+void pl_seg_ref(seg *s);
+void pl_seg_unref(seg *s);
 /* Syncs every segment with unsynced bytes and advances the durable offset (any thread).
  * Returns the number of fdatasync calls made, or -errno on failure. */
 int plog_sync(plog *l);
@@ -86,5 +108,20 @@ int plog_sync(plog *l);
  * holding a reference across the call. */
 void plog_registry_each_dirty(void (*fn)(plog *l, void *arg), void *arg);
 bool plog_is_dirty(plog *l);
+
+/* compact.c: the records section of a batch (decompressed when needed; *owned is then set and
+ * must be freed), and a walk over its records. */
+int pl_batch_records(const uint8_t *b, size_t len, int codec, const uint8_t **recs, size_t *rlen,
+                     uint8_t **owned);
+typedef struct rec_view {
+    int64_t offset;
+    const uint8_t *key; /* NULL = null key */
+    int32_t klen;
+    bool tomb;
+    const uint8_t *raw; /* the whole record, length prefix included */
+    size_t rawlen;
+} rec_view;
+int pl_each_record(const uint8_t *p, size_t n, int32_t count, int64_t base,
+                   int (*fn)(const rec_view *r, void *arg), void *arg);
 
 #endif
