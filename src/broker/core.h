@@ -18,6 +18,9 @@
  * with b->flusher == NULL): answers every parked acks=all Produce whose data is durable (all of
  * them when the flusher is gone). */
 void produce_on_flush(broker *b);
+/* Answers every parked Fetch now (shutdown; called by produce_on_flush when b->flusher is
+ * NULL, i.e. after main.c stopped the flusher and before it closes the connections). */
+void fetch_finish_all(broker *b);
 
 /* ---------------------------------------------------------------- topic configs ---- */
 

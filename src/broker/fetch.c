@@ -49,10 +49,25 @@ struct fpark {
     /* fds of file fragments built for an answer we then decided not to send */
     int *fds;
     int nfds, afds;
+    fpark *prev, *next; /* every parked fetch (for shutdown) */
+    bool parked;
 };
+
+static fpark *g_parked;
+
+static void unlink_parked(fpark *fp)
+{
+    if (!fp->parked) return;
+    if (fp->prev) fp->prev->next = fp->next;
+    else g_parked = fp->next;
+    if (fp->next) fp->next->prev = fp->prev;
+    fp->prev = fp->next = NULL;
+    fp->parked = false;
+}
 
 static void fp_free(fpark *fp)
 {
+    unlink_parked(fp);
     for (int i = 0; i < fp->nparts; i++) part_unwait(&fp->parts[i].w);
     if (fp->timeout) loop_timer_cancel(fp->b->loop, fp->timeout);
     if (fp->recheck) loop_timer_cancel(fp->b->loop, fp->recheck);
@@ -321,4 +336,14 @@ void h_fetch(broker *b, breq *r)
     if (wait > 30 * 60 * 1000) wait = 30 * 60 * 1000;
     fp->timeout = loop_timer_add(b->loop, wait, on_timeout, fp);
     r->park = fp;
+    fp->parked = true;
+    fp->next = g_parked;
+    if (g_parked) g_parked->prev = fp;
+    g_parked = fp;
+}
+
+void fetch_finish_all(broker *b)
+{
+    (void)b;
+    while (g_parked) finish(g_parked);
 }

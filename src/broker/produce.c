@@ -154,6 +154,7 @@ static bool parked_durable(broker *b, pparked *pp)
 
 void produce_on_flush(broker *b)
 {
+    if (!b->flusher) fetch_finish_all(b); /* shutdown: long polls end now too */
     pparked **pp = &g_parked;
     while (*pp) {
         pparked *x = *pp;
