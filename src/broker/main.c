@@ -32,6 +32,8 @@ int group_coord_start(broker *b) __attribute__((weak));
 void group_coord_stop(broker *b) __attribute__((weak));
 int http_start_for_broker(broker *b) __attribute__((weak));
 void http_stop_for_broker(broker *b) __attribute__((weak));
+int registry_start(broker *b) __attribute__((weak));
+void registry_stop(broker *b) __attribute__((weak));
 void produce_on_flush(broker *b) __attribute__((weak));
 void group_on_flush(broker *b) __attribute__((weak));
 
@@ -282,6 +284,10 @@ int main(int argc, char **argv)
             return 1;
         }
         if (http_start_for_broker(b) < 0) return 1;
+        if (registry_start && registry_start(b) < 0) {
+            LOGE("main", "cannot start the schema registry");
+            return 1;
+        }
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
@@ -301,6 +307,7 @@ int main(int argc, char **argv)
     /* shutdown: nothing new comes in; everything written is fsynced; parked acks=all
      * produces are answered; queued responses are written out; files are closed. */
     server_stop_listening(b);
+    if (registry_stop) registry_stop(b);
     if (http_stop_for_broker) http_stop_for_broker(b);
     flusher_stop(b->flusher);
     b->flusher = NULL;
