@@ -7,7 +7,9 @@
  * Defaults: integer fields read as `dflt` when absent; strings, bytes and arrays read as null
  * when `dflt == 1`, else empty.
  * Safety: every length is checked against the bytes left before use; array counts are bounded
- * by the bytes left (each element takes at least one byte); nesting depth is capped.
+ * by the bytes left (each element takes at least one byte); nesting depth is capped; the tree a
+ * decode builds is capped at DECODE_AMPLIFICATION times the input (hostile frames full of empty
+ * structs cannot exhaust memory).
  */
 #include "proto/kmsg.h"
 
@@ -19,6 +21,11 @@
 #include "common/util.h"
 
 #define MAX_DEPTH 16
+/* Decoded trees may take at most this many times the input (plus a constant) in the arena:
+ * bounds the memory a hostile frame can make us allocate (real messages stay far below,
+ * their trees stay under ~20 times the input). */
+#define DECODE_AMPLIFICATION 64
+#define DECODE_SLACK (1u << 20)
 
 /* ------------------------------------------------------------------ arena ---- */
 
@@ -30,6 +37,8 @@ typedef struct chunk {
 
 struct karena {
     chunk *head;
+    size_t total; /* bytes handed out */
+    size_t limit; /* during kmsg_decode: fail the decode past this total (0 = none) */
 };
 
 karena *karena_new(void) { return xcalloc(1, sizeof(karena)); }
@@ -63,6 +72,7 @@ void *karena_alloc(karena *a, size_t n)
     }
     void *p = c->data + c->used;
     c->used += n;
+    a->total += n;
     memset(p, 0, n);
     return p;
 }
@@ -235,6 +245,10 @@ static void decode_field(karena *a, const kfield *f, int16_t v, bool flex, rbuf 
         rbuf_fail(r, RBUF_TRUNCATED);
         return;
     }
+    if (a->limit && a->total + (size_t)n * sizeof(kval) > a->limit) {
+        rbuf_fail(r, RBUF_BADVALUE);
+        return;
+    }
     out->a.n = n;
     out->a.v = n ? karena_alloc(a, (size_t)n * sizeof(kval)) : NULL;
     for (int32_t i = 0; i < n && !r->err; i++) {
@@ -283,7 +297,7 @@ static void decode_tags(karena *a, kmsg *m, int16_t v, rbuf *r, int depth)
 static kmsg *decode_struct(karena *a, const kschema *s, int16_t v, bool flex, rbuf *r, int depth)
 {
     kmsg *m = kmsg_new(a, s);
-    if (depth > MAX_DEPTH) {
+    if (depth > MAX_DEPTH || (a->limit && a->total > a->limit)) {
         rbuf_fail(r, RBUF_BADVALUE);
         return m;
     }
@@ -298,7 +312,11 @@ static kmsg *decode_struct(karena *a, const kschema *s, int16_t v, bool flex, rb
 
 int kmsg_decode(karena *a, const kschema *s, int16_t version, bool flexible, rbuf *r, kmsg **out)
 {
+    size_t saved = a->limit, in = (size_t)(r->end - r->p);
+    size_t lim = a->total + DECODE_SLACK + in * DECODE_AMPLIFICATION;
+    if (!saved || lim < saved) a->limit = lim;
     *out = decode_struct(a, s, version, flexible, r, 0);
+    a->limit = saved;
     return r->err ? r->err : 0;
 }
 

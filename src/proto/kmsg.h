@@ -145,7 +145,9 @@ typedef struct kmsg {
 kmsg *kmsg_new(karena *a, const kschema *s);
 
 /* Decodes a body at `version`. Returns 0, or a negative RBUF_* error (truncated / bad value).
- * Never reads outside the buffer; array counts are checked against the bytes left. */
+ * Never reads outside the buffer; array counts are checked against the bytes left; nesting depth
+ * is capped and the tree may take at most ~64x the input in the arena (else RBUF_BADVALUE).
+ * Trailing bytes after the body are left in `r` (the caller decides whether they are an error). */
 int kmsg_decode(karena *a, const kschema *s, int16_t version, bool flexible, rbuf *r,
                 kmsg **out);
 

@@ -320,6 +320,54 @@ static void test_depth_cap(void **state)
     free(buf);
 }
 
+/* Elements that take no bytes at this version (all fields absent) cost arena memory only: the
+ * decode must stop at its amplification cap instead of allocating without bound. */
+static const kfield wide_item_f[] = {
+    {"A", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"B", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"C", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"D", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"E", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"F", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"G", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"H", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"I", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"J", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"K", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+    {"L", KT_INT64, 0, 9, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+};
+static const kschema wide_item_s = {"Wide.Items", 12, wide_item_f};
+static const kfield wide_f[] = {
+    {"Items", KT_ARRAY, KT_STRUCT, 0, KV_MAX, KV_NONE, KV_NONE, -1, 0, &wide_item_s, 0},
+    {"Pad", KT_BYTES, 0, 0, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
+};
+static const kschema wide_s = {"Wide", 2, wide_f};
+
+static void test_amplification_cap(void **state)
+{
+    (void)state;
+    /* count N, then a BYTES field padding the input so that N <= bytes left */
+    int32_t n = 400000;
+    size_t len = 4 + 4 + (size_t)n;
+    uint8_t *buf = calloc(1, len);
+    put_be32(buf, (uint32_t)n);
+    put_be32(buf + 4, (uint32_t)n);
+    karena *a = karena_new();
+    rbuf r = rbuf_make(buf, len);
+    kmsg *m;
+    assert_int_equal(kmsg_decode(a, &wide_s, 0, false, &r, &m), RBUF_BADVALUE);
+    /* a modest count of the same shape decodes */
+    len = 4 + 4 + 1000;
+    put_be32(buf, 1000);
+    put_be32(buf + 4, 1000);
+    r = rbuf_make(buf, len);
+    assert_int_equal(kmsg_decode(a, &wide_s, 0, false, &r, &m), 0);
+    assert_int_equal(k_count(m, "Items"), 1000);
+    assert_int_equal(rbuf_left(&r), 0);
+    karena_free(a);
+    free(buf);
+}
+
 static const kfield rec_f[] = {
     {"Before", KT_INT16, 0, 0, KV_MAX, KV_NONE, KV_NONE, -1, 0, NULL, 0},
     {"Recs", KT_RECORDS, 0, 0, KV_MAX, 0, KV_MAX, -1, 0, NULL, 0},
@@ -553,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_null_vs_empty),
         cmocka_unit_test(test_tagged_from_version),
         cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_amplification_cap),
         cmocka_unit_test(test_kout_file_frags),
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_unknown_field_aborts),
