@@ -533,6 +533,12 @@ static bool scalar_equal(uint8_t type, const kfield *f, const kval *x, const kva
     case KT_STRING:
     case KT_BYTES:
     case KT_RECORDS:
+        if (x->frags || y->frags) { /* file ranges: equal when they name the same ranges */
+            const kfile_frag *p = x->frags, *q = y->frags;
+            for (; p && q; p = p->next, q = q->next)
+                if (p->fd != q->fd || p->off != q->off || p->len != q->len) return false;
+            return !p && !q;
+        }
         if ((x->s.len < 0) != (y->s.len < 0)) return false;
         if (x->s.len < 0) return true;
         return x->s.len == y->s.len && (x->s.len == 0 || memcmp(x->s.p, y->s.p, (size_t)x->s.len) == 0);
