@@ -575,7 +575,10 @@ int plog_compact(plog *l, int64_t now_ms)
     /* the newer values that justify dropping older ones must be durable first */
     for (int32_t i = 0; i < l->nsegs - 1; i++) {
         seg *s = l->segs[i];
-        if (s->synced < s->size) {
+        pthread_mutex_lock(&l->mu);
+        bool dirty = s->synced < s->size;
+        pthread_mutex_unlock(&l->mu);
+        if (dirty) {
             if (fdatasync(s->fd) < 0) return -errno;
             pthread_mutex_lock(&l->mu);
             s->synced = s->size;

@@ -117,6 +117,10 @@ void plog_test_compact_crash_after(int stage);
 int32_t plog_segment_count(const plog *l);
 /* Flusher statistics: completed rounds and fdatasync calls made (tests, metrics; any thread). */
 void flusher_stats(flusher *f, uint64_t *rounds, uint64_t *fsyncs);
+/* Drop-behind window (process-wide): the newest `keep_bytes` of each active segment stay in
+ * the page cache, older pages are written back and dropped. 0 turns drop-behind off (plain
+ * page-cache writes). Default 32 MiB. For benchmarks and tuning. */
+void plog_set_drop_behind(int64_t keep_bytes);
 /* Test hook: the next plog_append writes `partial_bytes` of its batch, then fails with -err
  * (simulates ENOSPC/EIO mid-write). Not for production use. */
 void plog_test_fail_next_write(int err, int partial_bytes);

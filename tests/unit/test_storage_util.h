@@ -56,7 +56,8 @@ static inline void tb_compress(int codec, const uint8_t *in, size_t n, wbuf *out
         break;
     }
     case 5: {
-        static const uint8_t hdr[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
+        static const uint8_t hdr[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0,
+                                        0,    0,   0,   1,   0,   0,   0,   1};
         wbuf_put(out, hdr, sizeof hdr);
         size_t half = n / 2; /* two blocks */
         for (int k = 0; k < 2; k++) {
