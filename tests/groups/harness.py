@@ -77,6 +77,15 @@ class Eddyd:
         if getattr(self, "log", None):
             self.log.close()
 
+    def stop_clean(self):
+        """SIGTERM; eddyd must exit 0 (under ASan/LSan a leak or error makes this fail)."""
+        proc = self.proc
+        self.stop()
+        rc = proc.returncode if proc else 0
+        if rc != 0:
+            raise AssertionError("eddyd exited with %s on SIGTERM; log tail:\n%s" %
+                                 (rc, open(self.logpath, errors="replace").read()[-4000:]))
+
     def kill9(self):
         self.stop(signal.SIGKILL)
 

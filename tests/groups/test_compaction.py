@@ -95,6 +95,7 @@ def main():
     r = Results()
     try:
         r.run("compaction: latest value per key, tombstones, offsets preserved", test_compaction)
+        r.run("eddyd exits cleanly on SIGTERM", ED.stop_clean)
     finally:
         ED.cleanup()
     r.finish()

@@ -185,6 +185,7 @@ def main():
         r.run("SIGKILLed consumer expelled after session timeout",
               test_sigkilled_consumer_expelled)
         r.run("admin list/describe/delete groups", test_admin_views)
+        r.run("eddyd exits cleanly on SIGTERM", ED.stop_clean)
     finally:
         ED.cleanup()
     r.finish()

@@ -134,8 +134,21 @@ async function main() {
   } finally {
     await producer.disconnect().catch(() => {});
     await admin.disconnect().catch(() => {});
+    const exited = new Promise((resolve) => {
+      if (ed.proc.exitCode !== null) resolve(ed.proc.exitCode);
+      else ed.proc.on('exit', (code, sig) => resolve(code === null ? sig : code));
+    });
     ed.proc.kill('SIGTERM');
-    await sleep(300);
+    const code = await Promise.race([exited, sleep(20000).then(() => 'timeout')]);
+    if (code === 0) {
+      passed++;
+      console.log('PASS eddyd exits cleanly on SIGTERM');
+    } else {
+      failed++;
+      console.log(`FAIL eddyd exit status ${code} on SIGTERM:\n` +
+        fs.readFileSync(path.join(ed.tmp, 'eddyd.log'), 'utf8').slice(-4000));
+      ed.proc.kill('SIGKILL');
+    }
     fs.rmSync(ed.tmp, { recursive: true, force: true });
   }
   console.log(`${passed} passed, ${failed} failed`);

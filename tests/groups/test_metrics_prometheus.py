@@ -174,6 +174,7 @@ def main():
         r.run("promtool check metrics", test_promtool)
         r.run("413 for oversized bodies, 404 JSON", test_413_and_404)
         r.run("Prometheus evaluates the lag alert", test_prometheus_alert)
+        r.run("eddyd exits cleanly on SIGTERM", ED.stop_clean)
     finally:
         ED.cleanup()
     r.finish()

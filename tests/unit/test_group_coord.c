@@ -216,7 +216,7 @@ static breq *sync_req(const char *group, int32_t gen, const char *member, int na
     for (int i = 0; i < nassign; i++) {
         kmsg *a = k_item(r->req, "Assignments", i);
         k_set_str(a, "MemberId", ids[i]);
-        char buf[8];
+        char buf[16];
         snprintf(buf, sizeof buf, "A%d", i);
         k_set_bytes(a, "Assignment", buf, 2);
     }
