@@ -116,6 +116,7 @@ int main(void)
     eh_broker b;
     if (eh_start(&b, sets)) {
         CHECK(0, "eddyd start");
+        eh_cleanup(&b);
         return it_finish("compression");
     }
     static unsigned char buf[4096];

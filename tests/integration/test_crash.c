@@ -163,6 +163,7 @@ int main(void)
     eh_broker b;
     if (eh_start(&b, sets)) {
         CHECK(0, "eddyd start");
+        eh_cleanup(&b);
         return it_finish("crash_kill9");
     }
     snprintf(bootstrap, sizeof bootstrap, "%s", b.bootstrap);

@@ -39,9 +39,9 @@ produce shut 1 1 700
 check_all "before shutdown"
 
 # A consumer that stays connected (no -e): once it reports the end of the partition its next
-# Fetch long-polls (fetch.wait.max.ms=5000) at the end of the log while we stop the broker.
+# Fetch long-polls (fetch.wait.max.ms=2000) at the end of the log while we stop the broker.
 eddyd_bg bash -c 'exec "$@" 2>"$0"' "$EDDY_IT_TMP/idle.err" \
-    "${KC[@]}" -C -t shut -p 0 -o end -X fetch.wait.max.ms=5000
+    "${KC[@]}" -C -t shut -p 0 -o end -X fetch.wait.max.ms=2000
 deadline=$((SECONDS + 30))
 until grep -q 'Reached end of topic shut \[0\]' "$EDDY_IT_TMP/idle.err" 2>/dev/null; do
     [ $SECONDS -lt $deadline ] || fail "the idle consumer never reached the end of shut [0]"
