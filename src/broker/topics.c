@@ -1,6 +1,6 @@
 /* topics — eddyd's topic registry: topics and partitions on top of storage/plog, topic
  * configs (validated Kafka keys over the broker defaults), persistence, waiters for appends,
- * housekeeping (retention).
+ * housekeeping (retention, compaction).
  *
  * On disk (under data_dir):
  *   <topic>-<partition>/          one plog per partition (see storage/plog.h)
@@ -752,10 +752,19 @@ void topics_housekeeping(broker *b)
     for (int i = 0; i < b->ntopics; i++) {
         btopic *t = b->topics[i];
         for (int32_t j = 0; j < t->nparts; j++) {
-            int n = plog_enforce_retention(t->parts[j]->log, now);
+            plog *l = t->parts[j]->log;
+            int n = plog_enforce_retention(l, now);
             if (n > 0)
                 LOGI("topics", "%s-%d: retention removed %d segment%s (log start now %" PRId64 ")",
-                     t->name, j, n, n == 1 ? "" : "s", plog_start_offset(t->parts[j]->log));
+                     t->name, j, n, n == 1 ? "" : "s", plog_start_offset(l));
+            if (t->cfg.log.cleanup_policy & PLOG_CLEANUP_COMPACT) {
+                int c = plog_compact(l, now);
+                if (c > 0)
+                    LOGI("topics", "%s-%d: compaction rewrote %d segment%s", t->name, j, c,
+                         c == 1 ? "" : "s");
+                else if (c < 0)
+                    LOGW("topics", "%s-%d: compaction failed: %s", t->name, j, strerror(-c));
+            }
         }
     }
 }
