@@ -10,6 +10,7 @@
 #   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6),
 #   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
 #   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set),
+#   EDDY_BENCH_CREATE (auto | admin: how eddyd's topics are made, see CREATE below),
 #   EDDY_BENCH_PERF=1 (perf profile of eddyd in run 1 of W1-W4: $OUT/perf-*.txt).
 set -uo pipefail
 
@@ -30,6 +31,9 @@ else
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
 ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6}"
+# eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
+# first Metadata request; "admin" = CreateTopics
+CREATE="${EDDY_BENCH_CREATE:-auto}"
 SERVERS="${EDDY_BENCH_SERVERS:-eddyd mock redis jetstream}"
 EDDY_SETS=()
 for kv in ${EDDY_BENCH_EDDYD_SET:-}; do EDDY_SETS+=(--set "$kv"); done
@@ -114,8 +118,11 @@ start_server() {
     case "$kind" in
     eddyd)
         if [ ! -x "$EDDYD" ]; then SERR="eddyd not built ($EDDYD)"; return 1; fi
+        local create=()
+        [ "$CREATE" = auto ] && create=(--set "num.partitions=${EDDYD_PARTS:-1}")
         json=$(runj 30 "$BIN/eddy-bench-sys" start --log "$SDIR/server.log" --timeout 15 -- \
-            "$EDDYD" --data-dir "$SDIR/data" --listen 127.0.0.1:0 "${EDDY_SETS[@]}")
+            "$EDDYD" --data-dir "$SDIR/data" --listen 127.0.0.1:0 "${create[@]}" \
+            "${EDDY_SETS[@]}")
         ;;
     redis-always|redis-everysec)
         if ! command -v redis-server >/dev/null; then
@@ -193,6 +200,12 @@ one() {
         return
     fi
     bin=$(client_for "$srv")
+    # the partition count this cell wants (eddyd auto-creates its topics with it)
+    EDDYD_PARTS=1
+    local i args=("$@")
+    for ((i = 0; i < ${#args[@]} - 1; i++)); do
+        [ "${args[i]}" = --partitions ] && EDDYD_PARTS=${args[i + 1]}
+    done
     if [ ! -x "$bin" ]; then
         record "$w" "$srv" "$var" "$run" "{\"error\":\"$(basename "$bin") not built\"}"
         return
@@ -214,7 +227,7 @@ one() {
         fi
         if [ "$srv" = eddyd ] || [ "$srv" = mock ]; then
             res=$(runj "$to" "$bin" "$mode" --bootstrap "127.0.0.1:$SPORT" --server-pid "$SPID" \
-                "$@")
+                --create "$CREATE" "$@")
         else
             res=$(runj "$to" "$bin" "$mode" --port "$SPORT" --server-pid "$SPID" "$@")
         fi
@@ -341,6 +354,7 @@ if wanted W5; then
             want "$srv" || continue
             progress "W5 footprint · $srv · run $r/$RUNS"
             SKIND=$kind
+            EDDYD_PARTS=1000
             if ! start_server "$kind"; then
                 record W5 "$srv" footprint "$r" "{\"error\":\"$SERR\"}"
                 rm -rf "$SDIR"
@@ -351,7 +365,7 @@ if wanted W5; then
             res="{\"ready_ms\":$SREADY,\"idle_rss_mib\":${rss:--1}"
             if [ "$srv" = eddyd ]; then
                 c=$(runj 120 "$BIN/eddy-bench-kafka" create --bootstrap "127.0.0.1:$SPORT" \
-                    --topic w5parts --partitions 1000 --timeout 100)
+                    --topic w5parts --partitions 1000 --timeout 100 --create "$CREATE")
                 if [[ "$c" == *'"error"'* ]]; then
                     res="$res,\"loaded_error\":\"creating 1,000 partitions failed\""
                 else
