@@ -2,6 +2,7 @@
 # test_kcat — scenario 1: kcat 1.7 (librdkafka 2.0.2) against a real eddyd.
 #   * `kcat -L` lists the one broker at the advertised 127.0.0.1:PORT and the topics;
 #   * keyed produce (-K delimiter and fixed -k key) with headers (-H), explicit partitions;
+#   * NULL keys and values (-Z), the -J envelope, offsets by time (-Q);
 #   * consume from the beginning (-o beginning -e) with exact content, order and offsets;
 #   * a 3-partition topic (num.partitions=3) shows all partitions with leader = the broker.
 set -euo pipefail
@@ -49,6 +50,25 @@ check_eq "produce -k fixed appends at offset 4" $'4 fixed a h=v\n5 fixed b h=v\n
 got=$(timeout 30 "${KC[@]}" -C -t kc-keyed -p 0 -o -2 -e -q -f '%o %s\n')
 check_eq "consume -o -2 (two before the end)" $'5 b\n6 c' "$got"
 
+# -- NULL key and NULL value (tombstone) with -Z survive the round trip (record length -1)
+printf ':nokey\nk:\nk2:v2\n' | timeout 30 "${KC[@]}" -P -Z -K: -t kc-null -p 0
+got=$(timeout 30 "${KC[@]}" -C -Z -t kc-null -p 0 -o beginning -e -q -f '%k|%s|%K|%S\n')
+check_eq "NULL key / NULL value (-Z)" $'NULL|nokey|-1|5\nk|NULL|1|-1\nk2|v2|2|2' "$got"
+got=$(timeout 30 "${KC[@]}" -C -t kc-null -p 0 -o beginning -e -q -J |
+      sed -E 's/"ts":[0-9]+/"ts":T/')
+want='{"topic":"kc-null","partition":0,"offset":0,"tstype":"create","ts":T,"broker":'"$node_id"',"key":null,"payload":"nokey"}'
+check_eq "JSON envelope (-J) of the first record" "$want" "$(echo "$got" | head -n1)"
+
+# -- offsets by time (-Q, ListOffsets): first offset whose timestamp >= t; none → -1
+printf 'a\nb\n' | timeout 30 "${KC[@]}" -P -t kc-time -p 0
+last_ts=$(timeout 30 "${KC[@]}" -C -t kc-time -p 0 -o -1 -e -q -f '%T\n')
+until [ "$(date +%s%3N)" -gt "$last_ts" ]; do sleep 0.001; done
+t=$(date +%s%3N)
+printf 'c\n' | timeout 30 "${KC[@]}" -P -t kc-time -p 0
+got=$(for ts in 0 "$t" 99999999999999; do timeout 30 "${KC[@]}" -Q -t "kc-time:0:$ts"; done)
+check_eq "kcat -Q offsets for times 0, t, future" \
+    $'kc-time [0] offset 0\nkc-time [0] offset 2\nkc-time [0] offset -1' "$got"
+
 # -- multi-partition topic: 200 messages, 4 per key, spread by key; per-partition order kept
 for i in $(seq 0 199); do printf 'key%d:value-%03d\n' $((i % 50)) "$i"; done |
     timeout 30 "${KC[@]}" -P -t kc-multi -K:
@@ -74,7 +94,7 @@ done
 parts_used=$(echo "$all" | awk '{print $1}' | sort -u | wc -l)
 [ "$parts_used" -ge 2 ] || fail "keys landed in only $parts_used partition(s)"
 
-# -- the listing now shows both topics
+# -- the listing now shows the topics
 meta=$(timeout 30 "${KC[@]}" -L)
 echo "$meta" | grep -q 'topic "kc-keyed" with 3 partitions' || fail "kc-keyed missing from -L"
 echo "$meta" | grep -q 'topic "kc-multi" with 3 partitions' || fail "kc-multi missing from -L"
