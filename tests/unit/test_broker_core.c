@@ -443,12 +443,101 @@ static void test_admin(void **state)
     freereq(r);
 }
 
+static void stop_cb(loop *l, void *arg)
+{
+    (void)arg;
+    loop_stop(l);
+}
+
+/* loop_stop is final for a loop: each scenario parks its fetch on a fresh one */
+static void fresh_loop(void)
+{
+    loop_free(B.loop);
+    B.loop = loop_new();
+}
+
+static void run_loop_ms(int64_t ms)
+{
+    loop_timer_add(B.loop, ms, stop_cb, NULL);
+    loop_run(B.loop);
+}
+
+static breq *fetch_req(const char *topic, int64_t offset, int32_t wait_ms)
+{
+    breq *r = mkreq(1, 11);
+    k_set_int(r->req, "MaxWaitMs", wait_ms);
+    k_set_int(r->req, "MinBytes", 1);
+    k_set_int(r->req, "MaxBytes", 1 << 20);
+    kmsg *ft = k_new_items(r->req, "Topics", 1);
+    k_set_str(ft, "Topic", topic);
+    kmsg *fp = k_new_items(ft, "Partitions", 1);
+    k_set_int(fp, "Partition", 0);
+    k_set_int(fp, "FetchOffset", offset);
+    k_set_int(fp, "PartitionMaxBytes", 1 << 20);
+    return r;
+}
+
+static int32_t fetched_len(breq *r)
+{
+    kmsg *p0 = k_item(k_item(r->resp, "Responses", 0), "Partitions", 0);
+    for (kfile_frag *f = p0->v[kmsg_field_index(p0->schema, "Records")].frags; f; f = f->next)
+        close(f->fd);
+    return k_str(p0, "Records").len;
+}
+
+static void test_long_poll(void **state)
+{
+    (void)state;
+    create_topic("lp", 1, NULL, NULL, 0);
+    /* parked, then woken by an append */
+    breq *r = fetch_req("lp", 0, 5000);
+    h_fetch(&B, r);
+    assert_false(r->finished);
+    uint8_t b[256];
+    int64_t base;
+    size_t n = mkbatch(b, -1, -1, -1);
+    assert_int_equal(produce("lp", 0, b, n, 1, &base, NULL), 0);
+    run_loop_ms(50);
+    assert_true(r->finished);
+    assert_int_equal(fetched_len(r), (int32_t)n);
+    freereq(r);
+    /* parked, then timed out with empty records */
+    fresh_loop();
+    r = fetch_req("lp", 2, 20);
+    h_fetch(&B, r);
+    assert_false(r->finished);
+    run_loop_ms(200);
+    assert_true(r->finished);
+    assert_int_equal(fetched_len(r), 0);
+    freereq(r);
+    /* parked, topic deleted: answered with UNKNOWN_TOPIC_OR_PARTITION */
+    fresh_loop();
+    r = fetch_req("lp", 2, 5000);
+    h_fetch(&B, r);
+    assert_false(r->finished);
+    assert_int_equal(topic_delete(&B, topic_find(&B, "lp")), 0);
+    run_loop_ms(50);
+    assert_true(r->finished);
+    kmsg *p0 = k_item(k_item(r->resp, "Responses", 0), "Partitions", 0);
+    assert_int_equal(k_int(p0, "ErrorCode"), KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    freereq(r);
+    /* parked at shutdown: answered by produce_on_flush without a flusher */
+    create_topic("lp2", 1, NULL, NULL, 0);
+    r = fetch_req("lp2", 0, 5000);
+    h_fetch(&B, r);
+    assert_false(r->finished);
+    produce_on_flush(&B);
+    assert_true(r->finished);
+    freereq(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_topics_produce_fetch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
