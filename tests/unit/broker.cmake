@@ -22,6 +22,7 @@ if(TARGET eddy_proto AND TARGET eddy_storage)
             ${CMAKE_SOURCE_DIR}/src/broker/metadata.c
             ${CMAKE_SOURCE_DIR}/src/broker/admin.c
             ${CMAKE_SOURCE_DIR}/src/broker/producers.c
+            ${CMAKE_SOURCE_DIR}/src/broker/core_table.c
             ${CMAKE_SOURCE_DIR}/src/broker/config.c
     LIBS eddy_proto eddy_storage eddy_net eddy_common PkgConfig::ZLIB PkgConfig::LZ4
          PkgConfig::ZSTD ${SNAPPY_LIB})
