@@ -4,6 +4,7 @@
  *   IncrementalAlterConfigs v0–v1 (topics).
  * Everything happens synchronously on the loop thread; timeouts are irrelevant.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,8 +310,8 @@ void h_delete_records(broker *b, breq *r)
                 if (off < 0 || off > hwm) err = KERR_OFFSET_OUT_OF_RANGE;
                 else if (off > start) {
                     int rc = plog_delete_records(p->log, off);
-                    if (rc < 0) err = rc == -34 /* ERANGE */ ? KERR_OFFSET_OUT_OF_RANGE
-                                                            : KERR_KAFKA_STORAGE_ERROR;
+                    if (rc < 0)
+                        err = rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_KAFKA_STORAGE_ERROR;
                     else
                         LOGI("admin", "%s-%d: records below offset %" PRId64 " deleted", t->name,
                              idx, off);
