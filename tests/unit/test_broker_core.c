@@ -6,6 +6,7 @@
  *
  * The server's breq functions are stubbed: a handler "answers" by calling breq_done.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +226,12 @@ static void test_topics_produce_fetch(void **state)
     assert_int_equal(produce("auto2", 0, b, n, 1, &base, NULL), KERR_UNKNOWN_TOPIC_OR_PARTITION);
     B.cfg.auto_create_topics = true;
 
+    /* a failed write (disk full): KAFKA_STORAGE_ERROR, nothing appended, the next one works */
+    plog_test_fail_next_write(ENOSPC, 10);
+    assert_int_equal(produce("orders", 0, b, n, 1, &base, NULL), KERR_KAFKA_STORAGE_ERROR);
+    assert_int_equal(produce("orders", 0, b, n, 1, &base, NULL), 0);
+    assert_int_equal(base, 6);
+
     /* Fetch: immediate answer from offset 1 (inside the first batch) */
     breq *r = mkreq(1, 11);
     k_set_int(r->req, "MaxWaitMs", 500);
@@ -249,7 +256,7 @@ static void test_topics_produce_fetch(void **state)
     kmsg *t0 = k_item(r->resp, "Responses", 0);
     kmsg *p0 = k_item(t0, "Partitions", 0);
     assert_int_equal(k_int(p0, "ErrorCode"), 0);
-    assert_int_equal(k_int(p0, "HighWatermark"), 6);
+    assert_int_equal(k_int(p0, "HighWatermark"), 8);
     kstr rec = k_str(p0, "Records");
     assert_int_equal(rec.len, (int32_t)n); /* first batch whole despite 1 byte max */
     kmsg *p1 = k_item(t0, "Partitions", 1);
@@ -263,7 +270,7 @@ static void test_topics_produce_fetch(void **state)
 
     /* ListOffsets */
     int err;
-    assert_int_equal(list_offset("orders", -1, &err), 6);
+    assert_int_equal(list_offset("orders", -1, &err), 8);
     assert_int_equal(list_offset("orders", -2, &err), 0);
     assert_int_equal(list_offset("orders", 1700000000001LL, &err), 1);
     assert_int_equal(err, 0);
