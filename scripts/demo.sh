@@ -6,7 +6,7 @@
 # correlation id. Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
 #   --check   non-interactive: stop everything afterwards, exit 0 only if every order ended in
 #             the state its path predicts.
-# Environment: EDDY_BUILD_DIR (default build), EDDY_BOOTSTRAP_SERVERS (use that cluster, start
+# Environment: EDDY_BUILD_DIR (default build), EDDYD (the eddyd binary), EDDY_BOOTSTRAP_SERVERS (use that cluster, start
 # no broker), EDDY_BROKER=eddyd|mock, DEMO_ORDERS (orders per path, default 2).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -60,12 +60,13 @@ if [ -n "${EDDY_BOOTSTRAP_SERVERS:-}" ]; then
     echo "demo: using the cluster at $BOOT"
 else
     kind=${EDDY_BROKER:-}
+    EDDYD_BIN=${EDDYD:-$B/src/broker/eddyd}
     if [ -z "$kind" ]; then
-        if [ -x "$B/src/broker/eddyd" ]; then kind=eddyd; else kind=mock; fi
+        if [ -x "$EDDYD_BIN" ]; then kind=eddyd; else kind=mock; fi
     fi
     mkdir -p "$TMP/broker"
     if [ "$kind" = eddyd ]; then
-        setsid "$B/src/broker/eddyd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+        setsid "$EDDYD_BIN" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
             --http 127.0.0.1:0 >"$TMP/eddyd.log" 2>&1 &
     else
         echo "demo: eddyd is not built; using eddy-mockd (librdkafka's mock cluster, in memory)"

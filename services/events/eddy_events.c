@@ -1,7 +1,11 @@
 /* eddy-events — reads the reference system's topics from the beginning to their current end
  * and prints every event grouped by correlation id, in time order (the demo's "event chain"),
  * or as JSON lines with --json. Any Kafka cluster; librdkafka only.
- *   eddy-events --bootstrap HOST:PORT [--topics a,b,…] [--correlation ID] [--json] */
+ *   eddy-events --bootstrap HOST:PORT [--topics a,b,…] [--correlation ID] [--json | --raw]
+ *   eddy-events --bootstrap HOST:PORT --produce TOPIC [--key K]   (value from stdin)
+ *   eddy-events --bootstrap HOST:PORT --reset-group GROUP --topics a,b  (offsets to the start;
+ *               the group must have no live members)
+ * --raw prints every message (JSON or not) as {"topic","partition","offset","key","value"}. */
 #include <eddy/eddy.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -25,17 +29,46 @@ static int cmp(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+static int do_produce(const char *bootstrap, const char *topic, const char *key)
+{
+    char err[512];
+    size_t cap = 1 << 16, n = 0, r;
+    char *buf = malloc(cap);
+    while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
+        n += r;
+        if (n == cap) buf = realloc(buf, cap *= 2);
+    }
+    while (n && buf[n - 1] == '\n') n--;
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+        RD_KAFKA_V_VALUE(buf, n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    rd_kafka_flush(rk, 30000);
+    int left = rd_kafka_outq_len(rk);
+    rd_kafka_destroy(rk);
+    free(buf);
+    if (e || left) fprintf(stderr, "eddy-events: produce failed\n");
+    return e || left ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *bootstrap = getenv("EDDY_BOOTSTRAP_SERVERS");
     const char *topics = "order.events,payment.events,inventory.events,notification.events";
     const char *only = NULL;
-    int as_json = 0;
+    int as_json = 0, raw = 0;
+    const char *produce = NULL, *key = NULL, *reset = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--bootstrap") && i + 1 < argc) bootstrap = argv[++i];
         else if (!strcmp(argv[i], "--topics") && i + 1 < argc) topics = argv[++i];
         else if (!strcmp(argv[i], "--correlation") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--json")) as_json = 1;
+        else if (!strcmp(argv[i], "--raw")) raw = 1;
+        else if (!strcmp(argv[i], "--produce") && i + 1 < argc) produce = argv[++i];
+        else if (!strcmp(argv[i], "--key") && i + 1 < argc) key = argv[++i];
+        else if (!strcmp(argv[i], "--reset-group") && i + 1 < argc) reset = argv[++i];
         else {
             fprintf(stderr, "usage: eddy-events --bootstrap HOST:PORT [--topics a,b] "
                             "[--correlation ID] [--json]\n");
@@ -43,9 +76,11 @@ int main(int argc, char **argv)
         }
     }
     if (!bootstrap) bootstrap = "127.0.0.1:9092";
-    char err[512], gid[64], uuid[37];
+    char err[512], gid[128], uuid[37];
+    if (produce) return do_produce(bootstrap, produce, key);
     eddy_uuid_generate(uuid);
     snprintf(gid, sizeof gid, "eddy-events-%s", uuid);
+    if (reset) snprintf(gid, sizeof gid, "%s", reset);
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
     rd_kafka_conf_set(c, "group.id", gid, err, sizeof err);
@@ -80,6 +115,42 @@ int main(int argc, char **argv)
         rd_kafka_topic_destroy(rkt);
     }
     free(tl);
+    if (reset) {
+        /* Join the group as its only member, then commit the start of every partition. */
+        int want = 0;
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
+        for (int i = 0; i < l->cnt; i++) {
+            int dup = 0;
+            for (int j = 0; j < sub->cnt; j++) dup |= !strcmp(sub->elems[j].topic, l->elems[i].topic);
+            if (!dup) rd_kafka_topic_partition_list_add(sub, l->elems[i].topic, RD_KAFKA_PARTITION_UA);
+            want++;
+        }
+        if (sub->cnt) rd_kafka_subscribe(rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        for (int i = 0; i < 600 && want; i++) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+            if (m) rd_kafka_message_destroy(m);
+            rd_kafka_topic_partition_list_t *a = NULL;
+            if (!rd_kafka_assignment(rk, &a) && a) {
+                int cnt = a->cnt;
+                rd_kafka_topic_partition_list_destroy(a);
+                if (cnt > 0) break;
+            }
+        }
+        for (int i = 0; i < l->cnt; i++) {
+            int64_t lo = 0, hi = 0;
+            rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition, &lo,
+                                             &hi, 10000);
+            l->elems[i].offset = lo;
+        }
+        rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(rk, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        if (e) fprintf(stderr, "eddy-events: reset %s: %s\n", reset, rd_kafka_err2str(e));
+        else fprintf(stderr, "eddy-events: group %s reset to the start\n", reset);
+        return e ? 1 : 0;
+    }
     rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     item *items = NULL;
@@ -94,6 +165,15 @@ int main(int argc, char **argv)
         idle = 0;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             pending--;
+        } else if (!m->err && raw) {
+            json_t *o = json_pack("{s:s,s:i,s:I,s:s%,s:s%}", "topic", rd_kafka_topic_name(m->rkt),
+                                  "partition", m->partition, "offset", (json_int_t)m->offset,
+                                  "key", m->key ? (const char *)m->key : "", m->key ? m->key_len : 0,
+                                  "value", m->payload ? (const char *)m->payload : "", m->len);
+            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            if (s) puts(s);
+            free(s);
+            json_decref(o);
         } else if (!m->err) {
             json_t *env = json_loadb(m->payload, m->len, 0, NULL);
             json_t *corr = json_object_get(env, "correlationId");

@@ -192,11 +192,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         rq = sdk_xcalloc(1, sizeof *rq);
         *con_cls = rq;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
-            rq->too_large = 1;
-            return reply(c, 413, eddy_http_error(&status, 413, "request body too large (limit %d bytes)",
-                                                 MAX_BODY), "application/json");
-        }
+        /* Too large: the body is drained (never stored) and answered 413 once read, so
+         * clients that write the whole body before reading still get the answer. */
+        if (cl && strtoull(cl, NULL, 10) > MAX_BODY) rq->too_large = 1;
         return MHD_YES;
     }
     if (*upload_data_size) {
