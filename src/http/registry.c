@@ -1005,7 +1005,8 @@ static void h_compat(void *arg, const http_request *req, http_response *resp)
     rest += 10;
     const char *sl = strstr(rest, "/versions");
     if (!sl || sl == rest) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-    if (strcmp(req->method, "POST")) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+    if (strcmp(req->method, "POST"))
+        return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
     char *subject = xstrndup(rest, (size_t)(sl - rest));
     const char *vtail = sl + 9;
     int ver = 0;
@@ -1170,7 +1171,8 @@ static void h_mode(void *arg, const http_request *req, http_response *resp)
     json_t *body = body_object(req, resp);
     if (!body) return;
     const char *mode = json_string_value(json_object_get(body, "mode"));
-    if (!mode || (strcmp(mode, "READWRITE") && strcmp(mode, "READONLY") && strcmp(mode, "IMPORT"))) {
+    if (!mode ||
+        (strcmp(mode, "READWRITE") && strcmp(mode, "READONLY") && strcmp(mode, "IMPORT"))) {
         json_decref(body);
         return reply_err(resp, 422, 42204, "Invalid mode. Valid values are READWRITE, READONLY "
                          "and IMPORT");
