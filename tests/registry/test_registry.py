@@ -1,0 +1,331 @@
+"""test_registry — eddyd's schema registry over HTTP (urllib, /usr/bin/python3): the Confluent
+REST API (register/lookup/versions/ids/delete/config/mode/compatibility), the error bodies and
+codes for bad input (nothing stored, the server keeps serving), and durability: schemas, ids
+and configs survive SIGKILL + restart, ids stay stable and are never reused.
+
+Runs a real eddyd through tests/integration/harness/eddyd.py with --set http.listeners=...
+"""
+import json
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("EDDY_SOURCE_DIR", os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration", "harness"))
+from eddyd import Eddyd, Results  # noqa: E402
+
+CT = "application/vnd.schemaregistry.v1+json"
+HTTP_RE = re.compile(r"http listening on 127\.0\.0\.1:(\d+)")
+
+
+class Reg:
+    def __init__(self, broker):
+        self.broker = broker
+
+    @property
+    def base(self):
+        m = HTTP_RE.findall(self.broker.log_text())
+        assert m, "no http port in the log"
+        return "http://127.0.0.1:%s" % m[-1]
+
+    def call(self, method, path, body=None, raw=None, ctype=CT):
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", ctype)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, _parse(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, _parse(e.read())
+
+    def ok(self, method, path, body=None, **kw):
+        st, b = self.call(method, path, body, **kw)
+        assert st == 200, "%s %s -> %s %s" % (method, path, st, b)
+        return b
+
+    def err(self, method, path, body, status, code, **kw):
+        st, b = self.call(method, path, body, **kw)
+        assert st == status and isinstance(b, dict) and b.get("error_code") == code, \
+            "%s %s: expected %s/%s, got %s %s" % (method, path, status, code, st, b)
+        assert isinstance(b.get("message"), str) and b["message"], b
+        return b
+
+
+def _parse(b):
+    try:
+        return json.loads(b.decode())
+    except ValueError:
+        return b.decode(errors="replace")
+
+
+def avro_rec(name, fields):
+    return json.dumps({"type": "record", "name": name, "namespace": "it",
+                       "fields": [dict(f) for f in fields]})
+
+
+V1 = avro_rec("User", [{"name": "id", "type": "long"}])
+V2 = avro_rec("User", [{"name": "id", "type": "long"},
+                       {"name": "email", "type": ["null", "string"], "default": None}])
+V3_BAD = avro_rec("User", [{"name": "id", "type": "long"},
+                           {"name": "age", "type": "int"}])
+JS1 = json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}})
+JS2_BAD = json.dumps({"type": "object", "properties": {"n": {"type": "integer"}},
+                      "required": ["n"]})
+
+
+def case_basics(r):
+    assert sorted(r.ok("GET", "/schemas/types")) == ["AVRO", "JSON"]
+    assert r.ok("GET", "/config") == {"compatibilityLevel": "BACKWARD"}
+    assert r.ok("GET", "/mode") == {"mode": "READWRITE"}
+    assert r.ok("GET", "/subjects") == []
+    r.err("PUT", "/config", {"compatibility": "SIDEWAYS"}, 422, 42203)
+    assert r.ok("PUT", "/config", {"compatibility": "FULL"}) == {"compatibility": "FULL"}
+    assert r.ok("GET", "/config") == {"compatibilityLevel": "FULL"}
+    assert r.ok("DELETE", "/config") == {"compatibilityLevel": "FULL"}
+    assert r.ok("GET", "/config") == {"compatibilityLevel": "BACKWARD"}
+
+
+def case_register_avro(r):
+    a = r.ok("POST", "/subjects/users-value/versions", {"schema": V1})
+    again = r.ok("POST", "/subjects/users-value/versions", {"schema": V1})
+    assert a == again and isinstance(a["id"], int), (a, again)
+    # whitespace-different text of the same schema: same id
+    spaced = json.dumps(json.loads(V1), indent=2)
+    assert r.ok("POST", "/subjects/users-value/versions", {"schema": spaced}) == a
+    # application/json works too
+    assert r.ok("POST", "/subjects/users-value/versions", {"schema": V1},
+                ctype="application/json") == a
+    b = r.ok("POST", "/subjects/users-value/versions", {"schema": V2})
+    assert b["id"] > a["id"]
+    assert r.ok("GET", "/subjects/users-value/versions") == [1, 2]
+    assert "users-value" in r.ok("GET", "/subjects")
+    latest = r.ok("GET", "/subjects/users-value/versions/latest")
+    assert latest["version"] == 2 and latest["id"] == b["id"] and latest["subject"] == "users-value"
+    assert json.loads(latest["schema"]) == json.loads(V2)
+    assert "schemaType" not in latest  # AVRO is implied, as in Confluent
+    assert json.loads(json.dumps(r.ok("GET", "/subjects/users-value/versions/1/schema"))) \
+        == json.loads(V1)
+    s = r.ok("GET", "/schemas/ids/%d" % a["id"])
+    assert json.loads(s["schema"]) == json.loads(V1)
+    assert r.ok("GET", "/schemas/ids/%d/versions" % b["id"]) == \
+        [{"subject": "users-value", "version": 2}]
+    assert r.ok("GET", "/schemas/ids/%d/subjects" % b["id"]) == ["users-value"]
+    # the same schema in another subject keeps its id
+    assert r.ok("POST", "/subjects/other-value/versions", {"schema": V1}) == a
+    # look up
+    lk = r.ok("POST", "/subjects/users-value", {"schema": V2})
+    assert lk["version"] == 2 and lk["id"] == b["id"]
+    r.err("POST", "/subjects/users-value",
+          {"schema": avro_rec("Nope", [{"name": "x", "type": "int"}])}, 404, 40403)
+    r.err("POST", "/subjects/no-such", {"schema": V1}, 404, 40401)
+
+
+def case_incompatible(r):
+    before = r.ok("GET", "/subjects/users-value/versions")
+    e = r.err("POST", "/subjects/users-value/versions", {"schema": V3_BAD}, 409, 409)
+    assert "age" in e["message"] and "READER_FIELD_MISSING_DEFAULT_VALUE" in e["message"], e
+    assert r.ok("GET", "/subjects/users-value/versions") == before
+    c = r.ok("POST", "/compatibility/subjects/users-value/versions/latest?verbose=true",
+             {"schema": V3_BAD})
+    assert c["is_compatible"] is False and any("age" in m for m in c["messages"]), c
+    assert r.ok("POST", "/compatibility/subjects/users-value/versions/latest",
+                {"schema": V2}) == {"is_compatible": True}
+    assert r.ok("POST", "/compatibility/subjects/users-value/versions/1",
+                {"schema": V2})["is_compatible"] is True
+    # NONE on the subject lets it through
+    assert r.ok("PUT", "/config/users-value", {"compatibility": "NONE"}) == \
+        {"compatibility": "NONE"}
+    assert r.ok("GET", "/config/users-value") == {"compatibilityLevel": "NONE"}
+    c = r.ok("POST", "/compatibility/subjects/users-value/versions/latest", {"schema": V3_BAD})
+    assert c["is_compatible"] is True
+    assert r.ok("DELETE", "/config/users-value") == {"compatibilityLevel": "NONE"}
+    r.err("GET", "/config/users-value", None, 404, 40408)
+    assert r.ok("GET", "/config/users-value?defaultToGlobal=true") == \
+        {"compatibilityLevel": "BACKWARD"}
+
+
+def case_json_schema(r):
+    a = r.ok("POST", "/subjects/j-value/versions", {"schemaType": "JSON", "schema": JS1})
+    g = r.ok("GET", "/schemas/ids/%d" % a["id"])
+    assert g["schemaType"] == "JSON" and json.loads(g["schema"]) == json.loads(JS1)
+    v = r.ok("GET", "/subjects/j-value/versions/1")
+    assert v["schemaType"] == "JSON"
+    e = r.err("POST", "/subjects/j-value/versions", {"schemaType": "JSON", "schema": JS2_BAD},
+              409, 409)
+    assert "REQUIRED_PROPERTY_ADDED" in e["message"] and "'n'" in e["message"], e
+    # an AVRO lookup of a JSON schema text is a different schema
+    r.err("POST", "/subjects/j-value", {"schema": JS1}, 422, 42201)
+
+
+def case_references(r):
+    addr = json.dumps({"type": "record", "name": "Address", "namespace": "it",
+                       "fields": [{"name": "city", "type": "string"}]})
+    ra = r.ok("POST", "/subjects/address/versions", {"schema": addr})
+    person = json.dumps({"type": "record", "name": "Person", "namespace": "it",
+                         "fields": [{"name": "home", "type": "it.Address"}]})
+    r.err("POST", "/subjects/person/versions", {"schema": person}, 422, 42201)
+    refs = [{"name": "it.Address", "subject": "address", "version": 1}]
+    rp = r.ok("POST", "/subjects/person/versions", {"schema": person, "references": refs})
+    assert rp["id"] != ra["id"]
+    got = r.ok("GET", "/schemas/ids/%d" % rp["id"])
+    assert got["references"] == refs, got
+    assert r.ok("GET", "/subjects/address/versions/1/referencedby") == [rp["id"]]
+    r.err("POST", "/subjects/person/versions",
+          {"schema": person, "references": [{"name": "it.Address", "subject": "address",
+                                             "version": 7}]}, 422, 42201)
+
+
+def case_deletes(r):
+    s1 = r.ok("POST", "/subjects/del-me/versions",
+              {"schema": avro_rec("D", [{"name": "a", "type": "int"}])})
+    s2 = r.ok("POST", "/subjects/del-me/versions",
+              {"schema": avro_rec("D", [{"name": "a", "type": "int"},
+                                        {"name": "b", "type": "int", "default": 0}])})
+    r.err("DELETE", "/subjects/del-me/versions/2?permanent=true", None, 404, 40407)
+    assert r.ok("DELETE", "/subjects/del-me/versions/2") == 2
+    r.err("DELETE", "/subjects/del-me/versions/2", None, 404, 40406)
+    assert r.ok("GET", "/subjects/del-me/versions") == [1]
+    assert r.ok("GET", "/subjects/del-me/versions?deleted=true") == [1, 2]
+    r.err("GET", "/subjects/del-me/versions/2", None, 404, 40402)
+    # a soft-deleted schema is still readable by id (consumers of old data)
+    r.ok("GET", "/schemas/ids/%d" % s2["id"])
+    assert r.ok("DELETE", "/subjects/del-me/versions/2?permanent=true") == 2
+    r.err("DELETE", "/subjects/del-me?permanent=true", None, 404, 40405)
+    assert r.ok("DELETE", "/subjects/del-me") == [1]
+    assert "del-me" not in r.ok("GET", "/subjects")
+    assert "del-me" in r.ok("GET", "/subjects?deleted=true")
+    r.err("GET", "/subjects/del-me/versions", None, 404, 40401)
+    assert r.ok("DELETE", "/subjects/del-me?permanent=true") == [1]
+    r.err("DELETE", "/subjects/del-me", None, 404, 40401)
+    r.err("GET", "/schemas/ids/%d" % s1["id"], None, 404, 40403)
+    r.err("GET", "/schemas/ids/%d" % s2["id"], None, 404, 40403)
+    # a new schema never reuses a deleted id
+    n = r.ok("POST", "/subjects/del-me/versions",
+             {"schema": avro_rec("D2", [{"name": "z", "type": "int"}])})
+    assert n["id"] > s2["id"], (n, s2)
+    r.deleted_max = n["id"]
+
+
+def case_bad_input(r):
+    subjects = r.ok("GET", "/subjects")
+    versions = r.ok("GET", "/subjects/users-value/versions")
+    P = "/subjects/bad-value/versions"
+    r.err("POST", P, None, 400, 400, raw=b"{not json")
+    r.err("POST", P, None, 400, 400, raw=b"")
+    r.err("POST", P, None, 422, 422, raw=b"[1,2]")
+    r.err("POST", P, {}, 422, 42201)
+    r.err("POST", P, {"schema": 42}, 422, 42201)
+    r.err("POST", P, {"schema": "{\"type\":\"record\"}"}, 422, 42201)
+    r.err("POST", P, {"schema": "not json at all"}, 422, 42201)
+    r.err("POST", P, {"schema": "\"NoSuchType\""}, 422, 42201)
+    r.err("POST", P, {"schemaType": "JSON", "schema": "{\"type\":\"strin\"}"}, 422, 42201)
+    r.err("POST", P, {"schemaType": "XML", "schema": "{}"}, 422, 42201)
+    r.err("POST", P, {"schema": V1, "references": "x"}, 422, 42201)
+    r.err("GET", "/subjects/nope/versions", None, 404, 40401)
+    r.err("GET", "/subjects/nope/versions/1", None, 404, 40401)
+    r.err("GET", "/subjects/users-value/versions/99", None, 404, 40402)
+    r.err("GET", "/subjects/users-value/versions/abc", None, 422, 42202)
+    r.err("GET", "/subjects/users-value/versions/0", None, 422, 42202)
+    r.err("DELETE", "/subjects/users-value/versions/-5", None, 422, 42202)
+    r.err("GET", "/schemas/ids/99999", None, 404, 40403)
+    r.err("GET", "/schemas/ids/xyz", None, 404, 40403)
+    r.err("POST", "/compatibility/subjects/nope/versions/latest", {"schema": V1}, 404, 40401)
+    r.err("POST", "/compatibility/subjects/users-value/versions/42", {"schema": V1}, 404, 40402)
+    r.err("PUT", "/mode", {"mode": "SLEEPY"}, 422, 42204)
+    r.err("PUT", "/config/users-value", {"compatibility": 7}, 422, 42203)
+    # huge bodies: over the registry's limit, and over the HTTP port's limit
+    big = json.dumps({"schema": json.dumps({"type": "record", "name": "Big", "doc": "x" * 700000,
+                                            "fields": []})}).encode()
+    r.err("POST", P, None, 413, 413, raw=big)
+    # past the HTTP port's own 16 MiB limit the server answers 413 before the upload ends and
+    # may close the connection while the client is still sending: either outcome is fine, as
+    # long as the server keeps serving (checked below)
+    try:
+        r.err("POST", P, None, 413, 413, raw=b"{" + b" " * (17 << 20) + b"}")
+    except (urllib.error.URLError, ConnectionError) as e:
+        reason = getattr(e, "reason", e)
+        assert isinstance(reason, (BrokenPipeError, ConnectionResetError)), e
+    deep = ("[" * 5000 + "]" * 5000).encode()
+    st, _ = r.call("POST", P, None, raw=deep)
+    assert st in (400, 422), st
+    assert r.ok("GET", "/subjects") == subjects
+    assert r.ok("GET", "/subjects/users-value/versions") == versions
+    r.err("GET", "/subjects/bad-value/versions", None, 404, 40401)
+
+
+def case_readonly(r):
+    assert r.ok("PUT", "/mode", {"mode": "READONLY"}) == {"mode": "READONLY"}
+    r.err("POST", "/subjects/ro/versions", {"schema": V1}, 422, 42205)
+    assert r.ok("PUT", "/mode", {"mode": "READWRITE"}) == {"mode": "READWRITE"}
+
+
+def snapshot(r):
+    snap = {}
+    for s in r.ok("GET", "/subjects"):
+        for v in r.ok("GET", "/subjects/%s/versions" % s):
+            snap[(s, v)] = r.ok("GET", "/subjects/%s/versions/%d" % (s, v))
+    return snap
+
+
+def case_restart(r, kill):
+    r.ok("PUT", "/config/users-value", {"compatibility": "FULL"})
+    before = snapshot(r)
+    ids = sorted({v["id"] for v in before.values()})
+    max_id = max(ids + [getattr(r, "deleted_max", 0)])
+    if kill:
+        r.broker.kill()
+        r.broker.start()
+    else:
+        r.broker.restart()
+    after = snapshot(r)
+    assert after == before, (before, after)
+    for i in ids:
+        r.ok("GET", "/schemas/ids/%d" % i)
+    assert r.ok("GET", "/config/users-value") == {"compatibilityLevel": "FULL"}
+    # registering an existing schema gives its old id; a new one gets a never-used id
+    assert r.ok("POST", "/subjects/users-value/versions", {"schema": V2})["id"] == \
+        before[("users-value", 2)]["id"]
+    fresh = r.ok("POST", "/subjects/fresh-%s/versions" % ("kill" if kill else "term"),
+                 {"schema": avro_rec("F%d" % max_id, [{"name": "q", "type": "int"}])})
+    assert fresh["id"] == max_id + 1, (fresh, max_id)
+
+
+def case_deleted_top_id(r):
+    """The highest id, permanently deleted, is still not reused after a SIGKILL."""
+    top = r.ok("POST", "/subjects/top/versions",
+               {"schema": avro_rec("Top", [{"name": "t", "type": "int"}])})["id"]
+    r.ok("DELETE", "/subjects/top")
+    r.ok("DELETE", "/subjects/top?permanent=true")
+    r.err("GET", "/schemas/ids/%d" % top, None, 404, 40403)
+    r.broker.kill()
+    r.broker.start()
+    r.err("GET", "/schemas/ids/%d" % top, None, 404, 40403)
+    n = r.ok("POST", "/subjects/top/versions",
+             {"schema": avro_rec("Top2", [{"name": "t", "type": "int"}])})["id"]
+    assert n == top + 1, (top, n)
+
+
+def main():
+    broker = Eddyd(sets=["http.listeners=127.0.0.1:0"])
+    r = Reg(broker)
+    res = Results(broker)
+    res.run("basics: types, config, mode", case_basics, r)
+    res.run("register avro: same schema same id, versions, ids, lookup", case_register_avro, r)
+    res.run("incompatible change: 409 naming the field, nothing stored", case_incompatible, r)
+    res.run("json schema", case_json_schema, r)
+    res.run("avro references", case_references, r)
+    res.run("soft and permanent deletes, ids never reused", case_deletes, r)
+    res.run("bad input: documented codes, nothing stored", case_bad_input, r)
+    res.run("read-only mode", case_readonly, r)
+    res.run("SIGKILL + restart keeps schemas, ids, configs", case_restart, r, True)
+    res.run("SIGTERM + restart keeps schemas, ids, configs", case_restart, r, False)
+    res.run("permanently deleted top id not reused after SIGKILL", case_deleted_top_id, r)
+    res.finish()
+
+
+if __name__ == "__main__":
+    main()
