@@ -954,7 +954,9 @@ static bool js_can_read(jsres *x, json_t *r, json_t *w, const char *path, int de
                        "the %s schema restricts the type where the %s schema allows any type",
                        x->rl, x->wl);
             else
-                reason(x->reasons, (rt & wt) ? "TYPE_NARROWED" : "TYPE_CHANGED", p,
+                reason(x->reasons,
+                       (rt & (wt | ((wt & JT_NUM) ? JT_INT : 0))) ? "TYPE_NARROWED"
+                                                                  : "TYPE_CHANGED", p,
                        "type '%s' allowed by the %s schema is not allowed by the %s schema",
                        js_type_name(bit), x->wl, x->rl);
             if (wt == JT_ALL) break;
