@@ -82,6 +82,9 @@ else
     echo "demo: broker ($kind) on $BOOT"
 fi
 export EDDY_BOOTSTRAP_SERVERS=$BOOT
+# Topics are created by the broker on first use (auto-creation); EDDY_TOPIC_CREATE=1 makes each
+# service create its topics (and their .dlq) with CreateTopics at start instead.
+export EDDY_TOPIC_CREATE=${EDDY_TOPIC_CREATE:-0}
 
 # ---- services -------------------------------------------------------------------------------
 declare -A URL

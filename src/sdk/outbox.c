@@ -195,6 +195,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     r->inflight--;
     if (m->err) {
         r->failed = 1;
+        if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+            return; /* shutting down: the row stays unpublished for the next start */
         sdk_log("relay", "publish to %s failed: %s", rd_kafka_topic_name(m->rkt),
                 rd_kafka_err2str(m->err));
         return;

@@ -88,8 +88,8 @@ class System:
             "EDDY_RETRY_BACKOFF_MAX_MS": "500",
             "EDDY_TRACE_LOG": os.path.join(self.tmp, "spans.jsonl"),
         })
-        if self.mock:
-            env["EDDY_TOPIC_CREATE"] = "0"
+        # Topics are auto-created by the broker on first use unless EDDY_TOPIC_CREATE=1.
+        env.setdefault("EDDY_TOPIC_CREATE", "0")
         env.update(env_extra or {})
         start = log.tell()
         p = subprocess.Popen([os.path.join(BUILD, "services", name, name)], stdout=log,
