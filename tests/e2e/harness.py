@@ -8,6 +8,7 @@ import urllib.error, urllib.request
 
 BUILD = os.environ.get("EDDY_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SERVICES = ["order", "payment", "inventory", "notification"]
+PG = "postgresql://eddy:eddy@127.0.0.1:5432/eddy"
 TOPICS = ["order.events", "payment.events", "inventory.events", "notification.events"]
 
 
@@ -36,6 +37,7 @@ class System:
         self.broker_port = 0
         self.mock = os.environ.get("EDDY_BROKER") == "mock"
         self.ports = {}
+        self.schemas = {}
         atexit.register(self.close)
 
     # ---- broker ------------------------------------------------------------------------------
@@ -82,7 +84,7 @@ class System:
         env = dict(os.environ)
         env.update({
             "EDDY_BOOTSTRAP_SERVERS": self.bootstrap,
-            "EDDY_STORE": "sqlite:" + os.path.join(self.tmp, name + ".db"),
+            "EDDY_STORE": self.store_url(name),
             "EDDY_HTTP_LISTEN": "127.0.0.1:%d" % self.ports.get(name, 0),
             "EDDY_RETRY_BACKOFF_MS": "20",
             "EDDY_RETRY_BACKOFF_MAX_MS": "500",
@@ -126,10 +128,35 @@ class System:
                 p.wait()
         return p.returncode if p else None
 
+    def finish(self):
+        """Stops every service with SIGTERM; each must exit 0 (clean shutdown; under ASan, no
+        leak or error report)."""
+        for n in list(self.procs):
+            rc = self.stop_service(n)
+            if rc != 0:
+                fail("%s exited with %s on SIGTERM; log: %s" % (
+                    n, rc, open(os.path.join(self.tmp, n + ".log")).read()[-3000:]))
+        self.procs.clear()
+
+    def store_url(self, name):
+        """SQLite file in the temp dir, or with E2E_STORE=postgres a fresh schema per service
+        on the server scripts/pg.sh starts."""
+        if os.environ.get("E2E_STORE") != "postgres":
+            return "sqlite:" + os.path.join(self.tmp, name + ".db")
+        if name not in self.schemas:
+            schema = "e2e_%s_%s" % (name, os.urandom(4).hex())
+            subprocess.run(["psql", PG, "-qc", "CREATE SCHEMA " + schema], check=True)
+            self.schemas[name] = schema
+        return PG + "?options=-csearch_path%3D" + self.schemas[name]
+
     def close(self):
         for n in list(self.procs):
             self.stop_service(n)
         self.stop_broker()
+        for schema in self.schemas.values():
+            subprocess.run(["psql", PG, "-qc", "DROP SCHEMA IF EXISTS %s CASCADE" % schema],
+                           capture_output=True)
+        self.schemas.clear()
         if os.environ.get("EDDY_E2E_KEEP"):
             print("kept", self.tmp)
         else:

@@ -54,4 +54,5 @@ wait_for(lambda: settled(s, oid2, expect), "crashed order to complete after rest
 created = [e for e in s.events(["order.events"]) if e["key"] == oid2]
 if len(created) != 1:
     fail("order.created published %d times" % len(created))
+s.finish()
 print("PASS: published exactly once after crash + restart; no order stuck")

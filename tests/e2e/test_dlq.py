@@ -45,4 +45,5 @@ if s.metric("payment", "eddy_handler_dead_lettered_total", event_type="order.cre
     fail("dead_lettered metric")
 if s.metric("payment", "eddy_handler_retried_total", event_type="order.created") != 3:
     fail("retried metric")
+s.finish()
 print("PASS: 4 DLQ records with the documented fields; the consumer kept going")

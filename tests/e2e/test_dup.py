@@ -45,4 +45,5 @@ if c != 1:
     fail("gateway ledger has %d charges" % c)
 if s.order(oid)["status"] != "completed":
     fail("order status changed")
+s.finish()
 print("PASS: charged once after 2 duplicate deliveries")

@@ -38,4 +38,5 @@ if s.events(["order.events"], raw=True):
 st, b = s.http("order", "POST", "/orders", {"customerId": "a", "items": [item]})
 if st != 201 or not b["orderId"].startswith("ord-"):
     fail("a good order after bad ones: %s %s" % (st, b))
+s.finish()
 print("PASS: %d bad requests answered 4xx with a JSON error; nothing created" % len(cases))
