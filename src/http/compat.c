@@ -523,7 +523,10 @@ typedef struct avres {
     const char *rl, *wl;
     avpair *seen;
     int nseen, aseen;
+    long steps; /* work budget: pathological schemas cannot stall the loop thread */
 } avres;
+
+#define COMPAT_MAX_STEPS 200000
 
 static bool av_has_alias(json_t *aliases, const char *name)
 {
@@ -563,6 +566,11 @@ static bool av_quiet(avres *x, const avnode *w, const avnode *r)
 static bool av_match(avres *x, const avnode *w, const avnode *r, const char *path, bool quiet)
 {
     (void)quiet;
+    if (++x->steps > COMPAT_MAX_STEPS) {
+        if (x->steps == COMPAT_MAX_STEPS + 1)
+            reason(x->reasons, "TOO_COMPLEX", path, "the schemas are too complex to compare");
+        return false;
+    }
     for (int i = 0; i < x->nseen; i++)
         if (x->seen[i].w == w && x->seen[i].r == r) return true;
     if (w->kind == AV_UNION) {
@@ -821,7 +829,51 @@ static bool js_valid(json_t *s, char *err, size_t errlen, int depth)
 typedef struct jsres {
     json_t *reasons;
     const char *rl, *wl;
+    long *steps; /* shared work budget (COMPAT_MAX_STEPS) */
+    json_t *rroot, *wroot; /* documents, for local "#/..." $refs */
+    struct jsrefs *refs;   /* $ref targets under comparison (recursion guard) */
 } jsres;
+
+typedef struct jsrefs {
+    json_t *r[128], *w[128];
+    int n;
+} jsrefs;
+
+/* Resolves a local JSON pointer reference ("#/definitions/x") inside root, or NULL. */
+static json_t *js_local_ref(json_t *root, json_t *ref)
+{
+    const char *p = json_string_value(ref);
+    if (!p || p[0] != '#') return NULL;
+    p++;
+    json_t *cur = root;
+    while (*p == '/' && cur) {
+        p++;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char tok[256];
+        size_t k = 0;
+        for (size_t i = 0; i < n && k + 1 < sizeof tok; i++) {
+            if (p[i] == '~' && i + 1 < n && (p[i + 1] == '0' || p[i + 1] == '1')) {
+                tok[k++] = p[i + 1] == '0' ? '~' : '/';
+                i++;
+            } else {
+                tok[k++] = p[i];
+            }
+        }
+        tok[k] = 0;
+        if (json_is_object(cur)) {
+            cur = json_object_get(cur, tok);
+        } else if (json_is_array(cur)) {
+            char *end;
+            long idx = strtol(tok, &end, 10);
+            cur = (*end || idx < 0) ? NULL : json_array_get(cur, (size_t)idx);
+        } else {
+            cur = NULL;
+        }
+        p += n;
+    }
+    return *p ? NULL : cur;
+}
 
 static bool js_empty(json_t *s)
 {
@@ -837,7 +889,7 @@ static bool js_can_read(jsres *x, json_t *r, json_t *w, const char *path, int de
 
 static bool js_quiet(jsres *x, json_t *r, json_t *w, int depth)
 {
-    jsres q = {NULL, x->rl, x->wl};
+    jsres q = {NULL, x->rl, x->wl, x->steps, x->rroot, x->wroot, x->refs};
     return js_can_read(&q, r, w, "", depth);
 }
 
@@ -875,6 +927,11 @@ static bool js_bound(jsres *x, json_t *r, json_t *w, const char *key, bool is_mi
 static bool js_can_read(jsres *x, json_t *r, json_t *w, const char *path, int depth)
 {
     if (depth > 100) return true;
+    if (++*x->steps > COMPAT_MAX_STEPS) {
+        if (*x->steps == COMPAT_MAX_STEPS + 1)
+            reason(x->reasons, "TOO_COMPLEX", path, "the schemas are too complex to compare");
+        return false;
+    }
     if (json_is_false(w) || js_empty(r)) return true;
     if (json_is_false(r)) {
         reason(x->reasons, "SCHEMA_NARROWED", path,
@@ -892,8 +949,22 @@ static bool js_can_read(jsres *x, json_t *r, json_t *w, const char *path, int de
     bool ok = true;
     char p[512];
 
-    /* $ref: compared by value only */
+    /* $ref: local ones ("#/definitions/x") are followed, others compared by value */
     json_t *rref = json_object_get(r, "$ref"), *wref = json_object_get(w, "$ref");
+    json_t *rtgt = rref ? js_local_ref(x->rroot, rref) : NULL;
+    json_t *wtgt = wref ? js_local_ref(x->wroot, wref) : NULL;
+    if (rtgt || wtgt) {
+        json_t *nr = rtgt ? rtgt : r, *nw = wtgt ? wtgt : w;
+        jsrefs *g = x->refs;
+        for (int i = 0; i < g->n; i++)
+            if (g->r[i] == nr && g->w[i] == nw) return true; /* recursive: assumed */
+        if (g->n == (int)ARRAY_LEN(g->r)) return js_can_read(x, nr, nw, path, depth + 1);
+        g->r[g->n] = nr;
+        g->w[g->n++] = nw;
+        bool res = js_can_read(x, nr, nw, path, depth + 1);
+        g->n--;
+        return res;
+    }
     if (rref || wref) {
         if (!json_equal(rref, wref)) {
             reason(x->reasons, "REFERENCE_CHANGED", path, "$ref differs between the %s and the "
@@ -1154,7 +1225,7 @@ bool schema_can_read(int type, const schema_src *reader, const schema_src *write
         avnode *w = av_load(&cw, writer);
         bool ok = false;
         if (r && w) {
-            avres x = {reasons, rlabel, wlabel, NULL, 0, 0};
+            avres x = {reasons, rlabel, wlabel, NULL, 0, 0, 0};
             ok = av_match(&x, w, r, "", false);
             free(x.seen);
         } else {
@@ -1169,7 +1240,10 @@ bool schema_can_read(int type, const schema_src *reader, const schema_src *write
         json_t *w = parse_doc(writer->text, err, sizeof err);
         bool ok = false;
         if (r && w) {
-            jsres x = {reasons, rlabel, wlabel};
+            long steps = 0;
+            jsrefs g;
+            g.n = 0;
+            jsres x = {reasons, rlabel, wlabel, &steps, r, w, &g};
             ok = js_can_read(&x, r, w, "", 0);
         } else {
             reason(reasons, "INVALID_SCHEMA", "", "%s", err);

@@ -240,6 +240,21 @@ static const ccase cases[] = {
     {"json backward transitive", J, CL_BACKWARD_TRANSITIVE,
      {OBJC("\"a\":{\"type\":\"number\"}"), OBJC("\"a\":{\"type\":\"integer\"}")},
      OBJC("\"a\":{\"type\":\"integer\"}"), false, "TYPE_NARROWED", "oldSchemaVersion: 1"},
+    {"json local $ref followed", J, CL_BACKWARD,
+     {"{\"definitions\":{\"q\":{\"type\":\"number\"}},\"type\":\"object\","
+      "\"properties\":{\"a\":{\"$ref\":\"#/definitions/q\"}}}"},
+     "{\"definitions\":{\"q\":{\"type\":\"integer\"}},\"type\":\"object\","
+     "\"properties\":{\"a\":{\"$ref\":\"#/definitions/q\"}}}",
+     false, "TYPE_NARROWED", "/properties/a"},
+    {"json recursive $ref tree gains an optional property", J, CL_BACKWARD,
+     {"{\"definitions\":{\"n\":{\"type\":\"object\",\"additionalProperties\":false,"
+      "\"properties\":{\"l\":{\"$ref\":\"#/definitions/n\"},"
+      "\"r\":{\"$ref\":\"#/definitions/n\"}}}},\"$ref\":\"#/definitions/n\"}"},
+     "{\"definitions\":{\"n\":{\"type\":\"object\",\"additionalProperties\":false,"
+     "\"properties\":{\"l\":{\"$ref\":\"#/definitions/n\"},"
+     "\"r\":{\"$ref\":\"#/definitions/n\"},\"v\":{\"type\":\"string\"}}}},"
+     "\"$ref\":\"#/definitions/n\"}",
+     true, NULL, NULL},
     {"json NONE", J, CL_NONE, {OBJ("\"a\":{\"type\":\"string\"}")}, "{\"type\":\"integer\"}",
      true, NULL, NULL},
     {"json full transitive passes", J, CL_FULL_TRANSITIVE,
