@@ -624,8 +624,10 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
     }
     case AV_FIXED:
         if (!av_names_match(w, r)) {
-            reason(x->reasons, "NAME_MISMATCH", path, "fixed %s in the %s schema is named %s in "
-                   "the %s schema", w->name, x->wl, r->name, x->rl);
+            reason(x->reasons, "NAME_MISMATCH", path,
+                   "fixed %s of the %s schema does not match fixed %s of the %s schema "
+                   "(names and aliases differ)",
+                   w->name, x->wl, r->name, x->rl);
             return false;
         }
         if (w->size != r->size) {
@@ -637,8 +639,10 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
         return true;
     case AV_ENUM: {
         if (!av_names_match(w, r)) {
-            reason(x->reasons, "NAME_MISMATCH", path, "enum %s in the %s schema is named %s in "
-                   "the %s schema", w->name, x->wl, r->name, x->rl);
+            reason(x->reasons, "NAME_MISMATCH", path,
+                   "enum %s of the %s schema does not match enum %s of the %s schema "
+                   "(names and aliases differ)",
+                   w->name, x->wl, r->name, x->rl);
             return false;
         }
         if (r->has_edef) return true;
@@ -660,8 +664,10 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
     }
     case AV_RECORD: {
         if (!av_names_match(w, r)) {
-            reason(x->reasons, "NAME_MISMATCH", path, "record %s in the %s schema is named %s "
-                   "in the %s schema", w->name, x->wl, r->name, x->rl);
+            reason(x->reasons, "NAME_MISMATCH", path,
+                   "record %s of the %s schema does not match record %s of the %s schema "
+                   "(names and aliases differ)",
+                   w->name, x->wl, r->name, x->rl);
             return false;
         }
         if (x->nseen == x->aseen) {

@@ -309,6 +309,54 @@ def case_deleted_top_id(r):
     assert n == top + 1, (top, n)
 
 
+def case_compaction(_):
+    """_schemas compacted (small segments, tombstones dropped at once): after a SIGKILL the
+    registry replays the compacted log to the same state, and the permanently deleted top id is
+    still not reused (ID_WATERMARK)."""
+    b = Eddyd(sets=["http.listeners=127.0.0.1:0", "log.segment.bytes=16384",
+                    "log.retention.check.interval.ms=100",
+                    "log.cleaner.delete.retention.ms=0"])
+    try:
+        r = Reg(b)
+        pad = "p" * 2000
+        for i in range(30):
+            sch = json.dumps({"type": "record", "name": "C%d" % i, "doc": pad,
+                              "fields": [{"name": "f", "type": "int"}]})
+            r.ok("POST", "/subjects/c%d/versions" % (i % 5), {"schema": sch})
+            r.ok("PUT", "/config/c%d" % (i % 5), {"compatibility": "NONE"})
+        top = r.ok("POST", "/subjects/gone/versions",
+                   {"schema": avro_rec("Gone", [{"name": "g", "type": "int"}])})["id"]
+        r.ok("DELETE", "/subjects/gone")
+        r.ok("DELETE", "/subjects/gone?permanent=true")
+        r.ok("DELETE", "/subjects/c0/versions/1")
+        # more writes so the segments holding the deletes roll and become compactable
+        r.ok("PUT", "/config/pad", {"compatibility": "NONE"})
+        for i in range(10):
+            r.ok("PUT", "/config", {"compatibility": "FULL" if i % 2 else "BACKWARD"})
+            r.ok("PUT", "/config/c%d" % (i % 5), {"compatibility": "NONE"})
+            r.ok("POST", "/subjects/pad/versions",
+                 {"schema": json.dumps({"type": "record", "name": "Pad%d" % i, "doc": pad,
+                                        "fields": []})})
+        r.ok("PUT", "/config/pad", {"compatibility": "NONE"})
+        before = snapshot(r)
+        deleted = r.ok("GET", "/subjects/c0/versions?deleted=true")
+        from eddyd import wait_until
+        wait_until(lambda: "_schemas-0: compaction rewrote" in b.log_text(), 60,
+                   "compaction of _schemas")
+        b.kill()
+        b.start()
+        assert snapshot(r) == before
+        assert r.ok("GET", "/subjects/c0/versions?deleted=true") == deleted
+        assert r.ok("GET", "/config") == {"compatibilityLevel": "FULL"}
+        assert r.ok("GET", "/config/c1") == {"compatibilityLevel": "NONE"}
+        r.err("GET", "/schemas/ids/%d" % top, None, 404, 40403)
+        n = r.ok("POST", "/subjects/after/versions",
+                 {"schema": avro_rec("After", [{"name": "a", "type": "int"}])})["id"]
+        assert n == top + 11, (top, n)
+    finally:
+        b.cleanup()
+
+
 def main():
     broker = Eddyd(sets=["http.listeners=127.0.0.1:0"])
     r = Reg(broker)
@@ -324,6 +372,7 @@ def main():
     res.run("SIGKILL + restart keeps schemas, ids, configs", case_restart, r, True)
     res.run("SIGTERM + restart keeps schemas, ids, configs", case_restart, r, False)
     res.run("permanently deleted top id not reused after SIGKILL", case_deleted_top_id, r)
+    res.run("compacted _schemas replays to the same state", case_compaction, r)
     res.finish()
 
 
