@@ -1,0 +1,118 @@
+/* cli.h — the `eddy` command-line tool: options shared by every command, exit codes, and the
+ * librdkafka helpers (client construction, broker reachability, metadata and watermark
+ * look-ups, a bounded "read partitions to their end" scanner) the command files share.
+ * Commands live in topics.c, io.c (produce/consume), groups.c and trace.c (trace/dlq);
+ * main.c parses the global options and dispatches. Only librdkafka's public API is used. */
+#ifndef EDDY_CLI_H
+#define EDDY_CLI_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes (documented in docs/cli.md). */
+enum {
+    CLI_OK = 0,
+    CLI_EFAIL = 1,        /* the operation failed (broker answered with an error, ...) */
+    CLI_EUSAGE = 2,       /* bad arguments */
+    CLI_EUNREACHABLE = 3, /* no broker answered within the timeout */
+    CLI_ENOTFOUND = 4,    /* unknown topic / group, nothing matched */
+};
+
+#define CLI_MAX_PROPS 64
+
+/* Global options: accepted before the command and after it. */
+typedef struct cli_opts {
+    const char *bootstrap;              /* -b, EDDY_BOOTSTRAP_SERVERS, 127.0.0.1:9092 */
+    int timeout_ms;                     /* -t/--timeout: reach the broker, admin requests */
+    int verbose;                        /* -v: librdkafka logs to stderr */
+    int json;                           /* --json: machine-readable output where offered */
+    const char *props[CLI_MAX_PROPS];   /* -X key=value, passed to librdkafka */
+    int nprops;
+} cli_opts;
+
+extern cli_opts g_cli;
+
+/* getopt_long entries every command accepts; cli_global_opt handles them (returns 1 if c was
+ * one of them, -1 on a bad value after printing why, 0 otherwise). */
+#define CLI_GLOBAL_LONGOPTS                                                                    \
+    {"brokers", required_argument, NULL, 'b'}, {"timeout", required_argument, NULL, 't'},     \
+        {"verbose", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'J'},                \
+        {"property", required_argument, NULL, 'X'}, {"help", no_argument, NULL, 'h'}
+#define CLI_GLOBAL_SHORTOPTS "b:t:vX:h"
+int cli_global_opt(int c, const char *arg);
+
+/* Messages: "eddy: ..." on stderr. Returns code, so `return cli_fail(CLI_EFAIL, ...)`. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a non-negative decimal integer; 0 on success, -1 otherwise. */
+int cli_parse_int(const char *s, long long min, long long max, long long *out);
+
+/* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after
+ * printing why. */
+rd_kafka_t *cli_client(rd_kafka_type_t type, const char *const *extra, int nextra);
+/* The same in two steps, for callers that set callbacks on the conf. cli_new takes conf. */
+rd_kafka_conf_t *cli_conf(const char *const *extra, int nextra);
+rd_kafka_t *cli_new(rd_kafka_type_t type, rd_kafka_conf_t *conf);
+
+/* Metadata of every topic, after checking the broker is reachable within the timeout.
+ * Returns CLI_OK or CLI_EUNREACHABLE / CLI_EFAIL after printing why. */
+int cli_metadata(rd_kafka_t *rk, const struct rd_kafka_metadata **md);
+const struct rd_kafka_metadata_topic *cli_md_topic(const struct rd_kafka_metadata *md,
+                                                   const char *name);
+/* Internal topics (__consumer_offsets, _schemas, ...): names starting with '_'. */
+int cli_topic_internal(const char *name);
+
+/* Waits for one admin result event of the given type on q (timeout + slack). NULL and a
+ * message on timeout. */
+rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type);
+
+/* Reading partitions from a start position to the high watermark seen at the start. */
+typedef struct cli_part {
+    char *topic;
+    int32_t partition;
+    int64_t low, high; /* watermarks at the start */
+    int64_t next;      /* next offset to read */
+} cli_part;
+
+typedef struct cli_scan {
+    cli_part *parts;
+    int nparts;
+} cli_scan;
+
+/* Adds every partition of topic (from md); queries the watermarks. */
+int cli_scan_add_topic(rd_kafka_t *rk, cli_scan *s, const struct rd_kafka_metadata_topic *t);
+/* Callback per message; return non-zero to stop. */
+typedef int (*cli_scan_fn)(const rd_kafka_message_t *m, void *arg);
+/* Reads every partition of s from its low watermark to its start-time high watermark
+ * (follow: then keeps reading until *stop). Returns CLI_OK or an exit code. */
+int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cli_scan_fn fn,
+                 void *arg);
+void cli_scan_free(cli_scan *s);
+
+/* Message helpers. */
+const char *cli_header(const rd_kafka_message_t *m, const char *name, size_t *len);
+/* Prints a byte string, escaping control bytes, to f. */
+void cli_print_bytes(FILE *f, const void *p, size_t n);
+/* RFC 3339 → ms since the epoch; 0 on success. */
+int cli_parse_rfc3339(const char *s, int64_t *ms);
+void cli_format_ms(int64_t ms, char out[32]);
+/* A JSON string of bytes (invalid UTF-8 bytes become U+FFFD); needs <jansson.h>. */
+struct json_t;
+struct json_t *cli_json_bytes(const void *p, size_t n);
+/* Prints one compact JSON value and a newline; steals v. */
+void cli_json_print(struct json_t *v);
+/* SIGINT/SIGTERM set this (installed by cli_catch_signals). */
+extern volatile int g_cli_stop;
+void cli_catch_signals(void);
+
+/* Commands: argc/argv start at the command word. */
+int cmd_topics(int argc, char **argv);
+int cmd_produce(int argc, char **argv);
+int cmd_consume(int argc, char **argv);
+int cmd_groups(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+
+#endif

@@ -1,0 +1,406 @@
+/* groups.c — `eddy groups list|describe GROUP|lag [GROUP]`: librdkafka's Admin API
+ * (ListConsumerGroups, DescribeConsumerGroups, ListConsumerGroupOffsets) plus ListOffsets
+ * (query_watermark_offsets); lag per partition = high watermark − committed offset. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static const char *const k_usage =
+    "usage: eddy groups list [--json]\n"
+    "       eddy groups describe GROUP [--json]\n"
+    "       eddy groups lag [GROUP] [--json]\n"
+    "  list      consumer groups and their states\n"
+    "  describe  state, assignor, coordinator, members and their partitions, then the lag\n"
+    "  lag       committed offset, high watermark and lag (HWM - committed) per partition,\n"
+    "            of GROUP or of every group\n";
+
+static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+    char errstr[256];
+    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
+    rd_kafka_AdminOptions_set_request_timeout(o, g_cli.timeout_ms, errstr, sizeof errstr);
+    return o;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every group id (sorted, malloc'd strings) with its state name in states (same index). */
+static int list_groups(rd_kafka_t *rk, char ***ids_out, char ***states_out, int *n_out)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+    rd_kafka_ListConsumerGroups(rk, o, q);
+    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT);
+    int rc = CLI_EUNREACHABLE;
+    *ids_out = *states_out = NULL;
+    *n_out = 0;
+    if (ev) {
+        rc = CLI_OK;
+        if (rd_kafka_event_error(ev)) {
+            rc = cli_fail(CLI_EFAIL, "list groups: %s", rd_kafka_event_error_string(ev));
+        } else {
+            const rd_kafka_ListConsumerGroups_result_t *res =
+                rd_kafka_event_ListConsumerGroups_result(ev);
+            size_t n = 0, nerr = 0;
+            const rd_kafka_ConsumerGroupListing_t **gl =
+                rd_kafka_ListConsumerGroups_result_valid(res, &n);
+            const rd_kafka_error_t **errs = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
+            for (size_t i = 0; i < nerr; i++)
+                fprintf(stderr, "eddy: list groups: %s\n", rd_kafka_error_string(errs[i]));
+            /* Sort "id\0state" pairs by id: keep them together in one string. */
+            char **pairs = xcalloc(n + 1, sizeof *pairs);
+            for (size_t i = 0; i < n; i++)
+                pairs[i] = xasprintf("%s%c%s", rd_kafka_ConsumerGroupListing_group_id(gl[i]), 0,
+                                     rd_kafka_consumer_group_state_name(
+                                         rd_kafka_ConsumerGroupListing_state(gl[i])));
+            qsort(pairs, n, sizeof *pairs, cmp_str);
+            char **ids = xcalloc(n + 1, sizeof *ids), **states = xcalloc(n + 1, sizeof *states);
+            for (size_t i = 0; i < n; i++) {
+                ids[i] = xstrdup(pairs[i]);
+                states[i] = xstrdup(pairs[i] + strlen(pairs[i]) + 1);
+                free(pairs[i]);
+            }
+            free(pairs);
+            *ids_out = ids;
+            *states_out = states;
+            *n_out = (int)n;
+            if (nerr && !n) rc = CLI_EFAIL;
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+static void free_strv(char **v, int n)
+{
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+static int groups_list(rd_kafka_t *rk)
+{
+    char **ids, **states;
+    int n;
+    int rc = list_groups(rk, &ids, &states, &n);
+    if (rc) return rc;
+    if (!g_cli.json) printf("%-40s %s\n", "GROUP", "STATE");
+    for (int i = 0; i < n; i++) {
+        if (g_cli.json) cli_json_print(json_pack("{s:s,s:s}", "group", ids[i], "state", states[i]));
+        else printf("%-40s %s\n", ids[i], states[i]);
+    }
+    free_strv(ids, n);
+    free_strv(states, n);
+    return CLI_OK;
+}
+
+typedef struct lag_row {
+    char *topic;
+    int32_t partition;
+    int64_t committed, high, lag;
+} lag_row;
+
+static int cmp_row(const void *a, const void *b)
+{
+    const lag_row *x = a, *y = b;
+    int c = strcmp(x->topic, y->topic);
+    return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* The committed offsets of group with their lag. *nrows = 0 when nothing is committed. */
+static int group_lag_rows(rd_kafka_t *rk, const char *group, lag_row **rows_out, int *nrows)
+{
+    *rows_out = NULL;
+    *nrows = 0;
+    rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
+    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT);
+    int rc = CLI_EUNREACHABLE;
+    if (ev) {
+        rc = CLI_OK;
+        size_t ng = 0;
+        const rd_kafka_group_result_t **gr = NULL;
+        if (rd_kafka_event_error(ev))
+            rc = cli_fail(CLI_EFAIL, "offsets of group %s: %s", group,
+                          rd_kafka_event_error_string(ev));
+        else
+            gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
+                rd_kafka_event_ListConsumerGroupOffsets_result(ev), &ng);
+        for (size_t i = 0; rc == CLI_OK && i < ng; i++) {
+            const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[i]);
+            if (ge) {
+                rc = cli_fail(CLI_EFAIL, "offsets of group %s: %s", group,
+                              rd_kafka_error_string(ge));
+                break;
+            }
+            const rd_kafka_topic_partition_list_t *l = rd_kafka_group_result_partitions(gr[i]);
+            lag_row *rows = xcalloc((size_t)(l ? l->cnt : 0) + 1, sizeof *rows);
+            int n = 0;
+            for (int k = 0; l && k < l->cnt; k++) {
+                const rd_kafka_topic_partition_t *tp = &l->elems[k];
+                if (tp->err || tp->offset < 0) continue; /* nothing committed there */
+                int64_t lo = 0, hi = 0;
+                rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+                    rk, tp->topic, tp->partition, &lo, &hi, g_cli.timeout_ms);
+                lag_row *r = &rows[n++];
+                r->topic = xstrdup(tp->topic);
+                r->partition = tp->partition;
+                r->committed = tp->offset;
+                r->high = e ? -1 : hi;
+                r->lag = e ? -1 : MAX(hi - tp->offset, 0);
+                if (e)
+                    fprintf(stderr, "eddy: watermarks of %s/%d: %s\n", tp->topic,
+                            (int)tp->partition, rd_kafka_err2str(e));
+            }
+            qsort(rows, (size_t)n, sizeof *rows, cmp_row);
+            *rows_out = rows;
+            *nrows = n;
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_ListConsumerGroupOffsets_destroy(req);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+static void free_rows(lag_row *rows, int n)
+{
+    for (int i = 0; i < n; i++) free(rows[i].topic);
+    free(rows);
+}
+
+static void print_lag(const char *group, const lag_row *rows, int n, int header)
+{
+    int64_t total = 0;
+    if (header && !g_cli.json)
+        printf("%-30s %-30s %-9s %-12s %-14s %s\n", "GROUP", "TOPIC", "PARTITION", "COMMITTED",
+               "HIGH-WATERMARK", "LAG");
+    for (int i = 0; i < n; i++) {
+        if (g_cli.json)
+            cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}", "group", group, "topic",
+                                     rows[i].topic, "partition", (int)rows[i].partition,
+                                     "committed", (json_int_t)rows[i].committed,
+                                     "highWatermark", (json_int_t)rows[i].high, "lag",
+                                     (json_int_t)rows[i].lag));
+        else
+            printf("%-30s %-30s %-9d %-12lld %-14lld %lld\n", group, rows[i].topic,
+                   (int)rows[i].partition, (long long)rows[i].committed,
+                   (long long)rows[i].high, (long long)rows[i].lag);
+        if (rows[i].lag > 0) total += rows[i].lag;
+    }
+    if (!g_cli.json) printf("%-30s %-30s %-9s %-12s %-14s %lld\n", group, "TOTAL", "", "", "",
+                            (long long)total);
+}
+
+static int groups_lag(rd_kafka_t *rk, const char *group)
+{
+    char **ids = NULL, **states = NULL;
+    int n = 0, rc = CLI_OK;
+    const struct rd_kafka_metadata *md;
+    if ((rc = cli_metadata(rk, &md))) return rc;
+    rd_kafka_metadata_destroy(md);
+    if (group) {
+        ids = xcalloc(2, sizeof *ids);
+        ids[0] = xstrdup(group);
+        n = 1;
+    } else if ((rc = list_groups(rk, &ids, &states, &n))) {
+        return rc;
+    }
+    int printed = 0;
+    for (int i = 0; i < n; i++) {
+        lag_row *rows;
+        int nr;
+        int r = group_lag_rows(rk, ids[i], &rows, &nr);
+        if (r) {
+            rc = r;
+            continue;
+        }
+        if (nr == 0 && group) rc = cli_fail(CLI_ENOTFOUND, "group '%s' has no committed offsets",
+                                            group);
+        if (nr) print_lag(ids[i], rows, nr, !printed++);
+        free_rows(rows, nr);
+    }
+    if (!group && n == 0 && !g_cli.json) printf("no consumer groups\n");
+    free_strv(ids, n);
+    free_strv(states, n);
+    return rc;
+}
+
+/* Describes group into a JSON object (state, assignor, coordinator, members). */
+static int describe_group(rd_kafka_t *rk, const char *group, json_t **out)
+{
+    const char *gs[1] = {group};
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_DescribeConsumerGroups(rk, gs, 1, o, q);
+    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT);
+    int rc = CLI_EUNREACHABLE;
+    *out = NULL;
+    if (ev) {
+        rc = CLI_OK;
+        size_t n = 0;
+        const rd_kafka_ConsumerGroupDescription_t **d = NULL;
+        if (rd_kafka_event_error(ev))
+            rc = cli_fail(CLI_EFAIL, "describe group %s: %s", group,
+                          rd_kafka_event_error_string(ev));
+        else
+            d = rd_kafka_DescribeConsumerGroups_result_groups(
+                rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+        for (size_t i = 0; rc == CLI_OK && i < n && !*out; i++) {
+            const rd_kafka_error_t *ge = rd_kafka_ConsumerGroupDescription_error(d[i]);
+            if (ge) {
+                int code = rd_kafka_error_code(ge) == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND
+                               ? CLI_ENOTFOUND
+                               : CLI_EFAIL;
+                rc = cli_fail(code, "group %s: %s", group, rd_kafka_error_string(ge));
+                break;
+            }
+            rd_kafka_consumer_group_state_t st = rd_kafka_ConsumerGroupDescription_state(d[i]);
+            const rd_kafka_Node_t *co = rd_kafka_ConsumerGroupDescription_coordinator(d[i]);
+            const char *assignor = rd_kafka_ConsumerGroupDescription_partition_assignor(d[i]);
+            size_t members = rd_kafka_ConsumerGroupDescription_member_count(d[i]);
+            json_t *jm = json_array();
+            for (size_t k = 0; k < members; k++) {
+                const rd_kafka_MemberDescription_t *m =
+                    rd_kafka_ConsumerGroupDescription_member(d[i], k);
+                const rd_kafka_MemberAssignment_t *ma = rd_kafka_MemberDescription_assignment(m);
+                const rd_kafka_topic_partition_list_t *l =
+                    ma ? rd_kafka_MemberAssignment_partitions(ma) : NULL;
+                json_t *jp = json_array();
+                for (int p = 0; l && p < l->cnt; p++)
+                    json_array_append_new(jp, json_sprintf("%s/%d", l->elems[p].topic,
+                                                           (int)l->elems[p].partition));
+                const char *host = rd_kafka_MemberDescription_host(m);
+                const char *cid = rd_kafka_MemberDescription_client_id(m);
+                json_array_append_new(
+                    jm, json_pack("{s:s,s:s,s:s,s:o}", "memberId",
+                                  rd_kafka_MemberDescription_consumer_id(m), "clientId",
+                                  cid ? cid : "", "host", host ? host : "", "partitions", jp));
+            }
+            *out = json_pack("{s:s,s:s,s:s,s:o}", "group", group, "state",
+                             rd_kafka_consumer_group_state_name(st), "assignor",
+                             assignor ? assignor : "", "members", jm);
+            if (co)
+                json_object_set_new(*out, "coordinator",
+                                    json_sprintf("%d (%s:%u)", rd_kafka_Node_id(co),
+                                                 rd_kafka_Node_host(co),
+                                                 (unsigned)rd_kafka_Node_port(co)));
+        }
+        if (rc == CLI_OK && !*out) rc = cli_fail(CLI_EFAIL, "group %s: no description", group);
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+static int groups_describe(rd_kafka_t *rk, const char *group)
+{
+    const struct rd_kafka_metadata *md;
+    int rc = cli_metadata(rk, &md);
+    if (rc) return rc;
+    rd_kafka_metadata_destroy(md);
+    json_t *d;
+    if ((rc = describe_group(rk, group, &d))) return rc;
+    lag_row *rows = NULL;
+    int nr = 0;
+    json_t *members = json_object_get(d, "members");
+    const char *state = json_string_value(json_object_get(d, "state"));
+    if ((rc = group_lag_rows(rk, group, &rows, &nr))) goto out;
+    if (nr == 0 && json_array_size(members) == 0 && state && !strcmp(state, "Dead")) {
+        rc = cli_fail(CLI_ENOTFOUND, "unknown group '%s' (no members, no committed offsets)",
+                      group);
+        goto out;
+    }
+    if (g_cli.json) {
+        json_incref(d);
+        cli_json_print(d);
+    } else {
+        const char *assignor = json_string_value(json_object_get(d, "assignor"));
+        const char *co = json_string_value(json_object_get(d, "coordinator"));
+        printf("GROUP        %s\nSTATE        %s\nASSIGNOR     %s\nCOORDINATOR  %s\n"
+               "MEMBERS      %zu\n",
+               group, state, assignor && *assignor ? assignor : "-", co ? co : "-",
+               json_array_size(members));
+        size_t i;
+        json_t *m;
+        json_array_foreach(members, i, m)
+        {
+            printf("  %s  client=%s host=%s partitions=",
+                   json_string_value(json_object_get(m, "memberId")),
+                   json_string_value(json_object_get(m, "clientId")),
+                   json_string_value(json_object_get(m, "host")));
+            json_t *parts = json_object_get(m, "partitions");
+            size_t k;
+            json_t *p;
+            json_array_foreach(parts, k, p) printf("%s%s", k ? "," : "", json_string_value(p));
+            printf("%s\n", json_array_size(parts) ? "" : "-");
+        }
+        putchar('\n');
+        if (nr == 0) printf("no committed offsets\n");
+    }
+    if (nr) print_lag(group, rows, nr, 1);
+out:
+    free_rows(rows, nr);
+    json_decref(d);
+    return rc;
+}
+
+int cmd_groups(int argc, char **argv)
+{
+    static const struct option lo[] = {CLI_GLOBAL_LONGOPTS, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
+        int g = cli_global_opt(c, optarg);
+        if (g < 0) return CLI_EUSAGE;
+        if (g > 0) continue;
+        if (c == 'h') {
+            fputs(k_usage, stdout);
+            return CLI_OK;
+        }
+        fputs(k_usage, stderr);
+        return CLI_EUSAGE;
+    }
+    int npos = argc - optind;
+    char **pos = argv + optind;
+    if (npos < 1) return cli_usage_error(k_usage, "groups: which subcommand?");
+    const char *sub = pos[0];
+    if (!strcmp(sub, "list") && npos != 1)
+        return cli_usage_error(k_usage, "groups list: too many arguments");
+    if (!strcmp(sub, "describe") && npos != 2)
+        return cli_usage_error(k_usage, "groups describe: %s",
+                               npos < 2 ? "which group?" : "too many arguments");
+    if (!strcmp(sub, "lag") && npos > 2)
+        return cli_usage_error(k_usage, "groups lag: too many arguments");
+    if (strcmp(sub, "list") && strcmp(sub, "describe") && strcmp(sub, "lag"))
+        return cli_usage_error(k_usage, "groups: unknown subcommand '%s'", sub);
+    rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
+    if (!rk) return CLI_EUSAGE;
+    int rc;
+    if (!strcmp(sub, "list")) {
+        const struct rd_kafka_metadata *md;
+        rc = cli_metadata(rk, &md);
+        if (rc == CLI_OK) {
+            rd_kafka_metadata_destroy(md);
+            rc = groups_list(rk);
+        }
+    } else if (!strcmp(sub, "describe")) {
+        rc = groups_describe(rk, pos[1]);
+    } else {
+        rc = groups_lag(rk, npos == 2 ? pos[1] : NULL);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}

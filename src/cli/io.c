@@ -1,0 +1,427 @@
+/* io.c — `eddy produce` (stdin lines → an idempotent acks=all producer, one delivery line per
+ * message) and `eddy consume` (a partition scanner without a group, or a subscribed consumer
+ * that commits exactly what it printed when -g is given). Output: one line per message,
+ * tab-separated "topic/partition@offset  key=…  headers=…  value", or JSON with --json. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+#define MAX_HEADERS 64
+
+/* ---- produce ------------------------------------------------------------------------------- */
+
+static const char *const k_produce_usage =
+    "usage: eddy produce TOPIC [-k KEY | -K DELIM] [-H key=value]... [-p PARTITION]\n"
+    "  Produces each line of stdin as one message (acks=all, idempotent producer) and prints\n"
+    "  where it landed: TOPIC/PARTITION@OFFSET (JSON with --json).\n"
+    "  -k KEY        key of every message\n"
+    "  -K DELIM      each line is KEY<DELIM>VALUE\n"
+    "  -H key=value  header on every message (repeatable)\n"
+    "  -p PARTITION  partition (default: by key, or librdkafka's partitioner)\n";
+
+typedef struct produce_state {
+    long delivered, failed;
+} produce_state;
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    produce_state *st = opaque;
+    if (m->err) {
+        st->failed++;
+        cli_fail(CLI_EFAIL, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+                 rd_kafka_err2str(m->err));
+        return;
+    }
+    st->delivered++;
+    if (g_cli.json)
+        cli_json_print(json_pack("{s:s,s:i,s:I}", "topic", rd_kafka_topic_name(m->rkt),
+                                 "partition", (int)m->partition, "offset",
+                                 (json_int_t)m->offset));
+    else
+        printf("%s/%d@%lld\n", rd_kafka_topic_name(m->rkt), (int)m->partition,
+               (long long)m->offset);
+}
+
+int cmd_produce(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {"key", required_argument, NULL, 'k'},
+        {"key-delimiter", required_argument, NULL, 'K'},
+        {"header", required_argument, NULL, 'H'},
+        {"partition", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *key = NULL, *delim = NULL, *headers[MAX_HEADERS];
+    int nheaders = 0, c;
+    long long partition = RD_KAFKA_PARTITION_UA;
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "k:K:H:p:", lo, NULL)) != -1) {
+        int g = cli_global_opt(c, optarg);
+        if (g < 0) return CLI_EUSAGE;
+        if (g > 0) continue;
+        switch (c) {
+        case 'h':
+            fputs(k_produce_usage, stdout);
+            return CLI_OK;
+        case 'k':
+            key = optarg;
+            break;
+        case 'K':
+            if (!*optarg) return cli_usage_error(k_produce_usage, "-K wants a delimiter");
+            delim = optarg;
+            break;
+        case 'H':
+            if (!strchr(optarg, '=') || optarg[0] == '=' || nheaders >= MAX_HEADERS)
+                return cli_usage_error(k_produce_usage, "-H wants key=value, got '%s'", optarg);
+            headers[nheaders++] = optarg;
+            break;
+        case 'p':
+            if (cli_parse_int(optarg, 0, INT32_MAX, &partition))
+                return cli_usage_error(k_produce_usage, "-p wants a partition, got '%s'",
+                                       optarg);
+            break;
+        default:
+            fputs(k_produce_usage, stderr);
+            return CLI_EUSAGE;
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(k_produce_usage, "produce: %s",
+                               argc - optind < 1 ? "which topic?" : "too many arguments");
+    if (key && delim) return cli_usage_error(k_produce_usage, "-k and -K exclude each other");
+    const char *topic = argv[optind];
+
+    char mto[64];
+    snprintf(mto, sizeof mto, "message.timeout.ms=%d", MAX(g_cli.timeout_ms * 3, 5000));
+    const char *extra[] = {"acks=all", "enable.idempotence=true", "linger.ms=5", mto};
+    produce_state st = {0, 0};
+    rd_kafka_conf_t *conf = cli_conf(extra, (int)ARRAY_LEN(extra));
+    if (!conf) return CLI_EUSAGE;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, &st);
+    rd_kafka_t *rk = cli_new(RD_KAFKA_PRODUCER, conf);
+    if (!rk) return CLI_EUSAGE;
+
+    const struct rd_kafka_metadata *md;
+    int rc = cli_metadata(rk, &md);
+    if (rc) goto out;
+    const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
+    int nparts = t ? t->partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (!t) {
+        rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s' (create it: eddy topics create %s)",
+                      topic, topic);
+        goto out;
+    }
+    if (partition != RD_KAFKA_PARTITION_UA && partition >= nparts) {
+        rc = cli_fail(CLI_EUSAGE, "topic %s has %d partitions: no partition %lld", topic, nparts,
+                      partition);
+        goto out;
+    }
+
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long sent = 0;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+        if (n > 0 && line[n - 1] == '\r') line[--n] = 0;
+        const char *k = key, *v = line;
+        size_t klen = key ? strlen(key) : 0, vlen = (size_t)n;
+        if (delim) {
+            char *d = strstr(line, delim);
+            if (!d) {
+                rc = cli_fail(CLI_EUSAGE, "line %ld has no key delimiter '%s'", sent + 1, delim);
+                break;
+            }
+            k = line;
+            klen = (size_t)(d - line);
+            v = d + strlen(delim);
+            vlen = (size_t)n - klen - strlen(delim);
+        }
+        rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)nheaders + 1);
+        for (int i = 0; i < nheaders; i++) {
+            const char *eq = strchr(headers[i], '=');
+            rd_kafka_header_add(h, headers[i], eq - headers[i], eq + 1, -1);
+        }
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)partition),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k, k ? klen : 0),
+                RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                rd_kafka_poll(rk, 100);
+                continue;
+            }
+            if (e) {
+                rd_kafka_headers_destroy(h);
+                rc = cli_fail(CLI_EFAIL, "produce to %s: %s", topic, rd_kafka_err2str(e));
+            }
+            break;
+        }
+        if (rc) break;
+        sent++;
+        rd_kafka_poll(rk, 0);
+    }
+    free(line);
+    /* Every queued message gets a delivery report: success or message.timeout.ms. */
+    while (rd_kafka_outq_len(rk) > 0) rd_kafka_flush(rk, 1000);
+    if (rc == CLI_OK && st.failed) rc = CLI_EFAIL;
+    if (rc == CLI_OK && !g_cli.json) fprintf(stderr, "eddy: produced %ld message(s) to %s\n",
+                                             st.delivered, topic);
+out:
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ---- consume ------------------------------------------------------------------------------- */
+
+static const char *const k_consume_usage =
+    "usage: eddy consume TOPIC [-g GROUP] [--from-beginning] [-n COUNT] [--follow] [--json]\n"
+    "  Prints messages: TOPIC/PARTITION@OFFSET <tab> key=KEY <tab> headers=k=v,... <tab> VALUE\n"
+    "  (control bytes escaped; --json for one object per message).\n"
+    "  -g GROUP            consume as a member of GROUP and commit what was printed; starts at\n"
+    "                      the group's committed offsets\n"
+    "  --from-beginning    start at the log start (default: the end, or the committed offset)\n"
+    "  -n COUNT            stop after COUNT messages\n"
+    "  -f, --follow        keep waiting for new messages (Ctrl-C stops); without it, stop at\n"
+    "                      the end of every partition\n";
+
+static void print_message(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h)) h = NULL;
+    const char *name;
+    const void *val;
+    size_t vlen;
+    if (g_cli.json) {
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(m, &tt);
+        json_t *hs = json_array();
+        for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &val, &vlen); i++)
+            json_array_append_new(hs, json_pack("{s:s,s:o}", "key", name, "value",
+                                                cli_json_bytes(val, vlen)));
+        cli_json_print(json_pack("{s:s,s:i,s:I,s:I,s:o,s:o,s:o}", "topic",
+                                 rd_kafka_topic_name(m->rkt), "partition", (int)m->partition,
+                                 "offset", (json_int_t)m->offset, "timestamp", (json_int_t)ts,
+                                 "key", cli_json_bytes(m->key, m->key_len), "headers", hs,
+                                 "value", cli_json_bytes(m->payload, m->len)));
+        return;
+    }
+    printf("%s/%d@%lld\tkey=", rd_kafka_topic_name(m->rkt), (int)m->partition,
+           (long long)m->offset);
+    if (m->key) cli_print_bytes(stdout, m->key, m->key_len);
+    else fputs("(null)", stdout);
+    fputs("\theaders=", stdout);
+    for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &val, &vlen); i++) {
+        if (i) putchar(',');
+        printf("%s=", name);
+        if (val) cli_print_bytes(stdout, val, vlen);
+    }
+    putchar('\t');
+    if (m->payload) cli_print_bytes(stdout, m->payload, m->len);
+    else fputs("(null)", stdout);
+    putchar('\n');
+}
+
+typedef struct consume_state {
+    long count, max;
+} consume_state;
+
+static int scan_print(const rd_kafka_message_t *m, void *arg)
+{
+    consume_state *st = arg;
+    print_message(m);
+    st->count++;
+    return st->max > 0 && st->count >= st->max;
+}
+
+/* Without a group: assign every partition at its start (or end) and read. */
+static int consume_plain(const struct rd_kafka_metadata_topic *t, int from_beginning, int follow,
+                         long max)
+{
+    /* librdkafka wants a group.id even for assign(); a scanner never joins nor commits. */
+    const char *extra[] = {"enable.partition.eof=true", "enable.auto.commit=false",
+                           "group.id=eddy-cli-reader"};
+    rd_kafka_t *rk = cli_client(RD_KAFKA_CONSUMER, extra, (int)ARRAY_LEN(extra));
+    if (!rk) return CLI_EUSAGE;
+    cli_scan s = {NULL, 0};
+    int rc = cli_scan_add_topic(rk, &s, t);
+    if (rc == CLI_OK) {
+        for (int i = 0; i < s.nparts; i++)
+            s.parts[i].next = from_beginning ? s.parts[i].low : s.parts[i].high;
+        consume_state st = {0, max};
+        rc = cli_scan_run(rk, &s, follow, &g_cli_stop, scan_print, &st);
+    }
+    cli_scan_free(&s);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* Commits next[p] (the offset after the last printed message) of every partition read. */
+static int commit_offsets(rd_kafka_t *rk, const char *topic, const int64_t *next, int nparts,
+                          int *dirty)
+{
+    if (!*dirty) return CLI_OK;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++)
+        if (next[p] >= 0) rd_kafka_topic_partition_list_add(l, topic, p)->offset = next[p];
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk, l, 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) return cli_fail(CLI_EFAIL, "commit: %s", rd_kafka_err2str(e));
+    *dirty = 0;
+    return CLI_OK;
+}
+
+/* As a group member: subscribe, print, commit exactly the printed messages. */
+static int consume_group(const struct rd_kafka_metadata_topic *t, const char *group,
+                         int from_beginning, int follow, long max)
+{
+    char gid[512];
+    snprintf(gid, sizeof gid, "group.id=%s", group);
+    const char *extra[] = {gid, "enable.partition.eof=true", "enable.auto.commit=false",
+                           from_beginning ? "auto.offset.reset=earliest"
+                                          : "auto.offset.reset=latest"};
+    rd_kafka_t *rk = cli_client(RD_KAFKA_CONSUMER, extra, (int)ARRAY_LEN(extra));
+    if (!rk) return CLI_EUSAGE;
+    rd_kafka_poll_set_consumer(rk);
+    int rc = CLI_OK, nparts = t->partition_cnt, dirty = 0;
+    char *eof = xcalloc((size_t)nparts + 1, 1);
+    int64_t *next = xmalloc(sizeof *next * ((size_t)nparts + 1));
+    for (int p = 0; p < nparts; p++) next[p] = -1;
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, t->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        rc = cli_fail(CLI_EFAIL, "subscribe %s: %s", t->topic, rd_kafka_err2str(e));
+        goto out;
+    }
+    long count = 0;
+    int64_t start = now_mono_ms(), last_commit = start, idle_since = start;
+    int assigned_once = 0;
+    while (!g_cli_stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        int64_t now = now_mono_ms();
+        if (m && m->err == 0) {
+            print_message(m);
+            count++;
+            if (m->partition >= 0 && m->partition < nparts) {
+                eof[m->partition] = 0;
+                next[m->partition] = m->offset + 1;
+                dirty = 1;
+            }
+            idle_since = now;
+        } else if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < nparts) eof[m->partition] = 1;
+            idle_since = now;
+        } else if (m && m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__TRANSPORT &&
+                m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                rc = cli_fail(CLI_EFAIL, "consume %s: %s", t->topic, rd_kafka_message_errstr(m));
+                rd_kafka_message_destroy(m);
+                break;
+            }
+            fprintf(stderr, "eddy: %s\n", rd_kafka_message_errstr(m));
+        }
+        if (m) rd_kafka_message_destroy(m);
+        if (max > 0 && count >= max) break;
+        if (follow && now - last_commit >= 1000) {
+            if ((rc = commit_offsets(rk, t->topic, next, nparts, &dirty))) break;
+            last_commit = now;
+        }
+        rd_kafka_topic_partition_list_t *a = NULL;
+        if (!rd_kafka_assignment(rk, &a) && a) {
+            if (a->cnt > 0) assigned_once = 1;
+            int all_eof = a->cnt > 0;
+            for (int i = 0; i < a->cnt; i++)
+                if (a->elems[i].partition < 0 || a->elems[i].partition >= nparts ||
+                    !eof[a->elems[i].partition])
+                    all_eof = 0;
+            rd_kafka_topic_partition_list_destroy(a);
+            if (!follow && all_eof) break;
+        }
+        if (!follow && now - idle_since > (int64_t)g_cli.timeout_ms * 3) {
+            rc = cli_fail(CLI_EFAIL, "%s within %d ms",
+                          assigned_once ? "no progress reading" : "no partitions assigned",
+                          g_cli.timeout_ms * 3);
+            break;
+        }
+    }
+    /* Commit what was printed, and only that, even after an error. */
+    int crc = commit_offsets(rk, t->topic, next, nparts, &dirty);
+    if (rc == CLI_OK) rc = crc;
+out:
+    free(next);
+    free(eof);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+int cmd_consume(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {"group", required_argument, NULL, 'g'},
+        {"from-beginning", no_argument, NULL, 'B'},
+        {"count", required_argument, NULL, 'n'},
+        {"follow", no_argument, NULL, 'f'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *group = NULL;
+    int from_beginning = 0, follow = 0, c;
+    long long max = 0;
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "g:n:f", lo, NULL)) != -1) {
+        int g = cli_global_opt(c, optarg);
+        if (g < 0) return CLI_EUSAGE;
+        if (g > 0) continue;
+        switch (c) {
+        case 'h':
+            fputs(k_consume_usage, stdout);
+            return CLI_OK;
+        case 'g':
+            if (!*optarg) return cli_usage_error(k_consume_usage, "-g wants a group id");
+            group = optarg;
+            break;
+        case 'B':
+            from_beginning = 1;
+            break;
+        case 'n':
+            if (cli_parse_int(optarg, 1, INT64_MAX, &max))
+                return cli_usage_error(k_consume_usage, "-n wants a count >= 1, got '%s'",
+                                       optarg);
+            break;
+        case 'f':
+            follow = 1;
+            break;
+        default:
+            fputs(k_consume_usage, stderr);
+            return CLI_EUSAGE;
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage_error(k_consume_usage, "consume: %s",
+                               argc - optind < 1 ? "which topic?" : "too many arguments");
+    const char *topic = argv[optind];
+    rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
+    if (!rk) return CLI_EUSAGE;
+    const struct rd_kafka_metadata *md;
+    int rc = cli_metadata(rk, &md);
+    if (rc == CLI_OK) {
+        const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
+        cli_catch_signals();
+        if (!t) rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", topic);
+        else if (group) rc = consume_group(t, group, from_beginning, follow, (long)max);
+        else rc = consume_plain(t, from_beginning, follow, (long)max);
+        rd_kafka_metadata_destroy(md);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
