@@ -1219,6 +1219,45 @@ char *schema_normalize(int type, const schema_src *s, char *err, size_t errlen)
     return NULL;
 }
 
+static json_t *avro_collapse(json_t *j, int depth)
+{
+    if (depth > 200) return json_incref(j);
+    if (json_is_object(j)) {
+        json_t *t = json_object_get(j, "type");
+        if (json_object_size(j) == 1 && json_is_string(t)) {
+            for (int k = AV_NULL; k <= AV_STRING; k++)
+                if (!strcmp(json_string_value(t), av_prim[k])) return json_incref(t);
+        }
+        json_t *o = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) json_object_set_new(o, k, avro_collapse(v, depth + 1));
+        return o;
+    }
+    if (json_is_array(j)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) json_array_append_new(a, avro_collapse(v, depth + 1));
+        return a;
+    }
+    return json_incref(j);
+}
+
+char *schema_canonical(int type, const char *text)
+{
+    json_t *d = parse_doc(text, NULL, 0);
+    if (!d) return NULL;
+    if (type == STYPE_AVRO) {
+        json_t *c = avro_collapse(d, 0);
+        json_decref(d);
+        d = c;
+    }
+    char *out = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(d);
+    return out;
+}
+
 bool schema_can_read(int type, const schema_src *reader, const schema_src *writer,
                      const char *rlabel, const char *wlabel, json_t *reasons)
 {

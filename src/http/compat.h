@@ -49,6 +49,11 @@ typedef struct schema_src {
  * original order) or NULL with a message in err. PROTOBUF is not supported (NULL). */
 char *schema_normalize(int type, const schema_src *s, char *err, size_t errlen);
 
+/* The identity of a schema text, for "same schema → same id": compact JSON with sorted keys;
+ * for Avro also {"type":"int"} (a primitive with nothing else) → "int". malloc()ed, or NULL
+ * if the text is not JSON. */
+char *schema_canonical(int type, const char *text);
+
 /* Can a consumer using `reader` read data written with `writer`? Appends one message string
  * per incompatibility to `reasons` (a JSON array; may be NULL). rlabel/wlabel name the two
  * schemas in messages ("new"/"old"). Returns true when compatible. */

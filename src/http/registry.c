@@ -46,6 +46,7 @@ typedef struct sver {
     int id;
     int type;
     char *schema; /* normalised text */
+    char *canon;  /* schema_canonical(): identity for "same schema, same id" (not stored) */
     json_t *refs; /* array (owned) */
     bool deleted; /* soft-deleted */
 } sver;
@@ -101,6 +102,7 @@ static void sver_free(sver *v)
     if (!v) return;
     free(v->subject);
     free(v->schema);
+    free(v->canon);
     json_decref(v->refs);
     free(v);
 }
@@ -154,11 +156,14 @@ static void apply_record(reg *r, json_t *key, json_t *val)
             qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_sver);
         } else {
             free(v->schema);
+            free(v->canon);
             json_decref(v->refs);
         }
         v->id = (int)json_integer_value(jid);
         v->type = type;
         v->schema = xstrdup(schema);
+        v->canon = schema_canonical(type, schema);
+        if (!v->canon) v->canon = xstrdup(schema);
         json_t *refs = json_object_get(val, "references");
         v->refs = json_is_array(refs) ? json_incref(refs) : json_array();
         v->deleted = json_is_true(json_object_get(val, "deleted"));
@@ -473,6 +478,7 @@ static sver *by_id(reg *r, int id)
 typedef struct inschema {
     int type;
     char *norm;
+    char *canon;
     json_t *refs;
     schema_ref_text *rt;
     int nrt;
@@ -481,6 +487,7 @@ typedef struct inschema {
 static void inschema_free(inschema *s)
 {
     free(s->norm);
+    free(s->canon);
     json_decref(s->refs);
     free(s->rt);
     memset(s, 0, sizeof *s);
@@ -571,12 +578,14 @@ static int read_schema(reg *r, json_t *body, inschema *s, http_response *resp)
         inschema_free(s);
         return -1;
     }
+    s->canon = schema_canonical(s->type, s->norm);
+    if (!s->canon) s->canon = xstrdup(s->norm);
     return 0;
 }
 
 static bool same_schema(const sver *v, const inschema *s)
 {
-    return v->type == s->type && !strcmp(v->schema, s->norm) && json_equal(v->refs, s->refs);
+    return v->type == s->type && !strcmp(v->canon, s->canon) && json_equal(v->refs, s->refs);
 }
 
 /* Previous (non-deleted) versions of a subject, oldest first, with resolved references. */
@@ -721,7 +730,7 @@ static void do_register(reg *r, const char *subject, const http_request *req,
         if (same_schema(r->v[i], &s)) id = r->v[i]->id;
     if (!id) id = r->max_id + 1;
     sver *l = latest(r, subject, true);
-    sver nv = {(char *)subject, l ? l->version + 1 : 1, id, s.type, s.norm, s.refs, false};
+    sver nv = {(char *)subject, l ? l->version + 1 : 1, id, s.type, s.norm, NULL, s.refs, false};
     wrec *rs = xcalloc(1, sizeof *rs);
     rs[0].key = key_schema(subject, nv.version);
     rs[0].val = val_schema(&nv, false);

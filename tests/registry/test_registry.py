@@ -96,6 +96,10 @@ def case_register_avro(r):
     # whitespace-different text of the same schema: same id
     spaced = json.dumps(json.loads(V1), indent=2)
     assert r.ok("POST", "/subjects/users-value/versions", {"schema": spaced}) == a
+    # the same schema with its keys in another order and {"type":"long"}: same id
+    reordered = json.dumps({"fields": [{"type": {"type": "long"}, "name": "id"}],
+                            "namespace": "it", "name": "User", "type": "record"})
+    assert r.ok("POST", "/subjects/users-value/versions", {"schema": reordered}) == a
     # application/json works too
     assert r.ok("POST", "/subjects/users-value/versions", {"schema": V1},
                 ctype="application/json") == a

@@ -387,6 +387,27 @@ static void test_normalize_and_refs(void **state)
     free(n);
 }
 
+static void test_canonical(void **state)
+{
+    (void)state;
+    char *a = schema_canonical(A, "{\"type\":\"record\",\"name\":\"R\",\"fields\":"
+                                  "[{\"name\":\"x\",\"type\":{\"type\":\"int\"}}]}");
+    char *b = schema_canonical(A, " { \"fields\" : [ {\"type\":\"int\", \"name\":\"x\"} ],"
+                                  " \"name\":\"R\", \"type\":\"record\" } ");
+    char *c = schema_canonical(A, "{\"type\":\"record\",\"name\":\"R\",\"fields\":"
+                                  "[{\"name\":\"x\",\"type\":\"int\",\"default\":1}]}");
+    char *d = schema_canonical(A, "{\"type\":\"int\",\"logicalType\":\"date\"}");
+    assert_non_null(a);
+    assert_string_equal(a, b);
+    assert_string_not_equal(a, c); /* a default is part of the schema */
+    assert_string_not_equal(d, "\"int\"");
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    assert_null(schema_canonical(J, "{nope"));
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -404,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_normalize_and_refs),
+        cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
