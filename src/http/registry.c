@@ -90,10 +90,24 @@ static int level_for(reg *r, const char *s)
     return c ? c->level : level_global(r);
 }
 
+/* r->v is sorted by (subject, version): index of the first entry >= (s, version). */
+static int ver_lower_bound(const reg *r, const char *s, int version)
+{
+    int lo = 0, hi = r->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const sver *v = r->v[mid];
+        int c = strcmp(v->subject, s);
+        if (c < 0 || (c == 0 && v->version < version)) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 static sver *find_ver(reg *r, const char *s, int version)
 {
-    for (int i = 0; i < r->n; i++)
-        if (r->v[i]->version == version && !strcmp(r->v[i]->subject, s)) return r->v[i];
+    int i = ver_lower_bound(r, s, version);
+    if (i < r->n && r->v[i]->version == version && !strcmp(r->v[i]->subject, s)) return r->v[i];
     return NULL;
 }
 
@@ -105,13 +119,6 @@ static void sver_free(sver *v)
     free(v->canon);
     json_decref(v->refs);
     free(v);
-}
-
-static int cmp_sver(const void *a, const void *b)
-{
-    const sver *x = *(sver *const *)a, *y = *(sver *const *)b;
-    int c = strcmp(x->subject, y->subject);
-    return c ? c : (x->version > y->version) - (x->version < y->version);
 }
 
 /* Applies one _schemas record (value NULL = tombstone). Used by the replay and after writes. */
@@ -128,12 +135,9 @@ static void apply_record(reg *r, json_t *key, json_t *val)
         sver *old = find_ver(r, subject, version);
         if (!val || json_is_null(val)) {
             if (old) {
-                for (int i = 0; i < r->n; i++)
-                    if (r->v[i] == old) {
-                        memmove(&r->v[i], &r->v[i + 1], (size_t)(r->n - i - 1) * sizeof *r->v);
-                        r->n--;
-                        break;
-                    }
+                int i = ver_lower_bound(r, subject, version);
+                memmove(&r->v[i], &r->v[i + 1], (size_t)(r->n - i - 1) * sizeof *r->v);
+                r->n--;
                 sver_free(old);
             }
             return;
@@ -152,8 +156,10 @@ static void apply_record(reg *r, json_t *key, json_t *val)
                 r->a = r->a ? r->a * 2 : 64;
                 r->v = xrealloc(r->v, (size_t)r->a * sizeof *r->v);
             }
-            r->v[r->n++] = v;
-            qsort(r->v, (size_t)r->n, sizeof *r->v, cmp_sver);
+            int at = ver_lower_bound(r, subject, version);
+            memmove(&r->v[at + 1], &r->v[at], (size_t)(r->n - at) * sizeof *r->v);
+            r->v[at] = v;
+            r->n++;
         } else {
             free(v->schema);
             free(v->canon);
