@@ -262,9 +262,36 @@ static void runtime(int pg)
 static void test_runtime_sqlite(void **state) { runtime(0); }
 static void test_runtime_postgres(void **state) { runtime(1); }
 
+static void test_config_file_and_env(void **state)
+{
+    char path[] = "/tmp/eddy-sdk-conf-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "# payment service\nbootstrap.servers = 10.0.0.1:9092\n"
+                       "store=sqlite:/tmp/x.db\n  retry.max.attempts = 7  \nkafka.client.rack = r1\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    eddy_service *svc;
+    assert_int_equal(eddy_service_new("cfg", &svc), 0);
+    assert_int_equal(eddy_service_configure(svc, path), 0);
+    unsetenv("EDDY_BOOTSTRAP_SERVERS");
+    assert_string_equal(eddy_service_get(svc, "bootstrap.servers"), "10.0.0.1:9092");
+    assert_string_equal(eddy_service_get(svc, "store"), "sqlite:/tmp/x.db");
+    assert_string_equal(eddy_service_get(svc, "retry.max.attempts"), "7");
+    assert_string_equal(eddy_service_get(svc, "kafka.client.rack"), "r1");
+    setenv("EDDY_RETRY_MAX_ATTEMPTS", "2", 1); /* environment wins */
+    assert_string_equal(eddy_service_get(svc, "retry.max.attempts"), "2");
+    unsetenv("EDDY_RETRY_MAX_ATTEMPTS");
+    assert_null(eddy_service_get(svc, "no.such.key"));
+    assert_true(eddy_service_configure(svc, "/nonexistent/eddy.conf") < 0);
+    eddy_service_free(svc);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_file_and_env),
         cmocka_unit_test(test_runtime_sqlite),
         cmocka_unit_test(test_runtime_postgres),
     };
