@@ -115,6 +115,7 @@ struct avnode {
     avnode **br;
     int nbr;
     int64_t size;
+    json_t *index; /* record: field name → position; enum: symbol → position (owned) */
 };
 
 typedef struct avctx {
@@ -159,6 +160,7 @@ static void av_free(avctx *c)
         free(c->all[i]->name);
         free(c->all[i]->f);
         free(c->all[i]->br);
+        json_decref(c->all[i]->index);
         free(c->all[i]);
     }
     free(c->all);
@@ -330,6 +332,7 @@ static avnode *av_parse_record(avctx *c, json_t *j, const char *ns, int depth)
     char *inner = av_ns_of(n);
     n->nf = (int)json_array_size(fields);
     n->f = xcalloc((size_t)n->nf + 1, sizeof *n->f);
+    n->index = json_object();
     for (int i = 0; i < n->nf && !c->failed; i++) {
         json_t *jf = json_array_get(fields, (size_t)i);
         json_t *fname = json_object_get(jf, "name");
@@ -340,9 +343,11 @@ static avnode *av_parse_record(avctx *c, json_t *j, const char *ns, int depth)
         }
         avfield *f = &n->f[i];
         f->name = json_string_value(fname);
-        for (int k = 0; k < i; k++)
-            if (!strcmp(n->f[k].name, f->name)) av_fail(c, "duplicate field %s in %s", f->name,
-                                                        n->name);
+        if (json_object_get(n->index, f->name)) {
+            av_fail(c, "duplicate field %s in %s", f->name, n->name);
+            break;
+        }
+        json_object_set_new(n->index, f->name, json_integer(i));
         json_t *ft = json_object_get(jf, "type");
         if (!ft) {
             av_fail(c, "field %s of record %s has no \"type\"", f->name, n->name);
@@ -384,6 +389,7 @@ static avnode *av_parse(avctx *c, json_t *j, const char *ns, int depth)
         avnode *u = av_new(c, AV_UNION);
         u->nbr = (int)json_array_size(j);
         u->br = xcalloc((size_t)u->nbr + 1, sizeof *u->br);
+        u->index = json_object(); /* "N:fullname" / "P:primitive" of the branches seen */
         for (int i = 0; i < u->nbr; i++) {
             avnode *b = av_parse(c, json_array_get(j, (size_t)i), ns, depth + 1);
             if (!b) return NULL;
@@ -391,13 +397,14 @@ static avnode *av_parse(avctx *c, json_t *j, const char *ns, int depth)
                 av_fail(c, "a union may not immediately contain a union");
                 return NULL;
             }
-            for (int k = 0; k < i; k++) {
-                avnode *o = u->br[k];
-                bool named = b->kind == AV_RECORD || b->kind == AV_ENUM || b->kind == AV_FIXED;
-                if (o->kind == b->kind && (!named || !strcmp(o->name, b->name))) {
-                    av_fail(c, "duplicate %s in union", named ? b->name : av_prim[b->kind]);
-                    return NULL;
-                }
+            bool named = b->kind == AV_RECORD || b->kind == AV_ENUM || b->kind == AV_FIXED;
+            char *key = xasprintf("%s:%s", named ? "N" : "P", named ? b->name : av_prim[b->kind]);
+            bool dup = json_object_get(u->index, key) != NULL;
+            json_object_set_new(u->index, key, json_true());
+            free(key);
+            if (dup) {
+                av_fail(c, "duplicate %s in union", named ? b->name : av_prim[b->kind]);
+                return NULL;
             }
             u->br[i] = b;
         }
@@ -424,8 +431,9 @@ static avnode *av_parse(avctx *c, json_t *j, const char *ns, int depth)
             av_fail(c, "enum %s without a \"symbols\" array", n->name);
             return NULL;
         }
-        size_t i, k;
-        json_t *s, *s2;
+        size_t i;
+        json_t *s;
+        n->index = json_object();
         json_array_foreach(n->symbols, i, s)
         {
             if (!json_is_string(s) || !av_name_ok(json_string_value(s)) ||
@@ -433,11 +441,11 @@ static avnode *av_parse(avctx *c, json_t *j, const char *ns, int depth)
                 av_fail(c, "invalid symbol in enum %s", n->name);
                 return NULL;
             }
-            json_array_foreach(n->symbols, k, s2) if (k < i && json_equal(s, s2))
-            {
+            if (json_object_get(n->index, json_string_value(s))) {
                 av_fail(c, "duplicate symbol %s in enum %s", json_string_value(s), n->name);
                 return NULL;
             }
+            json_object_set_new(n->index, json_string_value(s), json_integer((json_int_t)i));
         }
         json_t *d = json_object_get(j, "default");
         if (d) {
@@ -647,13 +655,11 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
         }
         if (r->has_edef) return true;
         bool ok = true;
-        size_t i, k;
-        json_t *s, *s2;
+        size_t i;
+        json_t *s;
         json_array_foreach(w->symbols, i, s)
         {
-            bool found = false;
-            json_array_foreach(r->symbols, k, s2) if (json_equal(s, s2)) found = true;
-            if (!found) {
+            if (!json_object_get(r->index, json_string_value(s))) {
                 ok = false;
                 reason(x->reasons, "MISSING_ENUM_SYMBOLS", path,
                        "enum %s: symbol %s of the %s schema is missing from the %s schema, which "
@@ -680,10 +686,16 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
         for (int i = 0; i < r->nf; i++) {
             const avfield *rf = &r->f[i];
             const avfield *wf = NULL;
-            for (int k = 0; k < w->nf && !wf; k++)
-                if (!strcmp(w->f[k].name, rf->name)) wf = &w->f[k];
-            for (int k = 0; k < w->nf && !wf; k++)
-                if (av_has_alias(rf->aliases, w->f[k].name)) wf = &w->f[k];
+            json_t *at = json_object_get(w->index, rf->name);
+            size_t ai;
+            json_t *al;
+            json_array_foreach(rf->aliases, ai, al)
+            {
+                if (at) break;
+                if (json_is_string(al)) at = json_object_get(w->index, short_name(
+                                                                   json_string_value(al)));
+            }
+            if (json_is_integer(at)) wf = &w->f[json_integer_value(at)];
             char p[512];
             snprintf(p, sizeof p, "%s/fields/%s", path, rf->name);
             if (!wf) {
@@ -1051,8 +1063,15 @@ static bool js_can_read(jsres *x, json_t *r, json_t *w, const char *path, int de
         } else {
             size_t i;
             json_t *v;
-            json_array_foreach(we, i, v) if (!js_in_array(re, v))
+            json_array_foreach(we, i, v)
             {
+                *x->steps += (long)json_array_size(re) / 16;
+                if (*x->steps > COMPAT_MAX_STEPS) {
+                    ok = false;
+                    reason(x->reasons, "TOO_COMPLEX", p, "the enums are too large to compare");
+                    break;
+                }
+                if (js_in_array(re, v)) continue;
                 ok = false;
                 char *vs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
                 reason(x->reasons, "ENUM_ARRAY_NARROWED", p,

@@ -408,6 +408,47 @@ static void test_canonical(void **state)
     assert_null(schema_canonical(J, "{nope"));
 }
 
+/* Large schemas stay linear: 30000 enum symbols and a 30000-field record. */
+static void test_large(void **state)
+{
+    (void)state;
+    size_t cap = 30000 * 40 + 256;
+    char *e1 = malloc(cap), *e2 = malloc(cap), *r1 = malloc(cap), *r2 = malloc(cap);
+    size_t n1 = (size_t)sprintf(e1, "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[");
+    size_t n2 = (size_t)sprintf(e2, "%s", e1);
+    size_t m1 = (size_t)sprintf(r1, "{\"type\":\"record\",\"name\":\"R\",\"fields\":[");
+    size_t m2 = (size_t)sprintf(r2, "%s", r1);
+    for (int i = 0; i < 30000; i++) {
+        n1 += (size_t)sprintf(e1 + n1, "%s\"S%d\"", i ? "," : "", i);
+        if (i != 777) n2 += (size_t)sprintf(e2 + n2, "%s\"S%d\"", n2 > 40 ? "," : "", i);
+        m1 += (size_t)sprintf(r1 + m1, "%s{\"name\":\"f%d\",\"type\":\"int\"}", i ? "," : "",
+                              i);
+        m2 += (size_t)sprintf(r2 + m2, "%s{\"name\":\"f%d\",\"type\":\"%s\"}",
+                              i ? "," : "", 29999 - i, i == 0 ? "string" : "long");
+    }
+    sprintf(e1 + n1, "]}");
+    sprintf(e2 + n2, "]}");
+    sprintf(r1 + m1, "]}");
+    sprintf(r2 + m2, "]}");
+    schema_src se1 = {e1, NULL, 0}, se2 = {e2, NULL, 0}, sr1 = {r1, NULL, 0}, sr2 = {r2, NULL, 0};
+    json_t *reasons = json_array();
+    assert_false(compat_check(A, CL_BACKWARD, &se2, &se1, NULL, 1, reasons));
+    char *rs = json_dumps(reasons, JSON_COMPACT);
+    assert_non_null(strstr(rs, "symbol S777"));
+    free(rs);
+    json_array_clear(reasons);
+    assert_false(compat_check(A, CL_BACKWARD, &sr2, &sr1, NULL, 1, reasons));
+    rs = json_dumps(reasons, JSON_COMPACT);
+    assert_non_null(strstr(rs, "/fields/f29999")); /* int → string, the only mismatch */
+    assert_int_equal(json_array_size(reasons), 2);  /* + the compatibility line */
+    free(rs);
+    json_decref(reasons);
+    free(e1);
+    free(e2);
+    free(r1);
+    free(r2);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -426,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_normalize_and_refs),
         cmocka_unit_test(test_canonical),
+        cmocka_unit_test(test_large),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
