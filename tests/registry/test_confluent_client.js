@@ -137,6 +137,38 @@ const cases = [
     assert(err && err.status === 409, `409 expected, got ${err && err.message}`);
     assert(/qty/.test(err.message), err.message);
   }],
+  ['schema references (Avro named type, JSON $ref) through the client', async () => {
+    const address = { type: 'record', name: 'Address', namespace: 'eddy.it',
+      fields: [{ name: 'city', type: 'string' }] };
+    await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(address) },
+      { subject: 'address' });
+    const person = { type: 'record', name: 'Person', namespace: 'eddy.it',
+      fields: [{ name: 'name', type: 'string' }, { name: 'home', type: 'eddy.it.Address' }] };
+    const { id } = await registry.register({ type: SchemaType.AVRO,
+      schema: JSON.stringify(person),
+      references: [{ name: 'eddy.it.Address', subject: 'address', version: 1 }] },
+    { subject: 'person-value' });
+    const enc = await registry.encode(id, { name: 'ada', home: { city: 'London' } });
+    const dec = await newRegistry().decode(enc);
+    assertEq(dec.home.city, 'London', 'avro value through a referenced type');
+
+    const addrJson = { $id: 'https://eddy.test/address.json', type: 'object',
+      properties: { city: { type: 'string' } }, required: ['city'] };
+    await registry.register({ type: SchemaType.JSON, schema: JSON.stringify(addrJson) },
+      { subject: 'address-json' });
+    const personJson = { type: 'object', properties: { name: { type: 'string' },
+      home: { $ref: 'https://eddy.test/address.json' } } };
+    const pj = await registry.register({ type: SchemaType.JSON,
+      schema: JSON.stringify(personJson),
+      references: [{ name: 'https://eddy.test/address.json', subject: 'address-json',
+        version: 1 }] }, { subject: 'person-json-value' });
+    const encJ = await registry.encode(pj.id, { name: 'bob', home: { city: 'Paris' } });
+    const decJ = await newRegistry().decode(encJ);
+    assertEq(decJ.home.city, 'Paris', 'json value through a referenced schema');
+    let bad = null;
+    try { await registry.encode(pj.id, { name: 'bob', home: {} }); } catch (e) { bad = e; }
+    assert(bad, 'the referenced schema is enforced (city required)');
+  }],
   ['SIGKILL + restart: same ids, old messages still decode', async () => {
     await broker.kill();
     await broker.start();
