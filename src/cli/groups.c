@@ -116,6 +116,40 @@ static int cmp_row(const void *a, const void *b)
     return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
+/* Adds the partitions of the group's topics that have no commit: committed -1, lag = HWM -
+ * log start (what the group would read from the beginning). */
+static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
+{
+    const struct rd_kafka_metadata *md;
+    int n = *np, n0 = *np;
+    if (n == 0 || rd_kafka_metadata(rk, 1, NULL, &md, g_cli.timeout_ms)) return rows;
+    for (int i = 0; i < n0; i++) {
+        int seen = 0;
+        for (int k = 0; k < i && !seen; k++) seen = !strcmp(rows[k].topic, rows[i].topic);
+        const struct rd_kafka_metadata_topic *t = seen ? NULL : cli_md_topic(md, rows[i].topic);
+        for (int p = 0; t && p < t->partition_cnt; p++) {
+            int32_t id = t->partitions[p].id;
+            int have = 0;
+            for (int k = 0; k < n0 && !have; k++)
+                have = rows[k].partition == id && !strcmp(rows[k].topic, t->topic);
+            int64_t lo = 0, hi = 0;
+            if (have || rd_kafka_query_watermark_offsets(rk, t->topic, id, &lo, &hi,
+                                                         g_cli.timeout_ms))
+                continue;
+            rows = xrealloc(rows, sizeof *rows * (size_t)(n + 1));
+            rows[n].topic = xstrdup(t->topic);
+            rows[n].partition = id;
+            rows[n].committed = -1;
+            rows[n].high = hi;
+            rows[n].lag = hi - lo;
+            n++;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    *np = n;
+    return rows;
+}
+
 /* The committed offsets of group with their lag. *nrows = 0 when nothing is committed. */
 static int group_lag_rows(rd_kafka_t *rk, const char *group, lag_row **rows_out, int *nrows)
 {
@@ -163,6 +197,7 @@ static int group_lag_rows(rd_kafka_t *rk, const char *group, lag_row **rows_out,
                     fprintf(stderr, "eddy: watermarks of %s/%d: %s\n", tp->topic,
                             (int)tp->partition, rd_kafka_err2str(e));
             }
+            rows = add_uncommitted(rk, rows, &n);
             qsort(rows, (size_t)n, sizeof *rows, cmp_row);
             *rows_out = rows;
             *nrows = n;
@@ -195,9 +230,16 @@ static void print_lag(const char *group, const lag_row *rows, int n, int header)
                                      "highWatermark", (json_int_t)rows[i].high, "lag",
                                      (json_int_t)rows[i].lag));
         else
-            printf("%-30s %-30s %-9d %-12lld %-14lld %lld\n", group, rows[i].topic,
-                   (int)rows[i].partition, (long long)rows[i].committed,
-                   (long long)rows[i].high, (long long)rows[i].lag);
+        {
+            char com[32];
+            if (rows[i].committed >= 0)
+                snprintf(com, sizeof com, "%lld", (long long)rows[i].committed);
+            else
+                snprintf(com, sizeof com, "-");
+            printf("%-30s %-30s %-9d %-12s %-14lld %lld\n", group, rows[i].topic,
+                   (int)rows[i].partition, com, (long long)rows[i].high,
+                   (long long)rows[i].lag);
+        }
         if (rows[i].lag > 0) total += rows[i].lag;
     }
     if (!g_cli.json) printf("%-30s %-30s %-9s %-12s %-14s %lld\n", group, "TOTAL", "", "", "",

@@ -69,7 +69,9 @@ static int trace_cb(const rd_kafka_message_t *m, void *arg)
         memset(x, 0, sizeof *x);
         rd_kafka_timestamp_type_t tt;
         x->ts = rd_kafka_message_timestamp(m, &tt);
-        const char *ets = env ? jstr(env, "timestamp") : NULL;
+        /* A dead letter sits in the flow when it failed; an event when it was created. */
+        const char *ets = dead ? jstr(dead, "failedAt") : NULL;
+        if (!ets && env) ets = jstr(env, "timestamp");
         int64_t ms;
         if (ets && cli_parse_rfc3339(ets, &ms) == 0) x->ts = ms;
         x->topic = xstrdup(rd_kafka_topic_name(m->rkt));
@@ -132,7 +134,7 @@ static void print_trace(trace_state *st, int ntopics)
         }
         snprintf(pos, sizeof pos, "%s/%d@%lld", x->topic, (int)x->partition,
                  (long long)x->offset);
-        snprintf(type, sizeof type, "%*s%s%s", x->depth * 2, "", x->depth ? "└ " : "", x->type);
+        snprintf(type, sizeof type, "%*s%s%s", x->depth * 2, "", x->depth ? "\\_ " : "", x->type);
         printf("%-24s  %-28s  %-32s  %-36s  %-36s  %s\n", t, pos, type, x->id, x->cause,
                x->source);
         if (x->dlq_error) printf("%-24s  %-28s  %*s! dead-lettered: %s\n", "", "", x->depth * 2,

@@ -1,0 +1,361 @@
+"""test_cli.py — integration test of the `eddy` command-line tool (src/cli) against a real eddyd.
+
+Starts eddyd through tests/integration/harness/eddyd.py and drives every command as a user
+would (subprocess, stdin/stdout, exit status): topics create/list/describe/delete, produce and
+consume with keys and headers (plain, --json, -n, --follow), groups list/describe/lag after a
+partial group consume, trace over hand-made envelopes on two topics plus a decoy and a dead
+letter, dlq, and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3).
+Binary: $EDDY_CLI, else $EDDY_BUILD_DIR/src/cli/eddy. Run with /usr/bin/python3.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration", "harness"))
+from eddyd import Eddyd, Results  # noqa: E402
+
+
+def eddy_bin():
+    b = os.environ.get("EDDY_CLI")
+    if b and os.access(b, os.X_OK):
+        return b
+    bd = os.environ.get("EDDY_BUILD_DIR")
+    if bd and os.access(os.path.join(bd, "src/cli/eddy"), os.X_OK):
+        return os.path.join(bd, "src/cli/eddy")
+    raise RuntimeError("eddy not found: EDDY_CLI=%r EDDY_BUILD_DIR=%r" % (b, bd))
+
+
+EDDY = eddy_bin()
+BROKER = None
+
+
+class Run:
+    def __init__(self, p):
+        self.rc, self.out, self.err = p.returncode, p.stdout, p.stderr
+
+    def __repr__(self):
+        return "rc=%s\n--stdout--\n%s--stderr--\n%s" % (self.rc, self.out, self.err)
+
+
+def eddy(*args, stdin="", bootstrap=True, env=None, timeout=60):
+    argv = [EDDY]
+    if bootstrap:
+        argv += ["-b", BROKER.bootstrap]
+    argv += list(args)
+    e = dict(os.environ)
+    e.pop("EDDY_BOOTSTRAP_SERVERS", None)
+    if env:
+        e.update(env)
+    p = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, env=e)
+    return Run(p)
+
+
+def ok(r):
+    assert r.rc == 0, "expected exit 0: %r" % r
+    return r
+
+
+def fails(r, rc, text=None):
+    assert r.rc == rc, "expected exit %d: %r" % (rc, r)
+    if text:
+        assert text in r.err, "expected %r on stderr: %r" % (text, r)
+    return r
+
+
+def jlines(out):
+    return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+# ---- cases ----------------------------------------------------------------------------------
+
+def t_help_and_usage():
+    r = ok(eddy("--help", bootstrap=False))
+    for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace"):
+        assert cmd in r.out, r
+    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["trace"]):
+        r = ok(eddy(*(cmd + ["--help"]), bootstrap=False))
+        assert r.out.startswith("usage: eddy " + cmd[0]), r
+    fails(eddy(bootstrap=False), 2)
+    fails(eddy("frobnicate", bootstrap=False), 2, "unknown command")
+    fails(eddy("topics", "create"), 2, "which topic")
+    fails(eddy("topics", "explode", "x"), 2, "unknown subcommand")
+    fails(eddy("topics", "create", "x", "-p", "zero"), 2, "-p wants")
+    fails(eddy("consume", "x", "-n", "-3"), 2)
+    fails(eddy("produce", "x", "-H", "novalue"), 2, "-H wants key=value")
+    fails(eddy("trace"), 2, "which correlation id")
+    fails(eddy("-t", "soon", "topics", "list", bootstrap=False), 2, "--timeout")
+
+
+def t_topics():
+    r = ok(eddy("topics", "create", "cli.t1", "-p", "3", "-c", "retention.ms=123456"))
+    assert "created topic cli.t1" in r.out, r
+    fails(eddy("topics", "create", "cli.t1"), 1, "TOPIC_ALREADY_EXISTS")
+    r = ok(eddy("topics", "list"))
+    rows = [l.split() for l in r.out.splitlines()[1:]]
+    assert ["cli.t1", "3"] in rows, r
+    assert not any(row[0].startswith("_") for row in rows), "internal topics listed: %r" % r
+    r = ok(eddy("topics", "list", "--all", "--json"))
+    topics = {o["topic"]: o for o in jlines(r.out)}
+    assert topics["cli.t1"]["partitions"] == 3 and not topics["cli.t1"]["internal"], r
+    # eddyd leaves internal topics out of "all topics" metadata (Kafka lists them): when a
+    # cluster does list them, --all keeps them and flags them internal.
+    assert all(o["internal"] == o["topic"].startswith("_") for o in topics.values()), r
+    ok(eddy("produce", "cli.t1", "-p", "2", stdin="x\ny\n"))
+    r = ok(eddy("topics", "describe", "cli.t1"))
+    lines = r.out.splitlines()
+    assert "PARTITIONS  3" in lines, r
+    parts = {}
+    for l in lines:
+        f = l.split()
+        if len(f) == 5 and f[0].isdigit():
+            parts[int(f[0])] = [int(x) for x in f[1:]]
+    assert parts == {0: [1, 0, 0, 0], 1: [1, 0, 0, 0], 2: [1, 0, 2, 2]}, r
+    assert any(l.split()[:2] == ["retention.ms", "123456"] for l in lines), r
+    r = ok(eddy("topics", "describe", "cli.t1", "--json"))
+    d = json.loads(r.out)
+    assert [p["highWatermark"] for p in d["partitions"]] == [0, 0, 2], r
+    assert d["configs"]["retention.ms"] == "123456", r
+    r = ok(eddy("topics", "delete", "cli.t1"))
+    assert "deleted topic cli.t1" in r.out, r
+    r = ok(eddy("topics", "list"))
+    assert "cli.t1" not in r.out, r
+    fails(eddy("topics", "describe", "cli.t1"), 4, "unknown topic")
+    fails(eddy("topics", "delete", "cli.t1"), 4, "unknown topic")
+
+
+def t_produce_consume():
+    ok(eddy("topics", "create", "cli.rt", "-p", "2"))
+    r = ok(eddy("produce", "cli.rt", "-k", "order-7", "-H", "a=1", "-H", "b=x=y",
+                stdin="first\nsecond line\n{\"n\":3}\n"))
+    pos = r.out.split()
+    assert len(pos) == 3, r
+    part = pos[0].split("/")[1].split("@")[0]
+    assert pos == ["cli.rt/%s@%d" % (part, i) for i in range(3)], r
+    r = ok(eddy("produce", "cli.rt", "-K", ":", "-p", "0", stdin="k1:v1\nk2:v:2\n"))
+    assert len(r.out.split()) == 2, r
+    r = ok(eddy("consume", "cli.rt", "--from-beginning", "--json"))
+    msgs = jlines(r.out)
+    assert len(msgs) == 5, r
+    keyed = [m for m in msgs if m["key"] == "order-7"]
+    assert [m["value"] for m in keyed] == ["first", "second line", "{\"n\":3}"], r
+    assert [m["offset"] for m in keyed] == [0, 1, 2], r
+    assert keyed[0]["headers"] == [{"key": "a", "value": "1"}, {"key": "b", "value": "x=y"}], r
+    delim = [(m["key"], m["value"]) for m in msgs if m["partition"] == 0 and m["key"] != "order-7"]
+    assert delim == [("k1", "v1"), ("k2", "v:2")], r
+    # The human format: position, key, headers, value, tab-separated.
+    r = ok(eddy("consume", "cli.rt", "--from-beginning"))
+    lines = r.out.splitlines()
+    assert "cli.rt/%s@1\tkey=order-7\theaders=a=1,b=x=y\tsecond line" % part in lines, r
+    r = ok(eddy("consume", "cli.rt", "--from-beginning", "-n", "2"))
+    assert len(r.out.splitlines()) == 2, r
+    # Without --from-beginning (and no group) consume starts at the end: nothing, exit 0.
+    r = ok(eddy("consume", "cli.rt"))
+    assert r.out == "", r
+    # --follow waits for new messages.
+    p = subprocess.Popen([EDDY, "-b", BROKER.bootstrap, "consume", "cli.rt", "--follow",
+                          "-n", "1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        time.sleep(1.5)
+        ok(eddy("produce", "cli.rt", "-k", "late", stdin="late message\n"))
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (out, err)
+    m = jlines(out)
+    assert len(m) == 1 and m[0]["key"] == "late" and m[0]["value"] == "late message", (out, err)
+    fails(eddy("consume", "cli.nope"), 4, "unknown topic")
+    fails(eddy("produce", "cli.nope", stdin="x\n"), 4, "unknown topic")
+    fails(eddy("produce", "cli.rt", "-p", "9", stdin="x\n"), 2, "no partition 9")
+
+
+def t_groups_lag():
+    ok(eddy("topics", "create", "cli.lag", "-p", "2"))
+    ok(eddy("produce", "cli.lag", "-p", "0", stdin="".join("a%d\n" % i for i in range(6))))
+    ok(eddy("produce", "cli.lag", "-p", "1", stdin="".join("b%d\n" % i for i in range(4))))
+    r = ok(eddy("consume", "cli.lag", "-g", "cli-g1", "--from-beginning", "-n", "4"))
+    assert len(r.out.splitlines()) == 4, r
+    r = ok(eddy("groups", "lag", "cli-g1", "--json"))
+    rows = jlines(r.out)
+    assert {(x["topic"], x["group"]) for x in rows} == {("cli.lag", "cli-g1")}, r
+    # Which partitions the 4 came from is up to the consumer; the totals are not. A partition
+    # of the group's topic without a commit shows committed -1 and lag HWM - log start.
+    assert sorted(x["partition"] for x in rows) == [0, 1], r
+    assert sum(x["committed"] for x in rows if x["committed"] >= 0) == 4, r
+    assert sum(x["lag"] for x in rows) == 6, r
+    for x in rows:
+        assert x["highWatermark"] == {0: 6, 1: 4}[x["partition"]], r
+        assert x["lag"] == x["highWatermark"] - max(x["committed"], 0), r
+    r = ok(eddy("groups", "lag", "cli-g1"))
+    total = [l.split() for l in r.out.splitlines() if l.split()[1:2] == ["TOTAL"]]
+    assert total == [["cli-g1", "TOTAL", "6"]], r
+    r = ok(eddy("groups", "list"))
+    assert any(l.split() == ["cli-g1", "Empty"] for l in r.out.splitlines()), r
+    r = ok(eddy("groups", "list", "--json"))
+    assert {"group": "cli-g1", "state": "Empty"} in jlines(r.out), r
+    r = ok(eddy("groups", "describe", "cli-g1"))
+    assert "GROUP        cli-g1" in r.out and "STATE        Empty" in r.out, r
+    assert "MEMBERS      0" in r.out and "cli-g1" in r.out.split("TOTAL")[0], r
+    r = ok(eddy("groups", "lag"))  # every group
+    assert any(l.split() == ["cli-g1", "TOTAL", "6"] for l in r.out.splitlines()), r
+    # A second run resumes at the committed offsets (and, with --from-beginning, at the log
+    # start where nothing is committed) and reads exactly the rest.
+    r = ok(eddy("consume", "cli.lag", "-g", "cli-g1", "--from-beginning"))
+    assert len(r.out.splitlines()) == 6, r
+    rows = jlines(ok(eddy("groups", "lag", "cli-g1", "--json")).out)
+    assert sum(x["lag"] for x in rows) == 0 and sum(x["committed"] for x in rows) == 10, rows
+    fails(eddy("groups", "describe", "cli-nobody"), 4, "unknown group")
+    fails(eddy("groups", "lag", "cli-nobody"), 4, "no committed offsets")
+    fails(eddy("groups", "describe"), 2, "which group")
+
+
+CID = "7d4c2f0e-1b6a-4c1e-9a53-0c8f1e2d3b4a"
+DECOY = "0f0f0f0f-aaaa-4bbb-8ccc-dddddddddddd"
+
+
+def envelope(etype, eid, ts, cause, source, cid=CID):
+    return json.dumps({"eventType": etype, "version": "1.0", "eventId": eid, "timestamp": ts,
+                       "correlationId": cid, "causationId": cause, "source": source,
+                       "payload": {"orderId": "o-1"}}, separators=(",", ":"))
+
+
+def t_trace():
+    ok(eddy("topics", "create", "cli.orders", "-p", "3"))
+    ok(eddy("topics", "create", "cli.payments", "-p", "2"))
+    ok(eddy("topics", "create", "cli.payments.dlq"))
+    hdr = ["-H", "x-correlation-id=" + CID]
+    # Produced out of time order, on different keys/partitions; header on some only.
+    ok(eddy("produce", "cli.orders", "-k", "o-1", *hdr,
+            stdin=envelope("order.confirmed", "e3", "2026-05-12T10:00:02.000Z", "e2", "order")
+            + "\n"))
+    ok(eddy("produce", "cli.payments", "-k", "p-9", *hdr,
+            stdin=envelope("payment.authorized", "e2", "2026-05-12T10:00:01.000Z", "e1",
+                           "payment") + "\n"))
+    ok(eddy("produce", "cli.orders", "-k", "o-2",
+            stdin=envelope("order.created", "e1", "2026-05-12T10:00:00.000Z", CID, "order")
+            + "\n"))
+    # The decoy: same types, another correlation id, in between in time.
+    ok(eddy("produce", "cli.orders", "-k", "o-1", "-H", "x-correlation-id=" + DECOY,
+            stdin=envelope("order.created", "d1", "2026-05-12T10:00:01.500Z", DECOY, "order",
+                           cid=DECOY) + "\n"))
+    # Header only (a value that is no envelope) still belongs to the flow.
+    ok(eddy("produce", "cli.payments", "-k", "p-9", *hdr, "-H", "x-event-type=payment.audit",
+            stdin="not json\n"))
+    r = ok(eddy("trace", CID, "--topics", "cli.orders,cli.payments", "--json"))
+    hits = jlines(r.out)
+    assert [h["eventId"] for h in hits][:3] == ["e1", "e2", "e3"], r
+    assert "d1" not in r.out and DECOY not in r.out, r
+    assert [h["topic"] for h in hits[:3]] == ["cli.orders", "cli.payments", "cli.orders"], r
+    assert [h["depth"] for h in hits[:3]] == [0, 1, 2], r
+    assert [h["causationId"] for h in hits[:3]] == [CID, "e1", "e2"], r
+    assert hits[0]["source"] == "order" and hits[1]["source"] == "payment", r
+    assert hits[0]["time"] == "2026-05-12T10:00:00.000Z", r
+    audit = [h for h in hits if h["eventType"] == "payment.audit"]
+    assert len(audit) == 1 and audit[0]["eventId"] == "-", r
+    assert len(hits) == 4, r
+    # Human output, every non-internal topic (the dead letter joins the flow at failedAt).
+    ok(eddy("produce", "cli.payments.dlq", "-k", "p-9", *hdr, stdin=json.dumps({
+        "originalEvent": json.loads(envelope("payment.authorized", "e2",
+                                             "2026-05-12T10:00:01.000Z", "e1", "payment")),
+        "error": "card declined", "reason": "permanent", "failedAt": "2026-05-12T10:00:03.000Z",
+        "attemptCount": 1, "service": "notification", "sourceTopic": "cli.payments",
+        "sourcePartition": 1, "sourceOffset": 0}) + "\n"))
+    r = ok(eddy("trace", CID))
+    lines = r.out.splitlines()
+    assert lines[0].split()[:3] == ["TIME", "TOPIC/PARTITION@OFFSET", "EVENT-TYPE"], r
+    body = [l.split() for l in lines[1:-1] if not l.lstrip().startswith("!")]
+    assert [b[0] for b in body] == sorted(b[0] for b in body), r
+    assert body[0][2:] == ["order.created", "e1", CID, "order"], r
+    assert body[1][2:] == ["\\_", "payment.authorized", "e2", "e1", "payment"], r
+    # The header-only record has no envelope timestamp: it sorts by its Kafka timestamp (now).
+    assert body[-1][1:3] == ["cli.payments/1@1", "payment.audit"], r
+    assert body[-2][1] == "cli.payments.dlq/0@0" and body[-2][0] == "2026-05-12T10:00:03.000Z", r
+    assert "! dead-lettered: card declined" in r.out, r
+    assert lines[-1].startswith("5 event(s) for correlation id " + CID), r
+    assert "d1" not in r.out, r
+    r = fails(eddy("trace", "no-such-correlation"), 4, "no event with correlation id")
+    fails(eddy("trace", CID, "--topics", "cli.orders,cli.missing"), 4, "unknown topic")
+
+
+def t_dlq():
+    ok(eddy("topics", "create", "cli.inv"))
+    ok(eddy("topics", "create", "cli.inv.dlq"))
+    letter = {
+        "originalEvent": json.loads(envelope("inventory.reserve", "e7",
+                                             "2026-05-12T10:00:00.000Z", "e6", "order")),
+        "error": "handler failed: stock table locked", "reason": "retries_exhausted",
+        "failedAt": "2026-05-12T10:05:00.000Z", "attemptCount": 5, "service": "inventory",
+        "sourceTopic": "cli.inv", "sourcePartition": 0, "sourceOffset": 41}
+    ok(eddy("produce", "cli.inv.dlq", "-k", "o-1", "-H", "x-dlq-reason=retries_exhausted",
+            stdin=json.dumps(letter) + "\nraw garbage\n"))
+    r = ok(eddy("dlq", "cli.inv"))
+    lines = r.out.splitlines()
+    assert lines[0].split() == ["cli.inv.dlq/0@0", "failedAt=2026-05-12T10:05:00.000Z",
+                                "attempts=5", "reason=retries_exhausted", "service=inventory"], r
+    assert "  error:   handler failed: stock table locked" in lines, r
+    assert "  source:  cli.inv/0@41" in lines, r
+    assert ("  event:   type=inventory.reserve version=1.0 id=e7 correlationId=" + CID) in lines, r
+    assert any(l.startswith("cli.inv.dlq/0@1  (not a dead-letter record)") for l in lines), r
+    assert lines[-1] == "2 dead letter(s) in cli.inv.dlq", r
+    r = ok(eddy("dlq", "cli.inv.dlq", "--json", "-n", "1"))
+    d = jlines(r.out)
+    assert len(d) == 1 and d[0]["deadLetter"] == letter and d[0]["offset"] == 0, r
+    fails(eddy("dlq", "cli.rt"), 4, "no dead-letter topic 'cli.rt.dlq'")
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def t_errors_and_env():
+    bad = "127.0.0.1:%d" % closed_port()
+    for cmd in (["topics", "list"], ["topics", "describe", "x"], ["consume", "x"],
+                ["groups", "list"], ["groups", "lag"], ["trace", "x"], ["dlq", "x"]):
+        t0 = time.time()
+        r = fails(eddy("-b", bad, "-t", "2000", *cmd, bootstrap=False, timeout=30), 3,
+                  "cannot reach a broker at " + bad)
+        assert time.time() - t0 < 25, "%s took %.1fs" % (cmd, time.time() - t0)
+    fails(eddy("produce", "x", "-b", bad, "--timeout", "2000", stdin="v\n", bootstrap=False,
+               timeout=30), 3, "cannot reach")
+    # EDDY_BOOTSTRAP_SERVERS is the default bootstrap; -b wins over it.
+    r = ok(eddy("topics", "list", bootstrap=False,
+                env={"EDDY_BOOTSTRAP_SERVERS": BROKER.bootstrap}))
+    assert "cli.rt" in r.out, r
+    fails(eddy("-t", "2000", "topics", "list", bootstrap=False,
+               env={"EDDY_BOOTSTRAP_SERVERS": bad}), 3, bad)
+    ok(eddy("-b", BROKER.bootstrap, "topics", "list", bootstrap=False,
+            env={"EDDY_BOOTSTRAP_SERVERS": bad}))
+    fails(eddy("-X", "no.such.property=1", "topics", "list"), 2, "no.such.property")
+
+
+def main():
+    global BROKER
+    BROKER = Eddyd()
+    res = Results(BROKER)
+    res.run("help and usage errors", t_help_and_usage)
+    res.run("topics create/list/describe/delete", t_topics)
+    res.run("produce/consume round trip with keys and headers", t_produce_consume)
+    res.run("groups list/describe/lag after a partial consume", t_groups_lag)
+    res.run("trace by correlation id across topics", t_trace)
+    res.run("dlq prints dead letters", t_dlq)
+    res.run("unreachable broker, env bootstrap, bad property", t_errors_and_env)
+    try:
+        BROKER.stop()
+    except AssertionError as e:
+        res.failed += 1
+        print("FAIL eddyd stop: %s" % e, flush=True)
+    res.finish()
+
+
+if __name__ == "__main__":
+    main()
