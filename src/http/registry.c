@@ -10,7 +10,7 @@
  *        → {"subject":S,"version":V,"id":N,"schemaType":T,"schema":"…","references":[…],
  *           "deleted":bool}          (null value = permanently deleted)
  *   {"keytype":"CONFIG","subject":S|null,"magic":0} → {"compatibilityLevel":L} (null = reset)
- *   {"keytype":"MODE","subject":null,"magic":0}     → {"mode":M}
+ *   {"keytype":"MODE","subject":S|null,"magic":0}   → {"mode":M}             (null = reset)
  *   {"keytype":"DELETE_SUBJECT","subject":S,"magic":0} → {"subject":S,"version":V} (replay only)
  *   {"keytype":"ID_WATERMARK","magic":0} → {"id":N}   (Eddy extension: written with permanent
  *        deletes so the highest id ever used survives compaction; ids are never reused)
@@ -21,6 +21,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,8 @@ typedef struct sver {
 
 typedef struct subj_cfg {
     char *subject;
-    int level;
+    int level;     /* -1 = none (global applies) */
+    char mode[16]; /* "" = none (global applies) */
 } subj_cfg;
 
 typedef struct reg {
@@ -87,7 +89,32 @@ static subj_cfg *cfg_find(reg *r, const char *s)
 static int level_for(reg *r, const char *s)
 {
     subj_cfg *c = cfg_find(r, s);
-    return c ? c->level : level_global(r);
+    return c && c->level >= 0 ? c->level : level_global(r);
+}
+
+static const char *mode_for(reg *r, const char *s)
+{
+    subj_cfg *c = s ? cfg_find(r, s) : NULL;
+    return c && c->mode[0] ? c->mode : r->mode;
+}
+
+static subj_cfg *cfg_get(reg *r, const char *s)
+{
+    subj_cfg *c = cfg_find(r, s);
+    if (c) return c;
+    r->cfg = xrealloc(r->cfg, (size_t)(r->ncfg + 1) * sizeof *r->cfg);
+    c = &r->cfg[r->ncfg++];
+    memset(c, 0, sizeof *c);
+    c->subject = xstrdup(s);
+    c->level = -1;
+    return c;
+}
+
+static void cfg_gc(reg *r, subj_cfg *c)
+{
+    if (c->level >= 0 || c->mode[0]) return;
+    free(c->subject);
+    *c = r->cfg[--r->ncfg];
 }
 
 /* r->v is sorted by (subject, version): index of the first entry >= (s, version). */
@@ -183,22 +210,18 @@ static void apply_record(reg *r, json_t *key, json_t *val)
             r->global_level = lvl;
             return;
         }
-        subj_cfg *c = cfg_find(r, subject);
-        if (lvl < 0) {
-            if (c) {
-                free(c->subject);
-                *c = r->cfg[--r->ncfg];
-            }
-        } else if (c) {
-            c->level = lvl;
-        } else {
-            r->cfg = xrealloc(r->cfg, (size_t)(r->ncfg + 1) * sizeof *r->cfg);
-            r->cfg[r->ncfg++] = (subj_cfg){xstrdup(subject), lvl};
-        }
+        subj_cfg *c = cfg_get(r, subject);
+        c->level = lvl;
+        cfg_gc(r, c);
     } else if (!strcmp(kt, "MODE")) {
-        if (subject) return;
         const char *m = val ? json_string_value(json_object_get(val, "mode")) : NULL;
-        snprintf(r->mode, sizeof r->mode, "%s", m ? m : "READWRITE");
+        if (!subject) {
+            snprintf(r->mode, sizeof r->mode, "%s", m ? m : "READWRITE");
+            return;
+        }
+        subj_cfg *c = cfg_get(r, subject);
+        snprintf(c->mode, sizeof c->mode, "%s", m ? m : "");
+        cfg_gc(r, c);
     } else if (!strcmp(kt, "DELETE_SUBJECT")) {
         json_t *jv = val ? json_object_get(val, "version") : NULL;
         if (!subject || !json_is_integer(jv)) return;
@@ -672,19 +695,24 @@ static char *watermark_val(int id)
 
 /* ------------------------------------------------------------ handlers ---- */
 
-static bool read_only(reg *r, http_response *resp)
+static bool read_only_s(reg *r, const char *subject, http_response *resp)
 {
-    if (!strcmp(r->mode, "READONLY")) {
-        reply_err(resp, 422, 42205, "Subject is in read-only mode");
+    if (!strcmp(mode_for(r, subject), "READONLY")) {
+        reply_err(resp, 422, 42205, "Subject %s is in read-only mode", subject ? subject : "");
         return true;
     }
     return false;
 }
 
+static bool read_only(reg *r, http_response *resp)
+{
+    return read_only_s(r, NULL, resp);
+}
+
 static void do_register(reg *r, const char *subject, const http_request *req,
                         http_response *resp)
 {
-    if (read_only(r, resp)) return;
+    if (read_only_s(r, subject, resp)) return;
     json_t *body = body_object(req, resp);
     if (!body) return;
     inschema s;
@@ -692,7 +720,59 @@ static void do_register(reg *r, const char *subject, const http_request *req,
         json_decref(body);
         return;
     }
+    /* IMPORT mode: the caller chooses the id (and optionally the version) */
+    bool import = !strcmp(mode_for(r, subject), "IMPORT");
+    json_t *jid = json_object_get(body, "id"), *jver = json_object_get(body, "version");
+    int want_id = json_is_integer(jid) ? (int)json_integer_value(jid) : 0;
+    int want_ver = json_is_integer(jver) ? (int)json_integer_value(jver) : 0;
+    bool bad_id = (jid && !json_is_null(jid) && (!json_is_integer(jid) ||
+                                                 json_integer_value(jid) < 1 ||
+                                                 json_integer_value(jid) > INT32_MAX)) ||
+                  (jver && !json_is_null(jver) && (!json_is_integer(jver) ||
+                                                   json_integer_value(jver) < 1 ||
+                                                   json_integer_value(jver) > INT32_MAX));
     json_decref(body);
+    if (bad_id) {
+        inschema_free(&s);
+        return reply_err(resp, 422, 42201, "Invalid schema: \"id\" and \"version\" must be "
+                         "integers in [1, 2^31-1]");
+    }
+    if ((want_id || want_ver) && !import) {
+        inschema_free(&s);
+        return reply_err(resp, 422, 42205, "Subject %s is not in import mode: \"id\" and "
+                         "\"version\" cannot be chosen", subject);
+    }
+    if (import && want_id) {
+        sver *o = by_id(r, want_id);
+        if (o && !same_schema(o, &s)) {
+            inschema_free(&s);
+            return reply_err(resp, 422, 42205, "Overwrite new schema with id %d is not "
+                             "permitted.", want_id);
+        }
+        sver *l = latest(r, subject, true);
+        int ver = want_ver ? want_ver : (l ? l->version + 1 : 1);
+        sver *ex = find_ver(r, subject, ver);
+        if (ex && (ex->id != want_id || !same_schema(ex, &s))) {
+            inschema_free(&s);
+            return reply_err(resp, 422, 42205, "Overwrite of subject %s version %d is not "
+                             "permitted.", subject, ver);
+        }
+        if (ex) {
+            inschema_free(&s);
+            return reply_json(resp, 200, json_pack("{s:i}", "id", want_id));
+        }
+        sver nv = {(char *)subject, ver, want_id, s.type, s.norm, NULL, s.refs, false};
+        wrec rs[1];
+        rs[0].key = key_schema(subject, ver);
+        rs[0].val = val_schema(&nv, false);
+        int rc = reg_write(r, rs, 1);
+        free(rs[0].key);
+        free(rs[0].val);
+        inschema_free(&s);
+        if (rc < 0) return reply_store_err(resp);
+        LOGI("registry", "imported %s version %d id %d", subject, ver, want_id);
+        return reply_json(resp, 200, json_pack("{s:i}", "id", want_id));
+    }
     /* already registered (not deleted) under this subject: same id */
     for (int i = 0; i < r->n; i++) {
         sver *v = r->v[i];
@@ -703,7 +783,7 @@ static void do_register(reg *r, const char *subject, const http_request *req,
         }
     }
     int cur_type = type_of_subject(r, subject);
-    int level = level_for(r, subject);
+    int level = import ? CL_NONE : level_for(r, subject); /* imports are not checked */
     if (cur_type >= 0 && cur_type != s.type && level != CL_NONE) {
         reply_err(resp, 409, 409,
                   "Schema being registered is incompatible with an earlier schema for subject "
@@ -777,7 +857,7 @@ static void do_lookup(reg *r, const char *subject, const http_request *req, http
 static void do_delete_subject(reg *r, const char *subject, const http_request *req,
                               http_response *resp)
 {
-    if (read_only(r, resp)) return;
+    if (read_only_s(r, subject, resp)) return;
     bool perm = qflag(req, "permanent");
     if (!subject_exists(r, subject, true))
         return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
@@ -817,7 +897,7 @@ static void do_delete_subject(reg *r, const char *subject, const http_request *r
 static void do_delete_version(reg *r, const char *subject, const char *vs,
                               const http_request *req, http_response *resp)
 {
-    if (read_only(r, resp)) return;
+    if (read_only_s(r, subject, resp)) return;
     bool perm = qflag(req, "permanent");
     int ver = parse_version(vs);
     if (ver < 0)
@@ -1128,6 +1208,7 @@ static void h_config(void *arg, const http_request *req, http_response *resp)
         int lvl;
         if (subject) {
             subj_cfg *c = cfg_find(r, subject);
+            if (c && c->level < 0) c = NULL;
             if (!c && !qflag(req, "defaultToGlobal"))
                 return reply_err(resp, 404, 40408, "Subject '%s' does not have subject-level "
                                  "compatibility configured", subject);
@@ -1160,6 +1241,7 @@ static void h_config(void *arg, const http_request *req, http_response *resp)
         int prev;
         if (subject) {
             subj_cfg *c = cfg_find(r, subject);
+            if (c && c->level < 0) c = NULL;
             if (!c && !subject_exists(r, subject, true))
                 return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
             prev = c ? c->level : level_global(r);
@@ -1173,15 +1255,44 @@ static void h_config(void *arg, const http_request *req, http_response *resp)
     reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
 }
 
-/* /mode (global only) */
+static int write_mode(reg *r, const char *subject, const char *mode)
+{
+    wrec rs[1];
+    json_t *k = json_pack("{s:s,s:o,s:i}", "keytype", "MODE", "subject",
+                          subject ? json_string(subject) : json_null(), "magic", 0);
+    rs[0].key = json_dumps(k, JSON_COMPACT);
+    json_decref(k);
+    rs[0].val = mode ? xasprintf("{\"mode\":\"%s\"}", mode) : NULL;
+    int rc = reg_write(r, rs, 1);
+    free(rs[0].key);
+    free(rs[0].val);
+    return rc;
+}
+
+/* /mode, /mode/{s}: READWRITE, READONLY, IMPORT */
 static void h_mode(void *arg, const http_request *req, http_response *resp)
 {
     reg *r = arg;
     const char *rest = req->path + strlen("/mode");
-    if (*rest && strcmp(rest, "/"))
-        return reply_err(resp, 404, 404, "HTTP 404 Not Found (only the global /mode)");
-    if (!strcmp(req->method, "GET"))
-        return reply_json(resp, 200, json_pack("{s:s}", "mode", r->mode));
+    const char *subject = NULL;
+    if (*rest == '/' && rest[1] && !strchr(rest + 1, '/')) subject = rest + 1;
+    else if (*rest && strcmp(rest, "/")) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    subj_cfg *c = subject ? cfg_find(r, subject) : NULL;
+    if (c && !c->mode[0]) c = NULL;
+    if (!strcmp(req->method, "GET")) {
+        if (subject && !c && !qflag(req, "defaultToGlobal"))
+            return reply_err(resp, 404, 40409, "Subject '%s' does not have subject-level mode "
+                             "configured", subject);
+        return reply_json(resp, 200, json_pack("{s:s}", "mode", c ? c->mode : r->mode));
+    }
+    if (!strcmp(req->method, "DELETE")) {
+        if (!subject) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+        if (!c) return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+        char prev[16];
+        snprintf(prev, sizeof prev, "%s", c->mode);
+        if (write_mode(r, subject, NULL) < 0) return reply_store_err(resp);
+        return reply_json(resp, 200, json_pack("{s:s}", "mode", prev));
+    }
     if (strcmp(req->method, "PUT")) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
     json_t *body = body_object(req, resp);
     if (!body) return;
@@ -1192,15 +1303,11 @@ static void h_mode(void *arg, const http_request *req, http_response *resp)
         return reply_err(resp, 422, 42204, "Invalid mode. Valid values are READWRITE, READONLY "
                          "and IMPORT");
     }
-    wrec rs[1];
-    rs[0].key = xstrdup("{\"keytype\":\"MODE\",\"subject\":null,\"magic\":0}");
-    rs[0].val = xasprintf("{\"mode\":\"%s\"}", mode);
+    char m[16];
+    snprintf(m, sizeof m, "%s", mode);
     json_decref(body);
-    int rc = reg_write(r, rs, 1);
-    free(rs[0].key);
-    free(rs[0].val);
-    if (rc < 0) return reply_store_err(resp);
-    reply_json(resp, 200, json_pack("{s:s}", "mode", r->mode));
+    if (write_mode(r, subject, m) < 0) return reply_store_err(resp);
+    reply_json(resp, 200, json_pack("{s:s}", "mode", m));
 }
 
 /* -------------------------------------------------------------- lifecycle ---- */

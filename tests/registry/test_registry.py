@@ -267,6 +267,39 @@ def case_readonly(r):
     assert r.ok("PUT", "/mode", {"mode": "READWRITE"}) == {"mode": "READWRITE"}
 
 
+def case_modes(r):
+    """Subject-level modes, IMPORT with chosen ids (persisted across SIGKILL)."""
+    r.err("GET", "/mode/ro-subj", None, 404, 40409)
+    assert r.ok("GET", "/mode/ro-subj?defaultToGlobal=true") == {"mode": "READWRITE"}
+    assert r.ok("PUT", "/mode/ro-subj", {"mode": "READONLY"}) == {"mode": "READONLY"}
+    r.err("POST", "/subjects/ro-subj/versions", {"schema": V1}, 422, 42205)
+    r.ok("POST", "/subjects/rw-subj/versions", {"schema": V1})
+    # an id may only be chosen in IMPORT mode
+    r.err("POST", "/subjects/imp/versions", {"schema": V1, "id": 5000}, 422, 42205)
+    assert r.ok("PUT", "/mode/imp", {"mode": "IMPORT"}) == {"mode": "IMPORT"}
+    imp = avro_rec("Imported", [{"name": "i", "type": "int"}])
+    assert r.ok("POST", "/subjects/imp/versions", {"schema": imp, "id": 5000,
+                                                   "version": 7}) == {"id": 5000}
+    v = r.ok("GET", "/subjects/imp/versions/7")
+    assert v["id"] == 5000 and v["version"] == 7, v
+    # an id in use for another schema cannot be overwritten
+    other = avro_rec("Other", [{"name": "o", "type": "int"}])
+    r.err("POST", "/subjects/imp/versions", {"schema": other, "id": 5000}, 422, 42205)
+    r.err("POST", "/subjects/imp/versions", {"schema": other, "id": -3}, 422, 42201)
+    r.broker.kill()
+    r.broker.start()
+    assert r.ok("GET", "/mode/ro-subj") == {"mode": "READONLY"}
+    assert r.ok("GET", "/mode/imp") == {"mode": "IMPORT"}
+    assert r.ok("DELETE", "/mode/imp") == {"mode": "IMPORT"}
+    assert r.ok("DELETE", "/mode/ro-subj") == {"mode": "READONLY"}
+    r.err("GET", "/mode/imp", None, 404, 40409)
+    # ids continue after the imported one
+    n = r.ok("POST", "/subjects/after-import/versions", {"schema": other})["id"]
+    assert n == 5001, n
+    assert r.ok("GET", "/schemas/ids/5000")["schema"] == json.dumps(json.loads(imp),
+                                                                    separators=(",", ":"))
+
+
 def snapshot(r):
     snap = {}
     for s in r.ok("GET", "/subjects"):
@@ -373,6 +406,7 @@ def main():
     res.run("soft and permanent deletes, ids never reused", case_deletes, r)
     res.run("bad input: documented codes, nothing stored", case_bad_input, r)
     res.run("read-only mode", case_readonly, r)
+    res.run("subject modes and IMPORT with chosen ids", case_modes, r)
     res.run("SIGKILL + restart keeps schemas, ids, configs", case_restart, r, True)
     res.run("SIGTERM + restart keeps schemas, ids, configs", case_restart, r, False)
     res.run("permanently deleted top id not reused after SIGKILL", case_deleted_top_id, r)
