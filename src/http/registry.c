@@ -854,6 +854,25 @@ static void do_lookup(reg *r, const char *subject, const http_request *req, http
     reply_err(resp, 404, 40403, "Schema not found");
 }
 
+/* A live (not soft-deleted) version whose references name subject (and version, if > 0)? */
+static sver *referenced_by(reg *r, const char *subject, int version)
+{
+    for (int i = 0; i < r->n; i++) {
+        sver *v = r->v[i];
+        if (v->deleted || !strcmp(v->subject, subject)) continue;
+        size_t k;
+        json_t *e;
+        json_array_foreach(v->refs, k, e)
+        {
+            const char *s = json_string_value(json_object_get(e, "subject"));
+            json_int_t rv = json_integer_value(json_object_get(e, "version"));
+            if (s && !strcmp(s, subject) && (version <= 0 || rv == version || rv == -1))
+                return v;
+        }
+    }
+    return NULL;
+}
+
 static void do_delete_subject(reg *r, const char *subject, const http_request *req,
                               http_response *resp)
 {
@@ -868,6 +887,11 @@ static void do_delete_subject(reg *r, const char *subject, const http_request *r
     if (!perm && !subject_exists(r, subject, false))
         return reply_err(resp, 404, 40404, "Subject '%s' was soft deleted.Set permanent=true to "
                          "delete permanently", subject);
+    sver *user = referenced_by(r, subject, 0);
+    if (user)
+        return reply_err(resp, 422, 42206, "One or more references exist to the schema "
+                         "{subject=%s}: referenced by %s version %d", subject, user->subject,
+                         user->version);
     wrec *rs = xcalloc((size_t)r->n + 2, sizeof *rs);
     json_t *out = json_array();
     int n = 0;
@@ -914,6 +938,11 @@ static void do_delete_version(reg *r, const char *subject, const char *vs,
         return reply_err(resp, 404, 40406, "Subject '%s' Version %d was soft deleted.Set "
                          "permanent=true to delete permanently", subject, v->version);
     int version = v->version;
+    sver *user = referenced_by(r, subject, version);
+    if (user)
+        return reply_err(resp, 422, 42206, "One or more references exist to the schema "
+                         "{subject=%s,version=%d}: referenced by %s version %d", subject, version,
+                         user->subject, user->version);
     wrec *rs = xcalloc(2, sizeof *rs);
     rs[0].key = key_schema(subject, version);
     rs[0].val = perm ? NULL : val_schema(v, true);

@@ -181,6 +181,10 @@ def case_references(r):
     r.err("POST", "/subjects/person/versions",
           {"schema": person, "references": [{"name": "it.Address", "subject": "address",
                                              "version": 7}]}, 422, 42201)
+    # a referenced schema cannot be deleted while a live schema uses it
+    r.err("DELETE", "/subjects/address/versions/1", None, 422, 42206)
+    r.err("DELETE", "/subjects/address", None, 422, 42206)
+    assert r.ok("GET", "/subjects/address/versions") == [1]
 
 
 def case_deletes(r):
