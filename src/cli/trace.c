@@ -206,7 +206,7 @@ int cmd_trace(int argc, char **argv)
     cli_catch_signals();
     rc = cli_scan_run(rk, &s, 0, &g_cli_stop, trace_cb, &st);
     if (rc) goto out;
-    qsort(st.hits, (size_t)st.n, sizeof *st.hits, cmp_hit);
+    if (st.n > 1) qsort(st.hits, (size_t)st.n, sizeof *st.hits, cmp_hit);
     if (st.n == 0) {
         rc = cli_fail(CLI_ENOTFOUND, "no event with correlation id '%s' in %d topic(s)", st.cid,
                       ntopics);
