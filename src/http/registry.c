@@ -306,13 +306,17 @@ static int reg_write(reg *r, wrec *rs, int n)
         return -1;
     }
     int64_t end = base + n;
+    int ret = 0;
     if (r->b->flusher) {
         flusher_request(r->b->flusher, p->log, end);
         int64_t deadline = now_mono_ms() + 10000;
         while (plog_durable_offset(p->log) < end) {
             if (now_mono_ms() > deadline) {
+                /* the records are in the log and a replay will see them: apply them so memory
+                 * matches the log, but do not claim durability (50001) */
                 LOGE("registry", "%s not durable after 10 s", SCHEMAS_TOPIC);
-                return -1;
+                ret = -1;
+                break;
             }
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
@@ -325,7 +329,7 @@ static int reg_write(reg *r, wrec *rs, int n)
         json_decref(k);
         json_decref(v);
     }
-    return 0;
+    return ret;
 }
 
 static void parse_records(reg *r, const uint8_t *buf, int32_t len, int64_t from, int64_t *next)
@@ -408,12 +412,22 @@ static void reply_err(http_response *resp, int status, int code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 static void reply_err(http_response *resp, int status, int code, const char *fmt, ...)
 {
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    reply_json(resp, status, json_pack("{s:i,s:s}", "error_code", code, "message", msg));
+    char *msg = xmalloc((size_t)(n > 0 ? n : 0) + 1);
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
+    va_end(ap);
+    json_t *m = json_string(msg);
+    if (!m) { /* not UTF-8 (e.g. a subject from the path): keep ASCII only */
+        for (char *p = msg; *p; p++)
+            if ((unsigned char)*p >= 0x80) *p = '?';
+        m = json_string(msg);
+    }
+    free(msg);
+    reply_json(resp, status, json_pack("{s:i,s:o}", "error_code", code, "message", m));
 }
 
 static void reply_store_err(http_response *resp)
@@ -425,6 +439,26 @@ static bool qflag(const http_request *req, const char *name)
 {
     const char *v = http_query(req, name);
     return v && !strcmp(v, "true");
+}
+
+/* Subject names: valid UTF-8, no control characters, 1..1024 bytes. */
+static bool subject_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 1024) return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) return false;
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+static bool check_subject(const char *s, http_response *resp)
+{
+    if (subject_ok(s)) return true;
+    reply_err(resp, 422, 42208, "Invalid subject name (UTF-8, no control characters, at most "
+              "1024 bytes)");
+    return false;
 }
 
 /* Parses the body as a JSON object; answers 400/422 and returns NULL on failure. */
@@ -712,7 +746,7 @@ static bool read_only(reg *r, http_response *resp)
 static void do_register(reg *r, const char *subject, const http_request *req,
                         http_response *resp)
 {
-    if (read_only_s(r, subject, resp)) return;
+    if (!check_subject(subject, resp) || read_only_s(r, subject, resp)) return;
     json_t *body = body_object(req, resp);
     if (!body) return;
     inschema s;
@@ -1232,6 +1266,7 @@ static void h_config(void *arg, const http_request *req, http_response *resp)
     const char *subject = NULL;
     if (*rest == '/' && rest[1]) subject = rest + 1;
     else if (*rest && strcmp(rest, "/")) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (subject && !check_subject(subject, resp)) return;
     const char *m = req->method;
     if (!strcmp(m, "GET")) {
         int lvl;
@@ -1306,6 +1341,7 @@ static void h_mode(void *arg, const http_request *req, http_response *resp)
     const char *subject = NULL;
     if (*rest == '/' && rest[1] && !strchr(rest + 1, '/')) subject = rest + 1;
     else if (*rest && strcmp(rest, "/")) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (subject && !check_subject(subject, resp)) return;
     subj_cfg *c = subject ? cfg_find(r, subject) : NULL;
     if (c && !c->mode[0]) c = NULL;
     if (!strcmp(req->method, "GET")) {

@@ -245,6 +245,18 @@ def case_bad_input(r):
     r.err("POST", "/compatibility/subjects/users-value/versions/42", {"schema": V1}, 404, 40402)
     r.err("PUT", "/mode", {"mode": "SLEEPY"}, 422, 42204)
     r.err("PUT", "/config/users-value", {"compatibility": 7}, 422, 42203)
+    # subject names that are not UTF-8 or hold control characters
+    r.err("POST", "/subjects/%FF%FE/versions", {"schema": V1}, 422, 42208)
+    r.err("POST", "/subjects/a%01b/versions", {"schema": V1}, 422, 42208)
+    r.err("PUT", "/config/%FF", {"compatibility": "NONE"}, 422, 42208)
+    r.err("PUT", "/mode/%C3%28", {"mode": "READONLY"}, 422, 42208)
+    r.err("GET", "/subjects/%FF/versions", None, 404, 40401)
+    # UTF-8 subjects are fine
+    uid = r.ok("POST", "/subjects/%C3%A9v%C3%A9nement/versions", {"schema": V1})["id"]
+    assert r.ok("GET", "/subjects/%C3%A9v%C3%A9nement/versions/1")["subject"] == "\u00e9v\u00e9nement"
+    r.ok("DELETE", "/subjects/%C3%A9v%C3%A9nement")
+    r.ok("DELETE", "/subjects/%C3%A9v%C3%A9nement?permanent=true")
+    assert isinstance(uid, int)
     # huge bodies: over the registry's limit, and over the HTTP port's limit
     big = json.dumps({"schema": json.dumps({"type": "record", "name": "Big", "doc": "x" * 700000,
                                             "fields": []})}).encode()
