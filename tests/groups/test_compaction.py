@@ -11,8 +11,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Eddyd, Results, wait_until  # noqa: E402
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
 ED = None
 TOPIC = "compact-t"
@@ -43,11 +42,8 @@ def read_all(expect_max=None):
 
 
 def test_compaction():
-    a = KafkaAdminClient(bootstrap_servers=ED.bootstrap)
-    a.create_topics([NewTopic(TOPIC, 1, 1, topic_configs={
-        "cleanup.policy": "compact", "segment.bytes": "262144",
-        "delete.retention.ms": "3600000"})])
-    a.close()
+    # the topic is auto-created with the broker defaults set in main(): compact, 256 KiB
+    # segments, 1 partition
     p = KafkaProducer(bootstrap_servers=ED.bootstrap, linger_ms=20, batch_size=65536)
     offset_of = {}
     futs = []
@@ -91,7 +87,8 @@ def test_compaction():
 
 def main():
     global ED
-    ED = Eddyd(sets=["log.retention.check.interval.ms=1000"]).start()
+    ED = Eddyd(sets=["log.retention.check.interval.ms=1000", "log.cleanup.policy=compact",
+                     "log.segment.bytes=262144", "num.partitions=1"]).start()
     r = Results()
     try:
         r.run("compaction: latest value per key, tombstones, offsets preserved", test_compaction)

@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Eddyd, Results, wait_until  # noqa: E402
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
 ED = None
+PARTS = 4
 
 
 def admin():
@@ -24,9 +24,12 @@ def admin():
 
 
 def create(topic, parts):
-    a = admin()
-    a.create_topics([NewTopic(topic, parts, 1)])
-    a.close()
+    """Topics are auto-created with num.partitions=4 (this suite tests groups, not
+    CreateTopics); one record makes the topic exist before consumers subscribe."""
+    assert parts == PARTS
+    p = KafkaProducer(bootstrap_servers=ED.bootstrap)
+    p.send(topic, value=b"first", partition=0).get(30)
+    p.close()
 
 
 def produce(topic, n, parts):
@@ -53,22 +56,24 @@ def drain(c, want, timeout=30):
 
 
 def test_commit_restart_resume():
-    create("kp-resume", 3)
-    produce("kp-resume", 90, 3)
+    # partition 0 holds "first" at offset 0, then 30 records per partition
+    create("kp-resume", 4)
+    produce("kp-resume", 120, 4)
     c = consumer("kp-g1")
     c.subscribe(["kp-resume"])
-    first = drain(c, 90)
-    assert len(first) == 90, len(first)
+    first = drain(c, 121)
+    assert len(first) == 121, len(first)
     c.commit()
     c.close()
-    produce("kp-resume", 30, 3)
+    produce("kp-resume", 40, 4)
     c = consumer("kp-g1")
     c.subscribe(["kp-resume"])
-    second = drain(c, 30)
+    second = drain(c, 40)
     time.sleep(1.0)
     second += drain(c, 1, timeout=1)
     c.close()
-    assert sorted(second) == sorted((i % 3, 30 + i // 3) for i in range(30)), second
+    want = [(i % 4, 30 + i // 4 + (1 if i % 4 == 0 else 0)) for i in range(40)]
+    assert sorted(second) == sorted(want), second
 
 
 def test_seek_to_beginning_replays():
@@ -76,15 +81,15 @@ def test_seek_to_beginning_replays():
     c.subscribe(["kp-resume"])
     wait_until(lambda: c.poll(timeout_ms=100) is not None and c.assignment(), 30, "assignment")
     c.seek_to_beginning()
-    got = drain(c, 120)
+    got = drain(c, 161)
     c.close()
-    assert len(set(got)) == 120, len(set(got))
+    assert len(set(got)) == 161, len(set(got))
     assert (0, 0) in got
 
 
 def test_offsets_survive_sigkill():
-    create("kp-kill", 2)
-    produce("kp-kill", 40, 2)
+    create("kp-kill", 4)
+    produce("kp-kill", 40, 2)  # partitions 0 and 1 only; p0 also has "first" at 0
     c = consumer("kp-g2")
     tps = [TopicPartition("kp-kill", 0), TopicPartition("kp-kill", 1)]
     c.assign(tps)
@@ -103,7 +108,7 @@ def test_offsets_survive_sigkill():
     # a group consumer resumes from the committed offsets
     c = consumer("kp-g2")
     c.subscribe(["kp-kill"])
-    got = drain(c, 18)
+    got = drain(c, 19)
     c.close()
     assert min(o for p, o in got if p == 0) == 17 and min(o for p, o in got if p == 1) == 5
 
@@ -176,7 +181,7 @@ def test_admin_views():
 
 def main():
     global ED
-    ED = Eddyd().start()
+    ED = Eddyd(sets=["num.partitions=%d" % PARTS]).start()
     r = Results()
     try:
         r.run("commit, restart consumer, resume", test_commit_restart_resume)

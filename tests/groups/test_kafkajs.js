@@ -17,7 +17,8 @@ async function startEddyd() {
   const logPath = path.join(tmp, 'eddyd.log');
   const log = fs.openSync(logPath, 'w');
   const proc = spawn(process.env.EDDYD, ['--data-dir', path.join(tmp, 'data'), '--listen',
-    '127.0.0.1:0', '--http', '127.0.0.1:0', '--set', 'group.initial.rebalance.delay.ms=0'],
+    '127.0.0.1:0', '--http', '127.0.0.1:0', '--set', 'group.initial.rebalance.delay.ms=0',
+    '--set', 'num.partitions=3'],
   { stdio: ['ignore', log, log] });
   for (let i = 0; i < 300; i++) {
     const text = fs.readFileSync(logPath, 'utf8');
@@ -74,7 +75,7 @@ async function main() {
   try {
     await admin.connect();
     await producer.connect();
-    await admin.createTopics({ topics: [{ topic: 'kjs-t', numPartitions: 3 }] });
+    // kjs-t is auto-created by the first send (num.partitions=3): this suite tests groups
     const send = async (n, base) => {
       const messages = [];
       for (let i = 0; i < n; i++) messages.push({ partition: i % 3, value: 'v' + (base + i) });
