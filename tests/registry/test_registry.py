@@ -278,6 +278,42 @@ def case_bad_input(r):
     r.err("GET", "/subjects/bad-value/versions", None, 404, 40401)
 
 
+def case_mutated_schemas(r):
+    """300 deterministic mutations of valid schemas posted to register/compatibility/lookup:
+    every answer is a documented status, and the server keeps serving."""
+    import random
+    rnd = random.Random(5)
+    seeds = [V1, V2, JS1, json.dumps(
+        {"type": "record", "name": "L", "fields": [
+            {"name": "n", "type": ["null", "L"]},
+            {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A", "B"],
+                                   "default": "A"}},
+            {"name": "m", "type": {"type": "map", "values": {"type": "array", "items": {
+                "type": "fixed", "name": "F", "size": 4}}}}]})]
+    bits = ['"null"', '"int"', '{"type":"record","name":"X","fields":[]}', '"default":1',
+            '"$ref":"#/x"', '"additionalProperties":false', '"required":["a"]', "{}[]\",:"]
+    for _ in range(300):
+        base = rnd.choice(seeds)
+        s = list(base)
+        for _ in range(rnd.randint(1, 3)):
+            i = rnd.randrange(len(s))
+            if rnd.random() < 0.4:
+                del s[i]
+            else:
+                s[i:i] = list(rnd.choice(bits))
+        body = {"schema": "".join(s)}
+        if base == JS1 or rnd.random() < 0.2:
+            body["schemaType"] = "JSON"
+        subj = "mut%d" % rnd.randrange(3)
+        path = rnd.choice(["/subjects/%s/versions" % subj, "/subjects/%s" % subj,
+                           "/compatibility/subjects/%s/versions/latest?verbose=true" % subj])
+        st, b = r.call("POST", path, body)
+        assert st in (200, 404, 409, 422), (st, b, body)
+        if st != 200:
+            assert isinstance(b, dict) and isinstance(b.get("error_code"), int), b
+    assert r.ok("GET", "/schemas/types")
+
+
 def case_readonly(r):
     assert r.ok("PUT", "/mode", {"mode": "READONLY"}) == {"mode": "READONLY"}
     r.err("POST", "/subjects/ro/versions", {"schema": V1}, 422, 42205)
@@ -422,6 +458,8 @@ def main():
     res.run("avro references", case_references, r)
     res.run("soft and permanent deletes, ids never reused", case_deletes, r)
     res.run("bad input: documented codes, nothing stored", case_bad_input, r)
+    res.run("mutated schemas: documented answers, server keeps serving",
+            case_mutated_schemas, r)
     res.run("read-only mode", case_readonly, r)
     res.run("subject modes and IMPORT with chosen ids", case_modes, r)
     res.run("SIGKILL + restart keeps schemas, ids, configs", case_restart, r, True)
