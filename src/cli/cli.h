@@ -1,7 +1,8 @@
 /* cli.h — the `eddy` command-line tool: options shared by every command, exit codes, and the
  * librdkafka helpers (client construction, broker reachability, metadata and watermark
  * look-ups, a bounded "read partitions to their end" scanner) the command files share.
- * Commands live in topics.c, io.c (produce/consume), groups.c and trace.c (trace/dlq);
+ * Commands live in topics.c, io.c (produce/consume), groups.c, trace.c (trace/dlq) and
+ * schemas.c (schema registry over HTTP);
  * main.c parses the global options and dispatches. Only librdkafka's public API is used. */
 #ifndef EDDY_CLI_H
 #define EDDY_CLI_H
@@ -114,5 +115,6 @@ int cmd_consume(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_schemas(int argc, char **argv);
 
 #endif

@@ -1,7 +1,7 @@
 /* main.c — `eddy`, the command-line tool for Eddy (and any Kafka-protocol cluster): global
  * options, help, command dispatch, and the shared librdkafka helpers declared in cli.h
  * (client construction, reachability check, metadata, admin waits, the partition scanner,
- * message/time formatting). Commands: topics.c, io.c, groups.c, trace.c. */
+ * message/time formatting). Commands: topics.c, io.c, groups.c, trace.c, schemas.c. */
 #include "cli.h"
 
 #include <ctype.h>
@@ -30,6 +30,7 @@ static const char *const k_help =
     "  groups list|describe|lag             consumer groups and their lag\n"
     "  dlq TOPIC                            print the dead letters of TOPIC (TOPIC.dlq)\n"
     "  trace CORRELATION_ID                 every event of one flow, in time order\n"
+    "  schemas list|get|register|check      the schema registry (eddyd's --http port)\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -445,7 +446,7 @@ static const struct {
 } k_cmds[] = {
     {"topics", cmd_topics}, {"topic", cmd_topics},   {"produce", cmd_produce},
     {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
-    {"dlq", cmd_dlq},         {"trace", cmd_trace},
+    {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
 };
 
 int main(int argc, char **argv)

@@ -4,11 +4,12 @@ Starts eddyd through tests/integration/harness/eddyd.py and drives every command
 would (subprocess, stdin/stdout, exit status): topics create/list/describe/delete, produce and
 consume with keys and headers (plain, --json, -n, --follow), groups list/describe/lag after a
 partial group consume, trace over hand-made envelopes on two topics plus a decoy and a dead
-letter, dlq, and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3).
+letter, dlq, schemas against eddyd's registry (HTTP port), and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3).
 Binary: $EDDY_CLI, else $EDDY_BUILD_DIR/src/cli/eddy. Run with /usr/bin/python3.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -74,9 +75,10 @@ def jlines(out):
 
 def t_help_and_usage():
     r = ok(eddy("--help", bootstrap=False))
-    for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace"):
+    for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace", "schemas"):
         assert cmd in r.out, r
-    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["trace"]):
+    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["trace"],
+                ["schemas"]):
         r = ok(eddy(*(cmd + ["--help"]), bootstrap=False))
         assert r.out.startswith("usage: eddy " + cmd[0]), r
     fails(eddy(bootstrap=False), 2)
@@ -338,9 +340,41 @@ def t_errors_and_env():
     fails(eddy("-X", "no.such.property=1", "topics", "list"), 2, "no.such.property")
 
 
+def t_schemas():
+    m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", BROKER.log_text())
+    assert m, "eddyd logged no HTTP port"
+    reg = ["--registry", "http://127.0.0.1:%s" % m.group(1)]
+    v1 = json.dumps({"type": "record", "name": "Order",
+                     "fields": [{"name": "id", "type": "string"}]})
+    v2 = json.dumps({"type": "record", "name": "Order",
+                     "fields": [{"name": "id", "type": "string"},
+                                {"name": "qty", "type": "int", "default": 1}]})
+    bad = json.dumps({"type": "record", "name": "Order",
+                      "fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "int"}]})
+    r = ok(eddy("schemas", "register", "cli.orders-value", "-", *reg, stdin=v1))
+    first = int(r.out.split()[-1])
+    assert r.out.startswith("registered cli.orders-value: id "), r
+    r = ok(eddy("schemas", "check", "cli.orders-value", "-", *reg, stdin=v2))
+    assert r.out.splitlines()[0] == "compatible", r
+    r = fails(eddy("schemas", "check", "cli.orders-value", "-", *reg, stdin=bad), 1)
+    assert r.out.splitlines()[0] == "NOT compatible", r
+    ok(eddy("schemas", "register", "cli.orders-value", "-", *reg, stdin=v2))
+    r = ok(eddy("schemas", "list", *reg))
+    assert any(l.split()[:2] == ["cli.orders-value", "2"] for l in r.out.splitlines()), r
+    r = ok(eddy("schemas", "get", "cli.orders-value", "-V", "1", "--json", *reg))
+    g = json.loads(r.out)
+    assert g["version"] == 1 and g["id"] == first and json.loads(g["schema"]) == json.loads(v1), r
+    r = ok(eddy("schemas", "get", "cli.orders-value", *reg))
+    assert "VERSION  2" in r.out and '"qty"' in r.out, r
+    fails(eddy("schemas", "get", "cli.no-such-subject", *reg), 4, "HTTP 404")
+    fails(eddy("schemas", "list", "--registry", "http://127.0.0.1:%d" % closed_port(),
+               "-t", "2000"), 3, "cannot reach the schema registry")
+    fails(eddy("schemas", "list", "--registry", "ftp://x"), 2, "not http://")
+
+
 def main():
     global BROKER
-    BROKER = Eddyd()
+    BROKER = Eddyd(sets=["http.listeners=127.0.0.1:0"])
     res = Results(BROKER)
     res.run("help and usage errors", t_help_and_usage)
     res.run("topics create/list/describe/delete", t_topics)
@@ -348,6 +382,7 @@ def main():
     res.run("groups list/describe/lag after a partial consume", t_groups_lag)
     res.run("trace by correlation id across topics", t_trace)
     res.run("dlq prints dead letters", t_dlq)
+    res.run("schemas register/check/list/get over the registry", t_schemas)
     res.run("unreachable broker, env bootstrap, bad property", t_errors_and_env)
     try:
         BROKER.stop()

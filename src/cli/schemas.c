@@ -1,0 +1,450 @@
+/* schemas.c — `eddy schemas list|get|register|check` against a Confluent-compatible schema
+ * registry (eddyd serves one on its HTTP port; docs/schema-registry.md), over a minimal
+ * HTTP/1.1 client on a plain socket: one request per connection (Connection: close), bounded
+ * by --timeout, Content-Length / chunked / read-to-close bodies, capped at 16 MiB. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#define HTTP_MAX_BODY (16u << 20)
+
+static const char *const k_usage =
+    "usage: eddy schemas list\n"
+    "       eddy schemas get SUBJECT [-V VERSION]\n"
+    "       eddy schemas register SUBJECT FILE|- [--type AVRO|JSON]\n"
+    "       eddy schemas check SUBJECT FILE|- [--type AVRO|JSON]\n"
+    "  --registry URL   schema registry (env EDDY_REGISTRY_URL, default http://127.0.0.1:8081;\n"
+    "                   eddyd serves it on its --http port)\n"
+    "  list      subjects with their latest version, id and type\n"
+    "  get       a version of SUBJECT (default latest): id, version, type and the schema\n"
+    "  register  registers the schema in FILE (- = stdin) under SUBJECT, prints its id\n"
+    "  check     is the schema compatible with SUBJECT's latest version? exit 1 if not\n";
+
+typedef struct http_resp {
+    int status;
+    char *body;
+    size_t len;
+} http_resp;
+
+static int parse_url(const char *url, char *host, size_t hn, char *port, size_t pn,
+                     const char **path)
+{
+    if (strncmp(url, "http://", 7)) return -1;
+    const char *h = url + 7, *end = h + strcspn(h, "/");
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    const char *he = colon ? colon : end;
+    if (he == h || (size_t)(he - h) >= hn) return -1;
+    memcpy(host, h, (size_t)(he - h));
+    host[he - h] = 0;
+    if (colon) {
+        if ((size_t)(end - colon - 1) >= pn || end == colon + 1) return -1;
+        memcpy(port, colon + 1, (size_t)(end - colon - 1));
+        port[end - colon - 1] = 0;
+    } else {
+        snprintf(port, pn, "80");
+    }
+    *path = end; /* a base path prefix, "" or "/…" */
+    return 0;
+}
+
+static int64_t left_ms(int64_t deadline)
+{
+    int64_t l = deadline - now_mono_ms();
+    return l > 0 ? l : 0;
+}
+
+static int connect_to(const char *host, const char *port, int64_t deadline)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, port, &hints, &ai)) return -1;
+    int fd = -1;
+    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (poll(&p, 1, (int)left_ms(deadline)) != 1 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* Decodes a chunked body in place; -1 if malformed. */
+static int dechunk(char *b, size_t len, size_t *out)
+{
+    size_t r = 0, w = 0;
+    for (;;) {
+        char *nl = memmem(b + r, len - r, "\r\n", 2);
+        if (!nl) return -1;
+        char *end;
+        unsigned long n = strtoul(b + r, &end, 16);
+        if (end == b + r) return -1;
+        r = (size_t)(nl - b) + 2;
+        if (n == 0) break;
+        if (n > len - r || len - r - n < 2) return -1;
+        memmove(b + w, b + r, n);
+        w += n;
+        r += n + 2;
+    }
+    *out = w;
+    return 0;
+}
+
+/* One request; CLI_OK with *resp filled, or an exit code after printing why. */
+static int http_do(const char *base, const char *method, const char *path, const char *body,
+                   http_resp *resp)
+{
+    char host[256], port[16];
+    const char *prefix;
+    memset(resp, 0, sizeof *resp);
+    if (parse_url(base, host, sizeof host, port, sizeof port, &prefix))
+        return cli_fail(CLI_EUSAGE, "registry URL '%s' is not http://HOST[:PORT][/PATH]", base);
+    int64_t deadline = now_mono_ms() + g_cli.timeout_ms;
+    int fd = connect_to(host, port, deadline);
+    if (fd < 0)
+        return cli_fail(CLI_EUNREACHABLE, "cannot reach the schema registry at %s within %d ms",
+                        base, g_cli.timeout_ms);
+    size_t plen = strlen(prefix);
+    if (plen && prefix[plen - 1] == '/') plen--;
+    char *full;
+    if (body)
+        full = xasprintf("%s %.*s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: eddy-cli\r\n"
+                         "Accept: application/vnd.schemaregistry.v1+json, application/json\r\n"
+                         "Connection: close\r\n"
+                         "Content-Type: application/vnd.schemaregistry.v1+json\r\n"
+                         "Content-Length: %zu\r\n\r\n%s",
+                         method, (int)plen, prefix, path, host, port, strlen(body), body);
+    else
+        full = xasprintf("%s %.*s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: eddy-cli\r\n"
+                         "Accept: application/vnd.schemaregistry.v1+json, application/json\r\n"
+                         "Connection: close\r\n\r\n",
+                         method, (int)plen, prefix, path, host, port);
+    size_t flen = strlen(full), off = 0;
+    int rc = CLI_OK;
+    while (off < flen) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (poll(&p, 1, (int)left_ms(deadline)) != 1) {
+            rc = cli_fail(CLI_EUNREACHABLE, "schema registry at %s: send timed out", base);
+            break;
+        }
+        ssize_t n = send(fd, full + off, flen - off, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            rc = cli_fail(CLI_EFAIL, "schema registry at %s: %s", base, strerror(errno));
+            break;
+        }
+        if (n > 0) off += (size_t)n;
+    }
+    free(full);
+    size_t cap = 4096, len = 0;
+    char *buf = xmalloc(cap + 1);
+    while (rc == CLI_OK) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left_ms(deadline)) != 1) {
+            rc = cli_fail(CLI_EUNREACHABLE, "schema registry at %s: no answer within %d ms",
+                          base, g_cli.timeout_ms);
+            break;
+        }
+        if (len == cap) {
+            if (cap >= HTTP_MAX_BODY) {
+                rc = cli_fail(CLI_EFAIL, "schema registry answer above %u bytes", HTTP_MAX_BODY);
+                break;
+            }
+            cap *= 2;
+            buf = xrealloc(buf, cap + 1);
+        }
+        ssize_t n = recv(fd, buf + len, cap - len, 0);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) continue;
+            rc = cli_fail(CLI_EFAIL, "schema registry at %s: %s", base, strerror(errno));
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = 0;
+    char *hend = rc == CLI_OK ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+    int status = 0;
+    if (rc == CLI_OK && (!hend || sscanf(buf, "HTTP/1.%*d %d", &status) != 1))
+        rc = cli_fail(CLI_EFAIL, "schema registry at %s: not an HTTP answer", base);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *hend = 0;
+    char *b = hend + 4;
+    size_t bl = len - (size_t)(b - buf);
+    int chunked = 0;
+    for (char *l = strstr(buf, "\r\n"); l; l = strstr(l + 2, "\r\n"))
+        if (!strncasecmp(l + 2, "transfer-encoding:", 18) && strcasestr(l + 20, "chunked"))
+            chunked = 1;
+    if (chunked && dechunk(b, bl, &bl)) {
+        free(buf);
+        return cli_fail(CLI_EFAIL, "schema registry at %s: bad chunked body", base);
+    }
+    resp->status = status;
+    resp->body = xstrndup(b, bl);
+    resp->len = bl;
+    free(buf);
+    return CLI_OK;
+}
+
+/* Percent-encodes a path segment. */
+static char *seg(const char *s)
+{
+    char *o = xmalloc(strlen(s) * 3 + 1), *w = o;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            *w++ = (char)c;
+        else
+            w += sprintf(w, "%%%02X", c);
+    }
+    *w = 0;
+    return o;
+}
+
+/* A registry error answer → exit code (404 → not found). */
+static int http_error(const char *what, const http_resp *r)
+{
+    json_t *j = json_loads(r->body, 0, NULL);
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    int code = r->status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
+    cli_fail(code, "%s: HTTP %d: %s", what, r->status, msg ? msg : r->body);
+    json_decref(j);
+    return code;
+}
+
+static char *read_schema(const char *file)
+{
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+    if (!f) return NULL;
+    size_t cap = 4096, len = 0;
+    char *b = xmalloc(cap);
+    size_t n;
+    while ((n = fread(b + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) b = xrealloc(b, cap *= 2);
+    }
+    b[len] = 0;
+    if (f != stdin) fclose(f);
+    return b;
+}
+
+static int schemas_list(const char *url)
+{
+    http_resp r;
+    int rc = http_do(url, "GET", "/subjects", NULL, &r);
+    if (rc) return rc;
+    if (r.status != 200) {
+        rc = http_error("list subjects", &r);
+        free(r.body);
+        return rc;
+    }
+    json_t *subs = json_loads(r.body, 0, NULL);
+    free(r.body);
+    if (!json_is_array(subs)) {
+        json_decref(subs);
+        return cli_fail(CLI_EFAIL, "list subjects: not a JSON array");
+    }
+    if (!g_cli.json) printf("%-40s %-8s %-6s %s\n", "SUBJECT", "VERSION", "ID", "TYPE");
+    size_t i;
+    json_t *s;
+    json_array_foreach(subs, i, s)
+    {
+        if (!json_is_string(s)) continue;
+        char *e = seg(json_string_value(s));
+        char *path = xasprintf("/subjects/%s/versions/latest", e);
+        free(e);
+        rc = http_do(url, "GET", path, NULL, &r);
+        free(path);
+        if (rc) break;
+        json_t *v = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+        free(r.body);
+        if (!v) continue; /* deleted in between */
+        const char *type = json_string_value(json_object_get(v, "schemaType"));
+        if (g_cli.json) {
+            json_object_del(v, "schema");
+            if (!type) json_object_set_new(v, "schemaType", json_string("AVRO"));
+            cli_json_print(v);
+            continue;
+        }
+        printf("%-40s %-8lld %-6lld %s\n", json_string_value(s),
+               (long long)json_integer_value(json_object_get(v, "version")),
+               (long long)json_integer_value(json_object_get(v, "id")), type ? type : "AVRO");
+        json_decref(v);
+    }
+    json_decref(subs);
+    return rc;
+}
+
+static int schemas_get(const char *url, const char *subject, const char *version)
+{
+    char *e = seg(subject), *ve = seg(version ? version : "latest");
+    char *path = xasprintf("/subjects/%s/versions/%s", e, ve);
+    free(e);
+    free(ve);
+    http_resp r;
+    int rc = http_do(url, "GET", path, NULL, &r);
+    free(path);
+    if (rc) return rc;
+    if (r.status != 200) {
+        rc = http_error(subject, &r);
+        free(r.body);
+        return rc;
+    }
+    json_t *v = json_loads(r.body, 0, NULL);
+    free(r.body);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return cli_fail(CLI_EFAIL, "%s: not a JSON object", subject);
+    }
+    if (g_cli.json) {
+        cli_json_print(v);
+        return CLI_OK;
+    }
+    const char *type = json_string_value(json_object_get(v, "schemaType"));
+    const char *schema = json_string_value(json_object_get(v, "schema"));
+    printf("SUBJECT  %s\nVERSION  %lld\nID       %lld\nTYPE     %s\n\n", subject,
+           (long long)json_integer_value(json_object_get(v, "version")),
+           (long long)json_integer_value(json_object_get(v, "id")), type ? type : "AVRO");
+    json_t *parsed = schema ? json_loads(schema, JSON_DECODE_ANY, NULL) : NULL;
+    char *pretty = parsed ? json_dumps(parsed, JSON_INDENT(2) | JSON_ENCODE_ANY) : NULL;
+    printf("%s\n", pretty ? pretty : schema ? schema : "");
+    free(pretty);
+    json_decref(parsed);
+    json_decref(v);
+    return CLI_OK;
+}
+
+static int schemas_post(const char *url, const char *sub, const char *subject, const char *file,
+                        const char *type)
+{
+    char *schema = read_schema(file);
+    if (!schema) return cli_fail(CLI_EUSAGE, "cannot read %s", file);
+    json_t *b = json_pack("{s:s}", "schema", schema);
+    free(schema);
+    if (!b) return cli_fail(CLI_EUSAGE, "%s is not UTF-8 text", file);
+    if (type) json_object_set_new(b, "schemaType", json_string(type));
+    char *body = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    char *e = seg(subject);
+    char *path = !strcmp(sub, "register")
+                     ? xasprintf("/subjects/%s/versions", e)
+                     : xasprintf("/compatibility/subjects/%s/versions/latest?verbose=true", e);
+    free(e);
+    http_resp r;
+    int rc = http_do(url, "POST", path, body, &r);
+    free(path);
+    free(body);
+    if (rc) return rc;
+    if (r.status != 200) {
+        rc = http_error(subject, &r);
+        free(r.body);
+        return rc;
+    }
+    json_t *v = json_loads(r.body, 0, NULL);
+    free(r.body);
+    if (g_cli.json) {
+        json_incref(v);
+        cli_json_print(v);
+    }
+    if (!strcmp(sub, "register")) {
+        json_t *id = json_object_get(v, "id");
+        if (!json_is_integer(id)) rc = cli_fail(CLI_EFAIL, "register %s: no id in answer", subject);
+        else if (!g_cli.json)
+            printf("registered %s: id %lld\n", subject, (long long)json_integer_value(id));
+    } else {
+        json_t *ok = json_object_get(v, "is_compatible");
+        if (!json_is_boolean(ok)) {
+            rc = cli_fail(CLI_EFAIL, "check %s: no is_compatible in answer", subject);
+        } else {
+            if (!g_cli.json) printf("%s\n", json_is_true(ok) ? "compatible" : "NOT compatible");
+            size_t i;
+            json_t *m;
+            json_array_foreach(json_object_get(v, "messages"), i, m)
+                if (!g_cli.json && json_is_string(m)) printf("  %s\n", json_string_value(m));
+            if (!json_is_true(ok)) rc = CLI_EFAIL;
+        }
+    }
+    json_decref(v);
+    return rc;
+}
+
+int cmd_schemas(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        CLI_GLOBAL_LONGOPTS,
+        {"registry", required_argument, NULL, 'R'},
+        {"version", required_argument, NULL, 'V'},
+        {"type", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *url = getenv("EDDY_REGISTRY_URL"), *version = NULL, *type = NULL;
+    if (!url || !*url) url = "http://127.0.0.1:8081";
+    int c;
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "R:V:T:", lo, NULL)) != -1) {
+        int g = cli_global_opt(c, optarg);
+        if (g < 0) return CLI_EUSAGE;
+        if (g > 0) continue;
+        switch (c) {
+        case 'h':
+            fputs(k_usage, stdout);
+            return CLI_OK;
+        case 'R':
+            url = optarg;
+            break;
+        case 'V':
+            version = optarg;
+            break;
+        case 'T':
+            if (strcmp(optarg, "AVRO") && strcmp(optarg, "JSON") && strcmp(optarg, "PROTOBUF"))
+                return cli_usage_error(k_usage, "--type wants AVRO or JSON, got '%s'", optarg);
+            type = optarg;
+            break;
+        default:
+            fputs(k_usage, stderr);
+            return CLI_EUSAGE;
+        }
+    }
+    int npos = argc - optind;
+    char **pos = argv + optind;
+    if (npos < 1) return cli_usage_error(k_usage, "schemas: which subcommand?");
+    const char *sub = pos[0];
+    if (!strcmp(sub, "list")) {
+        if (npos != 1) return cli_usage_error(k_usage, "schemas list: too many arguments");
+        return schemas_list(url);
+    }
+    if (!strcmp(sub, "get")) {
+        if (npos != 2) return cli_usage_error(k_usage, "schemas get: which subject?");
+        return schemas_get(url, pos[1], version);
+    }
+    if (!strcmp(sub, "register") || !strcmp(sub, "check")) {
+        if (npos != 3) return cli_usage_error(k_usage, "schemas %s: SUBJECT FILE|-", sub);
+        return schemas_post(url, sub, pos[1], pos[2], type);
+    }
+    return cli_usage_error(k_usage, "schemas: unknown subcommand '%s'", sub);
+}
