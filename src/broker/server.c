@@ -155,7 +155,13 @@ static void conn_drain_finished(bconn *c)
         c->head = r->next;
         if (!c->head) c->tail = NULL;
         c->inflight--;
-        if (!r->noreply && !c->closed) conn_queue_out(c, encode_response(r));
+        if (!r->noreply) {
+            /* encoding also takes over any file fragments (Fetch records), so a response that
+             * can no longer be sent still closes its descriptors when freed */
+            outbuf *o = encode_response(r);
+            if (!c->closed) conn_queue_out(c, o);
+            else outbuf_free(o);
+        }
         breq_free(r);
         conn_release(c);
     }
