@@ -200,7 +200,7 @@ int main(int argc, char **argv)
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    qsort(items, n, sizeof *items, cmp);
+    if (n) qsort(items, n, sizeof *items, cmp);
     const char *last = "";
     for (size_t i = 0; i < n; i++) {
         item *it = &items[i];

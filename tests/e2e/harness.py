@@ -202,7 +202,10 @@ class System:
     def events(self, topics=TOPICS, raw=False):
         args = [os.path.join(BUILD, "services/events/eddy-events"), "--bootstrap", self.bootstrap,
                 "--topics", ",".join(topics), "--raw" if raw else "--json"]
-        out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+        p = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        if p.returncode:
+            fail("eddy-events exited %d: %s" % (p.returncode, p.stderr[-2000:]))
+        out = p.stdout
         return [json.loads(l) for l in out.splitlines() if l.strip()]
 
     def produce(self, topic, key, value):
