@@ -2,7 +2,7 @@
  * librdkafka helpers (client construction, broker reachability, metadata and watermark
  * look-ups, a bounded "read partitions to their end" scanner) the command files share.
  * Commands live in topics.c, io.c (produce/consume), groups.c, trace.c (trace/dlq) and
- * schemas.c (schema registry over HTTP);
+ * schemas.c (schema registry over HTTP), bench.c;
  * main.c parses the global options and dispatches. Only librdkafka's public API is used. */
 #ifndef EDDY_CLI_H
 #define EDDY_CLI_H
@@ -116,5 +116,6 @@ int cmd_groups(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

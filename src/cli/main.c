@@ -1,7 +1,8 @@
 /* main.c — `eddy`, the command-line tool for Eddy (and any Kafka-protocol cluster): global
  * options, help, command dispatch, and the shared librdkafka helpers declared in cli.h
  * (client construction, reachability check, metadata, admin waits, the partition scanner,
- * message/time formatting). Commands: topics.c, io.c, groups.c, trace.c, schemas.c. */
+ * message/time formatting). Commands: topics.c, io.c, groups.c, trace.c, schemas.c,
+ * bench.c. */
 #include "cli.h"
 
 #include <ctype.h>
@@ -31,6 +32,7 @@ static const char *const k_help =
     "  dlq TOPIC                            print the dead letters of TOPIC (TOPIC.dlq)\n"
     "  trace CORRELATION_ID                 every event of one flow, in time order\n"
     "  schemas list|get|register|check      the schema registry (eddyd's --http port)\n"
+    "  bench TOPIC                          produce/consume throughput and latency\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -416,7 +418,7 @@ struct json_t *cli_json_bytes(const void *p, size_t n)
 
 void cli_json_print(struct json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
     if (s) puts(s);
     free(s);
     json_decref(v);
@@ -447,6 +449,7 @@ static const struct {
     {"topics", cmd_topics}, {"topic", cmd_topics},   {"produce", cmd_produce},
     {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
     {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
+    {"bench", cmd_bench},
 };
 
 int main(int argc, char **argv)

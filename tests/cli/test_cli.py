@@ -4,7 +4,8 @@ Starts eddyd through tests/integration/harness/eddyd.py and drives every command
 would (subprocess, stdin/stdout, exit status): topics create/list/describe/delete, produce and
 consume with keys and headers (plain, --json, -n, --follow), groups list/describe/lag after a
 partial group consume, trace over hand-made envelopes on two topics plus a decoy and a dead
-letter, dlq, schemas against eddyd's registry (HTTP port), and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3).
+letter, dlq, schemas against eddyd's registry (HTTP port), bench (counts only, never timing),
+and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3).
 Binary: $EDDY_CLI, else $EDDY_BUILD_DIR/src/cli/eddy. Run with /usr/bin/python3.
 """
 import json
@@ -75,10 +76,10 @@ def jlines(out):
 
 def t_help_and_usage():
     r = ok(eddy("--help", bootstrap=False))
-    for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace", "schemas"):
+    for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace", "schemas", "bench"):
         assert cmd in r.out, r
     for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["trace"],
-                ["schemas"]):
+                ["schemas"], ["bench"]):
         r = ok(eddy(*(cmd + ["--help"]), bootstrap=False))
         assert r.out.startswith("usage: eddy " + cmd[0]), r
     fails(eddy(bootstrap=False), 2)
@@ -372,6 +373,21 @@ def t_schemas():
     fails(eddy("schemas", "list", "--registry", "ftp://x"), 2, "not http://")
 
 
+def t_bench():
+    ok(eddy("topics", "create", "cli.bench", "-p", "2"))
+    ok(eddy("produce", "cli.bench", stdin="before\n"))
+    r = ok(eddy("bench", "cli.bench", "-n", "2000", "-s", "64", "--json"))
+    phases = {o["phase"]: o for o in jlines(r.out)}
+    assert phases["produce"]["messages"] == 2000 and phases["produce"]["size"] == 64, r
+    assert phases["consume"]["messages"] == 2000, r
+    d = json.loads(ok(eddy("topics", "describe", "cli.bench", "--json")).out)
+    assert sum(p["highWatermark"] for p in d["partitions"]) == 2001, d
+    r = ok(eddy("bench", "cli.bench", "-n", "10", "--acks", "1", "--no-consume"))
+    assert r.out.startswith("produce  10 msgs x 100 B (acks=1)") and "consume" not in r.out, r
+    fails(eddy("bench", "cli.nope"), 4, "unknown topic")
+    fails(eddy("bench", "cli.bench", "--acks", "2"), 2, "--acks")
+
+
 def main():
     global BROKER
     BROKER = Eddyd(sets=["http.listeners=127.0.0.1:0"])
@@ -383,6 +399,7 @@ def main():
     res.run("trace by correlation id across topics", t_trace)
     res.run("dlq prints dead letters", t_dlq)
     res.run("schemas register/check/list/get over the registry", t_schemas)
+    res.run("bench produces and reads back", t_bench)
     res.run("unreachable broker, env bootstrap, bad property", t_errors_and_env)
     try:
         BROKER.stop()
