@@ -92,6 +92,8 @@ class System:
         })
         # Topics are auto-created by the broker on first use unless EDDY_TOPIC_CREATE=1.
         env.setdefault("EDDY_TOPIC_CREATE", "0")
+        # A killed member is noticed after the session timeout: keep it short for crash tests.
+        env.setdefault("EDDY_KAFKA_SESSION_TIMEOUT_MS", "6000")
         env.update(env_extra or {})
         start = log.tell()
         p = subprocess.Popen([os.path.join(BUILD, "services", name, name)], stdout=log,
