@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -128,6 +129,7 @@ int cmd_produce(int argc, char **argv)
     size_t cap = 0;
     ssize_t n;
     long sent = 0;
+    int interactive = isatty(STDIN_FILENO);
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
         if (n > 0 && line[n - 1] == '\r') line[--n] = 0;
@@ -166,7 +168,9 @@ int cmd_produce(int argc, char **argv)
         }
         if (rc) break;
         sent++;
-        rd_kafka_poll(rk, 0);
+        /* Typed by hand: show where each line landed before reading the next one. */
+        if (interactive) rd_kafka_flush(rk, MAX(g_cli.timeout_ms * 3, 5000));
+        else rd_kafka_poll(rk, 0);
     }
     free(line);
     /* Every queued message gets a delivery report: success or message.timeout.ms. */

@@ -11,6 +11,7 @@ Binary: $EDDY_CLI, else $EDDY_BUILD_DIR/src/cli/eddy. Run with /usr/bin/python3.
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration", "harness"))
-from eddyd import Eddyd, Results  # noqa: E402
+from eddyd import Eddyd, Results, wait_until  # noqa: E402
 
 
 def eddy_bin():
@@ -213,6 +214,21 @@ def t_groups_lag():
     assert len(r.out.splitlines()) == 6, r
     rows = jlines(ok(eddy("groups", "lag", "cli-g1", "--json")).out)
     assert sum(x["lag"] for x in rows) == 0 and sum(x["committed"] for x in rows) == 10, rows
+    # A live member (consume --follow) shows up Stable with its partitions; Ctrl-C ends it, 0.
+    p = subprocess.Popen([EDDY, "-b", BROKER.bootstrap, "consume", "cli.lag", "-g", "cli-g2",
+                          "--follow"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def stable():
+            r = eddy("groups", "describe", "cli-g2", "--json")
+            return json.loads(r.out) if r.rc == 0 and '"Stable"' in r.out else None
+        d = wait_until(stable, 30, "cli-g2 to be Stable")
+        assert len(d["members"]) == 1, d
+        assert sorted(d["members"][0]["partitions"]) == ["cli.lag/0", "cli.lag/1"], d
+        assert d["members"][0]["clientId"] == "eddy-cli", d
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
     fails(eddy("groups", "describe", "cli-nobody"), 4, "unknown group")
     fails(eddy("groups", "lag", "cli-nobody"), 4, "no committed offsets")
     fails(eddy("groups", "describe"), 2, "which group")
