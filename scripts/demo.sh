@@ -67,7 +67,7 @@ else
     mkdir -p "$TMP/broker"
     if [ "$kind" = eddyd ]; then
         setsid "$EDDYD_BIN" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
-            --http 127.0.0.1:0 >"$TMP/eddyd.log" 2>&1 &
+            --http 127.0.0.1:0 --set group.initial.rebalance.delay.ms=0 >"$TMP/eddyd.log" 2>&1 &
     else
         echo "demo: eddyd is not built; using eddy-mockd (librdkafka's mock cluster, in memory)"
         export EDDY_TOPIC_CREATE=0   # the mock has no CreateTopics; it auto-creates

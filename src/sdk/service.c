@@ -313,7 +313,7 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         rc |= apply_conf(c, "enable.auto.offset.store", "false", svc->name);
         rc |= apply_conf(c, "auto.offset.reset", "earliest", svc->name);
         rc |= apply_conf(c, "allow.auto.create.topics", "true", svc->name);
-        rc |= apply_conf(c, "topic.metadata.refresh.interval.ms", "5000", svc->name);
+        rc |= apply_conf(c, "topic.metadata.refresh.interval.ms", "1000", svc->name);
         rc |= apply_conf(c, "reconnect.backoff.max.ms", "1000", svc->name);
         rc |= apply_conf(c, "fetch.wait.max.ms", "100", svc->name);
         rc |= apply_conf(c, "log_level", "3", svc->name);
