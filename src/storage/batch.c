@@ -12,7 +12,8 @@ int batch_parse(const uint8_t *p, size_t len, batch_info *b)
     b->leader_epoch = (int32_t)be32(p + 12);
     b->magic = (int8_t)p[16];
     if (b->magic != 2) return BATCH_ERR_MAGIC;
-    if (blen < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD) return BATCH_ERR_SHORT;
+    if (blen < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD || blen > INT32_MAX - BATCH_LOG_OVERHEAD)
+        return BATCH_ERR_SHORT;
     b->total_len = blen + BATCH_LOG_OVERHEAD;
     b->crc = be32(p + 17);
     b->attributes = (int16_t)be16(p + 21);

@@ -477,7 +477,8 @@ static seg *reload_seg(plog *l, int64_t base, int *rc)
         return NULL;
     }
     const char *why;
-    s->size = pl_seg_scan(s, l->cfg.index_interval_bytes, 0, st.st_size, -1, &why);
+    /* INT64_MAX: a sealed segment (gaps allowed), whose next segment starts later */
+    s->size = pl_seg_scan(s, l->cfg.index_interval_bytes, 0, st.st_size, INT64_MAX, &why);
     s->alloc = st.st_size;
     s->synced = s->wb_pos = s->drop_pos = s->size;
     s->idx_dirty = true;

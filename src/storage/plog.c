@@ -386,7 +386,10 @@ int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size,
             break;
         }
         int64_t last = bi.base_offset + (int64_t)bi.last_offset_delta;
-        if (bi.last_offset_delta < 0 || bi.base_offset < expect || last - s->base > INT32_MAX ||
+        /* the last segment is never compacted: its batches are contiguous (baseOffset is
+         * outside the CRC, so this is what catches a damaged one) */
+        if (bi.last_offset_delta < 0 || bi.base_offset < expect ||
+            (next_base < 0 && bi.base_offset != expect) || last - s->base > INT32_MAX ||
             (next_base >= 0 && last >= next_base) || pos + (int64_t)total > INT32_MAX) {
             *why = "offsets out of order";
             break;
@@ -945,18 +948,60 @@ static int32_t seg_find(const plog *l, int64_t offset)
     return lo;
 }
 
-/* File position of the last index entry at or below `offset` in s. */
-static int64_t idx_lookup(const seg *s, int64_t offset)
+/* The last index entry at or below `offset` in s, or -1 (then position 0). */
+static int32_t idx_lookup(const seg *s, int64_t offset)
 {
     int64_t rel = offset - s->base;
-    if (s->nidx == 0 || rel < s->idx[0].rel) return 0;
+    if (s->nidx == 0 || rel < s->idx[0].rel) return -1;
     int32_t lo = 0, hi = s->nidx - 1;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo + 1) / 2;
         if (s->idx[mid].rel <= rel) lo = mid;
         else hi = mid - 1;
     }
-    return s->idx[lo].pos;
+    return lo;
+}
+
+/* Rebuilds the indexes of a sealed segment from a CRC-checked scan (its index file passed the
+ * open-time checks but an entry turned out not to point at its batch). Data after a bad batch
+ * in the middle of the segment becomes unreadable (logged). */
+static void seg_reindex(plog *l, seg *s)
+{
+    LOGE("storage", "%s.index: entry does not match the log; rebuilding", s->path);
+    s->nidx = s->ntidx = 0;
+    s->since_idx = 0;
+    s->next_off = s->base;
+    s->max_ts = s->max_ts_off = -1;
+    const char *why;
+    int64_t end = pl_seg_scan(s, l->cfg.index_interval_bytes, 0, s->size, INT64_MAX, &why);
+    if (end < s->size) {
+        LOGE("storage", "%s.log: %s at byte %" PRId64 "; the %" PRId64 " bytes after it are "
+             "no longer served", s->path, why ? why : "?", end, s->size - end);
+        pthread_mutex_lock(&l->mu);
+        s->size = end;
+        pthread_mutex_unlock(&l->mu);
+    }
+    seg_seal_tidx(s);
+    s->idx_dirty = true;
+    pl_seg_write_indexes(s);
+}
+
+/* File position to start scanning for `offset` in s, checked: the indexed batch must carry the
+ * indexed offset (a damaged index is rebuilt, once). */
+static int64_t idx_pos(plog *l, seg *s, int64_t offset)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        int32_t i = idx_lookup(s, offset);
+        if (i < 0) return 0;
+        uint8_t h[8];
+        if (s->idx[i].pos <= s->size - BATCH_HEADER_SIZE &&
+            pread_all(s->fd, h, sizeof h, s->idx[i].pos) == 0 &&
+            (int64_t)be64(h) == s->base + s->idx[i].rel)
+            return s->idx[i].pos;
+        if (s == l->segs[l->nsegs - 1]) break; /* built in memory by us: cannot happen */
+        seg_reindex(l, s);
+    }
+    return 0;
 }
 
 /* Finds the bytes of a read: segment, position and length of whole batches. */
@@ -975,21 +1020,22 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
         if (s->size == 0 || s->next_off <= offset) continue;
         pl_scanner sc;
         pl_scan_init(&sc, s->fd, s->size, 64 << 10);
-        int64_t pos = idx_lookup(s, offset);
-        int64_t first = -1, end = pos, nx = offset;
+        int64_t pos = idx_pos(l, s, offset);
+        int64_t first = -1, end = pos, nx = offset, floor = s->base;
         while (end < s->size) {
             const uint8_t *h = pl_scan_get(&sc, end, 27);
-            if (!h) {
-                rc = -EIO;
+            int64_t bo = h ? (int64_t)be64(h) : -1;
+            int64_t total = h ? (int64_t)(int32_t)be32(h + 8) + BATCH_LOG_OVERHEAD : 0;
+            int32_t lod = h ? (int32_t)be32(h + 23) : -1;
+            /* a damaged sealed segment: headers must still chain (lengths inside the
+             * segment, offsets increasing); serve what came before, error at the bad one */
+            if (!h || total < BATCH_HEADER_SIZE || end + total > s->size || lod < 0 ||
+                bo < floor || bo > INT64_MAX - lod - 1) {
+                if (first < 0) rc = -EIO;
                 break;
             }
-            int64_t bo = (int64_t)be64(h);
-            int64_t total = (int64_t)(int32_t)be32(h + 8) + BATCH_LOG_OVERHEAD;
-            int64_t last = bo + (int32_t)be32(h + 23);
-            if (total < BATCH_HEADER_SIZE || end + total > s->size) {
-                rc = -EIO;
-                break;
-            }
+            int64_t last = bo + lod;
+            floor = last + 1;
             if (first < 0) {
                 if (last < offset) {
                     end += total;
@@ -1080,14 +1126,16 @@ int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestam
         }
         if (best >= 0) from = s->base + s->tidx[best].rel;
         if (from < l->start) from = l->start;
-        int64_t pos = idx_lookup(s, from);
+        int64_t pos = idx_pos(l, s, from);
         pl_scanner sc;
         pl_scan_init(&sc, s->fd, s->size, 64 << 10);
         int found = -1;
         while (pos < s->size) {
             const uint8_t *h = pl_scan_get(&sc, pos, BATCH_HEADER_SIZE);
             batch_info bi;
-            if (!h || batch_parse(h, BATCH_HEADER_SIZE, &bi) != BATCH_OK) break;
+            if (!h || batch_parse(h, BATCH_HEADER_SIZE, &bi) != BATCH_OK ||
+                bi.total_len > s->size - pos)
+                break;
             if (bi.base_offset + bi.last_offset_delta >= l->start && bi.max_timestamp >= ts) {
                 *offset = bi.base_offset;
                 *timestamp = bi.max_timestamp;
