@@ -1,0 +1,24 @@
+/* httpc.h — a small blocking HTTP/1.1 client over a plain TCP socket for libeddy's schema
+ * registry client (schema.c). One request per connection ("Connection: close"), an overall
+ * deadline covering connect, send and receive, and a cap on the response size. Content-Length,
+ * chunked and close-delimited bodies are understood. Internal to src/sdkschema.
+ */
+#ifndef EDDY_SDKSCHEMA_HTTPC_H
+#define EDDY_SDKSCHEMA_HTTPC_H
+
+#include <stddef.h>
+
+typedef struct httpc_resp {
+    int status;  /* e.g. 200 */
+    char *body;  /* malloc'd, NUL-terminated */
+    size_t len;
+} httpc_resp;
+
+/* 0 on an answer (any status), else EDDY_ERR_TRANSIENT (connect/timeout/IO) or
+ * EDDY_ERR_PERMANENT (malformed answer, over max_bytes) with the reason in err. */
+int httpc_request(const char *host, const char *port, const char *method, const char *path,
+                  const char *content_type, const char *body, size_t body_len, int timeout_ms,
+                  size_t max_bytes, httpc_resp *out, char *err, size_t errlen);
+void httpc_resp_free(httpc_resp *r);
+
+#endif
