@@ -149,7 +149,8 @@ int httpc_request(const char *host, const char *port, const char *method, const 
                        "Content-Type: %s\r\nContent-Length: %zu\r\n",
                        content_type ? content_type : "application/json", body_len);
     hn += snprintf(head + hn, sizeof head - (size_t)hn, "\r\n");
-    if (send_all(fd, head, (size_t)hn, deadline) || (body && send_all(fd, body, body_len, deadline))) {
+    if (send_all(fd, head, (size_t)hn, deadline) ||
+        (body && send_all(fd, body, body_len, deadline))) {
         rc = ferr(err, errlen, EDDY_ERR_TRANSIENT, "sending to %s:%s: %s", host, port,
                   errno ? strerror(errno) : "timeout");
         goto out;

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+/* Not part of libeddy's ABI: hidden from libeddy.so's dynamic symbols. */
+#define HTTPC_INTERNAL __attribute__((visibility("hidden")))
+
 typedef struct httpc_resp {
     int status;  /* e.g. 200 */
     char *body;  /* malloc'd, NUL-terminated */
@@ -16,9 +19,10 @@ typedef struct httpc_resp {
 
 /* 0 on an answer (any status), else EDDY_ERR_TRANSIENT (connect/timeout/IO) or
  * EDDY_ERR_PERMANENT (malformed answer, over max_bytes) with the reason in err. */
-int httpc_request(const char *host, const char *port, const char *method, const char *path,
-                  const char *content_type, const char *body, size_t body_len, int timeout_ms,
-                  size_t max_bytes, httpc_resp *out, char *err, size_t errlen);
-void httpc_resp_free(httpc_resp *r);
+HTTPC_INTERNAL int httpc_request(const char *host, const char *port, const char *method,
+                                 const char *path, const char *content_type, const char *body,
+                                 size_t body_len, int timeout_ms, size_t max_bytes,
+                                 httpc_resp *out, char *err, size_t errlen);
+HTTPC_INTERNAL void httpc_resp_free(httpc_resp *r);
 
 #endif

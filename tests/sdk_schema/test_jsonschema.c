@@ -24,9 +24,9 @@ typedef struct vcase {
 #define ORDER_SCHEMA                                                                               \
     "{\"type\":\"object\",\"required\":[\"orderId\",\"items\"],"                                   \
     "\"properties\":{\"orderId\":{\"type\":\"string\",\"pattern\":\"^ord-\\\\d+$\"},"              \
-    "\"items\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"$ref\":\"#/definitions/item\"}},"    \
+    "\"items\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"$ref\":\"#/definitions/item\"}},"   \
     "\"note\":{\"type\":[\"string\",\"null\"]}},"                                                  \
-    "\"definitions\":{\"item\":{\"type\":\"object\",\"required\":[\"sku\",\"quantity\"],"           \
+    "\"definitions\":{\"item\":{\"type\":\"object\",\"required\":[\"sku\",\"quantity\"],"          \
     "\"additionalProperties\":false,"                                                              \
     "\"properties\":{\"sku\":{\"type\":\"string\",\"minLength\":3},"                               \
     "\"quantity\":{\"type\":\"integer\",\"minimum\":1}}}}}"

@@ -194,7 +194,8 @@ static void test_avro_unusable(void **state)
 {
     (void)state;
     const char *ans = "HTTP/1.1 200 OK\r\nContent-Length: 62\r\n\r\n"
-                      "{\"subject\":\"t-value\",\"version\":1,\"id\":7,\"schema\":\"\\\"string\\\"\"}";
+                      "{\"subject\":\"t-value\",\"version\":1,\"id\":7,"
+                      "\"schema\":\"\\\"string\\\"\"}";
     char err[512];
     json_t *p = json_integer(3);
     assert_int_equal(one(ans, 0, "t", p, err, sizeof err, NULL), EDDY_ERR_PERMANENT);

@@ -176,7 +176,8 @@ static void test_register_validate_evolve(void **state)
 
     /* the registration is seen at once even though "no subject" was cached before */
     EXPECT_OK(r, "order.events", "1.0", EV1_GOOD);
-    EXPECT_REFUSED(r, "order.events", "1.0", EV1_BAD, "payload/items/0/quantity: -1 is less than minimum 1");
+    EXPECT_REFUSED(r, "order.events", "1.0", EV1_BAD,
+                   "payload/items/0/quantity: -1 is less than minimum 1");
     EXPECT_REFUSED(r, "order.events", "1", "{\"orderId\":\"o\",\"items\":[]}",
                    "payload/customerId: required property is missing");
 
@@ -212,7 +213,8 @@ static void test_register_validate_evolve(void **state)
     }
 
     /* version rule: "2.0" on order.events has no subject version 2 yet → latest (1) */
-    EXPECT_REFUSED(r, "order.events", "1.1", EV1_POS, "payload/channel: \"pos\" is not one of enum");
+    EXPECT_REFUSED(r, "order.events", "1.1", EV1_POS,
+                   "payload/channel: \"pos\" is not one of enum");
     EXPECT_REFUSED(r, "order.events", "2.0", EV1_POS, "schema order.events-value version 1");
     /* a compatible evolution becomes subject version 2 … */
     assert_int_equal(eddy_schema_register(r, "order.events-value", V1_COMPAT, NULL, &ver, err,
