@@ -50,6 +50,12 @@ void eddy_jsonschema_free(eddy_jsonschema *s);
  * "payload/items/0/quantity: -1 is less than minimum 1". root may be NULL ("payload"). */
 int eddy_jsonschema_validate(const eddy_jsonschema *s, const json_t *doc, const char *root,
                              char *err, size_t errlen);
+/* The same, starting at the root's "$defs"/"definitions" member named def when it exists (the
+ * event-type convention below), else at the root. $refs still resolve against the root. */
+int eddy_jsonschema_validate_def(const eddy_jsonschema *s, const char *def, const json_t *doc,
+                                 const char *root, char *err, size_t errlen);
+/* 1 if the root has a "$defs"/"definitions" member named def. */
+int eddy_jsonschema_has_def(const eddy_jsonschema *s, const char *def);
 
 /* ---- registry client (schema.c) ----------------------------------------------------------- */
 typedef struct eddy_schema_registry eddy_schema_registry;
@@ -85,6 +91,24 @@ int eddy_schema_register(eddy_schema_registry *reg, const char *subject, const c
  * No subject registered: 0 (policy allow) or EDDY_ERR_PERMANENT (policy refuse). */
 int eddy_schema_validate(eddy_schema_registry *reg, const char *topic, const char *event_version,
                          const json_t *payload, char *err, size_t errlen);
+/* The same for a topic that carries several event types (TopicNameStrategy: one schema per
+ * topic). Convention: the schema is a union of the payload schemas, each a "$defs" member named
+ * by its event type, e.g. {"$defs":{"order.created":{…},"order.cancelled":{…}},
+ * "anyOf":[{"$ref":"#/$defs/order.created"},{"$ref":"#/$defs/order.cancelled"}]} — standard
+ * JSON Schema, so other validators and the registry's compatibility checks see the union —
+ * and libeddy validates a payload against the member of its event type when there is one
+ * (exact errors, no cross-type matches), else against the whole schema. event_type may be NULL. */
+int eddy_schema_validate_event(eddy_schema_registry *reg, const char *topic,
+                               const char *event_type, const char *event_version,
+                               const json_t *payload, char *err, size_t errlen);
+
+/* The process-wide handle libeddy's publish path uses: the one installed by
+ * eddy_schema_registry_set_default, else one made from $EDDY_SCHEMA_REGISTRY_URL on first use,
+ * else NULL (no registry configured: publishes are not validated). Thread-safe. */
+eddy_schema_registry *eddy_schema_registry_default(void);
+/* Installs a handle for url (NULL/"" = none) as the default. A handle it replaces stays valid
+ * (callers may still hold it) and is freed at exit. 0 or EDDY_ERR_PERMANENT (bad URL). */
+int eddy_schema_registry_set_default(const char *url, char *err, size_t errlen);
 
 /* Number of HTTP requests made so far (tests: the cache fetches once). */
 long eddy_schema_registry_requests(const eddy_schema_registry *reg);

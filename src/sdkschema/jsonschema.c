@@ -764,6 +764,26 @@ out:
 int eddy_jsonschema_validate(const eddy_jsonschema *s, const json_t *doc, const char *root,
                              char *err, size_t errlen)
 {
+    return eddy_jsonschema_validate_def(s, NULL, doc, root, err, errlen);
+}
+
+/* The root's "$defs"/"definitions" member named def, or NULL. */
+static const json_t *find_def(const json_t *root, const char *def)
+{
+    if (!def || !json_is_object(root)) return NULL;
+    const json_t *d = json_object_get(json_object_get(root, "$defs"), def);
+    if (!d) d = json_object_get(json_object_get(root, "definitions"), def);
+    return json_is_object(d) || json_is_boolean(d) ? d : NULL;
+}
+
+int eddy_jsonschema_has_def(const eddy_jsonschema *s, const char *def)
+{
+    return s && find_def(s->root, def) != NULL;
+}
+
+int eddy_jsonschema_validate_def(const eddy_jsonschema *s, const char *def, const json_t *doc,
+                                 const char *root, char *err, size_t errlen)
+{
     if (err && errlen) err[0] = 0;
     if (!s || !doc) {
         seterr(err, errlen, "%s: no document", root ? root : "payload");
@@ -773,5 +793,6 @@ int eddy_jsonschema_validate(const eddy_jsonschema *s, const json_t *doc, const 
     js_ctx c = {.s = s, .err = err, .errlen = errlen, .steps = &steps};
     snprintf(c.path, sizeof c.path, "%s", root ? root : "payload");
     c.plen = strlen(c.path);
-    return check(&c, s->root, doc);
+    const json_t *start = find_def(s->root, def);
+    return check(&c, start ? start : s->root, doc);
 }

@@ -514,6 +514,13 @@ static int lookup(eddy_schema_registry *r, const char *subject, int major, sr_sc
 int eddy_schema_validate(eddy_schema_registry *r, const char *topic, const char *event_version,
                          const json_t *payload, char *err, size_t errlen)
 {
+    return eddy_schema_validate_event(r, topic, NULL, event_version, payload, err, errlen);
+}
+
+int eddy_schema_validate_event(eddy_schema_registry *r, const char *topic,
+                               const char *event_type, const char *event_version,
+                               const json_t *payload, char *err, size_t errlen)
+{
     if (err && errlen) err[0] = 0;
     if (!r || !topic || !*topic) {
         seterr(err, errlen, "eddy_schema_validate: missing registry or topic");
@@ -551,9 +558,76 @@ int eddy_schema_validate(eddy_schema_registry *r, const char *topic, const char 
         return EDDY_ERR_PERMANENT;
     }
     char e[768];
-    rc = eddy_jsonschema_validate(s->js, payload, "payload", e, sizeof e);
-    if (rc)
-        seterr(err, errlen, "%s (schema %s version %d, event version %s)", e, subject, s->version,
-               ev);
+    rc = eddy_jsonschema_validate_def(s->js, event_type, payload, "payload", e, sizeof e);
+    if (rc) {
+        int bytype = eddy_jsonschema_has_def(s->js, event_type);
+        seterr(err, errlen, "%s (schema %s version %d%s%s, event version %s)", e, subject,
+               s->version, bytype ? " $defs/" : "", bytype ? event_type : "", ev);
+    }
     return rc;
+}
+
+/* ---- the process-wide default ------------------------------------------------------------ */
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static eddy_schema_registry *g_default;
+static int g_default_set; /* set_default was called, or the environment was read */
+static eddy_schema_registry **g_retired;
+static size_t g_nretired;
+static int g_atexit;
+
+static void free_defaults(void)
+{
+    pthread_mutex_lock(&g_mu);
+    eddy_schema_registry_free(g_default);
+    g_default = NULL;
+    for (size_t i = 0; i < g_nretired; i++) eddy_schema_registry_free(g_retired[i]);
+    free(g_retired);
+    g_retired = NULL;
+    g_nretired = 0;
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* g_mu held. */
+static void install(eddy_schema_registry *r)
+{
+    if (!g_atexit) {
+        atexit(free_defaults);
+        g_atexit = 1;
+    }
+    if (g_default) {
+        g_retired = realloc(g_retired, (g_nretired + 1) * sizeof *g_retired);
+        if (!g_retired) abort();
+        g_retired[g_nretired++] = g_default;
+    }
+    g_default = r;
+    g_default_set = 1;
+}
+
+eddy_schema_registry *eddy_schema_registry_default(void)
+{
+    pthread_mutex_lock(&g_mu);
+    if (!g_default_set) {
+        const char *u = getenv("EDDY_SCHEMA_REGISTRY_URL");
+        char e[256];
+        eddy_schema_registry *r = u && *u ? eddy_schema_registry_new(u, e, sizeof e) : NULL;
+        if (u && *u && !r) fprintf(stderr, "libeddy: schema validation off: %s\n", e);
+        install(r);
+    }
+    eddy_schema_registry *r = g_default;
+    pthread_mutex_unlock(&g_mu);
+    return r;
+}
+
+int eddy_schema_registry_set_default(const char *url, char *err, size_t errlen)
+{
+    eddy_schema_registry *r = NULL;
+    if (url && *url) {
+        r = eddy_schema_registry_new(url, err, errlen);
+        if (!r) return EDDY_ERR_PERMANENT;
+    }
+    pthread_mutex_lock(&g_mu);
+    install(r);
+    pthread_mutex_unlock(&g_mu);
+    return 0;
 }

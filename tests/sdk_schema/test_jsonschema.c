@@ -235,6 +235,50 @@ static void test_deep_document(void **state)
     json_decref(sch);
 }
 
+/* One schema for a topic carrying several event types: $defs named by event type. */
+static void test_event_type_defs(void **state)
+{
+    (void)state;
+    json_t *sch = json_loads(
+        "{\"$defs\":{\"order.created\":{\"type\":\"object\",\"required\":[\"items\"]},"
+        "\"order.cancelled\":{\"type\":\"object\",\"required\":[\"reason\"],"
+        "\"properties\":{\"reason\":{\"$ref\":\"#/$defs/reason\"}}},"
+        "\"reason\":{\"enum\":[\"payment_failed\",\"out_of_stock\"]}},"
+        "\"anyOf\":[{\"$ref\":\"#/$defs/order.created\"},{\"$ref\":\"#/$defs/order.cancelled\"}]}",
+        0, NULL);
+    assert_non_null(sch);
+    eddy_jsonschema *js = NULL;
+    char err[512];
+    assert_int_equal(eddy_jsonschema_new(sch, &js, err, sizeof err), 0);
+    json_t *cancelled = json_loads("{\"reason\":\"bored\"}", 0, NULL);
+    json_t *created = json_loads("{\"items\":[]}", 0, NULL);
+    /* by type: the exact member, its own error */
+    assert_int_equal(eddy_jsonschema_validate_def(js, "order.cancelled", cancelled, NULL, err,
+                                                  sizeof err),
+                     EDDY_ERR_PERMANENT);
+    assert_non_null(strstr(err, "payload/reason: \"bored\" is not one of enum"));
+    /* a created-shaped payload published as order.cancelled is refused (no cross-type match) */
+    assert_int_equal(eddy_jsonschema_validate_def(js, "order.cancelled", created, NULL, err,
+                                                  sizeof err),
+                     EDDY_ERR_PERMANENT);
+    assert_non_null(strstr(err, "payload/reason: required property is missing"));
+    assert_int_equal(eddy_jsonschema_validate_def(js, "order.created", created, NULL, err,
+                                                  sizeof err),
+                     0);
+    /* without a type (or an unknown one): the union at the root */
+    assert_int_equal(eddy_jsonschema_validate_def(js, NULL, created, NULL, err, sizeof err), 0);
+    assert_int_equal(eddy_jsonschema_validate_def(js, "order.shipped", cancelled, NULL, err,
+                                                  sizeof err),
+                     EDDY_ERR_PERMANENT);
+    assert_non_null(strstr(err, "payload: matches none of the anyOf schemas"));
+    assert_true(eddy_jsonschema_has_def(js, "order.created"));
+    assert_false(eddy_jsonschema_has_def(js, "order.shipped"));
+    json_decref(cancelled);
+    json_decref(created);
+    eddy_jsonschema_free(js);
+    json_decref(sch);
+}
+
 /* Registry URL parsing refuses what it cannot use, with a reason. */
 static void test_registry_url(void **state)
 {
@@ -265,7 +309,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),        cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_ref_cycle),    cmocka_unit_test(test_deep_document),
-        cmocka_unit_test(test_registry_url),
+        cmocka_unit_test(test_registry_url), cmocka_unit_test(test_event_type_defs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -233,6 +233,52 @@ static void test_register_validate_evolve(void **state)
     eddy_schema_registry_free(r);
 }
 
+/* A topic with several event types (one schema, $defs by event type), through the process-wide
+ * default handle the publish path uses (from EDDY_SCHEMA_REGISTRY_URL). */
+static void test_event_types_default_handle(void **state)
+{
+    (void)state;
+    char err[1024];
+    setenv("EDDY_SCHEMA_REGISTRY_URL", url, 1);
+    eddy_schema_registry *r = eddy_schema_registry_default();
+    assert_non_null(r);
+    assert_ptr_equal(eddy_schema_registry_default(), r);
+    static const char PAY[] =
+        "{\"$defs\":{"
+        "\"payment.processed\":{\"type\":\"object\",\"required\":[\"orderId\",\"amount\"],"
+        "\"properties\":{\"amount\":{\"type\":\"number\",\"exclusiveMinimum\":0}}},"
+        "\"payment.failed\":{\"type\":\"object\",\"required\":[\"orderId\",\"reason\"],"
+        "\"properties\":{\"reason\":{\"type\":\"string\",\"minLength\":1}}}},"
+        "\"anyOf\":[{\"$ref\":\"#/$defs/payment.processed\"},"
+        "{\"$ref\":\"#/$defs/payment.failed\"}]}";
+    assert_int_equal(eddy_schema_register(r, "payment.events-value", PAY, NULL, NULL, err,
+                                          sizeof err), 0);
+    json_t *ok = json_loads("{\"orderId\":\"o-1\",\"amount\":19.5}", 0, NULL);
+    json_t *bad = json_loads("{\"orderId\":\"o-1\",\"amount\":0}", 0, NULL);
+    assert_int_equal(eddy_schema_validate_event(r, "payment.events", "payment.processed", "1.0",
+                                                ok, err, sizeof err), 0);
+    assert_int_equal(eddy_schema_validate_event(r, "payment.events", "payment.processed", "1.0",
+                                                bad, err, sizeof err), EDDY_ERR_PERMANENT);
+    fprintf(stderr, "by event type: %s\n", err);
+    assert_non_null(strstr(err, "payload/amount: 0 is not greater than exclusiveMinimum 0"));
+    assert_non_null(strstr(err, "$defs/payment.processed"));
+    /* a processed-shaped payload published as payment.failed */
+    assert_int_equal(eddy_schema_validate_event(r, "payment.events", "payment.failed", "1.0",
+                                                ok, err, sizeof err), EDDY_ERR_PERMANENT);
+    assert_non_null(strstr(err, "payload/reason: required property is missing"));
+    json_decref(ok);
+    json_decref(bad);
+    /* a second default replaces the first; the first stays usable until exit */
+    assert_int_equal(eddy_schema_registry_set_default(url, err, sizeof err), 0);
+    assert_true(eddy_schema_registry_default() != r);
+    assert_int_equal(eddy_schema_registry_set_default(NULL, err, sizeof err), 0);
+    assert_null(eddy_schema_registry_default());
+    json_t *p = json_loads("{}", 0, NULL);
+    assert_int_equal(eddy_schema_validate(r, "order.events", "1", p, err, sizeof err),
+                     EDDY_ERR_PERMANENT);
+    json_decref(p);
+}
+
 /* A registry that is gone: transient errors, but cached schemas keep validating. */
 static void test_registry_down(void **state)
 {
@@ -275,6 +321,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_validate_evolve),
+        cmocka_unit_test(test_event_types_default_handle),
         cmocka_unit_test(test_registry_down),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
