@@ -362,12 +362,23 @@ static const char *type_name(const json_t *v)
     }
 }
 
+/* No libm: libeddy's link line stays as it is. */
+static double dabs(double d) { return d < 0 ? -d : d; }
+
+/* Distance from d to the nearest integer (0 for |d| >= 2^52, where every double is one). */
+static double frac_dist(double d)
+{
+    if (dabs(d) >= 4503599627370496.0) return 0;
+    double r = (double)(long long)(d + (d >= 0 ? 0.5 : -0.5));
+    return dabs(d - r);
+}
+
 static bool is_integral(const json_t *v)
 {
     if (json_is_integer(v)) return true;
     if (!json_is_real(v)) return false;
     double d = json_real_value(v);
-    return isfinite(d) && d == floor(d);
+    return isfinite(d) && frac_dist(d) == 0;
 }
 
 static bool type_matches(const char *t, const json_t *v)
@@ -502,7 +513,7 @@ static int check_number(js_ctx *c, const json_t *sch, const json_t *v)
         return fail(c, "%s is not less than exclusiveMaximum %g", sv, num(exmax));
     if ((k = json_object_get(sch, "multipleOf")) && json_is_number(k) && num(k) > 0) {
         double q = x / num(k);
-        if (!isfinite(q) || fabs(q - nearbyint(q)) > 1e-9 * fmax(1.0, fabs(q)))
+        if (!isfinite(q) || frac_dist(q) > 1e-9 * (dabs(q) > 1.0 ? dabs(q) : 1.0))
             return fail(c, "%s is not a multiple of %g", sv, num(k));
     }
     return 0;
