@@ -136,10 +136,11 @@ int httpc_request(const char *host, const char *port, const char *method, const 
     char *buf = NULL;
     char head[1024];
     int hn = snprintf(head, sizeof head,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: libeddy\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: libeddy\r\n"
                       "Accept: application/vnd.schemaregistry.v1+json, application/json\r\n"
                       "Connection: close\r\n",
-                      method, path, host, port);
+                      method, path, strchr(host, ':') ? "[" : "", host,
+                      strchr(host, ':') ? "]" : "", port);
     if (hn < 0 || (size_t)hn >= sizeof head - 128) {
         rc = ferr(err, errlen, EDDY_ERR_PERMANENT, "request path too long");
         goto out;

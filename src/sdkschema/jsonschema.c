@@ -111,8 +111,9 @@ static char *ecma_to_ere(const char *src, const char **why)
                     goto fail;
                 }
                 if (inclass) {
-                    if (e == ']' || e == '\\' || e == '^' || e == '-') {
-                        *why = "escaped ] \\ ^ - inside [...] is not supported";
+                    /* a backslash is literal inside a POSIX bracket expression */
+                    if (e == ']' || e == '^' || e == '-') {
+                        *why = "escaped ] ^ - inside [...] are not supported";
                         goto fail;
                     }
                     lit[0] = e;

@@ -116,6 +116,9 @@ static const vcase cases[] = {
     {"contains", "{\"contains\":{\"const\":\"x\"}}", "[\"a\",\"b\"]", "no item matches"},
     {"pattern class with \\w and lazy", "{\"pattern\":\"^[\\\\w-]+?@[a-z]+\\\\.com$\"}",
      "\"a_b-c@ex.com\"", NULL},
+    {"pattern backslash in class", "{\"pattern\":\"^[a\\\\\\\\]+$\"}", "\"a\\\\a\"", NULL},
+    {"pattern escaped dot", "{\"pattern\":\"^v\\\\d+\\\\.\\\\d+$\"}", "\"v1x2\"",
+     "does not match pattern"},
     {"pattern non-capturing group", "{\"pattern\":\"^(?:ab)+$\"}", "\"abab\"", NULL},
     {"pattern \\s refusal", "{\"pattern\":\"^\\\\S+$\"}", "\"a b\"", "does not match pattern"},
     {"json pointer escapes", "{\"definitions\":{\"a/b\":{\"type\":\"integer\"}},"
