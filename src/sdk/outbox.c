@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "eddy/schema.h"
 #include "internal.h"
 
 struct eddy_tx {
@@ -131,6 +132,18 @@ int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char 
         sdk_log(tx->source, "publish refused: %s", reason);
         eddy_event_free(ev);
         return EDDY_ERR_PERMANENT;
+    }
+    /* the payload must match the schema registered for <topic>-value (when a registry is
+     * configured): an invalid event is refused here, before it reaches the outbox */
+    eddy_schema_registry *sr = eddy_schema_registry_default();
+    char serr[1024];
+    int src = sr ? eddy_schema_validate_event(sr, topic, ev->event_type, ev->version, ev->payload,
+                                              serr, sizeof serr)
+                 : 0;
+    if (src) {
+        sdk_log(tx->source, "publish refused: %s", serr);
+        eddy_event_free(ev);
+        return src;
     }
     char *env = eddy_event_to_json(ev);
     const char *p[] = {ev->event_id, topic, key, ev->event_type, ev->correlation_id, env,
