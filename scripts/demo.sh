@@ -86,6 +86,27 @@ export EDDY_BOOTSTRAP_SERVERS=$BOOT
 # service create its topics (and their .dlq) with CreateTopics at start instead.
 export EDDY_TOPIC_CREATE=${EDDY_TOPIC_CREATE:-0}
 
+# ---- schema registry: order.events payloads must match the registered schema ---------------
+# The order service validates every publish against order.events-value (libeddy refuses an
+# invalid event before it reaches the outbox).
+ORDER_SCHEMA_V1='{"$defs":{"order.created":{"type":"object","required":["orderId","customerId","items","totalCents"],"properties":{"orderId":{"type":"string"},"customerId":{"type":"string"},"items":{"type":"array","minItems":1,"items":{"type":"object","required":["sku","quantity"],"properties":{"sku":{"type":"string"},"quantity":{"type":"integer","minimum":1},"price":{"type":"number","minimum":0}}}},"totalCents":{"type":"integer","minimum":0},"totalAmount":{"type":"number"},"card":{"type":"string"}}},"order.cancelled":{"type":"object","required":["orderId"],"additionalProperties":false,"properties":{"orderId":{"type":"string"},"reason":{"type":"string"}}}},"anyOf":[{"$ref":"#/$defs/order.created"},{"$ref":"#/$defs/order.cancelled"}]}'
+# v2 changes totalCents to a string and adds a required currency: a breaking change
+ORDER_SCHEMA_V2='{"$defs":{"order.created":{"type":"object","required":["orderId","customerId","items","totalCents","currency"],"properties":{"orderId":{"type":"string"},"customerId":{"type":"string"},"items":{"type":"array","minItems":1},"totalCents":{"type":"string"},"currency":{"type":"string"}}},"order.cancelled":{"type":"object","required":["orderId"],"additionalProperties":false,"properties":{"orderId":{"type":"string"},"reason":{"type":"string"}}}},"anyOf":[{"$ref":"#/$defs/order.created"},{"$ref":"#/$defs/order.cancelled"}]}'
+register() { # subject schema → response body (prints), exit status from HTTP code
+    local body code
+    body=$(python3 -c 'import json,sys; print(json.dumps({"schemaType":"JSON","schema":sys.argv[1]}))' "$2")
+    code=$(curl -s -o "$TMP/reg.out" -w '%{http_code}' -X POST \
+        -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+        "$HTTP_URL/subjects/$1/versions" -d "$body")
+    cat "$TMP/reg.out"
+    [ "$code" = 200 ]
+}
+SCHEMA_OK=1
+if [ -n "${HTTP_URL:-}" ]; then
+    export EDDY_SCHEMA_REGISTRY_URL=$HTTP_URL
+    echo "demo: registering order.events-value v1: $(register order.events-value "$ORDER_SCHEMA_V1")"
+fi
+
 # ---- services -------------------------------------------------------------------------------
 declare -A URL
 export EDDY_MAIL_LOG=$TMP/mail.log
@@ -152,6 +173,23 @@ echo "Event chains by correlation id:"
 "$B/services/events/eddy-events" --bootstrap "$BOOT"
 echo
 if [ -s "$TMP/mail.log" ]; then echo "Mail sent (notification service's outbox log):"; cat "$TMP/mail.log"; echo; fi
+
+if [ -n "${HTTP_URL:-}" ]; then
+    echo "Schema evolution (registry on $HTTP_URL):"
+    if out=$(register order.events-value "$ORDER_SCHEMA_V2"); then
+        echo "  UNEXPECTED: the breaking v2 was accepted under order.events-value: $out"; SCHEMA_OK=0
+    else
+        echo "  breaking v2 refused for order.events-value (BACKWARD): $out"
+    fi
+    if out=$(register order.events.v2-value "$ORDER_SCHEMA_V2"); then
+        echo "  v2 registered for the new topic order.events.v2 instead: $out"
+    else
+        echo "  UNEXPECTED: registering order.events.v2-value failed: $out"; SCHEMA_OK=0
+    fi
+    echo "  subjects now: $(curl -s "$HTTP_URL/subjects")  (v1 producers keep order.events; v2 ones use order.events.v2)"
+    echo
+    [ $SCHEMA_OK = 1 ] || ok=0
+fi
 
 if [ "$CHECK" = 1 ]; then
     stop_all
