@@ -82,9 +82,9 @@ else
     echo "demo: broker ($kind) on $BOOT"
 fi
 export EDDY_BOOTSTRAP_SERVERS=$BOOT
-# Topics are created by the broker on first use (auto-creation); EDDY_TOPIC_CREATE=1 makes each
-# service create its topics (and their .dlq) with CreateTopics at start instead.
-export EDDY_TOPIC_CREATE=${EDDY_TOPIC_CREATE:-0}
+# Each service creates its topics (and their .dlq) with CreateTopics at start; EDDY_TOPIC_CREATE=0
+# leaves it to the broker's auto-creation on first use instead.
+export EDDY_TOPIC_CREATE=${EDDY_TOPIC_CREATE:-1}
 
 # ---- schema registry: order.events payloads must match the registered schema ---------------
 # The order service validates every publish against order.events-value (libeddy refuses an

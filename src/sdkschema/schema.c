@@ -127,7 +127,7 @@ eddy_schema_registry *eddy_schema_registry_new(const char *url, char *err, size_
             if (!isdigit((unsigned char)*p)) goto bad;
         if (atoi(port) < 1 || atoi(port) > 65535) goto bad;
     }
-    snprintf(r->host, sizeof r->host, "%s", host);
+    snprintf(r->host, sizeof r->host, "%.*s", (int)sizeof r->host - 1, host);
     snprintf(r->port, sizeof r->port, "%s", port ? port : "80");
     if (slash) {
         if (strlen(slash) >= sizeof r->prefix) goto bad;

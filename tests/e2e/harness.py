@@ -90,8 +90,9 @@ class System:
             "EDDY_RETRY_BACKOFF_MAX_MS": "500",
             "EDDY_TRACE_LOG": os.path.join(self.tmp, "spans.jsonl"),
         })
-        # Topics are auto-created by the broker on first use unless EDDY_TOPIC_CREATE=1.
-        env.setdefault("EDDY_TOPIC_CREATE", "0")
+        # Each service creates its topics (and their .dlq) at start-up with CreateTopics, so no
+        # topic appears mid-test (a new subscribed topic would trigger a rebalance).
+        env.setdefault("EDDY_TOPIC_CREATE", "1")
         # A killed member is noticed after the session timeout: keep it short for crash tests.
         env.setdefault("EDDY_KAFKA_SESSION_TIMEOUT_MS", "6000")
         env.update(env_extra or {})

@@ -27,7 +27,8 @@ def dlq():
 wait_for(lambda: len(dlq()) >= 4, "4 DLQ records", 120, 1)
 recs = dlq()
 if len(recs) != 4:
-    fail("DLQ has %d records" % len(recs))
+    fail("DLQ has %d records: %s" % (len(recs), [(r.get("reason"), r.get("service"),
+         r.get("sourceOffset"), r.get("attemptCount")) for r in recs]))
 for r in recs:
     for f in ["originalEvent", "error", "failedAt", "attemptCount", "sourceTopic",
               "sourcePartition", "sourceOffset", "reason"]:
