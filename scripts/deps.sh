@@ -18,7 +18,7 @@ if [ "${EDDY_BENCH_DEPS:-0}" = "1" ]; then
   PKGS+=(nats-server redis-server libnats-dev libhiredis-dev gnuplot-nox)
 fi
 if [ "${EDDY_EXTRA_DEPS:-1}" = "1" ]; then
-  PKGS+=(prometheus chromium)
+  PKGS+=(prometheus)
 fi
 
 missing=()
@@ -34,7 +34,14 @@ fi
 
 # Node packages for the client-compatibility tests (kafkajs etc.), pinned.
 here="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -f "$here/tests/node/package.json" ] && [ ! -d "$here/tests/node/node_modules/kafkajs" ]; then
-  (cd "$here/tests/node" && npm install --no-audit --no-fund --silent)
+# Re-installed whenever the lock file changed since the last install (a stamp in node_modules).
+nd="$here/tests/node"
+if [ -f "$nd/package.json" ]; then
+  lock="$nd/package-lock.json"
+  if [ ! -f "$nd/node_modules/.eddy-stamp" ] || ! cmp -s "$lock" "$nd/node_modules/.eddy-stamp"; then
+    echo "deps: npm install in tests/node"
+    (cd "$nd" && npm install --no-audit --no-fund --silent)
+    [ -f "$lock" ] && cp "$lock" "$nd/node_modules/.eddy-stamp"
+  fi
 fi
 echo "deps: ok"
