@@ -91,6 +91,21 @@ static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
     if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die("%s", err);
 }
 
+/* --rdconf "k=v,k=v": extra librdkafka settings for the consumer (experiments; run.sh passes
+ * none, so every server's client runs the same defaults) */
+static void conf_extra(rd_kafka_conf_t *c)
+{
+    const char *s = arg_str("rdconf", "");
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) die("--rdconf: expected k=v, got %s", kv);
+        *eq = 0;
+        conf_set(c, kv, eq + 1);
+    }
+}
+
 typedef struct prod {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
@@ -363,6 +378,7 @@ static rd_kafka_t *new_consumer(void)
     conf_set(c, "enable.partition.eof", "false");
     conf_set(c, "fetch.wait.max.ms", arg_str("fetch-wait-ms", "100"));
     conf_set(c, "fetch.min.bytes", "1");
+    conf_extra(c);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
     if (!rk) die("consumer: %s", err);
     return rk;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 
 #include <cmocka.h>
 
@@ -639,6 +640,93 @@ static void test_recover_random_damage(void **st)
     }
 }
 
+/* ---------------------------------------------------------------- read drop-behind ---- */
+
+/* fraction of the pages of [off, off+len) of fd that are in the page cache */
+static double resident(int fd, int64_t off, int64_t len)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    off -= off % pg;
+    size_t n = (size_t)((len + pg - 1) / pg);
+    void *m = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd, off);
+    assert_true(m != MAP_FAILED);
+    unsigned char *vec = calloc(n, 1);
+    assert_int_equal(mincore(m, (size_t)len, vec), 0);
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++) in += vec[i] & 1;
+    munmap(m, (size_t)len);
+    free(vec);
+    return (double)in / (double)n;
+}
+
+/* A reader catching up on data below the write-side cache window drops the pages it has
+ * passed, so a long catch-up recycles a bounded set of pages; a reader inside the window
+ * drops nothing. */
+static void test_read_drop_behind(void **st)
+{
+    (void)st;
+    /* on the disk next to the test binary (fadvise does nothing on tmpfs) */
+    char *dir = xasprintf("%s/eddy-storage-rdb-XXXXXX", getenv("PWD") ? getenv("PWD") : ".");
+    if (!mkdtemp(dir)) abort();
+    plog_set_drop_behind(1 << 20);
+    plog_config c = small_cfg();
+    c.index_interval_bytes = 4096;
+    plog *l;
+    assert_int_equal(plog_open(dir, &c, &l), 0);
+    for (int i = 0; i < 48 * 16; i++) { /* 48 MiB of ~64 KiB batches */
+        tbatch b = tb_make(2, 1700000000000 + i, NULL, 64 << 10);
+        assert_int_equal(plog_append(l, b.p, b.len, NULL), 0);
+        free(b.p);
+    }
+    char *p = seg_path(dir, 0, ".log");
+    int fd = open(p, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(fsync(fd), 0); /* dirty pages are never dropped */
+    int64_t size = plog_size_bytes(l);
+    /* does this file system drop pages on request at all? */
+    char tmp[4096];
+    for (int64_t o = 0; o < size; o += sizeof tmp) assert_true(pread(fd, tmp, sizeof tmp, o) > 0);
+    posix_fadvise(fd, 0, 4 << 20, POSIX_FADV_DONTNEED);
+    if (resident(fd, 0, 4 << 20) > 0.5) {
+        fprintf(stderr, "skipped: POSIX_FADV_DONTNEED has no effect on this file system\n");
+    } else {
+        /* catch up from offset 0 to the end, reading each slice like sendfile would */
+        int64_t off = 0, last_pos = 0, reads = 0;
+        plog_slice s;
+        while (off < plog_end_offset(l)) {
+            assert_int_equal(plog_read(l, off, 1 << 20, &s), 0);
+            assert_true(s.len > 0);
+            char *buf = malloc((size_t)s.len);
+            assert_int_equal(pread(s.fd, buf, (size_t)s.len, s.file_pos), s.len);
+            free(buf);
+            close(s.fd);
+            last_pos = s.file_pos;
+            off = s.next_offset;
+            reads++;
+        }
+        assert_true(reads > 40);
+        /* far behind the reader: dropped; what it just read: cached */
+        double behind = resident(fd, 0, last_pos - (24 << 20));
+        double recent = resident(fd, last_pos - (1 << 20), 1 << 20);
+        assert_true(behind < 0.2);
+        assert_true(recent > 0.8);
+        /* a second pass within the newest 1 MiB (the write-side window) drops nothing */
+        for (int64_t o = 0; o < size; o += sizeof tmp) assert_true(pread(fd, tmp, sizeof tmp, o) > 0);
+        int64_t tail = plog_end_offset(l) - 4;
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(plog_read(l, tail, 1 << 20, &s), 0);
+            close(s.fd);
+        }
+        assert_true(resident(fd, 0, size) > 0.8);
+    }
+    close(fd);
+    free(p);
+    plog_close(l);
+    plog_set_drop_behind(32 << 20);
+    rm_tree(dir);
+    free(dir);
+}
+
 /* ---------------------------------------------------------------- flusher / errors ---- */
 
 static void test_flusher_group_commit(void **st)
@@ -774,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_recover_indexes),
         cmocka_unit_test(test_recover_corrupt_middle_segment),
         cmocka_unit_test(test_recover_random_damage),
+        cmocka_unit_test(test_read_drop_behind),
         cmocka_unit_test(test_flusher_group_commit),
         cmocka_unit_test(test_flusher_periodic),
         cmocka_unit_test(test_enospc),
