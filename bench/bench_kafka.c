@@ -6,14 +6,18 @@
  *            --seconds S --warmup S      records/s and MB/s acked in the window, server CPU,
  *                                        p99 Produce round trip (librdkafka stats "rtt")
  *   catchup  --topic T --partitions P --size B --mib M
- *            writes M MiB (acks=1), then one consumer reads it all from the start
+ *            writes M MiB (acks=1), then one consumer reads it all from the start;
+ *            --raw-groups G then reads it again with raw Fetch requests, G in flight
  *   latency  --topic T --size B --acks A --rate R --seconds S
  *            producer at a fixed rate, consumer on another connection: end-to-end and ack
  *            latency percentiles
  * Topics are made with CreateTopics, or with --create auto by the broker's auto-creation.
  * The mock's CPU is the CPU of its own thread(s) in this process; a real server's CPU is
  * utime+stime of --server-pid, sampled at the edges of the measured window only. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -22,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bcommon.h"
@@ -367,6 +372,184 @@ static int mode_produce(void)
     return recs > 0 ? 0 : 1;
 }
 
+/* ------------------------------------------------------------- raw fetch ---- */
+/* The broker's read path without a client's record handling: Fetch v4 written and parsed
+ * here, partitions split into `groups` requests kept in flight at once on one connection
+ * (librdkafka has one Fetch in flight per broker and parses a whole response before it asks
+ * for the next). Only batch headers are looked at: baseOffset and lastOffsetDelta for the next
+ * fetch offset, and the record count. Returns 0 and fills *mb_s, *cpu_s when `total` records
+ * came back. */
+
+typedef struct rawbuf {
+    uint8_t *p;
+    size_t len, cap;
+} rawbuf;
+
+static void rb_put(rawbuf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) abort();
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+static void rb_i16(rawbuf *b, int v) { uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v}; rb_put(b, x, 2); }
+static void rb_i32(rawbuf *b, int32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    rb_put(b, x, 4);
+}
+static void rb_i64(rawbuf *b, int64_t v)
+{
+    rb_i32(b, (int32_t)(v >> 32));
+    rb_i32(b, (int32_t)v);
+}
+static int32_t rd32(const uint8_t *p)
+{
+    return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
+}
+static int64_t rd64(const uint8_t *p) { return (int64_t)((uint64_t)(uint32_t)rd32(p) << 32 | (uint32_t)rd32(p + 4)); }
+
+static void write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) die("raw fetch: write: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void read_all(int fd, uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = read(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) die("raw fetch: read: %s", r ? strerror(errno) : "connection closed");
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+static void raw_send_fetch(int fd, int32_t corr, const char *topic, const int64_t *offs,
+                           int p0, int p1)
+{
+    rawbuf b = {0};
+    rb_i32(&b, 0); /* size, patched below */
+    rb_i16(&b, 1); /* Fetch */
+    rb_i16(&b, 4);
+    rb_i32(&b, corr);
+    rb_i16(&b, 3);
+    rb_put(&b, "raw", 3);
+    rb_i32(&b, -1);      /* replica id */
+    rb_i32(&b, 100);     /* max wait ms */
+    rb_i32(&b, 1);       /* min bytes */
+    rb_i32(&b, 52428800); /* max bytes: librdkafka's default */
+    rb_put(&b, (const uint8_t[]){0}, 1); /* isolation level */
+    rb_i32(&b, 1);
+    rb_i16(&b, (int)strlen(topic));
+    rb_put(&b, topic, strlen(topic));
+    rb_i32(&b, p1 - p0);
+    for (int p = p0; p < p1; p++) {
+        rb_i32(&b, p);
+        rb_i64(&b, offs[p]);
+        rb_i32(&b, 1048576); /* librdkafka's max.partition.fetch.bytes */
+    }
+    uint8_t *q = b.p;
+    int32_t n = (int32_t)b.len - 4;
+    q[0] = (uint8_t)(n >> 24), q[1] = (uint8_t)(n >> 16), q[2] = (uint8_t)(n >> 8), q[3] = (uint8_t)n;
+    write_all(fd, b.p, b.len);
+    free(b.p);
+}
+
+static int raw_catchup(const char *topic, int nparts, uint64_t total, int groups, double *mb_s,
+                       double *cpu_s, size_t size)
+{
+    char host[256];
+    snprintf(host, sizeof host, "%s", g_bootstrap);
+    char *colon = strrchr(host, ':');
+    if (!colon) die("raw fetch: bootstrap without a port");
+    *colon = 0;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) die("raw fetch: %s is not an IPv4 address", host);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        die("raw fetch: connect: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (groups < 1) groups = 1;
+    if (groups > nparts) groups = nparts;
+    int64_t *offs = calloc((size_t)nparts, sizeof *offs);
+    size_t cap = 64 << 20;
+    uint8_t *buf = malloc(cap);
+    if (!offs || !buf) abort();
+    uint64_t got = 0;
+    double c0 = server_cpu();
+    int64_t t0 = now_ns(), deadline = t0 + 120000000000LL;
+    for (int g = 0; g < groups; g++)
+        raw_send_fetch(fd, g, topic, offs, g * nparts / groups, (g + 1) * nparts / groups);
+    while (got < total) {
+        if (now_ns() > deadline) die("raw fetch: stuck at %llu of %llu records",
+                                     (unsigned long long)got, (unsigned long long)total);
+        uint8_t h[4];
+        read_all(fd, h, 4);
+        size_t n = (size_t)(uint32_t)rd32(h);
+        if (n < 16 || n > cap) die("raw fetch: response of %zu bytes", n);
+        read_all(fd, buf, n);
+        const uint8_t *p = buf, *end = buf + n;
+        int32_t corr = rd32(p);
+        if (corr < 0 || corr >= groups) die("raw fetch: correlation id %d", corr);
+        p += 8; /* correlation id, throttle */
+        int32_t nt = rd32(p);
+        p += 4;
+        for (int t = 0; t < nt; t++) {
+            if (end - p < 6) die("raw fetch: short response");
+            p += 2 + ((p[0] << 8) | p[1]);
+            int32_t np = rd32(p);
+            p += 4;
+            for (int i = 0; i < np; i++) {
+                if (end - p < 30) die("raw fetch: short partition");
+                int32_t part = rd32(p);
+                int err = (p[4] << 8) | p[5];
+                if (err) die("raw fetch: partition %d error %d", part, err);
+                if (part < 0 || part >= nparts) die("raw fetch: partition %d", part);
+                p += 4 + 2 + 8 + 8;
+                int32_t na = rd32(p);
+                p += 4 + (na > 0 ? (size_t)na * 16 : 0);
+                int32_t rl = rd32(p);
+                p += 4;
+                if (rl < 0) rl = 0;
+                if (end - p < rl) die("raw fetch: records past the end");
+                const uint8_t *r = p, *re = p + rl;
+                while (re - r >= 61) {
+                    int64_t bo = rd64(r);
+                    int32_t bl = rd32(r + 8);
+                    if (bl < 49 || re - r < 12 + (int64_t)bl) break; /* partial batch at the end */
+                    int32_t lod = rd32(r + 23);
+                    got += (uint64_t)lod + 1;
+                    offs[part] = bo + lod + 1;
+                    r += 12 + bl;
+                }
+                p = re;
+            }
+        }
+        if (got < total)
+            raw_send_fetch(fd, corr, topic, offs, corr * nparts / groups,
+                           (corr + 1) * nparts / groups);
+    }
+    int64_t t1 = now_ns();
+    *cpu_s = server_cpu() - c0;
+    *mb_s = (double)got * (double)size / 1e6 / ((double)(t1 - t0) / 1e9);
+    /* the requests still in flight are answered (empty, after their wait) and dropped */
+    close(fd);
+    free(offs);
+    free(buf);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ catch-up ---- */
 
 static rd_kafka_t *new_consumer(void)
@@ -466,6 +649,12 @@ static int mode_catchup(void)
     json_num("fill_mb_s", (double)total * (double)size / 1e6 / fs);
     json_num("fill_server_cpu_s", fcpu1 - fcpu0);
     json_num("errors", (double)errs);
+    if (got == total && arg_ll("raw-groups", 0) > 0 && !g_mock) {
+        double rmb, rcpu;
+        raw_catchup(topic, nparts, total, (int)arg_ll("raw-groups", 0), &rmb, &rcpu, size);
+        json_num("raw_mb_s", rmb);
+        json_num("raw_server_cpu_s", rcpu);
+    }
     if (got < total) json_str("error", "not everything was read back");
     json_end();
     return got == total ? 0 : 1;

@@ -55,6 +55,7 @@ typedef struct seg {
     int64_t wb_pos;    /* drop-behind: writeback started below this */
     int64_t drop_pos;  /* drop-behind: pages dropped below this */
     int64_t rd_last;   /* read drop-behind: position of the last cold read that dropped */
+    int64_t ra_end;    /* cold reads: read-ahead requested below this */
     int refs;          /* atomic */
 } seg;
 
