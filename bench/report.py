@@ -173,6 +173,11 @@ def main():
          lambda r: r["fill_mb_s"], SERVERS),
         ("w3_cpu_gb", "W3 read CPU s/GB", "s", "W3", "catchup", catchup_cpu_per_gb, SERVERS),
         ("w3_cpu_mrec", "W3 read CPU s/M rec", "s", "W3", "catchup", cpu_per_mrec, SERVERS),
+        # the broker's read path alone: raw Fetch requests, 2 in flight, batch headers only
+        ("w3_raw_mb_s", "W3 raw Fetch read MB/s", "MB/s", "W3", "catchup",
+         lambda r: r["raw_mb_s"], ["eddyd"]),
+        ("w3_raw_cpu_gb", "W3 raw Fetch CPU s/GB", "s", "W3", "catchup",
+         lambda r: r["raw_server_cpu_s"] / (r["records"] * 1024 / 1e9), ["eddyd"]),
         ("w4_1_p50", "W4 acks=1 e2e p50 ms", "ms", "W4", "acks1", lambda r: r["e2e_p50_ms"],
          SERVERS),
         ("w4_1_p99", "W4 acks=1 e2e p99 ms", "ms", "W4", "acks1", lambda r: r["e2e_p99_ms"],

@@ -319,7 +319,7 @@ if wanted W3; then
     CTO=$(( W3_MIB / 4 + 120 ))
     for r in $(seq 1 "$RUNS"); do
         want eddyd && one W3 eddyd catchup "$r" eddyd "$CTO" catchup --topic "w3r$r" \
-            --partitions $W2_PARTS --size 1024 --mib "$W3_MIB" --timeout "$CTO"
+            --partitions $W2_PARTS --size 1024 --mib "$W3_MIB" --timeout "$CTO" --raw-groups 2
         want redis && one W3 redis catchup "$r" redis-everysec "$CTO" catchup \
             --partitions $W2_PARTS --size 1024 --mib "$W3_MIB" --timeout "$CTO"
         want jetstream && one W3 jetstream catchup "$r" jetstream "$CTO" catchup \
