@@ -53,6 +53,7 @@ static const ckey g_keys[] = {
     {"offsets.retention.minutes", C_I64, O(offsets_retention_minutes), "10080", 1, INT64_MAX},
     {"offset.metadata.max.bytes", C_I32, O(offset_metadata_max_bytes), "4096", 0, INT32_MAX},
     {"max.connections", C_I32, O(max_connections), "10000", 1, INT32_MAX},
+    {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0},
 };
 #undef O
 

@@ -37,6 +37,10 @@ typedef struct bconfig {
     int64_t offsets_retention_minutes;
     int32_t offset_metadata_max_bytes;
     int32_t max_connections;
+    /* socket.loopback.congestion.control: TCP congestion control for connections from this
+     * host (empty = the system's). BBR paces every send with a timer; on loopback there is no
+     * link to pace for, and it halved what a socket could send (bench/README.md). */
+    char *socket_loopback_cc;
 } bconfig;
 
 /* Sets every field to its default. */

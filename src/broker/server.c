@@ -504,6 +504,31 @@ static void conn_release(bconn *c)
 
 /* ------------------------------------------------------------------ listener ---- */
 
+static bool peer_is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_LOOPBACK(a)) return true;
+        return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+    }
+    return false;
+}
+
+/* socket.loopback.congestion.control (config.h): applied to connections from this host */
+static void set_loopback_cc(broker *b, int fd, const struct sockaddr_storage *ss)
+{
+    static bool warned;
+    const char *cc = b->cfg.socket_loopback_cc;
+    if (!cc || !peer_is_loopback(ss)) return;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0 && !warned) {
+        warned = true;
+        LOGW("server", "socket.loopback.congestion.control=%s: %s (keeping the system's)", cc,
+             strerror(errno));
+    }
+}
+
 static void on_accept(loop *l, int fd, uint32_t events, void *arg)
 {
     (void)l;
@@ -527,6 +552,7 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
         }
         int one = 1;
         setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        set_loopback_cc(b, cfd, &ss);
         bconn *c = xcalloc(1, sizeof *c);
         c->b = b;
         c->fd = cfd;
