@@ -2,7 +2,8 @@
  * client library:
  *   fsyncbw  --dir D --mib N        sequential 1 MiB writes, fdatasync after each (MB/s)
  *   fsynclat --dir D --count N      one 4 KiB append + fdatasync on a growing file (latency)
- *   tcpbw    --seconds S            one loopback TCP stream, 1 MiB writes (MB/s)
+ *   tcpbw    --seconds S [--cc C]   one loopback TCP stream, 1 MiB writes (MB/s); C = the
+ *                                   sender's congestion control (default: the system's)
  *   start    --log F [--ready-text T] [--port P] -- CMD ARGS...
  *            starts a server, waits for its ready line and a successful connect; prints its pid,
  *            port and the time from exec to accepting connections
@@ -144,6 +145,15 @@ static int mode_tcpbw(void)
     pthread_create(&th, NULL, tcp_reader, &rx);
     int fd = connect_port(ntohs(a.sin_port));
     if (fd < 0) die("connect: %s", strerror(-fd));
+    /* --cc NAME: the sender's congestion control (what eddyd picks for loopback peers);
+     * without it the system default */
+    const char *cc = arg_str("cc", "");
+    if (*cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0)
+        die("TCP_CONGESTION %s: %s", cc, strerror(errno));
+    char used[32] = "?";
+    socklen_t ul = sizeof used;
+    getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, used, &ul);
+    used[sizeof used - 1] = 0;
     uint8_t *buf = malloc(MIB);
     if (!buf) abort();
     fill_payload(buf, MIB, 3);
@@ -163,6 +173,7 @@ static int mode_tcpbw(void)
     double s = (double)(rx.t_last - rx.t_first) / 1e9;
     json_begin();
     json_str("mode", "tcpbw");
+    json_str("cc", used);
     json_num("seconds", s);
     json_num("mb_s", (double)rx.bytes / 1e6 / s);
     json_end();

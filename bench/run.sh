@@ -272,6 +272,10 @@ if wanted limits; then
         progress "limits · loopback TCP · run $r/$RUNS"
         record limits machine tcpbw "$r" \
             "$(runj 60 "$BIN/eddy-bench-sys" tcpbw --seconds "$TCP_SECS")"
+        # again with the congestion control eddyd uses for loopback peers (its
+        # socket.loopback.congestion.control default): the limit is the faster of the two
+        record limits machine tcpbw-cubic "$r" \
+            "$(runj 60 "$BIN/eddy-bench-sys" tcpbw --seconds "$TCP_SECS" --cc cubic)"
     done
 fi
 
