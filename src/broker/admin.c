@@ -474,66 +474,6 @@ static bool res_is_broker_ok(broker *b, kstr name)
            (name.len == (int32_t)strlen(idbuf) && !memcmp(name.p, idbuf, (size_t)name.len));
 }
 
-void h_alter_configs(broker *b, breq *r)
-{
-    kmsg *q = r->req, *resp = r->resp;
-    bool validate = k_bool(q, "ValidateOnly");
-    int32_t n = k_count(q, "Resources");
-    if (n < 0) n = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Responses", n);
-    for (int32_t i = 0; i < n; i++) {
-        kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Responses", i);
-        int8_t type = (int8_t)k_int(rq, "ResourceType");
-        kstr name = k_str(rq, "ResourceName");
-        k_set_int(rr, "ResourceType", type);
-        k_set_kstr(rr, "ResourceName", name);
-        k_set_str(rr, "ErrorMessage", NULL);
-        if (type == RES_BROKER) {
-            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
-            k_set_str(rr, "ErrorMessage", res_is_broker_ok(b, name)
-                                              ? "broker settings are static (restart with --set)"
-                                              : "unknown broker id");
-            continue;
-        }
-        if (type != RES_TOPIC) {
-            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
-            k_set_str(rr, "ErrorMessage", "unsupported resource type");
-            continue;
-        }
-        btopic *t = find_k(b, name);
-        if (!t) {
-            k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
-            k_set_str(rr, "ErrorMessage", "Unknown topic");
-            continue;
-        }
-        /* AlterConfigs replaces the whole set of overrides */
-        char *ov = xstrdup("");
-        int32_t nc = k_count(rq, "Configs");
-        int err = 0;
-        for (int32_t j = 0; j < nc; j++) {
-            kmsg *c = k_item(rq, "Configs", j);
-            char *key = core_kdup(r, k_str(c, "Name"));
-            char *val = core_kdup(r, k_str(c, "Value"));
-            if (!key) {
-                err = KERR_INVALID_REQUEST;
-                break;
-            }
-            char *nov = tconf_override_set(ov, key, val);
-            free(ov);
-            ov = nov;
-        }
-        if (err) {
-            k_set_int(rr, "ErrorCode", err);
-            k_set_str(rr, "ErrorMessage", "null config name");
-        } else {
-            alter_topic(b, rr, t, ov, validate);
-        }
-        free(ov);
-    }
-    breq_done(r);
-}
-
 /* APPEND / SUBTRACT on a list value ("a,b"). */
 static char *list_edit(const char *cur, const char *item, bool add)
 {
@@ -563,7 +503,98 @@ static char *list_edit(const char *cur, const char *item, bool add)
     return s;
 }
 
-void h_incremental_alter_configs(broker *b, breq *r)
+/* The topic a resource of an (Incremental)AlterConfigs request names, or NULL after filling
+ * the response entry with the error (broker settings are static; other types unsupported). */
+static btopic *alter_target(broker *b, kmsg *rq, kmsg *rr)
+{
+    int8_t type = (int8_t)k_int(rq, "ResourceType");
+    kstr name = k_str(rq, "ResourceName");
+    k_set_int(rr, "ResourceType", type);
+    k_set_kstr(rr, "ResourceName", name);
+    k_set_str(rr, "ErrorMessage", NULL);
+    if (type != RES_TOPIC) {
+        k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
+        k_set_str(rr, "ErrorMessage",
+                  type != RES_BROKER            ? "unsupported resource type"
+                  : res_is_broker_ok(b, name) ? "broker settings are static (restart with --set)"
+                                                : "unknown broker id");
+        return NULL;
+    }
+    btopic *t = find_k(b, name);
+    if (!t) {
+        k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        k_set_str(rr, "ErrorMessage", "Unknown topic");
+    }
+    return t;
+}
+
+/* AlterConfigs: the resource's configs replace the topic's whole set of overrides. */
+static int replace_overrides(breq *r, kmsg *rq, char **ov, char *msg, size_t ml)
+{
+    int32_t nc = k_count(rq, "Configs");
+    for (int32_t j = 0; j < nc; j++) {
+        kmsg *c = k_item(rq, "Configs", j);
+        char *key = core_kdup(r, k_str(c, "Name"));
+        char *val = core_kdup(r, k_str(c, "Value"));
+        if (!key) {
+            snprintf(msg, ml, "null config name");
+            return KERR_INVALID_REQUEST;
+        }
+        char *nov = tconf_override_set(*ov, key, val);
+        free(*ov);
+        *ov = nov;
+    }
+    return KERR_NONE;
+}
+
+/* IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT on the topic's overrides. */
+static int edit_overrides(breq *r, kmsg *rq, btopic *t, char **ov, char *msg, size_t ml)
+{
+    int32_t nc = k_count(rq, "Configs");
+    for (int32_t j = 0; j < nc; j++) {
+        kmsg *c = k_item(rq, "Configs", j);
+        char *key = core_kdup(r, k_str(c, "Name"));
+        char *val = core_kdup(r, k_str(c, "Value"));
+        int8_t op = (int8_t)k_int(c, "ConfigOperation");
+        char *nov = NULL;
+        if (!key) {
+            snprintf(msg, ml, "null config name");
+            return KERR_INVALID_REQUEST;
+        } else if (op == 0) { /* SET */
+            if (!val) {
+                snprintf(msg, ml, "null value for SET of %s", key);
+                return KERR_INVALID_REQUEST;
+            }
+            nov = tconf_override_set(*ov, key, val);
+        } else if (op == 1) { /* DELETE */
+            nov = tconf_override_set(*ov, key, NULL);
+        } else if (op == 2 || op == 3) { /* APPEND / SUBTRACT (list configs) */
+            if (strcmp(key, "cleanup.policy") != 0 || !val) {
+                snprintf(msg, ml, "%s is not a list config", key);
+                return KERR_INVALID_CONFIG;
+            }
+            char cur[64];
+            tconf_value(&t->cfg, key, cur, sizeof cur, NULL);
+            char *ex = tconf_override_get(*ov, key);
+            char *lv = list_edit(ex ? ex : cur, val, op == 2);
+            free(ex);
+            nov = *lv ? tconf_override_set(*ov, key, lv) : NULL;
+            free(lv);
+            if (!nov) {
+                snprintf(msg, ml, "cleanup.policy cannot be empty");
+                return KERR_INVALID_CONFIG;
+            }
+        } else {
+            snprintf(msg, ml, "unknown config operation %d", op);
+            return KERR_INVALID_REQUEST;
+        }
+        free(*ov);
+        *ov = nov;
+    }
+    return KERR_NONE;
+}
+
+static void alter_configs(broker *b, breq *r, bool incremental)
 {
     kmsg *q = r->req, *resp = r->resp;
     bool validate = k_bool(q, "ValidateOnly");
@@ -573,70 +604,12 @@ void h_incremental_alter_configs(broker *b, breq *r)
     k_new_items(resp, "Responses", n);
     for (int32_t i = 0; i < n; i++) {
         kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Responses", i);
-        int8_t type = (int8_t)k_int(rq, "ResourceType");
-        kstr name = k_str(rq, "ResourceName");
-        k_set_int(rr, "ResourceType", type);
-        k_set_kstr(rr, "ResourceName", name);
-        k_set_str(rr, "ErrorMessage", NULL);
-        if (type != RES_TOPIC) {
-            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
-            k_set_str(rr, "ErrorMessage", type == RES_BROKER
-                                              ? "broker settings are static (restart with --set)"
-                                              : "unsupported resource type");
-            continue;
-        }
-        btopic *t = find_k(b, name);
-        if (!t) {
-            k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
-            k_set_str(rr, "ErrorMessage", "Unknown topic");
-            continue;
-        }
-        char *ov = xstrdup(t->cfg.overrides ? t->cfg.overrides : "");
-        int32_t nc = k_count(rq, "Configs");
-        int err = 0;
+        btopic *t = alter_target(b, rq, rr);
+        if (!t) continue;
+        char *ov = xstrdup(incremental && t->cfg.overrides ? t->cfg.overrides : "");
         char msg[160] = "";
-        for (int32_t j = 0; j < nc && !err; j++) {
-            kmsg *c = k_item(rq, "Configs", j);
-            char *key = core_kdup(r, k_str(c, "Name"));
-            char *val = core_kdup(r, k_str(c, "Value"));
-            int8_t op = (int8_t)k_int(c, "ConfigOperation");
-            char *nov = NULL;
-            if (!key) {
-                err = KERR_INVALID_REQUEST;
-                snprintf(msg, sizeof msg, "null config name");
-            } else if (op == 0) { /* SET */
-                if (!val) {
-                    err = KERR_INVALID_REQUEST;
-                    snprintf(msg, sizeof msg, "null value for SET of %s", key);
-                } else nov = tconf_override_set(ov, key, val);
-            } else if (op == 1) { /* DELETE */
-                nov = tconf_override_set(ov, key, NULL);
-            } else if (op == 2 || op == 3) { /* APPEND / SUBTRACT (list configs) */
-                if (strcmp(key, "cleanup.policy") != 0 || !val) {
-                    err = KERR_INVALID_CONFIG;
-                    snprintf(msg, sizeof msg, "%s is not a list config", key);
-                } else {
-                    char cur[64];
-                    tconf_value(&t->cfg, key, cur, sizeof cur, NULL);
-                    char *ex = tconf_override_get(ov, key);
-                    char *lv = list_edit(ex ? ex : cur, val, op == 2);
-                    free(ex);
-                    nov = *lv ? tconf_override_set(ov, key, lv) : NULL;
-                    if (!nov) {
-                        err = KERR_INVALID_CONFIG;
-                        snprintf(msg, sizeof msg, "cleanup.policy cannot be empty");
-                    }
-                    free(lv);
-                }
-            } else {
-                err = KERR_INVALID_REQUEST;
-                snprintf(msg, sizeof msg, "unknown config operation %d", op);
-            }
-            if (nov) {
-                free(ov);
-                ov = nov;
-            }
-        }
+        int err = incremental ? edit_overrides(r, rq, t, &ov, msg, sizeof msg)
+                              : replace_overrides(r, rq, &ov, msg, sizeof msg);
         if (err) {
             k_set_int(rr, "ErrorCode", err);
             set_msg(rr, "ErrorMessage", msg);
@@ -647,3 +620,7 @@ void h_incremental_alter_configs(broker *b, breq *r)
     }
     breq_done(r);
 }
+
+void h_alter_configs(broker *b, breq *r) { alter_configs(b, r, false); }
+
+void h_incremental_alter_configs(broker *b, breq *r) { alter_configs(b, r, true); }

@@ -1,22 +1,19 @@
 /* schemas.c — `eddy schemas list|get|register|check` against a Confluent-compatible schema
- * registry (eddyd serves one on its HTTP port; docs/schema-registry.md), over a minimal
- * HTTP/1.1 client on a plain socket: one request per connection (Connection: close), bounded
- * by --timeout, Content-Length / chunked / read-to-close bodies, capped at 16 MiB. */
+ * registry (eddyd serves one on its HTTP port; docs/schema-registry.md), over libeddy's small
+ * HTTP/1.1 client (src/sdkschema/httpc.c): one request per connection, bounded by --timeout,
+ * answers capped at 16 MiB. */
 #include "cli.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "eddy/eddy.h"
+#include "httpc.h"
 
 #define HTTP_MAX_BODY (16u << 20)
 
@@ -32,182 +29,28 @@ static const char *const k_usage =
     "  register  registers the schema in FILE (- = stdin) under SUBJECT, prints its id\n"
     "  check     is the schema compatible with SUBJECT's latest version? exit 1 if not\n";
 
-typedef struct http_resp {
-    int status;
-    char *body;
-    size_t len;
-} http_resp;
+typedef httpc_resp http_resp;
 
-static int parse_url(const char *url, char *host, size_t hn, char *port, size_t pn,
-                     const char **path)
-{
-    if (strncmp(url, "http://", 7)) return -1;
-    const char *h = url + 7, *end = h + strcspn(h, "/");
-    const char *colon = memchr(h, ':', (size_t)(end - h));
-    const char *he = colon ? colon : end;
-    if (he == h || (size_t)(he - h) >= hn) return -1;
-    memcpy(host, h, (size_t)(he - h));
-    host[he - h] = 0;
-    if (colon) {
-        if ((size_t)(end - colon - 1) >= pn || end == colon + 1) return -1;
-        memcpy(port, colon + 1, (size_t)(end - colon - 1));
-        port[end - colon - 1] = 0;
-    } else {
-        snprintf(port, pn, "80");
-    }
-    *path = end; /* a base path prefix, "" or "/…" */
-    return 0;
-}
-
-static int64_t left_ms(int64_t deadline)
-{
-    int64_t l = deadline - now_mono_ms();
-    return l > 0 ? l : 0;
-}
-
-static int connect_to(const char *host, const char *port, int64_t deadline)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(host, port, &hints, &ai)) return -1;
-    int fd = -1;
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) continue;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (poll(&p, 1, (int)left_ms(deadline)) != 1 ||
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(ai);
-    return fd;
-}
-
-/* Decodes a chunked body in place; -1 if malformed. */
-static int dechunk(char *b, size_t len, size_t *out)
-{
-    size_t r = 0, w = 0;
-    for (;;) {
-        char *nl = memmem(b + r, len - r, "\r\n", 2);
-        if (!nl) return -1;
-        char *end;
-        unsigned long n = strtoul(b + r, &end, 16);
-        if (end == b + r) return -1;
-        r = (size_t)(nl - b) + 2;
-        if (n == 0) break;
-        if (n > len - r || len - r - n < 2) return -1;
-        memmove(b + w, b + r, n);
-        w += n;
-        r += n + 2;
-    }
-    *out = w;
-    return 0;
-}
-
-/* One request; CLI_OK with *resp filled, or an exit code after printing why. */
+/* One request; CLI_OK with *resp filled (resp->body malloc'd), or an exit code after printing
+ * why. */
 static int http_do(const char *base, const char *method, const char *path, const char *body,
                    http_resp *resp)
 {
-    char host[256], port[16];
-    const char *prefix;
+    char host[256], port[16], prefix[256];
     memset(resp, 0, sizeof *resp);
-    if (parse_url(base, host, sizeof host, port, sizeof port, &prefix))
+    if (httpc_parse_url(base, host, sizeof host, port, sizeof port, prefix, sizeof prefix))
         return cli_fail(CLI_EUSAGE, "registry URL '%s' is not http://HOST[:PORT][/PATH]", base);
-    int64_t deadline = now_mono_ms() + g_cli.timeout_ms;
-    int fd = connect_to(host, port, deadline);
-    if (fd < 0)
-        return cli_fail(CLI_EUNREACHABLE, "cannot reach the schema registry at %s within %d ms",
-                        base, g_cli.timeout_ms);
-    size_t plen = strlen(prefix);
-    if (plen && prefix[plen - 1] == '/') plen--;
-    char *full;
-    if (body)
-        full = xasprintf("%s %.*s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: eddy-cli\r\n"
-                         "Accept: application/vnd.schemaregistry.v1+json, application/json\r\n"
-                         "Connection: close\r\n"
-                         "Content-Type: application/vnd.schemaregistry.v1+json\r\n"
-                         "Content-Length: %zu\r\n\r\n%s",
-                         method, (int)plen, prefix, path, host, port, strlen(body), body);
-    else
-        full = xasprintf("%s %.*s%s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: eddy-cli\r\n"
-                         "Accept: application/vnd.schemaregistry.v1+json, application/json\r\n"
-                         "Connection: close\r\n\r\n",
-                         method, (int)plen, prefix, path, host, port);
-    size_t flen = strlen(full), off = 0;
-    int rc = CLI_OK;
-    while (off < flen) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        if (poll(&p, 1, (int)left_ms(deadline)) != 1) {
-            rc = cli_fail(CLI_EUNREACHABLE, "schema registry at %s: send timed out", base);
-            break;
-        }
-        ssize_t n = send(fd, full + off, flen - off, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            rc = cli_fail(CLI_EFAIL, "schema registry at %s: %s", base, strerror(errno));
-            break;
-        }
-        if (n > 0) off += (size_t)n;
-    }
+    char *full = xasprintf("%s%s", prefix, path);
+    char e[256] = "";
+    int rc = httpc_request(host, port, method, full,
+                           body ? "application/vnd.schemaregistry.v1+json" : NULL, body,
+                           body ? strlen(body) : 0, g_cli.timeout_ms, HTTP_MAX_BODY, resp, e,
+                           sizeof e);
     free(full);
-    size_t cap = 4096, len = 0;
-    char *buf = xmalloc(cap + 1);
-    while (rc == CLI_OK) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, (int)left_ms(deadline)) != 1) {
-            rc = cli_fail(CLI_EUNREACHABLE, "schema registry at %s: no answer within %d ms",
-                          base, g_cli.timeout_ms);
-            break;
-        }
-        if (len == cap) {
-            if (cap >= HTTP_MAX_BODY) {
-                rc = cli_fail(CLI_EFAIL, "schema registry answer above %u bytes", HTTP_MAX_BODY);
-                break;
-            }
-            cap *= 2;
-            buf = xrealloc(buf, cap + 1);
-        }
-        ssize_t n = recv(fd, buf + len, cap - len, 0);
-        if (n == 0) break;
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR) continue;
-            rc = cli_fail(CLI_EFAIL, "schema registry at %s: %s", base, strerror(errno));
-            break;
-        }
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = 0;
-    char *hend = rc == CLI_OK ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
-    int status = 0;
-    if (rc == CLI_OK && (!hend || sscanf(buf, "HTTP/1.%*d %d", &status) != 1))
-        rc = cli_fail(CLI_EFAIL, "schema registry at %s: not an HTTP answer", base);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *hend = 0;
-    char *b = hend + 4;
-    size_t bl = len - (size_t)(b - buf);
-    int chunked = 0;
-    for (char *l = strstr(buf, "\r\n"); l; l = strstr(l + 2, "\r\n"))
-        if (!strncasecmp(l + 2, "transfer-encoding:", 18) && strcasestr(l + 20, "chunked"))
-            chunked = 1;
-    if (chunked && dechunk(b, bl, &bl)) {
-        free(buf);
-        return cli_fail(CLI_EFAIL, "schema registry at %s: bad chunked body", base);
-    }
-    resp->status = status;
-    resp->body = xstrndup(b, bl);
-    resp->len = bl;
-    free(buf);
+    if (rc == EDDY_ERR_TRANSIENT)
+        return cli_fail(CLI_EUNREACHABLE, "cannot reach the schema registry at %s within %d ms: %s",
+                        base, g_cli.timeout_ms, e);
+    if (rc) return cli_fail(CLI_EFAIL, "schema registry at %s: %s", base, e);
     return CLI_OK;
 }
 

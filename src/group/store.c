@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "common/crc32c.h"
+#include "storage/batch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "group/group_int.h"
@@ -195,52 +195,17 @@ void grecs_group(grecs *rs, const group *g, bool tombstone)
     }
 }
 
-/* Record layout (varints zigzag): length, attributes int8, timestampDelta varlong,
- * offsetDelta varint, keyLength varint, key, valueLength varint (-1 = null), value,
- * headerCount varint (0). */
 uint8_t *grecs_build_batch(const grecs *rs, int64_t now_ms, size_t *len)
 {
-    wbuf w, rec;
-    wbuf_init(&w, 0);
-    wbuf_init(&rec, 0);
-    uint8_t hdr[61];
-    memset(hdr, 0, sizeof hdr);
-    wbuf_put(&w, hdr, sizeof hdr);
+    batch_rec *br = xcalloc((size_t)rs->n, sizeof *br);
     for (int i = 0; i < rs->n; i++) {
         const grec *r = &rs->v[i];
-        wbuf_reset(&rec);
-        wbuf_i8(&rec, 0);
-        wbuf_varlong(&rec, 0);
-        wbuf_varint(&rec, i);
-        wbuf_varint(&rec, (int32_t)r->key.len);
-        wbuf_put(&rec, r->key.data, r->key.len);
-        if (r->tombstone) {
-            wbuf_varint(&rec, -1);
-        } else {
-            wbuf_varint(&rec, (int32_t)r->val.len);
-            wbuf_put(&rec, r->val.data, r->val.len);
-        }
-        wbuf_varint(&rec, 0);
-        wbuf_varint(&w, (int32_t)rec.len);
-        wbuf_put(&w, rec.data, rec.len);
+        br[i] = (batch_rec){r->key.data, r->key.len, r->tombstone ? NULL : r->val.data,
+                            r->val.len};
+        if (!r->tombstone && !br[i].val) br[i].val = ""; /* empty value, not null */
     }
-    wbuf_free(&rec);
-    uint8_t *p = w.data;
-    size_t n = w.len;
-    put_be64(p + 0, 0);                       /* baseOffset (assigned on append) */
-    put_be32(p + 8, (uint32_t)(n - 12));      /* batchLength */
-    put_be32(p + 12, 0);                      /* partitionLeaderEpoch */
-    p[16] = 2;                                /* magic */
-    put_be16(p + 21, 0);                      /* attributes: none */
-    put_be32(p + 23, (uint32_t)(rs->n - 1));  /* lastOffsetDelta */
-    put_be64(p + 27, (uint64_t)now_ms);       /* baseTimestamp */
-    put_be64(p + 35, (uint64_t)now_ms);       /* maxTimestamp */
-    put_be64(p + 43, (uint64_t)-1);           /* producerId */
-    put_be16(p + 51, (uint16_t)-1);           /* producerEpoch */
-    put_be32(p + 53, (uint32_t)-1);           /* baseSequence */
-    put_be32(p + 57, (uint32_t)rs->n);        /* recordsCount */
-    put_be32(p + 17, crc32c(p + 21, n - 21)); /* CRC-32C of attributes..end */
-    *len = n;
+    uint8_t *p = batch_build(br, rs->n, now_ms, len);
+    free(br);
     return p;
 }
 

@@ -31,7 +31,7 @@
 
 #include "broker/broker.h"
 #include "common/buf.h"
-#include "common/crc32c.h"
+#include "storage/batch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "http/compat.h"
@@ -241,53 +241,14 @@ typedef struct wrec {
     char *key, *val; /* val NULL = tombstone */
 } wrec;
 
-/* RecordBatch v2 (kafka-protocol.md §3.3): 61-byte header, then records
- *   length varint | attributes i8 | timestampDelta varlong | offsetDelta varint |
- *   keyLength varint | key | valueLength varint (-1 = null) | value | headerCount varint (0) */
 static uint8_t *build_batch(const wrec *rs, int n, size_t *len)
 {
-    wbuf w, rec;
-    wbuf_init(&w, 0);
-    wbuf_init(&rec, 0);
-    uint8_t hdr[61] = {0};
-    wbuf_put(&w, hdr, sizeof hdr);
-    for (int i = 0; i < n; i++) {
-        wbuf_reset(&rec);
-        wbuf_i8(&rec, 0);
-        wbuf_varlong(&rec, 0);
-        wbuf_varint(&rec, i);
-        size_t kl = strlen(rs[i].key);
-        wbuf_varint(&rec, (int32_t)kl);
-        wbuf_put(&rec, rs[i].key, kl);
-        if (!rs[i].val) {
-            wbuf_varint(&rec, -1);
-        } else {
-            size_t vl = strlen(rs[i].val);
-            wbuf_varint(&rec, (int32_t)vl);
-            wbuf_put(&rec, rs[i].val, vl);
-        }
-        wbuf_varint(&rec, 0);
-        wbuf_varint(&w, (int32_t)rec.len);
-        wbuf_put(&w, rec.data, rec.len);
-    }
-    wbuf_free(&rec);
-    uint8_t *p = w.data;
-    size_t sz = w.len;
-    int64_t now = now_wall_ms();
-    put_be64(p + 0, 0);                        /* baseOffset: assigned by the log */
-    put_be32(p + 8, (uint32_t)(sz - 12));      /* batchLength */
-    put_be32(p + 12, 0);                       /* partitionLeaderEpoch */
-    p[16] = 2;                                 /* magic */
-    put_be16(p + 21, 0);                       /* attributes */
-    put_be32(p + 23, (uint32_t)(n - 1));       /* lastOffsetDelta */
-    put_be64(p + 27, (uint64_t)now);           /* baseTimestamp */
-    put_be64(p + 35, (uint64_t)now);           /* maxTimestamp */
-    put_be64(p + 43, (uint64_t)-1);            /* producerId */
-    put_be16(p + 51, (uint16_t)-1);            /* producerEpoch */
-    put_be32(p + 53, (uint32_t)-1);            /* baseSequence */
-    put_be32(p + 57, (uint32_t)n);             /* recordsCount */
-    put_be32(p + 17, crc32c(p + 21, sz - 21)); /* CRC-32C of attributes..end */
-    *len = sz;
+    batch_rec *br = xcalloc((size_t)n, sizeof *br);
+    for (int i = 0; i < n; i++)
+        br[i] = (batch_rec){rs[i].key, strlen(rs[i].key), rs[i].val,
+                            rs[i].val ? strlen(rs[i].val) : 0};
+    uint8_t *p = batch_build(br, n, now_wall_ms(), len);
+    free(br);
     return p;
 }
 

@@ -256,3 +256,49 @@ void httpc_resp_free(httpc_resp *r)
     r->body = NULL;
     r->len = 0;
 }
+
+int httpc_parse_url(const char *url, char *host, size_t host_len, char *port, size_t port_len,
+                    char *prefix, size_t prefix_len)
+{
+    if (!url || strncmp(url, "http://", 7) != 0) return -1;
+    const char *h = url + 7;
+    const char *slash = strchr(h, '/');
+    size_t hl = slash ? (size_t)(slash - h) : strlen(h);
+    char hostport[300];
+    if (hl == 0 || hl >= sizeof hostport) return -1;
+    memcpy(hostport, h, hl);
+    hostport[hl] = 0;
+    char *hs = hostport, *ps = NULL;
+    if (hostport[0] == '[') { /* [v6]:port */
+        char *rb = strchr(hostport, ']');
+        if (!rb) return -1;
+        *rb = 0;
+        hs = hostport + 1;
+        if (rb[1] == ':') ps = rb + 2;
+        else if (rb[1]) return -1;
+    } else {
+        char *c = strrchr(hostport, ':');
+        if (c) {
+            *c = 0;
+            ps = c + 1;
+        }
+    }
+    if (!*hs || strlen(hs) >= host_len) return -1;
+    if (ps) {
+        if (!*ps || strlen(ps) > 5) return -1;
+        for (const char *q = ps; *q; q++)
+            if (*q < '0' || *q > '9') return -1;
+        if (atoi(ps) < 1 || atoi(ps) > 65535) return -1;
+    }
+    const char *pv = ps ? ps : "80";
+    if (strlen(pv) >= port_len) return -1;
+    const char *pre = slash ? slash : "";
+    size_t pl = strlen(pre);
+    while (pl && pre[pl - 1] == '/') pl--;
+    if (pl >= prefix_len) return -1;
+    snprintf(host, host_len, "%s", hs);
+    snprintf(port, port_len, "%s", pv);
+    memcpy(prefix, pre, pl);
+    prefix[pl] = 0;
+    return 0;
+}

@@ -25,4 +25,10 @@ HTTPC_INTERNAL int httpc_request(const char *host, const char *port, const char 
                                  httpc_resp *out, char *err, size_t errlen);
 HTTPC_INTERNAL void httpc_resp_free(httpc_resp *r);
 
+/* Splits "http://HOST[:PORT][/PREFIX]" (HOST may be [v6]; PORT defaults to 80, must be
+ * 1..65535; PREFIX is returned without trailing '/', "" when absent). 0, or -1 when the URL
+ * is not of that form or a part does not fit its buffer. */
+HTTPC_INTERNAL int httpc_parse_url(const char *url, char *host, size_t host_len, char *port,
+                                   size_t port_len, char *prefix, size_t prefix_len);
+
 #endif

@@ -89,51 +89,14 @@ eddy_schema_registry *eddy_schema_registry_new(const char *url, char *err, size_
         seterr(err, errlen, "no schema registry URL (argument or EDDY_SCHEMA_REGISTRY_URL)");
         return NULL;
     }
-    if (strncmp(url, "http://", 7) != 0) {
-        seterr(err, errlen, "schema registry URL \"%s\": only http://HOST:PORT is supported", url);
-        return NULL;
-    }
-    const char *h = url + 7;
-    const char *slash = strchr(h, '/');
-    size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-    char hostport[300];
-    if (hl == 0 || hl >= sizeof hostport) {
-        seterr(err, errlen, "schema registry URL \"%s\": bad host", url);
-        return NULL;
-    }
-    memcpy(hostport, h, hl);
-    hostport[hl] = 0;
     eddy_schema_registry *r = calloc(1, sizeof *r);
     if (!r) abort();
-    char *host = hostport, *port = NULL;
-    if (hostport[0] == '[') { /* [v6]:port */
-        char *rb = strchr(hostport, ']');
-        if (!rb) goto bad;
-        *rb = 0;
-        host = hostport + 1;
-        if (rb[1] == ':') port = rb + 2;
-        else if (rb[1]) goto bad;
-    } else {
-        char *c = strrchr(hostport, ':');
-        if (c) {
-            *c = 0;
-            port = c + 1;
-        }
-    }
-    if (!*host || strlen(host) >= sizeof r->host) goto bad;
-    if (port) {
-        if (!*port || strlen(port) > 5) goto bad;
-        for (const char *p = port; *p; p++)
-            if (!isdigit((unsigned char)*p)) goto bad;
-        if (atoi(port) < 1 || atoi(port) > 65535) goto bad;
-    }
-    snprintf(r->host, sizeof r->host, "%.*s", (int)sizeof r->host - 1, host);
-    snprintf(r->port, sizeof r->port, "%s", port ? port : "80");
-    if (slash) {
-        if (strlen(slash) >= sizeof r->prefix) goto bad;
-        snprintf(r->prefix, sizeof r->prefix, "%s", slash);
-        size_t pl = strlen(r->prefix);
-        while (pl && r->prefix[pl - 1] == '/') r->prefix[--pl] = 0;
+    if (httpc_parse_url(url, r->host, sizeof r->host, r->port, sizeof r->port, r->prefix,
+                        sizeof r->prefix)) {
+        free(r);
+        seterr(err, errlen, "schema registry URL \"%s\": expected http://HOST[:PORT][/PREFIX]",
+               url);
+        return NULL;
     }
     r->timeout_ms = 5000;
     r->recheck_ms = 30000;
@@ -143,10 +106,6 @@ eddy_schema_registry *eddy_schema_registry_new(const char *url, char *err, size_
     if (u && !strcmp(u, "refuse")) r->unregistered = EDDY_SCHEMA_UNREGISTERED_REFUSE;
     pthread_mutex_init(&r->mu, NULL);
     return r;
-bad:
-    free(r);
-    seterr(err, errlen, "schema registry URL \"%s\": expected http://HOST[:PORT][/PREFIX]", url);
-    return NULL;
 }
 
 void eddy_schema_registry_free(eddy_schema_registry *r)

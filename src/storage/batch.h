@@ -55,4 +55,17 @@ int batch_validate(const uint8_t *p, size_t len, batch_info *out);
 /* Recomputes and stores the CRC (after changing attributes or maxTimestamp). */
 void batch_update_crc(uint8_t *p, size_t len);
 
+/* One record of a batch the broker writes itself (offsets, group metadata, schemas). */
+typedef struct batch_rec {
+    const void *key;
+    size_t key_len;
+    const void *val; /* NULL = tombstone */
+    size_t val_len;
+} batch_rec;
+
+/* Builds an uncompressed RecordBatch v2 of n >= 1 records without headers: every timestamp
+ * now_ms, no producer id, baseOffset 0 (the log assigns it), CRC set. Returns malloc'ed
+ * bytes; *len = their count. */
+uint8_t *batch_build(const batch_rec *rs, int n, int64_t now_ms, size_t *len);
+
 #endif
