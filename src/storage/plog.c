@@ -8,9 +8,9 @@
  * pages older than the newest 32 MiB (plog_set_drop_behind) are dropped (POSIX_FADV_DONTNEED
  * skips pages still dirty or under writeback, so nothing blocks and nothing unsynced is lost).
  * Tailing readers read the newest 32 MiB from the cache. With cfg.preallocate the segment file
- * is grown by fallocate in PREALLOC_STEP steps (no size change per append, so small fdatasyncs
- * skip most of the journal work); the tail is cut back at roll and close, and recovery treats a
- * zero batchLength as the end of the log.
+ * is grown by fallocate in steps that double from 64 KiB to 64 MiB (no size change per append,
+ * so small fdatasyncs skip most of the journal work); the tail is cut back at roll and close,
+ * and recovery treats a zero batchLength as the end of the log.
  * Measured with bench/storage/bench_plog.c (eddy-bench-plog /var/tmp 1024 16), 16 KiB batches:
  * plain 330/521 MB/s vs drop-behind 1284/1023 MB/s (two runs each); 4 KiB append + fdatasync
  * one at a time p50 340 us growing vs 237 us preallocated.
@@ -56,6 +56,7 @@ static int64_t g_db_keep = 32LL << 20; /* DB_KEEP; 0 = drop-behind off */
 
 void plog_set_drop_behind(int64_t keep_bytes) { g_db_keep = keep_bytes > 0 ? keep_bytes : 0; }
 #define PREALLOC_STEP (64LL << 20)
+#define PREALLOC_MIN (64LL << 10)
 #define SCAN_BUF (1 << 20)
 
 /* ------------------------------------------------------------------ test hooks ---- */
@@ -890,7 +891,12 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
     put_be64(batch, (uint64_t)l->leo);
     put_be32(batch + 12, 0);
     if (l->cfg.preallocate && s->size + (int64_t)len > s->alloc) {
-        int64_t want = s->size + (int64_t)len + PREALLOC_STEP;
+        /* the step doubles with the segment (PREALLOC_MIN .. PREALLOC_STEP): a busy partition
+         * extends its file every 64 MiB, an idle one holds at most 64 KiB it has not used */
+        int64_t step = s->size < PREALLOC_MIN ? PREALLOC_MIN
+                       : s->size > PREALLOC_STEP ? PREALLOC_STEP
+                                                 : s->size;
+        int64_t want = s->size + (int64_t)len + step;
         if (want > l->cfg.segment_bytes) want = s->size + (int64_t)len > l->cfg.segment_bytes
                                                      ? s->size + (int64_t)len
                                                      : l->cfg.segment_bytes;
