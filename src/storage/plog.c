@@ -1091,14 +1091,18 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
 
 static void read_ahead(seg *s, int64_t end)
 {
-    if (end >= s->size || end + RD_AHEAD / 2 <= s->ra_end) return;
-    int64_t from = s->ra_end > end ? s->ra_end : end, to = end + RD_AHEAD;
+    /* our own frontier (ra_end within RD_AHEAD after us) is extended once half of it is used;
+     * a frontier elsewhere (another reader, far ahead or behind) does not stop this one */
+    bool ours = s->ra_end > end && s->ra_end <= end + RD_AHEAD;
+    if (end >= s->size || (ours && s->ra_end > end + RD_AHEAD / 2)) return;
+    int64_t from = ours ? s->ra_end : end, to = end + RD_AHEAD;
     if (to > s->size) to = s->size;
     if (to > from) posix_fadvise(s->fd, from, to - from, POSIX_FADV_WILLNEED);
     s->ra_end = to;
 }
 
-static void read_drop_behind(seg *s, int64_t pos, int64_t len)
+/* A read of [pos, pos+len) of s: below the write window, read ahead and drop behind. */
+static void cold_read(seg *s, int64_t pos, int64_t len)
 {
     if (!g_db_keep || pos >= s->drop_pos) return;
     read_ahead(s, pos + len);
@@ -1126,7 +1130,7 @@ int plog_read(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out)
         out->len = 0;
         return -errno;
     }
-    read_drop_behind(s, out->file_pos, out->len);
+    cold_read(s, out->file_pos, out->len);
     return 0;
 }
 
