@@ -185,6 +185,12 @@ int rest_parse_v3_stream(const char *body, size_t len, rest_batch *out, size_t *
         json_error_t je;
         json_t *o = json_loadb(body + off, len - off, JSON_DISABLE_EOF_CHECK, &je);
         if (!o) {
+            /* the broken object is the stream's last record (empty), so results stay aligned */
+            batch_push(out, &cap);
+            rest_rec *x = &out->r[out->n++];
+            memset(x, 0, sizeof *x);
+            x->partition = x->timestamp = x->key.id = x->value.id = -1;
+            x->key.null = x->value.null = true;
             snprintf(err, errlen, "malformed JSON at byte %zu: %s", off + (size_t)je.position,
                      je.text);
             return REST_ERR_BAD_REQUEST;

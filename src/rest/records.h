@@ -60,8 +60,9 @@ enum {
  * an error code with a message. */
 int rest_parse_v3(const json_t *o, rest_rec *out, char *err, size_t errlen);
 /* v3 body: one record object or a stream of them (whitespace-separated, the streaming mode).
- * On a parse error after k good objects, *n = k and the error is returned; out is filled as far
- * as it got (free with rest_batch_free). */
+ * On an error in the k-th object (0-based) out->n = k + 1, the last record is the broken one
+ * (empty when it was not even JSON), and the error is returned; *consumed = where that object
+ * started. Free out with rest_batch_free in every case. */
 int rest_parse_v3_stream(const char *body, size_t len, rest_batch *out, size_t *consumed, char *err,
                          size_t errlen);
 

@@ -74,7 +74,9 @@ static void test_v3_errors(void **state)
     size_t used;
     assert_int_equal(rest_parse_v3_stream(s, strlen(s), &b, &used, err, sizeof err),
                      REST_ERR_BAD_REQUEST);
-    assert_int_equal(b.n, 1);
+    assert_int_equal(b.n, 2); /* the good record and the broken one */
+    assert_false(b.r[0].value.null);
+    assert_true(b.r[1].value.null);
     assert_int_equal(used, 35);
     rest_batch_free(&b);
 }
