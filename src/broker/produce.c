@@ -115,11 +115,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     }
     if (t->cfg.log_append_time) {
         lat = now_wall_ms();
-        uint16_t attr = (uint16_t)(bi.attributes | BATCH_ATTR_LOG_APPEND_TIME);
-        bp[21] = (uint8_t)(attr >> 8);
-        bp[22] = (uint8_t)attr;
-        put_be64(bp + 35, (uint64_t)lat);
-        batch_update_crc(bp, (size_t)rec.len);
+        batch_set_log_append_time(bp, (size_t)rec.len, lat);
     }
     err = part_append(b, p, bp, (size_t)rec.len, &base);
     if (err) {
