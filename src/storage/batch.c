@@ -540,27 +540,42 @@ int batch_check_records(const uint8_t *batch, size_t len, size_t cap, int32_t *b
 
 /* ------------------------------------------------------------------ build ---- */
 
+static void put_field(wbuf *w, const void *p, size_t n, bool null)
+{
+    if (null) {
+        wbuf_varint(w, -1);
+        return;
+    }
+    wbuf_varint(w, (int32_t)n);
+    wbuf_put(w, p, n);
+}
+
 uint8_t *batch_build(const batch_rec *rs, int n, int64_t now_ms, size_t *len)
 {
+    int64_t base_ts = INT64_MAX, max_ts = INT64_MIN;
+    for (int i = 0; i < n; i++) {
+        int64_t t = rs[i].timestamp ? rs[i].timestamp : now_ms;
+        if (t < base_ts) base_ts = t;
+        if (t > max_ts) max_ts = t;
+    }
     wbuf w, rec;
     wbuf_init(&w, 0);
     wbuf_init(&rec, 0);
     static const uint8_t hdr[BATCH_HEADER_SIZE];
     wbuf_put(&w, hdr, sizeof hdr);
     for (int i = 0; i < n; i++) {
+        const batch_rec *r = &rs[i];
         wbuf_reset(&rec);
         wbuf_i8(&rec, 0);
-        wbuf_varlong(&rec, 0);
+        wbuf_varlong(&rec, (r->timestamp ? r->timestamp : now_ms) - base_ts);
         wbuf_varint(&rec, i);
-        wbuf_varint(&rec, (int32_t)rs[i].key_len);
-        wbuf_put(&rec, rs[i].key, rs[i].key_len);
-        if (!rs[i].val) {
-            wbuf_varint(&rec, -1);
-        } else {
-            wbuf_varint(&rec, (int32_t)rs[i].val_len);
-            wbuf_put(&rec, rs[i].val, rs[i].val_len);
+        put_field(&rec, r->key, r->key_len, !r->key && r->key_len == 0);
+        put_field(&rec, r->val, r->val_len, !r->val);
+        wbuf_varint(&rec, r->nheaders > 0 ? r->nheaders : 0);
+        for (int h = 0; h < r->nheaders; h++) {
+            put_field(&rec, r->headers[h].key, r->headers[h].key_len, false);
+            put_field(&rec, r->headers[h].val, r->headers[h].val_len, !r->headers[h].val);
         }
-        wbuf_varint(&rec, 0);
         wbuf_varint(&w, (int32_t)rec.len);
         wbuf_put(&w, rec.data, rec.len);
     }
@@ -573,8 +588,8 @@ uint8_t *batch_build(const batch_rec *rs, int n, int64_t now_ms, size_t *len)
     p[OFF_MAGIC] = 2;
     put_be16(p + OFF_ATTRIBUTES, 0);
     put_be32(p + OFF_LAST_DELTA, (uint32_t)(n - 1));
-    put_be64(p + OFF_BASE_TS, (uint64_t)now_ms);
-    put_be64(p + OFF_MAX_TS, (uint64_t)now_ms);
+    put_be64(p + OFF_BASE_TS, (uint64_t)base_ts);
+    put_be64(p + OFF_MAX_TS, (uint64_t)max_ts);
     put_be64(p + OFF_PRODUCER_ID, (uint64_t)-1);
     put_be16(p + OFF_PRODUCER_EPOCH, (uint16_t)-1);
     put_be32(p + OFF_BASE_SEQ, (uint32_t)-1);

@@ -166,17 +166,29 @@ void batch_iter_free(batch_iter *it);
 int batch_check_records(const uint8_t *batch, size_t len, size_t cap, int32_t *bad_index,
                         const char **why, int64_t *max_ts);
 
-/* One record of a batch the broker writes itself (offsets, group metadata, schemas). */
-typedef struct batch_rec {
+/* A record header for batch_build (val NULL = null value). */
+typedef struct batch_header {
     const void *key;
+    size_t key_len;
+    const void *val;
+    size_t val_len;
+} batch_header;
+
+/* One record of a batch the broker writes itself (offsets, group metadata, schemas, HTTP
+ * produce). Fields after val_len are optional (zero = none / now). */
+typedef struct batch_rec {
+    const void *key; /* NULL with key_len 0 = null key */
     size_t key_len;
     const void *val; /* NULL = tombstone */
     size_t val_len;
+    const batch_header *headers;
+    int nheaders;
+    int64_t timestamp; /* 0 = the batch's now_ms */
 } batch_rec;
 
-/* Builds an uncompressed RecordBatch v2 of n >= 1 records without headers: every timestamp
- * now_ms, no producer id, baseOffset 0 (the log assigns it), CRC set. Returns malloc'ed
- * bytes; *len = their count. */
+/* Builds an uncompressed RecordBatch v2 of n >= 1 records: baseTimestamp / maxTimestamp the
+ * smallest / largest record timestamp, no producer id, baseOffset 0 (the log assigns it), CRC
+ * set. Returns malloc'ed bytes; *len = their count. */
 uint8_t *batch_build(const batch_rec *rs, int n, int64_t now_ms, size_t *len);
 
 /* ------------------------------------------------------------------ tailer ---- */
