@@ -11,6 +11,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#define BATCH_ZSTD_WINDOW_LOG 23 /* 8 MiB */
+
 #include "common/buf.h"
 #include "common/crc32c.h"
 #include "common/log.h"
@@ -293,9 +295,11 @@ static int un_lz4(const uint8_t *in, size_t n, obuf *o)
 /* zstd, one frame or several back to back. */
 static int un_zstd(const uint8_t *in, size_t n, obuf *o)
 {
-    ZSTD_DStream *ds = ZSTD_createDStream();
+    ZSTD_DCtx *ds = ZSTD_createDCtx();
     if (!ds) return BATCH_ERR_CORRUPT;
-    ZSTD_initDStream(ds);
+    /* a frame may ask for a window of up to 2 GiB; clients use <= 8 MiB (level <= 19 on
+     * inputs of batch size), so more is refused rather than allocated */
+    ZSTD_DCtx_setParameter(ds, ZSTD_d_windowLogMax, BATCH_ZSTD_WINDOW_LOG);
     ZSTD_inBuffer ib = {in, n, 0};
     size_t hint = 1; /* 0 = the last frame is complete */
     int rc = BATCH_ERR_CORRUPT;
@@ -316,7 +320,7 @@ static int un_zstd(const uint8_t *in, size_t n, obuf *o)
         o->len += ob.pos;
         if (ob.pos == 0 && ib.pos == before && o->len < o->alloc) break; /* truncated */
     }
-    ZSTD_freeDStream(ds);
+    ZSTD_freeDCtx(ds);
     return rc;
 }
 
@@ -324,34 +328,41 @@ int batch_decompress(int codec, const uint8_t *in, size_t n, size_t cap, uint8_t
                      size_t *olen)
 {
     if (cap > BATCH_INFLATE_MAX || cap == 0) cap = BATCH_INFLATE_MAX;
+    /* the buffer may hold one byte more than the cap: output of exactly `cap` bytes never
+     * stops a codec before it has read its end marker, and more than `cap` is TOO_BIG */
+    size_t room = cap + 1;
     obuf o;
     int rc;
     switch (codec) {
     case BATCH_CODEC_NONE:
-        if (n > cap) return ob_done(&(obuf){0}, BATCH_ERR_TOO_BIG, out, olen);
-        ob_init(&o, n, cap);
+        ob_init(&o, n < room ? n : room, room);
+        if (n > cap) {
+            rc = BATCH_ERR_TOO_BIG;
+            break;
+        }
         if (n) memcpy(o.p, in, n);
         o.len = n;
         rc = BATCH_OK;
         break;
     case BATCH_CODEC_GZIP:
-        ob_init(&o, n * 4, cap);
+        ob_init(&o, n * 4, room);
         rc = un_gzip(in, n, &o);
         break;
     case BATCH_CODEC_SNAPPY:
-        ob_init(&o, n * 2, cap);
+        ob_init(&o, n * 2, room);
         rc = un_snappy(in, n, &o);
         break;
     case BATCH_CODEC_LZ4:
-        ob_init(&o, n * 4, cap);
+        ob_init(&o, n * 4, room);
         rc = un_lz4(in, n, &o);
         break;
     case BATCH_CODEC_ZSTD:
-        ob_init(&o, n * 4, cap);
+        ob_init(&o, n * 4, room);
         rc = un_zstd(in, n, &o);
         break;
     default: return ob_done(&(obuf){0}, BATCH_ERR_CODEC, out, olen);
     }
+    if (rc == BATCH_OK && o.len > cap) rc = BATCH_ERR_TOO_BIG;
     return ob_done(&o, rc, out, olen);
 }
 
