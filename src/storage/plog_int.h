@@ -111,5 +111,7 @@ int plog_sync(plog *l);
 void plog_registry_each_dirty(void (*fn)(plog *l, void *arg), void *arg);
 bool plog_is_dirty(plog *l);
 
+/* recover.c: finishes or discards half-done compaction swaps before the segments are listed. */
+void plog_compact_recover_dir(const char *dir);
 
 #endif
