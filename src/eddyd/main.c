@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "http/registry.h"
 #include "metrics/metrics.h"
+#include "rest/rest.h"
 
 #define EDDY_VERSION "0.1.0"
 #define HTTP_MAX_BODY (16u << 20)
@@ -163,6 +164,7 @@ int main(int argc, char **argv)
     dispatch_register(broker_core_handlers);
     dispatch_register(group_handlers);
     broker_on_flush(b, group_on_flush);
+    broker_on_flush(b, rest_on_flush);
 
     if (broker_init(b) < 0) return 1;
     if (broker_open(b, data_dir) < 0) return 1;
@@ -179,6 +181,7 @@ int main(int argc, char **argv)
         .state_names = group_state_names,
     };
     http_server *http = NULL;
+    rest *rest_api = NULL;
     if (b->cfg.http_listen && b->cfg.http_listen[0]) {
         http = http_start(b, &ms);
         if (!http) return 1;
@@ -186,6 +189,7 @@ int main(int argc, char **argv)
             LOGE("main", "cannot start the schema registry");
             return 1;
         }
+        rest_api = rest_start(b, http, NULL, NULL);
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
@@ -206,6 +210,7 @@ int main(int argc, char **argv)
      * produces are answered; queued responses are written out; files are closed. */
     broker_stop_accepting(b);
     registry_stop(b);
+    rest_stop(rest_api);
     if (http) http_server_stop(http);
     broker_drain(b);
     group_coord_stop(b);

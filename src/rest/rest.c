@@ -54,7 +54,10 @@ typedef struct rres {
 
 /* ---------------------------------------------------------------- answers ---- */
 
-static int http_status_of(int code) { return code >= 1000 ? code / 100 : code; }
+static int http_status_of(int code)
+{
+    return code >= 1000 ? code / 100 : code;
+}
 
 static void answer_error(http_response *resp, int code, const char *msg)
 {
@@ -68,9 +71,9 @@ static void answer_error(http_response *resp, int code, const char *msg)
 static json_t *side_json(const rest_side *s)
 {
     if (s->null) return json_null();
-    json_t *o = json_pack("{s:s,s:I}", "type",
-                          s->schema ? (s->type ? s->type : "SCHEMA")
-                                    : "BINARY", "size", (json_int_t)s->len);
+    json_t *o =
+        json_pack("{s:s,s:I}", "type", s->schema ? (s->type ? s->type : "SCHEMA") : "BINARY",
+                  "size", (json_int_t)s->len);
     if (s->schema && s->len >= 5) {
         uint32_t id = be32(s->bytes + 1);
         json_object_set_new(o, "schema_id", json_integer(id));
@@ -84,9 +87,9 @@ static json_t *v3_result(const rest *r, const char *topic, const rest_rec *rec, 
     char ts[32];
     rest_format_time(x->ts, ts);
     return json_pack("{s:i,s:s,s:s,s:i,s:I,s:s,s:o,s:o}", "error_code", 200, "cluster_id",
-                     r->b->cluster_id, "topic_name", topic, "partition_id", (int)x->part,
-                     "offset", (json_int_t)x->offset, "timestamp", ts, "key",
-                     side_json(&rec->key), "value", side_json(&rec->value));
+                     r->b->cluster_id, "topic_name", topic, "partition_id", (int)x->part, "offset",
+                     (json_int_t)x->offset, "timestamp", ts, "key", side_json(&rec->key), "value",
+                     side_json(&rec->value));
 }
 
 /* ---------------------------------------------------------------- durability ---- */
@@ -104,6 +107,7 @@ static bool wait_durable(broker *b, const rwait *w)
 
 static void wait_free(rwait *w)
 {
+    free(w->body);
     free(w->topic);
     free(w->part);
     free(w->need);
@@ -119,7 +123,6 @@ void rest_on_flush(broker *b)
         if (wait_durable(b, w)) {
             *pp = w->next;
             http_complete(w->hp, w->status, w->ctype, w->body, strlen(w->body));
-            w->body = NULL;
             wait_free(w);
         } else {
             pp = &w->next;
@@ -196,9 +199,12 @@ static void append_all(rest *r, btopic *t, rest_rec *recs, rres *res, int n)
             for (int h = 0; h < x->nheaders; h++)
                 hs[m][h] = (batch_header){x->headers[h].name, strlen(x->headers[h].name),
                                           x->headers[h].value, x->headers[h].len};
-            br[m] = (batch_rec){x->key.null ? NULL : x->key.bytes, x->key.null ? 0 : x->key.len,
+            br[m] = (batch_rec){x->key.null ? NULL : x->key.bytes,
+                                x->key.null ? 0 : x->key.len,
                                 x->value.null ? NULL : x->value.bytes,
-                                x->value.null ? 0 : x->value.len, hs[m], x->nheaders,
+                                x->value.null ? 0 : x->value.len,
+                                hs[m],
+                                x->nheaders,
                                 res[j].ts};
             m++;
         }
@@ -238,8 +244,12 @@ static void prepare(rest *r, btopic *t, rest_batch *rb, rres *res)
     int32_t keyless = (int32_t)(r->rotate++ % (uint32_t)t->nparts);
     for (int i = 0; i < rb->n; i++) {
         rest_rec *x = &rb->r[i];
-        int rc = rest_resolve(x, t->name, r->lookup, r->lookup_arg, res[i].msg,
-                              sizeof res[i].msg);
+        if (x->error) {
+            res[i].code = x->error;
+            snprintf(res[i].msg, sizeof res[i].msg, "%s", x->error_msg ? x->error_msg : "");
+            continue;
+        }
+        int rc = rest_resolve(x, t->name, r->lookup, r->lookup_arg, res[i].msg, sizeof res[i].msg);
         if (rc) {
             res[i].code = rc;
             continue;
@@ -277,17 +287,14 @@ static void produce_v3(rest *r, const http_request *req, http_response *resp, co
     /* records parsed before a stream error are still produced; the error closes the answer */
     int n = rb.n;
     rres *res = xcalloc((size_t)n + 1, sizeof *res);
-    if (perr && n <= 1) {
-        answer_error(resp, perr, err);
+    if (n == 0 || (n == 1 && rb.r[0].error)) { /* one record, refused: a plain error */
+        if (n == 1) snprintf(err, sizeof err, "%s", rb.r[0].error_msg);
+        answer_error(resp, n ? rb.r[0].error : perr, err);
         rest_batch_free(&rb);
         free(res);
         return;
     }
     prepare(r, t, &rb, res);
-    if (perr) { /* the broken record: its parse error, not whatever prepare said */
-        res[n - 1].code = perr;
-        snprintf(res[n - 1].msg, sizeof res[n - 1].msg, "%s", err);
-    }
     append_all(r, t, rb.r, res, n);
     char *body;
     int status = 200;
@@ -353,13 +360,11 @@ static void produce_v2(rest *r, const http_request *req, http_response *resp, co
     for (int i = 0; i < n; i++) {
         if (res[i].code)
             json_array_append_new(offs, json_pack("{s:n,s:n,s:i,s:s}", "partition", "offset",
-                                                  "error_code", res[i].code, "error",
-                                                  res[i].msg));
+                                                  "error_code", res[i].code, "error", res[i].msg));
         else
-            json_array_append_new(offs, json_pack("{s:i,s:I,s:n,s:n}", "partition",
-                                                  (int)res[i].part, "offset",
-                                                  (json_int_t)res[i].offset, "error_code",
-                                                  "error"));
+            json_array_append_new(
+                offs, json_pack("{s:i,s:I,s:n,s:n}", "partition", (int)res[i].part, "offset",
+                                (json_int_t)res[i].offset, "error_code", "error"));
     }
     json_t *ksid = json_null(), *vsid = json_null();
     for (int i = 0; i < n; i++) {
@@ -369,12 +374,11 @@ static void produce_v2(rest *r, const http_request *req, http_response *resp, co
             vsid = json_integer(be32(rb.r[i].value.bytes + 1));
         if (!json_is_null(ksid) || !json_is_null(vsid)) break;
     }
-    json_t *o = json_pack("{s:o,s:o,s:o}", "offsets", offs, "key_schema_id", ksid,
-                          "value_schema_id", vsid);
+    json_t *o =
+        json_pack("{s:o,s:o,s:o}", "offsets", offs, "key_schema_id", ksid, "value_schema_id", vsid);
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    answer_when_durable(r, req, resp, t->name, res, n, 200, "application/vnd.kafka.v2+json",
-                        body);
+    answer_when_durable(r, req, resp, t->name, res, n, 200, "application/vnd.kafka.v2+json", body);
     rest_batch_free(&rb);
     free(res);
 }
@@ -422,8 +426,7 @@ static void on_v3(void *arg, const http_request *req, http_response *resp)
         answer_error(resp, 404, "Cluster not found.");
     } else if (n == 2 && !post) {
         answer_json(resp, 200, "application/json",
-                    json_pack("{s:s,s:[o]}", "kind", "KafkaClusterList", "data",
-                              cluster_json(r)));
+                    json_pack("{s:s,s:[o]}", "kind", "KafkaClusterList", "data", cluster_json(r)));
     } else if (n == 3 && !post) {
         answer_json(resp, 200, "application/json", cluster_json(r));
     } else if (n == 4 && !post && !strcmp(p[3], "topics")) {
@@ -436,8 +439,10 @@ static void on_v3(void *arg, const http_request *req, http_response *resp)
                     json_pack("{s:s,s:o}", "kind", "KafkaTopicList", "data", data));
     } else if (n == 5 && !post && !strcmp(p[3], "topics")) {
         btopic *t = topic_find(r->b, p[4]);
-        if (!t || t->internal) answer_error(resp, REST_ERR_TOPIC_NOT_FOUND, "Topic not found.");
-        else answer_json(resp, 200, "application/json", topic_json(r, t));
+        if (!t || t->internal)
+            answer_error(resp, REST_ERR_TOPIC_NOT_FOUND, "Topic not found.");
+        else
+            answer_json(resp, 200, "application/json", topic_json(r, t));
     } else if (n == 6 && post && !strcmp(p[3], "topics") && !strcmp(p[5], "records")) {
         produce_v3(r, req, resp, p[4]);
     } else {
@@ -467,7 +472,8 @@ static void on_v2(void *arg, const http_request *req, http_response *resp)
         long part = strtol(p[3], &end, 10);
         if (*end || part < 0 || part > INT32_MAX)
             answer_error(resp, REST_ERR_PARTITION_NOT_FOUND, "Partition not found.");
-        else produce_v2(r, req, resp, p[1], (int32_t)part);
+        else
+            produce_v2(r, req, resp, p[1], (int32_t)part);
     } else {
         answer_error(resp, 404, "Not found.");
     }
@@ -494,8 +500,7 @@ void rest_stop(rest *r)
         r->waits = w->next;
         static const char msg[] = "{\"error_code\":50301,\"message\":\"eddyd is shutting down; "
                                   "the records may or may not be durable\"}";
-        free(w->body);
-        http_complete(w->hp, 503, "application/json", xstrdup(msg), sizeof msg - 1);
+        http_complete(w->hp, 503, "application/json", msg, sizeof msg - 1);
         wait_free(w);
     }
     if (g_rest == r) g_rest = NULL;
