@@ -2,7 +2,7 @@
  * fd is registered with the loop; MHD_run is called when it is readable and on MHD's timeout).
  * Routes by method and path prefix; handlers run on the loop thread and answer synchronously.
  *
- * Users: /metrics and /healthz (metrics.c), the schema registry (registry*.c), admin API and
+ * Users: /metrics and /healthz (metrics.c), the schema registry (src/registry), admin API and
  * console assets.
  */
 #ifndef EDDY_HTTP_HTTP_H

@@ -15,7 +15,7 @@
  * open/closed content model (additionalProperties), required, enum/const, items, numeric and
  * length bounds, pattern, oneOf/anyOf subschemas.
  */
-#include "http/compat.h"
+#include "registry/compat.h"
 
 #include <stdarg.h>
 #include <stdint.h>

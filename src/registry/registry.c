@@ -34,8 +34,9 @@
 #include "storage/batch.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "http/compat.h"
 #include "http/http.h"
+#include "registry/compat.h"
+#include "registry/registry.h"
 
 #define SCHEMAS_TOPIC "_schemas"
 #define CT_SR "application/vnd.schemaregistry.v1+json"
