@@ -1,0 +1,391 @@
+/* store — the schema registry's model and its `_schemas` log (registry_int.h): the in-memory
+ * state (schema versions sorted by subject and version, per-subject config and mode), the
+ * Confluent record format of `_schemas` (see registry.c's header comment and
+ * docs/schema-registry.md), appending a change and applying it once durable, and the replay at
+ * start-up. Runs on the broker's loop thread.
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "broker/broker.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "registry/compat.h"
+#include "registry/registry_int.h"
+#include "storage/batch.h"
+
+/* ------------------------------------------------------------------ state ---- */
+
+int reg_level_global(const reg *r)
+{
+    return r->global_level >= 0 ? r->global_level : CL_BACKWARD;
+}
+
+subj_cfg *reg_cfg_find(reg *r, const char *s)
+{
+    for (int i = 0; i < r->ncfg; i++)
+        if (!strcmp(r->cfg[i].subject, s)) return &r->cfg[i];
+    return NULL;
+}
+
+int reg_level_for(reg *r, const char *s)
+{
+    subj_cfg *c = reg_cfg_find(r, s);
+    return c && c->level >= 0 ? c->level : reg_level_global(r);
+}
+
+const char *reg_mode_for(reg *r, const char *s)
+{
+    subj_cfg *c = s ? reg_cfg_find(r, s) : NULL;
+    return c && c->mode[0] ? c->mode : r->mode;
+}
+
+static subj_cfg *cfg_get(reg *r, const char *s)
+{
+    subj_cfg *c = reg_cfg_find(r, s);
+    if (c) return c;
+    r->cfg = xrealloc(r->cfg, (size_t)(r->ncfg + 1) * sizeof *r->cfg);
+    c = &r->cfg[r->ncfg++];
+    memset(c, 0, sizeof *c);
+    c->subject = xstrdup(s);
+    c->level = -1;
+    return c;
+}
+
+static void cfg_gc(reg *r, subj_cfg *c)
+{
+    if (c->level >= 0 || c->mode[0]) return;
+    free(c->subject);
+    *c = r->cfg[--r->ncfg];
+}
+
+/* r->v is sorted by (subject, version): index of the first entry >= (s, version). */
+static int ver_lower_bound(const reg *r, const char *s, int version)
+{
+    int lo = 0, hi = r->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        const sver *v = r->v[mid];
+        int c = strcmp(v->subject, s);
+        if (c < 0 || (c == 0 && v->version < version))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+sver *reg_find_ver(reg *r, const char *s, int version)
+{
+    int i = ver_lower_bound(r, s, version);
+    if (i < r->n && r->v[i]->version == version && !strcmp(r->v[i]->subject, s)) return r->v[i];
+    return NULL;
+}
+
+void reg_sver_free(sver *v)
+{
+    if (!v) return;
+    free(v->subject);
+    free(v->schema);
+    free(v->canon);
+    json_decref(v->refs);
+    free(v);
+}
+
+/* Applies one _schemas record (value NULL = tombstone). Used by the replay and after writes. */
+void reg_apply(reg *r, json_t *key, json_t *val)
+{
+    const char *kt = json_string_value(json_object_get(key, "keytype"));
+    if (!kt) return;
+    json_t *js = json_object_get(key, "subject");
+    const char *subject = json_string_value(js);
+    if (!strcmp(kt, "SCHEMA")) {
+        json_t *jv = json_object_get(key, "version");
+        if (!subject || !json_is_integer(jv)) return;
+        int version = (int)json_integer_value(jv);
+        sver *old = reg_find_ver(r, subject, version);
+        if (!val || json_is_null(val)) {
+            if (old) {
+                int i = ver_lower_bound(r, subject, version);
+                memmove(&r->v[i], &r->v[i + 1], (size_t)(r->n - i - 1) * sizeof *r->v);
+                r->n--;
+                reg_sver_free(old);
+            }
+            return;
+        }
+        json_t *jid = json_object_get(val, "id");
+        const char *schema = json_string_value(json_object_get(val, "schema"));
+        if (!json_is_integer(jid) || !schema) return;
+        int type = schema_type_parse(json_string_value(json_object_get(val, "schemaType")));
+        if (type < 0) return;
+        sver *v = old;
+        if (!v) {
+            v = xcalloc(1, sizeof *v);
+            v->subject = xstrdup(subject);
+            v->version = version;
+            if (r->n == r->a) {
+                r->a = r->a ? r->a * 2 : 64;
+                r->v = xrealloc(r->v, (size_t)r->a * sizeof *r->v);
+            }
+            int at = ver_lower_bound(r, subject, version);
+            memmove(&r->v[at + 1], &r->v[at], (size_t)(r->n - at) * sizeof *r->v);
+            r->v[at] = v;
+            r->n++;
+        } else {
+            free(v->schema);
+            free(v->canon);
+            json_decref(v->refs);
+        }
+        v->id = (int)json_integer_value(jid);
+        v->type = type;
+        v->schema = xstrdup(schema);
+        v->canon = schema_canonical(type, schema);
+        if (!v->canon) v->canon = xstrdup(schema);
+        json_t *refs = json_object_get(val, "references");
+        v->refs = json_is_array(refs) ? json_incref(refs) : json_array();
+        v->deleted = json_is_true(json_object_get(val, "deleted"));
+        if (v->id > r->max_id) r->max_id = v->id;
+    } else if (!strcmp(kt, "CONFIG")) {
+        int lvl = -1;
+        if (val && !json_is_null(val))
+            lvl = compat_level_parse(json_string_value(json_object_get(val, "compatibilityLevel")));
+        if (!subject) {
+            r->global_level = lvl;
+            return;
+        }
+        subj_cfg *c = cfg_get(r, subject);
+        c->level = lvl;
+        cfg_gc(r, c);
+    } else if (!strcmp(kt, "MODE")) {
+        const char *m = val ? json_string_value(json_object_get(val, "mode")) : NULL;
+        if (!subject) {
+            snprintf(r->mode, sizeof r->mode, "%s", m ? m : "READWRITE");
+            return;
+        }
+        subj_cfg *c = cfg_get(r, subject);
+        snprintf(c->mode, sizeof c->mode, "%s", m ? m : "");
+        cfg_gc(r, c);
+    } else if (!strcmp(kt, "DELETE_SUBJECT")) {
+        json_t *jv = val ? json_object_get(val, "version") : NULL;
+        if (!subject || !json_is_integer(jv)) return;
+        for (int i = 0; i < r->n; i++)
+            if (!strcmp(r->v[i]->subject, subject) && r->v[i]->version <= json_integer_value(jv))
+                r->v[i]->deleted = true;
+    } else if (!strcmp(kt, "ID_WATERMARK")) {
+        json_t *jid = val ? json_object_get(val, "id") : NULL;
+        if (json_is_integer(jid) && json_integer_value(jid) > r->max_id)
+            r->max_id = (int)json_integer_value(jid);
+    }
+}
+
+/* ------------------------------------------------------------- storage ---- */
+
+static uint8_t *build_batch(const wrec *rs, int n, size_t *len)
+{
+    batch_rec *br = xcalloc((size_t)n, sizeof *br);
+    for (int i = 0; i < n; i++)
+        br[i] =
+            (batch_rec){rs[i].key, strlen(rs[i].key), rs[i].val, rs[i].val ? strlen(rs[i].val) : 0};
+    uint8_t *p = batch_build(br, n, now_wall_ms(), len);
+    free(br);
+    return p;
+}
+
+/* Appends the records, waits until they are fsynced, applies them. 0 or -1. */
+int reg_write(reg *r, wrec *rs, int n)
+{
+    if (!r->t || r->t->nparts < 1) return -1;
+    bpart *p = r->t->parts[0];
+    size_t len;
+    uint8_t *batch = build_batch(rs, n, &len);
+    int64_t base = -1;
+    int rc = part_append(r->b, p, batch, len, &base);
+    free(batch);
+    if (rc != 0) {
+        LOGE("registry", "cannot append to %s: error %d", SCHEMAS_TOPIC, rc);
+        return -1;
+    }
+    int64_t end = base + n;
+    int ret = 0;
+    if (r->b->flusher) {
+        flusher_request(r->b->flusher, p->log, end);
+        int64_t deadline = now_mono_ms() + 10000;
+        while (plog_durable_offset(p->log) < end) {
+            if (now_mono_ms() > deadline) {
+                /* the records are in the log and a replay will see them: apply them so memory
+                 * matches the log, but do not claim durability (50001) */
+                LOGE("registry", "%s not durable after 10 s", SCHEMAS_TOPIC);
+                ret = -1;
+                break;
+            }
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        json_t *k = json_loads(rs[i].key, 0, NULL);
+        json_t *v = rs[i].val ? json_loads(rs[i].val, 0, NULL) : NULL;
+        reg_apply(r, k, v);
+        json_decref(k);
+        json_decref(v);
+    }
+    return ret;
+}
+
+static void parse_records(reg *r, const uint8_t *buf, int32_t len, int64_t from, int64_t *next)
+{
+    rbuf in = rbuf_make(buf, (size_t)len);
+    while (rbuf_left(&in) >= 61) {
+        int64_t base = rbuf_i64(&in);
+        int32_t blen = rbuf_i32(&in);
+        if (blen < 49 || (size_t)blen > rbuf_left(&in)) break;
+        rbuf b = rbuf_make(in.p, (size_t)blen);
+        rbuf_skip(&in, (size_t)blen);
+        rbuf_i32(&b); /* partitionLeaderEpoch */
+        int8_t magic = rbuf_i8(&b);
+        rbuf_u32(&b); /* crc (validated by plog_open) */
+        int16_t attr = rbuf_i16(&b);
+        int32_t last_delta = rbuf_i32(&b);
+        rbuf_skip(&b, 8 + 8 + 8 + 2 + 4);
+        int32_t count = rbuf_i32(&b);
+        if (base + last_delta + 1 > *next) *next = base + last_delta + 1;
+        if (magic != 2 || (attr & 0x07) || (attr & 0x20)) {
+            if (attr & 0x07) LOGW("registry", "skipping a compressed batch in %s", SCHEMAS_TOPIC);
+            continue;
+        }
+        for (int32_t i = 0; i < count && !b.err; i++) {
+            int32_t rlen = rbuf_varint(&b);
+            if (rlen < 0 || (size_t)rlen > rbuf_left(&b)) break;
+            rbuf rr = rbuf_make(b.p, (size_t)rlen);
+            rbuf_skip(&b, (size_t)rlen);
+            rbuf_i8(&rr);
+            rbuf_varlong(&rr);
+            int32_t odelta = rbuf_varint(&rr);
+            int32_t kl = rbuf_varint(&rr);
+            const uint8_t *kp = kl > 0 ? rbuf_take(&rr, (size_t)kl) : NULL;
+            int32_t vl = rbuf_varint(&rr);
+            const uint8_t *vp = vl >= 0 ? rbuf_take(&rr, (size_t)vl) : NULL;
+            if (rr.err || !kp || base + odelta < from) continue;
+            json_t *k = json_loadb((const char *)kp, (size_t)kl, 0, NULL);
+            json_t *v = vp ? json_loadb((const char *)vp, (size_t)vl, 0, NULL) : NULL;
+            if (k) reg_apply(r, k, v);
+            json_decref(k);
+            json_decref(v);
+        }
+    }
+}
+
+int reg_replay(reg *r)
+{
+    plog *log = r->t->parts[0]->log;
+    int64_t off = plog_start_offset(log), end = plog_end_offset(log);
+    while (off < end) {
+        uint8_t *buf = NULL;
+        int32_t len = 0;
+        int64_t nx = off;
+        int rc = plog_read_copy(log, off, 1 << 20, &buf, &len, &nx);
+        if (rc < 0) {
+            free(buf);
+            LOGE("registry", "cannot read %s at %" PRId64 ": %d", SCHEMAS_TOPIC, off, rc);
+            return -1;
+        }
+        int64_t next = nx > off ? nx : off;
+        parse_records(r, buf, len, off, &next);
+        free(buf);
+        if (len == 0 || next <= off) break;
+        off = next;
+    }
+    return 0;
+}
+
+sver *reg_latest(reg *r, const char *s, bool include_deleted)
+{
+    sver *best = NULL;
+    for (int i = 0; i < r->n; i++) {
+        sver *v = r->v[i];
+        if (strcmp(v->subject, s) || (v->deleted && !include_deleted)) continue;
+        if (!best || v->version > best->version) best = v;
+    }
+    return best;
+}
+
+bool reg_subject_exists(reg *r, const char *s, bool include_deleted)
+{
+    return reg_latest(r, s, include_deleted) != NULL;
+}
+
+sver *reg_by_id(reg *r, int id)
+{
+    sver *soft = NULL;
+    for (int i = 0; i < r->n; i++) {
+        if (r->v[i]->id != id) continue;
+        if (!r->v[i]->deleted) return r->v[i];
+        soft = r->v[i];
+    }
+    return soft;
+}
+
+int reg_type_of_subject(reg *r, const char *subject)
+{
+    sver *l = reg_latest(r, subject, false);
+    return l ? l->type : -1;
+}
+
+sver *reg_referenced_by(reg *r, const char *subject, int version)
+{
+    for (int i = 0; i < r->n; i++) {
+        sver *v = r->v[i];
+        if (v->deleted || !strcmp(v->subject, subject)) continue;
+        size_t k;
+        json_t *e;
+        json_array_foreach(v->refs, k, e)
+        {
+            const char *s = json_string_value(json_object_get(e, "subject"));
+            json_int_t rv = json_integer_value(json_object_get(e, "version"));
+            if (s && !strcmp(s, subject) && (version <= 0 || rv == version || rv == -1)) return v;
+        }
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ writes ---- */
+
+char *reg_key_schema(const char *subject, int version)
+{
+    json_t *k = json_pack("{s:s,s:s,s:i,s:i}", "keytype", "SCHEMA", "subject", subject, "version",
+                          version, "magic", 1);
+    char *s = json_dumps(k, JSON_COMPACT);
+    json_decref(k);
+    return s;
+}
+
+char *reg_val_schema(const sver *v, bool deleted)
+{
+    json_t *o = json_pack("{s:s,s:i,s:i,s:s,s:s,s:O,s:b}", "subject", v->subject, "version",
+                          v->version, "id", v->id, "schemaType", schema_type_name(v->type),
+                          "schema", v->schema, "references", v->refs, "deleted", deleted);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+void reg_wrecs_free(wrec *rs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(rs[i].key);
+        free(rs[i].val);
+    }
+    free(rs);
+}
+
+char *reg_watermark_val(int id)
+{
+    return xasprintf("{\"id\":%d}", id);
+}
