@@ -75,3 +75,29 @@ void registry_stop(broker *b)
     free(r->cfg);
     free(r);
 }
+
+static void fill(const sver *v, registry_schema *out)
+{
+    *out = (registry_schema){v->id, v->version, v->subject, schema_type_name(v->type), v->schema,
+                             v->deleted};
+}
+
+int registry_schema_by_id(broker *b, int id, registry_schema *out)
+{
+    (void)b;
+    sver *v = g_reg ? reg_by_id(g_reg, id) : NULL;
+    if (!v) return -1;
+    fill(v, out);
+    return 0;
+}
+
+int registry_schema_by_version(broker *b, const char *subject, int version, registry_schema *out)
+{
+    (void)b;
+    if (!g_reg || !subject) return -1;
+    sver *v = version <= 0 ? reg_latest(g_reg, subject, false)
+                           : reg_find_ver(g_reg, subject, version);
+    if (!v || v->deleted) return -1;
+    fill(v, out);
+    return 0;
+}

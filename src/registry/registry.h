@@ -5,11 +5,31 @@
 #ifndef EDDY_REGISTRY_REGISTRY_H
 #define EDDY_REGISTRY_REGISTRY_H
 
+#include <stdbool.h>
+
 #include "broker/broker.h"
 
 /* Replays `_schemas` (creating it if needed) and registers the REST routes on b->http.
  * Returns 0 (also when the broker has no HTTP port) or -1. */
 int registry_start(broker *b);
 void registry_stop(broker *b);
+
+/* Lookups for other modules, on the loop thread (e.g. REST produce encoding a payload). The
+ * strings belong to the registry and stay valid until the next registry change is applied: copy
+ * what must outlive the caller's turn of the loop. */
+typedef struct registry_schema {
+    int id;
+    int version;
+    const char *subject;
+    const char *type;   /* "AVRO" or "JSON" (compat.h's schema_type_name) */
+    const char *schema; /* the schema text as stored (normalised JSON) */
+    bool deleted;       /* soft-deleted version (by id: only when no live version has the id) */
+} registry_schema;
+
+/* Schema by global id: 0, or -1 if unknown (or no registry runs). */
+int registry_schema_by_id(broker *b, int id, registry_schema *out);
+/* A subject's version (version <= 0: the latest live one): 0, or -1 if the subject or live
+ * version does not exist. */
+int registry_schema_by_version(broker *b, const char *subject, int version, registry_schema *out);
 
 #endif
