@@ -52,7 +52,7 @@ int registry_start(broker *b)
             return -1;
         }
     }
-    if (r->t->nparts < 1 || reg_replay(r) < 0) {
+    if (r->t->nparts < 1 || reg_replay(r) < 0 || reg_queue_start(r) < 0) {
         free(r);
         return -1;
     }
@@ -69,6 +69,7 @@ void registry_stop(broker *b)
     reg *r = g_reg;
     if (!r) return;
     g_reg = NULL;
+    reg_queue_stop(r);
     for (int i = 0; i < r->n; i++) reg_sver_free(r->v[i]);
     free(r->v);
     for (int i = 0; i < r->ncfg; i++) free(r->cfg[i].subject);
@@ -78,8 +79,8 @@ void registry_stop(broker *b)
 
 static void fill(const sver *v, registry_schema *out)
 {
-    *out = (registry_schema){v->id, v->version, v->subject, schema_type_name(v->type), v->schema,
-                             v->deleted};
+    *out = (registry_schema){v->id,     v->version, v->subject, schema_type_name(v->type),
+                             v->schema, v->deleted};
 }
 
 int registry_schema_by_id(broker *b, int id, registry_schema *out)
@@ -95,8 +96,8 @@ int registry_schema_by_version(broker *b, const char *subject, int version, regi
 {
     (void)b;
     if (!g_reg || !subject) return -1;
-    sver *v = version <= 0 ? reg_latest(g_reg, subject, false)
-                           : reg_find_ver(g_reg, subject, version);
+    sver *v =
+        version <= 0 ? reg_latest(g_reg, subject, false) : reg_find_ver(g_reg, subject, version);
     if (!v || v->deleted) return -1;
     fill(v, out);
     return 0;

@@ -19,7 +19,7 @@
 
 /* ---------------------------------------------------------- responses ---- */
 
-static void reply_json(http_response *resp, int status, json_t *j)
+void reg_reply_json(http_response *resp, int status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(j);
@@ -27,9 +27,7 @@ static void reply_json(http_response *resp, int status, json_t *j)
     free(s);
 }
 
-static void reply_err(http_response *resp, int status, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void reply_err(http_response *resp, int status, int code, const char *fmt, ...)
+void reg_reply_err(http_response *resp, int status, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -46,18 +44,17 @@ static void reply_err(http_response *resp, int status, int code, const char *fmt
         m = json_string(msg);
     }
     free(msg);
-    reply_json(resp, status, json_pack("{s:i,s:o}", "error_code", code, "message", m));
+    reg_reply_json(resp, status, json_pack("{s:i,s:o}", "error_code", code, "message", m));
 }
 
-static void reply_store_err(http_response *resp)
+void reg_reply_store_err(http_response *resp)
 {
-    reply_err(resp, 500, 50001, "Error in the backend data store (%s)", SCHEMAS_TOPIC);
+    reg_reply_err(resp, 500, 50001, "Error in the backend data store (%s)", SCHEMAS_TOPIC);
 }
 
-static bool qflag(const http_request *req, const char *name)
+bool reg_qflag(const regreq *rq, int q)
 {
-    const char *v = http_query(req, name);
-    return v && !strcmp(v, "true");
+    return rq->q[q] && !strcmp(rq->q[q], "true");
 }
 
 /* Subject names: valid UTF-8, no control characters, 1..1024 bytes. */
@@ -72,38 +69,53 @@ static bool subject_ok(const char *s)
     return j != NULL;
 }
 
-static bool check_subject(const char *s, http_response *resp)
+bool reg_check_subject(const char *s, http_response *resp)
 {
     if (subject_ok(s)) return true;
-    reply_err(resp, 422, 42208,
-              "Invalid subject name (UTF-8, no control characters, at most "
-              "1024 bytes)");
+    reg_reply_err(resp, 422, 42208,
+                  "Invalid subject name (UTF-8, no control characters, at most "
+                  "1024 bytes)");
     return false;
 }
 
-/* Parses the body as a JSON object; answers 400/422 and returns NULL on failure. */
-static json_t *body_object(const http_request *req, http_response *resp)
+/* Wherever a subject is taken (also reads, which answer 40401 for other invalid names): no
+ * control characters. (A NUL never gets here: see run_route.) */
+static bool check_subject_chars(const char *s, http_response *resp)
 {
-    if (req->body_len > MAX_BODY_BYTES) {
-        reply_err(resp, 413, 413, "Request body too large (limit %u bytes)", MAX_BODY_BYTES);
+    for (const char *p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            reg_reply_err(resp, 422, 42208,
+                          "Invalid subject name: control character 0x%02x at byte %d",
+                          (unsigned char)*p, (int)(p - s));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parses the body as a JSON object; answers 400/422 and returns NULL on failure. */
+json_t *reg_body_object(const regreq *rq, http_response *resp)
+{
+    if (rq->body_len > MAX_BODY_BYTES) {
+        reg_reply_err(resp, 413, 413, "Request body too large (limit %u bytes)", MAX_BODY_BYTES);
         return NULL;
     }
     json_error_t je;
-    json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
     if (!j) {
-        reply_err(resp, 400, 400, "Unexpected JSON in the request body: %s", je.text);
+        reg_reply_err(resp, 400, 400, "Unexpected JSON in the request body: %s", je.text);
         return NULL;
     }
     if (!json_is_object(j)) {
         json_decref(j);
-        reply_err(resp, 422, 422, "The request body must be a JSON object");
+        reg_reply_err(resp, 422, 422, "The request body must be a JSON object");
         return NULL;
     }
     return j;
 }
 
 /* "latest", "-1" or 1..2^31-1. Returns the version, 0 for latest, -1 if invalid. */
-static int parse_version(const char *s)
+int reg_parse_version(const char *s)
 {
     if (!strcmp(s, "latest") || !strcmp(s, "-1")) return 0;
     if (!*s || strlen(s) > 10) return -1;
@@ -115,7 +127,7 @@ static int parse_version(const char *s)
     return v >= 1 && v <= 2147483647 ? (int)v : -1;
 }
 
-static json_t *sver_json(const sver *v, bool with_subject)
+json_t *reg_sver_json(const sver *v, bool with_subject)
 {
     json_t *o = json_object();
     if (with_subject) json_object_set_new(o, "subject", json_string(v->subject));
@@ -129,345 +141,38 @@ static json_t *sver_json(const sver *v, bool with_subject)
 }
 
 /* Latest version of a subject (not deleted unless include_deleted). */
-/* ------------------------------------------------- schema from a body ---- */
-
-typedef struct inschema {
-    int type;
-    char *norm;
-    char *canon;
-    json_t *refs;
-    schema_ref_text *rt;
-    int nrt;
-} inschema;
-
-static void inschema_free(inschema *s)
-{
-    free(s->norm);
-    free(s->canon);
-    json_decref(s->refs);
-    free(s->rt);
-    memset(s, 0, sizeof *s);
-}
-
-/* Resolves references of (type, refs) into texts (borrowed from the registry). */
-static int resolve_refs(reg *r, json_t *refs, schema_ref_text **out, int *nout, char *err,
-                        size_t errlen)
-{
-    *out = NULL;
-    *nout = 0;
-    if (!refs || json_is_null(refs)) return 0;
-    if (!json_is_array(refs)) {
-        snprintf(err, errlen, "\"references\" must be an array");
-        return -1;
-    }
-    size_t n = json_array_size(refs);
-    schema_ref_text *rt = xcalloc(n + 1, sizeof *rt);
-    for (size_t i = 0; i < n; i++) {
-        json_t *e = json_array_get(refs, i);
-        const char *name = json_string_value(json_object_get(e, "name"));
-        const char *subj = json_string_value(json_object_get(e, "subject"));
-        json_t *jv = json_object_get(e, "version");
-        if (!name || !subj || !json_is_integer(jv)) {
-            snprintf(err, errlen, "reference %zu needs \"name\", \"subject\" and \"version\"", i);
-            free(rt);
-            return -1;
-        }
-        int ver = (int)json_integer_value(jv);
-        sver *v = ver == -1 ? reg_latest(r, subj, false) : reg_find_ver(r, subj, ver);
-        if (!v) {
-            snprintf(err, errlen, "reference %s: subject %s version %d not found", name, subj, ver);
-            free(rt);
-            return -1;
-        }
-        rt[i].name = json_string_value(json_object_get(e, "name"));
-        rt[i].schema = v->schema;
-    }
-    *out = rt;
-    *nout = (int)n;
-    return 0;
-}
-
-/* Reads schema/schemaType/references from a request body; answers and returns -1 on error. */
-static int read_schema(reg *r, json_t *body, inschema *s, http_response *resp)
-{
-    memset(s, 0, sizeof *s);
-    json_t *js = json_object_get(body, "schema");
-    if (!json_is_string(js) || !json_string_length(js)) {
-        reply_err(resp, 422, 42201, "Invalid schema: \"schema\" must be a non-empty string");
-        return -1;
-    }
-    json_t *jt = json_object_get(body, "schemaType");
-    if (jt && !json_is_null(jt) && !json_is_string(jt)) {
-        reply_err(resp, 422, 42201, "Invalid schema: \"schemaType\" must be a string");
-        return -1;
-    }
-    s->type = schema_type_parse(json_is_string(jt) ? json_string_value(jt) : NULL);
-    if (s->type < 0 || s->type == STYPE_PROTOBUF) {
-        reply_err(resp, 422, 42201, "Invalid schema: unsupported schemaType %s",
-                  json_string_value(jt));
-        return -1;
-    }
-    char err[512] = "";
-    json_t *refs = json_object_get(body, "references");
-    if (resolve_refs(r, refs, &s->rt, &s->nrt, err, sizeof err) < 0) {
-        reply_err(resp, 422, 42201, "Invalid schema: %s", err);
-        return -1;
-    }
-    s->refs = json_is_array(refs) ? json_incref(refs) : json_array();
-    /* keep only name/subject/version in stored references */
-    json_t *clean = json_array();
-    size_t i;
-    json_t *e;
-    json_array_foreach(s->refs, i, e)
-    {
-        json_array_append_new(clean, json_pack("{s:O,s:O,s:O}", "name", json_object_get(e, "name"),
-                                               "subject", json_object_get(e, "subject"), "version",
-                                               json_object_get(e, "version")));
-    }
-    json_decref(s->refs);
-    s->refs = clean;
-    schema_src src = {json_string_value(js), s->rt, s->nrt};
-    s->norm = schema_normalize(s->type, &src, err, sizeof err);
-    if (!s->norm) {
-        reply_err(resp, 422, 42201, "Invalid schema: %s", err);
-        inschema_free(s);
-        return -1;
-    }
-    s->canon = schema_canonical(s->type, s->norm);
-    if (!s->canon) s->canon = xstrdup(s->norm);
-    return 0;
-}
-
-static bool same_schema(const sver *v, const inschema *s)
-{
-    return v->type == s->type && !strcmp(v->canon, s->canon) && json_equal(v->refs, s->refs);
-}
-
-/* Previous (non-deleted) versions of a subject, oldest first, with resolved references. */
-typedef struct prevset {
-    schema_src *src;
-    int *versions;
-    schema_ref_text **rts;
-    int n;
-} prevset;
-
-static void prev_load(reg *r, const char *subject, int only_version, prevset *ps)
-{
-    memset(ps, 0, sizeof *ps);
-    ps->src = xcalloc((size_t)r->n + 1, sizeof *ps->src);
-    ps->versions = xcalloc((size_t)r->n + 1, sizeof *ps->versions);
-    ps->rts = xcalloc((size_t)r->n + 1, sizeof *ps->rts);
-    for (int i = 0; i < r->n; i++) { /* r->v is sorted by subject, version */
-        sver *v = r->v[i];
-        if (v->deleted || strcmp(v->subject, subject)) continue;
-        if (only_version > 0 && v->version != only_version) continue;
-        char err[256];
-        int nrt = 0;
-        resolve_refs(r, v->refs, &ps->rts[ps->n], &nrt, err, sizeof err);
-        ps->src[ps->n] = (schema_src){v->schema, ps->rts[ps->n], nrt};
-        ps->versions[ps->n] = v->version;
-        ps->n++;
-    }
-}
-
-static void prev_free(prevset *ps)
-{
-    for (int i = 0; i < ps->n; i++) free(ps->rts[i]);
-    free(ps->rts);
-    free(ps->src);
-    free(ps->versions);
-}
-
 /* ------------------------------------------------------------ handlers ---- */
 
-static bool read_only_s(reg *r, const char *subject, http_response *resp)
+bool reg_read_only(reg *r, const char *subject, http_response *resp)
 {
     if (!strcmp(reg_mode_for(r, subject), "READONLY")) {
-        reply_err(resp, 422, 42205, "Subject %s is in read-only mode", subject ? subject : "");
+        reg_reply_err(resp, 422, 42205, "Subject %s is in read-only mode", subject ? subject : "");
         return true;
     }
     return false;
 }
 
-static bool read_only(reg *r, http_response *resp)
+static void do_delete_subject(reg *r, const char *subject, reg_op *op, http_response *resp)
 {
-    return read_only_s(r, NULL, resp);
-}
-
-static void do_register(reg *r, const char *subject, const http_request *req, http_response *resp)
-{
-    if (!check_subject(subject, resp) || read_only_s(r, subject, resp)) return;
-    json_t *body = body_object(req, resp);
-    if (!body) return;
-    inschema s;
-    if (read_schema(r, body, &s, resp) < 0) {
-        json_decref(body);
-        return;
-    }
-    /* IMPORT mode: the caller chooses the id (and optionally the version) */
-    bool import = !strcmp(reg_mode_for(r, subject), "IMPORT");
-    json_t *jid = json_object_get(body, "id"), *jver = json_object_get(body, "version");
-    int want_id = json_is_integer(jid) ? (int)json_integer_value(jid) : 0;
-    int want_ver = json_is_integer(jver) ? (int)json_integer_value(jver) : 0;
-    bool bad_id = (jid && !json_is_null(jid) &&
-                   (!json_is_integer(jid) || json_integer_value(jid) < 1 ||
-                    json_integer_value(jid) > INT32_MAX)) ||
-                  (jver && !json_is_null(jver) &&
-                   (!json_is_integer(jver) || json_integer_value(jver) < 1 ||
-                    json_integer_value(jver) > INT32_MAX));
-    json_decref(body);
-    if (bad_id) {
-        inschema_free(&s);
-        return reply_err(resp, 422, 42201,
-                         "Invalid schema: \"id\" and \"version\" must be "
-                         "integers in [1, 2^31-1]");
-    }
-    if ((want_id || want_ver) && !import) {
-        inschema_free(&s);
-        return reply_err(resp, 422, 42205,
-                         "Subject %s is not in import mode: \"id\" and "
-                         "\"version\" cannot be chosen",
-                         subject);
-    }
-    if (import && want_id) {
-        sver *o = reg_by_id(r, want_id);
-        if (o && !same_schema(o, &s)) {
-            inschema_free(&s);
-            return reply_err(resp, 422, 42205,
-                             "Overwrite new schema with id %d is not "
-                             "permitted.",
-                             want_id);
-        }
-        sver *l = reg_latest(r, subject, true);
-        int ver = want_ver ? want_ver : (l ? l->version + 1 : 1);
-        sver *ex = reg_find_ver(r, subject, ver);
-        if (ex && (ex->id != want_id || !same_schema(ex, &s))) {
-            inschema_free(&s);
-            return reply_err(resp, 422, 42205,
-                             "Overwrite of subject %s version %d is not "
-                             "permitted.",
-                             subject, ver);
-        }
-        if (ex) {
-            inschema_free(&s);
-            return reply_json(resp, 200, json_pack("{s:i}", "id", want_id));
-        }
-        sver nv = {(char *)subject, ver, want_id, s.type, s.norm, NULL, s.refs, false};
-        wrec rs[1];
-        rs[0].key = reg_key_schema(subject, ver);
-        rs[0].val = reg_val_schema(&nv, false);
-        int rc = reg_write(r, rs, 1);
-        free(rs[0].key);
-        free(rs[0].val);
-        inschema_free(&s);
-        if (rc < 0) return reply_store_err(resp);
-        LOGI("registry", "imported %s version %d id %d", subject, ver, want_id);
-        return reply_json(resp, 200, json_pack("{s:i}", "id", want_id));
-    }
-    /* already registered (not deleted) under this subject: same id */
-    for (int i = 0; i < r->n; i++) {
-        sver *v = r->v[i];
-        if (!v->deleted && !strcmp(v->subject, subject) && same_schema(v, &s)) {
-            reply_json(resp, 200, json_pack("{s:i}", "id", v->id));
-            inschema_free(&s);
-            return;
-        }
-    }
-    int cur_type = reg_type_of_subject(r, subject);
-    int level = import ? CL_NONE : reg_level_for(r, subject); /* imports are not checked */
-    if (cur_type >= 0 && cur_type != s.type && level != CL_NONE) {
-        reply_err(resp, 409, 409,
-                  "Schema being registered is incompatible with an earlier schema for subject "
-                  "\"%s\": schema type %s differs from the subject's %s",
-                  subject, schema_type_name(s.type), schema_type_name(cur_type));
-        inschema_free(&s);
-        return;
-    }
-    prevset ps;
-    prev_load(r, subject, 0, &ps);
-    json_t *reasons = json_array();
-    schema_src ns = {s.norm, s.rt, s.nrt};
-    bool ok = cur_type < 0 || compat_check(s.type, level, &ns, ps.src, ps.versions, ps.n, reasons);
-    prev_free(&ps);
-    if (!ok) {
-        char *d = json_dumps(reasons, JSON_COMPACT);
-        reply_err(resp, 409, 409,
-                  "Schema being registered is incompatible with an earlier schema for subject "
-                  "\"%s\", details: %s",
-                  subject, d ? d : "[]");
-        free(d);
-        json_decref(reasons);
-        inschema_free(&s);
-        return;
-    }
-    json_decref(reasons);
-    /* id: the same schema anywhere keeps its id; otherwise the next never-used one */
-    int id = 0;
-    for (int i = 0; i < r->n && !id; i++)
-        if (same_schema(r->v[i], &s)) id = r->v[i]->id;
-    if (!id) id = r->max_id + 1;
-    sver *l = reg_latest(r, subject, true);
-    sver nv = {(char *)subject, l ? l->version + 1 : 1, id, s.type, s.norm, NULL, s.refs, false};
-    wrec *rs = xcalloc(1, sizeof *rs);
-    rs[0].key = reg_key_schema(subject, nv.version);
-    rs[0].val = reg_val_schema(&nv, false);
-    int rc = reg_write(r, rs, 1);
-    reg_wrecs_free(rs, 1);
-    inschema_free(&s);
-    if (rc < 0) return reply_store_err(resp);
-    LOGI("registry", "registered %s version %d id %d", subject, nv.version, id);
-    reply_json(resp, 200, json_pack("{s:i}", "id", id));
-}
-
-static void do_lookup(reg *r, const char *subject, const http_request *req, http_response *resp)
-{
-    json_t *body = body_object(req, resp);
-    if (!body) return;
-    inschema s;
-    if (read_schema(r, body, &s, resp) < 0) {
-        json_decref(body);
-        return;
-    }
-    json_decref(body);
-    bool del = qflag(req, "deleted");
-    if (!reg_subject_exists(r, subject, del)) {
-        inschema_free(&s);
-        return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
-    }
-    for (int i = 0; i < r->n; i++) {
-        sver *v = r->v[i];
-        if ((!v->deleted || del) && !strcmp(v->subject, subject) && same_schema(v, &s)) {
-            inschema_free(&s);
-            return reply_json(resp, 200, sver_json(v, true));
-        }
-    }
-    inschema_free(&s);
-    reply_err(resp, 404, 40403, "Schema not found");
-}
-
-/* A live (not soft-deleted) version whose references name subject (and version, if > 0)? */
-static void do_delete_subject(reg *r, const char *subject, const http_request *req,
-                              http_response *resp)
-{
-    if (read_only_s(r, subject, resp)) return;
-    bool perm = qflag(req, "permanent");
+    if (reg_read_only(r, subject, resp)) return;
+    bool perm = reg_qflag(&op->rq, Q_PERMANENT);
     if (!reg_subject_exists(r, subject, true))
-        return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+        return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
     if (perm && reg_subject_exists(r, subject, false))
-        return reply_err(resp, 404, 40405,
-                         "Subject '%s' was not deleted first before being permanently deleted",
-                         subject);
+        return reg_reply_err(resp, 404, 40405,
+                             "Subject '%s' was not deleted first before being permanently deleted",
+                             subject);
     if (!perm && !reg_subject_exists(r, subject, false))
-        return reply_err(resp, 404, 40404,
-                         "Subject '%s' was soft deleted.Set permanent=true to "
-                         "delete permanently",
-                         subject);
+        return reg_reply_err(resp, 404, 40404,
+                             "Subject '%s' was soft deleted.Set permanent=true to "
+                             "delete permanently",
+                             subject);
     sver *user = reg_referenced_by(r, subject, 0);
     if (user)
-        return reply_err(resp, 422, 42206,
-                         "One or more references exist to the schema "
-                         "{subject=%s}: referenced by %s version %d",
-                         subject, user->subject, user->version);
+        return reg_reply_err(resp, 422, 42206,
+                             "One or more references exist to the schema "
+                             "{subject=%s}: referenced by %s version %d",
+                             subject, user->subject, user->version);
     wrec *rs = xcalloc((size_t)r->n + 2, sizeof *rs);
     json_t *out = json_array();
     int n = 0;
@@ -485,47 +190,42 @@ static void do_delete_subject(reg *r, const char *subject, const http_request *r
         rs[n].val = reg_watermark_val(r->max_id);
         n++;
     }
-    int rc = reg_write(r, rs, n);
-    reg_wrecs_free(rs, n);
-    if (rc < 0) {
-        json_decref(out);
-        return reply_store_err(resp);
-    }
-    reply_json(resp, 200, out);
+    reg_reply_json(resp, 200, out);
+    op->st = reg_write_then(r, op, rs, n, reg_step_answer);
 }
 
-static void do_delete_version(reg *r, const char *subject, const char *vs, const http_request *req,
+static void do_delete_version(reg *r, const char *subject, const char *vs, reg_op *op,
                               http_response *resp)
 {
-    if (read_only_s(r, subject, resp)) return;
-    bool perm = qflag(req, "permanent");
-    int ver = parse_version(vs);
+    if (reg_read_only(r, subject, resp)) return;
+    bool perm = reg_qflag(&op->rq, Q_PERMANENT);
+    int ver = reg_parse_version(vs);
     if (ver < 0)
-        return reply_err(resp, 422, 42202,
-                         "The specified version '%s' is not a valid version id. "
-                         "Allowed values are between [1, 2^31-1] and the string \"latest\"",
-                         vs);
+        return reg_reply_err(resp, 422, 42202,
+                             "The specified version '%s' is not a valid version id. "
+                             "Allowed values are between [1, 2^31-1] and the string \"latest\"",
+                             vs);
     if (!reg_subject_exists(r, subject, true))
-        return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+        return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
     sver *v = ver == 0 ? reg_latest(r, subject, perm) : reg_find_ver(r, subject, ver);
-    if (!v) return reply_err(resp, 404, 40402, "Version %s not found.", vs);
+    if (!v) return reg_reply_err(resp, 404, 40402, "Version %s not found.", vs);
     if (perm && !v->deleted)
-        return reply_err(resp, 404, 40407,
-                         "Subject '%s' Version %d was not deleted first "
-                         "before being permanently deleted",
-                         subject, v->version);
+        return reg_reply_err(resp, 404, 40407,
+                             "Subject '%s' Version %d was not deleted first "
+                             "before being permanently deleted",
+                             subject, v->version);
     if (!perm && v->deleted)
-        return reply_err(resp, 404, 40406,
-                         "Subject '%s' Version %d was soft deleted.Set "
-                         "permanent=true to delete permanently",
-                         subject, v->version);
+        return reg_reply_err(resp, 404, 40406,
+                             "Subject '%s' Version %d was soft deleted.Set "
+                             "permanent=true to delete permanently",
+                             subject, v->version);
     int version = v->version;
     sver *user = reg_referenced_by(r, subject, version);
     if (user)
-        return reply_err(resp, 422, 42206,
-                         "One or more references exist to the schema "
-                         "{subject=%s,version=%d}: referenced by %s version %d",
-                         subject, version, user->subject, user->version);
+        return reg_reply_err(resp, 422, 42206,
+                             "One or more references exist to the schema "
+                             "{subject=%s,version=%d}: referenced by %s version %d",
+                             subject, version, user->subject, user->version);
     wrec *rs = xcalloc(2, sizeof *rs);
     rs[0].key = reg_key_schema(subject, version);
     rs[0].val = perm ? NULL : reg_val_schema(v, true);
@@ -535,27 +235,25 @@ static void do_delete_version(reg *r, const char *subject, const char *vs, const
         rs[1].val = reg_watermark_val(r->max_id);
         n = 2;
     }
-    int rc = reg_write(r, rs, n);
-    reg_wrecs_free(rs, n);
-    if (rc < 0) return reply_store_err(resp);
-    reply_json(resp, 200, json_integer(version));
+    reg_reply_json(resp, 200, json_integer(version));
+    op->st = reg_write_then(r, op, rs, n, reg_step_answer);
 }
 
 static void do_get_version(reg *r, const char *subject, const char *vs, bool raw, bool referencedby,
-                           const http_request *req, http_response *resp)
+                           reg_op *op, http_response *resp)
 {
-    int ver = parse_version(vs);
+    int ver = reg_parse_version(vs);
     if (ver < 0)
-        return reply_err(resp, 422, 42202,
-                         "The specified version '%s' is not a valid version id. "
-                         "Allowed values are between [1, 2^31-1] and the string \"latest\"",
-                         vs);
-    bool del = qflag(req, "deleted");
+        return reg_reply_err(resp, 422, 42202,
+                             "The specified version '%s' is not a valid version id. "
+                             "Allowed values are between [1, 2^31-1] and the string \"latest\"",
+                             vs);
+    bool del = reg_qflag(&op->rq, Q_DELETED);
     if (!reg_subject_exists(r, subject, true))
-        return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+        return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
     sver *v = ver == 0 ? reg_latest(r, subject, false) : reg_find_ver(r, subject, ver);
     if (!v || (v->deleted && !del && ver != 0))
-        return reply_err(resp, 404, 40402, "Version %s not found.", vs);
+        return reg_reply_err(resp, 404, 40402, "Version %s not found.", vs);
     if (raw) return http_resp_set(resp, 200, CT_SR, v->schema, strlen(v->schema));
     if (referencedby) {
         json_t *out = json_array();
@@ -572,21 +270,20 @@ static void do_get_version(reg *r, const char *subject, const char *vs, bool raw
                 }
             }
         }
-        return reply_json(resp, 200, out);
+        return reg_reply_json(resp, 200, out);
     }
-    reply_json(resp, 200, sver_json(v, true));
+    reg_reply_json(resp, 200, reg_sver_json(v, true));
 }
 
 /* /subjects, /subjects/{s}, /subjects/{s}/versions[/{v}[/schema|/referencedby]] */
-static void h_subjects(void *arg, const http_request *req, http_response *resp)
+static void route_subjects(reg *r, reg_op *op, http_response *resp)
 {
-    reg *r = arg;
-    const char *m = req->method;
-    const char *rest = req->path + strlen("/subjects");
+    const char *m = op->rq.method;
+    const char *rest = op->rq.path + strlen("/subjects");
     if (!*rest || !strcmp(rest, "/")) {
-        if (strcmp(m, "GET")) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
-        bool del = qflag(req, "deleted");
-        const char *prefix = http_query(req, "subjectPrefix");
+        if (strcmp(m, "GET")) return reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+        bool del = reg_qflag(&op->rq, Q_DELETED);
+        const char *prefix = op->rq.q[Q_SUBJECT_PREFIX];
         json_t *out = json_array();
         const char *last = NULL;
         for (int i = 0; i < r->n; i++) {
@@ -597,40 +294,38 @@ static void h_subjects(void *arg, const http_request *req, http_response *resp)
             json_array_append_new(out, json_string(v->subject));
             last = v->subject;
         }
-        return reply_json(resp, 200, out);
+        return reg_reply_json(resp, 200, out);
     }
-    if (*rest != '/') return reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (*rest != '/') return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
     rest++;
     const char *slash = strchr(rest, '/');
-    char *subject = xstrndup(rest, slash ? (size_t)(slash - rest) : strlen(rest));
+    char *subject = op->subject = xstrndup(rest, slash ? (size_t)(slash - rest) : strlen(rest));
     const char *tail = slash ? slash : "";
-    if (!*subject) {
-        free(subject);
-        return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-    }
+    if (!*subject) return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (!check_subject_chars(subject, resp)) return;
     if (!*tail || !strcmp(tail, "/")) {
         if (!strcmp(m, "POST"))
-            do_lookup(r, subject, req, resp);
+            op->st = reg_lookup(r, op);
         else if (!strcmp(m, "DELETE"))
-            do_delete_subject(r, subject, req, resp);
+            do_delete_subject(r, subject, op, resp);
         else
-            reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+            reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
     } else if (!strcmp(tail, "/versions") || !strcmp(tail, "/versions/")) {
         if (!strcmp(m, "POST")) {
-            do_register(r, subject, req, resp);
+            op->st = reg_register(r, op);
         } else if (!strcmp(m, "GET")) {
-            bool del = qflag(req, "deleted");
+            bool del = reg_qflag(&op->rq, Q_DELETED);
             if (!reg_subject_exists(r, subject, del)) {
-                reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+                reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
             } else {
                 json_t *out = json_array();
                 for (int i = 0; i < r->n; i++)
                     if (!strcmp(r->v[i]->subject, subject) && (!r->v[i]->deleted || del))
                         json_array_append_new(out, json_integer(r->v[i]->version));
-                reply_json(resp, 200, out);
+                reg_reply_json(resp, 200, out);
             }
         } else {
-            reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+            reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
         }
     } else if (!strncmp(tail, "/versions/", 10)) {
         const char *vs = tail + 10;
@@ -638,61 +333,60 @@ static void h_subjects(void *arg, const http_request *req, http_response *resp)
         char *ver = xstrndup(vs, vslash ? (size_t)(vslash - vs) : strlen(vs));
         const char *sub = vslash ? vslash : "";
         if (!strcmp(m, "GET") && (!*sub || !strcmp(sub, "/")))
-            do_get_version(r, subject, ver, false, false, req, resp);
+            do_get_version(r, subject, ver, false, false, op, resp);
         else if (!strcmp(m, "GET") && !strcmp(sub, "/schema"))
-            do_get_version(r, subject, ver, true, false, req, resp);
+            do_get_version(r, subject, ver, true, false, op, resp);
         else if (!strcmp(m, "GET") && !strcmp(sub, "/referencedby"))
-            do_get_version(r, subject, ver, false, true, req, resp);
+            do_get_version(r, subject, ver, false, true, op, resp);
         else if (!strcmp(m, "DELETE") && !*sub)
-            do_delete_version(r, subject, ver, req, resp);
+            do_delete_version(r, subject, ver, op, resp);
         else if (*sub && strcmp(sub, "/schema") && strcmp(sub, "/referencedby"))
-            reply_err(resp, 404, 404, "HTTP 404 Not Found");
+            reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
         else
-            reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+            reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
         free(ver);
     } else {
-        reply_err(resp, 404, 404, "HTTP 404 Not Found");
+        reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
     }
-    free(subject);
 }
 
 /* /schemas, /schemas/types, /schemas/ids/{id}[/schema|/versions|/subjects] */
-static void h_schemas(void *arg, const http_request *req, http_response *resp)
+static void route_schemas(reg *r, reg_op *op, http_response *resp)
 {
-    reg *r = arg;
-    if (strcmp(req->method, "GET")) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
-    const char *rest = req->path + strlen("/schemas");
+    if (strcmp(op->rq.method, "GET"))
+        return reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+    const char *rest = op->rq.path + strlen("/schemas");
     if (!strcmp(rest, "/types") || !strcmp(rest, "/types/"))
-        return reply_json(resp, 200, json_pack("[s,s]", "JSON", "AVRO"));
+        return reg_reply_json(resp, 200, json_pack("[s,s]", "JSON", "AVRO"));
     if (!*rest || !strcmp(rest, "/")) {
         json_t *out = json_array();
         for (int i = 0; i < r->n; i++)
-            if (!r->v[i]->deleted) json_array_append_new(out, sver_json(r->v[i], true));
-        return reply_json(resp, 200, out);
+            if (!r->v[i]->deleted) json_array_append_new(out, reg_sver_json(r->v[i], true));
+        return reg_reply_json(resp, 200, out);
     }
-    if (strncmp(rest, "/ids/", 5)) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (strncmp(rest, "/ids/", 5)) return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
     const char *ids = rest + 5;
     const char *sl = strchr(ids, '/');
     char *idstr = xstrndup(ids, sl ? (size_t)(sl - ids) : strlen(ids));
     const char *tail = sl ? sl : "";
-    int id = parse_version(idstr);
+    int id = reg_parse_version(idstr);
     bool bad = id <= 0;
     free(idstr);
     sver *v = bad ? NULL : reg_by_id(r, id);
-    if (!v) return reply_err(resp, 404, 40403, "Schema %d not found", bad ? -1 : id);
+    if (!v) return reg_reply_err(resp, 404, 40403, "Schema %d not found", bad ? -1 : id);
     if (!*tail || !strcmp(tail, "/")) {
         json_t *o = json_object();
         if (v->type != STYPE_AVRO)
             json_object_set_new(o, "schemaType", json_string(schema_type_name(v->type)));
         json_object_set_new(o, "schema", json_string(v->schema));
         if (json_array_size(v->refs)) json_object_set(o, "references", v->refs);
-        return reply_json(resp, 200, o);
+        return reg_reply_json(resp, 200, o);
     }
     if (!strcmp(tail, "/schema"))
         return http_resp_set(resp, 200, CT_SR, v->schema, strlen(v->schema));
     bool vers = !strcmp(tail, "/versions"), subs = !strcmp(tail, "/subjects");
-    if (!vers && !subs) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-    bool del = qflag(req, "deleted");
+    if (!vers && !subs) return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    bool del = reg_qflag(&op->rq, Q_DELETED);
     json_t *out = json_array();
     for (int i = 0; i < r->n; i++) {
         sver *x = r->v[i];
@@ -705,239 +399,253 @@ static void h_schemas(void *arg, const http_request *req, http_response *resp)
                         x->subject))
             json_array_append_new(out, json_string(x->subject));
     }
-    reply_json(resp, 200, out);
+    reg_reply_json(resp, 200, out);
 }
 
 /* POST /compatibility/subjects/{s}/versions[/{v}] */
-static void h_compat(void *arg, const http_request *req, http_response *resp)
+static void route_compat(reg *r, reg_op *op, http_response *resp)
 {
-    reg *r = arg;
-    const char *rest = req->path + strlen("/compatibility");
-    if (strncmp(rest, "/subjects/", 10)) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    const char *rest = op->rq.path + strlen("/compatibility");
+    if (strncmp(rest, "/subjects/", 10)) return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
     rest += 10;
     const char *sl = strstr(rest, "/versions");
-    if (!sl || sl == rest) return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-    if (strcmp(req->method, "POST"))
-        return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
-    char *subject = xstrndup(rest, (size_t)(sl - rest));
+    if (!sl || sl == rest) return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (strcmp(op->rq.method, "POST"))
+        return reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+    op->subject = xstrndup(rest, (size_t)(sl - rest));
+    if (!check_subject_chars(op->subject, resp)) return;
     const char *vtail = sl + 9;
-    int ver = 0;
-    bool all = !*vtail || !strcmp(vtail, "/");
-    if (!all) {
-        if (*vtail != '/') {
-            free(subject);
-            return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-        }
-        ver = parse_version(vtail + 1);
-        if (ver < 0) {
-            reply_err(resp, 422, 42202,
-                      "The specified version '%s' is not a valid version id. "
-                      "Allowed values are between [1, 2^31-1] and the string \"latest\"",
-                      vtail + 1);
-            free(subject);
-            return;
-        }
+    op->all = !*vtail || !strcmp(vtail, "/");
+    if (!op->all) {
+        if (*vtail != '/') return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
+        op->ver = reg_parse_version(vtail + 1);
+        if (op->ver < 0)
+            return reg_reply_err(resp, 422, 42202,
+                                 "The specified version '%s' is not a valid version id. "
+                                 "Allowed values are between [1, 2^31-1] and the string "
+                                 "\"latest\"",
+                                 vtail + 1);
     }
-    json_t *body = body_object(req, resp);
-    if (!body) {
-        free(subject);
-        return;
-    }
-    inschema s;
-    if (read_schema(r, body, &s, resp) < 0) {
-        json_decref(body);
-        free(subject);
-        return;
-    }
-    json_decref(body);
-    bool verbose = qflag(req, "verbose");
-    int level = reg_level_for(r, subject);
-    json_t *reasons = json_array();
-    bool ok = true;
-    if (!reg_subject_exists(r, subject, false)) {
-        if (!all) {
-            reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
-            goto out;
-        }
-    } else {
-        if (ver > 0 && !reg_find_ver(r, subject, ver)) {
-            reply_err(resp, 404, 40402, "Version %d not found.", ver);
-            goto out;
-        }
-        int cur_type = reg_type_of_subject(r, subject);
-        if (cur_type != s.type && level != CL_NONE) {
-            ok = false;
-            char *m = xasprintf("{errorType:'TYPE_MISMATCH', description:'schema type %s differs "
-                                "from the subject's %s'}",
-                                schema_type_name(s.type), schema_type_name(cur_type));
-            json_array_append_new(reasons, json_string(m));
-            free(m);
-        } else {
-            prevset ps;
-            /* a given version: check against it (the level's direction, not transitive) */
-            int lvl = level;
-            if (ver > 0) {
-                if (lvl == CL_BACKWARD_TRANSITIVE) lvl = CL_BACKWARD;
-                if (lvl == CL_FORWARD_TRANSITIVE) lvl = CL_FORWARD;
-                if (lvl == CL_FULL_TRANSITIVE) lvl = CL_FULL;
-            }
-            prev_load(r, subject, ver, &ps);
-            schema_src ns = {s.norm, s.rt, s.nrt};
-            ok = compat_check(s.type, lvl, &ns, ps.src, ps.versions, ps.n, reasons);
-            prev_free(&ps);
-        }
-    }
-    {
-        json_t *o = json_pack("{s:b}", "is_compatible", ok);
-        if (verbose) json_object_set(o, "messages", reasons);
-        reply_json(resp, 200, o);
-    }
-out:
-    json_decref(reasons);
-    inschema_free(&s);
-    free(subject);
+    op->st = reg_compatibility(r, op);
 }
 
-static int write_config(reg *r, const char *subject, int level)
+static void write_config(reg *r, reg_op *op, const char *subject, int level)
 {
-    wrec rs[1];
+    wrec *rs = xcalloc(1, sizeof *rs);
     json_t *k = json_pack("{s:s,s:o,s:i}", "keytype", "CONFIG", "subject",
                           subject ? json_string(subject) : json_null(), "magic", 0);
     rs[0].key = json_dumps(k, JSON_COMPACT);
     json_decref(k);
     rs[0].val =
         level >= 0 ? xasprintf("{\"compatibilityLevel\":\"%s\"}", compat_level_name(level)) : NULL;
-    int rc = reg_write(r, rs, 1);
-    free(rs[0].key);
-    free(rs[0].val);
-    return rc;
+    op->st = reg_write_then(r, op, rs, 1, reg_step_answer);
 }
 
 /* /config, /config/{s} */
-static void h_config(void *arg, const http_request *req, http_response *resp)
+static void route_config(reg *r, reg_op *op, http_response *resp)
 {
-    reg *r = arg;
-    const char *rest = req->path + strlen("/config");
+    const char *rest = op->rq.path + strlen("/config");
     const char *subject = NULL;
     if (*rest == '/' && rest[1])
         subject = rest + 1;
     else if (*rest && strcmp(rest, "/"))
-        return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-    if (subject && !check_subject(subject, resp)) return;
-    const char *m = req->method;
+        return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (subject && !reg_check_subject(subject, resp)) return;
+    const char *m = op->rq.method;
     if (!strcmp(m, "GET")) {
         int lvl;
         if (subject) {
             subj_cfg *c = reg_cfg_find(r, subject);
             if (c && c->level < 0) c = NULL;
-            if (!c && !qflag(req, "defaultToGlobal"))
-                return reply_err(resp, 404, 40408,
-                                 "Subject '%s' does not have subject-level "
-                                 "compatibility configured",
-                                 subject);
+            if (!c && !reg_qflag(&op->rq, Q_DEFAULT_TO_GLOBAL))
+                return reg_reply_err(resp, 404, 40408,
+                                     "Subject '%s' does not have subject-level "
+                                     "compatibility configured",
+                                     subject);
             lvl = c ? c->level : reg_level_global(r);
         } else {
             lvl = reg_level_global(r);
         }
-        return reply_json(resp, 200,
-                          json_pack("{s:s}", "compatibilityLevel", compat_level_name(lvl)));
+        return reg_reply_json(resp, 200,
+                              json_pack("{s:s}", "compatibilityLevel", compat_level_name(lvl)));
     }
     if (!strcmp(m, "PUT")) {
-        json_t *body = body_object(req, resp);
+        json_t *body = reg_body_object(&op->rq, resp);
         if (!body) return;
         const char *ls = json_string_value(json_object_get(body, "compatibility"));
         if (!ls) ls = json_string_value(json_object_get(body, "compatibilityLevel"));
         int lvl = compat_level_parse(ls);
         if (lvl < 0) {
             json_decref(body);
-            return reply_err(resp, 422, 42203,
-                             "Invalid compatibility level. Valid values are "
-                             "none, backward, forward, full, backward_transitive, "
-                             "forward_transitive, and full_transitive");
+            return reg_reply_err(resp, 422, 42203,
+                                 "Invalid compatibility level. Valid values are "
+                                 "none, backward, forward, full, backward_transitive, "
+                                 "forward_transitive, and full_transitive");
         }
         json_decref(body);
-        if (read_only(r, resp)) return;
-        if (write_config(r, subject, lvl) < 0) return reply_store_err(resp);
-        return reply_json(resp, 200, json_pack("{s:s}", "compatibility", compat_level_name(lvl)));
+        if (reg_read_only(r, NULL, resp)) return;
+        reg_reply_json(resp, 200, json_pack("{s:s}", "compatibility", compat_level_name(lvl)));
+        return write_config(r, op, subject, lvl);
     }
     if (!strcmp(m, "DELETE")) {
-        if (read_only(r, resp)) return;
+        if (reg_read_only(r, NULL, resp)) return;
         int prev;
         if (subject) {
             subj_cfg *c = reg_cfg_find(r, subject);
             if (c && c->level < 0) c = NULL;
             if (!c && !reg_subject_exists(r, subject, true))
-                return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+                return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
             prev = c ? c->level : reg_level_global(r);
         } else {
             prev = reg_level_global(r);
         }
-        if (write_config(r, subject, -1) < 0) return reply_store_err(resp);
-        return reply_json(resp, 200,
-                          json_pack("{s:s}", "compatibilityLevel", compat_level_name(prev)));
+        reg_reply_json(resp, 200,
+                       json_pack("{s:s}", "compatibilityLevel", compat_level_name(prev)));
+        return write_config(r, op, subject, -1);
     }
-    reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+    reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
 }
 
-static int write_mode(reg *r, const char *subject, const char *mode)
+static void write_mode(reg *r, reg_op *op, const char *subject, const char *mode)
 {
-    wrec rs[1];
+    wrec *rs = xcalloc(1, sizeof *rs);
     json_t *k = json_pack("{s:s,s:o,s:i}", "keytype", "MODE", "subject",
                           subject ? json_string(subject) : json_null(), "magic", 0);
     rs[0].key = json_dumps(k, JSON_COMPACT);
     json_decref(k);
     rs[0].val = mode ? xasprintf("{\"mode\":\"%s\"}", mode) : NULL;
-    int rc = reg_write(r, rs, 1);
-    free(rs[0].key);
-    free(rs[0].val);
-    return rc;
+    op->st = reg_write_then(r, op, rs, 1, reg_step_answer);
 }
 
 /* /mode, /mode/{s}: READWRITE, READONLY, IMPORT */
-static void h_mode(void *arg, const http_request *req, http_response *resp)
+static void route_mode(reg *r, reg_op *op, http_response *resp)
 {
-    reg *r = arg;
-    const char *rest = req->path + strlen("/mode");
+    const char *rest = op->rq.path + strlen("/mode");
     const char *subject = NULL;
     if (*rest == '/' && rest[1] && !strchr(rest + 1, '/'))
         subject = rest + 1;
     else if (*rest && strcmp(rest, "/"))
-        return reply_err(resp, 404, 404, "HTTP 404 Not Found");
-    if (subject && !check_subject(subject, resp)) return;
+        return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
+    if (subject && !reg_check_subject(subject, resp)) return;
     subj_cfg *c = subject ? reg_cfg_find(r, subject) : NULL;
     if (c && !c->mode[0]) c = NULL;
-    if (!strcmp(req->method, "GET")) {
-        if (subject && !c && !qflag(req, "defaultToGlobal"))
-            return reply_err(resp, 404, 40409,
-                             "Subject '%s' does not have subject-level mode "
-                             "configured",
-                             subject);
-        return reply_json(resp, 200, json_pack("{s:s}", "mode", c ? c->mode : r->mode));
+    if (!strcmp(op->rq.method, "GET")) {
+        if (subject && !c && !reg_qflag(&op->rq, Q_DEFAULT_TO_GLOBAL))
+            return reg_reply_err(resp, 404, 40409,
+                                 "Subject '%s' does not have subject-level mode "
+                                 "configured",
+                                 subject);
+        return reg_reply_json(resp, 200, json_pack("{s:s}", "mode", c ? c->mode : r->mode));
     }
-    if (!strcmp(req->method, "DELETE")) {
-        if (!subject) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
-        if (!c) return reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
+    if (!strcmp(op->rq.method, "DELETE")) {
+        if (!subject) return reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+        if (!c) return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
         char prev[16];
         snprintf(prev, sizeof prev, "%s", c->mode);
-        if (write_mode(r, subject, NULL) < 0) return reply_store_err(resp);
-        return reply_json(resp, 200, json_pack("{s:s}", "mode", prev));
+        reg_reply_json(resp, 200, json_pack("{s:s}", "mode", prev));
+        return write_mode(r, op, subject, NULL);
     }
-    if (strcmp(req->method, "PUT")) return reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
-    json_t *body = body_object(req, resp);
+    if (strcmp(op->rq.method, "PUT"))
+        return reg_reply_err(resp, 405, 405, "HTTP 405 Method Not Allowed");
+    json_t *body = reg_body_object(&op->rq, resp);
     if (!body) return;
     const char *mode = json_string_value(json_object_get(body, "mode"));
     if (!mode ||
         (strcmp(mode, "READWRITE") && strcmp(mode, "READONLY") && strcmp(mode, "IMPORT"))) {
         json_decref(body);
-        return reply_err(resp, 422, 42204,
-                         "Invalid mode. Valid values are READWRITE, READONLY "
-                         "and IMPORT");
+        return reg_reply_err(resp, 422, 42204,
+                             "Invalid mode. Valid values are READWRITE, READONLY "
+                             "and IMPORT");
     }
     char m[16];
     snprintf(m, sizeof m, "%s", mode);
     json_decref(body);
-    if (write_mode(r, subject, m) < 0) return reply_store_err(resp);
-    reply_json(resp, 200, json_pack("{s:s}", "mode", m));
+    reg_reply_json(resp, 200, json_pack("{s:s}", "mode", m));
+    write_mode(r, op, subject, m);
+}
+
+/* -------------------------------------------------------------- entry ---- */
+
+typedef void (*route_fn)(reg *r, reg_op *op, http_response *resp);
+
+/* Runs a route as one step of a request: REG_WAIT when it started asynchronous work. */
+static int run_route(reg *r, reg_op *op, route_fn fn, bool subject_route)
+{
+    op->st = REG_DONE;
+    if (op->rq.path_nul || (op->rq.q_nul && subject_route)) {
+        /* "%00": the C string would name another subject ("a%00b" → "a") */
+        if (subject_route)
+            reg_reply_err(&op->resp, 422, 42208,
+                          "Invalid subject name: the request holds a NUL byte (%%00); subject "
+                          "names are UTF-8 without control characters");
+        else
+            reg_reply_err(&op->resp, 404, 404, "HTTP 404 Not Found");
+        return REG_DONE;
+    }
+    fn(r, op, &op->resp);
+    return op->st;
+}
+
+static int step_subjects(reg *r, reg_op *op)
+{
+    return run_route(r, op, route_subjects, true);
+}
+static int step_schemas(reg *r, reg_op *op)
+{
+    return run_route(r, op, route_schemas, false);
+}
+static int step_compat(reg *r, reg_op *op)
+{
+    return run_route(r, op, route_compat, true);
+}
+static int step_config(reg *r, reg_op *op)
+{
+    return run_route(r, op, route_config, true);
+}
+static int step_mode(reg *r, reg_op *op)
+{
+    return run_route(r, op, route_mode, true);
+}
+
+/* GETs are answered at once from the current state; everything else waits its turn in the
+ * queue (queue.c), so writes and compatibility checks happen in arrival order, off the loop. */
+static void entry(void *arg, const http_request *req, http_response *resp, reg_step step)
+{
+    reg *r = arg;
+    if (strcmp(req->method, "GET")) return reg_enqueue(r, req, step);
+    reg_op op = {0};
+    reg_req_copy(&op.rq, req);
+    op.resp = *resp;
+    if (step(r, &op) != REG_DONE) /* cannot happen: no GET starts asynchronous work */
+        reg_reply_err(&op.resp, 500, 50001, "Internal error");
+    *resp = op.resp;
+    op.resp.body = NULL;
+    reg_op_release(&op);
+}
+
+static void h_subjects(void *arg, const http_request *req, http_response *resp)
+{
+    entry(arg, req, resp, step_subjects);
+}
+
+static void h_schemas(void *arg, const http_request *req, http_response *resp)
+{
+    entry(arg, req, resp, step_schemas);
+}
+
+static void h_compat(void *arg, const http_request *req, http_response *resp)
+{
+    entry(arg, req, resp, step_compat);
+}
+
+static void h_config(void *arg, const http_request *req, http_response *resp)
+{
+    entry(arg, req, resp, step_config);
+}
+
+static void h_mode(void *arg, const http_request *req, http_response *resp)
+{
+    entry(arg, req, resp, step_mode);
 }
 
 void reg_routes_add(reg *r, http_server *s)

@@ -1,15 +1,15 @@
 /* store — the schema registry's model and its `_schemas` log (registry_int.h): the in-memory
  * state (schema versions sorted by subject and version, per-subject config and mode), the
  * Confluent record format of `_schemas` (see registry.c's header comment and
- * docs/schema-registry.md), appending a change and applying it once durable, and the replay at
- * start-up. Runs on the broker's loop thread.
+ * docs/schema-registry.md), appending a change and applying it once durable (polled from loop
+ * timers, the loop keeps serving meanwhile), and the replay at start-up. Runs on the broker's
+ * loop thread.
  */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -198,10 +198,53 @@ static uint8_t *build_batch(const wrec *rs, int n, size_t *len)
     return p;
 }
 
-/* Appends the records, waits until they are fsynced, applies them. 0 or -1. */
-int reg_write(reg *r, wrec *rs, int n)
+struct reg_wait {
+    wrec *rs;
+    int n;
+    plog *log;
+    int64_t end, deadline;
+    loop_timer *timer;
+    reg_write_done done;
+    reg_op *op;
+};
+
+static void wait_poll(loop *l, void *arg)
 {
-    if (!r->t || r->t->nparts < 1) return -1;
+    reg *r = arg;
+    reg_wait *w = r->wait;
+    w->timer = NULL;
+    int rc = 0;
+    if (plog_durable_offset(w->log) < w->end) {
+        if (now_mono_ms() <= w->deadline) {
+            w->timer = loop_timer_add(l, 1, wait_poll, r);
+            return;
+        }
+        /* the records are in the log and a replay will see them: apply them so memory
+         * matches the log, but do not claim durability (50001) */
+        LOGE("registry", "%s not durable after 10 s", SCHEMAS_TOPIC);
+        rc = -1;
+    }
+    r->wait = NULL;
+    for (int i = 0; i < w->n; i++) {
+        json_t *k = json_loads(w->rs[i].key, 0, NULL);
+        json_t *v = w->rs[i].val ? json_loads(w->rs[i].val, 0, NULL) : NULL;
+        reg_apply(r, k, v);
+        json_decref(k);
+        json_decref(v);
+    }
+    reg_wrecs_free(w->rs, w->n);
+    reg_write_done done = w->done;
+    reg_op *op = w->op;
+    free(w);
+    done(r, op, rc);
+}
+
+int reg_write_async(reg *r, wrec *rs, int n, reg_write_done done, reg_op *op)
+{
+    if (!r->t || r->t->nparts < 1 || r->wait) {
+        reg_wrecs_free(rs, n);
+        return -1;
+    }
     bpart *p = r->t->parts[0];
     size_t len;
     uint8_t *batch = build_batch(rs, n, &len);
@@ -210,33 +253,29 @@ int reg_write(reg *r, wrec *rs, int n)
     free(batch);
     if (rc != 0) {
         LOGE("registry", "cannot append to %s: error %d", SCHEMAS_TOPIC, rc);
+        reg_wrecs_free(rs, n);
         return -1;
     }
-    int64_t end = base + n;
-    int ret = 0;
-    if (r->b->flusher) {
-        flusher_request(r->b->flusher, p->log, end);
-        int64_t deadline = now_mono_ms() + 10000;
-        while (plog_durable_offset(p->log) < end) {
-            if (now_mono_ms() > deadline) {
-                /* the records are in the log and a replay will see them: apply them so memory
-                 * matches the log, but do not claim durability (50001) */
-                LOGE("registry", "%s not durable after 10 s", SCHEMAS_TOPIC);
-                ret = -1;
-                break;
-            }
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        json_t *k = json_loads(rs[i].key, 0, NULL);
-        json_t *v = rs[i].val ? json_loads(rs[i].val, 0, NULL) : NULL;
-        reg_apply(r, k, v);
-        json_decref(k);
-        json_decref(v);
-    }
-    return ret;
+    reg_wait *w = xcalloc(1, sizeof *w);
+    *w = (reg_wait){rs, n, p->log, base + n, now_mono_ms() + 10000, NULL, done, op};
+    if (r->b->flusher)
+        flusher_request(r->b->flusher, p->log, w->end);
+    else
+        w->end = INT64_MIN; /* no flusher (tests): nothing to wait for */
+    r->wait = w;
+    /* polled with 1 ms timers: the loop goes on serving while the flusher syncs */
+    w->timer = loop_timer_add(r->b->loop, 0, wait_poll, r);
+    return 0;
+}
+
+void reg_write_cancel(reg *r)
+{
+    reg_wait *w = r->wait;
+    if (!w) return;
+    if (w->timer) loop_timer_cancel(r->b->loop, w->timer);
+    reg_wrecs_free(w->rs, w->n);
+    free(w);
+    r->wait = NULL;
 }
 
 static void parse_records(reg *r, const uint8_t *buf, int32_t len, int64_t from, int64_t *next)
