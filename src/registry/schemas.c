@@ -228,6 +228,9 @@ static int register_import(reg *r, reg_op *op)
 static int register_checked(reg *r, reg_op *op)
 {
     reg_job *job = op->job;
+    if (job->level >= 0)
+        LOGI("registry", "checked a schema for %s against %d version(s): %s", op->subject,
+             job->nprev, job->ok ? "compatible" : "incompatible");
     if (!job->ok) {
         char *d = json_dumps(job->reasons, JSON_COMPACT);
         reg_reply_err(&op->resp, 409, 409,
