@@ -1,6 +1,6 @@
 /* registry — a Confluent-compatible schema registry on eddyd's HTTP port (http.h routes on the
  * broker's loop), storing its state in the compacted internal topic `_schemas` with Confluent's
- * record format. registry_start (called by main.c after the HTTP port is up) replays the topic
+ * record format. registry_start (called by eddyd's main after the HTTP port is up) replays the topic
  * into memory and registers the routes; every change is appended as one RecordBatch, made
  * durable (fsync through the broker's flusher), then applied to memory with the same code as
  * the replay, and only then answered.
@@ -35,9 +35,9 @@ static reg *g_reg;
 
 /* -------------------------------------------------------------- lifecycle ---- */
 
-int registry_start(broker *b)
+int registry_start(broker *b, http_server *http)
 {
-    if (!b->http) return 0;
+    if (!http) return 0;
     reg *r = xcalloc(1, sizeof *r);
     r->b = b;
     r->global_level = -1;
@@ -57,7 +57,7 @@ int registry_start(broker *b)
         return -1;
     }
     g_reg = r;
-    reg_routes_add(r, b->http);
+    reg_routes_add(r, http);
     LOGI("registry", "schema registry: %d schema versions, max id %d, compatibility %s", r->n,
          r->max_id, compat_level_name(reg_level_global(r)));
     return 0;

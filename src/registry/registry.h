@@ -1,6 +1,7 @@
 /* registry — the Confluent-compatible schema registry on eddyd's HTTP port: its state lives in
- * the compacted internal topic `_schemas` (see docs/schema-registry.md). eddyd calls
- * registry_start after the HTTP port is up and registry_stop before it goes down.
+ * the compacted internal topic `_schemas` (see docs/schema-registry.md). eddyd's main starts it
+ * once the broker has its topics and the HTTP port is up (it replays _schemas and routes its
+ * REST paths on that server), and stops it before the HTTP port goes down.
  */
 #ifndef EDDY_REGISTRY_REGISTRY_H
 #define EDDY_REGISTRY_REGISTRY_H
@@ -8,10 +9,13 @@
 #include <stdbool.h>
 
 #include "broker/broker.h"
+#include "http/http.h"
 
-/* Replays `_schemas` (creating it if needed) and registers the REST routes on b->http.
- * Returns 0 (also when the broker has no HTTP port) or -1. */
-int registry_start(broker *b);
+/* Replays `_schemas` (creating it if needed), starts the compatibility worker thread and routes
+ * the REST paths on http. Returns 0 (also when http is NULL: no registry without an HTTP port)
+ * or -1. */
+int registry_start(broker *b, http_server *http);
+/* Answers the requests still queued (503), joins the worker, frees the state. */
 void registry_stop(broker *b);
 
 /* Lookups for other modules, on the loop thread (e.g. REST produce encoding a payload). The
