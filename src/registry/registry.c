@@ -1,12 +1,19 @@
-/* registry — a Confluent-compatible schema registry on eddyd's HTTP port (http.h routes on the
- * broker's loop), storing its state in the compacted internal topic `_schemas` with Confluent's
- * record format. registry_start (called by eddyd's main after the HTTP port is up) replays the topic
- * into memory and registers the routes; every change is appended as one RecordBatch, made
- * durable (fsync through the broker's flusher), then applied to memory with the same code as
- * the replay, and only then answered.
+/* registry — a Confluent-compatible schema registry on eddyd's HTTP port, storing its state in
+ * the compacted internal topic `_schemas` with Confluent's record format. registry_start (called
+ * by eddyd's main after the HTTP port is up) replays the topic into memory, starts the worker
+ * thread and registers the routes; every change is appended as one RecordBatch, made durable
+ * (fsync through the broker's flusher, polled from loop timers), then applied to memory with
+ * the same code as the replay, and only then answered.
  *
- * Files: store.c (model and _schemas log), routes.c (REST API), compat.c + avro.c +
- * jsonschema.c (validation and compatibility, pure), this file (start and stop).
+ * Threads: everything runs on the broker's loop thread except schema normalisation and
+ * compatibility checks, which run on the registry's worker thread over copies (queue.c).
+ * Requests that write or carry a schema run one at a time in arrival order; GETs are answered
+ * at once.
+ *
+ * Files: store.c (model and _schemas log), queue.c (request queue, worker), routes.c (paths,
+ * GETs, config, mode, deletes), schemas.c (register, lookup, compatibility), compat.c +
+ * avro.c + jsonschema.c (validation and compatibility, pure), this file (start, stop, lookups
+ * for other modules).
  *
  * _schemas records (key → value, JSON):
  *   {"keytype":"SCHEMA","subject":S,"version":V,"magic":1}
@@ -17,10 +24,6 @@
  *   {"keytype":"DELETE_SUBJECT","subject":S,"magic":0} → {"subject":S,"version":V} (replay only)
  *   {"keytype":"ID_WATERMARK","magic":0} → {"id":N}   (Eddy extension: written with permanent
  *        deletes so the highest id ever used survives compaction; ids are never reused)
- *
- * Durability: a write polls plog_durable_offset with 1 ms sleeps on the loop thread (at most
- * 10 s). Registry writes are rare admin operations; blocking the loop that briefly keeps the
- * handlers synchronous (http.h) and the answer honest (acknowledged = on disk).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +73,7 @@ void registry_stop(broker *b)
     if (!r) return;
     g_reg = NULL;
     reg_queue_stop(r);
-    for (int i = 0; i < r->n; i++) reg_sver_free(r->v[i]);
-    free(r->v);
-    for (int i = 0; i < r->ncfg; i++) free(r->cfg[i].subject);
-    free(r->cfg);
+    reg_state_free(r);
     free(r);
 }
 

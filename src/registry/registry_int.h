@@ -80,6 +80,7 @@ int reg_type_of_subject(reg *r, const char *subject); /* -1: no live version */
 /* A live (not soft-deleted) version whose references name subject (and version, if > 0)? */
 sver *reg_referenced_by(reg *r, const char *subject, int version);
 void reg_sver_free(sver *v);
+void reg_state_free(reg *r); /* the model's memory (versions, subject config) */
 
 /* ---- the _schemas log (store.c) ---- */
 /* Applies one _schemas record (value NULL = tombstone). Used by the replay and after writes. */

@@ -428,3 +428,14 @@ char *reg_watermark_val(int id)
 {
     return xasprintf("{\"id\":%d}", id);
 }
+
+void reg_state_free(reg *r)
+{
+    for (int i = 0; i < r->n; i++) reg_sver_free(r->v[i]);
+    free(r->v);
+    for (int i = 0; i < r->ncfg; i++) free(r->cfg[i].subject);
+    free(r->cfg);
+    r->v = NULL;
+    r->cfg = NULL;
+    r->n = r->a = r->ncfg = 0;
+}
