@@ -107,6 +107,8 @@ static int read_schema(reg *r, reg_op *op, json_t *body, reg_step next)
                                         "subject", json_object_get(e, "subject"), "version",
                                         json_object_get(e, "version")));
     }
+    for (int k = 0; k < nrt; k++) /* the names now live in s->refs, not in the body */
+        rt[k].name = json_string_value(json_object_get(json_array_get(s->refs, (size_t)k), "name"));
     reg_job *job = xcalloc(1, sizeof *job);
     job->type = s->type;
     job->level = -1;
