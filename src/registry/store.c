@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "broker/broker.h"
-#include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "registry/compat.h"
@@ -278,68 +277,27 @@ void reg_write_cancel(reg *r)
     r->wait = NULL;
 }
 
-static void parse_records(reg *r, const uint8_t *buf, int32_t len, int64_t from, int64_t *next)
+static int replay_rec(const batch_info *bi, const batch_record *rec, void *arg)
 {
-    rbuf in = rbuf_make(buf, (size_t)len);
-    while (rbuf_left(&in) >= 61) {
-        int64_t base = rbuf_i64(&in);
-        int32_t blen = rbuf_i32(&in);
-        if (blen < 49 || (size_t)blen > rbuf_left(&in)) break;
-        rbuf b = rbuf_make(in.p, (size_t)blen);
-        rbuf_skip(&in, (size_t)blen);
-        rbuf_i32(&b); /* partitionLeaderEpoch */
-        int8_t magic = rbuf_i8(&b);
-        rbuf_u32(&b); /* crc (validated by plog_open) */
-        int16_t attr = rbuf_i16(&b);
-        int32_t last_delta = rbuf_i32(&b);
-        rbuf_skip(&b, 8 + 8 + 8 + 2 + 4);
-        int32_t count = rbuf_i32(&b);
-        if (base + last_delta + 1 > *next) *next = base + last_delta + 1;
-        if (magic != 2 || (attr & 0x07) || (attr & 0x20)) {
-            if (attr & 0x07) LOGW("registry", "skipping a compressed batch in %s", SCHEMAS_TOPIC);
-            continue;
-        }
-        for (int32_t i = 0; i < count && !b.err; i++) {
-            int32_t rlen = rbuf_varint(&b);
-            if (rlen < 0 || (size_t)rlen > rbuf_left(&b)) break;
-            rbuf rr = rbuf_make(b.p, (size_t)rlen);
-            rbuf_skip(&b, (size_t)rlen);
-            rbuf_i8(&rr);
-            rbuf_varlong(&rr);
-            int32_t odelta = rbuf_varint(&rr);
-            int32_t kl = rbuf_varint(&rr);
-            const uint8_t *kp = kl > 0 ? rbuf_take(&rr, (size_t)kl) : NULL;
-            int32_t vl = rbuf_varint(&rr);
-            const uint8_t *vp = vl >= 0 ? rbuf_take(&rr, (size_t)vl) : NULL;
-            if (rr.err || !kp || base + odelta < from) continue;
-            json_t *k = json_loadb((const char *)kp, (size_t)kl, 0, NULL);
-            json_t *v = vp ? json_loadb((const char *)vp, (size_t)vl, 0, NULL) : NULL;
-            if (k) reg_apply(r, k, v);
-            json_decref(k);
-            json_decref(v);
-        }
-    }
+    (void)bi;
+    if (rec->key_len <= 0) return 0;
+    json_t *k = json_loadb((const char *)rec->key, (size_t)rec->key_len, 0, NULL);
+    json_t *v =
+        rec->value ? json_loadb((const char *)rec->value, (size_t)rec->value_len, 0, NULL) : NULL;
+    if (k) reg_apply(arg, k, v);
+    json_decref(k);
+    json_decref(v);
+    return 0;
 }
 
 int reg_replay(reg *r)
 {
     plog *log = r->t->parts[0]->log;
-    int64_t off = plog_start_offset(log), end = plog_end_offset(log);
-    while (off < end) {
-        uint8_t *buf = NULL;
-        int32_t len = 0;
-        int64_t nx = off;
-        int rc = plog_read_copy(log, off, 1 << 20, &buf, &len, &nx);
-        if (rc < 0) {
-            free(buf);
-            LOGE("registry", "cannot read %s at %" PRId64 ": %d", SCHEMAS_TOPIC, off, rc);
-            return -1;
-        }
-        int64_t next = nx > off ? nx : off;
-        parse_records(r, buf, len, off, &next);
-        free(buf);
-        if (len == 0 || next <= off) break;
-        off = next;
+    batch_tail_stats st = {0};
+    int rc = batch_tail(log, plog_start_offset(log), replay_rec, r, SCHEMAS_TOPIC, &st);
+    if (rc < 0) {
+        LOGE("registry", "cannot read %s at %" PRId64 ": %d", SCHEMAS_TOPIC, st.next, rc);
+        return -1;
     }
     return 0;
 }
