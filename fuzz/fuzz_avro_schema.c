@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p += l + 1;
     }
     schema_ref_text refs[MAX_REFS];
-    char names[MAX_REFS][8];
+    char names[MAX_REFS][16];
     for (int i = 0; i < n - 1; i++) {
         snprintf(names[i], sizeof names[i], "r%d", i);
         refs[i] = (schema_ref_text){names[i], texts[i]};
