@@ -53,6 +53,19 @@ static void on_signal(loop *l, int fd, uint32_t events, void *arg)
     loop_stop(l);
 }
 
+/* The REST produce API finds the schemas payloads name in the registry (rest_lookup_fn). */
+static int rest_schema_lookup(void *arg, int32_t id, const char *subject, int32_t version,
+                              rest_schema *out)
+{
+    broker *b = arg;
+    registry_schema rs;
+    int rc = subject ? registry_schema_by_version(b, subject, version, &rs)
+                     : registry_schema_by_id(b, id, &rs);
+    if (rc != 0) return -1;
+    *out = (rest_schema){rs.id, rs.type, rs.schema};
+    return 0;
+}
+
 /* The HTTP port and its route table: /metrics and /healthz, then the registry's routes. */
 static http_server *http_start(broker *b, metrics_source *ms)
 {
@@ -189,7 +202,7 @@ int main(int argc, char **argv)
             LOGE("main", "cannot start the schema registry");
             return 1;
         }
-        rest_api = rest_start(b, http, NULL, NULL);
+        rest_api = rest_start(b, http, rest_schema_lookup, b);
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
