@@ -55,8 +55,7 @@ static void on_flush_event(loop *l, int fd, uint32_t events, void *arg)
     (void)events;
     broker *b = arg;
     uint64_t v;
-    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v) {
-    }
+    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v) {}
     run_flush_hooks(b);
 }
 
@@ -88,8 +87,7 @@ static int load_identity(broker *b)
     }
     if (!b->cluster_id[0]) {
         /* 22 chars of base64url from 16 random bytes, like Kafka's Uuid.toString */
-        static const char al[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         uint8_t u[16];
         rand_bytes(u, sizeof u);
         uint32_t acc = 0;
@@ -107,8 +105,10 @@ static int load_identity(broker *b)
         char *body = xasprintf("# written by eddyd\nversion=1\ncluster.id=%s\nnode.id=%d\n",
                                b->cluster_id, b->node_id);
         rc = write_file_atomic(path, body, strlen(body));
-        if (rc < 0) LOGE("main", "cannot write %s: %s", path, strerror(-rc));
-        else LOGI("main", "new data directory %s: cluster id %s", b->data_dir, b->cluster_id);
+        if (rc < 0)
+            LOGE("main", "cannot write %s: %s", path, strerror(-rc));
+        else
+            LOGI("main", "new data directory %s: cluster id %s", b->data_dir, b->cluster_id);
         free(body);
     }
     free(path);
@@ -122,15 +122,18 @@ static int prepare_data_dir(const char *dir)
     struct stat st;
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            LOGE("main", "data directory %s is not a directory (it is a %s): pass --data-dir a "
-                 "directory, or move the file away", dir, S_ISREG(st.st_mode) ? "file" : "special file");
+            LOGE("main",
+                 "data directory %s is not a directory (it is a %s): pass --data-dir a "
+                 "directory, or move the file away",
+                 dir, S_ISREG(st.st_mode) ? "file" : "special file");
             return -1;
         }
         if (access(dir, R_OK | W_OK | X_OK) < 0) {
-            LOGE("main", "data directory %s: no permission to read and write it (it belongs to "
+            LOGE("main",
+                 "data directory %s: no permission to read and write it (it belongs to "
                  "uid %u, mode %03o; eddyd runs as uid %u): fix its owner or mode, or pass "
-                 "another --data-dir", dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
-                 (unsigned)geteuid());
+                 "another --data-dir",
+                 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
             return -1;
         }
         return 0;
@@ -139,12 +142,16 @@ static int prepare_data_dir(const char *dir)
     if (e == ENOENT) e = -mkdir_p(dir, 0755);
     if (e == 0) return 0;
     if (e == EACCES || e == EPERM)
-        LOGE("main", "cannot create data directory %s: no permission to write its parent "
+        LOGE("main",
+             "cannot create data directory %s: no permission to write its parent "
              "directory (eddyd runs as uid %u): create it for this user, or pass another "
-             "--data-dir", dir, (unsigned)geteuid());
+             "--data-dir",
+             dir, (unsigned)geteuid());
     else if (e == ENOTDIR)
-        LOGE("main", "cannot create data directory %s: a part of that path is a file, not a "
-             "directory: pass another --data-dir", dir);
+        LOGE("main",
+             "cannot create data directory %s: a part of that path is a file, not a "
+             "directory: pass another --data-dir",
+             dir);
     else
         LOGE("main", "cannot create data directory %s: %s", dir, strerror(e));
     return -1;
@@ -160,7 +167,8 @@ static int lock_data_dir(broker *b)
     if (b->lock_fd < 0) {
         LOGE("main", "cannot open %s: %s%s", path, strerror(errno),
              errno == EACCES ? " (fix the data directory's owner or mode, or pass another "
-                               "--data-dir)" : "");
+                               "--data-dir)"
+                             : "");
         goto out;
     }
     if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
@@ -172,8 +180,10 @@ static int lock_data_dir(broker *b)
         ssize_t n = pread(b->lock_fd, pid, sizeof pid - 1, 0);
         pid[n > 0 ? n : 0] = 0;
         pid[strcspn(pid, "\r\n")] = 0;
-        LOGE("main", "data directory %s is locked by another eddyd (pid %s): stop that one, or "
-             "pass another --data-dir", b->data_dir, pid[0] ? pid : "unknown");
+        LOGE("main",
+             "data directory %s is locked by another eddyd (pid %s): stop that one, or "
+             "pass another --data-dir",
+             b->data_dir, pid[0] ? pid : "unknown");
         close(b->lock_fd);
         b->lock_fd = -1;
         goto out;
@@ -232,7 +242,7 @@ int broker_listen(broker *b, int *bound_port)
     } else {
         snprintf(b->adv_host, sizeof b->adv_host, "%s",
                  (!lhost[0] || !strcmp(lhost, "0.0.0.0") || !strcmp(lhost, "::")) ? "127.0.0.1"
-                                                                                   : lhost);
+                                                                                  : lhost);
         b->adv_port = port;
     }
     if (bound_port) *bound_port = port;
@@ -246,7 +256,10 @@ void broker_run(broker *b)
     loop_run(b->loop);
 }
 
-void broker_stop_accepting(broker *b) { server_stop_listening(b); }
+void broker_stop_accepting(broker *b)
+{
+    server_stop_listening(b);
+}
 
 void broker_drain(broker *b)
 {

@@ -97,18 +97,30 @@ int main(int argc, char **argv)
     const char *config_file = NULL;
     bool list_settings = false;
     char err[512];
-    enum { O_DATA = 1000, O_LISTEN, O_HTTP, O_CONFIG, O_SET, O_LOGLEVEL, O_VERSION, O_LIST, O_HELP };
+    enum {
+        O_DATA = 1000,
+        O_LISTEN,
+        O_HTTP,
+        O_CONFIG,
+        O_SET,
+        O_LOGLEVEL,
+        O_VERSION,
+        O_LIST,
+        O_HELP
+    };
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, O_DATA},   {"listen", required_argument, 0, O_LISTEN},
-        {"http", required_argument, 0, O_HTTP},       {"config", required_argument, 0, O_CONFIG},
-        {"set", required_argument, 0, O_SET},         {"log-level", required_argument, 0, O_LOGLEVEL},
-        {"version", no_argument, 0, O_VERSION},       {"list-settings", no_argument, 0, O_LIST},
-        {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0},
+        {"data-dir", required_argument, 0, O_DATA}, {"listen", required_argument, 0, O_LISTEN},
+        {"http", required_argument, 0, O_HTTP},     {"config", required_argument, 0, O_CONFIG},
+        {"set", required_argument, 0, O_SET},       {"log-level", required_argument, 0, O_LOGLEVEL},
+        {"version", no_argument, 0, O_VERSION},     {"list-settings", no_argument, 0, O_LIST},
+        {"help", no_argument, 0, O_HELP},           {0, 0, 0, 0},
     };
     /* first pass: --config, so that later flags win over the file */
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) config_file = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9)) config_file = argv[i] + 9;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config_file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            config_file = argv[i] + 9;
     if (config_file && bconfig_load_file(&b->cfg, config_file, err, sizeof err) < 0) {
         fprintf(stderr, "eddyd: %s\n", err);
         return 2;
@@ -209,8 +221,8 @@ int main(int argc, char **argv)
     char lhost[256];
     int lport;
     server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
-    LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION,
-         b->node_id, b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
+    LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION, b->node_id,
+         b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
     LOGI("main", "listening on %s:%d (ready in %.1f ms)", lhost[0] ? lhost : "0.0.0.0", port,
          (double)(now_mono_us() - t0) / 1000.0);
 
