@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <lz4frame.h>
+#include <pthread.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,13 +294,35 @@ static int un_lz4(const uint8_t *in, size_t n, obuf *o)
 }
 
 /* zstd, one frame or several back to back. */
-static int un_zstd(const uint8_t *in, size_t n, obuf *o)
+/* One zstd context per thread, kept between batches: creating one costs about as much as
+ * decompressing a 16 KiB batch. Freed when its thread exits. */
+static pthread_key_t g_zstd_key;
+static pthread_once_t g_zstd_once = PTHREAD_ONCE_INIT;
+
+static void zstd_key_free(void *p) { ZSTD_freeDCtx(p); }
+static void zstd_key_init(void) { pthread_key_create(&g_zstd_key, zstd_key_free); }
+
+static ZSTD_DCtx *zstd_ctx(void)
 {
-    ZSTD_DCtx *ds = ZSTD_createDCtx();
-    if (!ds) return BATCH_ERR_CORRUPT;
+    pthread_once(&g_zstd_once, zstd_key_init);
+    ZSTD_DCtx *ds = pthread_getspecific(g_zstd_key);
+    if (ds) {
+        ZSTD_DCtx_reset(ds, ZSTD_reset_session_only);
+        return ds;
+    }
+    ds = ZSTD_createDCtx();
+    if (!ds) return NULL;
     /* a frame may ask for a window of up to 2 GiB; clients use <= 8 MiB (level <= 19 on
      * inputs of batch size), so more is refused rather than allocated */
     ZSTD_DCtx_setParameter(ds, ZSTD_d_windowLogMax, BATCH_ZSTD_WINDOW_LOG);
+    pthread_setspecific(g_zstd_key, ds);
+    return ds;
+}
+
+static int un_zstd(const uint8_t *in, size_t n, obuf *o)
+{
+    ZSTD_DCtx *ds = zstd_ctx();
+    if (!ds) return BATCH_ERR_CORRUPT;
     ZSTD_inBuffer ib = {in, n, 0};
     size_t hint = 1; /* 0 = the last frame is complete */
     int rc = BATCH_ERR_CORRUPT;
@@ -320,7 +343,6 @@ static int un_zstd(const uint8_t *in, size_t n, obuf *o)
         o->len += ob.pos;
         if (ob.pos == 0 && ib.pos == before && o->len < o->alloc) break; /* truncated */
     }
-    ZSTD_freeDCtx(ds);
     return rc;
 }
 
