@@ -299,8 +299,14 @@ static int un_lz4(const uint8_t *in, size_t n, obuf *o)
 static pthread_key_t g_zstd_key;
 static pthread_once_t g_zstd_once = PTHREAD_ONCE_INIT;
 
-static void zstd_key_free(void *p) { ZSTD_freeDCtx(p); }
-static void zstd_key_init(void) { pthread_key_create(&g_zstd_key, zstd_key_free); }
+static void zstd_key_free(void *p)
+{
+    ZSTD_freeDCtx(p);
+}
+static void zstd_key_init(void)
+{
+    pthread_key_create(&g_zstd_key, zstd_key_free);
+}
 
 static ZSTD_DCtx *zstd_ctx(void)
 {
