@@ -4,12 +4,16 @@
 #   make demo       the reference system on the embedded broker, left running
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
+#   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
+#                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build asan test test-fast test-asan demo demo-check bench bench-quick fuzz clean
+.PHONY: all deps build install asan test test-fast test-asan demo demo-check bench bench-quick fuzz clean
 
 all: build
 
@@ -19,6 +23,9 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON >/dev/null

@@ -28,6 +28,11 @@ extern "C" {
 #define EDDY_RETRY EDDY_ERR_TRANSIENT
 #define EDDY_DEAD EDDY_ERR_PERMANENT
 
+/* ---- version ------------------------------------------------------------------------------ */
+/* libeddy's version and the commit it was built from, e.g. "0.1.0 (commit 0a06bf4c1e2d)"
+ * (static string). The shared library's soname is libeddy.so.MAJOR. */
+const char *eddy_version(void);
+
 /* ---- event envelope (envelope.c) ---------------------------------------------------------- */
 /* JSON form:
  *   {"eventType":"order.created","version":"1.0","eventId":"<uuid>",

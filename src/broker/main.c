@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define EDDY_VERSION "0.1.0"
+#include "eddy_version.h" /* EDDY_VERSION, EDDY_VERSION_FULL: generated (cmake/EddyVersion.cmake) */
 
 /* Parts linked in when present (weak), so the broker starts with whatever is built. */
 int topics_load(broker *b) __attribute__((weak));
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
             }
             break;
         }
-        case O_VERSION: printf("eddyd %s\n", EDDY_VERSION); return 0;
+        case O_VERSION: printf("eddyd %s\n", EDDY_VERSION_FULL); return 0;
         case O_LIST: {
             char buf[512];
             bconfig d;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "eddy_version.h"
 
 cli_opts g_cli;
 
@@ -470,7 +471,7 @@ int main(int argc, char **argv)
             return CLI_OK;
         }
         if (c == 'V') {
-            printf("eddy (librdkafka %s)\n", rd_kafka_version_str());
+            printf("eddy %s\nlibrdkafka %s\n", EDDY_VERSION_FULL, rd_kafka_version_str());
             return CLI_OK;
         }
         int r = cli_global_opt(c, optarg);
