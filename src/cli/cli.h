@@ -104,6 +104,10 @@ struct json_t;
 struct json_t *cli_json_bytes(const void *p, size_t n);
 /* Prints one compact JSON value and a newline; steals v. */
 void cli_json_print(struct json_t *v);
+/* A consumer saw the broker go (transport error / all brokers down): says so once, with why;
+ * cli_broker_back says it reads again (librdkafka reconnects by itself). */
+void cli_broker_lost(const char *why);
+void cli_broker_back(void);
 /* SIGINT/SIGTERM set this (installed by cli_catch_signals). */
 extern volatile int g_cli_stop;
 void cli_catch_signals(void);

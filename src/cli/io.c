@@ -186,18 +186,91 @@ out:
 /* ---- consume ------------------------------------------------------------------------------- */
 
 static const char *const k_consume_usage =
-    "usage: eddy consume TOPIC [-g GROUP] [--from-beginning] [-n COUNT] [--follow] [--json]\n"
+    "usage: eddy consume TOPIC [-o OFFSET] [-p PARTITION] [-n COUNT] [-e | -f]\n"
+    "                          [--format FMT | --json] [-g GROUP]\n"
     "  Prints messages: TOPIC/PARTITION@OFFSET <tab> key=KEY <tab> headers=k=v,... <tab> VALUE\n"
-    "  (control bytes escaped; --json for one object per message).\n"
-    "  -g GROUP            consume as a member of GROUP and commit what was printed; starts at\n"
-    "                      the group's committed offsets\n"
-    "  --from-beginning    start at the log start (default: the end, or the committed offset)\n"
-    "  -n COUNT            stop after COUNT messages\n"
-    "  -f, --follow        keep waiting for new messages (Ctrl-C stops); without it, stop at\n"
-    "                      the end of every partition\n";
+    "  (control bytes escaped), or as --format / --json say.\n"
+    "  -o, --offset OFFSET   where to start, in every partition read:\n"
+    "                          beginning | end (default) | N (absolute offset) |\n"
+    "                          -N (the last N messages) | @TIME (first message at or after TIME:\n"
+    "                          ms since the epoch or RFC 3339, e.g. @2026-05-12T10:00:00Z;\n"
+    "                          kcat's s@MS works too)\n"
+    "      --from-timestamp TIME   the same as -o @TIME\n"
+    "      --from-beginning        the same as -o beginning\n"
+    "  -p, --partition N     read only partition N\n"
+    "  -n, --count COUNT     stop after COUNT messages\n"
+    "  -e, --exit            stop at the end of every partition (the default without -f)\n"
+    "  -f, --follow          keep waiting for new messages (Ctrl-C stops); says when the broker\n"
+    "                        is lost and when reading resumes\n"
+    "      --format FMT      kcat-style: %t topic, %p partition, %o offset, %k key, %s value,\n"
+    "                        %K key length, %S value length, %T timestamp (ms), %h headers\n"
+    "                        (k=v,...), %%, \\n, \\t; e.g. --format '%T %k=%s\\n'\n"
+    "      --json            one object per message: topic, partition, offset, timestamp,\n"
+    "                        timestampType, key, headers, value\n"
+    "  -g, --group GROUP     consume as a member of GROUP and commit what was printed; starts at\n"
+    "                        the group's committed offsets (-o beginning|end: where nothing is\n"
+    "                        committed; eddy groups reset moves a group)\n"
+    "examples:\n"
+    "  eddy consume orders -o beginning -e                  everything, then stop\n"
+    "  eddy consume orders -o -10 -p 2                      the last 10 messages of partition 2\n"
+    "  eddy consume orders -o @2026-05-12T10:00:00Z -n 5    5 messages from that time on\n"
+    "  eddy consume orders -f --format '%T %p@%o %k %s\\n'   follow, with timestamps\n"
+    "  eddy consume orders -g billing -o beginning -n 10    move group billing on by 10\n";
 
-static void print_message(const rd_kafka_message_t *m)
+/* Prints bytes as they are (kcat's %k/%s): a format is the user's choice of framing. */
+static void put_raw(const void *p, size_t n, const char *null_text)
 {
+    if (p) fwrite(p, 1, n, stdout);
+    else fputs(null_text, stdout);
+}
+
+static void print_format(const rd_kafka_message_t *m, const char *fmt)
+{
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h)) h = NULL;
+    for (const char *f = fmt; *f; f++) {
+        if (*f == '\\' && f[1]) {
+            f++;
+            putchar(*f == 'n' ? '\n' : *f == 't' ? '\t' : *f == 'r' ? '\r' : *f == '0' ? 0 : *f);
+            continue;
+        }
+        if (*f != '%' || !f[1]) {
+            putchar(*f);
+            continue;
+        }
+        f++;
+        switch (*f) {
+        case 't': fputs(rd_kafka_topic_name(m->rkt), stdout); break;
+        case 'p': printf("%d", (int)m->partition); break;
+        case 'o': printf("%lld", (long long)m->offset); break;
+        case 'k': put_raw(m->key, m->key_len, ""); break;
+        case 's': put_raw(m->payload, m->len, ""); break;
+        case 'K': printf("%lld", m->key ? (long long)m->key_len : -1LL); break;
+        case 'S': printf("%lld", m->payload ? (long long)m->len : -1LL); break;
+        case 'T': printf("%lld", (long long)rd_kafka_message_timestamp(m, NULL)); break;
+        case 'h': {
+            const char *name;
+            const void *val;
+            size_t vlen;
+            for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &val, &vlen); i++) {
+                if (i) putchar(',');
+                printf("%s=", name);
+                put_raw(val, vlen, "");
+            }
+            break;
+        }
+        case '%': putchar('%'); break;
+        default: putchar('%'); putchar(*f); break;
+        }
+    }
+}
+
+static void print_message(const rd_kafka_message_t *m, const char *fmt)
+{
+    if (fmt) {
+        print_format(m, fmt);
+        return;
+    }
     rd_kafka_headers_t *h = NULL;
     if (rd_kafka_message_headers(m, &h)) h = NULL;
     const char *name;
@@ -210,11 +283,15 @@ static void print_message(const rd_kafka_message_t *m)
         for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &val, &vlen); i++)
             json_array_append_new(hs, json_pack("{s:s,s:o}", "key", name, "value",
                                                 cli_json_bytes(val, vlen)));
-        cli_json_print(json_pack("{s:s,s:i,s:I,s:I,s:o,s:o,s:o}", "topic",
-                                 rd_kafka_topic_name(m->rkt), "partition", (int)m->partition,
-                                 "offset", (json_int_t)m->offset, "timestamp", (json_int_t)ts,
-                                 "key", cli_json_bytes(m->key, m->key_len), "headers", hs,
-                                 "value", cli_json_bytes(m->payload, m->len)));
+        cli_json_print(json_pack(
+            "{s:s,s:i,s:I,s:I,s:s,s:o,s:o,s:o}", "topic", rd_kafka_topic_name(m->rkt),
+            "partition", (int)m->partition, "offset", (json_int_t)m->offset, "timestamp",
+            (json_int_t)ts, "timestampType",
+            tt == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime"
+            : tt == RD_KAFKA_TIMESTAMP_CREATE_TIME   ? "CreateTime"
+                                                     : "none",
+            "key", cli_json_bytes(m->key, m->key_len), "headers", hs, "value",
+            cli_json_bytes(m->payload, m->len)));
         return;
     }
     printf("%s/%d@%lld\tkey=", rd_kafka_topic_name(m->rkt), (int)m->partition,
@@ -235,19 +312,93 @@ static void print_message(const rd_kafka_message_t *m)
 
 typedef struct consume_state {
     long count, max;
+    const char *fmt;
 } consume_state;
 
 static int scan_print(const rd_kafka_message_t *m, void *arg)
 {
     consume_state *st = arg;
-    print_message(m);
+    print_message(m, st->fmt);
     st->count++;
     return st->max > 0 && st->count >= st->max;
 }
 
-/* Without a group: assign every partition at its start (or end) and read. */
-static int consume_plain(const struct rd_kafka_metadata_topic *t, int from_beginning, int follow,
-                         long max)
+/* A start position: -o's forms. */
+typedef enum { START_BEGINNING, START_END, START_ABS, START_REL, START_TIME } start_kind;
+typedef struct start_pos {
+    start_kind kind;
+    int64_t v; /* offset, count back, or ms since the epoch */
+} start_pos;
+
+/* ms since the epoch, or RFC 3339. */
+static int parse_time(const char *s, int64_t *ms)
+{
+    long long v;
+    if (!cli_parse_int(s, 0, INT64_MAX, &v)) {
+        *ms = v;
+        return 0;
+    }
+    return cli_parse_rfc3339(s, ms);
+}
+
+static int parse_start(const char *s, start_pos *out)
+{
+    long long v;
+    if (!strcmp(s, "beginning") || !strcmp(s, "earliest") || !strcmp(s, "start"))
+        out->kind = START_BEGINNING;
+    else if (!strcmp(s, "end") || !strcmp(s, "latest"))
+        out->kind = START_END;
+    else if (s[0] == '@' || !strncmp(s, "s@", 2)) {
+        out->kind = START_TIME;
+        return parse_time(s + (s[0] == '@' ? 1 : 2), &out->v);
+    } else if (s[0] == '-' && !cli_parse_int(s + 1, 1, INT64_MAX, &v)) {
+        out->kind = START_REL;
+        out->v = v;
+    } else if (!cli_parse_int(s, 0, INT64_MAX, &v)) {
+        out->kind = START_ABS;
+        out->v = v;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets every partition's next offset from start (clamped to [low, high]). */
+static int resolve_start(rd_kafka_t *rk, cli_scan *s, const start_pos *sp)
+{
+    if (sp->kind == START_TIME) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(s->nparts);
+        for (int i = 0; i < s->nparts; i++)
+            rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)
+                ->offset = sp->v;
+        rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, g_cli.timeout_ms);
+        for (int i = 0; !e && i < s->nparts; i++) {
+            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+                l, s->parts[i].topic, s->parts[i].partition);
+            if (tp && tp->err) e = tp->err;
+            /* no message at or after the time: start at the end */
+            int64_t o = tp && tp->offset >= 0 ? tp->offset : s->parts[i].high;
+            s->parts[i].next = MIN(MAX(o, s->parts[i].low), s->parts[i].high);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) return cli_fail(CLI_EFAIL, "offsets for time %lld: %s", (long long)sp->v,
+                               rd_kafka_err2str(e));
+        return CLI_OK;
+    }
+    for (int i = 0; i < s->nparts; i++) {
+        cli_part *p = &s->parts[i];
+        int64_t o = sp->kind == START_BEGINNING ? p->low
+                    : sp->kind == START_END     ? p->high
+                    : sp->kind == START_ABS     ? sp->v
+                                                : p->high - sp->v;
+        p->next = MIN(MAX(o, p->low), p->high);
+    }
+    return CLI_OK;
+}
+
+/* Without a group: assign the partitions at their start positions and read. */
+static int consume_plain(const struct rd_kafka_metadata_topic *t, int32_t partition,
+                         const start_pos *sp, int follow, long max, const char *fmt)
 {
     /* librdkafka wants a group.id even for assign(); a scanner never joins nor commits. */
     const char *extra[] = {"enable.partition.eof=true", "enable.auto.commit=false",
@@ -256,10 +407,17 @@ static int consume_plain(const struct rd_kafka_metadata_topic *t, int from_begin
     if (!rk) return CLI_EUSAGE;
     cli_scan s = {NULL, 0};
     int rc = cli_scan_add_topic(rk, &s, t);
+    if (rc == CLI_OK && partition >= 0) { /* keep only that partition */
+        int k = 0;
+        for (int i = 0; i < s.nparts; i++) {
+            if (s.parts[i].partition == partition) s.parts[k++] = s.parts[i];
+            else free(s.parts[i].topic);
+        }
+        s.nparts = k;
+    }
+    if (rc == CLI_OK) rc = resolve_start(rk, &s, sp);
     if (rc == CLI_OK) {
-        for (int i = 0; i < s.nparts; i++)
-            s.parts[i].next = from_beginning ? s.parts[i].low : s.parts[i].high;
-        consume_state st = {0, max};
+        consume_state st = {0, max, fmt};
         rc = cli_scan_run(rk, &s, follow, &g_cli_stop, scan_print, &st);
     }
     cli_scan_free(&s);
@@ -285,7 +443,7 @@ static int commit_offsets(rd_kafka_t *rk, const char *topic, const int64_t *next
 
 /* As a group member: subscribe, print, commit exactly the printed messages. */
 static int consume_group(const struct rd_kafka_metadata_topic *t, const char *group,
-                         int from_beginning, int follow, long max)
+                         int from_beginning, int follow, long max, const char *fmt)
 {
     char gid[512];
     snprintf(gid, sizeof gid, "group.id=%s", group);
@@ -313,8 +471,9 @@ static int consume_group(const struct rd_kafka_metadata_topic *t, const char *gr
     while (!g_cli_stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         int64_t now = now_mono_ms();
+        if (m && (m->err == 0 || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)) cli_broker_back();
         if (m && m->err == 0) {
-            print_message(m);
+            print_message(m, fmt);
             count++;
             if (m->partition >= 0 && m->partition < nparts) {
                 eof[m->partition] = 0;
@@ -332,7 +491,7 @@ static int consume_group(const struct rd_kafka_metadata_topic *t, const char *gr
                 rd_kafka_message_destroy(m);
                 break;
             }
-            fprintf(stderr, "eddy: %s\n", rd_kafka_message_errstr(m));
+            cli_broker_lost(rd_kafka_message_errstr(m));
         }
         if (m) rd_kafka_message_destroy(m);
         if (max > 0 && count >= max) break;
@@ -371,18 +530,25 @@ out:
 
 int cmd_consume(int argc, char **argv)
 {
+    enum { O_FROM_BEGINNING = 1000, O_FROM_TIMESTAMP, O_FORMAT };
     static const struct option lo[] = {
         CLI_GLOBAL_LONGOPTS,
         {"group", required_argument, NULL, 'g'},
-        {"from-beginning", no_argument, NULL, 'B'},
+        {"offset", required_argument, NULL, 'o'},
+        {"partition", required_argument, NULL, 'p'},
+        {"from-beginning", no_argument, NULL, O_FROM_BEGINNING},
+        {"from-timestamp", required_argument, NULL, O_FROM_TIMESTAMP},
         {"count", required_argument, NULL, 'n'},
         {"follow", no_argument, NULL, 'f'},
+        {"exit", no_argument, NULL, 'e'},
+        {"format", required_argument, NULL, O_FORMAT},
         {NULL, 0, NULL, 0},
     };
-    const char *group = NULL;
-    int from_beginning = 0, follow = 0, c;
-    long long max = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "g:n:f", lo, NULL)) != -1) {
+    const char *group = NULL, *fmt = NULL, *offset_arg = NULL;
+    start_pos sp = {START_END, 0};
+    int follow = 0, exit_at_end = 0, c;
+    long long max = 0, partition = -1;
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "g:n:fo:p:e", lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
@@ -394,8 +560,31 @@ int cmd_consume(int argc, char **argv)
             if (!*optarg) return cli_usage_error(k_consume_usage, "-g wants a group id");
             group = optarg;
             break;
-        case 'B':
-            from_beginning = 1;
+        case O_FROM_BEGINNING:
+            offset_arg = "beginning";
+            sp.kind = START_BEGINNING;
+            break;
+        case 'o':
+            if (parse_start(optarg, &sp))
+                return cli_usage_error(k_consume_usage,
+                                       "-o wants beginning, end, N, -N or @TIME (ms or RFC 3339), "
+                                       "got '%s'",
+                                       optarg);
+            offset_arg = optarg;
+            break;
+        case O_FROM_TIMESTAMP:
+            sp.kind = START_TIME;
+            if (parse_time(optarg, &sp.v))
+                return cli_usage_error(k_consume_usage,
+                                       "--from-timestamp wants ms since the epoch or RFC 3339 "
+                                       "(2026-05-12T10:00:00Z), got '%s'",
+                                       optarg);
+            offset_arg = optarg;
+            break;
+        case 'p':
+            if (cli_parse_int(optarg, 0, INT32_MAX, &partition))
+                return cli_usage_error(k_consume_usage, "-p wants a partition number, got '%s'",
+                                       optarg);
             break;
         case 'n':
             if (cli_parse_int(optarg, 1, INT64_MAX, &max))
@@ -405,6 +594,12 @@ int cmd_consume(int argc, char **argv)
         case 'f':
             follow = 1;
             break;
+        case 'e':
+            exit_at_end = 1;
+            break;
+        case O_FORMAT:
+            fmt = optarg;
+            break;
         default:
             fputs(k_consume_usage, stderr);
             return CLI_EUSAGE;
@@ -413,6 +608,16 @@ int cmd_consume(int argc, char **argv)
     if (argc - optind != 1)
         return cli_usage_error(k_consume_usage, "consume: %s",
                                argc - optind < 1 ? "which topic?" : "too many arguments");
+    if (follow && exit_at_end)
+        return cli_usage_error(k_consume_usage, "-f (follow) and -e (exit at the end) exclude "
+                                                "each other");
+    if (fmt && g_cli.json)
+        return cli_usage_error(k_consume_usage, "--format and --json exclude each other");
+    if (group && (partition >= 0 || (sp.kind != START_BEGINNING && sp.kind != START_END)))
+        return cli_usage_error(k_consume_usage,
+                               "with -g the group's committed offsets say where to start: -p and "
+                               "-o %s need no group (to move group %s: eddy groups reset %s ...)",
+                               offset_arg ? offset_arg : "", group, group);
     const char *topic = argv[optind];
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
@@ -422,8 +627,12 @@ int cmd_consume(int argc, char **argv)
         const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
         cli_catch_signals();
         if (!t) rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", topic);
-        else if (group) rc = consume_group(t, group, from_beginning, follow, (long)max);
-        else rc = consume_plain(t, from_beginning, follow, (long)max);
+        else if (partition >= t->partition_cnt)
+            rc = cli_fail(CLI_ENOTFOUND, "topic %s has %d partition(s): no partition %lld", topic,
+                          t->partition_cnt, partition);
+        else if (group)
+            rc = consume_group(t, group, sp.kind == START_BEGINNING, follow, (long)max, fmt);
+        else rc = consume_plain(t, (int32_t)partition, &sp, follow, (long)max, fmt);
         rd_kafka_metadata_destroy(md);
     }
     rd_kafka_destroy(rk);

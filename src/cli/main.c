@@ -9,11 +9,16 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "eddy_version.h"
@@ -172,17 +177,172 @@ rd_kafka_t *cli_client(rd_kafka_type_t type, const char *const *extra, int nextr
     return cli_new(type, cli_conf(extra, nextra));
 }
 
+/* ---- reachability: why a bootstrap server does not answer --------------------------------- */
+
+/* One bootstrap address: resolve, connect (bounded), then one Kafka ApiVersions v0 request.
+ * Returns 0 if a Kafka listener answered, else a PROBE_* class with a sentence in why. */
+enum { PROBE_OK = 0, PROBE_DNS, PROBE_REFUSED, PROBE_TIMEOUT, PROBE_HTTP, PROBE_NOT_KAFKA,
+       PROBE_SOCKET };
+
+/* Sends req, reads up to cap bytes until deadline; returns the bytes read (*closed: EOF seen). */
+static size_t exchange(int fd, const void *req, size_t len, unsigned char *ans, size_t cap,
+                       int64_t deadline, int *closed)
+{
+    size_t got = 0;
+    if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        *closed = 1;
+        return 0;
+    }
+    while (got < cap) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int left = (int)MAX(deadline - now_mono_ms(), 0);
+        if (poll(&pfd, 1, left) <= 0) break;
+        ssize_t n = recv(fd, ans + got, cap - got, 0);
+        if (n <= 0) {
+            *closed = 1;
+            break;
+        }
+        got += (size_t)n;
+    }
+    return got;
+}
+
+static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t whylen)
+{
+    char host[256], port[16] = "9092";
+    const char *hp = strstr(hostport, "://") ? strstr(hostport, "://") + 3 : hostport;
+    const char *colon = strrchr(hp, ':');
+    size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, hp, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') { /* [v6]:port */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    if (colon) snprintf(port, sizeof port, "%.15s", colon + 1);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g) {
+        snprintf(why, whylen, "cannot resolve host '%s' (%s)", host, gai_strerror(g));
+        return PROBE_DNS;
+    }
+    int rc = PROBE_REFUSED, fd = -1, ai_family = AF_INET;
+    struct sockaddr_storage ai_addr;
+    socklen_t ai_addrlen = 0;
+    snprintf(why, whylen, "connection refused by %s:%s: nothing listens there", host, port);
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) continue;
+        int r = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (r < 0 && errno == EINPROGRESS) {
+            struct pollfd pfd = {fd, POLLOUT, 0};
+            int left = (int)MAX(deadline - now_mono_ms(), 0);
+            r = poll(&pfd, 1, left);
+            if (r == 0) {
+                snprintf(why, whylen, "no answer from %s:%s (connect timed out)", host, port);
+                rc = PROBE_TIMEOUT;
+                close(fd);
+                fd = -1;
+                continue;
+            }
+            int err = 0;
+            socklen_t el = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            r = err ? -1 : 0;
+            errno = err;
+        }
+        if (r == 0) {
+            ai_family = a->ai_family;
+            memcpy(&ai_addr, a->ai_addr, a->ai_addrlen);
+            ai_addrlen = a->ai_addrlen;
+            break;
+        }
+        if (errno != ECONNREFUSED) {
+            snprintf(why, whylen, "cannot connect to %s:%s (%s)", host, port, strerror(errno));
+            rc = PROBE_SOCKET;
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) return rc;
+    /* ApiVersions v0: size, api_key 18, version 0, correlation id, client id "eddy-cli". A
+     * broker answers at once; wait up to 2 s (a slow broker is then left to librdkafka). */
+    static const unsigned char req[] = {0, 0, 0, 18, 0, 18, 0, 0, 0x45, 0x44, 0x44, 0x59,
+                                        0, 8, 'e', 'd', 'd', 'y', '-', 'c', 'l', 'i'};
+    unsigned char ans[8];
+    int closed = 0;
+    size_t got = exchange(fd, req, sizeof req, ans, sizeof ans, MIN(deadline, now_mono_ms() + 2000),
+                          &closed);
+    close(fd);
+    if (got == sizeof ans && !memcmp(ans + 4, req + 8, 4)) return PROBE_OK;
+    /* Not Kafka. An HTTP server (eddyd's --http port is the usual mistake) answers a GET. */
+    int http = 0;
+    fd = socket(ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&ai_addr, ai_addrlen) == 0) {
+        static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+        unsigned char h[5];
+        int c2 = 0;
+        http = exchange(fd, get, sizeof get - 1, h, sizeof h, MIN(deadline, now_mono_ms() + 1000),
+                        &c2) >= 5 &&
+               !memcmp(h, "HTTP/", 5);
+    }
+    if (fd >= 0) close(fd);
+    if (http) {
+        snprintf(why, whylen,
+                 "%s:%s is an HTTP port, not a Kafka listener (eddyd's --http port? its Kafka "
+                 "port is --listen, 127.0.0.1:9092 by default)",
+                 host, port);
+        return PROBE_HTTP;
+    }
+    if (got == 0 && !closed) return PROBE_OK; /* silent: maybe a slow broker; librdkafka decides */
+    snprintf(why, whylen,
+             "%s:%s accepts connections but %s a Kafka ApiVersions request: not a Kafka listener",
+             host, port, got ? "answered garbage to" : "closed the connection on");
+    return PROBE_NOT_KAFKA;
+}
+
+/* 0 if one of the bootstrap servers is a Kafka listener; else prints why (with the time really
+ * waited) and returns CLI_EUNREACHABLE. Skipped for TLS/SASL listeners (-X security.protocol),
+ * where librdkafka's own error is the better one. */
+static int probe_bootstrap(void)
+{
+    for (int i = 0; i < g_cli.nprops; i++)
+        if (!strncmp(g_cli.props[i], "security.protocol=", 18) &&
+            strcasecmp(g_cli.props[i] + 18, "plaintext"))
+            return 0;
+    int64_t t0 = now_mono_ms(), deadline = t0 + g_cli.timeout_ms;
+    char *list = xstrdup(g_cli.bootstrap), *save = NULL, why[512] = "";
+    int rc = -1;
+    for (char *a = strtok_r(list, ",", &save); a && rc; a = strtok_r(NULL, ",", &save)) {
+        while (*a == ' ') a++;
+        if (*a) rc = probe_addr(a, deadline, why, sizeof why);
+    }
+    free(list);
+    if (rc <= 0) return 0;
+    return cli_fail(CLI_EUNREACHABLE, "%s (after %lld ms)", why,
+                    (long long)(now_mono_ms() - t0));
+}
+
 int cli_metadata(rd_kafka_t *rk, const struct rd_kafka_metadata **md)
 {
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, md, g_cli.timeout_ms);
+    *md = NULL;
+    int64_t t0 = now_mono_ms();
+    if (probe_bootstrap()) return CLI_EUNREACHABLE;
+    int left = (int)MAX(g_cli.timeout_ms - (now_mono_ms() - t0), 1);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, md, left);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return CLI_OK;
     *md = NULL;
+    long long waited = (long long)(now_mono_ms() - t0);
     if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
         e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__RESOLVE)
-        return cli_fail(CLI_EUNREACHABLE, "cannot reach a broker at %s within %d ms (%s)",
-                        g_cli.bootstrap, g_cli.timeout_ms, rd_kafka_err2str(e));
-    return cli_fail(CLI_EFAIL, "metadata request to %s failed: %s", g_cli.bootstrap,
-                    rd_kafka_err2str(e));
+        return cli_fail(CLI_EUNREACHABLE,
+                        "no metadata from the broker at %s after %lld ms (%s); the broker may "
+                        "advertise an address this host cannot reach",
+                        g_cli.bootstrap, waited, rd_kafka_err2str(e));
+    return cli_fail(CLI_EFAIL, "metadata request to %s failed after %lld ms: %s", g_cli.bootstrap,
+                    waited, rd_kafka_err2str(e));
 }
 
 const struct rd_kafka_metadata_topic *cli_md_topic(const struct rd_kafka_metadata *md,
@@ -212,6 +372,27 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
     cli_fail(CLI_EUNREACHABLE, "no answer from %s within %d ms", g_cli.bootstrap,
              g_cli.timeout_ms);
     return NULL;
+}
+
+/* ---- a lost broker, said once, and its return ---------------------------------------------- */
+
+static int g_lost;
+static int64_t g_lost_at;
+
+void cli_broker_lost(const char *why)
+{
+    if (g_lost) return;
+    g_lost = 1;
+    g_lost_at = now_mono_ms();
+    fprintf(stderr, "eddy: lost the broker at %s (%s); reconnecting, Ctrl-C to stop\n",
+            g_cli.bootstrap, why);
+}
+
+void cli_broker_back(void)
+{
+    if (!g_lost) return;
+    g_lost = 0;
+    fprintf(stderr, "eddy: reading again after %lld ms\n", (long long)(now_mono_ms() - g_lost_at));
 }
 
 /* ---- scanner ------------------------------------------------------------------------------- */
@@ -276,7 +457,8 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
             }
             continue;
         }
-        idle_since = now_mono_ms();
+        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) cli_broker_back();
+        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) idle_since = now_mono_ms();
         cli_part *cp = m->rkt ? scan_find(s, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             /* The EOF offset is the high watermark now: at or past the one we started with. */
@@ -284,7 +466,7 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
         } else if (m->err) {
             if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
                 m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-                fprintf(stderr, "eddy: %s\n", rd_kafka_message_errstr(m));
+                cli_broker_lost(rd_kafka_message_errstr(m));
             } else {
                 rc = cli_fail(CLI_EFAIL, "%s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "",
                               m->rkt ? ": " : "", rd_kafka_message_errstr(m));
