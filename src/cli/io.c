@@ -4,6 +4,7 @@
  * tab-separated "topic/partition@offset  key=…  headers=…  value", or JSON with --json. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -17,13 +18,32 @@
 /* ---- produce ------------------------------------------------------------------------------- */
 
 static const char *const k_produce_usage =
-    "usage: eddy produce TOPIC [-k KEY | -K DELIM] [-H key=value]... [-p PARTITION]\n"
-    "  Produces each line of stdin as one message (acks=all, idempotent producer) and prints\n"
-    "  where it landed: TOPIC/PARTITION@OFFSET (JSON with --json).\n"
-    "  -k KEY        key of every message\n"
-    "  -K DELIM      each line is KEY<DELIM>VALUE\n"
-    "  -H key=value  header on every message (repeatable)\n"
-    "  -p PARTITION  partition (default: by key, or librdkafka's partitioner)\n";
+    "usage: eddy produce TOPIC [-k KEY | -K DELIM | --json-input] [-H key=value]...\n"
+    "                          [-p PARTITION | --partitioner NAME] [-f FILE]...\n"
+    "  Produces each line of stdin (or of each FILE, in order) as one message (acks=all,\n"
+    "  idempotent producer) and prints where it landed: TOPIC/PARTITION@OFFSET (JSON with\n"
+    "  --json).\n"
+    "  -k KEY              key of every message\n"
+    "  -K DELIM            each line is KEY<DELIM>VALUE\n"
+    "      --json-input    each line is a JSON object: {\"value\": ..., \"key\": \"...\",\n"
+    "                      \"headers\": {\"k\": \"v\", ...}, \"partition\": N}; only value is\n"
+    "                      required (a string is sent as is, other JSON compact, null is a\n"
+    "                      tombstone)\n"
+    "  -H key=value        header on every message (repeatable)\n"
+    "  -p PARTITION        partition (default: the partitioner's choice, by key)\n"
+    "      --partitioner NAME  consistent_random (default, as libeddy's producers), consistent,\n"
+    "                      murmur2_random (as the Java client), murmur2, fnv1a_random, fnv1a,\n"
+    "                      random\n"
+    "  -f, --file FILE     read lines from FILE instead of stdin (repeatable; - is stdin)\n"
+    "examples:\n"
+    "  printf 'a\\nb\\n' | eddy produce orders -k order-1 -H x-correlation-id=42\n"
+    "  eddy produce orders -K : -f orders.txt                  lines KEY:VALUE\n"
+    "  echo '{\"key\":\"o1\",\"headers\":{\"h\":\"v\"},\"value\":{\"n\":1}}' | eddy produce orders --json-input\n"
+    "  eddy produce orders --partitioner random -f big.log\n";
+
+static const char *const k_partitioners[] = {"random",        "consistent",        "consistent_random",
+                                             "murmur2",       "murmur2_random",    "fnv1a",
+                                             "fnv1a_random"};
 
 typedef struct produce_state {
     long delivered, failed;
@@ -56,12 +76,16 @@ int cmd_produce(int argc, char **argv)
         {"key-delimiter", required_argument, NULL, 'K'},
         {"header", required_argument, NULL, 'H'},
         {"partition", required_argument, NULL, 'p'},
+        {"partitioner", required_argument, NULL, 'P'},
+        {"json-input", no_argument, NULL, 'I'},
+        {"file", required_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
-    const char *key = NULL, *delim = NULL, *headers[MAX_HEADERS];
-    int nheaders = 0, c;
+    const char *key = NULL, *delim = NULL, *headers[MAX_HEADERS], *partitioner = NULL;
+    const char *files[64];
+    int nheaders = 0, c, json_in = 0, nfiles = 0;
     long long partition = RD_KAFKA_PARTITION_UA;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "k:K:H:p:", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "k:K:H:p:f:", lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
@@ -86,6 +110,28 @@ int cmd_produce(int argc, char **argv)
                 return cli_usage_error(k_produce_usage, "-p wants a partition, got '%s'",
                                        optarg);
             break;
+        case 'P': {
+            int ok = 0;
+            for (size_t i = 0; i < ARRAY_LEN(k_partitioners); i++)
+                ok |= !strcmp(optarg, k_partitioners[i]);
+            if (!ok)
+                return cli_usage_error(k_produce_usage,
+                                       "--partitioner: unknown partitioner '%s' (consistent_random, "
+                                       "consistent, murmur2_random, murmur2, fnv1a_random, "
+                                       "fnv1a, random)",
+                                       optarg);
+            partitioner = optarg;
+            break;
+        }
+        case 'I':
+            json_in = 1;
+            break;
+        case 'f':
+            if (nfiles >= (int)ARRAY_LEN(files))
+                return cli_usage_error(k_produce_usage, "-f: at most %d files",
+                                       (int)ARRAY_LEN(files));
+            files[nfiles++] = optarg;
+            break;
         default:
             fputs(k_produce_usage, stderr);
             return CLI_EUSAGE;
@@ -95,18 +141,47 @@ int cmd_produce(int argc, char **argv)
         return cli_usage_error(k_produce_usage, "produce: %s",
                                argc - optind < 1 ? "which topic?" : "too many arguments");
     if (key && delim) return cli_usage_error(k_produce_usage, "-k and -K exclude each other");
+    if (json_in && (key || delim))
+        return cli_usage_error(k_produce_usage, "--json-input carries the key: no -k / -K");
+    if (partitioner && partition != RD_KAFKA_PARTITION_UA)
+        return cli_usage_error(k_produce_usage, "-p and --partitioner exclude each other");
+    /* every file must open before anything is sent */
+    FILE *fps[64];
+    int nfps = 0;
+    for (int i = 0; i < nfiles; i++) {
+        FILE *f = strcmp(files[i], "-") ? fopen(files[i], "r") : stdin;
+        if (!f) {
+            int e = errno;
+            for (int k = 0; k < nfps; k++)
+                if (fps[k] != stdin) fclose(fps[k]);
+            return cli_fail(CLI_EUSAGE, "cannot read %s: %s", files[i], strerror(e));
+        }
+        fps[nfps++] = f;
+    }
+    if (nfps == 0) fps[nfps++] = stdin;
     const char *topic = argv[optind];
 
     char mto[64];
     snprintf(mto, sizeof mto, "message.timeout.ms=%d", MAX(g_cli.timeout_ms * 3, 5000));
-    const char *extra[] = {"acks=all", "enable.idempotence=true", "linger.ms=5", mto};
+    char part_kv[64];
+    snprintf(part_kv, sizeof part_kv, "partitioner=%s", partitioner ? partitioner : "");
+    const char *extra[] = {"acks=all", "enable.idempotence=true", "linger.ms=5", mto, part_kv};
     produce_state st = {0, 0};
-    rd_kafka_conf_t *conf = cli_conf(extra, (int)ARRAY_LEN(extra));
-    if (!conf) return CLI_EUSAGE;
+    /* no --partitioner: librdkafka's default, the one libeddy's producers use too */
+    rd_kafka_conf_t *conf = cli_conf(extra, (int)ARRAY_LEN(extra) - (partitioner ? 0 : 1));
+    if (!conf) {
+        for (int k = 0; k < nfps; k++)
+            if (fps[k] != stdin) fclose(fps[k]);
+        return CLI_EUSAGE;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_t *rk = cli_new(RD_KAFKA_PRODUCER, conf);
-    if (!rk) return CLI_EUSAGE;
+    if (!rk) {
+        for (int k = 0; k < nfps; k++)
+            if (fps[k] != stdin) fclose(fps[k]);
+        return CLI_EUSAGE;
+    }
 
     const struct rd_kafka_metadata *md;
     int rc = cli_metadata(rk, &md);
@@ -128,50 +203,110 @@ int cmd_produce(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    long sent = 0;
+    long sent = 0, lineno = 0;
     int interactive = isatty(STDIN_FILENO);
-    while ((n = getline(&line, &cap, stdin)) >= 0) {
-        if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
-        if (n > 0 && line[n - 1] == '\r') line[--n] = 0;
-        const char *k = key, *v = line;
-        size_t klen = key ? strlen(key) : 0, vlen = (size_t)n;
-        if (delim) {
-            char *d = strstr(line, delim);
-            if (!d) {
-                rc = cli_fail(CLI_EUSAGE, "line %ld has no key delimiter '%s'", sent + 1, delim);
+    for (int fi = 0; fi < nfps && rc == CLI_OK; fi++) {
+        FILE *in = fps[fi];
+        const char *fname = nfiles ? files[fi] : "stdin";
+        lineno = 0;
+        while (rc == CLI_OK && (n = getline(&line, &cap, in)) >= 0) {
+            lineno++;
+            if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
+            if (n > 0 && line[n - 1] == '\r') line[--n] = 0;
+            const char *k = key, *v = line;
+            size_t klen = key ? strlen(key) : 0, vlen = (size_t)n;
+            int32_t part = (int32_t)partition;
+            json_t *j = NULL;
+            char *vbuf = NULL;
+            rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)nheaders + 4);
+            for (int i = 0; i < nheaders; i++) {
+                const char *eq = strchr(headers[i], '=');
+                rd_kafka_header_add(h, headers[i], eq - headers[i], eq + 1, -1);
+            }
+            if (json_in) {
+                json_error_t je;
+                j = json_loadb(line, (size_t)n, 0, &je);
+                json_t *jv = json_object_get(j, "value"), *jk = json_object_get(j, "key");
+                json_t *jh = json_object_get(j, "headers"), *jp = json_object_get(j, "partition");
+                const char *bad = !j                               ? je.text
+                                  : !json_is_object(j)             ? "not a JSON object"
+                                  : !jv                            ? "no \"value\""
+                                  : jk && !json_is_string(jk) && !json_is_null(jk)
+                                      ? "\"key\" is not a string"
+                                  : jh && !json_is_object(jh)      ? "\"headers\" is not an object"
+                                  : jp && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
+                                           json_integer_value(jp) >= nparts)
+                                      ? "\"partition\" is not a partition of the topic"
+                                      : NULL;
+                const char *hk;
+                json_t *hv;
+                json_object_foreach(jh, hk, hv) if (!bad && !json_is_string(hv) && !json_is_null(hv))
+                    bad = "a header value is not a string";
+                if (bad) {
+                    rc = cli_fail(CLI_EUSAGE, "%s line %ld: %s (nothing more sent)", fname, lineno,
+                                  bad);
+                    json_decref(j);
+                    rd_kafka_headers_destroy(h);
+                    break;
+                }
+                k = json_string_value(jk);
+                klen = k ? json_string_length(jk) : 0;
+                if (json_is_string(jv)) {
+                    v = json_string_value(jv);
+                    vlen = json_string_length(jv);
+                } else if (json_is_null(jv)) {
+                    v = NULL;
+                    vlen = 0;
+                } else {
+                    vbuf = json_dumps(jv, JSON_COMPACT | JSON_ENCODE_ANY);
+                    v = vbuf;
+                    vlen = strlen(vbuf);
+                }
+                json_object_foreach(jh, hk, hv)
+                    rd_kafka_header_add(h, hk, -1, json_string_value(hv),
+                                        hv && json_is_string(hv) ? (ssize_t)json_string_length(hv)
+                                                                 : 0);
+                if (jp) part = (int32_t)json_integer_value(jp);
+            } else if (delim) {
+                char *d = strstr(line, delim);
+                if (!d) {
+                    rc = cli_fail(CLI_EUSAGE, "%s line %ld has no key delimiter '%s' (nothing more "
+                                              "sent)", fname, lineno, delim);
+                    rd_kafka_headers_destroy(h);
+                    break;
+                }
+                k = line;
+                klen = (size_t)(d - line);
+                v = d + strlen(delim);
+                vlen = (size_t)n - klen - strlen(delim);
+            }
+            for (;;) {
+                rd_kafka_resp_err_t e = rd_kafka_producev(
+                    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k, k ? klen : 0),
+                    RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                    rd_kafka_poll(rk, 100);
+                    continue;
+                }
+                if (e) {
+                    rd_kafka_headers_destroy(h);
+                    rc = cli_fail(CLI_EFAIL, "produce to %s: %s", topic, rd_kafka_err2str(e));
+                }
                 break;
             }
-            k = line;
-            klen = (size_t)(d - line);
-            v = d + strlen(delim);
-            vlen = (size_t)n - klen - strlen(delim);
+            free(vbuf);
+            json_decref(j);
+            if (rc) break;
+            sent++;
+            /* Typed by hand: show where each line landed before reading the next one. */
+            if (interactive && in == stdin) rd_kafka_flush(rk, MAX(g_cli.timeout_ms * 3, 5000));
+            else rd_kafka_poll(rk, 0);
         }
-        rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)nheaders + 1);
-        for (int i = 0; i < nheaders; i++) {
-            const char *eq = strchr(headers[i], '=');
-            rd_kafka_header_add(h, headers[i], eq - headers[i], eq + 1, -1);
-        }
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)partition),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k, k ? klen : 0),
-                RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                rd_kafka_poll(rk, 100);
-                continue;
-            }
-            if (e) {
-                rd_kafka_headers_destroy(h);
-                rc = cli_fail(CLI_EFAIL, "produce to %s: %s", topic, rd_kafka_err2str(e));
-            }
-            break;
-        }
-        if (rc) break;
-        sent++;
-        /* Typed by hand: show where each line landed before reading the next one. */
-        if (interactive) rd_kafka_flush(rk, MAX(g_cli.timeout_ms * 3, 5000));
-        else rd_kafka_poll(rk, 0);
     }
+    for (int k = 0; k < nfps; k++)
+        if (fps[k] != stdin) fclose(fps[k]);
+    nfps = 0;
     free(line);
     /* Every queued message gets a delivery report: success or message.timeout.ms. */
     while (rd_kafka_outq_len(rk) > 0) rd_kafka_flush(rk, 1000);
@@ -179,6 +314,8 @@ int cmd_produce(int argc, char **argv)
     if (rc == CLI_OK && !g_cli.json) fprintf(stderr, "eddy: produced %ld message(s) to %s\n",
                                              st.delivered, topic);
 out:
+    for (int k = 0; k < nfps; k++)
+        if (fps[k] != stdin) fclose(fps[k]);
     rd_kafka_destroy(rk);
     return rc;
 }
