@@ -65,6 +65,10 @@ const struct rd_kafka_metadata_topic *cli_md_topic(const struct rd_kafka_metadat
 /* Internal topics (__consumer_offsets, _schemas, ...): names starting with '_'. */
 int cli_topic_internal(const char *name);
 
+/* Creates topic name with partitions (> 0; replication 1), or deletes it (partitions == 0),
+ * printing nothing on success. CLI_OK or an exit code after printing why. */
+int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions);
+
 /* Waits for one admin result event of the given type on q (timeout + slack). NULL and a
  * message on timeout. */
 rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type);

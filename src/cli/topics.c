@@ -584,3 +584,47 @@ int cmd_topics(int argc, char **argv)
     rd_kafka_destroy(rk);
     return rc;
 }
+
+int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions)
+{
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt = NULL;
+    rd_kafka_DeleteTopic_t *dt = NULL;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(
+        rk, partitions > 0 ? RD_KAFKA_ADMIN_OP_CREATETOPICS : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    if (partitions > 0) {
+        nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof errstr);
+        if (!nt) {
+            rd_kafka_AdminOptions_destroy(o);
+            rd_kafka_queue_destroy(q);
+            return cli_fail(CLI_EUSAGE, "topic %s: %s", name, errstr);
+        }
+        rd_kafka_CreateTopics(rk, &nt, 1, o, q);
+    } else {
+        dt = rd_kafka_DeleteTopic_new(name);
+        rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
+    }
+    rd_kafka_event_t *ev = cli_admin_wait(
+        q, partitions > 0 ? RD_KAFKA_EVENT_CREATETOPICS_RESULT : RD_KAFKA_EVENT_DELETETOPICS_RESULT);
+    int rc = CLI_EUNREACHABLE;
+    if (ev) {
+        rc = CLI_OK;
+        size_t n = 0;
+        const rd_kafka_topic_result_t **res =
+            partitions > 0
+                ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
+                : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+        if (rd_kafka_event_error(ev))
+            rc = cli_fail(CLI_EFAIL, "%s topic %s: %s", partitions > 0 ? "create" : "delete", name,
+                          rd_kafka_event_error_string(ev));
+        for (size_t i = 0; rc == CLI_OK && i < n; i++)
+            if (rd_kafka_topic_result_error(res[i])) rc = topic_result(res + i, 1, "");
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    if (nt) rd_kafka_NewTopic_destroy(nt);
+    if (dt) rd_kafka_DeleteTopic_destroy(dt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
