@@ -125,5 +125,6 @@ int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 
 #endif

@@ -31,23 +31,31 @@ static const char *const k_help =
     "usage: eddy [global options] COMMAND [args]\n"
     "\n"
     "commands:\n"
-    "  topics list|create|delete|describe   manage topics\n"
-    "  produce TOPIC                        produce stdin lines (acks=all, idempotent)\n"
-    "  consume TOPIC                        print messages (partition, offset, key, headers)\n"
-    "  groups list|describe|lag             consumer groups and their lag\n"
-    "  dlq TOPIC                            print the dead letters of TOPIC (TOPIC.dlq)\n"
-    "  trace CORRELATION_ID                 every event of one flow, in time order\n"
-    "  schemas list|get|register|check      the schema registry (eddyd's --http port)\n"
-    "  bench TOPIC                          produce/consume throughput and latency\n"
+    "  topics list|create|delete|describe|alter-config|add-partitions   manage topics\n"
+    "  produce TOPIC           produce lines of stdin or files (acks=all, idempotent)\n"
+    "  consume TOPIC           print messages from an offset, a time, the last N; follow\n"
+    "  groups list|describe|lag|reset|delete   consumer groups, their lag and offsets\n"
+    "  dlq TOPIC               print the dead letters of TOPIC (TOPIC.dlq)\n"
+    "  trace CORRELATION_ID    every event of one flow, in time order\n"
+    "  schemas list|get|register|check|delete|compatibility|mode   the schema registry\n"
+    "  bench                   produce/consume throughput and latency (on its own topic)\n"
+    "  completion bash         the bash completion script (source <(eddy completion bash))\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
     "                            default 127.0.0.1:9092)\n"
     "  -t, --timeout MS          time to reach the broker and for admin requests (10000)\n"
     "  -X, --property K=V        librdkafka client property (repeatable)\n"
-    "      --json                one JSON object per line (consume, dlq, trace, lag, list)\n"
+    "      --json                one JSON object per line (consume, dlq, trace, lag, list, ...)\n"
     "  -v, --verbose             librdkafka logs on stderr\n"
-    "  -h, --help                help (eddy COMMAND --help for a command)\n"
+    "  -h, --help                help (eddy COMMAND --help: options and examples)\n"
+    "      --version             eddy's version and git commit, and librdkafka's\n"
+    "\n"
+    "examples:\n"
+    "  eddy topics create orders -p 3\n"
+    "  eddy consume orders -o @2026-05-12T10:00:00Z -e\n"
+    "  eddy groups reset billing --to-earliest --topic orders --dry-run\n"
+    "  eddy schemas register orders-value order.schema.json\n"
     "\n"
     "exit codes: 0 ok, 1 failed, 2 bad arguments, 3 broker unreachable, 4 not found\n";
 
@@ -632,7 +640,7 @@ static const struct {
     {"topics", cmd_topics}, {"topic", cmd_topics},   {"produce", cmd_produce},
     {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
     {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
-    {"bench", cmd_bench},
+    {"bench", cmd_bench},     {"completion", cmd_completion},
 };
 
 int main(int argc, char **argv)

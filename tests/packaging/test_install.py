@@ -42,7 +42,8 @@ def main():
         pcs = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f == "eddy.pc"]
         assert len(pcs) == 1, pcs
         libdir = os.path.dirname(os.path.dirname(pcs[0]))
-        for f in ["bin/eddyd", "bin/eddy", "include/eddy/eddy.h", "include/eddy/schema.h"]:
+        for f in ["bin/eddyd", "bin/eddy", "include/eddy/eddy.h", "include/eddy/schema.h",
+                  "share/bash-completion/completions/eddy"]:
             assert os.path.isfile(os.path.join(root, f)), f
         for f in ["libeddy.so.0.1.0", "libeddy.a", "cmake/Eddy/EddyConfig.cmake",
                   "cmake/Eddy/EddyConfigVersion.cmake"]:
@@ -52,6 +53,7 @@ def main():
         dyn = run(["readelf", "-d", os.path.join(libdir, "libeddy.so.0.1.0")]).stdout
         assert "Library soname: [libeddy.so.0]" in dyn, dyn
 
+        run(["bash", "-n", os.path.join(root, "share/bash-completion/completions/eddy")])
         ver = re.compile(r"^%s 0\.1\.0 \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)$")
         out = run([os.path.join(root, "bin/eddy"), "--version"]).stdout.splitlines()
         assert re.match(ver.pattern % "eddy", out[0]), out
