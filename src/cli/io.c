@@ -26,9 +26,9 @@ static const char *const k_produce_usage =
     "  -k KEY              key of every message\n"
     "  -K DELIM            each line is KEY<DELIM>VALUE\n"
     "      --json-input    each line is a JSON object: {\"value\": ..., \"key\": \"...\",\n"
-    "                      \"headers\": {\"k\": \"v\", ...}, \"partition\": N}; only value is\n"
-    "                      required (a string is sent as is, other JSON compact, null is a\n"
-    "                      tombstone)\n"
+    "                      \"headers\": {\"k\": \"v\", ...}, \"partition\": N, \"timestamp\": MS};\n"
+    "                      only value is required (a string is sent as is, other JSON\n"
+    "                      compact, null is a tombstone)\n"
     "  -H key=value        header on every message (repeatable)\n"
     "  -p PARTITION        partition (default: the partitioner's choice, by key)\n"
     "      --partitioner NAME  consistent_random (default, as libeddy's producers), consistent,\n"
@@ -216,6 +216,7 @@ int cmd_produce(int argc, char **argv)
             const char *k = key, *v = line;
             size_t klen = key ? strlen(key) : 0, vlen = (size_t)n;
             int32_t part = (int32_t)partition;
+            int64_t ts = 0; /* 0: now */
             json_t *j = NULL;
             char *vbuf = NULL;
             rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)nheaders + 4);
@@ -228,6 +229,7 @@ int cmd_produce(int argc, char **argv)
                 j = json_loadb(line, (size_t)n, 0, &je);
                 json_t *jv = json_object_get(j, "value"), *jk = json_object_get(j, "key");
                 json_t *jh = json_object_get(j, "headers"), *jp = json_object_get(j, "partition");
+                json_t *jt = json_object_get(j, "timestamp");
                 const char *bad = !j                               ? je.text
                                   : !json_is_object(j)             ? "not a JSON object"
                                   : !jv                            ? "no \"value\""
@@ -237,6 +239,8 @@ int cmd_produce(int argc, char **argv)
                                   : jp && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
                                            json_integer_value(jp) >= nparts)
                                       ? "\"partition\" is not a partition of the topic"
+                                  : jt && (!json_is_integer(jt) || json_integer_value(jt) < 0)
+                                      ? "\"timestamp\" is not ms since the epoch"
                                       : NULL;
                 const char *hk;
                 json_t *hv;
@@ -267,6 +271,7 @@ int cmd_produce(int argc, char **argv)
                                         hv && json_is_string(hv) ? (ssize_t)json_string_length(hv)
                                                                  : 0);
                 if (jp) part = (int32_t)json_integer_value(jp);
+                if (jt) ts = (int64_t)json_integer_value(jt);
             } else if (delim) {
                 char *d = strstr(line, delim);
                 if (!d) {
@@ -284,7 +289,8 @@ int cmd_produce(int argc, char **argv)
                 rd_kafka_resp_err_t e = rd_kafka_producev(
                     rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
                     RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k, k ? klen : 0),
-                    RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                    RD_KAFKA_V_VALUE((void *)v, vlen), RD_KAFKA_V_TIMESTAMP(ts),
+                    RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
                 if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                     rd_kafka_poll(rk, 100);
                     continue;
