@@ -111,6 +111,8 @@ void cli_json_print(struct json_t *v);
 /* A consumer saw the broker go (transport error / all brokers down): says so once, with why;
  * cli_broker_back says it reads again (librdkafka reconnects by itself). */
 void cli_broker_lost(const char *why);
+/* Set before creating clients: they report a lost broker through cli_broker_lost (consume). */
+extern int g_cli_watch_broker;
 void cli_broker_back(void);
 /* SIGINT/SIGTERM set this (installed by cli_catch_signals). */
 extern volatile int g_cli_stop;

@@ -769,6 +769,7 @@ int cmd_consume(int argc, char **argv)
     if (rc == CLI_OK) {
         const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
         cli_catch_signals();
+        g_cli_watch_broker = follow; /* the reading clients say when the broker goes */
         if (!t) rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", topic);
         else if (partition >= t->partition_cnt)
             rc = cli_fail(CLI_ENOTFOUND, "topic %s has %d partition(s): no partition %lld", topic,

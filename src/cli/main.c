@@ -147,11 +147,21 @@ static int set_prop(rd_kafka_conf_t *conf, const char *kv)
     return 0;
 }
 
+/* Client-level errors (librdkafka retries them itself): a lost broker is said once. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        cli_broker_lost(reason);
+    else if (g_cli.verbose)
+        fprintf(stderr, "eddy: %s: %s\n", rd_kafka_err2name(err), reason);
+}
+
 rd_kafka_conf_t *cli_conf(const char *const *extra, int nextra)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
     rd_kafka_conf_set_log_cb(conf, log_cb);
+    if (g_cli_watch_broker) rd_kafka_conf_set_error_cb(conf, error_cb);
     if (set_prop(conf, "client.id=eddy-cli") || set_prop(conf, "log.connection.close=false"))
         goto fail;
     if (rd_kafka_conf_set(conf, "bootstrap.servers", g_cli.bootstrap, errstr, sizeof errstr)) {
@@ -384,6 +394,7 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
 
 /* ---- a lost broker, said once, and its return ---------------------------------------------- */
 
+int g_cli_watch_broker;
 static int g_lost;
 static int64_t g_lost_at;
 
@@ -449,6 +460,7 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
     for (int i = 0; i < s->nparts; i++)
         rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)->offset =
             s->parts[i].next;
+    rd_kafka_poll_set_consumer(rk); /* error callbacks served by consumer_poll */
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) return cli_fail(CLI_EFAIL, "assign: %s", rd_kafka_err2str(e));
