@@ -40,11 +40,16 @@ test-fast: build
 test-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure $(CTEST_ARGS)
 
-demo: deps build
-	@bash scripts/demo.sh
+# The demo installs only what it runs (EDDY_DEMO_DEPS=1: build tools and libraries, curl,
+# python3; no Node, no PostgreSQL server, no bench peers) and builds only eddyd, eddy and the
+# services, quietly (the compiler's output goes to $(BUILD)/demo-build.log).
+demo:
+	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
+	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build
 
-demo-check: deps build
-	@bash scripts/demo.sh --check
+demo-check:
+	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
+	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build --check
 
 # The peers' client libraries (libnats, hiredis) are installed BEFORE the build, so the first
 # run on a fresh machine configures and builds every load generator (a sub-make, not a
