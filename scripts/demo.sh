@@ -90,14 +90,9 @@ if [ -n "${EDDY_BOOTSTRAP_SERVERS:-}" ]; then
     echo "demo: using the cluster at $BOOT"
 else
     kind=${EDDY_BROKER:-}
-    EDDYD_BIN=${EDDYD:-}
-    if [ -z "$EDDYD_BIN" ]; then # src/eddyd (its home) or src/broker (before the move)
-        for c in "$B/src/eddyd/eddyd" "$B/src/broker/eddyd"; do
-            [ -x "$c" ] && { EDDYD_BIN=$c; break; }
-        done
-    fi
+    EDDYD_BIN=${EDDYD:-$B/src/eddyd/eddyd}
     if [ -z "$kind" ]; then
-        if [ -n "$EDDYD_BIN" ] && [ -x "$EDDYD_BIN" ]; then kind=eddyd; else kind=mock; fi
+        if [ -x "$EDDYD_BIN" ]; then kind=eddyd; else kind=mock; fi
     fi
     mkdir -p "$TMP/broker"
     if [ "$kind" = eddyd ]; then
