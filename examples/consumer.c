@@ -26,11 +26,11 @@ static int on_greeting(eddy_ctx *ctx, void *arg)
     const char *p[] = {name, ev->event_id};
     int rows = eddy_ctx_exec(ctx, "INSERT INTO welcomed (name, event_id) VALUES ($1, $2)", 2, p);
     if (rows < 0) return EDDY_RETRY;
-    printf("hello, %s (event %s, %s/%d@%lld)\n", name, ev->event_id, ev->topic,
-           (int)ev->partition, (long long)ev->offset);
+    printf("hello, %s (event %s, %s/%d@%lld)\n", name, ev->event_id, ev->topic, (int)ev->partition,
+           (long long)ev->offset);
     fflush(stdout);
     if (++s->seen >= s->want) eddy_service_stop(s->svc); /* after this event commits */
-    return rows; /* 1 row changed: success */
+    return rows;                                         /* 1 row changed: success */
 }
 
 int main(int argc, char **argv)
@@ -46,8 +46,10 @@ int main(int argc, char **argv)
     eddy_service_on(s.svc, "example.greetings", "greeting.sent", "1", on_greeting, &s);
     int rc = eddy_service_start(s.svc, "CREATE TABLE IF NOT EXISTS welcomed ("
                                        " name TEXT NOT NULL, event_id TEXT PRIMARY KEY);");
-    if (rc == 0) rc = eddy_service_run(s.svc); /* until COUNT events or SIGTERM/SIGINT */
-    else fprintf(stderr, "consumer: start failed (%d)\n", rc);
+    if (rc == 0)
+        rc = eddy_service_run(s.svc); /* until COUNT events or SIGTERM/SIGINT */
+    else
+        fprintf(stderr, "consumer: start failed (%d)\n", rc);
     eddy_service_free(s.svc);
     if (rc == 0) printf("welcomed %d guest(s)\n", s.seen);
     return rc == 0 ? 0 : 1;

@@ -18,8 +18,8 @@ static int unpublished(eddy_store *st)
 {
     eddy_rows *r = NULL;
     int n = -1;
-    if (eddy_store_query(st, "SELECT COUNT(*) FROM eddy_outbox WHERE published_at IS NULL", 0,
-                         NULL, &r) > 0)
+    if (eddy_store_query(st, "SELECT COUNT(*) FROM eddy_outbox WHERE published_at IS NULL", 0, NULL,
+                         &r) > 0)
         n = atoi(eddy_rows_get(r, 0, 0));
     eddy_rows_free(r);
     return n;
@@ -69,8 +69,10 @@ int main(int argc, char **argv)
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (rc >= 0 && left == 0) printf("published %d greeting(s) to %s\n", count, TOPIC);
-    else if (rc >= 0) fprintf(stderr, "publisher: %d event(s) not acknowledged\n", left);
+    if (rc >= 0 && left == 0)
+        printf("published %d greeting(s) to %s\n", count, TOPIC);
+    else if (rc >= 0)
+        fprintf(stderr, "publisher: %d event(s) not acknowledged\n", left);
     eddy_service_free(svc);
     return rc >= 0 && left == 0 ? 0 : 1;
 }

@@ -39,8 +39,7 @@ static void bench_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     bench_state *st = opaque;
     if (m->err) {
-        if (st->failed++ == 0)
-            cli_fail(CLI_EFAIL, "delivery failed: %s", rd_kafka_err2str(m->err));
+        if (st->failed++ == 0) cli_fail(CLI_EFAIL, "delivery failed: %s", rd_kafka_err2str(m->err));
         return;
     }
     int64_t *t0 = m->_private;
@@ -90,9 +89,7 @@ int cmd_bench(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
         case 'n':
             if (cli_parse_int(optarg, 1, 100000000, &count))
                 return cli_usage_error(k_usage, "-n wants a count >= 1, got '%s'", optarg);
@@ -106,27 +103,19 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error(k_usage, "--acks wants all, 1 or 0, got '%s'", optarg);
             acks = optarg;
             break;
-        case 'N':
-            consume = 0;
-            break;
+        case 'N': consume = 0; break;
         case 'T':
             if (!*optarg) return cli_usage_error(k_usage, "--topic wants a topic name");
             topic = optarg;
             break;
-        case 'y':
-            yes = 1;
-            break;
-        case 'K':
-            keep = 1;
-            break;
+        case 'y': yes = 1; break;
+        case 'K': keep = 1; break;
         case 'p':
             if (cli_parse_int(optarg, 1, 1000, &partitions))
                 return cli_usage_error(k_usage, "-p wants a partition count (1..1000), got '%s'",
                                        optarg);
             break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind > 1 || (argc - optind == 1 && topic))
@@ -139,8 +128,10 @@ int cmd_bench(int argc, char **argv)
                             "bench would add %lld records to the existing topic %s: confirm with "
                             "--yes, or leave --topic out (bench then uses a topic of its own)",
                             count, topic);
-        fprintf(stderr, "eddy: bench adds %lld records of %lld bytes to the existing topic %s. "
-                        "Go on? [y/N] ", count, size, topic);
+        fprintf(stderr,
+                "eddy: bench adds %lld records of %lld bytes to the existing topic %s. "
+                "Go on? [y/N] ",
+                count, size, topic);
         char answer[16] = "";
         if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
             return cli_fail(CLI_EFAIL, "not confirmed: nothing written");
@@ -148,9 +139,9 @@ int cmd_bench(int argc, char **argv)
     char acks_kv[32], mto[64];
     snprintf(acks_kv, sizeof acks_kv, "acks=%s", acks);
     snprintf(mto, sizeof mto, "message.timeout.ms=%d", MAX(g_cli.timeout_ms * 3, 5000));
-    const char *extra[] = {acks_kv, strcmp(acks, "all") ? "enable.idempotence=false"
-                                                        : "enable.idempotence=true",
-                           "linger.ms=5", "queue.buffering.max.messages=1000000", mto};
+    const char *extra[] = {
+        acks_kv, strcmp(acks, "all") ? "enable.idempotence=false" : "enable.idempotence=true",
+        "linger.ms=5", "queue.buffering.max.messages=1000000", mto};
     bench_state st = {xcalloc((size_t)count, sizeof(int64_t)), 0, 0};
     rd_kafka_conf_t *conf = cli_conf(extra, (int)ARRAY_LEN(extra));
     if (!conf) {
@@ -181,8 +172,10 @@ int cmd_bench(int argc, char **argv)
             created[0] = 0;
             goto out;
         }
-        if (!keep) fprintf(stderr, "eddy: bench topic %s created, deleted at the end\n", topic);
-        else fprintf(stderr, "eddy: bench topic %s created (kept)\n", topic);
+        if (!keep)
+            fprintf(stderr, "eddy: bench topic %s created, deleted at the end\n", topic);
+        else
+            fprintf(stderr, "eddy: bench topic %s created (kept)\n", topic);
         /* until the metadata shows every partition */
         for (int i = 0; i < 100; i++) {
             if ((rc = cli_metadata(rk, &md))) goto out;
@@ -235,10 +228,9 @@ int cmd_bench(int argc, char **argv)
     double pmax = (double)st.lat_us[count - 1] / 1000.0;
     if (g_cli.json)
         cli_json_print(json_pack("{s:s,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "phase", "produce",
-                                 "messages", (json_int_t)st.delivered, "size",
-                                 (json_int_t)size, "seconds", secs, "msgPerSec",
-                                 (double)count / secs, "mbPerSec", mb / secs, "p50Ms", p50,
-                                 "p99Ms", p99, "maxMs", pmax));
+                                 "messages", (json_int_t)st.delivered, "size", (json_int_t)size,
+                                 "seconds", secs, "msgPerSec", (double)count / secs, "mbPerSec",
+                                 mb / secs, "p50Ms", p50, "p99Ms", p99, "maxMs", pmax));
     else
         printf("produce  %ld msgs x %lld B (acks=%s) in %.2f s: %.0f msg/s, %.2f MB/s; "
                "latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",

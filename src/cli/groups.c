@@ -74,9 +74,9 @@ static int list_groups(rd_kafka_t *rk, char ***ids_out, char ***states_out, int 
             /* Sort "id\0state" pairs by id: keep them together in one string. */
             char **pairs = xcalloc(n + 1, sizeof *pairs);
             for (size_t i = 0; i < n; i++)
-                pairs[i] = xasprintf("%s%c%s", rd_kafka_ConsumerGroupListing_group_id(gl[i]), 0,
-                                     rd_kafka_consumer_group_state_name(
-                                         rd_kafka_ConsumerGroupListing_state(gl[i])));
+                pairs[i] = xasprintf(
+                    "%s%c%s", rd_kafka_ConsumerGroupListing_group_id(gl[i]), 0,
+                    rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(gl[i])));
             qsort(pairs, n, sizeof *pairs, cmp_str);
             char **ids = xcalloc(n + 1, sizeof *ids), **states = xcalloc(n + 1, sizeof *states);
             for (size_t i = 0; i < n; i++) {
@@ -111,8 +111,10 @@ static int groups_list(rd_kafka_t *rk)
     if (rc) return rc;
     if (!g_cli.json) printf("%-40s %s\n", "GROUP", "STATE");
     for (int i = 0; i < n; i++) {
-        if (g_cli.json) cli_json_print(json_pack("{s:s,s:s}", "group", ids[i], "state", states[i]));
-        else printf("%-40s %s\n", ids[i], states[i]);
+        if (g_cli.json)
+            cli_json_print(json_pack("{s:s,s:s}", "group", ids[i], "state", states[i]));
+        else
+            printf("%-40s %s\n", ids[i], states[i]);
     }
     free_strv(ids, n);
     free_strv(states, n);
@@ -149,8 +151,8 @@ static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
             for (int k = 0; k < n0 && !have; k++)
                 have = rows[k].partition == id && !strcmp(rows[k].topic, t->topic);
             int64_t lo = 0, hi = 0;
-            if (have || rd_kafka_query_watermark_offsets(rk, t->topic, id, &lo, &hi,
-                                                         g_cli.timeout_ms))
+            if (have ||
+                rd_kafka_query_watermark_offsets(rk, t->topic, id, &lo, &hi, g_cli.timeout_ms))
                 continue;
             rows = xrealloc(rows, sizeof *rows * (size_t)(n + 1));
             rows[n].topic = xstrdup(t->topic);
@@ -242,24 +244,21 @@ static void print_lag(const char *group, const lag_row *rows, int n, int header)
         if (g_cli.json)
             cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}", "group", group, "topic",
                                      rows[i].topic, "partition", (int)rows[i].partition,
-                                     "committed", (json_int_t)rows[i].committed,
-                                     "highWatermark", (json_int_t)rows[i].high, "lag",
-                                     (json_int_t)rows[i].lag));
-        else
-        {
+                                     "committed", (json_int_t)rows[i].committed, "highWatermark",
+                                     (json_int_t)rows[i].high, "lag", (json_int_t)rows[i].lag));
+        else {
             char com[32];
             if (rows[i].committed >= 0)
                 snprintf(com, sizeof com, "%lld", (long long)rows[i].committed);
             else
                 snprintf(com, sizeof com, "-");
             printf("%-30s %-30s %-9d %-12s %-14lld %lld\n", group, rows[i].topic,
-                   (int)rows[i].partition, com, (long long)rows[i].high,
-                   (long long)rows[i].lag);
+                   (int)rows[i].partition, com, (long long)rows[i].high, (long long)rows[i].lag);
         }
         if (rows[i].lag > 0) total += rows[i].lag;
     }
-    if (!g_cli.json) printf("%-30s %-30s %-9s %-12s %-14s %lld\n", group, "TOTAL", "", "", "",
-                            (long long)total);
+    if (!g_cli.json)
+        printf("%-30s %-30s %-9s %-12s %-14s %lld\n", group, "TOTAL", "", "", "", (long long)total);
 }
 
 static int groups_lag(rd_kafka_t *rk, const char *group)
@@ -285,8 +284,8 @@ static int groups_lag(rd_kafka_t *rk, const char *group)
             rc = r;
             continue;
         }
-        if (nr == 0 && group) rc = cli_fail(CLI_ENOTFOUND, "group '%s' has no committed offsets",
-                                            group);
+        if (nr == 0 && group)
+            rc = cli_fail(CLI_ENOTFOUND, "group '%s' has no committed offsets", group);
         if (nr) print_lag(ids[i], rows, nr, !printed++);
         free_rows(rows, nr);
     }
@@ -338,14 +337,14 @@ static int describe_group(rd_kafka_t *rk, const char *group, json_t **out)
                     ma ? rd_kafka_MemberAssignment_partitions(ma) : NULL;
                 json_t *jp = json_array();
                 for (int p = 0; l && p < l->cnt; p++)
-                    json_array_append_new(jp, json_sprintf("%s/%d", l->elems[p].topic,
-                                                           (int)l->elems[p].partition));
+                    json_array_append_new(
+                        jp, json_sprintf("%s/%d", l->elems[p].topic, (int)l->elems[p].partition));
                 const char *host = rd_kafka_MemberDescription_host(m);
                 const char *cid = rd_kafka_MemberDescription_client_id(m);
-                json_array_append_new(
-                    jm, json_pack("{s:s,s:s,s:s,s:o}", "memberId",
-                                  rd_kafka_MemberDescription_consumer_id(m), "clientId",
-                                  cid ? cid : "", "host", host ? host : "", "partitions", jp));
+                json_array_append_new(jm, json_pack("{s:s,s:s,s:s,s:o}", "memberId",
+                                                    rd_kafka_MemberDescription_consumer_id(m),
+                                                    "clientId", cid ? cid : "", "host",
+                                                    host ? host : "", "partitions", jp));
             }
             *out = json_pack("{s:s,s:s,s:s,s:o}", "group", group, "state",
                              rd_kafka_consumer_group_state_name(st), "assignor",
@@ -378,8 +377,8 @@ static int groups_describe(rd_kafka_t *rk, const char *group)
     const char *state = json_string_value(json_object_get(d, "state"));
     if ((rc = group_lag_rows(rk, group, &rows, &nr))) goto out;
     if (nr == 0 && json_array_size(members) == 0 && state && !strcmp(state, "Dead")) {
-        rc = cli_fail(CLI_ENOTFOUND, "unknown group '%s' (no members, no committed offsets)",
-                      group);
+        rc =
+            cli_fail(CLI_ENOTFOUND, "unknown group '%s' (no members, no committed offsets)", group);
         goto out;
     }
     if (g_cli.json) {
@@ -462,8 +461,8 @@ static int add_topic_spec(const struct rd_kafka_metadata *md, const char *spec, 
                 long long v;
                 if (cli_parse_int(p, 0, INT32_MAX, &v) || v >= t->partition_cnt) {
                     free(list);
-                    rc = cli_fail(CLI_EUSAGE, "--topic %s: no partition '%s' (%s has %d)", spec,
-                                  p, name, t->partition_cnt);
+                    rc = cli_fail(CLI_EUSAGE, "--topic %s: no partition '%s' (%s has %d)", spec, p,
+                                  name, t->partition_cnt);
                     goto out;
                 }
                 if (v == id) want = 1;
@@ -522,9 +521,8 @@ static int groups_reset(rd_kafka_t *rk, const char *group, const reset_opts *o)
         for (int k = 0; k < nlag; k++)
             if (lag[k].partition == r->partition && !strcmp(lag[k].topic, r->topic))
                 r->before = lag[k].committed;
-        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, r->topic, r->partition,
-                                                                 &r->low, &r->high,
-                                                                 g_cli.timeout_ms);
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+            rk, r->topic, r->partition, &r->low, &r->high, g_cli.timeout_ms);
         if (e) {
             rc = cli_fail(CLI_EFAIL, "watermarks of %s/%d: %s", r->topic, (int)r->partition,
                           rd_kafka_err2str(e));
@@ -562,14 +560,16 @@ static int groups_reset(rd_kafka_t *rk, const char *group, const reset_opts *o)
     for (int i = 0; i < n; i++) {
         if (g_cli.json) {
             cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:b}", "group", group, "topic",
-                                     rows[i].topic, "partition", (int)rows[i].partition,
-                                     "before", (json_int_t)rows[i].before, "after",
-                                     (json_int_t)rows[i].after, "dryRun", o->dry_run));
+                                     rows[i].topic, "partition", (int)rows[i].partition, "before",
+                                     (json_int_t)rows[i].before, "after", (json_int_t)rows[i].after,
+                                     "dryRun", o->dry_run));
             continue;
         }
         char before[32];
-        if (rows[i].before >= 0) snprintf(before, sizeof before, "%lld", (long long)rows[i].before);
-        else snprintf(before, sizeof before, "-");
+        if (rows[i].before >= 0)
+            snprintf(before, sizeof before, "%lld", (long long)rows[i].before);
+        else
+            snprintf(before, sizeof before, "-");
         printf("%-30s %-30s %-9d %-12s %lld\n", group, rows[i].topic, (int)rows[i].partition,
                before, (long long)rows[i].after);
     }
@@ -605,14 +605,12 @@ static int groups_reset(rd_kafka_t *rk, const char *group, const reset_opts *o)
             const rd_kafka_topic_partition_list_t *pl = rd_kafka_group_result_partitions(gr[i]);
             for (int k = 0; pl && k < pl->cnt; k++)
                 if (pl->elems[k].err)
-                    rc = cli_fail(CLI_EFAIL, "reset group %s, %s/%d: %s", group,
-                                  pl->elems[k].topic, (int)pl->elems[k].partition,
-                                  rd_kafka_err2str(pl->elems[k].err));
+                    rc = cli_fail(CLI_EFAIL, "reset group %s, %s/%d: %s", group, pl->elems[k].topic,
+                                  (int)pl->elems[k].partition, rd_kafka_err2str(pl->elems[k].err));
         }
         rd_kafka_event_destroy(ev);
     }
-    if (rc == CLI_OK)
-        fprintf(stderr, "eddy: group %s reset on %d partition(s)\n", group, n);
+    if (rc == CLI_OK) fprintf(stderr, "eddy: group %s reset on %d partition(s)\n", group, n);
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_AlterConsumerGroupOffsets_destroy(req);
     rd_kafka_queue_destroy(q);
@@ -662,7 +660,8 @@ static int groups_delete(rd_kafka_t *rk, char **groups, int n)
                 cli_fail(code, "group %s has active members: stop its consumers first", name);
             else if (e == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)
                 cli_fail(code, "unknown group '%s'", name);
-            else cli_fail(code, "delete group %s: %s", name, rd_kafka_error_string(ge));
+            else
+                cli_fail(code, "delete group %s: %s", name, rd_kafka_error_string(ge));
             if (rc == CLI_OK || code == CLI_EFAIL) rc = code;
         }
         rd_kafka_event_destroy(ev);
@@ -676,8 +675,17 @@ static int groups_delete(rd_kafka_t *rk, char **groups, int n)
 
 int cmd_groups(int argc, char **argv)
 {
-    enum { O_EARLIEST = 1000, O_LATEST, O_DATETIME, O_TIMESTAMP, O_OFFSET, O_SHIFT, O_TOPIC,
-           O_DRY, O_FORCE };
+    enum {
+        O_EARLIEST = 1000,
+        O_LATEST,
+        O_DATETIME,
+        O_TIMESTAMP,
+        O_OFFSET,
+        O_SHIFT,
+        O_TOPIC,
+        O_DRY,
+        O_FORCE
+    };
     static const struct option lo[] = {
         CLI_GLOBAL_LONGOPTS,
         {"to-earliest", no_argument, NULL, O_EARLIEST},
@@ -700,11 +708,15 @@ int cmd_groups(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
-        case O_EARLIEST: ro.kind = TO_EARLIEST; nkinds++; break;
-        case O_LATEST: ro.kind = TO_LATEST; nkinds++; break;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case O_EARLIEST:
+            ro.kind = TO_EARLIEST;
+            nkinds++;
+            break;
+        case O_LATEST:
+            ro.kind = TO_LATEST;
+            nkinds++;
+            break;
         case O_DATETIME:
             if (cli_parse_rfc3339(optarg, &ro.v))
                 return cli_usage_error(k_usage,
@@ -746,9 +758,7 @@ int cmd_groups(int argc, char **argv)
             break;
         case O_DRY: ro.dry_run = 1; break;
         case O_FORCE: ro.force = 1; break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -768,8 +778,10 @@ int cmd_groups(int argc, char **argv)
     if (!strcmp(sub, "lag") && npos > 2)
         return cli_usage_error(k_usage, "groups lag: too many arguments");
     if (strcmp(sub, "reset") && (nkinds || ro.ntopics || ro.dry_run || ro.force))
-        return cli_usage_error(k_usage, "groups %s: --to-*, --shift-by, --topic, --dry-run and "
-                                        "--force belong to groups reset", sub);
+        return cli_usage_error(k_usage,
+                               "groups %s: --to-*, --shift-by, --topic, --dry-run and "
+                               "--force belong to groups reset",
+                               sub);
     if (!strcmp(sub, "reset") && nkinds != 1)
         return cli_usage_error(k_usage,
                                "groups reset: %s one of --to-earliest, --to-latest, "

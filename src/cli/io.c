@@ -41,8 +41,8 @@ static const char *const k_produce_usage =
     "  echo '{\"key\":\"o1\",\"headers\":{\"h\":\"v\"},\"value\":{\"n\":1}}' | eddy produce orders --json-input\n"
     "  eddy produce orders --partitioner random -f big.log\n";
 
-static const char *const k_partitioners[] = {"random",        "consistent",        "consistent_random",
-                                             "murmur2",       "murmur2_random",    "fnv1a",
+static const char *const k_partitioners[] = {"random",      "consistent",     "consistent_random",
+                                             "murmur2",     "murmur2_random", "fnv1a",
                                              "fnv1a_random"};
 
 typedef struct produce_state {
@@ -60,9 +60,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     st->delivered++;
     if (g_cli.json)
-        cli_json_print(json_pack("{s:s,s:i,s:I}", "topic", rd_kafka_topic_name(m->rkt),
-                                 "partition", (int)m->partition, "offset",
-                                 (json_int_t)m->offset));
+        cli_json_print(json_pack("{s:s,s:i,s:I}", "topic", rd_kafka_topic_name(m->rkt), "partition",
+                                 (int)m->partition, "offset", (json_int_t)m->offset));
     else
         printf("%s/%d@%lld\n", rd_kafka_topic_name(m->rkt), (int)m->partition,
                (long long)m->offset);
@@ -90,12 +89,8 @@ int cmd_produce(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_produce_usage, stdout);
-            return CLI_OK;
-        case 'k':
-            key = optarg;
-            break;
+        case 'h': fputs(k_produce_usage, stdout); return CLI_OK;
+        case 'k': key = optarg; break;
         case 'K':
             if (!*optarg) return cli_usage_error(k_produce_usage, "-K wants a delimiter");
             delim = optarg;
@@ -107,34 +102,30 @@ int cmd_produce(int argc, char **argv)
             break;
         case 'p':
             if (cli_parse_int(optarg, 0, INT32_MAX, &partition))
-                return cli_usage_error(k_produce_usage, "-p wants a partition, got '%s'",
-                                       optarg);
+                return cli_usage_error(k_produce_usage, "-p wants a partition, got '%s'", optarg);
             break;
         case 'P': {
             int ok = 0;
             for (size_t i = 0; i < ARRAY_LEN(k_partitioners); i++)
                 ok |= !strcmp(optarg, k_partitioners[i]);
             if (!ok)
-                return cli_usage_error(k_produce_usage,
-                                       "--partitioner: unknown partitioner '%s' (consistent_random, "
-                                       "consistent, murmur2_random, murmur2, fnv1a_random, "
-                                       "fnv1a, random)",
-                                       optarg);
+                return cli_usage_error(
+                    k_produce_usage,
+                    "--partitioner: unknown partitioner '%s' (consistent_random, "
+                    "consistent, murmur2_random, murmur2, fnv1a_random, "
+                    "fnv1a, random)",
+                    optarg);
             partitioner = optarg;
             break;
         }
-        case 'I':
-            json_in = 1;
-            break;
+        case 'I': json_in = 1; break;
         case 'f':
             if (nfiles >= (int)ARRAY_LEN(files))
                 return cli_usage_error(k_produce_usage, "-f: at most %d files",
                                        (int)ARRAY_LEN(files));
             files[nfiles++] = optarg;
             break;
-        default:
-            fputs(k_produce_usage, stderr);
-            return CLI_EUSAGE;
+        default: fputs(k_produce_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1)
@@ -190,8 +181,8 @@ int cmd_produce(int argc, char **argv)
     int nparts = t ? t->partition_cnt : 0;
     rd_kafka_metadata_destroy(md);
     if (!t) {
-        rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s' (create it: eddy topics create %s)",
-                      topic, topic);
+        rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s' (create it: eddy topics create %s)", topic,
+                      topic);
         goto out;
     }
     if (partition != RD_KAFKA_PARTITION_UA && partition >= nparts) {
@@ -230,12 +221,12 @@ int cmd_produce(int argc, char **argv)
                 json_t *jv = json_object_get(j, "value"), *jk = json_object_get(j, "key");
                 json_t *jh = json_object_get(j, "headers"), *jp = json_object_get(j, "partition");
                 json_t *jt = json_object_get(j, "timestamp");
-                const char *bad = !j                               ? je.text
-                                  : !json_is_object(j)             ? "not a JSON object"
-                                  : !jv                            ? "no \"value\""
+                const char *bad = !j                   ? je.text
+                                  : !json_is_object(j) ? "not a JSON object"
+                                  : !jv                ? "no \"value\""
                                   : jk && !json_is_string(jk) && !json_is_null(jk)
                                       ? "\"key\" is not a string"
-                                  : jh && !json_is_object(jh)      ? "\"headers\" is not an object"
+                                  : jh && !json_is_object(jh) ? "\"headers\" is not an object"
                                   : jp && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
                                            json_integer_value(jp) >= nparts)
                                       ? "\"partition\" is not a partition of the topic"
@@ -244,8 +235,9 @@ int cmd_produce(int argc, char **argv)
                                       : NULL;
                 const char *hk;
                 json_t *hv;
-                json_object_foreach(jh, hk, hv) if (!bad && !json_is_string(hv) && !json_is_null(hv))
-                    bad = "a header value is not a string";
+                json_object_foreach(jh, hk,
+                                    hv) if (!bad && !json_is_string(hv) && !json_is_null(hv)) bad =
+                    "a header value is not a string";
                 if (bad) {
                     rc = cli_fail(CLI_EUSAGE, "%s line %ld: %s (nothing more sent)", fname, lineno,
                                   bad);
@@ -266,17 +258,18 @@ int cmd_produce(int argc, char **argv)
                     v = vbuf;
                     vlen = strlen(vbuf);
                 }
-                json_object_foreach(jh, hk, hv)
-                    rd_kafka_header_add(h, hk, -1, json_string_value(hv),
-                                        hv && json_is_string(hv) ? (ssize_t)json_string_length(hv)
-                                                                 : 0);
+                json_object_foreach(jh, hk, hv) rd_kafka_header_add(
+                    h, hk, -1, json_string_value(hv),
+                    hv && json_is_string(hv) ? (ssize_t)json_string_length(hv) : 0);
                 if (jp) part = (int32_t)json_integer_value(jp);
                 if (jt) ts = (int64_t)json_integer_value(jt);
             } else if (delim) {
                 char *d = strstr(line, delim);
                 if (!d) {
-                    rc = cli_fail(CLI_EUSAGE, "%s line %ld has no key delimiter '%s' (nothing more "
-                                              "sent)", fname, lineno, delim);
+                    rc = cli_fail(CLI_EUSAGE,
+                                  "%s line %ld has no key delimiter '%s' (nothing more "
+                                  "sent)",
+                                  fname, lineno, delim);
                     rd_kafka_headers_destroy(h);
                     break;
                 }
@@ -306,8 +299,10 @@ int cmd_produce(int argc, char **argv)
             if (rc) break;
             sent++;
             /* Typed by hand: show where each line landed before reading the next one. */
-            if (interactive && in == stdin) rd_kafka_flush(rk, MAX(g_cli.timeout_ms * 3, 5000));
-            else rd_kafka_poll(rk, 0);
+            if (interactive && in == stdin)
+                rd_kafka_flush(rk, MAX(g_cli.timeout_ms * 3, 5000));
+            else
+                rd_kafka_poll(rk, 0);
         }
     }
     for (int k = 0; k < nfps; k++)
@@ -317,8 +312,8 @@ int cmd_produce(int argc, char **argv)
     /* Every queued message gets a delivery report: success or message.timeout.ms. */
     while (rd_kafka_outq_len(rk) > 0) rd_kafka_flush(rk, 1000);
     if (rc == CLI_OK && st.failed) rc = CLI_EFAIL;
-    if (rc == CLI_OK && !g_cli.json) fprintf(stderr, "eddy: produced %ld message(s) to %s\n",
-                                             st.delivered, topic);
+    if (rc == CLI_OK && !g_cli.json)
+        fprintf(stderr, "eddy: produced %ld message(s) to %s\n", st.delivered, topic);
 out:
     for (int k = 0; k < nfps; k++)
         if (fps[k] != stdin) fclose(fps[k]);
@@ -363,8 +358,10 @@ static const char *const k_consume_usage =
 /* Prints bytes as they are (kcat's %k/%s): a format is the user's choice of framing. */
 static void put_raw(const void *p, size_t n, const char *null_text)
 {
-    if (p) fwrite(p, 1, n, stdout);
-    else fputs(null_text, stdout);
+    if (p)
+        fwrite(p, 1, n, stdout);
+    else
+        fputs(null_text, stdout);
 }
 
 static void print_format(const rd_kafka_message_t *m, const char *fmt)
@@ -403,7 +400,10 @@ static void print_format(const rd_kafka_message_t *m, const char *fmt)
             break;
         }
         case '%': putchar('%'); break;
-        default: putchar('%'); putchar(*f); break;
+        default:
+            putchar('%');
+            putchar(*f);
+            break;
         }
     }
 }
@@ -424,23 +424,25 @@ static void print_message(const rd_kafka_message_t *m, const char *fmt)
         int64_t ts = rd_kafka_message_timestamp(m, &tt);
         json_t *hs = json_array();
         for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &val, &vlen); i++)
-            json_array_append_new(hs, json_pack("{s:s,s:o}", "key", name, "value",
-                                                cli_json_bytes(val, vlen)));
-        cli_json_print(json_pack(
-            "{s:s,s:i,s:I,s:I,s:s,s:o,s:o,s:o}", "topic", rd_kafka_topic_name(m->rkt),
-            "partition", (int)m->partition, "offset", (json_int_t)m->offset, "timestamp",
-            (json_int_t)ts, "timestampType",
-            tt == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime"
-            : tt == RD_KAFKA_TIMESTAMP_CREATE_TIME   ? "CreateTime"
-                                                     : "none",
-            "key", cli_json_bytes(m->key, m->key_len), "headers", hs, "value",
-            cli_json_bytes(m->payload, m->len)));
+            json_array_append_new(
+                hs, json_pack("{s:s,s:o}", "key", name, "value", cli_json_bytes(val, vlen)));
+        cli_json_print(json_pack("{s:s,s:i,s:I,s:I,s:s,s:o,s:o,s:o}", "topic",
+                                 rd_kafka_topic_name(m->rkt), "partition", (int)m->partition,
+                                 "offset", (json_int_t)m->offset, "timestamp", (json_int_t)ts,
+                                 "timestampType",
+                                 tt == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "LogAppendTime"
+                                 : tt == RD_KAFKA_TIMESTAMP_CREATE_TIME   ? "CreateTime"
+                                                                          : "none",
+                                 "key", cli_json_bytes(m->key, m->key_len), "headers", hs, "value",
+                                 cli_json_bytes(m->payload, m->len)));
         return;
     }
     printf("%s/%d@%lld\tkey=", rd_kafka_topic_name(m->rkt), (int)m->partition,
            (long long)m->offset);
-    if (m->key) cli_print_bytes(stdout, m->key, m->key_len);
-    else fputs("(null)", stdout);
+    if (m->key)
+        cli_print_bytes(stdout, m->key, m->key_len);
+    else
+        fputs("(null)", stdout);
     fputs("\theaders=", stdout);
     for (size_t i = 0; h && !rd_kafka_header_get_all(h, i, &name, &val, &vlen); i++) {
         if (i) putchar(',');
@@ -448,8 +450,10 @@ static void print_message(const rd_kafka_message_t *m, const char *fmt)
         if (val) cli_print_bytes(stdout, val, vlen);
     }
     putchar('\t');
-    if (m->payload) cli_print_bytes(stdout, m->payload, m->len);
-    else fputs("(null)", stdout);
+    if (m->payload)
+        cli_print_bytes(stdout, m->payload, m->len);
+    else
+        fputs("(null)", stdout);
     putchar('\n');
 }
 
@@ -512,20 +516,21 @@ static int resolve_start(rd_kafka_t *rk, cli_scan *s, const start_pos *sp)
     if (sp->kind == START_TIME) {
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(s->nparts);
         for (int i = 0; i < s->nparts; i++)
-            rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)
-                ->offset = sp->v;
+            rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)->offset =
+                sp->v;
         rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, g_cli.timeout_ms);
         for (int i = 0; !e && i < s->nparts; i++) {
-            rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-                l, s->parts[i].topic, s->parts[i].partition);
+            rd_kafka_topic_partition_t *tp =
+                rd_kafka_topic_partition_list_find(l, s->parts[i].topic, s->parts[i].partition);
             if (tp && tp->err) e = tp->err;
             /* no message at or after the time: start at the end */
             int64_t o = tp && tp->offset >= 0 ? tp->offset : s->parts[i].high;
             s->parts[i].next = MIN(MAX(o, s->parts[i].low), s->parts[i].high);
         }
         rd_kafka_topic_partition_list_destroy(l);
-        if (e) return cli_fail(CLI_EFAIL, "offsets for time %lld: %s", (long long)sp->v,
-                               rd_kafka_err2str(e));
+        if (e)
+            return cli_fail(CLI_EFAIL, "offsets for time %lld: %s", (long long)sp->v,
+                            rd_kafka_err2str(e));
         return CLI_OK;
     }
     for (int i = 0; i < s->nparts; i++) {
@@ -553,8 +558,10 @@ static int consume_plain(const struct rd_kafka_metadata_topic *t, int32_t partit
     if (rc == CLI_OK && partition >= 0) { /* keep only that partition */
         int k = 0;
         for (int i = 0; i < s.nparts; i++) {
-            if (s.parts[i].partition == partition) s.parts[k++] = s.parts[i];
-            else free(s.parts[i].topic);
+            if (s.parts[i].partition == partition)
+                s.parts[k++] = s.parts[i];
+            else
+                free(s.parts[i].topic);
         }
         s.nparts = k;
     }
@@ -696,9 +703,7 @@ int cmd_consume(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_consume_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_consume_usage, stdout); return CLI_OK;
         case 'g':
             if (!*optarg) return cli_usage_error(k_consume_usage, "-g wants a group id");
             group = optarg;
@@ -731,21 +736,12 @@ int cmd_consume(int argc, char **argv)
             break;
         case 'n':
             if (cli_parse_int(optarg, 1, INT64_MAX, &max))
-                return cli_usage_error(k_consume_usage, "-n wants a count >= 1, got '%s'",
-                                       optarg);
+                return cli_usage_error(k_consume_usage, "-n wants a count >= 1, got '%s'", optarg);
             break;
-        case 'f':
-            follow = 1;
-            break;
-        case 'e':
-            exit_at_end = 1;
-            break;
-        case O_FORMAT:
-            fmt = optarg;
-            break;
-        default:
-            fputs(k_consume_usage, stderr);
-            return CLI_EUSAGE;
+        case 'f': follow = 1; break;
+        case 'e': exit_at_end = 1; break;
+        case O_FORMAT: fmt = optarg; break;
+        default: fputs(k_consume_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1)
@@ -770,13 +766,15 @@ int cmd_consume(int argc, char **argv)
         const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
         cli_catch_signals();
         g_cli_watch_broker = follow; /* the reading clients say when the broker goes */
-        if (!t) rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", topic);
+        if (!t)
+            rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", topic);
         else if (partition >= t->partition_cnt)
             rc = cli_fail(CLI_ENOTFOUND, "topic %s has %d partition(s): no partition %lld", topic,
                           t->partition_cnt, partition);
         else if (group)
             rc = consume_group(t, group, sp.kind == START_BEGINNING, follow, (long)max, fmt);
-        else rc = consume_plain(t, (int32_t)partition, &sp, follow, (long)max, fmt);
+        else
+            rc = consume_plain(t, (int32_t)partition, &sp, follow, (long)max, fmt);
         rd_kafka_metadata_destroy(md);
     }
     rd_kafka_destroy(rk);

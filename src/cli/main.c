@@ -99,9 +99,7 @@ int cli_global_opt(int c, const char *arg)
 {
     long long v;
     switch (c) {
-    case 'b':
-        g_cli.bootstrap = arg;
-        return 1;
+    case 'b': g_cli.bootstrap = arg; return 1;
     case 't':
         if (cli_parse_int(arg, 1, 3600000, &v) < 0) {
             cli_fail(CLI_EUSAGE, "--timeout wants milliseconds (1..3600000), got '%s'", arg);
@@ -109,22 +107,16 @@ int cli_global_opt(int c, const char *arg)
         }
         g_cli.timeout_ms = (int)v;
         return 1;
-    case 'v':
-        g_cli.verbose = 1;
-        return 1;
-    case 'J':
-        g_cli.json = 1;
-        return 1;
+    case 'v': g_cli.verbose = 1; return 1;
+    case 'J': g_cli.json = 1; return 1;
     case 'X':
         if (!strchr(arg, '=') || g_cli.nprops >= CLI_MAX_PROPS) {
-            cli_fail(CLI_EUSAGE, "-X wants key=value (at most %d), got '%s'", CLI_MAX_PROPS,
-                     arg);
+            cli_fail(CLI_EUSAGE, "-X wants key=value (at most %d), got '%s'", CLI_MAX_PROPS, arg);
             return -1;
         }
         g_cli.props[g_cli.nprops++] = arg;
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -199,8 +191,15 @@ rd_kafka_t *cli_client(rd_kafka_type_t type, const char *const *extra, int nextr
 
 /* One bootstrap address: resolve, connect (bounded), then one Kafka ApiVersions v0 request.
  * Returns 0 if a Kafka listener answered, else a PROBE_* class with a sentence in why. */
-enum { PROBE_OK = 0, PROBE_DNS, PROBE_REFUSED, PROBE_TIMEOUT, PROBE_HTTP, PROBE_NOT_KAFKA,
-       PROBE_SOCKET };
+enum {
+    PROBE_OK = 0,
+    PROBE_DNS,
+    PROBE_REFUSED,
+    PROBE_TIMEOUT,
+    PROBE_HTTP,
+    PROBE_NOT_KAFKA,
+    PROBE_SOCKET
+};
 
 /* Sends req, reads up to cap bytes until deadline; returns the bytes read (*closed: EOF seen). */
 static size_t exchange(int fd, const void *req, size_t len, unsigned char *ans, size_t cap,
@@ -287,8 +286,8 @@ static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t 
     if (fd < 0) return rc;
     /* ApiVersions v0: size, api_key 18, version 0, correlation id, client id "eddy-cli". A
      * broker answers at once; wait up to 2 s (a slow broker is then left to librdkafka). */
-    static const unsigned char req[] = {0, 0, 0, 18, 0, 18, 0, 0, 0x45, 0x44, 0x44, 0x59,
-                                        0, 8, 'e', 'd', 'd', 'y', '-', 'c', 'l', 'i'};
+    static const unsigned char req[] = {0,    0, 0, 18,  0,   18,  0,   0,   0x45, 0x44, 0x44,
+                                        0x59, 0, 8, 'e', 'd', 'd', 'y', '-', 'c',  'l',  'i'};
     unsigned char ans[8];
     int closed = 0;
     size_t got = exchange(fd, req, sizeof req, ans, sizeof ans, MIN(deadline, now_mono_ms() + 2000),
@@ -339,8 +338,7 @@ static int probe_bootstrap(void)
     }
     free(list);
     if (rc <= 0) return 0;
-    return cli_fail(CLI_EUNREACHABLE, "%s (after %lld ms)", why,
-                    (long long)(now_mono_ms() - t0));
+    return cli_fail(CLI_EUNREACHABLE, "%s (after %lld ms)", why, (long long)(now_mono_ms() - t0));
 }
 
 int cli_metadata(rd_kafka_t *rk, const struct rd_kafka_metadata **md)
@@ -387,8 +385,7 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
         if (rd_kafka_event_type(ev) == type) return ev;
         rd_kafka_event_destroy(ev); /* logs, errors: not ours */
     }
-    cli_fail(CLI_EUNREACHABLE, "no answer from %s within %d ms", g_cli.bootstrap,
-             g_cli.timeout_ms);
+    cli_fail(CLI_EUNREACHABLE, "no answer from %s within %d ms", g_cli.bootstrap, g_cli.timeout_ms);
     return NULL;
 }
 
@@ -471,8 +468,7 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
         if (!m) {
             /* Without --follow the end is known: a stall this long means something is wrong. */
             if (!follow && now_mono_ms() - idle_since > (int64_t)g_cli.timeout_ms * 3) {
-                rc = cli_fail(CLI_EFAIL, "no progress reading within %d ms",
-                              g_cli.timeout_ms * 3);
+                rc = cli_fail(CLI_EFAIL, "no progress reading within %d ms", g_cli.timeout_ms * 3);
                 break;
             }
             continue;
@@ -533,11 +529,16 @@ void cli_print_bytes(FILE *f, const void *p, size_t n)
 {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) {
-        if (b[i] == '\\') fputs("\\\\", f);
-        else if (b[i] == '\n') fputs("\\n", f);
-        else if (b[i] == '\t') fputs("\\t", f);
-        else if (b[i] < 0x20 || b[i] == 0x7f) fprintf(f, "\\x%02x", b[i]);
-        else fputc(b[i], f);
+        if (b[i] == '\\')
+            fputs("\\\\", f);
+        else if (b[i] == '\n')
+            fputs("\\n", f);
+        else if (b[i] == '\t')
+            fputs("\\t", f);
+        else if (b[i] < 0x20 || b[i] == 0x7f)
+            fprintf(f, "\\x%02x", b[i]);
+        else
+            fputc(b[i], f);
     }
 }
 
@@ -581,8 +582,12 @@ int cli_parse_rfc3339(const char *s, int64_t *ms)
         return -1;
     }
     if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
-                    .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     *ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
     return 0;
@@ -649,9 +654,9 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } k_cmds[] = {
-    {"topics", cmd_topics}, {"topic", cmd_topics},   {"produce", cmd_produce},
-    {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
-    {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
+    {"topics", cmd_topics},   {"topic", cmd_topics},          {"produce", cmd_produce},
+    {"consume", cmd_consume}, {"groups", cmd_groups},         {"group", cmd_groups},
+    {"dlq", cmd_dlq},         {"trace", cmd_trace},           {"schemas", cmd_schemas},
     {"bench", cmd_bench},     {"completion", cmd_completion},
 };
 
@@ -662,8 +667,8 @@ int main(int argc, char **argv)
     g_cli.timeout_ms = 10000;
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    static const struct option lo[] = {CLI_GLOBAL_LONGOPTS, {"version", no_argument, NULL, 'V'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        CLI_GLOBAL_LONGOPTS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     int c;
     opterr = 1;
     /* '+': stop at the command word; the command parses the rest. */

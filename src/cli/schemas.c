@@ -62,10 +62,9 @@ static int http_do(const char *base, const char *method, const char *path, const
     char *full = xasprintf("%s%s", prefix, path);
     char e[256] = "";
     int64_t t0 = now_mono_ms();
-    int rc = httpc_request(host, port, method, full,
-                           body ? "application/vnd.schemaregistry.v1+json" : NULL, body,
-                           body ? strlen(body) : 0, g_cli.timeout_ms, HTTP_MAX_BODY, resp, e,
-                           sizeof e);
+    int rc = httpc_request(
+        host, port, method, full, body ? "application/vnd.schemaregistry.v1+json" : NULL, body,
+        body ? strlen(body) : 0, g_cli.timeout_ms, HTTP_MAX_BODY, resp, e, sizeof e);
     free(full);
     long long waited = (long long)(now_mono_ms() - t0);
     if (rc == EDDY_ERR_TRANSIENT)
@@ -74,8 +73,10 @@ static int http_do(const char *base, const char *method, const char *path, const
                         "it on its --http port, 127.0.0.1:8081 by default",
                         base, e, waited);
     if (rc)
-        return cli_fail(CLI_EFAIL, "schema registry at %s: %s (after %lld ms): is it a schema "
-                                   "registry?", base, e, waited);
+        return cli_fail(CLI_EFAIL,
+                        "schema registry at %s: %s (after %lld ms): is it a schema "
+                        "registry?",
+                        base, e, waited);
     return CLI_OK;
 }
 
@@ -136,9 +137,9 @@ static const char *detect_type(const char *text)
     if (json_is_boolean(j)) type = "JSON";
     if (json_is_object(j)) {
         const char *t = json_string_value(json_object_get(j, "type"));
-        static const char *const json_keys[] = {"$schema", "properties", "$defs", "definitions",
-                                                "anyOf", "oneOf", "allOf", "$ref", "required",
-                                                "additionalProperties", "items", "const"};
+        static const char *const json_keys[] = {
+            "$schema", "properties", "$defs",    "definitions",          "anyOf", "oneOf",
+            "allOf",   "$ref",       "required", "additionalProperties", "items", "const"};
         if (json_object_get(j, "fields") ||
             (t && (!strcmp(t, "record") || !strcmp(t, "fixed") ||
                    (!strcmp(t, "enum") && json_object_get(j, "symbols")))))
@@ -291,7 +292,8 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
     }
     if (!strcmp(sub, "register")) {
         json_t *id = json_object_get(v, "id");
-        if (!json_is_integer(id)) rc = cli_fail(CLI_EFAIL, "register %s: no id in answer", subject);
+        if (!json_is_integer(id))
+            rc = cli_fail(CLI_EFAIL, "register %s: no id in answer", subject);
         else if (!g_cli.json)
             printf("registered %s: id %lld\n", subject, (long long)json_integer_value(id));
     } else {
@@ -302,8 +304,9 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
             if (!g_cli.json) printf("%s\n", json_is_true(ok) ? "compatible" : "NOT compatible");
             size_t i;
             json_t *m;
-            json_array_foreach(json_object_get(v, "messages"), i, m)
-                if (!g_cli.json && json_is_string(m)) printf("  %s\n", json_string_value(m));
+            json_array_foreach(json_object_get(v, "messages"), i,
+                               m) if (!g_cli.json && json_is_string(m))
+                printf("  %s\n", json_string_value(m));
             if (!json_is_true(ok)) rc = CLI_EFAIL;
         }
     }
@@ -311,8 +314,7 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
     return rc;
 }
 
-static int schemas_delete(const char *url, const char *subject, const char *version,
-                          int permanent)
+static int schemas_delete(const char *url, const char *subject, const char *version, int permanent)
 {
     char *e = seg(subject), *ve = version ? seg(version) : NULL;
     char *path = ve ? xasprintf("/subjects/%s/versions/%s", e, ve) : xasprintf("/subjects/%s", e);
@@ -382,8 +384,8 @@ static int schemas_setting(const char *url, int mode, const char *value, const c
     const char *got = json_string_value(json_object_get(v, mode ? "mode" : "compatibilityLevel"));
     if (!got) got = json_string_value(json_object_get(v, "compatibility"));
     if (g_cli.json) {
-        cli_json_print(json_pack("{s:s?,s:s?}", "subject", subject, mode ? "mode" : "compatibility",
-                                 got));
+        cli_json_print(
+            json_pack("{s:s?,s:s?}", "subject", subject, mode ? "mode" : "compatibility", got));
     } else {
         printf("%s%s%s\n", subject ? subject : "(global)", value ? " set to " : ": ",
                got ? got : "?");
@@ -417,29 +419,22 @@ int cmd_schemas(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
-        case 'R':
-            url = optarg;
-            break;
-        case 'V':
-            version = optarg;
-            break;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case 'R': url = optarg; break;
+        case 'V': version = optarg; break;
         case 'T':
-            if (!strcasecmp(optarg, "AVRO")) type = "AVRO";
-            else if (!strcasecmp(optarg, "JSON")) type = "JSON";
-            else if (!strcasecmp(optarg, "PROTOBUF")) type = "PROTOBUF";
+            if (!strcasecmp(optarg, "AVRO"))
+                type = "AVRO";
+            else if (!strcasecmp(optarg, "JSON"))
+                type = "JSON";
+            else if (!strcasecmp(optarg, "PROTOBUF"))
+                type = "PROTOBUF";
             else
                 return cli_usage_error(k_usage, "--type wants AVRO, JSON or PROTOBUF, got '%s'",
                                        optarg);
             break;
-        case 'P':
-            permanent = 1;
-            break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        case 'P': permanent = 1; break;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -465,8 +460,7 @@ int cmd_schemas(int argc, char **argv)
     if (!strcmp(sub, "compatibility") || !strcmp(sub, "mode")) {
         int set = npos >= 2 && !strcmp(pos[1], "set");
         int get = npos >= 2 && !strcmp(pos[1], "get");
-        if (!set && !get)
-            return cli_usage_error(k_usage, "schemas %s: get or set?", sub);
+        if (!set && !get) return cli_usage_error(k_usage, "schemas %s: get or set?", sub);
         if ((get && npos > 3) || (set && (npos < 3 || npos > 4)))
             return cli_usage_error(k_usage, "schemas %s %s: %s", sub, pos[1],
                                    set && npos < 3 ? "which level?" : "too many arguments");

@@ -102,8 +102,8 @@ static int topics_create(rd_kafka_t *rk, const char *name, int partitions, int r
     int rc = cli_metadata(rk, &md); /* reachability first: a clear error, fast */
     if (rc) return rc;
     rd_kafka_metadata_destroy(md);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, replicas, errstr,
-                                                    sizeof errstr);
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(name, partitions, replicas, errstr, sizeof errstr);
     if (!nt) return cli_fail(CLI_EUSAGE, "topic %s: %s", name, errstr);
     for (int i = 0; i < nconfigs; i++) {
         const char *eq = strchr(configs[i], '=');
@@ -179,9 +179,12 @@ static void json_str(const char *s)
     putchar('"');
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
     }
     putchar('"');
 }
@@ -221,8 +224,10 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
                     json_str(rd_kafka_ConfigEntry_name(sorted[k]));
                     putchar(':');
                     const char *v = rd_kafka_ConfigEntry_value(sorted[k]);
-                    if (v) json_str(v);
-                    else printf("null");
+                    if (v)
+                        json_str(v);
+                    else
+                        printf("null");
                 }
                 printf("}");
             } else {
@@ -325,12 +330,11 @@ static int get_configs(rd_kafka_t *rk, const char *name, cfg_entry **out, int *n
                 rd_kafka_event_DescribeConfigs_result(ev), &nres);
         for (size_t i = 0; rc == CLI_OK && i < nres; i++) {
             if (rd_kafka_ConfigResource_error(res[i])) {
-                rc = cli_fail(rd_kafka_ConfigResource_error(res[i]) ==
-                                      RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                                  ? CLI_ENOTFOUND
-                                  : CLI_EFAIL,
-                              "configs of %s: %s", name,
-                              rd_kafka_ConfigResource_error_string(res[i]));
+                rc = cli_fail(
+                    rd_kafka_ConfigResource_error(res[i]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                        ? CLI_ENOTFOUND
+                        : CLI_EFAIL,
+                    "configs of %s: %s", name, rd_kafka_ConfigResource_error_string(res[i]));
                 break;
             }
             size_t n = 0;
@@ -381,8 +385,10 @@ static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **se
         for (int k = 0; k < ncur; k++) found |= !strcmp(cur[k].name, dels[i]);
         if (!found) {
             free_configs(cur, ncur);
-            return cli_fail(CLI_EUSAGE, "topic %s has no config '%s' (eddy topics describe %s "
-                                        "lists them)", name, dels[i], name);
+            return cli_fail(CLI_EUSAGE,
+                            "topic %s has no config '%s' (eddy topics describe %s "
+                            "lists them)",
+                            name, dels[i], name);
         }
     }
     rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
@@ -472,8 +478,8 @@ static int topics_add_partitions(rd_kafka_t *rk, const char *name, int total)
                         "topic %s already has %d partition(s): -p is the new total, above %d "
                         "(partitions are never removed)",
                         name, have, have);
-    rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(name, (size_t)total, errstr,
-                                                              sizeof errstr);
+    rd_kafka_NewPartitions_t *np =
+        rd_kafka_NewPartitions_new(name, (size_t)total, errstr, sizeof errstr);
     if (!np) return cli_fail(CLI_EUSAGE, "add partitions to %s: %s", name, errstr);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
@@ -490,8 +496,7 @@ static int topics_add_partitions(rd_kafka_t *rk, const char *name, int total)
                 rd_kafka_event_CreatePartitions_result(ev), &n);
             rc = CLI_OK;
             for (size_t i = 0; i < n; i++)
-                if (rd_kafka_topic_result_error(res[i]))
-                    rc = topic_result(res + i, 1, "");
+                if (rd_kafka_topic_result_error(res[i])) rc = topic_result(res + i, 1, "");
             if (rc == CLI_OK) printf("topic %s: %d -> %d partitions\n", name, have, total);
         }
         rd_kafka_event_destroy(ev);
@@ -522,9 +527,7 @@ int cmd_topics(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
         case 'p':
             if (cli_parse_int(optarg, 1, 100000, &partitions))
                 return cli_usage_error(k_usage, "-p wants a partition count, got '%s'", optarg);
@@ -532,25 +535,20 @@ int cmd_topics(int argc, char **argv)
             break;
         case 'r':
             if (cli_parse_int(optarg, 1, 1000, &replicas))
-                return cli_usage_error(k_usage, "-r wants a replication factor, got '%s'",
-                                       optarg);
+                return cli_usage_error(k_usage, "-r wants a replication factor, got '%s'", optarg);
             break;
         case 'c':
             if (!strchr(optarg, '=') || optarg[0] == '=' || nconfigs >= MAX_CONFIGS)
                 return cli_usage_error(k_usage, "-c wants key=value, got '%s'", optarg);
             configs[nconfigs++] = optarg;
             break;
-        case 'a':
-            all = 1;
-            break;
+        case 'a': all = 1; break;
         case 'D':
             if (!*optarg || strchr(optarg, '=') || ndels >= MAX_CONFIGS)
                 return cli_usage_error(k_usage, "--delete wants a config name, got '%s'", optarg);
             dels[ndels++] = optarg;
             break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -573,14 +571,18 @@ int cmd_topics(int argc, char **argv)
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
     int rc;
-    if (!strcmp(sub, "list")) rc = topics_list(rk, all);
+    if (!strcmp(sub, "list"))
+        rc = topics_list(rk, all);
     else if (!strcmp(sub, "create"))
         rc = topics_create(rk, pos[1], (int)partitions, (int)replicas, configs, nconfigs);
-    else if (!strcmp(sub, "delete")) rc = topics_delete(rk, pos[1]);
+    else if (!strcmp(sub, "delete"))
+        rc = topics_delete(rk, pos[1]);
     else if (!strcmp(sub, "alter-config"))
         rc = topics_alter_config(rk, pos[1], configs, nconfigs, dels, ndels);
-    else if (!strcmp(sub, "add-partitions")) rc = topics_add_partitions(rk, pos[1], (int)partitions);
-    else rc = topics_describe(rk, pos[1]);
+    else if (!strcmp(sub, "add-partitions"))
+        rc = topics_add_partitions(rk, pos[1], (int)partitions);
+    else
+        rc = topics_describe(rk, pos[1]);
     rd_kafka_destroy(rk);
     return rc;
 }
@@ -591,8 +593,8 @@ int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions)
     rd_kafka_NewTopic_t *nt = NULL;
     rd_kafka_DeleteTopic_t *dt = NULL;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(
-        rk, partitions > 0 ? RD_KAFKA_ADMIN_OP_CREATETOPICS : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, partitions > 0 ? RD_KAFKA_ADMIN_OP_CREATETOPICS
+                                                               : RD_KAFKA_ADMIN_OP_DELETETOPICS);
     if (partitions > 0) {
         nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof errstr);
         if (!nt) {
@@ -605,8 +607,8 @@ int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions)
         dt = rd_kafka_DeleteTopic_new(name);
         rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
     }
-    rd_kafka_event_t *ev = cli_admin_wait(
-        q, partitions > 0 ? RD_KAFKA_EVENT_CREATETOPICS_RESULT : RD_KAFKA_EVENT_DELETETOPICS_RESULT);
+    rd_kafka_event_t *ev = cli_admin_wait(q, partitions > 0 ? RD_KAFKA_EVENT_CREATETOPICS_RESULT
+                                                            : RD_KAFKA_EVENT_DELETETOPICS_RESULT);
     int rc = CLI_EUNREACHABLE;
     if (ev) {
         rc = CLI_OK;
