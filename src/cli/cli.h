@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "input.h" /* cli_parse_int, cli_parse_rfc3339, -o positions, --json-input lines */
+
 /* Exit codes (documented in docs/cli.md). */
 enum {
     CLI_OK = 0,
@@ -47,8 +49,6 @@ int cli_global_opt(int c, const char *arg);
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses a non-negative decimal integer; 0 on success, -1 otherwise. */
-int cli_parse_int(const char *s, long long min, long long max, long long *out);
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after
  * printing why. */
@@ -100,9 +100,6 @@ void cli_scan_free(cli_scan *s);
 const char *cli_header(const rd_kafka_message_t *m, const char *name, size_t *len);
 /* Prints a byte string, escaping control bytes, to f. */
 void cli_print_bytes(FILE *f, const void *p, size_t n);
-/* RFC 3339 → ms since the epoch; 0 on success. */
-int cli_parse_rfc3339(const char *s, int64_t *ms);
-void cli_format_ms(int64_t ms, char out[32]);
 /* A JSON string of bytes (invalid UTF-8 bytes become U+FFFD); needs <jansson.h>. */
 struct json_t;
 struct json_t *cli_json_bytes(const void *p, size_t n);

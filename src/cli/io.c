@@ -208,61 +208,33 @@ int cmd_produce(int argc, char **argv)
             size_t klen = key ? strlen(key) : 0, vlen = (size_t)n;
             int32_t part = (int32_t)partition;
             int64_t ts = 0; /* 0: now */
-            json_t *j = NULL;
-            char *vbuf = NULL;
+            cli_line jl = {.partition = -1};
             rd_kafka_headers_t *h = rd_kafka_headers_new((size_t)nheaders + 4);
             for (int i = 0; i < nheaders; i++) {
                 const char *eq = strchr(headers[i], '=');
                 rd_kafka_header_add(h, headers[i], eq - headers[i], eq + 1, -1);
             }
             if (json_in) {
-                json_error_t je;
-                j = json_loadb(line, (size_t)n, 0, &je);
-                json_t *jv = json_object_get(j, "value"), *jk = json_object_get(j, "key");
-                json_t *jh = json_object_get(j, "headers"), *jp = json_object_get(j, "partition");
-                json_t *jt = json_object_get(j, "timestamp");
-                const char *bad = !j                   ? je.text
-                                  : !json_is_object(j) ? "not a JSON object"
-                                  : !jv                ? "no \"value\""
-                                  : jk && !json_is_string(jk) && !json_is_null(jk)
-                                      ? "\"key\" is not a string"
-                                  : jh && !json_is_object(jh) ? "\"headers\" is not an object"
-                                  : jp && (!json_is_integer(jp) || json_integer_value(jp) < 0 ||
-                                           json_integer_value(jp) >= nparts)
-                                      ? "\"partition\" is not a partition of the topic"
-                                  : jt && (!json_is_integer(jt) || json_integer_value(jt) < 0)
-                                      ? "\"timestamp\" is not ms since the epoch"
-                                      : NULL;
-                const char *hk;
-                json_t *hv;
-                json_object_foreach(jh, hk,
-                                    hv) if (!bad && !json_is_string(hv) && !json_is_null(hv)) bad =
-                    "a header value is not a string";
-                if (bad) {
+                char why[200];
+                if (cli_json_line(line, (size_t)n, nparts, &jl, why, sizeof why)) {
                     rc = cli_fail(CLI_EUSAGE, "%s line %ld: %s (nothing more sent)", fname, lineno,
-                                  bad);
-                    json_decref(j);
+                                  why);
                     rd_kafka_headers_destroy(h);
                     break;
                 }
-                k = json_string_value(jk);
-                klen = k ? json_string_length(jk) : 0;
-                if (json_is_string(jv)) {
-                    v = json_string_value(jv);
-                    vlen = json_string_length(jv);
-                } else if (json_is_null(jv)) {
-                    v = NULL;
-                    vlen = 0;
-                } else {
-                    vbuf = json_dumps(jv, JSON_COMPACT | JSON_ENCODE_ANY);
-                    v = vbuf;
-                    vlen = strlen(vbuf);
+                k = jl.key;
+                klen = jl.klen;
+                v = jl.value;
+                vlen = jl.vlen;
+                const char *hk;
+                json_t *hv;
+                json_object_foreach(jl.headers, hk, hv)
+                {
+                    rd_kafka_header_add(h, hk, -1, json_string_value(hv),
+                                        json_is_string(hv) ? (ssize_t)json_string_length(hv) : 0);
                 }
-                json_object_foreach(jh, hk, hv) rd_kafka_header_add(
-                    h, hk, -1, json_string_value(hv),
-                    hv && json_is_string(hv) ? (ssize_t)json_string_length(hv) : 0);
-                if (jp) part = (int32_t)json_integer_value(jp);
-                if (jt) ts = (int64_t)json_integer_value(jt);
+                if (jl.partition >= 0) part = jl.partition;
+                if (jl.timestamp) ts = jl.timestamp;
             } else if (delim) {
                 char *d = strstr(line, delim);
                 if (!d) {
@@ -294,8 +266,7 @@ int cmd_produce(int argc, char **argv)
                 }
                 break;
             }
-            free(vbuf);
-            json_decref(j);
+            cli_json_line_free(&jl);
             if (rc) break;
             sent++;
             /* Typed by hand: show where each line landed before reading the next one. */
@@ -468,46 +439,6 @@ static int scan_print(const rd_kafka_message_t *m, void *arg)
     print_message(m, st->fmt);
     st->count++;
     return st->max > 0 && st->count >= st->max;
-}
-
-/* A start position: -o's forms. */
-typedef enum { START_BEGINNING, START_END, START_ABS, START_REL, START_TIME } start_kind;
-typedef struct start_pos {
-    start_kind kind;
-    int64_t v; /* offset, count back, or ms since the epoch */
-} start_pos;
-
-/* ms since the epoch, or RFC 3339. */
-static int parse_time(const char *s, int64_t *ms)
-{
-    long long v;
-    if (!cli_parse_int(s, 0, INT64_MAX, &v)) {
-        *ms = v;
-        return 0;
-    }
-    return cli_parse_rfc3339(s, ms);
-}
-
-static int parse_start(const char *s, start_pos *out)
-{
-    long long v;
-    if (!strcmp(s, "beginning") || !strcmp(s, "earliest") || !strcmp(s, "start"))
-        out->kind = START_BEGINNING;
-    else if (!strcmp(s, "end") || !strcmp(s, "latest"))
-        out->kind = START_END;
-    else if (s[0] == '@' || !strncmp(s, "s@", 2)) {
-        out->kind = START_TIME;
-        return parse_time(s + (s[0] == '@' ? 1 : 2), &out->v);
-    } else if (s[0] == '-' && !cli_parse_int(s + 1, 1, INT64_MAX, &v)) {
-        out->kind = START_REL;
-        out->v = v;
-    } else if (!cli_parse_int(s, 0, INT64_MAX, &v)) {
-        out->kind = START_ABS;
-        out->v = v;
-    } else {
-        return -1;
-    }
-    return 0;
 }
 
 /* Sets every partition's next offset from start (clamped to [low, high]). */
@@ -713,7 +644,7 @@ int cmd_consume(int argc, char **argv)
             sp.kind = START_BEGINNING;
             break;
         case 'o':
-            if (parse_start(optarg, &sp))
+            if (cli_parse_start(optarg, &sp))
                 return cli_usage_error(k_consume_usage,
                                        "-o wants beginning, end, N, -N or @TIME (ms or RFC 3339), "
                                        "got '%s'",
@@ -722,7 +653,7 @@ int cmd_consume(int argc, char **argv)
             break;
         case O_FROM_TIMESTAMP:
             sp.kind = START_TIME;
-            if (parse_time(optarg, &sp.v))
+            if (cli_parse_time(optarg, &sp.v))
                 return cli_usage_error(k_consume_usage,
                                        "--from-timestamp wants ms since the epoch or RFC 3339 "
                                        "(2026-05-12T10:00:00Z), got '%s'",

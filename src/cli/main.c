@@ -84,17 +84,6 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
     return CLI_EUSAGE;
 }
 
-int cli_parse_int(const char *s, long long min, long long max, long long *out)
-{
-    if (!s || !*s) return -1;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
 int cli_global_opt(int c, const char *arg)
 {
     long long v;
@@ -540,66 +529,6 @@ void cli_print_bytes(FILE *f, const void *p, size_t n)
         else
             fputc(b[i], f);
     }
-}
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_parse_rfc3339(const char *s, int64_t *ms)
-{
-    int Y, M, D, h, m, sec, frac = 0;
-    if (!s || strlen(s) < 19) return -1;
-    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return -1;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int nd = 0;
-        for (p++; isdigit((unsigned char)*p); p++, nd++)
-            if (nd < 3) frac = frac * 10 + (*p - '0');
-        if (nd == 0) return -1;
-        for (; nd < 3; nd++) frac *= 10;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om)) return -1;
-        off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
-    struct tm tm = {.tm_year = Y - 1900,
-                    .tm_mon = M - 1,
-                    .tm_mday = D,
-                    .tm_hour = h,
-                    .tm_min = m,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
-    return 0;
-}
-
-void cli_format_ms(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
 struct json_t *cli_json_bytes(const void *p, size_t n)

@@ -123,39 +123,6 @@ static char *read_schema(const char *file)
     return b;
 }
 
-/* The schema type of a file's text: JSON for a JSON Schema, AVRO for an Avro schema, PROTOBUF
- * for a .proto; NULL when it cannot tell (the registry's default, AVRO, applies). */
-static const char *detect_type(const char *text)
-{
-    const char *p = text;
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-    if (!strncmp(p, "syntax", 6) || !strncmp(p, "package ", 8) || !strncmp(p, "message ", 8))
-        return "PROTOBUF";
-    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
-    const char *type = NULL;
-    if (json_is_string(j) || json_is_array(j)) type = "AVRO"; /* primitive or union */
-    if (json_is_boolean(j)) type = "JSON";
-    if (json_is_object(j)) {
-        const char *t = json_string_value(json_object_get(j, "type"));
-        static const char *const json_keys[] = {
-            "$schema", "properties", "$defs",    "definitions",          "anyOf", "oneOf",
-            "allOf",   "$ref",       "required", "additionalProperties", "items", "const"};
-        if (json_object_get(j, "fields") ||
-            (t && (!strcmp(t, "record") || !strcmp(t, "fixed") ||
-                   (!strcmp(t, "enum") && json_object_get(j, "symbols")))))
-            type = "AVRO";
-        else if (t && (!strcmp(t, "object") || !strcmp(t, "integer") || !strcmp(t, "number")))
-            type = "JSON"; /* no such Avro types */
-        else {
-            for (size_t i = 0; i < ARRAY_LEN(json_keys) && !type; i++)
-                if (json_object_get(j, json_keys[i])) type = "JSON";
-            if (!type && t) type = "AVRO"; /* {"type":"string"}: valid in both; Avro's default */
-        }
-    }
-    json_decref(j);
-    return type;
-}
-
 static int schemas_list(const char *url)
 {
     http_resp r;
@@ -253,7 +220,7 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
         free(schema_text);
         return cli_fail(CLI_EUSAGE, "%s is not UTF-8 text", file);
     }
-    const char *detected = detect_type(schema_text);
+    const char *detected = cli_detect_schema_type(schema_text);
     free(schema_text);
     if (!type) type = detected;
     if (type && strcmp(type, "AVRO")) json_object_set_new(b, "schemaType", json_string(type));
