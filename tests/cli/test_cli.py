@@ -767,30 +767,34 @@ def t_version_completion():
 def t_follow_reconnect():
     """consume -f says when the broker is gone and reads again once it is back."""
     ok(eddy("topics", "create", "cli.fo"))
+    ok(eddy("produce", "cli.fo", stdin="before\n"))
     errpath = os.path.join(BROKER.tmp, "follow.err")
-    with open(errpath, "w") as ef:
-        p = subprocess.Popen([EDDY, "-b", BROKER.bootstrap, "consume", "cli.fo", "-f", "-n", "1",
-                              "--json"], stdout=subprocess.PIPE, stderr=ef, text=True)
+    outpath = os.path.join(BROKER.tmp, "follow.out")
+
+    def text(path):
+        with open(path) as f:
+            return f.read()
+    with open(errpath, "w") as ef, open(outpath, "w") as of:
+        p = subprocess.Popen([EDDY, "-b", BROKER.bootstrap, "consume", "cli.fo", "-o",
+                              "beginning", "-f", "-n", "2", "--json"], stdout=of, stderr=ef,
+                             text=True)
     try:
-        def err_text():
-            with open(errpath) as f:
-                return f.read()
-        # a member of nothing: the reader is assigned at once; the broker goes away under it
-        time.sleep(1)
+        # the reader is reading (it printed the first message) before the broker goes
+        wait_until(lambda: "before" in text(outpath), 60, "consume -f to read the first message")
         BROKER.kill()
-        wait_until(lambda: "lost the broker at " + BROKER.bootstrap in err_text(), 60,
+        wait_until(lambda: "lost the broker at " + BROKER.bootstrap in text(errpath), 60,
                    "consume -f to report the lost broker")
-        assert p.poll() is None, "consume -f exited: %s" % err_text()
+        assert p.poll() is None, "consume -f exited: %s" % text(errpath)
         BROKER.start()
         ok(eddy("produce", "cli.fo", stdin="after the restart\n"))
-        out, _ = p.communicate(timeout=60)
+        p.wait(timeout=60)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    err = err_text()
+    out, err = text(outpath), text(errpath)
     assert p.returncode == 0, (out, err)
-    assert [m["value"] for m in jlines(out)] == ["after the restart"], (out, err)
+    assert [m["value"] for m in jlines(out)] == ["before", "after the restart"], (out, err)
     assert "reading again after " in err, err
     assert err.count("lost the broker") == 1, err  # said once, not per retry
 
