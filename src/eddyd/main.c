@@ -21,7 +21,7 @@
 #include "common/util.h"
 #include "group/group.h"
 #include "http/http.h"
-#include "http/registry.h"
+#include "registry/registry.h"
 #include "metrics/metrics.h"
 
 #include "eddy_version.h" /* EDDY_VERSION, EDDY_VERSION_FULL: generated (cmake/EddyVersion.cmake) */
