@@ -4,12 +4,16 @@
 #   make demo       the reference system on the embedded broker, left running
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
+#   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
+#                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build asan test test-fast test-asan demo demo-check bench bench-quick fuzz clean
+.PHONY: all deps build install asan test test-fast test-asan demo demo-check bench bench-quick fuzz clean
 
 all: build
 
@@ -19,6 +23,9 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON >/dev/null
@@ -33,18 +40,28 @@ test-fast: build
 test-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure $(CTEST_ARGS)
 
-demo: deps build
-	@bash scripts/demo.sh
+# The demo installs only what it runs (EDDY_DEMO_DEPS=1: build tools and libraries, curl,
+# python3; no Node, no PostgreSQL server, no bench peers) and builds only eddyd, eddy and the
+# services, quietly (the compiler's output goes to $(BUILD)/demo-build.log).
+demo:
+	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
+	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build
 
-demo-check: deps build
-	@bash scripts/demo.sh --check
+demo-check:
+	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
+	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build --check
 
-bench: build
+# The peers' client libraries (libnats, hiredis) are installed BEFORE the build, so the first
+# run on a fresh machine configures and builds every load generator (a sub-make, not a
+# prerequisite, keeps the order under make -j).
+bench:
 	@EDDY_BENCH_DEPS=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh
 
-bench-quick: build
+bench-quick:
 	@EDDY_BENCH_DEPS=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh --quick
 
 fuzz:

@@ -1,20 +1,50 @@
 #!/usr/bin/env bash
 # demo.sh — the reference e-commerce system on the embedded broker (make demo / make demo-check).
 # Starts eddyd (or, if eddyd is not built, eddy-mockd: librdkafka's mock cluster) and the four
-# services on loopback with SQLite in a temp dir, places orders covering the happy path and
-# both failure paths, prints each order's final status and its event chain grouped by
-# correlation id. Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
+# services on loopback with SQLite in a temp dir, places orders along the four paths (happy,
+# payment declined, out of stock, gateway retry), prints for each order which path it took, where
+# it ended and why, then each order's event chain (eddy trace by its correlation id).
+# Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
 #   --check   non-interactive: stop everything afterwards, exit 0 only if every order ended in
 #             the state its path predicts.
-# Environment: EDDY_BUILD_DIR (default build), EDDYD (the eddyd binary), EDDY_BOOTSTRAP_SERVERS (use that cluster, start
-# no broker), EDDY_BROKER=eddyd|mock, DEMO_ORDERS (orders per path, default 2).
+#   --build   first build only what the demo runs (eddyd, eddy, the services), quietly: the
+#             compiler's output goes to BUILD/demo-build.log, shown only if the build fails.
+# Every process the demo starts stays in the demo's process group (Ctrl-C in the terminal stops
+# them all) and gets SIGTERM if the demo itself dies (setpriv --pdeathsig); the temp dir is
+# removed on exit (KEEP_TMP=1 keeps it; a failed --check keeps it and says where).
+# Environment: EDDY_BUILD_DIR (default build), EDDYD (the eddyd binary), EDDY_BOOTSTRAP_SERVERS
+# (use that cluster, start no broker), EDDY_BROKER=eddyd|mock, DEMO_ORDERS (orders per path,
+# default 2), DEMO_TIMEOUT (s, default 120).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-CHECK=0
-[ "${1:-}" = "--check" ] && CHECK=1
+CHECK=0 BUILD=0
+for a in "$@"; do
+    case "$a" in
+    --check) CHECK=1 ;;
+    --build) BUILD=1 ;;
+    *) echo "demo: unknown option $a (--check, --build)" >&2; exit 2 ;;
+    esac
+done
 B=${EDDY_BUILD_DIR:-build}
-[ -d "$B" ] || { echo "demo: build dir $B missing (make build)" >&2; exit 1; }
+if [ $BUILD = 1 ]; then
+    mkdir -p "$B"
+    log="$B/demo-build.log"
+    echo "demo: configuring and building eddyd, eddy and the four services (log: $log)"
+    if ! { cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+           cmake --build "$B" -j "$(nproc)" --target eddyd eddy_cli order payment inventory \
+                 notification; } >"$log" 2>&1; then
+        echo "demo: the build failed; the end of $log:" >&2
+        tail -30 "$log" >&2
+        exit 1
+    fi
+    echo "demo: built"
+fi
+[ -d "$B" ] || { echo "demo: build dir $B missing (make build, or demo.sh --build)" >&2; exit 1; }
 B=$(cd "$B" && pwd)
+EDDY_CLI=$B/src/cli/eddy
+# the same process group as this script (no setsid: Ctrl-C reaches every process), and SIGTERM
+# when this script dies, however it dies
+if command -v setpriv >/dev/null 2>&1; then CHILD=(setpriv --pdeathsig TERM); else CHILD=(); fi
 N=${DEMO_ORDERS:-2}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/eddy-demo-XXXXXX")
 PIDS=()
@@ -35,7 +65,7 @@ stop_all() {
         BROKER_PID=""
     fi
 }
-cleanup() { stop_all; if [ "$CHECK" = 1 ] && [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
+cleanup() { stop_all; if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
 trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
@@ -66,12 +96,12 @@ else
     fi
     mkdir -p "$TMP/broker"
     if [ "$kind" = eddyd ]; then
-        setsid "$EDDYD_BIN" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+        "${CHILD[@]}" "$EDDYD_BIN" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
             --http 127.0.0.1:0 --set group.initial.rebalance.delay.ms=0 >"$TMP/eddyd.log" 2>&1 &
     else
         echo "demo: eddyd is not built; using eddy-mockd (librdkafka's mock cluster, in memory)"
         export EDDY_TOPIC_CREATE=0   # the mock has no CreateTopics; it auto-creates
-        setsid "$B/src/sdk/eddy-mockd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+        "${CHILD[@]}" "$B/src/sdk/eddy-mockd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
             >"$TMP/eddyd.log" 2>&1 &
     fi
     BROKER_PID=$!
@@ -113,7 +143,7 @@ export EDDY_MAIL_LOG=$TMP/mail.log
 export EDDY_TRACE_LOG=$TMP/spans.jsonl
 for s in order payment inventory notification; do
     EDDY_STORE="sqlite:$TMP/$s.db" EDDY_HTTP_LISTEN=127.0.0.1:0 EDDY_RETRY_BACKOFF_MS=50 \
-        setsid "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
+        "${CHILD[@]}" "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
     PIDS+=($!)
 done
 i=0
@@ -160,17 +190,55 @@ while :; do
     sleep 0.5
 done
 
+# Why each order ended where it did: its path, and the facts the services recorded (the
+# payment attempts come from the handler spans in EDDY_TRACE_LOG).
+attempts_of() { # correlation id → "errors" of the payment handler for it
+    python3 - "$TMP/spans.jsonl" "$1" <<'PY' 2>/dev/null || echo 0
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        s = json.loads(line)
+    except ValueError:
+        continue
+    if s.get("correlationId") == sys.argv[2] and s.get("service") == "payment" \
+            and s.get("outcome") == "error":
+        n += 1
+print(n)
+PY
+}
+corr_of() { status_of "$1" | sed -n 's/.*"correlationId":"\([^"]*\)".*/\1/p'; }
+why_of() { # id final
+    local id=$1 f=$2 c; c=$(corr_of "$id")
+    if [ "$f" != "${EXPECT[$id]}" ]; then echo "expected ${EXPECT[$id]}: see the logs"; return; fi
+    case "${PATHNAME[$id]}" in
+    happy) echo "card charged, stock reserved, customer mailed" ;;
+    payment-declined) echo "the gateway declined card ...0002 (permanent): payment.failed, no stock touched" ;;
+    out-of-stock) echo "charged, but SKU-RARE has no stock: reservation failed, payment refunded, order cancelled" ;;
+    gateway-retry) echo "gateway timed out $(attempts_of "$c")x on card ...0119 (transient): retried with backoff, then charged" ;;
+    esac
+}
 ok=1
 echo
-printf '%-42s %-17s %-20s %-20s %s\n' ORDER PATH EXPECTED FINAL RESULT
+printf '%-40s %-17s %-18s %-18s %-6s %s\n' ORDER PATH EXPECTED FINAL RESULT WHY
 for id in "${ORDERS[@]}"; do
     f=$(final_of "$id"); r=ok
     [ "$f" = "${EXPECT[$id]}" ] || { r=WRONG; ok=0; }
-    printf '%-42s %-17s %-20s %-20s %s\n' "$id" "${PATHNAME[$id]}" "${EXPECT[$id]}" "$f" "$r"
+    printf '%-40s %-17s %-18s %-18s %-6s %s\n' "$id" "${PATHNAME[$id]}" "${EXPECT[$id]}" "$f" "$r" \
+        "$(why_of "$id" "$f")"
 done
 echo
-echo "Event chains by correlation id:"
-"$B/services/events/eddy-events" --bootstrap "$BOOT"
+echo "Event chains, one per order (eddy trace CORRELATION_ID):"
+for id in "${ORDERS[@]}"; do
+    c=$(corr_of "$id")
+    echo
+    echo "== order $id: path ${PATHNAME[$id]}, ended $(final_of "$id") =="
+    if [ -x "$EDDY_CLI" ] && [ -n "$c" ]; then
+        "$EDDY_CLI" -b "$BOOT" trace "$c" 2>&1 | sed 's/^/  /'
+    else
+        echo "  (correlation id ${c:-unknown}; build eddy to see the chain)"
+    fi
+done
 echo
 if [ -s "$TMP/mail.log" ]; then echo "Mail sent (notification service's outbox log):"; cat "$TMP/mail.log"; echo; fi
 
@@ -202,7 +270,8 @@ echo "  curl -s ${URL[order]}/orders/<id>        curl -s ${URL[order]}/orders"
 echo "  curl -s ${URL[payment]}/payments/<id>    curl -s ${URL[inventory]}/stock    curl -s ${URL[notification]}/mail/<id>"
 for s in order payment inventory notification; do echo "  $s metrics: ${URL[$s]}/metrics"; done
 [ -n "$HTTP_URL" ] && echo "  broker: $HTTP_URL/metrics"
-echo "  broker: $BOOT (Kafka protocol)   logs: $TMP"
+echo "  broker: $BOOT (Kafka protocol)   logs: $TMP (removed when the demo stops; KEEP_TMP=1 keeps them)"
+echo "  $EDDY_CLI -b $BOOT topics list       ... consume order.events -o beginning -e"
 echo "Ctrl-C stops everything."
 while :; do
     for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { echo "demo: a service exited; see $TMP" >&2; exit 1; }; done

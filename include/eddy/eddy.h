@@ -21,6 +21,18 @@ extern "C" {
 #define EDDY_ERR_PERMANENT (-22)  /* -EINVAL: no retry, straight to the DLQ */
 #define EDDY_ERR_IO (-5)          /* -EIO */
 
+/* ---- handler results (eddy_handler_fn) ----------------------------------------------------- */
+/* Any value >= 0 is success (so `return eddy_ctx_exec(...)`, a row count, commits); EDDY_RETRY
+ * retries with backoff, then dead-letters; any other negative value dead-letters now. */
+#define EDDY_OK 0
+#define EDDY_RETRY EDDY_ERR_TRANSIENT
+#define EDDY_DEAD EDDY_ERR_PERMANENT
+
+/* ---- version ------------------------------------------------------------------------------ */
+/* libeddy's version and the commit it was built from, e.g. "0.1.0 (commit 0a06bf4c1e2d)"
+ * (static string). The shared library's soname is libeddy.so.MAJOR. */
+const char *eddy_version(void);
+
 /* ---- event envelope (envelope.c) ---------------------------------------------------------- */
 /* JSON form:
  *   {"eventType":"order.created","version":"1.0","eventId":"<uuid>",
@@ -141,8 +153,10 @@ typedef struct eddy_service eddy_service;
 typedef struct eddy_ctx eddy_ctx;
 
 /* A handler runs inside a database transaction that also records the event as processed.
- * Return 0 (commit), EDDY_ERR_TRANSIENT (retry with backoff, then DLQ) or EDDY_ERR_PERMANENT
- * (DLQ now). eddy_ctx_fail sets the error text recorded in the DLQ. */
+ * Return >= 0 (EDDY_OK, or any count such as eddy_ctx_exec's rows changed: commit),
+ * EDDY_RETRY / EDDY_ERR_TRANSIENT / EDDY_ERR_IO (retry with backoff, then DLQ) or any other
+ * negative value such as EDDY_DEAD / EDDY_ERR_PERMANENT (DLQ now). eddy_ctx_fail sets the
+ * error text recorded in the DLQ and returns code. */
 typedef int (*eddy_handler_fn)(eddy_ctx *ctx, void *arg);
 
 const eddy_event *eddy_ctx_event(const eddy_ctx *ctx);

@@ -635,8 +635,9 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
             }
             if (rc > 0) {
                 rc = h->fn(&ctx, h->arg);
-                if (rc == 0) {
+                if (rc >= 0) { /* any non-negative value (a row count too) is success */
                     rc = eddy_tx_commit(ctx.tx);
+                    if (rc > 0) rc = 0;
                     ctx.tx = NULL;
                     if (rc < 0 && !ctx.error)
                         ctx.error = sdk_xasprintf("commit: %s", eddy_store_error(svc->store));
