@@ -40,14 +40,17 @@ static void on_sig(int s)
 }
 
 static const char k_usage[] =
-    "usage: eddy-mockd [--brokers N] [--groups G1,G2,...] [--data-dir DIR] [--listen ADDR]\n"
+    "usage: eddy-mockd [--brokers N] [--topics T[:P],...] [--groups G1,G2,...]\n"
+    "                  [--data-dir DIR] [--listen ADDR]\n"
     "  A Kafka-protocol cluster of N brokers (default 1) on librdkafka's mock cluster, in\n"
     "  memory. Topics are auto-created (4 partitions unless a client asks otherwise) with\n"
-    "  replication factor min(3, N). --groups names consumer groups whose coordinator moves\n"
+    "  replication factor min(3, N); --topics creates topics at start (P partitions, default\n"
+    "  4), as an operator would on a real cluster. --groups names consumer groups whose coordinator moves\n"
     "  with `down` (the mock cannot list groups). --data-dir and --listen are accepted for\n"
     "  eddyd compatibility and ignored. Control commands on stdin, answers on stdout:\n";
 
 static const char k_commands[] =
+    "  create TOPIC PARTITIONS             create a topic (replication factor min(3, N))\n"
     "  state                               brokers, partitions (leader, replicas), groups (JSON)\n"
     "  leader TOPIC PARTITION BROKER       move a partition's leader (-1: no leader)\n"
     "  rotate [TOPIC]                      move every partition's leader to its next live replica\n"
@@ -298,6 +301,27 @@ static void state_json(struct mockd *m, char *err, size_t errlen, FILE *out)
     rd_kafka_metadata_destroy(md);
 }
 
+static int create_topic(struct mockd *m, const char *spec, char *err, size_t errlen)
+{
+    char name[256];
+    int parts = 4;
+    const char *colon = strchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n == 0 || n >= sizeof name || (colon && parse_int(colon + 1, 1, 10000, &parts))) {
+        snprintf(err, errlen, "bad topic '%s' (NAME[:PARTITIONS])", spec);
+        return -1;
+    }
+    memcpy(name, spec, n);
+    name[n] = 0;
+    rd_kafka_resp_err_t e =
+        rd_kafka_mock_topic_create(m->mc, name, parts, m->nbrokers < 3 ? m->nbrokers : 3);
+    if (e) {
+        snprintf(err, errlen, "create %.100s: %s", name, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
 static int broker_arg(struct mockd *m, const char *s)
 {
     int b;
@@ -387,6 +411,13 @@ static void command(struct mockd *m, char *line, FILE *out)
     } else if (!strcmp(cmd, "quit")) {
         g_stop = 1;
         fputs("ok stopping\n", out);
+    } else if (!strcmp(cmd, "create") && argc == 3) {
+        char spec[300];
+        snprintf(spec, sizeof spec, "%s:%s", argv[1], argv[2]);
+        if (create_topic(m, spec, err, sizeof err))
+            fprintf(out, "error: %s\n", err);
+        else
+            fprintf(out, "ok created %s\n", argv[1]);
     } else if (!strcmp(cmd, "state") && argc == 1) {
         state_json(m, err, sizeof err, out);
     } else if (!strcmp(cmd, "leader") && argc == 4) {
@@ -493,7 +524,7 @@ int main(int argc, char **argv)
     struct mockd m;
     memset(&m, 0, sizeof m);
     m.nbrokers = 1;
-    const char *groups = NULL;
+    const char *groups = NULL, *topics = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(k_usage, stdout);
@@ -504,6 +535,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "eddy-mockd: --brokers: 1..%d\n", MAX_BROKERS);
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--topics") && i + 1 < argc) {
+            topics = argv[++i];
         } else if (!strcmp(argv[i], "--groups") && i + 1 < argc) {
             groups = argv[++i];
         } else if ((!strcmp(argv[i], "--data-dir") || !strcmp(argv[i], "--listen")) &&
@@ -549,6 +582,19 @@ int main(int argc, char **argv)
         rd_kafka_mock_cluster_destroy(m.mc);
         rd_kafka_destroy(m.rk);
         return 1;
+    }
+    if (topics) {
+        char *t = strdup(topics), *save = NULL;
+        for (char *tok = strtok_r(t, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+            if (create_topic(&m, tok, err, sizeof err)) {
+                fprintf(stderr, "eddy-mockd: %s\n", err);
+                free(t);
+                rd_kafka_destroy(m.obs);
+                rd_kafka_mock_cluster_destroy(m.mc);
+                rd_kafka_destroy(m.rk);
+                return 2;
+            }
+        free(t);
     }
     if (groups) {
         char *g = strdup(groups), *save = NULL;
