@@ -44,7 +44,16 @@ def chaos_produce_errors():
     errs = ["NOT_LEADER_OR_FOLLOWER", "NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
             "REQUEST_TIMED_OUT", "LEADER_NOT_AVAILABLE", "_TRANSPORT"]
     n = collections.Counter()
+    rounds = 0
     while not stop.wait(0.3):
+        rounds += 1
+        if rounds == 10:
+            # A broker that lost the producer's sequence state (what an unclean leader election
+            # does): librdkafka's idempotent producer raises a fatal error; the relay must start
+            # a new producer and send what was not acknowledged.
+            c.ctl("error Produce 1 OUT_OF_ORDER_SEQUENCE_NUMBER")
+            n["OUT_OF_ORDER_SEQUENCE_NUMBER"] += 1
+            continue
         e = rnd.choice(errs)
         k = rnd.randint(1, 5)
         c.ctl("error Produce %d %s" % (k, e))
