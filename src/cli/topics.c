@@ -18,7 +18,8 @@ static const char *const k_usage =
     "  create    -p partitions (default 1), -r replication factor (default 1),\n"
     "            -c topic config, repeatable (e.g. -c retention.ms=60000)\n"
     "  delete    deletes the topic and its data\n"
-    "  describe  partitions (leader, log start, high watermark, messages) and configs\n";
+    "  describe  partitions (leader, replicas, in-sync replicas, log start, high watermark,\n"
+    "            messages) and configs\n";
 
 #define MAX_CONFIGS 64
 
@@ -202,7 +203,7 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
             memcpy(sorted, ents, n * sizeof *sorted);
             qsort(sorted, n, sizeof *sorted, cmp_entry);
             if (g_cli.json) {
-                printf("\"configs\":{");
+                printf(",\"configs\":{");
                 for (size_t k = 0; k < n; k++) {
                     if (k) putchar(',');
                     json_str(rd_kafka_ConfigEntry_name(sorted[k]));
@@ -231,6 +232,16 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
     return rc;
 }
 
+/* "1,2,3" (JSON array body with json; text: the same, "-" when empty). */
+static void broker_list(const int32_t *ids, int n, char *out, size_t cap, int json)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && len + 12 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%d", i ? "," : "", (int)ids[i]);
+    if (!n && !json) snprintf(out, cap, "-");
+}
+
 static int topics_describe(rd_kafka_t *rk, const char *name)
 {
     const struct rd_kafka_metadata *md;
@@ -248,8 +259,8 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
     } else {
         printf("TOPIC       %s\nPARTITIONS  %d\nINTERNAL    %s\n\n", name, t->partition_cnt,
                cli_topic_internal(name) ? "yes" : "no");
-        printf("%-10s %-7s %-14s %-14s %s\n", "PARTITION", "LEADER", "LOG-START", "HIGH-WATERMARK",
-               "MESSAGES");
+        printf("%-10s %-7s %-12s %-12s %-14s %-14s %s\n", "PARTITION", "LEADER", "REPLICAS", "ISR",
+               "LOG-START", "HIGH-WATERMARK", "MESSAGES");
     }
     for (int i = 0; i < t->partition_cnt; i++) {
         const struct rd_kafka_metadata_partition *p = &t->partitions[i];
@@ -261,14 +272,21 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
                           rd_kafka_err2str(e));
             break;
         }
+        /* replicas and in-sync replicas: on a cluster, where each partition lives and which
+         * copies are caught up (a broker down shows as a shorter ISR or a moved leader) */
+        char reps[128], isrs[128];
+        broker_list(p->replicas, p->replica_cnt, reps, sizeof reps, g_cli.json);
+        broker_list(p->isrs, p->isr_cnt, isrs, sizeof isrs, g_cli.json);
         if (g_cli.json)
-            printf("%s{\"partition\":%d,\"leader\":%d,\"logStart\":%lld,\"highWatermark\":%lld}",
-                   i ? "," : "", (int)p->id, (int)p->leader, (long long)lo, (long long)hi);
+            printf("%s{\"partition\":%d,\"leader\":%d,\"replicas\":[%s],\"isr\":[%s],"
+                   "\"logStart\":%lld,\"highWatermark\":%lld}",
+                   i ? "," : "", (int)p->id, (int)p->leader, reps, isrs, (long long)lo,
+                   (long long)hi);
         else
-            printf("%-10d %-7d %-14lld %-14lld %lld\n", (int)p->id, (int)p->leader,
-                   (long long)lo, (long long)hi, (long long)(hi - lo));
+            printf("%-10d %-7d %-12s %-12s %-14lld %-14lld %lld\n", (int)p->id, (int)p->leader,
+                   reps, isrs, (long long)lo, (long long)hi, (long long)(hi - lo));
     }
-    if (g_cli.json) printf("],");
+    if (g_cli.json) printf("]");
     rd_kafka_metadata_destroy(md);
     if (rc == CLI_OK) rc = describe_configs(rk, name);
     if (g_cli.json) printf("}\n");
