@@ -353,14 +353,17 @@ static int broker_down(struct mockd *m, int b, char *msg, size_t msglen)
     }
     m->up[b] = 0;
     /* What a controller does when a broker's session ends: elect leaders among the live
-     * replicas, and move the coordinators it hosted. */
-    int moved = m->nbrokers > 1 ? move_leaders(m, MOVE_AWAY, b, NULL, err, sizeof err) : 0;
+     * replicas, and move the coordinators it hosted. With no broker left there is nobody to
+     * ask nor to move to: leaders stay (offline partitions, as with unclean election off). */
+    int live = 0;
+    for (int i = 1; i <= m->nbrokers; i++) live += m->up[i];
+    int moved = live ? move_leaders(m, MOVE_AWAY, b, NULL, err, sizeof err) : 0;
     if (moved < 0) {
         snprintf(msg, msglen, "error: broker %d down, but %s", b, err);
         return -1;
     }
     int gmoved = 0;
-    for (int i = 0; i < m->ngroups && m->nbrokers > 1; i++) {
+    for (int i = 0; i < m->ngroups && live; i++) {
         if (group_coord(m, i) != b) continue;
         int to = b;
         for (int k = 1; k < m->nbrokers && to == b; k++) {
@@ -406,7 +409,12 @@ static void command(struct mockd *m, char *line, FILE *out)
     const char *cmd = argv[0];
     int b;
     if (!strcmp(cmd, "help")) {
-        fputs(k_commands, out);
+        /* one answer line per command: the list goes out as "# " comment lines first */
+        for (const char *p = k_commands; *p;) {
+            size_t n = strcspn(p, "\n");
+            fprintf(out, "# %.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+        }
         fputs("ok\n", out);
     } else if (!strcmp(cmd, "quit")) {
         g_stop = 1;
@@ -617,7 +625,7 @@ int main(int argc, char **argv)
 
     char line[4096];
     size_t len = 0;
-    int stdin_open = 1;
+    int stdin_open = 1, discarding = 0;
     while (!g_stop) {
         if (g_down || g_up) {
             int down = g_down;
@@ -640,20 +648,25 @@ int main(int argc, char **argv)
             stdin_open = 0; /* no controller (stdin closed or /dev/null): keep serving */
             continue;
         }
+        for (ssize_t i = 0; i < r; i++)
+            if (!line[len + (size_t)i]) line[len + (size_t)i] = ' '; /* NUL: not a terminator */
         len += (size_t)r;
         line[len] = 0;
         char *nl;
         while ((nl = strchr(line, '\n'))) {
             *nl = 0;
-            command(&m, line, stdout);
+            if (!discarding) command(&m, line, stdout);
+            discarding = 0;
             fflush(stdout);
             size_t used = (size_t)(nl + 1 - line);
             memmove(line, nl + 1, len - used + 1);
             len -= used;
         }
         if (len == sizeof line - 1) {
-            fprintf(stdout, "error: command line too long\n");
+            if (!discarding)
+                fprintf(stdout, "error: command line too long (max %zu bytes)\n", sizeof line - 2);
             fflush(stdout);
+            discarding = 1; /* the rest of this line too, up to its newline */
             len = 0;
         }
     }

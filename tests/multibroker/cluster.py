@@ -70,10 +70,12 @@ class Cluster(System):
             self.broker.stdin.flush()
             try:
                 a = self.answers.get(timeout=60)
+                while a.startswith("# "):  # help text before the answer line
+                    a = self.answers.get(timeout=60)
             except queue.Empty:
-                fail("eddy-mockd did not answer '%s'" % cmd)
+                fail("eddy-mockd did not answer '%s'" % cmd[:60])
         if ok and not a.startswith("ok"):
-            fail("eddy-mockd: %s → %s" % (cmd, a))
+            fail("eddy-mockd: %s → %s" % (cmd[:60], a))
         return a[3:] if a.startswith("ok ") else a
 
     def state(self):
