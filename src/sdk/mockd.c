@@ -66,6 +66,7 @@ static const char k_commands[] =
     "                                      COORDINATOR_NOT_AVAILABLE, or a number; _TRANSPORT\n"
     "                                      closes the connection); several ERRs cycle\n"
     "  broker-error BROKER API COUNT ERR [RTT_MS]  the same on one broker, answer delayed\n"
+    "  pending BROKER API                  broker-errors still queued (not yet answered)\n"
     "  clear API                           drop errors still queued for API\n"
     "  rtt BROKER MS                       delay every answer of a broker (batches in flight)\n"
     "  help | quit\n";
@@ -500,6 +501,15 @@ static void command(struct mockd *m, char *line, FILE *out)
             fprintf(out, "error: %s\n", rd_kafka_err2str(r));
         else
             fprintf(out, "ok next %d %s requests to broker %d fail\n", cnt, argv[2], b);
+    } else if (!strcmp(cmd, "pending") && argc == 3) {
+        int api = api_key(argv[2]);
+        size_t cnt = 0;
+        if ((b = broker_arg(m, argv[1])) < 0 || api < 0)
+            fprintf(out, "error: usage: pending BROKER API\n");
+        else if (rd_kafka_mock_broker_error_stack_cnt(m->mc, b, (int16_t)api, &cnt))
+            fprintf(out, "error: pending %d\n", b);
+        else
+            fprintf(out, "ok %zu\n", cnt);
     } else if (!strcmp(cmd, "clear") && argc == 2) {
         int api = api_key(argv[1]);
         if (api < 0) {

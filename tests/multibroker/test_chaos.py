@@ -41,28 +41,34 @@ def chaos_leaders():
 
 
 def chaos_produce_errors():
+    # Bursts go to one broker at a time, and a broker gets a new burst only once its previous
+    # one was answered: errors never pile up faster than clients send requests (a slow build
+    # would otherwise starve its producers forever).
     errs = ["NOT_LEADER_OR_FOLLOWER", "NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
             "REQUEST_TIMED_OUT", "LEADER_NOT_AVAILABLE", "_TRANSPORT"]
     n = collections.Counter()
     rounds = 0
     while not stop.wait(0.3):
         rounds += 1
-        if rounds == 10:
+        b = rnd.randint(1, c.nbrokers)
+        if int(c.ctl("pending %d Produce" % b)):
+            continue
+        if rounds >= 10 and not n["OUT_OF_ORDER_SEQUENCE_NUMBER"]:
             # A broker that lost the producer's sequence state (what an unclean leader election
             # does): librdkafka's idempotent producer raises a fatal error; the relay must start
             # a new producer and send what was not acknowledged.
-            c.ctl("error Produce 1 OUT_OF_ORDER_SEQUENCE_NUMBER")
+            c.ctl("broker-error %d Produce 1 OUT_OF_ORDER_SEQUENCE_NUMBER" % b)
             n["OUT_OF_ORDER_SEQUENCE_NUMBER"] += 1
             continue
         e = rnd.choice(errs)
         k = rnd.randint(1, 5)
-        c.ctl("error Produce %d %s" % (k, e))
+        c.ctl("broker-error %d Produce %d %s" % (b, k, e))
         n[e] += k
-        if rnd.random() < 0.15:
-            c.ctl("error Fetch 2 NOT_LEADER_OR_FOLLOWER")
+        if rnd.random() < 0.15 and not int(c.ctl("pending %d Fetch" % b)):
+            c.ctl("broker-error %d Fetch 2 NOT_LEADER_OR_FOLLOWER" % b)
             n["Fetch"] += 2
-        if rnd.random() < 0.15:
-            c.ctl("error OffsetCommit 1 COORDINATOR_NOT_AVAILABLE")
+        if rnd.random() < 0.15 and not int(c.ctl("pending %d OffsetCommit" % b)):
+            c.ctl("broker-error %d OffsetCommit 1 COORDINATOR_NOT_AVAILABLE" % b)
             n["OffsetCommit"] += 1
     note("injected: %s" % dict(n))
 

@@ -83,6 +83,11 @@ for cmd in ["error Produce 5 NOT_LEADER_OR_FOLLOWER", "error JoinGroup 2 COORDIN
             "error Fetch 1 6", "broker-error 2 Produce 1 NOT_ENOUGH_REPLICAS 50", "clear Produce",
             "clear JoinGroup", "clear Fetch", "rtt 2 10", "rtt 2 0", "create extra.topic 5", "help"]:
     c.ctl(cmd)
+c.ctl("broker-error 3 Produce 4 NOT_ENOUGH_REPLICAS")
+if c.ctl("pending 3 Produce") != "4" or c.ctl("pending 1 Produce") != "0":
+    fail("pending: %s" % c.ctl("pending 3 Produce"))
+if not c.ctl("pending 3 Bogus", ok=False).startswith("error:"):
+    fail("pending with an unknown API")
 if len({t["topic"]: t for t in c.state()["topics"]}["extra.topic"]["partitions"]) != 5:
     fail("create")
 c.ctl("quit")
