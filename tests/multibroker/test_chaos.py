@@ -126,6 +126,11 @@ if th:
     th.join()
 print("settled %d orders in %.1f s (%s)" % (N, elapsed, scenario), flush=True)
 summary = audit(c, orders, poison=1)
+# how often a relay or DLQ producer was replaced after a fatal error, and rebalances seen
+logs = "".join(open(os.path.join(c.tmp, f), errors="replace").read()
+               for f in os.listdir(c.tmp) if f.endswith(".log"))
+summary["producers_replaced"] = logs.count("producer fatal error")
+summary["rebalances"] = logs.count("rebalance: assigned")
 print("audit:", json.dumps(summary), flush=True)
 c.finish()
 print("PASS %s: %d orders in %.1f s" % (scenario, N, elapsed), flush=True)
