@@ -152,13 +152,16 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 /* ---- cluster view ------------------------------------------------------------------------- */
 static const struct rd_kafka_metadata *metadata(struct mockd *m, char *err, size_t errlen)
 {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(m->obs, 1, NULL, &md, 5000);
-    if (e) {
-        snprintf(err, errlen, "metadata: %s", rd_kafka_err2str(e));
-        return NULL;
+    /* A request may go to a broker that was just taken down (the client has not seen its
+     * connection close yet) and time out: ask again, another broker answers. */
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int i = 0; i < 5; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        e = rd_kafka_metadata(m->obs, 1, NULL, &md, 2000);
+        if (!e) return md;
     }
-    return md;
+    snprintf(err, errlen, "metadata: %s", rd_kafka_err2str(e));
+    return NULL;
 }
 
 static int group_find(struct mockd *m, const char *g)
@@ -230,10 +233,10 @@ enum move { MOVE_AWAY, MOVE_ROTATE, MOVE_PREFERRED };
 
 /* Moves leaders: AWAY from broker `b` (failover), ROTATE to the next live replica, or back to
  * the PREFERRED replica. Returns partitions moved, or -1 with err set. */
-static int move_leaders(struct mockd *m, enum move how, int b, const char *only_topic, char *err,
-                        size_t errlen)
+static int move_leaders(struct mockd *m, enum move how, int b, const char *only_topic,
+                        const struct rd_kafka_metadata *md0, char *err, size_t errlen)
 {
-    const struct rd_kafka_metadata *md = metadata(m, err, errlen);
+    const struct rd_kafka_metadata *md = md0 ? md0 : metadata(m, err, errlen);
     if (!md) return -1;
     int moved = 0;
     for (int t = 0; t < md->topic_cnt; t++) {
@@ -254,13 +257,13 @@ static int move_leaders(struct mockd *m, enum move how, int b, const char *only_
                 if (!m->up[to]) continue;
             }
             if (set_leader_raw(m, tp->topic, p->id, to, err, errlen)) {
-                rd_kafka_metadata_destroy(md);
+                if (!md0) rd_kafka_metadata_destroy(md);
                 return -1;
             }
             moved++;
         }
     }
-    rd_kafka_metadata_destroy(md);
+    if (!md0) rd_kafka_metadata_destroy(md);
     return moved;
 }
 
@@ -347,8 +350,15 @@ static int broker_down(struct mockd *m, int b, char *msg, size_t msglen)
         snprintf(msg, msglen, "broker %d is already down", b);
         return 0;
     }
+    /* who leads what, asked before the broker goes (it may be the one the client asks) */
+    const struct rd_kafka_metadata *md = metadata(m, err, sizeof err);
+    if (!md) {
+        snprintf(msg, msglen, "error: down %d: %s", b, err);
+        return -1;
+    }
     rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_down(m->mc, b);
     if (e) {
+        rd_kafka_metadata_destroy(md);
         snprintf(msg, msglen, "error: down %d: %s", b, rd_kafka_err2str(e));
         return -1;
     }
@@ -358,7 +368,8 @@ static int broker_down(struct mockd *m, int b, char *msg, size_t msglen)
      * ask nor to move to: leaders stay (offline partitions, as with unclean election off). */
     int live = 0;
     for (int i = 1; i <= m->nbrokers; i++) live += m->up[i];
-    int moved = live ? move_leaders(m, MOVE_AWAY, b, NULL, err, sizeof err) : 0;
+    int moved = live ? move_leaders(m, MOVE_AWAY, b, NULL, md, err, sizeof err) : 0;
+    rd_kafka_metadata_destroy(md);
     if (moved < 0) {
         snprintf(msg, msglen, "error: broker %d down, but %s", b, err);
         return -1;
@@ -442,7 +453,7 @@ static void command(struct mockd *m, char *line, FILE *out)
             fprintf(out, "ok %s/%d leader %s\n", argv[1], part, argv[3]);
     } else if ((!strcmp(cmd, "rotate") && argc <= 2) || (!strcmp(cmd, "elect") && argc == 1)) {
         int n = move_leaders(m, cmd[0] == 'r' ? MOVE_ROTATE : MOVE_PREFERRED, 0,
-                             argc == 2 ? argv[1] : NULL, err, sizeof err);
+                             argc == 2 ? argv[1] : NULL, NULL, err, sizeof err);
         if (n < 0)
             fprintf(out, "error: %s\n", err);
         else
