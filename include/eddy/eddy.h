@@ -181,6 +181,9 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
  *   retry.backoff.max.ms EDDY_RETRY_BACKOFF_MAX_MS cap (default 5000)
  *   relay.poll.ms       EDDY_RELAY_POLL_MS       (default 200)
  *   topic.partitions    EDDY_TOPIC_PARTITIONS    partitions of topics created (default 3)
+ *   topic.replication.factor  EDDY_TOPIC_REPLICATION_FACTOR  of topics created (default: the
+ *                       cluster's default.replication.factor)
+ *   topic.min.insync.replicas EDDY_TOPIC_MIN_INSYNC_REPLICAS config of topics created
  *   trace.log           EDDY_TRACE_LOG           file receiving one JSON line per span
  *   kafka.<prop>        EDDY_KAFKA_<PROP>        passed to librdkafka (dots for _ in env)
  * A config file is named by eddy_service_configure or EDDY_CONFIG. */

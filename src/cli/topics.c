@@ -218,7 +218,7 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
             memcpy(sorted, ents, n * sizeof *sorted);
             qsort(sorted, n, sizeof *sorted, cmp_entry);
             if (g_cli.json) {
-                printf("\"configs\":{");
+                printf(",\"configs\":{");
                 for (size_t k = 0; k < n; k++) {
                     if (k) putchar(',');
                     json_str(rd_kafka_ConfigEntry_name(sorted[k]));
@@ -249,6 +249,16 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
     return rc;
 }
 
+/* "1,2,3" (JSON array body with json; text: the same, "-" when empty). */
+static void broker_list(const int32_t *ids, int n, char *out, size_t cap, int json)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && len + 12 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%d", i ? "," : "", (int)ids[i]);
+    if (!n && !json) snprintf(out, cap, "-");
+}
+
 static int topics_describe(rd_kafka_t *rk, const char *name)
 {
     const struct rd_kafka_metadata *md;
@@ -266,7 +276,7 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
     } else {
         printf("TOPIC       %s\nPARTITIONS  %d\nINTERNAL    %s\n\n", name, t->partition_cnt,
                cli_topic_internal(name) ? "yes" : "no");
-        printf("%-10s %-7s %-10s %-10s %-14s %-14s %s\n", "PARTITION", "LEADER", "REPLICAS", "ISR",
+        printf("%-10s %-7s %-12s %-12s %-14s %-14s %s\n", "PARTITION", "LEADER", "REPLICAS", "ISR",
                "LOG-START", "HIGH-WATERMARK", "MESSAGES");
     }
     for (int i = 0; i < t->partition_cnt; i++) {
@@ -279,23 +289,21 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
                           rd_kafka_err2str(e));
             break;
         }
-        char reps[128] = "", isr[128] = "";
-        for (int k = 0, n = 0; k < p->replica_cnt && n < (int)sizeof reps - 12; k++)
-            n += snprintf(reps + n, sizeof reps - (size_t)n, "%s%d", k ? "," : "",
-                          (int)p->replicas[k]);
-        for (int k = 0, n = 0; k < p->isr_cnt && n < (int)sizeof isr - 12; k++)
-            n += snprintf(isr + n, sizeof isr - (size_t)n, "%s%d", k ? "," : "", (int)p->isrs[k]);
+        /* replicas and in-sync replicas: on a cluster, where each partition lives and which
+         * copies are caught up (a broker down shows as a shorter ISR or a moved leader) */
+        char reps[128], isrs[128];
+        broker_list(p->replicas, p->replica_cnt, reps, sizeof reps, g_cli.json);
+        broker_list(p->isrs, p->isr_cnt, isrs, sizeof isrs, g_cli.json);
         if (g_cli.json)
             printf("%s{\"partition\":%d,\"leader\":%d,\"replicas\":[%s],\"isr\":[%s],"
                    "\"logStart\":%lld,\"highWatermark\":%lld,\"messages\":%lld}",
-                   i ? "," : "", (int)p->id, (int)p->leader, reps, isr, (long long)lo,
+                   i ? "," : "", (int)p->id, (int)p->leader, reps, isrs, (long long)lo,
                    (long long)hi, (long long)(hi - lo));
         else
-            printf("%-10d %-7d %-10s %-10s %-14lld %-14lld %lld\n", (int)p->id, (int)p->leader,
-                   *reps ? reps : "-", *isr ? isr : "-", (long long)lo, (long long)hi,
-                   (long long)(hi - lo));
+            printf("%-10d %-7d %-12s %-12s %-14lld %-14lld %lld\n", (int)p->id, (int)p->leader,
+                   reps, isrs, (long long)lo, (long long)hi, (long long)(hi - lo));
     }
-    if (g_cli.json) printf("],");
+    if (g_cli.json) printf("]");
     rd_kafka_metadata_destroy(md);
     if (rc == CLI_OK) rc = describe_configs(rk, name);
     if (g_cli.json) printf("}\n");
