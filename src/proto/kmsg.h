@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "proto/api_gen.h"
 
 #define KV_MAX 0x7fff /* "and every later version" */
 #define KV_NONE (-1)  /* never (nullable / tagged / flexible) */
@@ -75,6 +76,7 @@ typedef struct kschema {
     const char *name; /* e.g. "ProduceRequest", "ProduceRequest.TopicData" */
     int nfields;
     const kfield *fields;
+    int id; /* KS_* of api_gen.h: the struct type (one id for alike definitions) */
 } kschema;
 
 /* Per-API description: versions, flexibility, request and response body schemas. */
@@ -87,7 +89,7 @@ typedef struct kapi {
     const kschema *response;
 } kapi;
 
-/* All APIs the codec knows, indexed by key (NULL where unknown). */
+/* All APIs the codec knows, indexed by key (API_* of api_gen.h; NULL where unknown). */
 const kapi *kapi_get(int16_t key);
 #define KAPI_MAX_KEY 80
 
@@ -176,6 +178,9 @@ int64_t kout_size(const kout *o);
 
 /* Encodes `m` at `version` onto o->mem (file fragments via kout_add_file). */
 void kmsg_encode(const kmsg *m, int16_t version, bool flexible, kout *o);
+
+/* Names of the struct ids (api_gen.c). */
+extern const char *const kstruct_names[KS_COUNT_];
 
 /* ---- accessors (field names are Kafka's spec names) ---- */
 int kmsg_field_index(const kschema *s, const char *name); /* aborts if unknown */
