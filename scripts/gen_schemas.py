@@ -20,7 +20,10 @@ Names emitted in api_gen.h (all the protocol's own spelling, so code greps again
                              (struct id << 8) | field index, so accessors check that the
                              constant belongs to the message they are given.
 A struct type that two messages define alike (same field names in the same order, e.g.
-AlterConfigsResource in AlterConfigs and IncrementalAlterConfigs) has one name and one id.
+AlterConfigsResource in AlterConfigs and IncrementalAlterConfigs) has one name. Ids are per
+shape (the list of field names): structs of one shape share an id, so a constant of one reads the
+same-named field of the other (OffsetFetch's v0-v7 OffsetFetchResponseTopic and v8+
+OffsetFetchResponseTopics are served by one function).
 
 usage: scripts/gen_schemas.py MESSAGE_JSON_DIR [OUT_DIR]   (OUT_DIR default: src/proto)
 """
@@ -151,10 +154,12 @@ class Gen:
         self.qualified = qualified  # struct type names that need the message prefix
         self.ids = {}  # constant name of a struct -> (id, field names, where used)
         self.order = []
+        self.shapes = {}  # field names -> id: one id per shape (see KS_ in api_gen.h)
 
     def struct_id(self, kname, fnames, where):
         if kname not in self.ids:
-            self.ids[kname] = [len(self.ids) + 1, fnames, []]
+            sid = self.shapes.setdefault(fnames, len(self.shapes) + 1)
+            self.ids[kname] = [sid, fnames, []]
             self.order.append(kname)
         ent = self.ids[kname]
         if ent[1] != fnames:
@@ -220,7 +225,9 @@ HEADER_DOC = """/* api_gen.h — the codec's names: API keys and field constants
  *   <Message>_<StructType>_<Field>   the same where two served messages define different
  *                                    structs under one type name (FetchResponse_EpochEndOffset_Epoch)
  * A constant is KFIELD(struct id, field index): the accessors of kmsg.h index with it and check
- * that it belongs to the message they are given. Each struct below says where it is used.
+ * that it belongs to the message they are given. Ids are per shape (the list of field names):
+ * structs of one shape share an id, so a constant of one reads the same-named field of the
+ * other. Each struct below says where it is used.
  */
 /* clang-format off */"""
 
@@ -261,7 +268,9 @@ def main():
             g.struct(cname, name + suffix, name + suffix, name + suffix, doc["fields"], common,
                      lo, hi)
             names.append(cname)
-        apis.append((key, name, lo, hi, fmin if fmin <= hi else -1, names[0], names[1]))
+        ec = [i for i, f in enumerate(resp["fields"]) if f["name"] == "ErrorCode"]
+        apis.append((key, name, lo, hi, fmin if fmin <= hi else -1, names[0], names[1],
+                     ec[0] if ec else -1))
 
     # every constant name must be unique
     consts = {}
@@ -279,7 +288,7 @@ def main():
     h += ["};", "", "/* struct ids (kschema.id) */", "enum kstruct_id {"]
     for k in g.order:
         h.append("    KS_%s = %d," % (k, g.ids[k][0]))
-    h += ["    KS_COUNT_ = %d" % (len(g.order) + 1), "};", "",
+    h += ["    KS_COUNT_ = %d" % (len(g.shapes) + 1), "};", "",
           "#define KFIELD(s, i) (((s) << 8) | (i))", ""]
     for k in g.order:
         _, fnames, where = g.ids[k]
@@ -298,15 +307,19 @@ def main():
          " * api_gen.h). Do not edit: regenerate both files. */", "/* clang-format off */",
          '#include "proto/kmsg.h"\n', "#include <stddef.h>\n", "\n".join(g.out),
          "static const kapi g_apis[] = {"]
-    for key, name, lo, hi, fmin, rq, rs in apis:
-        c.append('    {API_%s, "%s", %d, %d, %d, &%s, &%s},' % (name, name, lo, hi, fmin, rq, rs))
+    for key, name, lo, hi, fmin, rq, rs, ec in apis:
+        c.append('    {API_%s, "%s", %d, %d, %d, &%s, &%s, %d},' % (name, name, lo, hi, fmin, rq, rs,
+                                                                  ec))
     c += ["};", "", "static const kapi *const g_by_key[KAPI_MAX_KEY + 1] = {"]
     for i, (key, *_) in enumerate(apis):
         c.append("    [%d] = &g_apis[%d]," % (key, i))
     c += ["};", "", "/* Struct names by id (kmsg_bad_field's message). */",
           "const char *const kstruct_names[KS_COUNT_] = {"]
+    first = {}
     for k in g.order:
-        c.append('    [KS_%s] = "%s",' % (k, k))
+        first.setdefault(g.ids[k][0], []).append(k)
+    for sid, ks in sorted(first.items()):
+        c.append('    [%d] = "%s",' % (sid, "/".join(ks)))
     c += ["};", "", "const kapi *kapi_get(int16_t key)", "{",
           "    return key >= 0 && key <= KAPI_MAX_KEY ? g_by_key[key] : NULL;", "}"]
     with open(os.path.join(outdir, "api_gen.c"), "w") as f:

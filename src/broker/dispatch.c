@@ -68,18 +68,18 @@ void dispatch_fill_api_versions(kmsg *resp, int16_t version)
     int n = 0;
     for (int k = 0; k <= KAPI_MAX_KEY; k++)
         if (g_by_key[k]) n++;
-    kmsg *items = k_new_items(resp, "ApiKeys", n);
+    kmsg *items = k_new_items(resp, ApiVersionsResponse_ApiKeys, n);
     (void)items;
     int i = 0;
     for (int k = 0; k <= KAPI_MAX_KEY; k++) {
         if (!g_by_key[k]) continue;
-        kmsg *it = k_item(resp, "ApiKeys", i++);
-        k_set_int(it, "ApiKey", k);
-        k_set_int(it, "MinVersion", g_by_key[k]->min_version);
-        k_set_int(it, "MaxVersion", g_by_key[k]->max_version);
+        kmsg *it = k_item(resp, ApiVersionsResponse_ApiKeys, i++);
+        k_set_int(it, ApiVersion_ApiKey, k);
+        k_set_int(it, ApiVersion_MinVersion, g_by_key[k]->min_version);
+        k_set_int(it, ApiVersion_MaxVersion, g_by_key[k]->max_version);
     }
-    k_set_int(resp, "ErrorCode", 0);
-    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_set_int(resp, ApiVersionsResponse_ErrorCode, 0);
+    k_set_int(resp, ApiVersionsResponse_ThrottleTimeMs, 0);
 }
 
 static void h_api_versions(broker *b, breq *r)

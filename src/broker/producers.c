@@ -255,13 +255,14 @@ void h_init_producer_id(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_set_int(resp, "ProducerId", -1);
-    k_set_int(resp, "ProducerEpoch", -1);
-    kstr tid = k_str(q, "TransactionalId");
+    k_set_int(resp, InitProducerIdResponse_ThrottleTimeMs, 0);
+    k_set_int(resp, InitProducerIdResponse_ProducerId, -1);
+    k_set_int(resp, InitProducerIdResponse_ProducerEpoch, -1);
+    kstr tid = k_str(q, InitProducerIdRequest_TransactionalId);
     if (tid.len >= 0) {
         /* transactions are not supported: a clear, non-retriable refusal */
-        k_set_int(resp, "ErrorCode", 53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode,
+                  53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */);
         LOGI("producers", "%s: InitProducerId with a transactional id refused (transactions "
                           "not supported)", breq_client_host(r));
         breq_done(r);
@@ -270,8 +271,8 @@ void h_init_producer_id(broker *b, breq *r)
     int64_t pid = -1;
     int16_t epoch = 0;
     if (v >= 3) {
-        int64_t opid = k_int(q, "ProducerId");
-        int64_t oep = k_int(q, "ProducerEpoch");
+        int64_t opid = k_int(q, InitProducerIdRequest_ProducerId);
+        int64_t oep = k_int(q, InitProducerIdRequest_ProducerEpoch);
         /* KIP-360: a known id/epoch asks for an epoch bump */
         if (opid >= 0 && opid < b->next_producer_id && oep >= 0 && oep < INT16_MAX - 1) {
             pid = opid;
@@ -280,11 +281,11 @@ void h_init_producer_id(broker *b, breq *r)
     }
     if (pid < 0) pid = producers_alloc_id(b);
     if (pid < 0) {
-        k_set_int(resp, "ErrorCode", KERR_UNKNOWN_SERVER_ERROR);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_UNKNOWN_SERVER_ERROR);
     } else {
-        k_set_int(resp, "ErrorCode", 0);
-        k_set_int(resp, "ProducerId", pid);
-        k_set_int(resp, "ProducerEpoch", epoch);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, 0);
+        k_set_int(resp, InitProducerIdResponse_ProducerId, pid);
+        k_set_int(resp, InitProducerIdResponse_ProducerEpoch, epoch);
     }
     breq_done(r);
 }
