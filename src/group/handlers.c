@@ -168,7 +168,7 @@ static void reply_current(group *g, gmember *m, breq *r)
     breq_done(r);
 }
 
-static void h_join(broker *b, breq *r)
+static void h_join_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req;
@@ -345,7 +345,7 @@ static int check_member(group *g, const char *member_id, const char *instance, g
     return 0;
 }
 
-static void h_sync(broker *b, breq *r)
+static void h_sync_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req;
@@ -461,7 +461,7 @@ static int leave_one(group_coord *gc, group *g, const char *member_id, const cha
     return KERR_NONE;
 }
 
-static void h_leave(broker *b, breq *r)
+static void h_leave_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
@@ -502,7 +502,7 @@ static void h_leave(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ ListGroups ---- */
 
-static void h_list(broker *b, breq *r)
+static void h_list_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
@@ -534,7 +534,7 @@ static void h_list(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ DescribeGroups ---- */
 
-static void h_describe(broker *b, breq *r)
+static void h_describe_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
@@ -905,11 +905,16 @@ static void h_offset_delete(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ table ---- */
 
-const bhandler group_handlers[] = {
-    {8, 0, 9, 0, h_offset_commit},     {9, 0, 9, 0, h_offset_fetch},
-    {10, 0, 4, 0, h_find_coordinator}, {11, 0, 9, 0, h_join},
-    {12, 0, 4, 0, h_heartbeat},        {13, 0, 5, 0, h_leave},
-    {14, 0, 5, 0, h_sync},             {15, 0, 5, 0, h_describe},
-    {16, 0, 4, 0, h_list},             {42, 0, 2, 0, h_delete_groups},
-    {47, 0, 0, 0, h_offset_delete},    {-1, 0, 0, 0, NULL},
+const bhandler_table group_handlers = {
+    [API_OffsetCommit] = {0, 9, 0, h_offset_commit},
+    [API_OffsetFetch] = {0, 9, 0, h_offset_fetch},
+    [API_FindCoordinator] = {0, 4, 0, h_find_coordinator},
+    [API_JoinGroup] = {0, 9, 0, h_join_group},
+    [API_Heartbeat] = {0, 4, 0, h_heartbeat},
+    [API_LeaveGroup] = {0, 5, 0, h_leave_group},
+    [API_SyncGroup] = {0, 5, 0, h_sync_group},
+    [API_DescribeGroups] = {0, 5, 0, h_describe_groups},
+    [API_ListGroups] = {0, 4, 0, h_list_groups},
+    [API_DeleteGroups] = {0, 2, 0, h_delete_groups},
+    [API_OffsetDelete] = {0, 0, 0, h_offset_delete},
 };

@@ -586,15 +586,17 @@ static void test_every_version(void **state)
 {
     (void)state;
     create_topic("gt", 1, NULL, NULL, 0);
-    for (const bhandler *h = broker_core_handlers; h->key >= 0; h++) {
+    for (int16_t key = 0; key <= KAPI_MAX_KEY; key++) {
+        const bhandler *h = &broker_core_handlers[key];
+        if (!h->fn) continue;
         for (int16_t v = h->accept_min; v <= h->max_version; v++) {
             for (int pass = 0; pass < 2; pass++) {
-                breq *r = mkreq(h->key, v);
+                breq *r = mkreq(key, v);
                 if (pass) fill_generic(r->req, 0);
-                if (h->key == API_Fetch) k_set_int(r->req, FetchRequest_MaxWaitMs, 0);
+                if (key == API_Fetch) k_set_int(r->req, FetchRequest_MaxWaitMs, 0);
                 h->fn(&B, r);
-                if (!r->finished) fail_msg("API %d v%d pass %d not answered", h->key, v, pass);
-                if (h->key == API_Fetch && !r->noreply) {
+                if (!r->finished) fail_msg("API %d v%d pass %d not answered", key, v, pass);
+                if (key == API_Fetch && !r->noreply) {
                     int32_t nt = k_count(r->resp, FetchResponse_Responses);
                     for (int32_t i = 0; i < nt; i++) {
                         kmsg *t = k_item(r->resp, FetchResponse_Responses, i);

@@ -155,13 +155,10 @@ static breq *mk(int16_t key, int16_t ver)
 
 static void call(breq *r)
 {
-    for (const bhandler *h = group_handlers; h->key >= 0; h++)
-        if (h->key == r->hdr.api_key) {
-            assert_in_range(r->hdr.api_version, h->min_version, h->max_version);
-            h->fn(&B, r);
-            return;
-        }
-    fail_msg("no handler for key %d", r->hdr.api_key);
+    const bhandler *h = &group_handlers[r->hdr.api_key];
+    if (!h->fn) fail_msg("no handler for key %d", r->hdr.api_key);
+    assert_in_range(r->hdr.api_version, h->min_version, h->max_version);
+    h->fn(&B, r);
 }
 
 static char *str(breq *r, kmsg *m, kfid f)
