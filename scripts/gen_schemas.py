@@ -256,7 +256,7 @@ def main():
         name, lo, hi = API_RANGES[key]
         vmin, vmax = (int(x) for x in req["validVersions"].split("-")) \
             if "-" in req["validVersions"] else (int(req["validVersions"]),) * 2
-        if key != 18:  # ApiVersions v4 has the v3 layout
+        if name != "ApiVersions":  # ApiVersions v4 has the v3 layout
             hi = min(hi, vmax)
         lo = max(lo, vmin)
         flex = req.get("flexibleVersions", "none")
