@@ -13,7 +13,7 @@ CC=${CC:-clang}
 case "$CC" in *clang*) ;; *) CC=clang ;; esac
 
 cmake -S . -B "$B" -DCMAKE_C_COMPILER="$CC" -DEDDY_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$B" -j"${FUZZ_JOBS:-2}" --target fuzz_codec fuzz_codec_seeds
+cmake --build "$B" -j"${FUZZ_JOBS:-2}" --target fuzz_codec fuzz_codec_seeds fuzz_pgoutput
 
 W="$B/fuzz"
 mkdir -p "$W/crashes"

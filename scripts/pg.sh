@@ -27,6 +27,9 @@ start)
     $ASPG psql -qc "create role eddy login password 'eddy' createdb" >/dev/null
   $ASPG psql -qAtc "select rolreplication from pg_roles where rolname='eddy'" | grep -q t ||
     $ASPG psql -qc "alter role eddy replication" >/dev/null
+  # A second login role that owns nothing (eddy-cdc's missing-rights test).
+  $ASPG psql -qAtc "select 1 from pg_roles where rolname='eddy_other'" | grep -q 1 ||
+    $ASPG psql -qc "create role eddy_other login password 'eddy' replication" >/dev/null
   # Logical replication: each setting needs a restart, so restart once and only if one changed.
   restart=0
   [ "$($ASPG psql -qAtc 'show wal_level')" = logical ] || {

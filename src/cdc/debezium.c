@@ -268,7 +268,7 @@ static int parse_date(const char **pp, ts_parts *t)
     char *end;
     errno = 0;
     long long y = strtoll(p, &end, 10);
-    if (errno || end == p || y < 0 || *end != '-') return -1;
+    if (errno || end == p || y < 0 || y > 5874897 || *end != '-') return -1; /* PG's range */
     p = end + 1;
     unsigned mo, d;
     int used = 0;
@@ -308,6 +308,7 @@ static int timestamp_parse(const char *s, ts_parts *t, int64_t *epoch_us)
     if (parse_date(&p, t) || *p++ != ' ' || parse_time(&p, t)) return -1;
     if (ends_bc(&p)) t->y = 1 - t->y;
     if (*p) return -1;
+    if (t->y > 294276) return -1; /* past PostgreSQL's timestamp range */
     int64_t days = dbz_days_from_civil(t->y, t->mo, t->d);
     int64_t secs = days * 86400 + t->h * 3600 + t->mi * 60 + t->s - (t->has_tz ? t->tz_sec : 0);
     *epoch_us = secs * 1000000 + t->us;
