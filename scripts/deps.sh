@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake pkg-config git clang libclang-rt-14-dev
   librdkafka-dev kcat libsqlite3-dev sqlite3 libpq-dev postgresql
-  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev
+  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev libcurl4-openssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   python3 python3-kafka curl procps
 )
