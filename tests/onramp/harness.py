@@ -155,3 +155,140 @@ class Env:
             print("kept", self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ---- a real HTTP receiver for eddy-push ---------------------------------------------------------
+import hashlib, hmac, http.server, socket, threading
+
+
+class Receiver:
+    """A threaded http.server on loopback that records deliveries. mode(n, req) → status or
+    (status, headers, sleep_s). Verifies Eddy-Signature when a secret is given."""
+
+    def __init__(self, secret=None, port=0, decide=None):
+        self.secret = secret.encode() if secret else None
+        self.decide = decide or (lambda req: 200)
+        self.lock = threading.Lock()
+        self.accepted = []   # dicts of delivered requests (2xx answered)
+        self.requests = 0
+        self.bad_sig = []
+        self.inflight = 0
+        self.max_inflight = 0
+        self.inflight_keys = {}
+        self.key_overlap = []
+        rcv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                req = {"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                key = req["headers"].get("ce-partitionkey")
+                with rcv.lock:
+                    rcv.requests += 1
+                    rcv.inflight += 1
+                    rcv.max_inflight = max(rcv.max_inflight, rcv.inflight)
+                    if key is not None:
+                        if rcv.inflight_keys.get(key):
+                            rcv.key_overlap.append(key)
+                        rcv.inflight_keys[key] = rcv.inflight_keys.get(key, 0) + 1
+                try:
+                    if rcv.secret:
+                        ts = req["headers"].get("eddy-timestamp", "")
+                        sig = req["headers"].get("eddy-signature", "")
+                        want = "v1=" + hmac.new(rcv.secret, ts.encode() + b"." + body,
+                                                hashlib.sha256).hexdigest()
+                        if not hmac.compare_digest(sig, want):
+                            with rcv.lock:
+                                rcv.bad_sig.append(req)
+                            self._answer(401, {}, b"bad signature")
+                            return
+                    d = rcv.decide(req)
+                    status, hdrs, sleep = (d, {}, 0) if isinstance(d, int) else d
+                    if sleep:
+                        time.sleep(sleep)
+                    if 200 <= status < 300:
+                        with rcv.lock:
+                            rcv.accepted.append(req)
+                    self._answer(status, hdrs, b'{"ok":%s}' % (b"true" if status < 300 else b"false"))
+                finally:
+                    with rcv.lock:
+                        rcv.inflight -= 1
+                        if key is not None:
+                            rcv.inflight_keys[key] -= 1
+
+            def _answer(self, status, hdrs, body):
+                self.send_response(status)
+                for k, v in hdrs.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class S(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            request_queue_size = 256
+
+        self.server = S(("127.0.0.1", port), H)
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d/hook" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def http_json(method, url, body=None, ctype="application/json"):
+    import urllib.request, urllib.error
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": ctype} if data is not None else {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        t = e.read()
+        try:
+            return e.code, json.loads(t)
+        except ValueError:
+            return e.code, t.decode(errors="replace")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def start_push(env, state_dir, port=0):
+    p = env.spawn([os.path.join(BUILD, "src/push/eddy-push"), "--bootstrap-servers",
+                   env.bootstrap, "--listen", "127.0.0.1:%d" % port, "--state-dir", state_dir,
+                   "--session-timeout-ms", "6000"], "push.log")
+
+    def ready():
+        if p.poll() is not None:
+            fail("eddy-push exited: " + open(p.logfile).read()[-2000:])
+        m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", open(p.logfile).read()[p.logpos:])
+        return int(m.group(1)) if m else None
+    p.port = wait_for(ready, "eddy-push ready", 60)
+    p.api = "http://127.0.0.1:%d" % p.port
+    return p
+
+
+def produce(env, topic, pairs):
+    """Produces key:value lines with kcat (acks=all)."""
+    data = "".join("%s\t%s\n" % (k, v) for k, v in pairs)
+    r = subprocess.run(["kcat", "-b", env.bootstrap, "-P", "-t", topic, "-K", "\t",
+                        "-X", "acks=all"], input=data, text=True, capture_output=True)
+    if r.returncode != 0:
+        fail("kcat produce: " + r.stderr)
