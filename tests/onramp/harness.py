@@ -55,7 +55,7 @@ class Env:
 
     # ---- broker ------------------------------------------------------------------------------
     def start_broker(self, port=0, http=0):
-        b = os.environ.get("EDDYD") or os.path.join(BUILD, "src/broker/eddyd")
+        b = os.environ.get("EDDYD") or os.path.join(BUILD, "src/eddyd/eddyd")
         if not os.access(b, os.X_OK):
             fail("eddyd not found at %s" % b)
         data = os.path.join(self.tmp, "broker")
