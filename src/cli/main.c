@@ -33,6 +33,7 @@ static const char *const k_help =
     "  trace CORRELATION_ID                 every event of one flow, in time order\n"
     "  schemas list|get|register|check      the schema registry (eddyd's --http port)\n"
     "  bench TOPIC                          produce/consume throughput and latency\n"
+    "  subscriptions list|create|pause|...  eddy-push's HTTP push subscriptions\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -449,7 +450,7 @@ static const struct {
     {"topics", cmd_topics}, {"topic", cmd_topics},   {"produce", cmd_produce},
     {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
     {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
-    {"bench", cmd_bench},
+    {"bench", cmd_bench},     {"subscriptions", cmd_subscriptions},
 };
 
 int main(int argc, char **argv)

@@ -94,6 +94,25 @@ wait_for(lambda: http_json("GET", api + "/ok")[1]["stats"]["filtered"] == 1, "fi
 lst = expect(200, "GET", api)
 if sorted(s["name"] for s in lst["subscriptions"]) != ["bad", "down", "ok"]:
     fail("list: %s" % lst)
+# the same through the command-line tool
+from harness import BUILD
+cli = os.path.join(BUILD, "src/cli/eddy")
+cenv = dict(os.environ, EDDY_PUSH_URL=push.api)
+def eddy(*args, rc=0):
+    r = subprocess.run([cli, "subscriptions"] + list(args), capture_output=True, text=True, env=cenv)
+    if r.returncode != rc:
+        fail("eddy subscriptions %s → %d: %s%s" % (args, r.returncode, r.stdout, r.stderr))
+    return r.stdout + r.stderr
+out = eddy("list")
+if not all(n in out for n in ("bad", "down", "ok")) or "DELIVERED" not in out:
+    fail("eddy subscriptions list:\n" + out)
+if "paused" not in eddy("pause", "ok") or "running" not in eddy("resume", "ok"):
+    fail("eddy subscriptions pause/resume")
+eddy("get", "nope", rc=4)
+eddy("create", "cli", "--url", ok.url, "--topic", tf, "--group", "cli-push")
+if json.loads(eddy("--json", "get", "cli"))["group"] != "cli-push":
+    fail("eddy subscriptions create did not set the group")
+eddy("delete", "cli")
 expect(200, "DELETE", api + "/ok", needle="deleted")
 expect(404, "GET", api + "/ok")
 names = [s["name"] for s in json.load(open(os.path.join(env.tmp, "state", "subscriptions.json")))["subscriptions"]]
