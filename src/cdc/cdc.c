@@ -20,6 +20,7 @@
  *              snapshot taken again (duplicates possible, loss not).
  */
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -60,6 +61,7 @@ typedef struct cfg {
     const char *prefix;
     char *state_file;
     const char *metrics_listen;
+    const char *registry; /* schema registry base URL, or NULL */
     const char *snapshot; /* "initial" | "never" */
     int partitions;
     int replication;
@@ -91,6 +93,7 @@ typedef struct txn {
 typedef struct rel {
     dbz_rel d;
     char *topic;
+    char *registered; /* the value schema last registered for the topic */
     struct rel *next;
 } rel;
 
@@ -212,6 +215,7 @@ static void rel_clear(rel *r)
     free(r->d.nsp);
     free(r->d.name);
     free(r->topic);
+    r->topic = NULL;
     r->d.cols = NULL;
     r->d.ncols = 0;
 }
@@ -251,6 +255,112 @@ static rel *rel_upsert(uint32_t relid, const char *nsp, const char *name, char r
     r->d.replident = replident;
     r->topic = xasprintf("%s.%s.%s", C.prefix, nsp, name);
     return r;
+}
+
+/* ---- schema registry ---------------------------------------------------------------------- */
+
+/* JSON Schema of one column's Debezium JSON value (nullable). */
+static json_t *col_schema(const dbz_col *c)
+{
+    const char *t;
+    switch (c->typoid) {
+    case 16: t = "boolean"; break;
+    case 20:
+    case 21:
+    case 23:
+    case 26:
+    case 1082:
+    case 1083:
+    case 1114:
+    case 1186: t = "integer"; break;
+    case 700:
+    case 701: return json_pack("{s:[s,s,s]}", "type", "number", "string", "null");
+    case 1700:
+        if (c->typmod < 4) return json_pack("{s:[s,s,s]}", "type", "object", "string", "null");
+        t = "string";
+        break;
+    default:
+        t = (c->typoid == 1000 || c->typoid == 1007 || c->typoid == 1009 || c->typoid == 1016 ||
+             c->typoid == 1015 || c->typoid == 1005)
+                ? "array"
+                : "string";
+    }
+    return json_pack("{s:[s,s]}", "type", t, "null");
+}
+
+static size_t curl_sink(char *p, size_t sz, size_t n, void *ud)
+{
+    char *buf = ud;
+    size_t have = strlen(buf), take = sz * n;
+    if (have + take > 511) take = 511 - have;
+    memcpy(buf + have, p, take);
+    buf[have + take] = 0;
+    return sz * n;
+}
+
+/* Registers the change-event value schema of r under <topic>-value (JSON Schema) when its
+ * columns differ from the last one registered. A failure is logged; events keep flowing. */
+static void registry_register(rel *r)
+{
+    if (!C.registry) return;
+    json_t *props = json_object();
+    for (int i = 0; i < r->d.ncols; i++)
+        json_object_set_new(props, r->d.cols[i].name, col_schema(&r->d.cols[i]));
+    char *title = xasprintf("%s.Value", r->topic);
+    /* closed content model: adding a (nullable) column is a BACKWARD-compatible change */
+    json_t *row = json_pack("{s:s,s:s,s:o,s:b}", "type", "object", "title", title, "properties",
+                            props, "additionalProperties", 0);
+    free(title);
+    json_t *img = json_pack("{s:[{s:s},{s:s}]}", "oneOf", "type", "null", "$ref", "#/$defs/Value");
+    char *etitle = xasprintf("%s.Envelope", r->topic);
+    json_t *sch =
+        json_pack("{s:s,s:s,s:{s:O,s:O,s:{s:s},s:{s:s},s:{s:s},s:{}},s:[s,s],s:{s:o}}", "type",
+                  "object", "title", etitle, "properties", "before", img, "after", img, "source",
+                  "type", "object", "op", "type", "string", "ts_ms", "type", "integer",
+                  "transaction", "required", "op", "source", "$defs", "Value", row);
+    json_decref(img);
+    free(etitle);
+    char *text = json_dumps(sch, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(sch);
+    if (r->registered && !strcmp(r->registered, text)) {
+        free(text);
+        return;
+    }
+    json_t *req = json_pack("{s:s,s:s}", "schemaType", "JSON", "schema", text);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    char *url = xasprintf("%s/subjects/%s-value/versions", C.registry, r->topic);
+    char answer[512] = "";
+    CURL *e = curl_easy_init();
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Content-Type: application/vnd.schemaregistry.v1+json");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, curl_sink);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, answer);
+    CURLcode cc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    if (cc != CURLE_OK) {
+        LOGW(M, "schema registry %s: %s (events go on unregistered)", C.registry,
+             curl_easy_strerror(cc));
+    } else if (status != 200) {
+        LOGW(M, "schema registry refused the schema of %s (HTTP %ld): %s", r->topic, status,
+             answer);
+    } else {
+        LOGI(M, "registered the value schema of %s (%d columns): %s", r->topic, r->d.ncols, answer);
+        free(r->registered);
+        r->registered = text;
+        text = NULL;
+    }
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    free(url);
+    free(body);
+    free(text);
 }
 
 /* ---- metrics HTTP ------------------------------------------------------------------------- */
@@ -575,6 +685,7 @@ static void on_message(const pgo_frame *f)
             r->d.cols[i].typmod = m.cols[i].typmod;
         }
         rel_load_pk(r);
+        registry_register(r);
         if (oldn >= 0 && oldn != m.ncols)
             LOGI(M, "table %s.%s changed: %d → %d columns", m.nspname, m.relname, oldn, m.ncols);
         break;
@@ -662,6 +773,7 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
                     r->d.cols[i].typmod = PQfmod(res, i);
                 }
                 rel_load_pk(r);
+                registry_register(r);
             }
             pgo_tuple t = {.ncols = nf, .cols = xcalloc((size_t)(nf ? nf : 1), sizeof(pgo_value))};
             for (int row = 0; row < nt; row++) {
@@ -940,6 +1052,8 @@ static void usage(FILE *f)
         "  --replication-factor N   replication factor of topics it creates (default 1)\n"
         "  --decimal-handling M     precise (default), string or double\n"
         "  --metrics-listen H:P     Prometheus /metrics (lag bytes/seconds, events/s)\n"
+        "  --schema-registry URL    register each table's change-event JSON Schema as\n"
+        "                           <topic>-value, again whenever its columns change\n"
         "  -X key=value             librdkafka producer property (repeatable)\n"
         "  --log-level LEVEL        debug, info, warn or error\n"
         "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 runtime failure, 2 bad settings or\n"
@@ -960,6 +1074,7 @@ static void parse_args(int argc, char **argv)
                                          {"replication-factor", 1, 0, 'r'},
                                          {"decimal-handling", 1, 0, 'd'},
                                          {"metrics-listen", 1, 0, 'm'},
+                                         {"schema-registry", 1, 0, 'R'},
                                          {"log-level", 1, 0, 'l'},
                                          {"help", 0, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -994,6 +1109,7 @@ static void parse_args(int argc, char **argv)
                 die(2, "--decimal-handling must be precise, string or double");
             break;
         case 'm': C.metrics_listen = optarg; break;
+        case 'R': C.registry = optarg; break;
         case 'l': {
             int l = log_parse_level(optarg);
             if (l < 0) die(2, "--log-level: debug, info, warn or error");
@@ -1173,6 +1289,7 @@ int main(int argc, char **argv)
         rel *r = g_rels;
         g_rels = r->next;
         rel_clear(r);
+        free(r->registered);
         free(r);
     }
     for (int i = 0; i < C.ntables; i++) free(C.tables[i]);

@@ -73,6 +73,8 @@ class Env:
             return int(m.group(1)) if m else None
         self.broker_port = wait_for(ready, "eddyd ready", 60)
         self.bootstrap = "127.0.0.1:%d" % self.broker_port
+        m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", open(logf).read())
+        self.http_url = "http://127.0.0.1:%s" % m.group(1) if m else None
         return self.broker
 
     def stop_broker(self, sig=signal.SIGTERM):

@@ -15,7 +15,7 @@ TIMESTAMPTZ → ZonedTimestamp (ISO-8601, UTC); TIMETZ → ZonedTime; INTERVAL �
 """
 import json, os, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Env, PG, fail, log, psql, wait_for, pg_available
+from harness import Env, PG, fail, log, psql, wait_for, pg_available, http_json
 
 if not pg_available():
     fail("PostgreSQL is not reachable at %s (run scripts/pg.sh)" % PG)
@@ -38,7 +38,7 @@ psql("ALTER TABLE %s REPLICA IDENTITY FULL" % F)
 big = "x" * 9000  # EXTERNAL storage: out of line, uncompressed → TOASTed
 psql("INSERT INTO %s (id, name, doc) VALUES (1, 'snap', '%s')" % (F, big))
 
-cdc = env.start_cdc([T, F], slot, pub, prefix)
+cdc = env.start_cdc([T, F], slot, pub, prefix, ["--schema-registry", env.http_url])
 wait_for(lambda: "streaming from" in open(cdc.logfile).read() or cdc.poll() is not None,
          "eddy-cdc streaming", 60)
 if cdc.poll() is not None:
@@ -54,6 +54,8 @@ psql("UPDATE %s SET name = 'upd' WHERE id = 1" % F)             # FULL: before i
 psql("UPDATE %s SET id = 2 WHERE id = 1" % T)                   # key change
 psql("DELETE FROM %s WHERE id = 1" % F)
 psql("TRUNCATE %s" % T)
+psql("ALTER TABLE %s ADD COLUMN added text" % F)                 # schema change while running
+psql("INSERT INTO %s VALUES (5, 'five', 'doc', 'new')" % F)
 
 t_topic = "%s.%s.typed" % (prefix, sch)
 f_topic = "%s.%s.fullid" % (prefix, sch)
@@ -65,7 +67,7 @@ def got(topic, n):
 
 
 tr = wait_for(lambda: got(t_topic, 6), "6 records on %s" % t_topic, 60, 0.3)
-fr = wait_for(lambda: got(f_topic, 4), "4 records on %s" % f_topic, 60, 0.3)
+fr = wait_for(lambda: got(f_topic, 5), "5 records on %s" % f_topic, 60, 0.3)
 errors = []
 
 
@@ -154,6 +156,15 @@ fd = val(fr[2])
 check("FULL delete", (fd["op"], fd["before"], fd["after"]),
       ("d", {"id": 1, "name": "upd", "doc": big}, None))
 check("FULL tombstone", fr[3]["payload"], None)
+check("row after ADD COLUMN", val(fr[4])["after"], {"id": 5, "name": "five", "doc": "doc", "added": "new"})
+# the registry got a new version of the value schema for the changed table
+st, vers = http_json("GET", env.http_url + "/subjects/%s-value/versions" % f_topic)
+check("registered versions of %s-value" % f_topic, vers, [1, 2])
+st, latest = http_json("GET", env.http_url + "/subjects/%s-value/versions/latest" % f_topic)
+if st != 200 or "added" not in json.loads(latest["schema"])["$defs"]["Value"]["properties"]:
+    errors.append("latest registered schema lacks the added column: %s" % latest)
+st, tv = http_json("GET", env.http_url + "/subjects/%s-value/versions" % t_topic)
+check("registered versions of %s-value" % t_topic, tv, [1])
 if errors:
     fail("\n  ".join(["%d mismatch(es):" % len(errors)] + errors))
 print("sample event:", tr[0]["payload"][:600])
