@@ -14,7 +14,8 @@
  *              report (acks=all, idempotent producer) releases it; the slot's confirmed flush
  *              position moves to a transaction's end only when it and every earlier one are
  *              fully acknowledged. kill -9 anywhere loses nothing: the server re-sends every
- *              transaction past the confirmed position; consumers drop repeats by source.lsn.
+ *              transaction past the confirmed position; consumers drop repeats by
+ *              source.sequence (commit LSN, change LSN), which only grows per key.
  *   state      the snapshot's completion is recorded in --state-file (atomic write) after every
  *              snapshot event is acknowledged; a slot without that record is re-created and the
  *              snapshot taken again (duplicates possible, loss not).
@@ -82,6 +83,7 @@ static cfg C = {.slot = "eddy_cdc",
 /* ---- state -------------------------------------------------------------------------------- */
 
 typedef struct txn {
+    uint64_t final_lsn; /* the commit record's LSN (from Begin) */
     uint64_t end_lsn;
     int64_t commit_ts_us; /* Unix µs */
     uint32_t xid;
@@ -101,7 +103,7 @@ static PGconn *g_cat, *g_repl;
 static rd_kafka_t *g_rk;
 static rel *g_rels;
 static txn *g_head, *g_tail, *g_cur;
-static uint64_t g_confirmed, g_received, g_prev_commit;
+static uint64_t g_confirmed, g_received;
 static volatile sig_atomic_t g_stop;
 static int g_fatal;
 static char g_fatal_msg[1024];
@@ -541,11 +543,19 @@ static void produce(const char *topic, const char *key, const char *value, txn *
 
 /* ---- events ------------------------------------------------------------------------------- */
 
-static json_t *source_block(const rel *r, uint64_t lsn, int64_t commit_ts_us, uint32_t xid,
-                            const char *snapshot)
+/* source.sequence is [commit LSN of the event's transaction, the change's LSN] ([null, lsn] for
+ * snapshot reads): per key it only grows, so a consumer drops a repeat by comparing it with the
+ * last one seen. source.lsn alone is not enough at the snapshot boundary: a transaction that
+ * started before the slot's consistent point but committed after it has changes with an LSN
+ * below the snapshot's. */
+static json_t *source_block(const rel *r, uint64_t commit_lsn, uint64_t lsn, int64_t commit_ts_us,
+                            uint32_t xid, const char *snapshot)
 {
     char seq[96];
-    snprintf(seq, sizeof(seq), "[\"%" PRIu64 "\",\"%" PRIu64 "\"]", g_prev_commit, lsn);
+    if (commit_lsn)
+        snprintf(seq, sizeof(seq), "[\"%" PRIu64 "\",\"%" PRIu64 "\"]", commit_lsn, lsn);
+    else
+        snprintf(seq, sizeof(seq), "[null,\"%" PRIu64 "\"]", lsn);
     json_t *s = json_object();
     json_object_set_new(s, "version", json_string(CDC_VERSION));
     json_object_set_new(s, "connector", json_string("postgresql"));
@@ -598,7 +608,7 @@ static void on_change(const pgo_msg *m, uint64_t lsn)
     txn *t = g_cur;
     if (!t) die(1, "change outside a transaction (protocol error)");
     const pgo_tuple *old = m->old_kind ? &m->old_tuple : NULL;
-#define SRC() source_block(r, lsn, t->commit_ts_us, t->xid, "false")
+#define SRC() source_block(r, t->final_lsn, lsn, t->commit_ts_us, t->xid, "false")
     switch (m->type) {
     case 'I':
         emit(r, 'c', dbz_key(&r->d, &m->new_tuple, C.dm), NULL,
@@ -655,6 +665,7 @@ static void on_message(const pgo_frame *f)
     switch (m.type) {
     case 'B': {
         txn *t = xcalloc(1, sizeof(*t));
+        t->final_lsn = m.lsn;
         t->xid = m.xid;
         t->commit_ts_us = m.commit_ts + PGO_EPOCH_OFFSET_US;
         if (g_tail)
@@ -670,7 +681,6 @@ static void on_message(const pgo_frame *f)
         g_cur->end_lsn = m.end_lsn;
         g_cur->committed = 1;
         g_cur = NULL;
-        g_prev_commit = m.lsn;
         txn_advance();
         break;
     case 'R': {
@@ -698,7 +708,9 @@ static void on_message(const pgo_frame *f)
             rel *r = rel_find(m.relids[i]);
             if (!r || !g_cur) continue;
             emit(r, 't', NULL, NULL, NULL,
-                 source_block(r, f->wal_start, g_cur->commit_ts_us, g_cur->xid, "false"), g_cur);
+                 source_block(r, g_cur->final_lsn, f->wal_start, g_cur->commit_ts_us, g_cur->xid,
+                              "false"),
+                 g_cur);
         }
         break;
     default: /* Origin, Type, Message: nothing to publish */ break;
@@ -718,7 +730,7 @@ static void snap_flush_one(pending_ev *p, const char *flag, uint64_t lsn, int64_
                            uint32_t xid, txn *t)
 {
     if (!p->have) return;
-    emit(p->r, 'r', p->key, NULL, p->after, source_block(p->r, lsn, ts_us, xid, flag), t);
+    emit(p->r, 'r', p->key, NULL, p->after, source_block(p->r, 0, lsn, ts_us, xid, flag), t);
     p->have = 0;
 }
 
@@ -968,7 +980,6 @@ static int slot_inspect(void)
             " takes a new snapshot.",
             C.slot, C.slot);
     if (pgo_lsn_parse(PQgetvalue(r, 0, 4), &g_confirmed)) g_confirmed = 0;
-    g_prev_commit = g_confirmed;
     PQclear(r);
     return 1;
 }
@@ -1199,7 +1210,6 @@ int main(int argc, char **argv)
         free(sql);
         free(qs);
         g_confirmed = start;
-        g_prev_commit = start;
     }
     stream_start(start);
     LOGI(M, "streaming from slot %s (publication %s) to %s.*", C.slot, C.pub, C.prefix);
