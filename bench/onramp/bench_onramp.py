@@ -76,6 +76,10 @@ if pg_available():
     for rate in RATES:
         tail = Tail(topic)
         time.sleep(1.5)  # the consumer has its assignment at the end of the topic
+        # warm-up: one row through the whole path before measuring
+        psql("INSERT INTO %s (v, note) VALUES (0, 'warm-up')" % table)
+        wait_for(lambda: tail.got, "the warm-up event", 60, 0.05)
+        tail.got.clear()
         before = int(psql("SELECT count(*) FROM %s" % table).stdout)
         t0 = time.time()
         subprocess.run(["pgbench", "-n", "-c", "8", "-j", "2", "-R", str(rate), "-T", str(DUR),

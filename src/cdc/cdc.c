@@ -1187,6 +1187,15 @@ int main(int argc, char **argv)
         char **topics = xcalloc((size_t)C.ntables, sizeof(char *));
         for (int i = 0; i < C.ntables; i++) topics[i] = xasprintf("%s.%s", C.prefix, C.tables[i]);
         topics_create(topics, C.ntables);
+        /* learn the topics' leaders now, so the first change is not held back by a metadata
+         * round trip (measured: ~1 s for the first events without it) */
+        for (int i = 0; i < C.ntables; i++) {
+            rd_kafka_topic_t *rkt = rd_kafka_topic_new(g_rk, topics[i], NULL);
+            const struct rd_kafka_metadata *md = NULL;
+            if (rd_kafka_metadata(g_rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+            rd_kafka_topic_destroy(rkt);
+        }
         for (int i = 0; i < C.ntables; i++) free(topics[i]);
         free(topics);
     }
