@@ -1225,7 +1225,6 @@ int main(int argc, char **argv)
 
     int64_t last_status = 0, last_rate = now_mono_ms(), last_log = now_mono_ms();
     uint64_t rate_base = atomic_load(&m_events), sent_confirmed = g_confirmed;
-    int rc = 0;
     while (!g_stop) {
         char *buf = NULL;
         int n = PQgetCopyData(g_repl, &buf, 1);
@@ -1317,5 +1316,5 @@ int main(int argc, char **argv)
     free(C.state_file);
     free(g_dbname);
     LOGI(M, "stopped");
-    return rc;
+    return 0;
 }

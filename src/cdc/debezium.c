@@ -210,7 +210,6 @@ typedef struct ts_parts {
     int64_t y;
     unsigned mo, d, h, mi, s;
     int64_t us;    /* fraction in µs */
-    int ns_digits; /* digits of fraction as written */
     long long frac_ns;
     bool has_tz;
     int tz_sec; /* offset east of UTC */
