@@ -4,7 +4,8 @@ refused) for PUSH_DOWN_S seconds (default 30; the issue's figure is 60: PUSH_DOW
 records arrive — nothing is lost or dead-lettered and deliveries resume in per-key order when it
 comes back; (2) eddy-push is killed with SIGKILL mid-delivery and restarted from its state dir —
 the subscription comes back and no record is skipped (re-deliveries of what was in flight are
-allowed, order per key holds for first deliveries)."""
+allowed, order per key holds for first deliveries); (3) eddyd is killed with SIGKILL
+mid-delivery and restarted on the same port and data — eddy-push carries on, nothing skipped."""
 import json, os, signal, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (Env, Receiver, fail, free_port, http_json, log, produce, start_push,
@@ -67,6 +68,7 @@ os.killpg(push.pid, signal.SIGKILL)
 push.wait()
 at_kill = len(slow.accepted)
 push = start_push(env, state)
+api = push.api + "/v1/subscriptions"
 wait_for(lambda: len({(json.loads(r["body"])["k"], json.loads(r["body"])["seq"])
                       for r in slow.accepted}) >= KEYS * N,
          "every record delivered after the restart", 120, 0.2)
@@ -82,6 +84,32 @@ for k, seqs in per.items():
     if seqs != list(range(N)):
         fail("key %s first deliveries %s: a record was skipped or reordered" % (k, seqs))
 log("kill -9 after %d deliveries: all %d delivered, %d re-delivered" % (at_kill, KEYS * N, dups))
+
+# ---- 3. the broker killed mid-delivery ---------------------------------------------------------
+topic3 = "notify.broker." + env.tag
+slow3 = Receiver(decide=lambda req: (200, {}, 0.02))
+produce(env, topic3, [("w%d" % k, json.dumps({"k": "w%d" % k, "seq": i}))
+                      for i in range(N) for k in range(KEYS)])
+st, b = http_json("POST", api, {"name": "broker", "topics": [topic3], "url": slow3.url,
+                                "max_in_flight": 8})
+if st != 201:
+    fail("register: %s %s" % (st, b))
+wait_for(lambda: len(slow3.accepted) >= 60, "some deliveries before killing eddyd", 60, 0.05)
+env.stop_broker(signal.SIGKILL)
+at_kill = len(slow3.accepted)
+env.start_broker(port=env.broker_port)  # same port, same data directory
+wait_for(lambda: len({(json.loads(r["body"])["k"], json.loads(r["body"])["seq"])
+                      for r in slow3.accepted}) >= KEYS * N,
+         "every record delivered after eddyd restarted", 180, 0.2)
+per = {}
+for r in slow3.accepted:
+    v = json.loads(r["body"])
+    seen = per.setdefault(v["k"], [])
+    if v["seq"] not in seen:
+        seen.append(v["seq"])
+if any(seqs != list(range(N)) for seqs in per.values()):
+    fail("after the broker restart, first deliveries per key: %s" % per)
+log("eddyd kill -9 after %d deliveries: all %d delivered in per-key order" % (at_kill, KEYS * N))
 push.terminate()
 if push.wait(60) != 0:
     fail("eddy-push exit %s on SIGTERM" % push.returncode)
