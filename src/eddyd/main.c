@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "registry/registry.h"
 #include "metrics/metrics.h"
+#include "rest/rest.h"
 
 #define EDDY_VERSION "0.1.0"
 #define HTTP_MAX_BODY (16u << 20)
@@ -50,6 +51,19 @@ static void on_signal(loop *l, int fd, uint32_t events, void *arg)
     if (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
         LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
     loop_stop(l);
+}
+
+/* The REST produce API finds the schemas payloads name in the registry (rest_lookup_fn). */
+static int rest_schema_lookup(void *arg, int32_t id, const char *subject, int32_t version,
+                              rest_schema *out)
+{
+    broker *b = arg;
+    registry_schema rs;
+    int rc = subject ? registry_schema_by_version(b, subject, version, &rs)
+                     : registry_schema_by_id(b, id, &rs);
+    if (rc != 0) return -1;
+    *out = (rest_schema){rs.id, rs.type, rs.schema};
+    return 0;
 }
 
 /* The HTTP port and its route table: /metrics and /healthz, then the registry's routes. */
@@ -163,6 +177,7 @@ int main(int argc, char **argv)
     dispatch_register(broker_core_handlers);
     dispatch_register(group_handlers);
     broker_on_flush(b, group_on_flush);
+    broker_on_flush(b, rest_on_flush);
 
     if (broker_init(b) < 0) return 1;
     if (broker_open(b, data_dir) < 0) return 1;
@@ -179,6 +194,7 @@ int main(int argc, char **argv)
         .state_names = group_state_names,
     };
     http_server *http = NULL;
+    rest *rest_api = NULL;
     if (b->cfg.http_listen && b->cfg.http_listen[0]) {
         http = http_start(b, &ms);
         if (!http) return 1;
@@ -186,6 +202,7 @@ int main(int argc, char **argv)
             LOGE("main", "cannot start the schema registry");
             return 1;
         }
+        rest_api = rest_start(b, http, rest_schema_lookup, b);
     }
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
@@ -206,6 +223,7 @@ int main(int argc, char **argv)
      * produces are answered; queued responses are written out; files are closed. */
     broker_stop_accepting(b);
     registry_stop(b);
+    rest_stop(rest_api);
     if (http) http_server_stop(http);
     broker_drain(b);
     group_coord_stop(b);
