@@ -30,7 +30,7 @@ else
     RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
-ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6}"
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp}"
 # eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
 # first Metadata request; "admin" = CreateTopics
 CREATE="${EDDY_BENCH_CREATE:-auto}"
@@ -407,6 +407,16 @@ if wanted W6; then
             done
         done
     done
+fi
+
+# ------------------------------------------------------------------ onramp ----
+# issue 16: eddy-cdc lag (1k / 10k rows/s) and max rows/s, eddy-push deliveries/s (1 / 100 keys).
+# Needs PostgreSQL for the CDC part (scripts/pg.sh); prints its own table to $OUT/onramp.json.
+if wanted onramp; then
+    progress "onramp: eddy-cdc and eddy-push"
+    [ -t 2 ] && echo >&2
+    EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" python3 "$here/bench/onramp/bench_onramp.py" \
+        --out "$OUT" $([ $QUICK = 1 ] && echo --quick) || echo "bench: onramp failed" >&2
 fi
 
 progress "done; writing the report"

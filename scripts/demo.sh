@@ -65,7 +65,7 @@ stop_all() {
         BROKER_PID=""
     fi
 }
-cleanup() { stop_all; if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
+cleanup() { stop_all; if type onramp_cleanup >/dev/null 2>&1; then onramp_cleanup; fi; if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
 trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
@@ -257,6 +257,12 @@ if [ -n "${HTTP_URL:-}" ]; then
     echo "  subjects now: $(curl -s "$HTTP_URL/subjects")  (v1 producers keep order.events; v2 ones use order.events.v2)"
     echo
     [ $SCHEMA_OK = 1 ] || ok=0
+fi
+
+# The strangler-fig on-ramp (issue 16) where PostgreSQL is available: scripts/demo_onramp.sh.
+if [ "${DEMO_ONRAMP:-1}" = 1 ] && [ "${EDDY_BROKER:-eddyd}" != mock ] && [ -x "$B/src/cdc/eddy-cdc" ]; then
+    . scripts/demo_onramp.sh
+    onramp_run || { echo "demo: the on-ramp part failed; logs in $TMP" >&2; ok=0; }
 fi
 
 if [ "$CHECK" = 1 ]; then

@@ -10,7 +10,7 @@ DEMO=${EDDY_DEMO_DEPS:-0}
 PKGS=(
   build-essential cmake pkg-config
   librdkafka-dev libsqlite3-dev libpq-dev
-  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev
+  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev libcurl4-openssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
   python3 curl procps util-linux
 )

@@ -123,6 +123,7 @@ int cmd_groups(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
+int cmd_subscriptions(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 

@@ -40,6 +40,7 @@ static const char *const k_help =
     "  schemas list|get|register|check|delete|compatibility|mode   the schema registry\n"
     "  bench                   produce/consume throughput and latency (on its own topic)\n"
     "  completion bash         the bash completion script (source <(eddy completion bash))\n"
+    "  subscriptions list|create|pause|...   eddy-push's HTTP push subscriptions\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -587,6 +588,7 @@ static const struct {
     {"consume", cmd_consume}, {"groups", cmd_groups},         {"group", cmd_groups},
     {"dlq", cmd_dlq},         {"trace", cmd_trace},           {"schemas", cmd_schemas},
     {"bench", cmd_bench},     {"completion", cmd_completion},
+    {"subscriptions", cmd_subscriptions},
 };
 
 int main(int argc, char **argv)
