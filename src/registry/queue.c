@@ -45,6 +45,7 @@ struct reg_worker {
 
 static void job_run(reg_job *j)
 {
+    if (j->body) j->parsed = json_loadb(j->body, j->body_len, JSON_REJECT_DUPLICATES, &j->jerr);
     if (j->text) {
         schema_src src = {j->text, j->rt, j->nrt};
         j->norm = schema_normalize(j->type, &src, j->err, sizeof j->err);
@@ -284,6 +285,7 @@ void reg_job_free(reg_job *job)
     free(job->prev);
     free(job->versions);
     json_decref(job->reasons);
+    json_decref(job->parsed);
     free(job);
 }
 
