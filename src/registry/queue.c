@@ -4,9 +4,8 @@
  * and queued. The head of the queue runs step by step on the loop thread; a step either answers
  * (REG_DONE) or starts asynchronous work and names the next step (REG_WAIT): a job for the
  * worker thread (parsing a body, normalising a schema, compatibility checks: the expensive
- * parts, over copies)
- * or a durable write to _schemas (store.c). Only when the head is answered does the next request
- * start, so registry writes happen in arrival order and every step sees the state its request
+ * parts, over copies) or a durable write to _schemas (store.c). Only when the head is answered
+ * does the next request start, so registry writes happen in arrival order and every step sees the state its request
  * checked. The Kafka side of the loop keeps being served while a job or an fsync is under way.
  *
  * Worker: one thread; jobs go in under a mutex + condition variable, finished jobs come back on
