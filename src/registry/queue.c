@@ -5,8 +5,9 @@
  * (REG_DONE) or starts asynchronous work and names the next step (REG_WAIT): a job for the
  * worker thread (parsing a body, normalising a schema, compatibility checks: the expensive
  * parts, over copies) or a durable write to _schemas (store.c). Only when the head is answered
- * does the next request start, so registry writes happen in arrival order and every step sees the state its request
- * checked. The Kafka side of the loop keeps being served while a job or an fsync is under way.
+ * does the next request start, so registry writes happen in arrival order and every step sees
+ * the state its request checked. The Kafka side of the loop keeps being served while a job or an
+ * fsync is under way.
  *
  * Worker: one thread; jobs go in under a mutex + condition variable, finished jobs come back on
  * a list under the same mutex and an eventfd the loop polls. The worker touches nothing but the
