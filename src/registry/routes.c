@@ -181,7 +181,7 @@ static void do_delete_subject(reg *r, const char *subject, reg_op *op, http_resp
         if (strcmp(v->subject, subject)) continue;
         if (!perm && v->deleted) continue;
         rs[n].key = reg_key_schema(subject, v->version);
-        rs[n].val = perm ? NULL : reg_val_schema(v, true);
+        if (!perm) reg_wrec_schema_val(&rs[n], v, true);
         json_array_append_new(out, json_integer(v->version));
         n++;
     }
@@ -228,7 +228,7 @@ static void do_delete_version(reg *r, const char *subject, const char *vs, reg_o
                              subject, version, user->subject, user->version);
     wrec *rs = xcalloc(2, sizeof *rs);
     rs[0].key = reg_key_schema(subject, version);
-    rs[0].val = perm ? NULL : reg_val_schema(v, true);
+    if (!perm) reg_wrec_schema_val(&rs[0], v, true);
     int n = 1;
     if (perm) {
         rs[1].key = xstrdup("{\"keytype\":\"ID_WATERMARK\",\"magic\":0}");
