@@ -324,3 +324,8 @@ void reg_queue_stop(reg *r)
     }
     r->tail = NULL;
 }
+
+bool reg_qflag(const regreq *rq, int q)
+{
+    return rq->q[q] && !strcmp(rq->q[q], "true");
+}
