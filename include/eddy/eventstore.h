@@ -42,8 +42,10 @@ extern "C" {
 const char *eddy_es_error(void);
 
 /* Creates the event store's tables (eddy_streams, eddy_events, eddy_snapshots) if missing.
- * Idempotent; eddy_service_start-ed services get them with eddy_es_attach or by calling this. */
+ * Idempotent. */
 int eddy_es_migrate(eddy_store *st);
+/* For a service: its store gets the event store's tables at eddy_service_start (call before). */
+int eddy_es_attach(eddy_service *svc);
 
 /* An event to append. data is stolen (NULL → {}); version defaults to "1.0". */
 typedef struct eddy_es_new {

@@ -117,5 +117,7 @@ int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_sagas(int argc, char **argv);       /* sagas.c */
+int cmd_projections(int argc, char **argv); /* sagas.c */
 
 #endif

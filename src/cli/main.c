@@ -33,6 +33,8 @@ static const char *const k_help =
     "  trace CORRELATION_ID                 every event of one flow, in time order\n"
     "  schemas list|get|register|check      the schema registry (eddyd's --http port)\n"
     "  bench TOPIC                          produce/consume throughput and latency\n"
+    "  sagas list|stuck|show|retry          saga instances of an orchestrator (its HTTP port)\n"
+    "  projections list|show|rebuild        projections of a read-side service (its HTTP port)\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -450,6 +452,7 @@ static const struct {
     {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
     {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
     {"bench", cmd_bench},
+    {"sagas", cmd_sagas},     {"projections", cmd_projections},
 };
 
 int main(int argc, char **argv)

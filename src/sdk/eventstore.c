@@ -90,6 +90,21 @@ int eddy_es_migrate(eddy_store *st)
     return 0;
 }
 
+static int es_comp_start(eddy_service *svc, void *arg)
+{
+    (void)arg;
+    int rc = eddy_es_migrate(eddy_service_store(svc));
+    if (rc < 0) sdk_log(eddy_service_name(svc), "%s", eddy_es_error());
+    return rc;
+}
+
+int eddy_es_attach(eddy_service *svc)
+{
+    sdk_component c = {es_comp_start, NULL, NULL, NULL, NULL};
+    int rc = sdk_service_attach(svc, &c);
+    return rc < 0 ? sdk_es_fail(rc, "cannot attach the event store (service started?)") : 0;
+}
+
 /* ---- validation --------------------------------------------------------------------------- */
 static int valid_type_char(char c)
 {
