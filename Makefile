@@ -49,7 +49,7 @@ bench-quick: build
 
 fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DEDDY_FUZZ=ON -DEDDY_SANITIZE=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
 	@bash fuzz/run.sh build-fuzz
 
 clean:

@@ -305,7 +305,7 @@ int main(int argc, char **argv)
     const char *bdir = getenv("EDDY_BUILD_DIR");
     char bin[512] = "";
     if (getenv("EDDYD")) snprintf(bin, sizeof bin, "%s", getenv("EDDYD"));
-    else if (bdir) snprintf(bin, sizeof bin, "%s/src/broker/eddyd", bdir);
+    else if (bdir) snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", bdir);
     eddy_broker *br;
     if (eddy_broker_start(bin[0] ? bin : NULL, NULL, 0, &br) < 0) die("eddyd");
     const char *bs = eddy_broker_bootstrap(br);

@@ -5,7 +5,7 @@
 # and stopped after every run. bench/report.py turns the per-run JSON lines into the table,
 # results.json and chart.png. See bench/README.md for what is measured and how.
 #
-# Environment: BUILD (default build/), EDDYD (default $BUILD/src/broker/eddyd),
+# Environment: BUILD (default build/), EDDYD (default $BUILD/src/eddyd/eddyd),
 #   EDDY_BENCH_OUT (results dir, default $BUILD/bench-results), EDDY_BENCH_RUNS (runs per cell),
 #   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6),
 #   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
@@ -18,7 +18,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 BUILD="${BUILD:-$here/build}"
 case "$BUILD" in /*) ;; *) BUILD="$here/$BUILD" ;; esac
 BIN="$BUILD/bench"
-EDDYD="${EDDYD:-$BUILD/src/broker/eddyd}"
+EDDYD="${EDDYD:-$BUILD/src/eddyd/eddyd}"
 OUT="${EDDY_BENCH_OUT:-$BUILD/bench-results}"
 QUICK=0
 [ "${1:-}" = "--quick" ] && QUICK=1

@@ -62,7 +62,7 @@ if [ -n "${EDDY_BOOTSTRAP_SERVERS:-}" ]; then
     echo "demo: using the cluster at $BOOT"
 else
     kind=${EDDY_BROKER:-}
-    EDDYD_BIN=${EDDYD:-$B/src/broker/eddyd}
+    EDDYD_BIN=${EDDYD:-$B/src/eddyd/eddyd}
     if [ -z "$kind" ]; then
         if [ -x "$EDDYD_BIN" ]; then kind=eddyd; else kind=mock; fi
     fi

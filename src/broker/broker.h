@@ -1,10 +1,12 @@
-/* broker — eddyd's shared state and the contracts between its parts:
+/* broker — the broker library's public face: shared state, the request contract, topics and
+ * partitions, and the lifecycle eddyd's main drives:
+ *   broker.c    lifecycle (data directory, identity, flusher, listener, shutdown), flush hooks
  *   server.c    connections, framing, request ordering, dispatch, response sending
  *   dispatch.c  the API table (what is advertised in ApiVersions comes from here)
  *   topics.c    topics and partitions on top of storage/plog
  *   produce.c, fetch.c, offsets.c, metadata.c, admin.c, producers.c  the core APIs
- *   ../group/   the consumer-group coordinator and committed offsets
- *   ../http/    the HTTP port (metrics, schema registry, admin)
+ * Modules above (group/, registry, metrics) use this header; the broker knows none of them:
+ * eddyd's main registers their API tables (dispatch_register) and flush hooks (broker_on_flush).
  *
  * Threading: everything here runs on the loop thread, except the storage flusher.
  */
@@ -25,7 +27,6 @@ typedef struct breq breq;
 typedef struct btopic btopic;
 typedef struct bpart bpart;
 struct group_coord;
-struct http_server;
 
 /* Kafka error codes used by the broker (values from Kafka's Errors.java). */
 enum kerr {
@@ -144,10 +145,14 @@ typedef struct bhandler {
     bhandler_fn fn;
 } bhandler;
 
-/* Tables contributed by each part, terminated by a row with key -1. */
-extern const bhandler broker_core_handlers[]; /* ApiVersions, Produce, Fetch, Metadata, ... */
-extern const bhandler group_handlers[];       /* FindCoordinator, Join/Sync/Heartbeat, ... */
+/* The broker's own rows (ApiVersions, Produce, Fetch, Metadata, ...), terminated by a row with
+ * key -1. Other modules own theirs (group.h: group_handlers). */
+extern const bhandler broker_core_handlers[];
 
+/* Adds a table (terminated by a row with key -1) to the dispatch table; eddyd's main registers
+ * every module's table before the listener opens. A row the codec cannot decode or a key
+ * registered twice is a programming error (logged, abort). */
+void dispatch_register(const bhandler *table);
 const bhandler *dispatch_find(int16_t key);
 /* Fills an ApiVersions response tree from the dispatch table. */
 void dispatch_fill_api_versions(kmsg *resp, int16_t version);
@@ -238,9 +243,12 @@ struct broker {
     int flush_efd;
     /* idempotent producers (producers.c) */
     int64_t next_producer_id, producer_id_limit;
-    /* parts */
+    /* modules above the broker: state they hang off the broker, hooks they registered */
     struct group_coord *groups;
-    struct http_server *http;
+    void (*flush_hooks[4])(broker *b);
+    int nflush_hooks;
+    int lock_fd; /* flock()ed data_dir/.lock */
+    int64_t housekeeping_ms;
     /* server */
     int listen_fd;
     int nconns;
@@ -249,14 +257,23 @@ struct broker {
     int64_t started_ms;
 };
 
-/* Lifecycle pieces each part provides (called by main.c in this order). */
+/* ---------------------------------------------------------------- lifecycle ---- */
+
+/* eddyd's main calls these in this order (b zeroed, b->cfg filled from the settings). Each
+ * returns 0 or -1 after logging what went wrong. */
+int broker_init(broker *b);                        /* the event loop */
+int broker_open(broker *b, const char *data_dir);  /* data dir, lock, identity, flusher, topics */
+int broker_listen(broker *b, int *bound_port);     /* the Kafka listener, advertised address */
+/* Registers fn to run on the loop thread whenever the flusher reports progress, after the
+ * broker's own parked produces are answered (and once more at shutdown with b->flusher NULL). */
+void broker_on_flush(broker *b, void (*fn)(broker *b));
+void broker_run(broker *b);            /* housekeeping timer, then the loop until loop_stop */
+void broker_stop_accepting(broker *b); /* closes the listener */
+void broker_drain(broker *b);  /* stops the flusher, answers parked requests, closes conns */
+void broker_close(broker *b);  /* closes every log, the loop, the lock; frees b's contents */
+
 int topics_load(broker *b);   /* opens every partition under data_dir */
 void topics_close(broker *b); /* flushes and closes every log */
-int group_coord_start(broker *b);
-void group_coord_stop(broker *b);
-int http_start_for_broker(broker *b); /* when --http is set */
-void http_stop_for_broker(broker *b);
-
 /* Periodic housekeeping (retention, compaction scheduling), called every few seconds. */
 void topics_housekeeping(broker *b);
 

@@ -95,6 +95,7 @@ int records_find_time(const uint8_t *batch, size_t len, int64_t ts, int64_t *off
                       int64_t *timestamp);
 
 /* ---------------------------------------------------------------- handlers ---- */
+void h_api_versions(broker *b, breq *r);
 void h_produce(broker *b, breq *r);
 void h_fetch(broker *b, breq *r);
 void h_list_offsets(broker *b, breq *r);

@@ -5,6 +5,7 @@
  *    1   Fetch                    4–12
  *    2   ListOffsets              0–7
  *    3   Metadata                 0–12
+ *   18   ApiVersions              0–4
  *   19   CreateTopics             0–7
  *   20   DeleteTopics             0–6
  *   21   DeleteRecords            0–2
@@ -21,6 +22,7 @@ const bhandler broker_core_handlers[] = {
     {1, 4, 12, 4, h_fetch},
     {2, 0, 7, 0, h_list_offsets},
     {3, 0, 12, 0, h_metadata},
+    {18, 0, 4, 0, h_api_versions},
     {19, 0, 7, 0, h_create_topics},
     {20, 0, 6, 0, h_delete_topics},
     {21, 0, 2, 0, h_delete_records},

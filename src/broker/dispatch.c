@@ -1,6 +1,7 @@
-/* dispatch — the API table of eddyd: the rows every part contributes, lookup by key, and the
- * ApiVersions answer generated from the same rows, so what is advertised cannot drift from
- * what is implemented.
+/* dispatch — the API table of eddyd: the rows registered by eddyd's main (each module's table
+ * through dispatch_register), lookup by key, and the ApiVersions answer generated from the same
+ * rows, so what is advertised cannot drift from what is implemented. Below server.c: it knows no
+ * connections (the ApiVersions handler itself is in api_versions.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,24 +9,10 @@
 #include "broker/broker.h"
 #include "common/log.h"
 
-static void h_api_versions(broker *b, breq *r);
-
-/* ApiVersions is served here: v0–v4 (v3+ flexible body, always a v0 response header). */
-static const bhandler server_handlers[] = {
-    {18, 0, 4, 0, h_api_versions},
-    {-1, 0, 0, 0, NULL},
-};
-
-/* Parts that are not linked in contribute nothing (weak references). */
-extern const bhandler broker_core_handlers[] __attribute__((weak));
-extern const bhandler group_handlers[] __attribute__((weak));
-
 static const bhandler *g_by_key[KAPI_MAX_KEY + 1];
-static int g_built;
 
-static void add_table(const bhandler *t)
+void dispatch_register(const bhandler *t)
 {
-    if (!t) return;
     for (; t->key >= 0; t++) {
         if (t->key > KAPI_MAX_KEY || !kapi_get(t->key)) {
             LOGE("dispatch", "BUG: handler for API key %d that the codec does not know", t->key);
@@ -45,18 +32,8 @@ static void add_table(const bhandler *t)
     }
 }
 
-static void build(void)
-{
-    if (g_built) return;
-    g_built = 1;
-    add_table(server_handlers);
-    add_table(broker_core_handlers);
-    add_table(group_handlers);
-}
-
 const bhandler *dispatch_find(int16_t key)
 {
-    build();
     if (key < 0 || key > KAPI_MAX_KEY) return NULL;
     return g_by_key[key];
 }
@@ -64,7 +41,6 @@ const bhandler *dispatch_find(int16_t key)
 void dispatch_fill_api_versions(kmsg *resp, int16_t version)
 {
     (void)version;
-    build();
     int n = 0;
     for (int k = 0; k <= KAPI_MAX_KEY; k++)
         if (g_by_key[k]) n++;
@@ -80,11 +56,4 @@ void dispatch_fill_api_versions(kmsg *resp, int16_t version)
     }
     k_set_int(resp, "ErrorCode", 0);
     k_set_int(resp, "ThrottleTimeMs", 0);
-}
-
-static void h_api_versions(broker *b, breq *r)
-{
-    (void)b;
-    dispatch_fill_api_versions(r->resp, r->hdr.api_version);
-    breq_done(r);
 }

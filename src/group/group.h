@@ -2,11 +2,11 @@
  *
  * The coordinator (src/group/) serves FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
  * LeaveGroup, ListGroups, DescribeGroups, DeleteGroups, OffsetCommit, OffsetFetch and
- * OffsetDelete (rows in group_handlers[], see broker.h), keeps committed offsets and group
+ * OffsetDelete (rows in group_handlers[]), keeps committed offsets and group
  * metadata in the internal compacted topic __consumer_offsets (Kafka's own record formats),
  * and rebuilds its state from that topic at start-up.
  *
- * Lifecycle (broker.h): group_coord_start(b) after topics_load, group_coord_stop(b) at
+ * Lifecycle: group_coord_start(b) after topics_load, group_coord_stop(b) at
  * shutdown; group_on_flush(b) whenever the storage flusher reports progress (answers
  * OffsetCommit requests whose records became durable).
  */
@@ -18,6 +18,14 @@
 #include "broker/broker.h"
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
+
+/* The coordinator's dispatch rows (FindCoordinator, Join/Sync/Heartbeat, ...), terminated by a
+ * row with key -1; eddyd's main registers them (dispatch_register). */
+extern const bhandler group_handlers[];
+
+/* Lifecycle: after the broker has loaded its topics / at shutdown, before the topics close. */
+int group_coord_start(broker *b);
+void group_coord_stop(broker *b);
 
 void group_on_flush(broker *b);
 

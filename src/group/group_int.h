@@ -90,7 +90,7 @@ typedef struct group_coord {
     bool stopping;
 } group_coord;
 
-/* ---- coord.c ---- */
+/* ---- model.c: the group table, members, pending ids, committed offsets ---- */
 group *gc_find(group_coord *gc, const char *id);
 group *gc_create(group_coord *gc, const char *id);
 void gc_remove(group_coord *gc, group *g);
@@ -100,30 +100,31 @@ const char *g_state_name(enum gstate s);
 void g_set_state(group *g, enum gstate s);
 /* Validates a group id: returns KERR_NONE or KERR_INVALID_GROUP_ID. */
 int g_valid_id(const char *id, size_t len);
+void g_remove_pending(group *g, const char *id);
+bool g_is_pending(group *g, const char *id);
+void g_add_pending(group *g, const char *id, int64_t deadline);
+gmember *g_add_member(group *g, const char *id);
+void g_member_free(gmember *m);
+goffset *g_offset_find(group *g, const char *topic, int32_t partition);
+goffset *g_offset_put(group *g, const char *topic, int32_t partition);
+void g_offset_del(group *g, goffset *o);
+void g_offsets_free(group *g);
+
+/* ---- coord.c: the state machine ---- */
 group_coord *gc_of(broker *b);
-/* State machine steps (coord.c). */
 void g_prepare_rebalance(group_coord *gc, group *g, const char *why);
 void g_try_complete_join(group_coord *gc, group *g);
 void g_complete_join(group_coord *gc, group *g);
 /* Removes a member; a parked Join/Sync of it is answered with `err`. Then rebalances (or
  * completes a rebalance in progress). */
 void g_remove_member(group_coord *gc, group *g, gmember *m, int err, const char *why);
-void g_remove_pending(group *g, const char *id);
-bool g_is_pending(group *g, const char *id);
-void g_add_pending(group *g, const char *id, int64_t deadline);
-gmember *g_add_member(group *g, const char *id);
-void g_member_free(gmember *m);
 /* Fills a JoinGroup response for member m of g (current generation). */
 void g_fill_join_resp(group *g, gmember *m, breq *r, int err);
 /* Answers a parked SyncGroup with err and m's assignment. */
 void g_answer_sync(group *g, gmember *m, int err);
 void g_persist(group_coord *gc, group *g);
 
-/* ---- store.c ---- */
-goffset *g_offset_find(group *g, const char *topic, int32_t partition);
-goffset *g_offset_put(group *g, const char *topic, int32_t partition);
-void g_offset_del(group *g, goffset *o);
-void g_offsets_free(group *g);
+/* ---- store.c: the __consumer_offsets records ---- */
 
 /* A pending batch of __consumer_offsets records. */
 typedef struct grecs grecs;

@@ -38,54 +38,6 @@
 #include "common/util.h"
 #include "group/group_int.h"
 
-/* ------------------------------------------------------------------ offsets table ---- */
-
-goffset *g_offset_find(group *g, const char *topic, int32_t partition)
-{
-    for (int i = 0; i < g->noffs; i++)
-        if (g->offs[i].partition == partition && !strcmp(g->offs[i].topic, topic))
-            return &g->offs[i];
-    return NULL;
-}
-
-goffset *g_offset_put(group *g, const char *topic, int32_t partition)
-{
-    goffset *o = g_offset_find(g, topic, partition);
-    if (o) return o;
-    if (g->noffs == g->aoffs) {
-        g->aoffs = g->aoffs ? g->aoffs * 2 : 8;
-        g->offs = xrealloc(g->offs, (size_t)g->aoffs * sizeof *g->offs);
-    }
-    o = &g->offs[g->noffs++];
-    memset(o, 0, sizeof *o);
-    o->topic = xstrdup(topic);
-    o->partition = partition;
-    o->offset = -1;
-    o->leader_epoch = -1;
-    o->metadata = xstrdup("");
-    return o;
-}
-
-void g_offset_del(group *g, goffset *o)
-{
-    free(o->topic);
-    free(o->metadata);
-    int i = (int)(o - g->offs);
-    memmove(&g->offs[i], &g->offs[i + 1], (size_t)(g->noffs - i - 1) * sizeof *g->offs);
-    g->noffs--;
-}
-
-void g_offsets_free(group *g)
-{
-    for (int i = 0; i < g->noffs; i++) {
-        free(g->offs[i].topic);
-        free(g->offs[i].metadata);
-    }
-    free(g->offs);
-    g->offs = NULL;
-    g->noffs = g->aoffs = 0;
-}
-
 /* ------------------------------------------------------------------ records ---- */
 
 typedef struct grec {

@@ -22,6 +22,7 @@ typedef struct http_request {
     size_t body_len;
     const char *content_type; /* may be NULL */
     void *internal;           /* the MHD connection (for http_query / http_header) */
+    void *ctx;                /* the server's per-request context (for http_defer) */
 } http_request;
 
 typedef struct http_response {
@@ -39,6 +40,19 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
                                size_t errlen);
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
+
+/* Deferred answers. A handler that cannot answer yet (it waits for an fsync, a worker thread,
+ * another request) calls http_defer(req) and returns without filling resp; the connection is
+ * suspended (no timeout runs) until the owner of the token calls http_complete exactly once, on
+ * the loop thread (from any callback, also from inside another handler). body is malloc()ed
+ * and taken. If the client went away meanwhile the answer is dropped. Every token must be
+ * completed before http_server_stop; any left then are answered 503 and become invalid. */
+typedef struct http_pending http_pending;
+http_pending *http_defer(const http_request *req);
+void http_complete(http_pending *p, int status, const char *content_type, char *body,
+                   size_t len);
+/* Number of deferred requests not yet completed (for metrics and tests). */
+int http_pending_count(const http_server *s);
 
 /* method "*" matches any method; the longest matching prefix wins; unmatched → 404 JSON. */
 void http_route(http_server *s, const char *method, const char *prefix, http_handler fn,

@@ -36,6 +36,7 @@
 #include "common/util.h"
 #include "http/compat.h"
 #include "http/http.h"
+#include "http/registry.h"
 
 #define SCHEMAS_TOPIC "_schemas"
 #define CT_SR "application/vnd.schemaregistry.v1+json"
@@ -1338,9 +1339,9 @@ static void h_mode(void *arg, const http_request *req, http_response *resp)
 
 /* -------------------------------------------------------------- lifecycle ---- */
 
-int registry_start(broker *b)
+int registry_start(broker *b, http_server *http)
 {
-    if (!b->http) return 0;
+    if (!http) return 0;
     reg *r = xcalloc(1, sizeof *r);
     r->b = b;
     r->global_level = -1;
@@ -1360,11 +1361,11 @@ int registry_start(broker *b)
         return -1;
     }
     g_reg = r;
-    http_route(b->http, "*", "/subjects", h_subjects, r);
-    http_route(b->http, "*", "/schemas", h_schemas, r);
-    http_route(b->http, "*", "/compatibility", h_compat, r);
-    http_route(b->http, "*", "/config", h_config, r);
-    http_route(b->http, "*", "/mode", h_mode, r);
+    http_route(http, "*", "/subjects", h_subjects, r);
+    http_route(http, "*", "/schemas", h_schemas, r);
+    http_route(http, "*", "/compatibility", h_compat, r);
+    http_route(http, "*", "/config", h_config, r);
+    http_route(http, "*", "/mode", h_mode, r);
     LOGI("registry", "schema registry: %d schema versions, max id %d, compatibility %s",
          r->n, r->max_id, compat_level_name(level_global(r)));
     return 0;

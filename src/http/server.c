@@ -4,6 +4,11 @@
  * MHD_get_timeout) expires. Handlers therefore run on the loop thread and may read broker
  * state without locks.
  *
+ * Deferred answers (http_defer/http_complete): the connection is suspended with
+ * MHD_suspend_connection; completing stores the answer in the request's context and resumes the
+ * connection, and MHD (run from a zero-delay loop timer, never re-entered) calls on_access once
+ * more, which queues the stored answer.
+ *
  * Requests: bodies are collected up to max_body (larger: 413 with a JSON error, decided from
  * Content-Length before reading when possible); routes match by method and longest path
  * prefix; no match → 404 JSON.
@@ -41,6 +46,16 @@ struct http_server {
     loop_timer *timer;
     route *routes;
     int nroutes;
+    http_pending *pending; /* deferred, not yet completed (list) */
+    int npending;
+    loop_timer *kick;      /* runs MHD soon after a completion */
+};
+
+struct http_pending {
+    http_server *s;
+    struct MHD_Connection *c;
+    struct req_ctx *x;
+    http_pending *prev, *next;
 };
 
 typedef struct req_ctx {
@@ -48,6 +63,13 @@ typedef struct req_ctx {
     size_t len, alloc;
     bool too_large;
     bool answered;
+    http_server *s;
+    http_pending *pending; /* set while deferred */
+    bool ready;            /* the deferred answer is stored below */
+    int status;
+    const char *ctype;
+    char *rbody;
+    size_t rlen;
 } req_ctx;
 
 static void rearm(http_server *s);
@@ -128,6 +150,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     req_ctx *x = *con_cls;
     if (!x) {
         x = xcalloc(1, sizeof *x);
+        x->s = s;
         *con_cls = x;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -137,6 +160,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             return queue_json_error(c, 413, "Request body too large");
         }
         return MHD_YES;
+    }
+    if (x->ready) { /* resumed after http_complete */
+        x->ready = false;
+        char *b = x->rbody;
+        x->rbody = NULL;
+        return queue(c, x->status, x->ctype, b, x->rlen);
     }
     if (x->answered) {
         *upload_data_size = 0;
@@ -173,10 +202,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_TYPE),
         .internal = c,
+        .ctx = x,
     };
     if (x->body) x->body[x->len] = 0;
     http_response resp = {.status = 200, .content_type = "application/json"};
     rt->fn(rt->arg, &req, &resp);
+    if (x->pending || x->ready) { /* deferred (and maybe already completed) */
+        free(resp.body);
+        return MHD_YES;
+    }
     return queue(c, resp.status, resp.content_type, resp.body, resp.body_len);
 }
 
@@ -189,6 +223,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_ctx *x = *con_cls;
     if (!x) return;
     free(x->body);
+    free(x->rbody);
     free(x);
     *con_cls = NULL;
 }
@@ -251,7 +286,7 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
     s->l = l;
     s->port = port;
     s->max_body = max_body ? max_body : (size_t)1 << 20;
-    s->d = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_access, s,
+    s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
                             MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
@@ -277,6 +312,14 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
 void http_server_stop(http_server *s)
 {
     if (!s) return;
+    bool any = s->pending != NULL;
+    while (s->pending) {
+        static const char msg[] = "{\"error_code\":503,\"message\":\"server shutting down\"}\n";
+        http_complete(s->pending, 503, "application/json", xstrdup(msg), sizeof msg - 1);
+    }
+    if (s->kick) loop_timer_cancel(s->l, s->kick);
+    s->kick = NULL;
+    if (any) MHD_run(s->d); /* let the answers go out */
     if (s->timer) loop_timer_cancel(s->l, s->timer);
     loop_del_fd(s->l, s->epfd);
     MHD_stop_daemon(s->d);
@@ -339,3 +382,54 @@ void http_resp_printf(http_response *r, int status, const char *content_type, co
     r->body = s;
     r->body_len = (size_t)n;
 }
+
+/* ---------------------------------------------------------------- deferred answers ---- */
+
+static void on_kick(loop *l, void *arg)
+{
+    (void)l;
+    http_server *s = arg;
+    s->kick = NULL;
+    run(s);
+}
+
+http_pending *http_defer(const http_request *req)
+{
+    req_ctx *x = req->ctx;
+    if (!x || x->pending) return NULL;
+    http_server *s = x->s;
+    http_pending *p = xcalloc(1, sizeof *p);
+    p->s = s;
+    p->c = req->internal;
+    p->x = x;
+    p->next = s->pending;
+    if (s->pending) s->pending->prev = p;
+    s->pending = p;
+    s->npending++;
+    x->pending = p;
+    MHD_suspend_connection(p->c);
+    return p;
+}
+
+void http_complete(http_pending *p, int status, const char *content_type, char *body,
+                   size_t len)
+{
+    http_server *s = p->s;
+    req_ctx *x = p->x;
+    if (p->prev) p->prev->next = p->next;
+    else s->pending = p->next;
+    if (p->next) p->next->prev = p->prev;
+    s->npending--;
+    x->pending = NULL;
+    x->ready = true;
+    x->status = status;
+    x->ctype = content_type ? content_type : "application/json";
+    free(x->rbody);
+    x->rbody = body;
+    x->rlen = body ? len : 0;
+    MHD_resume_connection(p->c);
+    free(p);
+    if (!s->kick && !loop_stopping(s->l)) s->kick = loop_timer_add(s->l, 0, on_kick, s);
+}
+
+int http_pending_count(const http_server *s) { return s->npending; }

@@ -41,7 +41,7 @@ static char *find_bin(const char *path, int *mock)
     if (e && *e) return sdk_xstrdup(e);
     const char *b = getenv("EDDY_BUILD_DIR");
     if (b) {
-        char *p = sdk_xasprintf("%s/src/broker/eddyd", b);
+        char *p = sdk_xasprintf("%s/src/eddyd/eddyd", b);
         if (access(p, X_OK) == 0) return p;
         free(p);
     }

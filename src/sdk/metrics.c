@@ -259,9 +259,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-int sdk_http_start(eddy_service *svc)
+int sdk_http_start(eddy_service *svc, const char *listen_on)
 {
-    const char *listen_on = eddy_service_get(svc, "http.listen");
     if (!listen_on) listen_on = "127.0.0.1:0";
     if (!strcmp(listen_on, "off")) return 0;
     const char *colon = strrchr(listen_on, ':');

@@ -586,8 +586,6 @@ static int write_start_offset(plog *l)
     return rc;
 }
 
-/* compact.c: finishes or discards half-done swaps before the segments are listed. */
-void plog_compact_recover_dir(const char *dir);
 
 void plog_config_default(plog_config *c)
 {

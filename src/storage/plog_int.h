@@ -111,6 +111,9 @@ int plog_sync(plog *l);
 void plog_registry_each_dirty(void (*fn)(plog *l, void *arg), void *arg);
 bool plog_is_dirty(plog *l);
 
+/* recover.c: finishes or discards half-done compaction swaps before the segments are listed. */
+void plog_compact_recover_dir(const char *dir);
+
 /* compact.c: the records section of a batch (decompressed when needed; *owned is then set and
  * must be freed), and a walk over its records. */
 int pl_batch_records(const uint8_t *b, size_t len, int codec, const uint8_t **recs, size_t *rlen,

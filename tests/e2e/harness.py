@@ -1,5 +1,5 @@
 """harness.py — end-to-end harness for the reference system (tests/e2e): a real broker (eddyd
-from $EDDYD / $EDDY_BUILD_DIR/src/broker/eddyd; EDDY_BROKER=mock runs eddy-mockd instead) on a
+from $EDDYD / $EDDY_BUILD_DIR/src/eddyd/eddyd; EDDY_BROKER=mock runs eddy-mockd instead) on a
 free loopback port with a temp data dir, the four services as real processes with SQLite in the
 same temp dir, HTTP helpers and event readers (eddy-events). Everything started here is killed
 at exit."""
@@ -44,7 +44,7 @@ class System:
     def broker_bin(self):
         if self.mock:
             return os.path.join(BUILD, "src/sdk/eddy-mockd")
-        b = os.environ.get("EDDYD") or os.path.join(BUILD, "src/broker/eddyd")
+        b = os.environ.get("EDDYD") or os.path.join(BUILD, "src/eddyd/eddyd")
         if not os.access(b, os.X_OK):
             fail("eddyd not found at %s (set EDDYD, or EDDY_BROKER=mock)" % b)
         return b

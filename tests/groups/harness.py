@@ -23,7 +23,7 @@ def eddyd_bin():
     b = os.environ.get("EDDYD")
     if b and os.path.exists(b):
         return b
-    for cand in ("build/src/broker/eddyd", "build/eddyd"):
+    for cand in ("build/src/eddyd/eddyd", "build/eddyd"):
         p = os.path.join(os.environ.get("EDDY_SOURCE_DIR", "."), cand)
         if os.path.exists(p):
             return p

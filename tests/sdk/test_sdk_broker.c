@@ -15,7 +15,7 @@ static void test_start_produce_restart_free(void **state)
     const char *e = getenv("EDDYD"), *b = getenv("EDDY_BUILD_DIR");
     if (e && access(e, X_OK) == 0) snprintf(bin, sizeof bin, "%s", e);
     else if (b) {
-        snprintf(bin, sizeof bin, "%s/src/broker/eddyd", b);
+        snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
         if (access(bin, X_OK)) {
             snprintf(bin, sizeof bin, "%s/src/sdk/eddy-mockd", b);
             setenv("EDDY_BROKER", "mock", 1);

@@ -23,7 +23,7 @@ static int setup(void **state)
     char bin[512] = "";
     const char *e = getenv("EDDYD"), *b = getenv("EDDY_BUILD_DIR");
     if (e && access(e, X_OK) == 0) snprintf(bin, sizeof bin, "%s", e);
-    else if (b) snprintf(bin, sizeof bin, "%s/src/broker/eddyd", b);
+    else if (b) snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
     return eddy_broker_start(bin[0] ? bin : NULL, NULL, 0, &g_broker);
 }
 

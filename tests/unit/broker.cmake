@@ -9,6 +9,7 @@ eddy_unit_test(test_broker_logic
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
           ${CMAKE_SOURCE_DIR}/src/storage/batch.c
   LIBS eddy_common PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD ${SNAPPY_LIB})
+eddy_test_includes(test_broker_logic broker proto storage net)
 
 # The handlers end to end on real storage and codec trees (no sockets): built once the codec
 # and storage libraries exist.
@@ -23,7 +24,10 @@ if(TARGET eddy_proto AND TARGET eddy_storage)
             ${CMAKE_SOURCE_DIR}/src/broker/admin.c
             ${CMAKE_SOURCE_DIR}/src/broker/producers.c
             ${CMAKE_SOURCE_DIR}/src/broker/core_table.c
+            ${CMAKE_SOURCE_DIR}/src/broker/api_versions.c
+            ${CMAKE_SOURCE_DIR}/src/broker/dispatch.c
             ${CMAKE_SOURCE_DIR}/src/broker/config.c
     LIBS eddy_proto eddy_storage eddy_net eddy_common PkgConfig::ZLIB PkgConfig::LZ4
          PkgConfig::ZSTD ${SNAPPY_LIB})
+  eddy_test_includes(test_broker_core broker)
 endif()

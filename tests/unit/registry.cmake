@@ -2,5 +2,5 @@
 # tests/unit/CMakeLists.txt.
 if(TARGET eddy_http)
   eddy_unit_test(test_compat SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_compat.c
-                 LIBS eddy_http eddy_common PkgConfig::JANSSON)
+                 LIBS eddy_registry eddy_common PkgConfig::JANSSON)
 endif()

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/crc32c.h"
 #include "common/util.h"
@@ -148,13 +149,44 @@ static void test_uuid(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* RFC 4648 section 10 vectors both ways, url alphabet, and what decoding must refuse. */
+static void test_base64(void **state)
+{
+    (void)state;
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        char *e = b64_encode_alloc(plain[i], strlen(plain[i]), false);
+        assert_string_equal(e, enc[i]);
+        free(e);
+        size_t n = 99;
+        uint8_t *d = b64_decode_alloc(enc[i], strlen(enc[i]), &n);
+        assert_non_null(d);
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(d, plain[i], n);
+        free(d);
+    }
+    const uint8_t bin[] = {0xfb, 0xff, 0xfe};
+    char *u = b64_encode_alloc(bin, 2, true);
+    assert_string_equal(u, "-_8");
+    size_t n;
+    uint8_t *d = b64_decode_alloc(u, strlen(u), &n);
+    assert_int_equal(n, 2);
+    assert_memory_equal(d, bin, 2);
+    free(d);
+    free(u);
+    const char *bad[] = {"Zg=", "Z", "Zm9v\n", "Zm 9", "Zh==", "Zg===", "=Zg=", "Zm9v*"};
+    for (size_t i = 0; i < 8; i++)
+        assert_null(b64_decode_alloc(bad[i], strlen(bad[i]), &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_check_value), cmocka_unit_test(test_varint_zigzag),
         cmocka_unit_test(test_uvarint_bounds),     cmocka_unit_test(test_reader_sticky_error),
         cmocka_unit_test(test_writer_cap),         cmocka_unit_test(test_atomic_file),
-        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_uuid), cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,7 @@
 // waits for the ready line "listening on 127.0.0.1:PORT" (output goes to a log file in the temp
 // dir), stops it with SIGTERM (exit 0 required) or SIGKILL, restarts it on the same data dir and
 // port. Same conventions as eddyd.sh / eddyd.py / eddyd_harness.h. Binary: $EDDYD, else
-// $EDDY_BUILD_DIR/src/broker/eddyd; a missing binary fails. eddyd runs under
+// $EDDY_BUILD_DIR/src/eddyd/eddyd; a missing binary fails. eddyd runs under
 // `setpriv --pdeathsig KILL` and is killed on process exit, so it never outlives the test.
 'use strict';
 const { spawn } = require('child_process');
@@ -21,7 +21,7 @@ function eddydBin() {
   const isExe = (p) => { try { fs.accessSync(p, fs.constants.X_OK); return true; } catch (_) { return false; } };
   if (e && isExe(e)) return e;
   const bd = process.env.EDDY_BUILD_DIR;
-  if (bd && isExe(path.join(bd, 'src/broker/eddyd'))) return path.join(bd, 'src/broker/eddyd');
+  if (bd && isExe(path.join(bd, 'src/eddyd/eddyd'))) return path.join(bd, 'src/eddyd/eddyd');
   throw new Error(`eddyd not found (EDDYD=${e}, EDDY_BUILD_DIR=${bd})`);
 }
 

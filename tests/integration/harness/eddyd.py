@@ -4,7 +4,7 @@ Starts a real eddyd with `--data-dir <fresh temp dir> --listen 127.0.0.1:0`, wai
 line "listening on 127.0.0.1:PORT" (stdout/stderr go to a log file in the temp dir), exposes
 `bootstrap` = "127.0.0.1:PORT", stops with SIGTERM (asserting exit 0) or kills with SIGKILL, and
 restarts on the same data dir and port. Same conventions as eddyd.sh / eddyd.js /
-eddyd_harness.h. Binary: $EDDYD, else $EDDY_BUILD_DIR/src/broker/eddyd; a missing binary fails.
+eddyd_harness.h. Binary: $EDDYD, else $EDDY_BUILD_DIR/src/eddyd/eddyd; a missing binary fails.
 eddyd gets PR_SET_PDEATHSIG=SIGKILL, so it dies with the test process even on SIGKILL.
 """
 import atexit
@@ -28,10 +28,10 @@ def eddyd_bin():
     if b and os.access(b, os.X_OK):
         return b
     bd = os.environ.get("EDDY_BUILD_DIR")
-    if bd and os.access(os.path.join(bd, "src/broker/eddyd"), os.X_OK):
-        return os.path.join(bd, "src/broker/eddyd")
+    if bd and os.access(os.path.join(bd, "src/eddyd/eddyd"), os.X_OK):
+        return os.path.join(bd, "src/eddyd/eddyd")
     raise RuntimeError("eddyd not found: EDDYD=%r, EDDY_BUILD_DIR=%r (expects "
-                       "$EDDY_BUILD_DIR/src/broker/eddyd)" % (b, bd))
+                       "$EDDY_BUILD_DIR/src/eddyd/eddyd)" % (b, bd))
 
 
 def _pdeathsig():

@@ -12,7 +12,7 @@
 #                                 (exec the real program so that $! is its pid)
 #   fail MSG                      print MSG and the broker log tail, exit 1
 #
-# Binary: $EDDYD, else $EDDY_BUILD_DIR/src/broker/eddyd. Missing binary = test failure.
+# Binary: $EDDYD, else $EDDY_BUILD_DIR/src/eddyd/eddyd. Missing binary = test failure.
 # Every process started here is killed by the EXIT trap, and eddyd also gets SIGKILL from the
 # kernel if this shell dies (setpriv --pdeathsig).
 
@@ -29,11 +29,11 @@ BOOTSTRAP=""
 eddyd_bin() {
     if [ -n "${EDDYD:-}" ] && [ -x "$EDDYD" ]; then
         echo "$EDDYD"
-    elif [ -n "${EDDY_BUILD_DIR:-}" ] && [ -x "$EDDY_BUILD_DIR/src/broker/eddyd" ]; then
-        echo "$EDDY_BUILD_DIR/src/broker/eddyd"
+    elif [ -n "${EDDY_BUILD_DIR:-}" ] && [ -x "$EDDY_BUILD_DIR/src/eddyd/eddyd" ]; then
+        echo "$EDDY_BUILD_DIR/src/eddyd/eddyd"
     else
         echo "harness: eddyd not found (EDDYD='${EDDYD:-}'," \
-             "EDDY_BUILD_DIR='${EDDY_BUILD_DIR:-}'/src/broker/eddyd)" >&2
+             "EDDY_BUILD_DIR='${EDDY_BUILD_DIR:-}'/src/eddyd/eddyd)" >&2
         return 1
     fi
 }

@@ -62,7 +62,7 @@ static const char *eddyd_bin(void)
     if (e && access(e, X_OK) == 0) return e;
     const char *bd = getenv("EDDY_BUILD_DIR");
     if (bd) {
-        snprintf(path, sizeof path, "%s/src/broker/eddyd", bd);
+        snprintf(path, sizeof path, "%s/src/eddyd/eddyd", bd);
         if (access(path, X_OK) == 0) return path;
     }
     fprintf(stderr, "harness: eddyd not found (EDDYD=%s, EDDY_BUILD_DIR=%s)\n",

@@ -4,7 +4,7 @@
  * waits for the ready line "listening on 127.0.0.1:PORT" (eddyd's stdout/stderr go to a log
  * file in the temp dir), stops it with SIGTERM (exit status 0 required) or kills it with
  * SIGKILL, and restarts it on the same data dir and port. Same conventions as eddyd.sh,
- * eddyd.py and eddyd.js. Binary: $EDDYD, else $EDDY_BUILD_DIR/src/broker/eddyd; a missing
+ * eddyd.py and eddyd.js. Binary: $EDDYD, else $EDDY_BUILD_DIR/src/eddyd/eddyd; a missing
  * binary is a test failure. eddyd gets PR_SET_PDEATHSIG=SIGKILL and an atexit hook kills it,
  * so no broker outlives its test.
  */

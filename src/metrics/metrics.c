@@ -1,6 +1,7 @@
 /* metrics — GET /metrics (Prometheus text exposition format 0.0.4) and GET /healthz on
- * eddyd's HTTP port, plus http_start_for_broker / http_stop_for_broker (broker.h), which
- * start the HTTP server on the broker's loop and register these routes.
+ * eddyd's HTTP port (metrics.h). Reads the broker's counters; consumer-group figures come
+ * through the callbacks eddyd's main passes in (metrics_source), so this module knows the
+ * broker and the HTTP transport only. eddyd's main routes the paths to these handlers.
  *
  * Families:
  *   kafka_consumer_group_lag{consumer_group,topic,partition}          gauge  HWM - committed
@@ -19,12 +20,9 @@
 #include <string.h>
 
 #include "broker/broker.h"
-#include "common/log.h"
 #include "common/util.h"
-#include "group/group.h"
 #include "http/http.h"
-
-#define HTTP_MAX_BODY (16u << 20)
+#include "metrics/metrics.h"
 
 typedef struct sb {
     char *p;
@@ -132,22 +130,23 @@ static const char *api_name(int key)
     return a && a->name ? a->name : NULL;
 }
 
-static void metrics_render(broker *b, sb *s)
+static void metrics_render(const metrics_source *src, sb *s)
 {
+    broker *b = src->b;
     lag_ctx x = {b, s, false};
     family(s, "kafka_consumer_group_lag", "gauge",
            "Messages between a consumer group's committed offset and the partition's high "
            "watermark.");
-    group_foreach_offset(b, on_offset, &x);
+    if (src->foreach_offset) src->foreach_offset(b, on_offset, &x);
     x.committed = true;
     family(s, "kafka_consumer_group_committed_offset", "gauge",
            "Committed offset of a consumer group on a partition.");
-    group_foreach_offset(b, on_offset, &x);
-    int counts[4];
-    group_state_counts(b, counts);
+    if (src->foreach_offset) src->foreach_offset(b, on_offset, &x);
+    int counts[4] = {0};
     family(s, "eddy_consumer_groups", "gauge", "Consumer groups by state.");
-    for (int i = 0; i < 4; i++)
-        sb_printf(s, "eddy_consumer_groups{state=\"%s\"} %d\n", group_state_names[i], counts[i]);
+    if (src->state_counts) src->state_counts(b, counts);
+    for (int i = 0; i < 4 && src->state_names; i++)
+        sb_printf(s, "eddy_consumer_groups{state=\"%s\"} %d\n", src->state_names[i], counts[i]);
 
     topic_counter(s, b, "eddy_topic_produced_records_total", "Records appended to a topic.", 0);
     topic_counter(s, b, "eddy_topic_produced_bytes_total", "Record batch bytes appended to a topic.",
@@ -203,7 +202,7 @@ static void metrics_render(broker *b, sb *s)
     sb_printf(s, "eddy_uptime_seconds %.3f\n", (double)(now_wall_ms() - b->started_ms) / 1000.0);
 }
 
-static void h_metrics(void *arg, const http_request *req, http_response *resp)
+void metrics_handle(void *arg, const http_request *req, http_response *resp)
 {
     (void)req;
     sb s = {0};
@@ -214,38 +213,9 @@ static void h_metrics(void *arg, const http_request *req, http_response *resp)
     resp->body_len = s.len;
 }
 
-static void h_healthz(void *arg, const http_request *req, http_response *resp)
+void metrics_healthz(void *arg, const http_request *req, http_response *resp)
 {
     (void)arg;
     (void)req;
     http_resp_printf(resp, 200, "application/json", "{\"status\":\"ok\"}\n");
-}
-
-int http_start_for_broker(broker *b)
-{
-    char err[256];
-    http_server *s = http_server_start(b->loop, b->cfg.http_listen, HTTP_MAX_BODY, err, sizeof err);
-    if (!s) {
-        LOGE("http", "%s", err);
-        return -1;
-    }
-    b->http = s;
-    http_route(s, "GET", "/metrics", h_metrics, b);
-    http_route(s, "GET", "/healthz", h_healthz, b);
-    char host[256];
-    const char *a = b->cfg.http_listen;
-    const char *colon = strrchr(a, ':');
-    size_t hl = colon ? (size_t)(colon - a) : 0;
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, a, hl);
-    host[hl] = 0;
-    LOGI("http", "http listening on %s:%d", hl ? host : "0.0.0.0", http_server_port(s));
-    return 0;
-}
-
-void http_stop_for_broker(broker *b)
-{
-    if (!b->http) return;
-    http_server_stop(b->http);
-    b->http = NULL;
 }

@@ -1,0 +1,209 @@
+/* broker — the broker's lifecycle, called by eddyd's main (src/eddyd/main.c) in this order:
+ * broker_init (event loop), broker_open (data directory, lock, identity, flusher, topics),
+ * broker_listen (the Kafka listener and the advertised address), broker_run (housekeeping and
+ * the loop), then broker_stop_accepting, broker_drain and broker_close at shutdown. Other
+ * modules hook in through broker_on_flush and dispatch_register; the broker calls nothing
+ * above itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/core.h"
+#include "broker/server.h"
+#include "common/log.h"
+#include "common/util.h"
+
+int broker_init(broker *b)
+{
+    b->listen_fd = -1;
+    b->flush_efd = -1;
+    b->lock_fd = -1;
+    b->loop = loop_new();
+    if (!b->loop) {
+        LOGE("main", "cannot create the event loop: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void broker_on_flush(broker *b, void (*fn)(broker *b))
+{
+    if (b->nflush_hooks >= (int)(sizeof b->flush_hooks / sizeof b->flush_hooks[0])) {
+        LOGE("main", "BUG: more than %d flush hooks", b->nflush_hooks);
+        abort();
+    }
+    b->flush_hooks[b->nflush_hooks++] = fn;
+}
+
+static void run_flush_hooks(broker *b)
+{
+    produce_on_flush(b);
+    for (int i = 0; i < b->nflush_hooks; i++) b->flush_hooks[i](b);
+}
+
+static void on_flush_event(loop *l, int fd, uint32_t events, void *arg)
+{
+    (void)l;
+    (void)events;
+    broker *b = arg;
+    uint64_t v;
+    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v) {
+    }
+    run_flush_hooks(b);
+}
+
+static void on_housekeeping(loop *l, void *arg)
+{
+    broker *b = arg;
+    topics_housekeeping(b);
+    if (!loop_stopping(l)) loop_timer_add(l, b->housekeeping_ms, on_housekeeping, b);
+}
+
+/* meta.properties: the broker's identity, kept across restarts (Kafka's file name and keys). */
+static int load_identity(broker *b)
+{
+    char *path = xasprintf("%s/meta.properties", b->data_dir);
+    size_t len;
+    char *s = read_file_all(path, &len);
+    int rc = 0;
+    if (s) {
+        char *cid = strstr(s, "cluster.id=");
+        if (cid) {
+            cid += strlen("cluster.id=");
+            size_t n = strcspn(cid, "\r\n");
+            if (n > 0 && n < sizeof b->cluster_id) {
+                memcpy(b->cluster_id, cid, n);
+                b->cluster_id[n] = 0;
+            }
+        }
+        free(s);
+    }
+    if (!b->cluster_id[0]) {
+        /* 22 chars of base64url from 16 random bytes, like Kafka's Uuid.toString */
+        static const char al[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        uint8_t u[16];
+        rand_bytes(u, sizeof u);
+        uint32_t acc = 0;
+        int bits = 0, o = 0;
+        for (int i = 0; i < 16; i++) {
+            acc = (acc << 8) | u[i];
+            bits += 8;
+            while (bits >= 6) {
+                b->cluster_id[o++] = al[(acc >> (bits - 6)) & 63];
+                bits -= 6;
+            }
+        }
+        if (bits > 0) b->cluster_id[o++] = al[(acc << (6 - bits)) & 63];
+        b->cluster_id[o] = 0;
+        char *body = xasprintf("# written by eddyd\nversion=1\ncluster.id=%s\nnode.id=%d\n",
+                               b->cluster_id, b->node_id);
+        rc = write_file_atomic(path, body, strlen(body));
+        if (rc < 0) LOGE("main", "cannot write %s: %s", path, strerror(-rc));
+        else LOGI("main", "new data directory %s: cluster id %s", b->data_dir, b->cluster_id);
+        free(body);
+    }
+    free(path);
+    return rc;
+}
+
+int broker_open(broker *b, const char *data_dir)
+{
+    b->node_id = b->cfg.node_id;
+    int rc = mkdir_p(data_dir, 0755);
+    if (rc < 0) {
+        LOGE("main", "cannot create data directory %s: %s", data_dir, strerror(-rc));
+        return -1;
+    }
+    b->data_dir = realpath(data_dir, NULL);
+    if (!b->data_dir) b->data_dir = xstrdup(data_dir);
+    char *lock_path = xasprintf("%s/.lock", b->data_dir);
+    b->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        LOGE("main", "data directory %s is in use by another eddyd (%s)", b->data_dir,
+             strerror(errno));
+        free(lock_path);
+        return -1;
+    }
+    free(lock_path);
+    if (load_identity(b) < 0) return -1;
+
+    b->flush_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (b->flush_efd < 0 || loop_add_fd(b->loop, b->flush_efd, EPOLLIN, on_flush_event, b) < 0) {
+        LOGE("main", "eventfd: %s", strerror(errno));
+        return -1;
+    }
+    b->flusher = flusher_start(b->flush_efd,
+                               b->cfg.log_flush_interval_ms > 0 ? b->cfg.log_flush_interval_ms : 0);
+    if (!b->flusher) {
+        LOGE("main", "cannot start the flush thread");
+        return -1;
+    }
+    if (topics_load(b) < 0) {
+        LOGE("main", "cannot load the topics in %s", b->data_dir);
+        return -1;
+    }
+    return 0;
+}
+
+int broker_listen(broker *b, int *bound_port)
+{
+    int port = 0;
+    if (server_listen(b, b->cfg.listeners, &port) < 0) return -1;
+    char lhost[256];
+    int lport;
+    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
+    const char *adv = b->cfg.advertised_listeners;
+    if (adv && adv[0]) {
+        if (server_parse_hostport(adv, b->adv_host, sizeof b->adv_host, &b->adv_port) < 0) {
+            LOGE("main", "bad advertised.listeners \"%s\" (expected host:port)", adv);
+            return -1;
+        }
+        if (b->adv_port == 0) b->adv_port = port;
+    } else {
+        snprintf(b->adv_host, sizeof b->adv_host, "%s",
+                 (!lhost[0] || !strcmp(lhost, "0.0.0.0") || !strcmp(lhost, "::")) ? "127.0.0.1"
+                                                                                   : lhost);
+        b->adv_port = port;
+    }
+    if (bound_port) *bound_port = port;
+    return 0;
+}
+
+void broker_run(broker *b)
+{
+    b->housekeeping_ms = MIN(b->cfg.log_retention_check_interval_ms, 10000);
+    loop_timer_add(b->loop, b->housekeeping_ms, on_housekeeping, b);
+    loop_run(b->loop);
+}
+
+void broker_stop_accepting(broker *b) { server_stop_listening(b); }
+
+void broker_drain(broker *b)
+{
+    if (b->flusher) flusher_stop(b->flusher);
+    b->flusher = NULL;
+    run_flush_hooks(b);
+    server_flush_and_close_all(2000);
+}
+
+void broker_close(broker *b)
+{
+    if (b->data_dir) topics_close(b);
+    if (b->loop) loop_free(b->loop);
+    b->loop = NULL;
+    if (b->flush_efd >= 0) close(b->flush_efd);
+    b->flush_efd = -1;
+    bconfig_free(&b->cfg);
+    free(b->data_dir);
+    b->data_dir = NULL;
+    if (b->lock_fd >= 0) close(b->lock_fd);
+    b->lock_fd = -1;
+}

@@ -1,0 +1,216 @@
+/* main — eddyd: settings, then the assembly of the broker and the modules above it (the API
+ * handler table, the flush hooks and the HTTP route table), the event loop, and a clean shutdown
+ * on SIGTERM/SIGINT (stop accepting, fsync everything, answer what can be answered, close
+ * files). The only file that knows every module; the lifecycle itself is broker.c's.
+ *
+ *   eddyd [--data-dir DIR] [--listen HOST:PORT] [--http HOST:PORT] [--config FILE]
+ *         [--set key=value ...] [--log-level debug|info|warn|error]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/server.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "group/group.h"
+#include "http/http.h"
+#include "http/registry.h"
+#include "metrics/metrics.h"
+
+#define EDDY_VERSION "0.1.0"
+#define HTTP_MAX_BODY (16u << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: eddyd [options]\n"
+            "  --data-dir DIR        where the logs live (default ./eddy-data)\n"
+            "  --listen HOST:PORT    Kafka protocol listener (default 127.0.0.1:9092; port 0 ="
+            " any free port)\n"
+            "  --http HOST:PORT      HTTP port: /metrics, /healthz, schema registry, admin\n"
+            "  --config FILE         key=value settings (Kafka names, e.g. num.partitions)\n"
+            "  --set KEY=VALUE       one setting (repeatable; wins over --config)\n"
+            "  --log-level LEVEL     debug, info, warn or error (default info)\n"
+            "  --list-settings       print every setting with its default and exit\n"
+            "  --version             print the version and exit\n");
+}
+
+static void on_signal(loop *l, int fd, uint32_t events, void *arg)
+{
+    (void)events;
+    (void)arg;
+    struct signalfd_siginfo si;
+    if (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
+        LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
+    loop_stop(l);
+}
+
+/* The HTTP port and its route table: /metrics and /healthz, then the registry's routes. */
+static http_server *http_start(broker *b, metrics_source *ms)
+{
+    char err[256];
+    http_server *s = http_server_start(b->loop, b->cfg.http_listen, HTTP_MAX_BODY, err, sizeof err);
+    if (!s) {
+        LOGE("http", "%s", err);
+        return NULL;
+    }
+    http_route(s, "GET", "/metrics", metrics_handle, ms);
+    http_route(s, "GET", "/healthz", metrics_healthz, NULL);
+    char host[256];
+    const char *a = b->cfg.http_listen;
+    const char *colon = strrchr(a, ':');
+    size_t hl = colon ? (size_t)(colon - a) : 0;
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, a, hl);
+    host[hl] = 0;
+    LOGI("http", "http listening on %s:%d", hl ? host : "0.0.0.0", http_server_port(s));
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    static broker B;
+    broker *b = &B;
+    bconfig_init(&b->cfg);
+    const char *data_dir = getenv("EDDY_DATA_DIR") ? getenv("EDDY_DATA_DIR") : "./eddy-data";
+    const char *config_file = NULL;
+    char err[512];
+    enum { O_DATA = 1000, O_LISTEN, O_HTTP, O_CONFIG, O_SET, O_LOGLEVEL, O_VERSION, O_LIST, O_HELP };
+    static const struct option opts[] = {
+        {"data-dir", required_argument, 0, O_DATA},   {"listen", required_argument, 0, O_LISTEN},
+        {"http", required_argument, 0, O_HTTP},       {"config", required_argument, 0, O_CONFIG},
+        {"set", required_argument, 0, O_SET},         {"log-level", required_argument, 0, O_LOGLEVEL},
+        {"version", no_argument, 0, O_VERSION},       {"list-settings", no_argument, 0, O_LIST},
+        {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0},
+    };
+    /* first pass: --config, so that later flags win over the file */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--config") && i + 1 < argc) config_file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9)) config_file = argv[i] + 9;
+    if (config_file && bconfig_load_file(&b->cfg, config_file, err, sizeof err) < 0) {
+        fprintf(stderr, "eddyd: %s\n", err);
+        return 2;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        const char *key = NULL;
+        switch (c) {
+        case O_DATA: data_dir = optarg; break;
+        case O_LISTEN: key = "listeners"; break;
+        case O_HTTP: key = "http.listeners"; break;
+        case O_CONFIG: break;
+        case O_LOGLEVEL: key = "log.level"; break;
+        case O_SET: {
+            char *eq = strchr(optarg, '=');
+            if (!eq) {
+                fprintf(stderr, "eddyd: --set expects key=value, got \"%s\"\n", optarg);
+                return 2;
+            }
+            *eq = 0;
+            if (bconfig_set(&b->cfg, optarg, eq + 1, err, sizeof err) < 0) {
+                fprintf(stderr, "eddyd: %s\n", err);
+                return 2;
+            }
+            break;
+        }
+        case O_VERSION: printf("eddyd %s\n", EDDY_VERSION); return 0;
+        case O_LIST: {
+            char buf[512];
+            bconfig d;
+            bconfig_init(&d);
+            for (int i = 0; i < bconfig_count(); i++)
+                printf("%s=%s\n", bconfig_key(i), bconfig_value(&d, i, buf, sizeof buf));
+            bconfig_free(&d);
+            return 0;
+        }
+        case O_HELP: usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (key && bconfig_set(&b->cfg, key, optarg, err, sizeof err) < 0) {
+            fprintf(stderr, "eddyd: %s\n", err);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eddyd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    int lvl = log_parse_level(b->cfg.log_level ? b->cfg.log_level : "info");
+    if (lvl < 0) {
+        fprintf(stderr, "eddyd: unknown log level \"%s\"\n", b->cfg.log_level);
+        return 2;
+    }
+    log_set_level((enum log_level)lvl);
+    int64_t t0 = now_mono_us();
+    b->started_ms = now_wall_ms();
+
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+
+    /* the API handler table: the broker's own rows, then the modules above it */
+    dispatch_register(broker_core_handlers);
+    dispatch_register(group_handlers);
+    broker_on_flush(b, group_on_flush);
+
+    if (broker_init(b) < 0) return 1;
+    if (broker_open(b, data_dir) < 0) return 1;
+    if (group_coord_start(b) < 0) {
+        LOGE("main", "cannot start the group coordinator");
+        return 1;
+    }
+    int port = 0;
+    if (broker_listen(b, &port) < 0) return 1;
+    metrics_source ms = {
+        .b = b,
+        .foreach_offset = group_foreach_offset,
+        .state_counts = group_state_counts,
+        .state_names = group_state_names,
+    };
+    http_server *http = NULL;
+    if (b->cfg.http_listen && b->cfg.http_listen[0]) {
+        http = http_start(b, &ms);
+        if (!http) return 1;
+        if (registry_start(b, http) < 0) {
+            LOGE("main", "cannot start the schema registry");
+            return 1;
+        }
+    }
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
+        LOGE("main", "signalfd: %s", strerror(errno));
+        return 1;
+    }
+    char lhost[256];
+    int lport;
+    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
+    LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION,
+         b->node_id, b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
+    LOGI("main", "listening on %s:%d (ready in %.1f ms)", lhost[0] ? lhost : "0.0.0.0", port,
+         (double)(now_mono_us() - t0) / 1000.0);
+
+    broker_run(b);
+
+    /* shutdown: nothing new comes in; everything written is fsynced; parked acks=all
+     * produces are answered; queued responses are written out; files are closed. */
+    broker_stop_accepting(b);
+    registry_stop(b);
+    if (http) http_server_stop(http);
+    broker_drain(b);
+    group_coord_stop(b);
+    close(sfd);
+    broker_close(b);
+    LOGI("main", "stopped cleanly");
+    return 0;
+}
