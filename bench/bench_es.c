@@ -36,8 +36,10 @@ static const char *g_pg;
 
 static void store_url(const char *name, char *out, size_t n)
 {
-    if (g_pg) snprintf(out, n, "%s?options=-csearch_path%%3D%s", g_pg, g_schema);
-    else snprintf(out, n, "sqlite:%s/%s.db", g_dir, name);
+    if (g_pg)
+        snprintf(out, n, "%s?options=-csearch_path%%3D%s", g_pg, g_schema);
+    else
+        snprintf(out, n, "sqlite:%s/%s.db", g_dir, name);
 }
 
 static eddy_store *open_store(const char *name)
@@ -90,8 +92,9 @@ static double appends(eddy_store *st, int nstreams, int total, const char *tag)
 static int apply(json_t *s, const eddy_es_event *ev, void *arg)
 {
     json_int_t b = json_integer_value(json_object_get(s, "balanceCents"));
-    json_object_set_new(s, "balanceCents",
-                        json_integer(b + json_integer_value(json_object_get(ev->data, "amountCents"))));
+    json_object_set_new(
+        s, "balanceCents",
+        json_integer(b + json_integer_value(json_object_get(ev->data, "amountCents"))));
     return 0;
 }
 
@@ -130,8 +133,10 @@ static void loads(eddy_store *st, int n, double *scratch_ms, double *snap_ms)
 static int p_reset(eddy_tx *tx, const char *sfx, void *arg)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS bal%s; CREATE TABLE bal%s (k TEXT PRIMARY KEY,"
-                              " n BIGINT NOT NULL)", sfx, sfx);
+    snprintf(sql, sizeof sql,
+             "DROP TABLE IF EXISTS bal%s; CREATE TABLE bal%s (k TEXT PRIMARY KEY,"
+             " n BIGINT NOT NULL)",
+             sfx, sfx);
     return eddy_tx_exec(tx, sql, 0, NULL);
 }
 
@@ -145,8 +150,10 @@ static int p_drop(eddy_tx *tx, const char *sfx, void *arg)
 static int p_apply(eddy_tx *tx, const eddy_event *ev, const char *sfx, void *arg)
 {
     char sql[256];
-    snprintf(sql, sizeof sql, "INSERT INTO bal%s (k, n) VALUES ($1, 1) ON CONFLICT (k) DO UPDATE"
-                              " SET n = bal%s.n + 1", sfx, sfx);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO bal%s (k, n) VALUES ($1, 1) ON CONFLICT (k) DO UPDATE"
+             " SET n = bal%s.n + 1",
+             sfx, sfx);
     const char *p[] = {ev->key ? ev->key : "-"};
     int rc = eddy_tx_exec(tx, sql, 1, p);
     return rc < 0 ? rc : 0;
@@ -281,14 +288,17 @@ int main(int argc, char **argv)
 {
     int quick = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--postgres") && i + 1 < argc) g_pg = argv[++i];
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--postgres") && i + 1 < argc)
+            g_pg = argv[++i];
         else {
             fprintf(stderr, "usage: eddy-bench-es [--quick] [--postgres URL]\n");
             return 2;
         }
     }
-    snprintf(g_dir, sizeof g_dir, "%s/eddy-bench-es-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(g_dir, sizeof g_dir, "%s/eddy-bench-es-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(g_dir)) return 1;
     if (g_pg) {
         char u[37];
@@ -304,8 +314,10 @@ int main(int argc, char **argv)
     snprintf(g_url, sizeof g_url, "%s", g_pg ? "postgres" : "sqlite");
     const char *bdir = getenv("EDDY_BUILD_DIR");
     char bin[512] = "";
-    if (getenv("EDDYD")) snprintf(bin, sizeof bin, "%s", getenv("EDDYD"));
-    else if (bdir) snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", bdir);
+    if (getenv("EDDYD"))
+        snprintf(bin, sizeof bin, "%s", getenv("EDDYD"));
+    else if (bdir)
+        snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", bdir);
     eddy_broker *br;
     if (eddy_broker_start(bin[0] ? bin : NULL, NULL, 0, &br) < 0) die("eddyd");
     const char *bs = eddy_broker_bootstrap(br);
@@ -326,7 +338,8 @@ int main(int argc, char **argv)
            "\"projection_events\":%d,\"sagas_per_s\":%.1f,\"sagas\":%d}\n",
            g_url, a1, a2, ls, lsnap, r1, r2, nproj, sg, nsaga);
     printf("event store (%s): appends %.0f events/s (one stream), %.0f events/s (1,000 streams),"
-           " 100 events per transaction\n", g_url, a1, a2);
+           " 100 events per transaction\n",
+           g_url, a1, a2);
     printf("aggregate of %d events: %.3f ms from scratch, %.3f ms from its snapshot\n", nload, ls,
            lsnap);
     printf("projection: first build %.0f events/s, rebuild %.0f events/s (%d events)\n", r1, r2,

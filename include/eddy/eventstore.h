@@ -69,7 +69,7 @@ typedef struct eddy_es_event {
     int64_t position; /* global position: strictly increasing across the store, in commit order */
     int64_t version;  /* version of the stream after this event (1-based) */
     char *stream;
-    char *event_id;   /* also the eventId of the envelope published to Kafka */
+    char *event_id; /* also the eventId of the envelope published to Kafka */
     char *type;
     char *event_version; /* "1.0"; after upcasting the current version */
     char *correlation_id;
@@ -141,7 +141,8 @@ int eddy_aggregate_load(eddy_store *st, const eddy_aggregate_type *t, const char
 int eddy_aggregate_append(eddy_tx *tx, const eddy_aggregate_type *t, eddy_aggregate *agg,
                           const eddy_es_new *events, int n);
 /* Writes a snapshot of agg now (outside the every-N rule). */
-int eddy_aggregate_snapshot(eddy_store *st, const eddy_aggregate_type *t, const eddy_aggregate *agg);
+int eddy_aggregate_snapshot(eddy_store *st, const eddy_aggregate_type *t,
+                            const eddy_aggregate *agg);
 void eddy_aggregate_release(eddy_aggregate *agg);
 
 #ifdef __cplusplus

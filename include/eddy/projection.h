@@ -25,8 +25,7 @@ typedef struct eddy_projection eddy_projection;
  * EDDY_ERR_TRANSIENT: the batch is rolled back and tried again later; any other negative:
  * the event is skipped (logged, counted in eddy_projection_skipped_total). Events that are not
  * valid envelopes are skipped the same way. */
-typedef int (*eddy_projection_fn)(eddy_tx *tx, const eddy_event *ev, const char *suffix,
-                                  void *arg);
+typedef int (*eddy_projection_fn)(eddy_tx *tx, const eddy_event *ev, const char *suffix, void *arg);
 /* Creates the (empty) tables of generation suffix: DROP … IF EXISTS then CREATE. */
 typedef int (*eddy_projection_reset_fn)(eddy_tx *tx, const char *suffix, void *arg);
 /* Drops the tables of an old generation after a switch (NULL: they are kept). */
@@ -69,16 +68,16 @@ int eddy_projection_rebuild(eddy_projection *p);
 const char *eddy_projection_suffix(const eddy_projection *p, char buf[16]);
 
 typedef struct eddy_projection_status {
-    int generation;       /* current (served) generation */
-    int building;         /* generation being rebuilt, 0 if none */
-    int64_t events;       /* events applied by the current generation's lane since start */
-    int64_t skipped;      /* events skipped (invalid or refused) since start */
-    int64_t lag_events;   /* high watermark − checkpoint, summed over partitions */
-    double lag_seconds;   /* age of the last applied event while behind, else 0 */
-    int64_t rebuild_done; /* events replayed into the new generation */
+    int generation;        /* current (served) generation */
+    int building;          /* generation being rebuilt, 0 if none */
+    int64_t events;        /* events applied by the current generation's lane since start */
+    int64_t skipped;       /* events skipped (invalid or refused) since start */
+    int64_t lag_events;    /* high watermark − checkpoint, summed over partitions */
+    double lag_seconds;    /* age of the last applied event while behind, else 0 */
+    int64_t rebuild_done;  /* events replayed into the new generation */
     int64_t rebuild_total; /* events retained when the rebuild started */
-    double rebuild_rate;  /* events/s so far */
-    int rebuilds;         /* rebuilds completed since start */
+    double rebuild_rate;   /* events/s so far */
+    int rebuilds;          /* rebuilds completed since start */
 } eddy_projection_status;
 void eddy_projection_get_status(eddy_projection *p, eddy_projection_status *out);
 /* The status as a JSON object text (malloc'd). */

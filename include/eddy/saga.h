@@ -31,16 +31,16 @@ extern "C" {
 typedef json_t *(*eddy_saga_payload_fn)(const json_t *data, void *arg);
 
 typedef struct eddy_saga_step {
-    const char *name;          /* [a-z0-9_-]{1,64}, unique in the saga */
+    const char *name; /* [a-z0-9_-]{1,64}, unique in the saga */
     const char *command_topic;
-    const char *command_type;  /* event type of the command, e.g. "account.debit" */
+    const char *command_type; /* event type of the command, e.g. "account.debit" */
     eddy_saga_payload_fn command;
-    const char *const *success; /* reply types completing the step (NULL-terminated) */
-    const char *const *failure; /* reply types failing it (may be NULL) */
+    const char *const *success;    /* reply types completing the step (NULL-terminated) */
+    const char *const *failure;    /* reply types failing it (may be NULL) */
     const char *compensation_type; /* NULL: nothing to undo */
     eddy_saga_payload_fn compensation;
     const char *const *compensated; /* reply types confirming the compensation */
-    int timeout_ms;   /* per attempt (default 10000) */
+    int timeout_ms;                 /* per attempt (default 10000) */
     int max_attempts; /* sends before a silent step fails (default 3); also for compensations,
                        * after which the instance is flagged stuck */
 } eddy_saga_step;

@@ -34,10 +34,12 @@ static int apply(json_t *s, const eddy_es_event *ev, void *arg)
         json_object_set(s, "customerId", json_object_get(ev->data, "customerId"));
     } else if (!strcmp(ev->type, "account.debited")) {
         bal -= amt;
-        json_object_set_new(s, "debits", json_integer(json_integer_value(json_object_get(s, "debits")) + 1));
+        json_object_set_new(s, "debits",
+                            json_integer(json_integer_value(json_object_get(s, "debits")) + 1));
     } else if (!strcmp(ev->type, "account.credited")) {
         bal += amt;
-        json_object_set_new(s, "credits", json_integer(json_integer_value(json_object_get(s, "credits")) + 1));
+        json_object_set_new(s, "credits",
+                            json_integer(json_integer_value(json_object_get(s, "credits")) + 1));
     } else {
         return 0; /* an event type this reducer does not know changes nothing */
     }
@@ -53,8 +55,10 @@ static int recorded(eddy_ctx *ctx, const char *key, char **outcome, char **type,
 {
     const char *p[] = {key};
     eddy_rows *r = NULL;
-    int rc = eddy_ctx_query(ctx, "SELECT outcome, reply_type, reply FROM account_commands"
-                                 " WHERE idempotency_key = $1", 1, p, &r);
+    int rc = eddy_ctx_query(ctx,
+                            "SELECT outcome, reply_type, reply FROM account_commands"
+                            " WHERE idempotency_key = $1",
+                            1, p, &r);
     if (rc <= 0) {
         eddy_rows_free(r);
         return rc;
@@ -73,9 +77,10 @@ static int record(eddy_ctx *ctx, const char *key, const char *outcome, const cha
     now_ts(ts);
     char *rs = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
     const char *p[] = {key, outcome, type, rs, ts};
-    int rc = eddy_ctx_exec(ctx, "INSERT INTO account_commands (idempotency_key, outcome,"
-                                " reply_type, reply, at) VALUES ($1, $2, $3, $4, $5)"
-                                " ON CONFLICT (idempotency_key) DO UPDATE SET outcome = $2",
+    int rc = eddy_ctx_exec(ctx,
+                           "INSERT INTO account_commands (idempotency_key, outcome,"
+                           " reply_type, reply, at) VALUES ($1, $2, $3, $4, $5)"
+                           " ON CONFLICT (idempotency_key) DO UPDATE SET outcome = $2",
                            5, p);
     free(rs);
     return rc < 0 ? rc : 0;
@@ -143,11 +148,12 @@ static int on_debit(eddy_ctx *ctx, void *arg)
     rc = eddy_aggregate_append(eddy_ctx_tx(ctx), &ACCOUNT, &a, &e, 1);
     bal = json_integer_value(json_object_get(a.state, "balanceCents"));
     eddy_aggregate_release(&a);
-    if (rc == EDDY_ERR_CONFLICT) return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "%s", eddy_es_error());
+    if (rc == EDDY_ERR_CONFLICT)
+        return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "%s", eddy_es_error());
     if (rc < 0) return eddy_ctx_fail(ctx, rc, "%s", eddy_es_error());
     return answer(ctx, key, "debited", "account.debited",
-                  json_pack("{s:s,s:I,s:I}", "customerId", cust, "amountCents",
-                            (json_int_t)amount, "balanceCents", bal));
+                  json_pack("{s:s,s:I,s:I}", "customerId", cust, "amountCents", (json_int_t)amount,
+                            "balanceCents", bal));
 }
 
 static int on_credit(eddy_ctx *ctx, void *arg)
@@ -186,7 +192,8 @@ static int on_credit(eddy_ctx *ctx, void *arg)
                                    (json_int_t)amount, "reference", key)};
         rc = eddy_aggregate_append(eddy_ctx_tx(ctx), &ACCOUNT, &a, &e, 1);
         eddy_aggregate_release(&a);
-        if (rc == EDDY_ERR_CONFLICT) return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "%s", eddy_es_error());
+        if (rc == EDDY_ERR_CONFLICT)
+            return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "%s", eddy_es_error());
         if (rc < 0) return eddy_ctx_fail(ctx, rc, "%s", eddy_es_error());
         rc = record(ctx, debit_key, "credited", "account.debited", NULL);
         if (rc < 0) return rc;
@@ -211,15 +218,16 @@ static char *post_account(eddy_service *svc, const eddy_http_req *req, int *stat
 {
     const char *rest = req->path + strlen("/accounts");
     json_error_t jerr;
-    json_t *o = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
-                              : NULL;
+    json_t *o =
+        req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     if (!o) return eddy_http_error(status, 400, "a JSON object body is expected");
     char cust[128];
     long long amount = 0;
     const char *type;
     char *err = NULL;
     if (!*rest || !strcmp(rest, "/")) { /* POST /accounts */
-        json_t *c = json_object_get(o, "customerId"), *b = json_object_get(o, "initialBalanceCents");
+        json_t *c = json_object_get(o, "customerId"),
+               *b = json_object_get(o, "initialBalanceCents");
         if (!json_is_string(c) || !valid_customer(json_string_value(c)))
             err = eddy_http_error(status, 400, "customerId must be 1..100 of [A-Za-z0-9_.-]");
         else if (!json_is_integer(b) || json_integer_value(b) < 0 ||
@@ -239,18 +247,21 @@ static char *post_account(eddy_service *svc, const eddy_http_req *req, int *stat
         memcpy(cust, rest + 1, n);
         cust[n] = 0;
         json_t *b = json_object_get(o, "amountCents");
-        if (!valid_customer(cust)) err = eddy_http_error(status, 400, "bad customer id");
+        if (!valid_customer(cust))
+            err = eddy_http_error(status, 400, "bad customer id");
         else if (!json_is_integer(b) || json_integer_value(b) <= 0 ||
                  json_integer_value(b) > 1000000000000LL)
             err = eddy_http_error(status, 400, "amountCents must be an integer 1..10^12");
-        else amount = json_integer_value(b);
+        else
+            amount = json_integer_value(b);
         type = "account.credited";
     }
     json_decref(o);
     if (err) return err;
     eddy_store *st = eddy_service_store(svc);
     eddy_tx *tx;
-    if (!st || eddy_tx_begin(st, eddy_service_name(svc), req->correlation_id, req->traceparent, &tx) < 0)
+    if (!st ||
+        eddy_tx_begin(st, eddy_service_name(svc), req->correlation_id, req->traceparent, &tx) < 0)
         return eddy_http_error(status, 503, "store unavailable");
     eddy_aggregate a;
     int rc = eddy_aggregate_load(st, &ACCOUNT, cust, 0, &a);
@@ -294,10 +305,12 @@ static char *post_account(eddy_service *svc, const eddy_http_req *req, int *stat
 static char *get_account(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)
 {
     const char *rest = req->path + strlen("/accounts/");
-    if (strncmp(req->path, "/accounts/", 10)) return eddy_http_error(status, 404, "GET /accounts/{id}");
+    if (strncmp(req->path, "/accounts/", 10))
+        return eddy_http_error(status, 404, "GET /accounts/{id}");
     char cust[128];
     size_t n = strcspn(rest, "/");
-    if (!n || n >= sizeof cust) return eddy_http_error(status, 404, "no route for GET %s", req->path);
+    if (!n || n >= sizeof cust)
+        return eddy_http_error(status, 404, "no route for GET %s", req->path);
     memcpy(cust, rest, n);
     cust[n] = 0;
     int history = !strcmp(rest + n, "/history");
@@ -318,10 +331,10 @@ static char *get_account(eddy_service *svc, const eddy_http_req *req, int *statu
             eddy_aggregate_release(&a);
             return eddy_http_error(status, 404, "no account %s", cust);
         }
-        json_t *o = json_pack("{s:s,s:O,s:I,s:I,s:i,s:I}", "customerId", cust, "state", a.state,
-                              "version", (json_int_t)a.version, "snapshotVersion",
-                              (json_int_t)a.snapshot_version, "eventsFolded", a.events_applied,
-                              "loadMicros", (json_int_t)t0);
+        json_t *o =
+            json_pack("{s:s,s:O,s:I,s:I,s:i,s:I}", "customerId", cust, "state", a.state, "version",
+                      (json_int_t)a.version, "snapshotVersion", (json_int_t)a.snapshot_version,
+                      "eventsFolded", a.events_applied, "loadMicros", (json_int_t)t0);
         json_object_set(o, "balanceCents", json_object_get(a.state, "balanceCents"));
         eddy_aggregate_release(&a);
         char *s = json_dumps(o, JSON_COMPACT);
@@ -341,8 +354,7 @@ static char *get_account(eddy_service *svc, const eddy_http_req *req, int *statu
                                            (json_int_t)e->ev[i].version, "position",
                                            (json_int_t)e->ev[i].position, "type", e->ev[i].type,
                                            "data", e->ev[i].data, "at", e->ev[i].created_at,
-                                           "balanceCents",
-                                           json_object_get(state, "balanceCents")));
+                                           "balanceCents", json_object_get(state, "balanceCents")));
     }
     eddy_es_events_free(e);
     json_t *o = json_pack("{s:s,s:o,s:O}", "customerId", cust, "events", a, "balanceCents",

@@ -16,12 +16,11 @@
 
 #include "../common/svc.h"
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS orders ("
-    " id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, items TEXT NOT NULL,"
-    " total_cents BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT,"
-    " refunded INTEGER NOT NULL DEFAULT 0, correlation_id TEXT NOT NULL,"
-    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);";
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS orders ("
+                             " id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, items TEXT NOT NULL,"
+                             " total_cents BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT,"
+                             " refunded INTEGER NOT NULL DEFAULT 0, correlation_id TEXT NOT NULL,"
+                             " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);";
 
 static eddy_saga *g_saga;
 
@@ -29,7 +28,8 @@ static eddy_saga *g_saga;
 static json_t *debit_payload(const json_t *d, void *arg)
 {
     return json_pack("{s:O,s:O,s:O}", "orderId", json_object_get(d, "orderId"), "customerId",
-                     json_object_get(d, "customerId"), "amountCents", json_object_get(d, "totalCents"));
+                     json_object_get(d, "customerId"), "amountCents",
+                     json_object_get(d, "totalCents"));
 }
 
 static json_t *reserve_payload(const json_t *d, void *arg)
@@ -73,8 +73,10 @@ static int on_end(eddy_tx *tx, const char *id, const char *state, const char *re
     now_ts(ts);
     snprintf(rf, sizeof rf, "%d", refunded);
     const char *p[] = {status, reason, rf, ts, id};
-    int rc = eddy_tx_exec(tx, "UPDATE orders SET status = $1, reason = $2, refunded = $3,"
-                              " updated_at = $4 WHERE id = $5", 5, p);
+    int rc = eddy_tx_exec(tx,
+                          "UPDATE orders SET status = $1, reason = $2, refunded = $3,"
+                          " updated_at = $4 WHERE id = $5",
+                          5, p);
     return rc < 0 ? rc : 0;
 }
 
@@ -83,10 +85,11 @@ static eddy_saga_def g_def = {"order", "order-orchestrator.replies", g_steps, 2,
 /* ---- HTTP --------------------------------------------------------------------------------- */
 static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)
 {
-    if (strcmp(req->path, "/orders")) return eddy_http_error(status, 404, "no route for POST %s", req->path);
+    if (strcmp(req->path, "/orders"))
+        return eddy_http_error(status, 404, "no route for POST %s", req->path);
     json_error_t jerr;
-    json_t *o = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
-                              : NULL;
+    json_t *o =
+        req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     if (!json_is_object(o)) {
         json_decref(o);
         return eddy_http_error(status, 400, "a JSON object body is expected");
@@ -101,15 +104,18 @@ static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status
     long long total = 0;
     size_t i;
     json_t *it;
-    if (!err) json_array_foreach(items, i, it) {
+    if (!err) json_array_foreach(items, i, it)
+        {
             json_t *sku = json_object_get(it, "sku"), *q = json_object_get(it, "quantity"),
                    *pr = json_object_get(it, "price");
             if (!json_is_string(sku) || !json_string_length(sku) || json_string_length(sku) > 64 ||
-                !json_is_integer(q) || json_integer_value(q) <= 0 || json_integer_value(q) > 10000 ||
-                !json_is_number(pr) || json_number_value(pr) < 0 || json_number_value(pr) > 1e6 ||
-                isnan(json_number_value(pr))) {
-                err = eddy_http_error(status, 400, "items[%zu] needs sku (string), quantity"
-                                                   " (1..10000) and price (0..1000000)", i);
+                !json_is_integer(q) || json_integer_value(q) <= 0 ||
+                json_integer_value(q) > 10000 || !json_is_number(pr) || json_number_value(pr) < 0 ||
+                json_number_value(pr) > 1e6 || isnan(json_number_value(pr))) {
+                err = eddy_http_error(status, 400,
+                                      "items[%zu] needs sku (string), quantity"
+                                      " (1..10000) and price (0..1000000)",
+                                      i);
                 break;
             }
             long long cents = llround(json_number_value(pr) * 100.0);
@@ -129,21 +135,24 @@ static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status
     snprintf(tot, sizeof tot, "%lld", total);
     eddy_store *st = eddy_service_store(svc);
     eddy_tx *tx;
-    if (!st || eddy_tx_begin(st, eddy_service_name(svc), req->correlation_id, req->traceparent, &tx) < 0) {
+    if (!st ||
+        eddy_tx_begin(st, eddy_service_name(svc), req->correlation_id, req->traceparent, &tx) < 0) {
         json_decref(clean);
         json_decref(o);
         return eddy_http_error(status, 503, "store unavailable");
     }
     char *items_s = json_dumps(clean, JSON_COMPACT);
     const char *p[] = {id, json_string_value(c), items_s, tot, eddy_tx_correlation_id(tx), ts};
-    int rc = eddy_tx_exec(tx, "INSERT INTO orders (id, customer_id, items, total_cents, status,"
-                              " correlation_id, created_at, updated_at)"
-                              " VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6)", 6, p);
+    int rc = eddy_tx_exec(tx,
+                          "INSERT INTO orders (id, customer_id, items, total_cents, status,"
+                          " correlation_id, created_at, updated_at)"
+                          " VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6)",
+                          6, p);
     free(items_s);
     if (rc >= 0)
         rc = eddy_saga_begin(tx, g_saga, id,
-                             json_pack("{s:s,s:O,s:O,s:I}", "orderId", id, "customerId", c,
-                                       "items", clean, "totalCents", (json_int_t)total),
+                             json_pack("{s:s,s:O,s:O,s:I}", "orderId", id, "customerId", c, "items",
+                                       clean, "totalCents", (json_int_t)total),
                              NULL);
     json_decref(clean);
     json_decref(o);
@@ -168,7 +177,8 @@ static char *get_order(eddy_service *svc, const eddy_http_req *req, int *status,
     if (!st) return eddy_http_error(status, 503, "store unavailable");
     eddy_rows *r = NULL;
     if (!strcmp(req->path, "/orders") || !strcmp(req->path, "/orders/")) {
-        if (eddy_store_query(st, "SELECT id, status FROM orders ORDER BY created_at, id", 0, NULL, &r) < 0)
+        if (eddy_store_query(st, "SELECT id, status FROM orders ORDER BY created_at, id", 0, NULL,
+                             &r) < 0)
             return eddy_http_error(status, 503, "store unavailable");
         json_t *a = json_array();
         for (int i = 0; i < eddy_rows_count(r); i++)
@@ -180,10 +190,12 @@ static char *get_order(eddy_service *svc, const eddy_http_req *req, int *status,
         return s;
     }
     const char *id = req->path + strlen("/orders/");
-    if (strchr(id, '/') || strlen(id) > 100) return eddy_http_error(status, 404, "no route for GET %s", req->path);
+    if (strchr(id, '/') || strlen(id) > 100)
+        return eddy_http_error(status, 404, "no route for GET %s", req->path);
     const char *p[] = {id};
-    if (eddy_store_query(st, "SELECT id, customer_id, items, total_cents, status, reason, refunded,"
-                             " correlation_id, created_at, updated_at FROM orders WHERE id = $1",
+    if (eddy_store_query(st,
+                         "SELECT id, customer_id, items, total_cents, status, reason, refunded,"
+                         " correlation_id, created_at, updated_at FROM orders WHERE id = $1",
                          1, p, &r) < 0)
         return eddy_http_error(status, 503, "store unavailable");
     if (!eddy_rows_count(r)) {
@@ -192,13 +204,12 @@ static char *get_order(eddy_service *svc, const eddy_http_req *req, int *status,
     }
     json_t *items = json_loads(eddy_rows_get(r, 0, 2), 0, NULL);
     const char *reason = eddy_rows_get(r, 0, 5);
-    json_t *o = json_pack("{s:s,s:s,s:o,s:I,s:s,s:s?,s:b,s:s,s:s,s:s}", "orderId",
-                          eddy_rows_get(r, 0, 0), "customerId", eddy_rows_get(r, 0, 1), "items",
-                          items ? items : json_array(), "totalCents",
-                          (json_int_t)atoll(eddy_rows_get(r, 0, 3)), "status",
-                          eddy_rows_get(r, 0, 4), "reason", reason, "refunded",
-                          atoi(eddy_rows_get(r, 0, 6)), "correlationId", eddy_rows_get(r, 0, 7),
-                          "createdAt", eddy_rows_get(r, 0, 8), "updatedAt", eddy_rows_get(r, 0, 9));
+    json_t *o = json_pack(
+        "{s:s,s:s,s:o,s:I,s:s,s:s?,s:b,s:s,s:s,s:s}", "orderId", eddy_rows_get(r, 0, 0),
+        "customerId", eddy_rows_get(r, 0, 1), "items", items ? items : json_array(), "totalCents",
+        (json_int_t)atoll(eddy_rows_get(r, 0, 3)), "status", eddy_rows_get(r, 0, 4), "reason",
+        reason, "refunded", atoi(eddy_rows_get(r, 0, 6)), "correlationId", eddy_rows_get(r, 0, 7),
+        "createdAt", eddy_rows_get(r, 0, 8), "updatedAt", eddy_rows_get(r, 0, 9));
     eddy_rows_free(r);
     int rc;
     char *saga = eddy_saga_show(st, id, &rc);

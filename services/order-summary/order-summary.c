@@ -112,18 +112,21 @@ static int apply(eddy_tx *tx, const eddy_event *ev, const char *sfx, void *arg)
 static char *get_orders(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)
 {
     const char *rest = req->path + strlen("/customers/");
-    if (strncmp(req->path, "/customers/", 11)) return eddy_http_error(status, 404, "GET /customers/{id}/orders");
+    if (strncmp(req->path, "/customers/", 11))
+        return eddy_http_error(status, 404, "GET /customers/{id}/orders");
     size_t n = strcspn(rest, "/");
     if (!n || n > 100 || strcmp(rest + n, "/orders"))
-        return eddy_http_error(status, 404, "no route for GET %s (GET /customers/{id}/orders)", req->path);
+        return eddy_http_error(status, 404, "no route for GET %s (GET /customers/{id}/orders)",
+                               req->path);
     char cust[128], sfx[16], sql[512];
     memcpy(cust, rest, n);
     cust[n] = 0;
     eddy_projection_suffix(g_proj, sfx);
-    snprintf(sql, sizeof sql,
-             "SELECT order_id, total_cents, items, status, paid, refunded, reason, created_at,"
-             " updated_at FROM order_summary%s WHERE customer_id = $1 ORDER BY created_at, order_id",
-             sfx);
+    snprintf(
+        sql, sizeof sql,
+        "SELECT order_id, total_cents, items, status, paid, refunded, reason, created_at,"
+        " updated_at FROM order_summary%s WHERE customer_id = $1 ORDER BY created_at, order_id",
+        sfx);
     eddy_store *st = eddy_service_store(svc);
     eddy_rows *r = NULL;
     const char *p[] = {cust};

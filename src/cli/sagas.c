@@ -49,8 +49,8 @@ static int call(const char *base, const char *method, const char *path, httpc_re
         return cli_fail(CLI_EUSAGE, "URL '%s' is not http://HOST[:PORT][/PATH]", base);
     char *full = xasprintf("%s%s", prefix, path);
     char e[256] = "";
-    int rc = httpc_request(host, port, method, full, NULL, NULL, 0, g_cli.timeout_ms,
-                           HTTP_MAX_BODY, r, e, sizeof e);
+    int rc = httpc_request(host, port, method, full, NULL, NULL, 0, g_cli.timeout_ms, HTTP_MAX_BODY,
+                           r, e, sizeof e);
     free(full);
     if (rc == EDDY_ERR_TRANSIENT)
         return cli_fail(CLI_EUNREACHABLE, "cannot reach %s within %d ms: %s", base,
@@ -105,7 +105,8 @@ static int print_sagas(json_t *a)
                "STUCK", "REASON");
     size_t i;
     json_t *o;
-    json_array_foreach(a, i, o) {
+    json_array_foreach(a, i, o)
+    {
         if (g_cli.json) {
             cli_json_print(o);
             continue;
@@ -166,8 +167,10 @@ static int parse(int argc, char **argv, const char *usage, const char **url, int
             fputs(usage, stdout);
             return -1;
         }
-        if (c == 'U') *url = optarg;
-        else if (c == 'W' && wait) *wait = 1;
+        if (c == 'U')
+            *url = optarg;
+        else if (c == 'W' && wait)
+            *wait = 1;
         else {
             fputs(usage, stderr);
             return CLI_EUSAGE;
@@ -196,8 +199,10 @@ int cmd_sagas(int argc, char **argv)
         char *path = xasprintf(!strcmp(sub, "show") ? "/sagas/%s" : "/sagas/%s/retry", pos[1]);
         rc = call_json(url, !strcmp(sub, "show") ? "GET" : "POST", path, &j);
         free(path);
-        if (!rc && !strcmp(sub, "show")) rc = saga_show(j);
-        else if (!rc) printf("saga %s: retry scheduled\n", pos[1]);
+        if (!rc && !strcmp(sub, "show"))
+            rc = saga_show(j);
+        else if (!rc)
+            printf("saga %s: retry scheduled\n", pos[1]);
     } else {
         return cli_usage_error(k_sagas_usage, "sagas: unknown subcommand '%s'", sub);
     }

@@ -129,8 +129,8 @@ static int stream_parse(const char *stream, char type_out[65])
                            stream);
     for (size_t i = 0; i < tl; i++)
         if (!valid_type_char(stream[i]))
-            return sdk_es_fail(EDDY_ERR_PERMANENT,
-                               "aggregate type of '%.200s' must be [a-z0-9_.]", stream);
+            return sdk_es_fail(EDDY_ERR_PERMANENT, "aggregate type of '%.200s' must be [a-z0-9_.]",
+                               stream);
     for (const char *p = stream; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             return sdk_es_fail(EDDY_ERR_PERMANENT, "stream name has a control character");
@@ -225,8 +225,8 @@ static int current_version(eddy_store *st, const char *stream, int64_t *v)
 {
     eddy_rows *r = NULL;
     const char *p[] = {stream};
-    int rc = eddy_store_query(st, "SELECT version FROM eddy_streams WHERE stream_id = $1", 1, p,
-                              &r);
+    int rc =
+        eddy_store_query(st, "SELECT version FROM eddy_streams WHERE stream_id = $1", 1, p, &r);
     if (rc < 0) return sdk_es_store_fail(st, rc, "reading stream version");
     *v = rc > 0 ? atoll(eddy_rows_get(r, 0, 0)) : 0;
     eddy_rows_free(r);
@@ -246,8 +246,9 @@ static int conflict(eddy_store *st, const char *stream, int64_t expected)
         return sdk_es_fail(EDDY_ERR_CONFLICT,
                            "conflict: stream %.200s does not exist, expected version %lld", stream,
                            (long long)expected);
-    return sdk_es_fail(EDDY_ERR_CONFLICT, "conflict: stream %.200s is at version %lld, expected %lld",
-                       stream, (long long)cur, (long long)expected);
+    return sdk_es_fail(EDDY_ERR_CONFLICT,
+                       "conflict: stream %.200s is at version %lld, expected %lld", stream,
+                       (long long)cur, (long long)expected);
 }
 
 static void free_new(const eddy_es_new *events, int n, int from)
@@ -272,8 +273,9 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
     eddy_store *st = eddy_tx_store(tx);
     if ((rc = stream_parse(stream, type)) < 0) goto out;
     if (expected < EDDY_ES_ANY) {
-        rc = sdk_es_fail(EDDY_ERR_PERMANENT, "expected version %lld is negative (use EDDY_ES_ANY,"
-                                             " EDDY_ES_NO_STREAM or a version >= 1)",
+        rc = sdk_es_fail(EDDY_ERR_PERMANENT,
+                         "expected version %lld is negative (use EDDY_ES_ANY,"
+                         " EDDY_ES_NO_STREAM or a version >= 1)",
                          (long long)expected);
         goto out;
     }
@@ -310,7 +312,8 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
     eddy_time_rfc3339(sdk_wall_ms(), ts);
     snprintf(nbuf, sizeof nbuf, "%d", n);
     if (eddy_store_is_postgres(st) &&
-        (rc = eddy_store_exec(st, "SELECT pg_advisory_xact_lock(" ES_ORDER_LOCK ")", 0, NULL)) < 0) {
+        (rc = eddy_store_exec(st, "SELECT pg_advisory_xact_lock(" ES_ORDER_LOCK ")", 0, NULL)) <
+            0) {
         rc = sdk_es_store_fail(st, rc, "append lock");
         goto out;
     }
@@ -392,7 +395,8 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
             if (strstr(e, "UNIQUE") || strstr(e, "duplicate key"))
                 rc = sdk_es_fail(EDDY_ERR_CONFLICT, "conflict: version %s of %s exists", ev_v,
                                  stream);
-            else rc = sdk_es_store_fail(st, rc < 0 ? rc : EDDY_ERR_IO, "append");
+            else
+                rc = sdk_es_store_fail(st, rc < 0 ? rc : EDDY_ERR_IO, "append");
             goto out;
         }
         if (out) {
@@ -448,8 +452,9 @@ void eddy_es_events_free(eddy_es_events *e)
     free(e);
 }
 
-#define EV_COLS "position, version, stream_id, event_id, event_type, event_version, data," \
-                " correlation_id, created_at"
+#define EV_COLS                                                                                    \
+    "position, version, stream_id, event_id, event_type, event_version, data,"                     \
+    " correlation_id, created_at"
 
 static int rows_to_events(eddy_rows *r, eddy_es_events **out)
 {
@@ -553,8 +558,10 @@ int eddy_es_read_all(eddy_store *st, int64_t after_position, int max, eddy_es_ev
     char from[24], sql[256], lim[32] = "";
     snprintf(from, sizeof from, "%lld", (long long)after_position);
     if (max > 0) snprintf(lim, sizeof lim, " LIMIT %d", max);
-    snprintf(sql, sizeof sql, "SELECT " EV_COLS " FROM eddy_events WHERE position > $1"
-                              " ORDER BY position%s", lim);
+    snprintf(sql, sizeof sql,
+             "SELECT " EV_COLS " FROM eddy_events WHERE position > $1"
+             " ORDER BY position%s",
+             lim);
     eddy_rows *r = NULL;
     const char *p[] = {from};
     int rc = eddy_store_query(st, sql, 1, p, &r);
@@ -600,8 +607,9 @@ int eddy_aggregate_load(eddy_store *st, const eddy_aggregate_type *t, const char
     if (!(flags & EDDY_AGG_NO_SNAPSHOT)) {
         eddy_rows *r = NULL;
         const char *p[] = {out->stream, t->reducer_version};
-        rc = eddy_store_query(st, "SELECT version, state FROM eddy_snapshots"
-                                  " WHERE stream_id = $1 AND reducer_version = $2",
+        rc = eddy_store_query(st,
+                              "SELECT version, state FROM eddy_snapshots"
+                              " WHERE stream_id = $1 AND reducer_version = $2",
                               2, p, &r);
         if (rc < 0) return sdk_es_store_fail(st, rc, "reading snapshot");
         if (rc > 0) {
@@ -622,8 +630,9 @@ int eddy_aggregate_load(eddy_store *st, const eddy_aggregate_type *t, const char
         snprintf(from, sizeof from, "%lld", (long long)out->version + 1);
         eddy_rows *r = NULL;
         const char *p[] = {out->stream, from};
-        rc = eddy_store_query(st, "SELECT " EV_COLS " FROM eddy_events WHERE stream_id = $1"
-                                  " AND version >= $2 ORDER BY version LIMIT 5000",
+        rc = eddy_store_query(st,
+                              "SELECT " EV_COLS " FROM eddy_events WHERE stream_id = $1"
+                              " AND version >= $2 ORDER BY version LIMIT 5000",
                               2, p, &r);
         if (rc < 0) {
             rc = sdk_es_store_fail(st, rc, "reading stream");
@@ -701,8 +710,10 @@ int eddy_aggregate_append(eddy_tx *tx, const eddy_aggregate_type *t, eddy_aggreg
     for (int i = 0; i < n; i++) {
         if (rc == 0) {
             int a = t->apply(agg->state, &evs[i], t->arg);
-            if (a < 0) rc = sdk_es_fail(a, "apply of %s (%s) failed", agg->stream, evs[i].type);
-            else agg->version = evs[i].version;
+            if (a < 0)
+                rc = sdk_es_fail(a, "apply of %s (%s) failed", agg->stream, evs[i].type);
+            else
+                agg->version = evs[i].version;
         }
         event_clear(&evs[i]);
     }

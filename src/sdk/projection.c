@@ -109,8 +109,8 @@ static int proj_init(const eddy_projection_def *def, eddy_projection **out)
     if (!def->topics || !def->topics[0])
         return sdk_es_fail(EDDY_ERR_PERMANENT, "projection %s has no topics", def->name);
     if (def->batch_size < 0 || def->batch_size > PROJ_MAX_BATCH)
-        return sdk_es_fail(EDDY_ERR_PERMANENT, "projection %s: batch_size must be 0..%d",
-                           def->name, PROJ_MAX_BATCH);
+        return sdk_es_fail(EDDY_ERR_PERMANENT, "projection %s: batch_size must be 0..%d", def->name,
+                           PROJ_MAX_BATCH);
     eddy_projection *p = sdk_xcalloc(1, sizeof *p);
     p->def = *def;
     if (!p->def.batch_size) p->def.batch_size = PROJ_DEFAULT_BATCH;
@@ -204,11 +204,25 @@ static int lane_open(eddy_projection *p, lane *l, int gen)
     eddy_uuid_generate(u);
     snprintf(gid, sizeof gid, "eddy-projection-%s-%.8s", p->name, u);
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers", p->bootstrap, "group.id", gid,
-                        "enable.auto.commit", "false", "enable.auto.offset.store", "false",
-                        "auto.offset.reset", "earliest", "fetch.wait.max.ms", "50",
-                        "allow.auto.create.topics", "false", "log_level", "3",
-                        "reconnect.backoff.max.ms", "1000", NULL};
+    const char *kv[] = {"bootstrap.servers",
+                        p->bootstrap,
+                        "group.id",
+                        gid,
+                        "enable.auto.commit",
+                        "false",
+                        "enable.auto.offset.store",
+                        "false",
+                        "auto.offset.reset",
+                        "earliest",
+                        "fetch.wait.max.ms",
+                        "50",
+                        "allow.auto.create.topics",
+                        "false",
+                        "log_level",
+                        "3",
+                        "reconnect.backoff.max.ms",
+                        "1000",
+                        NULL};
     for (int i = 0; kv[i]; i += 2)
         if (rd_kafka_conf_set(c, kv[i], kv[i + 1], err, sizeof err) != RD_KAFKA_CONF_OK) {
             rd_kafka_conf_destroy(c);
@@ -221,8 +235,9 @@ static int lane_open(eddy_projection *p, lane *l, int gen)
     snprintf(g, sizeof g, "%d", gen);
     const char *q[] = {p->name, g};
     eddy_rows *r = NULL;
-    int rc = eddy_store_query(p->st, "SELECT topic, partition, next_offset FROM"
-                                     " eddy_projection_offsets WHERE name = $1 AND gen = $2",
+    int rc = eddy_store_query(p->st,
+                              "SELECT topic, partition, next_offset FROM"
+                              " eddy_projection_offsets WHERE name = $1 AND gen = $2",
                               2, q, &r);
     if (rc < 0) {
         lane_close(l);
@@ -230,8 +245,7 @@ static int lane_open(eddy_projection *p, lane *l, int gen)
     }
     for (int i = 0; i < eddy_rows_count(r); i++) {
         int t = topic_index(p, eddy_rows_get(r, i, 0));
-        if (t >= 0)
-            lane_add(l, t, atoi(eddy_rows_get(r, i, 1)), atoll(eddy_rows_get(r, i, 2)));
+        if (t >= 0) lane_add(l, t, atoi(eddy_rows_get(r, i, 1)), atoll(eddy_rows_get(r, i, 2)));
     }
     eddy_rows_free(r);
     lane_refresh(p, l, 1);
@@ -257,8 +271,10 @@ static int proj_open(eddy_projection *p, const char *url, const char *bootstrap,
         return sdk_es_store_fail(p->st, rc, "projection start");
     eddy_rows *r = NULL;
     const char *q[] = {p->name};
-    rc = eddy_tx_query(tx, "SELECT active_gen, building_gen, rebuild_total FROM eddy_projections"
-                           " WHERE name = $1", 1, q, &r);
+    rc = eddy_tx_query(tx,
+                       "SELECT active_gen, building_gen, rebuild_total FROM eddy_projections"
+                       " WHERE name = $1",
+                       1, q, &r);
     int active = 1, building = 0;
     int64_t total = 0;
     if (rc > 0) {
@@ -270,8 +286,10 @@ static int proj_open(eddy_projection *p, const char *url, const char *bootstrap,
         eddy_time_rfc3339(sdk_wall_ms(), ts);
         suffix_of(1, sfx);
         const char *ip[] = {p->name, ts};
-        rc = eddy_tx_exec(tx, "INSERT INTO eddy_projections (name, active_gen, updated_at)"
-                              " VALUES ($1, 1, $2)", 2, ip);
+        rc = eddy_tx_exec(tx,
+                          "INSERT INTO eddy_projections (name, active_gen, updated_at)"
+                          " VALUES ($1, 1, $2)",
+                          2, ip);
         if (rc >= 0) rc = p->def.reset(tx, sfx, p->def.arg);
         if (rc < 0 && !*eddy_es_error())
             sdk_es_fail(rc, "projection %s: reset of %s failed: %s", p->name, sfx,
@@ -403,8 +421,8 @@ static int lane_batch(eddy_projection *p, lane *l, int wait_ms)
             rc = a;
         } else if (a < 0) {
             sdk_log(p->source, "projection %s: skipped %s %s[%d]@%lld (apply returned %d: %s)",
-                    p->name, ev->event_type, ev->topic, (int)m->partition, (long long)m->offset,
-                    a, eddy_store_error(p->st));
+                    p->name, ev->event_type, ev->topic, (int)m->partition, (long long)m->offset, a,
+                    eddy_store_error(p->st));
             skipped++;
         }
         eddy_event_free(ev);
@@ -457,9 +475,9 @@ static void update_stat(eddy_projection *p)
     p->stat.building = p->building ? p->build.gen : 0;
     p->stat.events = p->live.processed;
     p->stat.lag_events = lag;
-    p->stat.lag_seconds =
-        lag > 0 && p->live.last_ts_ms > 0 ? (double)(sdk_wall_ms() - p->live.last_ts_ms) / 1000.0
-                                          : 0.0;
+    p->stat.lag_seconds = lag > 0 && p->live.last_ts_ms > 0
+                              ? (double)(sdk_wall_ms() - p->live.last_ts_ms) / 1000.0
+                              : 0.0;
     if (p->stat.lag_seconds < 0) p->stat.lag_seconds = 0;
     if (p->building) {
         p->stat.rebuild_done = p->build.processed;
@@ -495,12 +513,13 @@ static int start_rebuild(eddy_projection *p)
     rc = p->def.reset(tx, sfx, p->def.arg);
     const char *q1[] = {p->name, g};
     if (rc >= 0)
-        rc = eddy_tx_exec(tx, "DELETE FROM eddy_projection_offsets WHERE name = $1 AND gen = $2",
-                          2, q1);
+        rc = eddy_tx_exec(tx, "DELETE FROM eddy_projection_offsets WHERE name = $1 AND gen = $2", 2,
+                          q1);
     const char *q2[] = {p->name, g, total_s, ts};
     if (rc >= 0)
-        rc = eddy_tx_exec(tx, "UPDATE eddy_projections SET building_gen = $2, rebuild_total = $3,"
-                              " rebuild_started_at = $4, updated_at = $4 WHERE name = $1",
+        rc = eddy_tx_exec(tx,
+                          "UPDATE eddy_projections SET building_gen = $2, rebuild_total = $3,"
+                          " rebuild_started_at = $4, updated_at = $4 WHERE name = $1",
                           4, q2);
     if (rc < 0) {
         sdk_log(p->source, "projection %s: rebuild could not start: %s", p->name,
@@ -517,8 +536,9 @@ static int start_rebuild(eddy_projection *p)
     p->stat.rebuild_done = 0;
     p->stat.rebuild_rate = 0;
     pthread_mutex_unlock(&p->mu);
-    sdk_log(p->source, "projection %s: rebuilding into generation %d from the earliest offsets"
-                       " (%lld events retained); reads stay on generation %d",
+    sdk_log(p->source,
+            "projection %s: rebuilding into generation %d from the earliest offsets"
+            " (%lld events retained); reads stay on generation %d",
             p->name, gen, (long long)total, gen - 1);
     return 0;
 }
@@ -544,12 +564,14 @@ static int maybe_switch(eddy_projection *p)
     int rc = eddy_tx_begin(p->st, p->source, NULL, NULL, &tx);
     if (rc < 0) return rc;
     const char *q1[] = {p->name, g, ts};
-    rc = eddy_tx_exec(tx, "UPDATE eddy_projections SET active_gen = $2, building_gen = NULL,"
-                          " updated_at = $3 WHERE name = $1", 3, q1);
+    rc = eddy_tx_exec(tx,
+                      "UPDATE eddy_projections SET active_gen = $2, building_gen = NULL,"
+                      " updated_at = $3 WHERE name = $1",
+                      3, q1);
     const char *q2[] = {p->name, o};
     if (rc >= 0)
-        rc = eddy_tx_exec(tx, "DELETE FROM eddy_projection_offsets WHERE name = $1 AND gen = $2",
-                          2, q2);
+        rc = eddy_tx_exec(tx, "DELETE FROM eddy_projection_offsets WHERE name = $1 AND gen = $2", 2,
+                          q2);
     if (rc < 0) {
         eddy_tx_rollback(tx);
         return rc;
@@ -558,8 +580,9 @@ static int maybe_switch(eddy_projection *p)
     atomic_store(&p->active_gen, gen);
     double el = (double)(sdk_mono_us() - p->rebuild_started_us) / 1e6;
     int64_t done = p->build.processed;
-    sdk_log(p->source, "projection %s: generation %d is current: %lld events replayed in %.2f s"
-                       " (%.0f events/s)",
+    sdk_log(p->source,
+            "projection %s: generation %d is current: %lld events replayed in %.2f s"
+            " (%.0f events/s)",
             p->name, gen, (long long)done, el, el > 0 ? (double)done / el : 0.0);
     lane_close(&p->live);
     p->live = p->build;
@@ -575,11 +598,13 @@ static int maybe_switch(eddy_projection *p)
         suffix_of(old, sfx);
         if (eddy_tx_begin(p->st, p->source, NULL, NULL, &tx) == 0) {
             int d = p->def.drop(tx, sfx, p->def.arg);
-            if (d >= 0) d = eddy_tx_commit(tx);
-            else eddy_tx_rollback(tx);
+            if (d >= 0)
+                d = eddy_tx_commit(tx);
+            else
+                eddy_tx_rollback(tx);
             if (d < 0)
-                sdk_log(p->source, "projection %s: dropping generation %d failed: %s", p->name,
-                        old, eddy_store_error(p->st));
+                sdk_log(p->source, "projection %s: dropping generation %d failed: %s", p->name, old,
+                        eddy_store_error(p->st));
         }
     }
     return 1;
@@ -593,8 +618,9 @@ static void progress_log(eddy_projection *p)
     p->progress_logged_us = now;
     eddy_projection_status s;
     eddy_projection_get_status(p, &s);
-    sdk_log(p->source, "projection %s: rebuild of generation %d: %lld/%lld events (%.0f%%),"
-                       " %.0f events/s",
+    sdk_log(p->source,
+            "projection %s: rebuild of generation %d: %lld/%lld events (%.0f%%),"
+            " %.0f events/s",
             p->name, s.building, (long long)s.rebuild_done, (long long)s.rebuild_total,
             s.rebuild_total ? 100.0 * (double)s.rebuild_done / (double)s.rebuild_total : 100.0,
             s.rebuild_rate);
@@ -712,12 +738,11 @@ char *eddy_projection_status_json(eddy_projection *p)
 {
     eddy_projection_status s;
     eddy_projection_get_status(p, &s);
-    json_t *o = json_pack("{s:s,s:i,s:s,s:I,s:I,s:I,s:f,s:i}", "name", p->name, "generation",
-                          s.generation, "state",
-                          s.building || atomic_load(&p->rebuild_req) ? "rebuilding" : "live",
-                          "events", (json_int_t)s.events, "skipped", (json_int_t)s.skipped,
-                          "lagEvents", (json_int_t)s.lag_events, "lagSeconds", s.lag_seconds,
-                          "rebuilds", s.rebuilds);
+    json_t *o =
+        json_pack("{s:s,s:i,s:s,s:I,s:I,s:I,s:f,s:i}", "name", p->name, "generation", s.generation,
+                  "state", s.building || atomic_load(&p->rebuild_req) ? "rebuilding" : "live",
+                  "events", (json_int_t)s.events, "skipped", (json_int_t)s.skipped, "lagEvents",
+                  (json_int_t)s.lag_events, "lagSeconds", s.lag_seconds, "rebuilds", s.rebuilds);
     json_t *topics = json_array();
     for (int i = 0; i < p->ntopics; i++) json_array_append_new(topics, json_string(p->topics[i]));
     json_object_set_new(o, "topics", topics);
@@ -761,29 +786,29 @@ static char *comp_metrics(void *arg)
     eddy_projection_status s;
     eddy_projection_get_status(p, &s);
     const char *svc = p->source ? p->source : p->name;
-    return sdk_xasprintf(
-        "# TYPE eddy_projection_lag_events gauge\n"
-        "eddy_projection_lag_events{service=\"%s\",projection=\"%s\"} %lld\n"
-        "# TYPE eddy_projection_lag_seconds gauge\n"
-        "eddy_projection_lag_seconds{service=\"%s\",projection=\"%s\"} %.3f\n"
-        "# TYPE eddy_projection_events_total counter\n"
-        "eddy_projection_events_total{service=\"%s\",projection=\"%s\"} %lld\n"
-        "# TYPE eddy_projection_skipped_total counter\n"
-        "eddy_projection_skipped_total{service=\"%s\",projection=\"%s\"} %lld\n"
-        "# TYPE eddy_projection_generation gauge\n"
-        "eddy_projection_generation{service=\"%s\",projection=\"%s\"} %d\n"
-        "# TYPE eddy_projection_rebuilding gauge\n"
-        "eddy_projection_rebuilding{service=\"%s\",projection=\"%s\"} %d\n"
-        "# TYPE eddy_projection_rebuild_done gauge\n"
-        "eddy_projection_rebuild_done{service=\"%s\",projection=\"%s\"} %lld\n"
-        "# TYPE eddy_projection_rebuild_total gauge\n"
-        "eddy_projection_rebuild_total{service=\"%s\",projection=\"%s\"} %lld\n"
-        "# TYPE eddy_projection_rebuild_rate gauge\n"
-        "eddy_projection_rebuild_rate{service=\"%s\",projection=\"%s\"} %.1f\n",
-        svc, p->name, (long long)s.lag_events, svc, p->name, s.lag_seconds, svc, p->name,
-        (long long)s.events, svc, p->name, (long long)s.skipped, svc, p->name, s.generation, svc,
-        p->name, s.building ? 1 : 0, svc, p->name, (long long)s.rebuild_done, svc, p->name,
-        (long long)s.rebuild_total, svc, p->name, s.rebuild_rate);
+    return sdk_xasprintf("# TYPE eddy_projection_lag_events gauge\n"
+                         "eddy_projection_lag_events{service=\"%s\",projection=\"%s\"} %lld\n"
+                         "# TYPE eddy_projection_lag_seconds gauge\n"
+                         "eddy_projection_lag_seconds{service=\"%s\",projection=\"%s\"} %.3f\n"
+                         "# TYPE eddy_projection_events_total counter\n"
+                         "eddy_projection_events_total{service=\"%s\",projection=\"%s\"} %lld\n"
+                         "# TYPE eddy_projection_skipped_total counter\n"
+                         "eddy_projection_skipped_total{service=\"%s\",projection=\"%s\"} %lld\n"
+                         "# TYPE eddy_projection_generation gauge\n"
+                         "eddy_projection_generation{service=\"%s\",projection=\"%s\"} %d\n"
+                         "# TYPE eddy_projection_rebuilding gauge\n"
+                         "eddy_projection_rebuilding{service=\"%s\",projection=\"%s\"} %d\n"
+                         "# TYPE eddy_projection_rebuild_done gauge\n"
+                         "eddy_projection_rebuild_done{service=\"%s\",projection=\"%s\"} %lld\n"
+                         "# TYPE eddy_projection_rebuild_total gauge\n"
+                         "eddy_projection_rebuild_total{service=\"%s\",projection=\"%s\"} %lld\n"
+                         "# TYPE eddy_projection_rebuild_rate gauge\n"
+                         "eddy_projection_rebuild_rate{service=\"%s\",projection=\"%s\"} %.1f\n",
+                         svc, p->name, (long long)s.lag_events, svc, p->name, s.lag_seconds, svc,
+                         p->name, (long long)s.events, svc, p->name, (long long)s.skipped, svc,
+                         p->name, s.generation, svc, p->name, s.building ? 1 : 0, svc, p->name,
+                         (long long)s.rebuild_done, svc, p->name, (long long)s.rebuild_total, svc,
+                         p->name, s.rebuild_rate);
 }
 
 static char *route_get(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)
@@ -822,8 +847,10 @@ static char *route_post(eddy_service *svc, const eddy_http_req *req, int *status
     if (*rest == '/') rest++;
     size_t n = strcspn(rest, "/");
     if (!n || strcmp(rest + n, "/rebuild"))
-        return eddy_http_error(status, 404, "no route for POST %s (POST /projections/{name}"
-                                            "/rebuild)", req->path);
+        return eddy_http_error(status, 404,
+                               "no route for POST %s (POST /projections/{name}"
+                               "/rebuild)",
+                               req->path);
     pthread_mutex_lock(&g_mu);
     for (eddy_projection *p = g_list; p; p = p->next)
         if (p->svc == svc && strlen(p->name) == n && !strncmp(p->name, rest, n)) {
@@ -837,8 +864,7 @@ static char *route_post(eddy_service *svc, const eddy_http_req *req, int *status
     return eddy_http_error(status, 404, "no projection %.*s", (int)(n > 100 ? 100 : n), rest);
 }
 
-int eddy_projection_attach(eddy_service *svc, const eddy_projection_def *def,
-                           eddy_projection **out)
+int eddy_projection_attach(eddy_service *svc, const eddy_projection_def *def, eddy_projection **out)
 {
     eddy_projection *p;
     int rc = proj_init(def, &p);

@@ -100,9 +100,12 @@ static void fault_transition(int committed)
     if (n <= 0) return;
     int c = atomic_fetch_add(&g_transitions, 1) + 1;
     if (c != n) return;
-    if (committed) die("after a commit");
-    else if (n % 2) die("inside a transition, before its commit");
-    else atomic_store(&g_kill_next, 1);
+    if (committed)
+        die("after a commit");
+    else if (n % 2)
+        die("inside a transition, before its commit");
+    else
+        atomic_store(&g_kill_next, 1);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -159,13 +162,14 @@ static int inst_load(eddy_store *st, const char *id, int lock, inst *in)
     const char *p[] = {id};
     int rc;
     if (lock) {
-        rc = eddy_store_exec(st, "UPDATE eddy_sagas SET lock_seq = lock_seq + 1 WHERE id = $1",
-                             1, p);
+        rc = eddy_store_exec(st, "UPDATE eddy_sagas SET lock_seq = lock_seq + 1 WHERE id = $1", 1,
+                             p);
         if (rc <= 0) return rc;
     }
     eddy_rows *r = NULL;
-    rc = eddy_store_query(st, "SELECT id, saga_type, state, step, attempt, data, correlation_id,"
-                              " reason, stuck, deadline_ms, hist_n FROM eddy_sagas WHERE id = $1",
+    rc = eddy_store_query(st,
+                          "SELECT id, saga_type, state, step, attempt, data, correlation_id,"
+                          " reason, stuck, deadline_ms, hist_n FROM eddy_sagas WHERE id = $1",
                           1, p, &r);
     if (rc <= 0) {
         eddy_rows_free(r);
@@ -202,8 +206,10 @@ static int hist(eddy_store *st, inst *in, const char *fmt, ...)
     snprintf(n, sizeof n, "%d", ++in->hist_n);
     eddy_time_rfc3339(sdk_wall_ms(), ts);
     const char *p[] = {in->id, n, ts, e};
-    int rc = eddy_store_exec(st, "INSERT INTO eddy_saga_history (saga_id, n, at, entry)"
-                                 " VALUES ($1, $2, $3, $4)", 4, p);
+    int rc = eddy_store_exec(st,
+                             "INSERT INTO eddy_saga_history (saga_id, n, at, entry)"
+                             " VALUES ($1, $2, $3, $4)",
+                             4, p);
     free(e);
     return rc < 0 ? rc : 0;
 }
@@ -220,11 +226,13 @@ static int inst_save(eddy_store *st, inst *in)
     snprintf(hn, sizeof hn, "%d", in->hist_n);
     eddy_time_rfc3339(ms, ts);
     char *data = json_dumps(in->data, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *p[] = {in->id, in->state, step, att, data, in->reason, stuck,
-                       in->deadline >= 0 ? dl : NULL, now, ts, hn};
-    int rc = eddy_store_exec(st, "UPDATE eddy_sagas SET state = $2, step = $3, attempt = $4,"
-                                 " data = $5, reason = $6, stuck = $7, deadline_ms = $8,"
-                                 " updated_ms = $9, updated_at = $10, hist_n = $11 WHERE id = $1",
+    const char *p[] = {in->id, in->state,  step,  att,
+                       data,   in->reason, stuck, in->deadline >= 0 ? dl : NULL,
+                       now,    ts,         hn};
+    int rc = eddy_store_exec(st,
+                             "UPDATE eddy_sagas SET state = $2, step = $3, attempt = $4,"
+                             " data = $5, reason = $6, stuck = $7, deadline_ms = $8,"
+                             " updated_ms = $9, updated_at = $10, hist_n = $11 WHERE id = $1",
                              11, p);
     free(data);
     return rc < 0 ? rc : 0;
@@ -259,13 +267,16 @@ static int send_cmd(eddy_tx *tx, eddy_saga *s, inst *in, const char *kind)
     snprintf(att, sizeof att, "%d", in->attempt);
     eddy_time_rfc3339(sdk_wall_ms(), ts);
     const char *p[] = {eid, in->id, stp, kind, att, ts};
-    rc = eddy_store_exec(st, "INSERT INTO eddy_saga_commands (event_id, saga_id, step, kind,"
-                             " attempt, sent_at) VALUES ($1, $2, $3, $4, $5, $6)", 6, p);
+    rc = eddy_store_exec(st,
+                         "INSERT INTO eddy_saga_commands (event_id, saga_id, step, kind,"
+                         " attempt, sent_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                         6, p);
     if (rc < 0) return sdk_es_store_fail(st, rc, "saga command");
     in->deadline = sdk_wall_ms() + step_timeout(step);
     if (in->attempt > 1) atomic_fetch_add(&s->resent, 1);
-    return hist(st, in, "%s %s sent to %s (step %s, attempt %d, key %s)", undo ? "compensation" : "command",
-                type, step->command_topic, step->name, in->attempt, key);
+    return hist(st, in, "%s %s sent to %s (step %s, attempt %d, key %s)",
+                undo ? "compensation" : "command", type, step->command_topic, step->name,
+                in->attempt, key);
 }
 
 static int finish(eddy_tx *tx, eddy_saga *s, inst *in, const char *state)
@@ -307,8 +318,10 @@ static int on_reply(eddy_ctx *ctx, void *arg)
     eddy_store *st = eddy_tx_store(tx);
     const char *p[] = {ev->causation_id};
     eddy_rows *r = NULL;
-    int rc = eddy_tx_query(tx, "SELECT saga_id, step, kind FROM eddy_saga_commands"
-                               " WHERE event_id = $1", 1, p, &r);
+    int rc = eddy_tx_query(tx,
+                           "SELECT saga_id, step, kind FROM eddy_saga_commands"
+                           " WHERE event_id = $1",
+                           1, p, &r);
     if (rc < 0) return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "saga: %s", eddy_store_error(st));
     if (rc == 0) {
         eddy_rows_free(r);
@@ -329,8 +342,8 @@ static int on_reply(eddy_ctx *ctx, void *arg)
     }
     const eddy_saga_step *sp = &s->def.steps[step];
     int running = !strcmp(in.state, "running"), comp = !strcmp(in.state, "compensating");
-    int matches = in.step == step && ((running && !strcmp(kind, "do")) ||
-                                      (comp && !strcmp(kind, "undo")));
+    int matches =
+        in.step == step && ((running && !strcmp(kind, "do")) || (comp && !strcmp(kind, "undo")));
     if (matches && running && in_list(sp->success, ev->event_type)) {
         json_object_set(in.data, sp->name, ev->payload);
         rc = hist(st, &in, "%s received: step %s done", ev->event_type, sp->name);
@@ -361,8 +374,9 @@ static int on_reply(eddy_ctx *ctx, void *arg)
     if (rc >= 0) rc = inst_save(st, &in);
     inst_clear(&in);
     if (rc < 0)
-        return eddy_ctx_fail(ctx, rc == EDDY_ERR_PERMANENT ? EDDY_ERR_PERMANENT : EDDY_ERR_TRANSIENT,
-                             "saga %s: %s", id, *eddy_es_error() ? eddy_es_error() : eddy_store_error(st));
+        return eddy_ctx_fail(
+            ctx, rc == EDDY_ERR_PERMANENT ? EDDY_ERR_PERMANENT : EDDY_ERR_TRANSIENT, "saga %s: %s",
+            id, *eddy_es_error() ? eddy_es_error() : eddy_store_error(st));
     fault_transition(0);
     return 0;
 }
@@ -403,13 +417,16 @@ int eddy_saga_begin(eddy_tx *tx, eddy_saga *s, const char *id, json_t *data, cha
     snprintf(now, sizeof now, "%lld", (long long)ms);
     eddy_time_rfc3339(ms, ts);
     const char *p[] = {in.id, s->def.name, in.corr, now, ts};
-    int rc = eddy_store_exec(st, "INSERT INTO eddy_sagas (id, saga_type, state, step, attempt,"
-                                 " data, correlation_id, created_ms, updated_ms, created_at,"
-                                 " updated_at) VALUES ($1, $2, 'running', 0, 0, '{}', $3, $4, $4,"
-                                 " $5, $5) ON CONFLICT (id) DO NOTHING",
+    int rc = eddy_store_exec(st,
+                             "INSERT INTO eddy_sagas (id, saga_type, state, step, attempt,"
+                             " data, correlation_id, created_ms, updated_ms, created_at,"
+                             " updated_at) VALUES ($1, $2, 'running', 0, 0, '{}', $3, $4, $4,"
+                             " $5, $5) ON CONFLICT (id) DO NOTHING",
                              5, p);
-    if (rc == 0) rc = sdk_es_fail(EDDY_ERR_CONFLICT, "saga %s exists", in.id);
-    else if (rc < 0) rc = sdk_es_store_fail(st, rc, "saga begin");
+    if (rc == 0)
+        rc = sdk_es_fail(EDDY_ERR_CONFLICT, "saga %s exists", in.id);
+    else if (rc < 0)
+        rc = sdk_es_store_fail(st, rc, "saga begin");
     if (rc >= 0) rc = hist(st, &in, "started (%s, %d steps)", s->def.name, s->def.nsteps);
     if (rc >= 0) rc = send_cmd(tx, s, &in, "do");
     if (rc >= 0) rc = inst_save(st, &in);
@@ -450,8 +467,9 @@ static int on_deadline(eddy_saga *s, const char *id, const char *corr)
         } else {
             free(in.reason);
             in.reason = sdk_xasprintf("step %s timed out after %d attempts", sp->name, in.attempt);
-            rc = hist(s->st, &in, "step %s timed out after %d attempts: compensating, this step"
-                                  " included (its outcome is unknown)",
+            rc = hist(s->st, &in,
+                      "step %s timed out after %d attempts: compensating, this step"
+                      " included (its outcome is unknown)",
                       sp->name, in.attempt);
             if (rc >= 0) rc = compensate_next(tx, s, &in);
         }
@@ -461,8 +479,9 @@ static int on_deadline(eddy_saga *s, const char *id, const char *corr)
         if (rc >= 0) rc = send_cmd(tx, s, &in, "undo");
     } else {
         in.stuck = 1;
-        rc = hist(s->st, &in, "compensation of step %s unanswered after %d attempts: stuck"
-                              " (retry with POST /sagas/%s/retry)",
+        rc = hist(s->st, &in,
+                  "compensation of step %s unanswered after %d attempts: stuck"
+                  " (retry with POST /sagas/%s/retry)",
                   sp->name, in.attempt, in.id);
     }
     if (rc >= 0) rc = inst_save(s->st, &in);
@@ -510,8 +529,9 @@ static const eddy_saga_def *def_of(const char *type)
     return d;
 }
 
-#define ROW_COLS "id, saga_type, state, step, attempt, stuck, deadline_ms, created_ms, reason," \
-                 " correlation_id, created_at, updated_at, data"
+#define ROW_COLS                                                                                   \
+    "id, saga_type, state, step, attempt, stuck, deadline_ms, created_ms, reason,"                 \
+    " correlation_id, created_at, updated_at, data"
 
 static json_t *row_json(eddy_rows *r, int i, int full)
 {
@@ -524,10 +544,10 @@ static json_t *row_json(eddy_rows *r, int i, int full)
     int64_t deadline = dl ? atoll(dl) : -1;
     int stuck = atoi(eddy_rows_get(r, i, 5)) ||
                 (active && deadline >= 0 && deadline + SAGA_STUCK_GRACE_MS < now);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:f}", "id", eddy_rows_get(r, i, 0), "type",
-                          type, "state", state, "step", step, "attempt",
-                          atoi(eddy_rows_get(r, i, 4)), "stuck", stuck, "ageSeconds",
-                          (double)(now - atoll(eddy_rows_get(r, i, 7))) / 1000.0);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:i,s:i,s:b,s:f}", "id", eddy_rows_get(r, i, 0), "type", type,
+                  "state", state, "step", step, "attempt", atoi(eddy_rows_get(r, i, 4)), "stuck",
+                  stuck, "ageSeconds", (double)(now - atoll(eddy_rows_get(r, i, 7))) / 1000.0);
     if (d && step >= 0 && step < d->nsteps)
         json_object_set_new(o, "stepName", json_string(d->steps[step].name));
     json_object_set_new(o, "deadlineInSeconds",
@@ -543,7 +563,8 @@ static json_t *row_json(eddy_rows *r, int i, int full)
         json_object_set_new(o, "data", data ? data : json_null());
         if (d) {
             json_t *steps = json_array();
-            for (int k = 0; k < d->nsteps; k++) json_array_append_new(steps, json_string(d->steps[k].name));
+            for (int k = 0; k < d->nsteps; k++)
+                json_array_append_new(steps, json_string(d->steps[k].name));
             json_object_set_new(o, "steps", steps);
         }
     }
@@ -570,8 +591,10 @@ char *eddy_saga_show(eddy_store *st, const char *id, int *rcp)
     }
     json_t *o = row_json(r, 0, 1);
     eddy_rows_free(r);
-    rc = eddy_store_query(st, "SELECT at, entry FROM eddy_saga_history WHERE saga_id = $1"
-                              " ORDER BY n", 1, p, &h);
+    rc = eddy_store_query(st,
+                          "SELECT at, entry FROM eddy_saga_history WHERE saga_id = $1"
+                          " ORDER BY n",
+                          1, p, &h);
     json_t *ha = json_array();
     for (int i = 0; rc > 0 && i < eddy_rows_count(h); i++)
         json_array_append_new(ha, json_pack("{s:s,s:s}", "at", eddy_rows_get(h, i, 0), "entry",
@@ -587,8 +610,10 @@ char *eddy_saga_show(eddy_store *st, const char *id, int *rcp)
 static char *list_json(eddy_store *st, const char *where, const char *arg, int *status)
 {
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT " ROW_COLS " FROM eddy_sagas %s ORDER BY created_ms DESC,"
-                              " id LIMIT 1000", where);
+    snprintf(sql, sizeof sql,
+             "SELECT " ROW_COLS " FROM eddy_sagas %s ORDER BY created_ms DESC,"
+             " id LIMIT 1000",
+             where);
     eddy_rows *r = NULL;
     const char *p[] = {arg};
     int rc = eddy_store_query(st, sql, arg ? 1 : 0, p, &r);
@@ -623,14 +648,19 @@ static char *route_get(eddy_service *svc, const eddy_http_req *req, int *status,
         const char *state = rest + 6;
         if (strcmp(state, "running") && strcmp(state, "compensating") &&
             strcmp(state, "completed") && strcmp(state, "compensated"))
-            return eddy_http_error(status, 400, "unknown state '%.40s' (running, compensating,"
-                                                " completed, compensated)", state);
+            return eddy_http_error(status, 400,
+                                   "unknown state '%.40s' (running, compensating,"
+                                   " completed, compensated)",
+                                   state);
         return list_json(st, "WHERE state = $1", state, status);
     }
     int rc;
     char *out = eddy_saga_show(st, rest, &rc);
     if (!out)
-        return eddy_http_error(status, rc == EDDY_ERR_NOT_FOUND ? 404 : rc == EDDY_ERR_PERMANENT ? 400 : 503,
+        return eddy_http_error(status,
+                               rc == EDDY_ERR_NOT_FOUND   ? 404
+                               : rc == EDDY_ERR_PERMANENT ? 400
+                                                          : 503,
                                "%s", eddy_es_error());
     return out;
 }
@@ -677,7 +707,8 @@ static char *route_post(eddy_service *svc, const eddy_http_req *req, int *status
         eddy_tx_rollback(tx);
         return eddy_http_error(status, 503, "store: %s", eddy_store_error(st));
     }
-    if (eddy_tx_commit(tx) < 0) return eddy_http_error(status, 503, "store: %s", eddy_store_error(st));
+    if (eddy_tx_commit(tx) < 0)
+        return eddy_http_error(status, 503, "store: %s", eddy_store_error(st));
     *status = 202;
     return sdk_xasprintf("{\"id\":\"%s\",\"retry\":\"scheduled\"}", id);
 }
@@ -693,25 +724,30 @@ static char *comp_metrics(void *arg)
         snprintf(now, sizeof now, "%lld", (long long)(sdk_wall_ms() - SAGA_STUCK_GRACE_MS));
         const char *p[] = {s->def.name, now};
         eddy_rows *r = NULL;
-        if (eddy_store_query(st, "SELECT state, COUNT(*) FROM eddy_sagas WHERE saga_type = $1"
-                                 " GROUP BY state", 1, p, &r) > 0)
+        if (eddy_store_query(st,
+                             "SELECT state, COUNT(*) FROM eddy_sagas WHERE saga_type = $1"
+                             " GROUP BY state",
+                             1, p, &r) > 0)
             for (int i = 0; i < eddy_rows_count(r); i++)
                 for (int k = 0; k < 4; k++)
                     if (!strcmp(eddy_rows_get(r, i, 0), states[k]))
                         counts[k] = atoll(eddy_rows_get(r, i, 1));
         eddy_rows_free(r);
         r = NULL;
-        if (eddy_store_query(st, "SELECT COUNT(*) FROM eddy_sagas WHERE saga_type = $1 AND state"
-                                 " IN ('running', 'compensating') AND (stuck = 1 OR deadline_ms"
-                                 " < $2)", 2, p, &r) > 0)
+        if (eddy_store_query(st,
+                             "SELECT COUNT(*) FROM eddy_sagas WHERE saga_type = $1 AND state"
+                             " IN ('running', 'compensating') AND (stuck = 1 OR deadline_ms"
+                             " < $2)",
+                             2, p, &r) > 0)
             stuck = atoll(eddy_rows_get(r, 0, 0));
         eddy_rows_free(r);
     }
     const char *svc = eddy_service_name(s->svc), *n = s->def.name;
     char *out = sdk_xasprintf("# TYPE eddy_saga_instances gauge\n");
     for (int k = 0; k < 4; k++) {
-        char *t = sdk_xasprintf("%seddy_saga_instances{service=\"%s\",saga=\"%s\",state=\"%s\"} %lld\n",
-                                out, svc, n, states[k], counts[k]);
+        char *t =
+            sdk_xasprintf("%seddy_saga_instances{service=\"%s\",saga=\"%s\",state=\"%s\"} %lld\n",
+                          out, svc, n, states[k], counts[k]);
         free(out);
         out = t;
     }
@@ -788,12 +824,14 @@ static int check_def(const eddy_saga_def *d)
         const eddy_saga_step *s = &d->steps[i];
         if (!s->name || !*s->name || !s->command_topic || !s->command_type || !s->success ||
             !s->success[0])
-            return sdk_es_fail(EDDY_ERR_PERMANENT, "saga %s step %d needs a name, a command topic"
-                                                   " and type, and success reply types",
+            return sdk_es_fail(EDDY_ERR_PERMANENT,
+                               "saga %s step %d needs a name, a command topic"
+                               " and type, and success reply types",
                                d->name, i);
         if (s->compensation_type && (!s->compensated || !s->compensated[0]))
-            return sdk_es_fail(EDDY_ERR_PERMANENT, "saga %s step %s: a compensation needs its"
-                                                   " reply types (compensated)",
+            return sdk_es_fail(EDDY_ERR_PERMANENT,
+                               "saga %s step %s: a compensation needs its"
+                               " reply types (compensated)",
                                d->name, s->name);
         for (int j = 0; j < i; j++)
             if (!strcmp(d->steps[j].name, s->name))
@@ -839,7 +877,8 @@ int eddy_saga_attach(eddy_service *svc, const eddy_saga_def *def, eddy_saga **ou
                 for (int j = 0; j < nseen; j++) dup |= !strcmp(seen[j], lists[l][k]);
                 if (dup || nseen == 256) continue;
                 seen[nseen++] = lists[l][k];
-                if ((rc = eddy_service_on(svc, def->reply_topic, lists[l][k], "1", on_reply, s)) < 0)
+                if ((rc = eddy_service_on(svc, def->reply_topic, lists[l][k], "1", on_reply, s)) <
+                    0)
                     return sdk_es_fail(rc, "saga %s: too many handlers", def->name);
             }
     }
@@ -882,5 +921,6 @@ int eddy_saga_reply(eddy_ctx *ctx, const char *type, json_t *payload)
     json_object_set(payload, "sagaId", sid);
     json_t *k = json_object_get(ev->payload, "idempotencyKey");
     if (k) json_object_set(payload, "idempotencyKey", k);
-    return eddy_ctx_publish(ctx, json_string_value(to), json_string_value(sid), type, "1.0", payload);
+    return eddy_ctx_publish(ctx, json_string_value(to), json_string_value(sid), type, "1.0",
+                            payload);
 }

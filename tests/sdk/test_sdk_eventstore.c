@@ -22,8 +22,10 @@ static int setup(void **state)
 {
     char bin[512] = "";
     const char *e = getenv("EDDYD"), *b = getenv("EDDY_BUILD_DIR");
-    if (e && access(e, X_OK) == 0) snprintf(bin, sizeof bin, "%s", e);
-    else if (b) snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
+    if (e && access(e, X_OK) == 0)
+        snprintf(bin, sizeof bin, "%s", e);
+    else if (b)
+        snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
     return eddy_broker_start(bin[0] ? bin : NULL, NULL, 0, &g_broker);
 }
 
@@ -70,9 +72,10 @@ static void basics(int pg)
     /* no stream: creates it; three events in one transaction */
     eddy_tx *tx;
     assert_int_equal(eddy_tx_begin(st, "test", "corr-es", NULL, &tx), 0);
-    eddy_es_new evs[] = {{"account.created", "1.0", json_pack("{s:i}", "initialBalance", 100)},
-                         {"account.debited", NULL, json_pack("{s:i,s:s}", "amount", 30, "ref", "a")},
-                         {"account.credited", "1.0", json_pack("{s:i}", "amount", 5)}};
+    eddy_es_new evs[] = {
+        {"account.created", "1.0", json_pack("{s:i}", "initialBalance", 100)},
+        {"account.debited", NULL, json_pack("{s:i,s:s}", "amount", 30, "ref", "a")},
+        {"account.credited", "1.0", json_pack("{s:i}", "amount", 5)}};
     assert_int_equal(eddy_es_append(tx, stream, EDDY_ES_NO_STREAM, evs, 3, &v), 0);
     assert_int_equal(eddy_tx_commit(tx), 0);
     assert_int_equal(v, 3);
@@ -83,17 +86,22 @@ static void basics(int pg)
                      EDDY_ERR_CONFLICT);
     assert_non_null(strstr(eddy_es_error(), "already exists"));
     /* stale exact version: conflict naming the current version */
-    assert_int_equal(append1(st, stream, 2, "account.debited", json_pack("{s:i}", "amount", 1), NULL),
-                     EDDY_ERR_CONFLICT);
+    assert_int_equal(
+        append1(st, stream, 2, "account.debited", json_pack("{s:i}", "amount", 1), NULL),
+        EDDY_ERR_CONFLICT);
     assert_non_null(strstr(eddy_es_error(), "is at version 3, expected 2"));
     /* exact version: appended */
-    assert_int_equal(append1(st, stream, 3, "account.debited", json_pack("{s:i}", "amount", 7), &v), 0);
+    assert_int_equal(append1(st, stream, 3, "account.debited", json_pack("{s:i}", "amount", 7), &v),
+                     0);
     assert_int_equal(v, 4);
     /* any: appended whatever the version */
-    assert_int_equal(append1(st, stream, EDDY_ES_ANY, "account.credited", json_pack("{s:i}", "amount", 2), &v), 0);
+    assert_int_equal(
+        append1(st, stream, EDDY_ES_ANY, "account.credited", json_pack("{s:i}", "amount", 2), &v),
+        0);
     assert_int_equal(v, 5);
     /* exact version on a stream that does not exist: conflict */
-    assert_int_equal(append1(st, "account-nobody", 1, "account.credited", NULL, NULL), EDDY_ERR_CONFLICT);
+    assert_int_equal(append1(st, "account-nobody", 1, "account.credited", NULL, NULL),
+                     EDDY_ERR_CONFLICT);
     assert_non_null(strstr(eddy_es_error(), "does not exist"));
     /* any on a new stream creates it */
     char s2[64];
@@ -145,7 +153,8 @@ static void basics(int pg)
     assert_int_equal(sv, 5);
 
     /* bad input */
-    assert_int_equal(eddy_es_read(st, "account-unknown", 0, EDDY_ES_FORWARD, 0, &e), EDDY_ERR_NOT_FOUND);
+    assert_int_equal(eddy_es_read(st, "account-unknown", 0, EDDY_ES_FORWARD, 0, &e),
+                     EDDY_ERR_NOT_FOUND);
     assert_null(e);
     assert_non_null(strstr(eddy_es_error(), "does not exist"));
     assert_int_equal(eddy_es_stream_version(st, "account-unknown", &sv), EDDY_ERR_NOT_FOUND);
@@ -153,12 +162,14 @@ static void basics(int pg)
     assert_non_null(strstr(eddy_es_error(), "negative version"));
     assert_int_equal(eddy_es_read(st, stream, 0, 7, 0, &e), EDDY_ERR_PERMANENT);
     assert_int_equal(eddy_es_read_all(st, -3, 0, &e), EDDY_ERR_PERMANENT);
-    assert_int_equal(append1(st, stream, -7, "account.debited", json_object(), NULL), EDDY_ERR_PERMANENT);
+    assert_int_equal(append1(st, stream, -7, "account.debited", json_object(), NULL),
+                     EDDY_ERR_PERMANENT);
     assert_non_null(strstr(eddy_es_error(), "negative"));
-    static const char *bad_names[] = {"", "account", "-x", "account-", "Acc-1", "a b-1",
-                                      "account-\x01"};
+    static const char *bad_names[] = {"",      "account", "-x",          "account-",
+                                      "Acc-1", "a b-1",   "account-\x01"};
     for (size_t i = 0; i < sizeof bad_names / sizeof *bad_names; i++) {
-        assert_int_equal(append1(st, bad_names[i], EDDY_ES_ANY, "x.y", NULL, NULL), EDDY_ERR_PERMANENT);
+        assert_int_equal(append1(st, bad_names[i], EDDY_ES_ANY, "x.y", NULL, NULL),
+                         EDDY_ERR_PERMANENT);
         assert_true(strlen(eddy_es_error()) > 0);
     }
     char longname[300];
@@ -170,12 +181,14 @@ static void basics(int pg)
     char *big = malloc(EDDY_ES_MAX_EVENT_BYTES + 10);
     memset(big, 'x', EDDY_ES_MAX_EVENT_BYTES + 9);
     big[EDDY_ES_MAX_EVENT_BYTES + 9] = 0;
-    assert_int_equal(append1(st, stream, EDDY_ES_ANY, "account.debited", json_pack("{s:s}", "blob", big), NULL),
-                     EDDY_ERR_PERMANENT);
+    assert_int_equal(
+        append1(st, stream, EDDY_ES_ANY, "account.debited", json_pack("{s:s}", "blob", big), NULL),
+        EDDY_ERR_PERMANENT);
     assert_non_null(strstr(eddy_es_error(), "bytes (max"));
     free(big);
     /* data must be an object; a type is mandatory; an empty append is refused */
-    assert_int_equal(append1(st, stream, EDDY_ES_ANY, "account.debited", json_integer(3), NULL), EDDY_ERR_PERMANENT);
+    assert_int_equal(append1(st, stream, EDDY_ES_ANY, "account.debited", json_integer(3), NULL),
+                     EDDY_ERR_PERMANENT);
     assert_int_equal(append1(st, stream, EDDY_ES_ANY, "", NULL, NULL), EDDY_ERR_PERMANENT);
     assert_int_equal(eddy_tx_begin(st, "test", NULL, NULL, &tx), 0);
     assert_int_equal(eddy_es_append(tx, stream, EDDY_ES_ANY, NULL, 0, NULL), EDDY_ERR_PERMANENT);
@@ -215,8 +228,14 @@ static void basics(int pg)
     tstore_drop(&ts);
 }
 
-static void test_basics_sqlite(void **state) { basics(0); }
-static void test_basics_postgres(void **state) { basics(1); }
+static void test_basics_sqlite(void **state)
+{
+    basics(0);
+}
+static void test_basics_postgres(void **state)
+{
+    basics(1);
+}
 
 /* ---- concurrent appends ------------------------------------------------------------------- */
 typedef struct racer {
@@ -240,8 +259,10 @@ static void *race(void *arg)
     if (r->rc == 0) {
         eddy_es_new e = {"account.debited", "1.0", json_pack("{s:i}", "amount", 1)};
         r->rc = eddy_es_append(tx, r->stream, r->expected, &e, 1, NULL);
-        if (r->rc == 0) r->rc = eddy_tx_commit(tx);
-        else eddy_tx_rollback(tx);
+        if (r->rc == 0)
+            r->rc = eddy_tx_commit(tx);
+        else
+            eddy_tx_rollback(tx);
     }
     eddy_store_close(st);
     return NULL;
@@ -282,8 +303,14 @@ static void concurrent(int pg)
     tstore_drop(&ts);
 }
 
-static void test_concurrent_sqlite(void **state) { concurrent(0); }
-static void test_concurrent_postgres(void **state) { concurrent(1); }
+static void test_concurrent_sqlite(void **state)
+{
+    concurrent(0);
+}
+static void test_concurrent_postgres(void **state)
+{
+    concurrent(1);
+}
 
 /* ---- upcasting ---------------------------------------------------------------------------- */
 static json_t *debited_v1_to_v2(const char *type, const json_t *data, void *arg)
@@ -310,7 +337,9 @@ static void upcasting(int pg)
     assert_int_equal(append1(st, "account-up", EDDY_ES_NO_STREAM, "account.debited",
                              json_pack("{s:i}", "amount", 3), NULL),
                      0);
-    assert_int_equal(append1(st, "account-up", 1, "account.debited", json_pack("{s:s}", "amount", "x"), NULL), 0);
+    assert_int_equal(
+        append1(st, "account-up", 1, "account.debited", json_pack("{s:s}", "amount", "x"), NULL),
+        0);
     assert_int_equal(eddy_es_upcaster("account.debited", "1", "2.0", debited_v1_to_v2, NULL), 0);
     assert_int_equal(eddy_es_upcaster("account.debited", "2", "3.1", debited_v2_to_v3, NULL), 0);
     assert_int_equal(eddy_es_upcaster("account.debited", "3", "3.2", debited_v2_to_v3, NULL),
@@ -332,8 +361,14 @@ static void upcasting(int pg)
     tstore_drop(&ts);
 }
 
-static void test_upcast_sqlite(void **state) { upcasting(0); }
-static void test_upcast_postgres(void **state) { upcasting(1); }
+static void test_upcast_sqlite(void **state)
+{
+    upcasting(0);
+}
+static void test_upcast_postgres(void **state)
+{
+    upcasting(1);
+}
 
 /* ---- aggregates and snapshots ------------------------------------------------------------- */
 static int acct_apply(json_t *s, const eddy_es_event *ev, void *arg)
@@ -343,10 +378,14 @@ static int acct_apply(json_t *s, const eddy_es_event *ev, void *arg)
     json_int_t amt = json_integer_value(json_object_get(ev->data, "amount"));
     json_t *tx = json_object_get(s, "transactions");
     if (!tx) json_object_set_new(s, "transactions", tx = json_array());
-    if (!strcmp(ev->type, "account.created")) bal = json_integer_value(json_object_get(ev->data, "initialBalance"));
-    else if (!strcmp(ev->type, "account.debited")) bal -= amt;
-    else if (!strcmp(ev->type, "account.credited")) bal += amt;
-    else return -1;
+    if (!strcmp(ev->type, "account.created"))
+        bal = json_integer_value(json_object_get(ev->data, "initialBalance"));
+    else if (!strcmp(ev->type, "account.debited"))
+        bal -= amt;
+    else if (!strcmp(ev->type, "account.credited"))
+        bal += amt;
+    else
+        return -1;
     if (strcmp(ev->type, "account.created"))
         json_array_append_new(tx, json_pack("{s:s,s:I,s:I}", "type", ev->type + 8, "amount", amt,
                                             "v", (json_int_t)ev->version));
@@ -371,7 +410,9 @@ static void snapshots(int pg)
             eddy_es_new evs[5];
             for (int i = 0; i < n; i++) {
                 int k = a.version == 0 && i == 0 ? 0 : 1 + rand() % 2;
-                evs[i].type = k == 0 ? "account.created" : k == 1 ? "account.debited" : "account.credited";
+                evs[i].type = k == 0   ? "account.created"
+                              : k == 1 ? "account.debited"
+                                       : "account.credited";
                 evs[i].version = "1.0";
                 evs[i].data = k == 0 ? json_pack("{s:i}", "initialBalance", 1000)
                                      : json_pack("{s:i}", "amount", 1 + rand() % 100);
@@ -434,16 +475,22 @@ static void snapshots(int pg)
     tstore_drop(&ts);
 }
 
-static void test_snapshots_sqlite(void **state) { snapshots(0); }
-static void test_snapshots_postgres(void **state) { snapshots(1); }
+static void test_snapshots_sqlite(void **state)
+{
+    snapshots(0);
+}
+static void test_snapshots_postgres(void **state)
+{
+    snapshots(1);
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics_sqlite),      cmocka_unit_test(test_basics_postgres),
-        cmocka_unit_test(test_concurrent_sqlite),  cmocka_unit_test(test_concurrent_postgres),
-        cmocka_unit_test(test_upcast_sqlite),      cmocka_unit_test(test_upcast_postgres),
-        cmocka_unit_test(test_snapshots_sqlite),   cmocka_unit_test(test_snapshots_postgres),
+        cmocka_unit_test(test_basics_sqlite),     cmocka_unit_test(test_basics_postgres),
+        cmocka_unit_test(test_concurrent_sqlite), cmocka_unit_test(test_concurrent_postgres),
+        cmocka_unit_test(test_upcast_sqlite),     cmocka_unit_test(test_upcast_postgres),
+        cmocka_unit_test(test_snapshots_sqlite),  cmocka_unit_test(test_snapshots_postgres),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

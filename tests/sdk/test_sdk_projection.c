@@ -23,8 +23,10 @@ static int setup(void **state)
 {
     char bin[512] = "";
     const char *e = getenv("EDDYD"), *b = getenv("EDDY_BUILD_DIR");
-    if (e && access(e, X_OK) == 0) snprintf(bin, sizeof bin, "%s", e);
-    else if (b) snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
+    if (e && access(e, X_OK) == 0)
+        snprintf(bin, sizeof bin, "%s", e);
+    else if (b)
+        snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
     return eddy_broker_start(bin[0] ? bin : NULL, NULL, 0, &g_broker);
 }
 
@@ -43,7 +45,8 @@ static int reset(eddy_tx *tx, const char *sfx, void *arg)
     if (rc < 0) return rc;
     snprintf(sql, sizeof sql,
              "CREATE TABLE totals%s (customer TEXT PRIMARY KEY, n BIGINT NOT NULL,"
-             " amount BIGINT NOT NULL, max_amount BIGINT NOT NULL)", sfx);
+             " amount BIGINT NOT NULL, max_amount BIGINT NOT NULL)",
+             sfx);
     return eddy_tx_exec(tx, sql, 0, NULL);
 }
 
@@ -85,7 +88,8 @@ static void publish(const char *url, const char *ta, const char *tb, int n, int 
         char cust[16];
         snprintf(cust, sizeof cust, "c%d", i % 7);
         assert_int_equal(eddy_tx_publish(tx, i % 2 ? tb : ta, cust, "order.placed", "1.0",
-                                         json_pack("{s:s,s:i}", "customer", cust, "amount", i), NULL),
+                                         json_pack("{s:s,s:i}", "customer", cust, "amount", i),
+                                         NULL),
                          0);
         *sum += i;
     }
@@ -104,7 +108,8 @@ static char *dump(const char *url, const char *sfx, long long *n, long long *amo
     eddy_store *st;
     assert_int_equal(eddy_store_open(url, &st), 0);
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT customer, n, amount, max_amount FROM totals%s ORDER BY customer", sfx);
+    snprintf(sql, sizeof sql,
+             "SELECT customer, n, amount, max_amount FROM totals%s ORDER BY customer", sfx);
     eddy_rows *r;
     assert_true(eddy_store_query(st, sql, 0, NULL, &r) >= 0);
     size_t cap = 64;
@@ -247,8 +252,14 @@ static void projection(int pg)
     tstore_drop(&ts);
 }
 
-static void test_projection_sqlite(void **state) { projection(0); }
-static void test_projection_postgres(void **state) { projection(1); }
+static void test_projection_sqlite(void **state)
+{
+    projection(0);
+}
+static void test_projection_postgres(void **state)
+{
+    projection(1);
+}
 
 int main(void)
 {
