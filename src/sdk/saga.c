@@ -336,6 +336,16 @@ static int on_reply(eddy_ctx *ctx, void *arg)
     inst in;
     rc = inst_load(st, id, 1, &in);
     if (rc < 0) return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "saga: %s", eddy_store_error(st));
+    if (rc > 0 && strcmp(in.type, s->def.name)) {
+        /* another saga of this service whose reply types overlap: the runtime routed the reply
+         * to the first one registered for its type */
+        eddy_saga *other = NULL;
+        pthread_mutex_lock(&g_mu);
+        for (eddy_saga *q = g_sagas; q; q = q->next)
+            if (q->svc == s->svc && !strcmp(q->def.name, in.type)) other = q;
+        pthread_mutex_unlock(&g_mu);
+        if (other) s = other;
+    }
     if (rc == 0 || strcmp(in.type, s->def.name) || step < 0 || step >= s->def.nsteps) {
         inst_clear(&in);
         return 0;
