@@ -42,6 +42,31 @@ typedef struct pparked {
 static pparked *g_parked;
 
 
+/* Every record of the batch, decompressed if need be (within batch_inflate_cap of the topic's
+ * max.message.bytes), as Kafka's LogValidator does on append: lengths, varints, header counts,
+ * offset deltas, the record count, timestamps. A bad record is INVALID_RECORD (87) naming its
+ * index in RecordErrors; compressed bytes that do not decode are CORRUPT_MESSAGE (2). Produce
+ * before v8 has no INVALID_RECORD for clients (nor RecordErrors): 2 there. A CreateTime batch
+ * whose maxTimestamp disagrees with its records gets the records' maximum (Kafka rewrites it
+ * too), so time lookups stay right. Returns 0 or the error code. */
+static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *bi, int16_t v,
+                         int32_t *bad_rec, const char **why)
+{
+    int64_t max_ts;
+    int rc = batch_check_records(bp, len, batch_inflate_cap(t->cfg.max_message_bytes), bad_rec,
+                                 why, &max_ts);
+    if (rc == BATCH_OK) {
+        if (!(bi->attributes & BATCH_ATTR_LOG_APPEND_TIME) && max_ts != bi->max_timestamp) {
+            batch_set_max_timestamp(bp, len, max_ts);
+            bi->max_timestamp = max_ts;
+        }
+        return 0;
+    }
+    if (!*why) *why = batch_strerror(rc);
+    if (rc == BATCH_ERR_CORRUPT || rc == BATCH_ERR_CODEC) return KERR_CORRUPT_MESSAGE;
+    return v >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+}
+
 /* Validates and appends one partition's records. Fills the partition response. Returns the
  * end offset to wait for (acks=all) or -1. */
 static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr)
@@ -51,6 +76,8 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     int64_t base = -1, lat = -1, need = -1;
     bpart *p = NULL;
     batch_info bi;
+    int32_t bad_rec = -1;     /* RecordErrors[0].BatchIndex when >= 0 */
+    const char *why = NULL;   /* ErrorMessage */
     if (!t || idx < 0 || idx >= t->nparts) {
         err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         goto out;
@@ -100,6 +127,8 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         err = KERR_INVALID_RECORD;
         goto out;
     }
+    err = check_records(bp, (size_t)rec.len, t, &bi, v, &bad_rec, &why);
+    if (err) goto out;
     int64_t dup = -1;
     int pc = producers_check(p, &bi, &dup);
     if (pc == PID_DUPLICATE) {
@@ -115,11 +144,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     }
     if (t->cfg.log_append_time) {
         lat = now_wall_ms();
-        uint16_t attr = (uint16_t)(bi.attributes | BATCH_ATTR_LOG_APPEND_TIME);
-        bp[21] = (uint8_t)(attr >> 8);
-        bp[22] = (uint8_t)attr;
-        put_be64(bp + 35, (uint64_t)lat);
-        batch_update_crc(bp, (size_t)rec.len);
+        batch_set_log_append_time(bp, (size_t)rec.len, lat);
     }
     err = part_append(b, p, bp, (size_t)rec.len, &base);
     if (err) {
@@ -135,9 +160,17 @@ out:
     k_set_int(pr, "LogAppendTimeMs", err ? -1 : lat);
     k_set_int(pr, "LogStartOffset", (p && !err) ? plog_start_offset(p->log) : -1);
     if (v >= 8) {
-        k_set_array(pr, "RecordErrors", 0);
-        k_set_str(pr, "ErrorMessage", NULL);
+        if (bad_rec >= 0) {
+            kmsg *re = k_new_items(pr, "RecordErrors", 1);
+            k_set_int(re, "BatchIndex", bad_rec);
+            k_set_str(re, "BatchIndexErrorMessage", why);
+        } else {
+            k_set_array(pr, "RecordErrors", 0);
+        }
+        k_set_str(pr, "ErrorMessage", err ? why : NULL);
     }
+    if (err && why)
+        LOGD("produce", "%s-%d: batch refused (error %d): %s", t ? t->name : "?", idx, err, why);
     return err ? -1 : need;
 }
 

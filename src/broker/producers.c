@@ -267,18 +267,22 @@ void h_init_producer_id(broker *b, breq *r)
         breq_done(r);
         return;
     }
-    int64_t pid = -1;
-    int16_t epoch = 0;
     if (v >= 3) {
-        int64_t opid = k_int(q, "ProducerId");
-        int64_t oep = k_int(q, "ProducerEpoch");
-        /* KIP-360: a known id/epoch asks for an epoch bump */
-        if (opid >= 0 && opid < b->next_producer_id && oep >= 0 && oep < INT16_MAX - 1) {
-            pid = opid;
-            epoch = (int16_t)(oep + 1);
+        /* Kafka's rule: -1/-1 or a full id/epoch pair; one without the other is malformed */
+        bool no_id = k_int(q, "ProducerId") == -1, no_epoch = k_int(q, "ProducerEpoch") == -1;
+        if (no_id != no_epoch) {
+            k_set_int(resp, "ErrorCode", KERR_INVALID_REQUEST);
+            breq_done(r);
+            return;
         }
     }
-    if (pid < 0) pid = producers_alloc_id(b);
+    /* Without a transactional id Kafka ignores ProducerId/ProducerEpoch and always hands out a
+     * fresh id at epoch 0: the caller cannot prove an id is its own, so honouring them would
+     * let two producers share an id and epoch, and the second one's batches would be taken
+     * for duplicates of the first's and dropped. An epoch bump (KIP-360) exists only for
+     * transactional producers, refused above. */
+    int64_t pid = producers_alloc_id(b);
+    int16_t epoch = 0;
     if (pid < 0) {
         k_set_int(resp, "ErrorCode", KERR_UNKNOWN_SERVER_ERROR);
     } else {

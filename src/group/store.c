@@ -322,45 +322,23 @@ void gstore_apply(group_coord *gc, const uint8_t *key, int32_t klen, const uint8
     }
 }
 
+static int apply_rec(const batch_info *bi, const batch_record *rec, void *arg)
+{
+    (void)bi;
+    const uint8_t *v = rec->value;
+    if (rec->value_len == 0) v = (const uint8_t *)""; /* empty (non-null) value */
+    gstore_apply(arg, rec->key_len > 0 ? rec->key : NULL, rec->key_len, v, rec->value_len);
+    return 0;
+}
+
 int gstore_apply_batches(group_coord *gc, const uint8_t *p, size_t len)
 {
-    int nb = 0;
-    size_t pos = 0;
-    while (len - pos >= 61) {
-        const uint8_t *bp = p + pos;
-        int32_t blen = (int32_t)be32(bp + 8);
-        if (blen < 49 || (size_t)blen + 12 > len - pos) break;
-        size_t total = (size_t)blen + 12;
-        pos += total;
-        nb++;
-        if (bp[16] != 2) continue;
-        uint16_t attrs = be16(bp + 21);
-        if (attrs & 0x20) continue; /* control batch */
-        if (attrs & 0x07) {
-            LOGW("group", "%s: compressed batch skipped", GROUP_OFFSETS_TOPIC);
-            continue;
-        }
-        int32_t count = (int32_t)be32(bp + 57);
-        rbuf r = rbuf_make(bp + 61, total - 61);
-        for (int32_t i = 0; i < count && !r.err; i++) {
-            int32_t rlen = rbuf_varint(&r);
-            if (rlen < 0 || (size_t)rlen > rbuf_left(&r)) break;
-            rbuf rr = rbuf_make(r.p, (size_t)rlen);
-            rbuf_skip(&r, (size_t)rlen);
-            rbuf_i8(&rr);
-            rbuf_varlong(&rr);
-            rbuf_varint(&rr);
-            int32_t kl = rbuf_varint(&rr);
-            const uint8_t *k = kl > 0 ? rbuf_take(&rr, (size_t)kl) : NULL;
-            int32_t vl = rbuf_varint(&rr);
-            const uint8_t *v = vl >= 0 ? rbuf_take(&rr, (size_t)vl) : NULL;
-            if (rr.err) break;
-            if (vl >= 0 && !v) break;
-            if (vl == 0) v = (const uint8_t *)""; /* empty (non-null) value */
-            gstore_apply(gc, k, kl, vl >= 0 ? v : NULL, vl);
-        }
-    }
-    return nb;
+    batch_tail_stats st = {0};
+    batch_tail_buf(p, len, INT64_MIN, apply_rec, gc, &st);
+    if (st.skipped)
+        LOGW("group", "%s: %d batch(es) that do not decode skipped", GROUP_OFFSETS_TOPIC,
+             st.skipped);
+    return st.batches;
 }
 
 int gstore_load(group_coord *gc)
@@ -368,23 +346,10 @@ int gstore_load(group_coord *gc)
     if (!gc->otopic) return 0;
     int nb = 0;
     for (int pi = 0; pi < gc->otopic->nparts; pi++) {
-        plog *l = gc->otopic->parts[pi]->log;
-        int64_t off = plog_start_offset(l), end = plog_end_offset(l);
-        while (off < end) {
-            uint8_t *buf = NULL;
-            int32_t len = 0;
-            int64_t next = off;
-            int rc = plog_read_copy(l, off, 4 << 20, &buf, &len, &next);
-            if (rc < 0 || len <= 0 || next <= off) {
-                free(buf);
-                if (rc < 0) LOGW("group", "replay of %s stopped at offset %lld: error %d",
-                                 GROUP_OFFSETS_TOPIC, (long long)off, rc);
-                break;
-            }
-            nb += gstore_apply_batches(gc, buf, (size_t)len);
-            free(buf);
-            off = next;
-        }
+        batch_tail_stats st;
+        batch_tail(gc->otopic->parts[pi]->log, INT64_MIN, apply_rec, gc, GROUP_OFFSETS_TOPIC,
+                   &st);
+        nb += st.batches;
     }
     return nb;
 }

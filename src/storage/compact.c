@@ -34,15 +34,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <lz4frame.h>
-#include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "common/buf.h"
 #include "common/crc32c.h"
@@ -52,215 +48,8 @@
 #include "storage/plog.h"
 #include "storage/plog_int.h"
 
-#define MAX_INFLATE (256u << 20) /* decompressed bytes per batch */
-
 static int g_crash_stage;
 void plog_test_compact_crash_after(int stage) { g_crash_stage = stage; }
-
-/* ------------------------------------------------------------------ decompression ---- */
-
-static int grow(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap) return 0;
-    if (need > MAX_INFLATE) return -1;
-    size_t c = *cap ? *cap : 4096;
-    while (c < need) c *= 2;
-    if (c > MAX_INFLATE) c = MAX_INFLATE;
-    *buf = xrealloc(*buf, c);
-    *cap = c;
-    return 0;
-}
-
-static int un_gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, 15 + 32) != Z_OK) return -1;
-    uint8_t *b = NULL;
-    size_t cap = 0, len = 0;
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)n;
-    int rc;
-    do {
-        if (grow(&b, &cap, len + 65536) < 0) {
-            rc = Z_MEM_ERROR;
-            break;
-        }
-        z.next_out = b + len;
-        z.avail_out = (uInt)(cap - len);
-        rc = inflate(&z, Z_NO_FLUSH);
-        len = cap - z.avail_out;
-    } while (rc == Z_OK);
-    inflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        free(b);
-        return -1;
-    }
-    *out = b;
-    *olen = len;
-    return 0;
-}
-
-static int un_snappy_block(const uint8_t *in, size_t n, uint8_t **b, size_t *cap, size_t *len)
-{
-    size_t ul;
-    if (snappy_uncompressed_length((const char *)in, n, &ul) != SNAPPY_OK) return -1;
-    if (grow(b, cap, *len + ul + 1) < 0) return -1;
-    if (snappy_uncompress((const char *)in, n, (char *)*b + *len, &ul) != SNAPPY_OK) return -1;
-    *len += ul;
-    return 0;
-}
-
-/* Raw snappy (librdkafka) or xerial framing (Java): magic(8) version(4) compat(4), then
- * blocks of { int32 length, raw snappy }. */
-static int un_snappy(const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
-{
-    static const uint8_t xerial[8] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0};
-    uint8_t *b = NULL;
-    size_t cap = 0, len = 0;
-    if (n >= 16 && !memcmp(in, xerial, 8)) {
-        size_t pos = 16;
-        while (pos < n) {
-            if (n - pos < 4) goto fail;
-            uint32_t bl = be32(in + pos);
-            pos += 4;
-            if (bl > n - pos || un_snappy_block(in + pos, bl, &b, &cap, &len) < 0) goto fail;
-            pos += bl;
-        }
-    } else if (un_snappy_block(in, n, &b, &cap, &len) < 0) {
-        goto fail;
-    }
-    *out = b;
-    *olen = len;
-    return 0;
-fail:
-    free(b);
-    return -1;
-}
-
-static int un_lz4(const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
-{
-    LZ4F_dctx *d;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION))) return -1;
-    uint8_t *b = NULL;
-    size_t cap = 0, len = 0, pos = 0;
-    bool ok = false;
-    for (;;) {
-        if (grow(&b, &cap, len + 65536) < 0) break;
-        size_t dst = cap - len, src = n - pos;
-        size_t r = LZ4F_decompress(d, b + len, &dst, in + pos, &src, NULL);
-        if (LZ4F_isError(r)) break;
-        len += dst;
-        pos += src;
-        if (r == 0) { /* frame complete */
-            ok = pos == n;
-            break;
-        }
-        if (dst == 0 && src == 0) break; /* no progress: truncated frame */
-    }
-    LZ4F_freeDecompressionContext(d);
-    if (!ok) {
-        free(b);
-        return -1;
-    }
-    *out = b;
-    *olen = len;
-    return 0;
-}
-
-static int un_zstd(const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
-{
-    ZSTD_DStream *ds = ZSTD_createDStream();
-    if (!ds) return -1;
-    ZSTD_initDStream(ds);
-    uint8_t *b = NULL;
-    size_t cap = 0, len = 0;
-    bool ok = false;
-    ZSTD_inBuffer ib = {in, n, 0};
-    for (;;) {
-        if (grow(&b, &cap, len + 65536) < 0) break;
-        ZSTD_outBuffer ob = {b + len, cap - len, 0};
-        size_t before = ib.pos;
-        size_t r = ZSTD_decompressStream(ds, &ob, &ib);
-        if (ZSTD_isError(r)) break;
-        len += ob.pos;
-        if (r == 0 && ib.pos == ib.size) {
-            ok = true;
-            break;
-        }
-        if (ob.pos == 0 && ib.pos == before) break; /* no progress: truncated frame */
-    }
-    ZSTD_freeDStream(ds);
-    if (!ok) {
-        free(b);
-        return -1;
-    }
-    *out = b;
-    *olen = len;
-    return 0;
-}
-
-/* The records section of a batch, decompressed when needed (*owned then set). */
-int pl_batch_records(const uint8_t *b, size_t len, int codec, const uint8_t **recs,
-                               size_t *rlen, uint8_t **owned)
-{
-    *owned = NULL;
-    if (len < BATCH_HEADER_SIZE) return -1;
-    const uint8_t *in = b + BATCH_HEADER_SIZE;
-    size_t n = len - BATCH_HEADER_SIZE;
-    int rc;
-    switch (codec) {
-    case 0:
-        *recs = in;
-        *rlen = n;
-        return 0;
-    case 1: rc = un_gzip(in, n, owned, rlen); break;
-    case 2: rc = un_snappy(in, n, owned, rlen); break;
-    case 3: rc = un_lz4(in, n, owned, rlen); break;
-    case 4: rc = un_zstd(in, n, owned, rlen); break;
-    default: return -1;
-    }
-    if (rc == 0) *recs = *owned;
-    return rc;
-}
-
-/* ------------------------------------------------------------------ records ---- */
-
-/* Splits a records section into `count` records. Returns 0 or -1 on malformed bytes. */
-int pl_each_record(const uint8_t *p, size_t n, int32_t count, int64_t base,
-                       int (*fn)(const rec_view *r, void *arg), void *arg)
-{
-    rbuf r = rbuf_make(p, n);
-    for (int32_t i = 0; i < count; i++) {
-        const uint8_t *start = r.p;
-        int32_t rl = rbuf_varint(&r);
-        if (r.err || rl < 0 || (size_t)rl > rbuf_left(&r)) return -1;
-        rbuf body = rbuf_make(r.p, (size_t)rl);
-        rbuf_skip(&r, (size_t)rl);
-        rec_view v;
-        rbuf_i8(&body);
-        rbuf_varlong(&body);
-        int32_t od = rbuf_varint(&body);
-        int32_t kl = rbuf_varint(&body);
-        v.key = NULL;
-        v.klen = -1;
-        if (kl >= 0) {
-            v.key = rbuf_take(&body, (size_t)kl);
-            v.klen = kl;
-        } else if (kl != -1) {
-            return -1;
-        }
-        int32_t vl = rbuf_varint(&body);
-        if (body.err || vl < -1) return -1;
-        v.tomb = vl < 0;
-        v.offset = base + od;
-        v.raw = start;
-        v.rawlen = (size_t)(r.p - start);
-        int rc = fn(&v, arg);
-        if (rc) return rc;
-    }
-    return r.err ? -1 : 0;
-}
 
 /* ------------------------------------------------------------------ key map ---- */
 
@@ -365,25 +154,58 @@ static int each_batch(seg *s, int (*fn)(const uint8_t *b, const batch_info *bi, 
     return rc;
 }
 
-static int map_rec(const rec_view *r, void *arg)
+/* Every record of a data batch through fn; BATCH_OK only if the whole batch decodes. */
+static int each_record(const uint8_t *b, const batch_info *bi,
+                       void (*fn)(const batch_record *r, void *arg), void *arg)
 {
-    if (r->key) kmap_put(arg, r->key, r->klen, r->offset);
-    return 0;
+    batch_iter it;
+    batch_record r;
+    int rc = batch_iter_init(&it, b, (size_t)bi->total_len, BATCH_INFLATE_MAX);
+    while (rc == BATCH_OK && (rc = batch_iter_next(&it, &r)) > 0) {
+        fn(&r, arg);
+        rc = BATCH_OK;
+    }
+    batch_iter_free(&it);
+    return rc;
+}
+
+/* Pass 1 collects a batch's keys first and maps them only if the whole batch decodes: a batch
+ * the cleaner cannot read is kept whole, and must not make older values of its keys go. */
+typedef struct keyrefs {
+    batch_record *v;
+    size_t n, cap;
+} keyrefs;
+
+static void collect_key(const batch_record *r, void *arg)
+{
+    keyrefs *k = arg;
+    if (!r->key) return;
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 64;
+        k->v = xrealloc(k->v, k->cap * sizeof *k->v);
+    }
+    k->v[k->n++] = *r;
 }
 
 static int map_batch(const uint8_t *b, const batch_info *bi, void *arg)
 {
     if (bi->attributes & BATCH_ATTR_CONTROL) return 0;
-    const uint8_t *recs;
-    size_t rl;
-    uint8_t *owned;
-    if (pl_batch_records(b, (size_t)bi->total_len, bi->attributes & BATCH_ATTR_COMPRESSION,
-                            &recs, &rl, &owned) == 0) {
-        if (pl_each_record(recs, rl, bi->records_count, bi->base_offset, map_rec, arg) < 0)
-            LOGW("storage", "compaction: undecodable records in batch at offset %" PRId64
-                 " (kept as is)", bi->base_offset);
+    batch_iter it;
+    batch_record r;
+    keyrefs k = {0};
+    int rc = batch_iter_init(&it, b, (size_t)bi->total_len, BATCH_INFLATE_MAX);
+    while (rc == BATCH_OK && (rc = batch_iter_next(&it, &r)) > 0) {
+        collect_key(&r, &k);
+        rc = BATCH_OK;
     }
-    free(owned);
+    if (rc == BATCH_OK) { /* the keys point into `it`: map them before it is freed */
+        for (size_t i = 0; i < k.n; i++) kmap_put(arg, k.v[i].key, k.v[i].key_len, k.v[i].offset);
+    } else {
+        LOGW("storage", "compaction: batch at offset %" PRId64 " does not decode (%s); kept as is",
+             bi->base_offset, it.why ? it.why : batch_strerror(rc));
+    }
+    free(k.v);
+    batch_iter_free(&it);
     return 0;
 }
 
@@ -398,24 +220,23 @@ typedef struct cleaner {
     int32_t nkept, nseen;
 } cleaner;
 
-static int keep_rec(const rec_view *r, void *arg)
+static void keep_rec(const batch_record *r, void *arg)
 {
     cleaner *c = arg;
     c->nseen++;
     bool keep = true;
     if (r->key) {
-        keep = kmap_get(c->map, r->key, r->klen) == r->offset;
-        if (keep && r->tomb && c->delete_retention_ms >= 0 &&
+        keep = kmap_get(c->map, r->key, r->key_len) == r->offset;
+        if (keep && !r->value && c->delete_retention_ms >= 0 &&
             c->batch_max_ts + c->delete_retention_ms < c->now)
             keep = false;
     }
     if (keep) {
-        wbuf_put(&c->kept, r->raw, r->rawlen);
+        wbuf_put(&c->kept, r->raw, r->raw_len);
         c->nkept++;
     } else {
         c->dropped++;
     }
-    return 0;
 }
 
 static int emit(cleaner *c, const void *p, size_t n)
@@ -433,31 +254,21 @@ static int clean_batch(const uint8_t *b, const batch_info *bi, void *arg)
     cleaner *c = arg;
     size_t len = (size_t)bi->total_len;
     if (bi->attributes & BATCH_ATTR_CONTROL) return emit(c, b, len);
-    const uint8_t *recs;
-    size_t rl;
-    uint8_t *owned;
     wbuf_reset(&c->kept);
     c->nkept = c->nseen = 0;
     c->batch_max_ts = bi->max_timestamp;
     int64_t dropped_before = c->dropped;
-    if (pl_batch_records(b, len, bi->attributes & BATCH_ATTR_COMPRESSION, &recs, &rl,
-                            &owned) < 0 ||
-        pl_each_record(recs, rl, bi->records_count, bi->base_offset, keep_rec, c) < 0) {
-        free(owned);
+    if (each_record(b, bi, keep_rec, c) != BATCH_OK) {
         c->dropped = dropped_before;
         return emit(c, b, len); /* not understood: kept whole */
     }
-    free(owned);
     if (c->nkept == c->nseen) return emit(c, b, len);
     if (c->nkept == 0) return 0;
     size_t nl = BATCH_HEADER_SIZE + c->kept.len;
     uint8_t *nb = xmalloc(nl);
     memcpy(nb, b, BATCH_HEADER_SIZE);
     memcpy(nb + BATCH_HEADER_SIZE, c->kept.data, c->kept.len);
-    put_be32(nb + 8, (uint32_t)(nl - BATCH_LOG_OVERHEAD));
-    put_be16(nb + 21, (uint16_t)(bi->attributes & ~BATCH_ATTR_COMPRESSION));
-    put_be32(nb + 57, (uint32_t)c->nkept);
-    batch_update_crc(nb, nl);
+    batch_set_records(nb, nl, (int16_t)(bi->attributes & ~BATCH_ATTR_COMPRESSION), c->nkept);
     int rc = emit(c, nb, nl);
     free(nb);
     return rc;

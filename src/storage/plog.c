@@ -359,19 +359,18 @@ int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size,
             *why = "torn batch header";
             break;
         }
-        int32_t blen = (int32_t)be32(h + 8);
-        if (blen == 0) {
-            *why = "zero";
+        int64_t hbase;
+        int32_t htotal;
+        if (batch_peek(h, BATCH_LOG_OVERHEAD, &hbase, &htotal) != BATCH_OK) {
+            /* a zero length is what preallocated space past the last batch reads as */
+            *why = htotal == 0 ? "zero" : "insane batch length";
             break;
         }
-        if (blen < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD ||
-            (int64_t)blen + BATCH_LOG_OVERHEAD > file_size - pos) {
-            *why = blen < 0 || blen < BATCH_HEADER_SIZE - BATCH_LOG_OVERHEAD
-                       ? "insane batch length"
-                       : "torn batch (length past the end of the file)";
+        if ((int64_t)htotal > file_size - pos) {
+            *why = "torn batch (length past the end of the file)";
             break;
         }
-        size_t total = (size_t)blen + BATCH_LOG_OVERHEAD;
+        size_t total = (size_t)htotal;
         const uint8_t *p = pl_scan_get(&sc, pos, total);
         batch_info bi;
         if (!p) {
@@ -382,7 +381,7 @@ int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size,
             *why = "bad magic";
             break;
         }
-        if (crc32c(p + 21, total - 21) != bi.crc) {
+        if (!batch_crc_ok(p, total)) {
             *why = "CRC mismatch";
             break;
         }
@@ -886,8 +885,8 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
         if (rc) return rc;
         s = l->segs[l->nsegs - 1];
     }
-    put_be64(batch, (uint64_t)l->leo);
-    put_be32(batch + 12, 0);
+    batch_set_base_offset(batch, l->leo);
+    batch_set_leader_epoch(batch, 0);
     if (l->cfg.preallocate && s->size + (int64_t)len > s->alloc) {
         /* the step doubles with the segment (PREALLOC_MIN .. PREALLOC_STEP): a busy partition
          * extends its file every 64 MiB, an idle one holds at most 64 KiB it has not used */
@@ -997,10 +996,12 @@ static int64_t idx_pos(plog *l, seg *s, int64_t offset)
     for (int tries = 0; tries < 2; tries++) {
         int32_t i = idx_lookup(s, offset);
         if (i < 0) return 0;
-        uint8_t h[8];
+        uint8_t h[BATCH_LOG_OVERHEAD];
+        int64_t bo;
+        int32_t total;
         if (s->idx[i].pos <= s->size - BATCH_HEADER_SIZE &&
             pread_all(s->fd, h, sizeof h, s->idx[i].pos) == 0 &&
-            (int64_t)be64(h) == s->base + s->idx[i].rel)
+            batch_peek(h, sizeof h, &bo, &total) == BATCH_OK && bo == s->base + s->idx[i].rel)
             return s->idx[i].pos;
         if (s == l->segs[l->nsegs - 1]) break; /* built in memory by us: cannot happen */
         seg_reindex(l, s);
@@ -1027,10 +1028,12 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
         int64_t pos = idx_pos(l, s, offset);
         int64_t first = -1, end = pos, nx = offset, floor = s->base;
         while (end < s->size) {
-            const uint8_t *h = pl_scan_get(&sc, end, 27);
-            int64_t bo = h ? (int64_t)be64(h) : -1;
-            int64_t total = h ? (int64_t)(int32_t)be32(h + 8) + BATCH_LOG_OVERHEAD : 0;
-            int32_t lod = h ? (int32_t)be32(h + 23) : -1;
+            const uint8_t *h = pl_scan_get(&sc, end, BATCH_HEADER_SIZE);
+            batch_info hb;
+            bool hok = h && batch_parse(h, BATCH_HEADER_SIZE, &hb) == BATCH_OK;
+            int64_t bo = hok ? hb.base_offset : -1;
+            int64_t total = hok ? hb.total_len : 0;
+            int32_t lod = hok ? hb.last_offset_delta : -1;
             /* a damaged sealed segment: headers must still chain (lengths inside the
              * segment, offsets increasing); serve what came before, error at the bad one */
             if (!h || total < BATCH_HEADER_SIZE || end + total > s->size || lod < 0 ||

@@ -114,19 +114,4 @@ bool plog_is_dirty(plog *l);
 /* recover.c: finishes or discards half-done compaction swaps before the segments are listed. */
 void plog_compact_recover_dir(const char *dir);
 
-/* compact.c: the records section of a batch (decompressed when needed; *owned is then set and
- * must be freed), and a walk over its records. */
-int pl_batch_records(const uint8_t *b, size_t len, int codec, const uint8_t **recs, size_t *rlen,
-                     uint8_t **owned);
-typedef struct rec_view {
-    int64_t offset;
-    const uint8_t *key; /* NULL = null key */
-    int32_t klen;
-    bool tomb;
-    const uint8_t *raw; /* the whole record, length prefix included */
-    size_t rawlen;
-} rec_view;
-int pl_each_record(const uint8_t *p, size_t n, int32_t count, int64_t base,
-                   int (*fn)(const rec_view *r, void *arg), void *arg);
-
 #endif

@@ -3,6 +3,8 @@
 if(TARGET eddy_storage)
   eddy_unit_test(test_storage SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_storage.c
                  LIBS eddy_storage eddy_common)
+  eddy_unit_test(test_storage_batch SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_storage_batch.c
+                 LIBS eddy_storage eddy_common)
   eddy_unit_test(test_storage_compact SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_storage_compact.c
                  LIBS eddy_storage eddy_common)
 endif()
