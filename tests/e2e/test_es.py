@@ -2,6 +2,8 @@
 every service a real process (SQLite files, or PostgreSQL schemas with E2E_STORE=postgres):
   - accounts (event-sourced): created, debited and credited through saga commands; the
     history replays to the balance; bad input answered 400/404/409;
+  - the choreographed flow with payment asking accounts for the funds (payment.accounts=on):
+    an insufficient balance is the "payment declined" path, the refund a credit;
   - the orchestrated order flow (order-orchestrator) reaches the choreographed flow's end
     states on the same three paths, plus the timeout path (SKU-SILENT: a participant that
     never answers) that compensates the debit;
@@ -21,8 +23,9 @@ s = System("es")
 s.start_broker()
 ORCH_ENV = {"EDDY_SAGA_STEP_TIMEOUT_MS": "3000", "EDDY_SAGA_STEP_ATTEMPTS": "2",
             "EDDY_SAGA_TIMER_MS": "100"}
-for n in ["order", "payment", "inventory", "notification", "accounts", "order-summary"]:
+for n in ["order", "inventory", "notification", "accounts", "order-summary"]:
     s.start_service(n)
+s.start_service("payment", {"EDDY_PAYMENT_ACCOUNTS": "on"})
 s.start_service("order-orchestrator", ORCH_ENV)
 
 
@@ -40,6 +43,8 @@ def balance(cust):
 # ---- accounts ---------------------------------------------------------------------------------
 ok("accounts", "POST", "/accounts", {"customerId": "alice", "initialBalanceCents": 1000000}, 201)
 ok("accounts", "POST", "/accounts", {"customerId": "bob", "initialBalanceCents": 500}, 201)
+ok("accounts", "POST", "/accounts", {"customerId": "carol", "initialBalanceCents": 100000}, 201)
+ok("accounts", "POST", "/accounts", {"customerId": "dan", "initialBalanceCents": 0}, 201)
 ok("accounts", "POST", "/accounts", {"customerId": "alice", "initialBalanceCents": 1}, 409)
 ok("accounts", "POST", "/accounts", {"customerId": "bad id!", "initialBalanceCents": 1}, 400)
 ok("accounts", "POST", "/accounts", {"customerId": "x", "initialBalanceCents": -1}, 400)
@@ -50,11 +55,23 @@ ok("accounts", "POST", "/accounts/bob/credit", {"amountCents": 0}, 400)
 if balance("alice") != 1000000:
     fail("alice's opening balance")
 
-# ---- choreography, as before ------------------------------------------------------------------
+# ---- choreography, payment asking accounts for the funds ---------------------------------------
+# dan has no money: his order is the declined path (the card no longer decides)
+CHOR_CUSTOMER = {"happy": "carol", "declined": "dan", "out_of_stock": "carol"}
 chor = {}
 for path, (kw, expect) in PATHS.items():
-    chor[path] = (s.place(customer="carol", **kw)["orderId"], expect)
+    chor[path] = (s.place(customer=CHOR_CUSTOMER[path], **kw)["orderId"], expect)
 wait_for(lambda: all(settled(s, oid, e) for oid, e in chor.values()), "choreographed orders")
+if balance("carol") != 100000 - 1000:  # the happy order; the out-of-stock one was credited back
+    fail("carol's balance after the choreographed orders: %s" % balance("carol"))
+if balance("dan") != 0:
+    fail("dan's balance changed")
+st, pay = s.http("payment", "GET", "/payments/" + chor["declined"][0])
+if pay.get("status") != "declined":
+    fail("declined payment: %s" % pay)
+carol_types = [e["type"] for e in ok("accounts", "GET", "/accounts/carol/history")["events"]]
+if carol_types.count("account.debited") != 2 or carol_types.count("account.credited") != 1:
+    fail("carol's history: %s" % carol_types)
 
 # ---- orchestration: the same three paths plus the timeout path --------------------------------
 stock0 = {x["sku"]: x for x in ok("inventory", "GET", "/stock")}
@@ -148,7 +165,9 @@ print("late reply after timeout: ignored; saga stuck, retried, compensated", flu
 def summary(c):
     return ok("order-summary", "GET", "/customers/%s/orders" % c)
 def summary_ok():
-    got = {o["orderId"]: (o["status"], o["refunded"]) for o in summary("carol")["orders"]}
+    got = {}
+    for c in ("carol", "dan"):
+        got.update({o["orderId"]: (o["status"], o["refunded"]) for o in summary(c)["orders"]})
     return all(got.get(oid) == e for oid, e in chor.values())
 wait_for(summary_ok, "order-summary to show carol's orders")
 ok("order-summary", "GET", "/customers/carol", want=404)
