@@ -320,9 +320,6 @@ int main(int argc, char **argv)
         snprintf(g_schema, sizeof g_schema, "bench_%.8s", u);
         eddy_store *st;
         if (eddy_store_open(g_pg, &st) < 0) die("postgres");
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", g_schema);
-        eddy_store_exec(st, sql, 0, NULL);
         eddy_store_close(st);
     }
     snprintf(g_url, sizeof g_url, "%s", g_pg ? "postgres" : "sqlite");
@@ -367,9 +364,12 @@ int main(int argc, char **argv)
     if (g_pg) {
         eddy_store *x;
         if (eddy_store_open(g_pg, &x) == 0) {
-            char sql[128];
-            snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", g_schema);
-            eddy_store_exec(x, sql, 0, NULL);
+            static const char *const parts[] = {"es", "proj", "saga"};
+            for (int i = 0; i < 3; i++) {
+                char sql[160];
+                snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s_%s CASCADE", g_schema, parts[i]);
+                eddy_store_exec(x, sql, 0, NULL);
+            }
             eddy_store_close(x);
         }
     } else {
