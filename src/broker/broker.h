@@ -253,6 +253,9 @@ struct broker {
     int listen_fd;
     int nconns;
     uint64_t conns_total;
+    uint64_t conns_refused;     /* max.connections / max.connections.per.ip */
+    uint64_t conns_idle_closed; /* connections.max.idle.ms */
+    uint64_t conns_slow_closed; /* socket.request.read.timeout.ms */
     bmetrics_api api_metrics[KAPI_MAX_KEY + 1];
     int64_t started_ms;
 };

@@ -53,6 +53,15 @@ static const ckey g_keys[] = {
     {"offsets.retention.minutes", C_I64, O(offsets_retention_minutes), "10080", 1, INT64_MAX},
     {"offset.metadata.max.bytes", C_I32, O(offset_metadata_max_bytes), "4096", 0, INT32_MAX},
     {"max.connections", C_I32, O(max_connections), "10000", 1, INT32_MAX},
+    {"max.connections.per.ip", C_I32, O(max_connections_per_ip), "2147483647", 0, INT32_MAX},
+    {"max.connections.per.ip.overrides", C_STR, O(max_connections_per_ip_overrides), "", 0, 0},
+    {"max.connections.loopback.reserve", C_I32, O(max_connections_loopback_reserve), "16", 0,
+     INT32_MAX},
+    {"connections.max.idle.ms", C_I64, O(connections_max_idle_ms), "600000", -1, INT64_MAX},
+    {"socket.request.read.timeout.ms", C_I64, O(socket_request_read_timeout_ms), "30000", -1,
+     INT64_MAX},
+    {"queued.max.request.bytes", C_I64, O(queued_max_request_bytes), "536870912", -1,
+     INT64_MAX},
     {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0},
 };
 #undef O

@@ -37,6 +37,12 @@ typedef struct bconfig {
     int64_t offsets_retention_minutes;
     int32_t offset_metadata_max_bytes;
     int32_t max_connections;
+    int32_t max_connections_per_ip;         /* max.connections.per.ip */
+    char *max_connections_per_ip_overrides; /* "host:n,host:n" */
+    int32_t max_connections_loopback_reserve; /* accepted from loopback beyond the limits */
+    int64_t connections_max_idle_ms;        /* connections.max.idle.ms */
+    int64_t socket_request_read_timeout_ms; /* a request's bytes, once started, must arrive */
+    int64_t queued_max_request_bytes;       /* budget for request bytes being read (-1 = none) */
     /* socket.loopback.congestion.control: TCP congestion control for connections from this
      * host (empty = the system's). BBR paces every send with a timer; on loopback there is no
      * link to pace for, and it halved what a socket could send (bench/README.md). */

@@ -50,7 +50,13 @@ struct bconn {
     bool want_write;
     bool reading_paused;
     bool in_processing;
+    bool budget_wait;       /* not reading: queued.max.request.bytes is spent (g_budget_waiters) */
+    bool loopback;
     char peer[64];
+    char host[48];          /* peer address without the port (per-IP limits) */
+    int64_t last_active_ms; /* last byte received or sent (connections.max.idle.ms) */
+    int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
+    struct bconn *next_waiter;
     struct bconn *prev_conn, *next_conn; /* all open connections, for shutdown */
     /* input */
     uint8_t *in;
@@ -64,6 +70,74 @@ struct bconn {
 };
 
 static bconn *g_conns;
+
+/* queued.max.request.bytes: bytes held by connections' input buffers beyond their first
+ * 128 KiB (in_charge). A connection that must grow its buffer beyond the budget stops reading
+ * (budget_wait) until others give memory back; the only connection holding budget may always
+ * grow (no deadlock on one big request). */
+static int64_t g_in_bytes;
+static bconn *g_budget_waiters, **g_budget_tail = &g_budget_waiters;
+static loop_timer *g_sweep; /* idle / slow-request sweep */
+
+/* Connections per peer address (max.connections.per.ip): a small chained hash table. */
+typedef struct ipcount {
+    char host[48];
+    int n;
+    struct ipcount *next;
+} ipcount;
+#define IP_BUCKETS 1024
+static ipcount *g_ips[IP_BUCKETS];
+
+static unsigned ip_hash(const char *h)
+{
+    unsigned v = 2166136261u;
+    for (; *h; h++) v = (v ^ (unsigned char)*h) * 16777619u;
+    return v % IP_BUCKETS;
+}
+
+static ipcount *ip_find(const char *h, bool create)
+{
+    ipcount **pp = &g_ips[ip_hash(h)];
+    for (ipcount *e = *pp; e; e = e->next)
+        if (!strcmp(e->host, h)) return e;
+    if (!create) return NULL;
+    ipcount *e = xcalloc(1, sizeof *e);
+    snprintf(e->host, sizeof e->host, "%s", h);
+    e->next = *pp;
+    *pp = e;
+    return e;
+}
+
+static void ip_drop(const char *h)
+{
+    ipcount **pp = &g_ips[ip_hash(h)];
+    for (ipcount *e = *pp; e; pp = &e->next, e = e->next) {
+        if (strcmp(e->host, h)) continue;
+        if (--e->n <= 0) {
+            *pp = e->next;
+            free(e);
+        }
+        return;
+    }
+}
+
+/* The limit for host: max.connections.per.ip.overrides ("host:n,host:n"), else the default. */
+static int ip_limit(const broker *b, const char *host)
+{
+    const char *o = b->cfg.max_connections_per_ip_overrides;
+    size_t hl = strlen(host);
+    while (o && *o) {
+        const char *comma = strchr(o, ',');
+        size_t len = comma ? (size_t)(comma - o) : strlen(o);
+        const char *colon = memrchr(o, ':', len);
+        if (colon && (size_t)(colon - o) == hl && !strncmp(o, host, hl))
+            return (int)strtol(colon + 1, NULL, 10);
+        o = comma ? comma + 1 : NULL;
+    }
+    return b->cfg.max_connections_per_ip;
+}
+
+static void budget_wake(void);
 
 static void conn_close(bconn *c, const char *why);
 static void conn_release(bconn *c);
@@ -239,6 +313,7 @@ static int conn_write_some(bconn *c)
                 return -1;
             }
             c->out_bytes -= n;
+            c->last_active_ms = now_mono_ms();
             while (n > 0 && o->seg < k->nsegs) {
                 int64_t left = k->segs[o->seg].len - o->done;
                 if (n >= left) {
@@ -262,7 +337,8 @@ static void conn_update_events(bconn *c)
 {
     if (c->closed) return;
     bool want_write = c->out_head != NULL;
-    bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN;
+    bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN ||
+                 c->budget_wait;
     if (want_write != c->want_write || pause != c->reading_paused) {
         c->want_write = want_write;
         c->reading_paused = pause;
@@ -311,7 +387,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     broker *b = c->b;
     if (len < 8) {
         free(frame);
-        LOGW("server", "%s: frame of %zu bytes is shorter than a request header: closing "
+        LOGW_RL("server", "%s: frame of %zu bytes is shorter than a request header: closing "
              "connection", c->peer, len);
         conn_close(c, NULL);
         return -1;
@@ -321,7 +397,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     const bhandler *h = dispatch_find(key);
     const kapi *api = kapi_get(key);
     if (!h || !api) {
-        LOGW("server", "%s: unknown API key %d (v%d, corr %d): closing connection", c->peer, key,
+        LOGW_RL("server", "%s: unknown API key %d (v%d, corr %d): closing connection", c->peer, key,
              ver, corr);
         free(frame);
         conn_close(c, NULL);
@@ -335,13 +411,13 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
             answer_api_versions_unsupported(c, corr);
             return 0;
         }
-        LOGW("server", "%s: %s v%d is not supported (we serve v%d-v%d): closing connection",
+        LOGW_RL("server", "%s: %s v%d is not supported (we serve v%d-v%d): closing connection",
              c->peer, api->name, ver, h->min_version, h->max_version);
         conn_close(c, NULL);
         return -1;
     }
     if (ver < h->accept_min) {
-        LOGW("server", "%s: %s v%d is advertised for client compatibility but not served: "
+        LOGW_RL("server", "%s: %s v%d is advertised for client compatibility but not served: "
              "closing connection", c->peer, api->name, ver);
         free(frame);
         conn_close(c, NULL);
@@ -351,7 +427,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     kreq_header hdr;
     memset(&hdr, 0, sizeof hdr);
     if (kreq_header_decode(&r, &hdr) < 0) {
-        LOGW("server", "%s: malformed %s v%d request header: closing connection", c->peer,
+        LOGW_RL("server", "%s: malformed %s v%d request header: closing connection", c->peer,
              api->name, ver);
         free(frame);
         conn_close(c, NULL);
@@ -368,7 +444,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     q->recv_us = now_mono_us();
     bool flex = kapi_flexible(api, ver);
     if (kmsg_decode(q->arena, api->request, ver, flex, &r, &q->req) < 0) {
-        LOGW("server", "%s: malformed %s v%d request (corr %d, %zu bytes): closing connection",
+        LOGW_RL("server", "%s: malformed %s v%d request (corr %d, %zu bytes): closing connection",
              c->peer, api->name, ver, corr, len);
         breq_free(q);
         conn_close(c, NULL);
@@ -394,8 +470,8 @@ static void conn_process_input(bconn *c)
     while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN) {
         int32_t sz = (int32_t)be32(c->in + pos);
         if (sz < 0 || (size_t)sz > max_frame) {
-            LOGW("server", "%s: request size %d exceeds socket.request.max.bytes (%zu): "
-                 "closing connection", c->peer, sz, max_frame);
+            LOGW_RL("server", "%s: request size %d exceeds socket.request.max.bytes (%zu): "
+                    "closing connection", c->peer, sz, max_frame);
             conn_close(c, NULL);
             break;
         }
@@ -409,6 +485,64 @@ static void conn_process_input(bconn *c)
     if (pos > 0 && !c->closed) {
         memmove(c->in, c->in + pos, c->in_len - pos);
         c->in_len -= pos;
+        c->frame_start_ms = c->in_len ? now_mono_ms() : 0; /* a new frame has begun */
+    }
+}
+
+/* What an input buffer of n bytes costs from queued.max.request.bytes: the part above the
+ * first two read chunks, so small requests never wait behind large ones (memory is bounded by
+ * the budget plus 128 KiB per connection). */
+static int64_t in_charge(size_t n)
+{
+    return n > 2 * READ_CHUNK ? (int64_t)(n - 2 * READ_CHUNK) : 0;
+}
+
+/* Sets the input buffer to na bytes, keeping the budget's count. */
+static void in_resize(bconn *c, size_t na)
+{
+    g_in_bytes += in_charge(na) - in_charge(c->in_alloc);
+    if (na == 0) {
+        free(c->in);
+        c->in = NULL;
+    } else {
+        c->in = xrealloc(c->in, na);
+    }
+    c->in_alloc = na;
+}
+
+/* May c grow its input buffer to na bytes under queued.max.request.bytes? If not, it waits. */
+static bool budget_allows(bconn *c, size_t na)
+{
+    int64_t budget = c->b->cfg.queued_max_request_bytes;
+    int64_t others = g_in_bytes - in_charge(c->in_alloc);
+    if (budget < 0 || in_charge(na) == 0 || others <= 0 || others + in_charge(na) <= budget)
+        return true;
+    if (!c->budget_wait) {
+        c->budget_wait = true;
+        c->refs++; /* held while queued */
+        c->next_waiter = NULL;
+        *g_budget_tail = c;
+        g_budget_tail = &c->next_waiter;
+        LOGI_RL("server", "%s: queued.max.request.bytes (%" PRId64 ") in use: reading paused",
+                c->peer, budget);
+        conn_update_events(c);
+    }
+    return false;
+}
+
+/* Memory came back: every waiting connection tries again (epoll announces its input). */
+static void budget_wake(void)
+{
+    bconn *c = g_budget_waiters;
+    g_budget_waiters = NULL;
+    g_budget_tail = &g_budget_waiters;
+    while (c) {
+        bconn *next = c->next_waiter;
+        c->budget_wait = false;
+        c->next_waiter = NULL;
+        if (!c->closed) conn_update_events(c);
+        conn_release(c);
+        c = next;
     }
 }
 
@@ -426,8 +560,8 @@ static void conn_read(bconn *c)
         if (c->in_alloc - c->in_len < need) {
             size_t na = c->in_alloc ? c->in_alloc : READ_CHUNK * 2;
             while (na - c->in_len < need) na *= 2;
-            c->in = xrealloc(c->in, na);
-            c->in_alloc = na;
+            if (!budget_allows(c, na)) break;
+            in_resize(c, na);
         }
         size_t room = c->in_alloc - c->in_len;
         ssize_t n = read(c->fd, c->in + c->in_len, room);
@@ -441,15 +575,16 @@ static void conn_read(bconn *c)
             conn_close(c, strerror(errno));
             return;
         }
+        c->last_active_ms = now_mono_ms();
+        if (c->in_len == 0) c->frame_start_ms = c->last_active_ms;
         c->in_len += (size_t)n;
         conn_process_input(c);
         if ((size_t)n < room) break;
     }
     /* give back an oversized idle input buffer */
     if (!c->closed && c->in_len == 0 && c->in_alloc > 4 * READ_CHUNK) {
-        free(c->in);
-        c->in = NULL;
-        c->in_alloc = 0;
+        in_resize(c, 0);
+        if (g_budget_waiters) budget_wake();
     }
 }
 
@@ -489,9 +624,10 @@ static void conn_close(bconn *c, const char *why)
     }
     c->out_tail = NULL;
     c->out_bytes = 0;
-    free(c->in);
-    c->in = NULL;
-    c->in_len = c->in_alloc = 0;
+    in_resize(c, 0);
+    c->in_len = 0;
+    ip_drop(c->host);
+    if (g_budget_waiters) budget_wake();
     conn_release(c); /* the socket's reference */
 }
 
@@ -544,19 +680,6 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
                 LOGW("server", "accept: %s", strerror(errno));
             return;
         }
-        if (b->nconns >= b->cfg.max_connections) {
-            LOGW("server", "max.connections (%d) reached: refusing a connection",
-                 b->cfg.max_connections);
-            close(cfd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        set_loopback_cc(b, cfd, &ss);
-        bconn *c = xcalloc(1, sizeof *c);
-        c->b = b;
-        c->fd = cfd;
-        c->refs = 1;
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0;
         if (ss.ss_family == AF_INET) {
@@ -568,6 +691,31 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
             inet_ntop(AF_INET6, &sa->sin6_addr, host, sizeof host);
             port = ntohs(sa->sin6_port);
         }
+        bool lo = peer_is_loopback(&ss);
+        /* an operator on this host still gets in when the limits are reached */
+        int reserve = lo ? b->cfg.max_connections_loopback_reserve : 0;
+        ipcount *ic = ip_find(host, false);
+        int limit_ip = ip_limit(b, host);
+        if (b->nconns >= (int64_t)b->cfg.max_connections + reserve ||
+            (ic && ic->n >= (int64_t)limit_ip + reserve)) {
+            bool per_ip = b->nconns < (int64_t)b->cfg.max_connections + reserve;
+            LOGW_RL("server", "%s: %s (%d) reached: refusing a connection", host,
+                    per_ip ? "max.connections.per.ip" : "max.connections",
+                    per_ip ? limit_ip : b->cfg.max_connections);
+            close(cfd);
+            b->conns_refused++;
+            continue;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        set_loopback_cc(b, cfd, &ss);
+        bconn *c = xcalloc(1, sizeof *c);
+        c->b = b;
+        c->fd = cfd;
+        c->refs = 1;
+        c->loopback = lo;
+        c->last_active_ms = now_mono_ms();
+        snprintf(c->host, sizeof c->host, "%s", host);
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
         if (loop_add_fd(b->loop, cfd, EPOLLIN, conn_io, c) < 0) {
             close(cfd);
@@ -579,8 +727,38 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
         g_conns = c;
         b->nconns++;
         b->conns_total++;
+        ip_find(host, true)->n++;
         LOGD("server", "%s: connected", c->peer);
     }
+}
+
+/* Every second: closes connections idle for connections.max.idle.ms (nothing in flight,
+ * nothing to send, no partial request) and those whose started request has not fully arrived
+ * within socket.request.read.timeout.ms (a peer trickling bytes holds no memory forever). */
+static void on_sweep(loop *l, void *arg)
+{
+    broker *b = arg;
+    int64_t now = now_mono_ms();
+    int64_t idle = b->cfg.connections_max_idle_ms, slow = b->cfg.socket_request_read_timeout_ms;
+    for (bconn *c = g_conns, *next; c; c = next) {
+        next = c->next_conn;
+        if (c->closed) continue;
+        if (slow > 0 && c->in_len > 0 && c->frame_start_ms && now - c->frame_start_ms > slow &&
+            !c->budget_wait) {
+            b->conns_slow_closed++;
+            LOGW_RL("server", "%s: a request was not received within "
+                    "socket.request.read.timeout.ms (%" PRId64 " ms, %zu bytes so far): closing",
+                    c->peer, slow, c->in_len);
+            conn_close(c, NULL);
+        } else if (idle > 0 && c->inflight == 0 && !c->out_head && c->in_len == 0 &&
+                   now - c->last_active_ms > idle) {
+            b->conns_idle_closed++;
+            LOGD("server", "%s: idle for connections.max.idle.ms (%" PRId64 " ms): closing",
+                 c->peer, idle);
+            conn_close(c, NULL);
+        }
+    }
+    g_sweep = loop_stopping(l) ? NULL : loop_timer_add(l, 1000, on_sweep, b);
 }
 
 int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
@@ -663,11 +841,14 @@ int server_listen(broker *b, const char *addr, int *bound_port)
         return rc;
     }
     b->listen_fd = fd;
+    if (!g_sweep) g_sweep = loop_timer_add(b->loop, 1000, on_sweep, b);
     return 0;
 }
 
 void server_stop_listening(broker *b)
 {
+    if (g_sweep) loop_timer_cancel(b->loop, g_sweep);
+    g_sweep = NULL;
     if (b->listen_fd >= 0) {
         loop_del_fd(b->loop, b->listen_fd);
         close(b->listen_fd);

@@ -40,3 +40,23 @@ void log_msg(enum log_level lvl, const char *module, const char *fmt, ...)
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
+
+int log_rl_allow(log_rl *rl, int *suppressed)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    *suppressed = 0;
+    if (now - rl->window_start_ms >= LOG_RL_WINDOW_MS) {
+        rl->window_start_ms = now;
+        rl->count = 0;
+    }
+    if (rl->count >= LOG_RL_BURST) {
+        rl->suppressed++;
+        return 0;
+    }
+    rl->count++;
+    *suppressed = rl->suppressed;
+    rl->suppressed = 0;
+    return 1;
+}

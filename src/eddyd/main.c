@@ -21,7 +21,7 @@
 #include "common/util.h"
 #include "group/group.h"
 #include "http/http.h"
-#include "http/registry.h"
+#include "registry/registry.h"
 #include "metrics/metrics.h"
 
 #define EDDY_VERSION "0.1.0"

@@ -1,8 +1,9 @@
 /* http — eddyd's HTTP port: libmicrohttpd driven from the broker's own epoll loop (MHD's epoll
  * fd is registered with the loop; MHD_run is called when it is readable and on MHD's timeout).
- * Routes by method and path prefix; handlers run on the loop thread and answer synchronously.
+ * Routes by method and path prefix; handlers run on the loop thread and answer synchronously,
+ * or leave the answer pending (http_defer) and complete it later from the loop thread.
  *
- * Users: /metrics and /healthz (metrics.c), the schema registry (registry*.c), admin API and
+ * Users: /metrics and /healthz (metrics.c), the schema registry (src/registry), admin API and
  * console assets.
  */
 #ifndef EDDY_HTTP_HTTP_H
@@ -18,11 +19,11 @@ typedef struct http_server http_server;
 typedef struct http_request {
     const char *method; /* "GET", "POST", ... */
     const char *path;   /* URL path without the query string, percent-decoded */
+    size_t path_len;    /* decoded length: > strlen(path) when the URL held "%00" */
     const char *body;   /* NUL-terminated, may be "" */
     size_t body_len;
     const char *content_type; /* may be NULL */
-    void *internal;           /* the MHD connection (for http_query / http_header) */
-    void *ctx;                /* the server's per-request context (for http_defer) */
+    void *internal;           /* the server's request state (http_query, http_defer, ...) */
 } http_request;
 
 typedef struct http_response {
@@ -41,24 +42,13 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
 
-/* Deferred answers. A handler that cannot answer yet (it waits for an fsync, a worker thread,
- * another request) calls http_defer(req) and returns without filling resp; the connection is
- * suspended (no timeout runs) until the owner of the token calls http_complete exactly once, on
- * the loop thread (from any callback, also from inside another handler). body is malloc()ed
- * and taken. If the client went away meanwhile the answer is dropped. Every token must be
- * completed before http_server_stop; any left then are answered 503 and become invalid. */
-typedef struct http_pending http_pending;
-http_pending *http_defer(const http_request *req);
-void http_complete(http_pending *p, int status, const char *content_type, char *body,
-                   size_t len);
-/* Number of deferred requests not yet completed (for metrics and tests). */
-int http_pending_count(const http_server *s);
-
 /* method "*" matches any method; the longest matching prefix wins; unmatched → 404 JSON. */
 void http_route(http_server *s, const char *method, const char *prefix, http_handler fn,
                 void *arg);
 
 const char *http_query(const http_request *req, const char *name);  /* NULL if absent */
+/* The same with the decoded length (> strlen(value) when the value held "%00"). */
+const char *http_query_n(const http_request *req, const char *name, size_t *len);
 const char *http_header(const http_request *req, const char *name); /* NULL if absent */
 
 /* Helpers to fill a response (body copied / formatted into a malloc()ed buffer). */
@@ -66,5 +56,20 @@ void http_resp_set(http_response *r, int status, const char *content_type, const
                    size_t len);
 void http_resp_printf(http_response *r, int status, const char *content_type, const char *fmt,
                       ...) __attribute__((format(printf, 4, 5)));
+
+/* Deferred answers. A handler that cannot answer yet (its work runs on another thread, or waits
+ * for an fsync) calls http_defer(req), leaves resp untouched and returns; the connection is
+ * suspended (nothing more is read from it) until exactly one http_complete() for the handle,
+ * called on the loop thread, answers it and frees the handle. http_complete may also be called
+ * before the handler returns. The request's fields are valid only while the handler runs: copy
+ * what the answer needs. Every pending request must be completed before http_server_stop; a
+ * request still pending then is answered 503 and its handle freed (a later http_complete on it
+ * is a use after free), so modules complete theirs in their stop function.
+ * http_complete copies body (len bytes); http_complete_resp takes resp->body. */
+typedef struct http_pending http_pending;
+http_pending *http_defer(const http_request *req);
+void http_complete(http_pending *p, int status, const char *content_type, const char *body,
+                   size_t len);
+void http_complete_resp(http_pending *p, http_response *resp);
 
 #endif

@@ -4,17 +4,19 @@
  * MHD_get_timeout) expires. Handlers therefore run on the loop thread and may read broker
  * state without locks.
  *
- * Deferred answers (http_defer/http_complete): the connection is suspended with
- * MHD_suspend_connection; completing stores the answer in the request's context and resumes the
- * connection, and MHD (run from a zero-delay loop timer, never re-entered) calls on_access once
- * more, which queues the stored answer.
- *
  * Requests: bodies are collected up to max_body (larger: 413 with a JSON error, decided from
  * Content-Length before reading when possible); routes match by method and longest path
  * prefix; no match → 404 JSON.
+ *
+ * Deferred answers (http_defer/http_complete): the connection is suspended
+ * (MHD_ALLOW_SUSPEND_RESUME) when its handler returns without an answer; http_complete stores
+ * the answer and resumes it, and MHD calls on_access once more, which queues the answer. The
+ * resume wakes MHD's epoll fd (its inter-thread channel is in that set) and a zero-delay timer
+ * runs MHD as well, so the answer goes out on the next loop iteration.
  */
 #include "http/http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -46,31 +48,31 @@ struct http_server {
     loop_timer *timer;
     route *routes;
     int nroutes;
-    http_pending *pending; /* deferred, not yet completed (list) */
-    int npending;
-    loop_timer *kick;      /* runs MHD soon after a completion */
-};
-
-struct http_pending {
-    http_server *s;
-    struct MHD_Connection *c;
-    struct req_ctx *x;
-    http_pending *prev, *next;
+    http_pending *pending; /* deferred requests not yet completed (doubly linked) */
 };
 
 typedef struct req_ctx {
+    http_server *s;
+    struct MHD_Connection *c;
     char *body;
     size_t len, alloc;
+    size_t path_len; /* decoded length of the path, from the raw URI */
+    bool started;
     bool too_large;
     bool answered;
-    http_server *s;
-    http_pending *pending; /* set while deferred */
-    bool ready;            /* the deferred answer is stored below */
-    int status;
-    const char *ctype;
+    bool in_handler;
+    http_pending *pending; /* deferred and not yet completed */
+    bool ready;            /* completed: the answer below waits to be queued */
+    int rstatus;
+    const char *rctype;
     char *rbody;
     size_t rlen;
 } req_ctx;
+
+struct http_pending {
+    req_ctx *x;
+    http_pending *prev, *next;
+};
 
 static void rearm(http_server *s);
 
@@ -140,6 +142,36 @@ static const route *find_route(http_server *s, const char *method, const char *p
     return best;
 }
 
+/* Decoded length of the path part of a raw URI (MHD_http_unescape's rule: "%XX" → one byte). */
+static size_t decoded_path_len(const char *uri)
+{
+    size_t n = 0;
+    for (const char *p = uri; *p && *p != '?'; n++) {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) p += 3;
+        else p++;
+    }
+    return n;
+}
+
+/* MHD's URI log callback: runs first for every request, with the URI before decoding. Its
+ * return value becomes the request's context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    req_ctx *x = xcalloc(1, sizeof *x);
+    x->s = cls;
+    x->c = c;
+    x->path_len = decoded_path_len(uri ? uri : "");
+    return x;
+}
+
+static enum MHD_Result queue_ready(req_ctx *x)
+{
+    x->ready = false;
+    char *body = x->rbody;
+    x->rbody = NULL;
+    return queue(x->c, x->rstatus, x->rctype, body, x->rlen);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -148,10 +180,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     (void)version;
     http_server *s = cls;
     req_ctx *x = *con_cls;
-    if (!x) {
-        x = xcalloc(1, sizeof *x);
-        x->s = s;
-        *con_cls = x;
+    if (!x) *con_cls = x = on_uri(s, url, c); /* no URI callback ran (cannot happen in MHD) */
+    if (!x->started) {
+        x->started = true;
+        x->c = c;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
@@ -161,12 +193,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         }
         return MHD_YES;
     }
-    if (x->ready) { /* resumed after http_complete */
-        x->ready = false;
-        char *b = x->rbody;
-        x->rbody = NULL;
-        return queue(c, x->status, x->ctype, b, x->rlen);
-    }
+    if (x->ready) return queue_ready(x); /* resumed after http_complete */
     if (x->answered) {
         *upload_data_size = 0;
         return MHD_YES;
@@ -194,21 +221,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (x->too_large) return queue_json_error(c, 413, "Request body too large");
     const route *rt = find_route(s, method, url);
     if (!rt) return queue_json_error(c, 404, "Not found");
+    size_t plen = strlen(url);
     http_request req = {
         .method = method,
         .path = url,
+        .path_len = x->path_len > plen ? x->path_len : plen,
         .body = x->body ? x->body : "",
         .body_len = x->len,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_TYPE),
-        .internal = c,
-        .ctx = x,
+        .internal = x,
     };
     if (x->body) x->body[x->len] = 0;
     http_response resp = {.status = 200, .content_type = "application/json"};
+    x->in_handler = true;
     rt->fn(rt->arg, &req, &resp);
-    if (x->pending || x->ready) { /* deferred (and maybe already completed) */
-        free(resp.body);
+    x->in_handler = false;
+    if (x->ready || x->pending) free(resp.body);
+    if (x->ready) return queue_ready(x); /* deferred and completed before returning */
+    if (x->pending) {
+        MHD_suspend_connection(c);
         return MHD_YES;
     }
     return queue(c, resp.status, resp.content_type, resp.body, resp.body_len);
@@ -222,6 +254,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     req_ctx *x = *con_cls;
     if (!x) return;
+    if (x->pending) { /* only when the daemon stops with it pending (see http_server_stop) */
+        http_pending *p = x->pending;
+        if (p->prev) p->prev->next = p->next;
+        else x->s->pending = p->next;
+        if (p->next) p->next->prev = p->prev;
+        free(p);
+    }
     free(x->body);
     free(x->rbody);
     free(x);
@@ -287,7 +326,7 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
     s->port = port;
     s->max_body = max_body ? max_body : (size_t)1 << 20;
     s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
-                            MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
@@ -312,15 +351,22 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
 void http_server_stop(http_server *s)
 {
     if (!s) return;
-    bool any = s->pending != NULL;
-    while (s->pending) {
-        static const char msg[] = "{\"error_code\":503,\"message\":\"server shutting down\"}\n";
-        http_complete(s->pending, 503, "application/json", xstrdup(msg), sizeof msg - 1);
-    }
-    if (s->kick) loop_timer_cancel(s->l, s->kick);
-    s->kick = NULL;
-    if (any) MHD_run(s->d); /* let the answers go out */
     if (s->timer) loop_timer_cancel(s->l, s->timer);
+    s->timer = NULL;
+    /* MHD refuses to stop with suspended connections: answer what is still pending, resume,
+     * and let MHD take the resumed connections back before stopping */
+    int left = 0;
+    while (s->pending) {
+        static const char busy[] = "{\"error_code\":503,\"message\":\"shutting down\"}";
+        http_complete(s->pending, 503, "application/json", busy, strlen(busy));
+        left++;
+    }
+    if (s->timer) loop_timer_cancel(s->l, s->timer);
+    s->timer = NULL;
+    if (left) {
+        LOGW("http", "%d deferred request(s) still pending at shutdown: answered 503", left);
+        MHD_run(s->d);
+    }
     loop_del_fd(s->l, s->epfd);
     MHD_stop_daemon(s->d);
     for (int i = 0; i < s->nroutes; i++) {
@@ -345,14 +391,83 @@ void http_route(http_server *s, const char *method, const char *prefix, http_han
     r->arg = arg;
 }
 
+static struct MHD_Connection *conn_of(const http_request *req)
+{
+    return ((req_ctx *)req->internal)->c;
+}
+
 const char *http_query(const http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->internal, MHD_GET_ARGUMENT_KIND, name);
+    return MHD_lookup_connection_value(conn_of(req), MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_query_n(const http_request *req, const char *name, size_t *len)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(conn_of(req), MHD_GET_ARGUMENT_KIND, name, strlen(name),
+                                      &v, &n) != MHD_YES || !v)
+        return NULL;
+    *len = n;
+    return v;
 }
 
 const char *http_header(const http_request *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->internal, MHD_HEADER_KIND, name);
+    return MHD_lookup_connection_value(conn_of(req), MHD_HEADER_KIND, name);
+}
+
+http_pending *http_defer(const http_request *req)
+{
+    req_ctx *x = req->internal;
+    if (x->pending) return x->pending;
+    http_pending *p = xcalloc(1, sizeof *p);
+    p->x = x;
+    p->next = x->s->pending;
+    if (p->next) p->next->prev = p;
+    x->s->pending = p;
+    x->pending = p;
+    return p;
+}
+
+static void on_resumed(loop *l, void *arg)
+{
+    (void)l;
+    http_server *s = arg;
+    s->timer = NULL;
+    run(s);
+}
+
+void http_complete(http_pending *p, int status, const char *content_type, const char *body,
+                   size_t len)
+{
+    req_ctx *x = p->x;
+    http_server *s = x->s;
+    if (p->prev) p->prev->next = p->next;
+    else s->pending = p->next;
+    if (p->next) p->next->prev = p->prev;
+    free(p);
+    x->pending = NULL;
+    x->ready = true;
+    x->rstatus = status;
+    x->rctype = content_type;
+    free(x->rbody);
+    x->rbody = xmalloc(len + 1);
+    if (len) memcpy(x->rbody, body, len);
+    x->rbody[len] = 0;
+    x->rlen = len;
+    if (x->in_handler) return; /* on_access queues it when the handler returns */
+    MHD_resume_connection(x->c);
+    if (s->timer) loop_timer_cancel(s->l, s->timer);
+    s->timer = loop_stopping(s->l) ? NULL : loop_timer_add(s->l, 0, on_resumed, s);
+}
+
+void http_complete_resp(http_pending *p, http_response *resp)
+{
+    http_complete(p, resp->status, resp->content_type, resp->body ? resp->body : "",
+                  resp->body ? resp->body_len : 0);
+    free(resp->body);
+    resp->body = NULL;
 }
 
 void http_resp_set(http_response *r, int status, const char *content_type, const char *body,
@@ -382,54 +497,3 @@ void http_resp_printf(http_response *r, int status, const char *content_type, co
     r->body = s;
     r->body_len = (size_t)n;
 }
-
-/* ---------------------------------------------------------------- deferred answers ---- */
-
-static void on_kick(loop *l, void *arg)
-{
-    (void)l;
-    http_server *s = arg;
-    s->kick = NULL;
-    run(s);
-}
-
-http_pending *http_defer(const http_request *req)
-{
-    req_ctx *x = req->ctx;
-    if (!x || x->pending) return NULL;
-    http_server *s = x->s;
-    http_pending *p = xcalloc(1, sizeof *p);
-    p->s = s;
-    p->c = req->internal;
-    p->x = x;
-    p->next = s->pending;
-    if (s->pending) s->pending->prev = p;
-    s->pending = p;
-    s->npending++;
-    x->pending = p;
-    MHD_suspend_connection(p->c);
-    return p;
-}
-
-void http_complete(http_pending *p, int status, const char *content_type, char *body,
-                   size_t len)
-{
-    http_server *s = p->s;
-    req_ctx *x = p->x;
-    if (p->prev) p->prev->next = p->next;
-    else s->pending = p->next;
-    if (p->next) p->next->prev = p->prev;
-    s->npending--;
-    x->pending = NULL;
-    x->ready = true;
-    x->status = status;
-    x->ctype = content_type ? content_type : "application/json";
-    free(x->rbody);
-    x->rbody = body;
-    x->rlen = body ? len : 0;
-    MHD_resume_connection(p->c);
-    free(p);
-    if (!s->kick && !loop_stopping(s->l)) s->kick = loop_timer_add(s->l, 0, on_kick, s);
-}
-
-int http_pending_count(const http_server *s) { return s->npending; }

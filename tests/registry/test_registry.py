@@ -278,6 +278,38 @@ def case_bad_input(r):
     r.err("GET", "/subjects/bad-value/versions", None, 404, 40401)
 
 
+def case_nul_names(r):
+    """A NUL ("%00") or control character in a subject is refused everywhere a subject is taken,
+    with 42208 — it never acts on the subject before the NUL."""
+    r.ok("POST", "/subjects/nul-victim/versions", {"schema": V1})
+    before = snapshot(r)
+    for method, path, body in [
+            ("POST", "/subjects/nul-victim%00x/versions", {"schema": V2}),
+            ("POST", "/subjects/nul-victim%00x", {"schema": V1}),
+            ("GET", "/subjects/nul-victim%00x/versions", None),
+            ("GET", "/subjects/nul-victim%00x/versions/1", None),
+            ("DELETE", "/subjects/nul-victim%00x", None),
+            ("DELETE", "/subjects/nul-victim%00x/versions/1", None),
+            ("POST", "/compatibility/subjects/nul-victim%00x/versions", {"schema": V3_BAD}),
+            ("PUT", "/config/nul-victim%00x", {"compatibility": "NONE"}),
+            ("GET", "/config/nul-victim%00x", None),
+            ("DELETE", "/config/nul-victim%00x", None),
+            ("PUT", "/mode/nul-victim%00x", {"mode": "READONLY"}),
+            ("GET", "/mode/nul-victim%00x", None),
+            ("GET", "/subjects?subjectPrefix=nul%00x", None),
+            ("GET", "/subjects/nul-victim%01x/versions", None),
+            ("DELETE", "/subjects/nul-victim%1F", None),
+            ("POST", "/compatibility/subjects/a%7Fb/versions", {"schema": V1})]:
+        b = r.err(method, path, body, 422, 42208)
+        assert "NUL" in b["message"] or "control" in b["message"], b
+    assert snapshot(r) == before, "a refused name changed the registry"
+    assert r.ok("GET", "/subjects/nul-victim/versions") == [1]
+    r.err("GET", "/config/nul-victim", None, 404, 40408)
+    r.err("GET", "/mode/nul-victim", None, 404, 40409)
+    r.ok("DELETE", "/subjects/nul-victim")
+    r.ok("DELETE", "/subjects/nul-victim?permanent=true")
+
+
 def case_mutated_schemas(r):
     """300 deterministic mutations of valid schemas posted to register/compatibility/lookup:
     every answer is a documented status, and the server keeps serving."""
@@ -458,6 +490,8 @@ def main():
     res.run("avro references", case_references, r)
     res.run("soft and permanent deletes, ids never reused", case_deletes, r)
     res.run("bad input: documented codes, nothing stored", case_bad_input, r)
+    res.run("NUL and control characters in subjects: 42208 everywhere, nothing changed",
+            case_nul_names, r)
     res.run("mutated schemas: documented answers, server keeps serving",
             case_mutated_schemas, r)
     res.run("read-only mode", case_readonly, r)

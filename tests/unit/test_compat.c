@@ -1,4 +1,4 @@
-/* test_compat — the schema registry's compatibility rules (src/http/compat.c), table-driven:
+/* test_compat — the schema registry's compatibility rules (src/registry/compat.c), table-driven:
  * each case is (type, level, previous versions oldest first, new schema, expected verdict,
  * expected reason fragments). Plus validation/normalisation of valid and invalid schemas and
  * Avro named types coming from references.
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "http/compat.h"
+#include "registry/compat.h"
 
 #define A STYPE_AVRO
 #define J STYPE_JSON

@@ -4,8 +4,8 @@
  * rules and the JSON Schema content-model rules Confluent documents. Used by registry.c and
  * unit-tested by tests/unit/test_compat.c. See docs/schema-registry.md for the rules.
  */
-#ifndef EDDY_HTTP_COMPAT_H
-#define EDDY_HTTP_COMPAT_H
+#ifndef EDDY_REGISTRY_COMPAT_H
+#define EDDY_REGISTRY_COMPAT_H
 
 #include <stdbool.h>
 #include <stddef.h>
