@@ -43,12 +43,22 @@ static void die(const char *what)
 static char g_url[600], g_dir[256], g_schema[64];
 static const char *g_pg;
 
+/* One database per part: a file each on SQLite, a schema each (<g_schema>_<name>) on
+ * PostgreSQL, made on first use and dropped at the end. */
 static void store_url(const char *name, char *out, size_t n)
 {
-    if (g_pg)
-        snprintf(out, n, "%s?options=-csearch_path%%3D%s", g_pg, g_schema);
-    else
+    if (!g_pg) {
         snprintf(out, n, "sqlite:%s/%s.db", g_dir, name);
+        return;
+    }
+    eddy_store *st;
+    char sql[160];
+    if (eddy_store_open(g_pg, &st) == 0) {
+        snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS %s_%s", g_schema, name);
+        eddy_store_exec(st, sql, 0, NULL);
+        eddy_store_close(st);
+    }
+    snprintf(out, n, "%s?options=-csearch_path%%3D%s_%s", g_pg, g_schema, name);
 }
 
 static eddy_store *open_store(const char *name)
@@ -56,8 +66,11 @@ static eddy_store *open_store(const char *name)
     char url[600];
     store_url(name, url, sizeof url);
     eddy_store *st;
-    if (eddy_store_open(url, &st) < 0 || eddy_store_migrate(st) < 0 || eddy_es_migrate(st) < 0)
-        die("store");
+    if (eddy_store_open(url, &st) < 0) die(url);
+    if (eddy_store_migrate(st) < 0 || eddy_es_migrate(st) < 0) {
+        fprintf(stderr, "eddy-bench-es: %s: %s\n", url, eddy_store_error(st));
+        exit(1);
+    }
     return st;
 }
 
@@ -344,12 +357,13 @@ int main(int argc, char **argv)
     rebuild(bs, st, nproj, &r1, &r2, &r3);
     eddy_store_close(st);
     double sg = sagas(bs, nsaga);
-    printf("{\"store\":\"%s\",\"append_one_stream_per_s\":%.0f,\"append_1000_streams_per_s\":%.0f,"
-           "\"append_one_stream_per_cpu_s\":%.0f,\"append_1000_streams_per_cpu_s\":%.0f,"
-           "\"load_10000_scratch_ms\":%.3f,\"load_10000_snapshot_ms\":%.3f,"
-           "\"projection_first_build_per_s\":%.0f,\"projection_rebuild_per_s\":%.0f,\"projection_rebuild_per_cpu_s\":%.0f,"
-           "\"projection_events\":%d,\"sagas_per_s\":%.1f,\"sagas\":%d}\n",
-           g_url, a1, a2, c1, c2, ls, lsnap, r1, r2, r3, nproj, sg, nsaga);
+    printf(
+        "{\"store\":\"%s\",\"append_one_stream_per_s\":%.0f,\"append_1000_streams_per_s\":%.0f,"
+        "\"append_one_stream_per_cpu_s\":%.0f,\"append_1000_streams_per_cpu_s\":%.0f,"
+        "\"load_10000_scratch_ms\":%.3f,\"load_10000_snapshot_ms\":%.3f,"
+        "\"projection_first_build_per_s\":%.0f,\"projection_rebuild_per_s\":%.0f,\"projection_rebuild_per_cpu_s\":%.0f,"
+        "\"projection_events\":%d,\"sagas_per_s\":%.1f,\"sagas\":%d}\n",
+        g_url, a1, a2, c1, c2, ls, lsnap, r1, r2, r3, nproj, sg, nsaga);
     printf("event store (%s): appends %.0f events/s (one stream), %.0f events/s (1,000 streams),"
            " 100 events per transaction; per CPU-second of this process: %.0f and %.0f\n",
            g_url, a1, a2, c1, c2);
@@ -367,7 +381,8 @@ int main(int argc, char **argv)
             static const char *const parts[] = {"es", "proj", "saga"};
             for (int i = 0; i < 3; i++) {
                 char sql[160];
-                snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s_%s CASCADE", g_schema, parts[i]);
+                snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s_%s CASCADE", g_schema,
+                         parts[i]);
                 eddy_store_exec(x, sql, 0, NULL);
             }
             eddy_store_close(x);
