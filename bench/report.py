@@ -2,7 +2,7 @@
 """bench/report.py — turns bench/run.sh's per-run JSON lines (runs.jsonl) into the results
 table (stdout), results.json and chart.png (gnuplot). Medians over runs with the spread
 (± half of max-min, relative to the median); ratios eddyd/peer and eddyd/limit; each target
-of issue 6 marked PASS or MISS with its measured ratio."""
+of the performance targets (bench/README.md) marked PASS or MISS with its measured ratio."""
 import argparse
 import datetime
 import json

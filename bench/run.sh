@@ -121,7 +121,7 @@ start_server() {
         local create=()
         [ "$CREATE" = auto ] && create=(--set "num.partitions=${EDDYD_PARTS:-1}")
         json=$(runj 30 "$BIN/eddy-bench-sys" start --log "$SDIR/server.log" --timeout 15 -- \
-            "$EDDYD" --data-dir "$SDIR/data" --listen 127.0.0.1:0 "${create[@]}" \
+            "$EDDYD" --data-dir "$SDIR/data" --listen 127.0.0.1:0 --http off "${create[@]}" \
             "${EDDY_SETS[@]}")
         ;;
     redis-always|redis-everysec)

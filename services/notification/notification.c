@@ -10,7 +10,17 @@ static const char SCHEMA[] =
     " subject TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS mail_order ON mail(order_id);";
 
-static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt, const char *body_fmt)
+/* tmpl with its one "%s" replaced by value (the templates are data, not printf formats). */
+static void fill_template(char *out, size_t n, const char *tmpl, const char *value)
+{
+    const char *at = strstr(tmpl, "%s");
+    if (!at) snprintf(out, n, "%s", tmpl);
+    else snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, value, at + 2);
+}
+
+/* subject_fmt and body_fmt take the order id (one %s). */
+static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt,
+                     const char *body_fmt)
 {
     eddy_service *svc = NULL;
     const eddy_event *ev = eddy_ctx_event(ctx);
@@ -22,8 +32,8 @@ static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt, c
     eddy_uuid_generate(id);
     now_ts(ts);
     snprintf(to, sizeof to, "%s@customers.example", customer ? customer : "unknown");
-    snprintf(subject, sizeof subject, subject_fmt, order);
-    snprintf(body, sizeof body, body_fmt, order);
+    fill_template(subject, sizeof subject, subject_fmt, order);
+    fill_template(body, sizeof body, body_fmt, order);
     const char *p[] = {id, order, kind, to, subject, body, ts};
     int rc = eddy_ctx_exec(ctx, "INSERT INTO mail (id, order_id, kind, recipient, subject, body,"
                                 " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);

@@ -134,13 +134,8 @@ void h_create_topics(broker *b, breq *r)
                 snprintf(msg, sizeof msg, "null config name or value");
                 break;
             }
-            topic_config tmp;
-            tconf_defaults(&b->cfg, &tmp);
-            if (tconf_apply(&tmp, key, val)) {
-                err = KERR_INVALID_CONFIG;
-                snprintf(msg, sizeof msg, "Invalid value %s for configuration %s", val, key);
-                break;
-            }
+            err = tconf_check(key, val, msg, sizeof msg);
+            if (err) break;
             char *nov = tconf_override_set(ov, key, val);
             free(ov);
             ov = nov;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -54,8 +55,7 @@ static void on_flush_event(loop *l, int fd, uint32_t events, void *arg)
     (void)events;
     broker *b = arg;
     uint64_t v;
-    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v) {
-    }
+    while (read(fd, &v, sizeof v) == (ssize_t)sizeof v) {}
     run_flush_hooks(b);
 }
 
@@ -87,8 +87,7 @@ static int load_identity(broker *b)
     }
     if (!b->cluster_id[0]) {
         /* 22 chars of base64url from 16 random bytes, like Kafka's Uuid.toString */
-        static const char al[] =
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         uint8_t u[16];
         rand_bytes(u, sizeof u);
         uint32_t acc = 0;
@@ -106,10 +105,95 @@ static int load_identity(broker *b)
         char *body = xasprintf("# written by eddyd\nversion=1\ncluster.id=%s\nnode.id=%d\n",
                                b->cluster_id, b->node_id);
         rc = write_file_atomic(path, body, strlen(body));
-        if (rc < 0) LOGE("main", "cannot write %s: %s", path, strerror(-rc));
-        else LOGI("main", "new data directory %s: cluster id %s", b->data_dir, b->cluster_id);
+        if (rc < 0)
+            LOGE("main", "cannot write %s: %s", path, strerror(-rc));
+        else
+            LOGI("main", "new data directory %s: cluster id %s", b->data_dir, b->cluster_id);
         free(body);
     }
+    free(path);
+    return rc;
+}
+
+/* The data directory exists (created if missing) and is usable by this user; otherwise a message
+ * naming the path, what is wrong and the fix. */
+static int prepare_data_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            LOGE("main",
+                 "data directory %s is not a directory (it is a %s): pass --data-dir a "
+                 "directory, or move the file away",
+                 dir, S_ISREG(st.st_mode) ? "file" : "special file");
+            return -1;
+        }
+        if (access(dir, R_OK | W_OK | X_OK) < 0) {
+            LOGE("main",
+                 "data directory %s: no permission to read and write it (it belongs to "
+                 "uid %u, mode %03o; eddyd runs as uid %u): fix its owner or mode, or pass "
+                 "another --data-dir",
+                 dir, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777), (unsigned)geteuid());
+            return -1;
+        }
+        return 0;
+    }
+    int e = errno;
+    if (e == ENOENT) e = -mkdir_p(dir, 0755);
+    if (e == 0) return 0;
+    if (e == EACCES || e == EPERM)
+        LOGE("main",
+             "cannot create data directory %s: no permission to write its parent "
+             "directory (eddyd runs as uid %u): create it for this user, or pass another "
+             "--data-dir",
+             dir, (unsigned)geteuid());
+    else if (e == ENOTDIR)
+        LOGE("main",
+             "cannot create data directory %s: a part of that path is a file, not a "
+             "directory: pass another --data-dir",
+             dir);
+    else
+        LOGE("main", "cannot create data directory %s: %s", dir, strerror(e));
+    return -1;
+}
+
+/* Takes data_dir/.lock (flock) and writes our pid into it, so a second eddyd on the same
+ * directory can say which process holds it. */
+static int lock_data_dir(broker *b)
+{
+    char *path = xasprintf("%s/.lock", b->data_dir);
+    int rc = -1;
+    b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (b->lock_fd < 0) {
+        LOGE("main", "cannot open %s: %s%s", path, strerror(errno),
+             errno == EACCES ? " (fix the data directory's owner or mode, or pass another "
+                               "--data-dir)"
+                             : "");
+        goto out;
+    }
+    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK) {
+            LOGE("main", "cannot lock %s: %s", path, strerror(errno));
+            goto out;
+        }
+        char pid[32] = "";
+        ssize_t n = pread(b->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\r\n")] = 0;
+        LOGE("main",
+             "data directory %s is locked by another eddyd (pid %s): stop that one, or "
+             "pass another --data-dir",
+             b->data_dir, pid[0] ? pid : "unknown");
+        close(b->lock_fd);
+        b->lock_fd = -1;
+        goto out;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(b->lock_fd, 0) < 0 || pwrite(b->lock_fd, pid, (size_t)len, 0) != len)
+        LOGW("main", "cannot write our pid into %s: %s", path, strerror(errno));
+    rc = 0;
+out:
     free(path);
     return rc;
 }
@@ -117,22 +201,10 @@ static int load_identity(broker *b)
 int broker_open(broker *b, const char *data_dir)
 {
     b->node_id = b->cfg.node_id;
-    int rc = mkdir_p(data_dir, 0755);
-    if (rc < 0) {
-        LOGE("main", "cannot create data directory %s: %s", data_dir, strerror(-rc));
-        return -1;
-    }
+    if (prepare_data_dir(data_dir) < 0) return -1;
     b->data_dir = realpath(data_dir, NULL);
     if (!b->data_dir) b->data_dir = xstrdup(data_dir);
-    char *lock_path = xasprintf("%s/.lock", b->data_dir);
-    b->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (b->lock_fd < 0 || flock(b->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        LOGE("main", "data directory %s is in use by another eddyd (%s)", b->data_dir,
-             strerror(errno));
-        free(lock_path);
-        return -1;
-    }
-    free(lock_path);
+    if (lock_data_dir(b) < 0) return -1;
     if (load_identity(b) < 0) return -1;
 
     b->flush_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -170,7 +242,7 @@ int broker_listen(broker *b, int *bound_port)
     } else {
         snprintf(b->adv_host, sizeof b->adv_host, "%s",
                  (!lhost[0] || !strcmp(lhost, "0.0.0.0") || !strcmp(lhost, "::")) ? "127.0.0.1"
-                                                                                   : lhost);
+                                                                                  : lhost);
         b->adv_port = port;
     }
     if (bound_port) *bound_port = port;
@@ -184,7 +256,10 @@ void broker_run(broker *b)
     loop_run(b->loop);
 }
 
-void broker_stop_accepting(broker *b) { server_stop_listening(b); }
+void broker_stop_accepting(broker *b)
+{
+    server_stop_listening(b);
+}
 
 void broker_drain(broker *b)
 {

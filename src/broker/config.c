@@ -18,56 +18,83 @@ typedef struct ckey {
     size_t off;
     const char *dflt;
     int64_t min, max;
+    const char *desc; /* one line, for --list-settings */
 } ckey;
 
 #define O(f) offsetof(bconfig, f)
 static const ckey g_keys[] = {
-    {"listeners", C_STR, O(listeners), "127.0.0.1:9092", 0, 0},
-    {"advertised.listeners", C_STR, O(advertised_listeners), "", 0, 0},
-    {"http.listeners", C_STR, O(http_listen), "", 0, 0},
-    {"log.level", C_STR, O(log_level), "info", 0, 0},
-    {"node.id", C_I32, O(node_id), "1", 0, INT32_MAX},
-    {"num.partitions", C_I32, O(num_partitions), "1", 1, 100000},
-    {"auto.create.topics.enable", C_BOOL, O(auto_create_topics), "true", 0, 1},
-    {"log.segment.bytes", C_I64, O(log_segment_bytes), "1073741824", 14, INT32_MAX},
-    {"log.roll.ms", C_I64, O(log_roll_ms), "604800000", 1, INT64_MAX},
-    {"log.retention.ms", C_I64, O(log_retention_ms), "604800000", -1, INT64_MAX},
-    {"log.retention.bytes", C_I64, O(log_retention_bytes), "-1", -1, INT64_MAX},
+    {"listeners", C_STR, O(listeners), "127.0.0.1:9092", 0, 0,
+     "Kafka protocol listener host:port (--listen; port 0 = any free port)"},
+    {"advertised.listeners", C_STR, O(advertised_listeners), "", 0, 0,
+     "host:port clients are told to connect to (empty = the listener's)"},
+    {"http.listeners", C_STR, O(http_listen), "127.0.0.1:8081", 0, 0,
+     "HTTP port for the schema registry, /metrics and /healthz (--http; \"off\" = none)"},
+    {"log.level", C_STR, O(log_level), "info", 0, 0,
+     "log verbosity: debug, info, warn or error (--log-level)"},
+    {"node.id", C_I32, O(node_id), "1", 0, INT32_MAX, "this broker's id in Metadata answers"},
+    {"num.partitions", C_I32, O(num_partitions), "1", 1, 100000,
+     "partitions of an auto-created topic"},
+    {"auto.create.topics.enable", C_BOOL, O(auto_create_topics), "true", 0, 1,
+     "create a topic on first Metadata or Produce for it"},
+    {"log.segment.bytes", C_I64, O(log_segment_bytes), "1073741824", 14, INT32_MAX,
+     "segment size at which a partition's log rolls to a new file"},
+    {"log.roll.ms", C_I64, O(log_roll_ms), "604800000", 1, INT64_MAX,
+     "age at which a segment rolls even if not full"},
+    {"log.retention.ms", C_I64, O(log_retention_ms), "604800000", -1, INT64_MAX,
+     "how long records are kept (-1 = forever)"},
+    {"log.retention.bytes", C_I64, O(log_retention_bytes), "-1", -1, INT64_MAX,
+     "bytes kept per partition before old segments go (-1 = no limit)"},
     {"log.retention.check.interval.ms", C_I64, O(log_retention_check_interval_ms), "300000", 1,
-     INT64_MAX},
-    {"log.index.interval.bytes", C_I32, O(log_index_interval_bytes), "4096", 0, INT32_MAX},
-    {"log.cleanup.policy", C_STR, O(log_cleanup_policy), "delete", 0, 0},
+     INT64_MAX, "how often retention and compaction run"},
+    {"log.index.interval.bytes", C_I32, O(log_index_interval_bytes), "4096", 0, INT32_MAX,
+     "bytes between entries of the offset and time indexes"},
+    {"log.cleanup.policy", C_STR, O(log_cleanup_policy), "delete", 0, 0,
+     "default cleanup.policy of a topic: delete, compact or compact,delete"},
     {"log.cleaner.delete.retention.ms", C_I64, O(log_cleaner_delete_retention_ms), "86400000",
-     0, INT64_MAX},
-    {"log.preallocate", C_BOOL, O(log_preallocate), "false", 0, 1},
-    {"log.flush.interval.ms", C_I64, O(log_flush_interval_ms), "-1", -1, INT64_MAX},
-    {"message.max.bytes", C_I32, O(message_max_bytes), "1048588", 0, INT32_MAX},
-    {"socket.request.max.bytes", C_I32, O(socket_request_max_bytes), "104857600", 1, INT32_MAX},
+     0, INT64_MAX, "how long a compacted topic keeps tombstones"},
+    {"log.preallocate", C_BOOL, O(log_preallocate), "false", 0, 1,
+     "reserve segment space ahead of appends (helps acks=all latency)"},
+    {"log.flush.interval.ms", C_I64, O(log_flush_interval_ms), "-1", -1, INT64_MAX,
+     "fsync period for data nobody waits on (-1 = only when acks=all asks)"},
+    {"message.max.bytes", C_I32, O(message_max_bytes), "1048588", 0, INT32_MAX,
+     "largest record batch a topic accepts by default"},
+    {"socket.request.max.bytes", C_I32, O(socket_request_max_bytes), "104857600", 1, INT32_MAX,
+     "largest request a client may send"},
     {"group.initial.rebalance.delay.ms", C_I32, O(group_initial_rebalance_delay_ms), "3000", 0,
-     INT32_MAX},
+     INT32_MAX, "wait for more members before an empty group's first rebalance"},
     {"group.min.session.timeout.ms", C_I32, O(group_min_session_timeout_ms), "6000", 0,
-     INT32_MAX},
+     INT32_MAX, "smallest session timeout a consumer may ask for"},
     {"group.max.session.timeout.ms", C_I32, O(group_max_session_timeout_ms), "1800000", 0,
-     INT32_MAX},
-    {"group.max.size", C_I32, O(group_max_size), "2147483647", 1, INT32_MAX},
-    {"offsets.retention.minutes", C_I64, O(offsets_retention_minutes), "10080", 1, INT64_MAX},
-    {"offset.metadata.max.bytes", C_I32, O(offset_metadata_max_bytes), "4096", 0, INT32_MAX},
-    {"max.connections", C_I32, O(max_connections), "10000", 1, INT32_MAX},
-    {"max.connections.per.ip", C_I32, O(max_connections_per_ip), "2147483647", 0, INT32_MAX},
-    {"max.connections.per.ip.overrides", C_STR, O(max_connections_per_ip_overrides), "", 0, 0},
+     INT32_MAX, "largest session timeout a consumer may ask for"},
+    {"group.max.size", C_I32, O(group_max_size), "2147483647", 1, INT32_MAX,
+     "most members of one consumer group"},
+    {"offsets.retention.minutes", C_I64, O(offsets_retention_minutes), "10080", 1, INT64_MAX,
+     "how long an empty group's committed offsets are kept"},
+    {"offset.metadata.max.bytes", C_I32, O(offset_metadata_max_bytes), "4096", 0, INT32_MAX,
+     "largest metadata string of a committed offset"},
+    {"max.connections", C_I32, O(max_connections), "10000", 1, INT32_MAX,
+     "open client connections accepted at once"},
+    {"max.connections.per.ip", C_I32, O(max_connections_per_ip), "2147483647", 0, INT32_MAX,
+     "open connections accepted from one address"},
+    {"max.connections.per.ip.overrides", C_STR, O(max_connections_per_ip_overrides), "", 0, 0,
+     "per-address limits, host:n,host:n"},
     {"max.connections.loopback.reserve", C_I32, O(max_connections_loopback_reserve), "16", 0,
-     INT32_MAX},
-    {"connections.max.idle.ms", C_I64, O(connections_max_idle_ms), "600000", -1, INT64_MAX},
+     INT32_MAX, "connections from this host accepted beyond the limits (for operators)"},
+    {"connections.max.idle.ms", C_I64, O(connections_max_idle_ms), "600000", -1, INT64_MAX,
+     "close a connection idle this long (-1 or 0 = never)"},
     {"socket.request.read.timeout.ms", C_I64, O(socket_request_read_timeout_ms), "30000", -1,
-     INT64_MAX},
+     INT64_MAX, "a request, once begun, must fully arrive within this (-1 or 0 = no limit)"},
     {"queued.max.request.bytes", C_I64, O(queued_max_request_bytes), "536870912", -1,
-     INT64_MAX},
-    {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0},
+     INT64_MAX, "budget for request bytes being received; readers wait beyond it (-1 = none)"},
+    {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0,
+     "TCP congestion control for connections from this host (empty = the system's)"},
 };
 #undef O
 
 int bconfig_count(void) { return (int)ARRAY_LEN(g_keys); }
 const char *bconfig_key(int i) { return g_keys[i].name; }
+const char *bconfig_describe(int i) { return g_keys[i].desc; }
+const char *bconfig_default(int i) { return g_keys[i].dflt; }
 
 static int set_one(bconfig *c, const ckey *k, const char *v, char *err, size_t errlen)
 {
@@ -126,11 +153,53 @@ void bconfig_free(bconfig *c)
         }
 }
 
+/* Kafka broker settings people bring along that a single-node eddyd has no use for, and why. */
+static const struct {
+    const char *name, *why;
+} g_unsupported[] = {
+    {"log.dirs", "use --data-dir DIR"},
+    {"log.dir", "use --data-dir DIR"},
+    {"broker.id", "eddyd's id is node.id"},
+    {"zookeeper.connect", "eddyd is a single node without ZooKeeper or KRaft"},
+    {"process.roles", "eddyd is a single node without ZooKeeper or KRaft"},
+    {"controller.quorum.voters", "eddyd is a single node without ZooKeeper or KRaft"},
+    {"controller.listener.names", "eddyd is a single node without ZooKeeper or KRaft"},
+    {"inter.broker.listener.name", "eddyd is a single node: there are no other brokers"},
+    {"listener.security.protocol.map", "eddyd speaks PLAINTEXT only"},
+    {"default.replication.factor", "a single node keeps one replica"},
+    {"min.insync.replicas", "a single node keeps one replica"},
+    {"offsets.topic.replication.factor", "a single node keeps one replica"},
+    {"transaction.state.log.replication.factor", "eddyd has no transactions"},
+    {"transaction.state.log.min.isr", "eddyd has no transactions"},
+    {"num.network.threads", "eddyd serves every connection from one event loop"},
+    {"num.io.threads", "eddyd serves every connection from one event loop"},
+    {"log.flush.interval.messages", "use log.flush.interval.ms"},
+    {"compression.type", "batches are stored as the producer compressed them"},
+    {"unclean.leader.election.enable", "a single node has no followers"},
+};
+
 int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_t errlen)
 {
     for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
         if (!strcmp(g_keys[i].name, key)) return set_one(c, &g_keys[i], value, err, errlen);
-    snprintf(err, errlen, "unknown setting \"%s\"", key);
+    for (size_t i = 0; i < ARRAY_LEN(g_unsupported); i++)
+        if (!strcmp(g_unsupported[i].name, key)) {
+            snprintf(err, errlen, "unsupported setting \"%s\": %s", key, g_unsupported[i].why);
+            return -1;
+        }
+    if (!strncmp(key, "ssl.", 4) || !strncmp(key, "sasl.", 5)) {
+        snprintf(err, errlen, "unsupported setting \"%s\": eddyd speaks PLAINTEXT only", key);
+        return -1;
+    }
+    const char *names[ARRAY_LEN(g_keys)];
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++) names[i] = g_keys[i].name;
+    const char *near = closest_name(key, names, ARRAY_LEN(names));
+    if (near)
+        snprintf(err, errlen, "unknown setting \"%s\" (did you mean \"%s\"? eddyd --list-settings "
+                 "prints every setting)", key, near);
+    else
+        snprintf(err, errlen, "unknown setting \"%s\" (eddyd --list-settings prints every setting)",
+                 key);
     return -1;
 }
 

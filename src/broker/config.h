@@ -1,7 +1,7 @@
 /* config — eddyd's settings: Kafka-style `key=value` names (file, --set, or defaults).
  *
  * Every key lives in one table in config.c (name, type, default, where it is stored), so the
- * file parser, --set, DescribeConfigs for the broker and `eddyd --help-config` agree.
+ * file parser, --set, DescribeConfigs for the broker and `eddyd --list-settings` agree.
  */
 #ifndef EDDY_BROKER_CONFIG_H
 #define EDDY_BROKER_CONFIG_H
@@ -13,7 +13,7 @@
 typedef struct bconfig {
     char *listeners;            /* listen address host:port (--listen) */
     char *advertised_listeners; /* host:port clients are told to use (default = listen) */
-    char *http_listen;          /* --http host:port, NULL = off */
+    char *http_listen;          /* --http host:port (default 127.0.0.1:8081), NULL = off */
     char *log_level;
     int32_t node_id;            /* node.id */
     int32_t num_partitions;     /* num.partitions */
@@ -52,7 +52,8 @@ typedef struct bconfig {
 /* Sets every field to its default. */
 void bconfig_init(bconfig *c);
 void bconfig_free(bconfig *c);
-/* Sets one key. Returns 0, or -1 with a message in err (unknown key, bad value). */
+/* Sets one key. Returns 0, or -1 with a message in err: an unknown key (with the closest known
+ * one), a Kafka setting eddyd does not support (with why), or a bad value. */
 int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_t errlen);
 /* Reads a `key=value` file (# comments, blank lines). Returns 0 or -1 with a message. */
 int bconfig_load_file(bconfig *c, const char *path, char *err, size_t errlen);
@@ -60,6 +61,8 @@ int bconfig_load_file(bconfig *c, const char *path, char *err, size_t errlen);
 /* Iterates the known keys and their current values as strings (for DescribeConfigs). */
 int bconfig_count(void);
 const char *bconfig_key(int i);
+const char *bconfig_describe(int i); /* one line, for --list-settings */
+const char *bconfig_default(int i);
 /* Writes the current value of key i into buf; returns buf. */
 const char *bconfig_value(const bconfig *c, int i, char *buf, size_t len);
 bool bconfig_is_default(const bconfig *c, int i);

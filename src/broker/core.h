@@ -37,6 +37,9 @@ const tconf_key *tconf_at(int i);
 void tconf_defaults(const bconfig *bc, topic_config *c);
 /* Applies one key=value onto c. Returns 0 or KERR_INVALID_CONFIG. */
 int tconf_apply(topic_config *c, const char *key, const char *value);
+/* Checks one topic config: 0, or KERR_INVALID_CONFIG with a message naming an unknown key (with
+ * the closest known one), a Kafka config eddyd does not support, or an invalid value. */
+int tconf_check(const char *key, const char *value, char *err, size_t errlen);
 /* Validates `overrides` ("k=v\n" lines) and builds the full config from broker defaults.
  * Returns 0 or KERR_INVALID_CONFIG (err gets a message). c->overrides is a fresh copy. */
 int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char *err,

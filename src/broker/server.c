@@ -826,7 +826,11 @@ int server_listen(broker *b, const char *addr, int *bound_port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
         int e = errno;
-        LOGE("server", "cannot listen on %s: %s", addr, strerror(e));
+        LOGE("server", "cannot listen on %s: %s%s", addr, strerror(e),
+             e == EADDRINUSE ? " (another process has this port: pass another --listen, or "
+                               "port 0 for any free one)"
+             : e == EACCES   ? " (ports below 1024 need privileges: pass another --listen)"
+                             : "");
         close(fd);
         return -e;
     }

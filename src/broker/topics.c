@@ -141,6 +141,42 @@ int tconf_apply(topic_config *c, const char *key, const char *v)
     return 0;
 }
 
+/* Kafka topic configs eddyd does not implement (named as unsupported, not unknown). */
+static const char *const g_tunsupported[] = {
+    "file.delete.delay.ms", "flush.messages", "flush.ms",
+    "follower.replication.throttled.replicas", "index.interval.bytes",
+    "leader.replication.throttled.replicas", "local.retention.bytes", "local.retention.ms",
+    "max.compaction.lag.ms", "message.downconversion.enable", "message.format.version",
+    "message.timestamp.after.max.ms", "message.timestamp.before.max.ms",
+    "message.timestamp.difference.max.ms", "min.cleanable.dirty.ratio", "min.compaction.lag.ms",
+    "preallocate", "remote.storage.enable", "segment.index.bytes", "segment.jitter.ms",
+    "unclean.leader.election.enable",
+};
+
+int tconf_check(const char *key, const char *value, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < ARRAY_LEN(g_tkeys); i++)
+        if (!strcmp(key, g_tkeys[i].name)) {
+            topic_config tmp;
+            memset(&tmp, 0, sizeof tmp);
+            if (!tconf_apply(&tmp, key, value)) return 0;
+            snprintf(err, errlen, "Invalid value %s for configuration %s", value ? value : "null",
+                     key);
+            return KERR_INVALID_CONFIG;
+        }
+    for (size_t i = 0; i < ARRAY_LEN(g_tunsupported); i++)
+        if (!strcmp(key, g_tunsupported[i])) {
+            snprintf(err, errlen, "Topic config %s is not supported by eddyd", key);
+            return KERR_INVALID_CONFIG;
+        }
+    const char *names[ARRAY_LEN(g_tkeys)];
+    for (size_t i = 0; i < ARRAY_LEN(g_tkeys); i++) names[i] = g_tkeys[i].name;
+    const char *near = closest_name(key, names, ARRAY_LEN(names));
+    if (near) snprintf(err, errlen, "Unknown topic config name: %s (did you mean %s?)", key, near);
+    else snprintf(err, errlen, "Unknown topic config name: %s", key);
+    return KERR_INVALID_CONFIG;
+}
+
 int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char *err,
                 size_t errlen)
 {
@@ -158,9 +194,10 @@ int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char 
                 rc = tconf_apply(c, line, eq + 1);
             }
             if (rc) {
-                if (err && errlen)
-                    snprintf(err, errlen, "invalid value \"%s\" for topic config \"%s\"",
-                             eq ? eq + 1 : "", line);
+                if (err && errlen) {
+                    if (eq) tconf_check(line, eq + 1, err, errlen);
+                    else snprintf(err, errlen, "topic config \"%s\" has no value", line);
+                }
                 free(line);
                 return rc;
             }

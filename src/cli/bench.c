@@ -185,10 +185,10 @@ int cmd_bench(int argc, char **argv)
         goto out_nork;
     }
     for (int i = 0; i < scan.nparts; i++) {
-        int64_t lo = 0, hi = 0;
+        int64_t low = 0, hi = 0;
         cli_part *p = &scan.parts[i];
         p->next = p->high; /* where this run's messages start */
-        if (rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi,
+        if (rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &low, &hi,
                                              g_cli.timeout_ms) == 0)
             p->high = hi;
     }

@@ -1,10 +1,12 @@
 /* util — allocation, clocks, randomness and small file helpers. */
 #include "common/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,4 +191,44 @@ char *read_file_all(const char *path, size_t *len)
     buf[n] = '\0';
     if (len) *len = n;
     return buf;
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent transpositions), case
+ * insensitive; words longer than 63 bytes are never close. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return INT32_MAX;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            int v = d[i - 1][j - 1] + (ca != cb);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+const char *closest_name(const char *word, const char *const *names, size_t n)
+{
+    int limit = (int)strlen(word) / 3;
+    if (limit > 3) limit = 3;
+    if (limit < 1) limit = 1;
+    const char *best = NULL;
+    int bd = limit + 1;
+    for (size_t i = 0; i < n; i++) {
+        int dist = edit_distance(word, names[i]);
+        if (dist < bd) {
+            bd = dist;
+            best = names[i];
+        }
+    }
+    return best;
 }

@@ -37,4 +37,9 @@ int write_file_atomic(const char *path, const void *data, size_t len);
 /* Reads a whole small file (NUL-terminated, *len without the NUL). NULL + errno on failure. */
 char *read_file_all(const char *path, size_t *len);
 
+/* For "did you mean": the candidate of names[0..n) closest to word (edit distance, case
+ * insensitive, adjacent swaps count as one), or NULL when none is close enough to be a likely
+ * misspelling (more than a third of the word's length away, at most 3). */
+const char *closest_name(const char *word, const char *const *names, size_t n);
+
 #endif

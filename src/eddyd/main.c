@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "registry/registry.h"
 #include "metrics/metrics.h"
+#include "rest/rest.h"
 
 #define EDDY_VERSION "0.1.0"
 #define HTTP_MAX_BODY (16u << 20)
@@ -34,11 +35,13 @@ static void usage(FILE *f)
             "  --data-dir DIR        where the logs live (default ./eddy-data)\n"
             "  --listen HOST:PORT    Kafka protocol listener (default 127.0.0.1:9092; port 0 ="
             " any free port)\n"
-            "  --http HOST:PORT      HTTP port: /metrics, /healthz, schema registry, admin\n"
+            "  --http HOST:PORT      HTTP port: schema registry, /metrics, /healthz (default\n"
+            "                        127.0.0.1:8081; \"off\" = none; port 0 = any free port)\n"
             "  --config FILE         key=value settings (Kafka names, e.g. num.partitions)\n"
             "  --set KEY=VALUE       one setting (repeatable; wins over --config)\n"
             "  --log-level LEVEL     debug, info, warn or error (default info)\n"
-            "  --list-settings       print every setting with its default and exit\n"
+            "  --list-settings       print every setting with its description and current value\n"
+            "                        (after --config/--set; the output is a valid --config file)\n"
             "  --version             print the version and exit\n");
 }
 
@@ -52,13 +55,38 @@ static void on_signal(loop *l, int fd, uint32_t events, void *arg)
     loop_stop(l);
 }
 
+/* The REST produce API finds the schemas payloads name in the registry (rest_lookup_fn). */
+static int rest_schema_lookup(void *arg, int32_t id, const char *subject, int32_t version,
+                              rest_schema *out)
+{
+    broker *b = arg;
+    registry_schema rs;
+    int rc = subject ? registry_schema_by_version(b, subject, version, &rs)
+                     : registry_schema_by_id(b, id, &rs);
+    if (rc != 0) return -1;
+    *out = (rest_schema){rs.id, rs.type, rs.schema};
+    return 0;
+}
+
+/* --list-settings: every setting as "# description" + "key=value" (current value, after --config
+ * and --set), so the output is itself a valid --config file. */
+static void print_settings(const bconfig *cfg)
+{
+    char buf[512];
+    for (int i = 0; i < bconfig_count(); i++) {
+        printf("# %s", bconfig_describe(i));
+        if (!bconfig_is_default(cfg, i)) printf(" (default \"%s\")", bconfig_default(i));
+        printf("\n%s=%s\n", bconfig_key(i), bconfig_value(cfg, i, buf, sizeof buf));
+    }
+}
+
 /* The HTTP port and its route table: /metrics and /healthz, then the registry's routes. */
 static http_server *http_start(broker *b, metrics_source *ms)
 {
     char err[256];
     http_server *s = http_server_start(b->loop, b->cfg.http_listen, HTTP_MAX_BODY, err, sizeof err);
     if (!s) {
-        LOGE("http", "%s", err);
+        LOGE("http", "%s (pass another --http HOST:PORT, or --http off)", err);
         return NULL;
     }
     http_route(s, "GET", "/metrics", metrics_handle, ms);
@@ -81,19 +109,32 @@ int main(int argc, char **argv)
     bconfig_init(&b->cfg);
     const char *data_dir = getenv("EDDY_DATA_DIR") ? getenv("EDDY_DATA_DIR") : "./eddy-data";
     const char *config_file = NULL;
+    bool list_settings = false;
     char err[512];
-    enum { O_DATA = 1000, O_LISTEN, O_HTTP, O_CONFIG, O_SET, O_LOGLEVEL, O_VERSION, O_LIST, O_HELP };
+    enum {
+        O_DATA = 1000,
+        O_LISTEN,
+        O_HTTP,
+        O_CONFIG,
+        O_SET,
+        O_LOGLEVEL,
+        O_VERSION,
+        O_LIST,
+        O_HELP
+    };
     static const struct option opts[] = {
-        {"data-dir", required_argument, 0, O_DATA},   {"listen", required_argument, 0, O_LISTEN},
-        {"http", required_argument, 0, O_HTTP},       {"config", required_argument, 0, O_CONFIG},
-        {"set", required_argument, 0, O_SET},         {"log-level", required_argument, 0, O_LOGLEVEL},
-        {"version", no_argument, 0, O_VERSION},       {"list-settings", no_argument, 0, O_LIST},
-        {"help", no_argument, 0, O_HELP},             {0, 0, 0, 0},
+        {"data-dir", required_argument, 0, O_DATA}, {"listen", required_argument, 0, O_LISTEN},
+        {"http", required_argument, 0, O_HTTP},     {"config", required_argument, 0, O_CONFIG},
+        {"set", required_argument, 0, O_SET},       {"log-level", required_argument, 0, O_LOGLEVEL},
+        {"version", no_argument, 0, O_VERSION},     {"list-settings", no_argument, 0, O_LIST},
+        {"help", no_argument, 0, O_HELP},           {0, 0, 0, 0},
     };
     /* first pass: --config, so that later flags win over the file */
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) config_file = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9)) config_file = argv[i] + 9;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            config_file = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            config_file = argv[i] + 9;
     if (config_file && bconfig_load_file(&b->cfg, config_file, err, sizeof err) < 0) {
         fprintf(stderr, "eddyd: %s\n", err);
         return 2;
@@ -121,15 +162,7 @@ int main(int argc, char **argv)
             break;
         }
         case O_VERSION: printf("eddyd %s\n", EDDY_VERSION); return 0;
-        case O_LIST: {
-            char buf[512];
-            bconfig d;
-            bconfig_init(&d);
-            for (int i = 0; i < bconfig_count(); i++)
-                printf("%s=%s\n", bconfig_key(i), bconfig_value(&d, i, buf, sizeof buf));
-            bconfig_free(&d);
-            return 0;
-        }
+        case O_LIST: list_settings = true; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -142,6 +175,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "eddyd: unexpected argument \"%s\"\n", argv[optind]);
         usage(stderr);
         return 2;
+    }
+    if (list_settings) {
+        print_settings(&b->cfg);
+        bconfig_free(&b->cfg);
+        return 0;
     }
     int lvl = log_parse_level(b->cfg.log_level ? b->cfg.log_level : "info");
     if (lvl < 0) {
@@ -163,13 +201,11 @@ int main(int argc, char **argv)
     dispatch_register(broker_core_handlers);
     dispatch_register(group_handlers);
     broker_on_flush(b, group_on_flush);
+    broker_on_flush(b, rest_on_flush);
 
+    /* Every listener is bound before anything is written to the data directory, so a port
+     * clash (or a bad address) leaves no debris behind. */
     if (broker_init(b) < 0) return 1;
-    if (broker_open(b, data_dir) < 0) return 1;
-    if (group_coord_start(b) < 0) {
-        LOGE("main", "cannot start the group coordinator");
-        return 1;
-    }
     int port = 0;
     if (broker_listen(b, &port) < 0) return 1;
     metrics_source ms = {
@@ -179,14 +215,21 @@ int main(int argc, char **argv)
         .state_names = group_state_names,
     };
     http_server *http = NULL;
-    if (b->cfg.http_listen && b->cfg.http_listen[0]) {
+    rest *rest_api = NULL;
+    if (b->cfg.http_listen && b->cfg.http_listen[0] && strcmp(b->cfg.http_listen, "off") != 0) {
         http = http_start(b, &ms);
         if (!http) return 1;
-        if (registry_start(b, http) < 0) {
-            LOGE("main", "cannot start the schema registry");
-            return 1;
-        }
     }
+    if (broker_open(b, data_dir) < 0) return 1;
+    if (group_coord_start(b) < 0) {
+        LOGE("main", "cannot start the group coordinator");
+        return 1;
+    }
+    if (http && registry_start(b, http) < 0) {
+        LOGE("main", "cannot start the schema registry");
+        return 1;
+    }
+    if (http) rest_api = rest_start(b, http, rest_schema_lookup, b);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
         LOGE("main", "signalfd: %s", strerror(errno));
@@ -195,8 +238,8 @@ int main(int argc, char **argv)
     char lhost[256];
     int lport;
     server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
-    LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION,
-         b->node_id, b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
+    LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION, b->node_id,
+         b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
     LOGI("main", "listening on %s:%d (ready in %.1f ms)", lhost[0] ? lhost : "0.0.0.0", port,
          (double)(now_mono_us() - t0) / 1000.0);
 
@@ -206,6 +249,7 @@ int main(int argc, char **argv)
      * produces are answered; queued responses are written out; files are closed. */
     broker_stop_accepting(b);
     registry_stop(b);
+    rest_stop(rest_api);
     if (http) http_server_stop(http);
     broker_drain(b);
     group_coord_stop(b);

@@ -131,7 +131,7 @@ typedef struct grecs grecs;
 grecs *grecs_new(void);
 void grecs_free(grecs *rs);
 int grecs_count(const grecs *rs);
-void grecs_offset(grecs *rs, const char *group, const char *topic, int32_t partition,
+void grecs_offset(grecs *rs, const char *gid, const char *topic, int32_t partition,
                   const goffset *val /* NULL = tombstone */);
 void grecs_group(grecs *rs, const group *g, bool tombstone);
 /* Appends the records as one batch. Returns KERR_NONE (and where to wait for durability)

@@ -96,12 +96,12 @@ static void put_bytes(wbuf *w, const uint8_t *p, int32_t n)
     if (p && n > 0) wbuf_put(w, p, (size_t)n);
 }
 
-void grecs_offset(grecs *rs, const char *group, const char *topic, int32_t partition,
+void grecs_offset(grecs *rs, const char *gid, const char *topic, int32_t partition,
                   const goffset *val)
 {
     grec *r = grecs_add(rs);
     wbuf_i16(&r->key, 1);
-    put_str(&r->key, group);
+    put_str(&r->key, gid);
     put_str(&r->key, topic);
     wbuf_i32(&r->key, partition);
     if (!val) {

@@ -185,16 +185,28 @@ int rest_parse_v3_stream(const char *body, size_t len, rest_batch *out, size_t *
         json_error_t je;
         json_t *o = json_loadb(body + off, len - off, JSON_DISABLE_EOF_CHECK, &je);
         if (!o) {
+            /* the broken object is the stream's last record (empty), so results stay aligned */
+            batch_push(out, &cap);
+            rest_rec *x = &out->r[out->n++];
+            memset(x, 0, sizeof *x);
+            x->partition = x->timestamp = x->key.id = x->value.id = -1;
+            x->key.null = x->value.null = true;
             snprintf(err, errlen, "malformed JSON at byte %zu: %s", off + (size_t)je.position,
                      je.text);
+            x->error = REST_ERR_BAD_REQUEST;
+            x->error_msg = xstrdup(err);
             return REST_ERR_BAD_REQUEST;
         }
         off += (size_t)je.position;
         batch_push(out, &cap);
-        int rc = rest_parse_v3(o, &out->r[out->n], err, errlen);
-        out->n++;
+        rest_rec *x = &out->r[out->n++];
+        char msg[256];
+        int rc = rest_parse_v3(o, x, msg, sizeof msg);
         json_decref(o);
-        if (rc) return rc;
+        if (rc) {
+            x->error = rc;
+            x->error_msg = xstrdup(msg);
+        }
     }
     if (out->n == 0) return bad(err, errlen, REST_ERR_BAD_REQUEST, "the request has no record");
     return 0;
@@ -394,6 +406,7 @@ static void side_free(rest_side *s)
 
 void rest_rec_free(rest_rec *r)
 {
+    free(r->error_msg);
     side_free(&r->key);
     side_free(&r->value);
     for (int i = 0; i < r->nheaders; i++) {

@@ -36,6 +36,8 @@ typedef struct rest_rec {
     rest_header *headers;
     int nheaders;
     int64_t timestamp; /* ms since the epoch, -1 = the broker's time */
+    int error;         /* 0, or why this record cannot be produced (REST_ERR_*) */
+    char *error_msg;   /* malloc()ed message when error != 0 */
 } rest_rec;
 
 typedef struct rest_batch {
@@ -60,8 +62,11 @@ enum {
  * an error code with a message. */
 int rest_parse_v3(const json_t *o, rest_rec *out, char *err, size_t errlen);
 /* v3 body: one record object or a stream of them (whitespace-separated, the streaming mode).
- * On a parse error after k good objects, *n = k and the error is returned; out is filled as far
- * as it got (free with rest_batch_free). */
+ * A record that is JSON but not a valid record keeps its place with its own error
+ * (rest_rec.error / error_msg) and the stream goes on. Malformed JSON ends the stream: the
+ * broken object is the last record (empty, with the error), the error is also returned, and
+ * *consumed = where that object started. An empty body is an error with no record. Free out
+ * with rest_batch_free in every case. */
 int rest_parse_v3_stream(const char *body, size_t len, rest_batch *out, size_t *consumed, char *err,
                          size_t errlen);
 

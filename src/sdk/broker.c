@@ -61,7 +61,11 @@ static int spawn(eddy_broker *b)
             dup2(fd, 2);
             dup2(fd, 1);
         }
-        execlp(b->bin, b->bin, "--data-dir", b->data_dir, "--listen", listen_on, (char *)NULL);
+        if (b->mock)
+            execlp(b->bin, b->bin, "--data-dir", b->data_dir, "--listen", listen_on, (char *)NULL);
+        else /* no HTTP port: eddyd's default 8081 would collide between embedded brokers */
+            execlp(b->bin, b->bin, "--data-dir", b->data_dir, "--listen", listen_on, "--http",
+                   "off", (char *)NULL);
         _exit(127);
     }
     b->pid = pid;

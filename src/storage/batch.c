@@ -1,6 +1,7 @@
 /* batch — the RecordBatch v2 reader: header, CRC, decompression, record iteration, produce-time
- * validation and the internal-topic tailer (layout and rules in batch.h). Sits in storage/,
- * below the broker; the only file that knows where a field lives inside a batch. */
+ * validation and the tailer over a buffer of batches (layout and rules in batch.h). Sits in
+ * storage/ below plog.c (tail.c reads a log through it); the only file that knows where a field
+ * lives inside a batch. */
 #include "storage/batch.h"
 
 #include <inttypes.h>
@@ -17,7 +18,6 @@
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "storage/plog.h"
 
 /* field offsets (the table in batch.h) */
 enum {
@@ -651,38 +651,4 @@ int batch_tail_buf(const uint8_t *p, size_t len, int64_t from, batch_tail_fn fn,
         if (rc) return rc;
     }
     return 0;
-}
-
-int batch_tail(struct plog *l, int64_t from, batch_tail_fn fn, void *arg, const char *what,
-               batch_tail_stats *st)
-{
-    memset(st, 0, sizeof *st);
-    int64_t off = from > plog_start_offset(l) ? from : plog_start_offset(l);
-    int64_t end = plog_end_offset(l);
-    st->next = off;
-    int rc = 0;
-    while (off < end) {
-        uint8_t *buf = NULL;
-        int32_t len = 0;
-        int64_t next = off;
-        rc = plog_read_copy(l, off, 1 << 20, &buf, &len, &next);
-        if (rc < 0) {
-            free(buf);
-            LOGW("storage", "reading %s stopped at offset %" PRId64 ": error %d", what, off, rc);
-            st->next = off;
-            break;
-        }
-        if (len <= 0 || next <= off) {
-            free(buf);
-            break;
-        }
-        rc = batch_tail_buf(buf, (size_t)len, from, fn, arg, st);
-        free(buf);
-        if (st->next < next) st->next = next;
-        if (rc) break;
-        off = next;
-    }
-    if (st->skipped)
-        LOGW("storage", "%s: %d batch(es) that do not decode skipped", what, st->skipped);
-    return rc;
 }

@@ -55,7 +55,7 @@ class System:
         log = os.path.join(self.tmp, "broker-%d.log" % time.time_ns())
         args = [self.broker_bin(), "--data-dir", data, "--listen", "127.0.0.1:%d" % self.broker_port]
         if not self.mock:
-            args += ["--set", "group.initial.rebalance.delay.ms=0"]
+            args += ["--http", "off", "--set", "group.initial.rebalance.delay.ms=0"]
         self.broker = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                                        start_new_session=True)
         def ready():

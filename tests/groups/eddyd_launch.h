@@ -36,11 +36,11 @@ static int eddyd_start(const char *data_dir, int n, const char *extra, eddyd_pro
         int fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) dup2(fd, 2);
         if (extra)
-            execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--set",
-                  "group.initial.rebalance.delay.ms=0", "--set", extra, (char *)NULL);
+            execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--http", "off",
+                  "--set", "group.initial.rebalance.delay.ms=0", "--set", extra, (char *)NULL);
         else
-            execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--set",
-                  "group.initial.rebalance.delay.ms=0", (char *)NULL);
+            execl(bin, "eddyd", "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--http", "off",
+                  "--set", "group.initial.rebalance.delay.ms=0", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 300; i++) { /* up to 30 s */

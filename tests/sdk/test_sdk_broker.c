@@ -21,7 +21,7 @@ static void test_start_produce_restart_free(void **state)
             setenv("EDDY_BROKER", "mock", 1);
         }
     }
-    int mock = getenv("EDDY_BROKER") && !strcmp(getenv("EDDY_BROKER"), "mock");
+    int is_mock = getenv("EDDY_BROKER") && !strcmp(getenv("EDDY_BROKER"), "mock");
     eddy_broker *br;
     assert_int_equal(eddy_broker_start(bin[0] ? bin : NULL, NULL, 0, &br), 0);
     int port = eddy_broker_port(br);
@@ -38,7 +38,7 @@ static void test_start_produce_restart_free(void **state)
     tmsgs_free(m, n);
     assert_int_equal(eddy_broker_stop(br), 0);
     assert_int_equal(eddy_broker_pid(br), 0);
-    if (!mock) { /* same port, same data: the record is still there */
+    if (!is_mock) { /* same port, same data: the record is still there */
         assert_int_equal(eddy_broker_restart(br), 0);
         assert_int_equal(eddy_broker_port(br), port);
         n = topic_read(eddy_broker_bootstrap(br), "embedded-t", &m);

@@ -176,11 +176,11 @@ static char *str(breq *r, kmsg *m, const char *f)
 /* consumer-protocol subscription bytes for topic "t" */
 static const uint8_t SUB_T[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 0};
 
-static breq *join(int16_t ver, const char *group, const char *member, const char *instance,
+static breq *join(int16_t ver, const char *gid, const char *member, const char *instance,
                   int32_t session, const char *proto)
 {
     breq *r = mk(11, ver);
-    k_set_str(r->req, "GroupId", group);
+    k_set_str(r->req, "GroupId", gid);
     k_set_int(r->req, "SessionTimeoutMs", session);
     k_set_int(r->req, "RebalanceTimeoutMs", 1000);
     k_set_str(r->req, "MemberId", member);
@@ -195,22 +195,22 @@ static breq *join(int16_t ver, const char *group, const char *member, const char
 }
 
 /* The full v5 dance for a new dynamic member: MEMBER_ID_REQUIRED, then the real join. */
-static breq *join_new(const char *group, char **member_out)
+static breq *join_new(const char *gid, char **member_out)
 {
-    breq *r = join(5, group, "", NULL, 10000, "range");
+    breq *r = join(5, gid, "", NULL, 10000, "range");
     assert_true(r->finished);
     assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_MEMBER_ID_REQUIRED);
     char *id = str(r, r->resp, "MemberId");
     assert_true(strncmp(id, "cli-", 4) == 0);
     *member_out = id;
-    return join(5, group, id, NULL, 10000, "range");
+    return join(5, gid, id, NULL, 10000, "range");
 }
 
-static breq *sync_req(const char *group, int32_t gen, const char *member, int nassign,
+static breq *sync_req(const char *gid, int32_t gen, const char *member, int nassign,
                       const char **ids)
 {
     breq *r = mk(14, 3);
-    k_set_str(r->req, "GroupId", group);
+    k_set_str(r->req, "GroupId", gid);
     k_set_int(r->req, "GenerationId", gen);
     k_set_str(r->req, "MemberId", member);
     k_new_items(r->req, "Assignments", nassign);
@@ -225,11 +225,11 @@ static breq *sync_req(const char *group, int32_t gen, const char *member, int na
     return r;
 }
 
-static int heartbeat(int16_t ver, const char *group, int32_t gen, const char *member,
+static int heartbeat(int16_t ver, const char *gid, int32_t gen, const char *member,
                      const char *instance)
 {
     breq *r = mk(12, ver);
-    k_set_str(r->req, "GroupId", group);
+    k_set_str(r->req, "GroupId", gid);
     k_set_int(r->req, "GenerationId", gen);
     k_set_str(r->req, "MemberId", member);
     k_set_str(r->req, "GroupInstanceId", instance);
@@ -238,11 +238,11 @@ static int heartbeat(int16_t ver, const char *group, int32_t gen, const char *me
     return (int)k_int(r->resp, "ErrorCode");
 }
 
-static int commit1(int16_t ver, const char *group, int32_t gen, const char *member,
+static int commit1(int16_t ver, const char *gid, int32_t gen, const char *member,
                    const char *topic, int32_t part, int64_t off, const char *meta)
 {
     breq *r = mk(8, ver);
-    k_set_str(r->req, "GroupId", group);
+    k_set_str(r->req, "GroupId", gid);
     k_set_int(r->req, "GenerationIdOrMemberEpoch", gen);
     k_set_str(r->req, "MemberId", member);
     k_new_items(r->req, "Topics", 1);
@@ -259,7 +259,7 @@ static int commit1(int16_t ver, const char *group, int32_t gen, const char *memb
     return (int)k_int(k_item(k_item(r->resp, "Topics", 0), "Partitions", 0), "ErrorCode");
 }
 
-static int64_t fetch1(int16_t ver, const char *group, const char *topic, int32_t part,
+static int64_t fetch1(int16_t ver, const char *gid, const char *topic, int32_t part,
                       char **meta)
 {
     breq *r = mk(9, ver);
@@ -267,9 +267,9 @@ static int64_t fetch1(int16_t ver, const char *group, const char *topic, int32_t
     if (ver >= 8) {
         k_new_items(r->req, "Groups", 1);
         src = k_item(r->req, "Groups", 0);
-        k_set_str(src, "GroupId", group);
+        k_set_str(src, "GroupId", gid);
     } else {
-        k_set_str(r->req, "GroupId", group);
+        k_set_str(r->req, "GroupId", gid);
     }
     k_new_items(src, "Topics", 1);
     kmsg *t = k_item(src, "Topics", 0);

@@ -64,17 +64,35 @@ static void test_v3_errors(void **state)
         size_t used;
         err[0] = 0;
         int rc = rest_parse_v3_stream(cases[i], strlen(cases[i]), &b, &used, err, sizeof err);
-        assert_true(rc >= 400);
-        assert_true(err[0] != 0);
+        /* an empty body is an error with no record; otherwise the record carries its error */
+        if (b.n == 0) {
+            assert_true(rc >= 400);
+            assert_true(err[0] != 0);
+        } else {
+            assert_int_equal(b.n, 1);
+            assert_true(b.r[0].error >= 400);
+            assert_true(b.r[0].error_msg && b.r[0].error_msg[0]);
+        }
         rest_batch_free(&b);
     }
+    /* a bad record in a stream keeps its place and the stream goes on */
+    const char *mixed = "{\"value\":{\"type\":\"BINARY\",\"data\":\"!\"}} {\"value\":null}";
+    rest_batch mb;
+    size_t mu;
+    assert_int_equal(rest_parse_v3_stream(mixed, strlen(mixed), &mb, &mu, err, sizeof err), 0);
+    assert_int_equal(mb.n, 2);
+    assert_int_equal(mb.r[0].error, REST_ERR_INVALID_PAYLOAD);
+    assert_int_equal(mb.r[1].error, 0);
+    rest_batch_free(&mb);
     /* a stream broken in its second object says how far it got */
     const char *s = "{\"value\":{\"type\":\"JSON\",\"data\":1}} {\"value\":";
     rest_batch b;
     size_t used;
     assert_int_equal(rest_parse_v3_stream(s, strlen(s), &b, &used, err, sizeof err),
                      REST_ERR_BAD_REQUEST);
-    assert_int_equal(b.n, 1);
+    assert_int_equal(b.n, 2); /* the good record and the broken one */
+    assert_false(b.r[0].value.null);
+    assert_true(b.r[1].value.null);
     assert_int_equal(used, 35);
     rest_batch_free(&b);
 }

@@ -49,7 +49,7 @@ class Eddyd {
     this.logPath = path.join(this.tmp, `eddyd-${this.nstart}.log`);
     const fd = fs.openSync(this.logPath, 'w');
     const args = ['--pdeathsig', 'KILL', eddydBin(), '--data-dir', this.data,
-      '--listen', `127.0.0.1:${this.port}`];
+      '--listen', `127.0.0.1:${this.port}`, '--http', 'off']; // sets may enable it
     for (const s of this.sets) args.push('--set', s);
     const proc = spawn('setpriv', args, { stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);

@@ -75,7 +75,9 @@ class Eddyd:
         assert not self.alive(), "eddyd already running"
         self.nstart += 1
         self.logpath = os.path.join(self.tmp, "eddyd-%d.log" % self.nstart)
-        args = [eddyd_bin(), "--data-dir", self.data, "--listen", "127.0.0.1:%d" % self.port]
+        # no HTTP port unless the test sets http.listeners (the default 8081 would collide)
+        args = [eddyd_bin(), "--data-dir", self.data, "--listen", "127.0.0.1:%d" % self.port,
+                "--http", "off"]
         for s in self.sets:
             args += ["--set", s]
         with open(self.logpath, "wb") as log:

@@ -70,8 +70,9 @@ eddyd_launch() {
     bin=$(eddyd_bin) || exit 1
     EDDYD_NSTART=$((EDDYD_NSTART + 1))
     EDDYD_LOG="$EDDY_IT_TMP/eddyd-$EDDYD_NSTART.log"
+    # --http off unless the test's own args set one (the default 8081 would collide)
     setpriv --pdeathsig KILL "$bin" --data-dir "$EDDYD_DATA" --listen "127.0.0.1:$EDDYD_PORT" \
-        "${EDDYD_ARGS[@]}" >"$EDDYD_LOG" 2>&1 &
+        --http off "${EDDYD_ARGS[@]}" >"$EDDYD_LOG" 2>&1 &
     EDDYD_PID=$!
     local deadline=$((SECONDS + 60)) p=""
     while [ $SECONDS -lt $deadline ]; do

@@ -104,6 +104,8 @@ static int launch(eh_broker *b)
     argv[n++] = b->data;
     argv[n++] = "--listen";
     argv[n++] = listen;
+    argv[n++] = "--http"; /* none unless a --set http.listeners asks (8081 would collide) */
+    argv[n++] = "off";
     for (int i = 0; i < b->nsets; i++) {
         argv[n++] = "--set";
         argv[n++] = b->sets[i];
