@@ -32,6 +32,8 @@ if(TARGET eddy)
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Unspecified
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(FILES ${CMAKE_SOURCE_DIR}/include/eddy/eddy.h ${CMAKE_SOURCE_DIR}/include/eddy/schema.h
+                ${CMAKE_SOURCE_DIR}/include/eddy/eventstore.h
+                ${CMAKE_SOURCE_DIR}/include/eddy/projection.h ${CMAKE_SOURCE_DIR}/include/eddy/saga.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/eddy)
 
   # the prefix seen from the directory holding each description

@@ -4,6 +4,9 @@
 # services on loopback with SQLite in a temp dir, places orders along the four paths (happy,
 # payment declined, out of stock, gateway retry), prints for each order which path it took, where
 # it ended and why, then each order's event chain (eddy trace by its correlation id).
+# Then event sourcing, CQRS and orchestration: accounts (event-sourced), the same paths plus a
+# timeout path through order-orchestrator (a saga), eddy sagas, an account's history replayed to
+# its balance, and an order-summary projection rebuilt from the log.
 # Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
 #   --check   non-interactive: stop everything afterwards, exit 0 only if every order ended in
 #             the state its path predicts.
@@ -242,6 +245,89 @@ done
 echo
 if [ -s "$TMP/mail.log" ]; then echo "Mail sent (notification service's outbox log):"; cat "$TMP/mail.log"; echo; fi
 
+# ---- event sourcing, CQRS, orchestration (accounts, order-summary, order-orchestrator) -------
+ES_SVCS="accounts order-summary order-orchestrator"
+for s in $ES_SVCS; do
+    EDDY_STORE="sqlite:$TMP/$s.db" EDDY_HTTP_LISTEN=127.0.0.1:0 EDDY_RETRY_BACKOFF_MS=50 \
+        EDDY_SAGA_STEP_TIMEOUT_MS=3000 EDDY_SAGA_STEP_ATTEMPTS=2 EDDY_SAGA_TIMER_MS=100 \
+        setsid "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
+    PIDS+=($!)
+    p=$(wait_line "$TMP/$s.log" "http listening on 127.0.0.1:[0-9]*" 60 $!) || exit 1
+    URL[$s]="http://127.0.0.1:$p"
+done
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+post() { curl -s -X POST "$1" -H 'Content-Type: application/json' -d "$2"; }
+echo "Event sourcing: accounts ${URL[accounts]} (streams account-<customer>, published to account.events)"
+for a in alice:1000000 bob:1000 carol:100000 erin:100000; do
+    echo "  open ${a%%:*} with ${a##*:} cents: $(post "${URL[accounts]}/accounts" "{\"customerId\":\"${a%%:*}\",\"initialBalanceCents\":${a##*:}}")"
+done
+echo
+echo "Orchestrated order flow: order-orchestrator ${URL[order-orchestrator]} (saga: account.debit → inventory.reserve)"
+declare -A OEXPECT OPATH
+OORDERS=()
+oplace() { # path expected body
+    local id
+    id=$(post "${URL[order-orchestrator]}/orders" "$3" | jget 'd.get("orderId","")')
+    [ -n "$id" ] || { echo "demo: orchestrated POST /orders failed" >&2; ok=0; return; }
+    OEXPECT[$id]=$2; OPATH[$id]=$1; OORDERS+=("$id")
+}
+oplace happy completed '{"customerId":"alice","items":[{"sku":"SKU-BOOK","quantity":2,"price":29.99}]}'
+oplace payment-declined payment_failed '{"customerId":"bob","items":[{"sku":"SKU-LAMP","quantity":1,"price":49}]}'
+oplace out-of-stock cancelled+refunded '{"customerId":"carol","items":[{"sku":"SKU-RARE","quantity":1,"price":999}]}'
+oplace timeout cancelled+refunded '{"customerId":"erin","items":[{"sku":"SKU-SILENT","quantity":1,"price":5}]}'
+ofinal() {
+    curl -s "${URL[order-orchestrator]}/orders/$1" | jget '(d["status"] + ("+refunded" if d["refunded"] else "")) if (d.get("saga") or {}).get("state") in ("completed","compensated") else "pending"'
+}
+deadline=$((SECONDS + 60))
+while :; do
+    left=0
+    for id in "${OORDERS[@]}"; do [ "$(ofinal "$id")" = "${OEXPECT[$id]}" ] || left=$((left + 1)); done
+    [ $left = 0 ] || [ $SECONDS -ge $deadline ] && break
+    sleep 0.5
+done
+printf '%-42s %-17s %-20s %-20s %s\n' ORDER PATH EXPECTED FINAL RESULT
+for id in "${OORDERS[@]}"; do
+    f=$(ofinal "$id"); r=ok
+    [ "$f" = "${OEXPECT[$id]}" ] || { r=WRONG; ok=0; }
+    printf '%-42s %-17s %-20s %-20s %s\n' "$id" "${OPATH[$id]}" "${OEXPECT[$id]}" "$f" "$r"
+done
+echo
+echo "eddy sagas list:"
+"$B/src/cli/eddy" sagas list --url "${URL[order-orchestrator]}" | sed 's/^/  /'
+tid=${OORDERS[3]}
+echo "eddy sagas show $tid (the timeout path):"
+"$B/src/cli/eddy" sagas show "$tid" --url "${URL[order-orchestrator]}" | sed 's/^/  /'
+echo
+echo "alice's account, replayed from its events (GET /accounts/alice/history):"
+curl -s "${URL[accounts]}/accounts/alice/history" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+for e in h["events"]:
+    print("  v%-3d %-18s %-60s balance %d" % (e["version"], e["type"], json.dumps(e["data"], sort_keys=True)[:60], e["balanceCents"]))'
+bal=$(curl -s "${URL[accounts]}/accounts/alice" | jget 'd["balanceCents"]')
+echo "  GET /accounts/alice: balance $bal (the aggregate, folded from its latest snapshot)"
+[ "$bal" = $((1000000 - 5998)) ] || { echo "  WRONG balance"; ok=0; }
+echo
+echo "CQRS: order-summary ${URL[order-summary]} — GET /customers/carol/orders from a projection over the order, payment, inventory and notification topics:"
+deadline=$((SECONDS + 30))
+until [ "$(curl -s "${URL[order-summary]}/customers/carol/orders" | jget 'len(d["orders"])')" -ge "$N" ] || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
+before=$(curl -s "${URL[order-summary]}/customers/carol/orders")
+echo "$before" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for o in d["orders"]:
+    print("  %s %-10s paid=%s refunded=%s total=%d (generation %s)" % (o["orderId"], o["status"], o["paid"], o["refunded"], o["totalCents"], d["generation"]))'
+echo "Projection rebuild from the log (eddy projections rebuild order-summary --wait):"
+"$B/src/cli/eddy" projections rebuild order-summary --wait --url "${URL[order-summary]}" | sed 's/^/  /'
+grep "projection order-summary" "$TMP/order-summary.log" | sed 's/^/  log: /'
+after=$(curl -s "${URL[order-summary]}/customers/carol/orders")
+if [ "$(echo "$before" | jget 'd["orders"]')" = "$(echo "$after" | jget 'd["orders"]')" ]; then
+    echo "  read model after the rebuild: identical (now generation $(echo "$after" | jget 'd["generation"]'))"
+else
+    echo "  WRONG: the rebuilt read model differs"; ok=0
+fi
+echo
+
 if [ -n "${HTTP_URL:-}" ]; then
     echo "Schema evolution (registry on $HTTP_URL):"
     if out=$(register order.events-value "$ORDER_SCHEMA_V2"); then
@@ -275,6 +361,8 @@ echo "  curl -s -X POST ${URL[order]}/orders -d '{\"customerId\":\"you\",\"items
 echo "  curl -s ${URL[order]}/orders/<id>        curl -s ${URL[order]}/orders"
 echo "  curl -s ${URL[payment]}/payments/<id>    curl -s ${URL[inventory]}/stock    curl -s ${URL[notification]}/mail/<id>"
 for s in order payment inventory notification; do echo "  $s metrics: ${URL[$s]}/metrics"; done
+echo "  curl -s ${URL[accounts]}/accounts/alice/history    curl -s ${URL[order-summary]}/customers/alice/orders"
+echo "  $B/src/cli/eddy sagas list --url ${URL[order-orchestrator]}    $B/src/cli/eddy projections list --url ${URL[order-summary]}"
 [ -n "$HTTP_URL" ] && echo "  broker: $HTTP_URL/metrics"
 echo "  broker: $BOOT (Kafka protocol)   logs: $TMP (removed when the demo stops; KEEP_TMP=1 keeps them)"
 echo "  $EDDY_CLI -b $BOOT topics list       ... consume order.events -o beginning -e"

@@ -126,5 +126,7 @@ int cmd_schemas(int argc, char **argv);
 int cmd_subscriptions(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_sagas(int argc, char **argv);       /* sagas.c */
+int cmd_projections(int argc, char **argv); /* sagas.c */
 
 #endif

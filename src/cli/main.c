@@ -41,6 +41,8 @@ static const char *const k_help =
     "  bench                   produce/consume throughput and latency (on its own topic)\n"
     "  completion bash         the bash completion script (source <(eddy completion bash))\n"
     "  subscriptions list|create|pause|...   eddy-push's HTTP push subscriptions\n"
+    "  sagas list|stuck|show|retry          saga instances of an orchestrator (its HTTP port)\n"
+    "  projections list|show|rebuild        projections of a read-side service (its HTTP port)\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -589,6 +591,7 @@ static const struct {
     {"dlq", cmd_dlq},         {"trace", cmd_trace},           {"schemas", cmd_schemas},
     {"bench", cmd_bench},     {"completion", cmd_completion},
     {"subscriptions", cmd_subscriptions},
+    {"sagas", cmd_sagas},     {"projections", cmd_projections},
 };
 
 int main(int argc, char **argv)

@@ -400,12 +400,33 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         }
     }
     free_strv(kc);
+    for (int i = 0; i < svc->ncomponents; i++)
+        if (svc->components[i].start &&
+            (rc = svc->components[i].start(svc, svc->components[i].arg)) < 0)
+            return rc;
     rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"));
     if (rc < 0) return rc;
     svc->started = 1;
     sdk_log(svc->name, "started (store %s, brokers %s)", eddy_store_is_postgres(svc->store) ?
             "postgres" : svc->store_url, svc->bootstrap);
     return 0;
+}
+
+int sdk_service_attach(eddy_service *svc, const sdk_component *c)
+{
+    if (svc->ncomponents >= SDK_MAX_COMPONENTS || svc->started) return EDDY_ERR_PERMANENT;
+    svc->components[svc->ncomponents++] = *c;
+    return 0;
+}
+
+const char *sdk_service_store_url(const eddy_service *svc)
+{
+    return svc->store_url;
+}
+
+const char *sdk_service_bootstrap(const eddy_service *svc)
+{
+    return svc->bootstrap;
 }
 
 eddy_store *eddy_service_store(eddy_service *svc)
@@ -813,6 +834,8 @@ int eddy_service_run(eddy_service *svc)
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) sdk_log(svc->name, "commit: %s", rd_kafka_err2str(e));
         rd_kafka_consumer_close(svc->rk);
     }
+    for (int i = svc->ncomponents - 1; i >= 0; i--)
+        if (svc->components[i].stop) svc->components[i].stop(svc->components[i].arg);
     if (svc->relay) eddy_relay_stop(svc->relay, 10000);
     if (svc->dlq_rk) rd_kafka_flush(svc->dlq_rk, 5000);
     sdk_http_stop(svc);
@@ -824,6 +847,10 @@ void eddy_service_free(eddy_service *svc)
 {
     if (!svc) return;
     sdk_http_stop(svc);
+    for (int i = svc->ncomponents - 1; i >= 0; i--) {
+        if (svc->components[i].stop) svc->components[i].stop(svc->components[i].arg);
+        if (svc->components[i].destroy) svc->components[i].destroy(svc->components[i].arg);
+    }
     if (svc->rk) rd_kafka_destroy(svc->rk);
     if (svc->relay) eddy_relay_free(svc->relay);
     if (svc->dlq_rk) rd_kafka_destroy(svc->dlq_rk);
