@@ -188,6 +188,9 @@ static void h_join(broker *b, breq *r)
 
     if (!gc) return join_fail(r, KERR_COORDINATOR_NOT_AVAILABLE, member_id);
     if (check_gid(gid)) return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
+    kstr inst = v >= 5 ? k_str(q, "GroupInstanceId") : (kstr){NULL, -1};
+    if (inst.len > 0 && has_ctl_chars(inst.p, (size_t)inst.len))
+        return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
     if (session < b->cfg.group_min_session_timeout_ms ||
         session > b->cfg.group_max_session_timeout_ms)
         return join_fail(r, KERR_INVALID_SESSION_TIMEOUT, member_id);
@@ -788,9 +791,11 @@ static void h_offset_fetch(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     if (v < 8) {
         kstr gid = k_str(q, "GroupId");
-        group *g = gc && gid.len > 0 ? gc_find(gc, kdup(r, gid)) : NULL;
+        bool bad = gid.len > 0 && check_gid(gid);
+        group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, resp, q, g);
-        k_set_int(resp, "ErrorCode", gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
+        k_set_int(resp, "ErrorCode",
+                  !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
         breq_done(r);
         return;
     }
@@ -801,9 +806,11 @@ static void h_offset_fetch(broker *b, breq *r)
         kmsg *gi = k_item(q, "Groups", i), *go = k_item(resp, "Groups", i);
         kstr gid = k_str(gi, "GroupId");
         k_set_str(go, "GroupId", kdup_empty(r, gid));
-        group *g = gc && gid.len > 0 ? gc_find(gc, kdup(r, gid)) : NULL;
+        bool bad = gid.len > 0 && check_gid(gid);
+        group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, go, gi, g);
-        k_set_int(go, "ErrorCode", gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
+        k_set_int(go, "ErrorCode",
+                  !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
     }
     breq_done(r);
 }
