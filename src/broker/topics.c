@@ -842,6 +842,36 @@ void topics_close(broker *b)
     b->ntopics = b->atopics = 0;
 }
 
+void topics_scrub(broker *b, int64_t budget)
+{
+    /* round robin over every partition of every topic; a partition whose pass ends hands the
+     * rest of the budget to the next one; one full round = one pass */
+    int visited = 0, total = 0;
+    for (int i = 0; i < b->ntopics; i++) total += b->topics[i]->nparts;
+    while (budget > 0 && total > 0 && visited <= total) {
+        if (b->scrub_topic >= b->ntopics) {
+            b->scrub_topic = 0;
+            b->scrub_part = 0;
+            b->scrub_passes++;
+        }
+        btopic *t = b->topics[b->scrub_topic];
+        if (b->scrub_part >= t->nparts) {
+            b->scrub_topic++;
+            b->scrub_part = 0;
+            continue;
+        }
+        plog_scrub_stats st;
+        if (plog_scrub(t->parts[b->scrub_part]->log, budget, &st) < 0) st.pass_done = true;
+        b->scrub_bytes += (uint64_t)st.bytes;
+        b->scrub_bad_batches += (uint64_t)st.new_bad;
+        budget -= st.bytes > 0 ? st.bytes : 1;
+        if (st.pass_done) {
+            b->scrub_part++;
+            visited++;
+        }
+    }
+}
+
 void topics_housekeeping(broker *b)
 {
     int64_t now = now_wall_ms();

@@ -198,6 +198,15 @@ static void metrics_render(const metrics_source *src, sb *s)
     sb_printf(s, "eddy_connections %d\n", b->nconns);
     family(s, "eddy_connections_accepted_total", "counter", "Kafka protocol connections accepted.");
     sb_printf(s, "eddy_connections_accepted_total %" PRIu64 "\n", b->conns_total);
+    family(s, "eddy_scrub_bytes_total", "counter",
+           "Bytes of closed segments whose CRCs the background scrub re-verified.");
+    sb_printf(s, "eddy_scrub_bytes_total %" PRIu64 "\n", b->scrub_bytes);
+    family(s, "eddy_scrub_passes_total", "counter",
+           "Completed scrub passes over every partition's closed segments.");
+    sb_printf(s, "eddy_scrub_passes_total %" PRIu64 "\n", b->scrub_passes);
+    family(s, "eddy_scrub_corrupt_batches_total", "counter",
+           "Record batches the scrub found damaged and quarantined (Fetch answers CORRUPT_MESSAGE).");
+    sb_printf(s, "eddy_scrub_corrupt_batches_total %" PRIu64 "\n", b->scrub_bad_batches);
     family(s, "eddy_uptime_seconds", "gauge", "Seconds since eddyd started.");
     sb_printf(s, "eddy_uptime_seconds %.3f\n", (double)(now_wall_ms() - b->started_ms) / 1000.0);
 }
