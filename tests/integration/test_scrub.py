@@ -8,7 +8,8 @@ eddyd is started again with a fast scrub (log.scrub.bytes.per.second). Then: the
 offsets were quarantined; Fetch at an offset inside the damaged batch is CORRUPT_MESSAGE (2),
 not a stall and not OFFSET_OUT_OF_RANGE; Fetch from 0 returns exactly the batches before it;
 Fetch just after it returns the rest, every CRC valid; /metrics counts one corrupt batch and
-scrubbed bytes; kcat reads every offset outside the damaged range.
+scrubbed bytes; kcat reads every offset after the damaged range; `eddy topics scrub-report`
+prints the topic, partition and lost offsets and exits 1.
 """
 import os
 import re
@@ -119,6 +120,18 @@ class Suite:
         if int(re.search(r"^eddy_scrub_bytes_total (\d+)$", text, re.M).group(1)) < 16384:
             raise AssertionError("eddy_scrub_bytes_total below one segment")
 
+    def cli(self):
+        m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", self.b.log_text())
+        eddy = os.path.join(os.environ.get("EDDY_BUILD_DIR", ""), "src", "cli", "eddy")
+        out = subprocess.run([eddy, "topics", "scrub-report", "--http",
+                              "http://127.0.0.1:%s" % m.group(1)],
+                             capture_output=True, timeout=60, text=True)
+        eq(out.returncode, 1, "exit status of eddy topics scrub-report with damage (%s)"
+           % out.stderr)
+        rows = [x.split() for x in out.stdout.splitlines()[1:]]
+        eq(rows, [[TOPIC, "0", str(self.bad[0]), str(self.bad[1]), str(PER)]],
+           "eddy topics scrub-report rows")
+
     def kcat(self):
         out = subprocess.run(["kcat", "-C", "-b", self.b.bootstrap, "-t", TOPIC, "-p", "0",
                               "-o", str(self.bad[1] + 1), "-e", "-f", "%o\n"],
@@ -141,6 +154,7 @@ def main():
             ("Fetch after it: everything else, CRCs valid", s.fetch_after),
             ("/metrics: scrubbed bytes and one corrupt batch", s.metrics),
             ("kcat reads everything after the damaged range", s.kcat),
+            ("eddy topics scrub-report names the lost offsets (exit 1)", s.cli),
         ]:
             r.run(name, fn)
     b.stop()
