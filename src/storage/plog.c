@@ -1067,6 +1067,15 @@ static void quar_add(plog *l, int64_t first, int64_t last)
 int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
 {
     memset(st, 0, sizeof *st);
+    /* ranges that retention or DeleteRecords removed are no longer lost offsets */
+    pthread_mutex_lock(&l->mu);
+    int32_t gone = 0;
+    while (gone < l->nquar && l->quar[gone].last < l->start) gone++;
+    if (gone) {
+        memmove(&l->quar[0], &l->quar[gone], (size_t)(l->nquar - gone) * sizeof *l->quar);
+        l->nquar -= gone;
+    }
+    pthread_mutex_unlock(&l->mu);
     if (l->nsegs < 2) {
         st->pass_done = true;
         return 0;
@@ -1074,7 +1083,9 @@ int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
     /* the segment under the cursor (segments may have gone to retention meanwhile) */
     int32_t si = 0;
     while (si < l->nsegs - 1 && l->segs[si]->base < l->scrub_base) si++;
-    if (si >= l->nsegs - 1 || l->segs[si]->base != l->scrub_base) l->scrub_pos = 0;
+    if (si >= l->nsegs - 1 || l->segs[si]->base != l->scrub_base || l->scrub_gen != l->seg_gen)
+        l->scrub_pos = 0;
+    l->scrub_gen = l->seg_gen;
     uint8_t *buf = NULL;
     size_t cap = 0;
     int rc = 0;
