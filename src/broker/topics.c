@@ -307,7 +307,8 @@ static int unhex(char c)
 
 #define FSNAME_PLAIN_MAX 200
 #define FSNAME_PREFIX 180
-#define FSNAME_MAX (FSNAME_PREFIX + 1 + 16)
+#define FSNAME_MAX FSNAME_PLAIN_MAX /* the longest fsname: plain names; hashed ones are 197 */
+_Static_assert(FSNAME_PREFIX + 1 + 16 <= FSNAME_MAX, "a hashed fsname must fit FSNAME_MAX");
 
 /* The name a topic has on disk (see the file comment); out holds FSNAME_MAX + 1 bytes. */
 static void topic_fsname(const char *name, char out[FSNAME_MAX + 1])
