@@ -5,12 +5,16 @@
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
 #   make soak       SIGKILL/torn-tail/full-disk soak, SOAK_CYCLES (default 50), one-line verdict
+#   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
+#                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_ARGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build asan test test-fast test-asan demo demo-check bench bench-quick fuzz soak clean
+.PHONY: all deps build install asan test test-fast test-asan demo demo-check bench bench-quick fuzz soak clean
 
 all: build
 
@@ -20,6 +24,9 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON >/dev/null
@@ -39,18 +46,28 @@ soak: build
 	@EDDYD=$(BUILD)/src/eddyd/eddyd EDDY_BUILD_DIR=$(BUILD) EDDY_SOAK_CYCLES=$(SOAK_CYCLES) \
 	  EDDY_SOAK_SHIM=$(BUILD)/tests/soak/libeddy_soak_enospc.so $(BUILD)/tests/soak/eddy_soak
 
-demo: deps build
-	@bash scripts/demo.sh
+# The demo installs only what it runs (EDDY_DEMO_DEPS=1: build tools and libraries, curl,
+# python3; no Node, no PostgreSQL server, no bench peers) and builds only eddyd, eddy and the
+# services, quietly (the compiler's output goes to $(BUILD)/demo-build.log).
+demo:
+	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
+	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build
 
-demo-check: deps build
-	@bash scripts/demo.sh --check
+demo-check:
+	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
+	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build --check
 
-bench: build
+# The peers' client libraries (libnats, hiredis) are installed BEFORE the build, so the first
+# run on a fresh machine configures and builds every load generator (a sub-make, not a
+# prerequisite, keeps the order under make -j).
+bench:
 	@EDDY_BENCH_DEPS=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh
 
-bench-quick: build
+bench-quick:
 	@EDDY_BENCH_DEPS=1 bash scripts/deps.sh
+	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh --quick
 
 fuzz:

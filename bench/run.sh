@@ -30,7 +30,7 @@ else
     RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
-ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6}"
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES}"
 # eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
 # first Metadata request; "admin" = CreateTopics
 CREATE="${EDDY_BENCH_CREATE:-auto}"
@@ -407,6 +407,40 @@ if wanted W6; then
             done
         done
     done
+fi
+
+# ------------------------------------------------------------------ onramp ----
+# issue 16: eddy-cdc lag (1k / 10k rows/s) and max rows/s, eddy-push deliveries/s (1 / 100 keys).
+# Needs PostgreSQL for the CDC part (scripts/pg.sh); prints its own table to $OUT/onramp.json.
+if wanted onramp; then
+    progress "onramp: eddy-cdc and eddy-push"
+    [ -t 2 ] && echo >&2
+    EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" python3 "$here/bench/onramp/bench_onramp.py" \
+        --out "$OUT" $([ $QUICK = 1 ] && echo --quick) || echo "bench: onramp failed" >&2
+fi
+
+# ------------------------------------------------------------------ ES ----
+# libeddy's event store, projections and sagas on SQLite (and PostgreSQL when one answers at
+# EDDY_BENCH_PG, default the test server): appends/s, aggregate loads, projection rebuild
+# rate, sagas/s. Figures only; printed and kept in $OUT/es.txt and $OUT/es.jsonl.
+if wanted ES; then
+    if [ -x "$BIN/eddy-bench-es" ]; then
+        q=(); [ $QUICK = 1 ] && q=(--quick)
+        : > "$OUT/es.jsonl"; : > "$OUT/es.txt"
+        progress "ES · event store, projection, sagas · SQLite"
+        EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" timeout 900 "$BIN/eddy-bench-es" "${q[@]}" \
+            2>>"$LOG" | tee -a "$OUT/es.txt" | grep '^{' >> "$OUT/es.jsonl"
+        PGURL="${EDDY_BENCH_PG:-postgresql://eddy:eddy@127.0.0.1:5432/eddy}"
+        if command -v psql >/dev/null && psql "$PGURL" -qc 'SELECT 1' >/dev/null 2>&1; then
+            progress "ES · event store, projection, sagas · PostgreSQL"
+            EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" timeout 900 "$BIN/eddy-bench-es" "${q[@]}" \
+                --postgres "$PGURL" 2>>"$LOG" | tee -a "$OUT/es.txt" | grep '^{' >> "$OUT/es.jsonl"
+        fi
+        [ -t 2 ] && echo >&2
+        grep -v '^{' "$OUT/es.txt" >&2
+    else
+        echo "bench: eddy-bench-es not built: no ES figures" >&2
+    fi
 fi
 
 progress "done; writing the report"

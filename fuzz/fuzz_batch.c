@@ -54,6 +54,8 @@ static void one(const uint8_t *p, size_t n)
     batch_iter_free(&it);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     one(data, size);

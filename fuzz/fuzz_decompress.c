@@ -14,6 +14,8 @@
 
 #define CAP ((size_t)1 << 20)
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); /* libFuzzer's entry point */
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *out = NULL, *again = NULL;

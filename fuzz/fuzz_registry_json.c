@@ -78,6 +78,7 @@ static void body(int type, const char *p, size_t n)
     json_decref(b);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;

@@ -49,6 +49,10 @@ ALLOWED = {
     # libeddy and its schema part: the public headers (include/eddy) and nothing of the broker
     "sdkschema": [],
     "sdk": ["sdkschema"],
+    # the on-ramp programs beside the broker: change data capture and HTTP push (librdkafka
+    # clients of any Kafka-protocol broker; only common helpers from the tree)
+    "cdc": ["common"],
+    "push": ["common"],
     # the CLI: common helpers and libeddy's HTTP client
     "cli": ["common", "sdkschema"],
 }

@@ -1,20 +1,53 @@
 #!/usr/bin/env bash
 # demo.sh — the reference e-commerce system on the embedded broker (make demo / make demo-check).
 # Starts eddyd (or, if eddyd is not built, eddy-mockd: librdkafka's mock cluster) and the four
-# services on loopback with SQLite in a temp dir, places orders covering the happy path and
-# both failure paths, prints each order's final status and its event chain grouped by
-# correlation id. Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
+# services on loopback with SQLite in a temp dir, places orders along the four paths (happy,
+# payment declined, out of stock, gateway retry), prints for each order which path it took, where
+# it ended and why, then each order's event chain (eddy trace by its correlation id).
+# Then event sourcing, CQRS and orchestration: accounts (event-sourced), the same paths plus a
+# timeout path through order-orchestrator (a saga), eddy sagas, an account's history replayed to
+# its balance, and an order-summary projection rebuilt from the log.
+# Interactive: leaves everything running with the URLs printed (Ctrl-C stops).
 #   --check   non-interactive: stop everything afterwards, exit 0 only if every order ended in
 #             the state its path predicts.
-# Environment: EDDY_BUILD_DIR (default build), EDDYD (the eddyd binary), EDDY_BOOTSTRAP_SERVERS (use that cluster, start
-# no broker), EDDY_BROKER=eddyd|mock, DEMO_ORDERS (orders per path, default 2).
+#   --build   first build only what the demo runs (eddyd, eddy, the services), quietly: the
+#             compiler's output goes to BUILD/demo-build.log, shown only if the build fails.
+# Every process the demo starts stays in the demo's process group (Ctrl-C in the terminal stops
+# them all) and gets SIGTERM if the demo itself dies (setpriv --pdeathsig); the temp dir is
+# removed on exit (KEEP_TMP=1 keeps it; a failed --check keeps it and says where).
+# Environment: EDDY_BUILD_DIR (default build), EDDYD (the eddyd binary), EDDY_BOOTSTRAP_SERVERS
+# (use that cluster, start no broker), EDDY_BROKER=eddyd|mock, DEMO_ORDERS (orders per path,
+# default 2), DEMO_TIMEOUT (s, default 120).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-CHECK=0
-[ "${1:-}" = "--check" ] && CHECK=1
+CHECK=0 BUILD=0
+for a in "$@"; do
+    case "$a" in
+    --check) CHECK=1 ;;
+    --build) BUILD=1 ;;
+    *) echo "demo: unknown option $a (--check, --build)" >&2; exit 2 ;;
+    esac
+done
 B=${EDDY_BUILD_DIR:-build}
-[ -d "$B" ] || { echo "demo: build dir $B missing (make build)" >&2; exit 1; }
+if [ $BUILD = 1 ]; then
+    mkdir -p "$B"
+    log="$B/demo-build.log"
+    echo "demo: configuring and building eddyd, eddy and the four services (log: $log)"
+    if ! { cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+           cmake --build "$B" -j "$(nproc)" --target eddyd eddy_cli order payment inventory \
+                 notification; } >"$log" 2>&1; then
+        echo "demo: the build failed; the end of $log:" >&2
+        tail -30 "$log" >&2
+        exit 1
+    fi
+    echo "demo: built"
+fi
+[ -d "$B" ] || { echo "demo: build dir $B missing (make build, or demo.sh --build)" >&2; exit 1; }
 B=$(cd "$B" && pwd)
+EDDY_CLI=$B/src/cli/eddy
+# the same process group as this script (no setsid: Ctrl-C reaches every process), and SIGTERM
+# when this script dies, however it dies
+if command -v setpriv >/dev/null 2>&1; then CHILD=(setpriv --pdeathsig TERM); else CHILD=(); fi
 N=${DEMO_ORDERS:-2}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/eddy-demo-XXXXXX")
 PIDS=()
@@ -35,7 +68,7 @@ stop_all() {
         BROKER_PID=""
     fi
 }
-cleanup() { stop_all; if [ "$CHECK" = 1 ] && [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
+cleanup() { stop_all; if type onramp_cleanup >/dev/null 2>&1; then onramp_cleanup; fi; if [ "${KEEP_TMP:-0}" != 1 ]; then rm -rf "$TMP"; fi; }
 trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
@@ -66,12 +99,12 @@ else
     fi
     mkdir -p "$TMP/broker"
     if [ "$kind" = eddyd ]; then
-        setsid "$EDDYD_BIN" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+        "${CHILD[@]}" "$EDDYD_BIN" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
             --http 127.0.0.1:0 --set group.initial.rebalance.delay.ms=0 >"$TMP/eddyd.log" 2>&1 &
     else
         echo "demo: eddyd is not built; using eddy-mockd (librdkafka's mock cluster, in memory)"
         export EDDY_TOPIC_CREATE=0   # the mock has no CreateTopics; it auto-creates
-        setsid "$B/src/sdk/eddy-mockd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
+        "${CHILD[@]}" "$B/src/sdk/eddy-mockd" --data-dir "$TMP/broker" --listen 127.0.0.1:0 \
             >"$TMP/eddyd.log" 2>&1 &
     fi
     BROKER_PID=$!
@@ -113,7 +146,7 @@ export EDDY_MAIL_LOG=$TMP/mail.log
 export EDDY_TRACE_LOG=$TMP/spans.jsonl
 for s in order payment inventory notification; do
     EDDY_STORE="sqlite:$TMP/$s.db" EDDY_HTTP_LISTEN=127.0.0.1:0 EDDY_RETRY_BACKOFF_MS=50 \
-        setsid "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
+        "${CHILD[@]}" "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
     PIDS+=($!)
 done
 i=0
@@ -160,19 +193,140 @@ while :; do
     sleep 0.5
 done
 
+# Why each order ended where it did: its path, and the facts the services recorded (the
+# payment attempts come from the handler spans in EDDY_TRACE_LOG).
+attempts_of() { # correlation id → "errors" of the payment handler for it
+    python3 - "$TMP/spans.jsonl" "$1" <<'PY' 2>/dev/null || echo 0
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    try:
+        s = json.loads(line)
+    except ValueError:
+        continue
+    if s.get("correlationId") == sys.argv[2] and s.get("service") == "payment" \
+            and s.get("outcome") == "error":
+        n += 1
+print(n)
+PY
+}
+corr_of() { status_of "$1" | sed -n 's/.*"correlationId":"\([^"]*\)".*/\1/p'; }
+why_of() { # id final
+    local id=$1 f=$2 c; c=$(corr_of "$id")
+    if [ "$f" != "${EXPECT[$id]}" ]; then echo "expected ${EXPECT[$id]}: see the logs"; return; fi
+    case "${PATHNAME[$id]}" in
+    happy) echo "card charged, stock reserved, customer mailed" ;;
+    payment-declined) echo "the gateway declined card ...0002 (permanent): payment.failed, no stock touched" ;;
+    out-of-stock) echo "charged, but SKU-RARE has no stock: reservation failed, payment refunded, order cancelled" ;;
+    gateway-retry) echo "gateway timed out $(attempts_of "$c")x on card ...0119 (transient): retried with backoff, then charged" ;;
+    esac
+}
 ok=1
 echo
-printf '%-42s %-17s %-20s %-20s %s\n' ORDER PATH EXPECTED FINAL RESULT
+printf '%-40s %-17s %-18s %-18s %-6s %s\n' ORDER PATH EXPECTED FINAL RESULT WHY
 for id in "${ORDERS[@]}"; do
     f=$(final_of "$id"); r=ok
     [ "$f" = "${EXPECT[$id]}" ] || { r=WRONG; ok=0; }
-    printf '%-42s %-17s %-20s %-20s %s\n' "$id" "${PATHNAME[$id]}" "${EXPECT[$id]}" "$f" "$r"
+    printf '%-40s %-17s %-18s %-18s %-6s %s\n' "$id" "${PATHNAME[$id]}" "${EXPECT[$id]}" "$f" "$r" \
+        "$(why_of "$id" "$f")"
 done
 echo
-echo "Event chains by correlation id:"
-"$B/services/events/eddy-events" --bootstrap "$BOOT"
+echo "Event chains, one per order (eddy trace CORRELATION_ID):"
+for id in "${ORDERS[@]}"; do
+    c=$(corr_of "$id")
+    echo
+    echo "== order $id: path ${PATHNAME[$id]}, ended $(final_of "$id") =="
+    if [ -x "$EDDY_CLI" ] && [ -n "$c" ]; then
+        "$EDDY_CLI" -b "$BOOT" trace "$c" 2>&1 | sed 's/^/  /'
+    else
+        echo "  (correlation id ${c:-unknown}; build eddy to see the chain)"
+    fi
+done
 echo
 if [ -s "$TMP/mail.log" ]; then echo "Mail sent (notification service's outbox log):"; cat "$TMP/mail.log"; echo; fi
+
+# ---- event sourcing, CQRS, orchestration (accounts, order-summary, order-orchestrator) -------
+ES_SVCS="accounts order-summary order-orchestrator"
+for s in $ES_SVCS; do
+    EDDY_STORE="sqlite:$TMP/$s.db" EDDY_HTTP_LISTEN=127.0.0.1:0 EDDY_RETRY_BACKOFF_MS=50 \
+        EDDY_SAGA_STEP_TIMEOUT_MS=3000 EDDY_SAGA_STEP_ATTEMPTS=2 EDDY_SAGA_TIMER_MS=100 \
+        setsid "$B/services/$s/$s" >"$TMP/$s.log" 2>&1 &
+    PIDS+=($!)
+    p=$(wait_line "$TMP/$s.log" "http listening on 127.0.0.1:[0-9]*" 60 $!) || exit 1
+    URL[$s]="http://127.0.0.1:$p"
+done
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
+post() { curl -s -X POST "$1" -H 'Content-Type: application/json' -d "$2"; }
+echo "Event sourcing: accounts ${URL[accounts]} (streams account-<customer>, published to account.events)"
+for a in alice:1000000 bob:1000 carol:100000 erin:100000; do
+    echo "  open ${a%%:*} with ${a##*:} cents: $(post "${URL[accounts]}/accounts" "{\"customerId\":\"${a%%:*}\",\"initialBalanceCents\":${a##*:}}")"
+done
+echo
+echo "Orchestrated order flow: order-orchestrator ${URL[order-orchestrator]} (saga: account.debit → inventory.reserve)"
+declare -A OEXPECT OPATH
+OORDERS=()
+oplace() { # path expected body
+    local id
+    id=$(post "${URL[order-orchestrator]}/orders" "$3" | jget 'd.get("orderId","")')
+    [ -n "$id" ] || { echo "demo: orchestrated POST /orders failed" >&2; ok=0; return; }
+    OEXPECT[$id]=$2; OPATH[$id]=$1; OORDERS+=("$id")
+}
+oplace happy completed '{"customerId":"alice","items":[{"sku":"SKU-BOOK","quantity":2,"price":29.99}]}'
+oplace payment-declined payment_failed '{"customerId":"bob","items":[{"sku":"SKU-LAMP","quantity":1,"price":49}]}'
+oplace out-of-stock cancelled+refunded '{"customerId":"carol","items":[{"sku":"SKU-RARE","quantity":1,"price":999}]}'
+oplace timeout cancelled+refunded '{"customerId":"erin","items":[{"sku":"SKU-SILENT","quantity":1,"price":5}]}'
+ofinal() {
+    curl -s "${URL[order-orchestrator]}/orders/$1" | jget '(d["status"] + ("+refunded" if d["refunded"] else "")) if (d.get("saga") or {}).get("state") in ("completed","compensated") else "pending"'
+}
+deadline=$((SECONDS + 60))
+while :; do
+    left=0
+    for id in "${OORDERS[@]}"; do [ "$(ofinal "$id")" = "${OEXPECT[$id]}" ] || left=$((left + 1)); done
+    [ $left = 0 ] || [ $SECONDS -ge $deadline ] && break
+    sleep 0.5
+done
+printf '%-42s %-17s %-20s %-20s %s\n' ORDER PATH EXPECTED FINAL RESULT
+for id in "${OORDERS[@]}"; do
+    f=$(ofinal "$id"); r=ok
+    [ "$f" = "${OEXPECT[$id]}" ] || { r=WRONG; ok=0; }
+    printf '%-42s %-17s %-20s %-20s %s\n' "$id" "${OPATH[$id]}" "${OEXPECT[$id]}" "$f" "$r"
+done
+echo
+echo "eddy sagas list:"
+"$B/src/cli/eddy" sagas list --url "${URL[order-orchestrator]}" | sed 's/^/  /'
+tid=${OORDERS[3]}
+echo "eddy sagas show $tid (the timeout path):"
+"$B/src/cli/eddy" sagas show "$tid" --url "${URL[order-orchestrator]}" | sed 's/^/  /'
+echo
+echo "alice's account, replayed from its events (GET /accounts/alice/history):"
+curl -s "${URL[accounts]}/accounts/alice/history" | python3 -c '
+import json, sys
+h = json.load(sys.stdin)
+for e in h["events"]:
+    print("  v%-3d %-18s %-60s balance %d" % (e["version"], e["type"], json.dumps(e["data"], sort_keys=True)[:60], e["balanceCents"]))'
+bal=$(curl -s "${URL[accounts]}/accounts/alice" | jget 'd["balanceCents"]')
+echo "  GET /accounts/alice: balance $bal (the aggregate, folded from its latest snapshot)"
+[ "$bal" = $((1000000 - 5998)) ] || { echo "  WRONG balance"; ok=0; }
+echo
+echo "CQRS: order-summary ${URL[order-summary]} — GET /customers/carol/orders from a projection over the order, payment, inventory and notification topics:"
+deadline=$((SECONDS + 30))
+until [ "$(curl -s "${URL[order-summary]}/customers/carol/orders" | jget 'len(d["orders"])')" -ge "$N" ] || [ $SECONDS -ge $deadline ]; do sleep 0.5; done
+before=$(curl -s "${URL[order-summary]}/customers/carol/orders")
+echo "$before" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+for o in d["orders"]:
+    print("  %s %-10s paid=%s refunded=%s total=%d (generation %s)" % (o["orderId"], o["status"], o["paid"], o["refunded"], o["totalCents"], d["generation"]))'
+echo "Projection rebuild from the log (eddy projections rebuild order-summary --wait):"
+"$B/src/cli/eddy" projections rebuild order-summary --wait --url "${URL[order-summary]}" | sed 's/^/  /'
+grep "projection order-summary" "$TMP/order-summary.log" | sed 's/^/  log: /'
+after=$(curl -s "${URL[order-summary]}/customers/carol/orders")
+if [ "$(echo "$before" | jget 'd["orders"]')" = "$(echo "$after" | jget 'd["orders"]')" ]; then
+    echo "  read model after the rebuild: identical (now generation $(echo "$after" | jget 'd["generation"]'))"
+else
+    echo "  WRONG: the rebuilt read model differs"; ok=0
+fi
+echo
 
 if [ -n "${HTTP_URL:-}" ]; then
     echo "Schema evolution (registry on $HTTP_URL):"
@@ -191,6 +345,12 @@ if [ -n "${HTTP_URL:-}" ]; then
     [ $SCHEMA_OK = 1 ] || ok=0
 fi
 
+# The strangler-fig on-ramp (issue 16) where PostgreSQL is available: scripts/demo_onramp.sh.
+if [ "${DEMO_ONRAMP:-1}" = 1 ] && [ "${EDDY_BROKER:-eddyd}" != mock ] && [ -x "$B/src/cdc/eddy-cdc" ]; then
+    . scripts/demo_onramp.sh
+    onramp_run || { echo "demo: the on-ramp part failed; logs in $TMP" >&2; ok=0; }
+fi
+
 if [ "$CHECK" = 1 ]; then
     stop_all
     if [ $ok = 1 ]; then echo "demo-check: PASS (${#ORDERS[@]} orders reached their predicted state)"; exit 0; fi
@@ -201,8 +361,11 @@ echo "  curl -s -X POST ${URL[order]}/orders -d '{\"customerId\":\"you\",\"items
 echo "  curl -s ${URL[order]}/orders/<id>        curl -s ${URL[order]}/orders"
 echo "  curl -s ${URL[payment]}/payments/<id>    curl -s ${URL[inventory]}/stock    curl -s ${URL[notification]}/mail/<id>"
 for s in order payment inventory notification; do echo "  $s metrics: ${URL[$s]}/metrics"; done
+echo "  curl -s ${URL[accounts]}/accounts/alice/history    curl -s ${URL[order-summary]}/customers/alice/orders"
+echo "  $B/src/cli/eddy sagas list --url ${URL[order-orchestrator]}    $B/src/cli/eddy projections list --url ${URL[order-summary]}"
 [ -n "$HTTP_URL" ] && echo "  broker: $HTTP_URL/metrics"
-echo "  broker: $BOOT (Kafka protocol)   logs: $TMP"
+echo "  broker: $BOOT (Kafka protocol)   logs: $TMP (removed when the demo stops; KEEP_TMP=1 keeps them)"
+echo "  $EDDY_CLI -b $BOOT topics list       ... consume order.events -o beginning -e"
 echo "Ctrl-C stops everything."
 while :; do
     for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || { echo "demo: a service exited; see $TMP" >&2; exit 1; }; done

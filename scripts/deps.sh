@@ -5,19 +5,24 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# EDDY_DEMO_DEPS=1 (make demo): only what building and running the demo needs.
+DEMO=${EDDY_DEMO_DEPS:-0}
 PKGS=(
-  build-essential cmake pkg-config git clang libclang-rt-14-dev
-  librdkafka-dev kcat libsqlite3-dev sqlite3 libpq-dev postgresql
-  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev
+  build-essential cmake pkg-config
+  librdkafka-dev libsqlite3-dev libpq-dev
+  libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev libcurl4-openssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
-  python3 python3-kafka curl procps
+  python3 curl procps util-linux
 )
-# Node.js: the machine image may ship its own node+npm (which conflicts with Debian's npm).
-if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
+if [ "$DEMO" != "1" ]; then
+  PKGS+=(git clang libclang-rt-14-dev kcat sqlite3 postgresql python3-kafka)
+  # Node.js: the machine image may ship its own node+npm (which conflicts with Debian's npm).
+  if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
+fi
 if [ "${EDDY_BENCH_DEPS:-0}" = "1" ]; then
   PKGS+=(nats-server redis-server libnats-dev libhiredis-dev gnuplot-nox)
 fi
-if [ "${EDDY_EXTRA_DEPS:-1}" = "1" ]; then
+if [ "${EDDY_EXTRA_DEPS:-1}" = "1" ] && [ "$DEMO" != "1" ]; then
   PKGS+=(prometheus)
 fi
 
@@ -36,7 +41,7 @@ fi
 here="$(cd "$(dirname "$0")/.." && pwd)"
 # Re-installed whenever the lock file changed since the last install (a stamp in node_modules).
 nd="$here/tests/node"
-if [ -f "$nd/package.json" ]; then
+if [ -f "$nd/package.json" ] && [ "$DEMO" != "1" ]; then
   lock="$nd/package-lock.json"
   if [ ! -f "$nd/node_modules/.eddy-stamp" ] || ! cmp -s "$lock" "$nd/node_modules/.eddy-stamp"; then
     echo "deps: npm install in tests/node"
@@ -44,4 +49,4 @@ if [ -f "$nd/package.json" ]; then
     [ -f "$lock" ] && cp "$lock" "$nd/node_modules/.eddy-stamp"
   fi
 fi
-echo "deps: ok"
+[ "$DEMO" = "1" ] && echo "deps: ok (what the demo needs)" || echo "deps: ok"

@@ -1,12 +1,31 @@
 #!/usr/bin/env python3
-"""Generates src/proto/api_gen.c: the codec's kschema/kfield tables.
+"""Generates the codec's tables: src/proto/api_gen.c (kschema/kfield rows) and
+src/proto/api_gen.h (API keys and field constants).
 
 The field names, types and version ranges are facts of the Kafka protocol, published as the
 message definitions (`clients/src/main/resources/common/message/*.json` in Apache Kafka). This
 script reads a directory of those definitions and writes our own C tables for the APIs Eddy
 serves, clipped to the version range the codec supports (API_RANGES below).
 
-usage: scripts/gen_schemas.py MESSAGE_JSON_DIR > src/proto/api_gen.c
+Names emitted in api_gen.h (all the protocol's own spelling, so code greps against the spec):
+  API_<Api>                  API key, e.g. API_Produce = 0, API_JoinGroup = 11.
+  <Message>_<Field>          field of a request/response body, e.g. ProduceRequest_Acks.
+  <StructType>_<Field>       field of a nested struct, named after the struct's type in the
+                             spec ("type": "[]TopicProduceData"), e.g. TopicProduceData_Name.
+  <Message>_<StructType>_<Field>
+                             the same, when two served messages define different structs under
+                             one type name (e.g. FetchResponse_EpochEndOffset_Epoch and
+                             OffsetForLeaderEpochResponse_EpochEndOffset_ErrorCode).
+  KS_<name>                  the struct's id (kschema.id): a field constant is
+                             (struct id << 8) | field index, so accessors check that the
+                             constant belongs to the message they are given.
+A struct type that two messages define alike (same field names in the same order, e.g.
+AlterConfigsResource in AlterConfigs and IncrementalAlterConfigs) has one name. Ids are per
+shape (the list of field names): structs of one shape share an id, so a constant of one reads the
+same-named field of the other (OffsetFetch's v0-v7 OffsetFetchResponseTopic and v8+
+OffsetFetchResponseTopics are served by one function).
+
+usage: scripts/gen_schemas.py MESSAGE_JSON_DIR [OUT_DIR]   (OUT_DIR default: src/proto)
 """
 import json
 import os
@@ -105,15 +124,56 @@ def parse_default(d, ctype):
         return "0"
 
 
-class Gen:
-    def __init__(self):
-        self.out = []  # emitted struct definitions, innermost first
+def struct_fields(f, tname, common):
+    fields = f.get("fields")
+    return fields if fields is not None else common[tname]["fields"]
 
-    def struct(self, cname, sname, fields, common, lo, hi):
+
+def nested_types(doc):
+    """(type name, field-name list) of every nested struct of a message, in walk order."""
+    common = {c["name"]: c for c in doc.get("commonStructs", [])}
+    out = []
+
+    def walk(fields):
+        for f in fields:
+            t = f["type"]
+            et = t[2:] if t.startswith("[]") else t
+            if et in PRIM:
+                continue
+            sub = struct_fields(f, et, common)
+            out.append((et, tuple(x["name"] for x in sub)))
+            walk(sub)
+
+    walk(doc["fields"])
+    return out
+
+
+class Gen:
+    def __init__(self, qualified):
+        self.out = []  # emitted struct definitions, innermost first
+        self.qualified = qualified  # struct type names that need the message prefix
+        self.ids = {}  # constant name of a struct -> (id, field names, where used)
+        self.order = []
+        self.shapes = {}  # field names -> id: one id per shape (see KS_ in api_gen.h)
+
+    def struct_id(self, kname, fnames, where):
+        if kname not in self.ids:
+            sid = self.shapes.setdefault(fnames, len(self.shapes) + 1)
+            self.ids[kname] = [sid, fnames, []]
+            self.order.append(kname)
+        ent = self.ids[kname]
+        if ent[1] != fnames:
+            sys.exit("gen_schemas: %s names two different structs" % kname)
+        if len(fnames) > 255:
+            sys.exit("gen_schemas: %s has more than 255 fields" % kname)
+        ent[2].append(where)
+        return ent[0]
+
+    def struct(self, cname, sname, kname, msg, fields, common, lo, hi):
         rows = []
         for f in fields:
-            # fields outside the served range are kept (never present) so that code naming
-            # them reads their default instead of failing the name lookup
+            # fields outside the served range are kept (never present) so that every field
+            # constant of the spec exists and reads its default at versions we don't serve
             vr = vrange(f.get("versions"), lo, hi) or (-1, -1)
             t = f["type"]
             elem = "0"
@@ -125,12 +185,12 @@ class Gen:
                     elem = PRIM[et]
                 else:
                     elem = "KT_STRUCT"
-                    sub = self.sub(cname, sname, f, et, common, lo, hi)
+                    sub = self.sub(cname, sname, msg, f, et, common, lo, hi)
             elif t in PRIM:
                 ctype = PRIM[t]
             else:
                 ctype = "KT_STRUCT"
-                sub = self.sub(cname, sname, f, t, common, lo, hi)
+                sub = self.sub(cname, sname, msg, f, t, common, lo, hi)
             nr = vrange(f.get("nullableVersions"), lo, hi) or (-1, -1)
             tag = f.get("tag")
             tr = vrange(f.get("taggedVersions"), lo, hi) if tag is not None else None
@@ -140,31 +200,63 @@ class Gen:
                 f["name"], ctype, elem, vr[0], vr[1], nr[0], nr[1],
                 tag if tag is not None else -1, tr[0] if tr else 0,
                 sub if sub == "NULL" else "&" + sub, parse_default(f.get("default"), ctype)))
+        self.struct_id(kname, tuple(f["name"] for f in fields), sname)
         body = "\n".join(rows) if rows else ""
         self.out.append("static const kfield %s_f[] = {\n%s\n    {0}\n};\n"
-                        "static const kschema %s = {\"%s\", %d, %s_f};\n"
-                        % (cname, body, cname, sname, len(rows), cname))
+                        "static const kschema %s = {\"%s\", %d, %s_f, KS_%s};\n"
+                        % (cname, body, cname, sname, len(rows), cname, kname))
         return cname
 
-    def sub(self, cname, sname, f, tname, common, lo, hi):
-        fields = f.get("fields")
-        if fields is None:
-            fields = common[tname]["fields"]
-        return self.struct(cname + "_" + cident(f["name"]), sname + "." + f["name"], fields,
-                           common, lo, hi)
+    def sub(self, cname, sname, msg, f, tname, common, lo, hi):
+        kname = msg + "_" + tname if tname in self.qualified else tname
+        return self.struct(cname + "_" + cident(f["name"]), sname + "." + f["name"], kname, msg,
+                           struct_fields(f, tname, common), common, lo, hi)
+
+
+HEADER_DOC = """/* api_gen.h — the codec's names: API keys and field constants (generated by
+ * scripts/gen_schemas.py from the Kafka protocol's message definitions, with api_gen.c; do not
+ * edit, regenerate both).
+ *
+ * Naming (the protocol's own spelling, so code greps against the spec):
+ *   API_<Api>                        API key: API_Produce = 0, API_JoinGroup = 11
+ *   <Message>_<Field>                field of a body: ProduceRequest_Acks
+ *   <StructType>_<Field>             field of a nested struct, named after the struct's type
+ *                                    in the spec ("[]TopicProduceData"): TopicProduceData_Name
+ *   <Message>_<StructType>_<Field>   the same where two served messages define different
+ *                                    structs under one type name (FetchResponse_EpochEndOffset_Epoch)
+ * A constant is KFIELD(struct id, field index): the accessors of kmsg.h index with it and check
+ * that it belongs to the message they are given. Ids are per shape (the list of field names):
+ * structs of one shape share an id, so a constant of one reads the same-named field of the
+ * other. Each struct below says where it is used.
+ */
+/* clang-format off */"""
 
 
 def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
     d = sys.argv[1]
-    g = Gen()
-    apis = []
+    outdir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "src", "proto")
+    docs = []
     for key in sorted(API_RANGES):
+        name = API_RANGES[key][0]
+        docs.append((key, load(os.path.join(d, name + "Request.json")),
+                     load(os.path.join(d, name + "Response.json"))))
+    # a struct type name defined differently by two messages is qualified by the message name
+    defs = {}
+    for key, req, resp in docs:
+        for doc in (req, resp):
+            for tname, fnames in nested_types(doc):
+                defs.setdefault(tname, set()).add(fnames)
+    qualified = {t for t, v in defs.items() if len(v) > 1}
+    g = Gen(qualified)
+    apis = []
+    for key, req, resp in docs:
         name, lo, hi = API_RANGES[key]
-        req = load(os.path.join(d, name + "Request.json"))
-        resp = load(os.path.join(d, name + "Response.json"))
         vmin, vmax = (int(x) for x in req["validVersions"].split("-")) \
             if "-" in req["validVersions"] else (int(req["validVersions"]),) * 2
-        if key != 18:  # ApiVersions v4 has the v3 layout
+        if name != "ApiVersions":  # ApiVersions v4 has the v3 layout
             hi = min(hi, vmax)
         lo = max(lo, vmin)
         flex = req.get("flexibleVersions", "none")
@@ -173,25 +265,65 @@ def main():
         for doc, suffix in ((req, "Request"), (resp, "Response")):
             common = {c["name"]: c for c in doc.get("commonStructs", [])}
             cname = "s_" + name + suffix
-            g.struct(cname, name + suffix, doc["fields"], common, lo, hi)
+            g.struct(cname, name + suffix, name + suffix, name + suffix, doc["fields"], common,
+                     lo, hi)
             names.append(cname)
-        apis.append((key, name, lo, hi, fmin if fmin <= hi else -1, names[0], names[1]))
-    print("/* api_gen — the codec's message tables: request and response body layouts of every")
-    print(" * API eddyd and its tests speak, per version (generated by scripts/gen_schemas.py from")
-    print(" * the Kafka protocol's message definitions; field names are the spec's names). */")
-    print('#include "proto/kmsg.h"\n')
-    print("#include <stddef.h>\n")
-    print("\n".join(g.out))
-    print("static const kapi g_apis[] = {")
-    for key, name, lo, hi, fmin, rq, rs in apis:
-        print('    {%d, "%s", %d, %d, %d, &%s, &%s},' % (key, name, lo, hi, fmin, rq, rs))
-    print("};\n")
-    print("const kapi *kapi_get(int16_t key)")
-    print("{")
-    print("    for (size_t i = 0; i < sizeof g_apis / sizeof g_apis[0]; i++)")
-    print("        if (g_apis[i].key == key) return &g_apis[i];")
-    print("    return NULL;")
-    print("}")
+        ec = [i for i, f in enumerate(resp["fields"]) if f["name"] == "ErrorCode"]
+        apis.append((key, name, lo, hi, fmin if fmin <= hi else -1, names[0], names[1],
+                     ec[0] if ec else -1))
+
+    # every constant name must be unique
+    consts = {}
+    for k in g.order:
+        for fn in g.ids[k][1]:
+            c = k + "_" + fn
+            if c in consts or c in g.ids:
+                sys.exit("gen_schemas: constant %s is ambiguous" % c)
+            consts[c] = k
+
+    h = [HEADER_DOC, "#ifndef EDDY_PROTO_API_GEN_H", "#define EDDY_PROTO_API_GEN_H", "",
+         "/* API keys of every API the codec knows. */", "enum kapi_key {"]
+    for key, name, *_ in apis:
+        h.append("    API_%s = %d," % (name, key))
+    h += ["};", "", "/* struct ids (kschema.id) */", "enum kstruct_id {"]
+    for k in g.order:
+        h.append("    KS_%s = %d," % (k, g.ids[k][0]))
+    h += ["    KS_COUNT_ = %d" % (len(g.shapes) + 1), "};", "",
+          "#define KFIELD(s, i) (((s) << 8) | (i))", ""]
+    for k in g.order:
+        _, fnames, where = g.ids[k]
+        h.append("/* %s: %s */" % (k, ", ".join(sorted(set(where)))))
+        h.append("enum {")
+        for i, fn in enumerate(fnames):
+            h.append("    %s_%s = KFIELD(KS_%s, %d)," % (k, fn, k, i))
+        h += ["};", ""]
+    h.append("#endif")
+    with open(os.path.join(outdir, "api_gen.h"), "w") as f:
+        f.write("\n".join(h) + "\n")
+
+    c = ["/* api_gen — the codec's message tables: request and response body layouts of every",
+         " * API eddyd and its tests speak, per version (generated by scripts/gen_schemas.py from",
+         " * the Kafka protocol's message definitions; field names are the spec's names; constants in",
+         " * api_gen.h). Do not edit: regenerate both files. */", "/* clang-format off */",
+         '#include "proto/kmsg.h"\n', "#include <stddef.h>\n", "\n".join(g.out),
+         "static const kapi g_apis[] = {"]
+    for key, name, lo, hi, fmin, rq, rs, ec in apis:
+        c.append('    {API_%s, "%s", %d, %d, %d, &%s, &%s, %d},' % (name, name, lo, hi, fmin, rq, rs,
+                                                                  ec))
+    c += ["};", "", "static const kapi *const g_by_key[KAPI_MAX_KEY + 1] = {"]
+    for i, (key, *_) in enumerate(apis):
+        c.append("    [%d] = &g_apis[%d]," % (key, i))
+    c += ["};", "", "/* Struct names by id (kmsg_bad_field's message). */",
+          "const char *const kstruct_names[KS_COUNT_] = {"]
+    first = {}
+    for k in g.order:
+        first.setdefault(g.ids[k][0], []).append(k)
+    for sid, ks in sorted(first.items()):
+        c.append('    [%d] = "%s",' % (sid, "/".join(ks)))
+    c += ["};", "", "const kapi *kapi_get(int16_t key)", "{",
+          "    return key >= 0 && key <= KAPI_MAX_KEY ? g_by_key[key] : NULL;", "}"]
+    with open(os.path.join(outdir, "api_gen.c"), "w") as f:
+        f.write("\n".join(c) + "\n")
 
 
 main()

@@ -21,6 +21,18 @@ extern "C" {
 #define EDDY_ERR_PERMANENT (-22)  /* -EINVAL: no retry, straight to the DLQ */
 #define EDDY_ERR_IO (-5)          /* -EIO */
 
+/* ---- handler results (eddy_handler_fn) ----------------------------------------------------- */
+/* Any value >= 0 is success (so `return eddy_ctx_exec(...)`, a row count, commits); EDDY_RETRY
+ * retries with backoff, then dead-letters; any other negative value dead-letters now. */
+#define EDDY_OK 0
+#define EDDY_RETRY EDDY_ERR_TRANSIENT
+#define EDDY_DEAD EDDY_ERR_PERMANENT
+
+/* ---- version ------------------------------------------------------------------------------ */
+/* libeddy's version and the commit it was built from, e.g. "0.1.0 (commit 0a06bf4c1e2d)"
+ * (static string). The shared library's soname is libeddy.so.MAJOR. */
+const char *eddy_version(void);
+
 /* ---- event envelope (envelope.c) ---------------------------------------------------------- */
 /* JSON form:
  *   {"eventType":"order.created","version":"1.0","eventId":"<uuid>",
@@ -141,8 +153,10 @@ typedef struct eddy_service eddy_service;
 typedef struct eddy_ctx eddy_ctx;
 
 /* A handler runs inside a database transaction that also records the event as processed.
- * Return 0 (commit), EDDY_ERR_TRANSIENT (retry with backoff, then DLQ) or EDDY_ERR_PERMANENT
- * (DLQ now). eddy_ctx_fail sets the error text recorded in the DLQ. */
+ * Return >= 0 (EDDY_OK, or any count such as eddy_ctx_exec's rows changed: commit),
+ * EDDY_RETRY / EDDY_ERR_TRANSIENT / EDDY_ERR_IO (retry with backoff, then DLQ) or any other
+ * negative value such as EDDY_DEAD / EDDY_ERR_PERMANENT (DLQ now). eddy_ctx_fail sets the
+ * error text recorded in the DLQ and returns code. */
 typedef int (*eddy_handler_fn)(eddy_ctx *ctx, void *arg);
 
 const eddy_event *eddy_ctx_event(const eddy_ctx *ctx);
@@ -167,6 +181,9 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
  *   retry.backoff.max.ms EDDY_RETRY_BACKOFF_MAX_MS cap (default 5000)
  *   relay.poll.ms       EDDY_RELAY_POLL_MS       (default 200)
  *   topic.partitions    EDDY_TOPIC_PARTITIONS    partitions of topics created (default 3)
+ *   topic.replication.factor  EDDY_TOPIC_REPLICATION_FACTOR  of topics created (default: the
+ *                       cluster's default.replication.factor)
+ *   topic.min.insync.replicas EDDY_TOPIC_MIN_INSYNC_REPLICAS config of topics created
  *   trace.log           EDDY_TRACE_LOG           file receiving one JSON line per span
  *   kafka.<prop>        EDDY_KAFKA_<PROP>        passed to librdkafka (dots for _ in env)
  * A config file is named by eddy_service_configure or EDDY_CONFIG. */

@@ -30,7 +30,7 @@ static btopic *find_k(broker *b, kstr n)
     return n.len > 0 ? topic_findn(b, (const char *)n.p, (size_t)n.len) : NULL;
 }
 
-static void set_msg(kmsg *m, const char *f, const char *msg)
+static void set_msg(kmsg *m, kfid f, const char *msg)
 {
     k_set_str(m, f, msg && *msg ? msg : NULL);
 }
@@ -40,18 +40,18 @@ static void set_msg(kmsg *m, const char *f, const char *msg)
 static void fill_created_configs(kmsg *tr, btopic *t)
 {
     int n = tconf_count();
-    k_new_items(tr, "Configs", n);
+    k_new_items(tr, CreatableTopicResult_Configs, n);
     for (int i = 0; i < n; i++) {
-        kmsg *c = k_item(tr, "Configs", i);
+        kmsg *c = k_item(tr, CreatableTopicResult_Configs, i);
         char buf[64];
         bool ov;
         const char *key = tconf_at(i)->name;
         tconf_value(&t->cfg, key, buf, sizeof buf, &ov);
-        k_set_str(c, "Name", key);
-        k_set_str(c, "Value", buf);
-        k_set_bool(c, "ReadOnly", false);
-        k_set_int(c, "ConfigSource", ov ? SRC_TOPIC : SRC_DEFAULT);
-        k_set_bool(c, "IsSensitive", false);
+        k_set_str(c, CreatableTopicConfigs_Name, key);
+        k_set_str(c, CreatableTopicConfigs_Value, buf);
+        k_set_bool(c, CreatableTopicConfigs_ReadOnly, false);
+        k_set_int(c, CreatableTopicConfigs_ConfigSource, ov ? SRC_TOPIC : SRC_DEFAULT);
+        k_set_bool(c, CreatableTopicConfigs_IsSensitive, false);
     }
 }
 
@@ -59,22 +59,24 @@ void h_create_topics(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    bool validate = v >= 1 && k_bool(q, "ValidateOnly");
-    int32_t nt = k_count(q, "Topics");
+    bool validate = v >= 1 && k_bool(q, CreateTopicsRequest_validateOnly);
+    int32_t nt = k_count(q, CreateTopicsRequest_Topics);
     if (nt < 0) nt = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Topics", nt);
+    k_set_int(resp, CreateTopicsResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, CreateTopicsResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
-        kstr name = k_str(tq, "Name");
-        k_set_kstr(tr, "Name", name);
+        kmsg *tq = k_item(q, CreateTopicsRequest_Topics, i),
+             *tr = k_item(resp, CreateTopicsResponse_Topics, i);
+        kstr name = k_str(tq, CreatableTopic_Name);
+        k_set_kstr(tr, CreatableTopicResult_Name, name);
         int err = 0;
         char msg[256] = "";
-        int32_t np = (int32_t)k_int(tq, "NumPartitions");
-        int32_t rf = (int32_t)k_int(tq, "ReplicationFactor");
-        int32_t na = k_count(tq, "Assignments");
+        int32_t np = (int32_t)k_int(tq, CreatableTopic_NumPartitions);
+        int32_t rf = (int32_t)k_int(tq, CreatableTopic_ReplicationFactor);
+        int32_t na = k_count(tq, CreatableTopic_Assignments);
         for (int32_t j = 0; j < nt; j++)
-            if (j != i && kstr_eq(name, k_str(k_item(q, "Topics", j), "Name"))) {
+            if (j != i && kstr_eq(name, k_str(k_item(q, CreateTopicsRequest_Topics, j),
+                                              CreatableTopic_Name))) {
                 err = KERR_INVALID_REQUEST;
                 snprintf(msg, sizeof msg, "topic listed more than once in the request");
             }
@@ -97,10 +99,10 @@ void h_create_topics(broker *b, breq *r)
                 np = na;
                 rf = 1;
                 for (int32_t j = 0; j < na && !err; j++) {
-                    kmsg *a = k_item(tq, "Assignments", j);
-                    int32_t nb = k_count(a, "BrokerIds");
-                    if (k_int(a, "PartitionIndex") != j || nb != 1 ||
-                        k_item_int(a, "BrokerIds", 0) != b->node_id) {
+                    kmsg *a = k_item(tq, CreatableTopic_Assignments, j);
+                    int32_t nb = k_count(a, CreatableReplicaAssignment_BrokerIds);
+                    if (k_int(a, CreatableReplicaAssignment_PartitionIndex) != j || nb != 1 ||
+                        k_item_int(a, CreatableReplicaAssignment_BrokerIds, 0) != b->node_id) {
                         err = KERR_INVALID_REPLICA_ASSIGNMENT;
                         snprintf(msg, sizeof msg, "single node: every partition on broker %d",
                                  b->node_id);
@@ -125,11 +127,11 @@ void h_create_topics(broker *b, breq *r)
         }
         /* configs */
         char *ov = xstrdup("");
-        int32_t nc = k_count(tq, "Configs");
+        int32_t nc = k_count(tq, CreatableTopic_Configs);
         for (int32_t j = 0; !err && j < nc; j++) {
-            kmsg *c = k_item(tq, "Configs", j);
-            char *key = core_kdup(r, k_str(c, "Name"));
-            char *val = core_kdup(r, k_str(c, "Value"));
+            kmsg *c = k_item(tq, CreatableTopic_Configs, j);
+            char *key = core_kdup(r, k_str(c, CreatableTopicConfig_Name));
+            char *val = core_kdup(r, k_str(c, CreatableTopicConfig_Value));
             if (!key || !val) {
                 err = KERR_INVALID_REQUEST;
                 snprintf(msg, sizeof msg, "null config name or value");
@@ -146,12 +148,12 @@ void h_create_topics(broker *b, breq *r)
             err = topic_create(b, cname, np, ov, false, &t);
             if (err) snprintf(msg, sizeof msg, "topic creation failed");
         }
-        k_set_int(tr, "ErrorCode", err);
-        set_msg(tr, "ErrorMessage", err ? msg : NULL);
-        if (v >= 7 && t) k_set_uuid(tr, "TopicId", t->id);
+        k_set_int(tr, CreatableTopicResult_ErrorCode, err);
+        set_msg(tr, CreatableTopicResult_ErrorMessage, err ? msg : NULL);
+        if (v >= 7 && t) k_set_uuid(tr, CreatableTopicResult_TopicId, t->id);
         if (v >= 5) {
-            k_set_int(tr, "NumPartitions", err ? -1 : np);
-            k_set_int(tr, "ReplicationFactor", err ? -1 : 1);
+            k_set_int(tr, CreatableTopicResult_NumPartitions, err ? -1 : np);
+            k_set_int(tr, CreatableTopicResult_ReplicationFactor, err ? -1 : 1);
             if (!err && t) fill_created_configs(tr, t);
             else if (!err) {
                 btopic tmp;
@@ -160,9 +162,10 @@ void h_create_topics(broker *b, breq *r)
                 if (tconf_build(&b->cfg, ov, &tmp.cfg, e2, sizeof e2) == 0) {
                     fill_created_configs(tr, &tmp);
                     free(tmp.cfg.overrides);
-                } else k_set_array(tr, "Configs", 0);
+                } else
+                    k_set_array(tr, CreatableTopicResult_Configs, 0);
             } else {
-                k_set_null(tr, "Configs");
+                k_set_null(tr, CreatableTopicResult_Configs);
             }
         }
         free(ov);
@@ -186,41 +189,44 @@ void h_delete_topics(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_set_int(resp, DeleteTopicsResponse_ThrottleTimeMs, 0);
     if (v < 6) {
-        int32_t n = k_count(q, "TopicNames");
+        int32_t n = k_count(q, DeleteTopicsRequest_TopicNames);
         if (n < 0) n = 0;
-        k_new_items(resp, "Responses", n);
+        k_new_items(resp, DeleteTopicsResponse_Responses, n);
         for (int32_t i = 0; i < n; i++) {
-            kstr name = k_item_str(q, "TopicNames", i);
-            kmsg *tr = k_item(resp, "Responses", i);
-            k_set_kstr(tr, "Name", name);
+            kstr name = k_item_str(q, DeleteTopicsRequest_TopicNames, i);
+            kmsg *tr = k_item(resp, DeleteTopicsResponse_Responses, i);
+            k_set_kstr(tr, DeletableTopicResult_Name, name);
             char msg[160] = "";
             int err = delete_one(b, find_k(b, name), msg, sizeof msg);
-            k_set_int(tr, "ErrorCode", err);
-            set_msg(tr, "ErrorMessage", err ? msg : NULL);
+            k_set_int(tr, DeletableTopicResult_ErrorCode, err);
+            set_msg(tr, DeletableTopicResult_ErrorMessage, err ? msg : NULL);
         }
     } else {
-        int32_t n = k_count(q, "Topics");
+        int32_t n = k_count(q, DeleteTopicsRequest_Topics);
         if (n < 0) n = 0;
-        k_new_items(resp, "Responses", n);
+        k_new_items(resp, DeleteTopicsResponse_Responses, n);
         for (int32_t i = 0; i < n; i++) {
-            kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Responses", i);
-            kstr name = k_str(tq, "Name");
-            const uint8_t *id = k_uuid(tq, "TopicId");
+            kmsg *tq = k_item(q, DeleteTopicsRequest_Topics, i),
+                 *tr = k_item(resp, DeleteTopicsResponse_Responses, i);
+            kstr name = k_str(tq, DeleteTopicState_Name);
+            const uint8_t *id = k_uuid(tq, DeleteTopicState_TopicId);
             btopic *t = name.len >= 0 ? find_k(b, name) : topic_find_id(b, id);
             int err;
             char msg[160] = "";
             if (name.len < 0 && !t) err = KERR_UNKNOWN_TOPIC_ID;
             else {
-                if (t) k_set_uuid(tr, "TopicId", t->id);
+                if (t) k_set_uuid(tr, DeletableTopicResult_TopicId, t->id);
                 err = delete_one(b, t, msg, sizeof msg);
             }
-            if (name.len >= 0) k_set_ref(tr, "Name", name.p, name.len);
-            else k_set_null(tr, "Name");
-            if (name.len < 0) k_set_uuid(tr, "TopicId", id);
-            k_set_int(tr, "ErrorCode", err);
-            set_msg(tr, "ErrorMessage", err ? msg : NULL);
+            if (name.len >= 0)
+                k_set_ref(tr, DeletableTopicResult_Name, name.p, name.len);
+            else
+                k_set_null(tr, DeletableTopicResult_Name);
+            if (name.len < 0) k_set_uuid(tr, DeletableTopicResult_TopicId, id);
+            k_set_int(tr, DeletableTopicResult_ErrorCode, err);
+            set_msg(tr, DeletableTopicResult_ErrorMessage, err ? msg : NULL);
         }
     }
     breq_done(r);
@@ -231,17 +237,18 @@ void h_delete_topics(broker *b, breq *r)
 void h_create_partitions(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
-    bool validate = k_bool(q, "ValidateOnly");
-    int32_t n = k_count(q, "Topics");
+    bool validate = k_bool(q, CreatePartitionsRequest_ValidateOnly);
+    int32_t n = k_count(q, CreatePartitionsRequest_Topics);
     if (n < 0) n = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Results", n);
+    k_set_int(resp, CreatePartitionsResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, CreatePartitionsResponse_Results, n);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Results", i);
-        kstr name = k_str(tq, "Name");
-        k_set_kstr(tr, "Name", name);
+        kmsg *tq = k_item(q, CreatePartitionsRequest_Topics, i),
+             *tr = k_item(resp, CreatePartitionsResponse_Results, i);
+        kstr name = k_str(tq, CreatePartitionsTopic_Name);
+        k_set_kstr(tr, CreatePartitionsTopicResult_Name, name);
         btopic *t = find_k(b, name);
-        int32_t count = (int32_t)k_int(tq, "Count");
+        int32_t count = (int32_t)k_int(tq, CreatePartitionsTopic_Count);
         int err = 0;
         char msg[160] = "";
         if (!t) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -253,10 +260,11 @@ void h_create_partitions(broker *b, breq *r)
             snprintf(msg, sizeof msg, "Topic currently has %d partitions, which is higher than or "
                      "equal to the requested %d.", t->nparts, count);
         } else {
-            int32_t na = k_count(tq, "Assignments");
+            int32_t na = k_count(tq, CreatePartitionsTopic_Assignments);
             for (int32_t j = 0; j < na && !err; j++) {
-                kmsg *a = k_item(tq, "Assignments", j);
-                if (k_count(a, "BrokerIds") != 1 || k_item_int(a, "BrokerIds", 0) != b->node_id) {
+                kmsg *a = k_item(tq, CreatePartitionsTopic_Assignments, j);
+                if (k_count(a, CreatePartitionsAssignment_BrokerIds) != 1 ||
+                    k_item_int(a, CreatePartitionsAssignment_BrokerIds, 0) != b->node_id) {
                     err = KERR_INVALID_REPLICA_ASSIGNMENT;
                     snprintf(msg, sizeof msg, "single node: every partition on broker %d",
                              b->node_id);
@@ -268,8 +276,8 @@ void h_create_partitions(broker *b, breq *r)
             }
             if (!err && !validate) err = topic_add_partitions(b, t, count);
         }
-        k_set_int(tr, "ErrorCode", err);
-        set_msg(tr, "ErrorMessage", err ? msg : NULL);
+        k_set_int(tr, CreatePartitionsTopicResult_ErrorCode, err);
+        set_msg(tr, CreatePartitionsTopicResult_ErrorMessage, err ? msg : NULL);
     }
     breq_done(r);
 }
@@ -279,23 +287,25 @@ void h_create_partitions(broker *b, breq *r)
 void h_delete_records(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, "Topics");
+    int32_t n = k_count(q, DeleteRecordsRequest_Topics);
     if (n < 0) n = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Topics", n);
+    k_set_int(resp, DeleteRecordsResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, DeleteRecordsResponse_Topics, n);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
-        kstr name = k_str(tq, "Name");
-        k_set_kstr(tr, "Name", name);
+        kmsg *tq = k_item(q, DeleteRecordsRequest_Topics, i),
+             *tr = k_item(resp, DeleteRecordsResponse_Topics, i);
+        kstr name = k_str(tq, DeleteRecordsTopic_Name);
+        k_set_kstr(tr, DeleteRecordsTopicResult_Name, name);
         btopic *t = find_k(b, name);
-        int32_t np = k_count(tq, "Partitions");
+        int32_t np = k_count(tq, DeleteRecordsTopic_Partitions);
         if (np < 0) np = 0;
-        k_new_items(tr, "Partitions", np);
+        k_new_items(tr, DeleteRecordsTopicResult_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *pq = k_item(tq, "Partitions", j), *pr = k_item(tr, "Partitions", j);
-            int32_t idx = (int32_t)k_int(pq, "PartitionIndex");
-            int64_t off = k_int(pq, "Offset");
-            k_set_int(pr, "PartitionIndex", idx);
+            kmsg *pq = k_item(tq, DeleteRecordsTopic_Partitions, j),
+                 *pr = k_item(tr, DeleteRecordsTopicResult_Partitions, j);
+            int32_t idx = (int32_t)k_int(pq, DeleteRecordsPartition_PartitionIndex);
+            int64_t off = k_int(pq, DeleteRecordsPartition_Offset);
+            k_set_int(pr, DeleteRecordsPartitionResult_PartitionIndex, idx);
             int err = 0;
             int64_t low = -1;
             bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
@@ -314,8 +324,8 @@ void h_delete_records(broker *b, breq *r)
                 }
                 low = plog_start_offset(p->log);
             }
-            k_set_int(pr, "ErrorCode", err);
-            k_set_int(pr, "LowWatermark", err ? -1 : low);
+            k_set_int(pr, DeleteRecordsPartitionResult_ErrorCode, err);
+            k_set_int(pr, DeleteRecordsPartitionResult_LowWatermark, err ? -1 : low);
         }
     }
     breq_done(r);
@@ -325,11 +335,11 @@ void h_delete_records(broker *b, breq *r)
 
 static bool wanted(kmsg *res, const char *key)
 {
-    int32_t n = k_count(res, "ConfigurationKeys");
+    int32_t n = k_count(res, DescribeConfigsResource_ConfigurationKeys);
     if (n < 0) return true;
     size_t kl = strlen(key);
     for (int32_t i = 0; i < n; i++) {
-        kstr s = k_item_str(res, "ConfigurationKeys", i);
+        kstr s = k_item_str(res, DescribeConfigsResource_ConfigurationKeys, i);
         if (s.len >= 0 && (size_t)s.len == kl && !memcmp(s.p, key, kl)) return true;
     }
     return false;
@@ -348,26 +358,26 @@ static int8_t broker_key_type(const char *key, const char *val)
 static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char *val,
                        int src, bool ro, int8_t type)
 {
-    k_set_str(c, "Name", key);
-    k_set_str(c, "Value", val);
-    k_set_bool(c, "ReadOnly", ro);
-    k_set_bool(c, "IsDefault", src == SRC_DEFAULT);
-    k_set_int(c, "ConfigSource", src);
-    k_set_bool(c, "IsSensitive", false);
+    k_set_str(c, DescribeConfigsResourceResult_Name, key);
+    k_set_str(c, DescribeConfigsResourceResult_Value, val);
+    k_set_bool(c, DescribeConfigsResourceResult_ReadOnly, ro);
+    k_set_bool(c, DescribeConfigsResourceResult_IsDefault, src == SRC_DEFAULT);
+    k_set_int(c, DescribeConfigsResourceResult_ConfigSource, src);
+    k_set_bool(c, DescribeConfigsResourceResult_IsSensitive, false);
     if (v >= 1) {
         if (syn) {
-            k_new_items(c, "Synonyms", 1);
-            kmsg *s = k_item(c, "Synonyms", 0);
-            k_set_str(s, "Name", key);
-            k_set_str(s, "Value", val);
-            k_set_int(s, "Source", src);
+            k_new_items(c, DescribeConfigsResourceResult_Synonyms, 1);
+            kmsg *s = k_item(c, DescribeConfigsResourceResult_Synonyms, 0);
+            k_set_str(s, DescribeConfigsSynonym_Name, key);
+            k_set_str(s, DescribeConfigsSynonym_Value, val);
+            k_set_int(s, DescribeConfigsSynonym_Source, src);
         } else {
-            k_new_items(c, "Synonyms", 0);
+            k_new_items(c, DescribeConfigsResourceResult_Synonyms, 0);
         }
     }
     if (v >= 3) {
-        k_set_int(c, "ConfigType", type);
-        k_set_str(c, "Documentation", NULL);
+        k_set_int(c, DescribeConfigsResourceResult_ConfigType, type);
+        k_set_str(c, DescribeConfigsResourceResult_Documentation, NULL);
     }
 }
 
@@ -375,31 +385,32 @@ void h_describe_configs(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    bool syn = v >= 1 && k_bool(q, "IncludeSynonyms");
-    int32_t n = k_count(q, "Resources");
+    bool syn = v >= 1 && k_bool(q, DescribeConfigsRequest_IncludeSynonyms);
+    int32_t n = k_count(q, DescribeConfigsRequest_Resources);
     if (n < 0) n = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Results", n);
+    k_set_int(resp, DescribeConfigsResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, DescribeConfigsResponse_Results, n);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Results", i);
-        int8_t type = (int8_t)k_int(rq, "ResourceType");
-        kstr name = k_str(rq, "ResourceName");
-        k_set_int(rr, "ResourceType", type);
-        k_set_kstr(rr, "ResourceName", name);
-        k_set_str(rr, "ErrorMessage", NULL);
+        kmsg *rq = k_item(q, DescribeConfigsRequest_Resources, i),
+             *rr = k_item(resp, DescribeConfigsResponse_Results, i);
+        int8_t type = (int8_t)k_int(rq, DescribeConfigsResource_ResourceType);
+        kstr name = k_str(rq, DescribeConfigsResource_ResourceName);
+        k_set_int(rr, DescribeConfigsResult_ResourceType, type);
+        k_set_kstr(rr, DescribeConfigsResult_ResourceName, name);
+        k_set_str(rr, DescribeConfigsResult_ErrorMessage, NULL);
         if (type == RES_TOPIC) {
             btopic *t = find_k(b, name);
             if (!t) {
-                k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
-                k_set_str(rr, "ErrorMessage", "Unknown topic");
-                k_new_items(rr, "Configs", 0);
+                k_set_int(rr, DescribeConfigsResult_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+                k_set_str(rr, DescribeConfigsResult_ErrorMessage, "Unknown topic");
+                k_new_items(rr, DescribeConfigsResult_Configs, 0);
                 continue;
             }
             int cnt = 0;
             for (int j = 0; j < tconf_count(); j++)
                 if (wanted(rq, tconf_at(j)->name)) cnt++;
-            k_set_int(rr, "ErrorCode", 0);
-            k_new_items(rr, "Configs", cnt);
+            k_set_int(rr, DescribeConfigsResult_ErrorCode, 0);
+            k_new_items(rr, DescribeConfigsResult_Configs, cnt);
             int k = 0;
             for (int j = 0; j < tconf_count(); j++) {
                 const tconf_key *ck = tconf_at(j);
@@ -407,7 +418,7 @@ void h_describe_configs(broker *b, breq *r)
                 char buf[64];
                 bool ov;
                 tconf_value(&t->cfg, ck->name, buf, sizeof buf, &ov);
-                fill_entry(k_item(rr, "Configs", k++), v, syn, ck->name, buf,
+                fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, ck->name, buf,
                            ov ? SRC_TOPIC : SRC_DEFAULT, false, ck->type);
             }
         } else if (type == RES_BROKER) {
@@ -415,30 +426,30 @@ void h_describe_configs(broker *b, breq *r)
             snprintf(idbuf, sizeof idbuf, "%d", b->node_id);
             if (name.len > 0 && !(name.len == (int32_t)strlen(idbuf) &&
                                   !memcmp(name.p, idbuf, (size_t)name.len))) {
-                k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
-                k_set_str(rr, "ErrorMessage", "unknown broker id");
-                k_new_items(rr, "Configs", 0);
+                k_set_int(rr, DescribeConfigsResult_ErrorCode, KERR_INVALID_REQUEST);
+                k_set_str(rr, DescribeConfigsResult_ErrorMessage, "unknown broker id");
+                k_new_items(rr, DescribeConfigsResult_Configs, 0);
                 continue;
             }
             int cnt = 0;
             for (int j = 0; j < bconfig_count(); j++)
                 if (wanted(rq, bconfig_key(j))) cnt++;
-            k_set_int(rr, "ErrorCode", 0);
-            k_new_items(rr, "Configs", cnt);
+            k_set_int(rr, DescribeConfigsResult_ErrorCode, 0);
+            k_new_items(rr, DescribeConfigsResult_Configs, cnt);
             int k = 0;
             for (int j = 0; j < bconfig_count(); j++) {
                 const char *key = bconfig_key(j);
                 if (!wanted(rq, key)) continue;
                 char buf[512];
                 bconfig_value(&b->cfg, j, buf, sizeof buf);
-                fill_entry(k_item(rr, "Configs", k++), v, syn, key, buf,
+                fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, key, buf,
                            bconfig_is_default(&b->cfg, j) ? SRC_DEFAULT : SRC_STATIC_BROKER, true,
                            broker_key_type(key, buf));
             }
         } else {
-            k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
-            k_set_str(rr, "ErrorMessage", "unsupported resource type");
-            k_new_items(rr, "Configs", 0);
+            k_set_int(rr, DescribeConfigsResult_ErrorCode, KERR_INVALID_REQUEST);
+            k_set_str(rr, DescribeConfigsResult_ErrorMessage, "unsupported resource type");
+            k_new_items(rr, DescribeConfigsResult_Configs, 0);
         }
     }
     breq_done(r);
@@ -458,8 +469,8 @@ static void alter_topic(broker *b, kmsg *rr, btopic *t, const char *ov, bool val
     } else {
         rc = topic_replace_configs(b, t, ov, err, sizeof err);
     }
-    k_set_int(rr, "ErrorCode", rc);
-    set_msg(rr, "ErrorMessage", rc ? err : NULL);
+    k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, rc);
+    set_msg(rr, AlterConfigsResourceResponse_ErrorMessage, rc ? err : NULL);
 }
 
 static bool res_is_broker_ok(broker *b, kstr name)
@@ -503,23 +514,23 @@ static char *list_edit(const char *cur, const char *item, bool add)
  * the response entry with the error (broker settings are static; other types unsupported). */
 static btopic *alter_target(broker *b, kmsg *rq, kmsg *rr)
 {
-    int8_t type = (int8_t)k_int(rq, "ResourceType");
-    kstr name = k_str(rq, "ResourceName");
-    k_set_int(rr, "ResourceType", type);
-    k_set_kstr(rr, "ResourceName", name);
-    k_set_str(rr, "ErrorMessage", NULL);
+    int8_t type = (int8_t)k_int(rq, AlterConfigsResource_ResourceType);
+    kstr name = k_str(rq, AlterConfigsResource_ResourceName);
+    k_set_int(rr, AlterConfigsResourceResponse_ResourceType, type);
+    k_set_kstr(rr, AlterConfigsResourceResponse_ResourceName, name);
+    k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, NULL);
     if (type != RES_TOPIC) {
-        k_set_int(rr, "ErrorCode", KERR_INVALID_REQUEST);
-        k_set_str(rr, "ErrorMessage",
-                  type != RES_BROKER            ? "unsupported resource type"
+        k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_INVALID_REQUEST);
+        k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage,
+                  type != RES_BROKER          ? "unsupported resource type"
                   : res_is_broker_ok(b, name) ? "broker settings are static (restart with --set)"
-                                                : "unknown broker id");
+                                              : "unknown broker id");
         return NULL;
     }
     btopic *t = find_k(b, name);
     if (!t) {
-        k_set_int(rr, "ErrorCode", KERR_UNKNOWN_TOPIC_OR_PARTITION);
-        k_set_str(rr, "ErrorMessage", "Unknown topic");
+        k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "Unknown topic");
     }
     return t;
 }
@@ -527,11 +538,11 @@ static btopic *alter_target(broker *b, kmsg *rq, kmsg *rr)
 /* AlterConfigs: the resource's configs replace the topic's whole set of overrides. */
 static int replace_overrides(breq *r, kmsg *rq, char **ov, char *msg, size_t ml)
 {
-    int32_t nc = k_count(rq, "Configs");
+    int32_t nc = k_count(rq, AlterConfigsResource_Configs);
     for (int32_t j = 0; j < nc; j++) {
-        kmsg *c = k_item(rq, "Configs", j);
-        char *key = core_kdup(r, k_str(c, "Name"));
-        char *val = core_kdup(r, k_str(c, "Value"));
+        kmsg *c = k_item(rq, AlterConfigsResource_Configs, j);
+        char *key = core_kdup(r, k_str(c, AlterConfigsRequest_AlterableConfig_Name));
+        char *val = core_kdup(r, k_str(c, AlterConfigsRequest_AlterableConfig_Value));
         if (!key) {
             snprintf(msg, ml, "null config name");
             return KERR_INVALID_REQUEST;
@@ -546,12 +557,13 @@ static int replace_overrides(breq *r, kmsg *rq, char **ov, char *msg, size_t ml)
 /* IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT on the topic's overrides. */
 static int edit_overrides(breq *r, kmsg *rq, btopic *t, char **ov, char *msg, size_t ml)
 {
-    int32_t nc = k_count(rq, "Configs");
+    int32_t nc = k_count(rq, AlterConfigsResource_Configs);
     for (int32_t j = 0; j < nc; j++) {
-        kmsg *c = k_item(rq, "Configs", j);
-        char *key = core_kdup(r, k_str(c, "Name"));
-        char *val = core_kdup(r, k_str(c, "Value"));
-        int8_t op = (int8_t)k_int(c, "ConfigOperation");
+        kmsg *c = k_item(rq, AlterConfigsResource_Configs, j);
+        char *key = core_kdup(r, k_str(c, IncrementalAlterConfigsRequest_AlterableConfig_Name));
+        char *val = core_kdup(r, k_str(c, IncrementalAlterConfigsRequest_AlterableConfig_Value));
+        int8_t op =
+            (int8_t)k_int(c, IncrementalAlterConfigsRequest_AlterableConfig_ConfigOperation);
         char *nov = NULL;
         if (!key) {
             snprintf(msg, ml, "null config name");
@@ -592,14 +604,17 @@ static int edit_overrides(breq *r, kmsg *rq, btopic *t, char **ov, char *msg, si
 
 static void alter_configs(broker *b, breq *r, bool incremental)
 {
+    /* AlterConfigs and IncrementalAlterConfigs requests and responses have one shape (so one set
+     * of field constants reads both); only the configs inside a resource differ */
     kmsg *q = r->req, *resp = r->resp;
-    bool validate = k_bool(q, "ValidateOnly");
-    int32_t n = k_count(q, "Resources");
+    bool validate = k_bool(q, AlterConfigsRequest_ValidateOnly);
+    int32_t n = k_count(q, AlterConfigsRequest_Resources);
     if (n < 0) n = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Responses", n);
+    k_set_int(resp, AlterConfigsResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, AlterConfigsResponse_Responses, n);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *rq = k_item(q, "Resources", i), *rr = k_item(resp, "Responses", i);
+        kmsg *rq = k_item(q, AlterConfigsRequest_Resources, i),
+             *rr = k_item(resp, AlterConfigsResponse_Responses, i);
         btopic *t = alter_target(b, rq, rr);
         if (!t) continue;
         char *ov = xstrdup(incremental && t->cfg.overrides ? t->cfg.overrides : "");
@@ -607,8 +622,8 @@ static void alter_configs(broker *b, breq *r, bool incremental)
         int err = incremental ? edit_overrides(r, rq, t, &ov, msg, sizeof msg)
                               : replace_overrides(r, rq, &ov, msg, sizeof msg);
         if (err) {
-            k_set_int(rr, "ErrorCode", err);
-            set_msg(rr, "ErrorMessage", msg);
+            k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, err);
+            set_msg(rr, AlterConfigsResourceResponse_ErrorMessage, msg);
         } else {
             alter_topic(b, rr, t, ov, validate);
         }

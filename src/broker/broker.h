@@ -139,20 +139,24 @@ typedef void (*bhandler_fn)(broker *b, breq *r);
  * are refused by closing the connection (Produce v0–v2: advertised for librdkafka's feature
  * probes, never served). */
 typedef struct bhandler {
-    int16_t key;
     int16_t min_version, max_version;
     int16_t accept_min;
     bhandler_fn fn;
 } bhandler;
 
-/* The broker's own rows (ApiVersions, Produce, Fetch, Metadata, ...), terminated by a row with
- * key -1. Other modules own theirs (group.h: group_handlers). */
-extern const bhandler broker_core_handlers[];
+/* A module's rows, indexed by API key and written with the codec's names:
+ *   const bhandler_table my_handlers = {[API_JoinGroup] = {0, 9, 0, h_join_group}, ...};
+ * Keys without a handler (fn NULL) are not the module's. */
+typedef bhandler bhandler_table[KAPI_MAX_KEY + 1];
 
-/* Adds a table (terminated by a row with key -1) to the dispatch table; eddyd's main registers
- * every module's table before the listener opens. A row the codec cannot decode or a key
- * registered twice is a programming error (logged, abort). */
-void dispatch_register(const bhandler *table);
+/* The broker's own rows (ApiVersions, Produce, Fetch, Metadata, ...). Other modules own theirs
+ * (group.h: group_handlers). */
+extern const bhandler_table broker_core_handlers;
+
+/* Adds a module's rows to the dispatch table; eddyd's main registers every module's table before
+ * the listener opens. A row the codec cannot decode or a key registered twice is a programming
+ * error (logged, abort). */
+void dispatch_register(const bhandler_table table);
 const bhandler *dispatch_find(int16_t key);
 /* Fills an ApiVersions response tree from the dispatch table. */
 void dispatch_fill_api_versions(kmsg *resp, int16_t version);

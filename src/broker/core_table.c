@@ -17,19 +17,18 @@
  */
 #include "broker/core.h"
 
-const bhandler broker_core_handlers[] = {
-    {0, 0, 11, 3, h_produce},
-    {1, 4, 12, 4, h_fetch},
-    {2, 0, 7, 0, h_list_offsets},
-    {3, 0, 12, 0, h_metadata},
-    {18, 0, 4, 0, h_api_versions},
-    {19, 0, 7, 0, h_create_topics},
-    {20, 0, 6, 0, h_delete_topics},
-    {21, 0, 2, 0, h_delete_records},
-    {22, 0, 5, 0, h_init_producer_id},
-    {32, 0, 4, 0, h_describe_configs},
-    {33, 0, 2, 0, h_alter_configs},
-    {37, 0, 3, 0, h_create_partitions},
-    {44, 0, 1, 0, h_incremental_alter_configs},
-    {-1, 0, 0, 0, NULL},
+const bhandler_table broker_core_handlers = {
+    [API_Produce] = {0, 11, 3, h_produce},
+    [API_Fetch] = {4, 12, 4, h_fetch},
+    [API_ListOffsets] = {0, 7, 0, h_list_offsets},
+    [API_Metadata] = {0, 12, 0, h_metadata},
+    [API_ApiVersions] = {0, 4, 0, h_api_versions},
+    [API_CreateTopics] = {0, 7, 0, h_create_topics},
+    [API_DeleteTopics] = {0, 6, 0, h_delete_topics},
+    [API_DeleteRecords] = {0, 2, 0, h_delete_records},
+    [API_InitProducerId] = {0, 5, 0, h_init_producer_id},
+    [API_DescribeConfigs] = {0, 4, 0, h_describe_configs},
+    [API_AlterConfigs] = {0, 2, 0, h_alter_configs},
+    [API_CreatePartitions] = {0, 3, 0, h_create_partitions},
+    [API_IncrementalAlterConfigs] = {0, 1, 0, h_incremental_alter_configs},
 };

@@ -11,24 +11,26 @@
 
 static const bhandler *g_by_key[KAPI_MAX_KEY + 1];
 
-void dispatch_register(const bhandler *t)
+void dispatch_register(const bhandler_table table)
 {
-    for (; t->key >= 0; t++) {
-        if (t->key > KAPI_MAX_KEY || !kapi_get(t->key)) {
-            LOGE("dispatch", "BUG: handler for API key %d that the codec does not know", t->key);
+    for (int key = 0; key <= KAPI_MAX_KEY; key++) {
+        const bhandler *t = &table[key];
+        if (!t->fn) continue;
+        const kapi *a = kapi_get((int16_t)key);
+        if (!a) {
+            LOGE("dispatch", "BUG: handler for API key %d that the codec does not know", key);
             abort();
         }
-        const kapi *a = kapi_get(t->key);
         if (t->min_version < a->min_version || t->max_version > a->max_version) {
             LOGE("dispatch", "BUG: %s advertised v%d-v%d beyond the codec's v%d-v%d", a->name,
                  t->min_version, t->max_version, a->min_version, a->max_version);
             abort();
         }
-        if (g_by_key[t->key]) {
+        if (g_by_key[key]) {
             LOGE("dispatch", "BUG: two handlers for %s", a->name);
             abort();
         }
-        g_by_key[t->key] = t;
+        g_by_key[key] = t;
     }
 }
 
@@ -44,16 +46,16 @@ void dispatch_fill_api_versions(kmsg *resp, int16_t version)
     int n = 0;
     for (int k = 0; k <= KAPI_MAX_KEY; k++)
         if (g_by_key[k]) n++;
-    kmsg *items = k_new_items(resp, "ApiKeys", n);
+    kmsg *items = k_new_items(resp, ApiVersionsResponse_ApiKeys, n);
     (void)items;
     int i = 0;
     for (int k = 0; k <= KAPI_MAX_KEY; k++) {
         if (!g_by_key[k]) continue;
-        kmsg *it = k_item(resp, "ApiKeys", i++);
-        k_set_int(it, "ApiKey", k);
-        k_set_int(it, "MinVersion", g_by_key[k]->min_version);
-        k_set_int(it, "MaxVersion", g_by_key[k]->max_version);
+        kmsg *it = k_item(resp, ApiVersionsResponse_ApiKeys, i++);
+        k_set_int(it, ApiVersion_ApiKey, k);
+        k_set_int(it, ApiVersion_MinVersion, g_by_key[k]->min_version);
+        k_set_int(it, ApiVersion_MaxVersion, g_by_key[k]->max_version);
     }
-    k_set_int(resp, "ErrorCode", 0);
-    k_set_int(resp, "ThrottleTimeMs", 0);
+    k_set_int(resp, ApiVersionsResponse_ErrorCode, 0);
+    k_set_int(resp, ApiVersionsResponse_ThrottleTimeMs, 0);
 }

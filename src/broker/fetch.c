@@ -124,25 +124,27 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
     broker *b = fp->b;
     kmsg *resp = fp->r->resp;
     *error = false;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_set_int(resp, "ErrorCode", 0);
-    k_set_int(resp, "SessionId", 0);
-    k_new_items(resp, "Responses", fp->ntopics);
+    k_set_int(resp, FetchResponse_ThrottleTimeMs, 0);
+    k_set_int(resp, FetchResponse_ErrorCode, 0);
+    k_set_int(resp, FetchResponse_SessionId, 0);
+    k_new_items(resp, FetchResponse_Responses, fp->ntopics);
     int64_t total = 0;
     int64_t remaining = fp->max_bytes > 0 ? fp->max_bytes : INT32_MAX;
     for (int ti = 0; ti < fp->ntopics; ti++) {
         ftopic *ft = &fp->topics[ti];
-        kmsg *tr = k_item(resp, "Responses", ti);
-        k_set_kstr(tr, "Topic", ft->name);
-        k_new_items(tr, "Partitions", ft->n);
+        kmsg *tr = k_item(resp, FetchResponse_Responses, ti);
+        k_set_kstr(tr, FetchableTopicResponse_Topic, ft->name);
+        k_new_items(tr, FetchableTopicResponse_Partitions, ft->n);
         for (int j = 0; j < ft->n; j++) {
             fpart *x = &fp->parts[ft->first + j];
-            kmsg *pr = k_item(tr, "Partitions", j);
-            k_set_int(pr, "PartitionIndex", x->part);
-            k_set_int(pr, "PreferredReadReplica", -1);
-            if (fp->isolation == 1) k_set_array(pr, "AbortedTransactions", 0);
-            else k_set_null(pr, "AbortedTransactions");
-            k_set_ref(pr, "Records", "", 0);
+            kmsg *pr = k_item(tr, FetchableTopicResponse_Partitions, j);
+            k_set_int(pr, PartitionData_PartitionIndex, x->part);
+            k_set_int(pr, PartitionData_PreferredReadReplica, -1);
+            if (fp->isolation == 1)
+                k_set_array(pr, PartitionData_AbortedTransactions, 0);
+            else
+                k_set_null(pr, PartitionData_AbortedTransactions);
+            k_set_ref(pr, PartitionData_Records, "", 0);
             bpart *p = lookup(b, x);
             int err = 0;
             int64_t hwm = -1, start = -1;
@@ -153,10 +155,10 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
                 if (x->leader_epoch > 0) err = KERR_UNKNOWN_LEADER_EPOCH;
                 else if (x->offset > hwm || x->offset < start) err = KERR_OFFSET_OUT_OF_RANGE;
             }
-            k_set_int(pr, "ErrorCode", err);
-            k_set_int(pr, "HighWatermark", hwm);
-            k_set_int(pr, "LastStableOffset", hwm);
-            k_set_int(pr, "LogStartOffset", start);
+            k_set_int(pr, PartitionData_ErrorCode, err);
+            k_set_int(pr, PartitionData_HighWatermark, hwm);
+            k_set_int(pr, PartitionData_LastStableOffset, hwm);
+            k_set_int(pr, PartitionData_LogStartOffset, start);
             if (err) {
                 *error = true;
                 continue;
@@ -169,9 +171,10 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             int rc = plog_read(p->log, x->offset, (int32_t)lim, &s);
             if (rc < 0) {
                 /* -EBADMSG: the offset is in a batch the scrub quarantined (damaged on disk) */
-                k_set_int(pr, "ErrorCode", rc == -ERANGE     ? KERR_OFFSET_OUT_OF_RANGE
-                                           : rc == -EBADMSG ? KERR_CORRUPT_MESSAGE
-                                                            : KERR_KAFKA_STORAGE_ERROR);
+                k_set_int(pr, PartitionData_ErrorCode,
+                          rc == -ERANGE     ? KERR_OFFSET_OUT_OF_RANGE
+                          : rc == -EBADMSG ? KERR_CORRUPT_MESSAGE
+                                           : KERR_KAFKA_STORAGE_ERROR);
                 *error = true;
                 continue;
             }
@@ -188,7 +191,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             fr->off = s.file_pos;
             fr->len = s.len;
             fr->next = NULL;
-            k_set_frags(pr, "Records", fr);
+            k_set_frags(pr, PartitionData_Records, fr);
             keep_fd(fp, s.fd);
             total += s.len;
             remaining -= s.len;
@@ -268,26 +271,26 @@ void h_fetch(broker *b, breq *r)
 {
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
-    if (v >= 7 && k_int(q, "SessionId") != 0) {
+    if (v >= 7 && k_int(q, FetchRequest_SessionId) != 0) {
         kmsg *resp = r->resp;
-        k_set_int(resp, "ThrottleTimeMs", 0);
-        k_set_int(resp, "ErrorCode", KERR_FETCH_SESSION_ID_NOT_FOUND);
-        k_set_int(resp, "SessionId", 0);
-        k_new_items(resp, "Responses", 0);
+        k_set_int(resp, FetchResponse_ThrottleTimeMs, 0);
+        k_set_int(resp, FetchResponse_ErrorCode, KERR_FETCH_SESSION_ID_NOT_FOUND);
+        k_set_int(resp, FetchResponse_SessionId, 0);
+        k_new_items(resp, FetchResponse_Responses, 0);
         breq_done(r);
         return;
     }
     fpark *fp = xcalloc(1, sizeof *fp);
     fp->b = b;
     fp->r = r;
-    fp->min_bytes = (int32_t)k_int(q, "MinBytes");
-    fp->max_bytes = (int32_t)k_int(q, "MaxBytes");
-    fp->isolation = (int8_t)k_int(q, "IsolationLevel");
-    int32_t nt = k_count(q, "Topics");
+    fp->min_bytes = (int32_t)k_int(q, FetchRequest_MinBytes);
+    fp->max_bytes = (int32_t)k_int(q, FetchRequest_MaxBytes);
+    fp->isolation = (int8_t)k_int(q, FetchRequest_IsolationLevel);
+    int32_t nt = k_count(q, FetchRequest_Topics);
     if (nt < 0) nt = 0;
     int total = 0;
     for (int32_t i = 0; i < nt; i++) {
-        int32_t np = k_count(k_item(q, "Topics", i), "Partitions");
+        int32_t np = k_count(k_item(q, FetchRequest_Topics, i), FetchTopic_Partitions);
         if (np > 0) total += np;
     }
     fp->topics = xcalloc((size_t)(nt ? nt : 1), sizeof *fp->topics);
@@ -295,20 +298,20 @@ void h_fetch(broker *b, breq *r)
     fp->ntopics = nt;
     int k = 0;
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *t = k_item(q, "Topics", i);
-        fp->topics[i].name = k_str(t, "Topic");
+        kmsg *t = k_item(q, FetchRequest_Topics, i);
+        fp->topics[i].name = k_str(t, FetchTopic_Topic);
         fp->topics[i].first = k;
-        int32_t np = k_count(t, "Partitions");
+        int32_t np = k_count(t, FetchTopic_Partitions);
         if (np < 0) np = 0;
         fp->topics[i].n = np;
         for (int32_t j = 0; j < np; j++, k++) {
-            kmsg *pm = k_item(t, "Partitions", j);
+            kmsg *pm = k_item(t, FetchTopic_Partitions, j);
             fpart *x = &fp->parts[k];
             x->topic = fp->topics[i].name;
-            x->part = (int32_t)k_int(pm, "Partition");
-            x->offset = k_int(pm, "FetchOffset");
-            x->pmax = (int32_t)k_int(pm, "PartitionMaxBytes");
-            x->leader_epoch = v >= 9 ? (int32_t)k_int(pm, "CurrentLeaderEpoch") : -1;
+            x->part = (int32_t)k_int(pm, FetchPartition_Partition);
+            x->offset = k_int(pm, FetchPartition_FetchOffset);
+            x->pmax = (int32_t)k_int(pm, FetchPartition_PartitionMaxBytes);
+            x->leader_epoch = v >= 9 ? (int32_t)k_int(pm, FetchPartition_CurrentLeaderEpoch) : -1;
             x->fp = fp;
             x->w.wake = on_wake;
         }
@@ -317,7 +320,7 @@ void h_fetch(broker *b, breq *r)
 
     bool data, error;
     probe(fp, &data, &error);
-    int64_t wait = k_int(q, "MaxWaitMs");
+    int64_t wait = k_int(q, FetchRequest_MaxWaitMs);
     if (error || wait <= 0 || fp->min_bytes <= 0 || (data && fp->min_bytes <= 1)) {
         finish(fp);
         return;

@@ -18,75 +18,78 @@
 
 static void fill_topic(broker *b, kmsg *tm, btopic *t, int16_t v)
 {
-    k_set_int(tm, "ErrorCode", 0);
-    k_set_str(tm, "Name", t->name);
-    if (v >= 10) k_set_uuid(tm, "TopicId", t->id);
-    k_set_bool(tm, "IsInternal", t->internal);
-    k_set_int(tm, "TopicAuthorizedOperations", AUTH_OPS_NONE);
-    k_new_items(tm, "Partitions", t->nparts);
+    k_set_int(tm, MetadataResponseTopic_ErrorCode, 0);
+    k_set_str(tm, MetadataResponseTopic_Name, t->name);
+    if (v >= 10) k_set_uuid(tm, MetadataResponseTopic_TopicId, t->id);
+    k_set_bool(tm, MetadataResponseTopic_IsInternal, t->internal);
+    k_set_int(tm, MetadataResponseTopic_TopicAuthorizedOperations, AUTH_OPS_NONE);
+    k_new_items(tm, MetadataResponseTopic_Partitions, t->nparts);
     for (int32_t i = 0; i < t->nparts; i++) {
-        kmsg *pm = k_item(tm, "Partitions", i);
-        k_set_int(pm, "ErrorCode", 0);
-        k_set_int(pm, "PartitionIndex", i);
-        k_set_int(pm, "LeaderId", b->node_id);
-        k_set_int(pm, "LeaderEpoch", 0);
-        kval *rep = k_set_array(pm, "ReplicaNodes", 1);
+        kmsg *pm = k_item(tm, MetadataResponseTopic_Partitions, i);
+        k_set_int(pm, MetadataResponsePartition_ErrorCode, 0);
+        k_set_int(pm, MetadataResponsePartition_PartitionIndex, i);
+        k_set_int(pm, MetadataResponsePartition_LeaderId, b->node_id);
+        k_set_int(pm, MetadataResponsePartition_LeaderEpoch, 0);
+        kval *rep = k_set_array(pm, MetadataResponsePartition_ReplicaNodes, 1);
         rep[0].i = b->node_id;
-        kval *isr = k_set_array(pm, "IsrNodes", 1);
+        kval *isr = k_set_array(pm, MetadataResponsePartition_IsrNodes, 1);
         isr[0].i = b->node_id;
-        k_set_array(pm, "OfflineReplicas", 0);
+        k_set_array(pm, MetadataResponsePartition_OfflineReplicas, 0);
     }
 }
 
 static void fill_error(kmsg *tm, kstr name, const uint8_t *id, int err, int16_t v)
 {
-    k_set_int(tm, "ErrorCode", err);
-    if (name.len >= 0) k_set_ref(tm, "Name", name.p, name.len);
-    else if (v >= 12) k_set_null(tm, "Name");
-    else k_set_str(tm, "Name", "");
-    if (v >= 10 && id) k_set_uuid(tm, "TopicId", id);
-    k_set_bool(tm, "IsInternal", false);
-    k_set_int(tm, "TopicAuthorizedOperations", AUTH_OPS_NONE);
-    k_new_items(tm, "Partitions", 0);
+    k_set_int(tm, MetadataResponseTopic_ErrorCode, err);
+    if (name.len >= 0)
+        k_set_ref(tm, MetadataResponseTopic_Name, name.p, name.len);
+    else if (v >= 12)
+        k_set_null(tm, MetadataResponseTopic_Name);
+    else
+        k_set_str(tm, MetadataResponseTopic_Name, "");
+    if (v >= 10 && id) k_set_uuid(tm, MetadataResponseTopic_TopicId, id);
+    k_set_bool(tm, MetadataResponseTopic_IsInternal, false);
+    k_set_int(tm, MetadataResponseTopic_TopicAuthorizedOperations, AUTH_OPS_NONE);
+    k_new_items(tm, MetadataResponseTopic_Partitions, 0);
 }
 
 void h_metadata(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Brokers", 1);
-    kmsg *bm = k_item(resp, "Brokers", 0);
-    k_set_int(bm, "NodeId", b->node_id);
-    k_set_str(bm, "Host", b->adv_host);
-    k_set_int(bm, "Port", b->adv_port);
-    k_set_str(bm, "Rack", NULL);
-    k_set_str(resp, "ClusterId", b->cluster_id);
-    k_set_int(resp, "ControllerId", b->node_id);
-    k_set_int(resp, "ClusterAuthorizedOperations", AUTH_OPS_NONE);
+    k_set_int(resp, MetadataResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, MetadataResponse_Brokers, 1);
+    kmsg *bm = k_item(resp, MetadataResponse_Brokers, 0);
+    k_set_int(bm, MetadataResponseBroker_NodeId, b->node_id);
+    k_set_str(bm, MetadataResponseBroker_Host, b->adv_host);
+    k_set_int(bm, MetadataResponseBroker_Port, b->adv_port);
+    k_set_str(bm, MetadataResponseBroker_Rack, NULL);
+    k_set_str(resp, MetadataResponse_ClusterId, b->cluster_id);
+    k_set_int(resp, MetadataResponse_ControllerId, b->node_id);
+    k_set_int(resp, MetadataResponse_ClusterAuthorizedOperations, AUTH_OPS_NONE);
 
-    int32_t nq = k_count(q, "Topics");
+    int32_t nq = k_count(q, MetadataRequest_Topics);
     bool all = (nq < 0) || (v == 0 && nq == 0);
     if (all) {
         int n = 0;
         for (int i = 0; i < topic_count(b); i++)
             if (!topic_at(b, i)->internal) n++;
-        k_new_items(resp, "Topics", n);
+        k_new_items(resp, MetadataResponse_Topics, n);
         int k = 0;
         for (int i = 0; i < topic_count(b); i++) {
             btopic *t = topic_at(b, i);
-            if (!t->internal) fill_topic(b, k_item(resp, "Topics", k++), t, v);
+            if (!t->internal) fill_topic(b, k_item(resp, MetadataResponse_Topics, k++), t, v);
         }
         breq_done(r);
         return;
     }
-    bool allow_auto = v < 4 || k_bool(q, "AllowAutoTopicCreation");
-    k_new_items(resp, "Topics", nq);
+    bool allow_auto = v < 4 || k_bool(q, MetadataRequest_AllowAutoTopicCreation);
+    k_new_items(resp, MetadataResponse_Topics, nq);
     for (int32_t i = 0; i < nq; i++) {
-        kmsg *tq = k_item(q, "Topics", i);
-        kmsg *tm = k_item(resp, "Topics", i);
-        kstr name = k_str(tq, "Name");
-        const uint8_t *id = v >= 10 ? k_uuid(tq, "TopicId") : NULL;
+        kmsg *tq = k_item(q, MetadataRequest_Topics, i);
+        kmsg *tm = k_item(resp, MetadataResponse_Topics, i);
+        kstr name = k_str(tq, MetadataRequestTopic_Name);
+        const uint8_t *id = v >= 10 ? k_uuid(tq, MetadataRequestTopic_TopicId) : NULL;
         btopic *t = NULL;
         if (name.len < 0) {
             /* v12: lookup by topic id */

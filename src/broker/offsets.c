@@ -74,30 +74,33 @@ void h_list_offsets(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    int8_t iso = v >= 2 ? (int8_t)k_int(q, "IsolationLevel") : 0;
+    int8_t iso = v >= 2 ? (int8_t)k_int(q, ListOffsetsRequest_IsolationLevel) : 0;
     (void)iso; /* LSO == HWM: no transactions */
-    int32_t nt = k_count(q, "Topics");
+    int32_t nt = k_count(q, ListOffsetsRequest_Topics);
     if (nt < 0) nt = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Topics", nt);
+    k_set_int(resp, ListOffsetsResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, ListOffsetsResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *tq = k_item(q, "Topics", i), *tr = k_item(resp, "Topics", i);
-        kstr name = k_str(tq, "Name");
-        k_set_kstr(tr, "Name", name);
+        kmsg *tq = k_item(q, ListOffsetsRequest_Topics, i),
+             *tr = k_item(resp, ListOffsetsResponse_Topics, i);
+        kstr name = k_str(tq, ListOffsetsTopic_Name);
+        k_set_kstr(tr, ListOffsetsTopicResponse_Name, name);
         btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        int32_t np = k_count(tq, "Partitions");
+        int32_t np = k_count(tq, ListOffsetsTopic_Partitions);
         if (np < 0) np = 0;
-        k_new_items(tr, "Partitions", np);
+        k_new_items(tr, ListOffsetsTopicResponse_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *pq = k_item(tq, "Partitions", j), *pr = k_item(tr, "Partitions", j);
-            int32_t idx = (int32_t)k_int(pq, "PartitionIndex");
-            int64_t ts = k_int(pq, "Timestamp");
-            k_set_int(pr, "PartitionIndex", idx);
+            kmsg *pq = k_item(tq, ListOffsetsTopic_Partitions, j),
+                 *pr = k_item(tr, ListOffsetsTopicResponse_Partitions, j);
+            int32_t idx = (int32_t)k_int(pq, ListOffsetsPartition_PartitionIndex);
+            int64_t ts = k_int(pq, ListOffsetsPartition_Timestamp);
+            k_set_int(pr, ListOffsetsPartitionResponse_PartitionIndex, idx);
             int err = 0;
             int64_t off = -1, rts = -1;
             bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
             if (!p) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (v >= 4 && k_int(pq, "CurrentLeaderEpoch") > 0) err = KERR_UNKNOWN_LEADER_EPOCH;
+            else if (v >= 4 && k_int(pq, ListOffsetsPartition_CurrentLeaderEpoch) > 0)
+                err = KERR_UNKNOWN_LEADER_EPOCH;
             else if (ts == -1) off = part_hwm(p);
             else if (ts == -2) off = plog_start_offset(p->log);
             else if (ts == -3) {
@@ -113,14 +116,15 @@ void h_list_offsets(broker *b, breq *r)
             } else {
                 err = KERR_INVALID_REQUEST;
             }
-            k_set_int(pr, "ErrorCode", err);
-            k_set_int(pr, "Timestamp", err ? -1 : rts);
-            k_set_int(pr, "Offset", err ? -1 : off);
-            k_set_int(pr, "LeaderEpoch", err ? -1 : 0);
+            k_set_int(pr, ListOffsetsPartitionResponse_ErrorCode, err);
+            k_set_int(pr, ListOffsetsPartitionResponse_Timestamp, err ? -1 : rts);
+            k_set_int(pr, ListOffsetsPartitionResponse_Offset, err ? -1 : off);
+            k_set_int(pr, ListOffsetsPartitionResponse_LeaderEpoch, err ? -1 : 0);
             if (v == 0) {
-                int64_t maxn = k_int(pq, "MaxNumOffsets");
+                int64_t maxn = k_int(pq, ListOffsetsPartition_MaxNumOffsets);
                 bool one = !err && off >= 0 && maxn > 0;
-                kval *a = k_set_array(pr, "OldStyleOffsets", one ? 1 : 0);
+                kval *a =
+                    k_set_array(pr, ListOffsetsPartitionResponse_OldStyleOffsets, one ? 1 : 0);
                 if (one) a[0].i = off;
             }
         }

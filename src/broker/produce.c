@@ -155,19 +155,20 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     producers_record(p, &bi, base);
     need = base + bi.last_offset_delta + 1;
 out:
-    k_set_int(pr, "ErrorCode", err);
-    k_set_int(pr, "BaseOffset", err ? -1 : base);
-    k_set_int(pr, "LogAppendTimeMs", err ? -1 : lat);
-    k_set_int(pr, "LogStartOffset", (p && !err) ? plog_start_offset(p->log) : -1);
+    k_set_int(pr, PartitionProduceResponse_ErrorCode, err);
+    k_set_int(pr, PartitionProduceResponse_BaseOffset, err ? -1 : base);
+    k_set_int(pr, PartitionProduceResponse_LogAppendTimeMs, err ? -1 : lat);
+    k_set_int(pr, PartitionProduceResponse_LogStartOffset,
+              (p && !err) ? plog_start_offset(p->log) : -1);
     if (v >= 8) {
         if (bad_rec >= 0) {
-            kmsg *re = k_new_items(pr, "RecordErrors", 1);
-            k_set_int(re, "BatchIndex", bad_rec);
-            k_set_str(re, "BatchIndexErrorMessage", why);
+            kmsg *re = k_new_items(pr, PartitionProduceResponse_RecordErrors, 1);
+            k_set_int(re, BatchIndexAndErrorMessage_BatchIndex, bad_rec);
+            k_set_str(re, BatchIndexAndErrorMessage_BatchIndexErrorMessage, why);
         } else {
-            k_set_array(pr, "RecordErrors", 0);
+            k_set_array(pr, PartitionProduceResponse_RecordErrors, 0);
         }
-        k_set_str(pr, "ErrorMessage", err ? why : NULL);
+        k_set_str(pr, PartitionProduceResponse_ErrorMessage, err ? why : NULL);
     }
     if (err && why)
         LOGD("produce", "%s-%d: batch refused (error %d): %s", t ? t->name : "?", idx, err, why);
@@ -206,23 +207,23 @@ void produce_on_flush(broker *b)
 void h_produce(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int64_t acks = k_int(q, "Acks");
-    int32_t nt = k_count(q, "TopicData");
+    int64_t acks = k_int(q, ProduceRequest_Acks);
+    int32_t nt = k_count(q, ProduceRequest_TopicData);
     if (nt < 0) nt = 0;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_new_items(resp, "Responses", nt);
+    k_set_int(resp, ProduceResponse_ThrottleTimeMs, 0);
+    k_new_items(resp, ProduceResponse_Responses, nt);
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
-    kstr tid = k_str(q, "TransactionalId");
+    kstr tid = k_str(q, ProduceRequest_TransactionalId);
     pwait *waits = NULL;
     int nw = 0, aw = 0;
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *td = k_item(q, "TopicData", i);
-        kmsg *tr = k_item(resp, "Responses", i);
-        kstr name = k_str(td, "Name");
-        k_set_kstr(tr, "Name", name);
-        int32_t np = k_count(td, "PartitionData");
+        kmsg *td = k_item(q, ProduceRequest_TopicData, i);
+        kmsg *tr = k_item(resp, ProduceResponse_Responses, i);
+        kstr name = k_str(td, TopicProduceData_Name);
+        k_set_kstr(tr, TopicProduceResponse_Name, name);
+        int32_t np = k_count(td, TopicProduceData_PartitionData);
         if (np < 0) np = 0;
-        k_new_items(tr, "PartitionResponses", np);
+        k_new_items(tr, TopicProduceResponse_PartitionResponses, np);
         btopic *t = NULL;
         bool name_ok = name.len > 0 && topic_name_valid((const char *)name.p, (size_t)name.len);
         if (!bad_acks && tid.len < 0 && name_ok) {
@@ -230,26 +231,26 @@ void h_produce(broker *b, breq *r)
             if (!t) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
         }
         for (int32_t j = 0; j < np; j++) {
-            kmsg *pd = k_item(td, "PartitionData", j);
-            kmsg *pr = k_item(tr, "PartitionResponses", j);
-            int32_t idx = (int32_t)k_int(pd, "Index");
-            k_set_int(pr, "Index", idx);
+            kmsg *pd = k_item(td, TopicProduceData_PartitionData, j);
+            kmsg *pr = k_item(tr, TopicProduceResponse_PartitionResponses, j);
+            int32_t idx = (int32_t)k_int(pd, PartitionProduceData_Index);
+            k_set_int(pr, PartitionProduceResponse_Index, idx);
             int preset = 0;
             if (bad_acks) preset = KERR_INVALID_REQUIRED_ACKS;
             else if (tid.len >= 0) preset = 53; /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */
             else if (!name_ok) preset = KERR_INVALID_TOPIC_EXCEPTION;
             if (preset) {
-                k_set_int(pr, "ErrorCode", preset);
-                k_set_int(pr, "BaseOffset", -1);
-                k_set_int(pr, "LogAppendTimeMs", -1);
-                k_set_int(pr, "LogStartOffset", -1);
+                k_set_int(pr, PartitionProduceResponse_ErrorCode, preset);
+                k_set_int(pr, PartitionProduceResponse_BaseOffset, -1);
+                k_set_int(pr, PartitionProduceResponse_LogAppendTimeMs, -1);
+                k_set_int(pr, PartitionProduceResponse_LogStartOffset, -1);
                 if (r->hdr.api_version >= 8) {
-                    k_set_array(pr, "RecordErrors", 0);
-                    k_set_str(pr, "ErrorMessage", NULL);
+                    k_set_array(pr, PartitionProduceResponse_RecordErrors, 0);
+                    k_set_str(pr, PartitionProduceResponse_ErrorMessage, NULL);
                 }
                 continue;
             }
-            int64_t need = produce_one(b, r, t, idx, k_str(pd, "Records"), pr);
+            int64_t need = produce_one(b, r, t, idx, k_str(pd, PartitionProduceData_Records), pr);
             if (need >= 0 && acks == -1 && b->flusher) {
                 bpart *p = t->parts[idx];
                 flusher_request(b->flusher, p->log, need);

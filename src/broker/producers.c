@@ -255,20 +255,21 @@ void h_init_producer_id(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    k_set_int(resp, "ThrottleTimeMs", 0);
-    k_set_int(resp, "ProducerId", -1);
-    k_set_int(resp, "ProducerEpoch", -1);
-    kstr tid = k_str(q, "TransactionalId");
+    k_set_int(resp, InitProducerIdResponse_ThrottleTimeMs, 0);
+    k_set_int(resp, InitProducerIdResponse_ProducerId, -1);
+    k_set_int(resp, InitProducerIdResponse_ProducerEpoch, -1);
+    kstr tid = k_str(q, InitProducerIdRequest_TransactionalId);
     if (tid.len == 0 || (tid.len > 0 && has_ctl_chars(tid.p, (size_t)tid.len))) {
         /* Kafka refuses an empty transactional id; one with NUL/control characters names no
          * producer we could store or log honestly */
-        k_set_int(resp, "ErrorCode", KERR_INVALID_REQUEST);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_INVALID_REQUEST);
         breq_done(r);
         return;
     }
     if (tid.len >= 0) {
         /* transactions are not supported: a clear, non-retriable refusal */
-        k_set_int(resp, "ErrorCode", 53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode,
+                  53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */);
         LOGI("producers", "%s: InitProducerId with a transactional id refused (transactions "
                           "not supported)", breq_client_host(r));
         breq_done(r);
@@ -276,9 +277,10 @@ void h_init_producer_id(broker *b, breq *r)
     }
     if (v >= 3) {
         /* Kafka's rule: -1/-1 or a full id/epoch pair; one without the other is malformed */
-        bool no_id = k_int(q, "ProducerId") == -1, no_epoch = k_int(q, "ProducerEpoch") == -1;
+        bool no_id = k_int(q, InitProducerIdRequest_ProducerId) == -1,
+             no_epoch = k_int(q, InitProducerIdRequest_ProducerEpoch) == -1;
         if (no_id != no_epoch) {
-            k_set_int(resp, "ErrorCode", KERR_INVALID_REQUEST);
+            k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_INVALID_REQUEST);
             breq_done(r);
             return;
         }
@@ -291,11 +293,11 @@ void h_init_producer_id(broker *b, breq *r)
     int64_t pid = producers_alloc_id(b);
     int16_t epoch = 0;
     if (pid < 0) {
-        k_set_int(resp, "ErrorCode", KERR_UNKNOWN_SERVER_ERROR);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_UNKNOWN_SERVER_ERROR);
     } else {
-        k_set_int(resp, "ErrorCode", 0);
-        k_set_int(resp, "ProducerId", pid);
-        k_set_int(resp, "ProducerEpoch", epoch);
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, 0);
+        k_set_int(resp, InitProducerIdResponse_ProducerId, pid);
+        k_set_int(resp, InitProducerIdResponse_ProducerEpoch, epoch);
     }
     breq_done(r);
 }

@@ -162,14 +162,10 @@ static void count_request(broker *b, const breq *r)
     m->requests++;
     m->latency_sum_us += (uint64_t)us;
     m->latency_buckets[latency_bucket(us)]++;
-    if (r->resp && r->resp->schema) {
-        /* a top-level ErrorCode, when the response has one */
-        for (int i = 0; i < r->resp->schema->nfields; i++)
-            if (!strcmp(r->resp->schema->fields[i].name, "ErrorCode")) {
-                if (r->resp->v[i].i != 0) m->errors++;
-                break;
-            }
-    }
+    /* a top-level ErrorCode, when the response has one */
+    if (r->resp && r->api && r->api->response_error_code >= 0 &&
+        r->resp->v[r->api->response_error_code].i != 0)
+        m->errors++;
 }
 
 /* ------------------------------------------------------------------ requests ---- */
@@ -369,7 +365,7 @@ static void conn_pump(bconn *c)
 /* ApiVersions at a version we don't know: v0 body layout, error 35, only key 18 listed. */
 static void answer_api_versions_unsupported(bconn *c, int32_t corr)
 {
-    const bhandler *h = dispatch_find(18);
+    const bhandler *h = dispatch_find(API_ApiVersions);
     outbuf *o = xcalloc(1, sizeof *o);
     kout_init(&o->out, 0);
     wbuf *w = &o->out.mem;
@@ -377,7 +373,7 @@ static void answer_api_versions_unsupported(bconn *c, int32_t corr)
     wbuf_i32(w, corr);
     wbuf_i16(w, KERR_UNSUPPORTED_VERSION);
     wbuf_i32(w, 1);
-    wbuf_i16(w, 18);
+    wbuf_i16(w, API_ApiVersions);
     wbuf_i16(w, h ? h->min_version : 0);
     wbuf_i16(w, h ? h->max_version : 0);
     kout_finish(&o->out);
@@ -409,7 +405,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     }
     if (ver < h->min_version || ver > h->max_version) {
         free(frame);
-        if (key == 18) {
+        if (key == API_ApiVersions) {
             LOGI("server", "%s: ApiVersions v%d not supported; answering with the v0 layout",
                  c->peer, ver);
             answer_api_versions_unsupported(c, corr);

@@ -1,4 +1,6 @@
-/* bench.c — `eddy bench TOPIC`: a quick load test against any Kafka-protocol cluster. Produces
+/* bench.c — `eddy bench`: a quick load test against any Kafka-protocol cluster, on a topic it
+ * creates for the run and deletes after (or, with --topic and a confirmation, an existing
+ * one: it adds COUNT records there). Produces
  * COUNT messages of SIZE bytes (idempotent, acks=all by default) and reports throughput and
  * delivery-latency percentiles, then reads the same range back (the partition scanner of
  * main.c) and reports the consume rate and that every message came back. For rigorous
@@ -9,14 +11,24 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
 static const char *const k_usage =
-    "usage: eddy bench TOPIC [-n COUNT] [-s SIZE] [--acks all|1|0] [--no-consume]\n"
-    "  Produces COUNT (default 10000) messages of SIZE (default 100) bytes to TOPIC, prints\n"
-    "  messages/s, MB/s and delivery latency (p50/p99/max), then consumes the same messages\n"
-    "  back and prints the consume rate. The topic must exist.\n";
+    "usage: eddy bench [-n COUNT] [-s SIZE] [-p PARTITIONS] [--acks all|1|0] [--no-consume]\n"
+    "                  [--keep] [--topic TOPIC [--yes]]\n"
+    "  Produces COUNT (default 10000) messages of SIZE (default 100) bytes, prints messages/s,\n"
+    "  MB/s and delivery latency (p50/p99/max), then consumes the same messages back and\n"
+    "  prints the consume rate.\n"
+    "  The messages go to a new topic eddy-bench-XXXXXXXX (-p partitions, default 1), deleted\n"
+    "  at the end (--keep keeps it). --topic TOPIC writes into an existing topic instead:\n"
+    "  that adds COUNT records to it, so it asks first (or takes --yes).\n"
+    "examples:\n"
+    "  eddy bench -n 100000 -s 1024 -p 3\n"
+    "  eddy bench --acks 1 --no-consume\n"
+    "  eddy bench --topic load-test --yes\n";
 
 typedef struct bench_state {
     int64_t *lat_us; /* per message, by index */
@@ -27,8 +39,7 @@ static void bench_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     bench_state *st = opaque;
     if (m->err) {
-        if (st->failed++ == 0)
-            cli_fail(CLI_EFAIL, "delivery failed: %s", rd_kafka_err2str(m->err));
+        if (st->failed++ == 0) cli_fail(CLI_EFAIL, "delivery failed: %s", rd_kafka_err2str(m->err));
         return;
     }
     int64_t *t0 = m->_private;
@@ -63,19 +74,22 @@ int cmd_bench(int argc, char **argv)
         {"size", required_argument, NULL, 's'},
         {"acks", required_argument, NULL, 'A'},
         {"no-consume", no_argument, NULL, 'N'},
+        {"topic", required_argument, NULL, 'T'},
+        {"yes", no_argument, NULL, 'y'},
+        {"keep", no_argument, NULL, 'K'},
+        {"partitions", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
-    long long count = 10000, size = 100;
-    const char *acks = "all";
-    int consume = 1, c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "n:s:", lo, NULL)) != -1) {
+    long long count = 10000, size = 100, partitions = 1;
+    const char *acks = "all", *topic = NULL;
+    int consume = 1, c, yes = 0, keep = 0;
+    char created[64] = "";
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "n:s:p:y", lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
         case 'n':
             if (cli_parse_int(optarg, 1, 100000000, &count))
                 return cli_usage_error(k_usage, "-n wants a count >= 1, got '%s'", optarg);
@@ -89,24 +103,45 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error(k_usage, "--acks wants all, 1 or 0, got '%s'", optarg);
             acks = optarg;
             break;
-        case 'N':
-            consume = 0;
+        case 'N': consume = 0; break;
+        case 'T':
+            if (!*optarg) return cli_usage_error(k_usage, "--topic wants a topic name");
+            topic = optarg;
             break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        case 'y': yes = 1; break;
+        case 'K': keep = 1; break;
+        case 'p':
+            if (cli_parse_int(optarg, 1, 1000, &partitions))
+                return cli_usage_error(k_usage, "-p wants a partition count (1..1000), got '%s'",
+                                       optarg);
+            break;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error(k_usage, "bench: %s",
-                               argc - optind < 1 ? "which topic?" : "too many arguments");
-    const char *topic = argv[optind];
+    if (argc - optind > 1 || (argc - optind == 1 && topic))
+        return cli_usage_error(k_usage, "bench: too many arguments");
+    if (argc - optind == 1) topic = argv[optind]; /* eddy bench TOPIC: as --topic TOPIC */
+    if (topic && keep) return cli_usage_error(k_usage, "--keep is for the topic bench creates");
+    if (topic && !yes) {
+        if (!isatty(STDIN_FILENO))
+            return cli_fail(CLI_EUSAGE,
+                            "bench would add %lld records to the existing topic %s: confirm with "
+                            "--yes, or leave --topic out (bench then uses a topic of its own)",
+                            count, topic);
+        fprintf(stderr,
+                "eddy: bench adds %lld records of %lld bytes to the existing topic %s. "
+                "Go on? [y/N] ",
+                count, size, topic);
+        char answer[16] = "";
+        if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y'))
+            return cli_fail(CLI_EFAIL, "not confirmed: nothing written");
+    }
     char acks_kv[32], mto[64];
     snprintf(acks_kv, sizeof acks_kv, "acks=%s", acks);
     snprintf(mto, sizeof mto, "message.timeout.ms=%d", MAX(g_cli.timeout_ms * 3, 5000));
-    const char *extra[] = {acks_kv, strcmp(acks, "all") ? "enable.idempotence=false"
-                                                        : "enable.idempotence=true",
-                           "linger.ms=5", "queue.buffering.max.messages=1000000", mto};
+    const char *extra[] = {
+        acks_kv, strcmp(acks, "all") ? "enable.idempotence=false" : "enable.idempotence=true",
+        "linger.ms=5", "queue.buffering.max.messages=1000000", mto};
     bench_state st = {xcalloc((size_t)count, sizeof(int64_t)), 0, 0};
     rd_kafka_conf_t *conf = cli_conf(extra, (int)ARRAY_LEN(extra));
     if (!conf) {
@@ -126,6 +161,33 @@ int cmd_bench(int argc, char **argv)
     for (long long i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
     int rc = cli_metadata(rk, &md);
     if (rc) goto out;
+    if (!topic) {
+        char u[37];
+        uuid_v4_str(u);
+        snprintf(created, sizeof created, "eddy-bench-%.8s", u);
+        topic = created;
+        rd_kafka_metadata_destroy(md);
+        md = NULL;
+        if ((rc = cli_topic_admin(rk, topic, (int)partitions))) {
+            created[0] = 0;
+            goto out;
+        }
+        if (!keep)
+            fprintf(stderr, "eddy: bench topic %s created, deleted at the end\n", topic);
+        else
+            fprintf(stderr, "eddy: bench topic %s created (kept)\n", topic);
+        /* until the metadata shows every partition */
+        for (int i = 0; i < 100; i++) {
+            if ((rc = cli_metadata(rk, &md))) goto out;
+            const struct rd_kafka_metadata_topic *nt = cli_md_topic(md, topic);
+            if (nt && nt->partition_cnt == partitions) break;
+            rd_kafka_metadata_destroy(md);
+            md = NULL;
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (!md && (rc = cli_metadata(rk, &md))) goto out;
+    }
     const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
     if (!t) {
         rd_kafka_metadata_destroy(md);
@@ -166,10 +228,9 @@ int cmd_bench(int argc, char **argv)
     double pmax = (double)st.lat_us[count - 1] / 1000.0;
     if (g_cli.json)
         cli_json_print(json_pack("{s:s,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f}", "phase", "produce",
-                                 "messages", (json_int_t)st.delivered, "size",
-                                 (json_int_t)size, "seconds", secs, "msgPerSec",
-                                 (double)count / secs, "mbPerSec", mb / secs, "p50Ms", p50,
-                                 "p99Ms", p99, "maxMs", pmax));
+                                 "messages", (json_int_t)st.delivered, "size", (json_int_t)size,
+                                 "seconds", secs, "msgPerSec", (double)count / secs, "mbPerSec",
+                                 mb / secs, "p50Ms", p50, "p99Ms", p99, "maxMs", pmax));
     else
         printf("produce  %ld msgs x %lld B (acks=%s) in %.2f s: %.0f msg/s, %.2f MB/s; "
                "latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
@@ -209,6 +270,11 @@ int cmd_bench(int argc, char **argv)
     if (rs.count < count)
         rc = cli_fail(CLI_EFAIL, "read back %ld of %lld messages", rs.count, count);
 out:
+    if (created[0] && !keep) {
+        int drc = cli_topic_admin(rk, created, 0);
+        if (drc == CLI_OK) fprintf(stderr, "eddy: bench topic %s deleted\n", created);
+        if (rc == CLI_OK) rc = drc;
+    }
     rd_kafka_destroy(rk);
 out_nork:
     cli_scan_free(&scan);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "input.h" /* cli_parse_int, cli_parse_rfc3339, -o positions, --json-input lines */
+
 /* Exit codes (documented in docs/cli.md). */
 enum {
     CLI_OK = 0,
@@ -47,8 +49,6 @@ int cli_global_opt(int c, const char *arg);
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses a non-negative decimal integer; 0 on success, -1 otherwise. */
-int cli_parse_int(const char *s, long long min, long long max, long long *out);
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after
  * printing why. */
@@ -64,6 +64,10 @@ const struct rd_kafka_metadata_topic *cli_md_topic(const struct rd_kafka_metadat
                                                    const char *name);
 /* Internal topics (__consumer_offsets, _schemas, ...): names starting with '_'. */
 int cli_topic_internal(const char *name);
+
+/* Creates topic name with partitions (> 0; replication 1), or deletes it (partitions == 0),
+ * printing nothing on success. CLI_OK or an exit code after printing why. */
+int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions);
 
 /* Waits for one admin result event of the given type on q (timeout + slack). NULL and a
  * message on timeout. */
@@ -96,14 +100,17 @@ void cli_scan_free(cli_scan *s);
 const char *cli_header(const rd_kafka_message_t *m, const char *name, size_t *len);
 /* Prints a byte string, escaping control bytes, to f. */
 void cli_print_bytes(FILE *f, const void *p, size_t n);
-/* RFC 3339 → ms since the epoch; 0 on success. */
-int cli_parse_rfc3339(const char *s, int64_t *ms);
-void cli_format_ms(int64_t ms, char out[32]);
 /* A JSON string of bytes (invalid UTF-8 bytes become U+FFFD); needs <jansson.h>. */
 struct json_t;
 struct json_t *cli_json_bytes(const void *p, size_t n);
 /* Prints one compact JSON value and a newline; steals v. */
 void cli_json_print(struct json_t *v);
+/* A consumer saw the broker go (transport error / all brokers down): says so once, with why;
+ * cli_broker_back says it reads again (librdkafka reconnects by itself). */
+void cli_broker_lost(const char *why);
+/* Set before creating clients: they report a lost broker through cli_broker_lost (consume). */
+extern int g_cli_watch_broker;
+void cli_broker_back(void);
 /* SIGINT/SIGTERM set this (installed by cli_catch_signals). */
 extern volatile int g_cli_stop;
 void cli_catch_signals(void);
@@ -116,6 +123,10 @@ int cmd_groups(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
+int cmd_subscriptions(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+int cmd_sagas(int argc, char **argv);       /* sagas.c */
+int cmd_projections(int argc, char **argv); /* sagas.c */
 
 #endif

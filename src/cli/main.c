@@ -9,13 +9,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/util.h"
+#include "eddy_version.h"
 
 cli_opts g_cli;
 
@@ -25,23 +31,34 @@ static const char *const k_help =
     "usage: eddy [global options] COMMAND [args]\n"
     "\n"
     "commands:\n"
-    "  topics list|create|delete|describe   manage topics\n"
-    "  produce TOPIC                        produce stdin lines (acks=all, idempotent)\n"
-    "  consume TOPIC                        print messages (partition, offset, key, headers)\n"
-    "  groups list|describe|lag             consumer groups and their lag\n"
-    "  dlq TOPIC                            print the dead letters of TOPIC (TOPIC.dlq)\n"
-    "  trace CORRELATION_ID                 every event of one flow, in time order\n"
-    "  schemas list|get|register|check      the schema registry (eddyd's --http port)\n"
-    "  bench TOPIC                          produce/consume throughput and latency\n"
+    "  topics list|create|delete|describe|alter-config|add-partitions   manage topics\n"
+    "  produce TOPIC           produce lines of stdin or files (acks=all, idempotent)\n"
+    "  consume TOPIC           print messages from an offset, a time, the last N; follow\n"
+    "  groups list|describe|lag|reset|delete   consumer groups, their lag and offsets\n"
+    "  dlq TOPIC               print the dead letters of TOPIC (TOPIC.dlq)\n"
+    "  trace CORRELATION_ID    every event of one flow, in time order\n"
+    "  schemas list|get|register|check|delete|compatibility|mode   the schema registry\n"
+    "  bench                   produce/consume throughput and latency (on its own topic)\n"
+    "  completion bash         the bash completion script (source <(eddy completion bash))\n"
+    "  subscriptions list|create|pause|...   eddy-push's HTTP push subscriptions\n"
+    "  sagas list|stuck|show|retry          saga instances of an orchestrator (its HTTP port)\n"
+    "  projections list|show|rebuild        projections of a read-side service (its HTTP port)\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
     "                            default 127.0.0.1:9092)\n"
     "  -t, --timeout MS          time to reach the broker and for admin requests (10000)\n"
     "  -X, --property K=V        librdkafka client property (repeatable)\n"
-    "      --json                one JSON object per line (consume, dlq, trace, lag, list)\n"
+    "      --json                one JSON object per line (consume, dlq, trace, lag, list, ...)\n"
     "  -v, --verbose             librdkafka logs on stderr\n"
-    "  -h, --help                help (eddy COMMAND --help for a command)\n"
+    "  -h, --help                help (eddy COMMAND --help: options and examples)\n"
+    "      --version             eddy's version and git commit, and librdkafka's\n"
+    "\n"
+    "examples:\n"
+    "  eddy topics create orders -p 3\n"
+    "  eddy consume orders -o @2026-05-12T10:00:00Z -e\n"
+    "  eddy groups reset billing --to-earliest --topic orders --dry-run\n"
+    "  eddy schemas register orders-value order.schema.json\n"
     "\n"
     "exit codes: 0 ok, 1 failed, 2 bad arguments, 3 broker unreachable, 4 not found\n";
 
@@ -70,24 +87,11 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
     return CLI_EUSAGE;
 }
 
-int cli_parse_int(const char *s, long long min, long long max, long long *out)
-{
-    if (!s || !*s) return -1;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
 int cli_global_opt(int c, const char *arg)
 {
     long long v;
     switch (c) {
-    case 'b':
-        g_cli.bootstrap = arg;
-        return 1;
+    case 'b': g_cli.bootstrap = arg; return 1;
     case 't':
         if (cli_parse_int(arg, 1, 3600000, &v) < 0) {
             cli_fail(CLI_EUSAGE, "--timeout wants milliseconds (1..3600000), got '%s'", arg);
@@ -95,22 +99,16 @@ int cli_global_opt(int c, const char *arg)
         }
         g_cli.timeout_ms = (int)v;
         return 1;
-    case 'v':
-        g_cli.verbose = 1;
-        return 1;
-    case 'J':
-        g_cli.json = 1;
-        return 1;
+    case 'v': g_cli.verbose = 1; return 1;
+    case 'J': g_cli.json = 1; return 1;
     case 'X':
         if (!strchr(arg, '=') || g_cli.nprops >= CLI_MAX_PROPS) {
-            cli_fail(CLI_EUSAGE, "-X wants key=value (at most %d), got '%s'", CLI_MAX_PROPS,
-                     arg);
+            cli_fail(CLI_EUSAGE, "-X wants key=value (at most %d), got '%s'", CLI_MAX_PROPS, arg);
             return -1;
         }
         g_cli.props[g_cli.nprops++] = arg;
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -133,11 +131,21 @@ static int set_prop(rd_kafka_conf_t *conf, const char *kv)
     return 0;
 }
 
+/* Client-level errors (librdkafka retries them itself): a lost broker is said once. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        cli_broker_lost(reason);
+    else if (g_cli.verbose)
+        fprintf(stderr, "eddy: %s: %s\n", rd_kafka_err2name(err), reason);
+}
+
 rd_kafka_conf_t *cli_conf(const char *const *extra, int nextra)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
     rd_kafka_conf_set_log_cb(conf, log_cb);
+    if (g_cli_watch_broker) rd_kafka_conf_set_error_cb(conf, error_cb);
     if (set_prop(conf, "client.id=eddy-cli") || set_prop(conf, "log.connection.close=false"))
         goto fail;
     if (rd_kafka_conf_set(conf, "bootstrap.servers", g_cli.bootstrap, errstr, sizeof errstr)) {
@@ -171,17 +179,178 @@ rd_kafka_t *cli_client(rd_kafka_type_t type, const char *const *extra, int nextr
     return cli_new(type, cli_conf(extra, nextra));
 }
 
+/* ---- reachability: why a bootstrap server does not answer --------------------------------- */
+
+/* One bootstrap address: resolve, connect (bounded), then one Kafka ApiVersions v0 request.
+ * Returns 0 if a Kafka listener answered, else a PROBE_* class with a sentence in why. */
+enum {
+    PROBE_OK = 0,
+    PROBE_DNS,
+    PROBE_REFUSED,
+    PROBE_TIMEOUT,
+    PROBE_HTTP,
+    PROBE_NOT_KAFKA,
+    PROBE_SOCKET
+};
+
+/* Sends req, reads up to cap bytes until deadline; returns the bytes read (*closed: EOF seen). */
+static size_t exchange(int fd, const void *req, size_t len, unsigned char *ans, size_t cap,
+                       int64_t deadline, int *closed)
+{
+    size_t got = 0;
+    if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+        *closed = 1;
+        return 0;
+    }
+    while (got < cap) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int left = (int)MAX(deadline - now_mono_ms(), 0);
+        if (poll(&pfd, 1, left) <= 0) break;
+        ssize_t n = recv(fd, ans + got, cap - got, 0);
+        if (n <= 0) {
+            *closed = 1;
+            break;
+        }
+        got += (size_t)n;
+    }
+    return got;
+}
+
+static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t whylen)
+{
+    char host[256], port[16] = "9092";
+    const char *hp = strstr(hostport, "://") ? strstr(hostport, "://") + 3 : hostport;
+    const char *colon = strrchr(hp, ':');
+    size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, hp, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') { /* [v6]:port */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    if (colon) snprintf(port, sizeof port, "%.15s", colon + 1);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+    int g = getaddrinfo(host, port, &hints, &ai);
+    if (g) {
+        snprintf(why, whylen, "cannot resolve host '%s' (%s)", host, gai_strerror(g));
+        return PROBE_DNS;
+    }
+    int rc = PROBE_REFUSED, fd = -1, ai_family = AF_INET;
+    struct sockaddr_storage ai_addr;
+    socklen_t ai_addrlen = 0;
+    snprintf(why, whylen, "connection refused by %s:%s: nothing listens there", host, port);
+    for (struct addrinfo *a = ai; a; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) continue;
+        int r = connect(fd, a->ai_addr, a->ai_addrlen);
+        if (r < 0 && errno == EINPROGRESS) {
+            struct pollfd pfd = {fd, POLLOUT, 0};
+            int left = (int)MAX(deadline - now_mono_ms(), 0);
+            r = poll(&pfd, 1, left);
+            if (r == 0) {
+                snprintf(why, whylen, "no answer from %s:%s (connect timed out)", host, port);
+                rc = PROBE_TIMEOUT;
+                close(fd);
+                fd = -1;
+                continue;
+            }
+            int err = 0;
+            socklen_t el = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el);
+            r = err ? -1 : 0;
+            errno = err;
+        }
+        if (r == 0) {
+            ai_family = a->ai_family;
+            memcpy(&ai_addr, a->ai_addr, a->ai_addrlen);
+            ai_addrlen = a->ai_addrlen;
+            break;
+        }
+        if (errno != ECONNREFUSED) {
+            snprintf(why, whylen, "cannot connect to %s:%s (%s)", host, port, strerror(errno));
+            rc = PROBE_SOCKET;
+        }
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) return rc;
+    /* ApiVersions v0: size, api_key 18, version 0, correlation id, client id "eddy-cli". A
+     * broker answers at once; wait up to 2 s (a slow broker is then left to librdkafka). */
+    static const unsigned char req[] = {0,    0, 0, 18,  0,   18,  0,   0,   0x45, 0x44, 0x44,
+                                        0x59, 0, 8, 'e', 'd', 'd', 'y', '-', 'c',  'l',  'i'};
+    unsigned char ans[8];
+    int closed = 0;
+    size_t got = exchange(fd, req, sizeof req, ans, sizeof ans, MIN(deadline, now_mono_ms() + 2000),
+                          &closed);
+    close(fd);
+    if (got == sizeof ans && !memcmp(ans + 4, req + 8, 4)) return PROBE_OK;
+    /* Not Kafka. An HTTP server (eddyd's --http port is the usual mistake) answers a GET. */
+    int http = 0;
+    fd = socket(ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&ai_addr, ai_addrlen) == 0) {
+        static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+        unsigned char h[5];
+        int c2 = 0;
+        http = exchange(fd, get, sizeof get - 1, h, sizeof h, MIN(deadline, now_mono_ms() + 1000),
+                        &c2) >= 5 &&
+               !memcmp(h, "HTTP/", 5);
+    }
+    if (fd >= 0) close(fd);
+    if (http) {
+        snprintf(why, whylen,
+                 "%s:%s is an HTTP port, not a Kafka listener (eddyd's --http port? its Kafka "
+                 "port is --listen, 127.0.0.1:9092 by default)",
+                 host, port);
+        return PROBE_HTTP;
+    }
+    if (got == 0 && !closed) return PROBE_OK; /* silent: maybe a slow broker; librdkafka decides */
+    snprintf(why, whylen,
+             "%s:%s accepts connections but %s a Kafka ApiVersions request: not a Kafka listener",
+             host, port, got ? "answered garbage to" : "closed the connection on");
+    return PROBE_NOT_KAFKA;
+}
+
+/* 0 if one of the bootstrap servers is a Kafka listener; else prints why (with the time really
+ * waited) and returns CLI_EUNREACHABLE. Skipped for TLS/SASL listeners (-X security.protocol),
+ * where librdkafka's own error is the better one. */
+static int probe_bootstrap(void)
+{
+    for (int i = 0; i < g_cli.nprops; i++)
+        if (!strncmp(g_cli.props[i], "security.protocol=", 18) &&
+            strcasecmp(g_cli.props[i] + 18, "plaintext"))
+            return 0;
+    int64_t t0 = now_mono_ms(), deadline = t0 + g_cli.timeout_ms;
+    char *list = xstrdup(g_cli.bootstrap), *save = NULL, why[512] = "";
+    int rc = -1;
+    for (char *a = strtok_r(list, ",", &save); a && rc; a = strtok_r(NULL, ",", &save)) {
+        while (*a == ' ') a++;
+        if (*a) rc = probe_addr(a, deadline, why, sizeof why);
+    }
+    free(list);
+    if (rc <= 0) return 0;
+    return cli_fail(CLI_EUNREACHABLE, "%s (after %lld ms)", why, (long long)(now_mono_ms() - t0));
+}
+
 int cli_metadata(rd_kafka_t *rk, const struct rd_kafka_metadata **md)
 {
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, md, g_cli.timeout_ms);
+    *md = NULL;
+    int64_t t0 = now_mono_ms();
+    if (probe_bootstrap()) return CLI_EUNREACHABLE;
+    int left = (int)MAX(g_cli.timeout_ms - (now_mono_ms() - t0), 1);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, md, left);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return CLI_OK;
     *md = NULL;
+    long long waited = (long long)(now_mono_ms() - t0);
     if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
         e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__RESOLVE)
-        return cli_fail(CLI_EUNREACHABLE, "cannot reach a broker at %s within %d ms (%s)",
-                        g_cli.bootstrap, g_cli.timeout_ms, rd_kafka_err2str(e));
-    return cli_fail(CLI_EFAIL, "metadata request to %s failed: %s", g_cli.bootstrap,
-                    rd_kafka_err2str(e));
+        return cli_fail(CLI_EUNREACHABLE,
+                        "no metadata from the broker at %s after %lld ms (%s); the broker may "
+                        "advertise an address this host cannot reach",
+                        g_cli.bootstrap, waited, rd_kafka_err2str(e));
+    return cli_fail(CLI_EFAIL, "metadata request to %s failed after %lld ms: %s", g_cli.bootstrap,
+                    waited, rd_kafka_err2str(e));
 }
 
 const struct rd_kafka_metadata_topic *cli_md_topic(const struct rd_kafka_metadata *md,
@@ -208,9 +377,30 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
         if (rd_kafka_event_type(ev) == type) return ev;
         rd_kafka_event_destroy(ev); /* logs, errors: not ours */
     }
-    cli_fail(CLI_EUNREACHABLE, "no answer from %s within %d ms", g_cli.bootstrap,
-             g_cli.timeout_ms);
+    cli_fail(CLI_EUNREACHABLE, "no answer from %s within %d ms", g_cli.bootstrap, g_cli.timeout_ms);
     return NULL;
+}
+
+/* ---- a lost broker, said once, and its return ---------------------------------------------- */
+
+int g_cli_watch_broker;
+static int g_lost;
+static int64_t g_lost_at;
+
+void cli_broker_lost(const char *why)
+{
+    if (g_lost) return;
+    g_lost = 1;
+    g_lost_at = now_mono_ms();
+    fprintf(stderr, "eddy: lost the broker at %s (%s); reconnecting, Ctrl-C to stop\n",
+            g_cli.bootstrap, why);
+}
+
+void cli_broker_back(void)
+{
+    if (!g_lost) return;
+    g_lost = 0;
+    fprintf(stderr, "eddy: reading again after %lld ms\n", (long long)(now_mono_ms() - g_lost_at));
 }
 
 /* ---- scanner ------------------------------------------------------------------------------- */
@@ -259,6 +449,7 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
     for (int i = 0; i < s->nparts; i++)
         rd_kafka_topic_partition_list_add(l, s->parts[i].topic, s->parts[i].partition)->offset =
             s->parts[i].next;
+    rd_kafka_poll_set_consumer(rk); /* error callbacks served by consumer_poll */
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) return cli_fail(CLI_EFAIL, "assign: %s", rd_kafka_err2str(e));
@@ -269,13 +460,13 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
         if (!m) {
             /* Without --follow the end is known: a stall this long means something is wrong. */
             if (!follow && now_mono_ms() - idle_since > (int64_t)g_cli.timeout_ms * 3) {
-                rc = cli_fail(CLI_EFAIL, "no progress reading within %d ms",
-                              g_cli.timeout_ms * 3);
+                rc = cli_fail(CLI_EFAIL, "no progress reading within %d ms", g_cli.timeout_ms * 3);
                 break;
             }
             continue;
         }
-        idle_since = now_mono_ms();
+        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) cli_broker_back();
+        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) idle_since = now_mono_ms();
         cli_part *cp = m->rkt ? scan_find(s, rd_kafka_topic_name(m->rkt), m->partition) : NULL;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             /* The EOF offset is the high watermark now: at or past the one we started with. */
@@ -283,7 +474,7 @@ int cli_scan_run(rd_kafka_t *rk, cli_scan *s, int follow, volatile int *stop, cl
         } else if (m->err) {
             if (m->err == RD_KAFKA_RESP_ERR__TRANSPORT ||
                 m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-                fprintf(stderr, "eddy: %s\n", rd_kafka_message_errstr(m));
+                cli_broker_lost(rd_kafka_message_errstr(m));
             } else {
                 rc = cli_fail(CLI_EFAIL, "%s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "",
                               m->rkt ? ": " : "", rd_kafka_message_errstr(m));
@@ -330,68 +521,17 @@ void cli_print_bytes(FILE *f, const void *p, size_t n)
 {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) {
-        if (b[i] == '\\') fputs("\\\\", f);
-        else if (b[i] == '\n') fputs("\\n", f);
-        else if (b[i] == '\t') fputs("\\t", f);
-        else if (b[i] < 0x20 || b[i] == 0x7f) fprintf(f, "\\x%02x", b[i]);
-        else fputc(b[i], f);
+        if (b[i] == '\\')
+            fputs("\\\\", f);
+        else if (b[i] == '\n')
+            fputs("\\n", f);
+        else if (b[i] == '\t')
+            fputs("\\t", f);
+        else if (b[i] < 0x20 || b[i] == 0x7f)
+            fprintf(f, "\\x%02x", b[i]);
+        else
+            fputc(b[i], f);
     }
-}
-
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_parse_rfc3339(const char *s, int64_t *ms)
-{
-    int Y, M, D, h, m, sec, frac = 0;
-    if (!s || strlen(s) < 19) return -1;
-    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return -1;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int nd = 0;
-        for (p++; isdigit((unsigned char)*p); p++, nd++)
-            if (nd < 3) frac = frac * 10 + (*p - '0');
-        if (nd == 0) return -1;
-        for (; nd < 3; nd++) frac *= 10;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om)) return -1;
-        off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
-                    .tm_min = m, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
-    return 0;
-}
-
-void cli_format_ms(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
 }
 
 struct json_t *cli_json_bytes(const void *p, size_t n)
@@ -446,10 +586,12 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } k_cmds[] = {
-    {"topics", cmd_topics}, {"topic", cmd_topics},   {"produce", cmd_produce},
-    {"consume", cmd_consume}, {"groups", cmd_groups}, {"group", cmd_groups},
-    {"dlq", cmd_dlq},         {"trace", cmd_trace},  {"schemas", cmd_schemas},
-    {"bench", cmd_bench},
+    {"topics", cmd_topics},   {"topic", cmd_topics},          {"produce", cmd_produce},
+    {"consume", cmd_consume}, {"groups", cmd_groups},         {"group", cmd_groups},
+    {"dlq", cmd_dlq},         {"trace", cmd_trace},           {"schemas", cmd_schemas},
+    {"bench", cmd_bench},     {"completion", cmd_completion},
+    {"subscriptions", cmd_subscriptions},
+    {"sagas", cmd_sagas},     {"projections", cmd_projections},
 };
 
 int main(int argc, char **argv)
@@ -459,8 +601,8 @@ int main(int argc, char **argv)
     g_cli.timeout_ms = 10000;
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    static const struct option lo[] = {CLI_GLOBAL_LONGOPTS, {"version", no_argument, NULL, 'V'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        CLI_GLOBAL_LONGOPTS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     int c;
     opterr = 1;
     /* '+': stop at the command word; the command parses the rest. */
@@ -470,7 +612,7 @@ int main(int argc, char **argv)
             return CLI_OK;
         }
         if (c == 'V') {
-            printf("eddy (librdkafka %s)\n", rd_kafka_version_str());
+            printf("eddy %s\nlibrdkafka %s\n", EDDY_VERSION_FULL, rd_kafka_version_str());
             return CLI_OK;
         }
         int r = cli_global_opt(c, optarg);

@@ -1,9 +1,12 @@
-/* schemas.c — `eddy schemas list|get|register|check` against a Confluent-compatible schema
+/* schemas.c — `eddy schemas list|get|register|check|delete|compatibility|mode` against a
+ * Confluent-compatible schema
  * registry (eddyd serves one on its HTTP port; docs/schema-registry.md), over libeddy's small
  * HTTP/1.1 client (src/sdkschema/httpc.c): one request per connection, bounded by --timeout,
  * answers capped at 16 MiB. */
 #include "cli.h"
 
+#include <errno.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -20,14 +23,30 @@
 static const char *const k_usage =
     "usage: eddy schemas list\n"
     "       eddy schemas get SUBJECT [-V VERSION]\n"
-    "       eddy schemas register SUBJECT FILE|- [--type AVRO|JSON]\n"
-    "       eddy schemas check SUBJECT FILE|- [--type AVRO|JSON]\n"
-    "  --registry URL   schema registry (env EDDY_REGISTRY_URL, default http://127.0.0.1:8081;\n"
-    "                   eddyd serves it on its --http port)\n"
-    "  list      subjects with their latest version, id and type\n"
-    "  get       a version of SUBJECT (default latest): id, version, type and the schema\n"
-    "  register  registers the schema in FILE (- = stdin) under SUBJECT, prints its id\n"
-    "  check     is the schema compatible with SUBJECT's latest version? exit 1 if not\n";
+    "       eddy schemas register SUBJECT FILE|- [--type AVRO|JSON|PROTOBUF]\n"
+    "       eddy schemas check SUBJECT FILE|- [--type AVRO|JSON|PROTOBUF]\n"
+    "       eddy schemas delete SUBJECT [-V VERSION] [--permanent]\n"
+    "       eddy schemas compatibility get [SUBJECT]\n"
+    "       eddy schemas compatibility set LEVEL [SUBJECT]\n"
+    "       eddy schemas mode get [SUBJECT]\n"
+    "       eddy schemas mode set READWRITE|READONLY|IMPORT [SUBJECT]\n"
+    "  --registry URL   schema registry (env EDDY_SCHEMA_REGISTRY_URL, shared with libeddy;\n"
+    "                   default http://127.0.0.1:8081, eddyd's default --http port)\n"
+    "  list           subjects with their latest version, id and type\n"
+    "  get            a version of SUBJECT (default latest): id, version, type and the schema\n"
+    "  register       registers the schema in FILE (- = stdin) under SUBJECT, prints its id;\n"
+    "                 the type is detected from the file (a JSON Schema: JSON; an Avro record,\n"
+    "                 enum or fixed: AVRO; a .proto text: PROTOBUF) unless --type says\n"
+    "  check          is the schema compatible with SUBJECT's latest version? exit 1 if not\n"
+    "  delete         deletes SUBJECT (or one version, -V); --permanent removes it for good\n"
+    "  compatibility  the compatibility level, global or of SUBJECT: NONE, BACKWARD, FORWARD,\n"
+    "                 FULL, BACKWARD_TRANSITIVE, FORWARD_TRANSITIVE, FULL_TRANSITIVE\n"
+    "  mode           the registry mode, global or of SUBJECT\n"
+    "examples:\n"
+    "  eddy schemas register order.events-value schemas/order.json     (detected: JSON)\n"
+    "  eddy schemas check order.events-value schemas/order-v2.json\n"
+    "  eddy schemas compatibility set FULL order.events-value\n"
+    "  eddy schemas delete order.events-value -V 1\n";
 
 typedef httpc_resp http_resp;
 
@@ -42,15 +61,22 @@ static int http_do(const char *base, const char *method, const char *path, const
         return cli_fail(CLI_EUSAGE, "registry URL '%s' is not http://HOST[:PORT][/PATH]", base);
     char *full = xasprintf("%s%s", prefix, path);
     char e[256] = "";
-    int rc = httpc_request(host, port, method, full,
-                           body ? "application/vnd.schemaregistry.v1+json" : NULL, body,
-                           body ? strlen(body) : 0, g_cli.timeout_ms, HTTP_MAX_BODY, resp, e,
-                           sizeof e);
+    int64_t t0 = now_mono_ms();
+    int rc = httpc_request(
+        host, port, method, full, body ? "application/vnd.schemaregistry.v1+json" : NULL, body,
+        body ? strlen(body) : 0, g_cli.timeout_ms, HTTP_MAX_BODY, resp, e, sizeof e);
     free(full);
+    long long waited = (long long)(now_mono_ms() - t0);
     if (rc == EDDY_ERR_TRANSIENT)
-        return cli_fail(CLI_EUNREACHABLE, "cannot reach the schema registry at %s within %d ms: %s",
-                        base, g_cli.timeout_ms, e);
-    if (rc) return cli_fail(CLI_EFAIL, "schema registry at %s: %s", base, e);
+        return cli_fail(CLI_EUNREACHABLE,
+                        "cannot reach the schema registry at %s (%s, after %lld ms); eddyd serves "
+                        "it on its --http port, 127.0.0.1:8081 by default",
+                        base, e, waited);
+    if (rc)
+        return cli_fail(CLI_EFAIL,
+                        "schema registry at %s: %s (after %lld ms): is it a schema "
+                        "registry?",
+                        base, e, waited);
     return CLI_OK;
 }
 
@@ -186,14 +212,24 @@ static int schemas_get(const char *url, const char *subject, const char *version
 static int schemas_post(const char *url, const char *sub, const char *subject, const char *file,
                         const char *type)
 {
-    char *schema = read_schema(file);
-    if (!schema) return cli_fail(CLI_EUSAGE, "cannot read %s", file);
-    json_t *b = json_pack("{s:s}", "schema", schema);
-    free(schema);
-    if (!b) return cli_fail(CLI_EUSAGE, "%s is not UTF-8 text", file);
-    if (type) json_object_set_new(b, "schemaType", json_string(type));
+    int type_given = type != NULL;
+    char *schema_text = read_schema(file);
+    if (!schema_text) return cli_fail(CLI_EUSAGE, "cannot read %s: %s", file, strerror(errno));
+    json_t *b = json_pack("{s:s}", "schema", schema_text);
+    if (!b) {
+        free(schema_text);
+        return cli_fail(CLI_EUSAGE, "%s is not UTF-8 text", file);
+    }
+    const char *detected = cli_detect_schema_type(schema_text);
+    free(schema_text);
+    if (!type) type = detected;
+    if (type && strcmp(type, "AVRO")) json_object_set_new(b, "schemaType", json_string(type));
     char *body = json_dumps(b, JSON_COMPACT);
     json_decref(b);
+    if (!type_given)
+        fprintf(stderr, "eddy: schema type %s%s\n", type ? type : "AVRO",
+                detected ? " (detected from the file; --type to override)"
+                         : " (the registry's default; --type to say otherwise)");
     char *e = seg(subject);
     char *path = !strcmp(sub, "register")
                      ? xasprintf("/subjects/%s/versions", e)
@@ -206,6 +242,12 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
     if (rc) return rc;
     if (r.status != 200) {
         rc = http_error(subject, &r);
+        if (r.status == 422 && type && !strcmp(type, "AVRO") && detected &&
+            !strcmp(detected, "JSON"))
+            fprintf(stderr, "eddy: hint: %s looks like a JSON Schema: --type JSON\n", file);
+        else if (r.status == 422 && !detected)
+            fprintf(stderr, "eddy: hint: the type was not recognised and the registry assumed "
+                            "AVRO; say --type JSON or --type PROTOBUF if it is one\n");
         free(r.body);
         return rc;
     }
@@ -217,7 +259,8 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
     }
     if (!strcmp(sub, "register")) {
         json_t *id = json_object_get(v, "id");
-        if (!json_is_integer(id)) rc = cli_fail(CLI_EFAIL, "register %s: no id in answer", subject);
+        if (!json_is_integer(id))
+            rc = cli_fail(CLI_EFAIL, "register %s: no id in answer", subject);
         else if (!g_cli.json)
             printf("registered %s: id %lld\n", subject, (long long)json_integer_value(id));
     } else {
@@ -228,13 +271,94 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
             if (!g_cli.json) printf("%s\n", json_is_true(ok) ? "compatible" : "NOT compatible");
             size_t i;
             json_t *m;
-            json_array_foreach(json_object_get(v, "messages"), i, m)
-                if (!g_cli.json && json_is_string(m)) printf("  %s\n", json_string_value(m));
+            json_array_foreach(json_object_get(v, "messages"), i,
+                               m) if (!g_cli.json && json_is_string(m))
+                printf("  %s\n", json_string_value(m));
             if (!json_is_true(ok)) rc = CLI_EFAIL;
         }
     }
     json_decref(v);
     return rc;
+}
+
+static int schemas_delete(const char *url, const char *subject, const char *version, int permanent)
+{
+    char *e = seg(subject), *ve = version ? seg(version) : NULL;
+    char *path = ve ? xasprintf("/subjects/%s/versions/%s", e, ve) : xasprintf("/subjects/%s", e);
+    free(e);
+    free(ve);
+    http_resp r;
+    int rc = http_do(url, "DELETE", path, NULL, &r);
+    /* a subject already soft-deleted (40404/40405) can still be deleted permanently */
+    int soft_gone = 0;
+    if (rc == CLI_OK && r.status == 404 && permanent) {
+        json_t *j = json_loads(r.body, 0, NULL);
+        json_int_t code = json_integer_value(json_object_get(j, "error_code"));
+        soft_gone = code == 40404 || code == 40405 || code == 40406;
+        json_decref(j);
+    }
+    if (rc == CLI_OK && r.status != 200 && !soft_gone) {
+        rc = http_error(subject, &r);
+        free(r.body);
+        free(path);
+        return rc;
+    }
+    if (rc == CLI_OK) free(r.body);
+    if (rc == CLI_OK && permanent) {
+        char *pp = xasprintf("%s?permanent=true", path);
+        rc = http_do(url, "DELETE", pp, NULL, &r);
+        free(pp);
+        if (rc == CLI_OK && r.status != 200) rc = http_error(subject, &r);
+        if (rc == CLI_OK || r.body) free(r.body);
+    }
+    free(path);
+    if (rc == CLI_OK)
+        printf("deleted %s%s%s%s\n", subject, version ? " version " : "", version ? version : "",
+               permanent ? " (permanently)" : "");
+    return rc;
+}
+
+/* compatibility / mode, global or per subject: GET, or PUT value. */
+static int schemas_setting(const char *url, int mode, const char *value, const char *subject)
+{
+    const char *base = mode ? "/mode" : "/config";
+    char *e = subject ? seg(subject) : NULL;
+    char *path = e ? xasprintf("%s/%s%s", base, e, value ? "" : "?defaultToGlobal=true")
+                   : xasprintf("%s", base);
+    free(e);
+    char *body = NULL, up[32];
+    if (value) {
+        size_t n = strlen(value);
+        if (n >= sizeof up) n = sizeof up - 1;
+        for (size_t i = 0; i < n; i++) up[i] = (char)toupper((unsigned char)value[i]);
+        up[n] = 0;
+        json_t *b = json_pack("{s:s}", mode ? "mode" : "compatibility", up);
+        body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+    }
+    http_resp r;
+    int rc = http_do(url, value ? "PUT" : "GET", path, body, &r);
+    free(path);
+    free(body);
+    if (rc) return rc;
+    if (r.status != 200) {
+        rc = http_error(subject ? subject : mode ? "mode" : "compatibility", &r);
+        free(r.body);
+        return rc;
+    }
+    json_t *v = json_loads(r.body, 0, NULL);
+    free(r.body);
+    const char *got = json_string_value(json_object_get(v, mode ? "mode" : "compatibilityLevel"));
+    if (!got) got = json_string_value(json_object_get(v, "compatibility"));
+    if (g_cli.json) {
+        cli_json_print(
+            json_pack("{s:s?,s:s?}", "subject", subject, mode ? "mode" : "compatibility", got));
+    } else {
+        printf("%s%s%s\n", subject ? subject : "(global)", value ? " set to " : ": ",
+               got ? got : "?");
+    }
+    json_decref(v);
+    return CLI_OK;
 }
 
 int cmd_schemas(int argc, char **argv)
@@ -244,9 +368,17 @@ int cmd_schemas(int argc, char **argv)
         {"registry", required_argument, NULL, 'R'},
         {"version", required_argument, NULL, 'V'},
         {"type", required_argument, NULL, 'T'},
+        {"permanent", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
-    const char *url = getenv("EDDY_REGISTRY_URL"), *version = NULL, *type = NULL;
+    const char *url = getenv("EDDY_SCHEMA_REGISTRY_URL"), *version = NULL, *type = NULL;
+    int permanent = 0;
+    if (!url || !*url) {
+        url = getenv("EDDY_REGISTRY_URL");
+        if (url && *url)
+            fprintf(stderr, "eddy: EDDY_REGISTRY_URL is deprecated: set EDDY_SCHEMA_REGISTRY_URL "
+                            "(libeddy reads the same one)\n");
+    }
     if (!url || !*url) url = "http://127.0.0.1:8081";
     int c;
     while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "R:V:T:", lo, NULL)) != -1) {
@@ -254,23 +386,22 @@ int cmd_schemas(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
-        case 'R':
-            url = optarg;
-            break;
-        case 'V':
-            version = optarg;
-            break;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case 'R': url = optarg; break;
+        case 'V': version = optarg; break;
         case 'T':
-            if (strcmp(optarg, "AVRO") && strcmp(optarg, "JSON") && strcmp(optarg, "PROTOBUF"))
-                return cli_usage_error(k_usage, "--type wants AVRO or JSON, got '%s'", optarg);
-            type = optarg;
+            if (!strcasecmp(optarg, "AVRO"))
+                type = "AVRO";
+            else if (!strcasecmp(optarg, "JSON"))
+                type = "JSON";
+            else if (!strcasecmp(optarg, "PROTOBUF"))
+                type = "PROTOBUF";
+            else
+                return cli_usage_error(k_usage, "--type wants AVRO, JSON or PROTOBUF, got '%s'",
+                                       optarg);
             break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        case 'P': permanent = 1; break;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -288,6 +419,20 @@ int cmd_schemas(int argc, char **argv)
     if (!strcmp(sub, "register") || !strcmp(sub, "check")) {
         if (npos != 3) return cli_usage_error(k_usage, "schemas %s: SUBJECT FILE|-", sub);
         return schemas_post(url, sub, pos[1], pos[2], type);
+    }
+    if (!strcmp(sub, "delete")) {
+        if (npos != 2) return cli_usage_error(k_usage, "schemas delete: which subject?");
+        return schemas_delete(url, pos[1], version, permanent);
+    }
+    if (!strcmp(sub, "compatibility") || !strcmp(sub, "mode")) {
+        int set = npos >= 2 && !strcmp(pos[1], "set");
+        int get = npos >= 2 && !strcmp(pos[1], "get");
+        if (!set && !get) return cli_usage_error(k_usage, "schemas %s: get or set?", sub);
+        if ((get && npos > 3) || (set && (npos < 3 || npos > 4)))
+            return cli_usage_error(k_usage, "schemas %s %s: %s", sub, pos[1],
+                                   set && npos < 3 ? "which level?" : "too many arguments");
+        const char *subject = get ? (npos == 3 ? pos[2] : NULL) : (npos == 4 ? pos[3] : NULL);
+        return schemas_setting(url, !strcmp(sub, "mode"), set ? pos[2] : NULL, subject);
     }
     return cli_usage_error(k_usage, "schemas: unknown subcommand '%s'", sub);
 }

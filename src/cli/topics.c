@@ -1,9 +1,11 @@
-/* topics.c — `eddy topics list|create|delete|describe`: metadata for the listing, the
- * librdkafka Admin API (CreateTopics, DeleteTopics, DescribeConfigs) for the rest, and
- * ListOffsets (query_watermark_offsets) for each partition's log start and high watermark. */
+/* topics.c — `eddy topics list|create|delete|describe|alter-config|add-partitions`: metadata
+ * for the listing and the leader/replicas/ISR of each partition, the librdkafka Admin API
+ * (CreateTopics, DeleteTopics, DescribeConfigs, AlterConfigs, CreatePartitions) for the rest,
+ * and ListOffsets (query_watermark_offsets) for each partition's log start and high watermark. */
 #include "cli.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,15 +17,26 @@ static const char *const k_usage =
     "       eddy topics create NAME [-p PARTITIONS] [-r REPLICAS] [-c key=value]...\n"
     "       eddy topics delete NAME\n"
     "       eddy topics describe NAME [--json]\n"
+    "       eddy topics alter-config NAME [--set key=value]... [--delete key]...\n"
+    "       eddy topics add-partitions NAME -p TOTAL\n"
     "       eddy topics scrub-report [--http URL]\n"
-    "  list      topics with their partition counts (internal topics with --all)\n"
-    "  create    -p partitions (default 1), -r replication factor (default 1),\n"
-    "            -c topic config, repeatable (e.g. -c retention.ms=60000)\n"
-    "  delete    deletes the topic and its data\n"
-    "  describe  partitions (leader, log start, high watermark, messages) and configs\n"
-    "  scrub-report  offsets lost to damaged batches the broker's background scrub found\n"
-    "            (read from eddyd's /metrics; --http URL, env EDDY_HTTP_URL, default\n"
-    "            http://127.0.0.1:8081); exit 1 when any were found\n";
+    "  list            topics with their partition counts (internal topics with --all)\n"
+    "  create          -p partitions (default 1), -r replication factor (default 1),\n"
+    "                  -c topic config, repeatable (e.g. -c retention.ms=60000)\n"
+    "  delete          deletes the topic and its data\n"
+    "  describe        per partition: leader, replicas, in-sync replicas, log start, high\n"
+    "                  watermark, messages; then every config with its value and source\n"
+    "  alter-config    sets (--set, -c) or removes (--delete: back to the default) topic\n"
+    "                  configs; the other dynamic configs are kept; prints old and new values\n"
+    "  add-partitions  grows the topic to TOTAL partitions (never shrinks)\n"
+    "  scrub-report    offsets lost to damaged batches the broker's background scrub found\n"
+    "                  (read from eddyd's /metrics; --http URL, env EDDY_HTTP_URL, default\n"
+    "                  http://127.0.0.1:8081); exit 1 when any were found\n"
+    "examples:\n"
+    "  eddy topics create orders -p 3 -c retention.ms=86400000\n"
+    "  eddy topics describe orders\n"
+    "  eddy topics alter-config orders --set retention.ms=3600000 --delete cleanup.policy\n"
+    "  eddy topics add-partitions orders -p 6\n";
 
 #define MAX_CONFIGS 64
 
@@ -94,8 +107,8 @@ static int topics_create(rd_kafka_t *rk, const char *name, int partitions, int r
     int rc = cli_metadata(rk, &md); /* reachability first: a clear error, fast */
     if (rc) return rc;
     rd_kafka_metadata_destroy(md);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, replicas, errstr,
-                                                    sizeof errstr);
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(name, partitions, replicas, errstr, sizeof errstr);
     if (!nt) return cli_fail(CLI_EUSAGE, "topic %s: %s", name, errstr);
     for (int i = 0; i < nconfigs; i++) {
         const char *eq = strchr(configs[i], '=');
@@ -171,9 +184,12 @@ static void json_str(const char *s)
     putchar('"');
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
     }
     putchar('"');
 }
@@ -207,14 +223,16 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
             memcpy(sorted, ents, n * sizeof *sorted);
             qsort(sorted, n, sizeof *sorted, cmp_entry);
             if (g_cli.json) {
-                printf("\"configs\":{");
+                printf(",\"configs\":{");
                 for (size_t k = 0; k < n; k++) {
                     if (k) putchar(',');
                     json_str(rd_kafka_ConfigEntry_name(sorted[k]));
                     putchar(':');
                     const char *v = rd_kafka_ConfigEntry_value(sorted[k]);
-                    if (v) json_str(v);
-                    else printf("null");
+                    if (v)
+                        json_str(v);
+                    else
+                        printf("null");
                 }
                 printf("}");
             } else {
@@ -236,6 +254,16 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
     return rc;
 }
 
+/* "1,2,3" (JSON array body with json; text: the same, "-" when empty). */
+static void broker_list(const int32_t *ids, int n, char *out, size_t cap, int json)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && len + 12 < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%d", i ? "," : "", (int)ids[i]);
+    if (!n && !json) snprintf(out, cap, "-");
+}
+
 static int topics_describe(rd_kafka_t *rk, const char *name)
 {
     const struct rd_kafka_metadata *md;
@@ -253,8 +281,8 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
     } else {
         printf("TOPIC       %s\nPARTITIONS  %d\nINTERNAL    %s\n\n", name, t->partition_cnt,
                cli_topic_internal(name) ? "yes" : "no");
-        printf("%-10s %-7s %-14s %-14s %s\n", "PARTITION", "LEADER", "LOG-START", "HIGH-WATERMARK",
-               "MESSAGES");
+        printf("%-10s %-7s %-12s %-12s %-14s %-14s %s\n", "PARTITION", "LEADER", "REPLICAS", "ISR",
+               "LOG-START", "HIGH-WATERMARK", "MESSAGES");
     }
     for (int i = 0; i < t->partition_cnt; i++) {
         const struct rd_kafka_metadata_partition *p = &t->partitions[i];
@@ -266,14 +294,21 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
                           rd_kafka_err2str(e));
             break;
         }
+        /* replicas and in-sync replicas: on a cluster, where each partition lives and which
+         * copies are caught up (a broker down shows as a shorter ISR or a moved leader) */
+        char reps[128], isrs[128];
+        broker_list(p->replicas, p->replica_cnt, reps, sizeof reps, g_cli.json);
+        broker_list(p->isrs, p->isr_cnt, isrs, sizeof isrs, g_cli.json);
         if (g_cli.json)
-            printf("%s{\"partition\":%d,\"leader\":%d,\"logStart\":%lld,\"highWatermark\":%lld}",
-                   i ? "," : "", (int)p->id, (int)p->leader, (long long)lo, (long long)hi);
+            printf("%s{\"partition\":%d,\"leader\":%d,\"replicas\":[%s],\"isr\":[%s],"
+                   "\"logStart\":%lld,\"highWatermark\":%lld,\"messages\":%lld}",
+                   i ? "," : "", (int)p->id, (int)p->leader, reps, isrs, (long long)lo,
+                   (long long)hi, (long long)(hi - lo));
         else
-            printf("%-10d %-7d %-14lld %-14lld %lld\n", (int)p->id, (int)p->leader,
-                   (long long)lo, (long long)hi, (long long)(hi - lo));
+            printf("%-10d %-7d %-12s %-12s %-14lld %-14lld %lld\n", (int)p->id, (int)p->leader,
+                   reps, isrs, (long long)lo, (long long)hi, (long long)(hi - lo));
     }
-    if (g_cli.json) printf("],");
+    if (g_cli.json) printf("]");
     rd_kafka_metadata_destroy(md);
     if (rc == CLI_OK) rc = describe_configs(rk, name);
     if (g_cli.json) printf("}\n");
@@ -330,6 +365,211 @@ static int topics_scrub_report(const char *url)
     return found ? CLI_EFAIL : CLI_OK;
 }
 
+/* The topic's configs as the broker describes them: every entry's name, value and whether it
+ * is a dynamic (per-topic) override. */
+typedef struct cfg_entry {
+    char *name, *value;
+    int dynamic;
+} cfg_entry;
+
+static int get_configs(rd_kafka_t *rk, const char *name, cfg_entry **out, int *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_DescribeConfigs(rk, &cr, 1, o, q);
+    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
+    int rc = CLI_EUNREACHABLE;
+    if (ev) {
+        rc = CLI_OK;
+        size_t nres = 0;
+        const rd_kafka_ConfigResource_t **res = NULL;
+        if (rd_kafka_event_error(ev))
+            rc = cli_fail(CLI_EFAIL, "configs of %s: %s", name, rd_kafka_event_error_string(ev));
+        else
+            res = rd_kafka_DescribeConfigs_result_resources(
+                rd_kafka_event_DescribeConfigs_result(ev), &nres);
+        for (size_t i = 0; rc == CLI_OK && i < nres; i++) {
+            if (rd_kafka_ConfigResource_error(res[i])) {
+                rc = cli_fail(
+                    rd_kafka_ConfigResource_error(res[i]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                        ? CLI_ENOTFOUND
+                        : CLI_EFAIL,
+                    "configs of %s: %s", name, rd_kafka_ConfigResource_error_string(res[i]));
+                break;
+            }
+            size_t n = 0;
+            const rd_kafka_ConfigEntry_t **ents = rd_kafka_ConfigResource_configs(res[i], &n);
+            *out = xcalloc(n + 1, sizeof **out);
+            for (size_t k = 0; k < n; k++) {
+                const char *v = rd_kafka_ConfigEntry_value(ents[k]);
+                (*out)[k].name = xstrdup(rd_kafka_ConfigEntry_name(ents[k]));
+                (*out)[k].value = v ? xstrdup(v) : NULL;
+                (*out)[k].dynamic = rd_kafka_ConfigEntry_source(ents[k]) ==
+                                    RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
+            }
+            *nout = (int)n;
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+static void free_configs(cfg_entry *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(c[i].name);
+        free(c[i].value);
+    }
+    free(c);
+}
+
+/* AlterConfigs replaces a topic's whole set of dynamic configs, so the request carries the
+ * current overrides with the changes applied (librdkafka 2.0 has no IncrementalAlterConfigs). */
+static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **sets, int nsets,
+                               const char **dels, int ndels)
+{
+    const struct rd_kafka_metadata *md;
+    int rc = cli_metadata(rk, &md);
+    if (rc) return rc;
+    int known = cli_md_topic(md, name) != NULL;
+    rd_kafka_metadata_destroy(md);
+    if (!known) return cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
+    cfg_entry *cur;
+    int ncur;
+    if ((rc = get_configs(rk, name, &cur, &ncur))) return rc;
+    for (int i = 0; i < ndels; i++) {
+        int found = 0;
+        for (int k = 0; k < ncur; k++) found |= !strcmp(cur[k].name, dels[i]);
+        if (!found) {
+            free_configs(cur, ncur);
+            return cli_fail(CLI_EUSAGE,
+                            "topic %s has no config '%s' (eddy topics describe %s "
+                            "lists them)",
+                            name, dels[i], name);
+        }
+    }
+    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+    /* kept: current overrides neither set nor deleted */
+    for (int k = 0; k < ncur; k++) {
+        if (!cur[k].dynamic || !cur[k].value) continue;
+        int touched = 0;
+        for (int i = 0; i < ndels; i++) touched |= !strcmp(dels[i], cur[k].name);
+        for (int i = 0; i < nsets; i++)
+            touched |= !strncmp(sets[i], cur[k].name, strlen(cur[k].name)) &&
+                       sets[i][strlen(cur[k].name)] == '=';
+        if (!touched) rd_kafka_ConfigResource_set_config(cr, cur[k].name, cur[k].value);
+    }
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        char *k = xstrndup(sets[i], (size_t)(eq - sets[i]));
+        rd_kafka_ConfigResource_set_config(cr, k, eq + 1);
+        free(k);
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+    rd_kafka_AlterConfigs(rk, &cr, 1, o, q);
+    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT);
+    rc = CLI_EUNREACHABLE;
+    if (ev) {
+        rc = CLI_OK;
+        size_t nres = 0;
+        const rd_kafka_ConfigResource_t **res = NULL;
+        if (rd_kafka_event_error(ev))
+            rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s", name,
+                          rd_kafka_event_error_string(ev));
+        else
+            res = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev),
+                                                         &nres);
+        for (size_t i = 0; rc == CLI_OK && i < nres; i++)
+            if (rd_kafka_ConfigResource_error(res[i]))
+                rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s (%s)", name,
+                              rd_kafka_ConfigResource_error_string(res[i]),
+                              rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])));
+        rd_kafka_event_destroy(ev);
+    }
+    if (rc == CLI_OK) {
+        cfg_entry *now;
+        int nnow;
+        if (get_configs(rk, name, &now, &nnow) == CLI_OK) {
+            for (int k = 0; k < nnow; k++) {
+                const char *was = NULL;
+                int mentioned = 0;
+                for (int i = 0; i < ncur; i++)
+                    if (!strcmp(cur[i].name, now[k].name)) was = cur[i].value;
+                for (int i = 0; i < ndels; i++) mentioned |= !strcmp(dels[i], now[k].name);
+                for (int i = 0; i < nsets; i++)
+                    mentioned |= !strncmp(sets[i], now[k].name, strlen(now[k].name)) &&
+                                 sets[i][strlen(now[k].name)] == '=';
+                if (!mentioned) continue;
+                if (g_cli.json)
+                    cli_json_print(json_pack("{s:s,s:s,s:s?,s:s?,s:b}", "topic", name, "config",
+                                             now[k].name, "before", was, "after", now[k].value,
+                                             "override", now[k].dynamic));
+                else
+                    printf("%s %s: %s -> %s%s\n", name, now[k].name, was ? was : "(null)",
+                           now[k].value ? now[k].value : "(null)",
+                           now[k].dynamic ? "" : " (default)");
+            }
+            free_configs(now, nnow);
+        }
+    }
+    free_configs(cur, ncur);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_ConfigResource_destroy(cr);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+static int topics_add_partitions(rd_kafka_t *rk, const char *name, int total)
+{
+    char errstr[512];
+    const struct rd_kafka_metadata *md;
+    int rc = cli_metadata(rk, &md);
+    if (rc) return rc;
+    const struct rd_kafka_metadata_topic *t = cli_md_topic(md, name);
+    int have = t ? t->partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    if (!t) return cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
+    if (total <= have)
+        return cli_fail(CLI_EUSAGE,
+                        "topic %s already has %d partition(s): -p is the new total, above %d "
+                        "(partitions are never removed)",
+                        name, have, have);
+    rd_kafka_NewPartitions_t *np =
+        rd_kafka_NewPartitions_new(name, (size_t)total, errstr, sizeof errstr);
+    if (!np) return cli_fail(CLI_EUSAGE, "add partitions to %s: %s", name, errstr);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+    rd_kafka_CreatePartitions(rk, &np, 1, o, q);
+    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT);
+    rc = CLI_EUNREACHABLE;
+    if (ev) {
+        if (rd_kafka_event_error(ev)) {
+            rc = cli_fail(CLI_EFAIL, "add partitions to %s: %s", name,
+                          rd_kafka_event_error_string(ev));
+        } else {
+            size_t n = 0;
+            const rd_kafka_topic_result_t **res = rd_kafka_CreatePartitions_result_topics(
+                rd_kafka_event_CreatePartitions_result(ev), &n);
+            rc = CLI_OK;
+            for (size_t i = 0; i < n; i++)
+                if (rd_kafka_topic_result_error(res[i])) rc = topic_result(res + i, 1, "");
+            if (rc == CLI_OK) printf("topic %s: %d -> %d partitions\n", name, have, total);
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_NewPartitions_destroy(np);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
 int cmd_topics(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -339,44 +579,43 @@ int cmd_topics(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"all", no_argument, NULL, 'a'},
         {"http", required_argument, NULL, 'H'},
+        {"set", required_argument, NULL, 'c'},
+        {"delete", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     const char *http_url = getenv("EDDY_HTTP_URL");
     if (!http_url || !*http_url) http_url = "http://127.0.0.1:8081";
     long long partitions = 1, replicas = 1;
-    const char *configs[MAX_CONFIGS];
-    int nconfigs = 0, all = 0, c;
+    const char *configs[MAX_CONFIGS], *dels[MAX_CONFIGS];
+    int nconfigs = 0, ndels = 0, all = 0, c, have_p = 0;
     while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:aH:", lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_usage, stdout); return CLI_OK;
         case 'p':
             if (cli_parse_int(optarg, 1, 100000, &partitions))
                 return cli_usage_error(k_usage, "-p wants a partition count, got '%s'", optarg);
+            have_p = 1;
             break;
         case 'r':
             if (cli_parse_int(optarg, 1, 1000, &replicas))
-                return cli_usage_error(k_usage, "-r wants a replication factor, got '%s'",
-                                       optarg);
+                return cli_usage_error(k_usage, "-r wants a replication factor, got '%s'", optarg);
             break;
         case 'c':
             if (!strchr(optarg, '=') || optarg[0] == '=' || nconfigs >= MAX_CONFIGS)
                 return cli_usage_error(k_usage, "-c wants key=value, got '%s'", optarg);
             configs[nconfigs++] = optarg;
             break;
-        case 'a':
-            all = 1;
+        case 'a': all = 1; break;
+        case 'D':
+            if (!*optarg || strchr(optarg, '=') || ndels >= MAX_CONFIGS)
+                return cli_usage_error(k_usage, "--delete wants a config name, got '%s'", optarg);
+            dels[ndels++] = optarg;
             break;
-        case 'H':
-            http_url = optarg;
-            break;
-        default:
-            fputs(k_usage, stderr);
-            return CLI_EUSAGE;
+        case 'H': http_url = optarg; break;
+        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -389,19 +628,76 @@ int cmd_topics(int argc, char **argv)
     }
     int want = !strcmp(sub, "list") ? 1 : 2;
     if (strcmp(sub, "list") && strcmp(sub, "create") && strcmp(sub, "delete") &&
-        strcmp(sub, "describe"))
+        strcmp(sub, "describe") && strcmp(sub, "alter-config") && strcmp(sub, "add-partitions"))
         return cli_usage_error(k_usage, "topics: unknown subcommand '%s'", sub);
+    if (!strcmp(sub, "alter-config") && nconfigs + ndels == 0)
+        return cli_usage_error(k_usage, "topics alter-config: what to change? --set key=value "
+                                        "or --delete key");
+    if (!strcmp(sub, "add-partitions") && !have_p)
+        return cli_usage_error(k_usage, "topics add-partitions: -p TOTAL (the new partition "
+                                        "count) is required");
     if (npos != want)
         return cli_usage_error(k_usage, "topics %s: %s", sub,
                                npos < want ? "which topic?" : "too many arguments");
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
     int rc;
-    if (!strcmp(sub, "list")) rc = topics_list(rk, all);
+    if (!strcmp(sub, "list"))
+        rc = topics_list(rk, all);
     else if (!strcmp(sub, "create"))
         rc = topics_create(rk, pos[1], (int)partitions, (int)replicas, configs, nconfigs);
-    else if (!strcmp(sub, "delete")) rc = topics_delete(rk, pos[1]);
-    else rc = topics_describe(rk, pos[1]);
+    else if (!strcmp(sub, "delete"))
+        rc = topics_delete(rk, pos[1]);
+    else if (!strcmp(sub, "alter-config"))
+        rc = topics_alter_config(rk, pos[1], configs, nconfigs, dels, ndels);
+    else if (!strcmp(sub, "add-partitions"))
+        rc = topics_add_partitions(rk, pos[1], (int)partitions);
+    else
+        rc = topics_describe(rk, pos[1]);
     rd_kafka_destroy(rk);
+    return rc;
+}
+
+int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions)
+{
+    char errstr[512];
+    rd_kafka_NewTopic_t *nt = NULL;
+    rd_kafka_DeleteTopic_t *dt = NULL;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_opts(rk, partitions > 0 ? RD_KAFKA_ADMIN_OP_CREATETOPICS
+                                                               : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    if (partitions > 0) {
+        nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof errstr);
+        if (!nt) {
+            rd_kafka_AdminOptions_destroy(o);
+            rd_kafka_queue_destroy(q);
+            return cli_fail(CLI_EUSAGE, "topic %s: %s", name, errstr);
+        }
+        rd_kafka_CreateTopics(rk, &nt, 1, o, q);
+    } else {
+        dt = rd_kafka_DeleteTopic_new(name);
+        rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
+    }
+    rd_kafka_event_t *ev = cli_admin_wait(q, partitions > 0 ? RD_KAFKA_EVENT_CREATETOPICS_RESULT
+                                                            : RD_KAFKA_EVENT_DELETETOPICS_RESULT);
+    int rc = CLI_EUNREACHABLE;
+    if (ev) {
+        rc = CLI_OK;
+        size_t n = 0;
+        const rd_kafka_topic_result_t **res =
+            partitions > 0
+                ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
+                : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+        if (rd_kafka_event_error(ev))
+            rc = cli_fail(CLI_EFAIL, "%s topic %s: %s", partitions > 0 ? "create" : "delete", name,
+                          rd_kafka_event_error_string(ev));
+        for (size_t i = 0; rc == CLI_OK && i < n; i++)
+            if (rd_kafka_topic_result_error(res[i])) rc = topic_result(res + i, 1, "");
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_AdminOptions_destroy(o);
+    if (nt) rd_kafka_NewTopic_destroy(nt);
+    if (dt) rd_kafka_DeleteTopic_destroy(dt);
+    rd_kafka_queue_destroy(q);
     return rc;
 }

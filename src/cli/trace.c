@@ -27,7 +27,10 @@ static const char *const k_trace_usage =
     "  the beginning to their current end and prints every event whose x-correlation-id\n"
     "  header or envelope correlationId is CORRELATION_ID, sorted by event timestamp:\n"
     "  time, topic/partition@offset, eventType (indented under the event that caused it),\n"
-    "  eventId, causationId, source. Exit status 4 when nothing matches.\n";
+    "  eventId, causationId, source. Exit status 4 when nothing matches.\n"
+    "examples:\n"
+    "  eddy trace 6f1c2a90-1d2e-4c1a-9a55-0d3f4b1e2c77\n"
+    "  eddy trace 6f1c2a90-1d2e-4c1a-9a55-0d3f4b1e2c77 --topics order.events,payment.events\n";
 
 typedef struct hit {
     int64_t ts;
@@ -238,7 +241,10 @@ static const char *const k_dlq_usage =
     "  Prints each dead letter of TOPIC (read from TOPIC.dlq, from the beginning): when it\n"
     "  failed, after how many attempts, why (reason, error), which service, where the original\n"
     "  message was (topic/partition@offset) and the original event's type, id and\n"
-    "  correlation id. TOPIC may also be given with its .dlq suffix.\n";
+    "  correlation id. TOPIC may also be given with its .dlq suffix.\n"
+    "examples:\n"
+    "  eddy dlq payment.events\n"
+    "  eddy dlq payment.events.dlq -n 1 --json\n";
 
 typedef struct dlq_state {
     long count, max;

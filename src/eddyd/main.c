@@ -25,7 +25,7 @@
 #include "metrics/metrics.h"
 #include "rest/rest.h"
 
-#define EDDY_VERSION "0.1.0"
+#include "eddy_version.h" /* EDDY_VERSION, EDDY_VERSION_FULL: generated (cmake/EddyVersion.cmake) */
 #define HTTP_MAX_BODY (16u << 20)
 
 static void usage(FILE *f)
@@ -161,7 +161,7 @@ int main(int argc, char **argv)
             }
             break;
         }
-        case O_VERSION: printf("eddyd %s\n", EDDY_VERSION); return 0;
+        case O_VERSION: printf("eddyd %s\n", EDDY_VERSION_FULL); return 0;
         case O_LIST: list_settings = true; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -34,39 +34,40 @@ void g_fill_join_resp(group *g, gmember *m, breq *r, int err)
 {
     kmsg *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    k_set_int(resp, "ErrorCode", err);
+    k_set_int(resp, JoinGroupResponse_ErrorCode, err);
     if (err) {
-        k_set_int(resp, "GenerationId", -1);
+        k_set_int(resp, JoinGroupResponse_GenerationId, -1);
         if (v >= 7) {
-            k_set_str(resp, "ProtocolType", NULL);
-            k_set_str(resp, "ProtocolName", NULL);
+            k_set_str(resp, JoinGroupResponse_ProtocolType, NULL);
+            k_set_str(resp, JoinGroupResponse_ProtocolName, NULL);
         } else {
-            k_set_str(resp, "ProtocolName", "");
+            k_set_str(resp, JoinGroupResponse_ProtocolName, "");
         }
-        k_set_str(resp, "Leader", "");
-        k_set_str(resp, "MemberId", m ? m->id : "");
-        k_new_items(resp, "Members", 0);
+        k_set_str(resp, JoinGroupResponse_Leader, "");
+        k_set_str(resp, JoinGroupResponse_MemberId, m ? m->id : "");
+        k_new_items(resp, JoinGroupResponse_Members, 0);
         return;
     }
-    k_set_int(resp, "GenerationId", g->generation);
-    k_set_str(resp, "ProtocolType", g->protocol_type ? g->protocol_type : "");
-    k_set_str(resp, "ProtocolName", g->protocol ? g->protocol : "");
-    k_set_str(resp, "Leader", g->leader ? g->leader : "");
-    k_set_bool(resp, "SkipAssignment", false);
-    k_set_str(resp, "MemberId", m->id);
+    k_set_int(resp, JoinGroupResponse_GenerationId, g->generation);
+    k_set_str(resp, JoinGroupResponse_ProtocolType, g->protocol_type ? g->protocol_type : "");
+    k_set_str(resp, JoinGroupResponse_ProtocolName, g->protocol ? g->protocol : "");
+    k_set_str(resp, JoinGroupResponse_Leader, g->leader ? g->leader : "");
+    k_set_bool(resp, JoinGroupResponse_SkipAssignment, false);
+    k_set_str(resp, JoinGroupResponse_MemberId, m->id);
     bool leader = g->leader && !strcmp(g->leader, m->id);
     if (!leader) {
-        k_new_items(resp, "Members", 0);
+        k_new_items(resp, JoinGroupResponse_Members, 0);
         return;
     }
-    k_new_items(resp, "Members", g->nmembers);
+    k_new_items(resp, JoinGroupResponse_Members, g->nmembers);
     int i = 0;
     for (gmember *x = g->members; x; x = x->next, i++) {
-        kmsg *it = k_item(resp, "Members", i);
-        k_set_str(it, "MemberId", x->id);
-        k_set_str(it, "GroupInstanceId", x->instance_id);
+        kmsg *it = k_item(resp, JoinGroupResponse_Members, i);
+        k_set_str(it, JoinGroupResponseMember_MemberId, x->id);
+        k_set_str(it, JoinGroupResponseMember_GroupInstanceId, x->instance_id);
         const gproto *p = member_proto(x, g->protocol);
-        k_set_bytes(it, "Metadata", p && p->meta ? (const void *)p->meta : "", p ? p->len : 0);
+        k_set_bytes(it, JoinGroupResponseMember_Metadata, p && p->meta ? (const void *)p->meta : "",
+                    p ? p->len : 0);
     }
 }
 
@@ -75,18 +76,18 @@ void g_answer_sync(group *g, gmember *m, int err)
     breq *r = m->sync_req;
     if (!r) return;
     m->sync_req = NULL;
-    k_set_int(r->resp, "ErrorCode", err);
+    k_set_int(r->resp, SyncGroupResponse_ErrorCode, err);
     if (r->hdr.api_version >= 5 && !err) {
-        k_set_str(r->resp, "ProtocolType", g->protocol_type);
-        k_set_str(r->resp, "ProtocolName", g->protocol);
+        k_set_str(r->resp, SyncGroupResponse_ProtocolType, g->protocol_type);
+        k_set_str(r->resp, SyncGroupResponse_ProtocolName, g->protocol);
     } else if (r->hdr.api_version >= 5) {
-        k_set_str(r->resp, "ProtocolType", NULL);
-        k_set_str(r->resp, "ProtocolName", NULL);
+        k_set_str(r->resp, SyncGroupResponse_ProtocolType, NULL);
+        k_set_str(r->resp, SyncGroupResponse_ProtocolName, NULL);
     }
     if (!err && m->assign)
-        k_set_bytes(r->resp, "Assignment", m->assign, m->assign_len);
+        k_set_bytes(r->resp, SyncGroupResponse_Assignment, m->assign, m->assign_len);
     else
-        k_set_bytes(r->resp, "Assignment", "", 0);
+        k_set_bytes(r->resp, SyncGroupResponse_Assignment, "", 0);
     breq_done(r);
 }
 
@@ -96,7 +97,7 @@ static void answer_join_err(gmember *m, int err)
     if (!r) return;
     m->join_req = NULL;
     g_fill_join_resp(NULL, NULL, r, err);
-    k_set_str(r->resp, "MemberId", m->id);
+    k_set_str(r->resp, JoinGroupResponse_MemberId, m->id);
     breq_done(r);
 }
 

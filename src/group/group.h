@@ -19,9 +19,9 @@
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 
-/* The coordinator's dispatch rows (FindCoordinator, Join/Sync/Heartbeat, ...), terminated by a
- * row with key -1; eddyd's main registers them (dispatch_register). */
-extern const bhandler group_handlers[];
+/* The coordinator's dispatch rows (FindCoordinator, Join/Sync/Heartbeat, ...), indexed by API
+ * key; eddyd's main registers them (dispatch_register). */
+extern const bhandler_table group_handlers;
 
 /* Lifecycle: after the broker has loaded its topics / at shutdown, before the topics close. */
 int group_coord_start(broker *b);

@@ -48,45 +48,39 @@ static int check_gid(kstr s)
 
 /* ------------------------------------------------------------------ FindCoordinator ---- */
 
-static void fill_coord(broker *b, kmsg *m)
+/* The coordinator's address (this broker; -1/"" after an error): at the top of the response up
+ * to v3, per key from v4 on, under the same names. */
+static void fill_coord(broker *b, kmsg *m, int err, kfid node_id, kfid host, kfid port)
 {
-    k_set_int(m, "NodeId", b->node_id);
-    k_set_str(m, "Host", b->adv_host);
-    k_set_int(m, "Port", b->adv_port);
+    k_set_int(m, node_id, err ? -1 : b->node_id);
+    k_set_str(m, host, err ? "" : b->adv_host);
+    k_set_int(m, port, err ? -1 : b->adv_port);
 }
 
 static void h_find_coordinator(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    int8_t kt = (int8_t)(v >= 1 ? k_int(q, "KeyType") : 0);
+    int8_t kt = (int8_t)(v >= 1 ? k_int(q, FindCoordinatorRequest_KeyType) : 0);
     int err = (kt == 0 || kt == 1) ? KERR_NONE : KERR_INVALID_REQUEST;
     if (!b->groups) err = KERR_COORDINATOR_NOT_AVAILABLE;
     if (v >= 4) {
-        int32_t n = k_count(q, "CoordinatorKeys");
+        int32_t n = k_count(q, FindCoordinatorRequest_CoordinatorKeys);
         if (n < 0) n = 0;
-        k_new_items(resp, "Coordinators", n);
+        k_new_items(resp, FindCoordinatorResponse_Coordinators, n);
         for (int32_t i = 0; i < n; i++) {
-            kmsg *it = k_item(resp, "Coordinators", i);
-            k_set_str(it, "Key", kdup_empty(r, k_item_str(q, "CoordinatorKeys", i)));
-            k_set_int(it, "ErrorCode", err);
-            k_set_str(it, "ErrorMessage", NULL);
-            if (!err) fill_coord(b, it);
-            else {
-                k_set_int(it, "NodeId", -1);
-                k_set_str(it, "Host", "");
-                k_set_int(it, "Port", -1);
-            }
+            kmsg *it = k_item(resp, FindCoordinatorResponse_Coordinators, i);
+            k_set_str(it, Coordinator_Key,
+                      kdup_empty(r, k_item_str(q, FindCoordinatorRequest_CoordinatorKeys, i)));
+            k_set_int(it, Coordinator_ErrorCode, err);
+            k_set_str(it, Coordinator_ErrorMessage, NULL);
+            fill_coord(b, it, err, Coordinator_NodeId, Coordinator_Host, Coordinator_Port);
         }
     } else {
-        k_set_int(resp, "ErrorCode", err);
-        k_set_str(resp, "ErrorMessage", NULL);
-        if (!err) fill_coord(b, resp);
-        else {
-            k_set_int(resp, "NodeId", -1);
-            k_set_str(resp, "Host", "");
-            k_set_int(resp, "Port", -1);
-        }
+        k_set_int(resp, FindCoordinatorResponse_ErrorCode, err);
+        k_set_str(resp, FindCoordinatorResponse_ErrorMessage, NULL);
+        fill_coord(b, resp, err, FindCoordinatorResponse_NodeId, FindCoordinatorResponse_Host,
+                   FindCoordinatorResponse_Port);
     }
     breq_done(r);
 }
@@ -96,18 +90,19 @@ static void h_find_coordinator(broker *b, breq *r)
 static void join_fail(breq *r, int err, const char *member_id)
 {
     g_fill_join_resp(NULL, NULL, r, err);
-    k_set_str(r->resp, "MemberId", member_id ? member_id : "");
+    k_set_str(r->resp, JoinGroupResponse_MemberId, member_id ? member_id : "");
     breq_done(r);
 }
 
 /* Protocols of the request equal the member's (same names, order and metadata)? */
 static bool same_protocols(const gmember *m, const kmsg *q)
 {
-    int32_t n = k_count(q, "Protocols");
+    int32_t n = k_count(q, JoinGroupRequest_Protocols);
     if (n != m->nprotos) return false;
     for (int32_t i = 0; i < n; i++) {
-        kmsg *p = k_item(q, "Protocols", i);
-        kstr name = k_str(p, "Name"), meta = k_str(p, "Metadata");
+        kmsg *p = k_item(q, JoinGroupRequest_Protocols, i);
+        kstr name = k_str(p, JoinGroupRequestProtocol_Name),
+             meta = k_str(p, JoinGroupRequestProtocol_Metadata);
         if (!kstr_is(name, m->protos[i].name)) return false;
         int32_t ml = meta.len < 0 ? 0 : meta.len;
         if (ml != m->protos[i].len) return false;
@@ -124,13 +119,14 @@ static void member_update(gmember *m, breq *r, int32_t session, int32_t rebalanc
         free(m->protos[i].meta);
     }
     free(m->protos);
-    int32_t n = k_count(q, "Protocols");
+    int32_t n = k_count(q, JoinGroupRequest_Protocols);
     if (n < 0) n = 0;
     m->protos = xcalloc((size_t)(n ? n : 1), sizeof *m->protos);
     m->nprotos = n;
     for (int32_t i = 0; i < n; i++) {
-        kmsg *p = k_item(q, "Protocols", i);
-        kstr name = k_str(p, "Name"), meta = k_str(p, "Metadata");
+        kmsg *p = k_item(q, JoinGroupRequest_Protocols, i);
+        kstr name = k_str(p, JoinGroupRequestProtocol_Name),
+             meta = k_str(p, JoinGroupRequestProtocol_Metadata);
         m->protos[i].name = xstrndup(name.len > 0 ? (const char *)name.p : "",
                                      name.len > 0 ? (size_t)name.len : 0);
         m->protos[i].len = meta.len > 0 ? meta.len : 0;
@@ -151,7 +147,7 @@ static void park_join(gmember *m, breq *r)
         /* a second JoinGroup while one is parked: the older one is superseded */
         breq *old = m->join_req;
         g_fill_join_resp(NULL, NULL, old, KERR_REBALANCE_IN_PROGRESS);
-        k_set_str(old->resp, "MemberId", m->id);
+        k_set_str(old->resp, JoinGroupResponse_MemberId, m->id);
         breq_done(old);
     }
     m->join_req = r;
@@ -172,23 +168,23 @@ static void reply_current(group *g, gmember *m, breq *r)
     breq_done(r);
 }
 
-static void h_join(broker *b, breq *r)
+static void h_join_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
-    kstr gid = k_str(q, "GroupId");
-    char *member_id = kdup_empty(r, k_str(q, "MemberId"));
-    char *instance = v >= 5 ? kdup(r, k_str(q, "GroupInstanceId")) : NULL;
-    int32_t session = (int32_t)k_int(q, "SessionTimeoutMs");
-    int32_t rebalance = v >= 1 ? (int32_t)k_int(q, "RebalanceTimeoutMs") : session;
-    char *ptype = kdup_empty(r, k_str(q, "ProtocolType"));
-    int32_t nprotos = k_count(q, "Protocols");
+    kstr gid = k_str(q, JoinGroupRequest_GroupId);
+    char *member_id = kdup_empty(r, k_str(q, JoinGroupRequest_MemberId));
+    char *instance = v >= 5 ? kdup(r, k_str(q, JoinGroupRequest_GroupInstanceId)) : NULL;
+    int32_t session = (int32_t)k_int(q, JoinGroupRequest_SessionTimeoutMs);
+    int32_t rebalance = v >= 1 ? (int32_t)k_int(q, JoinGroupRequest_RebalanceTimeoutMs) : session;
+    char *ptype = kdup_empty(r, k_str(q, JoinGroupRequest_ProtocolType));
+    int32_t nprotos = k_count(q, JoinGroupRequest_Protocols);
     if (rebalance <= 0) rebalance = session;
 
     if (!gc) return join_fail(r, KERR_COORDINATOR_NOT_AVAILABLE, member_id);
     if (check_gid(gid)) return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
-    kstr inst = v >= 5 ? k_str(q, "GroupInstanceId") : (kstr){NULL, -1};
+    kstr inst = v >= 5 ? k_str(q, JoinGroupRequest_GroupInstanceId) : (kstr){NULL, -1};
     if (inst.len > 0 && has_ctl_chars(inst.p, (size_t)inst.len))
         return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
     if (session < b->cfg.group_min_session_timeout_ms ||
@@ -204,7 +200,8 @@ static void h_join(broker *b, breq *r)
         if (ok) {
             ok = false;
             for (int32_t i = 0; i < nprotos && !ok; i++) {
-                kstr name = k_str(k_item(q, "Protocols", i), "Name");
+                kstr name =
+                    k_str(k_item(q, JoinGroupRequest_Protocols, i), JoinGroupRequestProtocol_Name);
                 bool all = true;
                 for (gmember *m = g->members; m && all; m = m->next) {
                     if (!unknown && !strcmp(m->id, member_id)) continue; /* replaced below */
@@ -328,10 +325,10 @@ static void h_join(broker *b, breq *r)
 
 static void sync_fail(breq *r, int err)
 {
-    k_set_int(r->resp, "ErrorCode", err);
-    k_set_str(r->resp, "ProtocolType", NULL);
-    k_set_str(r->resp, "ProtocolName", NULL);
-    k_set_bytes(r->resp, "Assignment", "", 0);
+    k_set_int(r->resp, SyncGroupResponse_ErrorCode, err);
+    k_set_str(r->resp, SyncGroupResponse_ProtocolType, NULL);
+    k_set_str(r->resp, SyncGroupResponse_ProtocolName, NULL);
+    k_set_bytes(r->resp, SyncGroupResponse_Assignment, "", 0);
     breq_done(r);
 }
 
@@ -351,25 +348,26 @@ static int check_member(group *g, const char *member_id, const char *instance, g
     return 0;
 }
 
-static void h_sync(broker *b, breq *r)
+static void h_sync_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
-    kstr gid = k_str(q, "GroupId");
+    kstr gid = k_str(q, SyncGroupRequest_GroupId);
     if (!gc) return sync_fail(r, KERR_COORDINATOR_NOT_AVAILABLE);
     if (check_gid(gid)) return sync_fail(r, KERR_INVALID_GROUP_ID);
     group *g = gc_find(gc, kdup(r, gid));
     if (!g) return sync_fail(r, KERR_UNKNOWN_MEMBER_ID);
-    char *member_id = kdup_empty(r, k_str(q, "MemberId"));
-    char *instance = v >= 3 ? kdup(r, k_str(q, "GroupInstanceId")) : NULL;
+    char *member_id = kdup_empty(r, k_str(q, SyncGroupRequest_MemberId));
+    char *instance = v >= 3 ? kdup(r, k_str(q, SyncGroupRequest_GroupInstanceId)) : NULL;
     gmember *m;
     int err = check_member(g, member_id, instance, &m);
     if (err) return sync_fail(r, err);
-    if ((int32_t)k_int(q, "GenerationId") != g->generation)
+    if ((int32_t)k_int(q, SyncGroupRequest_GenerationId) != g->generation)
         return sync_fail(r, KERR_ILLEGAL_GENERATION);
     if (v >= 5) {
-        kstr pt = k_str(q, "ProtocolType"), pn = k_str(q, "ProtocolName");
+        kstr pt = k_str(q, SyncGroupRequest_ProtocolType),
+             pn = k_str(q, SyncGroupRequest_ProtocolName);
         if ((pt.len >= 0 && !kstr_is(pt, g->protocol_type ? g->protocol_type : "")) ||
             (pn.len >= 0 && !kstr_is(pn, g->protocol ? g->protocol : "")))
             return sync_fail(r, KERR_INCONSISTENT_GROUP_PROTOCOL);
@@ -390,13 +388,13 @@ static void h_sync(broker *b, breq *r)
     m->sync_req = r;
     m->deadline_ms = now + m->session_ms;
     if (!g->leader || strcmp(g->leader, m->id)) return; /* follower: wait for the leader */
-    int32_t n = k_count(q, "Assignments");
+    int32_t n = k_count(q, SyncGroupRequest_Assignments);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *a = k_item(q, "Assignments", i);
-        char *id = kdup_empty(r, k_str(a, "MemberId"));
+        kmsg *a = k_item(q, SyncGroupRequest_Assignments, i);
+        char *id = kdup_empty(r, k_str(a, SyncGroupRequestAssignment_MemberId));
         gmember *x = g_member(g, id);
         if (!x) continue;
-        kstr as = k_str(a, "Assignment");
+        kstr as = k_str(a, SyncGroupRequestAssignment_Assignment);
         free(x->assign);
         x->assign_len = as.len > 0 ? as.len : 0;
         x->assign = xmalloc((size_t)x->assign_len + 1);
@@ -418,7 +416,7 @@ static void h_heartbeat(broker *b, breq *r)
     group_coord *gc = gc_of(b);
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
-    kstr gid = k_str(q, "GroupId");
+    kstr gid = k_str(q, HeartbeatRequest_GroupId);
     int err = KERR_NONE;
     group *g = NULL;
     gmember *m = NULL;
@@ -426,9 +424,9 @@ static void h_heartbeat(broker *b, breq *r)
     else if (check_gid(gid)) err = KERR_INVALID_GROUP_ID;
     else if (!(g = gc_find(gc, kdup(r, gid)))) err = KERR_UNKNOWN_MEMBER_ID;
     else {
-        char *instance = v >= 3 ? kdup(r, k_str(q, "GroupInstanceId")) : NULL;
-        err = check_member(g, kdup_empty(r, k_str(q, "MemberId")), instance, &m);
-        if (!err && (int32_t)k_int(q, "GenerationId") != g->generation)
+        char *instance = v >= 3 ? kdup(r, k_str(q, HeartbeatRequest_GroupInstanceId)) : NULL;
+        err = check_member(g, kdup_empty(r, k_str(q, HeartbeatRequest_MemberId)), instance, &m);
+        if (!err && (int32_t)k_int(q, HeartbeatRequest_GenerationId) != g->generation)
             err = KERR_ILLEGAL_GENERATION;
         if (!err) {
             switch (g->state) {
@@ -439,7 +437,7 @@ static void h_heartbeat(broker *b, breq *r)
             if (g->state != GS_EMPTY) m->deadline_ms = loop_now_ms(b->loop) + m->session_ms;
         }
     }
-    k_set_int(r->resp, "ErrorCode", err);
+    k_set_int(r->resp, HeartbeatResponse_ErrorCode, err);
     breq_done(r);
 }
 
@@ -466,119 +464,122 @@ static int leave_one(group_coord *gc, group *g, const char *member_id, const cha
     return KERR_NONE;
 }
 
-static void h_leave(broker *b, breq *r)
+static void h_leave_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    kstr gid = k_str(q, "GroupId");
+    kstr gid = k_str(q, LeaveGroupRequest_GroupId);
     int top = KERR_NONE;
     group *g = NULL;
     if (!gc) top = KERR_COORDINATOR_NOT_AVAILABLE;
     else if (check_gid(gid)) top = KERR_INVALID_GROUP_ID;
     else g = gc_find(gc, kdup(r, gid));
     if (v < 3) {
-        if (!top) top = leave_one(gc, g, kdup_empty(r, k_str(q, "MemberId")), NULL);
-        k_set_int(resp, "ErrorCode", top);
+        if (!top) top = leave_one(gc, g, kdup_empty(r, k_str(q, LeaveGroupRequest_MemberId)), NULL);
+        k_set_int(resp, LeaveGroupResponse_ErrorCode, top);
         breq_done(r);
         return;
     }
-    int32_t n = k_count(q, "Members");
+    int32_t n = k_count(q, LeaveGroupRequest_Members);
     if (n < 0) n = 0;
-    k_set_int(resp, "ErrorCode", top);
+    k_set_int(resp, LeaveGroupResponse_ErrorCode, top);
     if (top) {
-        k_new_items(resp, "Members", 0);
+        k_new_items(resp, LeaveGroupResponse_Members, 0);
         breq_done(r);
         return;
     }
-    k_new_items(resp, "Members", n);
+    k_new_items(resp, LeaveGroupResponse_Members, n);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *mi = k_item(q, "Members", i), *mo = k_item(resp, "Members", i);
-        char *id = kdup_empty(r, k_str(mi, "MemberId"));
-        char *inst = kdup(r, k_str(mi, "GroupInstanceId"));
-        k_set_str(mo, "MemberId", id);
-        k_set_str(mo, "GroupInstanceId", inst);
+        kmsg *mi = k_item(q, LeaveGroupRequest_Members, i),
+             *mo = k_item(resp, LeaveGroupResponse_Members, i);
+        char *id = kdup_empty(r, k_str(mi, MemberIdentity_MemberId));
+        char *inst = kdup(r, k_str(mi, MemberIdentity_GroupInstanceId));
+        k_set_str(mo, MemberResponse_MemberId, id);
+        k_set_str(mo, MemberResponse_GroupInstanceId, inst);
         if (g && !gc_find(gc, g->id)) g = NULL;
-        k_set_int(mo, "ErrorCode", leave_one(gc, g, id, inst));
+        k_set_int(mo, MemberResponse_ErrorCode, leave_one(gc, g, id, inst));
     }
     breq_done(r);
 }
 
 /* ------------------------------------------------------------------ ListGroups ---- */
 
-static void h_list(broker *b, breq *r)
+static void h_list_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    k_set_int(resp, "ErrorCode", gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
-    int32_t nf = v >= 4 ? k_count(q, "StatesFilter") : 0;
+    k_set_int(resp, ListGroupsResponse_ErrorCode, gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
+    int32_t nf = v >= 4 ? k_count(q, ListGroupsRequest_StatesFilter) : 0;
     int n = 0;
     group **sel = karena_alloc(r->arena, sizeof(group *) * (size_t)(gc ? gc->ngroups + 1 : 1));
     for (int i = 0; gc && i < gc->ngroups; i++) {
         group *g = gc->groups[i];
         bool ok = nf <= 0;
         for (int32_t j = 0; j < nf && !ok; j++) {
-            kstr s = k_item_str(q, "StatesFilter", j);
+            kstr s = k_item_str(q, ListGroupsRequest_StatesFilter, j);
             const char *st = g_state_name(g->state);
             ok = s.len >= 0 && (size_t)s.len == strlen(st) &&
                  !strncasecmp((const char *)s.p, st, (size_t)s.len);
         }
         if (ok) sel[n++] = g;
     }
-    k_new_items(resp, "Groups", n);
+    k_new_items(resp, ListGroupsResponse_Groups, n);
     for (int i = 0; i < n; i++) {
-        kmsg *it = k_item(resp, "Groups", i);
-        k_set_str(it, "GroupId", sel[i]->id);
-        k_set_str(it, "ProtocolType", sel[i]->protocol_type ? sel[i]->protocol_type : "");
-        k_set_str(it, "GroupState", g_state_name(sel[i]->state));
+        kmsg *it = k_item(resp, ListGroupsResponse_Groups, i);
+        k_set_str(it, ListedGroup_GroupId, sel[i]->id);
+        k_set_str(it, ListedGroup_ProtocolType, sel[i]->protocol_type ? sel[i]->protocol_type : "");
+        k_set_str(it, ListedGroup_GroupState, g_state_name(sel[i]->state));
     }
     breq_done(r);
 }
 
 /* ------------------------------------------------------------------ DescribeGroups ---- */
 
-static void h_describe(broker *b, breq *r)
+static void h_describe_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, "Groups");
+    int32_t n = k_count(q, DescribeGroupsRequest_Groups);
     if (n < 0) n = 0;
-    bool ops = k_bool(q, "IncludeAuthorizedOperations") && r->hdr.api_version >= 3;
-    k_new_items(resp, "Groups", n);
+    bool ops =
+        k_bool(q, DescribeGroupsRequest_IncludeAuthorizedOperations) && r->hdr.api_version >= 3;
+    k_new_items(resp, DescribeGroupsResponse_Groups, n);
     for (int32_t i = 0; i < n; i++) {
-        kmsg *it = k_item(resp, "Groups", i);
-        kstr gid = k_item_str(q, "Groups", i);
-        k_set_str(it, "GroupId", kdup_empty(r, gid));
-        k_set_int(it, "AuthorizedOperations", ops ? 0x0fb8 : AUTH_OPS_NONE);
-        k_set_str(it, "ProtocolType", "");
-        k_set_str(it, "ProtocolData", "");
+        kmsg *it = k_item(resp, DescribeGroupsResponse_Groups, i);
+        kstr gid = k_item_str(q, DescribeGroupsRequest_Groups, i);
+        k_set_str(it, DescribedGroup_GroupId, kdup_empty(r, gid));
+        k_set_int(it, DescribedGroup_AuthorizedOperations, ops ? 0x0fb8 : AUTH_OPS_NONE);
+        k_set_str(it, DescribedGroup_ProtocolType, "");
+        k_set_str(it, DescribedGroup_ProtocolData, "");
         group *g = NULL;
         int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
         if (!err) g = gc_find(gc, kdup(r, gid));
-        k_set_int(it, "ErrorCode", err);
+        k_set_int(it, DescribedGroup_ErrorCode, err);
         if (!g) {
-            k_set_str(it, "GroupState", err ? "" : "Dead");
-            k_new_items(it, "Members", 0);
+            k_set_str(it, DescribedGroup_GroupState, err ? "" : "Dead");
+            k_new_items(it, DescribedGroup_Members, 0);
             continue;
         }
         bool stable = g->state == GS_STABLE;
-        k_set_str(it, "GroupState", g_state_name(g->state));
-        k_set_str(it, "ProtocolType", g->protocol_type ? g->protocol_type : "");
-        k_set_str(it, "ProtocolData", stable && g->protocol ? g->protocol : "");
-        k_new_items(it, "Members", g->nmembers);
+        k_set_str(it, DescribedGroup_GroupState, g_state_name(g->state));
+        k_set_str(it, DescribedGroup_ProtocolType, g->protocol_type ? g->protocol_type : "");
+        k_set_str(it, DescribedGroup_ProtocolData, stable && g->protocol ? g->protocol : "");
+        k_new_items(it, DescribedGroup_Members, g->nmembers);
         int j = 0;
         for (gmember *m = g->members; m; m = m->next, j++) {
-            kmsg *mo = k_item(it, "Members", j);
-            k_set_str(mo, "MemberId", m->id);
-            k_set_str(mo, "GroupInstanceId", m->instance_id);
-            k_set_str(mo, "ClientId", m->client_id ? m->client_id : "");
-            k_set_str(mo, "ClientHost", m->client_host ? m->client_host : "");
+            kmsg *mo = k_item(it, DescribedGroup_Members, j);
+            k_set_str(mo, DescribedGroupMember_MemberId, m->id);
+            k_set_str(mo, DescribedGroupMember_GroupInstanceId, m->instance_id);
+            k_set_str(mo, DescribedGroupMember_ClientId, m->client_id ? m->client_id : "");
+            k_set_str(mo, DescribedGroupMember_ClientHost, m->client_host ? m->client_host : "");
             const gproto *p = NULL;
             for (int x = 0; stable && x < m->nprotos && g->protocol; x++)
                 if (!strcmp(m->protos[x].name, g->protocol)) p = &m->protos[x];
-            k_set_bytes(mo, "MemberMetadata", p ? (const void *)p->meta : "", p ? p->len : 0);
-            k_set_bytes(mo, "MemberAssignment",
+            k_set_bytes(mo, DescribedGroupMember_MemberMetadata, p ? (const void *)p->meta : "",
+                        p ? p->len : 0);
+            k_set_bytes(mo, DescribedGroupMember_MemberAssignment,
                         stable && m->assign ? (const void *)m->assign : "",
                         stable && m->assign ? m->assign_len : 0);
         }
@@ -592,14 +593,14 @@ static void h_delete_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, "GroupsNames");
+    int32_t n = k_count(q, DeleteGroupsRequest_GroupsNames);
     if (n < 0) n = 0;
-    k_new_items(resp, "Results", n);
+    k_new_items(resp, DeleteGroupsResponse_Results, n);
     grecs *rs = grecs_new();
     for (int32_t i = 0; i < n; i++) {
-        kmsg *it = k_item(resp, "Results", i);
-        kstr gid = k_item_str(q, "GroupsNames", i);
-        k_set_str(it, "GroupId", kdup_empty(r, gid));
+        kmsg *it = k_item(resp, DeleteGroupsResponse_Results, i);
+        kstr gid = k_item_str(q, DeleteGroupsRequest_GroupsNames, i);
+        k_set_str(it, DeletableGroupResult_GroupId, kdup_empty(r, gid));
         int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
         group *g = err ? NULL : gc_find(gc, kdup(r, gid));
         if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
@@ -611,7 +612,7 @@ static void h_delete_groups(broker *b, breq *r)
             LOGI("group", "group %s deleted (%d offsets)", g->id, g->noffs);
             gc_remove(gc, g);
         }
-        k_set_int(it, "ErrorCode", err);
+        k_set_int(it, DeletableGroupResult_ErrorCode, err);
     }
     if (!gc) {
         grecs_free(rs);
@@ -627,19 +628,23 @@ static void h_delete_groups(broker *b, breq *r)
 static void commit_all_err(breq *r, int err)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int32_t nt = k_count(q, "Topics");
+    int32_t nt = k_count(q, OffsetCommitRequest_Topics);
     if (nt < 0) nt = 0;
-    k_new_items(resp, "Topics", nt);
+    k_new_items(resp, OffsetCommitResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, "Topics", i), *to = k_item(resp, "Topics", i);
-        k_set_str(to, "Name", kdup_empty(r, k_str(ti, "Name")));
-        int32_t np = k_count(ti, "Partitions");
+        kmsg *ti = k_item(q, OffsetCommitRequest_Topics, i),
+             *to = k_item(resp, OffsetCommitResponse_Topics, i);
+        k_set_str(to, OffsetCommitResponseTopic_Name,
+                  kdup_empty(r, k_str(ti, OffsetCommitRequestTopic_Name)));
+        int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
         if (np < 0) np = 0;
-        k_new_items(to, "Partitions", np);
+        k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, "Partitions", j);
-            k_set_int(po, "PartitionIndex", k_int(k_item(ti, "Partitions", j), "PartitionIndex"));
-            k_set_int(po, "ErrorCode", err);
+            kmsg *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex,
+                      k_int(k_item(ti, OffsetCommitRequestTopic_Partitions, j),
+                            OffsetCommitRequestPartition_PartitionIndex));
+            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, err);
         }
     }
 }
@@ -648,13 +653,14 @@ static void commit_store_err(breq *r, int err)
 {
     /* the append failed: every partition that was going to be stored reports err */
     kmsg *resp = r->resp;
-    int32_t nt = k_count(resp, "Topics");
+    int32_t nt = k_count(resp, OffsetCommitResponse_Topics);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *to = k_item(resp, "Topics", i);
-        int32_t np = k_count(to, "Partitions");
+        kmsg *to = k_item(resp, OffsetCommitResponse_Topics, i);
+        int32_t np = k_count(to, OffsetCommitResponseTopic_Partitions);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, "Partitions", j);
-            if (k_int(po, "ErrorCode") == 0) k_set_int(po, "ErrorCode", err);
+            kmsg *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            if (k_int(po, OffsetCommitResponsePartition_ErrorCode) == 0)
+                k_set_int(po, OffsetCommitResponsePartition_ErrorCode, err);
         }
     }
 }
@@ -664,10 +670,10 @@ static void h_offset_commit(broker *b, breq *r)
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
-    kstr gid = k_str(q, "GroupId");
-    int32_t gen = v >= 1 ? (int32_t)k_int(q, "GenerationIdOrMemberEpoch") : -1;
-    char *member_id = v >= 1 ? kdup_empty(r, k_str(q, "MemberId")) : "";
-    char *instance = v >= 7 ? kdup(r, k_str(q, "GroupInstanceId")) : NULL;
+    kstr gid = k_str(q, OffsetCommitRequest_GroupId);
+    int32_t gen = v >= 1 ? (int32_t)k_int(q, OffsetCommitRequest_GenerationIdOrMemberEpoch) : -1;
+    char *member_id = v >= 1 ? kdup_empty(r, k_str(q, OffsetCommitRequest_MemberId)) : "";
+    char *instance = v >= 7 ? kdup(r, k_str(q, OffsetCommitRequest_GroupInstanceId)) : NULL;
     int err = KERR_NONE;
     group *g = NULL;
     if (!gc) err = KERR_COORDINATOR_NOT_AVAILABLE;
@@ -694,32 +700,35 @@ static void h_offset_commit(broker *b, breq *r)
     }
     int64_t now_wall = now_wall_ms();
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, "Topics");
+    int32_t nt = k_count(q, OffsetCommitRequest_Topics);
     if (nt < 0) nt = 0;
-    k_new_items(resp, "Topics", nt);
+    k_new_items(resp, OffsetCommitResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, "Topics", i), *to = k_item(resp, "Topics", i);
-        kstr name = k_str(ti, "Name");
+        kmsg *ti = k_item(q, OffsetCommitRequest_Topics, i),
+             *to = k_item(resp, OffsetCommitResponse_Topics, i);
+        kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
         char *tname = kdup_empty(r, name);
-        k_set_str(to, "Name", tname);
+        k_set_str(to, OffsetCommitResponseTopic_Name, tname);
         btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        int32_t np = k_count(ti, "Partitions");
+        int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
         if (np < 0) np = 0;
-        k_new_items(to, "Partitions", np);
+        k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *pi = k_item(ti, "Partitions", j), *po = k_item(to, "Partitions", j);
-            int32_t part = (int32_t)k_int(pi, "PartitionIndex");
-            k_set_int(po, "PartitionIndex", part);
-            kstr meta = k_str(pi, "CommittedMetadata");
+            kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
+                 *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            int32_t part = (int32_t)k_int(pi, OffsetCommitRequestPartition_PartitionIndex);
+            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
+            kstr meta = k_str(pi, OffsetCommitRequestPartition_CommittedMetadata);
             int perr = KERR_NONE;
             if (!t || part < 0 || part >= t->nparts) perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (meta.len > b->cfg.offset_metadata_max_bytes)
                 perr = KERR_OFFSET_METADATA_TOO_LARGE;
-            k_set_int(po, "ErrorCode", perr);
+            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, perr);
             if (perr) continue;
             goffset *o = g_offset_put(g, tname, part);
-            o->offset = k_int(pi, "CommittedOffset");
-            o->leader_epoch = v >= 6 ? (int32_t)k_int(pi, "CommittedLeaderEpoch") : -1;
+            o->offset = k_int(pi, OffsetCommitRequestPartition_CommittedOffset);
+            o->leader_epoch =
+                v >= 6 ? (int32_t)k_int(pi, OffsetCommitRequestPartition_CommittedLeaderEpoch) : -1;
             free(o->metadata);
             o->metadata = xstrdup(kdup_empty(r, meta));
             o->commit_ts = now_wall;
@@ -735,29 +744,32 @@ static void h_offset_commit(broker *b, breq *r)
 static void fetch_part(kmsg *po, group *g, const char *topic, int32_t part)
 {
     goffset *o = g ? g_offset_find(g, topic, part) : NULL;
-    k_set_int(po, "PartitionIndex", part);
-    k_set_int(po, "CommittedOffset", o ? o->offset : -1);
-    k_set_int(po, "CommittedLeaderEpoch", o ? o->leader_epoch : -1);
-    k_set_str(po, "Metadata", o && o->metadata ? o->metadata : "");
-    k_set_int(po, "ErrorCode", KERR_NONE);
+    k_set_int(po, OffsetFetchResponsePartition_PartitionIndex, part);
+    k_set_int(po, OffsetFetchResponsePartition_CommittedOffset, o ? o->offset : -1);
+    k_set_int(po, OffsetFetchResponsePartition_CommittedLeaderEpoch, o ? o->leader_epoch : -1);
+    k_set_str(po, OffsetFetchResponsePartition_Metadata, o && o->metadata ? o->metadata : "");
+    k_set_int(po, OffsetFetchResponsePartition_ErrorCode, KERR_NONE);
 }
 
-/* Fills dst.Topics from src.Topics (null = every committed offset of g). */
-static void fetch_topics(breq *r, kmsg *dst, const kmsg *src, group *g)
+/* Fills dst's topic list (field dst_topics) from src's (src_topics; null = every committed offset
+ * of g). Up to v7 both lists are at the top of the messages, from v8 on inside a group; their
+ * elements have one shape in both layouts. */
+static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, kfid src_topics,
+                         group *g)
 {
-    int32_t nt = k_count(src, "Topics");
+    int32_t nt = k_count(src, src_topics);
     if (nt >= 0) {
-        k_new_items(dst, "Topics", nt);
+        k_new_items(dst, dst_topics, nt);
         for (int32_t i = 0; i < nt; i++) {
-            kmsg *ti = k_item(src, "Topics", i), *to = k_item(dst, "Topics", i);
-            char *name = kdup_empty(r, k_str(ti, "Name"));
-            k_set_str(to, "Name", name);
-            int32_t np = k_count(ti, "PartitionIndexes");
+            kmsg *ti = k_item(src, src_topics, i), *to = k_item(dst, dst_topics, i);
+            char *name = kdup_empty(r, k_str(ti, OffsetFetchRequestTopic_Name));
+            k_set_str(to, OffsetFetchResponseTopic_Name, name);
+            int32_t np = k_count(ti, OffsetFetchRequestTopic_PartitionIndexes);
             if (np < 0) np = 0;
-            k_new_items(to, "Partitions", np);
+            k_new_items(to, OffsetFetchResponseTopic_Partitions, np);
             for (int32_t j = 0; j < np; j++)
-                fetch_part(k_item(to, "Partitions", j), g, name,
-                           (int32_t)k_item_int(ti, "PartitionIndexes", j));
+                fetch_part(k_item(to, OffsetFetchResponseTopic_Partitions, j), g, name,
+                           (int32_t)k_item_int(ti, OffsetFetchRequestTopic_PartitionIndexes, j));
         }
         return;
     }
@@ -770,17 +782,18 @@ static void fetch_topics(breq *r, kmsg *dst, const kmsg *src, group *g)
         for (int j = 0; j < nn && !seen; j++) seen = !strcmp(names[j], g->offs[i].topic);
         if (!seen) names[nn++] = g->offs[i].topic;
     }
-    k_new_items(dst, "Topics", nn);
+    k_new_items(dst, dst_topics, nn);
     for (int t = 0; t < nn; t++) {
-        kmsg *to = k_item(dst, "Topics", t);
-        k_set_str(to, "Name", names[t]);
+        kmsg *to = k_item(dst, dst_topics, t);
+        k_set_str(to, OffsetFetchResponseTopic_Name, names[t]);
         int np = 0;
         for (int i = 0; i < n; i++) np += !strcmp(names[t], g->offs[i].topic);
-        k_new_items(to, "Partitions", np);
+        k_new_items(to, OffsetFetchResponseTopic_Partitions, np);
         int j = 0;
         for (int i = 0; i < n; i++)
             if (!strcmp(names[t], g->offs[i].topic))
-                fetch_part(k_item(to, "Partitions", j++), g, names[t], g->offs[i].partition);
+                fetch_part(k_item(to, OffsetFetchResponseTopic_Partitions, j++), g, names[t],
+                           g->offs[i].partition);
     }
 }
 
@@ -790,26 +803,27 @@ static void h_offset_fetch(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     if (v < 8) {
-        kstr gid = k_str(q, "GroupId");
+        kstr gid = k_str(q, OffsetFetchRequest_GroupId);
         bool bad = gid.len > 0 && check_gid(gid);
         group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
-        fetch_topics(r, resp, q, g);
-        k_set_int(resp, "ErrorCode",
+        fetch_topics(r, resp, OffsetFetchResponse_Topics, q, OffsetFetchRequest_Topics, g);
+        k_set_int(resp, OffsetFetchResponse_ErrorCode,
                   !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
         breq_done(r);
         return;
     }
-    int32_t ng = k_count(q, "Groups");
+    int32_t ng = k_count(q, OffsetFetchRequest_Groups);
     if (ng < 0) ng = 0;
-    k_new_items(resp, "Groups", ng);
+    k_new_items(resp, OffsetFetchResponse_Groups, ng);
     for (int32_t i = 0; i < ng; i++) {
-        kmsg *gi = k_item(q, "Groups", i), *go = k_item(resp, "Groups", i);
-        kstr gid = k_str(gi, "GroupId");
-        k_set_str(go, "GroupId", kdup_empty(r, gid));
+        kmsg *gi = k_item(q, OffsetFetchRequest_Groups, i),
+             *go = k_item(resp, OffsetFetchResponse_Groups, i);
+        kstr gid = k_str(gi, OffsetFetchRequestGroup_GroupId);
+        k_set_str(go, OffsetFetchResponseGroup_GroupId, kdup_empty(r, gid));
         bool bad = gid.len > 0 && check_gid(gid);
         group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
-        fetch_topics(r, go, gi, g);
-        k_set_int(go, "ErrorCode",
+        fetch_topics(r, go, OffsetFetchResponseGroup_Topics, gi, OffsetFetchRequestGroup_Topics, g);
+        k_set_int(go, OffsetFetchResponseGroup_ErrorCode,
                   !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
     }
     breq_done(r);
@@ -846,40 +860,42 @@ static void h_offset_delete(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    kstr gid = k_str(q, "GroupId");
+    kstr gid = k_str(q, OffsetDeleteRequest_GroupId);
     int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
     group *g = err ? NULL : gc_find(gc, kdup(r, gid));
     if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
     bool consumer = g && g->protocol_type && !strcmp(g->protocol_type, "consumer");
     if (!err && g->nmembers > 0 && !consumer) err = KERR_NON_EMPTY_GROUP;
-    k_set_int(resp, "ErrorCode", err);
+    k_set_int(resp, OffsetDeleteResponse_ErrorCode, err);
     if (err) {
-        k_new_items(resp, "Topics", 0);
+        k_new_items(resp, OffsetDeleteResponse_Topics, 0);
         breq_done(r);
         return;
     }
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, "Topics");
+    int32_t nt = k_count(q, OffsetDeleteRequest_Topics);
     if (nt < 0) nt = 0;
-    k_new_items(resp, "Topics", nt);
+    k_new_items(resp, OffsetDeleteResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, "Topics", i), *to = k_item(resp, "Topics", i);
-        kstr name = k_str(ti, "Name");
+        kmsg *ti = k_item(q, OffsetDeleteRequest_Topics, i),
+             *to = k_item(resp, OffsetDeleteResponse_Topics, i);
+        kstr name = k_str(ti, OffsetDeleteRequestTopic_Name);
         char *tname = kdup_empty(r, name);
-        k_set_str(to, "Name", tname);
+        k_set_str(to, OffsetDeleteResponseTopic_Name, tname);
         bool sub = g->nmembers > 0 && group_subscribed(g, name);
-        int32_t np = k_count(ti, "Partitions");
+        int32_t np = k_count(ti, OffsetDeleteRequestTopic_Partitions);
         if (np < 0) np = 0;
-        k_new_items(to, "Partitions", np);
+        k_new_items(to, OffsetDeleteResponseTopic_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, "Partitions", j);
-            int32_t part = (int32_t)k_int(k_item(ti, "Partitions", j), "PartitionIndex");
-            k_set_int(po, "PartitionIndex", part);
+            kmsg *po = k_item(to, OffsetDeleteResponseTopic_Partitions, j);
+            int32_t part = (int32_t)k_int(k_item(ti, OffsetDeleteRequestTopic_Partitions, j),
+                                          OffsetDeleteRequestPartition_PartitionIndex);
+            k_set_int(po, OffsetDeleteResponsePartition_PartitionIndex, part);
             int perr = KERR_NONE;
             btopic *t = topic_find(b, tname);
             if (sub) perr = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
             else if (!t || part < 0 || part >= t->nparts) perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            k_set_int(po, "ErrorCode", perr);
+            k_set_int(po, OffsetDeleteResponsePartition_ErrorCode, perr);
             if (perr) continue;
             goffset *o = g_offset_find(g, tname, part);
             if (o) {
@@ -894,11 +910,16 @@ static void h_offset_delete(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ table ---- */
 
-const bhandler group_handlers[] = {
-    {8, 0, 9, 0, h_offset_commit},     {9, 0, 9, 0, h_offset_fetch},
-    {10, 0, 4, 0, h_find_coordinator}, {11, 0, 9, 0, h_join},
-    {12, 0, 4, 0, h_heartbeat},        {13, 0, 5, 0, h_leave},
-    {14, 0, 5, 0, h_sync},             {15, 0, 5, 0, h_describe},
-    {16, 0, 4, 0, h_list},             {42, 0, 2, 0, h_delete_groups},
-    {47, 0, 0, 0, h_offset_delete},    {-1, 0, 0, 0, NULL},
+const bhandler_table group_handlers = {
+    [API_OffsetCommit] = {0, 9, 0, h_offset_commit},
+    [API_OffsetFetch] = {0, 9, 0, h_offset_fetch},
+    [API_FindCoordinator] = {0, 4, 0, h_find_coordinator},
+    [API_JoinGroup] = {0, 9, 0, h_join_group},
+    [API_Heartbeat] = {0, 4, 0, h_heartbeat},
+    [API_LeaveGroup] = {0, 5, 0, h_leave_group},
+    [API_SyncGroup] = {0, 5, 0, h_sync_group},
+    [API_DescribeGroups] = {0, 5, 0, h_describe_groups},
+    [API_ListGroups] = {0, 4, 0, h_list_groups},
+    [API_DeleteGroups] = {0, 2, 0, h_delete_groups},
+    [API_OffsetDelete] = {0, 0, 0, h_offset_delete},
 };

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/util.h"
 
@@ -585,59 +584,26 @@ bool kmsg_equal(const kmsg *a, const kmsg *b, int16_t version, bool flexible)
 
 /* ------------------------------------------------------------------ accessors ---- */
 
-int kmsg_field_index(const kschema *s, const char *name)
+_Noreturn void kmsg_bad_field(const kmsg *m, kfid f)
 {
-    for (int i = 0; i < s->nfields; i++)
-        if (!strcasecmp(s->fields[i].name, name)) return i; /* the spec mixes cases */
-    fprintf(stderr, "kmsg: BUG: schema %s has no field \"%s\" (fields:", s->name, name);
-    for (int i = 0; i < s->nfields; i++) fprintf(stderr, " %s", s->fields[i].name);
-    fprintf(stderr, ")\n");
+    int sid = KFID_STRUCT(f), idx = KFID_INDEX(f);
+    const char *want = sid > 0 && sid < KS_COUNT_ ? kstruct_names[sid] : "?";
+    if (!m)
+        fprintf(stderr, "kmsg: BUG: field %d of %s read from a NULL message\n", idx, want);
+    else
+        fprintf(stderr, "kmsg: BUG: field %d of %s used on %s (%s)\n", idx, want,
+                m->schema->id > 0 && m->schema->id < KS_COUNT_ ? kstruct_names[m->schema->id] : "?",
+                m->schema->name);
     abort();
 }
 
-static const kval *getv(const kmsg *m, const char *f)
+void k_set_uuid(kmsg *m, kfid f, const uint8_t uuid[16])
 {
-    return &m->v[kmsg_field_index(m->schema, f)];
+    memcpy(k_val(m, f)->uuid, uuid, 16);
 }
-static kval *setv(kmsg *m, const char *f) { return &m->v[kmsg_field_index(m->schema, f)]; }
-
-int64_t k_int(const kmsg *m, const char *f) { return getv(m, f)->i; }
-double k_f64(const kmsg *m, const char *f) { return getv(m, f)->f; }
-bool k_bool(const kmsg *m, const char *f) { return getv(m, f)->i != 0; }
-kstr k_str(const kmsg *m, const char *f) { return getv(m, f)->s; }
-const uint8_t *k_uuid(const kmsg *m, const char *f) { return getv(m, f)->uuid; }
-int32_t k_count(const kmsg *m, const char *f) { return getv(m, f)->a.n; }
-
-kmsg *k_item(const kmsg *m, const char *f, int32_t i)
+void k_set_str(kmsg *m, kfid f, const char *s)
 {
-    const kval *v = getv(m, f);
-    if (i < 0 || i >= v->a.n) return NULL;
-    return v->a.v[i].m;
-}
-int64_t k_item_int(const kmsg *m, const char *f, int32_t i)
-{
-    const kval *v = getv(m, f);
-    if (i < 0 || i >= v->a.n) return 0;
-    return v->a.v[i].i;
-}
-kstr k_item_str(const kmsg *m, const char *f, int32_t i)
-{
-    const kval *v = getv(m, f);
-    if (i < 0 || i >= v->a.n) return (kstr){NULL, -1};
-    return v->a.v[i].s;
-}
-kmsg *k_struct(const kmsg *m, const char *f) { return getv(m, f)->m; }
-
-void k_set_int(kmsg *m, const char *f, int64_t v) { setv(m, f)->i = v; }
-void k_set_f64(kmsg *m, const char *f, double v) { setv(m, f)->f = v; }
-void k_set_bool(kmsg *m, const char *f, bool v) { setv(m, f)->i = v ? 1 : 0; }
-void k_set_uuid(kmsg *m, const char *f, const uint8_t uuid[16])
-{
-    memcpy(setv(m, f)->uuid, uuid, 16);
-}
-void k_set_str(kmsg *m, const char *f, const char *s)
-{
-    kval *v = setv(m, f);
+    kval *v = k_val(m, f);
     v->frags = NULL;
     if (!s) {
         v->s = (kstr){NULL, -1};
@@ -648,9 +614,9 @@ void k_set_str(kmsg *m, const char *f, const char *s)
     memcpy(p, s, n);
     v->s = (kstr){(const uint8_t *)p, (int32_t)n};
 }
-void k_set_bytes(kmsg *m, const char *f, const void *p, int32_t len)
+void k_set_bytes(kmsg *m, kfid f, const void *p, int32_t len)
 {
-    kval *v = setv(m, f);
+    kval *v = k_val(m, f);
     v->frags = NULL;
     if (!p || len < 0) {
         v->s = (kstr){NULL, -1};
@@ -660,26 +626,25 @@ void k_set_bytes(kmsg *m, const char *f, const void *p, int32_t len)
     if (len) memcpy(d, p, (size_t)len);
     v->s = (kstr){d, len};
 }
-void k_set_ref(kmsg *m, const char *f, const void *p, int32_t len)
+void k_set_ref(kmsg *m, kfid f, const void *p, int32_t len)
 {
-    kval *v = setv(m, f);
+    kval *v = k_val(m, f);
     v->frags = NULL;
     v->s = (kstr){p ? (const uint8_t *)p : (const uint8_t *)"", p ? len : -1};
     if (len < 0) v->s = (kstr){NULL, -1};
 }
-void k_set_frags(kmsg *m, const char *f, kfile_frag *frags)
+void k_set_frags(kmsg *m, kfid f, kfile_frag *frags)
 {
-    kval *v = setv(m, f);
+    kval *v = k_val(m, f);
     int64_t total = 0;
     for (kfile_frag *fr = frags; fr; fr = fr->next) total += fr->len;
     v->frags = frags;
     v->s = (kstr){(const uint8_t *)"", (int32_t)total};
 }
-void k_set_null(kmsg *m, const char *f)
+void k_set_null(kmsg *m, kfid f)
 {
-    int i = kmsg_field_index(m->schema, f);
-    kval *v = &m->v[i];
-    if (m->schema->fields[i].type == KT_ARRAY) {
+    kval *v = k_val(m, f);
+    if (k_field(m, f)->type == KT_ARRAY) {
         v->a.v = NULL;
         v->a.n = -1;
     } else {
@@ -687,11 +652,10 @@ void k_set_null(kmsg *m, const char *f)
         v->frags = NULL;
     }
 }
-kval *k_set_array(kmsg *m, const char *f, int32_t n)
+kval *k_set_array(kmsg *m, kfid f, int32_t n)
 {
-    int i = kmsg_field_index(m->schema, f);
-    const kfield *fd = &m->schema->fields[i];
-    kval *v = &m->v[i];
+    const kfield *fd = k_field(m, f);
+    kval *v = k_val(m, f);
     if (n < 0) n = 0;
     v->a.n = n;
     v->a.v = n ? karena_alloc(m->arena, (size_t)n * sizeof(kval)) : NULL;
@@ -699,17 +663,17 @@ kval *k_set_array(kmsg *m, const char *f, int32_t n)
         for (int32_t k = 0; k < n; k++) v->a.v[k].m = kmsg_new(m->arena, fd->sub);
     return v->a.v;
 }
-kmsg *k_new_items(kmsg *m, const char *f, int32_t n)
+kmsg *k_new_items(kmsg *m, kfid f, int32_t n)
 {
     kval *v = k_set_array(m, f, n);
     return n > 0 ? v[0].m : NULL;
 }
-kmsg *k_new_struct(kmsg *m, const char *f)
+kmsg *k_new_struct(kmsg *m, kfid f)
 {
-    int i = kmsg_field_index(m->schema, f);
-    const kfield *fd = &m->schema->fields[i];
-    m->v[i].m = fd->sub ? kmsg_new(m->arena, fd->sub) : NULL;
-    return m->v[i].m;
+    const kfield *fd = k_field(m, f);
+    kval *v = k_val(m, f);
+    v->m = fd->sub ? kmsg_new(m->arena, fd->sub) : NULL;
+    return v->m;
 }
 
 /* ------------------------------------------------------------------ headers ---- */
@@ -763,5 +727,5 @@ void kresp_header_encode(wbuf *w, int16_t api_key, int16_t api_version, int32_t 
 {
     wbuf_i32(w, correlation_id);
     const kapi *a = kapi_get(api_key);
-    if (api_key != 18 && a && kapi_flexible(a, api_version)) wbuf_uvarint(w, 0);
+    if (api_key != API_ApiVersions && a && kapi_flexible(a, api_version)) wbuf_uvarint(w, 0);
 }

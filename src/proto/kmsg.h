@@ -10,9 +10,12 @@
  * bytes in a decoded tree point into the input buffer (zero copy): keep the input alive as long
  * as the tree.
  *
- * Field access is by the Kafka spec name ("ErrorCode", "TimeoutMs", ...). Asking for a name the
- * schema does not have is a programming error and aborts (tests catch it at once); a field that
- * exists in the schema but not at the decoded version reads as its default.
+ * Field access is by generated constants named after the spec (api_gen.h: ProduceRequest_Acks,
+ * TopicProduceData_Name, ...; the naming scheme is described there and in docs/codec.md): a
+ * misspelt field does not compile, and an access is an array index. Each constant carries the
+ * id of the struct it belongs to; using it on another struct (a programming error, never a
+ * matter of input) aborts with both names. A field that exists in the schema but not at the
+ * decoded version reads as its default.
  */
 #ifndef EDDY_PROTO_KMSG_H
 #define EDDY_PROTO_KMSG_H
@@ -22,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "proto/api_gen.h"
 
 #define KV_MAX 0x7fff /* "and every later version" */
 #define KV_NONE (-1)  /* never (nullable / tagged / flexible) */
@@ -75,6 +79,7 @@ typedef struct kschema {
     const char *name; /* e.g. "ProduceRequest", "ProduceRequest.TopicData" */
     int nfields;
     const kfield *fields;
+    int id; /* KS_* of api_gen.h: the struct type (one id for alike definitions) */
 } kschema;
 
 /* Per-API description: versions, flexibility, request and response body schemas. */
@@ -85,9 +90,10 @@ typedef struct kapi {
     int16_t flex_min;                 /* first flexible version, KV_NONE if never */
     const kschema *request;
     const kschema *response;
+    int16_t response_error_code; /* index of the response's top-level ErrorCode, -1 if none */
 } kapi;
 
-/* All APIs the codec knows, indexed by key (NULL where unknown). */
+/* All APIs the codec knows, indexed by key (API_* of api_gen.h; NULL where unknown). */
 const kapi *kapi_get(int16_t key);
 #define KAPI_MAX_KEY 80
 
@@ -177,37 +183,105 @@ int64_t kout_size(const kout *o);
 /* Encodes `m` at `version` onto o->mem (file fragments via kout_add_file). */
 void kmsg_encode(const kmsg *m, int16_t version, bool flexible, kout *o);
 
-/* ---- accessors (field names are Kafka's spec names) ---- */
-int kmsg_field_index(const kschema *s, const char *name); /* aborts if unknown */
+/* ---- accessors (field constants of api_gen.h) ---- */
 
-int64_t k_int(const kmsg *m, const char *f);
-double k_f64(const kmsg *m, const char *f);
-bool k_bool(const kmsg *m, const char *f);
-kstr k_str(const kmsg *m, const char *f);           /* STRING / BYTES / RECORDS */
-const uint8_t *k_uuid(const kmsg *m, const char *f); /* 16 bytes */
-int32_t k_count(const kmsg *m, const char *f);      /* array length, -1 if null */
-kmsg *k_item(const kmsg *m, const char *f, int32_t i);    /* element of a struct array */
-int64_t k_item_int(const kmsg *m, const char *f, int32_t i); /* element of an int array */
-kstr k_item_str(const kmsg *m, const char *f, int32_t i);    /* element of a string array */
-kmsg *k_struct(const kmsg *m, const char *f);              /* KT_STRUCT field */
+/* A field constant: KFIELD(struct id, field index). */
+typedef int kfid;
+#define KFID_STRUCT(f) ((f) >> 8)
+#define KFID_INDEX(f) ((f)&0xff)
 
-void k_set_int(kmsg *m, const char *f, int64_t v);
-void k_set_f64(kmsg *m, const char *f, double v);
-void k_set_bool(kmsg *m, const char *f, bool v);
-void k_set_uuid(kmsg *m, const char *f, const uint8_t uuid[16]);
+/* Names of the struct ids (api_gen.c). */
+extern const char *const kstruct_names[KS_COUNT_];
+
+/* Reports a field constant used on a struct it does not belong to, and aborts. */
+_Noreturn void kmsg_bad_field(const kmsg *m, kfid f);
+
+/* The value slot of field f in m (f checked against m's struct). */
+static inline kval *k_val(const kmsg *m, kfid f)
+{
+    if (__builtin_expect(!m || m->schema->id != KFID_STRUCT(f), 0)) kmsg_bad_field(m, f);
+    return (kval *)&m->v[KFID_INDEX(f)];
+}
+/* Its schema row. */
+static inline const kfield *k_field(const kmsg *m, kfid f)
+{
+    k_val(m, f);
+    return &m->schema->fields[KFID_INDEX(f)];
+}
+
+static inline int64_t k_int(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->i;
+}
+static inline double k_f64(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->f;
+}
+static inline bool k_bool(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->i != 0;
+}
+static inline kstr k_str(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->s;
+} /* STRING/BYTES/RECORDS */
+static inline const uint8_t *k_uuid(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->uuid;
+}
+static inline int32_t k_count(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->a.n;
+} /* -1: null */
+/* Element i of a struct array (NULL when out of range). */
+static inline kmsg *k_item(const kmsg *m, kfid f, int32_t i)
+{
+    const kval *v = k_val(m, f);
+    return i >= 0 && i < v->a.n ? v->a.v[i].m : NULL;
+}
+/* Element i of an integer array (0 when out of range). */
+static inline int64_t k_item_int(const kmsg *m, kfid f, int32_t i)
+{
+    const kval *v = k_val(m, f);
+    return i >= 0 && i < v->a.n ? v->a.v[i].i : 0;
+}
+/* Element i of a string array (null when out of range). */
+static inline kstr k_item_str(const kmsg *m, kfid f, int32_t i)
+{
+    const kval *v = k_val(m, f);
+    return i >= 0 && i < v->a.n ? v->a.v[i].s : (kstr){NULL, -1};
+}
+static inline kmsg *k_struct(const kmsg *m, kfid f)
+{
+    return k_val(m, f)->m;
+} /* KT_STRUCT */
+
+static inline void k_set_int(kmsg *m, kfid f, int64_t v)
+{
+    k_val(m, f)->i = v;
+}
+static inline void k_set_f64(kmsg *m, kfid f, double v)
+{
+    k_val(m, f)->f = v;
+}
+static inline void k_set_bool(kmsg *m, kfid f, bool v)
+{
+    k_val(m, f)->i = v ? 1 : 0;
+}
+void k_set_uuid(kmsg *m, kfid f, const uint8_t uuid[16]);
 /* Copies the string into the message's arena. NULL => null. */
-void k_set_str(kmsg *m, const char *f, const char *s);
-void k_set_bytes(kmsg *m, const char *f, const void *p, int32_t len); /* copies; p NULL => null */
+void k_set_str(kmsg *m, kfid f, const char *s);
+void k_set_bytes(kmsg *m, kfid f, const void *p, int32_t len); /* copies; p NULL => null */
 /* References caller memory without copying (must outlive the encode). len -1 => null. */
-void k_set_ref(kmsg *m, const char *f, const void *p, int32_t len);
+void k_set_ref(kmsg *m, kfid f, const void *p, int32_t len);
 /* RECORDS from file fragments (total length = sum of frag lens). */
-void k_set_frags(kmsg *m, const char *f, kfile_frag *frags);
-void k_set_null(kmsg *m, const char *f); /* array or string/bytes to null */
+void k_set_frags(kmsg *m, kfid f, kfile_frag *frags);
+void k_set_null(kmsg *m, kfid f); /* array or string/bytes to null */
 /* Allocates an array of n elements (structs defaulted); returns the kval array. */
-kval *k_set_array(kmsg *m, const char *f, int32_t n);
+kval *k_set_array(kmsg *m, kfid f, int32_t n);
 /* For struct arrays: allocates n structs and returns the first; element i via k_item. */
-kmsg *k_new_items(kmsg *m, const char *f, int32_t n);
-kmsg *k_new_struct(kmsg *m, const char *f);
+kmsg *k_new_items(kmsg *m, kfid f, int32_t n);
+kmsg *k_new_struct(kmsg *m, kfid f);
 
 /* Deep equality of two trees at a version (fields absent at that version are ignored). */
 bool kmsg_equal(const kmsg *a, const kmsg *b, int16_t version, bool flexible);

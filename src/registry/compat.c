@@ -45,28 +45,6 @@ const char *compat_level_name(int l)
     return l >= 0 && (size_t)l < ARRAY_LEN(g_levels) ? g_levels[l] : "?";
 }
 
-void compat_reason(json_t *reasons, const char *type, const char *path, const char *fmt, ...)
-{
-    if (!reasons) return;
-    char desc[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(desc, sizeof desc, fmt, ap);
-    va_end(ap);
-    char *m = xasprintf("{errorType:'%s', description:'%s', path:'%s'}", type, desc,
-                        path[0] ? path : "/");
-    json_array_append_new(reasons, json_string(m));
-    free(m);
-}
-
-json_t *compat_parse_doc(const char *text, char *err, size_t errlen)
-{
-    json_error_t je;
-    json_t *j = json_loads(text ? text : "", JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
-    if (!j && err) snprintf(err, errlen, "invalid JSON: %s (line %d)", je.text, je.line);
-    return j;
-}
-
 char *schema_normalize(int type, const schema_src *s, char *err, size_t errlen)
 {
     if (type == STYPE_AVRO) return avro_normalize(s, err, errlen);

@@ -3,10 +3,11 @@
  * Every request but a GET is copied out of the HTTP layer, its answer deferred (http_defer),
  * and queued. The head of the queue runs step by step on the loop thread; a step either answers
  * (REG_DONE) or starts asynchronous work and names the next step (REG_WAIT): a job for the
- * worker thread (schema normalisation, compatibility checks: the expensive parts, over copies)
- * or a durable write to _schemas (store.c). Only when the head is answered does the next request
- * start, so registry writes happen in arrival order and every step sees the state its request
- * checked. The Kafka side of the loop keeps being served while a job or an fsync is under way.
+ * worker thread (parsing a body, normalising a schema, compatibility checks: the expensive
+ * parts, over copies) or a durable write to _schemas (store.c). Only when the head is answered
+ * does the next request start, so registry writes happen in arrival order and every step sees
+ * the state its request checked. The Kafka side of the loop keeps being served while a job or an
+ * fsync is under way.
  *
  * Worker: one thread; jobs go in under a mutex + condition variable, finished jobs come back on
  * a list under the same mutex and an eventfd the loop polls. The worker touches nothing but the
@@ -45,6 +46,7 @@ struct reg_worker {
 
 static void job_run(reg_job *j)
 {
+    if (j->body) j->parsed = json_loadb(j->body, j->body_len, JSON_REJECT_DUPLICATES, &j->jerr);
     if (j->text) {
         schema_src src = {j->text, j->rt, j->nrt};
         j->norm = schema_normalize(j->type, &src, j->err, sizeof j->err);
@@ -284,6 +286,7 @@ void reg_job_free(reg_job *job)
     free(job->prev);
     free(job->versions);
     json_decref(job->reasons);
+    json_decref(job->parsed);
     free(job);
 }
 
@@ -320,4 +323,9 @@ void reg_queue_stop(reg *r)
         op_free(op);
     }
     r->tail = NULL;
+}
+
+bool reg_qflag(const regreq *rq, int q)
+{
+    return rq->q[q] && !strcmp(rq->q[q], "true");
 }

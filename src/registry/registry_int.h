@@ -46,6 +46,9 @@ typedef struct reg_worker reg_worker;
 typedef struct reg_wait reg_wait;
 
 typedef struct reg {
+    /* the canonical form of a schema being written, computed on the worker (reg_apply uses it
+     * instead of computing it again on the loop) */
+    const char *hint_schema, *hint_canon;
     broker *b;
     btopic *t;
     sver **v;
@@ -64,6 +67,7 @@ typedef struct reg {
 /* One _schemas record to write: JSON texts (malloc()ed). */
 typedef struct wrec {
     char *key, *val; /* val NULL = tombstone */
+    json_t *jval;    /* val already parsed (optional, owned): applied without parsing it again */
 } wrec;
 
 /* ---- model queries (store.c) ---- */
@@ -94,7 +98,8 @@ int reg_write_async(reg *r, wrec *rs, int n, reg_write_done done, reg_op *op);
 void reg_write_cancel(reg *r); /* at stop: forget the waiting write (a replay will see it) */
 int reg_replay(reg *r);
 char *reg_key_schema(const char *subject, int version);
-char *reg_val_schema(const sver *v, bool deleted);
+/* Sets w->val (and w->jval) to the SCHEMA value of v. */
+void reg_wrec_schema_val(wrec *w, const sver *v, bool deleted);
 char *reg_watermark_val(int id);
 void reg_wrecs_free(wrec *rs, int n);
 
@@ -125,6 +130,11 @@ typedef struct inschema {
 
 /* Work for the worker thread: pure functions over copies (no registry state). */
 typedef struct reg_job {
+    /* parse (when body != NULL): the request body → parsed (handed back) or jerr */
+    const char *body;
+    size_t body_len;
+    json_t *parsed;
+    json_error_t jerr;
     /* normalise (when text != NULL): text + refs → norm/canon or err */
     int type;
     char *text;

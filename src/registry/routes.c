@@ -17,67 +17,6 @@
 #include "registry/compat.h"
 #include "registry/registry_int.h"
 
-/* ---------------------------------------------------------- responses ---- */
-
-void reg_reply_json(http_response *resp, int status, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(j);
-    http_resp_set(resp, status, CT_SR, s ? s : "null", s ? strlen(s) : 4);
-    free(s);
-}
-
-void reg_reply_err(http_response *resp, int status, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *msg = xmalloc((size_t)(n > 0 ? n : 0) + 1);
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)(n > 0 ? n : 0) + 1, fmt, ap);
-    va_end(ap);
-    json_t *m = json_string(msg);
-    if (!m) { /* not UTF-8 (e.g. a subject from the path): keep ASCII only */
-        for (char *p = msg; *p; p++)
-            if ((unsigned char)*p >= 0x80) *p = '?';
-        m = json_string(msg);
-    }
-    free(msg);
-    reg_reply_json(resp, status, json_pack("{s:i,s:o}", "error_code", code, "message", m));
-}
-
-void reg_reply_store_err(http_response *resp)
-{
-    reg_reply_err(resp, 500, 50001, "Error in the backend data store (%s)", SCHEMAS_TOPIC);
-}
-
-bool reg_qflag(const regreq *rq, int q)
-{
-    return rq->q[q] && !strcmp(rq->q[q], "true");
-}
-
-/* Subject names: valid UTF-8, no control characters, 1..1024 bytes. */
-static bool subject_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 1024) return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) return false;
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
-
-bool reg_check_subject(const char *s, http_response *resp)
-{
-    if (subject_ok(s)) return true;
-    reg_reply_err(resp, 422, 42208,
-                  "Invalid subject name (UTF-8, no control characters, at most "
-                  "1024 bytes)");
-    return false;
-}
-
 /* Wherever a subject is taken (also reads, which answer 40401 for other invalid names): no
  * control characters. (A NUL never gets here: see run_route.) */
 static bool check_subject_chars(const char *s, http_response *resp)
@@ -127,30 +66,9 @@ int reg_parse_version(const char *s)
     return v >= 1 && v <= 2147483647 ? (int)v : -1;
 }
 
-json_t *reg_sver_json(const sver *v, bool with_subject)
-{
-    json_t *o = json_object();
-    if (with_subject) json_object_set_new(o, "subject", json_string(v->subject));
-    json_object_set_new(o, "version", json_integer(v->version));
-    json_object_set_new(o, "id", json_integer(v->id));
-    if (v->type != STYPE_AVRO)
-        json_object_set_new(o, "schemaType", json_string(schema_type_name(v->type)));
-    if (json_array_size(v->refs)) json_object_set(o, "references", v->refs);
-    json_object_set_new(o, "schema", json_string(v->schema));
-    return o;
-}
 
-/* Latest version of a subject (not deleted unless include_deleted). */
 /* ------------------------------------------------------------ handlers ---- */
 
-bool reg_read_only(reg *r, const char *subject, http_response *resp)
-{
-    if (!strcmp(reg_mode_for(r, subject), "READONLY")) {
-        reg_reply_err(resp, 422, 42205, "Subject %s is in read-only mode", subject ? subject : "");
-        return true;
-    }
-    return false;
-}
 
 static void do_delete_subject(reg *r, const char *subject, reg_op *op, http_response *resp)
 {
@@ -181,7 +99,7 @@ static void do_delete_subject(reg *r, const char *subject, reg_op *op, http_resp
         if (strcmp(v->subject, subject)) continue;
         if (!perm && v->deleted) continue;
         rs[n].key = reg_key_schema(subject, v->version);
-        rs[n].val = perm ? NULL : reg_val_schema(v, true);
+        if (!perm) reg_wrec_schema_val(&rs[n], v, true);
         json_array_append_new(out, json_integer(v->version));
         n++;
     }
@@ -228,7 +146,7 @@ static void do_delete_version(reg *r, const char *subject, const char *vs, reg_o
                              subject, version, user->subject, user->version);
     wrec *rs = xcalloc(2, sizeof *rs);
     rs[0].key = reg_key_schema(subject, version);
-    rs[0].val = perm ? NULL : reg_val_schema(v, true);
+    if (!perm) reg_wrec_schema_val(&rs[0], v, true);
     int n = 1;
     if (perm) {
         rs[1].key = xstrdup("{\"keytype\":\"ID_WATERMARK\",\"magic\":0}");

@@ -19,6 +19,41 @@
 
 /* ------------------------------------------------- schema from a body ---- */
 
+/* Parses the request body (up to 512 KiB of JSON) on the worker, then runs `next`, which takes
+ * it with parsed_body. */
+static int parse_body(reg *r, reg_op *op, reg_step next)
+{
+    if (op->rq.body_len > MAX_BODY_BYTES) {
+        reg_reply_err(&op->resp, 413, 413, "Request body too large (limit %u bytes)",
+                      MAX_BODY_BYTES);
+        return REG_DONE;
+    }
+    reg_job *job = xcalloc(1, sizeof *job);
+    job->level = -1;
+    job->body = op->rq.body; /* the request's copy: nothing touches it while the job runs */
+    job->body_len = op->rq.body_len;
+    return reg_submit(r, op, job, next);
+}
+
+/* The body parse_body's job produced: a JSON object, or NULL after answering 400/422. */
+static json_t *parsed_body(reg_op *op)
+{
+    reg_job *job = op->job;
+    json_t *j = job->parsed;
+    job->parsed = NULL;
+    if (!j) {
+        reg_reply_err(&op->resp, 400, 400, "Unexpected JSON in the request body: %s",
+                      job->jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        reg_reply_err(&op->resp, 422, 422, "The request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
 /* Resolves references into texts (borrowed from the registry). */
 static int resolve_refs(reg *r, json_t *refs, schema_ref_text **out, int *nout, char *err,
                         size_t errlen)
@@ -184,7 +219,7 @@ static int check_compat(reg *r, reg_op *op, const char *subject, int only_versio
 
 static int register_written(reg *r, reg_op *op)
 {
-    (void)r;
+    r->hint_schema = r->hint_canon = NULL;
     if (op->resp.status == 200)
         LOGI("registry", "%s %s version %d id %d", op->import ? "imported" : "registered",
              op->subject, op->ver, op->want_id);
@@ -198,9 +233,13 @@ static int register_write(reg *r, reg_op *op)
     sver nv = {op->subject, op->ver, op->want_id, s->type, s->norm, NULL, s->refs, false};
     wrec *rs = xcalloc(1, sizeof *rs);
     rs[0].key = reg_key_schema(op->subject, op->ver);
-    rs[0].val = reg_val_schema(&nv, false);
+    reg_wrec_schema_val(&rs[0], &nv, false);
     reg_reply_json(&op->resp, 200, json_pack("{s:i}", "id", op->want_id));
-    return reg_write_then(r, op, rs, 1, register_written);
+    r->hint_schema = s->norm; /* cleared when the write is done (register_written) */
+    r->hint_canon = s->canon;
+    int st = reg_write_then(r, op, rs, 1, register_written);
+    if (st == REG_DONE) r->hint_schema = r->hint_canon = NULL; /* the append failed */
+    return st;
 }
 
 /* IMPORT mode: the caller chooses the id (and optionally the version). */
@@ -299,12 +338,10 @@ static bool bad_int(json_t *j)
            (!json_is_integer(j) || json_integer_value(j) < 1 || json_integer_value(j) > INT32_MAX);
 }
 
-int reg_register(reg *r, reg_op *op)
+static int register_parsed(reg *r, reg_op *op)
 {
     const char *subject = op->subject;
-    if (!reg_check_subject(subject, &op->resp) || reg_read_only(r, subject, &op->resp))
-        return REG_DONE;
-    json_t *body = reg_body_object(&op->rq, &op->resp);
+    json_t *body = parsed_body(op);
     if (!body) return REG_DONE;
     op->import = !strcmp(reg_mode_for(r, subject), "IMPORT");
     json_t *jid = json_object_get(body, "id"), *jver = json_object_get(body, "version");
@@ -314,6 +351,13 @@ int reg_register(reg *r, reg_op *op)
     int rc = read_schema(r, op, body, register_normalised);
     json_decref(body);
     return rc;
+}
+
+int reg_register(reg *r, reg_op *op)
+{
+    if (!reg_check_subject(op->subject, &op->resp) || reg_read_only(r, op->subject, &op->resp))
+        return REG_DONE;
+    return parse_body(r, op, register_parsed);
 }
 
 /* --------------------------------------------------------------- lookup ---- */
@@ -337,13 +381,18 @@ static int lookup_normalised(reg *r, reg_op *op)
     return REG_DONE;
 }
 
-int reg_lookup(reg *r, reg_op *op)
+static int lookup_parsed(reg *r, reg_op *op)
 {
-    json_t *body = reg_body_object(&op->rq, &op->resp);
+    json_t *body = parsed_body(op);
     if (!body) return REG_DONE;
     int rc = read_schema(r, op, body, lookup_normalised);
     json_decref(body);
     return rc;
+}
+
+int reg_lookup(reg *r, reg_op *op)
+{
+    return parse_body(r, op, lookup_parsed);
 }
 
 /* -------------------------------------------------------- compatibility ---- */
@@ -395,11 +444,16 @@ static int compat_normalised(reg *r, reg_op *op)
     return check_compat(r, op, subject, op->ver, level, compat_answer);
 }
 
-int reg_compatibility(reg *r, reg_op *op)
+static int compat_parsed(reg *r, reg_op *op)
 {
-    json_t *body = reg_body_object(&op->rq, &op->resp);
+    json_t *body = parsed_body(op);
     if (!body) return REG_DONE;
     int rc = read_schema(r, op, body, compat_normalised);
     json_decref(body);
     return rc;
+}
+
+int reg_compatibility(reg *r, reg_op *op)
+{
+    return parse_body(r, op, compat_parsed);
 }

@@ -124,6 +124,15 @@ void reg_apply(reg *r, json_t *key, json_t *val)
         if (!json_is_integer(jid) || !schema) return;
         int type = schema_type_parse(json_string_value(json_object_get(val, "schemaType")));
         if (type < 0) return;
+        /* the canonical form (a parse of the whole schema): kept when the text is unchanged (soft
+         * deletes), taken from the worker's result for a schema being registered */
+        char *canon = NULL;
+        if (old && old->type == type && !strcmp(old->schema, schema)) {
+            canon = old->canon;
+            old->canon = NULL;
+        } else if (r->hint_schema && !strcmp(r->hint_schema, schema)) {
+            canon = xstrdup(r->hint_canon);
+        }
         sver *v = old;
         if (!v) {
             v = xcalloc(1, sizeof *v);
@@ -145,7 +154,7 @@ void reg_apply(reg *r, json_t *key, json_t *val)
         v->id = (int)json_integer_value(jid);
         v->type = type;
         v->schema = xstrdup(schema);
-        v->canon = schema_canonical(type, schema);
+        v->canon = canon ? canon : schema_canonical(type, schema);
         if (!v->canon) v->canon = xstrdup(schema);
         json_t *refs = json_object_get(val, "references");
         v->refs = json_is_array(refs) ? json_incref(refs) : json_array();
@@ -226,7 +235,9 @@ static void wait_poll(loop *l, void *arg)
     r->wait = NULL;
     for (int i = 0; i < w->n; i++) {
         json_t *k = json_loads(w->rs[i].key, 0, NULL);
-        json_t *v = w->rs[i].val ? json_loads(w->rs[i].val, 0, NULL) : NULL;
+        json_t *v = w->rs[i].jval  ? json_incref(w->rs[i].jval)
+                    : w->rs[i].val ? json_loads(w->rs[i].val, 0, NULL)
+                                   : NULL;
         reg_apply(r, k, v);
         json_decref(k);
         json_decref(v);
@@ -363,14 +374,12 @@ char *reg_key_schema(const char *subject, int version)
     return s;
 }
 
-char *reg_val_schema(const sver *v, bool deleted)
+void reg_wrec_schema_val(wrec *w, const sver *v, bool deleted)
 {
-    json_t *o = json_pack("{s:s,s:i,s:i,s:s,s:s,s:O,s:b}", "subject", v->subject, "version",
-                          v->version, "id", v->id, "schemaType", schema_type_name(v->type),
-                          "schema", v->schema, "references", v->refs, "deleted", deleted);
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    w->jval = json_pack("{s:s,s:i,s:i,s:s,s:s,s:O,s:b}", "subject", v->subject, "version",
+                        v->version, "id", v->id, "schemaType", schema_type_name(v->type), "schema",
+                        v->schema, "references", v->refs, "deleted", deleted);
+    w->val = json_dumps(w->jval, JSON_COMPACT);
 }
 
 void reg_wrecs_free(wrec *rs, int n)
@@ -378,6 +387,7 @@ void reg_wrecs_free(wrec *rs, int n)
     for (int i = 0; i < n; i++) {
         free(rs[i].key);
         free(rs[i].val);
+        json_decref(rs[i].jval);
     }
     free(rs);
 }

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "storage/batch.h"

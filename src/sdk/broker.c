@@ -61,6 +61,8 @@ static int spawn(eddy_broker *b)
             dup2(fd, 2);
             dup2(fd, 1);
         }
+        int nul = open("/dev/null", O_RDONLY); /* eddy-mockd reads commands on stdin */
+        if (nul >= 0) dup2(nul, 0);
         if (b->mock)
             execlp(b->bin, b->bin, "--data-dir", b->data_dir, "--listen", listen_on, (char *)NULL);
         else /* no HTTP port: eddyd's default 8081 would collide between embedded brokers */

@@ -123,6 +123,12 @@ char *eddy_service_metrics_text(eddy_service *svc)
     sb_printf(&b, "# TYPE eddy_outbox_published_total counter\n"
                   "eddy_outbox_published_total{service=\"%s\"} %lld\n",
               svc->name, svc->relay ? (long long)eddy_relay_published(svc->relay) : 0LL);
+    for (int i = 0; i < svc->ncomponents; i++) {
+        if (!svc->components[i].metrics) continue;
+        char *t = svc->components[i].metrics(svc->components[i].arg);
+        if (t) sb_printf(&b, "%s", t);
+        free(t);
+    }
     return b.p;
 }
 

@@ -320,6 +320,34 @@ static int mark_acked(eddy_relay *r)
     return n;
 }
 
+/* An idempotent producer that hit a fatal error (a broker lost its sequence state, e.g. after
+ * an unclean leader election; the producer was fenced) accepts nothing more. Its unacknowledged
+ * rows are still unpublished in the outbox: drop it, start a new one (a new producer id) and let
+ * the next pass send them again (the inbox absorbs any copy that did reach the log). Returns 1
+ * if the producer was replaced. */
+static int relay_recover(eddy_relay *r)
+{
+    char why[512];
+    rd_kafka_resp_err_t fe = rd_kafka_fatal_error(r->rk, why, sizeof why);
+    if (!fe) return 0;
+    sdk_log("relay", "producer fatal error (%s): %s; starting a new producer", rd_kafka_err2name(fe),
+            why);
+    rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(r->rk, 0);
+    rd_kafka_destroy(r->rk);
+    r->rk = NULL;
+    r->inflight = 0;
+    r->failed = 0;
+    r->cursor = 0;
+    char err[512];
+    while (!(r->rk = sdk_producer_new(r->bootstrap, (const char *const *)r->conf, r, err,
+                                      sizeof err))) {
+        sdk_log("relay", "producer: %s", err); /* the configuration worked once: retry */
+        sdk_sleep_ms(1000);
+    }
+    return 1;
+}
+
 /* Produces the next batch of pending rows. Returns rows queued, or < 0. */
 static int produce_batch(eddy_relay *r)
 {
@@ -371,6 +399,12 @@ static int produce_batch(eddy_relay *r)
                 rd_kafka_poll(r->rk, 50);
                 continue;
             }
+            if (e == RD_KAFKA_RESP_ERR__FATAL) {
+                rd_kafka_headers_destroy(h);
+                eddy_rows_free(rows);
+                relay_recover(r);
+                return queued;
+            }
             sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
             rd_kafka_headers_destroy(h);
             eddy_rows_free(rows);
@@ -387,6 +421,7 @@ int eddy_relay_run_once(eddy_relay *r, int timeout_ms)
     int total = 0;
     for (;;) {
         rd_kafka_poll(r->rk, 0);
+        relay_recover(r);
         int m = mark_acked(r);
         if (m > 0) total += m;
         int q = r->failed && r->inflight > 0 ? 0 : produce_batch(r);
@@ -406,6 +441,7 @@ static void *relay_main(void *arg)
     int listening = sdk_store_listen(r->st) == 0 && eddy_store_is_postgres(r->st);
     while (!atomic_load(&r->stop)) {
         rd_kafka_poll(r->rk, 0);
+        relay_recover(r);
         mark_acked(r);
         int q = r->failed && r->inflight > 0 ? 0 : produce_batch(r);
         if (q > 0 || r->inflight > 0) {

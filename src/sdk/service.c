@@ -110,6 +110,40 @@ int eddy_service_configure(eddy_service *svc, const char *path)
     return rc;
 }
 
+/* ---- consumer group ----------------------------------------------------------------------- */
+/* Rebalances are logged: a moved coordinator, a lost broker or a new instance shows up here
+ * first. On revocation librdkafka commits the offsets stored so far (enable.auto.commit with
+ * enable.auto.offset.store=false: only processed messages), so the next owner starts after
+ * them. Eager and cooperative assignors both. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    eddy_service *svc = opaque;
+    int cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        sdk_log(svc->name, "rebalance: assigned %d partition(s)", parts->cnt);
+        rd_kafka_error_t *e = NULL;
+        if (cooperative) e = rd_kafka_incremental_assign(rk, parts);
+        else rd_kafka_assign(rk, parts);
+        if (e) {
+            sdk_log(svc->name, "rebalance: assign: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        sdk_log(svc->name, "rebalance: revoked %d partition(s)", parts->cnt);
+    } else {
+        sdk_log(svc->name, "rebalance: %s", rd_kafka_err2str(err));
+    }
+    if (cooperative) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
 /* ---- construction ------------------------------------------------------------------------- */
 int eddy_service_new(const char *name, eddy_service **out)
 {
@@ -208,6 +242,11 @@ static void create_topics(eddy_service *svc)
     }
     for (int i = 0; i < nd; i++) names[n++] = dlqs[i];
     int parts = conf_int(svc, "topic.partitions", 3);
+    /* -1: the cluster's default.replication.factor (eddyd: 1). A cluster wants 3 (and
+     * min.insync.replicas 2), set here or by the operator; docs/production.md. */
+    const char *rfs = eddy_service_get(svc, "topic.replication.factor");
+    int rf = rfs && atoi(rfs) > 0 ? atoi(rfs) : -1;
+    const char *minisr = eddy_service_get(svc, "topic.min.insync.replicas");
     rd_kafka_NewTopic_t *nt[SDK_MAX_TOPICS * 2 + SDK_MAX_HANDLERS * 2];
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -215,8 +254,15 @@ static void create_topics(eddy_service *svc)
         for (int j = 0; j < i; j++) dup |= !strcmp(names[i], names[j]);
         if (dup) continue;
         char err[256];
-        nt[k] = rd_kafka_NewTopic_new(names[i], parts, 1, err, sizeof err);
-        if (nt[k]) k++;
+        nt[k] = rd_kafka_NewTopic_new(names[i], parts, rf, err, sizeof err);
+        if (!nt[k]) {
+            sdk_log(svc->name, "create topic %s: %s", names[i], err);
+            continue;
+        }
+        if (minisr && *minisr &&
+            rd_kafka_NewTopic_set_config(nt[k], "min.insync.replicas", minisr))
+            sdk_log(svc->name, "create topic %s: min.insync.replicas=%s refused", names[i], minisr);
+        k++;
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(svc->dlq_rk);
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(svc->dlq_rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -330,6 +376,8 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
             free_strv(kc);
             return EDDY_ERR_PERMANENT;
         }
+        rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+        rd_kafka_conf_set_opaque(c, svc);
         svc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
         if (!svc->rk) {
             sdk_log(svc->name, "consumer: %s", err);
@@ -352,12 +400,33 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         }
     }
     free_strv(kc);
+    for (int i = 0; i < svc->ncomponents; i++)
+        if (svc->components[i].start &&
+            (rc = svc->components[i].start(svc, svc->components[i].arg)) < 0)
+            return rc;
     rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"));
     if (rc < 0) return rc;
     svc->started = 1;
     sdk_log(svc->name, "started (store %s, brokers %s)", eddy_store_is_postgres(svc->store) ?
             "postgres" : svc->store_url, svc->bootstrap);
     return 0;
+}
+
+int sdk_service_attach(eddy_service *svc, const sdk_component *c)
+{
+    if (svc->ncomponents >= SDK_MAX_COMPONENTS || svc->started) return EDDY_ERR_PERMANENT;
+    svc->components[svc->ncomponents++] = *c;
+    return 0;
+}
+
+const char *sdk_service_store_url(const eddy_service *svc)
+{
+    return svc->store_url;
+}
+
+const char *sdk_service_bootstrap(const eddy_service *svc)
+{
+    return svc->bootstrap;
 }
 
 eddy_store *eddy_service_store(eddy_service *svc)
@@ -475,6 +544,24 @@ static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *
     if (error) rd_kafka_header_add(h, "x-dlq-error", -1, error, -1);
     volatile int status = 0;
     int rc = 0;
+    char why[512];
+    rd_kafka_resp_err_t fe = rd_kafka_fatal_error(svc->dlq_rk, why, sizeof why);
+    if (fe) {
+        /* as the relay does (outbox.c): a fenced idempotent producer is replaced */
+        sdk_log(svc->name, "DLQ producer fatal error (%s): %s; starting a new producer",
+                rd_kafka_err2name(fe), why);
+        char **kc = kafka_conf(svc), err[512];
+        rd_kafka_t *rk = sdk_producer_new(svc->bootstrap, (const char *const *)kc, NULL, err,
+                                          sizeof err);
+        free_strv(kc);
+        if (rk) {
+            rd_kafka_purge(svc->dlq_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_destroy(svc->dlq_rk);
+            svc->dlq_rk = rk;
+        } else {
+            sdk_log(svc->name, "DLQ producer: %s", err);
+        }
+    }
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             svc->dlq_rk, RD_KAFKA_V_TOPIC(dlq), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -635,8 +722,9 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
             }
             if (rc > 0) {
                 rc = h->fn(&ctx, h->arg);
-                if (rc == 0) {
+                if (rc >= 0) { /* any non-negative value (a row count too) is success */
                     rc = eddy_tx_commit(ctx.tx);
+                    if (rc > 0) rc = 0;
                     ctx.tx = NULL;
                     if (rc < 0 && !ctx.error)
                         ctx.error = sdk_xasprintf("commit: %s", eddy_store_error(svc->store));
@@ -746,6 +834,8 @@ int eddy_service_run(eddy_service *svc)
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) sdk_log(svc->name, "commit: %s", rd_kafka_err2str(e));
         rd_kafka_consumer_close(svc->rk);
     }
+    for (int i = svc->ncomponents - 1; i >= 0; i--)
+        if (svc->components[i].stop) svc->components[i].stop(svc->components[i].arg);
     if (svc->relay) eddy_relay_stop(svc->relay, 10000);
     if (svc->dlq_rk) rd_kafka_flush(svc->dlq_rk, 5000);
     sdk_http_stop(svc);
@@ -757,6 +847,10 @@ void eddy_service_free(eddy_service *svc)
 {
     if (!svc) return;
     sdk_http_stop(svc);
+    for (int i = svc->ncomponents - 1; i >= 0; i--) {
+        if (svc->components[i].stop) svc->components[i].stop(svc->components[i].arg);
+        if (svc->components[i].destroy) svc->components[i].destroy(svc->components[i].arg);
+    }
     if (svc->rk) rd_kafka_destroy(svc->rk);
     if (svc->relay) eddy_relay_free(svc->relay);
     if (svc->dlq_rk) rd_kafka_destroy(svc->dlq_rk);

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "es_int.h"
 #include "internal.h"
 
 #define SDK_MAX_HANDLERS 32
@@ -14,6 +15,7 @@
 #define SDK_MAX_ROUTES 16
 #define SDK_NBUCKETS 14
 #define SDK_RESERVOIR 2048
+#define SDK_MAX_COMPONENTS 16
 
 typedef struct sdk_metrics {
     uint64_t processed, failed, retried, dead_lettered, duplicates;
@@ -62,6 +64,8 @@ struct eddy_service {
     void *mhd;
     int http_port;
     int http_listen_fd;
+    sdk_component components[SDK_MAX_COMPONENTS]; /* projections, sagas (es_int.h) */
+    int ncomponents;
 };
 
 EDDY_HIDDEN void sdk_metrics_observe(eddy_service *svc, sdk_handler *h, int64_t dur_us);

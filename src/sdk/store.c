@@ -12,12 +12,24 @@
 
 #include "internal.h"
 
+/* SQLite: prepared statements are kept (by SQL text, least recently used evicted), so the
+ * statements a service runs again and again (outbox, inbox, event store) are parsed once. */
+#define STMT_CACHE 48
+
+typedef struct stmt_slot {
+    char *sql;
+    sqlite3_stmt *stmt;
+    uint64_t used;
+} stmt_slot;
+
 struct eddy_store {
     int pg;
     char *url;
     sqlite3 *db;
     PGconn *conn;
     char err[512];
+    stmt_slot cache[STMT_CACHE];
+    uint64_t tick;
 };
 
 struct eddy_rows {
@@ -82,6 +94,10 @@ int eddy_store_open(const char *url, eddy_store **out)
 void eddy_store_close(eddy_store *st)
 {
     if (!st) return;
+    for (int i = 0; i < STMT_CACHE; i++) {
+        sqlite3_finalize(st->cache[i].stmt);
+        free(st->cache[i].sql);
+    }
     if (st->db) sqlite3_close_v2(st->db);
     if (st->conn) PQfinish(st->conn);
     free(st->url);
@@ -167,10 +183,29 @@ static int run(eddy_store *st, const char *sql, int n, const char *const *params
         }
         return sqlite3_changes(st->db);
     }
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(st->db, s, -1, &stmt, NULL);
-    free(s);
-    if (rc != SQLITE_OK) return sqlite_code(st, rc);
+    stmt_slot *slot = NULL, *lru = &st->cache[0];
+    for (int i = 0; i < STMT_CACHE && !slot; i++) {
+        if (st->cache[i].sql && !strcmp(st->cache[i].sql, s)) slot = &st->cache[i];
+        else if (st->cache[i].used < lru->used) lru = &st->cache[i];
+    }
+    int rc;
+    if (!slot) {
+        sqlite3_stmt *fresh = NULL;
+        rc = sqlite3_prepare_v2(st->db, s, -1, &fresh, NULL);
+        if (rc != SQLITE_OK) {
+            free(s);
+            return sqlite_code(st, rc);
+        }
+        slot = lru;
+        sqlite3_finalize(slot->stmt);
+        free(slot->sql);
+        slot->sql = s;
+        slot->stmt = fresh;
+    } else {
+        free(s);
+    }
+    slot->used = ++st->tick;
+    sqlite3_stmt *stmt = slot->stmt;
     for (int i = 0; i < n; i++) {
         if (params[i]) sqlite3_bind_text(stmt, i + 1, params[i], -1, SQLITE_TRANSIENT);
         else sqlite3_bind_null(stmt, i + 1);
@@ -199,11 +234,13 @@ static int run(eddy_store *st, const char *sql, int n, const char *const *params
     }
     if (rc != SQLITE_DONE) {
         int code = sqlite_code(st, rc);
-        sqlite3_finalize(stmt);
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
         eddy_rows_free(rows);
         return code;
     }
-    sqlite3_finalize(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
     if (out) {
         *out = rows;
         return rows->nrows;

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "eddy_version.h"
 #include "internal.h"
 
 static void oom(void)
@@ -264,4 +265,9 @@ int sdk_fault_armed(const char *point, const char *service)
     if (f[n] == 0) return 1;
     if (f[n] != ':') return 0;
     return service && !strcmp(f + n + 1, service);
+}
+
+const char *eddy_version(void)
+{
+    return EDDY_VERSION_FULL;
 }

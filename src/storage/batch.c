@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <lz4frame.h>
+#include <pthread.h>
 #include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,15 +191,75 @@ static int ob_done(obuf *o, int rc, uint8_t **out, size_t *olen)
     return BATCH_OK;
 }
 
+/* Decompression contexts, one set per thread, kept between batches: creating them (and the
+ * buffers they allocate on first use) cost more than decompressing a 16 KiB batch. Freed when
+ * their thread exits. */
+typedef struct dctx_cache {
+    ZSTD_DCtx *zstd;
+    LZ4F_dctx *lz4;
+} dctx_cache;
+
+static pthread_key_t g_dctx_key;
+static pthread_once_t g_dctx_once = PTHREAD_ONCE_INIT;
+
+static void dctx_free(void *p)
+{
+    dctx_cache *c = p;
+    ZSTD_freeDCtx(c->zstd);
+    if (c->lz4) LZ4F_freeDecompressionContext(c->lz4);
+    free(c);
+}
+
+static void dctx_key_init(void)
+{
+    pthread_key_create(&g_dctx_key, dctx_free);
+}
+
+static dctx_cache *dctx_get(void)
+{
+    pthread_once(&g_dctx_once, dctx_key_init);
+    dctx_cache *c = pthread_getspecific(g_dctx_key);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        pthread_setspecific(g_dctx_key, c);
+    }
+    return c;
+}
+
+static LZ4F_dctx *lz4_ctx(void)
+{
+    dctx_cache *c = dctx_get();
+    if (c->lz4) {
+        LZ4F_resetDecompressionContext(c->lz4);
+        return c->lz4;
+    }
+    if (LZ4F_isError(LZ4F_createDecompressionContext(&c->lz4, LZ4F_VERSION))) c->lz4 = NULL;
+    return c->lz4;
+}
+
+static ZSTD_DCtx *zstd_ctx(void)
+{
+    dctx_cache *c = dctx_get();
+    if (c->zstd) {
+        ZSTD_DCtx_reset(c->zstd, ZSTD_reset_session_only);
+        return c->zstd;
+    }
+    c->zstd = ZSTD_createDCtx();
+    /* a frame may ask for a window of up to 2 GiB; clients use <= 8 MiB (level <= 19 on
+     * inputs of batch size), so more is refused rather than allocated */
+    if (c->zstd) ZSTD_DCtx_setParameter(c->zstd, ZSTD_d_windowLogMax, BATCH_ZSTD_WINDOW_LOG);
+    return c->zstd;
+}
+
 /* gzip (zlib headers accepted too, as before), one member or several back to back (Java's
  * GZIPInputStream reads concatenations). */
 static int un_gzip(const uint8_t *in, size_t n, obuf *o)
 {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, 15 + 32) != Z_OK) return BATCH_ERR_CORRUPT;
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)n;
+    z_stream zs, *z = &zs;
+    memset(z, 0, sizeof *z);
+    if (inflateInit2(z, 15 + 32) != Z_OK) return BATCH_ERR_CORRUPT;
+    z->next_in = (Bytef *)in;
+    z->avail_in = (uInt)n;
     int rc = BATCH_ERR_CORRUPT;
     for (;;) {
         int room = ob_room(o);
@@ -206,23 +267,23 @@ static int un_gzip(const uint8_t *in, size_t n, obuf *o)
             rc = room;
             break;
         }
-        z.next_out = o->p + o->len;
-        z.avail_out = (uInt)(o->alloc - o->len);
-        int zr = inflate(&z, Z_NO_FLUSH);
-        o->len = o->alloc - z.avail_out;
+        z->next_out = o->p + o->len;
+        z->avail_out = (uInt)(o->alloc - o->len);
+        int zr = inflate(z, Z_NO_FLUSH);
+        o->len = o->alloc - z->avail_out;
         if (zr == Z_STREAM_END) {
-            if (z.avail_in == 0) {
+            if (z->avail_in == 0) {
                 rc = BATCH_OK;
                 break;
             }
-            if (inflateReset(&z) != Z_OK) break; /* another member follows */
+            if (inflateReset(z) != Z_OK) break; /* another member follows */
             continue;
         }
         if (zr == Z_OK) continue;
-        if (zr == Z_BUF_ERROR && z.avail_out == 0) continue; /* needs room */
+        if (zr == Z_BUF_ERROR && z->avail_out == 0) continue; /* needs room */
         break; /* Z_BUF_ERROR with room: input ended inside the stream; or damaged data */
     }
-    inflateEnd(&z);
+    inflateEnd(z);
     return rc;
 }
 
@@ -267,8 +328,8 @@ static int un_snappy(const uint8_t *in, size_t n, obuf *o)
 /* lz4 frame format, one frame or several back to back. */
 static int un_lz4(const uint8_t *in, size_t n, obuf *o)
 {
-    LZ4F_dctx *d;
-    if (LZ4F_isError(LZ4F_createDecompressionContext(&d, LZ4F_VERSION))) return BATCH_ERR_CORRUPT;
+    LZ4F_dctx *d = lz4_ctx();
+    if (!d) return BATCH_ERR_CORRUPT;
     size_t pos = 0, hint = 1; /* hint 0 = the last frame is complete */
     int rc = BATCH_ERR_CORRUPT;
     for (;;) {
@@ -288,18 +349,14 @@ static int un_lz4(const uint8_t *in, size_t n, obuf *o)
         o->len += dst;
         if (src == 0 && dst == 0 && o->len < o->alloc) break; /* no progress: truncated */
     }
-    LZ4F_freeDecompressionContext(d);
     return rc;
 }
 
 /* zstd, one frame or several back to back. */
 static int un_zstd(const uint8_t *in, size_t n, obuf *o)
 {
-    ZSTD_DCtx *ds = ZSTD_createDCtx();
+    ZSTD_DCtx *ds = zstd_ctx();
     if (!ds) return BATCH_ERR_CORRUPT;
-    /* a frame may ask for a window of up to 2 GiB; clients use <= 8 MiB (level <= 19 on
-     * inputs of batch size), so more is refused rather than allocated */
-    ZSTD_DCtx_setParameter(ds, ZSTD_d_windowLogMax, BATCH_ZSTD_WINDOW_LOG);
     ZSTD_inBuffer ib = {in, n, 0};
     size_t hint = 1; /* 0 = the last frame is complete */
     int rc = BATCH_ERR_CORRUPT;
@@ -320,7 +377,6 @@ static int un_zstd(const uint8_t *in, size_t n, obuf *o)
         o->len += ob.pos;
         if (ob.pos == 0 && ib.pos == before && o->len < o->alloc) break; /* truncated */
     }
-    ZSTD_freeDCtx(ds);
     return rc;
 }
 

@@ -5,7 +5,11 @@ would (subprocess, stdin/stdout, exit status): topics create/list/describe/delet
 consume with keys and headers (plain, --json, -n, --follow), groups list/describe/lag after a
 partial group consume, trace over hand-made envelopes on two topics plus a decoy and a dead
 letter, dlq, schemas against eddyd's registry (HTTP port), bench (counts only, never timing),
-and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3).
+and the error paths (bad arguments 2, unknown topic/group 4, unreachable broker 3); then
+issue 17's first hour: consume from offsets, relative offsets and times (cross-checked with
+kcat), --format/--json, produce --json-input/files/partitioner, groups reset/delete, topics
+alter-config/add-partitions, schemas type detection/compatibility/mode/delete, connection
+errors said as what they are, --version, bash completion, consume -f across a broker restart.
 Binary: $EDDY_CLI, else $EDDY_BUILD_DIR/src/cli/eddy. Run with /usr/bin/python3.
 """
 import json
@@ -112,16 +116,21 @@ def t_topics():
     r = ok(eddy("topics", "describe", "cli.t1"))
     lines = r.out.splitlines()
     assert "PARTITIONS  3" in lines, r
+    assert lines[4].split() == ["PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START",
+                                "HIGH-WATERMARK", "MESSAGES"], r
     parts = {}
     for l in lines:
         f = l.split()
-        if len(f) == 5 and f[0].isdigit():
-            parts[int(f[0])] = [int(x) for x in f[1:]]
+        if len(f) == 7 and f[0].isdigit():  # PARTITION LEADER REPLICAS ISR LOG-START HWM MSGS
+            assert f[2] == f[1] and f[3] == f[1], r  # one node: it is every replica and the ISR
+            parts[int(f[0])] = [int(f[1])] + [int(x) for x in f[4:]]
     assert parts == {0: [1, 0, 0, 0], 1: [1, 0, 0, 0], 2: [1, 0, 2, 2]}, r
     assert any(l.split()[:2] == ["retention.ms", "123456"] for l in lines), r
     r = ok(eddy("topics", "describe", "cli.t1", "--json"))
     d = json.loads(r.out)
     assert [p["highWatermark"] for p in d["partitions"]] == [0, 0, 2], r
+    assert all(p["replicas"] == [1] and p["isr"] == [1] for p in d["partitions"]), r
+    assert [p["messages"] for p in d["partitions"]] == [0, 0, 2], r
     assert d["configs"]["retention.ms"] == "123456", r
     r = ok(eddy("topics", "delete", "cli.t1"))
     assert "deleted topic cli.t1" in r.out, r
@@ -342,10 +351,10 @@ def t_errors_and_env():
                 ["groups", "list"], ["groups", "lag"], ["trace", "x"], ["dlq", "x"]):
         t0 = time.time()
         r = fails(eddy("-b", bad, "-t", "2000", *cmd, bootstrap=False, timeout=30), 3,
-                  "cannot reach a broker at " + bad)
+                  "connection refused by %s: nothing listens there (after " % bad)
         assert time.time() - t0 < 25, "%s took %.1fs" % (cmd, time.time() - t0)
     fails(eddy("produce", "x", "-b", bad, "--timeout", "2000", stdin="v\n", bootstrap=False,
-               timeout=30), 3, "cannot reach")
+               timeout=30), 3, "connection refused")
     # EDDY_BOOTSTRAP_SERVERS is the default bootstrap; -b wins over it.
     r = ok(eddy("topics", "list", bootstrap=False,
                 env={"EDDY_BOOTSTRAP_SERVERS": BROKER.bootstrap}))
@@ -392,16 +401,403 @@ def t_schemas():
 def t_bench():
     ok(eddy("topics", "create", "cli.bench", "-p", "2"))
     ok(eddy("produce", "cli.bench", stdin="before\n"))
-    r = ok(eddy("bench", "cli.bench", "-n", "2000", "-s", "64", "--json"))
+    # an existing topic only with a confirmation (stdin is no terminal here: --yes)
+    fails(eddy("bench", "cli.bench", "-n", "10"), 2, "confirm with --yes")
+    fails(eddy("bench", "--topic", "cli.bench", "-n", "10"), 2, "confirm with --yes")
+    d = json.loads(ok(eddy("topics", "describe", "cli.bench", "--json")).out)
+    assert sum(p["highWatermark"] for p in d["partitions"]) == 1, d  # nothing written
+    r = ok(eddy("bench", "cli.bench", "-n", "2000", "-s", "64", "--json", "--yes"))
     phases = {o["phase"]: o for o in jlines(r.out)}
     assert phases["produce"]["messages"] == 2000 and phases["produce"]["size"] == 64, r
     assert phases["consume"]["messages"] == 2000, r
     d = json.loads(ok(eddy("topics", "describe", "cli.bench", "--json")).out)
     assert sum(p["highWatermark"] for p in d["partitions"]) == 2001, d
-    r = ok(eddy("bench", "cli.bench", "-n", "10", "--acks", "1", "--no-consume"))
+    r = ok(eddy("bench", "--topic", "cli.bench", "-n", "10", "--acks", "1", "--no-consume",
+                "--yes"))
     assert r.out.startswith("produce  10 msgs x 100 B (acks=1)") and "consume" not in r.out, r
-    fails(eddy("bench", "cli.nope"), 4, "unknown topic")
-    fails(eddy("bench", "cli.bench", "--acks", "2"), 2, "--acks")
+    fails(eddy("bench", "cli.nope", "--yes"), 4, "unknown topic")
+    fails(eddy("bench", "--acks", "2"), 2, "--acks")
+    # by default: a topic of its own, gone afterwards
+    before = set(l.split()[0] for l in ok(eddy("topics", "list")).out.splitlines()[1:])
+    r = ok(eddy("bench", "-n", "500", "-p", "2", "--json"))
+    phases = {o["phase"]: o for o in jlines(r.out)}
+    assert phases["produce"]["messages"] == 500 and phases["consume"]["messages"] == 500, r
+    m = re.search(r"bench topic (eddy-bench-[0-9a-f]{8}) created, deleted at the end", r.err)
+    assert m and ("bench topic %s deleted" % m.group(1)) in r.err, r
+    after = set(l.split()[0] for l in ok(eddy("topics", "list")).out.splitlines()[1:])
+    assert after == before, (before, after)
+    r = ok(eddy("bench", "-n", "10", "--keep", "--no-consume"))
+    kept = re.search(r"bench topic (eddy-bench-[0-9a-f]{8}) created \(kept\)", r.err).group(1)
+    d = json.loads(ok(eddy("topics", "describe", kept, "--json")).out)
+    assert sum(p["highWatermark"] for p in d["partitions"]) == 10, d
+    ok(eddy("topics", "delete", kept))
+
+
+# ---- issue 17: the first hour ----------------------------------------------------------------
+
+T0 = 1778580000000  # 2026-05-12T10:00:00Z
+
+
+def kcat(*args):
+    p = subprocess.run(["kcat", "-b", BROKER.bootstrap] + list(args), capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, (args, p.stdout, p.stderr)
+    return p.stdout
+
+
+def t_consume_positions():
+    """-o beginning|end|N|-N|@TIME, --from-timestamp, -p, -e, --format, --json; kcat agrees."""
+    ok(eddy("topics", "create", "cli.pos", "-p", "2"))
+    lines = []
+    for p in (0, 1):
+        for i in range(5):  # timestamps T0, T0+1min, ... per partition
+            lines.append(json.dumps({"key": "k%d%d" % (p, i), "value": "v%d%d" % (p, i),
+                                     "partition": p, "timestamp": T0 + i * 60000,
+                                     "headers": {"n": str(i)}}))
+    ok(eddy("produce", "cli.pos", "--json-input", stdin="\n".join(lines) + "\n"))
+
+    def offsets(*args):
+        r = ok(eddy("consume", "cli.pos", "--format", "%p@%o\\n", *args))
+        return sorted(r.out.split())
+    assert offsets("-o", "beginning") == ["%d@%d" % (p, o) for p in (0, 1) for o in range(5)]
+    assert offsets("-o", "end") == []
+    assert offsets() == []  # the end is the default
+    assert offsets("-o", "3", "-p", "1") == ["1@3", "1@4"]
+    assert offsets("-o", "-2") == ["0@3", "0@4", "1@3", "1@4"]
+    assert offsets("-o", "-99", "-p", "0") == ["0@%d" % o for o in range(5)]  # clamped
+    assert offsets("-o", "99") == []
+    # by time: the first message at or after it; ms, RFC 3339, kcat's s@, --from-timestamp
+    want = ["0@2", "0@3", "0@4", "1@2", "1@3", "1@4"]
+    assert offsets("-o", "@%d" % (T0 + 90000)) == want
+    assert offsets("-o", "@2026-05-12T10:01:30Z") == want
+    assert offsets("-o", "@2026-05-12T12:01:30+02:00") == want
+    assert offsets("-o", "s@%d" % (T0 + 90000)) == want
+    assert offsets("--from-timestamp", "2026-05-12T10:02:00.000Z") == want
+    assert offsets("-o", "@2030-01-01T00:00:00Z") == []
+    # kcat, reading the same broker from the same time, finds the same offsets
+    for p in (0, 1):
+        kc = kcat("-C", "-t", "cli.pos", "-p", str(p), "-o", "s@%d" % (T0 + 90000), "-e", "-q",
+                  "-f", "%p@%o\n").split()
+        assert sorted(kc) == [w for w in want if w.startswith("%d@" % p)], kc
+    # -n, -e
+    assert len(offsets("-o", "beginning", "-n", "3", "-e")) == 3
+    # --format: kcat's letters
+    r = ok(eddy("consume", "cli.pos", "-o", "4", "-p", "0", "--format",
+                "%t|%p|%o|%T|%k|%K|%s|%S|%h|%%\\n"))
+    assert r.out == "cli.pos|0|4|%d|k04|3|v04|3|n=4|%%\n" % (T0 + 240000), r
+    # --json carries timestamp, its type, partition, offset and headers
+    m = jlines(ok(eddy("consume", "cli.pos", "-o", "-1", "-p", "1", "--json")).out)
+    assert m == [{"topic": "cli.pos", "partition": 1, "offset": 4, "timestamp": T0 + 240000,
+                  "timestampType": "CreateTime", "key": "k14",
+                  "headers": [{"key": "n", "value": "4"}], "value": "v14"}], m
+    # bad positions are usage errors; a partition the topic lacks is not found
+    fails(eddy("consume", "cli.pos", "-o", "yesterday"), 2, "-o wants")
+    fails(eddy("consume", "cli.pos", "--from-timestamp", "May 12"), 2, "RFC 3339")
+    fails(eddy("consume", "cli.pos", "-p", "7"), 4, "no partition 7")
+    fails(eddy("consume", "cli.pos", "-f", "-e"), 2, "exclude")
+    fails(eddy("consume", "cli.pos", "--format", "%s", "--json"), 2, "exclude")
+    fails(eddy("consume", "cli.pos", "-g", "g", "-o", "3"), 2, "eddy groups reset")
+
+
+def t_produce_inputs():
+    """--json-input (key, headers, partition, timestamp per line), -f files, --partitioner."""
+    ok(eddy("topics", "create", "cli.in", "-p", "3"))
+    ok(eddy("produce", "cli.in", "--json-input", stdin=(
+        '{"key":"a","value":{"n":1},"headers":{"x":"1","y":"2"},"partition":2}\n'
+        '{"value":"plain","partition":0}\n'
+        '{"key":"gone","value":null,"partition":0}\n')))
+    m = {(x["partition"], x["offset"]): x
+         for x in jlines(ok(eddy("consume", "cli.in", "-o", "beginning", "--json")).out)}
+    assert m[(2, 0)]["key"] == "a" and m[(2, 0)]["value"] == '{"n":1}', m
+    assert m[(2, 0)]["headers"] == [{"key": "x", "value": "1"}, {"key": "y", "value": "2"}], m
+    assert m[(0, 0)]["key"] is None and m[(0, 0)]["value"] == "plain", m
+    assert m[(0, 1)]["key"] == "gone" and m[(0, 1)]["value"] is None, m
+    # a bad line names itself and stops before sending anything more
+    r = fails(eddy("produce", "cli.in", "--json-input",
+                   stdin='{"value":"ok1","partition":1}\n{"key":5,"value":"x"}\n'
+                         '{"value":"never","partition":1}\n'), 2,
+              'stdin line 2: "key" is not a string')
+    vals = [x["value"] for x in jlines(ok(eddy("consume", "cli.in", "-o", "beginning", "-p", "1",
+                                                "--json")).out)]
+    assert vals == ["ok1"], vals
+    fails(eddy("produce", "cli.in", "--json-input", stdin="not json\n"), 2, "stdin line 1")
+    fails(eddy("produce", "cli.in", "--json-input", stdin='{"value":"x","partition":9}\n'), 2,
+          "not a partition")
+    fails(eddy("produce", "cli.in", "--json-input", "-k", "k", stdin=""), 2, "no -k")
+    # files, in order, each line a message; -K per line keys
+    d = os.path.join(BROKER.tmp, "in")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "a.txt"), "w") as f:
+        f.write("k1:one\nk2:two\n")
+    with open(os.path.join(d, "b.txt"), "w") as f:
+        f.write("k3:three\n")
+    r = ok(eddy("produce", "cli.in", "-p", "1", "-K", ":", "-f", os.path.join(d, "a.txt"),
+                "-f", os.path.join(d, "b.txt")))
+    assert r.out.split() == ["cli.in/1@1", "cli.in/1@2", "cli.in/1@3"], r
+    got = [(x["key"], x["value"]) for x in jlines(ok(eddy("consume", "cli.in", "-o", "1", "-p",
+                                                           "1", "--json")).out)]
+    assert got == [("k1", "one"), ("k2", "two"), ("k3", "three")], got
+    fails(eddy("produce", "cli.in", "-f", os.path.join(d, "nope.txt")), 2,
+          "cannot read %s" % os.path.join(d, "nope.txt"))
+    with open(os.path.join(d, "bad.txt"), "w") as f:
+        f.write("k:v\nnodelim\n")
+    fails(eddy("produce", "cli.in", "-K", ":", "-f", os.path.join(d, "bad.txt")), 2,
+          "bad.txt line 2 has no key delimiter")
+    # partitioner: a named one is used (same key, same partition; every partition reachable)
+    ok(eddy("topics", "create", "cli.pt", "-p", "3"))
+    for _ in range(2):
+        ok(eddy("produce", "cli.pt", "--partitioner", "murmur2", "-K", ":",
+                stdin="".join("key-%d:v\n" % i for i in range(30))))
+    where = {}
+    for x in jlines(ok(eddy("consume", "cli.pt", "-o", "beginning", "--json")).out):
+        where.setdefault(x["key"], set()).add(x["partition"])
+    assert len(where) == 30 and all(len(v) == 1 for v in where.values()), where
+    assert set().union(*where.values()) == {0, 1, 2}, where
+    fails(eddy("produce", "cli.in", "--partitioner", "roundrobin"), 2, "unknown partitioner")
+    fails(eddy("produce", "cli.in", "--partitioner", "random", "-p", "1"), 2, "exclude")
+
+
+def t_groups_reset_delete():
+    ok(eddy("topics", "create", "cli.rs", "-p", "2"))
+    lines = [json.dumps({"value": "m%d%d" % (p, i), "partition": p, "timestamp": T0 + i * 1000})
+             for p in (0, 1) for i in range(10)]
+    ok(eddy("produce", "cli.rs", "--json-input", stdin="\n".join(lines) + "\n"))
+    ok(eddy("consume", "cli.rs", "-g", "cli-rs", "-o", "beginning"))  # commits 10 and 10
+
+    def committed():
+        return {x["partition"]: x["committed"]
+                for x in jlines(ok(eddy("groups", "lag", "cli-rs", "--json")).out)}
+    assert committed() == {0: 10, 1: 10}
+    # dry run: before and after, nothing changed
+    r = ok(eddy("groups", "reset", "cli-rs", "--to-earliest", "--dry-run"))
+    rows = [l.split() for l in r.out.splitlines()]
+    assert rows[0] == ["GROUP", "TOPIC", "PARTITION", "BEFORE", "AFTER"], r
+    assert rows[1:] == [["cli-rs", "cli.rs", "0", "10", "0"], ["cli-rs", "cli.rs", "1", "10", "0"]]
+    assert "dry run" in r.err, r
+    assert committed() == {0: 10, 1: 10}
+    # the resets, each checked through the group's committed offsets
+    ok(eddy("groups", "reset", "cli-rs", "--to-earliest"))
+    assert committed() == {0: 0, 1: 0}
+    ok(eddy("groups", "reset", "cli-rs", "--shift-by", "3"))
+    assert committed() == {0: 3, 1: 3}
+    ok(eddy("groups", "reset", "cli-rs", "--shift-by", "-5"))  # clamped at the log start
+    assert committed() == {0: 0, 1: 0}
+    ok(eddy("groups", "reset", "cli-rs", "--to-offset", "7", "--topic", "cli.rs:1"))
+    assert committed() == {0: 0, 1: 7}
+    ok(eddy("groups", "reset", "cli-rs", "--to-latest", "--topic", "cli.rs"))
+    assert committed() == {0: 10, 1: 10}
+    r = ok(eddy("groups", "reset", "cli-rs", "--to-datetime", "2026-05-12T10:00:04.500Z",
+                "--json"))
+    assert [(x["partition"], x["before"], x["after"]) for x in jlines(r.out)] == \
+        [(0, 10, 5), (1, 10, 5)], r
+    assert committed() == {0: 5, 1: 5}
+    ok(eddy("groups", "reset", "cli-rs", "--to-timestamp", str(T0 + 8000)))
+    assert committed() == {0: 8, 1: 8}
+    # the consumer resumes where the reset put it
+    r = ok(eddy("consume", "cli.rs", "-g", "cli-rs", "--json"))
+    assert sorted(x["value"] for x in jlines(r.out)) == ["m08", "m09", "m18", "m19"], r
+    # usage
+    fails(eddy("groups", "reset", "cli-rs"), 2, "say where to")
+    fails(eddy("groups", "reset", "cli-rs", "--to-earliest", "--to-latest"), 2, "only one")
+    fails(eddy("groups", "reset", "cli-rs", "--to-datetime", "noon"), 2, "RFC 3339")
+    fails(eddy("groups", "reset", "cli-rs", "--to-earliest", "--topic", "cli.nope"), 4,
+          "unknown topic")
+    fails(eddy("groups", "reset", "cli-none", "--to-earliest"), 4, "no committed offsets")
+    fails(eddy("groups", "lag", "--dry-run"), 2, "belong to groups reset")
+    # a new group gets offsets when the partitions are named
+    ok(eddy("groups", "reset", "cli-new", "--to-offset", "2", "--topic", "cli.rs"))
+    assert {x["partition"]: x["committed"]
+            for x in jlines(ok(eddy("groups", "lag", "cli-new", "--json")).out)} == {0: 2, 1: 2}
+    # an active group: refused (its members would overwrite it), unless --force; not deleted
+    p = subprocess.Popen([EDDY, "-b", BROKER.bootstrap, "consume", "cli.rs", "-g", "cli-rs",
+                          "-f"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: '"Stable"' in eddy("groups", "describe", "cli-rs", "--json").out, 30,
+                   "cli-rs to be Stable")
+        fails(eddy("groups", "reset", "cli-rs", "--to-earliest"), 1,
+              "group cli-rs is active (1 member(s)")
+        fails(eddy("groups", "delete", "cli-rs"), 1, "group cli-rs has active members")
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=30)
+    # delete: gone afterwards; unknown is 4
+    r = ok(eddy("groups", "delete", "cli-rs", "cli-new"))
+    assert r.out.splitlines() == ["deleted group cli-rs", "deleted group cli-new"], r
+    fails(eddy("groups", "lag", "cli-rs"), 4)
+    fails(eddy("groups", "delete", "cli-rs"), 4, "unknown group 'cli-rs'")
+    fails(eddy("groups", "delete"), 2, "which group")
+
+
+def t_topics_alter():
+    ok(eddy("topics", "create", "cli.alt", "-c", "retention.ms=60000"))
+
+    def cfg():
+        return json.loads(ok(eddy("topics", "describe", "cli.alt", "--json")).out)["configs"]
+    r = ok(eddy("topics", "alter-config", "cli.alt", "--set", "segment.bytes=1048576"))
+    assert "cli.alt segment.bytes: " in r.out and "-> 1048576" in r.out, r
+    c = cfg()
+    assert c["segment.bytes"] == "1048576" and c["retention.ms"] == "60000", c  # kept
+    r = ok(eddy("topics", "alter-config", "cli.alt", "-c", "retention.ms=120000",
+                "--delete", "segment.bytes", "--json"))
+    ch = {x["config"]: x for x in jlines(r.out)}
+    assert ch["retention.ms"]["before"] == "60000" and ch["retention.ms"]["after"] == "120000"
+    assert ch["segment.bytes"]["before"] == "1048576" and not ch["segment.bytes"]["override"]
+    c = cfg()
+    assert c["retention.ms"] == "120000" and c["segment.bytes"] != "1048576", c
+    fails(eddy("topics", "alter-config", "cli.alt", "--set", "retention.ms=soon"), 1,
+          "retention.ms")
+    assert cfg()["retention.ms"] == "120000"  # a refused change changes nothing
+    fails(eddy("topics", "alter-config", "cli.alt", "--delete", "no.such"), 2,
+          "has no config 'no.such'")
+    fails(eddy("topics", "alter-config", "cli.alt"), 2, "what to change")
+    fails(eddy("topics", "alter-config", "cli.nope", "--set", "retention.ms=1"), 4,
+          "unknown topic")
+    # add-partitions: the new total; never fewer
+    r = ok(eddy("topics", "add-partitions", "cli.alt", "-p", "3"))
+    assert r.out.strip() == "topic cli.alt: 1 -> 3 partitions", r
+    d = json.loads(ok(eddy("topics", "describe", "cli.alt", "--json")).out)
+    assert [p["partition"] for p in d["partitions"]] == [0, 1, 2], d
+    ok(eddy("produce", "cli.alt", "-p", "2", stdin="into the new one\n"))
+    fails(eddy("topics", "add-partitions", "cli.alt", "-p", "2"), 2, "already has 3")
+    fails(eddy("topics", "add-partitions", "cli.alt"), 2, "-p TOTAL")
+
+
+def t_schemas_more():
+    http = re.search(r"http listening on 127\.0\.0\.1:(\d+)", BROKER.log_text()).group(1)
+    url = "http://127.0.0.1:%s" % http
+    env = {"EDDY_SCHEMA_REGISTRY_URL": url}
+    d = os.path.join(BROKER.tmp, "schemas")
+    os.makedirs(d, exist_ok=True)
+    js = os.path.join(d, "order.json")
+    with open(js, "w") as f:
+        json.dump({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                   "properties": {"id": {"type": "string"}}, "required": ["id"]}, f)
+    # a JSON Schema file registers as JSON without --type (the env var names the registry)
+    r = ok(eddy("schemas", "register", "cli.js-value", js, env=env))
+    assert r.out.startswith("registered cli.js-value: id "), r
+    assert "schema type JSON (detected from the file" in r.err, r
+    g = json.loads(ok(eddy("schemas", "get", "cli.js-value", "--json", env=env)).out)
+    assert g["schemaType"] == "JSON", g
+    # forced to AVRO it fails, with the hint
+    r = fails(eddy("schemas", "register", "cli.js2-value", js, "--type", "AVRO", env=env), 1)
+    assert "looks like a JSON Schema: --type JSON" in r.err, r
+    # the deprecated variable still works, with a warning
+    r = ok(eddy("schemas", "list", env={"EDDY_REGISTRY_URL": url}))
+    assert "cli.js-value" in r.out and "EDDY_REGISTRY_URL is deprecated" in r.err, r
+    # compatibility get|set, global and per subject
+    r = ok(eddy("schemas", "compatibility", "get", env=env))
+    assert r.out.strip() == "(global): BACKWARD", r
+    r = ok(eddy("schemas", "compatibility", "set", "full", "cli.js-value", env=env))
+    assert r.out.strip() == "cli.js-value set to FULL", r
+    r = ok(eddy("schemas", "compatibility", "get", "cli.js-value", "--json", env=env))
+    assert jlines(r.out) == [{"subject": "cli.js-value", "compatibility": "FULL"}], r
+    fails(eddy("schemas", "compatibility", "set", "lenient", env=env), 1, "Invalid compatibility")
+    fails(eddy("schemas", "compatibility", "frob", env=env), 2, "get or set")
+    # mode
+    r = ok(eddy("schemas", "mode", "set", "READONLY", "cli.js-value", env=env))
+    assert r.out.strip() == "cli.js-value set to READONLY", r
+    assert ok(eddy("schemas", "mode", "get", "cli.js-value", env=env)).out.strip() == \
+        "cli.js-value: READONLY"
+    ok(eddy("schemas", "mode", "set", "READWRITE", "cli.js-value", env=env))
+    # delete: soft, then permanent; unknown is 4
+    r = ok(eddy("schemas", "delete", "cli.js-value", "-V", "1", env=env))
+    assert r.out.strip() == "deleted cli.js-value version 1", r
+    fails(eddy("schemas", "get", "cli.js-value", env=env), 4)
+    r = ok(eddy("schemas", "delete", "cli.js-value", "--permanent", env=env))
+    assert "(permanently)" in r.out, r
+    assert "cli.js-value" not in ok(eddy("schemas", "list", env=env)).out
+    fails(eddy("schemas", "delete", "cli.never", env=env), 4, "not found")
+    # a refused registry port: said at once, with the real time
+    r = fails(eddy("schemas", "list", "--registry",
+                   "http://127.0.0.1:%d" % closed_port()), 3, "Connection refused, after ")
+    assert "within" not in r.err, r
+
+
+def t_connect_errors():
+    """refused, DNS, HTTP port, a port that is not Kafka: each said as what it is."""
+    http = re.search(r"http listening on 127\.0\.0\.1:(\d+)", BROKER.log_text()).group(1)
+    fails(eddy("-b", "no-such-host.invalid:9092", "topics", "list", bootstrap=False), 3,
+          "cannot resolve host 'no-such-host.invalid'")
+    fails(eddy("-b", "127.0.0.1:" + http, "topics", "list", bootstrap=False), 3,
+          "127.0.0.1:%s is an HTTP port, not a Kafka listener" % http)
+    # a server that answers garbage
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    import threading
+
+    def serve():
+        for _ in range(2):
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.recv(64)
+            c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+            c.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        fails(eddy("-b", "127.0.0.1:%d" % port, "topics", "list", bootstrap=False), 3,
+              "accepts connections but answered garbage to a Kafka ApiVersions request")
+    finally:
+        srv.close()
+    # the second bootstrap server is used when the first refuses
+    bad = "127.0.0.1:%d" % closed_port()
+    ok(eddy("-b", bad + "," + BROKER.bootstrap, "topics", "list", bootstrap=False))
+
+
+def t_version_completion():
+    r = ok(eddy("--version", bootstrap=False))
+    assert re.match(r"eddy 0\.1\.0 \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)\nlibrdkafka ", r.out), r
+    r = ok(eddy("completion", "bash", bootstrap=False))
+    assert "complete -F _eddy eddy" in r.out, r
+    p = subprocess.run(["bash", "-c", r.out + "\nCOMP_WORDS=(eddy groups r); COMP_CWORD=2; _eddy;"
+                        " echo \"${COMPREPLY[@]}\"; COMP_WORDS=(eddy consume x --fr);"
+                        " COMP_CWORD=3; _eddy; echo \"${COMPREPLY[@]}\""],
+                       capture_output=True, text=True, timeout=30)
+    assert p.stdout.splitlines() == ["reset", "--from-beginning --from-timestamp"], p
+    fails(eddy("completion", "zsh", bootstrap=False), 2, "only bash")
+    # every command's help ends with examples
+    for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace", "schemas", "bench"):
+        out = ok(eddy(cmd, "--help", bootstrap=False)).out
+        assert "\nexamples:\n  eddy " + cmd in out or "\nexamples:\n  printf" in out, (cmd, out)
+
+
+def t_follow_reconnect():
+    """consume -f says when the broker is gone and reads again once it is back."""
+    ok(eddy("topics", "create", "cli.fo"))
+    ok(eddy("produce", "cli.fo", stdin="before\n"))
+    errpath = os.path.join(BROKER.tmp, "follow.err")
+    outpath = os.path.join(BROKER.tmp, "follow.out")
+
+    def text(path):
+        with open(path) as f:
+            return f.read()
+    with open(errpath, "w") as ef, open(outpath, "w") as of:
+        p = subprocess.Popen([EDDY, "-b", BROKER.bootstrap, "consume", "cli.fo", "-o",
+                              "beginning", "-f", "-n", "2", "--json"], stdout=of, stderr=ef,
+                             text=True)
+    try:
+        # the reader is reading (it printed the first message) before the broker goes
+        wait_until(lambda: "before" in text(outpath), 60, "consume -f to read the first message")
+        BROKER.kill()
+        wait_until(lambda: "lost the broker at " + BROKER.bootstrap in text(errpath), 60,
+                   "consume -f to report the lost broker")
+        assert p.poll() is None, "consume -f exited: %s" % text(errpath)
+        BROKER.start()
+        ok(eddy("produce", "cli.fo", stdin="after the restart\n"))
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = text(outpath), text(errpath)
+    assert p.returncode == 0, (out, err)
+    assert [m["value"] for m in jlines(out)] == ["before", "after the restart"], (out, err)
+    assert "reading again after " in err, err
+    assert err.count("lost the broker") == 1, err  # said once, not per retry
 
 
 def main():
@@ -417,6 +813,16 @@ def main():
     res.run("schemas register/check/list/get over the registry", t_schemas)
     res.run("bench produces and reads back", t_bench)
     res.run("unreachable broker, env bootstrap, bad property", t_errors_and_env)
+    res.run("consume -o/-p/-e/--format/--json by offset and time (kcat agrees)",
+            t_consume_positions)
+    res.run("produce --json-input, files, partitioner", t_produce_inputs)
+    res.run("groups reset (every mode, dry run, active refused) and delete",
+            t_groups_reset_delete)
+    res.run("topics alter-config and add-partitions", t_topics_alter)
+    res.run("schemas: JSON detected, env var, compatibility, mode, delete", t_schemas_more)
+    res.run("connection errors: DNS, HTTP port, not Kafka, second bootstrap", t_connect_errors)
+    res.run("--version, completion, help examples", t_version_completion)
+    res.run("consume -f across a broker restart", t_follow_reconnect)
     try:
         BROKER.stop()
     except AssertionError as e:

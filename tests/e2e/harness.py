@@ -147,7 +147,7 @@ class System:
         if os.environ.get("E2E_STORE") != "postgres":
             return "sqlite:" + os.path.join(self.tmp, name + ".db")
         if name not in self.schemas:
-            schema = "e2e_%s_%s" % (name, os.urandom(4).hex())
+            schema = "e2e_%s_%s" % (name.replace("-", "_"), os.urandom(4).hex())
             subprocess.run(["psql", PG, "-qc", "CREATE SCHEMA " + schema], check=True)
             self.schemas[name] = schema
         return PG + "?options=-csearch_path%3D" + self.schemas[name]

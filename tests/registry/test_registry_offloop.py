@@ -174,12 +174,43 @@ def case_apiversions_during_register(broker):
     assert v5["id"] == reg_id and v5["version"] == 5, v5
 
 
+def case_stop_during_register(broker):
+    """SIGTERM while a register is on the worker: eddyd exits cleanly (status 0, asserted by
+    stop()), the waiting client gets 503 or a closed connection, never a false success, and the
+    registry is whole after a restart."""
+    port = http_port(broker)
+    line = "checking a schema for big against 4 version(s) (FULL_TRANSITIVE)"
+    seen = broker.log_text().count(line)
+    reg = raw_http(port, "POST", "/subjects/big/versions",
+                   json.dumps({"schema": big_schema(1600, 5)}).encode())
+    wait_until(lambda: broker.log_text().count(line) > seen, 120, "the check to start",
+               interval=0.01)
+    broker.stop()
+    buf = b""
+    while True:
+        chunk = reg.recv(1 << 16)
+        if not chunk:
+            break
+        buf += chunk
+    reg.close()
+    got = http_complete(buf)
+    assert got is None or got[0] == 503 or (got[0] == 200 and b'"id"' in got[1]), buf[:300]
+    broker.start()
+    port = http_port(broker)
+    versions = call(port, "GET", "/subjects/big/versions")
+    assert versions in ([1, 2, 3, 4], [1, 2, 3, 4, 6]), versions
+    if got is not None and got[0] == 200:
+        assert versions == [1, 2, 3, 4, 6], "acknowledged but not stored: %s" % versions
+
+
 def main():
     broker = Eddyd(sets=["http.listeners=127.0.0.1:0"])
     res = Results(broker)
     res.run("ApiVersions answered during a FULL_TRANSITIVE register of a 390 KB schema; "
             "a DELETE queued behind it applies after it", case_apiversions_during_register,
             broker)
+    res.run("SIGTERM during a register: clean exit, 503 or closed, registry whole",
+            case_stop_during_register, broker)
     broker.stop()
     res.finish()
 

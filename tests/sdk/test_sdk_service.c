@@ -14,7 +14,7 @@
 
 static mock g_mock;
 static char g_out[64];
-static atomic_int calls_ok_e1, calls_flaky, calls_broken, calls_bad;
+static atomic_int calls_ok_e1, calls_flaky, calls_broken, calls_bad, calls_rows;
 static char g_e1[37];
 
 static int setup(void **state)
@@ -60,6 +60,15 @@ static int h_bad(eddy_ctx *ctx, void *arg)
 {
     atomic_fetch_add(&calls_bad, 1);
     return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "amount must be positive");
+}
+
+/* Returns eddy_ctx_exec's row count (1): success under the handler contract (>= 0), not a
+ * dead letter. */
+static int h_rows(eddy_ctx *ctx, void *arg)
+{
+    atomic_fetch_add(&calls_rows, 1);
+    const char *p[] = {eddy_ctx_event(ctx)->event_id};
+    return eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p);
 }
 
 static void *run_svc(void *arg)
@@ -120,6 +129,7 @@ static void runtime(int pg)
     atomic_store(&calls_flaky, 0);
     atomic_store(&calls_broken, 0);
     atomic_store(&calls_bad, 0);
+    atomic_store(&calls_rows, 0);
 
     eddy_service *svc;
     assert_int_equal(eddy_service_new(name, &svc), 0);
@@ -133,13 +143,15 @@ static void runtime(int pg)
     assert_int_equal(eddy_service_on(svc, in, "thing.flaky", "1", h_flaky, NULL), 0);
     assert_int_equal(eddy_service_on(svc, in, "thing.broken", "1", h_broken, NULL), 0);
     assert_int_equal(eddy_service_on(svc, in, "thing.bad", "1", h_bad, NULL), 0);
+    assert_int_equal(eddy_service_on(svc, in, "thing.rows", "1", h_rows, NULL), 0);
     pthread_t th;
     pthread_create(&th, NULL, run_svc, svc);
 
     const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     eddy_uuid_generate(g_e1);
-    char e2[37], flaky[37], broken[37];
+    char e2[37], flaky[37], broken[37], rows[37];
     eddy_uuid_generate(e2);
+    eddy_uuid_generate(rows);
     eddy_uuid_generate(flaky);
     eddy_uuid_generate(broken);
     char *m1 = envelope("thing.ok", "1.0", g_e1, "corr-e1", tp);
@@ -150,8 +162,9 @@ static void runtime(int pg)
     char *mver = envelope("thing.ok", "2.0", NULL, "corr-v2", NULL);
     char *mother = envelope("thing.unrelated", "1.0", NULL, NULL, NULL);
     char *m2 = envelope("thing.ok", "1", e2, NULL, NULL);
+    char *mrows = envelope("thing.rows", "1.0", rows, "corr-rows", NULL);
     const char *missing = "{\"eventType\":\"thing.ok\",\"version\":\"1.0\",\"payload\":{}}";
-    const char *seq[] = {m1, m1dup, mf, mb, mbad, "this is not json", missing, mver, mother, m2};
+    const char *seq[] = {m1, m1dup, mf, mb, mbad, "this is not json", missing, mver, mother, mrows, m2};
     for (size_t i = 0; i < sizeof seq / sizeof *seq; i++)
         assert_int_equal(produce_raw(g_mock.bootstrap, in, "same-key", seq[i], strlen(seq[i])), 0);
 
@@ -174,6 +187,9 @@ static void runtime(int pg)
     assert_int_equal(atomic_load(&calls_broken), 3);
     assert_int_equal(count_seen(ts.url, broken), 0); /* rolled back every time */
     assert_int_equal(atomic_load(&calls_bad), 1);
+    /* a handler returning 1 (rows changed) committed once: success, not a dead letter */
+    assert_int_equal(atomic_load(&calls_rows), 1);
+    assert_int_equal(count_seen(ts.url, rows), 1);
 
     char *metrics = eddy_service_metrics_text(svc);
     assert_non_null(strstr(metrics, "eddy_handler_retried_total{service=\""));
@@ -212,9 +228,10 @@ static void runtime(int pg)
     tmsgs_free(m, n);
     assert_int_equal(found, 1);
 
-    /* the DLQ: broken (3 attempts), bad (1), poison (0) x2, unknown version (0) */
+    /* the DLQ: broken (3 attempts), bad (1), poison (0) x2, unknown version (0); not rows */
     n = topic_read(g_mock.bootstrap, dlq, &m);
     assert_int_equal(n, 5);
+    assert_null(dlq_for(m, n, "corr-rows"));
     json_t *d = dlq_for(m, n, broken);
     assert_non_null(d);
     assert_string_equal(json_string_value(json_object_get(d, "reason")), "retries_exhausted");
@@ -256,6 +273,7 @@ static void runtime(int pg)
     free(mver);
     free(mother);
     free(m2);
+    free(mrows);
     tstore_drop(&ts);
 }
 

@@ -48,24 +48,29 @@ void flusher_request(flusher *f, plog *l, int64_t o) { (void)f; (void)l; (void)o
 void breq_done(breq *r) { (void)r; }
 void breq_done_noreply(breq *r) { (void)r; }
 STUB(const char *, breq_client_host, (const breq *r), "h")
-STUB(int64_t, k_int, (const kmsg *m, const char *f), 0)
-STUB(bool, k_bool, (const kmsg *m, const char *f), false)
-STUB(int32_t, k_count, (const kmsg *m, const char *f), 0)
-STUB(kmsg *, k_item, (const kmsg *m, const char *f, int32_t i), NULL)
-STUB(kmsg *, k_new_items, (kmsg * m, const char *f, int32_t n), NULL)
-STUB(kval *, k_set_array, (kmsg * m, const char *f, int32_t n), NULL)
-STUB(void *, karena_alloc, (karena * a, size_t n), NULL)
-STUB(char *, karena_strdup, (karena * a, const char *s), NULL)
-kstr k_str(const kmsg *m, const char *f)
+void kmsg_bad_field(const kmsg *m, kfid f)
 {
     (void)m;
     (void)f;
-    kstr s = {NULL, -1};
-    return s;
+    abort();
 }
-void k_set_int(kmsg *m, const char *f, int64_t v) { (void)m; (void)f; (void)v; }
-void k_set_str(kmsg *m, const char *f, const char *s) { (void)m; (void)f; (void)s; }
-void k_set_ref(kmsg *m, const char *f, const void *p, int32_t n) { (void)m; (void)f; (void)p; (void)n; }
+STUB(kmsg *, k_new_items, (kmsg * m, kfid f, int32_t n), NULL)
+STUB(kval *, k_set_array, (kmsg * m, kfid f, int32_t n), NULL)
+STUB(void *, karena_alloc, (karena * a, size_t n), NULL)
+STUB(char *, karena_strdup, (karena * a, const char *s), NULL)
+void k_set_str(kmsg *m, kfid f, const char *s)
+{
+    (void)m;
+    (void)f;
+    (void)s;
+}
+void k_set_ref(kmsg *m, kfid f, const void *p, int32_t n)
+{
+    (void)m;
+    (void)f;
+    (void)p;
+    (void)n;
+}
 
 /* ---------------------------------------------------------------- pidtab ---- */
 

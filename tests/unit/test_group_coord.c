@@ -155,16 +155,13 @@ static breq *mk(int16_t key, int16_t ver)
 
 static void call(breq *r)
 {
-    for (const bhandler *h = group_handlers; h->key >= 0; h++)
-        if (h->key == r->hdr.api_key) {
-            assert_in_range(r->hdr.api_version, h->min_version, h->max_version);
-            h->fn(&B, r);
-            return;
-        }
-    fail_msg("no handler for key %d", r->hdr.api_key);
+    const bhandler *h = &group_handlers[r->hdr.api_key];
+    if (!h->fn) fail_msg("no handler for key %d", r->hdr.api_key);
+    assert_in_range(r->hdr.api_version, h->min_version, h->max_version);
+    h->fn(&B, r);
 }
 
-static char *str(breq *r, kmsg *m, const char *f)
+static char *str(breq *r, kmsg *m, kfid f)
 {
     kstr s = k_str(m, f);
     if (s.len < 0) return NULL;
@@ -179,17 +176,17 @@ static const uint8_t SUB_T[] = {0, 0, 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 0};
 static breq *join(int16_t ver, const char *gid, const char *member, const char *instance,
                   int32_t session, const char *proto)
 {
-    breq *r = mk(11, ver);
-    k_set_str(r->req, "GroupId", gid);
-    k_set_int(r->req, "SessionTimeoutMs", session);
-    k_set_int(r->req, "RebalanceTimeoutMs", 1000);
-    k_set_str(r->req, "MemberId", member);
-    k_set_str(r->req, "GroupInstanceId", instance);
-    k_set_str(r->req, "ProtocolType", "consumer");
-    k_new_items(r->req, "Protocols", 1);
-    kmsg *p = k_item(r->req, "Protocols", 0);
-    k_set_str(p, "Name", proto);
-    k_set_bytes(p, "Metadata", SUB_T, sizeof SUB_T);
+    breq *r = mk(API_JoinGroup, ver);
+    k_set_str(r->req, JoinGroupRequest_GroupId, gid);
+    k_set_int(r->req, JoinGroupRequest_SessionTimeoutMs, session);
+    k_set_int(r->req, JoinGroupRequest_RebalanceTimeoutMs, 1000);
+    k_set_str(r->req, JoinGroupRequest_MemberId, member);
+    k_set_str(r->req, JoinGroupRequest_GroupInstanceId, instance);
+    k_set_str(r->req, JoinGroupRequest_ProtocolType, "consumer");
+    k_new_items(r->req, JoinGroupRequest_Protocols, 1);
+    kmsg *p = k_item(r->req, JoinGroupRequest_Protocols, 0);
+    k_set_str(p, JoinGroupRequestProtocol_Name, proto);
+    k_set_bytes(p, JoinGroupRequestProtocol_Metadata, SUB_T, sizeof SUB_T);
     call(r);
     return r;
 }
@@ -199,8 +196,8 @@ static breq *join_new(const char *gid, char **member_out)
 {
     breq *r = join(5, gid, "", NULL, 10000, "range");
     assert_true(r->finished);
-    assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_MEMBER_ID_REQUIRED);
-    char *id = str(r, r->resp, "MemberId");
+    assert_int_equal(k_int(r->resp, JoinGroupResponse_ErrorCode), KERR_MEMBER_ID_REQUIRED);
+    char *id = str(r, r->resp, JoinGroupResponse_MemberId);
     assert_true(strncmp(id, "cli-", 4) == 0);
     *member_out = id;
     return join(5, gid, id, NULL, 10000, "range");
@@ -209,17 +206,17 @@ static breq *join_new(const char *gid, char **member_out)
 static breq *sync_req(const char *gid, int32_t gen, const char *member, int nassign,
                       const char **ids)
 {
-    breq *r = mk(14, 3);
-    k_set_str(r->req, "GroupId", gid);
-    k_set_int(r->req, "GenerationId", gen);
-    k_set_str(r->req, "MemberId", member);
-    k_new_items(r->req, "Assignments", nassign);
+    breq *r = mk(API_SyncGroup, 3);
+    k_set_str(r->req, SyncGroupRequest_GroupId, gid);
+    k_set_int(r->req, SyncGroupRequest_GenerationId, gen);
+    k_set_str(r->req, SyncGroupRequest_MemberId, member);
+    k_new_items(r->req, SyncGroupRequest_Assignments, nassign);
     for (int i = 0; i < nassign; i++) {
-        kmsg *a = k_item(r->req, "Assignments", i);
-        k_set_str(a, "MemberId", ids[i]);
+        kmsg *a = k_item(r->req, SyncGroupRequest_Assignments, i);
+        k_set_str(a, SyncGroupRequestAssignment_MemberId, ids[i]);
         char buf[16];
         snprintf(buf, sizeof buf, "A%d", i);
-        k_set_bytes(a, "Assignment", buf, 2);
+        k_set_bytes(a, SyncGroupRequestAssignment_Assignment, buf, 2);
     }
     call(r);
     return r;
@@ -228,61 +225,67 @@ static breq *sync_req(const char *gid, int32_t gen, const char *member, int nass
 static int heartbeat(int16_t ver, const char *gid, int32_t gen, const char *member,
                      const char *instance)
 {
-    breq *r = mk(12, ver);
-    k_set_str(r->req, "GroupId", gid);
-    k_set_int(r->req, "GenerationId", gen);
-    k_set_str(r->req, "MemberId", member);
-    k_set_str(r->req, "GroupInstanceId", instance);
+    breq *r = mk(API_Heartbeat, ver);
+    k_set_str(r->req, HeartbeatRequest_GroupId, gid);
+    k_set_int(r->req, HeartbeatRequest_GenerationId, gen);
+    k_set_str(r->req, HeartbeatRequest_MemberId, member);
+    k_set_str(r->req, HeartbeatRequest_GroupInstanceId, instance);
     call(r);
     assert_true(r->finished);
-    return (int)k_int(r->resp, "ErrorCode");
+    return (int)k_int(r->resp, HeartbeatResponse_ErrorCode);
 }
 
 static int commit1(int16_t ver, const char *gid, int32_t gen, const char *member,
                    const char *topic, int32_t part, int64_t off, const char *meta)
 {
-    breq *r = mk(8, ver);
-    k_set_str(r->req, "GroupId", gid);
-    k_set_int(r->req, "GenerationIdOrMemberEpoch", gen);
-    k_set_str(r->req, "MemberId", member);
-    k_new_items(r->req, "Topics", 1);
-    kmsg *t = k_item(r->req, "Topics", 0);
-    k_set_str(t, "Name", topic);
-    k_new_items(t, "Partitions", 1);
-    kmsg *p = k_item(t, "Partitions", 0);
-    k_set_int(p, "PartitionIndex", part);
-    k_set_int(p, "CommittedOffset", off);
-    k_set_int(p, "CommittedLeaderEpoch", -1);
-    k_set_str(p, "CommittedMetadata", meta);
+    breq *r = mk(API_OffsetCommit, ver);
+    k_set_str(r->req, OffsetCommitRequest_GroupId, gid);
+    k_set_int(r->req, OffsetCommitRequest_GenerationIdOrMemberEpoch, gen);
+    k_set_str(r->req, OffsetCommitRequest_MemberId, member);
+    k_new_items(r->req, OffsetCommitRequest_Topics, 1);
+    kmsg *t = k_item(r->req, OffsetCommitRequest_Topics, 0);
+    k_set_str(t, OffsetCommitRequestTopic_Name, topic);
+    k_new_items(t, OffsetCommitRequestTopic_Partitions, 1);
+    kmsg *p = k_item(t, OffsetCommitRequestTopic_Partitions, 0);
+    k_set_int(p, OffsetCommitRequestPartition_PartitionIndex, part);
+    k_set_int(p, OffsetCommitRequestPartition_CommittedOffset, off);
+    k_set_int(p, OffsetCommitRequestPartition_CommittedLeaderEpoch, -1);
+    k_set_str(p, OffsetCommitRequestPartition_CommittedMetadata, meta);
     call(r);
     assert_true(r->finished);
-    return (int)k_int(k_item(k_item(r->resp, "Topics", 0), "Partitions", 0), "ErrorCode");
+    return (int)k_int(k_item(k_item(r->resp, OffsetCommitResponse_Topics, 0),
+                             OffsetCommitResponseTopic_Partitions, 0),
+                      OffsetCommitResponsePartition_ErrorCode);
 }
 
 static int64_t fetch1(int16_t ver, const char *gid, const char *topic, int32_t part,
                       char **meta)
 {
-    breq *r = mk(9, ver);
+    breq *r = mk(API_OffsetFetch, ver);
     kmsg *src = r->req, *dst = r->resp;
     if (ver >= 8) {
-        k_new_items(r->req, "Groups", 1);
-        src = k_item(r->req, "Groups", 0);
-        k_set_str(src, "GroupId", gid);
+        k_new_items(r->req, OffsetFetchRequest_Groups, 1);
+        src = k_item(r->req, OffsetFetchRequest_Groups, 0);
+        k_set_str(src, OffsetFetchRequestGroup_GroupId, gid);
     } else {
-        k_set_str(r->req, "GroupId", gid);
+        k_set_str(r->req, OffsetFetchRequest_GroupId, gid);
     }
-    k_new_items(src, "Topics", 1);
-    kmsg *t = k_item(src, "Topics", 0);
-    k_set_str(t, "Name", topic);
-    kval *v = k_set_array(t, "PartitionIndexes", 1);
+    /* v8+ asks per group; the topic lists of both layouts have one shape */
+    kfid topics = ver >= 8 ? OffsetFetchRequestGroup_Topics : OffsetFetchRequest_Topics;
+    k_new_items(src, topics, 1);
+    kmsg *t = k_item(src, topics, 0);
+    k_set_str(t, OffsetFetchRequestTopics_Name, topic);
+    kval *v = k_set_array(t, OffsetFetchRequestTopics_PartitionIndexes, 1);
     v[0].i = part;
     call(r);
     assert_true(r->finished);
-    if (ver >= 8) dst = k_item(r->resp, "Groups", 0);
-    kmsg *p = k_item(k_item(dst, "Topics", 0), "Partitions", 0);
-    assert_int_equal(k_int(p, "ErrorCode"), 0);
-    if (meta) *meta = str(r, p, "Metadata");
-    return k_int(p, "CommittedOffset");
+    if (ver >= 8) dst = k_item(r->resp, OffsetFetchResponse_Groups, 0);
+    kmsg *p = k_item(
+        k_item(dst, ver >= 8 ? OffsetFetchResponseGroup_Topics : OffsetFetchResponse_Topics, 0),
+        OffsetFetchResponseTopics_Partitions, 0);
+    assert_int_equal(k_int(p, OffsetFetchResponsePartitions_ErrorCode), 0);
+    if (meta) *meta = str(r, p, OffsetFetchResponsePartitions_Metadata);
+    return k_int(p, OffsetFetchResponsePartitions_CommittedOffset);
 }
 
 static group *G(const char *id) { return gc_find(B.groups, id); }
@@ -293,18 +296,18 @@ static void test_validation(void **st)
 {
     (void)st;
     breq *r = join(5, "", "", NULL, 10000, "range");
-    assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_INVALID_GROUP_ID);
+    assert_int_equal(k_int(r->resp, JoinGroupResponse_ErrorCode), KERR_INVALID_GROUP_ID);
     char big[300];
     memset(big, 'g', 256);
     big[256] = 0;
     r = join(5, big, "", NULL, 10000, "range");
-    assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_INVALID_GROUP_ID);
+    assert_int_equal(k_int(r->resp, JoinGroupResponse_ErrorCode), KERR_INVALID_GROUP_ID);
     r = join(5, "g", "", NULL, 5, "range");
-    assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_INVALID_SESSION_TIMEOUT);
+    assert_int_equal(k_int(r->resp, JoinGroupResponse_ErrorCode), KERR_INVALID_SESSION_TIMEOUT);
     r = join(5, "g", "", NULL, 2000000, "range");
-    assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_INVALID_SESSION_TIMEOUT);
+    assert_int_equal(k_int(r->resp, JoinGroupResponse_ErrorCode), KERR_INVALID_SESSION_TIMEOUT);
     r = join(5, "g", "nobody", NULL, 10000, "range");
-    assert_int_equal(k_int(r->resp, "ErrorCode"), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(k_int(r->resp, JoinGroupResponse_ErrorCode), KERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(heartbeat(3, "nogroup", 1, "x", NULL), KERR_UNKNOWN_MEMBER_ID);
 }
 
@@ -315,11 +318,11 @@ static void test_join_sync_two_members(void **st)
     breq *j1 = join_new("g", &m1);
     /* alone in the group: completes at once (delay 0), generation 1, leader, 1 member */
     assert_true(j1->finished);
-    assert_int_equal(k_int(j1->resp, "ErrorCode"), 0);
-    assert_int_equal(k_int(j1->resp, "GenerationId"), 1);
-    assert_string_equal(str(j1, j1->resp, "Leader"), m1);
-    assert_string_equal(str(j1, j1->resp, "ProtocolName"), "range");
-    assert_int_equal(k_count(j1->resp, "Members"), 1);
+    assert_int_equal(k_int(j1->resp, JoinGroupResponse_ErrorCode), 0);
+    assert_int_equal(k_int(j1->resp, JoinGroupResponse_GenerationId), 1);
+    assert_string_equal(str(j1, j1->resp, JoinGroupResponse_Leader), m1);
+    assert_string_equal(str(j1, j1->resp, JoinGroupResponse_ProtocolName), "range");
+    assert_int_equal(k_count(j1->resp, JoinGroupResponse_Members), 1);
     const char *ids1[] = {m1};
     breq *s1 = sync_req("g", 1, m1, 1, ids1);
     assert_true(s1->finished);
@@ -332,14 +335,14 @@ static void test_join_sync_two_members(void **st)
     assert_int_equal(G("g")->state, GS_PREPARING);
     assert_int_equal(heartbeat(3, "g", 1, m1, NULL), KERR_REBALANCE_IN_PROGRESS);
     breq *s_bad = sync_req("g", 1, m1, 0, NULL);
-    assert_int_equal(k_int(s_bad->resp, "ErrorCode"), KERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(k_int(s_bad->resp, SyncGroupResponse_ErrorCode), KERR_REBALANCE_IN_PROGRESS);
     breq *j1b = join(5, "g", m1, NULL, 10000, "range");
     assert_true(j1b->finished && j2->finished);
-    assert_int_equal(k_int(j1b->resp, "GenerationId"), 2);
-    assert_int_equal(k_int(j2->resp, "GenerationId"), 2);
-    assert_string_equal(str(j2, j2->resp, "Leader"), m1); /* the leader stays */
-    assert_int_equal(k_count(j1b->resp, "Members"), 2);
-    assert_int_equal(k_count(j2->resp, "Members"), 0);
+    assert_int_equal(k_int(j1b->resp, JoinGroupResponse_GenerationId), 2);
+    assert_int_equal(k_int(j2->resp, JoinGroupResponse_GenerationId), 2);
+    assert_string_equal(str(j2, j2->resp, JoinGroupResponse_Leader), m1); /* the leader stays */
+    assert_int_equal(k_count(j1b->resp, JoinGroupResponse_Members), 2);
+    assert_int_equal(k_count(j2->resp, JoinGroupResponse_Members), 0);
     assert_int_equal(G("g")->state, GS_COMPLETING);
     assert_int_equal(heartbeat(3, "g", 1, m2, NULL), KERR_ILLEGAL_GENERATION);
     assert_int_equal(heartbeat(3, "g", 2, m2, NULL), 0);
@@ -352,7 +355,8 @@ static void test_join_sync_two_members(void **st)
     const char *ids[] = {m1, m2};
     breq *s1b = sync_req("g", 2, m1, 2, ids);
     assert_true(s1b->finished && s2->finished);
-    kstr a1 = k_str(s1b->resp, "Assignment"), a2 = k_str(s2->resp, "Assignment");
+    kstr a1 = k_str(s1b->resp, SyncGroupResponse_Assignment),
+         a2 = k_str(s2->resp, SyncGroupResponse_Assignment);
     assert_int_equal(a1.len, 2);
     assert_memory_equal(a1.p, "A0", 2);
     assert_memory_equal(a2.p, "A1", 2);
@@ -371,70 +375,84 @@ static void test_join_sync_two_members(void **st)
     assert_string_equal(meta, ""); /* no offset: "" not null */
 
     /* DeleteGroups refuses a group with members; ListGroups filters by state */
-    breq *d = mk(42, 1);
-    kval *v = k_set_array(d->req, "GroupsNames", 2);
+    breq *d = mk(API_DeleteGroups, 1);
+    kval *v = k_set_array(d->req, DeleteGroupsRequest_GroupsNames, 2);
     v[0].s = (kstr){(const uint8_t *)"g", 1};
     v[1].s = (kstr){(const uint8_t *)"zz", 2};
     call(d);
-    assert_int_equal(k_int(k_item(d->resp, "Results", 0), "ErrorCode"), KERR_NON_EMPTY_GROUP);
-    assert_int_equal(k_int(k_item(d->resp, "Results", 1), "ErrorCode"), KERR_GROUP_ID_NOT_FOUND);
-    breq *l = mk(16, 4);
-    v = k_set_array(l->req, "StatesFilter", 1);
+    assert_int_equal(
+        k_int(k_item(d->resp, DeleteGroupsResponse_Results, 0), DeletableGroupResult_ErrorCode),
+        KERR_NON_EMPTY_GROUP);
+    assert_int_equal(
+        k_int(k_item(d->resp, DeleteGroupsResponse_Results, 1), DeletableGroupResult_ErrorCode),
+        KERR_GROUP_ID_NOT_FOUND);
+    breq *l = mk(API_ListGroups, 4);
+    v = k_set_array(l->req, ListGroupsRequest_StatesFilter, 1);
     v[0].s = (kstr){(const uint8_t *)"stable", 6};
     call(l);
-    assert_int_equal(k_count(l->resp, "Groups"), 1);
-    assert_string_equal(str(l, k_item(l->resp, "Groups", 0), "GroupState"), "Stable");
+    assert_int_equal(k_count(l->resp, ListGroupsResponse_Groups), 1);
+    assert_string_equal(
+        str(l, k_item(l->resp, ListGroupsResponse_Groups, 0), ListedGroup_GroupState), "Stable");
 
     /* OffsetDelete of a subscribed topic is refused */
-    breq *od = mk(47, 0);
-    k_set_str(od->req, "GroupId", "g");
-    k_new_items(od->req, "Topics", 1);
-    kmsg *t = k_item(od->req, "Topics", 0);
-    k_set_str(t, "Name", "t");
-    k_new_items(t, "Partitions", 1);
-    k_set_int(k_item(t, "Partitions", 0), "PartitionIndex", 1);
+    breq *od = mk(API_OffsetDelete, 0);
+    k_set_str(od->req, OffsetDeleteRequest_GroupId, "g");
+    k_new_items(od->req, OffsetDeleteRequest_Topics, 1);
+    kmsg *t = k_item(od->req, OffsetDeleteRequest_Topics, 0);
+    k_set_str(t, OffsetDeleteRequestTopic_Name, "t");
+    k_new_items(t, OffsetDeleteRequestTopic_Partitions, 1);
+    k_set_int(k_item(t, OffsetDeleteRequestTopic_Partitions, 0),
+              OffsetDeleteRequestPartition_PartitionIndex, 1);
     call(od);
-    assert_int_equal(k_int(k_item(k_item(od->resp, "Topics", 0), "Partitions", 0), "ErrorCode"),
+    assert_int_equal(k_int(k_item(k_item(od->resp, OffsetDeleteResponse_Topics, 0),
+                                  OffsetDeleteResponseTopic_Partitions, 0),
+                           OffsetDeleteResponsePartition_ErrorCode),
                      KERR_GROUP_SUBSCRIBED_TO_TOPIC);
 
     /* DescribeGroups of a Stable group */
-    breq *dg = mk(15, 5);
-    v = k_set_array(dg->req, "Groups", 2);
+    breq *dg = mk(API_DescribeGroups, 5);
+    v = k_set_array(dg->req, DescribeGroupsRequest_Groups, 2);
     v[0].s = (kstr){(const uint8_t *)"g", 1};
     v[1].s = (kstr){(const uint8_t *)"nope", 4};
     call(dg);
-    kmsg *g0 = k_item(dg->resp, "Groups", 0), *g1 = k_item(dg->resp, "Groups", 1);
-    assert_string_equal(str(dg, g0, "GroupState"), "Stable");
-    assert_string_equal(str(dg, g0, "ProtocolData"), "range");
-    assert_int_equal(k_count(g0, "Members"), 2);
-    assert_string_equal(str(dg, g1, "GroupState"), "Dead");
+    kmsg *g0 = k_item(dg->resp, DescribeGroupsResponse_Groups, 0),
+         *g1 = k_item(dg->resp, DescribeGroupsResponse_Groups, 1);
+    assert_string_equal(str(dg, g0, DescribedGroup_GroupState), "Stable");
+    assert_string_equal(str(dg, g0, DescribedGroup_ProtocolData), "range");
+    assert_int_equal(k_count(g0, DescribedGroup_Members), 2);
+    assert_string_equal(str(dg, g1, DescribedGroup_GroupState), "Dead");
 
     /* LeaveGroup v3 batch: one known, one unknown */
-    breq *lv = mk(13, 3);
-    k_set_str(lv->req, "GroupId", "g");
-    k_new_items(lv->req, "Members", 2);
-    k_set_str(k_item(lv->req, "Members", 0), "MemberId", m2);
-    k_set_str(k_item(lv->req, "Members", 1), "MemberId", "ghost");
+    breq *lv = mk(API_LeaveGroup, 3);
+    k_set_str(lv->req, LeaveGroupRequest_GroupId, "g");
+    k_new_items(lv->req, LeaveGroupRequest_Members, 2);
+    k_set_str(k_item(lv->req, LeaveGroupRequest_Members, 0), MemberIdentity_MemberId, m2);
+    k_set_str(k_item(lv->req, LeaveGroupRequest_Members, 1), MemberIdentity_MemberId, "ghost");
     call(lv);
-    assert_int_equal(k_int(lv->resp, "ErrorCode"), 0);
-    assert_int_equal(k_int(k_item(lv->resp, "Members", 0), "ErrorCode"), 0);
-    assert_int_equal(k_int(k_item(lv->resp, "Members", 1), "ErrorCode"), KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(k_int(lv->resp, LeaveGroupResponse_ErrorCode), 0);
+    assert_int_equal(
+        k_int(k_item(lv->resp, LeaveGroupResponse_Members, 0), MemberResponse_ErrorCode), 0);
+    assert_int_equal(
+        k_int(k_item(lv->resp, LeaveGroupResponse_Members, 1), MemberResponse_ErrorCode),
+        KERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(G("g")->state, GS_PREPARING);
     /* the last member leaves (v1): the group becomes Empty, generation bumps */
-    breq *lv1 = mk(13, 1);
-    k_set_str(lv1->req, "GroupId", "g");
-    k_set_str(lv1->req, "MemberId", m1);
+    breq *lv1 = mk(API_LeaveGroup, 1);
+    k_set_str(lv1->req, LeaveGroupRequest_GroupId, "g");
+    k_set_str(lv1->req, LeaveGroupRequest_MemberId, m1);
     call(lv1);
-    assert_int_equal(k_int(lv1->resp, "ErrorCode"), 0);
+    assert_int_equal(k_int(lv1->resp, LeaveGroupResponse_ErrorCode), 0);
     assert_int_equal(G("g")->state, GS_EMPTY);
     assert_int_equal(G("g")->generation, 3);
     /* now deletable; offsets go with it */
-    breq *d2 = mk(42, 2);
-    v = k_set_array(d2->req, "GroupsNames", 1);
+    breq *d2 = mk(API_DeleteGroups, 2);
+    v = k_set_array(d2->req, DeleteGroupsRequest_GroupsNames, 1);
     v[0].s = (kstr){(const uint8_t *)"g", 1};
     call(d2);
     assert_true(d2->finished);
-    assert_int_equal(k_int(k_item(d2->resp, "Results", 0), "ErrorCode"), 0);
+    assert_int_equal(
+        k_int(k_item(d2->resp, DeleteGroupsResponse_Results, 0), DeletableGroupResult_ErrorCode),
+        0);
     assert_null(G("g"));
 }
 
@@ -456,12 +474,14 @@ static void test_simple_commits(void **st)
     assert_int_equal(commit1(2, "nogroup", 3, "x", "t", 0, 7, ""), KERR_ILLEGAL_GENERATION);
     assert_int_equal(fetch1(1, "unknown-group", "t", 0, NULL), -1);
     /* OffsetFetch with null topics lists everything committed */
-    breq *r = mk(9, 5);
-    k_set_str(r->req, "GroupId", "simple");
-    k_set_null(r->req, "Topics");
+    breq *r = mk(API_OffsetFetch, 5);
+    k_set_str(r->req, OffsetFetchRequest_GroupId, "simple");
+    k_set_null(r->req, OffsetFetchRequest_Topics);
     call(r);
-    assert_int_equal(k_count(r->resp, "Topics"), 1);
-    assert_int_equal(k_count(k_item(r->resp, "Topics", 0), "Partitions"), 1);
+    assert_int_equal(k_count(r->resp, OffsetFetchResponse_Topics), 1);
+    assert_int_equal(k_count(k_item(r->resp, OffsetFetchResponse_Topics, 0),
+                             OffsetFetchResponseTopic_Partitions),
+                     1);
 }
 
 static void test_session_expiry(void **st)
@@ -474,7 +494,7 @@ static void test_session_expiry(void **st)
     sync_req("e", 1, m1, 1, ids);
     /* m2 joins with a short session; m1 has 10 s */
     breq *p = join(5, "e", "", NULL, 150, "range");
-    m2 = str(p, p->resp, "MemberId");
+    m2 = str(p, p->resp, JoinGroupResponse_MemberId);
     breq *j2 = join(5, "e", m2, NULL, 150, "range");
     assert_false(j2->finished);
     join(5, "e", m1, NULL, 10000, "range");
@@ -490,11 +510,11 @@ static void test_session_expiry(void **st)
     assert_int_equal(heartbeat(3, "e", 2, m1, NULL), KERR_REBALANCE_IN_PROGRESS);
     breq *j = join(5, "e", m1, NULL, 10000, "range");
     assert_true(j->finished);
-    assert_int_equal(k_int(j->resp, "GenerationId"), 3);
-    assert_int_equal(k_count(j->resp, "Members"), 1);
+    assert_int_equal(k_int(j->resp, JoinGroupResponse_GenerationId), 3);
+    assert_int_equal(k_count(j->resp, JoinGroupResponse_Members), 1);
     /* a parked JoinGroup is never expired by the session timeout */
     breq *p3 = join(5, "e", "", NULL, 100, "range");
-    char *m3 = str(p3, p3->resp, "MemberId");
+    char *m3 = str(p3, p3->resp, JoinGroupResponse_MemberId);
     breq *j3 = join(5, "e", m3, NULL, 100, "range");
     assert_false(j3->finished);
     run_for(400);
@@ -506,8 +526,8 @@ static void test_static_membership(void **st)
     (void)st;
     breq *j = join(5, "s", "", "inst-1", 10000, "range");
     assert_true(j->finished); /* no MEMBER_ID_REQUIRED round for static members */
-    assert_int_equal(k_int(j->resp, "ErrorCode"), 0);
-    char *old = str(j, j->resp, "MemberId");
+    assert_int_equal(k_int(j->resp, JoinGroupResponse_ErrorCode), 0);
+    char *old = str(j, j->resp, JoinGroupResponse_MemberId);
     assert_true(strncmp(old, "inst-1-", 7) == 0);
     const char *ids[] = {old};
     sync_req("s", 1, old, 1, ids);
@@ -515,9 +535,9 @@ static void test_static_membership(void **st)
     /* the instance restarts: new member id, same generation, old id fenced */
     breq *j2 = join(5, "s", "", "inst-1", 10000, "range");
     assert_true(j2->finished);
-    char *nid = str(j2, j2->resp, "MemberId");
+    char *nid = str(j2, j2->resp, JoinGroupResponse_MemberId);
     assert_string_not_equal(nid, old);
-    assert_int_equal(k_int(j2->resp, "GenerationId"), 1);
+    assert_int_equal(k_int(j2->resp, JoinGroupResponse_GenerationId), 1);
     assert_int_equal(G("s")->state, GS_STABLE);
     assert_int_equal(heartbeat(3, "s", 1, old, "inst-1"), KERR_FENCED_INSTANCE_ID);
     assert_int_equal(heartbeat(3, "s", 1, nid, "inst-1"), 0);
@@ -526,21 +546,24 @@ static void test_static_membership(void **st)
 static void test_find_coordinator(void **st)
 {
     (void)st;
-    breq *r = mk(10, 2);
-    k_set_str(r->req, "Key", "g");
-    k_set_int(r->req, "KeyType", 0);
+    breq *r = mk(API_FindCoordinator, 2);
+    k_set_str(r->req, FindCoordinatorRequest_Key, "g");
+    k_set_int(r->req, FindCoordinatorRequest_KeyType, 0);
     call(r);
-    assert_int_equal(k_int(r->resp, "ErrorCode"), 0);
-    assert_int_equal(k_int(r->resp, "NodeId"), 1);
-    assert_int_equal(k_int(r->resp, "Port"), 9092);
-    breq *r4 = mk(10, 4);
-    kval *v = k_set_array(r4->req, "CoordinatorKeys", 2);
+    assert_int_equal(k_int(r->resp, FindCoordinatorResponse_ErrorCode), 0);
+    assert_int_equal(k_int(r->resp, FindCoordinatorResponse_NodeId), 1);
+    assert_int_equal(k_int(r->resp, FindCoordinatorResponse_Port), 9092);
+    breq *r4 = mk(API_FindCoordinator, 4);
+    kval *v = k_set_array(r4->req, FindCoordinatorRequest_CoordinatorKeys, 2);
     v[0].s = (kstr){(const uint8_t *)"a", 1};
     v[1].s = (kstr){(const uint8_t *)"b", 1};
     call(r4);
-    assert_int_equal(k_count(r4->resp, "Coordinators"), 2);
-    assert_string_equal(str(r4, k_item(r4->resp, "Coordinators", 1), "Key"), "b");
-    assert_string_equal(str(r4, k_item(r4->resp, "Coordinators", 1), "Host"), "127.0.0.1");
+    assert_int_equal(k_count(r4->resp, FindCoordinatorResponse_Coordinators), 2);
+    assert_string_equal(
+        str(r4, k_item(r4->resp, FindCoordinatorResponse_Coordinators, 1), Coordinator_Key), "b");
+    assert_string_equal(
+        str(r4, k_item(r4->resp, FindCoordinatorResponse_Coordinators, 1), Coordinator_Host),
+        "127.0.0.1");
 }
 
 int main(void)

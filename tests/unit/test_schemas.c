@@ -96,16 +96,16 @@ static void test_apiversions_v3_request_kcat(void **st)
     assert_int_equal(off, 18);
 
     karena *ar = karena_new();
-    kmsg *m = decode(ar, 18, true, 3, frame + off, sizeof frame - off);
-    assert_kstr(k_str(m, "ClientSoftwareName"), "librdkafka");
-    assert_kstr(k_str(m, "ClientSoftwareVersion"), "2.0.2");
-    expect_encoding(m, 18, 3, frame + off, sizeof frame - off);
+    kmsg *m = decode(ar, API_ApiVersions, true, 3, frame + off, sizeof frame - off);
+    assert_kstr(k_str(m, ApiVersionsRequest_ClientSoftwareName), "librdkafka");
+    assert_kstr(k_str(m, ApiVersionsRequest_ClientSoftwareVersion), "2.0.2");
+    expect_encoding(m, API_ApiVersions, 3, frame + off, sizeof frame - off);
     /* v4 has the v3 layout */
-    kmsg *m4 = decode(ar, 18, true, 4, frame + off, sizeof frame - off);
-    assert_kstr(k_str(m4, "ClientSoftwareName"), "librdkafka");
+    kmsg *m4 = decode(ar, API_ApiVersions, true, 4, frame + off, sizeof frame - off);
+    assert_kstr(k_str(m4, ApiVersionsRequest_ClientSoftwareName), "librdkafka");
     /* v0-v2: empty body */
-    kmsg *m0 = decode(ar, 18, true, 2, frame, 0);
-    expect_encoding(m0, 18, 2, frame, 0);
+    kmsg *m0 = decode(ar, API_ApiVersions, true, 2, frame, 0);
+    expect_encoding(m0, API_ApiVersions, 2, frame, 0);
     karena_free(ar);
 }
 
@@ -115,10 +115,10 @@ static void test_apiversions_v3_response_tags(void **st)
     karena *ar = karena_new();
     const kapi *a = api(18);
     kmsg *m = kmsg_new(ar, a->response);
-    kmsg *k = k_new_items(m, "ApiKeys", 1);
-    k_set_int(k, "ApiKey", 18);
-    k_set_int(k, "MinVersion", 0);
-    k_set_int(k, "MaxVersion", 4);
+    kmsg *k = k_new_items(m, ApiVersionsResponse_ApiKeys, 1);
+    k_set_int(k, ApiVersion_ApiKey, 18);
+    k_set_int(k, ApiVersion_MinVersion, 0);
+    k_set_int(k, ApiVersion_MaxVersion, 4);
     /* defaults (FinalizedFeaturesEpoch -1, empty feature arrays, ZkMigrationReady false) are
      * not written */
     static const uint8_t plain[] = {
@@ -127,29 +127,29 @@ static void test_apiversions_v3_response_tags(void **st)
         0x00, 0x00, 0x00, 0x00,                               /* ThrottleTimeMs */
         0x00,                                                 /* no tagged fields */
     };
-    expect_encoding(m, 18, 3, plain, sizeof plain);
+    expect_encoding(m, API_ApiVersions, 3, plain, sizeof plain);
     /* tag 1 FinalizedFeaturesEpoch (int64) and tag 3 ZkMigrationReady */
-    k_set_int(m, "FinalizedFeaturesEpoch", 5);
-    k_set_bool(m, "ZkMigrationReady", true);
+    k_set_int(m, ApiVersionsResponse_FinalizedFeaturesEpoch, 5);
+    k_set_bool(m, ApiVersionsResponse_ZkMigrationReady, true);
     static const uint8_t tagged[] = {
         0x00, 0x00, 0x02, 0x00, 0x12, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00,
         0x02,                                                 /* two tagged fields */
         0x01, 0x08, 0, 0, 0, 0, 0, 0, 0, 5,                    /* tag 1, size 8 */
         0x03, 0x01, 0x01,                                      /* tag 3, size 1 */
     };
-    expect_encoding(m, 18, 3, tagged, sizeof tagged);
-    kmsg *d = decode(ar, 18, false, 3, tagged, sizeof tagged);
-    assert_int_equal(k_int(d, "FinalizedFeaturesEpoch"), 5);
-    assert_true(k_bool(d, "ZkMigrationReady"));
-    assert_int_equal(k_count(d, "ApiKeys"), 1);
-    assert_int_equal(k_int(k_item(d, "ApiKeys", 0), "MaxVersion"), 4);
+    expect_encoding(m, API_ApiVersions, 3, tagged, sizeof tagged);
+    kmsg *d = decode(ar, API_ApiVersions, false, 3, tagged, sizeof tagged);
+    assert_int_equal(k_int(d, ApiVersionsResponse_FinalizedFeaturesEpoch), 5);
+    assert_true(k_bool(d, ApiVersionsResponse_ZkMigrationReady));
+    assert_int_equal(k_count(d, ApiVersionsResponse_ApiKeys), 1);
+    assert_int_equal(k_int(k_item(d, ApiVersionsResponse_ApiKeys, 0), ApiVersion_MaxVersion), 4);
     /* v0 body (§2.3): no throttle */
     static const uint8_t v0[] = {0x00, 0x23, 0x00, 0x00, 0x00, 0x01,
                                  0x00, 0x12, 0x00, 0x00, 0x00, 0x03};
-    kmsg *e = decode(ar, 18, false, 0, v0, sizeof v0);
-    assert_int_equal(k_int(e, "ErrorCode"), 35);
-    assert_int_equal(k_int(k_item(e, "ApiKeys", 0), "MaxVersion"), 3);
-    expect_encoding(e, 18, 0, v0, sizeof v0);
+    kmsg *e = decode(ar, API_ApiVersions, false, 0, v0, sizeof v0);
+    assert_int_equal(k_int(e, ApiVersionsResponse_ErrorCode), 35);
+    assert_int_equal(k_int(k_item(e, ApiVersionsResponse_ApiKeys, 0), ApiVersion_MaxVersion), 3);
+    expect_encoding(e, API_ApiVersions, 0, v0, sizeof v0);
     karena_free(ar);
 }
 
@@ -160,17 +160,17 @@ static void test_metadata_v4_request(void **st)
     (void)st;
     karena *ar = karena_new();
     static const uint8_t one[] = {0x00, 0x00, 0x00, 0x01, 0x00, 0x02, 't', '1', 0x01};
-    kmsg *m = decode(ar, 3, true, 4, one, sizeof one);
-    assert_int_equal(k_count(m, "Topics"), 1);
-    assert_kstr(k_str(k_item(m, "Topics", 0), "Name"), "t1");
-    assert_true(k_bool(m, "AllowAutoTopicCreation"));
-    expect_encoding(m, 3, 4, one, sizeof one);
+    kmsg *m = decode(ar, API_Metadata, true, 4, one, sizeof one);
+    assert_int_equal(k_count(m, MetadataRequest_Topics), 1);
+    assert_kstr(k_str(k_item(m, MetadataRequest_Topics, 0), MetadataRequestTopic_Name), "t1");
+    assert_true(k_bool(m, MetadataRequest_AllowAutoTopicCreation));
+    expect_encoding(m, API_Metadata, 4, one, sizeof one);
     /* null topic array = all topics (nullable from v1) */
     static const uint8_t all[] = {0xff, 0xff, 0xff, 0xff, 0x00};
-    kmsg *n = decode(ar, 3, true, 4, all, sizeof all);
-    assert_int_equal(k_count(n, "Topics"), -1);
-    assert_false(k_bool(n, "AllowAutoTopicCreation"));
-    expect_encoding(n, 3, 4, all, sizeof all);
+    kmsg *n = decode(ar, API_Metadata, true, 4, all, sizeof all);
+    assert_int_equal(k_count(n, MetadataRequest_Topics), -1);
+    assert_false(k_bool(n, MetadataRequest_AllowAutoTopicCreation));
+    expect_encoding(n, API_Metadata, 4, all, sizeof all);
     /* v0: empty array = all topics, null not allowed */
     rbuf r = rbuf_make(all, 4);
     kmsg *bad = NULL;
@@ -202,38 +202,41 @@ static void test_produce_v7_request(void **st)
     assert_int_equal(n, sizeof body);
 
     karena *ar = karena_new();
-    kmsg *m = decode(ar, 0, true, 7, body, n);
-    assert_kstr(k_str(m, "TransactionalId"), NULL);
-    assert_int_equal(k_int(m, "Acks"), -1);
-    assert_int_equal(k_int(m, "TimeoutMs"), 30000);
-    assert_int_equal(k_count(m, "TopicData"), 1);
-    kmsg *t = k_item(m, "TopicData", 0);
-    assert_kstr(k_str(t, "Name"), "t");
-    assert_int_equal(k_count(t, "PartitionData"), 1);
-    kmsg *p = k_item(t, "PartitionData", 0);
-    assert_int_equal(k_int(p, "Index"), 0);
-    kstr rec = k_str(p, "Records");
+    kmsg *m = decode(ar, API_Produce, true, 7, body, n);
+    assert_kstr(k_str(m, ProduceRequest_TransactionalId), NULL);
+    assert_int_equal(k_int(m, ProduceRequest_Acks), -1);
+    assert_int_equal(k_int(m, ProduceRequest_TimeoutMs), 30000);
+    assert_int_equal(k_count(m, ProduceRequest_TopicData), 1);
+    kmsg *t = k_item(m, ProduceRequest_TopicData, 0);
+    assert_kstr(k_str(t, TopicProduceData_Name), "t");
+    assert_int_equal(k_count(t, TopicProduceData_PartitionData), 1);
+    kmsg *p = k_item(t, TopicProduceData_PartitionData, 0);
+    assert_int_equal(k_int(p, PartitionProduceData_Index), 0);
+    kstr rec = k_str(p, PartitionProduceData_Records);
     assert_int_equal(rec.len, 83);
     assert_memory_equal(rec.p, BATCH, 83);
-    expect_encoding(m, 0, 7, body, n);
+    expect_encoding(m, API_Produce, 7, body, n);
 
     /* same tree built with the setters */
     kmsg *b = kmsg_new(ar, api(0)->request);
-    k_set_null(b, "TransactionalId");
-    k_set_int(b, "Acks", -1);
-    k_set_int(b, "TimeoutMs", 30000);
-    kmsg *bt = k_new_items(b, "TopicData", 1);
-    k_set_str(bt, "Name", "t");
-    kmsg *bp = k_new_items(bt, "PartitionData", 1);
-    k_set_ref(bp, "Records", BATCH, sizeof BATCH);
-    expect_encoding(b, 0, 7, body, n);
+    k_set_null(b, ProduceRequest_TransactionalId);
+    k_set_int(b, ProduceRequest_Acks, -1);
+    k_set_int(b, ProduceRequest_TimeoutMs, 30000);
+    kmsg *bt = k_new_items(b, ProduceRequest_TopicData, 1);
+    k_set_str(bt, TopicProduceData_Name, "t");
+    kmsg *bp = k_new_items(bt, TopicProduceData_PartitionData, 1);
+    k_set_ref(bp, PartitionProduceData_Records, BATCH, sizeof BATCH);
+    expect_encoding(b, API_Produce, 7, body, n);
     assert_true(kmsg_equal(m, b, 7, false));
 
     /* v2 (refused by the broker, but decodable): no TransactionalId */
-    kmsg *m2 = decode(ar, 0, true, 2, body + 2, n - 2);
-    assert_int_equal(k_int(m2, "Acks"), -1);
-    assert_int_equal(k_str(k_item(k_item(m2, "TopicData", 0), "PartitionData", 0), "Records").len,
-                     83);
+    kmsg *m2 = decode(ar, API_Produce, true, 2, body + 2, n - 2);
+    assert_int_equal(k_int(m2, ProduceRequest_Acks), -1);
+    assert_int_equal(
+        k_str(k_item(k_item(m2, ProduceRequest_TopicData, 0), TopicProduceData_PartitionData, 0),
+              PartitionProduceData_Records)
+            .len,
+        83);
     karena_free(ar);
 }
 
@@ -259,12 +262,12 @@ static void test_produce_v9_request_flexible(void **st)
     body[n++] = 0x00; /* partition tags */
     body[n++] = 0x00; /* topic tags */
     body[n++] = 0x00; /* request tags */
-    kmsg *m = decode(ar, 0, true, 9, body, n);
-    assert_int_equal(k_int(m, "Acks"), 1);
-    kmsg *p = k_item(k_item(m, "TopicData", 0), "PartitionData", 0);
-    assert_int_equal(k_int(p, "Index"), 2);
-    assert_int_equal(k_str(p, "Records").len, 83);
-    expect_encoding(m, 0, 9, body, n);
+    kmsg *m = decode(ar, API_Produce, true, 9, body, n);
+    assert_int_equal(k_int(m, ProduceRequest_Acks), 1);
+    kmsg *p = k_item(k_item(m, ProduceRequest_TopicData, 0), TopicProduceData_PartitionData, 0);
+    assert_int_equal(k_int(p, PartitionProduceData_Index), 2);
+    assert_int_equal(k_str(p, PartitionProduceData_Records).len, 83);
+    expect_encoding(m, API_Produce, 9, body, n);
     karena_free(ar);
 }
 
@@ -296,38 +299,40 @@ static void test_fetch_v11_response(void **st)
     n += sizeof BATCH;
 
     karena *ar = karena_new();
-    kmsg *m = decode(ar, 1, false, 11, body, n);
-    assert_int_equal(k_int(m, "SessionId"), 0);
-    kmsg *t = k_item(m, "Responses", 0);
-    assert_kstr(k_str(t, "Topic"), "t");
-    kmsg *p = k_item(t, "Partitions", 0);
-    assert_int_equal(k_int(p, "HighWatermark"), 44);
-    assert_int_equal(k_int(p, "LastStableOffset"), 44);
-    assert_int_equal(k_int(p, "LogStartOffset"), 0);
-    assert_int_equal(k_count(p, "AbortedTransactions"), -1);
-    assert_int_equal(k_int(p, "PreferredReadReplica"), -1);
-    assert_int_equal(k_str(p, "Records").len, 83);
-    expect_encoding(m, 1, 11, body, n);
+    kmsg *m = decode(ar, API_Fetch, false, 11, body, n);
+    assert_int_equal(k_int(m, FetchResponse_SessionId), 0);
+    kmsg *t = k_item(m, FetchResponse_Responses, 0);
+    assert_kstr(k_str(t, FetchableTopicResponse_Topic), "t");
+    kmsg *p = k_item(t, FetchableTopicResponse_Partitions, 0);
+    assert_int_equal(k_int(p, PartitionData_HighWatermark), 44);
+    assert_int_equal(k_int(p, PartitionData_LastStableOffset), 44);
+    assert_int_equal(k_int(p, PartitionData_LogStartOffset), 0);
+    assert_int_equal(k_count(p, PartitionData_AbortedTransactions), -1);
+    assert_int_equal(k_int(p, PartitionData_PreferredReadReplica), -1);
+    assert_int_equal(k_str(p, PartitionData_Records).len, 83);
+    expect_encoding(m, API_Fetch, 11, body, n);
 
     /* built by a handler: defaults must give the same bytes */
     kmsg *b = kmsg_new(ar, api(1)->response);
-    kmsg *bt = k_new_items(b, "Responses", 1);
-    k_set_str(bt, "Topic", "t");
-    kmsg *bp = k_new_items(bt, "Partitions", 1);
-    k_set_int(bp, "HighWatermark", 44);
-    k_set_int(bp, "LastStableOffset", 44);
-    k_set_int(bp, "LogStartOffset", 0);
-    k_set_null(bp, "AbortedTransactions");
-    k_set_ref(bp, "Records", BATCH, sizeof BATCH);
-    expect_encoding(b, 1, 11, body, n);
-    assert_int_equal(k_int(bp, "PreferredReadReplica"), -1);
+    kmsg *bt = k_new_items(b, FetchResponse_Responses, 1);
+    k_set_str(bt, FetchableTopicResponse_Topic, "t");
+    kmsg *bp = k_new_items(bt, FetchableTopicResponse_Partitions, 1);
+    k_set_int(bp, PartitionData_HighWatermark, 44);
+    k_set_int(bp, PartitionData_LastStableOffset, 44);
+    k_set_int(bp, PartitionData_LogStartOffset, 0);
+    k_set_null(bp, PartitionData_AbortedTransactions);
+    k_set_ref(bp, PartitionData_Records, BATCH, sizeof BATCH);
+    expect_encoding(b, API_Fetch, 11, body, n);
+    assert_int_equal(k_int(bp, PartitionData_PreferredReadReplica), -1);
 
     /* v12: DivergingEpoch / CurrentLeader / SnapshotId are tagged structs (0/1/2) */
-    kmsg *cl = k_struct(bp, "CurrentLeader");
-    assert_int_equal(k_int(cl, "LeaderId"), -1);
-    assert_int_equal(k_int(cl, "LeaderEpoch"), -1);
-    assert_int_equal(k_int(k_struct(bp, "DivergingEpoch"), "EndOffset"), -1);
-    assert_int_equal(k_int(k_struct(bp, "SnapshotId"), "Epoch"), -1);
+    kmsg *cl = k_struct(bp, PartitionData_CurrentLeader);
+    assert_int_equal(k_int(cl, LeaderIdAndEpoch_LeaderId), -1);
+    assert_int_equal(k_int(cl, LeaderIdAndEpoch_LeaderEpoch), -1);
+    assert_int_equal(
+        k_int(k_struct(bp, PartitionData_DivergingEpoch), FetchResponse_EpochEndOffset_EndOffset),
+        -1);
+    assert_int_equal(k_int(k_struct(bp, PartitionData_SnapshotId), SnapshotId_Epoch), -1);
     karena_free(ar);
 }
 
@@ -356,23 +361,24 @@ static void test_createtopics_v5_request(void **st)
         0x00,                                            /* tags */
     };
     karena *ar = karena_new();
-    kmsg *m = decode(ar, 19, true, 5, body, sizeof body);
-    assert_int_equal(k_count(m, "Topics"), 1);
-    kmsg *t = k_item(m, "Topics", 0);
-    assert_kstr(k_str(t, "Name"), "t");
-    assert_int_equal(k_int(t, "NumPartitions"), -1);
-    assert_int_equal(k_int(t, "ReplicationFactor"), -1);
-    kmsg *as = k_item(t, "Assignments", 0);
-    assert_int_equal(k_count(as, "BrokerIds"), 1);
-    assert_int_equal(k_item_int(as, "BrokerIds", 0), 1);
-    assert_int_equal(k_count(t, "Configs"), 2);
-    assert_kstr(k_str(k_item(t, "Configs", 0), "Name"), "retention.ms");
-    assert_kstr(k_str(k_item(t, "Configs", 0), "Value"), "1000");
-    assert_kstr(k_str(k_item(t, "Configs", 1), "Value"), NULL);
+    kmsg *m = decode(ar, API_CreateTopics, true, 5, body, sizeof body);
+    assert_int_equal(k_count(m, CreateTopicsRequest_Topics), 1);
+    kmsg *t = k_item(m, CreateTopicsRequest_Topics, 0);
+    assert_kstr(k_str(t, CreatableTopic_Name), "t");
+    assert_int_equal(k_int(t, CreatableTopic_NumPartitions), -1);
+    assert_int_equal(k_int(t, CreatableTopic_ReplicationFactor), -1);
+    kmsg *as = k_item(t, CreatableTopic_Assignments, 0);
+    assert_int_equal(k_count(as, CreatableReplicaAssignment_BrokerIds), 1);
+    assert_int_equal(k_item_int(as, CreatableReplicaAssignment_BrokerIds, 0), 1);
+    assert_int_equal(k_count(t, CreatableTopic_Configs), 2);
+    assert_kstr(k_str(k_item(t, CreatableTopic_Configs, 0), CreatableTopicConfig_Name),
+                "retention.ms");
+    assert_kstr(k_str(k_item(t, CreatableTopic_Configs, 0), CreatableTopicConfig_Value), "1000");
+    assert_kstr(k_str(k_item(t, CreatableTopic_Configs, 1), CreatableTopicConfig_Value), NULL);
     /* Kafka's CreateTopicsRequest.json spells these two in lower camel case */
-    assert_int_equal(k_int(m, "timeoutMs"), 30000);
-    assert_true(k_bool(m, "validateOnly"));
-    expect_encoding(m, 19, 5, body, sizeof body);
+    assert_int_equal(k_int(m, CreateTopicsRequest_timeoutMs), 30000);
+    assert_true(k_bool(m, CreateTopicsRequest_validateOnly));
+    expect_encoding(m, API_CreateTopics, 5, body, sizeof body);
     karena_free(ar);
 }
 
@@ -382,17 +388,17 @@ static void test_deletetopics_string_arrays(void **st)
     karena *ar = karena_new();
     /* v4 (flexible): TopicNames compact array of compact strings */
     static const uint8_t v4[] = {0x03, 0x02, 'a', 0x03, 'b', 'c', 0x00, 0x00, 0x75, 0x30, 0x00};
-    kmsg *m = decode(ar, 20, true, 4, v4, sizeof v4);
-    assert_int_equal(k_count(m, "TopicNames"), 2);
-    assert_kstr(k_item_str(m, "TopicNames", 0), "a");
-    assert_kstr(k_item_str(m, "TopicNames", 1), "bc");
-    expect_encoding(m, 20, 4, v4, sizeof v4);
+    kmsg *m = decode(ar, API_DeleteTopics, true, 4, v4, sizeof v4);
+    assert_int_equal(k_count(m, DeleteTopicsRequest_TopicNames), 2);
+    assert_kstr(k_item_str(m, DeleteTopicsRequest_TopicNames, 0), "a");
+    assert_kstr(k_item_str(m, DeleteTopicsRequest_TopicNames, 1), "bc");
+    expect_encoding(m, API_DeleteTopics, 4, v4, sizeof v4);
     /* v1 classic */
     static const uint8_t v1[] = {0, 0, 0, 1, 0, 1, 'a', 0, 0, 0x75, 0x30};
-    kmsg *c = decode(ar, 20, true, 1, v1, sizeof v1);
-    assert_kstr(k_item_str(c, "TopicNames", 0), "a");
-    assert_int_equal(k_int(c, "TimeoutMs"), 30000);
-    expect_encoding(c, 20, 1, v1, sizeof v1);
+    kmsg *c = decode(ar, API_DeleteTopics, true, 1, v1, sizeof v1);
+    assert_kstr(k_item_str(c, DeleteTopicsRequest_TopicNames, 0), "a");
+    assert_int_equal(k_int(c, DeleteTopicsRequest_TimeoutMs), 30000);
+    expect_encoding(c, API_DeleteTopics, 1, v1, sizeof v1);
     /* DescribeConfigs v1: nullable ConfigurationKeys string array */
     static const uint8_t dc[] = {
         0, 0, 0, 1,                   /* Resources: 1 */
@@ -401,13 +407,13 @@ static void test_deletetopics_string_arrays(void **st)
         0xff, 0xff, 0xff, 0xff,       /* ConfigurationKeys null = all */
         1,                            /* IncludeSynonyms */
     };
-    kmsg *d = decode(ar, 32, true, 1, dc, sizeof dc);
-    kmsg *r = k_item(d, "Resources", 0);
-    assert_int_equal(k_int(r, "ResourceType"), 2);
-    assert_kstr(k_str(r, "ResourceName"), "t");
-    assert_int_equal(k_count(r, "ConfigurationKeys"), -1);
-    assert_true(k_bool(d, "IncludeSynonyms"));
-    expect_encoding(d, 32, 1, dc, sizeof dc);
+    kmsg *d = decode(ar, API_DescribeConfigs, true, 1, dc, sizeof dc);
+    kmsg *r = k_item(d, DescribeConfigsRequest_Resources, 0);
+    assert_int_equal(k_int(r, DescribeConfigsResource_ResourceType), 2);
+    assert_kstr(k_str(r, DescribeConfigsResource_ResourceName), "t");
+    assert_int_equal(k_count(r, DescribeConfigsResource_ConfigurationKeys), -1);
+    assert_true(k_bool(d, DescribeConfigsRequest_IncludeSynonyms));
+    expect_encoding(d, API_DescribeConfigs, 1, dc, sizeof dc);
     karena_free(ar);
 }
 
@@ -417,17 +423,17 @@ static void test_initproducerid(void **st)
     (void)st;
     karena *ar = karena_new();
     static const uint8_t v0[] = {0xff, 0xff, 0x00, 0x00, 0xea, 0x60};
-    kmsg *m = decode(ar, 22, true, 0, v0, sizeof v0);
-    assert_kstr(k_str(m, "TransactionalId"), NULL);
-    assert_int_equal(k_int(m, "TransactionTimeoutMs"), 60000);
-    assert_int_equal(k_int(m, "ProducerId"), -1);
-    assert_int_equal(k_int(m, "ProducerEpoch"), -1);
-    expect_encoding(m, 22, 0, v0, sizeof v0);
+    kmsg *m = decode(ar, API_InitProducerId, true, 0, v0, sizeof v0);
+    assert_kstr(k_str(m, InitProducerIdRequest_TransactionalId), NULL);
+    assert_int_equal(k_int(m, InitProducerIdRequest_TransactionTimeoutMs), 60000);
+    assert_int_equal(k_int(m, InitProducerIdRequest_ProducerId), -1);
+    assert_int_equal(k_int(m, InitProducerIdRequest_ProducerEpoch), -1);
+    expect_encoding(m, API_InitProducerId, 0, v0, sizeof v0);
     static const uint8_t v4[] = {0x00, 0x00, 0x00, 0xea, 0x60, 0xff, 0xff, 0xff, 0xff,
                                  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00};
-    kmsg *f = decode(ar, 22, true, 4, v4, sizeof v4);
-    assert_int_equal(k_int(f, "ProducerId"), -1);
-    expect_encoding(f, 22, 4, v4, sizeof v4);
+    kmsg *f = decode(ar, API_InitProducerId, true, 4, v4, sizeof v4);
+    assert_int_equal(k_int(f, InitProducerIdRequest_ProducerId), -1);
+    expect_encoding(f, API_InitProducerId, 4, v4, sizeof v4);
     karena_free(ar);
 }
 
@@ -449,17 +455,17 @@ static void test_offsetfetch_v8_v9_request(void **st)
         0x01,                         /* RequireStable */
         0x00,                         /* tags */
     };
-    kmsg *m = decode(ar, 9, true, 8, v8, sizeof v8);
-    assert_int_equal(k_count(m, "Groups"), 1);
-    kmsg *g = k_item(m, "Groups", 0);
-    assert_kstr(k_str(g, "GroupId"), "g1");
-    assert_kstr(k_str(g, "MemberId"), NULL); /* v9+ only, default null */
-    assert_int_equal(k_int(g, "MemberEpoch"), -1);
-    kmsg *t = k_item(g, "Topics", 0);
-    assert_int_equal(k_count(t, "PartitionIndexes"), 2);
-    assert_int_equal(k_item_int(t, "PartitionIndexes", 1), 2);
-    assert_true(k_bool(m, "RequireStable"));
-    expect_encoding(m, 9, 8, v8, sizeof v8);
+    kmsg *m = decode(ar, API_OffsetFetch, true, 8, v8, sizeof v8);
+    assert_int_equal(k_count(m, OffsetFetchRequest_Groups), 1);
+    kmsg *g = k_item(m, OffsetFetchRequest_Groups, 0);
+    assert_kstr(k_str(g, OffsetFetchRequestGroup_GroupId), "g1");
+    assert_kstr(k_str(g, OffsetFetchRequestGroup_MemberId), NULL); /* v9+ only, default null */
+    assert_int_equal(k_int(g, OffsetFetchRequestGroup_MemberEpoch), -1);
+    kmsg *t = k_item(g, OffsetFetchRequestGroup_Topics, 0);
+    assert_int_equal(k_count(t, OffsetFetchRequestTopics_PartitionIndexes), 2);
+    assert_int_equal(k_item_int(t, OffsetFetchRequestTopics_PartitionIndexes, 1), 2);
+    assert_true(k_bool(m, OffsetFetchRequest_RequireStable));
+    expect_encoding(m, API_OffsetFetch, 8, v8, sizeof v8);
     /* v9, all topics of the group (Topics null), with member id and epoch */
     static const uint8_t v9[] = {
         0x02, 0x03, 'g', '1',
@@ -468,18 +474,20 @@ static void test_offsetfetch_v8_v9_request(void **st)
         0x00,                         /* Topics null */
         0x00, 0x00, 0x00,
     };
-    kmsg *n = decode(ar, 9, true, 9, v9, sizeof v9);
-    kmsg *g9 = k_item(n, "Groups", 0);
-    assert_kstr(k_str(g9, "MemberId"), "m");
-    assert_int_equal(k_int(g9, "MemberEpoch"), 7);
-    assert_int_equal(k_count(g9, "Topics"), -1);
-    expect_encoding(n, 9, 9, v9, sizeof v9);
+    kmsg *n = decode(ar, API_OffsetFetch, true, 9, v9, sizeof v9);
+    kmsg *g9 = k_item(n, OffsetFetchRequest_Groups, 0);
+    assert_kstr(k_str(g9, OffsetFetchRequestGroup_MemberId), "m");
+    assert_int_equal(k_int(g9, OffsetFetchRequestGroup_MemberEpoch), 7);
+    assert_int_equal(k_count(g9, OffsetFetchRequestGroup_Topics), -1);
+    expect_encoding(n, API_OffsetFetch, 9, v9, sizeof v9);
     /* v1: single group, non-nullable topic array */
     static const uint8_t v1[] = {0, 2, 'g', '1', 0, 0, 0, 1, 0, 1, 't', 0, 0, 0, 1, 0, 0, 0, 0};
-    kmsg *c = decode(ar, 9, true, 1, v1, sizeof v1);
-    assert_kstr(k_str(c, "GroupId"), "g1");
-    assert_int_equal(k_item_int(k_item(c, "Topics", 0), "PartitionIndexes", 0), 0);
-    expect_encoding(c, 9, 1, v1, sizeof v1);
+    kmsg *c = decode(ar, API_OffsetFetch, true, 1, v1, sizeof v1);
+    assert_kstr(k_str(c, OffsetFetchRequest_GroupId), "g1");
+    assert_int_equal(k_item_int(k_item(c, OffsetFetchRequest_Topics, 0),
+                                OffsetFetchRequestTopic_PartitionIndexes, 0),
+                     0);
+    expect_encoding(c, API_OffsetFetch, 1, v1, sizeof v1);
     karena_free(ar);
 }
 
@@ -489,15 +497,15 @@ static void test_findcoordinator_and_joingroup(void **st)
     karena *ar = karena_new();
     /* FindCoordinator v0 (librdkafka's probe) and v4 (batched keys) */
     static const uint8_t f0[] = {0x00, 0x02, 'g', '1'};
-    kmsg *m = decode(ar, 10, true, 0, f0, sizeof f0);
-    assert_kstr(k_str(m, "Key"), "g1");
-    expect_encoding(m, 10, 0, f0, sizeof f0);
+    kmsg *m = decode(ar, API_FindCoordinator, true, 0, f0, sizeof f0);
+    assert_kstr(k_str(m, FindCoordinatorRequest_Key), "g1");
+    expect_encoding(m, API_FindCoordinator, 0, f0, sizeof f0);
     static const uint8_t f4[] = {0x00, 0x03, 0x03, 'g', '1', 0x02, 'h', 0x00};
-    kmsg *b = decode(ar, 10, true, 4, f4, sizeof f4);
-    assert_int_equal(k_int(b, "KeyType"), 0);
-    assert_int_equal(k_count(b, "CoordinatorKeys"), 2);
-    assert_kstr(k_item_str(b, "CoordinatorKeys", 1), "h");
-    expect_encoding(b, 10, 4, f4, sizeof f4);
+    kmsg *b = decode(ar, API_FindCoordinator, true, 4, f4, sizeof f4);
+    assert_int_equal(k_int(b, FindCoordinatorRequest_KeyType), 0);
+    assert_int_equal(k_count(b, FindCoordinatorRequest_CoordinatorKeys), 2);
+    assert_kstr(k_item_str(b, FindCoordinatorRequest_CoordinatorKeys, 1), "h");
+    expect_encoding(b, API_FindCoordinator, 4, f4, sizeof f4);
     /* JoinGroup v0: no rebalance timeout, no instance id */
     static const uint8_t j0[] = {
         0x00, 0x02, 'g', '1',         /* GroupId */
@@ -508,15 +516,15 @@ static void test_findcoordinator_and_joingroup(void **st)
         0x00, 0x05, 'r', 'a', 'n', 'g', 'e',
         0x00, 0x00, 0x00, 0x02, 0xab, 0xcd,   /* Metadata */
     };
-    kmsg *j = decode(ar, 11, true, 0, j0, sizeof j0);
-    assert_int_equal(k_int(j, "SessionTimeoutMs"), 30000);
-    assert_int_equal(k_int(j, "RebalanceTimeoutMs"), -1);
-    assert_kstr(k_str(j, "GroupInstanceId"), NULL);
-    assert_kstr(k_str(j, "ProtocolType"), "consumer");
-    kmsg *p = k_item(j, "Protocols", 0);
-    assert_kstr(k_str(p, "Name"), "range");
-    assert_int_equal(k_str(p, "Metadata").len, 2);
-    expect_encoding(j, 11, 0, j0, sizeof j0);
+    kmsg *j = decode(ar, API_JoinGroup, true, 0, j0, sizeof j0);
+    assert_int_equal(k_int(j, JoinGroupRequest_SessionTimeoutMs), 30000);
+    assert_int_equal(k_int(j, JoinGroupRequest_RebalanceTimeoutMs), -1);
+    assert_kstr(k_str(j, JoinGroupRequest_GroupInstanceId), NULL);
+    assert_kstr(k_str(j, JoinGroupRequest_ProtocolType), "consumer");
+    kmsg *p = k_item(j, JoinGroupRequest_Protocols, 0);
+    assert_kstr(k_str(p, JoinGroupRequestProtocol_Name), "range");
+    assert_int_equal(k_str(p, JoinGroupRequestProtocol_Metadata).len, 2);
+    expect_encoding(j, API_JoinGroup, 0, j0, sizeof j0);
     karena_free(ar);
 }
 
@@ -526,16 +534,16 @@ static void test_fetch_v12_response_tagged_struct(void **st)
     (void)st;
     karena *ar = karena_new();
     kmsg *b = kmsg_new(ar, api(1)->response);
-    kmsg *t = k_new_items(b, "Responses", 1);
-    k_set_str(t, "Topic", "t");
-    kmsg *p = k_new_items(t, "Partitions", 1);
-    k_set_int(p, "ErrorCode", 6); /* NOT_LEADER_OR_FOLLOWER */
-    k_set_int(p, "HighWatermark", -1);
-    k_set_null(p, "AbortedTransactions");
-    k_set_ref(p, "Records", NULL, -1);
-    kmsg *cl = k_new_struct(p, "CurrentLeader");
-    k_set_int(cl, "LeaderId", 1);
-    k_set_int(cl, "LeaderEpoch", 0);
+    kmsg *t = k_new_items(b, FetchResponse_Responses, 1);
+    k_set_str(t, FetchableTopicResponse_Topic, "t");
+    kmsg *p = k_new_items(t, FetchableTopicResponse_Partitions, 1);
+    k_set_int(p, PartitionData_ErrorCode, 6); /* NOT_LEADER_OR_FOLLOWER */
+    k_set_int(p, PartitionData_HighWatermark, -1);
+    k_set_null(p, PartitionData_AbortedTransactions);
+    k_set_ref(p, PartitionData_Records, NULL, -1);
+    kmsg *cl = k_new_struct(p, PartitionData_CurrentLeader);
+    k_set_int(cl, LeaderIdAndEpoch_LeaderId, 1);
+    k_set_int(cl, LeaderIdAndEpoch_LeaderEpoch, 0);
     static const uint8_t want[] = {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0,           /* throttle, error, session */
         0x02, 0x02, 't',                        /* Responses: 1, Topic */
@@ -552,12 +560,14 @@ static void test_fetch_v12_response_tagged_struct(void **st)
         0x00,                                   /* topic tags */
         0x00,                                   /* response tags */
     };
-    expect_encoding(b, 1, 12, want, sizeof want);
-    kmsg *d = decode(ar, 1, false, 12, want, sizeof want);
-    kmsg *dp = k_item(k_item(d, "Responses", 0), "Partitions", 0);
-    assert_int_equal(k_int(k_struct(dp, "CurrentLeader"), "LeaderId"), 1);
-    assert_int_equal(k_int(k_struct(dp, "DivergingEpoch"), "Epoch"), -1);
-    assert_int_equal(k_str(dp, "Records").len, -1);
+    expect_encoding(b, API_Fetch, 12, want, sizeof want);
+    kmsg *d = decode(ar, API_Fetch, false, 12, want, sizeof want);
+    kmsg *dp = k_item(k_item(d, FetchResponse_Responses, 0), FetchableTopicResponse_Partitions, 0);
+    assert_int_equal(k_int(k_struct(dp, PartitionData_CurrentLeader), LeaderIdAndEpoch_LeaderId),
+                     1);
+    assert_int_equal(
+        k_int(k_struct(dp, PartitionData_DivergingEpoch), FetchResponse_EpochEndOffset_Epoch), -1);
+    assert_int_equal(k_str(dp, PartitionData_Records).len, -1);
     karena_free(ar);
 }
 

@@ -1,0 +1,236 @@
+"""cluster.py — the reference system on a three-broker Kafka-protocol cluster (tests/multibroker):
+eddy-mockd --brokers 3 (librdkafka's mock cluster: replication factor 3, leaders that move,
+brokers that go down, coordinators that move, injected request errors) driven through its stdin
+control channel, the four services as real processes (SQLite, or PostgreSQL with
+E2E_STORE=postgres), and the audit every scenario ends with: final states, effects applied once,
+no outbox row published without its event in the log, DLQ only for poison."""
+import collections, json, os, queue, re, subprocess, sys, threading, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../e2e"))
+from harness import System, PATHS, SERVICES, PG, BUILD, TOPICS, settled, wait_for, fail  # noqa
+
+GROUPS = SERVICES  # group.id = service name
+# Topics are created up front with replication factor 3 (as on a real cluster, by the operator):
+# the mock has no CreateTopics, and a topic appearing mid-test would cause a rebalance.
+os.environ["EDDY_TOPIC_CREATE"] = "0"
+# One request in flight per connection. The mock checks idempotent-producer sequence numbers only
+# for transactional producers: with several Produce requests in flight, a failed R1 followed by
+# an accepted R2 (which Kafka would refuse with OUT_OF_ORDER_SEQUENCE_NUMBER) makes librdkafka
+# infer that R1 was stored (an implicit ack, correct on Kafka) when the mock never stored it.
+# The audit catches that as a loss; it is the mock's, so the tests keep requests in line.
+os.environ["EDDY_KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION"] = "1"
+
+
+class Cluster(System):
+    def __init__(self, name, brokers=3):
+        super().__init__("mb-" + name)
+        self.nbrokers = brokers
+        self.answers = queue.Queue()
+        self.ctl_lock = threading.Lock()
+
+    def start_broker(self):
+        log = open(os.path.join(self.tmp, "mockd.log"), "w")
+        self.broker = subprocess.Popen(
+            [os.path.join(BUILD, "src/sdk/eddy-mockd"), "--brokers", str(self.nbrokers),
+             "--groups", ",".join(GROUPS),
+             "--topics", ",".join("%s:3,%s.dlq:3" % (t, t) for t in TOPICS)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
+            start_new_session=True)
+
+        def reader():
+            for line in self.broker.stdout:
+                self.answers.put(line.rstrip("\n"))
+        threading.Thread(target=reader, daemon=True).start()
+
+        def ready():
+            if self.broker.poll() is not None:
+                fail("eddy-mockd exited: " + open(log.name).read()[-2000:])
+            m = re.search(r"listening on (\S+)", open(log.name).read())
+            return m.group(1) if m else None
+        self.bootstrap = wait_for(ready, "eddy-mockd ready line", 30)
+        if len(self.bootstrap.split(",")) != self.nbrokers:
+            fail("expected %d brokers, got %s" % (self.nbrokers, self.bootstrap))
+
+    def start_instance(self, name, tag):
+        """A second process of service `name` (same store, same group): a rebalance."""
+        env = dict(os.environ)
+        env.update({"EDDY_BOOTSTRAP_SERVERS": self.bootstrap, "EDDY_STORE": self.store_url(name),
+                    "EDDY_HTTP_LISTEN": "127.0.0.1:0", "EDDY_TOPIC_CREATE": "0",
+                    "EDDY_RETRY_BACKOFF_MS": "20", "EDDY_RETRY_BACKOFF_MAX_MS": "500",
+                    "EDDY_KAFKA_SESSION_TIMEOUT_MS": "6000"})
+        log = open(os.path.join(self.tmp, "%s.log" % tag), "a")
+        self.procs[tag] = subprocess.Popen([os.path.join(BUILD, "services", name, name)],
+                                           stdout=log, stderr=subprocess.STDOUT, env=env,
+                                           start_new_session=True)
+        return self.procs[tag]
+
+    def ctl(self, cmd, ok=True):
+        """One control command; returns the answer (after 'ok '), fails the test on 'error:'."""
+        with self.ctl_lock:
+            self.broker.stdin.write(cmd + "\n")
+            self.broker.stdin.flush()
+            try:
+                a = self.answers.get(timeout=60)
+                while a.startswith("# "):  # help text before the answer line
+                    a = self.answers.get(timeout=60)
+            except queue.Empty:
+                fail("eddy-mockd did not answer '%s'" % cmd[:60])
+        if ok and not a.startswith("ok"):
+            fail("eddy-mockd: %s → %s" % (cmd[:60], a))
+        return a[3:] if a.startswith("ok ") else a
+
+    def state(self):
+        return json.loads(self.ctl("state"))
+
+    def leaders(self):
+        st = self.state()
+        return {(t["topic"], p["partition"]): p["leader"] for t in st["topics"]
+                for p in t["partitions"]}
+
+    # ---- store access (SQLite file or PostgreSQL schema) -------------------------------------
+    def query(self, svc, sql):
+        if os.environ.get("E2E_STORE") != "postgres":
+            c = self.db(svc)
+            try:
+                return [tuple(str(v) for v in r) for r in c.execute(sql).fetchall()]
+            finally:
+                c.close()
+        p = subprocess.run(["psql", PG, "-AtX", "-F", "\t", "-c",
+                            "SET search_path TO %s; %s" % (self.schemas[svc], sql)],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode:
+            fail("psql: %s" % p.stderr)
+        return [tuple(l.split("\t")) for l in p.stdout.splitlines() if l and l != "SET"]
+
+
+def place_orders(c, n, rate, threads=4):
+    """Places n orders at about `rate` orders/s over `threads` HTTP clients (so the chaos has
+    time to happen while orders flow); path by index (60% happy, 20% declined, 20% out of
+    stock). Returns [(orderId, correlationId, path, expect)]."""
+    names = list(PATHS)
+    out = [None] * n
+    errors = []
+    start = time.time()
+
+    def worker(k):
+        try:
+            for i in range(k, n, threads):
+                ahead = start + i / rate - time.time()
+                if ahead > 0:
+                    time.sleep(ahead)
+                path = "happy" if i % 5 < 3 else names[1 + i % 2]
+                kw, expect = PATHS[path]
+                b = c.place(customer="cust-%d" % i, price=1 + i % 7, **kw)
+                out[i] = (b["orderId"], b["correlationId"], path, expect)
+        except SystemExit as e:
+            errors.append(e)
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        fail("placing orders failed")
+    return out
+
+
+def wait_settled(c, orders, timeout=600):
+    pending = list(orders)
+
+    def all_settled():
+        nonlocal pending
+        pending = [o for o in pending if not settled(c, o[0], o[3])]
+        return not pending
+    wait_for(all_settled, "%d orders to settle" % len(orders), timeout, 0.5)
+
+
+# Events each path leads to, by topic and type (what the log must hold at least once).
+CHAIN = {"happy": ["order.created", "payment.processed", "inventory.reserved", "notification.sent"],
+         "declined": ["order.created", "payment.failed", "notification.sent"],
+         "out_of_stock": ["order.created", "payment.processed", "inventory.reservation_failed",
+                          "payment.refunded", "order.cancelled"]}
+# Handlers per service: (topic, event type) they consume.
+CONSUMES = {"payment": [("order.events", "order.created"),
+                        ("inventory.events", "inventory.reservation_failed")],
+            "inventory": [("payment.events", "payment.processed")],
+            "notification": [("inventory.events", "inventory.reserved"),
+                             ("payment.events", "payment.failed")],
+            "order": [("payment.events", "payment.processed"), ("payment.events", "payment.failed"),
+                      ("payment.events", "payment.refunded"),
+                      ("inventory.events", "inventory.reserved"),
+                      ("inventory.events", "inventory.reservation_failed"),
+                      ("notification.events", "notification.sent")]}
+
+
+def audit(c, orders, poison=0):
+    """The end-of-scenario audit. Fails the test on any violation; returns a summary dict."""
+    by_id = {o[0]: o for o in orders}
+    counts = collections.Counter(o[2] for o in orders)
+    # 1. every order ends in the state its path predicts, with its correlation id
+    for oid, corr, path, expect in orders:
+        o = c.order(oid)
+        if not o or o["status"] != expect[0] or bool(o["refunded"]) != expect[1] or \
+                o["correlationId"] != corr:
+            fail("order %s (%s): %s" % (oid, path, o))
+    # 2. the log: every event of the chain is there, with the order's correlation id
+    def log_complete():
+        evs = c.events()
+        have = collections.defaultdict(set)
+        for e in evs:
+            have[e["key"]].add(e["event"]["eventType"])
+        return evs if all(set(CHAIN[o[2]]) <= have[o[0]] for o in orders) else None
+    evs = wait_for(log_complete, "complete event chains in the log", 120, 1)
+    log_ids = collections.Counter()
+    for e in evs:
+        ev = e["event"]
+        log_ids[ev["eventId"]] += 1
+        o = by_id.get(e["key"])
+        if o and ev["correlationId"] != o[1]:
+            fail("event %s of %s has correlation %s" % (ev["eventType"], e["key"], ev["correlationId"]))
+    redelivered = sum(n - 1 for n in log_ids.values())
+    # 3. outbox: drained, and no row marked published whose event is not in the log
+    for svc in SERVICES:
+        rows = c.query(svc, "SELECT event_id, published_at FROM eddy_outbox")
+        unpublished = [r for r in rows if r[1] in ("None", "")]
+        if unpublished:
+            fail("%s: %d outbox rows never published" % (svc, len(unpublished)))
+        missing = [r[0] for r in rows if r[0] not in log_ids]
+        if missing:
+            fail("%s: %d outbox rows marked published but absent from the log, e.g. %s" % (
+                svc, len(missing), missing[:3]))
+    # 4. effects applied exactly once (inbox): each consumed event once in the inbox; the
+    #    business tables hold one effect per order
+    for svc, handled in CONSUMES.items():
+        want = {e["event"]["eventId"] for e in evs
+                if (e["topic"], e["event"]["eventType"]) in handled and e["key"] in by_id}
+        got = collections.Counter(r[0] for r in c.query(svc, "SELECT event_id FROM eddy_inbox"))
+        if any(n > 1 for n in got.values()):
+            fail("%s: an event twice in the inbox" % svc)
+        if not want <= set(got):
+            fail("%s: %d events consumed but not in the inbox" % (svc, len(want - set(got))))
+    dup = c.query("payment", "SELECT order_id, kind, COUNT(*) FROM gateway_ledger"
+                             " GROUP BY order_id, kind HAVING COUNT(*) > 1")
+    if dup:
+        fail("payment applied twice: %s" % dup[:5])
+    refunds = c.query("payment", "SELECT COUNT(*) FROM gateway_ledger WHERE kind = 'refund'")
+    if int(refunds[0][0]) != counts["out_of_stock"]:
+        fail("refunds %s, expected %d" % (refunds, counts["out_of_stock"]))
+    reserved = c.query("inventory", "SELECT reserved FROM stock WHERE sku = 'SKU-BOOK'")
+    if int(reserved[0][0]) != counts["happy"]:
+        fail("SKU-BOOK reserved %s, expected %d (a reservation applied twice or lost)" % (
+            reserved, counts["happy"]))
+    mails = c.query("notification", "SELECT order_id, kind, COUNT(*) FROM mail GROUP BY order_id, kind")
+    if any(int(m[2]) != 1 for m in mails) or len(mails) != counts["happy"] + counts["declined"]:
+        fail("notifications: %d (expected %d), duplicates %s" % (
+            len(mails), counts["happy"] + counts["declined"], [m for m in mails if int(m[2]) != 1][:5]))
+    hist = c.query("order", "SELECT order_id, COUNT(*) FROM order_history GROUP BY order_id")
+    want_hist = {"happy": 3, "declined": 2, "out_of_stock": 3}
+    for oid, n in hist:
+        if oid in by_id and int(n) != want_hist[by_id[oid][2]]:
+            fail("order %s history has %s events, expected %d" % (oid, n, want_hist[by_id[oid][2]]))
+    # 5. DLQ: only the poison we produced, nothing for transient cluster errors
+    dlq = c.events([t + ".dlq" for t in TOPICS], raw=True)
+    reasons = collections.Counter(json.loads(m["value"]).get("reason") for m in dlq)
+    if sum(reasons.values()) != poison or (poison and reasons["poison"] != poison):
+        fail("DLQ holds %s, expected %d poison" % (dict(reasons), poison))
+    return {"orders": dict(counts), "log_events": sum(log_ids.values()),
+            "redelivered_in_log": redelivered, "dlq": dict(reasons)}
