@@ -4,6 +4,7 @@
 #   make demo       the reference system on the embedded broker, left running
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
+#   make soak       SIGKILL/torn-tail/full-disk soak, SOAK_CYCLES (default 50), one-line verdict
 #   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
 #                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
 JOBS ?= $(shell nproc)
@@ -13,7 +14,7 @@ CTEST_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build install asan test test-fast test-asan demo demo-check bench bench-quick fuzz clean
+.PHONY: all deps build install asan test test-fast test-asan demo demo-check bench bench-quick fuzz soak clean
 
 all: build
 
@@ -39,6 +40,11 @@ test-fast: build
 
 test-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure $(CTEST_ARGS)
+
+SOAK_CYCLES ?= 50
+soak: build
+	@EDDYD=$(BUILD)/src/eddyd/eddyd EDDY_BUILD_DIR=$(BUILD) EDDY_SOAK_CYCLES=$(SOAK_CYCLES) \
+	  EDDY_SOAK_SHIM=$(BUILD)/tests/soak/libeddy_soak_enospc.so $(BUILD)/tests/soak/eddy_soak
 
 # The demo installs only what it runs (EDDY_DEMO_DEPS=1: build tools and libraries, curl,
 # python3; no Node, no PostgreSQL server, no bench peers) and builds only eddyd, eddy and the

@@ -81,7 +81,8 @@ void h_create_topics(broker *b, breq *r)
                 snprintf(msg, sizeof msg, "topic listed more than once in the request");
             }
         char *cname = core_kdup(r, name);
-        if (!err && (!cname || !topic_name_valid(cname, strlen(cname)))) {
+        /* checked on the wire bytes: `a\0b` must not become topic `a` */
+        if (!err && (!cname || !topic_name_valid((const char *)name.p, (size_t)name.len))) {
             err = KERR_INVALID_TOPIC_EXCEPTION;
             snprintf(msg, sizeof msg, "invalid topic name");
         }

@@ -59,6 +59,15 @@ static void on_flush_event(loop *l, int fd, uint32_t events, void *arg)
     run_flush_hooks(b);
 }
 
+#define SCRUB_TICK_MS 100
+
+static void on_scrub(loop *l, void *arg)
+{
+    broker *b = arg;
+    topics_scrub(b, b->cfg.log_scrub_bytes_per_second * SCRUB_TICK_MS / 1000 + 1);
+    if (!loop_stopping(l)) loop_timer_add(l, SCRUB_TICK_MS, on_scrub, b);
+}
+
 static void on_housekeeping(loop *l, void *arg)
 {
     broker *b = arg;
@@ -253,6 +262,7 @@ void broker_run(broker *b)
 {
     b->housekeeping_ms = MIN(b->cfg.log_retention_check_interval_ms, 10000);
     loop_timer_add(b->loop, b->housekeeping_ms, on_housekeeping, b);
+    if (b->cfg.log_scrub_bytes_per_second > 0) loop_timer_add(b->loop, SCRUB_TICK_MS, on_scrub, b);
     loop_run(b->loop);
 }
 

@@ -253,6 +253,9 @@ struct broker {
     int nflush_hooks;
     int lock_fd; /* flock()ed data_dir/.lock */
     int64_t housekeeping_ms;
+    /* background scrub (topics.c topics_scrub): cursor and progress for /metrics */
+    int scrub_topic, scrub_part;
+    uint64_t scrub_bytes, scrub_passes, scrub_bad_batches;
     /* server */
     int listen_fd;
     int nconns;
@@ -283,5 +286,7 @@ int topics_load(broker *b);   /* opens every partition under data_dir */
 void topics_close(broker *b); /* flushes and closes every log */
 /* Periodic housekeeping (retention, compaction scheduling), called every few seconds. */
 void topics_housekeeping(broker *b);
+/* Scrubs up to `budget` bytes of closed segments, partition after partition (plog_scrub). */
+void topics_scrub(broker *b, int64_t budget);
 
 #endif

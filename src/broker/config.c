@@ -52,6 +52,8 @@ static const ckey g_keys[] = {
      "default cleanup.policy of a topic: delete, compact or compact,delete"},
     {"log.cleaner.delete.retention.ms", C_I64, O(log_cleaner_delete_retention_ms), "86400000",
      0, INT64_MAX, "how long a compacted topic keeps tombstones"},
+    {"log.scrub.bytes.per.second", C_I64, O(log_scrub_bytes_per_second), "4194304", 0, INT64_MAX,
+     "rate of the background CRC scrub of closed segments (0 = off)"},
     {"log.preallocate", C_BOOL, O(log_preallocate), "false", 0, 1,
      "reserve segment space ahead of appends (helps acks=all latency)"},
     {"log.flush.interval.ms", C_I64, O(log_flush_interval_ms), "-1", -1, INT64_MAX,

@@ -11,6 +11,7 @@
  * Sessions (KIP-227) are never created: session_id 0 in every answer; a non-zero unknown id ->
  * FETCH_SESSION_ID_NOT_FOUND.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,7 +170,11 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             plog_slice s;
             int rc = plog_read(p->log, x->offset, (int32_t)lim, &s);
             if (rc < 0) {
-                k_set_int(pr, PartitionData_ErrorCode, KERR_OFFSET_OUT_OF_RANGE);
+                /* -EBADMSG: the offset is in a batch the scrub quarantined (damaged on disk) */
+                k_set_int(pr, PartitionData_ErrorCode,
+                          rc == -ERANGE     ? KERR_OFFSET_OUT_OF_RANGE
+                          : rc == -EBADMSG ? KERR_CORRUPT_MESSAGE
+                                           : KERR_KAFKA_STORAGE_ERROR);
                 *error = true;
                 continue;
             }

@@ -259,6 +259,13 @@ void h_init_producer_id(broker *b, breq *r)
     k_set_int(resp, InitProducerIdResponse_ProducerId, -1);
     k_set_int(resp, InitProducerIdResponse_ProducerEpoch, -1);
     kstr tid = k_str(q, InitProducerIdRequest_TransactionalId);
+    if (tid.len == 0 || (tid.len > 0 && has_ctl_chars(tid.p, (size_t)tid.len))) {
+        /* Kafka refuses an empty transactional id; one with NUL/control characters names no
+         * producer we could store or log honestly */
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_INVALID_REQUEST);
+        breq_done(r);
+        return;
+    }
     if (tid.len >= 0) {
         /* transactions are not supported: a clear, non-retriable refusal */
         k_set_int(resp, InitProducerIdResponse_ErrorCode,

@@ -184,6 +184,10 @@ char *breq_client_id(const breq *r)
     size_t n = r->hdr.client_id.len > 0 ? (size_t)r->hdr.client_id.len : 0;
     char *s = karena_alloc(r->arena, n + 1);
     if (n) memcpy(s, r->hdr.client_id.p, n);
+    /* Kafka accepts any client id; it goes into member ids (stored in the group log) and log
+     * lines, so NUL and control characters are replaced rather than let cut or forge them */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) s[i] = '_';
     return s;
 }
 

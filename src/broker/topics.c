@@ -3,9 +3,15 @@
  * housekeeping (retention, compaction).
  *
  * On disk (under data_dir):
- *   <topic>-<partition>/          one plog per partition (see storage/plog.h)
- *   __topics/<topic>.meta         written atomically, text:
- *        id=<32 hex digits>\n  partitions=<n>\n  internal=<0|1>\n  config.<key>=<value>\n ...
+ *   <fsname>-<partition>/         one plog per partition (see storage/plog.h)
+ *   __topics/<fsname>.meta        written atomically (via <fsname>.meta.tmp), text:
+ *        name=<topic>\n  id=<32 hex digits>\n  partitions=<n>\n  internal=<0|1>\n
+ *        config.<key>=<value>\n ...
+ * <fsname> is the topic name itself when it has at most FSNAME_PLAIN_MAX characters. A longer
+ * name (Kafka allows 249) would not fit NAME_MAX (255) as "<name>.meta.tmp", so it is stored as
+ * its first FSNAME_PREFIX characters, '~' and 16 hex digits of a 64-bit FNV-1a hash of the whole
+ * name; '~' is not legal in a topic name, so a hashed fsname never equals a plain one. The real
+ * name is the meta file's name= line (older meta files have none: the file name is the name).
  * A topic exists iff its .meta exists: create writes the meta first, delete removes it first,
  * so a crash in between leaves only partition directories, which topics_load logs and ignores
  * (and topic_create wipes before reuse).
@@ -299,14 +305,40 @@ static int unhex(char c)
     return -1;
 }
 
+#define FSNAME_PLAIN_MAX 200
+#define FSNAME_PREFIX 180
+#define FSNAME_MAX FSNAME_PLAIN_MAX /* the longest fsname: plain names; hashed ones are 197 */
+_Static_assert(FSNAME_PREFIX + 1 + 16 <= FSNAME_MAX, "a hashed fsname must fit FSNAME_MAX");
+
+/* The name a topic has on disk (see the file comment); out holds FSNAME_MAX + 1 bytes. */
+static void topic_fsname(const char *name, char out[FSNAME_MAX + 1])
+{
+    size_t n = strlen(name);
+    if (n <= FSNAME_PLAIN_MAX) {
+        memcpy(out, name, n + 1);
+        return;
+    }
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)name[i];
+        h *= 0x100000001b3ULL;
+    }
+    memcpy(out, name, FSNAME_PREFIX);
+    snprintf(out + FSNAME_PREFIX, FSNAME_MAX + 1 - FSNAME_PREFIX, "~%016" PRIx64, h);
+}
+
 static char *meta_dir(broker *b) { return xasprintf("%s/__topics", b->data_dir); }
 static char *meta_path(broker *b, const char *name)
 {
-    return xasprintf("%s/__topics/%s.meta", b->data_dir, name);
+    char fs[FSNAME_MAX + 1];
+    topic_fsname(name, fs);
+    return xasprintf("%s/__topics/%s.meta", b->data_dir, fs);
 }
 static char *part_dir(broker *b, const char *name, int32_t i)
 {
-    return xasprintf("%s/%s-%d", b->data_dir, name, i);
+    char fs[FSNAME_MAX + 1];
+    topic_fsname(name, fs);
+    return xasprintf("%s/%s-%d", b->data_dir, fs, i);
 }
 
 static int meta_write(broker *b, btopic *t)
@@ -319,8 +351,8 @@ static int meta_write(broker *b, btopic *t)
     topic_id_hex(t->id, hex);
     wbuf w;
     wbuf_init(&w, 0);
-    char *head = xasprintf("id=%s\npartitions=%d\ninternal=%d\n", hex, t->nparts,
-                           t->internal ? 1 : 0);
+    char *head = xasprintf("name=%s\nid=%s\npartitions=%d\ninternal=%d\n", t->name, hex,
+                           t->nparts, t->internal ? 1 : 0);
     wbuf_put(&w, head, strlen(head));
     free(head);
     const char *p = t->cfg.overrides ? t->cfg.overrides : "";
@@ -477,6 +509,19 @@ int topic_create(broker *b, const char *name, int32_t nparts, const char *config
     if (out) *out = NULL;
     if (!name || !topic_name_valid(name, strlen(name))) return KERR_INVALID_TOPIC_EXCEPTION;
     if (topic_find(b, name)) return KERR_TOPIC_ALREADY_EXISTS;
+    if (strlen(name) > FSNAME_PLAIN_MAX) {
+        /* two long names with one prefix and one 64-bit hash would share directories */
+        char fs[FSNAME_MAX + 1], other[FSNAME_MAX + 1];
+        topic_fsname(name, fs);
+        for (int i = 0; i < b->ntopics; i++) {
+            topic_fsname(b->topics[i]->name, other);
+            if (!strcmp(fs, other)) {
+                LOGW("topics", "create %s: its directory name %s is taken by topic %s", name, fs,
+                     b->topics[i]->name);
+                return KERR_INVALID_TOPIC_EXCEPTION;
+            }
+        }
+    }
     if (nparts <= 0 || nparts > MAX_PARTITIONS_PER_TOPIC) return KERR_INVALID_PARTITIONS;
     btopic *t = xcalloc(1, sizeof *t);
     char err[256];
@@ -645,7 +690,7 @@ int64_t part_hwm(const bpart *p) { return plog_end_offset(p->log); }
 
 /* ------------------------------------------------------------------ load / close ---- */
 
-static btopic *meta_load(broker *b, const char *name, const char *path)
+static btopic *meta_load(broker *b, const char *stem, const char *path)
 {
     size_t len;
     char *s = read_file_all(path, &len);
@@ -654,7 +699,7 @@ static btopic *meta_load(broker *b, const char *name, const char *path)
         return NULL;
     }
     btopic *t = xcalloc(1, sizeof *t);
-    t->name = xstrdup(name);
+    t->name = NULL;
     bool have_id = false;
     int32_t nparts = -1;
     char *ov = xstrdup("");
@@ -662,7 +707,9 @@ static btopic *meta_load(broker *b, const char *name, const char *path)
         size_t n = strcspn(line, "\n");
         char save = line[n];
         line[n] = 0;
-        if (!strncmp(line, "id=", 3) && strlen(line + 3) == 32) {
+        if (!strncmp(line, "name=", 5) && !t->name) {
+            t->name = xstrdup(line + 5);
+        } else if (!strncmp(line, "id=", 3) && strlen(line + 3) == 32) {
             have_id = true;
             for (int i = 0; i < 16; i++) {
                 int hi = unhex(line[3 + 2 * i]), lo = unhex(line[4 + 2 * i]);
@@ -689,6 +736,18 @@ static btopic *meta_load(broker *b, const char *name, const char *path)
     }
     free(s);
     char err[256];
+    if (!t->name) t->name = xstrdup(stem); /* written before name= existed: stem is the name */
+    char fs[FSNAME_MAX + 1] = "";
+    bool name_ok = topic_name_valid(t->name, strlen(t->name)) && !topic_find(b, t->name);
+    if (name_ok) topic_fsname(t->name, fs);
+    if (!name_ok || strcmp(fs, stem) != 0) {
+        LOGW("topics", "ignoring %s: topic name \"%.260s\" does not match the file name or is "
+                       "taken", path, t->name);
+        free(ov);
+        free(t->name);
+        free(t);
+        return NULL;
+    }
     if (!have_id || nparts < 1 || tconf_build(&b->cfg, ov, &t->cfg, err, sizeof err) != 0) {
         LOGW("topics", "ignoring damaged topic metadata %s", path);
         free(ov);
@@ -708,7 +767,13 @@ static bool is_known_part_dir(broker *b, const char *d)
     if (!dash || dash == d || !dash[1]) return false;
     for (const char *q = dash + 1; *q; q++)
         if (*q < '0' || *q > '9') return false;
-    btopic *t = topic_findn(b, d, (size_t)(dash - d));
+    btopic *t = NULL;
+    char fs[FSNAME_MAX + 1];
+    for (int k = 0; k < b->ntopics && !t; k++) {
+        topic_fsname(b->topics[k]->name, fs);
+        if (strlen(fs) == (size_t)(dash - d) && !memcmp(fs, d, (size_t)(dash - d)))
+            t = b->topics[k];
+    }
     if (!t) return false;
     long i = strtol(dash + 1, NULL, 10);
     return i >= 0 && i < t->nparts;
@@ -726,12 +791,7 @@ int topics_load(broker *b)
         while ((de = readdir(dh))) {
             size_t n = strlen(de->d_name);
             if (n <= 5 || strcmp(de->d_name + n - 5, ".meta") != 0) continue;
-            char *name = xstrndup(de->d_name, n - 5);
-            if (!topic_name_valid(name, strlen(name)) || topic_find(b, name)) {
-                LOGW("topics", "ignoring %s/%s", md, de->d_name);
-                free(name);
-                continue;
-            }
+            char *name = xstrndup(de->d_name, n - 5); /* the fsname; meta_load checks it */
             char *path = xasprintf("%s/%s", md, de->d_name);
             btopic *t = meta_load(b, name, path);
             free(path);
@@ -781,6 +841,36 @@ void topics_close(broker *b)
     free(b->topics);
     b->topics = NULL;
     b->ntopics = b->atopics = 0;
+}
+
+void topics_scrub(broker *b, int64_t budget)
+{
+    /* round robin over every partition of every topic; a partition whose pass ends hands the
+     * rest of the budget to the next one; one full round = one pass */
+    int visited = 0, total = 0;
+    for (int i = 0; i < b->ntopics; i++) total += b->topics[i]->nparts;
+    while (budget > 0 && total > 0 && visited <= total) {
+        if (b->scrub_topic >= b->ntopics) {
+            b->scrub_topic = 0;
+            b->scrub_part = 0;
+            b->scrub_passes++;
+        }
+        btopic *t = b->topics[b->scrub_topic];
+        if (b->scrub_part >= t->nparts) {
+            b->scrub_topic++;
+            b->scrub_part = 0;
+            continue;
+        }
+        plog_scrub_stats st;
+        if (plog_scrub(t->parts[b->scrub_part]->log, budget, &st) < 0) st.pass_done = true;
+        b->scrub_bytes += (uint64_t)st.bytes;
+        b->scrub_bad_batches += (uint64_t)st.new_bad;
+        budget -= st.bytes > 0 ? st.bytes : 1;
+        if (st.pass_done) {
+            b->scrub_part++;
+            visited++;
+        }
+    }
 }
 
 void topics_housekeeping(broker *b)

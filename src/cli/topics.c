@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "httpc.h"
 
 static const char *const k_usage =
     "usage: eddy topics list [--all] [--json]\n"
@@ -18,6 +19,7 @@ static const char *const k_usage =
     "       eddy topics describe NAME [--json]\n"
     "       eddy topics alter-config NAME [--set key=value]... [--delete key]...\n"
     "       eddy topics add-partitions NAME -p TOTAL\n"
+    "       eddy topics scrub-report [--http URL]\n"
     "  list            topics with their partition counts (internal topics with --all)\n"
     "  create          -p partitions (default 1), -r replication factor (default 1),\n"
     "                  -c topic config, repeatable (e.g. -c retention.ms=60000)\n"
@@ -27,6 +29,9 @@ static const char *const k_usage =
     "  alter-config    sets (--set, -c) or removes (--delete: back to the default) topic\n"
     "                  configs; the other dynamic configs are kept; prints old and new values\n"
     "  add-partitions  grows the topic to TOTAL partitions (never shrinks)\n"
+    "  scrub-report    offsets lost to damaged batches the broker's background scrub found\n"
+    "                  (read from eddyd's /metrics; --http URL, env EDDY_HTTP_URL, default\n"
+    "                  http://127.0.0.1:8081); exit 1 when any were found\n"
     "examples:\n"
     "  eddy topics create orders -p 3 -c retention.ms=86400000\n"
     "  eddy topics describe orders\n"
@@ -310,6 +315,56 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
     return rc;
 }
 
+/* Reads eddy_partition_quarantined_offsets{topic,partition,first,last} from /metrics. */
+static int topics_scrub_report(const char *url)
+{
+    char host[256], port[16], prefix[256], e[256] = "";
+    if (httpc_parse_url(url, host, sizeof host, port, sizeof port, prefix, sizeof prefix))
+        return cli_fail(CLI_EUSAGE, "HTTP URL '%s' is not http://HOST[:PORT][/PATH]", url);
+    char *path = xasprintf("%s/metrics", prefix);
+    httpc_resp r;
+    memset(&r, 0, sizeof r);
+    int rc = httpc_request(host, port, "GET", path, NULL, NULL, 0, g_cli.timeout_ms,
+                           64 << 20, &r, e, sizeof e);
+    free(path);
+    if (rc) return cli_fail(CLI_EUNREACHABLE, "cannot read %s/metrics: %s", url, e);
+    if (r.status != 200) {
+        free(r.body);
+        return cli_fail(CLI_EFAIL, "%s/metrics answered HTTP %d", url, r.status);
+    }
+    static const char key[] = "eddy_partition_quarantined_offsets{topic=\"";
+    long long scrubbed = -1, passes = -1;
+    int found = 0;
+    for (char *line = r.body; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        if (!strncmp(line, key, sizeof key - 1)) {
+            char *tp = line + sizeof key - 1, *q = strstr(tp, "\",partition=\"");
+            int part;
+            long long first, last;
+            if (q && sscanf(q, "\",partition=\"%d\",first=\"%lld\",last=\"%lld\"", &part, &first,
+                            &last) == 3) {
+                if (!found++) printf("%-30s %9s %20s %20s %12s\n", "TOPIC", "PARTITION", "FIRST",
+                                     "LAST", "LOST");
+                printf("%-30.*s %9d %20lld %20lld %12lld\n", (int)(q - tp), tp, part, first, last,
+                       last - first + 1);
+            }
+        } else if (!strncmp(line, "eddy_scrub_bytes_total ", 23)) {
+            scrubbed = atoll(line + 23);
+        } else if (!strncmp(line, "eddy_scrub_passes_total ", 24)) {
+            passes = atoll(line + 24);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(r.body);
+    if (scrubbed < 0)
+        return cli_fail(CLI_EFAIL, "%s/metrics has no scrub figures (an older eddyd?)", url);
+    if (!found)
+        printf("no damaged batches found (%lld bytes scrubbed, %lld complete passes)\n", scrubbed,
+               passes);
+    return found ? CLI_EFAIL : CLI_OK;
+}
+
 /* The topic's configs as the broker describes them: every entry's name, value and whether it
  * is a dynamic (per-topic) override. */
 typedef struct cfg_entry {
@@ -523,14 +578,17 @@ int cmd_topics(int argc, char **argv)
         {"replicas", required_argument, NULL, 'r'},
         {"config", required_argument, NULL, 'c'},
         {"all", no_argument, NULL, 'a'},
+        {"http", required_argument, NULL, 'H'},
         {"set", required_argument, NULL, 'c'},
         {"delete", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
+    const char *http_url = getenv("EDDY_HTTP_URL");
+    if (!http_url || !*http_url) http_url = "http://127.0.0.1:8081";
     long long partitions = 1, replicas = 1;
     const char *configs[MAX_CONFIGS], *dels[MAX_CONFIGS];
     int nconfigs = 0, ndels = 0, all = 0, c, have_p = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:a", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:aH:", lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
@@ -556,6 +614,7 @@ int cmd_topics(int argc, char **argv)
                 return cli_usage_error(k_usage, "--delete wants a config name, got '%s'", optarg);
             dels[ndels++] = optarg;
             break;
+        case 'H': http_url = optarg; break;
         default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
@@ -563,6 +622,10 @@ int cmd_topics(int argc, char **argv)
     char **pos = argv + optind;
     if (npos < 1) return cli_usage_error(k_usage, "topics: which subcommand?");
     const char *sub = pos[0];
+    if (!strcmp(sub, "scrub-report")) {
+        if (npos != 1) return cli_usage_error(k_usage, "topics scrub-report: too many arguments");
+        return topics_scrub_report(http_url);
+    }
     int want = !strcmp(sub, "list") ? 1 : 2;
     if (strcmp(sub, "list") && strcmp(sub, "create") && strcmp(sub, "delete") &&
         strcmp(sub, "describe") && strcmp(sub, "alter-config") && strcmp(sub, "add-partitions"))

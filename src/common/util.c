@@ -232,3 +232,11 @@ const char *closest_name(const char *word, const char *const *names, size_t n)
     }
     return best;
 }
+
+bool has_ctl_chars(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7f) return true;
+    return false;
+}

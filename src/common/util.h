@@ -2,6 +2,7 @@
 #ifndef EDDY_COMMON_UTIL_H
 #define EDDY_COMMON_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,9 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True if the n bytes at p hold a NUL or another control character (< 0x20 or 0x7f): such a
+ * name would be cut short as a C string or forge log lines, so every name is refused with it. */
+bool has_ctl_chars(const void *p, size_t n);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

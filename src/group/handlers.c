@@ -184,6 +184,9 @@ static void h_join_group(broker *b, breq *r)
 
     if (!gc) return join_fail(r, KERR_COORDINATOR_NOT_AVAILABLE, member_id);
     if (check_gid(gid)) return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
+    kstr inst = v >= 5 ? k_str(q, JoinGroupRequest_GroupInstanceId) : (kstr){NULL, -1};
+    if (inst.len > 0 && has_ctl_chars(inst.p, (size_t)inst.len))
+        return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
     if (session < b->cfg.group_min_session_timeout_ms ||
         session > b->cfg.group_max_session_timeout_ms)
         return join_fail(r, KERR_INVALID_SESSION_TIMEOUT, member_id);
@@ -801,10 +804,11 @@ static void h_offset_fetch(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     if (v < 8) {
         kstr gid = k_str(q, OffsetFetchRequest_GroupId);
-        group *g = gc && gid.len > 0 ? gc_find(gc, kdup(r, gid)) : NULL;
+        bool bad = gid.len > 0 && check_gid(gid);
+        group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, resp, OffsetFetchResponse_Topics, q, OffsetFetchRequest_Topics, g);
         k_set_int(resp, OffsetFetchResponse_ErrorCode,
-                  gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
+                  !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
         breq_done(r);
         return;
     }
@@ -816,10 +820,11 @@ static void h_offset_fetch(broker *b, breq *r)
              *go = k_item(resp, OffsetFetchResponse_Groups, i);
         kstr gid = k_str(gi, OffsetFetchRequestGroup_GroupId);
         k_set_str(go, OffsetFetchResponseGroup_GroupId, kdup_empty(r, gid));
-        group *g = gc && gid.len > 0 ? gc_find(gc, kdup(r, gid)) : NULL;
+        bool bad = gid.len > 0 && check_gid(gid);
+        group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, go, OffsetFetchResponseGroup_Topics, gi, OffsetFetchRequestGroup_Topics, g);
         k_set_int(go, OffsetFetchResponseGroup_ErrorCode,
-                  gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
+                  !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
     }
     breq_done(r);
 }

@@ -13,10 +13,12 @@ const char *const group_state_names[4] = {"Empty", "PreparingRebalance", "Comple
 
 const char *g_state_name(enum gstate s) { return group_state_names[s]; }
 
+/* A group id is stored, looked up and logged as a C string: a NUL would make `a\0b` act on
+ * group `a`, and control characters would forge log lines and file contents. Both refused. */
 int g_valid_id(const char *id, size_t len)
 {
-    (void)id;
-    if (len == 0 || len > GROUP_ID_MAX) return KERR_INVALID_GROUP_ID;
+    if (!id || len == 0 || len > GROUP_ID_MAX || has_ctl_chars(id, len))
+        return KERR_INVALID_GROUP_ID;
     return KERR_NONE;
 }
 

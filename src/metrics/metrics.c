@@ -198,6 +198,35 @@ static void metrics_render(const metrics_source *src, sb *s)
     sb_printf(s, "eddy_connections %d\n", b->nconns);
     family(s, "eddy_connections_accepted_total", "counter", "Kafka protocol connections accepted.");
     sb_printf(s, "eddy_connections_accepted_total %" PRIu64 "\n", b->conns_total);
+    family(s, "eddy_scrub_bytes_total", "counter",
+           "Bytes of closed segments whose CRCs the background scrub re-verified.");
+    sb_printf(s, "eddy_scrub_bytes_total %" PRIu64 "\n", b->scrub_bytes);
+    family(s, "eddy_scrub_passes_total", "counter",
+           "Completed scrub passes over every partition's closed segments.");
+    sb_printf(s, "eddy_scrub_passes_total %" PRIu64 "\n", b->scrub_passes);
+    family(s, "eddy_scrub_corrupt_batches_total", "counter",
+           "Record batches the scrub found damaged and quarantined (Fetch answers CORRUPT_MESSAGE).");
+    sb_printf(s, "eddy_scrub_corrupt_batches_total %" PRIu64 "\n", b->scrub_bad_batches);
+    family(s, "eddy_partition_quarantined_offsets", "gauge",
+           "Offsets first..last of a batch the scrub found damaged: Fetch there answers "
+           "CORRUPT_MESSAGE (value: how many offsets).");
+    for (int i = 0; i < topic_count(b); i++) {
+        btopic *t = topic_at(b, i);
+        if (!t) continue;
+        for (int j = 0; j < t->nparts; j++) {
+            plog *l = t->parts[j]->log;
+            int32_t nq = l ? plog_quarantine_count(l) : 0;
+            for (int32_t q = 0; q < nq; q++) {
+                int64_t first, last;
+                plog_quarantine_at(l, q, &first, &last);
+                if (first < 0) continue;
+                sb_printf(s, "eddy_partition_quarantined_offsets{topic=\"");
+                sb_label(s, t->name);
+                sb_printf(s, "\",partition=\"%d\",first=\"%" PRId64 "\",last=\"%" PRId64
+                             "\"} %" PRId64 "\n", j, first, last, last - first + 1);
+            }
+        }
+    }
     family(s, "eddy_uptime_seconds", "gauge", "Seconds since eddyd started.");
     sb_printf(s, "eddy_uptime_seconds %.3f\n", (double)(now_wall_ms() - b->started_ms) / 1000.0);
 }

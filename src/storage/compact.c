@@ -369,6 +369,7 @@ static int clean_seg(plog *l, int32_t i, kmap *map, int64_t now)
     if (!ns) goto out;
     pthread_mutex_lock(&l->mu);
     l->segs[i] = ns;
+    l->seg_gen++; /* byte positions in this segment changed: the scrub restarts it */
     pthread_mutex_unlock(&l->mu);
     pl_seg_unref(s); /* dup()ed readers keep the old bytes */
     LOGD("storage", "%s: compacted, %" PRId64 " records dropped", logp, dropped);

@@ -717,6 +717,7 @@ void plog_unref(plog *l)
     if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     for (int32_t i = 0; i < l->nsegs; i++) pl_seg_unref(l->segs[i]);
     free(l->segs);
+    free(l->quar);
     pthread_mutex_destroy(&l->mu);
     free(l->dir);
     free(l);
@@ -1010,6 +1011,141 @@ static int64_t idx_pos(plog *l, seg *s, int64_t offset)
 }
 
 /* Finds the bytes of a read: segment, position and length of whole batches. */
+/* Index of the quarantined range holding offset, or of the first one above it (nquar when
+ * none); callers hold mu. Ranges are kept sorted and disjoint. */
+static int32_t quar_find(const plog *l, int64_t offset)
+{
+    int32_t i = 0;
+    while (i < l->nquar && l->quar[i].last < offset) i++;
+    return i;
+}
+
+bool plog_quarantined(plog *l, int64_t offset)
+{
+    pthread_mutex_lock(&l->mu);
+    int32_t i = quar_find(l, offset);
+    bool q = i < l->nquar && l->quar[i].first <= offset;
+    pthread_mutex_unlock(&l->mu);
+    return q;
+}
+
+int32_t plog_quarantine_count(plog *l)
+{
+    pthread_mutex_lock(&l->mu);
+    int32_t n = l->nquar;
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
+void plog_quarantine_at(plog *l, int32_t i, int64_t *first, int64_t *last)
+{
+    pthread_mutex_lock(&l->mu);
+    *first = i >= 0 && i < l->nquar ? l->quar[i].first : -1;
+    *last = i >= 0 && i < l->nquar ? l->quar[i].last : -1;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void quar_add(plog *l, int64_t first, int64_t last)
+{
+    pthread_mutex_lock(&l->mu);
+    int32_t i = quar_find(l, first);
+    if (i < l->nquar && l->quar[i].first <= last) {
+        pthread_mutex_unlock(&l->mu); /* already known */
+        return;
+    }
+    if (l->nquar == l->aquar) {
+        l->aquar = l->aquar ? 2 * l->aquar : 4;
+        l->quar = xrealloc(l->quar, (size_t)l->aquar * sizeof *l->quar);
+    }
+    memmove(&l->quar[i + 1], &l->quar[i], (size_t)(l->nquar - i) * sizeof *l->quar);
+    l->quar[i].first = first;
+    l->quar[i].last = last;
+    l->nquar++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    /* ranges that retention or DeleteRecords removed are no longer lost offsets */
+    pthread_mutex_lock(&l->mu);
+    int32_t gone = 0;
+    while (gone < l->nquar && l->quar[gone].last < l->start) gone++;
+    if (gone) {
+        memmove(&l->quar[0], &l->quar[gone], (size_t)(l->nquar - gone) * sizeof *l->quar);
+        l->nquar -= gone;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (l->nsegs < 2) {
+        st->pass_done = true;
+        return 0;
+    }
+    /* the segment under the cursor (segments may have gone to retention meanwhile) */
+    int32_t si = 0;
+    while (si < l->nsegs - 1 && l->segs[si]->base < l->scrub_base) si++;
+    if (si >= l->nsegs - 1 || l->segs[si]->base != l->scrub_base || l->scrub_gen != l->seg_gen)
+        l->scrub_pos = 0;
+    l->scrub_gen = l->seg_gen;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    while (si < l->nsegs - 1 && st->bytes < budget) {
+        seg *s = l->segs[si];
+        l->scrub_base = s->base;
+        int64_t pos = l->scrub_pos;
+        uint8_t h[BATCH_HEADER_SIZE];
+        batch_info bi;
+        if (pos >= s->size) {
+            si++;
+            l->scrub_pos = 0;
+            if (si < l->nsegs - 1) l->scrub_base = l->segs[si]->base;
+            continue;
+        }
+        bool ok = pread_all(s->fd, h, sizeof h, pos) == 0 &&
+                  batch_parse(h, sizeof h, &bi) == BATCH_OK && bi.total_len >= BATCH_HEADER_SIZE &&
+                  pos + bi.total_len <= s->size && bi.last_offset_delta >= 0;
+        if (!ok) {
+            /* the headers no longer chain: everything from here to the segment's end */
+            int64_t first = pos == 0 ? s->base : l->scrub_pos_off;
+            quar_add(l, first, s->next_off - 1);
+            LOGE("storage", "%s.log: scrub: damaged batch header at byte %" PRId64
+                               ": offsets %" PRId64 "..%" PRId64 " quarantined",
+                    s->path, pos, first, s->next_off - 1);
+            st->new_bad++;
+            st->bytes += s->size - pos;
+            l->scrub_pos = s->size;
+            continue;
+        }
+        if ((size_t)bi.total_len > cap) {
+            cap = (size_t)bi.total_len;
+            buf = xrealloc(buf, cap);
+        }
+        rc = pread_all(s->fd, buf, (size_t)bi.total_len, pos);
+        if (rc) break;
+        if (!batch_crc_ok(buf, (size_t)bi.total_len)) {
+            int64_t last = bi.base_offset + bi.last_offset_delta;
+            if (!plog_quarantined(l, bi.base_offset)) {
+                quar_add(l, bi.base_offset, last);
+                st->new_bad++;
+                LOGE("storage", "%s.log: scrub: CRC mismatch in the batch at byte %" PRId64
+                                   ": offsets %" PRId64 "..%" PRId64 " quarantined",
+                        s->path, pos, bi.base_offset, last);
+            }
+        }
+        l->scrub_pos_off = bi.base_offset + bi.last_offset_delta + 1;
+        l->scrub_pos = pos + bi.total_len;
+        st->bytes += bi.total_len;
+    }
+    free(buf);
+    if (si >= l->nsegs - 1) {
+        st->pass_done = true;
+        l->scrub_base = 0;
+        l->scrub_pos = 0;
+        l->scrub_pos_off = 0;
+    }
+    return rc;
+}
+
 static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64_t *out_pos,
                   int32_t *out_len, int64_t *next)
 {
@@ -1019,6 +1155,16 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
     *next = offset;
     if (offset < l->start || offset > l->leo) return -ERANGE;
     if (offset == l->leo) return 0;
+    /* quarantined ranges (scrub): an offset inside one is an error, a slice ends before one */
+    int64_t qfirst = INT64_MAX;
+    if (__atomic_load_n(&l->nquar, __ATOMIC_RELAXED) > 0) {
+        pthread_mutex_lock(&l->mu);
+        int32_t qi = quar_find(l, offset);
+        bool in = qi < l->nquar && l->quar[qi].first <= offset;
+        if (qi < l->nquar) qfirst = l->quar[qi].first;
+        pthread_mutex_unlock(&l->mu);
+        if (in) return -EBADMSG;
+    }
     int rc = 0;
     for (int32_t si = seg_find(l, offset); si < l->nsegs; si++) {
         seg *s = l->segs[si];
@@ -1043,6 +1189,7 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
             }
             int64_t last = bo + lod;
             floor = last + 1;
+            if (last >= qfirst) break; /* never serve a quarantined batch */
             if (first < 0) {
                 if (last < offset) {
                     end += total;

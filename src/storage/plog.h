@@ -80,6 +80,26 @@ int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestam
 /* Offset and timestamp of the record batch with the largest max timestamp, or -1. */
 int plog_max_timestamp(plog *l, int64_t *offset, int64_t *timestamp);
 
+/* ---- scrub (issue 11 item 5) ----
+ * Re-verifies the CRC-32C of every batch of the closed segments (never the active one), a
+ * slice at a time from a cursor that wraps around. A batch whose CRC does not match (or whose
+ * header no longer chains) is quarantined: its offset range is recorded, logged once, and
+ * plog_read/plog_read_copy answer -EBADMSG for an offset inside it and end a slice before it,
+ * so a reader gets a clear error at the damaged offsets and everything else stays readable.
+ * Quarantine lives in memory: after a restart the next pass finds the damage again. */
+typedef struct plog_scrub_stats {
+    int64_t bytes;       /* bytes verified by this call */
+    int32_t new_bad;     /* batches newly quarantined by this call */
+    bool pass_done;      /* the cursor wrapped: every closed segment was verified once */
+} plog_scrub_stats;
+/* Verifies about `budget` bytes (at least one batch). Returns 0 or -errno. */
+int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st);
+/* Quarantined ranges: count, and the i-th [first, last] (0 <= i < count). */
+int32_t plog_quarantine_count(plog *l);
+void plog_quarantine_at(plog *l, int32_t i, int64_t *first, int64_t *last);
+/* Test/tool hook: is `offset` inside a quarantined range? */
+bool plog_quarantined(plog *l, int64_t offset);
+
 /* DeleteRecords: moves the log start offset up to `offset` (<= LEO), deletes whole segments
  * below it, persists it. Returns 0 or -ERANGE / -errno. */
 int plog_delete_records(plog *l, int64_t offset);

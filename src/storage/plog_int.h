@@ -72,6 +72,12 @@ struct plog {
     bool closed;     /* under mu */
     /* flusher bookkeeping (under the flusher's mutex) */
     bool fq_queued;
+    /* scrub (plog_scrub, loop thread): cursor = segment base + byte position in it; the
+     * quarantined offset ranges found damaged (under mu: locate reads them) */
+    int64_t scrub_base, scrub_pos, scrub_pos_off; /* scrub_pos_off: offset at scrub_pos */
+    uint64_t seg_gen, scrub_gen; /* seg_gen: bumped when compaction replaces a segment */
+    struct { int64_t first, last; } *quar;
+    int32_t nquar, aquar;
     /* registry of open plogs for the periodic flush (under the registry mutex) */
     struct plog *reg_prev, *reg_next;
 };

@@ -42,6 +42,7 @@ STUB(int, plog_max_timestamp, (plog * l, int64_t *o, int64_t *t), -1)
 STUB(int, plog_delete_records, (plog * l, int64_t o), -1)
 STUB(int, plog_enforce_retention, (plog * l, int64_t n), 0)
 STUB(int, plog_compact, (plog * l, int64_t n), 0)
+STUB(int, plog_scrub, (plog * l, int64_t b, plog_scrub_stats *s), 0)
 void flusher_forget(flusher *f, plog *l) { (void)f; (void)l; }
 void flusher_request(flusher *f, plog *l, int64_t o) { (void)f; (void)l; (void)o; }
 void breq_done(breq *r) { (void)r; }
