@@ -7,11 +7,16 @@ set -euo pipefail
 . "$(dirname "$0")/harness/eddyd.sh"
 command -v ss >/dev/null || fail "ss (iproute2) is not installed"
 
-# holds a connection open for 3 s after one Metadata round trip; prints nothing
+# holds a connection open for 3 s after one Metadata round trip; writes its own port to
+# $HOLD_PORT_FILE so only that connection is inspected (tests running beside this one have
+# loopback connections of their own)
+HOLD_PORT_FILE=$(mktemp)
 hold() {
-    /usr/bin/python3 - "$EDDYD_PORT" <<'PY' &
+    : > "$HOLD_PORT_FILE"
+    /usr/bin/python3 - "$EDDYD_PORT" "$HOLD_PORT_FILE" <<'PY' &
 import socket, struct, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").write(str(s.getsockname()[1]))
 body = struct.pack(">hhih", 3, 1, 7, 4) + b"test" + struct.pack(">i", -1)  # Metadata v1, all topics
 s.sendall(struct.pack(">i", len(body)) + body)
 n = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
@@ -23,9 +28,12 @@ PY
 
 # the congestion control of eddyd's side of the held connection (source port = EDDYD_PORT)
 broker_cc() {
-    local i out
+    local i out cport
     for i in $(seq 1 50); do
-        out=$(ss -tinH state established "( sport = :$EDDYD_PORT )" 2>/dev/null | tr '\n' ' ')
+        cport=$(cat "$HOLD_PORT_FILE" 2>/dev/null)
+        if [ -z "$cport" ]; then sleep 0.05; continue; fi
+        out=$(ss -tinH state established "( sport = :$EDDYD_PORT and dport = :$cport )" \
+              2>/dev/null | tr '\n' ' ')
         for cc in cubic reno bbr htcp vegas westwood dctcp; do
             case " $out " in *" $cc "*) echo "$cc"; return 0 ;; esac
         done
