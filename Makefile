@@ -5,6 +5,7 @@
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
 #   make soak       SIGKILL/torn-tail/full-disk soak, SOAK_CYCLES (default 50), one-line verdict
+#   make format     clang-format every C file in place (ctest 'format' checks it)
 #   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
 #                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
 JOBS ?= $(shell nproc)
@@ -14,7 +15,7 @@ CTEST_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build install asan test test-fast test-asan demo demo-check bench bench-quick fuzz soak clean
+.PHONY: all deps build format install asan test test-fast test-asan demo demo-check bench bench-quick fuzz soak clean
 
 all: build
 
@@ -24,6 +25,9 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+format:
+	@bash scripts/check_format.sh --fix
 
 install: build
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"

@@ -19,8 +19,7 @@ int64_t now_ns(void)
 void sleep_until_ns(int64_t t)
 {
     struct timespec ts = {.tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
 
 static double stat_cpu(const char *path)
@@ -114,7 +113,7 @@ static char **g_argv;
  * can apply; it is the same for every server measured. */
 static void keep_freed_memory(void)
 {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);  /* glibc's maximum: 4 MiB x sizeof(long) */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's maximum: 4 MiB x sizeof(long) */
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
@@ -125,8 +124,10 @@ void args_init(int argc, char **argv, int first)
     g_argv = argv;
     g_first = first;
     for (int i = first; i < argc; i++)
-        if (strncmp(argv[i], "--", 2)) die("unexpected argument '%s'", argv[i]);
-        else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2)) i++;
+        if (strncmp(argv[i], "--", 2))
+            die("unexpected argument '%s'", argv[i]);
+        else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2))
+            i++;
 }
 
 static const char *find_arg(const char *key, int *present)

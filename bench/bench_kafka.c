@@ -362,8 +362,10 @@ static int mode_produce(void)
     json_num("client_cpu_s", ccpu1 - ccpu0 - (g_mock ? cpu1 - cpu0 : 0));
     json_num("rtt_p99_ms", rtt / 1000.0);
     json_num("errors", (double)errs);
-    if (recs <= 0) json_str("error", *first_err ? first_err : "nothing acknowledged");
-    else if (want != nparts) json_str("error", "CreateTopics failed: wrong partition count");
+    if (recs <= 0)
+        json_str("error", *first_err ? first_err : "nothing acknowledged");
+    else if (want != nparts)
+        json_str("error", "CreateTopics failed: wrong partition count");
     json_end();
     for (int i = 0; i < nprod; i++) {
         rd_kafka_topic_destroy(ps[i].rkt);
@@ -395,7 +397,11 @@ static void rb_put(rawbuf *b, const void *d, size_t n)
     memcpy(b->p + b->len, d, n);
     b->len += n;
 }
-static void rb_i16(rawbuf *b, int v) { uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v}; rb_put(b, x, 2); }
+static void rb_i16(rawbuf *b, int v)
+{
+    uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    rb_put(b, x, 2);
+}
 static void rb_i32(rawbuf *b, int32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
@@ -410,7 +416,10 @@ static int32_t rd32(const uint8_t *p)
 {
     return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]);
 }
-static int64_t rd64(const uint8_t *p) { return (int64_t)((uint64_t)(uint32_t)rd32(p) << 32 | (uint32_t)rd32(p + 4)); }
+static int64_t rd64(const uint8_t *p)
+{
+    return (int64_t)((uint64_t)(uint32_t)rd32(p) << 32 | (uint32_t)rd32(p + 4));
+}
 
 static void write_all(int fd, const uint8_t *p, size_t n)
 {
@@ -434,8 +443,8 @@ static void read_all(int fd, uint8_t *p, size_t n)
     }
 }
 
-static void raw_send_fetch(int fd, int32_t corr, const char *topic, const int64_t *offs,
-                           int p0, int p1)
+static void raw_send_fetch(int fd, int32_t corr, const char *topic, const int64_t *offs, int p0,
+                           int p1)
 {
     rawbuf b = {0};
     rb_i32(&b, 0); /* size, patched below */
@@ -444,10 +453,10 @@ static void raw_send_fetch(int fd, int32_t corr, const char *topic, const int64_
     rb_i32(&b, corr);
     rb_i16(&b, 3);
     rb_put(&b, "raw", 3);
-    rb_i32(&b, -1);      /* replica id */
-    rb_i32(&b, 100);     /* max wait ms */
-    rb_i32(&b, 1);       /* min bytes */
-    rb_i32(&b, 52428800); /* max bytes: librdkafka's default */
+    rb_i32(&b, -1);                      /* replica id */
+    rb_i32(&b, 100);                     /* max wait ms */
+    rb_i32(&b, 1);                       /* min bytes */
+    rb_i32(&b, 52428800);                /* max bytes: librdkafka's default */
     rb_put(&b, (const uint8_t[]){0}, 1); /* isolation level */
     rb_i32(&b, 1);
     rb_i16(&b, (int)strlen(topic));
@@ -460,7 +469,8 @@ static void raw_send_fetch(int fd, int32_t corr, const char *topic, const int64_
     }
     uint8_t *q = b.p;
     int32_t n = (int32_t)b.len - 4;
-    q[0] = (uint8_t)(n >> 24), q[1] = (uint8_t)(n >> 16), q[2] = (uint8_t)(n >> 8), q[3] = (uint8_t)n;
+    q[0] = (uint8_t)(n >> 24), q[1] = (uint8_t)(n >> 16), q[2] = (uint8_t)(n >> 8),
+    q[3] = (uint8_t)n;
     write_all(fd, b.p, b.len);
     free(b.p);
 }
@@ -474,7 +484,8 @@ static int raw_catchup(const char *topic, int nparts, uint64_t total, int groups
     if (!colon) die("raw fetch: bootstrap without a port");
     *colon = 0;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) die("raw fetch: %s is not an IPv4 address", host);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        die("raw fetch: %s is not an IPv4 address", host);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
         die("raw fetch: connect: %s", strerror(errno));
@@ -492,8 +503,9 @@ static int raw_catchup(const char *topic, int nparts, uint64_t total, int groups
     for (int g = 0; g < groups; g++)
         raw_send_fetch(fd, g, topic, offs, g * nparts / groups, (g + 1) * nparts / groups);
     while (got < total) {
-        if (now_ns() > deadline) die("raw fetch: stuck at %llu of %llu records",
-                                     (unsigned long long)got, (unsigned long long)total);
+        if (now_ns() > deadline)
+            die("raw fetch: stuck at %llu of %llu records", (unsigned long long)got,
+                (unsigned long long)total);
         uint8_t h[4];
         read_all(fd, h, 4);
         size_t n = (size_t)(uint32_t)rd32(h);
@@ -586,8 +598,7 @@ static int mode_catchup(void)
     int64_t f0 = now_ns();
     double fcpu0 = server_cpu();
     for (uint64_t i = 0; i < total;) {
-        if (rd_kafka_produce(p.rkt, (int)(i % (uint64_t)nparts), 0, payload, size, NULL, 0,
-                             NULL)) {
+        if (rd_kafka_produce(p.rkt, (int)(i % (uint64_t)nparts), 0, payload, size, NULL, 0, NULL)) {
             rd_kafka_poll(p.rk, 1);
             if (now_ns() - f0 > 300000000000LL) die("fill: stuck");
             continue;
@@ -620,7 +631,8 @@ static int mode_catchup(void)
         ssize_t n = rd_kafka_consume_batch_queue(q, 200, msgs, want);
         if (n > 0 && !first) first = now_ns();
         for (ssize_t i = 0; i < n; i++) {
-            if (msgs[i]->err) errs++;
+            if (msgs[i]->err)
+                errs++;
             else {
                 got++;
                 bytes += msgs[i]->len;
@@ -796,8 +808,10 @@ int main(int argc, char **argv)
     args_init(argc, argv, 2);
     signal(SIGALRM, on_alarm);
     alarm((unsigned)arg_ll("timeout", 300));
-    if (arg_flag("mock")) mock_start();
-    else g_bootstrap = arg_str("bootstrap", NULL);
+    if (arg_flag("mock"))
+        mock_start();
+    else
+        g_bootstrap = arg_str("bootstrap", NULL);
     if (!g_bootstrap) die("--bootstrap HOST:PORT or --mock");
     g_spid = (pid_t)arg_ll("server-pid", 0);
     const char *m = argv[1];
@@ -811,10 +825,14 @@ int main(int argc, char **argv)
         if (n != want) json_str("error", "CreateTopics failed: wrong partition count");
         json_end();
         rc = n == want ? 0 : 1;
-    } else if (!strcmp(m, "produce")) rc = mode_produce();
-    else if (!strcmp(m, "catchup")) rc = mode_catchup();
-    else if (!strcmp(m, "latency")) rc = mode_latency();
-    else die("unknown mode %s", m);
+    } else if (!strcmp(m, "produce"))
+        rc = mode_produce();
+    else if (!strcmp(m, "catchup"))
+        rc = mode_catchup();
+    else if (!strcmp(m, "latency"))
+        rc = mode_latency();
+    else
+        die("unknown mode %s", m);
     if (g_mock) {
         rd_kafka_mock_cluster_destroy(g_mock);
         rd_kafka_destroy(g_mock_rk);

@@ -64,7 +64,10 @@ static natsConnection *nconnect_opt(bool asap)
     return nc;
 }
 
-static natsConnection *nconnect(void) { return nconnect_opt(false); }
+static natsConnection *nconnect(void)
+{
+    return nconnect_opt(false);
+}
 
 static jsCtx *jsctx(natsConnection *nc, pubst *p, int window)
 {
@@ -225,8 +228,10 @@ static int mode_catchup(void)
     for (uint64_t i = 0; i < total;) {
         snprintf(subj, sizeof subj, "catchup.%d", (int)(i % (uint64_t)k));
         natsStatus s = js_PublishAsync(js, subj, payload, (int)size, NULL);
-        if (s == NATS_OK) i++;
-        else if (s != NATS_TIMEOUT) die("fill: %s", natsStatus_GetText(s));
+        if (s == NATS_OK)
+            i++;
+        else if (s != NATS_TIMEOUT)
+            die("fill: %s", natsStatus_GetText(s));
     }
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -353,8 +358,10 @@ static int mode_latency(void)
         if (ready && now >= win1) break;
         while (next <= now) {
             memcpy(buf, &next, 8);
-            if (js_PublishAsync(js, "lat.0", buf, (int)size, NULL) != NATS_OK) fails++;
-            else if (ready && next >= win0 && next < win1) sent_in_window++;
+            if (js_PublishAsync(js, "lat.0", buf, (int)size, NULL) != NATS_OK)
+                fails++;
+            else if (ready && next >= win0 && next < win1)
+                sent_in_window++;
             next += interval;
         }
         sleep_until_ns(next);
@@ -411,10 +418,14 @@ int main(int argc, char **argv)
     g_spid = (pid_t)arg_ll("server-pid", 0);
     const char *m = argv[1];
     int rc;
-    if (!strcmp(m, "produce")) rc = mode_produce();
-    else if (!strcmp(m, "catchup")) rc = mode_catchup();
-    else if (!strcmp(m, "latency")) rc = mode_latency();
-    else die("unknown mode %s", m);
+    if (!strcmp(m, "produce"))
+        rc = mode_produce();
+    else if (!strcmp(m, "catchup"))
+        rc = mode_catchup();
+    else if (!strcmp(m, "latency"))
+        rc = mode_latency();
+    else
+        die("unknown mode %s", m);
     nats_Close();
     return rc;
 }

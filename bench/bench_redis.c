@@ -76,15 +76,16 @@ static void *rprod_thread(void *arg)
         outstanding--;
         if (r->type == REDIS_REPLY_ERROR) {
             if (!p->errors++) snprintf(p->first_err, sizeof p->first_err, "%s", r->str);
-        } else p->acked++;
+        } else
+            p->acked++;
         freeReplyObject(r);
     }
     redisFree(c);
     return NULL;
 }
 
-static void make_cmds(int k, const char *prefix, const uint8_t *payload, size_t size,
-                      char ***cmds, int **lens)
+static void make_cmds(int k, const char *prefix, const uint8_t *payload, size_t size, char ***cmds,
+                      int **lens)
 {
     *cmds = calloc((size_t)k, sizeof **cmds);
     *lens = calloc((size_t)k, sizeof **lens);

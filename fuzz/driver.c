@@ -39,7 +39,10 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
-static size_t rndn(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
+static size_t rndn(size_t n)
+{
+    return n ? (size_t)(rnd() % n) : 0;
+}
 
 /* Writes the input being run when the process dies (signal handler: only async-safe calls). */
 static void dump_current(int sig)
@@ -171,9 +174,7 @@ static size_t mutate(uint8_t **buf, size_t *cap)
             n = at + k;
             break;
         }
-        case 6: /* truncate */
-            n = rndn(n + 1);
-            break;
+        case 6: /* truncate */ n = rndn(n + 1); break;
         default: /* change a 32-bit big-endian length-like value */
             if (n >= 4) {
                 size_t at = rndn(n - 3);
@@ -195,8 +196,10 @@ int main(int argc, char **argv)
     g_name = slash ? slash + 1 : argv[0];
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "-t") && i + 1 < argc) secs = atof(argv[++i]);
-        else if (!strcmp(argv[i], "-s") && i + 1 < argc) g_rng = strtoull(argv[++i], NULL, 0);
+        if (!strcmp(argv[i], "-t") && i + 1 < argc)
+            secs = atof(argv[++i]);
+        else if (!strcmp(argv[i], "-s") && i + 1 < argc)
+            g_rng = strtoull(argv[++i], NULL, 0);
         else {
             fprintf(stderr, "usage: %s [-t SECONDS] [-s RNG_SEED] SEED_FILE_OR_DIR...\n", g_name);
             return 2;

@@ -19,7 +19,10 @@ static uint64_t rnd(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static uint32_t rndn(uint32_t n) { return (uint32_t)(rnd() % n); }
+static uint32_t rndn(uint32_t n)
+{
+    return (uint32_t)(rnd() % n);
+}
 
 static bool on_wire(const kfield *f, int16_t v, bool flex)
 {
@@ -111,8 +114,7 @@ int main(int argc, char **argv)
                     fill(m, (int16_t)v, flex, 0);
                     kout o;
                     kout_init(&o, 0);
-                    uint8_t hdr[3] = {(uint8_t)idx, (uint8_t)(v - api->min_version),
-                                      (uint8_t)dir};
+                    uint8_t hdr[3] = {(uint8_t)idx, (uint8_t)(v - api->min_version), (uint8_t)dir};
                     wbuf_put(&o.mem, hdr, 3);
                     kmsg_encode(m, (int16_t)v, flex, &o);
                     kout_finish(&o);

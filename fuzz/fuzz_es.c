@@ -17,12 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (eddy_store_open("sqlite::memory:", &g_st) < 0 || eddy_store_migrate(g_st) < 0 ||
             eddy_es_migrate(g_st) < 0)
             abort();
-        eddy_store_exec(g_st, "CREATE TABLE IF NOT EXISTS eddy_sagas (id TEXT PRIMARY KEY,"
-                              " saga_type TEXT, state TEXT, step INTEGER, attempt INTEGER,"
-                              " stuck INTEGER, deadline_ms BIGINT, created_ms BIGINT, reason TEXT,"
-                              " correlation_id TEXT, created_at TEXT, updated_at TEXT, data TEXT);"
-                              "CREATE TABLE IF NOT EXISTS eddy_saga_history (saga_id TEXT, n"
-                              " INTEGER, at TEXT, entry TEXT)",
+        eddy_store_exec(g_st,
+                        "CREATE TABLE IF NOT EXISTS eddy_sagas (id TEXT PRIMARY KEY,"
+                        " saga_type TEXT, state TEXT, step INTEGER, attempt INTEGER,"
+                        " stuck INTEGER, deadline_ms BIGINT, created_ms BIGINT, reason TEXT,"
+                        " correlation_id TEXT, created_at TEXT, updated_at TEXT, data TEXT);"
+                        "CREATE TABLE IF NOT EXISTS eddy_saga_history (saga_id TEXT, n"
+                        " INTEGER, at TEXT, entry TEXT)",
                         0, NULL);
     }
     char *buf = malloc(size + 3);

@@ -18,15 +18,17 @@ static int lookup(void *arg, int32_t id, const char *subject, int32_t version, r
     (void)subject;
     (void)version;
     if (id == 2 || id < 0) {
-        *out = (rest_schema){2, "JSON", "{\"type\":\"object\",\"properties\":{\"n\":"
-                                         "{\"type\":\"integer\",\"minimum\":0}}}"};
+        *out = (rest_schema){2, "JSON",
+                             "{\"type\":\"object\",\"properties\":{\"n\":"
+                             "{\"type\":\"integer\",\"minimum\":0}}}"};
         return 0;
     }
     if (id == 1) {
-        *out = (rest_schema){1, NULL, "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
-                                      "{\"name\":\"n\",\"type\":[\"null\",\"long\",\"R\"]},"
-                                      "{\"name\":\"s\",\"type\":{\"type\":\"map\",\"values\":"
-                                      "\"bytes\"},\"default\":{}}]}"};
+        *out = (rest_schema){1, NULL,
+                             "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+                             "{\"name\":\"n\",\"type\":[\"null\",\"long\",\"R\"]},"
+                             "{\"name\":\"s\",\"type\":{\"type\":\"map\",\"values\":"
+                             "\"bytes\"},\"default\":{}}]}"};
         return 0;
     }
     return -1;

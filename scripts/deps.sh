@@ -15,7 +15,7 @@ PKGS=(
   python3 curl procps util-linux
 )
 if [ "$DEMO" != "1" ]; then
-  PKGS+=(git clang libclang-rt-14-dev kcat sqlite3 postgresql python3-kafka)
+  PKGS+=(git clang clang-format libclang-rt-14-dev kcat sqlite3 postgresql python3-kafka)
   # Node.js: the machine image may ship its own node+npm (which conflicts with Debian's npm).
   if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 fi

@@ -36,7 +36,8 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
     if (!strcmp(url, "/count")) {
         char b[32];
         snprintf(b, sizeof b, "%lu\n", atomic_load(&g_count));
-        struct MHD_Response *r = MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_COPY);
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(strlen(b), b, MHD_RESPMEM_MUST_COPY);
         enum MHD_Result rc = MHD_queue_response(c, 200, r);
         MHD_destroy_response(r);
         return rc;
@@ -53,10 +54,10 @@ int main(int argc, char **argv)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)(argc > 1 ? atoi(argv[1]) : 0))};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_req, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, 2u,
-        MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0,
+                                            NULL, NULL, on_req, NULL, MHD_OPTION_SOCK_ADDR,
+                                            (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, 2u,
+                                            MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_END);
     if (!d) return 1;
     const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     printf("sink listening on 127.0.0.1:%u\n", i ? i->port : 0);

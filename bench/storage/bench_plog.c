@@ -55,10 +55,13 @@ static uint8_t *make_batch(size_t len)
     return p;
 }
 
-static size_t batch_len(const uint8_t *p) { return (size_t)be32(p + 8) + 12; }
+static size_t batch_len(const uint8_t *p)
+{
+    return (size_t)be32(p + 8) + 12;
+}
 
-static void throughput(const char *root, const char *name, int64_t keep, bool prealloc,
-                       int64_t mib, size_t bkib)
+static void throughput(const char *root, const char *name, int64_t keep, bool prealloc, int64_t mib,
+                       size_t bkib)
 {
     char *dir = xasprintf("%s/tp-%s", root, name);
     plog_config c;
@@ -111,7 +114,8 @@ static void fsync_latency(const char *root, const char *name, bool prealloc, int
     }
     qsort(lat, (size_t)n, sizeof *lat, cmp);
     printf("4 KiB append + group-commit fsync, %-12s p50 %5" PRId64 " us  p99 %5" PRId64
-           " us  (%d appends, one at a time)\n", name, lat[n / 2], lat[n * 99 / 100], n);
+           " us  (%d appends, one at a time)\n",
+           name, lat[n / 2], lat[n * 99 / 100], n);
     fflush(stdout);
     flusher_stop(f);
     plog_delete(l);

@@ -17,9 +17,9 @@ extern "C" {
 #endif
 
 /* ---- error codes -------------------------------------------------------------------------- */
-#define EDDY_ERR_TRANSIENT (-11)  /* -EAGAIN: retry with backoff */
-#define EDDY_ERR_PERMANENT (-22)  /* -EINVAL: no retry, straight to the DLQ */
-#define EDDY_ERR_IO (-5)          /* -EIO */
+#define EDDY_ERR_TRANSIENT (-11) /* -EAGAIN: retry with backoff */
+#define EDDY_ERR_PERMANENT (-22) /* -EINVAL: no retry, straight to the DLQ */
+#define EDDY_ERR_IO (-5)         /* -EIO */
 
 /* ---- handler results (eddy_handler_fn) ----------------------------------------------------- */
 /* Any value >= 0 is success (so `return eddy_ctx_exec(...)`, a row count, commits); EDDY_RETRY
@@ -121,8 +121,7 @@ int eddy_tx_begin(eddy_store *st, const char *source, const char *correlation_id
 eddy_store *eddy_tx_store(eddy_tx *tx);
 const char *eddy_tx_correlation_id(const eddy_tx *tx);
 int eddy_tx_exec(eddy_tx *tx, const char *sql, int n, const char *const *params);
-int eddy_tx_query(eddy_tx *tx, const char *sql, int n, const char *const *params,
-                  eddy_rows **out);
+int eddy_tx_query(eddy_tx *tx, const char *sql, int n, const char *const *params, eddy_rows **out);
 /* Records an event in the outbox (payload stolen). event_id_out (37 bytes) may be NULL. */
 int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char *type,
                     const char *version, json_t *payload, char *event_id_out);
@@ -225,8 +224,7 @@ typedef struct eddy_http_req {
     const char *correlation_id; /* X-Correlation-Id header or NULL */
     const char *traceparent;    /* traceparent header or NULL */
 } eddy_http_req;
-typedef char *(*eddy_http_fn)(eddy_service *svc, const eddy_http_req *req, int *status,
-                              void *arg);
+typedef char *(*eddy_http_fn)(eddy_service *svc, const eddy_http_req *req, int *status, void *arg);
 int eddy_service_route(eddy_service *svc, const char *method, const char *path_prefix,
                        eddy_http_fn fn, void *arg);
 /* A JSON error body {"error":"…"} (malloc'd). */

@@ -98,9 +98,9 @@ int eddy_schema_validate(eddy_schema_registry *reg, const char *topic, const cha
  * JSON Schema, so other validators and the registry's compatibility checks see the union —
  * and libeddy validates a payload against the member of its event type when there is one
  * (exact errors, no cross-type matches), else against the whole schema. event_type may be NULL. */
-int eddy_schema_validate_event(eddy_schema_registry *reg, const char *topic,
-                               const char *event_type, const char *event_version,
-                               const json_t *payload, char *err, size_t errlen);
+int eddy_schema_validate_event(eddy_schema_registry *reg, const char *topic, const char *event_type,
+                               const char *event_version, const json_t *payload, char *err,
+                               size_t errlen);
 
 /* The process-wide handle libeddy's publish path uses: the one installed by
  * eddy_schema_registry_set_default, else one made from $EDDY_SCHEMA_REGISTRY_URL on first use,

@@ -38,7 +38,8 @@ static inline int svc_main(eddy_service *svc, int argc, char **argv, const char 
 {
     const char *cfg = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) cfg = argv[++i];
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            cfg = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--config FILE]\n", argv[0]);
             return 2;

@@ -61,14 +61,22 @@ int main(int argc, char **argv)
     int as_json = 0, raw = 0;
     const char *produce = NULL, *key = NULL, *reset = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--bootstrap") && i + 1 < argc) bootstrap = argv[++i];
-        else if (!strcmp(argv[i], "--topics") && i + 1 < argc) topics = argv[++i];
-        else if (!strcmp(argv[i], "--correlation") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--json")) as_json = 1;
-        else if (!strcmp(argv[i], "--raw")) raw = 1;
-        else if (!strcmp(argv[i], "--produce") && i + 1 < argc) produce = argv[++i];
-        else if (!strcmp(argv[i], "--key") && i + 1 < argc) key = argv[++i];
-        else if (!strcmp(argv[i], "--reset-group") && i + 1 < argc) reset = argv[++i];
+        if (!strcmp(argv[i], "--bootstrap") && i + 1 < argc)
+            bootstrap = argv[++i];
+        else if (!strcmp(argv[i], "--topics") && i + 1 < argc)
+            topics = argv[++i];
+        else if (!strcmp(argv[i], "--correlation") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (!strcmp(argv[i], "--raw"))
+            raw = 1;
+        else if (!strcmp(argv[i], "--produce") && i + 1 < argc)
+            produce = argv[++i];
+        else if (!strcmp(argv[i], "--key") && i + 1 < argc)
+            key = argv[++i];
+        else if (!strcmp(argv[i], "--reset-group") && i + 1 < argc)
+            reset = argv[++i];
         else {
             fprintf(stderr, "usage: eddy-events --bootstrap HOST:PORT [--topics a,b] "
                             "[--correlation ID] [--json]\n");
@@ -121,8 +129,10 @@ int main(int argc, char **argv)
         rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(8);
         for (int i = 0; i < l->cnt; i++) {
             int dup = 0;
-            for (int j = 0; j < sub->cnt; j++) dup |= !strcmp(sub->elems[j].topic, l->elems[i].topic);
-            if (!dup) rd_kafka_topic_partition_list_add(sub, l->elems[i].topic, RD_KAFKA_PARTITION_UA);
+            for (int j = 0; j < sub->cnt; j++)
+                dup |= !strcmp(sub->elems[j].topic, l->elems[i].topic);
+            if (!dup)
+                rd_kafka_topic_partition_list_add(sub, l->elems[i].topic, RD_KAFKA_PARTITION_UA);
             want++;
         }
         if (sub->cnt) rd_kafka_subscribe(rk, sub);
@@ -139,16 +149,18 @@ int main(int argc, char **argv)
         }
         for (int i = 0; i < l->cnt; i++) {
             int64_t lo = 0, hi = 0;
-            rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition, &lo,
-                                             &hi, 10000);
+            rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi,
+                                             10000);
             l->elems[i].offset = lo;
         }
         rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(rk, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
         rd_kafka_topic_partition_list_destroy(l);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
-        if (e) fprintf(stderr, "eddy-events: reset %s: %s\n", reset, rd_kafka_err2str(e));
-        else fprintf(stderr, "eddy-events: group %s reset to the start\n", reset);
+        if (e)
+            fprintf(stderr, "eddy-events: reset %s: %s\n", reset, rd_kafka_err2str(e));
+        else
+            fprintf(stderr, "eddy-events: group %s reset to the start\n", reset);
         return e ? 1 : 0;
     }
     rd_kafka_assign(rk, l);
@@ -167,8 +179,8 @@ int main(int argc, char **argv)
             pending--;
         } else if (!m->err && raw) {
             json_t *o = json_pack("{s:s,s:i,s:I,s:s%,s:s%}", "topic", rd_kafka_topic_name(m->rkt),
-                                  "partition", m->partition, "offset", (json_int_t)m->offset,
-                                  "key", m->key ? (const char *)m->key : "", m->key ? m->key_len : 0,
+                                  "partition", m->partition, "offset", (json_int_t)m->offset, "key",
+                                  m->key ? (const char *)m->key : "", m->key ? m->key_len : 0,
                                   "value", m->payload ? (const char *)m->payload : "", m->len);
             char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
             if (s) puts(s);
@@ -205,9 +217,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         item *it = &items[i];
         if (as_json) {
-            json_t *o = json_pack("{s:s,s:i,s:I,s:s,s:O}", "topic", it->topic, "partition",
-                                  it->partition, "offset", (json_int_t)it->offset, "key", it->key,
-                                  "event", it->env);
+            json_t *o =
+                json_pack("{s:s,s:i,s:I,s:s,s:O}", "topic", it->topic, "partition", it->partition,
+                          "offset", (json_int_t)it->offset, "key", it->key, "event", it->env);
             char *s = json_dumps(o, JSON_COMPACT);
             puts(s);
             free(s);

@@ -42,9 +42,9 @@ static int on_payment_processed(eddy_ctx *ctx, void *arg)
     char *failure = NULL;
     if ((rc = stock_check(ctx, items, &failure)) < 0) return rc;
     if (failure) {
-        rc = eddy_ctx_publish(ctx, T_INVENTORY, order, "inventory.reservation_failed", "1.0",
-                              json_pack("{s:s,s:s?,s:s}", "orderId", order, "paymentId", pid,
-                                        "reason", failure));
+        rc = eddy_ctx_publish(
+            ctx, T_INVENTORY, order, "inventory.reservation_failed", "1.0",
+            json_pack("{s:s,s:s?,s:s}", "orderId", order, "paymentId", pid, "reason", failure));
         free(failure);
         return rc;
     }
@@ -63,7 +63,8 @@ static int stock_check(eddy_ctx *ctx, json_t *items, char **failure)
     size_t i;
     json_t *it;
     *failure = NULL;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         const char *sku = json_string_value(json_object_get(it, "sku"));
         json_int_t qty = json_integer_value(json_object_get(it, "quantity"));
         if (!sku || qty <= 0) {
@@ -95,20 +96,24 @@ static int stock_take(eddy_ctx *ctx, const char *order, json_t *items)
     int rc;
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         char qty[32];
-        snprintf(qty, sizeof qty, "%lld", (long long)json_integer_value(json_object_get(it, "quantity")));
+        snprintf(qty, sizeof qty, "%lld",
+                 (long long)json_integer_value(json_object_get(it, "quantity")));
         const char *p[] = {qty, json_string_value(json_object_get(it, "sku"))};
-        rc = eddy_ctx_exec(ctx, "UPDATE stock SET available = available - $1,"
-                                " reserved = reserved + $1 WHERE sku = $2", 2, p);
+        rc = eddy_ctx_exec(ctx,
+                           "UPDATE stock SET available = available - $1,"
+                           " reserved = reserved + $1 WHERE sku = $2",
+                           2, p);
         if (rc < 0) return rc;
     }
     char ts[32];
     now_ts(ts);
     char *items_s = json_dumps(items, JSON_COMPACT);
     const char *p[] = {order, items_s, ts};
-    rc = eddy_ctx_exec(ctx, "INSERT INTO reservations (order_id, items, created_at) VALUES ($1, $2, $3)",
-                       3, p);
+    rc = eddy_ctx_exec(
+        ctx, "INSERT INTO reservations (order_id, items, created_at) VALUES ($1, $2, $3)", 3, p);
     free(items_s);
     return rc < 0 ? rc : 0;
 }
@@ -121,9 +126,10 @@ static int cmd_record(eddy_ctx *ctx, const char *key, const char *outcome, const
     now_ts(ts);
     char *rs = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
     const char *p[] = {key, outcome, order, type, rs, ts};
-    int rc = eddy_ctx_exec(ctx, "INSERT INTO inventory_commands (idempotency_key, outcome,"
-                                " order_id, reply_type, reply, at) VALUES ($1, $2, $3, $4, $5, $6)"
-                                " ON CONFLICT (idempotency_key) DO UPDATE SET outcome = $2",
+    int rc = eddy_ctx_exec(ctx,
+                           "INSERT INTO inventory_commands (idempotency_key, outcome,"
+                           " order_id, reply_type, reply, at) VALUES ($1, $2, $3, $4, $5, $6)"
+                           " ON CONFLICT (idempotency_key) DO UPDATE SET outcome = $2",
                            6, p);
     free(rs);
     return rc < 0 ? rc : 0;
@@ -134,8 +140,10 @@ static int cmd_seen(eddy_ctx *ctx, const char *key, char **outcome, char **type,
 {
     const char *p[] = {key};
     eddy_rows *r = NULL;
-    int rc = eddy_ctx_query(ctx, "SELECT outcome, reply_type, reply FROM inventory_commands"
-                                 " WHERE idempotency_key = $1", 1, p, &r);
+    int rc = eddy_ctx_query(ctx,
+                            "SELECT outcome, reply_type, reply FROM inventory_commands"
+                            " WHERE idempotency_key = $1",
+                            1, p, &r);
     if (rc > 0) {
         *outcome = strdup(eddy_rows_get(r, 0, 0));
         *type = eddy_rows_get(r, 0, 1) ? strdup(eddy_rows_get(r, 0, 1)) : NULL;
@@ -162,7 +170,8 @@ static int on_reserve_cmd(eddy_ctx *ctx, void *arg)
     const char *key = eddy_saga_idempotency_key(ctx), *order = pstr(ev, "orderId");
     json_t *items = json_object_get(ev->payload, "items");
     if (!key || !order || !json_is_array(items))
-        return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "inventory.reserve needs idempotencyKey, orderId, items");
+        return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT,
+                             "inventory.reserve needs idempotencyKey, orderId, items");
     char *outcome = NULL, *type = NULL;
     json_t *reply = NULL;
     int rc = cmd_seen(ctx, key, &outcome, &type, &reply);
@@ -178,9 +187,9 @@ static int on_reserve_cmd(eddy_ctx *ctx, void *arg)
         if (cancelled) {
             free(type);
             json_decref(reply);
-            return eddy_saga_reply(ctx, "inventory.reservation_failed",
-                                   json_pack("{s:s,s:s}", "orderId", order, "reason",
-                                             "released before it arrived"));
+            return eddy_saga_reply(
+                ctx, "inventory.reservation_failed",
+                json_pack("{s:s,s:s}", "orderId", order, "reason", "released before it arrived"));
         }
         rc = eddy_saga_reply(ctx, type, reply ? reply : json_object());
         free(type);
@@ -188,9 +197,11 @@ static int on_reserve_cmd(eddy_ctx *ctx, void *arg)
     }
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         const char *sku = json_string_value(json_object_get(it, "sku"));
-        if (sku && !strcmp(sku, "SKU-SILENT")) return cmd_record(ctx, key, "silent", order, NULL, NULL);
+        if (sku && !strcmp(sku, "SKU-SILENT"))
+            return cmd_record(ctx, key, "silent", order, NULL, NULL);
     }
     char *failure = NULL;
     if ((rc = stock_check(ctx, items, &failure)) < 0) return rc;
@@ -211,7 +222,8 @@ static int on_release_cmd(eddy_ctx *ctx, void *arg)
     const char *key = eddy_saga_idempotency_key(ctx), *order = pstr(ev, "orderId");
     const char *saga = pstr(ev, "sagaId"), *step = pstr(ev, "step");
     if (!key || !order || !saga || !step)
-        return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "inventory.release needs idempotencyKey, orderId, sagaId, step");
+        return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT,
+                             "inventory.release needs idempotencyKey, orderId, sagaId, step");
     char *outcome = NULL, *type = NULL;
     json_t *reply = NULL;
     int rc = cmd_seen(ctx, key, &outcome, &type, &reply);
@@ -242,17 +254,22 @@ static int on_release_cmd(eddy_ctx *ctx, void *arg)
         if (rc < 0) return rc;
         size_t i;
         json_t *it;
-        json_array_foreach(items, i, it) {
+        json_array_foreach(items, i, it)
+        {
             char qty[32];
-            snprintf(qty, sizeof qty, "%lld", (long long)json_integer_value(json_object_get(it, "quantity")));
+            snprintf(qty, sizeof qty, "%lld",
+                     (long long)json_integer_value(json_object_get(it, "quantity")));
             const char *p[] = {qty, json_string_value(json_object_get(it, "sku"))};
-            rc = eddy_ctx_exec(ctx, "UPDATE stock SET available = available + $1,"
-                                    " reserved = reserved - $1 WHERE sku = $2", 2, p);
+            rc = eddy_ctx_exec(ctx,
+                               "UPDATE stock SET available = available + $1,"
+                               " reserved = reserved - $1 WHERE sku = $2",
+                               2, p);
             if (rc < 0) break;
         }
         json_decref(items);
         if (rc < 0) return rc;
-        if ((rc = eddy_ctx_exec(ctx, "DELETE FROM reservations WHERE order_id = $1", 1, q)) < 0) return rc;
+        if ((rc = eddy_ctx_exec(ctx, "DELETE FROM reservations WHERE order_id = $1", 1, q)) < 0)
+            return rc;
         if ((rc = cmd_record(ctx, do_key, "released", order, NULL, NULL)) < 0) return rc;
     }
     return cmd_answer(ctx, key, reserved ? "released" : "nothing-to-release", order,

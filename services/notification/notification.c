@@ -14,13 +14,14 @@ static const char SCHEMA[] =
 static void fill_template(char *out, size_t n, const char *tmpl, const char *value)
 {
     const char *at = strstr(tmpl, "%s");
-    if (!at) snprintf(out, n, "%s", tmpl);
-    else snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, value, at + 2);
+    if (!at)
+        snprintf(out, n, "%s", tmpl);
+    else
+        snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, value, at + 2);
 }
 
 /* subject_fmt and body_fmt take the order id (one %s). */
-static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt,
-                     const char *body_fmt)
+static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt, const char *body_fmt)
 {
     eddy_service *svc = NULL;
     const eddy_event *ev = eddy_ctx_event(ctx);
@@ -35,8 +36,10 @@ static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt,
     fill_template(subject, sizeof subject, subject_fmt, order);
     fill_template(body, sizeof body, body_fmt, order);
     const char *p[] = {id, order, kind, to, subject, body, ts};
-    int rc = eddy_ctx_exec(ctx, "INSERT INTO mail (id, order_id, kind, recipient, subject, body,"
-                                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
+    int rc = eddy_ctx_exec(ctx,
+                           "INSERT INTO mail (id, order_id, kind, recipient, subject, body,"
+                           " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                           7, p);
     if (rc < 0) return rc;
     const char *log = getenv("EDDY_MAIL_LOG");
     if (log && *log) {
@@ -48,8 +51,8 @@ static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt,
         }
     }
     return eddy_ctx_publish(ctx, T_NOTIFICATION, order, "notification.sent", "1.0",
-                            json_pack("{s:s,s:s,s:s,s:s}", "orderId", order, "kind", kind,
-                                      "mailId", id, "recipient", to));
+                            json_pack("{s:s,s:s,s:s,s:s}", "orderId", order, "kind", kind, "mailId",
+                                      id, "recipient", to));
 }
 
 static int on_reserved(eddy_ctx *ctx, void *arg)
@@ -72,8 +75,10 @@ static char *get_mail(eddy_service *svc, const eddy_http_req *req, int *status, 
     if (!st) return eddy_http_error(status, 503, "store unavailable");
     const char *q[] = {order};
     eddy_rows *r = NULL;
-    if (eddy_store_query(st, "SELECT kind, recipient, subject, created_at FROM mail"
-                             " WHERE order_id = $1 ORDER BY created_at", 1, q, &r) < 0)
+    if (eddy_store_query(st,
+                         "SELECT kind, recipient, subject, created_at FROM mail"
+                         " WHERE order_id = $1 ORDER BY created_at",
+                         1, q, &r) < 0)
         return eddy_http_error(status, 503, "store unavailable");
     json_t *a = json_array();
     for (int i = 0; i < eddy_rows_count(r); i++)

@@ -37,17 +37,21 @@ static char *validate(json_t *o, int *status, json_t **items_out, long long *tot
     long long sum = 0;
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         json_t *sku = json_object_get(it, "sku"), *q = json_object_get(it, "quantity"),
                *p = json_object_get(it, "price");
         const char *err = NULL;
-        if (!json_is_object(it)) err = "must be an object";
+        if (!json_is_object(it))
+            err = "must be an object";
         else if (!json_is_string(sku) || !json_string_length(sku) || json_string_length(sku) > 64)
             err = "sku must be a non-empty string (max 64)";
-        else if (!q) err = "missing field quantity";
+        else if (!q)
+            err = "missing field quantity";
         else if (!json_is_integer(q) || json_integer_value(q) <= 0 || json_integer_value(q) > 10000)
             err = "quantity must be a positive integer (max 10000)";
-        else if (!p) err = "missing field price";
+        else if (!p)
+            err = "missing field price";
         else if (!json_is_number(p) || json_number_value(p) < 0 || json_number_value(p) > 1e6 ||
                  isnan(json_number_value(p)))
             err = "price must be a non-negative number (max 1000000)";
@@ -70,7 +74,8 @@ static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status
 {
     if (strcmp(req->path, "/orders"))
         return eddy_http_error(status, 404, "no route for POST %s", req->path);
-    if (!req->body || !req->body_len) return eddy_http_error(status, 400, "empty body; JSON expected");
+    if (!req->body || !req->body_len)
+        return eddy_http_error(status, 400, "empty body; JSON expected");
     json_error_t jerr;
     json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o) return eddy_http_error(status, 400, "malformed JSON: %s", jerr.text);
@@ -92,8 +97,8 @@ static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status
     eddy_store *st = eddy_service_store(svc);
     eddy_tx *tx = NULL;
     char *resp = NULL;
-    if (!st || eddy_tx_begin(st, eddy_service_name(svc), req->correlation_id, req->traceparent,
-                             &tx) < 0) {
+    if (!st ||
+        eddy_tx_begin(st, eddy_service_name(svc), req->correlation_id, req->traceparent, &tx) < 0) {
         resp = eddy_http_error(status, 503, "store unavailable");
         goto out;
     }
@@ -108,8 +113,10 @@ static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status
     json_t *payload = json_pack("{s:s,s:s,s:O,s:I,s:f,s:s}", "orderId", id, "customerId", customer,
                                 "items", items, "totalCents", (json_int_t)total, "totalAmount",
                                 (double)total / 100.0, "card", card);
-    if (rc >= 0) rc = eddy_tx_publish(tx, T_ORDER, id, "order.created", "1.0", payload, NULL);
-    else json_decref(payload);
+    if (rc >= 0)
+        rc = eddy_tx_publish(tx, T_ORDER, id, "order.created", "1.0", payload, NULL);
+    else
+        json_decref(payload);
     char corr[256];
     snprintf(corr, sizeof corr, "%s", eddy_tx_correlation_id(tx));
     if (rc < 0) {
@@ -121,8 +128,8 @@ static char *post_order(eddy_service *svc, const eddy_http_req *req, int *status
         resp = eddy_http_error(status, 503, "could not store the order");
         goto out;
     }
-    json_t *r = json_pack("{s:s,s:s,s:s,s:I}", "orderId", id, "status", "pending",
-                          "correlationId", corr, "totalCents", (json_int_t)total);
+    json_t *r = json_pack("{s:s,s:s,s:s,s:I}", "orderId", id, "status", "pending", "correlationId",
+                          corr, "totalCents", (json_int_t)total);
     resp = json_dumps(r, JSON_COMPACT);
     json_decref(r);
     *status = 201;
@@ -139,7 +146,8 @@ static json_t *order_json(eddy_store *st, const char *id)
     if (eddy_store_query(st,
                          "SELECT id, customer_id, items, total_cents, status, refunded,"
                          " correlation_id, created_at, updated_at FROM orders WHERE id = $1",
-                         1, p, &r) < 0 || eddy_rows_count(r) == 0) {
+                         1, p, &r) < 0 ||
+        eddy_rows_count(r) == 0) {
         eddy_rows_free(r);
         return NULL;
     }
@@ -156,8 +164,10 @@ static json_t *order_json(eddy_store *st, const char *id)
     json_object_set_new(o, "updatedAt", json_string(eddy_rows_get(r, 0, 8)));
     eddy_rows_free(r);
     json_t *h = json_array();
-    if (eddy_store_query(st, "SELECT event_type, at FROM order_history WHERE order_id = $1"
-                             " ORDER BY at, event_type", 1, p, &r) >= 0)
+    if (eddy_store_query(st,
+                         "SELECT event_type, at FROM order_history WHERE order_id = $1"
+                         " ORDER BY at, event_type",
+                         1, p, &r) >= 0)
         for (int i = 0; i < eddy_rows_count(r); i++)
             json_array_append_new(h, json_pack("{s:s,s:s}", "eventType", eddy_rows_get(r, i, 0),
                                                "at", eddy_rows_get(r, i, 1)));
@@ -210,13 +220,17 @@ static int advance(eddy_ctx *ctx, const char *status, int rank)
     now_ts(ts);
     snprintf(rk, sizeof rk, "%d", rank);
     const char *h[] = {ev->event_id, id, ev->event_type, ts};
-    int rc = eddy_ctx_exec(ctx, "INSERT INTO order_history (event_id, order_id, event_type, at)"
-                                " VALUES ($1, $2, $3, $4)", 4, h);
+    int rc = eddy_ctx_exec(ctx,
+                           "INSERT INTO order_history (event_id, order_id, event_type, at)"
+                           " VALUES ($1, $2, $3, $4)",
+                           4, h);
     if (rc < 0) return rc;
     if (!status) return 0;
     const char *p[] = {status, rk, ts, id};
-    rc = eddy_ctx_exec(ctx, "UPDATE orders SET status = $1, status_rank = $2, updated_at = $3"
-                            " WHERE id = $4 AND status_rank < $2", 4, p);
+    rc = eddy_ctx_exec(ctx,
+                       "UPDATE orders SET status = $1, status_rank = $2, updated_at = $3"
+                       " WHERE id = $4 AND status_rank < $2",
+                       4, p);
     return rc < 0 ? rc : 0;
 }
 

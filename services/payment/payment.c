@@ -55,8 +55,10 @@ static int ledger(eddy_ctx *ctx, const char *order, const char *kind, const char
     eddy_uuid_generate(id);
     now_ts(ts);
     const char *p[] = {id, order, kind, amount, ts};
-    int rc = eddy_ctx_exec(ctx, "INSERT INTO gateway_ledger (id, order_id, kind, amount_cents, at)"
-                                " VALUES ($1, $2, $3, $4, $5)", 5, p);
+    int rc = eddy_ctx_exec(ctx,
+                           "INSERT INTO gateway_ledger (id, order_id, kind, amount_cents, at)"
+                           " VALUES ($1, $2, $3, $4, $5)",
+                           5, p);
     return rc < 0 ? rc : 0;
 }
 
@@ -67,7 +69,8 @@ static int on_order_created(eddy_ctx *ctx, void *arg)
     const char *card = pstr(ev, "card");
     long long total = pint(ev, "totalCents", -1);
     if (!order || !customer || total < 0)
-        return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "order.created lacks orderId/customerId/totalCents");
+        return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT,
+                             "order.created lacks orderId/customerId/totalCents");
     if (!card) card = "";
     /* Business-level idempotency as well: one payment per order. */
     const char *q[] = {order};
@@ -89,24 +92,31 @@ static int on_order_created(eddy_ctx *ctx, void *arg)
     snprintf(pid, sizeof pid, "pay-%s", uuid);
     now_ts(ts);
     snprintf(amount, sizeof amount, "%lld", total);
-    const char *p[] = {pid, order, customer, amount,
-                       g_accounts ? "awaiting_funds" : declined ? "declined" : "charged",
-                       declined ? "card declined" : NULL, ts};
-    rc = eddy_ctx_exec(ctx, "INSERT INTO payments (id, order_id, customer_id, amount_cents, status,"
-                            " reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    const char *p[] = {pid,
+                       order,
+                       customer,
+                       amount,
+                       g_accounts ? "awaiting_funds"
+                       : declined ? "declined"
+                                  : "charged",
+                       declined ? "card declined" : NULL,
+                       ts};
+    rc = eddy_ctx_exec(ctx,
+                       "INSERT INTO payments (id, order_id, customer_id, amount_cents, status,"
+                       " reason, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
                        7, p);
     if (rc < 0) return rc;
     json_t *items = json_object_get(ev->payload, "items");
     if (g_accounts) { /* the funds decide: ask accounts */
         char *is = json_dumps(items ? items : json_array(), JSON_COMPACT);
         const char *ri[] = {order, is};
-        rc = eddy_ctx_exec(ctx, "INSERT INTO payment_requests (order_id, items) VALUES ($1, $2)",
-                           2, ri);
+        rc = eddy_ctx_exec(ctx, "INSERT INTO payment_requests (order_id, items) VALUES ($1, $2)", 2,
+                           ri);
         free(is);
         if (rc < 0) return rc;
-        return account_command(ctx, order, "account.debit", "do",
-                               json_pack("{s:s,s:I}", "customerId", customer, "amountCents",
-                                         (json_int_t)total));
+        return account_command(
+            ctx, order, "account.debit", "do",
+            json_pack("{s:s,s:I}", "customerId", customer, "amountCents", (json_int_t)total));
     }
     if (declined)
         return eddy_ctx_publish(ctx, T_PAYMENT, order, "payment.failed", "1.0",
@@ -126,8 +136,10 @@ static int on_reservation_failed(eddy_ctx *ctx, void *arg)
     if (!order) return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "payload has no orderId");
     const char *q[] = {order};
     eddy_rows *r = NULL;
-    int rc = eddy_ctx_query(ctx, "SELECT id, amount_cents, status, customer_id FROM payments"
-                                 " WHERE order_id = $1", 1, q, &r);
+    int rc = eddy_ctx_query(ctx,
+                            "SELECT id, amount_cents, status, customer_id FROM payments"
+                            " WHERE order_id = $1",
+                            1, q, &r);
     if (rc < 0) return rc;
     if (eddy_rows_count(r) == 0 || strcmp(eddy_rows_get(r, 0, 2), "charged")) {
         eddy_rows_free(r);
@@ -141,15 +153,19 @@ static int on_reservation_failed(eddy_ctx *ctx, void *arg)
     now_ts(ts);
     const char *p[] = {ts, order};
     if (g_accounts) { /* the refund is a credit; payment.refunded follows its answer */
-        rc = eddy_ctx_exec(ctx, "UPDATE payments SET status = 'refunding', updated_at = $1"
-                                " WHERE order_id = $2", 2, p);
+        rc = eddy_ctx_exec(ctx,
+                           "UPDATE payments SET status = 'refunding', updated_at = $1"
+                           " WHERE order_id = $2",
+                           2, p);
         if (rc < 0) return rc;
         return account_command(ctx, order, "account.credit", "undo",
                                json_pack("{s:s,s:I}", "customerId", customer, "amountCents",
                                          (json_int_t)atoll(amount)));
     }
-    rc = eddy_ctx_exec(ctx, "UPDATE payments SET status = 'refunded', updated_at = $1"
-                            " WHERE order_id = $2", 2, p);
+    rc = eddy_ctx_exec(ctx,
+                       "UPDATE payments SET status = 'refunded', updated_at = $1"
+                       " WHERE order_id = $2",
+                       2, p);
     if (rc < 0) return rc;
     if ((rc = ledger(ctx, order, "refund", amount)) < 0) return rc;
     return eddy_ctx_publish(ctx, T_PAYMENT, order, "payment.refunded", "1.0",
@@ -160,15 +176,17 @@ static int on_reservation_failed(eddy_ctx *ctx, void *arg)
 
 /* ---- answers of the accounts service (payment.accounts = on) ------------------------------ */
 /* The payment row of the order a reply is about: status and fields; 0 if none. */
-static int reply_payment(eddy_ctx *ctx, const char **order, char *pid, char *customer,
-                         char *amount, char *status)
+static int reply_payment(eddy_ctx *ctx, const char **order, char *pid, char *customer, char *amount,
+                         char *status)
 {
     *order = pstr(eddy_ctx_event(ctx), "sagaId");
     if (!*order) return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "reply without sagaId");
     const char *q[] = {*order};
     eddy_rows *r = NULL;
-    int rc = eddy_ctx_query(ctx, "SELECT id, customer_id, amount_cents, status FROM payments"
-                                 " WHERE order_id = $1", 1, q, &r);
+    int rc = eddy_ctx_query(ctx,
+                            "SELECT id, customer_id, amount_cents, status FROM payments"
+                            " WHERE order_id = $1",
+                            1, q, &r);
     if (rc > 0) {
         snprintf(pid, 64, "%s", eddy_rows_get(r, 0, 0));
         snprintf(customer, 128, "%s", eddy_rows_get(r, 0, 1));
@@ -184,8 +202,10 @@ static int set_status(eddy_ctx *ctx, const char *order, const char *status, cons
     char ts[32];
     now_ts(ts);
     const char *p[] = {status, reason, ts, order};
-    int rc = eddy_ctx_exec(ctx, "UPDATE payments SET status = $1, reason = $2, updated_at = $3"
-                                " WHERE order_id = $4", 4, p);
+    int rc = eddy_ctx_exec(ctx,
+                           "UPDATE payments SET status = $1, reason = $2, updated_at = $3"
+                           " WHERE order_id = $4",
+                           4, p);
     return rc < 0 ? rc : 0;
 }
 
@@ -243,15 +263,18 @@ static char *get_payment(eddy_service *svc, const eddy_http_req *req, int *statu
 {
     const char *order = req->path + strlen("/payments");
     if (*order == '/') order++;
-    if (!*order || strchr(order, '/')) return eddy_http_error(status, 404, "no route for GET %s", req->path);
+    if (!*order || strchr(order, '/'))
+        return eddy_http_error(status, 404, "no route for GET %s", req->path);
     eddy_store *st = eddy_service_store(svc);
     if (!st) return eddy_http_error(status, 503, "store unavailable");
     const char *q[] = {order};
     eddy_rows *r = NULL, *l = NULL;
     if (eddy_store_query(st, "SELECT id, status, amount_cents FROM payments WHERE order_id = $1", 1,
                          q, &r) < 0 ||
-        eddy_store_query(st, "SELECT kind, COUNT(*) FROM gateway_ledger WHERE order_id = $1"
-                             " GROUP BY kind", 1, q, &l) < 0) {
+        eddy_store_query(st,
+                         "SELECT kind, COUNT(*) FROM gateway_ledger WHERE order_id = $1"
+                         " GROUP BY kind",
+                         1, q, &l) < 0) {
         eddy_rows_free(r);
         return eddy_http_error(status, 503, "store unavailable");
     }
@@ -259,12 +282,13 @@ static char *get_payment(eddy_service *svc, const eddy_http_req *req, int *statu
     if (!eddy_rows_count(r)) {
         out = eddy_http_error(status, 404, "no payment for order %s", order);
     } else {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:i}", "orderId", order, "paymentId",
-                              eddy_rows_get(r, 0, 0), "status", eddy_rows_get(r, 0, 1),
-                              "amountCents", (json_int_t)atoll(eddy_rows_get(r, 0, 2)), "charges", 0,
-                              "refunds", 0);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:I,s:i,s:i}", "orderId", order, "paymentId",
+                      eddy_rows_get(r, 0, 0), "status", eddy_rows_get(r, 0, 1), "amountCents",
+                      (json_int_t)atoll(eddy_rows_get(r, 0, 2)), "charges", 0, "refunds", 0);
         for (int i = 0; i < eddy_rows_count(l); i++)
-            json_object_set_new(o, !strcmp(eddy_rows_get(l, i, 0), "charge") ? "charges" : "refunds",
+            json_object_set_new(o,
+                                !strcmp(eddy_rows_get(l, i, 0), "charge") ? "charges" : "refunds",
                                 json_integer(atoi(eddy_rows_get(l, i, 1))));
         out = json_dumps(o, JSON_COMPACT);
         json_decref(o);

@@ -154,7 +154,8 @@ void h_create_topics(broker *b, breq *r)
         if (v >= 5) {
             k_set_int(tr, CreatableTopicResult_NumPartitions, err ? -1 : np);
             k_set_int(tr, CreatableTopicResult_ReplicationFactor, err ? -1 : 1);
-            if (!err && t) fill_created_configs(tr, t);
+            if (!err && t)
+                fill_created_configs(tr, t);
             else if (!err) {
                 btopic tmp;
                 memset(&tmp, 0, sizeof tmp);
@@ -215,7 +216,8 @@ void h_delete_topics(broker *b, breq *r)
             btopic *t = name.len >= 0 ? find_k(b, name) : topic_find_id(b, id);
             int err;
             char msg[160] = "";
-            if (name.len < 0 && !t) err = KERR_UNKNOWN_TOPIC_ID;
+            if (name.len < 0 && !t)
+                err = KERR_UNKNOWN_TOPIC_ID;
             else {
                 if (t) k_set_uuid(tr, DeletableTopicResult_TopicId, t->id);
                 err = delete_one(b, t, msg, sizeof msg);
@@ -251,14 +253,17 @@ void h_create_partitions(broker *b, breq *r)
         int32_t count = (int32_t)k_int(tq, CreatePartitionsTopic_Count);
         int err = 0;
         char msg[160] = "";
-        if (!t) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        if (!t)
+            err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         else if (t->internal) {
             err = KERR_INVALID_REQUEST;
             snprintf(msg, sizeof msg, "internal topic %s cannot change", t->name);
         } else if (count <= t->nparts) {
             err = KERR_INVALID_PARTITIONS;
-            snprintf(msg, sizeof msg, "Topic currently has %d partitions, which is higher than or "
-                     "equal to the requested %d.", t->nparts, count);
+            snprintf(msg, sizeof msg,
+                     "Topic currently has %d partitions, which is higher than or "
+                     "equal to the requested %d.",
+                     t->nparts, count);
         } else {
             int32_t na = k_count(tq, CreatePartitionsTopic_Assignments);
             for (int32_t j = 0; j < na && !err; j++) {
@@ -309,11 +314,13 @@ void h_delete_records(broker *b, breq *r)
             int err = 0;
             int64_t low = -1;
             bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
-            if (!p) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!p)
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else {
                 int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
                 if (off == -1) off = hwm;
-                if (off < 0 || off > hwm) err = KERR_OFFSET_OUT_OF_RANGE;
+                if (off < 0 || off > hwm)
+                    err = KERR_OFFSET_OUT_OF_RANGE;
                 else if (off > start) {
                     int rc = plog_delete_records(p->log, off);
                     if (rc < 0)
@@ -355,8 +362,8 @@ static int8_t broker_key_type(const char *key, const char *val)
     return *end ? 2 : 5;
 }
 
-static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char *val,
-                       int src, bool ro, int8_t type)
+static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char *val, int src,
+                       bool ro, int8_t type)
 {
     k_set_str(c, DescribeConfigsResourceResult_Name, key);
     k_set_str(c, DescribeConfigsResourceResult_Value, val);
@@ -424,8 +431,8 @@ void h_describe_configs(broker *b, breq *r)
         } else if (type == RES_BROKER) {
             char idbuf[16];
             snprintf(idbuf, sizeof idbuf, "%d", b->node_id);
-            if (name.len > 0 && !(name.len == (int32_t)strlen(idbuf) &&
-                                  !memcmp(name.p, idbuf, (size_t)name.len))) {
+            if (name.len > 0 &&
+                !(name.len == (int32_t)strlen(idbuf) && !memcmp(name.p, idbuf, (size_t)name.len))) {
                 k_set_int(rr, DescribeConfigsResult_ErrorCode, KERR_INVALID_REQUEST);
                 k_set_str(rr, DescribeConfigsResult_ErrorMessage, "unknown broker id");
                 k_new_items(rr, DescribeConfigsResult_Configs, 0);
@@ -632,6 +639,12 @@ static void alter_configs(broker *b, breq *r, bool incremental)
     breq_done(r);
 }
 
-void h_alter_configs(broker *b, breq *r) { alter_configs(b, r, false); }
+void h_alter_configs(broker *b, breq *r)
+{
+    alter_configs(b, r, false);
+}
 
-void h_incremental_alter_configs(broker *b, breq *r) { alter_configs(b, r, true); }
+void h_incremental_alter_configs(broker *b, breq *r)
+{
+    alter_configs(b, r, true);
+}

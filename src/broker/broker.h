@@ -131,6 +131,10 @@ void breq_close_conn(breq *r);
 /* The client's address "ip:port" and client id, for group member ids and logs. */
 const char *breq_client_host(const breq *r);
 char *breq_client_id(const breq *r); /* NUL-terminated copy in the request arena */
+/* The connection's principal in Kafka's form ("User:alice"); "User:ANONYMOUS" until SASL or a
+ * TLS client certificate has authenticated it. Authorization decisions read this. */
+const char *breq_principal(const breq *r);
+void breq_set_principal(breq *r, const char *principal);
 
 typedef void (*bhandler_fn)(broker *b, breq *r);
 
@@ -165,9 +169,9 @@ void dispatch_fill_api_versions(kmsg *resp, int16_t version);
 
 typedef struct topic_config {
     plog_config log;
-    int32_t max_message_bytes;  /* max.message.bytes */
-    bool log_append_time;       /* message.timestamp.type=LogAppendTime */
-    char *overrides;            /* "k=v\n" lines set explicitly for this topic (persisted) */
+    int32_t max_message_bytes; /* max.message.bytes */
+    bool log_append_time;      /* message.timestamp.type=LogAppendTime */
+    char *overrides;           /* "k=v\n" lines set explicitly for this topic (persisted) */
 } topic_config;
 
 /* A parked reader waiting for appends to a partition (long-poll Fetch, internal tailers). */
@@ -203,8 +207,8 @@ btopic *topic_find(broker *b, const char *name);
 btopic *topic_findn(broker *b, const char *name, size_t len);
 /* Creates and persists a topic. configs: "k=v\n" lines (topic-level overrides) or NULL.
  * Returns 0 or a KERR_* code (positive). */
-int topic_create(broker *b, const char *name, int32_t nparts, const char *configs,
-                 bool internal, btopic **out);
+int topic_create(broker *b, const char *name, int32_t nparts, const char *configs, bool internal,
+                 btopic **out);
 int topic_delete(broker *b, btopic *t);
 int topic_add_partitions(broker *b, btopic *t, int32_t new_total);
 /* Sets one topic config (validated); persists. Returns 0 or a KERR_* code. */
@@ -271,16 +275,16 @@ struct broker {
 
 /* eddyd's main calls these in this order (b zeroed, b->cfg filled from the settings). Each
  * returns 0 or -1 after logging what went wrong. */
-int broker_init(broker *b);                        /* the event loop */
-int broker_open(broker *b, const char *data_dir);  /* data dir, lock, identity, flusher, topics */
-int broker_listen(broker *b, int *bound_port);     /* the Kafka listener, advertised address */
+int broker_init(broker *b);                       /* the event loop */
+int broker_open(broker *b, const char *data_dir); /* data dir, lock, identity, flusher, topics */
+int broker_listen(broker *b, int *bound_port);    /* the Kafka listener, advertised address */
 /* Registers fn to run on the loop thread whenever the flusher reports progress, after the
  * broker's own parked produces are answered (and once more at shutdown with b->flusher NULL). */
 void broker_on_flush(broker *b, void (*fn)(broker *b));
 void broker_run(broker *b);            /* housekeeping timer, then the loop until loop_stop */
 void broker_stop_accepting(broker *b); /* closes the listener */
-void broker_drain(broker *b);  /* stops the flusher, answers parked requests, closes conns */
-void broker_close(broker *b);  /* closes every log, the loop, the lock; frees b's contents */
+void broker_drain(broker *b); /* stops the flusher, answers parked requests, closes conns */
+void broker_close(broker *b); /* closes every log, the loop, the lock; frees b's contents */
 
 int topics_load(broker *b);   /* opens every partition under data_dir */
 void topics_close(broker *b); /* flushes and closes every log */

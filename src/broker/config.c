@@ -50,8 +50,8 @@ static const ckey g_keys[] = {
      "bytes between entries of the offset and time indexes"},
     {"log.cleanup.policy", C_STR, O(log_cleanup_policy), "delete", 0, 0,
      "default cleanup.policy of a topic: delete, compact or compact,delete"},
-    {"log.cleaner.delete.retention.ms", C_I64, O(log_cleaner_delete_retention_ms), "86400000",
-     0, INT64_MAX, "how long a compacted topic keeps tombstones"},
+    {"log.cleaner.delete.retention.ms", C_I64, O(log_cleaner_delete_retention_ms), "86400000", 0,
+     INT64_MAX, "how long a compacted topic keeps tombstones"},
     {"log.scrub.bytes.per.second", C_I64, O(log_scrub_bytes_per_second), "4194304", 0, INT64_MAX,
      "rate of the background CRC scrub of closed segments (0 = off)"},
     {"log.preallocate", C_BOOL, O(log_preallocate), "false", 0, 1,
@@ -64,8 +64,8 @@ static const ckey g_keys[] = {
      "largest request a client may send"},
     {"group.initial.rebalance.delay.ms", C_I32, O(group_initial_rebalance_delay_ms), "3000", 0,
      INT32_MAX, "wait for more members before an empty group's first rebalance"},
-    {"group.min.session.timeout.ms", C_I32, O(group_min_session_timeout_ms), "6000", 0,
-     INT32_MAX, "smallest session timeout a consumer may ask for"},
+    {"group.min.session.timeout.ms", C_I32, O(group_min_session_timeout_ms), "6000", 0, INT32_MAX,
+     "smallest session timeout a consumer may ask for"},
     {"group.max.session.timeout.ms", C_I32, O(group_max_session_timeout_ms), "1800000", 0,
      INT32_MAX, "largest session timeout a consumer may ask for"},
     {"group.max.size", C_I32, O(group_max_size), "2147483647", 1, INT32_MAX,
@@ -86,17 +86,29 @@ static const ckey g_keys[] = {
      "close a connection idle this long (-1 or 0 = never)"},
     {"socket.request.read.timeout.ms", C_I64, O(socket_request_read_timeout_ms), "30000", -1,
      INT64_MAX, "a request, once begun, must fully arrive within this (-1 or 0 = no limit)"},
-    {"queued.max.request.bytes", C_I64, O(queued_max_request_bytes), "536870912", -1,
-     INT64_MAX, "budget for request bytes being received; readers wait beyond it (-1 = none)"},
+    {"queued.max.request.bytes", C_I64, O(queued_max_request_bytes), "536870912", -1, INT64_MAX,
+     "budget for request bytes being received; readers wait beyond it (-1 = none)"},
     {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0,
      "TCP congestion control for connections from this host (empty = the system's)"},
 };
 #undef O
 
-int bconfig_count(void) { return (int)ARRAY_LEN(g_keys); }
-const char *bconfig_key(int i) { return g_keys[i].name; }
-const char *bconfig_describe(int i) { return g_keys[i].desc; }
-const char *bconfig_default(int i) { return g_keys[i].dflt; }
+int bconfig_count(void)
+{
+    return (int)ARRAY_LEN(g_keys);
+}
+const char *bconfig_key(int i)
+{
+    return g_keys[i].name;
+}
+const char *bconfig_describe(int i)
+{
+    return g_keys[i].desc;
+}
+const char *bconfig_default(int i)
+{
+    return g_keys[i].dflt;
+}
 
 static int set_one(bconfig *c, const ckey *k, const char *v, char *err, size_t errlen)
 {
@@ -109,8 +121,10 @@ static int set_one(bconfig *c, const ckey *k, const char *v, char *err, size_t e
         return 0;
     }
     case C_BOOL:
-        if (!strcasecmp(v, "true") || !strcmp(v, "1")) *(bool *)dst = true;
-        else if (!strcasecmp(v, "false") || !strcmp(v, "0")) *(bool *)dst = false;
+        if (!strcasecmp(v, "true") || !strcmp(v, "1"))
+            *(bool *)dst = true;
+        else if (!strcasecmp(v, "false") || !strcmp(v, "0"))
+            *(bool *)dst = false;
         else {
             snprintf(err, errlen, "%s: expected true or false, got \"%s\"", k->name, v);
             return -1;
@@ -126,12 +140,14 @@ static int set_one(bconfig *c, const ckey *k, const char *v, char *err, size_t e
             return -1;
         }
         if (n < k->min || n > k->max) {
-            snprintf(err, errlen, "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]",
-                     k->name, n, k->min, k->max);
+            snprintf(err, errlen, "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]", k->name, n,
+                     k->min, k->max);
             return -1;
         }
-        if (k->type == C_I32) *(int32_t *)dst = (int32_t)n;
-        else *(int64_t *)dst = n;
+        if (k->type == C_I32)
+            *(int32_t *)dst = (int32_t)n;
+        else
+            *(int64_t *)dst = n;
         return 0;
     }
     }
@@ -142,7 +158,8 @@ void bconfig_init(bconfig *c)
 {
     memset(c, 0, sizeof *c);
     char err[256];
-    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++) set_one(c, &g_keys[i], g_keys[i].dflt, err, sizeof err);
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
+        set_one(c, &g_keys[i], g_keys[i].dflt, err, sizeof err);
 }
 
 void bconfig_free(bconfig *c)
@@ -197,8 +214,10 @@ int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_
     for (size_t i = 0; i < ARRAY_LEN(g_keys); i++) names[i] = g_keys[i].name;
     const char *near = closest_name(key, names, ARRAY_LEN(names));
     if (near)
-        snprintf(err, errlen, "unknown setting \"%s\" (did you mean \"%s\"? eddyd --list-settings "
-                 "prints every setting)", key, near);
+        snprintf(err, errlen,
+                 "unknown setting \"%s\" (did you mean \"%s\"? eddyd --list-settings "
+                 "prints every setting)",
+                 key, near);
     else
         snprintf(err, errlen, "unknown setting \"%s\" (eddyd --list-settings prints every setting)",
                  key);

@@ -15,13 +15,13 @@ typedef struct bconfig {
     char *advertised_listeners; /* host:port clients are told to use (default = listen) */
     char *http_listen;          /* --http host:port (default 127.0.0.1:8081), NULL = off */
     char *log_level;
-    int32_t node_id;            /* node.id */
-    int32_t num_partitions;     /* num.partitions */
-    bool auto_create_topics;    /* auto.create.topics.enable */
-    int64_t log_segment_bytes;  /* log.segment.bytes */
-    int64_t log_roll_ms;        /* log.roll.ms */
-    int64_t log_retention_ms;   /* log.retention.ms */
-    int64_t log_retention_bytes; /* log.retention.bytes */
+    int32_t node_id;                         /* node.id */
+    int32_t num_partitions;                  /* num.partitions */
+    bool auto_create_topics;                 /* auto.create.topics.enable */
+    int64_t log_segment_bytes;               /* log.segment.bytes */
+    int64_t log_roll_ms;                     /* log.roll.ms */
+    int64_t log_retention_ms;                /* log.retention.ms */
+    int64_t log_retention_bytes;             /* log.retention.bytes */
     int64_t log_retention_check_interval_ms; /* log.retention.check.interval.ms */
     int32_t log_index_interval_bytes;        /* log.index.interval.bytes */
     char *log_cleanup_policy;                /* log.cleanup.policy */
@@ -38,12 +38,12 @@ typedef struct bconfig {
     int64_t offsets_retention_minutes;
     int32_t offset_metadata_max_bytes;
     int32_t max_connections;
-    int32_t max_connections_per_ip;         /* max.connections.per.ip */
-    char *max_connections_per_ip_overrides; /* "host:n,host:n" */
+    int32_t max_connections_per_ip;           /* max.connections.per.ip */
+    char *max_connections_per_ip_overrides;   /* "host:n,host:n" */
     int32_t max_connections_loopback_reserve; /* accepted from loopback beyond the limits */
-    int64_t connections_max_idle_ms;        /* connections.max.idle.ms */
-    int64_t socket_request_read_timeout_ms; /* a request's bytes, once started, must arrive */
-    int64_t queued_max_request_bytes;       /* budget for request bytes being read (-1 = none) */
+    int64_t connections_max_idle_ms;          /* connections.max.idle.ms */
+    int64_t socket_request_read_timeout_ms;   /* a request's bytes, once started, must arrive */
+    int64_t queued_max_request_bytes;         /* budget for request bytes being read (-1 = none) */
     /* socket.loopback.congestion.control: TCP congestion control for connections from this
      * host (empty = the system's). BBR paces every send with a timer; on loopback there is no
      * link to pace for, and it halved what a socket could send (bench/README.md). */

@@ -115,8 +115,10 @@ void h_init_producer_id(broker *b, breq *r);
 /* Sets a string field from a request string (null => ""). */
 static inline void k_set_kstr(kmsg *m, kfid f, kstr s)
 {
-    if (s.len < 0 || !s.p) k_set_ref(m, f, "", 0);
-    else k_set_ref(m, f, s.p, s.len);
+    if (s.len < 0 || !s.p)
+        k_set_ref(m, f, "", 0);
+    else
+        k_set_ref(m, f, s.p, s.len);
 }
 
 /* NUL-terminated copy of a request string in the request arena (NULL when null). */

@@ -59,8 +59,10 @@ static fpark *g_parked;
 static void unlink_parked(fpark *fp)
 {
     if (!fp->parked) return;
-    if (fp->prev) fp->prev->next = fp->next;
-    else g_parked = fp->next;
+    if (fp->prev)
+        fp->prev->next = fp->next;
+    else
+        g_parked = fp->next;
     if (fp->next) fp->next->prev = fp->prev;
     fp->prev = fp->next = NULL;
     fp->parked = false;
@@ -95,7 +97,8 @@ static void keep_fd(fpark *fp, int fd)
 
 static bpart *lookup(broker *b, const fpart *x)
 {
-    btopic *t = topic_findn(b, (const char *)x->topic.p, (size_t)(x->topic.len < 0 ? 0 : x->topic.len));
+    btopic *t =
+        topic_findn(b, (const char *)x->topic.p, (size_t)(x->topic.len < 0 ? 0 : x->topic.len));
     if (!t || x->part < 0 || x->part >= t->nparts) return NULL;
     return t->parts[x->part];
 }
@@ -112,8 +115,10 @@ static void probe(fpark *fp, bool *data, bool *error)
             continue;
         }
         int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
-        if (x->offset > hwm || x->offset < start) *error = true;
-        else if (x->offset < hwm) *data = true;
+        if (x->offset > hwm || x->offset < start)
+            *error = true;
+        else if (x->offset < hwm)
+            *data = true;
     }
 }
 
@@ -148,12 +153,15 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             bpart *p = lookup(b, x);
             int err = 0;
             int64_t hwm = -1, start = -1;
-            if (!p) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!p)
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else {
                 hwm = part_hwm(p);
                 start = plog_start_offset(p->log);
-                if (x->leader_epoch > 0) err = KERR_UNKNOWN_LEADER_EPOCH;
-                else if (x->offset > hwm || x->offset < start) err = KERR_OFFSET_OUT_OF_RANGE;
+                if (x->leader_epoch > 0)
+                    err = KERR_UNKNOWN_LEADER_EPOCH;
+                else if (x->offset > hwm || x->offset < start)
+                    err = KERR_OFFSET_OUT_OF_RANGE;
             }
             k_set_int(pr, PartitionData_ErrorCode, err);
             k_set_int(pr, PartitionData_HighWatermark, hwm);
@@ -172,7 +180,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             if (rc < 0) {
                 /* -EBADMSG: the offset is in a batch the scrub quarantined (damaged on disk) */
                 k_set_int(pr, PartitionData_ErrorCode,
-                          rc == -ERANGE     ? KERR_OFFSET_OUT_OF_RANGE
+                          rc == -ERANGE    ? KERR_OFFSET_OUT_OF_RANGE
                           : rc == -EBADMSG ? KERR_CORRUPT_MESSAGE
                                            : KERR_KAFKA_STORAGE_ERROR);
                 *error = true;

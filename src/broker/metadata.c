@@ -94,8 +94,10 @@ void h_metadata(broker *b, breq *r)
         if (name.len < 0) {
             /* v12: lookup by topic id */
             t = id ? topic_find_id(b, id) : NULL;
-            if (!t) fill_error(tm, name, id, KERR_UNKNOWN_TOPIC_ID, v);
-            else fill_topic(b, tm, t, v);
+            if (!t)
+                fill_error(tm, name, id, KERR_UNKNOWN_TOPIC_ID, v);
+            else
+                fill_topic(b, tm, t, v);
             continue;
         }
         if (!topic_name_valid((const char *)name.p, (size_t)name.len)) {
@@ -104,8 +106,10 @@ void h_metadata(broker *b, breq *r)
         }
         t = topic_findn(b, (const char *)name.p, (size_t)name.len);
         if (!t && allow_auto) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
-        if (!t) fill_error(tm, name, NULL, KERR_UNKNOWN_TOPIC_OR_PARTITION, v);
-        else fill_topic(b, tm, t, v);
+        if (!t)
+            fill_error(tm, name, NULL, KERR_UNKNOWN_TOPIC_OR_PARTITION, v);
+        else
+            fill_topic(b, tm, t, v);
     }
     breq_done(r);
 }

@@ -98,11 +98,14 @@ void h_list_offsets(broker *b, breq *r)
             int err = 0;
             int64_t off = -1, rts = -1;
             bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
-            if (!p) err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!p)
+                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (v >= 4 && k_int(pq, ListOffsetsPartition_CurrentLeaderEpoch) > 0)
                 err = KERR_UNKNOWN_LEADER_EPOCH;
-            else if (ts == -1) off = part_hwm(p);
-            else if (ts == -2) off = plog_start_offset(p->log);
+            else if (ts == -1)
+                off = part_hwm(p);
+            else if (ts == -2)
+                off = plog_start_offset(p->log);
             else if (ts == -3) {
                 int64_t bo, bts;
                 if (plog_max_timestamp(p->log, &bo, &bts) == 0) {

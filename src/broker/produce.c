@@ -53,8 +53,8 @@ static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *b
                          int32_t *bad_rec, const char **why)
 {
     int64_t max_ts;
-    int rc = batch_check_records(bp, len, batch_inflate_cap(t->cfg.max_message_bytes), bad_rec,
-                                 why, &max_ts);
+    int rc = batch_check_records(bp, len, batch_inflate_cap(t->cfg.max_message_bytes), bad_rec, why,
+                                 &max_ts);
     if (rc == BATCH_OK) {
         if (!(bi->attributes & BATCH_ATTR_LOG_APPEND_TIME) && max_ts != bi->max_timestamp) {
             batch_set_max_timestamp(bp, len, max_ts);
@@ -76,8 +76,8 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     int64_t base = -1, lat = -1, need = -1;
     bpart *p = NULL;
     batch_info bi;
-    int32_t bad_rec = -1;     /* RecordErrors[0].BatchIndex when >= 0 */
-    const char *why = NULL;   /* ErrorMessage */
+    int32_t bad_rec = -1;   /* RecordErrors[0].BatchIndex when >= 0 */
+    const char *why = NULL; /* ErrorMessage */
     if (!t || idx < 0 || idx >= t->nparts) {
         err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         goto out;
@@ -96,8 +96,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         goto out;
     }
     uint8_t *bp = (uint8_t *)rec.p; /* the request frame is ours to rewrite in place */
-    if (batch_parse(bp, (size_t)rec.len, &bi) == 0 && bi.magic == 2 &&
-        bi.total_len < rec.len) {
+    if (batch_parse(bp, (size_t)rec.len, &bi) == 0 && bi.magic == 2 && bi.total_len < rec.len) {
         err = KERR_INVALID_RECORD; /* more than one batch */
         goto out;
     }
@@ -134,8 +133,9 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     if (pc == PID_DUPLICATE) {
         base = dup;
         need = dup + bi.last_offset_delta + 1;
-        LOGD("produce", "%s-%d: duplicate batch of producer %" PRId64 " seq %d (offset %" PRId64
-             ")", t->name, idx, bi.producer_id, bi.base_sequence, dup);
+        LOGD("produce",
+             "%s-%d: duplicate batch of producer %" PRId64 " seq %d (offset %" PRId64 ")", t->name,
+             idx, bi.producer_id, bi.base_sequence, dup);
         goto out;
     }
     if (pc != PID_APPEND) {
@@ -236,9 +236,12 @@ void h_produce(broker *b, breq *r)
             int32_t idx = (int32_t)k_int(pd, PartitionProduceData_Index);
             k_set_int(pr, PartitionProduceResponse_Index, idx);
             int preset = 0;
-            if (bad_acks) preset = KERR_INVALID_REQUIRED_ACKS;
-            else if (tid.len >= 0) preset = 53; /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */
-            else if (!name_ok) preset = KERR_INVALID_TOPIC_EXCEPTION;
+            if (bad_acks)
+                preset = KERR_INVALID_REQUIRED_ACKS;
+            else if (tid.len >= 0)
+                preset = 53; /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */
+            else if (!name_ok)
+                preset = KERR_INVALID_TOPIC_EXCEPTION;
             if (preset) {
                 k_set_int(pr, PartitionProduceResponse_ErrorCode, preset);
                 k_set_int(pr, PartitionProduceResponse_BaseOffset, -1);

@@ -33,8 +33,8 @@ typedef struct pbatch {
 typedef struct pentry {
     int64_t pid;
     int16_t epoch;
-    int nb;             /* batches held (<= KEEP_BATCHES) */
-    int head;           /* index of the newest batch */
+    int nb;   /* batches held (<= KEEP_BATCHES) */
+    int head; /* index of the newest batch */
     pbatch b[KEEP_BATCHES];
     struct pentry *next;
 } pentry;
@@ -64,7 +64,10 @@ void pidtab_free(pidtab *t)
     free(t);
 }
 
-int pidtab_count(const pidtab *t) { return t ? t->count : 0; }
+int pidtab_count(const pidtab *t)
+{
+    return t ? t->count : 0;
+}
 
 static unsigned slot_of(const pidtab *t, int64_t pid)
 {
@@ -150,7 +153,10 @@ void pidtab_record(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t l
 
 /* ------------------------------------------------------------------ partitions ---- */
 
-static bool idempotent(const batch_info *bi) { return bi->producer_id >= 0; }
+static bool idempotent(const batch_info *bi)
+{
+    return bi->producer_id >= 0;
+}
 
 int producers_check(bpart *p, const batch_info *bi, int64_t *dup_base)
 {
@@ -202,13 +208,16 @@ void producers_rebuild(bpart *p)
         off = s.next_offset;
     }
     if (p->producers && pidtab_count(p->producers) > 0)
-        LOGD("producers", "%s-%d: %d producer(s) recovered from %d batch headers",
-             p->topic->name, p->index, pidtab_count(p->producers), nb);
+        LOGD("producers", "%s-%d: %d producer(s) recovered from %d batch headers", p->topic->name,
+             p->index, pidtab_count(p->producers), nb);
 }
 
 /* ------------------------------------------------------------------ ids ---- */
 
-static char *ids_path(broker *b) { return xasprintf("%s/producer-ids", b->data_dir); }
+static char *ids_path(broker *b)
+{
+    return xasprintf("%s/producer-ids", b->data_dir);
+}
 
 int producers_load(broker *b)
 {
@@ -219,8 +228,10 @@ int producers_load(broker *b)
     if (s) {
         char *end;
         long long x = strtoll(s, &end, 10);
-        if (end != s && x > 0) limit = x;
-        else LOGW("producers", "ignoring damaged %s", path);
+        if (end != s && x > 0)
+            limit = x;
+        else
+            LOGW("producers", "ignoring damaged %s", path);
         free(s);
     }
     free(path);
@@ -270,8 +281,10 @@ void h_init_producer_id(broker *b, breq *r)
         /* transactions are not supported: a clear, non-retriable refusal */
         k_set_int(resp, InitProducerIdResponse_ErrorCode,
                   53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */);
-        LOGI("producers", "%s: InitProducerId with a transactional id refused (transactions "
-                          "not supported)", breq_client_host(r));
+        LOGI("producers",
+             "%s: InitProducerId with a transactional id refused (transactions "
+             "not supported)",
+             breq_client_host(r));
         breq_done(r);
         return;
     }

@@ -50,10 +50,11 @@ struct bconn {
     bool want_write;
     bool reading_paused;
     bool in_processing;
-    bool budget_wait;       /* not reading: queued.max.request.bytes is spent (g_budget_waiters) */
+    bool budget_wait; /* not reading: queued.max.request.bytes is spent (g_budget_waiters) */
     bool loopback;
     char peer[64];
     char host[48];          /* peer address without the port (per-IP limits) */
+    char principal[256];    /* "User:<name>" once authenticated; "User:ANONYMOUS" until then */
     int64_t last_active_ms; /* last byte received or sent (connections.max.idle.ms) */
     int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
     struct bconn *next_waiter;
@@ -177,7 +178,20 @@ static void breq_free(breq *r)
     free(r);
 }
 
-const char *breq_client_host(const breq *r) { return r->conn ? r->conn->peer : "?"; }
+const char *breq_client_host(const breq *r)
+{
+    return r->conn ? r->conn->peer : "?";
+}
+
+const char *breq_principal(const breq *r)
+{
+    return r->conn && r->conn->principal[0] ? r->conn->principal : "User:ANONYMOUS";
+}
+
+void breq_set_principal(breq *r, const char *principal)
+{
+    if (r->conn) snprintf(r->conn->principal, sizeof r->conn->principal, "%s", principal);
+}
 
 char *breq_client_id(const breq *r)
 {
@@ -215,8 +229,10 @@ static outbuf *encode_response(breq *r)
 
 static void conn_queue_out(bconn *c, outbuf *o)
 {
-    if (c->out_tail) c->out_tail->next = o;
-    else c->out_head = o;
+    if (c->out_tail)
+        c->out_tail->next = o;
+    else
+        c->out_head = o;
     c->out_tail = o;
     c->out_bytes += kout_size(&o->out);
 }
@@ -233,8 +249,10 @@ static void conn_drain_finished(bconn *c)
             /* encoding also takes over any file fragments (Fetch records), so a response that
              * can no longer be sent still closes its descriptors when freed */
             outbuf *o = encode_response(r);
-            if (!c->closed) conn_queue_out(c, o);
-            else outbuf_free(o);
+            if (!c->closed)
+                conn_queue_out(c, o);
+            else
+                outbuf_free(o);
         }
         breq_free(r);
         conn_release(c);
@@ -257,7 +275,10 @@ static void finish(breq *r)
     conn_release(c);
 }
 
-void breq_done(breq *r) { finish(r); }
+void breq_done(breq *r)
+{
+    finish(r);
+}
 
 void breq_done_noreply(breq *r)
 {
@@ -337,8 +358,8 @@ static void conn_update_events(bconn *c)
 {
     if (c->closed) return;
     bool want_write = c->out_head != NULL;
-    bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN ||
-                 c->budget_wait;
+    bool pause =
+        c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN || c->budget_wait;
     if (want_write != c->want_write || pause != c->reading_paused) {
         c->want_write = want_write;
         c->reading_paused = pause;
@@ -387,8 +408,10 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     broker *b = c->b;
     if (len < 8) {
         free(frame);
-        LOGW_RL("server", "%s: frame of %zu bytes is shorter than a request header: closing "
-             "connection", c->peer, len);
+        LOGW_RL("server",
+                "%s: frame of %zu bytes is shorter than a request header: closing "
+                "connection",
+                c->peer, len);
         conn_close(c, NULL);
         return -1;
     }
@@ -398,7 +421,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     const kapi *api = kapi_get(key);
     if (!h || !api) {
         LOGW_RL("server", "%s: unknown API key %d (v%d, corr %d): closing connection", c->peer, key,
-             ver, corr);
+                ver, corr);
         free(frame);
         conn_close(c, NULL);
         return -1;
@@ -412,13 +435,15 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
             return 0;
         }
         LOGW_RL("server", "%s: %s v%d is not supported (we serve v%d-v%d): closing connection",
-             c->peer, api->name, ver, h->min_version, h->max_version);
+                c->peer, api->name, ver, h->min_version, h->max_version);
         conn_close(c, NULL);
         return -1;
     }
     if (ver < h->accept_min) {
-        LOGW_RL("server", "%s: %s v%d is advertised for client compatibility but not served: "
-             "closing connection", c->peer, api->name, ver);
+        LOGW_RL("server",
+                "%s: %s v%d is advertised for client compatibility but not served: "
+                "closing connection",
+                c->peer, api->name, ver);
         free(frame);
         conn_close(c, NULL);
         return -1;
@@ -428,7 +453,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     memset(&hdr, 0, sizeof hdr);
     if (kreq_header_decode(&r, &hdr) < 0) {
         LOGW_RL("server", "%s: malformed %s v%d request header: closing connection", c->peer,
-             api->name, ver);
+                api->name, ver);
         free(frame);
         conn_close(c, NULL);
         return -1;
@@ -445,15 +470,17 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     bool flex = kapi_flexible(api, ver);
     if (kmsg_decode(q->arena, api->request, ver, flex, &r, &q->req) < 0) {
         LOGW_RL("server", "%s: malformed %s v%d request (corr %d, %zu bytes): closing connection",
-             c->peer, api->name, ver, corr, len);
+                c->peer, api->name, ver, corr, len);
         breq_free(q);
         conn_close(c, NULL);
         return -1;
     }
     q->resp = kmsg_new(q->arena, api->response);
     /* enqueue before running the handler: it may finish synchronously */
-    if (c->tail) c->tail->next = q;
-    else c->head = q;
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
     c->tail = q;
     c->inflight++;
     c->refs++;
@@ -470,8 +497,10 @@ static void conn_process_input(bconn *c)
     while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN) {
         int32_t sz = (int32_t)be32(c->in + pos);
         if (sz < 0 || (size_t)sz > max_frame) {
-            LOGW_RL("server", "%s: request size %d exceeds socket.request.max.bytes (%zu): "
-                    "closing connection", c->peer, sz, max_frame);
+            LOGW_RL("server",
+                    "%s: request size %d exceeds socket.request.max.bytes (%zu): "
+                    "closing connection",
+                    c->peer, sz, max_frame);
             conn_close(c, NULL);
             break;
         }
@@ -594,8 +623,7 @@ static void conn_io(loop *l, int fd, uint32_t events, void *arg)
     (void)fd;
     bconn *c = arg;
     c->refs++;
-    if (!c->closed && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN))
-        conn_close(c, NULL);
+    if (!c->closed && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) conn_close(c, NULL);
     if (!c->closed && (events & EPOLLOUT)) conn_pump(c);
     if (!c->closed && (events & EPOLLIN)) conn_read(c);
     if (!c->closed) conn_pump(c);
@@ -606,14 +634,18 @@ static void conn_close(bconn *c, const char *why)
 {
     if (c->closed) return;
     c->closed = true;
-    if (why) LOGI("server", "%s: connection closed: %s", c->peer, why);
-    else LOGD("server", "%s: connection closed", c->peer);
+    if (why)
+        LOGI("server", "%s: connection closed: %s", c->peer, why);
+    else
+        LOGD("server", "%s: connection closed", c->peer);
     loop_del_fd(c->b->loop, c->fd);
     close(c->fd);
     c->fd = -1;
     c->b->nconns--;
-    if (c->prev_conn) c->prev_conn->next_conn = c->next_conn;
-    else g_conns = c->next_conn;
+    if (c->prev_conn)
+        c->prev_conn->next_conn = c->next_conn;
+    else
+        g_conns = c->next_conn;
     if (c->next_conn) c->next_conn->prev_conn = c->prev_conn;
     c->prev_conn = c->next_conn = NULL;
     for (breq *r = c->head; r; r = r->next) r->conn_closed = true;
@@ -746,7 +778,8 @@ static void on_sweep(loop *l, void *arg)
         if (slow > 0 && c->in_len > 0 && c->frame_start_ms && now - c->frame_start_ms > slow &&
             !c->budget_wait) {
             b->conns_slow_closed++;
-            LOGW_RL("server", "%s: a request was not received within "
+            LOGW_RL("server",
+                    "%s: a request was not received within "
                     "socket.request.read.timeout.ms (%" PRId64 " ms, %zu bytes so far): closing",
                     c->peer, slow, c->in_len);
             conn_close(c, NULL);

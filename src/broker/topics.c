@@ -51,14 +51,20 @@ bool topic_name_valid(const char *name, size_t len)
 /* ------------------------------------------------------------------ configs ---- */
 
 static const tconf_key g_tkeys[] = {
-    {"cleanup.policy", 7},        {"compression.type", 2},    {"delete.retention.ms", 5},
-    {"max.message.bytes", 3},     {"message.timestamp.type", 2}, {"min.insync.replicas", 3},
-    {"retention.bytes", 5},       {"retention.ms", 5},        {"segment.bytes", 3},
+    {"cleanup.policy", 7},    {"compression.type", 2},       {"delete.retention.ms", 5},
+    {"max.message.bytes", 3}, {"message.timestamp.type", 2}, {"min.insync.replicas", 3},
+    {"retention.bytes", 5},   {"retention.ms", 5},           {"segment.bytes", 3},
     {"segment.ms", 5},
 };
 
-int tconf_count(void) { return (int)ARRAY_LEN(g_tkeys); }
-const tconf_key *tconf_at(int i) { return &g_tkeys[i]; }
+int tconf_count(void)
+{
+    return (int)ARRAY_LEN(g_tkeys);
+}
+const tconf_key *tconf_at(int i)
+{
+    return &g_tkeys[i];
+}
 
 static int parse_policy(const char *v)
 {
@@ -69,9 +75,12 @@ static int parse_policy(const char *v)
     while (*p) {
         while (*p == ' ') p++;
         size_t n = strcspn(p, ", ");
-        if (n == 6 && !strncmp(p, "delete", 6)) flags |= PLOG_CLEANUP_DELETE;
-        else if (n == 7 && !strncmp(p, "compact", 7)) flags |= PLOG_CLEANUP_COMPACT;
-        else return -1;
+        if (n == 6 && !strncmp(p, "delete", 6))
+            flags |= PLOG_CLEANUP_DELETE;
+        else if (n == 7 && !strncmp(p, "compact", 7))
+            flags |= PLOG_CLEANUP_COMPACT;
+        else
+            return -1;
         p += n;
         while (*p == ' ') p++;
         if (*p == ',') p++;
@@ -130,9 +139,12 @@ int tconf_apply(topic_config *c, const char *key, const char *v)
         if (!parse_i64(v, 0, INT32_MAX, &x)) return KERR_INVALID_CONFIG;
         c->max_message_bytes = (int32_t)x;
     } else if (!strcmp(key, "message.timestamp.type")) {
-        if (!strcmp(v, "CreateTime")) c->log_append_time = false;
-        else if (!strcmp(v, "LogAppendTime")) c->log_append_time = true;
-        else return KERR_INVALID_CONFIG;
+        if (!strcmp(v, "CreateTime"))
+            c->log_append_time = false;
+        else if (!strcmp(v, "LogAppendTime"))
+            c->log_append_time = true;
+        else
+            return KERR_INVALID_CONFIG;
     } else if (!strcmp(key, "delete.retention.ms")) {
         if (!parse_i64(v, 0, INT64_MAX, &x)) return KERR_INVALID_CONFIG;
         c->log.delete_retention_ms = x;
@@ -149,13 +161,26 @@ int tconf_apply(topic_config *c, const char *key, const char *v)
 
 /* Kafka topic configs eddyd does not implement (named as unsupported, not unknown). */
 static const char *const g_tunsupported[] = {
-    "file.delete.delay.ms", "flush.messages", "flush.ms",
-    "follower.replication.throttled.replicas", "index.interval.bytes",
-    "leader.replication.throttled.replicas", "local.retention.bytes", "local.retention.ms",
-    "max.compaction.lag.ms", "message.downconversion.enable", "message.format.version",
-    "message.timestamp.after.max.ms", "message.timestamp.before.max.ms",
-    "message.timestamp.difference.max.ms", "min.cleanable.dirty.ratio", "min.compaction.lag.ms",
-    "preallocate", "remote.storage.enable", "segment.index.bytes", "segment.jitter.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "follower.replication.throttled.replicas",
+    "index.interval.bytes",
+    "leader.replication.throttled.replicas",
+    "local.retention.bytes",
+    "local.retention.ms",
+    "max.compaction.lag.ms",
+    "message.downconversion.enable",
+    "message.format.version",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.difference.max.ms",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "preallocate",
+    "remote.storage.enable",
+    "segment.index.bytes",
+    "segment.jitter.ms",
     "unclean.leader.election.enable",
 };
 
@@ -178,13 +203,14 @@ int tconf_check(const char *key, const char *value, char *err, size_t errlen)
     const char *names[ARRAY_LEN(g_tkeys)];
     for (size_t i = 0; i < ARRAY_LEN(g_tkeys); i++) names[i] = g_tkeys[i].name;
     const char *near = closest_name(key, names, ARRAY_LEN(names));
-    if (near) snprintf(err, errlen, "Unknown topic config name: %s (did you mean %s?)", key, near);
-    else snprintf(err, errlen, "Unknown topic config name: %s", key);
+    if (near)
+        snprintf(err, errlen, "Unknown topic config name: %s (did you mean %s?)", key, near);
+    else
+        snprintf(err, errlen, "Unknown topic config name: %s", key);
     return KERR_INVALID_CONFIG;
 }
 
-int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char *err,
-                size_t errlen)
+int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char *err, size_t errlen)
 {
     tconf_defaults(bc, c);
     if (err && errlen) err[0] = 0;
@@ -201,8 +227,10 @@ int tconf_build(const bconfig *bc, const char *overrides, topic_config *c, char 
             }
             if (rc) {
                 if (err && errlen) {
-                    if (eq) tconf_check(line, eq + 1, err, errlen);
-                    else snprintf(err, errlen, "topic config \"%s\" has no value", line);
+                    if (eq)
+                        tconf_check(line, eq + 1, err, errlen);
+                    else
+                        snprintf(err, errlen, "topic config \"%s\" has no value", line);
                 }
                 free(line);
                 return rc;
@@ -270,18 +298,24 @@ const char *tconf_value(const topic_config *c, const char *key, char *buf, size_
                  f == (PLOG_CLEANUP_DELETE | PLOG_CLEANUP_COMPACT) ? "compact,delete"
                  : f == PLOG_CLEANUP_COMPACT                       ? "compact"
                                                                    : "delete");
-    } else if (!strcmp(key, "retention.ms")) snprintf(buf, len, "%" PRId64, c->log.retention_ms);
+    } else if (!strcmp(key, "retention.ms"))
+        snprintf(buf, len, "%" PRId64, c->log.retention_ms);
     else if (!strcmp(key, "retention.bytes"))
         snprintf(buf, len, "%" PRId64, c->log.retention_bytes);
-    else if (!strcmp(key, "segment.bytes")) snprintf(buf, len, "%" PRId64, c->log.segment_bytes);
-    else if (!strcmp(key, "segment.ms")) snprintf(buf, len, "%" PRId64, c->log.segment_ms);
-    else if (!strcmp(key, "max.message.bytes")) snprintf(buf, len, "%d", c->max_message_bytes);
+    else if (!strcmp(key, "segment.bytes"))
+        snprintf(buf, len, "%" PRId64, c->log.segment_bytes);
+    else if (!strcmp(key, "segment.ms"))
+        snprintf(buf, len, "%" PRId64, c->log.segment_ms);
+    else if (!strcmp(key, "max.message.bytes"))
+        snprintf(buf, len, "%d", c->max_message_bytes);
     else if (!strcmp(key, "message.timestamp.type"))
         snprintf(buf, len, "%s", c->log_append_time ? "LogAppendTime" : "CreateTime");
     else if (!strcmp(key, "delete.retention.ms"))
         snprintf(buf, len, "%" PRId64, c->log.delete_retention_ms);
-    else if (!strcmp(key, "compression.type")) snprintf(buf, len, "producer");
-    else if (!strcmp(key, "min.insync.replicas")) snprintf(buf, len, "1");
+    else if (!strcmp(key, "compression.type"))
+        snprintf(buf, len, "producer");
+    else if (!strcmp(key, "min.insync.replicas"))
+        snprintf(buf, len, "1");
     return buf;
 }
 
@@ -327,7 +361,10 @@ static void topic_fsname(const char *name, char out[FSNAME_MAX + 1])
     snprintf(out + FSNAME_PREFIX, FSNAME_MAX + 1 - FSNAME_PREFIX, "~%016" PRIx64, h);
 }
 
-static char *meta_dir(broker *b) { return xasprintf("%s/__topics", b->data_dir); }
+static char *meta_dir(broker *b)
+{
+    return xasprintf("%s/__topics", b->data_dir);
+}
 static char *meta_path(broker *b, const char *name)
 {
     char fs[FSNAME_MAX + 1];
@@ -351,8 +388,8 @@ static int meta_write(broker *b, btopic *t)
     topic_id_hex(t->id, hex);
     wbuf w;
     wbuf_init(&w, 0);
-    char *head = xasprintf("name=%s\nid=%s\npartitions=%d\ninternal=%d\n", t->name, hex,
-                           t->nparts, t->internal ? 1 : 0);
+    char *head = xasprintf("name=%s\nid=%s\npartitions=%d\ninternal=%d\n", t->name, hex, t->nparts,
+                           t->internal ? 1 : 0);
     wbuf_put(&w, head, strlen(head));
     free(head);
     const char *p = t->cfg.overrides ? t->cfg.overrides : "";
@@ -415,8 +452,14 @@ btopic *topic_find_id(broker *b, const uint8_t id[16])
     return NULL;
 }
 
-int topic_count(broker *b) { return b->ntopics; }
-btopic *topic_at(broker *b, int i) { return (i >= 0 && i < b->ntopics) ? b->topics[i] : NULL; }
+int topic_count(broker *b)
+{
+    return b->ntopics;
+}
+btopic *topic_at(broker *b, int i)
+{
+    return (i >= 0 && i < b->ntopics) ? b->topics[i] : NULL;
+}
 
 static void registry_add(broker *b, btopic *t)
 {
@@ -488,8 +531,10 @@ static void part_free(broker *b, bpart *p, bool remove)
     wake_all(p);
     if (p->log) {
         if (b->flusher) flusher_forget(b->flusher, p->log);
-        if (remove) plog_delete(p->log);
-        else plog_close(p->log);
+        if (remove)
+            plog_delete(p->log);
+        else
+            plog_close(p->log);
     }
     producers_free(p);
     free(p);
@@ -563,8 +608,8 @@ btopic *topic_auto_create(broker *b, const char *name, size_t len)
     if (t) return t;
     if (!b->cfg.auto_create_topics || !topic_name_valid(name, len)) return NULL;
     char *n = xstrndup(name, len);
-    int rc = topic_create(b, n, b->cfg.num_partitions > 0 ? b->cfg.num_partitions : 1, NULL,
-                          false, &t);
+    int rc =
+        topic_create(b, n, b->cfg.num_partitions > 0 ? b->cfg.num_partitions : 1, NULL, false, &t);
     if (rc) LOGW("topics", "auto-create of %s failed (error %d)", n, rc);
     free(n);
     return rc ? NULL : t;
@@ -686,7 +731,10 @@ void part_unwait(bwaiter *w)
     w->part = NULL;
 }
 
-int64_t part_hwm(const bpart *p) { return plog_end_offset(p->log); }
+int64_t part_hwm(const bpart *p)
+{
+    return plog_end_offset(p->log);
+}
 
 /* ------------------------------------------------------------------ load / close ---- */
 
@@ -713,8 +761,10 @@ static btopic *meta_load(broker *b, const char *stem, const char *path)
             have_id = true;
             for (int i = 0; i < 16; i++) {
                 int hi = unhex(line[3 + 2 * i]), lo = unhex(line[4 + 2 * i]);
-                if (hi < 0 || lo < 0) have_id = false;
-                else t->id[i] = (uint8_t)(hi << 4 | lo);
+                if (hi < 0 || lo < 0)
+                    have_id = false;
+                else
+                    t->id[i] = (uint8_t)(hi << 4 | lo);
             }
         } else if (!strncmp(line, "partitions=", 11)) {
             int64_t x;
@@ -741,8 +791,10 @@ static btopic *meta_load(broker *b, const char *stem, const char *path)
     bool name_ok = topic_name_valid(t->name, strlen(t->name)) && !topic_find(b, t->name);
     if (name_ok) topic_fsname(t->name, fs);
     if (!name_ok || strcmp(fs, stem) != 0) {
-        LOGW("topics", "ignoring %s: topic name \"%.260s\" does not match the file name or is "
-                       "taken", path, t->name);
+        LOGW("topics",
+             "ignoring %s: topic name \"%.260s\" does not match the file name or is "
+             "taken",
+             path, t->name);
         free(ov);
         free(t->name);
         free(t);

@@ -209,7 +209,7 @@ static json_t *money_value(const char *s, size_t len, enum dbz_decimal dm)
 typedef struct ts_parts {
     int64_t y;
     unsigned mo, d, h, mi, s;
-    int64_t us;    /* fraction in µs */
+    int64_t us; /* fraction in µs */
     long long frac_ns;
     bool has_tz;
     int tz_sec; /* offset east of UTC */

@@ -11,8 +11,8 @@
 #include "common/buf.h"
 #include "common/util.h"
 
-__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void seterr(char *err, size_t errlen, const char *fmt,
+                                                         ...)
 {
     if (!err || !errlen) return;
     va_list ap;

@@ -26,11 +26,11 @@ enum {
 
 /* Global options: accepted before the command and after it. */
 typedef struct cli_opts {
-    const char *bootstrap;              /* -b, EDDY_BOOTSTRAP_SERVERS, 127.0.0.1:9092 */
-    int timeout_ms;                     /* -t/--timeout: reach the broker, admin requests */
-    int verbose;                        /* -v: librdkafka logs to stderr */
-    int json;                           /* --json: machine-readable output where offered */
-    const char *props[CLI_MAX_PROPS];   /* -X key=value, passed to librdkafka */
+    const char *bootstrap;            /* -b, EDDY_BOOTSTRAP_SERVERS, 127.0.0.1:9092 */
+    int timeout_ms;                   /* -t/--timeout: reach the broker, admin requests */
+    int verbose;                      /* -v: librdkafka logs to stderr */
+    int json;                         /* --json: machine-readable output where offered */
+    const char *props[CLI_MAX_PROPS]; /* -X key=value, passed to librdkafka */
     int nprops;
 } cli_opts;
 
@@ -38,10 +38,13 @@ extern cli_opts g_cli;
 
 /* getopt_long entries every command accepts; cli_global_opt handles them (returns 1 if c was
  * one of them, -1 on a bad value after printing why, 0 otherwise). */
-#define CLI_GLOBAL_LONGOPTS                                                                    \
-    {"brokers", required_argument, NULL, 'b'}, {"timeout", required_argument, NULL, 't'},     \
-        {"verbose", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'J'},                \
-        {"property", required_argument, NULL, 'X'}, {"help", no_argument, NULL, 'h'}
+#define CLI_GLOBAL_LONGOPTS                                                                        \
+    {"brokers", required_argument, NULL, 'b'}, {"timeout", required_argument, NULL, 't'},          \
+        {"verbose", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'J'},                     \
+        {"property", required_argument, NULL, 'X'},                                                \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 #define CLI_GLOBAL_SHORTOPTS "b:t:vX:h"
 int cli_global_opt(int c, const char *arg);
 

@@ -586,12 +586,20 @@ static const struct {
     const char *name;
     int (*fn)(int, char **);
 } k_cmds[] = {
-    {"topics", cmd_topics},   {"topic", cmd_topics},          {"produce", cmd_produce},
-    {"consume", cmd_consume}, {"groups", cmd_groups},         {"group", cmd_groups},
-    {"dlq", cmd_dlq},         {"trace", cmd_trace},           {"schemas", cmd_schemas},
-    {"bench", cmd_bench},     {"completion", cmd_completion},
+    {"topics", cmd_topics},
+    {"topic", cmd_topics},
+    {"produce", cmd_produce},
+    {"consume", cmd_consume},
+    {"groups", cmd_groups},
+    {"group", cmd_groups},
+    {"dlq", cmd_dlq},
+    {"trace", cmd_trace},
+    {"schemas", cmd_schemas},
+    {"bench", cmd_bench},
+    {"completion", cmd_completion},
     {"subscriptions", cmd_subscriptions},
-    {"sagas", cmd_sagas},     {"projections", cmd_projections},
+    {"sagas", cmd_sagas},
+    {"projections", cmd_projections},
 };
 
 int main(int argc, char **argv)

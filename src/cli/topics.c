@@ -324,8 +324,8 @@ static int topics_scrub_report(const char *url)
     char *path = xasprintf("%s/metrics", prefix);
     httpc_resp r;
     memset(&r, 0, sizeof r);
-    int rc = httpc_request(host, port, "GET", path, NULL, NULL, 0, g_cli.timeout_ms,
-                           64 << 20, &r, e, sizeof e);
+    int rc = httpc_request(host, port, "GET", path, NULL, NULL, 0, g_cli.timeout_ms, 64 << 20, &r,
+                           e, sizeof e);
     free(path);
     if (rc) return cli_fail(CLI_EUNREACHABLE, "cannot read %s/metrics: %s", url, e);
     if (r.status != 200) {
@@ -344,8 +344,9 @@ static int topics_scrub_report(const char *url)
             long long first, last;
             if (q && sscanf(q, "\",partition=\"%d\",first=\"%lld\",last=\"%lld\"", &part, &first,
                             &last) == 3) {
-                if (!found++) printf("%-30s %9s %20s %20s %12s\n", "TOPIC", "PARTITION", "FIRST",
-                                     "LAST", "LOST");
+                if (!found++)
+                    printf("%-30s %9s %20s %20s %12s\n", "TOPIC", "PARTITION", "FIRST", "LAST",
+                           "LOST");
                 printf("%-30.*s %9d %20lld %20lld %12lld\n", (int)(q - tp), tp, part, first, last,
                        last - first + 1);
             }

@@ -126,22 +126,21 @@ static void print_trace(trace_state *st, int ntopics)
         char t[32], pos[256], type[256];
         cli_format_ms(x->ts, t);
         if (g_cli.json) {
-            json_t *o = json_pack("{s:s,s:I,s:s,s:i,s:I,s:s,s:s,s:s,s:s,s:i}", "time", t,
-                                  "timestampMs", (json_int_t)x->ts, "topic", x->topic,
-                                  "partition", (int)x->partition, "offset", (json_int_t)x->offset,
-                                  "eventType", x->type, "eventId", x->id, "causationId",
-                                  x->cause, "source", x->source, "depth", x->depth);
+            json_t *o =
+                json_pack("{s:s,s:I,s:s,s:i,s:I,s:s,s:s,s:s,s:s,s:i}", "time", t, "timestampMs",
+                          (json_int_t)x->ts, "topic", x->topic, "partition", (int)x->partition,
+                          "offset", (json_int_t)x->offset, "eventType", x->type, "eventId", x->id,
+                          "causationId", x->cause, "source", x->source, "depth", x->depth);
             if (x->dlq_error) json_object_set_new(o, "deadLetterError", json_string(x->dlq_error));
             cli_json_print(o);
             continue;
         }
-        snprintf(pos, sizeof pos, "%s/%d@%lld", x->topic, (int)x->partition,
-                 (long long)x->offset);
+        snprintf(pos, sizeof pos, "%s/%d@%lld", x->topic, (int)x->partition, (long long)x->offset);
         snprintf(type, sizeof type, "%*s%s%s", x->depth * 2, "", x->depth ? "\\_ " : "", x->type);
-        printf("%-24s  %-28s  %-32s  %-36s  %-36s  %s\n", t, pos, type, x->id, x->cause,
-               x->source);
-        if (x->dlq_error) printf("%-24s  %-28s  %*s! dead-lettered: %s\n", "", "", x->depth * 2,
-                                 "", x->dlq_error);
+        printf("%-24s  %-28s  %-32s  %-36s  %-36s  %s\n", t, pos, type, x->id, x->cause, x->source);
+        if (x->dlq_error)
+            printf("%-24s  %-28s  %*s! dead-lettered: %s\n", "", "", x->depth * 2, "",
+                   x->dlq_error);
     }
     if (!g_cli.json)
         printf("%d event(s) for correlation id %s across %d topic(s) scanned\n", st->n, st->cid,
@@ -162,16 +161,12 @@ int cmd_trace(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_trace_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_trace_usage, stdout); return CLI_OK;
         case 'T':
             if (!*optarg) return cli_usage_error(k_trace_usage, "--topics wants t1,t2,...");
             topics = optarg;
             break;
-        default:
-            fputs(k_trace_usage, stderr);
-            return CLI_EUSAGE;
+        default: fputs(k_trace_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1 || !*argv[optind])
@@ -193,8 +188,10 @@ int cmd_trace(int argc, char **argv)
         for (char *t = strtok_r(list, ",", &save); t && rc == CLI_OK;
              t = strtok_r(NULL, ",", &save)) {
             const struct rd_kafka_metadata_topic *mt = cli_md_topic(md, t);
-            if (!mt) rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", t);
-            else if ((rc = cli_scan_add_topic(rk, &s, mt)) == CLI_OK) ntopics++;
+            if (!mt)
+                rc = cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", t);
+            else if ((rc = cli_scan_add_topic(rk, &s, mt)) == CLI_OK)
+                ntopics++;
         }
         free(list);
     } else {
@@ -256,8 +253,8 @@ static int dlq_cb(const rd_kafka_message_t *m, void *arg)
     st->count++;
     json_t *v = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
     if (g_cli.json) {
-        json_t *o = json_pack("{s:s,s:i,s:I}", "topic", rd_kafka_topic_name(m->rkt),
-                              "partition", (int)m->partition, "offset", (json_int_t)m->offset);
+        json_t *o = json_pack("{s:s,s:i,s:I}", "topic", rd_kafka_topic_name(m->rkt), "partition",
+                              (int)m->partition, "offset", (json_int_t)m->offset);
         json_object_set(o, "deadLetter", v ? v : json_null());
         if (!v) json_object_set_new(o, "raw", cli_json_bytes(m->payload, m->len));
         cli_json_print(o);
@@ -276,11 +273,15 @@ static int dlq_cb(const rd_kafka_message_t *m, void *arg)
     size_t hn = 0;
     printf("  failedAt=%s", (s = jstr(v, "failedAt")) ? s : "-");
     json_t *att = json_object_get(v, "attemptCount");
-    if (json_is_integer(att)) printf("  attempts=%lld", (long long)json_integer_value(att));
-    else printf("  attempts=-");
+    if (json_is_integer(att))
+        printf("  attempts=%lld", (long long)json_integer_value(att));
+    else
+        printf("  attempts=-");
     s = jstr(v, "reason");
-    if (!s && (s = cli_header(m, "x-dlq-reason", &hn))) printf("  reason=%.*s", (int)hn, s);
-    else printf("  reason=%s", s ? s : "-");
+    if (!s && (s = cli_header(m, "x-dlq-reason", &hn)))
+        printf("  reason=%.*s", (int)hn, s);
+    else
+        printf("  reason=%s", s ? s : "-");
     printf("  service=%s\n", (s = jstr(v, "service")) ? s : "-");
     s = jstr(v, "error");
     if (!s && (s = cli_header(m, "x-dlq-error", &hn))) {
@@ -292,10 +293,14 @@ static int dlq_cb(const rd_kafka_message_t *m, void *arg)
     }
     json_t *sp = json_object_get(v, "sourcePartition"), *so = json_object_get(v, "sourceOffset");
     printf("  source:  %s/", (s = jstr(v, "sourceTopic")) ? s : "-");
-    if (json_is_integer(sp)) printf("%lld", (long long)json_integer_value(sp));
-    else printf("-");
-    if (json_is_integer(so)) printf("@%lld\n", (long long)json_integer_value(so));
-    else printf("@-\n");
+    if (json_is_integer(sp))
+        printf("%lld", (long long)json_integer_value(sp));
+    else
+        printf("-");
+    if (json_is_integer(so))
+        printf("@%lld\n", (long long)json_integer_value(so));
+    else
+        printf("@-\n");
     json_t *orig = json_object_get(v, "originalEvent");
     if (json_is_object(orig)) {
         printf("  event:   type=%s", (s = jstr(orig, "eventType")) ? s : "-");
@@ -329,19 +334,13 @@ int cmd_dlq(int argc, char **argv)
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
         switch (c) {
-        case 'h':
-            fputs(k_dlq_usage, stdout);
-            return CLI_OK;
+        case 'h': fputs(k_dlq_usage, stdout); return CLI_OK;
         case 'n':
             if (cli_parse_int(optarg, 1, INT64_MAX, &max))
                 return cli_usage_error(k_dlq_usage, "-n wants a count >= 1, got '%s'", optarg);
             break;
-        case 'f':
-            follow = 1;
-            break;
-        default:
-            fputs(k_dlq_usage, stderr);
-            return CLI_EUSAGE;
+        case 'f': follow = 1; break;
+        default: fputs(k_dlq_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1 || !*argv[optind])
@@ -364,8 +363,10 @@ int cmd_dlq(int argc, char **argv)
     int rc = cli_metadata(rk, &md);
     if (rc == CLI_OK) {
         const struct rd_kafka_metadata_topic *t = cli_md_topic(md, dlq);
-        if (!t) rc = cli_fail(CLI_ENOTFOUND, "no dead-letter topic '%s'", dlq);
-        else rc = cli_scan_add_topic(rk, &s, t);
+        if (!t)
+            rc = cli_fail(CLI_ENOTFOUND, "no dead-letter topic '%s'", dlq);
+        else
+            rc = cli_scan_add_topic(rk, &s, t);
         rd_kafka_metadata_destroy(md);
         if (rc == CLI_OK) {
             cli_catch_signals();

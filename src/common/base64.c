@@ -30,8 +30,10 @@ size_t b64_encode(const void *in, size_t n, char *out, bool url)
         uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
         out[o++] = a[v >> 18];
         out[o++] = a[(v >> 12) & 63];
-        if (i + 1 < n) out[o++] = a[(v >> 6) & 63];
-        else if (!url) out[o++] = '=';
+        if (i + 1 < n)
+            out[o++] = a[(v >> 6) & 63];
+        else if (!url)
+            out[o++] = '=';
         if (!url) out[o++] = '=';
     }
     out[o] = 0;

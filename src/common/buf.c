@@ -17,7 +17,10 @@ const uint8_t *rbuf_take(rbuf *r, size_t n)
     return p;
 }
 
-void rbuf_skip(rbuf *r, size_t n) { (void)rbuf_take(r, n); }
+void rbuf_skip(rbuf *r, size_t n)
+{
+    (void)rbuf_take(r, n);
+}
 
 int8_t rbuf_i8(rbuf *r)
 {
@@ -129,7 +132,10 @@ void wbuf_put(wbuf *w, const void *p, size_t n)
     if (n) memcpy(d, p, n);
     w->len += n;
 }
-void wbuf_i8(wbuf *w, int8_t v) { wbuf_put(w, &v, 1); }
+void wbuf_i8(wbuf *w, int8_t v)
+{
+    wbuf_put(w, &v, 1);
+}
 void wbuf_i16(wbuf *w, int16_t v)
 {
     uint8_t b[2];
@@ -172,7 +178,10 @@ static void write_leb(wbuf *w, uint64_t v)
     b[n++] = (uint8_t)v;
     wbuf_put(w, b, (size_t)n);
 }
-void wbuf_uvarint(wbuf *w, uint32_t v) { write_leb(w, v); }
+void wbuf_uvarint(wbuf *w, uint32_t v)
+{
+    write_leb(w, v);
+}
 void wbuf_varint(wbuf *w, int32_t v)
 {
     write_leb(w, (uint32_t)(((uint32_t)v << 1) ^ (uint32_t)(v >> 31)));

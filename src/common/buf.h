@@ -31,7 +31,10 @@ static inline rbuf rbuf_make(const void *p, size_t n)
     rbuf r = {(const uint8_t *)p, (const uint8_t *)p + n, 0};
     return r;
 }
-static inline size_t rbuf_left(const rbuf *r) { return r->err ? 0 : (size_t)(r->end - r->p); }
+static inline size_t rbuf_left(const rbuf *r)
+{
+    return r->err ? 0 : (size_t)(r->end - r->p);
+}
 static inline void rbuf_fail(rbuf *r, int e)
 {
     if (!r->err) r->err = e;
@@ -80,12 +83,18 @@ void wbuf_varlong(wbuf *w, int64_t v);
 void wbuf_patch_i32(wbuf *w, size_t at, int32_t v);
 
 /* Plain big-endian helpers for fixed layouts (disk headers, batch headers). */
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
 static inline uint32_t be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
-static inline uint64_t be64(const uint8_t *p) { return ((uint64_t)be32(p) << 32) | be32(p + 4); }
+static inline uint64_t be64(const uint8_t *p)
+{
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
 static inline void put_be16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);

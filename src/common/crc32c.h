@@ -9,6 +9,9 @@
 
 /* Continues a running CRC: pass 0 to start. */
 uint32_t crc32c_update(uint32_t crc, const void *data, size_t n);
-static inline uint32_t crc32c(const void *data, size_t n) { return crc32c_update(0, data, n); }
+static inline uint32_t crc32c(const void *data, size_t n)
+{
+    return crc32c_update(0, data, n);
+}
 
 #endif

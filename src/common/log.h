@@ -23,14 +23,14 @@ typedef struct log_rl {
 } log_rl;
 /* 1 if the line may be written; *suppressed = lines dropped since the last one written. */
 int log_rl_allow(log_rl *rl, int *suppressed);
-#define LOG_RL(lvl, mod, ...)                                                                     \
-    do {                                                                                          \
-        static log_rl rl_;                                                                        \
-        int sup_;                                                                                 \
-        if (log_rl_allow(&rl_, &sup_)) {                                                          \
-            if (sup_) log_msg(lvl, mod, "(%d similar lines suppressed)", sup_);                   \
-            log_msg(lvl, mod, __VA_ARGS__);                                                       \
-        }                                                                                         \
+#define LOG_RL(lvl, mod, ...)                                                                      \
+    do {                                                                                           \
+        static log_rl rl_;                                                                         \
+        int sup_;                                                                                  \
+        if (log_rl_allow(&rl_, &sup_)) {                                                           \
+            if (sup_) log_msg(lvl, mod, "(%d similar lines suppressed)", sup_);                    \
+            log_msg(lvl, mod, __VA_ARGS__);                                                        \
+        }                                                                                          \
     } while (0)
 #define LOGW_RL(mod, ...) LOG_RL(LOG_WARN, mod, __VA_ARGS__)
 #define LOGI_RL(mod, ...) LOG_RL(LOG_INFO, mod, __VA_ARGS__)

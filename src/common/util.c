@@ -68,10 +68,22 @@ static int64_t clock_ns(clockid_t c)
     clock_gettime(c, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
-int64_t now_wall_ms(void) { return clock_ns(CLOCK_REALTIME) / 1000000; }
-int64_t now_mono_ms(void) { return clock_ns(CLOCK_MONOTONIC) / 1000000; }
-int64_t now_mono_us(void) { return clock_ns(CLOCK_MONOTONIC) / 1000; }
-int64_t now_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+int64_t now_wall_ms(void)
+{
+    return clock_ns(CLOCK_REALTIME) / 1000000;
+}
+int64_t now_mono_ms(void)
+{
+    return clock_ns(CLOCK_MONOTONIC) / 1000000;
+}
+int64_t now_mono_us(void)
+{
+    return clock_ns(CLOCK_MONOTONIC) / 1000;
+}
+int64_t now_mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
 
 void rand_bytes(void *p, size_t n)
 {
@@ -96,9 +108,9 @@ void uuid_v4_str(char out[37])
     rand_bytes(u, sizeof u);
     u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
     u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-             u[13], u[14], u[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+             u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+             u[14], u[15]);
 }
 
 int fsync_dir(const char *dir)

@@ -16,9 +16,15 @@
 #include "common/util.h"
 #include "group/group_int.h"
 
-group_coord *gc_of(broker *b) { return b->groups; }
+group_coord *gc_of(broker *b)
+{
+    return b->groups;
+}
 
-static int64_t now_ms(group_coord *gc) { return loop_now_ms(gc->b->loop); }
+static int64_t now_ms(group_coord *gc)
+{
+    return loop_now_ms(gc->b->loop);
+}
 
 /* ------------------------------------------------------------------ responses ---- */
 
@@ -322,9 +328,11 @@ static void check_group(group_coord *gc, group *g, int64_t now)
         }
     } else if (g->state == GS_COMPLETING && now >= g->phase_deadline) {
         gmember *lead = g->leader ? g_member(g, g->leader) : NULL;
-        if (lead) g_remove_member(gc, g, lead, KERR_REBALANCE_IN_PROGRESS,
-                                  "leader sent no SyncGroup within the rebalance timeout");
-        else g_prepare_rebalance(gc, g, "no leader");
+        if (lead)
+            g_remove_member(gc, g, lead, KERR_REBALANCE_IN_PROGRESS,
+                            "leader sent no SyncGroup within the rebalance timeout");
+        else
+            g_prepare_rebalance(gc, g, "no leader");
     }
 }
 

@@ -30,8 +30,8 @@ void group_coord_stop(broker *b);
 void group_on_flush(broker *b);
 
 /* Read-only views for /metrics and admin tools (loop thread only). */
-typedef void (*group_offset_cb)(void *arg, const char *group, const char *topic,
-                                int32_t partition, int64_t offset);
+typedef void (*group_offset_cb)(void *arg, const char *group, const char *topic, int32_t partition,
+                                int64_t offset);
 void group_foreach_offset(broker *b, group_offset_cb cb, void *arg);
 
 /* Number of groups in each state: Empty, PreparingRebalance, CompletingRebalance, Stable. */

@@ -36,7 +36,7 @@ typedef struct gmember {
     int32_t assign_len;
     breq *join_req; /* parked JoinGroup */
     int16_t join_version;
-    breq *sync_req; /* parked SyncGroup */
+    breq *sync_req;      /* parked SyncGroup */
     int64_t deadline_ms; /* session expiry (loop clock) */
 } gmember;
 
@@ -65,7 +65,7 @@ typedef struct group {
     gmember *members; /* in join order */
     int nmembers;
     gpending *pending;
-    int64_t state_ts;     /* wall ms of the last state change (currentStateTimestamp) */
+    int64_t state_ts;       /* wall ms of the last state change (currentStateTimestamp) */
     int64_t phase_deadline; /* join phase (Preparing) or sync phase (Completing) deadline */
     int64_t initial_until, initial_limit; /* initial rebalance delay of an Empty group */
     goffset *offs;

@@ -127,8 +127,8 @@ static void member_update(gmember *m, breq *r, int32_t session, int32_t rebalanc
         kmsg *p = k_item(q, JoinGroupRequest_Protocols, i);
         kstr name = k_str(p, JoinGroupRequestProtocol_Name),
              meta = k_str(p, JoinGroupRequestProtocol_Metadata);
-        m->protos[i].name = xstrndup(name.len > 0 ? (const char *)name.p : "",
-                                     name.len > 0 ? (size_t)name.len : 0);
+        m->protos[i].name =
+            xstrndup(name.len > 0 ? (const char *)name.p : "", name.len > 0 ? (size_t)name.len : 0);
         m->protos[i].len = meta.len > 0 ? meta.len : 0;
         m->protos[i].meta = xmalloc((size_t)m->protos[i].len + 1);
         if (m->protos[i].len) memcpy(m->protos[i].meta, meta.p, (size_t)m->protos[i].len);
@@ -241,8 +241,8 @@ static void h_join_group(broker *b, breq *r)
                 free(g->leader);
                 g->leader = xstrdup(new_id);
             }
-            LOGI("group", "group %s: static member %s replaced %s by %s", g->id, instance,
-                 old->id, new_id);
+            LOGI("group", "group %s: static member %s replaced %s by %s", g->id, instance, old->id,
+                 new_id);
             free(old->id);
             old->id = new_id;
             member_update(old, r, session, rebalance);
@@ -316,8 +316,7 @@ static void h_join_group(broker *b, breq *r)
         g_prepare_rebalance(gc, g, is_leader ? "leader rejoined" : "member changed protocols");
         return;
     case GS_EMPTY:
-    default:
-        return join_fail(r, KERR_UNKNOWN_MEMBER_ID, member_id);
+    default: return join_fail(r, KERR_UNKNOWN_MEMBER_ID, member_id);
     }
 }
 
@@ -381,8 +380,7 @@ static void h_sync_group(broker *b, breq *r)
         m->sync_req = r;
         g_answer_sync(g, m, KERR_NONE);
         return;
-    case GS_COMPLETING:
-        break;
+    case GS_COMPLETING: break;
     }
     if (m->sync_req) g_answer_sync(g, m, KERR_REBALANCE_IN_PROGRESS);
     m->sync_req = r;
@@ -420,9 +418,12 @@ static void h_heartbeat(broker *b, breq *r)
     int err = KERR_NONE;
     group *g = NULL;
     gmember *m = NULL;
-    if (!gc) err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid)) err = KERR_INVALID_GROUP_ID;
-    else if (!(g = gc_find(gc, kdup(r, gid)))) err = KERR_UNKNOWN_MEMBER_ID;
+    if (!gc)
+        err = KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (check_gid(gid))
+        err = KERR_INVALID_GROUP_ID;
+    else if (!(g = gc_find(gc, kdup(r, gid))))
+        err = KERR_UNKNOWN_MEMBER_ID;
     else {
         char *instance = v >= 3 ? kdup(r, k_str(q, HeartbeatRequest_GroupInstanceId)) : NULL;
         err = check_member(g, kdup_empty(r, k_str(q, HeartbeatRequest_MemberId)), instance, &m);
@@ -472,9 +473,12 @@ static void h_leave_group(broker *b, breq *r)
     kstr gid = k_str(q, LeaveGroupRequest_GroupId);
     int top = KERR_NONE;
     group *g = NULL;
-    if (!gc) top = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid)) top = KERR_INVALID_GROUP_ID;
-    else g = gc_find(gc, kdup(r, gid));
+    if (!gc)
+        top = KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (check_gid(gid))
+        top = KERR_INVALID_GROUP_ID;
+    else
+        g = gc_find(gc, kdup(r, gid));
     if (v < 3) {
         if (!top) top = leave_one(gc, g, kdup_empty(r, k_str(q, LeaveGroupRequest_MemberId)), NULL);
         k_set_int(resp, LeaveGroupResponse_ErrorCode, top);
@@ -676,13 +680,17 @@ static void h_offset_commit(broker *b, breq *r)
     char *instance = v >= 7 ? kdup(r, k_str(q, OffsetCommitRequest_GroupInstanceId)) : NULL;
     int err = KERR_NONE;
     group *g = NULL;
-    if (!gc) err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid)) err = KERR_INVALID_GROUP_ID;
+    if (!gc)
+        err = KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (check_gid(gid))
+        err = KERR_INVALID_GROUP_ID;
     else {
         g = gc_find(gc, kdup(r, gid));
         if (!g) {
-            if (gen < 0) g = gc_create(gc, kdup(r, gid));
-            else err = KERR_ILLEGAL_GENERATION;
+            if (gen < 0)
+                g = gc_create(gc, kdup(r, gid));
+            else
+                err = KERR_ILLEGAL_GENERATION;
         } else if (gen < 0 && !member_id[0] && !instance) {
             if (g->state != GS_EMPTY) err = KERR_UNKNOWN_MEMBER_ID;
         } else {
@@ -720,7 +728,8 @@ static void h_offset_commit(broker *b, breq *r)
             k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
             kstr meta = k_str(pi, OffsetCommitRequestPartition_CommittedMetadata);
             int perr = KERR_NONE;
-            if (!t || part < 0 || part >= t->nparts) perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (!t || part < 0 || part >= t->nparts)
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (meta.len > b->cfg.offset_metadata_max_bytes)
                 perr = KERR_OFFSET_METADATA_TOO_LARGE;
             k_set_int(po, OffsetCommitResponsePartition_ErrorCode, perr);
@@ -808,7 +817,9 @@ static void h_offset_fetch(broker *b, breq *r)
         group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, resp, OffsetFetchResponse_Topics, q, OffsetFetchRequest_Topics, g);
         k_set_int(resp, OffsetFetchResponse_ErrorCode,
-                  !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
+                  !gc   ? KERR_COORDINATOR_NOT_AVAILABLE
+                  : bad ? KERR_INVALID_GROUP_ID
+                        : KERR_NONE);
         breq_done(r);
         return;
     }
@@ -824,7 +835,9 @@ static void h_offset_fetch(broker *b, breq *r)
         group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, go, OffsetFetchResponseGroup_Topics, gi, OffsetFetchRequestGroup_Topics, g);
         k_set_int(go, OffsetFetchResponseGroup_ErrorCode,
-                  !gc ? KERR_COORDINATOR_NOT_AVAILABLE : bad ? KERR_INVALID_GROUP_ID : KERR_NONE);
+                  !gc   ? KERR_COORDINATOR_NOT_AVAILABLE
+                  : bad ? KERR_INVALID_GROUP_ID
+                        : KERR_NONE);
     }
     breq_done(r);
 }
@@ -893,8 +906,10 @@ static void h_offset_delete(broker *b, breq *r)
             k_set_int(po, OffsetDeleteResponsePartition_PartitionIndex, part);
             int perr = KERR_NONE;
             btopic *t = topic_find(b, tname);
-            if (sub) perr = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
-            else if (!t || part < 0 || part >= t->nparts) perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (sub)
+                perr = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
+            else if (!t || part < 0 || part >= t->nparts)
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             k_set_int(po, OffsetDeleteResponsePartition_ErrorCode, perr);
             if (perr) continue;
             goffset *o = g_offset_find(g, tname, part);

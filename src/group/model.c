@@ -11,7 +11,10 @@
 const char *const group_state_names[4] = {"Empty", "PreparingRebalance", "CompletingRebalance",
                                           "Stable"};
 
-const char *g_state_name(enum gstate s) { return group_state_names[s]; }
+const char *g_state_name(enum gstate s)
+{
+    return group_state_names[s];
+}
 
 /* A group id is stored, looked up and logged as a C string: a NUL would make `a\0b` act on
  * group `a`, and control characters would forge log lines and file contents. Both refused. */

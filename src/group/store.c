@@ -50,7 +50,10 @@ struct grecs {
     int n, a;
 };
 
-grecs *grecs_new(void) { return xcalloc(1, sizeof(grecs)); }
+grecs *grecs_new(void)
+{
+    return xcalloc(1, sizeof(grecs));
+}
 
 void grecs_free(grecs *rs)
 {
@@ -63,7 +66,10 @@ void grecs_free(grecs *rs)
     free(rs);
 }
 
-int grecs_count(const grecs *rs) { return rs->n; }
+int grecs_count(const grecs *rs)
+{
+    return rs->n;
+}
 
 static grec *grecs_add(grecs *rs)
 {
@@ -152,8 +158,7 @@ uint8_t *grecs_build_batch(const grecs *rs, int64_t now_ms, size_t *len)
     batch_rec *br = xcalloc((size_t)rs->n, sizeof *br);
     for (int i = 0; i < rs->n; i++) {
         const grec *r = &rs->v[i];
-        br[i] = (batch_rec){r->key.data, r->key.len, r->tombstone ? NULL : r->val.data,
-                            r->val.len};
+        br[i] = (batch_rec){r->key.data, r->key.len, r->tombstone ? NULL : r->val.data, r->val.len};
         if (!r->tombstone && !br[i].val) br[i].val = ""; /* empty value, not null */
     }
     uint8_t *p = batch_build(br, rs->n, now_ms, len);
@@ -242,7 +247,8 @@ static void apply_group_value(group_coord *gc, const char *gid, const uint8_t *v
     group *g = gc_find(gc, gid);
     if (!val) {
         if (!g) return;
-        if (g->noffs == 0) gc_remove(gc, g);
+        if (g->noffs == 0)
+            gc_remove(gc, g);
         else {
             free(g->protocol_type);
             g->protocol_type = xstrdup("");
@@ -347,8 +353,7 @@ int gstore_load(group_coord *gc)
     int nb = 0;
     for (int pi = 0; pi < gc->otopic->nparts; pi++) {
         batch_tail_stats st;
-        batch_tail(gc->otopic->parts[pi]->log, INT64_MIN, apply_rec, gc, GROUP_OFFSETS_TOPIC,
-                   &st);
+        batch_tail(gc->otopic->parts[pi]->log, INT64_MIN, apply_rec, gc, GROUP_OFFSETS_TOPIC, &st);
         nb += st.batches;
     }
     return nb;

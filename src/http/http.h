@@ -43,10 +43,9 @@ void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
 
 /* method "*" matches any method; the longest matching prefix wins; unmatched → 404 JSON. */
-void http_route(http_server *s, const char *method, const char *prefix, http_handler fn,
-                void *arg);
+void http_route(http_server *s, const char *method, const char *prefix, http_handler fn, void *arg);
 
-const char *http_query(const http_request *req, const char *name);  /* NULL if absent */
+const char *http_query(const http_request *req, const char *name); /* NULL if absent */
 /* The same with the decoded length (> strlen(value) when the value held "%00"). */
 const char *http_query_n(const http_request *req, const char *name, size_t *len);
 const char *http_header(const http_request *req, const char *name); /* NULL if absent */
@@ -54,8 +53,8 @@ const char *http_header(const http_request *req, const char *name); /* NULL if a
 /* Helpers to fill a response (body copied / formatted into a malloc()ed buffer). */
 void http_resp_set(http_response *r, int status, const char *content_type, const char *body,
                    size_t len);
-void http_resp_printf(http_response *r, int status, const char *content_type, const char *fmt,
-                      ...) __attribute__((format(printf, 4, 5)));
+void http_resp_printf(http_response *r, int status, const char *content_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Deferred answers. A handler that cannot answer yet (its work runs on another thread, or waits
  * for an fsync) calls http_defer(req), leaves resp untouched and returns; the connection is

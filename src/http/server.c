@@ -111,9 +111,8 @@ static void on_ready(loop *l, int fd, uint32_t events, void *arg)
 static enum MHD_Result queue(struct MHD_Connection *c, int status, const char *ctype, char *body,
                              size_t len)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (char *)"",
-                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
         return MHD_NO;
@@ -147,8 +146,10 @@ static size_t decoded_path_len(const char *uri)
 {
     size_t n = 0;
     for (const char *p = uri; *p && *p != '?'; n++) {
-        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) p += 3;
-        else p++;
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]))
+            p += 3;
+        else
+            p++;
     }
     return n;
 }
@@ -173,9 +174,8 @@ static enum MHD_Result queue_ready(req_ctx *x)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     http_server *s = cls;
@@ -184,8 +184,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     if (!x->started) {
         x->started = true;
         x->c = c;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
             x->too_large = true;
             x->answered = true;
@@ -228,8 +228,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         .path_len = x->path_len > plen ? x->path_len : plen,
         .body = x->body ? x->body : "",
         .body_len = x->len,
-        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_type =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .internal = x,
     };
     if (x->body) x->body[x->len] = 0;
@@ -256,8 +256,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!x) return;
     if (x->pending) { /* only when the daemon stops with it pending (see http_server_stop) */
         http_pending *p = x->pending;
-        if (p->prev) p->prev->next = p->next;
-        else x->s->pending = p->next;
+        if (p->prev)
+            p->prev->next = p->next;
+        else
+            x->s->pending = p->next;
         if (p->next) p->next->prev = p->prev;
         free(p);
     }
@@ -286,7 +288,8 @@ static int listen_on(const char *addr, int *port_out, char *err, size_t errlen)
         memmove(host, host + 1, hl - 2);
         host[hl - 2] = 0;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
@@ -377,10 +380,12 @@ void http_server_stop(http_server *s)
     free(s);
 }
 
-int http_server_port(const http_server *s) { return s->port; }
+int http_server_port(const http_server *s)
+{
+    return s->port;
+}
 
-void http_route(http_server *s, const char *method, const char *prefix, http_handler fn,
-                void *arg)
+void http_route(http_server *s, const char *method, const char *prefix, http_handler fn, void *arg)
 {
     s->routes = xrealloc(s->routes, (size_t)(s->nroutes + 1) * sizeof *s->routes);
     route *r = &s->routes[s->nroutes++];
@@ -405,8 +410,9 @@ const char *http_query_n(const http_request *req, const char *name, size_t *len)
 {
     const char *v = NULL;
     size_t n = 0;
-    if (MHD_lookup_connection_value_n(conn_of(req), MHD_GET_ARGUMENT_KIND, name, strlen(name),
-                                      &v, &n) != MHD_YES || !v)
+    if (MHD_lookup_connection_value_n(conn_of(req), MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
+                                      &n) != MHD_YES ||
+        !v)
         return NULL;
     *len = n;
     return v;
@@ -443,8 +449,10 @@ void http_complete(http_pending *p, int status, const char *content_type, const 
 {
     req_ctx *x = p->x;
     http_server *s = x->s;
-    if (p->prev) p->prev->next = p->next;
-    else s->pending = p->next;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        s->pending = p->next;
     if (p->next) p->next->prev = p->prev;
     free(p);
     x->pending = NULL;
@@ -482,8 +490,7 @@ void http_resp_set(http_response *r, int status, const char *content_type, const
     r->body_len = len;
 }
 
-void http_resp_printf(http_response *r, int status, const char *content_type, const char *fmt,
-                      ...)
+void http_resp_printf(http_response *r, int status, const char *content_type, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

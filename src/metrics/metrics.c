@@ -52,10 +52,14 @@ static void sb_printf(sb *s, const char *fmt, ...)
 static void sb_label(sb *s, const char *v)
 {
     for (; *v; v++) {
-        if (*v == '\\') sb_printf(s, "\\\\");
-        else if (*v == '"') sb_printf(s, "\\\"");
-        else if (*v == '\n') sb_printf(s, "\\n");
-        else sb_printf(s, "%c", *v);
+        if (*v == '\\')
+            sb_printf(s, "\\\\");
+        else if (*v == '"')
+            sb_printf(s, "\\\"");
+        else if (*v == '\n')
+            sb_printf(s, "\\n");
+        else
+            sb_printf(s, "%c", *v);
     }
 }
 
@@ -99,8 +103,10 @@ static void topic_counter(sb *s, broker *b, const char *name, const char *help, 
         uint64_t sum = 0;
         for (int j = 0; j < t->nparts; j++) {
             bpart *p = t->parts[j];
-            sum += which == 0 ? p->records_in : which == 1 ? p->bytes_in
-                 : which == 2 ? p->records_out : p->bytes_out;
+            sum += which == 0   ? p->records_in
+                   : which == 1 ? p->bytes_in
+                   : which == 2 ? p->records_out
+                                : p->bytes_out;
         }
         sb_printf(s, "%s{topic=\"", name);
         sb_label(s, t->name);
@@ -149,13 +155,13 @@ static void metrics_render(const metrics_source *src, sb *s)
         sb_printf(s, "eddy_consumer_groups{state=\"%s\"} %d\n", src->state_names[i], counts[i]);
 
     topic_counter(s, b, "eddy_topic_produced_records_total", "Records appended to a topic.", 0);
-    topic_counter(s, b, "eddy_topic_produced_bytes_total", "Record batch bytes appended to a topic.",
-                  1);
+    topic_counter(s, b, "eddy_topic_produced_bytes_total",
+                  "Record batch bytes appended to a topic.", 1);
     topic_counter(s, b, "eddy_topic_consumed_records_total", "Records fetched from a topic.", 2);
-    topic_counter(s, b, "eddy_topic_consumed_bytes_total", "Record batch bytes fetched from a topic.",
-                  3);
-    part_gauge(s, b, "kafka_partition_high_watermark", "High watermark (next offset) of a partition.",
-               true);
+    topic_counter(s, b, "eddy_topic_consumed_bytes_total",
+                  "Record batch bytes fetched from a topic.", 3);
+    part_gauge(s, b, "kafka_partition_high_watermark",
+               "High watermark (next offset) of a partition.", true);
     part_gauge(s, b, "kafka_partition_log_start_offset", "First retained offset of a partition.",
                false);
 
@@ -170,8 +176,7 @@ static void metrics_render(const metrics_source *src, sb *s)
     for (int k = 0; k <= KAPI_MAX_KEY; k++) {
         const bmetrics_api *m = &b->api_metrics[k];
         if (!m->requests || !api_name(k)) continue;
-        sb_printf(s, "eddy_request_errors_total{api=\"%s\"} %" PRIu64 "\n", api_name(k),
-                  m->errors);
+        sb_printf(s, "eddy_request_errors_total{api=\"%s\"} %" PRIu64 "\n", api_name(k), m->errors);
     }
     family(s, "eddy_request_duration_seconds", "histogram",
            "Time from a request's arrival to its response being ready, by API.");
@@ -185,8 +190,8 @@ static void metrics_render(const metrics_source *src, sb *s)
          * so it is only reported through +Inf */
         for (int i = 0; i < 15; i++) {
             cum += m->latency_buckets[i];
-            sb_printf(s, "eddy_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %" PRIu64
-                      "\n", n, (double)(1LL << (i + 6)) / 1e6, cum);
+            sb_printf(s, "eddy_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %" PRIu64 "\n",
+                      n, (double)(1LL << (i + 6)) / 1e6, cum);
         }
         sb_printf(s, "eddy_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %" PRIu64 "\n",
                   n, total);
@@ -204,8 +209,9 @@ static void metrics_render(const metrics_source *src, sb *s)
     family(s, "eddy_scrub_passes_total", "counter",
            "Completed scrub passes over every partition's closed segments.");
     sb_printf(s, "eddy_scrub_passes_total %" PRIu64 "\n", b->scrub_passes);
-    family(s, "eddy_scrub_corrupt_batches_total", "counter",
-           "Record batches the scrub found damaged and quarantined (Fetch answers CORRUPT_MESSAGE).");
+    family(
+        s, "eddy_scrub_corrupt_batches_total", "counter",
+        "Record batches the scrub found damaged and quarantined (Fetch answers CORRUPT_MESSAGE).");
     sb_printf(s, "eddy_scrub_corrupt_batches_total %" PRIu64 "\n", b->scrub_bad_batches);
     family(s, "eddy_partition_quarantined_offsets", "gauge",
            "Offsets first..last of a batch the scrub found damaged: Fetch there answers "
@@ -222,8 +228,10 @@ static void metrics_render(const metrics_source *src, sb *s)
                 if (first < 0) continue;
                 sb_printf(s, "eddy_partition_quarantined_offsets{topic=\"");
                 sb_label(s, t->name);
-                sb_printf(s, "\",partition=\"%d\",first=\"%" PRId64 "\",last=\"%" PRId64
-                             "\"} %" PRId64 "\n", j, first, last, last - first + 1);
+                sb_printf(s,
+                          "\",partition=\"%d\",first=\"%" PRId64 "\",last=\"%" PRId64 "\"} %" PRId64
+                          "\n",
+                          j, first, last, last - first + 1);
             }
         }
     }

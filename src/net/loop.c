@@ -170,9 +170,18 @@ void loop_add_hook(loop *l, loop_hook_cb cb, void *arg)
     l->hooks[l->nhooks++] = (hook){cb, arg};
 }
 
-void loop_stop(loop *l) { l->stop = true; }
-bool loop_stopping(const loop *l) { return l->stop; }
-int64_t loop_now_ms(const loop *l) { return l->now; }
+void loop_stop(loop *l)
+{
+    l->stop = true;
+}
+bool loop_stopping(const loop *l)
+{
+    return l->stop;
+}
+int64_t loop_now_ms(const loop *l)
+{
+    return l->now;
+}
 
 static void run_timers(loop *l)
 {

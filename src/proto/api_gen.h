@@ -8,11 +8,11 @@
  *   <StructType>_<Field>             field of a nested struct, named after the struct's type
  *                                    in the spec ("[]TopicProduceData"): TopicProduceData_Name
  *   <Message>_<StructType>_<Field>   the same where two served messages define different
- *                                    structs under one type name (FetchResponse_EpochEndOffset_Epoch)
- * A constant is KFIELD(struct id, field index): the accessors of kmsg.h index with it and check
- * that it belongs to the message they are given. Ids are per shape (the list of field names):
- * structs of one shape share an id, so a constant of one reads the same-named field of the
- * other. Each struct below says where it is used.
+ *                                    structs under one type name
+ * (FetchResponse_EpochEndOffset_Epoch) A constant is KFIELD(struct id, field index): the accessors
+ * of kmsg.h index with it and check that it belongs to the message they are given. Ids are per
+ * shape (the list of field names): structs of one shape share an id, so a constant of one reads the
+ * same-named field of the other. Each struct below says where it is used.
  */
 /* clang-format off */
 #ifndef EDDY_PROTO_API_GEN_H

@@ -40,7 +40,10 @@ struct karena {
     size_t limit; /* during kmsg_decode: fail the decode past this total (0 = none) */
 };
 
-karena *karena_new(void) { return xcalloc(1, sizeof(karena)); }
+karena *karena_new(void)
+{
+    return xcalloc(1, sizeof(karena));
+}
 
 void karena_free(karena *a)
 {
@@ -91,11 +94,17 @@ static inline bool in_range(int16_t v, int16_t lo, int16_t hi)
     return lo != KV_NONE && v >= lo && v <= hi;
 }
 
-static inline bool field_present(const kfield *f, int16_t v) { return in_range(v, f->vmin, f->vmax); }
+static inline bool field_present(const kfield *f, int16_t v)
+{
+    return in_range(v, f->vmin, f->vmax);
+}
 
 /* Tagged at this version (from tag_min on). Like Kafka's generator, a field present before its
  * tagged versions is a regular field there. */
-static inline bool tagged_at(const kfield *f, int16_t v) { return f->tag >= 0 && v >= f->tag_min; }
+static inline bool tagged_at(const kfield *f, int16_t v)
+{
+    return f->tag >= 0 && v >= f->tag_min;
+}
 
 /* Carried in the struct's tagged-field buffer at this version. A field tagged at a version that
  * is not flexible (an inconsistent table) has nowhere to go: it is absent. */
@@ -129,8 +138,14 @@ static void set_default(kmsg *m, const kfield *f, kval *val)
     switch (f->type) {
     case KT_STRING:
     case KT_BYTES:
-    case KT_RECORDS: val->s.p = NULL; val->s.len = f->dflt == 1 ? -1 : 0; break;
-    case KT_ARRAY: val->a.v = NULL; val->a.n = f->dflt == 1 ? -1 : 0; break;
+    case KT_RECORDS:
+        val->s.p = NULL;
+        val->s.len = f->dflt == 1 ? -1 : 0;
+        break;
+    case KT_ARRAY:
+        val->a.v = NULL;
+        val->a.n = f->dflt == 1 ? -1 : 0;
+        break;
     case KT_STRUCT: val->m = f->sub ? kmsg_new(m->arena, f->sub) : NULL; break;
     case KT_FLOAT64: val->f = (double)f->dflt; break;
     case KT_UUID: break;
@@ -346,8 +361,8 @@ static void add_seg(kout *o, int fd, int64_t off, int64_t len)
 
 static void close_mem_run(kout *o)
 {
-    if (o->mem.len > o->mem_start) add_seg(o, -1, (int64_t)o->mem_start,
-                                           (int64_t)(o->mem.len - o->mem_start));
+    if (o->mem.len > o->mem_start)
+        add_seg(o, -1, (int64_t)o->mem_start, (int64_t)(o->mem.len - o->mem_start));
     o->mem_start = o->mem.len;
 }
 
@@ -357,7 +372,10 @@ void kout_add_file(kout *o, int fd, int64_t off, int32_t len)
     add_seg(o, fd, off, len);
 }
 
-void kout_finish(kout *o) { close_mem_run(o); }
+void kout_finish(kout *o)
+{
+    close_mem_run(o);
+}
 
 int64_t kout_size(const kout *o)
 {
@@ -372,9 +390,12 @@ static void encode_struct(const kmsg *m, int16_t v, bool flex, kout *o);
 
 static void write_len(wbuf *w, bool flex, bool wide, int32_t n)
 {
-    if (flex) wbuf_uvarint(w, (uint32_t)(n + 1));
-    else if (wide) wbuf_i32(w, n);
-    else wbuf_i16(w, (int16_t)n);
+    if (flex)
+        wbuf_uvarint(w, (uint32_t)(n + 1));
+    else if (wide)
+        wbuf_i32(w, n);
+    else
+        wbuf_i16(w, (int16_t)n);
 }
 
 static void encode_scalar(uint8_t type, const kfield *f, const kval *val, int16_t v, bool flex,
@@ -413,7 +434,8 @@ static void encode_scalar(uint8_t type, const kfield *f, const kval *val, int16_
         break;
     }
     case KT_STRUCT:
-        if (val->m) encode_struct(val->m, v, flex, o);
+        if (val->m)
+            encode_struct(val->m, v, flex, o);
         else if (f && f->sub) {
             karena *a = karena_new();
             encode_struct(kmsg_new(a, f->sub), v, flex, o);
@@ -439,7 +461,8 @@ static void encode_field(const kfield *f, const kval *val, int16_t v, bool flex,
     write_len(&o->mem, flex, true, n);
     for (int32_t i = 0; i < n && val->a.v; i++) {
         if (f->elem == KT_STRUCT) {
-            if (val->a.v[i].m) encode_struct(val->a.v[i].m, v, flex, o);
+            if (val->a.v[i].m)
+                encode_struct(val->a.v[i].m, v, flex, o);
             else {
                 karena *a = karena_new();
                 encode_struct(kmsg_new(a, f->sub), v, flex, o);
@@ -492,8 +515,7 @@ static void encode_struct(const kmsg *m, int16_t v, bool flex, kout *o)
     int idx[64], n = 0;
     for (int i = 0; i < s->nfields && n < 64; i++) {
         const kfield *f = &s->fields[i];
-        if (field_tagged(f, v, flex) && !val_is_default(f, &m->v[i], v))
-            idx[n++] = i;
+        if (field_tagged(f, v, flex) && !val_is_default(f, &m->v[i], v)) idx[n++] = i;
     }
     for (int i = 1; i < n; i++) /* insertion sort by tag */
         for (int j = i; j > 0 && s->fields[idx[j]].tag < s->fields[idx[j - 1]].tag; j--) {
@@ -540,7 +562,8 @@ static bool scalar_equal(uint8_t type, const kfield *f, const kval *x, const kva
         }
         if ((x->s.len < 0) != (y->s.len < 0)) return false;
         if (x->s.len < 0) return true;
-        return x->s.len == y->s.len && (x->s.len == 0 || memcmp(x->s.p, y->s.p, (size_t)x->s.len) == 0);
+        return x->s.len == y->s.len &&
+               (x->s.len == 0 || memcmp(x->s.p, y->s.p, (size_t)x->s.len) == 0);
     case KT_STRUCT:
         if (!x->m || !y->m) return x->m == y->m;
         return struct_equal(x->m, y->m, v, flex);
@@ -689,7 +712,8 @@ int kreq_header_decode(rbuf *r, kreq_header *h)
         rbuf_fail(r, RBUF_BADVALUE);
         return r->err;
     }
-    if (n == -1) h->client_id = (kstr){NULL, -1};
+    if (n == -1)
+        h->client_id = (kstr){NULL, -1};
     else {
         const uint8_t *p = rbuf_take(r, (size_t)n);
         if (!p) return r->err;
@@ -714,7 +738,8 @@ void kreq_header_encode(wbuf *w, const kreq_header *h)
     wbuf_i16(w, h->api_key);
     wbuf_i16(w, h->api_version);
     wbuf_i32(w, h->correlation_id);
-    if (h->client_id.len < 0) wbuf_i16(w, -1);
+    if (h->client_id.len < 0)
+        wbuf_i16(w, -1);
     else {
         wbuf_i16(w, (int16_t)h->client_id.len);
         wbuf_put(w, h->client_id.p, (size_t)h->client_id.len);

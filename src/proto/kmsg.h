@@ -154,13 +154,12 @@ kmsg *kmsg_new(karena *a, const kschema *s);
  * Never reads outside the buffer; array counts are checked against the bytes left; nesting depth
  * is capped and the tree may take at most ~64x the input in the arena (else RBUF_BADVALUE).
  * Trailing bytes after the body are left in `r` (the caller decides whether they are an error). */
-int kmsg_decode(karena *a, const kschema *s, int16_t version, bool flexible, rbuf *r,
-                kmsg **out);
+int kmsg_decode(karena *a, const kschema *s, int16_t version, bool flexible, rbuf *r, kmsg **out);
 
 /* ---- encoded output: memory plus optional file fragments, in order ---- */
 typedef struct kout_seg {
-    int fd;        /* -1 => memory: bytes [off, off+len) of `mem` */
-    int64_t off;   /* memory offset or file offset */
+    int fd;      /* -1 => memory: bytes [off, off+len) of `mem` */
+    int64_t off; /* memory offset or file offset */
     int64_t len;
 } kout_seg;
 

@@ -73,17 +73,26 @@ static int name_ok(const char *s, size_t max)
 int eddy_event_validate(const eddy_event *ev, const char **reason)
 {
     const char *r = NULL;
-    if (!ev) r = "no event";
-    else if (!name_ok(ev->event_type, 200)) r = "missing or invalid eventType";
-    else if (!ev->version || !version_ok(ev->version)) r = "missing or invalid version";
-    else if (!eddy_uuid_valid(ev->event_id)) r = "missing or invalid eventId (UUID)";
+    if (!ev)
+        r = "no event";
+    else if (!name_ok(ev->event_type, 200))
+        r = "missing or invalid eventType";
+    else if (!ev->version || !version_ok(ev->version))
+        r = "missing or invalid version";
+    else if (!eddy_uuid_valid(ev->event_id))
+        r = "missing or invalid eventId (UUID)";
     else if (!ev->timestamp || eddy_time_parse_rfc3339(ev->timestamp, NULL))
         r = "missing or invalid timestamp (RFC 3339)";
-    else if (!name_ok(ev->correlation_id, 200)) r = "missing or invalid correlationId";
-    else if (!name_ok(ev->causation_id, 200)) r = "missing or invalid causationId";
-    else if (!name_ok(ev->source, 200)) r = "missing or invalid source";
-    else if (!json_is_object(ev->payload)) r = "missing or invalid payload (object)";
-    else if (ev->traceparent && !eddy_trace_valid(ev->traceparent)) r = "invalid traceparent";
+    else if (!name_ok(ev->correlation_id, 200))
+        r = "missing or invalid correlationId";
+    else if (!name_ok(ev->causation_id, 200))
+        r = "missing or invalid causationId";
+    else if (!name_ok(ev->source, 200))
+        r = "missing or invalid source";
+    else if (!json_is_object(ev->payload))
+        r = "missing or invalid payload (object)";
+    else if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
+        r = "invalid traceparent";
     if (reason) *reason = r;
     return r ? EDDY_ERR_PERMANENT : 0;
 }
@@ -120,8 +129,7 @@ int eddy_event_from_json(const char *buf, size_t len, eddy_event **out, char **r
     json_error_t err;
     json_t *o = buf ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err) : NULL;
     if (!o) {
-        if (reason)
-            *reason = sdk_xasprintf("not JSON: %s", buf ? err.text : "empty message");
+        if (reason) *reason = sdk_xasprintf("not JSON: %s", buf ? err.text : "empty message");
         return EDDY_ERR_PERMANENT;
     }
     if (!json_is_object(o)) {
@@ -180,7 +188,6 @@ char *sdk_msg_header(const rd_kafka_message_t *m, const char *name)
     if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR || !h) return NULL;
     const void *v;
     size_t n;
-    if (rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
-        return NULL;
+    if (rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v) return NULL;
     return sdk_xstrndup(v, n);
 }

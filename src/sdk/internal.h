@@ -45,6 +45,6 @@ EDDY_HIDDEN int sdk_fault_armed(const char *point, const char *service);
 
 /* Producer configuration shared by the relay and the DLQ producer. */
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,
-                                          void *opaque, char *err, size_t errlen);
+                                         void *opaque, char *err, size_t errlen);
 
 #endif

@@ -14,7 +14,7 @@
 #include "service_int.h"
 
 static const double BUCKETS[SDK_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                              0.1,    0.25,  0.5,    1,     2.5,   5,    10};
+                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
 void sdk_metrics_observe(eddy_service *svc, sdk_handler *h, int64_t dur_us)
 {
@@ -73,9 +73,13 @@ char *eddy_service_metrics_text(eddy_service *svc)
                   names[k], help[k], names[k]);
         for (int i = 0; i < svc->nhandlers; i++) {
             sdk_handler *h = &svc->handlers[i];
-            uint64_t v = k == 0 ? h->m.processed : k == 1 ? h->m.failed : k == 2 ? h->m.retried
-                       : k == 3 ? h->m.dead_lettered : h->m.duplicates;
-            sb_printf(&b, "eddy_handler_%s_total{service=\"%s\",topic=\"%s\",event_type=\"%s\"} %llu\n",
+            uint64_t v = k == 0   ? h->m.processed
+                         : k == 1 ? h->m.failed
+                         : k == 2 ? h->m.retried
+                         : k == 3 ? h->m.dead_lettered
+                                  : h->m.duplicates;
+            sb_printf(&b,
+                      "eddy_handler_%s_total{service=\"%s\",topic=\"%s\",event_type=\"%s\"} %llu\n",
                       names[k], svc->name, h->topic, h->event_type, (unsigned long long)v);
         }
     }
@@ -87,20 +91,28 @@ char *eddy_service_metrics_text(eddy_service *svc)
         for (int j = 0; j <= SDK_NBUCKETS; j++) {
             cum += h->m.buckets[j];
             char le[32];
-            if (j < SDK_NBUCKETS) snprintf(le, sizeof le, "%g", BUCKETS[j]);
-            else snprintf(le, sizeof le, "+Inf");
-            sb_printf(&b, "eddy_handler_processing_seconds_bucket{service=\"%s\",topic=\"%s\","
-                          "event_type=\"%s\",le=\"%s\"} %llu\n",
+            if (j < SDK_NBUCKETS)
+                snprintf(le, sizeof le, "%g", BUCKETS[j]);
+            else
+                snprintf(le, sizeof le, "+Inf");
+            sb_printf(&b,
+                      "eddy_handler_processing_seconds_bucket{service=\"%s\",topic=\"%s\","
+                      "event_type=\"%s\",le=\"%s\"} %llu\n",
                       svc->name, h->topic, h->event_type, le, (unsigned long long)cum);
         }
-        sb_printf(&b, "eddy_handler_processing_seconds_sum{service=\"%s\",topic=\"%s\","
-                      "event_type=\"%s\"} %.6f\n", svc->name, h->topic, h->event_type, h->m.sum_s);
-        sb_printf(&b, "eddy_handler_processing_seconds_count{service=\"%s\",topic=\"%s\","
-                      "event_type=\"%s\"} %llu\n", svc->name, h->topic, h->event_type,
-                  (unsigned long long)h->m.processed);
+        sb_printf(&b,
+                  "eddy_handler_processing_seconds_sum{service=\"%s\",topic=\"%s\","
+                  "event_type=\"%s\"} %.6f\n",
+                  svc->name, h->topic, h->event_type, h->m.sum_s);
+        sb_printf(&b,
+                  "eddy_handler_processing_seconds_count{service=\"%s\",topic=\"%s\","
+                  "event_type=\"%s\"} %llu\n",
+                  svc->name, h->topic, h->event_type, (unsigned long long)h->m.processed);
     }
-    sb_printf(&b, "# HELP eddy_handler_processing_quantile_seconds P50/P95/P99 over the last %d "
-                  "events\n# TYPE eddy_handler_processing_quantile_seconds gauge\n", SDK_RESERVOIR);
+    sb_printf(&b,
+              "# HELP eddy_handler_processing_quantile_seconds P50/P95/P99 over the last %d "
+              "events\n# TYPE eddy_handler_processing_quantile_seconds gauge\n",
+              SDK_RESERVOIR);
     float tmp[SDK_RESERVOIR];
     for (int i = 0; i < svc->nhandlers; i++) {
         sdk_handler *h = &svc->handlers[i];
@@ -110,18 +122,22 @@ char *eddy_service_metrics_text(eddy_service *svc)
         static const double q[] = {0.5, 0.95, 0.99};
         for (int k = 0; k < 3; k++) {
             uint32_t idx = (uint32_t)(q[k] * (h->m.nres - 1) + 0.5);
-            sb_printf(&b, "eddy_handler_processing_quantile_seconds{service=\"%s\",topic=\"%s\","
-                          "event_type=\"%s\",quantile=\"%g\"} %.6f\n",
+            sb_printf(&b,
+                      "eddy_handler_processing_quantile_seconds{service=\"%s\",topic=\"%s\","
+                      "event_type=\"%s\",quantile=\"%g\"} %.6f\n",
                       svc->name, h->topic, h->event_type, q[k], (double)tmp[idx]);
         }
     }
-    sb_printf(&b, "# TYPE eddy_dlq_published_total counter\neddy_dlq_published_total{service=\"%s\"} %llu\n",
-              svc->name, (unsigned long long)svc->dlq_total);
+    sb_printf(
+        &b,
+        "# TYPE eddy_dlq_published_total counter\neddy_dlq_published_total{service=\"%s\"} %llu\n",
+        svc->name, (unsigned long long)svc->dlq_total);
     sb_printf(&b, "# TYPE eddy_poison_total counter\neddy_poison_total{service=\"%s\"} %llu\n",
               svc->name, (unsigned long long)svc->poison_total);
     pthread_mutex_unlock(&svc->mmu);
-    sb_printf(&b, "# TYPE eddy_outbox_published_total counter\n"
-                  "eddy_outbox_published_total{service=\"%s\"} %lld\n",
+    sb_printf(&b,
+              "# TYPE eddy_outbox_published_total counter\n"
+              "eddy_outbox_published_total{service=\"%s\"} %lld\n",
               svc->name, svc->relay ? (long long)eddy_relay_published(svc->relay) : 0LL);
     for (int i = 0; i < svc->ncomponents; i++) {
         if (!svc->components[i].metrics) continue;
@@ -169,17 +185,15 @@ int eddy_service_route(eddy_service *svc, const char *method, const char *path_p
 
 eddy_store *sdk_http_store(eddy_service *svc)
 {
-    if (!svc->http_store && eddy_store_open(svc->store_url, &svc->http_store) < 0)
-        return NULL;
+    if (!svc->http_store && eddy_store_open(svc->store_url, &svc->http_store) < 0) return NULL;
     return svc->http_store;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, char *body, const char *ctype)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(body ? strlen(body) : 0,
-                                                             body ? body : (char *)"",
-                                                             body ? MHD_RESPMEM_MUST_FREE
-                                                                  : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(body ? strlen(body) : 0, body ? body : (char *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Content-Type", ctype);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -187,9 +201,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, char *body, c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     eddy_service *svc = cls;
     http_req *rq = *con_cls;
@@ -216,8 +229,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (rq->too_large)
-        return reply(c, 413, eddy_http_error(&status, 413, "request body too large (limit %d bytes)",
-                                             MAX_BODY), "application/json");
+        return reply(
+            c, 413,
+            eddy_http_error(&status, 413, "request body too large (limit %d bytes)", MAX_BODY),
+            "application/json");
     if (!strcmp(url, "/metrics")) {
         if (strcmp(method, "GET")) goto bad_method;
         return reply(c, 200, eddy_service_metrics_text(svc), "text/plain; version=0.0.4");
@@ -235,7 +250,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             continue;
         prefix_match = 1;
         if (strcmp(method, r->method)) continue;
-        eddy_http_req req = {method, url, rq->body, rq->len,
+        eddy_http_req req = {method,
+                             url,
+                             rq->body,
+                             rq->len,
                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Correlation-Id"),
                              MHD_lookup_connection_value(c, MHD_HEADER_KIND, "traceparent")};
         char *body = r->fn(svc, &req, &status, r->arg);
@@ -292,10 +310,10 @@ int sdk_http_start(eddy_service *svc, const char *listen_on)
     getsockname(fd, (struct sockaddr *)&a, &al);
     svc->http_port = ntohs(a.sin_port);
     svc->http_listen_fd = fd;
-    svc->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, svc,
-                                MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-                                on_completed, svc, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                MHD_OPTION_END);
+    svc->mhd =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, svc,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                         svc, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!svc->mhd) {
         close(fd);
         sdk_log(svc->name, "http: libmicrohttpd failed to start");

@@ -77,8 +77,10 @@ int eddy_tx_begin(eddy_store *st, const char *source, const char *correlation_id
         tx->correlation_id = sdk_xstrdup(id);
     }
     tx->causation_id = sdk_xstrdup(tx->correlation_id);
-    if (traceparent && eddy_trace_valid(traceparent)) eddy_trace_child(traceparent, tx->traceparent);
-    else eddy_trace_new(tx->traceparent);
+    if (traceparent && eddy_trace_valid(traceparent))
+        eddy_trace_child(traceparent, tx->traceparent);
+    else
+        eddy_trace_new(tx->traceparent);
     *out = tx;
     return 0;
 }
@@ -87,7 +89,8 @@ void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span)
 {
     eddy_event_set(&tx->correlation_id, cause->correlation_id);
     eddy_event_set(&tx->causation_id, cause->event_id);
-    if (span && eddy_trace_valid(span)) snprintf(tx->traceparent, sizeof tx->traceparent, "%s", span);
+    if (span && eddy_trace_valid(span))
+        snprintf(tx->traceparent, sizeof tx->traceparent, "%s", span);
 }
 
 int sdk_tx_published(const eddy_tx *tx)
@@ -110,8 +113,7 @@ int eddy_tx_exec(eddy_tx *tx, const char *sql, int n, const char *const *params)
     return eddy_store_exec(tx->st, sql, n, params);
 }
 
-int eddy_tx_query(eddy_tx *tx, const char *sql, int n, const char *const *params,
-                  eddy_rows **out)
+int eddy_tx_query(eddy_tx *tx, const char *sql, int n, const char *const *params, eddy_rows **out)
 {
     return eddy_store_query(tx->st, sql, n, params, out);
 }
@@ -146,8 +148,8 @@ int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char 
         return src;
     }
     char *env = eddy_event_to_json(ev);
-    const char *p[] = {ev->event_id, topic, key, ev->event_type, ev->correlation_id, env,
-                       ev->timestamp};
+    const char *p[] = {ev->event_id,       topic, key,          ev->event_type,
+                       ev->correlation_id, env,   ev->timestamp};
     int rc = eddy_store_exec(tx->st,
                              "INSERT INTO eddy_outbox (event_id, topic, msg_key, event_type,"
                              " correlation_id, envelope, created_at)"
@@ -225,10 +227,21 @@ rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra, vo
                              char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
-    static const char *defaults[] = {
-        "enable.idempotence", "true", "acks", "all", "message.timeout.ms", "0",
-        "linger.ms", "2", "reconnect.backoff.max.ms", "1000",
-        "topic.metadata.refresh.interval.ms", "5000", "log_level", "3", NULL};
+    static const char *defaults[] = {"enable.idempotence",
+                                     "true",
+                                     "acks",
+                                     "all",
+                                     "message.timeout.ms",
+                                     "0",
+                                     "linger.ms",
+                                     "2",
+                                     "reconnect.backoff.max.ms",
+                                     "1000",
+                                     "topic.metadata.refresh.interval.ms",
+                                     "5000",
+                                     "log_level",
+                                     "3",
+                                     NULL};
     if (rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, errlen) != RD_KAFKA_CONF_OK)
         goto fail;
     for (int i = 0; defaults[i]; i += 2)
@@ -330,8 +343,8 @@ static int relay_recover(eddy_relay *r)
     char why[512];
     rd_kafka_resp_err_t fe = rd_kafka_fatal_error(r->rk, why, sizeof why);
     if (!fe) return 0;
-    sdk_log("relay", "producer fatal error (%s): %s; starting a new producer", rd_kafka_err2name(fe),
-            why);
+    sdk_log("relay", "producer fatal error (%s): %s; starting a new producer",
+            rd_kafka_err2name(fe), why);
     rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(r->rk, 0);
     rd_kafka_destroy(r->rk);
@@ -340,8 +353,8 @@ static int relay_recover(eddy_relay *r)
     r->failed = 0;
     r->cursor = 0;
     char err[512];
-    while (!(r->rk = sdk_producer_new(r->bootstrap, (const char *const *)r->conf, r, err,
-                                      sizeof err))) {
+    while (!(
+        r->rk = sdk_producer_new(r->bootstrap, (const char *const *)r->conf, r, err, sizeof err))) {
         sdk_log("relay", "producer: %s", err); /* the configuration worked once: retry */
         sdk_sleep_ms(1000);
     }
@@ -377,8 +390,7 @@ static int produce_batch(eddy_relay *r)
             h = sdk_event_headers(ev);
             eddy_event_free(ev);
         } else {
-            sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id,
-                    why);
+            sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id, why);
             free(why);
             h = rd_kafka_headers_new(1);
         }
@@ -386,8 +398,8 @@ static int produce_batch(eddy_relay *r)
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                RD_KAFKA_V_VALUE((void *)env, strlen(env)),
-                RD_KAFKA_V_OPAQUE((void *)(intptr_t)id), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                RD_KAFKA_V_VALUE((void *)env, strlen(env)), RD_KAFKA_V_OPAQUE((void *)(intptr_t)id),
+                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 h = NULL;
                 r->inflight++;

@@ -123,8 +123,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sdk_log(svc->name, "rebalance: assigned %d partition(s)", parts->cnt);
         rd_kafka_error_t *e = NULL;
-        if (cooperative) e = rd_kafka_incremental_assign(rk, parts);
-        else rd_kafka_assign(rk, parts);
+        if (cooperative)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
         if (e) {
             sdk_log(svc->name, "rebalance: assign: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
@@ -200,7 +202,8 @@ static char **kafka_conf(eddy_service *svc)
         const char *eq = strchr(*e, '=');
         if (!eq) continue;
         char *k = sdk_xstrndup(*e + 11, (size_t)(eq - *e - 11));
-        for (char *p = k; *p; p++) *p = *p == '_' ? '.' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        for (char *p = k; *p; p++)
+            *p = *p == '_' ? '.' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
         if (n == cap) v = sdk_xrealloc(v, (size_t)((cap *= 2) + 1) * sizeof(char *));
         v[n++] = sdk_xasprintf("%s=%s", k, eq + 1);
         free(k);
@@ -259,13 +262,13 @@ static void create_topics(eddy_service *svc)
             sdk_log(svc->name, "create topic %s: %s", names[i], err);
             continue;
         }
-        if (minisr && *minisr &&
-            rd_kafka_NewTopic_set_config(nt[k], "min.insync.replicas", minisr))
+        if (minisr && *minisr && rd_kafka_NewTopic_set_config(nt[k], "min.insync.replicas", minisr))
             sdk_log(svc->name, "create topic %s: min.insync.replicas=%s refused", names[i], minisr);
         k++;
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(svc->dlq_rk);
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(svc->dlq_rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *o =
+        rd_kafka_AdminOptions_new(svc->dlq_rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(o, 5000, NULL, 0);
     rd_kafka_AdminOptions_set_request_timeout(o, 5000, NULL, 0);
     rd_kafka_CreateTopics(svc->dlq_rk, nt, (size_t)k, o, q);
@@ -388,8 +391,10 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(svc->nhandlers);
         for (int i = 0; i < svc->nhandlers; i++) {
             int dup = 0;
-            for (int j = 0; j < i; j++) dup |= !strcmp(svc->handlers[i].topic, svc->handlers[j].topic);
-            if (!dup) rd_kafka_topic_partition_list_add(l, svc->handlers[i].topic, RD_KAFKA_PARTITION_UA);
+            for (int j = 0; j < i; j++)
+                dup |= !strcmp(svc->handlers[i].topic, svc->handlers[j].topic);
+            if (!dup)
+                rd_kafka_topic_partition_list_add(l, svc->handlers[i].topic, RD_KAFKA_PARTITION_UA);
         }
         rd_kafka_resp_err_t e = rd_kafka_subscribe(svc->rk, l);
         rd_kafka_topic_partition_list_destroy(l);
@@ -407,8 +412,8 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
     rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"));
     if (rc < 0) return rc;
     svc->started = 1;
-    sdk_log(svc->name, "started (store %s, brokers %s)", eddy_store_is_postgres(svc->store) ?
-            "postgres" : svc->store_url, svc->bootstrap);
+    sdk_log(svc->name, "started (store %s, brokers %s)",
+            eddy_store_is_postgres(svc->store) ? "postgres" : svc->store_url, svc->bootstrap);
     return 0;
 }
 
@@ -551,8 +556,8 @@ static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *
         sdk_log(svc->name, "DLQ producer fatal error (%s): %s; starting a new producer",
                 rd_kafka_err2name(fe), why);
         char **kc = kafka_conf(svc), err[512];
-        rd_kafka_t *rk = sdk_producer_new(svc->bootstrap, (const char *const *)kc, NULL, err,
-                                          sizeof err);
+        rd_kafka_t *rk =
+            sdk_producer_new(svc->bootstrap, (const char *const *)kc, NULL, err, sizeof err);
         free_strv(kc);
         if (rk) {
             rd_kafka_purge(svc->dlq_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -625,8 +630,8 @@ static int backoff_delay(eddy_service *svc, int attempt)
     return (int)(d / 2 + (d > 1 ? (int64_t)(r % (unsigned)(d / 2 + 1)) : 0));
 }
 
-static void span_write(eddy_service *svc, const eddy_event *ev, const char *span,
-                       int64_t dur_us, const char *outcome, int attempt)
+static void span_write(eddy_service *svc, const eddy_event *ev, const char *span, int64_t dur_us,
+                       const char *outcome, int attempt)
 {
     if (!svc->trace) return;
     json_t *o = json_object();
@@ -636,7 +641,8 @@ static void span_write(eddy_service *svc, const eddy_event *ev, const char *span
     json_object_set_new(o, "service", json_string(svc->name));
     json_object_set_new(o, "traceId", json_stringn(span + 3, 32));
     json_object_set_new(o, "spanId", json_stringn(span + 36, 16));
-    if (ev->traceparent) json_object_set_new(o, "parentSpanId", json_stringn(ev->traceparent + 36, 16));
+    if (ev->traceparent)
+        json_object_set_new(o, "parentSpanId", json_stringn(ev->traceparent + 36, 16));
     json_object_set_new(o, "correlationId", json_string(ev->correlation_id));
     json_object_set_new(o, "eventId", json_string(ev->event_id));
     json_object_set_new(o, "topic", json_string(ev->topic));
@@ -669,7 +675,8 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
     ev->offset = m->offset;
     if (m->key) ev->key = sdk_xstrndup(m->key, m->key_len);
     if (!ev->traceparent) ev->traceparent = sdk_msg_header(m, "traceparent");
-    if (ev->traceparent && !eddy_trace_valid(ev->traceparent)) eddy_event_set(&ev->traceparent, NULL);
+    if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
+        eddy_event_set(&ev->traceparent, NULL);
 
     sdk_handler *h = NULL;
     for (int i = 0; i < svc->nhandlers; i++)
@@ -692,8 +699,10 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
     }
 
     char span[56];
-    if (ev->traceparent) eddy_trace_child(ev->traceparent, span);
-    else eddy_trace_new(span);
+    if (ev->traceparent)
+        eddy_trace_child(ev->traceparent, span);
+    else
+        eddy_trace_new(span);
     int done = 0;
     int attempt;
     char *last_error = NULL;
@@ -802,7 +811,8 @@ int eddy_service_run(eddy_service *svc)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->rk, 200);
         if (!m) continue;
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && sdk_mono_us() - last_err_log > 5000000) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                sdk_mono_us() - last_err_log > 5000000) {
                 sdk_log(svc->name, "consumer: %s", rd_kafka_message_errstr(m));
                 last_err_log = sdk_mono_us();
             }
@@ -812,15 +822,15 @@ int eddy_service_run(eddy_service *svc)
         int done = process(svc, m);
         if (done) {
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-                m->offset + 1;
+            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
+                ->offset = m->offset + 1;
             rd_kafka_offsets_store(svc->rk, l);
             rd_kafka_topic_partition_list_destroy(l);
         } else if (!stopping(svc)) {
             /* The DLQ was unreachable: go back to this message and try again. */
             rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-                m->offset;
+            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
+                ->offset = m->offset;
             rd_kafka_seek_partitions(svc->rk, l, 5000);
             rd_kafka_topic_partition_list_destroy(l);
             sdk_sleep_ms(500);
@@ -831,7 +841,8 @@ int eddy_service_run(eddy_service *svc)
     int rc = 0;
     if (svc->rk) {
         rd_kafka_resp_err_t e = rd_kafka_commit(svc->rk, NULL, 0);
-        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) sdk_log(svc->name, "commit: %s", rd_kafka_err2str(e));
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            sdk_log(svc->name, "commit: %s", rd_kafka_err2str(e));
         rd_kafka_consumer_close(svc->rk);
     }
     for (int i = svc->ncomponents - 1; i >= 0; i--)

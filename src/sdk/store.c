@@ -76,16 +76,19 @@ int eddy_store_open(const char *url, eddy_store **out)
     } else {
         const char *path = !strncmp(url, "sqlite:", 7) ? url + 7 : url;
         if (!strncmp(path, "//", 2)) path += 2;
-        if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                                SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+        if (sqlite3_open_v2(path, &st->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                            NULL) != SQLITE_OK) {
             sdk_log("store", "sqlite open %s failed: %s", path,
                     st->db ? sqlite3_errmsg(st->db) : "?");
             eddy_store_close(st);
             return EDDY_ERR_IO;
         }
         sqlite3_busy_timeout(st->db, 30000);
-        sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                             " PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+        sqlite3_exec(st->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     " PRAGMA foreign_keys=ON;",
+                     NULL, NULL, NULL);
     }
     *out = st;
     return 0;
@@ -110,8 +113,10 @@ static char *sqlite_sql(const char *sql)
     char *o = sdk_xstrdup(sql);
     int q = 0;
     for (char *p = o; *p; p++) {
-        if (*p == '\'') q = !q;
-        else if (!q && *p == '$' && p[1] >= '0' && p[1] <= '9') *p = '?';
+        if (*p == '\'')
+            q = !q;
+        else if (!q && *p == '$' && p[1] >= '0' && p[1] <= '9')
+            *p = '?';
     }
     return o;
 }
@@ -133,21 +138,20 @@ static int pg_code(eddy_store *st, PGresult *r)
         PQreset(st->conn);
         return EDDY_ERR_TRANSIENT;
     }
-    if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") ||
-                  !strncmp(state, "08", 2) || !strncmp(state, "57", 2)))
+    if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strncmp(state, "08", 2) ||
+                  !strncmp(state, "57", 2)))
         return EDDY_ERR_TRANSIENT;
     return EDDY_ERR_PERMANENT;
 }
 
-static int run(eddy_store *st, const char *sql, int n, const char *const *params,
-               eddy_rows **out)
+static int run(eddy_store *st, const char *sql, int n, const char *const *params, eddy_rows **out)
 {
     if (out) *out = NULL;
     st->err[0] = 0;
     if (st->pg) {
-        PGresult *r = (n == 0 && !out) ? PQexec(st->conn, sql)
-                                       : PQexecParams(st->conn, sql, n, NULL, params, NULL,
-                                                      NULL, 0);
+        PGresult *r = (n == 0 && !out)
+                          ? PQexec(st->conn, sql)
+                          : PQexecParams(st->conn, sql, n, NULL, params, NULL, NULL, 0);
         ExecStatusType s = PQresultStatus(r);
         if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
             int rc = pg_code(st, r);
@@ -185,8 +189,10 @@ static int run(eddy_store *st, const char *sql, int n, const char *const *params
     }
     stmt_slot *slot = NULL, *lru = &st->cache[0];
     for (int i = 0; i < STMT_CACHE && !slot; i++) {
-        if (st->cache[i].sql && !strcmp(st->cache[i].sql, s)) slot = &st->cache[i];
-        else if (st->cache[i].used < lru->used) lru = &st->cache[i];
+        if (st->cache[i].sql && !strcmp(st->cache[i].sql, s))
+            slot = &st->cache[i];
+        else if (st->cache[i].used < lru->used)
+            lru = &st->cache[i];
     }
     int rc;
     if (!slot) {
@@ -207,8 +213,10 @@ static int run(eddy_store *st, const char *sql, int n, const char *const *params
     slot->used = ++st->tick;
     sqlite3_stmt *stmt = slot->stmt;
     for (int i = 0; i < n; i++) {
-        if (params[i]) sqlite3_bind_text(stmt, i + 1, params[i], -1, SQLITE_TRANSIENT);
-        else sqlite3_bind_null(stmt, i + 1);
+        if (params[i])
+            sqlite3_bind_text(stmt, i + 1, params[i], -1, SQLITE_TRANSIENT);
+        else
+            sqlite3_bind_null(stmt, i + 1);
     }
     eddy_rows *rows = NULL;
     if (out) {

@@ -86,8 +86,7 @@ void sdk_sleep_ms(int ms)
 {
     if (ms <= 0) return;
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
 void sdk_log(const char *svc, const char *fmt, ...)

@@ -185,8 +185,8 @@ int httpc_request(const char *host, const char *port, const char *method, const 
                     for (char *l = strstr(buf, "\r\n"); l && l < e; l = strstr(l + 2, "\r\n")) {
                         char *h = l + 2;
                         if (!strncasecmp(h, "Content-Length:", 15)) clen = atoll(h + 15);
-                        if (!strncasecmp(h, "Transfer-Encoding:", 18) &&
-                            strstr(h, "chunked") && strstr(h, "chunked") < strstr(h, "\r\n"))
+                        if (!strncasecmp(h, "Transfer-Encoding:", 18) && strstr(h, "chunked") &&
+                            strstr(h, "chunked") < strstr(h, "\r\n"))
                             chunked = 1;
                     }
                     if (chunked) clen = -1;
@@ -274,8 +274,10 @@ int httpc_parse_url(const char *url, char *host, size_t host_len, char *port, si
         if (!rb) return -1;
         *rb = 0;
         hs = hostport + 1;
-        if (rb[1] == ':') ps = rb + 2;
-        else if (rb[1]) return -1;
+        if (rb[1] == ':')
+            ps = rb + 2;
+        else if (rb[1])
+            return -1;
     } else {
         char *c = strrchr(hostport, ':');
         if (c) {

@@ -12,8 +12,8 @@
 #define HTTPC_INTERNAL __attribute__((visibility("hidden")))
 
 typedef struct httpc_resp {
-    int status;  /* e.g. 200 */
-    char *body;  /* malloc'd, NUL-terminated */
+    int status; /* e.g. 200 */
+    char *body; /* malloc'd, NUL-terminated */
     size_t len;
 } httpc_resp;
 
@@ -21,8 +21,8 @@ typedef struct httpc_resp {
  * EDDY_ERR_PERMANENT (malformed answer, over max_bytes) with the reason in err. */
 HTTPC_INTERNAL int httpc_request(const char *host, const char *port, const char *method,
                                  const char *path, const char *content_type, const char *body,
-                                 size_t body_len, int timeout_ms, size_t max_bytes,
-                                 httpc_resp *out, char *err, size_t errlen);
+                                 size_t body_len, int timeout_ms, size_t max_bytes, httpc_resp *out,
+                                 char *err, size_t errlen);
 HTTPC_INTERNAL void httpc_resp_free(httpc_resp *r);
 
 /* Splits "http://HOST[:PORT][/PREFIX]" (HOST may be [v6]; PORT defaults to 80, must be

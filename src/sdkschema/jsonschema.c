@@ -69,7 +69,10 @@ static void sb_put(sbuf *b, const char *s, size_t n)
     b->n += n;
     b->p[b->n] = 0;
 }
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_puts(sbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 /* Returns a malloc'd ERE or NULL with the reason in why. */
 static char *ecma_to_ere(const char *src, const char **why)
@@ -188,8 +191,10 @@ static const json_t *resolve_ref(const json_t *root, const char *ref)
         size_t n = 0;
         while (*p && *p != '/') {
             char c = *p++;
-            if (c == '~' && *p == '0') c = '~', p++;
-            else if (c == '~' && *p == '1') c = '/', p++;
+            if (c == '~' && *p == '0')
+                c = '~', p++;
+            else if (c == '~' && *p == '1')
+                c = '/', p++;
             else if (c == '%' && p[0] && p[1]) {
                 /* percent-encoded (URI fragment) */
                 char hex[3] = {p[0], p[1], 0};
@@ -256,8 +261,7 @@ static const regex_t *find_re(const eddy_jsonschema *s, const json_t *owner, con
 /* Walks every value of the schema document: compiles "pattern"s and patternProperties keys of
  * schema objects, checks "$ref"s resolve. Walking data values (enum, const) too is harmless
  * except that a "pattern" key inside them would be compiled: only strings count. */
-static int compile_walk(eddy_jsonschema *s, const json_t *node, int depth, char *err,
-                        size_t errlen)
+static int compile_walk(eddy_jsonschema *s, const json_t *node, int depth, char *err, size_t errlen)
 {
     if (depth > JS_MAX_DEPTH) {
         seterr(err, errlen, "schema nested deeper than %d", JS_MAX_DEPTH);
@@ -364,7 +368,10 @@ static const char *type_name(const json_t *v)
 }
 
 /* No libm: libeddy's link line stays as it is. */
-static double dabs(double d) { return d < 0 ? -d : d; }
+static double dabs(double d)
+{
+    return d < 0 ? -d : d;
+}
 
 /* Distance from d to the nearest integer (0 for |d| >= 2^52, where every double is one). */
 static double frac_dist(double d)
@@ -398,8 +405,10 @@ static void show(const json_t *v, char *out, size_t n)
         snprintf(out, n, "(value)");
         return;
     }
-    if (strlen(d) > 40) snprintf(out, n, "%.37s...", d);
-    else snprintf(out, n, "%s", d);
+    if (strlen(d) > 40)
+        snprintf(out, n, "%.37s...", d);
+    else
+        snprintf(out, n, "%s", d);
     free(d);
 }
 
@@ -436,7 +445,10 @@ static void path_pop(js_ctx *c, size_t old)
     c->path[old] = 0;
 }
 
-static double num(const json_t *v) { return json_number_value(v); }
+static double num(const json_t *v)
+{
+    return json_number_value(v);
+}
 
 static size_t utf8_len(const char *s, size_t n)
 {
@@ -494,16 +506,16 @@ static int check_number(js_ctx *c, const json_t *sch, const json_t *v)
     const json_t *exmax = json_object_get(sch, "exclusiveMaximum");
     if ((k = json_object_get(sch, "minimum")) && json_is_number(k)) {
         if (json_is_true(exmin)) {
-            if (!(x > num(k))) return fail(c, "%s is not greater than exclusiveMinimum %g", sv,
-                                           num(k));
+            if (!(x > num(k)))
+                return fail(c, "%s is not greater than exclusiveMinimum %g", sv, num(k));
         } else if (x < num(k)) {
             return fail(c, "%s is less than minimum %g", sv, num(k));
         }
     }
     if ((k = json_object_get(sch, "maximum")) && json_is_number(k)) {
         if (json_is_true(exmax)) {
-            if (!(x < num(k))) return fail(c, "%s is not less than exclusiveMaximum %g", sv,
-                                           num(k));
+            if (!(x < num(k)))
+                return fail(c, "%s is not less than exclusiveMaximum %g", sv, num(k));
         } else if (x > num(k)) {
             return fail(c, "%s is greater than maximum %g", sv, num(k));
         }

@@ -36,8 +36,8 @@ typedef struct sr_schema {
 typedef struct sr_map {
     char *subject;
     int major;
-    sr_schema *schema;   /* NULL: no schema registered for the subject */
-    long long expires;   /* monotonic ms; 0 = never */
+    sr_schema *schema; /* NULL: no schema registered for the subject */
+    long long expires; /* monotonic ms; 0 = never */
 } sr_map;
 
 struct eddy_schema_registry {
@@ -127,8 +127,8 @@ void eddy_schema_registry_free(eddy_schema_registry *r)
 void eddy_schema_registry_set_unregistered(eddy_schema_registry *r, int policy)
 {
     pthread_mutex_lock(&r->mu);
-    r->unregistered = policy == EDDY_SCHEMA_UNREGISTERED_REFUSE ? policy
-                                                                : EDDY_SCHEMA_UNREGISTERED_ALLOW;
+    r->unregistered =
+        policy == EDDY_SCHEMA_UNREGISTERED_REFUSE ? policy : EDDY_SCHEMA_UNREGISTERED_ALLOW;
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -183,9 +183,8 @@ static int call(eddy_schema_registry *r, const char *method, const char *path, c
     httpc_resp resp;
     r->requests++;
     char e[256] = "";
-    int rc = httpc_request(r->host, r->port, method, full,
-                           "application/vnd.schemaregistry.v1+json", body,
-                           body ? strlen(body) : 0, r->timeout_ms, SR_MAX_ANSWER, &resp, e,
+    int rc = httpc_request(r->host, r->port, method, full, "application/vnd.schemaregistry.v1+json",
+                           body, body ? strlen(body) : 0, r->timeout_ms, SR_MAX_ANSWER, &resp, e,
                            sizeof e);
     if (rc) {
         seterr(err, errlen, "schema registry %s %s: %s", method, path, e);
@@ -238,8 +237,8 @@ static void format_409(const char *msg, char *out, size_t cap)
             /* the description may contain quotes: it ends at "', path:" */
             const char *de = ds ? strstr(ds + 13, "', path:'") : NULL;
             int dsl = ds ? (de ? (int)(de - (ds + 13)) : (int)strcspn(ds + 13, "'")) : 0;
-            int w = snprintf(out + n, cap - n, "%s%.*s at %.*s: %.*s", n ? "; " : "", etl,
-                             et + 11, psl, ps ? ps + 6 : "", dsl, ds ? ds + 13 : "");
+            int w = snprintf(out + n, cap - n, "%s%.*s at %.*s: %.*s", n ? "; " : "", etl, et + 11,
+                             psl, ps ? ps + 6 : "", dsl, ds ? ds + 13 : "");
             if (w > 0) n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
         } else {
             size_t tl = strlen(tail);
@@ -309,8 +308,8 @@ int eddy_schema_register(eddy_schema_registry *r, const char *subject, const cha
     if (status == 409) {
         char why[1500];
         format_409(json_string_value(json_object_get(ans, "message")), why, sizeof why);
-        seterr(err, errlen, "registry refused the schema for %s as incompatible (409): %s",
-               subject, why);
+        seterr(err, errlen, "registry refused the schema for %s as incompatible (409): %s", subject,
+               why);
         rc = EDDY_ERR_PERMANENT;
         goto out;
     }
@@ -370,8 +369,7 @@ static sr_schema *adopt(eddy_schema_registry *r, const char *subject, const json
     const char *text = json_string_value(json_object_get(ans, "schema"));
     char e[512];
     if (!type || strcmp(type, "JSON") != 0) {
-        snprintf(e, sizeof e, "it is %s, libeddy validates JSON Schema only",
-                 type ? type : "AVRO");
+        snprintf(e, sizeof e, "it is %s, libeddy validates JSON Schema only", type ? type : "AVRO");
         s->unusable = xstrdup(e);
     } else if (!text) {
         s->unusable = xstrdup("the registry answer has no schema text");
@@ -403,8 +401,8 @@ static void remember(eddy_schema_registry *r, const char *subject, int major, sr
         r->maps = realloc(r->maps, r->capmaps * sizeof *r->maps);
         if (!r->maps) abort();
     }
-    r->maps[r->nmaps++] = (sr_map){xstrdup(subject), major, s,
-                                    expiring ? now_ms() + r->recheck_ms : 0};
+    r->maps[r->nmaps++] =
+        (sr_map){xstrdup(subject), major, s, expiring ? now_ms() + r->recheck_ms : 0};
 }
 
 /* Finds the schema for (subject, major), asking the registry if needed (mutex held).
@@ -476,9 +474,9 @@ int eddy_schema_validate(eddy_schema_registry *r, const char *topic, const char 
     return eddy_schema_validate_event(r, topic, NULL, event_version, payload, err, errlen);
 }
 
-int eddy_schema_validate_event(eddy_schema_registry *r, const char *topic,
-                               const char *event_type, const char *event_version,
-                               const json_t *payload, char *err, size_t errlen)
+int eddy_schema_validate_event(eddy_schema_registry *r, const char *topic, const char *event_type,
+                               const char *event_version, const json_t *payload, char *err,
+                               size_t errlen)
 {
     if (err && errlen) err[0] = 0;
     if (!r || !topic || !*topic) {
@@ -512,8 +510,8 @@ int eddy_schema_validate_event(eddy_schema_registry *r, const char *topic,
         return 0;
     }
     if (!s->js) {
-        seterr(err, errlen, "schema %s version %d (id %d) cannot be used: %s", subject,
-               s->version, s->id, s->unusable);
+        seterr(err, errlen, "schema %s version %d (id %d) cannot be used: %s", subject, s->version,
+               s->id, s->unusable);
         return EDDY_ERR_PERMANENT;
     }
     char e[768];

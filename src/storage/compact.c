@@ -49,7 +49,10 @@
 #include "storage/plog_int.h"
 
 static int g_crash_stage;
-void plog_test_compact_crash_after(int stage) { g_crash_stage = stage; }
+void plog_test_compact_crash_after(int stage)
+{
+    g_crash_stage = stage;
+}
 
 /* ------------------------------------------------------------------ key map ---- */
 
@@ -213,10 +216,10 @@ typedef struct cleaner {
     kmap *map;
     int64_t now, delete_retention_ms;
     int64_t batch_max_ts;
-    int fd;        /* output, -1 = dry run */
-    int64_t out;   /* bytes written */
+    int fd;      /* output, -1 = dry run */
+    int64_t out; /* bytes written */
     int64_t dropped;
-    wbuf kept;     /* kept raw records of the current batch */
+    wbuf kept; /* kept raw records of the current batch */
     int32_t nkept, nseen;
 } cleaner;
 
@@ -302,8 +305,8 @@ static seg *reload_seg(plog *l, int64_t base, int *rc)
 static int clean_seg(plog *l, int32_t i, kmap *map, int64_t now)
 {
     seg *s = l->segs[i];
-    cleaner c = {.map = map, .now = now, .delete_retention_ms = l->cfg.delete_retention_ms,
-                 .fd = -1};
+    cleaner c = {
+        .map = map, .now = now, .delete_retention_ms = l->cfg.delete_retention_ms, .fd = -1};
     wbuf_init(&c.kept, 0);
     int rc = each_batch(s, clean_batch, &c);
     if (rc || c.dropped == 0) {
@@ -405,8 +408,10 @@ int plog_compact(plog *l, int64_t now_ms)
     for (int32_t i = 0; !rc && i < l->nsegs - 1;) {
         int64_t base = l->segs[i]->base;
         int r = clean_seg(l, i, &map, now_ms);
-        if (r < 0) rc = r;
-        else n += r;
+        if (r < 0)
+            rc = r;
+        else
+            n += r;
         if (i < l->nsegs && l->segs[i]->base == base) i++; /* else removed: same index again */
     }
     kmap_free(&map);

@@ -40,8 +40,7 @@ static void notify(flusher *f)
 {
     if (f->notify_fd < 0) return;
     uint64_t one = 1;
-    while (write(f->notify_fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    while (write(f->notify_fd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
 static void sync_one(plog *l, void *arg)

@@ -54,7 +54,10 @@
 #define DB_CHUNK (8LL << 20)
 static int64_t g_db_keep = 32LL << 20; /* DB_KEEP; 0 = drop-behind off */
 
-void plog_set_drop_behind(int64_t keep_bytes) { g_db_keep = keep_bytes > 0 ? keep_bytes : 0; }
+void plog_set_drop_behind(int64_t keep_bytes)
+{
+    g_db_keep = keep_bytes > 0 ? keep_bytes : 0;
+}
 #define PREALLOC_STEP (64LL << 20)
 #define PREALLOC_MIN (64LL << 10)
 #define SCAN_BUF (1 << 20)
@@ -171,7 +174,10 @@ void pl_scan_init(pl_scanner *s, int fd, int64_t limit, size_t cap)
     s->blen = 0;
 }
 
-void pl_scan_free(pl_scanner *s) { free(s->buf); }
+void pl_scan_free(pl_scanner *s)
+{
+    free(s->buf);
+}
 
 /* n bytes at pos, or NULL when the file (limit) has fewer or on a read error. */
 const uint8_t *pl_scan_get(pl_scanner *s, int64_t pos, size_t n)
@@ -200,7 +206,10 @@ const uint8_t *pl_scan_get(pl_scanner *s, int64_t pos, size_t n)
 
 /* ------------------------------------------------------------------ segments ---- */
 
-void pl_seg_ref(seg *s) { __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL); }
+void pl_seg_ref(seg *s)
+{
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+}
 
 static void seg_free(seg *s)
 {
@@ -216,7 +225,10 @@ void pl_seg_unref(seg *s)
     if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) seg_free(s);
 }
 
-char *pl_seg_file(const seg *s, const char *ext) { return xasprintf("%s%s", s->path, ext); }
+char *pl_seg_file(const seg *s, const char *ext)
+{
+    return xasprintf("%s%s", s->path, ext);
+}
 
 seg *pl_seg_new(const char *dir, int64_t base)
 {
@@ -346,8 +358,8 @@ void pl_seg_unlink_files(seg *s)
 /* Scans batches from `pos` (offset `expect` next) and appends index entries. Stops at the first
  * bad batch or the end. Returns the position where valid data ends; *why names the reason
  * (NULL = clean end of file, "zero" = zero batchLength). */
-int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size,
-                        int64_t next_base, const char **why)
+int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size, int64_t next_base,
+                    const char **why)
 {
     pl_scanner sc;
     pl_scan_init(&sc, s->fd, file_size, SCAN_BUF);
@@ -423,8 +435,8 @@ static bool seg_load_indexes(seg *s, const plog_config *cfg, int64_t file_size, 
     for (size_t i = 0; i < n2 / TIDX_ENTRY; i++) {
         int64_t ts = (int64_t)be64(b2 + i * TIDX_ENTRY);
         int32_t rel = (int32_t)be32(b2 + i * TIDX_ENTRY + 8);
-        if (rel < 0 || (s->ntidx > 0 && (ts <= s->tidx[s->ntidx - 1].ts ||
-                                         rel < s->tidx[s->ntidx - 1].rel)))
+        if (rel < 0 ||
+            (s->ntidx > 0 && (ts <= s->tidx[s->ntidx - 1].ts || rel < s->tidx[s->ntidx - 1].rel)))
             goto out;
         tidx_push(s, ts, rel);
     }
@@ -500,16 +512,20 @@ static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
     s->size = end;
     if (end < fsize) {
         if (why && !strcmp(why, "zero")) {
-            LOGI("storage", "%s: end of log at byte %" PRId64 " (zero tail of %" PRId64
-                 " bytes, preallocated)", p, end, fsize - end);
+            LOGI("storage",
+                 "%s: end of log at byte %" PRId64 " (zero tail of %" PRId64
+                 " bytes, preallocated)",
+                 p, end, fsize - end);
         } else if (last) {
-            LOGW("storage", "%s: %s at byte %" PRId64 " (offset %" PRId64 "): cut %" PRId64
-                 " bytes", p, why ? why : "?", end, s->next_off, fsize - end);
+            LOGW("storage",
+                 "%s: %s at byte %" PRId64 " (offset %" PRId64 "): cut %" PRId64 " bytes", p,
+                 why ? why : "?", end, s->next_off, fsize - end);
         } else {
-            LOGE("storage", "%s: CORRUPT non-last segment: %s at byte %" PRId64 " (offset %"
-                 PRId64 "); cut %" PRId64 " bytes; offsets %" PRId64 "..%" PRId64
-                 " are lost, later segments are kept", p, why ? why : "?", end, s->next_off,
-                 fsize - end, s->next_off, next_base - 1);
+            LOGE("storage",
+                 "%s: CORRUPT non-last segment: %s at byte %" PRId64 " (offset %" PRId64
+                 "); cut %" PRId64 " bytes; offsets %" PRId64 "..%" PRId64
+                 " are lost, later segments are kept",
+                 p, why ? why : "?", end, s->next_off, fsize - end, s->next_off, next_base - 1);
         }
         if (ftruncate(s->fd, end) < 0) {
             int rc = -errno;
@@ -710,7 +726,10 @@ fail:
 
 /* ------------------------------------------------------------------ lifetime ---- */
 
-void plog_ref(plog *l) { __atomic_add_fetch(&l->refs, 1, __ATOMIC_ACQ_REL); }
+void plog_ref(plog *l)
+{
+    __atomic_add_fetch(&l->refs, 1, __ATOMIC_ACQ_REL);
+}
 
 void plog_unref(plog *l)
 {
@@ -819,8 +838,14 @@ void plog_set_config(plog *l, const plog_config *cfg)
     sanitize_cfg(&l->cfg);
 }
 
-int64_t plog_start_offset(const plog *l) { return l->start; }
-int64_t plog_end_offset(const plog *l) { return __atomic_load_n(&l->leo, __ATOMIC_ACQUIRE); }
+int64_t plog_start_offset(const plog *l)
+{
+    return l->start;
+}
+int64_t plog_end_offset(const plog *l)
+{
+    return __atomic_load_n(&l->leo, __ATOMIC_ACQUIRE);
+}
 int64_t plog_durable_offset(const plog *l)
 {
     return __atomic_load_n(&l->durable, __ATOMIC_ACQUIRE);
@@ -833,7 +858,10 @@ int64_t plog_size_bytes(const plog *l)
     return n;
 }
 
-int32_t plog_segment_count(const plog *l) { return l->nsegs; }
+int32_t plog_segment_count(const plog *l)
+{
+    return l->nsegs;
+}
 
 /* ------------------------------------------------------------------ append ---- */
 
@@ -879,8 +907,8 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
     int64_t now = now_wall_ms();
     bool full = s->size > 0 && s->size + (int64_t)len > l->cfg.segment_bytes;
     bool old = s->size > 0 && s->created_ms >= 0 && now - s->created_ms >= l->cfg.segment_ms;
-    bool wide = l->leo + bi.last_offset_delta - s->base > INT32_MAX ||
-                s->size + (int64_t)len > INT32_MAX;
+    bool wide =
+        l->leo + bi.last_offset_delta - s->base > INT32_MAX || s->size + (int64_t)len > INT32_MAX;
     if (full || old || wide) {
         int rc = roll(l);
         if (rc) return rc;
@@ -891,13 +919,13 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
     if (l->cfg.preallocate && s->size + (int64_t)len > s->alloc) {
         /* the step doubles with the segment (PREALLOC_MIN .. PREALLOC_STEP): a busy partition
          * extends its file every 64 MiB, an idle one holds at most 64 KiB it has not used */
-        int64_t step = s->size < PREALLOC_MIN ? PREALLOC_MIN
+        int64_t step = s->size < PREALLOC_MIN    ? PREALLOC_MIN
                        : s->size > PREALLOC_STEP ? PREALLOC_STEP
                                                  : s->size;
         int64_t want = s->size + (int64_t)len + step;
-        if (want > l->cfg.segment_bytes) want = s->size + (int64_t)len > l->cfg.segment_bytes
-                                                     ? s->size + (int64_t)len
-                                                     : l->cfg.segment_bytes;
+        if (want > l->cfg.segment_bytes)
+            want = s->size + (int64_t)len > l->cfg.segment_bytes ? s->size + (int64_t)len
+                                                                 : l->cfg.segment_bytes;
         if (fallocate(s->fd, 0, 0, want) == 0) s->alloc = want;
         /* no preallocation (unsupported, ENOSPC): the write below decides */
     }
@@ -946,8 +974,10 @@ static int32_t seg_find(const plog *l, int64_t offset)
     int32_t lo = 0, hi = l->nsegs - 1;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo + 1) / 2;
-        if (l->segs[mid]->base <= offset) lo = mid;
-        else hi = mid - 1;
+        if (l->segs[mid]->base <= offset)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
@@ -960,8 +990,10 @@ static int32_t idx_lookup(const seg *s, int64_t offset)
     int32_t lo = 0, hi = s->nidx - 1;
     while (lo < hi) {
         int32_t mid = lo + (hi - lo + 1) / 2;
-        if (s->idx[mid].rel <= rel) lo = mid;
-        else hi = mid - 1;
+        if (s->idx[mid].rel <= rel)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
     return lo;
 }
@@ -979,8 +1011,10 @@ static void seg_reindex(plog *l, seg *s)
     const char *why;
     int64_t end = pl_seg_scan(s, l->cfg.index_interval_bytes, 0, s->size, INT64_MAX, &why);
     if (end < s->size) {
-        LOGE("storage", "%s.log: %s at byte %" PRId64 "; the %" PRId64 " bytes after it are "
-             "no longer served", s->path, why ? why : "?", end, s->size - end);
+        LOGE("storage",
+             "%s.log: %s at byte %" PRId64 "; the %" PRId64 " bytes after it are "
+             "no longer served",
+             s->path, why ? why : "?", end, s->size - end);
         pthread_mutex_lock(&l->mu);
         s->size = end;
         pthread_mutex_unlock(&l->mu);
@@ -1108,9 +1142,10 @@ int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
             /* the headers no longer chain: everything from here to the segment's end */
             int64_t first = pos == 0 ? s->base : l->scrub_pos_off;
             quar_add(l, first, s->next_off - 1);
-            LOGE("storage", "%s.log: scrub: damaged batch header at byte %" PRId64
-                               ": offsets %" PRId64 "..%" PRId64 " quarantined",
-                    s->path, pos, first, s->next_off - 1);
+            LOGE("storage",
+                 "%s.log: scrub: damaged batch header at byte %" PRId64 ": offsets %" PRId64
+                 "..%" PRId64 " quarantined",
+                 s->path, pos, first, s->next_off - 1);
             st->new_bad++;
             st->bytes += s->size - pos;
             l->scrub_pos = s->size;
@@ -1127,9 +1162,10 @@ int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
             if (!plog_quarantined(l, bi.base_offset)) {
                 quar_add(l, bi.base_offset, last);
                 st->new_bad++;
-                LOGE("storage", "%s.log: scrub: CRC mismatch in the batch at byte %" PRId64
-                                   ": offsets %" PRId64 "..%" PRId64 " quarantined",
-                        s->path, pos, bi.base_offset, last);
+                LOGE("storage",
+                     "%s.log: scrub: CRC mismatch in the batch at byte %" PRId64
+                     ": offsets %" PRId64 "..%" PRId64 " quarantined",
+                     s->path, pos, bi.base_offset, last);
             }
         }
         l->scrub_pos_off = bi.base_offset + bi.last_offset_delta + 1;
@@ -1182,8 +1218,8 @@ static int locate(plog *l, int64_t offset, int32_t max_bytes, seg **out_s, int64
             int32_t lod = hok ? hb.last_offset_delta : -1;
             /* a damaged sealed segment: headers must still chain (lengths inside the
              * segment, offsets increasing); serve what came before, error at the bad one */
-            if (!h || total < BATCH_HEADER_SIZE || end + total > s->size || lod < 0 ||
-                bo < floor || bo > INT64_MAX - lod - 1) {
+            if (!h || total < BATCH_HEADER_SIZE || end + total > s->size || lod < 0 || bo < floor ||
+                bo > INT64_MAX - lod - 1) {
                 if (first < 0) rc = -EIO;
                 break;
             }

@@ -46,8 +46,8 @@ void plog_close(plog *l);
 int plog_delete(plog *l);
 void plog_set_config(plog *l, const plog_config *cfg);
 
-int64_t plog_start_offset(const plog *l); /* first retained offset */
-int64_t plog_end_offset(const plog *l);   /* LEO: next offset to assign */
+int64_t plog_start_offset(const plog *l);   /* first retained offset */
+int64_t plog_end_offset(const plog *l);     /* LEO: next offset to assign */
 int64_t plog_durable_offset(const plog *l); /* everything below is fsynced (any thread) */
 int64_t plog_size_bytes(const plog *l);
 
@@ -88,9 +88,9 @@ int plog_max_timestamp(plog *l, int64_t *offset, int64_t *timestamp);
  * so a reader gets a clear error at the damaged offsets and everything else stays readable.
  * Quarantine lives in memory: after a restart the next pass finds the damage again. */
 typedef struct plog_scrub_stats {
-    int64_t bytes;       /* bytes verified by this call */
-    int32_t new_bad;     /* batches newly quarantined by this call */
-    bool pass_done;      /* the cursor wrapped: every closed segment was verified once */
+    int64_t bytes;   /* bytes verified by this call */
+    int32_t new_bad; /* batches newly quarantined by this call */
+    bool pass_done;  /* the cursor wrapped: every closed segment was verified once */
 } plog_scrub_stats;
 /* Verifies about `budget` bytes (at least one batch). Returns 0 or -errno. */
 int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st);

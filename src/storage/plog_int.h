@@ -76,7 +76,9 @@ struct plog {
      * quarantined offset ranges found damaged (under mu: locate reads them) */
     int64_t scrub_base, scrub_pos, scrub_pos_off; /* scrub_pos_off: offset at scrub_pos */
     uint64_t seg_gen, scrub_gen; /* seg_gen: bumped when compaction replaces a segment */
-    struct { int64_t first, last; } *quar;
+    struct {
+        int64_t first, last;
+    } * quar;
     int32_t nquar, aquar;
     /* registry of open plogs for the periodic flush (under the registry mutex) */
     struct plog *reg_prev, *reg_next;

@@ -100,7 +100,8 @@ static void *cons_main(void *arg)
         int64_t o = m->offset;
         pthread_mutex_lock(&g_mu);
         g_deliveries++;
-        if (p < 0 || p >= NPART || o < 0 || o >= MAXMSG) g_errors++;
+        if (p < 0 || p >= NPART || o < 0 || o >= MAXMSG)
+            g_errors++;
         else {
             if (o < g_committed[p]) {
                 g_violations++;
@@ -201,7 +202,8 @@ static int64_t wait_covered(const int *idx, int n, const char *what)
 {
     int64_t t0 = now_ms();
     while (!covered(idx, n)) {
-        if (now_ms() - t0 > 60000) die("%s: partitions not split among %d consumers in 60 s", what, n);
+        if (now_ms() - t0 > 60000)
+            die("%s: partitions not split among %d consumers in 60 s", what, n);
         usleep(5000);
     }
     return now_ms() - t0;
@@ -294,7 +296,8 @@ int main(void)
     cons_stop(1);
     cons_stop(3);
     for (int p = 0; p < NPART; p++)
-        if (g_committed[p] != 400) die("partition %d committed %lld, want 400", p, (long long)g_committed[p]);
+        if (g_committed[p] != 400)
+            die("partition %d committed %lld, want 400", p, (long long)g_committed[p]);
 
     /* restart eddyd: committed offsets survive, nothing committed is re-read */
     int st = eddyd_stop(&ed, SIGTERM);
@@ -317,8 +320,7 @@ int main(void)
     eddyd_stop(&ed, SIGTERM);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) {
-    }
+    if (system(cmd)) {}
     printf("1 passed, 0 failed\n");
     return 0;
 }

@@ -43,9 +43,12 @@ int it_wait_topic(rd_kafka_t *rk, const char *topic, int npart, int timeout_ms)
         } else {
             for (int i = 0; i < md->topic_cnt; i++) {
                 if (strcmp(md->topics[i].topic, topic)) continue;
-                if (md->topics[i].err) last = rd_kafka_err2str(md->topics[i].err);
-                else if (md->topics[i].partition_cnt == npart) rc = 0;
-                else last = "wrong partition count";
+                if (md->topics[i].err)
+                    last = rd_kafka_err2str(md->topics[i].err);
+                else if (md->topics[i].partition_cnt == npart)
+                    rc = 0;
+                else
+                    last = "wrong partition count";
             }
             rd_kafka_metadata_destroy(md);
         }
@@ -57,8 +60,8 @@ int it_wait_topic(rd_kafka_t *rk, const char *topic, int npart, int timeout_ms)
     return rc;
 }
 
-int it_consume_all(const char *bootstrap, const char *topic, int npart, it_msg_cb cb,
-                   void *opaque, int idle_timeout_ms)
+int it_consume_all(const char *bootstrap, const char *topic, int npart, it_msg_cb cb, void *opaque,
+                   int idle_timeout_ms)
 {
     rd_kafka_conf_t *c = it_conf(bootstrap);
     char err[512];
@@ -84,8 +87,8 @@ int it_consume_all(const char *bootstrap, const char *topic, int npart, it_msg_c
         rd_kafka_message_t *m = rd_kafka_consume_queue(q, 200);
         if (!m) {
             if (eh_now_ms() - last_event > idle_timeout_ms) {
-                fprintf(stderr, "consume %s: nothing for %d ms (%d/%d partitions at EOF)\n",
-                        topic, idle_timeout_ms, neof, npart);
+                fprintf(stderr, "consume %s: nothing for %d ms (%d/%d partitions at EOF)\n", topic,
+                        idle_timeout_ms, neof, npart);
                 goto out;
             }
             continue;

@@ -12,14 +12,14 @@
 
 extern int it_failures;
 
-#define CHECK(cond, ...)                                                                       \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "CHECK failed at %s:%d: %s: ", __FILE__, __LINE__, #cond);         \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fprintf(stderr, "\n");                                                             \
-            it_failures++;                                                                     \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "CHECK failed at %s:%d: %s: ", __FILE__, __LINE__, #cond);             \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fprintf(stderr, "\n");                                                                 \
+            it_failures++;                                                                         \
+        }                                                                                          \
     } while (0)
 
 /* Returns the integer value of env `name`, or `def`. */
@@ -38,8 +38,8 @@ int it_wait_topic(rd_kafka_t *rk, const char *topic, int npart, int timeout_ms);
  * (group-less) consumer API like `kcat -C`. Returns 0 when all partitions reached EOF, -1 on
  * timeout (`idle_timeout_ms` without any event) or a permanent error. */
 typedef int (*it_msg_cb)(const rd_kafka_message_t *m, void *opaque);
-int it_consume_all(const char *bootstrap, const char *topic, int npart, it_msg_cb cb,
-                   void *opaque, int idle_timeout_ms);
+int it_consume_all(const char *bootstrap, const char *topic, int npart, it_msg_cb cb, void *opaque,
+                   int idle_timeout_ms);
 
 /* Prints "N passed, N failed" style summary (1 case per binary) and returns the exit code. */
 int it_finish(const char *name);

@@ -164,8 +164,10 @@ int main(void)
         printf("%s: raw payload %lld bytes, stored log %lld bytes\n", codecs[c], raw, stored);
         CHECK(stored > 0, "%s: no <data>/%s-0/*.log segment found (Kafka layout expected)",
               codecs[c], topic);
-        CHECK(stored < raw / 2, "%s: log holds %lld bytes for %lld raw payload bytes: batches "
-              "were not stored compressed as sent", codecs[c], stored, raw);
+        CHECK(stored < raw / 2,
+              "%s: log holds %lld bytes for %lld raw payload bytes: batches "
+              "were not stored compressed as sent",
+              codecs[c], stored, raw);
     }
     CHECK(eh_stop(&b, 30) == 0, "clean SIGTERM shutdown");
     if (it_failures) eh_log_tail(&b, 30);

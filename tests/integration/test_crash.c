@@ -22,7 +22,7 @@
 typedef struct {
     int32_t partition;
     int64_t offset;
-    int8_t acked;  /* 1 = success DR, -1 = failed DR */
+    int8_t acked; /* 1 = success DR, -1 = failed DR */
     uint8_t seen;
 } msg_state;
 
@@ -197,8 +197,7 @@ int main(void)
     atomic_store(&stop_producing, 1);
     pthread_join(th, NULL);
     long produced = atomic_load(&nproduced), acked = atomic_load(&nacked);
-    printf("produced %ld, acknowledged %ld, failed %ld\n", produced, acked,
-           atomic_load(&nfailed));
+    printf("produced %ld, acknowledged %ld, failed %ld\n", produced, acked, atomic_load(&nfailed));
     CHECK(!fatal_seen, "idempotent producer raised a fatal error: %s", fatal_str);
     long undelivered = produced - acked - atomic_load(&nfailed);
     CHECK(undelivered == 0, "%ld messages got no delivery report", undelivered);

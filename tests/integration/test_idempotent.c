@@ -60,8 +60,8 @@ static int on_msg(const rd_kafka_message_t *m, void *opaque)
     CHECK(p == st[id].partition && m->offset == st[id].offset,
           "msg %ld at p%d@%" PRId64 ", delivery report said p%d@%" PRId64, id, p, m->offset,
           st[id].partition, st[id].offset);
-    CHECK(m->offset == next_off[p], "p%d: offset %" PRId64 " after %" PRId64 " (not contiguous)",
-          p, m->offset, next_off[p] - 1);
+    CHECK(m->offset == next_off[p], "p%d: offset %" PRId64 " after %" PRId64 " (not contiguous)", p,
+          m->offset, next_off[p] - 1);
     next_off[p] = m->offset + 1;
     CHECK(id > last_id[p], "p%d: msg %ld after msg %" PRId64 " (order differs from produce order)",
           p, id, last_id[p]);
@@ -145,7 +145,8 @@ int main(void)
         used[p]++;
         CHECK(st[i].offset > prev_off[p],
               "p%d: delivery report offsets not increasing (msg %ld at %" PRId64 " after %" PRId64
-              ")", p, i, st[i].offset, prev_off[p]);
+              ")",
+              p, i, st[i].offset, prev_off[p]);
         prev_off[p] = st[i].offset;
     }
     CHECK(bad == 0, "%ld of %ld delivery reports missing or failed", bad, nmsg);

@@ -151,7 +151,8 @@ static inline int topic_read(const char *bootstrap, const char *topic, tmsg **ou
             idle++;
             continue;
         }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) pending--;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            pending--;
         else if (!m->err) {
             if (n == cap) *out = realloc(*out, (size_t)(cap = cap ? cap * 2 : 16) * sizeof(tmsg));
             tmsg *t = &(*out)[n++];
@@ -160,7 +161,8 @@ static inline int topic_read(const char *bootstrap, const char *topic, tmsg **ou
             t->partition = m->partition;
             t->offset = m->offset;
             rd_kafka_headers_t *h = NULL;
-            t->headers = rd_kafka_message_headers(m, &h) == 0 && h ? rd_kafka_headers_copy(h) : NULL;
+            t->headers =
+                rd_kafka_message_headers(m, &h) == 0 && h ? rd_kafka_headers_copy(h) : NULL;
         }
         rd_kafka_message_destroy(m);
     }
@@ -195,11 +197,10 @@ static inline int produce_raw(const char *bootstrap, const char *topic, const ch
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set(c, "bootstrap.servers", bootstrap, err, sizeof err);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-    rd_kafka_resp_err_t e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
-                                              RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                              RD_KAFKA_V_VALUE((void *)value, len),
-                                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                              RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)value, len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     rd_kafka_flush(rk, 10000);
     int left = rd_kafka_outq_len(rk);
     rd_kafka_destroy(rk);

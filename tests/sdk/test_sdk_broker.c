@@ -13,7 +13,8 @@ static void test_start_produce_restart_free(void **state)
 {
     char bin[512] = "";
     const char *e = getenv("EDDYD"), *b = getenv("EDDY_BUILD_DIR");
-    if (e && access(e, X_OK) == 0) snprintf(bin, sizeof bin, "%s", e);
+    if (e && access(e, X_OK) == 0)
+        snprintf(bin, sizeof bin, "%s", e);
     else if (b) {
         snprintf(bin, sizeof bin, "%s/src/eddyd/eddyd", b);
         if (access(bin, X_OK)) {

@@ -10,7 +10,8 @@
 
 static void test_new_is_valid_and_round_trips(void **state)
 {
-    eddy_event *ev = eddy_event_new("order.created", "1.0", "order", json_pack("{s:s}", "orderId", "o1"));
+    eddy_event *ev =
+        eddy_event_new("order.created", "1.0", "order", json_pack("{s:s}", "orderId", "o1"));
     const char *why = "x";
     assert_int_equal(eddy_event_validate(ev, &why), 0);
     assert_null(why);
@@ -57,16 +58,21 @@ static void test_receive_enforces_mandatory_fields(void **state)
     expect_rejected("{\"eventType\":\"a\",\"version\":\"v1\"," OK_ID "," OK_TS "," OK_REST "}",
                     "version");
     expect_rejected("{\"eventType\":\"a\",\"version\":\"1\",\"eventId\":\"nope\"," OK_TS "," OK_REST
-                    "}", "eventId");
-    expect_rejected("{\"eventType\":\"a\",\"version\":\"1\"," OK_ID ",\"timestamp\":\"yesterday\","
-                    OK_REST "}", "timestamp");
+                    "}",
+                    "eventId");
+    expect_rejected("{\"eventType\":\"a\",\"version\":\"1\"," OK_ID
+                    ",\"timestamp\":\"yesterday\"," OK_REST "}",
+                    "timestamp");
     expect_rejected("{\"eventType\":\"a\",\"version\":\"1\"," OK_ID "," OK_TS
-                    ",\"causationId\":\"c\",\"source\":\"s\",\"payload\":{}}", "correlationId");
+                    ",\"causationId\":\"c\",\"source\":\"s\",\"payload\":{}}",
+                    "correlationId");
     expect_rejected("{\"eventType\":\"a\",\"version\":\"1\"," OK_ID "," OK_TS
-                    ",\"correlationId\":\"c\",\"causationId\":\"c\",\"source\":\"s\"}", "payload");
+                    ",\"correlationId\":\"c\",\"causationId\":\"c\",\"source\":\"s\"}",
+                    "payload");
     expect_rejected("{\"eventType\":\"a\",\"version\":\"1\"," OK_ID "," OK_TS
                     ",\"correlationId\":\"c\",\"causationId\":\"c\",\"source\":\"s\","
-                    "\"payload\":{},\"traceparent\":\"00-zz\"}", "traceparent");
+                    "\"payload\":{},\"traceparent\":\"00-zz\"}",
+                    "traceparent");
     eddy_event *ev = NULL;
     char *reason = NULL;
     const char *good = "{\"eventType\":\"a\",\"version\":\"2\"," OK_ID "," OK_TS "," OK_REST "}";

@@ -30,7 +30,8 @@ static void store_basics(int pg)
     eddy_store *st;
     assert_int_equal(eddy_store_open(ts.url, &st), 0);
     assert_int_equal(eddy_store_is_postgres(st), pg);
-    assert_true(eddy_store_exec(st, "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT, n BIGINT)", 0, NULL) >= 0);
+    assert_true(
+        eddy_store_exec(st, "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT, n BIGINT)", 0, NULL) >= 0);
     const char *p1[] = {"a", NULL, "5"};
     assert_int_equal(eddy_store_exec(st, "INSERT INTO t (k, v, n) VALUES ($1, $2, $3)", 3, p1), 1);
     const char *p2[] = {"b", "it's", "7"};
@@ -54,15 +55,21 @@ static void store_basics(int pg)
     tstore_drop(&ts);
 }
 
-static void test_store_sqlite(void **state) { store_basics(0); }
-static void test_store_postgres(void **state) { store_basics(1); }
+static void test_store_sqlite(void **state)
+{
+    store_basics(0);
+}
+static void test_store_postgres(void **state)
+{
+    store_basics(1);
+}
 
 static int pending(eddy_store *st)
 {
     eddy_rows *r;
     int n = -1;
-    if (eddy_store_query(st, "SELECT COUNT(*) FROM eddy_outbox WHERE published_at IS NULL", 0,
-                         NULL, &r) > 0)
+    if (eddy_store_query(st, "SELECT COUNT(*) FROM eddy_outbox WHERE published_at IS NULL", 0, NULL,
+                         &r) > 0)
         n = atoi(eddy_rows_get(r, 0, 0));
     eddy_rows_free(r);
     return n;
@@ -79,7 +86,9 @@ static void outbox_relay(int pg)
     eddy_store *st;
     assert_int_equal(eddy_store_open(ts.url, &st), 0);
     assert_int_equal(eddy_store_migrate(st), 0);
-    assert_int_equal(eddy_store_exec(st, "CREATE TABLE acct (id TEXT PRIMARY KEY, bal BIGINT)", 0, NULL) >= 0, 1);
+    assert_int_equal(
+        eddy_store_exec(st, "CREATE TABLE acct (id TEXT PRIMARY KEY, bal BIGINT)", 0, NULL) >= 0,
+        1);
 
     /* Rolled back: neither state nor event. */
     eddy_tx *tx;
@@ -92,19 +101,24 @@ static void outbox_relay(int pg)
 
     /* Publishing refuses an event missing mandatory fields. */
     assert_int_equal(eddy_tx_begin(st, "bank", NULL, NULL, &tx), 0);
-    assert_int_equal(eddy_tx_publish(tx, topic, "x", "", "1.0", json_object(), NULL), EDDY_ERR_PERMANENT);
-    assert_int_equal(eddy_tx_publish(tx, topic, "x", "a.b", "one", json_object(), NULL), EDDY_ERR_PERMANENT);
+    assert_int_equal(eddy_tx_publish(tx, topic, "x", "", "1.0", json_object(), NULL),
+                     EDDY_ERR_PERMANENT);
+    assert_int_equal(eddy_tx_publish(tx, topic, "x", "a.b", "one", json_object(), NULL),
+                     EDDY_ERR_PERMANENT);
     eddy_tx_rollback(tx);
 
     /* Committed: 3 keys x 10 events; then a "crash": no relay ran. */
-    assert_int_equal(eddy_tx_begin(st, "bank", "corr-1", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", &tx), 0);
+    assert_int_equal(eddy_tx_begin(st, "bank", "corr-1",
+                                   "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", &tx),
+                     0);
     char first_id[37] = "";
     for (int i = 0; i < 30; i++) {
         char key[8];
         snprintf(key, sizeof key, "k%d", i % 3);
         char id[37];
         assert_int_equal(eddy_tx_publish(tx, topic, key, "acct.changed", "1.0",
-                                         json_pack("{s:i,s:s}", "seq", i, "key", key), id), 0);
+                                         json_pack("{s:i,s:s}", "seq", i, "key", key), id),
+                         0);
         if (!i) memcpy(first_id, id, 37);
     }
     assert_int_equal(eddy_tx_commit(tx), 0);
@@ -171,7 +185,8 @@ static void outbox_relay(int pg)
     eddy_store *st2;
     assert_int_equal(eddy_store_open(ts.url, &st2), 0);
     assert_int_equal(eddy_tx_begin(st2, "bank", NULL, NULL, &tx), 0);
-    assert_int_equal(eddy_tx_publish(tx, topic, "k9", "acct.closed", "1.0", json_object(), NULL), 0);
+    assert_int_equal(eddy_tx_publish(tx, topic, "k9", "acct.closed", "1.0", json_object(), NULL),
+                     0);
     assert_int_equal(eddy_tx_commit(tx), 0);
     for (int i = 0; i < 200 && eddy_relay_published(r) < 1; i++) msleep(50);
     assert_int_equal(eddy_relay_published(r), 1);
@@ -182,8 +197,14 @@ static void outbox_relay(int pg)
     tstore_drop(&ts);
 }
 
-static void test_outbox_sqlite(void **state) { outbox_relay(0); }
-static void test_outbox_postgres(void **state) { outbox_relay(1); }
+static void test_outbox_sqlite(void **state)
+{
+    outbox_relay(0);
+}
+static void test_outbox_postgres(void **state)
+{
+    outbox_relay(1);
+}
 
 int main(void)
 {

@@ -3,8 +3,8 @@
  * repeated step names, a saga attached twice; eddy_saga_begin without a transaction, with a
  * malformed or oversized id, with data that is not an object, with an id that exists (the
  * conflict); eddy_saga_show of a malformed or unknown id. A begun instance is running with
- * its first command in the outbox. The behaviour of running sagas is tested end to end (tests/e2e/test_es.py,
- * test_saga_crash.py). */
+ * its first command in the outbox. The behaviour of running sagas is tested end to end
+ * (tests/e2e/test_es.py, test_saga_crash.py). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,9 +120,8 @@ static void test_definitions(void **state)
     free(j);
     /* the first command is in the outbox with the saga's fields and its idempotency key */
     eddy_rows *r;
-    assert_int_equal(eddy_store_query(st, "SELECT topic, msg_key, envelope FROM eddy_outbox", 0,
-                                      NULL, &r),
-                     1);
+    assert_int_equal(
+        eddy_store_query(st, "SELECT topic, msg_key, envelope FROM eddy_outbox", 0, NULL, &r), 1);
     assert_string_equal(eddy_rows_get(r, 0, 0), "x.commands");
     assert_string_equal(eddy_rows_get(r, 0, 1), "order-1");
     assert_non_null(strstr(eddy_rows_get(r, 0, 2), "\"idempotencyKey\":\"order-1:one:do\""));

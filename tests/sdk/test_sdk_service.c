@@ -42,9 +42,12 @@ static int h_ok(eddy_ctx *ctx, void *arg)
 static int h_flaky(eddy_ctx *ctx, void *arg)
 {
     atomic_fetch_add(&calls_flaky, 1);
-    if (eddy_ctx_attempt(ctx) < 3) return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "flaky %d", eddy_ctx_attempt(ctx));
+    if (eddy_ctx_attempt(ctx) < 3)
+        return eddy_ctx_fail(ctx, EDDY_ERR_TRANSIENT, "flaky %d", eddy_ctx_attempt(ctx));
     const char *p[] = {eddy_ctx_event(ctx)->event_id};
-    return eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p) < 0 ? EDDY_ERR_TRANSIENT : 0;
+    return eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p) < 0
+               ? EDDY_ERR_TRANSIENT
+               : 0;
 }
 
 static int h_broken(eddy_ctx *ctx, void *arg)
@@ -164,7 +167,8 @@ static void runtime(int pg)
     char *m2 = envelope("thing.ok", "1", e2, NULL, NULL);
     char *mrows = envelope("thing.rows", "1.0", rows, "corr-rows", NULL);
     const char *missing = "{\"eventType\":\"thing.ok\",\"version\":\"1.0\",\"payload\":{}}";
-    const char *seq[] = {m1, m1dup, mf, mb, mbad, "this is not json", missing, mver, mother, mrows, m2};
+    const char *seq[] = {m1,      m1dup, mf,     mb,    mbad, "this is not json",
+                         missing, mver,  mother, mrows, m2};
     for (size_t i = 0; i < sizeof seq / sizeof *seq; i++)
         assert_int_equal(produce_raw(g_mock.bootstrap, in, "same-key", seq[i], strlen(seq[i])), 0);
 
@@ -220,7 +224,7 @@ static void runtime(int pg)
             assert_string_equal(ev->correlation_id, "corr-e1");
             assert_string_equal(ev->causation_id, g_e1);
             assert_string_equal(ev->source, name);
-            assert_memory_equal(ev->traceparent, tp, 35);             /* same trace */
+            assert_memory_equal(ev->traceparent, tp, 35);               /* same trace */
             assert_memory_not_equal(ev->traceparent + 36, tp + 36, 16); /* new span */
         }
         eddy_event_free(ev);
@@ -240,8 +244,10 @@ static void runtime(int pg)
     assert_string_equal(json_string_value(json_object_get(d, "sourceTopic")), in);
     assert_true(json_is_integer(json_object_get(d, "sourcePartition")));
     assert_true(json_integer_value(json_object_get(d, "sourceOffset")) >= 0);
-    assert_int_equal(eddy_time_parse_rfc3339(json_string_value(json_object_get(d, "failedAt")), NULL), 0);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(d, "originalEvent"), "eventId")), broken);
+    assert_int_equal(
+        eddy_time_parse_rfc3339(json_string_value(json_object_get(d, "failedAt")), NULL), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(d, "originalEvent"), "eventId")), broken);
     json_decref(d);
     d = dlq_for(m, n, "corr-bad");
     assert_non_null(d);
@@ -277,16 +283,23 @@ static void runtime(int pg)
     tstore_drop(&ts);
 }
 
-static void test_runtime_sqlite(void **state) { runtime(0); }
-static void test_runtime_postgres(void **state) { runtime(1); }
+static void test_runtime_sqlite(void **state)
+{
+    runtime(0);
+}
+static void test_runtime_postgres(void **state)
+{
+    runtime(1);
+}
 
 static void test_config_file_and_env(void **state)
 {
     char path[] = "/tmp/eddy-sdk-conf-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
-    const char *text = "# payment service\nbootstrap.servers = 10.0.0.1:9092\n"
-                       "store=sqlite:/tmp/x.db\n  retry.max.attempts = 7  \nkafka.client.rack = r1\n";
+    const char *text =
+        "# payment service\nbootstrap.servers = 10.0.0.1:9092\n"
+        "store=sqlite:/tmp/x.db\n  retry.max.attempts = 7  \nkafka.client.rack = r1\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     eddy_service *svc;

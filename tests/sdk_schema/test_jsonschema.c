@@ -81,8 +81,8 @@ static const vcase cases[] = {
     {"multipleOf ok", "{\"multipleOf\":0.01}", "19.99", NULL},
     {"additionalProperties schema", "{\"additionalProperties\":{\"type\":\"string\"}}",
      "{\"a\":\"x\",\"b\":2}", "payload/b: 2 is integer, expected type string"},
-    {"anyOf none", "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\",\"minimum\":5}]}",
-     "3", "payload: matches none of the anyOf schemas"},
+    {"anyOf none", "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\",\"minimum\":5}]}", "3",
+     "payload: matches none of the anyOf schemas"},
     {"anyOf ok", "{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\",\"minimum\":5}]}", "7",
      NULL},
     {"oneOf two", "{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":0}]}", "3",
@@ -91,25 +91,31 @@ static const vcase cases[] = {
     {"allOf", "{\"allOf\":[{\"type\":\"integer\"},{\"maximum\":3}]}", "4",
      "4 is greater than maximum 3"},
     {"not", "{\"not\":{\"type\":\"string\"}}", "\"x\"", "matches the \"not\" schema"},
-    {"$defs ref", "{\"$defs\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"}},"
-                  "\"properties\":{\"id\":{\"$ref\":\"#/$defs/id\"}}}",
+    {"$defs ref",
+     "{\"$defs\":{\"id\":{\"type\":\"string\",\"format\":\"uuid\"}},"
+     "\"properties\":{\"id\":{\"$ref\":\"#/$defs/id\"}}}",
      "{\"id\":7}", "payload/id: 7 is integer, expected type string"},
-    {"recursive ref ok", "{\"type\":\"object\",\"properties\":{\"child\":{\"$ref\":\"#\"},"
-                         "\"n\":{\"type\":\"integer\"}}}",
+    {"recursive ref ok",
+     "{\"type\":\"object\",\"properties\":{\"child\":{\"$ref\":\"#\"},"
+     "\"n\":{\"type\":\"integer\"}}}",
      "{\"n\":1,\"child\":{\"n\":2,\"child\":{\"n\":3}}}", NULL},
-    {"recursive ref deep error", "{\"type\":\"object\",\"properties\":{\"child\":{\"$ref\":\"#\"},"
-                                 "\"n\":{\"type\":\"integer\"}}}",
+    {"recursive ref deep error",
+     "{\"type\":\"object\",\"properties\":{\"child\":{\"$ref\":\"#\"},"
+     "\"n\":{\"type\":\"integer\"}}}",
      "{\"n\":1,\"child\":{\"n\":2,\"child\":{\"n\":\"3\"}}}",
      "payload/child/child/n: \"3\" is string, expected type integer"},
-    {"tuple items + additionalItems", "{\"items\":[{\"type\":\"string\"}],"
-                                      "\"additionalItems\":false}",
+    {"tuple items + additionalItems",
+     "{\"items\":[{\"type\":\"string\"}],"
+     "\"additionalItems\":false}",
      "[\"a\",1]", "the tuple allows 1 (additionalItems false)"},
     {"uniqueItems", "{\"uniqueItems\":true}", "[1,2,1]", "items 0 and 2 are equal"},
-    {"patternProperties", "{\"patternProperties\":{\"^x-\":{\"type\":\"string\"}},"
-                          "\"additionalProperties\":false}",
+    {"patternProperties",
+     "{\"patternProperties\":{\"^x-\":{\"type\":\"string\"}},"
+     "\"additionalProperties\":false}",
      "{\"x-a\":\"ok\",\"y\":1}", "payload/y: property is not allowed"},
-    {"if/then", "{\"if\":{\"properties\":{\"kind\":{\"const\":\"card\"}}},"
-                "\"then\":{\"required\":[\"card\"]}}",
+    {"if/then",
+     "{\"if\":{\"properties\":{\"kind\":{\"const\":\"card\"}}},"
+     "\"then\":{\"required\":[\"card\"]}}",
      "{\"kind\":\"card\"}", "payload/card: required property is missing"},
     {"false schema", "{\"properties\":{\"legacy\":false}}", "{\"legacy\":1}",
      "payload/legacy: no value is allowed here"},
@@ -121,8 +127,9 @@ static const vcase cases[] = {
      "does not match pattern"},
     {"pattern non-capturing group", "{\"pattern\":\"^(?:ab)+$\"}", "\"abab\"", NULL},
     {"pattern \\s refusal", "{\"pattern\":\"^\\\\S+$\"}", "\"a b\"", "does not match pattern"},
-    {"json pointer escapes", "{\"definitions\":{\"a/b\":{\"type\":\"integer\"}},"
-                             "\"$ref\":\"#/definitions/a~1b\"}",
+    {"json pointer escapes",
+     "{\"definitions\":{\"a/b\":{\"type\":\"integer\"}},"
+     "\"$ref\":\"#/definitions/a~1b\"}",
      "\"s\"", "expected type integer"},
     {"minProperties", "{\"minProperties\":1}", "{}", "fewer than minProperties 1"},
     {"unknown keywords ignored", "{\"title\":\"x\",\"format\":\"date-time\",\"x-eddy\":1}",
@@ -256,23 +263,22 @@ static void test_event_type_defs(void **state)
     json_t *cancelled = json_loads("{\"reason\":\"bored\"}", 0, NULL);
     json_t *created = json_loads("{\"items\":[]}", 0, NULL);
     /* by type: the exact member, its own error */
-    assert_int_equal(eddy_jsonschema_validate_def(js, "order.cancelled", cancelled, NULL, err,
-                                                  sizeof err),
-                     EDDY_ERR_PERMANENT);
+    assert_int_equal(
+        eddy_jsonschema_validate_def(js, "order.cancelled", cancelled, NULL, err, sizeof err),
+        EDDY_ERR_PERMANENT);
     assert_non_null(strstr(err, "payload/reason: \"bored\" is not one of enum"));
     /* a created-shaped payload published as order.cancelled is refused (no cross-type match) */
-    assert_int_equal(eddy_jsonschema_validate_def(js, "order.cancelled", created, NULL, err,
-                                                  sizeof err),
-                     EDDY_ERR_PERMANENT);
+    assert_int_equal(
+        eddy_jsonschema_validate_def(js, "order.cancelled", created, NULL, err, sizeof err),
+        EDDY_ERR_PERMANENT);
     assert_non_null(strstr(err, "payload/reason: required property is missing"));
-    assert_int_equal(eddy_jsonschema_validate_def(js, "order.created", created, NULL, err,
-                                                  sizeof err),
-                     0);
+    assert_int_equal(
+        eddy_jsonschema_validate_def(js, "order.created", created, NULL, err, sizeof err), 0);
     /* without a type (or an unknown one): the union at the root */
     assert_int_equal(eddy_jsonschema_validate_def(js, NULL, created, NULL, err, sizeof err), 0);
-    assert_int_equal(eddy_jsonschema_validate_def(js, "order.shipped", cancelled, NULL, err,
-                                                  sizeof err),
-                     EDDY_ERR_PERMANENT);
+    assert_int_equal(
+        eddy_jsonschema_validate_def(js, "order.shipped", cancelled, NULL, err, sizeof err),
+        EDDY_ERR_PERMANENT);
     assert_non_null(strstr(err, "payload: matches none of the anyOf schemas"));
     assert_true(eddy_jsonschema_has_def(js, "order.created"));
     assert_false(eddy_jsonschema_has_def(js, "order.shipped"));
@@ -293,8 +299,8 @@ static void test_registry_url(void **state)
         assert_null(eddy_schema_registry_new(bad[i], err, sizeof err));
         assert_true(err[0] != 0);
     }
-    eddy_schema_registry *r = eddy_schema_registry_new("http://127.0.0.1:1/prefix/", err,
-                                                       sizeof err);
+    eddy_schema_registry *r =
+        eddy_schema_registry_new("http://127.0.0.1:1/prefix/", err, sizeof err);
     assert_non_null(r);
     /* nothing listens on port 1: transient, and the message names the registry */
     json_t *p = json_object();

@@ -213,8 +213,8 @@ static void test_409_raw(void **state)
     fake_start(&f, ans, 0);
     eddy_schema_registry *r = client(&f);
     char err[512];
-    int rc = eddy_schema_register(r, "t-value", "{\"type\":\"string\"}", NULL, NULL, err,
-                                  sizeof err);
+    int rc =
+        eddy_schema_register(r, "t-value", "{\"type\":\"string\"}", NULL, NULL, err, sizeof err);
     eddy_schema_registry_free(r);
     fake_stop(&f);
     assert_int_equal(rc, EDDY_ERR_PERMANENT);
@@ -232,9 +232,9 @@ static void test_register_refuses_bad_schema_locally(void **state)
     assert_int_equal(eddy_schema_register(r, "t-value", "{\"type\":", NULL, NULL, err, sizeof err),
                      EDDY_ERR_PERMANENT);
     assert_non_null(strstr(err, "not JSON"));
-    assert_int_equal(eddy_schema_register(r, "t-value", "{\"pattern\":\"(?<=a)\"}", NULL, NULL,
-                                          err, sizeof err),
-                     EDDY_ERR_PERMANENT);
+    assert_int_equal(
+        eddy_schema_register(r, "t-value", "{\"pattern\":\"(?<=a)\"}", NULL, NULL, err, sizeof err),
+        EDDY_ERR_PERMANENT);
     assert_non_null(strstr(err, "cannot be used"));
     assert_int_equal(eddy_schema_registry_requests(r), 0);
     eddy_schema_registry_free(r);

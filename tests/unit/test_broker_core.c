@@ -23,11 +23,31 @@
 #include "common/util.h"
 
 static int g_done, g_noreply;
-void breq_done(breq *r) { r->finished = true; g_done++; }
-void breq_done_noreply(breq *r) { r->finished = true; r->noreply = true; g_noreply++; }
-void breq_close_conn(breq *r) { r->finished = true; }
-const char *breq_client_host(const breq *r) { (void)r; return "test:1"; }
-char *breq_client_id(const breq *r) { (void)r; return (char *)"test"; }
+void breq_done(breq *r)
+{
+    r->finished = true;
+    g_done++;
+}
+void breq_done_noreply(breq *r)
+{
+    r->finished = true;
+    r->noreply = true;
+    g_noreply++;
+}
+void breq_close_conn(breq *r)
+{
+    r->finished = true;
+}
+const char *breq_client_host(const breq *r)
+{
+    (void)r;
+    return "test:1";
+}
+char *breq_client_id(const breq *r)
+{
+    (void)r;
+    return (char *)"test";
+}
 
 static broker B;
 static char g_dir[256];
@@ -94,10 +114,19 @@ static void freereq(breq *r)
 }
 
 /* §3.4 vector: two records, CRC 34ed6979 */
-static const char *k_vec =
-    "0000000000000000000000470000000002" "34ed6979" "000000000001"
-    "0000018bcfe568000000018bcfe56805ffffffffffffffffffffffffffff00000002"
-    "1a00000002" "6b" "04" "6869" "02026802" "76" "0e000a020102" "78" "00";
+static const char *k_vec = "0000000000000000000000470000000002"
+                           "34ed6979"
+                           "000000000001"
+                           "0000018bcfe568000000018bcfe56805ffffffffffffffffffffffffffff00000002"
+                           "1a00000002"
+                           "6b"
+                           "04"
+                           "6869"
+                           "02026802"
+                           "76"
+                           "0e000a020102"
+                           "78"
+                           "00";
 
 static size_t unhexs(const char *h, uint8_t *out)
 {
@@ -319,8 +348,7 @@ static void test_idempotent_restart(void **state)
     assert_int_equal(produce("idem", 0, b, n, -1, &base, NULL), 0);
     assert_int_equal(base, 0);
     n = mkbatch(b, 77, 0, 9);
-    assert_int_equal(produce("idem", 0, b, n, 1, &base, NULL),
-                     KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    assert_int_equal(produce("idem", 0, b, n, 1, &base, NULL), KERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
     /* restart: state rebuilt from the log */
     stop_broker();
     start_broker();
@@ -458,8 +486,8 @@ static void test_admin(void **state)
 
     /* Metadata v1: all topics, internal hidden */
     btopic *it;
-    assert_int_equal(topic_create(&B, "__consumer_offsets", 1, "cleanup.policy=compact\n", true,
-                                  &it), 0);
+    assert_int_equal(
+        topic_create(&B, "__consumer_offsets", 1, "cleanup.policy=compact\n", true, &it), 0);
     r = mkreq(API_Metadata, 1);
     k_set_null(r->req, MetadataRequest_Topics);
     h_metadata(&B, r);

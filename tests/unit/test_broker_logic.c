@@ -24,29 +24,53 @@
 #include "common/util.h"
 
 /* ---------------------------------------------------------------- stubs ---- */
-#define STUB(ret, name, args, val)                                                               \
-    ret name args { return val; }
+#define STUB(ret, name, args, val)                                                                 \
+    ret name args                                                                                  \
+    {                                                                                              \
+        return val;                                                                                \
+    }
 STUB(int, plog_open, (const char *d, const plog_config *c, plog **o), -1)
-void plog_close(plog *l) { (void)l; }
+void plog_close(plog *l)
+{
+    (void)l;
+}
 STUB(int, plog_delete, (plog * l), 0)
-void plog_set_config(plog *l, const plog_config *c) { (void)l; (void)c; }
+void plog_set_config(plog *l, const plog_config *c)
+{
+    (void)l;
+    (void)c;
+}
 STUB(int64_t, plog_start_offset, (const plog *l), 0)
 STUB(int64_t, plog_end_offset, (const plog *l), 0)
 STUB(int64_t, plog_durable_offset, (const plog *l), 0)
 STUB(int, plog_append, (plog * l, uint8_t *b, size_t n, int64_t *o), -1)
 STUB(int, plog_read, (plog * l, int64_t o, int32_t m, plog_slice *s), -1)
-STUB(int, plog_read_copy, (plog * l, int64_t o, int32_t m, uint8_t **b, int32_t *n, int64_t *x),
-     -1)
+STUB(int, plog_read_copy, (plog * l, int64_t o, int32_t m, uint8_t **b, int32_t *n, int64_t *x), -1)
 STUB(int, plog_offset_for_time, (plog * l, int64_t t, int64_t *o, int64_t *x), -1)
 STUB(int, plog_max_timestamp, (plog * l, int64_t *o, int64_t *t), -1)
 STUB(int, plog_delete_records, (plog * l, int64_t o), -1)
 STUB(int, plog_enforce_retention, (plog * l, int64_t n), 0)
 STUB(int, plog_compact, (plog * l, int64_t n), 0)
 STUB(int, plog_scrub, (plog * l, int64_t b, plog_scrub_stats *s), 0)
-void flusher_forget(flusher *f, plog *l) { (void)f; (void)l; }
-void flusher_request(flusher *f, plog *l, int64_t o) { (void)f; (void)l; (void)o; }
-void breq_done(breq *r) { (void)r; }
-void breq_done_noreply(breq *r) { (void)r; }
+void flusher_forget(flusher *f, plog *l)
+{
+    (void)f;
+    (void)l;
+}
+void flusher_request(flusher *f, plog *l, int64_t o)
+{
+    (void)f;
+    (void)l;
+    (void)o;
+}
+void breq_done(breq *r)
+{
+    (void)r;
+}
+void breq_done_noreply(breq *r)
+{
+    (void)r;
+}
 STUB(const char *, breq_client_host, (const breq *r), "h")
 void kmsg_bad_field(const kmsg *m, kfid f)
 {
@@ -173,9 +197,11 @@ static void test_topic_configs(void **state)
     assert_false(ov);
     free(c.overrides);
     static const char *bad[] = {
-        "cleanup.policy=shred\n", "retention.ms=-2\n", "retention.ms=abc\n",
-        "segment.bytes=10\n",     "message.timestamp.type=Now\n", "min.insync.replicas=2\n",
-        "compression.type=gzip\n", "no.such.key=1\n", "max.message.bytes=-1\n", "noequals\n",
+        "cleanup.policy=shred\n",       "retention.ms=-2\n",
+        "retention.ms=abc\n",           "segment.bytes=10\n",
+        "message.timestamp.type=Now\n", "min.insync.replicas=2\n",
+        "compression.type=gzip\n",      "no.such.key=1\n",
+        "max.message.bytes=-1\n",       "noequals\n",
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
         assert_int_equal(tconf_build(&bc, bad[i], &c, err, sizeof err), KERR_INVALID_CONFIG);
@@ -196,9 +222,9 @@ static void test_topic_configs(void **state)
 /* ---------------------------------------------------------------- records ---- */
 
 /* The two records of kafka-protocol.md §3.4 (ts base and base+5, offset deltas 0 and 1). */
-static const uint8_t k_records[] = {0x1a, 0x00, 0x00, 0x00, 0x02, 0x6b, 0x04, 0x68, 0x69, 0x02,
-                                    0x02, 0x68, 0x02, 0x76, 0x0e, 0x00, 0x0a, 0x02, 0x01, 0x02,
-                                    0x78, 0x00};
+static const uint8_t k_records[] = {0x1a, 0x00, 0x00, 0x00, 0x02, 0x6b, 0x04, 0x68,
+                                    0x69, 0x02, 0x02, 0x68, 0x02, 0x76, 0x0e, 0x00,
+                                    0x0a, 0x02, 0x01, 0x02, 0x78, 0x00};
 #define BASE_TS 1700000000000LL
 
 static size_t make_batch(uint8_t *out, int codec, const uint8_t *recs, size_t n)
@@ -304,10 +330,8 @@ static void test_records_compressed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pid_sequences),
-        cmocka_unit_test(test_topic_names),
-        cmocka_unit_test(test_topic_configs),
-        cmocka_unit_test(test_records_plain),
+        cmocka_unit_test(test_pid_sequences),      cmocka_unit_test(test_topic_names),
+        cmocka_unit_test(test_topic_configs),      cmocka_unit_test(test_records_plain),
         cmocka_unit_test(test_records_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

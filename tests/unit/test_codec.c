@@ -24,11 +24,16 @@ static size_t unhex(const char *s, uint8_t *out)
     int hi = -1;
     for (; *s; s++) {
         int d;
-        if (*s >= '0' && *s <= '9') d = *s - '0';
-        else if (*s >= 'a' && *s <= 'f') d = *s - 'a' + 10;
-        else if (*s >= 'A' && *s <= 'F') d = *s - 'A' + 10;
-        else continue;
-        if (hi < 0) hi = d;
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (*s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (*s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else
+            continue;
+        if (hi < 0)
+            hi = d;
         else {
             out[n++] = (uint8_t)(hi << 4 | d);
             hi = -1;
@@ -66,8 +71,8 @@ static void assert_encodes(const kmsg *m, int16_t v, bool flex, const char *hex)
 
 /* Decodes hex; returns the error code, *m the tree, *left the unread bytes. The input copy is
  * heap-exact so ASan sees any overread; it is kept alive in *keep (zero copy). */
-static int decode_hex(karena *a, const kschema *s, int16_t v, bool flex, const char *hex,
-                      kmsg **m, size_t *left)
+static int decode_hex(karena *a, const kschema *s, int16_t v, bool flex, const char *hex, kmsg **m,
+                      size_t *left)
 {
     uint8_t tmp[4096];
     size_t n = unhex(hex, tmp);
@@ -204,8 +209,9 @@ static kmsg *make_t(karena *a, int16_t v)
     return m;
 }
 
-#define T_V0 "fe 0102 03040506 ffffffffffffffff 01 0002 6162 00000002 dead 00000001 00000007 " \
-             "00000001 0001 78 00000009 3ff8000000000000 ffff 00000001 52"
+#define T_V0                                                                                       \
+    "fe 0102 03040506 ffffffffffffffff 01 0002 6162 00000002 dead 00000001 00000007 "              \
+    "00000001 0001 78 00000009 3ff8000000000000 ffff 00000001 52"
 
 static void test_classic_exact(void **state)
 {
@@ -238,8 +244,9 @@ static void test_classic_exact(void **state)
     karena_free(a);
 }
 
-#define T_V2_HEAD "fe 0102 03040506 ffffffffffffffff 01 03 6162 03 dead 02 00000007 02 02 78 00000009 00 " \
-                  "000102030405060708090a0b0c0d0e0f 3ff8000000000000 ffff 02 52"
+#define T_V2_HEAD                                                                                  \
+    "fe 0102 03040506 ffffffffffffffff 01 03 6162 03 dead 02 00000007 02 02 78 00000009 00 "       \
+    "000102030405060708090a0b0c0d0e0f 3ff8000000000000 ffff 02 52"
 
 static void test_flexible_exact_and_tags(void **state)
 {
@@ -254,8 +261,8 @@ static void test_flexible_exact_and_tags(void **state)
     assert_encodes(m, 2, true, T_V2_HEAD " 02 00 04 0000002a 05 02 027a");
     kmsg *d;
     size_t left;
-    assert_int_equal(decode_hex(a, &t_s, 2, true, T_V2_HEAD " 02 00 04 0000002a 05 02 027a", &d,
-                                &left), 0);
+    assert_int_equal(
+        decode_hex(a, &t_s, 2, true, T_V2_HEAD " 02 00 04 0000002a 05 02 027a", &d, &left), 0);
     assert_int_equal(left, 0);
     assert_true(kmsg_equal(m, d, 2, true));
     assert_int_equal(k_int(d, T_TagA), 42);
@@ -264,8 +271,9 @@ static void test_flexible_exact_and_tags(void **state)
     /* unknown tags (1, 65536 which must not alias tag 0, 300) are skipped; known ones read,
      * out of order accepted */
     assert_int_equal(decode_hex(a, &t_s, 2, true,
-                                T_V2_HEAD " 04 01 03 aabbcc 808004 01 ff 05 02 027a ac02 00",
-                                &d, &left), 0);
+                                T_V2_HEAD " 04 01 03 aabbcc 808004 01 ff 05 02 027a ac02 00", &d,
+                                &left),
+                     0);
     assert_int_equal(left, 0);
     assert_int_equal(k_int(d, T_TagA), -1);
     assert_true(kstr_eq(k_str(d, T_TagB), "z"));
@@ -327,8 +335,7 @@ static void test_null_vs_empty(void **state)
     /* array count larger than the bytes left: rejected before allocating */
     assert_int_equal(decode_hex(a, &nul_s, 1, false, "0000 7fffffff 0000", &d, NULL),
                      RBUF_TRUNCATED);
-    assert_int_equal(decode_hex(a, &nul_s, 2, true, "01 ffffffff07 00", &d, NULL),
-                     RBUF_TRUNCATED);
+    assert_int_equal(decode_hex(a, &nul_s, 2, true, "01 ffffffff07 00", &d, NULL), RBUF_TRUNCATED);
     /* over-long uvarint */
     assert_int_equal(decode_hex(a, &nul_s, 2, true, "ffffffffff01", &d, NULL), RBUF_BADVALUE);
     karena_free(a);
@@ -468,8 +475,10 @@ static void test_kout_file_frags(void **state)
         assert_int_equal(o.segs[3].off, (int64_t)pre);
         assert_int_equal(o.segs[3].len, flex ? 3 : 2);
         assert_int_equal(kout_size(&o), (int64_t)pre + 80 + (flex ? 3 : 2));
-        if (flex) assert_bytes(o.mem.data, o.mem.len, "00000000 0001 51 0002 00");
-        else assert_bytes(o.mem.data, o.mem.len, "00000000 0001 00000050 0002");
+        if (flex)
+            assert_bytes(o.mem.data, o.mem.len, "00000000 0001 51 0002 00");
+        else
+            assert_bytes(o.mem.data, o.mem.len, "00000000 0001 00000050 0002");
         kout_free(&o);
     }
     /* equality compares the ranges, never the (absent) bytes */

@@ -25,13 +25,19 @@ static uint64_t rnd(void)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static uint32_t rndn(uint32_t n) { return (uint32_t)(rnd() % n); }
+static uint32_t rndn(uint32_t n)
+{
+    return (uint32_t)(rnd() % n);
+}
 
 static bool present(const kfield *f, int16_t v)
 {
     return f->vmin != KV_NONE && v >= f->vmin && v <= f->vmax;
 }
-static bool tagged_at(const kfield *f, int16_t v) { return f->tag >= 0 && v >= f->tag_min; }
+static bool tagged_at(const kfield *f, int16_t v)
+{
+    return f->tag >= 0 && v >= f->tag_min;
+}
 static bool on_wire(const kfield *f, int16_t v, bool flex)
 {
     return present(f, v) && (!tagged_at(f, v) || flex);
@@ -68,7 +74,8 @@ static void rand_scalar(karena *a, uint8_t type, const kschema *sub, bool can_nu
         } else {
             int32_t n = (int32_t)rndn(type == KT_RECORDS ? 40 : 9);
             uint8_t *p = karena_alloc(a, (size_t)n + 1);
-            for (int32_t i = 0; i < n; i++) p[i] = (uint8_t)(type == KT_STRING ? 'a' + rndn(26) : rnd());
+            for (int32_t i = 0; i < n; i++)
+                p[i] = (uint8_t)(type == KT_STRING ? 'a' + rndn(26) : rnd());
             out->s = (kstr){p, n};
         }
         break;

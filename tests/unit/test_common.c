@@ -176,17 +176,20 @@ static void test_base64(void **state)
     free(d);
     free(u);
     const char *bad[] = {"Zg=", "Z", "Zm9v\n", "Zm 9", "Zh==", "Zg===", "=Zg=", "Zm9v*"};
-    for (size_t i = 0; i < 8; i++)
-        assert_null(b64_decode_alloc(bad[i], strlen(bad[i]), &n));
+    for (size_t i = 0; i < 8; i++) assert_null(b64_decode_alloc(bad[i], strlen(bad[i]), &n));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc32c_check_value), cmocka_unit_test(test_varint_zigzag),
-        cmocka_unit_test(test_uvarint_bounds),     cmocka_unit_test(test_reader_sticky_error),
-        cmocka_unit_test(test_writer_cap),         cmocka_unit_test(test_atomic_file),
-        cmocka_unit_test(test_uuid), cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_crc32c_check_value),
+        cmocka_unit_test(test_varint_zigzag),
+        cmocka_unit_test(test_uvarint_bounds),
+        cmocka_unit_test(test_reader_sticky_error),
+        cmocka_unit_test(test_writer_cap),
+        cmocka_unit_test(test_atomic_file),
+        cmocka_unit_test(test_uuid),
+        cmocka_unit_test(test_base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,16 +37,42 @@ int part_append(broker *b, bpart *p, uint8_t *batch, size_t len, int64_t *base_o
     g_appends++;
     return 0;
 }
-void flusher_request(flusher *f, plog *l, int64_t offset) { (void)f; (void)l; (void)offset; }
-int64_t plog_durable_offset(const plog *l) { (void)l; return INT64_MAX; }
-int64_t plog_start_offset(const plog *l) { (void)l; return 0; }
-int64_t plog_end_offset(const plog *l) { (void)l; return 0; }
+void flusher_request(flusher *f, plog *l, int64_t offset)
+{
+    (void)f;
+    (void)l;
+    (void)offset;
+}
+int64_t plog_durable_offset(const plog *l)
+{
+    (void)l;
+    return INT64_MAX;
+}
+int64_t plog_start_offset(const plog *l)
+{
+    (void)l;
+    return 0;
+}
+int64_t plog_end_offset(const plog *l)
+{
+    (void)l;
+    return 0;
+}
 int plog_read_copy(plog *l, int64_t o, int32_t m, uint8_t **b, int32_t *n, int64_t *next)
 {
-    (void)l; (void)o; (void)m; (void)b; (void)n; (void)next;
+    (void)l;
+    (void)o;
+    (void)m;
+    (void)b;
+    (void)n;
+    (void)next;
     return -1;
 }
-int64_t part_hwm(const bpart *p) { (void)p; return 100; }
+int64_t part_hwm(const bpart *p)
+{
+    (void)p;
+    return 100;
+}
 
 static btopic g_data, g_offsets;
 static bpart g_dp[2], g_op;
@@ -60,10 +86,17 @@ btopic *topic_findn(broker *b, const char *name, size_t len)
         return &g_offsets;
     return NULL;
 }
-btopic *topic_find(broker *b, const char *name) { return topic_findn(b, name, strlen(name)); }
+btopic *topic_find(broker *b, const char *name)
+{
+    return topic_findn(b, name, strlen(name));
+}
 int topic_create(broker *b, const char *n, int32_t np, const char *c, bool i, btopic **out)
 {
-    (void)b; (void)n; (void)np; (void)c; (void)i;
+    (void)b;
+    (void)n;
+    (void)np;
+    (void)c;
+    (void)i;
     *out = &g_offsets;
     return 0;
 }
@@ -72,8 +105,15 @@ void breq_done(breq *r)
     assert_false(r->finished);
     r->finished = true;
 }
-const char *breq_client_host(const breq *r) { (void)r; return "127.0.0.1:1"; }
-char *breq_client_id(const breq *r) { return karena_strdup(r->arena, "cli"); }
+const char *breq_client_host(const breq *r)
+{
+    (void)r;
+    return "127.0.0.1:1";
+}
+char *breq_client_id(const breq *r)
+{
+    return karena_strdup(r->arena, "cli");
+}
 
 /* ---------------------------------------------------------------- helpers ---- */
 
@@ -81,7 +121,11 @@ static broker B;
 static breq *g_reqs[512];
 static int g_nreqs;
 
-static void stop_cb(loop *l, void *arg) { (void)arg; loop_stop(l); }
+static void stop_cb(loop *l, void *arg)
+{
+    (void)arg;
+    loop_stop(l);
+}
 
 /* Runs the loop (timers: the coordinator tick) for ms milliseconds. */
 static void run_for(int ms)
@@ -235,8 +279,8 @@ static int heartbeat(int16_t ver, const char *gid, int32_t gen, const char *memb
     return (int)k_int(r->resp, HeartbeatResponse_ErrorCode);
 }
 
-static int commit1(int16_t ver, const char *gid, int32_t gen, const char *member,
-                   const char *topic, int32_t part, int64_t off, const char *meta)
+static int commit1(int16_t ver, const char *gid, int32_t gen, const char *member, const char *topic,
+                   int32_t part, int64_t off, const char *meta)
 {
     breq *r = mk(API_OffsetCommit, ver);
     k_set_str(r->req, OffsetCommitRequest_GroupId, gid);
@@ -258,8 +302,7 @@ static int commit1(int16_t ver, const char *gid, int32_t gen, const char *member
                       OffsetCommitResponsePartition_ErrorCode);
 }
 
-static int64_t fetch1(int16_t ver, const char *gid, const char *topic, int32_t part,
-                      char **meta)
+static int64_t fetch1(int16_t ver, const char *gid, const char *topic, int32_t part, char **meta)
 {
     breq *r = mk(API_OffsetFetch, ver);
     kmsg *src = r->req, *dst = r->resp;
@@ -288,7 +331,10 @@ static int64_t fetch1(int16_t ver, const char *gid, const char *topic, int32_t p
     return k_int(p, OffsetFetchResponsePartitions_CommittedOffset);
 }
 
-static group *G(const char *id) { return gc_find(B.groups, id); }
+static group *G(const char *id)
+{
+    return gc_find(B.groups, id);
+}
 
 /* ---------------------------------------------------------------- tests ---- */
 
@@ -464,8 +510,7 @@ static void test_simple_commits(void **st)
     assert_int_equal(fetch1(1, "simple", "t", 0, NULL), 7);
     assert_int_equal(commit1(2, "simple", -1, "", "nope", 0, 7, ""),
                      KERR_UNKNOWN_TOPIC_OR_PARTITION);
-    assert_int_equal(commit1(2, "simple", -1, "", "t", 2, 7, ""),
-                     KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    assert_int_equal(commit1(2, "simple", -1, "", "t", 2, 7, ""), KERR_UNKNOWN_TOPIC_OR_PARTITION);
     char big[5000];
     memset(big, 'x', 4097);
     big[4097] = 0;

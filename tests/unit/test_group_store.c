@@ -41,24 +41,67 @@ int part_append(broker *b, bpart *p, uint8_t *batch, size_t len, int64_t *base_o
     g_leo += (int32_t)be32(batch + 57);
     return 0;
 }
-void flusher_request(flusher *f, plog *l, int64_t offset) { (void)f; (void)l; (void)offset; }
-int64_t plog_durable_offset(const plog *l) { (void)l; return INT64_MAX; }
-int64_t plog_start_offset(const plog *l) { (void)l; return 0; }
-int64_t plog_end_offset(const plog *l) { (void)l; return 0; }
+void flusher_request(flusher *f, plog *l, int64_t offset)
+{
+    (void)f;
+    (void)l;
+    (void)offset;
+}
+int64_t plog_durable_offset(const plog *l)
+{
+    (void)l;
+    return INT64_MAX;
+}
+int64_t plog_start_offset(const plog *l)
+{
+    (void)l;
+    return 0;
+}
+int64_t plog_end_offset(const plog *l)
+{
+    (void)l;
+    return 0;
+}
 int plog_read_copy(plog *l, int64_t o, int32_t m, uint8_t **b, int32_t *n, int64_t *next)
 {
-    (void)l; (void)o; (void)m; (void)b; (void)n; (void)next;
+    (void)l;
+    (void)o;
+    (void)m;
+    (void)b;
+    (void)n;
+    (void)next;
     return -1;
 }
-btopic *topic_find(broker *b, const char *name) { (void)b; (void)name; return NULL; }
+btopic *topic_find(broker *b, const char *name)
+{
+    (void)b;
+    (void)name;
+    return NULL;
+}
 int topic_create(broker *b, const char *n, int32_t np, const char *c, bool i, btopic **out)
 {
-    (void)b; (void)n; (void)np; (void)c; (void)i; (void)out;
+    (void)b;
+    (void)n;
+    (void)np;
+    (void)c;
+    (void)i;
+    (void)out;
     return -1;
 }
-void breq_done(breq *r) { (void)r; }
-const char *breq_client_host(const breq *r) { (void)r; return "h"; }
-char *breq_client_id(const breq *r) { (void)r; return (char *)"c"; }
+void breq_done(breq *r)
+{
+    (void)r;
+}
+const char *breq_client_host(const breq *r)
+{
+    (void)r;
+    return "h";
+}
+char *breq_client_id(const breq *r)
+{
+    (void)r;
+    return (char *)"c";
+}
 void kmsg_bad_field(const kmsg *m, kfid f)
 {
     (void)m;
@@ -73,7 +116,10 @@ void k_set_str(kmsg *m, kfid f, const char *s)
 }
 void k_set_bytes(kmsg *m, kfid f, const void *p, int32_t len)
 {
-    (void)m; (void)f; (void)p; (void)len;
+    (void)m;
+    (void)f;
+    (void)p;
+    (void)len;
 }
 kmsg *k_new_items(kmsg *m, kfid f, int32_t n)
 {
@@ -126,7 +172,9 @@ static void test_offset_record_bytes(void **st)
     (void)st;
     group_coord *gc = new_gc();
     grecs *rs = grecs_new();
-    goffset o = {.offset = 0x0102030405060708LL, .leader_epoch = 7, .metadata = (char *)"md",
+    goffset o = {.offset = 0x0102030405060708LL,
+                 .leader_epoch = 7,
+                 .metadata = (char *)"md",
                  .commit_ts = 1700000000000LL};
     grecs_offset(rs, "g", "t", 3, &o);
     size_t len;
@@ -136,12 +184,13 @@ static void test_offset_record_bytes(void **st)
     assert_int_equal(b[16], 2);
     assert_int_equal(be32(b + 17), crc32c(b + 21, len - 21));
     assert_int_equal(be16(b + 21), 0);
-    assert_int_equal(be32(b + 23), 0);                 /* lastOffsetDelta */
-    assert_int_equal((int64_t)be64(b + 43), -1);       /* producerId */
-    assert_int_equal(be32(b + 57), 1);                 /* recordsCount */
+    assert_int_equal(be32(b + 23), 0);           /* lastOffsetDelta */
+    assert_int_equal((int64_t)be64(b + 43), -1); /* producerId */
+    assert_int_equal(be32(b + 57), 1);           /* recordsCount */
     /* record: len, attrs 0, tsDelta 0, offDelta 0, key, value, 0 headers */
     static const uint8_t key[] = {0, 1, 0, 1, 'g', 0, 1, 't', 0, 0, 0, 3};
-    static const uint8_t val[] = {0, 3, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 7, 0, 2, 'm', 'd',
+    static const uint8_t val[] = {0,    3,    1,    2,    3,    4,    5,    6,   7,
+                                  8,    0,    0,    0,    7,    0,    2,    'm', 'd',
                                   0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00};
     rbuf r = rbuf_make(b + 61, len - 61);
     int32_t rl = rbuf_varint(&r);
@@ -190,13 +239,17 @@ static void test_group_record_bytes(void **st)
     grecs_group(rs, g, false);
     size_t len;
     uint8_t *b = grecs_build_batch(rs, 1, &len);
-    static const uint8_t want[] = {
-        0, 2, 0, 3, 'g', 'r', 'p',                              /* key v2 */
-        0, 3, 0, 8, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r',      /* v3, protocolType */
-        0, 0, 0, 5, 0, 5, 'r', 'a', 'n', 'g', 'e', 0, 2, 'm', '1', /* gen, protocol, leader */
-        0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1,                      /* state ts, 1 member */
-        0, 2, 'm', '1', 0xff, 0xff, 0, 1, 'c', 0, 1, 'h',        /* id, no instance, client */
-        0, 0, 0, 20, 0, 0, 0, 10, 0, 0, 0, 2, 'S', 'U', 0, 0, 0, 1, 'A'};
+    static const uint8_t want[] = {0,   2,   0,   3,   'g',  'r',  'p', /* key v2 */
+                                   0,   3,   0,   8,   'c',  'o',  'n', 's', 'u', 'm',
+                                   'e', 'r', /* v3, protocolType */
+                                   0,   0,   0,   5,   0,    5,    'r', 'a', 'n', 'g',
+                                   'e', 0,   2,   'm', '1', /* gen, protocol, leader */
+                                   0,   0,   0,   0,   0,    0,    0,   1,   0,   0,
+                                   0,   1, /* state ts, 1 member */
+                                   0,   2,   'm', '1', 0xff, 0xff, 0,   1,   'c', 0,
+                                   1,   'h', /* id, no instance, client */
+                                   0,   0,   0,   20,  0,    0,    0,   10,  0,   0,
+                                   0,   2,   'S', 'U', 0,    0,    0,   1,   'A'};
     /* key and value sit back to back after the key/value length varints */
     rbuf r = rbuf_make(b + 61, len - 61);
     rbuf_varint(&r);

@@ -320,7 +320,10 @@ static plog *reopen(rec_fixture *f, int64_t want_leo, int64_t want_size)
     return l;
 }
 
-static void trunc_to(const char *p, int64_t n) { assert_int_equal(truncate(p, n), 0); }
+static void trunc_to(const char *p, int64_t n)
+{
+    assert_int_equal(truncate(p, n), 0);
+}
 
 static void poke(const char *p, int64_t at, const void *b, size_t n)
 {
@@ -720,7 +723,8 @@ static void test_read_drop_behind(void **st)
         assert_true(behind < 0.2);
         assert_true(recent > 0.8);
         /* a second pass within the newest 1 MiB (the write-side window) drops nothing */
-        for (int64_t o = 0; o < size; o += sizeof tmp) assert_true(pread(fd, tmp, sizeof tmp, o) > 0);
+        for (int64_t o = 0; o < size; o += sizeof tmp)
+            assert_true(pread(fd, tmp, sizeof tmp, o) > 0);
         int64_t tail = plog_end_offset(l) - 4;
         for (int i = 0; i < 3; i++) {
             assert_int_equal(plog_read(l, tail, 1 << 20, &s), 0);
@@ -759,8 +763,7 @@ static void test_flusher_group_commit(void **st)
         struct pollfd pfd = {.fd = efd, .events = POLLIN};
         poll(&pfd, 1, 1000);
         uint64_t v;
-        if (read(efd, &v, sizeof v) < 0) {
-        }
+        if (read(efd, &v, sizeof v) < 0) {}
     }
     assert_int_equal(plog_durable_offset(l), 400);
     uint64_t rounds, fsyncs;

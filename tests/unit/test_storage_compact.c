@@ -177,8 +177,10 @@ static void workload(plog *l, int batches, int64_t now)
         char keys[4][16], vals[4][32];
         for (int i = 0; i < n; i++) {
             uint32_t r = rnd();
-            if (r % 17 == 0) keys[i][0] = 0;
-            else snprintf(keys[i], sizeof keys[i], "key%u", r % 20);
+            if (r % 17 == 0)
+                keys[i][0] = 0;
+            else
+                snprintf(keys[i], sizeof keys[i], "key%u", r % 20);
             snprintf(vals[i], sizeof vals[i], "val%lld", (long long)(g_n + i));
             bool tomb = keys[i][0] && rnd() % 10 == 0;
             recs[i].key = keys[i][0] ? keys[i] : NULL;
@@ -276,8 +278,8 @@ static void crash_case(int stage)
     char *dir2 = xasprintf("%s-copy", dir);
     char *cmd = xasprintf("cp -a '%s' '%s'", dir, dir2);
     assert_int_equal(system(cmd), 0);
-    char *probe = xasprintf("ls '%s' | grep -c '\\.%s$' >/dev/null", dir2,
-                            stage == 1 ? "cleaned" : "swap");
+    char *probe =
+        xasprintf("ls '%s' | grep -c '\\.%s$' >/dev/null", dir2, stage == 1 ? "cleaned" : "swap");
     assert_int_equal(system(probe), 0); /* the half-done file is there */
     plog *l2;
     assert_int_equal(plog_open(dir2, &c, &l2), 0);
@@ -287,8 +289,10 @@ static void crash_case(int stage)
     assert_int_equal(plog_end_offset(l2), g_n);
     read_all(l2, g);
     assert_consistent(g);
-    if (stage == 1) assert_int_equal(g->n, g_n); /* nothing was replaced */
-    else assert_true(g->n < g_n);                /* the swap was completed */
+    if (stage == 1)
+        assert_int_equal(g->n, g_n); /* nothing was replaced */
+    else
+        assert_true(g->n < g_n); /* the swap was completed */
     /* and a full compaction from there gives the exact expected result */
     assert_true(plog_compact(l2, now) > 0);
     read_all(l2, g);

@@ -171,8 +171,7 @@ static inline char *tmp_dir(const char *tag)
 static inline void rm_tree(const char *dir)
 {
     char *cmd = xasprintf("rm -rf '%s'", dir);
-    if (system(cmd) != 0) {
-    }
+    if (system(cmd) != 0) {}
     free(cmd);
 }
 

@@ -30,8 +30,7 @@ int64_t eh_now_ms(void)
 void eh_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
 static void kill_live(void)
@@ -65,8 +64,8 @@ static const char *eddyd_bin(void)
         snprintf(path, sizeof path, "%s/src/eddyd/eddyd", bd);
         if (access(path, X_OK) == 0) return path;
     }
-    fprintf(stderr, "harness: eddyd not found (EDDYD=%s, EDDY_BUILD_DIR=%s)\n",
-            e ? e : "(unset)", bd ? bd : "(unset)");
+    fprintf(stderr, "harness: eddyd not found (EDDYD=%s, EDDY_BUILD_DIR=%s)\n", e ? e : "(unset)",
+            bd ? bd : "(unset)");
     return NULL;
 }
 
@@ -204,8 +203,7 @@ int eh_stop(eh_broker *b, int timeout_s)
     b->pid = 0;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
     fprintf(stderr, "harness: eddyd ended with %s %d after SIGTERM (expected exit 0)\n",
-            WIFEXITED(st) ? "status" : "signal",
-            WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+            WIFEXITED(st) ? "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     eh_log_tail(b, 40);
     return -1;
 }
@@ -214,8 +212,7 @@ void eh_kill(eh_broker *b)
 {
     if (b->pid <= 0) return;
     kill(b->pid, SIGKILL);
-    while (waitpid(b->pid, NULL, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(b->pid, NULL, 0) < 0 && errno == EINTR) {}
     b->pid = 0;
 }
 

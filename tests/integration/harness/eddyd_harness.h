@@ -17,15 +17,15 @@
 #define EH_MAX_SETS 32
 
 typedef struct eh_broker {
-    pid_t pid;           /* 0 when not running */
-    int port;            /* 0 until the first start */
+    pid_t pid; /* 0 when not running */
+    int port;  /* 0 until the first start */
     int nstart;
     int nsets;
     char *sets[EH_MAX_SETS];
-    char tmp[256];       /* temp dir: data/ and eddyd-N.log */
+    char tmp[256]; /* temp dir: data/ and eddyd-N.log */
     char data[300];
     char log[320];
-    char bootstrap[64];  /* "127.0.0.1:PORT" */
+    char bootstrap[64]; /* "127.0.0.1:PORT" */
 } eh_broker;
 
 /* First start. `sets` is a NULL-terminated list of "key=value" (or NULL). 0 or -1. */
