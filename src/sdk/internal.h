@@ -39,9 +39,37 @@ EDDY_HIDDEN int sdk_store_listen(eddy_store *st);
 /* Tracing: the tx remembers the span its events descend from. */
 EDDY_HIDDEN void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span);
 EDDY_HIDDEN int sdk_tx_published(const eddy_tx *tx);
+/* after a rollback to a savepoint: the events still in the transaction (so PostgreSQL's NOTIFY
+ * is raised again by the next publish when the rolled-back one took it) */
+EDDY_HIDDEN void sdk_tx_set_published(eddy_tx *tx, int n);
 
 /* Test-only fault switch: EDDY_FAULT=crash_after_outbox_commit[:service]. */
 EDDY_HIDDEN int sdk_fault_armed(const char *point, const char *service);
+
+/* Per-stage distributions (stats.c): histogram + recent samples; callers lock. */
+#define SDK_DIST_NB 14
+#define SDK_DIST_RES 1024
+typedef struct sdk_dist {
+    const double *bounds; /* SDK_DIST_NB upper bounds */
+    uint64_t buckets[SDK_DIST_NB + 1], count;
+    double sum;
+    uint32_t nres, rpos;
+    float res[SDK_DIST_RES];
+} sdk_dist;
+EDDY_HIDDEN extern const double SDK_SECONDS_BOUNDS[SDK_DIST_NB];
+EDDY_HIDDEN extern const double SDK_COUNT_BOUNDS[SDK_DIST_NB];
+EDDY_HIDDEN void sdk_dist_init(sdk_dist *d, const double *bounds);
+EDDY_HIDDEN void sdk_dist_observe(sdk_dist *d, double v);
+EDDY_HIDDEN void sdk_dist_quantiles(const sdk_dist *d, const double *q, int nq, double *out);
+/* Prometheus histogram NAME (+ NAME_quantile, NAME_mean gauges); labels: 'k="v",...' */
+EDDY_HIDDEN char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help,
+                                const char *labels);
+/* The relay's stages as Prometheus text (outbox age, batch size). */
+EDDY_HIDDEN char *sdk_relay_metrics_text(eddy_relay *r, const char *service);
+
+/* SQLite: makes everything committed so far durable (fdatasync of the WAL), for a store opened
+ * with synchronous=NORMAL; PostgreSQL: nothing (its commit is durable). 0 or < 0. */
+EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
 
 /* Producer configuration shared by the relay and the DLQ producer. */
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,

@@ -39,14 +39,29 @@ struct eddy_relay {
     int woken;
     int poll_ms;
     _Atomic int64_t published;
-    /* in-flight bookkeeping (relay thread only) */
+    /* in-flight bookkeeping (relay thread only). A queued message's opaque is 1 + the index
+     * of its slot (row id, creation time); slots are reused through a free list, so the hot
+     * path allocates nothing once the pool has grown to the largest in-flight count. */
     int64_t cursor;
     int inflight;
     int64_t *acked;
     int nacked, capacked;
     int failed;
+    struct relay_slot *slots;
+    int nslots, free_slot;
+    char *idlist; /* the acknowledged ids as one array parameter */
+    size_t idcap;
+    /* per-stage figures (smu): outbox age, rows per produce batch */
+    pthread_mutex_t smu;
+    sdk_dist age, batch;
+    double age_max;
     struct eddy_relay *next;
 };
+
+typedef struct relay_slot {
+    int64_t id, created_ms;
+    int next_free;
+} relay_slot;
 
 static pthread_mutex_t g_relays_mu = PTHREAD_MUTEX_INITIALIZER;
 static eddy_relay *g_relays;
@@ -96,6 +111,11 @@ void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span)
 int sdk_tx_published(const eddy_tx *tx)
 {
     return tx->published;
+}
+
+void sdk_tx_set_published(eddy_tx *tx, int n)
+{
+    tx->published = n;
 }
 
 eddy_store *eddy_tx_store(eddy_tx *tx)
@@ -208,6 +228,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     }
     r->inflight--;
+    int si = (int)(intptr_t)m->_private - 1;
+    relay_slot sl = r->slots[si];
+    r->slots[si].next_free = r->free_slot;
+    r->free_slot = si;
     if (m->err) {
         r->failed = 1;
         if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
@@ -220,7 +244,40 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         r->capacked = r->capacked ? r->capacked * 2 : 256;
         r->acked = sdk_xrealloc(r->acked, (size_t)r->capacked * sizeof(int64_t));
     }
-    r->acked[r->nacked++] = (int64_t)(intptr_t)m->_private;
+    r->acked[r->nacked++] = sl.id;
+    double age = (double)(sdk_wall_ms() - sl.created_ms) / 1e3;
+    if (age < 0) age = 0;
+    pthread_mutex_lock(&r->smu);
+    sdk_dist_observe(&r->age, age);
+    if (age > r->age_max) r->age_max = age;
+    pthread_mutex_unlock(&r->smu);
+}
+
+static int slot_get(eddy_relay *r, int64_t id, int64_t created_ms)
+{
+    if (r->free_slot < 0) {
+        int n = r->nslots ? r->nslots * 2 : 1024;
+        r->slots = sdk_xrealloc(r->slots, (size_t)n * sizeof *r->slots);
+        for (int i = n - 1; i >= r->nslots; i--) {
+            r->slots[i].next_free = r->free_slot;
+            r->free_slot = i;
+        }
+        r->nslots = n;
+    }
+    int i = r->free_slot;
+    r->free_slot = r->slots[i].next_free;
+    r->slots[i].id = id;
+    r->slots[i].created_ms = created_ms;
+    return i;
+}
+
+static void slots_reset(eddy_relay *r)
+{
+    r->free_slot = -1;
+    for (int i = r->nslots - 1; i >= 0; i--) {
+        r->slots[i].next_free = r->free_slot;
+        r->free_slot = i;
+    }
 }
 
 rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra, void *opaque,
@@ -278,6 +335,10 @@ int eddy_relay_new(const char *store_url, const char *bootstrap, const char *con
     r->conf = sdk_xcalloc((size_t)n + 1, sizeof(char *));
     for (int i = 0; i < n; i++) r->conf[i] = sdk_xstrdup(rdkafka_conf[i]);
     r->poll_ms = 200;
+    r->free_slot = -1;
+    pthread_mutex_init(&r->smu, NULL);
+    sdk_dist_init(&r->age, SDK_SECONDS_BOUNDS);
+    sdk_dist_init(&r->batch, SDK_COUNT_BOUNDS);
     const char *pm = getenv("EDDY_RELAY_POLL_MS");
     if (pm && atoi(pm) > 0) r->poll_ms = atoi(pm);
     pthread_mutex_init(&r->mu, NULL);
@@ -313,24 +374,33 @@ static int mark_acked(eddy_relay *r)
     if (r->nacked == 0) return 0;
     char ts[32];
     eddy_time_rfc3339(sdk_wall_ms(), ts);
-    int rc = eddy_store_begin(r->st);
-    if (rc < 0) return rc;
-    for (int i = 0; i < r->nacked; i++) {
-        char id[24];
-        snprintf(id, sizeof id, "%lld", (long long)r->acked[i]);
-        const char *p[] = {ts, id};
-        rc = eddy_store_exec(r->st, "UPDATE eddy_outbox SET published_at = $1 WHERE id = $2", 2, p);
-        if (rc < 0) {
-            eddy_store_rollback(r->st);
-            return rc;
-        }
+    /* one statement for the whole batch: the ids as a JSON array (SQLite json_each) or an
+     * array literal (PostgreSQL), the same text for both: "[1,2,3]" vs "{1,2,3}" */
+    int pg = eddy_store_is_postgres(r->st);
+    size_t need = (size_t)r->nacked * 21 + 3;
+    if (need > r->idcap) {
+        r->idcap = need * 2;
+        r->idlist = sdk_xrealloc(r->idlist, r->idcap);
     }
-    rc = eddy_store_commit(r->st);
+    size_t n = 0;
+    r->idlist[n++] = pg ? '{' : '[';
+    for (int i = 0; i < r->nacked; i++)
+        n += (size_t)snprintf(r->idlist + n, r->idcap - n, "%s%lld", i ? "," : "",
+                              (long long)r->acked[i]);
+    r->idlist[n++] = pg ? '}' : ']';
+    r->idlist[n] = 0;
+    const char *p[] = {ts, r->idlist};
+    int rc = eddy_store_exec(r->st,
+                             pg ? "UPDATE eddy_outbox SET published_at = $1"
+                                  " WHERE id = ANY($2::bigint[])"
+                                : "UPDATE eddy_outbox SET published_at = $1"
+                                  " WHERE id IN (SELECT value FROM json_each($2))",
+                             2, p);
     if (rc < 0) return rc;
-    int n = r->nacked;
+    int done = r->nacked;
     r->nacked = 0;
-    atomic_fetch_add(&r->published, n);
-    return n;
+    atomic_fetch_add(&r->published, done);
+    return done;
 }
 
 /* An idempotent producer that hit a fatal error (a broker lost its sequence state, e.g. after
@@ -352,6 +422,7 @@ static int relay_recover(eddy_relay *r)
     r->inflight = 0;
     r->failed = 0;
     r->cursor = 0;
+    slots_reset(r);
     char err[512];
     while (!(
         r->rk = sdk_producer_new(r->bootstrap, (const char *const *)r->conf, r, err, sizeof err))) {
@@ -373,16 +444,27 @@ static int produce_batch(eddy_relay *r)
     const char *p[] = {cur};
     eddy_rows *rows = NULL;
     int rc = eddy_store_query(r->st,
-                              "SELECT id, topic, msg_key, envelope FROM eddy_outbox"
+                              "SELECT id, topic, msg_key, envelope, created_at FROM eddy_outbox"
                               " WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT 500",
                               1, p, &rows);
     if (rc < 0) return rc;
+    /* SQLite with synchronous=NORMAL: these rows are committed, but a power cut could still
+     * take the last commits back. Make them durable before any leaves for the broker, so no
+     * event is ever published for a state change the database might lose (one fdatasync per
+     * batch, docs/sdk.md "Durability"). */
+    if (eddy_rows_count(rows) > 0 && (rc = sdk_store_sync(r->st)) < 0) {
+        eddy_rows_free(rows);
+        return rc;
+    }
     int queued = 0;
     for (int i = 0; i < eddy_rows_count(rows); i++) {
         int64_t id = atoll(eddy_rows_get(rows, i, 0));
         const char *topic = eddy_rows_get(rows, i, 1);
         const char *key = eddy_rows_get(rows, i, 2);
         const char *env = eddy_rows_get(rows, i, 3);
+        int64_t created_ms = 0;
+        if (eddy_time_parse_rfc3339(eddy_rows_get(rows, i, 4), &created_ms) != 0)
+            created_ms = sdk_wall_ms();
         eddy_event *ev = NULL;
         char *why = NULL;
         rd_kafka_headers_t *h = NULL;
@@ -394,12 +476,14 @@ static int produce_batch(eddy_relay *r)
             free(why);
             h = rd_kafka_headers_new(1);
         }
+        int si = slot_get(r, id, created_ms);
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                RD_KAFKA_V_VALUE((void *)env, strlen(env)), RD_KAFKA_V_OPAQUE((void *)(intptr_t)id),
-                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(topic),
+                                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                                      RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                                      RD_KAFKA_V_VALUE((void *)env, strlen(env)),
+                                                      RD_KAFKA_V_OPAQUE((void *)(intptr_t)(si + 1)),
+                                                      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 h = NULL;
                 r->inflight++;
@@ -411,6 +495,8 @@ static int produce_batch(eddy_relay *r)
                 rd_kafka_poll(r->rk, 50);
                 continue;
             }
+            r->slots[si].next_free = r->free_slot; /* not queued: the slot is free again */
+            r->free_slot = si;
             if (e == RD_KAFKA_RESP_ERR__FATAL) {
                 rd_kafka_headers_destroy(h);
                 eddy_rows_free(rows);
@@ -424,7 +510,43 @@ static int produce_batch(eddy_relay *r)
         }
     }
     eddy_rows_free(rows);
+    if (queued > 0) {
+        pthread_mutex_lock(&r->smu);
+        sdk_dist_observe(&r->batch, queued);
+        pthread_mutex_unlock(&r->smu);
+    }
     return queued;
+}
+
+void eddy_relay_stats_get(eddy_relay *r, eddy_relay_stats *out)
+{
+    static const double q[] = {0.5, 0.99};
+    double v[2];
+    memset(out, 0, sizeof *out);
+    out->published = eddy_relay_published(r);
+    pthread_mutex_lock(&r->smu);
+    out->batches = (int64_t)r->batch.count;
+    sdk_dist_quantiles(&r->age, q, 2, v);
+    out->outbox_age_max_s = r->age_max;
+    pthread_mutex_unlock(&r->smu);
+    out->outbox_age_p50_s = v[0];
+    out->outbox_age_p99_s = v[1];
+}
+
+char *sdk_relay_metrics_text(eddy_relay *r, const char *service)
+{
+    char labels[160];
+    snprintf(labels, sizeof labels, "service=\"%s\"", service);
+    pthread_mutex_lock(&r->smu);
+    char *a = sdk_dist_text(&r->age, "eddy_outbox_age_seconds",
+                            "outbox row creation in its transaction to the broker's ack", labels);
+    char *b = sdk_dist_text(&r->batch, "eddy_relay_batch_rows",
+                            "outbox rows read and produced per relay batch", labels);
+    pthread_mutex_unlock(&r->smu);
+    char *s = sdk_xasprintf("%s%s", a, b);
+    free(a);
+    free(b);
+    return s;
 }
 
 int eddy_relay_run_once(eddy_relay *r, int timeout_ms)
@@ -540,6 +662,9 @@ void eddy_relay_free(eddy_relay *r)
     for (int i = 0; r->conf && r->conf[i]; i++) free(r->conf[i]);
     free(r->conf);
     free(r->acked);
+    free(r->slots);
+    free(r->idlist);
+    pthread_mutex_destroy(&r->smu);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r->url);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -57,6 +58,27 @@ const char *sdk_store_url(const eddy_store *st)
     return st->url;
 }
 
+/* Waiting for another connection's write lock (the relay marking rows published, a second
+ * writer): SQLite's default handler sleeps up to 100 ms at a time, so a lock held for 50 µs
+ * could cost a writer tens of milliseconds. Short sleeps instead (50 µs doubling to 1 ms), for
+ * up to 30 s in all, then SQLITE_BUSY (EDDY_ERR_TRANSIENT). */
+static int busy_wait(void *arg, int n)
+{
+    (void)arg;
+    static const int64_t limit_us = 30 * 1000 * 1000;
+    /* the total slept so far, recomputed from n: 50, 100, 200, ..., then 1 ms per call */
+    int64_t slept = 0, d = 50;
+    for (int i = 0; i < n; i++) {
+        slept += d;
+        if (d < 1000) d *= 2;
+        if (d > 1000) d = 1000;
+        if (slept > limit_us) return 0;
+    }
+    struct timespec ts = {0, (long)d * 1000};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 int eddy_store_open(const char *url, eddy_store **out)
 {
     *out = NULL;
@@ -84,7 +106,7 @@ int eddy_store_open(const char *url, eddy_store **out)
             eddy_store_close(st);
             return EDDY_ERR_IO;
         }
-        sqlite3_busy_timeout(st->db, 30000);
+        sqlite3_busy_handler(st->db, busy_wait, NULL);
         sqlite3_exec(st->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                      " PRAGMA foreign_keys=ON;",
@@ -291,6 +313,26 @@ int eddy_store_rollback(eddy_store *st)
     if (!st->pg && sqlite3_get_autocommit(st->db)) return 0;
     int rc = run(st, "ROLLBACK", 0, NULL, NULL);
     return rc < 0 ? rc : 0;
+}
+
+int sdk_store_sync(eddy_store *st)
+{
+    if (st->pg) return 0;
+    /* The WAL file through SQLite's own VFS (a second descriptor of ours could, on close,
+     * drop the process's POSIX locks on the database's files). Syncing the file flushes every
+     * frame written to it, whichever connection wrote them. */
+    sqlite3_file *wal = NULL;
+    if (sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK &&
+        wal && wal->pMethods) {
+        int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+        if (rc == SQLITE_OK) return 0;
+        set_err(st, "sqlite", "fdatasync of the WAL failed");
+        return EDDY_ERR_IO;
+    }
+    /* no WAL open on this connection yet: a full checkpoint syncs the WAL and the database */
+    int rc = sqlite3_wal_checkpoint_v2(st->db, "main", SQLITE_CHECKPOINT_FULL, NULL, NULL);
+    if (rc == SQLITE_OK) return 0;
+    return sqlite_code(st, rc);
 }
 
 int eddy_rows_count(const eddy_rows *r)
