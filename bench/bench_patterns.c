@@ -154,7 +154,8 @@ static double w7_limit(int batch, double secs, double *per_cpu)
                             " envelope TEXT NOT NULL, created_at TEXT NOT NULL, published_at TEXT)";
     if (eddy_store_exec(st, ddl, 0, NULL) < 0) fail("w7 limit ddl", eddy_store_error(st));
     /* an envelope of the size the outbox stores */
-    eddy_event *ev = eddy_event_new("bench.row", "1.0", "bench", json_pack("{s:s}", "p", g_payload));
+    eddy_event *ev =
+        eddy_event_new("bench.row", "1.0", "bench", json_pack("{s:s}", "p", g_payload));
     char *env = eddy_event_to_json(ev);
     eddy_event_free(ev);
     long n = 0;
@@ -288,8 +289,7 @@ static int w7(const char *bs, int batch, int lat_batch, double secs, double load
            "\"age_p50_ms\":%.2f,\"age_p99_ms\":%.2f,\"sat_age_p99_ms\":%.2f,"
            "\"relay_batch_mean\":%.1f,\"fsync_p50_ms\":%.2f,\"fsync_p99_ms\":%.2f}\n",
            lim, lim_cpu, rate, per_cpu, lim > 0 ? rate / lim : 0, batch, lat_batch, target, bwrote,
-           below.outbox_age_p50_s * 1e3, below.outbox_age_p99_s * 1e3,
-           sat.outbox_age_p99_s * 1e3,
+           below.outbox_age_p50_s * 1e3, below.outbox_age_p99_s * 1e3, sat.outbox_age_p99_s * 1e3,
            sat.batches ? (double)sat.published / (double)sat.batches : 0.0, f50, f99);
     return 0;
 }
@@ -363,9 +363,9 @@ static void w8_fill(const char *bs, const char *topic, long n, int parts)
     rd_kafka_queue_destroy(q);
     rd_kafka_NewTopic_destroy(nt);
     for (long i = 0; i < n; i++) {
-        eddy_event *e = eddy_event_new("order.placed", "1.0", "bench",
-                                       json_pack("{s:I,s:s}", "amountCents", (json_int_t)i,
-                                                 "customerId", "c-0001"));
+        eddy_event *e = eddy_event_new(
+            "order.placed", "1.0", "bench",
+            json_pack("{s:I,s:s}", "amountCents", (json_int_t)i, "customerId", "c-0001"));
         char *v = eddy_event_to_json(e);
         char key[24];
         snprintf(key, sizeof key, "o%ld", i % 1000);
@@ -404,8 +404,9 @@ static int w8_handler(eddy_ctx *ctx, void *arg)
              (long long)json_integer_value(json_object_get(ev->payload, "amountCents")));
     eddy_time_rfc3339(0, ts);
     const char *p[] = {ev->event_id, amt, ts};
-    int rc = eddy_ctx_exec(ctx, "INSERT INTO w8_rows (event_id, amount_cents, seen_at)"
-                                " VALUES ($1, $2, $3)",
+    int rc = eddy_ctx_exec(ctx,
+                           "INSERT INTO w8_rows (event_id, amount_cents, seen_at)"
+                           " VALUES ($1, $2, $3)",
                            3, p);
     if (rc < 0) return rc;
     long k = atomic_fetch_add(&s->seen, 1) + 1;
@@ -499,7 +500,8 @@ int main(int argc, char **argv)
         else
             mode = "";
     }
-    if ((strcmp(mode, "w7") && strcmp(mode, "w8")) || batch < 1 || lat_batch < 1 || secs <= 0 || events < 1) {
+    if ((strcmp(mode, "w7") && strcmp(mode, "w8")) || batch < 1 || lat_batch < 1 || secs <= 0 ||
+        events < 1) {
         fprintf(stderr,
                 "usage: eddy-bench-patterns w7|w8 [--quick] [--postgres URL] [--seconds S]\n"
                 "       [--batch ROWS_PER_TX] [--lat-batch ROWS_PER_TX] [--load FRACTION]\n"
@@ -520,7 +522,8 @@ int main(int argc, char **argv)
     eddy_broker *br;
     if (eddy_broker_start(NULL, NULL, 0, &br) < 0) fail("eddyd", "did not start (set EDDYD)");
     const char *bs = eddy_broker_bootstrap(br);
-    int rc = !strcmp(mode, "w7") ? w7(bs, batch, lat_batch, secs, load) : w8(bs, events, batch, parts);
+    int rc =
+        !strcmp(mode, "w7") ? w7(bs, batch, lat_batch, secs, load) : w8(bs, events, batch, parts);
     fflush(stdout);
     eddy_broker_free(br);
     drop_schemas();

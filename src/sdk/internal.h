@@ -24,6 +24,9 @@ EDDY_HIDDEN void sdk_sleep_ms(int ms);
 EDDY_HIDDEN void sdk_log(const char *svc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The relay's fast path: an envelope's header fields without parsing its payload (pointers
+ * into scratch; ev is not to be freed). 0, or -1: use eddy_event_from_json. */
+EDDY_HIDDEN int sdk_envelope_fields(const char *json, char *scratch, size_t cap, eddy_event *ev);
 /* Envelope → Kafka headers (new list owned by caller). */
 EDDY_HIDDEN rd_kafka_headers_t *sdk_event_headers(const eddy_event *ev);
 /* Header lookup on a received message (malloc'd copy or NULL). */

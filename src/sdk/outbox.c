@@ -49,7 +49,8 @@ struct eddy_relay {
     int failed;
     struct relay_slot *slots;
     int nslots, free_slot;
-    char *idlist; /* the acknowledged ids as one array parameter */
+    char *idlist;       /* the acknowledged ids as one array parameter */
+    char scratch[2048]; /* an envelope's header fields (sdk_envelope_fields) */
     size_t idcap;
     /* per-stage figures (smu): outbox age, rows per produce batch */
     pthread_mutex_t smu;
@@ -465,10 +466,12 @@ static int produce_batch(eddy_relay *r)
         int64_t created_ms = 0;
         if (eddy_time_parse_rfc3339(eddy_rows_get(rows, i, 4), &created_ms) != 0)
             created_ms = sdk_wall_ms();
-        eddy_event *ev = NULL;
+        eddy_event *ev = NULL, fast;
         char *why = NULL;
         rd_kafka_headers_t *h = NULL;
-        if (eddy_event_from_json(env, strlen(env), &ev, &why) == 0) {
+        if (sdk_envelope_fields(env, r->scratch, sizeof r->scratch, &fast) == 0) {
+            h = sdk_event_headers(&fast); /* the payload is not parsed */
+        } else if (eddy_event_from_json(env, strlen(env), &ev, &why) == 0) {
             h = sdk_event_headers(ev);
             eddy_event_free(ev);
         } else {

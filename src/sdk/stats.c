@@ -70,7 +70,8 @@ char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help, const
     OUT("# HELP %s_quantile P50/P95/P99 over the last %d observations\n"
         "# TYPE %s_quantile gauge\n",
         name, SDK_DIST_RES, name);
-    for (int k = 0; k < 3; k++) OUT("%s_quantile{%s,quantile=\"%g\"} %.6f\n", name, labels, q[k], v[k]);
+    for (int k = 0; k < 3; k++)
+        OUT("%s_quantile{%s,quantile=\"%g\"} %.6f\n", name, labels, q[k], v[k]);
     OUT("# TYPE %s_mean gauge\n%s_mean{%s} %.6f\n", name, name, labels,
         d->count ? d->sum / (double)d->count : 0.0);
 #undef OUT
