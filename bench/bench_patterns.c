@@ -198,6 +198,7 @@ typedef struct w7_writer {
 static void *w7_write(void *arg)
 {
     w7_writer *w = arg;
+    pthread_setname_np(pthread_self(), "w7-writer");
     eddy_store *st;
     if (eddy_store_open(w->url, &st) < 0) {
         snprintf(w->err, sizeof w->err, "open %s", w->url);

@@ -575,6 +575,7 @@ int eddy_relay_run_once(eddy_relay *r, int timeout_ms)
 static void *relay_main(void *arg)
 {
     eddy_relay *r = arg;
+    pthread_setname_np(pthread_self(), "eddy-relay"); /* for top -H, perf --sort comm */
     int listening = sdk_store_listen(r->st) == 0 && eddy_store_is_postgres(r->st);
     while (!atomic_load(&r->stop)) {
         rd_kafka_poll(r->rk, 0);

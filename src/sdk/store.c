@@ -107,9 +107,13 @@ int eddy_store_open(const char *url, eddy_store **out)
             return EDDY_ERR_IO;
         }
         sqlite3_busy_handler(st->db, busy_wait, NULL);
+        /* cache_size: 16 MiB of pages per connection (SQLite's default is 2 MiB): the event
+         * store's and the outbox's indexes stay in memory instead of being read back with a
+         * pread per page (the 1,000-stream append bench: 2.4x events per CPU-second). No
+         * mmap_size: an I/O error on a mapped page is a SIGBUS, not an error code. */
         sqlite3_exec(st->db,
                      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                     " PRAGMA foreign_keys=ON;",
+                     " PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;",
                      NULL, NULL, NULL);
     }
     *out = st;
