@@ -56,6 +56,10 @@ struct eddy_relay {
     pthread_mutex_t smu;
     sdk_dist age, batch;
     double age_max;
+    /* creation time (wall ms) of the oldest unpublished row, 0 = none; refreshed by the relay
+     * thread after every batch it marks and at least once a second */
+    _Atomic int64_t oldest_ms;
+    int64_t oldest_checked_us;
     struct eddy_relay *next;
 };
 
@@ -536,17 +540,41 @@ void eddy_relay_stats_get(eddy_relay *r, eddy_relay_stats *out)
     out->outbox_age_p99_s = v[1];
 }
 
+/* The oldest unpublished row's creation time (relay thread, its own connection). */
+static void oldest_refresh(eddy_relay *r)
+{
+    eddy_rows *rows = NULL;
+    int64_t ms = 0;
+    if (eddy_store_query(r->st,
+                         "SELECT created_at FROM eddy_outbox WHERE published_at IS NULL"
+                         " ORDER BY id LIMIT 1",
+                         0, NULL, &rows) > 0 &&
+        eddy_time_parse_rfc3339(eddy_rows_get(rows, 0, 0), &ms) != 0)
+        ms = sdk_wall_ms();
+    eddy_rows_free(rows);
+    atomic_store(&r->oldest_ms, ms);
+    r->oldest_checked_us = sdk_mono_us();
+}
+
 char *sdk_relay_metrics_text(eddy_relay *r, const char *service)
 {
     char labels[160];
     snprintf(labels, sizeof labels, "service=\"%s\"", service);
+    int64_t oldest = atomic_load(&r->oldest_ms);
+    double age = oldest ? (double)(sdk_wall_ms() - oldest) / 1e3 : 0;
+    char *g = sdk_xasprintf("# HELP eddy_outbox_age_seconds age of the oldest unpublished outbox"
+                            " row (0 when the outbox is empty)\n"
+                            "# TYPE eddy_outbox_age_seconds gauge\n"
+                            "eddy_outbox_age_seconds{%s} %.3f\n",
+                            labels, age < 0 ? 0 : age);
     pthread_mutex_lock(&r->smu);
-    char *a = sdk_dist_text(&r->age, "eddy_outbox_age_seconds",
+    char *a = sdk_dist_text(&r->age, "eddy_outbox_delivery_seconds",
                             "outbox row creation in its transaction to the broker's ack", labels);
     char *b = sdk_dist_text(&r->batch, "eddy_relay_batch_rows",
                             "outbox rows read and produced per relay batch", labels);
     pthread_mutex_unlock(&r->smu);
-    char *s = sdk_xasprintf("%s%s", a, b);
+    char *s = sdk_xasprintf("%s%s%s", g, a, b);
+    free(g);
     free(a);
     free(b);
     return s;
@@ -580,7 +608,8 @@ static void *relay_main(void *arg)
     while (!atomic_load(&r->stop)) {
         rd_kafka_poll(r->rk, 0);
         relay_recover(r);
-        mark_acked(r);
+        int marked = mark_acked(r);
+        if (marked > 0 || sdk_mono_us() - r->oldest_checked_us > 1000000) oldest_refresh(r);
         int q = r->failed && r->inflight > 0 ? 0 : produce_batch(r);
         if (q > 0 || r->inflight > 0) {
             rd_kafka_poll(r->rk, q > 0 ? 1 : 20);

@@ -72,8 +72,8 @@ char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help, const
         name, SDK_DIST_RES, name);
     for (int k = 0; k < 3; k++)
         OUT("%s_quantile{%s,quantile=\"%g\"} %.6f\n", name, labels, q[k], v[k]);
-    OUT("# TYPE %s_mean gauge\n%s_mean{%s} %.6f\n", name, name, labels,
-        d->count ? d->sum / (double)d->count : 0.0);
+    OUT("# HELP %s_mean mean of every observation\n# TYPE %s_mean gauge\n%s_mean{%s} %.6f\n", name,
+        name, name, labels, d->count ? d->sum / (double)d->count : 0.0);
 #undef OUT
     if (n >= cap) { /* 4 KiB holds it unless the labels are huge: say so rather than cut */
         free(b);

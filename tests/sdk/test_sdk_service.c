@@ -420,7 +420,9 @@ static void batched(int pg)
     /* batches happened, and the per-stage metrics are there */
     assert_non_null(strstr(metrics, "event_type=\"thing.seq\"} 1\n")); /* 1 duplicate */
     assert_non_null(strstr(metrics, "eddy_inbox_commit_seconds_bucket{service="));
-    assert_non_null(strstr(metrics, "eddy_outbox_age_seconds_bucket{service="));
+    assert_non_null(strstr(metrics, "eddy_outbox_delivery_seconds_bucket{service="));
+    assert_non_null(
+        strstr(metrics, "# TYPE eddy_outbox_age_seconds gauge\neddy_outbox_age_seconds{"));
     assert_non_null(strstr(metrics, "eddy_relay_batch_rows_count{service="));
     const char *bm = strstr(metrics, "eddy_inbox_batch_size_mean{service=");
     assert_non_null(bm);
