@@ -458,7 +458,7 @@ static int w8(const char *bs, long n, int batch, int parts)
                            "\"w8\",event_type=\"order.placed\",quantile=\"0.5\"");
     double p95 = metric(m, "quantile=\"0.95\"");
     double p99 = metric(m, "quantile=\"0.99\"");
-    double commit_p99 = metric(m, "eddy_inbox_commit_seconds_quantile{service=\"w8bench\","
+    double commit_p99 = metric(m, "eddy_inbox_commit_seconds_recent{service=\"w8bench\","
                                   "quantile=\"0.99\"");
     double bmean = metric(m, "eddy_inbox_batch_size_mean{");
     free(m);

@@ -64,7 +64,8 @@ EDDY_HIDDEN extern const double SDK_COUNT_BOUNDS[SDK_DIST_NB];
 EDDY_HIDDEN void sdk_dist_init(sdk_dist *d, const double *bounds);
 EDDY_HIDDEN void sdk_dist_observe(sdk_dist *d, double v);
 EDDY_HIDDEN void sdk_dist_quantiles(const sdk_dist *d, const double *q, int nq, double *out);
-/* Prometheus histogram NAME (+ NAME_quantile, NAME_mean gauges); labels: 'k="v",...' */
+/* Prometheus histogram NAME, summary NAME_recent (P50/P95/P99 of the recent window), gauge
+ * NAME_mean; labels: 'k="v",...' */
 EDDY_HIDDEN char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help,
                                 const char *labels);
 /* The relay's stages as Prometheus text (outbox age, batch size). */

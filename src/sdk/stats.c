@@ -49,7 +49,7 @@ void sdk_dist_quantiles(const sdk_dist *d, const double *q, int nq, double *out)
 
 char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help, const char *labels)
 {
-    size_t cap = 4096, n = 0;
+    size_t cap = 8192, n = 0;
     char *b = sdk_xmalloc(cap);
 #define OUT(...) n += (size_t)snprintf(b + n, n < cap ? cap - n : 0, __VA_ARGS__)
     OUT("# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
@@ -67,15 +67,20 @@ char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help, const
     static const double q[] = {0.5, 0.95, 0.99};
     double v[3];
     sdk_dist_quantiles(d, q, 3, v);
-    OUT("# HELP %s_quantile P50/P95/P99 over the last %d observations\n"
-        "# TYPE %s_quantile gauge\n",
+    /* the recent window as a Prometheus summary (quantiles, with the window's sum and count) */
+    double rsum = 0;
+    for (uint32_t i = 0; i < d->nres; i++) rsum += d->res[i];
+    OUT("# HELP %s_recent P50/P95/P99 over the last %d observations\n"
+        "# TYPE %s_recent summary\n",
         name, SDK_DIST_RES, name);
     for (int k = 0; k < 3; k++)
-        OUT("%s_quantile{%s,quantile=\"%g\"} %.6f\n", name, labels, q[k], v[k]);
+        OUT("%s_recent{%s,quantile=\"%g\"} %.6f\n", name, labels, q[k], v[k]);
+    OUT("%s_recent_sum{%s} %.6f\n%s_recent_count{%s} %u\n", name, labels, rsum, name, labels,
+        d->nres);
     OUT("# HELP %s_mean mean of every observation\n# TYPE %s_mean gauge\n%s_mean{%s} %.6f\n", name,
         name, name, labels, d->count ? d->sum / (double)d->count : 0.0);
 #undef OUT
-    if (n >= cap) { /* 4 KiB holds it unless the labels are huge: say so rather than cut */
+    if (n >= cap) { /* 8 KiB holds it unless the labels are huge: say so rather than cut */
         free(b);
         return sdk_xasprintf("# %s: labels too long\n", name);
     }
