@@ -71,6 +71,13 @@ EDDY_HIDDEN char *sdk_dist_text(const sdk_dist *d, const char *name, const char 
 /* The relay's stages as Prometheus text (outbox age, batch size). */
 EDDY_HIDDEN char *sdk_relay_metrics_text(eddy_relay *r, const char *service);
 
+/* A query whose rows are handed to fn one at a time, columns (at most 8) in the driver's own
+ * memory, valid during the call only: no per-row allocation. fn returns non-zero to stop.
+ * Returns the rows visited, or < 0. */
+typedef int (*sdk_row_fn)(void *arg, const char *const *vals, const size_t *lens);
+EDDY_HIDDEN int sdk_store_each(eddy_store *st, const char *sql, int n, const char *const *params,
+                               sdk_row_fn fn, void *arg);
+
 /* SQLite: makes everything committed so far durable (fdatasync of the WAL), for a store opened
  * with synchronous=NORMAL; PostgreSQL: nothing (its commit is durable). 0 or < 0. */
 EDDY_HIDDEN int sdk_store_sync(eddy_store *st);

@@ -60,6 +60,7 @@ struct eddy_relay {
      * thread after every batch it marks and at least once a second */
     _Atomic int64_t oldest_ms;
     int64_t oldest_checked_us;
+    int64_t synced_upto; /* SQLite: rows up to this id are known durable */
     struct eddy_relay *next;
 };
 
@@ -437,6 +438,63 @@ static int relay_recover(eddy_relay *r)
     return 1;
 }
 
+/* One pending row (id, topic, msg_key, envelope, created_at, straight from the driver's memory)
+ * produced; returns non-zero to stop the batch. */
+typedef struct batch_state {
+    eddy_relay *r;
+    int queued, stopped;
+} batch_state;
+
+static int produce_row(void *arg, const char *const *v, const size_t *len)
+{
+    batch_state *b = arg;
+    eddy_relay *r = b->r;
+    int64_t id = atoll(v[0]);
+    const char *topic = v[1], *key = v[2], *env = v[3];
+    if (!topic || !env) return 0;
+    int64_t created_ms = 0;
+    if (!v[4] || eddy_time_parse_rfc3339(v[4], &created_ms) != 0) created_ms = sdk_wall_ms();
+    eddy_event *ev = NULL, fast;
+    char *why = NULL;
+    rd_kafka_headers_t *h = NULL;
+    if (sdk_envelope_fields(env, r->scratch, sizeof r->scratch, &fast) == 0) {
+        h = sdk_event_headers(&fast); /* the payload is not parsed */
+    } else if (eddy_event_from_json(env, len[3], &ev, &why) == 0) {
+        h = sdk_event_headers(ev);
+        eddy_event_free(ev);
+    } else {
+        sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id, why);
+        free(why);
+        h = rd_kafka_headers_new(1);
+    }
+    int si = slot_get(r, id, created_ms);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, key ? len[2] : 0), RD_KAFKA_V_VALUE((void *)env, len[3]),
+            RD_KAFKA_V_OPAQUE((void *)(intptr_t)(si + 1)), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            r->inflight++;
+            b->queued++;
+            r->cursor = id;
+            return 0;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&r->stop)) {
+            rd_kafka_poll(r->rk, 50);
+            continue;
+        }
+        r->slots[si].next_free = r->free_slot; /* not queued: the slot is free again */
+        r->free_slot = si;
+        rd_kafka_headers_destroy(h);
+        if (e == RD_KAFKA_RESP_ERR__FATAL) {
+            b->stopped = 1; /* recovered after the scan */
+            return 1;
+        }
+        sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
+        return 1;
+    }
+}
+
 /* Produces the next batch of pending rows. Returns rows queued, or < 0. */
 static int produce_batch(eddy_relay *r)
 {
@@ -444,85 +502,43 @@ static int produce_batch(eddy_relay *r)
         r->cursor = 0; /* nothing in flight: rescan, so failed rows are sent again */
         r->failed = 0;
     }
-    char cur[24];
+    char cur[24], upto[24] = "9223372036854775807";
+    int rc;
+    if (!eddy_store_is_postgres(r->st)) {
+        /* SQLite with synchronous=NORMAL: committed rows could still be taken back by a power
+         * cut. Make them durable before any leaves for the broker, so no event is ever
+         * published for a state change the database might lose (one fdatasync per batch,
+         * docs/sdk.md "Durability"): take the highest id committed so far, sync, then read up
+         * to it only (one writer at a time: every row up to that id is committed). */
+        eddy_rows *mx = NULL;
+        rc = eddy_store_query(r->st, "SELECT MAX(id) FROM eddy_outbox", 0, NULL, &mx);
+        if (rc < 0) return rc;
+        const char *m = eddy_rows_get(mx, 0, 0);
+        int64_t top = m ? atoll(m) : 0;
+        eddy_rows_free(mx);
+        if (top <= r->cursor) return 0;
+        if (top > r->synced_upto) {
+            if ((rc = sdk_store_sync(r->st)) < 0) return rc;
+            r->synced_upto = top;
+        }
+        snprintf(upto, sizeof upto, "%lld", (long long)top);
+    }
     snprintf(cur, sizeof cur, "%lld", (long long)r->cursor);
-    const char *p[] = {cur};
-    eddy_rows *rows = NULL;
-    int rc = eddy_store_query(r->st,
-                              "SELECT id, topic, msg_key, envelope, created_at FROM eddy_outbox"
-                              " WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT 500",
-                              1, p, &rows);
-    if (rc < 0) return rc;
-    /* SQLite with synchronous=NORMAL: these rows are committed, but a power cut could still
-     * take the last commits back. Make them durable before any leaves for the broker, so no
-     * event is ever published for a state change the database might lose (one fdatasync per
-     * batch, docs/sdk.md "Durability"). */
-    if (eddy_rows_count(rows) > 0 && (rc = sdk_store_sync(r->st)) < 0) {
-        eddy_rows_free(rows);
-        return rc;
-    }
-    int queued = 0;
-    for (int i = 0; i < eddy_rows_count(rows); i++) {
-        int64_t id = atoll(eddy_rows_get(rows, i, 0));
-        const char *topic = eddy_rows_get(rows, i, 1);
-        const char *key = eddy_rows_get(rows, i, 2);
-        const char *env = eddy_rows_get(rows, i, 3);
-        int64_t created_ms = 0;
-        if (eddy_time_parse_rfc3339(eddy_rows_get(rows, i, 4), &created_ms) != 0)
-            created_ms = sdk_wall_ms();
-        eddy_event *ev = NULL, fast;
-        char *why = NULL;
-        rd_kafka_headers_t *h = NULL;
-        if (sdk_envelope_fields(env, r->scratch, sizeof r->scratch, &fast) == 0) {
-            h = sdk_event_headers(&fast); /* the payload is not parsed */
-        } else if (eddy_event_from_json(env, strlen(env), &ev, &why) == 0) {
-            h = sdk_event_headers(ev);
-            eddy_event_free(ev);
-        } else {
-            sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id, why);
-            free(why);
-            h = rd_kafka_headers_new(1);
-        }
-        int si = slot_get(r, id, created_ms);
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(r->rk, RD_KAFKA_V_TOPIC(topic),
-                                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                      RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                                                      RD_KAFKA_V_VALUE((void *)env, strlen(env)),
-                                                      RD_KAFKA_V_OPAQUE((void *)(intptr_t)(si + 1)),
-                                                      RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                h = NULL;
-                r->inflight++;
-                queued++;
-                r->cursor = id;
-                break;
-            }
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&r->stop)) {
-                rd_kafka_poll(r->rk, 50);
-                continue;
-            }
-            r->slots[si].next_free = r->free_slot; /* not queued: the slot is free again */
-            r->free_slot = si;
-            if (e == RD_KAFKA_RESP_ERR__FATAL) {
-                rd_kafka_headers_destroy(h);
-                eddy_rows_free(rows);
-                relay_recover(r);
-                return queued;
-            }
-            sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
-            rd_kafka_headers_destroy(h);
-            eddy_rows_free(rows);
-            return queued;
-        }
-    }
-    eddy_rows_free(rows);
-    if (queued > 0) {
+    const char *p[] = {cur, upto};
+    batch_state b = {r, 0, 0};
+    rc = sdk_store_each(r->st,
+                        "SELECT id, topic, msg_key, envelope, created_at FROM eddy_outbox"
+                        " WHERE published_at IS NULL AND id > $1 AND id <= $2"
+                        " ORDER BY id LIMIT 500",
+                        2, p, produce_row, &b);
+    if (b.stopped) relay_recover(r);
+    if (rc < 0 && b.queued == 0) return rc;
+    if (b.queued > 0) {
         pthread_mutex_lock(&r->smu);
-        sdk_dist_observe(&r->batch, queued);
+        sdk_dist_observe(&r->batch, b.queued);
         pthread_mutex_unlock(&r->smu);
     }
-    return queued;
+    return b.queued;
 }
 
 void eddy_relay_stats_get(eddy_relay *r, eddy_relay_stats *out)
