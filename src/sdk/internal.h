@@ -46,6 +46,10 @@ EDDY_HIDDEN int sdk_tx_published(const eddy_tx *tx);
  * is raised again by the next publish when the rolled-back one took it) */
 EDDY_HIDDEN void sdk_tx_set_published(eddy_tx *tx, int n);
 
+/* A handler that must not share its transaction with the records after it (the saga
+ * orchestrator: one transaction per transition) ends the inbox batch after its record. */
+EDDY_HIDDEN void sdk_ctx_end_batch(eddy_ctx *ctx);
+
 /* Test-only fault switch: EDDY_FAULT=crash_after_outbox_commit[:service]. */
 EDDY_HIDDEN int sdk_fault_armed(const char *point, const char *service);
 

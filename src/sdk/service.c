@@ -468,7 +468,13 @@ struct eddy_ctx {
     eddy_tx *tx;
     int attempt;
     char *error;
+    int end_batch; /* sdk_ctx_end_batch: commit right after this record */
 };
+
+void sdk_ctx_end_batch(eddy_ctx *ctx)
+{
+    ctx->end_batch = 1;
+}
 
 const eddy_event *eddy_ctx_event(const eddy_ctx *ctx)
 {
@@ -723,7 +729,7 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
     const char *reason = "retries_exhausted";
     for (attempt = 1; attempt <= svc->max_attempts; attempt++) {
         int64_t t0 = sdk_mono_us();
-        eddy_ctx ctx = {svc, ev, NULL, attempt, NULL};
+        eddy_ctx ctx = {svc, ev, NULL, attempt, NULL, 0};
         int rc;
         if (prior) { /* attempt 1 was made in the batch and rolled back to its savepoint */
             rc = prior->rc;
@@ -892,7 +898,7 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
                               0, NULL);
         open_sp = rc >= 0;
         int dup = 0;
-        eddy_ctx ctx = {svc, ev, tx, 1, NULL};
+        eddy_ctx ctx = {svc, ev, tx, 1, NULL, 0};
         if (rc >= 0) {
             rc = eddy_tx_exec(tx,
                               "INSERT INTO eddy_inbox (event_id, topic, event_type, processed_at)"
@@ -926,6 +932,10 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
         memcpy(svc->batch_span[nrec], span, sizeof span);
         durs[nrec] = dup ? -(sdk_mono_us() - t0) - 1 : sdk_mono_us() - t0;
         nrec++;
+        if (ctx.end_batch) { /* the handler wants its effects committed before anything else */
+            stop_at = i + 1;
+            break;
+        }
     }
     int ok = 1;
     if (tx) {
