@@ -104,8 +104,8 @@ int sasl_plain_parse(const uint8_t *in, size_t len, char *user, size_t ulen, cha
     return 0;
 }
 
-int sasl_session_step(sasl_session *s, const uint8_t *in, size_t len, uint8_t **out,
-                      size_t *outlen, char *err, size_t errlen)
+int sasl_session_step(sasl_session *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen,
+                      char *err, size_t errlen)
 {
     *out = NULL;
     *outlen = 0;

@@ -27,8 +27,8 @@ enum { SASL_STEP_CONTINUE = 0, SASL_STEP_DONE = 1, SASL_STEP_FAIL = -1 };
 /* Feeds one client token. CONTINUE/DONE: *out (malloc'ed, maybe empty) goes back to the client;
  * DONE: sasl_session_user() is the authenticated user. FAIL: err holds the message for the
  * client (Kafka's wording: "Authentication failed: Invalid username or password" for PLAIN). */
-int sasl_session_step(sasl_session *s, const uint8_t *in, size_t len, uint8_t **out,
-                      size_t *outlen, char *err, size_t errlen);
+int sasl_session_step(sasl_session *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen,
+                      char *err, size_t errlen);
 const char *sasl_session_user(const sasl_session *s);
 int sasl_session_mech(const sasl_session *s);
 

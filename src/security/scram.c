@@ -168,9 +168,9 @@ struct scram_server {
     scram_cred cred; /* the user's, or a decoy for an unknown user */
     bool known;
     char user[MAX_USER + 1];
-    char *gs2;         /* the client's gs2 header, e.g. "n,," */
+    char *gs2; /* the client's gs2 header, e.g. "n,," */
     size_t gs2_len;
-    char *first_bare;  /* client-first-bare */
+    char *first_bare; /* client-first-bare */
     char *server_first;
     char nonce[160]; /* c-nonce + s-nonce */
 };
@@ -218,8 +218,7 @@ static int client_first(scram_server *s, const char *m, size_t len, uint8_t **ou
     /* gs2 header */
     if (len < 3 || (m[0] != 'n' && m[0] != 'y' && m[0] != 'p'))
         return fail(s, err, errlen, "SCRAM: malformed client-first message (gs2 header)");
-    if (m[0] == 'p')
-        return fail(s, err, errlen, "SCRAM: channel binding is not supported");
+    if (m[0] == 'p') return fail(s, err, errlen, "SCRAM: channel binding is not supported");
     if (m[1] != ',') return fail(s, err, errlen, "SCRAM: malformed client-first message");
     const char *authz_end = memchr(m + 2, ',', len - 2);
     if (!authz_end) return fail(s, err, errlen, "SCRAM: malformed client-first message");
@@ -359,8 +358,8 @@ static int client_final(scram_server *s, const char *m, size_t len, uint8_t **ou
     return SCRAM_DONE;
 }
 
-int scram_server_step(scram_server *s, const uint8_t *in, size_t len, uint8_t **out,
-                      size_t *outlen, char *err, size_t errlen)
+int scram_server_step(scram_server *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen,
+                      char *err, size_t errlen)
 {
     *out = NULL;
     *outlen = 0;

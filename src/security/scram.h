@@ -59,8 +59,8 @@ enum { SCRAM_CONTINUE = 0, SCRAM_DONE = 1, SCRAM_FAIL = -1 };
 /* Feeds one client message. On SCRAM_CONTINUE/SCRAM_DONE *out (malloc'ed, *outlen bytes) is
  * the server's answer. On SCRAM_FAIL err holds a message for the client (the same for an
  * unknown user and a wrong password). Never reads beyond in[0..len). */
-int scram_server_step(scram_server *s, const uint8_t *in, size_t len, uint8_t **out,
-                      size_t *outlen, char *err, size_t errlen);
+int scram_server_step(scram_server *s, const uint8_t *in, size_t len, uint8_t **out, size_t *outlen,
+                      char *err, size_t errlen);
 /* The authenticated user (after SCRAM_DONE), else NULL. */
 const char *scram_server_user(const scram_server *s);
 
