@@ -381,6 +381,40 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
     return NULL;
 }
 
+void cli_admin_start(cli_admin *a, rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+    char errstr[256];
+    a->q = rd_kafka_queue_new(rk);
+    a->o = rd_kafka_AdminOptions_new(rk, op);
+    a->ev = NULL;
+    rd_kafka_AdminOptions_set_request_timeout(a->o, g_cli.timeout_ms, errstr, sizeof errstr);
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS)
+        rd_kafka_AdminOptions_set_operation_timeout(a->o, g_cli.timeout_ms, errstr, sizeof errstr);
+}
+
+int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_fmt, ...)
+{
+    a->ev = cli_admin_wait(a->q, type);
+    if (!a->ev) return CLI_EUNREACHABLE;
+    if (!rd_kafka_event_error(a->ev)) return CLI_OK;
+    char what[512];
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    int rc = cli_fail(CLI_EFAIL, "%s: %s", what, rd_kafka_event_error_string(a->ev));
+    rd_kafka_event_destroy(a->ev);
+    a->ev = NULL;
+    return rc;
+}
+
+void cli_admin_end(cli_admin *a)
+{
+    if (a->ev) rd_kafka_event_destroy(a->ev);
+    rd_kafka_AdminOptions_destroy(a->o);
+    rd_kafka_queue_destroy(a->q);
+}
+
 /* ---- a lost broker, said once, and its return ---------------------------------------------- */
 
 int g_cli_watch_broker;
