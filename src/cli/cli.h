@@ -51,6 +51,9 @@ int cli_global_opt(int c, const char *arg);
 /* Messages: "eddy: ..." on stderr. Returns code, so `return cli_fail(CLI_EFAIL, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An HTTP error answer (registry, eddy-push: JSON {"message": ...} or plain text) as
+ * "WHAT: HTTP status: message"; returns CLI_ENOTFOUND for 404, CLI_EFAIL otherwise. */
+int cli_http_error(const char *what, int status, const char *body);
 
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after

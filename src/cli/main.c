@@ -64,13 +64,19 @@ static const char *const k_help =
 
 /* ---- messages and parsing ------------------------------------------------------------------ */
 
+static void vfail(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void vfail(const char *fmt, va_list ap)
+{
+    fputs("eddy: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("eddy: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vfail(fmt, ap);
     va_end(ap);
     return code;
 }
@@ -79,12 +85,20 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("eddy: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vfail(fmt, ap);
     va_end(ap);
     if (usage) fprintf(stderr, "%s", usage);
     return CLI_EUSAGE;
+}
+
+int cli_http_error(const char *what, int status, const char *body)
+{
+    json_t *j = json_loads(body ? body : "", 0, NULL);
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    int code = status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
+    cli_fail(code, "%s: HTTP %d: %s", what, status, msg ? msg : body ? body : "");
+    json_decref(j);
+    return code;
 }
 
 int cli_global_opt(int c, const char *arg)

@@ -143,15 +143,21 @@ static int topics_create(rd_kafka_t *rk, const char *name, int partitions, int r
     return rc;
 }
 
-static int topics_delete(rd_kafka_t *rk, const char *name)
+/* CLI_OK if the broker is reachable and knows topic name, else an exit code after saying why. */
+static int topic_must_exist(rd_kafka_t *rk, const char *name)
 {
     const struct rd_kafka_metadata *md;
     int rc = cli_metadata(rk, &md);
     if (rc) return rc;
     int known = cli_md_topic(md, name) != NULL;
     rd_kafka_metadata_destroy(md);
-    if (!known) return cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
-    return topic_create_delete(rk, NULL, name, "delete", "deleted");
+    return known ? CLI_OK : cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
+}
+
+static int topics_delete(rd_kafka_t *rk, const char *name)
+{
+    int rc = topic_must_exist(rk, name);
+    return rc ? rc : topic_create_delete(rk, NULL, name, "delete", "deleted");
 }
 
 static void json_str(const char *s)
@@ -377,12 +383,8 @@ static int topics_scrub_report(const char *url)
 static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **sets, int nsets,
                                const char **dels, int ndels)
 {
-    const struct rd_kafka_metadata *md;
-    int rc = cli_metadata(rk, &md);
+    int rc = topic_must_exist(rk, name);
     if (rc) return rc;
-    int known = cli_md_topic(md, name) != NULL;
-    rd_kafka_metadata_destroy(md);
-    if (!known) return cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
     cfg_entry *cur;
     int ncur;
     if ((rc = get_configs(rk, name, &cur, &ncur))) return rc;
