@@ -240,10 +240,10 @@ int broker_listen(broker *b, int *bound_port)
     if (server_listen(b, b->cfg.listeners, &port) < 0) return -1;
     char lhost[256];
     int lport;
-    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
+    parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
     const char *adv = b->cfg.advertised_listeners;
     if (adv && adv[0]) {
-        if (server_parse_hostport(adv, b->adv_host, sizeof b->adv_host, &b->adv_port) < 0) {
+        if (parse_hostport(adv, b->adv_host, sizeof b->adv_host, &b->adv_port) < 0) {
             LOGE("main", "bad advertised.listeners \"%s\" (expected host:port)", adv);
             return -1;
         }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/util.h"
 #include "eddy_version.h"
 
@@ -233,17 +234,13 @@ static size_t exchange(int fd, const void *req, size_t len, unsigned char *ans, 
 static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t whylen)
 {
     char host[256], port[16] = "9092";
-    const char *hp = strstr(hostport, "://") ? strstr(hostport, "://") + 3 : hostport;
-    const char *colon = strrchr(hp, ':');
-    size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, hp, hl);
-    host[hl] = 0;
-    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') { /* [v6]:port */
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
+    int pn;
+    if (parse_hostport(hostport, host, sizeof host, &pn) == 0) {
+        snprintf(port, sizeof port, "%d", pn);
+    } else { /* a bare host name: Kafka's default port */
+        const char *hp = strstr(hostport, "://") ? strstr(hostport, "://") + 3 : hostport;
+        snprintf(host, sizeof host, "%.*s", (int)strcspn(hp, ","), hp);
     }
-    if (colon) snprintf(port, sizeof port, "%.15s", colon + 1);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     int g = getaddrinfo(host, port, &hints, &ai);
     if (g) {

@@ -92,13 +92,9 @@ static http_server *http_start(broker *b, metrics_source *ms)
     http_route(s, "GET", "/metrics", metrics_handle, ms);
     http_route(s, "GET", "/healthz", metrics_healthz, NULL);
     char host[256];
-    const char *a = b->cfg.http_listen;
-    const char *colon = strrchr(a, ':');
-    size_t hl = colon ? (size_t)(colon - a) : 0;
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, a, hl);
-    host[hl] = 0;
-    LOGI("http", "http listening on %s:%d", hl ? host : "0.0.0.0", http_server_port(s));
+    int port;
+    if (parse_hostport(b->cfg.http_listen, host, sizeof host, &port) < 0) host[0] = 0;
+    LOGI("http", "http listening on %s:%d", host[0] ? host : "0.0.0.0", http_server_port(s));
     return s;
 }
 
@@ -237,7 +233,7 @@ int main(int argc, char **argv)
     }
     char lhost[256];
     int lport;
-    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
+    parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
     LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION, b->node_id,
          b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
     LOGI("main", "listening on %s:%d (ready in %.1f ms)", lhost[0] ? lhost : "0.0.0.0", port,

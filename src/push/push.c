@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -1543,16 +1544,15 @@ int main(int argc, char **argv)
         return 2;
     }
     char host[256];
-    const char *colon = strrchr(C.listen, ':');
-    if (!colon || (size_t)(colon - C.listen) >= sizeof(host)) {
+    int port;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (parse_hostport(C.listen, host, sizeof host, &port) < 0) {
         fprintf(stderr, "eddy-push: --listen HOST:PORT\n");
         return 2;
     }
-    memcpy(host, C.listen, (size_t)(colon - C.listen));
-    host[colon - C.listen] = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        fprintf(stderr, "eddy-push: --listen: bad IPv4 address %s\n", host);
+    if (numeric_sockaddr(host, port, &sa, &salen) < 0) {
+        fprintf(stderr, "eddy-push: --listen: bad IP address %s\n", host);
         return 2;
     }
     struct sigaction sig = {.sa_handler = on_signal};
@@ -1561,8 +1561,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                         NULL, on_http, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                         0, NULL, NULL, on_http, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                          MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "eddy-push: cannot listen on %s\n", C.listen);
