@@ -261,6 +261,20 @@ static void stats_oldest(worker *w)
     atomic_store(&w->s->in_flight, w->in_flight);
 }
 
+/* Takes r out of its key's FIFO (it is usually the head). */
+static void kq_remove(keyq *k, rec *r)
+{
+    rec **pp = &k->head, *prev = NULL;
+    while (*pp && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->knext;
+    }
+    if (*pp) {
+        *pp = r->knext;
+        if (k->tail == r) k->tail = prev;
+    }
+}
+
 /* A record is finished (delivered, dead-lettered or filtered): off its key queue; the
  * partition's commit position moves past every finished record at its head. */
 static void rec_done(worker *w, rec *r)
@@ -268,16 +282,7 @@ static void rec_done(worker *w, rec *r)
     r->st = R_DONE;
     keyq *k = r->kq;
     if (k) {
-        /* remove from the key FIFO (it is usually the head) */
-        rec **pp = &k->head, *prev = NULL;
-        while (*pp && *pp != r) {
-            prev = *pp;
-            pp = &(*pp)->knext;
-        }
-        if (*pp) {
-            *pp = r->knext;
-            if (k->tail == r) k->tail = prev;
-        }
+        kq_remove(k, r);
         r->kq = NULL;
         if (k->head)
             ready_push(w, k);
@@ -749,15 +754,7 @@ static void kq_unlink(worker *w, rec *r)
 {
     keyq *k = r->kq;
     if (!k) return;
-    rec **pp = &k->head, *prev = NULL;
-    while (*pp && *pp != r) {
-        prev = *pp;
-        pp = &(*pp)->knext;
-    }
-    if (*pp) {
-        *pp = r->knext;
-        if (k->tail == r) k->tail = prev;
-    }
+    kq_remove(k, r);
     if (r->st == R_INFLIGHT || r->st == R_DLQ || r->st == R_WAIT) k->active--;
     r->kq = NULL;
     keyq_maybe_free(w, k);
