@@ -560,6 +560,30 @@ static void dead_letter(worker *w, rec *r, const char *reason)
     free(dlq);
 }
 
+/* The record of the next finished transfer of w (NULL: none finished now); its result in *cc. */
+static rec *next_done(worker *w, CURLcode *cc)
+{
+    CURLMsg *cm;
+    int left;
+    while ((cm = curl_multi_info_read(w->multi, &left)))
+        if (cm->msg == CURLMSG_DONE) {
+            rec *r = NULL;
+            curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+            *cc = cm->data.result;
+            return r;
+        }
+    return NULL;
+}
+
+/* r's transfer is over: off the multi handle, its easy handle freed. */
+static void transfer_end(worker *w, rec *r)
+{
+    w->in_flight--;
+    curl_multi_remove_handle(w->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+}
+
 static void delivery_done(worker *w, rec *r, CURLcode cc)
 {
     sub *s = w->s;
@@ -916,23 +940,15 @@ static void *sub_thread(void *arg)
             curl_multi_perform(w->multi, &still);
             curl_multi_poll(w->multi, NULL, 0, w->ready_head ? 0 : 5, NULL);
             curl_multi_perform(w->multi, &still);
-            CURLMsg *cm;
-            int left;
-            while ((cm = curl_multi_info_read(w->multi, &left)))
-                if (cm->msg == CURLMSG_DONE) {
-                    rec *r = NULL;
-                    curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-                    CURLcode cc = cm->data.result;
-                    if (r->orphan) { /* the partition moved on; drop the answer */
-                        w->in_flight--;
-                        curl_multi_remove_handle(w->multi, r->easy);
-                        curl_easy_cleanup(r->easy);
-                        r->easy = NULL;
-                        orphan_free(w, r);
-                        continue;
-                    }
-                    delivery_done(w, r, cc);
+            CURLcode cc;
+            for (rec *r; (r = next_done(w, &cc));) {
+                if (r->orphan) { /* the partition moved on; drop the answer */
+                    transfer_end(w, r);
+                    orphan_free(w, r);
+                    continue;
                 }
+                delivery_done(w, r, cc);
+            }
         } else if (w->waiting && !w->ready_head) {
             usleep(2000);
         }
@@ -949,27 +965,19 @@ static void *sub_thread(void *arg)
         int still;
         curl_multi_perform(w->multi, &still);
         curl_multi_poll(w->multi, NULL, 0, 50, NULL);
-        CURLMsg *cm;
-        int left;
-        while ((cm = curl_multi_info_read(w->multi, &left)))
-            if (cm->msg == CURLMSG_DONE) {
-                rec *r = NULL;
-                curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-                CURLcode cc = cm->data.result;
-                long st = 0;
-                curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
-                w->in_flight--;
-                curl_multi_remove_handle(w->multi, r->easy);
-                curl_easy_cleanup(r->easy);
-                r->easy = NULL;
-                if (r->orphan) {
-                    orphan_free(w, r);
-                } else if (cc == CURLE_OK && st >= 200 && st < 300) {
-                    atomic_fetch_add(&s->delivered, 1);
-                    r->kq->active--;
-                    rec_done(w, r);
-                }
+        CURLcode cc;
+        for (rec *r; (r = next_done(w, &cc));) {
+            long st = 0;
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+            transfer_end(w, r);
+            if (r->orphan) {
+                orphan_free(w, r);
+            } else if (cc == CURLE_OK && st >= 200 && st < 300) {
+                atomic_fetch_add(&s->delivered, 1);
+                r->kq->active--;
+                rec_done(w, r);
             }
+        }
     }
     rd_kafka_flush(w->dlq, 5000);
     rd_kafka_poll(w->dlq, 0);
