@@ -1,4 +1,4 @@
-/* Unit tests for common/: buffers, varints, CRC-32C, file helpers. */
+/* Unit tests for common/: buffers, varints, CRC-32C, file helpers, HOST:PORT parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
+#include "common/addr.h"
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/crc32c.h"
@@ -179,6 +182,68 @@ static void test_base64(void **state)
     for (size_t i = 0; i < 8; i++) assert_null(b64_decode_alloc(bad[i], strlen(bad[i]), &n));
 }
 
+static void test_parse_hostport(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *host;
+        int port; /* -1: refused */
+    } cases[] = {
+        {"127.0.0.1:9092", "127.0.0.1", 9092},
+        {"localhost:0", "localhost", 0},
+        {":8081", "", 8081},
+        {"[::1]:9093", "::1", 9093},
+        {"[::]:1", "::", 1},
+        {"PLAINTEXT://0.0.0.0:9092", "0.0.0.0", 9092},
+        {"http://[fe80::1]:80", "fe80::1", 80},
+        {"a:1,b:2", "a", 1},
+        {"h:65535", "h", 65535},
+        {"h:65536", NULL, -1},
+        {"h:", NULL, -1},
+        {"h:12x", NULL, -1},
+        {"h:-1", NULL, -1},
+        {"nohost", NULL, -1},
+        {"nohost,b:2", NULL, -1},
+        {"[::1:9092", NULL, -1},
+        {"", NULL, -1},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        char host[64] = "untouched";
+        int port = -7;
+        int rc = parse_hostport(cases[i].in, host, sizeof host, &port);
+        if (cases[i].port < 0) {
+            assert_int_equal(rc, -1);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(host, cases[i].host);
+        assert_int_equal(port, cases[i].port);
+    }
+    char small[4];
+    int port;
+    assert_int_equal(parse_hostport("abcd:1", small, sizeof small, &port), -1);
+    assert_int_equal(parse_hostport("abc:1", small, sizeof small, &port), 0);
+}
+
+static void test_numeric_sockaddr(void **state)
+{
+    (void)state;
+    struct sockaddr_storage sa;
+    socklen_t len;
+    assert_int_equal(numeric_sockaddr("127.0.0.1", 8080, &sa, &len), 0);
+    assert_int_equal(sa.ss_family, AF_INET);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    assert_int_equal(ntohs(((struct sockaddr_in *)&sa)->sin_port), 8080);
+    assert_int_equal(numeric_sockaddr("", 1, &sa, &len), 0); /* any address */
+    assert_int_equal(sa.ss_family, AF_INET);
+    assert_int_equal(numeric_sockaddr("::1", 443, &sa, &len), 0);
+    assert_int_equal(sa.ss_family, AF_INET6);
+    assert_int_equal(len, sizeof(struct sockaddr_in6));
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&sa)->sin6_port), 443);
+    assert_int_equal(numeric_sockaddr("localhost", 1, &sa, &len), -1); /* names: not numeric */
+    assert_int_equal(numeric_sockaddr("1.2.3.4", 70000, &sa, &len), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +255,8 @@ int main(void)
         cmocka_unit_test(test_atomic_file),
         cmocka_unit_test(test_uuid),
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_parse_hostport),
+        cmocka_unit_test(test_numeric_sockaddr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

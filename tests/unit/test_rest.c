@@ -231,6 +231,64 @@ static void test_resolve(void **state)
     rest_batch_free(&b);
 }
 
+/* Compiled schemas are cached by id: many records compile each schema once; the same id with
+ * another text (another registry) recompiles; a full cache keeps working (LRU). */
+static const char *g_text7;
+static int lookup_var(void *arg, int32_t id, const char *subject, int32_t version, rest_schema *out)
+{
+    (void)arg;
+    (void)subject;
+    (void)version;
+    if (id == 8) return lookup(NULL, 8, NULL, -1, out);
+    *out = (rest_schema){id, "AVRO", id == 7 ? g_text7 : "\"int\""};
+    return 0;
+}
+
+static void test_schema_cache(void **state)
+{
+    (void)state;
+    rest_schema_cache *c = rest_schema_cache_new();
+    g_text7 = "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"n\",\"type\":\"int\"}]}";
+    const char *body = "{\"value\":{\"schema_id\":7,\"data\":{\"n\":3}}}"
+                       "{\"value\":{\"schema_id\":7,\"data\":{\"n\":3}}}"
+                       "{\"value\":{\"schema_id\":8,\"data\":{\"n\":1}}}"
+                       "{\"value\":{\"schema_id\":8,\"data\":{}}}";
+    rest_batch b;
+    size_t used;
+    assert_int_equal(rest_parse_v3_stream(body, strlen(body), &b, &used, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(rest_resolve_cached(&b.r[i], "t", lookup_var, NULL, c, err, sizeof err),
+                         0);
+    assert_int_equal(rest_resolve_cached(&b.r[3], "t", lookup_var, NULL, c, err, sizeof err),
+                     REST_ERR_INVALID_PAYLOAD); /* a cached schema still validates */
+    const uint8_t w[] = {0, 0, 0, 0, 7, 6};
+    assert_memory_equal(b.r[1].value.bytes, w, sizeof w);
+    assert_int_equal(rest_schema_cache_compiles(c), 2);
+    rest_batch_free(&b);
+    /* same id 7, other text: recompiled, encoded by the new schema */
+    g_text7 =
+        "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"n\",\"type\":\"string\"}]}";
+    body = "{\"value\":{\"schema_id\":7,\"data\":{\"n\":\"ab\"}}}";
+    assert_int_equal(rest_parse_v3_stream(body, strlen(body), &b, &used, err, sizeof err), 0);
+    assert_int_equal(rest_resolve_cached(&b.r[0], "t", lookup_var, NULL, c, err, sizeof err), 0);
+    const uint8_t w2[] = {0, 0, 0, 0, 7, 4, 'a', 'b'};
+    assert_int_equal(b.r[0].value.len, sizeof w2);
+    assert_memory_equal(b.r[0].value.bytes, w2, sizeof w2);
+    assert_int_equal(rest_schema_cache_compiles(c), 3);
+    rest_batch_free(&b);
+    /* more ids than the cache holds: every one still encodes */
+    for (int id = 100; id < 100 + 2 * REST_SCHEMA_CACHE; id++) {
+        char one[96];
+        snprintf(one, sizeof one, "{\"value\":{\"schema_id\":%d,\"data\":1}}", id);
+        assert_int_equal(rest_parse_v3_stream(one, strlen(one), &b, &used, err, sizeof err), 0);
+        assert_int_equal(rest_resolve_cached(&b.r[0], "t", lookup_var, NULL, c, err, sizeof err),
+                         0);
+        assert_int_equal(b.r[0].value.len, 6);
+        rest_batch_free(&b);
+    }
+    rest_schema_cache_free(c);
+}
+
 static void test_time(void **state)
 {
     (void)state;
@@ -248,7 +306,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v3_sides), cmocka_unit_test(test_v3_errors),
         cmocka_unit_test(test_v2),       cmocka_unit_test(test_avro),
-        cmocka_unit_test(test_resolve),  cmocka_unit_test(test_time),
+        cmocka_unit_test(test_resolve),  cmocka_unit_test(test_schema_cache),
+        cmocka_unit_test(test_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
