@@ -23,7 +23,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("EDDY_SOURCE_DIR", os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration", "harness"))
+sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
 from eddyd import Eddyd, Results, wait_until  # noqa: E402
 
 CT = "application/vnd.schemaregistry.v1+json"
