@@ -28,8 +28,11 @@ static void *c11_run(void *p)
 
 static int c11_err(int e)
 {
-    return e == 0 ? thrd_success : e == ENOMEM ? thrd_nomem : e == EBUSY ? thrd_busy
-                                 : e == ETIMEDOUT ? thrd_timedout : thrd_error;
+    return e == 0           ? thrd_success
+           : e == ENOMEM    ? thrd_nomem
+           : e == EBUSY     ? thrd_busy
+           : e == ETIMEDOUT ? thrd_timedout
+                            : thrd_error;
 }
 
 int thrd_create(thrd_t *thr, thrd_start_t fn, void *arg)
