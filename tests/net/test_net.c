@@ -24,11 +24,13 @@ static void test_timers_fire_in_deadline_order(void **state)
     (void)state;
     loop *l = loop_new();
     g_n = 0;
-    loop_timer_add(l, 30, rec, (void *)3);
-    loop_timer_add(l, 10, rec, (void *)1);
-    loop_timer *t = loop_timer_add(l, 15, rec, (void *)99);
-    loop_timer_add(l, 20, rec, (void *)2);
-    loop_timer_add(l, 20, rec, (void *)22); /* same deadline: creation order */
+    /* Deadlines 100 ms apart: each delay counts from its own add, so a thread descheduled
+     * between two adds (ASan on a loaded machine: 25 ms seen) must not reorder them. */
+    loop_timer_add(l, 300, rec, (void *)3);
+    loop_timer_add(l, 100, rec, (void *)1);
+    loop_timer *t = loop_timer_add(l, 150, rec, (void *)99);
+    loop_timer_add(l, 200, rec, (void *)2);
+    loop_timer_add(l, 200, rec, (void *)22); /* same delay: creation order */
     loop_timer_cancel(l, t);
     loop_run(l);
     assert_int_equal(g_n, 4);
