@@ -1,4 +1,4 @@
-/* push.c — eddy-push: HTTP push subscriptions for Kafka topics (issue 16, item 3). A separate
+/* push.c — eddy-push: HTTP push subscriptions for Kafka topics. A separate
  * process on librdkafka (works against eddyd and any Kafka cluster) with its own HTTP port:
  *
  *   POST   /v1/subscriptions                 register {"name","topics","group","url", ...}
