@@ -223,6 +223,8 @@ def main():
          lambda r: r["lag_ms_p50"], E),
         ("cdc10k_p99", "CDC lag p99 ms @10k rows/s", "ms", "onramp", "cdc10000",
          lambda r: r["lag_ms_p99"], E),
+        ("cdc10k_pg99", "CDC @10k: to cdc p99 ms", "ms", "onramp", "cdc10000",
+         lambda r: r["to_cdc_ms_p99"], E),
         ("cdc10k_got", "CDC @10k: offered rows/s", "/s", "onramp", "cdc10000",
          lambda r: r["achieved_rows_per_s"], E),
         ("cdc10k_cpu", "CDC @10k: cdc CPU us/row", "us", "onramp", "cdc10000",
