@@ -118,8 +118,9 @@ static int cmp_row(const void *a, const void *b)
     return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-/* Adds the partitions of the group's topics that have no commit: committed -1, lag = HWM -
- * log start (what the group would read from the beginning). */
+/* Adds the partitions of the group's topics that have no commit: committed -1 and lag unknown
+ * (-1, printed "-" and left out of the total), as kafka-consumer-groups.sh shows them and as
+ * eddyd's /metrics counts lag (only where an offset is committed). */
 static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
 {
     const struct rd_kafka_metadata *md;
@@ -135,7 +136,7 @@ static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
             for (int k = 0; k < n0 && !have; k++)
                 have = rows[k].partition == id && !strcmp(rows[k].topic, t->topic);
             int64_t lo = 0, hi = 0;
-            if (have ||
+            if (have || /* (lo unused: no lag is claimed for a partition without a commit) */
                 rd_kafka_query_watermark_offsets(rk, t->topic, id, &lo, &hi, g_cli.timeout_ms))
                 continue;
             rows = xrealloc(rows, sizeof *rows * (size_t)(n + 1));
@@ -143,7 +144,7 @@ static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
             rows[n].partition = id;
             rows[n].committed = -1;
             rows[n].high = hi;
-            rows[n].lag = hi - lo;
+            rows[n].lag = -1;
             n++;
         }
     }
@@ -218,18 +219,23 @@ static void print_lag(const char *group, const lag_row *rows, int n, int header)
                "HIGH-WATERMARK", "LAG");
     for (int i = 0; i < n; i++) {
         if (g_cli.json)
-            cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}", "group", group, "topic",
+            cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:o}", "group", group, "topic",
                                      rows[i].topic, "partition", (int)rows[i].partition,
                                      "committed", (json_int_t)rows[i].committed, "highWatermark",
-                                     (json_int_t)rows[i].high, "lag", (json_int_t)rows[i].lag));
+                                     (json_int_t)rows[i].high, "lag",
+                                     rows[i].lag >= 0 ? json_integer(rows[i].lag) : json_null()));
         else {
-            char com[32];
+            char com[32], lag[32];
             if (rows[i].committed >= 0)
                 snprintf(com, sizeof com, "%lld", (long long)rows[i].committed);
             else
                 snprintf(com, sizeof com, "-");
-            printf("%-30s %-30s %-9d %-12s %-14lld %lld\n", group, rows[i].topic,
-                   (int)rows[i].partition, com, (long long)rows[i].high, (long long)rows[i].lag);
+            if (rows[i].lag >= 0)
+                snprintf(lag, sizeof lag, "%lld", (long long)rows[i].lag);
+            else
+                snprintf(lag, sizeof lag, "-");
+            printf("%-30s %-30s %-9d %-12s %-14lld %s\n", group, rows[i].topic,
+                   (int)rows[i].partition, com, (long long)rows[i].high, lag);
         }
         if (rows[i].lag > 0) total += rows[i].lag;
     }

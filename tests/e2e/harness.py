@@ -212,6 +212,17 @@ class System:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def check_metrics(self):
+        """Every service's /metrics passes `promtool check metrics` (names, types, help texts,
+        no duplicate families)."""
+        for svc, url in sorted(self.urls.items()):
+            body = urllib.request.urlopen(url + "/metrics", timeout=30).read()
+            r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+            if r.returncode:
+                fail("%s /metrics fails promtool: %s%s" % (svc, r.stdout.decode(),
+                                                          r.stderr.decode()))
+        print("promtool check metrics: %s pass" % ", ".join(sorted(self.urls)), flush=True)
+
     # ---- events ------------------------------------------------------------------------------
     def events(self, topics=TOPICS, raw=False):
         args = [os.path.join(BUILD, "services/events/eddy-events"), "--bootstrap", self.bootstrap,

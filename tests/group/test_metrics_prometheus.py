@@ -1,9 +1,12 @@
 """test_metrics_prometheus — eddyd's /metrics and /healthz, checked by `promtool check metrics`
 and scraped by a real Prometheus server (loopback, temp dir) that evaluates the guide's alert
-`kafka_consumer_group_lag > 1000` (with `for:` shortened): the alert must fire for a group
-lagging by more than 1000 messages and not for a caught-up group.
+`kafka_consumer_group_lag > 1000` from the shipped deploy/prometheus/alerts.yml (with `for:`
+shortened): the alert must fire for a group lagging by more than 1000 messages and not for a
+caught-up group. Lag in seconds is checked against records with known timestamps, and the stall
+gauge must fire for a group whose offset stands still and clear when it moves.
 """
 import json
+import re
 import os
 import shutil
 import socket
@@ -20,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
 ED = None
+SETUP_AT = 0.0
 TOPIC = "lag-t"
 N = 3000
 
@@ -37,6 +41,78 @@ def setup_lag():
         c.assign([tp])
         c.commit({tp: OffsetAndMetadata(off, "")})
         c.close()
+
+
+AGE_TOPIC = "age-t"
+AGES = [50, 40, 30, 20, 10]  # seconds before now, one record (and batch) each
+
+
+def setup_ages():
+    now = int(time.time() * 1000)
+    p = KafkaProducer(bootstrap_servers=ED.bootstrap)
+    for a in AGES:
+        p.send(AGE_TOPIC, value=b"aged", partition=0, timestamp_ms=now - a * 1000).get(30)
+    p.close()
+    commit("aged", AGE_TOPIC, 2)       # next unread: the record written 30 s ago
+    commit("aged-done", AGE_TOPIC, 5)  # read everything
+
+
+def commit(group, topic, off):
+    tp = TopicPartition(topic, 0)
+    c = KafkaConsumer(bootstrap_servers=ED.bootstrap, group_id=group, enable_auto_commit=False)
+    c.assign([tp])
+    c.commit({tp: OffsetAndMetadata(off, "")})
+    c.close()
+
+
+def gauge(body, name, group, topic):
+    want = '%s{consumer_group="%s",topic="%s",partition="0"} ' % (name, group, topic)
+    vals = [float(ln[len(want):]) for ln in body.splitlines() if ln.startswith(want)]
+    assert len(vals) == 1, (name, group, vals)
+    return vals[0]
+
+
+def test_lag_seconds():
+    st, body = ED.http_get("/metrics")
+    age = gauge(body, "kafka_consumer_group_lag_seconds", "aged", AGE_TOPIC)
+    # the record at the committed offset was written 30 s before setup_ages ran
+    assert 30 <= age <= 30 + (time.time() - SETUP_AT) + 1, age
+    assert gauge(body, "kafka_consumer_group_lag_seconds", "aged-done", AGE_TOPIC) == 0
+    assert gauge(body, "kafka_consumer_group_lag", "aged", AGE_TOPIC) == 3
+    # lag counted the same way as the count: a group without a commit on a partition has no row
+    assert 'consumer_group="nobody"' not in body
+
+
+def test_stall_fires_and_clears():
+    # metrics.lag.stall.ms=1000: the first scrape starts the clock, a later one sees no movement
+    st, body = ED.http_get("/metrics")
+    time.sleep(1.5)
+    st, body = ED.http_get("/metrics")
+    assert gauge(body, "kafka_consumer_group_stalled", "aged", AGE_TOPIC) == 1
+    assert gauge(body, "kafka_consumer_group_stalled", "aged-done", AGE_TOPIC) == 0  # no lag
+    commit("aged", AGE_TOPIC, 3)  # progress clears it
+    st, body = ED.http_get("/metrics")
+    assert gauge(body, "kafka_consumer_group_stalled", "aged", AGE_TOPIC) == 0
+    age = gauge(body, "kafka_consumer_group_lag_seconds", "aged", AGE_TOPIC)
+    assert 20 <= age < 30, age  # now the record written 20 s before setup
+    time.sleep(1.5)
+    st, body = ED.http_get("/metrics")
+    assert gauge(body, "kafka_consumer_group_stalled", "aged", AGE_TOPIC) == 1
+    commit("aged", AGE_TOPIC, 5)  # caught up: no lag, never stalled
+    time.sleep(1.5)
+    st, body = ED.http_get("/metrics")
+    assert gauge(body, "kafka_consumer_group_stalled", "aged", AGE_TOPIC) == 0
+    assert gauge(body, "kafka_consumer_group_lag_seconds", "aged", AGE_TOPIC) == 0
+
+
+def test_disk_families():
+    st, body = ED.http_get("/metrics")
+    assert metric_lines(body, "eddy_log_dir_free_bytes"), "no eddy_log_dir_free_bytes"
+    total = float(metric_lines(body, "eddy_log_dir_total_bytes")[0].split()[-1])
+    free = float(metric_lines(body, "eddy_log_dir_free_bytes")[0].split()[-1])
+    assert 0 < free <= total, (free, total)
+    size = [ln for ln in metric_lines(body, "eddy_topic_size_bytes") if 'topic="lag-t"' in ln]
+    assert size and float(size[0].split()[-1]) > N * 2, size  # 3000 records of 3-5 bytes + headers
 
 
 def metric_lines(body, name):
@@ -97,25 +173,22 @@ def free_port():
     return port
 
 
-RULES = """groups:
-- name: eddy
-  rules:
-  # the guide's alert, with `for:` shortened from 5m for the test
-  - alert: KafkaConsumerLagHigh
-    expr: kafka_consumer_group_lag > 1000
-    for: 3s
-    labels:
-      severity: warning
-    annotations:
-      summary: "Consumer {{ $labels.consumer_group }} on {{ $labels.topic }} is lagging"
-"""
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def shipped_rules():
+    """deploy/prometheus/alerts.yml as shipped, with every `for:` shortened to 3 s."""
+    with open(os.path.join(ROOT, "deploy", "prometheus", "alerts.yml")) as f:
+        text = f.read()
+    assert "expr: kafka_consumer_group_lag > 1000" in text  # the guide's rule, unchanged
+    return re.sub(r"(?m)^(\s+for:) \S+$", r"\1 3s", text)
 
 
 def test_prometheus_alert():
     d = os.path.join(ED.tmp, "prom")
     os.makedirs(d)
     with open(os.path.join(d, "rules.yml"), "w") as f:
-        f.write(RULES)
+        f.write(shipped_rules())
     with open(os.path.join(d, "prometheus.yml"), "w") as f:
         f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                 "rule_files: [rules.yml]\n"
@@ -164,13 +237,20 @@ def test_prometheus_alert():
 
 def main():
     global ED
-    ED = Eddyd().start()
+    global SETUP_AT
+    ED = Eddyd(sets=["metrics.lag.stall.ms=1000"]).start()
     r = Results()
     try:
         setup_lag()
+        SETUP_AT = time.time()
+        setup_ages()
         r.run("GET /healthz", test_healthz)
         r.run("GET /metrics content (lag, watermarks, counters, histograms)",
               test_metrics_content)
+        r.run("lag in seconds from record timestamps", test_lag_seconds)
+        r.run("stall gauge fires while the offset stands, clears when it moves",
+              test_stall_fires_and_clears)
+        r.run("disk and per-topic storage families", test_disk_families)
         r.run("promtool check metrics", test_promtool)
         r.run("413 for oversized bodies, 404 JSON", test_413_and_404)
         r.run("Prometheus evaluates the lag alert", test_prometheus_alert)
