@@ -18,7 +18,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "harness"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "harness"))
 from eddyd import Eddyd  # noqa: E402
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
