@@ -342,6 +342,68 @@ def main():
     target("push >= 5,000 deliveries/s, 100 keys", "push100", None, 5000.0, "limit", "ge", 1.0,
            "rec/s")
 
+    # ------------------------------------------------ W7-W8: libeddy's patterns (issue 18)
+    # (key, label, unit, w, variant, fn, limit fn or None)
+    pspec = [
+        ("w7_ev_s", "W7 relay events/s", "rec/s", "W7", "w7", lambda r: r["events_s"],
+         lambda r: r["limit_rows_s"]),
+        ("w7_cpu", "W7 events per CPU-s", "rec/s", "W7", "w7", lambda r: r["per_cpu_s"],
+         lambda r: r["limit_per_cpu_s"]),
+        ("w7_age_p50", "W7 outbox age p50 ms @load", "ms", "W7", "w7",
+         lambda r: r["age_p50_ms"], lambda r: r["fsync_p50_ms"]),
+        ("w7_age_p99", "W7 outbox age p99 ms @load", "ms", "W7", "w7",
+         lambda r: r["age_p99_ms"], lambda r: r["fsync_p99_ms"]),
+        ("w8_ev_s", "W8 handler events/s", "rec/s", "W8", "w8", lambda r: r["events_s"],
+         lambda r: r["limit_events_s"]),
+        ("w8_cpu", "W8 events per CPU-s", "rec/s", "W8", "w8", lambda r: r["per_cpu_s"],
+         lambda r: r["limit_per_cpu_s"]),
+        ("w8_p50", "W8 handler p50 ms", "ms", "W8", "w8", lambda r: r["p50_ms"], None),
+        ("w8_p95", "W8 handler p95 ms", "ms", "W8", "w8", lambda r: r["p95_ms"], None),
+        ("w8_p99", "W8 handler p99 ms", "ms", "W8", "w8", lambda r: r["p99_ms"], None),
+        ("w8_commit_p99", "W8 inbox commit p99 ms", "ms", "W8", "w8",
+         lambda r: r["inbox_commit_p99_ms"], lambda r: r["fsync_p99_ms"]),
+    ]
+    DBS = ["sqlite", "postgres"]
+    prow = []
+    for key, label, unit, w, variant, fn, lfn in pspec:
+        cells = {db: collect(runs, w, db, variant, fn) for db in DBS}
+        lims = {db: collect(runs, w, db, variant, lfn) if lfn else None for db in DBS}
+        prow.append({"key": key, "label": label, "unit": unit, "cells": cells, "limits": lims})
+    pbyk = {r["key"]: r for r in prow}
+
+    def pmed(key, db, which="cells"):
+        st = pbyk[key][which].get(db)
+        return st.med if st is not None and st.ok() else None
+
+    def pwhy(key, db):
+        st = pbyk[key]["cells"].get(db)
+        if st is not None and st.errors:
+            return "%s failed: %s" % (db, st.errors[0][:60])
+        return "%s not measured" % db
+
+    def ptarget(name, key, db, ref, ref_label, kind, thr, unit):
+        m = pmed(key, db)
+        t = {"target": name, "measured": m, "reference": ref, "threshold": thr}
+        if m is None:
+            t.update(ratio=None, verdict="MISS", note=pwhy(key, db))
+        elif not ref:
+            t.update(ratio=None, verdict="MISS", note="no reference: " + ref_label)
+        else:
+            ratio = m / ref
+            ok = ratio >= thr if kind == "ge" else ratio <= thr
+            t.update(ratio=ratio, verdict="PASS" if ok else "MISS",
+                     note="%s %s vs %s %s" % (fmt(m, unit), unit, ref_label, fmt(ref, unit)))
+        targets.append(t)
+
+    for db in DBS:
+        ptarget("W7 %s relay >= 0.5x its commit rate" % db, "w7_ev_s", db,
+                pmed("w7_ev_s", db, "limits"), "db commits", "ge", 0.5, "rec/s")
+        ptarget("W7 %s outbox age p99 <= 10 ms" % db, "w7_age_p99", db, 10.0, "limit", "le",
+                1.0, "ms")
+        ptarget("W8 %s handlers >= 0.5x its commit rate" % db, "w8_ev_s", db,
+                pmed("w8_ev_s", db, "limits"), "db commits", "ge", 0.5, "rec/s")
+        ptarget("W8 %s handler p99 <= 5 ms" % db, "w8_p99", db, 5.0, "limit", "le", 1.0, "ms")
+
     # ---------------------------------------------------------------- print
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nruns = max([r.get("run", 1) for r in runs] or [1])
@@ -378,6 +440,30 @@ def main():
         json_rows.append({"key": r["key"], "label": r["label"], "unit": r["unit"],
                           "servers": {s: st.as_json() for s, st in cells.items()},
                           "ratio_eddyd_over": ratios})
+    if any(st.ok() or st.errors for r in prow for st in r["cells"].values()):
+        out.append("")
+        phdr = "%-28s" % "libeddy patterns" + "".join(
+            "%11s%11s%7s" % (db, "limit", "ratio") for db in DBS)
+        out.append(phdr)
+        out.append("-" * len(phdr))
+        for r in prow:
+            line = "%-28s" % r["label"]
+            rj = {"key": r["key"], "label": r["label"], "unit": r["unit"], "servers": {},
+                  "limits": {}}
+            for db in DBS:
+                c, lst = r["cells"][db], r["limits"][db]
+                line += "%11s%11s" % (cell(c, r["unit"]), cell(lst, r["unit"]) if lst else "")
+                ratio = ""
+                if lst is not None and c.ok() and lst.ok() and lst.med:
+                    ratio = "%.2f" % (c.med / lst.med)
+                line += "%7s" % ratio
+                rj["servers"][db] = c.as_json()
+                if lst is not None:
+                    rj["limits"][db] = lst.as_json()
+            out.append(line.rstrip())
+            json_rows.append(rj)
+        out.append("limits: the same database committing the same rows in the same batch sizes "
+                   "(W7, W8); fdatasync p50/p99 (W7 age, W8 commit) measured in the same run.")
     out.append("")
     out.append("%-40s %-7s %6s  %s" % ("target", "verdict", "ratio", "measured"))
     out.append("-" * 99)

@@ -7,7 +7,7 @@
 #
 # Environment: BUILD (default build/), EDDYD (default $BUILD/src/eddyd/eddyd),
 #   EDDY_BENCH_OUT (results dir, default $BUILD/bench-results), EDDY_BENCH_RUNS (runs per cell),
-#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6),
+#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8),
 #   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
 #   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set),
 #   EDDY_BENCH_CREATE (auto | admin: how eddyd's topics are made, see CREATE below),
@@ -30,7 +30,7 @@ else
     RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
-ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES}"
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8}"
 # eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
 # first Metadata request; "admin" = CreateTopics
 CREATE="${EDDY_BENCH_CREATE:-auto}"
@@ -445,6 +445,40 @@ if wanted ES; then
         echo "bench: eddy-bench-es not built: no ES figures" >&2
     fi
 fi
+
+# ------------------------------------------------------------------ W7 / W8 ----
+# issue 18: libeddy's outbox relay (W7) and idempotent handlers (W8), SQLite and PostgreSQL
+# (EDDY_BENCH_PG, default the test server, when it answers), each beside the same database's
+# own commit rate measured in the same run (bench/README.md "W7-W9").
+PGURL="${EDDY_BENCH_PG:-postgresql://eddy:eddy@127.0.0.1:5432/eddy}"
+pg_up() { command -v psql >/dev/null && psql "$PGURL" -qc 'SELECT 1' >/dev/null 2>&1; }
+patterns() { # patterns W MODE ARGS...
+    local w=$1 mode=$2 r db
+    shift 2
+    for r in $(seq 1 "$RUNS"); do
+        for db in sqlite postgres; do
+            local dbarg=()
+            if [ $db = postgres ]; then
+                if ! pg_up; then
+                    record "$w" postgres "$mode" "$r" '{"error":"PostgreSQL not reachable"}'
+                    continue
+                fi
+                dbarg=(--postgres "$PGURL")
+            fi
+            progress "$w $mode · $db · run $r/$RUNS"
+            if [ ! -x "$BIN/eddy-bench-patterns" ]; then
+                record "$w" "$db" "$mode" "$r" '{"error":"eddy-bench-patterns not built"}'
+                continue
+            fi
+            record "$w" "$db" "$mode" "$r" "$(EDDYD="$EDDYD" runj 900 \
+                "$BIN/eddy-bench-patterns" "$mode" "${dbarg[@]}" "$@")"
+        done
+    done
+}
+if [ $QUICK = 1 ]; then W7_ARGS=(--seconds 2); W8_ARGS=(--events 20000)
+else W7_ARGS=(--seconds 8); W8_ARGS=(--events 1000000); fi
+wanted W7 && patterns W7 w7 --batch 100 "${W7_ARGS[@]}"
+wanted W8 && patterns W8 w8 --batch 100 "${W8_ARGS[@]}"
 
 progress "done; writing the report"
 [ -t 2 ] && echo >&2

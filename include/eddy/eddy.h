@@ -146,6 +146,15 @@ void eddy_relay_wake(eddy_relay *r);
 void eddy_relay_stop(eddy_relay *r, int timeout_ms);
 void eddy_relay_free(eddy_relay *r);
 int64_t eddy_relay_published(const eddy_relay *r);
+/* The relay's per-stage figures (also on a service's /metrics, docs/sdk.md): events published,
+ * produce batches read from the outbox, and the outbox age (eddy_outbox_delivery_seconds on
+ * /metrics: the event's creation in its
+ * transaction -> the broker's acknowledgement) P50/P99/max over the last 1,024 events. */
+typedef struct eddy_relay_stats {
+    int64_t published, batches;
+    double outbox_age_p50_s, outbox_age_p99_s, outbox_age_max_s;
+} eddy_relay_stats;
+void eddy_relay_stats_get(eddy_relay *r, eddy_relay_stats *out);
 
 /* ---- the service runtime (service.c, metrics.c, http.c) ----------------------------------- */
 typedef struct eddy_service eddy_service;

@@ -70,7 +70,7 @@ static int name_ok(const char *s, size_t max)
     return n > 0 && n <= max;
 }
 
-int eddy_event_validate(const eddy_event *ev, const char **reason)
+static int fields_validate(const eddy_event *ev, const char **reason, int payload)
 {
     const char *r = NULL;
     if (!ev)
@@ -89,12 +89,70 @@ int eddy_event_validate(const eddy_event *ev, const char **reason)
         r = "missing or invalid causationId";
     else if (!name_ok(ev->source, 200))
         r = "missing or invalid source";
-    else if (!json_is_object(ev->payload))
+    else if (payload && !json_is_object(ev->payload))
         r = "missing or invalid payload (object)";
     else if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
         r = "invalid traceparent";
     if (reason) *reason = r;
     return r ? EDDY_ERR_PERMANENT : 0;
+}
+
+int eddy_event_validate(const eddy_event *ev, const char **reason)
+{
+    return fields_validate(ev, reason, 1);
+}
+
+/* The envelope's fields before "payload" (eddy_event_to_json writes them first), without
+ * parsing the payload: plain strings only (no escapes), copied into scratch, which the
+ * returned event's pointers point into. Anything else (escapes, other value types, a missing
+ * or invalid field, no object payload, scratch too small) returns -1: parse it fully. */
+int sdk_envelope_fields(const char *js, char *scratch, size_t cap, eddy_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    static const char *const names[] = {"eventType",     "version",     "eventId", "timestamp",
+                                        "correlationId", "causationId", "source",  "traceparent"};
+    char **slot[] = {&ev->event_type,     &ev->version,      &ev->event_id, &ev->timestamp,
+                     &ev->correlation_id, &ev->causation_id, &ev->source,   &ev->traceparent};
+    size_t used = 0;
+    const char *p = js;
+#define WS()                                                                                       \
+    while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++
+    WS();
+    if (*p++ != '{') return -1;
+    for (;;) {
+        WS();
+        if (*p++ != '"') return -1;
+        const char *k = p;
+        while (*p && *p != '"' && *p != '\\') p++;
+        if (*p != '"') return -1;
+        size_t kl = (size_t)(p - k);
+        p++;
+        WS();
+        if (*p++ != ':') return -1;
+        WS();
+        if (kl == 7 && !memcmp(k, "payload", 7)) {
+            if (*p != '{') return -1;
+            break;
+        }
+        if (*p++ != '"') return -1;
+        const char *v = p;
+        while ((unsigned char)*p >= 0x20 && *p != '"' && *p != '\\') p++;
+        if (*p != '"') return -1;
+        size_t vl = (size_t)(p - v);
+        p++;
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+            if (strlen(names[i]) != kl || memcmp(names[i], k, kl)) continue;
+            if (*slot[i] || used + vl + 1 > cap) return -1; /* duplicate, or no room */
+            memcpy(scratch + used, v, vl);
+            scratch[used + vl] = 0;
+            *slot[i] = scratch + used;
+            used += vl + 1;
+        }
+        WS();
+        if (*p++ != ',') return -1;
+    }
+#undef WS
+    return fields_validate(ev, NULL, 0) ? -1 : 0;
 }
 
 char *eddy_event_to_json(const eddy_event *ev)

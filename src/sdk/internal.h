@@ -24,6 +24,9 @@ EDDY_HIDDEN void sdk_sleep_ms(int ms);
 EDDY_HIDDEN void sdk_log(const char *svc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The relay's fast path: an envelope's header fields without parsing its payload (pointers
+ * into scratch; ev is not to be freed). 0, or -1: use eddy_event_from_json. */
+EDDY_HIDDEN int sdk_envelope_fields(const char *json, char *scratch, size_t cap, eddy_event *ev);
 /* Envelope → Kafka headers (new list owned by caller). */
 EDDY_HIDDEN rd_kafka_headers_t *sdk_event_headers(const eddy_event *ev);
 /* Header lookup on a received message (malloc'd copy or NULL). */
@@ -39,9 +42,49 @@ EDDY_HIDDEN int sdk_store_listen(eddy_store *st);
 /* Tracing: the tx remembers the span its events descend from. */
 EDDY_HIDDEN void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span);
 EDDY_HIDDEN int sdk_tx_published(const eddy_tx *tx);
+/* after a rollback to a savepoint: the events still in the transaction (so PostgreSQL's NOTIFY
+ * is raised again by the next publish when the rolled-back one took it) */
+EDDY_HIDDEN void sdk_tx_set_published(eddy_tx *tx, int n);
+
+/* A handler that must not share its transaction with the records after it (the saga
+ * orchestrator: one transaction per transition) ends the inbox batch after its record. */
+EDDY_HIDDEN void sdk_ctx_end_batch(eddy_ctx *ctx);
 
 /* Test-only fault switch: EDDY_FAULT=crash_after_outbox_commit[:service]. */
 EDDY_HIDDEN int sdk_fault_armed(const char *point, const char *service);
+
+/* Per-stage distributions (stats.c): histogram + recent samples; callers lock. */
+#define SDK_DIST_NB 14
+#define SDK_DIST_RES 1024
+typedef struct sdk_dist {
+    const double *bounds; /* SDK_DIST_NB upper bounds */
+    uint64_t buckets[SDK_DIST_NB + 1], count;
+    double sum;
+    uint32_t nres, rpos;
+    float res[SDK_DIST_RES];
+} sdk_dist;
+EDDY_HIDDEN extern const double SDK_SECONDS_BOUNDS[SDK_DIST_NB];
+EDDY_HIDDEN extern const double SDK_COUNT_BOUNDS[SDK_DIST_NB];
+EDDY_HIDDEN void sdk_dist_init(sdk_dist *d, const double *bounds);
+EDDY_HIDDEN void sdk_dist_observe(sdk_dist *d, double v);
+EDDY_HIDDEN void sdk_dist_quantiles(const sdk_dist *d, const double *q, int nq, double *out);
+/* Prometheus histogram NAME, summary NAME_recent (P50/P95/P99 of the recent window), gauge
+ * NAME_mean; labels: 'k="v",...' */
+EDDY_HIDDEN char *sdk_dist_text(const sdk_dist *d, const char *name, const char *help,
+                                const char *labels);
+/* The relay's stages as Prometheus text (outbox age, batch size). */
+EDDY_HIDDEN char *sdk_relay_metrics_text(eddy_relay *r, const char *service);
+
+/* A query whose rows are handed to fn one at a time, columns (at most 8) in the driver's own
+ * memory, valid during the call only: no per-row allocation. fn returns non-zero to stop.
+ * Returns the rows visited, or < 0. */
+typedef int (*sdk_row_fn)(void *arg, const char *const *vals, const size_t *lens);
+EDDY_HIDDEN int sdk_store_each(eddy_store *st, const char *sql, int n, const char *const *params,
+                               sdk_row_fn fn, void *arg);
+
+/* SQLite: makes everything committed so far durable (fdatasync of the WAL), for a store opened
+ * with synchronous=NORMAL; PostgreSQL: nothing (its commit is durable). 0 or < 0. */
+EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
 
 /* Producer configuration shared by the relay and the DLQ producer. */
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,

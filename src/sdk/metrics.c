@@ -138,7 +138,23 @@ char *eddy_service_metrics_text(eddy_service *svc)
         "# HELP eddy_poison_total events that could not be decoded (dead-lettered as poison)\n"
         "# TYPE eddy_poison_total counter\neddy_poison_total{service=\"%s\"} %llu\n",
         svc->name, (unsigned long long)svc->poison_total);
+    char labels[160];
+    snprintf(labels, sizeof labels, "service=\"%s\"", svc->name);
+    char *t =
+        sdk_dist_text(&svc->inbox_commit, "eddy_inbox_commit_seconds",
+                      "commit of an inbox transaction (a batch of records) with its sync", labels);
+    sb_printf(&b, "%s", t);
+    free(t);
+    t = sdk_dist_text(&svc->inbox_batch, "eddy_inbox_batch_size",
+                      "records handled per inbox transaction", labels);
+    sb_printf(&b, "%s", t);
+    free(t);
     pthread_mutex_unlock(&svc->mmu);
+    if (svc->relay) {
+        t = sdk_relay_metrics_text(svc->relay, svc->name);
+        sb_printf(&b, "%s", t);
+        free(t);
+    }
     sb_printf(&b,
               "# HELP eddy_outbox_published_total outbox rows published and acknowledged by the "
               "broker\n"
@@ -147,9 +163,9 @@ char *eddy_service_metrics_text(eddy_service *svc)
               svc->name, svc->relay ? (long long)eddy_relay_published(svc->relay) : 0LL);
     for (int i = 0; i < svc->ncomponents; i++) {
         if (!svc->components[i].metrics) continue;
-        char *t = svc->components[i].metrics(svc->components[i].arg);
-        if (t) sb_printf(&b, "%s", t);
-        free(t);
+        char *ct = svc->components[i].metrics(svc->components[i].arg);
+        if (ct) sb_printf(&b, "%s", ct);
+        free(ct);
     }
     return b.p;
 }

@@ -39,14 +39,35 @@ struct eddy_relay {
     int woken;
     int poll_ms;
     _Atomic int64_t published;
-    /* in-flight bookkeeping (relay thread only) */
+    /* in-flight bookkeeping (relay thread only). A queued message's opaque is 1 + the index
+     * of its slot (row id, creation time); slots are reused through a free list, so the hot
+     * path allocates nothing once the pool has grown to the largest in-flight count. */
     int64_t cursor;
     int inflight;
     int64_t *acked;
     int nacked, capacked;
     int failed;
+    struct relay_slot *slots;
+    int nslots, free_slot;
+    char *idlist;       /* the acknowledged ids as one array parameter */
+    char scratch[2048]; /* an envelope's header fields (sdk_envelope_fields) */
+    size_t idcap;
+    /* per-stage figures (smu): outbox age, rows per produce batch */
+    pthread_mutex_t smu;
+    sdk_dist age, batch;
+    double age_max;
+    /* creation time (wall ms) of the oldest unpublished row, 0 = none; refreshed by the relay
+     * thread after every batch it marks and at least once a second */
+    _Atomic int64_t oldest_ms;
+    int64_t oldest_checked_us;
+    int64_t synced_upto; /* SQLite: rows up to this id are known durable */
     struct eddy_relay *next;
 };
+
+typedef struct relay_slot {
+    int64_t id, created_ms;
+    int next_free;
+} relay_slot;
 
 static pthread_mutex_t g_relays_mu = PTHREAD_MUTEX_INITIALIZER;
 static eddy_relay *g_relays;
@@ -96,6 +117,11 @@ void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span)
 int sdk_tx_published(const eddy_tx *tx)
 {
     return tx->published;
+}
+
+void sdk_tx_set_published(eddy_tx *tx, int n)
+{
+    tx->published = n;
 }
 
 eddy_store *eddy_tx_store(eddy_tx *tx)
@@ -208,6 +234,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         return;
     }
     r->inflight--;
+    int si = (int)(intptr_t)m->_private - 1;
+    relay_slot sl = r->slots[si];
+    r->slots[si].next_free = r->free_slot;
+    r->free_slot = si;
     if (m->err) {
         r->failed = 1;
         if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
@@ -220,7 +250,40 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         r->capacked = r->capacked ? r->capacked * 2 : 256;
         r->acked = sdk_xrealloc(r->acked, (size_t)r->capacked * sizeof(int64_t));
     }
-    r->acked[r->nacked++] = (int64_t)(intptr_t)m->_private;
+    r->acked[r->nacked++] = sl.id;
+    double age = (double)(sdk_wall_ms() - sl.created_ms) / 1e3;
+    if (age < 0) age = 0;
+    pthread_mutex_lock(&r->smu);
+    sdk_dist_observe(&r->age, age);
+    if (age > r->age_max) r->age_max = age;
+    pthread_mutex_unlock(&r->smu);
+}
+
+static int slot_get(eddy_relay *r, int64_t id, int64_t created_ms)
+{
+    if (r->free_slot < 0) {
+        int n = r->nslots ? r->nslots * 2 : 1024;
+        r->slots = sdk_xrealloc(r->slots, (size_t)n * sizeof *r->slots);
+        for (int i = n - 1; i >= r->nslots; i--) {
+            r->slots[i].next_free = r->free_slot;
+            r->free_slot = i;
+        }
+        r->nslots = n;
+    }
+    int i = r->free_slot;
+    r->free_slot = r->slots[i].next_free;
+    r->slots[i].id = id;
+    r->slots[i].created_ms = created_ms;
+    return i;
+}
+
+static void slots_reset(eddy_relay *r)
+{
+    r->free_slot = -1;
+    for (int i = r->nslots - 1; i >= 0; i--) {
+        r->slots[i].next_free = r->free_slot;
+        r->free_slot = i;
+    }
 }
 
 rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra, void *opaque,
@@ -278,6 +341,10 @@ int eddy_relay_new(const char *store_url, const char *bootstrap, const char *con
     r->conf = sdk_xcalloc((size_t)n + 1, sizeof(char *));
     for (int i = 0; i < n; i++) r->conf[i] = sdk_xstrdup(rdkafka_conf[i]);
     r->poll_ms = 200;
+    r->free_slot = -1;
+    pthread_mutex_init(&r->smu, NULL);
+    sdk_dist_init(&r->age, SDK_SECONDS_BOUNDS);
+    sdk_dist_init(&r->batch, SDK_COUNT_BOUNDS);
     const char *pm = getenv("EDDY_RELAY_POLL_MS");
     if (pm && atoi(pm) > 0) r->poll_ms = atoi(pm);
     pthread_mutex_init(&r->mu, NULL);
@@ -313,24 +380,33 @@ static int mark_acked(eddy_relay *r)
     if (r->nacked == 0) return 0;
     char ts[32];
     eddy_time_rfc3339(sdk_wall_ms(), ts);
-    int rc = eddy_store_begin(r->st);
-    if (rc < 0) return rc;
-    for (int i = 0; i < r->nacked; i++) {
-        char id[24];
-        snprintf(id, sizeof id, "%lld", (long long)r->acked[i]);
-        const char *p[] = {ts, id};
-        rc = eddy_store_exec(r->st, "UPDATE eddy_outbox SET published_at = $1 WHERE id = $2", 2, p);
-        if (rc < 0) {
-            eddy_store_rollback(r->st);
-            return rc;
-        }
+    /* one statement for the whole batch: the ids as a JSON array (SQLite json_each) or an
+     * array literal (PostgreSQL), the same text for both: "[1,2,3]" vs "{1,2,3}" */
+    int pg = eddy_store_is_postgres(r->st);
+    size_t need = (size_t)r->nacked * 21 + 3;
+    if (need > r->idcap) {
+        r->idcap = need * 2;
+        r->idlist = sdk_xrealloc(r->idlist, r->idcap);
     }
-    rc = eddy_store_commit(r->st);
+    size_t n = 0;
+    r->idlist[n++] = pg ? '{' : '[';
+    for (int i = 0; i < r->nacked; i++)
+        n += (size_t)snprintf(r->idlist + n, r->idcap - n, "%s%lld", i ? "," : "",
+                              (long long)r->acked[i]);
+    r->idlist[n++] = pg ? '}' : ']';
+    r->idlist[n] = 0;
+    const char *p[] = {ts, r->idlist};
+    int rc = eddy_store_exec(r->st,
+                             pg ? "UPDATE eddy_outbox SET published_at = $1"
+                                  " WHERE id = ANY($2::bigint[])"
+                                : "UPDATE eddy_outbox SET published_at = $1"
+                                  " WHERE id IN (SELECT value FROM json_each($2))",
+                             2, p);
     if (rc < 0) return rc;
-    int n = r->nacked;
+    int done = r->nacked;
     r->nacked = 0;
-    atomic_fetch_add(&r->published, n);
-    return n;
+    atomic_fetch_add(&r->published, done);
+    return done;
 }
 
 /* An idempotent producer that hit a fatal error (a broker lost its sequence state, e.g. after
@@ -352,6 +428,7 @@ static int relay_recover(eddy_relay *r)
     r->inflight = 0;
     r->failed = 0;
     r->cursor = 0;
+    slots_reset(r);
     char err[512];
     while (!(
         r->rk = sdk_producer_new(r->bootstrap, (const char *const *)r->conf, r, err, sizeof err))) {
@@ -361,6 +438,63 @@ static int relay_recover(eddy_relay *r)
     return 1;
 }
 
+/* One pending row (id, topic, msg_key, envelope, created_at, straight from the driver's memory)
+ * produced; returns non-zero to stop the batch. */
+typedef struct batch_state {
+    eddy_relay *r;
+    int queued, stopped;
+} batch_state;
+
+static int produce_row(void *arg, const char *const *v, const size_t *len)
+{
+    batch_state *b = arg;
+    eddy_relay *r = b->r;
+    int64_t id = atoll(v[0]);
+    const char *topic = v[1], *key = v[2], *env = v[3];
+    if (!topic || !env) return 0;
+    int64_t created_ms = 0;
+    if (!v[4] || eddy_time_parse_rfc3339(v[4], &created_ms) != 0) created_ms = sdk_wall_ms();
+    eddy_event *ev = NULL, fast;
+    char *why = NULL;
+    rd_kafka_headers_t *h = NULL;
+    if (sdk_envelope_fields(env, r->scratch, sizeof r->scratch, &fast) == 0) {
+        h = sdk_event_headers(&fast); /* the payload is not parsed */
+    } else if (eddy_event_from_json(env, len[3], &ev, &why) == 0) {
+        h = sdk_event_headers(ev);
+        eddy_event_free(ev);
+    } else {
+        sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id, why);
+        free(why);
+        h = rd_kafka_headers_new(1);
+    }
+    int si = slot_get(r, id, created_ms);
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, key ? len[2] : 0), RD_KAFKA_V_VALUE((void *)env, len[3]),
+            RD_KAFKA_V_OPAQUE((void *)(intptr_t)(si + 1)), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            r->inflight++;
+            b->queued++;
+            r->cursor = id;
+            return 0;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&r->stop)) {
+            rd_kafka_poll(r->rk, 50);
+            continue;
+        }
+        r->slots[si].next_free = r->free_slot; /* not queued: the slot is free again */
+        r->free_slot = si;
+        rd_kafka_headers_destroy(h);
+        if (e == RD_KAFKA_RESP_ERR__FATAL) {
+            b->stopped = 1; /* recovered after the scan */
+            return 1;
+        }
+        sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
+        return 1;
+    }
+}
+
 /* Produces the next batch of pending rows. Returns rows queued, or < 0. */
 static int produce_batch(eddy_relay *r)
 {
@@ -368,63 +502,98 @@ static int produce_batch(eddy_relay *r)
         r->cursor = 0; /* nothing in flight: rescan, so failed rows are sent again */
         r->failed = 0;
     }
-    char cur[24];
-    snprintf(cur, sizeof cur, "%lld", (long long)r->cursor);
-    const char *p[] = {cur};
-    eddy_rows *rows = NULL;
-    int rc = eddy_store_query(r->st,
-                              "SELECT id, topic, msg_key, envelope FROM eddy_outbox"
-                              " WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT 500",
-                              1, p, &rows);
-    if (rc < 0) return rc;
-    int queued = 0;
-    for (int i = 0; i < eddy_rows_count(rows); i++) {
-        int64_t id = atoll(eddy_rows_get(rows, i, 0));
-        const char *topic = eddy_rows_get(rows, i, 1);
-        const char *key = eddy_rows_get(rows, i, 2);
-        const char *env = eddy_rows_get(rows, i, 3);
-        eddy_event *ev = NULL;
-        char *why = NULL;
-        rd_kafka_headers_t *h = NULL;
-        if (eddy_event_from_json(env, strlen(env), &ev, &why) == 0) {
-            h = sdk_event_headers(ev);
-            eddy_event_free(ev);
-        } else {
-            sdk_log("relay", "outbox row %lld: %s (published without headers)", (long long)id, why);
-            free(why);
-            h = rd_kafka_headers_new(1);
+    char cur[24], upto[24] = "9223372036854775807";
+    int rc;
+    if (!eddy_store_is_postgres(r->st)) {
+        /* SQLite with synchronous=NORMAL: committed rows could still be taken back by a power
+         * cut. Make them durable before any leaves for the broker, so no event is ever
+         * published for a state change the database might lose (one fdatasync per batch,
+         * docs/sdk.md "Durability"): take the highest id committed so far, sync, then read up
+         * to it only (one writer at a time: every row up to that id is committed). */
+        eddy_rows *mx = NULL;
+        rc = eddy_store_query(r->st, "SELECT MAX(id) FROM eddy_outbox", 0, NULL, &mx);
+        if (rc < 0) return rc;
+        const char *m = eddy_rows_get(mx, 0, 0);
+        int64_t top = m ? atoll(m) : 0;
+        eddy_rows_free(mx);
+        if (top <= r->cursor) return 0;
+        if (top > r->synced_upto) {
+            if ((rc = sdk_store_sync(r->st)) < 0) return rc;
+            r->synced_upto = top;
         }
-        for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                r->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                RD_KAFKA_V_VALUE((void *)env, strlen(env)), RD_KAFKA_V_OPAQUE((void *)(intptr_t)id),
-                RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                h = NULL;
-                r->inflight++;
-                queued++;
-                r->cursor = id;
-                break;
-            }
-            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !atomic_load(&r->stop)) {
-                rd_kafka_poll(r->rk, 50);
-                continue;
-            }
-            if (e == RD_KAFKA_RESP_ERR__FATAL) {
-                rd_kafka_headers_destroy(h);
-                eddy_rows_free(rows);
-                relay_recover(r);
-                return queued;
-            }
-            sdk_log("relay", "produce to %s: %s", topic, rd_kafka_err2str(e));
-            rd_kafka_headers_destroy(h);
-            eddy_rows_free(rows);
-            return queued;
-        }
+        snprintf(upto, sizeof upto, "%lld", (long long)top);
     }
+    snprintf(cur, sizeof cur, "%lld", (long long)r->cursor);
+    const char *p[] = {cur, upto};
+    batch_state b = {r, 0, 0};
+    rc = sdk_store_each(r->st,
+                        "SELECT id, topic, msg_key, envelope, created_at FROM eddy_outbox"
+                        " WHERE published_at IS NULL AND id > $1 AND id <= $2"
+                        " ORDER BY id LIMIT 500",
+                        2, p, produce_row, &b);
+    if (b.stopped) relay_recover(r);
+    if (rc < 0 && b.queued == 0) return rc;
+    if (b.queued > 0) {
+        pthread_mutex_lock(&r->smu);
+        sdk_dist_observe(&r->batch, b.queued);
+        pthread_mutex_unlock(&r->smu);
+    }
+    return b.queued;
+}
+
+void eddy_relay_stats_get(eddy_relay *r, eddy_relay_stats *out)
+{
+    static const double q[] = {0.5, 0.99};
+    double v[2];
+    memset(out, 0, sizeof *out);
+    out->published = eddy_relay_published(r);
+    pthread_mutex_lock(&r->smu);
+    out->batches = (int64_t)r->batch.count;
+    sdk_dist_quantiles(&r->age, q, 2, v);
+    out->outbox_age_max_s = r->age_max;
+    pthread_mutex_unlock(&r->smu);
+    out->outbox_age_p50_s = v[0];
+    out->outbox_age_p99_s = v[1];
+}
+
+/* The oldest unpublished row's creation time (relay thread, its own connection). */
+static void oldest_refresh(eddy_relay *r)
+{
+    eddy_rows *rows = NULL;
+    int64_t ms = 0;
+    if (eddy_store_query(r->st,
+                         "SELECT created_at FROM eddy_outbox WHERE published_at IS NULL"
+                         " ORDER BY id LIMIT 1",
+                         0, NULL, &rows) > 0 &&
+        eddy_time_parse_rfc3339(eddy_rows_get(rows, 0, 0), &ms) != 0)
+        ms = sdk_wall_ms();
     eddy_rows_free(rows);
-    return queued;
+    atomic_store(&r->oldest_ms, ms);
+    r->oldest_checked_us = sdk_mono_us();
+}
+
+char *sdk_relay_metrics_text(eddy_relay *r, const char *service)
+{
+    char labels[160];
+    snprintf(labels, sizeof labels, "service=\"%s\"", service);
+    int64_t oldest = atomic_load(&r->oldest_ms);
+    double age = oldest ? (double)(sdk_wall_ms() - oldest) / 1e3 : 0;
+    char *g = sdk_xasprintf("# HELP eddy_outbox_age_seconds age of the oldest unpublished outbox"
+                            " row (0 when the outbox is empty)\n"
+                            "# TYPE eddy_outbox_age_seconds gauge\n"
+                            "eddy_outbox_age_seconds{%s} %.3f\n",
+                            labels, age < 0 ? 0 : age);
+    pthread_mutex_lock(&r->smu);
+    char *a = sdk_dist_text(&r->age, "eddy_outbox_delivery_seconds",
+                            "outbox row creation in its transaction to the broker's ack", labels);
+    char *b = sdk_dist_text(&r->batch, "eddy_relay_batch_rows",
+                            "outbox rows read and produced per relay batch", labels);
+    pthread_mutex_unlock(&r->smu);
+    char *s = sdk_xasprintf("%s%s%s", g, a, b);
+    free(g);
+    free(a);
+    free(b);
+    return s;
 }
 
 int eddy_relay_run_once(eddy_relay *r, int timeout_ms)
@@ -450,11 +619,13 @@ int eddy_relay_run_once(eddy_relay *r, int timeout_ms)
 static void *relay_main(void *arg)
 {
     eddy_relay *r = arg;
+    pthread_setname_np(pthread_self(), "eddy-relay"); /* for top -H, perf --sort comm */
     int listening = sdk_store_listen(r->st) == 0 && eddy_store_is_postgres(r->st);
     while (!atomic_load(&r->stop)) {
         rd_kafka_poll(r->rk, 0);
         relay_recover(r);
-        mark_acked(r);
+        int marked = mark_acked(r);
+        if (marked > 0 || sdk_mono_us() - r->oldest_checked_us > 1000000) oldest_refresh(r);
         int q = r->failed && r->inflight > 0 ? 0 : produce_batch(r);
         if (q > 0 || r->inflight > 0) {
             rd_kafka_poll(r->rk, q > 0 ? 1 : 20);
@@ -540,6 +711,9 @@ void eddy_relay_free(eddy_relay *r)
     for (int i = 0; r->conf && r->conf[i]; i++) free(r->conf[i]);
     free(r->conf);
     free(r->acked);
+    free(r->slots);
+    free(r->idlist);
+    pthread_mutex_destroy(&r->smu);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r->url);

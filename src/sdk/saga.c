@@ -313,6 +313,9 @@ static int on_reply(eddy_ctx *ctx, void *arg)
 {
     eddy_saga *s = arg;
     fault_activity();
+    /* a transition is its own transaction (its commands, its state): not batched with the
+     * next reply, so "after the commit of a transition" means what it says */
+    sdk_ctx_end_batch(ctx);
     const eddy_event *ev = eddy_ctx_event(ctx);
     eddy_tx *tx = eddy_ctx_tx(ctx);
     eddy_store *st = eddy_tx_store(tx);

@@ -154,6 +154,8 @@ int eddy_service_new(const char *name, eddy_service **out)
     eddy_service *svc = sdk_xcalloc(1, sizeof *svc);
     svc->name = sdk_xstrdup(name);
     pthread_mutex_init(&svc->mmu, NULL);
+    sdk_dist_init(&svc->inbox_commit, SDK_SECONDS_BOUNDS);
+    sdk_dist_init(&svc->inbox_batch, SDK_COUNT_BOUNDS);
     *out = svc;
     return 0;
 }
@@ -310,6 +312,10 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
     if (svc->max_attempts < 1) svc->max_attempts = 1;
     svc->backoff_ms = conf_int(svc, "retry.backoff.ms", 100);
     svc->backoff_max_ms = conf_int(svc, "retry.backoff.max.ms", 5000);
+    /* records per inbox transaction: the ones already fetched, never waited for */
+    svc->batch_max = conf_int(svc, "inbox.batch.max", 100);
+    if (svc->batch_max < 1) svc->batch_max = 1;
+    if (svc->batch_max > 10000) svc->batch_max = 10000;
     const char *tl = eddy_service_get(svc, "trace.log");
     if (tl && *tl) svc->trace = fopen(tl, "a");
     if (svc->trace) setvbuf(svc->trace, NULL, _IOLBF, 0);
@@ -462,7 +468,13 @@ struct eddy_ctx {
     eddy_tx *tx;
     int attempt;
     char *error;
+    int end_batch; /* sdk_ctx_end_batch: commit right after this record */
 };
+
+void sdk_ctx_end_batch(eddy_ctx *ctx)
+{
+    ctx->end_batch = 1;
+}
 
 const eddy_event *eddy_ctx_event(const eddy_ctx *ctx)
 {
@@ -658,9 +670,17 @@ static void span_write(eddy_service *svc, const eddy_event *ev, const char *span
     free(s);
 }
 
+/* The outcome of a record's first attempt made inside a batch (batch_run), which process()
+ * counts as its attempt 1 instead of calling the handler again. */
+typedef struct prior_attempt {
+    int rc;
+    char *error;
+    int64_t dur_us;
+} prior_attempt;
+
 /* Returns 1 when the message is finished with (offset may be stored), 0 if processing was
  * interrupted by shutdown or the DLQ was unreachable (the message will be seen again). */
-static int process(eddy_service *svc, rd_kafka_message_t *m)
+static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prior)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
     eddy_event *ev = NULL;
@@ -709,9 +729,15 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
     const char *reason = "retries_exhausted";
     for (attempt = 1; attempt <= svc->max_attempts; attempt++) {
         int64_t t0 = sdk_mono_us();
-        eddy_ctx ctx = {svc, ev, NULL, attempt, NULL};
-        int rc = eddy_tx_begin(svc->store, svc->name, ev->correlation_id, NULL, &ctx.tx);
-        if (rc == 0) {
+        eddy_ctx ctx = {svc, ev, NULL, attempt, NULL, 0};
+        int rc;
+        if (prior) { /* attempt 1 was made in the batch and rolled back to its savepoint */
+            rc = prior->rc;
+            ctx.error = prior->error;
+            t0 -= prior->dur_us;
+            prior = NULL;
+        } else if ((rc = eddy_tx_begin(svc->store, svc->name, ev->correlation_id, NULL, &ctx.tx)) ==
+                   0) {
             sdk_tx_set_cause(ctx.tx, ev, span);
             char ts[32];
             eddy_time_rfc3339(sdk_wall_ms(), ts);
@@ -746,6 +772,11 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
             if (ctx.tx) eddy_tx_rollback(ctx.tx);
         } else {
             ctx.error = sdk_xasprintf("begin: %s", eddy_store_error(svc->store));
+        }
+        if (rc == 0) {
+            pthread_mutex_lock(&svc->mmu);
+            sdk_dist_observe(&svc->inbox_batch, 1);
+            pthread_mutex_unlock(&svc->mmu);
         }
         int64_t dur = sdk_mono_us() - t0;
         if (rc == 0) {
@@ -792,6 +823,190 @@ static int process(eddy_service *svc, rd_kafka_message_t *m)
     return done;
 }
 
+/* ---- batched inbox transactions ----------------------------------------------------------- */
+/* Runs msgs[0..n) in one database transaction, each record inside its own savepoint with its
+ * inbox row: a record that fails rolls back to its savepoint (its inbox row and every write
+ * and event of its handler go with it), the records before it commit. Returns how many leading
+ * records are finished (committed, duplicates, or someone else's events); the record at that
+ * index, if any, is left to process(): when its handler failed, *prior says how (that was its
+ * attempt 1). 0 also when the batch could not commit: then every record goes to process(). */
+static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_attempt *prior)
+{
+    eddy_tx *tx = NULL;
+    int stop_at = n;
+    int nrec = 0;    /* records with a handler in this transaction */
+    int open_sp = 0; /* the previous record's savepoint is still open (released lazily) */
+    eddy_event **evs = svc->batch_ev;
+    sdk_handler **hs = svc->batch_h;
+    int64_t *durs = svc->batch_dur;
+    prior->rc = 0;
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = msgs[i];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        eddy_event *ev = NULL;
+        char *why = NULL;
+        if (eddy_event_from_json(m->payload, m->len, &ev, &why) != 0) {
+            free(why);
+            stop_at = i; /* poison: process() dead-letters it */
+            break;
+        }
+        sdk_handler *h = NULL;
+        for (int j = 0; j < svc->nhandlers; j++)
+            if (!strcmp(svc->handlers[j].topic, topic) &&
+                !strcmp(svc->handlers[j].event_type, ev->event_type)) {
+                h = &svc->handlers[j];
+                break;
+            }
+        if (!h) { /* someone else's event on a shared topic */
+            eddy_event_free(ev);
+            continue;
+        }
+        if (!version_accepted(h->versions, ev->version)) {
+            eddy_event_free(ev);
+            stop_at = i;
+            break;
+        }
+        ev->topic = sdk_xstrdup(topic);
+        ev->partition = m->partition;
+        ev->offset = m->offset;
+        if (m->key) ev->key = sdk_xstrndup(m->key, m->key_len);
+        if (!ev->traceparent) ev->traceparent = sdk_msg_header(m, "traceparent");
+        if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
+            eddy_event_set(&ev->traceparent, NULL);
+        if (!tx && eddy_tx_begin(svc->store, svc->name, ev->correlation_id, NULL, &tx) < 0) {
+            eddy_event_free(ev);
+            tx = NULL;
+            stop_at = i;
+            break;
+        }
+        char span[56];
+        if (ev->traceparent)
+            eddy_trace_child(ev->traceparent, span);
+        else
+            eddy_trace_new(span);
+        sdk_tx_set_cause(tx, ev, span);
+        int published = sdk_tx_published(tx);
+        int64_t t0 = sdk_mono_us();
+        char ts[32];
+        eddy_time_rfc3339(sdk_wall_ms(), ts);
+        const char *p[] = {ev->event_id, topic, ev->event_type, ts};
+        /* the previous record's RELEASE travels with this record's SAVEPOINT: one round trip
+         * to PostgreSQL instead of two (the commit releases the last one) */
+        int rc = eddy_tx_exec(tx,
+                              open_sp ? "RELEASE SAVEPOINT eddy_record; SAVEPOINT eddy_record"
+                                      : "SAVEPOINT eddy_record",
+                              0, NULL);
+        open_sp = rc >= 0;
+        int dup = 0;
+        eddy_ctx ctx = {svc, ev, tx, 1, NULL, 0};
+        if (rc >= 0) {
+            rc = eddy_tx_exec(tx,
+                              "INSERT INTO eddy_inbox (event_id, topic, event_type, processed_at)"
+                              " VALUES ($1, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+                              4, p);
+            if (rc == 0) {
+                dup = 1;
+            } else if (rc > 0) {
+                rc = h->fn(&ctx, h->arg);
+                if (rc < 0) {
+                    prior->rc = rc;
+                    prior->error = ctx.error;
+                    prior->dur_us = sdk_mono_us() - t0;
+                    ctx.error = NULL;
+                }
+            }
+        }
+        if (rc < 0) {
+            free(ctx.error);
+            if (open_sp)
+                eddy_tx_exec(tx, "ROLLBACK TO SAVEPOINT eddy_record; RELEASE SAVEPOINT eddy_record",
+                             0, NULL);
+            sdk_tx_set_published(tx, published);
+            eddy_event_free(ev);
+            stop_at = i;
+            break;
+        }
+        free(ctx.error);
+        evs[nrec] = ev;
+        hs[nrec] = h;
+        memcpy(svc->batch_span[nrec], span, sizeof span);
+        durs[nrec] = dup ? -(sdk_mono_us() - t0) - 1 : sdk_mono_us() - t0;
+        nrec++;
+        if (ctx.end_batch) { /* the handler wants its effects committed before anything else */
+            stop_at = i + 1;
+            break;
+        }
+    }
+    int ok = 1;
+    if (tx) {
+        int64_t c0 = sdk_mono_us();
+        int rc = eddy_tx_commit(tx);
+        /* the consumer's offset never runs ahead of what the database has durably stored */
+        if (rc == 0) rc = sdk_store_sync(svc->store);
+        if (rc < 0) {
+            sdk_log(svc->name, "inbox batch of %d: %s; one record at a time", nrec,
+                    eddy_store_error(svc->store));
+            ok = 0;
+        } else {
+            pthread_mutex_lock(&svc->mmu);
+            sdk_dist_observe(&svc->inbox_commit, (double)(sdk_mono_us() - c0) / 1e6);
+            sdk_dist_observe(&svc->inbox_batch, nrec);
+            pthread_mutex_unlock(&svc->mmu);
+        }
+    }
+    for (int k = 0; k < nrec; k++) {
+        if (ok) {
+            if (durs[k] < 0) {
+                pthread_mutex_lock(&svc->mmu);
+                hs[k]->m.duplicates++;
+                pthread_mutex_unlock(&svc->mmu);
+                span_write(svc, evs[k], svc->batch_span[k], -durs[k] - 1, "duplicate", 1);
+            } else {
+                sdk_metrics_observe(svc, hs[k], durs[k]);
+                span_write(svc, evs[k], svc->batch_span[k], durs[k], "ok", 1);
+            }
+        }
+        eddy_event_free(evs[k]);
+    }
+    if (!ok) {
+        if (prior->rc) free(prior->error);
+        prior->rc = 0;
+        return 0;
+    }
+    return stop_at;
+}
+
+/* Stores offsets past msgs[0..n) (the highest per partition). The store was synced when they
+ * committed. */
+static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
+{
+    if (n <= 0) return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n < 8 ? n : 8);
+    for (int i = 0; i < n; i++) {
+        const char *t = rd_kafka_topic_name(msgs[i]->rkt);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, t, msgs[i]->partition);
+        if (!p) p = rd_kafka_topic_partition_list_add(l, t, msgs[i]->partition);
+        if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
+    }
+    rd_kafka_offsets_store(svc->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Goes back to the first of msgs[0..n) on each partition: they will be fetched again. */
+static void seek_back(eddy_service *svc, rd_kafka_message_t **msgs, int n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n < 8 ? n : 8);
+    for (int i = 0; i < n; i++) {
+        const char *t = rd_kafka_topic_name(msgs[i]->rkt);
+        if (!rd_kafka_topic_partition_list_find(l, t, msgs[i]->partition))
+            rd_kafka_topic_partition_list_add(l, t, msgs[i]->partition)->offset = msgs[i]->offset;
+    }
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(svc->rk, l, 5000);
+    if (e) rd_kafka_error_destroy(e);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 int eddy_service_run(eddy_service *svc)
 {
     if (!svc->started) return EDDY_ERR_PERMANENT;
@@ -803,40 +1018,67 @@ int eddy_service_run(eddy_service *svc)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int64_t last_err_log = 0;
+    int bmax = svc->batch_max;
+    rd_kafka_message_t **msgs = sdk_xcalloc((size_t)bmax, sizeof *msgs);
+    svc->batch_ev = sdk_xcalloc((size_t)bmax, sizeof *svc->batch_ev);
+    svc->batch_h = sdk_xcalloc((size_t)bmax, sizeof *svc->batch_h);
+    svc->batch_dur = sdk_xcalloc((size_t)bmax, sizeof *svc->batch_dur);
+    svc->batch_span = sdk_xcalloc((size_t)bmax, sizeof *svc->batch_span);
     while (!stopping(svc)) {
         if (!svc->rk) {
             sdk_sleep_ms(100);
             continue;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->rk, 200);
-        if (!m) continue;
-        if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
-                sdk_mono_us() - last_err_log > 5000000) {
-                sdk_log(svc->name, "consumer: %s", rd_kafka_message_errstr(m));
-                last_err_log = sdk_mono_us();
+        /* the first record waits; the rest are what has already been fetched */
+        int n = 0;
+        while (n < bmax) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(svc->rk, n ? 0 : 200);
+            if (!m) break;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+                    sdk_mono_us() - last_err_log > 5000000) {
+                    sdk_log(svc->name, "consumer: %s", rd_kafka_message_errstr(m));
+                    last_err_log = sdk_mono_us();
+                }
+                rd_kafka_message_destroy(m);
+                continue;
             }
-            rd_kafka_message_destroy(m);
-            continue;
+            msgs[n++] = m;
         }
-        int done = process(svc, m);
-        if (done) {
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
-                ->offset = m->offset + 1;
-            rd_kafka_offsets_store(svc->rk, l);
-            rd_kafka_topic_partition_list_destroy(l);
-        } else if (!stopping(svc)) {
-            /* The DLQ was unreachable: go back to this message and try again. */
-            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-            rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
-                ->offset = m->offset;
-            rd_kafka_seek_partitions(svc->rk, l, 5000);
-            rd_kafka_topic_partition_list_destroy(l);
-            sdk_sleep_ms(500);
+        int i = 0;
+        while (i < n && !stopping(svc)) {
+            prior_attempt prior = {0, NULL, 0};
+            int k = bmax > 1 ? batch_run(svc, msgs + i, n - i, &prior) : 0;
+            if (k > 0) {
+                offsets_store(svc, msgs + i, k);
+                i += k;
+            }
+            if (i >= n) break;
+            /* msgs[i] stopped the batch: its handler failed (prior: that was attempt 1), or it
+             * is poison / of an unknown version (the next batch_run stops at it at once) */
+            if (k > 0 && !prior.rc) continue;
+            int done = process(svc, msgs[i], prior.rc ? &prior : NULL);
+            if (done && sdk_store_sync(svc->store) < 0) {
+                sdk_log(svc->name, "sync: %s", eddy_store_error(svc->store));
+                done = 0;
+            }
+            if (done) {
+                offsets_store(svc, msgs + i, 1);
+                i++;
+            } else {
+                break;
+            }
         }
-        rd_kafka_message_destroy(m);
+        if (i < n) {
+            /* shutdown, or the DLQ or the store unreachable: these records will be seen again */
+            if (!stopping(svc)) {
+                seek_back(svc, msgs + i, n - i);
+                sdk_sleep_ms(500);
+            }
+        }
+        for (int j = 0; j < n; j++) rd_kafka_message_destroy(msgs[j]);
     }
+    free(msgs);
     sdk_log(svc->name, "stopping: committing offsets, flushing the outbox");
     int rc = 0;
     if (svc->rk) {
@@ -883,6 +1125,10 @@ void eddy_service_free(eddy_service *svc)
     free(svc->store_url);
     free(svc->bootstrap);
     free(svc->name);
+    free(svc->batch_ev);
+    free(svc->batch_h);
+    free(svc->batch_dur);
+    free(svc->batch_span);
     pthread_mutex_destroy(&svc->mmu);
     free(svc);
 }

@@ -64,6 +64,13 @@ struct eddy_service {
     void *mhd;
     int http_port;
     int http_listen_fd;
+    int batch_max;         /* inbox.batch.max: records per inbox transaction */
+    sdk_dist inbox_commit; /* mmu: a batch's commit + durability sync (seconds) */
+    sdk_dist inbox_batch;  /* mmu: records per inbox transaction */
+    eddy_event **batch_ev; /* batch_max each: the batch's records, handlers, times */
+    struct sdk_handler **batch_h;
+    int64_t *batch_dur;
+    char (*batch_span)[56];
     sdk_component components[SDK_MAX_COMPONENTS]; /* projections, sagas (es_int.h) */
     int ncomponents;
 };

@@ -3,6 +3,7 @@
  * eddy_trace_*). Part of src/sdk (libeddy). */
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,27 @@ void sdk_log(const char *svc, const char *fmt, ...)
     free(msg);
 }
 
-static void rnd(void *p, size_t n)
+/* Random bytes from a per-thread pool refilled 512 bytes at a time: a UUID or trace id per
+ * event no longer costs a getrandom system call each (three per published event). A fork
+ * empties the forking thread's pool in the child (the only thread there), so parent and child
+ * never hand out the same bytes. */
+static _Thread_local unsigned char g_pool[512];
+static _Thread_local size_t g_pool_left;
+static pthread_once_t g_pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void)
 {
-    unsigned char *b = p;
+    explicit_bzero(g_pool, sizeof g_pool);
+    g_pool_left = 0;
+}
+
+static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_forget);
+}
+
+static void rnd_direct(unsigned char *b, size_t n)
+{
     while (n) {
         ssize_t r = getrandom(b, n, 0);
         if (r < 0) {
@@ -114,6 +133,24 @@ static void rnd(void *p, size_t n)
         b += r;
         n -= (size_t)r;
     }
+}
+
+static void rnd(void *p, size_t n)
+{
+    unsigned char *b = p;
+    pthread_once(&g_pool_once, pool_init);
+    if (n > sizeof g_pool / 4) {
+        rnd_direct(b, n);
+        return;
+    }
+    if (g_pool_left < n) {
+        rnd_direct(g_pool, sizeof g_pool);
+        g_pool_left = sizeof g_pool;
+    }
+    unsigned char *src = g_pool + sizeof g_pool - g_pool_left;
+    memcpy(b, src, n);
+    explicit_bzero(src, n); /* handed out once */
+    g_pool_left -= n;
 }
 
 static void hex(const unsigned char *b, size_t n, char *out)

@@ -8,6 +8,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* libeddy-internal (src/sdk/internal.h): the relay's fast header reading */
+int sdk_envelope_fields(const char *json, char *scratch, size_t cap, eddy_event *ev);
+
+/* The relay reads an outbox envelope's header fields without parsing its payload: the same
+ * values as the full parse for what eddy_event_to_json writes, and "parse it fully" (-1) for
+ * anything it does not fully understand. */
+static void test_relay_fast_fields(void **state)
+{
+    eddy_event *ev = eddy_event_new("order.created", "1.2", "order",
+                                    json_pack("{s:s,s:s}", "source", "not-me", "eventId", "no"));
+    eddy_event_set(&ev->traceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    char *s = eddy_event_to_json(ev);
+    char scratch[2048];
+    eddy_event f;
+    assert_int_equal(sdk_envelope_fields(s, scratch, sizeof scratch, &f), 0);
+    assert_string_equal(f.event_type, "order.created");
+    assert_string_equal(f.version, "1.2");
+    assert_string_equal(f.event_id, ev->event_id);
+    assert_string_equal(f.timestamp, ev->timestamp);
+    assert_string_equal(f.correlation_id, ev->correlation_id);
+    assert_string_equal(f.causation_id, ev->causation_id);
+    assert_string_equal(f.source, "order"); /* not the payload's "source" */
+    assert_string_equal(f.traceparent, ev->traceparent);
+    assert_int_equal(sdk_envelope_fields(s, scratch, 40, &f), -1); /* no room: full parse */
+    free(s);
+    /* an escaped character in a field: full parse */
+    eddy_event_set(&ev->source, "or\"der");
+    s = eddy_event_to_json(ev);
+    assert_int_equal(sdk_envelope_fields(s, scratch, sizeof scratch, &f), -1);
+    free(s);
+    eddy_event_free(ev);
+    static const char *const bad[] = {"",
+                                      "{",
+                                      "[]",
+                                      "{\"payload\":[]}",
+                                      "{\"eventType\":1,\"payload\":{}}",
+                                      "{\"payload\":{}}", /* fields missing */
+                                      "{\"eventType\":\"a\",\"eventType\":\"b\",\"payload\":{}}",
+                                      "{\"eventType\":\"a\"",
+                                      "{\"eventType\":\"a\",\"version\":\"x\",\"payload\":{}}"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(sdk_envelope_fields(bad[i], scratch, sizeof scratch, &f), -1);
+}
+
 static void test_new_is_valid_and_round_trips(void **state)
 {
     eddy_event *ev =
@@ -135,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_is_valid_and_round_trips),
+        cmocka_unit_test(test_relay_fast_fields),
         cmocka_unit_test(test_receive_enforces_mandatory_fields),
         cmocka_unit_test(test_publish_side_validation),
         cmocka_unit_test(test_rfc3339),

@@ -292,6 +292,156 @@ static void test_runtime_postgres(void **state)
     runtime(1);
 }
 
+/* ---- batched inbox transactions (issue 18) ---- */
+static atomic_int calls_batch, calls_batch_fail;
+static char g_fail_id[37];
+
+/* records n in table seq (order of commit = rowid order) and publishes one event; the record
+ * g_fail_id fails transiently on its first attempt after writing and publishing, so its
+ * savepoint must take both back */
+static int h_batch(eddy_ctx *ctx, void *arg)
+{
+    const eddy_event *ev = eddy_ctx_event(ctx);
+    atomic_fetch_add(&calls_batch, 1);
+    char n[24];
+    snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(ev->payload, "n")));
+    const char *p[] = {ev->event_id, n};
+    int rc = eddy_ctx_exec(ctx, "INSERT INTO seq (event_id, n) VALUES ($1, $2)", 2, p);
+    if (rc < 0) return rc;
+    rc = eddy_ctx_publish(ctx, g_out, ev->key, "thing.done", "1.0", json_pack("{s:s}", "of", n));
+    if (rc < 0) return rc;
+    if (!strcmp(ev->event_id, g_fail_id) && eddy_ctx_attempt(ctx) == 1) {
+        atomic_fetch_add(&calls_batch_fail, 1);
+        return eddy_ctx_fail(ctx, EDDY_RETRY, "first attempt fails");
+    }
+    return 0;
+}
+
+static void *run_batch_svc(void *arg)
+{
+    eddy_service *svc = arg;
+    if (eddy_service_start(svc, "CREATE TABLE IF NOT EXISTS seq (k INTEGER PRIMARY KEY "
+                                "AUTOINCREMENT, event_id TEXT UNIQUE, n INTEGER);") < 0)
+        return (void *)1;
+    return (void *)(intptr_t)eddy_service_run(svc);
+}
+
+static void *run_batch_svc_pg(void *arg)
+{
+    eddy_service *svc = arg;
+    if (eddy_service_start(svc, "CREATE TABLE IF NOT EXISTS seq (k BIGSERIAL PRIMARY KEY,"
+                                " event_id TEXT UNIQUE, n INTEGER);") < 0)
+        return (void *)1;
+    return (void *)(intptr_t)eddy_service_run(svc);
+}
+
+static void batched(int pg)
+{
+    enum { N = 40, FAIL_AT = 17, DUP_OF = 5 };
+    tstore ts;
+    assert_int_equal(tstore_make(&ts, pg), 0);
+    char u[37], in[64], name[64];
+    eddy_uuid_generate(u);
+    snprintf(in, sizeof in, "bin-%.8s", u);
+    snprintf(g_out, sizeof g_out, "bout-%.8s", u);
+    snprintf(name, sizeof name, "bsvc-%.8s", u);
+    mock_topic(&g_mock, in, 1);
+    mock_topic(&g_mock, g_out, 1);
+    atomic_store(&calls_batch, 0);
+    atomic_store(&calls_batch_fail, 0);
+    /* every record on the topic before the service starts: they arrive as batches */
+    char ids[N][37];
+    for (int i = 0; i < N; i++) {
+        eddy_uuid_generate(ids[i]);
+        eddy_event *ev = eddy_event_new("thing.seq", "1.0", "test", json_pack("{s:i}", "n", i));
+        eddy_event_set(&ev->event_id, ids[i]);
+        char *v = eddy_event_to_json(ev);
+        eddy_event_free(ev);
+        assert_int_equal(produce_raw(g_mock.bootstrap, in, "k", v, strlen(v)), 0);
+        if (i == DUP_OF) /* a redelivery of record 5 right after it */
+            assert_int_equal(produce_raw(g_mock.bootstrap, in, "k", v, strlen(v)), 0);
+        free(v);
+    }
+    snprintf(g_fail_id, sizeof g_fail_id, "%s", ids[FAIL_AT]);
+
+    eddy_service *svc;
+    assert_int_equal(eddy_service_new(name, &svc), 0);
+    eddy_service_set(svc, "bootstrap.servers", g_mock.bootstrap);
+    eddy_service_set(svc, "store", ts.url);
+    eddy_service_set(svc, "http.listen", "off");
+    eddy_service_set(svc, "retry.max.attempts", "3");
+    eddy_service_set(svc, "retry.backoff.ms", "10");
+    eddy_service_set(svc, "topic.create", "0");
+    eddy_service_set(svc, "inbox.batch.max", "64");
+    assert_int_equal(eddy_service_on(svc, in, "thing.seq", "1", h_batch, NULL), 0);
+    pthread_t th;
+    pthread_create(&th, NULL, pg ? run_batch_svc_pg : run_batch_svc, svc);
+    eddy_store *st = NULL;
+    int done = 0;
+    for (int i = 0; i < 600 && !done; i++) {
+        msleep(100);
+        if (!st && eddy_store_open(ts.url, &st) < 0) st = NULL;
+        eddy_rows *r = NULL;
+        if (st && eddy_store_query(st, "SELECT COUNT(*) FROM seq", 0, NULL, &r) > 0)
+            done = atoi(eddy_rows_get(r, 0, 0)) == N;
+        eddy_rows_free(r);
+    }
+    assert_true(done);
+    /* the relay published every record's event before we look at the topic */
+    tmsg *m = NULL;
+    int n = 0;
+    for (int i = 0; i < 100 && n < N; i++) {
+        if (n) tmsgs_free(m, n);
+        n = topic_read(g_mock.bootstrap, g_out, &m);
+        if (n < N) msleep(100);
+    }
+    char *metrics = eddy_service_metrics_text(svc);
+    eddy_service_stop(svc);
+    void *ret;
+    pthread_join(th, &ret);
+    assert_int_equal((intptr_t)ret, 0);
+
+    /* exactly once in effect: each record's row and event once, the failed attempt's row and
+     * event rolled back to its savepoint, the duplicate skipped by the inbox */
+    assert_int_equal(n, N);
+    tmsgs_free(m, n);
+    assert_int_equal(atomic_load(&calls_batch_fail), 1);
+    assert_int_equal(atomic_load(&calls_batch), N + 1); /* + the failed record's retry */
+    /* order kept around the failure: commit order (k) is record order (n) */
+    eddy_rows *r = NULL;
+    assert_int_equal(eddy_store_query(st, "SELECT n FROM seq ORDER BY k", 0, NULL, &r), N);
+    for (int i = 0; i < N; i++) assert_int_equal(atoi(eddy_rows_get(r, i, 0)), i);
+    eddy_rows_free(r);
+    assert_int_equal(eddy_store_query(st, "SELECT COUNT(*) FROM eddy_inbox", 0, NULL, &r), 1);
+    assert_int_equal(atoi(eddy_rows_get(r, 0, 0)), N);
+    eddy_rows_free(r);
+    eddy_store_close(st);
+
+    /* batches happened, and the per-stage metrics are there */
+    assert_non_null(strstr(metrics, "event_type=\"thing.seq\"} 1\n")); /* 1 duplicate */
+    assert_non_null(strstr(metrics, "eddy_inbox_commit_seconds_bucket{service="));
+    assert_non_null(strstr(metrics, "eddy_outbox_delivery_seconds_bucket{service="));
+    assert_non_null(
+        strstr(metrics, "# TYPE eddy_outbox_age_seconds gauge\neddy_outbox_age_seconds{"));
+    assert_non_null(strstr(metrics, "eddy_relay_batch_rows_count{service="));
+    const char *bm = strstr(metrics, "eddy_inbox_batch_size_mean{service=");
+    assert_non_null(bm);
+    assert_true(atof(strchr(bm, '}') + 1) > 1.5); /* more than one record per transaction */
+    free(metrics);
+    eddy_service_free(svc);
+    tstore_drop(&ts);
+}
+
+static void test_batched_sqlite(void **state)
+{
+    batched(0);
+}
+
+static void test_batched_postgres(void **state)
+{
+    batched(1);
+}
+
 static void test_config_file_and_env(void **state)
 {
     char path[] = "/tmp/eddy-sdk-conf-XXXXXX";
@@ -322,9 +472,9 @@ static void test_config_file_and_env(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_file_and_env),
-        cmocka_unit_test(test_runtime_sqlite),
-        cmocka_unit_test(test_runtime_postgres),
+        cmocka_unit_test(test_config_file_and_env), cmocka_unit_test(test_runtime_sqlite),
+        cmocka_unit_test(test_runtime_postgres),    cmocka_unit_test(test_batched_sqlite),
+        cmocka_unit_test(test_batched_postgres),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
