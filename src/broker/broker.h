@@ -313,6 +313,10 @@ int broker_listen(broker *b, int *bound_port);    /* the Kafka listener, adverti
 void broker_on_flush(broker *b, void (*fn)(broker *b));
 void broker_run(broker *b);            /* housekeeping timer, then the loop until loop_stop */
 void broker_stop_accepting(broker *b); /* closes the listener */
+/* SIGHUP: re-reads the TLS listeners' certificate and key files (and trust store) for new
+ * connections; open connections are untouched. Returns 0, or -1 when a listener keeps its old
+ * certificates because the new files are unusable (logged). */
+int broker_reload_tls(broker *b);
 void broker_drain(broker *b); /* stops the flusher, answers parked requests, closes conns */
 void broker_close(broker *b); /* closes every log, the loop, the lock; frees b's contents */
 

@@ -48,10 +48,15 @@ static void usage(FILE *f)
 static void on_signal(loop *l, int fd, uint32_t events, void *arg)
 {
     (void)events;
-    (void)arg;
+    broker *b = arg;
     struct signalfd_siginfo si;
-    if (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
-        LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
+    if (read(fd, &si, sizeof si) != (ssize_t)sizeof si) return;
+    if (si.ssi_signo == SIGHUP) { /* certificate rotation: new files for new connections */
+        LOGI("main", "received SIGHUP: reloading TLS certificates");
+        broker_reload_tls(b);
+        return;
+    }
+    LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
     loop_stop(l);
 }
 
@@ -195,6 +200,7 @@ int main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
     /* the API handler table: the broker's own rows, then the modules above it */
