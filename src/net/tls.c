@@ -84,15 +84,14 @@ static int parse_protocols(const char *list, int *min, int *max, char *err, size
     return 0;
 }
 
-static SSL_CTX *build(const tls_settings *s, char *subject, size_t sublen, char *err,
-                      size_t errlen)
+static SSL_CTX *build(const tls_settings *s, char *subject, size_t sublen, char *err, size_t errlen)
 {
     int vmin, vmax;
     if (parse_protocols(s->enabled_protocols, &vmin, &vmax, err, errlen) < 0) return NULL;
     const char *chain = s->keystore_location && *s->keystore_location ? s->keystore_location
-                                                                       : s->certificate_location;
-    const char *key = s->keystore_location && *s->keystore_location ? s->keystore_location
-                                                                     : s->key_location;
+                                                                      : s->certificate_location;
+    const char *key =
+        s->keystore_location && *s->keystore_location ? s->keystore_location : s->key_location;
     if (!chain || !*chain || !key || !*key) {
         snprintf(err, errlen,
                  "TLS needs ssl.keystore.location (PEM with the private key and the certificate "
@@ -114,6 +113,9 @@ static SSL_CTX *build(const tls_settings *s, char *subject, size_t sublen, char 
     SSL_CTX_set_min_proto_version(c, vmin);
     SSL_CTX_set_max_proto_version(c, vmax);
     long opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    opts |= SSL_OP_IGNORE_UNEXPECTED_EOF; /* a client closing without close_notify is normal */
+#endif
 #ifdef SSL_OP_ENABLE_KTLS
     if (s->ktls) opts |= SSL_OP_ENABLE_KTLS;
 #endif

@@ -18,7 +18,11 @@
 typedef struct tls_ctx tls_ctx;
 typedef struct tls_conn tls_conn;
 
-enum tls_client_auth { TLS_CLIENT_AUTH_NONE = 0, TLS_CLIENT_AUTH_REQUESTED, TLS_CLIENT_AUTH_REQUIRED };
+enum tls_client_auth {
+    TLS_CLIENT_AUTH_NONE = 0,
+    TLS_CLIENT_AUTH_REQUESTED,
+    TLS_CLIENT_AUTH_REQUIRED
+};
 
 typedef struct tls_settings {
     const char *keystore_location;    /* PEM: private key + certificate chain (KIP-651) */
