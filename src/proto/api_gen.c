@@ -1533,6 +1533,82 @@ static const kfield s_AlterClientQuotasResponse_f[] = {
 };
 static const kschema s_AlterClientQuotasResponse = {"AlterClientQuotasResponse", 2, s_AlterClientQuotasResponse_f, KS_AlterClientQuotasResponse};
 
+static const kfield s_DescribeUserScramCredentialsRequest_Users_f[] = {
+    {"Name", KT_STRING, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeUserScramCredentialsRequest_Users = {"DescribeUserScramCredentialsRequest.Users", 1, s_DescribeUserScramCredentialsRequest_Users_f, KS_UserName};
+
+static const kfield s_DescribeUserScramCredentialsRequest_f[] = {
+    {"Users", KT_ARRAY, KT_STRUCT, 0, 0, 0, 0, -1, 0, &s_DescribeUserScramCredentialsRequest_Users, 0},
+    {0}
+};
+static const kschema s_DescribeUserScramCredentialsRequest = {"DescribeUserScramCredentialsRequest", 1, s_DescribeUserScramCredentialsRequest_f, KS_DescribeUserScramCredentialsRequest};
+
+static const kfield s_DescribeUserScramCredentialsResponse_Results_CredentialInfos_f[] = {
+    {"Mechanism", KT_INT8, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"Iterations", KT_INT32, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeUserScramCredentialsResponse_Results_CredentialInfos = {"DescribeUserScramCredentialsResponse.Results.CredentialInfos", 2, s_DescribeUserScramCredentialsResponse_Results_CredentialInfos_f, KS_CredentialInfo};
+
+static const kfield s_DescribeUserScramCredentialsResponse_Results_f[] = {
+    {"User", KT_STRING, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"ErrorCode", KT_INT16, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 0, 0, 0, -1, 0, NULL, 0},
+    {"CredentialInfos", KT_ARRAY, KT_STRUCT, 0, 0, -1, -1, -1, 0, &s_DescribeUserScramCredentialsResponse_Results_CredentialInfos, 0},
+    {0}
+};
+static const kschema s_DescribeUserScramCredentialsResponse_Results = {"DescribeUserScramCredentialsResponse.Results", 4, s_DescribeUserScramCredentialsResponse_Results_f, KS_DescribeUserScramCredentialsResult};
+
+static const kfield s_DescribeUserScramCredentialsResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"ErrorCode", KT_INT16, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 0, 0, 0, -1, 0, NULL, 0},
+    {"Results", KT_ARRAY, KT_STRUCT, 0, 0, -1, -1, -1, 0, &s_DescribeUserScramCredentialsResponse_Results, 0},
+    {0}
+};
+static const kschema s_DescribeUserScramCredentialsResponse = {"DescribeUserScramCredentialsResponse", 4, s_DescribeUserScramCredentialsResponse_f, KS_DescribeUserScramCredentialsResponse};
+
+static const kfield s_AlterUserScramCredentialsRequest_Deletions_f[] = {
+    {"Name", KT_STRING, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"Mechanism", KT_INT8, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterUserScramCredentialsRequest_Deletions = {"AlterUserScramCredentialsRequest.Deletions", 2, s_AlterUserScramCredentialsRequest_Deletions_f, KS_ScramCredentialDeletion};
+
+static const kfield s_AlterUserScramCredentialsRequest_Upsertions_f[] = {
+    {"Name", KT_STRING, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"Mechanism", KT_INT8, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"Iterations", KT_INT32, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"Salt", KT_BYTES, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"SaltedPassword", KT_BYTES, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterUserScramCredentialsRequest_Upsertions = {"AlterUserScramCredentialsRequest.Upsertions", 5, s_AlterUserScramCredentialsRequest_Upsertions_f, KS_ScramCredentialUpsertion};
+
+static const kfield s_AlterUserScramCredentialsRequest_f[] = {
+    {"Deletions", KT_ARRAY, KT_STRUCT, 0, 0, -1, -1, -1, 0, &s_AlterUserScramCredentialsRequest_Deletions, 0},
+    {"Upsertions", KT_ARRAY, KT_STRUCT, 0, 0, -1, -1, -1, 0, &s_AlterUserScramCredentialsRequest_Upsertions, 0},
+    {0}
+};
+static const kschema s_AlterUserScramCredentialsRequest = {"AlterUserScramCredentialsRequest", 2, s_AlterUserScramCredentialsRequest_f, KS_AlterUserScramCredentialsRequest};
+
+static const kfield s_AlterUserScramCredentialsResponse_Results_f[] = {
+    {"User", KT_STRING, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"ErrorCode", KT_INT16, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 0, 0, 0, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterUserScramCredentialsResponse_Results = {"AlterUserScramCredentialsResponse.Results", 3, s_AlterUserScramCredentialsResponse_Results_f, KS_AlterUserScramCredentialsResult};
+
+static const kfield s_AlterUserScramCredentialsResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 0, -1, -1, -1, 0, NULL, 0},
+    {"Results", KT_ARRAY, KT_STRUCT, 0, 0, -1, -1, -1, 0, &s_AlterUserScramCredentialsResponse_Results, 0},
+    {0}
+};
+static const kschema s_AlterUserScramCredentialsResponse = {"AlterUserScramCredentialsResponse", 2, s_AlterUserScramCredentialsResponse_f, KS_AlterUserScramCredentialsResponse};
+
 static const kfield s_DescribeClusterRequest_f[] = {
     {"IncludeClusterAuthorizedOperations", KT_BOOL, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
     {"EndpointType", KT_INT8, 0, 1, 1, -1, -1, -1, 0, NULL, 1LL},
@@ -1704,6 +1780,8 @@ static const kapi g_apis[] = {
     {API_OffsetDelete, "OffsetDelete", 0, 0, -1, &s_OffsetDeleteRequest, &s_OffsetDeleteResponse, 0},
     {API_DescribeClientQuotas, "DescribeClientQuotas", 0, 1, 1, &s_DescribeClientQuotasRequest, &s_DescribeClientQuotasResponse, 1},
     {API_AlterClientQuotas, "AlterClientQuotas", 0, 1, 1, &s_AlterClientQuotasRequest, &s_AlterClientQuotasResponse, -1},
+    {API_DescribeUserScramCredentials, "DescribeUserScramCredentials", 0, 0, 0, &s_DescribeUserScramCredentialsRequest, &s_DescribeUserScramCredentialsResponse, 1},
+    {API_AlterUserScramCredentials, "AlterUserScramCredentials", 0, 0, 0, &s_AlterUserScramCredentialsRequest, &s_AlterUserScramCredentialsResponse, -1},
     {API_DescribeCluster, "DescribeCluster", 0, 1, 0, &s_DescribeClusterRequest, &s_DescribeClusterResponse, 1},
     {API_DescribeProducers, "DescribeProducers", 0, 0, 0, &s_DescribeProducersRequest, &s_DescribeProducersResponse, -1},
     {API_DescribeTransactions, "DescribeTransactions", 0, 0, 0, &s_DescribeTransactionsRequest, &s_DescribeTransactionsResponse, -1},
@@ -1747,10 +1825,12 @@ static const kapi *const g_by_key[KAPI_MAX_KEY + 1] = {
     [47] = &g_apis[33],
     [48] = &g_apis[34],
     [49] = &g_apis[35],
-    [60] = &g_apis[36],
-    [61] = &g_apis[37],
-    [65] = &g_apis[38],
-    [66] = &g_apis[39],
+    [50] = &g_apis[36],
+    [51] = &g_apis[37],
+    [60] = &g_apis[38],
+    [61] = &g_apis[39],
+    [65] = &g_apis[40],
+    [66] = &g_apis[41],
 };
 
 /* Struct names by id (kmsg_bad_field's message). */
@@ -1858,7 +1938,7 @@ const char *const kstruct_names[KS_COUNT_] = {
     [101] = "AclCreation",
     [102] = "CreateAclsRequest",
     [103] = "AclCreationResult",
-    [104] = "CreateAclsResponse/DescribeConfigsResponse/CreatePartitionsResponse/DeleteGroupsResponse",
+    [104] = "CreateAclsResponse/DescribeConfigsResponse/CreatePartitionsResponse/DeleteGroupsResponse/AlterUserScramCredentialsResponse",
     [105] = "DeleteAclsRequest",
     [106] = "DeleteAclsMatchingAcl",
     [107] = "DeleteAclsFilterResult",
@@ -1894,18 +1974,27 @@ const char *const kstruct_names[KS_COUNT_] = {
     [137] = "AlterClientQuotasRequest",
     [138] = "AlterClientQuotasResponse_EntryData",
     [139] = "AlterClientQuotasResponse",
-    [140] = "DescribeClusterRequest",
-    [141] = "DescribeClusterBroker",
-    [142] = "DescribeClusterResponse",
-    [143] = "DescribeProducersRequest",
-    [144] = "ProducerState",
-    [145] = "PartitionResponse",
-    [146] = "DescribeTransactionsRequest",
-    [147] = "DescribeTransactionsResponse_TransactionState",
-    [148] = "DescribeTransactionsResponse",
-    [149] = "ListTransactionsRequest",
-    [150] = "ListTransactionsResponse_TransactionState",
-    [151] = "ListTransactionsResponse",
+    [140] = "UserName",
+    [141] = "DescribeUserScramCredentialsRequest",
+    [142] = "CredentialInfo",
+    [143] = "DescribeUserScramCredentialsResult",
+    [144] = "DescribeUserScramCredentialsResponse",
+    [145] = "ScramCredentialDeletion",
+    [146] = "ScramCredentialUpsertion",
+    [147] = "AlterUserScramCredentialsRequest",
+    [148] = "AlterUserScramCredentialsResult",
+    [149] = "DescribeClusterRequest",
+    [150] = "DescribeClusterBroker",
+    [151] = "DescribeClusterResponse",
+    [152] = "DescribeProducersRequest",
+    [153] = "ProducerState",
+    [154] = "PartitionResponse",
+    [155] = "DescribeTransactionsRequest",
+    [156] = "DescribeTransactionsResponse_TransactionState",
+    [157] = "DescribeTransactionsResponse",
+    [158] = "ListTransactionsRequest",
+    [159] = "ListTransactionsResponse_TransactionState",
+    [160] = "ListTransactionsResponse",
 };
 
 const kapi *kapi_get(int16_t key)

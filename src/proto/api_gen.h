@@ -56,6 +56,8 @@ enum kapi_key {
     API_OffsetDelete = 47,
     API_DescribeClientQuotas = 48,
     API_AlterClientQuotas = 49,
+    API_DescribeUserScramCredentials = 50,
+    API_AlterUserScramCredentials = 51,
     API_DescribeCluster = 60,
     API_DescribeProducers = 61,
     API_DescribeTransactions = 65,
@@ -238,23 +240,33 @@ enum kstruct_id {
     KS_AlterClientQuotasRequest = 137,
     KS_AlterClientQuotasResponse_EntryData = 138,
     KS_AlterClientQuotasResponse = 139,
-    KS_DescribeClusterRequest = 140,
-    KS_DescribeClusterBroker = 141,
-    KS_DescribeClusterResponse = 142,
+    KS_UserName = 140,
+    KS_DescribeUserScramCredentialsRequest = 141,
+    KS_CredentialInfo = 142,
+    KS_DescribeUserScramCredentialsResult = 143,
+    KS_DescribeUserScramCredentialsResponse = 144,
+    KS_ScramCredentialDeletion = 145,
+    KS_ScramCredentialUpsertion = 146,
+    KS_AlterUserScramCredentialsRequest = 147,
+    KS_AlterUserScramCredentialsResult = 148,
+    KS_AlterUserScramCredentialsResponse = 104,
+    KS_DescribeClusterRequest = 149,
+    KS_DescribeClusterBroker = 150,
+    KS_DescribeClusterResponse = 151,
     KS_TopicRequest = 32,
-    KS_DescribeProducersRequest = 143,
-    KS_ProducerState = 144,
-    KS_PartitionResponse = 145,
+    KS_DescribeProducersRequest = 152,
+    KS_ProducerState = 153,
+    KS_PartitionResponse = 154,
     KS_TopicResponse = 20,
     KS_DescribeProducersResponse = 23,
-    KS_DescribeTransactionsRequest = 146,
+    KS_DescribeTransactionsRequest = 155,
     KS_TopicData = 84,
-    KS_DescribeTransactionsResponse_TransactionState = 147,
-    KS_DescribeTransactionsResponse = 148,
-    KS_ListTransactionsRequest = 149,
-    KS_ListTransactionsResponse_TransactionState = 150,
-    KS_ListTransactionsResponse = 151,
-    KS_COUNT_ = 152
+    KS_DescribeTransactionsResponse_TransactionState = 156,
+    KS_DescribeTransactionsResponse = 157,
+    KS_ListTransactionsRequest = 158,
+    KS_ListTransactionsResponse_TransactionState = 159,
+    KS_ListTransactionsResponse = 160,
+    KS_COUNT_ = 161
 };
 
 #define KFIELD(s, i) (((s) << 8) | (i))
@@ -1541,6 +1553,72 @@ enum {
 enum {
     AlterClientQuotasResponse_ThrottleTimeMs = KFIELD(KS_AlterClientQuotasResponse, 0),
     AlterClientQuotasResponse_Entries = KFIELD(KS_AlterClientQuotasResponse, 1),
+};
+
+/* UserName: DescribeUserScramCredentialsRequest.Users */
+enum {
+    UserName_Name = KFIELD(KS_UserName, 0),
+};
+
+/* DescribeUserScramCredentialsRequest: DescribeUserScramCredentialsRequest */
+enum {
+    DescribeUserScramCredentialsRequest_Users = KFIELD(KS_DescribeUserScramCredentialsRequest, 0),
+};
+
+/* CredentialInfo: DescribeUserScramCredentialsResponse.Results.CredentialInfos */
+enum {
+    CredentialInfo_Mechanism = KFIELD(KS_CredentialInfo, 0),
+    CredentialInfo_Iterations = KFIELD(KS_CredentialInfo, 1),
+};
+
+/* DescribeUserScramCredentialsResult: DescribeUserScramCredentialsResponse.Results */
+enum {
+    DescribeUserScramCredentialsResult_User = KFIELD(KS_DescribeUserScramCredentialsResult, 0),
+    DescribeUserScramCredentialsResult_ErrorCode = KFIELD(KS_DescribeUserScramCredentialsResult, 1),
+    DescribeUserScramCredentialsResult_ErrorMessage = KFIELD(KS_DescribeUserScramCredentialsResult, 2),
+    DescribeUserScramCredentialsResult_CredentialInfos = KFIELD(KS_DescribeUserScramCredentialsResult, 3),
+};
+
+/* DescribeUserScramCredentialsResponse: DescribeUserScramCredentialsResponse */
+enum {
+    DescribeUserScramCredentialsResponse_ThrottleTimeMs = KFIELD(KS_DescribeUserScramCredentialsResponse, 0),
+    DescribeUserScramCredentialsResponse_ErrorCode = KFIELD(KS_DescribeUserScramCredentialsResponse, 1),
+    DescribeUserScramCredentialsResponse_ErrorMessage = KFIELD(KS_DescribeUserScramCredentialsResponse, 2),
+    DescribeUserScramCredentialsResponse_Results = KFIELD(KS_DescribeUserScramCredentialsResponse, 3),
+};
+
+/* ScramCredentialDeletion: AlterUserScramCredentialsRequest.Deletions */
+enum {
+    ScramCredentialDeletion_Name = KFIELD(KS_ScramCredentialDeletion, 0),
+    ScramCredentialDeletion_Mechanism = KFIELD(KS_ScramCredentialDeletion, 1),
+};
+
+/* ScramCredentialUpsertion: AlterUserScramCredentialsRequest.Upsertions */
+enum {
+    ScramCredentialUpsertion_Name = KFIELD(KS_ScramCredentialUpsertion, 0),
+    ScramCredentialUpsertion_Mechanism = KFIELD(KS_ScramCredentialUpsertion, 1),
+    ScramCredentialUpsertion_Iterations = KFIELD(KS_ScramCredentialUpsertion, 2),
+    ScramCredentialUpsertion_Salt = KFIELD(KS_ScramCredentialUpsertion, 3),
+    ScramCredentialUpsertion_SaltedPassword = KFIELD(KS_ScramCredentialUpsertion, 4),
+};
+
+/* AlterUserScramCredentialsRequest: AlterUserScramCredentialsRequest */
+enum {
+    AlterUserScramCredentialsRequest_Deletions = KFIELD(KS_AlterUserScramCredentialsRequest, 0),
+    AlterUserScramCredentialsRequest_Upsertions = KFIELD(KS_AlterUserScramCredentialsRequest, 1),
+};
+
+/* AlterUserScramCredentialsResult: AlterUserScramCredentialsResponse.Results */
+enum {
+    AlterUserScramCredentialsResult_User = KFIELD(KS_AlterUserScramCredentialsResult, 0),
+    AlterUserScramCredentialsResult_ErrorCode = KFIELD(KS_AlterUserScramCredentialsResult, 1),
+    AlterUserScramCredentialsResult_ErrorMessage = KFIELD(KS_AlterUserScramCredentialsResult, 2),
+};
+
+/* AlterUserScramCredentialsResponse: AlterUserScramCredentialsResponse */
+enum {
+    AlterUserScramCredentialsResponse_ThrottleTimeMs = KFIELD(KS_AlterUserScramCredentialsResponse, 0),
+    AlterUserScramCredentialsResponse_Results = KFIELD(KS_AlterUserScramCredentialsResponse, 1),
 };
 
 /* DescribeClusterRequest: DescribeClusterRequest */
