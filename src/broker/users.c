@@ -95,7 +95,8 @@ void h_describe_user_scram_credentials(broker *b, breq *r)
         bool dup = false;
         for (int32_t j = 0; j < nq; j++) {
             kstr o = k_str(k_item(q, DescribeUserScramCredentialsRequest_Users, j), UserName_Name);
-            if (j != i && o.len == name.len && (name.len <= 0 || !memcmp(o.p, name.p, (size_t)name.len)))
+            if (j != i && o.len == name.len &&
+                (name.len <= 0 || !memcmp(o.p, name.p, (size_t)name.len)))
                 dup = true;
         }
         char *u = kstr_dup(r, name);
@@ -165,7 +166,8 @@ void h_alter_user_scram_credentials(broker *b, breq *r)
                          del, del ? NULL : m};
         uresult *u = result_for(res, &nres, ch[i].user);
         if (!name_ok(name)) {
-            set_err(u, KERR_UNACCEPTABLE_CREDENTIAL, "Username must not be empty or contain control characters");
+            set_err(u, KERR_UNACCEPTABLE_CREDENTIAL,
+                    "Username must not be empty or contain control characters");
             continue;
         }
         if (ch[i].mech != SCRAM_SHA_256 && ch[i].mech != SCRAM_SHA_512) {
@@ -214,8 +216,9 @@ void h_alter_user_scram_credentials(broker *b, breq *r)
         if (rc < 0)
             set_err(u, KERR_UNKNOWN_SERVER_ERROR, "cannot write the credential store");
         else
-            LOGI("security", "%s %s credential of user %s (by %s)", ch[i].del ? "deleted" : "stored",
-                 scram_mech_name(ch[i].mech), ch[i].user, breq_principal(r));
+            LOGI("security", "%s %s credential of user %s (by %s)",
+                 ch[i].del ? "deleted" : "stored", scram_mech_name(ch[i].mech), ch[i].user,
+                 breq_principal(r));
     }
     k_new_items(resp, AlterUserScramCredentialsResponse_Results, nres);
     for (int i = 0; i < nres; i++) {

@@ -325,7 +325,8 @@ static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t 
 }
 
 /* 0 if one of the bootstrap servers is a Kafka listener; else prints why (with the time really
- * waited) and returns CLI_EUNREACHABLE. Skipped for TLS/SASL listeners (-X security.protocol),
+ * waited) and returns CLI_EUNREACHABLE. Skipped for TLS/SASL listeners (-X security.protocol
+ * or EDDY_KAFKA_SECURITY_PROTOCOL),
  * where librdkafka's own error is the better one. */
 static int probe_bootstrap(void)
 {
@@ -333,6 +334,8 @@ static int probe_bootstrap(void)
         if (!strncmp(g_cli.props[i], "security.protocol=", 18) &&
             strcasecmp(g_cli.props[i] + 18, "plaintext"))
             return 0;
+    const char *env_proto = getenv("EDDY_KAFKA_SECURITY_PROTOCOL");
+    if (env_proto && *env_proto && strcasecmp(env_proto, "plaintext")) return 0;
     int64_t t0 = now_mono_ms(), deadline = t0 + g_cli.timeout_ms;
     char *list = xstrdup(g_cli.bootstrap), *save = NULL, why[512] = "";
     int rc = -1;

@@ -94,7 +94,8 @@ static uint8_t *roundtrip(kconn *k, int16_t key, int16_t ver, bool flex, const w
     wbuf_free(&w);
     uint8_t hdr[4];
     if (rc < 0 || io_all(k, hdr, 4, false) < 0) return NULL;
-    uint32_t n = ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
+    uint32_t n =
+        ((uint32_t)hdr[0] << 24) | ((uint32_t)hdr[1] << 16) | ((uint32_t)hdr[2] << 8) | hdr[3];
     if (n < 4 || n > (64u << 20)) return NULL;
     uint8_t *d = xmalloc(n);
     if (io_all(k, d, n, false) < 0) {
@@ -216,7 +217,9 @@ static int sasl_login(kconn *k, const char *mech, char *why, size_t whylen)
     size_t e = 0;
     for (const char *p = user; *p && e + 4 < sizeof esc; p++)
         e += (size_t)snprintf(esc + e, sizeof esc - e, "%s",
-                              *p == ',' ? "=2C" : *p == '=' ? "=3D" : (char[2]){*p, 0});
+                              *p == ','   ? "=2C"
+                              : *p == '=' ? "=3D"
+                                          : (char[2]){*p, 0});
     char *bare = xasprintf("n=%s,r=%s", esc, cnonce);
     char *first = xasprintf("n,,%s", bare);
     uint8_t *sf = sasl_round(k, first, strlen(first), &ol, why, whylen);
@@ -289,13 +292,14 @@ static int kconn_open(kconn *k)
     memset(k, 0, sizeof *k);
     k->fd = -1;
     char host[256], port[16] = "9092";
-    const char *hp = strstr(g_cli.bootstrap, "://") ? strstr(g_cli.bootstrap, "://") + 3
-                                                    : g_cli.bootstrap;
+    const char *hp =
+        strstr(g_cli.bootstrap, "://") ? strstr(g_cli.bootstrap, "://") + 3 : g_cli.bootstrap;
     size_t n = strcspn(hp, ",");
     const char *colon = memrchr(hp, ':', n);
     size_t hl = colon ? (size_t)(colon - hp) : n;
     snprintf(host, sizeof host, "%.*s", (int)MIN(hl, sizeof host - 1), hp);
-    if (colon) snprintf(port, sizeof port, "%.*s", (int)MIN(n - hl - 1, sizeof port - 1), colon + 1);
+    if (colon)
+        snprintf(port, sizeof port, "%.*s", (int)MIN(n - hl - 1, sizeof port - 1), colon + 1);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     if (getaddrinfo(host, port, &hints, &ai) != 0)
         return cli_fail(CLI_EUNREACHABLE, "cannot resolve host '%s'", host);
@@ -316,8 +320,10 @@ static int kconn_open(kconn *k)
     bool tls = !strcasecmp(proto, "SSL") || !strcasecmp(proto, "SASL_SSL");
     bool sasl = !strcasecmp(proto, "SASL_PLAINTEXT") || !strcasecmp(proto, "SASL_SSL");
     if (!tls && !sasl && strcasecmp(proto, "PLAINTEXT"))
-        return cli_fail(CLI_EUSAGE, "security.protocol=%s: expected PLAINTEXT, SSL, "
-                                    "SASL_PLAINTEXT or SASL_SSL", proto);
+        return cli_fail(CLI_EUSAGE,
+                        "security.protocol=%s: expected PLAINTEXT, SSL, "
+                        "SASL_PLAINTEXT or SASL_SSL",
+                        proto);
     if (tls) {
         k->ctx = SSL_CTX_new(TLS_client_method());
         SSL_CTX_set_min_proto_version(k->ctx, TLS1_2_VERSION);
@@ -448,8 +454,9 @@ static int alter(kconn *k, const char *user, const int *del_mechs, int ndel, con
         int16_t err = rbuf_i16(&r);
         char *msg = get_cstr(&r);
         rbuf_uvarint(&r);
-        if (err) rc = cli_fail(err == 91 ? CLI_ENOTFOUND : CLI_EFAIL, "user %s: %s (error %d)", u,
-                               msg[0] ? msg : "refused", err);
+        if (err)
+            rc = cli_fail(err == 91 ? CLI_ENOTFOUND : CLI_EFAIL, "user %s: %s (error %d)", u,
+                          msg[0] ? msg : "refused", err);
         free(u);
         free(msg);
     }
@@ -539,14 +546,17 @@ int cmd_users(int argc, char **argv)
     const char *user = argv[optind];
     if (!strcmp(sub, "add")) {
         if (from_stdin) {
-            if (!fgets(pwbuf, sizeof pwbuf, stdin)) return cli_fail(CLI_EUSAGE, "no password on stdin");
+            if (!fgets(pwbuf, sizeof pwbuf, stdin))
+                return cli_fail(CLI_EUSAGE, "no password on stdin");
             pwbuf[strcspn(pwbuf, "\r\n")] = 0;
             pw = pwbuf;
         }
-        if (!pw || !*pw) return cli_usage_error(k_users_usage, "--password or --password-stdin needed");
+        if (!pw || !*pw)
+            return cli_usage_error(k_users_usage, "--password or --password-stdin needed");
         if ((rc = kconn_open(&k))) goto done;
         rc = alter(&k, user, NULL, 0, mechs, nm, pw, iter);
-        if (!rc) printf("user %s: %s stored\n", user, nm == 2 ? "SCRAM-SHA-256, SCRAM-SHA-512" : mech);
+        if (!rc)
+            printf("user %s: %s stored\n", user, nm == 2 ? "SCRAM-SHA-256, SCRAM-SHA-512" : mech);
     } else if (!strcmp(sub, "delete")) {
         if ((rc = kconn_open(&k))) goto done;
         scram_user *v = NULL;
