@@ -733,7 +733,8 @@ static void budget_wake(void)
 
 static void conn_read(bconn *c)
 {
-    for (int rounds = 0; rounds < 16 && !c->closed && !c->reading_paused; rounds++) {
+    int max_rounds = c->tls ? 64 : 16;
+    for (int rounds = 0; rounds < max_rounds && !c->closed && !c->reading_paused; rounds++) {
         /* room for at least one chunk, or for the rest of the frame being received */
         size_t need = READ_CHUNK;
         if (c->in_len >= 4) {
@@ -765,8 +766,10 @@ static void conn_read(bconn *c)
         if (c->in_len == 0) c->frame_start_ms = c->last_active_ms;
         c->in_len += (size_t)n;
         conn_process_input(c);
-        /* TLS: a short read may leave decrypted bytes inside OpenSSL that epoll won't announce */
-        if ((size_t)n < room && !(c->tls && tls_pending(c->tls))) break;
+        /* TLS reads return one record (16 KiB) at a time: keep reading until EAGAIN instead of
+         * going back to epoll per record (decrypted bytes left inside OpenSSL are not announced
+         * by epoll either) */
+        if ((size_t)n < room && !c->tls) break;
     }
     /* give back an oversized idle input buffer */
     if (!c->closed && c->in_len == 0 && c->in_alloc > 4 * READ_CHUNK) {
@@ -1057,8 +1060,6 @@ int server_listen(broker *b, blistener *lis)
 {
     const char *host = lis->host;
     int port = lis->port;
-    char addr[400];
-    snprintf(addr, sizeof addr, "%s://%s:%d", lis->name, host, port);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
@@ -1088,11 +1089,12 @@ int server_listen(broker *b, blistener *lis)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
         int e = errno;
-        LOGE("server", "cannot listen on %s: %s%s", addr, strerror(e),
+        LOGE("server", "cannot listen on %s:%d: %s%s [listener %s]", host, port, strerror(e),
              e == EADDRINUSE ? " (another process has this port: pass another --listen, or "
                                "port 0 for any free one)"
              : e == EACCES   ? " (ports below 1024 need privileges: pass another --listen)"
-                             : "");
+                             : "",
+             lis->name);
         close(fd);
         return -e;
     }

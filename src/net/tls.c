@@ -120,8 +120,9 @@ static SSL_CTX *build(const tls_settings *s, char *subject, size_t sublen, char 
     if (s->ktls) opts |= SSL_OP_ENABLE_KTLS;
 #endif
     SSL_CTX_set_options(c, opts);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
+    /* no partial writes: one SSL_write sends the whole 64 KiB stage (four records) instead of
+     * returning after each record; a write cut by EAGAIN is retried with the same bytes */
+    SSL_CTX_set_mode(c, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_id_context(c, (const unsigned char *)"eddyd", 5);
     const char *pw = s->key_password && *s->key_password ? s->key_password : NULL;
     SSL_CTX_set_default_passwd_cb(c, pw_cb);
