@@ -9,7 +9,7 @@
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const path = require('path');
 const { Eddyd, waitUntil, assert, assertEq, runCases } = require(
-  path.join(__dirname, '../integration/harness/eddyd.js'));
+  path.join(__dirname, '../harness/eddyd.js'));
 const { Kafka, logLevel } = require('kafkajs');
 const fs = require('fs');
 const os = require('os');

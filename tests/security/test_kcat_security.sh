@@ -7,7 +7,7 @@
 #   * SASL_SSL with SCRAM-SHA-256 and SCRAM-SHA-512, SSL with a client certificate: produce and
 #     consume; a wrong password over TLS and a certificate from another CA fail.
 set -euo pipefail
-. "$(dirname "$0")/../integration/harness/eddyd.sh"
+. "$(dirname "$0")/../harness/eddyd.sh"
 
 CERTS="$EDDY_IT_TMP/certs"
 bash "$(dirname "$0")/make_certs.sh" "$CERTS"
