@@ -96,8 +96,9 @@ static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
     if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die("%s", err);
 }
 
-/* --rdconf "k=v,k=v": extra librdkafka settings for the consumer (experiments; run.sh passes
- * none, so every server's client runs the same defaults) */
+/* --rdconf "k=v,k=v": extra librdkafka settings for the producer and the consumer
+ * (experiments, bench/tls.sh's security settings; run.sh passes none, so every server's client
+ * runs the same defaults) */
 static void conf_extra(rd_kafka_conf_t *c)
 {
     const char *s = arg_str("rdconf", "");
@@ -170,6 +171,7 @@ static rd_kafka_t *new_producer(prod *p, const char *acks, const char *linger, i
     conf_set(c, "compression.type", "none");
     conf_set(c, "enable.idempotence", "false");
     conf_set(c, "batch.size", "1000000");
+    conf_extra(c); /* --rdconf: also the producer's (bench/tls.sh: security settings) */
     conf_set(c, "queue.buffering.max.messages", "200000");
     conf_set(c, "queue.buffering.max.kbytes", "131072");
     conf_set(c, "message.timeout.ms", "30000");

@@ -21,6 +21,7 @@
 #include "broker/server.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "net/tls.h"
 #include "security/creds.h"
 #include "security/principal.h"
 #include "security/sasl.h"
@@ -396,6 +397,61 @@ static int parse_advertised(broker *b)
     return 0;
 }
 
+/* The ssl.* settings as net/tls wants them. Returns 0 or -1 with a message. */
+static int tls_settings_of(const broker *b, tls_settings *ts, char *err, size_t errlen)
+{
+    const bconfig *c = &b->cfg;
+    memset(ts, 0, sizeof *ts);
+    if (c->ssl_keystore_type && strcasecmp(c->ssl_keystore_type, "PEM") != 0) {
+        snprintf(err, errlen, "ssl.keystore.type=%s: eddyd reads PEM files only (KIP-651)",
+                 c->ssl_keystore_type);
+        return -1;
+    }
+    if (c->ssl_truststore_type && strcasecmp(c->ssl_truststore_type, "PEM") != 0) {
+        snprintf(err, errlen, "ssl.truststore.type=%s: eddyd reads PEM files only",
+                 c->ssl_truststore_type);
+        return -1;
+    }
+    ts->client_auth = tls_client_auth_parse(c->ssl_client_auth);
+    if (ts->client_auth < 0) {
+        snprintf(err, errlen, "ssl.client.auth=%s: expected none, requested or required",
+                 c->ssl_client_auth);
+        return -1;
+    }
+    ts->keystore_location = c->ssl_keystore_location;
+    ts->certificate_location = c->ssl_certificate_location;
+    ts->key_location = c->ssl_key_location;
+    ts->key_password = c->ssl_keystore_password ? c->ssl_keystore_password : c->ssl_key_password;
+    ts->truststore_location = c->ssl_truststore_location;
+    ts->enabled_protocols = c->ssl_enabled_protocols;
+    ts->cipher_suites = c->ssl_cipher_suites;
+    ts->ktls = true;
+    return 0;
+}
+
+int broker_reload_tls(broker *b)
+{
+    char err[512];
+    int rc = 0, n = 0;
+    for (int i = 0; i < b->nlisteners; i++) {
+        blistener *l = &b->listeners[i];
+        if (!l->tls) continue;
+        tls_settings ts;
+        if (tls_settings_of(b, &ts, err, sizeof err) < 0 ||
+            tls_ctx_reload(l->tls, &ts, err, sizeof err) < 0) {
+            LOGE("main", "listener %s: certificates not reloaded (keeping the old ones): %s",
+                 l->name, err);
+            rc = -1;
+            continue;
+        }
+        n++;
+        LOGI("main", "listener %s: certificates reloaded (%s); open connections keep theirs",
+             l->name, tls_ctx_subject(l->tls));
+    }
+    if (n == 0 && rc == 0) LOGI("main", "SIGHUP: no TLS listener, nothing to reload");
+    return rc;
+}
+
 /* Settings of authentication that are checked before anything listens. */
 static int check_security_settings(broker *b)
 {
@@ -403,11 +459,24 @@ static int check_security_settings(broker *b)
     bool sasl = false;
     for (int i = 0; i < b->nlisteners; i++) {
         if (SEC_IS_SASL(b->listeners[i].proto)) sasl = true;
-        if (SEC_IS_TLS(b->listeners[i].proto)) {
-            LOGE("main", "listener %s: %s is not available in this build yet", b->listeners[i].name,
-                 bsecproto_name(b->listeners[i].proto));
-            return -1;
+        if (SEC_IS_TLS(b->listeners[i].proto) && !b->listeners[i].tls) {
+            tls_settings ts;
+            if (tls_settings_of(b, &ts, err, sizeof err) < 0) {
+                LOGE("main", "%s", err);
+                return -1;
+            }
+            b->listeners[i].tls = tls_ctx_new(&ts, err, sizeof err);
+            if (!b->listeners[i].tls) {
+                LOGE("main", "listener %s: %s", b->listeners[i].name, err);
+                return -1;
+            }
+            LOGI("main", "listener %s: TLS certificate %s", b->listeners[i].name,
+                 tls_ctx_subject(b->listeners[i].tls));
         }
+    }
+    if (principal_check_rules(b->cfg.ssl_principal_mapping_rules, err, sizeof err) < 0) {
+        LOGE("main", "%s", err);
+        return -1;
     }
     if (sasl) {
         const char *m = b->cfg.sasl_enabled_mechanisms ? b->cfg.sasl_enabled_mechanisms : "";
@@ -476,6 +545,10 @@ void broker_close(broker *b)
     b->flush_efd = -1;
     bconfig_free(&b->cfg);
     creds_close();
+    for (int i = 0; i < b->nlisteners; i++) {
+        tls_ctx_free(b->listeners[i].tls);
+        b->listeners[i].tls = NULL;
+    }
     free(b->data_dir);
     b->data_dir = NULL;
     if (b->lock_fd >= 0) close(b->lock_fd);

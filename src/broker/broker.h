@@ -91,6 +91,9 @@ enum kerr {
     KERR_GROUP_SUBSCRIBED_TO_TOPIC = 86,
     KERR_INVALID_RECORD = 87,
     KERR_UNSTABLE_OFFSET_COMMIT = 88,
+    KERR_RESOURCE_NOT_FOUND = 91,
+    KERR_DUPLICATE_RESOURCE = 92,
+    KERR_UNACCEPTABLE_CREDENTIAL = 93,
     KERR_UNKNOWN_TOPIC_ID = 100,
 };
 
@@ -313,6 +316,10 @@ int broker_listen(broker *b, int *bound_port);    /* the Kafka listener, adverti
 void broker_on_flush(broker *b, void (*fn)(broker *b));
 void broker_run(broker *b);            /* housekeeping timer, then the loop until loop_stop */
 void broker_stop_accepting(broker *b); /* closes the listener */
+/* SIGHUP: re-reads the TLS listeners' certificate and key files (and trust store) for new
+ * connections; open connections are untouched. Returns 0, or -1 when a listener keeps its old
+ * certificates because the new files are unusable (logged). */
+int broker_reload_tls(broker *b);
 void broker_drain(broker *b); /* stops the flusher, answers parked requests, closes conns */
 void broker_close(broker *b); /* closes every log, the loop, the lock; frees b's contents */
 

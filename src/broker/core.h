@@ -113,6 +113,8 @@ void h_delete_records(broker *b, breq *r);
 void h_init_producer_id(broker *b, breq *r);
 void h_sasl_handshake(broker *b, breq *r);
 void h_sasl_authenticate(broker *b, breq *r);
+void h_describe_user_scram_credentials(broker *b, breq *r);
+void h_alter_user_scram_credentials(broker *b, breq *r);
 
 /* ---------------------------------------------------------------- SASL (sasl.c) ---- */
 

@@ -16,6 +16,8 @@
  *   36   SaslAuthenticate         0–2
  *   37   CreatePartitions         0–3
  *   44   IncrementalAlterConfigs  0–1
+ *   50   DescribeUserScramCredentials 0
+ *   51   AlterUserScramCredentials    0
  */
 #include "broker/core.h"
 
@@ -35,4 +37,6 @@ const bhandler_table broker_core_handlers = {
     [API_SaslAuthenticate] = {0, 2, 0, h_sasl_authenticate},
     [API_CreatePartitions] = {0, 3, 0, h_create_partitions},
     [API_IncrementalAlterConfigs] = {0, 1, 0, h_incremental_alter_configs},
+    [API_DescribeUserScramCredentials] = {0, 0, 0, h_describe_user_scram_credentials},
+    [API_AlterUserScramCredentials] = {0, 0, 0, h_alter_user_scram_credentials},
 };

@@ -31,11 +31,14 @@
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "net/tls.h"
+#include "security/principal.h"
 #include "security/sasl.h"
 
 #define READ_CHUNK (64 * 1024)
 #define MAX_INFLIGHT_PER_CONN 4096
 #define OUT_HIGH_WATER (64LL * 1024 * 1024)
+#define TLS_STAGE (64 * 1024) /* plaintext staged per TLS write (memory runs, file ranges) */
 
 typedef struct outbuf {
     kout out;
@@ -60,6 +63,11 @@ struct bconn {
     char principal[256];    /* "User:<name>" once authenticated; "User:ANONYMOUS" until then */
     bsasl sasl;             /* SASL listeners: where the exchange stands (core.h) */
     bool close_after_flush; /* close once the queued responses are written (failed auth) */
+    /* TLS listeners (SSL, SASL_SSL) */
+    tls_conn *tls;
+    bool handshaking;
+    int64_t accepted_ms;
+    uint8_t *stage;         /* TLS_STAGE bytes: what one tls_write sends */
     int64_t last_active_ms; /* last byte received or sent (connections.max.idle.ms) */
     int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
     struct bconn *next_waiter;
@@ -149,6 +157,7 @@ static void conn_close(bconn *c, const char *why);
 static void conn_release(bconn *c);
 static void conn_pump(bconn *c);
 static void conn_process_input(bconn *c);
+static void conn_read(bconn *c);
 
 /* ------------------------------------------------------------------ metrics ---- */
 
@@ -338,6 +347,36 @@ void breq_close_conn(breq *r)
 
 /* ------------------------------------------------------------------ output ---- */
 
+/* One TLS write from the current position of o: memory segments are staged together (one
+ * record instead of one per segment), file ranges go through kernel TLS with sendfile when the
+ * connection has it, else pread into the stage + tls_write. A retry after EAGAIN stages the same
+ * bytes again (OpenSSL requires it). Returns what tls_write returned, or -2 once c is closed. */
+static ssize_t tls_send_seg(bconn *c, kout *k, outbuf *o)
+{
+    kout_seg *s = &k->segs[o->seg];
+    if (!c->stage) c->stage = xmalloc(TLS_STAGE);
+    if (s->fd >= 0) {
+        off_t off = (off_t)(s->off + o->done);
+        size_t left = (size_t)(s->len - o->done);
+        if (tls_ktls_send(c->tls)) return tls_sendfile(c->tls, s->fd, off, left);
+        size_t want = MIN(left, (size_t)TLS_STAGE);
+        ssize_t got = pread(s->fd, c->stage, want, off);
+        if (got <= 0) {
+            conn_close(c, got == 0 ? "segment file shrank during send" : strerror(errno));
+            return -2;
+        }
+        return tls_write(c->tls, c->stage, (size_t)got);
+    }
+    size_t used = 0;
+    for (int i = o->seg; i < k->nsegs && k->segs[i].fd < 0 && used < TLS_STAGE; i++) {
+        int64_t skip = (i == o->seg) ? o->done : 0;
+        size_t n = MIN((size_t)(k->segs[i].len - skip), (size_t)TLS_STAGE - used);
+        memcpy(c->stage + used, k->mem.data + k->segs[i].off + skip, n);
+        used += n;
+    }
+    return tls_write(c->tls, c->stage, used);
+}
+
 static int conn_write_some(bconn *c)
 {
     while (c->out_head) {
@@ -346,7 +385,10 @@ static int conn_write_some(bconn *c)
         while (o->seg < k->nsegs) {
             kout_seg *s = &k->segs[o->seg];
             ssize_t n;
-            if (s->fd < 0) {
+            if (c->tls) {
+                n = tls_send_seg(c, k, o);
+                if (n == -2) return -1; /* closed */
+            } else if (s->fd < 0) {
                 /* gather consecutive memory segments of this response */
                 struct iovec iov[64];
                 int cnt = 0;
@@ -370,7 +412,7 @@ static int conn_write_some(bconn *c)
             if (n < 0) {
                 if (errno == EINTR) continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-                conn_close(c, strerror(errno));
+                conn_close(c, c->tls && errno == EIO ? tls_error(c->tls) : strerror(errno));
                 return -1;
             }
             c->out_bytes -= n;
@@ -423,6 +465,9 @@ static void conn_pump(bconn *c)
         conn_process_input(c);
         if (!c->closed && conn_write_some(c) == 0) conn_update_events(c);
     }
+    if (was_paused && !c->closed && !c->reading_paused && c->tls && tls_pending(c->tls) &&
+        !c->in_processing)
+        conn_read(c);
 }
 
 /* ------------------------------------------------------------------ input ---- */
@@ -688,7 +733,8 @@ static void budget_wake(void)
 
 static void conn_read(bconn *c)
 {
-    for (int rounds = 0; rounds < 16 && !c->closed && !c->reading_paused; rounds++) {
+    int max_rounds = c->tls ? 64 : 16;
+    for (int rounds = 0; rounds < max_rounds && !c->closed && !c->reading_paused; rounds++) {
         /* room for at least one chunk, or for the rest of the frame being received */
         size_t need = READ_CHUNK;
         if (c->in_len >= 4) {
@@ -704,7 +750,8 @@ static void conn_read(bconn *c)
             in_resize(c, na);
         }
         size_t room = c->in_alloc - c->in_len;
-        ssize_t n = read(c->fd, c->in + c->in_len, room);
+        ssize_t n = c->tls ? tls_read(c->tls, c->in + c->in_len, room)
+                           : read(c->fd, c->in + c->in_len, room);
         if (n == 0) {
             conn_close(c, c->in_len ? "peer closed mid-frame" : NULL);
             return;
@@ -712,14 +759,17 @@ static void conn_read(bconn *c)
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            conn_close(c, strerror(errno));
+            conn_close(c, c->tls && errno == EIO ? tls_error(c->tls) : strerror(errno));
             return;
         }
         c->last_active_ms = now_mono_ms();
         if (c->in_len == 0) c->frame_start_ms = c->last_active_ms;
         c->in_len += (size_t)n;
         conn_process_input(c);
-        if ((size_t)n < room) break;
+        /* TLS reads return one record (16 KiB) at a time: keep reading until EAGAIN instead of
+         * going back to epoll per record (decrypted bytes left inside OpenSSL are not announced
+         * by epoll either) */
+        if ((size_t)n < room && !c->tls) break;
     }
     /* give back an oversized idle input buffer */
     if (!c->closed && c->in_len == 0 && c->in_alloc > 4 * READ_CHUNK) {
@@ -728,12 +778,58 @@ static void conn_read(bconn *c)
     }
 }
 
+/* Advances a TLS handshake; once done, the connection reads like any other (an SSL listener's
+ * client certificate becomes the principal through ssl.principal.mapping.rules). */
+static void conn_handshake(bconn *c)
+{
+    int rc = tls_handshake(c->tls);
+    if (rc == TLS_ERR) {
+        LOGW_RL("server", "%s: %s: closing connection", c->peer, tls_error(c->tls));
+        conn_close(c, NULL);
+        return;
+    }
+    if (rc == TLS_AGAIN) {
+        loop_mod_fd(c->b->loop, c->fd, tls_want_write(c->tls) ? EPOLLOUT : EPOLLIN);
+        return;
+    }
+    c->handshaking = false;
+    c->last_active_ms = now_mono_ms();
+    char subject[512], name[240];
+    if (c->lis->proto == SEC_SSL && tls_peer_subject(c->tls, subject, sizeof subject)) {
+        if (principal_map_subject(c->b->cfg.ssl_principal_mapping_rules, subject, name,
+                                  sizeof name) == 0)
+            snprintf(c->principal, sizeof c->principal, "User:%s", name);
+        else
+            LOGW_RL("server",
+                    "%s: no ssl.principal.mapping.rules rule matches \"%s\": principal stays "
+                    "User:ANONYMOUS",
+                    c->peer, subject);
+    }
+    LOGD("server", "%s: %s established (%s%s)", c->peer, tls_version(c->tls),
+         c->principal[0] ? c->principal : "no client certificate",
+         tls_ktls_send(c->tls) ? ", kernel TLS" : "");
+    c->want_write = false;
+    c->reading_paused = false;
+    loop_mod_fd(c->b->loop, c->fd, EPOLLIN);
+    conn_read(c); /* the client's first request may have come with the handshake */
+}
+
 static void conn_io(loop *l, int fd, uint32_t events, void *arg)
 {
     (void)l;
     (void)fd;
     bconn *c = arg;
     c->refs++;
+    if (c->handshaking && !c->closed) {
+        if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN))
+            conn_close(c, NULL);
+        else
+            conn_handshake(c);
+        if (c->closed || c->handshaking) {
+            conn_release(c);
+            return;
+        }
+    }
     if (!c->closed && (events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) conn_close(c, NULL);
     if (!c->closed && (events & EPOLLOUT)) conn_pump(c);
     if (!c->closed && (events & EPOLLIN)) conn_read(c);
@@ -750,6 +846,10 @@ static void conn_close(bconn *c, const char *why)
     else
         LOGD("server", "%s: connection closed", c->peer);
     loop_del_fd(c->b->loop, c->fd);
+    tls_conn_free(c->tls);
+    c->tls = NULL;
+    free(c->stage);
+    c->stage = NULL;
     close(c->fd);
     c->fd = -1;
     c->b->nconns--;
@@ -857,6 +957,17 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
         bconn *c = xcalloc(1, sizeof *c);
         c->b = b;
         c->lis = lis;
+        c->accepted_ms = now_mono_ms();
+        if (lis->tls) {
+            c->tls = tls_conn_new(lis->tls, cfd);
+            if (!c->tls) {
+                LOGW_RL("server", "%s: cannot set up TLS: refusing the connection", host);
+                close(cfd);
+                free(c);
+                continue;
+            }
+            c->handshaking = true;
+        }
         c->sasl.state = SEC_IS_SASL(lis->proto) ? BSASL_NEED_HANDSHAKE : BSASL_NONE;
         c->fd = cfd;
         c->refs = 1;
@@ -865,6 +976,7 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
         snprintf(c->host, sizeof c->host, "%s", host);
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
         if (loop_add_fd(b->loop, cfd, EPOLLIN, conn_io, c) < 0) {
+            tls_conn_free(c->tls);
             close(cfd);
             free(c);
             continue;
@@ -890,8 +1002,15 @@ static void on_sweep(loop *l, void *arg)
     for (bconn *c = g_conns, *next; c; c = next) {
         next = c->next_conn;
         if (c->closed) continue;
-        if (slow > 0 && c->in_len > 0 && c->frame_start_ms && now - c->frame_start_ms > slow &&
-            !c->budget_wait) {
+        if (c->handshaking && slow > 0 && now - c->accepted_ms > slow) {
+            b->conns_slow_closed++;
+            LOGW_RL("server",
+                    "%s: TLS handshake not completed within socket.request.read.timeout.ms "
+                    "(%" PRId64 " ms): closing",
+                    c->peer, slow);
+            conn_close(c, NULL);
+        } else if (slow > 0 && c->in_len > 0 && c->frame_start_ms &&
+                   now - c->frame_start_ms > slow && !c->budget_wait) {
             b->conns_slow_closed++;
             LOGW_RL("server",
                     "%s: a request was not received within "
@@ -913,8 +1032,6 @@ int server_listen(broker *b, blistener *lis)
 {
     const char *host = lis->host;
     int port = lis->port;
-    char addr[400];
-    snprintf(addr, sizeof addr, "%s://%s:%d", lis->name, host, port);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
@@ -944,11 +1061,12 @@ int server_listen(broker *b, blistener *lis)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
         int e = errno;
-        LOGE("server", "cannot listen on %s: %s%s", addr, strerror(e),
+        LOGE("server", "cannot listen on %s:%d: %s%s [listener %s]", host, port, strerror(e),
              e == EADDRINUSE ? " (another process has this port: pass another --listen, or "
                                "port 0 for any free one)"
              : e == EACCES   ? " (ports below 1024 need privileges: pass another --listen)"
-                             : "");
+                             : "",
+             lis->name);
         close(fd);
         return -e;
     }

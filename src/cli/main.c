@@ -44,6 +44,7 @@ static const char *const k_help =
     "  subscriptions list|create|pause|...   eddy-push's HTTP push subscriptions\n"
     "  sagas list|stuck|show|retry          saga instances of an orchestrator (its HTTP port)\n"
     "  projections list|show|rebuild        projections of a read-side service (its HTTP port)\n"
+    "  users add|list|delete                SCRAM users of the broker (SASL)\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -169,6 +170,17 @@ rd_kafka_conf_t *cli_conf(const char *const *extra, int nextra)
     }
     for (int i = 0; i < nextra; i++)
         if (set_prop(conf, extra[i])) goto fail;
+    /* EDDY_KAFKA_SECURITY_PROTOCOL=SASL_SSL -> security.protocol=SASL_SSL, as libeddy reads them
+     * (client security settings from the environment); -X wins */
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "EDDY_KAFKA_", 11) || !strchr(*e, '=')) continue;
+        char *kv = xstrdup(*e + 11);
+        for (char *p = kv; *p && *p != '='; p++)
+            *p = *p == '_' ? '.' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        int bad = set_prop(conf, kv);
+        free(kv);
+        if (bad) goto fail;
+    }
     for (int i = 0; i < g_cli.nprops; i++)
         if (set_prop(conf, g_cli.props[i])) goto fail;
     return conf;
@@ -324,7 +336,8 @@ static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t 
 }
 
 /* 0 if one of the bootstrap servers is a Kafka listener; else prints why (with the time really
- * waited) and returns CLI_EUNREACHABLE. Skipped for TLS/SASL listeners (-X security.protocol),
+ * waited) and returns CLI_EUNREACHABLE. Skipped for TLS/SASL listeners (-X security.protocol
+ * or EDDY_KAFKA_SECURITY_PROTOCOL),
  * where librdkafka's own error is the better one. */
 static int probe_bootstrap(void)
 {
@@ -332,6 +345,8 @@ static int probe_bootstrap(void)
         if (!strncmp(g_cli.props[i], "security.protocol=", 18) &&
             strcasecmp(g_cli.props[i] + 18, "plaintext"))
             return 0;
+    const char *env_proto = getenv("EDDY_KAFKA_SECURITY_PROTOCOL");
+    if (env_proto && *env_proto && strcasecmp(env_proto, "plaintext")) return 0;
     int64_t t0 = now_mono_ms(), deadline = t0 + g_cli.timeout_ms;
     char *list = xstrdup(g_cli.bootstrap), *save = NULL, why[512] = "";
     int rc = -1;
@@ -645,6 +660,7 @@ static const struct {
     {"subscriptions", cmd_subscriptions},
     {"sagas", cmd_sagas},
     {"projections", cmd_projections},
+    {"users", cmd_users},
 };
 
 int main(int argc, char **argv)

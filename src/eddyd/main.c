@@ -34,7 +34,11 @@ static void usage(FILE *f)
             "usage: eddyd [options]\n"
             "  --data-dir DIR        where the logs live (default ./eddy-data)\n"
             "  --listen HOST:PORT    Kafka protocol listener (default 127.0.0.1:9092; port 0 ="
-            " any free port)\n"
+            " any free port);\n"
+            "                        several, with security: --set listeners=PLAINTEXT://H:P,"
+            "SASL_SSL://H:P\n"
+            "                        (TLS, SASL, users: docs/security.md; the default listener is\n"
+            "                        unauthenticated)\n"
             "  --http HOST:PORT      HTTP port: schema registry, /metrics, /healthz (default\n"
             "                        127.0.0.1:8081; \"off\" = none; port 0 = any free port)\n"
             "  --config FILE         key=value settings (Kafka names, e.g. num.partitions)\n"
@@ -42,16 +46,23 @@ static void usage(FILE *f)
             "  --log-level LEVEL     debug, info, warn or error (default info)\n"
             "  --list-settings       print every setting with its description and current value\n"
             "                        (after --config/--set; the output is a valid --config file)\n"
-            "  --version             print the version and exit\n");
+            "  --version             print the version and exit\n"
+            "environment: EDDY_BOOTSTRAP_USER=name:password creates the first SCRAM user\n"
+            "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads TLS certificates\n");
 }
 
 static void on_signal(loop *l, int fd, uint32_t events, void *arg)
 {
     (void)events;
-    (void)arg;
+    broker *b = arg;
     struct signalfd_siginfo si;
-    if (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
-        LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
+    if (read(fd, &si, sizeof si) != (ssize_t)sizeof si) return;
+    if (si.ssi_signo == SIGHUP) { /* certificate rotation: new files for new connections */
+        LOGI("main", "received SIGHUP: reloading TLS certificates");
+        broker_reload_tls(b);
+        return;
+    }
+    LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
     loop_stop(l);
 }
 
@@ -191,6 +202,7 @@ int main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
     /* the API handler table: the broker's own rows, then the modules above it */

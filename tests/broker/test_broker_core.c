@@ -59,6 +59,16 @@ void h_sasl_authenticate(broker *b, breq *r)
     (void)b;
     breq_done(r);
 }
+void h_describe_user_scram_credentials(broker *b, breq *r)
+{
+    (void)b;
+    breq_done(r);
+}
+void h_alter_user_scram_credentials(broker *b, breq *r)
+{
+    (void)b;
+    breq_done(r);
+}
 char *breq_client_id(const breq *r)
 {
     (void)r;

@@ -62,8 +62,16 @@ expect("unsupported Kafka setting named as unsupported", ["--set", "min.insync.r
        r'unsupported setting "min\.insync\.replicas": a single node keeps one replica')
 expect("log.dirs points at --data-dir", ["--set", "log.dirs=/var/lib/kafka"], 2,
        r'unsupported setting "log\.dirs": use --data-dir DIR')
-expect("TLS settings unsupported", ["--set", "ssl.keystore.location=/k"], 2,
-       r'unsupported setting "ssl\.keystore\.location": eddyd speaks PLAINTEXT only')
+expect("an ssl.* setting eddyd does not have", ["--set", "ssl.provider=SunJSSE"], 2,
+       r'unsupported setting "ssl\.provider" \(eddyd --list-settings prints the ssl\.\* and sasl\.\*')
+expect("TLS listener without a usable keystore", ["--http", "off", "--data-dir",
+       free_dir("tls"), "--set", "listeners=SSL://127.0.0.1:0", "--set",
+       "ssl.keystore.location=/nonexistent/k.pem"], 1,
+       r'listener SSL: cannot read the certificate chain from /nonexistent/k\.pem')
+expect("listener name without a protocol", ["--http", "off", "--data-dir", free_dir("l2"),
+       "--set", "listeners=INTERNAL://127.0.0.1:0"], 1,
+       r'INTERNAL is neither a security protocol .* nor a name of '
+       r'listener\.security\.protocol\.map')
 expect("bad value", ["--set", "num.partitions=many"], 2,
        r'num\.partitions: expected an integer, got "many"')
 expect("out of range", ["--set", "num.partitions=0"], 2, r"num\.partitions: 0 is out of range")
