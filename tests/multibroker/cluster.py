@@ -277,6 +277,15 @@ def start_orchestration(c):
                 fail("account %s-%d: %s %s" % (who, k, st, b))
 
 
+def wait_assigned(c, names):
+    """Until each service's consumer has joined its group (first assignment logged): the chaos
+    is meant for a running system, not for a group's first join."""
+    def joined():
+        return all("rebalance: assigned" in open(os.path.join(c.tmp, n + ".log"),
+                                                 errors="replace").read() for n in names)
+    wait_for(joined, "every group's first assignment", 120, 0.2)
+
+
 def place_sagas(c, n, rate, threads=2):
     """POST /orders to the orchestrator: n orders at about `rate`/s, 60% happy, 20% declined
     (poor account), 20% out of stock. Returns [Saga]."""

@@ -22,12 +22,14 @@ ended in T s" and the audit summaries."""
 import collections, json, os, random, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from cluster import Cluster, place_orders, wait_settled, audit, fail, wait_for, SERVICES
-from cluster import start_orchestration, place_sagas, wait_sagas, audit_sagas
+from cluster import start_orchestration, place_sagas, wait_sagas, audit_sagas, wait_assigned, ORCH
 
 scenario = sys.argv[1] if len(sys.argv) > 1 else "calm"
 N = int(os.environ.get("MB_ORDERS", "1000"))
 S = int(os.environ.get("MB_SAGAS", "200"))
 RATE = float(os.environ.get("MB_RATE", "100"))  # orders/s offered
+# the sagas are spread over the same window as the choreographed orders (both under the chaos)
+SAGA_RATE = float(os.environ.get("MB_SAGA_RATE", str(RATE * S / N if N else RATE)))
 rnd = random.Random(int(os.environ.get("MB_SEED", "19")))
 c = Cluster(scenario)
 c.start_broker()
@@ -35,6 +37,7 @@ for s in SERVICES:
     c.start_service(s)
 if S:
     start_orchestration(c)
+wait_assigned(c, SERVICES + (ORCH if S else []))
 c.produce("order.events", "poison-1", "not json {")
 
 stop = threading.Event()
@@ -138,7 +141,7 @@ sagas, saga_elapsed = [], 0.0
 
 def orchestrated():
     global sagas, saga_elapsed
-    sagas = place_sagas(c, S, RATE)
+    sagas = place_sagas(c, S, SAGA_RATE)
     note("%d orchestrated orders placed" % S)
     wait_sagas(c, sagas, timeout=600)
     saga_elapsed = time.time() - t0
