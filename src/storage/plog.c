@@ -1421,6 +1421,7 @@ static int check_slice(plog *l, seg *s, int64_t pos, int32_t len)
     pl_scanner sc;
     pl_scan_init(&sc, s->fd, pos + len, SCAN_BUF);
     int64_t p = pos, end = pos + len;
+    int64_t bad_len = 0;
     int rc = 0;
     while (p < end) {
         const uint8_t *h = pl_scan_get(&sc, p, BATCH_HEADER_SIZE);
@@ -1448,12 +1449,13 @@ static int check_slice(plog *l, seg *s, int64_t pos, int32_t len)
                  ": offsets %" PRId64 "..%" PRId64 " quarantined",
                  s->path, p, bi.base_offset, last);
             rc = 1;
+            bad_len = bi.total_len;
             break;
         }
         p += bi.total_len;
     }
     pl_scan_free(&sc);
-    __atomic_add_fetch(&g_check_bytes, (uint64_t)(p - pos), __ATOMIC_RELAXED);
+    __atomic_add_fetch(&g_check_bytes, (uint64_t)(p - pos + bad_len), __ATOMIC_RELAXED);
     pl_seg_verified(s, pos, p);
     return rc;
 }
