@@ -53,7 +53,7 @@ soak: build
 	  EDDY_SOAK_SHIM=$(BUILD)/tests/soak/libeddy_soak_enospc.so $(BUILD)/tests/soak/eddy_soak
 
 multibroker-full: build
-	@cd $(BUILD) && MB_ORDERS=1000 MB_SAGAS=1000 ctest --output-on-failure -L multibroker \
+	@cd $(BUILD) && MB_ORDERS=1000 MB_SAGAS=1000 ctest -V -L multibroker \
 	  -R 'multibroker_(calm|leaders|broker-down|coordinator|produce-errors)$$'
 
 # The demo installs only what it runs (EDDY_DEMO_DEPS=1: build tools and libraries, curl,
