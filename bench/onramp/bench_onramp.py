@@ -17,9 +17,9 @@ keys. The machine's load matters: the note prints nproc and the load average bes
 import json, os, statistics, subprocess, sys, threading, time, urllib.request
 
 here = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(here, "../../tests/onramp"))
+sys.path.insert(0, os.path.join(here, "../../tests/harness"))
 os.environ.setdefault("EDDY_BUILD_DIR", os.path.join(here, "../../build"))
-from harness import Env, PG, BUILD, psql, pg_available, http_json, start_push, produce, wait_for
+from onramp import Env, PG, BUILD, psql, pg_available, http_json, start_push, produce, wait_for
 
 QUICK = "--quick" in sys.argv
 OUT = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.path.join(BUILD, "bench-results")

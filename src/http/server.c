@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -272,27 +273,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* "host:port", "[v6]:port", ":port" → a bound, listening, non-blocking socket. */
 static int listen_on(const char *addr, int *port_out, char *err, size_t errlen)
 {
-    char host[256] = "";
-    const char *colon = strrchr(addr, ':');
-    if (!strncmp(addr, "http://", 7)) addr += 7;
-    colon = strrchr(addr, ':');
-    if (!colon) {
+    char host[256], portstr[8];
+    int port;
+    if (parse_hostport(addr, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "bad HTTP listen address \"%s\" (expected host:port)", addr);
         return -1;
     }
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
-    }
+    snprintf(portstr, sizeof portstr, "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    int rc = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
     if (rc) {
         snprintf(err, errlen, "HTTP listen address \"%s\": %s", addr, gai_strerror(rc));
         return -1;

@@ -1,4 +1,4 @@
-/* push.c — eddy-push: HTTP push subscriptions for Kafka topics (issue 16, item 3). A separate
+/* push.c — eddy-push: HTTP push subscriptions for Kafka topics. A separate
  * process on librdkafka (works against eddyd and any Kafka cluster) with its own HTTP port:
  *
  *   POST   /v1/subscriptions                 register {"name","topics","group","url", ...}
@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -260,6 +261,20 @@ static void stats_oldest(worker *w)
     atomic_store(&w->s->in_flight, w->in_flight);
 }
 
+/* Takes r out of its key's FIFO (it is usually the head). */
+static void kq_remove(keyq *k, rec *r)
+{
+    rec **pp = &k->head, *prev = NULL;
+    while (*pp && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->knext;
+    }
+    if (*pp) {
+        *pp = r->knext;
+        if (k->tail == r) k->tail = prev;
+    }
+}
+
 /* A record is finished (delivered, dead-lettered or filtered): off its key queue; the
  * partition's commit position moves past every finished record at its head. */
 static void rec_done(worker *w, rec *r)
@@ -267,16 +282,7 @@ static void rec_done(worker *w, rec *r)
     r->st = R_DONE;
     keyq *k = r->kq;
     if (k) {
-        /* remove from the key FIFO (it is usually the head) */
-        rec **pp = &k->head, *prev = NULL;
-        while (*pp && *pp != r) {
-            prev = *pp;
-            pp = &(*pp)->knext;
-        }
-        if (*pp) {
-            *pp = r->knext;
-            if (k->tail == r) k->tail = prev;
-        }
+        kq_remove(k, r);
         r->kq = NULL;
         if (k->head)
             ready_push(w, k);
@@ -554,6 +560,30 @@ static void dead_letter(worker *w, rec *r, const char *reason)
     free(dlq);
 }
 
+/* The record of the next finished transfer of w (NULL: none finished now); its result in *cc. */
+static rec *next_done(worker *w, CURLcode *cc)
+{
+    CURLMsg *cm;
+    int left;
+    while ((cm = curl_multi_info_read(w->multi, &left)))
+        if (cm->msg == CURLMSG_DONE) {
+            rec *r = NULL;
+            curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+            *cc = cm->data.result;
+            return r;
+        }
+    return NULL;
+}
+
+/* r's transfer is over: off the multi handle, its easy handle freed. */
+static void transfer_end(worker *w, rec *r)
+{
+    w->in_flight--;
+    curl_multi_remove_handle(w->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    r->easy = NULL;
+}
+
 static void delivery_done(worker *w, rec *r, CURLcode cc)
 {
     sub *s = w->s;
@@ -748,15 +778,7 @@ static void kq_unlink(worker *w, rec *r)
 {
     keyq *k = r->kq;
     if (!k) return;
-    rec **pp = &k->head, *prev = NULL;
-    while (*pp && *pp != r) {
-        prev = *pp;
-        pp = &(*pp)->knext;
-    }
-    if (*pp) {
-        *pp = r->knext;
-        if (k->tail == r) k->tail = prev;
-    }
+    kq_remove(k, r);
     if (r->st == R_INFLIGHT || r->st == R_DLQ || r->st == R_WAIT) k->active--;
     r->kq = NULL;
     keyq_maybe_free(w, k);
@@ -918,23 +940,15 @@ static void *sub_thread(void *arg)
             curl_multi_perform(w->multi, &still);
             curl_multi_poll(w->multi, NULL, 0, w->ready_head ? 0 : 5, NULL);
             curl_multi_perform(w->multi, &still);
-            CURLMsg *cm;
-            int left;
-            while ((cm = curl_multi_info_read(w->multi, &left)))
-                if (cm->msg == CURLMSG_DONE) {
-                    rec *r = NULL;
-                    curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-                    CURLcode cc = cm->data.result;
-                    if (r->orphan) { /* the partition moved on; drop the answer */
-                        w->in_flight--;
-                        curl_multi_remove_handle(w->multi, r->easy);
-                        curl_easy_cleanup(r->easy);
-                        r->easy = NULL;
-                        orphan_free(w, r);
-                        continue;
-                    }
-                    delivery_done(w, r, cc);
+            CURLcode cc;
+            for (rec *r; (r = next_done(w, &cc));) {
+                if (r->orphan) { /* the partition moved on; drop the answer */
+                    transfer_end(w, r);
+                    orphan_free(w, r);
+                    continue;
                 }
+                delivery_done(w, r, cc);
+            }
         } else if (w->waiting && !w->ready_head) {
             usleep(2000);
         }
@@ -951,27 +965,19 @@ static void *sub_thread(void *arg)
         int still;
         curl_multi_perform(w->multi, &still);
         curl_multi_poll(w->multi, NULL, 0, 50, NULL);
-        CURLMsg *cm;
-        int left;
-        while ((cm = curl_multi_info_read(w->multi, &left)))
-            if (cm->msg == CURLMSG_DONE) {
-                rec *r = NULL;
-                curl_easy_getinfo(cm->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-                CURLcode cc = cm->data.result;
-                long st = 0;
-                curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
-                w->in_flight--;
-                curl_multi_remove_handle(w->multi, r->easy);
-                curl_easy_cleanup(r->easy);
-                r->easy = NULL;
-                if (r->orphan) {
-                    orphan_free(w, r);
-                } else if (cc == CURLE_OK && st >= 200 && st < 300) {
-                    atomic_fetch_add(&s->delivered, 1);
-                    r->kq->active--;
-                    rec_done(w, r);
-                }
+        CURLcode cc;
+        for (rec *r; (r = next_done(w, &cc));) {
+            long st = 0;
+            curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &st);
+            transfer_end(w, r);
+            if (r->orphan) {
+                orphan_free(w, r);
+            } else if (cc == CURLE_OK && st >= 200 && st < 300) {
+                atomic_fetch_add(&s->delivered, 1);
+                r->kq->active--;
+                rec_done(w, r);
             }
+        }
     }
     rd_kafka_flush(w->dlq, 5000);
     rd_kafka_poll(w->dlq, 0);
@@ -1543,16 +1549,15 @@ int main(int argc, char **argv)
         return 2;
     }
     char host[256];
-    const char *colon = strrchr(C.listen, ':');
-    if (!colon || (size_t)(colon - C.listen) >= sizeof(host)) {
+    int port;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (parse_hostport(C.listen, host, sizeof host, &port) < 0) {
         fprintf(stderr, "eddy-push: --listen HOST:PORT\n");
         return 2;
     }
-    memcpy(host, C.listen, (size_t)(colon - C.listen));
-    host[colon - C.listen] = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-        fprintf(stderr, "eddy-push: --listen: bad IPv4 address %s\n", host);
+    if (numeric_sockaddr(host, port, &sa, &salen) < 0) {
+        fprintf(stderr, "eddy-push: --listen: bad IP address %s\n", host);
         return 2;
     }
     struct sigaction sig = {.sa_handler = on_signal};
@@ -1561,8 +1566,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                         NULL, on_http, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                         0, NULL, NULL, on_http, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                          MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "eddy-push: cannot listen on %s\n", C.listen);

@@ -88,7 +88,7 @@ int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestam
 /* Offset and timestamp of the record batch with the largest max timestamp, or -1. */
 int plog_max_timestamp(plog *l, int64_t *offset, int64_t *timestamp);
 
-/* ---- scrub (issue 11 item 5) ----
+/* ---- scrub ----
  * Re-verifies the CRC-32C of every batch of the closed segments (never the active one), a
  * slice at a time from a cursor that wraps around. A batch whose CRC does not match (or whose
  * header no longer chains) is quarantined: its offset range is recorded, logged once, and

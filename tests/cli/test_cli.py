@@ -1,6 +1,6 @@
 """test_cli.py — integration test of the `eddy` command-line tool (src/cli) against a real eddyd.
 
-Starts eddyd through tests/integration/harness/eddyd.py and drives every command as a user
+Starts eddyd through tests/harness/eddyd.py and drives every command as a user
 would (subprocess, stdin/stdout, exit status): topics create/list/describe/delete, produce and
 consume with keys and headers (plain, --json, -n, --follow), groups list/describe/lag after a
 partial group consume, trace over hand-made envelopes on two topics plus a decoy and a dead
@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "integration", "harness"))
+                                "..", "harness"))
 from eddyd import Eddyd, Results, wait_until  # noqa: E402
 
 
