@@ -7,6 +7,8 @@
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
 #   make soak       SIGKILL/torn-tail/full-disk soak, SOAK_CYCLES (default 50), one-line verdict
+#   make multibroker-full  the three-broker chaos scenarios at full size (1,000 choreographed +
+#                   1,000 orchestrated orders each; make test runs them with 200 sagas)
 #   make format     clang-format every C file in place (ctest 'format' checks it)
 #   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
 #                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
@@ -17,7 +19,7 @@ CTEST_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build format install asan test test-fast test-asan test-tsan demo demo-check bench bench-quick fuzz soak clean
+.PHONY: all deps build format install asan test test-fast test-asan test-tsan demo demo-check bench bench-quick fuzz soak multibroker-full clean
 
 all: build
 
@@ -54,6 +56,10 @@ SOAK_CYCLES ?= 50
 soak: build
 	@EDDYD=$(BUILD)/src/eddyd/eddyd EDDY_BUILD_DIR=$(BUILD) EDDY_SOAK_CYCLES=$(SOAK_CYCLES) \
 	  EDDY_SOAK_SHIM=$(BUILD)/tests/soak/libeddy_soak_enospc.so $(BUILD)/tests/soak/eddy_soak
+
+multibroker-full: build
+	@cd $(BUILD) && MB_ORDERS=1000 MB_SAGAS=1000 ctest -V -L multibroker \
+	  -R 'multibroker_(calm|leaders|broker-down|coordinator|produce-errors)$$'
 
 # The demo installs only what it runs (EDDY_DEMO_DEPS=1: build tools and libraries, curl,
 # python3; no Node, no PostgreSQL server, no bench peers) and builds only eddyd, eddy and the

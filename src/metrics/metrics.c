@@ -352,8 +352,16 @@ static void metrics_render(metrics_source *src, sb *s)
         s, "eddy_scrub_corrupt_batches_total", "counter",
         "Record batches the scrub found damaged and quarantined (Fetch answers CORRUPT_MESSAGE).");
     sb_printf(s, "eddy_scrub_corrupt_batches_total %" PRIu64 "\n", b->scrub_bad_batches);
+    uint64_t ck_bytes, ck_bad;
+    plog_read_check_stats(&ck_bytes, &ck_bad);
+    family(s, "eddy_read_check_bytes_total", "counter",
+           "Bytes whose CRCs a read checked before serving them (not verified since start).");
+    sb_printf(s, "eddy_read_check_bytes_total %" PRIu64 "\n", ck_bytes);
+    family(s, "eddy_read_check_corrupt_batches_total", "counter",
+           "Record batches a read found damaged and quarantined (Fetch answers CORRUPT_MESSAGE).");
+    sb_printf(s, "eddy_read_check_corrupt_batches_total %" PRIu64 "\n", ck_bad);
     family(s, "eddy_partition_quarantined_offsets", "gauge",
-           "Offsets first..last of a batch the scrub found damaged: Fetch there answers "
+           "Offsets first..last of a batch the scrub or a read found damaged: Fetch there answers "
            "CORRUPT_MESSAGE (value: how many offsets).");
     for (int i = 0; i < topic_count(b); i++) {
         btopic *t = topic_at(b, i);

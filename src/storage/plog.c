@@ -62,6 +62,8 @@ void plog_set_drop_behind(int64_t keep_bytes)
 #define PREALLOC_MIN (64LL << 10)
 #define SCAN_BUF (1 << 20)
 
+static void quar_load(plog *l); /* reads */
+
 /* ------------------------------------------------------------------ test hooks ---- */
 
 static int g_fail_errno;
@@ -244,6 +246,39 @@ seg *pl_seg_new(const char *dir, int64_t base)
     return s;
 }
 
+void pl_seg_verified(seg *s, int64_t lo, int64_t hi)
+{
+    if (hi <= lo) return;
+    /* absorb every range that overlaps or touches [lo, hi) */
+    int32_t j = 0;
+    for (int32_t i = 0; i < s->nvr; i++) {
+        if (s->vr[i].hi < lo || s->vr[i].lo > hi) {
+            s->vr[j++] = s->vr[i];
+            continue;
+        }
+        if (s->vr[i].lo < lo) lo = s->vr[i].lo;
+        if (s->vr[i].hi > hi) hi = s->vr[i].hi;
+    }
+    s->nvr = j;
+    if (s->nvr == SEG_VR_MAX) {
+        int32_t k = 0;
+        for (int32_t i = 1; i < s->nvr; i++)
+            if (s->vr[i].hi - s->vr[i].lo < s->vr[k].hi - s->vr[k].lo) k = i;
+        if (s->vr[k].hi - s->vr[k].lo >= hi - lo) return;
+        s->vr[k] = s->vr[--s->nvr];
+    }
+    s->vr[s->nvr].lo = lo;
+    s->vr[s->nvr].hi = hi;
+    s->nvr++;
+}
+
+static bool seg_is_verified(const seg *s, int64_t lo, int64_t hi)
+{
+    for (int32_t i = 0; i < s->nvr; i++)
+        if (s->vr[i].lo <= lo && hi <= s->vr[i].hi) return true;
+    return false;
+}
+
 static void idx_push(seg *s, int32_t rel, int32_t pos)
 {
     if (s->nidx > 0 && s->idx[s->nidx - 1].rel == rel) return;
@@ -364,7 +399,7 @@ int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size, in
     pl_scanner sc;
     pl_scan_init(&sc, s->fd, file_size, SCAN_BUF);
     *why = NULL;
-    int64_t expect = s->next_off;
+    int64_t expect = s->next_off, from = pos;
     while (pos < file_size) {
         const uint8_t *h = pl_scan_get(&sc, pos, BATCH_LOG_OVERHEAD);
         if (!h) {
@@ -411,6 +446,7 @@ int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size, in
         pos += (int64_t)total;
     }
     pl_scan_free(&sc);
+    pl_seg_verified(s, from, pos); /* every batch CRC-checked */
     return pos;
 }
 
@@ -539,6 +575,7 @@ static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
     pl_seg_write_indexes(s);
     s->synced = s->size;
     s->wb_pos = s->drop_pos = s->size;
+    if (last) pl_seg_verified(s, 0, INT64_MAX); /* scanned whole; appends are checked ones */
     /* roll-by-age reference after a restart: the last write (never later than now) */
     int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     s->created_ms = s->size > 0 ? MIN(mt, now_wall_ms()) : -1;
@@ -643,6 +680,7 @@ static seg *seg_create(plog *l, int64_t base, int *rc)
     }
     free(p);
     s->idx_dirty = true;
+    pl_seg_verified(s, 0, INT64_MAX); /* only batches this process appends (CRC-checked) */
     *rc = 0;
     return s;
 }
@@ -710,6 +748,7 @@ int plog_open(const char *dir, const plog_config *cfg, plog **out)
     l->durable = l->leo;
     l->start = l->segs[0]->base;
     if (lso > l->start) l->start = lso > l->leo ? l->leo : lso;
+    quar_load(l);
     free(bases);
     reg_add(l);
     *out = l;
@@ -1079,14 +1118,11 @@ void plog_quarantine_at(plog *l, int32_t i, int64_t *first, int64_t *last)
     pthread_mutex_unlock(&l->mu);
 }
 
-static void quar_add(plog *l, int64_t first, int64_t last)
+/* Inserts [first, last] unless it overlaps a known range; caller holds mu. */
+static bool quar_insert(plog *l, int64_t first, int64_t last)
 {
-    pthread_mutex_lock(&l->mu);
     int32_t i = quar_find(l, first);
-    if (i < l->nquar && l->quar[i].first <= last) {
-        pthread_mutex_unlock(&l->mu); /* already known */
-        return;
-    }
+    if (i < l->nquar && l->quar[i].first <= last) return false; /* already known */
     if (l->nquar == l->aquar) {
         l->aquar = l->aquar ? 2 * l->aquar : 4;
         l->quar = xrealloc(l->quar, (size_t)l->aquar * sizeof *l->quar);
@@ -1095,7 +1131,74 @@ static void quar_add(plog *l, int64_t first, int64_t last)
     l->quar[i].first = first;
     l->quar[i].last = last;
     l->nquar++;
+    return true;
+}
+
+/* The quarantined ranges persist in <dir>/quarantine, one "first last" line each, rewritten
+ * atomically whenever they change (removed when none are left) and read back by plog_open:
+ * after a restart Fetch answers CORRUPT_MESSAGE there at once and the operator's report still
+ * lists them, before any scrub pass or read has met the damage again. */
+static void quar_save(plog *l)
+{
+    char *p = xasprintf("%s/quarantine", l->dir);
+    wbuf b;
+    wbuf_init(&b, 0);
+    pthread_mutex_lock(&l->mu);
+    for (int32_t i = 0; i < l->nquar; i++) {
+        char t[48];
+        int n =
+            snprintf(t, sizeof t, "%" PRId64 " %" PRId64 "\n", l->quar[i].first, l->quar[i].last);
+        wbuf_put(&b, t, (size_t)n);
+    }
     pthread_mutex_unlock(&l->mu);
+    int rc = 0;
+    if (b.len > 0)
+        rc = write_file_atomic(p, b.data, b.len);
+    else if (unlink(p) < 0 && errno != ENOENT)
+        rc = -errno;
+    if (rc) LOGE("storage", "cannot persist %s: %s", p, strerror(-rc));
+    wbuf_free(&b);
+    free(p);
+}
+
+/* plog_open: the persisted ranges still inside the log (malformed lines are ignored, logged). */
+static void quar_load(plog *l)
+{
+    char *p = xasprintf("%s/quarantine", l->dir);
+    size_t n;
+    char *t = read_file_all(p, &n);
+    if (t) {
+        bool bad = false;
+        for (char *line = t; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl) *nl = 0;
+            long long first, last;
+            char extra;
+            if (sscanf(line, "%lld %lld %c", &first, &last, &extra) != 2 || first < 0 ||
+                last < first)
+                bad = true;
+            else if (last >= l->start && first < l->leo)
+                quar_insert(l, (int64_t)first, (int64_t)last);
+            line = nl ? nl + 1 : NULL;
+        }
+        if (bad) LOGW("storage", "%s: malformed lines ignored", p);
+        if (l->nquar)
+            LOGW("storage",
+                 "%s: %d damaged range(s) stay quarantined (first: offsets %" PRId64 "..%" PRId64
+                 ")",
+                 p, l->nquar, l->quar[0].first, l->quar[0].last);
+        free(t);
+    }
+    free(p);
+}
+
+static bool quar_add(plog *l, int64_t first, int64_t last)
+{
+    pthread_mutex_lock(&l->mu);
+    bool added = quar_insert(l, first, last);
+    pthread_mutex_unlock(&l->mu);
+    if (added) quar_save(l);
+    return added;
 }
 
 int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
@@ -1110,6 +1213,7 @@ int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
         l->nquar -= gone;
     }
     pthread_mutex_unlock(&l->mu);
+    if (gone) quar_save(l);
     if (l->nsegs < 2) {
         st->pass_done = true;
         return 0;
@@ -1157,10 +1261,11 @@ int plog_scrub(plog *l, int64_t budget, plog_scrub_stats *st)
         }
         rc = pread_all(s->fd, buf, (size_t)bi.total_len, pos);
         if (rc) break;
-        if (!batch_crc_ok(buf, (size_t)bi.total_len)) {
+        if (batch_crc_ok(buf, (size_t)bi.total_len)) {
+            pl_seg_verified(s, pos, pos + bi.total_len); /* a read there needs no check */
+        } else {
             int64_t last = bi.base_offset + bi.last_offset_delta;
-            if (!plog_quarantined(l, bi.base_offset)) {
-                quar_add(l, bi.base_offset, last);
+            if (quar_add(l, bi.base_offset, last)) {
                 st->new_bad++;
                 LOGE("storage",
                      "%s.log: scrub: CRC mismatch in the batch at byte %" PRId64
@@ -1297,14 +1402,86 @@ static void cold_read(seg *s, int64_t pos, int64_t len)
     if (end > start) posix_fadvise(s->fd, start, end - start, POSIX_FADV_DONTNEED);
 }
 
-int plog_read(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out)
+static uint64_t g_check_bytes, g_check_bad; /* atomic */
+
+void plog_read_check_stats(uint64_t *bytes, uint64_t *bad)
+{
+    *bytes = __atomic_load_n(&g_check_bytes, __ATOMIC_RELAXED);
+    *bad = __atomic_load_n(&g_check_bad, __ATOMIC_RELAXED);
+}
+
+/* The cold-read check (issue 11 item 5): a slice that nothing verified since start (a segment
+ * older than this process, where the scrub has not been yet) is CRC-checked batch by batch
+ * before it is served; a mismatch quarantines the batch as the scrub does. What was checked is
+ * recorded, so each byte is read for the check once. Returns 0 (verified), 1 (a batch was newly
+ * quarantined: locate again) or -errno. */
+static int check_slice(plog *l, seg *s, int64_t pos, int32_t len)
+{
+    if (seg_is_verified(s, pos, pos + len)) return 0;
+    pl_scanner sc;
+    pl_scan_init(&sc, s->fd, pos + len, SCAN_BUF);
+    int64_t p = pos, end = pos + len;
+    int64_t bad_len = 0;
+    int rc = 0;
+    while (p < end) {
+        const uint8_t *h = pl_scan_get(&sc, p, BATCH_HEADER_SIZE);
+        batch_info bi;
+        if (!h || batch_parse(h, BATCH_HEADER_SIZE, &bi) != BATCH_OK ||
+            bi.total_len < BATCH_HEADER_SIZE || bi.total_len > end - p ||
+            bi.last_offset_delta < 0) {
+            rc = -EIO; /* locate saw these headers chain: the file changed under us */
+            break;
+        }
+        const uint8_t *b = pl_scan_get(&sc, p, (size_t)bi.total_len);
+        if (!b) {
+            rc = -EIO;
+            break;
+        }
+        if (!batch_crc_ok(b, (size_t)bi.total_len)) {
+            int64_t last = bi.base_offset + bi.last_offset_delta;
+            if (!quar_add(l, bi.base_offset, last)) {
+                rc = -EIO;
+                break;
+            }
+            __atomic_add_fetch(&g_check_bad, 1, __ATOMIC_RELAXED);
+            LOGE("storage",
+                 "%s.log: read check: CRC mismatch in the batch at byte %" PRId64
+                 ": offsets %" PRId64 "..%" PRId64 " quarantined",
+                 s->path, p, bi.base_offset, last);
+            rc = 1;
+            bad_len = bi.total_len;
+            break;
+        }
+        p += bi.total_len;
+    }
+    pl_scan_free(&sc);
+    __atomic_add_fetch(&g_check_bytes, (uint64_t)(p - pos + bad_len), __ATOMIC_RELAXED);
+    pl_seg_verified(s, pos, p);
+    return rc;
+}
+
+/* locate + (check) the slice; a batch found damaged is quarantined and the read located again
+ * (it then ends before that batch, or answers -EBADMSG inside it). */
+static int locate_checked(plog *l, int64_t offset, int32_t max_bytes, bool check, seg **s,
+                          int64_t *pos, int32_t *len, int64_t *next)
+{
+    for (;;) {
+        int rc = locate(l, offset, max_bytes, s, pos, len, next);
+        if (rc || !*s || *len == 0 || !check) return rc;
+        rc = check_slice(l, *s, *pos, *len);
+        if (rc <= 0) return rc;
+    }
+}
+
+static int read_slice(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out, bool check)
 {
     out->fd = -1;
     out->file_pos = 0;
     out->len = 0;
     out->next_offset = offset;
     seg *s;
-    int rc = locate(l, offset, max_bytes, &s, &out->file_pos, &out->len, &out->next_offset);
+    int rc = locate_checked(l, offset, max_bytes, check, &s, &out->file_pos, &out->len,
+                            &out->next_offset);
     if (rc || !s || out->len == 0) {
         out->len = 0;
         return rc;
@@ -1318,6 +1495,16 @@ int plog_read(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out)
     return 0;
 }
 
+int plog_read(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out)
+{
+    return read_slice(l, offset, max_bytes, out, true);
+}
+
+int plog_read_headers(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out)
+{
+    return read_slice(l, offset, max_bytes, out, false);
+}
+
 int plog_read_copy(plog *l, int64_t offset, int32_t max_bytes, uint8_t **buf, int32_t *len,
                    int64_t *next_offset)
 {
@@ -1326,7 +1513,7 @@ int plog_read_copy(plog *l, int64_t offset, int32_t max_bytes, uint8_t **buf, in
     seg *s;
     int64_t pos;
     int32_t n;
-    int rc = locate(l, offset, max_bytes, &s, &pos, &n, next_offset);
+    int rc = locate_checked(l, offset, max_bytes, true, &s, &pos, &n, next_offset);
     if (rc || !s || n == 0) return rc;
     uint8_t *b = xmalloc((size_t)n);
     rc = pread_all(s->fd, b, (size_t)n, pos);

@@ -11,6 +11,7 @@
  *     00000000000000000000.index      sparse: {int32 relative offset, int32 file position}
  *     00000000000000000000.timeindex  sparse: {int64 max timestamp so far, int32 rel offset}
  *     log-start-offset                 decimal text, written atomically when it moves
+ *     quarantine                       "first last" lines: damaged batches (scrub, read check)
  */
 #ifndef EDDY_STORAGE_PLOG_H
 #define EDDY_STORAGE_PLOG_H
@@ -73,6 +74,13 @@ int plog_read(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out);
  * *buf is malloc()ed; caller frees. */
 int plog_read_copy(plog *l, int64_t offset, int32_t max_bytes, uint8_t **buf, int32_t *len,
                    int64_t *next_offset);
+/* Both check a slice's batch CRCs first when nothing has verified those bytes since start (a
+ * segment older than this process that the scrub has not reached yet; see "scrub" below):
+ * written-here and already-verified bytes are served as they are. plog_read_headers skips the
+ * check, for readers that look only at batch headers (the producer-state rebuild at start). */
+int plog_read_headers(plog *l, int64_t offset, int32_t max_bytes, plog_slice *out);
+/* Cold-read check totals (any thread): bytes checked, batches found damaged and quarantined. */
+void plog_read_check_stats(uint64_t *bytes, uint64_t *bad);
 
 /* First offset whose batch maxTimestamp >= ts (batch granularity; the caller may refine inside
  * the batch). Returns the batch base offset and that batch's max timestamp, or -1 if none. */
@@ -90,7 +98,10 @@ int plog_max_timestamp(plog *l, int64_t *offset, int64_t *timestamp);
  * header no longer chains) is quarantined: its offset range is recorded, logged once, and
  * plog_read/plog_read_copy answer -EBADMSG for an offset inside it and end a slice before it,
  * so a reader gets a clear error at the damaged offsets and everything else stays readable.
- * Quarantine lives in memory: after a restart the next pass finds the damage again. */
+ * A read of bytes not verified since start does the same check first (plog_read), so damage
+ * is caught on first use even with the scrub off. Quarantined ranges are persisted in
+ * <dir>/quarantine ("first last" lines) and survive a restart; ranges below the log start
+ * offset are dropped. */
 typedef struct plog_scrub_stats {
     int64_t bytes;   /* bytes verified by this call */
     int32_t new_bad; /* batches newly quarantined by this call */

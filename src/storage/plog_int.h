@@ -24,6 +24,7 @@
 
 #define IDX_ENTRY 8
 #define TIDX_ENTRY 12
+#define SEG_VR_MAX 8
 
 typedef struct idx_ent {
     int32_t rel;
@@ -56,7 +57,15 @@ typedef struct seg {
     int64_t drop_pos;  /* drop-behind: pages dropped below this */
     int64_t rd_last;   /* read drop-behind: position of the last cold read that dropped */
     int64_t ra_end;    /* cold reads: read-ahead requested below this */
-    int refs;          /* atomic */
+    /* byte ranges [lo, hi) whose batch CRCs were verified since start (recovery and compaction
+     * scans, the scrub, cold reads; a segment this process writes is [0, INT64_MAX)): a read
+     * inside one is served as is, any other is checked first (loop thread; unordered, at most
+     * SEG_VR_MAX, the smallest forgotten when full: its bytes are only checked again) */
+    struct {
+        int64_t lo, hi;
+    } vr[SEG_VR_MAX];
+    int32_t nvr;
+    int refs; /* atomic */
 } seg;
 
 struct plog {
@@ -106,6 +115,8 @@ void pl_seg_unlink_files(seg *s);
 /* Scans CRC-checked batches from pos, filling indexes; returns where valid data ends. */
 int64_t pl_seg_scan(seg *s, int32_t interval, int64_t pos, int64_t file_size, int64_t next_base,
                     const char **why);
+/* Records [lo, hi) of s as CRC-verified since start (pl_seg_scan does it for what it scanned). */
+void pl_seg_verified(seg *s, int64_t lo, int64_t hi);
 void pl_seg_write_indexes(seg *s);
 void plog_ref(plog *l);
 void plog_unref(plog *l);

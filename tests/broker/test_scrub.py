@@ -10,6 +10,14 @@ not a stall and not OFFSET_OUT_OF_RANGE; Fetch from 0 returns exactly the batche
 Fetch just after it returns the rest, every CRC valid; /metrics counts one corrupt batch and
 scrubbed bytes; kcat reads every offset after the damaged range; `eddy topics scrub-report`
 prints the topic, partition and lost offsets and exits 1.
+
+Then the cold-read check and the persisted quarantine: eddyd is stopped, a byte of a batch in the
+second segment is flipped too, and eddyd starts with the scrub off
+(log.scrub.bytes.per.second=0). Before any read, the first damaged range is still listed (the
+quarantine file kept it). Fetch at the second batch — never verified since start — checks its CRC
+first and answers CORRUPT_MESSAGE there (log line, eddy_read_check_corrupt_batches_total 1, no
+scrubbed bytes); Fetch before it stops just before it, kcat reads everything after it, and
+`eddy topics scrub-report` lists both ranges.
 """
 import os
 import re
@@ -43,10 +51,46 @@ def fetch(port, offset):
     return f["topics"][0][1][0]
 
 
+def flip(path, nth):
+    """Flips a bit in the first record's value of the nth batch (0-based) of a segment file;
+    returns that batch's (first, last) offsets."""
+    data = bytearray(open(path, "rb").read())
+    pos = 0
+    for _ in range(nth):
+        pos += 12 + int.from_bytes(data[pos + 8:pos + 12], "big")
+    base = int.from_bytes(data[pos:pos + 8], "big")
+    lod = int.from_bytes(data[pos + 23:pos + 27], "big")
+    data[pos + 61 + 20] ^= 0x01
+    with open(path, "r+b") as f:
+        f.write(bytes(data))
+    return (base, base + lod)
+
+
 class Suite:
     def __init__(self, b):
         self.b = b
         self.bad = None  # (first, last) offsets of the damaged batch
+        self.bad2 = None  # the second one, found by a cold read
+
+    def metrics_text(self):
+        m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", self.b.log_text())
+        if not m:
+            raise AssertionError("no http listening line")
+        return urllib.request.urlopen("http://127.0.0.1:%s/metrics" % m.group(1),
+                                      timeout=10).read().decode()
+
+    def metric(self, name):
+        return int(re.search(r"^%s (\d+)$" % name, self.metrics_text(), re.M).group(1))
+
+    def report_rows(self):
+        m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", self.b.log_text())
+        eddy = os.path.join(os.environ.get("EDDY_BUILD_DIR", ""), "src", "cli", "eddy")
+        out = subprocess.run([eddy, "topics", "scrub-report", "--http",
+                              "http://127.0.0.1:%s" % m.group(1)],
+                             capture_output=True, timeout=60, text=True)
+        eq(out.returncode, 1, "exit status of eddy topics scrub-report with damage (%s)"
+           % out.stderr)
+        return [x.split() for x in out.stdout.splitlines()[1:]]
 
     def produce_and_damage(self):
         c = kw.Conn(self.b.port)
@@ -64,17 +108,7 @@ class Suite:
         segs = sorted(f for f in os.listdir(d) if f.endswith(".log"))
         if len(segs) < 3:
             raise AssertionError("expected several segments, got %r" % segs)
-        path = os.path.join(d, segs[0])
-        data = bytearray(open(path, "rb").read())
-        pos = 0
-        for _ in range(3):
-            pos += 12 + int.from_bytes(data[pos + 8:pos + 12], "big")
-        base = int.from_bytes(data[pos:pos + 8], "big")
-        lod = int.from_bytes(data[pos + 23:pos + 27], "big")
-        self.bad = (base, base + lod)
-        data[pos + 61 + 20] ^= 0x01  # a bit inside the first record's value
-        with open(path, "r+b") as f:
-            f.write(bytes(data))
+        self.bad = flip(os.path.join(d, segs[0]), 3)
         self.b.start()
         wait_until(lambda: "scrub: CRC mismatch" in self.b.log_text(), 60, "the scrub log line")
         line = [x for x in self.b.log_text().splitlines() if "scrub: CRC mismatch" in x][0]
@@ -132,12 +166,62 @@ class Suite:
         eq(rows, [[TOPIC, "0", str(self.bad[0]), str(self.bad[1]), str(PER)]],
            "eddy topics scrub-report rows")
 
-    def kcat(self):
+    def kcat(self, after=None):
+        after = after or self.bad[1]
         out = subprocess.run(["kcat", "-C", "-b", self.b.bootstrap, "-t", TOPIC, "-p", "0",
-                              "-o", str(self.bad[1] + 1), "-e", "-f", "%o\n"],
+                              "-o", str(after + 1), "-e", "-f", "%o\n"],
                              capture_output=True, timeout=60, text=True)
         offs = [int(x) for x in out.stdout.split()]
-        eq(offs, list(range(self.bad[1] + 1, NB * PER)), "kcat offsets after the damage")
+        eq(offs, list(range(after + 1, NB * PER)), "kcat offsets after the damage")
+
+    def restart_cold(self):
+        self.b.stop()
+        d = os.path.join(self.b.data, TOPIC + "-0")
+        eq(open(os.path.join(d, "quarantine")).read(), "%d %d\n" % self.bad,
+           "the persisted quarantine file")
+        segs = sorted(f for f in os.listdir(d) if f.endswith(".log"))
+        self.bad2 = flip(os.path.join(d, segs[1]), 1)
+        self.b.sets = [x for x in self.b.sets if not x.startswith("log.scrub")]
+        self.b.sets.append("log.scrub.bytes.per.second=0")
+        self.b.start()
+        # before any read: the first range is known again (persisted), the second is not yet
+        eq(self.report_rows(), [[TOPIC, "0", str(self.bad[0]), str(self.bad[1]), str(PER)]],
+           "scrub-report right after the restart")
+        eq(self.metric("eddy_read_check_corrupt_batches_total"), 0, "read-check count at start")
+
+    def cold_fetch_inside(self):
+        p = fetch(self.b.port, self.bad2[0] + 1)
+        eq(p["error"], 2, "Fetch at damaged offset %d (a cold read)" % (self.bad2[0] + 1))
+        line = [x for x in self.b.log_text().splitlines() if "read check: CRC mismatch" in x]
+        if not line or ("offsets %d..%d quarantined" % self.bad2) not in line[0]:
+            raise AssertionError("no read-check log line naming %d..%d: %s" % (self.bad2 + (line,)))
+        p = fetch(self.b.port, self.bad2[1])
+        eq(p["error"], 2, "Fetch at damaged offset %d" % self.bad2[1])
+        p = fetch(self.b.port, self.bad[0])
+        eq(p["error"], 2, "Fetch inside the persisted range at %d" % self.bad[0])
+
+    def cold_fetch_before(self):
+        off, got = self.bad[1] + 1, []
+        while off < self.bad2[0]:
+            p = fetch(self.b.port, off)
+            eq(p["error"], 0, "Fetch at %d" % off)
+            bs = kw.parse_batches(p["records"])
+            if not bs:
+                raise AssertionError("no data at %d" % off)
+            eq(all(b["crc_ok"] for b in bs), True, "CRCs of the batches served")
+            got += [r[0] for b in bs for r in b["records"] if r[0] >= off]
+            off = got[-1] + 1
+        eq(got, list(range(self.bad[1] + 1, self.bad2[0])), "offsets between the two ranges")
+
+    def cold_metrics_report(self):
+        eq(self.metric("eddy_read_check_corrupt_batches_total"), 1,
+           "eddy_read_check_corrupt_batches_total")
+        eq(self.metric("eddy_scrub_bytes_total"), 0, "eddy_scrub_bytes_total (scrub off)")
+        if self.metric("eddy_read_check_bytes_total") < 1000:
+            raise AssertionError("eddy_read_check_bytes_total below one batch")
+        eq(self.report_rows(), [[TOPIC, "0", str(self.bad[0]), str(self.bad[1]), str(PER)],
+                                [TOPIC, "0", str(self.bad2[0]), str(self.bad2[1]), str(PER)]],
+           "eddy topics scrub-report rows after the cold read")
 
 
 def main():
@@ -155,6 +239,16 @@ def main():
             ("/metrics: scrubbed bytes and one corrupt batch", s.metrics),
             ("kcat reads everything after the damaged range", s.kcat),
             ("eddy topics scrub-report names the lost offsets (exit 1)", s.cli),
+            ("restart, scrub off, a second flipped byte: the first range still quarantined",
+             s.restart_cold),
+        ]:
+            r.run(name, fn)
+    if s.bad2:
+        for name, fn in [
+            ("cold read at the second damaged batch: checked, CORRUPT_MESSAGE", s.cold_fetch_inside),
+            ("Fetch between the two ranges: everything, CRCs valid", s.cold_fetch_before),
+            ("metrics and scrub-report name both ranges", s.cold_metrics_report),
+            ("kcat reads everything after the second range", lambda: s.kcat(s.bad2[1])),
         ]:
             r.run(name, fn)
     b.stop()

@@ -1,14 +1,22 @@
 """cluster.py — the reference system on a three-broker Kafka-protocol cluster (tests/multibroker):
 eddy-mockd --brokers 3 (librdkafka's mock cluster: replication factor 3, leaders that move,
 brokers that go down, coordinators that move, injected request errors) driven through its stdin
-control channel, the four services as real processes (SQLite, or PostgreSQL with
-E2E_STORE=postgres), and the audit every scenario ends with: final states, effects applied once,
-no outbox row published without its event in the log, DLQ only for poison."""
+control channel, the four services of the choreographed flow and the two of the orchestrated
+one (order-orchestrator, accounts; inventory takes part in both) as real processes (SQLite, or
+PostgreSQL with E2E_STORE=postgres), and the audits every scenario ends with: final states (every
+saga completed or compensated), effects applied once (inbox; debits, credits and reservations
+counted), no outbox row published without its event in the log, DLQ only for poison."""
 import collections, json, os, queue, re, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../e2e"))
 from harness import System, PATHS, SERVICES, PG, BUILD, TOPICS, settled, wait_for, fail  # noqa
 
-GROUPS = SERVICES  # group.id = service name
+# The orchestrated flow (docs/sagas.md): its two services and the topics its commands, replies
+# and account events travel on.
+ORCH = ["order-orchestrator", "accounts"]
+ORCH_TOPICS = ["account.commands", "account.events", "inventory.commands",
+               "order-orchestrator.replies"]
+ALL_TOPICS = TOPICS + ORCH_TOPICS
+GROUPS = SERVICES + ORCH  # group.id = service name
 # Topics are created up front with replication factor 3 (as on a real cluster, by the operator):
 # the mock has no CreateTopics, and a topic appearing mid-test would cause a rebalance.
 os.environ["EDDY_TOPIC_CREATE"] = "0"
@@ -32,7 +40,7 @@ class Cluster(System):
         self.broker = subprocess.Popen(
             [os.path.join(BUILD, "src/sdk/eddy-mockd"), "--brokers", str(self.nbrokers),
              "--groups", ",".join(GROUPS),
-             "--topics", ",".join("%s:3,%s.dlq:3" % (t, t) for t in TOPICS)],
+             "--topics", ",".join("%s:3,%s.dlq:3" % (t, t) for t in ALL_TOPICS)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
             start_new_session=True)
 
@@ -161,8 +169,10 @@ CONSUMES = {"payment": [("order.events", "order.created"),
                       ("notification.events", "notification.sent")]}
 
 
-def audit(c, orders, poison=0):
-    """The end-of-scenario audit. Fails the test on any violation; returns a summary dict."""
+def audit(c, orders, poison=0, sagas=()):
+    """The end-of-scenario audit of the choreographed flow (and of what it shares with the
+    orchestrated one when `sagas` ran beside it: the outboxes, inventory's stock, the DLQs).
+    Fails the test on any violation; returns a summary dict."""
     by_id = {o[0]: o for o in orders}
     counts = collections.Counter(o[2] for o in orders)
     # 1. every order ends in the state its path predicts, with its correlation id
@@ -180,6 +190,8 @@ def audit(c, orders, poison=0):
         return evs if all(set(CHAIN[o[2]]) <= have[o[0]] for o in orders) else None
     evs = wait_for(log_complete, "complete event chains in the log", 120, 1)
     log_ids = collections.Counter()
+    # inventory's outbox also holds its saga replies (order-orchestrator.replies)
+    orch_ids = {e["event"]["eventId"] for e in (c.events(ORCH_TOPICS) if sagas else [])}
     for e in evs:
         ev = e["event"]
         log_ids[ev["eventId"]] += 1
@@ -193,7 +205,7 @@ def audit(c, orders, poison=0):
         unpublished = [r for r in rows if r[1] in ("None", "")]
         if unpublished:
             fail("%s: %d outbox rows never published" % (svc, len(unpublished)))
-        missing = [r[0] for r in rows if r[0] not in log_ids]
+        missing = [r[0] for r in rows if r[0] not in log_ids and r[0] not in orch_ids]
         if missing:
             fail("%s: %d outbox rows marked published but absent from the log, e.g. %s" % (
                 svc, len(missing), missing[:3]))
@@ -215,9 +227,10 @@ def audit(c, orders, poison=0):
     if int(refunds[0][0]) != counts["out_of_stock"]:
         fail("refunds %s, expected %d" % (refunds, counts["out_of_stock"]))
     reserved = c.query("inventory", "SELECT reserved FROM stock WHERE sku = 'SKU-BOOK'")
-    if int(reserved[0][0]) != counts["happy"]:
-        fail("SKU-BOOK reserved %s, expected %d (a reservation applied twice or lost)" % (
-            reserved, counts["happy"]))
+    orch_happy = sum(1 for x in sagas if x.path == "happy")
+    if int(reserved[0][0]) != counts["happy"] + orch_happy:
+        fail("SKU-BOOK reserved %s, expected %d + %d orchestrated (a reservation applied twice "
+             "or lost)" % (reserved, counts["happy"], orch_happy))
     mails = c.query("notification", "SELECT order_id, kind, COUNT(*) FROM mail GROUP BY order_id, kind")
     if any(int(m[2]) != 1 for m in mails) or len(mails) != counts["happy"] + counts["declined"]:
         fail("notifications: %d (expected %d), duplicates %s" % (
@@ -228,9 +241,167 @@ def audit(c, orders, poison=0):
         if oid in by_id and int(n) != want_hist[by_id[oid][2]]:
             fail("order %s history has %s events, expected %d" % (oid, n, want_hist[by_id[oid][2]]))
     # 5. DLQ: only the poison we produced, nothing for transient cluster errors
-    dlq = c.events([t + ".dlq" for t in TOPICS], raw=True)
+    dlq = c.events([t + ".dlq" for t in (ALL_TOPICS if sagas else TOPICS)], raw=True)
     reasons = collections.Counter(json.loads(m["value"]).get("reason") for m in dlq)
     if sum(reasons.values()) != poison or (poison and reasons["poison"] != poison):
         fail("DLQ holds %s, expected %d poison" % (dict(reasons), poison))
     return {"orders": dict(counts), "log_events": sum(log_ids.values()),
             "redelivered_in_log": redelivered, "dlq": dict(reasons)}
+
+
+# ---- the orchestrated flow ------------------------------------------------------------------
+# Paths of services/order-orchestrator: (customer kind, sku, (status, refunded), saga state).
+SAGA_PATHS = {"happy": ("rich", "SKU-BOOK", ("completed", False), "completed"),
+              "declined": ("poor", "SKU-BOOK", ("payment_failed", False), "compensated"),
+              "out_of_stock": ("rich", "SKU-RARE", ("cancelled", True), "compensated")}
+SAGA_CUSTOMERS = 6  # of each kind
+RICH = 10 ** 12
+# Transient cluster trouble must not change a saga's path: a step that times out is resent with
+# the same idempotency key, and only when every attempt timed out is it compensated. A 20 s
+# outage stays well inside 10 s x 6 attempts.
+SAGA_ENV = {"EDDY_SAGA_STEP_TIMEOUT_MS": "10000", "EDDY_SAGA_STEP_ATTEMPTS": "6",
+            "EDDY_SAGA_TIMER_MS": "100"}
+Saga = collections.namedtuple("Saga", "oid corr path cust total")
+
+
+def start_orchestration(c):
+    """Starts accounts and the orchestrator; opens the rich and the poor accounts. Returns the
+    SKU-BOOK stock before any order."""
+    c.start_service("accounts")
+    c.start_service("order-orchestrator", SAGA_ENV)
+    for k in range(SAGA_CUSTOMERS):
+        for who, bal in (("rich", RICH), ("poor", 0)):
+            st, b = c.http("accounts", "POST", "/accounts",
+                           {"customerId": "%s-%d" % (who, k), "initialBalanceCents": bal})
+            if st != 201:
+                fail("account %s-%d: %s %s" % (who, k, st, b))
+
+
+def wait_assigned(c, names):
+    """Until each service's consumer has joined its group (first assignment logged): the chaos
+    is meant for a running system, not for a group's first join."""
+    def joined():
+        return all("rebalance: assigned" in open(os.path.join(c.tmp, n + ".log"),
+                                                 errors="replace").read() for n in names)
+    wait_for(joined, "every group's first assignment", 120, 0.2)
+
+
+def place_sagas(c, n, rate, threads=2):
+    """POST /orders to the orchestrator: n orders at about `rate`/s, 60% happy, 20% declined
+    (poor account), 20% out of stock. Returns [Saga]."""
+    out = [None] * n
+    errors = []
+    start = time.time()
+
+    def worker(k):
+        try:
+            for i in range(k, n, threads):
+                ahead = start + i / rate - time.time()
+                if ahead > 0:
+                    time.sleep(ahead)
+                path = "happy" if i % 5 < 3 else ("declined" if i % 5 == 3 else "out_of_stock")
+                who, sku, _, _ = SAGA_PATHS[path]
+                cust = "%s-%d" % (who, i % SAGA_CUSTOMERS)
+                st, b = c.http("order-orchestrator", "POST", "/orders",
+                               {"customerId": cust,
+                                "items": [{"sku": sku, "quantity": 1, "price": 1 + i % 9}]})
+                if st != 201:
+                    fail("orchestrator POST /orders: %s %s" % (st, b))
+                out[i] = Saga(b["orderId"], b["correlationId"], path, cust, b["totalCents"])
+        except SystemExit as e:
+            errors.append(e)
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        fail("placing orchestrated orders failed")
+    return out
+
+
+def wait_sagas(c, sagas, timeout=600):
+    want = {x.oid: SAGA_PATHS[x.path][2][0] for x in sagas}
+
+    def all_ended():
+        st, lst = c.http("order-orchestrator", "GET", "/orders")
+        if st != 200:
+            return False
+        have = {o["orderId"]: o["status"] for o in lst}
+        return all(have.get(oid) == s for oid, s in want.items())
+    wait_for(all_ended, "%d orchestrated orders to end" % len(sagas), timeout, 0.5)
+
+
+def audit_sagas(c, sagas):
+    """The orchestrated flow's audit: every saga completed or compensated as its path predicts,
+    none stuck; every debit and credit once per saga (the accounts' event streams), balances
+    exact; one reservation per completed saga; commands and replies each in their consumer's
+    inbox once; the orchestrator's and accounts' outboxes drained, nothing marked published that
+    is not in the log. (The shared stock and DLQs are checked by audit().)"""
+    by_id = {x.oid: x for x in sagas}
+    for x in sagas:
+        st, o = c.http("order-orchestrator", "GET", "/orders/" + x.oid)
+        _, _, expect, state = SAGA_PATHS[x.path]
+        if st != 200 or (o["status"], bool(o["refunded"])) != expect or \
+                o["correlationId"] != x.corr or (o.get("saga") or {}).get("state") != state:
+            fail("orchestrated order %s (%s): %s" % (x.oid, x.path,
+                                                     {k: o.get(k) for k in ("status", "refunded", "saga")}
+                                                     if isinstance(o, dict) else o))
+    st, stuck = c.http("order-orchestrator", "GET", "/sagas/stuck")
+    if st != 200 or stuck:
+        fail("stuck sagas: %s" % (stuck[:3] if isinstance(stuck, list) else stuck))
+    # effects once: the accounts' streams
+    refs = collections.Counter()
+    for k in range(SAGA_CUSTOMERS):
+        for who, bal in (("rich", RICH), ("poor", 0)):
+            cust = "%s-%d" % (who, k)
+            st, h = c.http("accounts", "GET", "/accounts/%s/history" % cust)
+            if st != 200:
+                fail("history of %s: %s" % (cust, h))
+            for e in h["events"]:
+                if e["type"] in ("account.debited", "account.credited"):
+                    refs[(e["type"], e["data"]["reference"])] += 1
+            spent = sum(x.total for x in sagas if x.cust == cust and x.path == "happy")
+            if h["balanceCents"] != bal - spent:
+                fail("%s: balance %d, expected %d" % (cust, h["balanceCents"], bal - spent))
+    for x in sagas:
+        d = refs.pop(("account.debited", "%s:payment:do" % x.oid), 0)
+        cr = refs.pop(("account.credited", "%s:payment:undo" % x.oid), 0)
+        want = {"happy": (1, 0), "declined": (0, 0), "out_of_stock": (1, 1)}[x.path]
+        if (d, cr) != want:
+            fail("saga %s (%s): %d debits, %d credits, expected %s" % (x.oid, x.path, d, cr, want))
+    if refs:
+        fail("account events of no saga: %s" % dict(list(refs.items())[:5]))
+    res = collections.Counter(r[0] for r in c.query("inventory", "SELECT order_id FROM reservations")
+                              if r[0] in by_id)
+    happy = {x.oid for x in sagas if x.path == "happy"}
+    if set(res) != happy or any(v != 1 for v in res.values()):
+        fail("reservations of orchestrated orders: %d for %d completed sagas" % (
+            sum(res.values()), len(happy)))
+    # the log: commands and replies, each consumed once (inbox)
+    evs = c.events(ORCH_TOPICS)
+    log_ids = collections.Counter(e["event"]["eventId"] for e in evs)
+    consumers = {"accounts": ["account.commands"], "inventory": ["inventory.commands"],
+                 "order-orchestrator": ["order-orchestrator.replies"]}
+    summary = {"commands": 0, "replies": 0}
+    for svc, topics in consumers.items():
+        want = {e["event"]["eventId"] for e in evs if e["topic"] in topics}
+        got = collections.Counter(r[0] for r in c.query(svc, "SELECT event_id FROM eddy_inbox"))
+        if any(n > 1 for n in got.values()):
+            fail("%s: an event twice in the inbox" % svc)
+        if not want <= set(got):
+            fail("%s: %d commands/replies in the log but not in the inbox" % (svc, len(want - set(got))))
+        summary["replies" if svc == "order-orchestrator" else "commands"] += len(want)
+    for svc in ORCH:
+        rows = c.query(svc, "SELECT event_id, published_at FROM eddy_outbox")
+        if [r for r in rows if r[1] in ("None", "")]:
+            fail("%s: outbox rows never published" % svc)
+        missing = [r[0] for r in rows if r[0] not in log_ids]
+        if missing:
+            fail("%s: %d outbox rows marked published but absent from the log, e.g. %s" % (
+                svc, len(missing), missing[:3]))
+    summary["sagas"] = dict(collections.Counter(x.path for x in sagas))
+    summary["redelivered_in_log"] = sum(n - 1 for n in log_ids.values())
+    summary["commands_resent"] = int(c.metric("order-orchestrator", "eddy_saga_commands_resent_total"))
+    summary["replies_ignored"] = int(c.metric("order-orchestrator", "eddy_saga_replies_ignored_total"))
+    return summary

@@ -14,7 +14,8 @@ topics = {t["topic"]: t["partitions"] for t in st["topics"]}
 if len(topics["order.events"]) != 3 or any(p["replicas"] != [1, 2, 3]
                                            for p in topics["order.events"]):
     fail("order.events: %s" % topics.get("order.events"))
-if set(st["groups"]) != {"order", "payment", "inventory", "notification"}:
+if set(st["groups"]) != {"order", "payment", "inventory", "notification", "order-orchestrator",
+                         "accounts"}:
     fail("groups: %s" % st["groups"])
 
 # bad input: one clear error line each, the process goes on
