@@ -9,11 +9,12 @@
  *   19   CreateTopics             0–7
  *   20   DeleteTopics             0–6
  *   21   DeleteRecords            0–2
- *   22   InitProducerId           0–5
  *   32   DescribeConfigs          0–4
  *   33   AlterConfigs             0–2
  *   37   CreatePartitions         0–3
  *   44   IncrementalAlterConfigs  0–1
+ * (InitProducerId's row is the transaction coordinator's, src/txn; it calls
+ * h_init_producer_id for requests without a transactional id.)
  */
 #include "broker/core.h"
 
@@ -26,7 +27,6 @@ const bhandler_table broker_core_handlers = {
     [API_CreateTopics] = {0, 7, 0, h_create_topics},
     [API_DeleteTopics] = {0, 6, 0, h_delete_topics},
     [API_DeleteRecords] = {0, 2, 0, h_delete_records},
-    [API_InitProducerId] = {0, 5, 0, h_init_producer_id},
     [API_DescribeConfigs] = {0, 4, 0, h_describe_configs},
     [API_AlterConfigs] = {0, 2, 0, h_alter_configs},
     [API_CreatePartitions] = {0, 3, 0, h_create_partitions},
