@@ -141,7 +141,8 @@ int part_write_marker(broker *b, bpart *p, int64_t pid, int16_t epoch, bool comm
                       int32_t coordinator_epoch, int64_t *offset)
 {
     size_t len;
-    uint8_t *batch = batch_build_control(pid, epoch, commit, coordinator_epoch, now_wall_ms(), &len);
+    uint8_t *batch =
+        batch_build_control(pid, epoch, commit, coordinator_epoch, now_wall_ms(), &len);
     int64_t base = -1;
     int rc = part_append(b, p, batch, len, &base);
     free(batch);

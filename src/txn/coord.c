@@ -38,9 +38,9 @@
 #include "storage/batch.h"
 #include "txn/txn_int.h"
 
-static const char *const state_names[] = {"Empty",          "Ongoing",       "PrepareCommit",
-                                          "PrepareAbort",   "CompleteCommit", "CompleteAbort",
-                                          "Dead",           "PrepareEpochFence"};
+static const char *const state_names[] = {"Empty",        "Ongoing",          "PrepareCommit",
+                                          "PrepareAbort", "CompleteCommit",   "CompleteAbort",
+                                          "Dead",         "PrepareEpochFence"};
 
 const char *txn_state_name(int s)
 {
@@ -368,8 +368,8 @@ static void finish(txn_coord *tc, txn *t)
     for (int i = 0; i < t->nwaits; i++) free(t->waits[i].topic);
     t->nwaits = 0;
     int64_t need = txn_persist(tc, t);
-    LOGD("txn", "%s: %s (producer %" PRId64 " epoch %d)", t->id,
-         commit ? "committed" : "aborted", t->pid, t->epoch);
+    LOGD("txn", "%s: %s (producer %" PRId64 " epoch %d)", t->id, commit ? "committed" : "aborted",
+         t->pid, t->epoch);
     breq *r = t->reply;
     t->reply = NULL;
     if (!r) return;

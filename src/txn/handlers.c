@@ -117,7 +117,8 @@ static void h_init_pid(broker *b, breq *r)
     if (!err && (timeout <= 0 || timeout > b->cfg.transaction_max_timeout_ms))
         err = KERR_INVALID_TRANSACTION_TIMEOUT;
     txn *t = err ? NULL : tc_find(tc, (const char *)tid.p, (size_t)tid.len);
-    if (!err && t && (t->completing || t->state == TS_PREPARE_COMMIT || t->state == TS_PREPARE_ABORT))
+    if (!err && t &&
+        (t->completing || t->state == TS_PREPARE_COMMIT || t->state == TS_PREPARE_ABORT))
         err = KERR_CONCURRENT_TRANSACTIONS;
     if (!err && rpid >= 0) {
         /* KIP-360: a producer that knows its id and epoch asks for the next epoch; it must be
@@ -194,10 +195,10 @@ static void h_add_partitions(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     k_set_int(resp, AddPartitionsToTxnResponse_ThrottleTimeMs, 0);
     txn *t;
-    int err = lookup(tc, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId),
-                     k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerId),
-                     (int16_t)k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerEpoch), v, 2,
-                     &t);
+    int err =
+        lookup(tc, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId),
+               k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerId),
+               (int16_t)k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerEpoch), v, 2, &t);
     int32_t nt = k_count(q, AddPartitionsToTxnRequest_V3AndBelowTopics);
     if (nt < 0) nt = 0;
     /* first pass: any unknown partition fails the whole request (the others: not attempted) */
@@ -286,8 +287,9 @@ static void h_end_txn(broker *b, breq *r)
     k_set_int(resp, EndTxnResponse_ThrottleTimeMs, 0);
     bool commit = k_int(q, EndTxnRequest_Committed) != 0;
     txn *t;
-    int err = lookup(tc, k_str(q, EndTxnRequest_TransactionalId), k_int(q, EndTxnRequest_ProducerId),
-                     (int16_t)k_int(q, EndTxnRequest_ProducerEpoch), v, 2, &t);
+    int err =
+        lookup(tc, k_str(q, EndTxnRequest_TransactionalId), k_int(q, EndTxnRequest_ProducerId),
+               (int16_t)k_int(q, EndTxnRequest_ProducerEpoch), v, 2, &t);
     if (!err) {
         if (t->state == TS_ONGOING) {
             k_set_int(resp, EndTxnResponse_ErrorCode, 0);
@@ -296,7 +298,8 @@ static void h_end_txn(broker *b, breq *r)
             txn_complete(tc, t, commit, true);
             return;
         }
-        if ((t->state == TS_COMPLETE_COMMIT && commit) || (t->state == TS_COMPLETE_ABORT && !commit))
+        if ((t->state == TS_COMPLETE_COMMIT && commit) ||
+            (t->state == TS_COMPLETE_ABORT && !commit))
             err = 0; /* a retry of the EndTxn that completed it */
         else
             err = KERR_INVALID_TXN_STATE; /* nothing open (Empty), or the other outcome */
@@ -320,9 +323,7 @@ static void h_describe_transactions(broker *b, breq *r)
         kmsg *s = k_item(resp, DescribeTransactionsResponse_TransactionStates, i);
         set_kstr(s, DescribeTransactionsResponse_TransactionState_TransactionalId, id);
         txn *t = tc && id.len > 0 ? tc_find(tc, (const char *)id.p, (size_t)id.len) : NULL;
-        int err = !tc ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : !t ? KERR_TRANSACTIONAL_ID_NOT_FOUND
-                       : 0;
+        int err = !tc ? KERR_COORDINATOR_NOT_AVAILABLE : !t ? KERR_TRANSACTIONAL_ID_NOT_FOUND : 0;
         k_set_int(s, DescribeTransactionsResponse_TransactionState_ErrorCode, err);
         k_set_str(s, DescribeTransactionsResponse_TransactionState_TransactionState,
                   t ? txn_state_name(t->state) : "");
@@ -337,14 +338,16 @@ static void h_describe_transactions(broker *b, breq *r)
         int nt = 0;
         for (int a = 0; t && a < t->nparts; a++) {
             bool seen = false;
-            for (int c = 0; c < a && !seen; c++) seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
+            for (int c = 0; c < a && !seen; c++)
+                seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
             nt += !seen;
         }
         k_new_items(s, DescribeTransactionsResponse_TransactionState_Topics, nt);
         int k = 0;
         for (int a = 0; t && a < t->nparts; a++) {
             bool seen = false;
-            for (int c = 0; c < a && !seen; c++) seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
+            for (int c = 0; c < a && !seen; c++)
+                seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
             if (seen) continue;
             kmsg *td = k_item(s, DescribeTransactionsResponse_TransactionState_Topics, k++);
             k_set_str(td, TopicData_Topic, t->parts[a].topic);
