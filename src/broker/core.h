@@ -96,6 +96,8 @@ typedef struct ptxn_aborted {
 } ptxn_aborted;
 /* A transactional batch of bi was appended at base: opens the producer's transaction here. */
 void ptxn_on_append(bpart *p, const batch_info *bi, int64_t base);
+/* A marker of pid was appended at offset: its open transaction on p ends. */
+void ptxn_on_marker(bpart *p, int64_t pid, bool commit, int64_t offset);
 /* Rebuilds open transactions and the aborted index from the whole log (start-up). */
 void ptxn_rebuild(bpart *p);
 void ptxn_free(bpart *p);

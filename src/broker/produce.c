@@ -26,6 +26,23 @@ char *core_kdup(breq *r, kstr s)
     return d;
 }
 
+/* An end-transaction marker from the transaction coordinator (src/txn). */
+int part_write_marker(broker *b, bpart *p, int64_t pid, int16_t epoch, bool commit,
+                      int32_t coordinator_epoch, int64_t *offset)
+{
+    size_t len;
+    uint8_t *batch =
+        batch_build_control(pid, epoch, commit, coordinator_epoch, now_wall_ms(), &len);
+    int64_t base = -1;
+    int rc = part_append(b, p, batch, len, &base);
+    free(batch);
+    if (rc) return rc;
+    ptxn_on_marker(p, pid, commit, base);
+    producers_fence(p, pid, epoch);
+    if (offset) *offset = base;
+    return 0;
+}
+
 /* A parked acks=all produce: partitions (by name, so a topic deleted meanwhile is harmless)
  * and the end offset each must reach on disk. */
 typedef struct pwait {

@@ -5,7 +5,8 @@
  * (control batches) the transaction coordinator writes.
  *
  * Sits in broker/ beside producers.c: Produce calls ptxn_on_append for every transactional
- * batch it appends, the coordinator (src/txn) calls part_write_marker. Nothing here is
+ * batch it appends, and ptxn_on_marker for the markers the coordinator (src/txn) writes with
+ * part_write_marker (produce.c). Nothing here is
  * persisted apart from the log itself: at start-up ptxn_rebuild reads the batch headers of the
  * whole partition (and the key of every control batch) and replays them, so the index is always
  * exactly what the log says. A partition that never saw a transactional batch keeps no state.
@@ -76,7 +77,7 @@ void ptxn_on_append(bpart *p, const batch_info *bi, int64_t base)
 
 /* A marker of pid at `offset`: the producer's open transaction here ends (an abort is added
  * to the index). A marker for a producer with nothing open is recorded nowhere. */
-static void on_marker(bpart *p, int64_t pid, bool commit, int64_t offset)
+void ptxn_on_marker(bpart *p, int64_t pid, bool commit, int64_t offset)
 {
     ptxn *t = state(p, false);
     topen *o = find_open(t, pid);
@@ -93,7 +94,7 @@ static void on_marker(bpart *p, int64_t pid, bool commit, int64_t offset)
 
 int64_t part_lso(const bpart *p)
 {
-    int64_t lso = part_hwm(p);
+    int64_t lso = plog_end_offset(p->log);
     const ptxn *t = p->txn;
     for (int i = 0; t && i < t->nopen; i++)
         if (t->open[i].first < lso) lso = t->open[i].first;
@@ -137,22 +138,6 @@ int ptxn_aborted_between(const bpart *p, int64_t from, int64_t upto, ptxn_aborte
     return n;
 }
 
-int part_write_marker(broker *b, bpart *p, int64_t pid, int16_t epoch, bool commit,
-                      int32_t coordinator_epoch, int64_t *offset)
-{
-    size_t len;
-    uint8_t *batch =
-        batch_build_control(pid, epoch, commit, coordinator_epoch, now_wall_ms(), &len);
-    int64_t base = -1;
-    int rc = part_append(b, p, batch, len, &base);
-    free(batch);
-    if (rc) return rc;
-    on_marker(p, pid, commit, base);
-    producers_fence(p, pid, epoch);
-    if (offset) *offset = base;
-    return 0;
-}
-
 void ptxn_trim(bpart *p)
 {
     ptxn *t = p->txn;
@@ -190,7 +175,7 @@ void ptxn_rebuild(bpart *p)
                     pread(s.fd, cb, (size_t)bi.total_len, pos) == (ssize_t)bi.total_len)
                     type = batch_control_type(cb, (size_t)bi.total_len);
                 if (type >= 0) {
-                    on_marker(p, bi.producer_id, type == 1, bi.base_offset);
+                    ptxn_on_marker(p, bi.producer_id, type == 1, bi.base_offset);
                     producers_fence(p, bi.producer_id, bi.producer_epoch);
                     ntx++;
                 }

@@ -381,6 +381,20 @@ static void finish(txn_coord *tc, txn *t)
     txn_reply_when_durable(tc, r, need);
 }
 
+void txn_answer_init_pid(txn_coord *tc, txn *t, breq *r)
+{
+    /* the open transaction was aborted (with the fencing epoch): the new producer starts at it */
+    t->state = TS_EMPTY;
+    t->timeout_ms = t->reply_timeout_ms;
+    t->start_ms = 0;
+    int64_t need = txn_persist(tc, t);
+    int err = need < 0 ? KERR_KAFKA_STORAGE_ERROR : 0;
+    k_set_int(r->resp, InitProducerIdResponse_ErrorCode, err);
+    k_set_int(r->resp, InitProducerIdResponse_ProducerId, err ? -1 : t->pid);
+    k_set_int(r->resp, InitProducerIdResponse_ProducerEpoch, err ? -1 : t->epoch);
+    txn_reply_when_durable(tc, r, need);
+}
+
 void txn_on_flush(broker *b)
 {
     txn_coord *tc = b->txns;

@@ -86,17 +86,6 @@ static int bump(txn_coord *tc, txn *t)
     return 0;
 }
 
-void txn_answer_init_pid(txn_coord *tc, txn *t, breq *r)
-{
-    /* the open transaction was aborted (with the fencing epoch): the new producer starts at it */
-    t->state = TS_EMPTY;
-    t->timeout_ms = t->reply_timeout_ms;
-    t->start_ms = 0;
-    int64_t need = txn_persist(tc, t);
-    init_pid_answer(r, need < 0 ? KERR_KAFKA_STORAGE_ERROR : 0, t->pid, t->epoch);
-    txn_reply_when_durable(tc, r, need);
-}
-
 static void h_init_pid(broker *b, breq *r)
 {
     txn_coord *tc = tc_of(b);

@@ -103,7 +103,7 @@ void txn_reply_when_durable(txn_coord *tc, breq *r, int64_t need);
 /* Starts the two-phase completion (commit or abort) of t's transaction. */
 void txn_complete(txn_coord *tc, txn *t, bool commit, bool write_prepare);
 void txn_check_complete(txn_coord *tc, txn *t);
-/* handlers.c: answers an InitProducerId parked behind the abort of t's open transaction. */
+/* Answers an InitProducerId parked behind the abort of t's open transaction. */
 void txn_answer_init_pid(txn_coord *tc, txn *t, breq *r);
 void txn_crash_point(const char *where);
 

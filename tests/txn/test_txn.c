@@ -338,8 +338,9 @@ static void scenario_ctp(void)
     rd_kafka_topic_partition_list_add(want, "ctp-in", 1);
     CHECK(rd_kafka_committed(cons, want, 10000) == 0, "committed()");
     for (int i = 0; i < want->cnt; i++)
-        CHECK(want->elems[i].offset == CTP_N / 2, "group offset of ctp-in[%d] = %" PRId64
-              ", want %d", want->elems[i].partition, want->elems[i].offset, CTP_N / 2);
+        CHECK(want->elems[i].offset == CTP_N / 2,
+              "group offset of ctp-in[%d] = %" PRId64 ", want %d", want->elems[i].partition,
+              want->elems[i].offset, CTP_N / 2);
     rd_kafka_topic_partition_list_destroy(want);
     rd_kafka_consumer_close(cons);
     rd_kafka_destroy(cons);
