@@ -197,7 +197,8 @@ int txn_decode(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
         int16_t tl = rbuf_i16(&v);
         const uint8_t *tn = tl > 0 ? rbuf_take(&v, (size_t)tl) : NULL;
         int32_t np = rbuf_i32(&v);
-        if (!tn || np < 0 || (size_t)np > rbuf_left(&v) / 4) return -1;
+        if (!tn || has_ctl_chars(tn, (size_t)tl) || np < 0 || (size_t)np > rbuf_left(&v) / 4)
+            return -1;
         rbuf_skip(&v, (size_t)np * 4);
         out->nparts += np;
     }
@@ -246,17 +247,30 @@ void tc_remove(txn_coord *tc, txn *t)
     txn_free(t);
 }
 
+int txn_replay(txn_coord *tc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    txn_rec x;
+    if (!key || txn_decode(key, klen, val, vlen, &x) < 0) {
+        tc->skipped++;
+        return -1;
+    }
+    apply_rec_to(tc, &x);
+    return 0;
+}
+
+void txn_table_free(txn_coord *tc)
+{
+    while (tc->n) tc_remove(tc, tc->v[tc->n - 1]);
+    free(tc->v);
+    tc->v = NULL;
+    tc->a = 0;
+}
+
 static int replay_rec(const batch_info *bi, const batch_record *rec, void *arg)
 {
     (void)bi;
-    txn_coord *tc = arg;
-    txn_rec x;
-    if (!rec->key || txn_decode(rec->key, (size_t)rec->key_len, rec->value,
-                                (size_t)(rec->value_len > 0 ? rec->value_len : 0), &x) < 0) {
-        tc->skipped++;
-        return 0;
-    }
-    apply_rec_to(tc, &x);
+    txn_replay(arg, rec->key, (size_t)(rec->key_len > 0 ? rec->key_len : 0), rec->value,
+               (size_t)(rec->value_len > 0 ? rec->value_len : 0));
     return 0;
 }
 

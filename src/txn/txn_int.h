@@ -97,6 +97,10 @@ int txn_state_parse(const char *s, size_t n);
 /* Record codec (exported for the fuzz target and unit tests). decode returns 0 or -1. */
 void txn_encode(const txn *t, wbuf *key, wbuf *val);
 int txn_decode(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, txn_rec *out);
+/* Decodes one record (val NULL = tombstone) and applies it to tc's table (start-up replay and
+ * the fuzz target). Returns 0 or -1 (not understood: counted in tc->skipped). */
+int txn_replay(txn_coord *tc, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen);
+void txn_table_free(txn_coord *tc);
 
 int64_t txn_persist(txn_coord *tc, txn *t);
 void txn_reply_when_durable(txn_coord *tc, breq *r, int64_t need);
