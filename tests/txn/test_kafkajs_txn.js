@@ -1,0 +1,95 @@
+// test_kafkajs_txn — kafkajs 2.2.4 transactions against a real eddyd (issue 14):
+// producer.transaction() with send + commit, send + abort, sendOffsets for a consumer group
+// committed with the transaction (visible to admin.fetchOffsets only after the commit), then a
+// group consumer (kafkajs reads read_committed by default) gets exactly the committed records.
+'use strict';
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const path = require('path');
+const { Eddyd, waitUntil, assert, assertEq, runCases } =
+  require(path.join(__dirname, '../integration/harness/eddyd.js'));
+const { Kafka, logLevel } = require('kafkajs');
+
+const TOPIC = 'kjs-txn';
+
+async function main() {
+  const b = new Eddyd(['group.initial.rebalance.delay.ms=0']);
+  let ok = false;
+  try {
+    await b.start();
+    const kafka = new Kafka({
+      clientId: 'it-kjs-txn', brokers: [b.bootstrap], logLevel: logLevel.WARN,
+      retry: { initialRetryTime: 100, retries: 8 },
+    });
+    const admin = kafka.admin();
+    const producer = kafka.producer({ transactionalId: 'kjs-tx-1', idempotent: true, maxInFlightRequests: 1 });
+    const fetched = async () => {
+      const r = await admin.fetchOffsets({ groupId: 'kjs-eos', topics: [TOPIC] });
+      return r[0].partitions.map((p) => Number(p.offset)).sort((x, y) => x - y);
+    };
+    ok = await runCases(b, [
+      ['create the topic (2 partitions)', async () => {
+        await admin.connect();
+        await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }], waitForLeaders: true });
+        await producer.connect();
+      }],
+      ['transaction: send + commit', async () => {
+        const tx = await producer.transaction();
+        await tx.send({ topic: TOPIC, messages: [{ partition: 0, value: 'c0' }, { partition: 1, value: 'c1' }] });
+        await tx.commit();
+      }],
+      ['transaction: send + abort', async () => {
+        const tx = await producer.transaction();
+        await tx.send({ topic: TOPIC, messages: [{ partition: 0, value: 'a0' }, { partition: 1, value: 'a1' }] });
+        await tx.abort();
+      }],
+      ['transaction: send + sendOffsets + commit; offsets visible only after the commit', async () => {
+        const tx = await producer.transaction();
+        await tx.send({ topic: TOPIC, messages: [{ partition: 0, value: 'd0' }, { partition: 1, value: 'd1' }] });
+        await tx.sendOffsets({
+          consumerGroupId: 'kjs-eos',
+          topics: [{ topic: TOPIC, partitions: [{ partition: 0, offset: '7' }, { partition: 1, offset: '9' }] }],
+        });
+        assertEq(await fetched(), [-1, -1], 'group offsets before the commit');
+        await tx.commit();
+        assertEq(await fetched(), [7, 9], 'group offsets after the commit');
+      }],
+      ['transaction: sendOffsets + abort leaves the offsets alone', async () => {
+        const tx = await producer.transaction();
+        await tx.sendOffsets({
+          consumerGroupId: 'kjs-eos',
+          topics: [{ topic: TOPIC, partitions: [{ partition: 0, offset: '100' }] }],
+        });
+        await tx.abort();
+        assertEq(await fetched(), [7, 9], 'group offsets after the abort');
+      }],
+      ['read_committed group consumer sees exactly the committed records', async () => {
+        const consumer = kafka.consumer({ groupId: 'kjs-read', maxWaitTimeInMs: 200 });
+        const got = { 0: [], 1: [] };
+        try {
+          await consumer.connect();
+          await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+          await consumer.run({ eachMessage: async ({ partition, message }) => { got[partition].push(message.value.toString()); } });
+          await waitUntil(() => got[0].length + got[1].length >= 4, 60000, 'committed records');
+          await new Promise((r) => setTimeout(r, 500));
+        } finally {
+          await consumer.disconnect();
+        }
+        assertEq(got[0], ['c0', 'd0'], 'partition 0');
+        assertEq(got[1], ['c1', 'd1'], 'partition 1');
+      }],
+      ['disconnect, SIGTERM → exit 0', async () => {
+        await producer.disconnect();
+        await admin.disconnect();
+        await b.stop();
+      }],
+    ]);
+  } catch (e) {
+    console.log(`FAIL setup: ${e.stack || e}`);
+    ok = false;
+  } finally {
+    await b.cleanup();
+  }
+  process.exit(ok ? 0 : 1);
+}
+
+main();
