@@ -101,7 +101,6 @@ def create_topic(port, name, parts=1):
 def hwm(port, topic):
     body = kw.i32(-1) + kw.array([kw.s16(topic) + kw.array([kw.i32(0) + kw.i64(-1)])])
     r = kw.Reader(raw(port, LIST_OFFSETS, 1, body))
-    r.i32()  # throttle (v1)
     topics = r.array(lambda: (r.str(), r.array(lambda: (r.i32(), r.i16(), r.i64(), r.i64()))))
     return topics[0][1][0][3]
 
