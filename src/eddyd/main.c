@@ -216,6 +216,7 @@ int main(int argc, char **argv)
         .foreach_offset = group_foreach_offset,
         .state_counts = group_state_counts,
         .state_names = group_state_names,
+        .txn_stats = txn_open_stats,
     };
     http_server *http = NULL;
     rest *rest_api = NULL;

@@ -11,8 +11,26 @@ const { Kafka, logLevel } = require('kafkajs');
 
 const TOPIC = 'kjs-txn';
 
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = require('net').createServer();
+    srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+  });
+}
+
+function getText(url) {
+  return new Promise((resolve, reject) => {
+    require('http').get(url, (res) => {
+      let d = '';
+      res.on('data', (c) => { d += c; });
+      res.on('end', () => resolve(d));
+    }).on('error', reject);
+  });
+}
+
 async function main() {
-  const b = new Eddyd(['group.initial.rebalance.delay.ms=0']);
+  const httpPort = await freePort();
+  const b = new Eddyd(['group.initial.rebalance.delay.ms=0', `http.listeners=127.0.0.1:${httpPort}`]);
   let ok = false;
   try {
     await b.start();
@@ -61,6 +79,19 @@ async function main() {
         });
         await tx.abort();
         assertEq(await fetched(), [7, 9], 'group offsets after the abort');
+      }],
+      ['/metrics: an open transaction, its age and the LSO lag it causes', async () => {
+        const tx = await producer.transaction();
+        await tx.send({ topic: TOPIC, messages: [{ partition: 0, value: 'open0' }] });
+        const m = await getText(`http://127.0.0.1:${httpPort}/metrics`);
+        assert(/^eddy_transactions_open 1$/m.test(m), 'eddy_transactions_open 1');
+        assert(/^eddy_transaction_oldest_open_age_seconds [0-9.]+$/m.test(m), 'oldest open age');
+        assert(new RegExp(`^eddy_partition_lso_lag\\{topic="${TOPIC}",partition="0"\\} 1$`, 'm').test(m),
+          `LSO lag 1 on partition 0 in:\n${m.split('\n').filter((l) => /lso|transaction/.test(l)).join('\n')}`);
+        await tx.abort();
+        const m2 = await getText(`http://127.0.0.1:${httpPort}/metrics`);
+        assert(/^eddy_transactions_open 0$/m.test(m2), 'eddy_transactions_open 0 after the abort');
+        assert(new RegExp(`^eddy_partition_lso_lag\\{topic="${TOPIC}",partition="0"\\} 0$`, 'm').test(m2), 'LSO lag 0');
       }],
       ['read_committed group consumer sees exactly the committed records', async () => {
         const consumer = kafka.consumer({ groupId: 'kjs-read', maxWaitTimeInMs: 200 });
