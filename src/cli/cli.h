@@ -123,6 +123,7 @@ int cmd_topics(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
+int cmd_txn(int argc, char **argv); /* txn.c */
 int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);

@@ -15,6 +15,8 @@
  *   crash    eddyd SIGKILLed inside the coordinator (EDDY_TXN_CRASH_AT=after-add,
  *            after-prepare, between-markers): after a restart each transaction ends committed
  *            or aborted, and read_committed readers reach the end of every partition.
+ *   cli      `eddy txn list|describe|abort` on a hanging transaction: listed Ongoing with its
+ *            partition, aborted by the CLI, read_committed readers get past it.
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -496,12 +498,76 @@ static void scenario_crash(void)
     crash_at("between-markers", 3);
 }
 
+/* ------------------------------------------------------------------ cli ---- */
+
+/* Runs `eddy -b BOOTSTRAP args` and returns its stdout (malloc'ed) and exit status. */
+static char *eddy_cli(const char *args, int *status)
+{
+    const char *bd = getenv("EDDY_BUILD_DIR");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/src/cli/eddy' -b %s %s", bd ? bd : ".", B.bootstrap, args);
+    FILE *f = popen(cmd, "r");
+    size_t n = 0, a = 4096;
+    char *out = calloc(1, a);
+    size_t k;
+    while (f && (k = fread(out + n, 1, a - n - 1, f)) > 0) {
+        n += k;
+        if (n + 1 >= a) out = realloc(out, a *= 2);
+    }
+    out[n] = 0;
+    int st = f ? pclose(f) : -1;
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+static void scenario_cli(void)
+{
+    create_topic("hang", 1);
+    rd_kafka_t *rk = txn_producer("hang-1", NULL);
+    CHECK(txn_ok(rd_kafka_init_transactions(rk, 30000), "init"), "init hang");
+    CHECK(txn_ok(rd_kafka_begin_transaction(rk), "begin"), "begin hang");
+    produce(rk, "hang", 0, "stuck");
+    rd_kafka_flush(rk, 10000);
+    int st;
+    char *out = eddy_cli("txn list", &st);
+    CHECK(st == 0 && strstr(out, "hang-1") && strstr(out, "Ongoing"), "txn list: %d [%s]", st, out);
+    free(out);
+    out = eddy_cli("txn list --state Ongoing --json", &st);
+    CHECK(st == 0 && strstr(out, "\"hang-1\""), "txn list --state Ongoing --json: [%s]", out);
+    free(out);
+    out = eddy_cli("txn describe hang-1", &st);
+    CHECK(st == 0 && strstr(out, "Ongoing") && strstr(out, "hang[0]"), "txn describe: [%s]", out);
+    free(out);
+    out = eddy_cli("txn describe nobody", &st);
+    CHECK(st == 4, "txn describe of an unknown id exits 4, got %d", st);
+    free(out);
+    out = eddy_cli("txn abort hang-1", &st);
+    CHECK(st == 0, "txn abort: %d [%s]", st, out);
+    free(out);
+    out = eddy_cli("txn describe hang-1", &st);
+    CHECK(st == 0 && strstr(out, "Empty") && !strstr(out, "hang[0]"), "after abort: [%s]", out);
+    free(out);
+    rd_kafka_t *plain = mk(RD_KAFKA_PRODUCER, it_conf(B.bootstrap));
+    produce(plain, "hang", 0, "next");
+    rd_kafka_flush(plain, 10000);
+    readback rb;
+    CHECK(read_all("hang", 1, "read_committed", &rb, 15000) == 0, "read hang");
+    expect_part(&rb, 0, "next", "read_committed after eddy txn abort");
+    rb_free(&rb);
+    /* the fenced producer cannot commit */
+    rd_kafka_error_t *e = rd_kafka_commit_transaction(rk, 10000);
+    CHECK(e != NULL, "the fenced producer's commit must fail");
+    if (e) rd_kafka_error_destroy(e);
+    rd_kafka_destroy(plain);
+    rd_kafka_destroy(rk);
+}
+
 /* ------------------------------------------------------------------ main ---- */
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: test_txn basic|ctp|fence|timeout|crash\n");
+        fprintf(stderr, "usage: test_txn basic|ctp|fence|timeout|crash|cli\n");
         return 2;
     }
     const char *sets[] = {"group.initial.rebalance.delay.ms=0",
@@ -521,6 +587,8 @@ int main(int argc, char **argv)
         scenario_timeout();
     else if (!strcmp(s, "crash"))
         scenario_crash();
+    else if (!strcmp(s, "cli"))
+        scenario_cli();
     else {
         fprintf(stderr, "unknown scenario %s\n", s);
         it_failures++;
