@@ -148,7 +148,8 @@ static int do_list(const char **states, int nstates)
     size_t len = 0;
     uint8_t *resp = request(66, &b, &len);
     wbuf_free(&b);
-    if (!resp) return cli_fail(CLI_EUNREACHABLE, "no answer to ListTransactions from %s", g_cli.bootstrap);
+    if (!resp)
+        return cli_fail(CLI_EUNREACHABLE, "no answer to ListTransactions from %s", g_cli.bootstrap);
     rbuf r = rbuf_make(resp + 4, len - 4); /* after the correlation id */
     skip_tags(&r);
     rbuf_i32(&r);
@@ -157,7 +158,8 @@ static int do_list(const char **states, int nstates)
     for (uint32_t i = 1; i < nu && !r.err; i++) free(get_cstr(&r));
     uint32_t n = rbuf_uvarint(&r);
     json_t *arr = json_array();
-    if (!g_cli.json && n > 1) printf("%-40s %12s  %s\n", "TRANSACTIONAL ID", "PRODUCER ID", "STATE");
+    if (!g_cli.json && n > 1)
+        printf("%-40s %12s  %s\n", "TRANSACTIONAL ID", "PRODUCER ID", "STATE");
     for (uint32_t i = 1; i < n && !r.err; i++) {
         char *id = get_cstr(&r);
         int64_t pid = rbuf_i64(&r);
@@ -211,8 +213,8 @@ static int do_describe(char **ids, int nids)
             char *topic = get_cstr(&r);
             uint32_t np = rbuf_uvarint(&r);
             for (uint32_t p = 1; p < np && !r.err; p++)
-                json_array_append_new(parts, json_pack("{s:s,s:i}", "topic", topic, "partition",
-                                                       (int)rbuf_i32(&r)));
+                json_array_append_new(
+                    parts, json_pack("{s:s,s:i}", "topic", topic, "partition", (int)rbuf_i32(&r)));
             skip_tags(&r);
             free(topic);
         }
@@ -221,11 +223,11 @@ static int do_describe(char **ids, int nids)
             rc = err == 105 ? CLI_ENOTFOUND : CLI_EFAIL;
             cli_fail(rc, "%s: %s", id, err == 105 ? "no such transactional id" : "error");
         } else if (g_cli.json) {
-            json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:i,s:i,s:I,s:O}", "transactional_id",
-                                             id, "state", st, "producer_id", (json_int_t)pid,
-                                             "producer_epoch", epoch, "timeout_ms", timeout,
-                                             "start_time_ms", (json_int_t)start, "partitions",
-                                             parts));
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:i,s:i,s:I,s:O}",
+                                                 "transactional_id", id, "state", st, "producer_id",
+                                                 (json_int_t)pid, "producer_epoch", epoch,
+                                                 "timeout_ms", timeout, "start_time_ms",
+                                                 (json_int_t)start, "partitions", parts));
         } else {
             printf("transactional id  %s\nstate             %s\nproducer id       %" PRId64
                    "\nproducer epoch    %d\ntimeout           %d ms\n",
