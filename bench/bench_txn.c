@@ -47,8 +47,8 @@ static void die_err(rd_kafka_error_t *e, const char *what)
 static void send1(rd_kafka_t *rk, const char *topic, long i, const char *payload)
 {
     while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int)(i % NPART)),
-                             RD_KAFKA_V_VALUE((void *)payload, SIZE), RD_KAFKA_V_END) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                             RD_KAFKA_V_VALUE((void *)payload, SIZE),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(rk, 1);
 }
 

@@ -157,6 +157,8 @@ void grecs_append_txn_and_reply(group_coord *gc, grecs *rs, int64_t pid, int16_t
 /* The end of producer pid's transaction: its staged offsets take effect (commit) or vanish. */
 void gstore_txn_end(group_coord *gc, int64_t pid, bool commit);
 void gstore_txn_free(group_coord *gc);
+/* Does an open transaction hold an offset of group gid for topic/partition? */
+bool gstore_txn_pending(group_coord *gc, const char *gid, const char *topic, int32_t part);
 /* Builds a whole batch (exported for unit tests). Returns malloc()ed bytes. */
 uint8_t *grecs_build_batch(const grecs *rs, int64_t now_ms, size_t *len);
 /* Applies one __consumer_offsets record (replay). */

@@ -855,8 +855,21 @@ static void h_txn_offset_commit(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ OffsetFetch ---- */
 
+/* OffsetFetch with RequireStable (v7+, KIP-447): set while answering one, so partitions with
+ * offsets of a transaction still open are answered UNSTABLE_OFFSET_COMMIT (the client retries
+ * until the transaction ends) instead of an offset that may be about to change. */
+static group_coord *g_stable_gc;
+
 static void fetch_part(kmsg *po, group *g, const char *topic, int32_t part)
 {
+    if (g && g_stable_gc && gstore_txn_pending(g_stable_gc, g->id, topic, part)) {
+        k_set_int(po, OffsetFetchResponsePartition_PartitionIndex, part);
+        k_set_int(po, OffsetFetchResponsePartition_CommittedOffset, -1);
+        k_set_int(po, OffsetFetchResponsePartition_CommittedLeaderEpoch, -1);
+        k_set_str(po, OffsetFetchResponsePartition_Metadata, "");
+        k_set_int(po, OffsetFetchResponsePartition_ErrorCode, KERR_UNSTABLE_OFFSET_COMMIT);
+        return;
+    }
     goffset *o = g ? g_offset_find(g, topic, part) : NULL;
     k_set_int(po, OffsetFetchResponsePartition_PartitionIndex, part);
     k_set_int(po, OffsetFetchResponsePartition_CommittedOffset, o ? o->offset : -1);
@@ -916,6 +929,7 @@ static void h_offset_fetch(broker *b, breq *r)
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
+    g_stable_gc = v >= 7 && k_int(q, OffsetFetchRequest_RequireStable) ? gc : NULL;
     if (v < 8) {
         kstr gid = k_str(q, OffsetFetchRequest_GroupId);
         bool bad = gid.len > 0 && check_gid(gid);

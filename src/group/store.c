@@ -303,6 +303,24 @@ void gstore_txn_end(group_coord *gc, int64_t pid, bool commit)
     }
 }
 
+bool gstore_txn_pending(group_coord *gc, const char *gid, const char *topic, int32_t part)
+{
+    size_t gl = strlen(gid), tl = strlen(topic);
+    for (gtxnrec *x = gc->txn_recs; x; x = x->next) {
+        rbuf r = rbuf_make(x->key, (size_t)x->klen);
+        int16_t kver = rbuf_i16(&r);
+        if (kver != 0 && kver != 1) continue;
+        int16_t n = rbuf_i16(&r);
+        const uint8_t *g = n >= 0 ? rbuf_take(&r, (size_t)n) : NULL;
+        if (!g || (size_t)n != gl || memcmp(g, gid, gl)) continue;
+        n = rbuf_i16(&r);
+        const uint8_t *t = n >= 0 ? rbuf_take(&r, (size_t)n) : NULL;
+        if (!t || (size_t)n != tl || memcmp(t, topic, tl)) continue;
+        if (rbuf_i32(&r) == part && !r.err) return true;
+    }
+    return false;
+}
+
 void gstore_txn_free(group_coord *gc)
 {
     while (gc->txn_recs) {

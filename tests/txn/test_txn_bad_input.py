@@ -80,8 +80,7 @@ def txn_offset_commit_v3(port, tid, group, pid, epoch, generation, member, topic
     nt = r.uvarint() - 1
     out = []
     for _ in range(nt):
-        n = r.uvarint() - 1
-        r.pos += n
+        skip_cstr(r)
         npart = r.uvarint() - 1
         for _ in range(npart):
             out.append((r.i32(), r.i16()))
@@ -115,6 +114,47 @@ def produce(port, topic, batch, txn_id=None):
     r.i32()
     r.i32()
     return r.i16()
+
+
+ADD_OFFSETS, OFFSET_FETCH = 25, 9
+
+
+def add_offsets(port, tid, pid, epoch, group):
+    r = kw.Reader(raw(port, ADD_OFFSETS, 1, kw.s16(tid) + kw.i64(pid) + kw.i16(epoch) +
+                      kw.s16(group)))
+    r.i32()
+    return r.i16()
+
+
+def txn_offset_commit_v2(port, tid, group, pid, epoch, topic, part, offset):
+    body = kw.s16(tid) + kw.s16(group) + kw.i64(pid) + kw.i16(epoch)
+    body += kw.array([kw.s16(topic) + kw.array([kw.i32(part) + kw.i64(offset) + kw.i32(-1) +
+                                                 kw.s16("")])])
+    r = kw.Reader(raw(port, TXN_COMMIT, 2, body))
+    r.i32()
+    return r.array(lambda: (r.str(), r.array(lambda: (r.i32(), r.i16()))))[0][1][0][1]
+
+
+def skip_cstr(r):
+    n = r.uvarint()
+    r.pos += max(n - 1, 0)
+
+
+def offset_fetch_v7(port, group, topic, part, stable):
+    """OffsetFetch v7 (flexible): (offset, error) of the one partition."""
+    body = cstr(group) + kw.uvarint(2) + cstr(topic) + kw.uvarint(2) + kw.i32(part) + b"\x00"
+    body += kw.i8(1 if stable else 0) + b"\x00"
+    r = kw.Reader(raw(port, OFFSET_FETCH, 7, body, flexible=True))
+    r.uvarint()
+    r.i32()
+    r.uvarint()
+    skip_cstr(r)
+    r.uvarint()
+    r.i32()
+    off = r.i64()
+    r.i32()
+    skip_cstr(r)
+    return off, r.i16()
 
 
 class Suite:
@@ -158,6 +198,19 @@ class Suite:
         eq(init_pid(self.port, "z", timeout=0)[0], 50, "transaction timeout 0")
         eq(init_pid(self.port, "z", timeout=10**9)[0], 50, "timeout above transaction.max")
 
+    def unstable_offsets(self):
+        err, pid, epoch = init_pid(self.port, "bad-5")
+        eq(add_offsets(self.port, "bad-5", pid, epoch, "g-stable"), 0, "AddOffsetsToTxn")
+        eq(txn_offset_commit_v2(self.port, "bad-5", "g-stable", pid, epoch, "known", 0, 42), 0,
+           "TxnOffsetCommit v2")
+        eq(offset_fetch_v7(self.port, "g-stable", "known", 0, True), (-1, 88),
+           "OffsetFetch require_stable during the transaction: UNSTABLE_OFFSET_COMMIT")
+        eq(offset_fetch_v7(self.port, "g-stable", "known", 0, False), (-1, 0),
+           "OffsetFetch without require_stable: the last committed (none)")
+        eq(end_txn(self.port, "bad-5", pid, epoch, True), 0, "EndTxn commit")
+        eq(offset_fetch_v7(self.port, "g-stable", "known", 0, True), (42, 0),
+           "OffsetFetch after the commit")
+
     def client_markers(self):
         before = hwm(self.port, "known")
         ctl = kw.batch([(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00", (), 1000)], 1000,
@@ -178,6 +231,7 @@ def main():
         ("TxnOffsetCommit for an unknown group with a generation: 22", s.txn_commit_unknown_group),
         ("transactional ids: empty, NUL, > 255 bytes: 42; bad timeouts: 50", s.bad_txn_ids),
         ("control batches and bare transactional batches from clients: 87", s.client_markers),
+        ("OffsetFetch require_stable while offsets are in a transaction: 88", s.unstable_offsets),
     ]:
         r.run(name, fn)
     b.stop()
