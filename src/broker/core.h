@@ -130,6 +130,7 @@ void h_alter_configs(broker *b, breq *r);
 void h_incremental_alter_configs(broker *b, breq *r);
 void h_delete_records(broker *b, breq *r);
 void h_init_producer_id(broker *b, breq *r);
+void h_describe_producers(broker *b, breq *r);
 
 /* Sets a string field from a request string (null => ""). */
 static inline void k_set_kstr(kmsg *m, kfid f, kstr s)

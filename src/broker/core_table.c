@@ -13,6 +13,7 @@
  *   33   AlterConfigs             0–2
  *   37   CreatePartitions         0–3
  *   44   IncrementalAlterConfigs  0–1
+ *   61   DescribeProducers        0
  * (InitProducerId's row is the transaction coordinator's, src/txn; it calls
  * h_init_producer_id for requests without a transactional id.)
  */
@@ -31,4 +32,5 @@ const bhandler_table broker_core_handlers = {
     [API_AlterConfigs] = {0, 2, 0, h_alter_configs},
     [API_CreatePartitions] = {0, 3, 0, h_create_partitions},
     [API_IncrementalAlterConfigs] = {0, 1, 0, h_incremental_alter_configs},
+    [API_DescribeProducers] = {0, 0, 0, h_describe_producers},
 };

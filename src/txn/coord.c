@@ -18,12 +18,13 @@
  *
  * Two-phase completion: the Prepare record is appended, then one marker per partition of the
  * transaction (part_write_marker; for __consumer_offsets also group_txn_end), then, once the
- * flusher reports every marker durable, the Complete record, and the parked EndTxn (or
- * InitProducerId) is answered. Appends are ordered in the page cache, so after a kill -9 at any
- * point the log says either "Ongoing" (the timeout aborts it later), "Prepare*" (start-up
- * rewrites every marker and completes; a marker written twice ends nothing twice), or
- * "Complete*" (every marker is in the logs). Test hook: EDDY_TXN_CRASH_AT=after-add |
- * after-prepare | between-markers | after-markers kills the process there (SIGKILL).
+ * flusher reports every marker durable, the Complete record, and the parked EndTxn is answered
+ * (an InitProducerId parked behind an abort once its new epoch is durable). Appends are ordered in
+ * the page cache, so after a kill -9 at any point the log says either "Ongoing" (the timeout aborts
+ * it later), "Prepare*" (start-up rewrites every marker and completes; a marker written twice ends
+ * nothing twice), or "Complete*" (every marker is in the logs). Test hook:
+ * EDDY_TXN_CRASH_AT=after-add | after-prepare | between-markers | after-markers kills the process
+ * there (SIGKILL).
  */
 #include <inttypes.h>
 #include <signal.h>
@@ -391,8 +392,12 @@ static void finish(txn_coord *tc, txn *t)
         txn_answer_init_pid(tc, t, r);
         return;
     }
-    if (need < 0) k_set_int(r->resp, EndTxnResponse_ErrorCode, KERR_KAFKA_STORAGE_ERROR);
-    txn_reply_when_durable(tc, r, need);
+    /* Every marker is durable: the outcome is fixed in the partitions themselves, so EndTxn is
+     * answered without waiting for the Complete record (lost, the transaction would come back
+     * Prepare* and be completed again, or Ongoing and be aborted by its timeout — with no effect
+     * on partitions whose marker already ended it). */
+    (void)need;
+    breq_done(r);
 }
 
 void txn_answer_init_pid(txn_coord *tc, txn *t, breq *r)

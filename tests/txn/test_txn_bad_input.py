@@ -157,6 +157,34 @@ def offset_fetch_v7(port, group, topic, part, stable):
     return off, r.i16()
 
 
+DESCRIBE_PRODUCERS, FETCH = 61, 1
+
+
+def describe_producers(port, topic, part):
+    """DescribeProducers v0: [(pid, epoch, last_seq, txn_start_offset)] of the one partition."""
+    body = kw.uvarint(2) + cstr(topic) + kw.uvarint(2) + kw.i32(part) + b"\x00" + b"\x00"
+    r = kw.Reader(raw(port, DESCRIBE_PRODUCERS, 0, body, flexible=True))
+    r.uvarint()
+    r.i32()
+    r.uvarint()
+    skip_cstr(r)
+    r.uvarint()
+    r.i32()
+    eq(r.i16(), 0, "DescribeProducers partition error")
+    skip_cstr(r)
+    out = []
+    for _ in range(r.uvarint() - 1):
+        pid, epoch, seq, _ts, _ce, start = r.i64(), r.i32(), r.i32(), r.i64(), r.i32(), r.i64()
+        r.uvarint()
+        out.append((pid, epoch, seq, start))
+    return out
+
+
+def fetch_committed(port, topic, offset=0):
+    body = kw.fetch_body_v4({topic: {0: offset}}, isolation=1)
+    return kw.parse_fetch_v4(raw(port, FETCH, 4, body))["topics"][0][1][0]
+
+
 class Suite:
     def __init__(self, b):
         self.b = b
@@ -211,6 +239,26 @@ class Suite:
         eq(offset_fetch_v7(self.port, "g-stable", "known", 0, True), (42, 0),
            "OffsetFetch after the commit")
 
+    def wire_index(self):
+        create_topic(self.port, "wire")
+        plain = kw.batch([(b"k", b"p0", (), 1000)], 1000)
+        eq(produce(self.port, "wire", plain), 0, "plain record")
+        err, pid, epoch = init_pid(self.port, "bad-6")
+        eq(add_parts(self.port, "bad-6", pid, epoch, "wire", [0]), [("wire", [(0, 0)])], "add")
+        txb = kw.batch([(b"k", b"t0", (), 1000), (b"k", b"t1", (), 1000)], 1000, pid=pid,
+                       epoch=epoch, seq=0, attrs=0x10)
+        eq(produce(self.port, "wire", txb, txn_id="bad-6"), 0, "transactional batch")
+        f = fetch_committed(self.port, "wire")
+        eq((f["hwm"], f["lso"]), (3, 1), "HWM and LSO with the transaction open")
+        eq(describe_producers(self.port, "wire", 0), [(pid, epoch, 1, 1)],
+           "DescribeProducers: the open transaction starts at offset 1")
+        eq(end_txn(self.port, "bad-6", pid, epoch, False), 0, "EndTxn abort")
+        f = fetch_committed(self.port, "wire")
+        eq((f["hwm"], f["lso"]), (4, 4), "HWM and LSO after the abort marker")
+        eq(f["aborted"], [(pid, 1)], "AbortedTransactions of a read_committed fetch")
+        eq(fetch_committed(self.port, "wire", 3)["aborted"], [(pid, 1)], "fetch at the marker")
+        eq(describe_producers(self.port, "wire", 0), [(pid, epoch, 1, -1)], "no open transaction")
+
     def client_markers(self):
         before = hwm(self.port, "known")
         ctl = kw.batch([(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x00\x00", (), 1000)], 1000,
@@ -232,6 +280,7 @@ def main():
         ("transactional ids: empty, NUL, > 255 bytes: 42; bad timeouts: 50", s.bad_txn_ids),
         ("control batches and bare transactional batches from clients: 87", s.client_markers),
         ("OffsetFetch require_stable while offsets are in a transaction: 88", s.unstable_offsets),
+        ("on the wire: LSO, AbortedTransactions, DescribeProducers", s.wire_index),
     ]:
         r.run(name, fn)
     b.stop()
