@@ -85,6 +85,10 @@ void producers_rebuild(bpart *p);
 void producers_free(bpart *p);
 /* Loads the persisted producer-id block (data_dir/producer-ids). */
 int producers_load(broker *b);
+/* Calls cb for every producer with state on p (id, epoch, last sequence or -1); returns their
+ * count (cb may be NULL to count only). */
+typedef void (*producers_cb)(void *arg, int64_t pid, int16_t epoch, int32_t last_seq);
+int producers_foreach(bpart *p, producers_cb cb, void *arg);
 /* A marker of pid/epoch was written: older epochs of pid may no longer produce to p. */
 void producers_fence(bpart *p, int64_t pid, int16_t epoch);
 void pidtab_fence(pidtab *t, int64_t pid, int16_t epoch);
