@@ -38,7 +38,9 @@ ALLOWED = {
     "proto": ["common"],
     "storage": ["common"],
     "http": ["net", "common"],
-    "broker": ["net", "proto", "storage", "common"],
+    # authentication below the broker: SASL mechanisms, SCRAM credentials, principals
+    "security": ["common"],
+    "broker": ["net", "proto", "storage", "security", "common"],
     "group": ["broker"],
     # the transaction coordinator: markers through the broker, TxnOffsetCommit's offsets in
     # the group coordinator

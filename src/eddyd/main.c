@@ -93,13 +93,9 @@ static http_server *http_start(broker *b, metrics_source *ms)
     http_route(s, "GET", "/metrics", metrics_handle, ms);
     http_route(s, "GET", "/healthz", metrics_healthz, NULL);
     char host[256];
-    const char *a = b->cfg.http_listen;
-    const char *colon = strrchr(a, ':');
-    size_t hl = colon ? (size_t)(colon - a) : 0;
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, a, hl);
-    host[hl] = 0;
-    LOGI("http", "http listening on %s:%d", hl ? host : "0.0.0.0", http_server_port(s));
+    int port;
+    if (parse_hostport(b->cfg.http_listen, host, sizeof host, &port) < 0) host[0] = 0;
+    LOGI("http", "http listening on %s:%d", host[0] ? host : "0.0.0.0", http_server_port(s));
     return s;
 }
 
@@ -243,12 +239,23 @@ int main(int argc, char **argv)
         LOGE("main", "signalfd: %s", strerror(errno));
         return 1;
     }
-    char lhost[256];
-    int lport;
-    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
     LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION, b->node_id,
          b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
-    LOGI("main", "listening on %s:%d (ready in %.1f ms)", lhost[0] ? lhost : "0.0.0.0", port,
+    for (int i = 0; i < b->nlisteners; i++) {
+        const blistener *l = &b->listeners[i];
+        LOGI("main", "listener %s (%s) on %s:%d, advertised %s:%d", l->name,
+             bsecproto_name(l->proto), l->host[0] ? l->host : "0.0.0.0", l->port, l->adv_host,
+             l->adv_port);
+    }
+    if (b->listeners[0].proto == SEC_PLAINTEXT && b->nlisteners == 1 &&
+        strcmp(b->listeners[0].host, "127.0.0.1") && strcmp(b->listeners[0].host, "localhost") &&
+        strcmp(b->listeners[0].host, "::1"))
+        LOGW("main",
+             "the Kafka listener is PLAINTEXT on %s: anyone who can reach it can read, write and "
+             "delete every topic (docs/security.md)",
+             b->listeners[0].host[0] ? b->listeners[0].host : "0.0.0.0");
+    LOGI("main", "listening on %s:%d (ready in %.1f ms)",
+         b->listeners[0].host[0] ? b->listeners[0].host : "0.0.0.0", port,
          (double)(now_mono_us() - t0) / 1000.0);
 
     broker_run(b);

@@ -14,6 +14,8 @@
 typedef void (*metrics_offset_cb)(void *arg, const char *group, const char *topic,
                                   int32_t partition, int64_t offset);
 
+typedef struct metrics_state metrics_state;
+
 /* What /metrics reads. The group callbacks may be NULL (no consumer-group families then). */
 typedef struct metrics_source {
     broker *b;
@@ -24,6 +26,7 @@ typedef struct metrics_source {
     const char *const *state_names;
     /* transactions open now and the age in ms of the oldest (may be NULL: no such families) */
     void (*txn_stats)(broker *b, int *open, int64_t *oldest_age_ms);
+    metrics_state *state; /* the module's own (stall detection); NULL to start */
 } metrics_source;
 
 /* http_handler for GET /metrics; arg is a metrics_source that outlives the HTTP server. */
