@@ -147,7 +147,7 @@ def main():
         ("no transactional id, a stale id/epoch: a fresh id", s.no_txn_stale),
         ("no transactional id, an id the broker never gave: a fresh id", s.no_txn_foreign),
         ("one of id/epoch -1 without the other: INVALID_REQUEST (42)", s.half_set),
-        ("a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)", s.transactional),
+        ("a transactional id: an id at epoch 0, then bumps; an old epoch fenced (90)", s.transactional),
         ("two producers asking 0/0 both write sequence 0: both stored", s.two_producers_same_request),
     ]:
         r.run(name, fn)
