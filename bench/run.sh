@@ -30,7 +30,7 @@ else
     RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
-ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8}"
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 TXN}"
 # eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
 # first Metadata request; "admin" = CreateTopics
 CREATE="${EDDY_BENCH_CREATE:-auto}"
@@ -479,6 +479,22 @@ if [ $QUICK = 1 ]; then W7_ARGS=(--seconds 2); W8_ARGS=(--events 20000)
 else W7_ARGS=(--seconds 8); W8_ARGS=(--events 1000000); fi
 wanted W7 && patterns W7 w7 --batch 100 "${W7_ARGS[@]}"
 wanted W8 && patterns W8 w8 --batch 100 "${W8_ARGS[@]}"
+# ------------------------------------------------------------------ TXN ----
+# Transactions (issue 14): transactional produce at 100 and 10,000 records per transaction
+# against non-transactional produce, read_committed against read_uncommitted read-back, all on
+# one eddyd in the same run. Figures in $OUT/txn.txt and $OUT/txn.jsonl.
+if wanted TXN; then
+    if [ -x "$BIN/eddy-bench-txn" ]; then
+        q=(); [ $QUICK = 1 ] && q=(--quick)
+        progress "TXN · transactional produce, read_committed read-back"
+        EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" timeout 900 "$BIN/eddy-bench-txn" "${q[@]}" \
+            2>"$OUT/txn.txt" > "$OUT/txn.jsonl"
+        [ -t 2 ] && echo >&2
+        grep -v '^%' "$OUT/txn.txt" >&2
+    else
+        echo "bench: eddy-bench-txn not built: no TXN figures" >&2
+    fi
+fi
 
 progress "done; writing the report"
 [ -t 2 ] && echo >&2

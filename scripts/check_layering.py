@@ -42,12 +42,15 @@ ALLOWED = {
     "security": ["common"],
     "broker": ["net", "proto", "storage", "security", "common"],
     "group": ["broker"],
+    # the transaction coordinator: markers through the broker, TxnOffsetCommit's offsets in
+    # the group coordinator
+    "txn": ["group", "broker"],
     "registry": ["broker", "http"],
     "metrics": ["broker", "http"],
     # the REST produce API: records onto the broker's log, payloads encoded against the
     # registry's schemas (libeddy's schema code for the encoders)
     "rest": ["broker", "http", "registry", "sdkschema"],
-    "eddyd": ["broker", "group", "registry", "metrics", "rest", "http"],
+    "eddyd": ["broker", "group", "txn", "registry", "metrics", "rest", "http"],
     # libeddy and its schema part: the public headers (include/eddy) and nothing of the broker
     "sdkschema": [],
     "sdk": ["sdkschema"],

@@ -648,3 +648,68 @@ void h_incremental_alter_configs(broker *b, breq *r)
 {
     alter_configs(b, r, true);
 }
+
+/* ------------------------------------------------------------------ DescribeProducers ---- */
+
+/* KIP-664: the producers with state on each asked partition (what the idempotence check holds:
+ * id, epoch, last sequence) and the first offset of the transaction each has open there (-1
+ * when none), for finding the producer of a transaction that pins a partition's LSO. */
+typedef struct dp_ctx {
+    bpart *p;
+    kmsg *pr;
+    int k;
+} dp_ctx;
+
+static void describe_one(void *arg, int64_t pid, int16_t epoch, int32_t last_seq)
+{
+    dp_ctx *x = arg;
+    kmsg *ps = k_item(x->pr, PartitionResponse_ActiveProducers, x->k++);
+    int64_t first = -1;
+    bool open = part_txn_producer(x->p, pid, &first);
+    k_set_int(ps, ProducerState_ProducerId, pid);
+    k_set_int(ps, ProducerState_ProducerEpoch, epoch);
+    k_set_int(ps, ProducerState_LastSequence, last_seq);
+    k_set_int(ps, ProducerState_LastTimestamp, -1);
+    k_set_int(ps, ProducerState_CoordinatorEpoch, open ? 0 : -1);
+    k_set_int(ps, ProducerState_CurrentTxnStartOffset, open ? first : -1);
+}
+
+static void describe_part(bpart *p, kmsg *pr)
+{
+    dp_ctx x = {p, pr, 0};
+    k_new_items(pr, PartitionResponse_ActiveProducers, producers_foreach(p, NULL, NULL));
+    producers_foreach(p, describe_one, &x);
+}
+
+void h_describe_producers(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    k_set_int(resp, DescribeProducersResponse_ThrottleTimeMs, 0);
+    int32_t nt = k_count(q, DescribeProducersRequest_Topics);
+    if (nt < 0) nt = 0;
+    k_new_items(resp, DescribeProducersResponse_Topics, nt);
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *tq = k_item(q, DescribeProducersRequest_Topics, i);
+        kmsg *tr = k_item(resp, DescribeProducersResponse_Topics, i);
+        kstr name = k_str(tq, TopicRequest_Name);
+        k_set_kstr(tr, TopicResponse_Name, name);
+        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        int32_t np = k_count(tq, TopicRequest_PartitionIndexes);
+        if (np < 0) np = 0;
+        k_new_items(tr, TopicResponse_Partitions, np);
+        for (int32_t j = 0; j < np; j++) {
+            kmsg *pr = k_item(tr, TopicResponse_Partitions, j);
+            int32_t idx = (int32_t)k_item_int(tq, TopicRequest_PartitionIndexes, j);
+            k_set_int(pr, PartitionResponse_PartitionIndex, idx);
+            k_set_str(pr, PartitionResponse_ErrorMessage, NULL);
+            if (!t || idx < 0 || idx >= t->nparts) {
+                k_set_int(pr, PartitionResponse_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
+                k_new_items(pr, PartitionResponse_ActiveProducers, 0);
+                continue;
+            }
+            k_set_int(pr, PartitionResponse_ErrorCode, 0);
+            describe_part(t->parts[idx], pr);
+        }
+    }
+    breq_done(r);
+}

@@ -27,6 +27,7 @@ typedef struct breq breq;
 typedef struct btopic btopic;
 typedef struct bpart bpart;
 struct group_coord;
+struct txn_coord;
 
 /* Kafka error codes used by the broker (values from Kafka's Errors.java). */
 enum kerr {
@@ -196,6 +197,7 @@ struct bpart {
     plog *log;
     bwaiter waiters; /* list head (sentinel) */
     void *producers; /* idempotent producer state (producers.c) */
+    void *txn;       /* open transactions and aborted-transaction index (txnlog.c) */
     /* counters for /metrics */
     uint64_t records_in, bytes_in, records_out, bytes_out;
 };
@@ -233,9 +235,26 @@ btopic *topic_auto_create(broker *b, const char *name, size_t len);
 int part_append(broker *b, bpart *p, uint8_t *batch, size_t len, int64_t *base_offset);
 void part_wait(bpart *p, bwaiter *w);
 void part_unwait(bwaiter *w);
-/* High watermark = LEO on a single node; last stable offset = HWM (no open transactions). */
+/* High watermark = LEO on a single node. */
 int64_t part_hwm(const bpart *p);
 
+/* ---- transactions, log side (txnlog.c) ---- */
+/* Last stable offset: the first offset of the oldest transaction still open on the partition,
+ * or the high watermark. */
+int64_t part_lso(const bpart *p);
+/* Open transactions on the partition (and the LSO in *oldest_first). */
+int part_open_txns(const bpart *p, int64_t *oldest_first);
+/* 1 and the first offset if producer pid has a transaction open on p, else 0. */
+int part_txn_producer(const bpart *p, int64_t pid, int64_t *first_offset);
+/* Appends an end-transaction marker (control batch) of pid/epoch: the producer's open
+ * transaction on p ends (committed, or aborted into the index) and older epochs of pid are
+ * fenced from producing here. Returns 0 and the marker's offset, or a KERR_* code. */
+int part_write_marker(broker *b, bpart *p, int64_t pid, int16_t epoch, bool commit,
+                      int32_t coordinator_epoch, int64_t *offset);
+/* Allocates a fresh producer id (persisted id blocks); -1 on failure. */
+int64_t producers_alloc_id(broker *b);
+/* InitProducerId without a transactional id: a fresh producer id at epoch 0. */
+void h_init_producer_id(broker *b, breq *r);
 /* ---------------------------------------------------------------- listeners ---- */
 
 /* Kafka's security protocols (listeners, listener.security.protocol.map). */
@@ -285,7 +304,8 @@ struct broker {
     int64_t next_producer_id, producer_id_limit;
     /* modules above the broker: state they hang off the broker, hooks they registered */
     struct group_coord *groups;
-    void (*flush_hooks[4])(broker *b);
+    struct txn_coord *txns; /* src/txn */
+    void (*flush_hooks[8])(broker *b);
     int nflush_hooks;
     int lock_fd; /* flock()ed data_dir/.lock */
     int64_t housekeeping_ms;

@@ -55,6 +55,8 @@ typedef struct bconfig {
     int32_t group_max_size;
     int64_t offsets_retention_minutes;
     int32_t offset_metadata_max_bytes;
+    int32_t transaction_max_timeout_ms; /* transaction.max.timeout.ms */
+    int32_t transaction_abort_timed_out_transaction_cleanup_interval_ms;
     int32_t max_connections;
     int32_t max_connections_per_ip;           /* max.connections.per.ip */
     char *max_connections_per_ip_overrides;   /* "host:n,host:n" */

@@ -85,8 +85,31 @@ void producers_rebuild(bpart *p);
 void producers_free(bpart *p);
 /* Loads the persisted producer-id block (data_dir/producer-ids). */
 int producers_load(broker *b);
-/* Allocates a fresh producer id (persisting a new block when needed); -1 on failure. */
-int64_t producers_alloc_id(broker *b);
+/* Calls cb for every producer with state on p (id, epoch, last sequence or -1); returns their
+ * count (cb may be NULL to count only). */
+typedef void (*producers_cb)(void *arg, int64_t pid, int16_t epoch, int32_t last_seq);
+int producers_foreach(bpart *p, producers_cb cb, void *arg);
+/* A marker of pid/epoch was written: older epochs of pid may no longer produce to p. */
+void producers_fence(bpart *p, int64_t pid, int16_t epoch);
+void pidtab_fence(pidtab *t, int64_t pid, int16_t epoch);
+
+/* ---------------------------------------------------------------- transactions ---- */
+/* One aborted transaction of the partition's index. */
+typedef struct ptxn_aborted {
+    int64_t pid, first, last; /* last = the abort marker's offset */
+} ptxn_aborted;
+/* A transactional batch of bi was appended at base: opens the producer's transaction here. */
+void ptxn_on_append(bpart *p, const batch_info *bi, int64_t base);
+/* A marker of pid was appended at offset: its open transaction on p ends. */
+void ptxn_on_marker(bpart *p, int64_t pid, bool commit, int64_t offset);
+/* Rebuilds open transactions and the aborted index from the whole log (start-up). */
+void ptxn_rebuild(bpart *p);
+void ptxn_free(bpart *p);
+/* Drops index entries that ended below the log start offset (retention, DeleteRecords). */
+void ptxn_trim(bpart *p);
+/* Aborted transactions with lastOffset >= from and firstOffset < upto (at most max, in order of
+ * their markers; out NULL: count only). Returns the count. */
+int ptxn_aborted_between(const bpart *p, int64_t from, int64_t upto, ptxn_aborted *out, int max);
 
 /* ---------------------------------------------------------------- records ---- */
 
@@ -111,6 +134,7 @@ void h_alter_configs(broker *b, breq *r);
 void h_incremental_alter_configs(broker *b, breq *r);
 void h_delete_records(broker *b, breq *r);
 void h_init_producer_id(broker *b, breq *r);
+void h_describe_producers(broker *b, breq *r);
 void h_sasl_handshake(broker *b, breq *r);
 void h_sasl_authenticate(broker *b, breq *r);
 void h_describe_user_scram_credentials(broker *b, breq *r);

@@ -10,7 +10,6 @@
  *   19   CreateTopics             0–7
  *   20   DeleteTopics             0–6
  *   21   DeleteRecords            0–2
- *   22   InitProducerId           0–5
  *   32   DescribeConfigs          0–4
  *   33   AlterConfigs             0–2
  *   36   SaslAuthenticate         0–2
@@ -18,6 +17,9 @@
  *   44   IncrementalAlterConfigs  0–1
  *   50   DescribeUserScramCredentials 0
  *   51   AlterUserScramCredentials    0
+ *   61   DescribeProducers        0
+ * (InitProducerId's row is the transaction coordinator's, src/txn; it calls
+ * h_init_producer_id for requests without a transactional id.)
  */
 #include "broker/core.h"
 
@@ -31,7 +33,6 @@ const bhandler_table broker_core_handlers = {
     [API_CreateTopics] = {0, 7, 0, h_create_topics},
     [API_DeleteTopics] = {0, 6, 0, h_delete_topics},
     [API_DeleteRecords] = {0, 2, 0, h_delete_records},
-    [API_InitProducerId] = {0, 5, 0, h_init_producer_id},
     [API_DescribeConfigs] = {0, 4, 0, h_describe_configs},
     [API_AlterConfigs] = {0, 2, 0, h_alter_configs},
     [API_SaslAuthenticate] = {0, 2, 0, h_sasl_authenticate},
@@ -39,4 +40,5 @@ const bhandler_table broker_core_handlers = {
     [API_IncrementalAlterConfigs] = {0, 1, 0, h_incremental_alter_configs},
     [API_DescribeUserScramCredentials] = {0, 0, 0, h_describe_user_scram_credentials},
     [API_AlterUserScramCredentials] = {0, 0, 0, h_alter_user_scram_credentials},
+    [API_DescribeProducers] = {0, 0, 0, h_describe_producers},
 };

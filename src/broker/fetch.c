@@ -1,5 +1,7 @@
 /* fetch — the Fetch API (v4–v12): zero-copy reads (plog file slices carried to the socket as
- * kfile_frag, sent with sendfile by server.c) and the long poll.
+ * kfile_frag, sent with sendfile by server.c) and the long poll. isolation_level=1
+ * (read_committed) reads stop at the last stable offset and carry the aborted transactions of
+ * the returned range (txnlog.c).
  *
  * A fetch is answered at once when the readable bytes reach min_bytes or a partition has an
  * error; otherwise it parks: a waiter on every requested partition (part_wait) plus a loop
@@ -115,11 +117,48 @@ static void probe(fpark *fp, bool *data, bool *error)
             continue;
         }
         int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
+        int64_t upto = fp->isolation == 1 ? part_lso(p) : hwm;
         if (x->offset > hwm || x->offset < start)
             *error = true;
-        else if (x->offset < hwm)
+        else if (x->offset < upto)
             *data = true;
     }
+}
+
+/* Ends slice s before the first batch at or after `upto` (the LSO, always a batch boundary),
+ * reading the batch headers from its file. */
+static void cut_at(plog_slice *s, int64_t upto)
+{
+    int64_t pos = s->file_pos, stop = s->file_pos + s->len;
+    int64_t next = -1;
+    while (pos + BATCH_LOG_OVERHEAD <= stop) {
+        uint8_t h[BATCH_HEADER_SIZE];
+        ssize_t n = pread(s->fd, h, sizeof h, pos);
+        batch_info bi;
+        if (n != (ssize_t)sizeof h || batch_parse(h, sizeof h, &bi) < 0 ||
+            bi.total_len < BATCH_HEADER_SIZE || bi.base_offset >= upto)
+            break;
+        pos += bi.total_len;
+        next = bi.base_offset + bi.last_offset_delta + 1;
+    }
+    s->len = (int32_t)(pos - s->file_pos);
+    if (next >= 0) s->next_offset = next;
+}
+
+/* read_committed: the aborted transactions overlapping [from, upto) of p, so the client drops
+ * their records. */
+static void add_aborted(kmsg *pr, bpart *p, int64_t from, int64_t upto)
+{
+    int n = ptxn_aborted_between(p, from, upto, NULL, INT32_MAX);
+    ptxn_aborted *ab = xcalloc((size_t)(n ? n : 1), sizeof *ab);
+    n = ptxn_aborted_between(p, from, upto, ab, n);
+    k_new_items(pr, PartitionData_AbortedTransactions, n);
+    for (int i = 0; i < n; i++) {
+        kmsg *e = k_item(pr, PartitionData_AbortedTransactions, i);
+        k_set_int(e, AbortedTransaction_ProducerId, ab[i].pid);
+        k_set_int(e, AbortedTransaction_FirstOffset, ab[i].first);
+    }
+    free(ab);
 }
 
 /* Fills the response tree. Returns the bytes of records placed in it; *error if any partition
@@ -145,18 +184,16 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             kmsg *pr = k_item(tr, FetchableTopicResponse_Partitions, j);
             k_set_int(pr, PartitionData_PartitionIndex, x->part);
             k_set_int(pr, PartitionData_PreferredReadReplica, -1);
-            if (fp->isolation == 1)
-                k_set_array(pr, PartitionData_AbortedTransactions, 0);
-            else
-                k_set_null(pr, PartitionData_AbortedTransactions);
+            k_set_null(pr, PartitionData_AbortedTransactions);
             k_set_ref(pr, PartitionData_Records, "", 0);
             bpart *p = lookup(b, x);
             int err = 0;
-            int64_t hwm = -1, start = -1;
+            int64_t hwm = -1, start = -1, lso = -1;
             if (!p)
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else {
                 hwm = part_hwm(p);
+                lso = part_lso(p);
                 start = plog_start_offset(p->log);
                 if (x->leader_epoch > 0)
                     err = KERR_UNKNOWN_LEADER_EPOCH;
@@ -165,13 +202,15 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             }
             k_set_int(pr, PartitionData_ErrorCode, err);
             k_set_int(pr, PartitionData_HighWatermark, hwm);
-            k_set_int(pr, PartitionData_LastStableOffset, hwm);
+            k_set_int(pr, PartitionData_LastStableOffset, lso);
             k_set_int(pr, PartitionData_LogStartOffset, start);
+            if (fp->isolation == 1) k_set_array(pr, PartitionData_AbortedTransactions, 0);
             if (err) {
                 *error = true;
                 continue;
             }
-            if (!with_data || x->offset >= hwm) continue;
+            int64_t upto = fp->isolation == 1 ? lso : hwm; /* read_committed: up to the LSO */
+            if (!with_data || x->offset >= upto) continue;
             if (total > 0 && remaining <= 0) continue;
             int64_t lim = x->pmax > 0 ? x->pmax : 1;
             if (lim > remaining) lim = remaining > 0 ? remaining : 1;
@@ -186,6 +225,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
                 *error = true;
                 continue;
             }
+            if (s.len > 0 && s.next_offset > upto) cut_at(&s, upto);
             if (s.len <= 0) {
                 if (s.fd >= 0) close(s.fd);
                 continue;
@@ -200,6 +240,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             fr->len = s.len;
             fr->next = NULL;
             k_set_frags(pr, PartitionData_Records, fr);
+            if (fp->isolation == 1) add_aborted(pr, p, x->offset, s.next_offset);
             keep_fd(fp, s.fd);
             total += s.len;
             remaining -= s.len;

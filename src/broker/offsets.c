@@ -1,6 +1,6 @@
 /* offsets — the ListOffsets API (v0–v7) and record-level timestamp lookup inside a batch.
  *
- *   -1 latest (HWM; LSO for read_committed, equal here: no transactions)
+ *   -1 latest (HWM; the last stable offset for read_committed)
  *   -2 earliest (log start offset)
  *   -3 max timestamp (v7+): the first record carrying the largest timestamp
  *   t >= 0: the first record whose timestamp >= t. plog finds the batch; the records of that
@@ -75,7 +75,6 @@ void h_list_offsets(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     int8_t iso = v >= 2 ? (int8_t)k_int(q, ListOffsetsRequest_IsolationLevel) : 0;
-    (void)iso; /* LSO == HWM: no transactions */
     int32_t nt = k_count(q, ListOffsetsRequest_Topics);
     if (nt < 0) nt = 0;
     k_set_int(resp, ListOffsetsResponse_ThrottleTimeMs, 0);
@@ -103,7 +102,7 @@ void h_list_offsets(broker *b, breq *r)
             else if (v >= 4 && k_int(pq, ListOffsetsPartition_CurrentLeaderEpoch) > 0)
                 err = KERR_UNKNOWN_LEADER_EPOCH;
             else if (ts == -1)
-                off = part_hwm(p);
+                off = iso == 1 ? part_lso(p) : part_hwm(p); /* read_committed: the LSO */
             else if (ts == -2)
                 off = plog_start_offset(p->log);
             else if (ts == -3) {

@@ -3,7 +3,9 @@
  *
  * Per partition: exactly one RecordBatch v2, validated (batch_validate), size-checked against
  * the topic's max.message.bytes, idempotence-checked (producers.c), stamped for LogAppendTime
- * topics, appended (part_append). acks=0: no answer; acks=1: answered after the write;
+ * topics, appended (part_append); a transactional batch (request with a transactional id)
+ * opens its producer's transaction on the partition (txnlog.c). Control batches from clients
+ * are refused by batch_validate. acks=0: no answer; acks=1: answered after the write;
  * acks=-1: the request is parked until the flusher reports every touched partition durable up
  * to the end of our batch (produce_on_flush, called from the flusher's eventfd).
  */
@@ -22,6 +24,23 @@ char *core_kdup(breq *r, kstr s)
     if (s.len) memcpy(d, s.p, (size_t)s.len);
     d[s.len] = 0;
     return d;
+}
+
+/* An end-transaction marker from the transaction coordinator (src/txn). */
+int part_write_marker(broker *b, bpart *p, int64_t pid, int16_t epoch, bool commit,
+                      int32_t coordinator_epoch, int64_t *offset)
+{
+    size_t len;
+    uint8_t *batch =
+        batch_build_control(pid, epoch, commit, coordinator_epoch, now_wall_ms(), &len);
+    int64_t base = -1;
+    int rc = part_append(b, p, batch, len, &base);
+    free(batch);
+    if (rc) return rc;
+    ptxn_on_marker(p, pid, commit, base);
+    producers_fence(p, pid, epoch);
+    if (offset) *offset = base;
+    return 0;
 }
 
 /* A parked acks=all produce: partitions (by name, so a topic deleted meanwhile is harmless)
@@ -69,7 +88,7 @@ static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *b
 
 /* Validates and appends one partition's records. Fills the partition response. Returns the
  * end offset to wait for (acks=all) or -1. */
-static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr)
+static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr, bool txn)
 {
     int16_t v = r->hdr.api_version;
     int err = 0;
@@ -118,8 +137,10 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         err = KERR_UNSUPPORTED_COMPRESSION_TYPE;
         goto out;
     }
-    if (bi.attributes & BATCH_ATTR_TRANSACTIONAL) {
-        err = KERR_INVALID_TXN_STATE; /* no transaction coordinator */
+    if ((bi.attributes & BATCH_ATTR_TRANSACTIONAL) && (bi.producer_id < 0 || !txn)) {
+        /* a transactional batch needs a producer id and the request's transactional id */
+        err = KERR_INVALID_RECORD;
+        why = "transactional batch without a producer id or transactional id";
         goto out;
     }
     if (bi.producer_id >= 0 && bi.base_sequence < 0) {
@@ -153,6 +174,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         goto out;
     }
     producers_record(p, &bi, base);
+    ptxn_on_append(p, &bi, base);
     need = base + bi.last_offset_delta + 1;
 out:
     k_set_int(pr, PartitionProduceResponse_ErrorCode, err);
@@ -214,6 +236,8 @@ void h_produce(broker *b, breq *r)
     k_new_items(resp, ProduceResponse_Responses, nt);
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
     kstr tid = k_str(q, ProduceRequest_TransactionalId);
+    /* an empty transactional id, or one with NUL/control characters, names no transaction */
+    bool bad_tid = tid.len == 0 || (tid.len > 0 && has_ctl_chars(tid.p, (size_t)tid.len));
     pwait *waits = NULL;
     int nw = 0, aw = 0;
     for (int32_t i = 0; i < nt; i++) {
@@ -226,7 +250,7 @@ void h_produce(broker *b, breq *r)
         k_new_items(tr, TopicProduceResponse_PartitionResponses, np);
         btopic *t = NULL;
         bool name_ok = name.len > 0 && topic_name_valid((const char *)name.p, (size_t)name.len);
-        if (!bad_acks && tid.len < 0 && name_ok) {
+        if (!bad_acks && !bad_tid && name_ok) {
             t = topic_findn(b, (const char *)name.p, (size_t)name.len);
             if (!t) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
         }
@@ -238,8 +262,8 @@ void h_produce(broker *b, breq *r)
             int preset = 0;
             if (bad_acks)
                 preset = KERR_INVALID_REQUIRED_ACKS;
-            else if (tid.len >= 0)
-                preset = 53; /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */
+            else if (bad_tid)
+                preset = KERR_INVALID_REQUEST;
             else if (!name_ok)
                 preset = KERR_INVALID_TOPIC_EXCEPTION;
             if (preset) {
@@ -253,7 +277,8 @@ void h_produce(broker *b, breq *r)
                 }
                 continue;
             }
-            int64_t need = produce_one(b, r, t, idx, k_str(pd, PartitionProduceData_Records), pr);
+            int64_t need =
+                produce_one(b, r, t, idx, k_str(pd, PartitionProduceData_Records), pr, tid.len > 0);
             if (need >= 0 && acks == -1 && b->flusher) {
                 bpart *p = t->parts[idx];
                 flusher_request(b->flusher, p->log, need);

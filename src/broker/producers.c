@@ -100,6 +100,20 @@ static void grow(pidtab *t)
     free(os);
 }
 
+static pentry *entry(pidtab *t, int64_t pid)
+{
+    pentry *e = lookup(t, pid);
+    if (e) return e;
+    if (t->count + 1 > t->nslots) grow(t);
+    e = xcalloc(1, sizeof *e);
+    e->pid = pid;
+    unsigned k = slot_of(t, pid);
+    e->next = t->slots[k];
+    t->slots[k] = e;
+    t->count++;
+    return e;
+}
+
 static int32_t seq_add(int32_t seq, int32_t delta)
 {
     /* sequences wrap to 0 after INT32_MAX */
@@ -112,8 +126,9 @@ int pidtab_check(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t las
                  int64_t *dup_base)
 {
     pentry *e = lookup(t, pid);
-    if (!e || e->nb == 0) return PID_APPEND; /* unknown producer: accept (Kafka 3.x) */
+    if (!e) return PID_APPEND; /* unknown producer: accept (Kafka 3.x) */
     if (epoch < e->epoch) return KERR_INVALID_PRODUCER_EPOCH;
+    if (e->nb == 0) return PID_APPEND; /* fenced by a marker: the new epoch starts anywhere */
     if (epoch > e->epoch) return seq == 0 ? PID_APPEND : KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
     int32_t last = seq_add(seq, last_delta);
     for (int i = 0; i < e->nb; i++) {
@@ -130,16 +145,7 @@ int pidtab_check(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t las
 void pidtab_record(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t last_delta,
                    int64_t base_offset)
 {
-    pentry *e = lookup(t, pid);
-    if (!e) {
-        if (t->count + 1 > t->nslots) grow(t);
-        e = xcalloc(1, sizeof *e);
-        e->pid = pid;
-        unsigned k = slot_of(t, pid);
-        e->next = t->slots[k];
-        t->slots[k] = e;
-        t->count++;
-    }
+    pentry *e = entry(t, pid);
     if (epoch != e->epoch) {
         e->epoch = epoch;
         e->nb = 0;
@@ -151,7 +157,23 @@ void pidtab_record(pidtab *t, int64_t pid, int16_t epoch, int32_t seq, int32_t l
     e->b[e->head].base_offset = base_offset;
 }
 
+void pidtab_fence(pidtab *t, int64_t pid, int16_t epoch)
+{
+    pentry *e = lookup(t, pid);
+    if (e && epoch <= e->epoch) return;
+    e = entry(t, pid);
+    e->epoch = epoch;
+    e->nb = 0;
+}
+
 /* ------------------------------------------------------------------ partitions ---- */
+
+void producers_fence(bpart *p, int64_t pid, int16_t epoch)
+{
+    if (pid < 0) return;
+    if (!p->producers) p->producers = pidtab_new();
+    pidtab_fence(p->producers, pid, epoch);
+}
 
 static bool idempotent(const batch_info *bi)
 {
@@ -262,6 +284,9 @@ int64_t producers_alloc_id(broker *b)
 
 /* ------------------------------------------------------------------ InitProducerId ---- */
 
+/* InitProducerId without a transactional id (idempotent producers). The dispatch row is the
+ * transaction coordinator's (src/txn), which hands requests without one to this function. */
+
 void h_init_producer_id(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -269,22 +294,10 @@ void h_init_producer_id(broker *b, breq *r)
     k_set_int(resp, InitProducerIdResponse_ThrottleTimeMs, 0);
     k_set_int(resp, InitProducerIdResponse_ProducerId, -1);
     k_set_int(resp, InitProducerIdResponse_ProducerEpoch, -1);
-    kstr tid = k_str(q, InitProducerIdRequest_TransactionalId);
-    if (tid.len == 0 || (tid.len > 0 && has_ctl_chars(tid.p, (size_t)tid.len))) {
-        /* Kafka refuses an empty transactional id; one with NUL/control characters names no
-         * producer we could store or log honestly */
+    if (k_str(q, InitProducerIdRequest_TransactionalId).len >= 0) {
+        /* a transactional id is the transaction coordinator's (src/txn), which calls us only
+         * without one */
         k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_INVALID_REQUEST);
-        breq_done(r);
-        return;
-    }
-    if (tid.len >= 0) {
-        /* transactions are not supported: a clear, non-retriable refusal */
-        k_set_int(resp, InitProducerIdResponse_ErrorCode,
-                  53 /* TRANSACTIONAL_ID_AUTHORIZATION_FAILED */);
-        LOGI("producers",
-             "%s: InitProducerId with a transactional id refused (transactions "
-             "not supported)",
-             breq_client_host(r));
         breq_done(r);
         return;
     }
@@ -302,7 +315,7 @@ void h_init_producer_id(broker *b, breq *r)
      * fresh id at epoch 0: the caller cannot prove an id is its own, so honouring them would
      * let two producers share an id and epoch, and the second one's batches would be taken
      * for duplicates of the first's and dropped. An epoch bump (KIP-360) exists only for
-     * transactional producers, refused above. */
+     * transactional producers (src/txn). */
     int64_t pid = producers_alloc_id(b);
     int16_t epoch = 0;
     if (pid < 0) {
@@ -313,4 +326,16 @@ void h_init_producer_id(broker *b, breq *r)
         k_set_int(resp, InitProducerIdResponse_ProducerEpoch, epoch);
     }
     breq_done(r);
+}
+
+/* ------------------------------------------------------------------ views ---- */
+
+int producers_foreach(bpart *p, producers_cb cb, void *arg)
+{
+    pidtab *t = p->producers;
+    int n = 0;
+    for (int i = 0; t && i < t->nslots; i++)
+        for (pentry *e = t->slots[i]; e; e = e->next, n++)
+            if (cb) cb(arg, e->pid, e->epoch, e->nb ? e->b[e->head].last_seq : -1);
+    return n;
 }

@@ -509,6 +509,7 @@ static int open_parts(broker *b, btopic *t, int32_t from, int32_t to, bool wipe)
         }
         free(dir);
         producers_rebuild(p);
+        ptxn_rebuild(p);
         t->parts[i] = p;
         t->nparts = i + 1;
     }
@@ -537,6 +538,7 @@ static void part_free(broker *b, bpart *p, bool remove)
             plog_close(p->log);
     }
     producers_free(p);
+    ptxn_free(p);
     free(p);
 }
 

@@ -147,6 +147,7 @@ int cmd_users(int argc, char **argv); /* users.c: SCRAM users (KIP-554 APIs) */
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
+int cmd_txn(int argc, char **argv); /* txn.c */
 int cmd_dlq(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);

@@ -36,6 +36,7 @@ static const char *const k_help =
     "  produce TOPIC           produce lines of stdin or files (acks=all, idempotent)\n"
     "  consume TOPIC           print messages from an offset, a time, the last N; follow\n"
     "  groups list|describe|lag|reset|delete   consumer groups, their lag and offsets\n"
+    "  txn list|describe|abort   transactions: states, open ones, end a hanging one\n"
     "  dlq TOPIC               print the dead letters of TOPIC (TOPIC.dlq)\n"
     "  trace CORRELATION_ID    every event of one flow, in time order\n"
     "  schemas list|get|register|check|delete|compatibility|mode   the schema registry\n"
@@ -652,6 +653,7 @@ static const struct {
     {"consume", cmd_consume},
     {"groups", cmd_groups},
     {"group", cmd_groups},
+    {"txn", cmd_txn},
     {"dlq", cmd_dlq},
     {"trace", cmd_trace},
     {"schemas", cmd_schemas},

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "group/group.h"
+#include "txn/txn.h"
 #include "http/http.h"
 #include "registry/registry.h"
 #include "metrics/metrics.h"
@@ -208,7 +209,9 @@ int main(int argc, char **argv)
     /* the API handler table: the broker's own rows, then the modules above it */
     dispatch_register(broker_core_handlers);
     dispatch_register(group_handlers);
+    dispatch_register(txn_handlers);
     broker_on_flush(b, group_on_flush);
+    broker_on_flush(b, txn_on_flush);
     broker_on_flush(b, rest_on_flush);
 
     /* Every listener is bound before anything is written to the data directory, so a port
@@ -221,6 +224,7 @@ int main(int argc, char **argv)
         .foreach_offset = group_foreach_offset,
         .state_counts = group_state_counts,
         .state_names = group_state_names,
+        .txn_stats = txn_open_stats,
     };
     http_server *http = NULL;
     rest *rest_api = NULL;
@@ -231,6 +235,10 @@ int main(int argc, char **argv)
     if (broker_open(b, data_dir) < 0) return 1;
     if (group_coord_start(b) < 0) {
         LOGE("main", "cannot start the group coordinator");
+        return 1;
+    }
+    if (txn_coord_start(b) < 0) {
+        LOGE("main", "cannot start the transaction coordinator");
         return 1;
     }
     if (http && registry_start(b, http) < 0) {
@@ -271,6 +279,7 @@ int main(int argc, char **argv)
     rest_stop(rest_api);
     if (http) http_server_stop(http);
     broker_drain(b);
+    txn_coord_stop(b);
     group_coord_stop(b);
     close(sfd);
     broker_close(b);

@@ -400,6 +400,7 @@ void group_coord_stop(broker *b)
             g_answer_sync(gc->groups[i], m, KERR_COORDINATOR_NOT_AVAILABLE);
         }
     while (gc->ngroups) gc_remove(gc, gc->groups[gc->ngroups - 1]);
+    gstore_txn_free(gc);
     free(gc->groups);
     free(gc);
     b->groups = NULL;

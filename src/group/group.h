@@ -1,8 +1,8 @@
 /* group — the consumer-group coordinator's public face for the rest of eddyd.
  *
  * The coordinator (src/group/) serves FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
- * LeaveGroup, ListGroups, DescribeGroups, DeleteGroups, OffsetCommit, OffsetFetch and
- * OffsetDelete (rows in group_handlers[]), keeps committed offsets and group
+ * LeaveGroup, ListGroups, DescribeGroups, DeleteGroups, OffsetCommit, OffsetFetch,
+ * OffsetDelete and TxnOffsetCommit (rows in group_handlers[]), keeps committed offsets and group
  * metadata in the internal compacted topic __consumer_offsets (Kafka's own record formats),
  * and rebuilds its state from that topic at start-up.
  *
@@ -28,6 +28,12 @@ int group_coord_start(broker *b);
 void group_coord_stop(broker *b);
 
 void group_on_flush(broker *b);
+
+/* Transactions (src/txn): the transaction coordinator wrote producer pid's end marker into
+ * __consumer_offsets; the offsets it staged with TxnOffsetCommit take effect (commit) or are
+ * dropped (abort). The partition of __consumer_offsets that holds group `gid`'s records: */
+void group_txn_end(broker *b, int64_t pid, bool commit);
+int32_t group_offsets_partition(broker *b, const char *gid);
 
 /* Read-only views for /metrics and admin tools (loop thread only). */
 typedef void (*group_offset_cb)(void *arg, const char *group, const char *topic, int32_t partition,

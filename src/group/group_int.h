@@ -79,6 +79,16 @@ typedef struct gwait {
     int64_t target; /* answer once plog_durable_offset(log) >= target */
 } gwait;
 
+/* An offset record of an open transaction (TxnOffsetCommit): written to __consumer_offsets as a
+ * transactional batch of the producer, applied when its commit marker arrives, dropped on abort.
+ * Raw key/value bytes as written, replayed through gstore_apply. */
+typedef struct gtxnrec {
+    struct gtxnrec *next;
+    int64_t pid;
+    uint8_t *key, *val;
+    int32_t klen, vlen;
+} gtxnrec;
+
 typedef struct group_coord {
     broker *b;
     group **groups;
@@ -88,6 +98,7 @@ typedef struct group_coord {
     gwait *waits;
     int64_t next_expire_ms;
     bool stopping;
+    gtxnrec *txn_recs; /* staged transactional offset records, oldest first */
 } group_coord;
 
 /* ---- model.c: the group table, members, pending ids, committed offsets ---- */
@@ -139,6 +150,15 @@ void grecs_group(grecs *rs, const group *g, bool tombstone);
 int grecs_append(group_coord *gc, grecs *rs, plog **log, int64_t *end_offset);
 /* Appends and parks `r` until durable (or answers at once when nothing was written). */
 void grecs_append_and_reply(group_coord *gc, grecs *rs, breq *r, void (*on_err)(breq *, int));
+/* The same for a transaction's offsets (TxnOffsetCommit): one transactional batch of producer
+ * pid/epoch, its records staged until the transaction's marker (gstore_txn_end). */
+void grecs_append_txn_and_reply(group_coord *gc, grecs *rs, int64_t pid, int16_t epoch, breq *r,
+                                void (*on_err)(breq *, int));
+/* The end of producer pid's transaction: its staged offsets take effect (commit) or vanish. */
+void gstore_txn_end(group_coord *gc, int64_t pid, bool commit);
+void gstore_txn_free(group_coord *gc);
+/* Does an open transaction hold an offset of group gid for topic/partition? */
+bool gstore_txn_pending(group_coord *gc, const char *gid, const char *topic, int32_t part);
 /* Builds a whole batch (exported for unit tests). Returns malloc()ed bytes. */
 uint8_t *grecs_build_batch(const grecs *rs, int64_t now_ms, size_t *len);
 /* Applies one __consumer_offsets record (replay). */

@@ -3,7 +3,7 @@
  *
  *   FindCoordinator v0–v4   JoinGroup v0–v9   SyncGroup v0–v5   Heartbeat v0–v4
  *   LeaveGroup v0–v5        ListGroups v0–v4  DescribeGroups v0–v5  DeleteGroups v0–v2
- *   OffsetCommit v0–v9      OffsetFetch v0–v9 OffsetDelete v0
+ *   OffsetCommit v0–v9      OffsetFetch v0–v9 OffsetDelete v0  TxnOffsetCommit v0–v3
  *
  * Validation order and error codes follow Kafka's classic GroupCoordinator (see
  * docs: shared/kafka-protocol.md §5).
@@ -752,10 +752,128 @@ static void h_offset_commit(broker *b, breq *r)
     grecs_free(rs);
 }
 
+/* ------------------------------------------------------------------ TxnOffsetCommit ---- */
+
+static void txn_commit_err(breq *r, int err)
+{
+    kmsg *resp = r->resp;
+    int32_t nt = k_count(resp, TxnOffsetCommitResponse_Topics);
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *to = k_item(resp, TxnOffsetCommitResponse_Topics, i);
+        int32_t np = k_count(to, TxnOffsetCommitResponseTopic_Partitions);
+        for (int32_t j = 0; j < np; j++) {
+            kmsg *po = k_item(to, TxnOffsetCommitResponseTopic_Partitions, j);
+            if (k_int(po, TxnOffsetCommitResponsePartition_ErrorCode) == 0)
+                k_set_int(po, TxnOffsetCommitResponsePartition_ErrorCode, err);
+        }
+    }
+}
+
+/* KIP-98/447: a transaction's consumed offsets. Checked like OffsetCommit (group, generation,
+ * member; v3+ carries them), written to __consumer_offsets as one transactional batch of the
+ * producer, visible to OffsetFetch only once the transaction coordinator writes the commit
+ * marker (group_txn_end). An unknown group with a generation is ILLEGAL_GENERATION (offsets
+ * never go to a group nobody joined under that generation). */
+static void h_txn_offset_commit(broker *b, breq *r)
+{
+    group_coord *gc = gc_of(b);
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    kstr gid = k_str(q, TxnOffsetCommitRequest_GroupId);
+    kstr tid = k_str(q, TxnOffsetCommitRequest_TransactionalId);
+    int64_t pid = k_int(q, TxnOffsetCommitRequest_ProducerId);
+    int16_t epoch = (int16_t)k_int(q, TxnOffsetCommitRequest_ProducerEpoch);
+    int32_t gen = v >= 3 ? (int32_t)k_int(q, TxnOffsetCommitRequest_GenerationId) : -1;
+    char *member_id = v >= 3 ? kdup_empty(r, k_str(q, TxnOffsetCommitRequest_MemberId)) : "";
+    char *instance = v >= 3 ? kdup(r, k_str(q, TxnOffsetCommitRequest_GroupInstanceId)) : NULL;
+    k_set_int(resp, TxnOffsetCommitResponse_ThrottleTimeMs, 0);
+    int err = KERR_NONE;
+    group *g = NULL;
+    if (!gc)
+        err = KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (check_gid(gid))
+        err = KERR_INVALID_GROUP_ID;
+    else if (tid.len <= 0 || has_ctl_chars(tid.p, (size_t)tid.len) || pid < 0 || epoch < 0)
+        err = KERR_INVALID_REQUEST;
+    else {
+        g = gc_find(gc, kdup(r, gid));
+        if (!g) {
+            if (gen < 0 && !member_id[0])
+                g = gc_create(gc, kdup(r, gid));
+            else
+                err = KERR_ILLEGAL_GENERATION;
+        } else if (gen < 0 && !member_id[0] && !instance) {
+            /* pre-KIP-447 clients: no member to check */
+        } else {
+            gmember *m;
+            err = check_member(g, member_id, instance, &m);
+            if (!err && gen != g->generation) err = KERR_ILLEGAL_GENERATION;
+        }
+    }
+    int64_t now_wall = now_wall_ms();
+    grecs *rs = grecs_new();
+    int32_t nt = k_count(q, TxnOffsetCommitRequest_Topics);
+    if (nt < 0) nt = 0;
+    k_new_items(resp, TxnOffsetCommitResponse_Topics, nt);
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *ti = k_item(q, TxnOffsetCommitRequest_Topics, i),
+             *to = k_item(resp, TxnOffsetCommitResponse_Topics, i);
+        kstr name = k_str(ti, TxnOffsetCommitRequestTopic_Name);
+        char *tname = kdup_empty(r, name);
+        k_set_str(to, TxnOffsetCommitResponseTopic_Name, tname);
+        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        int32_t np = k_count(ti, TxnOffsetCommitRequestTopic_Partitions);
+        if (np < 0) np = 0;
+        k_new_items(to, TxnOffsetCommitResponseTopic_Partitions, np);
+        for (int32_t j = 0; j < np; j++) {
+            kmsg *pi = k_item(ti, TxnOffsetCommitRequestTopic_Partitions, j),
+                 *po = k_item(to, TxnOffsetCommitResponseTopic_Partitions, j);
+            int32_t part = (int32_t)k_int(pi, TxnOffsetCommitRequestPartition_PartitionIndex);
+            k_set_int(po, TxnOffsetCommitResponsePartition_PartitionIndex, part);
+            kstr meta = k_str(pi, TxnOffsetCommitRequestPartition_CommittedMetadata);
+            int perr = err;
+            if (!perr && (!t || part < 0 || part >= t->nparts))
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (!perr && meta.len > b->cfg.offset_metadata_max_bytes)
+                perr = KERR_OFFSET_METADATA_TOO_LARGE;
+            k_set_int(po, TxnOffsetCommitResponsePartition_ErrorCode, perr);
+            if (perr) continue;
+            goffset o = {0};
+            o.offset = k_int(pi, TxnOffsetCommitRequestPartition_CommittedOffset);
+            o.leader_epoch =
+                v >= 2 ? (int32_t)k_int(pi, TxnOffsetCommitRequestPartition_CommittedLeaderEpoch)
+                       : -1;
+            o.metadata = kdup_empty(r, meta);
+            o.commit_ts = now_wall;
+            grecs_offset(rs, g->id, tname, part, &o);
+        }
+    }
+    if (err) {
+        grecs_free(rs);
+        breq_done(r);
+        return;
+    }
+    grecs_append_txn_and_reply(gc, rs, pid, epoch, r, txn_commit_err);
+    grecs_free(rs);
+}
+
 /* ------------------------------------------------------------------ OffsetFetch ---- */
+
+/* OffsetFetch with RequireStable (v7+, KIP-447): set while answering one, so partitions with
+ * offsets of a transaction still open are answered UNSTABLE_OFFSET_COMMIT (the client retries
+ * until the transaction ends) instead of an offset that may be about to change. */
+static group_coord *g_stable_gc;
 
 static void fetch_part(kmsg *po, group *g, const char *topic, int32_t part)
 {
+    if (g && g_stable_gc && gstore_txn_pending(g_stable_gc, g->id, topic, part)) {
+        k_set_int(po, OffsetFetchResponsePartition_PartitionIndex, part);
+        k_set_int(po, OffsetFetchResponsePartition_CommittedOffset, -1);
+        k_set_int(po, OffsetFetchResponsePartition_CommittedLeaderEpoch, -1);
+        k_set_str(po, OffsetFetchResponsePartition_Metadata, "");
+        k_set_int(po, OffsetFetchResponsePartition_ErrorCode, KERR_UNSTABLE_OFFSET_COMMIT);
+        return;
+    }
     goffset *o = g ? g_offset_find(g, topic, part) : NULL;
     k_set_int(po, OffsetFetchResponsePartition_PartitionIndex, part);
     k_set_int(po, OffsetFetchResponsePartition_CommittedOffset, o ? o->offset : -1);
@@ -815,6 +933,7 @@ static void h_offset_fetch(broker *b, breq *r)
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
+    g_stable_gc = v >= 7 && k_int(q, OffsetFetchRequest_RequireStable) ? gc : NULL;
     if (v < 8) {
         kstr gid = k_str(q, OffsetFetchRequest_GroupId);
         bool bad = gid.len > 0 && check_gid(gid);
@@ -941,4 +1060,5 @@ const bhandler_table group_handlers = {
     [API_ListGroups] = {0, 4, 0, h_list_groups},
     [API_DeleteGroups] = {0, 2, 0, h_delete_groups},
     [API_OffsetDelete] = {0, 0, 0, h_offset_delete},
+    [API_TxnOffsetCommit] = {0, 3, 0, h_txn_offset_commit},
 };

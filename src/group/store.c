@@ -212,6 +212,138 @@ void grecs_append_and_reply(group_coord *gc, grecs *rs, breq *r, void (*on_err)(
     *pp = w;
 }
 
+static uint8_t *memdup(const void *p, size_t n)
+{
+    uint8_t *d = xmalloc(n ? n : 1);
+    if (n) memcpy(d, p, n);
+    return d;
+}
+
+void grecs_append_txn_and_reply(group_coord *gc, grecs *rs, int64_t pid, int16_t epoch, breq *r,
+                                void (*on_err)(breq *, int))
+{
+    if (!rs || rs->n == 0) {
+        breq_done(r);
+        return;
+    }
+    if (!gc->otopic || gc->otopic->nparts < 1) {
+        if (on_err) on_err(r, KERR_COORDINATOR_NOT_AVAILABLE);
+        breq_done(r);
+        return;
+    }
+    bpart *p = gc->otopic->parts[0];
+    size_t len;
+    uint8_t *batch = grecs_build_batch(rs, now_wall_ms(), &len);
+    batch_set_producer(batch, len, pid, epoch, -1, true);
+    int64_t base = -1;
+    int rc = part_append(gc->b, p, batch, len, &base);
+    free(batch);
+    if (rc != 0) {
+        LOGE("group", "cannot append to %s: error %d", GROUP_OFFSETS_TOPIC, rc);
+        if (on_err) on_err(r, rc > 0 ? rc : KERR_KAFKA_STORAGE_ERROR);
+        breq_done(r);
+        return;
+    }
+    gtxnrec **tail = &gc->txn_recs;
+    while (*tail) tail = &(*tail)->next;
+    for (int i = 0; i < rs->n; i++) {
+        gtxnrec *x = xcalloc(1, sizeof *x);
+        x->pid = pid;
+        x->klen = (int32_t)rs->v[i].key.len;
+        x->key = memdup(rs->v[i].key.data, rs->v[i].key.len);
+        x->vlen = rs->v[i].tombstone ? -1 : (int32_t)rs->v[i].val.len;
+        x->val = rs->v[i].tombstone ? NULL : memdup(rs->v[i].val.data, rs->v[i].val.len);
+        *tail = x;
+        tail = &x->next;
+    }
+    int64_t end = base + rs->n;
+    if (gc->b->flusher) flusher_request(gc->b->flusher, p->log, end);
+    if (!gc->b->flusher || plog_durable_offset(p->log) >= end) {
+        breq_done(r);
+        return;
+    }
+    gwait *w = xcalloc(1, sizeof *w);
+    w->r = r;
+    w->log = p->log;
+    w->target = end;
+    gwait **pp = &gc->waits;
+    while (*pp) pp = &(*pp)->next;
+    *pp = w;
+}
+
+static void stage_raw(group_coord *gc, int64_t pid, const uint8_t *key, int32_t klen,
+                      const uint8_t *val, int32_t vlen)
+{
+    gtxnrec **tail = &gc->txn_recs;
+    while (*tail) tail = &(*tail)->next;
+    gtxnrec *x = xcalloc(1, sizeof *x);
+    x->pid = pid;
+    x->klen = klen;
+    x->key = memdup(key, (size_t)klen);
+    x->vlen = val ? vlen : -1;
+    x->val = val ? memdup(val, (size_t)(vlen > 0 ? vlen : 0)) : NULL;
+    *tail = x;
+}
+
+void gstore_txn_end(group_coord *gc, int64_t pid, bool commit)
+{
+    gtxnrec **pp = &gc->txn_recs;
+    while (*pp) {
+        gtxnrec *x = *pp;
+        if (x->pid != pid) {
+            pp = &x->next;
+            continue;
+        }
+        *pp = x->next;
+        if (commit)
+            gstore_apply(gc, x->key, x->klen, x->val ? x->val : (const uint8_t *)"", x->vlen);
+        free(x->key);
+        free(x->val);
+        free(x);
+    }
+}
+
+bool gstore_txn_pending(group_coord *gc, const char *gid, const char *topic, int32_t part)
+{
+    size_t gl = strlen(gid), tl = strlen(topic);
+    for (gtxnrec *x = gc->txn_recs; x; x = x->next) {
+        rbuf r = rbuf_make(x->key, (size_t)x->klen);
+        int16_t kver = rbuf_i16(&r);
+        if (kver != 0 && kver != 1) continue;
+        int16_t n = rbuf_i16(&r);
+        const uint8_t *g = n >= 0 ? rbuf_take(&r, (size_t)n) : NULL;
+        if (!g || (size_t)n != gl || memcmp(g, gid, gl)) continue;
+        n = rbuf_i16(&r);
+        const uint8_t *t = n >= 0 ? rbuf_take(&r, (size_t)n) : NULL;
+        if (!t || (size_t)n != tl || memcmp(t, topic, tl)) continue;
+        if (rbuf_i32(&r) == part && !r.err) return true;
+    }
+    return false;
+}
+
+void gstore_txn_free(group_coord *gc)
+{
+    while (gc->txn_recs) {
+        gtxnrec *x = gc->txn_recs;
+        gc->txn_recs = x->next;
+        free(x->key);
+        free(x->val);
+        free(x);
+    }
+}
+
+void group_txn_end(broker *b, int64_t pid, bool commit)
+{
+    if (b->groups) gstore_txn_end(b->groups, pid, commit);
+}
+
+int32_t group_offsets_partition(broker *b, const char *gid)
+{
+    (void)b;
+    (void)gid;
+    return 0; /* grecs_append writes every group's records to partition 0 */
+}
+
 void group_on_flush(broker *b)
 {
     group_coord *gc = b->groups;
@@ -330,17 +462,28 @@ void gstore_apply(group_coord *gc, const uint8_t *key, int32_t klen, const uint8
 
 static int apply_rec(const batch_info *bi, const batch_record *rec, void *arg)
 {
-    (void)bi;
     const uint8_t *v = rec->value;
     if (rec->value_len == 0) v = (const uint8_t *)""; /* empty (non-null) value */
+    if ((bi->attributes & BATCH_ATTR_TRANSACTIONAL) && bi->producer_id >= 0) {
+        /* TxnOffsetCommit: takes effect only when the transaction's commit marker follows */
+        if (rec->key_len > 0)
+            stage_raw(arg, bi->producer_id, rec->key, rec->key_len, v, rec->value_len);
+        return 0;
+    }
     gstore_apply(arg, rec->key_len > 0 ? rec->key : NULL, rec->key_len, v, rec->value_len);
+    return 0;
+}
+
+static int apply_marker(const batch_info *bi, bool commit, void *arg)
+{
+    gstore_txn_end(arg, bi->producer_id, commit);
     return 0;
 }
 
 int gstore_apply_batches(group_coord *gc, const uint8_t *p, size_t len)
 {
     batch_tail_stats st = {0};
-    batch_tail_buf(p, len, INT64_MIN, apply_rec, gc, &st);
+    batch_tail_buf_ctl(p, len, INT64_MIN, apply_rec, apply_marker, gc, &st);
     if (st.skipped)
         LOGW("group", "%s: %d batch(es) that do not decode skipped", GROUP_OFFSETS_TOPIC,
              st.skipped);
@@ -353,7 +496,8 @@ int gstore_load(group_coord *gc)
     int nb = 0;
     for (int pi = 0; pi < gc->otopic->nparts; pi++) {
         batch_tail_stats st;
-        batch_tail(gc->otopic->parts[pi]->log, INT64_MIN, apply_rec, gc, GROUP_OFFSETS_TOPIC, &st);
+        batch_tail_ctl(gc->otopic->parts[pi]->log, INT64_MIN, apply_rec, apply_marker, gc,
+                       GROUP_OFFSETS_TOPIC, &st);
         nb += st.batches;
     }
     return nb;

@@ -256,6 +256,25 @@ static void part_gauge(sb *s, broker *b, const char *name, const char *help, boo
     }
 }
 
+/* LSO lag (high watermark - last stable offset) of the partitions that have seen transactions */
+static void lso_lag(sb *s, broker *b)
+{
+    family(s, "eddy_partition_lso_lag", "gauge",
+           "Offsets between a partition's high watermark and its last stable offset (an open "
+           "transaction holds read_committed consumers there); partitions that saw transactions.");
+    for (int i = 0; i < topic_count(b); i++) {
+        btopic *t = topic_at(b, i);
+        if (!t) continue;
+        for (int j = 0; j < t->nparts; j++) {
+            bpart *p = t->parts[j];
+            if (!p->txn) continue;
+            sb_printf(s, "eddy_partition_lso_lag{topic=\"");
+            sb_label(s, t->name);
+            sb_printf(s, "\",partition=\"%d\"} %" PRId64 "\n", j, part_hwm(p) - part_lso(p));
+        }
+    }
+}
+
 static const char *api_name(int key)
 {
     const kapi *a = kapi_get((int16_t)key);
@@ -282,6 +301,18 @@ static void metrics_render(metrics_source *src, sb *s)
                "High watermark (next offset) of a partition.", true);
     part_gauge(s, b, "kafka_partition_log_start_offset", "First retained offset of a partition.",
                false);
+    lso_lag(s, b);
+    if (src->txn_stats) {
+        int open = 0;
+        int64_t age = 0;
+        src->txn_stats(b, &open, &age);
+        family(s, "eddy_transactions_open", "gauge",
+               "Transactions open now (Ongoing, or being committed/aborted).");
+        sb_printf(s, "eddy_transactions_open %d\n", open);
+        family(s, "eddy_transaction_oldest_open_age_seconds", "gauge",
+               "Age of the oldest open transaction (0 when none is open).");
+        sb_printf(s, "eddy_transaction_oldest_open_age_seconds %.3f\n", (double)age / 1000.0);
+    }
 
     family(s, "eddy_requests_total", "counter", "Kafka protocol requests answered, by API.");
     for (int k = 0; k <= KAPI_MAX_KEY; k++) {

@@ -24,6 +24,8 @@ typedef struct metrics_source {
     /* number of groups in each of 4 states, named by state_names[0..3] */
     void (*state_counts)(broker *b, int counts[4]);
     const char *const *state_names;
+    /* transactions open now and the age in ms of the oldest (may be NULL: no such families) */
+    void (*txn_stats)(broker *b, int *open, int64_t *oldest_age_ms);
     metrics_state *state; /* the module's own (stall detection); NULL to start */
 } metrics_source;
 

@@ -665,10 +665,62 @@ uint8_t *batch_build(const batch_rec *rs, int n, int64_t now_ms, size_t *len)
     return p;
 }
 
+void batch_set_producer(uint8_t *p, size_t len, int64_t producer_id, int16_t epoch,
+                        int32_t base_sequence, bool transactional)
+{
+    put_be64(p + OFF_PRODUCER_ID, (uint64_t)producer_id);
+    put_be16(p + OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    put_be32(p + OFF_BASE_SEQ, (uint32_t)base_sequence);
+    uint16_t a = be16(p + OFF_ATTRIBUTES);
+    if (transactional)
+        a |= BATCH_ATTR_TRANSACTIONAL;
+    else
+        a &= (uint16_t)~BATCH_ATTR_TRANSACTIONAL;
+    put_be16(p + OFF_ATTRIBUTES, a);
+    batch_update_crc(p, len);
+}
+
+uint8_t *batch_build_control(int64_t producer_id, int16_t epoch, bool commit,
+                             int32_t coordinator_epoch, int64_t now_ms, size_t *len)
+{
+    uint8_t key[4], val[6];
+    put_be16(key, 0);                  /* ControlRecordKey version */
+    put_be16(key + 2, commit ? 1 : 0); /* type: 0 abort, 1 commit */
+    put_be16(val, 0);                  /* EndTxnMarker version */
+    put_be32(val + 2, (uint32_t)coordinator_epoch);
+    batch_rec r = {key, sizeof key, val, sizeof val, NULL, 0, 0};
+    uint8_t *p = batch_build(&r, 1, now_ms, len);
+    put_be64(p + OFF_PRODUCER_ID, (uint64_t)producer_id);
+    put_be16(p + OFF_PRODUCER_EPOCH, (uint16_t)epoch);
+    put_be32(p + OFF_BASE_SEQ, (uint32_t)-1);
+    put_be16(p + OFF_ATTRIBUTES, BATCH_ATTR_CONTROL | BATCH_ATTR_TRANSACTIONAL);
+    batch_update_crc(p, *len);
+    return p;
+}
+
+int batch_control_type(const uint8_t *p, size_t len)
+{
+    batch_iter it;
+    batch_record rec;
+    int type = -1;
+    if (batch_iter_init(&it, p, len, 1 << 16) == BATCH_OK &&
+        (it.info.attributes & BATCH_ATTR_CONTROL) && batch_iter_next(&it, &rec) > 0 && rec.key &&
+        rec.key_len >= 4 && be16(rec.key) == 0)
+        type = be16(rec.key + 2);
+    batch_iter_free(&it);
+    return type == 0 || type == 1 ? type : -1;
+}
+
 /* ------------------------------------------------------------------ tailer ---- */
 
 int batch_tail_buf(const uint8_t *p, size_t len, int64_t from, batch_tail_fn fn, void *arg,
                    batch_tail_stats *st)
+{
+    return batch_tail_buf_ctl(p, len, from, fn, NULL, arg, st);
+}
+
+int batch_tail_buf_ctl(const uint8_t *p, size_t len, int64_t from, batch_tail_fn fn,
+                       batch_control_fn ctl, void *arg, batch_tail_stats *st)
 {
     size_t pos = 0;
     while (len - pos >= BATCH_HEADER_SIZE) {
@@ -691,7 +743,13 @@ int batch_tail_buf(const uint8_t *p, size_t len, int64_t from, batch_tail_fn fn,
             continue;
         }
         if (it.info.attributes & BATCH_ATTR_CONTROL) {
+            batch_info ci = it.info;
             batch_iter_free(&it);
+            int type = ctl ? batch_control_type(bp, (size_t)total) : -1;
+            if (type >= 0 && ci.base_offset >= from) {
+                int rc = ctl(&ci, type == 1, arg);
+                if (rc) return rc;
+            }
             continue;
         }
         batch_record rec;

@@ -191,6 +191,18 @@ typedef struct batch_rec {
  * set. Returns malloc'ed bytes; *len = their count. */
 uint8_t *batch_build(const batch_rec *rs, int n, int64_t now_ms, size_t *len);
 
+/* Transactions (KIP-98). Sets producerId / producerEpoch / baseSequence and the transactional
+ * attribute of a batch built by batch_build (recomputes the CRC). */
+void batch_set_producer(uint8_t *p, size_t len, int64_t producer_id, int16_t epoch,
+                        int32_t base_sequence, bool transactional);
+/* Builds a control batch (attributes control + transactional) holding one end-transaction
+ * marker of producer_id/epoch: key {int16 version 0, int16 type (0 abort, 1 commit)}, value
+ * {int16 version 0, int32 coordinatorEpoch}. malloc'ed; *len = its size. */
+uint8_t *batch_build_control(int64_t producer_id, int16_t epoch, bool commit,
+                             int32_t coordinator_epoch, int64_t now_ms, size_t *len);
+/* The marker type of a whole control batch: 1 commit, 0 abort, -1 not a (known) marker. */
+int batch_control_type(const uint8_t *p, size_t len);
+
 /* ------------------------------------------------------------------ tailer ---- */
 
 struct plog;
@@ -217,5 +229,13 @@ int batch_tail(struct plog *l, int64_t from, batch_tail_fn fn, void *arg, const 
  * returns them); `from` as above. Returns 0 or fn's non-zero value; st accumulates. */
 int batch_tail_buf(const uint8_t *p, size_t len, int64_t from, batch_tail_fn fn, void *arg,
                    batch_tail_stats *st);
+
+/* Called for every end-transaction marker (control batch) at or after `from` by the _ctl
+ * variants; bi is the control batch's header. A non-zero return stops the tail. */
+typedef int (*batch_control_fn)(const batch_info *bi, bool commit, void *arg);
+int batch_tail_buf_ctl(const uint8_t *p, size_t len, int64_t from, batch_tail_fn fn,
+                       batch_control_fn ctl, void *arg, batch_tail_stats *st);
+int batch_tail_ctl(struct plog *l, int64_t from, batch_tail_fn fn, batch_control_fn ctl, void *arg,
+                   const char *what, batch_tail_stats *st);
 
 #endif

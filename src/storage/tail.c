@@ -13,6 +13,12 @@
 int batch_tail(struct plog *l, int64_t from, batch_tail_fn fn, void *arg, const char *what,
                batch_tail_stats *st)
 {
+    return batch_tail_ctl(l, from, fn, NULL, arg, what, st);
+}
+
+int batch_tail_ctl(struct plog *l, int64_t from, batch_tail_fn fn, batch_control_fn ctl, void *arg,
+                   const char *what, batch_tail_stats *st)
+{
     memset(st, 0, sizeof *st);
     int64_t off = from > plog_start_offset(l) ? from : plog_start_offset(l);
     int64_t end = plog_end_offset(l);
@@ -33,7 +39,7 @@ int batch_tail(struct plog *l, int64_t from, batch_tail_fn fn, void *arg, const 
             free(buf);
             break;
         }
-        rc = batch_tail_buf(buf, (size_t)len, from, fn, arg, st);
+        rc = batch_tail_buf_ctl(buf, (size_t)len, from, fn, ctl, arg, st);
         free(buf);
         if (st->next < next) st->next = next;
         if (rc) break;

@@ -41,7 +41,8 @@ void plog_set_config(plog *l, const plog_config *c)
     (void)c;
 }
 STUB(int64_t, plog_start_offset, (const plog *l), 0)
-STUB(int64_t, plog_end_offset, (const plog *l), 0)
+static int64_t g_end; /* plog_end_offset of every stub log (the transaction index test sets it) */
+STUB(int64_t, plog_end_offset, (const plog *l), g_end)
 STUB(int64_t, plog_durable_offset, (const plog *l), 0)
 STUB(int, plog_append, (plog * l, uint8_t *b, size_t n, int64_t *o), -1)
 STUB(int, plog_read, (plog * l, int64_t o, int32_t m, plog_slice *s), -1)
@@ -144,6 +145,57 @@ static void test_pid_sequences(void **state)
         assert_int_equal(dup, p);
     }
     pidtab_free(t);
+}
+
+/* The log side of transactions (txnlog.c): open transactions, LSO, the aborted index, fencing
+ * by markers. */
+static void test_txn_index(void **state)
+{
+    (void)state;
+    bpart p;
+    memset(&p, 0, sizeof p);
+    g_end = 10;
+    assert_int_equal(part_lso(&p), 10); /* nothing open: the high watermark */
+    batch_info bi;
+    memset(&bi, 0, sizeof bi);
+    bi.attributes = BATCH_ATTR_TRANSACTIONAL;
+    bi.producer_id = 1;
+    bi.last_offset_delta = 1;
+    ptxn_on_append(&p, &bi, 3); /* producer 1: offsets 3-4 */
+    ptxn_on_append(&p, &bi, 6); /* and 6-7, same transaction */
+    bi.producer_id = 2;
+    bi.last_offset_delta = 0;
+    ptxn_on_append(&p, &bi, 5); /* producer 2: offset 5 */
+    assert_int_equal(part_lso(&p), 3);
+    assert_int_equal(part_open_txns(&p, NULL), 2);
+    int64_t first = -1;
+    assert_int_equal(part_txn_producer(&p, 2, &first), 1);
+    assert_int_equal(first, 5);
+    ptxn_on_marker(&p, 1, false, 8); /* producer 1 aborts at 8 */
+    assert_int_equal(part_lso(&p), 5);
+    ptxn_on_marker(&p, 2, true, 9); /* producer 2 commits at 9 */
+    assert_int_equal(part_lso(&p), 10);
+    ptxn_on_marker(&p, 2, false, 9); /* a marker with nothing open ends nothing */
+    ptxn_aborted ab[4];
+    assert_int_equal(ptxn_aborted_between(&p, 0, 10, ab, 4), 1);
+    assert_int_equal(ab[0].pid, 1);
+    assert_int_equal(ab[0].first, 3);
+    assert_int_equal(ab[0].last, 8);
+    assert_int_equal(ptxn_aborted_between(&p, 8, 10, NULL, 4), 1); /* up to its marker */
+    assert_int_equal(ptxn_aborted_between(&p, 9, 10, NULL, 4), 0); /* ended before */
+    assert_int_equal(ptxn_aborted_between(&p, 0, 3, NULL, 4), 0);  /* starts after */
+    ptxn_free(&p);
+    /* a marker's epoch fences older epochs of its producer */
+    pidtab *t = pidtab_new();
+    int64_t dup;
+    pidtab_record(t, 11, 4, 0, 9, 0);
+    pidtab_fence(t, 11, 5);
+    assert_int_equal(pidtab_check(t, 11, 4, 10, 0, &dup), KERR_INVALID_PRODUCER_EPOCH);
+    assert_int_equal(pidtab_check(t, 11, 5, 0, 0, &dup), PID_APPEND);
+    pidtab_fence(t, 12, 3); /* unknown producer: remembered at that epoch */
+    assert_int_equal(pidtab_check(t, 12, 2, 0, 0, &dup), KERR_INVALID_PRODUCER_EPOCH);
+    pidtab_free(t);
+    g_end = 0;
 }
 
 /* ---------------------------------------------------------------- names, configs ---- */
@@ -331,9 +383,9 @@ static void test_records_compressed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pid_sequences),      cmocka_unit_test(test_topic_names),
-        cmocka_unit_test(test_topic_configs),      cmocka_unit_test(test_records_plain),
-        cmocka_unit_test(test_records_compressed),
+        cmocka_unit_test(test_pid_sequences), cmocka_unit_test(test_txn_index),
+        cmocka_unit_test(test_topic_names),   cmocka_unit_test(test_topic_configs),
+        cmocka_unit_test(test_records_plain), cmocka_unit_test(test_records_compressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@ Kafka's rule, which eddyd must give: without a transactional id the ProducerId/P
 fields are ignored and a fresh producer id at epoch 0 is handed out — for -1/-1, for 0/0 (what
 @platformatic/kafka sends), for a stale id/epoch of an earlier producer and for an id this broker
 never handed out; one of the two set to -1 without the other is INVALID_REQUEST (42); a
-transactional id is refused (53: eddyd has no transaction coordinator). Then the loss the bug
+transactional id goes to the transaction coordinator (issue 14: an id at epoch 0, then bumps). Then the loss the bug
 caused, in raw form: two producers that both asked with 0/0 each write a batch with sequence 0
 to the same partition, and both batches are stored (before the fix the second was acknowledged
 as a duplicate of the first and never written). Requests are hand-encoded (kwire.py).
@@ -100,8 +100,13 @@ class Suite:
         eq(init_pid(self.port, 4, 5, -1), (42, -1, -1), "id 5 with epoch -1")
 
     def transactional(self):
-        eq(init_pid(self.port, 4, -1, -1, "tx-1"), (53, -1, -1), "transactional id (v4)")
-        eq(init_pid(self.port, 1, txn_id="tx-1"), (53, -1, -1), "transactional id (v1)")
+        """A transactional id gets an id at epoch 0, then the same id at the next epoch
+        (issue 14: the transaction coordinator); KIP-360 with a wrong epoch is fenced."""
+        err, pid, epoch = init_pid(self.port, 4, -1, -1, "tx-1")
+        eq((err, epoch), (0, 0), "transactional id (v4)")
+        eq(init_pid(self.port, 1, txn_id="tx-1"), (0, pid, 1), "same transactional id (v1)")
+        eq(init_pid(self.port, 4, pid, 1, "tx-1"), (0, pid, 2), "KIP-360 bump with the epoch")
+        eq(init_pid(self.port, 4, pid, 0, "tx-1"), (90, -1, -1), "an old epoch: PRODUCER_FENCED")
 
     def two_producers_same_request(self):
         """Both ask with 0/0, both write sequence 0: both batches are stored."""
@@ -142,7 +147,7 @@ def main():
         ("no transactional id, a stale id/epoch: a fresh id", s.no_txn_stale),
         ("no transactional id, an id the broker never gave: a fresh id", s.no_txn_foreign),
         ("one of id/epoch -1 without the other: INVALID_REQUEST (42)", s.half_set),
-        ("a transactional id: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)", s.transactional),
+        ("a transactional id: an id at epoch 0, then bumps; an old epoch fenced (90)", s.transactional),
         ("two producers asking 0/0 both write sequence 0: both stored", s.two_producers_same_request),
     ]:
         r.run(name, fn)

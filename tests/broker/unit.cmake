@@ -4,6 +4,7 @@
 eddy_unit_test(test_broker_logic
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_logic.c
           ${CMAKE_SOURCE_DIR}/src/broker/producers.c
+          ${CMAKE_SOURCE_DIR}/src/broker/txnlog.c
           ${CMAKE_SOURCE_DIR}/src/broker/topics.c
           ${CMAKE_SOURCE_DIR}/src/broker/offsets.c
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
@@ -21,6 +22,7 @@ eddy_unit_test(test_broker_core
           ${CMAKE_SOURCE_DIR}/src/broker/metadata.c
           ${CMAKE_SOURCE_DIR}/src/broker/admin.c
           ${CMAKE_SOURCE_DIR}/src/broker/producers.c
+          ${CMAKE_SOURCE_DIR}/src/broker/txnlog.c
           ${CMAKE_SOURCE_DIR}/src/broker/core_table.c
           ${CMAKE_SOURCE_DIR}/src/broker/api_versions.c
           ${CMAKE_SOURCE_DIR}/src/broker/dispatch.c

@@ -1,0 +1,419 @@
+/* handlers — the Kafka APIs of the transaction coordinator:
+ *
+ *   InitProducerId v0–v5   AddPartitionsToTxn v0–v3   AddOffsetsToTxn v0–v3   EndTxn v0–v3
+ *   DescribeTransactions v0   ListTransactions v0
+ *
+ * Errors as Kafka's TransactionCoordinator gives them: an unknown transactional id or a
+ * producer id that is not the id's is INVALID_PRODUCER_ID_MAPPING (49); an older epoch is
+ * PRODUCER_FENCED (90) from InitProducerId v4 / AddPartitions, AddOffsets, EndTxn v2 on and
+ * INVALID_PRODUCER_EPOCH (47) before; a request while a commit/abort is being completed is
+ * CONCURRENT_TRANSACTIONS (51); EndTxn with no transaction open is INVALID_TXN_STATE (48).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "group/group.h"
+#include "txn/txn_int.h"
+
+#define KERR_OPERATION_NOT_ATTEMPTED 55
+#define KERR_PRODUCER_FENCED 90
+#define KERR_TRANSACTIONAL_ID_NOT_FOUND 105
+
+static void set_kstr(kmsg *m, kfid f, kstr s)
+{
+    if (s.len < 0 || !s.p)
+        k_set_ref(m, f, "", 0);
+    else
+        k_set_ref(m, f, s.p, s.len);
+}
+
+static int fenced(int16_t v, int16_t first)
+{
+    return v >= first ? KERR_PRODUCER_FENCED : KERR_INVALID_PRODUCER_EPOCH;
+}
+
+/* A transactional id as a request carries it: 0, or INVALID_REQUEST for an empty one, one
+ * with NUL/control characters or longer than TXN_ID_MAX bytes. */
+static int check_tid(kstr tid)
+{
+    if (tid.len <= 0 || tid.len > TXN_ID_MAX || has_ctl_chars(tid.p, (size_t)tid.len))
+        return KERR_INVALID_REQUEST;
+    return 0;
+}
+
+/* The transaction a request of producer pid/epoch names, or an error. */
+static int lookup(txn_coord *tc, kstr tid, int64_t pid, int16_t epoch, int16_t v, int16_t fv,
+                  txn **out)
+{
+    *out = NULL;
+    if (!tc) return KERR_COORDINATOR_NOT_AVAILABLE;
+    int err = check_tid(tid);
+    if (err) return err;
+    txn *t = tc_find(tc, (const char *)tid.p, (size_t)tid.len);
+    if (!t || t->pid != pid) return KERR_INVALID_PRODUCER_ID_MAPPING;
+    if (epoch != t->epoch) return fenced(v, fv);
+    *out = t;
+    if (t->completing || t->state == TS_PREPARE_COMMIT || t->state == TS_PREPARE_ABORT)
+        return KERR_CONCURRENT_TRANSACTIONS;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ InitProducerId ---- */
+
+static void init_pid_answer(breq *r, int err, int64_t pid, int16_t epoch)
+{
+    k_set_int(r->resp, InitProducerIdResponse_ErrorCode, err);
+    k_set_int(r->resp, InitProducerIdResponse_ProducerId, err ? -1 : pid);
+    k_set_int(r->resp, InitProducerIdResponse_ProducerEpoch, err ? -1 : epoch);
+}
+
+/* Bumps t to its next epoch (a fresh producer id when the epoch would overflow), Empty. */
+static int bump(txn_coord *tc, txn *t)
+{
+    if (t->pid < 0 || t->epoch >= INT16_MAX - 1) {
+        int64_t pid = producers_alloc_id(tc->b);
+        if (pid < 0) return KERR_UNKNOWN_SERVER_ERROR;
+        t->pid = pid;
+        t->epoch = 0;
+        t->last_epoch = -1;
+    } else {
+        t->last_epoch = t->epoch;
+        t->epoch++;
+    }
+    return 0;
+}
+
+static void h_init_pid(broker *b, breq *r)
+{
+    txn_coord *tc = tc_of(b);
+    kmsg *q = r->req;
+    int16_t v = r->hdr.api_version;
+    kstr tid = k_str(q, InitProducerIdRequest_TransactionalId);
+    if (tid.len < 0) {
+        h_init_producer_id(b, r); /* idempotent producer: the broker's own */
+        return;
+    }
+    k_set_int(r->resp, InitProducerIdResponse_ThrottleTimeMs, 0);
+    int err = check_tid(tid);
+    int32_t timeout = (int32_t)k_int(q, InitProducerIdRequest_TransactionTimeoutMs);
+    int64_t rpid = v >= 3 ? k_int(q, InitProducerIdRequest_ProducerId) : -1;
+    int16_t repoch = v >= 3 ? (int16_t)k_int(q, InitProducerIdRequest_ProducerEpoch) : -1;
+    if (!err && !tc) err = KERR_COORDINATOR_NOT_AVAILABLE;
+    if (!err && (rpid == -1) != (repoch == -1)) err = KERR_INVALID_REQUEST;
+    if (!err && (timeout <= 0 || timeout > b->cfg.transaction_max_timeout_ms))
+        err = KERR_INVALID_TRANSACTION_TIMEOUT;
+    txn *t = err ? NULL : tc_find(tc, (const char *)tid.p, (size_t)tid.len);
+    if (!err && t &&
+        (t->completing || t->state == TS_PREPARE_COMMIT || t->state == TS_PREPARE_ABORT))
+        err = KERR_CONCURRENT_TRANSACTIONS;
+    if (!err && rpid >= 0) {
+        /* KIP-360: a producer that knows its id and epoch asks for the next epoch; it must be
+         * the id's current one (or the one before a bump it did not see the answer of) */
+        if (!t || t->pid != rpid)
+            err = KERR_INVALID_PRODUCER_ID_MAPPING;
+        else if (repoch != t->epoch && repoch != t->last_epoch)
+            err = fenced(v, 4);
+    }
+    if (err) {
+        init_pid_answer(r, err, -1, -1);
+        breq_done(r);
+        return;
+    }
+    if (!t) t = tc_create(tc, (const char *)tid.p, (size_t)tid.len);
+    if (t->state == TS_ONGOING) {
+        /* the previous producer of this id left a transaction open: fence it (epoch bump) and
+         * abort the transaction; this request is answered when the abort is complete */
+        err = bump(tc, t);
+        if (err) {
+            init_pid_answer(r, err, -1, -1);
+            breq_done(r);
+            return;
+        }
+        t->reply = r;
+        t->reply_kind = TR_INIT_PID;
+        t->reply_timeout_ms = timeout;
+        txn_complete(tc, t, false, true);
+        return;
+    }
+    if (rpid >= 0 && repoch == t->last_epoch && t->state == TS_EMPTY) {
+        /* a retry of a bump that already happened: the same answer again */
+        init_pid_answer(r, 0, t->pid, t->epoch);
+        breq_done(r);
+        return;
+    }
+    err = bump(tc, t);
+    if (err) {
+        init_pid_answer(r, err, -1, -1);
+        breq_done(r);
+        return;
+    }
+    t->state = TS_EMPTY;
+    t->timeout_ms = timeout;
+    t->start_ms = 0;
+    int64_t need = txn_persist(tc, t);
+    init_pid_answer(r, need < 0 ? KERR_KAFKA_STORAGE_ERROR : 0, t->pid, t->epoch);
+    txn_reply_when_durable(tc, r, need);
+}
+
+/* ------------------------------------------------------------------ AddPartitionsToTxn ---- */
+
+/* Adds partitions to t (Ongoing from now on); answers once the new state is durable. */
+static void add_and_reply(txn_coord *tc, txn *t, breq *r, bool changed)
+{
+    if (t->state != TS_ONGOING) {
+        t->state = TS_ONGOING;
+        t->start_ms = now_wall_ms();
+        changed = true;
+    }
+    if (!changed) {
+        breq_done(r);
+        return;
+    }
+    int64_t need = txn_persist(tc, t);
+    txn_crash_point("after-add");
+    txn_reply_when_durable(tc, r, need);
+}
+
+static void h_add_partitions(broker *b, breq *r)
+{
+    txn_coord *tc = tc_of(b);
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    k_set_int(resp, AddPartitionsToTxnResponse_ThrottleTimeMs, 0);
+    txn *t;
+    int err =
+        lookup(tc, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId),
+               k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerId),
+               (int16_t)k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerEpoch), v, 2, &t);
+    int32_t nt = k_count(q, AddPartitionsToTxnRequest_V3AndBelowTopics);
+    if (nt < 0) nt = 0;
+    /* first pass: any unknown partition fails the whole request (the others: not attempted) */
+    bool unknown = false;
+    for (int32_t i = 0; i < nt && !err; i++) {
+        kmsg *tq = k_item(q, AddPartitionsToTxnRequest_V3AndBelowTopics, i);
+        kstr name = k_str(tq, AddPartitionsToTxnTopic_Name);
+        btopic *bt = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        int32_t np = k_count(tq, AddPartitionsToTxnTopic_Partitions);
+        for (int32_t j = 0; j < np; j++) {
+            int32_t p = (int32_t)k_item_int(tq, AddPartitionsToTxnTopic_Partitions, j);
+            if (!bt || bt->internal || p < 0 || p >= bt->nparts) unknown = true;
+        }
+    }
+    bool changed = false;
+    k_new_items(resp, AddPartitionsToTxnResponse_ResultsByTopicV3AndBelow, nt);
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *tq = k_item(q, AddPartitionsToTxnRequest_V3AndBelowTopics, i);
+        kmsg *tr = k_item(resp, AddPartitionsToTxnResponse_ResultsByTopicV3AndBelow, i);
+        kstr name = k_str(tq, AddPartitionsToTxnTopic_Name);
+        set_kstr(tr, AddPartitionsToTxnTopicResult_Name, name);
+        btopic *bt = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        int32_t np = k_count(tq, AddPartitionsToTxnTopic_Partitions);
+        if (np < 0) np = 0;
+        k_new_items(tr, AddPartitionsToTxnTopicResult_ResultsByPartition, np);
+        for (int32_t j = 0; j < np; j++) {
+            kmsg *pr = k_item(tr, AddPartitionsToTxnTopicResult_ResultsByPartition, j);
+            int32_t p = (int32_t)k_item_int(tq, AddPartitionsToTxnTopic_Partitions, j);
+            k_set_int(pr, AddPartitionsToTxnPartitionResult_PartitionIndex, p);
+            int perr = err;
+            if (!perr && unknown)
+                perr = (!bt || bt->internal || p < 0 || p >= bt->nparts)
+                           ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                           : KERR_OPERATION_NOT_ATTEMPTED;
+            k_set_int(pr, AddPartitionsToTxnPartitionResult_PartitionErrorCode, perr);
+            if (!perr && !txn_has_part(t, bt->name, p)) {
+                txn_add_part(t, bt->name, p);
+                changed = true;
+            }
+        }
+    }
+    if (err || unknown) {
+        breq_done(r);
+        return;
+    }
+    add_and_reply(tc, t, r, changed);
+}
+
+/* ------------------------------------------------------------------ AddOffsetsToTxn ---- */
+
+static void h_add_offsets(broker *b, breq *r)
+{
+    txn_coord *tc = tc_of(b);
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    k_set_int(resp, AddOffsetsToTxnResponse_ThrottleTimeMs, 0);
+    txn *t;
+    int err = lookup(tc, k_str(q, AddOffsetsToTxnRequest_TransactionalId),
+                     k_int(q, AddOffsetsToTxnRequest_ProducerId),
+                     (int16_t)k_int(q, AddOffsetsToTxnRequest_ProducerEpoch), v, 2, &t);
+    kstr gid = k_str(q, AddOffsetsToTxnRequest_GroupId);
+    if (!err && (gid.len <= 0 || has_ctl_chars(gid.p, (size_t)gid.len)))
+        err = KERR_INVALID_GROUP_ID;
+    btopic *ot = err ? NULL : topic_find(b, "__consumer_offsets");
+    if (!err && (!ot || ot->nparts < 1)) err = KERR_COORDINATOR_NOT_AVAILABLE;
+    k_set_int(resp, AddOffsetsToTxnResponse_ErrorCode, err);
+    if (err) {
+        breq_done(r);
+        return;
+    }
+    char *g = xstrndup((const char *)gid.p, (size_t)gid.len);
+    int32_t part = group_offsets_partition(b, g);
+    free(g);
+    bool changed = !txn_has_part(t, ot->name, part);
+    if (changed) txn_add_part(t, ot->name, part);
+    add_and_reply(tc, t, r, changed);
+}
+
+/* ------------------------------------------------------------------ EndTxn ---- */
+
+static void h_end_txn(broker *b, breq *r)
+{
+    txn_coord *tc = tc_of(b);
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    k_set_int(resp, EndTxnResponse_ThrottleTimeMs, 0);
+    bool commit = k_int(q, EndTxnRequest_Committed) != 0;
+    txn *t;
+    int err =
+        lookup(tc, k_str(q, EndTxnRequest_TransactionalId), k_int(q, EndTxnRequest_ProducerId),
+               (int16_t)k_int(q, EndTxnRequest_ProducerEpoch), v, 2, &t);
+    if (!err) {
+        if (t->state == TS_ONGOING) {
+            k_set_int(resp, EndTxnResponse_ErrorCode, 0);
+            t->reply = r;
+            t->reply_kind = TR_END_TXN;
+            txn_complete(tc, t, commit, true);
+            return;
+        }
+        if ((t->state == TS_COMPLETE_COMMIT && commit) ||
+            (t->state == TS_COMPLETE_ABORT && !commit))
+            err = 0; /* a retry of the EndTxn that completed it */
+        else
+            err = KERR_INVALID_TXN_STATE; /* nothing open (Empty), or the other outcome */
+    }
+    k_set_int(resp, EndTxnResponse_ErrorCode, err);
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ Describe / List ---- */
+
+static void h_describe_transactions(broker *b, breq *r)
+{
+    txn_coord *tc = tc_of(b);
+    kmsg *q = r->req, *resp = r->resp;
+    k_set_int(resp, DescribeTransactionsResponse_ThrottleTimeMs, 0);
+    int32_t n = k_count(q, DescribeTransactionsRequest_TransactionalIds);
+    if (n < 0) n = 0;
+    k_new_items(resp, DescribeTransactionsResponse_TransactionStates, n);
+    for (int32_t i = 0; i < n; i++) {
+        kstr id = k_item_str(q, DescribeTransactionsRequest_TransactionalIds, i);
+        kmsg *s = k_item(resp, DescribeTransactionsResponse_TransactionStates, i);
+        set_kstr(s, DescribeTransactionsResponse_TransactionState_TransactionalId, id);
+        txn *t = tc && id.len > 0 ? tc_find(tc, (const char *)id.p, (size_t)id.len) : NULL;
+        int err = !tc ? KERR_COORDINATOR_NOT_AVAILABLE : !t ? KERR_TRANSACTIONAL_ID_NOT_FOUND : 0;
+        k_set_int(s, DescribeTransactionsResponse_TransactionState_ErrorCode, err);
+        k_set_str(s, DescribeTransactionsResponse_TransactionState_TransactionState,
+                  t ? txn_state_name(t->state) : "");
+        k_set_int(s, DescribeTransactionsResponse_TransactionState_TransactionTimeoutMs,
+                  t ? t->timeout_ms : 0);
+        k_set_int(s, DescribeTransactionsResponse_TransactionState_TransactionStartTimeMs,
+                  t && t->state == TS_ONGOING ? t->start_ms : -1);
+        k_set_int(s, DescribeTransactionsResponse_TransactionState_ProducerId, t ? t->pid : -1);
+        k_set_int(s, DescribeTransactionsResponse_TransactionState_ProducerEpoch,
+                  t ? t->epoch : -1);
+        /* topics with their partitions, in first-seen order */
+        int nt = 0;
+        for (int a = 0; t && a < t->nparts; a++) {
+            bool seen = false;
+            for (int c = 0; c < a && !seen; c++)
+                seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
+            nt += !seen;
+        }
+        k_new_items(s, DescribeTransactionsResponse_TransactionState_Topics, nt);
+        int k = 0;
+        for (int a = 0; t && a < t->nparts; a++) {
+            bool seen = false;
+            for (int c = 0; c < a && !seen; c++)
+                seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
+            if (seen) continue;
+            kmsg *td = k_item(s, DescribeTransactionsResponse_TransactionState_Topics, k++);
+            k_set_str(td, TopicData_Topic, t->parts[a].topic);
+            int np = 0;
+            for (int c = a; c < t->nparts; c++) np += !strcmp(t->parts[c].topic, t->parts[a].topic);
+            kval *pv = k_set_array(td, TopicData_Partitions, np);
+            int j = 0;
+            for (int c = a; c < t->nparts; c++)
+                if (!strcmp(t->parts[c].topic, t->parts[a].topic)) pv[j++].i = t->parts[c].part;
+        }
+    }
+    breq_done(r);
+}
+
+static void h_list_transactions(broker *b, breq *r)
+{
+    txn_coord *tc = tc_of(b);
+    kmsg *q = r->req, *resp = r->resp;
+    k_set_int(resp, ListTransactionsResponse_ThrottleTimeMs, 0);
+    k_set_int(resp, ListTransactionsResponse_ErrorCode, tc ? 0 : KERR_COORDINATOR_NOT_AVAILABLE);
+    int32_t ns = k_count(q, ListTransactionsRequest_StateFilters);
+    int32_t np = k_count(q, ListTransactionsRequest_ProducerIdFilters);
+    if (ns < 0) ns = 0;
+    if (np < 0) np = 0;
+    int want[8] = {0}, nunknown = 0;
+    for (int32_t i = 0; i < ns; i++) {
+        kstr s = k_item_str(q, ListTransactionsRequest_StateFilters, i);
+        int st = s.len > 0 ? txn_state_parse((const char *)s.p, (size_t)s.len) : -1;
+        if (st >= 0)
+            want[st] = 1;
+        else
+            nunknown++;
+    }
+    kval *uv = k_set_array(resp, ListTransactionsResponse_UnknownStateFilters, nunknown);
+    int u = 0;
+    for (int32_t i = 0; i < ns; i++) {
+        kstr s = k_item_str(q, ListTransactionsRequest_StateFilters, i);
+        if (s.len <= 0 || txn_state_parse((const char *)s.p, (size_t)s.len) < 0) uv[u++].s = s;
+    }
+    int n = 0;
+    for (int i = 0; tc && i < tc->n; i++) {
+        txn *t = tc->v[i];
+        bool ok = (ns - nunknown == 0 || want[t->state]);
+        if (ok && np > 0) {
+            ok = false;
+            for (int32_t j = 0; j < np && !ok; j++)
+                ok = k_item_int(q, ListTransactionsRequest_ProducerIdFilters, j) == t->pid;
+        }
+        if (ok) n++;
+    }
+    k_new_items(resp, ListTransactionsResponse_TransactionStates, n);
+    int k = 0;
+    for (int i = 0; tc && i < tc->n && k < n; i++) {
+        txn *t = tc->v[i];
+        bool ok = (ns - nunknown == 0 || want[t->state]);
+        if (ok && np > 0) {
+            ok = false;
+            for (int32_t j = 0; j < np && !ok; j++)
+                ok = k_item_int(q, ListTransactionsRequest_ProducerIdFilters, j) == t->pid;
+        }
+        if (!ok) continue;
+        kmsg *s = k_item(resp, ListTransactionsResponse_TransactionStates, k++);
+        k_set_str(s, ListTransactionsResponse_TransactionState_TransactionalId, t->id);
+        k_set_int(s, ListTransactionsResponse_TransactionState_ProducerId, t->pid);
+        k_set_str(s, ListTransactionsResponse_TransactionState_TransactionState,
+                  txn_state_name(t->state));
+    }
+    breq_done(r);
+}
+
+/* ------------------------------------------------------------------ table ---- */
+
+const bhandler_table txn_handlers = {
+    [API_InitProducerId] = {0, 5, 0, h_init_pid},
+    [API_AddPartitionsToTxn] = {0, 3, 0, h_add_partitions},
+    [API_AddOffsetsToTxn] = {0, 3, 0, h_add_offsets},
+    [API_EndTxn] = {0, 3, 0, h_end_txn},
+    [API_DescribeTransactions] = {0, 0, 0, h_describe_transactions},
+    [API_ListTransactions] = {0, 0, 0, h_list_transactions},
+};
