@@ -6,10 +6,8 @@
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const path = require('path');
 const fs = require('fs');
-// tests/integration/harness here, tests/harness after the tests/ reorganisation on main
-const harness = ['../integration/harness/eddyd.js', '../harness/eddyd.js']
-  .map((p) => path.join(__dirname, p)).find((p) => fs.existsSync(p));
-const { Eddyd, waitUntil, assert, assertEq, runCases } = require(harness);
+const { Eddyd, waitUntil, assert, assertEq, runCases } = require(
+  path.join(__dirname, '../harness/eddyd.js'));
 const { Kafka, logLevel } = require('kafkajs');
 
 const TOPIC = 'kjs-txn';

@@ -10,8 +10,8 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# the harness and kwire.py: tests/integration/{harness,} here, tests/{harness,broker} on main
-for d in ("integration/harness", "integration", "harness", "broker"):
+# the launcher (tests/harness) and the raw-request helpers (tests/broker/kwire.py)
+for d in ("harness", "broker"):
     sys.path.insert(0, os.path.join(HERE, "..", d))
 from eddyd import Eddyd, Results  # noqa: E402
 import kwire as kw  # noqa: E402
