@@ -157,7 +157,7 @@ void ptxn_rebuild(bpart *p)
     int ntx = 0;
     while (off < end) {
         plog_slice s;
-        if (plog_read(l, off, 64 << 20, &s) < 0) break;
+        if (plog_read_headers(l, off, 64 << 20, &s) < 0) break;
         if (s.len <= 0) {
             if (s.fd >= 0) close(s.fd);
             break;

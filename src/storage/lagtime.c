@@ -17,7 +17,7 @@ int plog_timestamp_at(plog *l, int64_t offset, int64_t *ts)
     if (offset < start) offset = start;
     if (offset >= plog_end_offset(l)) return -ERANGE;
     plog_slice s;
-    int rc = plog_read(l, offset, 1, &s);
+    int rc = plog_read_headers(l, offset, 1, &s); /* only the header is read */
     if (rc < 0) return rc;
     if (s.len <= 0) {
         if (s.fd >= 0) close(s.fd);
