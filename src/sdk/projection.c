@@ -801,8 +801,8 @@ static char *comp_metrics(void *arg)
         "eddy_projection_rebuilding{service=\"%s\",projection=\"%s\"} %d\n"
         "# HELP eddy_projection_rebuild_done events replayed by the running rebuild\n# TYPE eddy_projection_rebuild_done gauge\n"
         "eddy_projection_rebuild_done{service=\"%s\",projection=\"%s\"} %lld\n"
-        "# HELP eddy_projection_rebuild_total events the running rebuild has to replay\n# TYPE eddy_projection_rebuild_total gauge\n"
-        "eddy_projection_rebuild_total{service=\"%s\",projection=\"%s\"} %lld\n"
+        "# HELP eddy_projection_rebuild_events events the running rebuild has to replay\n# TYPE eddy_projection_rebuild_events gauge\n"
+        "eddy_projection_rebuild_events{service=\"%s\",projection=\"%s\"} %lld\n"
         "# HELP eddy_projection_rebuild_rate events per second of the running rebuild\n# TYPE eddy_projection_rebuild_rate gauge\n"
         "eddy_projection_rebuild_rate{service=\"%s\",projection=\"%s\"} %.1f\n",
         svc, p->name, (long long)s.lag_events, svc, p->name, s.lag_seconds, svc, p->name,
