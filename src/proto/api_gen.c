@@ -1073,6 +1073,124 @@ static const kfield s_TxnOffsetCommitResponse_f[] = {
 };
 static const kschema s_TxnOffsetCommitResponse = {"TxnOffsetCommitResponse", 2, s_TxnOffsetCommitResponse_f, KS_TxnOffsetCommitResponse};
 
+static const kfield s_DescribeAclsRequest_f[] = {
+    {"ResourceTypeFilter", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ResourceNameFilter", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"PatternTypeFilter", KT_INT8, 0, 1, 3, -1, -1, -1, 0, NULL, 3LL},
+    {"PrincipalFilter", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"HostFilter", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"Operation", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PermissionType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeAclsRequest = {"DescribeAclsRequest", 7, s_DescribeAclsRequest_f, KS_DescribeAclsRequest};
+
+static const kfield s_DescribeAclsResponse_Resources_Acls_f[] = {
+    {"Principal", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Host", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Operation", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PermissionType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeAclsResponse_Resources_Acls = {"DescribeAclsResponse.Resources.Acls", 4, s_DescribeAclsResponse_Resources_Acls_f, KS_AclDescription};
+
+static const kfield s_DescribeAclsResponse_Resources_f[] = {
+    {"ResourceType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ResourceName", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PatternType", KT_INT8, 0, 1, 3, -1, -1, -1, 0, NULL, 3LL},
+    {"Acls", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_DescribeAclsResponse_Resources_Acls, 0},
+    {0}
+};
+static const kschema s_DescribeAclsResponse_Resources = {"DescribeAclsResponse.Resources", 4, s_DescribeAclsResponse_Resources_f, KS_DescribeAclsResource};
+
+static const kfield s_DescribeAclsResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ErrorCode", KT_INT16, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"Resources", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_DescribeAclsResponse_Resources, 0},
+    {0}
+};
+static const kschema s_DescribeAclsResponse = {"DescribeAclsResponse", 4, s_DescribeAclsResponse_f, KS_DescribeAclsResponse};
+
+static const kfield s_CreateAclsRequest_Creations_f[] = {
+    {"ResourceType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ResourceName", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ResourcePatternType", KT_INT8, 0, 1, 3, -1, -1, -1, 0, NULL, 3LL},
+    {"Principal", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Host", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Operation", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PermissionType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_CreateAclsRequest_Creations = {"CreateAclsRequest.Creations", 7, s_CreateAclsRequest_Creations_f, KS_AclCreation};
+
+static const kfield s_CreateAclsRequest_f[] = {
+    {"Creations", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_CreateAclsRequest_Creations, 0},
+    {0}
+};
+static const kschema s_CreateAclsRequest = {"CreateAclsRequest", 1, s_CreateAclsRequest_f, KS_CreateAclsRequest};
+
+static const kfield s_CreateAclsResponse_Results_f[] = {
+    {"ErrorCode", KT_INT16, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_CreateAclsResponse_Results = {"CreateAclsResponse.Results", 2, s_CreateAclsResponse_Results_f, KS_AclCreationResult};
+
+static const kfield s_CreateAclsResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Results", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_CreateAclsResponse_Results, 0},
+    {0}
+};
+static const kschema s_CreateAclsResponse = {"CreateAclsResponse", 2, s_CreateAclsResponse_f, KS_CreateAclsResponse};
+
+static const kfield s_DeleteAclsRequest_Filters_f[] = {
+    {"ResourceTypeFilter", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ResourceNameFilter", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"PatternTypeFilter", KT_INT8, 0, 1, 3, -1, -1, -1, 0, NULL, 3LL},
+    {"PrincipalFilter", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"HostFilter", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"Operation", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PermissionType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DeleteAclsRequest_Filters = {"DeleteAclsRequest.Filters", 7, s_DeleteAclsRequest_Filters_f, KS_DeleteAclsFilter};
+
+static const kfield s_DeleteAclsRequest_f[] = {
+    {"Filters", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_DeleteAclsRequest_Filters, 0},
+    {0}
+};
+static const kschema s_DeleteAclsRequest = {"DeleteAclsRequest", 1, s_DeleteAclsRequest_f, KS_DeleteAclsRequest};
+
+static const kfield s_DeleteAclsResponse_FilterResults_MatchingAcls_f[] = {
+    {"ErrorCode", KT_INT16, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"ResourceType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ResourceName", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PatternType", KT_INT8, 0, 1, 3, -1, -1, -1, 0, NULL, 3LL},
+    {"Principal", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Host", KT_STRING, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"Operation", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"PermissionType", KT_INT8, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DeleteAclsResponse_FilterResults_MatchingAcls = {"DeleteAclsResponse.FilterResults.MatchingAcls", 9, s_DeleteAclsResponse_FilterResults_MatchingAcls_f, KS_DeleteAclsMatchingAcl};
+
+static const kfield s_DeleteAclsResponse_FilterResults_f[] = {
+    {"ErrorCode", KT_INT16, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 3, 0, 3, -1, 0, NULL, 0},
+    {"MatchingAcls", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_DeleteAclsResponse_FilterResults_MatchingAcls, 0},
+    {0}
+};
+static const kschema s_DeleteAclsResponse_FilterResults = {"DeleteAclsResponse.FilterResults", 3, s_DeleteAclsResponse_FilterResults_f, KS_DeleteAclsFilterResult};
+
+static const kfield s_DeleteAclsResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 3, -1, -1, -1, 0, NULL, 0},
+    {"FilterResults", KT_ARRAY, KT_STRUCT, 0, 3, -1, -1, -1, 0, &s_DeleteAclsResponse_FilterResults, 0},
+    {0}
+};
+static const kschema s_DeleteAclsResponse = {"DeleteAclsResponse", 2, s_DeleteAclsResponse_f, KS_DeleteAclsResponse};
+
 static const kfield s_DescribeConfigsRequest_Resources_f[] = {
     {"ResourceType", KT_INT8, 0, 0, 4, -1, -1, -1, 0, NULL, 0},
     {"ResourceName", KT_STRING, 0, 0, 4, -1, -1, -1, 0, NULL, 0},
@@ -1319,6 +1437,102 @@ static const kfield s_OffsetDeleteResponse_f[] = {
 };
 static const kschema s_OffsetDeleteResponse = {"OffsetDeleteResponse", 3, s_OffsetDeleteResponse_f, KS_OffsetDeleteResponse};
 
+static const kfield s_DescribeClientQuotasRequest_Components_f[] = {
+    {"EntityType", KT_STRING, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"MatchType", KT_INT8, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"Match", KT_STRING, 0, 0, 1, 0, 1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeClientQuotasRequest_Components = {"DescribeClientQuotasRequest.Components", 3, s_DescribeClientQuotasRequest_Components_f, KS_ComponentData};
+
+static const kfield s_DescribeClientQuotasRequest_f[] = {
+    {"Components", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_DescribeClientQuotasRequest_Components, 0},
+    {"Strict", KT_BOOL, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeClientQuotasRequest = {"DescribeClientQuotasRequest", 2, s_DescribeClientQuotasRequest_f, KS_DescribeClientQuotasRequest};
+
+static const kfield s_DescribeClientQuotasResponse_Entries_Entity_f[] = {
+    {"EntityType", KT_STRING, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"EntityName", KT_STRING, 0, 0, 1, 0, 1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeClientQuotasResponse_Entries_Entity = {"DescribeClientQuotasResponse.Entries.Entity", 2, s_DescribeClientQuotasResponse_Entries_Entity_f, KS_EntityData};
+
+static const kfield s_DescribeClientQuotasResponse_Entries_Values_f[] = {
+    {"Key", KT_STRING, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"Value", KT_FLOAT64, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_DescribeClientQuotasResponse_Entries_Values = {"DescribeClientQuotasResponse.Entries.Values", 2, s_DescribeClientQuotasResponse_Entries_Values_f, KS_ValueData};
+
+static const kfield s_DescribeClientQuotasResponse_Entries_f[] = {
+    {"Entity", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_DescribeClientQuotasResponse_Entries_Entity, 0},
+    {"Values", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_DescribeClientQuotasResponse_Entries_Values, 0},
+    {0}
+};
+static const kschema s_DescribeClientQuotasResponse_Entries = {"DescribeClientQuotasResponse.Entries", 2, s_DescribeClientQuotasResponse_Entries_f, KS_DescribeClientQuotasResponse_EntryData};
+
+static const kfield s_DescribeClientQuotasResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"ErrorCode", KT_INT16, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 1, 0, 1, -1, 0, NULL, 0},
+    {"Entries", KT_ARRAY, KT_STRUCT, 0, 1, 0, 1, -1, 0, &s_DescribeClientQuotasResponse_Entries, 0},
+    {0}
+};
+static const kschema s_DescribeClientQuotasResponse = {"DescribeClientQuotasResponse", 4, s_DescribeClientQuotasResponse_f, KS_DescribeClientQuotasResponse};
+
+static const kfield s_AlterClientQuotasRequest_Entries_Entity_f[] = {
+    {"EntityType", KT_STRING, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"EntityName", KT_STRING, 0, 0, 1, 0, 1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasRequest_Entries_Entity = {"AlterClientQuotasRequest.Entries.Entity", 2, s_AlterClientQuotasRequest_Entries_Entity_f, KS_EntityData};
+
+static const kfield s_AlterClientQuotasRequest_Entries_Ops_f[] = {
+    {"Key", KT_STRING, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"Value", KT_FLOAT64, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"Remove", KT_BOOL, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasRequest_Entries_Ops = {"AlterClientQuotasRequest.Entries.Ops", 3, s_AlterClientQuotasRequest_Entries_Ops_f, KS_OpData};
+
+static const kfield s_AlterClientQuotasRequest_Entries_f[] = {
+    {"Entity", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_AlterClientQuotasRequest_Entries_Entity, 0},
+    {"Ops", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_AlterClientQuotasRequest_Entries_Ops, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasRequest_Entries = {"AlterClientQuotasRequest.Entries", 2, s_AlterClientQuotasRequest_Entries_f, KS_AlterClientQuotasRequest_EntryData};
+
+static const kfield s_AlterClientQuotasRequest_f[] = {
+    {"Entries", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_AlterClientQuotasRequest_Entries, 0},
+    {"ValidateOnly", KT_BOOL, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasRequest = {"AlterClientQuotasRequest", 2, s_AlterClientQuotasRequest_f, KS_AlterClientQuotasRequest};
+
+static const kfield s_AlterClientQuotasResponse_Entries_Entity_f[] = {
+    {"EntityType", KT_STRING, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"EntityName", KT_STRING, 0, 0, 1, 0, 1, -1, 0, NULL, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasResponse_Entries_Entity = {"AlterClientQuotasResponse.Entries.Entity", 2, s_AlterClientQuotasResponse_Entries_Entity_f, KS_EntityData};
+
+static const kfield s_AlterClientQuotasResponse_Entries_f[] = {
+    {"ErrorCode", KT_INT16, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"ErrorMessage", KT_STRING, 0, 0, 1, 0, 1, -1, 0, NULL, 0},
+    {"Entity", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_AlterClientQuotasResponse_Entries_Entity, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasResponse_Entries = {"AlterClientQuotasResponse.Entries", 3, s_AlterClientQuotasResponse_Entries_f, KS_AlterClientQuotasResponse_EntryData};
+
+static const kfield s_AlterClientQuotasResponse_f[] = {
+    {"ThrottleTimeMs", KT_INT32, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
+    {"Entries", KT_ARRAY, KT_STRUCT, 0, 1, -1, -1, -1, 0, &s_AlterClientQuotasResponse_Entries, 0},
+    {0}
+};
+static const kschema s_AlterClientQuotasResponse = {"AlterClientQuotasResponse", 2, s_AlterClientQuotasResponse_f, KS_AlterClientQuotasResponse};
+
 static const kfield s_DescribeClusterRequest_f[] = {
     {"IncludeClusterAuthorizedOperations", KT_BOOL, 0, 0, 1, -1, -1, -1, 0, NULL, 0},
     {"EndpointType", KT_INT8, 0, 1, 1, -1, -1, -1, 0, NULL, 1LL},
@@ -1478,6 +1692,9 @@ static const kapi g_apis[] = {
     {API_AddOffsetsToTxn, "AddOffsetsToTxn", 0, 3, 3, &s_AddOffsetsToTxnRequest, &s_AddOffsetsToTxnResponse, 1},
     {API_EndTxn, "EndTxn", 0, 3, 3, &s_EndTxnRequest, &s_EndTxnResponse, 1},
     {API_TxnOffsetCommit, "TxnOffsetCommit", 0, 3, 3, &s_TxnOffsetCommitRequest, &s_TxnOffsetCommitResponse, -1},
+    {API_DescribeAcls, "DescribeAcls", 0, 3, 2, &s_DescribeAclsRequest, &s_DescribeAclsResponse, 1},
+    {API_CreateAcls, "CreateAcls", 0, 3, 2, &s_CreateAclsRequest, &s_CreateAclsResponse, -1},
+    {API_DeleteAcls, "DeleteAcls", 0, 3, 2, &s_DeleteAclsRequest, &s_DeleteAclsResponse, -1},
     {API_DescribeConfigs, "DescribeConfigs", 0, 4, 4, &s_DescribeConfigsRequest, &s_DescribeConfigsResponse, -1},
     {API_AlterConfigs, "AlterConfigs", 0, 2, 2, &s_AlterConfigsRequest, &s_AlterConfigsResponse, -1},
     {API_SaslAuthenticate, "SaslAuthenticate", 0, 2, 2, &s_SaslAuthenticateRequest, &s_SaslAuthenticateResponse, 0},
@@ -1485,6 +1702,8 @@ static const kapi g_apis[] = {
     {API_DeleteGroups, "DeleteGroups", 0, 2, 2, &s_DeleteGroupsRequest, &s_DeleteGroupsResponse, -1},
     {API_IncrementalAlterConfigs, "IncrementalAlterConfigs", 0, 1, 1, &s_IncrementalAlterConfigsRequest, &s_IncrementalAlterConfigsResponse, -1},
     {API_OffsetDelete, "OffsetDelete", 0, 0, -1, &s_OffsetDeleteRequest, &s_OffsetDeleteResponse, 0},
+    {API_DescribeClientQuotas, "DescribeClientQuotas", 0, 1, 1, &s_DescribeClientQuotasRequest, &s_DescribeClientQuotasResponse, 1},
+    {API_AlterClientQuotas, "AlterClientQuotas", 0, 1, 1, &s_AlterClientQuotasRequest, &s_AlterClientQuotasResponse, -1},
     {API_DescribeCluster, "DescribeCluster", 0, 1, 0, &s_DescribeClusterRequest, &s_DescribeClusterResponse, 1},
     {API_DescribeProducers, "DescribeProducers", 0, 0, 0, &s_DescribeProducersRequest, &s_DescribeProducersResponse, -1},
     {API_DescribeTransactions, "DescribeTransactions", 0, 0, 0, &s_DescribeTransactionsRequest, &s_DescribeTransactionsResponse, -1},
@@ -1516,17 +1735,22 @@ static const kapi *const g_by_key[KAPI_MAX_KEY + 1] = {
     [25] = &g_apis[21],
     [26] = &g_apis[22],
     [28] = &g_apis[23],
-    [32] = &g_apis[24],
-    [33] = &g_apis[25],
-    [36] = &g_apis[26],
-    [37] = &g_apis[27],
-    [42] = &g_apis[28],
-    [44] = &g_apis[29],
-    [47] = &g_apis[30],
-    [60] = &g_apis[31],
-    [61] = &g_apis[32],
-    [65] = &g_apis[33],
-    [66] = &g_apis[34],
+    [29] = &g_apis[24],
+    [30] = &g_apis[25],
+    [31] = &g_apis[26],
+    [32] = &g_apis[27],
+    [33] = &g_apis[28],
+    [36] = &g_apis[29],
+    [37] = &g_apis[30],
+    [42] = &g_apis[31],
+    [44] = &g_apis[32],
+    [47] = &g_apis[33],
+    [48] = &g_apis[34],
+    [49] = &g_apis[35],
+    [60] = &g_apis[36],
+    [61] = &g_apis[37],
+    [65] = &g_apis[38],
+    [66] = &g_apis[39],
 };
 
 /* Struct names by id (kmsg_bad_field's message). */
@@ -1627,39 +1851,61 @@ const char *const kstruct_names[KS_COUNT_] = {
     [94] = "EndTxnRequest",
     [95] = "TxnOffsetCommitRequestPartition",
     [96] = "TxnOffsetCommitRequest",
-    [97] = "DescribeConfigsResource",
-    [98] = "DescribeConfigsRequest",
-    [99] = "DescribeConfigsSynonym",
-    [100] = "DescribeConfigsResourceResult",
-    [101] = "DescribeConfigsResult",
-    [102] = "DescribeConfigsResponse/CreatePartitionsResponse/DeleteGroupsResponse",
-    [103] = "AlterConfigsResource",
-    [104] = "AlterConfigsRequest/IncrementalAlterConfigsRequest",
-    [105] = "AlterConfigsResourceResponse",
-    [106] = "SaslAuthenticateRequest",
-    [107] = "SaslAuthenticateResponse",
-    [108] = "CreatePartitionsAssignment",
-    [109] = "CreatePartitionsTopic",
-    [110] = "CreatePartitionsRequest",
-    [111] = "CreatePartitionsTopicResult",
-    [112] = "DeleteGroupsRequest",
-    [113] = "DeletableGroupResult",
-    [114] = "IncrementalAlterConfigsRequest_AlterableConfig",
-    [115] = "OffsetDeleteRequestPartition",
-    [116] = "OffsetDeleteRequest",
-    [117] = "OffsetDeleteResponse",
-    [118] = "DescribeClusterRequest",
-    [119] = "DescribeClusterBroker",
-    [120] = "DescribeClusterResponse",
-    [121] = "DescribeProducersRequest",
-    [122] = "ProducerState",
-    [123] = "PartitionResponse",
-    [124] = "DescribeTransactionsRequest",
-    [125] = "DescribeTransactionsResponse_TransactionState",
-    [126] = "DescribeTransactionsResponse",
-    [127] = "ListTransactionsRequest",
-    [128] = "ListTransactionsResponse_TransactionState",
-    [129] = "ListTransactionsResponse",
+    [97] = "DescribeAclsRequest/DeleteAclsFilter",
+    [98] = "AclDescription",
+    [99] = "DescribeAclsResource",
+    [100] = "DescribeAclsResponse",
+    [101] = "AclCreation",
+    [102] = "CreateAclsRequest",
+    [103] = "AclCreationResult",
+    [104] = "CreateAclsResponse/DescribeConfigsResponse/CreatePartitionsResponse/DeleteGroupsResponse",
+    [105] = "DeleteAclsRequest",
+    [106] = "DeleteAclsMatchingAcl",
+    [107] = "DeleteAclsFilterResult",
+    [108] = "DeleteAclsResponse",
+    [109] = "DescribeConfigsResource",
+    [110] = "DescribeConfigsRequest",
+    [111] = "DescribeConfigsSynonym",
+    [112] = "DescribeConfigsResourceResult",
+    [113] = "DescribeConfigsResult",
+    [114] = "AlterConfigsResource",
+    [115] = "AlterConfigsRequest/IncrementalAlterConfigsRequest",
+    [116] = "AlterConfigsResourceResponse",
+    [117] = "SaslAuthenticateRequest",
+    [118] = "SaslAuthenticateResponse",
+    [119] = "CreatePartitionsAssignment",
+    [120] = "CreatePartitionsTopic",
+    [121] = "CreatePartitionsRequest",
+    [122] = "CreatePartitionsTopicResult",
+    [123] = "DeleteGroupsRequest",
+    [124] = "DeletableGroupResult",
+    [125] = "IncrementalAlterConfigsRequest_AlterableConfig",
+    [126] = "OffsetDeleteRequestPartition",
+    [127] = "OffsetDeleteRequest",
+    [128] = "OffsetDeleteResponse",
+    [129] = "ComponentData",
+    [130] = "DescribeClientQuotasRequest",
+    [131] = "EntityData",
+    [132] = "ValueData",
+    [133] = "DescribeClientQuotasResponse_EntryData",
+    [134] = "DescribeClientQuotasResponse",
+    [135] = "OpData",
+    [136] = "AlterClientQuotasRequest_EntryData",
+    [137] = "AlterClientQuotasRequest",
+    [138] = "AlterClientQuotasResponse_EntryData",
+    [139] = "AlterClientQuotasResponse",
+    [140] = "DescribeClusterRequest",
+    [141] = "DescribeClusterBroker",
+    [142] = "DescribeClusterResponse",
+    [143] = "DescribeProducersRequest",
+    [144] = "ProducerState",
+    [145] = "PartitionResponse",
+    [146] = "DescribeTransactionsRequest",
+    [147] = "DescribeTransactionsResponse_TransactionState",
+    [148] = "DescribeTransactionsResponse",
+    [149] = "ListTransactionsRequest",
+    [150] = "ListTransactionsResponse_TransactionState",
+    [151] = "ListTransactionsResponse",
 };
 
 const kapi *kapi_get(int16_t key)

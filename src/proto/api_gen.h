@@ -44,6 +44,9 @@ enum kapi_key {
     API_AddOffsetsToTxn = 25,
     API_EndTxn = 26,
     API_TxnOffsetCommit = 28,
+    API_DescribeAcls = 29,
+    API_CreateAcls = 30,
+    API_DeleteAcls = 31,
     API_DescribeConfigs = 32,
     API_AlterConfigs = 33,
     API_SaslAuthenticate = 36,
@@ -51,6 +54,8 @@ enum kapi_key {
     API_DeleteGroups = 42,
     API_IncrementalAlterConfigs = 44,
     API_OffsetDelete = 47,
+    API_DescribeClientQuotas = 48,
+    API_AlterClientQuotas = 49,
     API_DescribeCluster = 60,
     API_DescribeProducers = 61,
     API_DescribeTransactions = 65,
@@ -179,53 +184,77 @@ enum kstruct_id {
     KS_TxnOffsetCommitResponsePartition = 31,
     KS_TxnOffsetCommitResponseTopic = 20,
     KS_TxnOffsetCommitResponse = 23,
-    KS_DescribeConfigsResource = 97,
-    KS_DescribeConfigsRequest = 98,
-    KS_DescribeConfigsSynonym = 99,
-    KS_DescribeConfigsResourceResult = 100,
-    KS_DescribeConfigsResult = 101,
-    KS_DescribeConfigsResponse = 102,
+    KS_DescribeAclsRequest = 97,
+    KS_AclDescription = 98,
+    KS_DescribeAclsResource = 99,
+    KS_DescribeAclsResponse = 100,
+    KS_AclCreation = 101,
+    KS_CreateAclsRequest = 102,
+    KS_AclCreationResult = 103,
+    KS_CreateAclsResponse = 104,
+    KS_DeleteAclsFilter = 97,
+    KS_DeleteAclsRequest = 105,
+    KS_DeleteAclsMatchingAcl = 106,
+    KS_DeleteAclsFilterResult = 107,
+    KS_DeleteAclsResponse = 108,
+    KS_DescribeConfigsResource = 109,
+    KS_DescribeConfigsRequest = 110,
+    KS_DescribeConfigsSynonym = 111,
+    KS_DescribeConfigsResourceResult = 112,
+    KS_DescribeConfigsResult = 113,
+    KS_DescribeConfigsResponse = 104,
     KS_AlterConfigsRequest_AlterableConfig = 69,
-    KS_AlterConfigsResource = 103,
-    KS_AlterConfigsRequest = 104,
-    KS_AlterConfigsResourceResponse = 105,
+    KS_AlterConfigsResource = 114,
+    KS_AlterConfigsRequest = 115,
+    KS_AlterConfigsResourceResponse = 116,
     KS_AlterConfigsResponse = 77,
-    KS_SaslAuthenticateRequest = 106,
-    KS_SaslAuthenticateResponse = 107,
-    KS_CreatePartitionsAssignment = 108,
-    KS_CreatePartitionsTopic = 109,
-    KS_CreatePartitionsRequest = 110,
-    KS_CreatePartitionsTopicResult = 111,
-    KS_CreatePartitionsResponse = 102,
-    KS_DeleteGroupsRequest = 112,
-    KS_DeletableGroupResult = 113,
-    KS_DeleteGroupsResponse = 102,
-    KS_IncrementalAlterConfigsRequest_AlterableConfig = 114,
-    KS_IncrementalAlterConfigsRequest = 104,
+    KS_SaslAuthenticateRequest = 117,
+    KS_SaslAuthenticateResponse = 118,
+    KS_CreatePartitionsAssignment = 119,
+    KS_CreatePartitionsTopic = 120,
+    KS_CreatePartitionsRequest = 121,
+    KS_CreatePartitionsTopicResult = 122,
+    KS_CreatePartitionsResponse = 104,
+    KS_DeleteGroupsRequest = 123,
+    KS_DeletableGroupResult = 124,
+    KS_DeleteGroupsResponse = 104,
+    KS_IncrementalAlterConfigsRequest_AlterableConfig = 125,
+    KS_IncrementalAlterConfigsRequest = 115,
     KS_IncrementalAlterConfigsResponse = 77,
-    KS_OffsetDeleteRequestPartition = 115,
+    KS_OffsetDeleteRequestPartition = 126,
     KS_OffsetDeleteRequestTopic = 20,
-    KS_OffsetDeleteRequest = 116,
+    KS_OffsetDeleteRequest = 127,
     KS_OffsetDeleteResponsePartition = 31,
     KS_OffsetDeleteResponseTopic = 20,
-    KS_OffsetDeleteResponse = 117,
-    KS_DescribeClusterRequest = 118,
-    KS_DescribeClusterBroker = 119,
-    KS_DescribeClusterResponse = 120,
+    KS_OffsetDeleteResponse = 128,
+    KS_ComponentData = 129,
+    KS_DescribeClientQuotasRequest = 130,
+    KS_EntityData = 131,
+    KS_ValueData = 132,
+    KS_DescribeClientQuotasResponse_EntryData = 133,
+    KS_DescribeClientQuotasResponse = 134,
+    KS_OpData = 135,
+    KS_AlterClientQuotasRequest_EntryData = 136,
+    KS_AlterClientQuotasRequest = 137,
+    KS_AlterClientQuotasResponse_EntryData = 138,
+    KS_AlterClientQuotasResponse = 139,
+    KS_DescribeClusterRequest = 140,
+    KS_DescribeClusterBroker = 141,
+    KS_DescribeClusterResponse = 142,
     KS_TopicRequest = 32,
-    KS_DescribeProducersRequest = 121,
-    KS_ProducerState = 122,
-    KS_PartitionResponse = 123,
+    KS_DescribeProducersRequest = 143,
+    KS_ProducerState = 144,
+    KS_PartitionResponse = 145,
     KS_TopicResponse = 20,
     KS_DescribeProducersResponse = 23,
-    KS_DescribeTransactionsRequest = 124,
+    KS_DescribeTransactionsRequest = 146,
     KS_TopicData = 84,
-    KS_DescribeTransactionsResponse_TransactionState = 125,
-    KS_DescribeTransactionsResponse = 126,
-    KS_ListTransactionsRequest = 127,
-    KS_ListTransactionsResponse_TransactionState = 128,
-    KS_ListTransactionsResponse = 129,
-    KS_COUNT_ = 130
+    KS_DescribeTransactionsResponse_TransactionState = 147,
+    KS_DescribeTransactionsResponse = 148,
+    KS_ListTransactionsRequest = 149,
+    KS_ListTransactionsResponse_TransactionState = 150,
+    KS_ListTransactionsResponse = 151,
+    KS_COUNT_ = 152
 };
 
 #define KFIELD(s, i) (((s) << 8) | (i))
@@ -1139,6 +1168,111 @@ enum {
     TxnOffsetCommitResponse_Topics = KFIELD(KS_TxnOffsetCommitResponse, 1),
 };
 
+/* DescribeAclsRequest: DescribeAclsRequest */
+enum {
+    DescribeAclsRequest_ResourceTypeFilter = KFIELD(KS_DescribeAclsRequest, 0),
+    DescribeAclsRequest_ResourceNameFilter = KFIELD(KS_DescribeAclsRequest, 1),
+    DescribeAclsRequest_PatternTypeFilter = KFIELD(KS_DescribeAclsRequest, 2),
+    DescribeAclsRequest_PrincipalFilter = KFIELD(KS_DescribeAclsRequest, 3),
+    DescribeAclsRequest_HostFilter = KFIELD(KS_DescribeAclsRequest, 4),
+    DescribeAclsRequest_Operation = KFIELD(KS_DescribeAclsRequest, 5),
+    DescribeAclsRequest_PermissionType = KFIELD(KS_DescribeAclsRequest, 6),
+};
+
+/* AclDescription: DescribeAclsResponse.Resources.Acls */
+enum {
+    AclDescription_Principal = KFIELD(KS_AclDescription, 0),
+    AclDescription_Host = KFIELD(KS_AclDescription, 1),
+    AclDescription_Operation = KFIELD(KS_AclDescription, 2),
+    AclDescription_PermissionType = KFIELD(KS_AclDescription, 3),
+};
+
+/* DescribeAclsResource: DescribeAclsResponse.Resources */
+enum {
+    DescribeAclsResource_ResourceType = KFIELD(KS_DescribeAclsResource, 0),
+    DescribeAclsResource_ResourceName = KFIELD(KS_DescribeAclsResource, 1),
+    DescribeAclsResource_PatternType = KFIELD(KS_DescribeAclsResource, 2),
+    DescribeAclsResource_Acls = KFIELD(KS_DescribeAclsResource, 3),
+};
+
+/* DescribeAclsResponse: DescribeAclsResponse */
+enum {
+    DescribeAclsResponse_ThrottleTimeMs = KFIELD(KS_DescribeAclsResponse, 0),
+    DescribeAclsResponse_ErrorCode = KFIELD(KS_DescribeAclsResponse, 1),
+    DescribeAclsResponse_ErrorMessage = KFIELD(KS_DescribeAclsResponse, 2),
+    DescribeAclsResponse_Resources = KFIELD(KS_DescribeAclsResponse, 3),
+};
+
+/* AclCreation: CreateAclsRequest.Creations */
+enum {
+    AclCreation_ResourceType = KFIELD(KS_AclCreation, 0),
+    AclCreation_ResourceName = KFIELD(KS_AclCreation, 1),
+    AclCreation_ResourcePatternType = KFIELD(KS_AclCreation, 2),
+    AclCreation_Principal = KFIELD(KS_AclCreation, 3),
+    AclCreation_Host = KFIELD(KS_AclCreation, 4),
+    AclCreation_Operation = KFIELD(KS_AclCreation, 5),
+    AclCreation_PermissionType = KFIELD(KS_AclCreation, 6),
+};
+
+/* CreateAclsRequest: CreateAclsRequest */
+enum {
+    CreateAclsRequest_Creations = KFIELD(KS_CreateAclsRequest, 0),
+};
+
+/* AclCreationResult: CreateAclsResponse.Results */
+enum {
+    AclCreationResult_ErrorCode = KFIELD(KS_AclCreationResult, 0),
+    AclCreationResult_ErrorMessage = KFIELD(KS_AclCreationResult, 1),
+};
+
+/* CreateAclsResponse: CreateAclsResponse */
+enum {
+    CreateAclsResponse_ThrottleTimeMs = KFIELD(KS_CreateAclsResponse, 0),
+    CreateAclsResponse_Results = KFIELD(KS_CreateAclsResponse, 1),
+};
+
+/* DeleteAclsFilter: DeleteAclsRequest.Filters */
+enum {
+    DeleteAclsFilter_ResourceTypeFilter = KFIELD(KS_DeleteAclsFilter, 0),
+    DeleteAclsFilter_ResourceNameFilter = KFIELD(KS_DeleteAclsFilter, 1),
+    DeleteAclsFilter_PatternTypeFilter = KFIELD(KS_DeleteAclsFilter, 2),
+    DeleteAclsFilter_PrincipalFilter = KFIELD(KS_DeleteAclsFilter, 3),
+    DeleteAclsFilter_HostFilter = KFIELD(KS_DeleteAclsFilter, 4),
+    DeleteAclsFilter_Operation = KFIELD(KS_DeleteAclsFilter, 5),
+    DeleteAclsFilter_PermissionType = KFIELD(KS_DeleteAclsFilter, 6),
+};
+
+/* DeleteAclsRequest: DeleteAclsRequest */
+enum {
+    DeleteAclsRequest_Filters = KFIELD(KS_DeleteAclsRequest, 0),
+};
+
+/* DeleteAclsMatchingAcl: DeleteAclsResponse.FilterResults.MatchingAcls */
+enum {
+    DeleteAclsMatchingAcl_ErrorCode = KFIELD(KS_DeleteAclsMatchingAcl, 0),
+    DeleteAclsMatchingAcl_ErrorMessage = KFIELD(KS_DeleteAclsMatchingAcl, 1),
+    DeleteAclsMatchingAcl_ResourceType = KFIELD(KS_DeleteAclsMatchingAcl, 2),
+    DeleteAclsMatchingAcl_ResourceName = KFIELD(KS_DeleteAclsMatchingAcl, 3),
+    DeleteAclsMatchingAcl_PatternType = KFIELD(KS_DeleteAclsMatchingAcl, 4),
+    DeleteAclsMatchingAcl_Principal = KFIELD(KS_DeleteAclsMatchingAcl, 5),
+    DeleteAclsMatchingAcl_Host = KFIELD(KS_DeleteAclsMatchingAcl, 6),
+    DeleteAclsMatchingAcl_Operation = KFIELD(KS_DeleteAclsMatchingAcl, 7),
+    DeleteAclsMatchingAcl_PermissionType = KFIELD(KS_DeleteAclsMatchingAcl, 8),
+};
+
+/* DeleteAclsFilterResult: DeleteAclsResponse.FilterResults */
+enum {
+    DeleteAclsFilterResult_ErrorCode = KFIELD(KS_DeleteAclsFilterResult, 0),
+    DeleteAclsFilterResult_ErrorMessage = KFIELD(KS_DeleteAclsFilterResult, 1),
+    DeleteAclsFilterResult_MatchingAcls = KFIELD(KS_DeleteAclsFilterResult, 2),
+};
+
+/* DeleteAclsResponse: DeleteAclsResponse */
+enum {
+    DeleteAclsResponse_ThrottleTimeMs = KFIELD(KS_DeleteAclsResponse, 0),
+    DeleteAclsResponse_FilterResults = KFIELD(KS_DeleteAclsResponse, 1),
+};
+
 /* DescribeConfigsResource: DescribeConfigsRequest.Resources */
 enum {
     DescribeConfigsResource_ResourceType = KFIELD(KS_DescribeConfigsResource, 0),
@@ -1336,6 +1470,77 @@ enum {
     OffsetDeleteResponse_ErrorCode = KFIELD(KS_OffsetDeleteResponse, 0),
     OffsetDeleteResponse_ThrottleTimeMs = KFIELD(KS_OffsetDeleteResponse, 1),
     OffsetDeleteResponse_Topics = KFIELD(KS_OffsetDeleteResponse, 2),
+};
+
+/* ComponentData: DescribeClientQuotasRequest.Components */
+enum {
+    ComponentData_EntityType = KFIELD(KS_ComponentData, 0),
+    ComponentData_MatchType = KFIELD(KS_ComponentData, 1),
+    ComponentData_Match = KFIELD(KS_ComponentData, 2),
+};
+
+/* DescribeClientQuotasRequest: DescribeClientQuotasRequest */
+enum {
+    DescribeClientQuotasRequest_Components = KFIELD(KS_DescribeClientQuotasRequest, 0),
+    DescribeClientQuotasRequest_Strict = KFIELD(KS_DescribeClientQuotasRequest, 1),
+};
+
+/* EntityData: AlterClientQuotasRequest.Entries.Entity, AlterClientQuotasResponse.Entries.Entity, DescribeClientQuotasResponse.Entries.Entity */
+enum {
+    EntityData_EntityType = KFIELD(KS_EntityData, 0),
+    EntityData_EntityName = KFIELD(KS_EntityData, 1),
+};
+
+/* ValueData: DescribeClientQuotasResponse.Entries.Values */
+enum {
+    ValueData_Key = KFIELD(KS_ValueData, 0),
+    ValueData_Value = KFIELD(KS_ValueData, 1),
+};
+
+/* DescribeClientQuotasResponse_EntryData: DescribeClientQuotasResponse.Entries */
+enum {
+    DescribeClientQuotasResponse_EntryData_Entity = KFIELD(KS_DescribeClientQuotasResponse_EntryData, 0),
+    DescribeClientQuotasResponse_EntryData_Values = KFIELD(KS_DescribeClientQuotasResponse_EntryData, 1),
+};
+
+/* DescribeClientQuotasResponse: DescribeClientQuotasResponse */
+enum {
+    DescribeClientQuotasResponse_ThrottleTimeMs = KFIELD(KS_DescribeClientQuotasResponse, 0),
+    DescribeClientQuotasResponse_ErrorCode = KFIELD(KS_DescribeClientQuotasResponse, 1),
+    DescribeClientQuotasResponse_ErrorMessage = KFIELD(KS_DescribeClientQuotasResponse, 2),
+    DescribeClientQuotasResponse_Entries = KFIELD(KS_DescribeClientQuotasResponse, 3),
+};
+
+/* OpData: AlterClientQuotasRequest.Entries.Ops */
+enum {
+    OpData_Key = KFIELD(KS_OpData, 0),
+    OpData_Value = KFIELD(KS_OpData, 1),
+    OpData_Remove = KFIELD(KS_OpData, 2),
+};
+
+/* AlterClientQuotasRequest_EntryData: AlterClientQuotasRequest.Entries */
+enum {
+    AlterClientQuotasRequest_EntryData_Entity = KFIELD(KS_AlterClientQuotasRequest_EntryData, 0),
+    AlterClientQuotasRequest_EntryData_Ops = KFIELD(KS_AlterClientQuotasRequest_EntryData, 1),
+};
+
+/* AlterClientQuotasRequest: AlterClientQuotasRequest */
+enum {
+    AlterClientQuotasRequest_Entries = KFIELD(KS_AlterClientQuotasRequest, 0),
+    AlterClientQuotasRequest_ValidateOnly = KFIELD(KS_AlterClientQuotasRequest, 1),
+};
+
+/* AlterClientQuotasResponse_EntryData: AlterClientQuotasResponse.Entries */
+enum {
+    AlterClientQuotasResponse_EntryData_ErrorCode = KFIELD(KS_AlterClientQuotasResponse_EntryData, 0),
+    AlterClientQuotasResponse_EntryData_ErrorMessage = KFIELD(KS_AlterClientQuotasResponse_EntryData, 1),
+    AlterClientQuotasResponse_EntryData_Entity = KFIELD(KS_AlterClientQuotasResponse_EntryData, 2),
+};
+
+/* AlterClientQuotasResponse: AlterClientQuotasResponse */
+enum {
+    AlterClientQuotasResponse_ThrottleTimeMs = KFIELD(KS_AlterClientQuotasResponse, 0),
+    AlterClientQuotasResponse_Entries = KFIELD(KS_AlterClientQuotasResponse, 1),
 };
 
 /* DescribeClusterRequest: DescribeClusterRequest */
