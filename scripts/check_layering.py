@@ -38,7 +38,9 @@ ALLOWED = {
     "proto": ["common"],
     "storage": ["common"],
     "http": ["net", "common"],
-    "broker": ["net", "proto", "storage", "common"],
+    # authorization and quotas (ACL store, decision, quota accounting): no sockets, no requests
+    "authz": ["common"],
+    "broker": ["net", "proto", "storage", "authz", "common"],
     "group": ["broker"],
     "registry": ["broker", "http"],
     "metrics": ["broker", "http"],

@@ -90,6 +90,12 @@ static const ckey g_keys[] = {
      "budget for request bytes being received; readers wait beyond it (-1 = none)"},
     {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0,
      "TCP congestion control for connections from this host (empty = the system's)"},
+    {"authorizer.class.name", C_STR, O(authorizer_class_name), "", 0, 0,
+     "ACL authorizer: eddy.acl (or Kafka's AclAuthorizer/StandardAuthorizer names); empty = off"},
+    {"allow.everyone.if.no.acl.found", C_BOOL, O(allow_everyone_if_no_acl_found), "false", 0, 1,
+     "with an authorizer: allow a resource that has no ACL at all"},
+    {"super.users", C_STR, O(super_users), "", 0, 0,
+     "principals allowed everything by the authorizer, User:a;User:b"},
 };
 #undef O
 

@@ -48,6 +48,10 @@ typedef struct bconfig {
      * host (empty = the system's). BBR paces every send with a timer; on loopback there is no
      * link to pace for, and it halved what a socket could send (bench/README.md). */
     char *socket_loopback_cc;
+    /* authorization (authorize.c, docs/security.md) */
+    char *authorizer_class_name;         /* authorizer.class.name (empty = no authorizer) */
+    bool allow_everyone_if_no_acl_found; /* allow.everyone.if.no.acl.found */
+    char *super_users;                   /* super.users: User:a;User:b */
 } bconfig;
 
 /* Sets every field to its default. */

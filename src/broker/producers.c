@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/authorize.h"
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -274,6 +275,12 @@ void h_init_producer_id(broker *b, breq *r)
         /* Kafka refuses an empty transactional id; one with NUL/control characters names no
          * producer we could store or log honestly */
         k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_INVALID_REQUEST);
+        breq_done(r);
+        return;
+    }
+    int deny = bauthz_init_producer_denied(b, r, tid.p, tid.len);
+    if (deny) {
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, deny);
         breq_done(r);
         return;
     }

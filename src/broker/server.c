@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "authz/quota.h"
 #include "broker/broker.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -57,6 +58,8 @@ struct bconn {
     char principal[256];    /* "User:<name>" once authenticated; "User:ANONYMOUS" until then */
     int64_t last_active_ms; /* last byte received or sent (connections.max.idle.ms) */
     int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
+    int64_t muted_until_ms; /* quota throttle (KIP-219): no reading before this, 0 = none */
+    loop_timer *mute_timer;
     struct bconn *next_waiter;
     struct bconn *prev_conn, *next_conn; /* all open connections, for shutdown */
     /* input */
@@ -143,6 +146,7 @@ static void budget_wake(void);
 static void conn_close(bconn *c, const char *why);
 static void conn_release(bconn *c);
 static void conn_pump(bconn *c);
+static void conn_update_events(bconn *c);
 static void conn_process_input(bconn *c);
 
 /* ------------------------------------------------------------------ metrics ---- */
@@ -186,6 +190,41 @@ const char *breq_client_host(const breq *r)
 const char *breq_principal(const breq *r)
 {
     return r->conn && r->conn->principal[0] ? r->conn->principal : "User:ANONYMOUS";
+}
+
+const char *breq_peer_host(const breq *r)
+{
+    return r->conn ? r->conn->host : "";
+}
+
+static void on_unmute(loop *l, void *arg)
+{
+    (void)l;
+    bconn *c = arg;
+    c->mute_timer = NULL;
+    c->muted_until_ms = 0;
+    if (!c->closed) conn_pump(c);
+    conn_release(c);
+}
+
+/* Mutes c until now + ms (keeping a later end already set). */
+static void conn_mute(bconn *c, int32_t ms)
+{
+    if (c->closed || ms <= 0) return;
+    int64_t until = now_mono_ms() + ms;
+    if (until <= c->muted_until_ms) return;
+    c->muted_until_ms = until;
+    if (c->mute_timer)
+        loop_timer_cancel(c->b->loop, c->mute_timer); /* its reference passes to the new one */
+    else
+        c->refs++; /* held by the timer */
+    c->mute_timer = loop_timer_add(c->b->loop, ms, on_unmute, c);
+    conn_update_events(c);
+}
+
+void breq_throttle(breq *r, int32_t ms)
+{
+    if (r->conn) conn_mute(r->conn, ms);
 }
 
 void breq_set_principal(breq *r, const char *principal)
@@ -358,8 +397,8 @@ static void conn_update_events(bconn *c)
 {
     if (c->closed) return;
     bool want_write = c->out_head != NULL;
-    bool pause =
-        c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN || c->budget_wait;
+    bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN ||
+                 c->budget_wait || c->muted_until_ms;
     if (want_write != c->want_write || pause != c->reading_paused) {
         c->want_write = want_write;
         c->reading_paused = pause;
@@ -484,7 +523,16 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     c->tail = q;
     c->inflight++;
     c->refs++;
+    int64_t t0 = now_mono_us();
     h->fn(b, q);
+    /* request_percentage quota: the loop thread's time spent in the handler */
+    if (b->quotas && !quota_store_empty(b->quotas)) {
+        const char *p = c->principal[0] ? c->principal : "User:ANONYMOUS";
+        const char *user = strchr(p, ':') ? strchr(p, ':') + 1 : p;
+        int32_t ms = quota_record(b->quotas, user, QUOTA_REQUEST, (double)(now_mono_us() - t0),
+                                  now_mono_ms());
+        if (ms > 0) conn_mute(c, ms);
+    }
     return c->closed ? -1 : 0;
 }
 
@@ -494,7 +542,8 @@ static void conn_process_input(bconn *c)
     size_t max_frame = (size_t)c->b->cfg.socket_request_max_bytes;
     size_t pos = 0;
     c->in_processing = true;
-    while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN) {
+    while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN &&
+           !c->muted_until_ms) {
         int32_t sz = (int32_t)be32(c->in + pos);
         if (sz < 0 || (size_t)sz > max_frame) {
             LOGW_RL("server",
@@ -660,6 +709,11 @@ static void conn_close(bconn *c, const char *why)
     c->in_len = 0;
     ip_drop(c->host);
     if (g_budget_waiters) budget_wake();
+    if (c->mute_timer) {
+        loop_timer_cancel(c->b->loop, c->mute_timer);
+        c->mute_timer = NULL;
+        c->refs--; /* the mute timer's (the socket's is still held) */
+    }
     conn_release(c); /* the socket's reference */
 }
 

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "broker/authorize.h"
 #include "broker/broker.h"
 #include "broker/server.h"
 #include "common/log.h"
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
     /* the API handler table: the broker's own rows, then the modules above it */
     dispatch_register(broker_core_handlers);
     dispatch_register(group_handlers);
+    dispatch_register(broker_authz_handlers);
     broker_on_flush(b, group_on_flush);
     broker_on_flush(b, rest_on_flush);
 
