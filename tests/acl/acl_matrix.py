@@ -19,7 +19,7 @@ the matrix — exact error codes — over raw sockets (kwire.py) and kafka-pytho
   pay.in → 29; InitProducerId (idempotent, KIP-679: Write on a topic suffices) → 0,
   transactional id → 53; kafka-python consumer in group g1 reads orders.
 kcat/librdkafka: `kcat -L` lists orders and not hidden; producing to orders fails with
-"Topic authorization failed".
+"Topic authorization failed". `eddy acls add|list|delete` (librdkafka's admin API) round trip.
 """
 import os
 import subprocess
@@ -143,6 +143,25 @@ def phase1(b):
         admin.close()
 
 
+def eddy_cli(b, *args):
+    exe = os.path.join(os.environ["EDDY_BUILD_DIR"], "src", "cli", "eddy")
+    return subprocess.run([exe, "-b", b.bootstrap] + list(args), capture_output=True, text=True,
+                          timeout=30)
+
+
+def cli_acls(b):
+    out = eddy_cli(b, "acls", "add", "--allow-principal", ANON, "--operation", "Describe",
+                   "--group", "g9")
+    eq(out.returncode, 0, "eddy acls add (stderr %s)" % out.stderr)
+    out = eddy_cli(b, "acls", "list", "--group", "g9")
+    if "Group:g9" not in out.stdout or "Describe" not in out.stdout:
+        raise AssertionError("eddy acls list --group g9:\n" + out.stdout + out.stderr)
+    out = eddy_cli(b, "acls", "delete", "--group", "g9")
+    eq(out.returncode, 0, "eddy acls delete (stderr %s)" % out.stderr)
+    out = eddy_cli(b, "acls", "delete", "--group", "g9")
+    eq(out.returncode, 4, "eddy acls delete with nothing left to match")
+
+
 def malformed_create_acls(b):
     bad = [
         (9, "t", 3, ANON, "*", 3, 3),            # unknown resource type
@@ -256,6 +275,7 @@ def main():
     res = Results(b)
     res.run("phase 1: topics and ACLs through kafka-python admin (filters, delete)", phase1, b)
     res.run("malformed CreateAcls answer 42 with a message", malformed_create_acls, b)
+    res.run("eddy acls add|list|delete", cli_acls, b)
     b.sets = [s for s in b.sets if not s.startswith("super.users")]
     b.restart(kill=True)
     res.run("after SIGKILL, without the super user: the matrix with exact codes", matrix, b)
