@@ -35,15 +35,24 @@ struct acl_store {
 
 /* ------------------------------------------------------------- enum names ---- */
 
-static const char *const RESTYPE_NAMES[] = {"Unknown",         "Any",           "Topic",
-                                            "Group",           "Cluster",       "TransactionalId",
-                                            "DelegationToken", "User"};
+static const char *const RESTYPE_NAMES[] = {
+    "Unknown", "Any", "Topic", "Group", "Cluster", "TransactionalId", "DelegationToken", "User"};
 static const char *const PATTERN_NAMES[] = {"Unknown", "Any", "Match", "Literal", "Prefixed"};
-static const char *const OP_NAMES[] = {"Unknown",         "Any",          "All",
-                                       "Read",            "Write",        "Create",
-                                       "Delete",          "Alter",        "Describe",
-                                       "ClusterAction",   "DescribeConfigs", "AlterConfigs",
-                                       "IdempotentWrite", "CreateTokens", "DescribeTokens"};
+static const char *const OP_NAMES[] = {"Unknown",
+                                       "Any",
+                                       "All",
+                                       "Read",
+                                       "Write",
+                                       "Create",
+                                       "Delete",
+                                       "Alter",
+                                       "Describe",
+                                       "ClusterAction",
+                                       "DescribeConfigs",
+                                       "AlterConfigs",
+                                       "IdempotentWrite",
+                                       "CreateTokens",
+                                       "DescribeTokens"};
 static const char *const PERM_NAMES[] = {"Unknown", "Any", "Deny", "Allow"};
 
 /* Case-insensitive, '_' ignored, so "IDEMPOTENT_WRITE", "IdempotentWrite", "idempotentwrite" and
@@ -185,7 +194,8 @@ int acl_filter_validate(const acl_filter *f, const char **msg)
     }
     const char *strs[] = {f->name, f->principal, f->host};
     for (size_t i = 0; i < ARRAY_LEN(strs); i++)
-        if (strs[i] && (strlen(strs[i]) > ACL_MAX_NAME || has_ctl_chars(strs[i], strlen(strs[i])))) {
+        if (strs[i] &&
+            (strlen(strs[i]) > ACL_MAX_NAME || has_ctl_chars(strs[i], strlen(strs[i])))) {
             *msg = "filter strings must be at most 1024 bytes, without control characters";
             return KERR_INVALID_REQUEST;
         }
@@ -327,8 +337,8 @@ static int store_load(acl_store *s, char **err)
         char name[3 * ACL_MAX_NAME + 1], prin[3 * ACL_MAX_NAME + 1], host[3 * ACL_MAX_NAME + 1];
         acl_binding a;
         const char *msg = "bad line";
-        bool ok = sscanf(line, "%d %d %d %d %3072s %3072s %3072s%n", &rt, &pt, &op, &pm, name,
-                         prin, host, &used) == 7 &&
+        bool ok = sscanf(line, "%d %d %d %d %3072s %3072s %3072s%n", &rt, &pt, &op, &pm, name, prin,
+                         host, &used) == 7 &&
                   line[used] == 0 && dec_inplace(name) && dec_inplace(prin) && dec_inplace(host);
         if (ok) {
             a = (acl_binding){(int8_t)rt, (int8_t)pt, (int8_t)op, (int8_t)pm, name, prin, host};
@@ -421,15 +431,13 @@ static bool filter_matches(const acl_filter *f, const acl_binding *a)
     if (f->perm != ACL_PERM_ANY && f->perm != a->perm) return false;
     if (!str_match(f->principal, a->principal) || !str_match(f->host, a->host)) return false;
     switch (f->pattern) {
-    case ACL_PAT_ANY:
-        return str_match(f->name, a->name);
+    case ACL_PAT_ANY: return str_match(f->name, a->name);
     case ACL_PAT_MATCH:
         if (!f->name) return true;
         if (a->pattern == ACL_PAT_LITERAL)
             return strcmp(a->name, f->name) == 0 || strcmp(a->name, "*") == 0;
         return strncmp(f->name, a->name, strlen(a->name)) == 0;
-    default:
-        return f->pattern == a->pattern && str_match(f->name, a->name);
+    default: return f->pattern == a->pattern && str_match(f->name, a->name);
     }
 }
 
@@ -542,8 +550,7 @@ bool acl_authorize(const acl_store *s, const char *principal, const char *host, 
         const acl_binding *a = &s->rows[i].a;
         if (!applies_to(a, restype, name)) continue;
         any = true;
-        if (!principal_matches(a->principal, principal) || !host_matches(a->host, host))
-            continue;
+        if (!principal_matches(a->principal, principal) || !host_matches(a->host, host)) continue;
         if (a->perm == ACL_PERM_DENY && (a->op == ACL_OP_ALL || a->op == op)) return false;
         if (a->perm == ACL_PERM_ALLOW && allow_grants(a->op, op)) allowed = true;
     }

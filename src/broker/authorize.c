@@ -13,8 +13,8 @@
 #include "common/log.h"
 #include "common/util.h"
 
-/* authorizer.class.name values that mean the built-in authorizer: Kafka's own class names (ZooKeeper
- * and KRaft era) and ours. */
+/* authorizer.class.name values that mean the built-in authorizer: Kafka's own class names
+ * (ZooKeeper and KRaft era) and ours. */
 static const char *const AUTHORIZER_NAMES[] = {
     "kafka.security.authorizer.AclAuthorizer",
     "kafka.security.auth.SimpleAclAuthorizer",
@@ -58,7 +58,8 @@ int bauthz_open(broker *b)
     }
     b->authz_on = on;
     if (on)
-        LOGI("main", "authorizer on: %zu ACLs, super.users \"%s\", allow.everyone.if.no.acl.found=%s",
+        LOGI("main",
+             "authorizer on: %zu ACLs, super.users \"%s\", allow.everyone.if.no.acl.found=%s",
              acl_store_count(b->acls), b->cfg.super_users ? b->cfg.super_users : "",
              b->cfg.allow_everyone_if_no_acl_found ? "true" : "false");
     return 0;
@@ -120,7 +121,8 @@ int bauthz_init_producer_denied(broker *b, const breq *r, const uint8_t *tid, in
         acl_authorize_any(b->acls, breq_principal(r), breq_peer_host(r), ACL_RES_TOPIC,
                           ACL_OP_WRITE))
         return 0;
-    LOGI_RL("authz", "denied: %s: InitProducerId (IdempotentWrite on the Cluster or Write on a topic)",
+    LOGI_RL("authz",
+            "denied: %s: InitProducerId (IdempotentWrite on the Cluster or Write on a topic)",
             breq_principal(r));
     return KERR_CLUSTER_AUTHORIZATION_FAILED;
 }
@@ -133,9 +135,9 @@ bool bauthz_may_create(broker *b, const breq *r, const uint8_t *name, int32_t le
 
 int32_t bauthz_operations(broker *b, const breq *r, int restype, const char *name)
 {
-    static const int topic_ops[] = {ACL_OP_READ,   ACL_OP_WRITE,    ACL_OP_CREATE,
-                                    ACL_OP_DELETE, ACL_OP_ALTER,    ACL_OP_DESCRIBE,
-                                    ACL_OP_DESCRIBE_CONFIGS, ACL_OP_ALTER_CONFIGS};
+    static const int topic_ops[] = {
+        ACL_OP_READ,  ACL_OP_WRITE,    ACL_OP_CREATE,           ACL_OP_DELETE,
+        ACL_OP_ALTER, ACL_OP_DESCRIBE, ACL_OP_DESCRIBE_CONFIGS, ACL_OP_ALTER_CONFIGS};
     static const int cluster_ops[] = {ACL_OP_CREATE,           ACL_OP_ALTER,
                                       ACL_OP_DESCRIBE,         ACL_OP_CLUSTER_ACTION,
                                       ACL_OP_DESCRIBE_CONFIGS, ACL_OP_ALTER_CONFIGS,
@@ -152,8 +154,8 @@ int32_t bauthz_operations(broker *b, const breq *r, int restype, const char *nam
     }
     int32_t bits = 0;
     for (size_t i = 0; i < n; i++) {
-        bool ok = !bauthz_enabled(b) || acl_authorize(b->acls, breq_principal(r),
-                                                      breq_peer_host(r), restype, name, ops[i]);
+        bool ok = !bauthz_enabled(b) || acl_authorize(b->acls, breq_principal(r), breq_peer_host(r),
+                                                      restype, name, ops[i]);
         if (ok) bits |= (int32_t)1 << ops[i];
     }
     return bits;
@@ -170,8 +172,7 @@ static const char *user_of(const char *principal)
 int32_t bquota_record(broker *b, breq *r, int kind, double amount)
 {
     if (!b->quotas || quota_store_empty(b->quotas)) return 0;
-    int32_t ms =
-        quota_record(b->quotas, user_of(breq_principal(r)), kind, amount, now_mono_ms());
+    int32_t ms = quota_record(b->quotas, user_of(breq_principal(r)), kind, amount, now_mono_ms());
     if (ms > 0) breq_throttle(r, ms);
     return ms;
 }
@@ -322,11 +323,11 @@ static void h_describe_acls(broker *b, breq *r)
         err = KERR_CLUSTER_AUTHORIZATION_FAILED;
         msg = "describing ACLs needs Describe on the Cluster";
     } else {
-        err = read_filter(r, q, DescribeAclsRequest_ResourceTypeFilter,
-                          DescribeAclsRequest_ResourceNameFilter,
-                          DescribeAclsRequest_PatternTypeFilter, DescribeAclsRequest_PrincipalFilter,
-                          DescribeAclsRequest_HostFilter, DescribeAclsRequest_Operation,
-                          DescribeAclsRequest_PermissionType, &f, &msg);
+        err = read_filter(
+            r, q, DescribeAclsRequest_ResourceTypeFilter, DescribeAclsRequest_ResourceNameFilter,
+            DescribeAclsRequest_PatternTypeFilter, DescribeAclsRequest_PrincipalFilter,
+            DescribeAclsRequest_HostFilter, DescribeAclsRequest_Operation,
+            DescribeAclsRequest_PermissionType, &f, &msg);
     }
     set_err(resp, DescribeAclsResponse_ErrorCode, DescribeAclsResponse_ErrorMessage, err, msg);
     if (err) {
@@ -419,11 +420,11 @@ static void h_delete_acls(broker *b, breq *r)
             err = KERR_CLUSTER_AUTHORIZATION_FAILED;
             msg = "deleting ACLs needs Alter on the Cluster";
         } else {
-            err = read_filter(r, fq, DeleteAclsFilter_ResourceTypeFilter,
-                              DeleteAclsFilter_ResourceNameFilter,
-                              DeleteAclsFilter_PatternTypeFilter, DeleteAclsFilter_PrincipalFilter,
-                              DeleteAclsFilter_HostFilter, DeleteAclsFilter_Operation,
-                              DeleteAclsFilter_PermissionType, &f, &msg);
+            err =
+                read_filter(r, fq, DeleteAclsFilter_ResourceTypeFilter,
+                            DeleteAclsFilter_ResourceNameFilter, DeleteAclsFilter_PatternTypeFilter,
+                            DeleteAclsFilter_PrincipalFilter, DeleteAclsFilter_HostFilter,
+                            DeleteAclsFilter_Operation, DeleteAclsFilter_PermissionType, &f, &msg);
         }
         del_ctx d = {.r = r, .fr = fr};
         if (!err) {

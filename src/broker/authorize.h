@@ -4,8 +4,9 @@
  * principal. The model and the files are in authz/ (acl.h, quota.h), below the broker.
  *
  * A handler checks with one call, e.g.
- *     if (!bauthz_allowed(b, r, ACL_RES_TOPIC, name, ACL_OP_WRITE)) err = KERR_TOPIC_AUTHORIZATION_FAILED;
- * When no authorizer is configured (authorizer.class.name empty) every check passes. */
+ *     if (!bauthz_allowed(b, r, ACL_RES_TOPIC, name, ACL_OP_WRITE)) err =
+ * KERR_TOPIC_AUTHORIZATION_FAILED; When no authorizer is configured (authorizer.class.name empty)
+ * every check passes. */
 #ifndef EDDY_BROKER_AUTHORIZE_H
 #define EDDY_BROKER_AUTHORIZE_H
 

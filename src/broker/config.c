@@ -96,6 +96,12 @@ static const ckey g_keys[] = {
      "with an authorizer: allow a resource that has no ACL at all"},
     {"super.users", C_STR, O(super_users), "", 0, 0,
      "principals allowed everything by the authorizer, User:a;User:b"},
+    {"http.authentication.method", C_STR, O(http_authentication_method), "NONE", 0, 0,
+     "HTTP port authentication: NONE or BASIC (the Kafka port's SCRAM users)"},
+    {"http.authentication.realm", C_STR, O(http_authentication_realm), "eddy", 0, 0,
+     "realm named in the WWW-Authenticate header of a 401"},
+    {"http.authentication.skip.paths", C_STR, O(http_authentication_skip_paths), "", 0, 0,
+     "HTTP paths open without credentials, comma-separated (e.g. /healthz,/metrics)"},
 };
 #undef O
 

@@ -52,6 +52,10 @@ typedef struct bconfig {
     char *authorizer_class_name;         /* authorizer.class.name (empty = no authorizer) */
     bool allow_everyone_if_no_acl_found; /* allow.everyone.if.no.acl.found */
     char *super_users;                   /* super.users: User:a;User:b */
+    /* the HTTP port's authentication (eddyd/http_auth.c) */
+    char *http_authentication_method;     /* http.authentication.method: NONE or BASIC */
+    char *http_authentication_realm;      /* http.authentication.realm */
+    char *http_authentication_skip_paths; /* http.authentication.skip.paths: /healthz,... */
 } bconfig;
 
 /* Sets every field to its default. */

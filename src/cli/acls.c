@@ -65,10 +65,10 @@ static const char *op_name(int op)
 
 static const char *restype_name(int t)
 {
-    return t == RD_KAFKA_RESOURCE_TOPIC   ? "Topic"
-           : t == RD_KAFKA_RESOURCE_GROUP ? "Group"
+    return t == RD_KAFKA_RESOURCE_TOPIC    ? "Topic"
+           : t == RD_KAFKA_RESOURCE_GROUP  ? "Group"
            : t == RD_KAFKA_RESOURCE_BROKER ? "Cluster"
-                                            : "Unknown";
+                                           : "Unknown";
 }
 
 static const char *pattern_name(int p)
@@ -94,7 +94,7 @@ static void print_acl(const rd_kafka_AclBinding_t *a, const char *prefix)
     }
     printf("%s%-7s %-8s %s:%s  %s from %s  %s\n", prefix,
            rd_kafka_AclBinding_permission_type(a) == RD_KAFKA_ACL_PERMISSION_TYPE_DENY ? "DENY"
-                                                                                      : "ALLOW",
+                                                                                       : "ALLOW",
            pattern_name(rd_kafka_AclBinding_resource_pattern_type(a)),
            restype_name(rd_kafka_AclBinding_restype(a)), rd_kafka_AclBinding_name(a),
            rd_kafka_AclBinding_principal(a), rd_kafka_AclBinding_host(a),
@@ -213,7 +213,8 @@ static int acls_list(rd_kafka_t *rk, const acl_args *a)
 
 static int acls_delete(rd_kafka_t *rk, const acl_args *a)
 {
-    rd_kafka_AclBindingFilter_t *f = make_filter(a, a->nops ? a->ops[0] : RD_KAFKA_ACL_OPERATION_ANY);
+    rd_kafka_AclBindingFilter_t *f =
+        make_filter(a, a->nops ? a->ops[0] : RD_KAFKA_ACL_OPERATION_ANY);
     if (!f) return CLI_EUSAGE;
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *o = opts(rk, RD_KAFKA_ADMIN_OP_DELETEACLS);
@@ -262,9 +263,8 @@ int cmd_acls(int argc, char **argv)
         {"host", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
-    acl_args a = {.restype = RD_KAFKA_RESOURCE_ANY,
-                  .pattern = -1,
-                  .perm = RD_KAFKA_ACL_PERMISSION_TYPE_ANY};
+    acl_args a = {
+        .restype = RD_KAFKA_RESOURCE_ANY, .pattern = -1, .perm = RD_KAFKA_ACL_PERMISSION_TYPE_ANY};
     int c, nres = 0;
     while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);

@@ -74,8 +74,8 @@ static void test_decisions(void **state)
     assert_false(acl_authorize(s, "User:bob", h, ACL_RES_GROUP, "h1", ACL_OP_READ));
     /* super users; a resource without ACLs is denied unless allow.everyone.if.no.acl.found */
     assert_true(acl_authorize(s, "User:admin", h, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_ALTER));
-    assert_false(acl_authorize(s, "User:alice", h, ACL_RES_CLUSTER, ACL_CLUSTER_NAME,
-                               ACL_OP_ALTER));
+    assert_false(
+        acl_authorize(s, "User:alice", h, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_ALTER));
     assert_false(acl_authorize(s, "User:alice", h, ACL_RES_TRANSACTIONAL_ID, "tx", ACL_OP_WRITE));
     /* KIP-679: Write on some topic */
     assert_true(acl_authorize_any(s, "User:alice", h, ACL_RES_TOPIC, ACL_OP_WRITE));
@@ -96,8 +96,8 @@ static void test_hosts_and_names(void **state)
     char *path = tmp_path("acls2"), *err = NULL;
     unlink(path);
     acl_store *s = acl_store_open(path, NULL, false, &err);
-    acl_binding a = B(ACL_RES_TOPIC, "we ird\n%name", ACL_PAT_LITERAL, "User:a b", ACL_OP_READ,
-                      ACL_PERM_ALLOW);
+    acl_binding a =
+        B(ACL_RES_TOPIC, "we ird\n%name", ACL_PAT_LITERAL, "User:a b", ACL_OP_READ, ACL_PERM_ALLOW);
     a.host = "10.0.0.2";
     const char *msg = NULL;
     assert_int_equal(acl_binding_validate(&a, &msg), 42); /* the newline is a control char */
@@ -147,7 +147,8 @@ static void test_validation_and_filters(void **state)
     assert_int_equal(acl_store_add(s, a, ARRAY_LEN(a)), 0);
     acl_filter any = {ACL_RES_ANY, ACL_PAT_ANY, ACL_OP_ANY, ACL_PERM_ANY, NULL, NULL, NULL};
     assert_int_equal(acl_store_find(s, &any, NULL, NULL), 4);
-    acl_filter match = {ACL_RES_TOPIC, ACL_PAT_MATCH, ACL_OP_ANY, ACL_PERM_ANY, "pay.x", NULL, NULL};
+    acl_filter match = {ACL_RES_TOPIC, ACL_PAT_MATCH, ACL_OP_ANY, ACL_PERM_ANY,
+                        "pay.x",       NULL,          NULL};
     assert_int_equal(acl_store_find(s, &match, NULL, NULL), 3);
     acl_filter lit = {ACL_RES_TOPIC, ACL_PAT_LITERAL, ACL_OP_ANY, ACL_PERM_ANY, "pay.", NULL, NULL};
     assert_int_equal(acl_store_find(s, &lit, NULL, NULL), 0);
