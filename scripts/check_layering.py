@@ -38,9 +38,11 @@ ALLOWED = {
     "proto": ["common"],
     "storage": ["common"],
     "http": ["net", "common"],
+    # authentication below the broker: SASL mechanisms, SCRAM credentials, principals
+    "security": ["common"],
     # authorization and quotas (ACL store, decision, quota accounting): no sockets, no requests
     "authz": ["common"],
-    "broker": ["net", "proto", "storage", "authz", "common"],
+    "broker": ["net", "proto", "storage", "security", "authz", "common"],
     "group": ["broker"],
     "registry": ["broker", "http"],
     "metrics": ["broker", "http"],

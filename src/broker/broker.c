@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -21,10 +22,13 @@
 #include "broker/server.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "security/creds.h"
+#include "security/principal.h"
+#include "security/sasl.h"
 
 int broker_init(broker *b)
 {
-    b->listen_fd = -1;
+    for (int i = 0; i < BROKER_MAX_LISTENERS; i++) b->listeners[i].fd = -1;
     b->flush_efd = -1;
     b->lock_fd = -1;
     b->loop = loop_new();
@@ -208,6 +212,28 @@ out:
     return rc;
 }
 
+/* The SCRAM credential store of the data directory, and EDDY_BOOTSTRAP_USER's first user. */
+static int open_credentials(broker *b)
+{
+    char err[512];
+    if (creds_open(b->data_dir, err, sizeof err) < 0) {
+        LOGE("main", "SCRAM credentials: %s", err);
+        return -1;
+    }
+    const char *boot = getenv("EDDY_BOOTSTRAP_USER");
+    if (boot && boot[0] && creds_bootstrap(boot, err, sizeof err) < 0) {
+        LOGE("main", "%s", err);
+        return -1;
+    }
+    bool sasl = false;
+    for (int i = 0; i < b->nlisteners; i++)
+        if (SEC_IS_SASL(b->listeners[i].proto)) sasl = true;
+    if (sasl && creds_count() == 0)
+        LOGW("main", "a SASL listener is open but no user exists: nobody can log in (set "
+                     "EDDY_BOOTSTRAP_USER=name:password, or add users with eddy users add)");
+    return 0;
+}
+
 int broker_open(broker *b, const char *data_dir)
 {
     b->node_id = b->cfg.node_id;
@@ -216,6 +242,7 @@ int broker_open(broker *b, const char *data_dir)
     if (!b->data_dir) b->data_dir = xstrdup(data_dir);
     if (lock_data_dir(b) < 0) return -1;
     if (load_identity(b) < 0) return -1;
+    if (open_credentials(b) < 0) return -1;
 
     b->flush_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (b->flush_efd < 0 || loop_add_fd(b->loop, b->flush_efd, EPOLLIN, on_flush_event, b) < 0) {
@@ -236,27 +263,188 @@ int broker_open(broker *b, const char *data_dir)
     return 0;
 }
 
-int broker_listen(broker *b, int *bound_port)
+const char *bsecproto_name(int proto)
 {
-    int port = 0;
-    if (server_listen(b, b->cfg.listeners, &port) < 0) return -1;
-    char lhost[256];
-    int lport;
-    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
-    const char *adv = b->cfg.advertised_listeners;
-    if (adv && adv[0]) {
-        if (server_parse_hostport(adv, b->adv_host, sizeof b->adv_host, &b->adv_port) < 0) {
-            LOGE("main", "bad advertised.listeners \"%s\" (expected host:port)", adv);
+    static const char *const names[] = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"};
+    return proto >= 0 && proto <= 3 ? names[proto] : "?";
+}
+
+static int secproto_parse(const char *s, size_t n)
+{
+    for (int p = 0; p <= 3; p++)
+        if (strlen(bsecproto_name(p)) == n && !strncasecmp(s, bsecproto_name(p), n)) return p;
+    return -1;
+}
+
+/* Next comma-separated entry of *pp, trimmed, into out; false at the end. */
+static bool next_entry(const char **pp, char *out, size_t outlen)
+{
+    const char *p = *pp;
+    while (*p == ',' || *p == ' ') p++;
+    if (!*p) return false;
+    size_t n = strcspn(p, ",");
+    size_t t = n;
+    while (t && p[t - 1] == ' ') t--;
+    snprintf(out, outlen, "%.*s", (int)MIN(t, outlen - 1), p);
+    *pp = p + n;
+    return true;
+}
+
+/* "NAME://rest" -> name and rest; no scheme: name "" and rest = entry. */
+static const char *split_scheme(const char *e, char *name, size_t namelen)
+{
+    const char *sep = strstr(e, "://");
+    name[0] = 0;
+    if (!sep) return e;
+    snprintf(name, namelen, "%.*s", (int)MIN((size_t)(sep - e), namelen - 1), e);
+    return sep + 3;
+}
+
+/* The protocol of a listener name: listener.security.protocol.map, else the name itself. */
+static int listener_proto(const broker *b, const char *name)
+{
+    const char *p = b->cfg.listener_security_protocol_map;
+    char e[128];
+    while (p && next_entry(&p, e, sizeof e)) {
+        char *colon = strchr(e, ':');
+        if (colon && (size_t)(colon - e) == strlen(name) && !strncasecmp(e, name, strlen(name)))
+            return secproto_parse(colon + 1, strlen(colon + 1));
+    }
+    return secproto_parse(name, strlen(name));
+}
+
+/* Parses listeners, listener.security.protocol.map and advertised.listeners into
+ * b->listeners (ports as configured; 0 = any). Returns 0 or -1 (logged). */
+static int parse_listeners(broker *b)
+{
+    const char *p = b->cfg.listeners ? b->cfg.listeners : "";
+    char e[400];
+    b->nlisteners = 0;
+    while (next_entry(&p, e, sizeof e)) {
+        if (b->nlisteners == BROKER_MAX_LISTENERS) {
+            LOGE("main", "listeners: at most %d entries", BROKER_MAX_LISTENERS);
             return -1;
         }
-        if (b->adv_port == 0) b->adv_port = port;
-    } else {
-        snprintf(b->adv_host, sizeof b->adv_host, "%s",
-                 (!lhost[0] || !strcmp(lhost, "0.0.0.0") || !strcmp(lhost, "::")) ? "127.0.0.1"
-                                                                                  : lhost);
-        b->adv_port = port;
+        blistener *l = &b->listeners[b->nlisteners];
+        char name[64];
+        const char *hp = split_scheme(e, name, sizeof name);
+        if (!name[0]) snprintf(name, sizeof name, "PLAINTEXT");
+        for (int i = 0; i < b->nlisteners; i++)
+            if (!strcasecmp(b->listeners[i].name, name)) {
+                LOGE("main",
+                     "listeners: the name %s appears twice (name each listener: "
+                     "listener.security.protocol.map=NAME:PROTOCOL)",
+                     name);
+                return -1;
+            }
+        snprintf(l->name, sizeof l->name, "%s", name);
+        l->proto = listener_proto(b, name);
+        if (l->proto < 0) {
+            LOGE("main",
+                 "listeners: %s is neither a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, "
+                 "SASL_SSL) nor a name of listener.security.protocol.map",
+                 name);
+            return -1;
+        }
+        if (server_parse_hostport(hp, l->host, sizeof l->host, &l->port) < 0) {
+            LOGE("main", "listeners: bad address \"%s\" (expected NAME://host:port)", e);
+            return -1;
+        }
+        l->fd = -1;
+        l->b = b;
+        b->nlisteners++;
     }
-    if (bound_port) *bound_port = port;
+    if (b->nlisteners == 0) {
+        LOGE("main", "listeners is empty: eddyd needs at least one Kafka listener");
+        return -1;
+    }
+    return 0;
+}
+
+/* advertised.listeners once the ports are known. */
+static int parse_advertised(broker *b)
+{
+    for (int i = 0; i < b->nlisteners; i++) {
+        blistener *l = &b->listeners[i];
+        const char *h = l->host;
+        snprintf(l->adv_host, sizeof l->adv_host, "%s",
+                 (!h[0] || !strcmp(h, "0.0.0.0") || !strcmp(h, "::")) ? "127.0.0.1" : h);
+        l->adv_port = l->port;
+    }
+    const char *p = b->cfg.advertised_listeners;
+    char e[400];
+    while (p && next_entry(&p, e, sizeof e)) {
+        char name[64];
+        const char *hp = split_scheme(e, name, sizeof name);
+        blistener *l = NULL;
+        if (!name[0]) {
+            l = &b->listeners[0]; /* plain host:port: the first listener's */
+        } else {
+            for (int i = 0; i < b->nlisteners; i++)
+                if (!strcasecmp(b->listeners[i].name, name)) l = &b->listeners[i];
+        }
+        if (!l) {
+            LOGE("main", "advertised.listeners: %s is not a name in listeners", name);
+            return -1;
+        }
+        if (server_parse_hostport(hp, l->adv_host, sizeof l->adv_host, &l->adv_port) < 0) {
+            LOGE("main", "bad advertised.listeners entry \"%s\" (expected NAME://host:port)", e);
+            return -1;
+        }
+        if (l->adv_port == 0) l->adv_port = l->port;
+    }
+    snprintf(b->adv_host, sizeof b->adv_host, "%s", b->listeners[0].adv_host);
+    b->adv_port = b->listeners[0].adv_port;
+    return 0;
+}
+
+/* Settings of authentication that are checked before anything listens. */
+static int check_security_settings(broker *b)
+{
+    char err[512];
+    bool sasl = false;
+    for (int i = 0; i < b->nlisteners; i++) {
+        if (SEC_IS_SASL(b->listeners[i].proto)) sasl = true;
+        if (SEC_IS_TLS(b->listeners[i].proto)) {
+            LOGE("main", "listener %s: %s is not available in this build yet", b->listeners[i].name,
+                 bsecproto_name(b->listeners[i].proto));
+            return -1;
+        }
+    }
+    if (sasl) {
+        const char *m = b->cfg.sasl_enabled_mechanisms ? b->cfg.sasl_enabled_mechanisms : "";
+        const char *p = m;
+        char e[64];
+        int n = 0;
+        while (next_entry(&p, e, sizeof e)) {
+            if (!sasl_mech_parse(e, strlen(e))) {
+                LOGE("main",
+                     "sasl.enabled.mechanisms: %s is not supported (PLAIN, SCRAM-SHA-256, "
+                     "SCRAM-SHA-512)",
+                     e);
+                return -1;
+            }
+            n++;
+        }
+        if (n == 0) {
+            LOGE("main", "a SASL listener needs sasl.enabled.mechanisms");
+            return -1;
+        }
+    }
+    if (principal_check_list(b->cfg.super_users, err, sizeof err) < 0) {
+        LOGE("main", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int broker_listen(broker *b, int *bound_port)
+{
+    if (parse_listeners(b) < 0 || check_security_settings(b) < 0) return -1;
+    for (int i = 0; i < b->nlisteners; i++)
+        if (server_listen(b, &b->listeners[i]) < 0) return -1;
+    if (parse_advertised(b) < 0) return -1;
+    if (bound_port) *bound_port = b->listeners[0].port;
     return 0;
 }
 
@@ -290,6 +478,7 @@ void broker_close(broker *b)
     if (b->flush_efd >= 0) close(b->flush_efd);
     b->flush_efd = -1;
     bconfig_free(&b->cfg);
+    creds_close();
     free(b->data_dir);
     b->data_dir = NULL;
     if (b->lock_fd >= 0) close(b->lock_fd);

@@ -126,8 +126,9 @@ struct breq {
     bool conn_closed;
     bool finished;
     bool noreply;
-    void *park; /* free for the handler's parked state */
-    breq *next; /* connection FIFO */
+    void *park;    /* free for the handler's parked state */
+    bool raw_sasl; /* a SASL token sent without a Kafka header (after SaslHandshake v0) */
+    breq *next;    /* connection FIFO */
 };
 
 void breq_done(breq *r);
@@ -145,6 +146,11 @@ const char *breq_peer_host(const breq *r);
 /* Quota throttling (KIP-219): once this request's response is queued, the connection reads no
  * further requests for `ms` milliseconds (the longest of overlapping throttles wins). */
 void breq_throttle(breq *r, int32_t ms);
+/* The address clients of this request's listener are told to use (Metadata, FindCoordinator):
+ * the connection's listener's advertised host and port (b->adv_host/adv_port without one). */
+void breq_advertised(const breq *r, const char **host, int *port);
+/* The security protocol of the listener the request came in on (enum bsecproto). */
+int breq_security_protocol(const breq *r);
 
 typedef void (*bhandler_fn)(broker *b, breq *r);
 
@@ -237,6 +243,29 @@ void part_unwait(bwaiter *w);
 /* High watermark = LEO on a single node; last stable offset = HWM (no open transactions). */
 int64_t part_hwm(const bpart *p);
 
+/* ---------------------------------------------------------------- listeners ---- */
+
+/* Kafka's security protocols (listeners, listener.security.protocol.map). */
+enum bsecproto { SEC_PLAINTEXT = 0, SEC_SSL = 1, SEC_SASL_PLAINTEXT = 2, SEC_SASL_SSL = 3 };
+#define SEC_IS_SASL(p) ((p) == SEC_SASL_PLAINTEXT || (p) == SEC_SASL_SSL)
+#define SEC_IS_TLS(p) ((p) == SEC_SSL || (p) == SEC_SASL_SSL)
+const char *bsecproto_name(int proto);
+
+#define BROKER_MAX_LISTENERS 8
+
+/* One entry of `listeners` ("NAME://host:port"), its protocol and advertised address. */
+typedef struct blistener {
+    broker *b;
+    char name[64];
+    int proto; /* enum bsecproto */
+    char host[256];
+    int port; /* the bound port once listening */
+    char adv_host[256];
+    int adv_port;
+    int fd;
+    void *tls; /* the TLS context (net/tls.h) of SSL and SASL_SSL listeners */
+} blistener;
+
 /* ---------------------------------------------------------------- broker ---- */
 
 typedef struct bmetrics_api {
@@ -274,8 +303,9 @@ struct broker {
     /* background scrub (topics.c topics_scrub): cursor and progress for /metrics */
     int scrub_topic, scrub_part;
     uint64_t scrub_bytes, scrub_passes, scrub_bad_batches;
-    /* server */
-    int listen_fd;
+    /* server: the listeners (b->adv_host/adv_port above are the first one's) */
+    blistener listeners[BROKER_MAX_LISTENERS];
+    int nlisteners;
     int nconns;
     uint64_t conns_total;
     uint64_t conns_refused;     /* max.connections / max.connections.per.ip */

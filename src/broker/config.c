@@ -24,9 +24,44 @@ typedef struct ckey {
 #define O(f) offsetof(bconfig, f)
 static const ckey g_keys[] = {
     {"listeners", C_STR, O(listeners), "127.0.0.1:9092", 0, 0,
-     "Kafka protocol listener host:port (--listen; port 0 = any free port)"},
+     "Kafka protocol listeners, NAME://host:port,... (NAME a security protocol or a name of "
+     "listener.security.protocol.map; plain host:port = PLAINTEXT; --listen; port 0 = any free)"},
     {"advertised.listeners", C_STR, O(advertised_listeners), "", 0, 0,
-     "host:port clients are told to connect to (empty = the listener's)"},
+     "NAME://host:port,... clients of each listener are told to connect to (empty = the "
+     "listener's; a plain host:port applies to the first listener)"},
+    {"listener.security.protocol.map", C_STR, O(listener_security_protocol_map), "", 0, 0,
+     "NAME:PROTOCOL,... naming listeners (protocols PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)"},
+    {"sasl.enabled.mechanisms", C_STR, O(sasl_enabled_mechanisms),
+     "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", 0, 0,
+     "SASL mechanisms offered on SASL listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)"},
+    {"super.users", C_STR, O(super_users), "", 0, 0,
+     "principals allowed everything by the authorizer, User:a;User:b"},
+    {"connections.max.reauth.ms", C_I64, O(connections_max_reauth_ms), "0", 0, INT64_MAX,
+     "SASL sessions must re-authenticate within this (KIP-368; 0 = never)"},
+    {"ssl.keystore.type", C_STR, O(ssl_keystore_type), "PEM", 0, 0,
+     "format of ssl.keystore.location: PEM (the only one)"},
+    {"ssl.keystore.location", C_STR, O(ssl_keystore_location), "", 0, 0,
+     "PEM file with the private key and the certificate chain (KIP-651)"},
+    {"ssl.keystore.password", C_STR, O(ssl_keystore_password), "", 0, 0,
+     "password of an encrypted private key in the keystore"},
+    {"ssl.key.password", C_STR, O(ssl_key_password), "", 0, 0,
+     "password of an encrypted private key (same as ssl.keystore.password)"},
+    {"ssl.certificate.location", C_STR, O(ssl_certificate_location), "", 0, 0,
+     "PEM certificate chain file, when the key is in ssl.key.location"},
+    {"ssl.key.location", C_STR, O(ssl_key_location), "", 0, 0,
+     "PEM private key file, with ssl.certificate.location"},
+    {"ssl.truststore.type", C_STR, O(ssl_truststore_type), "PEM", 0, 0,
+     "format of ssl.truststore.location: PEM (the only one)"},
+    {"ssl.truststore.location", C_STR, O(ssl_truststore_location), "", 0, 0,
+     "PEM file of CA certificates that client certificates must chain to"},
+    {"ssl.client.auth", C_STR, O(ssl_client_auth), "none", 0, 0,
+     "TLS client certificates: none, requested or required"},
+    {"ssl.principal.mapping.rules", C_STR, O(ssl_principal_mapping_rules), "DEFAULT", 0, 0,
+     "certificate subject to user name: DEFAULT or RULE:regex/replacement/[LU], comma-separated"},
+    {"ssl.enabled.protocols", C_STR, O(ssl_enabled_protocols), "TLSv1.2,TLSv1.3", 0, 0,
+     "TLS versions accepted (TLSv1.2, TLSv1.3)"},
+    {"ssl.cipher.suites", C_STR, O(ssl_cipher_suites), "", 0, 0,
+     "OpenSSL cipher list for TLS 1.2 (empty = OpenSSL's defaults)"},
     {"http.listeners", C_STR, O(http_listen), "127.0.0.1:8081", 0, 0,
      "HTTP port for the schema registry, /metrics and /healthz (--http; \"off\" = none)"},
     {"log.level", C_STR, O(log_level), "info", 0, 0,
@@ -94,8 +129,6 @@ static const ckey g_keys[] = {
      "ACL authorizer: eddy.acl (or Kafka's AclAuthorizer/StandardAuthorizer names); empty = off"},
     {"allow.everyone.if.no.acl.found", C_BOOL, O(allow_everyone_if_no_acl_found), "false", 0, 1,
      "with an authorizer: allow a resource that has no ACL at all"},
-    {"super.users", C_STR, O(super_users), "", 0, 0,
-     "principals allowed everything by the authorizer, User:a;User:b"},
     {"http.authentication.method", C_STR, O(http_authentication_method), "NONE", 0, 0,
      "HTTP port authentication: NONE or BASIC (the Kafka port's SCRAM users)"},
     {"http.authentication.realm", C_STR, O(http_authentication_realm), "eddy", 0, 0,
@@ -196,7 +229,6 @@ static const struct {
     {"controller.quorum.voters", "eddyd is a single node without ZooKeeper or KRaft"},
     {"controller.listener.names", "eddyd is a single node without ZooKeeper or KRaft"},
     {"inter.broker.listener.name", "eddyd is a single node: there are no other brokers"},
-    {"listener.security.protocol.map", "eddyd speaks PLAINTEXT only"},
     {"default.replication.factor", "a single node keeps one replica"},
     {"min.insync.replicas", "a single node keeps one replica"},
     {"offsets.topic.replication.factor", "a single node keeps one replica"},
@@ -219,7 +251,10 @@ int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_
             return -1;
         }
     if (!strncmp(key, "ssl.", 4) || !strncmp(key, "sasl.", 5)) {
-        snprintf(err, errlen, "unsupported setting \"%s\": eddyd speaks PLAINTEXT only", key);
+        snprintf(err, errlen,
+                 "unsupported setting \"%s\" (eddyd --list-settings prints the ssl.* and sasl.* "
+                 "settings it has)",
+                 key);
         return -1;
     }
     const char *names[ARRAY_LEN(g_keys)];
@@ -283,6 +318,8 @@ const char *bconfig_value(const bconfig *c, int i, char *buf, size_t len)
     switch (k->type) {
     case C_STR: {
         const char *s = *(char *const *)src;
+        /* secrets stay out of --list-settings and DescribeConfigs */
+        if (s && s[0] && strstr(k->name, "password")) s = "(hidden)";
         snprintf(buf, len, "%s", s ? s : "");
         break;
     }

@@ -11,9 +11,26 @@
 #include <stdint.h>
 
 typedef struct bconfig {
-    char *listeners;            /* listen address host:port (--listen) */
-    char *advertised_listeners; /* host:port clients are told to use (default = listen) */
-    char *http_listen;          /* --http host:port (default 127.0.0.1:8081), NULL = off */
+    char *listeners;                      /* NAME://host:port,... or host:port (--listen) */
+    char *advertised_listeners;           /* NAME://host:port,... clients are told to use */
+    char *listener_security_protocol_map; /* NAME:PROTOCOL,... */
+    /* authentication (src/security, docs/security.md) */
+    char *sasl_enabled_mechanisms;     /* sasl.enabled.mechanisms */
+    char *super_users;                 /* super.users: User:a;User:b */
+    int64_t connections_max_reauth_ms; /* connections.max.reauth.ms (0 = no re-authentication) */
+    char *ssl_keystore_type;           /* ssl.keystore.type: PEM */
+    char *ssl_keystore_location;       /* PEM: private key + certificate chain */
+    char *ssl_keystore_password;       /* ssl.keystore.password: encrypted PEM key */
+    char *ssl_key_password;            /* ssl.key.password: same, Kafka's other name */
+    char *ssl_certificate_location;    /* separate certificate chain file */
+    char *ssl_key_location;            /* separate private key file */
+    char *ssl_truststore_type;         /* PEM */
+    char *ssl_truststore_location;     /* CA certificates for client certificates */
+    char *ssl_client_auth;             /* none, requested, required */
+    char *ssl_principal_mapping_rules; /* DEFAULT, RULE:regex/replacement/[LU] */
+    char *ssl_enabled_protocols;       /* TLSv1.2,TLSv1.3 */
+    char *ssl_cipher_suites;           /* OpenSSL cipher list for TLS 1.2 (empty = OpenSSL's) */
+    char *http_listen;                 /* --http host:port (default 127.0.0.1:8081), NULL = off */
     char *log_level;
     int32_t node_id;                         /* node.id */
     int32_t num_partitions;                  /* num.partitions */
@@ -51,7 +68,6 @@ typedef struct bconfig {
     /* authorization (authorize.c, docs/security.md) */
     char *authorizer_class_name;         /* authorizer.class.name (empty = no authorizer) */
     bool allow_everyone_if_no_acl_found; /* allow.everyone.if.no.acl.found */
-    char *super_users;                   /* super.users: User:a;User:b */
     /* the HTTP port's authentication (eddyd/http_auth.c) */
     char *http_authentication_method;     /* http.authentication.method: NONE or BASIC */
     char *http_authentication_realm;      /* http.authentication.realm */

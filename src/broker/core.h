@@ -111,6 +111,28 @@ void h_alter_configs(broker *b, breq *r);
 void h_incremental_alter_configs(broker *b, breq *r);
 void h_delete_records(broker *b, breq *r);
 void h_init_producer_id(broker *b, breq *r);
+void h_sasl_handshake(broker *b, breq *r);
+void h_sasl_authenticate(broker *b, breq *r);
+
+/* ---------------------------------------------------------------- SASL (sasl.c) ---- */
+
+/* Where a connection's SASL exchange stands (server.c keeps one per connection; sasl.c's
+ * handlers move it on). */
+enum { BSASL_NONE = 0, BSASL_NEED_HANDSHAKE, BSASL_NEED_AUTH, BSASL_DONE };
+struct sasl_session;
+typedef struct bsasl {
+    int state;
+    int mech;                  /* enum sasl_mech of the handshake */
+    bool raw;                  /* SaslHandshake v0: tokens come without Kafka headers */
+    bool reauth;               /* a re-authentication (KIP-368) is in progress */
+    struct sasl_session *sess; /* the exchange in progress */
+    int64_t expiry_ms;         /* wall clock; 0 = the session does not expire */
+    char user[256];            /* the authenticated user (re-authentication must keep it) */
+} bsasl;
+/* The connection's SASL state, or NULL when its listener is not a SASL one. */
+bsasl *breq_sasl(breq *r);
+/* The connection closes once this request's response (and those before it) are written. */
+void breq_close_after_response(breq *r);
 
 /* Sets a string field from a request string (null => ""). */
 static inline void k_set_kstr(kmsg *m, kfid f, kstr s)

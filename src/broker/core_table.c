@@ -5,6 +5,7 @@
  *    1   Fetch                    4–12
  *    2   ListOffsets              0–7
  *    3   Metadata                 0–12
+ *   17   SaslHandshake            0–1
  *   18   ApiVersions              0–4
  *   19   CreateTopics             0–7
  *   20   DeleteTopics             0–6
@@ -12,6 +13,7 @@
  *   22   InitProducerId           0–5
  *   32   DescribeConfigs          0–4
  *   33   AlterConfigs             0–2
+ *   36   SaslAuthenticate         0–2
  *   37   CreatePartitions         0–3
  *   44   IncrementalAlterConfigs  0–1
  */
@@ -22,6 +24,7 @@ const bhandler_table broker_core_handlers = {
     [API_Fetch] = {4, 12, 4, h_fetch},
     [API_ListOffsets] = {0, 7, 0, h_list_offsets},
     [API_Metadata] = {0, 12, 0, h_metadata},
+    [API_SaslHandshake] = {0, 1, 0, h_sasl_handshake},
     [API_ApiVersions] = {0, 4, 0, h_api_versions},
     [API_CreateTopics] = {0, 7, 0, h_create_topics},
     [API_DeleteTopics] = {0, 6, 0, h_delete_topics},
@@ -29,6 +32,7 @@ const bhandler_table broker_core_handlers = {
     [API_InitProducerId] = {0, 5, 0, h_init_producer_id},
     [API_DescribeConfigs] = {0, 4, 0, h_describe_configs},
     [API_AlterConfigs] = {0, 2, 0, h_alter_configs},
+    [API_SaslAuthenticate] = {0, 2, 0, h_sasl_authenticate},
     [API_CreatePartitions] = {0, 3, 0, h_create_partitions},
     [API_IncrementalAlterConfigs] = {0, 1, 0, h_incremental_alter_configs},
 };

@@ -65,8 +65,11 @@ void h_metadata(broker *b, breq *r)
     k_new_items(resp, MetadataResponse_Brokers, 1);
     kmsg *bm = k_item(resp, MetadataResponse_Brokers, 0);
     k_set_int(bm, MetadataResponseBroker_NodeId, b->node_id);
-    k_set_str(bm, MetadataResponseBroker_Host, b->adv_host);
-    k_set_int(bm, MetadataResponseBroker_Port, b->adv_port);
+    const char *adv_host;
+    int adv_port;
+    breq_advertised(r, &adv_host, &adv_port); /* the listener the client came in on */
+    k_set_str(bm, MetadataResponseBroker_Host, adv_host);
+    k_set_int(bm, MetadataResponseBroker_Port, adv_port);
     k_set_str(bm, MetadataResponseBroker_Rack, NULL);
     k_set_str(resp, MetadataResponse_ClusterId, b->cluster_id);
     k_set_int(resp, MetadataResponse_ControllerId, b->node_id);

@@ -29,8 +29,10 @@
 
 #include "authz/quota.h"
 #include "broker/broker.h"
+#include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "security/sasl.h"
 
 #define READ_CHUNK (64 * 1024)
 #define MAX_INFLIGHT_PER_CONN 4096
@@ -45,6 +47,7 @@ typedef struct outbuf {
 
 struct bconn {
     broker *b;
+    blistener *lis; /* the listener it came in on */
     int fd;
     int refs;
     bool closed;
@@ -56,6 +59,8 @@ struct bconn {
     char peer[64];
     char host[48];          /* peer address without the port (per-IP limits) */
     char principal[256];    /* "User:<name>" once authenticated; "User:ANONYMOUS" until then */
+    bsasl sasl;             /* SASL listeners: where the exchange stands (core.h) */
+    bool close_after_flush; /* close once the queued responses are written (failed auth) */
     int64_t last_active_ms; /* last byte received or sent (connections.max.idle.ms) */
     int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
     int64_t muted_until_ms; /* quota throttle (KIP-219): no reading before this, 0 = none */
@@ -232,6 +237,32 @@ void breq_set_principal(breq *r, const char *principal)
     if (r->conn) snprintf(r->conn->principal, sizeof r->conn->principal, "%s", principal);
 }
 
+void breq_advertised(const breq *r, const char **host, int *port)
+{
+    if (r->conn && r->conn->lis) {
+        *host = r->conn->lis->adv_host;
+        *port = r->conn->lis->adv_port;
+    } else {
+        *host = r->b->adv_host;
+        *port = r->b->adv_port;
+    }
+}
+
+int breq_security_protocol(const breq *r)
+{
+    return r->conn && r->conn->lis ? r->conn->lis->proto : SEC_PLAINTEXT;
+}
+
+bsasl *breq_sasl(breq *r)
+{
+    return r->conn && r->conn->lis && SEC_IS_SASL(r->conn->lis->proto) ? &r->conn->sasl : NULL;
+}
+
+void breq_close_after_response(breq *r)
+{
+    if (r->conn) r->conn->close_after_flush = true;
+}
+
 char *breq_client_id(const breq *r)
 {
     size_t n = r->hdr.client_id.len > 0 ? (size_t)r->hdr.client_id.len : 0;
@@ -257,6 +288,15 @@ static outbuf *encode_response(breq *r)
 {
     outbuf *o = xcalloc(1, sizeof *o);
     kout_init(&o->out, 0);
+    if (r->raw_sasl) {
+        /* SaslHandshake v0's raw form: the token alone behind its size */
+        kstr t = k_str(r->resp, SaslAuthenticateResponse_AuthBytes);
+        int32_t n = t.len > 0 ? t.len : 0;
+        wbuf_i32(&o->out.mem, n);
+        if (n) wbuf_put(&o->out.mem, t.p, (size_t)n);
+        kout_finish(&o->out);
+        return o;
+    }
     wbuf_i32(&o->out.mem, 0); /* size, patched below */
     kresp_header_encode(&o->out.mem, r->hdr.api_key, r->hdr.api_version, r->hdr.correlation_id);
     kmsg_encode(r->resp, r->hdr.api_version, kapi_flexible(r->api, r->hdr.api_version), &o->out);
@@ -390,6 +430,10 @@ static int conn_write_some(bconn *c)
         if (!c->out_head) c->out_tail = NULL;
         outbuf_free(o);
     }
+    if (c->close_after_flush && !c->head) {
+        conn_close(c, "authentication failed");
+        return -1;
+    }
     return 0;
 }
 
@@ -398,7 +442,7 @@ static void conn_update_events(bconn *c)
     if (c->closed) return;
     bool want_write = c->out_head != NULL;
     bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN ||
-                 c->budget_wait || c->muted_until_ms;
+                 c->budget_wait || c->close_after_flush || c->muted_until_ms;
     if (want_write != c->want_write || pause != c->reading_paused) {
         c->want_write = want_write;
         c->reading_paused = pause;
@@ -440,11 +484,93 @@ static void answer_api_versions_unsupported(bconn *c, int32_t corr)
     conn_queue_out(c, o);
 }
 
+/* Queues r (decoded) on c and runs its handler. Returns 0, or -1 if c was closed. */
+static int conn_dispatch(bconn *c, breq *q, const bhandler *h)
+{
+    q->resp = kmsg_new(q->arena, q->api->response);
+    /* enqueue before running the handler: it may finish synchronously */
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    c->inflight++;
+    c->refs++;
+    int64_t t0 = now_mono_us();
+    h->fn(c->b, q);
+    /* request_percentage quota: the loop thread's time spent in the handler */
+    quota_store *qs = c->b->quotas;
+    if (qs && !quota_store_empty(qs)) {
+        const char *p = c->principal[0] ? c->principal : "User:ANONYMOUS";
+        const char *user = strchr(p, ':') ? strchr(p, ':') + 1 : p;
+        int32_t ms =
+            quota_record(qs, user, QUOTA_REQUEST, (double)(now_mono_us() - t0), now_mono_ms());
+        if (ms > 0) conn_mute(c, ms);
+    }
+    return c->closed ? -1 : 0;
+}
+
+/* After SaslHandshake v0 the client sends its SASL tokens bare (size + bytes, no header): the
+ * frame goes to the SaslAuthenticate handler as a v0 request marked raw_sasl, and its answer
+ * goes back bare too (encode_response). */
+static int conn_raw_sasl(bconn *c, uint8_t *frame, size_t len)
+{
+    const bhandler *h = dispatch_find(API_SaslAuthenticate);
+    const kapi *api = kapi_get(API_SaslAuthenticate);
+    if (!h || !api) {
+        free(frame);
+        conn_close(c, "SASL is not served");
+        return -1;
+    }
+    breq *q = xcalloc(1, sizeof *q);
+    q->b = c->b;
+    q->conn = c;
+    q->hdr.api_key = API_SaslAuthenticate;
+    q->hdr.api_version = 0;
+    q->hdr.client_id = (kstr){NULL, -1};
+    q->api = api;
+    q->arena = karena_new();
+    q->frame = frame;
+    q->frame_len = len;
+    q->recv_us = now_mono_us();
+    q->raw_sasl = true;
+    q->req = kmsg_new(q->arena, api->request);
+    k_set_ref(q->req, SaslAuthenticateRequest_AuthBytes, frame, (int32_t)len);
+    return conn_dispatch(c, q, h);
+}
+
+/* On a SASL listener, before authentication (or once the session has expired,
+ * connections.max.reauth.ms) only ApiVersions, SaslHandshake and SaslAuthenticate are served:
+ * anything else closes the connection, as Kafka does. Returns true when key may pass. */
+static bool sasl_gate(bconn *c, int16_t key, int16_t ver)
+{
+    if (!c->lis || !SEC_IS_SASL(c->lis->proto)) return true;
+    if (key == API_ApiVersions || key == API_SaslHandshake || key == API_SaslAuthenticate)
+        return true;
+    if (c->sasl.state == BSASL_DONE) {
+        if (!c->sasl.expiry_ms || now_wall_ms() < c->sasl.expiry_ms) return true;
+        LOGW_RL("server",
+                "%s: %s: SASL session expired (connections.max.reauth.ms) without "
+                "re-authentication: closing connection",
+                c->peer, c->principal);
+        return false;
+    }
+    const kapi *api = kapi_get(key);
+    LOGW_RL("server", "%s: %s v%d before SASL authentication on listener %s: closing connection",
+            c->peer, api ? api->name : "unknown API", ver, c->lis->name);
+    return false;
+}
+
 /* Handles one complete frame (without its size prefix); takes `frame` over.
  * Returns 0, or -1 if the connection was closed. */
 static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
 {
     broker *b = c->b;
+    if (c->close_after_flush) {
+        free(frame);
+        return 0;
+    }
+    if (c->sasl.raw && c->sasl.state == BSASL_NEED_AUTH) return conn_raw_sasl(c, frame, len);
     if (len < 8) {
         free(frame);
         LOGW_RL("server",
@@ -456,6 +582,11 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
     }
     int16_t key = (int16_t)be16(frame), ver = (int16_t)be16(frame + 2);
     int32_t corr = (int32_t)be32(frame + 4);
+    if (!sasl_gate(c, key, ver)) {
+        free(frame);
+        conn_close(c, NULL);
+        return -1;
+    }
     const bhandler *h = dispatch_find(key);
     const kapi *api = kapi_get(key);
     if (!h || !api) {
@@ -514,26 +645,7 @@ static int conn_handle_frame(bconn *c, uint8_t *frame, size_t len)
         conn_close(c, NULL);
         return -1;
     }
-    q->resp = kmsg_new(q->arena, api->response);
-    /* enqueue before running the handler: it may finish synchronously */
-    if (c->tail)
-        c->tail->next = q;
-    else
-        c->head = q;
-    c->tail = q;
-    c->inflight++;
-    c->refs++;
-    int64_t t0 = now_mono_us();
-    h->fn(b, q);
-    /* request_percentage quota: the loop thread's time spent in the handler */
-    if (b->quotas && !quota_store_empty(b->quotas)) {
-        const char *p = c->principal[0] ? c->principal : "User:ANONYMOUS";
-        const char *user = strchr(p, ':') ? strchr(p, ':') + 1 : p;
-        int32_t ms = quota_record(b->quotas, user, QUOTA_REQUEST, (double)(now_mono_us() - t0),
-                                  now_mono_ms());
-        if (ms > 0) conn_mute(c, ms);
-    }
-    return c->closed ? -1 : 0;
+    return conn_dispatch(c, q, h);
 }
 
 /* Cuts and handles every complete frame in the input buffer (while not paused). */
@@ -721,6 +833,7 @@ static void conn_release(bconn *c)
 {
     if (--c->refs > 0) return;
     /* reachable only once closed and every request has finished */
+    sasl_session_free(c->sasl.sess);
     free(c);
 }
 
@@ -755,7 +868,8 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
 {
     (void)l;
     (void)events;
-    broker *b = arg;
+    blistener *lis = arg;
+    broker *b = lis->b;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -797,6 +911,8 @@ static void on_accept(loop *l, int fd, uint32_t events, void *arg)
         set_loopback_cc(b, cfd, &ss);
         bconn *c = xcalloc(1, sizeof *c);
         c->b = b;
+        c->lis = lis;
+        c->sasl.state = SEC_IS_SASL(lis->proto) ? BSASL_NEED_HANDSHAKE : BSASL_NONE;
         c->fd = cfd;
         c->refs = 1;
         c->loopback = lo;
@@ -876,14 +992,12 @@ int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-int server_listen(broker *b, const char *addr, int *bound_port)
+int server_listen(broker *b, blistener *lis)
 {
-    char host[256];
-    int port;
-    if (server_parse_hostport(addr, host, sizeof host, &port) < 0) {
-        LOGE("server", "bad listen address \"%s\" (expected host:port)", addr);
-        return -EINVAL;
-    }
+    const char *host = lis->host;
+    int port = lis->port;
+    char addr[400];
+    snprintf(addr, sizeof addr, "%s://%s:%d", lis->name, host, port);
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     socklen_t sl;
@@ -924,14 +1038,15 @@ int server_listen(broker *b, const char *addr, int *bound_port)
     struct sockaddr_storage got;
     socklen_t gl = sizeof got;
     getsockname(fd, (struct sockaddr *)&got, &gl);
-    *bound_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
-                                          : ((struct sockaddr_in6 *)&got)->sin6_port);
-    int rc = loop_add_fd(b->loop, fd, EPOLLIN, on_accept, b);
+    lis->port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+                                        : ((struct sockaddr_in6 *)&got)->sin6_port);
+    lis->b = b;
+    int rc = loop_add_fd(b->loop, fd, EPOLLIN, on_accept, lis);
     if (rc < 0) {
         close(fd);
         return rc;
     }
-    b->listen_fd = fd;
+    lis->fd = fd;
     if (!g_sweep) g_sweep = loop_timer_add(b->loop, 1000, on_sweep, b);
     return 0;
 }
@@ -940,10 +1055,12 @@ void server_stop_listening(broker *b)
 {
     if (g_sweep) loop_timer_cancel(b->loop, g_sweep);
     g_sweep = NULL;
-    if (b->listen_fd >= 0) {
-        loop_del_fd(b->loop, b->listen_fd);
-        close(b->listen_fd);
-        b->listen_fd = -1;
+    for (int i = 0; i < b->nlisteners; i++) {
+        blistener *l = &b->listeners[i];
+        if (l->fd < 0) continue;
+        loop_del_fd(b->loop, l->fd);
+        close(l->fd);
+        l->fd = -1;
     }
 }
 

@@ -9,8 +9,9 @@
 /* Parses "host:port" (an optional "PLAINTEXT://" prefix and [v6] brackets allowed; the first
  * entry of a comma-separated list). Returns 0 or -1. */
 int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
-/* Binds and listens; registers with the loop. *bound_port receives the real port. */
-int server_listen(broker *b, const char *addr, int *bound_port);
+/* Binds lis->host:lis->port and listens; registers with the loop. lis->port becomes the real
+ * port. Returns 0 or -errno (logged). */
+int server_listen(broker *b, blistener *lis);
 void server_stop_listening(broker *b);
 /* Number of connections with responses still queued. */
 int server_pending_output(void);

@@ -237,12 +237,23 @@ int main(int argc, char **argv)
         LOGE("main", "signalfd: %s", strerror(errno));
         return 1;
     }
-    char lhost[256];
-    int lport;
-    server_parse_hostport(b->cfg.listeners, lhost, sizeof lhost, &lport);
     LOGI("main", "eddyd %s node %d cluster %s, data %s, advertised %s:%d", EDDY_VERSION, b->node_id,
          b->cluster_id, b->data_dir, b->adv_host, b->adv_port);
-    LOGI("main", "listening on %s:%d (ready in %.1f ms)", lhost[0] ? lhost : "0.0.0.0", port,
+    for (int i = 0; i < b->nlisteners; i++) {
+        const blistener *l = &b->listeners[i];
+        LOGI("main", "listener %s (%s) on %s:%d, advertised %s:%d", l->name,
+             bsecproto_name(l->proto), l->host[0] ? l->host : "0.0.0.0", l->port, l->adv_host,
+             l->adv_port);
+    }
+    if (b->listeners[0].proto == SEC_PLAINTEXT && b->nlisteners == 1 &&
+        strcmp(b->listeners[0].host, "127.0.0.1") && strcmp(b->listeners[0].host, "localhost") &&
+        strcmp(b->listeners[0].host, "::1"))
+        LOGW("main",
+             "the Kafka listener is PLAINTEXT on %s: anyone who can reach it can read, write and "
+             "delete every topic (docs/security.md)",
+             b->listeners[0].host[0] ? b->listeners[0].host : "0.0.0.0");
+    LOGI("main", "listening on %s:%d (ready in %.1f ms)",
+         b->listeners[0].host[0] ? b->listeners[0].host : "0.0.0.0", port,
          (double)(now_mono_us() - t0) / 1000.0);
 
     broker_run(b);

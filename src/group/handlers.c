@@ -51,11 +51,15 @@ static int check_gid(kstr s)
 
 /* The coordinator's address (this broker; -1/"" after an error): at the top of the response up
  * to v3, per key from v4 on, under the same names. */
-static void fill_coord(broker *b, kmsg *m, int err, kfid node_id, kfid host, kfid port)
+static void fill_coord(broker *b, const breq *r, kmsg *m, int err, kfid node_id, kfid host,
+                       kfid port)
 {
+    const char *adv_host; /* the listener the client came in on */
+    int adv_port;
+    breq_advertised(r, &adv_host, &adv_port);
     k_set_int(m, node_id, err ? -1 : b->node_id);
-    k_set_str(m, host, err ? "" : b->adv_host);
-    k_set_int(m, port, err ? -1 : b->adv_port);
+    k_set_str(m, host, err ? "" : adv_host);
+    k_set_int(m, port, err ? -1 : adv_port);
 }
 
 /* May the request's principal perform op on group gid (ACLs, broker/authorize.h)? */
@@ -92,13 +96,13 @@ static void h_find_coordinator(broker *b, breq *r)
             int kerr = err ? err : coord_denied(r, kt, key);
             k_set_int(it, Coordinator_ErrorCode, kerr);
             k_set_str(it, Coordinator_ErrorMessage, NULL);
-            fill_coord(b, it, kerr, Coordinator_NodeId, Coordinator_Host, Coordinator_Port);
+            fill_coord(b, r, it, kerr, Coordinator_NodeId, Coordinator_Host, Coordinator_Port);
         }
     } else {
         if (!err) err = coord_denied(r, kt, k_str(q, FindCoordinatorRequest_Key));
         k_set_int(resp, FindCoordinatorResponse_ErrorCode, err);
         k_set_str(resp, FindCoordinatorResponse_ErrorMessage, NULL);
-        fill_coord(b, resp, err, FindCoordinatorResponse_NodeId, FindCoordinatorResponse_Host,
+        fill_coord(b, r, resp, err, FindCoordinatorResponse_NodeId, FindCoordinatorResponse_Host,
                    FindCoordinatorResponse_Port);
     }
     breq_done(r);

@@ -110,6 +110,11 @@ const char *breq_client_host(const breq *r)
     (void)r;
     return "127.0.0.1:1";
 }
+void breq_advertised(const breq *r, const char **host, int *port)
+{
+    *host = r->b->adv_host;
+    *port = r->b->adv_port;
+}
 char *breq_client_id(const breq *r)
 {
     return karena_strdup(r->arena, "cli");
