@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "metrics/metrics.h"
 #include "rest/rest.h"
 
+#include "http_auth.h"
 #include "eddy_version.h" /* EDDY_VERSION, EDDY_VERSION_FULL: generated (cmake/EddyVersion.cmake) */
 #define HTTP_MAX_BODY (16u << 20)
 
@@ -43,7 +45,10 @@ static void usage(FILE *f)
             "  --log-level LEVEL     debug, info, warn or error (default info)\n"
             "  --list-settings       print every setting with its description and current value\n"
             "                        (after --config/--set; the output is a valid --config file)\n"
-            "  --version             print the version and exit\n");
+            "  --version             print the version and exit\n"
+            "ACLs and quotas: --set authorizer.class.name=eddy.acl --set super.users=User:admin;\n"
+            "  eddy acls add|list|delete; quotas via AlterClientQuotas; the HTTP port:\n"
+            "  --set http.authentication.method=BASIC (docs/authorization.md)\n");
 }
 
 static void on_signal(loop *l, int fd, uint32_t events, void *arg)
@@ -92,6 +97,14 @@ static http_server *http_start(broker *b, metrics_source *ms)
     }
     http_route(s, "GET", "/metrics", metrics_handle, ms);
     http_route(s, "GET", "/healthz", metrics_healthz, NULL);
+    const char *auth = b->cfg.http_authentication_method;
+    if (auth && !strcasecmp(auth, "BASIC")) {
+        http_set_guard(s, http_auth_guard, b);
+    } else if (auth && auth[0] && strcasecmp(auth, "NONE") != 0) {
+        LOGE("http", "http.authentication.method=%s: expected NONE or BASIC", auth);
+        http_server_stop(s);
+        return NULL;
+    }
     char host[256];
     const char *a = b->cfg.http_listen;
     const char *colon = strrchr(a, ':');

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""quota_produce — issue 13 item 5: per-principal quotas throttle a real producer to its rate.
+"""acl_quota — issue 13 item 5: per-principal quotas throttle a real producer to its rate.
 
 AlterClientQuotas v0 (raw, kwire.py) sets producer_byte_rate=QUOTA and consumer_byte_rate for the
 default user entity (every principal; here User:ANONYMOUS); bad keys/values/entities answer
