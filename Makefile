@@ -1,6 +1,8 @@
 # Eddy — front door. The real build is CMake; these targets are what people type.
 #   make            build everything (build/)
-#   make test       install deps, build, run the whole suite, then again under ASan+UBSan
+#   make test       install deps, build, run the whole suite, then again under ASan+UBSan, then
+#                   the threaded tests under ThreadSanitizer
+#   make test-tsan  only the ThreadSanitizer stage (build-tsan, ctest -L tsan)
 #   make demo       the reference system on the embedded broker, left running
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
@@ -15,7 +17,7 @@ CTEST_ARGS ?=
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build format install asan test test-fast test-asan demo demo-check bench bench-quick fuzz soak clean
+.PHONY: all deps build format install asan test test-fast test-asan test-tsan demo demo-check bench bench-quick fuzz soak clean
 
 all: build
 
@@ -23,7 +25,7 @@ deps:
 	@bash scripts/deps.sh
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDDY_TESTS=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 format:
@@ -33,7 +35,7 @@ install: build
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 asan:
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON -DEDDY_TESTS=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
 test: deps
@@ -44,6 +46,9 @@ test-fast: build
 
 test-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure $(CTEST_ARGS)
+
+test-tsan:
+	@JOBS=$(JOBS) bash scripts/test-tsan.sh
 
 SOAK_CYCLES ?= 50
 soak: build
@@ -80,4 +85,4 @@ fuzz:
 	@bash fuzz/run.sh build-fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-fuzz

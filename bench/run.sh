@@ -410,13 +410,16 @@ if wanted W6; then
 fi
 
 # ------------------------------------------------------------------ onramp ----
-# issue 16: eddy-cdc lag (1k / 10k rows/s) and max rows/s, eddy-push deliveries/s (1 / 100 keys).
-# Needs PostgreSQL for the CDC part (scripts/pg.sh); prints its own table to $OUT/onramp.json.
+# issue 16: eddy-cdc lag (1k / 10k rows/s) and max rows/s, HTTP produce vs Kafka (1 KiB,
+# acks=all), eddy-push deliveries/s (1 / 100 keys). Needs PostgreSQL for the CDC part
+# (scripts/pg.sh). Appends its rows to runs.jsonl (w "onramp": the report's table and targets)
+# and writes the details to $OUT/onramp.json.
 if wanted onramp; then
     progress "onramp: eddy-cdc and eddy-push"
     [ -t 2 ] && echo >&2
     EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" python3 "$here/bench/onramp/bench_onramp.py" \
-        --out "$OUT" $([ $QUICK = 1 ] && echo --quick) || echo "bench: onramp failed" >&2
+        --out "$OUT" --runs-file "$RUNS_FILE" --run 1 $([ $QUICK = 1 ] && echo --quick) ||
+        echo "bench: onramp failed" >&2
 fi
 
 # ------------------------------------------------------------------ ES ----

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # The whole test suite: services the tests need, a normal build + ctest, then an
-# ASan+UBSan build + ctest. Exit status is non-zero if anything failed.
+# ASan+UBSan build + ctest, then a ThreadSanitizer build of only the tests whose threads meet
+# (scripts/test-tsan.sh, ctest label tsan). Exit status is non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
 bash scripts/pg.sh start || echo "test: PostgreSQL unavailable; PostgreSQL tests will fail"
 
 rc=0
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDDY_TESTS=ON >/dev/null || exit 1
 cmake --build build -j "$JOBS" || exit 1
 (cd build && ctest --output-on-failure -j "${CTEST_JOBS:-2}") || rc=1
 
 if [ "${EDDY_SKIP_ASAN:-0}" != "1" ]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON >/dev/null || exit 1
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEDDY_SANITIZE=ON -DEDDY_TESTS=ON >/dev/null || exit 1
   cmake --build build-asan -j "$JOBS" || exit 1
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
      ctest --output-on-failure -j "${CTEST_JOBS:-2}" -LE no-asan) || rc=1
+fi
+
+if [ "${EDDY_SKIP_TSAN:-0}" != "1" ]; then
+  JOBS="$JOBS" bash scripts/test-tsan.sh || rc=1
 fi
 exit $rc

@@ -346,7 +346,7 @@ static int parse_listeners(broker *b)
                  name);
             return -1;
         }
-        if (server_parse_hostport(hp, l->host, sizeof l->host, &l->port) < 0) {
+        if (parse_hostport(hp, l->host, sizeof l->host, &l->port) < 0) {
             LOGE("main", "listeners: bad address \"%s\" (expected NAME://host:port)", e);
             return -1;
         }
@@ -387,7 +387,7 @@ static int parse_advertised(broker *b)
             LOGE("main", "advertised.listeners: %s is not a name in listeners", name);
             return -1;
         }
-        if (server_parse_hostport(hp, l->adv_host, sizeof l->adv_host, &l->adv_port) < 0) {
+        if (parse_hostport(hp, l->adv_host, sizeof l->adv_host, &l->adv_port) < 0) {
             LOGE("main", "bad advertised.listeners entry \"%s\" (expected NAME://host:port)", e);
             return -1;
         }

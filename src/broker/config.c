@@ -89,6 +89,9 @@ static const ckey g_keys[] = {
      INT64_MAX, "how long a compacted topic keeps tombstones"},
     {"log.scrub.bytes.per.second", C_I64, O(log_scrub_bytes_per_second), "4194304", 0, INT64_MAX,
      "rate of the background CRC scrub of closed segments (0 = off)"},
+    {"metrics.lag.stall.ms", C_I64, O(metrics_lag_stall_ms), "300000", 1000, INT64_MAX,
+     "a group partition with lag whose committed offset has not moved for this long is "
+     "reported stalled (kafka_consumer_group_stalled)"},
     {"log.preallocate", C_BOOL, O(log_preallocate), "false", 0, 1,
      "reserve segment space ahead of appends (helps acks=all latency)"},
     {"log.flush.interval.ms", C_I64, O(log_flush_interval_ms), "-1", -1, INT64_MAX,

@@ -45,6 +45,7 @@ typedef struct bconfig {
     int64_t log_cleaner_delete_retention_ms; /* log.cleaner.delete.retention.ms */
     bool log_preallocate;                    /* log.preallocate */
     int64_t log_scrub_bytes_per_second;      /* log.scrub.bytes.per.second */
+    int64_t metrics_lag_stall_ms;            /* metrics.lag.stall.ms */
     int64_t log_flush_interval_ms;           /* log.flush.interval.ms (-1 = only for acks=all) */
     int32_t message_max_bytes;               /* message.max.bytes */
     int32_t socket_request_max_bytes;        /* socket.request.max.bytes */

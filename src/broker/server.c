@@ -964,34 +964,6 @@ static void on_sweep(loop *l, void *arg)
     g_sweep = loop_stopping(l) ? NULL : loop_timer_add(l, 1000, on_sweep, b);
 }
 
-int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
-{
-    const char *p = strstr(s, "://");
-    if (p) s = p + 3;
-    const char *comma = strchr(s, ',');
-    size_t slen = comma ? (size_t)(comma - s) : strlen(s);
-    const char *colon = memrchr(s, ':', slen);
-    if (!colon) return -1;
-    size_t hl = (size_t)(colon - s);
-    if (hl >= hostlen) return -1;
-    memcpy(host, s, hl);
-    host[hl] = 0;
-    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
-    }
-    char portbuf[8];
-    size_t pl = slen - hl - 1;
-    if (pl == 0 || pl >= sizeof portbuf) return -1;
-    memcpy(portbuf, colon + 1, pl);
-    portbuf[pl] = 0;
-    char *end;
-    long pt = strtol(portbuf, &end, 10);
-    if (*end || pt < 0 || pt > 65535) return -1;
-    *port = (int)pt;
-    return 0;
-}
-
 int server_listen(broker *b, blistener *lis)
 {
     const char *host = lis->host;

@@ -5,10 +5,8 @@
 #include <stddef.h>
 
 #include "broker/broker.h"
+#include "common/addr.h" /* parse_hostport: listener addresses ("PLAINTEXT://host:port", ...) */
 
-/* Parses "host:port" (an optional "PLAINTEXT://" prefix and [v6] brackets allowed; the first
- * entry of a comma-separated list). Returns 0 or -1. */
-int server_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
 /* Binds lis->host:lis->port and listens; registers with the loop. lis->port becomes the real
  * port. Returns 0 or -errno (logged). */
 int server_listen(broker *b, blistener *lis);

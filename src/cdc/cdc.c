@@ -41,6 +41,7 @@
 
 #include "cdc/debezium.h"
 #include "cdc/pgoutput.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -414,14 +415,15 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
 static struct MHD_Daemon *metrics_start(const char *listen)
 {
     char host[256];
-    const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t)(colon - listen) >= sizeof(host)) die(2, "--metrics-listen HOST:PORT");
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) die(2, "--metrics-listen: bad IPv4 %s", host);
+    int port;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    if (parse_hostport(listen, host, sizeof host, &port) < 0) die(2, "--metrics-listen HOST:PORT");
+    if (numeric_sockaddr(host, port, &sa, &salen) < 0)
+        die(2, "--metrics-listen: bad IP address %s", host);
+    unsigned v6 = sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0;
     struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_http, NULL,
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | v6, 0, NULL, NULL, on_http, NULL,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
     if (!d) die(2, "cannot listen on %s for metrics", listen);
     const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -51,6 +51,9 @@ int cli_global_opt(int c, const char *arg);
 /* Messages: "eddy: ..." on stderr. Returns code, so `return cli_fail(CLI_EFAIL, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An HTTP error answer (registry, eddy-push: JSON {"message": ...} or plain text) as
+ * "WHAT: HTTP status: message"; returns CLI_ENOTFOUND for 404, CLI_EFAIL otherwise. */
+int cli_http_error(const char *what, int status, const char *body);
 
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after
@@ -75,6 +78,26 @@ int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions);
 /* Waits for one admin result event of the given type on q (timeout + slack). NULL and a
  * message on timeout. */
 rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type);
+
+/* One admin request, the same three steps everywhere:
+ *   cli_admin a;
+ *   cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_X);          queue + options (request timeout,
+ *                                                          and operation timeout for topics)
+ *   rd_kafka_X(rk, ..., a.o, a.q);                         the caller sends its request
+ *   if ((rc = cli_admin_result(&a, RD_KAFKA_EVENT_X_RESULT, "what %s", name)) == CLI_OK)
+ *       ... read a.ev ...
+ *   cli_admin_end(&a);                                     frees queue, options and event
+ * cli_admin_result returns CLI_OK with a.ev set, or after printing why CLI_EUNREACHABLE (no
+ * answer within the timeout) or CLI_EFAIL ("what NAME: the request's error"). */
+typedef struct cli_admin {
+    rd_kafka_queue_t *q;
+    rd_kafka_AdminOptions_t *o;
+    rd_kafka_event_t *ev;
+} cli_admin;
+void cli_admin_start(cli_admin *a, rd_kafka_t *rk, rd_kafka_admin_op_t op);
+int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cli_admin_end(cli_admin *a);
 
 /* Reading partitions from a start position to the high watermark seen at the start. */
 typedef struct cli_part {

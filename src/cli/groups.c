@@ -35,14 +35,6 @@ static const char *const k_usage =
     "  eddy groups reset billing --shift-by -10 --topic orders:0,1\n"
     "  eddy groups delete billing\n";
 
-static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk, rd_kafka_admin_op_t op)
-{
-    char errstr[256];
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
-    rd_kafka_AdminOptions_set_request_timeout(o, g_cli.timeout_ms, errstr, sizeof errstr);
-    return o;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -51,49 +43,41 @@ static int cmp_str(const void *a, const void *b)
 /* Every group id (sorted, malloc'd strings) with its state name in states (same index). */
 static int list_groups(rd_kafka_t *rk, char ***ids_out, char ***states_out, int *n_out)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
-    rd_kafka_ListConsumerGroups(rk, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT);
-    int rc = CLI_EUNREACHABLE;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+    rd_kafka_ListConsumerGroups(rk, a.o, a.q);
     *ids_out = *states_out = NULL;
     *n_out = 0;
-    if (ev) {
-        rc = CLI_OK;
-        if (rd_kafka_event_error(ev)) {
-            rc = cli_fail(CLI_EFAIL, "list groups: %s", rd_kafka_event_error_string(ev));
-        } else {
-            const rd_kafka_ListConsumerGroups_result_t *res =
-                rd_kafka_event_ListConsumerGroups_result(ev);
-            size_t n = 0, nerr = 0;
-            const rd_kafka_ConsumerGroupListing_t **gl =
-                rd_kafka_ListConsumerGroups_result_valid(res, &n);
-            const rd_kafka_error_t **errs = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
-            for (size_t i = 0; i < nerr; i++)
-                fprintf(stderr, "eddy: list groups: %s\n", rd_kafka_error_string(errs[i]));
-            /* Sort "id\0state" pairs by id: keep them together in one string. */
-            char **pairs = xcalloc(n + 1, sizeof *pairs);
-            for (size_t i = 0; i < n; i++)
-                pairs[i] = xasprintf(
-                    "%s%c%s", rd_kafka_ConsumerGroupListing_group_id(gl[i]), 0,
-                    rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(gl[i])));
-            qsort(pairs, n, sizeof *pairs, cmp_str);
-            char **ids = xcalloc(n + 1, sizeof *ids), **states = xcalloc(n + 1, sizeof *states);
-            for (size_t i = 0; i < n; i++) {
-                ids[i] = xstrdup(pairs[i]);
-                states[i] = xstrdup(pairs[i] + strlen(pairs[i]) + 1);
-                free(pairs[i]);
-            }
-            free(pairs);
-            *ids_out = ids;
-            *states_out = states;
-            *n_out = (int)n;
-            if (nerr && !n) rc = CLI_EFAIL;
+    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT, "list groups");
+    if (rc == CLI_OK) {
+        const rd_kafka_ListConsumerGroups_result_t *res =
+            rd_kafka_event_ListConsumerGroups_result(a.ev);
+        size_t n = 0, nerr = 0;
+        const rd_kafka_ConsumerGroupListing_t **gl =
+            rd_kafka_ListConsumerGroups_result_valid(res, &n);
+        const rd_kafka_error_t **errs = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
+        for (size_t i = 0; i < nerr; i++)
+            fprintf(stderr, "eddy: list groups: %s\n", rd_kafka_error_string(errs[i]));
+        /* Sort "id\0state" pairs by id: keep them together in one string. */
+        char **pairs = xcalloc(n + 1, sizeof *pairs);
+        for (size_t i = 0; i < n; i++)
+            pairs[i] = xasprintf(
+                "%s%c%s", rd_kafka_ConsumerGroupListing_group_id(gl[i]), 0,
+                rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupListing_state(gl[i])));
+        qsort(pairs, n, sizeof *pairs, cmp_str);
+        char **ids = xcalloc(n + 1, sizeof *ids), **states = xcalloc(n + 1, sizeof *states);
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = xstrdup(pairs[i]);
+            states[i] = xstrdup(pairs[i] + strlen(pairs[i]) + 1);
+            free(pairs[i]);
         }
-        rd_kafka_event_destroy(ev);
+        free(pairs);
+        *ids_out = ids;
+        *states_out = states;
+        *n_out = (int)n;
+        if (nerr && !n) rc = CLI_EFAIL;
     }
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
+    cli_admin_end(&a);
     return rc;
 }
 
@@ -134,8 +118,9 @@ static int cmp_row(const void *a, const void *b)
     return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-/* Adds the partitions of the group's topics that have no commit: committed -1, lag = HWM -
- * log start (what the group would read from the beginning). */
+/* Adds the partitions of the group's topics that have no commit: committed -1 and lag unknown
+ * (-1, printed "-" and left out of the total), as kafka-consumer-groups.sh shows them and as
+ * eddyd's /metrics counts lag (only where an offset is committed). */
 static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
 {
     const struct rd_kafka_metadata *md;
@@ -151,7 +136,7 @@ static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
             for (int k = 0; k < n0 && !have; k++)
                 have = rows[k].partition == id && !strcmp(rows[k].topic, t->topic);
             int64_t lo = 0, hi = 0;
-            if (have ||
+            if (have || /* (lo unused: no lag is claimed for a partition without a commit) */
                 rd_kafka_query_watermark_offsets(rk, t->topic, id, &lo, &hi, g_cli.timeout_ms))
                 continue;
             rows = xrealloc(rows, sizeof *rows * (size_t)(n + 1));
@@ -159,7 +144,7 @@ static lag_row *add_uncommitted(rd_kafka_t *rk, lag_row *rows, int *np)
             rows[n].partition = id;
             rows[n].committed = -1;
             rows[n].high = hi;
-            rows[n].lag = hi - lo;
+            rows[n].lag = -1;
             n++;
         }
     }
@@ -174,21 +159,15 @@ static int group_lag_rows(rd_kafka_t *rk, const char *group, lag_row **rows_out,
     *rows_out = NULL;
     *nrows = 0;
     rd_kafka_ListConsumerGroupOffsets_t *req = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT);
-    int rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+    rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, a.o, a.q);
+    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT,
+                              "offsets of group %s", group);
+    if (rc == CLI_OK) {
         size_t ng = 0;
-        const rd_kafka_group_result_t **gr = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "offsets of group %s: %s", group,
-                          rd_kafka_event_error_string(ev));
-        else
-            gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
-                rd_kafka_event_ListConsumerGroupOffsets_result(ev), &ng);
+        const rd_kafka_group_result_t **gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
+            rd_kafka_event_ListConsumerGroupOffsets_result(a.ev), &ng);
         for (size_t i = 0; rc == CLI_OK && i < ng; i++) {
             const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[i]);
             if (ge) {
@@ -220,11 +199,9 @@ static int group_lag_rows(rd_kafka_t *rk, const char *group, lag_row **rows_out,
             *rows_out = rows;
             *nrows = n;
         }
-        rd_kafka_event_destroy(ev);
     }
-    rd_kafka_AdminOptions_destroy(o);
+    cli_admin_end(&a);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 
@@ -242,18 +219,23 @@ static void print_lag(const char *group, const lag_row *rows, int n, int header)
                "HIGH-WATERMARK", "LAG");
     for (int i = 0; i < n; i++) {
         if (g_cli.json)
-            cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:I}", "group", group, "topic",
+            cli_json_print(json_pack("{s:s,s:s,s:i,s:I,s:I,s:o}", "group", group, "topic",
                                      rows[i].topic, "partition", (int)rows[i].partition,
                                      "committed", (json_int_t)rows[i].committed, "highWatermark",
-                                     (json_int_t)rows[i].high, "lag", (json_int_t)rows[i].lag));
+                                     (json_int_t)rows[i].high, "lag",
+                                     rows[i].lag >= 0 ? json_integer(rows[i].lag) : json_null()));
         else {
-            char com[32];
+            char com[32], lag[32];
             if (rows[i].committed >= 0)
                 snprintf(com, sizeof com, "%lld", (long long)rows[i].committed);
             else
                 snprintf(com, sizeof com, "-");
-            printf("%-30s %-30s %-9d %-12s %-14lld %lld\n", group, rows[i].topic,
-                   (int)rows[i].partition, com, (long long)rows[i].high, (long long)rows[i].lag);
+            if (rows[i].lag >= 0)
+                snprintf(lag, sizeof lag, "%lld", (long long)rows[i].lag);
+            else
+                snprintf(lag, sizeof lag, "-");
+            printf("%-30s %-30s %-9d %-12s %-14lld %s\n", group, rows[i].topic,
+                   (int)rows[i].partition, com, (long long)rows[i].high, lag);
         }
         if (rows[i].lag > 0) total += rows[i].lag;
     }
@@ -299,22 +281,17 @@ static int groups_lag(rd_kafka_t *rk, const char *group)
 static int describe_group(rd_kafka_t *rk, const char *group, json_t **out)
 {
     const char *gs[1] = {group};
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
-    rd_kafka_DescribeConsumerGroups(rk, gs, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT);
-    int rc = CLI_EUNREACHABLE;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+    rd_kafka_DescribeConsumerGroups(rk, gs, 1, a.o, a.q);
     *out = NULL;
-    if (ev) {
-        rc = CLI_OK;
+    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, "describe group %s",
+                              group);
+    if (rc == CLI_OK) {
         size_t n = 0;
-        const rd_kafka_ConsumerGroupDescription_t **d = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "describe group %s: %s", group,
-                          rd_kafka_event_error_string(ev));
-        else
-            d = rd_kafka_DescribeConsumerGroups_result_groups(
-                rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+        const rd_kafka_ConsumerGroupDescription_t **d =
+            rd_kafka_DescribeConsumerGroups_result_groups(
+                rd_kafka_event_DescribeConsumerGroups_result(a.ev), &n);
         for (size_t i = 0; rc == CLI_OK && i < n && !*out; i++) {
             const rd_kafka_error_t *ge = rd_kafka_ConsumerGroupDescription_error(d[i]);
             if (ge) {
@@ -356,10 +333,8 @@ static int describe_group(rd_kafka_t *rk, const char *group, json_t **out)
                                                  (unsigned)rd_kafka_Node_port(co)));
         }
         if (rc == CLI_OK && !*out) rc = cli_fail(CLI_EFAIL, "group %s: no description", group);
-        rd_kafka_event_destroy(ev);
     }
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
+    cli_admin_end(&a);
     return rc;
 }
 
@@ -582,20 +557,15 @@ static int groups_reset(rd_kafka_t *rk, const char *group, const reset_opts *o)
         rd_kafka_topic_partition_list_add(l, rows[i].topic, rows[i].partition)->offset =
             rows[i].after;
     rd_kafka_AlterConsumerGroupOffsets_t *req = rd_kafka_AlterConsumerGroupOffsets_new(group, l);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *ao = admin_opts(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
-    rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, ao, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT);
-    rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
+    rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, a.o, a.q);
+    rc = cli_admin_result(&a, RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT, "reset group %s",
+                          group);
+    if (rc == CLI_OK) {
         size_t ng = 0;
-        const rd_kafka_group_result_t **gr = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "reset group %s: %s", group, rd_kafka_event_error_string(ev));
-        else
-            gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
-                rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &ng);
+        const rd_kafka_group_result_t **gr = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+            rd_kafka_event_AlterConsumerGroupOffsets_result(a.ev), &ng);
         for (size_t i = 0; rc == CLI_OK && i < ng; i++) {
             const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[i]);
             if (ge) {
@@ -608,12 +578,10 @@ static int groups_reset(rd_kafka_t *rk, const char *group, const reset_opts *o)
                     rc = cli_fail(CLI_EFAIL, "reset group %s, %s/%d: %s", group, pl->elems[k].topic,
                                   (int)pl->elems[k].partition, rd_kafka_err2str(pl->elems[k].err));
         }
-        rd_kafka_event_destroy(ev);
     }
     if (rc == CLI_OK) fprintf(stderr, "eddy: group %s reset on %d partition(s)\n", group, n);
-    rd_kafka_AdminOptions_destroy(ao);
+    cli_admin_end(&a);
     rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-    rd_kafka_queue_destroy(q);
 out:
     if (l) rd_kafka_topic_partition_list_destroy(l);
     for (int i = 0; i < n; i++) free(rows[i].topic);
@@ -634,19 +602,14 @@ static int groups_delete(rd_kafka_t *rk, char **groups, int n)
     rd_kafka_metadata_destroy(md);
     rd_kafka_DeleteGroup_t **dg = xcalloc((size_t)n, sizeof *dg);
     for (int i = 0; i < n; i++) dg[i] = rd_kafka_DeleteGroup_new(groups[i]);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
-    rd_kafka_DeleteGroups(rk, dg, (size_t)n, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT);
-    rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
+    rd_kafka_DeleteGroups(rk, dg, (size_t)n, a.o, a.q);
+    rc = cli_admin_result(&a, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, "delete groups");
+    if (rc == CLI_OK) {
         size_t ng = 0;
-        const rd_kafka_group_result_t **gr = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "delete groups: %s", rd_kafka_event_error_string(ev));
-        else
-            gr = rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &ng);
+        const rd_kafka_group_result_t **gr =
+            rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(a.ev), &ng);
         for (size_t i = 0; i < ng; i++) {
             const char *name = rd_kafka_group_result_name(gr[i]);
             const rd_kafka_error_t *ge = rd_kafka_group_result_error(gr[i]);
@@ -664,12 +627,10 @@ static int groups_delete(rd_kafka_t *rk, char **groups, int n)
                 cli_fail(code, "delete group %s: %s", name, rd_kafka_error_string(ge));
             if (rc == CLI_OK || code == CLI_EFAIL) rc = code;
         }
-        rd_kafka_event_destroy(ev);
     }
-    rd_kafka_AdminOptions_destroy(o);
+    cli_admin_end(&a);
     for (int i = 0; i < n; i++) rd_kafka_DeleteGroup_destroy(dg[i]);
     free(dg);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/util.h"
 #include "eddy_version.h"
 
@@ -65,13 +66,19 @@ static const char *const k_help =
 
 /* ---- messages and parsing ------------------------------------------------------------------ */
 
+static void vfail(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+static void vfail(const char *fmt, va_list ap)
+{
+    fputs("eddy: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("eddy: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vfail(fmt, ap);
     va_end(ap);
     return code;
 }
@@ -80,12 +87,20 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("eddy: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vfail(fmt, ap);
     va_end(ap);
     if (usage) fprintf(stderr, "%s", usage);
     return CLI_EUSAGE;
+}
+
+int cli_http_error(const char *what, int status, const char *body)
+{
+    json_t *j = json_loads(body ? body : "", 0, NULL);
+    const char *msg = json_string_value(json_object_get(j, "message"));
+    int code = status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
+    cli_fail(code, "%s: HTTP %d: %s", what, status, msg ? msg : body ? body : "");
+    json_decref(j);
+    return code;
 }
 
 int cli_global_opt(int c, const char *arg)
@@ -220,17 +235,13 @@ static size_t exchange(int fd, const void *req, size_t len, unsigned char *ans, 
 static int probe_addr(const char *hostport, int64_t deadline, char *why, size_t whylen)
 {
     char host[256], port[16] = "9092";
-    const char *hp = strstr(hostport, "://") ? strstr(hostport, "://") + 3 : hostport;
-    const char *colon = strrchr(hp, ':');
-    size_t hl = colon ? (size_t)(colon - hp) : strlen(hp);
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, hp, hl);
-    host[hl] = 0;
-    if (host[0] == '[' && hl > 1 && host[hl - 1] == ']') { /* [v6]:port */
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
+    int pn;
+    if (parse_hostport(hostport, host, sizeof host, &pn) == 0) {
+        snprintf(port, sizeof port, "%d", pn);
+    } else { /* a bare host name: Kafka's default port */
+        const char *hp = strstr(hostport, "://") ? strstr(hostport, "://") + 3 : hostport;
+        snprintf(host, sizeof host, "%.*s", (int)strcspn(hp, ","), hp);
     }
-    if (colon) snprintf(port, sizeof port, "%.15s", colon + 1);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
     int g = getaddrinfo(host, port, &hints, &ai);
     if (g) {
@@ -380,6 +391,40 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
     }
     cli_fail(CLI_EUNREACHABLE, "no answer from %s within %d ms", g_cli.bootstrap, g_cli.timeout_ms);
     return NULL;
+}
+
+void cli_admin_start(cli_admin *a, rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+    char errstr[256];
+    a->q = rd_kafka_queue_new(rk);
+    a->o = rd_kafka_AdminOptions_new(rk, op);
+    a->ev = NULL;
+    rd_kafka_AdminOptions_set_request_timeout(a->o, g_cli.timeout_ms, errstr, sizeof errstr);
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS)
+        rd_kafka_AdminOptions_set_operation_timeout(a->o, g_cli.timeout_ms, errstr, sizeof errstr);
+}
+
+int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_fmt, ...)
+{
+    a->ev = cli_admin_wait(a->q, type);
+    if (!a->ev) return CLI_EUNREACHABLE;
+    if (!rd_kafka_event_error(a->ev)) return CLI_OK;
+    char what[512];
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof what, what_fmt, ap);
+    va_end(ap);
+    int rc = cli_fail(CLI_EFAIL, "%s: %s", what, rd_kafka_event_error_string(a->ev));
+    rd_kafka_event_destroy(a->ev);
+    a->ev = NULL;
+    return rc;
+}
+
+void cli_admin_end(cli_admin *a)
+{
+    if (a->ev) rd_kafka_event_destroy(a->ev);
+    rd_kafka_AdminOptions_destroy(a->o);
+    rd_kafka_queue_destroy(a->q);
 }
 
 /* ---- a lost broker, said once, and its return ---------------------------------------------- */

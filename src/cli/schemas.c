@@ -99,12 +99,7 @@ static char *seg(const char *s)
 /* A registry error answer → exit code (404 → not found). */
 static int http_error(const char *what, const http_resp *r)
 {
-    json_t *j = json_loads(r->body, 0, NULL);
-    const char *msg = json_string_value(json_object_get(j, "message"));
-    int code = r->status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
-    cli_fail(code, "%s: HTTP %d: %s", what, r->status, msg ? msg : r->body);
-    json_decref(j);
-    return code;
+    return cli_http_error(what, r->status, r->body);
 }
 
 static char *read_schema(const char *file)

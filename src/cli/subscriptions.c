@@ -41,15 +41,6 @@ static int push_do(const char *base, const char *method, const char *path, const
     return CLI_OK;
 }
 
-static int answer_error(const char *what, const httpc_resp *r)
-{
-    json_t *j = json_loads(r->body, 0, NULL);
-    const char *msg = json_string_value(json_object_get(j, "message"));
-    int code = r->status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
-    cli_fail(code, "%s: HTTP %d: %s", what, r->status, msg ? msg : r->body);
-    json_decref(j);
-    return code;
-}
 
 static void print_sub(json_t *s)
 {
@@ -93,7 +84,7 @@ static int request(const char *url, const char *method, const char *path, const 
     int rc = push_do(url, method, path, body, &r);
     if (rc) return rc;
     if (r.status != expect) {
-        rc = answer_error(what, &r);
+        rc = cli_http_error(what, r.status, r.body);
         free(r.body);
         return rc;
     }

@@ -77,7 +77,7 @@ static int topic_result(const rd_kafka_topic_result_t **res, size_t n, const cha
         rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
         const char *name = rd_kafka_topic_result_name(res[i]);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            printf("%s topic %s\n", verb, name);
+            if (verb) printf("%s topic %s\n", verb, name);
             continue;
         }
         const char *msg = rd_kafka_topic_result_error_string(res[i]);
@@ -89,14 +89,32 @@ static int topic_result(const rd_kafka_topic_result_t **res, size_t n, const cha
     return rc;
 }
 
-static rd_kafka_AdminOptions_t *admin_opts(rd_kafka_t *rk, rd_kafka_admin_op_t op)
+/* Creates the topic nt describes, or deletes topic name (nt NULL): one request, its answer
+ * through topic_result (verb printed on success, NULL: nothing); what names the operation in
+ * messages ("create", "delete topic", ...). */
+static int topic_create_delete(rd_kafka_t *rk, rd_kafka_NewTopic_t *nt, const char *name,
+                               const char *what, const char *verb)
 {
-    char errstr[256];
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
-    rd_kafka_AdminOptions_set_request_timeout(o, g_cli.timeout_ms, errstr, sizeof errstr);
-    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS)
-        rd_kafka_AdminOptions_set_operation_timeout(o, g_cli.timeout_ms, errstr, sizeof errstr);
-    return o;
+    cli_admin a;
+    rd_kafka_DeleteTopic_t *dt = nt ? NULL : rd_kafka_DeleteTopic_new(name);
+    cli_admin_start(&a, rk, nt ? RD_KAFKA_ADMIN_OP_CREATETOPICS : RD_KAFKA_ADMIN_OP_DELETETOPICS);
+    if (nt)
+        rd_kafka_CreateTopics(rk, &nt, 1, a.o, a.q);
+    else
+        rd_kafka_DeleteTopics(rk, &dt, 1, a.o, a.q);
+    int rc = cli_admin_result(
+        &a, nt ? RD_KAFKA_EVENT_CREATETOPICS_RESULT : RD_KAFKA_EVENT_DELETETOPICS_RESULT, "%s %s",
+        what, name);
+    if (rc == CLI_OK) {
+        size_t n = 0;
+        const rd_kafka_topic_result_t **res =
+            nt ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(a.ev), &n)
+               : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(a.ev), &n);
+        rc = topic_result(res, n, verb);
+    }
+    cli_admin_end(&a);
+    if (dt) rd_kafka_DeleteTopic_destroy(dt);
+    return rc;
 }
 
 static int topics_create(rd_kafka_t *rk, const char *name, int partitions, int replicas,
@@ -120,63 +138,26 @@ static int topics_create(rd_kafka_t *rk, const char *name, int partitions, int r
             return cli_fail(CLI_EUSAGE, "config %s: %s", configs[i], rd_kafka_err2str(e));
         }
     }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_CreateTopics(rk, &nt, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT);
-    rc = CLI_EUNREACHABLE;
-    if (ev) {
-        if (rd_kafka_event_error(ev)) {
-            rc = cli_fail(CLI_EFAIL, "create %s: %s", name, rd_kafka_event_error_string(ev));
-        } else {
-            size_t n = 0;
-            const rd_kafka_topic_result_t **res =
-                rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-            rc = topic_result(res, n, "created");
-        }
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(o);
+    rc = topic_create_delete(rk, nt, name, "create", "created");
     rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 
-static int topics_delete(rd_kafka_t *rk, const char *name)
+/* CLI_OK if the broker is reachable and knows topic name, else an exit code after saying why. */
+static int topic_must_exist(rd_kafka_t *rk, const char *name)
 {
     const struct rd_kafka_metadata *md;
     int rc = cli_metadata(rk, &md);
     if (rc) return rc;
     int known = cli_md_topic(md, name) != NULL;
     rd_kafka_metadata_destroy(md);
-    if (!known) return cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
-    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(name);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT);
-    rc = CLI_EUNREACHABLE;
-    if (ev) {
-        if (rd_kafka_event_error(ev)) {
-            rc = cli_fail(CLI_EFAIL, "delete %s: %s", name, rd_kafka_event_error_string(ev));
-        } else {
-            size_t n = 0;
-            const rd_kafka_topic_result_t **res =
-                rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-            rc = topic_result(res, n, "deleted");
-        }
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_DeleteTopic_destroy(dt);
-    rd_kafka_queue_destroy(q);
-    return rc;
+    return known ? CLI_OK : cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
 }
 
-static int cmp_entry(const void *a, const void *b)
+static int topics_delete(rd_kafka_t *rk, const char *name)
 {
-    return strcmp(rd_kafka_ConfigEntry_name(*(const rd_kafka_ConfigEntry_t *const *)a),
-                  rd_kafka_ConfigEntry_name(*(const rd_kafka_ConfigEntry_t *const *)b));
+    int rc = topic_must_exist(rk, name);
+    return rc ? rc : topic_create_delete(rk, NULL, name, "delete", "deleted");
 }
 
 static void json_str(const char *s)
@@ -194,64 +175,95 @@ static void json_str(const char *s)
     putchar('"');
 }
 
-static int describe_configs(rd_kafka_t *rk, const char *name)
+/* The topic's configs as the broker describes them: every entry's name, value and whether it
+ * is a dynamic (per-topic) override. */
+typedef struct cfg_entry {
+    char *name, *value;
+    const char *source; /* librdkafka's name of where the value comes from (static) */
+    int dynamic;
+} cfg_entry;
+
+static int get_configs(rd_kafka_t *rk, const char *name, cfg_entry **out, int *nout)
 {
+    *out = NULL;
+    *nout = 0;
     rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_DescribeConfigs(rk, &cr, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
-    int rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+    rd_kafka_DescribeConfigs(rk, &cr, 1, a.o, a.q);
+    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, "configs of %s", name);
+    if (rc == CLI_OK) {
         size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "configs of %s: %s", name, rd_kafka_event_error_string(ev));
-        else
-            res = rd_kafka_DescribeConfigs_result_resources(
-                rd_kafka_event_DescribeConfigs_result(ev), &nres);
+        const rd_kafka_ConfigResource_t **res = rd_kafka_DescribeConfigs_result_resources(
+            rd_kafka_event_DescribeConfigs_result(a.ev), &nres);
         for (size_t i = 0; rc == CLI_OK && i < nres; i++) {
             if (rd_kafka_ConfigResource_error(res[i])) {
-                rc = cli_fail(CLI_EFAIL, "configs of %s: %s", name,
-                              rd_kafka_ConfigResource_error_string(res[i]));
+                rc = cli_fail(
+                    rd_kafka_ConfigResource_error(res[i]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                        ? CLI_ENOTFOUND
+                        : CLI_EFAIL,
+                    "configs of %s: %s", name, rd_kafka_ConfigResource_error_string(res[i]));
                 break;
             }
             size_t n = 0;
             const rd_kafka_ConfigEntry_t **ents = rd_kafka_ConfigResource_configs(res[i], &n);
-            const rd_kafka_ConfigEntry_t **sorted = xcalloc(n + 1, sizeof *sorted);
-            memcpy(sorted, ents, n * sizeof *sorted);
-            qsort(sorted, n, sizeof *sorted, cmp_entry);
-            if (g_cli.json) {
-                printf(",\"configs\":{");
-                for (size_t k = 0; k < n; k++) {
-                    if (k) putchar(',');
-                    json_str(rd_kafka_ConfigEntry_name(sorted[k]));
-                    putchar(':');
-                    const char *v = rd_kafka_ConfigEntry_value(sorted[k]);
-                    if (v)
-                        json_str(v);
-                    else
-                        printf("null");
-                }
-                printf("}");
-            } else {
-                printf("\nCONFIG%-34s %-30s %s\n", "", "VALUE", "SOURCE");
-                for (size_t k = 0; k < n; k++) {
-                    const char *v = rd_kafka_ConfigEntry_value(sorted[k]);
-                    printf("%-40s %-30s %s\n", rd_kafka_ConfigEntry_name(sorted[k]),
-                           v ? v : "(null)",
-                           rd_kafka_ConfigSource_name(rd_kafka_ConfigEntry_source(sorted[k])));
-                }
+            *out = xcalloc(n + 1, sizeof **out);
+            for (size_t k = 0; k < n; k++) {
+                const char *v = rd_kafka_ConfigEntry_value(ents[k]);
+                (*out)[k].name = xstrdup(rd_kafka_ConfigEntry_name(ents[k]));
+                (*out)[k].value = v ? xstrdup(v) : NULL;
+                (*out)[k].source = rd_kafka_ConfigSource_name(rd_kafka_ConfigEntry_source(ents[k]));
+                (*out)[k].dynamic = rd_kafka_ConfigEntry_source(ents[k]) ==
+                                    RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
             }
-            free(sorted);
+            *nout = (int)n;
         }
-        rd_kafka_event_destroy(ev);
     }
-    rd_kafka_AdminOptions_destroy(o);
+    cli_admin_end(&a);
     rd_kafka_ConfigResource_destroy(cr);
-    rd_kafka_queue_destroy(q);
     return rc;
+}
+
+static void free_configs(cfg_entry *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(c[i].name);
+        free(c[i].value);
+    }
+    free(c);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const cfg_entry *)a)->name, ((const cfg_entry *)b)->name);
+}
+
+static int describe_configs(rd_kafka_t *rk, const char *name)
+{
+    cfg_entry *c;
+    int n;
+    int rc = get_configs(rk, name, &c, &n);
+    if (rc) return rc;
+    qsort(c, (size_t)n, sizeof *c, cmp_entry);
+    if (g_cli.json) {
+        printf(",\"configs\":{");
+        for (int k = 0; k < n; k++) {
+            if (k) putchar(',');
+            json_str(c[k].name);
+            putchar(':');
+            if (c[k].value)
+                json_str(c[k].value);
+            else
+                printf("null");
+        }
+        printf("}");
+    } else {
+        printf("\nCONFIG%-34s %-30s %s\n", "", "VALUE", "SOURCE");
+        for (int k = 0; k < n; k++)
+            printf("%-40s %-30s %s\n", c[k].name, c[k].value ? c[k].value : "(null)", c[k].source);
+    }
+    free_configs(c, n);
+    return CLI_OK;
 }
 
 /* "1,2,3" (JSON array body with json; text: the same, "-" when empty). */
@@ -366,81 +378,13 @@ static int topics_scrub_report(const char *url)
     return found ? CLI_EFAIL : CLI_OK;
 }
 
-/* The topic's configs as the broker describes them: every entry's name, value and whether it
- * is a dynamic (per-topic) override. */
-typedef struct cfg_entry {
-    char *name, *value;
-    int dynamic;
-} cfg_entry;
-
-static int get_configs(rd_kafka_t *rk, const char *name, cfg_entry **out, int *nout)
-{
-    *out = NULL;
-    *nout = 0;
-    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_DescribeConfigs(rk, &cr, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT);
-    int rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
-        size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "configs of %s: %s", name, rd_kafka_event_error_string(ev));
-        else
-            res = rd_kafka_DescribeConfigs_result_resources(
-                rd_kafka_event_DescribeConfigs_result(ev), &nres);
-        for (size_t i = 0; rc == CLI_OK && i < nres; i++) {
-            if (rd_kafka_ConfigResource_error(res[i])) {
-                rc = cli_fail(
-                    rd_kafka_ConfigResource_error(res[i]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                        ? CLI_ENOTFOUND
-                        : CLI_EFAIL,
-                    "configs of %s: %s", name, rd_kafka_ConfigResource_error_string(res[i]));
-                break;
-            }
-            size_t n = 0;
-            const rd_kafka_ConfigEntry_t **ents = rd_kafka_ConfigResource_configs(res[i], &n);
-            *out = xcalloc(n + 1, sizeof **out);
-            for (size_t k = 0; k < n; k++) {
-                const char *v = rd_kafka_ConfigEntry_value(ents[k]);
-                (*out)[k].name = xstrdup(rd_kafka_ConfigEntry_name(ents[k]));
-                (*out)[k].value = v ? xstrdup(v) : NULL;
-                (*out)[k].dynamic = rd_kafka_ConfigEntry_source(ents[k]) ==
-                                    RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
-            }
-            *nout = (int)n;
-        }
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_ConfigResource_destroy(cr);
-    rd_kafka_queue_destroy(q);
-    return rc;
-}
-
-static void free_configs(cfg_entry *c, int n)
-{
-    for (int i = 0; i < n; i++) {
-        free(c[i].name);
-        free(c[i].value);
-    }
-    free(c);
-}
-
 /* AlterConfigs replaces a topic's whole set of dynamic configs, so the request carries the
  * current overrides with the changes applied (librdkafka 2.0 has no IncrementalAlterConfigs). */
 static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **sets, int nsets,
                                const char **dels, int ndels)
 {
-    const struct rd_kafka_metadata *md;
-    int rc = cli_metadata(rk, &md);
+    int rc = topic_must_exist(rk, name);
     if (rc) return rc;
-    int known = cli_md_topic(md, name) != NULL;
-    rd_kafka_metadata_destroy(md);
-    if (!known) return cli_fail(CLI_ENOTFOUND, "unknown topic '%s'", name);
     cfg_entry *cur;
     int ncur;
     if ((rc = get_configs(rk, name, &cur, &ncur))) return rc;
@@ -472,28 +416,21 @@ static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **se
         rd_kafka_ConfigResource_set_config(cr, k, eq + 1);
         free(k);
     }
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
-    rd_kafka_AlterConfigs(rk, &cr, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT);
-    rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+    rd_kafka_AlterConfigs(rk, &cr, 1, a.o, a.q);
+    rc = cli_admin_result(&a, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, "alter configs of %s", name);
+    if (rc == CLI_OK) {
         size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res = NULL;
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s", name,
-                          rd_kafka_event_error_string(ev));
-        else
-            res = rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev),
-                                                         &nres);
+        const rd_kafka_ConfigResource_t **res =
+            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(a.ev), &nres);
         for (size_t i = 0; rc == CLI_OK && i < nres; i++)
             if (rd_kafka_ConfigResource_error(res[i]))
                 rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s (%s)", name,
                               rd_kafka_ConfigResource_error_string(res[i]),
                               rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])));
-        rd_kafka_event_destroy(ev);
     }
+    cli_admin_end(&a);
     if (rc == CLI_OK) {
         cfg_entry *now;
         int nnow;
@@ -521,9 +458,7 @@ static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **se
         }
     }
     free_configs(cur, ncur);
-    rd_kafka_AdminOptions_destroy(o);
     rd_kafka_ConfigResource_destroy(cr);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 
@@ -545,29 +480,19 @@ static int topics_add_partitions(rd_kafka_t *rk, const char *name, int total)
     rd_kafka_NewPartitions_t *np =
         rd_kafka_NewPartitions_new(name, (size_t)total, errstr, sizeof errstr);
     if (!np) return cli_fail(CLI_EUSAGE, "add partitions to %s: %s", name, errstr);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-    rd_kafka_CreatePartitions(rk, &np, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT);
-    rc = CLI_EUNREACHABLE;
-    if (ev) {
-        if (rd_kafka_event_error(ev)) {
-            rc = cli_fail(CLI_EFAIL, "add partitions to %s: %s", name,
-                          rd_kafka_event_error_string(ev));
-        } else {
-            size_t n = 0;
-            const rd_kafka_topic_result_t **res = rd_kafka_CreatePartitions_result_topics(
-                rd_kafka_event_CreatePartitions_result(ev), &n);
-            rc = CLI_OK;
-            for (size_t i = 0; i < n; i++)
-                if (rd_kafka_topic_result_error(res[i])) rc = topic_result(res + i, 1, "");
-            if (rc == CLI_OK) printf("topic %s: %d -> %d partitions\n", name, have, total);
-        }
-        rd_kafka_event_destroy(ev);
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+    rd_kafka_CreatePartitions(rk, &np, 1, a.o, a.q);
+    rc = cli_admin_result(&a, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT, "add partitions to %s", name);
+    if (rc == CLI_OK) {
+        size_t n = 0;
+        const rd_kafka_topic_result_t **res = rd_kafka_CreatePartitions_result_topics(
+            rd_kafka_event_CreatePartitions_result(a.ev), &n);
+        rc = topic_result(res, n, NULL);
+        if (rc == CLI_OK) printf("topic %s: %d -> %d partitions\n", name, have, total);
     }
-    rd_kafka_AdminOptions_destroy(o);
+    cli_admin_end(&a);
     rd_kafka_NewPartitions_destroy(np);
-    rd_kafka_queue_destroy(q);
     return rc;
 }
 
@@ -661,44 +586,11 @@ int cmd_topics(int argc, char **argv)
 
 int cli_topic_admin(rd_kafka_t *rk, const char *name, int partitions)
 {
+    if (partitions <= 0) return topic_create_delete(rk, NULL, name, "delete topic", NULL);
     char errstr[512];
-    rd_kafka_NewTopic_t *nt = NULL;
-    rd_kafka_DeleteTopic_t *dt = NULL;
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = admin_opts(rk, partitions > 0 ? RD_KAFKA_ADMIN_OP_CREATETOPICS
-                                                               : RD_KAFKA_ADMIN_OP_DELETETOPICS);
-    if (partitions > 0) {
-        nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof errstr);
-        if (!nt) {
-            rd_kafka_AdminOptions_destroy(o);
-            rd_kafka_queue_destroy(q);
-            return cli_fail(CLI_EUSAGE, "topic %s: %s", name, errstr);
-        }
-        rd_kafka_CreateTopics(rk, &nt, 1, o, q);
-    } else {
-        dt = rd_kafka_DeleteTopic_new(name);
-        rd_kafka_DeleteTopics(rk, &dt, 1, o, q);
-    }
-    rd_kafka_event_t *ev = cli_admin_wait(q, partitions > 0 ? RD_KAFKA_EVENT_CREATETOPICS_RESULT
-                                                            : RD_KAFKA_EVENT_DELETETOPICS_RESULT);
-    int rc = CLI_EUNREACHABLE;
-    if (ev) {
-        rc = CLI_OK;
-        size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            partitions > 0
-                ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
-                : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-        if (rd_kafka_event_error(ev))
-            rc = cli_fail(CLI_EFAIL, "%s topic %s: %s", partitions > 0 ? "create" : "delete", name,
-                          rd_kafka_event_error_string(ev));
-        for (size_t i = 0; rc == CLI_OK && i < n; i++)
-            if (rd_kafka_topic_result_error(res[i])) rc = topic_result(res + i, 1, "");
-        rd_kafka_event_destroy(ev);
-    }
-    rd_kafka_AdminOptions_destroy(o);
-    if (nt) rd_kafka_NewTopic_destroy(nt);
-    if (dt) rd_kafka_DeleteTopic_destroy(dt);
-    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(name, partitions, 1, errstr, sizeof errstr);
+    if (!nt) return cli_fail(CLI_EUSAGE, "topic %s: %s", name, errstr);
+    int rc = topic_create_delete(rk, nt, name, "create topic", NULL);
+    rd_kafka_NewTopic_destroy(nt);
     return rc;
 }

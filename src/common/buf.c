@@ -142,17 +142,15 @@ void wbuf_i16(wbuf *w, int16_t v)
     put_be16(b, (uint16_t)v);
     wbuf_put(w, b, 2);
 }
-void wbuf_i32(wbuf *w, int32_t v)
-{
-    uint8_t b[4];
-    put_be32(b, (uint32_t)v);
-    wbuf_put(w, b, 4);
-}
 void wbuf_u32(wbuf *w, uint32_t v)
 {
     uint8_t b[4];
     put_be32(b, v);
     wbuf_put(w, b, 4);
+}
+void wbuf_i32(wbuf *w, int32_t v)
+{
+    wbuf_u32(w, (uint32_t)v);
 }
 void wbuf_i64(wbuf *w, int64_t v)
 {

@@ -106,13 +106,9 @@ static http_server *http_start(broker *b, metrics_source *ms)
         return NULL;
     }
     char host[256];
-    const char *a = b->cfg.http_listen;
-    const char *colon = strrchr(a, ':');
-    size_t hl = colon ? (size_t)(colon - a) : 0;
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, a, hl);
-    host[hl] = 0;
-    LOGI("http", "http listening on %s:%d", hl ? host : "0.0.0.0", http_server_port(s));
+    int port;
+    if (parse_hostport(b->cfg.http_listen, host, sizeof host, &port) < 0) host[0] = 0;
+    LOGI("http", "http listening on %s:%d", host[0] ? host : "0.0.0.0", http_server_port(s));
     return s;
 }
 

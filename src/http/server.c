@@ -4,9 +4,10 @@
  * MHD_get_timeout) expires. Handlers therefore run on the loop thread and may read broker
  * state without locks.
  *
- * Requests: bodies are collected up to max_body (larger: 413 with a JSON error, decided from
- * Content-Length before reading when possible); routes match by method and longest path
- * prefix; no match → 404 JSON.
+ * Requests: bodies are collected up to max_body (larger: 413 with a JSON error; a larger
+ * Content-Length is answered before the body when the client sent "Expect: 100-continue" or
+ * the body exceeds 4 x max_body, otherwise the body is read and dropped first); routes match by
+ * method and longest path prefix; no match → 404 JSON.
  *
  * Deferred answers (http_defer/http_complete): the connection is suspended
  * (MHD_ALLOW_SUSPEND_RESUME) when its handler returns without an answer; http_complete stores
@@ -27,9 +28,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -191,8 +194,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
             x->too_large = true;
-            x->answered = true;
-            return queue_json_error(c, 413, "Request body too large");
+            /* Answer before the body only when the client waits for permission to send it
+             * (Expect: 100-continue, as curl does) or the body is huge: otherwise read and drop
+             * it, then answer. A client that is still writing when the server answers and
+             * closes (Node's fetch, Python's urllib) sees a connection reset instead of 413. */
+            const char *ex =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+            if ((ex && !strcasecmp(ex, "100-continue")) ||
+                strtoull(cl, NULL, 10) > 4 * (unsigned long long)s->max_body) {
+                x->answered = true;
+                return queue_json_error(c, 413, "Request body too large");
+            }
         }
         return MHD_YES;
     }
@@ -313,27 +325,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* "host:port", "[v6]:port", ":port" → a bound, listening, non-blocking socket. */
 static int listen_on(const char *addr, int *port_out, char *err, size_t errlen)
 {
-    char host[256] = "";
-    const char *colon = strrchr(addr, ':');
-    if (!strncmp(addr, "http://", 7)) addr += 7;
-    colon = strrchr(addr, ':');
-    if (!colon) {
+    char host[256], portstr[8];
+    int port;
+    if (parse_hostport(addr, host, sizeof host, &port) < 0) {
         snprintf(err, errlen, "bad HTTP listen address \"%s\" (expected host:port)", addr);
         return -1;
     }
-    size_t hl = (size_t)(colon - addr);
-    if (hl >= sizeof host) hl = sizeof host - 1;
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = 0;
-    }
+    snprintf(portstr, sizeof portstr, "%d", port);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
-    int rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    int rc = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
     if (rc) {
         snprintf(err, errlen, "HTTP listen address \"%s\": %s", addr, gai_strerror(rc));
         return -1;

@@ -5,12 +5,15 @@
  *
  * Families:
  *   kafka_consumer_group_lag{consumer_group,topic,partition}          gauge  HWM - committed
+ *   kafka_consumer_group_lag_seconds{…}                               gauge  age of oldest unread
+ *   kafka_consumer_group_stalled{…}                                   gauge  lag, offset not moving
  *   kafka_consumer_group_committed_offset{consumer_group,topic,partition} gauge
  *   eddy_consumer_groups{state}                                       gauge
  *   eddy_topic_{produced,consumed}_{records,bytes}_total{topic}       counter
  *   kafka_partition_high_watermark / kafka_partition_log_start_offset{topic,partition} gauge
  *   eddy_requests_total / eddy_request_errors_total{api}              counter
  *   eddy_request_duration_seconds{api}                                histogram
+ *   eddy_topic_size_bytes{topic}, eddy_log_dir_{free,total}_bytes          gauge  disk
  *   eddy_connections, eddy_connections_accepted_total, eddy_uptime_seconds
  */
 #include <inttypes.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "broker/broker.h"
 #include "common/util.h"
@@ -68,11 +72,95 @@ static void family(sb *s, const char *name, const char *type, const char *help)
     sb_printf(s, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Committed offsets as /metrics last saw them, for stall detection: since when each
+ * (group, topic, partition) has had its current offset. Entries not seen in a scrape (a deleted
+ * group, an expired offset) are dropped at the end of it. The first sighting starts the clock,
+ * so after a restart a stall is reported metrics.lag.stall.ms after the first scrape at the
+ * earliest. */
+typedef struct seen_off {
+    char *key; /* group \x1f topic \x1f partition; NULL = empty slot */
+    int64_t offset, since_ms;
+    unsigned gen;
+} seen_off;
+
+struct metrics_state {
+    seen_off *tab; /* open addressing, cap a power of two, at most half full */
+    size_t cap, n;
+    unsigned gen;
+};
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static seen_off *seen_slot(seen_off *tab, size_t cap, const char *key)
+{
+    for (size_t i = fnv1a(key) & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (!tab[i].key || strcmp(tab[i].key, key) == 0) return &tab[i];
+}
+
+static void seen_rehash(metrics_state *st, size_t cap)
+{
+    seen_off *tab = xcalloc(cap, sizeof *tab);
+    size_t n = 0;
+    for (size_t i = 0; i < st->cap; i++) {
+        seen_off *e = &st->tab[i];
+        if (!e->key) continue;
+        if (e->gen != st->gen) { /* not seen in the scrape that just ended */
+            free(e->key);
+            continue;
+        }
+        *seen_slot(tab, cap, e->key) = *e;
+        n++;
+    }
+    free(st->tab);
+    st->tab = tab;
+    st->cap = cap;
+    st->n = n;
+}
+
+/* How long the committed offset has had this value (ms), recording it as seen now. */
+static int64_t seen_unchanged_ms(metrics_state *st, const char *group, const char *topic,
+                                 int32_t partition, int64_t offset, int64_t now)
+{
+    if ((st->n + 1) * 2 > st->cap) seen_rehash(st, st->cap ? st->cap * 2 : 64);
+    char *key = xasprintf("%s\x1f%s\x1f%d", group, topic, partition);
+    seen_off *e = seen_slot(st->tab, st->cap, key);
+    if (!e->key) {
+        e->key = key;
+        e->offset = offset;
+        e->since_ms = now;
+        st->n++;
+    } else {
+        free(key);
+        if (e->offset != offset) {
+            e->offset = offset;
+            e->since_ms = now;
+        }
+    }
+    e->gen = st->gen;
+    return now - e->since_ms;
+}
+
+enum lag_view { V_LAG, V_COMMITTED, V_LAG_SECONDS, V_STALLED };
+
 typedef struct lag_ctx {
     broker *b;
     sb *s;
-    bool committed; /* emit committed offsets instead of lag */
+    enum lag_view view;
+    metrics_state *st;
+    int64_t now;
 } lag_ctx;
+
+static const char *const g_lag_family[] = {
+    [V_LAG] = "kafka_consumer_group_lag",
+    [V_COMMITTED] = "kafka_consumer_group_committed_offset",
+    [V_LAG_SECONDS] = "kafka_consumer_group_lag_seconds",
+    [V_STALLED] = "kafka_consumer_group_stalled",
+};
 
 static void on_offset(void *arg, const char *group, const char *topic, int32_t partition,
                       int64_t offset)
@@ -81,17 +169,55 @@ static void on_offset(void *arg, const char *group, const char *topic, int32_t p
     if (offset < 0) return;
     btopic *t = topic_find(x->b, topic);
     if (!t || t->internal || partition < 0 || partition >= t->nparts) return;
-    int64_t v = offset;
-    if (!x->committed) {
-        v = part_hwm(t->parts[partition]) - offset;
-        if (v < 0) v = 0;
+    bpart *p = t->parts[partition];
+    int64_t lag = part_hwm(p) - offset;
+    if (lag < 0) lag = 0;
+    char val[32];
+    switch (x->view) {
+    case V_LAG: snprintf(val, sizeof val, "%" PRId64, lag); break;
+    case V_COMMITTED: snprintf(val, sizeof val, "%" PRId64, offset); break;
+    case V_LAG_SECONDS: {
+        int64_t ts = 0;
+        double age = 0;
+        if (lag > 0 && p->log && plog_timestamp_at(p->log, offset, &ts) == 0 && ts > 0)
+            age = (double)MAX(x->now - ts, 0) / 1000.0;
+        snprintf(val, sizeof val, "%.3f", age);
+        break;
     }
-    sb_printf(x->s, "%s{consumer_group=\"",
-              x->committed ? "kafka_consumer_group_committed_offset" : "kafka_consumer_group_lag");
+    case V_STALLED: {
+        int64_t still = seen_unchanged_ms(x->st, group, topic, partition, offset, x->now);
+        snprintf(val, sizeof val, "%d", lag > 0 && still >= x->b->cfg.metrics_lag_stall_ms ? 1 : 0);
+        break;
+    }
+    }
+    sb_printf(x->s, "%s{consumer_group=\"", g_lag_family[x->view]);
     sb_label(x->s, group);
     sb_printf(x->s, "\",topic=\"");
     sb_label(x->s, topic);
-    sb_printf(x->s, "\",partition=\"%d\"} %" PRId64 "\n", partition, v);
+    sb_printf(x->s, "\",partition=\"%d\"} %s\n", partition, val);
+}
+
+static void lag_families(metrics_source *src, sb *s)
+{
+    static const char *const help[] = {
+        [V_LAG] = "Messages between a consumer group's committed offset and the partition's "
+                  "high watermark (partitions with a committed offset only).",
+        [V_COMMITTED] = "Committed offset of a consumer group on a partition.",
+        [V_LAG_SECONDS] = "Age of the oldest record the group has not consumed: now minus the "
+                          "timestamp of the batch at its committed offset (0 without lag).",
+        [V_STALLED] = "1 when the group has lag on the partition and its committed offset has "
+                      "not moved for metrics.lag.stall.ms, else 0.",
+    };
+    if (!src->state) src->state = xcalloc(1, sizeof *src->state);
+    metrics_state *st = src->state;
+    st->gen++;
+    lag_ctx x = {src->b, s, V_LAG, st, now_wall_ms()};
+    for (x.view = V_LAG; x.view <= V_STALLED; x.view++) {
+        family(s, g_lag_family[x.view], "gauge", help[x.view]);
+        if (src->foreach_offset) src->foreach_offset(src->b, on_offset, &x);
+    }
+    /* drop what this scrape did not see (rehash keeps only the current generation) */
+    if (st->cap) seen_rehash(st, st->cap);
 }
 
 static void topic_counter(sb *s, broker *b, const char *name, const char *help, int which)
@@ -136,18 +262,10 @@ static const char *api_name(int key)
     return a && a->name ? a->name : NULL;
 }
 
-static void metrics_render(const metrics_source *src, sb *s)
+static void metrics_render(metrics_source *src, sb *s)
 {
     broker *b = src->b;
-    lag_ctx x = {b, s, false};
-    family(s, "kafka_consumer_group_lag", "gauge",
-           "Messages between a consumer group's committed offset and the partition's high "
-           "watermark.");
-    if (src->foreach_offset) src->foreach_offset(b, on_offset, &x);
-    x.committed = true;
-    family(s, "kafka_consumer_group_committed_offset", "gauge",
-           "Committed offset of a consumer group on a partition.");
-    if (src->foreach_offset) src->foreach_offset(b, on_offset, &x);
+    lag_families(src, s);
     int counts[4] = {0};
     family(s, "eddy_consumer_groups", "gauge", "Consumer groups by state.");
     if (src->state_counts) src->state_counts(b, counts);
@@ -198,6 +316,27 @@ static void metrics_render(const metrics_source *src, sb *s)
         sb_printf(s, "eddy_request_duration_seconds_sum{api=\"%s\"} %.6f\n", n,
                   (double)m->latency_sum_us / 1e6);
         sb_printf(s, "eddy_request_duration_seconds_count{api=\"%s\"} %" PRIu64 "\n", n, total);
+    }
+    family(s, "eddy_topic_size_bytes", "gauge",
+           "Bytes of a topic's log segments on disk (all partitions).");
+    for (int i = 0; i < topic_count(b); i++) {
+        btopic *t = topic_at(b, i);
+        if (!t || t->internal) continue;
+        int64_t sum = 0;
+        for (int j = 0; j < t->nparts; j++)
+            if (t->parts[j]->log) sum += plog_size_bytes(t->parts[j]->log);
+        sb_printf(s, "eddy_topic_size_bytes{topic=\"");
+        sb_label(s, t->name);
+        sb_printf(s, "\"} %" PRId64 "\n", sum);
+    }
+    struct statvfs fs;
+    if (b->data_dir && statvfs(b->data_dir, &fs) == 0) {
+        family(s, "eddy_log_dir_free_bytes", "gauge",
+               "Bytes available to eddyd on the file system of its data directory.");
+        sb_printf(s, "eddy_log_dir_free_bytes %.0f\n", (double)fs.f_bavail * (double)fs.f_frsize);
+        family(s, "eddy_log_dir_total_bytes", "gauge",
+               "Size of the file system holding eddyd's data directory.");
+        sb_printf(s, "eddy_log_dir_total_bytes %.0f\n", (double)fs.f_blocks * (double)fs.f_frsize);
     }
     family(s, "eddy_connections", "gauge", "Open Kafka protocol connections.");
     sb_printf(s, "eddy_connections %d\n", b->nconns);

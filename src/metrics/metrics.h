@@ -14,6 +14,8 @@
 typedef void (*metrics_offset_cb)(void *arg, const char *group, const char *topic,
                                   int32_t partition, int64_t offset);
 
+typedef struct metrics_state metrics_state;
+
 /* What /metrics reads. The group callbacks may be NULL (no consumer-group families then). */
 typedef struct metrics_source {
     broker *b;
@@ -22,6 +24,7 @@ typedef struct metrics_source {
     /* number of groups in each of 4 states, named by state_names[0..3] */
     void (*state_counts)(broker *b, int counts[4]);
     const char *const *state_names;
+    metrics_state *state; /* the module's own (stall detection); NULL to start */
 } metrics_source;
 
 /* http_handler for GET /metrics; arg is a metrics_source that outlives the HTTP server. */

@@ -426,23 +426,10 @@ static avnode *av_parse(avctx *c, json_t *j, const char *ns, int depth)
     return av_parse(c, t, ns, depth + 1); /* {"type":"int", "logicalType": ...} or a name */
 }
 
-/* Parses refs then the schema into c; returns the root node or NULL (c->err set). */
-static avnode *av_load(avctx *c, const schema_src *s)
+/* Parses one schema document into c (kept alive in c->docs); its root node or NULL. */
+static avnode *av_load_doc(avctx *c, const char *text)
 {
-    for (int i = 0; i < s->nrefs && !c->failed; i++) {
-        json_t *d = compat_parse_doc(s->refs[i].schema, c->err, c->errlen);
-        if (!d) {
-            c->failed = true;
-            return NULL;
-        }
-        if (c->ndocs == c->adocs) {
-            c->adocs = c->adocs ? c->adocs * 2 : 8;
-            c->docs = xrealloc(c->docs, (size_t)c->adocs * sizeof *c->docs);
-        }
-        c->docs[c->ndocs++] = d;
-        if (!av_parse(c, d, "", 0)) return NULL;
-    }
-    json_t *d = compat_parse_doc(s->text, c->err, c->errlen);
+    json_t *d = compat_parse_doc(text, c->err, c->errlen);
     if (!d) {
         c->failed = true;
         return NULL;
@@ -453,6 +440,14 @@ static avnode *av_load(avctx *c, const schema_src *s)
     }
     c->docs[c->ndocs++] = d;
     return av_parse(c, d, "", 0);
+}
+
+/* Parses refs then the schema into c; returns the root node or NULL (c->err set). */
+static avnode *av_load(avctx *c, const schema_src *s)
+{
+    for (int i = 0; i < s->nrefs && !c->failed; i++)
+        if (!av_load_doc(c, s->refs[i].schema)) return NULL;
+    return av_load_doc(c, s->text);
 }
 
 /* ---- Avro resolution ---- */

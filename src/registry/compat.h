@@ -2,7 +2,7 @@
  * compatibility levels by name, validation + normalisation of Avro and JSON Schema texts
  * (with references), and the compatibility checks — Avro's reader/writer schema resolution
  * rules and the JSON Schema content-model rules Confluent documents. Used by registry.c and
- * unit-tested by tests/unit/test_compat.c. See docs/schema-registry.md for the rules.
+ * unit-tested by tests/registry/test_compat.c. See docs/schema-registry.md for the rules.
  */
 #ifndef EDDY_REGISTRY_COMPAT_H
 #define EDDY_REGISTRY_COMPAT_H

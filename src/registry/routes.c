@@ -112,17 +112,22 @@ static void do_delete_subject(reg *r, const char *subject, reg_op *op, http_resp
     op->st = reg_write_then(r, op, rs, n, reg_step_answer);
 }
 
+/* 42202: vs is neither a version number (1 … 2^31-1) nor "latest". */
+static void bad_version(http_response *resp, const char *vs)
+{
+    reg_reply_err(resp, 422, 42202,
+                  "The specified version '%s' is not a valid version id. "
+                  "Allowed values are between [1, 2^31-1] and the string \"latest\"",
+                  vs);
+}
+
 static void do_delete_version(reg *r, const char *subject, const char *vs, reg_op *op,
                               http_response *resp)
 {
     if (reg_read_only(r, subject, resp)) return;
     bool perm = reg_qflag(&op->rq, Q_PERMANENT);
     int ver = reg_parse_version(vs);
-    if (ver < 0)
-        return reg_reply_err(resp, 422, 42202,
-                             "The specified version '%s' is not a valid version id. "
-                             "Allowed values are between [1, 2^31-1] and the string \"latest\"",
-                             vs);
+    if (ver < 0) return bad_version(resp, vs);
     if (!reg_subject_exists(r, subject, true))
         return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
     sver *v = ver == 0 ? reg_latest(r, subject, perm) : reg_find_ver(r, subject, ver);
@@ -161,11 +166,7 @@ static void do_get_version(reg *r, const char *subject, const char *vs, bool raw
                            reg_op *op, http_response *resp)
 {
     int ver = reg_parse_version(vs);
-    if (ver < 0)
-        return reg_reply_err(resp, 422, 42202,
-                             "The specified version '%s' is not a valid version id. "
-                             "Allowed values are between [1, 2^31-1] and the string \"latest\"",
-                             vs);
+    if (ver < 0) return bad_version(resp, vs);
     bool del = reg_qflag(&op->rq, Q_DELETED);
     if (!reg_subject_exists(r, subject, true))
         return reg_reply_err(resp, 404, 40401, "Subject '%s' not found.", subject);
@@ -337,12 +338,7 @@ static void route_compat(reg *r, reg_op *op, http_response *resp)
     if (!op->all) {
         if (*vtail != '/') return reg_reply_err(resp, 404, 404, "HTTP 404 Not Found");
         op->ver = reg_parse_version(vtail + 1);
-        if (op->ver < 0)
-            return reg_reply_err(resp, 422, 42202,
-                                 "The specified version '%s' is not a valid version id. "
-                                 "Allowed values are between [1, 2^31-1] and the string "
-                                 "\"latest\"",
-                                 vtail + 1);
+        if (op->ver < 0) return bad_version(resp, vtail + 1);
     }
     op->st = reg_compatibility(r, op);
 }

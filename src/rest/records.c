@@ -312,7 +312,103 @@ int rest_parse_v2(const char *body, size_t len, const char *fmt, rest_batch *out
 
 /* ---------------------------------------------------------------- schemas ---- */
 
-static int encode_side(rest_side *s, const rest_schema *sc, char *err, size_t errlen)
+/* A schema compiled for encoding: Avro parsed, or JSON Schema compiled (borrowing json). */
+typedef struct compiled {
+    int32_t id;
+    char *type, *text; /* what it was compiled from */
+    avro_schema *avro;
+    json_t *json;
+    eddy_jsonschema *js;
+    uint64_t used; /* cache clock at the last use */
+} compiled;
+
+struct rest_schema_cache {
+    compiled e[REST_SCHEMA_CACHE];
+    int n;
+    uint64_t clock;
+    long compiles;
+};
+
+static void compiled_free(compiled *c)
+{
+    avro_schema_free(c->avro);
+    eddy_jsonschema_free(c->js);
+    json_decref(c->json);
+    free(c->type);
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}
+
+/* Compiles sc (type t) into c: 0, or -1 with the reason in err. */
+static int compile(compiled *c, const rest_schema *sc, const char *t, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    if (!strcmp(t, "AVRO")) {
+        c->avro = avro_schema_parse(sc->text, err, errlen);
+        if (!c->avro) return -1;
+    } else {
+        c->json = json_loads(sc->text, JSON_DECODE_ANY, NULL);
+        if (!c->json || eddy_jsonschema_new(c->json, &c->js, err, errlen)) {
+            compiled_free(c);
+            return -1;
+        }
+    }
+    c->id = sc->id;
+    c->type = xstrdup(t);
+    c->text = xstrdup(sc->text);
+    return 0;
+}
+
+rest_schema_cache *rest_schema_cache_new(void)
+{
+    return xcalloc(1, sizeof(rest_schema_cache));
+}
+
+void rest_schema_cache_free(rest_schema_cache *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) compiled_free(&c->e[i]);
+    free(c);
+}
+
+long rest_schema_cache_compiles(const rest_schema_cache *c)
+{
+    return c ? c->compiles : 0;
+}
+
+/* The compiled form of sc: from cache (when its text is the same) or compiled into it; without a
+ * cache, compiled into *tmp (the caller frees it). NULL with the reason in err. */
+static const compiled *compiled_get(rest_schema_cache *cache, const rest_schema *sc, const char *t,
+                                    compiled *tmp, char *err, size_t errlen)
+{
+    if (!cache) return compile(tmp, sc, t, err, errlen) ? NULL : tmp;
+    compiled *slot = NULL;
+    for (int i = 0; i < cache->n && !slot; i++) {
+        compiled *c = &cache->e[i];
+        if (c->id != sc->id) continue;
+        if (!strcmp(c->type, t) && !strcmp(c->text, sc->text)) {
+            c->used = ++cache->clock;
+            return c;
+        }
+        slot = c; /* same id, other text: replaced */
+    }
+    compiled fresh;
+    if (compile(&fresh, sc, t, err, errlen)) return NULL;
+    cache->compiles++;
+    if (!slot && cache->n < REST_SCHEMA_CACHE) slot = &cache->e[cache->n++];
+    if (!slot) { /* full: the least recently used goes */
+        slot = &cache->e[0];
+        for (int i = 1; i < cache->n; i++)
+            if (cache->e[i].used < slot->used) slot = &cache->e[i];
+    }
+    compiled_free(slot);
+    *slot = fresh;
+    slot->used = ++cache->clock;
+    return slot;
+}
+
+static int encode_side(rest_side *s, const rest_schema *sc, rest_schema_cache *cache, char *err,
+                       size_t errlen)
 {
     const char *t = sc->type ? sc->type : "AVRO";
     wbuf w;
@@ -321,27 +417,21 @@ static int encode_side(rest_side *s, const rest_schema *sc, char *err, size_t er
     put_be32(hdr + 1, (uint32_t)sc->id);
     wbuf_put(&w, hdr, 5);
     int rc = 0;
-    if (!strcmp(t, "AVRO")) {
-        avro_schema *as = avro_schema_parse(sc->text, err, errlen);
-        if (!as)
+    if (!strcmp(t, "AVRO") || !strcmp(t, "JSON")) {
+        compiled tmp = {0};
+        const compiled *c = compiled_get(cache, sc, t, &tmp, err, errlen);
+        if (!c) {
             rc = REST_ERR_INVALID_PAYLOAD;
-        else if (avro_encode_json(as, s->data, &w, err, errlen))
-            rc = REST_ERR_INVALID_PAYLOAD;
-        avro_schema_free(as);
-    } else if (!strcmp(t, "JSON")) {
-        json_t *schema = json_loads(sc->text, JSON_DECODE_ANY, NULL);
-        eddy_jsonschema *js = NULL;
-        if (!schema || eddy_jsonschema_new(schema, &js, err, errlen)) {
-            rc = REST_ERR_INVALID_PAYLOAD;
-        } else if (eddy_jsonschema_validate(js, s->data, "data", err, errlen)) {
+        } else if (c->avro) {
+            if (avro_encode_json(c->avro, s->data, &w, err, errlen)) rc = REST_ERR_INVALID_PAYLOAD;
+        } else if (eddy_jsonschema_validate(c->js, s->data, "data", err, errlen)) {
             rc = REST_ERR_INVALID_PAYLOAD;
         } else {
             char *txt = json_dumps(s->data, JSON_COMPACT | JSON_ENCODE_ANY);
             wbuf_put(&w, txt, strlen(txt));
             free(txt);
         }
-        eddy_jsonschema_free(js);
-        json_decref(schema);
+        if (!cache) compiled_free(&tmp);
     } else {
         snprintf(err, errlen, "%s payloads are not supported; send them as BINARY", t);
         rc = REST_ERR_INVALID_PAYLOAD;
@@ -356,7 +446,7 @@ static int encode_side(rest_side *s, const rest_schema *sc, char *err, size_t er
 }
 
 static int resolve_side(rest_side *s, const char *topic, const char *which, rest_lookup_fn lookup,
-                        void *arg, char *err, size_t errlen)
+                        void *arg, rest_schema_cache *cache, char *err, size_t errlen)
 {
     if (!s->schema || s->bytes) return 0;
     rest_schema sc = {0};
@@ -385,15 +475,21 @@ static int resolve_side(rest_side *s, const char *topic, const char *which, rest
         snprintf(err, errlen, "%s: type %s does not match the schema's type %s", which, want, have);
         return REST_ERR_INVALID_PAYLOAD;
     }
-    return encode_side(s, &sc, err, errlen);
+    return encode_side(s, &sc, cache, err, errlen);
+}
+
+int rest_resolve_cached(rest_rec *r, const char *topic, rest_lookup_fn lookup, void *arg,
+                        rest_schema_cache *c, char *err, size_t errlen)
+{
+    int rc = resolve_side(&r->key, topic, "key", lookup, arg, c, err, errlen);
+    if (!rc) rc = resolve_side(&r->value, topic, "value", lookup, arg, c, err, errlen);
+    return rc;
 }
 
 int rest_resolve(rest_rec *r, const char *topic, rest_lookup_fn lookup, void *arg, char *err,
                  size_t errlen)
 {
-    int rc = resolve_side(&r->key, topic, "key", lookup, arg, err, errlen);
-    if (!rc) rc = resolve_side(&r->value, topic, "value", lookup, arg, err, errlen);
-    return rc;
+    return rest_resolve_cached(r, topic, lookup, arg, NULL, err, errlen);
 }
 
 static void side_free(rest_side *s)

@@ -94,6 +94,20 @@ typedef int (*rest_lookup_fn)(void *arg, int32_t id, const char *subject, int32_
 int rest_resolve(rest_rec *r, const char *topic, rest_lookup_fn lookup, void *arg, char *err,
                  size_t errlen);
 
+/* Compiled schemas (parsed Avro, compiled JSON Schema) by schema id, so a request of many records
+ * parses and compiles each schema once, not once per record. Bounded (REST_SCHEMA_CACHE entries,
+ * the least recently used goes); an entry is used only while the registry's text for its id is
+ * the same (ids are immutable in one registry, the check keeps that an assumption-free fact). */
+#define REST_SCHEMA_CACHE 64
+typedef struct rest_schema_cache rest_schema_cache;
+rest_schema_cache *rest_schema_cache_new(void);
+void rest_schema_cache_free(rest_schema_cache *c);
+/* How many schemas the cache compiled so far (misses). */
+long rest_schema_cache_compiles(const rest_schema_cache *c);
+/* rest_resolve through cache c (NULL: compile every time, as rest_resolve). */
+int rest_resolve_cached(rest_rec *r, const char *topic, rest_lookup_fn lookup, void *arg,
+                        rest_schema_cache *c, char *err, size_t errlen);
+
 void rest_rec_free(rest_rec *r);
 void rest_batch_free(rest_batch *b);
 

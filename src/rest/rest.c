@@ -36,6 +36,7 @@ struct rest {
     broker *b;
     rest_lookup_fn lookup;
     void *lookup_arg;
+    rest_schema_cache *schemas; /* compiled schemas by id, for every request */
     rwait *waits;
     uint32_t rotate; /* keyless records: partition of the next request */
 };
@@ -248,7 +249,8 @@ static void prepare(rest *r, btopic *t, rest_batch *rb, rres *res)
             snprintf(res[i].msg, sizeof res[i].msg, "%s", x->error_msg ? x->error_msg : "");
             continue;
         }
-        int rc = rest_resolve(x, t->name, r->lookup, r->lookup_arg, res[i].msg, sizeof res[i].msg);
+        int rc = rest_resolve_cached(x, t->name, r->lookup, r->lookup_arg, r->schemas, res[i].msg,
+                                     sizeof res[i].msg);
         if (rc) {
             res[i].code = rc;
             continue;
@@ -485,6 +487,7 @@ rest *rest_start(broker *b, http_server *s, rest_lookup_fn lookup, void *lookup_
     r->b = b;
     r->lookup = lookup;
     r->lookup_arg = lookup_arg;
+    r->schemas = rest_schema_cache_new();
     http_route(s, "*", "/v3/clusters", on_v3, r);
     http_route(s, "*", "/topics", on_v2, r);
     g_rest = r;
@@ -503,5 +506,6 @@ void rest_stop(rest *r)
         wait_free(w);
     }
     if (g_rest == r) g_rest = NULL;
+    rest_schema_cache_free(r->schemas);
     free(r);
 }

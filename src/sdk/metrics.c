@@ -111,7 +111,7 @@ char *eddy_service_metrics_text(eddy_service *svc)
     }
     sb_printf(&b,
               "# HELP eddy_handler_processing_quantile_seconds P50/P95/P99 over the last %d "
-              "events\n# TYPE eddy_handler_processing_quantile_seconds gauge\n",
+              "events\n# TYPE eddy_handler_processing_quantile_seconds summary\n",
               SDK_RESERVOIR);
     float tmp[SDK_RESERVOIR];
     for (int i = 0; i < svc->nhandlers; i++) {
@@ -130,12 +130,18 @@ char *eddy_service_metrics_text(eddy_service *svc)
     }
     sb_printf(
         &b,
+        "# HELP eddy_dlq_published_total events this service sent to a dead-letter topic\n"
         "# TYPE eddy_dlq_published_total counter\neddy_dlq_published_total{service=\"%s\"} %llu\n",
         svc->name, (unsigned long long)svc->dlq_total);
-    sb_printf(&b, "# TYPE eddy_poison_total counter\neddy_poison_total{service=\"%s\"} %llu\n",
-              svc->name, (unsigned long long)svc->poison_total);
+    sb_printf(
+        &b,
+        "# HELP eddy_poison_total events that could not be decoded (dead-lettered as poison)\n"
+        "# TYPE eddy_poison_total counter\neddy_poison_total{service=\"%s\"} %llu\n",
+        svc->name, (unsigned long long)svc->poison_total);
     pthread_mutex_unlock(&svc->mmu);
     sb_printf(&b,
+              "# HELP eddy_outbox_published_total outbox rows published and acknowledged by the "
+              "broker\n"
               "# TYPE eddy_outbox_published_total counter\n"
               "eddy_outbox_published_total{service=\"%s\"} %lld\n",
               svc->name, svc->relay ? (long long)eddy_relay_published(svc->relay) : 0LL);

@@ -786,29 +786,29 @@ static char *comp_metrics(void *arg)
     eddy_projection_status s;
     eddy_projection_get_status(p, &s);
     const char *svc = p->source ? p->source : p->name;
-    return sdk_xasprintf("# TYPE eddy_projection_lag_events gauge\n"
-                         "eddy_projection_lag_events{service=\"%s\",projection=\"%s\"} %lld\n"
-                         "# TYPE eddy_projection_lag_seconds gauge\n"
-                         "eddy_projection_lag_seconds{service=\"%s\",projection=\"%s\"} %.3f\n"
-                         "# TYPE eddy_projection_events_total counter\n"
-                         "eddy_projection_events_total{service=\"%s\",projection=\"%s\"} %lld\n"
-                         "# TYPE eddy_projection_skipped_total counter\n"
-                         "eddy_projection_skipped_total{service=\"%s\",projection=\"%s\"} %lld\n"
-                         "# TYPE eddy_projection_generation gauge\n"
-                         "eddy_projection_generation{service=\"%s\",projection=\"%s\"} %d\n"
-                         "# TYPE eddy_projection_rebuilding gauge\n"
-                         "eddy_projection_rebuilding{service=\"%s\",projection=\"%s\"} %d\n"
-                         "# TYPE eddy_projection_rebuild_done gauge\n"
-                         "eddy_projection_rebuild_done{service=\"%s\",projection=\"%s\"} %lld\n"
-                         "# TYPE eddy_projection_rebuild_total gauge\n"
-                         "eddy_projection_rebuild_total{service=\"%s\",projection=\"%s\"} %lld\n"
-                         "# TYPE eddy_projection_rebuild_rate gauge\n"
-                         "eddy_projection_rebuild_rate{service=\"%s\",projection=\"%s\"} %.1f\n",
-                         svc, p->name, (long long)s.lag_events, svc, p->name, s.lag_seconds, svc,
-                         p->name, (long long)s.events, svc, p->name, (long long)s.skipped, svc,
-                         p->name, s.generation, svc, p->name, s.building ? 1 : 0, svc, p->name,
-                         (long long)s.rebuild_done, svc, p->name, (long long)s.rebuild_total, svc,
-                         p->name, s.rebuild_rate);
+    return sdk_xasprintf(
+        "# HELP eddy_projection_lag_events events on the source topics the projection has not applied\n# TYPE eddy_projection_lag_events gauge\n"
+        "eddy_projection_lag_events{service=\"%s\",projection=\"%s\"} %lld\n"
+        "# HELP eddy_projection_lag_seconds age of the oldest event the projection has not applied\n# TYPE eddy_projection_lag_seconds gauge\n"
+        "eddy_projection_lag_seconds{service=\"%s\",projection=\"%s\"} %.3f\n"
+        "# HELP eddy_projection_events_total events applied to the read model\n# TYPE eddy_projection_events_total counter\n"
+        "eddy_projection_events_total{service=\"%s\",projection=\"%s\"} %lld\n"
+        "# HELP eddy_projection_skipped_total events the projection skipped (not its types, or already applied)\n# TYPE eddy_projection_skipped_total counter\n"
+        "eddy_projection_skipped_total{service=\"%s\",projection=\"%s\"} %lld\n"
+        "# HELP eddy_projection_generation read-model generation being served\n# TYPE eddy_projection_generation gauge\n"
+        "eddy_projection_generation{service=\"%s\",projection=\"%s\"} %d\n"
+        "# HELP eddy_projection_rebuilding 1 while a rebuild into a new generation runs\n# TYPE eddy_projection_rebuilding gauge\n"
+        "eddy_projection_rebuilding{service=\"%s\",projection=\"%s\"} %d\n"
+        "# HELP eddy_projection_rebuild_done events replayed by the running rebuild\n# TYPE eddy_projection_rebuild_done gauge\n"
+        "eddy_projection_rebuild_done{service=\"%s\",projection=\"%s\"} %lld\n"
+        "# HELP eddy_projection_rebuild_total events the running rebuild has to replay\n# TYPE eddy_projection_rebuild_total gauge\n"
+        "eddy_projection_rebuild_total{service=\"%s\",projection=\"%s\"} %lld\n"
+        "# HELP eddy_projection_rebuild_rate events per second of the running rebuild\n# TYPE eddy_projection_rebuild_rate gauge\n"
+        "eddy_projection_rebuild_rate{service=\"%s\",projection=\"%s\"} %.1f\n",
+        svc, p->name, (long long)s.lag_events, svc, p->name, s.lag_seconds, svc, p->name,
+        (long long)s.events, svc, p->name, (long long)s.skipped, svc, p->name, s.generation, svc,
+        p->name, s.building ? 1 : 0, svc, p->name, (long long)s.rebuild_done, svc, p->name,
+        (long long)s.rebuild_total, svc, p->name, s.rebuild_rate);
 }
 
 static char *route_get(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)

@@ -753,7 +753,8 @@ static char *comp_metrics(void *arg)
         eddy_rows_free(r);
     }
     const char *svc = eddy_service_name(s->svc), *n = s->def.name;
-    char *out = sdk_xasprintf("# TYPE eddy_saga_instances gauge\n");
+    char *out = sdk_xasprintf(
+        "# HELP eddy_saga_instances saga instances by state\n# TYPE eddy_saga_instances gauge\n");
     for (int k = 0; k < 4; k++) {
         char *t =
             sdk_xasprintf("%seddy_saga_instances{service=\"%s\",saga=\"%s\",state=\"%s\"} %lld\n",
@@ -762,13 +763,13 @@ static char *comp_metrics(void *arg)
         out = t;
     }
     char *t = sdk_xasprintf(
-        "%s# TYPE eddy_saga_stuck gauge\neddy_saga_stuck{service=\"%s\",saga=\"%s\"} %lld\n"
-        "# TYPE eddy_saga_started_total counter\neddy_saga_started_total{service=\"%s\",saga=\"%s\"} %lld\n"
-        "# TYPE eddy_saga_completed_total counter\neddy_saga_completed_total{service=\"%s\",saga=\"%s\"} %lld\n"
-        "# TYPE eddy_saga_compensated_total counter\neddy_saga_compensated_total{service=\"%s\",saga=\"%s\"} %lld\n"
-        "# TYPE eddy_saga_timeouts_total counter\neddy_saga_timeouts_total{service=\"%s\",saga=\"%s\"} %lld\n"
-        "# TYPE eddy_saga_commands_resent_total counter\neddy_saga_commands_resent_total{service=\"%s\",saga=\"%s\"} %lld\n"
-        "# TYPE eddy_saga_replies_ignored_total counter\neddy_saga_replies_ignored_total{service=\"%s\",saga=\"%s\"} %lld\n",
+        "%s# HELP eddy_saga_stuck running sagas past their deadline\n# TYPE eddy_saga_stuck gauge\neddy_saga_stuck{service=\"%s\",saga=\"%s\"} %lld\n"
+        "# HELP eddy_saga_started_total sagas started\n# TYPE eddy_saga_started_total counter\neddy_saga_started_total{service=\"%s\",saga=\"%s\"} %lld\n"
+        "# HELP eddy_saga_completed_total sagas completed\n# TYPE eddy_saga_completed_total counter\neddy_saga_completed_total{service=\"%s\",saga=\"%s\"} %lld\n"
+        "# HELP eddy_saga_compensated_total sagas that ended compensated\n# TYPE eddy_saga_compensated_total counter\neddy_saga_compensated_total{service=\"%s\",saga=\"%s\"} %lld\n"
+        "# HELP eddy_saga_timeouts_total saga steps that timed out\n# TYPE eddy_saga_timeouts_total counter\neddy_saga_timeouts_total{service=\"%s\",saga=\"%s\"} %lld\n"
+        "# HELP eddy_saga_commands_resent_total saga commands sent again after a restart or timeout\n# TYPE eddy_saga_commands_resent_total counter\neddy_saga_commands_resent_total{service=\"%s\",saga=\"%s\"} %lld\n"
+        "# HELP eddy_saga_replies_ignored_total replies ignored (late, duplicate or for an ended saga)\n# TYPE eddy_saga_replies_ignored_total counter\neddy_saga_replies_ignored_total{service=\"%s\",saga=\"%s\"} %lld\n",
         out, svc, n, stuck, svc, n, (long long)atomic_load(&s->started), svc, n,
         (long long)atomic_load(&s->completed), svc, n, (long long)atomic_load(&s->compensated), svc,
         n, (long long)atomic_load(&s->timeouts), svc, n, (long long)atomic_load(&s->resent), svc, n,

@@ -401,21 +401,20 @@ int batch_decompress(int codec, const uint8_t *in, size_t n, size_t cap, uint8_t
         rc = BATCH_OK;
         break;
     case BATCH_CODEC_GZIP:
-        ob_init(&o, n * 4, room);
-        rc = un_gzip(in, n, &o);
-        break;
     case BATCH_CODEC_SNAPPY:
-        ob_init(&o, n * 2, room);
-        rc = un_snappy(in, n, &o);
-        break;
     case BATCH_CODEC_LZ4:
-        ob_init(&o, n * 4, room);
-        rc = un_lz4(in, n, &o);
+    case BATCH_CODEC_ZSTD: {
+        /* the first guess of the output size: n times the codec's usual ratio */
+        static int (*const un[])(const uint8_t *, size_t, obuf *) = {
+            [BATCH_CODEC_GZIP] = un_gzip,
+            [BATCH_CODEC_SNAPPY] = un_snappy,
+            [BATCH_CODEC_LZ4] = un_lz4,
+            [BATCH_CODEC_ZSTD] = un_zstd,
+        };
+        ob_init(&o, codec == BATCH_CODEC_SNAPPY ? n * 2 : n * 4, room);
+        rc = un[codec](in, n, &o);
         break;
-    case BATCH_CODEC_ZSTD:
-        ob_init(&o, n * 4, room);
-        rc = un_zstd(in, n, &o);
-        break;
+    }
     default: return ob_done(&(obuf){0}, BATCH_ERR_CODEC, out, olen);
     }
     if (rc == BATCH_OK && o.len > cap) rc = BATCH_ERR_TOO_BIG;

@@ -77,10 +77,14 @@ int plog_read_copy(plog *l, int64_t offset, int32_t max_bytes, uint8_t **buf, in
 /* First offset whose batch maxTimestamp >= ts (batch granularity; the caller may refine inside
  * the batch). Returns the batch base offset and that batch's max timestamp, or -1 if none. */
 int plog_offset_for_time(plog *l, int64_t ts, int64_t *offset, int64_t *timestamp);
+/* Timestamp of the batch holding `offset` (its first record's create time, or its append time
+ * under LogAppendTime; an offset below the log start reads the first retained batch): for lag
+ * in seconds (lagtime.c). 0, -ERANGE at or past the end, or -EIO. */
+int plog_timestamp_at(plog *l, int64_t offset, int64_t *ts);
 /* Offset and timestamp of the record batch with the largest max timestamp, or -1. */
 int plog_max_timestamp(plog *l, int64_t *offset, int64_t *timestamp);
 
-/* ---- scrub (issue 11 item 5) ----
+/* ---- scrub ----
  * Re-verifies the CRC-32C of every batch of the closed segments (never the active one), a
  * slice at a time from a cursor that wraps around. A batch whose CRC does not match (or whose
  * header no longer chains) is quarantined: its offset range is recorded, logged once, and

@@ -1,10 +1,13 @@
 """harness.py — end-to-end harness for the reference system (tests/e2e): a real broker (eddyd
-from $EDDYD / $EDDY_BUILD_DIR/src/eddyd/eddyd; EDDY_BROKER=mock runs eddy-mockd instead) on a
-free loopback port with a temp data dir, the four services as real processes with SQLite in the
+started by the shared launcher tests/harness/eddyd.py; EDDY_BROKER=mock runs eddy-mockd instead)
+on a free loopback port with a temp data dir, the four services as real processes with SQLite in the
 same temp dir, HTTP helpers and event readers (eddy-events). Everything started here is killed
 at exit."""
 import atexit, json, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time
 import urllib.error, urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from eddyd import Eddyd  # noqa: E402  the one Python launcher of eddyd
 
 BUILD = os.environ.get("EDDY_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SERVICES = ["order", "payment", "inventory", "notification"]
@@ -33,7 +36,8 @@ class System:
         self.tmp = tempfile.mkdtemp(prefix="eddy-e2e-%s-" % name)
         self.procs = {}
         self.urls = {}
-        self.broker = None
+        self.broker = None  # the broker's Popen (eddyd's or eddy-mockd's)
+        self.eddyd = None
         self.broker_port = 0
         self.mock = os.environ.get("EDDY_BROKER") == "mock"
         self.ports = {}
@@ -41,21 +45,25 @@ class System:
         atexit.register(self.close)
 
     # ---- broker ------------------------------------------------------------------------------
-    def broker_bin(self):
-        if self.mock:
-            return os.path.join(BUILD, "src/sdk/eddy-mockd")
-        b = os.environ.get("EDDYD") or os.path.join(BUILD, "src/eddyd/eddyd")
-        if not os.access(b, os.X_OK):
-            fail("eddyd not found at %s (set EDDYD, or EDDY_BROKER=mock)" % b)
-        return b
-
     def start_broker(self):
+        """First start on a free port; later starts on the same port and data dir."""
+        if not self.mock:
+            if self.eddyd is None:
+                self.eddyd = Eddyd(sets=["group.initial.rebalance.delay.ms=0"], start=False)
+            self.eddyd.port = self.broker_port
+            try:
+                self.eddyd.start()
+            except AssertionError as e:
+                fail(str(e))
+            self.broker = self.eddyd.proc
+            self.broker_port = self.eddyd.port
+            self.bootstrap = self.eddyd.bootstrap
+            return
         data = os.path.join(self.tmp, "broker")
         os.makedirs(data, exist_ok=True)
         log = os.path.join(self.tmp, "broker-%d.log" % time.time_ns())
-        args = [self.broker_bin(), "--data-dir", data, "--listen", "127.0.0.1:%d" % self.broker_port]
-        if not self.mock:
-            args += ["--http", "off", "--set", "group.initial.rebalance.delay.ms=0"]
+        args = [os.path.join(BUILD, "src/sdk/eddy-mockd"), "--data-dir", data,
+                "--listen", "127.0.0.1:%d" % self.broker_port]
         self.broker = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                                        start_new_session=True)
         def ready():
@@ -70,6 +78,7 @@ class System:
         self.bootstrap = "127.0.0.1:%d" % self.broker_port
 
     def stop_broker(self, sig=signal.SIGTERM):
+        """Any exit will do (SIGKILL after 30 s)."""
         if self.broker and self.broker.poll() is None:
             self.broker.send_signal(sig)
             try:
@@ -77,6 +86,8 @@ class System:
             except subprocess.TimeoutExpired:
                 self.broker.kill()
                 self.broker.wait()
+        if self.eddyd is not None:
+            self.eddyd.proc = None
 
     # ---- services ----------------------------------------------------------------------------
     def start_service(self, name, env_extra=None, wait=True):
@@ -200,6 +211,17 @@ class System:
             if all('%s="%s"' % kv in line for kv in labels.items()):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+    def check_metrics(self):
+        """Every service's /metrics passes `promtool check metrics` (names, types, help texts,
+        no duplicate families)."""
+        for svc, url in sorted(self.urls.items()):
+            body = urllib.request.urlopen(url + "/metrics", timeout=30).read()
+            r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+            if r.returncode:
+                fail("%s /metrics fails promtool: %s%s" % (svc, r.stdout.decode(),
+                                                          r.stderr.decode()))
+        print("promtool check metrics: %s pass" % ", ".join(sorted(self.urls)), flush=True)
 
     # ---- events ------------------------------------------------------------------------------
     def events(self, topics=TOPICS, raw=False):

@@ -231,5 +231,6 @@ p = subprocess.run([eddy, "projections", "list", "--url", s.urls["order-summary"
 if p.returncode or "order-summary" not in p.stdout:
     fail("eddy projections list: %s %s" % (p.stdout, p.stderr))
 
+s.check_metrics()
 s.finish()
 print("OK", flush=True)

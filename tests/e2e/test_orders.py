@@ -78,5 +78,6 @@ for key, evs in chains.items():
                              "payment.processed", "payment.refunded"]}[by_order[key][2]]
     if types != want:
         fail("order %s (%s): events %s, expected %s" % (key, by_order[key][2], types, want))
+s.check_metrics()
 s.finish()
 print("PASS", flush=True)

@@ -1,5 +1,5 @@
 """test_messages — what eddyd says when it cannot start or is told something it does not know,
-against the real binary (tests/integration/harness/eddyd.py finds it; run with /usr/bin/python3).
+against the real binary (tests/harness/eddyd.py finds it; run with /usr/bin/python3).
 
 Each case runs eddyd and asserts its exit code and the message it prints: settings (unknown with
 "did you mean", unsupported with why, bad values, in --set and in --config files), --list-settings
@@ -17,8 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration",
-                                "harness"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from eddyd import Eddyd, eddyd_bin  # noqa: E402
 
 TMP = tempfile.mkdtemp(prefix="eddy-msg-")

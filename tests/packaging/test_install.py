@@ -20,7 +20,7 @@ import tempfile
 SRC = os.environ["EDDY_SOURCE_DIR"]
 BUILD = os.environ["EDDY_BUILD_DIR"]
 PREFIX = "/usr/local"
-sys.path.insert(0, os.path.join(SRC, "tests/integration/harness"))
+sys.path.insert(0, os.path.join(SRC, "tests/harness"))
 
 
 def run(args, env=None, cwd=None, timeout=120, check=True, shell=False):

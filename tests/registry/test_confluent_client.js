@@ -4,12 +4,12 @@
 // and decodes them (the decoder fetches the schema by id from eddyd), gets the 409
 // incompatibility error for a breaking change under BACKWARD, and after a SIGKILL + restart
 // still decodes old messages with the same ids.
-// Uses the shared launcher tests/integration/harness/eddyd.js with --set http.listeners=...
+// Uses the shared launcher tests/harness/eddyd.js with --set http.listeners=...
 'use strict';
 const path = require('path');
 const src = process.env.EDDY_SOURCE_DIR || path.join(__dirname, '..', '..');
 const { Eddyd, assert, assertEq, runCases } =
-  require(path.join(src, 'tests', 'integration', 'harness', 'eddyd.js'));
+  require(path.join(src, 'tests', 'harness', 'eddyd.js'));
 const { SchemaRegistry, SchemaType } = require('@kafkajs/confluent-schema-registry');
 const { Kafka, logLevel } = require('kafkajs');
 

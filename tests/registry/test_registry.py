@@ -3,7 +3,7 @@ REST API (register/lookup/versions/ids/delete/config/mode/compatibility), the er
 codes for bad input (nothing stored, the server keeps serving), and durability: schemas, ids
 and configs survive SIGKILL + restart, ids stay stable and are never reused.
 
-Runs a real eddyd through tests/integration/harness/eddyd.py with --set http.listeners=...
+Runs a real eddyd through tests/harness/eddyd.py with --set http.listeners=...
 """
 import json
 import os
@@ -14,7 +14,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("EDDY_SOURCE_DIR", os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration", "harness"))
+sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
 from eddyd import Eddyd, Results  # noqa: E402
 
 CT = "application/vnd.schemaregistry.v1+json"

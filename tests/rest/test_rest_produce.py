@@ -4,7 +4,7 @@ headers, timestamps, the partition a key maps to (kafka-python's own murmur2 par
 streaming mode, v2 embedded formats, errors in the proxy's format with nothing stored, and
 records acknowledged over HTTP surviving SIGKILL.
 
-Run with /usr/bin/python3 (kafka-python from Debian); launcher tests/integration/harness/eddyd.py.
+Run with /usr/bin/python3 (kafka-python from Debian); launcher tests/harness/eddyd.py.
 """
 import base64
 import json
@@ -17,7 +17,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("EDDY_SOURCE_DIR", os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration", "harness"))
+sys.path.insert(0, os.path.join(SRC, "tests", "harness"))
 from eddyd import Eddyd, Results  # noqa: E402
 
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402

@@ -8,7 +8,7 @@ const path = require('path');
 const http = require('http');
 const src = process.env.EDDY_SOURCE_DIR || path.join(__dirname, '..', '..');
 const { Eddyd, assert, assertEq, runCases } =
-  require(path.join(src, 'tests', 'integration', 'harness', 'eddyd.js'));
+  require(path.join(src, 'tests', 'harness', 'eddyd.js'));
 const { SchemaRegistry, SchemaType } = require('@kafkajs/confluent-schema-registry');
 const { Kafka, logLevel } = require('kafkajs');
 

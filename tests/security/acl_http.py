@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration", "harness"))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 from eddyd import Eddyd, Results  # noqa: E402
 
 from kafka import KafkaAdminClient  # noqa: E402

@@ -13,8 +13,8 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration", "harness"))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "harness"))
+sys.path.insert(0, os.path.join(HERE, "..", "broker"))
 from eddyd import Eddyd, Results, wait_until  # noqa: E402,F401
 import kwire  # noqa: E402,F401
 

@@ -7,7 +7,7 @@
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const path = require('path');
 const { Eddyd, waitUntil, assert, assertEq, runCases } = require(
-  path.join(__dirname, '../integration/harness/eddyd.js'));
+  path.join(__dirname, '../harness/eddyd.js'));
 const { Kafka, logLevel } = require('kafkajs');
 
 const MECHS = ['plain', 'scram-sha-256', 'scram-sha-512'];

@@ -5,7 +5,7 @@
 #   * a wrong password and an unknown user: "Authentication failure" with the broker's message,
 #     nothing produced.
 set -euo pipefail
-. "$(dirname "$0")/../integration/harness/eddyd.sh"
+. "$(dirname "$0")/../harness/eddyd.sh"
 
 export EDDY_BOOTSTRAP_USER='admin:kc-pass'
 eddyd_start --set listeners=SASL_PLAINTEXT://127.0.0.1:0 --set super.users=User:admin
