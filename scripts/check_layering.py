@@ -40,7 +40,9 @@ ALLOWED = {
     "http": ["net", "common"],
     # authentication below the broker: SASL mechanisms, SCRAM credentials, principals
     "security": ["common"],
-    "broker": ["net", "proto", "storage", "security", "common"],
+    # authorization and quotas (ACL store, decision, quota accounting): no sockets, no requests
+    "authz": ["common"],
+    "broker": ["net", "proto", "storage", "security", "authz", "common"],
     "group": ["broker"],
     # the transaction coordinator: markers through the broker, TxnOffsetCommit's offsets in
     # the group coordinator

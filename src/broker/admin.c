@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/authorize.h"
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -85,6 +86,11 @@ void h_create_topics(broker *b, breq *r)
         if (!err && (!cname || !topic_name_valid((const char *)name.p, (size_t)name.len))) {
             err = KERR_INVALID_TOPIC_EXCEPTION;
             snprintf(msg, sizeof msg, "invalid topic name");
+        }
+        if (!err && !bauthz_may_create(b, r, name.p, name.len)) {
+            err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(msg, sizeof msg,
+                     "not authorized to create topic (Create on Cluster or Topic)");
         }
         if (!err && topic_find(b, cname)) {
             err = KERR_TOPIC_ALREADY_EXISTS;
@@ -200,7 +206,9 @@ void h_delete_topics(broker *b, breq *r)
             kmsg *tr = k_item(resp, DeleteTopicsResponse_Responses, i);
             k_set_kstr(tr, DeletableTopicResult_Name, name);
             char msg[160] = "";
-            int err = delete_one(b, find_k(b, name), msg, sizeof msg);
+            int err = !bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DELETE)
+                          ? KERR_TOPIC_AUTHORIZATION_FAILED
+                          : delete_one(b, find_k(b, name), msg, sizeof msg);
             k_set_int(tr, DeletableTopicResult_ErrorCode, err);
             set_msg(tr, DeletableTopicResult_ErrorMessage, err ? msg : NULL);
         }
@@ -218,6 +226,9 @@ void h_delete_topics(broker *b, breq *r)
             char msg[160] = "";
             if (name.len < 0 && !t)
                 err = KERR_UNKNOWN_TOPIC_ID;
+            else if (!bauthz_allowed(b, r, ACL_RES_TOPIC, t ? t->name : core_kdup(r, name),
+                                     ACL_OP_DELETE))
+                err = KERR_TOPIC_AUTHORIZATION_FAILED;
             else {
                 if (t) k_set_uuid(tr, DeletableTopicResult_TopicId, t->id);
                 err = delete_one(b, t, msg, sizeof msg);
@@ -253,7 +264,9 @@ void h_create_partitions(broker *b, breq *r)
         int32_t count = (int32_t)k_int(tq, CreatePartitionsTopic_Count);
         int err = 0;
         char msg[160] = "";
-        if (!t)
+        if (!bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_ALTER))
+            err = KERR_TOPIC_AUTHORIZATION_FAILED;
+        else if (!t)
             err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         else if (t->internal) {
             err = KERR_INVALID_REQUEST;
@@ -302,6 +315,7 @@ void h_delete_records(broker *b, breq *r)
         kstr name = k_str(tq, DeleteRecordsTopic_Name);
         k_set_kstr(tr, DeleteRecordsTopicResult_Name, name);
         btopic *t = find_k(b, name);
+        bool del_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DELETE);
         int32_t np = k_count(tq, DeleteRecordsTopic_Partitions);
         if (np < 0) np = 0;
         k_new_items(tr, DeleteRecordsTopicResult_Partitions, np);
@@ -314,7 +328,9 @@ void h_delete_records(broker *b, breq *r)
             int err = 0;
             int64_t low = -1;
             bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
-            if (!p)
+            if (!del_ok)
+                err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!p)
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else {
                 int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
@@ -388,6 +404,20 @@ static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char
     }
 }
 
+/* DescribeConfigs on the topic (29) or on the Cluster for the broker (31); 0 = allowed. */
+static int describe_configs_denied(broker *b, breq *r, int8_t type, kstr name)
+{
+    if (type == RES_TOPIC)
+        return bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DESCRIBE_CONFIGS)
+                   ? 0
+                   : KERR_TOPIC_AUTHORIZATION_FAILED;
+    if (type == RES_BROKER)
+        return bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE_CONFIGS)
+                   ? 0
+                   : KERR_CLUSTER_AUTHORIZATION_FAILED;
+    return 0;
+}
+
 void h_describe_configs(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -405,6 +435,13 @@ void h_describe_configs(broker *b, breq *r)
         k_set_int(rr, DescribeConfigsResult_ResourceType, type);
         k_set_kstr(rr, DescribeConfigsResult_ResourceName, name);
         k_set_str(rr, DescribeConfigsResult_ErrorMessage, NULL);
+        int deny = describe_configs_denied(b, r, type, name);
+        if (deny) {
+            k_set_int(rr, DescribeConfigsResult_ErrorCode, deny);
+            k_set_str(rr, DescribeConfigsResult_ErrorMessage, "not authorized (DescribeConfigs)");
+            k_new_items(rr, DescribeConfigsResult_Configs, 0);
+            continue;
+        }
         if (type == RES_TOPIC) {
             btopic *t = find_k(b, name);
             if (!t) {
@@ -519,13 +556,22 @@ static char *list_edit(const char *cur, const char *item, bool add)
 
 /* The topic a resource of an (Incremental)AlterConfigs request names, or NULL after filling
  * the response entry with the error (broker settings are static; other types unsupported). */
-static btopic *alter_target(broker *b, kmsg *rq, kmsg *rr)
+static btopic *alter_target(broker *b, breq *r, kmsg *rq, kmsg *rr)
 {
     int8_t type = (int8_t)k_int(rq, AlterConfigsResource_ResourceType);
     kstr name = k_str(rq, AlterConfigsResource_ResourceName);
     k_set_int(rr, AlterConfigsResourceResponse_ResourceType, type);
     k_set_kstr(rr, AlterConfigsResourceResponse_ResourceName, name);
     k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, NULL);
+    bool topic = type == RES_TOPIC;
+    if ((topic || type == RES_BROKER) &&
+        !(topic ? bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_ALTER_CONFIGS)
+                : bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_ALTER_CONFIGS))) {
+        k_set_int(rr, AlterConfigsResourceResponse_ErrorCode,
+                  topic ? KERR_TOPIC_AUTHORIZATION_FAILED : KERR_CLUSTER_AUTHORIZATION_FAILED);
+        k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "not authorized (AlterConfigs)");
+        return NULL;
+    }
     if (type != RES_TOPIC) {
         k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_INVALID_REQUEST);
         k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage,
@@ -622,7 +668,7 @@ static void alter_configs(broker *b, breq *r, bool incremental)
     for (int32_t i = 0; i < n; i++) {
         kmsg *rq = k_item(q, AlterConfigsRequest_Resources, i),
              *rr = k_item(resp, AlterConfigsResponse_Responses, i);
-        btopic *t = alter_target(b, rq, rr);
+        btopic *t = alter_target(b, r, rq, rr);
         if (!t) continue;
         char *ov = xstrdup(incremental && t->cfg.overrides ? t->cfg.overrides : "");
         char msg[160] = "";

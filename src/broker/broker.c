@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker/authorize.h"
 #include "broker/broker.h"
 #include "broker/core.h"
 #include "broker/server.h"
@@ -259,6 +260,7 @@ int broker_open(broker *b, const char *data_dir)
         LOGE("main", "cannot load the topics in %s", b->data_dir);
         return -1;
     }
+    if (bauthz_open(b) < 0) return -1;
     return 0;
 }
 
@@ -539,6 +541,7 @@ void broker_drain(broker *b)
 void broker_close(broker *b)
 {
     if (b->data_dir) topics_close(b);
+    bauthz_close(b);
     if (b->loop) loop_free(b->loop);
     b->loop = NULL;
     if (b->flush_efd >= 0) close(b->flush_efd);

@@ -55,6 +55,9 @@ enum kerr {
     KERR_INVALID_SESSION_TIMEOUT = 26,
     KERR_REBALANCE_IN_PROGRESS = 27,
     KERR_INVALID_COMMIT_OFFSET_SIZE = 28,
+    KERR_TOPIC_AUTHORIZATION_FAILED = 29,
+    KERR_GROUP_AUTHORIZATION_FAILED = 30,
+    KERR_CLUSTER_AUTHORIZATION_FAILED = 31,
     KERR_INVALID_TIMESTAMP = 32,
     KERR_UNSUPPORTED_SASL_MECHANISM = 33,
     KERR_ILLEGAL_SASL_STATE = 34,
@@ -75,6 +78,8 @@ enum kerr {
     KERR_INVALID_PRODUCER_ID_MAPPING = 49,
     KERR_INVALID_TRANSACTION_TIMEOUT = 50,
     KERR_CONCURRENT_TRANSACTIONS = 51,
+    KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53,
+    KERR_SECURITY_DISABLED = 54,
     KERR_SASL_AUTHENTICATION_FAILED = 58,
     KERR_UNKNOWN_PRODUCER_ID = 59,
     KERR_KAFKA_STORAGE_ERROR = 56,
@@ -140,6 +145,11 @@ char *breq_client_id(const breq *r); /* NUL-terminated copy in the request arena
  * TLS client certificate has authenticated it. Authorization decisions read this. */
 const char *breq_principal(const breq *r);
 void breq_set_principal(breq *r, const char *principal);
+/* The client's address without the port (ACL host matching). */
+const char *breq_peer_host(const breq *r);
+/* Quota throttling (KIP-219): once this request's response is queued, the connection reads no
+ * further requests for `ms` milliseconds (the longest of overlapping throttles wins). */
+void breq_throttle(breq *r, int32_t ms);
 /* The address clients of this request's listener are told to use (Metadata, FindCoordinator):
  * the connection's listener's advertised host and port (b->adv_host/adv_port without one). */
 void breq_advertised(const breq *r, const char **host, int *port);
@@ -305,6 +315,10 @@ struct broker {
     /* modules above the broker: state they hang off the broker, hooks they registered */
     struct group_coord *groups;
     struct txn_coord *txns; /* src/txn */
+    /* authorization and quotas (authorize.c over authz/) */
+    struct acl_store *acls;
+    struct quota_store *quotas;
+    bool authz_on; /* authorizer.class.name is set */
     void (*flush_hooks[8])(broker *b);
     int nflush_hooks;
     int lock_fd; /* flock()ed data_dir/.lock */

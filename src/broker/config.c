@@ -133,6 +133,16 @@ static const ckey g_keys[] = {
      "budget for request bytes being received; readers wait beyond it (-1 = none)"},
     {"socket.loopback.congestion.control", C_STR, O(socket_loopback_cc), "cubic", 0, 0,
      "TCP congestion control for connections from this host (empty = the system's)"},
+    {"authorizer.class.name", C_STR, O(authorizer_class_name), "", 0, 0,
+     "ACL authorizer: eddy.acl (or Kafka's AclAuthorizer/StandardAuthorizer names); empty = off"},
+    {"allow.everyone.if.no.acl.found", C_BOOL, O(allow_everyone_if_no_acl_found), "false", 0, 1,
+     "with an authorizer: allow a resource that has no ACL at all"},
+    {"http.authentication.method", C_STR, O(http_authentication_method), "NONE", 0, 0,
+     "HTTP port authentication: NONE or BASIC (the Kafka port's SCRAM users)"},
+    {"http.authentication.realm", C_STR, O(http_authentication_realm), "eddy", 0, 0,
+     "realm named in the WWW-Authenticate header of a 401"},
+    {"http.authentication.skip.paths", C_STR, O(http_authentication_skip_paths), "", 0, 0,
+     "HTTP paths open without credentials, comma-separated (e.g. /healthz,/metrics)"},
 };
 #undef O
 

@@ -68,6 +68,13 @@ typedef struct bconfig {
      * host (empty = the system's). BBR paces every send with a timer; on loopback there is no
      * link to pace for, and it halved what a socket could send (bench/README.md). */
     char *socket_loopback_cc;
+    /* authorization (authorize.c, docs/security.md) */
+    char *authorizer_class_name;         /* authorizer.class.name (empty = no authorizer) */
+    bool allow_everyone_if_no_acl_found; /* allow.everyone.if.no.acl.found */
+    /* the HTTP port's authentication (eddyd/http_auth.c) */
+    char *http_authentication_method;     /* http.authentication.method: NONE or BASIC */
+    char *http_authentication_realm;      /* http.authentication.realm */
+    char *http_authentication_skip_paths; /* http.authentication.skip.paths: /healthz,... */
 } bconfig;
 
 /* Sets every field to its default. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker/core.h"
+#include "broker/authorize.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -30,6 +31,7 @@ typedef struct fpart {
     int64_t offset;
     int32_t pmax;
     int32_t leader_epoch;
+    bool denied; /* no Read on the topic: TOPIC_AUTHORIZATION_FAILED */
     bwaiter w;
     fpark *fp;
 } fpart;
@@ -111,7 +113,7 @@ static void probe(fpark *fp, bool *data, bool *error)
     *data = *error = false;
     for (int i = 0; i < fp->nparts; i++) {
         fpart *x = &fp->parts[i];
-        bpart *p = lookup(fp->b, x);
+        bpart *p = x->denied ? NULL : lookup(fp->b, x);
         if (!p || x->leader_epoch > 0) {
             *error = true;
             continue;
@@ -186,10 +188,12 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             k_set_int(pr, PartitionData_PreferredReadReplica, -1);
             k_set_null(pr, PartitionData_AbortedTransactions);
             k_set_ref(pr, PartitionData_Records, "", 0);
-            bpart *p = lookup(b, x);
+            bpart *p = x->denied ? NULL : lookup(b, x);
             int err = 0;
             int64_t hwm = -1, start = -1, lso = -1;
-            if (!p)
+            if (x->denied)
+                err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!p)
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else {
                 hwm = part_hwm(p);
@@ -257,9 +261,11 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
 static void finish(fpark *fp)
 {
     bool err;
-    build(fp, !fp->r->conn_closed, &err, true);
+    int64_t bytes = build(fp, !fp->r->conn_closed, &err, true);
     fp->nfds = 0; /* the fds now belong to the response (server.c closes them) */
     breq *r = fp->r;
+    k_set_int(r->resp, FetchResponse_ThrottleTimeMs,
+              bquota_record(fp->b, r, QUOTA_FETCH, (double)bytes));
     fp_free(fp);
     breq_done(r);
 }
@@ -353,6 +359,8 @@ void h_fetch(broker *b, breq *r)
         int32_t np = k_count(t, FetchTopic_Partitions);
         if (np < 0) np = 0;
         fp->topics[i].n = np;
+        bool denied = np > 0 && !bauthz_allowed_k(b, r, ACL_RES_TOPIC, fp->topics[i].name.p,
+                                                  fp->topics[i].name.len, ACL_OP_READ);
         for (int32_t j = 0; j < np; j++, k++) {
             kmsg *pm = k_item(t, FetchTopic_Partitions, j);
             fpart *x = &fp->parts[k];
@@ -362,6 +370,7 @@ void h_fetch(broker *b, breq *r)
             x->pmax = (int32_t)k_int(pm, FetchPartition_PartitionMaxBytes);
             x->leader_epoch = v >= 9 ? (int32_t)k_int(pm, FetchPartition_CurrentLeaderEpoch) : -1;
             x->fp = fp;
+            x->denied = denied;
             x->w.wake = on_wake;
         }
     }

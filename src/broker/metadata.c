@@ -10,19 +10,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/authorize.h"
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define AUTH_OPS_NONE ((int64_t)INT32_MIN)
 
-static void fill_topic(broker *b, kmsg *tm, btopic *t, int16_t v)
+static void fill_topic(broker *b, breq *r, kmsg *tm, btopic *t, int16_t v)
 {
     k_set_int(tm, MetadataResponseTopic_ErrorCode, 0);
     k_set_str(tm, MetadataResponseTopic_Name, t->name);
     if (v >= 10) k_set_uuid(tm, MetadataResponseTopic_TopicId, t->id);
     k_set_bool(tm, MetadataResponseTopic_IsInternal, t->internal);
-    k_set_int(tm, MetadataResponseTopic_TopicAuthorizedOperations, AUTH_OPS_NONE);
+    k_set_int(tm, MetadataResponseTopic_TopicAuthorizedOperations,
+              v >= 8 && k_bool(r->req, MetadataRequest_IncludeTopicAuthorizedOperations)
+                  ? bauthz_operations(b, r, ACL_RES_TOPIC, t->name)
+                  : AUTH_OPS_NONE);
     k_new_items(tm, MetadataResponseTopic_Partitions, t->nparts);
     for (int32_t i = 0; i < t->nparts; i++) {
         kmsg *pm = k_item(tm, MetadataResponseTopic_Partitions, i);
@@ -69,20 +73,28 @@ void h_metadata(broker *b, breq *r)
     k_set_str(bm, MetadataResponseBroker_Rack, NULL);
     k_set_str(resp, MetadataResponse_ClusterId, b->cluster_id);
     k_set_int(resp, MetadataResponse_ControllerId, b->node_id);
-    k_set_int(resp, MetadataResponse_ClusterAuthorizedOperations, AUTH_OPS_NONE);
+    k_set_int(resp, MetadataResponse_ClusterAuthorizedOperations,
+              v >= 8 && v <= 10 && k_bool(q, MetadataRequest_IncludeClusterAuthorizedOperations)
+                  ? bauthz_operations(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME)
+                  : AUTH_OPS_NONE);
 
     int32_t nq = k_count(q, MetadataRequest_Topics);
     bool all = (nq < 0) || (v == 0 && nq == 0);
     if (all) {
-        int n = 0;
-        for (int i = 0; i < topic_count(b); i++)
-            if (!topic_at(b, i)->internal) n++;
+        /* topics the principal may not Describe are left out */
+        int n = 0, nt = topic_count(b);
+        bool *show = xcalloc(nt ? (size_t)nt : 1, sizeof *show);
+        for (int i = 0; i < nt; i++) {
+            btopic *t = topic_at(b, i);
+            show[i] = !t->internal && bauthz_allowed(b, r, ACL_RES_TOPIC, t->name, ACL_OP_DESCRIBE);
+            if (show[i]) n++;
+        }
         k_new_items(resp, MetadataResponse_Topics, n);
         int k = 0;
-        for (int i = 0; i < topic_count(b); i++) {
-            btopic *t = topic_at(b, i);
-            if (!t->internal) fill_topic(b, k_item(resp, MetadataResponse_Topics, k++), t, v);
-        }
+        for (int i = 0; i < nt; i++)
+            if (show[i])
+                fill_topic(b, r, k_item(resp, MetadataResponse_Topics, k++), topic_at(b, i), v);
+        free(show);
         breq_done(r);
         return;
     }
@@ -99,20 +111,31 @@ void h_metadata(broker *b, breq *r)
             t = id ? topic_find_id(b, id) : NULL;
             if (!t)
                 fill_error(tm, name, id, KERR_UNKNOWN_TOPIC_ID, v);
+            else if (!bauthz_allowed(b, r, ACL_RES_TOPIC, t->name, ACL_OP_DESCRIBE))
+                fill_error(tm, name, id, KERR_TOPIC_AUTHORIZATION_FAILED, v);
             else
-                fill_topic(b, tm, t, v);
+                fill_topic(b, r, tm, t, v);
             continue;
         }
         if (!topic_name_valid((const char *)name.p, (size_t)name.len)) {
             fill_error(tm, name, NULL, KERR_INVALID_TOPIC_EXCEPTION, v);
             continue;
         }
+        if (!bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DESCRIBE)) {
+            fill_error(tm, name, NULL, KERR_TOPIC_AUTHORIZATION_FAILED, v);
+            continue;
+        }
         t = topic_findn(b, (const char *)name.p, (size_t)name.len);
+        if (!t && allow_auto && b->cfg.auto_create_topics &&
+            !bauthz_may_create(b, r, name.p, name.len)) {
+            fill_error(tm, name, NULL, KERR_TOPIC_AUTHORIZATION_FAILED, v);
+            continue;
+        }
         if (!t && allow_auto) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
         if (!t)
             fill_error(tm, name, NULL, KERR_UNKNOWN_TOPIC_OR_PARTITION, v);
         else
-            fill_topic(b, tm, t, v);
+            fill_topic(b, r, tm, t, v);
     }
     breq_done(r);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/authorize.h"
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -85,6 +86,7 @@ void h_list_offsets(broker *b, breq *r)
         kstr name = k_str(tq, ListOffsetsTopic_Name);
         k_set_kstr(tr, ListOffsetsTopicResponse_Name, name);
         btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        bool desc_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DESCRIBE);
         int32_t np = k_count(tq, ListOffsetsTopic_Partitions);
         if (np < 0) np = 0;
         k_new_items(tr, ListOffsetsTopicResponse_Partitions, np);
@@ -97,7 +99,9 @@ void h_list_offsets(broker *b, breq *r)
             int err = 0;
             int64_t off = -1, rts = -1;
             bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
-            if (!p)
+            if (!desc_ok)
+                err = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!p)
                 err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (v >= 4 && k_int(pq, ListOffsetsPartition_CurrentLeaderEpoch) > 0)
                 err = KERR_UNKNOWN_LEADER_EPOCH;

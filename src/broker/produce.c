@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/authorize.h"
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -238,8 +239,12 @@ void h_produce(broker *b, breq *r)
     kstr tid = k_str(q, ProduceRequest_TransactionalId);
     /* an empty transactional id, or one with NUL/control characters, names no transaction */
     bool bad_tid = tid.len == 0 || (tid.len > 0 && has_ctl_chars(tid.p, (size_t)tid.len));
+    bool tid_denied =
+        !bad_tid && tid.len > 0 &&
+        !bauthz_allowed_k(b, r, ACL_RES_TRANSACTIONAL_ID, tid.p, tid.len, ACL_OP_WRITE);
     pwait *waits = NULL;
     int nw = 0, aw = 0;
+    double bytes = 0;
     for (int32_t i = 0; i < nt; i++) {
         kmsg *td = k_item(q, ProduceRequest_TopicData, i);
         kmsg *tr = k_item(resp, ProduceResponse_Responses, i);
@@ -250,9 +255,12 @@ void h_produce(broker *b, breq *r)
         k_new_items(tr, TopicProduceResponse_PartitionResponses, np);
         btopic *t = NULL;
         bool name_ok = name.len > 0 && topic_name_valid((const char *)name.p, (size_t)name.len);
-        if (!bad_acks && !bad_tid && name_ok) {
+        bool write_ok =
+            name_ok && bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_WRITE);
+        if (!bad_acks && !bad_tid && name_ok && write_ok) {
             t = topic_findn(b, (const char *)name.p, (size_t)name.len);
-            if (!t) t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
+            if (!t && bauthz_may_create(b, r, name.p, name.len))
+                t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
         }
         for (int32_t j = 0; j < np; j++) {
             kmsg *pd = k_item(td, TopicProduceData_PartitionData, j);
@@ -264,8 +272,13 @@ void h_produce(broker *b, breq *r)
                 preset = KERR_INVALID_REQUIRED_ACKS;
             else if (bad_tid)
                 preset = KERR_INVALID_REQUEST;
+            else if (tid_denied)
+                preset = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
             else if (!name_ok)
                 preset = KERR_INVALID_TOPIC_EXCEPTION;
+            else if (!write_ok)
+                preset = KERR_TOPIC_AUTHORIZATION_FAILED;
+            bytes += (double)MAX(k_str(pd, PartitionProduceData_Records).len, 0);
             if (preset) {
                 k_set_int(pr, PartitionProduceResponse_ErrorCode, preset);
                 k_set_int(pr, PartitionProduceResponse_BaseOffset, -1);
@@ -295,6 +308,7 @@ void h_produce(broker *b, breq *r)
             }
         }
     }
+    k_set_int(resp, ProduceResponse_ThrottleTimeMs, bquota_record(b, r, QUOTA_PRODUCE, bytes));
     if (acks == 0) {
         free(waits);
         breq_done_noreply(r);

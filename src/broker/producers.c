@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/authorize.h"
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -298,6 +299,14 @@ void h_init_producer_id(broker *b, breq *r)
         /* a transactional id is the transaction coordinator's (src/txn), which calls us only
          * without one */
         k_set_int(resp, InitProducerIdResponse_ErrorCode, KERR_INVALID_REQUEST);
+        breq_done(r);
+        return;
+    }
+    /* InitProducerId without a transactional id (the transaction coordinator, src/txn, answers
+     * the others and checks Write on the id): IdempotentWrite or Write on a topic (KIP-679) */
+    int deny = bauthz_init_producer_denied(b, r, NULL, -1);
+    if (deny) {
+        k_set_int(resp, InitProducerIdResponse_ErrorCode, deny);
         breq_done(r);
         return;
     }

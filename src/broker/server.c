@@ -27,6 +27,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "authz/quota.h"
 #include "broker/broker.h"
 #include "broker/core.h"
 #include "common/log.h"
@@ -70,6 +71,8 @@ struct bconn {
     uint8_t *stage;         /* TLS_STAGE bytes: what one tls_write sends */
     int64_t last_active_ms; /* last byte received or sent (connections.max.idle.ms) */
     int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
+    int64_t muted_until_ms; /* quota throttle (KIP-219): no reading before this, 0 = none */
+    loop_timer *mute_timer;
     struct bconn *next_waiter;
     struct bconn *prev_conn, *next_conn; /* all open connections, for shutdown */
     /* input */
@@ -156,6 +159,7 @@ static void budget_wake(void);
 static void conn_close(bconn *c, const char *why);
 static void conn_release(bconn *c);
 static void conn_pump(bconn *c);
+static void conn_update_events(bconn *c);
 static void conn_process_input(bconn *c);
 static void conn_read(bconn *c);
 
@@ -200,6 +204,41 @@ const char *breq_client_host(const breq *r)
 const char *breq_principal(const breq *r)
 {
     return r->conn && r->conn->principal[0] ? r->conn->principal : "User:ANONYMOUS";
+}
+
+const char *breq_peer_host(const breq *r)
+{
+    return r->conn ? r->conn->host : "";
+}
+
+static void on_unmute(loop *l, void *arg)
+{
+    (void)l;
+    bconn *c = arg;
+    c->mute_timer = NULL;
+    c->muted_until_ms = 0;
+    if (!c->closed) conn_pump(c);
+    conn_release(c);
+}
+
+/* Mutes c until now + ms (keeping a later end already set). */
+static void conn_mute(bconn *c, int32_t ms)
+{
+    if (c->closed || ms <= 0) return;
+    int64_t until = now_mono_ms() + ms;
+    if (until <= c->muted_until_ms) return;
+    c->muted_until_ms = until;
+    if (c->mute_timer)
+        loop_timer_cancel(c->b->loop, c->mute_timer); /* its reference passes to the new one */
+    else
+        c->refs++; /* held by the timer */
+    c->mute_timer = loop_timer_add(c->b->loop, ms, on_unmute, c);
+    conn_update_events(c);
+}
+
+void breq_throttle(breq *r, int32_t ms)
+{
+    if (r->conn) conn_mute(r->conn, ms);
 }
 
 void breq_set_principal(breq *r, const char *principal)
@@ -445,7 +484,7 @@ static void conn_update_events(bconn *c)
     if (c->closed) return;
     bool want_write = c->out_head != NULL;
     bool pause = c->out_bytes > OUT_HIGH_WATER || c->inflight >= MAX_INFLIGHT_PER_CONN ||
-                 c->budget_wait || c->close_after_flush;
+                 c->budget_wait || c->close_after_flush || c->muted_until_ms;
     if (want_write != c->want_write || pause != c->reading_paused) {
         c->want_write = want_write;
         c->reading_paused = pause;
@@ -502,7 +541,17 @@ static int conn_dispatch(bconn *c, breq *q, const bhandler *h)
     c->tail = q;
     c->inflight++;
     c->refs++;
+    int64_t t0 = now_mono_us();
     h->fn(c->b, q);
+    /* request_percentage quota: the loop thread's time spent in the handler */
+    quota_store *qs = c->b->quotas;
+    if (qs && !quota_store_empty(qs)) {
+        const char *p = c->principal[0] ? c->principal : "User:ANONYMOUS";
+        const char *user = strchr(p, ':') ? strchr(p, ':') + 1 : p;
+        int32_t ms =
+            quota_record(qs, user, QUOTA_REQUEST, (double)(now_mono_us() - t0), now_mono_ms());
+        if (ms > 0) conn_mute(c, ms);
+    }
     return c->closed ? -1 : 0;
 }
 
@@ -650,7 +699,8 @@ static void conn_process_input(bconn *c)
     size_t max_frame = (size_t)c->b->cfg.socket_request_max_bytes;
     size_t pos = 0;
     c->in_processing = true;
-    while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN) {
+    while (!c->closed && c->in_len - pos >= 4 && c->inflight < MAX_INFLIGHT_PER_CONN &&
+           !c->muted_until_ms) {
         int32_t sz = (int32_t)be32(c->in + pos);
         if (sz < 0 || (size_t)sz > max_frame) {
             LOGW_RL("server",
@@ -871,6 +921,11 @@ static void conn_close(bconn *c, const char *why)
     c->in_len = 0;
     ip_drop(c->host);
     if (g_budget_waiters) budget_wake();
+    if (c->mute_timer) {
+        loop_timer_cancel(c->b->loop, c->mute_timer);
+        c->mute_timer = NULL;
+        c->refs--; /* the mute timer's (the socket's is still held) */
+    }
     conn_release(c); /* the socket's reference */
 }
 

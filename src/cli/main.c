@@ -37,6 +37,7 @@ static const char *const k_help =
     "  consume TOPIC           print messages from an offset, a time, the last N; follow\n"
     "  groups list|describe|lag|reset|delete   consumer groups, their lag and offsets\n"
     "  txn list|describe|abort   transactions: states, open ones, end a hanging one\n"
+    "  acls add|list|delete    ACLs of a broker with an authorizer (kafka-acls.sh style)\n"
     "  dlq TOPIC               print the dead letters of TOPIC (TOPIC.dlq)\n"
     "  trace CORRELATION_ID    every event of one flow, in time order\n"
     "  schemas list|get|register|check|delete|compatibility|mode   the schema registry\n"
@@ -654,6 +655,7 @@ static const struct {
     {"groups", cmd_groups},
     {"group", cmd_groups},
     {"txn", cmd_txn},
+    {"acls", cmd_acls},
     {"dlq", cmd_dlq},
     {"trace", cmd_trace},
     {"schemas", cmd_schemas},

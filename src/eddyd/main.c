@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "broker/authorize.h"
 #include "broker/broker.h"
 #include "broker/server.h"
 #include "common/log.h"
@@ -26,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "rest/rest.h"
 
+#include "http_auth.h"
 #include "eddy_version.h" /* EDDY_VERSION, EDDY_VERSION_FULL: generated (cmake/EddyVersion.cmake) */
 #define HTTP_MAX_BODY (16u << 20)
 
@@ -49,7 +52,10 @@ static void usage(FILE *f)
             "                        (after --config/--set; the output is a valid --config file)\n"
             "  --version             print the version and exit\n"
             "environment: EDDY_BOOTSTRAP_USER=name:password creates the first SCRAM user\n"
-            "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads TLS certificates\n");
+            "signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads TLS certificates\n"
+            "ACLs and quotas: --set authorizer.class.name=eddy.acl --set super.users=User:admin;\n"
+            "  eddy acls add|list|delete; quotas via AlterClientQuotas; the HTTP port:\n"
+            "  --set http.authentication.method=BASIC (docs/authorization.md)\n");
 }
 
 static void on_signal(loop *l, int fd, uint32_t events, void *arg)
@@ -103,6 +109,14 @@ static http_server *http_start(broker *b, metrics_source *ms)
     }
     http_route(s, "GET", "/metrics", metrics_handle, ms);
     http_route(s, "GET", "/healthz", metrics_healthz, NULL);
+    const char *auth = b->cfg.http_authentication_method;
+    if (auth && !strcasecmp(auth, "BASIC")) {
+        http_set_guard(s, http_auth_guard, b);
+    } else if (auth && auth[0] && strcasecmp(auth, "NONE") != 0) {
+        LOGE("http", "http.authentication.method=%s: expected NONE or BASIC", auth);
+        http_server_stop(s);
+        return NULL;
+    }
     char host[256];
     int port;
     if (parse_hostport(b->cfg.http_listen, host, sizeof host, &port) < 0) host[0] = 0;
@@ -210,6 +224,7 @@ int main(int argc, char **argv)
     dispatch_register(broker_core_handlers);
     dispatch_register(group_handlers);
     dispatch_register(txn_handlers);
+    dispatch_register(broker_authz_handlers);
     broker_on_flush(b, group_on_flush);
     broker_on_flush(b, txn_on_flush);
     broker_on_flush(b, rest_on_flush);

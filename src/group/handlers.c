@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "broker/authorize.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "group/group_int.h"
@@ -61,6 +62,22 @@ static void fill_coord(broker *b, const breq *r, kmsg *m, int err, kfid node_id,
     k_set_int(m, port, err ? -1 : adv_port);
 }
 
+/* May the request's principal perform op on group gid (ACLs, broker/authorize.h)? */
+static bool group_allowed(breq *r, kstr gid, int op)
+{
+    return bauthz_allowed_k(r->b, r, ACL_RES_GROUP, gid.p, gid.len, op);
+}
+
+/* FindCoordinator: Describe on the group (30) or the transactional id (53). */
+static int coord_denied(breq *r, int8_t kt, kstr key)
+{
+    if (kt == 1)
+        return bauthz_allowed_k(r->b, r, ACL_RES_TRANSACTIONAL_ID, key.p, key.len, ACL_OP_DESCRIBE)
+                   ? 0
+                   : KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    return group_allowed(r, key, ACL_OP_DESCRIBE) ? 0 : KERR_GROUP_AUTHORIZATION_FAILED;
+}
+
 static void h_find_coordinator(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -74,13 +91,15 @@ static void h_find_coordinator(broker *b, breq *r)
         k_new_items(resp, FindCoordinatorResponse_Coordinators, n);
         for (int32_t i = 0; i < n; i++) {
             kmsg *it = k_item(resp, FindCoordinatorResponse_Coordinators, i);
-            k_set_str(it, Coordinator_Key,
-                      kdup_empty(r, k_item_str(q, FindCoordinatorRequest_CoordinatorKeys, i)));
-            k_set_int(it, Coordinator_ErrorCode, err);
+            kstr key = k_item_str(q, FindCoordinatorRequest_CoordinatorKeys, i);
+            k_set_str(it, Coordinator_Key, kdup_empty(r, key));
+            int kerr = err ? err : coord_denied(r, kt, key);
+            k_set_int(it, Coordinator_ErrorCode, kerr);
             k_set_str(it, Coordinator_ErrorMessage, NULL);
-            fill_coord(b, r, it, err, Coordinator_NodeId, Coordinator_Host, Coordinator_Port);
+            fill_coord(b, r, it, kerr, Coordinator_NodeId, Coordinator_Host, Coordinator_Port);
         }
     } else {
+        if (!err) err = coord_denied(r, kt, k_str(q, FindCoordinatorRequest_Key));
         k_set_int(resp, FindCoordinatorResponse_ErrorCode, err);
         k_set_str(resp, FindCoordinatorResponse_ErrorMessage, NULL);
         fill_coord(b, r, resp, err, FindCoordinatorResponse_NodeId, FindCoordinatorResponse_Host,
@@ -188,6 +207,8 @@ static void h_join_group(broker *b, breq *r)
 
     if (!gc) return join_fail(r, KERR_COORDINATOR_NOT_AVAILABLE, member_id);
     if (check_gid(gid)) return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
+    if (!group_allowed(r, gid, ACL_OP_READ))
+        return join_fail(r, KERR_GROUP_AUTHORIZATION_FAILED, member_id);
     kstr inst = v >= 5 ? k_str(q, JoinGroupRequest_GroupInstanceId) : (kstr){NULL, -1};
     if (inst.len > 0 && has_ctl_chars(inst.p, (size_t)inst.len))
         return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
@@ -359,6 +380,7 @@ static void h_sync_group(broker *b, breq *r)
     kstr gid = k_str(q, SyncGroupRequest_GroupId);
     if (!gc) return sync_fail(r, KERR_COORDINATOR_NOT_AVAILABLE);
     if (check_gid(gid)) return sync_fail(r, KERR_INVALID_GROUP_ID);
+    if (!group_allowed(r, gid, ACL_OP_READ)) return sync_fail(r, KERR_GROUP_AUTHORIZATION_FAILED);
     group *g = gc_find(gc, kdup(r, gid));
     if (!g) return sync_fail(r, KERR_UNKNOWN_MEMBER_ID);
     char *member_id = kdup_empty(r, k_str(q, SyncGroupRequest_MemberId));
@@ -426,6 +448,8 @@ static void h_heartbeat(broker *b, breq *r)
         err = KERR_COORDINATOR_NOT_AVAILABLE;
     else if (check_gid(gid))
         err = KERR_INVALID_GROUP_ID;
+    else if (!group_allowed(r, gid, ACL_OP_READ))
+        err = KERR_GROUP_AUTHORIZATION_FAILED;
     else if (!(g = gc_find(gc, kdup(r, gid))))
         err = KERR_UNKNOWN_MEMBER_ID;
     else {
@@ -481,6 +505,8 @@ static void h_leave_group(broker *b, breq *r)
         top = KERR_COORDINATOR_NOT_AVAILABLE;
     else if (check_gid(gid))
         top = KERR_INVALID_GROUP_ID;
+    else if (!group_allowed(r, gid, ACL_OP_READ))
+        top = KERR_GROUP_AUTHORIZATION_FAILED;
     else
         g = gc_find(gc, kdup(r, gid));
     if (v < 3) {
@@ -520,6 +546,7 @@ static void h_list_groups(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     k_set_int(resp, ListGroupsResponse_ErrorCode, gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
     int32_t nf = v >= 4 ? k_count(q, ListGroupsRequest_StatesFilter) : 0;
+    bool cluster_ok = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE);
     int n = 0;
     group **sel = karena_alloc(r->arena, sizeof(group *) * (size_t)(gc ? gc->ngroups + 1 : 1));
     for (int i = 0; gc && i < gc->ngroups; i++) {
@@ -531,6 +558,7 @@ static void h_list_groups(broker *b, breq *r)
             ok = s.len >= 0 && (size_t)s.len == strlen(st) &&
                  !strncasecmp((const char *)s.p, st, (size_t)s.len);
         }
+        if (ok && !cluster_ok) ok = bauthz_allowed(b, r, ACL_RES_GROUP, g->id, ACL_OP_DESCRIBE);
         if (ok) sel[n++] = g;
     }
     k_new_items(resp, ListGroupsResponse_Groups, n);
@@ -558,11 +586,13 @@ static void h_describe_groups(broker *b, breq *r)
         kmsg *it = k_item(resp, DescribeGroupsResponse_Groups, i);
         kstr gid = k_item_str(q, DescribeGroupsRequest_Groups, i);
         k_set_str(it, DescribedGroup_GroupId, kdup_empty(r, gid));
-        k_set_int(it, DescribedGroup_AuthorizedOperations, ops ? 0x0fb8 : AUTH_OPS_NONE);
+        k_set_int(it, DescribedGroup_AuthorizedOperations,
+                  ops ? bauthz_operations(b, r, ACL_RES_GROUP, kdup_empty(r, gid)) : AUTH_OPS_NONE);
         k_set_str(it, DescribedGroup_ProtocolType, "");
         k_set_str(it, DescribedGroup_ProtocolData, "");
         group *g = NULL;
         int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
+        if (!err && !group_allowed(r, gid, ACL_OP_DESCRIBE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
         if (!err) g = gc_find(gc, kdup(r, gid));
         k_set_int(it, DescribedGroup_ErrorCode, err);
         if (!g) {
@@ -610,6 +640,7 @@ static void h_delete_groups(broker *b, breq *r)
         kstr gid = k_item_str(q, DeleteGroupsRequest_GroupsNames, i);
         k_set_str(it, DeletableGroupResult_GroupId, kdup_empty(r, gid));
         int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
+        if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
         group *g = err ? NULL : gc_find(gc, kdup(r, gid));
         if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
         if (!err && (g->state != GS_EMPTY || g->nmembers > 0)) err = KERR_NON_EMPTY_GROUP;
@@ -688,6 +719,8 @@ static void h_offset_commit(broker *b, breq *r)
         err = KERR_COORDINATOR_NOT_AVAILABLE;
     else if (check_gid(gid))
         err = KERR_INVALID_GROUP_ID;
+    else if (!group_allowed(r, gid, ACL_OP_READ))
+        err = KERR_GROUP_AUTHORIZATION_FAILED;
     else {
         g = gc_find(gc, kdup(r, gid));
         if (!g) {
@@ -722,6 +755,7 @@ static void h_offset_commit(broker *b, breq *r)
         char *tname = kdup_empty(r, name);
         k_set_str(to, OffsetCommitResponseTopic_Name, tname);
         btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        bool read_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
         int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
         if (np < 0) np = 0;
         k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
@@ -732,7 +766,9 @@ static void h_offset_commit(broker *b, breq *r)
             k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
             kstr meta = k_str(pi, OffsetCommitRequestPartition_CommittedMetadata);
             int perr = KERR_NONE;
-            if (!t || part < 0 || part >= t->nparts)
+            if (!read_ok)
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!t || part < 0 || part >= t->nparts)
                 perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else if (meta.len > b->cfg.offset_metadata_max_bytes)
                 perr = KERR_OFFSET_METADATA_TOO_LARGE;
@@ -898,9 +934,15 @@ static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, k
             int32_t np = k_count(ti, OffsetFetchRequestTopic_PartitionIndexes);
             if (np < 0) np = 0;
             k_new_items(to, OffsetFetchResponseTopic_Partitions, np);
-            for (int32_t j = 0; j < np; j++)
-                fetch_part(k_item(to, OffsetFetchResponseTopic_Partitions, j), g, name,
+            bool desc_ok = bauthz_allowed(r->b, r, ACL_RES_TOPIC, name, ACL_OP_DESCRIBE);
+            for (int32_t j = 0; j < np; j++) {
+                kmsg *po = k_item(to, OffsetFetchResponseTopic_Partitions, j);
+                fetch_part(po, desc_ok ? g : NULL, name,
                            (int32_t)k_item_int(ti, OffsetFetchRequestTopic_PartitionIndexes, j));
+                if (!desc_ok)
+                    k_set_int(po, OffsetFetchResponsePartition_ErrorCode,
+                              KERR_TOPIC_AUTHORIZATION_FAILED);
+            }
         }
         return;
     }
@@ -911,7 +953,9 @@ static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, k
     for (int i = 0; i < n; i++) {
         bool seen = false;
         for (int j = 0; j < nn && !seen; j++) seen = !strcmp(names[j], g->offs[i].topic);
-        if (!seen) names[nn++] = g->offs[i].topic;
+        /* topics the principal may not Describe are left out (as Kafka does) */
+        if (!seen && bauthz_allowed(r->b, r, ACL_RES_TOPIC, g->offs[i].topic, ACL_OP_DESCRIBE))
+            names[nn++] = g->offs[i].topic;
     }
     k_new_items(dst, dst_topics, nn);
     for (int t = 0; t < nn; t++) {
@@ -937,12 +981,14 @@ static void h_offset_fetch(broker *b, breq *r)
     if (v < 8) {
         kstr gid = k_str(q, OffsetFetchRequest_GroupId);
         bool bad = gid.len > 0 && check_gid(gid);
-        group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
+        bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
+        group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, resp, OffsetFetchResponse_Topics, q, OffsetFetchRequest_Topics, g);
         k_set_int(resp, OffsetFetchResponse_ErrorCode,
-                  !gc   ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : bad ? KERR_INVALID_GROUP_ID
-                        : KERR_NONE);
+                  !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
+                  : bad    ? KERR_INVALID_GROUP_ID
+                  : denied ? KERR_GROUP_AUTHORIZATION_FAILED
+                           : KERR_NONE);
         breq_done(r);
         return;
     }
@@ -955,12 +1001,14 @@ static void h_offset_fetch(broker *b, breq *r)
         kstr gid = k_str(gi, OffsetFetchRequestGroup_GroupId);
         k_set_str(go, OffsetFetchResponseGroup_GroupId, kdup_empty(r, gid));
         bool bad = gid.len > 0 && check_gid(gid);
-        group *g = gc && gid.len > 0 && !bad ? gc_find(gc, kdup(r, gid)) : NULL;
+        bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
+        group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
         fetch_topics(r, go, OffsetFetchResponseGroup_Topics, gi, OffsetFetchRequestGroup_Topics, g);
         k_set_int(go, OffsetFetchResponseGroup_ErrorCode,
-                  !gc   ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : bad ? KERR_INVALID_GROUP_ID
-                        : KERR_NONE);
+                  !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
+                  : bad    ? KERR_INVALID_GROUP_ID
+                  : denied ? KERR_GROUP_AUTHORIZATION_FAILED
+                           : KERR_NONE);
     }
     breq_done(r);
 }
@@ -998,6 +1046,7 @@ static void h_offset_delete(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     kstr gid = k_str(q, OffsetDeleteRequest_GroupId);
     int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
+    if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
     group *g = err ? NULL : gc_find(gc, kdup(r, gid));
     if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
     bool consumer = g && g->protocol_type && !strcmp(g->protocol_type, "consumer");
@@ -1029,7 +1078,9 @@ static void h_offset_delete(broker *b, breq *r)
             k_set_int(po, OffsetDeleteResponsePartition_PartitionIndex, part);
             int perr = KERR_NONE;
             btopic *t = topic_find(b, tname);
-            if (sub)
+            if (!bauthz_allowed(b, r, ACL_RES_TOPIC, tname, ACL_OP_READ))
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (sub)
                 perr = KERR_GROUP_SUBSCRIBED_TO_TOPIC;
             else if (!t || part < 0 || part >= t->nparts)
                 perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -23,6 +23,7 @@ typedef struct http_request {
     const char *body;   /* NUL-terminated, may be "" */
     size_t body_len;
     const char *content_type; /* may be NULL */
+    const char *peer_host;    /* the client's address without the port ("" if unknown) */
     void *internal;           /* the server's request state (http_query, http_defer, ...) */
 } http_request;
 
@@ -34,6 +35,13 @@ typedef struct http_response {
 } http_response;
 
 typedef void (*http_handler)(void *arg, const http_request *req, http_response *resp);
+
+/* A guard runs before routing for every request (authentication and authorization of the
+ * port): it returns 0 to let the request on, or fills resp (e.g. 401, 403) and returns -1.
+ * www_authenticate, when not NULL, goes out as the WWW-Authenticate header of that answer. */
+typedef int (*http_guard)(void *arg, const http_request *req, http_response *resp,
+                          const char **www_authenticate);
+void http_set_guard(http_server *s, http_guard fn, void *arg);
 
 /* Starts listening on "host:port" (port 0 = any free port). max_body: larger request bodies
  * get 413 without reaching a handler. Returns NULL with a message in err on failure. */

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -51,6 +52,8 @@ struct http_server {
     loop_timer *timer;
     route *routes;
     int nroutes;
+    http_guard guard;
+    void *guard_arg;
     http_pending *pending; /* deferred requests not yet completed (doubly linked) */
 };
 
@@ -231,6 +234,43 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     }
     x->answered = true;
     if (x->too_large) return queue_json_error(c, 413, "Request body too large");
+    char peer[64] = "";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, peer,
+                      sizeof peer);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, peer,
+                      sizeof peer);
+    }
+    if (s->guard) {
+        http_request g = {.method = method,
+                          .path = url,
+                          .path_len = x->path_len,
+                          .body = "",
+                          .peer_host = peer,
+                          .internal = x};
+        http_response gr = {.status = 401, .content_type = "application/json"};
+        const char *www = NULL;
+        if (s->guard(s->guard_arg, &g, &gr, &www) != 0) {
+            struct MHD_Response *r = MHD_create_response_from_buffer(
+                gr.body_len, gr.body ? gr.body : (char *)"",
+                gr.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+            if (!r) {
+                free(gr.body);
+                return MHD_NO;
+            }
+            if (gr.content_type)
+                MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, gr.content_type);
+            if (www) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
+            enum MHD_Result rc = MHD_queue_response(c, (unsigned)gr.status, r);
+            MHD_destroy_response(r);
+            return rc;
+        }
+    }
     const route *rt = find_route(s, method, url);
     if (!rt) return queue_json_error(c, 404, "Not found");
     size_t plen = strlen(url);
@@ -242,6 +282,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         .body_len = x->len,
         .content_type =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .peer_host = peer,
         .internal = x,
     };
     if (x->body) x->body[x->len] = 0;
@@ -386,6 +427,12 @@ void http_server_stop(http_server *s)
 int http_server_port(const http_server *s)
 {
     return s->port;
+}
+
+void http_set_guard(http_server *s, http_guard fn, void *arg)
+{
+    s->guard = fn;
+    s->guard_arg = arg;
 }
 
 void http_route(http_server *s, const char *method, const char *prefix, http_handler fn, void *arg)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/authorize.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "group/group.h"
@@ -61,6 +62,12 @@ static int lookup(txn_coord *tc, kstr tid, int64_t pid, int16_t epoch, int16_t v
     return 0;
 }
 
+/* Write on the TransactionalId, what Kafka checks on every transactional request (ACLs). */
+static bool tid_write_ok(broker *b, const breq *r, kstr tid)
+{
+    return bauthz_allowed_k(b, r, ACL_RES_TRANSACTIONAL_ID, tid.p, tid.len, ACL_OP_WRITE);
+}
+
 /* ------------------------------------------------------------------ InitProducerId ---- */
 
 static void init_pid_answer(breq *r, int err, int64_t pid, int16_t epoch)
@@ -98,6 +105,7 @@ static void h_init_pid(broker *b, breq *r)
     }
     k_set_int(r->resp, InitProducerIdResponse_ThrottleTimeMs, 0);
     int err = check_tid(tid);
+    if (!err) err = bauthz_init_producer_denied(b, r, tid.p, tid.len); /* Write on the id */
     int32_t timeout = (int32_t)k_int(q, InitProducerIdRequest_TransactionTimeoutMs);
     int64_t rpid = v >= 3 ? k_int(q, InitProducerIdRequest_ProducerId) : -1;
     int16_t repoch = v >= 3 ? (int16_t)k_int(q, InitProducerIdRequest_ProducerEpoch) : -1;
@@ -188,6 +196,8 @@ static void h_add_partitions(broker *b, breq *r)
         lookup(tc, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId),
                k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerId),
                (int16_t)k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerEpoch), v, 2, &t);
+    if (!err && !tid_write_ok(b, r, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId)))
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     int32_t nt = k_count(q, AddPartitionsToTxnRequest_V3AndBelowTopics);
     if (nt < 0) nt = 0;
     /* first pass: any unknown partition fails the whole request (the others: not attempted) */
@@ -248,6 +258,8 @@ static void h_add_offsets(broker *b, breq *r)
     int err = lookup(tc, k_str(q, AddOffsetsToTxnRequest_TransactionalId),
                      k_int(q, AddOffsetsToTxnRequest_ProducerId),
                      (int16_t)k_int(q, AddOffsetsToTxnRequest_ProducerEpoch), v, 2, &t);
+    if (!err && !tid_write_ok(b, r, k_str(q, AddOffsetsToTxnRequest_TransactionalId)))
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     kstr gid = k_str(q, AddOffsetsToTxnRequest_GroupId);
     if (!err && (gid.len <= 0 || has_ctl_chars(gid.p, (size_t)gid.len)))
         err = KERR_INVALID_GROUP_ID;
@@ -279,6 +291,8 @@ static void h_end_txn(broker *b, breq *r)
     int err =
         lookup(tc, k_str(q, EndTxnRequest_TransactionalId), k_int(q, EndTxnRequest_ProducerId),
                (int16_t)k_int(q, EndTxnRequest_ProducerEpoch), v, 2, &t);
+    if (!err && !tid_write_ok(b, r, k_str(q, EndTxnRequest_TransactionalId)))
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     if (!err) {
         if (t->state == TS_ONGOING) {
             k_set_int(resp, EndTxnResponse_ErrorCode, 0);

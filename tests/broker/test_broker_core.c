@@ -74,6 +74,22 @@ char *breq_client_id(const breq *r)
     (void)r;
     return (char *)"test";
 }
+/* the connection's identity (server.c): an unauthenticated client; throttling is not tested here */
+const char *breq_principal(const breq *r)
+{
+    (void)r;
+    return "User:ANONYMOUS";
+}
+const char *breq_peer_host(const breq *r)
+{
+    (void)r;
+    return "127.0.0.1";
+}
+void breq_throttle(breq *r, int32_t ms)
+{
+    (void)r;
+    (void)ms;
+}
 
 static broker B;
 static char g_dir[256];

@@ -10,7 +10,7 @@ eddy_unit_test(test_broker_logic
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
           ${CMAKE_SOURCE_DIR}/src/storage/batch.c
   LIBS eddy_common PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD ${SNAPPY_LIB})
-eddy_test_includes(test_broker_logic broker proto storage net)
+eddy_test_includes(test_broker_logic broker proto storage net authz)
 
 # The handlers end to end on real storage and codec trees (no sockets).
 eddy_unit_test(test_broker_core
@@ -27,7 +27,8 @@ eddy_unit_test(test_broker_core
           ${CMAKE_SOURCE_DIR}/src/broker/api_versions.c
           ${CMAKE_SOURCE_DIR}/src/broker/dispatch.c
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
-  LIBS eddy_proto eddy_storage eddy_net eddy_common PkgConfig::ZLIB PkgConfig::LZ4
+          ${CMAKE_SOURCE_DIR}/src/broker/authorize.c
+  LIBS eddy_proto eddy_storage eddy_net eddy_authz eddy_common PkgConfig::ZLIB PkgConfig::LZ4
        PkgConfig::ZSTD ${SNAPPY_LIB})
 eddy_test_includes(test_broker_core broker)
 # the settings table (src/broker/config.c)
