@@ -193,7 +193,7 @@ int http_auth_guard(void *arg, const http_request *req, http_response *resp,
     snprintf(principal, sizeof principal, "User:%s", user);
     if (bauthz_allowed_principal(b, principal, req->peer_host, nd.restype, nd.name, nd.op))
         return 0;
-    char msg[700];
+    char msg[1024]; /* principal (300) + names (512) + text: never truncated */
     snprintf(msg, sizeof msg, "Forbidden: %s needs %s on %s %s", principal, acl_op_name(nd.op),
              acl_restype_name(nd.restype), nd.name);
     for (char *q = msg; *q; q++)
