@@ -176,8 +176,10 @@ static int do_list(const char **states, int nstates)
     int rc = r.err ? cli_fail(CLI_EFAIL, "malformed ListTransactions answer")
              : err ? cli_fail(CLI_EFAIL, "ListTransactions: error %d", err)
                    : CLI_OK;
-    if (rc == CLI_OK && g_cli.json) cli_json_print(arr);
-    json_decref(arr);
+    if (rc == CLI_OK && g_cli.json)
+        cli_json_print(arr); /* takes the reference */
+    else
+        json_decref(arr);
     free(resp);
     return rc;
 }
@@ -244,8 +246,10 @@ static int do_describe(char **ids, int nids)
         free(st);
     }
     if (r.err) rc = cli_fail(CLI_EFAIL, "malformed DescribeTransactions answer");
-    if (g_cli.json && rc == CLI_OK) cli_json_print(arr);
-    json_decref(arr);
+    if (g_cli.json && rc == CLI_OK)
+        cli_json_print(arr); /* takes the reference */
+    else
+        json_decref(arr);
     free(resp);
     return rc;
 }

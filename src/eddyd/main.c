@@ -293,6 +293,7 @@ int main(int argc, char **argv)
     registry_stop(b);
     rest_stop(rest_api);
     if (http) http_server_stop(http);
+    metrics_source_release(&ms);
     broker_drain(b);
     txn_coord_stop(b);
     group_coord_stop(b);

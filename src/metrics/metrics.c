@@ -197,6 +197,16 @@ static void on_offset(void *arg, const char *group, const char *topic, int32_t p
     sb_printf(x->s, "\",partition=\"%d\"} %s\n", partition, val);
 }
 
+void metrics_source_release(metrics_source *src)
+{
+    metrics_state *st = src->state;
+    if (!st) return;
+    for (size_t i = 0; i < st->cap; i++) free(st->tab[i].key);
+    free(st->tab);
+    free(st);
+    src->state = NULL;
+}
+
 static void lag_families(metrics_source *src, sb *s)
 {
     static const char *const help[] = {

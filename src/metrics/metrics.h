@@ -29,6 +29,9 @@ typedef struct metrics_source {
     metrics_state *state; /* the module's own (stall detection); NULL to start */
 } metrics_source;
 
+/* Frees what /metrics kept between scrapes (stall detection), after the HTTP server stopped. */
+void metrics_source_release(metrics_source *src);
+
 /* http_handler for GET /metrics; arg is a metrics_source that outlives the HTTP server. */
 void metrics_handle(void *arg, const http_request *req, http_response *resp);
 /* http_handler for GET /healthz: {"status":"ok"}. */
