@@ -24,8 +24,9 @@ int cli_http(const char *base, int flags, const char *what, const char *hint, co
     httpc_url u;
     memset(resp, 0, sizeof *resp);
     if (httpc_url_parse(base, &u))
-        return cli_fail(CLI_EUSAGE, "%s URL '%s' is not http[s]://[USER:PASSWORD@]HOST[:PORT][/PATH]",
-                        what, base);
+        return cli_fail(CLI_EUSAGE,
+                        "%s URL '%s' is not http[s]://[USER:PASSWORD@]HOST[:PORT][/PATH]", what,
+                        base);
     httpc_opts o = {0};
     if (flags & CLI_HTTP_REGISTRY) {
         o.basic_auth = env("EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO");
@@ -43,8 +44,9 @@ int cli_http(const char *base, int flags, const char *what, const char *hint, co
                         e, waited, hint ? hint : "");
     if (rc) return cli_fail(CLI_EFAIL, "%s at %s: %s", what, base, e);
     if (resp->status == 401)
-        fprintf(stderr, "eddy: %s at %s wants credentials: put them in the URL"
-                        " (https://USER:PASSWORD@HOST:PORT)%s\n",
+        fprintf(stderr,
+                "eddy: %s at %s wants credentials: put them in the URL"
+                " (https://USER:PASSWORD@HOST:PORT)%s\n",
                 what, base,
                 flags & CLI_HTTP_REGISTRY ? " or EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO" : "");
     return CLI_OK;
