@@ -848,8 +848,10 @@ typedef struct recon {
 
 typedef struct recon_part {
     int ti;
+    char *topic;
     int32_t part;
-    int64_t hi;
+    int64_t from, hi;
+    rd_kafka_topic_t *rkt;
     int done;
 } recon_part;
 
@@ -910,7 +912,6 @@ static void on_reader_log(const rd_kafka_t *rk, int level, const char *fac, cons
  * beginning) and their current end, which it appends to *ends. Returns the live keys found. */
 static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **ends, int *nends)
 {
-    rd_kafka_topic_partition_list_t *tl = rd_kafka_topic_partition_list_new(C.ntables);
     recon_part *parts = NULL;
     int nparts = 0, left = 0;
     for (int ti = 0; ti < C.ntables; ti++) {
@@ -929,9 +930,9 @@ static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **en
             int64_t f = offs_find(from, nfrom, topic, p);
             if (f < lo) f = lo;
             if (f >= hi) continue;
-            rd_kafka_topic_partition_list_add(tl, topic, p)->offset = f;
             parts = xrealloc(parts, sizeof(*parts) * (size_t)(nparts + 1));
-            parts[nparts++] = (recon_part){.ti = ti, .part = p, .hi = hi};
+            parts[nparts++] =
+                (recon_part){.ti = ti, .topic = xstrdup(topic), .part = p, .from = f, .hi = hi};
             left++;
             LOGI(M,
                  "reading %s [%d] back from offset %" PRId64 " to %" PRId64
@@ -942,13 +943,14 @@ static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **en
     }
     long events = 0, live = 0;
     if (left) {
+        /* librdkafka's simple consumer: explicit partitions and offsets, no consumer group (so
+         * nothing but Read on the topics is needed, and no group is left behind) */
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         char err[512];
-        char *gid = xasprintf("eddy-cdc-%s-reconcile", C.slot);
-        const char *set[][2] = {
-            {"bootstrap.servers", C.bootstrap}, {"group.id", gid},
-            {"enable.auto.commit", "false"},    {"enable.partition.eof", "true"},
-            {"auto.offset.reset", "earliest"},  {"client.id", "eddy-cdc"}};
+        const char *set[][2] = {{"bootstrap.servers", C.bootstrap},
+                                {"enable.partition.eof", "true"},
+                                {"auto.offset.reset", "earliest"},
+                                {"client.id", "eddy-cdc"}};
         /* the -X properties first (security settings apply to this reader too) */
         for (int i = 0; i < C.nkprops; i++) {
             char *kv = xstrdup(C.kprops[i]);
@@ -960,35 +962,39 @@ static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **en
         for (size_t i = 0; i < ARRAY_LEN(set); i++)
             if (rd_kafka_conf_set(conf, set[i][0], set[i][1], err, sizeof(err)) != RD_KAFKA_CONF_OK)
                 die(2, "consumer setting %s: %s", set[i][0], err);
-        free(gid);
         rd_kafka_conf_set_log_cb(conf, on_reader_log);
         rd_kafka_t *ck = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
         if (!ck) die(2, "cannot create the consumer: %s", err);
-        rd_kafka_resp_err_t ae = rd_kafka_assign(ck, tl);
-        if (ae != RD_KAFKA_RESP_ERR_NO_ERROR)
-            die(1, "cannot assign the table topics: %s", rd_kafka_err2str(ae));
+        rd_kafka_queue_t *qu = rd_kafka_queue_new(ck);
+        for (int i = 0; i < nparts; i++) {
+            parts[i].rkt = rd_kafka_topic_new(ck, parts[i].topic, NULL);
+            if (rd_kafka_consume_start_queue(parts[i].rkt, parts[i].part, parts[i].from, qu))
+                die(1, "cannot read %s [%d] back: %s", parts[i].topic, (int)parts[i].part,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+        }
         int64_t progress = now_mono_ms();
         while (left > 0) {
             if (g_stop)
                 die(1, "stopped while reading the topics back; the next start does it again");
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(ck, 200);
+            rd_kafka_message_t *m = rd_kafka_consume_queue(qu, 200);
             if (!m) {
                 if (now_mono_ms() - progress > 120000)
                     die(1, "reading the table topics back made no progress for 120 s");
                 continue;
             }
             recon_part *pp = NULL;
-            const char *tn = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
-            for (int i = 0; tn && i < nparts && !pp; i++) {
-                char *want = xasprintf("%s.%s", C.prefix, C.tables[parts[i].ti]);
-                if (parts[i].part == m->partition && !strcmp(want, tn)) pp = &parts[i];
-                free(want);
-            }
+            for (int i = 0; i < nparts && !pp; i++)
+                if (parts[i].rkt == m->rkt && parts[i].part == m->partition) pp = &parts[i];
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 if (pp && !pp->done && m->offset >= pp->hi) {
                     pp->done = 1;
                     left--;
                 }
+            } else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                die(2,
+                    "reading %s back was refused (%s): after an interrupted snapshot eddy-cdc"
+                    " reads its topics back, so its principal needs Read on them too",
+                    pp ? pp->topic : "a table topic", rd_kafka_message_errstr(m));
             } else if (m->err) {
                 LOGW(M, "reading the table topics back: %s", rd_kafka_message_errstr(m));
             } else if (pp && !pp->done) {
@@ -1004,14 +1010,18 @@ static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **en
             }
             rd_kafka_message_destroy(m);
         }
-        rd_kafka_consumer_close(ck);
+        for (int i = 0; i < nparts; i++) {
+            rd_kafka_consume_stop(parts[i].rkt, parts[i].part);
+            rd_kafka_topic_destroy(parts[i].rkt);
+        }
+        rd_kafka_queue_destroy(qu);
         rd_kafka_destroy(ck);
     }
     for (int ti = 0; ti < C.ntables; ti++) live += (long)json_object_size(rc[ti].live);
     if (events)
         LOGI(M, "read back %ld events published before this snapshot: %ld keys live on the topics",
              events, live);
-    rd_kafka_topic_partition_list_destroy(tl);
+    for (int i = 0; i < nparts; i++) free(parts[i].topic);
     free(parts);
     return live;
 }
@@ -1170,8 +1180,8 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
     if (g_fatal) die(1, "%s (the snapshot is taken again at the next start)", g_fatal_msg);
     if (retracted)
         LOGI(M,
-             "snapshot: %" PRIu64 " key(s) an earlier snapshot published no longer exist: each"
-             " got a delete and a tombstone",
+             "snapshot: retracted %" PRIu64 " key(s) live on the topics whose rows no longer"
+             " exist (a delete and a tombstone each)",
              retracted);
     LOGI(M, "snapshot done: %" PRIu64 " rows acknowledged by the broker", rows);
 }
@@ -1385,7 +1395,9 @@ static void usage(FILE *f)
         "  --slot NAME              logical replication slot (default eddy_cdc)\n"
         "  --publication NAME       publication, created/extended if needed (default eddy_cdc)\n"
         "  --snapshot initial|never initial snapshot of existing rows on a new slot (initial)\n"
-        "  --state-file PATH        where snapshot completion is recorded\n"
+        "  --state-file PATH        where the snapshot's start and completion are recorded, with\n"
+        "                           the topic offsets a snapshot taken again reads back from\n"
+        "                           to retract rows deleted meanwhile\n"
         "                           (default ./eddy-cdc-<slot>.state)\n"
         "  --partitions N           partitions of topics it creates (default 1)\n"
         "  --replication-factor N   replication factor of topics it creates (default 1)\n"

@@ -21,7 +21,7 @@ import json, os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from onramp import Env, PG, fail, log, psql, wait_for, pg_available
 
-ROWS = 30000
+ROWS = 20000
 THROTTLE = ["-X", "queue.buffering.max.messages=200", "-X", "batch.num.messages=20",
             "-X", "linger.ms=0"]
 
