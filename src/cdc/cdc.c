@@ -855,16 +855,20 @@ typedef struct recon_part {
     int done;
 } recon_part;
 
-/* Partition count of topic from the broker's metadata, or 0 when it is not known. */
+/* Partition count of topic from the broker's metadata, or 0 when it is not known within 30 s
+ * (a topic a Kafka cluster has just created may have no leader yet for a moment). */
 static int topic_partitions(const char *topic)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(g_rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
     int n = 0;
-    if (rd_kafka_metadata(g_rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            n = md->topics[0].partition_cnt;
-        rd_kafka_metadata_destroy(md);
+    for (int64_t until = now_mono_ms() + 30000; !n && now_mono_ms() < until && !g_stop;) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(g_rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                n = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        if (!n) usleep(200000);
     }
     rd_kafka_topic_destroy(rkt);
     return n;
@@ -922,8 +926,12 @@ static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **en
             die(1, "cannot learn the partitions of %s (to check an earlier snapshot)", topic);
         for (int p = 0; p < np; p++) {
             int64_t lo = 0, hi = 0;
-            rd_kafka_resp_err_t e =
-                rd_kafka_query_watermark_offsets(g_rk, topic, p, &lo, &hi, 10000);
+            rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+            for (int64_t until = now_mono_ms() + 30000; now_mono_ms() < until && !g_stop;) {
+                e = rd_kafka_query_watermark_offsets(g_rk, topic, p, &lo, &hi, 10000);
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+                usleep(200000); /* no leader yet, a leader moving: retry for a while */
+            }
             if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
                 die(1, "cannot read the end offset of %s [%d]: %s", topic, p, rd_kafka_err2str(e));
             offs_add(ends, nends, topic, p, hi);
