@@ -792,7 +792,7 @@ static void state_read(snap_state *st)
     char *s = read_file_all(C.state_file, &len);
     if (!s) {
         if (errno != ENOENT)
-            die(1, "cannot read the state file %s: %s", C.state_file, strerror(errno));
+            die(2, "cannot read the state file %s: %s", C.state_file, strerror(errno));
         return;
     }
     char done[512], started[512];
