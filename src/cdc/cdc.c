@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -788,6 +789,10 @@ static int64_t offs_find(const part_off *v, int n, const char *topic, int32_t pa
 static void state_read(snap_state *st)
 {
     memset(st, 0, sizeof(*st));
+    struct stat sb;
+    if (stat(C.state_file, &sb) == 0 && S_ISDIR(sb.st_mode))
+        die(2, "cannot read the state file %s: it is a directory (--state-file names a file)",
+            C.state_file);
     size_t len;
     char *s = read_file_all(C.state_file, &len);
     if (!s) {
