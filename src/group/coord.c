@@ -336,18 +336,46 @@ static void check_group(group_coord *gc, group *g, int64_t now)
     }
 }
 
+void g_check_due(group_coord *gc, group *g)
+{
+    check_group(gc, g, loop_now_ms(gc->b->loop));
+}
+
+/* The earliest deadline of g after now (INT64_MAX: none). */
+static int64_t next_due(const group *g, int64_t now)
+{
+    int64_t t = INT64_MAX;
+    for (const gpending *p = g->pending; p; p = p->next)
+        if (p->deadline_ms < t) t = p->deadline_ms;
+    for (const gmember *m = g->members; m; m = m->next)
+        if (!m->join_req && !m->sync_req && m->deadline_ms < t) t = m->deadline_ms;
+    if (g->state == GS_PREPARING && g->initial_until && g->initial_until < t) t = g->initial_until;
+    if ((g->state == GS_PREPARING || g->state == GS_COMPLETING) && g->phase_deadline < t)
+        t = g->phase_deadline;
+    return t > now ? t : now;
+}
+
+/* Runs at the earliest deadline of any group (a member's session, a pending id, a rebalance
+ * phase), at most GROUP_TICK_MS apart: a member is expired at its deadline, not up to a tick
+ * later (librdkafka's admin tests delete a group exactly session.timeout.ms after its member
+ * went silent). */
 static void tick(loop *l, void *arg)
 {
     group_coord *gc = arg;
     gc->tick = NULL;
     if (gc->stopping) return;
     int64_t now = loop_now_ms(l);
-    for (int i = 0; i < gc->ngroups; i++) check_group(gc, gc->groups[i], now);
+    int64_t next = now + GROUP_TICK_MS;
+    for (int i = 0; i < gc->ngroups; i++) {
+        check_group(gc, gc->groups[i], now);
+        int64_t d = next_due(gc->groups[i], now);
+        if (d < next) next = d;
+    }
     if (now >= gc->next_expire_ms) {
         gc->next_expire_ms = now + 60000;
         gstore_expire(gc, now_wall_ms());
     }
-    if (!loop_stopping(l)) gc->tick = loop_timer_add(l, GROUP_TICK_MS, tick, gc);
+    if (!loop_stopping(l)) gc->tick = loop_timer_add(l, next > now ? next - now : 1, tick, gc);
 }
 
 /* ------------------------------------------------------------------ lifecycle ---- */

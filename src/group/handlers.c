@@ -594,6 +594,7 @@ static void h_describe_groups(broker *b, breq *r)
         int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
         if (!err && !group_allowed(r, gid, ACL_OP_DESCRIBE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
         if (!err) g = gc_find(gc, kdup(r, gid));
+        if (g) g_check_due(gc, g);
         k_set_int(it, DescribedGroup_ErrorCode, err);
         if (!g) {
             k_set_str(it, DescribedGroup_GroupState, err ? "" : "Dead");
@@ -643,6 +644,7 @@ static void h_delete_groups(broker *b, breq *r)
         if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
         group *g = err ? NULL : gc_find(gc, kdup(r, gid));
         if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
+        if (!err) g_check_due(gc, g); /* a member whose session just ended is gone */
         if (!err && (g->state != GS_EMPTY || g->nmembers > 0)) err = KERR_NON_EMPTY_GROUP;
         if (!err) {
             for (int j = 0; j < g->noffs; j++)
