@@ -26,7 +26,10 @@ os.environ["EDDY_TOPIC_CREATE"] = "0"
 # for transactional producers: with several Produce requests in flight, a failed R1 followed by
 # an accepted R2 (which Kafka would refuse with OUT_OF_ORDER_SEQUENCE_NUMBER) makes librdkafka
 # infer that R1 was stored (an implicit ack, correct on Kafka) when the mock never stored it.
-# The audit catches that as a loss; it is the mock's, so the tests keep requests in line.
+# The relay no longer trusts such an ack (it sends the row again, src/sdk/outbox.c), but a
+# consumer would see the event late and out of order: the tests keep requests in line. (A leader
+# move can still put two requests of a partition in flight: multibroker_leaders lost events
+# that way before the relay refused implicit acks.)
 os.environ["EDDY_KAFKA_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION"] = "1"
 
 

@@ -1,8 +1,9 @@
 /* test_sdk_outbox — libeddy stores and the transactional outbox, on SQLite and PostgreSQL:
  * parameters and NULLs, rollback, outbox rows only on commit, the relay publishing in order
  * per key with the envelope and CloudEvents headers, "crash" between commit and publish
- * (a new relay publishes exactly once), and the relay waking on commit (PostgreSQL NOTIFY /
- * in-process wake) instead of polling. Kafka: librdkafka's mock cluster. */
+ * (a new relay publishes exactly once), the relay waking on commit (PostgreSQL NOTIFY /
+ * in-process wake) instead of polling, and a delivery librdkafka only inferred (implicit ack)
+ * sent again rather than marked published. Kafka: librdkafka's mock cluster. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
