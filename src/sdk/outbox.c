@@ -225,12 +225,22 @@ void eddy_tx_rollback(eddy_tx *tx)
 }
 
 /* ---- producer ----------------------------------------------------------------------------- */
+int sdk_delivery_written(const rd_kafka_message_t *m)
+{
+    if (m->err) return 0;
+    if (m->offset >= 0) return 1; /* the broker's answer: written at this offset */
+    /* Success without an offset: with acks=0 nothing is ever acknowledged (status "possibly
+     * persisted", taken as it always was); with acks=1/all it is librdkafka's implicit ack of
+     * an idempotent producer, inferred because a later batch of the partition was accepted. */
+    return rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_PERSISTED;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     eddy_relay *r = opaque;
     if (!r) { /* synchronous sends (DLQ): the message opaque is an int status */
         int *st = m->_private;
-        if (st) *st = m->err ? -1 : 1;
+        if (st) *st = sdk_delivery_written(m) ? 1 : -1;
         return;
     }
     r->inflight--;
@@ -244,6 +254,19 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             return; /* shutting down: the row stays unpublished for the next start */
         sdk_log("relay", "publish to %s failed: %s", rd_kafka_topic_name(m->rkt),
                 rd_kafka_err2str(m->err));
+        return;
+    }
+    if (!sdk_delivery_written(m)) {
+        /* Reported delivered, but no broker said so: the row stays unpublished and is sent
+         * again once nothing is in flight (a copy that did reach the log is absorbed by the
+         * consumers' inbox). On a broker that does not check idempotent sequences (librdkafka's
+         * mock cluster checks them only for transactional producers) the inferred message may
+         * never have been written: marking its row published would lose the event. */
+        r->failed = 1;
+        sdk_log("relay",
+                "outbox row %lld: %s[%d] reported delivered without an offset (implicit"
+                " ack, not the broker's): sending it again",
+                (long long)sl.id, rd_kafka_topic_name(m->rkt), (int)m->partition);
         return;
     }
     if (r->nacked == r->capacked) {
