@@ -515,8 +515,12 @@ static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
         rec_free(r);
         return;
     }
-    if (m->err) {
-        LOGW(M, "%s: DLQ write failed (%s); will retry it", w->s->name, rd_kafka_err2str(m->err));
+    /* a report without an offset is librdkafka's idempotent "implicit ack" (a failed request
+     * inferred as stored from a later one): a cluster that does not check sequences may not
+     * have it, so it counts as not written, as libeddy's relay does */
+    if (m->err || m->offset < 0) {
+        LOGW(M, "%s: DLQ write failed (%s); will retry it", w->s->name,
+             m->err ? rd_kafka_err2str(m->err) : "delivered without an offset");
         r->st = R_WAIT;
         r->dlq_retry = 1;
         r->next_ms = now_mono_ms() + 1000;
