@@ -172,9 +172,9 @@ int eddy_dlq_filter_add(eddy_dlq_filter *f, const char *expr, char **err)
     static const struct {
         const char *name;
         fkind kind;
-    } names[] = {{"error", F_ERROR},         {"reason", F_REASON}, {"service", F_SERVICE},
-                 {"topic", F_TOPIC},         {"key", F_KEY},       {"partition", F_PARTITION},
-                 {"offset", F_OFFSET},       {"time", F_TIME}};
+    } names[] = {{"error", F_ERROR},   {"reason", F_REASON}, {"service", F_SERVICE},
+                 {"topic", F_TOPIC},   {"key", F_KEY},       {"partition", F_PARTITION},
+                 {"offset", F_OFFSET}, {"time", F_TIME}};
     const char *eq = expr ? strchr(expr, '=') : NULL;
     if (!eq) {
         *err = sdk_xasprintf("malformed filter '%s': expected NAME=VALUE (error, reason, service, "
@@ -242,8 +242,8 @@ static int filter_match(const eddy_dlq_filter *f, const eddy_dead_letter *d)
             ok = d->key && d->key_len == strlen(x->text) && !memcmp(d->key, x->text, d->key_len);
             break;
         case F_PARTITION: ok = d->source_partition == x->lo; break;
-        case F_OFFSET: ok = d->source_offset >= 0 && d->source_offset >= x->lo &&
-                            d->source_offset <= x->hi;
+        case F_OFFSET:
+            ok = d->source_offset >= 0 && d->source_offset >= x->lo && d->source_offset <= x->hi;
             break;
         default: ok = d->dlq_timestamp_ms >= x->lo && d->dlq_timestamp_ms <= x->hi; break;
         }
@@ -355,9 +355,9 @@ typedef struct run {
     const char *dlq;
     const eddy_redrive_opts *o;
     int timeout_ms;
-    rd_kafka_t *rk;           /* consumer (reads, metadata) */
-    rd_kafka_t *pk;           /* producer */
-    char **marks;             /* "PARTITION:OFFSET@TIMESTAMP" of redriven dead letters */
+    rd_kafka_t *rk; /* consumer (reads, metadata) */
+    rd_kafka_t *pk; /* producer */
+    char **marks;   /* "PARTITION:OFFSET@TIMESTAMP" of redriven dead letters */
     int nmarks, capmarks;
     letter *l;
     int nl;
@@ -566,8 +566,8 @@ static int read_topic(run *r, const char *topic, int nparts,
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 200);
         if (!m) {
             if (sdk_mono_us() - idle > (int64_t)r->timeout_ms * 1000) {
-                r->err = sdk_xasprintf("reading %s: no progress within %d ms", topic,
-                                       r->timeout_ms);
+                r->err =
+                    sdk_xasprintf("reading %s: no progress within %d ms", topic, r->timeout_ms);
                 rc = EDDY_ERR_IO;
                 break;
             }
@@ -654,17 +654,13 @@ static rd_kafka_conf_t *conf_new(run *r, const char *bootstrap, int producer)
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     char tmo[24];
     snprintf(tmo, sizeof tmo, "%d", r->timeout_ms);
-    const char *pairs[] = {"bootstrap.servers",
-                           bootstrap,
-                           "log_level",
-                           "3",
-                           producer ? "enable.idempotence" : "enable.partition.eof",
-                           "true",
-                           producer ? "acks" : "enable.auto.commit",
-                           producer ? "all" : "false",
-                           producer ? "message.timeout.ms" : "group.id",
-                           producer ? tmo : "eddy-redrive",
-                           NULL};
+    const char *pairs[] = {
+        "bootstrap.servers", bootstrap, "log_level", "3",
+        producer ? "enable.idempotence" : "enable.partition.eof", "true",
+        producer ? "acks" : "enable.auto.commit", producer ? "all" : "false",
+        producer ? "message.timeout.ms" : "group.id", producer ? tmo : "eddy-redrive",
+        /* a parked Fetch would hold the metadata requests behind it */
+        producer ? "linger.ms" : "fetch.wait.max.ms", producer ? "0" : "20", NULL};
     for (int i = 0; pairs[i]; i += 2)
         if (rd_kafka_conf_set(c, pairs[i], pairs[i + 1], e, sizeof e) != RD_KAFKA_CONF_OK)
             goto fail;
@@ -698,8 +694,8 @@ static int await(run *r, ack *a, const char *what)
     }
     if (a->done == 1) return 0;
     free(r->err);
-    r->err = sdk_xasprintf("%s: %s", what,
-                           a->done ? rd_kafka_err2str(a->err) : "no acknowledgement");
+    r->err =
+        sdk_xasprintf("%s: %s", what, a->done ? rd_kafka_err2str(a->err) : "no acknowledgement");
     return EDDY_ERR_IO;
 }
 
@@ -708,11 +704,11 @@ static int produce(run *r, const char *topic, int32_t part, const void *key, siz
 {
     memset(a, 0, sizeof *a);
     for (;;) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            r->pk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
-            RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(a),
-            RD_KAFKA_V_END);
+        rd_kafka_resp_err_t e =
+            rd_kafka_producev(r->pk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_HEADERS(h),
+                              RD_KAFKA_V_OPAQUE(a), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(r->pk, 50);
             continue;
@@ -749,8 +745,8 @@ static int create_marker_topic(run *r, const char *topic)
     } else {
         size_t n = 0;
         const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
-        const rd_kafka_topic_result_t **tr = res ? rd_kafka_CreateTopics_result_topics(res, &n)
-                                                 : NULL;
+        const rd_kafka_topic_result_t **tr =
+            res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
         rd_kafka_resp_err_t te = rd_kafka_event_error(ev);
         if (!te && n == 1) te = rd_kafka_topic_result_error(tr[0]);
         if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -787,20 +783,19 @@ static int move(run *r, letter *x, const char *marker_topic)
     ack a;
     char *what = sdk_xasprintf("redrive %s[%d]@%" PRId64 " to %s", r->dlq, (int)d->dlq_partition,
                                d->dlq_offset, d->to_topic);
-    int rc = produce(r, d->to_topic, d->to_partition, d->key, d->key_len, d->value, d->value_len,
-                     h, &a, what);
+    int rc = produce(r, d->to_topic, d->to_partition, d->key, d->key_len, d->value, d->value_len, h,
+                     &a, what);
     free(what);
     if (rc < 0) return rc;
     d->to_partition = a.partition;
     d->to_offset = a.offset;
     char ts[32];
     eddy_time_rfc3339(sdk_wall_ms(), ts);
-    json_t *mv = json_pack("{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", r->dlq,
-                           "dlqPartition", (int)d->dlq_partition, "dlqOffset",
-                           (json_int_t)d->dlq_offset, "dlqTimestamp",
-                           (json_int_t)d->dlq_timestamp_ms, "to", d->to_topic, "toPartition",
-                           (int)a.partition, "toOffset", (json_int_t)a.offset, "redriveCount",
-                           d->redrive_count + 1, "redrivenAt", ts);
+    json_t *mv = json_pack(
+        "{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", r->dlq, "dlqPartition",
+        (int)d->dlq_partition, "dlqOffset", (json_int_t)d->dlq_offset, "dlqTimestamp",
+        (json_int_t)d->dlq_timestamp_ms, "to", d->to_topic, "toPartition", (int)a.partition,
+        "toOffset", (json_int_t)a.offset, "redriveCount", d->redrive_count + 1, "redrivenAt", ts);
     char *val = json_dumps(mv, JSON_COMPACT);
     json_decref(mv);
     char key[48];
@@ -939,6 +934,10 @@ int eddy_dlq_redrive(const char *bootstrap, const char *dlq_topic, const eddy_re
             goto out;
         }
         if (mparts == 0 && (rc = create_marker_topic(&r, marker_topic)) < 0) goto out;
+        /* warm the producer's metadata cache: an unknown topic costs its first produce ~1 s */
+        const struct rd_kafka_metadata *pmd = NULL;
+        if (rd_kafka_metadata(r.pk, 1, NULL, &pmd, r.timeout_ms) == 0)
+            rd_kafka_metadata_destroy(pmd);
     }
     int64_t t0 = sdk_mono_us(), done = 0;
     for (int i = 0; i < r.nl; i++) {
@@ -980,7 +979,9 @@ out:
     free(r.marks);
     free(marker_topic);
     if (st) *st = s;
-    if (rc < 0 && err) *err = r.err ? r.err : sdk_xstrdup("redrive failed");
-    else free(r.err);
+    if (rc < 0 && err)
+        *err = r.err ? r.err : sdk_xstrdup("redrive failed");
+    else
+        free(r.err);
     return rc;
 }
