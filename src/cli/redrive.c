@@ -41,10 +41,10 @@ static void out_line(const eddy_dead_letter *d, eddy_redrive_outcome o, void *ar
     (void)arg;
     if (o == EDDY_REDRIVE_FILTERED) return;
     if (g_cli.json) {
-        json_t *j = json_pack("{s:s,s:s,s:i,s:I,s:i}", "outcome", eddy_redrive_outcome_name(o),
-                              "dlqTopic", d->dlq_topic, "dlqPartition", (int)d->dlq_partition,
-                              "dlqOffset", (json_int_t)d->dlq_offset, "redriveCount",
-                              d->redrive_count);
+        json_t *j =
+            json_pack("{s:s,s:s,s:i,s:I,s:i}", "outcome", eddy_redrive_outcome_name(o), "dlqTopic",
+                      d->dlq_topic, "dlqPartition", (int)d->dlq_partition, "dlqOffset",
+                      (json_int_t)d->dlq_offset, "redriveCount", d->redrive_count);
         json_object_set_new(j, "key", d->key ? cli_json_bytes(d->key, d->key_len) : json_null());
         json_object_set_new(j, "reason", d->reason ? json_string(d->reason) : json_null());
         json_object_set_new(j, "error", d->error ? json_string(d->error) : json_null());
@@ -144,7 +144,10 @@ int cmd_dlq_redrive(int argc, char **argv)
             }
             o.max_redrives = (int)n;
             break;
-        default: fputs(k_usage, stderr); rc = CLI_EUSAGE; goto out;
+        default:
+            fputs(k_usage, stderr);
+            rc = CLI_EUSAGE;
+            goto out;
         }
     }
     if (argc - optind != 1 || !*argv[optind]) {
@@ -183,9 +186,8 @@ int cmd_dlq_redrive(int argc, char **argv)
         if (g_cli.json) {
             json_t *j = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I}", "summary", dlq, "dryRun",
                                   o.dry_run, "moved", (json_int_t)st.moved, "wouldMove",
-                                  (json_int_t)st.would_move, "loopGuard",
-                                  (json_int_t)st.loop_guard, "alreadyRedriven",
-                                  (json_int_t)st.already_redriven, "filteredOut",
+                                  (json_int_t)st.would_move, "loopGuard", (json_int_t)st.loop_guard,
+                                  "alreadyRedriven", (json_int_t)st.already_redriven, "filteredOut",
                                   (json_int_t)st.filtered_out);
             cli_json_print(j);
         } else {

@@ -66,8 +66,8 @@ static unsigned char *b64_decode(const char *s, size_t n, size_t *outlen)
 }
 
 /* ---- the original value of a dead letter ---------------------------------------------------- */
-/* What "originalEvent" gives back without the exact bytes: a string is the value itself (it was
- * not JSON), an object or array its compact JSON, null no value. malloc'd, or NULL (null). */
+/* What "originalEvent" gives back without "originalValueBase64": a string is the value itself (it
+ * was not JSON), an object or array its compact JSON, null no value. malloc'd, or NULL (null). */
 static char *value_from_original(const json_t *orig, size_t *len)
 {
     if (json_is_string(orig)) {
@@ -86,14 +86,13 @@ static char *value_from_original(const json_t *orig, size_t *len)
     return v;
 }
 
-void sdk_dlq_keep_exact(json_t *o, const json_t *orig, const void *payload, size_t len)
+void sdk_dlq_keep_exact(json_t *o, const void *payload, size_t len)
 {
-    size_t n = 0;
-    char *v = value_from_original(orig, &n);
-    int same = payload ? v && n == len && !memcmp(v, payload, len) : !v;
-    free(v);
-    if (same) return;
-    char *b = b64_encode(payload, payload ? len : 0);
+    if (!payload) { /* no value at all (not an empty one) */
+        json_object_set_new(o, "originalValueBase64", json_null());
+        return;
+    }
+    char *b = b64_encode(payload, len);
     json_object_set_new(o, "originalValueBase64", json_string(b));
     free(b);
 }
@@ -446,18 +445,21 @@ static void letter_load(run *r, letter *x, const rd_kafka_message_t *m)
         int64_t p = jint(w, "sourcePartition");
         d->source_partition = p >= 0 && p <= INT32_MAX ? (int32_t)p : -1;
         d->source_offset = jint(w, "sourceOffset");
-        const char *b = jstr(w, "originalValueBase64");
+        const json_t *jb = json_object_get(w, "originalValueBase64");
+        const char *b = json_string_value(jb);
         size_t n = 0;
         unsigned char *raw = b ? b64_decode(b, strlen(b), &n) : NULL;
         if (raw) {
             x->value = raw;
             d->value_len = n;
             d->value_exact = 1;
+        } else if (json_is_null(jb)) { /* the failed record had no value */
+            d->value_exact = 1;
         } else {
+            /* written before the exact bytes were kept (or by another tool): the value again
+             * from originalEvent, which is what it was unless its JSON was spaced otherwise */
             x->value = value_from_original(orig, &n);
             d->value_len = n;
-            /* libeddy keeps the exact bytes whenever this would differ from them */
-            d->value_exact = !b;
         }
         d->value = x->value;
     } else {

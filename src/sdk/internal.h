@@ -90,8 +90,8 @@ EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,
                                          void *opaque, char *err, size_t errlen);
 
-/* dlq.c: adds "originalValueBase64" to a dead letter o when "originalEvent" (orig) would not
- * give back the exact bytes of payload (NULL: no value), so a redrive republishes them. */
-EDDY_HIDDEN void sdk_dlq_keep_exact(json_t *o, const json_t *orig, const void *payload, size_t len);
+/* dlq.c: adds "originalValueBase64" (the value's exact bytes; null: no value) to a dead
+ * letter o, so a redrive republishes them byte for byte. */
+EDDY_HIDDEN void sdk_dlq_keep_exact(json_t *o, const void *payload, size_t len);
 
 #endif

@@ -529,7 +529,7 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
  *   "error": "…", "reason": "poison|unknown_version|permanent|retries_exhausted",
  *   "failedAt": RFC 3339, "attemptCount": n, "service": "…",
  *   "sourceTopic": "…", "sourcePartition": p, "sourceOffset": o,
- *   "originalValueBase64": "…" only when originalEvent does not give back the exact bytes}
+ *   "originalValueBase64": "<the value's exact bytes>" (null: the record had no value)}
  * Key and headers of the original message are kept; x-dlq-reason and x-dlq-error are added.
  * eddy_dlq_redrive (dlq.c) republishes the original from this. */
 static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *reason,
@@ -551,7 +551,7 @@ static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *
     json_object_set_new(o, "sourceTopic", json_string(topic));
     json_object_set_new(o, "sourcePartition", json_integer(m->partition));
     json_object_set_new(o, "sourceOffset", json_integer(m->offset));
-    sdk_dlq_keep_exact(o, orig, m->payload, m->len);
+    sdk_dlq_keep_exact(o, m->payload, m->len);
     char *val = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     char *dlq = sdk_xasprintf("%s.dlq", topic);

@@ -277,8 +277,9 @@ static void redrive_all(void **state)
 
     /* bad input: clear errors, nothing produced, no marker */
     eddy_dlq_filter *f = eddy_dlq_filter_new();
-    const char *bad[] = {"key", "colour=red", "offset=9..3", "offset=x", "partition=-1",
-                         "time=yesterday", "error=", "offset=..", NULL};
+    const char *bad[] = {"key",      "colour=red",   "offset=9..3",
+                         "offset=x", "partition=-1", "time=yesterday",
+                         "error=",   "offset=..",    NULL};
     for (int i = 0; bad[i]; i++) {
         assert_int_equal(eddy_dlq_filter_add(f, bad[i], &err), EDDY_ERR_PERMANENT);
         assert_non_null(strstr(err, "malformed filter"));
@@ -325,8 +326,8 @@ static void redrive_all(void **state)
     assert_int_equal(count_seen(ts.url, id2), 1);
     char *mt = eddy_service_metrics_text(svc);
     assert_non_null(strstr(mt, "eddy_dlq_redriven_total{dlq_topic=\"orders.dlq\"} 4\n"));
-    assert_non_null(
-        strstr(mt, "eddy_dlq_redrive_skipped_total{dlq_topic=\"orders.dlq\",reason=\"loop_guard\"} 1"));
+    assert_non_null(strstr(
+        mt, "eddy_dlq_redrive_skipped_total{dlq_topic=\"orders.dlq\",reason=\"loop_guard\"} 1"));
     free(mt);
 
     /* k3 is poison again (dead letter 4, redrive count 1): --to moves it elsewhere */
