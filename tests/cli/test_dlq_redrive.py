@@ -138,6 +138,27 @@ def t_dry_run():
     assert hwm("orders.dlq.redriven") is None
 
 
+def t_filters_dry_run():
+    def would(*filters):
+        args = ["dlq", "redrive", "orders.dlq", "--dry-run", "--json"]
+        for f in filters:
+            args += ["--filter", f]
+        p = eddy(*args)
+        assert p.returncode in (0, 5), p.stderr
+        objs = [json.loads(l) for l in p.stdout.splitlines()]
+        return sorted(o["key"] for o in objs[:-1] if o["outcome"] == "would_move"), objs[-1]
+    assert would("service=payment", "topic=orders", "partition=1")[0] == ["k1"]
+    assert would("reason=perm")[0] == ["k1"]  # k3 is refused by the loop guard
+    assert would("offset=4")[0] == []
+    assert would("offset=..3")[0] == ["k2"]  # k1 failed at 7, k4 has no source offset
+    assert would("time=2020-01-01T00:00:00Z..")[0] == ["k1", "k2", "k4"]
+    keys, summary = would("time=..2020-01-01T00:00:00Z")
+    assert keys == [] and summary["filteredOut"] == 4, summary
+    assert would("time=0..1577836800000")[0] == []
+    assert would("error=410")[0] == ["k4"]  # from the x-dlq-error header of the foreign one
+    assert hwm("orders.dlq.redriven") is None
+
+
 def t_bad_input():
     for f in ("colour=red", "offset=5..1", "key", "time=yesterday", "partition=x"):
         expect(eddy("dlq", "redrive", "orders.dlq", "--filter", f), 2, "malformed filter")
@@ -226,6 +247,8 @@ def main():
     res = Results(B)
     res.run("setup: dead letters written with kcat", setup)
     res.run("dry run lists and produces nothing", t_dry_run)
+    res.run("filters in dry runs: service, topic, partition, reason, offset, time, error",
+            t_filters_dry_run)
     res.run("bad input: exit 2/3/4, nothing produced", t_bad_input)
     res.run("--filter --json: byte-identical record on the source topic", t_filter_json)
     res.run("--to with --rate", t_to_and_rate)

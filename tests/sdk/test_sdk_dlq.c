@@ -328,6 +328,11 @@ static void redrive_all(void **state)
     assert_non_null(strstr(mt, "eddy_dlq_redriven_total{dlq_topic=\"orders.dlq\"} 4\n"));
     assert_non_null(strstr(
         mt, "eddy_dlq_redrive_skipped_total{dlq_topic=\"orders.dlq\",reason=\"loop_guard\"} 1"));
+    /* the service's whole /metrics text, redrive families included, is promtool-clean */
+    FILE *pf = popen("promtool check metrics >/dev/null 2>&1", "w");
+    assert_non_null(pf);
+    fputs(mt, pf);
+    assert_int_equal(pclose(pf), 0);
     free(mt);
 
     /* k3 is poison again (dead letter 4, redrive count 1): --to moves it elsewhere */
