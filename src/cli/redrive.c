@@ -3,6 +3,7 @@
  * loop guard, markers on TOPIC.dlq.redriven. One line per dead letter (filtered-out ones are
  * only counted), then a summary; --json gives one object per line and a summary object. */
 #include <getopt.h>
+#include <unistd.h> /* environ */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ int cmd_dlq_redrive(int argc, char **argv)
     eddy_dlq_filter *f = eddy_dlq_filter_new();
     eddy_redrive_opts o = {0};
     int c, rc = CLI_OK;
-    char *err = NULL, *dlq = NULL;
+    char *err = NULL, *dlq = NULL, **conf = NULL;
     long long n;
     while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
@@ -171,10 +172,23 @@ int cmd_dlq_redrive(int argc, char **argv)
     rd_kafka_destroy(rk);
     if (rc != CLI_OK) goto out;
 
-    const char *conf[CLI_MAX_PROPS + 1];
-    for (int i = 0; i < g_cli.nprops; i++) conf[i] = g_cli.props[i];
-    conf[g_cli.nprops] = NULL;
-    o.rdkafka_conf = conf;
+    /* the settings every other command's clients get (cli_conf): EDDY_KAFKA_* from the
+     * environment, then -X (which wins) */
+    int nenv = 0;
+    for (char **e = environ; *e; e++) nenv++;
+    conf = xmalloc(sizeof *conf * (size_t)(nenv + g_cli.nprops + 2));
+    int nc = 0;
+    conf[nc++] = xstrdup("client.id=eddy-cli");
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "EDDY_KAFKA_", 11) || !strchr(*e, '=')) continue;
+        char *kv = xstrdup(*e + 11);
+        for (char *p = kv; *p && *p != '='; p++)
+            *p = *p == '_' ? '.' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        conf[nc++] = kv;
+    }
+    for (int i = 0; i < g_cli.nprops; i++) conf[nc++] = xstrdup(g_cli.props[i]);
+    conf[nc] = NULL;
+    o.rdkafka_conf = (const char *const *)conf;
     o.timeout_ms = g_cli.timeout_ms;
     o.filter = f;
     o.fn = out_line;
@@ -212,6 +226,8 @@ int cmd_dlq_redrive(int argc, char **argv)
                       (long long)st.loop_guard,
                       o.max_redrives ? o.max_redrives : EDDY_REDRIVE_MAX_DEFAULT);
 out:
+    for (int i = 0; conf && conf[i]; i++) free(conf[i]);
+    free(conf);
     free(err);
     free(dlq);
     eddy_dlq_filter_free(f);
