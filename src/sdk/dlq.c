@@ -8,8 +8,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eddy/dlq.h"
 #include "internal.h"
@@ -789,6 +791,10 @@ static int move(run *r, letter *x, const char *marker_topic)
                      &a, what);
     free(what);
     if (rc < 0) return rc;
+    if (sdk_fault_armed("redrive_crash_after_produce", NULL)) { /* tests: the worst moment */
+        sdk_log("redrive", "fault switch: redrive_crash_after_produce, SIGKILL");
+        kill(getpid(), SIGKILL);
+    }
     d->to_partition = a.partition;
     d->to_offset = a.offset;
     char ts[32];

@@ -227,6 +227,29 @@ def t_full_redrive():
     assert (hwm("orders", 0), hwm("orders", 1), hwm("orders.retry")) == before
 
 
+def t_crash_between_record_and_marker():
+    """SIGKILL after the record is acknowledged, before its marker: the next run moves it again
+    (a repeat), never loses it; the run after that moves nothing."""
+    expect(eddy("topics", "create", "pay", "-p", "1"), 0)
+    expect(eddy("topics", "create", "pay.dlq", "-p", "1"), 0)
+    w = json.loads(wrapper(ENV2, "permanent", "card declined", 0, 0, exact=True))
+    w["sourceTopic"] = "pay"
+    produce("pay.dlq", "k9", json.dumps(w), ["x-dlq-reason=permanent"])
+    env = dict(os.environ, EDDY_FAULT="redrive_crash_after_produce")
+    p = subprocess.run([EDDY, "-b", B.bootstrap, "dlq", "redrive", "pay.dlq"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert p.returncode == -9, (p.returncode, p.stdout, p.stderr)
+    assert hwm("pay") == 1
+    assert hwm("pay.dlq.redriven") == 0  # created, but no marker
+    p = expect(eddy("dlq", "redrive", "pay.dlq"), 0)
+    assert "1 moved" in p.stdout, p.stdout
+    assert hwm("pay") == 2 and hwm("pay.dlq.redriven") == 1
+    assert record("pay", 0, 0) == record("pay", 0, 1)  # the same record twice
+    p = expect(eddy("dlq", "redrive", "pay.dlq"), 0)
+    assert "0 moved" in p.stdout and "1 already redriven" in p.stdout, p.stdout
+    assert hwm("pay") == 2
+
+
 def t_list_help_completion():
     p = expect(eddy("dlq", "list", "orders"), 0)
     assert "4 dead letter(s) in orders.dlq" in p.stdout, p.stdout
@@ -253,6 +276,8 @@ def main():
     res.run("--filter --json: byte-identical record on the source topic", t_filter_json)
     res.run("--to with --rate", t_to_and_rate)
     res.run("full redrive: loop guard, markers, --max-redrives, idempotence", t_full_redrive)
+    res.run("SIGKILL between record and marker: a repeat, never a loss",
+            t_crash_between_record_and_marker)
     res.run("dlq list, help, completion", t_list_help_completion)
     try:
         B.stop()
