@@ -11,7 +11,9 @@
  *     nothing produced, no marker written;
  *   - the handler recovers: a full redrive moves the rest; the service handles the redriven
  *     events (its inbox keys by eventId and the failed attempts left no inbox row); the
- *     metrics count them; --to writes elsewhere; a second redrive moves nothing.
+ *     metrics count them; --to writes elsewhere; a second redrive moves nothing;
+ *   - a second service on the same topic that handled the original drops the redriven copy as a
+ *     duplicate (inbox by eventId) while the failing one handles it.
  * One eddyd, one store (SQLite), one service for the whole file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +39,26 @@ static int h_order(eddy_ctx *ctx, void *arg)
     atomic_fetch_add(&g_handled, 1);
     const char *p[] = {eddy_ctx_event(ctx)->event_id};
     return eddy_ctx_exec(ctx, "INSERT INTO seen (event_id) VALUES ($1)", 1, p);
+}
+
+/* audit.logged: the test service fails it like orders; a second service ("shipping") on the same
+ * topic always succeeds — the redriven copy is a duplicate for its inbox */
+static atomic_int g_audit = 0, g_shipping = 0;
+
+static int h_audit(eddy_ctx *ctx, void *arg)
+{
+    (void)arg;
+    if (atomic_load(&g_fail)) return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "audit store down");
+    atomic_fetch_add(&g_audit, 1);
+    return 0;
+}
+
+static int h_shipping(eddy_ctx *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    atomic_fetch_add(&g_shipping, 1);
+    return 0;
 }
 
 static void *run_svc(void *arg)
@@ -181,8 +203,11 @@ static void redrive_all(void **state)
     create_topic("orders", 2);
     create_topic("orders.dlq", 1);
     create_topic("orders.retry", 1);
-    tstore ts;
+    create_topic("audit", 1);
+    create_topic("audit.dlq", 1);
+    tstore ts, ts2;
     assert_int_equal(tstore_make(&ts, 0), 0);
+    assert_int_equal(tstore_make(&ts2, 0), 0);
     eddy_service *svc;
     assert_int_equal(eddy_service_new("payment-dlq-test", &svc), 0);
     eddy_service_set(svc, "bootstrap.servers", g_b.bootstrap);
@@ -192,8 +217,17 @@ static void redrive_all(void **state)
     eddy_service_set(svc, "retry.backoff.ms", "10");
     eddy_service_set(svc, "topic.create", "0");
     assert_int_equal(eddy_service_on(svc, "orders", "order.placed", "1", h_order, NULL), 0);
-    pthread_t th;
+    assert_int_equal(eddy_service_on(svc, "audit", "audit.logged", "1", h_audit, NULL), 0);
+    pthread_t th, th2;
     pthread_create(&th, NULL, run_svc, svc);
+    eddy_service *ship;
+    assert_int_equal(eddy_service_new("shipping-dlq-test", &ship), 0);
+    eddy_service_set(ship, "bootstrap.servers", g_b.bootstrap);
+    eddy_service_set(ship, "store", ts2.url);
+    eddy_service_set(ship, "http.listen", "off");
+    eddy_service_set(ship, "topic.create", "0");
+    assert_int_equal(eddy_service_on(ship, "audit", "audit.logged", "1", h_shipping, NULL), 0);
+    pthread_create(&th2, NULL, run_svc, ship);
 
     /* k1: a pretty-printed envelope (not what jansson writes back: the exact bytes are kept)
      * with headers; k2: a compact one; k3: not JSON at all (poison) */
@@ -220,6 +254,12 @@ static void redrive_all(void **state)
     produce("orders", 0, "k2", v2, strlen(v2), NULL);
     produce("orders", 0, "k3", v3, sizeof v3 - 1, NULL);
     wait_hwm("orders.dlq", 0, 3);
+    eddy_event *audit = eddy_event_new("audit.logged", "1.0", "test", NULL);
+    char *va = eddy_event_to_json(audit);
+    produce("audit", 0, "a1", va, strlen(va), NULL);
+    wait_hwm("audit.dlq", 0, 1); /* the test service failed it ... */
+    for (int i = 0; i < 600 && atomic_load(&g_shipping) < 1; i++) msleep(50);
+    assert_int_equal(atomic_load(&g_shipping), 1); /* ... shipping handled it */
 
     eddy_redrive_opts o;
     eddy_redrive_stats st;
@@ -347,6 +387,30 @@ static void redrive_all(void **state)
     assert_string_equal(got, want);
     free(got);
 
+    /* audit: the test service handles the redriven event; shipping, which handled the original,
+     * drops the copy as a duplicate (its inbox keys by eventId) */
+    memset(&o, 0, sizeof o);
+    assert_int_equal(redrive("audit.dlq", &o, &st, &s, &err), 0);
+    assert_int_equal(st.moved, 1);
+    for (int i = 0; i < 600 && atomic_load(&g_audit) < 1; i++) msleep(50);
+    assert_int_equal(atomic_load(&g_audit), 1);
+    char *ms = NULL;
+    for (int i = 0; i < 600; i++) {
+        free(ms);
+        ms = eddy_service_metrics_text(ship);
+        if (strstr(ms,
+                   "eddy_handler_duplicates_total{service=\"shipping-dlq-test\",topic=\"audit\","
+                   "event_type=\"audit.logged\"} 1"))
+            break;
+        msleep(50);
+    }
+    assert_non_null(strstr(ms, "eddy_handler_duplicates_total{service=\"shipping-dlq-test\","
+                               "topic=\"audit\",event_type=\"audit.logged\"} 1"));
+    free(ms);
+    assert_int_equal(atomic_load(&g_shipping), 1);
+    eddy_event_free(audit);
+    free(va);
+
     /* a second redrive moves nothing */
     memset(&o, 0, sizeof o);
     assert_int_equal(redrive("orders.dlq", &o, &st, &s, &err), 0);
@@ -357,11 +421,16 @@ static void redrive_all(void **state)
     assert_int_equal(atomic_load(&g_handled), 2);
 
     eddy_service_stop(svc);
+    eddy_service_stop(ship);
     void *ret;
     pthread_join(th, &ret);
     assert_int_equal((intptr_t)ret, 0);
+    pthread_join(th2, &ret);
+    assert_int_equal((intptr_t)ret, 0);
     eddy_service_free(svc);
+    eddy_service_free(ship);
     tstore_drop(&ts);
+    tstore_drop(&ts2);
 }
 
 static int setup(void **state)
