@@ -70,7 +70,8 @@ typedef struct eddy_dead_letter {
     int redrive_count; /* eddy-redrive-count of the failed record (0: never redriven) */
     const void *key;   /* NULL: no key */
     size_t key_len;
-    const void *value; /* the original value, as it is (or would be) republished */
+    const void *value; /* the original value, as it is (or would be) republished; NULL for
+                        * FILTERED and ALREADY (not kept in memory) */
     size_t value_len;
     int value_exact; /* 0: an old dead letter without the exact bytes, value re-serialised */
     /* where it goes; for MOVED also where it landed (partition/offset, else -1) */

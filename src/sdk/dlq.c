@@ -350,6 +350,7 @@ typedef struct letter {
     void *key, *value;
     rd_kafka_headers_t *hdrs; /* the original headers, x-dlq-* and the redrive count removed */
     eddy_redrive_outcome outcome;
+    int parts; /* partitions of its target topic, once checked */
 } letter;
 
 typedef struct run {
@@ -503,14 +504,19 @@ static void mark_add(run *r, int32_t p, int64_t off, int64_t ts)
     r->marks[r->nmarks++] = sdk_xasprintf("%" PRId32 ":%" PRId64 "@%" PRId64, p, off, ts);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether d was redriven before (r->marks sorted). */
 static int marked(const run *r, const eddy_dead_letter *d)
 {
     char k[80];
     snprintf(k, sizeof k, "%" PRId32 ":%" PRId64 "@%" PRId64, d->dlq_partition, d->dlq_offset,
              d->dlq_timestamp_ms);
-    for (int i = 0; i < r->nmarks; i++)
-        if (!strcmp(r->marks[i], k)) return 1;
-    return 0;
+    const char *key = k;
+    return r->nmarks && bsearch(&key, r->marks, (size_t)r->nmarks, sizeof *r->marks, cmp_str);
 }
 
 /* Metadata of one topic: its partition count, 0 if it does not exist, < 0 on error. */
@@ -630,6 +636,21 @@ static void on_letter(run *r, const rd_kafka_message_t *m)
     letter *x = &r->l[r->nl++];
     memset(x, 0, sizeof *x);
     letter_load(r, x, m);
+    /* decided now, so that a large DLQ read for a narrow filter keeps no values it will not
+     * move; the rest is classified once everything is read */
+    x->outcome = (eddy_redrive_outcome)-1;
+    if (!filter_match(r->o->filter, &x->d))
+        x->outcome = EDDY_REDRIVE_FILTERED;
+    else if (marked(r, &x->d))
+        x->outcome = EDDY_REDRIVE_ALREADY;
+    if ((int)x->outcome >= 0) {
+        free(x->value);
+        x->value = NULL;
+        x->d.value = NULL;
+        x->d.value_len = 0;
+        rd_kafka_headers_destroy(x->hdrs);
+        x->hdrs = NULL;
+    }
 }
 
 /* ---- producing ------------------------------------------------------------------------------ */
@@ -890,6 +911,7 @@ int eddy_dlq_redrive(const char *bootstrap, const char *dlq_topic, const eddy_re
         if (mparts < 0) rc = mparts;
         goto out;
     }
+    if (r.nmarks) qsort(r.marks, (size_t)r.nmarks, sizeof *r.marks, cmp_str);
     if ((rc = read_topic(&r, dlq_topic, nparts, on_letter)) < 0) goto out;
 
     /* classify, then check every target before producing anything */
@@ -898,10 +920,8 @@ int eddy_dlq_redrive(const char *bootstrap, const char *dlq_topic, const eddy_re
         eddy_dead_letter *d = &x->d;
         const char *to = r.o->to ? r.o->to : d->source_topic;
         d->to_topic = own(x, 5, to);
-        if (!filter_match(r.o->filter, d))
-            x->outcome = EDDY_REDRIVE_FILTERED;
-        else if (marked(&r, d))
-            x->outcome = EDDY_REDRIVE_ALREADY;
+        if ((int)x->outcome >= 0) /* filtered out or redriven before (on_letter) */
+            ;
         else if (d->redrive_count >= max)
             x->outcome = EDDY_REDRIVE_LOOP_GUARD;
         else
@@ -913,7 +933,11 @@ int eddy_dlq_redrive(const char *bootstrap, const char *dlq_topic, const eddy_re
                       (int)d->dlq_partition, d->dlq_offset);
             goto out;
         }
-        int n = r.o->to ? to_parts : topic_parts(&r, to);
+        int n = r.o->to ? to_parts : -1;
+        for (int j = 0; j < i && n < 0; j++) /* the same source topic as an earlier one */
+            if (r.l[j].parts > 0 && !strcmp(r.l[j].d.to_topic, to)) n = r.l[j].parts;
+        if (n < 0) n = topic_parts(&r, to);
+        x->parts = n;
         if (n < 0) {
             rc = n;
             goto out;
