@@ -1,8 +1,9 @@
 /* dlq.c — dead-letter redrive (include/eddy/dlq.h): reads `<topic>.dlq` to its end, recovers
  * each dead letter's original record (key, headers minus x-dlq-*, exact value bytes), applies
  * the filter, the loop guard (eddy-redrive-count) and the markers of `<dlq>.redriven`, checks
- * every target topic, then republishes with an idempotent acks=all producer, one record and
- * then its marker at a time, paced by the rate limit. Also the exact-value field libeddy's
+ * every target topic, then republishes with an idempotent acks=all producer (up to 256 records
+ * in flight, each one's marker sent only once the record is acknowledged), paced by the rate
+ * limit, reporting in DLQ order. Also the exact-value field libeddy's
  * DLQ writer adds (service.c) and the process-wide redrive counters. Part of src/sdk. */
 #include <ctype.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "internal.h"
 
 #define MARKER_SUFFIX ".redriven"
+#define REDRIVE_WINDOW 256 /* records in flight */
 
 /* ---- base64 (RFC 4648, with padding) -------------------------------------------------------- */
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -344,13 +346,22 @@ const char *eddy_redrive_outcome_name(eddy_redrive_outcome o)
 }
 
 /* ---- reading the DLQ ------------------------------------------------------------------------ */
+typedef struct ack {
+    int done; /* 1 acknowledged, -1 failed */
+    rd_kafka_resp_err_t err;
+    int32_t partition;
+    int64_t offset;
+} ack;
+
 typedef struct letter {
     eddy_dead_letter d;
     char *strs[6]; /* owned: source_topic, reason, error, service, failed_at, to_topic */
     void *key, *value;
     rd_kafka_headers_t *hdrs; /* the original headers, x-dlq-* and the redrive count removed */
     eddy_redrive_outcome outcome;
-    int parts; /* partitions of its target topic, once checked */
+    int parts;     /* partitions of its target topic, once checked */
+    int stage;     /* send_record: 1 sent, 2 marker sent, 3 done, -1 failed */
+    ack rec, mack; /* delivery reports of the record and of its marker */
 } letter;
 
 typedef struct run {
@@ -654,13 +665,6 @@ static void on_letter(run *r, const rd_kafka_message_t *m)
 }
 
 /* ---- producing ------------------------------------------------------------------------------ */
-typedef struct ack {
-    int done; /* 1 acknowledged, -1 failed */
-    rd_kafka_resp_err_t err;
-    int32_t partition;
-    int64_t offset;
-} ack;
-
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
@@ -709,23 +713,10 @@ fail:
     return NULL;
 }
 
-/* Waits for a's acknowledgement. 0 or < 0 with r->err. */
-static int await(run *r, ack *a, const char *what)
-{
-    int64_t t0 = sdk_mono_us();
-    while (!a->done) {
-        rd_kafka_poll(r->pk, 50);
-        if (!a->done && sdk_mono_us() - t0 > (int64_t)(r->timeout_ms + 5000) * 1000) break;
-    }
-    if (a->done == 1) return 0;
-    free(r->err);
-    r->err =
-        sdk_xasprintf("%s: %s", what, a->done ? rd_kafka_err2str(a->err) : "no acknowledgement");
-    return EDDY_ERR_IO;
-}
-
-static int produce(run *r, const char *topic, int32_t part, const void *key, size_t klen,
-                   const void *val, size_t vlen, rd_kafka_headers_t *h, ack *a, const char *what)
+/* Sends without waiting (the delivery report fills a). 0, or < 0 with r->err; h is freed on
+ * failure (librdkafka owns it on success). */
+static int send_async(run *r, const char *topic, int32_t part, const void *key, size_t klen,
+                      const void *val, size_t vlen, rd_kafka_headers_t *h, ack *a, const char *what)
 {
     memset(a, 0, sizeof *a);
     for (;;) {
@@ -744,9 +735,8 @@ static int produce(run *r, const char *topic, int32_t part, const void *key, siz
             r->err = sdk_xasprintf("%s: %s", what, rd_kafka_err2str(e));
             return EDDY_ERR_IO;
         }
-        break;
+        return 0;
     }
-    return await(r, a, what);
 }
 
 static int create_marker_topic(run *r, const char *topic)
@@ -797,43 +787,110 @@ static void pace(run *r, int64_t t0_us, int64_t done)
     }
 }
 
-/* Republishes x, then writes its marker. */
-static int move(run *r, letter *x, const char *marker_topic)
+/* A letter on its way: stage 1 record sent, 2 its marker sent, 3 both acknowledged, -1 failed. */
+static int send_record(run *r, letter *x)
 {
     eddy_dead_letter *d = &x->d;
     char cnt[16];
     snprintf(cnt, sizeof cnt, "%d", d->redrive_count + 1);
     rd_kafka_headers_t *h = rd_kafka_headers_copy(x->hdrs);
     rd_kafka_header_add(h, EDDY_REDRIVE_COUNT_HEADER, -1, cnt, -1);
-    ack a;
     char *what = sdk_xasprintf("redrive %s[%d]@%" PRId64 " to %s", r->dlq, (int)d->dlq_partition,
                                d->dlq_offset, d->to_topic);
-    int rc = produce(r, d->to_topic, d->to_partition, d->key, d->key_len, d->value, d->value_len, h,
-                     &a, what);
+    int rc = send_async(r, d->to_topic, d->to_partition, d->key, d->key_len, d->value, d->value_len,
+                        h, &x->rec, what);
     free(what);
-    if (rc < 0) return rc;
+    x->stage = rc < 0 ? -1 : 1;
+    return rc;
+}
+
+/* Only once its record is acknowledged: the marker of x. */
+static int send_marker(run *r, letter *x, const char *marker_topic)
+{
     if (sdk_fault_armed("redrive_crash_after_produce", NULL)) { /* tests: the worst moment */
         sdk_log("redrive", "fault switch: redrive_crash_after_produce, SIGKILL");
         kill(getpid(), SIGKILL);
     }
-    d->to_partition = a.partition;
-    d->to_offset = a.offset;
+    eddy_dead_letter *d = &x->d;
+    d->to_partition = x->rec.partition;
+    d->to_offset = x->rec.offset;
     char ts[32];
     eddy_time_rfc3339(sdk_wall_ms(), ts);
-    json_t *mv = json_pack(
-        "{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", r->dlq, "dlqPartition",
-        (int)d->dlq_partition, "dlqOffset", (json_int_t)d->dlq_offset, "dlqTimestamp",
-        (json_int_t)d->dlq_timestamp_ms, "to", d->to_topic, "toPartition", (int)a.partition,
-        "toOffset", (json_int_t)a.offset, "redriveCount", d->redrive_count + 1, "redrivenAt", ts);
+    json_t *mv =
+        json_pack("{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", r->dlq, "dlqPartition",
+                  (int)d->dlq_partition, "dlqOffset", (json_int_t)d->dlq_offset, "dlqTimestamp",
+                  (json_int_t)d->dlq_timestamp_ms, "to", d->to_topic, "toPartition",
+                  (int)d->to_partition, "toOffset", (json_int_t)d->to_offset, "redriveCount",
+                  d->redrive_count + 1, "redrivenAt", ts);
     char *val = json_dumps(mv, JSON_COMPACT);
     json_decref(mv);
     char key[48];
     snprintf(key, sizeof key, "%" PRId32 ":%" PRId64, d->dlq_partition, d->dlq_offset);
-    what = sdk_xasprintf("marker %s on %s", key, marker_topic);
-    rc = produce(r, marker_topic, 0, key, strlen(key), val, strlen(val), NULL, &a, what);
+    char *what = sdk_xasprintf("marker %s on %s", key, marker_topic);
+    int rc =
+        send_async(r, marker_topic, 0, key, strlen(key), val, strlen(val), NULL, &x->mack, what);
     free(what);
     free(val);
+    x->stage = rc < 0 ? -1 : 2;
     return rc;
+}
+
+/* Moves letters [from, to) on as their acknowledgements arrive: an acknowledged record gets its
+ * marker, an acknowledged marker finishes the letter. 0, or < 0 (r->err: the first failure). */
+static int advance(run *r, int from, int to, const char *marker_topic, int *inflight)
+{
+    int rc = 0;
+    for (int i = from; i < to; i++) {
+        letter *x = &r->l[i];
+        if (x->stage == 1 && x->rec.done) {
+            if (x->rec.done > 0 && send_marker(r, x, marker_topic) == 0) continue;
+            (*inflight)--;
+            if (x->stage == 1 && !rc) {
+                free(r->err);
+                r->err = sdk_xasprintf("redrive %s[%d]@%" PRId64 " to %s: %s", r->dlq,
+                                       (int)x->d.dlq_partition, x->d.dlq_offset, x->d.to_topic,
+                                       rd_kafka_err2str(x->rec.err));
+            }
+            x->stage = -1;
+            rc = EDDY_ERR_IO;
+        } else if (x->stage == 2 && x->mack.done) {
+            (*inflight)--;
+            x->stage = x->mack.done > 0 ? 3 : -1;
+            if (x->stage < 0 && !rc) {
+                free(r->err);
+                r->err = sdk_xasprintf("marker of %s[%d]@%" PRId64 ": %s (the record was moved: "
+                                       "the next redrive moves it again)",
+                                       r->dlq, (int)x->d.dlq_partition, x->d.dlq_offset,
+                                       rd_kafka_err2str(x->mack.err));
+                rc = EDDY_ERR_IO;
+            }
+        }
+    }
+    return rc;
+}
+
+/* Reports letters from head on, in DLQ order, as far as they are finished (end: skipping the
+ * ones that will not finish). Returns the new head. */
+static int report(run *r, int head, int to, eddy_redrive_stats *s, int end)
+{
+    for (; head < to; head++) {
+        letter *x = &r->l[head];
+        if (x->outcome == EDDY_REDRIVE_MOVED && x->stage != 3) {
+            if (!end) break;
+            continue; /* failed or never sent: neither moved nor counted */
+        }
+        s->scanned++;
+        switch (x->outcome) {
+        case EDDY_REDRIVE_MOVED: s->moved++; break;
+        case EDDY_REDRIVE_WOULD_MOVE: s->would_move++; break;
+        case EDDY_REDRIVE_LOOP_GUARD: s->loop_guard++; break;
+        case EDDY_REDRIVE_ALREADY: s->already_redriven++; break;
+        default: s->filtered_out++;
+        }
+        if (!r->o->dry_run) count(r->dlq, x->outcome);
+        if (r->o->fn) r->o->fn(&x->d, x->outcome, r->o->arg);
+    }
+    return head;
 }
 
 /* ---- redrive -------------------------------------------------------------------------------- */
@@ -971,31 +1028,47 @@ int eddy_dlq_redrive(const char *bootstrap, const char *dlq_topic, const eddy_re
         if (rd_kafka_metadata(r.pk, 1, NULL, &pmd, r.timeout_ms) == 0)
             rd_kafka_metadata_destroy(pmd);
     }
-    int64_t t0 = sdk_mono_us(), done = 0;
-    for (int i = 0; i < r.nl; i++) {
+    /* up to REDRIVE_WINDOW records in flight; per partition librdkafka's idempotent producer
+     * keeps them in DLQ order, and a marker is sent only once its record is acknowledged */
+    int64_t t0 = sdk_mono_us(), sent = 0;
+    int head = 0, inflight = 0, i = 0;
+    for (; i < r.nl && rc == 0; i++) {
         letter *x = &r.l[i];
-        s.scanned++;
         if (x->outcome == EDDY_REDRIVE_MOVED) {
             if (r.o->stop && *r.o->stop) {
                 rc = fail(&r, EDDY_ERR_TRANSIENT, "stopped");
-                goto out;
+                break;
             }
-            pace(&r, t0, done);
-            if ((rc = move(&r, x, marker_topic)) < 0) goto out;
-            done++;
-        } else if (x->d.to_partition == RD_KAFKA_PARTITION_UA) {
-            x->d.to_partition = -1;
+            pace(&r, t0, sent);
+            while (rc == 0 && inflight >= REDRIVE_WINDOW) {
+                rd_kafka_poll(r.pk, 50);
+                rc = advance(&r, head, i, marker_topic, &inflight);
+            }
+            if (rc < 0 || (rc = send_record(&r, x)) < 0) break;
+            inflight++;
+            sent++;
+            rd_kafka_poll(r.pk, 0);
         }
-        switch (x->outcome) {
-        case EDDY_REDRIVE_MOVED: s.moved++; break;
-        case EDDY_REDRIVE_WOULD_MOVE: s.would_move++; break;
-        case EDDY_REDRIVE_LOOP_GUARD: s.loop_guard++; break;
-        case EDDY_REDRIVE_ALREADY: s.already_redriven++; break;
-        default: s.filtered_out++;
+        if (r.pk && (rc = advance(&r, head, i + 1, marker_topic, &inflight)) < 0) {
+            i++;
+            break;
         }
-        if (!r.o->dry_run) count(dlq_topic, x->outcome);
-        if (r.o->fn) r.o->fn(&x->d, x->outcome, r.o->arg);
+        head = report(&r, head, i + 1, &s, 0);
     }
+    /* every record sent gets a delivery report within message.timeout.ms */
+    int64_t idle = sdk_mono_us();
+    while (inflight > 0) {
+        int before = inflight;
+        rd_kafka_poll(r.pk, 50);
+        int ae = advance(&r, head, i, marker_topic, &inflight);
+        if (ae < 0 && rc == 0) rc = ae;
+        if (inflight != before) idle = sdk_mono_us();
+        if (sdk_mono_us() - idle > (int64_t)(r.timeout_ms * 2 + 5000) * 1000) {
+            if (rc == 0) rc = fail(&r, EDDY_ERR_IO, "no acknowledgement");
+            break;
+        }
+    }
+    report(&r, head, i, &s, 1);
 out:
     if (r.rk) {
         rd_kafka_consumer_close(r.rk);
@@ -1005,9 +1078,9 @@ out:
         rd_kafka_flush(r.pk, r.timeout_ms);
         rd_kafka_destroy(r.pk);
     }
-    for (int i = 0; i < r.nl; i++) letter_free(&r.l[i]);
+    for (int j = 0; j < r.nl; j++) letter_free(&r.l[j]);
     free(r.l);
-    for (int i = 0; i < r.nmarks; i++) free(r.marks[i]);
+    for (int j = 0; j < r.nmarks; j++) free(r.marks[j]);
     free(r.marks);
     free(marker_topic);
     if (st) *st = s;
