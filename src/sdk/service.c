@@ -985,7 +985,15 @@ static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
 {
     if (n <= 0) return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n < 8 ? n : 8);
+    int redriven = 0; /* republished by a DLQ redrive (docs/sdk.md) */
     for (int i = 0; i < n; i++) {
+        rd_kafka_headers_t *h = NULL;
+        const void *v;
+        size_t vn;
+        if (rd_kafka_message_headers(msgs[i], &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h &&
+            rd_kafka_header_get_last(h, "eddy-redrive-count", &v, &vn) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            redriven++;
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
         rd_kafka_topic_partition_t *p =
             rd_kafka_topic_partition_list_find(l, t, msgs[i]->partition);
@@ -994,6 +1002,11 @@ static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
     }
     rd_kafka_offsets_store(svc->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
+    if (redriven) {
+        pthread_mutex_lock(&svc->mmu);
+        svc->redriven_total += (uint64_t)redriven;
+        pthread_mutex_unlock(&svc->mmu);
+    }
 }
 
 /* Goes back to the first of msgs[0..n) on each partition: they will be fetched again. */

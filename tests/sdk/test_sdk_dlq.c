@@ -183,6 +183,19 @@ static eddy_dlq_filter *filter(const char *a, const char *b)
     return f;
 }
 
+/* Whether the service's metrics text comes to contain line (waits up to 30 s). */
+static int metric_reaches(eddy_service *svc, const char *line)
+{
+    for (int i = 0; i < 600; i++) {
+        char *t = eddy_service_metrics_text(svc);
+        int ok = strstr(t, line) != NULL;
+        free(t);
+        if (ok) return 1;
+        msleep(50);
+    }
+    return 0;
+}
+
 static int count_seen(const char *url, const char *id)
 {
     eddy_store *st;
@@ -419,6 +432,12 @@ static void redrive_all(void **state)
     assert_int_equal(hwm("orders", 0), 4);
     assert_int_equal(hwm("orders", 1), 3);
     assert_int_equal(atomic_load(&g_handled), 2);
+    /* the services count the redriven events they finished: k1 (failed again), k2, k3 (poison
+     * again), k1 again, a1 — and shipping its duplicate a1 */
+    assert_true(
+        metric_reaches(svc, "eddy_redriven_events_total{service=\"payment-dlq-test\"} 5\n"));
+    assert_true(
+        metric_reaches(ship, "eddy_redriven_events_total{service=\"shipping-dlq-test\"} 1\n"));
 
     eddy_service_stop(svc);
     eddy_service_stop(ship);
