@@ -60,8 +60,8 @@ ALLOWED = {
     # clients of any Kafka-protocol broker; only common helpers from the tree)
     "cdc": ["common"],
     "push": ["common"],
-    # the CLI: common helpers and libeddy's HTTP client
-    "cli": ["common", "sdkschema"],
+    # the CLI: common helpers, libeddy's HTTP client and libeddy (dlq redrive)
+    "cli": ["common", "sdkschema", "sdk"],
 }
 
 # Files whose module is not their directory (the registry still lives in src/http/ until it

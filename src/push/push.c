@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -560,6 +561,10 @@ static void dead_letter(worker *w, rec *r, const char *reason)
     json_object_set_new(o, "sourceTopic", json_string(r->p->topic));
     json_object_set_new(o, "sourcePartition", json_integer(r->p->partition));
     json_object_set_new(o, "sourceOffset", json_integer(r->offset));
+    /* the exact bytes, for `eddy dlq redrive` (docs/sdk.md, "Dead-letter redrive") */
+    char *exact = r->val ? b64_encode_alloc(r->val, r->vlen, false) : NULL;
+    json_object_set_new(o, "originalValueBase64", exact ? json_string(exact) : json_null());
+    free(exact);
     char *v = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     rd_kafka_headers_t *h = r->hdrs ? rd_kafka_headers_copy(r->hdrs) : rd_kafka_headers_new(4);

@@ -100,4 +100,8 @@ EDDY_HIDDEN void sdk_strv_free(char **v);
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,
                                          void *opaque, char *err, size_t errlen);
 
+/* dlq.c: adds "originalValueBase64" (the value's exact bytes; null: no value) to a dead
+ * letter o, so a redrive republishes them byte for byte. */
+EDDY_HIDDEN void sdk_dlq_keep_exact(json_t *o, const void *payload, size_t len);
+
 #endif

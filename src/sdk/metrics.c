@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "eddy/dlq.h"
 #include "service_int.h"
 
 static const double BUCKETS[SDK_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -138,6 +139,15 @@ char *eddy_service_metrics_text(eddy_service *svc)
         "# HELP eddy_poison_total events that could not be decoded (dead-lettered as poison)\n"
         "# TYPE eddy_poison_total counter\neddy_poison_total{service=\"%s\"} %llu\n",
         svc->name, (unsigned long long)svc->poison_total);
+    sb_printf(&b,
+              "# HELP eddy_redriven_events_total events this service finished (handled, dropped "
+              "as duplicates or dead-lettered again) that a DLQ redrive had republished\n"
+              "# TYPE eddy_redriven_events_total counter\n"
+              "eddy_redriven_events_total{service=\"%s\"} %llu\n",
+              svc->name, (unsigned long long)svc->redriven_total);
+    char *rd = eddy_dlq_metrics_text(); /* redrives this process made (dlq.c), if any */
+    sb_printf(&b, "%s", rd);
+    free(rd);
     char labels[160];
     snprintf(labels, sizeof labels, "service=\"%s\"", svc->name);
     char *t =

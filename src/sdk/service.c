@@ -529,8 +529,10 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
 /* Value: {"originalEvent": <envelope object, or the raw value as a string if not JSON>,
  *   "error": "…", "reason": "poison|unknown_version|permanent|retries_exhausted",
  *   "failedAt": RFC 3339, "attemptCount": n, "service": "…",
- *   "sourceTopic": "…", "sourcePartition": p, "sourceOffset": o}
- * Key and headers of the original message are kept; x-dlq-reason and x-dlq-error are added. */
+ *   "sourceTopic": "…", "sourcePartition": p, "sourceOffset": o,
+ *   "originalValueBase64": "<the value's exact bytes>" (null: the record had no value)}
+ * Key and headers of the original message are kept; x-dlq-reason and x-dlq-error are added.
+ * eddy_dlq_redrive (dlq.c) republishes the original from this. */
 static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *reason,
                     const char *error, int attempts)
 {
@@ -550,6 +552,7 @@ static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *
     json_object_set_new(o, "sourceTopic", json_string(topic));
     json_object_set_new(o, "sourcePartition", json_integer(m->partition));
     json_object_set_new(o, "sourceOffset", json_integer(m->offset));
+    sdk_dlq_keep_exact(o, m->payload, m->len);
     char *val = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     char *dlq = sdk_xasprintf("%s.dlq", topic);
@@ -983,7 +986,15 @@ static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
 {
     if (n <= 0) return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n < 8 ? n : 8);
+    int redriven = 0; /* republished by a DLQ redrive (docs/sdk.md) */
     for (int i = 0; i < n; i++) {
+        rd_kafka_headers_t *h = NULL;
+        const void *v;
+        size_t vn;
+        if (rd_kafka_message_headers(msgs[i], &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h &&
+            rd_kafka_header_get_last(h, "eddy-redrive-count", &v, &vn) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            redriven++;
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
         rd_kafka_topic_partition_t *p =
             rd_kafka_topic_partition_list_find(l, t, msgs[i]->partition);
@@ -992,6 +1003,11 @@ static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
     }
     rd_kafka_offsets_store(svc->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
+    if (redriven) {
+        pthread_mutex_lock(&svc->mmu);
+        svc->redriven_total += (uint64_t)redriven;
+        pthread_mutex_unlock(&svc->mmu);
+    }
 }
 
 /* Goes back to the first of msgs[0..n) on each partition: they will be fetched again. */

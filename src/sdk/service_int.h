@@ -61,6 +61,7 @@ struct eddy_service {
     int started;
     pthread_mutex_t mmu; /* metrics, trace file */
     uint64_t dlq_total, poison_total;
+    uint64_t redriven_total; /* finished records that carried eddy-redrive-count */
     void *mhd;
     int http_port;
     int http_listen_fd;
