@@ -56,6 +56,7 @@ struct eddy_service {
     rd_kafka_t *dlq_rk; /* producer for the DLQ and admin */
     int max_attempts, backoff_ms, backoff_max_ms;
     FILE *trace;
+    struct sdk_otlp *otlp; /* OpenTelemetry export (otlp.c), NULL when off */
     pthread_t main_thread;
     atomic_int stop;
     int started;
