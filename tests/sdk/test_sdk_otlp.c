@@ -569,6 +569,22 @@ static void export_and_outage(void **state)
     json_decref(spans);
     check_stats_clean();
 
+    /* the service's /metrics with the eddy_otlp_* families passes promtool's lint */
+    char *mt = http(mport, "/metrics", 0);
+    assert_non_null(mt);
+    char path[] = "/tmp/eddy-otlp-metrics-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, mt, strlen(mt)), (ssize_t)strlen(mt));
+    close(fd);
+    free(mt);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s check metrics < %s",
+             getenv("EDDY_PROMTOOL") ? getenv("EDDY_PROMTOOL") : "promtool", path);
+    int prc = system(cmd);
+    unlink(path);
+    assert_int_equal(prc, 0);
+
     eddy_service_stop(svc);
     void *ret;
     pthread_join(th, &ret);
