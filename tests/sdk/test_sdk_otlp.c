@@ -11,7 +11,7 @@
  *     /metrics, and export resumes when the collector is back;
  *   - at shutdown the queue is flushed (a flush interval far longer than the test);
  *   - bad settings (otlp.endpoint not http(s), malformed OTEL_EXPORTER_OTLP_HEADERS) refuse to
- *     start with a message. */
+ *     start with a message; OTEL_SDK_DISABLED=true turns the export off. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -659,6 +659,20 @@ static void bad_settings(void **state)
     assert_true(eddy_service_start(svc, NULL) < 0);
     eddy_service_free(svc);
     unsetenv("OTEL_EXPORTER_OTLP_HEADERS");
+
+    /* OTEL_SDK_DISABLED=true: no export, whatever the settings say */
+    setenv("OTEL_SDK_DISABLED", "true", 1);
+    assert_int_equal(eddy_service_new("off-otlp", &svc), 0);
+    eddy_service_set(svc, "store", ts.url);
+    eddy_service_set(svc, "bootstrap.servers", g_broker.bootstrap);
+    eddy_service_set(svc, "http.listen", "off");
+    eddy_service_set(svc, "topic.create", "0");
+    assert_int_equal(eddy_service_start(svc, NULL), 0);
+    char *mt = eddy_service_metrics_text(svc);
+    assert_null(strstr(mt, "eddy_otlp_"));
+    free(mt);
+    eddy_service_free(svc);
+    unsetenv("OTEL_SDK_DISABLED");
     unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
     tstore_drop(&ts);
 }
