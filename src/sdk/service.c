@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "otlp.h"
 #include "service_int.h"
 
 extern char **environ;

@@ -9,6 +9,7 @@
 
 #include "es_int.h"
 #include "internal.h"
+#include "otlp.h"
 
 #define SDK_MAX_HANDLERS 32
 #define SDK_MAX_TOPICS 32
