@@ -171,6 +171,11 @@ char *eddy_service_metrics_text(eddy_service *svc)
               "# TYPE eddy_outbox_published_total counter\n"
               "eddy_outbox_published_total{service=\"%s\"} %lld\n",
               svc->name, svc->relay ? (long long)eddy_relay_published(svc->relay) : 0LL);
+    if (svc->otlp) {
+        t = sdk_otlp_metrics_text(svc->otlp, svc->name);
+        sb_printf(&b, "%s", t);
+        free(t);
+    }
     for (int i = 0; i < svc->ncomponents; i++) {
         if (!svc->components[i].metrics) continue;
         char *ct = svc->components[i].metrics(svc->components[i].arg);
@@ -218,6 +223,7 @@ int eddy_service_route(eddy_service *svc, const char *method, const char *path_p
 eddy_store *sdk_http_store(eddy_service *svc)
 {
     if (!svc->http_store && eddy_store_open(svc->store_url, &svc->http_store) < 0) return NULL;
+    sdk_store_set_otlp(svc->http_store, svc->otlp);
     return svc->http_store;
 }
 

@@ -9,6 +9,7 @@
 
 #include "es_int.h"
 #include "internal.h"
+#include "otlp.h"
 
 #define SDK_MAX_HANDLERS 32
 #define SDK_MAX_TOPICS 32
@@ -56,6 +57,7 @@ struct eddy_service {
     rd_kafka_t *dlq_rk; /* producer for the DLQ and admin */
     int max_attempts, backoff_ms, backoff_max_ms;
     FILE *trace;
+    struct sdk_otlp *otlp; /* OpenTelemetry export (otlp.c), NULL when off */
     pthread_t main_thread;
     atomic_int stop;
     int started;
