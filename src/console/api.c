@@ -204,11 +204,10 @@ static json_t *topic_summary(const btopic *t)
 {
     int64_t bytes, msgs;
     topic_sizes(t, &bytes, &msgs);
-    return json_pack("{s:s,s:i,s:I,s:I,s:b,s:s,s:I}", "name", t->name, "partitions",
-                     (int)t->nparts, "size_bytes", (json_int_t)bytes, "messages",
-                     (json_int_t)msgs, "internal", t->internal, "cleanup_policy",
-                     cleanup_name(t->cfg.log.cleanup_policy), "retention_ms",
-                     (json_int_t)t->cfg.log.retention_ms);
+    return json_pack("{s:s,s:i,s:I,s:I,s:b,s:s,s:I}", "name", t->name, "partitions", (int)t->nparts,
+                     "size_bytes", (json_int_t)bytes, "messages", (json_int_t)msgs, "internal",
+                     t->internal, "cleanup_policy", cleanup_name(t->cfg.log.cleanup_policy),
+                     "retention_ms", (json_int_t)t->cfg.log.retention_ms);
 }
 
 static json_t *topic_detail(const btopic *t)
@@ -221,13 +220,13 @@ static json_t *topic_detail(const btopic *t)
     for (int j = 0; j < t->nparts; j++) {
         bpart *p = t->parts[j];
         int64_t start = p->log ? plog_start_offset(p->log) : 0, end = part_hwm(p);
-        json_array_append_new(
-            parts, json_pack("{s:i,s:I,s:I,s:I,s:I,s:i,s:I,s:I}", "partition", j, "start_offset",
-                             (json_int_t)start, "end_offset", (json_int_t)end, "messages",
-                             (json_int_t)(end - start), "size_bytes",
-                             (json_int_t)(p->log ? plog_size_bytes(p->log) : 0), "leader", 0,
-                             "records_in", (json_int_t)p->records_in, "bytes_in",
-                             (json_int_t)p->bytes_in));
+        json_array_append_new(parts, json_pack("{s:i,s:I,s:I,s:I,s:I,s:i,s:I,s:I}", "partition", j,
+                                               "start_offset", (json_int_t)start, "end_offset",
+                                               (json_int_t)end, "messages",
+                                               (json_int_t)(end - start), "size_bytes",
+                                               (json_int_t)(p->log ? plog_size_bytes(p->log) : 0),
+                                               "leader", 0, "records_in", (json_int_t)p->records_in,
+                                               "bytes_in", (json_int_t)p->bytes_in));
     }
     json_object_set_new(o, "partitions_detail", parts);
     const topic_config *c = &t->cfg;
@@ -244,7 +243,8 @@ static json_t *topic_detail(const btopic *t)
         size_t n = strcspn(s, "\n");
         const char *eq = memchr(s, '=', n);
         if (eq) {
-            char *k = xstrndup(s, (size_t)(eq - s)), *v = xstrndup(eq + 1, n - (size_t)(eq - s) - 1);
+            char *k = xstrndup(s, (size_t)(eq - s)),
+                 *v = xstrndup(eq + 1, n - (size_t)(eq - s) - 1);
             json_object_set_new(ov, k, json_string(v));
             free(k);
             free(v);
@@ -317,8 +317,10 @@ static void topic_create_api(broker *b, const http_request *req, http_response *
     {
         const char *s = json_string_value(v);
         if (!s || has_ctl_chars(k, strlen(k)) || has_ctl_chars(s, strlen(s)) || strchr(k, '=')) {
-            con_error(resp, 42203, "config \"%s\": the value must be a string without control "
-                                   "characters", k);
+            con_error(resp, 42203,
+                      "config \"%s\": the value must be a string without control "
+                      "characters",
+                      k);
             goto out;
         }
         char *n = xasprintf("%s%s=%s\n", ov, k, s);
@@ -479,9 +481,9 @@ static void gd_member(void *arg, const group_member_view *m)
 static void gd_offset(void *arg, const group_offset_view *ov)
 {
     gdesc *d = arg;
-    json_t *o = json_pack("{s:s,s:i,s:I,s:I}", "topic", ov->topic, "partition",
-                          (int)ov->partition, "committed_offset", (json_int_t)ov->offset,
-                          "commit_time_ms", (json_int_t)ov->commit_ts);
+    json_t *o = json_pack("{s:s,s:i,s:I,s:I}", "topic", ov->topic, "partition", (int)ov->partition,
+                          "committed_offset", (json_int_t)ov->offset, "commit_time_ms",
+                          (json_int_t)ov->commit_ts);
     int64_t lag;
     double secs;
     lag_fields(d->b, o, ov->topic, ov->partition, ov->offset, d->now, &lag, &secs);
@@ -506,7 +508,8 @@ static json_t *group_json(broker *b, const char *gid, bool detail)
         json_object_set_new(d.o, "members", d.members);
         json_object_set_new(d.o, "offsets", d.offsets);
     } else {
-        json_object_set_new(d.o, "partitions", json_integer((json_int_t)json_array_size(d.offsets)));
+        json_object_set_new(d.o, "partitions",
+                            json_integer((json_int_t)json_array_size(d.offsets)));
         json_decref(d.members);
         json_decref(d.offsets);
     }
@@ -600,8 +603,7 @@ static void rc_offset(void *arg, const group_offset_view *o)
 
 static void reply_durable(console *c, http_pending *hp, plog *log, int64_t end, json_t *o);
 
-static void group_reset(console *c, const char *gid, const http_request *req,
-                        http_response *resp)
+static void group_reset(console *c, const char *gid, const http_request *req, http_response *resp)
 {
     broker *b = c->b;
     json_t *o = parse_body(req, resp);
@@ -723,12 +725,12 @@ static void group_reset(console *c, const char *gid, const http_request *req,
         case R_OFFSET: nw = MAX(start, MIN(end, json_integer_value(joff))); break;
         }
         ov[i] = (group_offset_view){rc.v[i].topic, rc.v[i].partition, nw, 0};
-        json_array_append_new(
-            changes, json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I}", "topic", rc.v[i].topic,
-                               "partition", (int)rc.v[i].partition, "current_offset",
-                               (json_int_t)rc.v[i].current, "new_offset", (json_int_t)nw,
-                               "log_start_offset", (json_int_t)start, "log_end_offset",
-                               (json_int_t)end, "lag_after", (json_int_t)(end - nw)));
+        json_array_append_new(changes,
+                              json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I}", "topic", rc.v[i].topic,
+                                        "partition", (int)rc.v[i].partition, "current_offset",
+                                        (json_int_t)rc.v[i].current, "new_offset", (json_int_t)nw,
+                                        "log_start_offset", (json_int_t)start, "log_end_offset",
+                                        (json_int_t)end, "lag_after", (json_int_t)(end - nw)));
     }
     /* offsets of deleted topics are left as they are */
     int n = 0;
@@ -816,16 +818,15 @@ static void overview(console *c, http_response *resp)
     json_t *listeners = json_array();
     for (int i = 0; i < b->nlisteners; i++) {
         const blistener *l = &b->listeners[i];
-        json_array_append_new(listeners,
-                              json_pack("{s:s,s:s,s:s,s:i}", "name", l->name, "protocol",
-                                        bsecproto_name(l->proto), "host", l->adv_host, "port",
-                                        l->adv_port));
+        json_array_append_new(listeners, json_pack("{s:s,s:s,s:s,s:i}", "name", l->name, "protocol",
+                                                   bsecproto_name(l->proto), "host", l->adv_host,
+                                                   "port", l->adv_port));
     }
-    json_t *brk = json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:o,s:i}", "status", "ok", "node_id",
-                            (int)b->node_id, "cluster_id", b->cluster_id, "version", c->version,
-                            "started_ms", (json_int_t)b->started_ms, "uptime_ms",
-                            (json_int_t)(now - b->started_ms), "now_ms", (json_int_t)now,
-                            "listeners", listeners, "connections", b->nconns);
+    json_t *brk =
+        json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:o,s:i}", "status", "ok", "node_id",
+                  (int)b->node_id, "cluster_id", b->cluster_id, "version", c->version, "started_ms",
+                  (json_int_t)b->started_ms, "uptime_ms", (json_int_t)(now - b->started_ms),
+                  "now_ms", (json_int_t)now, "listeners", listeners, "connections", b->nconns);
     json_t *topics = json_array();
     int64_t total_bytes = 0, total_msgs = 0;
     int nparts = 0, ntopics = 0;
@@ -842,7 +843,15 @@ static void overview(console *c, http_response *resp)
         uint64_t rec, by;
         topic_counters(t, &rec, &by);
         double rps, bps;
-        json_t *series = rate_series(rate_of(c, t->name, false), t, now, &rps, &bps);
+        trate *r = rate_of(c, t->name, false);
+        if (!r) { /* created since the last sample: its baseline is now */
+            r = rate_of(c, t->name, true);
+            r->ring[0] = (rsample){now, rec, by};
+            r->head = 1;
+            r->n = 1;
+            r->gen = c->gen;
+        }
+        json_t *series = rate_series(r, t, now, &rps, &bps);
         json_object_set_new(o, "records_in", json_integer((json_int_t)rec));
         json_object_set_new(o, "bytes_in", json_integer((json_int_t)by));
         json_object_set_new(o, "records_per_sec", json_real(rps));
@@ -858,9 +867,9 @@ static void overview(console *c, http_response *resp)
         json_object_set_new(gs, group_state_names[i], json_integer(counts[i]));
         ngroups += counts[i];
     }
-    json_t *totals = json_pack("{s:i,s:i,s:I,s:I,s:i}", "topics", ntopics, "partitions", nparts,
-                               "size_bytes", (json_int_t)total_bytes, "messages",
-                               (json_int_t)total_msgs, "groups", ngroups);
+    json_t *totals =
+        json_pack("{s:i,s:i,s:I,s:I,s:i}", "topics", ntopics, "partitions", nparts, "size_bytes",
+                  (json_int_t)total_bytes, "messages", (json_int_t)total_msgs, "groups", ngroups);
     con_json(resp, 200,
              json_pack("{s:o,s:o,s:o,s:i,s:o}", "broker", brk, "totals", totals, "groups", gs,
                        "sample_interval_ms", SAMPLE_MS, "topics", topics));

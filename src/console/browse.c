@@ -161,8 +161,8 @@ static char *header_str(const batch_record *rec, const char *name)
 static json_t *record_json(bpart *p, const batch_record *rec, const char *format)
 {
     json_t *o = json_pack("{s:i,s:I,s:I,s:i}", "partition", (int)p->index, "offset",
-                          (json_int_t)rec->offset, "timestamp", (json_int_t)rec->timestamp,
-                          "size", (int)rec->raw_len);
+                          (json_int_t)rec->offset, "timestamp", (json_int_t)rec->timestamp, "size",
+                          (int)rec->raw_len);
     set_payload(o, "key", rec->key, rec->key_len, "auto");
     set_payload(o, "value", rec->value, rec->value_len, format);
     json_t *hs = json_array(), *ce = json_object();
@@ -200,8 +200,8 @@ typedef struct coll {
     int n, limit;
     bool keep_last;
     const char *format;
-    int64_t ts_min;          /* by timestamp: records older are skipped */
-    const uint8_t *key;      /* by key */
+    int64_t ts_min;     /* by timestamp: records older are skipped */
+    const uint8_t *key; /* by key */
     size_t key_len;
     json_t *(*conv)(bpart *p, const batch_record *rec, const char *format);
 } coll;
@@ -210,8 +210,8 @@ static int coll_add(bpart *p, const batch_record *rec, void *arg)
 {
     coll *c = arg;
     if (rec->timestamp < c->ts_min) return 0;
-    if (c->key && (rec->key_len != (int32_t)c->key_len || !rec->key ||
-                   memcmp(rec->key, c->key, c->key_len)))
+    if (c->key &&
+        (rec->key_len != (int32_t)c->key_len || !rec->key || memcmp(rec->key, c->key, c->key_len)))
         return 0;
     if (c->n == c->limit) {
         if (!c->keep_last) return 1;
@@ -275,8 +275,8 @@ void con_messages(broker *b, btopic *t, const http_request *req, http_response *
     const char *key = http_query_n(req, "key", &key_len);
     const char *newest = http_query(req, "newest");
     if (hp < 0 || (hp && (part < 0 || part >= t->nparts)))
-        return con_error(resp, hp < 0 ? 40004 : 40403, "topic \"%s\" has no partition %s",
-                         t->name, http_query(req, "partition"));
+        return con_error(resp, hp < 0 ? 40004 : 40403, "topic \"%s\" has no partition %s", t->name,
+                         http_query(req, "partition"));
     if (ho < 0 || (ho && offset < 0))
         return con_error(resp, 40004, "offset must be an integer >= 0");
     if (ht < 0 || (ht && ts < 0))
@@ -301,8 +301,15 @@ void con_messages(broker *b, btopic *t, const http_request *req, http_response *
     for (int i = p0; i < p1; i++) {
         bpart *p = t->parts[i];
         coll *c = &cs[i - p0];
-        *c = (coll){xcalloc((size_t)limit, sizeof(json_t *)), 0, (int)limit, newest_first, format,
-                    INT64_MIN, NULL, 0, record_json};
+        *c = (coll){xcalloc((size_t)limit, sizeof(json_t *)),
+                    0,
+                    (int)limit,
+                    newest_first,
+                    format,
+                    INT64_MIN,
+                    NULL,
+                    0,
+                    record_json};
         int64_t end = part_hwm(p), start = p->log ? plog_start_offset(p->log) : 0, from = start;
         if (ho)
             from = offset;
@@ -394,15 +401,14 @@ static int trace_rec(bpart *p, const batch_record *rec, void *arg)
         json_decref(v);
         return 0;
     }
-    json_t *o = json_pack("{s:s,s:i,s:I,s:I}", "topic", p->topic->name, "partition",
-                          (int)p->index, "offset", (json_int_t)rec->offset, "timestamp",
-                          (json_int_t)rec->timestamp);
+    json_t *o =
+        json_pack("{s:s,s:i,s:I,s:I}", "topic", p->topic->name, "partition", (int)p->index,
+                  "offset", (json_int_t)rec->offset, "timestamp", (json_int_t)rec->timestamp);
     char *h_id = header_str(rec, "ce_id"), *h_type = header_str(rec, "x-event-type"),
          *h_cause = header_str(rec, "x-causation-id"), *h_src = header_str(rec, "ce_source");
     set_str(o, "event_id", env && js(env, "eventId") ? js(env, "eventId") : h_id);
     set_str(o, "event_type", env && js(env, "eventType") ? js(env, "eventType") : h_type);
-    set_str(o, "causation_id",
-            env && js(env, "causationId") ? js(env, "causationId") : h_cause);
+    set_str(o, "causation_id", env && js(env, "causationId") ? js(env, "causationId") : h_cause);
     set_str(o, "source", env && js(env, "source") ? js(env, "source") : h_src);
     set_str(o, "event_time", env ? js(env, "timestamp") : NULL);
     free(h_id);
@@ -416,9 +422,10 @@ static int trace_rec(bpart *p, const batch_record *rec, void *arg)
         set_str(d, "failed_at", js(dead, "failedAt"));
         set_str(d, "service", js(dead, "service"));
         set_str(d, "source_topic", js(dead, "sourceTopic"));
-        json_object_set(d, "attempt_count", json_object_get(dead, "attemptCount")
-                                                ? json_object_get(dead, "attemptCount")
-                                                : json_null());
+        json_object_set(d, "attempt_count",
+                        json_object_get(dead, "attemptCount")
+                            ? json_object_get(dead, "attemptCount")
+                            : json_null());
         json_object_set_new(o, "dead_letter", d);
     } else {
         json_object_set_new(o, "dead_letter", json_null());
@@ -499,10 +506,9 @@ void con_trace(broker *b, const http_request *req, http_response *resp)
         for (int k = 0; k < s.noffs; k++) {
             toff *o = &s.offs[k];
             if (o->partition != part || strcmp(o->topic, topic) || o->offset <= off) continue;
-            json_array_append_new(consumers,
-                                  json_pack("{s:s,s:I,s:I}", "group", o->group, "committed_offset",
-                                            (json_int_t)o->offset, "commit_time_ms",
-                                            (json_int_t)o->commit_ts));
+            json_array_append_new(consumers, json_pack("{s:s,s:I,s:I}", "group", o->group,
+                                                       "committed_offset", (json_int_t)o->offset,
+                                                       "commit_time_ms", (json_int_t)o->commit_ts));
             if (o->offset == off + 1 && o->commit_ts >= ts && dwell < 0) {
                 dwell = o->commit_ts - ts;
                 basis = "group_commit";
@@ -546,15 +552,16 @@ static json_t *dead_letter_json(bpart *p, const batch_record *rec, const char *f
         set_str(o, "failed_at", js(v, "failedAt"));
         set_str(o, "service", js(v, "service"));
         set_str(o, "source_topic", js(v, "sourceTopic"));
-        json_object_set(o, "source_partition", json_object_get(v, "sourcePartition")
-                                                   ? json_object_get(v, "sourcePartition")
-                                                   : json_null());
-        json_object_set(o, "source_offset", json_object_get(v, "sourceOffset")
-                                                ? json_object_get(v, "sourceOffset")
-                                                : json_null());
-        json_object_set(o, "attempt_count", json_object_get(v, "attemptCount")
-                                                ? json_object_get(v, "attemptCount")
-                                                : json_null());
+        json_object_set(o, "source_partition",
+                        json_object_get(v, "sourcePartition")
+                            ? json_object_get(v, "sourcePartition")
+                            : json_null());
+        json_object_set(o, "source_offset",
+                        json_object_get(v, "sourceOffset") ? json_object_get(v, "sourceOffset")
+                                                           : json_null());
+        json_object_set(o, "attempt_count",
+                        json_object_get(v, "attemptCount") ? json_object_get(v, "attemptCount")
+                                                           : json_null());
         json_t *orig = json_object_get(v, "originalEvent");
         set_str(o, "event_type", json_is_object(orig) ? js(orig, "eventType") : NULL);
         set_str(o, "correlation_id", json_is_object(orig) ? js(orig, "correlationId") : NULL);

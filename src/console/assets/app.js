@@ -73,7 +73,7 @@ function table(cols, rows, cls) {
 
 // A line chart of [[t, v], ...] as inline SVG.
 function lineChart(points, opts) {
-  const w = (opts && opts.width) || 640, h = (opts && opts.height) || 140, pad = 28;
+  const w = (opts && opts.width) || 640, h = (opts && opts.height) || 140, pad = h < 60 ? 4 : 28;
   if (!points.length) {
     return '<svg class="chart" width="' + w + '" height="' + h + '" role="img" aria-label="no data yet">' +
       '<text x="' + (w / 2) + '" y="' + (h / 2) + '" text-anchor="middle" class="muted">no samples yet (one every 10 s)</text></svg>';
@@ -83,11 +83,12 @@ function lineChart(points, opts) {
   const x = (t) => pad + (w - 2 * pad) * (t - t0) / (t1 - t0);
   const y = (v) => h - pad + 4 - (h - 2 * pad) * v / vmax;
   const d = points.map((p, i) => (i ? 'L' : 'M') + x(p[0]).toFixed(1) + ',' + y(p[1]).toFixed(1)).join(' ');
+  const small = h < 60;
   return '<svg class="chart" width="' + w + '" height="' + h + '" role="img" aria-label="' + esc((opts && opts.label) || 'chart') + '">' +
-    '<line x1="' + pad + '" y1="' + (h - pad + 4) + '" x2="' + (w - pad) + '" y2="' + (h - pad + 4) + '" class="axis"/>' +
+    (small ? '' : '<line x1="' + pad + '" y1="' + (h - pad + 4) + '" x2="' + (w - pad) + '" y2="' + (h - pad + 4) + '" class="axis"/>' +
     '<text x="' + pad + '" y="12" class="muted">' + esc(num(vmax, vmax < 10 ? 2 : 0)) + ' ' + esc((opts && opts.unit) || '') + '</text>' +
     '<text x="' + pad + '" y="' + (h - 4) + '" class="muted">' + esc(fmtTime(t0).slice(11, 19)) + '</text>' +
-    '<text x="' + (w - pad) + '" y="' + (h - 4) + '" text-anchor="end" class="muted">' + esc(fmtTime(t1).slice(11, 19)) + '</text>' +
+    '<text x="' + (w - pad) + '" y="' + (h - 4) + '" text-anchor="end" class="muted">' + esc(fmtTime(t1).slice(11, 19)) + '</text>') +
     '<path d="' + d + '" class="line"/>' +
     (points.length === 1 ? '<circle cx="' + x(points[0][0]) + '" cy="' + y(points[0][1]) + '" r="3" class="dot"/>' : '') +
     '</svg>';
@@ -313,7 +314,7 @@ async function pageSchemas(subject) {
   try {
     const versions = await api('/subjects/' + encodeURIComponent(subject) + '/versions');
     let compat = global + ' (global)';
-    try { compat = (await api('/config/' + encodeURIComponent(subject))).compatibilityLevel; } catch (e) { /* global applies */ }
+    try { compat = (await api('/config/' + encodeURIComponent(subject) + '?defaultToGlobal=true')).compatibilityLevel; } catch (e) { /* shown as global */ }
     const latest = await api('/subjects/' + encodeURIComponent(subject) + '/versions/latest');
     let schema = latest.schema;
     try { schema = JSON.stringify(JSON.parse(schema), null, 2); } catch (e) { /* not JSON (protobuf) */ }
@@ -398,14 +399,14 @@ async function route() {
       default: $main.innerHTML = '<p>Unknown page.</p>';
     }
     $status.textContent = 'updated ' + new Date().toLocaleTimeString();
-    document.body.dataset.page = page || 'overview';
-    document.body.dataset.ready = '1';
   } catch (e) {
     showError($main, e);
     $status.textContent = '';
-    document.body.dataset.ready = '1';
   }
+  // what a test (or a person's script) waits for: the route this render finished
+  document.body.dataset.page = page || 'overview';
+  document.body.dataset.route = location.hash || '#/overview';
 }
 
-window.addEventListener('hashchange', () => { document.body.dataset.ready = ''; route(); });
+window.addEventListener('hashchange', () => { document.body.dataset.route = ''; route(); });
 route();
