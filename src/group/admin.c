@@ -45,8 +45,8 @@ int group_describe(broker *b, const char *gid, void (*group_cb)(void *arg, const
         group_cb(arg, &v);
     }
     for (gmember *m = g->members; m && member_cb; m = m->next) {
-        group_member_view mv = {m->id,          m->instance_id, m->client_id, m->client_host,
-                                m->assign,      m->assign_len};
+        group_member_view mv = {m->id,          m->instance_id, m->client_id,
+                                m->client_host, m->assign,      m->assign_len};
         member_cb(arg, &mv);
     }
     for (int j = 0; j < g->noffs && offset_cb; j++) {
@@ -57,8 +57,8 @@ int group_describe(broker *b, const char *gid, void (*group_cb)(void *arg, const
     return 0;
 }
 
-int group_admin_commit(broker *b, const char *gid, int n, const group_offset_view *offs,
-                       plog **log, int64_t *end)
+int group_admin_commit(broker *b, const char *gid, int n, const group_offset_view *offs, plog **log,
+                       int64_t *end)
 {
     *log = NULL;
     *end = -1;
