@@ -1,5 +1,6 @@
-/* console_int — what api.c (routes, overview, topics, groups) and browse.c (messages, trace,
- * dead letters: the parts that read the log) share. */
+/* console_int — what api.c (routes, overview, topics, groups), browse.c (messages, trace,
+ * dead letters: the parts that read the log) and reply.c (answers, query parameters, offsets by
+ * time: below both) share. */
 #ifndef EDDY_CONSOLE_CONSOLE_INT_H
 #define EDDY_CONSOLE_CONSOLE_INT_H
 
@@ -8,6 +9,7 @@
 
 #include "console/console.h"
 
+/* reply.c */
 /* Answers resp with JSON (takes the reference of o). */
 void con_json(http_response *resp, int status, json_t *o);
 /* Answers resp with {"error_code": code, "message": ...}; the HTTP status is code / 100. */
@@ -16,7 +18,7 @@ void con_error(http_response *resp, int code, const char *fmt, ...)
 /* Parses a non-negative/any decimal integer query parameter; 0 = absent, 1 = ok, -1 = bad. */
 int con_query_i64(const http_request *req, const char *name, int64_t *out);
 
-/* First offset of p whose record timestamp is >= ts, or the high watermark (api.c). */
+/* First offset of p whose record timestamp is >= ts, or the high watermark. */
 int64_t con_offset_for_time(bpart *p, int64_t ts);
 
 /* browse.c */
