@@ -364,6 +364,7 @@ for s in order payment inventory notification; do echo "  $s metrics: ${URL[$s]}
 echo "  curl -s ${URL[accounts]}/accounts/alice/history    curl -s ${URL[order-summary]}/customers/alice/orders"
 echo "  $B/src/cli/eddy sagas list --url ${URL[order-orchestrator]}    $B/src/cli/eddy projections list --url ${URL[order-summary]}"
 [ -n "$HTTP_URL" ] && echo "  broker: $HTTP_URL/metrics"
+[ -n "$HTTP_URL" ] && echo "  web console: $HTTP_URL/   (recent orders' traces are one click from its overview)"
 echo "  broker: $BOOT (Kafka protocol)   logs: $TMP (removed when the demo stops; KEEP_TMP=1 keeps them)"
 echo "  $EDDY_CLI -b $BOOT topics list       ... consume order.events -o beginning -e"
 echo "Ctrl-C stops everything."

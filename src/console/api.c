@@ -883,6 +883,10 @@ static void on_api(void *arg, const http_request *req, http_response *resp)
         if (!is(req, "GET")) return method_not_allowed(resp, req, "GET");
         return con_trace(b, req, resp);
     }
+    if (!strcmp(p, "trace/recent")) {
+        if (!is(req, "GET")) return method_not_allowed(resp, req, "GET");
+        return con_trace_recent(b, req, resp);
+    }
     if (!strcmp(p, "dlq")) {
         if (!is(req, "GET")) return method_not_allowed(resp, req, "GET");
         return con_dlq(b, req, resp);

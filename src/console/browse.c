@@ -538,6 +538,99 @@ void con_trace(broker *b, const http_request *req, http_response *resp)
                        "events", events, "truncated", truncated));
 }
 
+/* ---------------------------------------------------------------- recent traces ---- */
+
+#define RECENT_PER_PART 50
+#define RECENT_MAX 20
+
+typedef struct rtrace {
+    char *cid;
+    int64_t last_ts;
+    int events;
+    bool dead;
+    char *last_type;
+} rtrace;
+
+typedef struct rstate {
+    rtrace *v;
+    int n;
+} rstate;
+
+static int recent_rec(bpart *p, const batch_record *rec, void *arg)
+{
+    rstate *s = arg;
+    char *cid = header_str(rec, "x-correlation-id");
+    if (!cid || !*cid || strlen(cid) > 256) {
+        free(cid);
+        return 0;
+    }
+    rtrace *t = NULL;
+    for (int i = 0; i < s->n && !t; i++)
+        if (!strcmp(s->v[i].cid, cid)) t = &s->v[i];
+    if (!t) {
+        if (s->n >= 4096) { /* bounded: enough distinct ids for a page */
+            free(cid);
+            return 0;
+        }
+        s->v = xrealloc(s->v, sizeof *s->v * (size_t)(s->n + 1));
+        t = &s->v[s->n++];
+        *t = (rtrace){cid, INT64_MIN, 0, false, NULL};
+    } else {
+        free(cid);
+    }
+    t->events++;
+    size_t n = strlen(p->topic->name);
+    if (n > 4 && !strcmp(p->topic->name + n - 4, ".dlq")) t->dead = true;
+    if (rec->timestamp >= t->last_ts) {
+        t->last_ts = rec->timestamp;
+        char *type = header_str(rec, "x-event-type");
+        if (!type) type = header_str(rec, "ce_type");
+        if (type) {
+            free(t->last_type);
+            t->last_type = type;
+        }
+    }
+    return 0;
+}
+
+static int cmp_recent(const void *a, const void *b)
+{
+    const rtrace *x = a, *y = b;
+    return (x->last_ts < y->last_ts) - (x->last_ts > y->last_ts);
+}
+
+void con_trace_recent(broker *b, const http_request *req, http_response *resp)
+{
+    (void)req;
+    rstate s = {NULL, 0};
+    int64_t budget = BROWSE_BUDGET / 4;
+    for (int i = 0; i < topic_count(b); i++) {
+        btopic *t = topic_at(b, i);
+        if (!t || t->internal) continue;
+        for (int j = 0; j < t->nparts; j++) {
+            bpart *p = t->parts[j];
+            int64_t end = part_hwm(p), start = p->log ? plog_start_offset(p->log) : 0;
+            scan_part(p, MAX(start, end - RECENT_PER_PART), end, recent_rec, &s, &budget);
+        }
+    }
+    if (s.n) qsort(s.v, (size_t)s.n, sizeof *s.v, cmp_recent);
+    json_t *a = json_array();
+    for (int i = 0; i < s.n; i++) {
+        rtrace *t = &s.v[i];
+        if (i < RECENT_MAX) {
+            json_t *o =
+                json_pack("{s:s,s:I,s:i,s:b}", "correlation_id", t->cid, "last_timestamp",
+                          (json_int_t)t->last_ts, "events", t->events, "dead_letter", t->dead);
+            set_str(o, "last_event_type", t->last_type);
+            json_array_append_new(a, o);
+        }
+        free(t->cid);
+        free(t->last_type);
+    }
+    free(s.v);
+    con_json(resp, 200, json_pack("{s:o}", "recent", a));
+}
+
 /* ---------------------------------------------------------------- dead letters ---- */
 
 static json_t *dead_letter_json(bpart *p, const batch_record *rec, const char *format)

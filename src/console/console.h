@@ -3,6 +3,7 @@
  *   /api/v1/topics[/T[/messages|/configs]]   list, detail, create, delete (confirm), browse
  *   /api/v1/groups[/G[/reset]]  members, assignments, committed offsets, lag, offset reset
  *   /api/v1/trace?correlation_id=X   the events of one correlation id across topics
+ *   /api/v1/trace/recent        the newest correlation ids (the overview links their traces)
  *   /api/v1/dlq                 dead-letter topics (*.dlq) and their latest dead letters
  *   /  and /console/...         the page (HTML/CSS/JS embedded in the binary, assets.c)
  * Sits above broker, group and the registry, below eddyd (whose main starts it). Everything

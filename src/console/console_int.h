@@ -24,6 +24,8 @@ int64_t con_offset_for_time(bpart *p, int64_t ts);
 /* browse.c */
 void con_messages(broker *b, btopic *t, const http_request *req, http_response *resp);
 void con_trace(broker *b, const http_request *req, http_response *resp);
+/* The newest correlation ids (x-correlation-id of each partition's newest records). */
+void con_trace_recent(broker *b, const http_request *req, http_response *resp);
 void con_dlq(broker *b, const http_request *req, http_response *resp);
 
 #endif

@@ -76,4 +76,3 @@ int64_t con_offset_for_time(bpart *p, int64_t ts)
     free(buf);
     return x[1];
 }
-

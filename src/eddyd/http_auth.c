@@ -150,7 +150,7 @@ static void decide(const char *method, const char *path, need *nd)
             nd->restype = ACL_RES_GROUP;
             snprintf(nd->name, sizeof nd->name, "%.*s", (int)(reset ? n - 6 : n), a + 7);
             nd->op = reset ? ACL_OP_READ : ACL_OP_DESCRIBE;
-        } else if (!strcmp(a, "trace") || !strcmp(a, "dlq")) {
+        } else if (!strcmp(a, "trace") || !strcmp(a, "trace/recent") || !strcmp(a, "dlq")) {
             /* they read the records of every topic: Read on every topic (Topic:*) */
             *nd = (need){ACL_RES_TOPIC, "*", ACL_OP_READ};
         }

@@ -294,6 +294,11 @@ def main():
         e1 = r["events"][1]
         assert e1["dwell_basis"] == "group_commit" and e1["dwell_ms"] >= 0, e1
         assert [c["group"] for c in e1["consumed_by"]] == ["shipping"], e1
+        st, r = api.call("GET", "/api/v1/trace/recent")
+        assert st == 200, r
+        rec = {x["correlation_id"]: x for x in r["recent"]}
+        assert rec[cid]["events"] == 1 and rec[cid]["dead_letter"] is False, r  # header: orders only
+        assert "another" in rec, r
         st, r = api.call("GET", "/api/v1/trace?correlation_id=nobody")
         assert st == 200 and r["events"] == [], r
         st, d = api.call("GET", "/api/v1/dlq")

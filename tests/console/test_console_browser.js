@@ -70,7 +70,7 @@ async function seed() {
     error: 'carrier unavailable', reason: 'retries exhausted', failedAt: new Date().toISOString(),
     attemptCount: 5, service: 'shipping-service', sourceTopic: 'payments', sourcePartition: 0, sourceOffset: 0,
   };
-  await producer.send({ topic: 'payments.dlq', messages: [{ key: 'o-7', value: JSON.stringify(dead), headers: { 'x-dlq-reason': 'retries exhausted' } }] });
+  await producer.send({ topic: 'payments.dlq', messages: [{ key: 'o-7', value: JSON.stringify(dead), headers: { ...headers(dead.originalEvent), 'x-dlq-reason': 'retries exhausted' } }] }); // libeddy keeps the original's headers
   await producer.disconnect();
   // a real consumer group reads orders to the end, commits, and leaves
   const consumer = kafka.consumer({ groupId: 'billing' });
@@ -170,7 +170,12 @@ async function main() {
       assertEq(await page.$$eval('.messages-table tbody tr', (r) => r.length), 1, 'one record with key o-7');
       await shot('messages');
     }],
-    ['trace by correlation id: the chain, causation and dwell', async () => {
+    ['trace by correlation id: one click from the overview; the chain, causation and dwell', async () => {
+      await open('#/overview', '.recent-table');
+      const recent = await text('.recent-table tbody tr:has-text("' + CID + '")');
+      assert(recent.includes('dead letter'), `the overview flags the dead-lettered chain: ${recent}`);
+      await page.click('.recent-table a:has-text("' + CID + '")');
+      await page.waitForSelector('.trace-table');
       await open('#/trace', '#trace');
       await page.fill('#trace input[name=cid]', CID);
       await page.click('#trace button');

@@ -136,6 +136,15 @@ async function pageOverview() {
       esc(t.partitions), esc(fmtBytes(t.size_bytes)), esc(t.messages), esc(num(t.records_per_sec, 1)),
       esc(fmtBytes(Math.round(t.bytes_per_sec))), lineChart(t.rate, { width: 200, height: 40, label: t.name + ' throughput' }),
     ]), 'topics-table');
+  let recent = null;
+  try { recent = (await api('/api/v1/trace/recent')).recent; } catch (e) { recent = null; /* needs Read on every topic */ }
+  if (recent) {
+    html += '<h3>Recent correlation ids</h3>' + (recent.length ? table(['correlation id', 'last event', 'events', 'last seen', ''],
+      recent.map((r) => ['<a class="trace-link" href="#/trace/' + encodeURIComponent(r.correlation_id) + '">' + esc(r.correlation_id) + '</a>',
+        esc(r.last_event_type || ''), esc(r.events), esc(fmtTime(r.last_timestamp)),
+        r.dead_letter ? '<span class="tag danger">dead letter</span>' : '']), 'recent-table')
+      : '<p class="muted">No event carries an x-correlation-id header yet.</p>');
+  }
   $main.innerHTML = html;
   refreshTimer = setTimeout(route, 10000);
 }
