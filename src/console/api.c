@@ -908,7 +908,8 @@ static void on_page(void *arg, const http_request *req, http_response *resp)
         http_resp_set(resp, 200, a->content_type, (const char *)a->data, a->len);
         return;
     }
-    con_error(resp, 40400, "not found: %.300s", req->path);
+    /* outside the console: the HTTP server's own "no route" answer, as before the console */
+    con_json(resp, 404, json_pack("{s:i,s:s}", "error_code", 404, "message", "Not found"));
 }
 
 console *console_start(broker *b, http_server *http, const char *version)
