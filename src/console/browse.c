@@ -164,7 +164,24 @@ static json_t *record_json(bpart *p, const batch_record *rec, const char *format
                           (json_int_t)rec->offset, "timestamp", (json_int_t)rec->timestamp, "size",
                           (int)rec->raw_len);
     set_payload(o, "key", rec->key, rec->key_len, "auto");
-    set_payload(o, "value", rec->value, rec->value_len, format);
+    /* Confluent's wire format (serializers of the schema registry): magic 0, the schema id
+     * (int32 big-endian), then the payload; a JSON Schema payload is shown as its JSON */
+    const uint8_t *pv = rec->value;
+    bool shown = false;
+    if (!strcmp(format, "auto") && pv && rec->value_len >= 6 && pv[0] == 0) {
+        int32_t id = (int32_t)((uint32_t)pv[1] << 24 | (uint32_t)pv[2] << 16 |
+                               (uint32_t)pv[3] << 8 | (uint32_t)pv[4]);
+        json_object_set_new(o, "schema_id", json_integer(id));
+        json_t *j = (pv[5] == '{' || pv[5] == '[')
+                        ? json_loadb((const char *)pv + 5, (size_t)rec->value_len - 5, 0, NULL)
+                        : NULL;
+        if (j && utf8_text(pv + 5, (size_t)rec->value_len - 5)) {
+            set_payload(o, "value", pv + 5, rec->value_len - 5, "json");
+            shown = true;
+        }
+        json_decref(j);
+    }
+    if (!shown) set_payload(o, "value", rec->value, rec->value_len, format);
     json_t *hs = json_array(), *ce = json_object();
     rbuf r = rbuf_make(rec->headers, rec->headers_len);
     for (int32_t i = 0; i < rec->header_count && !r.err; i++) {

@@ -133,6 +133,12 @@ def main():
         assert_error(st, e, 400)
         st, e = api.call("GET", "/api/v1/trace")
         assert_error(st, e, 400)
+        st, e = api.call("GET", "/api/v1/topics/orders%00x")
+        assert_error(st, e, 400)
+        st, e = api.call("GET", "/api/v1/topics/" + "x" * 3000)
+        assert_error(st, e, 404)
+        st, e = api.call("GET", "/api/v1/topics/orders/messages?key=a%00b")
+        assert st == 200 and e["messages"] == [], e
         assert kcat_topics(b) == before, "bad input changed the topics"
 
     def browse():
@@ -158,12 +164,22 @@ def main():
         assert "x-correlation-id" in hk, hk
         st, r = api.call("GET", "/api/v1/topics/orders/messages?key=k4")
         assert st == 200 and [x["offset"] for x in r["messages"]] == [4], r
+        # Confluent wire format: magic 0, schema id 7, a JSON Schema payload
+        wire = b"\x00\x00\x00\x00\x07" + b'{"sku":"A-1"}'
+        subprocess.run(["kcat", "-b", b.bootstrap, "-P", "-t", "orders", "-p", "2"], input=wire,
+                       timeout=30, check=True)
+        st, r = api.call("GET", "/api/v1/topics/orders/messages?partition=2&offset=0")
+        m = r["messages"][0]
+        assert m["schema_id"] == 7 and m["value_encoding"] == "json", m
+        assert json.loads(m["value"]) == {"sku": "A-1"}, m
+        st, r = api.call("GET", "/api/v1/topics/orders/messages?partition=2&offset=0&format=base64")
+        assert "schema_id" not in r["messages"][0], r
         st, r = api.call("GET", "/api/v1/topics/orders/messages?partition=1&offset=0&format=base64")
         assert r["messages"][0]["value_encoding"] == "base64", r
         st, r = api.call("GET", "/api/v1/topics/orders/messages?timestamp=%d" % (int(time.time() * 1000) + 60000))
         assert st == 200 and r["messages"] == [], r
         st, r = api.call("GET", "/api/v1/topics/orders/messages?timestamp=0&limit=500")
-        assert len(r["messages"]) == 7, r
+        assert len(r["messages"]) == 8, r
         st, t = api.call("GET", "/api/v1/topics/orders")
         p0 = t["partitions_detail"][0]
         assert p0["start_offset"] == 0 and p0["end_offset"] == 6 and p0["size_bytes"] > 0, t
@@ -188,10 +204,10 @@ def main():
         assert st == 200 and o["broker"]["status"] == "ok", o
         assert o["broker"]["uptime_ms"] >= 0 and o["broker"]["version"], o
         t = [x for x in o["topics"] if x["name"] == "orders"][0]
-        assert t["records_in"] == 7 and t["messages"] == 7 and t["size_bytes"] > 0, t
+        assert t["records_in"] == 8 and t["messages"] == 8 and t["size_bytes"] > 0, t
 
     def groups_and_reset():
-        assert consume_group(b, "billing", "orders", 7) == 7
+        assert consume_group(b, "billing", "orders", 8) == 8
         st, g = api.call("GET", "/api/v1/groups/billing")
         assert st == 200 and g["state"] == "Empty", g
         offs = {(o["topic"], o["partition"]): o for o in g["offsets"]}

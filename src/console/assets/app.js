@@ -209,6 +209,7 @@ async function pageTopic(name) {
 
 function renderValue(m) {
   if (m.value === null) return '<span class="muted">null (tombstone)</span>';
+  if (m.schema_id !== undefined) return '<span class="tag">schema id ' + esc(m.schema_id) + '</span>' + renderValue(Object.assign({}, m, { schema_id: undefined }));
   if (m.value_encoding === 'json') {
     try { return '<pre class="json">' + esc(JSON.stringify(JSON.parse(m.value), null, 2)) + '</pre>'; } catch (e) { /* shown as text */ }
   }
