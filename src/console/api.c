@@ -47,8 +47,10 @@ struct console {
     broker *b;
     char *version;
     loop_timer *timer;
-    trate *rates;
+    trate *rates; /* per topic: records and bytes produced */
     int nrates;
+    trate *glags; /* per group: total lag (records) and max lag seconds x 1000 (bytes) */
+    int nglags;
     uint64_t gen;
     cwait *waits;
 };
@@ -57,17 +59,51 @@ static console *g_console; /* the flush hook has no argument: one console per pr
 
 /* ---------------------------------------------------------------- throughput ---- */
 
-static trate *rate_of(console *c, const char *name, bool create)
+static trate *ring_of(trate **v, int *n, const char *name, bool create)
 {
-    for (int i = 0; i < c->nrates; i++)
-        if (!strcmp(c->rates[i].name, name)) return &c->rates[i];
+    for (int i = 0; i < *n; i++)
+        if (!strcmp((*v)[i].name, name)) return &(*v)[i];
     if (!create) return NULL;
-    c->rates = xrealloc(c->rates, sizeof *c->rates * (size_t)(c->nrates + 1));
-    trate *r = &c->rates[c->nrates++];
+    *v = xrealloc(*v, sizeof **v * (size_t)(*n + 1));
+    trate *r = &(*v)[(*n)++];
     memset(r, 0, sizeof *r);
     r->name = xstrdup(name);
     return r;
 }
+
+static trate *rate_of(console *c, const char *name, bool create)
+{
+    return ring_of(&c->rates, &c->nrates, name, create);
+}
+
+static void ring_push(trate *r, int64_t t, uint64_t a, uint64_t b, uint64_t gen)
+{
+    r->ring[r->head] = (rsample){t, a, b};
+    r->head = (r->head + 1) % RATE_SLOTS;
+    if (r->n < RATE_SLOTS) r->n++;
+    r->gen = gen;
+}
+
+/* Drops the rings of what the last sample did not see (deleted topics, expired groups). */
+static void ring_purge(trate *v, int *n, uint64_t gen)
+{
+    for (int i = 0; i < *n;) {
+        if (v[i].gen != gen) {
+            free(v[i].name);
+            v[i] = v[--*n];
+        } else {
+            i++;
+        }
+    }
+}
+
+typedef struct gids {
+    char **v;
+    int n;
+} gids;
+
+static json_t *group_json(broker *b, const char *gid, bool detail);
+static void collect_gid(void *arg, const group_view *g);
 
 static void topic_counters(const btopic *t, uint64_t *records, uint64_t *bytes)
 {
@@ -86,23 +122,40 @@ static void sample(console *c)
     for (int i = 0; i < topic_count(b); i++) {
         btopic *t = topic_at(b, i);
         if (!t || t->internal) continue;
-        trate *r = rate_of(c, t->name, true);
-        rsample *s = &r->ring[r->head];
-        s->t_ms = now;
-        topic_counters(t, &s->records, &s->bytes);
-        r->head = (r->head + 1) % RATE_SLOTS;
-        if (r->n < RATE_SLOTS) r->n++;
-        r->gen = c->gen;
+        uint64_t rec, by;
+        topic_counters(t, &rec, &by);
+        ring_push(rate_of(c, t->name, true), now, rec, by, c->gen);
     }
-    /* topics deleted since the last sample lose their history */
-    for (int i = 0; i < c->nrates;) {
-        if (c->rates[i].gen != c->gen) {
-            free(c->rates[i].name);
-            c->rates[i] = c->rates[--c->nrates];
-        } else {
-            i++;
+    ring_purge(c->rates, &c->nrates, c->gen);
+    /* every group's total lag, for its lag chart */
+    gids ids = {NULL, 0};
+    group_foreach_group(b, collect_gid, &ids);
+    for (int i = 0; i < ids.n; i++) {
+        json_t *g = group_json(b, ids.v[i], false);
+        if (g) {
+            double secs = json_real_value(json_object_get(g, "max_lag_seconds"));
+            ring_push(ring_of(&c->glags, &c->nglags, ids.v[i], true), now,
+                      (uint64_t)json_integer_value(json_object_get(g, "total_lag")),
+                      (uint64_t)(secs * 1000.0), c->gen);
+            json_decref(g);
         }
+        free(ids.v[i]);
     }
+    free(ids.v);
+    ring_purge(c->glags, &c->nglags, c->gen);
+}
+
+/* [[t_ms, total lag, max lag seconds], ...] oldest first: a group's samples */
+static json_t *lag_series(console *c, const char *gid)
+{
+    json_t *a = json_array();
+    trate *r = ring_of(&c->glags, &c->nglags, gid, false);
+    for (int k = 0; r && k < r->n; k++) {
+        const rsample *s = &r->ring[(r->head - r->n + k + RATE_SLOTS) % RATE_SLOTS];
+        json_array_append_new(a, json_pack("[I,I,f]", (json_int_t)s->t_ms, (json_int_t)s->records,
+                                           (double)s->bytes / 1000.0));
+    }
+    return a;
 }
 
 static void on_sample(loop *l, void *arg)
@@ -478,11 +531,6 @@ static json_t *group_json(broker *b, const char *gid, bool detail)
     }
     return d.o;
 }
-
-typedef struct gids {
-    char **v;
-    int n;
-} gids;
 
 static void collect_gid(void *arg, const group_view *g)
 {
@@ -877,6 +925,7 @@ static void on_api(void *arg, const http_request *req, http_response *resp)
         if (!is(req, "GET")) return method_not_allowed(resp, req, "GET (POST .../reset)");
         json_t *g = group_json(b, gid, true);
         if (!g) return con_error(resp, 40402, "unknown group \"%.300s\"", gid);
+        json_object_set_new(g, "lag_history", lag_series(c, gid));
         return con_json(resp, 200, g);
     }
     if (!strcmp(p, "trace")) {
@@ -936,6 +985,8 @@ void console_stop(console *c)
     if (c->timer) loop_timer_cancel(c->b->loop, c->timer);
     for (int i = 0; i < c->nrates; i++) free(c->rates[i].name);
     free(c->rates);
+    for (int i = 0; i < c->nglags; i++) free(c->glags[i].name);
+    free(c->glags);
     free(c->version);
     if (g_console == c) g_console = NULL;
     free(c);

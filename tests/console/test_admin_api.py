@@ -217,6 +217,7 @@ def main():
         o0 = [o for o in g["offsets"] if o["partition"] == 0][0]
         assert o0["lag"] == 2 and o0["log_end_offset"] == 8, o0
         assert o0["lag_seconds"] >= 0, o0
+        assert isinstance(g["lag_history"], list), g  # sampled every 10 s
         st, lst = api.call("GET", "/api/v1/groups")
         assert any(x["group_id"] == "billing" and x["total_lag"] == 2 for x in lst["groups"]), lst
         # preview: what would change, nothing changed

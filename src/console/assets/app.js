@@ -275,6 +275,7 @@ async function pageGroup(gid) {
     '<h3>Committed offsets and lag</h3>' + table(['topic', 'partition', 'committed', 'log end', 'lag', 'lag (s)', 'committed at'],
       g.offsets.map((o) => [esc(o.topic), esc(o.partition), esc(o.committed_offset), esc(o.log_end_offset), esc(o.lag), esc(num(o.lag_seconds, 1)), esc(fmtTime(o.commit_time_ms))]), 'offsets-table') +
     barChart(g.offsets.map((o) => ({ label: o.topic + '/' + o.partition, value: o.lag })), 'msgs') +
+    '<h3>Total lag, last hour</h3>' + lineChart(g.lag_history.map((p) => [p[0], p[1]]), { unit: 'messages', label: 'lag history' }) +
     '<h3>Reset offsets</h3><form id="reset" class="row">' +
     '<select name="to" aria-label="reset to"><option value="earliest">earliest</option><option value="latest">latest</option>' +
     '<option value="timestamp">timestamp</option><option value="offset">offset</option></select>' +
