@@ -90,6 +90,12 @@ async function seed() {
     body: JSON.stringify({ schema: JSON.stringify({ type: 'record', name: 'Order', fields: [{ name: 'orderId', type: 'string' }] }) }),
   });
   assert(sr.ok, `registering a schema: ${sr.status}`);
+  const v2 = { type: 'record', name: 'Order', fields: [{ name: 'orderId', type: 'string' }, { name: 'note', type: 'string', default: '' }] };
+  const sr2 = await fetch(`${base}/subjects/orders-value/versions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ schema: JSON.stringify(v2) }),
+  });
+  assert(sr2.ok, `registering version 2: ${sr2.status}`);
 }
 
 async function shot(name) {
@@ -211,6 +217,17 @@ async function main() {
       await open('#/schemas/orders-value', '#subject h3');
       const t = await text('#subject');
       assert(t.includes('orders-value') && t.includes('"Order"') && /BACKWARD/.test(await text('main')), `schema shown: ${t}`);
+      await page.selectOption('#diff select[name=a]', '1');
+      await page.selectOption('#diff select[name=b]', '2');
+      await page.click('#diff button');
+      await page.waitForSelector('#diffout .add');
+      const added = await page.$$eval('#diffout .add', (els) => els.map((e) => e.textContent));
+      assert(added.some((l) => l.includes('"name": "note"')), `the diff shows the added field: ${added}`);
+      // a new required field without a default breaks BACKWARD: the registry says so
+      await page.fill('#compat textarea', JSON.stringify({ type: 'record', name: 'Order', fields: [{ name: 'orderId', type: 'string' }, { name: 'must', type: 'int' }] }));
+      await page.click('#compat button');
+      await page.waitForSelector('#compat-result');
+      assert((await text('#compat-result')).startsWith('not compatible'), 'incompatible candidate refused');
       await shot('schemas');
     }],
     ['dead letters page', async () => {

@@ -329,9 +329,57 @@ async function pageSchemas(subject) {
     const latest = await api('/subjects/' + encodeURIComponent(subject) + '/versions/latest');
     let schema = latest.schema;
     try { schema = JSON.stringify(JSON.parse(schema), null, 2); } catch (e) { /* not JSON (protobuf) */ }
+    const opts = versions.map((v) => '<option>' + esc(v) + '</option>').join('');
     el.innerHTML = '<h3>' + esc(subject) + '</h3><p class="muted">versions ' + esc(versions.join(', ')) + ' · compatibility ' + esc(compat) +
-      ' · latest id ' + esc(latest.id) + ' · type ' + esc(latest.schemaType || 'AVRO') + '</p><pre class="json">' + esc(schema) + '</pre>';
+      ' · latest id ' + esc(latest.id) + ' · type ' + esc(latest.schemaType || 'AVRO') + '</p><pre class="json">' + esc(schema) + '</pre>' +
+      '<h3>Diff between versions</h3><form id="diff" class="row"><select name="a" aria-label="from version">' + opts + '</select> → ' +
+      '<select name="b" aria-label="to version">' + opts + '</select><button type="submit">Diff</button></form><div id="diffout"></div>' +
+      '<h3>Compatibility check</h3><form id="compat"><textarea name="schema" rows="6" cols="80" aria-label="candidate schema" placeholder="a new schema for ' + esc(subject) + '"></textarea>' +
+      '<div class="row"><button type="submit">Check against the latest version</button></div></form><div id="compatout"></div>';
+    const df = document.getElementById('diff');
+    df.b.value = String(versions[versions.length - 1]);
+    df.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const out = document.getElementById('diffout');
+      try {
+        const [x, y] = await Promise.all([df.a.value, df.b.value].map((v) => api('/subjects/' + encodeURIComponent(subject) + '/versions/' + encodeURIComponent(v))));
+        out.innerHTML = '<pre class="diff">' + lineDiff(pretty(x.schema), pretty(y.schema)).map((l) =>
+          '<span class="' + (l[0] === '+' ? 'add' : l[0] === '-' ? 'del' : '') + '">' + esc(l) + '</span>').join('\n') + '</pre>';
+      } catch (e) { showError(out, e); }
+    });
+    const cf = document.getElementById('compat');
+    cf.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const out = document.getElementById('compatout');
+      try {
+        const body = { schema: cf.schema.value };
+        if (latest.schemaType) body.schemaType = latest.schemaType;
+        const r = await api('/compatibility/subjects/' + encodeURIComponent(subject) + '/versions/latest?verbose=true', { method: 'POST', json: body });
+        out.innerHTML = r.is_compatible ? '<p class="ok" id="compat-result">compatible with the latest version</p>'
+          : '<p class="danger" id="compat-result">not compatible: ' + esc((r.messages || []).join('; ')) + '</p>';
+      } catch (e) { showError(out, e); }
+    });
   } catch (e) { showError(el, e); }
+}
+
+function pretty(schema) {
+  try { return JSON.stringify(JSON.parse(schema), null, 2); } catch (e) { return schema; }
+}
+
+// A line diff (longest common subsequence): lines prefixed "+ ", "- " or "  ".
+function lineDiff(a, b) {
+  const x = a.split('\n'), y = b.split('\n');
+  const n = x.length, m = y.length;
+  const L = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const out = [];
+  let i = 0, j = 0;
+  while (i < n && j < m) {
+    if (x[i] === y[j]) { out.push('  ' + x[i]); i++; j++; } else if (L[i + 1][j] >= L[i][j + 1]) { out.push('- ' + x[i++]); } else { out.push('+ ' + y[j++]); }
+  }
+  while (i < n) out.push('- ' + x[i++]);
+  while (j < m) out.push('+ ' + y[j++]);
+  return out;
 }
 
 async function pageTrace(cidArg) {
