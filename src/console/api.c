@@ -676,12 +676,10 @@ static void group_reset(console *c, const char *gid, const http_request *req, ht
         con_error(resp, 42204, "group \"%s\" has no committed offsets: name a \"topic\"", gid);
         goto out;
     }
-    gids active = {NULL, 0};
     json_t *gj = group_json(b, gid, false);
     bool is_active = gj && json_integer_value(json_object_get(gj, "member_count")) > 0;
     if (gj && strcmp(json_string_value(json_object_get(gj, "state")), "Empty")) is_active = true;
     json_decref(gj);
-    (void)active;
     if (!preview && is_active) {
         con_error(resp, 40901,
                   "group \"%s\" has active members: stop its consumers first (their next commit "

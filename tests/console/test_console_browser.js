@@ -132,7 +132,7 @@ async function main() {
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(`${page.url()}: ${m.text()}`); });
   page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-  page.setDefaultTimeout(10000);
+  page.setDefaultTimeout(30000); // generous: CI runs this beside other tests, under ASan too
 
   const ok = await runCases(broker, [
     ['overview: broker health, topics with sizes and throughput', async () => {

@@ -303,7 +303,7 @@ async function pageGroup(gid) {
         try {
           const a = await api('/api/v1/groups/' + encodeURIComponent(gid) + '/reset', { method: 'POST', json: Object.assign({ preview: false }, b) });
           document.getElementById('applied').innerHTML = '<p class="ok" id="reset-done">Reset applied on ' + esc(a.changes.length) + ' partition(s).</p>';
-          setTimeout(route, 1500);
+          refreshTimer = setTimeout(route, 1500); // cleared if the user moves on first
         } catch (e) { showError(document.getElementById('applied'), e); }
       });
     } catch (e) { showError(plan, e); }
@@ -439,7 +439,20 @@ async function pageDlq() {
 
 // ---------------------------------------------------------------- router
 
+// One render at a time: a navigation during a render renders again once it is done, so an
+// older page's answers can never land over a newer one.
+let routing = null;
+let again = false;
+
 async function route() {
+  if (routing) { again = true; return routing; }
+  routing = (async () => {
+    do { again = false; await routeOnce(); } while (again);
+  })();
+  try { await routing; } finally { routing = null; }
+}
+
+async function routeOnce() {
   clearTimeout(refreshTimer);
   const h = location.hash.replace(/^#\/?/, '').split('?')[0];
   const [page, ...rest] = h.split('/');
@@ -463,6 +476,7 @@ async function route() {
     $status.textContent = '';
   }
   // what a test (or a person's script) waits for: the route this render finished
+  if (again) return; // a newer navigation renders next
   document.body.dataset.page = page || 'overview';
   document.body.dataset.route = location.hash || '#/overview';
 }
