@@ -247,7 +247,8 @@ async function pageMessages(topicArg) {
         table(['partition@offset', 'time', 'key', 'headers', 'CloudEvents', 'value'], r.messages.map((m) => [
           esc(m.partition + '@' + m.offset), esc(fmtTime(m.timestamp)),
           m.key === null ? '<span class="muted">null</span>' : esc(m.key),
-          m.headers.map((h) => '<div><b>' + esc(h.key) + '</b>: ' + esc(h.value) + '</div>').join(''),
+          m.headers.map((h) => '<div><b>' + esc(h.key) + '</b>: ' + (h.key === 'x-correlation-id' && h.value
+            ? '<a href="#/trace/' + encodeURIComponent(h.value) + '">' + esc(h.value) + '</a>' : esc(h.value)) + '</div>').join(''),
           m.cloudevents ? Object.entries(m.cloudevents).map((e) => '<div><b>' + esc(e[0]) + '</b> ' + esc(e[1]) + '</div>').join('') : '',
           renderValue(m),
         ]), 'messages-table');
