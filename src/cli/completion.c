@@ -36,7 +36,7 @@ static const char k_bash[] =
     "    case \"$cmd\" in\n"
     "    topics|topic) subs=\"list create delete describe alter-config add-partitions\"; opts=\"-p --partitions -r --replicas -c --config --set --delete --all\"; [ -n \"$sub\" ] && [ \"$sub\" != list ] && topic=1 ;;\n"
     "    produce) opts=\"-k --key -K --key-delimiter -H --header -p --partition --partitioner --json-input -f --file\"; topic=1 ;;\n"
-    "    consume) opts=\"-o --offset -p --partition -n --count -e --exit -f --follow --format -g --group --from-beginning --from-timestamp\"; topic=1 ;;\n"
+    "    consume) opts=\"-o --offset -p --partition -n --count -e --exit -f --follow --format -g --group -k --key --from-beginning --from-timestamp\"; topic=1 ;;\n"
     "    groups|group) subs=\"list describe lag reset delete\"; opts=\"--to-earliest --to-latest --to-datetime --to-timestamp --to-offset --shift-by --topic --dry-run --force\" ;;\n"
     "    dlq) subs=\"list redrive $(_eddy_topics)\"; opts=\"-n --count -f --follow --filter --dry-run --rate --to --max-redrives\"; topic=1 ;;\n"
     "    trace) opts=\"--topics\" ;;\n"
