@@ -613,9 +613,7 @@ static void h_describe_groups(broker *b, breq *r)
             k_set_str(mo, DescribedGroupMember_GroupInstanceId, m->instance_id);
             k_set_str(mo, DescribedGroupMember_ClientId, m->client_id ? m->client_id : "");
             k_set_str(mo, DescribedGroupMember_ClientHost, m->client_host ? m->client_host : "");
-            const gproto *p = NULL;
-            for (int x = 0; stable && x < m->nprotos && g->protocol; x++)
-                if (!strcmp(m->protos[x].name, g->protocol)) p = &m->protos[x];
+            const gproto *p = stable ? g_member_proto(m, g->protocol) : NULL;
             k_set_bytes(mo, DescribedGroupMember_MemberMetadata, p ? (const void *)p->meta : "",
                         p ? p->len : 0);
             k_set_bytes(mo, DescribedGroupMember_MemberAssignment,
@@ -666,33 +664,100 @@ static void h_delete_groups(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ OffsetCommit ---- */
 
-static void commit_all_err(breq *r, int err)
+/* The request fields an offset commit reads: OffsetCommit and TxnOffsetCommit name them alike
+ * but number them apart (their partitions differ); their topics and whole responses share one
+ * shape, so OffsetCommitRequestTopic_* and OffsetCommitResponse* constants serve both. */
+typedef struct commit_req {
+    kfid topics, index, offset, epoch, meta;
+    int16_t epoch_since; /* first version that carries CommittedLeaderEpoch */
+    bool txn;            /* TxnOffsetCommit: no topic Read check, nothing kept in memory */
+} commit_req;
+
+_Static_assert((int)TxnOffsetCommitRequestTopic_Partitions ==
+                       (int)OffsetCommitRequestTopic_Partitions &&
+                   (int)TxnOffsetCommitResponse_Topics == (int)OffsetCommitResponse_Topics &&
+                   (int)TxnOffsetCommitResponseTopic_Partitions ==
+                       (int)OffsetCommitResponseTopic_Partitions &&
+                   (int)TxnOffsetCommitResponsePartition_ErrorCode ==
+                       (int)OffsetCommitResponsePartition_ErrorCode,
+               "OffsetCommit and TxnOffsetCommit share their topic and response shapes");
+
+static const commit_req k_commit = {
+    OffsetCommitRequest_Topics,
+    OffsetCommitRequestPartition_PartitionIndex,
+    OffsetCommitRequestPartition_CommittedOffset,
+    OffsetCommitRequestPartition_CommittedLeaderEpoch,
+    OffsetCommitRequestPartition_CommittedMetadata,
+    6,
+    false,
+};
+
+static const commit_req k_txn_commit = {
+    TxnOffsetCommitRequest_Topics,
+    TxnOffsetCommitRequestPartition_PartitionIndex,
+    TxnOffsetCommitRequestPartition_CommittedOffset,
+    TxnOffsetCommitRequestPartition_CommittedLeaderEpoch,
+    TxnOffsetCommitRequestPartition_CommittedMetadata,
+    2,
+    true,
+};
+
+/* Answers every partition of the request: err when set (for all of them), else its own check
+ * (topic Read for OffsetCommit, known partition, metadata size); each accepted offset goes into
+ * rs (and, for OffsetCommit, into g's table). */
+static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, group *g, grecs *rs)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int32_t nt = k_count(q, OffsetCommitRequest_Topics);
+    int64_t now_wall = now_wall_ms();
+    int32_t nt = k_count(q, f->topics);
     if (nt < 0) nt = 0;
     k_new_items(resp, OffsetCommitResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, OffsetCommitRequest_Topics, i),
-             *to = k_item(resp, OffsetCommitResponse_Topics, i);
-        k_set_str(to, OffsetCommitResponseTopic_Name,
-                  kdup_empty(r, k_str(ti, OffsetCommitRequestTopic_Name)));
+        kmsg *ti = k_item(q, f->topics, i), *to = k_item(resp, OffsetCommitResponse_Topics, i);
+        kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
+        char *tname = kdup_empty(r, name);
+        k_set_str(to, OffsetCommitResponseTopic_Name, tname);
+        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        bool read_ok =
+            err || f->txn || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
         int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
         if (np < 0) np = 0;
         k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
-            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex,
-                      k_int(k_item(ti, OffsetCommitRequestTopic_Partitions, j),
-                            OffsetCommitRequestPartition_PartitionIndex));
-            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, err);
+            kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
+                 *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            int32_t part = (int32_t)k_int(pi, f->index);
+            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
+            kstr meta = k_str(pi, f->meta);
+            int perr = err;
+            if (!perr && !read_ok)
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!perr && (!t || part < 0 || part >= t->nparts))
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (!perr && meta.len > b->cfg.offset_metadata_max_bytes)
+                perr = KERR_OFFSET_METADATA_TOO_LARGE;
+            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, perr);
+            if (perr) continue;
+            goffset txo = {0}, *o = f->txn ? &txo : g_offset_put(g, tname, part);
+            o->offset = k_int(pi, f->offset);
+            o->leader_epoch =
+                r->hdr.api_version >= f->epoch_since ? (int32_t)k_int(pi, f->epoch) : -1;
+            if (f->txn) {
+                o->metadata = kdup_empty(r, meta);
+            } else {
+                free(o->metadata);
+                o->metadata = xstrdup(kdup_empty(r, meta));
+            }
+            o->commit_ts = now_wall;
+            grecs_offset(rs, g->id, tname, part, o);
         }
     }
 }
 
+/* The append failed: every partition that was going to be stored reports err (OffsetCommit
+ * and TxnOffsetCommit responses have one shape). */
 static void commit_store_err(breq *r, int err)
 {
-    /* the append failed: every partition that was going to be stored reports err */
     kmsg *resp = r->resp;
     int32_t nt = k_count(resp, OffsetCommitResponse_Topics);
     for (int32_t i = 0; i < nt; i++) {
@@ -709,7 +774,7 @@ static void commit_store_err(breq *r, int err)
 static void h_offset_commit(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
-    kmsg *q = r->req, *resp = r->resp;
+    kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, OffsetCommitRequest_GroupId);
     int32_t gen = v >= 1 ? (int32_t)k_int(q, OffsetCommitRequest_GenerationIdOrMemberEpoch) : -1;
@@ -740,72 +805,16 @@ static void h_offset_commit(broker *b, breq *r)
             if (!err) m->deadline_ms = loop_now_ms(b->loop) + m->session_ms;
         }
     }
-    if (err) {
-        commit_all_err(r, err);
-        breq_done(r);
-        return;
-    }
-    int64_t now_wall = now_wall_ms();
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, OffsetCommitRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_new_items(resp, OffsetCommitResponse_Topics, nt);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, OffsetCommitRequest_Topics, i),
-             *to = k_item(resp, OffsetCommitResponse_Topics, i);
-        kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
-        char *tname = kdup_empty(r, name);
-        k_set_str(to, OffsetCommitResponseTopic_Name, tname);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        bool read_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
-        int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
-                 *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
-            int32_t part = (int32_t)k_int(pi, OffsetCommitRequestPartition_PartitionIndex);
-            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
-            kstr meta = k_str(pi, OffsetCommitRequestPartition_CommittedMetadata);
-            int perr = KERR_NONE;
-            if (!read_ok)
-                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
-            else if (!t || part < 0 || part >= t->nparts)
-                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (meta.len > b->cfg.offset_metadata_max_bytes)
-                perr = KERR_OFFSET_METADATA_TOO_LARGE;
-            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, perr);
-            if (perr) continue;
-            goffset *o = g_offset_put(g, tname, part);
-            o->offset = k_int(pi, OffsetCommitRequestPartition_CommittedOffset);
-            o->leader_epoch =
-                v >= 6 ? (int32_t)k_int(pi, OffsetCommitRequestPartition_CommittedLeaderEpoch) : -1;
-            free(o->metadata);
-            o->metadata = xstrdup(kdup_empty(r, meta));
-            o->commit_ts = now_wall;
-            grecs_offset(rs, g->id, tname, part, o);
-        }
-    }
-    grecs_append_and_reply(gc, rs, r, commit_store_err);
+    commit_partitions(b, r, &k_commit, err, g, rs);
+    if (err)
+        breq_done(r);
+    else
+        grecs_append_and_reply(gc, rs, r, commit_store_err);
     grecs_free(rs);
 }
 
 /* ------------------------------------------------------------------ TxnOffsetCommit ---- */
-
-static void txn_commit_err(breq *r, int err)
-{
-    kmsg *resp = r->resp;
-    int32_t nt = k_count(resp, TxnOffsetCommitResponse_Topics);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *to = k_item(resp, TxnOffsetCommitResponse_Topics, i);
-        int32_t np = k_count(to, TxnOffsetCommitResponseTopic_Partitions);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, TxnOffsetCommitResponseTopic_Partitions, j);
-            if (k_int(po, TxnOffsetCommitResponsePartition_ErrorCode) == 0)
-                k_set_int(po, TxnOffsetCommitResponsePartition_ErrorCode, err);
-        }
-    }
-}
 
 /* KIP-98/447: a transaction's consumed offsets. Checked like OffsetCommit (group, generation,
  * member; v3+ carries them), written to __consumer_offsets as one transactional batch of the
@@ -848,50 +857,12 @@ static void h_txn_offset_commit(broker *b, breq *r)
             if (!err && gen != g->generation) err = KERR_ILLEGAL_GENERATION;
         }
     }
-    int64_t now_wall = now_wall_ms();
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, TxnOffsetCommitRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_new_items(resp, TxnOffsetCommitResponse_Topics, nt);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, TxnOffsetCommitRequest_Topics, i),
-             *to = k_item(resp, TxnOffsetCommitResponse_Topics, i);
-        kstr name = k_str(ti, TxnOffsetCommitRequestTopic_Name);
-        char *tname = kdup_empty(r, name);
-        k_set_str(to, TxnOffsetCommitResponseTopic_Name, tname);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        int32_t np = k_count(ti, TxnOffsetCommitRequestTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(to, TxnOffsetCommitResponseTopic_Partitions, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pi = k_item(ti, TxnOffsetCommitRequestTopic_Partitions, j),
-                 *po = k_item(to, TxnOffsetCommitResponseTopic_Partitions, j);
-            int32_t part = (int32_t)k_int(pi, TxnOffsetCommitRequestPartition_PartitionIndex);
-            k_set_int(po, TxnOffsetCommitResponsePartition_PartitionIndex, part);
-            kstr meta = k_str(pi, TxnOffsetCommitRequestPartition_CommittedMetadata);
-            int perr = err;
-            if (!perr && (!t || part < 0 || part >= t->nparts))
-                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (!perr && meta.len > b->cfg.offset_metadata_max_bytes)
-                perr = KERR_OFFSET_METADATA_TOO_LARGE;
-            k_set_int(po, TxnOffsetCommitResponsePartition_ErrorCode, perr);
-            if (perr) continue;
-            goffset o = {0};
-            o.offset = k_int(pi, TxnOffsetCommitRequestPartition_CommittedOffset);
-            o.leader_epoch =
-                v >= 2 ? (int32_t)k_int(pi, TxnOffsetCommitRequestPartition_CommittedLeaderEpoch)
-                       : -1;
-            o.metadata = kdup_empty(r, meta);
-            o.commit_ts = now_wall;
-            grecs_offset(rs, g->id, tname, part, &o);
-        }
-    }
-    if (err) {
-        grecs_free(rs);
+    commit_partitions(b, r, &k_txn_commit, err, g, rs);
+    if (err)
         breq_done(r);
-        return;
-    }
-    grecs_append_txn_and_reply(gc, rs, pid, epoch, r, txn_commit_err);
+    else
+        grecs_append_txn_and_reply(gc, rs, pid, epoch, r, commit_store_err);
     grecs_free(rs);
 }
 
