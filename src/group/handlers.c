@@ -68,6 +68,15 @@ static bool group_allowed(breq *r, kstr gid, int op)
     return bauthz_allowed_k(r->b, r, ACL_RES_GROUP, gid.p, gid.len, op);
 }
 
+/* The checks a request on group gid starts with: a coordinator, a valid id, op allowed on it
+ * (KERR_NONE or the error to answer). */
+static int group_gate(const group_coord *gc, breq *r, kstr gid, int op)
+{
+    if (!gc) return KERR_COORDINATOR_NOT_AVAILABLE;
+    if (check_gid(gid)) return KERR_INVALID_GROUP_ID;
+    return group_allowed(r, gid, op) ? KERR_NONE : KERR_GROUP_AUTHORIZATION_FAILED;
+}
+
 /* FindCoordinator: Describe on the group (30) or the transactional id (53). */
 static int coord_denied(breq *r, int8_t kt, kstr key)
 {
@@ -205,10 +214,8 @@ static void h_join_group(broker *b, breq *r)
     int32_t nprotos = k_count(q, JoinGroupRequest_Protocols);
     if (rebalance <= 0) rebalance = session;
 
-    if (!gc) return join_fail(r, KERR_COORDINATOR_NOT_AVAILABLE, member_id);
-    if (check_gid(gid)) return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
-    if (!group_allowed(r, gid, ACL_OP_READ))
-        return join_fail(r, KERR_GROUP_AUTHORIZATION_FAILED, member_id);
+    int gate = group_gate(gc, r, gid, ACL_OP_READ);
+    if (gate) return join_fail(r, gate, member_id);
     kstr inst = v >= 5 ? k_str(q, JoinGroupRequest_GroupInstanceId) : (kstr){NULL, -1};
     if (inst.len > 0 && has_ctl_chars(inst.p, (size_t)inst.len))
         return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
@@ -378,9 +385,8 @@ static void h_sync_group(broker *b, breq *r)
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, SyncGroupRequest_GroupId);
-    if (!gc) return sync_fail(r, KERR_COORDINATOR_NOT_AVAILABLE);
-    if (check_gid(gid)) return sync_fail(r, KERR_INVALID_GROUP_ID);
-    if (!group_allowed(r, gid, ACL_OP_READ)) return sync_fail(r, KERR_GROUP_AUTHORIZATION_FAILED);
+    int gate = group_gate(gc, r, gid, ACL_OP_READ);
+    if (gate) return sync_fail(r, gate);
     group *g = gc_find(gc, kdup(r, gid));
     if (!g) return sync_fail(r, KERR_UNKNOWN_MEMBER_ID);
     char *member_id = kdup_empty(r, k_str(q, SyncGroupRequest_MemberId));
@@ -441,18 +447,11 @@ static void h_heartbeat(broker *b, breq *r)
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, HeartbeatRequest_GroupId);
-    int err = KERR_NONE;
-    group *g = NULL;
+    int err = group_gate(gc, r, gid, ACL_OP_READ);
+    group *g = err ? NULL : gc_find(gc, kdup(r, gid));
     gmember *m = NULL;
-    if (!gc)
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid))
-        err = KERR_INVALID_GROUP_ID;
-    else if (!group_allowed(r, gid, ACL_OP_READ))
-        err = KERR_GROUP_AUTHORIZATION_FAILED;
-    else if (!(g = gc_find(gc, kdup(r, gid))))
-        err = KERR_UNKNOWN_MEMBER_ID;
-    else {
+    if (!err && !g) err = KERR_UNKNOWN_MEMBER_ID;
+    if (!err) {
         char *instance = v >= 3 ? kdup(r, k_str(q, HeartbeatRequest_GroupInstanceId)) : NULL;
         err = check_member(g, kdup_empty(r, k_str(q, HeartbeatRequest_MemberId)), instance, &m);
         if (!err && (int32_t)k_int(q, HeartbeatRequest_GenerationId) != g->generation)
@@ -499,16 +498,8 @@ static void h_leave_group(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, LeaveGroupRequest_GroupId);
-    int top = KERR_NONE;
-    group *g = NULL;
-    if (!gc)
-        top = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid))
-        top = KERR_INVALID_GROUP_ID;
-    else if (!group_allowed(r, gid, ACL_OP_READ))
-        top = KERR_GROUP_AUTHORIZATION_FAILED;
-    else
-        g = gc_find(gc, kdup(r, gid));
+    int top = group_gate(gc, r, gid, ACL_OP_READ);
+    group *g = top ? NULL : gc_find(gc, kdup(r, gid));
     if (v < 3) {
         if (!top) top = leave_one(gc, g, kdup_empty(r, k_str(q, LeaveGroupRequest_MemberId)), NULL);
         k_set_int(resp, LeaveGroupResponse_ErrorCode, top);
@@ -591,8 +582,7 @@ static void h_describe_groups(broker *b, breq *r)
         k_set_str(it, DescribedGroup_ProtocolType, "");
         k_set_str(it, DescribedGroup_ProtocolData, "");
         group *g = NULL;
-        int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
-        if (!err && !group_allowed(r, gid, ACL_OP_DESCRIBE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
+        int err = group_gate(gc, r, gid, ACL_OP_DESCRIBE);
         if (!err) g = gc_find(gc, kdup(r, gid));
         if (g) g_check_due(gc, g);
         k_set_int(it, DescribedGroup_ErrorCode, err);
@@ -638,8 +628,7 @@ static void h_delete_groups(broker *b, breq *r)
         kmsg *it = k_item(resp, DeleteGroupsResponse_Results, i);
         kstr gid = k_item_str(q, DeleteGroupsRequest_GroupsNames, i);
         k_set_str(it, DeletableGroupResult_GroupId, kdup_empty(r, gid));
-        int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
-        if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
+        int err = group_gate(gc, r, gid, ACL_OP_DELETE);
         group *g = err ? NULL : gc_find(gc, kdup(r, gid));
         if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
         if (!err) g_check_due(gc, g); /* a member whose session just ended is gone */
@@ -780,15 +769,9 @@ static void h_offset_commit(broker *b, breq *r)
     int32_t gen = v >= 1 ? (int32_t)k_int(q, OffsetCommitRequest_GenerationIdOrMemberEpoch) : -1;
     char *member_id = v >= 1 ? kdup_empty(r, k_str(q, OffsetCommitRequest_MemberId)) : "";
     char *instance = v >= 7 ? kdup(r, k_str(q, OffsetCommitRequest_GroupInstanceId)) : NULL;
-    int err = KERR_NONE;
+    int err = group_gate(gc, r, gid, ACL_OP_READ);
     group *g = NULL;
-    if (!gc)
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid))
-        err = KERR_INVALID_GROUP_ID;
-    else if (!group_allowed(r, gid, ACL_OP_READ))
-        err = KERR_GROUP_AUTHORIZATION_FAILED;
-    else {
+    if (!err) {
         g = gc_find(gc, kdup(r, gid));
         if (!g) {
             if (gen < 0)
@@ -945,6 +928,22 @@ static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, k
     }
 }
 
+/* One group's offsets (the v0-v7 body, or one group of v8+): in's topics (in_topics) answered
+ * into out, with the group's error code. An empty group id reads as no group. */
+static void fetch_group(group_coord *gc, breq *r, kstr gid, kmsg *in, kfid in_topics, kmsg *out,
+                        kfid out_topics, kfid out_err)
+{
+    bool bad = gid.len > 0 && check_gid(gid);
+    bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
+    group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
+    fetch_topics(r, out, out_topics, in, in_topics, g);
+    k_set_int(out, out_err,
+              !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
+              : bad    ? KERR_INVALID_GROUP_ID
+              : denied ? KERR_GROUP_AUTHORIZATION_FAILED
+                       : KERR_NONE);
+}
+
 static void h_offset_fetch(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
@@ -952,16 +951,8 @@ static void h_offset_fetch(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     g_stable_gc = v >= 7 && k_int(q, OffsetFetchRequest_RequireStable) ? gc : NULL;
     if (v < 8) {
-        kstr gid = k_str(q, OffsetFetchRequest_GroupId);
-        bool bad = gid.len > 0 && check_gid(gid);
-        bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
-        group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
-        fetch_topics(r, resp, OffsetFetchResponse_Topics, q, OffsetFetchRequest_Topics, g);
-        k_set_int(resp, OffsetFetchResponse_ErrorCode,
-                  !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : bad    ? KERR_INVALID_GROUP_ID
-                  : denied ? KERR_GROUP_AUTHORIZATION_FAILED
-                           : KERR_NONE);
+        fetch_group(gc, r, k_str(q, OffsetFetchRequest_GroupId), q, OffsetFetchRequest_Topics, resp,
+                    OffsetFetchResponse_Topics, OffsetFetchResponse_ErrorCode);
         breq_done(r);
         return;
     }
@@ -973,15 +964,8 @@ static void h_offset_fetch(broker *b, breq *r)
              *go = k_item(resp, OffsetFetchResponse_Groups, i);
         kstr gid = k_str(gi, OffsetFetchRequestGroup_GroupId);
         k_set_str(go, OffsetFetchResponseGroup_GroupId, kdup_empty(r, gid));
-        bool bad = gid.len > 0 && check_gid(gid);
-        bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
-        group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
-        fetch_topics(r, go, OffsetFetchResponseGroup_Topics, gi, OffsetFetchRequestGroup_Topics, g);
-        k_set_int(go, OffsetFetchResponseGroup_ErrorCode,
-                  !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : bad    ? KERR_INVALID_GROUP_ID
-                  : denied ? KERR_GROUP_AUTHORIZATION_FAILED
-                           : KERR_NONE);
+        fetch_group(gc, r, gid, gi, OffsetFetchRequestGroup_Topics, go,
+                    OffsetFetchResponseGroup_Topics, OffsetFetchResponseGroup_ErrorCode);
     }
     breq_done(r);
 }
@@ -1018,8 +1002,7 @@ static void h_offset_delete(broker *b, breq *r)
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     kstr gid = k_str(q, OffsetDeleteRequest_GroupId);
-    int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
-    if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
+    int err = group_gate(gc, r, gid, ACL_OP_DELETE);
     group *g = err ? NULL : gc_find(gc, kdup(r, gid));
     if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
     bool consumer = g && g->protocol_type && !strcmp(g->protocol_type, "consumer");
