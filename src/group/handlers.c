@@ -707,8 +707,7 @@ static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, 
         char *tname = kdup_empty(r, name);
         k_set_str(to, OffsetCommitResponseTopic_Name, tname);
         btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        bool read_ok =
-            err || f->txn || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
+        bool read_ok = err || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
         int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
         if (np < 0) np = 0;
         k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
@@ -825,6 +824,11 @@ static void h_txn_offset_commit(broker *b, breq *r)
         err = KERR_INVALID_GROUP_ID;
     else if (tid.len <= 0 || has_ctl_chars(tid.p, (size_t)tid.len) || pid < 0 || epoch < 0)
         err = KERR_INVALID_REQUEST;
+    /* Kafka's order: Write on the TransactionalId, Read on the group, Read on each topic */
+    else if (!bauthz_allowed_k(b, r, ACL_RES_TRANSACTIONAL_ID, tid.p, tid.len, ACL_OP_WRITE))
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    else if (!group_allowed(r, gid, ACL_OP_READ))
+        err = KERR_GROUP_AUTHORIZATION_FAILED;
     else {
         g = gc_find(gc, kdup(r, gid));
         if (!g) {

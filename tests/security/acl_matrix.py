@@ -39,7 +39,8 @@ from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType,  # noq
 ANON = "User:ANONYMOUS"
 METADATA, PRODUCE, FETCH, LIST_OFFSETS = 3, 0, 1, 2
 CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_CONFIGS = 19, 20, 32
-JOIN_GROUP, OFFSET_COMMIT, INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN = 11, 8, 22, 24
+JOIN_GROUP, OFFSET_COMMIT, INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, TXN_OFFSET_COMMIT = \
+    11, 8, 22, 24, 28
 DESCRIBE_ACLS, CREATE_ACLS = 29, 30
 
 
@@ -261,6 +262,17 @@ def matrix(b):
     eq(add_parts(["pay.in", "orders"]), [("pay.in", [(0, 55)]), ("orders", [(0, 29)])],
        "AddPartitionsToTxn pay.in (Write) + orders (Read only)")
     eq(add_parts(["pay.in"]), [("pay.in", [(0, 0)])], "AddPartitionsToTxn pay.in alone")
+    # TxnOffsetCommit v0: Write on the TransactionalId (53), Read on the group (30), Read on
+    # each topic (29), in Kafka's order
+    def txn_commit(tid, group, topic):
+        body = (kw.s16(tid) + kw.s16(group) + kw.i64(pid) + kw.i16(epoch) +
+                kw.array([kw.s16(topic) + kw.array([kw.i32(0) + kw.i64(1) + kw.s16("")])]))
+        r = kw.Reader(raw(p, TXN_OFFSET_COMMIT, 0, body))
+        r.i32()
+        return r.array(lambda: (r.str(), r.array(lambda: (r.i32(), r.i16()))))[0][1][0][1]
+    eq(txn_commit("tx1", "g1", "orders"), 53, "TxnOffsetCommit without Write on the id")
+    eq(txn_commit("tx2", "g2", "orders"), 30, "TxnOffsetCommit without Read on the group")
+    eq(txn_commit("tx2", "g1", "pay.in"), 29, "TxnOffsetCommit without Read on the topic")
 
 
 def consumer_group(b):
