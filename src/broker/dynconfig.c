@@ -215,7 +215,8 @@ int dynconf_load(broker *b)
     for (size_t i = 0; i < ARRAY_LEN(g_dynamic); i++) {
         int k = bconfig_find(g_dynamic[i]);
         if (k < 0) continue;
-        char *n = tconf_override_set(snap, g_dynamic[i], bconfig_value(&b->cfg, k, buf, sizeof buf));
+        char *n =
+            tconf_override_set(snap, g_dynamic[i], bconfig_value(&b->cfg, k, buf, sizeof buf));
         free(snap);
         snap = n;
     }
@@ -264,7 +265,9 @@ int dynconf_load(broker *b)
     free(s);
     apply_all(b, b->dyn_default);
     apply_all(b, b->dyn_node);
-    if (nset) LOGI("config", "%d dynamic broker setting%s applied from %s", nset, nset == 1 ? "" : "s", path);
+    if (nset)
+        LOGI("config", "%d dynamic broker setting%s applied from %s", nset, nset == 1 ? "" : "s",
+             path);
     free(path);
     return 0;
 }
@@ -283,8 +286,8 @@ const char *dynconf_overrides(broker *b, bool cluster_default)
     return s ? s : "";
 }
 
-int dynconf_alter(broker *b, bool cluster_default, const char *overrides, bool validate,
-                  char *err, size_t errlen)
+int dynconf_alter(broker *b, bool cluster_default, const char *overrides, bool validate, char *err,
+                  size_t errlen)
 {
     int rc = dynconf_check(overrides, err, errlen);
     if (rc || validate) return rc;

@@ -76,9 +76,8 @@ static const tconf_key g_tkeys[] = {
      "log.message.timestamp.type", true, "LogAppendTime stamps batches with the broker's clock"},
     {"min.cleanable.dirty.ratio", TC_DOUBLE, 0, 1, NULL, "0.5", "log.cleaner.min.cleanable.ratio",
      false, "ignored: compaction runs on every housekeeping pass"},
-    {"min.compaction.lag.ms", TC_LONG, 0, INT64_MAX, NULL, "0",
-     "log.cleaner.min.compaction.lag.ms", true,
-     "records younger than this are not compacted (nor anything after them)"},
+    {"min.compaction.lag.ms", TC_LONG, 0, INT64_MAX, NULL, "0", "log.cleaner.min.compaction.lag.ms",
+     true, "records younger than this are not compacted (nor anything after them)"},
     {"min.insync.replicas", TC_INT, 1, INT32_MAX, NULL, "1", "min.insync.replicas", true,
      "above 1, acks=all produces get NOT_ENOUGH_REPLICAS (the ISR of one node is 1)"},
     {"preallocate", TC_BOOL, 0, 0, NULL, "false", "log.preallocate", true,
@@ -98,8 +97,9 @@ static const tconf_key g_tkeys[] = {
      "segment size at which a partition's log rolls"},
     {"segment.index.bytes", TC_INT, 4, INT32_MAX, NULL, "10485760", "log.index.size.max.bytes",
      false, "ignored: eddyd's indexes grow with their segment"},
-    {"segment.jitter.ms", TC_LONG, 0, INT64_MAX, NULL, "0", "log.roll.jitter.ms,log.roll.jitter.hours",
-     true, "a random part of this is taken off segment.ms per partition"},
+    {"segment.jitter.ms", TC_LONG, 0, INT64_MAX, NULL, "0",
+     "log.roll.jitter.ms,log.roll.jitter.hours", true,
+     "a random part of this is taken off segment.ms per partition"},
     {"segment.ms", TC_LONG, 1, INT64_MAX, NULL, "604800000", "log.roll.ms,log.roll.hours", true,
      "age at which a segment rolls even if not full"},
     {"unclean.leader.election.enable", TC_BOOL, 0, 0, NULL, "false",
@@ -186,8 +186,10 @@ static bool throttled_ok(const char *v)
         if (*q < '0' || *q > '9') return false;
         while (*q >= '0' && *q <= '9') q++;
         while (*q == ' ') q++;
-        if (*q == ',') q++;
-        else if (*q) return false;
+        if (*q == ',')
+            q++;
+        else if (*q)
+            return false;
         p = q;
     }
     return true;
@@ -235,8 +237,7 @@ int tconf_check_value(const tconf_key *k, const char *v, char *err, size_t errle
         break;
     case TC_INT:
     case TC_LONG:
-        if (!parse_i64(v, &x) ||
-            (k->type == TC_INT && (x < INT32_MIN || x > INT32_MAX))) {
+        if (!parse_i64(v, &x) || (k->type == TC_INT && (x < INT32_MIN || x > INT32_MAX))) {
             snprintf(why, sizeof why, "Not a number of type %s", tconf_type_name(k->type));
             break;
         }
@@ -263,8 +264,7 @@ int tconf_check_value(const tconf_key *k, const char *v, char *err, size_t errle
     }
     case TC_STRING:
         if (k->valid && !strcmp(k->valid, "version")) {
-            if (!version_ok(v))
-                snprintf(why, sizeof why, "Version `%s` is not a valid version", v);
+            if (!version_ok(v)) snprintf(why, sizeof why, "Version `%s` is not a valid version", v);
         } else if (k->valid && !in_set(k->valid, v, strlen(v))) {
             char l[160];
             set_list(k->valid, l, sizeof l);
