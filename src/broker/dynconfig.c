@@ -123,7 +123,9 @@ static int check_value(const char *key, const char *v, char *err, size_t errlen)
     int rc = bconfig_set(&tmp, key, v, e, sizeof e);
     bconfig_free(&tmp);
     if (rc < 0) {
-        snprintf(err, errlen, "Invalid value %s for configuration %s: %s", v, key, e);
+        size_t kl = strlen(key); /* bconfig_set's messages start with "key: " */
+        const char *why = !strncmp(e, key, kl) && e[kl] == ':' ? e + kl + 2 : e;
+        snprintf(err, errlen, "Invalid value %s for configuration %s: %s", v, key, why);
         return KERR_INVALID_CONFIG;
     }
     for (int i = 0; i < tconf_count(); i++) {

@@ -293,6 +293,32 @@ class Suite:
         d = self.describe(ConfigResourceType.TOPIC, "rolls", ["retention.ms"])
         eq(d["retention.ms"][:2], ("86400000", 3), "back to the cluster default")
 
+    def cli_configs(self):
+        """eddy configs describe|alter: the real CLI (librdkafka's admin API) on broker 1."""
+        eddy = os.path.join(os.environ.get("EDDY_BUILD_DIR", "build"), "src", "cli", "eddy")
+
+        def run(*args):
+            p = subprocess.run([eddy, "-b", self.b.bootstrap] + list(args), capture_output=True,
+                               timeout=60)
+            return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+        rc, out = run("configs", "alter", "--set", "log.roll.ms=3600000")
+        eq(rc, 0, "eddy configs alter --set (output: %s)" % out)
+        ok("broker 1 log.roll.ms: 604800000 -> 3600000 (DYNAMIC_BROKER_CONFIG)" in out, out)
+        rc, out = run("--json", "configs", "describe")
+        ok(rc == 0 and '"config":"log.roll.ms","value":"3600000","source":'
+           '"DYNAMIC_BROKER_CONFIG","dynamic":true' in out, out)
+        d = self.describe(ConfigResourceType.TOPIC, "rolls", ["segment.ms"])
+        eq(d["segment.ms"][:2], ("3600000", 2), "segment.ms of a topic from the CLI's change")
+        rc, out = run("configs", "alter", "--set", "node.id=5")
+        ok(rc == 1 and "Cannot update these configs dynamically: Set(node.id)" in out, out)
+        rc, out = run("configs", "alter", "--set", "log.roll.ms=0")
+        ok(rc == 1 and "Invalid value 0 for configuration log.roll.ms" in out, out)
+        rc, out = run("configs", "alter", "--delete", "log.roll.ms")
+        ok(rc == 0 and "log.roll.ms: 3600000 -> 604800000 (DEFAULT_CONFIG)" in out, out)
+        rc, out = run("configs", "alter")
+        ok(rc == 2 and "what to change?" in out, out)
+
     def survives_restart(self):
         self.b.restart()
         self.reconnect()
@@ -328,6 +354,7 @@ def main():
         ("broker resource: validate_only changes nothing", s.validate_only_changes_nothing),
         ("dynamic defaults apply live; broker 1 over cluster default; DELETE falls back",
          s.dynamic_default_applies_live),
+        ("eddy configs describe/alter", s.cli_configs),
         ("dynamic broker and topic configs survive a restart", s.survives_restart),
     ]:
         r.run(name, fn)
