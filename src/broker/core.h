@@ -176,6 +176,7 @@ void h_incremental_alter_configs(broker *b, breq *r);
 void h_delete_records(broker *b, breq *r);
 void h_init_producer_id(broker *b, breq *r);
 void h_describe_producers(broker *b, breq *r);
+void h_describe_cluster(broker *b, breq *r);
 void h_sasl_handshake(broker *b, breq *r);
 void h_sasl_authenticate(broker *b, breq *r);
 void h_describe_user_scram_credentials(broker *b, breq *r);

@@ -19,7 +19,9 @@ codec of fetched batches, IncrementalAlterConfigs, which kafka-python 2.0.2 lack
   and on broker 1 change topic defaults live (log.segment.bytes rolls a topic without its own
   setting), validate_only changes nothing, static settings are refused by name (42, "Cannot
   update these configs dynamically: Set(listeners)"), unknown and bad values with 40, and the
-  dynamic settings and topic configs survive a restart.
+  dynamic settings and topic configs survive a restart;
+- `eddy configs describe|alter` (the CLI, librdkafka) on broker 1;
+- DescribeCluster (KIP-700) v0/v1: this broker, the controller, authorized operations.
 """
 import os
 import subprocess
@@ -34,7 +36,7 @@ import kwire as kw  # noqa: E402
 from kafka.admin import (ConfigResource, ConfigResourceType, KafkaAdminClient,  # noqa: E402
                          NewTopic)
 
-PRODUCE, FETCH, INCREMENTAL_ALTER_CONFIGS = 0, 1, 44
+PRODUCE, FETCH, INCREMENTAL_ALTER_CONFIGS, API_VERSIONS, DESCRIBE_CLUSTER = 0, 1, 44, 18, 60
 BROKER, TOPIC = 4, 2
 
 # name: (a valid value, an invalid value, the end of Kafka's message for the invalid one)
@@ -133,6 +135,43 @@ def fetch_batches(port, topic):
     finally:
         c.close()
     return kw.parse_batches(f["topics"][0][1][0]["records"])
+
+
+def describe_cluster(port, version, include_ops, endpoint_type=1):
+    """DescribeCluster (flexible from v0). Returns the decoded response."""
+    body = kw.i8(1 if include_ops else 0) + (kw.i8(endpoint_type) if version >= 1 else b"")
+    body += b"\x00"  # no tagged fields
+    c = kw.Conn(port)
+    try:
+        resp = c.request(DESCRIBE_CLUSTER, version, body, flexible=True)
+    finally:
+        c.close()
+    r = kw.Reader(resp)
+    eq(r.uvarint(), 0, "response header tagged fields")
+
+    def cstr():
+        n = r.uvarint()
+        if n == 0:
+            return None
+        v = r.b[r.pos:r.pos + n - 1].decode()
+        r.pos += n - 1
+        return v
+
+    d = {"throttle": r.i32(), "error": r.i16(), "message": cstr()}
+    if version >= 1:
+        d["endpoint_type"] = r.i8()
+    d["cluster_id"] = cstr()
+    d["controller"] = r.i32()
+    brokers = []
+    for _ in range(r.uvarint() - 1):
+        br = (r.i32(), cstr(), r.i32(), cstr())
+        eq(r.uvarint(), 0, "broker tagged fields")
+        brokers.append(br)
+    d["brokers"] = brokers
+    d["ops"] = r.i32()
+    eq(r.uvarint(), 0, "response tagged fields")
+    eq(r.left(), 0, "trailing bytes")
+    return d
 
 
 class Suite:
@@ -319,6 +358,28 @@ class Suite:
         rc, out = run("configs", "alter")
         ok(rc == 2 and "what to change?" in out, out)
 
+    def describe_cluster_kip700(self):
+        c = kw.Conn(self.b.port)
+        try:
+            _e, apis, _t, _l = kw.parse_api_versions_v0(c.request(API_VERSIONS, 0, b""))
+        finally:
+            c.close()
+        eq(apis.get(DESCRIBE_CLUSTER), (0, 1), "ApiVersions advertises DescribeCluster v0-v1")
+        for v in (0, 1):
+            d = describe_cluster(self.b.port, v, include_ops=True)
+            eq((d["error"], d["controller"]), (0, 1), "DescribeCluster v%d error, controller" % v)
+            eq(d["brokers"], [(1, "127.0.0.1", self.b.port, None)], "the one broker")
+            ok(d["cluster_id"] and len(d["cluster_id"]) >= 20, "cluster id %r" % d["cluster_id"])
+            # no authorizer: every Cluster operation, as Kafka's AclOperation bits: CREATE 5,
+            # ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
+            # IDEMPOTENT_WRITE 12
+            want = sum(1 << i for i in (5, 7, 8, 9, 10, 11, 12))
+            eq(d["ops"] & want, want, "cluster authorized operations %x" % d["ops"])
+        eq(describe_cluster(self.b.port, 0, include_ops=False)["ops"], -2147483648,
+           "operations not asked: INT32_MIN")
+        d = describe_cluster(self.b.port, 1, include_ops=False, endpoint_type=2)
+        eq((d["error"], d["brokers"]), (114, []), "controller endpoint at a broker")
+
     def survives_restart(self):
         self.b.restart()
         self.reconnect()
@@ -355,6 +416,7 @@ def main():
         ("dynamic defaults apply live; broker 1 over cluster default; DELETE falls back",
          s.dynamic_default_applies_live),
         ("eddy configs describe/alter", s.cli_configs),
+        ("DescribeCluster (KIP-700) v0/v1", s.describe_cluster_kip700),
         ("dynamic broker and topic configs survive a restart", s.survives_restart),
     ]:
         r.run(name, fn)
