@@ -5,9 +5,12 @@
  *   any --last member gone--> Empty
  *
  * Plus the coordinator's lifecycle (start: create/replay __consumer_offsets; stop), and a
- * periodic tick that expires silent members (session timeout), pending members (MEMBER_ID_
- * REQUIRED ids never used), finishes join phases on rebalance timeout or after the initial
- * rebalance delay, and expires old offsets of empty groups.
+ * timer that expires silent members (session timeout), pending members (MEMBER_ID_REQUIRED ids
+ * never used), finishes join phases on rebalance timeout or after the initial rebalance delay,
+ * and expires old offsets of empty groups. It fires at the earliest of those deadlines (at most
+ * GROUP_TICK_MS apart), and DescribeGroups / ListGroups / DeleteGroups check their groups
+ * first (gc_expire), so a member is gone at its session deadline, as Kafka's per-member timers
+ * have it (librdkafka's DescribeConsumerGroups test waits exactly session.timeout.ms).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +339,29 @@ static void check_group(group_coord *gc, group *g, int64_t now)
     }
 }
 
+void gc_expire(group_coord *gc, group *g)
+{
+    if (gc && g && !gc->stopping) check_group(gc, g, now_ms(gc));
+}
+
+/* The earliest deadline check_group acts on, at most GROUP_TICK_MS away. */
+static int64_t next_deadline(group_coord *gc, int64_t now)
+{
+    int64_t next = now + GROUP_TICK_MS;
+    for (int i = 0; i < gc->ngroups; i++) {
+        group *g = gc->groups[i];
+        for (gmember *m = g->members; m; m = m->next)
+            if (!m->join_req && !m->sync_req && m->deadline_ms < next) next = m->deadline_ms;
+        for (gpending *p = g->pending; p; p = p->next)
+            if (p->deadline_ms < next) next = p->deadline_ms;
+        if ((g->state == GS_PREPARING || g->state == GS_COMPLETING) && g->phase_deadline < next)
+            next = g->phase_deadline;
+        if (g->state == GS_PREPARING && g->initial_until && g->initial_until < next)
+            next = g->initial_until;
+    }
+    return next;
+}
+
 static void tick(loop *l, void *arg)
 {
     group_coord *gc = arg;
@@ -347,7 +373,8 @@ static void tick(loop *l, void *arg)
         gc->next_expire_ms = now + 60000;
         gstore_expire(gc, now_wall_ms());
     }
-    if (!loop_stopping(l)) gc->tick = loop_timer_add(l, GROUP_TICK_MS, tick, gc);
+    int64_t delay = next_deadline(gc, now) - now;
+    if (!loop_stopping(l)) gc->tick = loop_timer_add(l, delay > 0 ? delay : 1, tick, gc);
 }
 
 /* ------------------------------------------------------------------ lifecycle ---- */

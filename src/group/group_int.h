@@ -103,6 +103,9 @@ typedef struct group_coord {
 
 /* ---- model.c: the group table, members, pending ids, committed offsets ---- */
 group *gc_find(group_coord *gc, const char *id);
+/* Applies the deadlines that have passed to g now (members whose session ended, ...): for the
+ * APIs that report a group's state. */
+void gc_expire(group_coord *gc, group *g);
 group *gc_create(group_coord *gc, const char *id);
 void gc_remove(group_coord *gc, group *g);
 gmember *g_member(group *g, const char *id);

@@ -21,7 +21,9 @@ codec of fetched batches, IncrementalAlterConfigs, which kafka-python 2.0.2 lack
   update these configs dynamically: Set(listeners)"), unknown and bad values with 40, and the
   dynamic settings and topic configs survive a restart;
 - `eddy configs describe|alter` (the CLI, librdkafka) on broker 1;
-- DescribeCluster (KIP-700) v0/v1: this broker, the controller, authorized operations.
+- DescribeCluster (KIP-700) v0/v1: this broker, the controller, authorized operations;
+- a group member that stops heartbeating is gone at its session deadline (DeleteGroups then
+  succeeds), not up to a tick later.
 """
 import os
 import subprocess
@@ -37,6 +39,8 @@ from kafka.admin import (ConfigResource, ConfigResourceType, KafkaAdminClient,  
                          NewTopic)
 
 PRODUCE, FETCH, INCREMENTAL_ALTER_CONFIGS, API_VERSIONS, DESCRIBE_CLUSTER = 0, 1, 44, 18, 60
+JOIN_GROUP, DESCRIBE_GROUPS, DELETE_GROUPS = 11, 15, 42
+SESSION_MS = 1000
 BROKER, TOPIC = 4, 2
 
 # name: (a valid value, an invalid value, the end of Kafka's message for the invalid one)
@@ -380,6 +384,31 @@ class Suite:
         d = describe_cluster(self.b.port, 1, include_ops=False, endpoint_type=2)
         eq((d["error"], d["brokers"]), (114, []), "controller endpoint at a broker")
 
+    def member_expires_at_session_deadline(self):
+        """A member that stops heartbeating is gone at its session deadline: DescribeGroups
+        then says Empty and DeleteGroups succeeds (librdkafka's 0081 waits exactly
+        session.timeout.ms, then deletes the group; a 100 ms tick answered NON_EMPTY_GROUP)."""
+        c = kw.Conn(self.b.port)
+        try:
+            body = (kw.s16("expiring") + kw.i32(SESSION_MS) + kw.s16("") + kw.s16("consumer") +
+                    kw.array([kw.s16("range") + kw.bytes32(b"\x00\x00\x00\x00\x00\x00")]))
+            r = kw.Reader(c.request(JOIN_GROUP, 0, body))
+            eq(r.i16(), 0, "JoinGroup v0 error")
+            t_joined = time.monotonic()  # the broker set the deadline before answering
+            g = kw.Reader(c.request(DESCRIBE_GROUPS, 0, kw.array([kw.s16("expiring")])))
+            g.i32()  # groups count
+            eq(g.i16(), 0, "DescribeGroups error")
+            g.str()
+            state = g.str()
+            ok(state != "Empty", "a joined member: group state %s" % state)
+            time.sleep(max(0.0, SESSION_MS / 1000.0 - (time.monotonic() - t_joined)))
+            r = kw.Reader(c.request(DELETE_GROUPS, 0, kw.array([kw.s16("expiring")])))
+            r.i32()
+            res = r.array(lambda: (r.str(), r.i16()))
+            eq(res, [("expiring", 0)], "DeleteGroups right at the session deadline")
+        finally:
+            c.close()
+
     def survives_restart(self):
         self.b.restart()
         self.reconnect()
@@ -399,7 +428,8 @@ class Suite:
 
 
 def main():
-    b = Eddyd(["num.partitions=1"])
+    b = Eddyd(["num.partitions=1", "group.initial.rebalance.delay.ms=0",
+               "group.min.session.timeout.ms=%d" % SESSION_MS])
     r = Results(b)
     s = Suite(b)
     for name, fn in [
@@ -417,6 +447,8 @@ def main():
          s.dynamic_default_applies_live),
         ("eddy configs describe/alter", s.cli_configs),
         ("DescribeCluster (KIP-700) v0/v1", s.describe_cluster_kip700),
+        ("a silent group member is expired at its session deadline",
+         s.member_expires_at_session_deadline),
         ("dynamic broker and topic configs survive a restart", s.survives_restart),
     ]:
         r.run(name, fn)
