@@ -38,20 +38,37 @@ static void set_msg(kmsg *m, kfid f, const char *msg)
 
 /* ------------------------------------------------------------------ CreateTopics ---- */
 
-static void fill_created_configs(kmsg *tr, btopic *t)
+/* Where a topic's value of k comes from: its override, else the most specific layer of the
+ * broker setting it falls back to, else Kafka's default. */
+static int topic_key_source(broker *b, const tconf_key *k, bool ov)
+{
+    if (ov) return SRC_TOPIC;
+    char dbuf[512];
+    int bk = -1, src = SRC_DEFAULT;
+    tconf_broker_default(&b->cfg, k, dbuf, sizeof dbuf, &bk);
+    if (bk >= 0) {
+        dynconf_layer ls[4];
+        int nl = dynconf_layers(b, bk, ls);
+        if (nl > 0) src = ls[0].source;
+        dynconf_layers_free(ls, nl);
+    }
+    return src;
+}
+
+static void fill_created_configs(broker *b, kmsg *tr, btopic *t)
 {
     int n = tconf_count();
     k_new_items(tr, CreatableTopicResult_Configs, n);
     for (int i = 0; i < n; i++) {
         kmsg *c = k_item(tr, CreatableTopicResult_Configs, i);
-        char buf[64];
+        char buf[512];
         bool ov;
-        const char *key = tconf_at(i)->name;
-        tconf_value(&t->cfg, key, buf, sizeof buf, &ov);
-        k_set_str(c, CreatableTopicConfigs_Name, key);
+        const tconf_key *k = tconf_at(i);
+        tconf_value(&t->cfg, k->name, buf, sizeof buf, &ov);
+        k_set_str(c, CreatableTopicConfigs_Name, k->name);
         k_set_str(c, CreatableTopicConfigs_Value, buf);
         k_set_bool(c, CreatableTopicConfigs_ReadOnly, false);
-        k_set_int(c, CreatableTopicConfigs_ConfigSource, ov ? SRC_TOPIC : SRC_DEFAULT);
+        k_set_int(c, CreatableTopicConfigs_ConfigSource, topic_key_source(b, k, ov));
         k_set_bool(c, CreatableTopicConfigs_IsSensitive, false);
     }
 }
@@ -161,13 +178,13 @@ void h_create_topics(broker *b, breq *r)
             k_set_int(tr, CreatableTopicResult_NumPartitions, err ? -1 : np);
             k_set_int(tr, CreatableTopicResult_ReplicationFactor, err ? -1 : 1);
             if (!err && t)
-                fill_created_configs(tr, t);
+                fill_created_configs(b, tr, t);
             else if (!err) {
                 btopic tmp;
                 memset(&tmp, 0, sizeof tmp);
                 char e2[64];
                 if (tconf_build(&b->cfg, ov, &tmp.cfg, e2, sizeof e2) == 0) {
-                    fill_created_configs(tr, &tmp);
+                    fill_created_configs(b, tr, &tmp);
                     free(tmp.cfg.overrides);
                 } else
                     k_set_array(tr, CreatableTopicResult_Configs, 0);
@@ -423,7 +440,7 @@ static void describe_topic_key(broker *b, kmsg *c, int16_t v, bool syn, const to
         snprintf(sname, sizeof sname, "%.*s", (int)m, k->synonyms);
         syns[n++] = (csyn){sname, k->dflt, SRC_DEFAULT};
     }
-    int src = ov ? SRC_TOPIC : (bk >= 0 && nl > 0 ? ls[0].source : SRC_DEFAULT);
+    int src = topic_key_source(b, k, ov);
     fill_entry(c, v, syn, k->name, val, src, false, false, k->type, k->doc, syns, n);
     dynconf_layers_free(ls, nl);
 }
