@@ -385,6 +385,8 @@ static bool wanted(kmsg *res, const char *key)
     return false;
 }
 
+static bool g_docs; /* this DescribeConfigs asked for IncludeDocumentation (loop thread) */
+
 typedef struct csyn {
     const char *name;
     const char *value;
@@ -395,6 +397,7 @@ static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char
                        bool ro, bool sensitive, int8_t type, const char *doc, const csyn *syns,
                        int nsyn)
 {
+    if (!g_docs) doc = NULL;
     k_set_str(c, DescribeConfigsResourceResult_Name, key);
     k_set_str(c, DescribeConfigsResourceResult_Value, sensitive ? NULL : val);
     k_set_bool(c, DescribeConfigsResourceResult_ReadOnly, ro);
@@ -413,7 +416,7 @@ static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char
     }
     if (v >= 3) {
         k_set_int(c, DescribeConfigsResourceResult_ConfigType, type);
-        k_set_str(c, DescribeConfigsResourceResult_Documentation, doc);
+        k_set_str(c, DescribeConfigsResourceResult_Documentation, doc); /* NULL unless asked */
     }
 }
 
@@ -478,6 +481,7 @@ void h_describe_configs(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     bool syn = v >= 1 && k_bool(q, DescribeConfigsRequest_IncludeSynonyms);
+    g_docs = v >= 3 && k_bool(q, DescribeConfigsRequest_IncludeDocumentation);
     int32_t n = k_count(q, DescribeConfigsRequest_Resources);
     if (n < 0) n = 0;
     k_set_int(resp, DescribeConfigsResponse_ThrottleTimeMs, 0);

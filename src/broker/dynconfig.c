@@ -161,8 +161,23 @@ int dynconf_check(const char *overrides, char *err, size_t errlen)
             char *v = xstrndup(eq + 1, n - (size_t)(eq - p) - 1);
             if (bconfig_find(k) < 0) {
                 char e[256];
-                bconfig_set(NULL, k, v, e, sizeof e); /* the unknown/unsupported message */
-                snprintf(err, errlen, "Unknown broker config name: %s (%s)", k, e);
+                bconfig_set(NULL, k, v, e, sizeof e); /* unknown, or a Kafka one with why not */
+                if (!strncmp(e, "unsupported", 11)) {
+                    snprintf(err, errlen,
+                             "Unknown broker config name: %s (eddyd has no such setting: %s)", k,
+                             strstr(e, ": ") ? strstr(e, ": ") + 2 : e);
+                } else {
+                    const char *names[128];
+                    int nn = 0;
+                    for (int i = 0; i < bconfig_count() && nn < 128; i++)
+                        names[nn++] = bconfig_key(i);
+                    const char *near = closest_name(k, names, (size_t)nn);
+                    if (near)
+                        snprintf(err, errlen, "Unknown broker config name: %s (did you mean %s?)",
+                                 k, near);
+                    else
+                        snprintf(err, errlen, "Unknown broker config name: %s", k);
+                }
                 rc = KERR_INVALID_CONFIG;
             } else if (!dynconf_is_dynamic(k)) {
                 wbuf_put(&stat, stat.len ? ", " : "", stat.len ? 2 : 0);

@@ -178,6 +178,30 @@ def describe_cluster(port, version, include_ops, endpoint_type=1):
     return d
 
 
+def describe_configs_v3(port, rtype, name, keys=None, docs=True):
+    """DescribeConfigs v3 (kafka-python stops at v2 and at broker names that are numbers).
+    Returns (error, {key: (value, source, type, documentation)})."""
+    body = kw.array([kw.i8(rtype) + kw.s16(name) +
+                     (kw.i32(-1) if keys is None else kw.array([kw.s16(k) for k in keys]))])
+    body += kw.i8(0) + kw.i8(1 if docs else 0)
+    c = kw.Conn(port)
+    try:
+        r = kw.Reader(c.request(32, 3, body))
+    finally:
+        c.close()
+    r.i32()
+    eq(r.i32(), 1, "one resource")
+    err = r.i16()
+    r.str(), r.i8(), r.str()
+    out = {}
+    for _ in range(r.i32()):
+        k, v, _ro, src, _sens = r.str(), r.str(), r.i8(), r.i8(), r.i8()
+        r.array(lambda: (r.str(), r.str(), r.i8()))
+        out[k] = (v, src, r.i8(), r.str())
+    eq(r.left(), 0, "trailing bytes")
+    return err, out
+
+
 class Suite:
     def __init__(self, b):
         self.b = b
@@ -279,7 +303,8 @@ class Suite:
         eq(r[0][:2], (42, "Cannot update these configs dynamically: Set(listeners)"),
            "a static setting is refused by name")
         r = incremental_alter(self.b.port, [(BROKER, "", [("log.retension.ms", 0, "1")])])
-        ok(r[0][0] == 40 and "Unknown broker config name: log.retension.ms" in r[0][1], r)
+        eq(r[0][:2], (40, "Unknown broker config name: log.retension.ms (did you mean "
+                          "log.retention.ms?)"), "an unknown broker setting")
         r = incremental_alter(self.b.port, [(BROKER, "", [("log.cleanup.policy", 0, "shred")])])
         ok(r[0][0] == 40 and "Invalid value shred for configuration log.cleanup.policy" in r[0][1],
            r)
@@ -302,6 +327,16 @@ class Suite:
                                                           ("log.retention.ms", 0, "86400000"),
                                                           ("compression.type", 0, "gzip")])])
         eq(r[0][0], 0, "IncrementalAlterConfigs on the cluster default (%s)" % (r,))
+        err, dflt = describe_configs_v3(self.b.port, BROKER, "")
+        eq((err, sorted(dflt)), (0, ["compression.type", "log.retention.ms", "log.segment.bytes"]),
+           "DescribeConfigs on the cluster default lists what is set there")
+        eq(dflt["log.retention.ms"][:3], ("86400000", 3, 5), "value, source, type LONG")
+        err, tc = describe_configs_v3(self.b.port, TOPIC, "rolls", ["cleanup.policy", "flush.ms"])
+        eq((tc["cleanup.policy"][2], tc["flush.ms"][2]), (7, 5), "types LIST and LONG (v3)")
+        ok("ignored" in tc["flush.ms"][3], "documentation says flush.ms is ignored: %r"
+           % tc["flush.ms"][3])
+        eq(describe_configs_v3(self.b.port, TOPIC, "rolls", ["flush.ms"], docs=False)[1]
+           ["flush.ms"][3], None, "no documentation unless asked")
         d = self.describe(ConfigResourceType.TOPIC, "rolls")
         eq(d["retention.ms"][:2], ("86400000", 3), "retention.ms from the dynamic default")
         ok(("log.retention.ms", "86400000", 3) in d["retention.ms"][4] and
