@@ -165,12 +165,12 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         int64_t before = MIN(t->cfg.ts_before_max_ms, t->cfg.ts_diff_max_ms);
         int64_t after = MIN(t->cfg.ts_after_max_ms, t->cfg.ts_diff_max_ms);
         int64_t lo = MIN(bi.base_timestamp, bi.max_timestamp), hi = bi.max_timestamp;
-        if ((lo >= 0 && before < INT64_MAX && lo < now - before) ||
-            (hi >= 0 && after < INT64_MAX && hi > now + after)) {
+        /* differences, not sums: a bound near INT64_MAX must not overflow */
+        bool too_old = lo >= 0 && now - lo > before, too_new = hi >= 0 && hi - now > after;
+        if (too_old || too_new) {
             err = KERR_INVALID_TIMESTAMP;
-            why = lo >= 0 && before < INT64_MAX && lo < now - before
-                      ? "timestamp is older than message.timestamp.before.max.ms allows"
-                      : "timestamp is further ahead than message.timestamp.after.max.ms allows";
+            why = too_old ? "timestamp is older than message.timestamp.before.max.ms allows"
+                          : "timestamp is further ahead than message.timestamp.after.max.ms allows";
             goto out;
         }
     }

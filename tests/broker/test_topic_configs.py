@@ -295,6 +295,14 @@ class Suite:
         eq(produce(self.b.port, "tsb", [b"future"], base_ts=now + 7200000)["error"], 32,
            "a batch 2 h in the future: INVALID_TIMESTAMP")
         eq(produce(self.b.port, "tsb", [b"now"])["error"], 0, "a batch of now is stored")
+        # bounds next to the largest long must not overflow (UBSan aborts on that)
+        eq(self.create("tsbig", {"message.timestamp.before.max.ms": "9223372036854775806",
+                                 "message.timestamp.after.max.ms": "9223372036854775806"}), "",
+           "create tsbig")
+        eq(produce(self.b.port, "tsbig", [b"f"], base_ts=now + 7200000)["error"], 0,
+           "2 h ahead with a huge after.max.ms is stored")
+        eq(produce(self.b.port, "tsbig", [b"p"], base_ts=1)["error"], 0,
+           "1970 with a huge before.max.ms is stored")
 
     # ---- dynamic broker configs ----
     def static_and_unknown_refused(self):
