@@ -230,8 +230,10 @@ static void keep_rec(const batch_record *r, void *arg)
     bool keep = true;
     if (r->key) {
         keep = kmap_get(c->map, r->key, r->key_len) == r->offset;
-        if (keep && !r->value && c->delete_retention_ms >= 0 &&
-            c->batch_max_ts + c->delete_retention_ms < c->now)
+        /* age as a difference (a sum overflowed with delete.retention.ms near 2^63); a batch
+         * without a real timestamp counts from the epoch */
+        int64_t age = c->batch_max_ts <= 0 ? c->now : c->now - c->batch_max_ts;
+        if (keep && !r->value && c->delete_retention_ms >= 0 && age > c->delete_retention_ms)
             keep = false;
     }
     if (keep) {
