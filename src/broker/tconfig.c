@@ -87,7 +87,7 @@ static const tconf_key g_tkeys[] = {
     {"remote.log.delete.on.disable", TC_BOOL, 0, 0, NULL, "false", NULL, false,
      "ignored: no tiered storage"},
     {"remote.storage.enable", TC_BOOL, 0, 0, NULL, "false", NULL, false,
-     "ignored: no tiered storage (accepted, data stays local)"},
+     "ignored: no tiered storage (data stays local)"},
     {"retention.bytes", TC_LONG, INT64_MIN, INT64_MAX, NULL, "-1", "log.retention.bytes", true,
      "bytes kept per partition before old segments go (-1 = no limit)"},
     {"retention.ms", TC_LONG, -1, INT64_MAX, NULL, "604800000",
