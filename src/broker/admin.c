@@ -534,26 +534,39 @@ void h_describe_configs(broker *b, breq *r)
             /* "" is the cluster-wide default: only what is set there (as Kafka answers) */
             bool cluster = name.len <= 0;
             const char *dd = dynconf_overrides(b, true);
+            int nb = bconfig_count(), nall = nb + dynconf_ignored_count();
             int cnt = 0;
-            for (int j = 0; j < bconfig_count(); j++) {
-                char *dv = cluster ? tconf_override_get(dd, bconfig_key(j)) : NULL;
-                if (wanted(rq, bconfig_key(j)) && (!cluster || dv)) cnt++;
+            for (int j = 0; j < nall; j++) {
+                const char *key = j < nb ? bconfig_key(j) : dynconf_ignored_at(j - nb)->name;
+                char *dv = cluster ? tconf_override_get(dd, key) : NULL;
+                if (wanted(rq, key) && (!cluster || dv)) cnt++;
                 free(dv);
             }
             k_set_int(rr, DescribeConfigsResult_ErrorCode, 0);
             k_new_items(rr, DescribeConfigsResult_Configs, cnt);
             int k = 0;
-            for (int j = 0; j < bconfig_count(); j++) {
-                const char *key = bconfig_key(j);
+            for (int j = 0; j < nall; j++) {
+                const tconf_key *ik = j < nb ? NULL : dynconf_ignored_at(j - nb);
+                const char *key = ik ? ik->name : bconfig_key(j);
                 if (!wanted(rq, key)) continue;
+                int8_t ctype = ik ? ik->type : (int8_t)bconfig_type(j);
+                const char *doc = ik ? ik->doc : bconfig_describe(j);
+                bool sens = !ik && bconfig_sensitive(j);
                 if (cluster) {
                     char *dv = tconf_override_get(dd, key);
                     if (!dv) continue;
                     csyn s1 = {key, dv, 3};
                     fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, key, dv, 3,
-                               false, bconfig_sensitive(j), (int8_t)bconfig_type(j),
-                               bconfig_describe(j), &s1, 1);
+                               false, sens, ctype, doc, &s1, 1);
                     free(dv);
+                } else if (ik) {
+                    dynconf_layer ls[3];
+                    int nl = dynconf_ignored_layers(b, j - nb, ls);
+                    csyn syns[3];
+                    for (int x = 0; x < nl; x++) syns[x] = (csyn){key, ls[x].value, ls[x].source};
+                    fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, key,
+                               ls[0].value, ls[0].source, false, false, ctype, doc, syns, nl);
+                    dynconf_layers_free(ls, nl);
                 } else {
                     describe_broker_key(b, k_item(rr, DescribeConfigsResult_Configs, k++), v, syn,
                                         j);

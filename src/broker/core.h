@@ -92,6 +92,11 @@ typedef struct dynconf_layer {
     char *value;
 } dynconf_layer;
 int dynconf_layers(broker *b, int i, dynconf_layer out[4]);
+/* Kafka's dynamic settings eddyd accepts, keeps, shows and ignores (thread pools, SASL/Kerberos
+ * login, cleaner buffers, throttles); their layers (2, 3, then 5 = Kafka's default). */
+int dynconf_ignored_count(void);
+const tconf_key *dynconf_ignored_at(int i);
+int dynconf_ignored_layers(broker *b, int i, dynconf_layer out[3]);
 void dynconf_layers_free(dynconf_layer *l, int n);
 
 /* Replaces every override of t (validated first, persisted). Returns 0 or KERR_*. */

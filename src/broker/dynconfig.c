@@ -51,11 +51,79 @@ static const char *const g_dynamic[] = {
     "metrics.lag.stall.ms",
 };
 
+/* Settings Kafka changes at run time that mean nothing on one event-loop node (thread pools,
+ * the cleaner's buffers, SASL/Kerberos login, replication throttles, ...). A dynamic value is
+ * type-checked, kept (broker-configs), shown by DescribeConfigs and otherwise ignored, so tools
+ * that set them (librdkafka's own admin test sets sasl.kerberos.min.time.before.relogin and
+ * background.threads) get Kafka's answer. Type, range, Kafka's default. */
+static const tconf_key g_ignored[] = {
+    {"background.threads", TC_INT, 1, INT32_MAX, NULL, "10", NULL, false, "ignored: one loop"},
+    {"follower.replication.throttled.rate", TC_LONG, 1, INT64_MAX, NULL, "9223372036854775807",
+     NULL, false, "ignored: no replication"},
+    {"leader.replication.throttled.rate", TC_LONG, 1, INT64_MAX, NULL, "9223372036854775807", NULL,
+     false, "ignored: no replication"},
+    {"log.cleaner.backoff.ms", TC_LONG, 0, INT64_MAX, NULL, "15000", NULL, false,
+     "ignored: compaction runs on housekeeping"},
+    {"log.cleaner.dedupe.buffer.size", TC_LONG, 0, INT64_MAX, NULL, "134217728", NULL, false,
+     "ignored: the cleaner's map grows as needed"},
+    {"log.cleaner.io.buffer.load.factor", TC_DOUBLE, 0, 1, NULL, "0.9", NULL, false, "ignored"},
+    {"log.cleaner.io.buffer.size", TC_INT, 0, INT32_MAX, NULL, "524288", NULL, false, "ignored"},
+    {"log.cleaner.io.max.bytes.per.second", TC_DOUBLE, 0, INT64_MAX, NULL, "1.7976931348623157E308",
+     NULL, false, "ignored"},
+    {"log.cleaner.min.cleanable.ratio", TC_DOUBLE, 0, 1, NULL, "0.5", NULL, false,
+     "ignored: compaction runs on every housekeeping pass"},
+    {"log.cleaner.threads", TC_INT, 0, INT32_MAX, NULL, "1", NULL, false, "ignored: one loop"},
+    {"log.flush.interval.messages", TC_LONG, 1, INT64_MAX, NULL, "9223372036854775807", NULL, false,
+     "ignored: acks=all produces are fsynced before the answer"},
+    {"log.index.size.max.bytes", TC_INT, 4, INT32_MAX, NULL, "10485760", NULL, false,
+     "ignored: indexes grow with their segment"},
+    {"log.message.downconversion.enable", TC_BOOL, 0, 0, NULL, "true", NULL, false, "ignored"},
+    {"log.segment.delete.delay.ms", TC_LONG, 0, INT64_MAX, NULL, "60000", NULL, false,
+     "ignored: segments are deleted at once"},
+    {"max.connection.creation.rate", TC_INT, 0, INT32_MAX, NULL, "2147483647", NULL, false,
+     "ignored"},
+    {"num.io.threads", TC_INT, 1, INT32_MAX, NULL, "8", NULL, false, "ignored: one loop"},
+    {"num.network.threads", TC_INT, 1, INT32_MAX, NULL, "3", NULL, false, "ignored: one loop"},
+    {"num.recovery.threads.per.data.dir", TC_INT, 1, INT32_MAX, NULL, "2", NULL, false, "ignored"},
+    {"num.replica.fetchers", TC_INT, 1, INT32_MAX, NULL, "1", NULL, false,
+     "ignored: no replication"},
+    {"producer.id.expiration.ms", TC_INT, 1, INT32_MAX, NULL, "86400000", NULL, false, "ignored"},
+    {"replica.alter.log.dirs.io.max.bytes.per.second", TC_LONG, 1, INT64_MAX, NULL,
+     "9223372036854775807", NULL, false, "ignored: one log directory"},
+    {"sasl.kerberos.kinit.cmd", TC_STRING, 0, 0, NULL, "/usr/bin/kinit", NULL, false,
+     "ignored: no GSSAPI"},
+    {"sasl.kerberos.min.time.before.relogin", TC_LONG, INT64_MIN, INT64_MAX, NULL, "60000", NULL,
+     false, "ignored: no GSSAPI"},
+    {"sasl.kerberos.principal.to.local.rules", TC_LIST, 0, 0, NULL, "DEFAULT", NULL, false,
+     "ignored: no GSSAPI"},
+    {"sasl.kerberos.ticket.renew.jitter", TC_DOUBLE, INT64_MIN, INT64_MAX, NULL, "0.05", NULL,
+     false, "ignored: no GSSAPI"},
+    {"sasl.kerberos.ticket.renew.window.factor", TC_DOUBLE, INT64_MIN, INT64_MAX, NULL, "0.8", NULL,
+     false, "ignored: no GSSAPI"},
+    {"transaction.partition.verification.enable", TC_BOOL, 0, 0, NULL, "true", NULL, false,
+     "ignored"},
+};
+
+int dynconf_ignored_count(void)
+{
+    return (int)ARRAY_LEN(g_ignored);
+}
+const tconf_key *dynconf_ignored_at(int i)
+{
+    return &g_ignored[i];
+}
+static const tconf_key *ignored_find(const char *key)
+{
+    for (size_t i = 0; i < ARRAY_LEN(g_ignored); i++)
+        if (!strcmp(g_ignored[i].name, key)) return &g_ignored[i];
+    return NULL;
+}
+
 bool dynconf_is_dynamic(const char *key)
 {
     for (size_t i = 0; i < ARRAY_LEN(g_dynamic); i++)
         if (!strcmp(g_dynamic[i], key)) return true;
-    return false;
+    return ignored_find(key) != NULL;
 }
 
 static char *path_of(broker *b)
@@ -74,6 +142,7 @@ static char *effective(broker *b, const char *key)
 
 static void apply_key(broker *b, const char *key)
 {
+    if (ignored_find(key)) return; /* kept and shown only */
     char *v = effective(b, key);
     char err[256];
     if (v && bconfig_set(&b->cfg, key, v, err, sizeof err) < 0)
@@ -117,6 +186,8 @@ static void reconfigure_topics(broker *b)
  * topic config's rules too. 0 or a KERR_* with err. */
 static int check_value(const char *key, const char *v, char *err, size_t errlen)
 {
+    const tconf_key *ik = ignored_find(key);
+    if (ik) return tconf_check_value(ik, v, err, errlen);
     bconfig tmp;
     bconfig_init(&tmp);
     char e[256];
@@ -159,7 +230,7 @@ int dynconf_check(const char *overrides, char *err, size_t errlen)
         if (eq) {
             char *k = xstrndup(p, (size_t)(eq - p));
             char *v = xstrndup(eq + 1, n - (size_t)(eq - p) - 1);
-            if (bconfig_find(k) < 0) {
+            if (bconfig_find(k) < 0 && !ignored_find(k)) {
                 char e[256];
                 bconfig_set(NULL, k, v, e, sizeof e); /* unknown, or a Kafka one with why not */
                 if (!strncmp(e, "unsupported", 11)) {
@@ -323,6 +394,17 @@ int dynconf_alter(broker *b, bool cluster_default, const char *overrides, bool v
     LOGI("config", "dynamic broker configuration (%s) changed",
          cluster_default ? "cluster default" : "this broker");
     return 0;
+}
+
+int dynconf_ignored_layers(broker *b, int i, dynconf_layer out[3])
+{
+    const tconf_key *k = &g_ignored[i];
+    int n = 0;
+    char *v;
+    if ((v = tconf_override_get(b->dyn_node, k->name))) out[n++] = (dynconf_layer){2, v};
+    if ((v = tconf_override_get(b->dyn_default, k->name))) out[n++] = (dynconf_layer){3, v};
+    out[n++] = (dynconf_layer){5, xstrdup(k->dflt)};
+    return n;
 }
 
 int dynconf_layers(broker *b, int i, dynconf_layer out[4])

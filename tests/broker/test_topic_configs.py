@@ -321,6 +321,37 @@ class Suite:
         d = self.describe(ConfigResourceType.BROKER, "1", ["log.retention.ms"])
         eq(d["log.retention.ms"][:2], ("604800000", 5), "nothing changed by refused requests")
 
+    def kafka_dynamic_settings_eddyd_ignores(self):
+        """What librdkafka's 0081 admin test sets on a broker (v2.0.2 and v2.3.0): AlterConfigs
+        sasl.kerberos.min.time.before.relogin, IncrementalAlterConfigs background.threads SET /
+        DELETE and log.cleanup.policy APPEND / SUBTRACT: accepted as Kafka does."""
+        r = self.admin.alter_configs([ConfigResource(
+            ConfigResourceType.BROKER, "1",
+            configs={"sasl.kerberos.min.time.before.relogin": "58000"})])
+        eq(r.resources[0][0], 0, "AlterConfigs sasl.kerberos.min.time.before.relogin (%r)" % (r,))
+        r = incremental_alter(self.b.port, [(BROKER, "1", [("background.threads", 0, "9"),
+                                                           ("log.cleanup.policy", 2, "compact")])])
+        eq(r[0][:2], (0, None), "SET background.threads, APPEND log.cleanup.policy")
+        d = self.describe(ConfigResourceType.BROKER, "1", ["background.threads",
+                                                           "log.cleanup.policy",
+                                                           "sasl.kerberos.min.time.before.relogin"])
+        eq(d["background.threads"][:2], ("9", 2), "background.threads kept and shown")
+        eq(d["log.cleanup.policy"][:2], ("delete,compact", 2), "log.cleanup.policy appended")
+        eq(d["sasl.kerberos.min.time.before.relogin"][:2], ("58000", 2),
+           "kept (an incremental change edits the set, it does not replace it)")
+        r = incremental_alter(self.b.port, [(BROKER, "1", [("background.threads", 1, None),
+                                                           ("log.cleanup.policy", 3, "compact")])])
+        eq(r[0][:2], (0, None), "DELETE background.threads, SUBTRACT log.cleanup.policy")
+        d = self.describe(ConfigResourceType.BROKER, "1", ["background.threads",
+                                                           "log.cleanup.policy"])
+        eq(d["background.threads"][:2], ("10", 5), "background.threads back to Kafka's default")
+        eq(d["log.cleanup.policy"][:2], ("delete", 2), "log.cleanup.policy after SUBTRACT")
+        r = incremental_alter(self.b.port, [(BROKER, "1", [("background.threads", 0, "0")])])
+        ok(r[0][0] == 40 and "Value must be at least 1" in r[0][1], r)
+        # leave broker 1 without dynamic settings for the cases after this one
+        r = self.admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, "1", configs={})])
+        eq(r.resources[0][0], 0, "clear broker 1")
+
     def validate_only_changes_nothing(self):
         r = incremental_alter(self.b.port, [(BROKER, "", [("log.retention.ms", 0, "5000")])],
                               validate=True)
@@ -486,6 +517,8 @@ def main():
         ("broker resource: static refused by name, unknown and bad values 40",
          s.static_and_unknown_refused),
         ("broker resource: validate_only changes nothing", s.validate_only_changes_nothing),
+        ("Kafka's dynamic settings librdkafka's admin test sets: accepted",
+         s.kafka_dynamic_settings_eddyd_ignores),
         ("dynamic defaults apply live; broker 1 over cluster default; DELETE falls back",
          s.dynamic_default_applies_live),
         ("eddy configs describe/alter", s.cli_configs),
