@@ -203,6 +203,11 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         }
         bp = owned;
         rec.len = (int32_t)olen;
+        if ((int64_t)olen > (int64_t)t->cfg.max_message_bytes) {
+            err = KERR_MESSAGE_TOO_LARGE; /* Kafka checks the batch it would store */
+            why = "the batch recompressed for compression.type exceeds max.message.bytes";
+            goto out;
+        }
     }
     if (t->cfg.log_append_time) {
         lat = now_wall_ms();

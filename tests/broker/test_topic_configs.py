@@ -132,6 +132,29 @@ def produce(port, topic, recs, acks=-1, base_ts=None, version=7):
     return kw.parse_produce(resp, version)["topics"][0][1][0]
 
 
+def gzip_batch(values, ts):
+    """A RecordBatch v2 whose records section is gzip-compressed (attributes codec 1)."""
+    import struct
+    import zlib
+    raw = b"".join(kw.record(i, 0, None, v) for i, v in enumerate(values))
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    comp = z.compress(raw) + z.flush()
+    n = len(values)
+    after_crc = struct.pack(">hiqqqhii", 1, n - 1, ts, ts, -1, -1, -1, n) + comp
+    rest = struct.pack(">ibI", -1, 2, kw.crc32c(after_crc)) + after_crc
+    return kw.i64(0) + kw.i32(len(rest)) + rest
+
+
+def produce_raw(port, topic, batch, acks=-1, version=7):
+    c = kw.Conn(port)
+    try:
+        resp = c.request(PRODUCE, version, kw.produce_body({topic: {0: batch}}, acks=acks,
+                                                           version=version))
+    finally:
+        c.close()
+    return kw.parse_produce(resp, version)["topics"][0][1][0]
+
+
 def fetch_batches(port, topic):
     c = kw.Conn(port)
     try:
@@ -277,6 +300,19 @@ class Suite:
         eq(produce(self.b.port, "plainc", [b"x", b"y"])["error"], 0, "produce plainc")
         bs = fetch_batches(self.b.port, "plainc")
         eq([r[2] for x in bs for r in x["records"]], [b"x", b"y"], "uncompressed records")
+        now = int(time.time() * 1000)
+        eq(produce_raw(self.b.port, "plainc", gzip_batch([b"g1", b"g2"], now))["error"], 0,
+           "a gzip batch to an uncompressed topic")
+        bs = fetch_batches(self.b.port, "plainc")
+        eq([(x["attrs"] & 7, [r[2] for r in x["records"]]) for x in bs],
+           [(0, [b"x", b"y"]), (0, [b"g1", b"g2"])], "the gzip batch stored uncompressed")
+        # the stored (recompressed) batch is what max.message.bytes limits, as in Kafka
+        eq(self.create("small", {"compression.type": "uncompressed",
+                                 "max.message.bytes": "1000"}), "", "create small")
+        big = gzip_batch([b"z" * 3000], now)
+        ok(len(big) < 1000, "the gzip batch is small (%d bytes)" % len(big))
+        eq(produce_raw(self.b.port, "small", big)["error"], 10,
+           "3000 bytes once uncompressed: MESSAGE_TOO_LARGE")
 
     def min_insync_replicas(self):
         eq(self.create("misr", {"min.insync.replicas": "2"}), "", "create misr")
