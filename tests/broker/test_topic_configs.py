@@ -295,6 +295,20 @@ class Suite:
                               "beginning", "-e", "-q", "-f", "%s\\n"], capture_output=True,
                              timeout=30)
         eq(out.stdout.decode().split(), [v.decode() for v in vals], "kcat reads the records")
+        # HTTP produce (Confluent REST v3) stores the topic's codec too
+        import json
+        import re
+        import urllib.request
+        port = re.findall(r"http listening on 127\.0\.0\.1:(\d+)", self.b.log_text())[-1]
+        cid = describe_cluster(self.b.port, 0, False)["cluster_id"]
+        req = urllib.request.Request(
+            "http://127.0.0.1:%s/v3/clusters/%s/topics/zs/records" % (port, cid),
+            data=json.dumps({"value": {"type": "STRING", "data": "via-http"}}).encode(),
+            method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            eq(resp.status, 200, "REST produce")
+        bs = fetch_batches(self.b.port, "zs")
+        eq([x["attrs"] & 7 for x in bs], [4, 4], "the HTTP-produced batch is zstd too")
         # and back: compression.type=uncompressed turns a producer's batch plain
         eq(self.create("plainc", {"compression.type": "uncompressed"}), "", "create plainc")
         eq(produce(self.b.port, "plainc", [b"x", b"y"])["error"], 0, "produce plainc")
@@ -539,6 +553,7 @@ class Suite:
 
 def main():
     b = Eddyd(["num.partitions=1", "group.initial.rebalance.delay.ms=0",
+               "http.listeners=127.0.0.1:0",
                "group.min.session.timeout.ms=%d" % SESSION_MS])
     r = Results(b)
     s = Suite(b)
