@@ -298,6 +298,26 @@ static void test_compact_lags(void **st)
     plog_set_config(l, &c);
     plog_enforce_retention(l, now_wall_ms() + 120000);
     assert_int_equal(plog_segment_count(l), segs + 1);
+    /* segment.jitter.ms takes a random part of segment.ms off the roll age: with the whole of
+     * it, a segment of age segment.ms always rolls; 64 draws, one at least below the full age */
+    c.max_compaction_lag_ms = 0;
+    c.cleanup_policy = PLOG_CLEANUP_DELETE;
+    c.retention_ms = -1;
+    c.segment_ms = 1000000;
+    c.segment_jitter_ms = 1000000;
+    bool early = false;
+    for (int i = 0; i < 64; i++) {
+        workload(l, 1, now);
+        plog_set_config(l, &c); /* a new draw */
+        segs = plog_segment_count(l);
+        plog_enforce_retention(l, now_wall_ms() + 1000000);
+        assert_int_equal(plog_segment_count(l), segs + 1);
+        workload(l, 1, now);
+        segs = plog_segment_count(l);
+        plog_enforce_retention(l, now_wall_ms() + 999000);
+        if (plog_segment_count(l) > segs) early = true;
+    }
+    assert_true(early);
     plog_close(l);
     free(before);
     free(after);
