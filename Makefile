@@ -3,7 +3,8 @@
 #   make test       install deps, build, run the whole suite, then again under ASan+UBSan, then
 #                   the threaded tests under ThreadSanitizer
 #   make test-tsan  only the ThreadSanitizer stage (build-tsan, ctest -L tsan)
-#   make demo       the reference system on the embedded broker, left running
+#   make demo       the reference system on the embedded broker, left running (SECURE=1: over
+#                   SASL_SSL with SCRAM users and ACLs per service, HTTPS on the HTTP port)
 #   make demo-check the same scenario, non-interactive, exits 0 only if every order ends right
 #   make bench      benchmarks against peers (make bench-quick: < 2 min)
 #   make soak       SIGKILL/torn-tail/full-disk soak, SOAK_CYCLES (default 50), one-line verdict
@@ -17,6 +18,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CTEST_ARGS ?=
 PREFIX ?= /usr/local
+SECURE ?= 0
 DESTDIR ?=
 
 .PHONY: all deps build format install asan test test-fast test-asan test-tsan demo demo-check bench bench-quick fuzz soak multibroker-full clean
@@ -66,11 +68,11 @@ multibroker-full: build
 # services, quietly (the compiler's output goes to $(BUILD)/demo-build.log).
 demo:
 	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
-	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build
+	@EDDY_BUILD_DIR=$(BUILD) SECURE=$(SECURE) bash scripts/demo.sh --build
 
 demo-check:
 	@EDDY_DEMO_DEPS=1 bash scripts/deps.sh
-	@EDDY_BUILD_DIR=$(BUILD) bash scripts/demo.sh --build --check
+	@EDDY_BUILD_DIR=$(BUILD) SECURE=$(SECURE) bash scripts/demo.sh --build --check
 
 # The peers' client libraries (libnats, hiredis) are installed BEFORE the build, so the first
 # run on a fresh machine configures and builds every load generator (a sub-make, not a

@@ -12,7 +12,7 @@ PKGS=(
   librdkafka-dev libsqlite3-dev libpq-dev
   libjansson-dev libmicrohttpd-dev libcmocka-dev libssl-dev uuid-dev libcurl4-openssl-dev
   zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev
-  python3 curl procps util-linux
+  python3 curl procps util-linux openssl
 )
 if [ "$DEMO" != "1" ]; then
   PKGS+=(git clang clang-format libclang-rt-14-dev kcat sqlite3 postgresql python3-kafka)

@@ -60,10 +60,12 @@ int eddy_jsonschema_has_def(const eddy_jsonschema *s, const char *def);
 /* ---- registry client (schema.c) ----------------------------------------------------------- */
 typedef struct eddy_schema_registry eddy_schema_registry;
 
-/* url: "http://HOST:PORT" (an optional path prefix is kept); NULL = $EDDY_SCHEMA_REGISTRY_URL.
- * Nothing is contacted yet. NULL on a bad or missing URL (reason in err).
- * Environment: EDDY_SCHEMA_UNREGISTERED=allow|refuse (default allow),
- * EDDY_SCHEMA_TIMEOUT_MS (default 5000). Thread-safe. */
+/* url: "http[s]://[USER:PASSWORD@]HOST:PORT" (an optional path prefix is kept); NULL =
+ * $EDDY_SCHEMA_REGISTRY_URL. Nothing is contacted yet. NULL on a bad or missing URL (reason in
+ * err). Environment: EDDY_SCHEMA_UNREGISTERED=allow|refuse (default allow),
+ * EDDY_SCHEMA_TIMEOUT_MS (default 5000), EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO=USER:PASSWORD
+ * (HTTP Basic; replaces the URL's), EDDY_SCHEMA_REGISTRY_SSL_CA_LOCATION (PEM CAs for https;
+ * default the system's). Thread-safe. */
 eddy_schema_registry *eddy_schema_registry_new(const char *url, char *err, size_t errlen);
 void eddy_schema_registry_free(eddy_schema_registry *reg);
 

@@ -64,7 +64,7 @@ static const ckey g_keys[] = {
     {"ssl.cipher.suites", C_STR, O(ssl_cipher_suites), "", 0, 0,
      "OpenSSL cipher list for TLS 1.2 (empty = OpenSSL's defaults)"},
     {"http.listeners", C_STR, O(http_listen), "127.0.0.1:8081", 0, 0,
-     "HTTP port for the schema registry, /metrics and /healthz (--http; \"off\" = none)"},
+     "HTTP port for the schema registry, /metrics and /healthz (--http; https://HOST:PORT serves HTTPS with the ssl.* certificate; \"off\" = none)"},
     {"log.level", C_STR, O(log_level), "info", 0, 0,
      "log verbosity: debug, info, warn or error (--log-level)"},
     {"node.id", C_I32, O(node_id), "1", 0, INT32_MAX, "this broker's id in Metadata answers"},

@@ -16,9 +16,20 @@
  *              fully acknowledged. kill -9 anywhere loses nothing: the server re-sends every
  *              transaction past the confirmed position; consumers drop repeats by
  *              source.sequence (commit LSN, change LSN), which only grows per key.
- *   state      the snapshot's completion is recorded in --state-file (atomic write) after every
- *              snapshot event is acknowledged; a slot without that record is re-created and the
- *              snapshot taken again (duplicates possible, loss not).
+ *   state      --state-file (atomic writes): "snapshot-started" before a new slot is created,
+ *              "snapshot-complete" once every snapshot event is acknowledged, each with the
+ *              topics' offsets from which every key eddy-cdc left live can be read back. A slot
+ *              without the completion record (killed mid-snapshot) is re-created and the
+ *              snapshot taken again: the old exported snapshot is gone.
+ *   reconcile  a snapshot taken again cannot see rows deleted since an earlier attempt (or an
+ *              earlier slot) published them, and their last image on the topic would stay
+ *              live for ever. So the topics are first read back from the recorded offsets
+ *              (none recorded: from their beginning) to their end, keeping the keys whose last
+ *              event leaves them live; the snapshot strikes every key it reads, and each key
+ *              left gets a delete (before = its last image, sequence [lsn, lsn]) and a tombstone
+ *              inside the snapshot, acknowledged before the completion is recorded. After any
+ *              kill -9 the latest event per key matches the table: rows may repeat, a deleted
+ *              row never stays live.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -36,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,7 +123,7 @@ static char g_fatal_msg[1024];
 static char *g_dbname;
 
 /* metrics (read by the HTTP thread) */
-static _Atomic uint64_t m_events, m_snapshot_rows, m_server_end, m_confirmed;
+static _Atomic uint64_t m_events, m_snapshot_rows, m_snapshot_retracted, m_server_end, m_confirmed;
 static _Atomic int64_t m_oldest_commit_us;
 static _Atomic uint64_t m_rate_x1000;
 
@@ -372,7 +384,7 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **ctx)
 {
-    char body[2048];
+    char body[4096];
     int status = 200;
     if (strcmp(url, "/metrics") != 0) {
         snprintf(body, sizeof(body), "not found: try /metrics\n");
@@ -388,6 +400,10 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
                  "# HELP eddy_cdc_snapshot_rows_total Rows read by the initial snapshot.\n"
                  "# TYPE eddy_cdc_snapshot_rows_total counter\n"
                  "eddy_cdc_snapshot_rows_total %" PRIu64 "\n"
+                 "# HELP eddy_cdc_snapshot_retracted_total Keys an interrupted or earlier"
+                 " snapshot left live whose rows were gone: a delete and a tombstone each.\n"
+                 "# TYPE eddy_cdc_snapshot_retracted_total counter\n"
+                 "eddy_cdc_snapshot_retracted_total %" PRIu64 "\n"
                  "# HELP eddy_cdc_events_per_second Events produced per second (last second).\n"
                  "# TYPE eddy_cdc_events_per_second gauge\neddy_cdc_events_per_second %.3f\n"
                  "# HELP eddy_cdc_replication_lag_bytes Server WAL end minus the slot's"
@@ -401,8 +417,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
                  "# HELP eddy_cdc_confirmed_lsn The slot's confirmed flush position.\n"
                  "# TYPE eddy_cdc_confirmed_lsn gauge\neddy_cdc_confirmed_lsn %" PRIu64 "\n",
                  atomic_load(&m_events), atomic_load(&m_snapshot_rows),
-                 (double)atomic_load(&m_rate_x1000) / 1000.0, end > conf ? end - conf : 0, lag_s,
-                 conf);
+                 atomic_load(&m_snapshot_retracted), (double)atomic_load(&m_rate_x1000) / 1000.0,
+                 end > conf ? end - conf : 0, lag_s, conf);
     }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
@@ -525,13 +541,14 @@ static void topics_create(char **topics, int n)
     free(nt);
 }
 
-/* Produces one event; waits while the local queue is full. value may be NULL (tombstone). */
-static void produce(const char *topic, const char *key, const char *value, txn *t)
+/* Produces one event; waits while the local queue is full. value may be NULL (tombstone).
+ * part is RD_KAFKA_PARTITION_UA (the key's partition by the partitioner) or a partition. */
+static void produce(const char *topic, int32_t part, const char *key, const char *value, txn *t)
 {
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            g_rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+            g_rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
             RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0), RD_KAFKA_V_OPAQUE(t),
             RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
@@ -582,9 +599,10 @@ static char *dumps(json_t *j)
     return s;
 }
 
-/* Emits one change event (and its tombstone for deletes). before/after/key are consumed. */
-static void emit(const rel *r, char op, json_t *key, json_t *before, json_t *after, json_t *src,
-                 txn *t)
+/* Emits one change event (and its tombstone for deletes) with the serialised key ks (NULL for
+ * none) to partition part (or RD_KAFKA_PARTITION_UA). ks, before, after and src are consumed. */
+static void emit_ks(const rel *r, char op, char *ks, json_t *before, json_t *after, json_t *src,
+                    txn *t, int32_t part)
 {
     json_t *v = json_object();
     json_object_set_new(v, "before", before ? before : json_null());
@@ -594,12 +612,19 @@ static void emit(const rel *r, char op, json_t *key, json_t *before, json_t *aft
     json_object_set_new(v, "op", json_string(ops));
     json_object_set_new(v, "ts_ms", json_integer(now_wall_ms()));
     json_object_set_new(v, "transaction", json_null());
-    char *ks = dumps(key), *vs = dumps(v);
-    produce(r->topic, ks, vs, t);
-    if (op == 'd' && ks) produce(r->topic, ks, NULL, t); /* tombstone for compaction */
+    char *vs = dumps(v);
+    produce(r->topic, part, ks, vs, t);
+    if (op == 'd' && ks) produce(r->topic, part, ks, NULL, t); /* tombstone for compaction */
     free(ks);
     free(vs);
     json_decref(v);
+}
+
+/* emit_ks with the key as JSON (consumed), to the key's partition. */
+static void emit(const rel *r, char op, json_t *key, json_t *before, json_t *after, json_t *src,
+                 txn *t)
+{
+    emit_ks(r, op, dumps(key), before, after, src, t, RD_KAFKA_PARTITION_UA);
     json_decref(key);
 }
 
@@ -720,23 +745,331 @@ static void on_message(const pgo_frame *f)
     pgo_msg_free(&m);
 }
 
+/* ---- state file --------------------------------------------------------------------------- */
+
+/* The state file (written atomically, one record):
+ *   snapshot-started slot=<slot> db=<db>               a slot lifetime's snapshot is under way
+ *   snapshot-complete slot=<slot> db=<db> lsn=<X/Y>    ... and every event of it acknowledged
+ * each followed by "from <topic> <partition> <offset>" lines: where reading a table topic must
+ * start to see the latest event of every key eddy-cdc ever left live on it (a partition without
+ * a line: from its beginning). */
+typedef struct part_off {
+    char *topic;
+    int32_t part;
+    int64_t off;
+} part_off;
+
+typedef struct snap_state {
+    int started, complete;
+    part_off *from;
+    int nfrom;
+} snap_state;
+
+static void offs_add(part_off **v, int *n, const char *topic, int32_t part, int64_t off)
+{
+    *v = xrealloc(*v, sizeof(**v) * (size_t)(*n + 1));
+    (*v)[*n] = (part_off){.topic = xstrdup(topic), .part = part, .off = off};
+    (*n)++;
+}
+
+static void offs_free(part_off *v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i].topic);
+    free(v);
+}
+
+/* The recorded offset of topic/part, or -1 when none is. */
+static int64_t offs_find(const part_off *v, int n, const char *topic, int32_t part)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i].part == part && !strcmp(v[i].topic, topic)) return v[i].off;
+    return -1;
+}
+
+static void state_read(snap_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    struct stat sb;
+    if (stat(C.state_file, &sb) == 0 && S_ISDIR(sb.st_mode))
+        die(2, "cannot read the state file %s: it is a directory (--state-file names a file)",
+            C.state_file);
+    size_t len;
+    char *s = read_file_all(C.state_file, &len);
+    if (!s) {
+        if (errno != ENOENT)
+            die(2, "cannot read the state file %s: %s", C.state_file, strerror(errno));
+        return;
+    }
+    char done[512], started[512];
+    snprintf(done, sizeof(done), "snapshot-complete slot=%s db=%s ", C.slot, g_dbname);
+    snprintf(started, sizeof(started), "snapshot-started slot=%s db=%s", C.slot, g_dbname);
+    char *save = NULL;
+    for (char *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (line == s) { /* the record line: another slot's or database's counts as none */
+            st->complete = !strncmp(line, done, strlen(done));
+            st->started = !strcmp(line, started);
+            if (!st->complete && !st->started) break;
+            continue;
+        }
+        char topic[256];
+        int part;
+        long long off;
+        if (sscanf(line, "from %255s %d %lld", topic, &part, &off) == 3 && part >= 0 && off >= 0)
+            offs_add(&st->from, &st->nfrom, topic, part, off);
+        else
+            LOGW(M,
+                 "state file %s: ignoring the line \"%s\" (that partition is read from its"
+                 " beginning)",
+                 C.state_file, line);
+    }
+    free(s);
+}
+
+static void state_write(const char *record, const part_off *from, int nfrom)
+{
+    size_t cap = strlen(record) + 2, len = 0;
+    for (int i = 0; i < nfrom; i++) cap += strlen(from[i].topic) + 48;
+    char *s = xcalloc(1, cap);
+    len += (size_t)snprintf(s + len, cap - len, "%s\n", record);
+    for (int i = 0; i < nfrom; i++)
+        len += (size_t)snprintf(s + len, cap - len, "from %s %d %lld\n", from[i].topic,
+                                (int)from[i].part, (long long)from[i].off);
+    if (write_file_atomic(C.state_file, s, len))
+        die(1, "cannot write the state file %s: %s", C.state_file, strerror(errno));
+    free(s);
+}
+
+/* ---- snapshot reconciliation ------------------------------------------------------------- */
+
+/* A snapshot taken again (an earlier attempt was interrupted, or the slot was lost and
+ * re-created) does not see rows deleted since the earlier events were published: their last
+ * image on the topic would stay live forever. So before the snapshot the table topics are read
+ * back from the recorded offsets to their end, keeping per key the last image of every key
+ * whose last event leaves it live; the snapshot removes each key it emits, and every key left
+ * gets a delete (and a tombstone) as part of the snapshot. */
+typedef struct recon {
+    json_t *live; /* key → [partition, last after-image] */
+} recon;
+
+typedef struct recon_part {
+    int ti;
+    char *topic;
+    int32_t part;
+    int64_t from, hi;
+    rd_kafka_topic_t *rkt;
+    int done;
+} recon_part;
+
+/* Partition count of topic from the broker's metadata, or 0 when it is not known within 30 s
+ * (a topic a Kafka cluster has just created may have no leader yet for a moment). */
+static int topic_partitions(const char *topic)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(g_rk, topic, NULL);
+    int n = 0;
+    for (int64_t until = now_mono_ms() + 30000; !n && now_mono_ms() < until && !g_stop;) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(g_rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                n = md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        if (!n) usleep(200000);
+    }
+    rd_kafka_topic_destroy(rkt);
+    return n;
+}
+
+static void recon_apply(recon *rc, int32_t part, const rd_kafka_message_t *m)
+{
+    if (!m->key || !m->key_len) return; /* a table without a primary key: no key to retract */
+    char *key = xstrndup(m->key, m->key_len);
+    if (!m->payload) { /* tombstone */
+        json_object_del(rc->live, key);
+        free(key);
+        return;
+    }
+    json_error_t je;
+    json_t *ev = json_loadb(m->payload, m->len, 0, &je);
+    const char *op = json_string_value(json_object_get(ev, "op"));
+    if (!op) {
+        LOGD(M, "reconcile: %s [%d] offset %" PRId64 " is not a change event; skipped",
+             rd_kafka_topic_name(m->rkt), (int)part, m->offset);
+    } else if (!strcmp(op, "d")) {
+        json_object_del(rc->live, key);
+    } else if (!strcmp(op, "r") || !strcmp(op, "c") || !strcmp(op, "u")) {
+        json_t *after = json_object_get(ev, "after");
+        json_object_set_new(rc->live, key,
+                            json_pack("[i,O]", (json_int_t)part, after ? after : json_null()));
+    } /* "t" (truncate) has no key: the keys it emptied are retracted if the snapshot lacks them */
+    json_decref(ev);
+    free(key);
+}
+
+/* The reader gets the -X (producer) properties too, for security settings; librdkafka's
+ * warnings that the producer-only ones do not apply to it are noise. */
+static void on_reader_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (!strcmp(fac, "CONFWARN")) return;
+    if (level <= 4)
+        LOGW(M, "kafka reader: %s: %s", fac, buf);
+    else
+        LOGD(M, "kafka reader: %s: %s", fac, buf);
+}
+
+/* Fills rc[0..C.ntables) from the table topics between from (unrecorded partitions: their
+ * beginning) and their current end, which it appends to *ends. Returns the live keys found. */
+static long recon_read(const part_off *from, int nfrom, recon *rc, part_off **ends, int *nends)
+{
+    recon_part *parts = NULL;
+    int nparts = 0, left = 0;
+    for (int ti = 0; ti < C.ntables; ti++) {
+        rc[ti].live = json_object();
+        char *topic = xasprintf("%s.%s", C.prefix, C.tables[ti]);
+        int np = topic_partitions(topic);
+        if (np <= 0)
+            die(1, "cannot learn the partitions of %s (to check an earlier snapshot)", topic);
+        for (int p = 0; p < np; p++) {
+            int64_t lo = 0, hi = 0;
+            rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+            for (int64_t until = now_mono_ms() + 30000; now_mono_ms() < until && !g_stop;) {
+                e = rd_kafka_query_watermark_offsets(g_rk, topic, p, &lo, &hi, 10000);
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+                usleep(200000); /* no leader yet, a leader moving: retry for a while */
+            }
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+                die(1, "cannot read the end offset of %s [%d]: %s", topic, p, rd_kafka_err2str(e));
+            offs_add(ends, nends, topic, p, hi);
+            int64_t f = offs_find(from, nfrom, topic, p);
+            if (f < lo) f = lo;
+            if (f >= hi) continue;
+            parts = xrealloc(parts, sizeof(*parts) * (size_t)(nparts + 1));
+            parts[nparts++] =
+                (recon_part){.ti = ti, .topic = xstrdup(topic), .part = p, .from = f, .hi = hi};
+            left++;
+            LOGI(M,
+                 "reading %s [%d] back from offset %" PRId64 " to %" PRId64
+                 " (what was published before this snapshot)",
+                 topic, p, f, hi);
+        }
+        free(topic);
+    }
+    long events = 0, live = 0;
+    if (left) {
+        /* librdkafka's simple consumer: explicit partitions and offsets, no consumer group (so
+         * nothing but Read on the topics is needed, and no group is left behind) */
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[512];
+        const char *set[][2] = {{"bootstrap.servers", C.bootstrap},
+                                {"enable.partition.eof", "true"},
+                                {"auto.offset.reset", "earliest"},
+                                {"client.id", "eddy-cdc"}};
+        /* the -X properties first (security settings apply to this reader too) */
+        for (int i = 0; i < C.nkprops; i++) {
+            char *kv = xstrdup(C.kprops[i]);
+            char *eq = strchr(kv, '=');
+            *eq = 0;
+            rd_kafka_conf_set(conf, kv, eq + 1, err, sizeof(err));
+            free(kv);
+        }
+        for (size_t i = 0; i < ARRAY_LEN(set); i++)
+            if (rd_kafka_conf_set(conf, set[i][0], set[i][1], err, sizeof(err)) != RD_KAFKA_CONF_OK)
+                die(2, "consumer setting %s: %s", set[i][0], err);
+        rd_kafka_conf_set_log_cb(conf, on_reader_log);
+        rd_kafka_t *ck = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+        if (!ck) die(2, "cannot create the consumer: %s", err);
+        rd_kafka_queue_t *qu = rd_kafka_queue_new(ck);
+        for (int i = 0; i < nparts; i++) {
+            parts[i].rkt = rd_kafka_topic_new(ck, parts[i].topic, NULL);
+            if (rd_kafka_consume_start_queue(parts[i].rkt, parts[i].part, parts[i].from, qu))
+                die(1, "cannot read %s [%d] back: %s", parts[i].topic, (int)parts[i].part,
+                    rd_kafka_err2str(rd_kafka_last_error()));
+        }
+        int64_t progress = now_mono_ms();
+        while (left > 0) {
+            if (g_stop)
+                die(1, "stopped while reading the topics back; the next start does it again");
+            rd_kafka_message_t *m = rd_kafka_consume_queue(qu, 200);
+            if (!m) {
+                if (now_mono_ms() - progress > 120000)
+                    die(1, "reading the table topics back made no progress for 120 s");
+                continue;
+            }
+            recon_part *pp = NULL;
+            for (int i = 0; i < nparts && !pp; i++)
+                if (parts[i].rkt == m->rkt && parts[i].part == m->partition) pp = &parts[i];
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (pp && !pp->done && m->offset >= pp->hi) {
+                    pp->done = 1;
+                    left--;
+                }
+            } else if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                die(2,
+                    "reading %s back was refused (%s): after an interrupted snapshot eddy-cdc"
+                    " reads its topics back, so its principal needs Read on them too",
+                    pp ? pp->topic : "a table topic", rd_kafka_message_errstr(m));
+            } else if (m->err) {
+                LOGW(M, "reading the table topics back: %s", rd_kafka_message_errstr(m));
+            } else if (pp && !pp->done) {
+                progress = now_mono_ms();
+                if (m->offset < pp->hi) {
+                    recon_apply(&rc[pp->ti], pp->part, m);
+                    events++;
+                }
+                if (m->offset >= pp->hi - 1) {
+                    pp->done = 1;
+                    left--;
+                }
+            }
+            rd_kafka_message_destroy(m);
+        }
+        for (int i = 0; i < nparts; i++) {
+            rd_kafka_consume_stop(parts[i].rkt, parts[i].part);
+            rd_kafka_topic_destroy(parts[i].rkt);
+        }
+        rd_kafka_queue_destroy(qu);
+        rd_kafka_destroy(ck);
+    }
+    for (int ti = 0; ti < C.ntables; ti++) live += (long)json_object_size(rc[ti].live);
+    if (events)
+        LOGI(M, "read back %ld events published before this snapshot: %ld keys live on the topics",
+             events, live);
+    for (int i = 0; i < nparts; i++) free(parts[i].topic);
+    free(parts);
+    return live;
+}
+
 /* ---- snapshot ----------------------------------------------------------------------------- */
 
 typedef struct pending_ev {
     rel *r;
-    json_t *key, *after;
+    char op;      /* 'r' a row read, 'd' a key retracted */
+    char *ks;     /* the key, serialised */
+    json_t *img;  /* after-image ('r') or before-image ('d') */
+    int32_t part; /* RD_KAFKA_PARTITION_UA, or the partition of a retracted key */
     int have, first;
 } pending_ev;
 
+/* A row read has sequence [null, lsn]. A retraction is ordered at the consistent point, after
+ * every change committed before it and before every streamed one: [lsn, lsn]. */
 static void snap_flush_one(pending_ev *p, const char *flag, uint64_t lsn, int64_t ts_us,
                            uint32_t xid, txn *t)
 {
     if (!p->have) return;
-    emit(p->r, 'r', p->key, NULL, p->after, source_block(p->r, 0, lsn, ts_us, xid, flag), t);
+    if (p->op == 'd')
+        emit_ks(p->r, 'd', p->ks, p->img, NULL, source_block(p->r, lsn, lsn, ts_us, xid, flag), t,
+                p->part);
+    else
+        emit_ks(p->r, 'r', p->ks, NULL, p->img, source_block(p->r, 0, lsn, ts_us, xid, flag), t,
+                p->part);
+    p->ks = NULL;
+    p->img = NULL;
     p->have = 0;
 }
 
-static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int ntables)
+/* rc (NULL: nothing to reconcile) holds, per table, the keys live on its topic; each row read
+ * removes its key, and the keys left are retracted at the end of the snapshot. */
+static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int ntables, recon *rc)
 {
     PGconn *s = pg_connect(C.pg, NULL);
     PQclear(q(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL, PGRES_COMMAND_OK,
@@ -754,7 +1087,8 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
     txn st = {0};
     pending_ev pend = {0};
     int first = 1;
-    uint64_t rows = 0;
+    uint64_t rows = 0, retracted = 0;
+    rel **rels = xcalloc((size_t)(ntables ? ntables : 1), sizeof(rel *));
     LOGI(M, "snapshot of %d table(s) at %" PRIX64 "/%" PRIX64, ntables, lsn >> 32,
          lsn & 0xffffffff);
     for (int ti = 0; ti < ntables && !g_stop; ti++) {
@@ -773,6 +1107,7 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
         PQclear(q(s, sql, 0, NULL, PGRES_COMMAND_OK, "snapshot cursor"));
         free(sql);
         rel *r = NULL;
+        json_t *live = rc ? rc[ti].live : NULL;
         for (;;) {
             PGresult *res =
                 q(s, "FETCH 2000 FROM eddy_snap", 0, NULL, PGRES_TUPLES_OK, "snapshot fetch");
@@ -788,6 +1123,7 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
                 }
                 rel_load_pk(r);
                 registry_register(r);
+                rels[ti] = r;
             }
             pgo_tuple t = {.ncols = nf, .cols = xcalloc((size_t)(nf ? nf : 1), sizeof(pgo_value))};
             for (int row = 0; row < nt; row++) {
@@ -800,8 +1136,13 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
                 pend.first = first;
                 first = 0;
                 pend.r = r;
-                pend.key = dbz_key(&r->d, &t, C.dm);
-                pend.after = dbz_row(&r->d, &t, NULL, C.dm);
+                pend.op = 'r';
+                pend.part = RD_KAFKA_PARTITION_UA;
+                json_t *key = dbz_key(&r->d, &t, C.dm);
+                pend.ks = dumps(key);
+                json_decref(key);
+                if (pend.ks && live && json_object_size(live)) json_object_del(live, pend.ks);
+                pend.img = dbz_row(&r->d, &t, NULL, C.dm);
                 pend.have = 1;
                 rows++;
                 atomic_fetch_add(&m_snapshot_rows, 1);
@@ -819,35 +1160,43 @@ static void snapshot_run(const char *snapname, uint64_t lsn, char **tables, int 
         free(tbl);
     }
     if (g_stop) die(1, "stopped during the snapshot; it is taken again at the next start");
+    /* keys an earlier snapshot left live whose rows are gone: a delete, then a tombstone */
+    for (int ti = 0; rc && ti < ntables; ti++) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(rc[ti].live, k, v)
+        {
+            snap_flush_one(&pend, pend.first ? "first" : "true", lsn, ts_us, xid, &st);
+            pend.first = first;
+            first = 0;
+            pend.r = rels[ti];
+            pend.op = 'd';
+            pend.part = (int32_t)json_integer_value(json_array_get(v, 0));
+            pend.ks = xstrdup(k);
+            pend.img = json_incref(json_array_get(v, 1));
+            if (json_is_null(pend.img)) { /* no image (not ours?): at least the key */
+                json_decref(pend.img);
+                pend.img = json_loads(k, 0, NULL);
+            }
+            pend.have = 1;
+            retracted++;
+            atomic_fetch_add(&m_snapshot_retracted, 1);
+            rd_kafka_poll(g_rk, 0);
+            if (g_fatal) die(1, "%s", g_fatal_msg);
+        }
+    }
     snap_flush_one(&pend, "last", lsn, ts_us, xid, &st);
+    free(rels);
     PQclear(q(s, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "snapshot commit"));
     PQfinish(s);
     while (st.pending > 0 && !g_fatal) rd_kafka_poll(g_rk, 100);
     if (g_fatal) die(1, "%s (the snapshot is taken again at the next start)", g_fatal_msg);
+    if (retracted)
+        LOGI(M,
+             "snapshot: retracted %" PRIu64 " key(s) live on the topics whose rows no longer"
+             " exist (a delete and a tombstone each)",
+             retracted);
     LOGI(M, "snapshot done: %" PRIu64 " rows acknowledged by the broker", rows);
-}
-
-/* ---- state file --------------------------------------------------------------------------- */
-
-static int state_done(void)
-{
-    size_t len;
-    char *s = read_file_all(C.state_file, &len);
-    if (!s) return 0;
-    char want[512];
-    snprintf(want, sizeof(want), "snapshot-complete slot=%s db=%s ", C.slot, g_dbname);
-    int ok = strstr(s, want) != NULL;
-    free(s);
-    return ok;
-}
-
-static void state_write(uint64_t lsn)
-{
-    char *s = xasprintf("snapshot-complete slot=%s db=%s lsn=%X/%X\n", C.slot, g_dbname,
-                        (unsigned)(lsn >> 32), (unsigned)lsn);
-    if (write_file_atomic(C.state_file, s, strlen(s)))
-        die(1, "cannot write the state file %s: %s", C.state_file, strerror(errno));
-    free(s);
 }
 
 /* ---- start-up ----------------------------------------------------------------------------- */
@@ -1059,7 +1408,9 @@ static void usage(FILE *f)
         "  --slot NAME              logical replication slot (default eddy_cdc)\n"
         "  --publication NAME       publication, created/extended if needed (default eddy_cdc)\n"
         "  --snapshot initial|never initial snapshot of existing rows on a new slot (initial)\n"
-        "  --state-file PATH        where snapshot completion is recorded\n"
+        "  --state-file PATH        where the snapshot's start and completion are recorded, with\n"
+        "                           the topic offsets a snapshot taken again reads back from\n"
+        "                           to retract rows deleted meanwhile\n"
         "                           (default ./eddy-cdc-<slot>.state)\n"
         "  --partitions N           partitions of topics it creates (default 1)\n"
         "  --replication-factor N   replication factor of topics it creates (default 1)\n"
@@ -1172,10 +1523,13 @@ int main(int argc, char **argv)
     publication_ensure();
     int have_slot = slot_inspect();
     int need_snapshot = !strcmp(C.snapshot, "initial");
-    if (have_slot && need_snapshot && !state_done()) {
+    snap_state ss;
+    state_read(&ss);
+    if (have_slot && need_snapshot && !ss.complete) {
         LOGW(M,
              "slot %s exists but no completed snapshot is recorded in %s: re-creating it and"
-             " taking the snapshot again (rows may be sent twice, none lost)",
+             " taking the snapshot again (rows may be sent twice; keys the earlier attempt"
+             " published whose rows are gone get a delete)",
              C.slot, C.state_file);
         slot_drop();
         have_slot = 0;
@@ -1204,6 +1558,21 @@ int main(int argc, char **argv)
 
     uint64_t start = g_confirmed;
     if (!have_slot) {
+        recon *rc = NULL;
+        part_off *ends = NULL;
+        int nends = 0;
+        if (need_snapshot) {
+            /* A new slot lifetime: from now on the completion of an earlier one must not pass
+             * for this one's, and every attempt reads back from the same offsets (the earlier
+             * lifetime's, else the topics' beginning) until one completes. */
+            if (!ss.started) {
+                char *rec = xasprintf("snapshot-started slot=%s db=%s", C.slot, g_dbname);
+                state_write(rec, ss.from, ss.nfrom);
+                free(rec);
+            }
+            rc = xcalloc((size_t)C.ntables, sizeof(*rc));
+            recon_read(ss.from, ss.nfrom, rc, &ends, &nends);
+        }
         char *qs = qident(g_repl, C.slot);
         char *sql = xasprintf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput %s", qs,
                               need_snapshot ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
@@ -1213,15 +1582,23 @@ int main(int argc, char **argv)
         LOGI(M, "created slot %s at %s", C.slot, PQgetvalue(r, 0, 1));
         if (need_snapshot) {
             char *snap = xstrdup(PQgetvalue(r, 0, 2));
-            snapshot_run(snap, start, C.tables, C.ntables);
+            snapshot_run(snap, start, C.tables, C.ntables, rc);
             free(snap);
-            state_write(start);
+            /* the next lifetime reads back from where this snapshot began publishing */
+            char *rec = xasprintf("snapshot-complete slot=%s db=%s lsn=%X/%X", C.slot, g_dbname,
+                                  (unsigned)(start >> 32), (unsigned)start);
+            state_write(rec, ends, nends);
+            free(rec);
+            for (int i = 0; i < C.ntables; i++) json_decref(rc[i].live);
+            free(rc);
+            offs_free(ends, nends);
         }
         PQclear(r);
         free(sql);
         free(qs);
         g_confirmed = start;
     }
+    offs_free(ss.from, ss.nfrom);
     stream_start(start);
     LOGI(M, "streaming from slot %s (publication %s) to %s.*", C.slot, C.pub, C.prefix);
 

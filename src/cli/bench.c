@@ -271,6 +271,17 @@ int cmd_bench(int argc, char **argv)
         rc = cli_fail(CLI_EFAIL, "read back %ld of %lld messages", rs.count, count);
 out:
     if (created[0] && !keep) {
+        if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) {
+            /* librdkafka 2.0.2's rd_kafka_destroy of a consumer can wait for good on its broker
+             * thread when the topic it read was deleted through it just before: close the
+             * consumer first, delete the topic with a fresh client */
+            rd_kafka_destroy(rk);
+            rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
+            if (!rk) {
+                if (rc == CLI_OK) rc = CLI_EFAIL;
+                goto out_nork;
+            }
+        }
         int drc = cli_topic_admin(rk, created, 0);
         if (drc == CLI_OK) fprintf(stderr, "eddy: bench topic %s deleted\n", created);
         if (rc == CLI_OK) rc = drc;

@@ -55,6 +55,18 @@ int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
  * "WHAT: HTTP status: message"; returns CLI_ENOTFOUND for 404, CLI_EFAIL otherwise. */
 int cli_http_error(const char *what, int status, const char *body);
 
+/* One HTTP request to base (http[s]://[USER:PASSWORD@]HOST[:PORT][/PREFIX]) + path (http.c):
+ * CLI_OK with *resp filled (resp->body malloc'd, any status), or an exit code after printing
+ * why (bad URL → CLI_EUSAGE, unreachable / TLS handshake → CLI_EUNREACHABLE with hint appended,
+ * else CLI_EFAIL). what names the service ("the schema registry"). CLI_HTTP_REGISTRY: the
+ * registry's credentials and CA (EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO,
+ * EDDY_SCHEMA_REGISTRY_SSL_CA_LOCATION); others take EDDY_HTTP_SSL_CA_LOCATION. */
+enum { CLI_HTTP_REGISTRY = 1 };
+struct httpc_resp;
+int cli_http(const char *base, int flags, const char *what, const char *hint, const char *method,
+             const char *path, const char *content_type, const char *body, size_t max_bytes,
+             struct httpc_resp *resp);
+
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after
  * printing why. */

@@ -150,9 +150,20 @@ static int set_prop(rd_kafka_conf_t *conf, const char *kv)
     return 0;
 }
 
+/* The last authentication or TLS failure librdkafka reported (it retries such errors itself,
+ * so a command would otherwise only see "no metadata" or a timeout). */
+static char g_auth_error[512];
+
 /* Client-level errors (librdkafka retries them itself): a lost broker is said once. */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+    (void)rk;
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
+        snprintf(g_auth_error, sizeof g_auth_error, "%s", reason);
+        return;
+    }
+    if (!g_cli_watch_broker) return;
     if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         cli_broker_lost(reason);
     else if (g_cli.verbose)
@@ -164,7 +175,7 @@ rd_kafka_conf_t *cli_conf(const char *const *extra, int nextra)
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char errstr[512];
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    if (g_cli_watch_broker) rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     if (set_prop(conf, "client.id=eddy-cli") || set_prop(conf, "log.connection.close=false"))
         goto fail;
     if (rd_kafka_conf_set(conf, "bootstrap.servers", g_cli.bootstrap, errstr, sizeof errstr)) {
@@ -372,6 +383,12 @@ int cli_metadata(rd_kafka_t *rk, const struct rd_kafka_metadata **md)
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return CLI_OK;
     *md = NULL;
     long long waited = (long long)(now_mono_ms() - t0);
+    rd_kafka_poll(rk, 0); /* serve the error callback */
+    if (g_auth_error[0])
+        return cli_fail(CLI_EFAIL,
+                        "the broker at %s refused the connection: %s (check security.protocol,"
+                        " sasl.* and ssl.* in -X or EDDY_KAFKA_*)",
+                        g_cli.bootstrap, g_auth_error);
     if (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT ||
         e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || e == RD_KAFKA_RESP_ERR__RESOLVE)
         return cli_fail(CLI_EUNREACHABLE,

@@ -43,20 +43,7 @@ static const char *const k_proj_usage =
 /* One request; CLI_OK with *r filled (r->body malloc'd), or an exit code after printing why. */
 static int call(const char *base, const char *method, const char *path, httpc_resp *r)
 {
-    char host[256], port[16], prefix[256];
-    memset(r, 0, sizeof *r);
-    if (httpc_parse_url(base, host, sizeof host, port, sizeof port, prefix, sizeof prefix))
-        return cli_fail(CLI_EUSAGE, "URL '%s' is not http://HOST[:PORT][/PATH]", base);
-    char *full = xasprintf("%s%s", prefix, path);
-    char e[256] = "";
-    int rc = httpc_request(host, port, method, full, NULL, NULL, 0, g_cli.timeout_ms, HTTP_MAX_BODY,
-                           r, e, sizeof e);
-    free(full);
-    if (rc == EDDY_ERR_TRANSIENT)
-        return cli_fail(CLI_EUNREACHABLE, "cannot reach %s within %d ms: %s", base,
-                        g_cli.timeout_ms, e);
-    if (rc) return cli_fail(CLI_EFAIL, "%s: %s", base, e);
-    return CLI_OK;
+    return cli_http(base, 0, "the service", NULL, method, path, NULL, NULL, HTTP_MAX_BODY, r);
 }
 
 /* GET/POST → parsed JSON answer (2xx), or an exit code after printing why. */

@@ -31,7 +31,10 @@ static const char *const k_usage =
     "       eddy schemas mode get [SUBJECT]\n"
     "       eddy schemas mode set READWRITE|READONLY|IMPORT [SUBJECT]\n"
     "  --registry URL   schema registry (env EDDY_SCHEMA_REGISTRY_URL, shared with libeddy;\n"
-    "                   default http://127.0.0.1:8081, eddyd's default --http port)\n"
+    "                   default http://127.0.0.1:8081, eddyd's default --http port);\n"
+    "                   https://[USER:PASSWORD@]HOST:PORT for HTTPS and Basic credentials,\n"
+    "                   or EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO=USER:PASSWORD and\n"
+    "                   EDDY_SCHEMA_REGISTRY_SSL_CA_LOCATION=ca.pem (as libeddy)\n"
     "  list           subjects with their latest version, id and type\n"
     "  get            a version of SUBJECT (default latest): id, version, type and the schema\n"
     "  register       registers the schema in FILE (- = stdin) under SUBJECT, prints its id;\n"
@@ -55,29 +58,10 @@ typedef httpc_resp http_resp;
 static int http_do(const char *base, const char *method, const char *path, const char *body,
                    http_resp *resp)
 {
-    char host[256], port[16], prefix[256];
-    memset(resp, 0, sizeof *resp);
-    if (httpc_parse_url(base, host, sizeof host, port, sizeof port, prefix, sizeof prefix))
-        return cli_fail(CLI_EUSAGE, "registry URL '%s' is not http://HOST[:PORT][/PATH]", base);
-    char *full = xasprintf("%s%s", prefix, path);
-    char e[256] = "";
-    int64_t t0 = now_mono_ms();
-    int rc = httpc_request(
-        host, port, method, full, body ? "application/vnd.schemaregistry.v1+json" : NULL, body,
-        body ? strlen(body) : 0, g_cli.timeout_ms, HTTP_MAX_BODY, resp, e, sizeof e);
-    free(full);
-    long long waited = (long long)(now_mono_ms() - t0);
-    if (rc == EDDY_ERR_TRANSIENT)
-        return cli_fail(CLI_EUNREACHABLE,
-                        "cannot reach the schema registry at %s (%s, after %lld ms); eddyd serves "
-                        "it on its --http port, 127.0.0.1:8081 by default",
-                        base, e, waited);
-    if (rc)
-        return cli_fail(CLI_EFAIL,
-                        "schema registry at %s: %s (after %lld ms): is it a schema "
-                        "registry?",
-                        base, e, waited);
-    return CLI_OK;
+    return cli_http(base, CLI_HTTP_REGISTRY, "the schema registry",
+                    "; eddyd serves it on its --http port, 127.0.0.1:8081 by default", method, path,
+                    body ? "application/vnd.schemaregistry.v1+json" : NULL, body, HTTP_MAX_BODY,
+                    resp);
 }
 
 /* Percent-encodes a path segment. */

@@ -25,20 +25,8 @@ static const char *const k_usage =
 static int push_do(const char *base, const char *method, const char *path, const char *body,
                    httpc_resp *resp)
 {
-    char host[256], port[16], prefix[256];
-    memset(resp, 0, sizeof *resp);
-    if (httpc_parse_url(base, host, sizeof host, port, sizeof port, prefix, sizeof prefix))
-        return cli_fail(CLI_EUSAGE, "eddy-push URL '%s' is not http://HOST[:PORT][/PATH]", base);
-    char *full = xasprintf("%s%s", prefix, path);
-    char e[256] = "";
-    int rc = httpc_request(host, port, method, full, body ? "application/json" : NULL, body,
-                           body ? strlen(body) : 0, g_cli.timeout_ms, 4u << 20, resp, e, sizeof e);
-    free(full);
-    if (rc == EDDY_ERR_TRANSIENT)
-        return cli_fail(CLI_EUNREACHABLE, "cannot reach eddy-push at %s within %d ms: %s", base,
-                        g_cli.timeout_ms, e);
-    if (rc) return cli_fail(CLI_EFAIL, "eddy-push at %s: %s", base, e);
-    return CLI_OK;
+    return cli_http(base, 0, "eddy-push", NULL, method, path, body ? "application/json" : NULL,
+                    body, 4u << 20, resp);
 }
 
 

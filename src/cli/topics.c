@@ -330,16 +330,10 @@ static int topics_describe(rd_kafka_t *rk, const char *name)
 /* Reads eddy_partition_quarantined_offsets{topic,partition,first,last} from /metrics. */
 static int topics_scrub_report(const char *url)
 {
-    char host[256], port[16], prefix[256], e[256] = "";
-    if (httpc_parse_url(url, host, sizeof host, port, sizeof port, prefix, sizeof prefix))
-        return cli_fail(CLI_EUSAGE, "HTTP URL '%s' is not http://HOST[:PORT][/PATH]", url);
-    char *path = xasprintf("%s/metrics", prefix);
     httpc_resp r;
-    memset(&r, 0, sizeof r);
-    int rc = httpc_request(host, port, "GET", path, NULL, NULL, 0, g_cli.timeout_ms, 64 << 20, &r,
-                           e, sizeof e);
-    free(path);
-    if (rc) return cli_fail(CLI_EUNREACHABLE, "cannot read %s/metrics: %s", url, e);
+    int rc =
+        cli_http(url, 0, "eddyd's HTTP port", NULL, "GET", "/metrics", NULL, NULL, 64 << 20, &r);
+    if (rc) return rc;
     if (r.status != 200) {
         free(r.body);
         return cli_fail(CLI_EFAIL, "%s/metrics answered HTTP %d", url, r.status);

@@ -6,10 +6,12 @@
  *
  * Resources (Confluent's TopicAclAuthorizer in spirit: a subject is authorized as its topic):
  *   subject S  → Topic T, T = S without a "-key"/"-value" suffix (TopicNameStrategy), else S
- *   GET  /subjects/S/...                    Read on T
- *   POST /subjects/S (lookup), /compatibility/subjects/S/...   Describe on T (Read or Write)
+ *   GET  /subjects/S/..., POST /subjects/S (lookup), /compatibility/subjects/S/...
+ *                                           Describe on T (Read or Write imply it: a producer
+ *                                           reads the schema it writes with, a consumer the one
+ *                                           it reads with)
  *   POST /subjects/S/versions, DELETE /subjects/S[/...]        Write on T
- *   PUT|DELETE /config/S, /mode/S           Alter on T;  GET /config/S, /mode/S: Read on T
+ *   PUT|DELETE /config/S, /mode/S           Alter on T;  GET /config/S, /mode/S: Describe on T
  *   GET /subjects, /config, /mode           Describe on the Cluster
  *   PUT|DELETE /config, /mode (global)      Alter on the Cluster
  *   /schemas/...                            any authenticated user (ids are global)
@@ -87,8 +89,8 @@ static void decide(const char *method, const char *path, need *nd)
         }
         nd->restype = ACL_RES_TOPIC;
         topic_of_subject(seg, nd->name, sizeof nd->name);
-        if (get)
-            nd->op = ACL_OP_READ;
+        if (get) /* the topic's data contract: producers (Write) and consumers (Read) need it */
+            nd->op = ACL_OP_DESCRIBE;
         else if (!strcmp(method, "POST") && *p == 0)
             nd->op = ACL_OP_DESCRIBE; /* lookup */
         else
@@ -115,7 +117,7 @@ static void decide(const char *method, const char *path, need *nd)
         }
         nd->restype = ACL_RES_TOPIC;
         topic_of_subject(seg, nd->name, sizeof nd->name);
-        nd->op = get ? ACL_OP_READ : ACL_OP_ALTER;
+        nd->op = get ? ACL_OP_DESCRIBE : ACL_OP_ALTER;
         return;
     }
     if (!strncmp(path, "/topics/", 8)) {

@@ -58,6 +58,9 @@ static void usage(FILE *f)
             "  --set http.authentication.method=BASIC (docs/authorization.md)\n");
 }
 
+static http_server *g_http; /* for SIGHUP: its certificates are reloaded with the listeners' */
+static void http_reload_tls(broker *b);
+
 static void on_signal(loop *l, int fd, uint32_t events, void *arg)
 {
     (void)events;
@@ -67,6 +70,7 @@ static void on_signal(loop *l, int fd, uint32_t events, void *arg)
     if (si.ssi_signo == SIGHUP) { /* certificate rotation: new files for new connections */
         LOGI("main", "received SIGHUP: reloading TLS certificates");
         broker_reload_tls(b);
+        http_reload_tls(b);
         return;
     }
     LOGI("main", "received %s: shutting down", strsignal((int)si.ssi_signo));
@@ -99,10 +103,75 @@ static void print_settings(const bconfig *cfg)
 }
 
 /* The HTTP port and its route table: /metrics and /healthz, then the registry's routes. */
+/* http.listeners=https://HOST:PORT: the Kafka listeners' certificate settings
+ * (ssl.keystore.location, or ssl.certificate.location + ssl.key.location; ssl.key.password /
+ * ssl.keystore.password; ssl.enabled.protocols). 0 = plain HTTP, 1 = HTTPS with *t filled (bufs to
+ * free), -1 = error. */
+static int http_tls_settings(const bconfig *c, http_tls *t, char *bufs[2], char *err, size_t errlen)
+{
+    const char *l = c->http_listen;
+    if (!strncasecmp(l, "http://", 7) || !strstr(l, "://")) return 0;
+    if (strncasecmp(l, "https://", 8) != 0) {
+        snprintf(err, errlen, "http.listeners=%s: the scheme must be http:// or https://", l);
+        return -1;
+    }
+    const char *certf = c->ssl_keystore_location, *keyf = c->ssl_keystore_location;
+    if (!certf || !certf[0]) certf = c->ssl_certificate_location, keyf = c->ssl_key_location;
+    if (!certf || !certf[0] || !keyf || !keyf[0]) {
+        snprintf(err, errlen,
+                 "http.listeners=%s needs the server's certificate: set ssl.keystore.location (key"
+                 " + certificate chain, PEM) or ssl.certificate.location and ssl.key.location",
+                 l);
+        return -1;
+    }
+    size_t len;
+    bufs[0] = read_file_all(certf, &len);
+    bufs[1] = strcmp(certf, keyf) ? read_file_all(keyf, &len) : NULL;
+    if (!bufs[0] || (strcmp(certf, keyf) && !bufs[1])) {
+        snprintf(err, errlen, "HTTPS: cannot read %s: %s", !bufs[0] ? certf : keyf,
+                 strerror(errno));
+        free(bufs[0]);
+        free(bufs[1]);
+        return -1;
+    }
+    t->cert_pem = bufs[0];
+    t->key_pem = bufs[1] ? bufs[1] : bufs[0];
+    t->key_password = c->ssl_key_password && c->ssl_key_password[0] ? c->ssl_key_password
+                                                                    : c->ssl_keystore_password;
+    t->protocols = c->ssl_enabled_protocols;
+    return 1;
+}
+
+static void http_reload_tls(broker *b)
+{
+    if (!g_http || !http_server_tls(g_http)) return;
+    char err[512];
+    http_tls tls = {0};
+    char *bufs[2] = {NULL, NULL};
+    int rc = http_tls_settings(&b->cfg, &tls, bufs, err, sizeof err);
+    if (rc > 0) rc = http_server_reload_tls(g_http, &tls, err, sizeof err) == 0 ? 1 : -1;
+    free(bufs[0]);
+    free(bufs[1]);
+    if (rc < 0)
+        LOGE("http", "HTTPS certificates not reloaded (keeping the old ones): %s", err);
+    else
+        LOGI("http", "HTTPS certificates reloaded; open connections keep theirs");
+}
+
 static http_server *http_start(broker *b, metrics_source *ms)
 {
-    char err[256];
-    http_server *s = http_server_start(b->loop, b->cfg.http_listen, HTTP_MAX_BODY, err, sizeof err);
+    char err[512];
+    http_tls tls = {0};
+    char *bufs[2] = {NULL, NULL};
+    int use_tls = http_tls_settings(&b->cfg, &tls, bufs, err, sizeof err);
+    if (use_tls < 0) {
+        LOGE("http", "%s", err);
+        return NULL;
+    }
+    http_server *s = http_server_start_tls(b->loop, b->cfg.http_listen, HTTP_MAX_BODY,
+                                           use_tls ? &tls : NULL, err, sizeof err);
+    free(bufs[0]);
+    free(bufs[1]);
     if (!s) {
         LOGE("http", "%s (pass another --http HOST:PORT, or --http off)", err);
         return NULL;
@@ -120,7 +189,8 @@ static http_server *http_start(broker *b, metrics_source *ms)
     char host[256];
     int port;
     if (parse_hostport(b->cfg.http_listen, host, sizeof host, &port) < 0) host[0] = 0;
-    LOGI("http", "http listening on %s:%d", host[0] ? host : "0.0.0.0", http_server_port(s));
+    LOGI("http", "http listening on %s:%d%s", host[0] ? host : "0.0.0.0", http_server_port(s),
+         use_tls ? " (HTTPS)" : "");
     return s;
 }
 
@@ -244,7 +314,7 @@ int main(int argc, char **argv)
     http_server *http = NULL;
     rest *rest_api = NULL;
     if (b->cfg.http_listen && b->cfg.http_listen[0] && strcmp(b->cfg.http_listen, "off") != 0) {
-        http = http_start(b, &ms);
+        http = g_http = http_start(b, &ms);
         if (!http) return 1;
     }
     if (broker_open(b, data_dir) < 0) return 1;
@@ -293,6 +363,7 @@ int main(int argc, char **argv)
     registry_stop(b);
     rest_stop(rest_api);
     if (http) http_server_stop(http);
+    g_http = NULL;
     metrics_source_release(&ms);
     broker_drain(b);
     txn_coord_stop(b);

@@ -10,6 +10,7 @@
 #define EDDY_HTTP_HTTP_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "net/loop.h"
@@ -47,6 +48,26 @@ void http_set_guard(http_server *s, http_guard fn, void *arg);
  * get 413 without reaching a handler. Returns NULL with a message in err on failure. */
 http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body, char *err,
                                size_t errlen);
+
+/* HTTPS: the server's key and certificate chain as PEM text (one buffer may hold both, as a
+ * KIP-651 keystore does: the certificates are taken from cert_pem, the key from key_pem),
+ * the key's password (NULL = unencrypted) and the accepted TLS versions as Kafka names them
+ * ("TLSv1.2,TLSv1.3"; NULL = both). */
+typedef struct http_tls {
+    const char *cert_pem;
+    const char *key_pem;
+    const char *key_password;
+    const char *protocols;
+} http_tls;
+/* As http_server_start, over TLS when tls is not NULL. */
+http_server *http_server_start_tls(loop *l, const char *listen_addr, size_t max_body,
+                                   const http_tls *tls, char *err, size_t errlen);
+/* New certificates for new connections (SIGHUP): a second daemon takes over the listening
+ * socket; the previous one stops accepting and serves its open connections until they end.
+ * On error (unreadable or refused certificate) the old ones stay and -1 is returned. */
+int http_server_reload_tls(http_server *s, const http_tls *tls, char *err, size_t errlen);
+/* Whether the server speaks TLS. */
+bool http_server_tls(const http_server *s);
 void http_server_stop(http_server *s);
 int http_server_port(const http_server *s);
 

@@ -25,6 +25,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,12 @@ struct http_server {
     http_guard guard;
     void *guard_arg;
     http_pending *pending; /* deferred requests not yet completed (doubly linked) */
+    bool tls;
+    int listen_fd; /* owned by the current daemon */
+    /* after a certificate reload: the previous daemon, no longer accepting, serving the
+     * connections it had until they end */
+    struct MHD_Daemon *old;
+    int old_epfd;
 };
 
 typedef struct req_ctx {
@@ -82,9 +89,23 @@ struct http_pending {
 
 static void rearm(http_server *s);
 
+static void retire_old(http_server *s)
+{
+    loop_del_fd(s->l, s->old_epfd);
+    MHD_stop_daemon(s->old);
+    s->old = NULL;
+    s->old_epfd = -1;
+}
+
 static void run(http_server *s)
 {
     MHD_run(s->d);
+    if (s->old) {
+        MHD_run(s->old);
+        const union MHD_DaemonInfo *i =
+            MHD_get_daemon_info(s->old, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (i && i->num_connections == 0) retire_old(s);
+    }
     rearm(s);
 }
 
@@ -101,8 +122,9 @@ static void rearm(http_server *s)
     if (s->timer) loop_timer_cancel(s->l, s->timer);
     s->timer = NULL;
     if (loop_stopping(s->l)) return;
-    MHD_UNSIGNED_LONG_LONG to = 1000;
+    MHD_UNSIGNED_LONG_LONG to = 1000, to2 = 1000;
     if (MHD_get_timeout(s->d, &to) != MHD_YES || to > 1000) to = 1000;
+    if (s->old && MHD_get_timeout(s->old, &to2) == MHD_YES && to2 < to) to = to2;
     s->timer = loop_timer_add(s->l, (int64_t)to, on_timer, s);
 }
 
@@ -362,23 +384,103 @@ static int listen_on(const char *addr, int *port_out, char *err, size_t errlen)
     return fd;
 }
 
+/* Kafka's protocol names ("TLSv1.2,TLSv1.3") as a GnuTLS priority string (libmicrohttpd's TLS
+ * is GnuTLS). -1 on a name other than TLSv1.2 / TLSv1.3 or an empty list. */
+static int tls_priorities(const char *protocols, char *out, size_t outlen, char *err, size_t errlen)
+{
+    snprintf(out, outlen, "NORMAL:-VERS-ALL");
+    int n = 0;
+    const char *p = protocols ? protocols : "TLSv1.2,TLSv1.3";
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *tok = p;
+        size_t tl = len;
+        while (tl && isspace((unsigned char)*tok)) tok++, tl--;
+        while (tl && isspace((unsigned char)tok[tl - 1])) tl--;
+        const char *vers = NULL;
+        if (tl == 7 && !strncasecmp(tok, "TLSv1.2", 7)) vers = ":+VERS-TLS1.2";
+        if (tl == 7 && !strncasecmp(tok, "TLSv1.3", 7)) vers = ":+VERS-TLS1.3";
+        if (tl && !vers) {
+            snprintf(err, errlen, "ssl.enabled.protocols: \"%.*s\" is not TLSv1.2 or TLSv1.3",
+                     (int)tl, tok);
+            return -1;
+        }
+        if (vers) {
+            size_t used = strlen(out);
+            snprintf(out + used, outlen - used, "%s", vers);
+            n++;
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    if (!n) {
+        snprintf(err, errlen, "ssl.enabled.protocols is empty");
+        return -1;
+    }
+    return 0;
+}
+
+/* One libmicrohttpd daemon on the listening socket fd (which it then owns), over TLS when tls
+ * is set (prio: its GnuTLS priority string). */
+static struct MHD_Daemon *daemon_new(http_server *s, int fd, const http_tls *tls, const char *prio)
+{
+    struct MHD_OptionItem opts[12];
+    int n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 1000, NULL};
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    if (tls) {
+        flags |= MHD_USE_TLS;
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls->cert_pem};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key_pem};
+        if (tls->key_password && tls->key_password[0])
+            opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_KEY_PASSWORD, 0,
+                                                (void *)tls->key_password};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)prio};
+    }
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
+}
+
 http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body, char *err,
                                size_t errlen)
 {
+    return http_server_start_tls(l, listen_addr, max_body, NULL, err, errlen);
+}
+
+http_server *http_server_start_tls(loop *l, const char *listen_addr, size_t max_body,
+                                   const http_tls *tls, char *err, size_t errlen)
+{
+    char prio[128];
+    if (tls && (!tls->cert_pem || !tls->key_pem)) {
+        snprintf(err, errlen, "HTTPS needs a certificate and a private key");
+        return NULL;
+    }
+    if (tls && tls_priorities(tls->protocols, prio, sizeof prio, err, errlen) < 0) return NULL;
     int port = 0;
     int fd = listen_on(listen_addr, &port, err, errlen);
     if (fd < 0) return NULL;
     http_server *s = xcalloc(1, sizeof *s);
     s->l = l;
     s->port = port;
+    s->tls = tls != NULL;
+    s->listen_fd = fd;
+    s->old_epfd = -1;
     s->max_body = max_body ? max_body : (size_t)1 << 20;
-    s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, on_access, s,
-                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+    s->d = daemon_new(s, fd, tls, prio);
     if (!s->d) {
-        snprintf(err, errlen, "libmicrohttpd failed to start on %s", listen_addr);
+        if (tls)
+            snprintf(err, errlen,
+                     "HTTPS on %s did not start: the certificate or key was refused (a PEM"
+                     " certificate chain and its private key are needed; an encrypted key needs"
+                     " ssl.key.password)",
+                     listen_addr);
+        else
+            snprintf(err, errlen, "libmicrohttpd failed to start on %s", listen_addr);
         close(fd);
         free(s);
         return NULL;
@@ -393,6 +495,54 @@ http_server *http_server_start(loop *l, const char *listen_addr, size_t max_body
     }
     rearm(s);
     return s;
+}
+
+int http_server_reload_tls(http_server *s, const http_tls *tls, char *err, size_t errlen)
+{
+    char prio[128];
+    if (!s->tls) {
+        snprintf(err, errlen, "the HTTP port does not speak TLS");
+        return -1;
+    }
+    if (!tls->cert_pem || !tls->key_pem) {
+        snprintf(err, errlen, "HTTPS needs a certificate and a private key");
+        return -1;
+    }
+    if (tls_priorities(tls->protocols, prio, sizeof prio, err, errlen) < 0) return -1;
+    int fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "dup: %s", strerror(errno));
+        return -1;
+    }
+    struct MHD_Daemon *d = daemon_new(s, fd, tls, prio);
+    if (!d) {
+        close(fd);
+        snprintf(err, errlen, "the new certificate or key was refused (keeping the old ones)");
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    int epfd = info ? info->epoll_fd : -1;
+    if (epfd < 0 || loop_add_fd(s->l, epfd, EPOLLIN, on_ready, s) < 0) {
+        MHD_stop_daemon(d);
+        snprintf(err, errlen, "cannot register the new HTTPS daemon with the loop");
+        return -1;
+    }
+    /* a reload while the one before is still draining: that one's connections end now */
+    if (s->old) retire_old(s);
+    MHD_socket lfd = MHD_quiesce_daemon(s->d); /* stops accepting; the socket is ours now */
+    if (lfd != MHD_INVALID_SOCKET) close(lfd);
+    s->old = s->d;
+    s->old_epfd = s->epfd;
+    s->d = d;
+    s->epfd = epfd;
+    s->listen_fd = fd;
+    run(s);
+    return 0;
+}
+
+bool http_server_tls(const http_server *s)
+{
+    return s && s->tls;
 }
 
 void http_server_stop(http_server *s)
@@ -414,6 +564,8 @@ void http_server_stop(http_server *s)
         LOGW("http", "%d deferred request(s) still pending at shutdown: answered 503", left);
         MHD_run(s->d);
     }
+    if (left && s->old) MHD_run(s->old);
+    if (s->old) retire_old(s);
     loop_del_fd(s->l, s->epfd);
     MHD_stop_daemon(s->d);
     for (int i = 0; i < s->nroutes; i++) {

@@ -87,6 +87,10 @@ EDDY_HIDDEN int sdk_store_each(eddy_store *st, const char *sql, int n, const cha
 EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
 
 /* Producer configuration shared by the relay and the DLQ producer. */
+/* kafka.* settings of svc's config (NULL: none) and EDDY_KAFKA_* variables as a NULL-ended
+ * array of "k=v" strings for librdkafka (service.c); free with sdk_strv_free. */
+EDDY_HIDDEN char **sdk_kafka_conf(const eddy_service *svc);
+EDDY_HIDDEN void sdk_strv_free(char **v);
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,
                                          void *opaque, char *err, size_t errlen);
 

@@ -228,6 +228,22 @@ static int lane_open(eddy_projection *p, lane *l, int gen)
             rd_kafka_conf_destroy(c);
             return sdk_es_fail(EDDY_ERR_PERMANENT, "projection %s: %s", p->name, err);
         }
+    /* the service's client settings (security.protocol, sasl.*, ssl.*, ...): a projection
+     * reads the same cluster with the same credentials */
+    char **kc = sdk_kafka_conf(p->svc);
+    for (int i = 0; kc[i]; i++) {
+        char *eq = strchr(kc[i], '=');
+        if (!eq) continue;
+        *eq = 0;
+        int bad = rd_kafka_conf_set(c, kc[i], eq + 1, err, sizeof err) != RD_KAFKA_CONF_OK;
+        *eq = '=';
+        if (bad) {
+            sdk_strv_free(kc);
+            rd_kafka_conf_destroy(c);
+            return sdk_es_fail(EDDY_ERR_PERMANENT, "projection %s: %s", p->name, err);
+        }
+    }
+    sdk_strv_free(kc);
     l->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
     if (!l->rk) return sdk_es_fail(EDDY_ERR_PERMANENT, "projection %s: consumer: %s", p->name, err);
     rd_kafka_poll_set_consumer(l->rk);

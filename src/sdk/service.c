@@ -189,12 +189,13 @@ int eddy_service_topic(eddy_service *svc, const char *topic)
     return 0;
 }
 
-/* Collects kafka.* settings (file) and EDDY_KAFKA_* (environment) as "k=v" strings. */
-static char **kafka_conf(eddy_service *svc)
+/* Collects kafka.* settings (file) and EDDY_KAFKA_* (environment) as "k=v" strings; svc NULL:
+ * the environment only. */
+char **sdk_kafka_conf(const eddy_service *svc)
 {
     int n = 0, cap = 8;
     char **v = sdk_xcalloc((size_t)cap + 1, sizeof(char *));
-    for (int i = 0; i < svc->nconf; i++) {
+    for (int i = 0; svc && i < svc->nconf; i++) {
         if (strncmp(svc->conf_k[i], "kafka.", 6)) continue;
         if (n == cap) v = sdk_xrealloc(v, (size_t)((cap *= 2) + 1) * sizeof(char *));
         v[n++] = sdk_xasprintf("%s=%s", svc->conf_k[i] + 6, svc->conf_v[i]);
@@ -214,7 +215,7 @@ static char **kafka_conf(eddy_service *svc)
     return v;
 }
 
-static void free_strv(char **v)
+void sdk_strv_free(char **v)
 {
     for (int i = 0; v && v[i]; i++) free(v[i]);
     free(v);
@@ -339,12 +340,12 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         return rc;
     }
 
-    char **kc = kafka_conf(svc);
+    char **kc = sdk_kafka_conf(svc);
     char err[512];
     svc->dlq_rk = sdk_producer_new(svc->bootstrap, (const char *const *)kc, NULL, err, sizeof err);
     if (!svc->dlq_rk) {
         sdk_log(svc->name, "producer: %s", err);
-        free_strv(kc);
+        sdk_strv_free(kc);
         return EDDY_ERR_PERMANENT;
     }
     if (conf_int(svc, "topic.create", 1)) create_topics(svc);
@@ -352,7 +353,7 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
     /* Relay: not started while the crash fault is armed, so the crash point is exact. */
     rc = eddy_relay_new(svc->store_url, svc->bootstrap, (const char *const *)kc, &svc->relay);
     if (rc < 0) {
-        free_strv(kc);
+        sdk_strv_free(kc);
         return rc;
     }
     if (!sdk_fault_armed("crash_after_outbox_commit", svc->name)) eddy_relay_start(svc->relay);
@@ -382,7 +383,7 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         }
         if (rc) {
             rd_kafka_conf_destroy(c);
-            free_strv(kc);
+            sdk_strv_free(kc);
             return EDDY_ERR_PERMANENT;
         }
         rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
@@ -390,7 +391,7 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         svc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
         if (!svc->rk) {
             sdk_log(svc->name, "consumer: %s", err);
-            free_strv(kc);
+            sdk_strv_free(kc);
             return EDDY_ERR_PERMANENT;
         }
         rd_kafka_poll_set_consumer(svc->rk);
@@ -406,11 +407,11 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         rd_kafka_topic_partition_list_destroy(l);
         if (e) {
             sdk_log(svc->name, "subscribe: %s", rd_kafka_err2str(e));
-            free_strv(kc);
+            sdk_strv_free(kc);
             return EDDY_ERR_PERMANENT;
         }
     }
-    free_strv(kc);
+    sdk_strv_free(kc);
     for (int i = 0; i < svc->ncomponents; i++)
         if (svc->components[i].start &&
             (rc = svc->components[i].start(svc, svc->components[i].arg)) < 0)
@@ -567,10 +568,10 @@ static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *
         /* as the relay does (outbox.c): a fenced idempotent producer is replaced */
         sdk_log(svc->name, "DLQ producer fatal error (%s): %s; starting a new producer",
                 rd_kafka_err2name(fe), why);
-        char **kc = kafka_conf(svc), err[512];
+        char **kc = sdk_kafka_conf(svc), err[512];
         rd_kafka_t *rk =
             sdk_producer_new(svc->bootstrap, (const char *const *)kc, NULL, err, sizeof err);
-        free_strv(kc);
+        sdk_strv_free(kc);
         if (rk) {
             rd_kafka_purge(svc->dlq_rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
             rd_kafka_destroy(svc->dlq_rk);

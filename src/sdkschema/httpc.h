@@ -1,7 +1,8 @@
-/* httpc.h — a small blocking HTTP/1.1 client over a plain TCP socket for libeddy's schema
- * registry client (schema.c). One request per connection ("Connection: close"), an overall
- * deadline covering connect, send and receive, and a cap on the response size. Content-Length,
- * chunked and close-delimited bodies are understood. Internal to src/sdkschema.
+/* httpc.h — a small blocking HTTP/1.1 client (plain TCP, or TLS on OpenSSL with the server's
+ * certificate and host name verified) for libeddy's schema registry client (schema.c) and the
+ * CLI. HTTP Basic credentials from the URL or the options. One request per connection ("Connection:
+ * close"), an overall deadline covering connect, send and receive, and a cap on the response size.
+ * Content-Length, chunked and close-delimited bodies are understood. Internal to src/sdkschema.
  */
 #ifndef EDDY_SDKSCHEMA_HTTPC_H
 #define EDDY_SDKSCHEMA_HTTPC_H
@@ -17,18 +18,32 @@ typedef struct httpc_resp {
     size_t len;
 } httpc_resp;
 
-/* 0 on an answer (any status), else EDDY_ERR_TRANSIENT (connect/timeout/IO) or
- * EDDY_ERR_PERMANENT (malformed answer, over max_bytes) with the reason in err. */
-HTTPC_INTERNAL int httpc_request(const char *host, const char *port, const char *method,
-                                 const char *path, const char *content_type, const char *body,
-                                 size_t body_len, int timeout_ms, size_t max_bytes, httpc_resp *out,
-                                 char *err, size_t errlen);
-HTTPC_INTERNAL void httpc_resp_free(httpc_resp *r);
+/* A parsed "http[s]://[USER:PASSWORD@]HOST[:PORT][/PREFIX]" (HOST may be [v6]; PORT defaults
+ * to 80 / 443; PREFIX without trailing '/', "" when absent; userinfo "" when absent). */
+typedef struct httpc_url {
+    char host[256];
+    char port[8];
+    char prefix[256];
+    char userinfo[256]; /* "user:password" from the URL, percent-decoded */
+    int tls;            /* https:// */
+} httpc_url;
 
-/* Splits "http://HOST[:PORT][/PREFIX]" (HOST may be [v6]; PORT defaults to 80, must be
- * 1..65535; PREFIX is returned without trailing '/', "" when absent). 0, or -1 when the URL
- * is not of that form or a part does not fit its buffer. */
-HTTPC_INTERNAL int httpc_parse_url(const char *url, char *host, size_t host_len, char *port,
-                                   size_t port_len, char *prefix, size_t prefix_len);
+/* Per-request options (all may be NULL/0). */
+typedef struct httpc_opts {
+    const char *basic_auth; /* "user:password" for HTTP Basic; NULL = the URL's user info */
+    const char *ca_file;    /* PEM CA certificates to verify an https server; NULL = system's */
+} httpc_opts;
+
+/* 0, or -1 when the URL is not of that form or a part does not fit. */
+HTTPC_INTERNAL int httpc_url_parse(const char *url, httpc_url *u);
+
+/* One request to u's host with path appended to its prefix. 0 on an answer (any status), else
+ * EDDY_ERR_TRANSIENT (connect/timeout/IO/TLS handshake) or EDDY_ERR_PERMANENT (malformed
+ * answer, over max_bytes, certificate refused) with the reason in err. */
+HTTPC_INTERNAL int httpc_do(const httpc_url *u, const httpc_opts *o, const char *method,
+                            const char *path, const char *content_type, const char *body,
+                            size_t body_len, int timeout_ms, size_t max_bytes, httpc_resp *out,
+                            char *err, size_t errlen);
+HTTPC_INTERNAL void httpc_resp_free(httpc_resp *r);
 
 #endif

@@ -41,9 +41,9 @@ typedef struct sr_map {
 } sr_map;
 
 struct eddy_schema_registry {
-    char host[256];
-    char port[16];
-    char prefix[256]; /* path prefix without trailing '/' */
+    httpc_url url;
+    char *basic_auth; /* "user:password" (EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO) */
+    char *ca_file;    /* EDDY_SCHEMA_REGISTRY_SSL_CA_LOCATION */
     int timeout_ms;
     int recheck_ms;
     int unregistered;
@@ -91,13 +91,18 @@ eddy_schema_registry *eddy_schema_registry_new(const char *url, char *err, size_
     }
     eddy_schema_registry *r = calloc(1, sizeof *r);
     if (!r) abort();
-    if (httpc_parse_url(url, r->host, sizeof r->host, r->port, sizeof r->port, r->prefix,
-                        sizeof r->prefix)) {
+    if (httpc_url_parse(url, &r->url)) {
         free(r);
-        seterr(err, errlen, "schema registry URL \"%s\": expected http://HOST[:PORT][/PREFIX]",
-               url);
+        seterr(
+            err, errlen,
+            "schema registry URL \"%s\": expected http[s]://[USER:PASSWORD@]HOST[:PORT][/PREFIX]",
+            url);
         return NULL;
     }
+    const char *ui = getenv("EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO");
+    if (ui && *ui) r->basic_auth = strdup(ui);
+    const char *ca = getenv("EDDY_SCHEMA_REGISTRY_SSL_CA_LOCATION");
+    if (ca && *ca) r->ca_file = strdup(ca);
     r->timeout_ms = 5000;
     r->recheck_ms = 30000;
     const char *t = getenv("EDDY_SCHEMA_TIMEOUT_MS");
@@ -121,6 +126,8 @@ void eddy_schema_registry_free(eddy_schema_registry *r)
     for (size_t i = 0; i < r->nmaps; i++) free(r->maps[i].subject);
     free(r->maps);
     pthread_mutex_destroy(&r->mu);
+    free(r->basic_auth);
+    free(r->ca_file);
     free(r);
 }
 
@@ -178,14 +185,12 @@ static int enc_subject(char *out, size_t cap, const char *s)
 static int call(eddy_schema_registry *r, const char *method, const char *path, const char *body,
                 int *status, json_t **jbody, char *err, size_t errlen)
 {
-    char full[1024];
-    snprintf(full, sizeof full, "%s%s", r->prefix, path);
     httpc_resp resp;
     r->requests++;
     char e[256] = "";
-    int rc = httpc_request(r->host, r->port, method, full, "application/vnd.schemaregistry.v1+json",
-                           body, body ? strlen(body) : 0, r->timeout_ms, SR_MAX_ANSWER, &resp, e,
-                           sizeof e);
+    httpc_opts o = {.basic_auth = r->basic_auth, .ca_file = r->ca_file};
+    int rc = httpc_do(&r->url, &o, method, path, "application/vnd.schemaregistry.v1+json", body,
+                      body ? strlen(body) : 0, r->timeout_ms, SR_MAX_ANSWER, &resp, e, sizeof e);
     if (rc) {
         seterr(err, errlen, "schema registry %s %s: %s", method, path, e);
         return rc;

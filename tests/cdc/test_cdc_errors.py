@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """test_cdc_errors.py — eddy-cdc's answers to bad input (issue 16): an unknown table, a role
 that may not publish the table, a wrong password, a bad option, and a slot that is busy or of
-the wrong kind each give a clear message and a non-zero exit, before anything is streamed."""
+the wrong kind, and a state file that cannot be read each give a clear message and a non-zero exit, before anything is streamed."""
 import os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
 from onramp import Env, PG, BUILD, fail, log, psql, pg_available
@@ -47,6 +47,9 @@ run(["--pg", PG, "--table", sch + ".t", "--slot", "Bad-Slot"] + base[:2], 2, "--
 psql("SELECT pg_create_physical_replication_slot('%s')" % slot)
 run(["--pg", PG, "--table", sch + ".t"] + base, 2, "not a logical pgoutput slot")
 psql("SELECT pg_drop_replication_slot('%s')" % slot)
+# a state file that cannot be read is an error, not "no snapshot yet" (which drops the slot)
+run(["--pg", PG, "--table", sch + ".t", "--bootstrap-servers", env.bootstrap, "--slot", slot,
+     "--publication", pub, "--state-file", env.tmp], 2, "cannot read the state file")
 # no replication slot or publication was left behind by the failures above (except the
 # publication, which is created before the slot and is harmless)
 r = psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '%s'" % slot)

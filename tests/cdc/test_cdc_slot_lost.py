@@ -86,6 +86,7 @@ log("eddy-cdc stopped; writing WAL past max_slot_wal_keep_size")
 # changes eddy-cdc has not seen, then several WAL segments and a checkpoint: the server removes
 # the WAL the slot still needs and marks it lost
 sql("INSERT INTO t VALUES (3, 'missed')")
+sql("DELETE FROM t WHERE id = 2")  # its streamed create must not stay live on the topic
 for i in range(6):
     sql("INSERT INTO t SELECT g + %d, repeat('x', 200) FROM generate_series(1, 2000) g"
         % (1000 + i * 10000))
@@ -122,7 +123,23 @@ sql("SELECT pg_drop_replication_slot('%s')" % slot)
 cdc = env.spawn(args, "cdc.log")
 wait_for(lambda: "streaming from" in open(cdc.logfile).read()[cdc.logpos:], "restart", 60)
 n = int(sql("SELECT count(*) FROM t"))
-wait_for(lambda: len(env.read_topic("lost.public.t", 20)) >= 2 + n, "the new snapshot", 60, 0.5)
+# the new snapshot: n reads, and the key it lacks that the topic had live (row 2, deleted while
+# the slot was gone) retracted with a delete and a tombstone
+wait_for(lambda: len(env.read_topic("lost.public.t", 20)) >= 2 + n + 2, "the new snapshot", 60,
+         0.5)
 cdc.terminate()
 cdc.wait(60)
+evs = env.read_topic("lost.public.t", 20)[2:]
+import json
+reads = [e for e in evs if e["payload"] and json.loads(e["payload"])["op"] == "r"]
+if len(reads) != n:
+    fail("the new snapshot has %d reads, want %d" % (len(reads), n))
+k2 = [e for e in evs if e["key"] == '{"id":2}']
+if len(k2) != 2 or k2[1]["payload"] is not None:
+    fail("row 2, deleted while the slot was gone, is not retracted: %s" % k2)
+d = json.loads(k2[0]["payload"])
+if d["op"] != "d" or d["before"] != {"id": 2, "v": "streamed"} or d["after"] is not None:
+    fail("row 2's retraction: %s" % d)
+if "retracted 1 key(s) live on the topics whose rows no longer exist" not in open(cdc.logfile).read():
+    fail("the log does not report the retraction")
 print("PASS")

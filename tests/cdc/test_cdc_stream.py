@@ -4,7 +4,9 @@
 A real PostgreSQL table gets CDC_SNAPSHOT_ROWS rows, then eddy-cdc starts (initial snapshot)
 while two psql writers run CDC_TXNS transactions each (inserts, updates that bump a version
 column, deletes, and transactions that are rolled back) and the table gains and loses a column.
-eddy-cdc is killed with SIGKILL CDC_KILLS times at random points and restarted. At the end the
+eddy-cdc is killed with SIGKILL CDC_KILLS times at random points and restarted; the first kill
+lands in the initial snapshot once part of it is on the topic, and the first rows it published
+are then deleted (the next snapshot does not see them: they must be retracted). At the end the
 topic is read back with kcat and audited:
   - after dropping repeats by source.sequence (per key), every key's events form an unbroken chain:
     a snapshot read or a create at version 1, then updates at version+1 each, then at most one
@@ -95,8 +97,14 @@ t_ddl.start()
 kills = 0
 krng = random.Random()
 while kills < KILLS:
-    if kills == 0:  # the first kill lands in the initial snapshot
-        time.sleep(krng.uniform(0.05, 0.4))
+    if kills == 0:  # the first kill lands in the initial snapshot, once part of it is published
+        def snapshot_partly_out():
+            if cdc.poll() is not None or "snapshot done" in open(cdc.logfile).read():
+                return True
+            r = subprocess.run(["kcat", "-b", env.bootstrap, "-C", "-t", topic, "-o", "-1", "-c",
+                                "1", "-e", "-q", "-f", "%o\n"], capture_output=True, text=True)
+            return r.stdout.strip() and int(r.stdout.split()[0]) >= 1000
+        wait_for(snapshot_partly_out, "part of the snapshot on the topic", 120, 0.02)
     else:  # the others while streaming
         start = cdc.logpos
         def streaming():
@@ -112,6 +120,10 @@ while kills < KILLS:
                                                         open(cdc.logfile).read()[-3000:]))
     cdc.kill()
     cdc.wait()
+    if kills == 0:
+        # rows the interrupted snapshot published (the cursor reads them first), deleted before
+        # the next snapshot: only a retraction (delete + tombstone) can take them off the topic
+        psql("DELETE FROM %s WHERE id BETWEEN 1 AND 20" % table)
     kills += 1
     cdc = env.start_cdc([table], slot, pub, prefix)
 t_ddl.join()

@@ -401,7 +401,7 @@ def t_schemas():
     fails(eddy("schemas", "get", "cli.no-such-subject", *reg), 4, "HTTP 404")
     fails(eddy("schemas", "list", "--registry", "http://127.0.0.1:%d" % closed_port(),
                "-t", "2000"), 3, "cannot reach the schema registry")
-    fails(eddy("schemas", "list", "--registry", "ftp://x"), 2, "not http://")
+    fails(eddy("schemas", "list", "--registry", "ftp://x"), 2, "is not http[s]://")
 
 
 def t_bench():

@@ -240,6 +240,59 @@ static void test_register_refuses_bad_schema_locally(void **state)
     eddy_schema_registry_free(r);
 }
 
+/* Basic credentials: from the URL's user info (percent-decoded), replaced by
+ * EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO when set; a URL of another scheme is refused. */
+static void test_basic_auth(void **state)
+{
+    (void)state;
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]";
+    char err[256], url[128];
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass) setenv("EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "carol:x:y", 1);
+        fake f;
+        fake_start(&f, ok, 0);
+        snprintf(url, sizeof url, "http://bob:p%%40ss@127.0.0.1:%d", f.port);
+        eddy_schema_registry *r = eddy_schema_registry_new(url, err, sizeof err);
+        assert_non_null(r);
+        eddy_schema_registry_set_timeout(r, 2000);
+        json_t *p = json_object();
+        eddy_schema_validate(r, "t", "1.0", p, err, sizeof err);
+        json_decref(p);
+        eddy_schema_registry_free(r);
+        fake_stop(&f);
+        /* bob:p@ss → Ym9iOnBAc3M=, carol:x:y → Y2Fyb2w6eDp5 */
+        assert_non_null(strstr(f.request, pass ? "Authorization: Basic Y2Fyb2w6eDp5\r\n"
+                                               : "Authorization: Basic Ym9iOnBAc3M=\r\n"));
+        assert_null(strstr(f.request, "bob@"));
+    }
+    unsetenv("EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO");
+    assert_null(eddy_schema_registry_new("ftp://127.0.0.1:1", err, sizeof err));
+    assert_non_null(strstr(err, "http[s]://"));
+    assert_null(eddy_schema_registry_new("http://a%zz@127.0.0.1:1", err, sizeof err));
+}
+
+/* https:// to a server that does not speak TLS: a transient error naming the handshake, within
+ * the timeout, never a hang or a crash. */
+static void test_https_to_plain_server(void **state)
+{
+    (void)state;
+    static const char junk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]";
+    fake f;
+    fake_start(&f, junk, 0);
+    char url[64], err[256] = "";
+    snprintf(url, sizeof url, "https://127.0.0.1:%d", f.port);
+    eddy_schema_registry *r = eddy_schema_registry_new(url, err, sizeof err);
+    assert_non_null(r);
+    eddy_schema_registry_set_timeout(r, 300);
+    json_t *p = json_object();
+    int rc = eddy_schema_validate(r, "t", "1.0", p, err, sizeof err);
+    json_decref(p);
+    eddy_schema_registry_free(r);
+    fake_stop(&f);
+    assert_int_equal(rc, EDDY_ERR_TRANSIENT);
+    assert_non_null(strstr(err, "TLS"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +304,8 @@ int main(void)
         cmocka_unit_test(test_avro_unusable),
         cmocka_unit_test(test_409_raw),
         cmocka_unit_test(test_register_refuses_bad_schema_locally),
+        cmocka_unit_test(test_basic_auth),
+        cmocka_unit_test(test_https_to_plain_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

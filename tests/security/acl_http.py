@@ -8,9 +8,10 @@ listener can set up ACLs with kafka-python: alice may Write topic `orders` and R
 Over urllib (a plain HTTP client):
   no credentials → 401 with WWW-Authenticate: Basic realm="eddy"; a wrong password, an unknown
   user, garbage base64 → 401; /healthz without credentials → 200 (skipped), /metrics → 401;
-  alice registers orders-value → 200 (Write on topic orders); reads orders-value → 403 (Write
-  does not give Read); registers pay-value → 403; reads audit-value (registered by nobody) → 404
-  after passing authorization (Read on audit); GET /schemas/ids/1 → 200 (ids are global);
+  alice registers orders-value → 200 (Write on topic orders); reads orders-value → 200 (Write
+  implies Describe: a producer reads the schema it writes with); reads pay-value → 403 naming
+  Describe; registers pay-value → 403; reads audit-value (registered by nobody) → 404
+  after passing authorization (Read on audit); registers audit-value → 403 (Read is not Write); GET /schemas/ids/1 → 200 (ids are global);
   PUT /mode (global READONLY) → 403 (needs Alter on the Cluster); GET /subjects → 403.
 """
 import base64
@@ -86,12 +87,16 @@ def authorized(b, hp):
     st, _, body = call(hp, "POST", "/subjects/orders-value/versions", SCHEMA, **u)
     eq(st, 200, "register orders-value (Write on orders): %s" % body)
     st, _, body = call(hp, "GET", "/subjects/orders-value/versions", **u)
-    eq(st, 403, "read orders-value without Read")
-    if "Read" not in body:
+    eq(st, 200, "read orders-value with Write (implies Describe): %s" % body)
+    st, _, body = call(hp, "GET", "/subjects/pay-value/versions", **u)
+    eq(st, 403, "read pay-value without any ACL on pay")
+    if "Describe" not in body:
         raise AssertionError("403 should name the operation: " + body)
     eq(call(hp, "POST", "/subjects/pay-value/versions", SCHEMA, **u)[0], 403, "register pay-value")
     eq(call(hp, "GET", "/subjects/audit-value/versions", **u)[0], 404,
        "read audit-value (authorized, not registered)")
+    eq(call(hp, "POST", "/subjects/audit-value/versions", SCHEMA, **u)[0], 403,
+       "register audit-value with Read only")
     eq(call(hp, "GET", "/schemas/ids/1", **u)[0], 200, "schema by id")
     eq(call(hp, "PUT", "/mode", json.dumps({"mode": "READONLY"}), **u)[0], 403,
        "global mode change")
