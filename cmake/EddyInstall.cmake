@@ -34,6 +34,7 @@ if(TARGET eddy)
   install(FILES ${CMAKE_SOURCE_DIR}/include/eddy/eddy.h ${CMAKE_SOURCE_DIR}/include/eddy/schema.h
                 ${CMAKE_SOURCE_DIR}/include/eddy/eventstore.h
                 ${CMAKE_SOURCE_DIR}/include/eddy/projection.h ${CMAKE_SOURCE_DIR}/include/eddy/saga.h
+                ${CMAKE_SOURCE_DIR}/include/eddy/dlq.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/eddy)
 
   # the prefix seen from the directory holding each description

@@ -52,7 +52,9 @@ ALLOWED = {
     # the REST produce API: records onto the broker's log, payloads encoded against the
     # registry's schemas (libeddy's schema code for the encoders)
     "rest": ["broker", "http", "registry", "sdkschema"],
-    "eddyd": ["broker", "group", "txn", "registry", "metrics", "rest", "http"],
+    # the web console and JSON admin API: topics and logs through the broker, groups' views
+    "console": ["broker", "group", "registry", "http"],
+    "eddyd": ["broker", "group", "txn", "registry", "metrics", "rest", "console", "http"],
     # libeddy and its schema part: the public headers (include/eddy) and nothing of the broker
     "sdkschema": [],
     "sdk": ["sdkschema"],
@@ -60,8 +62,8 @@ ALLOWED = {
     # clients of any Kafka-protocol broker; only common helpers from the tree)
     "cdc": ["common"],
     "push": ["common"],
-    # the CLI: common helpers and libeddy's HTTP client
-    "cli": ["common", "sdkschema"],
+    # the CLI: common helpers, libeddy's HTTP client and libeddy (dlq redrive)
+    "cli": ["common", "sdkschema", "sdk"],
 }
 
 # Files whose module is not their directory (the registry still lives in src/http/ until it

@@ -493,6 +493,7 @@ for s in order payment inventory notification; do echo "  $s metrics: ${URL[$s]}
 echo "  curl -s ${URL[accounts]}/accounts/alice/history    curl -s ${URL[order-summary]}/customers/alice/orders"
 echo "  $B/src/cli/eddy sagas list --url ${URL[order-orchestrator]}    $B/src/cli/eddy projections list --url ${URL[order-summary]}"
 [ -n "$HTTP_URL" ] && echo "  broker: $HTTP_URL/metrics"
+[ -n "$HTTP_URL" ] && echo "  web console: $HTTP_URL/   (recent orders' traces are one click from its overview)"
 if [ "$SECURE" = 1 ]; then
     echo "  SECURE=1: the admin's client settings (the CLI's -X, librdkafka's names; EDDY_KAFKA_* for libeddy):"
     echo "    security.protocol=SASL_SSL sasl.mechanisms=SCRAM-SHA-512 sasl.username=admin sasl.password=$ADMIN_PW ssl.ca.location=$CA"

@@ -193,6 +193,10 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
  *                       cluster's default.replication.factor)
  *   topic.min.insync.replicas EDDY_TOPIC_MIN_INSYNC_REPLICAS config of topics created
  *   trace.log           EDDY_TRACE_LOG           file receiving one JSON line per span
+ *   otlp.endpoint       EDDY_OTLP_ENDPOINT       OpenTelemetry collector (OTLP/HTTP JSON) base
+ *                       URL; also OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables
+ *                       (otlp.headers, .batch.max, .queue.max, .flush.ms, .timeout.ms,
+ *                       .shutdown.ms: docs/sdk.md, "OpenTelemetry export")
  *   kafka.<prop>        EDDY_KAFKA_<PROP>        passed to librdkafka (dots for _ in env)
  * A config file is named by eddy_service_configure or EDDY_CONFIG. */
 int eddy_service_new(const char *name, eddy_service **out);

@@ -1,6 +1,8 @@
 /* eddy-events — reads the reference system's topics from the beginning to their current end
  * and prints every event grouped by correlation id, in time order (the demo's "event chain"),
- * or as JSON lines with --json. Any Kafka cluster; librdkafka only.
+ * or as JSON lines with --json. Any Kafka cluster; librdkafka only. "Current end": the end
+ * offsets each partition had when it started, all of them read (the tests' audits rely on it);
+ * a cluster that does not answer is an error, never a short answer.
  *   eddy-events --bootstrap HOST:PORT [--topics a,b,…] [--correlation ID] [--json | --raw]
  *   eddy-events --bootstrap HOST:PORT --produce TOPIC [--key K]   (value from stdin)
  *   eddy-events --bootstrap HOST:PORT --reset-group GROUP --topics a,b  (offsets to the start;
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct item {
     char *corr, *ts, *type, *source, *key, *topic;
@@ -51,6 +54,60 @@ static int do_produce(const char *bootstrap, const char *topic, const char *key)
     free(buf);
     if (e || left) fprintf(stderr, "eddy-events: produce failed\n");
     return e || left ? 1 : 0;
+}
+
+/* Bounds of one run: the partitions it reads, and how long it waits with no message at all
+ * (polls of 100 ms) before it gives up with an error. */
+#define MAX_PARTS 512
+#define IDLE_POLLS 300
+#define ATTEMPTS 10
+
+/* One topic's metadata, retried through transient errors (a leader moving, a busy broker):
+ * 0 with *md set, 1 when the topic does not exist (nothing to read), -1 (said on stderr) when
+ * the cluster kept failing: never a silently skipped topic. */
+static int topic_metadata(rd_kafka_t *rk, const char *t, const struct rd_kafka_metadata **md)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, t, NULL);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int a = 0; a < ATTEMPTS; a++) {
+        if (a) usleep(200 * 1000);
+        *md = NULL;
+        e = rd_kafka_metadata(rk, 0, rkt, md, 5000);
+        if (!e) e = (*md)->topic_cnt == 1 ? (*md)->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+        if (!e || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+            e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+            break;
+        if (*md) rd_kafka_metadata_destroy(*md);
+        *md = NULL;
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (!e) return 0;
+    if (*md) rd_kafka_metadata_destroy(*md);
+    *md = NULL;
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || e == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+        return 1;
+    fprintf(stderr, "eddy-events: metadata of %s: %s\n", t, rd_kafka_err2str(e));
+    return -1;
+}
+
+/* A partition's start and end offsets, retried like the metadata; -1 (said) on failure. */
+static int watermarks(rd_kafka_t *rk, const char *t, int32_t p, int64_t *lo, int64_t *hi)
+{
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int a = 0; a < ATTEMPTS && e; a++) {
+        if (a) usleep(200 * 1000);
+        e = rd_kafka_query_watermark_offsets(rk, t, p, lo, hi, 5000);
+    }
+    if (e)
+        fprintf(stderr, "eddy-events: end offsets of %s[%d]: %s\n", t, (int)p, rd_kafka_err2str(e));
+    return e ? -1 : 0;
+}
+
+static int part_index(const rd_kafka_topic_partition_list_t *l, const char *t, int32_t p)
+{
+    for (int i = 0; i < l->cnt; i++)
+        if (l->elems[i].partition == p && !strcmp(l->elems[i].topic, t)) return i;
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -102,25 +159,33 @@ int main(int argc, char **argv)
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     char *tl = strdup(topics), *save = NULL;
-    int pending = 0;
-    for (char *t = strtok_r(tl, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, t, NULL);
+    int pending = 0, failed = 0;
+    int64_t hi[MAX_PARTS]; /* each assigned partition's end offset when we started */
+    for (char *t = strtok_r(tl, ",", &save); t && !failed; t = strtok_r(NULL, ",", &save)) {
         const struct rd_kafka_metadata *md = NULL;
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topic_cnt == 1 && !md->topics[0].err) {
-            for (int p = 0; p < md->topics[0].partition_cnt; p++) {
-                int64_t lo = 0, hi = 0;
-                rd_kafka_query_watermark_offsets(rk, t, md->topics[0].partitions[p].id, &lo, &hi,
-                                                 10000);
-                if (hi > lo) {
-                    rd_kafka_topic_partition_list_add(l, t, md->topics[0].partitions[p].id)
-                        ->offset = RD_KAFKA_OFFSET_BEGINNING;
-                    pending++;
-                }
+        int rc = topic_metadata(rk, t, &md);
+        if (rc < 0) failed = 1;
+        for (int p = 0; rc == 0 && !failed && p < md->topics[0].partition_cnt; p++) {
+            int32_t part = md->topics[0].partitions[p].id;
+            int64_t lo = 0, end = 0;
+            if (watermarks(rk, t, part, &lo, &end) < 0) {
+                failed = 1;
+            } else if (end > lo && l->cnt >= MAX_PARTS) {
+                fprintf(stderr, "eddy-events: more than %d partitions\n", MAX_PARTS);
+                failed = 1;
+            } else if (end > lo) {
+                hi[l->cnt] = end;
+                rd_kafka_topic_partition_list_add(l, t, part)->offset = RD_KAFKA_OFFSET_BEGINNING;
+                pending++;
             }
         }
         if (md) rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
+    }
+    if (failed) {
+        free(tl);
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_destroy(rk);
+        return 1;
     }
     free(tl);
     if (reset) {
@@ -148,9 +213,9 @@ int main(int argc, char **argv)
             }
         }
         for (int i = 0; i < l->cnt; i++) {
-            int64_t lo = 0, hi = 0;
-            rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition, &lo, &hi,
-                                             10000);
+            int64_t lo = 0, end = 0;
+            rd_kafka_query_watermark_offsets(rk, l->elems[i].topic, l->elems[i].partition, &lo,
+                                             &end, 10000);
             l->elems[i].offset = lo;
         }
         rd_kafka_resp_err_t e = l->cnt ? rd_kafka_commit(rk, l, 0) : RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -164,20 +229,41 @@ int main(int argc, char **argv)
         return e ? 1 : 0;
     }
     rd_kafka_assign(rk, l);
-    rd_kafka_topic_partition_list_destroy(l);
     item *items = NULL;
     size_t n = 0, cap = 0;
+    /* Read every assigned partition up to the end offset it had when we started (an audit that
+     * reads the log after the rows it checks were acknowledged finds every one of them). A
+     * partition is done once its message at end - 1, or an end-of-partition event at or past
+     * its end, arrived: counted once, however often the end is reached again while producers
+     * append. No message at all for IDLE_POLLS polls is an error, never a short answer. */
+    char done[MAX_PARTS] = {0};
     int idle = 0;
-    while (pending > 0 && idle < 100) {
+    while (pending > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        if (!m) {
-            idle++;
+        if (m && (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF))
+            idle = 0; /* progress (errors the consumer retries by itself are not) */
+        else if (++idle < IDLE_POLLS && !m)
             continue;
+        if (idle >= IDLE_POLLS) {
+            if (m) rd_kafka_message_destroy(m);
+            for (int i = 0; i < l->cnt; i++)
+                if (!done[i])
+                    fprintf(stderr, "eddy-events: %s[%d] not read up to its end offset %lld\n",
+                            l->elems[i].topic, (int)l->elems[i].partition, (long long)hi[i]);
+            fprintf(stderr, "eddy-events: no message for %d s, giving up\n", IDLE_POLLS / 10);
+            failed = 1;
+            break;
         }
-        idle = 0;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        int i = m->rkt ? part_index(l, rd_kafka_topic_name(m->rkt), m->partition) : -1;
+        if (i >= 0 && !done[i] &&
+            ((m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->offset >= hi[i]) ||
+             (!m->err && m->offset + 1 >= hi[i]))) {
+            done[i] = 1;
             pending--;
-        } else if (!m->err && raw) {
+        }
+        if (m->err) {
+            /* an end of partition, or an error the consumer retries by itself */
+        } else if (raw) {
             json_t *o = json_pack("{s:s,s:i,s:I,s:s%,s:s%}", "topic", rd_kafka_topic_name(m->rkt),
                                   "partition", m->partition, "offset", (json_int_t)m->offset, "key",
                                   m->key ? (const char *)m->key : "", m->key ? m->key_len : 0,
@@ -186,7 +272,7 @@ int main(int argc, char **argv)
             if (s) puts(s);
             free(s);
             json_decref(o);
-        } else if (!m->err) {
+        } else {
             json_t *env = json_loadb(m->payload, m->len, 0, NULL);
             json_t *corr = json_object_get(env, "correlationId");
             if (json_is_string(corr) && (!only || !strcmp(only, json_string_value(corr)))) {
@@ -210,11 +296,12 @@ int main(int argc, char **argv)
         }
         rd_kafka_message_destroy(m);
     }
+    rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    if (n) qsort(items, n, sizeof *items, cmp);
+    if (n && !failed) qsort(items, n, sizeof *items, cmp);
     const char *last = "";
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !failed; i++) { /* a partial answer is no answer */
         item *it = &items[i];
         if (as_json) {
             json_t *o =
@@ -241,5 +328,5 @@ int main(int argc, char **argv)
         json_decref(items[i].env);
     }
     free(items);
-    return 0;
+    return failed;
 }

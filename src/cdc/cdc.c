@@ -454,12 +454,17 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opa
     (void)rk;
     (void)opaque;
     txn *t = msg->_private;
-    if (msg->err) {
+    /* no offset without an error: librdkafka's idempotent "implicit ack" (a failed request
+     * inferred as stored from a later one), which a cluster that does not check sequences may
+     * not have stored. Not counted as acknowledged: the slot does not advance past it and the
+     * restart sends it again (a repeat at worst, never a gap) */
+    if (msg->err || msg->offset < 0) {
         if (!g_fatal)
             snprintf(g_fatal_msg, sizeof(g_fatal_msg),
                      "the broker did not acknowledge an event"
                      " on %s: %s",
-                     rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+                     rd_kafka_topic_name(msg->rkt),
+                     msg->err ? rd_kafka_err2str(msg->err) : "delivered without an offset");
         g_fatal = 1;
     }
     if (t) t->pending--;

@@ -20,6 +20,7 @@ enum {
     CLI_EUSAGE = 2,       /* bad arguments */
     CLI_EUNREACHABLE = 3, /* no broker answered within the timeout */
     CLI_ENOTFOUND = 4,    /* unknown topic / group, nothing matched */
+    CLI_EREFUSED = 5,     /* dlq redrive: some records refused by the loop guard */
 };
 
 #define CLI_MAX_PROPS 64
@@ -163,6 +164,7 @@ int cmd_consume(int argc, char **argv);
 int cmd_groups(int argc, char **argv);
 int cmd_txn(int argc, char **argv); /* txn.c */
 int cmd_dlq(int argc, char **argv);
+int cmd_dlq_redrive(int argc, char **argv); /* redrive.c: eddy dlq redrive */
 int cmd_trace(int argc, char **argv);
 int cmd_schemas(int argc, char **argv);
 int cmd_subscriptions(int argc, char **argv);

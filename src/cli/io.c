@@ -296,7 +296,7 @@ out:
 
 static const char *const k_consume_usage =
     "usage: eddy consume TOPIC [-o OFFSET] [-p PARTITION] [-n COUNT] [-e | -f]\n"
-    "                          [--format FMT | --json] [-g GROUP]\n"
+    "                          [--format FMT | --json] [-g GROUP | -k KEY]\n"
     "  Prints messages: TOPIC/PARTITION@OFFSET <tab> key=KEY <tab> headers=k=v,... <tab> VALUE\n"
     "  (control bytes escaped), or as --format / --json say.\n"
     "  -o, --offset OFFSET   where to start, in every partition read:\n"
@@ -316,6 +316,8 @@ static const char *const k_consume_usage =
     "                        (k=v,...), %%, \\n, \\t; e.g. --format '%T %k=%s\\n'\n"
     "      --json            one object per message: topic, partition, offset, timestamp,\n"
     "                        timestampType, key, headers, value\n"
+    "  -k, --key KEY         print only the messages whose key is exactly KEY (what the web\n"
+    "                        console's \"by key\" browse shows; -n counts printed messages)\n"
     "  -g, --group GROUP     consume as a member of GROUP and commit what was printed; starts at\n"
     "                        the group's committed offsets (-o beginning|end: where nothing is\n"
     "                        committed; eddy groups reset moves a group)\n"
@@ -431,11 +433,15 @@ static void print_message(const rd_kafka_message_t *m, const char *fmt)
 typedef struct consume_state {
     long count, max;
     const char *fmt;
+    const char *key; /* --key: only messages with exactly this key (NULL: all) */
 } consume_state;
 
 static int scan_print(const rd_kafka_message_t *m, void *arg)
 {
     consume_state *st = arg;
+    if (st->key &&
+        (!m->key || m->key_len != strlen(st->key) || memcmp(m->key, st->key, m->key_len)))
+        return 0;
     print_message(m, st->fmt);
     st->count++;
     return st->max > 0 && st->count >= st->max;
@@ -477,7 +483,8 @@ static int resolve_start(rd_kafka_t *rk, cli_scan *s, const start_pos *sp)
 
 /* Without a group: assign the partitions at their start positions and read. */
 static int consume_plain(const struct rd_kafka_metadata_topic *t, int32_t partition,
-                         const start_pos *sp, int follow, long max, const char *fmt)
+                         const start_pos *sp, int follow, long max, const char *fmt,
+                         const char *key)
 {
     /* librdkafka wants a group.id even for assign(); a scanner never joins nor commits. */
     const char *extra[] = {"enable.partition.eof=true", "enable.auto.commit=false",
@@ -498,7 +505,7 @@ static int consume_plain(const struct rd_kafka_metadata_topic *t, int32_t partit
     }
     if (rc == CLI_OK) rc = resolve_start(rk, &s, sp);
     if (rc == CLI_OK) {
-        consume_state st = {0, max, fmt};
+        consume_state st = {0, max, fmt, key};
         rc = cli_scan_run(rk, &s, follow, &g_cli_stop, scan_print, &st);
     }
     cli_scan_free(&s);
@@ -623,13 +630,14 @@ int cmd_consume(int argc, char **argv)
         {"follow", no_argument, NULL, 'f'},
         {"exit", no_argument, NULL, 'e'},
         {"format", required_argument, NULL, O_FORMAT},
+        {"key", required_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
-    const char *group = NULL, *fmt = NULL, *offset_arg = NULL;
+    const char *group = NULL, *fmt = NULL, *offset_arg = NULL, *key = NULL;
     start_pos sp = {START_END, 0};
     int follow = 0, exit_at_end = 0, c;
     long long max = 0, partition = -1;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "g:n:fo:p:e", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "g:k:n:fo:p:e", lo, NULL)) != -1) {
         int g = cli_global_opt(c, optarg);
         if (g < 0) return CLI_EUSAGE;
         if (g > 0) continue;
@@ -671,6 +679,7 @@ int cmd_consume(int argc, char **argv)
             break;
         case 'f': follow = 1; break;
         case 'e': exit_at_end = 1; break;
+        case 'k': key = optarg; break;
         case O_FORMAT: fmt = optarg; break;
         default: fputs(k_consume_usage, stderr); return CLI_EUSAGE;
         }
@@ -683,6 +692,9 @@ int cmd_consume(int argc, char **argv)
                                                 "each other");
     if (fmt && g_cli.json)
         return cli_usage_error(k_consume_usage, "--format and --json exclude each other");
+    if (key && group)
+        return cli_usage_error(k_consume_usage, "-k (a key filter) and -g exclude each other: a "
+                                                "group would commit past what it did not print");
     if (group && (partition >= 0 || (sp.kind != START_BEGINNING && sp.kind != START_END)))
         return cli_usage_error(k_consume_usage,
                                "with -g the group's committed offsets say where to start: -p and "
@@ -705,7 +717,7 @@ int cmd_consume(int argc, char **argv)
         else if (group)
             rc = consume_group(t, group, sp.kind == START_BEGINNING, follow, (long)max, fmt);
         else
-            rc = consume_plain(t, (int32_t)partition, &sp, follow, (long)max, fmt);
+            rc = consume_plain(t, (int32_t)partition, &sp, follow, (long)max, fmt, key);
         rd_kafka_metadata_destroy(md);
     }
     rd_kafka_destroy(rk);

@@ -39,6 +39,7 @@ static const char *const k_help =
     "  txn list|describe|abort   transactions: states, open ones, end a hanging one\n"
     "  acls add|list|delete    ACLs of a broker with an authorizer (kafka-acls.sh style)\n"
     "  dlq TOPIC               print the dead letters of TOPIC (TOPIC.dlq)\n"
+    "  dlq redrive TOPIC.dlq   republish dead letters to their source topic (dry run, filter)\n"
     "  trace CORRELATION_ID    every event of one flow, in time order\n"
     "  schemas list|get|register|check|delete|compatibility|mode   the schema registry\n"
     "  bench                   produce/consume throughput and latency (on its own topic)\n"

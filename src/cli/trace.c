@@ -234,7 +234,9 @@ out_rk:
 /* ---- dlq ----------------------------------------------------------------------------------- */
 
 static const char *const k_dlq_usage =
-    "usage: eddy dlq TOPIC [-n COUNT] [--follow] [--json]\n"
+    "usage: eddy dlq [list] TOPIC [-n COUNT] [--follow] [--json]\n"
+    "       eddy dlq redrive TOPIC.dlq [--filter NAME=VALUE]... [--dry-run] [--rate N/s]\n"
+    "                        [--to TOPIC] [--max-redrives N] [--json]   (eddy dlq redrive -h)\n"
     "  Prints each dead letter of TOPIC (read from TOPIC.dlq, from the beginning): when it\n"
     "  failed, after how many attempts, why (reason, error), which service, where the original\n"
     "  message was (topic/partition@offset) and the original event's type, id and\n"
@@ -321,6 +323,13 @@ static int dlq_cb(const rd_kafka_message_t *m, void *arg)
 
 int cmd_dlq(int argc, char **argv)
 {
+    /* subcommands: "redrive", and "list" (the same as no subcommand; `eddy dlq list redrive`
+     * lists a topic named redrive) */
+    if (argc > 1 && !strcmp(argv[1], "redrive")) return cmd_dlq_redrive(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "list")) {
+        argc--;
+        argv++;
+    }
     static const struct option lo[] = {
         CLI_GLOBAL_LONGOPTS,
         {"count", required_argument, NULL, 'n'},

@@ -17,7 +17,11 @@
  *   /schemas/...                            any authenticated user (ids are global)
  *   POST /topics/T, /v3/clusters/C/topics/T/records            Write on T
  *   other GET /topics/T..., /v3/...         Describe on T (or the Cluster)
- *   anything else (/metrics, /healthz, the console)            any authenticated user
+ *   /api/v1/ (the console's admin API): GET topics/T Describe on T, topics/T/messages Read on T,
+ *   DELETE topics/T Delete on T, POST topics/T/configs AlterConfigs on T, POST topics Create on
+ *   the Cluster, GET groups/G Describe on G, POST groups/G/reset Read on G, trace and dlq Read on
+ *   Topic * (every topic), the rest (overview, lists) Describe on the Cluster
+ *   anything else (/metrics, /healthz, the console's page)     any authenticated user
  * Paths listed in http.authentication.skip.paths need no credentials at all. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +129,32 @@ static void decide(const char *method, const char *path, need *nd)
         if (segment(&p, seg, sizeof seg)) {
             *nd = (need){ACL_RES_TOPIC, "", get ? ACL_OP_DESCRIBE : ACL_OP_WRITE};
             snprintf(nd->name, sizeof nd->name, "%s", seg);
+        }
+        return;
+    }
+    if (!strncmp(path, "/api/v1/", 8)) { /* the console's admin API (docs/admin-api.md) */
+        const char *a = path + 8;
+        *nd = (need){ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE};
+        if (!strcmp(a, "topics") && !get) {
+            nd->op = ACL_OP_CREATE;
+        } else if (!strncmp(a, "topics/", 7)) {
+            p = a + 6;
+            if (!segment(&p, seg, sizeof seg)) return;
+            nd->restype = ACL_RES_TOPIC;
+            snprintf(nd->name, sizeof nd->name, "%s", seg);
+            nd->op = !strcmp(p, "/messages")     ? ACL_OP_READ
+                     : !strcmp(p, "/configs")    ? ACL_OP_ALTER_CONFIGS
+                     : !strcmp(method, "DELETE") ? ACL_OP_DELETE
+                                                 : ACL_OP_DESCRIBE;
+        } else if (!strncmp(a, "groups/", 7) && a[7]) {
+            size_t n = strlen(a + 7);
+            bool reset = !get && n > 6 && !strcmp(a + 7 + n - 6, "/reset");
+            nd->restype = ACL_RES_GROUP;
+            snprintf(nd->name, sizeof nd->name, "%.*s", (int)(reset ? n - 6 : n), a + 7);
+            nd->op = reset ? ACL_OP_READ : ACL_OP_DESCRIBE;
+        } else if (!strcmp(a, "trace") || !strcmp(a, "trace/recent") || !strcmp(a, "dlq")) {
+            /* they read the records of every topic: Read on every topic (Topic:*) */
+            *nd = (need){ACL_RES_TOPIC, "*", ACL_OP_READ};
         }
         return;
     }

@@ -27,6 +27,7 @@
 #include "registry/registry.h"
 #include "metrics/metrics.h"
 #include "rest/rest.h"
+#include "console/console.h"
 
 #include "http_auth.h"
 #include "eddy_version.h" /* EDDY_VERSION, EDDY_VERSION_FULL: generated (cmake/EddyVersion.cmake) */
@@ -43,8 +44,10 @@ static void usage(FILE *f)
             "SASL_SSL://H:P\n"
             "                        (TLS, SASL, users: docs/security.md; the default listener is\n"
             "                        unauthenticated)\n"
-            "  --http HOST:PORT      HTTP port: schema registry, /metrics, /healthz (default\n"
-            "                        127.0.0.1:8081; \"off\" = none; port 0 = any free port)\n"
+            "  --http HOST:PORT      HTTP port: the web console at / and its JSON admin API\n"
+            "                        /api/v1/ (docs/admin-api.md), schema registry, REST produce,\n"
+            "                        /metrics, /healthz (default 127.0.0.1:8081; \"off\" = none;\n"
+            "                        port 0 = any free port)\n"
             "  --config FILE         key=value settings (Kafka names, e.g. num.partitions)\n"
             "  --set KEY=VALUE       one setting (repeatable; wins over --config)\n"
             "  --log-level LEVEL     debug, info, warn or error (default info)\n"
@@ -298,6 +301,7 @@ int main(int argc, char **argv)
     broker_on_flush(b, group_on_flush);
     broker_on_flush(b, txn_on_flush);
     broker_on_flush(b, rest_on_flush);
+    broker_on_flush(b, console_on_flush);
 
     /* Every listener is bound before anything is written to the data directory, so a port
      * clash (or a bad address) leaves no debris behind. */
@@ -313,6 +317,7 @@ int main(int argc, char **argv)
     };
     http_server *http = NULL;
     rest *rest_api = NULL;
+    console *con = NULL;
     if (b->cfg.http_listen && b->cfg.http_listen[0] && strcmp(b->cfg.http_listen, "off") != 0) {
         http = g_http = http_start(b, &ms);
         if (!http) return 1;
@@ -331,6 +336,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (http) rest_api = rest_start(b, http, rest_schema_lookup, b);
+    if (http) con = console_start(b, http, EDDY_VERSION_FULL);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0 || loop_add_fd(b->loop, sfd, EPOLLIN, on_signal, b) < 0) {
         LOGE("main", "signalfd: %s", strerror(errno));
@@ -362,6 +368,7 @@ int main(int argc, char **argv)
     broker_stop_accepting(b);
     registry_stop(b);
     rest_stop(rest_api);
+    console_stop(con);
     if (http) http_server_stop(http);
     g_http = NULL;
     metrics_source_release(&ms);

@@ -5,12 +5,9 @@
  *   any --last member gone--> Empty
  *
  * Plus the coordinator's lifecycle (start: create/replay __consumer_offsets; stop), and a
- * timer that expires silent members (session timeout), pending members (MEMBER_ID_REQUIRED ids
- * never used), finishes join phases on rebalance timeout or after the initial rebalance delay,
- * and expires old offsets of empty groups. It fires at the earliest of those deadlines (at most
- * GROUP_TICK_MS apart), and DescribeGroups / ListGroups / DeleteGroups check their groups
- * first (gc_expire), so a member is gone at its session deadline, as Kafka's per-member timers
- * have it (librdkafka's DescribeConsumerGroups test waits exactly session.timeout.ms).
+ * periodic tick that expires silent members (session timeout), pending members (MEMBER_ID_
+ * REQUIRED ids never used), finishes join phases on rebalance timeout or after the initial
+ * rebalance delay, and expires old offsets of empty groups.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -339,42 +336,46 @@ static void check_group(group_coord *gc, group *g, int64_t now)
     }
 }
 
-void gc_expire(group_coord *gc, group *g)
+void g_check_due(group_coord *gc, group *g)
 {
-    if (gc && g && !gc->stopping) check_group(gc, g, now_ms(gc));
+    check_group(gc, g, loop_now_ms(gc->b->loop));
 }
 
-/* The earliest deadline check_group acts on, at most GROUP_TICK_MS away. */
-static int64_t next_deadline(group_coord *gc, int64_t now)
+/* The earliest deadline of g after now (INT64_MAX: none). */
+static int64_t next_due(const group *g, int64_t now)
 {
-    int64_t next = now + GROUP_TICK_MS;
-    for (int i = 0; i < gc->ngroups; i++) {
-        group *g = gc->groups[i];
-        for (gmember *m = g->members; m; m = m->next)
-            if (!m->join_req && !m->sync_req && m->deadline_ms < next) next = m->deadline_ms;
-        for (gpending *p = g->pending; p; p = p->next)
-            if (p->deadline_ms < next) next = p->deadline_ms;
-        if ((g->state == GS_PREPARING || g->state == GS_COMPLETING) && g->phase_deadline < next)
-            next = g->phase_deadline;
-        if (g->state == GS_PREPARING && g->initial_until && g->initial_until < next)
-            next = g->initial_until;
-    }
-    return next;
+    int64_t t = INT64_MAX;
+    for (const gpending *p = g->pending; p; p = p->next)
+        if (p->deadline_ms < t) t = p->deadline_ms;
+    for (const gmember *m = g->members; m; m = m->next)
+        if (!m->join_req && !m->sync_req && m->deadline_ms < t) t = m->deadline_ms;
+    if (g->state == GS_PREPARING && g->initial_until && g->initial_until < t) t = g->initial_until;
+    if ((g->state == GS_PREPARING || g->state == GS_COMPLETING) && g->phase_deadline < t)
+        t = g->phase_deadline;
+    return t > now ? t : now;
 }
 
+/* Runs at the earliest deadline of any group (a member's session, a pending id, a rebalance
+ * phase), at most GROUP_TICK_MS apart: a member is expired at its deadline, not up to a tick
+ * later (librdkafka's admin tests delete a group exactly session.timeout.ms after its member
+ * went silent). */
 static void tick(loop *l, void *arg)
 {
     group_coord *gc = arg;
     gc->tick = NULL;
     if (gc->stopping) return;
     int64_t now = loop_now_ms(l);
-    for (int i = 0; i < gc->ngroups; i++) check_group(gc, gc->groups[i], now);
+    int64_t next = now + GROUP_TICK_MS;
+    for (int i = 0; i < gc->ngroups; i++) {
+        check_group(gc, gc->groups[i], now);
+        int64_t d = next_due(gc->groups[i], now);
+        if (d < next) next = d;
+    }
     if (now >= gc->next_expire_ms) {
         gc->next_expire_ms = now + 60000;
         gstore_expire(gc, now_wall_ms());
     }
-    int64_t delay = next_deadline(gc, now) - now;
-    if (!loop_stopping(l)) gc->tick = loop_timer_add(l, delay > 0 ? delay : 1, tick, gc);
+    if (!loop_stopping(l)) gc->tick = loop_timer_add(l, next > now ? next - now : 1, tick, gc);
 }
 
 /* ------------------------------------------------------------------ lifecycle ---- */

@@ -101,11 +101,13 @@ typedef struct group_coord {
     gtxnrec *txn_recs; /* staged transactional offset records, oldest first */
 } group_coord;
 
+/* coord.c: expires g's silent members, unused pending ids and overdue rebalance phases now
+ * (the timer does it at each deadline; handlers that answer with a group's membership call it
+ * first so an answer never shows a member whose session has already ended). */
+void g_check_due(group_coord *gc, group *g);
+
 /* ---- model.c: the group table, members, pending ids, committed offsets ---- */
 group *gc_find(group_coord *gc, const char *id);
-/* Applies the deadlines that have passed to g now (members whose session ended, ...): for the
- * APIs that report a group's state. */
-void gc_expire(group_coord *gc, group *g);
 group *gc_create(group_coord *gc, const char *id);
 void gc_remove(group_coord *gc, group *g);
 gmember *g_member(group *g, const char *id);

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -515,8 +516,12 @@ static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
         rec_free(r);
         return;
     }
-    if (m->err) {
-        LOGW(M, "%s: DLQ write failed (%s); will retry it", w->s->name, rd_kafka_err2str(m->err));
+    /* a report without an offset is librdkafka's idempotent "implicit ack" (a failed request
+     * inferred as stored from a later one): a cluster that does not check sequences may not
+     * have it, so it counts as not written, as libeddy's relay does */
+    if (m->err || m->offset < 0) {
+        LOGW(M, "%s: DLQ write failed (%s); will retry it", w->s->name,
+             m->err ? rd_kafka_err2str(m->err) : "delivered without an offset");
         r->st = R_WAIT;
         r->dlq_retry = 1;
         r->next_ms = now_mono_ms() + 1000;
@@ -556,6 +561,10 @@ static void dead_letter(worker *w, rec *r, const char *reason)
     json_object_set_new(o, "sourceTopic", json_string(r->p->topic));
     json_object_set_new(o, "sourcePartition", json_integer(r->p->partition));
     json_object_set_new(o, "sourceOffset", json_integer(r->offset));
+    /* the exact bytes, for `eddy dlq redrive` (docs/sdk.md, "Dead-letter redrive") */
+    char *exact = r->val ? b64_encode_alloc(r->val, r->vlen, false) : NULL;
+    json_object_set_new(o, "originalValueBase64", exact ? json_string(exact) : json_null());
+    free(exact);
     char *v = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     rd_kafka_headers_t *h = r->hdrs ? rd_kafka_headers_copy(r->hdrs) : rd_kafka_headers_new(4);

@@ -86,6 +86,12 @@ EDDY_HIDDEN int sdk_store_each(eddy_store *st, const char *sql, int n, const cha
  * with synchronous=NORMAL; PostgreSQL: nothing (its commit is durable). 0 or < 0. */
 EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
 
+/* Whether a delivery report says the broker wrote the message (success with its offset, or
+ * acks=0): not an idempotent producer's "implicit ack", which librdkafka infers for a message
+ * when a later batch of its partition is accepted. The relay and the DLQ send again what was
+ * not written (outbox.c). */
+EDDY_HIDDEN int sdk_delivery_written(const rd_kafka_message_t *m);
+
 /* Producer configuration shared by the relay and the DLQ producer. */
 /* kafka.* settings of svc's config (NULL: none) and EDDY_KAFKA_* variables as a NULL-ended
  * array of "k=v" strings for librdkafka (service.c); free with sdk_strv_free. */
@@ -93,5 +99,9 @@ EDDY_HIDDEN char **sdk_kafka_conf(const eddy_service *svc);
 EDDY_HIDDEN void sdk_strv_free(char **v);
 EDDY_HIDDEN rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra,
                                          void *opaque, char *err, size_t errlen);
+
+/* dlq.c: adds "originalValueBase64" (the value's exact bytes; null: no value) to a dead
+ * letter o, so a redrive republishes them byte for byte. */
+EDDY_HIDDEN void sdk_dlq_keep_exact(json_t *o, const void *payload, size_t len);
 
 #endif

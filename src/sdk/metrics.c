@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "eddy/dlq.h"
 #include "service_int.h"
 
 static const double BUCKETS[SDK_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -138,6 +139,15 @@ char *eddy_service_metrics_text(eddy_service *svc)
         "# HELP eddy_poison_total events that could not be decoded (dead-lettered as poison)\n"
         "# TYPE eddy_poison_total counter\neddy_poison_total{service=\"%s\"} %llu\n",
         svc->name, (unsigned long long)svc->poison_total);
+    sb_printf(&b,
+              "# HELP eddy_redriven_events_total events this service finished (handled, dropped "
+              "as duplicates or dead-lettered again) that a DLQ redrive had republished\n"
+              "# TYPE eddy_redriven_events_total counter\n"
+              "eddy_redriven_events_total{service=\"%s\"} %llu\n",
+              svc->name, (unsigned long long)svc->redriven_total);
+    char *rd = eddy_dlq_metrics_text(); /* redrives this process made (dlq.c), if any */
+    sb_printf(&b, "%s", rd);
+    free(rd);
     char labels[160];
     snprintf(labels, sizeof labels, "service=\"%s\"", svc->name);
     char *t =
@@ -161,6 +171,11 @@ char *eddy_service_metrics_text(eddy_service *svc)
               "# TYPE eddy_outbox_published_total counter\n"
               "eddy_outbox_published_total{service=\"%s\"} %lld\n",
               svc->name, svc->relay ? (long long)eddy_relay_published(svc->relay) : 0LL);
+    if (svc->otlp) {
+        t = sdk_otlp_metrics_text(svc->otlp, svc->name);
+        sb_printf(&b, "%s", t);
+        free(t);
+    }
     for (int i = 0; i < svc->ncomponents; i++) {
         if (!svc->components[i].metrics) continue;
         char *ct = svc->components[i].metrics(svc->components[i].arg);
@@ -208,6 +223,7 @@ int eddy_service_route(eddy_service *svc, const char *method, const char *path_p
 eddy_store *sdk_http_store(eddy_service *svc)
 {
     if (!svc->http_store && eddy_store_open(svc->store_url, &svc->http_store) < 0) return NULL;
+    sdk_store_set_otlp(svc->http_store, svc->otlp);
     return svc->http_store;
 }
 

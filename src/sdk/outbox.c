@@ -15,6 +15,7 @@
 
 #include "eddy/schema.h"
 #include "internal.h"
+#include "otlp.h"
 
 struct eddy_tx {
     eddy_store *st;
@@ -23,6 +24,13 @@ struct eddy_tx {
     char *causation_id;
     char traceparent[56];
     int published;
+    /* OpenTelemetry export (the store's exporter): each event gets its own publish span, a
+     * child of traceparent when has_parent (the handler's process span, or the caller's
+     * traceparent), else a root; the spans are sent at commit, forgotten on rollback */
+    sdk_otlp *otlp;
+    int has_parent;
+    sdk_span **spans; /* one per published event (published of them) */
+    int cap_spans;
 };
 
 /* ---- relays of this process, so a commit can wake the one on the same store -------------- */
@@ -98,10 +106,16 @@ int eddy_tx_begin(eddy_store *st, const char *source, const char *correlation_id
         tx->correlation_id = sdk_xstrdup(id);
     }
     tx->causation_id = sdk_xstrdup(tx->correlation_id);
-    if (traceparent && eddy_trace_valid(traceparent))
+    tx->otlp = sdk_store_otlp(st);
+    if (tx->otlp && traceparent && eddy_trace_valid(traceparent)) {
+        /* the caller's span is the publish spans' parent */
+        snprintf(tx->traceparent, sizeof tx->traceparent, "%s", traceparent);
+        tx->has_parent = 1;
+    } else if (traceparent && eddy_trace_valid(traceparent)) {
         eddy_trace_child(traceparent, tx->traceparent);
-    else
+    } else {
         eddy_trace_new(tx->traceparent);
+    }
     *out = tx;
     return 0;
 }
@@ -110,8 +124,18 @@ void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span)
 {
     eddy_event_set(&tx->correlation_id, cause->correlation_id);
     eddy_event_set(&tx->causation_id, cause->event_id);
-    if (span && eddy_trace_valid(span))
+    if (span && eddy_trace_valid(span)) {
         snprintf(tx->traceparent, sizeof tx->traceparent, "%s", span);
+        tx->has_parent = 1;
+    }
+}
+
+static void spans_drop(eddy_tx *tx, int from)
+{
+    for (int i = from; i < tx->published && tx->spans; i++) {
+        sdk_span_discard(tx->spans[i]);
+        tx->spans[i] = NULL;
+    }
 }
 
 int sdk_tx_published(const eddy_tx *tx)
@@ -121,6 +145,7 @@ int sdk_tx_published(const eddy_tx *tx)
 
 void sdk_tx_set_published(eddy_tx *tx, int n)
 {
+    if (n < tx->published) spans_drop(tx, n); /* their events were rolled back */
     tx->published = n;
 }
 
@@ -154,7 +179,14 @@ int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char 
     eddy_event *ev = eddy_event_new(type, version, tx->source, payload);
     eddy_event_set(&ev->correlation_id, tx->correlation_id);
     eddy_event_set(&ev->causation_id, tx->causation_id);
-    eddy_event_set(&ev->traceparent, tx->traceparent);
+    char pub[56];
+    if (tx->otlp) { /* the event carries its own publish span */
+        eddy_trace_child(tx->traceparent, pub);
+        eddy_event_set(&ev->traceparent, pub);
+    } else {
+        eddy_event_set(&ev->traceparent, tx->traceparent);
+    }
+    int64_t t0 = sdk_otlp_now_ns();
     const char *reason;
     if (eddy_event_validate(ev, &reason)) {
         sdk_log(tx->source, "publish refused: %s", reason);
@@ -185,6 +217,30 @@ int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char 
         int n = eddy_store_exec(tx->st, "SELECT pg_notify('eddy_outbox', '')", 0, NULL);
         if (n < 0) rc = n;
     }
+    if (rc >= 0 && tx->otlp) {
+        /* PRODUCER span per the messaging semantic conventions; partition and offset are not
+         * known until the relay's delivery, so they are on the process span only */
+        char *name = sdk_xasprintf("publish %s", topic);
+        sdk_span *sp = sdk_span_start(tx->otlp, pub, tx->has_parent ? tx->traceparent + 36 : NULL,
+                                      name, SDK_SPAN_PRODUCER, t0);
+        free(name);
+        sdk_span_str(sp, "messaging.system", "kafka");
+        sdk_span_str(sp, "messaging.destination.name", topic);
+        sdk_span_str(sp, "messaging.operation.type", "publish");
+        sdk_span_str(sp, "messaging.operation.name", "publish");
+        sdk_span_str(sp, "messaging.kafka.message.key", key);
+        sdk_span_str(sp, "messaging.message.id", ev->event_id);
+        sdk_span_str(sp, "messaging.message.conversation_id", ev->correlation_id);
+        sdk_span_str(sp, "eddy.correlation_id", ev->correlation_id);
+        sdk_span_str(sp, "eddy.causation_id", ev->causation_id);
+        sdk_span_str(sp, "cloudevents.event_type", ev->event_type);
+        sdk_span_str(sp, "cloudevents.event_source", ev->source);
+        if (tx->published >= tx->cap_spans) {
+            tx->cap_spans = tx->cap_spans ? tx->cap_spans * 2 : 4;
+            tx->spans = sdk_xrealloc(tx->spans, (size_t)tx->cap_spans * sizeof *tx->spans);
+        }
+        tx->spans[tx->published] = sp;
+    }
     if (rc >= 0) {
         tx->published++;
         if (event_id_out) snprintf(event_id_out, 37, "%s", ev->event_id);
@@ -197,6 +253,8 @@ int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char 
 
 static void tx_free(eddy_tx *tx)
 {
+    spans_drop(tx, 0);
+    free(tx->spans);
     free(tx->source);
     free(tx->correlation_id);
     free(tx->causation_id);
@@ -213,6 +271,14 @@ int eddy_tx_commit(eddy_tx *tx)
         }
         wake_relays(sdk_store_url(tx->st));
     }
+    if (tx->spans) { /* the publish spans end at the commit that makes the events durable */
+        int64_t now = sdk_otlp_now_ns();
+        for (int i = 0; i < tx->published; i++) {
+            sdk_span_end(tx->otlp, tx->spans[i], now, rc == 0 ? SDK_STATUS_UNSET : SDK_STATUS_ERROR,
+                         rc == 0 ? NULL : "commit failed: the event was not published");
+            tx->spans[i] = NULL;
+        }
+    }
     tx_free(tx);
     return rc;
 }
@@ -225,12 +291,22 @@ void eddy_tx_rollback(eddy_tx *tx)
 }
 
 /* ---- producer ----------------------------------------------------------------------------- */
+int sdk_delivery_written(const rd_kafka_message_t *m)
+{
+    if (m->err) return 0;
+    if (m->offset >= 0) return 1; /* the broker's answer: written at this offset */
+    /* Success without an offset: with acks=0 nothing is ever acknowledged (status "possibly
+     * persisted", taken as it always was); with acks=1/all it is librdkafka's implicit ack of
+     * an idempotent producer, inferred because a later batch of the partition was accepted. */
+    return rd_kafka_message_status(m) != RD_KAFKA_MSG_STATUS_PERSISTED;
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     eddy_relay *r = opaque;
     if (!r) { /* synchronous sends (DLQ): the message opaque is an int status */
         int *st = m->_private;
-        if (st) *st = m->err ? -1 : 1;
+        if (st) *st = sdk_delivery_written(m) ? 1 : -1;
         return;
     }
     r->inflight--;
@@ -244,6 +320,19 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
             return; /* shutting down: the row stays unpublished for the next start */
         sdk_log("relay", "publish to %s failed: %s", rd_kafka_topic_name(m->rkt),
                 rd_kafka_err2str(m->err));
+        return;
+    }
+    if (!sdk_delivery_written(m)) {
+        /* Reported delivered, but no broker said so: the row stays unpublished and is sent
+         * again once nothing is in flight (a copy that did reach the log is absorbed by the
+         * consumers' inbox). On a broker that does not check idempotent sequences (librdkafka's
+         * mock cluster checks them only for transactional producers) the inferred message may
+         * never have been written: marking its row published would lose the event. */
+        r->failed = 1;
+        sdk_log("relay",
+                "outbox row %lld: %s[%d] reported delivered without an offset (implicit"
+                " ack, not the broker's): sending it again",
+                (long long)sl.id, rd_kafka_topic_name(m->rkt), (int)m->partition);
         return;
     }
     if (r->nacked == r->capacked) {

@@ -300,6 +300,11 @@ static void create_topics(eddy_service *svc)
     for (int i = 0; i < nd; i++) free(dlqs[i]);
 }
 
+static const char *otlp_conf(void *arg, const char *key)
+{
+    return eddy_service_get(arg, key);
+}
+
 int eddy_service_start(eddy_service *svc, const char *schema_sql)
 {
     int rc;
@@ -320,6 +325,8 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
     const char *tl = eddy_service_get(svc, "trace.log");
     if (tl && *tl) svc->trace = fopen(tl, "a");
     if (svc->trace) setvbuf(svc->trace, NULL, _IOLBF, 0);
+    if (!svc->otlp && (rc = sdk_otlp_configure(svc->name, otlp_conf, svc, &svc->otlp)) < 0)
+        return rc;
 
     /* Store: may be briefly unavailable (PostgreSQL starting): retry a little. */
     for (int i = 0;; i++) {
@@ -331,6 +338,7 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         sdk_log(svc->name, "cannot open store %s", svc->store_url);
         return rc;
     }
+    sdk_store_set_otlp(svc->store, svc->otlp);
     if (schema_sql && (rc = eddy_store_exec(svc->store, schema_sql, 0, NULL)) < 0) {
         sdk_log(svc->name, "schema: %s", eddy_store_error(svc->store));
         return rc;
@@ -529,8 +537,10 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
 /* Value: {"originalEvent": <envelope object, or the raw value as a string if not JSON>,
  *   "error": "…", "reason": "poison|unknown_version|permanent|retries_exhausted",
  *   "failedAt": RFC 3339, "attemptCount": n, "service": "…",
- *   "sourceTopic": "…", "sourcePartition": p, "sourceOffset": o}
- * Key and headers of the original message are kept; x-dlq-reason and x-dlq-error are added. */
+ *   "sourceTopic": "…", "sourcePartition": p, "sourceOffset": o,
+ *   "originalValueBase64": "<the value's exact bytes>" (null: the record had no value)}
+ * Key and headers of the original message are kept; x-dlq-reason and x-dlq-error are added.
+ * eddy_dlq_redrive (dlq.c) republishes the original from this. */
 static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *reason,
                     const char *error, int attempts)
 {
@@ -550,6 +560,7 @@ static int dlq_send(eddy_service *svc, const rd_kafka_message_t *m, const char *
     json_object_set_new(o, "sourceTopic", json_string(topic));
     json_object_set_new(o, "sourcePartition", json_integer(m->partition));
     json_object_set_new(o, "sourceOffset", json_integer(m->offset));
+    sdk_dlq_keep_exact(o, m->payload, m->len);
     char *val = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     char *dlq = sdk_xasprintf("%s.dlq", topic);
@@ -643,6 +654,43 @@ static int backoff_delay(eddy_service *svc, int attempt)
     return (int)(d / 2 + (d > 1 ? (int64_t)(r % (unsigned)(d / 2 + 1)) : 0));
 }
 
+/* The OpenTelemetry process span of ev (CONSUMER, messaging semantic conventions): span is its
+ * own traceparent, its parent the publish span named by the record's traceparent. */
+static sdk_span *process_span(eddy_service *svc, const eddy_event *ev, const char *span,
+                              int64_t start_ns)
+{
+    if (!svc->otlp) return NULL;
+    char *name = sdk_xasprintf("process %s", ev->topic);
+    sdk_span *sp = sdk_span_start(svc->otlp, span, ev->traceparent ? ev->traceparent + 36 : NULL,
+                                  name, SDK_SPAN_CONSUMER, start_ns);
+    free(name);
+    char part[16];
+    snprintf(part, sizeof part, "%d", (int)ev->partition);
+    sdk_span_str(sp, "messaging.system", "kafka");
+    sdk_span_str(sp, "messaging.destination.name", ev->topic);
+    sdk_span_str(sp, "messaging.destination.partition.id", part);
+    sdk_span_str(sp, "messaging.operation.type", "process");
+    sdk_span_str(sp, "messaging.operation.name", "process");
+    sdk_span_str(sp, "messaging.consumer.group.name", svc->name);
+    sdk_span_int(sp, "messaging.kafka.offset", ev->offset);
+    sdk_span_str(sp, "messaging.kafka.message.key", ev->key);
+    sdk_span_str(sp, "messaging.message.id", ev->event_id);
+    sdk_span_str(sp, "messaging.message.conversation_id", ev->correlation_id);
+    sdk_span_str(sp, "eddy.correlation_id", ev->correlation_id);
+    sdk_span_str(sp, "eddy.causation_id", ev->causation_id);
+    sdk_span_str(sp, "cloudevents.event_type", ev->event_type);
+    sdk_span_str(sp, "cloudevents.event_source", ev->source);
+    return sp;
+}
+
+static void process_span_end(eddy_service *svc, sdk_span *sp, const char *outcome, int attempts,
+                             int status, const char *msg)
+{
+    sdk_span_str(sp, "eddy.outcome", outcome);
+    sdk_span_int(sp, "eddy.attempts", attempts);
+    sdk_span_end(svc->otlp, sp, sdk_otlp_now_ns(), status, msg);
+}
+
 static void span_write(eddy_service *svc, const eddy_event *ev, const char *span, int64_t dur_us,
                        const char *outcome, int attempt)
 {
@@ -724,6 +772,8 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
         eddy_trace_child(ev->traceparent, span);
     else
         eddy_trace_new(span);
+    sdk_span *osp =
+        process_span(svc, ev, span, sdk_otlp_now_ns() - (prior ? prior->dur_us * 1000 : 0));
     int done = 0;
     int attempt;
     char *last_error = NULL;
@@ -753,6 +803,8 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
                 h->m.duplicates++;
                 pthread_mutex_unlock(&svc->mmu);
                 span_write(svc, ev, span, sdk_mono_us() - t0, "duplicate", attempt);
+                process_span_end(svc, osp, "duplicate", attempt, SDK_STATUS_UNSET, NULL);
+                osp = NULL;
                 done = 1;
                 break;
             }
@@ -783,6 +835,8 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
         if (rc == 0) {
             sdk_metrics_observe(svc, h, dur);
             span_write(svc, ev, span, dur, "ok", attempt);
+            process_span_end(svc, osp, "ok", attempt, SDK_STATUS_UNSET, NULL);
+            osp = NULL;
             free(ctx.error);
             done = 1;
             break;
@@ -802,9 +856,19 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
         h->m.retried++;
         pthread_mutex_unlock(&svc->mmu);
         int delay = backoff_delay(svc, attempt);
+        if (osp) {
+            char at[16], dl[16];
+            snprintf(at, sizeof at, "%d", attempt);
+            snprintf(dl, sizeof dl, "%d", delay);
+            sdk_span_event(osp, "retry", sdk_otlp_now_ns(), "eddy.attempt", at, "exception.message",
+                           last_error, "eddy.retry.delay_ms", dl, NULL);
+        }
         for (int waited = 0; waited < delay && !stopping(svc); waited += 50)
             sdk_sleep_ms(delay - waited < 50 ? delay - waited : 50);
         if (stopping(svc)) {
+            sdk_span_event(osp, "shutdown", sdk_otlp_now_ns(), NULL);
+            process_span_end(svc, osp, "interrupted", attempt, SDK_STATUS_ERROR,
+                             "interrupted by shutdown before its retry");
             free(last_error);
             eddy_event_free(ev);
             return 0;
@@ -813,12 +877,26 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
     if (!done) {
         if (attempt > svc->max_attempts) attempt = svc->max_attempts;
         done = dlq_send(svc, m, reason, last_error, attempt) == 0;
+        if (osp) {
+            char at[16];
+            snprintf(at, sizeof at, "%d", attempt);
+            char *dlq = sdk_xasprintf("%s.dlq", topic);
+            if (done)
+                sdk_span_event(osp, "dead_letter", sdk_otlp_now_ns(), "eddy.dlq.topic", dlq,
+                               "eddy.dlq.reason", reason, "eddy.attempt", at, "exception.message",
+                               last_error, NULL);
+            free(dlq);
+            process_span_end(svc, osp, done ? "dead_letter" : "dlq_unreachable", attempt,
+                             SDK_STATUS_ERROR, last_error);
+            osp = NULL;
+        }
         if (done) {
             pthread_mutex_lock(&svc->mmu);
             h->m.dead_lettered++;
             pthread_mutex_unlock(&svc->mmu);
         }
     }
+    sdk_span_discard(osp);
     free(last_error);
     eddy_event_free(ev);
     return done;
@@ -966,6 +1044,10 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
                 sdk_metrics_observe(svc, hs[k], durs[k]);
                 span_write(svc, evs[k], svc->batch_span[k], durs[k], "ok", 1);
             }
+            int64_t us = durs[k] < 0 ? -durs[k] - 1 : durs[k];
+            process_span_end(
+                svc, process_span(svc, evs[k], svc->batch_span[k], sdk_otlp_now_ns() - us * 1000),
+                durs[k] < 0 ? "duplicate" : "ok", 1, SDK_STATUS_UNSET, NULL);
         }
         eddy_event_free(evs[k]);
     }
@@ -983,7 +1065,15 @@ static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
 {
     if (n <= 0) return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n < 8 ? n : 8);
+    int redriven = 0; /* republished by a DLQ redrive (docs/sdk.md) */
     for (int i = 0; i < n; i++) {
+        rd_kafka_headers_t *h = NULL;
+        const void *v;
+        size_t vn;
+        if (rd_kafka_message_headers(msgs[i], &h) == RD_KAFKA_RESP_ERR_NO_ERROR && h &&
+            rd_kafka_header_get_last(h, "eddy-redrive-count", &v, &vn) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            redriven++;
         const char *t = rd_kafka_topic_name(msgs[i]->rkt);
         rd_kafka_topic_partition_t *p =
             rd_kafka_topic_partition_list_find(l, t, msgs[i]->partition);
@@ -992,6 +1082,11 @@ static void offsets_store(eddy_service *svc, rd_kafka_message_t **msgs, int n)
     }
     rd_kafka_offsets_store(svc->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
+    if (redriven) {
+        pthread_mutex_lock(&svc->mmu);
+        svc->redriven_total += (uint64_t)redriven;
+        pthread_mutex_unlock(&svc->mmu);
+    }
 }
 
 /* Goes back to the first of msgs[0..n) on each partition: they will be fetched again. */
@@ -1093,6 +1188,7 @@ int eddy_service_run(eddy_service *svc)
     if (svc->relay) eddy_relay_stop(svc->relay, 10000);
     if (svc->dlq_rk) rd_kafka_flush(svc->dlq_rk, 5000);
     sdk_http_stop(svc);
+    sdk_otlp_shutdown(svc->otlp); /* the spans of everything above, within otlp.shutdown.ms */
     sdk_log(svc->name, "stopped");
     return rc;
 }
@@ -1110,6 +1206,7 @@ void eddy_service_free(eddy_service *svc)
     if (svc->dlq_rk) rd_kafka_destroy(svc->dlq_rk);
     eddy_store_close(svc->store);
     sdk_http_free(svc);
+    sdk_otlp_free(svc->otlp);
     for (int i = 0; i < svc->nhandlers; i++) {
         free(svc->handlers[i].topic);
         free(svc->handlers[i].event_type);

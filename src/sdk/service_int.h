@@ -9,6 +9,7 @@
 
 #include "es_int.h"
 #include "internal.h"
+#include "otlp.h"
 
 #define SDK_MAX_HANDLERS 32
 #define SDK_MAX_TOPICS 32
@@ -56,11 +57,13 @@ struct eddy_service {
     rd_kafka_t *dlq_rk; /* producer for the DLQ and admin */
     int max_attempts, backoff_ms, backoff_max_ms;
     FILE *trace;
+    struct sdk_otlp *otlp; /* OpenTelemetry export (otlp.c), NULL when off */
     pthread_t main_thread;
     atomic_int stop;
     int started;
     pthread_mutex_t mmu; /* metrics, trace file */
     uint64_t dlq_total, poison_total;
+    uint64_t redriven_total; /* finished records that carried eddy-redrive-count */
     void *mhd;
     int http_port;
     int http_listen_fd;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "otlp.h"
 
 /* SQLite: prepared statements are kept (by SQL text, least recently used evicted), so the
  * statements a service runs again and again (outbox, inbox, event store) are parsed once. */
@@ -31,6 +32,7 @@ struct eddy_store {
     char err[512];
     stmt_slot cache[STMT_CACHE];
     uint64_t tick;
+    sdk_otlp *otlp; /* the exporter of the service that opened it (publish spans), or NULL */
 };
 
 struct eddy_rows {
@@ -56,6 +58,16 @@ int eddy_store_is_postgres(const eddy_store *st)
 const char *sdk_store_url(const eddy_store *st)
 {
     return st->url;
+}
+
+void sdk_store_set_otlp(eddy_store *st, sdk_otlp *o)
+{
+    if (st) st->otlp = o;
+}
+
+sdk_otlp *sdk_store_otlp(const eddy_store *st)
+{
+    return st ? st->otlp : NULL;
 }
 
 /* Waiting for another connection's write lock (the relay marking rows published, a second

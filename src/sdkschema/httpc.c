@@ -465,8 +465,7 @@ int httpc_url_parse(const char *url, httpc_url *u)
     size_t pl = strlen(pre);
     while (pl && pre[pl - 1] == '/') pl--;
     if (pl >= sizeof u->prefix) return -1;
-    memcpy(u->host, hs, strlen(hs) + 1); /* fits: checked above (snprintf tripped the
-                                          * Debug build's -Wformat-truncation) */
+    memcpy(u->host, hs, strlen(hs) + 1); /* fits: checked above */
     snprintf(u->port, sizeof u->port, "%s", ps ? ps : u->tls ? "443" : "80");
     memcpy(u->prefix, pre, pl);
     u->prefix[pl] = 0;

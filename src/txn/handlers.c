@@ -200,11 +200,17 @@ static void h_add_partitions(broker *b, breq *r)
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     int32_t nt = k_count(q, AddPartitionsToTxnRequest_V3AndBelowTopics);
     if (nt < 0) nt = 0;
-    /* first pass: any unknown partition fails the whole request (the others: not attempted) */
+    /* first pass: a topic without Write for the principal (Kafka checks it before existence)
+     * or any unknown partition fails the whole request (the others: not attempted) */
     bool unknown = false;
+    bool *denied = xcalloc((size_t)nt + 1, sizeof *denied);
     for (int32_t i = 0; i < nt && !err; i++) {
         kmsg *tq = k_item(q, AddPartitionsToTxnRequest_V3AndBelowTopics, i);
         kstr name = k_str(tq, AddPartitionsToTxnTopic_Name);
+        if (!bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_WRITE)) {
+            denied[i] = unknown = true;
+            continue;
+        }
         btopic *bt = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
         int32_t np = k_count(tq, AddPartitionsToTxnTopic_Partitions);
         for (int32_t j = 0; j < np; j++) {
@@ -228,7 +234,9 @@ static void h_add_partitions(broker *b, breq *r)
             int32_t p = (int32_t)k_item_int(tq, AddPartitionsToTxnTopic_Partitions, j);
             k_set_int(pr, AddPartitionsToTxnPartitionResult_PartitionIndex, p);
             int perr = err;
-            if (!perr && unknown)
+            if (!perr && denied[i])
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!perr && unknown)
                 perr = (!bt || bt->internal || p < 0 || p >= bt->nparts)
                            ? KERR_UNKNOWN_TOPIC_OR_PARTITION
                            : KERR_OPERATION_NOT_ATTEMPTED;
@@ -239,6 +247,7 @@ static void h_add_partitions(broker *b, breq *r)
             }
         }
     }
+    free(denied);
     if (err || unknown) {
         breq_done(r);
         return;

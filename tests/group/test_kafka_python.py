@@ -165,6 +165,36 @@ def test_sigkilled_consumer_expelled():
             child.kill()
 
 
+CHILD_G4 = CHILD.replace('"kp-g3"', '"kp-g4"').replace('"kp-expel"', '"kp-expire"')
+
+
+def test_delete_group_at_session_deadline():
+    # librdkafka's admin test: a member goes silent, DeleteGroups exactly session.timeout.ms
+    # later must find the group empty (the member expired at its deadline, not a tick later)
+    create("kp-expire", PARTS)
+    child = subprocess.Popen([sys.executable, "-c", CHILD_G4, ED.bootstrap],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        line = child.stdout.readline()
+        assert line.startswith(b"assigned"), line
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        t_kill = time.monotonic()  # its last heartbeat was before this
+        a = admin()
+        d = a.describe_consumer_groups(["kp-g4"])[0]
+        assert len(d.members) == 1, d  # still a member: its session has not ended
+        time.sleep(max(0.0, t_kill + 6.02 - time.monotonic()))
+        res = dict(a.delete_consumer_groups(["kp-g4"]))
+        errs = {g: e.errno for g, e in res.items()}
+        assert errs == {"kp-g4": 0}, "DeleteGroups %.2f s after the kill: %s" % (
+            time.monotonic() - t_kill, errs)
+        assert "kp-g4" not in dict(a.list_consumer_groups())
+        a.close()
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
 def test_admin_views():
     a = admin()
     groups = dict(a.list_consumer_groups())
@@ -190,6 +220,8 @@ def main():
         r.run("SIGKILLed consumer expelled after session timeout",
               test_sigkilled_consumer_expelled)
         r.run("admin list/describe/delete groups", test_admin_views)
+        r.run("DeleteGroups at the silent member's session deadline",
+              test_delete_group_at_session_deadline)
         r.run("eddyd exits cleanly on SIGTERM", ED.stop_clean)
     finally:
         ED.cleanup()

@@ -39,7 +39,7 @@ from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType,  # noq
 ANON = "User:ANONYMOUS"
 METADATA, PRODUCE, FETCH, LIST_OFFSETS = 3, 0, 1, 2
 CREATE_TOPICS, DELETE_TOPICS, DESCRIBE_CONFIGS = 19, 20, 32
-JOIN_GROUP, OFFSET_COMMIT, INIT_PRODUCER_ID = 11, 8, 22
+JOIN_GROUP, OFFSET_COMMIT, INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN = 11, 8, 22, 24
 DESCRIBE_ACLS, CREATE_ACLS = 29, 30
 
 
@@ -139,6 +139,9 @@ def phase1(b):
         eq(len(deleted[0][1]), 1, "DeleteAcls matches")
         got, _ = admin.describe_acls(any_filter())
         eq(len(got), 4, "ACLs left after DeleteAcls")
+        # Write on TransactionalId tx2 (kafka-python has no such resource type: raw CreateAcls)
+        eq(create_acls_raw(b.port, [(5, "tx2", 3, ANON, "*", 4, 3)]), [(0, None)],
+           "CreateAcls TransactionalId tx2 Write")
     finally:
         admin.close()
 
@@ -243,6 +246,21 @@ def matrix(b):
     r = kw.Reader(raw(p, INIT_PRODUCER_ID, 1, kw.s16("tx1") + kw.i32(60000)))
     r.i32()
     eq(r.i16(), 53, "InitProducerId transactional without Write on the TransactionalId")
+    # AddPartitionsToTxn v2 as tx2 (Write on the id): a topic without Write fails the request,
+    # TOPIC_AUTHORIZATION_FAILED there and OPERATION_NOT_ATTEMPTED for the others
+    r = kw.Reader(raw(p, INIT_PRODUCER_ID, 1, kw.s16("tx2") + kw.i32(60000)))
+    r.i32()
+    eq(r.i16(), 0, "InitProducerId tx2")
+    pid, epoch = r.i64(), r.i16()
+    def add_parts(topics):
+        body = (kw.s16("tx2") + kw.i64(pid) + kw.i16(epoch) +
+                kw.array([kw.s16(t) + kw.array([kw.i32(0)]) for t in topics]))
+        r = kw.Reader(raw(p, ADD_PARTITIONS_TO_TXN, 2, body))
+        r.i32()
+        return r.array(lambda: (r.str(), r.array(lambda: (r.i32(), r.i16()))))
+    eq(add_parts(["pay.in", "orders"]), [("pay.in", [(0, 55)]), ("orders", [(0, 29)])],
+       "AddPartitionsToTxn pay.in (Write) + orders (Read only)")
+    eq(add_parts(["pay.in"]), [("pay.in", [(0, 0)])], "AddPartitionsToTxn pay.in alone")
 
 
 def consumer_group(b):
