@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz/file.h"
 #include "common/util.h"
 
 typedef struct acl_row {
@@ -204,48 +205,6 @@ int acl_filter_validate(const acl_filter *f, const char **msg)
 
 /* ------------------------------------------------------------------- file ---- */
 
-static bool plain_byte(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           strchr("._:*@/-", c) != NULL;
-}
-
-static void put_enc(FILE *f, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (plain_byte(*p))
-            fputc(*p, f);
-        else
-            fprintf(f, "%%%02X", *p);
-    }
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-/* Decodes a percent-encoded token in place. false on a bad escape or a NUL byte. */
-static bool dec_inplace(char *s)
-{
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '%') {
-            int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) return false;
-            *o++ = (char)(h * 16 + l);
-            p += 2;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = 0;
-    return true;
-}
-
 static bool binding_eq(const acl_binding *x, const acl_binding *y)
 {
     return x->restype == y->restype && x->pattern == y->pattern && x->op == y->op &&
@@ -287,41 +246,41 @@ static void store_push(acl_store *s, const acl_binding *a)
     row_set(&s->rows[s->n++], a);
 }
 
+#define ACL_PUNCT "._:*@/-" /* written as they are (file format above) */
+
+typedef struct write_ctx {
+    const acl_store *s;
+    const bool *skip;
+} write_ctx;
+
+static void write_rows(FILE *f, void *arg)
+{
+    const write_ctx *w = arg;
+    for (size_t i = 0; i < w->s->n; i++) {
+        if (w->skip && w->skip[i]) continue;
+        const acl_binding *a = &w->s->rows[i].a;
+        fprintf(f, "%d %d %d %d ", a->restype, a->pattern, a->op, a->perm);
+        authz_put_enc(f, a->name, ACL_PUNCT);
+        fputc(' ', f);
+        authz_put_enc(f, a->principal, ACL_PUNCT);
+        fputc(' ', f);
+        authz_put_enc(f, a->host, ACL_PUNCT);
+        fputc('\n', f);
+    }
+}
+
 /* Writes rows[0..n) except the ones flagged in skip (may be NULL). */
 static int store_write(const acl_store *s, const bool *skip)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return -errno;
-    fputs("eddy-acls 1\n", f);
-    for (size_t i = 0; i < s->n; i++) {
-        if (skip && skip[i]) continue;
-        const acl_binding *a = &s->rows[i].a;
-        fprintf(f, "%d %d %d %d ", a->restype, a->pattern, a->op, a->perm);
-        put_enc(f, a->name);
-        fputc(' ', f);
-        put_enc(f, a->principal);
-        fputc(' ', f);
-        put_enc(f, a->host);
-        fputc('\n', f);
-    }
-    fclose(f);
-    int rc = write_file_atomic(s->path, buf, len);
-    free(buf);
-    return rc;
+    write_ctx w = {s, skip};
+    return authz_file_write(s->path, "eddy-acls 1", write_rows, &w);
 }
 
 static int store_load(acl_store *s, char **err)
 {
-    size_t len;
-    char *text = read_file_all(s->path, &len);
-    if (!text) {
-        if (errno == ENOENT) return 0;
-        *err = xasprintf("%s: %s", s->path, strerror(errno));
-        return -1;
-    }
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc;
+    char *text = authz_file_read(s->path, err, &rc);
+    if (!text) return rc;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         lineno++;
@@ -339,7 +298,8 @@ static int store_load(acl_store *s, char **err)
         const char *msg = "bad line";
         bool ok = sscanf(line, "%d %d %d %d %3072s %3072s %3072s%n", &rt, &pt, &op, &pm, name, prin,
                          host, &used) == 7 &&
-                  line[used] == 0 && dec_inplace(name) && dec_inplace(prin) && dec_inplace(host);
+                  line[used] == 0 && authz_dec_inplace(name) && authz_dec_inplace(prin) &&
+                  authz_dec_inplace(host);
         if (ok) {
             a = (acl_binding){(int8_t)rt, (int8_t)pt, (int8_t)op, (int8_t)pm, name, prin, host};
             ok = rt >= 0 && rt < 128 && pt >= 0 && pt < 128 && op >= 0 && op < 128 && pm >= 0 &&

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz/file.h"
 #include "common/util.h"
 
 /* The bucket holds this many seconds of quota: a short burst passes unthrottled, and a measured
@@ -88,54 +89,31 @@ void quota_store_set(quota_store *q, const char *name, int kind, double value, b
     }
 }
 
-static int hexv(char c)
+static void write_rows(FILE *f, void *arg)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-int quota_store_save(quota_store *q)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return -errno;
-    fputs("eddy-quotas 1\n", f);
+    const quota_store *q = arg;
     for (size_t i = 0; i < q->n; i++) {
         const qent *e = &q->ents[i];
-        if (!e->name) {
+        if (!e->name)
             fputs("%default", f);
-        } else {
-            for (const unsigned char *p = (const unsigned char *)e->name; *p; p++) {
-                if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                    (*p >= '0' && *p <= '9') || strchr("._:@-", *p))
-                    fputc(*p, f);
-                else
-                    fprintf(f, "%%%02X", *p);
-            }
-        }
+        else
+            authz_put_enc(f, e->name, "._:@-");
         for (int k = 0; k < QUOTA_NKINDS; k++)
             if (e->v[k] >= 0) fprintf(f, " %s=%.17g", quota_key_names[k], e->v[k]);
         fputc('\n', f);
     }
-    fclose(f);
-    int rc = write_file_atomic(q->path, buf, len);
-    free(buf);
-    return rc;
+}
+
+int quota_store_save(quota_store *q)
+{
+    return authz_file_write(q->path, "eddy-quotas 1", write_rows, q);
 }
 
 static int load(quota_store *q, char **err)
 {
-    size_t len;
-    char *text = read_file_all(q->path, &len);
-    if (!text) {
-        if (errno == ENOENT) return 0;
-        *err = xasprintf("%s: %s", q->path, strerror(errno));
-        return -1;
-    }
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc;
+    char *text = authz_file_read(q->path, err, &rc);
+    if (!text) return rc;
     char *save = NULL;
     for (char *line = strtok_r(text, "\n", &save); line && rc == 0;
          line = strtok_r(NULL, "\n", &save)) {
@@ -151,20 +129,7 @@ static int load(quota_store *q, char **err)
         char *name = NULL;
         if (strcmp(tok, "%default") != 0) {
             name = xstrdup(tok);
-            char *o = name;
-            for (char *p = tok; *p; p++) {
-                int h, l;
-                if (*p == '%' && (h = hexv(p[1])) >= 0 && (l = hexv(p[2])) >= 0 && (h || l)) {
-                    *o++ = (char)(h * 16 + l);
-                    p += 2;
-                } else if (*p == '%') {
-                    rc = -1;
-                    break;
-                } else {
-                    *o++ = *p;
-                }
-            }
-            *o = 0;
+            if (!authz_dec_inplace(name)) rc = -1;
         }
         for (char *kv = strtok_r(NULL, " ", &s2); kv && rc == 0; kv = strtok_r(NULL, " ", &s2)) {
             char *eq = strchr(kv, '=');

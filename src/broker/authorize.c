@@ -204,6 +204,21 @@ static void set_err(kmsg *m, kfid code, kfid msgf, int err, const char *msg)
 static const char *const NO_AUTHORIZER =
     "no authorizer is configured (set authorizer.class.name to manage ACLs)";
 
+/* The checks the ACL APIs start with: an authorizer is configured, and the principal holds the
+ * Cluster permission (cluster_ok; `denied` says which otherwise). 0, or the error and *msg. */
+static int acl_api_gate(broker *b, bool cluster_ok, const char *denied, const char **msg)
+{
+    if (!bauthz_enabled(b)) {
+        *msg = NO_AUTHORIZER;
+        return KERR_SECURITY_DISABLED;
+    }
+    if (!cluster_ok) {
+        *msg = denied;
+        return KERR_CLUSTER_AUTHORIZATION_FAILED;
+    }
+    return 0;
+}
+
 static void h_create_acls(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -229,17 +244,11 @@ static void h_create_acls(broker *b, breq *r)
             .host = arena_str(r, k_str(c, AclCreation_Host), &bad),
         };
         const char *msg = NULL;
-        int err = 0;
-        if (!bauthz_enabled(b)) {
-            err = KERR_SECURITY_DISABLED;
-            msg = NO_AUTHORIZER;
-        } else if (!cluster_ok) {
-            err = KERR_CLUSTER_AUTHORIZATION_FAILED;
-            msg = "creating ACLs needs Alter on the Cluster";
-        } else if (bad) {
+        int err = acl_api_gate(b, cluster_ok, "creating ACLs needs Alter on the Cluster", &msg);
+        if (!err && bad) {
             err = KERR_INVALID_REQUEST;
             msg = "ACL strings must not hold NUL or control characters";
-        } else {
+        } else if (!err) {
             err = acl_binding_validate(&a, &msg);
         }
         set_err(res, AclCreationResult_ErrorCode, AclCreationResult_ErrorMessage, err, msg);
@@ -315,14 +324,10 @@ static void h_describe_acls(broker *b, breq *r)
     k_new_items(resp, DescribeAclsResponse_Resources, 0);
     acl_filter f;
     const char *msg = NULL;
-    int err;
-    if (!bauthz_enabled(b)) {
-        err = KERR_SECURITY_DISABLED;
-        msg = NO_AUTHORIZER;
-    } else if (!bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE)) {
-        err = KERR_CLUSTER_AUTHORIZATION_FAILED;
-        msg = "describing ACLs needs Describe on the Cluster";
-    } else {
+    int err =
+        acl_api_gate(b, bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE),
+                     "describing ACLs needs Describe on the Cluster", &msg);
+    if (!err) {
         err = read_filter(
             r, q, DescribeAclsRequest_ResourceTypeFilter, DescribeAclsRequest_ResourceNameFilter,
             DescribeAclsRequest_PatternTypeFilter, DescribeAclsRequest_PrincipalFilter,
@@ -412,14 +417,8 @@ static void h_delete_acls(broker *b, breq *r)
         k_new_items(fr, DeleteAclsFilterResult_MatchingAcls, 0);
         acl_filter f;
         const char *msg = NULL;
-        int err;
-        if (!bauthz_enabled(b)) {
-            err = KERR_SECURITY_DISABLED;
-            msg = NO_AUTHORIZER;
-        } else if (!cluster_ok) {
-            err = KERR_CLUSTER_AUTHORIZATION_FAILED;
-            msg = "deleting ACLs needs Alter on the Cluster";
-        } else {
+        int err = acl_api_gate(b, cluster_ok, "deleting ACLs needs Alter on the Cluster", &msg);
+        if (!err) {
             err =
                 read_filter(r, fq, DeleteAclsFilter_ResourceTypeFilter,
                             DeleteAclsFilter_ResourceNameFilter, DeleteAclsFilter_PatternTypeFilter,

@@ -203,33 +203,18 @@ void producers_free(bpart *p)
     p->producers = NULL;
 }
 
+static int rebuild_one(const batch_info *bi, int fd, int64_t pos, void *arg)
+{
+    (void)fd;
+    (void)pos;
+    if (!(bi->attributes & BATCH_ATTR_CONTROL)) producers_record(arg, bi, bi->base_offset);
+    return 0;
+}
+
 void producers_rebuild(bpart *p)
 {
-    plog *l = p->log;
-    int64_t start = plog_start_offset(l), end = plog_end_offset(l);
-    int64_t off = end - REBUILD_WINDOW_OFFSETS > start ? end - REBUILD_WINDOW_OFFSETS : start;
-    int nb = 0;
-    while (off < end) {
-        plog_slice s;
-        if (plog_read_headers(l, off, 64 << 20, &s) < 0) break;
-        if (s.len <= 0) {
-            if (s.fd >= 0) close(s.fd);
-            break;
-        }
-        int64_t pos = s.file_pos, stop = s.file_pos + s.len;
-        while (pos + BATCH_HEADER_SIZE <= stop) {
-            uint8_t h[BATCH_HEADER_SIZE];
-            if (pread(s.fd, h, sizeof h, pos) != (ssize_t)sizeof h) break;
-            batch_info bi;
-            if (batch_parse(h, sizeof h, &bi) < 0 || bi.total_len < BATCH_HEADER_SIZE) break;
-            if (!(bi.attributes & BATCH_ATTR_CONTROL)) producers_record(p, &bi, bi.base_offset);
-            nb++;
-            pos += bi.total_len;
-        }
-        close(s.fd);
-        if (s.next_offset <= off) break;
-        off = s.next_offset;
-    }
+    int nb = batch_scan_headers(p->log, plog_end_offset(p->log) - REBUILD_WINDOW_OFFSETS,
+                                rebuild_one, p);
     if (p->producers && pidtab_count(p->producers) > 0)
         LOGD("producers", "%s-%d: %d producer(s) recovered from %d batch headers", p->topic->name,
              p->index, pidtab_count(p->producers), nb);

@@ -150,46 +150,38 @@ void ptxn_trim(bpart *p)
     t->nab -= k;
 }
 
+typedef struct rebuild_ctx {
+    bpart *p;
+    int ntx; /* markers read */
+} rebuild_ctx;
+
+static int rebuild_one(const batch_info *bi, int fd, int64_t pos, void *arg)
+{
+    rebuild_ctx *c = arg;
+    bpart *p = c->p;
+    if (bi->attributes & BATCH_ATTR_CONTROL) {
+        uint8_t cb[256];
+        int type = -1;
+        if (bi->total_len <= (int32_t)sizeof cb &&
+            pread(fd, cb, (size_t)bi->total_len, pos) == (ssize_t)bi->total_len)
+            type = batch_control_type(cb, (size_t)bi->total_len);
+        if (type >= 0) {
+            ptxn_on_marker(p, bi->producer_id, type == 1, bi->base_offset);
+            producers_fence(p, bi->producer_id, bi->producer_epoch);
+            c->ntx++;
+        }
+    } else if (bi->attributes & BATCH_ATTR_TRANSACTIONAL) {
+        ptxn_on_append(p, bi, bi->base_offset);
+    }
+    return 0;
+}
+
 void ptxn_rebuild(bpart *p)
 {
-    plog *l = p->log;
-    int64_t off = plog_start_offset(l), end = plog_end_offset(l);
-    int ntx = 0;
-    while (off < end) {
-        plog_slice s;
-        if (plog_read_headers(l, off, 64 << 20, &s) < 0) break;
-        if (s.len <= 0) {
-            if (s.fd >= 0) close(s.fd);
-            break;
-        }
-        int64_t pos = s.file_pos, stop = s.file_pos + s.len;
-        while (pos + BATCH_HEADER_SIZE <= stop) {
-            uint8_t h[BATCH_HEADER_SIZE];
-            if (pread(s.fd, h, sizeof h, pos) != (ssize_t)sizeof h) break;
-            batch_info bi;
-            if (batch_parse(h, sizeof h, &bi) < 0 || bi.total_len < BATCH_HEADER_SIZE) break;
-            if (bi.attributes & BATCH_ATTR_CONTROL) {
-                uint8_t cb[256];
-                int type = -1;
-                if (bi.total_len <= (int32_t)sizeof cb &&
-                    pread(s.fd, cb, (size_t)bi.total_len, pos) == (ssize_t)bi.total_len)
-                    type = batch_control_type(cb, (size_t)bi.total_len);
-                if (type >= 0) {
-                    ptxn_on_marker(p, bi.producer_id, type == 1, bi.base_offset);
-                    producers_fence(p, bi.producer_id, bi.producer_epoch);
-                    ntx++;
-                }
-            } else if (bi.attributes & BATCH_ATTR_TRANSACTIONAL) {
-                ptxn_on_append(p, &bi, bi.base_offset);
-            }
-            pos += bi.total_len;
-        }
-        close(s.fd);
-        if (s.next_offset <= off) break;
-        off = s.next_offset;
-    }
+    rebuild_ctx c = {p, 0};
+    batch_scan_headers(p->log, plog_start_offset(p->log), rebuild_one, &c);
     ptxn *t = p->txn;
     if (t)
         LOGD("txn", "%s-%d: %d marker(s), %d aborted, %d open transaction(s) recovered",
-             p->topic->name, p->index, ntx, t->nab, t->nopen);
+             p->topic->name, p->index, c.ntx, t->nab, t->nopen);
 }

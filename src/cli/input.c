@@ -3,6 +3,8 @@
  * or reads past what it was given (fuzz/fuzz_cli.c). */
 #include "input.h"
 
+#include "common/util.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -21,57 +23,9 @@ int cli_parse_int(const char *s, long long min, long long max, long long *out)
     return 0;
 }
 
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 int cli_parse_rfc3339(const char *s, int64_t *ms)
 {
-    int Y, M, D, h, m, sec, frac = 0;
-    if (!s || strlen(s) < 19) return -1;
-    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return -1;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int nd = 0;
-        for (p++; isdigit((unsigned char)*p); p++, nd++)
-            if (nd < 3) frac = frac * 10 + (*p - '0');
-        if (nd == 0) return -1;
-        for (; nd < 3; nd++) frac *= 10;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (strlen(p) < 6 || digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) ||
-            oh > 23 || om > 59)
-            return -1;
-        off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
-    struct tm tm = {.tm_year = Y - 1900,
-                    .tm_mon = M - 1,
-                    .tm_mday = D,
-                    .tm_hour = h,
-                    .tm_min = m,
-                    .tm_sec = sec};
-    time_t t = timegm(&tm);
-    *ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
-    return 0;
+    return time_parse_rfc3339(s, ms);
 }
 
 void cli_format_ms(int64_t ms, char out[32])

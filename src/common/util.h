@@ -25,6 +25,9 @@ int64_t now_wall_ms(void);
 int64_t now_mono_ms(void);
 int64_t now_mono_us(void);
 int64_t now_mono_ns(void);
+/* RFC 3339 date-time YYYY-MM-DD(T|t| )HH:MM:SS[.frac](Z|z|+HH:MM|-HH:MM) → ms since the epoch
+ * (fraction cut to ms): 0, or -1 when s is not one. */
+int time_parse_rfc3339(const char *s, int64_t *ms);
 
 /* Random bytes from getrandom(2) (falls back to /dev/urandom). */
 void rand_bytes(void *p, size_t n);

@@ -28,14 +28,6 @@ static int64_t now_ms(group_coord *gc)
 
 /* ------------------------------------------------------------------ responses ---- */
 
-static const gproto *member_proto(const gmember *m, const char *name)
-{
-    if (!name) return NULL;
-    for (int i = 0; i < m->nprotos; i++)
-        if (!strcmp(m->protos[i].name, name)) return &m->protos[i];
-    return NULL;
-}
-
 void g_fill_join_resp(group *g, gmember *m, breq *r, int err)
 {
     kmsg *resp = r->resp;
@@ -71,7 +63,7 @@ void g_fill_join_resp(group *g, gmember *m, breq *r, int err)
         kmsg *it = k_item(resp, JoinGroupResponse_Members, i);
         k_set_str(it, JoinGroupResponseMember_MemberId, x->id);
         k_set_str(it, JoinGroupResponseMember_GroupInstanceId, x->instance_id);
-        const gproto *p = member_proto(x, g->protocol);
+        const gproto *p = g_member_proto(x, g->protocol);
         k_set_bytes(it, JoinGroupResponseMember_Metadata, p && p->meta ? (const void *)p->meta : "",
                     p ? p->len : 0);
     }
@@ -178,7 +170,7 @@ static char *select_protocol(group *g)
     for (int i = 0; i < n; i++) {
         cand[i] = true;
         for (gmember *m = first->next; m && cand[i]; m = m->next)
-            if (!member_proto(m, first->protos[i].name)) cand[i] = false;
+            if (!g_member_proto(m, first->protos[i].name)) cand[i] = false;
     }
     for (gmember *m = g->members; m; m = m->next)
         for (int j = 0; j < m->nprotos; j++) {

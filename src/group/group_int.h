@@ -112,6 +112,8 @@ group *gc_create(group_coord *gc, const char *id);
 void gc_remove(group_coord *gc, group *g);
 gmember *g_member(group *g, const char *id);
 gmember *g_member_by_instance(group *g, const char *instance_id);
+/* m's protocol named name (its metadata), or NULL (also for a NULL name). */
+const gproto *g_member_proto(const gmember *m, const char *name);
 const char *g_state_name(enum gstate s);
 void g_set_state(group *g, enum gstate s);
 /* Validates a group id: returns KERR_NONE or KERR_INVALID_GROUP_ID. */

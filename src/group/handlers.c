@@ -68,6 +68,15 @@ static bool group_allowed(breq *r, kstr gid, int op)
     return bauthz_allowed_k(r->b, r, ACL_RES_GROUP, gid.p, gid.len, op);
 }
 
+/* The checks a request on group gid starts with: a coordinator, a valid id, op allowed on it
+ * (KERR_NONE or the error to answer). */
+static int group_gate(const group_coord *gc, breq *r, kstr gid, int op)
+{
+    if (!gc) return KERR_COORDINATOR_NOT_AVAILABLE;
+    if (check_gid(gid)) return KERR_INVALID_GROUP_ID;
+    return group_allowed(r, gid, op) ? KERR_NONE : KERR_GROUP_AUTHORIZATION_FAILED;
+}
+
 /* FindCoordinator: Describe on the group (30) or the transactional id (53). */
 static int coord_denied(breq *r, int8_t kt, kstr key)
 {
@@ -205,10 +214,8 @@ static void h_join_group(broker *b, breq *r)
     int32_t nprotos = k_count(q, JoinGroupRequest_Protocols);
     if (rebalance <= 0) rebalance = session;
 
-    if (!gc) return join_fail(r, KERR_COORDINATOR_NOT_AVAILABLE, member_id);
-    if (check_gid(gid)) return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
-    if (!group_allowed(r, gid, ACL_OP_READ))
-        return join_fail(r, KERR_GROUP_AUTHORIZATION_FAILED, member_id);
+    int gate = group_gate(gc, r, gid, ACL_OP_READ);
+    if (gate) return join_fail(r, gate, member_id);
     kstr inst = v >= 5 ? k_str(q, JoinGroupRequest_GroupInstanceId) : (kstr){NULL, -1};
     if (inst.len > 0 && has_ctl_chars(inst.p, (size_t)inst.len))
         return join_fail(r, KERR_INVALID_GROUP_ID, member_id);
@@ -378,9 +385,8 @@ static void h_sync_group(broker *b, breq *r)
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, SyncGroupRequest_GroupId);
-    if (!gc) return sync_fail(r, KERR_COORDINATOR_NOT_AVAILABLE);
-    if (check_gid(gid)) return sync_fail(r, KERR_INVALID_GROUP_ID);
-    if (!group_allowed(r, gid, ACL_OP_READ)) return sync_fail(r, KERR_GROUP_AUTHORIZATION_FAILED);
+    int gate = group_gate(gc, r, gid, ACL_OP_READ);
+    if (gate) return sync_fail(r, gate);
     group *g = gc_find(gc, kdup(r, gid));
     if (!g) return sync_fail(r, KERR_UNKNOWN_MEMBER_ID);
     char *member_id = kdup_empty(r, k_str(q, SyncGroupRequest_MemberId));
@@ -441,18 +447,11 @@ static void h_heartbeat(broker *b, breq *r)
     kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, HeartbeatRequest_GroupId);
-    int err = KERR_NONE;
-    group *g = NULL;
+    int err = group_gate(gc, r, gid, ACL_OP_READ);
+    group *g = err ? NULL : gc_find(gc, kdup(r, gid));
     gmember *m = NULL;
-    if (!gc)
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid))
-        err = KERR_INVALID_GROUP_ID;
-    else if (!group_allowed(r, gid, ACL_OP_READ))
-        err = KERR_GROUP_AUTHORIZATION_FAILED;
-    else if (!(g = gc_find(gc, kdup(r, gid))))
-        err = KERR_UNKNOWN_MEMBER_ID;
-    else {
+    if (!err && !g) err = KERR_UNKNOWN_MEMBER_ID;
+    if (!err) {
         char *instance = v >= 3 ? kdup(r, k_str(q, HeartbeatRequest_GroupInstanceId)) : NULL;
         err = check_member(g, kdup_empty(r, k_str(q, HeartbeatRequest_MemberId)), instance, &m);
         if (!err && (int32_t)k_int(q, HeartbeatRequest_GenerationId) != g->generation)
@@ -499,16 +498,8 @@ static void h_leave_group(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, LeaveGroupRequest_GroupId);
-    int top = KERR_NONE;
-    group *g = NULL;
-    if (!gc)
-        top = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid))
-        top = KERR_INVALID_GROUP_ID;
-    else if (!group_allowed(r, gid, ACL_OP_READ))
-        top = KERR_GROUP_AUTHORIZATION_FAILED;
-    else
-        g = gc_find(gc, kdup(r, gid));
+    int top = group_gate(gc, r, gid, ACL_OP_READ);
+    group *g = top ? NULL : gc_find(gc, kdup(r, gid));
     if (v < 3) {
         if (!top) top = leave_one(gc, g, kdup_empty(r, k_str(q, LeaveGroupRequest_MemberId)), NULL);
         k_set_int(resp, LeaveGroupResponse_ErrorCode, top);
@@ -591,8 +582,7 @@ static void h_describe_groups(broker *b, breq *r)
         k_set_str(it, DescribedGroup_ProtocolType, "");
         k_set_str(it, DescribedGroup_ProtocolData, "");
         group *g = NULL;
-        int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
-        if (!err && !group_allowed(r, gid, ACL_OP_DESCRIBE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
+        int err = group_gate(gc, r, gid, ACL_OP_DESCRIBE);
         if (!err) g = gc_find(gc, kdup(r, gid));
         if (g) g_check_due(gc, g);
         k_set_int(it, DescribedGroup_ErrorCode, err);
@@ -613,9 +603,7 @@ static void h_describe_groups(broker *b, breq *r)
             k_set_str(mo, DescribedGroupMember_GroupInstanceId, m->instance_id);
             k_set_str(mo, DescribedGroupMember_ClientId, m->client_id ? m->client_id : "");
             k_set_str(mo, DescribedGroupMember_ClientHost, m->client_host ? m->client_host : "");
-            const gproto *p = NULL;
-            for (int x = 0; stable && x < m->nprotos && g->protocol; x++)
-                if (!strcmp(m->protos[x].name, g->protocol)) p = &m->protos[x];
+            const gproto *p = stable ? g_member_proto(m, g->protocol) : NULL;
             k_set_bytes(mo, DescribedGroupMember_MemberMetadata, p ? (const void *)p->meta : "",
                         p ? p->len : 0);
             k_set_bytes(mo, DescribedGroupMember_MemberAssignment,
@@ -640,8 +628,7 @@ static void h_delete_groups(broker *b, breq *r)
         kmsg *it = k_item(resp, DeleteGroupsResponse_Results, i);
         kstr gid = k_item_str(q, DeleteGroupsRequest_GroupsNames, i);
         k_set_str(it, DeletableGroupResult_GroupId, kdup_empty(r, gid));
-        int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
-        if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
+        int err = group_gate(gc, r, gid, ACL_OP_DELETE);
         group *g = err ? NULL : gc_find(gc, kdup(r, gid));
         if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
         if (!err) g_check_due(gc, g); /* a member whose session just ended is gone */
@@ -666,33 +653,100 @@ static void h_delete_groups(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ OffsetCommit ---- */
 
-static void commit_all_err(breq *r, int err)
+/* The request fields an offset commit reads: OffsetCommit and TxnOffsetCommit name them alike
+ * but number them apart (their partitions differ); their topics and whole responses share one
+ * shape, so OffsetCommitRequestTopic_* and OffsetCommitResponse* constants serve both. */
+typedef struct commit_req {
+    kfid topics, index, offset, epoch, meta;
+    int16_t epoch_since; /* first version that carries CommittedLeaderEpoch */
+    bool txn;            /* TxnOffsetCommit: no topic Read check, nothing kept in memory */
+} commit_req;
+
+_Static_assert((int)TxnOffsetCommitRequestTopic_Partitions ==
+                       (int)OffsetCommitRequestTopic_Partitions &&
+                   (int)TxnOffsetCommitResponse_Topics == (int)OffsetCommitResponse_Topics &&
+                   (int)TxnOffsetCommitResponseTopic_Partitions ==
+                       (int)OffsetCommitResponseTopic_Partitions &&
+                   (int)TxnOffsetCommitResponsePartition_ErrorCode ==
+                       (int)OffsetCommitResponsePartition_ErrorCode,
+               "OffsetCommit and TxnOffsetCommit share their topic and response shapes");
+
+static const commit_req k_commit = {
+    OffsetCommitRequest_Topics,
+    OffsetCommitRequestPartition_PartitionIndex,
+    OffsetCommitRequestPartition_CommittedOffset,
+    OffsetCommitRequestPartition_CommittedLeaderEpoch,
+    OffsetCommitRequestPartition_CommittedMetadata,
+    6,
+    false,
+};
+
+static const commit_req k_txn_commit = {
+    TxnOffsetCommitRequest_Topics,
+    TxnOffsetCommitRequestPartition_PartitionIndex,
+    TxnOffsetCommitRequestPartition_CommittedOffset,
+    TxnOffsetCommitRequestPartition_CommittedLeaderEpoch,
+    TxnOffsetCommitRequestPartition_CommittedMetadata,
+    2,
+    true,
+};
+
+/* Answers every partition of the request: err when set (for all of them), else its own check
+ * (topic Read for OffsetCommit, known partition, metadata size); each accepted offset goes into
+ * rs (and, for OffsetCommit, into g's table). */
+static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, group *g, grecs *rs)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int32_t nt = k_count(q, OffsetCommitRequest_Topics);
+    int64_t now_wall = now_wall_ms();
+    int32_t nt = k_count(q, f->topics);
     if (nt < 0) nt = 0;
     k_new_items(resp, OffsetCommitResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, OffsetCommitRequest_Topics, i),
-             *to = k_item(resp, OffsetCommitResponse_Topics, i);
-        k_set_str(to, OffsetCommitResponseTopic_Name,
-                  kdup_empty(r, k_str(ti, OffsetCommitRequestTopic_Name)));
+        kmsg *ti = k_item(q, f->topics, i), *to = k_item(resp, OffsetCommitResponse_Topics, i);
+        kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
+        char *tname = kdup_empty(r, name);
+        k_set_str(to, OffsetCommitResponseTopic_Name, tname);
+        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        bool read_ok =
+            err || f->txn || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
         int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
         if (np < 0) np = 0;
         k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
-            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex,
-                      k_int(k_item(ti, OffsetCommitRequestTopic_Partitions, j),
-                            OffsetCommitRequestPartition_PartitionIndex));
-            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, err);
+            kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
+                 *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            int32_t part = (int32_t)k_int(pi, f->index);
+            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
+            kstr meta = k_str(pi, f->meta);
+            int perr = err;
+            if (!perr && !read_ok)
+                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (!perr && (!t || part < 0 || part >= t->nparts))
+                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (!perr && meta.len > b->cfg.offset_metadata_max_bytes)
+                perr = KERR_OFFSET_METADATA_TOO_LARGE;
+            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, perr);
+            if (perr) continue;
+            goffset txo = {0}, *o = f->txn ? &txo : g_offset_put(g, tname, part);
+            o->offset = k_int(pi, f->offset);
+            o->leader_epoch =
+                r->hdr.api_version >= f->epoch_since ? (int32_t)k_int(pi, f->epoch) : -1;
+            if (f->txn) {
+                o->metadata = kdup_empty(r, meta);
+            } else {
+                free(o->metadata);
+                o->metadata = xstrdup(kdup_empty(r, meta));
+            }
+            o->commit_ts = now_wall;
+            grecs_offset(rs, g->id, tname, part, o);
         }
     }
 }
 
+/* The append failed: every partition that was going to be stored reports err (OffsetCommit
+ * and TxnOffsetCommit responses have one shape). */
 static void commit_store_err(breq *r, int err)
 {
-    /* the append failed: every partition that was going to be stored reports err */
     kmsg *resp = r->resp;
     int32_t nt = k_count(resp, OffsetCommitResponse_Topics);
     for (int32_t i = 0; i < nt; i++) {
@@ -709,21 +763,15 @@ static void commit_store_err(breq *r, int err)
 static void h_offset_commit(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
-    kmsg *q = r->req, *resp = r->resp;
+    kmsg *q = r->req;
     int16_t v = r->hdr.api_version;
     kstr gid = k_str(q, OffsetCommitRequest_GroupId);
     int32_t gen = v >= 1 ? (int32_t)k_int(q, OffsetCommitRequest_GenerationIdOrMemberEpoch) : -1;
     char *member_id = v >= 1 ? kdup_empty(r, k_str(q, OffsetCommitRequest_MemberId)) : "";
     char *instance = v >= 7 ? kdup(r, k_str(q, OffsetCommitRequest_GroupInstanceId)) : NULL;
-    int err = KERR_NONE;
+    int err = group_gate(gc, r, gid, ACL_OP_READ);
     group *g = NULL;
-    if (!gc)
-        err = KERR_COORDINATOR_NOT_AVAILABLE;
-    else if (check_gid(gid))
-        err = KERR_INVALID_GROUP_ID;
-    else if (!group_allowed(r, gid, ACL_OP_READ))
-        err = KERR_GROUP_AUTHORIZATION_FAILED;
-    else {
+    if (!err) {
         g = gc_find(gc, kdup(r, gid));
         if (!g) {
             if (gen < 0)
@@ -740,72 +788,16 @@ static void h_offset_commit(broker *b, breq *r)
             if (!err) m->deadline_ms = loop_now_ms(b->loop) + m->session_ms;
         }
     }
-    if (err) {
-        commit_all_err(r, err);
-        breq_done(r);
-        return;
-    }
-    int64_t now_wall = now_wall_ms();
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, OffsetCommitRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_new_items(resp, OffsetCommitResponse_Topics, nt);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, OffsetCommitRequest_Topics, i),
-             *to = k_item(resp, OffsetCommitResponse_Topics, i);
-        kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
-        char *tname = kdup_empty(r, name);
-        k_set_str(to, OffsetCommitResponseTopic_Name, tname);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        bool read_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
-        int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
-                 *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
-            int32_t part = (int32_t)k_int(pi, OffsetCommitRequestPartition_PartitionIndex);
-            k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
-            kstr meta = k_str(pi, OffsetCommitRequestPartition_CommittedMetadata);
-            int perr = KERR_NONE;
-            if (!read_ok)
-                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
-            else if (!t || part < 0 || part >= t->nparts)
-                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (meta.len > b->cfg.offset_metadata_max_bytes)
-                perr = KERR_OFFSET_METADATA_TOO_LARGE;
-            k_set_int(po, OffsetCommitResponsePartition_ErrorCode, perr);
-            if (perr) continue;
-            goffset *o = g_offset_put(g, tname, part);
-            o->offset = k_int(pi, OffsetCommitRequestPartition_CommittedOffset);
-            o->leader_epoch =
-                v >= 6 ? (int32_t)k_int(pi, OffsetCommitRequestPartition_CommittedLeaderEpoch) : -1;
-            free(o->metadata);
-            o->metadata = xstrdup(kdup_empty(r, meta));
-            o->commit_ts = now_wall;
-            grecs_offset(rs, g->id, tname, part, o);
-        }
-    }
-    grecs_append_and_reply(gc, rs, r, commit_store_err);
+    commit_partitions(b, r, &k_commit, err, g, rs);
+    if (err)
+        breq_done(r);
+    else
+        grecs_append_and_reply(gc, rs, r, commit_store_err);
     grecs_free(rs);
 }
 
 /* ------------------------------------------------------------------ TxnOffsetCommit ---- */
-
-static void txn_commit_err(breq *r, int err)
-{
-    kmsg *resp = r->resp;
-    int32_t nt = k_count(resp, TxnOffsetCommitResponse_Topics);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *to = k_item(resp, TxnOffsetCommitResponse_Topics, i);
-        int32_t np = k_count(to, TxnOffsetCommitResponseTopic_Partitions);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, TxnOffsetCommitResponseTopic_Partitions, j);
-            if (k_int(po, TxnOffsetCommitResponsePartition_ErrorCode) == 0)
-                k_set_int(po, TxnOffsetCommitResponsePartition_ErrorCode, err);
-        }
-    }
-}
 
 /* KIP-98/447: a transaction's consumed offsets. Checked like OffsetCommit (group, generation,
  * member; v3+ carries them), written to __consumer_offsets as one transactional batch of the
@@ -848,50 +840,12 @@ static void h_txn_offset_commit(broker *b, breq *r)
             if (!err && gen != g->generation) err = KERR_ILLEGAL_GENERATION;
         }
     }
-    int64_t now_wall = now_wall_ms();
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, TxnOffsetCommitRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_new_items(resp, TxnOffsetCommitResponse_Topics, nt);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *ti = k_item(q, TxnOffsetCommitRequest_Topics, i),
-             *to = k_item(resp, TxnOffsetCommitResponse_Topics, i);
-        kstr name = k_str(ti, TxnOffsetCommitRequestTopic_Name);
-        char *tname = kdup_empty(r, name);
-        k_set_str(to, TxnOffsetCommitResponseTopic_Name, tname);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        int32_t np = k_count(ti, TxnOffsetCommitRequestTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(to, TxnOffsetCommitResponseTopic_Partitions, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pi = k_item(ti, TxnOffsetCommitRequestTopic_Partitions, j),
-                 *po = k_item(to, TxnOffsetCommitResponseTopic_Partitions, j);
-            int32_t part = (int32_t)k_int(pi, TxnOffsetCommitRequestPartition_PartitionIndex);
-            k_set_int(po, TxnOffsetCommitResponsePartition_PartitionIndex, part);
-            kstr meta = k_str(pi, TxnOffsetCommitRequestPartition_CommittedMetadata);
-            int perr = err;
-            if (!perr && (!t || part < 0 || part >= t->nparts))
-                perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (!perr && meta.len > b->cfg.offset_metadata_max_bytes)
-                perr = KERR_OFFSET_METADATA_TOO_LARGE;
-            k_set_int(po, TxnOffsetCommitResponsePartition_ErrorCode, perr);
-            if (perr) continue;
-            goffset o = {0};
-            o.offset = k_int(pi, TxnOffsetCommitRequestPartition_CommittedOffset);
-            o.leader_epoch =
-                v >= 2 ? (int32_t)k_int(pi, TxnOffsetCommitRequestPartition_CommittedLeaderEpoch)
-                       : -1;
-            o.metadata = kdup_empty(r, meta);
-            o.commit_ts = now_wall;
-            grecs_offset(rs, g->id, tname, part, &o);
-        }
-    }
-    if (err) {
-        grecs_free(rs);
+    commit_partitions(b, r, &k_txn_commit, err, g, rs);
+    if (err)
         breq_done(r);
-        return;
-    }
-    grecs_append_txn_and_reply(gc, rs, pid, epoch, r, txn_commit_err);
+    else
+        grecs_append_txn_and_reply(gc, rs, pid, epoch, r, commit_store_err);
     grecs_free(rs);
 }
 
@@ -974,6 +928,22 @@ static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, k
     }
 }
 
+/* One group's offsets (the v0-v7 body, or one group of v8+): in's topics (in_topics) answered
+ * into out, with the group's error code. An empty group id reads as no group. */
+static void fetch_group(group_coord *gc, breq *r, kstr gid, kmsg *in, kfid in_topics, kmsg *out,
+                        kfid out_topics, kfid out_err)
+{
+    bool bad = gid.len > 0 && check_gid(gid);
+    bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
+    group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
+    fetch_topics(r, out, out_topics, in, in_topics, g);
+    k_set_int(out, out_err,
+              !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
+              : bad    ? KERR_INVALID_GROUP_ID
+              : denied ? KERR_GROUP_AUTHORIZATION_FAILED
+                       : KERR_NONE);
+}
+
 static void h_offset_fetch(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
@@ -981,16 +951,8 @@ static void h_offset_fetch(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     g_stable_gc = v >= 7 && k_int(q, OffsetFetchRequest_RequireStable) ? gc : NULL;
     if (v < 8) {
-        kstr gid = k_str(q, OffsetFetchRequest_GroupId);
-        bool bad = gid.len > 0 && check_gid(gid);
-        bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
-        group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
-        fetch_topics(r, resp, OffsetFetchResponse_Topics, q, OffsetFetchRequest_Topics, g);
-        k_set_int(resp, OffsetFetchResponse_ErrorCode,
-                  !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : bad    ? KERR_INVALID_GROUP_ID
-                  : denied ? KERR_GROUP_AUTHORIZATION_FAILED
-                           : KERR_NONE);
+        fetch_group(gc, r, k_str(q, OffsetFetchRequest_GroupId), q, OffsetFetchRequest_Topics, resp,
+                    OffsetFetchResponse_Topics, OffsetFetchResponse_ErrorCode);
         breq_done(r);
         return;
     }
@@ -1002,15 +964,8 @@ static void h_offset_fetch(broker *b, breq *r)
              *go = k_item(resp, OffsetFetchResponse_Groups, i);
         kstr gid = k_str(gi, OffsetFetchRequestGroup_GroupId);
         k_set_str(go, OffsetFetchResponseGroup_GroupId, kdup_empty(r, gid));
-        bool bad = gid.len > 0 && check_gid(gid);
-        bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
-        group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
-        fetch_topics(r, go, OffsetFetchResponseGroup_Topics, gi, OffsetFetchRequestGroup_Topics, g);
-        k_set_int(go, OffsetFetchResponseGroup_ErrorCode,
-                  !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
-                  : bad    ? KERR_INVALID_GROUP_ID
-                  : denied ? KERR_GROUP_AUTHORIZATION_FAILED
-                           : KERR_NONE);
+        fetch_group(gc, r, gid, gi, OffsetFetchRequestGroup_Topics, go,
+                    OffsetFetchResponseGroup_Topics, OffsetFetchResponseGroup_ErrorCode);
     }
     breq_done(r);
 }
@@ -1047,8 +1002,7 @@ static void h_offset_delete(broker *b, breq *r)
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     kstr gid = k_str(q, OffsetDeleteRequest_GroupId);
-    int err = !gc ? KERR_COORDINATOR_NOT_AVAILABLE : check_gid(gid);
-    if (!err && !group_allowed(r, gid, ACL_OP_DELETE)) err = KERR_GROUP_AUTHORIZATION_FAILED;
+    int err = group_gate(gc, r, gid, ACL_OP_DELETE);
     group *g = err ? NULL : gc_find(gc, kdup(r, gid));
     if (!err && !g) err = KERR_GROUP_ID_NOT_FOUND;
     bool consumer = g && g->protocol_type && !strcmp(g->protocol_type, "consumer");

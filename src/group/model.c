@@ -55,6 +55,14 @@ group *gc_create(group_coord *gc, const char *id)
     return g;
 }
 
+const gproto *g_member_proto(const gmember *m, const char *name)
+{
+    if (!name) return NULL;
+    for (int i = 0; i < m->nprotos; i++)
+        if (!strcmp(m->protos[i].name, name)) return &m->protos[i];
+    return NULL;
+}
+
 void g_member_free(gmember *m)
 {
     free(m->id);

@@ -145,9 +145,7 @@ void grecs_group(grecs *rs, const group *g, bool tombstone)
         put_str(w, m->client_host ? m->client_host : "");
         wbuf_i32(w, m->rebalance_ms);
         wbuf_i32(w, m->session_ms);
-        const gproto *p = NULL;
-        for (int i = 0; i < m->nprotos; i++)
-            if (g->protocol && !strcmp(m->protos[i].name, g->protocol)) p = &m->protos[i];
+        const gproto *p = g_member_proto(m, g->protocol);
         put_bytes(w, p ? p->meta : NULL, p ? p->len : 0);
         put_bytes(w, m->assign, m->assign_len);
     }

@@ -549,42 +549,8 @@ uint32_t rest_murmur2(const uint8_t *p, size_t n)
 
 int64_t rest_parse_time(const char *s)
 {
-    struct tm tm = {0};
-    int y, mo, d, hh, mi, ss, n = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &hh, &mi, &ss, &n) != 6 || n != 19)
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60 || y < 1970)
-        return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = hh;
-    tm.tm_min = mi;
-    tm.tm_sec = ss;
-    int64_t ms = (int64_t)timegm(&tm) * 1000;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int64_t frac = 0;
-        int k = 0;
-        p++;
-        if (!isdigit((unsigned char)*p)) return -1;
-        for (; isdigit((unsigned char)*p); p++) {
-            if (k < 3) {
-                frac = frac * 10 + (*p - '0');
-                k++;
-            }
-        }
-        for (; k < 3; k++) frac *= 10;
-        ms += frac;
-    }
-    if (*p == 'Z' && p[1] == 0) return ms;
-    int oh, om;
-    if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) == 2 && n == 5 &&
-        p[6] == 0 && oh < 24 && om < 60) {
-        int64_t off = ((int64_t)oh * 60 + om) * 60000;
-        return *p == '+' ? ms - off : ms + off;
-    }
-    return -1;
+    int64_t ms;
+    return time_parse_rfc3339(s, &ms) || ms < 0 ? -1 : ms;
 }
 
 void rest_format_time(int64_t ms, char out[32])

@@ -53,31 +53,22 @@ int sdk_es_store_fail(eddy_store *st, int code, const char *what)
 }
 
 /* ---- schema ------------------------------------------------------------------------------- */
-static const char ES_DDL_SQLITE[] =
-    "CREATE TABLE IF NOT EXISTS eddy_streams ("
-    " stream_id TEXT PRIMARY KEY, aggregate_type TEXT NOT NULL, version BIGINT NOT NULL,"
-    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS eddy_events ("
-    " position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL,"
-    " version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL,"
-    " event_version TEXT NOT NULL, data TEXT NOT NULL, correlation_id TEXT,"
-    " created_at TEXT NOT NULL, UNIQUE (stream_id, version));"
-    "CREATE TABLE IF NOT EXISTS eddy_snapshots ("
-    " stream_id TEXT PRIMARY KEY, version BIGINT NOT NULL, reducer_version TEXT NOT NULL,"
-    " state TEXT NOT NULL, created_at TEXT NOT NULL);";
+/* The schema, alike on both stores but for the type of the global position. */
+#define ES_DDL(POSITION_TYPE)                                                                      \
+    "CREATE TABLE IF NOT EXISTS eddy_streams ("                                                    \
+    " stream_id TEXT PRIMARY KEY, aggregate_type TEXT NOT NULL, version BIGINT NOT NULL,"          \
+    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"                                        \
+    "CREATE TABLE IF NOT EXISTS eddy_events ("                                                     \
+    " position " POSITION_TYPE ", stream_id TEXT NOT NULL,"                                        \
+    " version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL,"           \
+    " event_version TEXT NOT NULL, data TEXT NOT NULL, correlation_id TEXT,"                       \
+    " created_at TEXT NOT NULL, UNIQUE (stream_id, version));"                                     \
+    "CREATE TABLE IF NOT EXISTS eddy_snapshots ("                                                  \
+    " stream_id TEXT PRIMARY KEY, version BIGINT NOT NULL, reducer_version TEXT NOT NULL,"         \
+    " state TEXT NOT NULL, created_at TEXT NOT NULL);"
 
-static const char ES_DDL_PG[] =
-    "CREATE TABLE IF NOT EXISTS eddy_streams ("
-    " stream_id TEXT PRIMARY KEY, aggregate_type TEXT NOT NULL, version BIGINT NOT NULL,"
-    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS eddy_events ("
-    " position BIGSERIAL PRIMARY KEY, stream_id TEXT NOT NULL,"
-    " version BIGINT NOT NULL, event_id TEXT NOT NULL UNIQUE, event_type TEXT NOT NULL,"
-    " event_version TEXT NOT NULL, data TEXT NOT NULL, correlation_id TEXT,"
-    " created_at TEXT NOT NULL, UNIQUE (stream_id, version));"
-    "CREATE TABLE IF NOT EXISTS eddy_snapshots ("
-    " stream_id TEXT PRIMARY KEY, version BIGINT NOT NULL, reducer_version TEXT NOT NULL,"
-    " state TEXT NOT NULL, created_at TEXT NOT NULL);";
+static const char ES_DDL_SQLITE[] = ES_DDL("INTEGER PRIMARY KEY AUTOINCREMENT");
+static const char ES_DDL_PG[] = ES_DDL("BIGSERIAL PRIMARY KEY");
 
 int eddy_es_migrate(eddy_store *st)
 {
@@ -335,29 +326,24 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
         }
         newv = atoll(eddy_rows_get(r, 0, 0));
         eddy_rows_free(r);
-    } else if (expected == EDDY_ES_NO_STREAM) {
-        const char *p[] = {stream, type, nbuf, ts};
-        rc = eddy_store_exec(st,
-                             "INSERT INTO eddy_streams (stream_id, aggregate_type, version,"
-                             " created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
-                             " ON CONFLICT (stream_id) DO NOTHING",
-                             4, p);
-        if (rc < 0) {
-            rc = sdk_es_store_fail(st, rc, "append");
-            goto out;
-        }
-        if (rc == 0) {
-            rc = conflict(st, stream, expected);
-            goto out;
-        }
-        newv = n;
     } else {
-        snprintf(vbuf, sizeof vbuf, "%lld", (long long)expected);
-        const char *p[] = {stream, nbuf, ts, vbuf};
-        rc = eddy_store_exec(st,
-                             "UPDATE eddy_streams SET version = version + $2, updated_at = $3"
-                             " WHERE stream_id = $1 AND version = $4",
-                             4, p);
+        /* a new stream, or one at the expected version: one row changes, else a conflict */
+        const char *sql, *p[4] = {stream, type, nbuf, ts};
+        if (expected == EDDY_ES_NO_STREAM) {
+            sql = "INSERT INTO eddy_streams (stream_id, aggregate_type, version,"
+                  " created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
+                  " ON CONFLICT (stream_id) DO NOTHING";
+            newv = n;
+        } else {
+            snprintf(vbuf, sizeof vbuf, "%lld", (long long)expected);
+            sql = "UPDATE eddy_streams SET version = version + $2, updated_at = $3"
+                  " WHERE stream_id = $1 AND version = $4";
+            p[1] = nbuf;
+            p[2] = ts;
+            p[3] = vbuf;
+            newv = expected + n;
+        }
+        rc = eddy_store_exec(st, sql, 4, p);
         if (rc < 0) {
             rc = sdk_es_store_fail(st, rc, "append");
             goto out;
@@ -366,7 +352,6 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
             rc = conflict(st, stream, expected);
             goto out;
         }
-        newv = expected + n;
     }
     const char *corr = eddy_tx_correlation_id(tx);
     for (i = 0; i < n; i++) {

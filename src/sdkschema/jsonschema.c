@@ -6,6 +6,8 @@
  */
 #include "eddy/schema.h"
 
+#include "seterr.h"
+
 #include <math.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -39,17 +41,6 @@ typedef struct js_ctx {
     char path[JS_PATH_MAX];
     size_t plen;
 } js_ctx;
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- ECMA-262 → POSIX ERE ---------------------------------------------------------------- */
 

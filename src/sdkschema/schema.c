@@ -13,6 +13,7 @@
 #include "eddy/schema.h"
 
 #include "httpc.h"
+#include "seterr.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -54,17 +55,6 @@ struct eddy_schema_registry {
     sr_map *maps;
     size_t nmaps, capmaps;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *xstrdup(const char *s)
 {

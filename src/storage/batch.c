@@ -325,59 +325,62 @@ static int un_snappy(const uint8_t *in, size_t n, obuf *o)
     return BATCH_OK;
 }
 
+/* One step of a streaming decoder: reads up to *src bytes of in and writes up to *dst bytes to
+ * out, leaving in *src and *dst how many it did; returns its hint (0 = the last frame is
+ * complete), with *err set when the input is damaged. */
+typedef size_t (*stream_step)(void *dctx, const uint8_t *in, size_t *src, uint8_t *out, size_t *dst,
+                              bool *err);
+
+/* Drives a frame decoder (lz4, zstd) over all of in, one frame or several back to back, with
+ * the one rule for truncated input: no progress with room left is CORRUPT. */
+static int un_stream(stream_step step, void *dctx, const uint8_t *in, size_t n, obuf *o)
+{
+    if (!dctx) return BATCH_ERR_CORRUPT;
+    size_t pos = 0, hint = 1;
+    for (;;) {
+        if (pos == n && hint == 0) return BATCH_OK;
+        int room = ob_room(o);
+        if (room) return room;
+        size_t dst = o->alloc - o->len, src = n - pos;
+        bool err = false;
+        hint = step(dctx, in + pos, &src, o->p + o->len, &dst, &err);
+        if (err) return BATCH_ERR_CORRUPT;
+        pos += src;
+        o->len += dst;
+        if (src == 0 && dst == 0 && o->len < o->alloc) return BATCH_ERR_CORRUPT; /* truncated */
+    }
+}
+
+static size_t lz4_step(void *dctx, const uint8_t *in, size_t *src, uint8_t *out, size_t *dst,
+                       bool *err)
+{
+    size_t hint = LZ4F_decompress(dctx, out, dst, in, src, NULL);
+    *err = LZ4F_isError(hint);
+    return hint;
+}
+
+static size_t zstd_step(void *dctx, const uint8_t *in, size_t *src, uint8_t *out, size_t *dst,
+                        bool *err)
+{
+    ZSTD_inBuffer ib = {in, *src, 0};
+    ZSTD_outBuffer ob = {out, *dst, 0};
+    size_t hint = ZSTD_decompressStream(dctx, &ob, &ib);
+    *err = ZSTD_isError(hint);
+    *src = ib.pos;
+    *dst = ob.pos;
+    return hint;
+}
+
 /* lz4 frame format, one frame or several back to back. */
 static int un_lz4(const uint8_t *in, size_t n, obuf *o)
 {
-    LZ4F_dctx *d = lz4_ctx();
-    if (!d) return BATCH_ERR_CORRUPT;
-    size_t pos = 0, hint = 1; /* hint 0 = the last frame is complete */
-    int rc = BATCH_ERR_CORRUPT;
-    for (;;) {
-        if (pos == n && hint == 0) {
-            rc = BATCH_OK;
-            break;
-        }
-        int room = ob_room(o);
-        if (room) {
-            rc = room;
-            break;
-        }
-        size_t dst = o->alloc - o->len, src = n - pos;
-        hint = LZ4F_decompress(d, o->p + o->len, &dst, in + pos, &src, NULL);
-        if (LZ4F_isError(hint)) break;
-        pos += src;
-        o->len += dst;
-        if (src == 0 && dst == 0 && o->len < o->alloc) break; /* no progress: truncated */
-    }
-    return rc;
+    return un_stream(lz4_step, lz4_ctx(), in, n, o);
 }
 
 /* zstd, one frame or several back to back. */
 static int un_zstd(const uint8_t *in, size_t n, obuf *o)
 {
-    ZSTD_DCtx *ds = zstd_ctx();
-    if (!ds) return BATCH_ERR_CORRUPT;
-    ZSTD_inBuffer ib = {in, n, 0};
-    size_t hint = 1; /* 0 = the last frame is complete */
-    int rc = BATCH_ERR_CORRUPT;
-    for (;;) {
-        if (ib.pos == ib.size && hint == 0) {
-            rc = BATCH_OK;
-            break;
-        }
-        int room = ob_room(o);
-        if (room) {
-            rc = room;
-            break;
-        }
-        ZSTD_outBuffer ob = {o->p + o->len, o->alloc - o->len, 0};
-        size_t before = ib.pos;
-        hint = ZSTD_decompressStream(ds, &ob, &ib);
-        if (ZSTD_isError(hint)) break;
-        o->len += ob.pos;
-        if (ob.pos == 0 && ib.pos == before && o->len < o->alloc) break; /* truncated */
-    }
-    return rc;
+    return un_stream(zstd_step, zstd_ctx(), in, n, o);
 }
 
 int batch_decompress(int codec, const uint8_t *in, size_t n, size_t cap, uint8_t **out,

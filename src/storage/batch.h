@@ -249,4 +249,14 @@ int batch_tail_buf_ctl(const uint8_t *p, size_t len, int64_t from, batch_tail_fn
 int batch_tail_ctl(struct plog *l, int64_t from, batch_tail_fn fn, batch_control_fn ctl, void *arg,
                    const char *what, batch_tail_stats *st);
 
+/* Called for every batch header by batch_scan_headers; the whole batch (bi->total_len bytes)
+ * stands at `pos` in `fd`, for a caller that needs more than its header. A non-zero return
+ * stops the scan. */
+typedef int (*batch_header_fn)(const batch_info *bi, int fd, int64_t pos, void *arg);
+/* Reads the batch headers of `l` from offset `from` to its end offset at the time of the call
+ * (plog_read_headers: no CRC check, no record read) and calls fn for each, control batches
+ * included; stops at the first header that does not parse. Returns the number of headers
+ * read. */
+int batch_scan_headers(struct plog *l, int64_t from, batch_header_fn fn, void *arg);
+
 #endif

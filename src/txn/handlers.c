@@ -62,10 +62,17 @@ static int lookup(txn_coord *tc, kstr tid, int64_t pid, int16_t epoch, int16_t v
     return 0;
 }
 
-/* Write on the TransactionalId, what Kafka checks on every transactional request (ACLs). */
-static bool tid_write_ok(broker *b, const breq *r, kstr tid)
+/* The open transaction the request's fields tid/pid/epoch name (lookup), then Write on the
+ * TransactionalId, what Kafka checks on every transactional request (ACLs); 0 or an error. */
+static int lookup_writable(broker *b, breq *r, kfid tid, kfid pid, kfid epoch, txn **out)
 {
-    return bauthz_allowed_k(b, r, ACL_RES_TRANSACTIONAL_ID, tid.p, tid.len, ACL_OP_WRITE);
+    kmsg *q = r->req;
+    kstr id = k_str(q, tid);
+    int err =
+        lookup(tc_of(b), id, k_int(q, pid), (int16_t)k_int(q, epoch), r->hdr.api_version, 2, out);
+    if (!err && !bauthz_allowed_k(b, r, ACL_RES_TRANSACTIONAL_ID, id.p, id.len, ACL_OP_WRITE))
+        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    return err;
 }
 
 /* ------------------------------------------------------------------ InitProducerId ---- */
@@ -189,15 +196,11 @@ static void h_add_partitions(broker *b, breq *r)
 {
     txn_coord *tc = tc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int16_t v = r->hdr.api_version;
     k_set_int(resp, AddPartitionsToTxnResponse_ThrottleTimeMs, 0);
     txn *t;
-    int err =
-        lookup(tc, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId),
-               k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerId),
-               (int16_t)k_int(q, AddPartitionsToTxnRequest_V3AndBelowProducerEpoch), v, 2, &t);
-    if (!err && !tid_write_ok(b, r, k_str(q, AddPartitionsToTxnRequest_V3AndBelowTransactionalId)))
-        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    int err = lookup_writable(b, r, AddPartitionsToTxnRequest_V3AndBelowTransactionalId,
+                              AddPartitionsToTxnRequest_V3AndBelowProducerId,
+                              AddPartitionsToTxnRequest_V3AndBelowProducerEpoch, &t);
     int32_t nt = k_count(q, AddPartitionsToTxnRequest_V3AndBelowTopics);
     if (nt < 0) nt = 0;
     /* first pass: a topic without Write for the principal (Kafka checks it before existence)
@@ -261,14 +264,11 @@ static void h_add_offsets(broker *b, breq *r)
 {
     txn_coord *tc = tc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int16_t v = r->hdr.api_version;
     k_set_int(resp, AddOffsetsToTxnResponse_ThrottleTimeMs, 0);
     txn *t;
-    int err = lookup(tc, k_str(q, AddOffsetsToTxnRequest_TransactionalId),
-                     k_int(q, AddOffsetsToTxnRequest_ProducerId),
-                     (int16_t)k_int(q, AddOffsetsToTxnRequest_ProducerEpoch), v, 2, &t);
-    if (!err && !tid_write_ok(b, r, k_str(q, AddOffsetsToTxnRequest_TransactionalId)))
-        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    int err = lookup_writable(b, r, AddOffsetsToTxnRequest_TransactionalId,
+                              AddOffsetsToTxnRequest_ProducerId,
+                              AddOffsetsToTxnRequest_ProducerEpoch, &t);
     kstr gid = k_str(q, AddOffsetsToTxnRequest_GroupId);
     if (!err && (gid.len <= 0 || has_ctl_chars(gid.p, (size_t)gid.len)))
         err = KERR_INVALID_GROUP_ID;
@@ -293,15 +293,11 @@ static void h_end_txn(broker *b, breq *r)
 {
     txn_coord *tc = tc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int16_t v = r->hdr.api_version;
     k_set_int(resp, EndTxnResponse_ThrottleTimeMs, 0);
     bool commit = k_int(q, EndTxnRequest_Committed) != 0;
     txn *t;
-    int err =
-        lookup(tc, k_str(q, EndTxnRequest_TransactionalId), k_int(q, EndTxnRequest_ProducerId),
-               (int16_t)k_int(q, EndTxnRequest_ProducerEpoch), v, 2, &t);
-    if (!err && !tid_write_ok(b, r, k_str(q, EndTxnRequest_TransactionalId)))
-        err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    int err = lookup_writable(b, r, EndTxnRequest_TransactionalId, EndTxnRequest_ProducerId,
+                              EndTxnRequest_ProducerEpoch, &t);
     if (!err) {
         if (t->state == TS_ONGOING) {
             k_set_int(resp, EndTxnResponse_ErrorCode, 0);
@@ -321,6 +317,14 @@ static void h_end_txn(broker *b, breq *r)
 }
 
 /* ------------------------------------------------------------------ Describe / List ---- */
+
+/* Is t's partition a the first of its topic in t's list? */
+static bool first_of_topic(const txn *t, int a)
+{
+    for (int c = 0; c < a; c++)
+        if (!strcmp(t->parts[c].topic, t->parts[a].topic)) return false;
+    return true;
+}
 
 static void h_describe_transactions(broker *b, breq *r)
 {
@@ -348,19 +352,11 @@ static void h_describe_transactions(broker *b, breq *r)
                   t ? t->epoch : -1);
         /* topics with their partitions, in first-seen order */
         int nt = 0;
-        for (int a = 0; t && a < t->nparts; a++) {
-            bool seen = false;
-            for (int c = 0; c < a && !seen; c++)
-                seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
-            nt += !seen;
-        }
+        for (int a = 0; t && a < t->nparts; a++) nt += first_of_topic(t, a);
         k_new_items(s, DescribeTransactionsResponse_TransactionState_Topics, nt);
         int k = 0;
         for (int a = 0; t && a < t->nparts; a++) {
-            bool seen = false;
-            for (int c = 0; c < a && !seen; c++)
-                seen = !strcmp(t->parts[c].topic, t->parts[a].topic);
-            if (seen) continue;
+            if (!first_of_topic(t, a)) continue;
             kmsg *td = k_item(s, DescribeTransactionsResponse_TransactionState_Topics, k++);
             k_set_str(td, TopicData_Topic, t->parts[a].topic);
             int np = 0;
@@ -372,6 +368,17 @@ static void h_describe_transactions(broker *b, breq *r)
         }
     }
     breq_done(r);
+}
+
+/* Does t pass ListTransactions' filters (its state among the known ones asked for, when any
+ * were; its producer id among the np asked for, when any were)? */
+static bool list_match(kmsg *q, const txn *t, bool any_state, const int *want, int32_t np)
+{
+    if (!any_state && !want[t->state]) return false;
+    if (np <= 0) return true;
+    for (int32_t j = 0; j < np; j++)
+        if (k_item_int(q, ListTransactionsRequest_ProducerIdFilters, j) == t->pid) return true;
+    return false;
 }
 
 static void h_list_transactions(broker *b, breq *r)
@@ -399,28 +406,14 @@ static void h_list_transactions(broker *b, breq *r)
         kstr s = k_item_str(q, ListTransactionsRequest_StateFilters, i);
         if (s.len <= 0 || txn_state_parse((const char *)s.p, (size_t)s.len) < 0) uv[u++].s = s;
     }
+    bool any_state = ns - nunknown == 0;
     int n = 0;
-    for (int i = 0; tc && i < tc->n; i++) {
-        txn *t = tc->v[i];
-        bool ok = (ns - nunknown == 0 || want[t->state]);
-        if (ok && np > 0) {
-            ok = false;
-            for (int32_t j = 0; j < np && !ok; j++)
-                ok = k_item_int(q, ListTransactionsRequest_ProducerIdFilters, j) == t->pid;
-        }
-        if (ok) n++;
-    }
+    for (int i = 0; tc && i < tc->n; i++) n += list_match(q, tc->v[i], any_state, want, np);
     k_new_items(resp, ListTransactionsResponse_TransactionStates, n);
     int k = 0;
     for (int i = 0; tc && i < tc->n && k < n; i++) {
         txn *t = tc->v[i];
-        bool ok = (ns - nunknown == 0 || want[t->state]);
-        if (ok && np > 0) {
-            ok = false;
-            for (int32_t j = 0; j < np && !ok; j++)
-                ok = k_item_int(q, ListTransactionsRequest_ProducerIdFilters, j) == t->pid;
-        }
-        if (!ok) continue;
+        if (!list_match(q, t, any_state, want, np)) continue;
         kmsg *s = k_item(resp, ListTransactionsResponse_TransactionStates, k++);
         k_set_str(s, ListTransactionsResponse_TransactionState_TransactionalId, t->id);
         k_set_int(s, ListTransactionsResponse_TransactionState_ProducerId, t->pid);

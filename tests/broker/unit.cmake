@@ -1,6 +1,6 @@
 # Unit tests of the broker core (src/broker/{producers,topics,offsets}.c), included by
 # tests/broker/CMakeLists.txt. Storage/codec/server calls are stubbed inside the test, so only
-# common, the settings table and batch.c are needed.
+# common, the settings table, batch.c and scan.c (the header scan) are needed.
 eddy_unit_test(test_broker_logic
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_broker_logic.c
           ${CMAKE_SOURCE_DIR}/src/broker/producers.c
@@ -10,6 +10,7 @@ eddy_unit_test(test_broker_logic
           ${CMAKE_SOURCE_DIR}/src/broker/offsets.c
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
           ${CMAKE_SOURCE_DIR}/src/storage/batch.c
+          ${CMAKE_SOURCE_DIR}/src/storage/scan.c
   LIBS eddy_common PkgConfig::ZLIB PkgConfig::LZ4 PkgConfig::ZSTD ${SNAPPY_LIB})
 eddy_test_includes(test_broker_logic broker proto storage net authz)
 

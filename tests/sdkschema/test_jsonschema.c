@@ -293,7 +293,7 @@ static void test_registry_url(void **state)
 {
     (void)state;
     char err[256];
-    const char *bad[] = {"https://x:1", "http://", "http://h:99999", "http://h:x", "ftp://h"};
+    const char *bad[] = {"https://", "http://", "http://h:99999", "http://h:x", "ftp://h"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = 0;
         assert_null(eddy_schema_registry_new(bad[i], err, sizeof err));
