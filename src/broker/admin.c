@@ -1,7 +1,8 @@
 /* admin — topic administration APIs on a single node:
  *   CreateTopics v0–v7, DeleteTopics v0–v6, CreatePartitions v0–v3, DeleteRecords v0–v2,
- *   DescribeConfigs v0–v4 (topics: type 2; broker: type 4), AlterConfigs v0–v2 and
- *   IncrementalAlterConfigs v0–v1 (topics).
+ *   DescribeConfigs v0–v4 (topics: type 2; broker: type 4, with sources and synonyms as Kafka
+ *   gives them), AlterConfigs v0–v2 and IncrementalAlterConfigs v0–v1 (topics; the broker's
+ *   dynamic settings, dynconfig.c).
  * Everything happens synchronously on the loop thread; timeouts are irrelevant.
  */
 #include <errno.h>
@@ -17,8 +18,7 @@
 
 #define RES_TOPIC 2
 #define RES_BROKER 4
-#define SRC_TOPIC 1
-#define SRC_STATIC_BROKER 4
+#define SRC_TOPIC 1 /* Kafka's ConfigSource: DYNAMIC_TOPIC_CONFIG */
 #define SRC_DEFAULT 5
 
 static bool kstr_eq(kstr a, kstr b)
@@ -38,20 +38,37 @@ static void set_msg(kmsg *m, kfid f, const char *msg)
 
 /* ------------------------------------------------------------------ CreateTopics ---- */
 
-static void fill_created_configs(kmsg *tr, btopic *t)
+/* Where a topic's value of k comes from: its override, else the most specific layer of the
+ * broker setting it falls back to, else Kafka's default. */
+static int topic_key_source(broker *b, const tconf_key *k, bool ov)
+{
+    if (ov) return SRC_TOPIC;
+    char dbuf[512];
+    int bk = -1, src = SRC_DEFAULT;
+    tconf_broker_default(&b->cfg, k, dbuf, sizeof dbuf, &bk);
+    if (bk >= 0) {
+        dynconf_layer ls[4];
+        int nl = dynconf_layers(b, bk, ls);
+        if (nl > 0) src = ls[0].source;
+        dynconf_layers_free(ls, nl);
+    }
+    return src;
+}
+
+static void fill_created_configs(broker *b, kmsg *tr, btopic *t)
 {
     int n = tconf_count();
     k_new_items(tr, CreatableTopicResult_Configs, n);
     for (int i = 0; i < n; i++) {
         kmsg *c = k_item(tr, CreatableTopicResult_Configs, i);
-        char buf[64];
+        char buf[512];
         bool ov;
-        const char *key = tconf_at(i)->name;
-        tconf_value(&t->cfg, key, buf, sizeof buf, &ov);
-        k_set_str(c, CreatableTopicConfigs_Name, key);
+        const tconf_key *k = tconf_at(i);
+        tconf_value(&t->cfg, k->name, buf, sizeof buf, &ov);
+        k_set_str(c, CreatableTopicConfigs_Name, k->name);
         k_set_str(c, CreatableTopicConfigs_Value, buf);
         k_set_bool(c, CreatableTopicConfigs_ReadOnly, false);
-        k_set_int(c, CreatableTopicConfigs_ConfigSource, ov ? SRC_TOPIC : SRC_DEFAULT);
+        k_set_int(c, CreatableTopicConfigs_ConfigSource, topic_key_source(b, k, ov));
         k_set_bool(c, CreatableTopicConfigs_IsSensitive, false);
     }
 }
@@ -161,13 +178,13 @@ void h_create_topics(broker *b, breq *r)
             k_set_int(tr, CreatableTopicResult_NumPartitions, err ? -1 : np);
             k_set_int(tr, CreatableTopicResult_ReplicationFactor, err ? -1 : 1);
             if (!err && t)
-                fill_created_configs(tr, t);
+                fill_created_configs(b, tr, t);
             else if (!err) {
                 btopic tmp;
                 memset(&tmp, 0, sizeof tmp);
                 char e2[64];
                 if (tconf_build(&b->cfg, ov, &tmp.cfg, e2, sizeof e2) == 0) {
-                    fill_created_configs(tr, &tmp);
+                    fill_created_configs(b, tr, &tmp);
                     free(tmp.cfg.overrides);
                 } else
                     k_set_array(tr, CreatableTopicResult_Configs, 0);
@@ -368,40 +385,81 @@ static bool wanted(kmsg *res, const char *key)
     return false;
 }
 
-static int8_t broker_key_type(const char *key, const char *val)
-{
-    (void)key;
-    if (!strcmp(val, "true") || !strcmp(val, "false")) return 1;
-    if (!*val) return 2;
-    char *end;
-    strtoll(val, &end, 10);
-    return *end ? 2 : 5;
-}
+static bool g_docs; /* this DescribeConfigs asked for IncludeDocumentation (loop thread) */
+
+typedef struct csyn {
+    const char *name;
+    const char *value;
+    int source;
+} csyn;
 
 static void fill_entry(kmsg *c, int16_t v, bool syn, const char *key, const char *val, int src,
-                       bool ro, int8_t type)
+                       bool ro, bool sensitive, int8_t type, const char *doc, const csyn *syns,
+                       int nsyn)
 {
+    if (!g_docs) doc = NULL;
     k_set_str(c, DescribeConfigsResourceResult_Name, key);
-    k_set_str(c, DescribeConfigsResourceResult_Value, val);
+    k_set_str(c, DescribeConfigsResourceResult_Value, sensitive ? NULL : val);
     k_set_bool(c, DescribeConfigsResourceResult_ReadOnly, ro);
     k_set_bool(c, DescribeConfigsResourceResult_IsDefault, src == SRC_DEFAULT);
     k_set_int(c, DescribeConfigsResourceResult_ConfigSource, src);
-    k_set_bool(c, DescribeConfigsResourceResult_IsSensitive, false);
+    k_set_bool(c, DescribeConfigsResourceResult_IsSensitive, sensitive);
     if (v >= 1) {
-        if (syn) {
-            k_new_items(c, DescribeConfigsResourceResult_Synonyms, 1);
-            kmsg *s = k_item(c, DescribeConfigsResourceResult_Synonyms, 0);
-            k_set_str(s, DescribeConfigsSynonym_Name, key);
-            k_set_str(s, DescribeConfigsSynonym_Value, val);
-            k_set_int(s, DescribeConfigsSynonym_Source, src);
-        } else {
-            k_new_items(c, DescribeConfigsResourceResult_Synonyms, 0);
+        int n = syn ? nsyn : 0;
+        k_new_items(c, DescribeConfigsResourceResult_Synonyms, n);
+        for (int i = 0; i < n; i++) {
+            kmsg *s = k_item(c, DescribeConfigsResourceResult_Synonyms, i);
+            k_set_str(s, DescribeConfigsSynonym_Name, syns[i].name);
+            k_set_str(s, DescribeConfigsSynonym_Value, sensitive ? NULL : syns[i].value);
+            k_set_int(s, DescribeConfigsSynonym_Source, syns[i].source);
         }
     }
     if (v >= 3) {
         k_set_int(c, DescribeConfigsResourceResult_ConfigType, type);
-        k_set_str(c, DescribeConfigsResourceResult_Documentation, NULL);
+        k_set_str(c, DescribeConfigsResourceResult_Documentation, doc); /* NULL unless asked */
     }
+}
+
+/* One topic config: its value and source, and the synonyms Kafka lists (the topic's override,
+ * then the layers of the broker setting it falls back to). */
+static void describe_topic_key(broker *b, kmsg *c, int16_t v, bool syn, const topic_config *tc,
+                               const tconf_key *k)
+{
+    char val[512], dbuf[512], sname[96];
+    bool ov;
+    tconf_value(tc, k->name, val, sizeof val, &ov);
+    csyn syns[6];
+    int n = 0;
+    if (ov) syns[n++] = (csyn){k->name, val, SRC_TOPIC};
+    int bk = -1;
+    tconf_broker_default(&b->cfg, k, dbuf, sizeof dbuf, &bk);
+    dynconf_layer ls[4];
+    int nl = 0;
+    if (bk >= 0) {
+        nl = dynconf_layers(b, bk, ls);
+        for (int i = 0; i < nl; i++) syns[n++] = (csyn){bconfig_key(bk), ls[i].value, ls[i].source};
+    } else if (k->synonyms) {
+        size_t m = strcspn(k->synonyms, ",");
+        snprintf(sname, sizeof sname, "%.*s", (int)m, k->synonyms);
+        syns[n++] = (csyn){sname, k->dflt, SRC_DEFAULT};
+    }
+    int src = topic_key_source(b, k, ov);
+    fill_entry(c, v, syn, k->name, val, src, false, false, k->type, k->doc, syns, n);
+    dynconf_layers_free(ls, nl);
+}
+
+/* One broker setting: the current value with the source of its most specific layer. */
+static void describe_broker_key(broker *b, kmsg *c, int16_t v, bool syn, int i)
+{
+    char val[512];
+    bconfig_value(&b->cfg, i, val, sizeof val);
+    dynconf_layer ls[4];
+    int nl = dynconf_layers(b, i, ls);
+    csyn syns[4];
+    for (int j = 0; j < nl; j++) syns[j] = (csyn){bconfig_key(i), ls[j].value, ls[j].source};
+    fill_entry(c, v, syn, bconfig_key(i), val, ls[0].source, !dynconf_is_dynamic(bconfig_key(i)),
+               bconfig_sensitive(i), (int8_t)bconfig_type(i), bconfig_describe(i), syns, nl);
+    dynconf_layers_free(ls, nl);
 }
 
 /* DescribeConfigs on the topic (29) or on the Cluster for the broker (31); 0 = allowed. */
@@ -423,6 +481,7 @@ void h_describe_configs(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     bool syn = v >= 1 && k_bool(q, DescribeConfigsRequest_IncludeSynonyms);
+    g_docs = v >= 3 && k_bool(q, DescribeConfigsRequest_IncludeDocumentation);
     int32_t n = k_count(q, DescribeConfigsRequest_Resources);
     if (n < 0) n = 0;
     k_set_int(resp, DescribeConfigsResponse_ThrottleTimeMs, 0);
@@ -459,11 +518,8 @@ void h_describe_configs(broker *b, breq *r)
             for (int j = 0; j < tconf_count(); j++) {
                 const tconf_key *ck = tconf_at(j);
                 if (!wanted(rq, ck->name)) continue;
-                char buf[64];
-                bool ov;
-                tconf_value(&t->cfg, ck->name, buf, sizeof buf, &ov);
-                fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, ck->name, buf,
-                           ov ? SRC_TOPIC : SRC_DEFAULT, false, ck->type);
+                describe_topic_key(b, k_item(rr, DescribeConfigsResult_Configs, k++), v, syn,
+                                   &t->cfg, ck);
             }
         } else if (type == RES_BROKER) {
             char idbuf[16];
@@ -475,20 +531,46 @@ void h_describe_configs(broker *b, breq *r)
                 k_new_items(rr, DescribeConfigsResult_Configs, 0);
                 continue;
             }
+            /* "" is the cluster-wide default: only what is set there (as Kafka answers) */
+            bool cluster = name.len <= 0;
+            const char *dd = dynconf_overrides(b, true);
+            int nb = bconfig_count(), nall = nb + dynconf_ignored_count();
             int cnt = 0;
-            for (int j = 0; j < bconfig_count(); j++)
-                if (wanted(rq, bconfig_key(j))) cnt++;
+            for (int j = 0; j < nall; j++) {
+                const char *key = j < nb ? bconfig_key(j) : dynconf_ignored_at(j - nb)->name;
+                char *dv = cluster ? tconf_override_get(dd, key) : NULL;
+                if (wanted(rq, key) && (!cluster || dv)) cnt++;
+                free(dv);
+            }
             k_set_int(rr, DescribeConfigsResult_ErrorCode, 0);
             k_new_items(rr, DescribeConfigsResult_Configs, cnt);
             int k = 0;
-            for (int j = 0; j < bconfig_count(); j++) {
-                const char *key = bconfig_key(j);
+            for (int j = 0; j < nall; j++) {
+                const tconf_key *ik = j < nb ? NULL : dynconf_ignored_at(j - nb);
+                const char *key = ik ? ik->name : bconfig_key(j);
                 if (!wanted(rq, key)) continue;
-                char buf[512];
-                bconfig_value(&b->cfg, j, buf, sizeof buf);
-                fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, key, buf,
-                           bconfig_is_default(&b->cfg, j) ? SRC_DEFAULT : SRC_STATIC_BROKER, true,
-                           broker_key_type(key, buf));
+                int8_t ctype = ik ? ik->type : (int8_t)bconfig_type(j);
+                const char *doc = ik ? ik->doc : bconfig_describe(j);
+                bool sens = !ik && bconfig_sensitive(j);
+                if (cluster) {
+                    char *dv = tconf_override_get(dd, key);
+                    if (!dv) continue;
+                    csyn s1 = {key, dv, 3};
+                    fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, key, dv, 3,
+                               false, sens, ctype, doc, &s1, 1);
+                    free(dv);
+                } else if (ik) {
+                    dynconf_layer ls[3];
+                    int nl = dynconf_ignored_layers(b, j - nb, ls);
+                    csyn syns[3];
+                    for (int x = 0; x < nl; x++) syns[x] = (csyn){key, ls[x].value, ls[x].source};
+                    fill_entry(k_item(rr, DescribeConfigsResult_Configs, k++), v, syn, key,
+                               ls[0].value, ls[0].source, false, false, ctype, doc, syns, nl);
+                    dynconf_layers_free(ls, nl);
+                } else {
+                    describe_broker_key(b, k_item(rr, DescribeConfigsResult_Configs, k++), v, syn,
+                                        j);
+                }
             }
         } else {
             k_set_int(rr, DescribeConfigsResult_ErrorCode, KERR_INVALID_REQUEST);
@@ -554,15 +636,19 @@ static char *list_edit(const char *cur, const char *item, bool add)
     return s;
 }
 
-/* The topic a resource of an (Incremental)AlterConfigs request names, or NULL after filling
- * the response entry with the error (broker settings are static; other types unsupported). */
-static btopic *alter_target(broker *b, breq *r, kmsg *rq, kmsg *rr)
+enum { ALTER_NONE, ALTER_TOPIC, ALTER_BROKER, ALTER_CLUSTER };
+
+/* What a resource of an (Incremental)AlterConfigs request names: a topic (*tp), this broker
+ * (its node id) or the cluster-wide broker default (""); ALTER_NONE after filling the response
+ * entry with the error. */
+static int alter_target(broker *b, breq *r, kmsg *rq, kmsg *rr, btopic **tp)
 {
     int8_t type = (int8_t)k_int(rq, AlterConfigsResource_ResourceType);
     kstr name = k_str(rq, AlterConfigsResource_ResourceName);
     k_set_int(rr, AlterConfigsResourceResponse_ResourceType, type);
     k_set_kstr(rr, AlterConfigsResourceResponse_ResourceName, name);
     k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, NULL);
+    *tp = NULL;
     bool topic = type == RES_TOPIC;
     if ((topic || type == RES_BROKER) &&
         !(topic ? bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_ALTER_CONFIGS)
@@ -570,25 +656,29 @@ static btopic *alter_target(broker *b, breq *r, kmsg *rq, kmsg *rr)
         k_set_int(rr, AlterConfigsResourceResponse_ErrorCode,
                   topic ? KERR_TOPIC_AUTHORIZATION_FAILED : KERR_CLUSTER_AUTHORIZATION_FAILED);
         k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "not authorized (AlterConfigs)");
-        return NULL;
+        return ALTER_NONE;
+    }
+    if (type == RES_BROKER) {
+        if (res_is_broker_ok(b, name)) return name.len <= 0 ? ALTER_CLUSTER : ALTER_BROKER;
+        k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_INVALID_REQUEST);
+        k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "unknown broker id");
+        return ALTER_NONE;
     }
     if (type != RES_TOPIC) {
         k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_INVALID_REQUEST);
-        k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage,
-                  type != RES_BROKER          ? "unsupported resource type"
-                  : res_is_broker_ok(b, name) ? "broker settings are static (restart with --set)"
-                                              : "unknown broker id");
-        return NULL;
+        k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "unsupported resource type");
+        return ALTER_NONE;
     }
-    btopic *t = find_k(b, name);
-    if (!t) {
+    *tp = find_k(b, name);
+    if (!*tp) {
         k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
         k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "Unknown topic");
+        return ALTER_NONE;
     }
-    return t;
+    return ALTER_TOPIC;
 }
 
-/* AlterConfigs: the resource's configs replace the topic's whole set of overrides. */
+/* AlterConfigs: the resource's configs replace its whole set of overrides. */
 static int replace_overrides(breq *r, kmsg *rq, char **ov, char *msg, size_t ml)
 {
     int32_t nc = k_count(rq, AlterConfigsResource_Configs);
@@ -607,8 +697,9 @@ static int replace_overrides(breq *r, kmsg *rq, char **ov, char *msg, size_t ml)
     return KERR_NONE;
 }
 
-/* IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT on the topic's overrides. */
-static int edit_overrides(breq *r, kmsg *rq, btopic *t, char **ov, char *msg, size_t ml)
+/* IncrementalAlterConfigs: SET / DELETE / APPEND / SUBTRACT on a resource's overrides
+ * (t = the topic, or NULL for a broker resource). */
+static int edit_overrides(broker *b, breq *r, kmsg *rq, btopic *t, char **ov, char *msg, size_t ml)
 {
     int32_t nc = k_count(rq, AlterConfigsResource_Configs);
     for (int32_t j = 0; j < nc; j++) {
@@ -630,19 +721,24 @@ static int edit_overrides(breq *r, kmsg *rq, btopic *t, char **ov, char *msg, si
         } else if (op == 1) { /* DELETE */
             nov = tconf_override_set(*ov, key, NULL);
         } else if (op == 2 || op == 3) { /* APPEND / SUBTRACT (list configs) */
-            if (strcmp(key, "cleanup.policy") != 0 || !val) {
-                snprintf(msg, ml, "%s is not a list config", key);
+            const tconf_key *tk = t ? tconf_find(key) : NULL;
+            bool list = t ? tk && tk->type == TC_LIST : !strcmp(key, "log.cleanup.policy");
+            if (!list || !val) {
+                snprintf(msg, ml, "Config value append is not allowed for config key: %s", key);
                 return KERR_INVALID_CONFIG;
             }
-            char cur[64];
-            tconf_value(&t->cfg, key, cur, sizeof cur, NULL);
+            char cur[512] = "";
+            if (t)
+                tconf_value(&t->cfg, key, cur, sizeof cur, NULL);
+            else
+                bconfig_value(&b->cfg, bconfig_find(key), cur, sizeof cur);
             char *ex = tconf_override_get(*ov, key);
             char *lv = list_edit(ex ? ex : cur, val, op == 2);
             free(ex);
             nov = *lv ? tconf_override_set(*ov, key, lv) : NULL;
             free(lv);
             if (!nov) {
-                snprintf(msg, ml, "cleanup.policy cannot be empty");
+                snprintf(msg, ml, "%s cannot be empty", key);
                 return KERR_INVALID_CONFIG;
             }
         } else {
@@ -668,17 +764,24 @@ static void alter_configs(broker *b, breq *r, bool incremental)
     for (int32_t i = 0; i < n; i++) {
         kmsg *rq = k_item(q, AlterConfigsRequest_Resources, i),
              *rr = k_item(resp, AlterConfigsResponse_Responses, i);
-        btopic *t = alter_target(b, r, rq, rr);
-        if (!t) continue;
-        char *ov = xstrdup(incremental && t->cfg.overrides ? t->cfg.overrides : "");
-        char msg[160] = "";
-        int err = incremental ? edit_overrides(r, rq, t, &ov, msg, sizeof msg)
+        btopic *t = NULL;
+        int what = alter_target(b, r, rq, rr, &t);
+        if (what == ALTER_NONE) continue;
+        const char *cur =
+            what == ALTER_TOPIC ? t->cfg.overrides : dynconf_overrides(b, what == ALTER_CLUSTER);
+        char *ov = xstrdup(incremental && cur ? cur : "");
+        char msg[256] = "";
+        int err = incremental ? edit_overrides(b, r, rq, t, &ov, msg, sizeof msg)
                               : replace_overrides(r, rq, &ov, msg, sizeof msg);
         if (err) {
             k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, err);
             set_msg(rr, AlterConfigsResourceResponse_ErrorMessage, msg);
-        } else {
+        } else if (what == ALTER_TOPIC) {
             alter_topic(b, rr, t, ov, validate);
+        } else {
+            err = dynconf_alter(b, what == ALTER_CLUSTER, ov, validate, msg, sizeof msg);
+            k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, err);
+            set_msg(rr, AlterConfigsResourceResponse_ErrorMessage, err ? msg : NULL);
         }
         free(ov);
     }

@@ -256,6 +256,7 @@ int broker_open(broker *b, const char *data_dir)
         LOGE("main", "cannot start the flush thread");
         return -1;
     }
+    dynconf_load(b); /* dynamic broker settings hold before the topics open */
     if (topics_load(b) < 0) {
         LOGE("main", "cannot load the topics in %s", b->data_dir);
         return -1;
@@ -547,6 +548,7 @@ void broker_close(broker *b)
     if (b->flush_efd >= 0) close(b->flush_efd);
     b->flush_efd = -1;
     bconfig_free(&b->cfg);
+    dynconf_free(b);
     creds_close();
     for (int i = 0; i < b->nlisteners; i++) {
         tls_ctx_free(b->listeners[i].tls);

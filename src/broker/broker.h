@@ -47,6 +47,7 @@ enum kerr {
     KERR_NOT_COORDINATOR = 16,
     KERR_INVALID_TOPIC_EXCEPTION = 17,
     KERR_RECORD_LIST_TOO_LARGE = 18,
+    KERR_NOT_ENOUGH_REPLICAS = 19,
     KERR_INVALID_REQUIRED_ACKS = 21,
     KERR_ILLEGAL_GENERATION = 22,
     KERR_INCONSISTENT_GROUP_PROTOCOL = 23,
@@ -191,7 +192,12 @@ typedef struct topic_config {
     plog_config log;
     int32_t max_message_bytes; /* max.message.bytes */
     bool log_append_time;      /* message.timestamp.type=LogAppendTime */
-    char *overrides;           /* "k=v\n" lines set explicitly for this topic (persisted) */
+    int8_t compression;        /* compression.type: -1 producer, else the codec stored */
+    int32_t gzip_level, lz4_level, zstd_level; /* compression.*.level */
+    int32_t min_insync_replicas;               /* > 1: acks=all gets NOT_ENOUGH_REPLICAS */
+    int64_t ts_before_max_ms, ts_after_max_ms, ts_diff_max_ms; /* message.timestamp.*.max.ms */
+    char *overrides;          /* "k=v\n" lines set explicitly for this topic (persisted) */
+    const struct bconfig *bc; /* the broker settings defaults come from (outlives the topic) */
 } topic_config;
 
 /* A parked reader waiting for appends to a partition (long-poll Fetch, internal tailers). */
@@ -336,6 +342,8 @@ struct broker {
     uint64_t conns_slow_closed; /* socket.request.read.timeout.ms */
     bmetrics_api api_metrics[KAPI_MAX_KEY + 1];
     int64_t started_ms;
+    /* dynamic broker configs (dynconfig.c): "k=v\n" per layer; the static values they hide */
+    char *dyn_default, *dyn_node, *dyn_static;
 };
 
 /* ---------------------------------------------------------------- lifecycle ---- */

@@ -18,7 +18,8 @@ typedef struct ckey {
     size_t off;
     const char *dflt;
     int64_t min, max;
-    const char *desc; /* one line, for --list-settings */
+    const char *desc;  /* one line, for --list-settings */
+    const char *valid; /* C_STR: "a|b" the values allowed, NULL = any */
 } ckey;
 
 #define O(f) offsetof(bconfig, f)
@@ -96,6 +97,35 @@ static const ckey g_keys[] = {
      "reserve segment space ahead of appends (helps acks=all latency)"},
     {"log.flush.interval.ms", C_I64, O(log_flush_interval_ms), "-1", -1, INT64_MAX,
      "fsync period for data nobody waits on (-1 = only when acks=all asks)"},
+    {"log.roll.jitter.ms", C_I64, O(log_roll_jitter_ms), "0", 0, INT64_MAX,
+     "default segment.jitter.ms: a random part of it is taken off log.roll.ms per partition"},
+    {"log.cleaner.min.compaction.lag.ms", C_I64, O(log_cleaner_min_compaction_lag_ms), "0", 0,
+     INT64_MAX, "default min.compaction.lag.ms: records younger than this are not compacted"},
+    {"log.cleaner.max.compaction.lag.ms", C_I64, O(log_cleaner_max_compaction_lag_ms),
+     "9223372036854775807", 1, INT64_MAX,
+     "default max.compaction.lag.ms: a compact topic's active segment rolls at this age"},
+    {"log.message.timestamp.type", C_STR, O(log_message_timestamp_type), "CreateTime", 0, 0,
+     "default message.timestamp.type: CreateTime or LogAppendTime", "CreateTime|LogAppendTime"},
+    {"log.message.timestamp.before.max.ms", C_I64, O(log_message_timestamp_before_max_ms),
+     "9223372036854775807", 0, INT64_MAX,
+     "default message.timestamp.before.max.ms: CreateTime this far in the past is refused"},
+    {"log.message.timestamp.after.max.ms", C_I64, O(log_message_timestamp_after_max_ms),
+     "9223372036854775807", 0, INT64_MAX,
+     "default message.timestamp.after.max.ms: CreateTime this far in the future is refused"},
+    {"min.insync.replicas", C_I32, O(min_insync_replicas), "1", 1, INT32_MAX,
+     "default min.insync.replicas: above 1, acks=all produces get NOT_ENOUGH_REPLICAS (one node)"},
+    {"compression.type", C_STR, O(compression_type), "producer", 0, 0,
+     "default compression.type: producer keeps the producer's codec; uncompressed, gzip, snappy, "
+     "lz4 or zstd recompress on append",
+     "uncompressed|zstd|lz4|snappy|gzip|producer"},
+    {"compression.gzip.level", C_I32, O(compression_gzip_level), "-1", -1, 9,
+     "default compression.gzip.level (-1 = zlib's default, else 1..9)"},
+    {"compression.lz4.level", C_I32, O(compression_lz4_level), "9", 1, 17,
+     "default compression.lz4.level (1..17)"},
+    {"compression.zstd.level", C_I32, O(compression_zstd_level), "3", -131072, 22,
+     "default compression.zstd.level (-131072..22)"},
+    {"unclean.leader.election.enable", C_BOOL, O(unclean_leader_election_enable), "false", 0, 1,
+     "accepted for compatibility: one node is always the clean leader"},
     {"message.max.bytes", C_I32, O(message_max_bytes), "1048588", 0, INT32_MAX,
      "largest record batch a topic accepts by default"},
     {"socket.request.max.bytes", C_I32, O(socket_request_max_bytes), "104857600", 1, INT32_MAX,
@@ -168,6 +198,19 @@ static int set_one(bconfig *c, const ckey *k, const char *v, char *err, size_t e
     void *dst = (char *)c + k->off;
     switch (k->type) {
     case C_STR: {
+        if (k->valid && v[0]) {
+            bool ok = false;
+            for (const char *p = k->valid; *p && !ok;) {
+                size_t m = strcspn(p, "|");
+                ok = m == strlen(v) && !strncmp(p, v, m);
+                p += m;
+                if (*p) p++;
+            }
+            if (!ok) {
+                snprintf(err, errlen, "%s: expected one of %s, got \"%s\"", k->name, k->valid, v);
+                return -1;
+            }
+        }
         char **s = dst;
         free(*s);
         *s = v[0] ? xstrdup(v) : NULL;
@@ -238,15 +281,12 @@ static const struct {
     {"controller.listener.names", "eddyd is a single node without ZooKeeper or KRaft"},
     {"inter.broker.listener.name", "eddyd is a single node: there are no other brokers"},
     {"default.replication.factor", "a single node keeps one replica"},
-    {"min.insync.replicas", "a single node keeps one replica"},
     {"offsets.topic.replication.factor", "a single node keeps one replica"},
     {"transaction.state.log.replication.factor", "eddyd has no transactions"},
     {"transaction.state.log.min.isr", "eddyd has no transactions"},
     {"num.network.threads", "eddyd serves every connection from one event loop"},
     {"num.io.threads", "eddyd serves every connection from one event loop"},
     {"log.flush.interval.messages", "use log.flush.interval.ms"},
-    {"compression.type", "batches are stored as the producer compressed them"},
-    {"unclean.leader.election.enable", "a single node has no followers"},
 };
 
 int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_t errlen)
@@ -343,4 +383,27 @@ bool bconfig_is_default(const bconfig *c, int i)
     char buf[512];
     bconfig_value(c, i, buf, sizeof buf);
     return strcmp(buf, g_keys[i].dflt) == 0;
+}
+
+int bconfig_find(const char *key)
+{
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
+        if (!strcmp(g_keys[i].name, key)) return (int)i;
+    return -1;
+}
+
+bool bconfig_sensitive(int i)
+{
+    return strstr(g_keys[i].name, "password") != NULL;
+}
+
+int bconfig_type(int i)
+{
+    if (bconfig_sensitive(i)) return 9;
+    switch (g_keys[i].type) {
+    case C_BOOL: return 1;
+    case C_I32: return 3;
+    case C_I64: return 5;
+    default: return 2;
+    }
 }

@@ -47,8 +47,19 @@ typedef struct bconfig {
     int64_t log_scrub_bytes_per_second;      /* log.scrub.bytes.per.second */
     int64_t metrics_lag_stall_ms;            /* metrics.lag.stall.ms */
     int64_t log_flush_interval_ms;           /* log.flush.interval.ms (-1 = only for acks=all) */
-    int32_t message_max_bytes;               /* message.max.bytes */
-    int32_t socket_request_max_bytes;        /* socket.request.max.bytes */
+    /* defaults of topic configs (tconfig.c names the synonym of each) */
+    int64_t log_roll_jitter_ms;                /* log.roll.jitter.ms */
+    int64_t log_cleaner_min_compaction_lag_ms; /* log.cleaner.min.compaction.lag.ms */
+    int64_t log_cleaner_max_compaction_lag_ms; /* log.cleaner.max.compaction.lag.ms */
+    char *log_message_timestamp_type;          /* log.message.timestamp.type */
+    int64_t log_message_timestamp_before_max_ms;
+    int64_t log_message_timestamp_after_max_ms;
+    int32_t min_insync_replicas; /* min.insync.replicas */
+    char *compression_type;      /* compression.type */
+    int32_t compression_gzip_level, compression_lz4_level, compression_zstd_level;
+    bool unclean_leader_election_enable; /* accepted; one node */
+    int32_t message_max_bytes;           /* message.max.bytes */
+    int32_t socket_request_max_bytes;    /* socket.request.max.bytes */
     int32_t group_initial_rebalance_delay_ms;
     int32_t group_min_session_timeout_ms;
     int32_t group_max_session_timeout_ms;
@@ -94,5 +105,11 @@ const char *bconfig_default(int i);
 /* Writes the current value of key i into buf; returns buf. */
 const char *bconfig_value(const bconfig *c, int i, char *buf, size_t len);
 bool bconfig_is_default(const bconfig *c, int i);
+/* The index of a key, or -1. */
+int bconfig_find(const char *key);
+/* Kafka's ConfigType of key i for DescribeConfigs v3+: 1 boolean, 2 string, 3 int, 5 long,
+ * 9 password. */
+int bconfig_type(int i);
+bool bconfig_sensitive(int i); /* a password: its value is never shown */
 
 #endif

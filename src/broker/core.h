@@ -24,21 +24,38 @@ void fetch_finish_all(broker *b);
 
 /* ---------------------------------------------------------------- topic configs ---- */
 
-/* Topic config keys we know; type for DescribeConfigs v3+ (1 bool, 2 string, 3 int, 5 long,
- * 7 list). */
+/* Every topic config a current Kafka accepts (tconfig.c). type is Kafka's ConfigType as
+ * DescribeConfigs v3+ sends it. */
+enum { TC_BOOL = 1, TC_STRING = 2, TC_INT = 3, TC_LONG = 5, TC_DOUBLE = 6, TC_LIST = 7 };
+enum { TC_CODEC_PRODUCER = -1 }; /* topic_config.compression; else BATCH_CODEC_* */
 typedef struct tconf_key {
     const char *name;
     int8_t type;
+    int64_t min, max;     /* TC_INT / TC_LONG / TC_DOUBLE range */
+    const char *valid;    /* "a|b" for strings and lists; special validators; NULL = any */
+    const char *dflt;     /* Kafka's default */
+    const char *synonyms; /* broker settings it falls back to, most specific first, "a,b" */
+    bool honoured;        /* false: accepted, validated, shown, and ignored */
+    const char *doc;      /* what eddyd does with it (DescribeConfigs documentation) */
 } tconf_key;
 int tconf_count(void);
 const tconf_key *tconf_at(int i);
+const tconf_key *tconf_find(const char *name);
+const char *tconf_type_name(int type); /* "LONG", ... */
+/* Kafka's type/range/valid-values check of one value: 0 or KERR_INVALID_CONFIG with
+ * "Invalid value V for configuration K: why". */
+int tconf_check_value(const tconf_key *k, const char *v, char *err, size_t errlen);
+/* The value of k for a topic without an override (the first synonym eddyd has as a setting,
+ * else Kafka's default); *bkey = that setting's bconfig index or -1. Returns buf. */
+const char *tconf_broker_default(const bconfig *bc, const tconf_key *k, char *buf, size_t len,
+                                 int *bkey);
 
 /* Broker defaults into *c (overrides NULL). */
 void tconf_defaults(const bconfig *bc, topic_config *c);
 /* Applies one key=value onto c. Returns 0 or KERR_INVALID_CONFIG. */
 int tconf_apply(topic_config *c, const char *key, const char *value);
-/* Checks one topic config: 0, or KERR_INVALID_CONFIG with a message naming an unknown key (with
- * the closest known one), a Kafka config eddyd does not support, or an invalid value. */
+/* Checks one topic config: 0, or KERR_INVALID_CONFIG with a message naming an unknown key
+ * ("Unknown topic config name: x", with the closest known one) or an invalid value. */
 int tconf_check(const char *key, const char *value, char *err, size_t errlen);
 /* Validates `overrides` ("k=v\n" lines) and builds the full config from broker defaults.
  * Returns 0 or KERR_INVALID_CONFIG (err gets a message). c->overrides is a fresh copy. */
@@ -52,6 +69,35 @@ const char *tconf_value(const topic_config *c, const char *key, char *buf, size_
 char *tconf_override_get(const char *overrides, const char *key);
 /* Returns a new "k=v\n" string with key set to value (value NULL = removed). */
 char *tconf_override_set(const char *overrides, const char *key, const char *value);
+
+/* ---------------------------------------------------------------- dynamic broker configs ---- */
+
+/* dynconfig.c: AlterConfigs on the BROKER resource. */
+bool dynconf_is_dynamic(const char *key);
+/* Reads data_dir/broker-configs and applies it over the static settings (before topics_load). */
+int dynconf_load(broker *b);
+void dynconf_free(broker *b);
+/* The "k=v\n" dynamic settings of the cluster default (resource "") or of this broker. */
+const char *dynconf_overrides(broker *b, bool cluster_default);
+/* Validates "k=v\n" settings for a broker resource: 0, KERR_INVALID_CONFIG (unknown name, bad
+ * value) or KERR_INVALID_REQUEST "Cannot update these configs dynamically: Set(a, b)". */
+int dynconf_check(const char *overrides, char *err, size_t errlen);
+/* Replaces the whole dynamic set of one resource: validated, persisted, applied live (topics
+ * reconfigured). validate = check only. 0 or KERR_*. */
+int dynconf_alter(broker *b, bool cluster_default, const char *overrides, bool validate, char *err,
+                  size_t errlen);
+/* The layers of setting i, most specific first: {source 2|3|4|5, malloc'ed value}. */
+typedef struct dynconf_layer {
+    int source;
+    char *value;
+} dynconf_layer;
+int dynconf_layers(broker *b, int i, dynconf_layer out[4]);
+/* Kafka's dynamic settings eddyd accepts, keeps, shows and ignores (thread pools, SASL/Kerberos
+ * login, cleaner buffers, throttles); their layers (2, 3, then 5 = Kafka's default). */
+int dynconf_ignored_count(void);
+const tconf_key *dynconf_ignored_at(int i);
+int dynconf_ignored_layers(broker *b, int i, dynconf_layer out[3]);
+void dynconf_layers_free(dynconf_layer *l, int n);
 
 /* Replaces every override of t (validated first, persisted). Returns 0 or KERR_*. */
 int topic_replace_configs(broker *b, btopic *t, const char *overrides, char *err, size_t errlen);
@@ -135,6 +181,7 @@ void h_incremental_alter_configs(broker *b, breq *r);
 void h_delete_records(broker *b, breq *r);
 void h_init_producer_id(broker *b, breq *r);
 void h_describe_producers(broker *b, breq *r);
+void h_describe_cluster(broker *b, breq *r);
 void h_sasl_handshake(broker *b, breq *r);
 void h_sasl_authenticate(broker *b, breq *r);
 void h_describe_user_scram_credentials(broker *b, breq *r);

@@ -17,6 +17,7 @@
  *   44   IncrementalAlterConfigs  0–1
  *   50   DescribeUserScramCredentials 0
  *   51   AlterUserScramCredentials    0
+ *   60   DescribeCluster          0–1
  *   61   DescribeProducers        0
  * (InitProducerId's row is the transaction coordinator's, src/txn; it calls
  * h_init_producer_id for requests without a transactional id.)
@@ -40,5 +41,6 @@ const bhandler_table broker_core_handlers = {
     [API_IncrementalAlterConfigs] = {0, 1, 0, h_incremental_alter_configs},
     [API_DescribeUserScramCredentials] = {0, 0, 0, h_describe_user_scram_credentials},
     [API_AlterUserScramCredentials] = {0, 0, 0, h_alter_user_scram_credentials},
+    [API_DescribeCluster] = {0, 1, 0, h_describe_cluster},
     [API_DescribeProducers] = {0, 0, 0, h_describe_producers},
 };

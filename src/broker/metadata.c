@@ -139,3 +139,45 @@ void h_metadata(broker *b, breq *r)
     }
     breq_done(r);
 }
+
+/* DescribeCluster (KIP-700, v0-v1): this node as the only broker and the controller. Kafka's
+ * rules: EndpointType 2 (controllers) at a broker is MISMATCHED_ENDPOINT_TYPE (114), another
+ * unknown type UNSUPPORTED_ENDPOINT_TYPE (115); the cluster's authorized operations when asked
+ * (0 without Describe on the Cluster). */
+void h_describe_cluster(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    int16_t v = r->hdr.api_version;
+    int8_t et = v >= 1 ? (int8_t)k_int(q, DescribeClusterRequest_EndpointType) : 1;
+    k_set_int(resp, DescribeClusterResponse_ThrottleTimeMs, 0);
+    if (v >= 1) k_set_int(resp, DescribeClusterResponse_EndpointType, et);
+    k_set_str(resp, DescribeClusterResponse_ClusterId, b->cluster_id);
+    k_set_int(resp, DescribeClusterResponse_ControllerId, b->node_id);
+    if (et != 1) {
+        k_set_int(resp, DescribeClusterResponse_ErrorCode, et == 2 ? 114 : 115);
+        k_set_str(resp, DescribeClusterResponse_ErrorMessage,
+                  et == 2 ? "This is a broker: the controller endpoint type is not served here"
+                          : "Unknown endpoint type");
+        k_new_items(resp, DescribeClusterResponse_Brokers, 0);
+        k_set_int(resp, DescribeClusterResponse_ClusterAuthorizedOperations, AUTH_OPS_NONE);
+        breq_done(r);
+        return;
+    }
+    k_set_int(resp, DescribeClusterResponse_ErrorCode, 0);
+    k_set_str(resp, DescribeClusterResponse_ErrorMessage, NULL);
+    kmsg *bm = k_new_items(resp, DescribeClusterResponse_Brokers, 1);
+    const char *adv_host;
+    int adv_port;
+    breq_advertised(r, &adv_host, &adv_port);
+    k_set_int(bm, DescribeClusterBroker_BrokerId, b->node_id);
+    k_set_str(bm, DescribeClusterBroker_Host, adv_host);
+    k_set_int(bm, DescribeClusterBroker_Port, adv_port);
+    k_set_str(bm, DescribeClusterBroker_Rack, NULL);
+    int64_t ops = AUTH_OPS_NONE;
+    if (k_bool(q, DescribeClusterRequest_IncludeClusterAuthorizedOperations))
+        ops = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE)
+                  ? bauthz_operations(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME)
+                  : 0;
+    k_set_int(resp, DescribeClusterResponse_ClusterAuthorizedOperations, ops);
+    breq_done(r);
+}

@@ -89,8 +89,10 @@ static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *b
 
 /* Validates and appends one partition's records. Fills the partition response. Returns the
  * end offset to wait for (acks=all) or -1. */
-static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr, bool txn)
+static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr, bool txn,
+                           int64_t acks)
 {
+    uint8_t *owned = NULL; /* the batch recompressed for compression.type */
     int16_t v = r->hdr.api_version;
     int err = 0;
     int64_t base = -1, lat = -1, need = -1;
@@ -103,6 +105,12 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         goto out;
     }
     p = t->parts[idx];
+    if (acks == -1 && t->cfg.min_insync_replicas > 1) {
+        /* Kafka's answer when the ISR (this one node) is smaller than min.insync.replicas */
+        err = KERR_NOT_ENOUGH_REPLICAS;
+        why = "the in-sync replicas (1) are fewer than min.insync.replicas";
+        goto out;
+    }
     if (t->internal) {
         err = KERR_INVALID_TOPIC_EXCEPTION; /* clients may not write internal topics */
         goto out;
@@ -150,6 +158,22 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     }
     err = check_records(bp, (size_t)rec.len, t, &bi, v, &bad_rec, &why);
     if (err) goto out;
+    if (!t->cfg.log_append_time && !(bi.attributes & BATCH_ATTR_LOG_APPEND_TIME)) {
+        /* message.timestamp.(before|after|difference).max.ms on the batch's first and largest
+         * timestamps */
+        int64_t now = now_wall_ms();
+        int64_t before = MIN(t->cfg.ts_before_max_ms, t->cfg.ts_diff_max_ms);
+        int64_t after = MIN(t->cfg.ts_after_max_ms, t->cfg.ts_diff_max_ms);
+        int64_t lo = MIN(bi.base_timestamp, bi.max_timestamp), hi = bi.max_timestamp;
+        /* differences, not sums: a bound near INT64_MAX must not overflow */
+        bool too_old = lo >= 0 && now - lo > before, too_new = hi >= 0 && hi - now > after;
+        if (too_old || too_new) {
+            err = KERR_INVALID_TIMESTAMP;
+            why = too_old ? "timestamp is older than message.timestamp.before.max.ms allows"
+                          : "timestamp is further ahead than message.timestamp.after.max.ms allows";
+            goto out;
+        }
+    }
     int64_t dup = -1;
     int pc = producers_check(p, &bi, &dup);
     if (pc == PID_DUPLICATE) {
@@ -163,6 +187,27 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     if (pc != PID_APPEND) {
         err = pc;
         goto out;
+    }
+    if (t->cfg.compression >= 0 && codec != t->cfg.compression) {
+        /* compression.type other than producer: store the records in the topic's codec */
+        int lvl = t->cfg.compression == BATCH_CODEC_GZIP  ? t->cfg.gzip_level
+                  : t->cfg.compression == BATCH_CODEC_LZ4 ? t->cfg.lz4_level
+                                                          : t->cfg.zstd_level;
+        size_t olen = 0;
+        int rc = batch_recompress(bp, (size_t)rec.len, t->cfg.compression, lvl,
+                                  batch_inflate_cap(t->cfg.max_message_bytes), &owned, &olen);
+        if (rc != BATCH_OK) {
+            err = KERR_CORRUPT_MESSAGE;
+            why = batch_strerror(rc);
+            goto out;
+        }
+        bp = owned;
+        rec.len = (int32_t)olen;
+        if ((int64_t)olen > (int64_t)t->cfg.max_message_bytes) {
+            err = KERR_MESSAGE_TOO_LARGE; /* Kafka checks the batch it would store */
+            why = "the batch recompressed for compression.type exceeds max.message.bytes";
+            goto out;
+        }
     }
     if (t->cfg.log_append_time) {
         lat = now_wall_ms();
@@ -178,6 +223,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     ptxn_on_append(p, &bi, base);
     need = base + bi.last_offset_delta + 1;
 out:
+    free(owned);
     k_set_int(pr, PartitionProduceResponse_ErrorCode, err);
     k_set_int(pr, PartitionProduceResponse_BaseOffset, err ? -1 : base);
     k_set_int(pr, PartitionProduceResponse_LogAppendTimeMs, err ? -1 : lat);
@@ -290,8 +336,8 @@ void h_produce(broker *b, breq *r)
                 }
                 continue;
             }
-            int64_t need =
-                produce_one(b, r, t, idx, k_str(pd, PartitionProduceData_Records), pr, tid.len > 0);
+            int64_t need = produce_one(b, r, t, idx, k_str(pd, PartitionProduceData_Records), pr,
+                                       tid.len > 0, acks);
             if (need >= 0 && acks == -1 && b->flusher) {
                 bpart *p = t->parts[idx];
                 flusher_request(b->flusher, p->log, need);

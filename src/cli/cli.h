@@ -156,8 +156,9 @@ void cli_catch_signals(void);
 
 /* Commands: argc/argv start at the command word. */
 int cmd_topics(int argc, char **argv);
-int cmd_users(int argc, char **argv); /* users.c: SCRAM users (KIP-554 APIs) */
-int cmd_acls(int argc, char **argv);  /* acls.c */
+int cmd_users(int argc, char **argv);   /* users.c: SCRAM users (KIP-554 APIs) */
+int cmd_configs(int argc, char **argv); /* configs.c: broker settings, dynamic ones */
+int cmd_acls(int argc, char **argv);    /* acls.c */
 int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 int cmd_groups(int argc, char **argv);

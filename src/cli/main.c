@@ -48,6 +48,7 @@ static const char *const k_help =
     "  sagas list|stuck|show|retry          saga instances of an orchestrator (its HTTP port)\n"
     "  projections list|show|rebuild        projections of a read-side service (its HTTP port)\n"
     "  users add|list|delete                SCRAM users of the broker (SASL)\n"
+    "  configs describe|alter               a broker's settings; change its dynamic ones\n"
     "\n"
     "global options (before or after the command):\n"
     "  -b, --brokers HOST:PORT   bootstrap servers (env EDDY_BOOTSTRAP_SERVERS,\n"
@@ -683,6 +684,7 @@ static const struct {
     {"sagas", cmd_sagas},
     {"projections", cmd_projections},
     {"users", cmd_users},
+    {"configs", cmd_configs},
 };
 
 int main(int argc, char **argv)

@@ -424,6 +424,134 @@ int batch_decompress(int codec, const uint8_t *in, size_t n, size_t cap, uint8_t
     return ob_done(&o, rc, out, olen);
 }
 
+/* ------------------------------------------------------------------ compression ---- */
+
+static int gz(int level, const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, level < 0 ? Z_DEFAULT_COMPRESSION : level, Z_DEFLATED, 15 + 16, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return BATCH_ERR_CODEC;
+    size_t cap = deflateBound(&z, (uLong)n) + 32;
+    uint8_t *o = xmalloc(cap);
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    z.next_out = o;
+    z.avail_out = (uInt)cap;
+    int zr = deflate(&z, Z_FINISH);
+    size_t got = cap - z.avail_out;
+    deflateEnd(&z);
+    if (zr != Z_STREAM_END) {
+        free(o);
+        return BATCH_ERR_CODEC;
+    }
+    *out = o;
+    *olen = got;
+    return BATCH_OK;
+}
+
+/* xerial framing: magic, version 1, compatible version 1, then [int32 length][raw block]... */
+static int snap(const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
+{
+    static const uint8_t head[16] = {0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1};
+    const size_t blk = 32 * 1024;
+    size_t nb = n / blk + 1, cap = sizeof head + nb * (4 + snappy_max_compressed_length(blk));
+    uint8_t *o = xmalloc(cap);
+    memcpy(o, head, sizeof head);
+    size_t pos = sizeof head;
+    for (size_t at = 0; at < n; at += blk) {
+        size_t take = MIN(blk, n - at), got = cap - pos - 4;
+        if (snappy_compress((const char *)in + at, take, (char *)o + pos + 4, &got) != SNAPPY_OK) {
+            free(o);
+            return BATCH_ERR_CODEC;
+        }
+        put_be32(o + pos, (uint32_t)got);
+        pos += 4 + got;
+    }
+    *out = o;
+    *olen = pos;
+    return BATCH_OK;
+}
+
+static int lz4c(int level, const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
+{
+    LZ4F_preferences_t pr;
+    memset(&pr, 0, sizeof pr);
+    pr.frameInfo.blockSizeID = LZ4F_max64KB;
+    pr.frameInfo.blockMode = LZ4F_blockIndependent;
+    pr.compressionLevel = level;
+    size_t cap = LZ4F_compressFrameBound(n, &pr);
+    uint8_t *o = xmalloc(cap);
+    size_t got = LZ4F_compressFrame(o, cap, in, n, &pr);
+    if (LZ4F_isError(got)) {
+        free(o);
+        return BATCH_ERR_CODEC;
+    }
+    *out = o;
+    *olen = got;
+    return BATCH_OK;
+}
+
+static int zst(int level, const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
+{
+    size_t cap = ZSTD_compressBound(n);
+    uint8_t *o = xmalloc(cap);
+    size_t got = ZSTD_compress(o, cap, in, n, level);
+    if (ZSTD_isError(got)) {
+        free(o);
+        return BATCH_ERR_CODEC;
+    }
+    *out = o;
+    *olen = got;
+    return BATCH_OK;
+}
+
+int batch_compress(int codec, int level, const uint8_t *in, size_t n, uint8_t **out, size_t *olen)
+{
+    *out = NULL;
+    *olen = 0;
+    switch (codec) {
+    case BATCH_CODEC_NONE:
+        *out = xmalloc(n ? n : 1);
+        if (n) memcpy(*out, in, n);
+        *olen = n;
+        return BATCH_OK;
+    case BATCH_CODEC_GZIP: return gz(level, in, n, out, olen);
+    case BATCH_CODEC_SNAPPY: return snap(in, n, out, olen);
+    case BATCH_CODEC_LZ4: return lz4c(level, in, n, out, olen);
+    case BATCH_CODEC_ZSTD: return zst(level, in, n, out, olen);
+    default: return BATCH_ERR_CODEC;
+    }
+}
+
+int batch_recompress(const uint8_t *p, size_t len, int codec, int level, size_t cap, uint8_t **out,
+                     size_t *olen)
+{
+    *out = NULL;
+    *olen = 0;
+    if (len < BATCH_HEADER_SIZE) return BATCH_ERR_SHORT;
+    int16_t attr = (int16_t)((p[OFF_ATTRIBUTES] << 8) | p[OFF_ATTRIBUTES + 1]);
+    uint8_t *raw = NULL, *comp = NULL;
+    size_t rawlen = 0, clen = 0;
+    int rc = batch_decompress(attr & BATCH_ATTR_COMPRESSION, p + BATCH_HEADER_SIZE,
+                              len - BATCH_HEADER_SIZE, cap, &raw, &rawlen);
+    if (rc != BATCH_OK) return rc;
+    rc = batch_compress(codec, level, raw, rawlen, &comp, &clen);
+    free(raw);
+    if (rc != BATCH_OK) return rc;
+    size_t total = BATCH_HEADER_SIZE + clen;
+    uint8_t *b = xmalloc(total);
+    memcpy(b, p, BATCH_HEADER_SIZE);
+    memcpy(b + BATCH_HEADER_SIZE, comp, clen);
+    free(comp);
+    batch_set_records(b, total, (int16_t)((attr & ~BATCH_ATTR_COMPRESSION) | codec),
+                      (int32_t)be32(p + OFF_COUNT));
+    *out = b;
+    *olen = total;
+    return BATCH_OK;
+}
+
 size_t batch_inflate_cap(int64_t max_message_bytes)
 {
     size_t lo = (size_t)8 << 20;

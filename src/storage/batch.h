@@ -117,6 +117,17 @@ void batch_set_records(uint8_t *p, size_t len, int16_t attributes, int32_t count
  * BATCH_ERR_CODEC / _CORRUPT / _TOO_BIG, *out NULL. BATCH_CODEC_NONE copies. */
 int batch_decompress(int codec, const uint8_t *in, size_t n, size_t cap, uint8_t **out,
                      size_t *olen);
+/* Compresses `n` bytes with `codec` at `level` (the codec's own scale; gzip -1 = zlib's default)
+ * into a malloc'ed buffer: gzip (one member), snappy (xerial framing, as Kafka's producers
+ * write it), lz4 (frame), zstd (frame). BATCH_CODEC_NONE copies. Returns BATCH_OK or
+ * BATCH_ERR_CODEC (unknown codec or the library failed), *out NULL. */
+int batch_compress(int codec, int level, const uint8_t *in, size_t n, uint8_t **out, size_t *olen);
+/* compression.type on append: a copy of the whole batch `p` (len bytes, already validated) with
+ * its records section decompressed (within `cap`) and compressed again with `codec` at `level`;
+ * header fields kept, codec bits, batchLength and CRC rewritten. Returns BATCH_OK (and *out,
+ * malloc'ed, *olen) or an error of batch_decompress / batch_compress. */
+int batch_recompress(const uint8_t *p, size_t len, int codec, int level, size_t cap, uint8_t **out,
+                     size_t *olen);
 /* The decompression cap for client batches of a topic: 32 x max.message.bytes, at least
  * 8 MiB, at most BATCH_INFLATE_MAX. */
 size_t batch_inflate_cap(int64_t max_message_bytes);

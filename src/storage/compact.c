@@ -230,8 +230,10 @@ static void keep_rec(const batch_record *r, void *arg)
     bool keep = true;
     if (r->key) {
         keep = kmap_get(c->map, r->key, r->key_len) == r->offset;
-        if (keep && !r->value && c->delete_retention_ms >= 0 &&
-            c->batch_max_ts + c->delete_retention_ms < c->now)
+        /* age as a difference (a sum overflowed with delete.retention.ms near 2^63); a batch
+         * without a real timestamp counts from the epoch */
+        int64_t age = c->batch_max_ts <= 0 ? c->now : c->now - c->batch_max_ts;
+        if (keep && !r->value && c->delete_retention_ms >= 0 && age > c->delete_retention_ms)
             keep = false;
     }
     if (keep) {
@@ -401,18 +403,31 @@ int plog_compact(plog *l, int64_t now_ms)
             pthread_mutex_unlock(&l->mu);
         }
     }
+    /* min.compaction.lag.ms: only the leading segments whose every record is old enough are
+     * read into the key map and cleaned (Kafka's cleanable section ends there too) */
+    int32_t lim = l->nsegs - 1;
+    if (l->cfg.min_compaction_lag_ms > 0)
+        for (int32_t i = 0; i < lim; i++)
+            if (l->segs[i]->max_ts > now_ms - l->cfg.min_compaction_lag_ms) {
+                lim = i;
+                break;
+            }
+    if (lim == 0) return 0;
     kmap map = {0};
     int rc = 0;
-    for (int32_t i = 0; i < l->nsegs - 1 && !rc; i++) rc = each_batch(l->segs[i], map_batch, &map);
+    for (int32_t i = 0; i < lim && !rc; i++) rc = each_batch(l->segs[i], map_batch, &map);
     int n = 0;
-    for (int32_t i = 0; !rc && i < l->nsegs - 1;) {
+    for (int32_t i = 0; !rc && i < lim;) {
         int64_t base = l->segs[i]->base;
         int r = clean_seg(l, i, &map, now_ms);
         if (r < 0)
             rc = r;
         else
             n += r;
-        if (i < l->nsegs && l->segs[i]->base == base) i++; /* else removed: same index again */
+        if (i < l->nsegs && l->segs[i]->base == base)
+            i++;
+        else
+            lim--; /* removed: same index again, one fewer to clean */
     }
     kmap_free(&map);
     return rc < 0 ? rc : n;

@@ -649,6 +649,9 @@ void plog_config_default(plog_config *c)
     c->cleanup_policy = PLOG_CLEANUP_DELETE;
     c->delete_retention_ms = 24LL * 3600 * 1000;
     c->preallocate = false;
+    c->segment_jitter_ms = 0;
+    c->min_compaction_lag_ms = 0;
+    c->max_compaction_lag_ms = 0;
 }
 
 static void sanitize_cfg(plog_config *c)
@@ -657,6 +660,24 @@ static void sanitize_cfg(plog_config *c)
     if (c->segment_bytes > INT32_MAX) c->segment_bytes = INT32_MAX;
     if (c->segment_ms <= 0) c->segment_ms = INT64_MAX;
     if (c->index_interval_bytes < 0) c->index_interval_bytes = 0;
+}
+
+/* segment.ms less a random part of segment.jitter.ms (Kafka draws it per segment; one draw per
+ * config change spreads the rolls of a topic's partitions just as well), capped by
+ * max.compaction.lag.ms on a compact log so its records become compactable in time. */
+static void set_roll_age(plog *l)
+{
+    int64_t age = l->cfg.segment_ms, j = l->cfg.segment_jitter_ms;
+    if (j > 0 && age < INT64_MAX) {
+        uint64_t r;
+        rand_bytes(&r, sizeof r);
+        int64_t cut = (int64_t)(r % (uint64_t)MIN(j, age));
+        age -= cut;
+    }
+    if ((l->cfg.cleanup_policy & PLOG_CLEANUP_COMPACT) && l->cfg.max_compaction_lag_ms > 0 &&
+        l->cfg.max_compaction_lag_ms < age)
+        age = l->cfg.max_compaction_lag_ms;
+    l->roll_age_ms = age > 0 ? age : 1;
 }
 
 static seg *seg_create(plog *l, int64_t base, int *rc)
@@ -719,6 +740,7 @@ int plog_open(const char *dir, const plog_config *cfg, plog **out)
     l->dir = xstrdup(dir);
     l->cfg = *cfg;
     sanitize_cfg(&l->cfg);
+    set_roll_age(l);
     pthread_mutex_init(&l->mu, NULL);
     l->refs = 1;
     for (size_t i = 0; i < nb; i++) {
@@ -875,6 +897,7 @@ void plog_set_config(plog *l, const plog_config *cfg)
 {
     l->cfg = *cfg;
     sanitize_cfg(&l->cfg);
+    set_roll_age(l);
 }
 
 int64_t plog_start_offset(const plog *l)
@@ -945,7 +968,7 @@ int plog_append(plog *l, uint8_t *batch, size_t len, int64_t *base_offset)
     seg *s = l->segs[l->nsegs - 1];
     int64_t now = now_wall_ms();
     bool full = s->size > 0 && s->size + (int64_t)len > l->cfg.segment_bytes;
-    bool old = s->size > 0 && s->created_ms >= 0 && now - s->created_ms >= l->cfg.segment_ms;
+    bool old = s->size > 0 && s->created_ms >= 0 && now - s->created_ms >= l->roll_age_ms;
     bool wide =
         l->leo + bi.last_offset_delta - s->base > INT32_MAX || s->size + (int64_t)len > INT32_MAX;
     if (full || old || wide) {
@@ -1624,7 +1647,7 @@ int plog_delete_records(plog *l, int64_t offset)
 int plog_enforce_retention(plog *l, int64_t now_ms)
 {
     seg *act = l->segs[l->nsegs - 1];
-    if (act->size > 0 && act->created_ms >= 0 && now_ms - act->created_ms >= l->cfg.segment_ms)
+    if (act->size > 0 && act->created_ms >= 0 && now_ms - act->created_ms >= l->roll_age_ms)
         roll(l);
     int n = 0;
     int64_t old_start = l->start;

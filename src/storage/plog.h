@@ -33,6 +33,13 @@ typedef struct plog_config {
     int32_t cleanup_policy;       /* plog_cleanup flags */
     int64_t delete_retention_ms;  /* delete.retention.ms (tombstones), default 1 day */
     bool preallocate;             /* preallocate segment files (fallocate) */
+    /* 0 = none for the three below (zeroed configs keep the old behaviour) */
+    int64_t segment_jitter_ms;     /* segment.jitter.ms: a random [0, jitter) is taken off the
+                                    * roll age of this log, drawn when the config is set */
+    int64_t min_compaction_lag_ms; /* min.compaction.lag.ms: compaction stops at the first
+                                    * segment holding a record younger than this */
+    int64_t max_compaction_lag_ms; /* max.compaction.lag.ms: a compact log's active segment
+                                    * rolls (becomes compactable) at this age */
 } plog_config;
 
 void plog_config_default(plog_config *c);

@@ -71,6 +71,7 @@ typedef struct seg {
 struct plog {
     char *dir;
     plog_config cfg;
+    int64_t roll_age_ms; /* age at which the active segment rolls (segment.ms, jitter, max lag) */
     pthread_mutex_t mu;
     seg **segs;
     int32_t nsegs, asegs;

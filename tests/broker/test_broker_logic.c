@@ -271,11 +271,21 @@ static void test_topic_configs(void **state)
     assert_false(ov);
     free(c.overrides);
     static const char *bad[] = {
-        "cleanup.policy=shred\n",       "retention.ms=-2\n",
-        "retention.ms=abc\n",           "segment.bytes=10\n",
-        "message.timestamp.type=Now\n", "min.insync.replicas=2\n",
-        "compression.type=gzip\n",      "no.such.key=1\n",
-        "max.message.bytes=-1\n",       "noequals\n",
+        "cleanup.policy=shred\n",
+        "retention.ms=-2\n",
+        "retention.ms=abc\n",
+        "segment.bytes=10\n",
+        "message.timestamp.type=Now\n",
+        "min.insync.replicas=0\n",
+        "compression.type=brotli\n",
+        "no.such.key=1\n",
+        "min.cleanable.dirty.ratio=1.5\n",
+        "preallocate=yes\n",
+        "compression.gzip.level=10\n",
+        "message.format.version=soon\n",
+        "leader.replication.throttled.replicas=0-1\n",
+        "max.message.bytes=-1\n",
+        "noequals\n",
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
         assert_int_equal(tconf_build(&bc, bad[i], &c, err, sizeof err), KERR_INVALID_CONFIG);

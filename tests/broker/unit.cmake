@@ -6,6 +6,7 @@ eddy_unit_test(test_broker_logic
           ${CMAKE_SOURCE_DIR}/src/broker/producers.c
           ${CMAKE_SOURCE_DIR}/src/broker/txnlog.c
           ${CMAKE_SOURCE_DIR}/src/broker/topics.c
+          ${CMAKE_SOURCE_DIR}/src/broker/tconfig.c
           ${CMAKE_SOURCE_DIR}/src/broker/offsets.c
           ${CMAKE_SOURCE_DIR}/src/broker/config.c
           ${CMAKE_SOURCE_DIR}/src/storage/batch.c
@@ -22,6 +23,8 @@ eddy_unit_test(test_broker_core
           ${CMAKE_SOURCE_DIR}/src/broker/offsets.c
           ${CMAKE_SOURCE_DIR}/src/broker/metadata.c
           ${CMAKE_SOURCE_DIR}/src/broker/admin.c
+          ${CMAKE_SOURCE_DIR}/src/broker/tconfig.c
+          ${CMAKE_SOURCE_DIR}/src/broker/dynconfig.c
           ${CMAKE_SOURCE_DIR}/src/broker/producers.c
           ${CMAKE_SOURCE_DIR}/src/broker/txnlog.c
           ${CMAKE_SOURCE_DIR}/src/broker/core_table.c

@@ -120,6 +120,43 @@ static void test_codecs_round_trip(void **st)
     wbuf_free(&w);
 }
 
+/* compression.type on append: from every codec (xerial snappy too) to every codec, at the
+ * lowest and highest levels: a valid batch, same records, the target codec bits. */
+static void test_recompress_matrix(void **st)
+{
+    (void)st;
+    wbuf w;
+    wbuf_init(&w, 0);
+    three_records(&w);
+    static const int levels[5][2] = {{0, 0}, {-1, 9}, {0, 0}, {1, 17}, {-5, 22}};
+    for (int from = 0; from <= 5; from++) {
+        tbatch b = wrap(from, w.data, w.len, 3);
+        for (int to = 0; to <= 4; to++)
+            for (int li = 0; li < 2; li++) {
+                uint8_t *out = NULL;
+                size_t olen = 0;
+                assert_int_equal(
+                    batch_recompress(b.p, b.len, to, levels[to][li], 1 << 20, &out, &olen),
+                    BATCH_OK);
+                batch_info bi;
+                assert_int_equal(batch_validate(out, olen, &bi), BATCH_OK);
+                assert_int_equal(bi.attributes & BATCH_ATTR_COMPRESSION, to);
+                assert_int_equal(bi.base_timestamp, TS0);
+                tbatch r = {out, olen};
+                check_three(&r);
+                free(out);
+            }
+        free(b.p);
+    }
+    uint8_t *out = (uint8_t *)1;
+    size_t olen = 1;
+    tbatch b = wrap(0, w.data, w.len, 3);
+    assert_int_equal(batch_recompress(b.p, b.len, 6, 0, 1 << 20, &out, &olen), BATCH_ERR_CODEC);
+    assert_null(out);
+    free(b.p);
+    wbuf_free(&w);
+}
+
 /* Every cut of a compressed section, and garbage after it, is BATCH_ERR_CORRUPT. */
 static void test_truncated_and_trailing(void **st)
 {
@@ -484,6 +521,7 @@ int main(void)
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codecs_round_trip),
+        cmocka_unit_test(test_recompress_matrix),
         cmocka_unit_test(test_truncated_and_trailing),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_cap),

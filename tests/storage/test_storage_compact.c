@@ -259,6 +259,72 @@ static void test_compact_oracle(void **st)
     free(dir);
 }
 
+/* min.compaction.lag.ms: nothing younger is read into the map or cleaned; max.compaction.lag.ms:
+ * a compact log's active segment rolls at that age (so its records get compacted). */
+static void test_compact_lags(void **st)
+{
+    (void)st;
+    g_n = 0;
+    g_rng = 4242u;
+    char *dir = tmp_dir("compactlag");
+    plog_config c = ccfg();
+    c.min_compaction_lag_ms = 10LL * 24 * 3600 * 1000; /* older than every record */
+    plog *l;
+    assert_int_equal(plog_open(dir, &c, &l), 0);
+    int64_t now = now_wall_ms();
+    workload(l, 300, now); /* first half 3 days old, second half now */
+    got *before = calloc(1, sizeof *before), *after = calloc(1, sizeof *after);
+    read_all(l, before);
+    assert_int_equal(plog_compact(l, now), 0); /* every record is younger than the lag */
+    read_all(l, after);
+    assert_int_equal(after->n, before->n);
+    /* 1 day: only the leading segments of 3-day-old records are cleaned; every record of
+     * now (and so everything after the first young segment) is still there */
+    c.min_compaction_lag_ms = 24LL * 3600 * 1000;
+    plog_set_config(l, &c);
+    assert_true(plog_compact(l, now) > 0);
+    read_all(l, after);
+    assert_true(after->n < before->n);
+    int64_t young = 0;
+    for (int64_t o = 0; o < g_n; o++)
+        if (g_or[o].ts == now) young++;
+    int64_t kept_young = 0;
+    for (int i = 0; i < after->n; i++)
+        if (g_or[after->off[i]].ts == now) kept_young++;
+    assert_int_equal(kept_young, young);
+    /* max.compaction.lag.ms rolls the active segment by age, segment.ms does not yet */
+    int32_t segs = plog_segment_count(l);
+    c.max_compaction_lag_ms = 60000;
+    plog_set_config(l, &c);
+    plog_enforce_retention(l, now_wall_ms() + 120000);
+    assert_int_equal(plog_segment_count(l), segs + 1);
+    /* segment.jitter.ms takes a random part of segment.ms off the roll age: with the whole of
+     * it, a segment of age segment.ms always rolls; 64 draws, one at least below the full age */
+    c.max_compaction_lag_ms = 0;
+    c.cleanup_policy = PLOG_CLEANUP_DELETE;
+    c.retention_ms = -1;
+    c.segment_ms = 1000000;
+    c.segment_jitter_ms = 1000000;
+    bool early = false;
+    for (int i = 0; i < 64; i++) {
+        workload(l, 1, now);
+        plog_set_config(l, &c); /* a new draw */
+        segs = plog_segment_count(l);
+        plog_enforce_retention(l, now_wall_ms() + 1000000);
+        assert_int_equal(plog_segment_count(l), segs + 1);
+        workload(l, 1, now);
+        segs = plog_segment_count(l);
+        plog_enforce_retention(l, now_wall_ms() + 999000);
+        if (plog_segment_count(l) > segs) early = true;
+    }
+    assert_true(early);
+    plog_close(l);
+    free(before);
+    free(after);
+    rm_tree(dir);
+    free(dir);
+}
+
 static void crash_case(int stage)
 {
     g_n = 0;
@@ -327,6 +393,7 @@ int main(void)
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compact_oracle),
+        cmocka_unit_test(test_compact_lags),
         cmocka_unit_test(test_compact_crash_cleaned),
         cmocka_unit_test(test_compact_crash_swap),
     };
