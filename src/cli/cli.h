@@ -111,6 +111,10 @@ void cli_admin_start(cli_admin *a, rd_kafka_t *rk, rd_kafka_admin_op_t op);
 int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cli_admin_end(cli_admin *a);
+/* AlterConfigs of cr (its kept entries already set) with "key=value" sets added; CLI_OK, or an
+ * exit code after printing "alter configs of WHAT: ..." (topics.c; topics and brokers). */
+int cli_alter_configs(rd_kafka_t *rk, rd_kafka_ConfigResource_t *cr, const char **sets, int nsets,
+                      const char *what);
 
 /* Reading partitions from a start position to the high watermark seen at the start. */
 typedef struct cli_part {

@@ -142,27 +142,9 @@ static int configs_alter(rd_kafka_t *rk, const char *id, const char **sets, int 
         for (int i = 0; i < nsets; i++) touched |= named(sets[i], cur[k].name);
         if (!touched) rd_kafka_ConfigResource_set_config(cr, cur[k].name, cur[k].value);
     }
-    for (int i = 0; i < nsets; i++) {
-        const char *eq = strchr(sets[i], '=');
-        char *k = xstrndup(sets[i], (size_t)(eq - sets[i]));
-        rd_kafka_ConfigResource_set_config(cr, k, eq + 1);
-        free(k);
-    }
-    cli_admin a;
-    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
-    rd_kafka_AlterConfigs(rk, &cr, 1, a.o, a.q);
-    rc = cli_admin_result(&a, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, "alter configs of broker %s", id);
-    if (rc == CLI_OK) {
-        size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res =
-            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(a.ev), &nres);
-        for (size_t i = 0; rc == CLI_OK && i < nres; i++)
-            if (rd_kafka_ConfigResource_error(res[i]))
-                rc = cli_fail(CLI_EFAIL, "alter configs of broker %s: %s (%s)", id,
-                              rd_kafka_ConfigResource_error_string(res[i]),
-                              rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])));
-    }
-    cli_admin_end(&a);
+    char *what = xasprintf("broker %s", id);
+    rc = cli_alter_configs(rk, cr, sets, nsets, what);
+    free(what);
     bentry *now;
     int nnow;
     if (rc == CLI_OK && get_broker_configs(rk, id, &now, &nnow) == CLI_OK) {

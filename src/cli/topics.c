@@ -372,6 +372,33 @@ static int topics_scrub_report(const char *url)
     return found ? CLI_EFAIL : CLI_OK;
 }
 
+int cli_alter_configs(rd_kafka_t *rk, rd_kafka_ConfigResource_t *cr, const char **sets, int nsets,
+                      const char *what)
+{
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        char *k = xstrndup(sets[i], (size_t)(eq - sets[i]));
+        rd_kafka_ConfigResource_set_config(cr, k, eq + 1);
+        free(k);
+    }
+    cli_admin a;
+    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
+    rd_kafka_AlterConfigs(rk, &cr, 1, a.o, a.q);
+    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, "alter configs of %s", what);
+    if (rc == CLI_OK) {
+        size_t nres = 0;
+        const rd_kafka_ConfigResource_t **res =
+            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(a.ev), &nres);
+        for (size_t i = 0; rc == CLI_OK && i < nres; i++)
+            if (rd_kafka_ConfigResource_error(res[i]))
+                rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s (%s)", what,
+                              rd_kafka_ConfigResource_error_string(res[i]),
+                              rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])));
+    }
+    cli_admin_end(&a);
+    return rc;
+}
+
 /* AlterConfigs replaces a topic's whole set of dynamic configs, so the request carries the
  * current overrides with the changes applied (librdkafka 2.0 has no IncrementalAlterConfigs). */
 static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **sets, int nsets,
@@ -404,27 +431,7 @@ static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **se
                        sets[i][strlen(cur[k].name)] == '=';
         if (!touched) rd_kafka_ConfigResource_set_config(cr, cur[k].name, cur[k].value);
     }
-    for (int i = 0; i < nsets; i++) {
-        const char *eq = strchr(sets[i], '=');
-        char *k = xstrndup(sets[i], (size_t)(eq - sets[i]));
-        rd_kafka_ConfigResource_set_config(cr, k, eq + 1);
-        free(k);
-    }
-    cli_admin a;
-    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
-    rd_kafka_AlterConfigs(rk, &cr, 1, a.o, a.q);
-    rc = cli_admin_result(&a, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, "alter configs of %s", name);
-    if (rc == CLI_OK) {
-        size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res =
-            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(a.ev), &nres);
-        for (size_t i = 0; rc == CLI_OK && i < nres; i++)
-            if (rd_kafka_ConfigResource_error(res[i]))
-                rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s (%s)", name,
-                              rd_kafka_ConfigResource_error_string(res[i]),
-                              rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])));
-    }
-    cli_admin_end(&a);
+    rc = cli_alter_configs(rk, cr, sets, nsets, name);
     if (rc == CLI_OK) {
         cfg_entry *now;
         int nnow;
