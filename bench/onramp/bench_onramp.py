@@ -77,7 +77,7 @@ def pct(xs, p):
 
 env = Env("bench")
 env.start_broker()
-bpid = env.broker.pid
+bpid = env.broker.proc.pid
 
 
 class Tail:
