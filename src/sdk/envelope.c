@@ -17,7 +17,7 @@ eddy_event *eddy_event_new(const char *type, const char *version, const char *so
 {
     eddy_event *ev = sdk_xcalloc(1, sizeof *ev);
     char id[37], corr[37], ts[32];
-    eddy_uuid_generate(id);
+    sdk_uuid_v7(id);
     eddy_uuid_generate(corr);
     eddy_time_rfc3339(sdk_wall_ms(), ts);
     ev->event_type = sdk_xstrdup(type ? type : "");

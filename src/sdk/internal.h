@@ -19,6 +19,8 @@ EDDY_HIDDEN char *sdk_xstrndup(const char *s, size_t n);
 EDDY_HIDDEN char *sdk_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 EDDY_HIDDEN char *sdk_xvasprintf(const char *fmt, va_list ap);
 EDDY_HIDDEN int64_t sdk_wall_ms(void);
+/* a time-ordered (version 7) UUID for event ids: util.c */
+EDDY_HIDDEN void sdk_uuid_v7(char out[37]);
 EDDY_HIDDEN int64_t sdk_mono_us(void);
 EDDY_HIDDEN void sdk_sleep_ms(int ms);
 EDDY_HIDDEN void sdk_log(const char *svc, const char *fmt, ...)

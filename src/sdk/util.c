@@ -163,15 +163,35 @@ static void hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-void eddy_uuid_generate(char out[37])
+/* sets the version nibble and RFC 9562's variant, and writes the 8-4-4-4-12 form */
+static void uuid_format(unsigned char b[16], int version, char out[37])
 {
-    unsigned char b[16];
-    rnd(b, sizeof b);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[6] = (unsigned char)((b[6] & 0x0f) | (version << 4));
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     char h[33];
     hex(b, 16, h);
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+void eddy_uuid_generate(char out[37])
+{
+    unsigned char b[16];
+    rnd(b, sizeof b);
+    uuid_format(b, 4, out);
+}
+
+/* RFC 9562 version 7: 48 bits of Unix milliseconds, then random bits. Event ids use it: ids of
+ * events written close in time sort close together, so the unique indexes on event_id in the
+ * outbox and the event store grow at one edge instead of dirtying a random B-tree leaf per
+ * event (one stream's appends on SQLite: ~13,500 -> ~27,000 events/s, bench_es). Not for
+ * names that take a prefix of the id: its first 12 hex digits are the clock. */
+void sdk_uuid_v7(char out[37])
+{
+    unsigned char b[16];
+    rnd(b, sizeof b);
+    uint64_t ms = (uint64_t)sdk_wall_ms();
+    for (int i = 0; i < 6; i++) b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    uuid_format(b, 7, out);
 }
 
 int eddy_uuid_valid(const char *s)
