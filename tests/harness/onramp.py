@@ -198,6 +198,20 @@ class Receiver:
                         if rcv.inflight_keys.get(key):
                             rcv.key_overlap.append(key)
                         rcv.inflight_keys[key] = rcv.inflight_keys.get(key, 0) + 1
+                # A delivery stops being in flight when its answer is about to be written: the
+                # sender may send the key's next record the moment it reads that answer, so
+                # counting down after the write (as this did) saw a correct sender overlap.
+                done = [False]
+
+                def settle():
+                    if done[0]:
+                        return
+                    done[0] = True
+                    with rcv.lock:
+                        rcv.inflight -= 1
+                        if key is not None:
+                            rcv.inflight_keys[key] -= 1
+
                 try:
                     if rcv.secret:
                         ts = req["headers"].get("eddy-timestamp", "")
@@ -207,6 +221,7 @@ class Receiver:
                         if not hmac.compare_digest(sig, want):
                             with rcv.lock:
                                 rcv.bad_sig.append(req)
+                            settle()
                             self._answer(401, {}, b"bad signature")
                             return
                     d = rcv.decide(req)
@@ -216,12 +231,10 @@ class Receiver:
                     if 200 <= status < 300:
                         with rcv.lock:
                             rcv.accepted.append(req)
+                    settle()
                     self._answer(status, hdrs, b'{"ok":%s}' % (b"true" if status < 300 else b"false"))
                 finally:
-                    with rcv.lock:
-                        rcv.inflight -= 1
-                        if key is not None:
-                            rcv.inflight_keys[key] -= 1
+                    settle()
 
             def _answer(self, status, hdrs, body):
                 self.send_response(status)
