@@ -66,14 +66,8 @@ ALLOWED = {
     "cli": ["common", "sdkschema", "sdk"],
 }
 
-# Files whose module is not their directory (the registry still lives in src/http/ until it
-# moves to src/registry/).
-FILE_MODULE = {
-    "src/http/registry.c": "registry",
-    "src/http/registry.h": "registry",
-    "src/http/compat.c": "registry",
-    "src/http/compat.h": "registry",
-}
+# Files whose module is not their directory (none today: every file sits in its module's folder).
+FILE_MODULE = {}
 
 # Headers private to their module beyond the *_int.h / internal.h naming rule.
 PRIVATE = {"broker/core.h"}
