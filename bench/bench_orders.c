@@ -15,7 +15,8 @@
  *           (a stalled client cannot hide latency). After the window the client waits (up to
  *           --drain seconds) for the window's orders to complete; the rest count as unsettled.
  * Latency = POST scheduled/sent (CLOCK_MONOTONIC) → the completing span line read (the client
- * re-reads the log at least every millisecond). --pids name=pid,... : utime+stime of those
+ * re-reads the log at least every millisecond); post_p50/p99_ms: POST written → its 201 read
+ * (the order service's intake alone). --pids name=pid,... : utime+stime of those
  * processes over the window (/proc), per order settled in it; the client's own CPU too.
  * One JSON line on stdout. */
 #include <errno.h>
@@ -37,9 +38,9 @@
 
 typedef struct conn {
     int fd;
-    int busy;       /* a request is out, its answer not read yet */
-    int64_t order;  /* the order the request is for; -1 none */
-    int inflight;   /* closed loop: this client's orders posted and not completed yet */
+    int busy;      /* a request is out, its answer not read yet */
+    int64_t order; /* the order the request is for; -1 none */
+    int inflight;  /* closed loop: this client's orders posted and not completed yet */
     char rbuf[4096];
     size_t rlen;
 } conn;
@@ -47,6 +48,7 @@ typedef struct conn {
 typedef struct order {
     int64_t t0;   /* scheduled (open) or sent (closed), ns */
     int64_t done; /* completion observed, ns; 0 not yet */
+    int64_t sent; /* its POST written, ns */
     int conn;     /* closed loop: the client that posted it */
     unsigned char in_window;
 } order;
@@ -60,11 +62,13 @@ static int g_ep;
 static int64_t g_errors, g_posted, g_answered;
 static int64_t g_pending; /* orders of the window not completed yet */
 static int g_closed;
+static lat g_post_lat; /* POST written -> 201 read, the window's orders */
 static char g_lasterr[200];
 static struct sockaddr_in g_addr;
 static char g_host[64];
-static const char *BODY = "{\"customerId\":\"bench\",\"items\":[{\"sku\":\"SKU-BOOK\",\"quantity\":1,"
-                          "\"price\":12.5}],\"card\":\"4242424242424242\"}";
+static const char *BODY =
+    "{\"customerId\":\"bench\",\"items\":[{\"sku\":\"SKU-BOOK\",\"quantity\":1,"
+    "\"price\":12.5}],\"card\":\"4242424242424242\"}";
 
 static int64_t order_new(int64_t t0)
 {
@@ -73,7 +77,7 @@ static int64_t order_new(int64_t t0)
         O = realloc(O, (size_t)CAPO * sizeof *O);
         if (!O) die("out of memory");
     }
-    O[NO] = (order){t0, 0, -1, 0};
+    O[NO] = (order){t0, 0, 0, -1, 0};
     return NO++;
 }
 
@@ -95,6 +99,7 @@ static void conn_reset(int i, const char *why)
 {
     g_errors++;
     snprintf(g_lasterr, sizeof g_lasterr, "%s", why);
+    if (g_errors > 1000) die("the order service stopped answering (%s)", why);
     epoll_ctl(g_ep, EPOLL_CTL_DEL, C[i].fd, NULL);
     close(C[i].fd);
     C[i].busy = 0;
@@ -123,6 +128,7 @@ static void post(int i, int64_t n)
     }
     C[i].busy = 1;
     C[i].order = n;
+    O[n].sent = now_ns();
     g_posted++;
 }
 
@@ -151,8 +157,8 @@ static int conn_read(int i)
     int status = 0;
     if (sscanf(c->rbuf, "HTTP/1.%*d %d", &status) != 1 || status != 201) {
         char why[200];
-        snprintf(why, sizeof why, "POST /orders answered %d: %.*s", status, (int)clen > 120 ? 120 : (int)clen,
-                 eoh + 4);
+        snprintf(why, sizeof why, "POST /orders answered %d: %.*s", status,
+                 (int)clen > 120 ? 120 : (int)clen, eoh + 4);
         g_errors++;
         snprintf(g_lasterr, sizeof g_lasterr, "%s", why);
         if (c->order >= 0 && O[c->order].t0 >= 0) { /* never completes: not counted */
@@ -162,6 +168,8 @@ static int conn_read(int i)
         if (g_closed && c->order >= 0) C[i].inflight--;
     } else {
         g_answered++;
+        if (c->order >= 0 && O[c->order].in_window)
+            lat_add(&g_post_lat, now_ns() - O[c->order].sent);
     }
     memmove(c->rbuf, c->rbuf + total, c->rlen - total);
     c->rlen -= total;
@@ -301,7 +309,8 @@ int main(int argc, char **argv)
         die("--url must be http://HOST:PORT (got %s)", url);
     g_addr.sin_family = AF_INET;
     g_addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, g_host, &g_addr.sin_addr) != 1) die("--url: HOST must be an IPv4 address");
+    if (inet_pton(AF_INET, g_host, &g_addr.sin_addr) != 1)
+        die("--url: HOST must be an IPv4 address");
     snprintf(TAG, sizeof TAG, "%x%x", (unsigned)getpid(), (unsigned)(now_ns() & 0xffffff));
     const char *pids = arg_str("pids", "");
     char *pd = strdup(pids), *save = NULL;
@@ -397,6 +406,9 @@ int main(int argc, char **argv)
     json_num("p50_ms", lat_pct_ms(&l, 50));
     json_num("p99_ms", lat_pct_ms(&l, 99));
     json_num("max_ms", l.n ? (double)l.v[l.n - 1] / 1e6 : 0);
+    lat_sort(&g_post_lat);
+    json_num("post_p50_ms", lat_pct_ms(&g_post_lat, 50));
+    json_num("post_p99_ms", lat_pct_ms(&g_post_lat, 99));
     json_num("errors", (double)g_errors);
     if (g_errors) json_str("last_error", g_lasterr);
     double per = g_settled_in_window ? 1000.0 / (double)g_settled_in_window : 0;
@@ -414,5 +426,13 @@ int main(int argc, char **argv)
     json_num("cpu_ms_order_client", (self1 - self0) * per);
     json_num("client_cpu_share", (self1 - self0) / win);
     json_end();
+    free(l.v);
+    free(g_post_lat.v);
+    free(O);
+    free(g_free);
+    free(pd);
+    for (int i = 0; i < NC; i++) close(C[i].fd);
+    close(g_ep);
+    close(g_tfd);
     return 0;
 }

@@ -46,6 +46,39 @@ def client(sysm, trace, build, args):
     return json.loads(line)
 
 
+STAGES = [("outbox_delivery", "eddy_outbox_delivery_seconds_recent", 1e3),
+          ("inbox_commit", "eddy_inbox_commit_seconds_recent", 1e3),
+          ("inbox_batch", "eddy_inbox_batch_size_recent", 1),
+          ("relay_batch", "eddy_relay_batch_rows_recent", 1),
+          ("handler", "eddy_handler_processing_quantile_seconds", 1e3)]
+
+
+def stages(sysm):
+    """Each service's own per-stage figures from its /metrics (the SDK's recent-window
+    quantiles, so they describe the phase that just ran): outbox delivery (row created in its
+    transaction -> broker ack, ms), inbox commit with its sync (ms), records per inbox
+    transaction, rows per relay batch, handler time (ms; the slowest of its handlers)."""
+    out = {}
+    for svc in SERVICES:
+        try:
+            with urllib.request.urlopen(sysm.urls[svc] + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+        except OSError:
+            continue
+        d = {}
+        for line in text.splitlines():
+            for name, metric, scale in STAGES:
+                if not line.startswith(metric + "{"):
+                    continue
+                for q in ("0.5", "0.99"):
+                    if 'quantile="%s"' % q in line:
+                        k = "%s_p%s" % (name, "50" if q == "0.5" else "99")
+                        v = float(line.rsplit(" ", 1)[1]) * scale
+                        d[k] = max(d.get(k, 0), v)
+        out[svc] = d
+    return out
+
+
 def first_order(sysm):
     """One order through the whole chain before measuring: topics created, every consumer
     group assigned (a hang guard, not a timed assertion)."""
@@ -62,6 +95,7 @@ def run(a):
     build = os.path.abspath(os.environ.get("EDDY_BUILD_DIR",
                                            os.path.join(here, "../build")))
     harness.BUILD = build
+    os.environ["EDDY_BUILD_DIR"] = build  # the eddyd launcher finds eddyd there (or $EDDYD)
     if a.db == "postgres":
         os.environ["E2E_STORE"] = "postgres"
     else:
@@ -82,6 +116,7 @@ def run(a):
             log("closed loop, %d in flight per client: %.0f orders/s settled, p50 %.1f ms "
                 "p99 %.1f ms, %.2f cores" % (k, c["settled_s"], c["p50_ms"], c["p99_ms"],
                                              c["cpu_cores_used"]))
+            c["stages"] = stages(sysm)
             res["closed%d" % k] = c
             if best is None or c["settled_s"] > best["settled_s"]:
                 best = c
@@ -100,6 +135,12 @@ def run(a):
             log("open loop at %s (%.0f/s): %.0f settled/s, p50 %.1f ms p99 %.1f ms, "
                 "%d unsettled" % (name, rate, o["settled_s"], o["p50_ms"], o["p99_ms"],
                                   o["unsettled"]))
+            o["stages"] = st = stages(sysm)
+            log("  per hop, p50 (ms): " + "; ".join(
+                "%s outbox %.1f, inbox commit %.1f, handler %.2f" % (
+                    svc, st.get(svc, {}).get("outbox_delivery_p50", -1),
+                    st.get(svc, {}).get("inbox_commit_p50", -1),
+                    st.get(svc, {}).get("handler_p50", -1)) for svc in SERVICES))
             res["open%s" % name] = o
         res["load_at_end"] = os.getloadavg()[0]
         sysm.finish()
