@@ -17,7 +17,8 @@
  * Latency = POST scheduled/sent (CLOCK_MONOTONIC) → the completing span line read (the client
  * re-reads the log at least every millisecond); post_p50/p99_ms: POST written → its 201 read
  * (the order service's intake alone). --pids name=pid,... : utime+stime of those
- * processes over the window (/proc), per order settled in it; the client's own CPU too.
+ * processes over the window (/proc), per order settled in it (several pids of one name are
+ * summed); the client's own CPU too.
  * One JSON line on stdout. */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +35,7 @@
 #include "bcommon.h"
 
 #define MAXC 1024
-#define MAXP 16
+#define MAXP 64
 
 typedef struct conn {
     int fd;
@@ -413,10 +414,19 @@ int main(int argc, char **argv)
     if (g_errors) json_str("last_error", g_lasterr);
     double per = g_settled_in_window ? 1000.0 / (double)g_settled_in_window : 0;
     double tot = 0;
-    for (int i = 0; i < NP; i++) {
+    for (int i = 0; i < NP; i++) { /* processes given the same name are summed */
+        int first = 1;
+        for (int j = 0; j < i; j++) first &= strcmp(PNAME[i], PNAME[j]) != 0;
+        if (!first) continue;
+        double d = 0;
+        for (int j = i; j < NP; j++) {
+            if (strcmp(PNAME[i], PNAME[j])) continue;
+            if (PCPU0[j] < 0 || PCPU1[j] < 0 || d < 0)
+                d = -1;
+            else
+                d += PCPU1[j] - PCPU0[j];
+        }
         char key[96];
-        double d = PCPU1[i] - PCPU0[i];
-        if (PCPU0[i] < 0 || PCPU1[i] < 0) d = -1;
         snprintf(key, sizeof key, "cpu_ms_order_%s", PNAME[i]);
         json_num(key, d >= 0 ? d * per : -1);
         if (d > 0) tot += d;

@@ -392,7 +392,10 @@ def main():
          lambda r: r["closed"]["cpu_ms_order_system"], None),
     ] + [("w9_cpu_" + p, "W9 CPU ms/order, " + p, "ms", "W9", "w9",
           (lambda p: lambda r: r["closed"]["cpu_ms_order_" + p])(p), None)
-         for p in ("eddyd", "order", "payment", "inventory", "notification", "client")] + [
+         for p in ("eddyd", "order", "payment", "inventory", "notification", "postgres",
+                   "client")] + [
+        ("w9_post_p99_50", "W9 POST p99 ms @50% of max", "ms", "W9", "w9",
+         lambda r: r["open50"]["post_p99_ms"], None),
         ("w9_cores", "W9 cores used at max", "cores", "W9", "w9",
          lambda r: r["closed"]["cpu_cores_used"], None),
     ]

@@ -12,7 +12,8 @@ keep-alive HTTP connections:
 
 "completed" = the order service's span line for `process notification.sent` (trace.log, written
 after that record's inbox transaction committed and was synced); CPU per order per process
-from /proc/<pid>/stat over each window. Prints progress on stderr and one JSON line on stdout.
+from /proc/<pid>/stat over each window (with PostgreSQL, the server processes serving the
+services' connections count too, as `postgres`). Prints progress on stderr and one JSON line on stdout.
 --smoke: a few seconds at a low fixed rate, for the test suite (tests/e2e w9_smoke)."""
 import argparse
 import json
@@ -33,8 +34,17 @@ def log(msg):
     print("w9: " + msg, file=sys.stderr, flush=True)
 
 
+def pg_backends():
+    """PostgreSQL: the server processes serving the services' connections (application_name
+    w9-SERVICE, set in their store URLs): their CPU is part of an order's cost."""
+    r = subprocess.run(["psql", harness.PG, "-Atc", "SELECT pid FROM pg_stat_activity"
+                        " WHERE application_name LIKE 'w9-%'"], capture_output=True, text=True)
+    return [int(x) for x in r.stdout.split()] if r.returncode == 0 else []
+
+
 def client(sysm, trace, build, args):
     pids = ["eddyd=%d" % sysm.broker.pid] + ["%s=%d" % (s, sysm.procs[s].pid) for s in SERVICES]
+    pids += ["postgres=%d" % p for p in getattr(sysm, "pg_pids", [])]
     cmd = [os.path.join(build, "bench/eddy-bench-orders"), "--url", sysm.urls["order"],
            "--trace", trace, "--pids", ",".join(pids)] + [str(a) for a in args]
     log("+ " + " ".join(cmd[1:]))
@@ -101,6 +111,9 @@ def run(a):
     else:
         os.environ.pop("E2E_STORE", None)
     sysm = harness.System("w9")
+    if a.db == "postgres":  # name each service's connections, to find their server processes
+        url_of = sysm.store_url
+        sysm.store_url = lambda name: url_of(name) + "&application_name=w9-" + name
     trace = os.path.join(sysm.tmp, "order-spans.jsonl")
     res = {"db": a.db, "clients": a.clients, "load_at_start": os.getloadavg()[0],
            "cpus": os.cpu_count()}
@@ -109,6 +122,9 @@ def run(a):
         for s in SERVICES:  # only the order service writes spans: they mark completion
             sysm.start_service(s, {"EDDY_TRACE_LOG": trace if s == "order" else ""})
         first_order(sysm)
+        if a.db == "postgres":
+            sysm.pg_pids = pg_backends()
+            res["postgres_backends"] = len(sysm.pg_pids)
         best = None
         for k in a.windows:
             c = client(sysm, trace, build, ["--clients", a.clients, "--window", k, "--seconds",
