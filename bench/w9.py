@@ -151,6 +151,10 @@ def run(a):
             log("open loop at %s (%.0f/s): %.0f settled/s, p50 %.1f ms p99 %.1f ms, "
                 "%d unsettled" % (name, rate, o["settled_s"], o["p50_ms"], o["p99_ms"],
                                   o["unsettled"]))
+            # an open loop that could not keep up with its rate is past the sustainable maximum
+            o["kept_up"] = o["settled_s"] >= 0.95 * rate
+            if not o["kept_up"]:
+                log("  settled %.0f/s of the %.0f/s offered: saturated" % (o["settled_s"], rate))
             o["stages"] = st = stages(sysm)
             log("  per hop, p50 (ms): " + "; ".join(
                 "%s outbox %.1f, inbox commit %.1f, handler %.2f" % (

@@ -63,6 +63,11 @@ for phase in ("closed", "closed2", "opensmoke"):
           "%s: p50/p99 %s/%s" % (phase, ph.get("p50_ms"), ph.get("p99_ms")))
     for p in ("eddyd", "order", "payment", "inventory", "notification"):
         check(ph.get("cpu_ms_order_" + p, -1) > 0, "%s: no CPU measured for %s" % (phase, p))
+check("kept_up" in res.get("opensmoke", {}) and "stages" in res.get("opensmoke", {}),
+      "the open loop lacks kept_up/stages")
+check(res.get("opensmoke", {}).get("stages", {}).get("order", {}).get("inbox_commit_p50", 0) > 0,
+      "no per-stage figures from the order service's /metrics: %s"
+      % res.get("opensmoke", {}).get("stages"))
 check(res.get("closed", {}).get("settled", 0) > 0, "the closed loop settled nothing")
 check(res.get("settled_s", 0) > 0 and res.get("db") == "sqlite", "top-level fields: %s"
       % {k: res.get(k) for k in ("db", "settled_s")})
