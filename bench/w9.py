@@ -164,8 +164,10 @@ def run(a):
             res["open%s" % name] = o
         res["load_at_end"] = os.getloadavg()[0]
         sysm.finish()
-    except Exception as e:  # noqa: BLE001 — the bench records the failure as its result
-        res["error"] = str(e)[:300]
+    except (Exception, SystemExit) as e:  # noqa: BLE001 — recorded as the result (the
+        # harness's fail() exits: a service that died, a first order that never completed)
+        res["error"] = (str(e) if not isinstance(e, SystemExit)
+                        else "the reference system did not come up (see the log above)")[:300]
         for s in SERVICES:
             p = os.path.join(sysm.tmp, s + ".log")
             if os.path.exists(p):
