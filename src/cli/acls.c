@@ -265,13 +265,10 @@ int cmd_acls(int argc, char **argv)
     };
     acl_args a = {
         .restype = RD_KAFKA_RESOURCE_ANY, .pattern = -1, .perm = RD_KAFKA_ACL_PERMISSION_TYPE_ANY};
-    int c, nres = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int c, rc, nres = 0;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'A':
         case 'D':
         case 'P':
@@ -313,7 +310,6 @@ int cmd_acls(int argc, char **argv)
                 return cli_usage_error(k_usage, "unknown --resource-pattern-type '%s'", optarg);
             break;
         case 'H': a.host = optarg; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1) return cli_usage_error(k_usage, "acls: which subcommand?");
@@ -338,9 +334,7 @@ int cmd_acls(int argc, char **argv)
     }
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EFAIL;
-    int rc = add                      ? acls_add(rk, &a)
-             : !strcmp(sub, "delete") ? acls_delete(rk, &a)
-                                      : acls_list(rk, &a);
+    rc = add ? acls_add(rk, &a) : !strcmp(sub, "delete") ? acls_delete(rk, &a) : acls_list(rk, &a);
     rd_kafka_destroy(rk);
     return rc;
 }

@@ -7,6 +7,7 @@
 #ifndef EDDY_CLI_H
 #define EDDY_CLI_H
 
+#include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,6 +49,17 @@ extern cli_opts g_cli;
     }
 #define CLI_GLOBAL_SHORTOPTS "b:t:vX:h"
 int cli_global_opt(int c, const char *arg);
+
+/* A command's option loop: getopt_long over shortopts / lo (both include the global options)
+ * that applies the global options itself and returns the next of the command's own options,
+ * or -1 after the last. It returns CLI_OPT_EXIT, with *rc what the command then returns, after
+ * -h/--help (usage printed on stdout, CLI_OK), a bad value of a global option (CLI_EUSAGE) or
+ * an unknown option or missing argument (usage printed on stderr, CLI_EUSAGE):
+ *   while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "n:", lo, k_usage, &rc)) != -1)
+ *       switch (c) { case CLI_OPT_EXIT: return rc; case 'n': ... } */
+enum { CLI_OPT_EXIT = -2 };
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *lo,
+               const char *usage, int *rc);
 
 /* Messages: "eddy: ..." on stderr. Returns code, so `return cli_fail(CLI_EFAIL, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

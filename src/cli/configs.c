@@ -182,13 +182,10 @@ int cmd_configs(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *sets[MAX_CONFIGS], *dels[MAX_CONFIGS], *id = NULL;
-    int nsets = 0, ndels = 0, c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "c:B:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int nsets = 0, ndels = 0, c, rc;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "c:B:", lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'B': {
             long long x;
             if (cli_parse_int(optarg, 0, 2147483647LL, &x))
@@ -206,7 +203,6 @@ int cmd_configs(int argc, char **argv)
                 return cli_usage_error(k_usage, "--delete wants a setting name, got '%s'", optarg);
             dels[ndels++] = optarg;
             break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -224,7 +220,7 @@ int cmd_configs(int argc, char **argv)
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
     char idbuf[16];
-    int rc = CLI_OK;
+    rc = CLI_OK;
     if (!id) {
         const struct rd_kafka_metadata *md;
         rc = cli_metadata(rk, &md);

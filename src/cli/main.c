@@ -132,6 +132,27 @@ int cli_global_opt(int c, const char *arg)
     }
 }
 
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *lo,
+               const char *usage, int *rc)
+{
+    for (;;) {
+        int c = getopt_long(argc, argv, shortopts, lo, NULL);
+        if (c == -1) return -1;
+        int g = cli_global_opt(c, optarg);
+        if (g > 0) continue;
+        if (g < 0) { /* cli_global_opt said why */
+            *rc = CLI_EUSAGE;
+            return CLI_OPT_EXIT;
+        }
+        if (c == 'h' || c == '?' || c == ':') { /* getopt said what was wrong */
+            fputs(usage, c == 'h' ? stdout : stderr);
+            *rc = c == 'h' ? CLI_OK : CLI_EUSAGE;
+            return CLI_OPT_EXIT;
+        }
+        return c;
+    }
+}
+
 /* ---- clients ------------------------------------------------------------------------------- */
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)

@@ -137,8 +137,9 @@ static const char *default_url(void)
     return u && *u ? u : "http://127.0.0.1:8080";
 }
 
-/* Shared option parsing: --url, --wait and the global options. */
-static int parse(int argc, char **argv, const char *usage, const char **url, int *wait)
+/* Shared option parsing: --url, --wait (projections: wait not NULL) and the global options.
+ * 0 to go on; 1 when the command ends (--help, a bad option) and returns *rc. */
+static int parse(int argc, char **argv, const char *usage, const char **url, int *wait, int *rc)
 {
     static const struct option lo[] = {CLI_GLOBAL_LONGOPTS,
                                        {"url", required_argument, NULL, 'U'},
@@ -146,31 +147,26 @@ static int parse(int argc, char **argv, const char *usage, const char **url, int
                                        {NULL, 0, NULL, 0}};
     *url = default_url();
     int c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "U:W", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return -1;
-        }
-        if (c == 'U')
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "U:W", lo, usage, rc)) != -1) {
+        if (c == CLI_OPT_EXIT) return 1;
+        if (c == 'U') {
             *url = optarg;
-        else if (c == 'W' && wait)
+        } else if (c == 'W' && wait) {
             *wait = 1;
-        else {
+        } else {
             fputs(usage, stderr);
-            return CLI_EUSAGE;
+            *rc = CLI_EUSAGE;
+            return 1;
         }
     }
-    return CLI_OK;
+    return 0;
 }
 
 int cmd_sagas(int argc, char **argv)
 {
     const char *url;
-    int rc = parse(argc, argv, k_sagas_usage, &url, NULL);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    int rc;
+    if (parse(argc, argv, k_sagas_usage, &url, NULL, &rc)) return rc;
     int npos = argc - optind;
     char **pos = argv + optind;
     const char *sub = npos ? pos[0] : "list";
@@ -231,8 +227,8 @@ int cmd_projections(int argc, char **argv)
     const char *url;
     int wait = 0;
     cli_catch_signals();
-    int rc = parse(argc, argv, k_proj_usage, &url, &wait);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    int rc;
+    if (parse(argc, argv, k_proj_usage, &url, &wait, &rc)) return rc;
     int npos = argc - optind;
     char **pos = argv + optind;
     const char *sub = npos ? pos[0] : "list";

@@ -359,13 +359,10 @@ int cmd_schemas(int argc, char **argv)
                             "(libeddy reads the same one)\n");
     }
     if (!url || !*url) url = "http://127.0.0.1:8081";
-    int c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "R:V:T:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int c, rc;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "R:V:T:", lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'R': url = optarg; break;
         case 'V': version = optarg; break;
         case 'T':
@@ -380,7 +377,6 @@ int cmd_schemas(int argc, char **argv)
                                        optarg);
             break;
         case 'P': permanent = 1; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;

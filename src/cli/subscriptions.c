@@ -108,9 +108,10 @@ int cmd_subscriptions(int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     json_t *body = json_object(), *topics = json_array();
     int c, rc = CLI_OK;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         long long n;
         switch (c) {
+        case CLI_OPT_EXIT: goto out;
         case 'P': url = optarg; break;
         case 'u': json_object_set_new(body, "url", json_string(optarg)); break;
         case 'T': json_array_append_new(topics, json_string(optarg)); break;
@@ -123,14 +124,6 @@ int cmd_subscriptions(int argc, char **argv)
             }
             json_object_set_new(body, "max_in_flight_per_key", json_integer(n));
             break;
-        case 'h': fputs(k_usage, stdout); goto out;
-        default: {
-            int r = cli_global_opt(c, optarg);
-            if (r <= 0) {
-                rc = r < 0 ? CLI_EUSAGE : cli_usage_error(k_usage, "unknown option");
-                goto out;
-            }
-        }
         }
     }
     const char *sub = optind < argc ? argv[optind] : NULL;

@@ -514,13 +514,10 @@ int cmd_topics(int argc, char **argv)
     if (!http_url || !*http_url) http_url = "http://127.0.0.1:8081";
     long long partitions = 1, replicas = 1;
     const char *configs[MAX_CONFIGS], *dels[MAX_CONFIGS];
-    int nconfigs = 0, ndels = 0, all = 0, c, have_p = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:aH:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int nconfigs = 0, ndels = 0, all = 0, c, rc, have_p = 0;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:aH:", lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'p':
             if (cli_parse_int(optarg, 1, 100000, &partitions))
                 return cli_usage_error(k_usage, "-p wants a partition count, got '%s'", optarg);
@@ -542,7 +539,6 @@ int cmd_topics(int argc, char **argv)
             dels[ndels++] = optarg;
             break;
         case 'H': http_url = optarg; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -568,7 +564,6 @@ int cmd_topics(int argc, char **argv)
                                npos < want ? "which topic?" : "too many arguments");
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
-    int rc;
     if (!strcmp(sub, "list"))
         rc = topics_list(rk, all);
     else if (!strcmp(sub, "create"))

@@ -83,10 +83,15 @@ def t_help_and_usage():
     r = ok(eddy("--help", bootstrap=False))
     for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace", "schemas", "bench"):
         assert cmd in r.out, r
-    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["trace"],
-                ["schemas"], ["bench"]):
+    # every command answers --help on stdout (exit 0) and an unknown option with its usage on
+    # stderr (exit 2), through the one option loop the commands share (cli_getopt)
+    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["dlq", "redrive"],
+                ["trace"], ["schemas"], ["bench"], ["users"], ["configs"], ["acls"], ["txn"],
+                ["subscriptions"], ["sagas"], ["projections"]):
         r = ok(eddy(*(cmd + ["--help"]), bootstrap=False))
-        assert r.out.startswith("usage: eddy " + cmd[0]), r
+        assert r.out.startswith("usage: eddy " + " ".join(cmd)), r
+        r = fails(eddy(*(cmd + ["--no-such-option"]), bootstrap=False), 2, "--no-such-option")
+        assert r.out == "" and "usage: eddy " + " ".join(cmd) in r.err, r
     fails(eddy(bootstrap=False), 2)
     fails(eddy("frobnicate", bootstrap=False), 2, "unknown command")
     fails(eddy("topics", "create"), 2, "which topic")
