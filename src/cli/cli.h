@@ -123,10 +123,38 @@ void cli_admin_start(cli_admin *a, rd_kafka_t *rk, rd_kafka_admin_op_t op);
 int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cli_admin_end(cli_admin *a);
-/* AlterConfigs of cr (its kept entries already set) with "key=value" sets added; CLI_OK, or an
- * exit code after printing "alter configs of WHAT: ..." (topics.c; topics and brokers). */
-int cli_alter_configs(rd_kafka_t *rk, rd_kafka_ConfigResource_t *cr, const char **sets, int nsets,
-                      const char *what);
+/* One setting of a topic or a broker as DescribeConfigs answers it (configs.c). */
+typedef struct cli_config {
+    char *name, *value; /* value NULL: none, or sensitive */
+    rd_kafka_ConfigSource_t source;
+    int read_only, sensitive;
+} cli_config;
+/* The settings of a topic or broker (type RD_KAFKA_RESOURCE_TOPIC or _BROKER, name the topic or
+ * the broker id), sorted by name: CLI_OK with *out (cli_configs_free) and *nout, or an exit code
+ * after printing "configs of topic NAME: ..." (CLI_ENOTFOUND: no such topic). */
+int cli_describe_configs(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *name,
+                         cli_config **out, int *nout);
+void cli_configs_free(cli_config *c, int n);
+
+/* A change of a topic's or broker's dynamic settings: --set key=value, --delete key. */
+#define CLI_MAX_CONFIGS 64
+typedef struct cli_config_edit {
+    rd_kafka_ResourceType_t type;      /* RD_KAFKA_RESOURCE_TOPIC or _BROKER */
+    const char *name;                  /* the topic, or the broker id */
+    const char *sets[CLI_MAX_CONFIGS]; /* "key=value" */
+    const char *dels[CLI_MAX_CONFIGS]; /* keys: back to the default */
+    int nsets, ndels;
+} cli_config_edit;
+/* Adds an option's argument to e: -c/--set key=value (del 0) or --delete key (del 1). CLI_OK, or
+ * CLI_EUSAGE after printing why and usage. */
+int cli_config_edit_opt(cli_config_edit *e, int del, const char *arg, const char *usage);
+/* Applies e (AlterConfigs: librdkafka 2.0 has no IncrementalAlterConfigs, so the request carries
+ * the resource's other dynamic settings as they are), then calls changed for each setting e
+ * names, as it now is, with its value before. CLI_OK, or an exit code after printing why (a
+ * deleted key the resource does not have: CLI_EUSAGE, nothing changed). */
+typedef void (*cli_config_changed_fn)(const cli_config_edit *e, const cli_config *now,
+                                      const char *before);
+int cli_change_configs(rd_kafka_t *rk, const cli_config_edit *e, cli_config_changed_fn changed);
 
 /* Reading partitions from a start position to the high watermark seen at the start. */
 typedef struct cli_part {

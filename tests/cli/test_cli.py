@@ -661,6 +661,9 @@ def t_topics_alter():
     fails(eddy("topics", "alter-config", "cli.alt", "--delete", "no.such"), 2,
           "has no config 'no.such'")
     fails(eddy("topics", "alter-config", "cli.alt"), 2, "what to change")
+    fails(eddy("topics", "alter-config", "cli.alt", "--set", "=1"), 2, "--set wants key=value")
+    fails(eddy("topics", "alter-config", "cli.alt", "--delete", "a=b"), 2,
+          "--delete wants a config name")
     fails(eddy("topics", "alter-config", "cli.nope", "--set", "retention.ms=1"), 4,
           "unknown topic")
     # add-partitions: the new total; never fewer
