@@ -113,7 +113,7 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
  *       ... read a.ev ...
  *   cli_admin_end(&a);                                     frees queue, options and event
  * cli_admin_result returns CLI_OK with a.ev set, or after printing why CLI_EUNREACHABLE (no
- * answer within the timeout) or CLI_EFAIL ("what NAME: the request's error"). */
+ * answer within the timeout) or CLI_EFAIL ("what NAME: the request's error (ERROR_NAME)"). */
 typedef struct cli_admin {
     rd_kafka_queue_t *q;
     rd_kafka_AdminOptions_t *o;

@@ -470,7 +470,8 @@ int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof what, what_fmt, ap);
     va_end(ap);
-    int rc = cli_fail(CLI_EFAIL, "%s: %s", what, rd_kafka_event_error_string(a->ev));
+    int rc = cli_fail(CLI_EFAIL, "%s: %s (%s)", what, rd_kafka_event_error_string(a->ev),
+                      rd_kafka_err2name(rd_kafka_event_error(a->ev)));
     rd_kafka_event_destroy(a->ev);
     a->ev = NULL;
     return rc;
