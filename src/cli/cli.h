@@ -64,7 +64,8 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 /* Messages: "eddy: ..." on stderr. Returns code, so `return cli_fail(CLI_EFAIL, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An HTTP error answer (registry, eddy-push: JSON {"message": ...} or plain text) as
+/* An HTTP error answer (registry, eddy-push: JSON {"message": ...}, the services' {"error": ...},
+ * or plain text) as
  * "WHAT: HTTP status: message"; returns CLI_ENOTFOUND for 404, CLI_EFAIL otherwise. */
 int cli_http_error(const char *what, int status, const char *body);
 
@@ -79,6 +80,11 @@ struct httpc_resp;
 int cli_http(const char *base, int flags, const char *what, const char *hint, const char *method,
              const char *path, const char *content_type, const char *body, size_t max_bytes,
              struct httpc_resp *resp);
+/* The answer of a cli_http request as JSON, its body freed: CLI_OK with *out (the caller's) for a
+ * 2xx status, else an exit code after printing why (cli_http_error, or "WHAT: the answer is not
+ * JSON"). */
+struct json_t;
+int cli_http_json(struct httpc_resp *resp, const char *what, struct json_t **out);
 
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after

@@ -101,6 +101,7 @@ int cli_http_error(const char *what, int status, const char *body)
 {
     json_t *j = json_loads(body ? body : "", 0, NULL);
     const char *msg = json_string_value(json_object_get(j, "message"));
+    if (!msg) msg = json_string_value(json_object_get(j, "error"));
     int code = status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
     cli_fail(code, "%s: HTTP %d: %s", what, status, msg ? msg : body ? body : "");
     json_decref(j);

@@ -53,19 +53,10 @@ static int call_json(const char *base, const char *method, const char *path, jso
     *out = NULL;
     int rc = call(base, method, path, &r);
     if (rc) return rc;
-    json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
-    if (r.status < 200 || r.status > 299) {
-        const char *msg = json_string_value(json_object_get(j, "error"));
-        rc = cli_fail(r.status == 404 ? CLI_ENOTFOUND : CLI_EFAIL, "%s %s: HTTP %d: %s", method,
-                      path, r.status, msg ? msg : (r.body ? r.body : ""));
-        json_decref(j);
-        free(r.body);
-        return rc;
-    }
-    free(r.body);
-    if (!j) return cli_fail(CLI_EFAIL, "%s %s: the answer is not JSON", method, path);
-    *out = j;
-    return CLI_OK;
+    char *what = xasprintf("%s %s", method, path);
+    rc = cli_http_json(&r, what, out);
+    free(what);
+    return rc;
 }
 
 static int url_ok_id(const char *s)
