@@ -473,7 +473,7 @@ static const char k_users_usage[] =
     "Client security settings as for every command: -X security.protocol=SASL_SSL -X\n"
     "sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=admin -X sasl.password=... (or EDDY_KAFKA_*).\n"
     "examples:\n"
-    "  printf '%%s' \"$PW\" | eddy users add orders-svc --password-stdin\n"
+    "  printf '%s' \"$PW\" | eddy users add orders-svc --password-stdin\n"
     "  eddy users list\n"
     "  eddy users delete orders-svc\n";
 
@@ -495,7 +495,14 @@ int cmd_users(int argc, char **argv)
         case 'p': pw = optarg; break;
         case 'S': from_stdin = 1; break;
         case 'm': mech = optarg; break;
-        case 'i': iter = atoi(optarg); break;
+        case 'i': {
+            long long n;
+            if (cli_parse_int(optarg, 1, INT32_MAX, &n))
+                return cli_usage_error(k_users_usage, "--iterations wants a count >= 1, got '%s'",
+                                       optarg);
+            iter = (int)n;
+            break;
+        }
         }
     }
     if (optind >= argc) return cli_usage_error(k_users_usage, "missing subcommand");

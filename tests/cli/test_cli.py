@@ -101,6 +101,8 @@ def t_help_and_usage():
     fails(eddy("produce", "x", "-H", "novalue"), 2, "-H wants key=value")
     fails(eddy("trace"), 2, "which correlation id")
     fails(eddy("-t", "soon", "topics", "list", bootstrap=False), 2, "--timeout")
+    fails(eddy("users", "add", "u", "--password", "p", "--iterations", "many", bootstrap=False), 2,
+          "--iterations wants a count")
 
 
 def t_topics():
