@@ -101,24 +101,6 @@ static void print_acl(const rd_kafka_AclBinding_t *a, const char *prefix)
            op_name(rd_kafka_AclBinding_operation(a)));
 }
 
-static rd_kafka_AdminOptions_t *opts(rd_kafka_t *rk, rd_kafka_admin_op_t op)
-{
-    char errstr[256];
-    rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
-    rd_kafka_AdminOptions_set_request_timeout(o, g_cli.timeout_ms, errstr, sizeof errstr);
-    return o;
-}
-
-/* An event's top-level error, or 0. */
-static int event_failed(rd_kafka_event_t *ev, const char *what)
-{
-    if (!ev) return cli_fail(CLI_EUNREACHABLE, "%s: no answer within the timeout", what);
-    if (rd_kafka_event_error(ev))
-        return cli_fail(CLI_EFAIL, "%s: %s (%s)", what, rd_kafka_event_error_string(ev),
-                        rd_kafka_err2name(rd_kafka_event_error(ev)));
-    return 0;
-}
-
 typedef struct acl_args {
     int restype; /* RD_KAFKA_RESOURCE_ANY when not given */
     const char *name;
@@ -149,15 +131,14 @@ static int acls_add(rd_kafka_t *rk, const acl_args *a)
         n++;
     }
     if (rc == CLI_OK) {
-        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-        rd_kafka_AdminOptions_t *o = opts(rk, RD_KAFKA_ADMIN_OP_CREATEACLS);
-        rd_kafka_CreateAcls(rk, nb, (size_t)n, o, q);
-        rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_CREATEACLS_RESULT);
-        rc = event_failed(ev, "acls add");
+        cli_admin ad;
+        cli_admin_start(&ad, rk, RD_KAFKA_ADMIN_OP_CREATEACLS);
+        rd_kafka_CreateAcls(rk, nb, (size_t)n, ad.o, ad.q);
+        rc = cli_admin_result(&ad, RD_KAFKA_EVENT_CREATEACLS_RESULT, "acls add");
         if (!rc) {
             size_t cnt;
             const rd_kafka_acl_result_t **res =
-                rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev), &cnt);
+                rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ad.ev), &cnt);
             for (size_t i = 0; i < cnt; i++) {
                 const rd_kafka_error_t *e = rd_kafka_acl_result_error(res[i]);
                 if (e && rd_kafka_error_code(e)) {
@@ -168,9 +149,7 @@ static int acls_add(rd_kafka_t *rk, const acl_args *a)
                 }
             }
         }
-        if (ev) rd_kafka_event_destroy(ev);
-        rd_kafka_AdminOptions_destroy(o);
-        rd_kafka_queue_destroy(q);
+        cli_admin_end(&ad);
     }
     for (int i = 0; i < n; i++) rd_kafka_AclBinding_destroy(nb[i]);
     return rc;
@@ -192,21 +171,18 @@ static int acls_list(rd_kafka_t *rk, const acl_args *a)
 {
     rd_kafka_AclBindingFilter_t *f = make_filter(a, RD_KAFKA_ACL_OPERATION_ANY);
     if (!f) return CLI_EUSAGE;
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = opts(rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
-    rd_kafka_DescribeAcls(rk, f, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DESCRIBEACLS_RESULT);
-    int rc = event_failed(ev, "acls list");
+    cli_admin ad;
+    cli_admin_start(&ad, rk, RD_KAFKA_ADMIN_OP_DESCRIBEACLS);
+    rd_kafka_DescribeAcls(rk, f, ad.o, ad.q);
+    int rc = cli_admin_result(&ad, RD_KAFKA_EVENT_DESCRIBEACLS_RESULT, "acls list");
     if (!rc) {
         size_t cnt;
         const rd_kafka_AclBinding_t **acls =
-            rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ev), &cnt);
+            rd_kafka_DescribeAcls_result_acls(rd_kafka_event_DescribeAcls_result(ad.ev), &cnt);
         for (size_t i = 0; i < cnt; i++) print_acl(acls[i], "");
         if (!cnt && !g_cli.json) fprintf(stderr, "eddy: no ACL matches\n");
     }
-    if (ev) rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
+    cli_admin_end(&ad);
     rd_kafka_AclBinding_destroy(f);
     return rc;
 }
@@ -216,15 +192,14 @@ static int acls_delete(rd_kafka_t *rk, const acl_args *a)
     rd_kafka_AclBindingFilter_t *f =
         make_filter(a, a->nops ? a->ops[0] : RD_KAFKA_ACL_OPERATION_ANY);
     if (!f) return CLI_EUSAGE;
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *o = opts(rk, RD_KAFKA_ADMIN_OP_DELETEACLS);
-    rd_kafka_DeleteAcls(rk, &f, 1, o, q);
-    rd_kafka_event_t *ev = cli_admin_wait(q, RD_KAFKA_EVENT_DELETEACLS_RESULT);
-    int rc = event_failed(ev, "acls delete");
+    cli_admin ad;
+    cli_admin_start(&ad, rk, RD_KAFKA_ADMIN_OP_DELETEACLS);
+    rd_kafka_DeleteAcls(rk, &f, 1, ad.o, ad.q);
+    int rc = cli_admin_result(&ad, RD_KAFKA_EVENT_DELETEACLS_RESULT, "acls delete");
     if (!rc) {
         size_t nr, total = 0;
         const rd_kafka_DeleteAcls_result_response_t **rs =
-            rd_kafka_DeleteAcls_result_responses(rd_kafka_event_DeleteAcls_result(ev), &nr);
+            rd_kafka_DeleteAcls_result_responses(rd_kafka_event_DeleteAcls_result(ad.ev), &nr);
         for (size_t i = 0; i < nr; i++) {
             const rd_kafka_error_t *e = rd_kafka_DeleteAcls_result_response_error(rs[i]);
             if (e && rd_kafka_error_code(e)) {
@@ -240,9 +215,7 @@ static int acls_delete(rd_kafka_t *rk, const acl_args *a)
         }
         if (!rc && total == 0) rc = cli_fail(CLI_ENOTFOUND, "acls delete: no ACL matched");
     }
-    if (ev) rd_kafka_event_destroy(ev);
-    rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_queue_destroy(q);
+    cli_admin_end(&ad);
     rd_kafka_AclBinding_destroy(f);
     return rc;
 }
@@ -265,13 +238,10 @@ int cmd_acls(int argc, char **argv)
     };
     acl_args a = {
         .restype = RD_KAFKA_RESOURCE_ANY, .pattern = -1, .perm = RD_KAFKA_ACL_PERMISSION_TYPE_ANY};
-    int c, nres = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int c, rc, nres = 0;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'A':
         case 'D':
         case 'P':
@@ -313,7 +283,6 @@ int cmd_acls(int argc, char **argv)
                 return cli_usage_error(k_usage, "unknown --resource-pattern-type '%s'", optarg);
             break;
         case 'H': a.host = optarg; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1) return cli_usage_error(k_usage, "acls: which subcommand?");
@@ -338,9 +307,7 @@ int cmd_acls(int argc, char **argv)
     }
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EFAIL;
-    int rc = add                      ? acls_add(rk, &a)
-             : !strcmp(sub, "delete") ? acls_delete(rk, &a)
-                                      : acls_list(rk, &a);
+    rc = add ? acls_add(rk, &a) : !strcmp(sub, "delete") ? acls_delete(rk, &a) : acls_list(rk, &a);
     rd_kafka_destroy(rk);
     return rc;
 }

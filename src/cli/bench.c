@@ -82,14 +82,11 @@ int cmd_bench(int argc, char **argv)
     };
     long long count = 10000, size = 100, partitions = 1;
     const char *acks = "all", *topic = NULL;
-    int consume = 1, c, yes = 0, keep = 0;
+    int consume = 1, c, rc, yes = 0, keep = 0;
     char created[64] = "";
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "n:s:p:y", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "n:s:p:y", lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'n':
             if (cli_parse_int(optarg, 1, 100000000, &count))
                 return cli_usage_error(k_usage, "-n wants a count >= 1, got '%s'", optarg);
@@ -115,7 +112,6 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error(k_usage, "-p wants a partition count (1..1000), got '%s'",
                                        optarg);
             break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind > 1 || (argc - optind == 1 && topic))
@@ -159,7 +155,7 @@ int cmd_bench(int argc, char **argv)
     cli_scan scan = {NULL, 0};
     char *payload = xmalloc((size_t)size + 1);
     for (long long i = 0; i < size; i++) payload[i] = (char)('a' + i % 26);
-    int rc = cli_metadata(rk, &md);
+    rc = cli_metadata(rk, &md);
     if (rc) goto out;
     if (!topic) {
         char u[37];

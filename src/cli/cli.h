@@ -7,6 +7,7 @@
 #ifndef EDDY_CLI_H
 #define EDDY_CLI_H
 
+#include <getopt.h>
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -49,10 +50,22 @@ extern cli_opts g_cli;
 #define CLI_GLOBAL_SHORTOPTS "b:t:vX:h"
 int cli_global_opt(int c, const char *arg);
 
+/* A command's option loop: getopt_long over shortopts / lo (both include the global options)
+ * that applies the global options itself and returns the next of the command's own options,
+ * or -1 after the last. It returns CLI_OPT_EXIT, with *rc what the command then returns, after
+ * -h/--help (usage printed on stdout, CLI_OK), a bad value of a global option (CLI_EUSAGE) or
+ * an unknown option or missing argument (usage printed on stderr, CLI_EUSAGE):
+ *   while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "n:", lo, k_usage, &rc)) != -1)
+ *       switch (c) { case CLI_OPT_EXIT: return rc; case 'n': ... } */
+enum { CLI_OPT_EXIT = -2 };
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *lo,
+               const char *usage, int *rc);
+
 /* Messages: "eddy: ..." on stderr. Returns code, so `return cli_fail(CLI_EFAIL, ...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An HTTP error answer (registry, eddy-push: JSON {"message": ...} or plain text) as
+/* An HTTP error answer (registry, eddy-push: JSON {"message": ...}, the services' {"error": ...},
+ * or plain text) as
  * "WHAT: HTTP status: message"; returns CLI_ENOTFOUND for 404, CLI_EFAIL otherwise. */
 int cli_http_error(const char *what, int status, const char *body);
 
@@ -67,6 +80,11 @@ struct httpc_resp;
 int cli_http(const char *base, int flags, const char *what, const char *hint, const char *method,
              const char *path, const char *content_type, const char *body, size_t max_bytes,
              struct httpc_resp *resp);
+/* The answer of a cli_http request as JSON, its body freed: CLI_OK with *out (the caller's) for a
+ * 2xx status, else an exit code after printing why (cli_http_error, or "WHAT: the answer is not
+ * JSON"). */
+struct json_t;
+int cli_http_json(struct httpc_resp *resp, const char *what, struct json_t **out);
 
 
 /* A configured client (bootstrap, logging, -X properties, extra "k=v" pairs). NULL after
@@ -101,7 +119,7 @@ rd_kafka_event_t *cli_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type
  *       ... read a.ev ...
  *   cli_admin_end(&a);                                     frees queue, options and event
  * cli_admin_result returns CLI_OK with a.ev set, or after printing why CLI_EUNREACHABLE (no
- * answer within the timeout) or CLI_EFAIL ("what NAME: the request's error"). */
+ * answer within the timeout) or CLI_EFAIL ("what NAME: the request's error (ERROR_NAME)"). */
 typedef struct cli_admin {
     rd_kafka_queue_t *q;
     rd_kafka_AdminOptions_t *o;
@@ -111,10 +129,38 @@ void cli_admin_start(cli_admin *a, rd_kafka_t *rk, rd_kafka_admin_op_t op);
 int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cli_admin_end(cli_admin *a);
-/* AlterConfigs of cr (its kept entries already set) with "key=value" sets added; CLI_OK, or an
- * exit code after printing "alter configs of WHAT: ..." (topics.c; topics and brokers). */
-int cli_alter_configs(rd_kafka_t *rk, rd_kafka_ConfigResource_t *cr, const char **sets, int nsets,
-                      const char *what);
+/* One setting of a topic or a broker as DescribeConfigs answers it (configs.c). */
+typedef struct cli_config {
+    char *name, *value; /* value NULL: none, or sensitive */
+    rd_kafka_ConfigSource_t source;
+    int read_only, sensitive;
+} cli_config;
+/* The settings of a topic or broker (type RD_KAFKA_RESOURCE_TOPIC or _BROKER, name the topic or
+ * the broker id), sorted by name: CLI_OK with *out (cli_configs_free) and *nout, or an exit code
+ * after printing "configs of topic NAME: ..." (CLI_ENOTFOUND: no such topic). */
+int cli_describe_configs(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *name,
+                         cli_config **out, int *nout);
+void cli_configs_free(cli_config *c, int n);
+
+/* A change of a topic's or broker's dynamic settings: --set key=value, --delete key. */
+#define CLI_MAX_CONFIGS 64
+typedef struct cli_config_edit {
+    rd_kafka_ResourceType_t type;      /* RD_KAFKA_RESOURCE_TOPIC or _BROKER */
+    const char *name;                  /* the topic, or the broker id */
+    const char *sets[CLI_MAX_CONFIGS]; /* "key=value" */
+    const char *dels[CLI_MAX_CONFIGS]; /* keys: back to the default */
+    int nsets, ndels;
+} cli_config_edit;
+/* Adds an option's argument to e: -c/--set key=value (del 0) or --delete key (del 1). CLI_OK, or
+ * CLI_EUSAGE after printing why and usage. */
+int cli_config_edit_opt(cli_config_edit *e, int del, const char *arg, const char *usage);
+/* Applies e (AlterConfigs: librdkafka 2.0 has no IncrementalAlterConfigs, so the request carries
+ * the resource's other dynamic settings as they are), then calls changed for each setting e
+ * names, as it now is, with its value before. CLI_OK, or an exit code after printing why (a
+ * deleted key the resource does not have: CLI_EUSAGE, nothing changed). */
+typedef void (*cli_config_changed_fn)(const cli_config_edit *e, const cli_config *now,
+                                      const char *before);
+int cli_change_configs(rd_kafka_t *rk, const cli_config_edit *e, cli_config_changed_fn changed);
 
 /* Reading partitions from a start position to the high watermark seen at the start. */
 typedef struct cli_part {

@@ -662,14 +662,11 @@ int cmd_groups(int argc, char **argv)
     };
     reset_opts ro;
     memset(&ro, 0, sizeof ro);
-    int c, nkinds = 0;
+    int c, rc, nkinds = 0;
     long long v;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case O_EARLIEST:
             ro.kind = TO_EARLIEST;
             nkinds++;
@@ -719,7 +716,6 @@ int cmd_groups(int argc, char **argv)
             break;
         case O_DRY: ro.dry_run = 1; break;
         case O_FORCE: ro.force = 1; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -750,7 +746,6 @@ int cmd_groups(int argc, char **argv)
                                nkinds ? "only" : "say where to, with");
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
-    int rc;
     if (!strcmp(sub, "list")) {
         const struct rd_kafka_metadata *md;
         rc = cli_metadata(rk, &md);

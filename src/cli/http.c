@@ -4,6 +4,7 @@
  * EDDY_SCHEMA_REGISTRY_SSL_CA_LOCATION / EDDY_HTTP_SSL_CA_LOCATION. */
 #include "cli.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,4 +51,17 @@ int cli_http(const char *base, int flags, const char *what, const char *hint, co
                 what, base,
                 flags & CLI_HTTP_REGISTRY ? " or EDDY_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO" : "");
     return CLI_OK;
+}
+
+int cli_http_json(httpc_resp *resp, const char *what, json_t **out)
+{
+    int rc = CLI_OK;
+    *out = NULL;
+    if (resp->status < 200 || resp->status > 299)
+        rc = cli_http_error(what, resp->status, resp->body);
+    else if (!(*out = json_loads(resp->body ? resp->body : "", 0, NULL)))
+        rc = cli_fail(CLI_EFAIL, "%s: the answer is not JSON", what);
+    free(resp->body);
+    resp->body = NULL;
+    return rc;
 }

@@ -82,14 +82,12 @@ int cmd_produce(int argc, char **argv)
     };
     const char *key = NULL, *delim = NULL, *headers[MAX_HEADERS], *partitioner = NULL;
     const char *files[64];
-    int nheaders = 0, c, json_in = 0, nfiles = 0;
+    int nheaders = 0, c, rc, json_in = 0, nfiles = 0;
     long long partition = RD_KAFKA_PARTITION_UA;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "k:K:H:p:f:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "k:K:H:p:f:", lo, k_produce_usage,
+                           &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_produce_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'k': key = optarg; break;
         case 'K':
             if (!*optarg) return cli_usage_error(k_produce_usage, "-K wants a delimiter");
@@ -125,7 +123,6 @@ int cmd_produce(int argc, char **argv)
                                        (int)ARRAY_LEN(files));
             files[nfiles++] = optarg;
             break;
-        default: fputs(k_produce_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1)
@@ -175,7 +172,7 @@ int cmd_produce(int argc, char **argv)
     }
 
     const struct rd_kafka_metadata *md;
-    int rc = cli_metadata(rk, &md);
+    rc = cli_metadata(rk, &md);
     if (rc) goto out;
     const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
     int nparts = t ? t->partition_cnt : 0;
@@ -635,14 +632,12 @@ int cmd_consume(int argc, char **argv)
     };
     const char *group = NULL, *fmt = NULL, *offset_arg = NULL, *key = NULL;
     start_pos sp = {START_END, 0};
-    int follow = 0, exit_at_end = 0, c;
+    int follow = 0, exit_at_end = 0, c, rc;
     long long max = 0, partition = -1;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "g:k:n:fo:p:e", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "g:k:n:fo:p:e", lo, k_consume_usage,
+                           &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_consume_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'g':
             if (!*optarg) return cli_usage_error(k_consume_usage, "-g wants a group id");
             group = optarg;
@@ -681,7 +676,6 @@ int cmd_consume(int argc, char **argv)
         case 'e': exit_at_end = 1; break;
         case 'k': key = optarg; break;
         case O_FORMAT: fmt = optarg; break;
-        default: fputs(k_consume_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1)
@@ -704,7 +698,7 @@ int cmd_consume(int argc, char **argv)
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
     const struct rd_kafka_metadata *md;
-    int rc = cli_metadata(rk, &md);
+    rc = cli_metadata(rk, &md);
     if (rc == CLI_OK) {
         const struct rd_kafka_metadata_topic *t = cli_md_topic(md, topic);
         cli_catch_signals();

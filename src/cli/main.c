@@ -101,6 +101,7 @@ int cli_http_error(const char *what, int status, const char *body)
 {
     json_t *j = json_loads(body ? body : "", 0, NULL);
     const char *msg = json_string_value(json_object_get(j, "message"));
+    if (!msg) msg = json_string_value(json_object_get(j, "error"));
     int code = status == 404 ? CLI_ENOTFOUND : CLI_EFAIL;
     cli_fail(code, "%s: HTTP %d: %s", what, status, msg ? msg : body ? body : "");
     json_decref(j);
@@ -129,6 +130,27 @@ int cli_global_opt(int c, const char *arg)
         g_cli.props[g_cli.nprops++] = arg;
         return 1;
     default: return 0;
+    }
+}
+
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *lo,
+               const char *usage, int *rc)
+{
+    for (;;) {
+        int c = getopt_long(argc, argv, shortopts, lo, NULL);
+        if (c == -1) return -1;
+        int g = cli_global_opt(c, optarg);
+        if (g > 0) continue;
+        if (g < 0) { /* cli_global_opt said why */
+            *rc = CLI_EUSAGE;
+            return CLI_OPT_EXIT;
+        }
+        if (c == 'h' || c == '?' || c == ':') { /* getopt said what was wrong */
+            fputs(usage, c == 'h' ? stdout : stderr);
+            *rc = c == 'h' ? CLI_OK : CLI_EUSAGE;
+            return CLI_OPT_EXIT;
+        }
+        return c;
     }
 }
 
@@ -449,7 +471,8 @@ int cli_admin_result(cli_admin *a, rd_kafka_event_type_t type, const char *what_
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof what, what_fmt, ap);
     va_end(ap);
-    int rc = cli_fail(CLI_EFAIL, "%s: %s", what, rd_kafka_event_error_string(a->ev));
+    int rc = cli_fail(CLI_EFAIL, "%s: %s (%s)", what, rd_kafka_event_error_string(a->ev),
+                      rd_kafka_err2name(rd_kafka_event_error(a->ev)));
     rd_kafka_event_destroy(a->ev);
     a->ev = NULL;
     return rc;

@@ -101,15 +101,9 @@ int cmd_dlq_redrive(int argc, char **argv)
     int c, rc = CLI_OK;
     char *err = NULL, *dlq = NULL, **conf = NULL;
     long long n;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) {
-            rc = CLI_EUSAGE;
-            goto out;
-        }
-        if (g > 0) continue;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); goto out;
+        case CLI_OPT_EXIT: goto out;
         case O_FILTER:
             if (eddy_dlq_filter_add(f, optarg, &err) < 0) {
                 rc = cli_usage_error(NULL, "dlq redrive: %s", err);
@@ -145,10 +139,6 @@ int cmd_dlq_redrive(int argc, char **argv)
             }
             o.max_redrives = (int)n;
             break;
-        default:
-            fputs(k_usage, stderr);
-            rc = CLI_EUSAGE;
-            goto out;
         }
     }
     if (argc - optind != 1 || !*argv[optind]) {

@@ -53,19 +53,10 @@ static int call_json(const char *base, const char *method, const char *path, jso
     *out = NULL;
     int rc = call(base, method, path, &r);
     if (rc) return rc;
-    json_t *j = json_loads(r.body ? r.body : "", 0, NULL);
-    if (r.status < 200 || r.status > 299) {
-        const char *msg = json_string_value(json_object_get(j, "error"));
-        rc = cli_fail(r.status == 404 ? CLI_ENOTFOUND : CLI_EFAIL, "%s %s: HTTP %d: %s", method,
-                      path, r.status, msg ? msg : (r.body ? r.body : ""));
-        json_decref(j);
-        free(r.body);
-        return rc;
-    }
-    free(r.body);
-    if (!j) return cli_fail(CLI_EFAIL, "%s %s: the answer is not JSON", method, path);
-    *out = j;
-    return CLI_OK;
+    char *what = xasprintf("%s %s", method, path);
+    rc = cli_http_json(&r, what, out);
+    free(what);
+    return rc;
 }
 
 static int url_ok_id(const char *s)
@@ -137,8 +128,9 @@ static const char *default_url(void)
     return u && *u ? u : "http://127.0.0.1:8080";
 }
 
-/* Shared option parsing: --url, --wait and the global options. */
-static int parse(int argc, char **argv, const char *usage, const char **url, int *wait)
+/* Shared option parsing: --url, --wait (projections: wait not NULL) and the global options.
+ * 0 to go on; 1 when the command ends (--help, a bad option) and returns *rc. */
+static int parse(int argc, char **argv, const char *usage, const char **url, int *wait, int *rc)
 {
     static const struct option lo[] = {CLI_GLOBAL_LONGOPTS,
                                        {"url", required_argument, NULL, 'U'},
@@ -146,31 +138,26 @@ static int parse(int argc, char **argv, const char *usage, const char **url, int
                                        {NULL, 0, NULL, 0}};
     *url = default_url();
     int c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "U:W", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return -1;
-        }
-        if (c == 'U')
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "U:W", lo, usage, rc)) != -1) {
+        if (c == CLI_OPT_EXIT) return 1;
+        if (c == 'U') {
             *url = optarg;
-        else if (c == 'W' && wait)
+        } else if (c == 'W' && wait) {
             *wait = 1;
-        else {
+        } else {
             fputs(usage, stderr);
-            return CLI_EUSAGE;
+            *rc = CLI_EUSAGE;
+            return 1;
         }
     }
-    return CLI_OK;
+    return 0;
 }
 
 int cmd_sagas(int argc, char **argv)
 {
     const char *url;
-    int rc = parse(argc, argv, k_sagas_usage, &url, NULL);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    int rc;
+    if (parse(argc, argv, k_sagas_usage, &url, NULL, &rc)) return rc;
     int npos = argc - optind;
     char **pos = argv + optind;
     const char *sub = npos ? pos[0] : "list";
@@ -231,8 +218,8 @@ int cmd_projections(int argc, char **argv)
     const char *url;
     int wait = 0;
     cli_catch_signals();
-    int rc = parse(argc, argv, k_proj_usage, &url, &wait);
-    if (rc) return rc < 0 ? CLI_OK : rc;
+    int rc;
+    if (parse(argc, argv, k_proj_usage, &url, &wait, &rc)) return rc;
     int npos = argc - optind;
     char **pos = argv + optind;
     const char *sub = npos ? pos[0] : "list";

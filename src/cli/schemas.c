@@ -105,15 +105,10 @@ static char *read_schema(const char *file)
 static int schemas_list(const char *url)
 {
     http_resp r;
+    json_t *subs;
     int rc = http_do(url, "GET", "/subjects", NULL, &r);
+    if (!rc) rc = cli_http_json(&r, "list subjects", &subs);
     if (rc) return rc;
-    if (r.status != 200) {
-        rc = http_error("list subjects", &r);
-        free(r.body);
-        return rc;
-    }
-    json_t *subs = json_loads(r.body, 0, NULL);
-    free(r.body);
     if (!json_is_array(subs)) {
         json_decref(subs);
         return cli_fail(CLI_EFAIL, "list subjects: not a JSON array");
@@ -156,16 +151,11 @@ static int schemas_get(const char *url, const char *subject, const char *version
     free(e);
     free(ve);
     http_resp r;
+    json_t *v;
     int rc = http_do(url, "GET", path, NULL, &r);
     free(path);
+    if (!rc) rc = cli_http_json(&r, subject, &v);
     if (rc) return rc;
-    if (r.status != 200) {
-        rc = http_error(subject, &r);
-        free(r.body);
-        return rc;
-    }
-    json_t *v = json_loads(r.body, 0, NULL);
-    free(r.body);
     if (!json_is_object(v)) {
         json_decref(v);
         return cli_fail(CLI_EFAIL, "%s: not a JSON object", subject);
@@ -219,19 +209,16 @@ static int schemas_post(const char *url, const char *sub, const char *subject, c
     free(path);
     free(body);
     if (rc) return rc;
-    if (r.status != 200) {
-        rc = http_error(subject, &r);
-        if (r.status == 422 && type && !strcmp(type, "AVRO") && detected &&
-            !strcmp(detected, "JSON"))
+    int status = r.status;
+    json_t *v;
+    if ((rc = cli_http_json(&r, subject, &v))) {
+        if (status == 422 && type && !strcmp(type, "AVRO") && detected && !strcmp(detected, "JSON"))
             fprintf(stderr, "eddy: hint: %s looks like a JSON Schema: --type JSON\n", file);
-        else if (r.status == 422 && !detected)
+        else if (status == 422 && !detected)
             fprintf(stderr, "eddy: hint: the type was not recognised and the registry assumed "
                             "AVRO; say --type JSON or --type PROTOBUF if it is one\n");
-        free(r.body);
         return rc;
     }
-    json_t *v = json_loads(r.body, 0, NULL);
-    free(r.body);
     if (g_cli.json) {
         json_incref(v);
         cli_json_print(v);
@@ -316,17 +303,12 @@ static int schemas_setting(const char *url, int mode, const char *value, const c
         json_decref(b);
     }
     http_resp r;
+    json_t *v;
     int rc = http_do(url, value ? "PUT" : "GET", path, body, &r);
     free(path);
     free(body);
+    if (!rc) rc = cli_http_json(&r, subject ? subject : mode ? "mode" : "compatibility", &v);
     if (rc) return rc;
-    if (r.status != 200) {
-        rc = http_error(subject ? subject : mode ? "mode" : "compatibility", &r);
-        free(r.body);
-        return rc;
-    }
-    json_t *v = json_loads(r.body, 0, NULL);
-    free(r.body);
     const char *got = json_string_value(json_object_get(v, mode ? "mode" : "compatibilityLevel"));
     if (!got) got = json_string_value(json_object_get(v, "compatibility"));
     if (g_cli.json) {
@@ -359,13 +341,10 @@ int cmd_schemas(int argc, char **argv)
                             "(libeddy reads the same one)\n");
     }
     if (!url || !*url) url = "http://127.0.0.1:8081";
-    int c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "R:V:T:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int c, rc;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "R:V:T:", lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'R': url = optarg; break;
         case 'V': version = optarg; break;
         case 'T':
@@ -380,7 +359,6 @@ int cmd_schemas(int argc, char **argv)
                                        optarg);
             break;
         case 'P': permanent = 1; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;

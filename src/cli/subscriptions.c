@@ -66,19 +66,13 @@ static void print_header(void)
 }
 
 static int request(const char *url, const char *method, const char *path, const char *body,
-                   const char *what, int expect)
+                   const char *what)
 {
     httpc_resp r;
+    json_t *j;
     int rc = push_do(url, method, path, body, &r);
+    if (!rc) rc = cli_http_json(&r, what, &j);
     if (rc) return rc;
-    if (r.status != expect) {
-        rc = cli_http_error(what, r.status, r.body);
-        free(r.body);
-        return rc;
-    }
-    json_t *j = json_loads(r.body, 0, NULL);
-    free(r.body);
-    if (!j) return cli_fail(CLI_EFAIL, "%s: the answer is not JSON", what);
     json_t *list = json_object_get(j, "subscriptions");
     if (json_is_array(list) || json_object_get(j, "stats")) print_header();
     if (json_is_array(list)) {
@@ -108,9 +102,10 @@ int cmd_subscriptions(int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     json_t *body = json_object(), *topics = json_array();
     int c, rc = CLI_OK;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         long long n;
         switch (c) {
+        case CLI_OPT_EXIT: goto out;
         case 'P': url = optarg; break;
         case 'u': json_object_set_new(body, "url", json_string(optarg)); break;
         case 'T': json_array_append_new(topics, json_string(optarg)); break;
@@ -123,20 +118,12 @@ int cmd_subscriptions(int argc, char **argv)
             }
             json_object_set_new(body, "max_in_flight_per_key", json_integer(n));
             break;
-        case 'h': fputs(k_usage, stdout); goto out;
-        default: {
-            int r = cli_global_opt(c, optarg);
-            if (r <= 0) {
-                rc = r < 0 ? CLI_EUSAGE : cli_usage_error(k_usage, "unknown option");
-                goto out;
-            }
-        }
         }
     }
     const char *sub = optind < argc ? argv[optind] : NULL;
     const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
     if (!sub || !strcmp(sub, "list")) {
-        rc = request(url, "GET", "/v1/subscriptions", NULL, "list subscriptions", 200);
+        rc = request(url, "GET", "/v1/subscriptions", NULL, "list subscriptions");
         goto out;
     }
     if (!name) {
@@ -146,15 +133,15 @@ int cmd_subscriptions(int argc, char **argv)
     char *path = NULL;
     if (!strcmp(sub, "get") || !strcmp(sub, "delete")) {
         path = xasprintf("/v1/subscriptions/%s", name);
-        rc = request(url, strcmp(sub, "get") ? "DELETE" : "GET", path, NULL, sub, 200);
+        rc = request(url, strcmp(sub, "get") ? "DELETE" : "GET", path, NULL, sub);
     } else if (!strcmp(sub, "pause") || !strcmp(sub, "resume")) {
         path = xasprintf("/v1/subscriptions/%s/%s", name, sub);
-        rc = request(url, "POST", path, "{}", sub, 200);
+        rc = request(url, "POST", path, "{}", sub);
     } else if (!strcmp(sub, "create")) {
         json_object_set_new(body, "name", json_string(name));
         json_object_set(body, "topics", topics);
         char *txt = json_dumps(body, JSON_COMPACT);
-        rc = request(url, "POST", "/v1/subscriptions", txt, "create", 201);
+        rc = request(url, "POST", "/v1/subscriptions", txt, "create");
         free(txt);
     } else if (!strcmp(sub, "create-json")) {
         json_error_t je;
@@ -163,7 +150,7 @@ int cmd_subscriptions(int argc, char **argv)
             rc = cli_fail(CLI_EUSAGE, "%s: %s (line %d)", name, je.text, je.line);
         } else {
             char *txt = json_dumps(j, JSON_COMPACT);
-            rc = request(url, "POST", "/v1/subscriptions", txt, "create", 201);
+            rc = request(url, "POST", "/v1/subscriptions", txt, "create");
             free(txt);
             json_decref(j);
         }

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,8 +38,6 @@ static const char *const k_usage =
     "  eddy topics describe orders\n"
     "  eddy topics alter-config orders --set retention.ms=3600000 --delete cleanup.policy\n"
     "  eddy topics add-partitions orders -p 6\n";
-
-#define MAX_CONFIGS 64
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -175,76 +174,12 @@ static void json_str(const char *s)
     putchar('"');
 }
 
-/* The topic's configs as the broker describes them: every entry's name, value and whether it
- * is a dynamic (per-topic) override. */
-typedef struct cfg_entry {
-    char *name, *value;
-    const char *source; /* librdkafka's name of where the value comes from (static) */
-    int dynamic;
-} cfg_entry;
-
-static int get_configs(rd_kafka_t *rk, const char *name, cfg_entry **out, int *nout)
-{
-    *out = NULL;
-    *nout = 0;
-    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
-    cli_admin a;
-    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-    rd_kafka_DescribeConfigs(rk, &cr, 1, a.o, a.q);
-    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, "configs of %s", name);
-    if (rc == CLI_OK) {
-        size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res = rd_kafka_DescribeConfigs_result_resources(
-            rd_kafka_event_DescribeConfigs_result(a.ev), &nres);
-        for (size_t i = 0; rc == CLI_OK && i < nres; i++) {
-            if (rd_kafka_ConfigResource_error(res[i])) {
-                rc = cli_fail(
-                    rd_kafka_ConfigResource_error(res[i]) == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                        ? CLI_ENOTFOUND
-                        : CLI_EFAIL,
-                    "configs of %s: %s", name, rd_kafka_ConfigResource_error_string(res[i]));
-                break;
-            }
-            size_t n = 0;
-            const rd_kafka_ConfigEntry_t **ents = rd_kafka_ConfigResource_configs(res[i], &n);
-            *out = xcalloc(n + 1, sizeof **out);
-            for (size_t k = 0; k < n; k++) {
-                const char *v = rd_kafka_ConfigEntry_value(ents[k]);
-                (*out)[k].name = xstrdup(rd_kafka_ConfigEntry_name(ents[k]));
-                (*out)[k].value = v ? xstrdup(v) : NULL;
-                (*out)[k].source = rd_kafka_ConfigSource_name(rd_kafka_ConfigEntry_source(ents[k]));
-                (*out)[k].dynamic = rd_kafka_ConfigEntry_source(ents[k]) ==
-                                    RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
-            }
-            *nout = (int)n;
-        }
-    }
-    cli_admin_end(&a);
-    rd_kafka_ConfigResource_destroy(cr);
-    return rc;
-}
-
-static void free_configs(cfg_entry *c, int n)
-{
-    for (int i = 0; i < n; i++) {
-        free(c[i].name);
-        free(c[i].value);
-    }
-    free(c);
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-    return strcmp(((const cfg_entry *)a)->name, ((const cfg_entry *)b)->name);
-}
-
 static int describe_configs(rd_kafka_t *rk, const char *name)
 {
-    cfg_entry *c;
+    cli_config *c;
     int n;
-    int rc = get_configs(rk, name, &c, &n);
+    int rc = cli_describe_configs(rk, RD_KAFKA_RESOURCE_TOPIC, name, &c, &n);
     if (rc) return rc;
-    qsort(c, (size_t)n, sizeof *c, cmp_entry);
     if (g_cli.json) {
         printf(",\"configs\":{");
         for (int k = 0; k < n; k++) {
@@ -260,9 +195,10 @@ static int describe_configs(rd_kafka_t *rk, const char *name)
     } else {
         printf("\nCONFIG%-34s %-30s %s\n", "", "VALUE", "SOURCE");
         for (int k = 0; k < n; k++)
-            printf("%-40s %-30s %s\n", c[k].name, c[k].value ? c[k].value : "(null)", c[k].source);
+            printf("%-40s %-30s %s\n", c[k].name, c[k].value ? c[k].value : "(null)",
+                   rd_kafka_ConfigSource_name(c[k].source));
     }
-    free_configs(c, n);
+    cli_configs_free(c, n);
     return CLI_OK;
 }
 
@@ -372,95 +308,23 @@ static int topics_scrub_report(const char *url)
     return found ? CLI_EFAIL : CLI_OK;
 }
 
-int cli_alter_configs(rd_kafka_t *rk, rd_kafka_ConfigResource_t *cr, const char **sets, int nsets,
-                      const char *what)
+static void topic_changed(const cli_config_edit *e, const cli_config *now, const char *before)
 {
-    for (int i = 0; i < nsets; i++) {
-        const char *eq = strchr(sets[i], '=');
-        char *k = xstrndup(sets[i], (size_t)(eq - sets[i]));
-        rd_kafka_ConfigResource_set_config(cr, k, eq + 1);
-        free(k);
-    }
-    cli_admin a;
-    cli_admin_start(&a, rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS);
-    rd_kafka_AlterConfigs(rk, &cr, 1, a.o, a.q);
-    int rc = cli_admin_result(&a, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, "alter configs of %s", what);
-    if (rc == CLI_OK) {
-        size_t nres = 0;
-        const rd_kafka_ConfigResource_t **res =
-            rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(a.ev), &nres);
-        for (size_t i = 0; rc == CLI_OK && i < nres; i++)
-            if (rd_kafka_ConfigResource_error(res[i]))
-                rc = cli_fail(CLI_EFAIL, "alter configs of %s: %s (%s)", what,
-                              rd_kafka_ConfigResource_error_string(res[i]),
-                              rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])));
-    }
-    cli_admin_end(&a);
-    return rc;
+    bool own = now->source == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG;
+    if (g_cli.json)
+        cli_json_print(json_pack("{s:s,s:s,s:s?,s:s?,s:b}", "topic", e->name, "config", now->name,
+                                 "before", before, "after", now->value, "override", own));
+    else
+        printf("%s %s: %s -> %s%s\n", e->name, now->name, before ? before : "(null)",
+               now->value ? now->value : "(null)", own ? "" : " (default)");
 }
 
-/* AlterConfigs replaces a topic's whole set of dynamic configs, so the request carries the
- * current overrides with the changes applied (librdkafka 2.0 has no IncrementalAlterConfigs). */
-static int topics_alter_config(rd_kafka_t *rk, const char *name, const char **sets, int nsets,
-                               const char **dels, int ndels)
+/* Sets and deletes a topic's configs, keeping its other overrides (cli_change_configs). */
+static int topics_alter_config(rd_kafka_t *rk, cli_config_edit *e, const char *name)
 {
     int rc = topic_must_exist(rk, name);
-    if (rc) return rc;
-    cfg_entry *cur;
-    int ncur;
-    if ((rc = get_configs(rk, name, &cur, &ncur))) return rc;
-    for (int i = 0; i < ndels; i++) {
-        int found = 0;
-        for (int k = 0; k < ncur; k++) found |= !strcmp(cur[k].name, dels[i]);
-        if (!found) {
-            free_configs(cur, ncur);
-            return cli_fail(CLI_EUSAGE,
-                            "topic %s has no config '%s' (eddy topics describe %s "
-                            "lists them)",
-                            name, dels[i], name);
-        }
-    }
-    rd_kafka_ConfigResource_t *cr = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
-    /* kept: current overrides neither set nor deleted */
-    for (int k = 0; k < ncur; k++) {
-        if (!cur[k].dynamic || !cur[k].value) continue;
-        int touched = 0;
-        for (int i = 0; i < ndels; i++) touched |= !strcmp(dels[i], cur[k].name);
-        for (int i = 0; i < nsets; i++)
-            touched |= !strncmp(sets[i], cur[k].name, strlen(cur[k].name)) &&
-                       sets[i][strlen(cur[k].name)] == '=';
-        if (!touched) rd_kafka_ConfigResource_set_config(cr, cur[k].name, cur[k].value);
-    }
-    rc = cli_alter_configs(rk, cr, sets, nsets, name);
-    if (rc == CLI_OK) {
-        cfg_entry *now;
-        int nnow;
-        if (get_configs(rk, name, &now, &nnow) == CLI_OK) {
-            for (int k = 0; k < nnow; k++) {
-                const char *was = NULL;
-                int mentioned = 0;
-                for (int i = 0; i < ncur; i++)
-                    if (!strcmp(cur[i].name, now[k].name)) was = cur[i].value;
-                for (int i = 0; i < ndels; i++) mentioned |= !strcmp(dels[i], now[k].name);
-                for (int i = 0; i < nsets; i++)
-                    mentioned |= !strncmp(sets[i], now[k].name, strlen(now[k].name)) &&
-                                 sets[i][strlen(now[k].name)] == '=';
-                if (!mentioned) continue;
-                if (g_cli.json)
-                    cli_json_print(json_pack("{s:s,s:s,s:s?,s:s?,s:b}", "topic", name, "config",
-                                             now[k].name, "before", was, "after", now[k].value,
-                                             "override", now[k].dynamic));
-                else
-                    printf("%s %s: %s -> %s%s\n", name, now[k].name, was ? was : "(null)",
-                           now[k].value ? now[k].value : "(null)",
-                           now[k].dynamic ? "" : " (default)");
-            }
-            free_configs(now, nnow);
-        }
-    }
-    free_configs(cur, ncur);
-    rd_kafka_ConfigResource_destroy(cr);
-    return rc;
+    e->name = name;
+    return rc ? rc : cli_change_configs(rk, e, topic_changed);
 }
 
 static int topics_add_partitions(rd_kafka_t *rk, const char *name, int total)
@@ -513,14 +377,11 @@ int cmd_topics(int argc, char **argv)
     const char *http_url = getenv("EDDY_HTTP_URL");
     if (!http_url || !*http_url) http_url = "http://127.0.0.1:8081";
     long long partitions = 1, replicas = 1;
-    const char *configs[MAX_CONFIGS], *dels[MAX_CONFIGS];
-    int nconfigs = 0, ndels = 0, all = 0, c, have_p = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:aH:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    cli_config_edit e = {.type = RD_KAFKA_RESOURCE_TOPIC}; /* -c of create, alter-config */
+    int all = 0, c, rc, have_p = 0;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "p:r:c:aH:", lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'p':
             if (cli_parse_int(optarg, 1, 100000, &partitions))
                 return cli_usage_error(k_usage, "-p wants a partition count, got '%s'", optarg);
@@ -531,18 +392,11 @@ int cmd_topics(int argc, char **argv)
                 return cli_usage_error(k_usage, "-r wants a replication factor, got '%s'", optarg);
             break;
         case 'c':
-            if (!strchr(optarg, '=') || optarg[0] == '=' || nconfigs >= MAX_CONFIGS)
-                return cli_usage_error(k_usage, "-c wants key=value, got '%s'", optarg);
-            configs[nconfigs++] = optarg;
+        case 'D':
+            if (cli_config_edit_opt(&e, c == 'D', optarg, k_usage)) return CLI_EUSAGE;
             break;
         case 'a': all = 1; break;
-        case 'D':
-            if (!*optarg || strchr(optarg, '=') || ndels >= MAX_CONFIGS)
-                return cli_usage_error(k_usage, "--delete wants a config name, got '%s'", optarg);
-            dels[ndels++] = optarg;
-            break;
         case 'H': http_url = optarg; break;
-        default: fputs(k_usage, stderr); return CLI_EUSAGE;
         }
     }
     int npos = argc - optind;
@@ -557,7 +411,7 @@ int cmd_topics(int argc, char **argv)
     if (strcmp(sub, "list") && strcmp(sub, "create") && strcmp(sub, "delete") &&
         strcmp(sub, "describe") && strcmp(sub, "alter-config") && strcmp(sub, "add-partitions"))
         return cli_usage_error(k_usage, "topics: unknown subcommand '%s'", sub);
-    if (!strcmp(sub, "alter-config") && nconfigs + ndels == 0)
+    if (!strcmp(sub, "alter-config") && e.nsets + e.ndels == 0)
         return cli_usage_error(k_usage, "topics alter-config: what to change? --set key=value "
                                         "or --delete key");
     if (!strcmp(sub, "add-partitions") && !have_p)
@@ -568,15 +422,14 @@ int cmd_topics(int argc, char **argv)
                                npos < want ? "which topic?" : "too many arguments");
     rd_kafka_t *rk = cli_client(RD_KAFKA_PRODUCER, NULL, 0);
     if (!rk) return CLI_EUSAGE;
-    int rc;
     if (!strcmp(sub, "list"))
         rc = topics_list(rk, all);
     else if (!strcmp(sub, "create"))
-        rc = topics_create(rk, pos[1], (int)partitions, (int)replicas, configs, nconfigs);
+        rc = topics_create(rk, pos[1], (int)partitions, (int)replicas, e.sets, e.nsets);
     else if (!strcmp(sub, "delete"))
         rc = topics_delete(rk, pos[1]);
     else if (!strcmp(sub, "alter-config"))
-        rc = topics_alter_config(rk, pos[1], configs, nconfigs, dels, ndels);
+        rc = topics_alter_config(rk, &e, pos[1]);
     else if (!strcmp(sub, "add-partitions"))
         rc = topics_add_partitions(rk, pos[1], (int)partitions);
     else

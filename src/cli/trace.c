@@ -155,18 +155,14 @@ int cmd_trace(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *topics = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "T:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int c, rc;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "T:", lo, k_trace_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_trace_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'T':
             if (!*optarg) return cli_usage_error(k_trace_usage, "--topics wants t1,t2,...");
             topics = optarg;
             break;
-        default: fputs(k_trace_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1 || !*argv[optind])
@@ -181,7 +177,7 @@ int cmd_trace(int argc, char **argv)
     const struct rd_kafka_metadata *md;
     cli_scan s = {NULL, 0};
     int ntopics = 0;
-    int rc = cli_metadata(rk, &md);
+    rc = cli_metadata(rk, &md);
     if (rc) goto out_rk;
     if (topics) {
         char *list = xstrdup(topics), *save = NULL;
@@ -336,20 +332,16 @@ int cmd_dlq(int argc, char **argv)
         {"follow", no_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
-    int follow = 0, c;
+    int follow = 0, c, rc;
     long long max = 0;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "n:f", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "n:f", lo, k_dlq_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_dlq_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case 'n':
             if (cli_parse_int(optarg, 1, INT64_MAX, &max))
                 return cli_usage_error(k_dlq_usage, "-n wants a count >= 1, got '%s'", optarg);
             break;
         case 'f': follow = 1; break;
-        default: fputs(k_dlq_usage, stderr); return CLI_EUSAGE;
         }
     }
     if (argc - optind != 1 || !*argv[optind])
@@ -369,7 +361,7 @@ int cmd_dlq(int argc, char **argv)
     const struct rd_kafka_metadata *md;
     cli_scan s = {NULL, 0};
     dlq_state st = {0, (long)max};
-    int rc = cli_metadata(rk, &md);
+    rc = cli_metadata(rk, &md);
     if (rc == CLI_OK) {
         const struct rd_kafka_metadata_topic *t = cli_md_topic(md, dlq);
         if (!t)

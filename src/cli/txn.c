@@ -282,17 +282,13 @@ int cmd_txn(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *states[16];
-    int nstates = 0, c;
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g > 0) continue;
+    int nstates = 0, c, rc;
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS, lo, k_usage, &rc)) != -1) {
         switch (c) {
-        case 'h': fputs(k_usage, stdout); return CLI_OK;
+        case CLI_OPT_EXIT: return rc;
         case O_STATE:
             if (nstates < 16) states[nstates++] = optarg;
             break;
-        default: return cli_usage_error(k_usage, "unknown option");
         }
     }
     if (optind >= argc) return cli_usage_error(k_usage, "which txn subcommand?");

@@ -473,7 +473,7 @@ static const char k_users_usage[] =
     "Client security settings as for every command: -X security.protocol=SASL_SSL -X\n"
     "sasl.mechanisms=SCRAM-SHA-512 -X sasl.username=admin -X sasl.password=... (or EDDY_KAFKA_*).\n"
     "examples:\n"
-    "  printf '%%s' \"$PW\" | eddy users add orders-svc --password-stdin\n"
+    "  printf '%s' \"$PW\" | eddy users add orders-svc --password-stdin\n"
     "  eddy users list\n"
     "  eddy users delete orders-svc\n";
 
@@ -486,24 +486,23 @@ int cmd_users(int argc, char **argv)
                                        {"iterations", required_argument, NULL, 'i'},
                                        {NULL, 0, NULL, 0}};
     const char *pw = NULL, *mech = "all";
-    int iter = 4096, from_stdin = 0, c;
+    int iter = 4096, from_stdin = 0, c, rc;
     char pwbuf[1024];
-    while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS "p:m:i:", lo, NULL)) != -1) {
-        int g = cli_global_opt(c, optarg);
-        if (g < 0) return CLI_EUSAGE;
-        if (g) {
-            if (c == 'h') {
-                fputs(k_users_usage, stdout);
-                return CLI_OK;
-            }
-            continue;
-        }
+    while ((c = cli_getopt(argc, argv, CLI_GLOBAL_SHORTOPTS "p:m:i:", lo, k_users_usage, &rc)) !=
+           -1) {
         switch (c) {
+        case CLI_OPT_EXIT: return rc;
         case 'p': pw = optarg; break;
         case 'S': from_stdin = 1; break;
         case 'm': mech = optarg; break;
-        case 'i': iter = atoi(optarg); break;
-        default: fputs(k_users_usage, stderr); return CLI_EUSAGE;
+        case 'i': {
+            long long n;
+            if (cli_parse_int(optarg, 1, INT32_MAX, &n))
+                return cli_usage_error(k_users_usage, "--iterations wants a count >= 1, got '%s'",
+                                       optarg);
+            iter = (int)n;
+            break;
+        }
         }
     }
     if (optind >= argc) return cli_usage_error(k_users_usage, "missing subcommand");
@@ -520,7 +519,6 @@ int cmd_users(int argc, char **argv)
         return cli_usage_error(k_users_usage, "unknown mechanism '%s'", mech);
     }
     kconn k;
-    int rc;
     if (!strcmp(sub, "list")) {
         if ((rc = kconn_open(&k))) goto done;
         scram_user *v = NULL;

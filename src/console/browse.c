@@ -395,6 +395,25 @@ static void set_str(json_t *o, const char *k, const char *v)
     json_object_set_new(o, k, v ? json_string(v) : json_null());
 }
 
+/* o[k] = src[sk] (any JSON value), null when src has none. */
+static void set_from(json_t *o, const char *k, json_t *src, const char *sk)
+{
+    json_t *v = json_object_get(src, sk);
+    json_object_set(o, k, v ? v : json_null());
+}
+
+/* The fields of a dead letter's value (libeddy's DLQ envelope) that the trace and the DLQ page
+ * both show, under the API's names. */
+static void set_dead_letter(json_t *o, json_t *dead)
+{
+    set_str(o, "error", js(dead, "error"));
+    set_str(o, "reason", js(dead, "reason"));
+    set_str(o, "failed_at", js(dead, "failedAt"));
+    set_str(o, "service", js(dead, "service"));
+    set_str(o, "source_topic", js(dead, "sourceTopic"));
+    set_from(o, "attempt_count", dead, "attemptCount");
+}
+
 static int trace_rec(bpart *p, const batch_record *rec, void *arg)
 {
     tstate *s = arg;
@@ -434,15 +453,7 @@ static int trace_rec(bpart *p, const batch_record *rec, void *arg)
     free(h_src);
     if (dead) {
         json_t *d = json_object();
-        set_str(d, "error", js(dead, "error"));
-        set_str(d, "reason", js(dead, "reason"));
-        set_str(d, "failed_at", js(dead, "failedAt"));
-        set_str(d, "service", js(dead, "service"));
-        set_str(d, "source_topic", js(dead, "sourceTopic"));
-        json_object_set(d, "attempt_count",
-                        json_object_get(dead, "attemptCount")
-                            ? json_object_get(dead, "attemptCount")
-                            : json_null());
+        set_dead_letter(d, dead);
         json_object_set_new(o, "dead_letter", d);
     } else {
         json_object_set_new(o, "dead_letter", json_null());
@@ -657,21 +668,9 @@ static json_t *dead_letter_json(bpart *p, const batch_record *rec, const char *f
                     ? json_loadb((const char *)rec->value, (size_t)rec->value_len, 0, NULL)
                     : NULL;
     if (json_is_object(v)) {
-        set_str(o, "error", js(v, "error"));
-        set_str(o, "reason", js(v, "reason"));
-        set_str(o, "failed_at", js(v, "failedAt"));
-        set_str(o, "service", js(v, "service"));
-        set_str(o, "source_topic", js(v, "sourceTopic"));
-        json_object_set(o, "source_partition",
-                        json_object_get(v, "sourcePartition")
-                            ? json_object_get(v, "sourcePartition")
-                            : json_null());
-        json_object_set(o, "source_offset",
-                        json_object_get(v, "sourceOffset") ? json_object_get(v, "sourceOffset")
-                                                           : json_null());
-        json_object_set(o, "attempt_count",
-                        json_object_get(v, "attemptCount") ? json_object_get(v, "attemptCount")
-                                                           : json_null());
+        set_dead_letter(o, v);
+        set_from(o, "source_partition", v, "sourcePartition");
+        set_from(o, "source_offset", v, "sourceOffset");
         json_t *orig = json_object_get(v, "originalEvent");
         set_str(o, "event_type", json_is_object(orig) ? js(orig, "eventType") : NULL);
         set_str(o, "correlation_id", json_is_object(orig) ? js(orig, "correlationId") : NULL);

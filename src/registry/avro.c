@@ -476,10 +476,19 @@ static bool av_has_alias(json_t *aliases, const char *name)
     return false;
 }
 
-static bool av_names_match(const avnode *w, const avnode *r)
+/* Named types (kind: record, enum, fixed) match by full name, short name or a reader alias;
+ * else a NAME_MISMATCH reason. */
+static bool av_names_match(avres *x, const avnode *w, const avnode *r, const char *path,
+                           const char *kind)
 {
-    return !strcmp(w->name, r->name) || !strcmp(short_name(w->name), short_name(r->name)) ||
-           av_has_alias(r->aliases, w->name);
+    if (!strcmp(w->name, r->name) || !strcmp(short_name(w->name), short_name(r->name)) ||
+        av_has_alias(r->aliases, w->name))
+        return true;
+    compat_reason(x->reasons, "NAME_MISMATCH", path,
+                  "%s %s of the %s schema does not match %s %s of the %s schema (names and "
+                  "aliases differ)",
+                  kind, w->name, x->wl, kind, r->name, x->rl);
+    return false;
 }
 
 static const char *av_desc(const avnode *n)
@@ -504,13 +513,7 @@ static bool av_quiet(avres *x, const avnode *w, const avnode *r)
 static bool av_match_record(avres *x, const avnode *w, const avnode *r, const char *path,
                             bool quiet)
 {
-    if (!av_names_match(w, r)) {
-        compat_reason(x->reasons, "NAME_MISMATCH", path,
-                      "record %s of the %s schema does not match record %s of the %s schema "
-                      "(names and aliases differ)",
-                      w->name, x->wl, r->name, x->rl);
-        return false;
-    }
+    if (!av_names_match(x, w, r, path, "record")) return false;
     if (x->nseen == x->aseen) {
         x->aseen = x->aseen ? x->aseen * 2 : 16;
         x->seen = xrealloc(x->seen, (size_t)x->aseen * sizeof *x->seen);
@@ -612,13 +615,7 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
         return av_match(x, w->items, r->items, p, quiet);
     }
     case AV_FIXED:
-        if (!av_names_match(w, r)) {
-            compat_reason(x->reasons, "NAME_MISMATCH", path,
-                          "fixed %s of the %s schema does not match fixed %s of the %s schema "
-                          "(names and aliases differ)",
-                          w->name, x->wl, r->name, x->rl);
-            return false;
-        }
+        if (!av_names_match(x, w, r, path, "fixed")) return false;
         if (w->size != r->size) {
             compat_reason(x->reasons, "FIXED_SIZE_MISMATCH", path,
                           "fixed %s has size %lld in the %s schema and %lld in the %s schema",
@@ -627,13 +624,7 @@ static bool av_match(avres *x, const avnode *w, const avnode *r, const char *pat
         }
         return true;
     case AV_ENUM: {
-        if (!av_names_match(w, r)) {
-            compat_reason(x->reasons, "NAME_MISMATCH", path,
-                          "enum %s of the %s schema does not match enum %s of the %s schema "
-                          "(names and aliases differ)",
-                          w->name, x->wl, r->name, x->rl);
-            return false;
-        }
+        if (!av_names_match(x, w, r, path, "enum")) return false;
         if (r->has_edef) return true;
         bool ok = true;
         size_t i;

@@ -443,12 +443,15 @@ static bool js_items(jsres *x, json_t *r, json_t *w, const char *path, int depth
     return true;
 }
 
-/* Writer properties must be readable: by the reader's property of the same name, or by its
- * additionalProperties; a closed reader content model refuses them. */
-static bool js_writer_props(jsres *x, json_t *r, json_t *w, const char *path, int depth)
+/* "properties", both ways. A writer property must be readable: by the reader's property of the
+ * same name, or by its additionalProperties; a closed reader content model refuses it. A reader
+ * property the writer does not name is fine if the writer's content model is closed, checked
+ * against its additionalProperties schema if it has one, refused if it is open. */
+static bool js_properties(jsres *x, json_t *r, json_t *w, const char *path, int depth)
 {
     json_t *rprops = json_object_get(r, "properties"), *wprops = json_object_get(w, "properties");
     json_t *raddl = json_object_get(r, "additionalProperties");
+    json_t *waddl = json_object_get(w, "additionalProperties");
     bool ok = true;
     char p[512];
     const char *k;
@@ -469,19 +472,6 @@ static bool js_writer_props(jsres *x, json_t *r, json_t *w, const char *path, in
             ok = false;
         }
     }
-    return ok;
-}
-
-/* Reader properties the writer does not name: fine if the writer's content model is closed,
- * checked against its additionalProperties schema if it has one, refused if it is open. */
-static bool js_reader_props(jsres *x, json_t *r, json_t *w, const char *path, int depth)
-{
-    json_t *rprops = json_object_get(r, "properties"), *wprops = json_object_get(w, "properties");
-    json_t *waddl = json_object_get(w, "additionalProperties");
-    bool ok = true;
-    char p[512];
-    const char *k;
-    json_t *v;
     json_object_foreach(rprops, k, v)
     {
         if (json_object_get(wprops, k) || js_empty(v)) continue;
@@ -587,8 +577,7 @@ static bool js_can_read(jsres *x, json_t *r, json_t *w, const char *path, int de
     if (!js_enum_const(x, r, w, path)) ok = false;
     if (!js_constraints(x, r, w, path)) ok = false;
     if (!js_items(x, r, w, path, depth)) ok = false;
-    if (!js_writer_props(x, r, w, path, depth)) ok = false;
-    if (!js_reader_props(x, r, w, path, depth)) ok = false;
+    if (!js_properties(x, r, w, path, depth)) ok = false;
     if (!js_addl_required(x, r, w, path, depth)) ok = false;
     return ok;
 }

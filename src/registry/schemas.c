@@ -155,6 +155,17 @@ static int read_schema(reg *r, reg_op *op, json_t *body, reg_step next)
     return reg_submit(r, op, job, next);
 }
 
+/* The step after parse_body for a body that is only a schema (lookup, compatibility): its
+ * schema read as read_schema does, `next` running after the normalisation. */
+static int read_body_schema(reg *r, reg_op *op, reg_step next)
+{
+    json_t *body = parsed_body(op);
+    if (!body) return REG_DONE;
+    int rc = read_schema(r, op, body, next);
+    json_decref(body);
+    return rc;
+}
+
 /* After read_schema's job: takes the normalised text into op->s, or answers 422. */
 static bool read_schema_done(reg_op *op)
 {
@@ -383,11 +394,7 @@ static int lookup_normalised(reg *r, reg_op *op)
 
 static int lookup_parsed(reg *r, reg_op *op)
 {
-    json_t *body = parsed_body(op);
-    if (!body) return REG_DONE;
-    int rc = read_schema(r, op, body, lookup_normalised);
-    json_decref(body);
-    return rc;
+    return read_body_schema(r, op, lookup_normalised);
 }
 
 int reg_lookup(reg *r, reg_op *op)
@@ -446,11 +453,7 @@ static int compat_normalised(reg *r, reg_op *op)
 
 static int compat_parsed(reg *r, reg_op *op)
 {
-    json_t *body = parsed_body(op);
-    if (!body) return REG_DONE;
-    int rc = read_schema(r, op, body, compat_normalised);
-    json_decref(body);
-    return rc;
+    return read_body_schema(r, op, compat_normalised);
 }
 
 int reg_compatibility(reg *r, reg_op *op)

@@ -485,6 +485,10 @@ class Suite:
         ok(rc == 0 and "log.roll.ms: 3600000 -> 604800000 (DEFAULT_CONFIG)" in out, out)
         rc, out = run("configs", "alter")
         ok(rc == 2 and "what to change?" in out, out)
+        rc, out = run("configs", "alter", "--delete", "no.such.setting")
+        ok(rc == 2 and "broker 1 has no config 'no.such.setting'" in out, out)
+        rc, out = run("configs", "alter", "--set", "novalue")
+        ok(rc == 2 and "--set wants key=value" in out, out)
 
     def describe_cluster_kip700(self):
         c = kw.Conn(self.b.port)

@@ -83,10 +83,15 @@ def t_help_and_usage():
     r = ok(eddy("--help", bootstrap=False))
     for cmd in ("topics", "produce", "consume", "groups", "dlq", "trace", "schemas", "bench"):
         assert cmd in r.out, r
-    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["trace"],
-                ["schemas"], ["bench"]):
+    # every command answers --help on stdout (exit 0) and an unknown option with its usage on
+    # stderr (exit 2), through the one option loop the commands share (cli_getopt)
+    for cmd in (["topics"], ["produce"], ["consume"], ["groups"], ["dlq"], ["dlq", "redrive"],
+                ["trace"], ["schemas"], ["bench"], ["users"], ["configs"], ["acls"], ["txn"],
+                ["subscriptions"], ["sagas"], ["projections"]):
         r = ok(eddy(*(cmd + ["--help"]), bootstrap=False))
-        assert r.out.startswith("usage: eddy " + cmd[0]), r
+        assert r.out.startswith("usage: eddy " + " ".join(cmd)), r
+        r = fails(eddy(*(cmd + ["--no-such-option"]), bootstrap=False), 2, "--no-such-option")
+        assert r.out == "" and "usage: eddy " + " ".join(cmd) in r.err, r
     fails(eddy(bootstrap=False), 2)
     fails(eddy("frobnicate", bootstrap=False), 2, "unknown command")
     fails(eddy("topics", "create"), 2, "which topic")
@@ -96,6 +101,8 @@ def t_help_and_usage():
     fails(eddy("produce", "x", "-H", "novalue"), 2, "-H wants key=value")
     fails(eddy("trace"), 2, "which correlation id")
     fails(eddy("-t", "soon", "topics", "list", bootstrap=False), 2, "--timeout")
+    fails(eddy("users", "add", "u", "--password", "p", "--iterations", "many", bootstrap=False), 2,
+          "--iterations wants a count")
 
 
 def t_topics():
@@ -656,6 +663,9 @@ def t_topics_alter():
     fails(eddy("topics", "alter-config", "cli.alt", "--delete", "no.such"), 2,
           "has no config 'no.such'")
     fails(eddy("topics", "alter-config", "cli.alt"), 2, "what to change")
+    fails(eddy("topics", "alter-config", "cli.alt", "--set", "=1"), 2, "--set wants key=value")
+    fails(eddy("topics", "alter-config", "cli.alt", "--delete", "a=b"), 2,
+          "--delete wants a config name")
     fails(eddy("topics", "alter-config", "cli.nope", "--set", "retention.ms=1"), 4,
           "unknown topic")
     # add-partitions: the new total; never fewer

@@ -293,7 +293,7 @@ def main():
         dead = {"originalEvent": dict(paid, eventId="e-dead", causationId="e-paid",
                                       eventType="ShipmentRequested"),
                 "error": "boom", "reason": "handler failed", "attemptCount": 3,
-                "service": "shipping", "sourceTopic": "payments"}
+                "service": "shipping", "sourceTopic": "payments", "sourceOffset": 7}
         st, _ = api.call("POST", "/api/v1/topics", {"name": "payments.dlq", "partitions": 1})
         kcat_produce(b, "payments.dlq", ["o1|" + json.dumps(dead)], partition=0, key_delim="|")
         st, r = api.call("GET", "/api/v1/trace?correlation_id=" + cid)
@@ -304,7 +304,10 @@ def main():
         assert ev[0]["depth"] == 0 and ev[1]["depth"] == 1, ev
         assert ev[1]["causation_id"] == "e-placed" and ev[1]["source"] == "payment-service", ev
         assert ev[0]["dwell_ms"] is not None and ev[0]["dwell_basis"] == "next_event", ev[0]
-        assert ev[2]["dead_letter"]["error"] == "boom", ev[2]
+        # the trace and the DLQ page show a dead letter's fields alike
+        dead_fields = {"error": "boom", "reason": "handler failed", "failed_at": None,
+                       "service": "shipping", "source_topic": "payments", "attempt_count": 3}
+        assert {k: ev[2]["dead_letter"][k] for k in dead_fields} == dead_fields, ev[2]
         # a group that consumed payments and committed right after the event: dwell = commit
         assert consume_group(b, "shipping", "payments", 1) == 1
         st, r = api.call("GET", "/api/v1/trace?correlation_id=" + cid)
@@ -321,7 +324,8 @@ def main():
         st, d = api.call("GET", "/api/v1/dlq")
         dl = [t for t in d["dlq_topics"] if t["topic"] == "payments.dlq"][0]
         assert dl["source_topic"] == "payments" and dl["messages"] == 1, dl
-        assert dl["latest"][0]["reason"] == "handler failed" and dl["latest"][0]["attempt_count"] == 3, dl
+        assert {k: dl["latest"][0][k] for k in dead_fields} == dead_fields, dl
+        assert dl["latest"][0]["source_offset"] == 7 and dl["latest"][0]["source_partition"] is None
 
     def config_and_delete():
         st, t = api.call("POST", "/api/v1/topics/orders/configs",

@@ -233,6 +233,11 @@ def case_bad_input(r):
     r.err("POST", P, {"schemaType": "JSON", "schema": "{\"type\":\"strin\"}"}, 422, 42201)
     r.err("POST", P, {"schemaType": "XML", "schema": "{}"}, 422, 42201)
     r.err("POST", P, {"schema": V1, "references": "x"}, 422, 42201)
+    # lookup and compatibility read their body the same way
+    for path in ("/subjects/users-value", "/compatibility/subjects/users-value/versions/latest"):
+        r.err("POST", path, None, 400, 400, raw=b"{not json")
+        r.err("POST", path, None, 422, 422, raw=b"[1,2]")
+        r.err("POST", path, {"schema": 42}, 422, 42201)
     r.err("GET", "/subjects/nope/versions", None, 404, 40401)
     r.err("GET", "/subjects/nope/versions/1", None, 404, 40401)
     r.err("GET", "/subjects/users-value/versions/99", None, 404, 40402)
