@@ -38,8 +38,7 @@ const char *dlqr_outcome_name(int o)
     }
 }
 
-dlqr_outcome dlqr_decide(int matches, int marked, int redrive_count, int max_redrives,
-                         int dry_run)
+dlqr_outcome dlqr_decide(int matches, int marked, int redrive_count, int max_redrives, int dry_run)
 {
     if (!matches) return DLQR_FILTERED;
     if (marked) return DLQR_ALREADY;
@@ -233,11 +232,11 @@ char *dlqr_marker_value(const char *dlq_topic, int32_t dlq_partition, int64_t dl
                         int64_t dlq_ts, const char *to, int32_t to_partition, int64_t to_offset,
                         int redrive_count, const char *redriven_at)
 {
-    json_t *mv = json_pack("{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", dlq_topic,
-                           "dlqPartition", (int)dlq_partition, "dlqOffset", (json_int_t)dlq_offset,
-                           "dlqTimestamp", (json_int_t)dlq_ts, "to", to, "toPartition",
-                           (int)to_partition, "toOffset", (json_int_t)to_offset, "redriveCount",
-                           redrive_count, "redrivenAt", redriven_at);
+    json_t *mv =
+        json_pack("{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", dlq_topic, "dlqPartition",
+                  (int)dlq_partition, "dlqOffset", (json_int_t)dlq_offset, "dlqTimestamp",
+                  (json_int_t)dlq_ts, "to", to, "toPartition", (int)to_partition, "toOffset",
+                  (json_int_t)to_offset, "redriveCount", redrive_count, "redrivenAt", redriven_at);
     char *val = mv ? json_dumps(mv, JSON_COMPACT) : NULL;
     json_decref(mv);
     if (!val) abort();
@@ -329,8 +328,12 @@ int dlqr_parse_rfc3339(const char *s, int64_t *wall_ms)
         return -1;
     }
     if (*p) return -1;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h,        .tm_min = mi,    .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     *wall_ms = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + ms;
     return 0;
 }

@@ -41,8 +41,8 @@ DLQR_INTERNAL const char *dlqr_outcome_name(int o);
 
 /* The decision: filtered out first, then already redriven (a marker exists), then the loop guard
  * (redrive_count >= max_redrives; max_redrives <= 0 means DLQR_MAX_DEFAULT), else (would) move. */
-DLQR_INTERNAL dlqr_outcome dlqr_decide(int matches, int marked, int redrive_count,
-                                       int max_redrives, int dry_run);
+DLQR_INTERNAL dlqr_outcome dlqr_decide(int matches, int marked, int redrive_count, int max_redrives,
+                                       int dry_run);
 
 /* Whether a header of a dead letter is left out of the republished record: the DLQ's diagnostic
  * x-dlq-* headers and the old redrive count (the new one is added). */
