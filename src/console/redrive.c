@@ -90,9 +90,8 @@ static int on_marker(bpart *p, const batch_record *rec, void *arg)
     (void)p;
     rscan *s = arg;
     char id[80];
-    int kind =
-        dlqr_marker_read(rec->key, rec->key ? (size_t)rec->key_len : 0, rec->value,
-                         rec->value ? (size_t)rec->value_len : 0, id);
+    int kind = dlqr_marker_read(rec->key, rec->key ? (size_t)rec->key_len : 0, rec->value,
+                                rec->value ? (size_t)rec->value_len : 0, id);
     if (kind == 1) {
         if (s->nmarks == s->capmarks) {
             s->capmarks = s->capmarks ? s->capmarks * 2 : 64;
@@ -199,12 +198,11 @@ static json_t *letter_json(const rletter *x)
     json_t *k = x->key ? json_stringn((const char *)x->key, x->key_len) : NULL;
     json_object_set_new(o, "key", k ? k : json_null()); /* null also for a non-UTF-8 key */
     set_opt_str(o, "source_topic", x->l.source_topic);
-    json_object_set_new(o, "source_partition", x->l.source_partition >= 0
-                                                   ? json_integer(x->l.source_partition)
+    json_object_set_new(o, "source_partition",
+                        x->l.source_partition >= 0 ? json_integer(x->l.source_partition)
                                                    : json_null());
-    json_object_set_new(o, "source_offset", x->l.source_offset >= 0
-                                                ? json_integer(x->l.source_offset)
-                                                : json_null());
+    json_object_set_new(o, "source_offset",
+                        x->l.source_offset >= 0 ? json_integer(x->l.source_offset) : json_null());
     set_opt_str(o, "reason", x->l.reason);
     set_opt_str(o, "error", x->l.error);
     set_opt_str(o, "service", x->l.service);
@@ -327,15 +325,19 @@ static void write_markers(broker *b, rjob *j)
         int rc = append_one(b, mt, 0, &br, &off);
         free(val);
         if (rc) {
-            LOGW("console", "redrive of %s: the marker %s was not written (Kafka error %d): the "
-                 "next redrive moves that record again", j->dlq, key, rc);
+            LOGW("console",
+                 "redrive of %s: the marker %s was not written (Kafka error %d): the "
+                 "next redrive moves that record again",
+                 j->dlq, key, rc);
             continue;
         }
         need_add(j, mt->name, 0, off + 1);
     }
     if (!mt)
-        LOGW("console", "redrive of %s: the marker topic %s is gone: the next redrive moves the "
-             "records again", j->dlq, j->marker_topic);
+        LOGW("console",
+             "redrive of %s: the marker topic %s is gone: the next redrive moves the "
+             "records again",
+             j->dlq, j->marker_topic);
     j->phase = 2;
 }
 
@@ -387,7 +389,6 @@ typedef struct ropts {
     dlqr_filter *filter;
     char **records; /* "P:O" */
     int nrecords;
-    bool *seen;
 } ropts;
 
 /* "P:O" with P and O non-negative decimal numbers. */
@@ -457,7 +458,6 @@ static int parse_opts(broker *b, json_t *body, ropts *o, http_response *resp)
             if (json_is_null(v)) continue;
             if (!json_is_array(v) || json_array_size(v) > 100000) goto bad_type;
             o->records = xcalloc(json_array_size(v) + 1, sizeof *o->records);
-            o->seen = xcalloc(json_array_size(v) + 1, sizeof *o->seen);
             json_array_foreach(v, i, e)
             {
                 int32_t p;
@@ -488,15 +488,14 @@ static int parse_opts(broker *b, json_t *body, ropts *o, http_response *resp)
     return 0;
 }
 
-static bool listed(ropts *o, const rletter *x)
+static bool listed(const ropts *o, const rletter *x)
 {
     if (!o->records) return true;
     char po[48];
     dlqr_marker_key(x->part, x->offset, po);
-    bool hit = false;
     for (int i = 0; i < o->nrecords; i++)
-        if (!strcmp(o->records[i], po)) hit = o->seen[i] = true;
-    return hit;
+        if (!strcmp(o->records[i], po)) return true;
+    return false;
 }
 
 /* Where a moved record goes: its own partition when it goes back to its source topic (keeps the
@@ -567,20 +566,14 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
     int moving = 0;
     for (int i = 0; i < s.nl; i++) {
         rletter *x = &s.l[i];
-        dlqr_fields f = {x->l.error,
-                         x->l.reason,
-                         x->l.service,
-                         x->l.source_topic,
-                         x->key,
-                         x->key_len,
-                         x->l.source_partition,
-                         x->l.source_offset,
+        dlqr_fields f = {x->l.error, x->l.reason, x->l.service,          x->l.source_topic,
+                         x->key,     x->key_len,  x->l.source_partition, x->l.source_offset,
                          x->ts};
         char id[80];
         dlqr_marker_id(x->part, x->offset, x->ts, id);
         const char *idp = id;
-        bool marked = s.nmarks && bsearch(&idp, s.marks, (size_t)s.nmarks, sizeof *s.marks,
-                                          cmp_str);
+        bool marked =
+            s.nmarks && bsearch(&idp, s.marks, (size_t)s.nmarks, sizeof *s.marks, cmp_str);
         bool match = listed(&o, x) && dlqr_filter_match(o.filter, &f);
         x->outcome = dlqr_decide(match, marked, x->redrive_count, o.max_redrives, o.dry_run);
         if (x->outcome != DLQR_MOVED && x->outcome != DLQR_WOULD_MOVE) continue;
@@ -594,8 +587,9 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
         x->to = xstrdup(to);
         btopic *t = topic_find(b, to);
         if (!t || t->internal) {
-            con_error(resp, 40404, "no source topic \"%.300s\" (of %s[%d]@%" PRId64 "): nothing moved",
-                      to, dlq->name, (int)x->part, x->offset);
+            con_error(resp, 40404,
+                      "no source topic \"%.300s\" (of %s[%d]@%" PRId64 "): nothing moved", to,
+                      dlq->name, (int)x->part, x->offset);
             goto out;
         }
         x->to_part = target_part(&o, x, t);
@@ -611,8 +605,10 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
             int rc = topic_create(b, marker_topic, 1, "cleanup.policy=compact\n", false, &nt);
             if (rc || !nt) {
                 json_decref(results);
-                con_error(resp, 50002, "cannot create the marker topic %s: Kafka error %d "
-                          "(nothing moved)", marker_topic, rc);
+                con_error(resp, 50002,
+                          "cannot create the marker topic %s: Kafka error %d "
+                          "(nothing moved)",
+                          marker_topic, rc);
                 goto out;
             }
             LOGI("console", "created the redrive marker topic %s", marker_topic);
@@ -630,15 +626,15 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
             btopic *t = topic_find(b, x->to);
             batch_header *hs = xcalloc((size_t)x->nh + 1, sizeof *hs);
             for (int h = 0; h < x->nh; h++)
-                hs[h] = (batch_header){x->h[h].name, x->h[h].name_len, x->h[h].val,
-                                       x->h[h].val_len};
+                hs[h] =
+                    (batch_header){x->h[h].name, x->h[h].name_len, x->h[h].val, x->h[h].val_len};
             char cntv[16];
             snprintf(cntv, sizeof cntv, "%d", x->redrive_count + 1);
-            hs[x->nh] = (batch_header){DLQR_REDRIVE_COUNT_HEADER,
-                                       strlen(DLQR_REDRIVE_COUNT_HEADER), cntv, strlen(cntv)};
-            batch_rec br = {x->key,  x->key_len, x->l.has_value ? x->l.value : NULL,
-                            x->l.value_len, hs,         x->nh + 1,
-                            0};
+            hs[x->nh] = (batch_header){DLQR_REDRIVE_COUNT_HEADER, strlen(DLQR_REDRIVE_COUNT_HEADER),
+                                       cntv, strlen(cntv)};
+            batch_rec br = {
+                x->key,    x->key_len, x->l.has_value ? x->l.value : NULL, x->l.value_len, hs,
+                x->nh + 1, 0};
             int64_t off = -1;
             int rc = append_one(b, t, x->to_part, &br, &off);
             free(hs);
@@ -649,9 +645,8 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
                 LOGW("console", "redrive of %s[%d]@%" PRId64 " to %s: Kafka error %d", dlq->name,
                      (int)x->part, x->offset, x->to, rc);
                 json_decref(results);
-                json_t *e = json_pack("{s:i,s:s}", "error_code", rc == KERR_MESSAGE_TOO_LARGE
-                                                                     ? 41302 : 50003,
-                                      "message", "");
+                json_t *e = json_pack("{s:i,s:s}", "error_code",
+                                      rc == KERR_MESSAGE_TOO_LARGE ? 41302 : 50003, "message", "");
                 char *m = xasprintf("redrive of %s[%d]@%" PRId64 " to %s refused: Kafka error "
                                     "%d; the %d record(s) before it were moved and are marked",
                                     dlq->name, (int)x->part, x->offset, x->to, rc, moved_ok);
@@ -667,13 +662,14 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
         }
         json_array_append_new(results, letter_json(x));
     }
-    json_t *ans = json_pack(
-        "{s:s,s:s,s:b,s:o,s:i,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "dlq_topic", dlq->name,
-        "marker_topic", marker_topic, "dry_run", o.dry_run, "to", o.to ? json_string(o.to) : json_null(),
-        "max_redrives", o.max_redrives, "results", results, "stats", "scanned", (json_int_t)s.nl,
-        "moved", (json_int_t)cnt[DLQR_MOVED], "would_move", (json_int_t)cnt[DLQR_WOULD_MOVE],
-        "loop_guard", (json_int_t)cnt[DLQR_LOOP_GUARD], "already_redriven",
-        (json_int_t)cnt[DLQR_ALREADY], "filtered_out", (json_int_t)cnt[DLQR_FILTERED]);
+    json_t *ans =
+        json_pack("{s:s,s:s,s:b,s:o,s:i,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "dlq_topic", dlq->name,
+                  "marker_topic", marker_topic, "dry_run", o.dry_run, "to",
+                  o.to ? json_string(o.to) : json_null(), "max_redrives", o.max_redrives, "results",
+                  results, "stats", "scanned", (json_int_t)s.nl, "moved",
+                  (json_int_t)cnt[DLQR_MOVED], "would_move", (json_int_t)cnt[DLQR_WOULD_MOVE],
+                  "loop_guard", (json_int_t)cnt[DLQR_LOOP_GUARD], "already_redriven",
+                  (json_int_t)cnt[DLQR_ALREADY], "filtered_out", (json_int_t)cnt[DLQR_FILTERED]);
     if (!j) {
         con_json(resp, 200, ans);
         goto out;
@@ -708,7 +704,6 @@ out:
     dlqr_filter_free(o.filter);
     for (int i = 0; i < o.nrecords; i++) free(o.records[i]);
     free(o.records);
-    free(o.seen);
     json_decref(body);
     free(marker_topic);
 }
