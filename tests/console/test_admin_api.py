@@ -459,6 +459,9 @@ def main():
         st, r = api.call("POST", url, {})
         assert st == 200 and r["stats"]["moved"] == 0 and r["stats"]["already_redriven"] == 3, r
         assert end_offset("ship", 0) == 1 and end_offset("ship", 1) == 2
+        # the marker topic is not a DLQ to redrive
+        st, e = api.call("POST", "/api/v1/dlq/ship.dlq.redriven/redrive", {"dry_run": True})
+        assert_error(st, e, 422, 42214)
 
     def page_served():
         with urllib.request.urlopen(api.base + "/", timeout=10) as r:
