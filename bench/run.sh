@@ -7,7 +7,7 @@
 #
 # Environment: BUILD (default build/), EDDYD (default $BUILD/src/eddyd/eddyd),
 #   EDDY_BENCH_OUT (results dir, default $BUILD/bench-results), EDDY_BENCH_RUNS (runs per cell),
-#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8),
+#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 W9),
 #   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
 #   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set),
 #   EDDY_BENCH_CREATE (auto | admin: how eddyd's topics are made, see CREATE below),
@@ -30,7 +30,7 @@ else
     RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
-ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 TXN}"
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 W9 TXN}"
 # eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
 # first Metadata request; "admin" = CreateTopics
 CREATE="${EDDY_BENCH_CREATE:-auto}"
@@ -479,6 +479,29 @@ if [ $QUICK = 1 ]; then W7_ARGS=(--seconds 2); W8_ARGS=(--events 20000)
 else W7_ARGS=(--seconds 8); W8_ARGS=(--events 1000000); fi
 wanted W7 && patterns W7 w7 --batch 100 "${W7_ARGS[@]}"
 wanted W8 && patterns W8 w8 --batch 100 "${W8_ARGS[@]}"
+# ------------------------------------------------------------------ W9 ----
+# issue 18: the reference system (eddyd + order, payment, inventory, notification) under load
+# from 32 HTTP clients (bench/w9.py, eddy-bench-orders): the closed-loop maximum, then open
+# loops at 25/50/75% of it; SQLite, and PostgreSQL when it answers. One run per database
+# (EDDY_BENCH_W9_RUNS): a run is ~3 min (--quick ~1 min).
+if wanted W9; then
+    W9_RUNS=${EDDY_BENCH_W9_RUNS:-1}
+    for r in $(seq 1 "$W9_RUNS"); do
+        for db in sqlite postgres; do
+            if [ $db = postgres ] && ! pg_up; then
+                record W9 postgres w9 "$r" '{"error":"PostgreSQL not reachable"}'
+                continue
+            fi
+            if [ ! -x "$BIN/eddy-bench-orders" ]; then
+                record W9 "$db" w9 "$r" '{"error":"eddy-bench-orders not built"}'
+                continue
+            fi
+            progress "W9 reference system · $db · run $r/$W9_RUNS"
+            record W9 "$db" w9 "$r" "$(EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" runj 900 \
+                python3 "$here/bench/w9.py" --db $db $([ $QUICK = 1 ] && echo --quick))"
+        done
+    done
+fi
 # ------------------------------------------------------------------ TXN ----
 # Transactions (issue 14): transactional produce at 100 and 10,000 records per transaction
 # against non-transactional produce, read_committed against read_uncommitted read-back, all on

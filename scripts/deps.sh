@@ -16,6 +16,8 @@ PKGS=(
 )
 if [ "$DEMO" != "1" ]; then
   PKGS+=(git clang clang-format libclang-rt-14-dev kcat sqlite3 postgresql python3-kafka)
+  # sarama, the Go client family (tests/clients/test_sarama.sh), built from Debian's sources
+  PKGS+=(golang-go golang-github-shopify-sarama-dev golang-github-xdg-go-scram-dev)
   # the web console's browser test (tests/console): headless, driven by npm playwright-core
   PKGS+=(chromium fonts-liberation)
   # Node.js: the machine image may ship its own node+npm (which conflicts with Debian's npm).

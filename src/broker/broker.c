@@ -400,34 +400,39 @@ static int parse_advertised(broker *b)
     return 0;
 }
 
-/* The ssl.* settings as net/tls wants them. Returns 0 or -1 with a message. */
-static int tls_settings_of(const broker *b, tls_settings *ts, char *err, size_t errlen)
+/* The ssl.* settings of one listener as net/tls wants them: its listener.name.<l>.ssl.*
+ * overrides, else the broker's. Returns 0 or -1 with a message. */
+static int tls_settings_of(const broker *b, const blistener *l, tls_settings *ts, char *err,
+                           size_t errlen)
 {
     const bconfig *c = &b->cfg;
+#define LSET(key, field) bconfig_for_listener(c, l->name, key, c->field)
     memset(ts, 0, sizeof *ts);
-    if (c->ssl_keystore_type && strcasecmp(c->ssl_keystore_type, "PEM") != 0) {
-        snprintf(err, errlen, "ssl.keystore.type=%s: eddyd reads PEM files only (KIP-651)",
-                 c->ssl_keystore_type);
+    const char *kst = LSET("ssl.keystore.type", ssl_keystore_type);
+    const char *tst = LSET("ssl.truststore.type", ssl_truststore_type);
+    const char *auth = LSET("ssl.client.auth", ssl_client_auth);
+    if (kst && kst[0] && strcasecmp(kst, "PEM") != 0) {
+        snprintf(err, errlen, "ssl.keystore.type=%s: eddyd reads PEM files only (KIP-651)", kst);
         return -1;
     }
-    if (c->ssl_truststore_type && strcasecmp(c->ssl_truststore_type, "PEM") != 0) {
-        snprintf(err, errlen, "ssl.truststore.type=%s: eddyd reads PEM files only",
-                 c->ssl_truststore_type);
+    if (tst && tst[0] && strcasecmp(tst, "PEM") != 0) {
+        snprintf(err, errlen, "ssl.truststore.type=%s: eddyd reads PEM files only", tst);
         return -1;
     }
-    ts->client_auth = tls_client_auth_parse(c->ssl_client_auth);
+    ts->client_auth = tls_client_auth_parse(auth);
     if (ts->client_auth < 0) {
-        snprintf(err, errlen, "ssl.client.auth=%s: expected none, requested or required",
-                 c->ssl_client_auth);
+        snprintf(err, errlen, "ssl.client.auth=%s: expected none, requested or required", auth);
         return -1;
     }
-    ts->keystore_location = c->ssl_keystore_location;
-    ts->certificate_location = c->ssl_certificate_location;
-    ts->key_location = c->ssl_key_location;
-    ts->key_password = c->ssl_keystore_password ? c->ssl_keystore_password : c->ssl_key_password;
-    ts->truststore_location = c->ssl_truststore_location;
-    ts->enabled_protocols = c->ssl_enabled_protocols;
-    ts->cipher_suites = c->ssl_cipher_suites;
+    ts->keystore_location = LSET("ssl.keystore.location", ssl_keystore_location);
+    ts->certificate_location = LSET("ssl.certificate.location", ssl_certificate_location);
+    ts->key_location = LSET("ssl.key.location", ssl_key_location);
+    const char *kpw = LSET("ssl.keystore.password", ssl_keystore_password);
+    ts->key_password = kpw ? kpw : LSET("ssl.key.password", ssl_key_password);
+    ts->truststore_location = LSET("ssl.truststore.location", ssl_truststore_location);
+    ts->enabled_protocols = LSET("ssl.enabled.protocols", ssl_enabled_protocols);
+    ts->cipher_suites = LSET("ssl.cipher.suites", ssl_cipher_suites);
+#undef LSET
     ts->ktls = true;
     return 0;
 }
@@ -440,7 +445,7 @@ int broker_reload_tls(broker *b)
         blistener *l = &b->listeners[i];
         if (!l->tls) continue;
         tls_settings ts;
-        if (tls_settings_of(b, &ts, err, sizeof err) < 0 ||
+        if (tls_settings_of(b, l, &ts, err, sizeof err) < 0 ||
             tls_ctx_reload(l->tls, &ts, err, sizeof err) < 0) {
             LOGE("main", "listener %s: certificates not reloaded (keeping the old ones): %s",
                  l->name, err);
@@ -459,13 +464,11 @@ int broker_reload_tls(broker *b)
 static int check_security_settings(broker *b)
 {
     char err[512];
-    bool sasl = false;
     for (int i = 0; i < b->nlisteners; i++) {
-        if (SEC_IS_SASL(b->listeners[i].proto)) sasl = true;
         if (SEC_IS_TLS(b->listeners[i].proto) && !b->listeners[i].tls) {
             tls_settings ts;
-            if (tls_settings_of(b, &ts, err, sizeof err) < 0) {
-                LOGE("main", "%s", err);
+            if (tls_settings_of(b, &b->listeners[i], &ts, err, sizeof err) < 0) {
+                LOGE("main", "listener %s: %s", b->listeners[i].name, err);
                 return -1;
             }
             b->listeners[i].tls = tls_ctx_new(&ts, err, sizeof err);
@@ -477,27 +480,48 @@ static int check_security_settings(broker *b)
                  tls_ctx_subject(b->listeners[i].tls));
         }
     }
-    if (principal_check_rules(b->cfg.ssl_principal_mapping_rules, err, sizeof err) < 0) {
-        LOGE("main", "%s", err);
-        return -1;
+    for (int i = 0; i < b->cfg.noverrides; i++) {
+        const char *name = b->cfg.overrides[i].listener;
+        bool known = false;
+        for (int j = 0; j < b->nlisteners; j++)
+            if (!strcasecmp(b->listeners[j].name, name)) known = true;
+        if (!known) {
+            LOGE("main", "listener.name.%s.%s: there is no listener %s in listeners", name,
+                 b->cfg.overrides[i].key, name);
+            return -1;
+        }
     }
-    if (sasl) {
-        const char *m = b->cfg.sasl_enabled_mechanisms ? b->cfg.sasl_enabled_mechanisms : "";
-        const char *p = m;
+    for (int i = 0; i < b->nlisteners; i++) {
+        const blistener *l = &b->listeners[i];
+        tls_settings ts; /* a bad ssl.* value is an error even on a listener without TLS */
+        if (tls_settings_of(b, l, &ts, err, sizeof err) < 0) {
+            LOGE("main", "listener %s: %s", l->name, err);
+            return -1;
+        }
+        const char *rules = bconfig_for_listener(&b->cfg, l->name, "ssl.principal.mapping.rules",
+                                                 b->cfg.ssl_principal_mapping_rules);
+        if (principal_check_rules(rules, err, sizeof err) < 0) {
+            LOGE("main", "listener %s: %s", l->name, err);
+            return -1;
+        }
+        if (!SEC_IS_SASL(l->proto)) continue;
+        const char *m = bconfig_for_listener(&b->cfg, l->name, "sasl.enabled.mechanisms",
+                                             b->cfg.sasl_enabled_mechanisms);
+        const char *p = m ? m : "";
         char e[64];
         int n = 0;
         while (next_entry(&p, e, sizeof e)) {
             if (!sasl_mech_parse(e, strlen(e))) {
                 LOGE("main",
-                     "sasl.enabled.mechanisms: %s is not supported (PLAIN, SCRAM-SHA-256, "
-                     "SCRAM-SHA-512)",
-                     e);
+                     "listener %s: sasl.enabled.mechanisms: %s is not supported (PLAIN, "
+                     "SCRAM-SHA-256, SCRAM-SHA-512)",
+                     l->name, e);
                 return -1;
             }
             n++;
         }
         if (n == 0) {
-            LOGE("main", "a SASL listener needs sasl.enabled.mechanisms");
+            LOGE("main", "listener %s: a SASL listener needs sasl.enabled.mechanisms", l->name);
             return -1;
         }
     }

@@ -266,6 +266,80 @@ void bconfig_free(bconfig *c)
             free(*s);
             *s = NULL;
         }
+    for (int i = 0; i < c->noverrides; i++) {
+        free(c->overrides[i].listener);
+        free(c->overrides[i].key);
+        free(c->overrides[i].value);
+    }
+    c->noverrides = 0;
+}
+
+/* listener.name.<listener>.<key>=value: Kafka's per-listener form, for the settings that belong
+ * to a listener (TLS and the SASL mechanisms). The value is checked as the key's own would be. */
+static int set_override(bconfig *c, const char *key, const char *value, char *err, size_t errlen)
+{
+    const char *name = key + strlen("listener.name."), *dot = strchr(name, '.');
+    if (!dot || dot == name || !dot[1]) {
+        snprintf(err, errlen, "\"%s\": expected listener.name.<listener>.<setting>", key);
+        return -1;
+    }
+    const char *k = dot + 1;
+    const ckey *ck = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
+        if (!strcmp(g_keys[i].name, k)) ck = &g_keys[i];
+    if (!ck || ck->type != C_STR ||
+        (strncmp(k, "ssl.", 4) && strcmp(k, "sasl.enabled.mechanisms"))) {
+        snprintf(err, errlen,
+                 "\"%s\": a listener overrides only its ssl.* settings and "
+                 "sasl.enabled.mechanisms (eddyd --list-settings)",
+                 key);
+        return -1;
+    }
+    bconfig scratch; /* the value must be one the key itself takes */
+    memset(&scratch, 0, sizeof scratch);
+    if (set_one(&scratch, ck, value, err, errlen) < 0) return -1;
+    free(*(char **)((char *)&scratch + ck->off));
+    size_t nlen = (size_t)(dot - name);
+    for (int i = 0; i < c->noverrides; i++) {
+        struct bconfig_override *o = &c->overrides[i];
+        if (strlen(o->listener) == nlen && !strncasecmp(o->listener, name, nlen) &&
+            !strcmp(o->key, k)) {
+            char *v = strdup(value);
+            if (!v) goto nomem;
+            free(o->value);
+            o->value = v;
+            return 0;
+        }
+    }
+    if (c->noverrides == BCONFIG_MAX_OVERRIDES) {
+        snprintf(err, errlen, "\"%s\": at most %d listener.name.* settings", key,
+                 BCONFIG_MAX_OVERRIDES);
+        return -1;
+    }
+    struct bconfig_override *o = &c->overrides[c->noverrides];
+    o->listener = strndup(name, nlen);
+    o->key = strdup(k);
+    o->value = strdup(value);
+    if (!o->listener || !o->key || !o->value) {
+        free(o->listener);
+        free(o->key);
+        free(o->value);
+        goto nomem;
+    }
+    c->noverrides++;
+    return 0;
+nomem:
+    snprintf(err, errlen, "\"%s\": out of memory", key);
+    return -1;
+}
+
+const char *bconfig_for_listener(const bconfig *c, const char *listener, const char *key,
+                                 const char *global)
+{
+    for (int i = 0; i < c->noverrides; i++)
+        if (!strcasecmp(c->overrides[i].listener, listener) && !strcmp(c->overrides[i].key, key))
+            return c->overrides[i].value;
+    return global;
 }
 
 /* Kafka broker settings people bring along that a single-node eddyd has no use for, and why. */
@@ -293,6 +367,8 @@ int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_
 {
     for (size_t i = 0; i < ARRAY_LEN(g_keys); i++)
         if (!strcmp(g_keys[i].name, key)) return set_one(c, &g_keys[i], value, err, errlen);
+    if (!strncmp(key, "listener.name.", strlen("listener.name.")))
+        return set_override(c, key, value, err, errlen);
     for (size_t i = 0; i < ARRAY_LEN(g_unsupported); i++)
         if (!strcmp(g_unsupported[i].name, key)) {
             snprintf(err, errlen, "unsupported setting \"%s\": %s", key, g_unsupported[i].why);

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define BCONFIG_MAX_OVERRIDES 64
+
 typedef struct bconfig {
     char *listeners;                      /* NAME://host:port,... or host:port (--listen) */
     char *advertised_listeners;           /* NAME://host:port,... clients are told to use */
@@ -86,6 +88,12 @@ typedef struct bconfig {
     char *http_authentication_method;     /* http.authentication.method: NONE or BASIC */
     char *http_authentication_realm;      /* http.authentication.realm */
     char *http_authentication_skip_paths; /* http.authentication.skip.paths: /healthz,... */
+    /* per-listener overrides, Kafka's `listener.name.<listener>.<setting>` (ssl.* and
+     * sasl.enabled.mechanisms): bconfig_for_listener reads them */
+    struct bconfig_override {
+        char *listener, *key, *value;
+    } overrides[BCONFIG_MAX_OVERRIDES];
+    int noverrides;
 } bconfig;
 
 /* Sets every field to its default. */
@@ -94,6 +102,10 @@ void bconfig_free(bconfig *c);
 /* Sets one key. Returns 0, or -1 with a message in err: an unknown key (with the closest known
  * one), a Kafka setting eddyd does not support (with why), or a bad value. */
 int bconfig_set(bconfig *c, const char *key, const char *value, char *err, size_t errlen);
+/* The value of a setting on one listener: its `listener.name.<listener>.<key>` override (the
+ * listener's name in any case), else global (the setting's own value, passed by the caller). */
+const char *bconfig_for_listener(const bconfig *c, const char *listener, const char *key,
+                                 const char *global);
 /* Reads a `key=value` file (# comments, blank lines). Returns 0 or -1 with a message. */
 int bconfig_load_file(bconfig *c, const char *path, char *err, size_t errlen);
 

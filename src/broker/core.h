@@ -204,6 +204,8 @@ typedef struct bsasl {
 } bsasl;
 /* The connection's SASL state, or NULL when its listener is not a SASL one. */
 bsasl *breq_sasl(breq *r);
+/* The name of the listener the request came in on ("" without a connection). */
+const char *breq_listener_name(const breq *r);
 /* The connection closes once this request's response (and those before it) are written. */
 void breq_close_after_response(breq *r);
 

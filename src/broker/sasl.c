@@ -19,16 +19,16 @@
 #include "common/util.h"
 #include "security/sasl.h"
 
-static void fill_mechanisms(broker *b, kmsg *resp)
+static void fill_mechanisms(const char *enabled, kmsg *resp)
 {
     static const int all[] = {SASL_PLAIN, SASL_SCRAM_SHA_256, SASL_SCRAM_SHA_512};
     int n = 0;
     for (size_t i = 0; i < ARRAY_LEN(all); i++)
-        if (sasl_mech_enabled(b->cfg.sasl_enabled_mechanisms, all[i])) n++;
+        if (sasl_mech_enabled(enabled, all[i])) n++;
     kval *v = k_set_array(resp, SaslHandshakeResponse_Mechanisms, n);
     n = 0;
     for (size_t i = 0; i < ARRAY_LEN(all); i++)
-        if (sasl_mech_enabled(b->cfg.sasl_enabled_mechanisms, all[i])) {
+        if (sasl_mech_enabled(enabled, all[i])) {
             const char *name = sasl_mech_name(all[i]);
             v[n++].s = (kstr){(const uint8_t *)name, (int32_t)strlen(name)};
         }
@@ -39,7 +39,10 @@ void h_sasl_handshake(broker *b, breq *r)
     bsasl *st = breq_sasl(r);
     kstr m = k_str(r->req, SaslHandshakeRequest_Mechanism);
     int16_t v = r->hdr.api_version;
-    fill_mechanisms(b, r->resp);
+    /* the listener's own list (listener.name.<l>.sasl.enabled.mechanisms), else the broker's */
+    const char *enabled = bconfig_for_listener(
+        &b->cfg, breq_listener_name(r), "sasl.enabled.mechanisms", b->cfg.sasl_enabled_mechanisms);
+    fill_mechanisms(enabled, r->resp);
     int err = KERR_NONE;
     int mech = m.len > 0 ? sasl_mech_parse((const char *)m.p, (size_t)m.len) : SASL_NONE;
     if (!st) {
@@ -49,10 +52,12 @@ void h_sasl_handshake(broker *b, breq *r)
     } else if (st->state == BSASL_NEED_AUTH || (st->state == BSASL_DONE && v < 1)) {
         LOGW_RL("sasl", "%s: SaslHandshake out of order: closing connection", breq_client_host(r));
         err = KERR_ILLEGAL_SASL_STATE;
-    } else if (!mech || !sasl_mech_enabled(b->cfg.sasl_enabled_mechanisms, mech)) {
-        LOGW_RL("sasl", "%s: SASL mechanism \"%.*s\" is not enabled (sasl.enabled.mechanisms=%s)",
+    } else if (!mech || !sasl_mech_enabled(enabled, mech)) {
+        LOGW_RL("sasl",
+                "%s: SASL mechanism \"%.*s\" is not enabled on listener %s "
+                "(sasl.enabled.mechanisms=%s)",
                 breq_client_host(r), m.len > 0 ? (int)MIN(m.len, 64) : 0,
-                m.len > 0 ? (const char *)m.p : "", b->cfg.sasl_enabled_mechanisms);
+                m.len > 0 ? (const char *)m.p : "", breq_listener_name(r), enabled);
         err = KERR_UNSUPPORTED_SASL_MECHANISM;
     } else if (st->state == BSASL_DONE && mech != st->mech) {
         LOGW_RL("sasl", "%s: re-authentication with another mechanism (%s, was %s): refused",

@@ -262,6 +262,11 @@ int breq_security_protocol(const breq *r)
     return r->conn && r->conn->lis ? r->conn->lis->proto : SEC_PLAINTEXT;
 }
 
+const char *breq_listener_name(const breq *r)
+{
+    return r->conn && r->conn->lis ? r->conn->lis->name : "";
+}
+
 bsasl *breq_sasl(breq *r)
 {
     return r->conn && r->conn->lis && SEC_IS_SASL(r->conn->lis->proto) ? &r->conn->sasl : NULL;
@@ -846,8 +851,11 @@ static void conn_handshake(bconn *c)
     c->last_active_ms = now_mono_ms();
     char subject[512], name[240];
     if (c->lis->proto == SEC_SSL && tls_peer_subject(c->tls, subject, sizeof subject)) {
-        if (principal_map_subject(c->b->cfg.ssl_principal_mapping_rules, subject, name,
-                                  sizeof name) == 0)
+        const bconfig *cfg = &c->b->cfg;
+        if (principal_map_subject(bconfig_for_listener(cfg, c->lis->name,
+                                                       "ssl.principal.mapping.rules",
+                                                       cfg->ssl_principal_mapping_rules),
+                                  subject, name, sizeof name) == 0)
             snprintf(c->principal, sizeof c->principal, "User:%s", name);
         else
             LOGW_RL("server",

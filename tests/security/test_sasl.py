@@ -10,7 +10,10 @@ uses SaslHandshake v0 and bare tokens) and raw sockets (v1 requests, byte-exact 
 - an unknown mechanism (33 with the enabled list), SaslAuthenticate without handshake (34),
   malformed SCRAM and PLAIN tokens, an oversize token, garbage bytes: error, closed, and an
   authenticated client on another connection keeps working;
-- credentials from EDDY_BOOTSTRAP_USER survive SIGKILL; the store holds no password.
+- credentials from EDDY_BOOTSTRAP_USER survive SIGKILL; the store holds no password;
+- per-listener settings (listener.name.<listener>.sasl.enabled.mechanisms): each listener
+  offers and accepts its own mechanisms; an override for a listener that does not exist, or of
+  a setting a listener cannot have, stops start-up with a message naming it.
 """
 import os
 import stat
@@ -192,6 +195,53 @@ del os.environ["EDDY_BOOTSTRAP_USER"]
 P2 = listener_ports(B2)
 
 
+def t_per_listener_mechanisms():
+    os.environ["EDDY_BOOTSTRAP_USER"] = "admin:s3cret-pw"
+    b = Eddyd(sets=["listeners=SASL_PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
+                    "listener.security.protocol.map=INTERNAL:SASL_PLAINTEXT,"
+                    "SASL_PLAINTEXT:SASL_PLAINTEXT",
+                    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+                    "listener.name.internal.sasl.enabled.mechanisms=SCRAM-SHA-512"])
+    del os.environ["EDDY_BOOTSTRAP_USER"]
+    try:
+        ports = listener_ports(b)
+        s = connect(ports["INTERNAL"])
+        err, mechs = handshake(s, "PLAIN")
+        assert err == 33 and mechs == ["SCRAM-SHA-512"], (err, mechs)
+        s.close()
+        s = connect(ports["INTERNAL"])
+        err, msg, _, _ = scram_login(s, "SCRAM-SHA-512", "admin", "s3cret-pw")
+        assert err == 0, (err, msg)
+        s.close()
+        s = connect(ports["SASL_PLAINTEXT"])
+        err, msg, _, _ = plain_login(s, "admin", "s3cret-pw")
+        assert err == 0, (err, msg)
+        s.close()
+        assert "not enabled on listener INTERNAL" in b.log_text()
+    finally:
+        b.cleanup()
+    for bad, want in (("listener.name.nope.ssl.client.auth=required",
+                       "listener.name.nope.ssl.client.auth: there is no listener nope"),
+                      ("listener.name.internal.log.retention.ms=5",
+                       "a listener overrides only its ssl.* settings and sasl.enabled.mechanisms"),
+                      ("listener.name.internal.ssl.client.auth=sometimes",
+                       "listener INTERNAL: ssl.client.auth=sometimes: expected none, requested or"),
+                      ("listener.name.internal.sasl.enabled.mechanisms=GSSAPI",
+                       "listener INTERNAL: sasl.enabled.mechanisms: GSSAPI is not supported")):
+        b = Eddyd(sets=["listeners=PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
+                        "listener.security.protocol.map=INTERNAL:SASL_PLAINTEXT,"
+                        "PLAINTEXT:PLAINTEXT", bad], start=False)
+        try:
+            try:
+                b.start()
+            except AssertionError as e:
+                assert want in str(e), (bad, str(e)[-800:])
+            else:
+                raise AssertionError("eddyd started with " + bad)
+        finally:
+            b.cleanup()
+
+
 def K_CONF(mech, user="admin", password="s3cret-pw"):
     c = kp_conf(mech, user, password)
     c["bootstrap_servers"] = "127.0.0.1:%d" % P2["SASL_PLAINTEXT"]
@@ -207,4 +257,5 @@ R.run("request_before_auth_closes", t_request_before_auth_closes)
 R.run("bad_sasl_input", t_bad_sasl_input)
 R.run("others_unaffected", t_others_unaffected)
 R.run("credentials_survive_sigkill", t_credentials_survive_sigkill)
+R.run("per_listener_mechanisms", t_per_listener_mechanisms)
 R.finish()
