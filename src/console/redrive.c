@@ -71,8 +71,13 @@ static rjob *g_jobs;
 typedef struct rscan {
     rletter *l;
     int nl, cap;
-    char **marks;
+    char **marks; /* sorted once the markers are read */
     int nmarks, capmarks;
+    /* the request's choice, to classify each dead letter as it is read */
+    const dlqr_filter *filter;
+    char *const *records; /* "P:O", NULL: every dead letter */
+    int nrecords, max_redrives;
+    bool dry_run;
 } rscan;
 
 /* ---------------------------------------------------------------- reading ---- */
@@ -102,6 +107,43 @@ static int on_marker(bpart *p, const batch_record *rec, void *arg)
     for (int i = 0; kind == 2 && i < s->nmarks; i++) /* a tombstone unmarks */
         if (!strncmp(s->marks[i], id, strlen(id))) s->marks[i][0] = '-';
     return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void drop_record(rletter *x)
+{
+    for (int i = 0; i < x->nh; i++) {
+        free(x->h[i].name);
+        free(x->h[i].val);
+    }
+    x->nh = 0;
+    free(x->l.value);
+    x->l.value = NULL;
+    x->l.has_value = 0;
+}
+
+/* The outcome of a dead letter (dlqrule.h's decision); one that will not move keeps no value
+ * or headers, so a large DLQ read for a narrow filter holds only what it moves. */
+static void classify(rscan *s, rletter *x)
+{
+    dlqr_fields f = {x->l.error, x->l.reason, x->l.service,          x->l.source_topic,
+                     x->key,     x->key_len,  x->l.source_partition, x->l.source_offset,
+                     x->ts};
+    char id[80], po[48];
+    dlqr_marker_id(x->part, x->offset, x->ts, id);
+    const char *idp = id;
+    bool marked =
+        s->nmarks && bsearch(&idp, s->marks, (size_t)s->nmarks, sizeof *s->marks, cmp_str);
+    bool listed = !s->records;
+    dlqr_marker_key(x->part, x->offset, po);
+    for (int i = 0; i < s->nrecords && !listed; i++) listed = !strcmp(s->records[i], po);
+    bool match = listed && dlqr_filter_match(s->filter, &f);
+    x->outcome = dlqr_decide(match, marked, x->redrive_count, s->max_redrives, s->dry_run);
+    if (x->outcome != DLQR_MOVED && x->outcome != DLQR_WOULD_MOVE) drop_record(x);
 }
 
 static int on_letter(bpart *p, const batch_record *rec, void *arg)
@@ -150,6 +192,7 @@ static int on_letter(bpart *p, const batch_record *rec, void *arg)
     }
     dlqr_letter_parse(&x->l, rec->value, rec->value ? (size_t)rec->value_len : 0);
     dlqr_letter_defaults(&x->l, p->topic->name, reason, rlen, error, elen);
+    classify(s, x);
     return 0;
 }
 
@@ -165,11 +208,6 @@ static void letter_free(rletter *x)
     x->nh = 0;
     dlqr_letter_free(&x->l);
     free(x->to);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Reads every record of t: 0, or -1 when the budget ran out. */
@@ -488,16 +526,6 @@ static int parse_opts(broker *b, json_t *body, ropts *o, http_response *resp)
     return 0;
 }
 
-static bool listed(const ropts *o, const rletter *x)
-{
-    if (!o->records) return true;
-    char po[48];
-    dlqr_marker_key(x->part, x->offset, po);
-    for (int i = 0; i < o->nrecords; i++)
-        if (!strcmp(o->records[i], po)) return true;
-    return false;
-}
-
 /* Where a moved record goes: its own partition when it goes back to its source topic (keeps the
  * key's order), else by key (CRC-32C of the key), else partition 0. */
 static int32_t target_part(const ropts *o, const rletter *x, const btopic *t)
@@ -541,14 +569,20 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
     /* read: the markers, then the dead letters */
     int64_t budget = REDRIVE_BUDGET;
     btopic *mt = topic_find(b, marker_topic);
-    if ((mt && read_all(mt, on_marker, &s, &budget)) || read_all(dlq, on_letter, &s, &budget)) {
+    bool over = mt && read_all(mt, on_marker, &s, &budget);
+    if (s.nmarks) qsort(s.marks, (size_t)s.nmarks, sizeof *s.marks, cmp_str);
+    s.filter = o.filter;
+    s.records = o.records;
+    s.nrecords = o.nrecords;
+    s.max_redrives = o.max_redrives;
+    s.dry_run = o.dry_run;
+    if (over || read_all(dlq, on_letter, &s, &budget)) {
         con_error(resp, 41301,
                   "%s and its markers hold more than the admin API reads in one request "
                   "(%" PRId64 " MiB): use `eddy dlq redrive` (nothing moved)",
                   dlq->name, REDRIVE_BUDGET >> 20);
         goto out;
     }
-    if (s.nmarks) qsort(s.marks, (size_t)s.nmarks, sizeof *s.marks, cmp_str);
     for (int i = 0; i < o.nrecords; i++) {
         bool found = false;
         int32_t p;
@@ -562,20 +596,10 @@ void con_redrive(broker *b, btopic *dlq, const http_request *req, http_response 
         }
     }
 
-    /* classify, then check every target before writing anything */
+    /* every target checked before anything is written (classified while read: classify) */
     int moving = 0;
     for (int i = 0; i < s.nl; i++) {
         rletter *x = &s.l[i];
-        dlqr_fields f = {x->l.error, x->l.reason, x->l.service,          x->l.source_topic,
-                         x->key,     x->key_len,  x->l.source_partition, x->l.source_offset,
-                         x->ts};
-        char id[80];
-        dlqr_marker_id(x->part, x->offset, x->ts, id);
-        const char *idp = id;
-        bool marked =
-            s.nmarks && bsearch(&idp, s.marks, (size_t)s.nmarks, sizeof *s.marks, cmp_str);
-        bool match = listed(&o, x) && dlqr_filter_match(o.filter, &f);
-        x->outcome = dlqr_decide(match, marked, x->redrive_count, o.max_redrives, o.dry_run);
         if (x->outcome != DLQR_MOVED && x->outcome != DLQR_WOULD_MOVE) continue;
         const char *to = o.to ? o.to : x->l.source_topic;
         if (!to) {
