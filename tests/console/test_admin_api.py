@@ -459,6 +459,14 @@ def main():
         st, r = api.call("POST", url, {})
         assert st == 200 and r["stats"]["moved"] == 0 and r["stats"]["already_redriven"] == 3, r
         assert end_offset("ship", 0) == 1 and end_offset("ship", 1) == 2
+        # "to": another topic (a retry topic), chosen by key there
+        dead("k4", ORIG, "timeout", 0, 9)                                              # 0:4
+        st, _ = api.call("POST", "/api/v1/topics", {"name": "ship.retry", "partitions": 1})
+        st, r = api.call("POST", url, {"to": "ship.retry", "records": ["0:4"]})
+        assert st == 200 and r["stats"]["moved"] == 1 and r["to"] == "ship.retry", r
+        got = kcat_out("-C", "-t", "ship.retry", "-o", "0", "-c", "1", "-e", "-f", "%k|%s|%h")
+        assert got == ("k4|%s|eddy-redrive-count=1" % ORIG).encode(), got
+        assert end_offset("ship", 0) == 1 and end_offset("ship", 1) == 2
         # the marker topic is not a DLQ to redrive
         st, e = api.call("POST", "/api/v1/dlq/ship.dlq.redriven/redrive", {"dry_run": True})
         assert_error(st, e, 422, 42214)
