@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rest/avro.h"
+#include "registry/avro_codec.h"
 #include "rest/records.h"
 
 static int lookup(void *arg, int32_t id, const char *subject, int32_t version, rest_schema *out)

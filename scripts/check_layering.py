@@ -52,8 +52,9 @@ ALLOWED = {
     # the REST produce API: records onto the broker's log, payloads encoded against the
     # registry's schemas (libeddy's schema code for the encoders)
     "rest": ["broker", "http", "registry", "sdkschema"],
-    # the web console and JSON admin API: topics and logs through the broker, groups' views
-    "console": ["broker", "group", "registry", "http"],
+    # the web console and JSON admin API: topics and logs through the broker, groups' views;
+    # DLQ redrive's rules shared with libeddy (sdkschema/dlqrule.h, the lowest module both link)
+    "console": ["broker", "group", "registry", "http", "sdkschema"],
     "eddyd": ["broker", "group", "txn", "registry", "metrics", "rest", "console", "http"],
     # libeddy and its schema part: the public headers (include/eddy) and nothing of the broker
     "sdkschema": [],

@@ -776,6 +776,7 @@ void console_on_flush(broker *b)
 {
     console *c = g_console;
     if (!c || c->b != b) return;
+    con_redrive_on_flush(b);
     cwait **pp = &c->waits;
     while (*pp) {
         cwait *w = *pp;
@@ -938,6 +939,14 @@ static void on_api(void *arg, const http_request *req, http_response *resp)
         if (!is(req, "GET")) return method_not_allowed(resp, req, "GET");
         return con_dlq(b, req, resp);
     }
+    if (!strncmp(p, "dlq/", 4) && strlen(p) > 13 && !strcmp(p + strlen(p) - 8, "/redrive")) {
+        const char *name = p + 4;
+        size_t n = strlen(name) - 8;
+        if (!is(req, "POST")) return method_not_allowed(resp, req, "POST");
+        btopic *t = memchr(name, '/', n) ? NULL : topic_findn(b, name, n);
+        if (!t) return con_error(resp, 40401, "unknown topic \"%.*s\"", (int)MIN(n, 300), name);
+        return con_redrive(b, t, req, resp);
+    }
     con_error(resp, 40400, "no such admin API endpoint: %.300s (docs/admin-api.md)", req->path);
 }
 
@@ -980,6 +989,7 @@ void console_stop(console *c)
         c->waits = w->next;
         complete_wait(w, 503);
     }
+    con_redrive_stop();
     if (c->timer) loop_timer_cancel(c->b->loop, c->timer);
     for (int i = 0; i < c->nrates; i++) free(c->rates[i].name);
     free(c->rates);

@@ -12,6 +12,8 @@
 #include "common/util.h"
 #include "console_int.h"
 #include "group/group.h"
+#include "registry/avro_codec.h"
+#include "registry/registry.h"
 #include "storage/batch.h"
 #include "storage/plog.h"
 
@@ -22,7 +24,7 @@
 
 /* ---------------------------------------------------------------- scanning ---- */
 
-typedef int (*rec_fn)(bpart *p, const batch_record *rec, void *arg);
+typedef con_rec_fn rec_fn;
 
 typedef struct scan_ctx {
     bpart *p;
@@ -70,6 +72,11 @@ static int scan_part(bpart *p, int64_t from, int64_t to, rec_fn fn, void *arg, i
         off = next;
     }
     return 0;
+}
+
+int con_scan_part(bpart *p, int64_t from, int64_t to, con_rec_fn fn, void *arg, int64_t *budget)
+{
+    return scan_part(p, from, to, fn, arg, budget);
 }
 
 /* ---------------------------------------------------------------- encodings ---- */
@@ -158,6 +165,35 @@ static char *header_str(const batch_record *rec, const char *name)
     return xstrndup((const char *)v, (size_t)l);
 }
 
+/* The broker whose registry decodes Avro payloads (set by the request that browses). */
+static broker *g_registry_b;
+
+/* An Avro payload (Confluent wire format, schema `id`) as its JSON: value (the JSON text),
+ * value_encoding "json", value_schema_type "AVRO"; a payload the schema cannot decode gets
+ * value_decode_error and stays shown as it is. true when shown. */
+static bool avro_value(json_t *o, int32_t id, const uint8_t *p, size_t n)
+{
+    registry_schema rs;
+    if (!g_registry_b || registry_schema_by_id(g_registry_b, id, &rs) != 0 || !rs.type ||
+        strcmp(rs.type, "AVRO"))
+        return false;
+    json_object_set_new(o, "value_schema_type", json_string("AVRO"));
+    char err[300];
+    avro_schema *s = avro_schema_parse(rs.schema, err, sizeof err);
+    json_t *v = NULL;
+    if (s && avro_decode_json(s, p, n, &v, err, sizeof err) == 0) {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_object_set_new(o, "value", json_string(t));
+        json_object_set_new(o, "value_encoding", json_string("json"));
+        free(t);
+        json_decref(v);
+    } else {
+        json_object_set_new(o, "value_decode_error", json_string(err));
+    }
+    avro_schema_free(s);
+    return v != NULL;
+}
+
 static json_t *record_json(bpart *p, const batch_record *rec, const char *format)
 {
     json_t *o = json_pack("{s:i,s:I,s:I,s:i}", "partition", (int)p->index, "offset",
@@ -180,6 +216,7 @@ static json_t *record_json(bpart *p, const batch_record *rec, const char *format
             shown = true;
         }
         json_decref(j);
+        if (!shown) shown = avro_value(o, id, pv + 5, (size_t)rec->value_len - 5);
     }
     if (!shown) set_payload(o, "value", rec->value, rec->value_len, format);
     json_t *hs = json_array(), *ce = json_object();
@@ -284,6 +321,7 @@ static json_t *merge(coll *parts, int np, int limit, bool newest_first)
 
 void con_messages(broker *b, btopic *t, const http_request *req, http_response *resp)
 {
+    g_registry_b = b;
     int64_t part = -1, offset = -1, ts = -1, limit = 50;
     int hp = con_query_i64(req, "partition", &part), ho = con_query_i64(req, "offset", &offset),
         ht = con_query_i64(req, "timestamp", &ts), hl = con_query_i64(req, "limit", &limit);

@@ -20,7 +20,8 @@
  *   /api/v1/ (the console's admin API): GET topics/T Describe on T, topics/T/messages Read on T,
  *   DELETE topics/T Delete on T, POST topics/T/configs AlterConfigs on T, POST topics Create on
  *   the Cluster, GET groups/G Describe on G, POST groups/G/reset Read on G, trace and dlq Read on
- *   Topic * (every topic), the rest (overview, lists) Describe on the Cluster
+ *   Topic * (every topic), POST dlq/T/redrive Write on Topic * (it writes to the dead letters'
+ *   source topics), the rest (overview, lists) Describe on the Cluster
  *   anything else (/metrics, /healthz, the console's page)     any authenticated user
  * Paths listed in http.authentication.skip.paths need no credentials at all. */
 #include <stdio.h>
@@ -152,6 +153,10 @@ static void decide(const char *method, const char *path, need *nd)
             nd->restype = ACL_RES_GROUP;
             snprintf(nd->name, sizeof nd->name, "%.*s", (int)(reset ? n - 6 : n), a + 7);
             nd->op = reset ? ACL_OP_READ : ACL_OP_DESCRIBE;
+        } else if (!strncmp(a, "dlq/", 4)) {
+            /* redrive writes to each dead letter's source topic (or "to"): Write on every
+             * topic (Topic:*), whatever the body names */
+            *nd = (need){ACL_RES_TOPIC, "*", ACL_OP_WRITE};
         } else if (!strcmp(a, "trace") || !strcmp(a, "trace/recent") || !strcmp(a, "dlq")) {
             /* they read the records of every topic: Read on every topic (Topic:*) */
             *nd = (need){ACL_RES_TOPIC, "*", ACL_OP_READ};

@@ -11,7 +11,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "eddy/schema.h"
-#include "rest/avro.h"
+#include "registry/avro_codec.h"
 
 static int bad(char *err, size_t errlen, int code, const char *msg)
 {

@@ -5,7 +5,6 @@
  * in flight, each one's marker sent only once the record is acknowledged), paced by the rate
  * limit, reporting in DLQ order. Also the exact-value field libeddy's
  * DLQ writer adds (service.c) and the process-wide redrive counters. Part of src/sdk. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -16,79 +15,10 @@
 
 #include "eddy/dlq.h"
 #include "internal.h"
+#include "sdkschema/dlqrule.h"
 
-#define MARKER_SUFFIX ".redriven"
+#define MARKER_SUFFIX DLQR_MARKER_SUFFIX
 #define REDRIVE_WINDOW 256 /* records in flight */
-
-/* ---- base64 (RFC 4648, with padding) -------------------------------------------------------- */
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const unsigned char *p, size_t n)
-{
-    char *out = sdk_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n) v |= p[i + 2];
-        *o++ = B64[v >> 18 & 63];
-        *o++ = B64[v >> 12 & 63];
-        *o++ = i + 1 < n ? B64[v >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? B64[v & 63] : '=';
-    }
-    *o = 0;
-    return out;
-}
-
-/* Decodes s (length n); NULL if it is not base64. */
-static unsigned char *b64_decode(const char *s, size_t n, size_t *outlen)
-{
-    if (n % 4) return NULL;
-    unsigned char *out = sdk_xmalloc(n / 4 * 3 + 1);
-    size_t k = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        uint32_t v = 0;
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            char c = s[i + j];
-            const char *q = c ? strchr(B64, c) : NULL;
-            if (c == '=' && i + 4 == n && j >= 2 && (j == 3 || s[i + 3] == '=')) {
-                pad++;
-                v <<= 6;
-            } else if (q && !pad) {
-                v = v << 6 | (uint32_t)(q - B64);
-            } else {
-                free(out);
-                return NULL;
-            }
-        }
-        out[k++] = (unsigned char)(v >> 16);
-        if (pad < 2) out[k++] = (unsigned char)(v >> 8 & 255);
-        if (pad < 1) out[k++] = (unsigned char)(v & 255);
-    }
-    *outlen = k;
-    return out;
-}
-
-/* ---- the original value of a dead letter ---------------------------------------------------- */
-/* What "originalEvent" gives back without "originalValueBase64": a string is the value itself (it
- * was not JSON), an object or array its compact JSON, null no value. malloc'd, or NULL (null). */
-static char *value_from_original(const json_t *orig, size_t *len)
-{
-    if (json_is_string(orig)) {
-        *len = json_string_length(orig);
-        char *v = sdk_xmalloc(*len + 1);
-        memcpy(v, json_string_value(orig), *len);
-        v[*len] = 0;
-        return v;
-    }
-    if (!orig || json_is_null(orig)) {
-        *len = 0;
-        return NULL;
-    }
-    char *v = json_dumps(orig, JSON_COMPACT | JSON_ENCODE_ANY);
-    *len = v ? strlen(v) : 0;
-    return v;
-}
 
 void sdk_dlq_keep_exact(json_t *o, const void *payload, size_t len)
 {
@@ -96,163 +26,43 @@ void sdk_dlq_keep_exact(json_t *o, const void *payload, size_t len)
         json_object_set_new(o, "originalValueBase64", json_null());
         return;
     }
-    char *b = b64_encode(payload, len);
+    char *b = dlqr_b64_encode(payload, len);
     json_object_set_new(o, "originalValueBase64", json_string(b));
     free(b);
 }
 
-/* ---- filter --------------------------------------------------------------------------------- */
-typedef enum { F_ERROR, F_REASON, F_SERVICE, F_TOPIC, F_KEY, F_PARTITION, F_OFFSET, F_TIME } fkind;
-
-typedef struct fexpr {
-    fkind kind;
-    char *text;
-    int64_t lo, hi; /* inclusive */
-} fexpr;
-
+/* ---- filter (the language is dlqrule.c's, shared with eddyd's admin API) ------------------ */
 struct eddy_dlq_filter {
-    fexpr *x;
-    int n;
+    dlqr_filter *f;
 };
 
 eddy_dlq_filter *eddy_dlq_filter_new(void)
 {
-    return sdk_xcalloc(1, sizeof(eddy_dlq_filter));
+    eddy_dlq_filter *f = sdk_xcalloc(1, sizeof(eddy_dlq_filter));
+    f->f = dlqr_filter_new();
+    return f;
 }
 
 void eddy_dlq_filter_free(eddy_dlq_filter *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->n; i++) free(f->x[i].text);
-    free(f->x);
+    dlqr_filter_free(f->f);
     free(f);
-}
-
-/* A non-negative decimal integer filling s[0..n). */
-static int parse_i64(const char *s, size_t n, int64_t *out)
-{
-    if (n == 0 || n > 18) return -1;
-    int64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_time(const char *s, size_t n, int64_t *out)
-{
-    if (parse_i64(s, n, out) == 0) return 0;
-    char buf[64];
-    if (n >= sizeof buf) return -1;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    return eddy_time_parse_rfc3339(buf, out) == 0 ? 0 : -1;
-}
-
-/* "A..B", "A..", "..B" or "N" into [lo, hi]. */
-static int parse_range(const char *s, int is_time, int64_t *lo, int64_t *hi)
-{
-    const char *dots = strstr(s, "..");
-    int (*num)(const char *, size_t, int64_t *) = is_time ? parse_time : parse_i64;
-    *lo = INT64_MIN;
-    *hi = INT64_MAX;
-    if (!dots) {
-        if (num(s, strlen(s), lo) != 0) return -1;
-        *hi = *lo;
-        return 0;
-    }
-    size_t a = (size_t)(dots - s), b = strlen(dots + 2);
-    if (a == 0 && b == 0) return -1;
-    if (a && num(s, a, lo) != 0) return -1;
-    if (b && num(dots + 2, b, hi) != 0) return -1;
-    return *lo <= *hi ? 0 : -1;
 }
 
 int eddy_dlq_filter_add(eddy_dlq_filter *f, const char *expr, char **err)
 {
-    static const struct {
-        const char *name;
-        fkind kind;
-    } names[] = {{"error", F_ERROR},   {"reason", F_REASON}, {"service", F_SERVICE},
-                 {"topic", F_TOPIC},   {"key", F_KEY},       {"partition", F_PARTITION},
-                 {"offset", F_OFFSET}, {"time", F_TIME}};
-    const char *eq = expr ? strchr(expr, '=') : NULL;
-    if (!eq) {
-        *err = sdk_xasprintf("malformed filter '%s': expected NAME=VALUE (error, reason, service, "
-                             "topic, key, partition, offset, time)",
-                             expr ? expr : "");
-        return EDDY_ERR_PERMANENT;
-    }
-    size_t nl = (size_t)(eq - expr);
-    const char *val = eq + 1;
-    int k = -1;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strlen(names[i].name) == nl && !strncmp(names[i].name, expr, nl)) k = (int)i;
-    if (k < 0) {
-        *err = sdk_xasprintf("malformed filter '%s': unknown field '%.*s' (error, reason, service, "
-                             "topic, key, partition, offset, time)",
-                             expr, (int)nl, expr);
-        return EDDY_ERR_PERMANENT;
-    }
-    fexpr x = {names[k].kind, NULL, 0, 0};
-    switch (x.kind) {
-    case F_PARTITION:
-        if (parse_i64(val, strlen(val), &x.lo) != 0 || x.lo > INT32_MAX) {
-            *err = sdk_xasprintf("malformed filter '%s': partition wants a number", expr);
-            return EDDY_ERR_PERMANENT;
-        }
-        x.hi = x.lo;
-        break;
-    case F_OFFSET:
-    case F_TIME:
-        if (parse_range(val, x.kind == F_TIME, &x.lo, &x.hi) != 0) {
-            *err = sdk_xasprintf("malformed filter '%s': %s wants N, A..B, A.. or ..B%s", expr,
-                                 x.kind == F_TIME ? "time" : "offset",
-                                 x.kind == F_TIME ? " (RFC 3339 or epoch milliseconds)" : "");
-            return EDDY_ERR_PERMANENT;
-        }
-        break;
-    default:
-        if (!*val && x.kind != F_KEY) {
-            *err = sdk_xasprintf("malformed filter '%s': empty value", expr);
-            return EDDY_ERR_PERMANENT;
-        }
-        x.text = sdk_xstrdup(val);
-    }
-    f->x = sdk_xrealloc(f->x, sizeof *f->x * (size_t)(f->n + 1));
-    f->x[f->n++] = x;
-    return 0;
-}
-
-static int has(const char *hay, const char *needle)
-{
-    return hay && strstr(hay, needle);
+    char e[512];
+    if (dlqr_filter_add(f->f, expr, e, sizeof e) == 0) return 0;
+    *err = sdk_xstrdup(e);
+    return EDDY_ERR_PERMANENT;
 }
 
 static int filter_match(const eddy_dlq_filter *f, const eddy_dead_letter *d)
 {
-    for (int i = 0; f && i < f->n; i++) {
-        const fexpr *x = &f->x[i];
-        int ok;
-        switch (x->kind) {
-        case F_ERROR: ok = has(d->error, x->text); break;
-        case F_REASON: ok = has(d->reason, x->text); break;
-        case F_SERVICE: ok = d->service && !strcmp(d->service, x->text); break;
-        case F_TOPIC: ok = d->source_topic && !strcmp(d->source_topic, x->text); break;
-        case F_KEY:
-            ok = d->key && d->key_len == strlen(x->text) && !memcmp(d->key, x->text, d->key_len);
-            break;
-        case F_PARTITION: ok = d->source_partition == x->lo; break;
-        case F_OFFSET:
-            ok = d->source_offset >= 0 && d->source_offset >= x->lo && d->source_offset <= x->hi;
-            break;
-        default: ok = d->dlq_timestamp_ms >= x->lo && d->dlq_timestamp_ms <= x->hi; break;
-        }
-        if (!ok) return 0;
-    }
-    return 1;
+    dlqr_fields v = {d->error,   d->reason,           d->service,       d->source_topic,    d->key,
+                     d->key_len, d->source_partition, d->source_offset, d->dlq_timestamp_ms};
+    return !f || dlqr_filter_match(f->f, &v);
 }
 
 /* ---- metrics -------------------------------------------------------------------------------- */
@@ -336,13 +146,7 @@ done:
 
 const char *eddy_redrive_outcome_name(eddy_redrive_outcome o)
 {
-    switch (o) {
-    case EDDY_REDRIVE_MOVED: return "moved";
-    case EDDY_REDRIVE_WOULD_MOVE: return "would_move";
-    case EDDY_REDRIVE_LOOP_GUARD: return "loop_guard";
-    case EDDY_REDRIVE_ALREADY: return "already_redriven";
-    default: return "filtered_out";
-    }
+    return dlqr_outcome_name((int)o);
 }
 
 /* ---- reading the DLQ ------------------------------------------------------------------------ */
@@ -355,8 +159,9 @@ typedef struct ack {
 
 typedef struct letter {
     eddy_dead_letter d;
-    char *strs[6]; /* owned: source_topic, reason, error, service, failed_at, to_topic */
-    void *key, *value;
+    dlqr_letter dl; /* owned: the wrapper's fields and the original value (dlqrule.h) */
+    char *strs[6];  /* owned: [5] to_topic */
+    void *key;
     rd_kafka_headers_t *hdrs; /* the original headers, x-dlq-* and the redrive count removed */
     eddy_redrive_outcome outcome;
     int parts;     /* partitions of its target topic, once checked */
@@ -381,7 +186,7 @@ static void letter_free(letter *x)
 {
     for (int i = 0; i < 6; i++) free(x->strs[i]);
     free(x->key);
-    free(x->value);
+    dlqr_letter_free(&x->dl);
     if (x->hdrs) rd_kafka_headers_destroy(x->hdrs);
 }
 
@@ -390,26 +195,6 @@ static const char *own(letter *x, int i, const char *s)
     free(x->strs[i]);
     x->strs[i] = s ? sdk_xstrdup(s) : NULL;
     return x->strs[i];
-}
-
-static const char *jstr(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static int64_t jint(const json_t *o, const char *k)
-{
-    const json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
-}
-
-static char *hdr(rd_kafka_headers_t *h, const char *name)
-{
-    const void *v;
-    size_t n;
-    if (!h || rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
-        return NULL;
-    return sdk_xstrndup(v, n);
 }
 
 /* Turns one DLQ record into a letter: libeddy's and eddy-push's JSON wrapper, or (a DLQ some
@@ -421,9 +206,6 @@ static void letter_load(run *r, letter *x, const rd_kafka_message_t *m)
     d->dlq_partition = m->partition;
     d->dlq_offset = m->offset;
     d->dlq_timestamp_ms = rd_kafka_message_timestamp(m, NULL);
-    d->source_partition = -1;
-    d->source_offset = -1;
-    d->attempt_count = -1;
     d->to_partition = -1;
     d->to_offset = -1;
     if (m->key) {
@@ -439,80 +221,39 @@ static void letter_load(run *r, letter *x, const rd_kafka_message_t *m)
     const void *hv;
     size_t hl;
     for (size_t i = 0; src && rd_kafka_header_get_all(src, i, &hn, &hv, &hl) == 0; i++) {
-        if (!strncmp(hn, "x-dlq-", 6) || !strcmp(hn, EDDY_REDRIVE_COUNT_HEADER)) continue;
+        if (dlqr_strip_header(hn, strlen(hn))) continue;
         rd_kafka_header_add(x->hdrs, hn, -1, hv, hv ? (ssize_t)hl : -1);
     }
-    char *rc = hdr(src, EDDY_REDRIVE_COUNT_HEADER);
-    d->redrive_count = rc ? atoi(rc) : 0;
-    if (d->redrive_count < 0) d->redrive_count = 0;
-    free(rc);
+    const void *v = NULL, *rv = NULL, *ev = NULL;
+    size_t n = 0, rn = 0, en = 0;
+    if (src && rd_kafka_header_get_last(src, EDDY_REDRIVE_COUNT_HEADER, &v, &n) != 0) v = NULL;
+    d->redrive_count = dlqr_redrive_count(v, n);
+    if (src && rd_kafka_header_get_last(src, "x-dlq-reason", &rv, &rn) != 0) rv = NULL;
+    if (src && rd_kafka_header_get_last(src, "x-dlq-error", &ev, &en) != 0) ev = NULL;
 
-    json_t *w = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
-    const json_t *orig = json_object_get(w, "originalEvent");
-    if (w && json_is_object(w) && orig) {
-        d->source_topic = own(x, 0, jstr(w, "sourceTopic"));
-        d->reason = own(x, 1, jstr(w, "reason"));
-        d->error = own(x, 2, jstr(w, "error"));
-        d->service = own(x, 3, jstr(w, "service"));
-        d->failed_at = own(x, 4, jstr(w, "failedAt"));
-        d->attempt_count = (int)jint(w, "attemptCount");
-        int64_t p = jint(w, "sourcePartition");
-        d->source_partition = p >= 0 && p <= INT32_MAX ? (int32_t)p : -1;
-        d->source_offset = jint(w, "sourceOffset");
-        const json_t *jb = json_object_get(w, "originalValueBase64");
-        const char *b = json_string_value(jb);
-        size_t n = 0;
-        unsigned char *raw = b ? b64_decode(b, strlen(b), &n) : NULL;
-        if (raw) {
-            x->value = raw;
-            d->value_len = n;
-            d->value_exact = 1;
-        } else if (json_is_null(jb)) { /* the failed record had no value */
-            d->value_exact = 1;
-        } else {
-            /* written before the exact bytes were kept (or by another tool): the value again
-             * from originalEvent, which is what it was unless its JSON was spaced otherwise */
-            x->value = value_from_original(orig, &n);
-            d->value_len = n;
-        }
-        d->value = x->value;
-    } else {
-        if (m->payload) {
-            x->value = sdk_xmalloc(m->len + 1);
-            memcpy(x->value, m->payload, m->len);
-            d->value = x->value;
-            d->value_len = m->len;
-        }
-        d->value_exact = 1;
-    }
-    json_decref(w);
-    if (!d->reason) {
-        char *s = hdr(src, "x-dlq-reason");
-        d->reason = own(x, 1, s);
-        free(s);
-    }
-    if (!d->error) {
-        char *s = hdr(src, "x-dlq-error");
-        d->error = own(x, 2, s);
-        free(s);
-    }
-    if (!d->source_topic) {
-        size_t n = strlen(r->dlq);
-        if (n > 4 && !strcmp(r->dlq + n - 4, ".dlq")) {
-            char *s = sdk_xstrndup(r->dlq, n - 4);
-            d->source_topic = own(x, 0, s);
-            free(s);
-        }
-    }
+    dlqr_letter *l = &x->dl;
+    dlqr_letter_parse(l, m->payload, m->len);
+    dlqr_letter_defaults(l, r->dlq, rv, rn, ev, en);
+    d->source_topic = l->source_topic;
+    d->reason = l->reason;
+    d->error = l->error;
+    d->service = l->service;
+    d->failed_at = l->failed_at;
+    d->attempt_count = l->attempt_count;
+    d->source_partition = l->source_partition;
+    d->source_offset = l->source_offset;
+    d->value = l->has_value ? l->value : NULL;
+    d->value_len = l->value_len;
+    d->value_exact = l->value_exact;
 }
 
-static void mark_add(run *r, int32_t p, int64_t off, int64_t ts)
+static void mark_add(run *r, const char *id)
 {
     if (r->nmarks == r->capmarks) {
         r->capmarks = r->capmarks ? r->capmarks * 2 : 64;
         r->marks = sdk_xrealloc(r->marks, sizeof *r->marks * (size_t)r->capmarks);
     }
-    r->marks[r->nmarks++] = sdk_xasprintf("%" PRId32 ":%" PRId64 "@%" PRId64, p, off, ts);
+    r->marks[r->nmarks++] = sdk_xstrdup(id);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -524,8 +265,7 @@ static int cmp_str(const void *a, const void *b)
 static int marked(const run *r, const eddy_dead_letter *d)
 {
     char k[80];
-    snprintf(k, sizeof k, "%" PRId32 ":%" PRId64 "@%" PRId64, d->dlq_partition, d->dlq_offset,
-             d->dlq_timestamp_ms);
+    dlqr_marker_id(d->dlq_partition, d->dlq_offset, d->dlq_timestamp_ms, k);
     const char *key = k;
     return r->nmarks && bsearch(&key, r->marks, (size_t)r->nmarks, sizeof *r->marks, cmp_str);
 }
@@ -626,19 +366,12 @@ out:
 
 static void on_marker(run *r, const rd_kafka_message_t *m)
 {
-    /* value: {"dlqPartition":p,"dlqOffset":o,"dlqTimestamp":t,...}; a tombstone unmarks */
-    json_t *v = m->payload ? json_loadb(m->payload, m->len, 0, NULL) : NULL;
-    if (v) {
-        int64_t p = jint(v, "dlqPartition"), o = jint(v, "dlqOffset"), t = jint(v, "dlqTimestamp");
-        if (p >= 0 && o >= 0) mark_add(r, (int32_t)p, o, t);
-        json_decref(v);
-    } else if (!m->payload && m->key) {
-        char k[64];
-        snprintf(k, sizeof k, "%.*s@", (int)(m->key_len < 40 ? m->key_len : 40),
-                 (const char *)m->key);
-        for (int i = 0; i < r->nmarks; i++)
-            if (!strncmp(r->marks[i], k, strlen(k))) r->marks[i][0] = '-';
-    }
+    /* a marker names its dead letter; a tombstone unmarks (dlqrule.h) */
+    char id[80];
+    int kind = dlqr_marker_read(m->key, m->key_len, m->payload, m->len, id);
+    if (kind == 1) mark_add(r, id);
+    for (int i = 0; kind == 2 && i < r->nmarks; i++)
+        if (!strncmp(r->marks[i], id, strlen(id))) r->marks[i][0] = '-';
 }
 
 static void on_letter(run *r, const rd_kafka_message_t *m)
@@ -650,13 +383,11 @@ static void on_letter(run *r, const rd_kafka_message_t *m)
     /* decided now, so that a large DLQ read for a narrow filter keeps no values it will not
      * move; the rest is classified once everything is read */
     x->outcome = (eddy_redrive_outcome)-1;
-    if (!filter_match(r->o->filter, &x->d))
-        x->outcome = EDDY_REDRIVE_FILTERED;
-    else if (marked(r, &x->d))
-        x->outcome = EDDY_REDRIVE_ALREADY;
+    dlqr_outcome o = dlqr_decide(filter_match(r->o->filter, &x->d), marked(r, &x->d), 0, 1, 0);
+    if (o == DLQR_FILTERED || o == DLQR_ALREADY) x->outcome = (eddy_redrive_outcome)o;
     if ((int)x->outcome >= 0) {
-        free(x->value);
-        x->value = NULL;
+        free(x->dl.value);
+        x->dl.value = NULL;
         x->d.value = NULL;
         x->d.value_len = 0;
         rd_kafka_headers_destroy(x->hdrs);
@@ -816,16 +547,11 @@ static int send_marker(run *r, letter *x, const char *marker_topic)
     d->to_offset = x->rec.offset;
     char ts[32];
     eddy_time_rfc3339(sdk_wall_ms(), ts);
-    json_t *mv =
-        json_pack("{s:s,s:i,s:I,s:I,s:s,s:i,s:I,s:i,s:s}", "dlqTopic", r->dlq, "dlqPartition",
-                  (int)d->dlq_partition, "dlqOffset", (json_int_t)d->dlq_offset, "dlqTimestamp",
-                  (json_int_t)d->dlq_timestamp_ms, "to", d->to_topic, "toPartition",
-                  (int)d->to_partition, "toOffset", (json_int_t)d->to_offset, "redriveCount",
-                  d->redrive_count + 1, "redrivenAt", ts);
-    char *val = json_dumps(mv, JSON_COMPACT);
-    json_decref(mv);
+    char *val =
+        dlqr_marker_value(r->dlq, d->dlq_partition, d->dlq_offset, d->dlq_timestamp_ms, d->to_topic,
+                          d->to_partition, d->to_offset, d->redrive_count + 1, ts);
     char key[48];
-    snprintf(key, sizeof key, "%" PRId32 ":%" PRId64, d->dlq_partition, d->dlq_offset);
+    dlqr_marker_key(d->dlq_partition, d->dlq_offset, key);
     char *what = sdk_xasprintf("marker %s on %s", key, marker_topic);
     int rc =
         send_async(r, marker_topic, 0, key, strlen(key), val, strlen(val), NULL, &x->mack, what);
@@ -977,12 +703,9 @@ int eddy_dlq_redrive(const char *bootstrap, const char *dlq_topic, const eddy_re
         eddy_dead_letter *d = &x->d;
         const char *to = r.o->to ? r.o->to : d->source_topic;
         d->to_topic = own(x, 5, to);
-        if ((int)x->outcome >= 0) /* filtered out or redriven before (on_letter) */
-            ;
-        else if (d->redrive_count >= max)
-            x->outcome = EDDY_REDRIVE_LOOP_GUARD;
-        else
-            x->outcome = r.o->dry_run ? EDDY_REDRIVE_WOULD_MOVE : EDDY_REDRIVE_MOVED;
+        if ((int)x->outcome < 0) /* else filtered out or redriven before (on_letter) */
+            x->outcome =
+                (eddy_redrive_outcome)dlqr_decide(1, 0, d->redrive_count, max, r.o->dry_run);
         if (x->outcome != EDDY_REDRIVE_MOVED && x->outcome != EDDY_REDRIVE_WOULD_MOVE) continue;
         if (!to) {
             rc = fail(&r, EDDY_ERR_PERMANENT,

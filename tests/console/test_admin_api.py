@@ -6,6 +6,7 @@ changes nothing; a reset of an active group is refused with 409.
 
 Run with /usr/bin/python3; launcher tests/harness/eddyd.py; one eddyd for the whole file.
 """
+import base64
 import json
 import os
 import re
@@ -347,6 +348,133 @@ def main():
         assert st == 200 and r == {"deleted": "orders"}, r
         assert "orders" not in kcat_topics(b), "kcat -L still sees orders"
 
+    # ---- DLQ redrive (POST /api/v1/dlq/<dlq>/redrive) ----
+    def kcat_out(*args):
+        p = subprocess.run(["kcat", "-q", "-b", b.bootstrap] + list(args), capture_output=True,
+                           timeout=30)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    def end_offset(topic, partition):
+        out = kcat_out("-Q", "-t", "%s:%d:-1" % (topic, partition)).decode()
+        return int(out.split(" offset ")[1])
+
+    def dead(key, orig, error, part, off, headers=()):
+        w = {"originalEvent": json.loads(orig), "error": error, "reason": "permanent",
+             "attemptCount": 3, "service": "shipping", "sourceTopic": "ship",
+             "sourcePartition": part, "sourceOffset": off,
+             "originalValueBase64": base64.b64encode(orig.encode()).decode()}
+        args = ["-P", "-t", "ship.dlq", "-p", "0", "-k", key, "-D", "\x1e"]
+        for h in headers:
+            args += ["-H", h]
+        p = subprocess.run(["kcat", "-q", "-b", b.bootstrap] + args, input=json.dumps(w).encode(),
+                           capture_output=True, timeout=30)
+        assert p.returncode == 0, p.stderr
+
+    ORIG = '{ "eventType": "ShipmentRequested",  "n": 1 }'  # spaced: the exact bytes must move
+
+    def redrive_setup():
+        st, _ = api.call("POST", "/api/v1/topics", {"name": "ship", "partitions": 2})
+        assert st == 201
+        st, _ = api.call("POST", "/api/v1/topics", {"name": "ship.dlq", "partitions": 1})
+        assert st == 201
+        dead("k0", ORIG, "timeout", 1, 5, ["tenant=acme", "x-dlq-reason=permanent"])   # 0:0
+        dead("k1", ORIG, "validation", 0, 6)                                           # 0:1
+        dead("k2", ORIG, "timeout", 0, 7, ["eddy-redrive-count=3"])                    # 0:2
+        dead("k3", ORIG, "timeout", 1, 8, ["eddy-redrive-count=1"])                    # 0:3
+
+    def untouched():
+        assert end_offset("ship", 0) == 0 and end_offset("ship", 1) == 0
+        assert "ship.dlq.redriven" not in kcat_topics(b)
+
+    def redrive_bad_input():
+        redrive_setup()
+        url = "/api/v1/dlq/ship.dlq/redrive"
+        st, e = api.call("POST", url, raw=b"{nope")
+        assert_error(st, e, 400, 40001)
+        st, e = api.call("POST", url, raw=b"[1]")
+        assert_error(st, e, 400, 40001)
+        st, e = api.call("POST", url, {"dry_run": False, "rate": 10})
+        assert_error(st, e, 400, 40005)
+        st, e = api.call("POST", url, {"dry_run": "yes"})
+        assert_error(st, e, 422, 42210)
+        st, e = api.call("POST", url, {"filter": ["colour=red"]})
+        assert_error(st, e, 422, 42212)
+        assert "malformed filter" in e["message"], e
+        st, e = api.call("POST", url, {"filter": "offset=5..1"})
+        assert_error(st, e, 422, 42212)
+        st, e = api.call("POST", url, {"max_redrives": 0})
+        assert_error(st, e, 422, 42211)
+        st, e = api.call("POST", url, {"records": ["zero"]})
+        assert_error(st, e, 422, 42213)
+        st, e = api.call("POST", url, {"records": ["0:99"]})
+        assert_error(st, e, 404, 40403)
+        st, e = api.call("POST", url, {"to": "nosuch"})
+        assert_error(st, e, 404, 40401)
+        st, e = api.call("POST", "/api/v1/dlq/nosuch.dlq/redrive", {})
+        assert_error(st, e, 404, 40401)
+        st, e = api.call("GET", url)
+        assert_error(st, e, 405)
+        untouched()
+
+    def redrive():
+        url = "/api/v1/dlq/ship.dlq/redrive"
+        # dry run: what would move, the loop guard; nothing written, no marker topic
+        st, r = api.call("POST", url, {"dry_run": True})
+        assert st == 200, r
+        out = {x["dlq_offset"]: x["outcome"] for x in r["results"]}
+        assert out == {0: "would_move", 1: "would_move", 2: "loop_guard", 3: "would_move"}, r
+        assert r["stats"]["would_move"] == 3 and r["marker_topic"] == "ship.dlq.redriven", r
+        untouched()
+        # one record (the console's row button): back to its source partition, exact bytes,
+        # own headers, x-dlq-* gone, eddy-redrive-count 1
+        st, r = api.call("POST", url, {"records": ["0:0"]})
+        assert st == 200, r
+        m = [x for x in r["results"] if x["outcome"] == "moved"]
+        assert len(m) == 1 and m[0]["key"] == "k0" and m[0]["to_topic"] == "ship", r
+        assert m[0]["to_partition"] == 1 and m[0]["to_offset"] == 0, m
+        assert r["stats"]["filtered_out"] == 3, r
+        got = kcat_out("-C", "-t", "ship", "-p", "1", "-o", "0", "-c", "1", "-e",
+                       "-f", "%k|%s|%h")
+        assert got == ("k0|%s|tenant=acme,eddy-redrive-count=1" % ORIG).encode(), got
+        assert "ship.dlq.redriven" in kcat_topics(b)
+        mk = kcat_out("-C", "-t", "ship.dlq.redriven", "-o", "0", "-c", "1", "-e", "-f", "%k|%s")
+        key, val = mk.decode().split("|", 1)
+        assert key == "0:0" and json.loads(val)["toOffset"] == 0, mk
+        # the CLI sees the console's marker: 0:0 already redriven
+        cli = os.environ["EDDY_CLI"]
+        p = subprocess.run([cli, "-b", b.bootstrap, "dlq", "redrive", "ship.dlq", "--dry-run",
+                            "--json"], capture_output=True, text=True, timeout=60)
+        assert p.returncode in (0, 5), p.stderr
+        objs = {o.get("dlqOffset"): o.get("outcome") for o in map(json.loads, p.stdout.splitlines())}
+        assert objs[0] == "already_redriven" and objs[1] == "would_move", p.stdout
+        # the CLI moves one (filter error=validation); the API sees its marker
+        p = subprocess.run([cli, "-b", b.bootstrap, "dlq", "redrive", "ship.dlq", "--filter",
+                            "error=validation"], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stdout + p.stderr
+        # everything else through the API with a filter: 0:3 (redriven once before) moves
+        st, r = api.call("POST", url, {"filter": ["error=timeout"], "max_redrives": 3})
+        assert st == 200, r
+        out = {x["dlq_offset"]: x["outcome"] for x in r["results"]}
+        assert out == {0: "already_redriven", 1: "filtered_out", 2: "loop_guard", 3: "moved"}, r
+        got = kcat_out("-C", "-t", "ship", "-p", "1", "-o", "1", "-c", "1", "-e", "-f", "%k|%h")
+        assert got == b"k3|eddy-redrive-count=2", got
+        # idempotent: a second full redrive moves nothing more
+        st, r = api.call("POST", url, {})
+        assert st == 200 and r["stats"]["moved"] == 0 and r["stats"]["already_redriven"] == 3, r
+        assert end_offset("ship", 0) == 1 and end_offset("ship", 1) == 2
+        # "to": another topic (a retry topic), chosen by key there
+        dead("k4", ORIG, "timeout", 0, 9)                                              # 0:4
+        st, _ = api.call("POST", "/api/v1/topics", {"name": "ship.retry", "partitions": 1})
+        st, r = api.call("POST", url, {"to": "ship.retry", "records": ["0:4"]})
+        assert st == 200 and r["stats"]["moved"] == 1 and r["to"] == "ship.retry", r
+        got = kcat_out("-C", "-t", "ship.retry", "-o", "0", "-c", "1", "-e", "-f", "%k|%s|%h")
+        assert got == ("k4|%s|eddy-redrive-count=1" % ORIG).encode(), got
+        assert end_offset("ship", 0) == 1 and end_offset("ship", 1) == 2
+        # the marker topic is not a DLQ to redrive
+        st, e = api.call("POST", "/api/v1/dlq/ship.dlq.redriven/redrive", {"dry_run": True})
+        assert_error(st, e, 422, 42214)
+
     def page_served():
         with urllib.request.urlopen(api.base + "/", timeout=10) as r:
             assert r.status == 200 and r.headers["Content-Type"].startswith("text/html")
@@ -365,6 +493,9 @@ def main():
     res.run("reset of an active group: 409, nothing changed", reset_active_group_refused)
     res.run("trace by correlation id: order, causation, dwell, dead letters", trace)
     res.run("topic config and delete with confirm", config_and_delete)
+    res.run("dlq redrive: bad input 4xx, nothing moved", redrive_bad_input)
+    res.run("dlq redrive: dry run, one, loop guard; CLI and API see each other's markers",
+            redrive)
     res.run("the page and its assets", page_served)
     b.stop()
     res.finish()

@@ -64,7 +64,8 @@ def main():
     def setup():
         a = KafkaAdminClient(bootstrap_servers=b.bootstrap, client_id="console-auth")
         try:
-            a.create_topics([NewTopic("audit", 1, 1), NewTopic("orders", 1, 1)])
+            a.create_topics([NewTopic("audit", 1, 1), NewTopic("orders", 1, 1),
+                             NewTopic("orders.dlq", 1, 1)])
             r = a.create_acls([
                 ACL("User:alice", "*", ACLOperation.WRITE, ACLPermissionType.ALLOW,
                     ResourcePattern(ResourceType.TOPIC, "orders")),
@@ -101,7 +102,11 @@ def main():
         assert st == 403, (st, body)
         st, body = call(hp, "GET", "/api/v1/cluster/overview", **u)
         assert st == 403 and "Cluster" in body, (st, body)
-        assert kcat_topics(b) == before == ["audit", "orders"], before
+        # a redrive writes to the dead letters' source topics: Write on every topic (Topic:*),
+        # not only on the one alice may write
+        st, body = call(hp, "POST", "/api/v1/dlq/orders.dlq/redrive", {"dry_run": False}, **u)
+        assert st == 403 and "Write" in body, (st, body)
+        assert kcat_topics(b) == before == ["audit", "orders", "orders.dlq"], before
         st, body = call(hp, "GET", "/api/v1/groups/g1")
         assert st == 401, st
 

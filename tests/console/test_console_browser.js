@@ -90,6 +90,7 @@ async function seed() {
     body: JSON.stringify({ schema: JSON.stringify({ type: 'record', name: 'Order', fields: [{ name: 'orderId', type: 'string' }] }) }),
   });
   assert(sr.ok, `registering a schema: ${sr.status}`);
+  produced.schemaId = (await sr.json()).id;
   const v2 = { type: 'record', name: 'Order', fields: [{ name: 'orderId', type: 'string' }, { name: 'note', type: 'string', default: '' }] };
   const sr2 = await fetch(`${base}/subjects/orders-value/versions`, {
     method: 'POST', headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
@@ -235,6 +236,59 @@ async function main() {
       const t = await text('main');
       assert(t.includes('payments.dlq') && t.includes('retries exhausted') && t.includes('carrier unavailable'), 'dead letter fields');
       await shot('dlq');
+    }],
+    ['messages: an Avro record in the registry wire format shown decoded', async () => {
+      await admin.createTopics({ topics: [{ topic: 'shipments', numPartitions: 1 }] });
+      // Confluent wire format: magic 0, schema id (int32 BE), then Avro binary of
+      // {"orderId": "o-7"} (a string: zig-zag length 3, the bytes)
+      const id = Buffer.alloc(4);
+      id.writeUInt32BE(produced.schemaId);
+      const value = Buffer.concat([Buffer.from([0]), id, Buffer.from([6]), Buffer.from('o-7')]);
+      const producer = kafka.producer();
+      await producer.connect();
+      await producer.send({ topic: 'shipments', messages: [{ key: 'o-7', value }] });
+      await producer.disconnect();
+      await open('#/messages/shipments', '.messages-table');
+      const t = await text('.messages-table');
+      assert(t.includes('Avro, decoded') && t.includes('"orderId": "o-7"'), `Avro value decoded: ${t}`);
+      await shot('messages-avro');
+    }],
+    ['dead letters: redrive with a dry run, then a confirmation (checked over Kafka)', async () => {
+      const end = async (topic) => Number((await admin.fetchTopicOffsets(topic))[0].high);
+      const before = await end('payments');
+      await open('#/dlq', '.redrive-form');
+      await page.click('.redrive-form button[type=submit]');
+      await page.waitForSelector('.redrive-table');
+      const plan = await text('.redrive-plan');
+      assert(plan.includes('would_move') && plan.includes('Dry run: 1 would move'), `dry-run preview: ${plan}`);
+      assertEq(await end('payments'), before, 'the dry run produced nothing');
+      assert(!(await admin.listTopics()).includes('payments.dlq.redriven'), 'the dry run wrote no marker');
+      await shot('dlq-redrive-preview');
+      await page.click('#confirm-redrive');
+      await page.waitForSelector('.redrive-done');
+      assert((await text('.redrive-plan')).includes('1 moved'), 'the confirmation moved one');
+      assertEq(await end('payments'), before + 1, 'one record republished to its source topic');
+      assert((await admin.listTopics()).includes('payments.dlq.redriven'), 'marker topic written');
+      // the republished record, read with a kafkajs consumer: its own key, its own headers,
+      // no x-dlq-*, a redrive count
+      const consumer = kafka.consumer({ groupId: 'redrive-check' });
+      await consumer.connect();
+      await consumer.subscribe({ topic: 'payments', fromBeginning: true });
+      const got = await new Promise((resolve, reject) => {
+        consumer.run({ eachMessage: async ({ message }) => { if (Number(message.offset) === before) resolve(message); } }).catch(reject);
+      });
+      await consumer.disconnect();
+      const h = Object.fromEntries(Object.entries(got.headers).map(([k, v]) => [k, v.toString()]));
+      assertEq(got.key.toString(), 'o-7', 'the original key');
+      assertEq(h['eddy-redrive-count'], '1', 'redrive count header');
+      assert(!('x-dlq-reason' in h) && h['x-correlation-id'] === CID, `headers: ${JSON.stringify(h)}`);
+      assertEq(JSON.parse(got.value.toString()).eventId, 'ev-ship', 'the original event');
+      await shot('dlq-redrive-done');
+      // a second look: already redriven, nothing would move
+      await open('#/dlq', '.redrive-form');
+      await page.click('.redrive-one');
+      await page.waitForSelector('.redrive-table');
+      assert((await text('.redrive-plan')).includes('already_redriven'), 'marked: not moved twice');
     }],
     ['no console errors on any page', async () => {
       assertEq(consoleErrors, [], 'browser console errors');

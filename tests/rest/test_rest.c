@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "rest/avro.h"
+#include "registry/avro_codec.h"
 #include "rest/records.h"
 
 static char err[256];
@@ -180,6 +180,110 @@ static void test_avro(void **state)
         assert_null(avro_schema_parse(bad[i], err, sizeof err));
 }
 
+/* Decodes p[0..n) with schema text sc: the JSON (malloc'd, compact, sorted keys) or NULL with
+ * the error in err. */
+static char *decode_text(const char *sc, const uint8_t *p, size_t n)
+{
+    avro_schema *s = avro_schema_parse(sc, err, sizeof err);
+    assert_non_null(s);
+    json_t *v = (json_t *)1;
+    int rc = avro_decode_json(s, p, n, &v, err, sizeof err);
+    avro_schema_free(s);
+    if (rc) {
+        assert_null(v);
+        return NULL;
+    }
+    char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    json_decref(v);
+    return t;
+}
+
+/* the binary -> JSON decoder (the console's message browser): round trip, and every malformed
+ * input a clear error */
+static void test_avro_decode(void **state)
+{
+    (void)state;
+    const char *doc = "{\"id\":-2,\"items\":[1,64],\"next\":{\"shop.Order\":{\"id\":1,\"items\":[],"
+                      "\"next\":null,\"note\":null,\"raw\":\"\",\"state\":\"NEW\",\"tags\":{}}},"
+                      "\"note\":{\"string\":\"h\\u00e9\"},\"raw\":\"\\u00ffa\",\"state\":"
+                      "\"PAID\",\"tags\":{\"k\":true}}";
+    avro_schema *s = avro_schema_parse(SCHEMA, err, sizeof err);
+    json_t *d = json_loads(doc, 0, NULL);
+    wbuf w;
+    wbuf_init(&w, 0);
+    assert_int_equal(avro_encode_json(s, d, &w, err, sizeof err), 0);
+    avro_schema_free(s);
+    char *back = decode_text(SCHEMA, w.data, w.len);
+    assert_non_null(back);
+    char *want = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(back, want); /* encode -> decode gives the document back */
+    free(back);
+    free(want);
+    json_decref(d);
+    /* every malformed input: an error naming the place, no value */
+    assert_null(decode_text(SCHEMA, w.data, w.len - 1)); /* truncated */
+    uint8_t *more = malloc(w.len + 1);
+    memcpy(more, w.data, w.len);
+    more[w.len] = 0;
+    assert_null(decode_text(SCHEMA, more, w.len + 1));
+    assert_non_null(strstr(err, "left after the value"));
+    free(more);
+    wbuf_free(&w);
+
+    const uint8_t varint[] = {0x80, 0x80};
+    assert_null(decode_text("\"long\"", varint, sizeof varint));
+    assert_non_null(strstr(err, "truncated varint"));
+    const uint8_t longv[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
+    assert_null(decode_text("\"long\"", longv, sizeof longv));
+    const uint8_t big_int[] = {0x80, 0x80, 0x80, 0x80, 0x10}; /* 2^31 zigzag */
+    assert_null(decode_text("\"int\"", big_int, sizeof big_int));
+    assert_non_null(strstr(err, "out of range for int"));
+    const uint8_t union_idx[] = {0x04}; /* branch 2 of 2 */
+    assert_null(decode_text("[\"null\",\"int\"]", union_idx, sizeof union_idx));
+    assert_non_null(strstr(err, "union index 2"));
+    const uint8_t neg_len[] = {0x01, 'a'}; /* length -1 */
+    assert_null(decode_text("\"string\"", neg_len, sizeof neg_len));
+    assert_non_null(strstr(err, "negative length"));
+    const uint8_t long_len[] = {0x10, 'a', 'b'}; /* length 8, 2 bytes there */
+    assert_null(decode_text("\"bytes\"", long_len, sizeof long_len));
+    assert_non_null(strstr(err, "beyond the buffer"));
+    const uint8_t bad_utf8[] = {0x02, 0xff};
+    assert_null(decode_text("\"string\"", bad_utf8, sizeof bad_utf8));
+    const uint8_t enum_idx[] = {0x06};
+    assert_null(decode_text("{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"B\"]}",
+                            enum_idx, sizeof enum_idx));
+    assert_non_null(strstr(err, "enum index 3"));
+    const uint8_t huge_block[] = {0xfe, 0xff, 0xff, 0xff, 0x0f}; /* 2^31-1 nulls */
+    assert_null(
+        decode_text("{\"type\":\"array\",\"items\":\"null\"}", huge_block, sizeof huge_block));
+    assert_non_null(strstr(err, "more than"));
+    const uint8_t neg_block[] = {0x03, 0x01}; /* count -2, size -1 */
+    assert_null(decode_text("{\"type\":\"array\",\"items\":\"int\"}", neg_block, sizeof neg_block));
+    assert_non_null(strstr(err, "negative block size"));
+    /* a record nested deeper than the limit (a recursive type): the depth limit */
+    uint8_t deep[200];
+    memset(deep, 0x02, sizeof deep); /* branch "L" again and again */
+    assert_null(decode_text("{\"type\":\"record\",\"name\":\"L\",\"fields\":[{\"name\":\"n\","
+                            "\"type\":[\"null\",\"L\"]}]}",
+                            deep, sizeof deep));
+    assert_non_null(strstr(err, "nested deeper"));
+    /* the path of the bad value is named */
+    const uint8_t rec[] = {0x02, 0x04, 0x02, 0x04, 0x02}; /* n: [1, 2, then truncated */
+    assert_null(decode_text("{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"n\","
+                            "\"type\":{\"type\":\"array\",\"items\":\"int\"}}]}",
+                            rec, sizeof rec));
+    assert_non_null(strstr(err, "n[2]"));
+    /* floats JSON cannot hold, and a negative-count block with its byte size */
+    const uint8_t nan[] = {0x00, 0x00, 0xc0, 0x7f};
+    char *t = decode_text("\"float\"", nan, sizeof nan);
+    assert_string_equal(t, "\"NaN\"");
+    free(t);
+    const uint8_t blk[] = {0x03, 0x04, 0x02, 0x04, 0x00}; /* count -2, size 2: [1, 2] */
+    t = decode_text("{\"type\":\"array\",\"items\":\"int\"}", blk, sizeof blk);
+    assert_string_equal(t, "[1,2]");
+    free(t);
+}
+
 static int lookup(void *arg, int32_t id, const char *subject, int32_t version, rest_schema *out)
 {
     (void)arg;
@@ -304,10 +408,10 @@ static void test_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_v3_sides), cmocka_unit_test(test_v3_errors),
-        cmocka_unit_test(test_v2),       cmocka_unit_test(test_avro),
-        cmocka_unit_test(test_resolve),  cmocka_unit_test(test_schema_cache),
-        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_v3_sides),     cmocka_unit_test(test_v3_errors),
+        cmocka_unit_test(test_v2),           cmocka_unit_test(test_avro),
+        cmocka_unit_test(test_avro_decode),  cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_schema_cache), cmocka_unit_test(test_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,7 +209,12 @@ async function pageTopic(name) {
 
 function renderValue(m) {
   if (m.value === null) return '<span class="muted">null (tombstone)</span>';
-  if (m.schema_id !== undefined) return '<span class="tag">schema id ' + esc(m.schema_id) + '</span>' + renderValue(Object.assign({}, m, { schema_id: undefined }));
+  if (m.schema_id !== undefined) {
+    return '<span class="tag">schema id ' + esc(m.schema_id) + '</span>' +
+      (m.value_schema_type === 'AVRO' ? ' <span class="tag avro">Avro, decoded</span>' : '') +
+      (m.value_decode_error ? ' <span class="tag danger">not decoded: ' + esc(m.value_decode_error) + '</span>' : '') +
+      renderValue(Object.assign({}, m, { schema_id: undefined }));
+  }
   if (m.value_encoding === 'json') {
     try { return '<pre class="json">' + esc(JSON.stringify(JSON.parse(m.value), null, 2)) + '</pre>'; } catch (e) { /* shown as text */ }
   }
@@ -429,13 +434,66 @@ function timeline(events) {
 
 async function pageDlq() {
   const o = await api('/api/v1/dlq');
-  $main.innerHTML = '<h2>Dead letters</h2>' + (o.dlq_topics.length ? o.dlq_topics.map((t) =>
+  $main.innerHTML = '<h2>Dead letters</h2>' + (o.dlq_topics.length ? o.dlq_topics.map((t, ti) =>
     '<h3>' + esc(t.topic) + ' <span class="muted">(' + esc(t.messages) + ' messages, from ' + esc(t.source_topic) + ')</span></h3>' +
-    table(['partition@offset', 'failed at', 'reason', 'error', 'attempts', 'service', 'source', 'event', 'trace'], t.latest.map((d) => [
+    table(['partition@offset', 'failed at', 'reason', 'error', 'attempts', 'service', 'source', 'event', 'trace', ''], t.latest.map((d) => [
       esc(d.partition + '@' + d.offset), esc(d.failed_at || fmtTime(d.timestamp)), esc(d.reason), esc(d.error), esc(d.attempt_count),
       esc(d.service), esc((d.source_topic || '') + (d.source_offset !== undefined && d.source_offset !== null ? '/' + d.source_partition + '@' + d.source_offset : '')),
       esc(d.event_type), d.correlation_id ? '<a href="#/trace/' + encodeURIComponent(d.correlation_id) + '">trace</a>' : '',
-    ]))).join('') : '<p class="muted">No dead-letter topics (*.dlq).</p>');
+      '<button type="button" class="redrive-one" data-dlq="' + esc(t.topic) + '" data-po="' + esc(d.partition + ':' + d.offset) + '">redrive</button>',
+    ]), 'dlq-table') +
+    '<form class="row redrive-form" data-dlq="' + esc(t.topic) + '">' +
+    '<input name="filter" placeholder="filter: error=… reason=… key=… offset=A..B (; between)" aria-label="filter" style="min-width:26em">' +
+    '<input name="to" placeholder="to topic (default: the source)" aria-label="to topic">' +
+    '<input name="max" type="number" min="1" value="3" aria-label="max redrives" title="loop guard: max redrives" style="width:5em">' +
+    '<button type="submit">Redrive filtered / all…</button></form>' +
+    '<div class="redrive-plan" id="plan-' + ti + '"></div>').join('') : '<p class="muted">No dead-letter topics (*.dlq).</p>');
+  const planOf = (dlq) => {
+    const f = [...document.querySelectorAll('.redrive-form')].find((x) => x.dataset.dlq === dlq);
+    return f.nextElementSibling;
+  };
+  const outcomes = (r) => table(['dead letter', 'outcome', 'key', 'to', 'redrives', 'reason', 'error'], r.results.map((x) => [
+    esc(x.dlq_partition + ':' + x.dlq_offset),
+    '<span class="outcome ' + esc(x.outcome) + '">' + esc(x.outcome) + '</span>',
+    esc(x.key), esc(x.to_topic ? x.to_topic + (x.to_offset !== undefined ? '/' + x.to_partition + '@' + x.to_offset : '') : ''),
+    esc(x.redrive_count), esc(x.reason), esc(x.error),
+  ]), 'redrive-table');
+  const summary = (r) => {
+    const s = r.stats;
+    return '<p class="redrive-summary">' + (r.dry_run ? 'Dry run: ' + esc(s.would_move) + ' would move' : esc(s.moved) + ' moved') +
+      ', ' + esc(s.loop_guard) + ' refused by the loop guard (max ' + esc(r.max_redrives) + '), ' + esc(s.already_redriven) +
+      ' already redriven, ' + esc(s.filtered_out) + ' filtered out.</p>';
+  };
+  // dry run first; the confirmation moves exactly the previewed records
+  const preview = async (dlq, body) => {
+    const plan = planOf(dlq);
+    try {
+      const url = '/api/v1/dlq/' + encodeURIComponent(dlq) + '/redrive';
+      const r = await api(url, { method: 'POST', json: Object.assign({ dry_run: true }, body) });
+      const moving = r.results.filter((x) => x.outcome === 'would_move').map((x) => x.dlq_partition + ':' + x.dlq_offset);
+      plan.innerHTML = summary(r) + outcomes(r) + (moving.length
+        ? '<div class="row"><button type="button" class="danger" id="confirm-redrive">Confirm: redrive ' + moving.length + ' record(s)</button>' +
+          '<button type="button" id="cancel-redrive">Cancel</button></div>' : '');
+      if (!moving.length) return;
+      document.getElementById('cancel-redrive').onclick = () => { plan.innerHTML = ''; };
+      document.getElementById('confirm-redrive').onclick = async () => {
+        try {
+          const a = await api(url, { method: 'POST', json: Object.assign({}, body, { dry_run: false, records: moving }) });
+          plan.innerHTML = '<div class="ok redrive-done">' + summary(a) + '</div>' + outcomes(a);
+        } catch (e) { showError(plan, e); }
+      };
+    } catch (e) { showError(plan, e); }
+  };
+  document.querySelectorAll('.redrive-one').forEach((b) => b.addEventListener('click', () =>
+    preview(b.dataset.dlq, { records: [b.dataset.po] })));
+  document.querySelectorAll('.redrive-form').forEach((f) => f.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const body = { max_redrives: Number(f.max.value) || 3 };
+    const filters = f.filter.value.split(';').map((x) => x.trim()).filter((x) => x);
+    if (filters.length) body.filter = filters;
+    if (f.to.value.trim()) body.to = f.to.value.trim();
+    preview(f.dataset.dlq, body);
+  }));
 }
 
 // ---------------------------------------------------------------- router

@@ -3,9 +3,10 @@
  * The schema is kept as the parsed JSON plus a table of named types (records, enums, fixed) by
  * full name, so a reference by name (also a recursive one) resolves to its definition. Encoding
  * walks schema and data together. */
-#include "rest/avro.h"
+#include "registry/avro_codec.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -458,4 +459,338 @@ int avro_encode_json(const avro_schema *s, const json_t *data, wbuf *out, char *
     int rc = encode(&e, s->root, NULL, data, 0);
     if (rc) out->len = mark;
     return rc;
+}
+
+/* ---------------------------------------------------------------- decoding ---- */
+
+typedef struct dec {
+    const avro_schema *s;
+    const uint8_t *p;
+    size_t n, at;
+    int64_t values; /* decoded so far (AVRO_DECODE_MAX_VALUES) */
+    char *err;
+    size_t errlen;
+    char path[256];
+} dec;
+
+static json_t *dfail(dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *dfail(dec *d, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(d->err, d->errlen, "%s: %s (at byte %zu)", d->path[0] ? d->path : "value", what,
+             d->at);
+    return NULL;
+}
+
+/* A zig-zag varint (Avro int and long): 0, or -1 after dfail. */
+static int dec_long(dec *d, int64_t *v)
+{
+    uint64_t u = 0;
+    for (int shift = 0;; shift += 7) {
+        if (shift >= 70) {
+            dfail(d, "varint longer than 10 bytes");
+            return -1;
+        }
+        if (d->at >= d->n) {
+            dfail(d, "truncated varint");
+            return -1;
+        }
+        uint8_t b = d->p[d->at++];
+        if (shift == 63 && (b & 0x7e)) {
+            dfail(d, "varint overflows 64 bits");
+            return -1;
+        }
+        u |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) break;
+    }
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 0;
+}
+
+/* A length (bytes, string): non-negative and within the buffer. */
+static int dec_len(dec *d, size_t *len)
+{
+    int64_t v;
+    if (dec_long(d, &v)) return -1;
+    if (v < 0) {
+        dfail(d, "negative length %lld", (long long)v);
+        return -1;
+    }
+    if ((uint64_t)v > d->n - d->at) {
+        dfail(d, "length %lld runs beyond the buffer", (long long)v);
+        return -1;
+    }
+    *len = (size_t)v;
+    return 0;
+}
+
+/* Bytes and fixed in JSON: one code point (0-255) per byte. */
+static json_t *latin1_json(const uint8_t *p, size_t n)
+{
+    char *s = xmalloc(n * 2 + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x80) {
+            s[k++] = (char)p[i];
+        } else {
+            s[k++] = (char)(0xC0 | p[i] >> 6);
+            s[k++] = (char)(0x80 | (p[i] & 0x3F));
+        }
+    }
+    json_t *j = json_stringn(s, k);
+    free(s);
+    return j;
+}
+
+static json_t *dec_float(dec *d, int size)
+{
+    if (d->n - d->at < (size_t)size) return dfail(d, "truncated %d-byte float", size);
+    uint64_t u = 0;
+    for (int i = 0; i < size; i++) u |= (uint64_t)d->p[d->at + (size_t)i] << (8 * i);
+    d->at += (size_t)size;
+    double v;
+    if (size == 4) {
+        uint32_t u32 = (uint32_t)u;
+        float f;
+        memcpy(&f, &u32, 4);
+        v = f;
+    } else {
+        memcpy(&v, &u, 8);
+    }
+    if (isnan(v)) return json_string("NaN");
+    if (isinf(v)) return json_string(v > 0 ? "Infinity" : "-Infinity");
+    return json_real(v);
+}
+
+static json_t *dec_prim(dec *d, const char *type)
+{
+    int64_t v;
+    size_t len;
+    switch (type[0]) {
+    case 'n': return json_null();
+    case 'b':
+        if (type[1] == 'o') { /* boolean */
+            if (d->at >= d->n) return dfail(d, "truncated boolean");
+            uint8_t b = d->p[d->at++];
+            if (b > 1) return dfail(d, "boolean byte %d is not 0 or 1", b);
+            return json_boolean(b);
+        }
+        if (dec_len(d, &len)) return NULL; /* bytes */
+        d->at += len;
+        return latin1_json(d->p + d->at - len, len);
+    case 'i':
+    case 'l':
+        if (dec_long(d, &v)) return NULL;
+        if (type[0] == 'i' && (v < INT32_MIN || v > INT32_MAX))
+            return dfail(d, "%lld is out of range for int", (long long)v);
+        return json_integer((json_int_t)v);
+    case 'f': return dec_float(d, 4);
+    case 'd': return dec_float(d, 8);
+    default: { /* string */
+        if (dec_len(d, &len)) return NULL;
+        json_t *j = json_stringn((const char *)d->p + d->at, len);
+        if (!j) return dfail(d, "string is not UTF-8");
+        d->at += len;
+        return j;
+    }
+    }
+}
+
+static json_t *decode(dec *d, const json_t *t, const char *ns, int depth);
+
+/* The name a JSON union value uses for branch b: its type name, or a named type's full name. */
+static char *branch_name(const avro_schema *s, const json_t *b, const char *ns)
+{
+    const char *tn =
+        json_is_string(b) ? json_string_value(b) : json_string_value(json_object_get(b, "type"));
+    if (!tn) return xstrdup("?");
+    if (is_prim(tn) || !strcmp(tn, "array") || !strcmp(tn, "map")) return xstrdup(tn);
+    const json_t *def = b;
+    if (json_is_string(b) || !json_object_get(b, "name")) def = lookup(s, tn, ns);
+    const char *nm = def ? json_string_value(json_object_get(def, "name")) : NULL;
+    if (!nm) return xstrdup(tn);
+    const char *dns = json_string_value(json_object_get(def, "namespace"));
+    return full_name(nm, dns ? dns : ns);
+}
+
+static json_t *dec_union(dec *d, const json_t *t, const char *ns, int depth)
+{
+    int64_t idx;
+    if (dec_long(d, &idx)) return NULL;
+    if (idx < 0 || (uint64_t)idx >= json_array_size(t))
+        return dfail(d, "union index %lld out of range", (long long)idx);
+    const json_t *b = json_array_get(t, (size_t)idx);
+    json_t *v = decode(d, b, ns, depth + 1);
+    if (!v || json_is_null(v)) return v;
+    char *name = branch_name(d->s, b, ns);
+    json_t *o = json_object();
+    json_object_set_new(o, name, v);
+    free(name);
+    return o;
+}
+
+static size_t dpath(dec *d, const char *name, size_t idx)
+{
+    size_t at = strlen(d->path);
+    if (name)
+        snprintf(d->path + at, sizeof d->path - at, ".%s", name);
+    else
+        snprintf(d->path + at, sizeof d->path - at, "[%zu]", idx);
+    return at;
+}
+
+static json_t *dec_record(dec *d, const json_t *t, const char *ns, int depth)
+{
+    json_t *o = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(t, "fields"), i, f)
+    {
+        const char *fname = json_string_value(json_object_get(f, "name"));
+        size_t at = dpath(d, fname, 0);
+        json_t *v = decode(d, json_object_get(f, "type"), ns, depth + 1);
+        if (!v) {
+            json_decref(o);
+            return NULL;
+        }
+        d->path[at] = 0;
+        json_object_set_new(o, fname, v);
+    }
+    return o;
+}
+
+/* Arrays and maps: blocks of (count, items), a negative count followed by the block's size in
+ * bytes, up to a zero count. */
+static json_t *dec_items(dec *d, const json_t *t, const char *ns, int depth)
+{
+    bool is_map = !strcmp(json_string_value(json_object_get(t, "type")), "map");
+    const json_t *it = json_object_get(t, is_map ? "values" : "items");
+    json_t *o = is_map ? json_object() : json_array();
+    size_t idx = 0;
+    for (;;) {
+        int64_t count, size;
+        if (dec_long(d, &count)) goto bad;
+        if (count == 0) return o;
+        if (count < 0) {
+            if (count == INT64_MIN) {
+                dfail(d, "block count out of range");
+                goto bad;
+            }
+            count = -count;
+            if (dec_long(d, &size)) goto bad;
+            if (size < 0) {
+                dfail(d, "negative block size %lld", (long long)size);
+                goto bad;
+            }
+            if ((uint64_t)size > d->n - d->at) {
+                dfail(d, "block size %lld runs beyond the buffer", (long long)size);
+                goto bad;
+            }
+        }
+        if (count > AVRO_DECODE_MAX_VALUES - d->values) {
+            dfail(d, "more than %d values", AVRO_DECODE_MAX_VALUES);
+            goto bad;
+        }
+        for (int64_t k = 0; k < count; k++, idx++) {
+            char *key = NULL;
+            if (is_map) {
+                size_t len;
+                if (dec_len(d, &len)) goto bad;
+                key = xstrndup((const char *)d->p + d->at, len);
+                d->at += len;
+                if (strlen(key) != len) {
+                    free(key);
+                    dfail(d, "map key holds a NUL byte");
+                    goto bad;
+                }
+            }
+            size_t at = dpath(d, key, idx);
+            json_t *v = decode(d, it, ns, depth + 1);
+            if (!v) {
+                free(key);
+                goto bad;
+            }
+            d->path[at] = 0;
+            if (is_map)
+                json_object_set_new(o, key, v);
+            else
+                json_array_append_new(o, v);
+            free(key);
+        }
+    }
+bad:
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *dec_named(dec *d, const json_t *t, const char *ns, const char *type, int depth)
+{
+    const char *nm = json_string_value(json_object_get(t, "name"));
+    const char *tns = json_string_value(json_object_get(t, "namespace"));
+    char *fn = full_name(nm, tns ? tns : ns);
+    char *inner = strrchr(fn, '.') ? xstrndup(fn, (size_t)(strrchr(fn, '.') - fn))
+                                   : (ns ? xstrdup(ns) : NULL);
+    json_t *v = NULL;
+    if (!strcmp(type, "enum")) {
+        int64_t i;
+        const json_t *syms = json_object_get(t, "symbols");
+        if (dec_long(d, &i) == 0) {
+            if (i < 0 || (uint64_t)i >= json_array_size(syms))
+                dfail(d, "enum index %lld out of range", (long long)i);
+            else
+                v = json_copy(json_array_get(syms, (size_t)i));
+        }
+    } else if (!strcmp(type, "fixed")) {
+        json_int_t size = json_integer_value(json_object_get(t, "size"));
+        if ((uint64_t)size > d->n - d->at) {
+            dfail(d, "truncated fixed of %lld bytes", (long long)size);
+        } else {
+            v = latin1_json(d->p + d->at, (size_t)size);
+            d->at += (size_t)size;
+        }
+    } else {
+        v = dec_record(d, t, inner, depth);
+    }
+    free(inner);
+    free(fn);
+    return v;
+}
+
+static json_t *decode(dec *d, const json_t *t, const char *ns, int depth)
+{
+    if (depth > AVRO_MAX_DEPTH) return dfail(d, "value nested deeper than %d", AVRO_MAX_DEPTH);
+    if (++d->values > AVRO_DECODE_MAX_VALUES)
+        return dfail(d, "more than %d values", AVRO_DECODE_MAX_VALUES);
+    if (json_is_array(t)) return dec_union(d, t, ns, depth);
+    const char *type =
+        json_is_string(t) ? json_string_value(t) : json_string_value(json_object_get(t, "type"));
+    if (!type) return dfail(d, "bad schema");
+    if (is_prim(type)) return dec_prim(d, type);
+    if (json_is_object(t)) {
+        if (!strcmp(type, "array") || !strcmp(type, "map")) return dec_items(d, t, ns, depth);
+        if (!strcmp(type, "record") || !strcmp(type, "error") || !strcmp(type, "enum") ||
+            !strcmp(type, "fixed"))
+            return dec_named(d, t, ns, type, depth);
+    }
+    const json_t *def = lookup(d->s, type, ns);
+    if (!def) return dfail(d, "unknown type");
+    return decode(d, def, ns, depth + 1);
+}
+
+int avro_decode_json(const avro_schema *s, const uint8_t *p, size_t n, json_t **out, char *err,
+                     size_t errlen)
+{
+    dec d = {s, p, n, 0, 0, err, errlen, {0}};
+    json_t *v = decode(&d, s->root, NULL, 0);
+    if (v && d.at != n) {
+        dfail(&d, "%lld bytes left after the value", (long long)(n - d.at));
+        json_decref(v);
+        v = NULL;
+    }
+    *out = v;
+    return v ? 0 : -1;
 }
