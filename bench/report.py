@@ -257,6 +257,20 @@ def main():
         ("push100_cpu", "push 100 keys per CPU-s", "/s", "onramp", "push100",
          lambda r: r["per_push_cpu_s"], E),
     ]
+    # issue 13: TLS (bench/tls.sh), SASL_SSL against PLAINTEXT on one eddyd
+    spec += [
+        ("tls_w2_plain", "W2 1KiB PLAINTEXT MB/s", "MB/s", "TLS", "W2_plaintext",
+         lambda r: r["mb_s"], E),
+        ("tls_w2_ssl", "W2 1KiB SASL_SSL MB/s", "MB/s", "TLS", "W2_sasl_ssl",
+         lambda r: r["mb_s"], E),
+        ("tls_w2_ssl_cpu", "W2 SASL_SSL CPU s/GB", "s", "TLS", "W2_sasl_ssl", cpu_per_gb, E),
+        ("tls_w3_plain", "W3 read PLAINTEXT MB/s", "MB/s", "TLS", "W3_plaintext",
+         lambda r: r["mb_s"], E),
+        ("tls_w3_ssl", "W3 read SASL_SSL MB/s", "MB/s", "TLS", "W3_sasl_ssl",
+         lambda r: r["mb_s"], E),
+        ("tls_handshakes", "SASL_SSL handshakes/s", "/s", "TLS", "handshakes",
+         lambda r: r["conn_s"], E),
+    ]
 
     rows = []
     for key, label, unit, w, variant, fn, servers in spec:
@@ -350,6 +364,12 @@ def main():
         targets[-1].update(verdict="MISS", note="generator offered only %.0f rows/s" % got)
     target("push >= 5,000 deliveries/s, 100 keys", "push100", None, 5000.0, "limit", "ge", 1.0,
            "rec/s")
+
+    # TLS (issue 13): ratios within the same run
+    target("TLS produce >= 0.7x plaintext (W2 1KiB)", "tls_w2_ssl", None, med("tls_w2_plain"),
+           "PLAINTEXT", "ge", 0.7, "MB/s")
+    target("TLS catch-up read >= 0.5x plaintext (W3)", "tls_w3_ssl", None, med("tls_w3_plain"),
+           "PLAINTEXT", "ge", 0.5, "MB/s")
 
     # ------------------------------------------------ W7-W8: libeddy's patterns (issue 18)
     # (key, label, unit, w, variant, fn, limit fn or None)

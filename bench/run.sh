@@ -7,7 +7,7 @@
 #
 # Environment: BUILD (default build/), EDDYD (default $BUILD/src/eddyd/eddyd),
 #   EDDY_BENCH_OUT (results dir, default $BUILD/bench-results), EDDY_BENCH_RUNS (runs per cell),
-#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 W9),
+#   EDDY_BENCH_ONLY (space-separated subset of: limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 W9 TXN TLS),
 #   EDDY_BENCH_SERVERS (subset of: eddyd mock redis jetstream),
 #   EDDY_BENCH_EDDYD_SET (extra "key=value ..." passed to eddyd as --set),
 #   EDDY_BENCH_CREATE (auto | admin: how eddyd's topics are made, see CREATE below),
@@ -30,7 +30,7 @@ else
     RUNS=${EDDY_BENCH_RUNS:-3}; DUR=8; WARM=1; W3_MIB=1024; W4_SECS=10; W6_DUR=6
     FS_MIB=1024; FL_COUNT=2000; TCP_SECS=3
 fi
-ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 W9 TXN}"
+ONLY="${EDDY_BENCH_ONLY:-limits W1 W2 W3 W4 W5 W6 onramp ES W7 W8 W9 TXN TLS}"
 # eddyd topics: "auto" = started with num.partitions for the cell and auto-created by the
 # first Metadata request; "admin" = CreateTopics
 CREATE="${EDDY_BENCH_CREATE:-auto}"
@@ -517,6 +517,24 @@ if wanted TXN; then
     else
         echo "bench: eddy-bench-txn not built: no TXN figures" >&2
     fi
+fi
+
+# ------------------------------------------------------------------ TLS ----
+# Security (issue 13): W2 (1 KiB produce) and W3 (catch-up read) over SASL_SSL against PLAINTEXT
+# on one eddyd in the same run, and new SASL_SSL connections per second (bench/tls.sh; its
+# whole output in $OUT/tls.txt). Judged: TLS produce >= 0.7x and TLS read >= 0.5x plaintext.
+if wanted TLS; then
+    progress "TLS · W2/W3 over SASL_SSL against PLAINTEXT, SASL_SSL handshakes/s"
+    q=(); [ $QUICK = 1 ] && q=(--quick)
+    printf '+ bench/tls.sh %s\n' "${q[*]}" >> "$LOG"
+    BUILD="$BUILD" EDDYD="$EDDYD" timeout 900 bash "$here/bench/tls.sh" "${q[@]}" \
+        > "$OUT/tls.txt" 2>>"$LOG" || echo "bench: bench/tls.sh failed (see $OUT/tls.txt)" >&2
+    for cell in "W2 plaintext" "W2 sasl_ssl" "W3 plaintext" "W3 sasl_ssl"; do
+        set -- $cell
+        record TLS eddyd "${1}_$2" 1 "$(grep -m1 "^$cell " "$OUT/tls.txt" | sed "s/^$cell *//")"
+    done
+    record TLS eddyd handshakes 1 "$(grep -m1 '"sasl_ssl_handshakes"' "$OUT/tls.txt")"
+    set --
 fi
 
 progress "done; writing the report"
