@@ -249,6 +249,13 @@ btopic *topic_auto_create(broker *b, const char *name, size_t len);
 /* Appends one already-validated batch and wakes the partition's waiters. Returns 0 and the
  * base offset, or a KERR_* code (positive) on storage errors (KAFKA_STORAGE_ERROR). */
 int part_append(broker *b, bpart *p, uint8_t *batch, size_t len, int64_t *base_offset);
+/* Builds one RecordBatch of n records (the broker's own writers: the REST produce API, the
+ * console's redrive), stored in the topic's compression.type, and appends it to partition part.
+ * Returns 0 and the base offset, MESSAGE_TOO_LARGE beyond max.message.bytes, or part_append's
+ * error; *stored_len (if not NULL) is the size of the batch as stored. */
+struct batch_rec;
+int part_append_records(broker *b, btopic *t, int32_t part, const struct batch_rec *recs, int n,
+                        int64_t now_ms, int64_t *base_offset, size_t *stored_len);
 void part_wait(bpart *p, bwaiter *w);
 void part_unwait(bwaiter *w);
 /* High watermark = LEO on a single node. */

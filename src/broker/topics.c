@@ -432,6 +432,32 @@ int topic_set_config(broker *b, btopic *t, const char *key, const char *value)
 
 /* ------------------------------------------------------------------ partitions ---- */
 
+int part_append_records(broker *b, btopic *t, int32_t part, const batch_rec *recs, int n,
+                        int64_t now_ms, int64_t *base_offset, size_t *stored_len)
+{
+    size_t len = 0;
+    uint8_t *batch = batch_build(recs, n, now_ms, &len);
+    int c = t->cfg.compression;
+    if (c > 0) { /* compression.type: stored as the topic says */
+        uint8_t *z = NULL;
+        size_t zlen = 0;
+        int lvl = c == BATCH_CODEC_GZIP  ? t->cfg.gzip_level
+                  : c == BATCH_CODEC_LZ4 ? t->cfg.lz4_level
+                                         : t->cfg.zstd_level;
+        if (batch_recompress(batch, len, c, lvl, BATCH_INFLATE_MAX, &z, &zlen) == BATCH_OK) {
+            free(batch);
+            batch = z;
+            len = zlen;
+        }
+    }
+    if (stored_len) *stored_len = len;
+    int rc = (int64_t)len <= t->cfg.max_message_bytes
+                 ? part_append(b, t->parts[part], batch, len, base_offset)
+                 : KERR_MESSAGE_TOO_LARGE;
+    free(batch);
+    return rc;
+}
+
 int part_append(broker *b, bpart *p, uint8_t *batch, size_t len, int64_t *base_offset)
 {
     (void)b;

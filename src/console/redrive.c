@@ -262,28 +262,7 @@ static json_t *letter_json(const rletter *x)
 /* Appends one record to t/part: 0 and *offset, or a Kafka error code. */
 static int append_one(broker *b, btopic *t, int32_t part, const batch_rec *br, int64_t *offset)
 {
-    int64_t now = now_wall_ms();
-    size_t len = 0;
-    uint8_t *batch = batch_build(br, 1, now, &len);
-    if (t->cfg.compression > 0) { /* compression.type: stored as the topic says */
-        int c = t->cfg.compression;
-        uint8_t *z = NULL;
-        size_t zlen = 0;
-        if (batch_recompress(batch, len, c,
-                             c == BATCH_CODEC_GZIP  ? t->cfg.gzip_level
-                             : c == BATCH_CODEC_LZ4 ? t->cfg.lz4_level
-                                                    : t->cfg.zstd_level,
-                             BATCH_INFLATE_MAX, &z, &zlen) == BATCH_OK) {
-            free(batch);
-            batch = z;
-            len = zlen;
-        }
-    }
-    int rc = (int64_t)len <= t->cfg.max_message_bytes
-                 ? part_append(b, t->parts[part], batch, len, offset)
-                 : KERR_MESSAGE_TOO_LARGE;
-    free(batch);
-    return rc;
+    return part_append_records(b, t, part, br, 1, now_wall_ms(), offset, NULL);
 }
 
 static void need_add(rjob *j, const char *topic, int32_t part, int64_t need)

@@ -209,26 +209,8 @@ static void append_all(rest *r, btopic *t, rest_rec *recs, rres *res, int n)
             m++;
         }
         size_t len = 0;
-        uint8_t *batch = batch_build(br, m, now, &len);
-        if (t->cfg.compression > 0) { /* compression.type: stored as the topic says */
-            int c = t->cfg.compression;
-            uint8_t *z = NULL;
-            size_t zlen = 0;
-            if (batch_recompress(batch, len, c,
-                                 c == BATCH_CODEC_GZIP  ? t->cfg.gzip_level
-                                 : c == BATCH_CODEC_LZ4 ? t->cfg.lz4_level
-                                                        : t->cfg.zstd_level,
-                                 BATCH_INFLATE_MAX, &z, &zlen) == BATCH_OK) {
-                free(batch);
-                batch = z;
-                len = zlen;
-            }
-        }
         int64_t base = -1;
-        int rc = KERR_MESSAGE_TOO_LARGE;
-        if ((int64_t)len <= t->cfg.max_message_bytes)
-            rc = part_append(r->b, t->parts[part], batch, len, &base);
-        free(batch);
+        int rc = part_append_records(r->b, t, part, br, m, now, &base, &len);
         for (int k = 0; k < m; k++) {
             rres *o = &res[idx[k]];
             if (rc == 0) {

@@ -12,6 +12,7 @@
 
 #include "eddy_version.h"
 #include "internal.h"
+#include "sdkschema/dlqrule.h"
 
 static void oom(void)
 {
@@ -219,61 +220,11 @@ void eddy_time_rfc3339(int64_t wall_ms, char out[32])
     out[31] = 0;
 }
 
-static int digits(const char *s, int n, int *v)
-{
-    *v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return 0;
-}
-
-/* RFC 3339 date-time: YYYY-MM-DD[Tt ]HH:MM:SS[.frac](Z|z|±HH:MM). */
+/* RFC 3339 date-time: YYYY-MM-DD[Tt ]HH:MM:SS[.frac](Z|z|±HH:MM); one parser for libeddy and
+ * the broker's redrive (sdkschema/dlqrule.c). */
 int eddy_time_parse_rfc3339(const char *s, int64_t *wall_ms)
 {
-    int Y, M, D, h, m, sec, ms = 0;
-    if (!s || strlen(s) < 20) return EDDY_ERR_PERMANENT;
-    if (digits(s, 4, &Y) || s[4] != '-' || digits(s + 5, 2, &M) || s[7] != '-' ||
-        digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &m) || s[16] != ':' ||
-        digits(s + 17, 2, &sec))
-        return EDDY_ERR_PERMANENT;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return EDDY_ERR_PERMANENT;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        int n = 0, scale = 100;
-        while (isdigit((unsigned char)*p)) {
-            if (n < 3) ms += (*p - '0') * scale, scale /= 10;
-            n++, p++;
-        }
-        if (n == 0) return EDDY_ERR_PERMANENT;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-            return EDDY_ERR_PERMANENT;
-        off = (oh * 60 + om) * (*p == '+' ? 1 : -1);
-        p += 6;
-    } else {
-        return EDDY_ERR_PERMANENT;
-    }
-    if (*p) return EDDY_ERR_PERMANENT;
-    struct tm tm = {0};
-    tm.tm_year = Y - 1900;
-    tm.tm_mon = M - 1;
-    tm.tm_mday = D;
-    tm.tm_hour = h;
-    tm.tm_min = m;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    if (wall_ms) *wall_ms = ((int64_t)t - off * 60) * 1000 + ms;
-    return 0;
+    return dlqr_parse_rfc3339(s, wall_ms) == 0 ? 0 : EDDY_ERR_PERMANENT;
 }
 
 void eddy_trace_new(char out[56])

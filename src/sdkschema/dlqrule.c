@@ -334,7 +334,7 @@ int dlqr_parse_rfc3339(const char *s, int64_t *wall_ms)
                     .tm_hour = h,
                     .tm_min = mi,
                     .tm_sec = sec};
-    *wall_ms = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + ms;
+    if (wall_ms) *wall_ms = ((int64_t)timegm(&tm) - (int64_t)off * 60) * 1000 + ms;
     return 0;
 }
 

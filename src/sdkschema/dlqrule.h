@@ -112,7 +112,8 @@ DLQR_INTERNAL int dlqr_filter_add(dlqr_filter *f, const char *expr, char *err, s
 DLQR_INTERNAL int dlqr_filter_match(const dlqr_filter *f, const dlqr_fields *d);
 DLQR_INTERNAL void dlqr_filter_free(dlqr_filter *f);
 
-/* RFC 3339 date-time (YYYY-MM-DD[Tt ]HH:MM:SS[.frac](Z|±HH:MM)) to epoch ms: 0, or -1. */
+/* RFC 3339 date-time (YYYY-MM-DD[Tt ]HH:MM:SS[.frac](Z|±HH:MM)) to epoch ms (wall_ms NULL: only
+ * checks): 0, or -1. libeddy's eddy_time_parse_rfc3339 is this parser. */
 DLQR_INTERNAL int dlqr_parse_rfc3339(const char *s, int64_t *wall_ms);
 
 #endif
