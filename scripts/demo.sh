@@ -265,6 +265,9 @@ for k in $(seq 1 "$N"); do
     place out-of-stock cancelled+refunded '{"customerId":"carol","items":[{"sku":"SKU-RARE","quantity":1,"price":999}],"card":"4242424242424242"}'
 done
 place gateway-retry completed '{"customerId":"dave","items":[{"sku":"SKU-MUG","quantity":3,"price":9.5}],"card":"4000000000000119"}'
+# the gateway fails on every attempt for card ...0341: payment retries, then dead-letters the
+# event; the order stays pending until an operator redrives it (eddy dlq redrive, the console)
+place dead-letter pending '{"customerId":"frank","items":[{"sku":"SKU-MUG","quantity":1,"price":9.5}],"card":"4000000000000341"}'
 echo "demo: placed ${#ORDERS[@]} orders; waiting for them to settle"
 
 status_of() { curl -s "${URL[order]}/orders/$1"; }
@@ -276,10 +279,17 @@ final_of() { # → status or status+refunded
     [ -n "$rf" ] && st="$st+refunded"
     echo "$st"
 }
+# the dead letters waiting on order.events.dlq (a dry run of the redrive lists them)
+dlq_waiting() {
+    [ -x "$EDDY_CLI" ] || { echo 0; return; }
+    "$EDDY_CLI" -b "$BOOT" "${ADMIN_X[@]}" dlq redrive order.events.dlq --dry-run --json \
+        2>/dev/null | grep -c '"outcome": *"would_move"' || true
+}
 deadline=$((SECONDS + ${DEMO_TIMEOUT:-120}))
 while :; do
     left=0
     for id in "${ORDERS[@]}"; do [ "$(final_of "$id")" = "${EXPECT[$id]}" ] || left=$((left + 1)); done
+    [ "$(dlq_waiting)" -ge 1 ] || left=$((left + 1))
     [ $left = 0 ] && break
     [ $SECONDS -ge $deadline ] && break
     sleep 0.5
@@ -311,6 +321,7 @@ why_of() { # id final
     payment-declined) echo "the gateway declined card ...0002 (permanent): payment.failed, no stock touched" ;;
     out-of-stock) echo "charged, but SKU-RARE has no stock: reservation failed, payment refunded, order cancelled" ;;
     gateway-retry) echo "gateway timed out $(attempts_of "$c")x on card ...0119 (transient): retried with backoff, then charged" ;;
+    dead-letter) echo "gateway failed on all $(attempts_of "$c") attempts on card ...0341: payment dead-lettered the event to order.events.dlq; waits for a redrive" ;;
     esac
 }
 ok=1
@@ -336,6 +347,13 @@ for id in "${ORDERS[@]}"; do
 done
 echo
 if [ -s "$TMP/mail.log" ]; then echo "Mail sent (notification service's outbox log):"; cat "$TMP/mail.log"; echo; fi
+if [ -x "$EDDY_CLI" ]; then
+    echo "Dead letters: what a redrive would move (eddy dlq redrive order.events.dlq --dry-run; the"
+    echo "console's Dead letters page shows the same and redrives with a confirmation):"
+    "$EDDY_CLI" -b "$BOOT" "${ADMIN_X[@]}" dlq redrive order.events.dlq --dry-run 2>&1 | sed 's/^/  /'
+    if [ "$(dlq_waiting)" -lt 1 ]; then echo "demo: no dead letter on order.events.dlq" >&2; ok=0; fi
+    echo
+fi
 
 # ---- event sourcing, CQRS, orchestration (accounts, order-summary, order-orchestrator) -------
 ES_SVCS="accounts order-summary order-orchestrator"

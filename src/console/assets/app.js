@@ -434,7 +434,11 @@ function timeline(events) {
 
 async function pageDlq() {
   const o = await api('/api/v1/dlq');
-  $main.innerHTML = '<h2>Dead letters</h2>' + (o.dlq_topics.length ? o.dlq_topics.map((t, ti) =>
+  // the queues holding dead letters first (most first); the empty ones on one line
+  const held = o.dlq_topics.filter((t) => t.messages > 0).sort((a, b) => b.messages - a.messages);
+  const empty = o.dlq_topics.filter((t) => !(t.messages > 0));
+  const emptyLine = empty.length ? '<p class="muted dlq-empty">No dead letters in: ' + empty.map((t) => esc(t.topic)).join(', ') + '</p>' : '';
+  $main.innerHTML = '<h2>Dead letters</h2>' + (held.length ? held.map((t, ti) =>
     '<h3>' + esc(t.topic) + ' <span class="muted">(' + esc(t.messages) + ' messages, from ' + esc(t.source_topic) + ')</span></h3>' +
     table(['partition@offset', 'failed at', 'reason', 'error', 'attempts', 'service', 'source', 'event', 'trace', ''], t.latest.map((d) => [
       esc(d.partition + '@' + d.offset), esc(d.failed_at || fmtTime(d.timestamp)), esc(d.reason), esc(d.error), esc(d.attempt_count),
@@ -447,7 +451,8 @@ async function pageDlq() {
     '<input name="to" placeholder="to topic (default: the source)" aria-label="to topic">' +
     '<input name="max" type="number" min="1" value="3" aria-label="max redrives" title="loop guard: max redrives" style="width:5em">' +
     '<button type="submit">Redrive filtered / all…</button></form>' +
-    '<div class="redrive-plan" id="plan-' + ti + '"></div>').join('') : '<p class="muted">No dead-letter topics (*.dlq).</p>');
+    '<div class="redrive-plan" id="plan-' + ti + '"></div>').join('') + emptyLine
+    : (empty.length ? emptyLine : '<p class="muted">No dead-letter topics (*.dlq).</p>'));
   const planOf = (dlq) => {
     const f = [...document.querySelectorAll('.redrive-form')].find((x) => x.dataset.dlq === dlq);
     return f.nextElementSibling;
