@@ -274,6 +274,11 @@ void tp_walk(broker *b, breq *r, const tp_fields *f, tp_fn *fn, void *arg);
  * Returns 0 or a KERR_* code (positive). */
 int topic_create(broker *b, const char *name, int32_t nparts, const char *configs, bool internal,
                  btopic **out);
+/* A coordinator's internal topic (hidden, one partition): found, or created with configs; NULL
+ * after logging why it cannot be created. TOPIC_STATE_CONFIGS: a coordinator's state log
+ * (compacted, 100 MiB segments, kept forever). */
+btopic *topic_internal(broker *b, const char *name, const char *configs);
+#define TOPIC_STATE_CONFIGS "cleanup.policy=compact\nsegment.bytes=104857600\nretention.ms=-1\n"
 int topic_delete(broker *b, btopic *t);
 int topic_add_partitions(broker *b, btopic *t, int32_t new_total);
 /* Sets one topic config (validated); persists. Returns 0 or a KERR_* code. */

@@ -369,17 +369,8 @@ int group_coord_start(broker *b)
     group_coord *gc = xcalloc(1, sizeof *gc);
     gc->b = b;
     b->groups = gc;
-    btopic *t = topic_find(b, GROUP_OFFSETS_TOPIC);
-    if (!t) {
-        int rc = topic_create(b, GROUP_OFFSETS_TOPIC, 1,
-                              "cleanup.policy=compact\nsegment.bytes=104857600\n"
-                              "retention.ms=-1\n",
-                              true, &t);
-        if (rc != 0 || !t) {
-            LOGE("group", "cannot create %s: error %d", GROUP_OFFSETS_TOPIC, rc);
-            return -1;
-        }
-    }
+    btopic *t = topic_internal(b, GROUP_OFFSETS_TOPIC, TOPIC_STATE_CONFIGS);
+    if (!t) return -1;
     gc->otopic = t;
     int64_t t0 = now_mono_us();
     int nb = gstore_load(gc);

@@ -465,17 +465,10 @@ int txn_coord_start(broker *b)
 {
     txn_coord *tc = xcalloc(1, sizeof *tc);
     tc->b = b;
-    btopic *t = topic_find(b, TXN_STATE_TOPIC);
+    btopic *t = topic_internal(b, TXN_STATE_TOPIC, TOPIC_STATE_CONFIGS);
     if (!t) {
-        int rc = topic_create(b, TXN_STATE_TOPIC, 1,
-                              "cleanup.policy=compact\nsegment.bytes=104857600\n"
-                              "retention.ms=-1\n",
-                              true, &t);
-        if (rc != 0 || !t) {
-            LOGE("txn", "cannot create %s: error %d", TXN_STATE_TOPIC, rc);
-            free(tc);
-            return -1;
-        }
+        free(tc);
+        return -1;
     }
     tc->stopic = t;
     b->txns = tc;
