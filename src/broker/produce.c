@@ -277,8 +277,8 @@ void h_produce(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int64_t acks = k_int(q, ProduceRequest_Acks);
-    k_set_int(resp, ProduceResponse_ThrottleTimeMs, 0);
     int32_t nt = k_new_like(resp, ProduceResponse_Responses, q, ProduceRequest_TopicData);
+    k_set_int(resp, ProduceResponse_ThrottleTimeMs, 0);
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
     kstr tid = k_str(q, ProduceRequest_TransactionalId);
     /* an empty transactional id, or one with NUL/control characters, names no transaction */
