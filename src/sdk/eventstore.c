@@ -52,6 +52,53 @@ int sdk_es_store_fail(eddy_store *st, int code, const char *what)
     return sdk_es_fail(code, "%s: %s", what, eddy_store_error(st));
 }
 
+/* ---- attachments (projections, sagas) ------------------------------------------------------ */
+int sdk_attach(sdk_attached *l, eddy_service *svc, const char *name, const sdk_component *c,
+               eddy_http_fn get, eddy_http_fn post)
+{
+    int rc = 0, first = 1;
+    pthread_mutex_lock(&l->mu);
+    for (sdk_attached_item *it = l->head; it; it = it->next) {
+        if (it->svc == svc) first = 0;
+        if ((it->svc == svc || !l->per_service) && !strcmp(it->name, name)) rc = EDDY_ERR_CONFLICT;
+    }
+    if (rc == 0 && (rc = sdk_service_attach(svc, c)) == 0) {
+        sdk_attached_item *it = sdk_xcalloc(1, sizeof *it);
+        *it = (sdk_attached_item){svc, name, c->arg, l->head};
+        l->head = it;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rc == EDDY_ERR_CONFLICT) return sdk_es_fail(rc, "%s %s is already attached", l->kind, name);
+    if (rc < 0)
+        return sdk_es_fail(rc, "cannot attach %s %s (service started, or too many)", l->kind, name);
+    if (first) {
+        eddy_service_route(svc, "GET", l->prefix, get, NULL);
+        eddy_service_route(svc, "POST", l->prefix, post, NULL);
+    }
+    return 0;
+}
+
+void sdk_detach(sdk_attached *l, const void *obj)
+{
+    pthread_mutex_lock(&l->mu);
+    for (sdk_attached_item **pp = &l->head; *pp; pp = &(*pp)->next)
+        if ((*pp)->obj == obj) {
+            sdk_attached_item *it = *pp;
+            *pp = it->next;
+            free(it);
+            break;
+        }
+    pthread_mutex_unlock(&l->mu);
+}
+
+void *sdk_attached_find(sdk_attached *l, const eddy_service *svc, const char *name, size_t n)
+{
+    for (sdk_attached_item *it = l->head; it; it = it->next)
+        if ((!svc || it->svc == svc) && strlen(it->name) == n && !strncmp(it->name, name, n))
+            return it->obj;
+    return NULL;
+}
+
 /* ---- schema ------------------------------------------------------------------------------- */
 /* The schema, alike on both stores but for the type of the global position. */
 #define ES_DDL(POSITION_TYPE)                                                                      \
