@@ -1,7 +1,9 @@
 /* eventstore.c — libeddy's event store (eventstore.h): streams, expected-version appends in
  * the caller's transaction with every event also recorded in the outbox, forward/backward and
  * global-position reads, upcasting on read, aggregates folded from the latest snapshot.
- * Works on both stores (SQLite, PostgreSQL) through eddy_store SQL. Part of src/sdk (libeddy).
+ * Works on both stores (SQLite, PostgreSQL) through eddy_store SQL. Also the helpers es_int.h
+ * gives projection.c and saga.c: the error text and the list of attachments to services.
+ * Part of src/sdk (libeddy).
  *
  * Tables:
  *   eddy_streams   (stream_id PK, aggregate_type, version, created_at, updated_at)
