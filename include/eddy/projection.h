@@ -45,7 +45,9 @@ typedef struct eddy_projection_def {
  * consumer with manual assignment), stopped with it. Adds GET /projections (status of all),
  * GET /projections/{name} and POST /projections/{name}/rebuild to the service's HTTP port and
  * eddy_projection_* metrics (lag in events and seconds, rebuild progress) to /metrics.
- * Call before eddy_service_start. def's strings must outlive the projection. */
+ * Call before eddy_service_start. def's strings must outlive the projection. A name is attached
+ * once per service (again: EDDY_ERR_CONFLICT, eddy_es_error() says so); another service of the
+ * process may use it. */
 int eddy_projection_attach(eddy_service *svc, const eddy_projection_def *def,
                            eddy_projection **out);
 

@@ -64,7 +64,8 @@ typedef struct eddy_saga eddy_saga;
  *   GET /sagas (instances, newest first; ?state= is not parsed: use /sagas/state/{state}),
  *   GET /sagas/stuck, GET /sagas/{id} (with its history), POST /sagas/{id}/retry,
  * metrics eddy_saga_instances{state}, eddy_saga_stuck, eddy_saga_*_total. def (and its
- * steps' strings) must outlive the service. */
+ * steps' strings) must outlive the service. A saga name is attached once per process (again, on
+ * any service: EDDY_ERR_CONFLICT), since eddy_saga_show finds a definition by its name. */
 int eddy_saga_attach(eddy_service *svc, const eddy_saga_def *def, eddy_saga **out);
 
 /* Starts an instance in tx (the caller's unit of work: its own rows and the first command

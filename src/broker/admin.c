@@ -26,11 +26,6 @@ static bool kstr_eq(kstr a, kstr b)
     return a.len >= 0 && a.len == b.len && !memcmp(a.p, b.p, (size_t)a.len);
 }
 
-static btopic *find_k(broker *b, kstr n)
-{
-    return n.len > 0 ? topic_findn(b, (const char *)n.p, (size_t)n.len) : NULL;
-}
-
 static void set_msg(kmsg *m, kfid f, const char *msg)
 {
     k_set_str(m, f, msg && *msg ? msg : NULL);
@@ -78,10 +73,8 @@ void h_create_topics(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     bool validate = v >= 1 && k_bool(q, CreateTopicsRequest_validateOnly);
-    int32_t nt = k_count(q, CreateTopicsRequest_Topics);
-    if (nt < 0) nt = 0;
     k_set_int(resp, CreateTopicsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, CreateTopicsResponse_Topics, nt);
+    int32_t nt = k_new_like(resp, CreateTopicsResponse_Topics, q, CreateTopicsRequest_Topics);
     for (int32_t i = 0; i < nt; i++) {
         kmsg *tq = k_item(q, CreateTopicsRequest_Topics, i),
              *tr = k_item(resp, CreateTopicsResponse_Topics, i);
@@ -215,9 +208,8 @@ void h_delete_topics(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     k_set_int(resp, DeleteTopicsResponse_ThrottleTimeMs, 0);
     if (v < 6) {
-        int32_t n = k_count(q, DeleteTopicsRequest_TopicNames);
-        if (n < 0) n = 0;
-        k_new_items(resp, DeleteTopicsResponse_Responses, n);
+        int32_t n =
+            k_new_like(resp, DeleteTopicsResponse_Responses, q, DeleteTopicsRequest_TopicNames);
         for (int32_t i = 0; i < n; i++) {
             kstr name = k_item_str(q, DeleteTopicsRequest_TopicNames, i);
             kmsg *tr = k_item(resp, DeleteTopicsResponse_Responses, i);
@@ -225,20 +217,18 @@ void h_delete_topics(broker *b, breq *r)
             char msg[160] = "";
             int err = !bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DELETE)
                           ? KERR_TOPIC_AUTHORIZATION_FAILED
-                          : delete_one(b, find_k(b, name), msg, sizeof msg);
+                          : delete_one(b, topic_find_k(b, name), msg, sizeof msg);
             k_set_int(tr, DeletableTopicResult_ErrorCode, err);
             set_msg(tr, DeletableTopicResult_ErrorMessage, err ? msg : NULL);
         }
     } else {
-        int32_t n = k_count(q, DeleteTopicsRequest_Topics);
-        if (n < 0) n = 0;
-        k_new_items(resp, DeleteTopicsResponse_Responses, n);
+        int32_t n = k_new_like(resp, DeleteTopicsResponse_Responses, q, DeleteTopicsRequest_Topics);
         for (int32_t i = 0; i < n; i++) {
             kmsg *tq = k_item(q, DeleteTopicsRequest_Topics, i),
                  *tr = k_item(resp, DeleteTopicsResponse_Responses, i);
             kstr name = k_str(tq, DeleteTopicState_Name);
             const uint8_t *id = k_uuid(tq, DeleteTopicState_TopicId);
-            btopic *t = name.len >= 0 ? find_k(b, name) : topic_find_id(b, id);
+            btopic *t = name.len >= 0 ? topic_find_k(b, name) : topic_find_id(b, id);
             int err;
             char msg[160] = "";
             if (name.len < 0 && !t)
@@ -268,16 +258,15 @@ void h_create_partitions(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     bool validate = k_bool(q, CreatePartitionsRequest_ValidateOnly);
-    int32_t n = k_count(q, CreatePartitionsRequest_Topics);
-    if (n < 0) n = 0;
     k_set_int(resp, CreatePartitionsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, CreatePartitionsResponse_Results, n);
+    int32_t n =
+        k_new_like(resp, CreatePartitionsResponse_Results, q, CreatePartitionsRequest_Topics);
     for (int32_t i = 0; i < n; i++) {
         kmsg *tq = k_item(q, CreatePartitionsRequest_Topics, i),
              *tr = k_item(resp, CreatePartitionsResponse_Results, i);
         kstr name = k_str(tq, CreatePartitionsTopic_Name);
         k_set_kstr(tr, CreatePartitionsTopicResult_Name, name);
-        btopic *t = find_k(b, name);
+        btopic *t = topic_find_k(b, name);
         int32_t count = (int32_t)k_int(tq, CreatePartitionsTopic_Count);
         int err = 0;
         char msg[160] = "";
@@ -319,55 +308,47 @@ void h_create_partitions(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ DeleteRecords ---- */
 
+static void delete_part(void *arg, const tp_row *row)
+{
+    (void)arg;
+    bpart *p = row->p;
+    int64_t off = k_int(row->pq, DeleteRecordsPartition_Offset);
+    int64_t low = -1;
+    int err = row->err;
+    if (!err) {
+        int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
+        if (off == -1) off = hwm;
+        if (off < 0 || off > hwm)
+            err = KERR_OFFSET_OUT_OF_RANGE;
+        else if (off > start) {
+            int rc = plog_delete_records(p->log, off);
+            if (rc < 0)
+                err = rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_KAFKA_STORAGE_ERROR;
+            else
+                LOGI("admin", "%s-%d: records below offset %" PRId64 " deleted", row->t->name,
+                     row->idx, off);
+        }
+        low = plog_start_offset(p->log);
+    }
+    k_set_int(row->pr, DeleteRecordsPartitionResult_ErrorCode, err);
+    k_set_int(row->pr, DeleteRecordsPartitionResult_LowWatermark, err ? -1 : low);
+}
+
 void h_delete_records(broker *b, breq *r)
 {
-    kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, DeleteRecordsRequest_Topics);
-    if (n < 0) n = 0;
-    k_set_int(resp, DeleteRecordsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, DeleteRecordsResponse_Topics, n);
-    for (int32_t i = 0; i < n; i++) {
-        kmsg *tq = k_item(q, DeleteRecordsRequest_Topics, i),
-             *tr = k_item(resp, DeleteRecordsResponse_Topics, i);
-        kstr name = k_str(tq, DeleteRecordsTopic_Name);
-        k_set_kstr(tr, DeleteRecordsTopicResult_Name, name);
-        btopic *t = find_k(b, name);
-        bool del_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DELETE);
-        int32_t np = k_count(tq, DeleteRecordsTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(tr, DeleteRecordsTopicResult_Partitions, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pq = k_item(tq, DeleteRecordsTopic_Partitions, j),
-                 *pr = k_item(tr, DeleteRecordsTopicResult_Partitions, j);
-            int32_t idx = (int32_t)k_int(pq, DeleteRecordsPartition_PartitionIndex);
-            int64_t off = k_int(pq, DeleteRecordsPartition_Offset);
-            k_set_int(pr, DeleteRecordsPartitionResult_PartitionIndex, idx);
-            int err = 0;
-            int64_t low = -1;
-            bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
-            if (!del_ok)
-                err = KERR_TOPIC_AUTHORIZATION_FAILED;
-            else if (!p)
-                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else {
-                int64_t hwm = part_hwm(p), start = plog_start_offset(p->log);
-                if (off == -1) off = hwm;
-                if (off < 0 || off > hwm)
-                    err = KERR_OFFSET_OUT_OF_RANGE;
-                else if (off > start) {
-                    int rc = plog_delete_records(p->log, off);
-                    if (rc < 0)
-                        err = rc == -ERANGE ? KERR_OFFSET_OUT_OF_RANGE : KERR_KAFKA_STORAGE_ERROR;
-                    else
-                        LOGI("admin", "%s-%d: records below offset %" PRId64 " deleted", t->name,
-                             idx, off);
-                }
-                low = plog_start_offset(p->log);
-            }
-            k_set_int(pr, DeleteRecordsPartitionResult_ErrorCode, err);
-            k_set_int(pr, DeleteRecordsPartitionResult_LowWatermark, err ? -1 : low);
-        }
-    }
+    static const tp_fields f = {
+        .q_topics = DeleteRecordsRequest_Topics,
+        .r_topics = DeleteRecordsResponse_Topics,
+        .q_name = DeleteRecordsTopic_Name,
+        .r_name = DeleteRecordsTopicResult_Name,
+        .q_parts = DeleteRecordsTopic_Partitions,
+        .r_parts = DeleteRecordsTopicResult_Partitions,
+        .q_index = DeleteRecordsPartition_PartitionIndex,
+        .r_index = DeleteRecordsPartitionResult_PartitionIndex,
+        .acl_op = ACL_OP_DELETE,
+    };
+    k_set_int(r->resp, DeleteRecordsResponse_ThrottleTimeMs, 0);
+    tp_walk(b, r, &f, delete_part, NULL);
     breq_done(r);
 }
 
@@ -482,10 +463,9 @@ void h_describe_configs(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     bool syn = v >= 1 && k_bool(q, DescribeConfigsRequest_IncludeSynonyms);
     g_docs = v >= 3 && k_bool(q, DescribeConfigsRequest_IncludeDocumentation);
-    int32_t n = k_count(q, DescribeConfigsRequest_Resources);
-    if (n < 0) n = 0;
     k_set_int(resp, DescribeConfigsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, DescribeConfigsResponse_Results, n);
+    int32_t n =
+        k_new_like(resp, DescribeConfigsResponse_Results, q, DescribeConfigsRequest_Resources);
     for (int32_t i = 0; i < n; i++) {
         kmsg *rq = k_item(q, DescribeConfigsRequest_Resources, i),
              *rr = k_item(resp, DescribeConfigsResponse_Results, i);
@@ -502,7 +482,7 @@ void h_describe_configs(broker *b, breq *r)
             continue;
         }
         if (type == RES_TOPIC) {
-            btopic *t = find_k(b, name);
+            btopic *t = topic_find_k(b, name);
             if (!t) {
                 k_set_int(rr, DescribeConfigsResult_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
                 k_set_str(rr, DescribeConfigsResult_ErrorMessage, "Unknown topic");
@@ -669,7 +649,7 @@ static int alter_target(broker *b, breq *r, kmsg *rq, kmsg *rr, btopic **tp)
         k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "unsupported resource type");
         return ALTER_NONE;
     }
-    *tp = find_k(b, name);
+    *tp = topic_find_k(b, name);
     if (!*tp) {
         k_set_int(rr, AlterConfigsResourceResponse_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
         k_set_str(rr, AlterConfigsResourceResponse_ErrorMessage, "Unknown topic");
@@ -757,10 +737,8 @@ static void alter_configs(broker *b, breq *r, bool incremental)
      * of field constants reads both); only the configs inside a resource differ */
     kmsg *q = r->req, *resp = r->resp;
     bool validate = k_bool(q, AlterConfigsRequest_ValidateOnly);
-    int32_t n = k_count(q, AlterConfigsRequest_Resources);
-    if (n < 0) n = 0;
     k_set_int(resp, AlterConfigsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, AlterConfigsResponse_Responses, n);
+    int32_t n = k_new_like(resp, AlterConfigsResponse_Responses, q, AlterConfigsRequest_Resources);
     for (int32_t i = 0; i < n; i++) {
         kmsg *rq = k_item(q, AlterConfigsRequest_Resources, i),
              *rr = k_item(resp, AlterConfigsResponse_Responses, i);
@@ -830,35 +808,31 @@ static void describe_part(bpart *p, kmsg *pr)
     producers_foreach(p, describe_one, &x);
 }
 
+static void producers_part(void *arg, const tp_row *row)
+{
+    (void)arg;
+    k_set_str(row->pr, PartitionResponse_ErrorMessage, NULL);
+    k_set_int(row->pr, PartitionResponse_ErrorCode, row->err);
+    if (row->err)
+        k_new_items(row->pr, PartitionResponse_ActiveProducers, 0);
+    else
+        describe_part(row->p, row->pr);
+}
+
 void h_describe_producers(broker *b, breq *r)
 {
-    kmsg *q = r->req, *resp = r->resp;
-    k_set_int(resp, DescribeProducersResponse_ThrottleTimeMs, 0);
-    int32_t nt = k_count(q, DescribeProducersRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_new_items(resp, DescribeProducersResponse_Topics, nt);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *tq = k_item(q, DescribeProducersRequest_Topics, i);
-        kmsg *tr = k_item(resp, DescribeProducersResponse_Topics, i);
-        kstr name = k_str(tq, TopicRequest_Name);
-        k_set_kstr(tr, TopicResponse_Name, name);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        int32_t np = k_count(tq, TopicRequest_PartitionIndexes);
-        if (np < 0) np = 0;
-        k_new_items(tr, TopicResponse_Partitions, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pr = k_item(tr, TopicResponse_Partitions, j);
-            int32_t idx = (int32_t)k_item_int(tq, TopicRequest_PartitionIndexes, j);
-            k_set_int(pr, PartitionResponse_PartitionIndex, idx);
-            k_set_str(pr, PartitionResponse_ErrorMessage, NULL);
-            if (!t || idx < 0 || idx >= t->nparts) {
-                k_set_int(pr, PartitionResponse_ErrorCode, KERR_UNKNOWN_TOPIC_OR_PARTITION);
-                k_new_items(pr, PartitionResponse_ActiveProducers, 0);
-                continue;
-            }
-            k_set_int(pr, PartitionResponse_ErrorCode, 0);
-            describe_part(t->parts[idx], pr);
-        }
-    }
+    static const tp_fields f = {
+        .q_topics = DescribeProducersRequest_Topics,
+        .r_topics = DescribeProducersResponse_Topics,
+        .q_name = TopicRequest_Name,
+        .r_name = TopicResponse_Name,
+        .q_parts = TopicRequest_PartitionIndexes,
+        .r_parts = TopicResponse_Partitions,
+        .q_index = -1,
+        .r_index = PartitionResponse_PartitionIndex,
+        .acl_op = -1,
+    };
+    k_set_int(r->resp, DescribeProducersResponse_ThrottleTimeMs, 0);
+    tp_walk(b, r, &f, producers_part, NULL);
     breq_done(r);
 }

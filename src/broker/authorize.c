@@ -222,10 +222,8 @@ static int acl_api_gate(broker *b, bool cluster_ok, const char *denied, const ch
 static void h_create_acls(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, CreateAclsRequest_Creations);
-    if (n < 0) n = 0;
     k_set_int(resp, CreateAclsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, CreateAclsResponse_Results, n);
+    int32_t n = k_new_like(resp, CreateAclsResponse_Results, q, CreateAclsRequest_Creations);
     bool cluster_ok = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_ALTER);
     acl_binding *add = xcalloc(n ? (size_t)n : 1, sizeof *add);
     int32_t *slot = xcalloc(n ? (size_t)n : 1, sizeof *slot);
@@ -405,10 +403,8 @@ static void collect_deleted(const acl_binding *a, void *arg)
 static void h_delete_acls(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, DeleteAclsRequest_Filters);
-    if (n < 0) n = 0;
     k_set_int(resp, DeleteAclsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, DeleteAclsResponse_FilterResults, n);
+    int32_t n = k_new_like(resp, DeleteAclsResponse_FilterResults, q, DeleteAclsRequest_Filters);
     bool cluster_ok = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_ALTER);
     long total = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -550,19 +546,17 @@ static void h_alter_client_quotas(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     bool validate = k_bool(q, AlterClientQuotasRequest_ValidateOnly);
-    int32_t n = k_count(q, AlterClientQuotasRequest_Entries);
-    if (n < 0) n = 0;
     k_set_int(resp, AlterClientQuotasResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, AlterClientQuotasResponse_Entries, n);
+    int32_t n =
+        k_new_like(resp, AlterClientQuotasResponse_Entries, q, AlterClientQuotasRequest_Entries);
     bool cluster_ok = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_ALTER_CONFIGS);
     bool changed = false;
     for (int32_t i = 0; i < n; i++) {
         kmsg *eq = k_item(q, AlterClientQuotasRequest_Entries, i);
         kmsg *er = k_item(resp, AlterClientQuotasResponse_Entries, i);
         /* echo the entity */
-        int32_t ne = k_count(eq, AlterClientQuotasRequest_EntryData_Entity);
-        if (ne < 0) ne = 0;
-        k_new_items(er, AlterClientQuotasResponse_EntryData_Entity, ne);
+        int32_t ne = k_new_like(er, AlterClientQuotasResponse_EntryData_Entity, eq,
+                                AlterClientQuotasRequest_EntryData_Entity);
         bool bad = false;
         const char *user = NULL;
         bool is_user = false;

@@ -1,10 +1,12 @@
 /* broker — the broker library's public face: shared state, the request contract, topics and
  * partitions, and the lifecycle eddyd's main drives:
  *   broker.c    lifecycle (data directory, identity, flusher, listener, shutdown), flush hooks
+ *   durable.c   requests parked until an internal log is durable (bdurable)
  *   server.c    connections, framing, request ordering, dispatch, response sending
  *   dispatch.c  the API table (what is advertised in ApiVersions comes from here)
  *   topics.c    topics and partitions on top of storage/plog
- *   produce.c, fetch.c, offsets.c, metadata.c, admin.c, producers.c  the core APIs
+ *   produce.c, fetch.c, offsets.c, metadata.c, admin.c, producers.c  the core APIs (offsets.c:
+ *               tp_walk, the topics x partitions walk several of them share)
  * Modules above (group/, registry, metrics) use this header; the broker knows none of them:
  * eddyd's main registers their API tables (dispatch_register) and flush hooks (broker_on_flush).
  *
@@ -232,10 +234,51 @@ struct btopic {
 bool topic_name_valid(const char *name, size_t len);
 btopic *topic_find(broker *b, const char *name);
 btopic *topic_findn(broker *b, const char *name, size_t len);
+/* The topic a request field names (NULL for a null, empty or unknown name). */
+static inline btopic *topic_find_k(broker *b, kstr name)
+{
+    return name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+}
+/* Partition idx of t (NULL when t is NULL or idx out of range). */
+static inline bpart *topic_part(const btopic *t, int32_t idx)
+{
+    return t && idx >= 0 && idx < t->nparts ? t->parts[idx] : NULL;
+}
+
+/* The topics x partitions walk of requests that name partitions by index inside per-topic
+ * structs (ListOffsets, DeleteRecords, DescribeProducers, AddPartitionsToTxn): the fields of
+ * their arrays, and the ACL operation each topic needs. */
+typedef struct tp_fields {
+    kfid q_topics, r_topics; /* request / response topic arrays */
+    kfid q_name, r_name;     /* the topic's name */
+    kfid q_parts, r_parts;   /* the topic's partition arrays */
+    kfid q_index;            /* the partition's index in its request struct; -1: q_parts is an
+                                array of indexes */
+    kfid r_index;            /* the partition's index in the response */
+    int acl_op;              /* checked on each topic; -1: none */
+} tp_fields;
+/* One partition of the walk: p, or err (TOPIC_AUTHORIZATION_FAILED when the principal lacks
+ * acl_op on the topic, else UNKNOWN_TOPIC_OR_PARTITION) with p NULL. */
+typedef struct tp_row {
+    const btopic *t; /* NULL when unknown */
+    bpart *p;
+    int32_t topic_i, idx; /* the topic's place in the request, the partition's index */
+    int err;
+    const kmsg *pq; /* the partition's request struct (NULL for an array of indexes) */
+    kmsg *pr;       /* its response row, index set: fn fills the rest */
+} tp_row;
+typedef void tp_fn(void *arg, const tp_row *row);
+/* Answers the request's topics and partitions row for row, calling fn on each (offsets.c). */
+void tp_walk(broker *b, breq *r, const tp_fields *f, tp_fn *fn, void *arg);
 /* Creates and persists a topic. configs: "k=v\n" lines (topic-level overrides) or NULL.
  * Returns 0 or a KERR_* code (positive). */
 int topic_create(broker *b, const char *name, int32_t nparts, const char *configs, bool internal,
                  btopic **out);
+/* A coordinator's internal topic (hidden, one partition): found, or created with configs; NULL
+ * after logging why it cannot be created. TOPIC_STATE_CONFIGS: a coordinator's state log
+ * (compacted, 100 MiB segments, kept forever). */
+btopic *topic_internal(broker *b, const char *name, const char *configs);
+#define TOPIC_STATE_CONFIGS "cleanup.policy=compact\nsegment.bytes=104857600\nretention.ms=-1\n"
 int topic_delete(broker *b, btopic *t);
 int topic_add_partitions(broker *b, btopic *t, int32_t new_total);
 /* Sets one topic config (validated); persists. Returns 0 or a KERR_* code. */
@@ -363,6 +406,22 @@ int broker_listen(broker *b, int *bound_port);    /* the Kafka listener, adverti
 /* Registers fn to run on the loop thread whenever the flusher reports progress, after the
  * broker's own parked produces are answered (and once more at shutdown with b->flusher NULL). */
 void broker_on_flush(broker *b, void (*fn)(broker *b));
+/* Requests answered once a log is durable up to an offset, in the order they were parked (the
+ * internal logs' acks=all: offset commits, transaction state; a flush hook releases them). */
+typedef struct bdurable {
+    struct bdurable *next;
+    breq *r;
+    plog *log;
+    int64_t need; /* answer once plog_durable_offset(log) >= need */
+} bdurable;
+/* Answers r now when need < 0, there is no flusher or log is durable up to need; else parks it
+ * at the tail of *q. */
+void bdurable_reply(broker *b, bdurable **q, breq *r, plog *log, int64_t need);
+/* Answers the parked requests whose log is durable (every one when b->flusher is NULL: shut
+ * down, everything was flushed by flusher_stop). */
+void bdurable_on_flush(broker *b, bdurable **q);
+/* Answers every parked request (shutdown: connections are closed, the answers are dropped). */
+void bdurable_drain(bdurable **q);
 void broker_run(broker *b);            /* housekeeping timer, then the loop until loop_stop */
 void broker_stop_accepting(broker *b); /* closes the listener */
 /* SIGHUP: re-reads the TLS listeners' certificate and key files (and trust store) for new

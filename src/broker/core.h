@@ -209,15 +209,6 @@ const char *breq_listener_name(const breq *r);
 /* The connection closes once this request's response (and those before it) are written. */
 void breq_close_after_response(breq *r);
 
-/* Sets a string field from a request string (null => ""). */
-static inline void k_set_kstr(kmsg *m, kfid f, kstr s)
-{
-    if (s.len < 0 || !s.p)
-        k_set_ref(m, f, "", 0);
-    else
-        k_set_ref(m, f, s.p, s.len);
-}
-
 /* NUL-terminated copy of a request string in the request arena (NULL when null). */
 char *core_kdup(breq *r, kstr s);
 

@@ -71,69 +71,105 @@ static int by_time(bpart *p, int64_t ts, int64_t *off, int64_t *rts)
     return 0;
 }
 
-void h_list_offsets(broker *b, breq *r)
+/* ------------------------------------------------------------------ topic x partition walk ---- */
+
+void tp_walk(broker *b, breq *r, const tp_fields *f, tp_fn *fn, void *arg)
 {
     kmsg *q = r->req, *resp = r->resp;
-    int16_t v = r->hdr.api_version;
-    int8_t iso = v >= 2 ? (int8_t)k_int(q, ListOffsetsRequest_IsolationLevel) : 0;
-    int32_t nt = k_count(q, ListOffsetsRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_set_int(resp, ListOffsetsResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, ListOffsetsResponse_Topics, nt);
+    int32_t nt = k_new_like(resp, f->r_topics, q, f->q_topics);
     for (int32_t i = 0; i < nt; i++) {
-        kmsg *tq = k_item(q, ListOffsetsRequest_Topics, i),
-             *tr = k_item(resp, ListOffsetsResponse_Topics, i);
-        kstr name = k_str(tq, ListOffsetsTopic_Name);
-        k_set_kstr(tr, ListOffsetsTopicResponse_Name, name);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        bool desc_ok = bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_DESCRIBE);
-        int32_t np = k_count(tq, ListOffsetsTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(tr, ListOffsetsTopicResponse_Partitions, np);
+        kmsg *tq = k_item(q, f->q_topics, i), *tr = k_item(resp, f->r_topics, i);
+        kstr name = k_str(tq, f->q_name);
+        k_set_kstr(tr, f->r_name, name);
+        btopic *t = topic_find_k(b, name);
+        bool ok =
+            f->acl_op < 0 || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, f->acl_op);
+        int32_t np = k_new_like(tr, f->r_parts, tq, f->q_parts);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *pq = k_item(tq, ListOffsetsTopic_Partitions, j),
-                 *pr = k_item(tr, ListOffsetsTopicResponse_Partitions, j);
-            int32_t idx = (int32_t)k_int(pq, ListOffsetsPartition_PartitionIndex);
-            int64_t ts = k_int(pq, ListOffsetsPartition_Timestamp);
-            k_set_int(pr, ListOffsetsPartitionResponse_PartitionIndex, idx);
-            int err = 0;
-            int64_t off = -1, rts = -1;
-            bpart *p = (t && idx >= 0 && idx < t->nparts) ? t->parts[idx] : NULL;
-            if (!desc_ok)
-                err = KERR_TOPIC_AUTHORIZATION_FAILED;
-            else if (!p)
-                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            else if (v >= 4 && k_int(pq, ListOffsetsPartition_CurrentLeaderEpoch) > 0)
-                err = KERR_UNKNOWN_LEADER_EPOCH;
-            else if (ts == -1)
-                off = iso == 1 ? part_lso(p) : part_hwm(p); /* read_committed: the LSO */
-            else if (ts == -2)
-                off = plog_start_offset(p->log);
-            else if (ts == -3) {
-                int64_t bo, bts;
-                if (plog_max_timestamp(p->log, &bo, &bts) == 0) {
-                    off = bo;
-                    rts = bts;
-                    int64_t o2, t2;
-                    if (by_time(p, bts, &o2, &t2) == 0 && t2 == bts) off = o2;
-                }
-            } else if (ts >= 0) {
-                if (by_time(p, ts, &off, &rts) < 0) off = rts = -1;
+            tp_row row = {t, NULL, i, 0, 0, NULL, k_item(tr, f->r_parts, j)};
+            if (f->q_index < 0) {
+                row.idx = (int32_t)k_item_int(tq, f->q_parts, j);
             } else {
-                err = KERR_INVALID_REQUEST;
+                row.pq = k_item(tq, f->q_parts, j);
+                row.idx = (int32_t)k_int(row.pq, f->q_index);
             }
-            k_set_int(pr, ListOffsetsPartitionResponse_ErrorCode, err);
-            k_set_int(pr, ListOffsetsPartitionResponse_Timestamp, err ? -1 : rts);
-            k_set_int(pr, ListOffsetsPartitionResponse_Offset, err ? -1 : off);
-            k_set_int(pr, ListOffsetsPartitionResponse_LeaderEpoch, err ? -1 : 0);
-            if (v == 0) {
-                int64_t maxn = k_int(pq, ListOffsetsPartition_MaxNumOffsets);
-                bool one = !err && off >= 0 && maxn > 0;
-                kval *a =
-                    k_set_array(pr, ListOffsetsPartitionResponse_OldStyleOffsets, one ? 1 : 0);
-                if (one) a[0].i = off;
-            }
+            k_set_int(row.pr, f->r_index, row.idx);
+            row.p = ok ? topic_part(t, row.idx) : NULL;
+            row.err = !ok      ? KERR_TOPIC_AUTHORIZATION_FAILED
+                      : !row.p ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                               : 0;
+            fn(arg, &row);
         }
     }
+}
+
+typedef struct lo_ctx {
+    int16_t v;
+    int8_t iso;
+} lo_ctx;
+
+/* The offset (and timestamp) ListOffsets answers for partition p; 0 or a KERR_* code. */
+static int list_offset(const lo_ctx *x, bpart *p, const kmsg *pq, int64_t *off, int64_t *rts)
+{
+    int64_t ts = k_int(pq, ListOffsetsPartition_Timestamp);
+    if (x->v >= 4 && k_int(pq, ListOffsetsPartition_CurrentLeaderEpoch) > 0)
+        return KERR_UNKNOWN_LEADER_EPOCH;
+    if (ts == -1)
+        *off = x->iso == 1 ? part_lso(p) : part_hwm(p); /* read_committed: the LSO */
+    else if (ts == -2)
+        *off = plog_start_offset(p->log);
+    else if (ts == -3) {
+        int64_t bo, bts;
+        if (plog_max_timestamp(p->log, &bo, &bts) == 0) {
+            *off = bo;
+            *rts = bts;
+            int64_t o2, t2;
+            if (by_time(p, bts, &o2, &t2) == 0 && t2 == bts) *off = o2;
+        }
+    } else if (ts >= 0) {
+        if (by_time(p, ts, off, rts) < 0) *off = *rts = -1;
+    } else {
+        return KERR_INVALID_REQUEST;
+    }
+    return 0;
+}
+
+static void list_one(void *arg, const tp_row *row)
+{
+    const lo_ctx *x = arg;
+    const kmsg *pq = row->pq;
+    kmsg *pr = row->pr;
+    int16_t v = x->v;
+    int64_t off = -1, rts = -1;
+    int err = row->err ? row->err : list_offset(x, row->p, pq, &off, &rts);
+    k_set_int(pr, ListOffsetsPartitionResponse_ErrorCode, err);
+    k_set_int(pr, ListOffsetsPartitionResponse_Timestamp, err ? -1 : rts);
+    k_set_int(pr, ListOffsetsPartitionResponse_Offset, err ? -1 : off);
+    k_set_int(pr, ListOffsetsPartitionResponse_LeaderEpoch, err ? -1 : 0);
+    if (v == 0) {
+        int64_t maxn = k_int(pq, ListOffsetsPartition_MaxNumOffsets);
+        bool one = !err && off >= 0 && maxn > 0;
+        kval *a = k_set_array(pr, ListOffsetsPartitionResponse_OldStyleOffsets, one ? 1 : 0);
+        if (one) a[0].i = off;
+    }
+}
+
+void h_list_offsets(broker *b, breq *r)
+{
+    static const tp_fields f = {
+        .q_topics = ListOffsetsRequest_Topics,
+        .r_topics = ListOffsetsResponse_Topics,
+        .q_name = ListOffsetsTopic_Name,
+        .r_name = ListOffsetsTopicResponse_Name,
+        .q_parts = ListOffsetsTopic_Partitions,
+        .r_parts = ListOffsetsTopicResponse_Partitions,
+        .q_index = ListOffsetsPartition_PartitionIndex,
+        .r_index = ListOffsetsPartitionResponse_PartitionIndex,
+        .acl_op = ACL_OP_DESCRIBE,
+    };
+    int16_t v = r->hdr.api_version;
+    lo_ctx x = {v, v >= 2 ? (int8_t)k_int(r->req, ListOffsetsRequest_IsolationLevel) : 0};
+    k_set_int(r->resp, ListOffsetsResponse_ThrottleTimeMs, 0);
+    tp_walk(b, r, &f, list_one, &x);
     breq_done(r);
 }

@@ -277,10 +277,8 @@ void h_produce(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
     int64_t acks = k_int(q, ProduceRequest_Acks);
-    int32_t nt = k_count(q, ProduceRequest_TopicData);
-    if (nt < 0) nt = 0;
+    int32_t nt = k_new_like(resp, ProduceResponse_Responses, q, ProduceRequest_TopicData);
     k_set_int(resp, ProduceResponse_ThrottleTimeMs, 0);
-    k_new_items(resp, ProduceResponse_Responses, nt);
     bool bad_acks = acks != -1 && acks != 0 && acks != 1;
     kstr tid = k_str(q, ProduceRequest_TransactionalId);
     /* an empty transactional id, or one with NUL/control characters, names no transaction */
@@ -296,9 +294,8 @@ void h_produce(broker *b, breq *r)
         kmsg *tr = k_item(resp, ProduceResponse_Responses, i);
         kstr name = k_str(td, TopicProduceData_Name);
         k_set_kstr(tr, TopicProduceResponse_Name, name);
-        int32_t np = k_count(td, TopicProduceData_PartitionData);
-        if (np < 0) np = 0;
-        k_new_items(tr, TopicProduceResponse_PartitionResponses, np);
+        int32_t np = k_new_like(tr, TopicProduceResponse_PartitionResponses, td,
+                                TopicProduceData_PartitionData);
         btopic *t = NULL;
         bool name_ok = name.len > 0 && topic_name_valid((const char *)name.p, (size_t)name.len);
         bool write_ok =

@@ -346,6 +346,18 @@ int topic_create(broker *b, const char *name, int32_t nparts, const char *config
     return 0;
 }
 
+btopic *topic_internal(broker *b, const char *name, const char *configs)
+{
+    btopic *t = topic_find(b, name);
+    if (t) return t;
+    int rc = topic_create(b, name, 1, configs, true, &t);
+    if (rc != 0 || !t) {
+        LOGE("topics", "cannot create %s: error %d", name, rc);
+        return NULL;
+    }
+    return t;
+}
+
 btopic *topic_auto_create(broker *b, const char *name, size_t len)
 {
     btopic *t = topic_findn(b, name, len);

@@ -57,16 +57,8 @@ void g_fill_join_resp(group *g, gmember *m, breq *r, int err)
         k_new_items(resp, JoinGroupResponse_Members, 0);
         return;
     }
-    k_new_items(resp, JoinGroupResponse_Members, g->nmembers);
-    int i = 0;
-    for (gmember *x = g->members; x; x = x->next, i++) {
-        kmsg *it = k_item(resp, JoinGroupResponse_Members, i);
-        k_set_str(it, JoinGroupResponseMember_MemberId, x->id);
-        k_set_str(it, JoinGroupResponseMember_GroupInstanceId, x->instance_id);
-        const gproto *p = g_member_proto(x, g->protocol);
-        k_set_bytes(it, JoinGroupResponseMember_Metadata, p && p->meta ? (const void *)p->meta : "",
-                    p ? p->len : 0);
-    }
+    g_member_rows(g, true, resp, JoinGroupResponse_Members, JoinGroupResponseMember_MemberId,
+                  JoinGroupResponseMember_GroupInstanceId, JoinGroupResponseMember_Metadata);
 }
 
 void g_answer_sync(group *g, gmember *m, int err)
@@ -377,17 +369,8 @@ int group_coord_start(broker *b)
     group_coord *gc = xcalloc(1, sizeof *gc);
     gc->b = b;
     b->groups = gc;
-    btopic *t = topic_find(b, GROUP_OFFSETS_TOPIC);
-    if (!t) {
-        int rc = topic_create(b, GROUP_OFFSETS_TOPIC, 1,
-                              "cleanup.policy=compact\nsegment.bytes=104857600\n"
-                              "retention.ms=-1\n",
-                              true, &t);
-        if (rc != 0 || !t) {
-            LOGE("group", "cannot create %s: error %d", GROUP_OFFSETS_TOPIC, rc);
-            return -1;
-        }
-    }
+    btopic *t = topic_internal(b, GROUP_OFFSETS_TOPIC, TOPIC_STATE_CONFIGS);
+    if (!t) return -1;
     gc->otopic = t;
     int64_t t0 = now_mono_us();
     int nb = gstore_load(gc);
@@ -408,12 +391,7 @@ void group_coord_stop(broker *b)
     if (gc->tick) loop_timer_cancel(b->loop, gc->tick);
     gc->tick = NULL;
     /* answer whatever is still parked (connections are closed by now; answers are dropped) */
-    while (gc->waits) {
-        gwait *w = gc->waits;
-        gc->waits = w->next;
-        breq_done(w->r);
-        free(w);
-    }
+    bdurable_drain(&gc->waits);
     for (int i = 0; i < gc->ngroups; i++)
         for (gmember *m = gc->groups[i]->members; m; m = m->next) {
             answer_join_err(m, KERR_COORDINATOR_NOT_AVAILABLE);

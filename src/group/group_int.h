@@ -72,13 +72,6 @@ typedef struct group {
     int noffs, aoffs;
 } group;
 
-typedef struct gwait {
-    struct gwait *next;
-    breq *r;
-    plog *log;
-    int64_t target; /* answer once plog_durable_offset(log) >= target */
-} gwait;
-
 /* An offset record of an open transaction (TxnOffsetCommit): written to __consumer_offsets as a
  * transactional batch of the producer, applied when its commit marker arrives, dropped on abort.
  * Raw key/value bytes as written, replayed through gstore_apply. */
@@ -95,7 +88,7 @@ typedef struct group_coord {
     int ngroups, agroups;
     btopic *otopic; /* __consumer_offsets */
     loop_timer *tick;
-    gwait *waits;
+    bdurable *waits; /* answers waiting for __consumer_offsets to be durable */
     int64_t next_expire_ms;
     bool stopping;
     gtxnrec *txn_recs; /* staged transactional offset records, oldest first */
@@ -114,6 +107,11 @@ gmember *g_member(group *g, const char *id);
 gmember *g_member_by_instance(group *g, const char *instance_id);
 /* m's protocol named name (its metadata), or NULL (also for a NULL name). */
 const gproto *g_member_proto(const gmember *m, const char *name);
+/* g's members as the rows of array field rows of m (JoinGroup's answer to the leader,
+ * DescribeGroups), in member order: member id, group instance id and, when meta, the member's
+ * metadata for the group's protocol (empty when not meta or it has none). */
+void g_member_rows(const group *g, bool meta, kmsg *m, kfid rows, kfid id, kfid instance,
+                   kfid metadata);
 const char *g_state_name(enum gstate s);
 void g_set_state(group *g, enum gstate s);
 /* Validates a group id: returns KERR_NONE or KERR_INVALID_GROUP_ID. */

@@ -95,9 +95,8 @@ static void h_find_coordinator(broker *b, breq *r)
     int err = (kt == 0 || kt == 1) ? KERR_NONE : KERR_INVALID_REQUEST;
     if (!b->groups) err = KERR_COORDINATOR_NOT_AVAILABLE;
     if (v >= 4) {
-        int32_t n = k_count(q, FindCoordinatorRequest_CoordinatorKeys);
-        if (n < 0) n = 0;
-        k_new_items(resp, FindCoordinatorResponse_Coordinators, n);
+        int32_t n = k_new_like(resp, FindCoordinatorResponse_Coordinators, q,
+                               FindCoordinatorRequest_CoordinatorKeys);
         for (int32_t i = 0; i < n; i++) {
             kmsg *it = k_item(resp, FindCoordinatorResponse_Coordinators, i);
             kstr key = k_item_str(q, FindCoordinatorRequest_CoordinatorKeys, i);
@@ -200,6 +199,23 @@ static void reply_current(group *g, gmember *m, breq *r)
     breq_done(r);
 }
 
+/* A new member joins g (whose protocol type it sets when g is empty): its JoinGroup waits for
+ * the rebalance this starts. */
+static void admit_member(group_coord *gc, group *g, breq *r, const char *id, const char *instance,
+                         const char *ptype, int32_t session, int32_t rebalance)
+{
+    if (g->nmembers == 0) {
+        free(g->protocol_type);
+        g->protocol_type = xstrdup(ptype);
+    }
+    gmember *m = g_add_member(g, id);
+    if (instance) m->instance_id = xstrdup(instance);
+    member_update(m, r, session, rebalance);
+    park_join(m, r);
+    extend_initial_delay(gc, g);
+    g_prepare_rebalance(gc, g, "new member joined");
+}
+
 static void h_join_group(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
@@ -290,33 +306,14 @@ static void h_join_group(broker *b, breq *r)
             free(new_id);
             return;
         }
-        if (g->nmembers == 0) {
-            free(g->protocol_type);
-            g->protocol_type = xstrdup(ptype);
-        }
-        gmember *m = g_add_member(g, new_id);
+        admit_member(gc, g, r, new_id, instance, ptype, session, rebalance);
         free(new_id);
-        if (instance) m->instance_id = xstrdup(instance);
-        member_update(m, r, session, rebalance);
-        park_join(m, r);
-        extend_initial_delay(gc, g);
-        g_prepare_rebalance(gc, g, "new member joined");
         return;
     }
 
     if (g_is_pending(g, member_id)) {
         g_remove_pending(g, member_id);
-        if (g->nmembers == 0) {
-            free(g->protocol_type);
-            g->protocol_type = xstrdup(ptype);
-        }
-        gmember *m = g_add_member(g, member_id);
-        if (instance) m->instance_id = xstrdup(instance);
-        member_update(m, r, session, rebalance);
-        park_join(m, r);
-        extend_initial_delay(gc, g);
-        g_prepare_rebalance(gc, g, "new member joined");
-        return;
+        return admit_member(gc, g, r, member_id, instance, ptype, session, rebalance);
     }
     gmember *m = g_member(g, member_id);
     if (instance) {
@@ -568,11 +565,9 @@ static void h_describe_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, DescribeGroupsRequest_Groups);
-    if (n < 0) n = 0;
     bool ops =
         k_bool(q, DescribeGroupsRequest_IncludeAuthorizedOperations) && r->hdr.api_version >= 3;
-    k_new_items(resp, DescribeGroupsResponse_Groups, n);
+    int32_t n = k_new_like(resp, DescribeGroupsResponse_Groups, q, DescribeGroupsRequest_Groups);
     for (int32_t i = 0; i < n; i++) {
         kmsg *it = k_item(resp, DescribeGroupsResponse_Groups, i);
         kstr gid = k_item_str(q, DescribeGroupsRequest_Groups, i);
@@ -595,17 +590,13 @@ static void h_describe_groups(broker *b, breq *r)
         k_set_str(it, DescribedGroup_GroupState, g_state_name(g->state));
         k_set_str(it, DescribedGroup_ProtocolType, g->protocol_type ? g->protocol_type : "");
         k_set_str(it, DescribedGroup_ProtocolData, stable && g->protocol ? g->protocol : "");
-        k_new_items(it, DescribedGroup_Members, g->nmembers);
+        g_member_rows(g, stable, it, DescribedGroup_Members, DescribedGroupMember_MemberId,
+                      DescribedGroupMember_GroupInstanceId, DescribedGroupMember_MemberMetadata);
         int j = 0;
         for (gmember *m = g->members; m; m = m->next, j++) {
             kmsg *mo = k_item(it, DescribedGroup_Members, j);
-            k_set_str(mo, DescribedGroupMember_MemberId, m->id);
-            k_set_str(mo, DescribedGroupMember_GroupInstanceId, m->instance_id);
             k_set_str(mo, DescribedGroupMember_ClientId, m->client_id ? m->client_id : "");
             k_set_str(mo, DescribedGroupMember_ClientHost, m->client_host ? m->client_host : "");
-            const gproto *p = stable ? g_member_proto(m, g->protocol) : NULL;
-            k_set_bytes(mo, DescribedGroupMember_MemberMetadata, p ? (const void *)p->meta : "",
-                        p ? p->len : 0);
             k_set_bytes(mo, DescribedGroupMember_MemberAssignment,
                         stable && m->assign ? (const void *)m->assign : "",
                         stable && m->assign ? m->assign_len : 0);
@@ -620,9 +611,7 @@ static void h_delete_groups(broker *b, breq *r)
 {
     group_coord *gc = gc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    int32_t n = k_count(q, DeleteGroupsRequest_GroupsNames);
-    if (n < 0) n = 0;
-    k_new_items(resp, DeleteGroupsResponse_Results, n);
+    int32_t n = k_new_like(resp, DeleteGroupsResponse_Results, q, DeleteGroupsRequest_GroupsNames);
     grecs *rs = grecs_new();
     for (int32_t i = 0; i < n; i++) {
         kmsg *it = k_item(resp, DeleteGroupsResponse_Results, i);
@@ -706,11 +695,10 @@ static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, 
         kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
         char *tname = kdup_empty(r, name);
         k_set_str(to, OffsetCommitResponseTopic_Name, tname);
-        btopic *t = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        btopic *t = topic_find_k(b, name);
         bool read_ok = err || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
-        int32_t np = k_count(ti, OffsetCommitRequestTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(to, OffsetCommitResponseTopic_Partitions, np);
+        int32_t np = k_new_like(to, OffsetCommitResponseTopic_Partitions, ti,
+                                OffsetCommitRequestTopic_Partitions);
         for (int32_t j = 0; j < np; j++) {
             kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
                  *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
@@ -891,9 +879,8 @@ static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, k
             kmsg *ti = k_item(src, src_topics, i), *to = k_item(dst, dst_topics, i);
             char *name = kdup_empty(r, k_str(ti, OffsetFetchRequestTopic_Name));
             k_set_str(to, OffsetFetchResponseTopic_Name, name);
-            int32_t np = k_count(ti, OffsetFetchRequestTopic_PartitionIndexes);
-            if (np < 0) np = 0;
-            k_new_items(to, OffsetFetchResponseTopic_Partitions, np);
+            int32_t np = k_new_like(to, OffsetFetchResponseTopic_Partitions, ti,
+                                    OffsetFetchRequestTopic_PartitionIndexes);
             bool desc_ok = bauthz_allowed(r->b, r, ACL_RES_TOPIC, name, ACL_OP_DESCRIBE);
             for (int32_t j = 0; j < np; j++) {
                 kmsg *po = k_item(to, OffsetFetchResponseTopic_Partitions, j);
@@ -960,9 +947,7 @@ static void h_offset_fetch(broker *b, breq *r)
         breq_done(r);
         return;
     }
-    int32_t ng = k_count(q, OffsetFetchRequest_Groups);
-    if (ng < 0) ng = 0;
-    k_new_items(resp, OffsetFetchResponse_Groups, ng);
+    int32_t ng = k_new_like(resp, OffsetFetchResponse_Groups, q, OffsetFetchRequest_Groups);
     for (int32_t i = 0; i < ng; i++) {
         kmsg *gi = k_item(q, OffsetFetchRequest_Groups, i),
              *go = k_item(resp, OffsetFetchResponse_Groups, i);
@@ -1018,9 +1003,7 @@ static void h_offset_delete(broker *b, breq *r)
         return;
     }
     grecs *rs = grecs_new();
-    int32_t nt = k_count(q, OffsetDeleteRequest_Topics);
-    if (nt < 0) nt = 0;
-    k_new_items(resp, OffsetDeleteResponse_Topics, nt);
+    int32_t nt = k_new_like(resp, OffsetDeleteResponse_Topics, q, OffsetDeleteRequest_Topics);
     for (int32_t i = 0; i < nt; i++) {
         kmsg *ti = k_item(q, OffsetDeleteRequest_Topics, i),
              *to = k_item(resp, OffsetDeleteResponse_Topics, i);
@@ -1028,9 +1011,8 @@ static void h_offset_delete(broker *b, breq *r)
         char *tname = kdup_empty(r, name);
         k_set_str(to, OffsetDeleteResponseTopic_Name, tname);
         bool sub = g->nmembers > 0 && group_subscribed(g, name);
-        int32_t np = k_count(ti, OffsetDeleteRequestTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(to, OffsetDeleteResponseTopic_Partitions, np);
+        int32_t np = k_new_like(to, OffsetDeleteResponseTopic_Partitions, ti,
+                                OffsetDeleteRequestTopic_Partitions);
         for (int32_t j = 0; j < np; j++) {
             kmsg *po = k_item(to, OffsetDeleteResponseTopic_Partitions, j);
             int32_t part = (int32_t)k_int(k_item(ti, OffsetDeleteRequestTopic_Partitions, j),

@@ -63,6 +63,20 @@ const gproto *g_member_proto(const gmember *m, const char *name)
     return NULL;
 }
 
+void g_member_rows(const group *g, bool meta, kmsg *m, kfid rows, kfid id, kfid instance,
+                   kfid metadata)
+{
+    k_new_items(m, rows, g->nmembers);
+    int i = 0;
+    for (const gmember *x = g->members; x; x = x->next, i++) {
+        kmsg *it = k_item(m, rows, i);
+        k_set_str(it, id, x->id);
+        k_set_str(it, instance, x->instance_id);
+        const gproto *p = meta ? g_member_proto(x, g->protocol) : NULL;
+        k_set_bytes(it, metadata, p && p->meta ? (const void *)p->meta : "", p ? p->len : 0);
+    }
+}
+
 void g_member_free(gmember *m)
 {
     free(m->id);

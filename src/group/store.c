@@ -196,18 +196,11 @@ void grecs_append_and_reply(group_coord *gc, grecs *rs, breq *r, void (*on_err)(
         breq_done(r);
         return;
     }
-    if (!log || !gc->b->flusher || plog_durable_offset(log) >= end) {
+    if (!log) {
         breq_done(r);
         return;
     }
-    gwait *w = xcalloc(1, sizeof *w);
-    w->r = r;
-    w->log = log;
-    w->target = end;
-    /* append at the tail so answers keep their order */
-    gwait **pp = &gc->waits;
-    while (*pp) pp = &(*pp)->next;
-    *pp = w;
+    bdurable_reply(gc->b, &gc->waits, r, log, end);
 }
 
 static uint8_t *memdup(const void *p, size_t n)
@@ -256,17 +249,7 @@ void grecs_append_txn_and_reply(group_coord *gc, grecs *rs, int64_t pid, int16_t
     }
     int64_t end = base + rs->n;
     if (gc->b->flusher) flusher_request(gc->b->flusher, p->log, end);
-    if (!gc->b->flusher || plog_durable_offset(p->log) >= end) {
-        breq_done(r);
-        return;
-    }
-    gwait *w = xcalloc(1, sizeof *w);
-    w->r = r;
-    w->log = p->log;
-    w->target = end;
-    gwait **pp = &gc->waits;
-    while (*pp) pp = &(*pp)->next;
-    *pp = w;
+    bdurable_reply(gc->b, &gc->waits, r, p->log, end);
 }
 
 static void stage_raw(group_coord *gc, int64_t pid, const uint8_t *key, int32_t klen,
@@ -346,18 +329,7 @@ void group_on_flush(broker *b)
 {
     group_coord *gc = b->groups;
     if (!gc) return;
-    gwait **pp = &gc->waits;
-    while (*pp) {
-        gwait *w = *pp;
-        /* b->flusher == NULL: shut down, everything was flushed by flusher_stop */
-        if (!b->flusher || plog_durable_offset(w->log) >= w->target) {
-            *pp = w->next;
-            breq_done(w->r);
-            free(w);
-        } else {
-            pp = &w->next;
-        }
-    }
+    bdurable_on_flush(b, &gc->waits);
 }
 
 /* ------------------------------------------------------------------ replay ---- */

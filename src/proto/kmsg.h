@@ -276,11 +276,28 @@ void k_set_ref(kmsg *m, kfid f, const void *p, int32_t len);
 /* RECORDS from file fragments (total length = sum of frag lens). */
 void k_set_frags(kmsg *m, kfid f, kfile_frag *frags);
 void k_set_null(kmsg *m, kfid f); /* array or string/bytes to null */
+/* Sets a string field to a request string, by reference (null => ""). */
+static inline void k_set_kstr(kmsg *m, kfid f, kstr s)
+{
+    if (s.len < 0 || !s.p)
+        k_set_ref(m, f, "", 0);
+    else
+        k_set_ref(m, f, s.p, s.len);
+}
 /* Allocates an array of n elements (structs defaulted); returns the kval array. */
 kval *k_set_array(kmsg *m, kfid f, int32_t n);
 /* For struct arrays: allocates n structs and returns the first; element i via k_item. */
 kmsg *k_new_items(kmsg *m, kfid f, int32_t n);
 kmsg *k_new_struct(kmsg *m, kfid f);
+/* A response array answering request array qf of q item for item: one defaulted struct per
+ * request element (a null request array counts as empty). Returns the count. */
+static inline int32_t k_new_like(kmsg *m, kfid f, const kmsg *q, kfid qf)
+{
+    int32_t n = k_count(q, qf);
+    if (n < 0) n = 0;
+    k_new_items(m, f, n);
+    return n;
+}
 
 /* Deep equality of two trees at a version (fields absent at that version are ignored). */
 bool kmsg_equal(const kmsg *a, const kmsg *b, int16_t version, bool flexible);

@@ -1,7 +1,9 @@
 /* eventstore.c — libeddy's event store (eventstore.h): streams, expected-version appends in
  * the caller's transaction with every event also recorded in the outbox, forward/backward and
  * global-position reads, upcasting on read, aggregates folded from the latest snapshot.
- * Works on both stores (SQLite, PostgreSQL) through eddy_store SQL. Part of src/sdk (libeddy).
+ * Works on both stores (SQLite, PostgreSQL) through eddy_store SQL. Also the helpers es_int.h
+ * gives projection.c and saga.c: the error text and the list of attachments to services.
+ * Part of src/sdk (libeddy).
  *
  * Tables:
  *   eddy_streams   (stream_id PK, aggregate_type, version, created_at, updated_at)
@@ -50,6 +52,53 @@ int sdk_es_fail(int code, const char *fmt, ...)
 int sdk_es_store_fail(eddy_store *st, int code, const char *what)
 {
     return sdk_es_fail(code, "%s: %s", what, eddy_store_error(st));
+}
+
+/* ---- attachments (projections, sagas) ------------------------------------------------------ */
+int sdk_attach(sdk_attached *l, eddy_service *svc, const char *name, const sdk_component *c,
+               eddy_http_fn get, eddy_http_fn post)
+{
+    int rc = 0, first = 1;
+    pthread_mutex_lock(&l->mu);
+    for (sdk_attached_item *it = l->head; it; it = it->next) {
+        if (it->svc == svc) first = 0;
+        if ((it->svc == svc || !l->per_service) && !strcmp(it->name, name)) rc = EDDY_ERR_CONFLICT;
+    }
+    if (rc == 0 && (rc = sdk_service_attach(svc, c)) == 0) {
+        sdk_attached_item *it = sdk_xcalloc(1, sizeof *it);
+        *it = (sdk_attached_item){svc, name, c->arg, l->head};
+        l->head = it;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (rc == EDDY_ERR_CONFLICT) return sdk_es_fail(rc, "%s %s is already attached", l->kind, name);
+    if (rc < 0)
+        return sdk_es_fail(rc, "cannot attach %s %s (service started, or too many)", l->kind, name);
+    if (first) {
+        eddy_service_route(svc, "GET", l->prefix, get, NULL);
+        eddy_service_route(svc, "POST", l->prefix, post, NULL);
+    }
+    return 0;
+}
+
+void sdk_detach(sdk_attached *l, const void *obj)
+{
+    pthread_mutex_lock(&l->mu);
+    for (sdk_attached_item **pp = &l->head; *pp; pp = &(*pp)->next)
+        if ((*pp)->obj == obj) {
+            sdk_attached_item *it = *pp;
+            *pp = it->next;
+            free(it);
+            break;
+        }
+    pthread_mutex_unlock(&l->mu);
+}
+
+void *sdk_attached_find(sdk_attached *l, const eddy_service *svc, const char *name, size_t n)
+{
+    for (sdk_attached_item *it = l->head; it; it = it->next)
+        if ((!svc || it->svc == svc) && strlen(it->name) == n && !strncmp(it->name, name, n))
+            return it->obj;
+    return NULL;
 }
 
 /* ---- schema ------------------------------------------------------------------------------- */
@@ -212,15 +261,23 @@ static int upcast(eddy_es_event *e)
 }
 
 /* ---- append ------------------------------------------------------------------------------- */
-static int current_version(eddy_store *st, const char *stream, int64_t *v)
+/* A query that answers one integer (a version, a position): the rows (1: *v is the value, 0 for
+ * SQL NULL; 0: no row, *v = 0) or the store's < 0. */
+static int query_i64(eddy_store *st, const char *sql, int n, const char *const *p, int64_t *v)
 {
     eddy_rows *r = NULL;
-    const char *p[] = {stream};
-    int rc =
-        eddy_store_query(st, "SELECT version FROM eddy_streams WHERE stream_id = $1", 1, p, &r);
-    if (rc < 0) return sdk_es_store_fail(st, rc, "reading stream version");
-    *v = rc > 0 ? atoll(eddy_rows_get(r, 0, 0)) : 0;
+    int rc = eddy_store_query(st, sql, n, p, &r);
+    const char *s = rc > 0 ? eddy_rows_get(r, 0, 0) : NULL;
+    *v = s ? atoll(s) : 0;
     eddy_rows_free(r);
+    return rc;
+}
+
+static int current_version(eddy_store *st, const char *stream, int64_t *v)
+{
+    const char *p[] = {stream};
+    int rc = query_i64(st, "SELECT version FROM eddy_streams WHERE stream_id = $1", 1, p, v);
+    if (rc < 0) return sdk_es_store_fail(st, rc, "reading stream version");
     return rc > 0;
 }
 
@@ -310,22 +367,18 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
     }
     int64_t newv;
     if (expected == EDDY_ES_ANY) {
-        eddy_rows *r = NULL;
         const char *p[] = {stream, type, nbuf, ts};
-        rc = eddy_store_query(st,
-                              "INSERT INTO eddy_streams (stream_id, aggregate_type, version,"
-                              " created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
-                              " ON CONFLICT (stream_id) DO UPDATE SET version ="
-                              " eddy_streams.version + excluded.version, updated_at = $4"
-                              " RETURNING version",
-                              4, p, &r);
+        rc = query_i64(st,
+                       "INSERT INTO eddy_streams (stream_id, aggregate_type, version,"
+                       " created_at, updated_at) VALUES ($1, $2, $3, $4, $4)"
+                       " ON CONFLICT (stream_id) DO UPDATE SET version ="
+                       " eddy_streams.version + excluded.version, updated_at = $4"
+                       " RETURNING version",
+                       4, p, &newv);
         if (rc <= 0) {
-            eddy_rows_free(r);
             rc = sdk_es_store_fail(st, rc < 0 ? rc : EDDY_ERR_IO, "append");
             goto out;
         }
-        newv = atoll(eddy_rows_get(r, 0, 0));
-        eddy_rows_free(r);
     } else {
         /* a new stream, or one at the expected version: one row changes, else a conflict */
         const char *sql, *p[4] = {stream, type, nbuf, ts};
@@ -366,14 +419,13 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
         }
         snprintf(ev_v, sizeof ev_v, "%lld", (long long)(newv - n + i + 1));
         const char *p[] = {stream, ev_v, id, events[i].type, ver, datas[i], corr, ts};
-        eddy_rows *r = NULL;
-        rc = eddy_store_query(st,
-                              "INSERT INTO eddy_events (stream_id, version, event_id, event_type,"
-                              " event_version, data, correlation_id, created_at)"
-                              " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position",
-                              8, p, &r);
+        int64_t position;
+        rc = query_i64(st,
+                       "INSERT INTO eddy_events (stream_id, version, event_id, event_type,"
+                       " event_version, data, correlation_id, created_at)"
+                       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING position",
+                       8, p, &position);
         if (rc <= 0) {
-            eddy_rows_free(r);
             /* A unique violation on (stream_id, version) is a writer that bypassed
              * eddy_streams: report it as the conflict it is. */
             const char *e = eddy_store_error(st);
@@ -387,7 +439,7 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
         if (out) {
             eddy_es_event *o = &out[i];
             memset(o, 0, sizeof *o);
-            o->position = atoll(eddy_rows_get(r, 0, 0));
+            o->position = position;
             o->version = newv - n + i + 1;
             o->stream = sdk_xstrdup(stream);
             o->event_id = sdk_xstrdup(id);
@@ -397,7 +449,6 @@ static int es_append(eddy_tx *tx, const char *stream, int64_t expected, const ed
             o->created_at = sdk_xstrdup(ts);
             o->data = events[i].data ? json_incref(events[i].data) : json_object();
         }
-        eddy_rows_free(r);
     }
     if (new_version) *new_version = newv;
     rc = 0;
@@ -487,15 +538,27 @@ int eddy_es_stream_version(eddy_store *st, const char *stream, int64_t *version)
     return 0;
 }
 
+/* The events "SELECT EV_COLS FROM eddy_events <cond>" selects (with " LIMIT max" when max > 0),
+ * into *out: their count, or < 0 with the error set ("<what>: <store's error>"). */
+static int select_events(eddy_store *st, const char *cond, int max, int n, const char *const *p,
+                         const char *what, eddy_es_events **out)
+{
+    char sql[512], lim[32] = "";
+    if (max > 0) snprintf(lim, sizeof lim, " LIMIT %d", max);
+    snprintf(sql, sizeof sql, "SELECT " EV_COLS " FROM eddy_events %s%s", cond, lim);
+    eddy_rows *r = NULL;
+    int rc = eddy_store_query(st, sql, n, p, &r);
+    if (rc < 0) return sdk_es_store_fail(st, rc, what);
+    rc = rows_to_events(r, out);
+    eddy_rows_free(r);
+    return rc;
+}
+
 int eddy_es_head(eddy_store *st, int64_t *position)
 {
     sdk_es_clear();
-    eddy_rows *r = NULL;
-    int rc = eddy_store_query(st, "SELECT MAX(position) FROM eddy_events", 0, NULL, &r);
+    int rc = query_i64(st, "SELECT MAX(position) FROM eddy_events", 0, NULL, position);
     if (rc < 0) return sdk_es_store_fail(st, rc, "reading the head position");
-    const char *v = eddy_rows_get(r, 0, 0);
-    *position = v ? atoll(v) : 0;
-    eddy_rows_free(r);
     return 0;
 }
 
@@ -516,21 +579,14 @@ int eddy_es_read(eddy_store *st, const char *stream, int64_t from_version, int d
     rc = current_version(st, stream, &cur);
     if (rc < 0) return rc;
     if (!rc) return sdk_es_fail(EDDY_ERR_NOT_FOUND, "stream %s does not exist", stream);
-    char from[24], sql[256];
+    char from[24];
     snprintf(from, sizeof from, "%lld", (long long)from_version);
-    char lim[32] = "";
-    if (max > 0) snprintf(lim, sizeof lim, " LIMIT %d", max);
-    snprintf(sql, sizeof sql,
-             "SELECT " EV_COLS " FROM eddy_events WHERE stream_id = $1 AND version %s $2"
-             " ORDER BY version %s%s",
-             direction > 0 ? ">=" : "<=", direction > 0 ? "ASC" : "DESC", lim);
-    eddy_rows *r = NULL;
     const char *p[] = {stream, from};
-    rc = eddy_store_query(st, sql, 2, p, &r);
-    if (rc < 0) return sdk_es_store_fail(st, rc, "reading stream");
-    rc = rows_to_events(r, out);
-    eddy_rows_free(r);
-    return rc;
+    return select_events(st,
+                         direction > 0
+                             ? "WHERE stream_id = $1 AND version >= $2 ORDER BY version ASC"
+                             : "WHERE stream_id = $1 AND version <= $2 ORDER BY version DESC",
+                         max, 2, p, "reading stream", out);
 }
 
 int eddy_es_read_all(eddy_store *st, int64_t after_position, int max, eddy_es_events **out)
@@ -540,20 +596,11 @@ int eddy_es_read_all(eddy_store *st, int64_t after_position, int max, eddy_es_ev
     if (after_position < 0)
         return sdk_es_fail(EDDY_ERR_PERMANENT, "read from negative position %lld",
                            (long long)after_position);
-    char from[24], sql[256], lim[32] = "";
+    char from[24];
     snprintf(from, sizeof from, "%lld", (long long)after_position);
-    if (max > 0) snprintf(lim, sizeof lim, " LIMIT %d", max);
-    snprintf(sql, sizeof sql,
-             "SELECT " EV_COLS " FROM eddy_events WHERE position > $1"
-             " ORDER BY position%s",
-             lim);
-    eddy_rows *r = NULL;
     const char *p[] = {from};
-    int rc = eddy_store_query(st, sql, 1, p, &r);
-    if (rc < 0) return sdk_es_store_fail(st, rc, "reading events");
-    rc = rows_to_events(r, out);
-    eddy_rows_free(r);
-    return rc;
+    return select_events(st, "WHERE position > $1 ORDER BY position", max, 1, p, "reading events",
+                         out);
 }
 
 /* ---- aggregates --------------------------------------------------------------------------- */
@@ -613,18 +660,9 @@ int eddy_aggregate_load(eddy_store *st, const eddy_aggregate_type *t, const char
         eddy_es_events *e = NULL;
         char from[24];
         snprintf(from, sizeof from, "%lld", (long long)out->version + 1);
-        eddy_rows *r = NULL;
         const char *p[] = {out->stream, from};
-        rc = eddy_store_query(st,
-                              "SELECT " EV_COLS " FROM eddy_events WHERE stream_id = $1"
-                              " AND version >= $2 ORDER BY version LIMIT 5000",
-                              2, p, &r);
-        if (rc < 0) {
-            rc = sdk_es_store_fail(st, rc, "reading stream");
-            goto fail;
-        }
-        rc = rows_to_events(r, &e);
-        eddy_rows_free(r);
+        rc = select_events(st, "WHERE stream_id = $1 AND version >= $2 ORDER BY version", 5000, 2,
+                           p, "reading stream", &e);
         if (rc < 0) goto fail;
         for (int i = 0; i < e->n; i++) {
             rc = t->apply(out->state, &e->ev[i], t->arg);

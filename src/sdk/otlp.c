@@ -326,6 +326,32 @@ void sdk_span_int(sdk_span *s, const char *key, int64_t value)
                  json_pack("{s:o}", "intValue", json_sprintf("%lld", (long long)value)));
 }
 
+sdk_span *sdk_span_messaging(sdk_otlp *o, const char *op, int kind, const char *tp,
+                             const char *parent_span_id, const char *topic, const char *key,
+                             const eddy_event *ev, int64_t start_ns)
+{
+    if (!o) return NULL;
+    char *name = sdk_xasprintf("%s %s", op, topic);
+    sdk_span *sp = sdk_span_start(o, tp, parent_span_id, name, kind, start_ns);
+    free(name);
+    const char *attrs[][2] = {
+        {"messaging.system", "kafka"},
+        {"messaging.destination.name", topic},
+        {"messaging.operation.type", op},
+        {"messaging.operation.name", op},
+        {"messaging.kafka.message.key", key},
+        {"messaging.message.id", ev->event_id},
+        {"messaging.message.conversation_id", ev->correlation_id},
+        {"eddy.correlation_id", ev->correlation_id},
+        {"eddy.causation_id", ev->causation_id},
+        {"cloudevents.event_type", ev->event_type},
+        {"cloudevents.event_source", ev->source},
+    };
+    for (size_t i = 0; i < sizeof attrs / sizeof *attrs; i++)
+        sdk_span_str(sp, attrs[i][0], attrs[i][1]);
+    return sp;
+}
+
 void sdk_span_event(sdk_span *s, const char *name, int64_t t_ns, ...)
 {
     if (!s) return;

@@ -42,6 +42,13 @@ EDDY_HIDDEN sdk_span *sdk_span_start(sdk_otlp *o, const char *tp, const char *pa
                                      const char *name, int kind, int64_t start_ns);
 EDDY_HIDDEN void sdk_span_str(sdk_span *s, const char *key, const char *value);
 EDDY_HIDDEN void sdk_span_int(sdk_span *s, const char *key, int64_t value);
+/* A messaging span of event ev (OpenTelemetry messaging semantic conventions, Kafka) named
+ * "<op> <topic>": op "publish" (kind PRODUCER) or "process" (CONSUMER), tp and parent_span_id as
+ * for sdk_span_start; carries the attributes both sides share (system, destination, operation,
+ * key, message and correlation ids, CloudEvents type and source). NULL when o is NULL. */
+EDDY_HIDDEN sdk_span *sdk_span_messaging(sdk_otlp *o, const char *op, int kind, const char *tp,
+                                         const char *parent_span_id, const char *topic,
+                                         const char *key, const eddy_event *ev, int64_t start_ns);
 /* An event on the span; attributes follow as key, string value pairs, NULL-terminated. */
 EDDY_HIDDEN void sdk_span_event(sdk_span *s, const char *name, int64_t t_ns, ...);
 /* Ends the span and queues it (dropped and counted when the queue is full). msg may be NULL. */

@@ -220,21 +220,9 @@ int eddy_tx_publish(eddy_tx *tx, const char *topic, const char *key, const char 
     if (rc >= 0 && tx->otlp) {
         /* PRODUCER span per the messaging semantic conventions; partition and offset are not
          * known until the relay's delivery, so they are on the process span only */
-        char *name = sdk_xasprintf("publish %s", topic);
-        sdk_span *sp = sdk_span_start(tx->otlp, pub, tx->has_parent ? tx->traceparent + 36 : NULL,
-                                      name, SDK_SPAN_PRODUCER, t0);
-        free(name);
-        sdk_span_str(sp, "messaging.system", "kafka");
-        sdk_span_str(sp, "messaging.destination.name", topic);
-        sdk_span_str(sp, "messaging.operation.type", "publish");
-        sdk_span_str(sp, "messaging.operation.name", "publish");
-        sdk_span_str(sp, "messaging.kafka.message.key", key);
-        sdk_span_str(sp, "messaging.message.id", ev->event_id);
-        sdk_span_str(sp, "messaging.message.conversation_id", ev->correlation_id);
-        sdk_span_str(sp, "eddy.correlation_id", ev->correlation_id);
-        sdk_span_str(sp, "eddy.causation_id", ev->causation_id);
-        sdk_span_str(sp, "cloudevents.event_type", ev->event_type);
-        sdk_span_str(sp, "cloudevents.event_source", ev->source);
+        sdk_span *sp =
+            sdk_span_messaging(tx->otlp, "publish", SDK_SPAN_PRODUCER, pub,
+                               tx->has_parent ? tx->traceparent + 36 : NULL, topic, key, ev, t0);
         if (tx->published >= tx->cap_spans) {
             tx->cap_spans = tx->cap_spans ? tx->cap_spans * 2 : 4;
             tx->spans = sdk_xrealloc(tx->spans, (size_t)tx->cap_spans * sizeof *tx->spans);

@@ -62,11 +62,7 @@ struct eddy_projection {
     eddy_projection_status stat;
     int64_t rebuild_started_us, progress_logged_us;
     eddy_service *svc;
-    struct eddy_projection *next;
 };
-
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static eddy_projection *g_list;
 
 static const char PROJ_DDL[] =
     "CREATE TABLE IF NOT EXISTS eddy_projections ("
@@ -75,6 +71,9 @@ static const char PROJ_DDL[] =
     "CREATE TABLE IF NOT EXISTS eddy_projection_offsets ("
     " name TEXT NOT NULL, gen INTEGER NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,"
     " next_offset BIGINT NOT NULL, PRIMARY KEY (name, gen, topic, partition));";
+
+/* the attached projections of this process */
+static sdk_attached g_attached = {"projection", 1, "/projections", PTHREAD_MUTEX_INITIALIZER, NULL};
 
 static void suffix_of(int gen, char buf[16])
 {
@@ -710,13 +709,7 @@ void eddy_projection_free(eddy_projection *p)
 {
     if (!p) return;
     eddy_projection_stop(p);
-    pthread_mutex_lock(&g_mu);
-    for (eddy_projection **pp = &g_list; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            break;
-        }
-    pthread_mutex_unlock(&g_mu);
+    sdk_detach(&g_attached, p);
     lane_close(&p->live);
     lane_close(&p->build);
     eddy_store_close(p->st);
@@ -832,28 +825,24 @@ static char *route_get(eddy_service *svc, const eddy_http_req *req, int *status,
     (void)arg;
     const char *rest = req->path + strlen("/projections");
     if (*rest == '/') rest++;
-    pthread_mutex_lock(&g_mu);
+    pthread_mutex_lock(&g_attached.mu);
     if (!*rest) {
         json_t *a = json_array();
-        for (eddy_projection *p = g_list; p; p = p->next) {
-            if (p->svc != svc) continue;
-            char *t = eddy_projection_status_json(p);
+        for (sdk_attached_item *it = g_attached.head; it; it = it->next) {
+            if (it->svc != svc) continue;
+            char *t = eddy_projection_status_json(it->obj);
             json_array_append_new(a, json_loads(t, 0, NULL));
             free(t);
         }
-        pthread_mutex_unlock(&g_mu);
+        pthread_mutex_unlock(&g_attached.mu);
         char *out = json_dumps(a, JSON_COMPACT);
         json_decref(a);
         return out;
     }
-    for (eddy_projection *p = g_list; p; p = p->next)
-        if (p->svc == svc && !strcmp(p->name, rest)) {
-            char *t = eddy_projection_status_json(p);
-            pthread_mutex_unlock(&g_mu);
-            return t;
-        }
-    pthread_mutex_unlock(&g_mu);
-    return eddy_http_error(status, 404, "no projection %.100s", rest);
+    eddy_projection *p = sdk_attached_find(&g_attached, svc, rest, strlen(rest));
+    char *t = p ? eddy_projection_status_json(p) : NULL;
+    pthread_mutex_unlock(&g_attached.mu);
+    return t ? t : eddy_http_error(status, 404, "no projection %.100s", rest);
 }
 
 static char *route_post(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)
@@ -867,16 +856,15 @@ static char *route_post(eddy_service *svc, const eddy_http_req *req, int *status
                                "no route for POST %s (POST /projections/{name}"
                                "/rebuild)",
                                req->path);
-    pthread_mutex_lock(&g_mu);
-    for (eddy_projection *p = g_list; p; p = p->next)
-        if (p->svc == svc && strlen(p->name) == n && !strncmp(p->name, rest, n)) {
-            int rc = eddy_projection_rebuild(p);
-            pthread_mutex_unlock(&g_mu);
-            if (rc == EDDY_ERR_CONFLICT) return eddy_http_error(status, 409, "%s", eddy_es_error());
-            *status = 202;
-            return sdk_xasprintf("{\"projection\":\"%s\",\"rebuild\":\"started\"}", p->name);
-        }
-    pthread_mutex_unlock(&g_mu);
+    pthread_mutex_lock(&g_attached.mu);
+    eddy_projection *p = sdk_attached_find(&g_attached, svc, rest, n);
+    int rc = p ? eddy_projection_rebuild(p) : 0;
+    pthread_mutex_unlock(&g_attached.mu);
+    if (p && rc == EDDY_ERR_CONFLICT) return eddy_http_error(status, 409, "%s", eddy_es_error());
+    if (p) {
+        *status = 202;
+        return sdk_xasprintf("{\"projection\":\"%s\",\"rebuild\":\"started\"}", p->name);
+    }
     return eddy_http_error(status, 404, "no projection %.*s", (int)(n > 100 ? 100 : n), rest);
 }
 
@@ -886,31 +874,11 @@ int eddy_projection_attach(eddy_service *svc, const eddy_projection_def *def, ed
     int rc = proj_init(def, &p);
     if (rc < 0) return rc;
     p->svc = svc;
-    pthread_mutex_lock(&g_mu);
-    int first = 1;
-    for (eddy_projection *q = g_list; q; q = q->next) {
-        if (q->svc == svc) first = 0;
-        if (q->svc == svc && !strcmp(q->name, p->name)) rc = EDDY_ERR_CONFLICT;
-    }
-    pthread_mutex_unlock(&g_mu);
-    if (rc < 0) {
-        eddy_projection_free(p);
-        return sdk_es_fail(rc, "projection %s is already attached", def->name);
-    }
     sdk_component c = {comp_start, comp_stop, comp_destroy, comp_metrics, p};
-    if ((rc = sdk_service_attach(svc, &c)) < 0) {
+    if ((rc = sdk_attach(&g_attached, svc, p->name, &c, route_get, route_post)) < 0) {
         eddy_projection_free(p);
-        return sdk_es_fail(rc, "cannot attach projection %s (service started, or too many)",
-                           def->name);
+        return rc;
     }
-    if (first) {
-        eddy_service_route(svc, "GET", "/projections", route_get, NULL);
-        eddy_service_route(svc, "POST", "/projections", route_post, NULL);
-    }
-    pthread_mutex_lock(&g_mu);
-    p->next = g_list;
-    g_list = p;
-    pthread_mutex_unlock(&g_mu);
     if (out) *out = p;
     return 0;
 }

@@ -50,11 +50,7 @@ struct eddy_saga {
     atomic_int stop;
     int timer_ms;
     _Atomic int64_t started, completed, compensated, timeouts, ignored, resent;
-    struct eddy_saga *next;
 };
-
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static eddy_saga *g_sagas;
 
 static const char SAGA_DDL[] =
     "CREATE TABLE IF NOT EXISTS eddy_sagas ("
@@ -70,6 +66,9 @@ static const char SAGA_DDL[] =
     "CREATE TABLE IF NOT EXISTS eddy_saga_history ("
     " saga_id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, entry TEXT NOT NULL,"
     " PRIMARY KEY (saga_id, n));";
+
+/* the attached sagas of this process */
+static sdk_attached g_attached = {"saga", 0, "/sagas", PTHREAD_MUTEX_INITIALIZER, NULL};
 
 /* ---- fault switch (tests): EDDY_SAGA_CRASH_AFTER=N ---------------------------------------- */
 /* The N-th transition of this process ends in SIGKILL: odd N before its commit (inside the
@@ -342,11 +341,9 @@ static int on_reply(eddy_ctx *ctx, void *arg)
     if (rc > 0 && strcmp(in.type, s->def.name)) {
         /* another saga of this service whose reply types overlap: the runtime routed the reply
          * to the first one registered for its type */
-        eddy_saga *other = NULL;
-        pthread_mutex_lock(&g_mu);
-        for (eddy_saga *q = g_sagas; q; q = q->next)
-            if (q->svc == s->svc && !strcmp(q->def.name, in.type)) other = q;
-        pthread_mutex_unlock(&g_mu);
+        pthread_mutex_lock(&g_attached.mu);
+        eddy_saga *other = sdk_attached_find(&g_attached, s->svc, in.type, strlen(in.type));
+        pthread_mutex_unlock(&g_attached.mu);
         if (other) s = other;
     }
     if (rc == 0 || strcmp(in.type, s->def.name) || step < 0 || step >= s->def.nsteps) {
@@ -534,12 +531,10 @@ static void *timer_main(void *arg)
 /* ---- views -------------------------------------------------------------------------------- */
 static const eddy_saga_def *def_of(const char *type)
 {
-    const eddy_saga_def *d = NULL;
-    pthread_mutex_lock(&g_mu);
-    for (eddy_saga *s = g_sagas; s; s = s->next)
-        if (!strcmp(s->def.name, type)) d = &s->def;
-    pthread_mutex_unlock(&g_mu);
-    return d;
+    pthread_mutex_lock(&g_attached.mu);
+    eddy_saga *s = sdk_attached_find(&g_attached, NULL, type, strlen(type));
+    pthread_mutex_unlock(&g_attached.mu);
+    return s ? &s->def : NULL;
 }
 
 #define ROW_COLS                                                                                   \
@@ -815,13 +810,7 @@ static void comp_stop(void *arg)
 static void comp_destroy(void *arg)
 {
     eddy_saga *s = arg;
-    pthread_mutex_lock(&g_mu);
-    for (eddy_saga **pp = &g_sagas; *pp; pp = &(*pp)->next)
-        if (*pp == s) {
-            *pp = s->next;
-            break;
-        }
-    pthread_mutex_unlock(&g_mu);
+    sdk_detach(&g_attached, s);
     eddy_store_close(s->st);
     free(s);
 }
@@ -863,21 +852,10 @@ int eddy_saga_attach(eddy_service *svc, const eddy_saga_def *def, eddy_saga **ou
     eddy_saga *s = sdk_xcalloc(1, sizeof *s);
     s->def = *def;
     s->svc = svc;
-    int first = 1;
-    pthread_mutex_lock(&g_mu);
-    for (eddy_saga *q = g_sagas; q; q = q->next) {
-        if (q->svc == svc) first = 0;
-        if (!strcmp(q->def.name, def->name)) rc = EDDY_ERR_CONFLICT;
-    }
-    pthread_mutex_unlock(&g_mu);
-    if (rc < 0) {
-        free(s);
-        return sdk_es_fail(rc, "saga %s is already attached", def->name);
-    }
     sdk_component c = {comp_start, comp_stop, comp_destroy, comp_metrics, s};
-    if ((rc = sdk_service_attach(svc, &c)) < 0) {
+    if ((rc = sdk_attach(&g_attached, svc, s->def.name, &c, route_get, route_post)) < 0) {
         free(s);
-        return sdk_es_fail(rc, "cannot attach saga %s (service started, or too many)", def->name);
+        return rc;
     }
     /* a handler for every reply type of every step */
     const char *seen[256];
@@ -897,14 +875,6 @@ int eddy_saga_attach(eddy_service *svc, const eddy_saga_def *def, eddy_saga **ou
             }
     }
     for (int i = 0; i < def->nsteps; i++) eddy_service_topic(svc, def->steps[i].command_topic);
-    if (first) {
-        eddy_service_route(svc, "GET", "/sagas", route_get, NULL);
-        eddy_service_route(svc, "POST", "/sagas", route_post, NULL);
-    }
-    pthread_mutex_lock(&g_mu);
-    s->next = g_sagas;
-    g_sagas = s;
-    pthread_mutex_unlock(&g_mu);
     if (out) *out = s;
     return 0;
 }

@@ -659,27 +659,15 @@ static int backoff_delay(eddy_service *svc, int attempt)
 static sdk_span *process_span(eddy_service *svc, const eddy_event *ev, const char *span,
                               int64_t start_ns)
 {
-    if (!svc->otlp) return NULL;
-    char *name = sdk_xasprintf("process %s", ev->topic);
-    sdk_span *sp = sdk_span_start(svc->otlp, span, ev->traceparent ? ev->traceparent + 36 : NULL,
-                                  name, SDK_SPAN_CONSUMER, start_ns);
-    free(name);
+    sdk_span *sp = sdk_span_messaging(svc->otlp, "process", SDK_SPAN_CONSUMER, span,
+                                      ev->traceparent ? ev->traceparent + 36 : NULL, ev->topic,
+                                      ev->key, ev, start_ns);
+    if (!sp) return NULL;
     char part[16];
     snprintf(part, sizeof part, "%d", (int)ev->partition);
-    sdk_span_str(sp, "messaging.system", "kafka");
-    sdk_span_str(sp, "messaging.destination.name", ev->topic);
     sdk_span_str(sp, "messaging.destination.partition.id", part);
-    sdk_span_str(sp, "messaging.operation.type", "process");
-    sdk_span_str(sp, "messaging.operation.name", "process");
     sdk_span_str(sp, "messaging.consumer.group.name", svc->name);
     sdk_span_int(sp, "messaging.kafka.offset", ev->offset);
-    sdk_span_str(sp, "messaging.kafka.message.key", ev->key);
-    sdk_span_str(sp, "messaging.message.id", ev->event_id);
-    sdk_span_str(sp, "messaging.message.conversation_id", ev->correlation_id);
-    sdk_span_str(sp, "eddy.correlation_id", ev->correlation_id);
-    sdk_span_str(sp, "eddy.causation_id", ev->causation_id);
-    sdk_span_str(sp, "cloudevents.event_type", ev->event_type);
-    sdk_span_str(sp, "cloudevents.event_source", ev->source);
     return sp;
 }
 
@@ -719,6 +707,29 @@ static void span_write(eddy_service *svc, const eddy_event *ev, const char *span
     free(s);
 }
 
+/* The handler of an event type on a topic, or NULL (someone else's event on a shared topic). */
+static sdk_handler *handler_of(eddy_service *svc, const char *topic, const char *event_type)
+{
+    for (int i = 0; i < svc->nhandlers; i++)
+        if (!strcmp(svc->handlers[i].topic, topic) &&
+            !strcmp(svc->handlers[i].event_type, event_type))
+            return &svc->handlers[i];
+    return NULL;
+}
+
+/* What the record adds to its decoded envelope: where it was read (topic, partition, offset),
+ * its key, and the traceparent header when the envelope has none (an invalid one is dropped). */
+static void event_from_msg(eddy_event *ev, const rd_kafka_message_t *m, const char *topic)
+{
+    ev->topic = sdk_xstrdup(topic);
+    ev->partition = m->partition;
+    ev->offset = m->offset;
+    if (m->key) ev->key = sdk_xstrndup(m->key, m->key_len);
+    if (!ev->traceparent) ev->traceparent = sdk_msg_header(m, "traceparent");
+    if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
+        eddy_event_set(&ev->traceparent, NULL);
+}
+
 /* The outcome of a record's first attempt made inside a batch (batch_run), which process()
  * counts as its attempt 1 instead of calling the handler again. */
 typedef struct prior_attempt {
@@ -739,21 +750,9 @@ static int process(eddy_service *svc, rd_kafka_message_t *m, prior_attempt *prio
         free(why);
         return ok;
     }
-    ev->topic = sdk_xstrdup(topic);
-    ev->partition = m->partition;
-    ev->offset = m->offset;
-    if (m->key) ev->key = sdk_xstrndup(m->key, m->key_len);
-    if (!ev->traceparent) ev->traceparent = sdk_msg_header(m, "traceparent");
-    if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
-        eddy_event_set(&ev->traceparent, NULL);
+    event_from_msg(ev, m, topic);
 
-    sdk_handler *h = NULL;
-    for (int i = 0; i < svc->nhandlers; i++)
-        if (!strcmp(svc->handlers[i].topic, topic) &&
-            !strcmp(svc->handlers[i].event_type, ev->event_type)) {
-            h = &svc->handlers[i];
-            break;
-        }
+    sdk_handler *h = handler_of(svc, topic, ev->event_type);
     if (!h) {
         eddy_event_free(ev);
         return 1; /* someone else's event on a shared topic */
@@ -929,13 +928,7 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
             stop_at = i; /* poison: process() dead-letters it */
             break;
         }
-        sdk_handler *h = NULL;
-        for (int j = 0; j < svc->nhandlers; j++)
-            if (!strcmp(svc->handlers[j].topic, topic) &&
-                !strcmp(svc->handlers[j].event_type, ev->event_type)) {
-                h = &svc->handlers[j];
-                break;
-            }
+        sdk_handler *h = handler_of(svc, topic, ev->event_type);
         if (!h) { /* someone else's event on a shared topic */
             eddy_event_free(ev);
             continue;
@@ -945,13 +938,7 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
             stop_at = i;
             break;
         }
-        ev->topic = sdk_xstrdup(topic);
-        ev->partition = m->partition;
-        ev->offset = m->offset;
-        if (m->key) ev->key = sdk_xstrndup(m->key, m->key_len);
-        if (!ev->traceparent) ev->traceparent = sdk_msg_header(m, "traceparent");
-        if (ev->traceparent && !eddy_trace_valid(ev->traceparent))
-            eddy_event_set(&ev->traceparent, NULL);
+        event_from_msg(ev, m, topic);
         if (!tx && eddy_tx_begin(svc->store, svc->name, ev->correlation_id, NULL, &tx) < 0) {
             eddy_event_free(ev);
             tx = NULL;

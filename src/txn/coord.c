@@ -305,25 +305,14 @@ int64_t txn_persist(txn_coord *tc, txn *t)
 
 void txn_reply_when_durable(txn_coord *tc, breq *r, int64_t need)
 {
-    bpart *p = tc->stopic->parts[0];
-    if (need < 0 || !tc->b->flusher || plog_durable_offset(p->log) >= need) {
-        breq_done(r);
-        return;
-    }
-    twait *w = xcalloc(1, sizeof *w);
-    w->r = r;
-    w->need = need;
-    twait **pp = &tc->waits;
-    while (*pp) pp = &(*pp)->next;
-    *pp = w;
+    bdurable_reply(tc->b, &tc->waits, r, tc->stopic->parts[0]->log, need);
 }
 
 /* ------------------------------------------------------------------ completion ---- */
 
 static bpart *find_part(broker *b, const char *topic, int32_t part)
 {
-    btopic *t = topic_find(b, topic);
-    return t && part >= 0 && part < t->nparts ? t->parts[part] : NULL;
+    return topic_part(topic_find(b, topic), part);
 }
 
 static void finish(txn_coord *tc, txn *t);
@@ -419,18 +408,7 @@ void txn_on_flush(broker *b)
     txn_coord *tc = b->txns;
     if (!tc) return;
     for (int i = 0; i < tc->n; i++) txn_check_complete(tc, tc->v[i]);
-    bpart *p = tc->stopic->parts[0];
-    twait **pp = &tc->waits;
-    while (*pp) {
-        twait *w = *pp;
-        if (!b->flusher || plog_durable_offset(p->log) >= w->need) {
-            *pp = w->next;
-            breq_done(w->r);
-            free(w);
-        } else {
-            pp = &w->next;
-        }
-    }
+    bdurable_on_flush(b, &tc->waits);
 }
 
 /* ------------------------------------------------------------------ timeouts ---- */
@@ -487,17 +465,10 @@ int txn_coord_start(broker *b)
 {
     txn_coord *tc = xcalloc(1, sizeof *tc);
     tc->b = b;
-    btopic *t = topic_find(b, TXN_STATE_TOPIC);
+    btopic *t = topic_internal(b, TXN_STATE_TOPIC, TOPIC_STATE_CONFIGS);
     if (!t) {
-        int rc = topic_create(b, TXN_STATE_TOPIC, 1,
-                              "cleanup.policy=compact\nsegment.bytes=104857600\n"
-                              "retention.ms=-1\n",
-                              true, &t);
-        if (rc != 0 || !t) {
-            LOGE("txn", "cannot create %s: error %d", TXN_STATE_TOPIC, rc);
-            free(tc);
-            return -1;
-        }
+        free(tc);
+        return -1;
     }
     tc->stopic = t;
     b->txns = tc;
@@ -531,12 +502,7 @@ void txn_coord_stop(broker *b)
     txn_coord *tc = b->txns;
     if (!tc) return;
     if (tc->tick) loop_timer_cancel(b->loop, tc->tick);
-    while (tc->waits) {
-        twait *w = tc->waits;
-        tc->waits = w->next;
-        breq_done(w->r);
-        free(w);
-    }
+    bdurable_drain(&tc->waits);
     for (int i = 0; i < tc->n; i++) {
         if (tc->v[i]->reply) breq_done(tc->v[i]->reply);
         txn_free(tc->v[i]);

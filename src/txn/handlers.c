@@ -23,14 +23,6 @@
 #define KERR_PRODUCER_FENCED 90
 #define KERR_TRANSACTIONAL_ID_NOT_FOUND 105
 
-static void set_kstr(kmsg *m, kfid f, kstr s)
-{
-    if (s.len < 0 || !s.p)
-        k_set_ref(m, f, "", 0);
-    else
-        k_set_ref(m, f, s.p, s.len);
-}
-
 static int fenced(int16_t v, int16_t first)
 {
     return v >= first ? KERR_PRODUCER_FENCED : KERR_INVALID_PRODUCER_EPOCH;
@@ -62,14 +54,21 @@ static int lookup(txn_coord *tc, kstr tid, int64_t pid, int16_t epoch, int16_t v
     return 0;
 }
 
-/* The open transaction the request's fields tid/pid/epoch name (lookup), then Write on the
+/* The fields of a request on an open transaction (AddPartitionsToTxn v0-3, AddOffsetsToTxn,
+ * EndTxn): its response's throttle, and the transaction it names. */
+typedef struct txn_req {
+    kfid throttle, tid, pid, epoch;
+} txn_req;
+
+/* Answers the throttle (0); the open transaction the request names (lookup), then Write on the
  * TransactionalId, what Kafka checks on every transactional request (ACLs); 0 or an error. */
-static int lookup_writable(broker *b, breq *r, kfid tid, kfid pid, kfid epoch, txn **out)
+static int lookup_writable(broker *b, breq *r, const txn_req *f, txn **out)
 {
     kmsg *q = r->req;
-    kstr id = k_str(q, tid);
-    int err =
-        lookup(tc_of(b), id, k_int(q, pid), (int16_t)k_int(q, epoch), r->hdr.api_version, 2, out);
+    k_set_int(r->resp, f->throttle, 0);
+    kstr id = k_str(q, f->tid);
+    int err = lookup(tc_of(b), id, k_int(q, f->pid), (int16_t)k_int(q, f->epoch),
+                     r->hdr.api_version, 2, out);
     if (!err && !bauthz_allowed_k(b, r, ACL_RES_TRANSACTIONAL_ID, id.p, id.len, ACL_OP_WRITE))
         err = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     return err;
@@ -176,8 +175,9 @@ static void h_init_pid(broker *b, breq *r)
 /* ------------------------------------------------------------------ AddPartitionsToTxn ---- */
 
 /* Adds partitions to t (Ongoing from now on); answers once the new state is durable. */
-static void add_and_reply(txn_coord *tc, txn *t, breq *r, bool changed)
+static void add_and_reply(broker *b, txn *t, breq *r, bool changed)
 {
+    txn_coord *tc = tc_of(b);
     if (t->state != TS_ONGOING) {
         t->state = TS_ONGOING;
         t->start_ms = now_wall_ms();
@@ -192,15 +192,40 @@ static void add_and_reply(txn_coord *tc, txn *t, breq *r, bool changed)
     txn_reply_when_durable(tc, r, need);
 }
 
+/* The second pass of AddPartitionsToTxn: each partition's answer; added when all are good. */
+typedef struct add_ctx {
+    txn *t;
+    int err;            /* the request's own error (lookup), answered for every partition */
+    bool unknown;       /* some topic is denied or some partition unknown: none is added */
+    const bool *denied; /* per topic of the request: no Write on it */
+    bool changed;
+} add_ctx;
+
+static void add_part(void *arg, const tp_row *row)
+{
+    add_ctx *x = arg;
+    int perr = x->err;
+    if (!perr && x->denied[row->topic_i])
+        perr = KERR_TOPIC_AUTHORIZATION_FAILED;
+    else if (!perr && x->unknown)
+        perr = !row->p || row->t->internal ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                           : KERR_OPERATION_NOT_ATTEMPTED;
+    k_set_int(row->pr, AddPartitionsToTxnPartitionResult_PartitionErrorCode, perr);
+    if (!perr && !txn_has_part(x->t, row->t->name, row->idx)) {
+        txn_add_part(x->t, row->t->name, row->idx);
+        x->changed = true;
+    }
+}
+
 static void h_add_partitions(broker *b, breq *r)
 {
-    txn_coord *tc = tc_of(b);
-    kmsg *q = r->req, *resp = r->resp;
-    k_set_int(resp, AddPartitionsToTxnResponse_ThrottleTimeMs, 0);
+    static const txn_req req = {AddPartitionsToTxnResponse_ThrottleTimeMs,
+                                AddPartitionsToTxnRequest_V3AndBelowTransactionalId,
+                                AddPartitionsToTxnRequest_V3AndBelowProducerId,
+                                AddPartitionsToTxnRequest_V3AndBelowProducerEpoch};
+    kmsg *q = r->req;
     txn *t;
-    int err = lookup_writable(b, r, AddPartitionsToTxnRequest_V3AndBelowTransactionalId,
-                              AddPartitionsToTxnRequest_V3AndBelowProducerId,
-                              AddPartitionsToTxnRequest_V3AndBelowProducerEpoch, &t);
+    int err = lookup_writable(b, r, &req, &t);
     int32_t nt = k_count(q, AddPartitionsToTxnRequest_V3AndBelowTopics);
     if (nt < 0) nt = 0;
     /* first pass: a topic without Write for the principal (Kafka checks it before existence)
@@ -214,61 +239,44 @@ static void h_add_partitions(broker *b, breq *r)
             denied[i] = unknown = true;
             continue;
         }
-        btopic *bt = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
+        btopic *bt = topic_find_k(b, name);
         int32_t np = k_count(tq, AddPartitionsToTxnTopic_Partitions);
         for (int32_t j = 0; j < np; j++) {
             int32_t p = (int32_t)k_item_int(tq, AddPartitionsToTxnTopic_Partitions, j);
-            if (!bt || bt->internal || p < 0 || p >= bt->nparts) unknown = true;
+            if (!topic_part(bt, p) || bt->internal) unknown = true;
         }
     }
-    bool changed = false;
-    k_new_items(resp, AddPartitionsToTxnResponse_ResultsByTopicV3AndBelow, nt);
-    for (int32_t i = 0; i < nt; i++) {
-        kmsg *tq = k_item(q, AddPartitionsToTxnRequest_V3AndBelowTopics, i);
-        kmsg *tr = k_item(resp, AddPartitionsToTxnResponse_ResultsByTopicV3AndBelow, i);
-        kstr name = k_str(tq, AddPartitionsToTxnTopic_Name);
-        set_kstr(tr, AddPartitionsToTxnTopicResult_Name, name);
-        btopic *bt = name.len > 0 ? topic_findn(b, (const char *)name.p, (size_t)name.len) : NULL;
-        int32_t np = k_count(tq, AddPartitionsToTxnTopic_Partitions);
-        if (np < 0) np = 0;
-        k_new_items(tr, AddPartitionsToTxnTopicResult_ResultsByPartition, np);
-        for (int32_t j = 0; j < np; j++) {
-            kmsg *pr = k_item(tr, AddPartitionsToTxnTopicResult_ResultsByPartition, j);
-            int32_t p = (int32_t)k_item_int(tq, AddPartitionsToTxnTopic_Partitions, j);
-            k_set_int(pr, AddPartitionsToTxnPartitionResult_PartitionIndex, p);
-            int perr = err;
-            if (!perr && denied[i])
-                perr = KERR_TOPIC_AUTHORIZATION_FAILED;
-            else if (!perr && unknown)
-                perr = (!bt || bt->internal || p < 0 || p >= bt->nparts)
-                           ? KERR_UNKNOWN_TOPIC_OR_PARTITION
-                           : KERR_OPERATION_NOT_ATTEMPTED;
-            k_set_int(pr, AddPartitionsToTxnPartitionResult_PartitionErrorCode, perr);
-            if (!perr && !txn_has_part(t, bt->name, p)) {
-                txn_add_part(t, bt->name, p);
-                changed = true;
-            }
-        }
-    }
+    static const tp_fields f = {
+        .q_topics = AddPartitionsToTxnRequest_V3AndBelowTopics,
+        .r_topics = AddPartitionsToTxnResponse_ResultsByTopicV3AndBelow,
+        .q_name = AddPartitionsToTxnTopic_Name,
+        .r_name = AddPartitionsToTxnTopicResult_Name,
+        .q_parts = AddPartitionsToTxnTopic_Partitions,
+        .r_parts = AddPartitionsToTxnTopicResult_ResultsByPartition,
+        .q_index = -1,
+        .r_index = AddPartitionsToTxnPartitionResult_PartitionIndex,
+        .acl_op = -1, /* checked above */
+    };
+    add_ctx x = {t, err, unknown, denied, false};
+    tp_walk(b, r, &f, add_part, &x);
     free(denied);
     if (err || unknown) {
         breq_done(r);
         return;
     }
-    add_and_reply(tc, t, r, changed);
+    add_and_reply(b, t, r, x.changed);
 }
 
 /* ------------------------------------------------------------------ AddOffsetsToTxn ---- */
 
 static void h_add_offsets(broker *b, breq *r)
 {
-    txn_coord *tc = tc_of(b);
+    static const txn_req req = {
+        AddOffsetsToTxnResponse_ThrottleTimeMs, AddOffsetsToTxnRequest_TransactionalId,
+        AddOffsetsToTxnRequest_ProducerId, AddOffsetsToTxnRequest_ProducerEpoch};
     kmsg *q = r->req, *resp = r->resp;
-    k_set_int(resp, AddOffsetsToTxnResponse_ThrottleTimeMs, 0);
     txn *t;
-    int err = lookup_writable(b, r, AddOffsetsToTxnRequest_TransactionalId,
-                              AddOffsetsToTxnRequest_ProducerId,
-                              AddOffsetsToTxnRequest_ProducerEpoch, &t);
+    int err = lookup_writable(b, r, &req, &t);
     kstr gid = k_str(q, AddOffsetsToTxnRequest_GroupId);
     if (!err && (gid.len <= 0 || has_ctl_chars(gid.p, (size_t)gid.len)))
         err = KERR_INVALID_GROUP_ID;
@@ -284,20 +292,20 @@ static void h_add_offsets(broker *b, breq *r)
     free(g);
     bool changed = !txn_has_part(t, ot->name, part);
     if (changed) txn_add_part(t, ot->name, part);
-    add_and_reply(tc, t, r, changed);
+    add_and_reply(b, t, r, changed);
 }
 
 /* ------------------------------------------------------------------ EndTxn ---- */
 
 static void h_end_txn(broker *b, breq *r)
 {
+    static const txn_req req = {EndTxnResponse_ThrottleTimeMs, EndTxnRequest_TransactionalId,
+                                EndTxnRequest_ProducerId, EndTxnRequest_ProducerEpoch};
     txn_coord *tc = tc_of(b);
     kmsg *q = r->req, *resp = r->resp;
-    k_set_int(resp, EndTxnResponse_ThrottleTimeMs, 0);
     bool commit = k_int(q, EndTxnRequest_Committed) != 0;
     txn *t;
-    int err = lookup_writable(b, r, EndTxnRequest_TransactionalId, EndTxnRequest_ProducerId,
-                              EndTxnRequest_ProducerEpoch, &t);
+    int err = lookup_writable(b, r, &req, &t);
     if (!err) {
         if (t->state == TS_ONGOING) {
             k_set_int(resp, EndTxnResponse_ErrorCode, 0);
@@ -331,13 +339,12 @@ static void h_describe_transactions(broker *b, breq *r)
     txn_coord *tc = tc_of(b);
     kmsg *q = r->req, *resp = r->resp;
     k_set_int(resp, DescribeTransactionsResponse_ThrottleTimeMs, 0);
-    int32_t n = k_count(q, DescribeTransactionsRequest_TransactionalIds);
-    if (n < 0) n = 0;
-    k_new_items(resp, DescribeTransactionsResponse_TransactionStates, n);
+    int32_t n = k_new_like(resp, DescribeTransactionsResponse_TransactionStates, q,
+                           DescribeTransactionsRequest_TransactionalIds);
     for (int32_t i = 0; i < n; i++) {
         kstr id = k_item_str(q, DescribeTransactionsRequest_TransactionalIds, i);
         kmsg *s = k_item(resp, DescribeTransactionsResponse_TransactionStates, i);
-        set_kstr(s, DescribeTransactionsResponse_TransactionState_TransactionalId, id);
+        k_set_kstr(s, DescribeTransactionsResponse_TransactionState_TransactionalId, id);
         txn *t = tc && id.len > 0 ? tc_find(tc, (const char *)id.p, (size_t)id.len) : NULL;
         int err = !tc ? KERR_COORDINATOR_NOT_AVAILABLE : !t ? KERR_TRANSACTIONAL_ID_NOT_FOUND : 0;
         k_set_int(s, DescribeTransactionsResponse_TransactionState_ErrorCode, err);

@@ -54,19 +54,13 @@ typedef struct txn {
     int32_t reply_timeout_ms; /* InitProducerId: the timeout it asked for */
 } txn;
 
-typedef struct twait {
-    struct twait *next;
-    breq *r;
-    int64_t need; /* answer once __transaction_state is durable up to here */
-} twait;
-
 typedef struct txn_coord {
     broker *b;
     txn **v;
     int n, a;
     btopic *stopic; /* __transaction_state */
     loop_timer *tick;
-    twait *waits;
+    bdurable *waits; /* answers waiting for __transaction_state to be durable */
     int skipped;
     uint64_t timed_out; /* transactions aborted by their timeout */
 } txn_coord;

@@ -100,6 +100,12 @@ int topic_create(broker *b, const char *n, int32_t np, const char *c, bool i, bt
     *out = &g_offsets;
     return 0;
 }
+btopic *topic_internal(broker *b, const char *name, const char *configs)
+{
+    btopic *t = topic_find(b, name);
+    if (!t && topic_create(b, name, 1, configs, true, &t) != 0) t = NULL;
+    return t;
+}
 void breq_done(breq *r)
 {
     assert_false(r->finished);

@@ -5,7 +5,7 @@
  * earliest offsets, switches only when caught up, produces a byte-identical read model (the
  * read model is order-independent across partitions, as a rebuildable one must be) and
  * drops the old tables; a second rebuild request while one runs is refused; bad definitions
- * get a clear error. */
+ * get a clear error; a name is attached once per service. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -261,9 +261,32 @@ static void test_projection_postgres(void **state)
     projection(1);
 }
 
+/* Attaching to services: a name is unique per service (a second attach is a conflict with a
+ * clear error), another service may use it; eddy_service_free frees what was attached. */
+static void test_attach(void **state)
+{
+    eddy_service *a, *b;
+    assert_int_equal(eddy_service_new("proj-a", &a), 0);
+    assert_int_equal(eddy_service_new("proj-b", &b), 0);
+    const char *topics[] = {"t", NULL};
+    eddy_projection_def def = {"totals", topics, apply, reset, drop, 0, NULL};
+    eddy_projection *p, *q;
+    assert_int_equal(eddy_projection_attach(a, &def, &p), 0);
+    assert_int_equal(eddy_projection_attach(a, &def, &q), EDDY_ERR_CONFLICT);
+    assert_string_equal(eddy_es_error(), "projection totals is already attached");
+    assert_int_equal(eddy_projection_attach(b, &def, &q), 0);
+    assert_ptr_not_equal(p, q);
+    eddy_projection_def other = def;
+    other.name = "counts";
+    assert_int_equal(eddy_projection_attach(a, &other, &q), 0);
+    eddy_service_free(a);
+    eddy_service_free(b);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_projection_sqlite),
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_attach),
+                                       cmocka_unit_test(test_projection_sqlite),
                                        cmocka_unit_test(test_projection_postgres)};
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -59,6 +59,15 @@ static void test_definitions(void **state)
     assert_int_equal(eddy_saga_attach(svc, &d, &s), 0);
     eddy_saga *s_again;
     assert_int_equal(eddy_saga_attach(svc, &d, &s_again), EDDY_ERR_CONFLICT);
+    assert_string_equal(eddy_es_error(), "saga t is already attached");
+    /* saga names are unique in the process (eddy_saga_show finds a definition by name) */
+    eddy_service *svc2;
+    assert_int_equal(eddy_service_new("saga-test-2", &svc2), 0);
+    assert_int_equal(eddy_saga_attach(svc2, &d, &s_again), EDDY_ERR_CONFLICT);
+    eddy_saga_def d2 = d;
+    d2.name = "t2";
+    assert_int_equal(eddy_saga_attach(svc2, &d2, &s_again), 0);
+    eddy_service_free(svc2);
 
     /* begin: bad input refused before anything is written */
     tstore ts;

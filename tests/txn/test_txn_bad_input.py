@@ -161,8 +161,9 @@ def offset_fetch_v7(port, group, topic, part, stable):
 DESCRIBE_PRODUCERS, FETCH = 61, 1
 
 
-def describe_producers(port, topic, part):
-    """DescribeProducers v0: [(pid, epoch, last_seq, txn_start_offset)] of the one partition."""
+def describe_producers(port, topic, part, want_err=0):
+    """DescribeProducers v0: [(pid, epoch, last_seq, txn_start_offset)] of the one partition
+    (whose error code must be want_err)."""
     body = kw.uvarint(2) + cstr(topic) + kw.uvarint(2) + kw.i32(part) + b"\x00" + b"\x00"
     r = kw.Reader(raw(port, DESCRIBE_PRODUCERS, 0, body, flexible=True))
     r.uvarint()
@@ -170,8 +171,8 @@ def describe_producers(port, topic, part):
     r.uvarint()
     skip_cstr(r)
     r.uvarint()
-    r.i32()
-    eq(r.i16(), 0, "DescribeProducers partition error")
+    eq(r.i32(), part, "DescribeProducers partition index")
+    eq(r.i16(), want_err, "DescribeProducers partition error")
     skip_cstr(r)
     out = []
     for _ in range(r.uvarint() - 1):
@@ -259,6 +260,8 @@ class Suite:
         eq(f["aborted"], [(pid, 1)], "AbortedTransactions of a read_committed fetch")
         eq(fetch_committed(self.port, "wire", 3)["aborted"], [(pid, 1)], "fetch at the marker")
         eq(describe_producers(self.port, "wire", 0), [(pid, epoch, 1, -1)], "no open transaction")
+        eq(describe_producers(self.port, "wire", 7, 3), [], "DescribeProducers: unknown partition")
+        eq(describe_producers(self.port, "no-such-topic", 0, 3), [], "... and unknown topic")
 
     def client_markers(self):
         before = hwm(self.port, "known")
@@ -281,7 +284,8 @@ def main():
         ("transactional ids: empty, NUL, > 255 bytes: 42; bad timeouts: 50", s.bad_txn_ids),
         ("control batches and bare transactional batches from clients: 87", s.client_markers),
         ("OffsetFetch require_stable while offsets are in a transaction: 88", s.unstable_offsets),
-        ("on the wire: LSO, AbortedTransactions, DescribeProducers", s.wire_index),
+        ("on the wire: LSO, AbortedTransactions, DescribeProducers (unknown partition: 3)",
+         s.wire_index),
     ]:
         r.run(name, fn)
     b.stop()
