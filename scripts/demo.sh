@@ -467,7 +467,7 @@ if [ "$SECURE" = 1 ]; then
     probe() { # what expected-pattern command...
         local what=$1 pat=$2 out; shift 2
         out=$("$@" 2>&1); local rc=$?
-        if [ $rc != 0 ] && echo "$out" | grep -qiE -- "$pat"; then
+        if [ $rc != 0 ] && grep -qiE -- "$pat" <<<"$out"; then
             echo "  refused as it should be: $what ($(echo "$out" | grep -iE -m1 -- "$pat" | cut -c1-120))"
         else
             echo "  WRONG: $what was not refused (rc $rc): $(echo "$out" | tail -2)"; ok=0

@@ -26,7 +26,7 @@ meta=$(timeout 30 "${KC[@]}" -L)
 echo "$meta"
 nb=$(echo "$meta" | grep -cE '^ +broker [0-9]+ at ' || true)
 check_eq "metadata: one broker" 1 "$nb"
-echo "$meta" | grep -qE "^ +broker [0-9]+ at 127\.0\.0\.1:$EDDYD_PORT" \
+grep -qE "^ +broker [0-9]+ at 127\.0\.0\.1:$EDDYD_PORT" <<<"$meta" \
     || fail "metadata: broker is not advertised at 127.0.0.1:$EDDYD_PORT"
 echo "PASS metadata: broker advertised at 127.0.0.1:$EDDYD_PORT"
 node_id=$(echo "$meta" | grep -oP '^ +broker \K[0-9]+' | head -n1)
@@ -74,9 +74,9 @@ for i in $(seq 0 199); do printf 'key%d:value-%03d\n' $((i % 50)) "$i"; done |
     timeout 30 "${KC[@]}" -P -t kc-multi -K:
 meta=$(timeout 30 "${KC[@]}" -L -t kc-multi)
 echo "$meta"
-echo "$meta" | grep -q 'topic "kc-multi" with 3 partitions' || fail "kc-multi does not show 3 partitions"
+grep -q 'topic "kc-multi" with 3 partitions' <<<"$meta" || fail "kc-multi does not show 3 partitions"
 for p in 0 1 2; do
-    echo "$meta" | grep -qE "partition $p, leader $node_id, replicas: $node_id, isrs: $node_id" \
+    grep -qE "partition $p, leader $node_id, replicas: $node_id, isrs: $node_id" <<<"$meta" \
         || fail "partition $p of kc-multi: leader/replicas/isrs are not broker $node_id"
 done
 echo "PASS metadata: kc-multi has 3 partitions led by broker $node_id"
@@ -96,8 +96,8 @@ parts_used=$(echo "$all" | awk '{print $1}' | sort -u | wc -l)
 
 # -- the listing now shows the topics
 meta=$(timeout 30 "${KC[@]}" -L)
-echo "$meta" | grep -q 'topic "kc-keyed" with 3 partitions' || fail "kc-keyed missing from -L"
-echo "$meta" | grep -q 'topic "kc-multi" with 3 partitions' || fail "kc-multi missing from -L"
+grep -q 'topic "kc-keyed" with 3 partitions' <<<"$meta" || fail "kc-keyed missing from -L"
+grep -q 'topic "kc-multi" with 3 partitions' <<<"$meta" || fail "kc-multi missing from -L"
 echo "PASS metadata lists both topics"
 ok=$((ok + 1))
 

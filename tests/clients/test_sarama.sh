@@ -57,7 +57,7 @@ refused() { # what client-error-regex broker-log-regex|- sarama_client-args...
     out=$(timeout 120 "$SARAMA" -mode secure -expect-fail -topic sa-secure "$@" 2>&1) \
         || fail "sarama: $what: $out"
     echo "$out"
-    echo "$out" | grep -qiE "$re" || fail "$what: not the expected error: $out"
+    grep -qiE "$re" <<<"$out" || fail "$what: not the expected error: $out"
     [ "$logre" = - ] && return 0
     # sarama reports a failed TLS handshake only as "run out of available brokers": the
     # broker's log says why

@@ -41,8 +41,8 @@ for case in "PLAIN admin wrong" "SCRAM-SHA-256 admin wrong" "SCRAM-SHA-512 nobod
     set -- $case
     out=$(echo never | kc "$1" "$2" "$3" -P -t kc-sasl -X message.timeout.ms=3000 2>&1) \
         && fail "$case: produce succeeded"
-    echo "$out" | grep -q "Authentication failure" || fail "$case: no authentication error: $out"
-    echo "$out" | grep -qE "invalid credentials|Invalid username or password" \
+    grep -q "Authentication failure" <<<"$out" || fail "$case: no authentication error: $out"
+    grep -qE "invalid credentials|Invalid username or password" <<<"$out" \
         || fail "$case: no message from the broker: $out"
     pass "rejected: $case"
 done
@@ -80,11 +80,11 @@ got=$(kcs SCRAM-SHA-512 kc-pass -C -t kc-tls -o beginning -e -q)
 pass "tls consume exact (SSL and SASL_SSL)"
 out=$(echo never | kcs SCRAM-SHA-256 wrong -P -t kc-tls -X message.timeout.ms=3000 2>&1) \
     && fail "SASL_SSL wrong password: produce succeeded"
-echo "$out" | grep -q "invalid credentials" || fail "SASL_SSL wrong password: $out"
+grep -q "invalid credentials" <<<"$out" || fail "SASL_SSL wrong password: $out"
 pass "rejected: SASL_SSL wrong password"
 out=$(echo never | kct mallory -P -t kc-tls -X message.timeout.ms=3000 2>&1) \
     && fail "certificate from another CA: produce succeeded"
-echo "$out" | grep -qiE "alert|certificate|SSL" || fail "other CA: no TLS error: $out"
+grep -qiE "alert|certificate|SSL" <<<"$out" || fail "other CA: no TLS error: $out"
 for _ in $(seq 50); do # the alert reaches the client before the broker writes its log line
     grep -q "client certificate: unable to get local issuer certificate" "$EDDYD_LOG" && break
     sleep 0.1
