@@ -47,7 +47,8 @@ ALLOWED = {
     # the transaction coordinator: markers through the broker, TxnOffsetCommit's offsets in
     # the group coordinator
     "txn": ["group", "broker"],
-    "registry": ["broker", "http"],
+    # the registry: JSON Pointer resolution shared with libeddy's validator (sdkschema)
+    "registry": ["broker", "http", "sdkschema"],
     "metrics": ["broker", "http"],
     # the REST produce API: records onto the broker's log, payloads encoded against the
     # registry's schemas (libeddy's schema code for the encoders)

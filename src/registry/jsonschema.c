@@ -12,6 +12,7 @@
 
 #include "common/util.h"
 #include "registry/compat_int.h"
+#include "sdkschema/jsonptr.h"
 
 enum { JT_NULL = 1, JT_BOOL = 2, JT_OBJ = 4, JT_ARR = 8, JT_NUM = 16, JT_STR = 32, JT_INT = 64 };
 #define JT_ALL 127
@@ -151,40 +152,11 @@ typedef struct jsrefs {
     int n;
 } jsrefs;
 
-/* Resolves a local JSON pointer reference ("#/definitions/x") inside root, or NULL. */
+/* Resolves a local JSON pointer reference ("#/definitions/x") inside root, or NULL: the same
+ * resolver as libeddy's validator (sdkschema/jsonptr.h). */
 static json_t *js_local_ref(json_t *root, json_t *ref)
 {
-    const char *p = json_string_value(ref);
-    if (!p || p[0] != '#') return NULL;
-    p++;
-    json_t *cur = root;
-    while (*p == '/' && cur) {
-        p++;
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        char tok[256];
-        size_t k = 0;
-        for (size_t i = 0; i < n && k + 1 < sizeof tok; i++) {
-            if (p[i] == '~' && i + 1 < n && (p[i + 1] == '0' || p[i + 1] == '1')) {
-                tok[k++] = p[i + 1] == '0' ? '~' : '/';
-                i++;
-            } else {
-                tok[k++] = p[i];
-            }
-        }
-        tok[k] = 0;
-        if (json_is_object(cur)) {
-            cur = json_object_get(cur, tok);
-        } else if (json_is_array(cur)) {
-            char *end;
-            long idx = strtol(tok, &end, 10);
-            cur = (*end || idx < 0) ? NULL : json_array_get(cur, (size_t)idx);
-        } else {
-            cur = NULL;
-        }
-        p += n;
-    }
-    return *p ? NULL : cur;
+    return (json_t *)sch_json_pointer(root, json_string_value(ref));
 }
 
 static bool js_empty(json_t *s)

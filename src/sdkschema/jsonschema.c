@@ -4,6 +4,7 @@
  * read-only from any thread. The first violation is reported as "<path>: <value> <rule>".
  * Recursion is bounded (depth and steps) so a self-referencing schema cannot loop.
  */
+#include "sdkschema/jsonptr.h"
 #include "eddy/schema.h"
 
 #include "seterr.h"
@@ -169,9 +170,9 @@ fail:
 
 /* ---- compile ----------------------------------------------------------------------------- */
 
-static const json_t *resolve_ref(const json_t *root, const char *ref)
+const json_t *sch_json_pointer(const json_t *root, const char *ref)
 {
-    if (ref[0] != '#') return NULL;
+    if (!ref || ref[0] != '#') return NULL;
     const json_t *cur = root;
     const char *p = ref + 1;
     if (*p == 0) return root;
@@ -281,7 +282,7 @@ static int compile_walk(eddy_jsonschema *s, const json_t *node, int depth, char 
             rc = add_re(s, node, json_string_value(v), err, errlen);
         } else if (!strcmp(k, "$ref") && json_is_string(v)) {
             const char *ref = json_string_value(v);
-            if (!resolve_ref(s->root, ref)) {
+            if (!sch_json_pointer(s->root, ref)) {
                 seterr(err, errlen, "$ref \"%s\" does not resolve (only local refs are supported)",
                        ref);
                 rc = EDDY_ERR_PERMANENT;
@@ -678,7 +679,7 @@ static int check(js_ctx *c, const json_t *sch, const json_t *v)
     char sv[64];
 
     if ((k = json_object_get(sch, "$ref")) && json_is_string(k)) {
-        const json_t *t = resolve_ref(c->s->root, json_string_value(k));
+        const json_t *t = sch_json_pointer(c->s->root, json_string_value(k));
         if (!t) {
             rc = fail(c, "$ref \"%s\" does not resolve", json_string_value(k));
             goto out;

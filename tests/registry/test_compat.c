@@ -414,6 +414,16 @@ static const ccase cases[] = {
      false,
      "COMBINED_TYPE_SUBSCHEMAS_CHANGED",
      NULL},
+    {"json $ref with a percent-escaped name (#/$defs/my%20x) follows it like the validator",
+     J,
+     CL_BACKWARD,
+     {"{\"$defs\":{\"my x\":" OBJ(
+         "\"n\":{\"type\":\"integer\"}") "},\"anyOf\":[{\"$ref\":\"#/$defs/my%20x\"}]}"},
+     "{\"$defs\":{\"my x\":" OBJ(
+         "\"n\":{\"type\":\"string\"}") "},\"anyOf\":[{\"$ref\":\"#/$defs/my%20x\"}]}",
+     false,
+     "COMBINED_TYPE_SUBSCHEMAS_CHANGED",
+     NULL},
     {"json anyOf of identical local $refs, target unchanged",
      J,
      CL_BACKWARD,
