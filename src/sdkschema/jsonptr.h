@@ -10,6 +10,6 @@
 /* The value ref points at inside root ("#" = root itself), or NULL: not a local reference, a
  * malformed escape, a token over 255 bytes, a missing member or index. */
 __attribute__((visibility("hidden"))) const json_t *sch_json_pointer(const json_t *root,
-                                                                    const char *ref);
+                                                                     const char *ref);
 
 #endif
