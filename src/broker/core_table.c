@@ -1,8 +1,8 @@
 /* core_table — the dispatch rows of eddyd's core APIs (what ApiVersions advertises for them).
  *
  *   key  API                      advertised  served from
- *    0   Produce                  0–11        3 (v0–v2 only for librdkafka's feature probes)
- *    1   Fetch                    4–12
+ *    0   Produce                  0–11        (v0–v2: legacy message sets, up-converted)
+ *    1   Fetch                    0–12        (v0–v3: message sets down-converted)
  *    2   ListOffsets              0–7
  *    3   Metadata                 0–12
  *   17   SaslHandshake            0–1
@@ -25,8 +25,8 @@
 #include "broker/core.h"
 
 const bhandler_table broker_core_handlers = {
-    [API_Produce] = {0, 11, 3, h_produce},
-    [API_Fetch] = {4, 12, 4, h_fetch},
+    [API_Produce] = {0, 11, 0, h_produce},
+    [API_Fetch] = {0, 12, 0, h_fetch},
     [API_ListOffsets] = {0, 7, 0, h_list_offsets},
     [API_Metadata] = {0, 12, 0, h_metadata},
     [API_SaslHandshake] = {0, 1, 0, h_sasl_handshake},

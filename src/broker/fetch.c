@@ -1,4 +1,4 @@
-/* fetch — the Fetch API (v4–v12): zero-copy reads (plog file slices carried to the socket as
+/* fetch — the Fetch API (v0–v12): zero-copy reads (plog file slices carried to the socket as
  * kfile_frag, sent with sendfile by server.c) and the long poll. isolation_level=1
  * (read_committed) reads stop at the last stable offset and carry the aborted transactions of
  * the returned range (txnlog.c).
@@ -9,6 +9,10 @@
  * the fetch on the next loop turn (waiters never finish inside part_append's walk). Partitions
  * are looked up by name on every check, so topics deleted meanwhile are answered with
  * UNKNOWN_TOPIC_OR_PARTITION instead of touching freed memory.
+ *
+ * Fetch v0–v3 predate RecordBatch v2: their answers are message sets down-converted from the
+ * stored batches in memory (old_records; magic 0 for v0–v1, magic 1 for v2–v3), uncompressed,
+ * without control batches, read_uncommitted (those versions have no isolation level).
  *
  * Sessions (KIP-227) are never created: session_id 0 in every answer; a non-zero unknown id ->
  * FETCH_SESSION_ID_NOT_FOUND.
@@ -22,6 +26,7 @@
 #include "broker/authorize.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "storage/msgset.h"
 
 typedef struct fpark fpark;
 
@@ -163,6 +168,68 @@ static void add_aborted(kmsg *pr, bpart *p, int64_t from, int64_t upto)
     free(ab);
 }
 
+/* Fetch v0–v3: the records of p from x->offset, below upto, as a legacy message set in the
+ * response (arena memory), read from slice s (consumed: its fd is closed) and the slices after
+ * it until something converts or the data ends. At most lim bytes of whole messages; when not
+ * even the first fits, v3 sends it whole (KIP-74's rule) and v0–v2 send its first lim bytes, a
+ * partial message (Kafka's hard limit there: the client sees it is too big for its fetch
+ * size). Returns the bytes placed, or -1 with the partition's error set. */
+static int64_t old_records(fpark *fp, kmsg *pr, bpart *p, const fpart *x, plog_slice *s,
+                           int64_t lim, int64_t upto, bool first)
+{
+    int16_t v = fp->r->hdr.api_version;
+    int magic = v >= 2 ? 1 : 0;
+    wbuf w;
+    wbuf_init(&w, 0);
+    int64_t next = x->offset;
+    int rc = 0;
+    bool full = false;
+    for (;;) {
+        uint8_t *buf = xmalloc((size_t)s->len);
+        ssize_t got = pread(s->fd, buf, (size_t)s->len, s->file_pos);
+        close(s->fd);
+        s->fd = -1;
+        if (got != (ssize_t)s->len) {
+            free(buf);
+            rc = -1;
+            break;
+        }
+        int64_t from = next;
+        rc = msgset_from_batches(&w, 0, buf, (size_t)s->len, from, upto, magic, (size_t)lim,
+                                 v >= 3 && first, &next, &full);
+        if (rc == 0 && full && v < 3) {
+            /* not even one message fits: a partial one */
+            bool f2;
+            int64_t n2 = from;
+            rc = msgset_from_batches(&w, 0, buf, (size_t)s->len, from, upto, magic, (size_t)lim,
+                                     true, &n2, &f2);
+            if (rc > 0 && (int64_t)w.len > lim) w.len = (size_t)lim;
+            rc = rc > 0 ? 0 : rc;
+        }
+        free(buf);
+        if (rc < 0 || full || w.len > 0 || next >= upto || next <= from) break;
+        /* only control batches or records below the offset so far: read on */
+        if (plog_read(p->log, next, (int32_t)lim, s) < 0 || s->len <= 0) {
+            if (s->fd >= 0) close(s->fd);
+            s->fd = -1;
+            break;
+        }
+    }
+    if (rc < 0) {
+        wbuf_free(&w);
+        k_set_int(pr, PartitionData_ErrorCode, KERR_CORRUPT_MESSAGE);
+        return -1;
+    }
+    if (w.len) {
+        uint8_t *m = karena_alloc(fp->r->arena, w.len);
+        memcpy(m, w.data, w.len);
+        k_set_ref(pr, PartitionData_Records, m, (int32_t)w.len);
+    }
+    int64_t n = (int64_t)w.len;
+    wbuf_free(&w);
+    return n;
+}
+
 /* Fills the response tree. Returns the bytes of records placed in it; *error if any partition
  * got an error. with_data=false: every partition gets empty records (dropped connection). */
 static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
@@ -236,6 +303,18 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             }
             if (total > 0 && s.len > remaining) { /* only the first batch may exceed limits */
                 close(s.fd);
+                continue;
+            }
+            if (fp->r->hdr.api_version < 4 && count) {
+                /* the answer itself (estimates for min_bytes use the stored sizes) */
+                int64_t n = old_records(fp, pr, p, x, &s, lim, upto, total == 0);
+                if (n < 0) {
+                    *error = true;
+                    continue;
+                }
+                total += n;
+                remaining -= n;
+                p->bytes_out += (uint64_t)n;
                 continue;
             }
             kfile_frag *fr = karena_alloc(fp->r->arena, sizeof *fr);

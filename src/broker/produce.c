@@ -1,5 +1,9 @@
-/* produce — the Produce API (v3–v11; v0–v2 are advertised for librdkafka's feature probes and
- * refused by the dispatch row's accept_min) and acks=all group commit.
+/* produce — the Produce API (v0–v11) and acks=all group commit.
+ *
+ * v0–v2 carry legacy message sets (magic 0/1): up_convert turns one into a RecordBatch v2
+ * (storage/msgset.c) that then takes the v3+ path below, as Kafka's LogValidator converts on
+ * append. A v2 batch in a v0–v2 request is taken as it is (Kafka does not check the magic
+ * there either).
  *
  * Per partition: exactly one RecordBatch v2, validated (batch_validate), size-checked against
  * the topic's max.message.bytes, idempotence-checked (producers.c), stamped for LogAppendTime
@@ -17,6 +21,7 @@
 #include "broker/core.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "storage/msgset.h"
 
 char *core_kdup(breq *r, kstr s)
 {
@@ -87,12 +92,35 @@ static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *b
     return v >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
 }
 
+/* Produce v0–v2: the message set `rec` as one RecordBatch v2 in *owned (rec repointed to it).
+ * The batch keeps the producer's codec (compressed again below unless compression.type says
+ * otherwise). Returns 0 or CORRUPT_MESSAGE (the only record error these versions know). */
+static int up_convert(const btopic *t, kstr *rec, uint8_t **owned, int *codec, const char **why)
+{
+    if ((size_t)rec->len > 16 && rec->p[16] == 2) return 0; /* already a v2 batch */
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    int magic = 0;
+    int rc = msgset_to_batch(rec->p, (size_t)rec->len, batch_inflate_cap(t->cfg.max_message_bytes),
+                             &out, &olen, codec, &magic);
+    if (rc != MSGSET_OK) {
+        *why = msgset_strerror(rc);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    *owned = out;
+    rec->p = out;
+    rec->len = (int32_t)olen;
+    return 0;
+}
+
 /* Validates and appends one partition's records. Fills the partition response. Returns the
  * end offset to wait for (acks=all) or -1. */
 static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr, bool txn,
                            int64_t acks)
 {
     uint8_t *owned = NULL; /* the batch recompressed for compression.type */
+    uint8_t *conv = NULL;  /* v0–v2: the message set up-converted */
+    int src_codec = 0;     /* v0–v2: the wrappers' codec */
     int16_t v = r->hdr.api_version;
     int err = 0;
     int64_t base = -1, lat = -1, need = -1;
@@ -122,6 +150,10 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     if ((int64_t)rec.len > (int64_t)t->cfg.max_message_bytes) {
         err = KERR_MESSAGE_TOO_LARGE;
         goto out;
+    }
+    if (v < 3) {
+        err = up_convert(t, &rec, &conv, &src_codec, &why);
+        if (err) goto out;
     }
     uint8_t *bp = (uint8_t *)rec.p; /* the request frame is ours to rewrite in place */
     if (batch_parse(bp, (size_t)rec.len, &bi) == 0 && bi.magic == 2 && bi.total_len < rec.len) {
@@ -188,13 +220,15 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         err = pc;
         goto out;
     }
-    if (t->cfg.compression >= 0 && codec != t->cfg.compression) {
-        /* compression.type other than producer: store the records in the topic's codec */
-        int lvl = t->cfg.compression == BATCH_CODEC_GZIP  ? t->cfg.gzip_level
-                  : t->cfg.compression == BATCH_CODEC_LZ4 ? t->cfg.lz4_level
-                                                          : t->cfg.zstd_level;
+    /* compression.type other than producer: store the records in the topic's codec; a message
+     * set up-converted from compressed wrappers: in the producer's codec */
+    int target = t->cfg.compression >= 0 ? t->cfg.compression : conv ? src_codec : codec;
+    if (target != codec) {
+        int lvl = target == BATCH_CODEC_GZIP  ? t->cfg.gzip_level
+                  : target == BATCH_CODEC_LZ4 ? t->cfg.lz4_level
+                                              : t->cfg.zstd_level;
         size_t olen = 0;
-        int rc = batch_recompress(bp, (size_t)rec.len, t->cfg.compression, lvl,
+        int rc = batch_recompress(bp, (size_t)rec.len, target, lvl,
                                   batch_inflate_cap(t->cfg.max_message_bytes), &owned, &olen);
         if (rc != BATCH_OK) {
             err = KERR_CORRUPT_MESSAGE;
@@ -224,6 +258,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     need = base + bi.last_offset_delta + 1;
 out:
     free(owned);
+    free(conv);
     k_set_int(pr, PartitionProduceResponse_ErrorCode, err);
     k_set_int(pr, PartitionProduceResponse_BaseOffset, err ? -1 : base);
     k_set_int(pr, PartitionProduceResponse_LogAppendTimeMs, err ? -1 : lat);
