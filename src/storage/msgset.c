@@ -21,7 +21,7 @@ const char *msgset_strerror(int err)
     case MSGSET_ERR_NESTED: return "compressed message inside a compressed message";
     case MSGSET_ERR_TOO_BIG: return "compressed messages decompress to more than allowed";
     case MSGSET_ERR_EMPTY: return "empty message set";
-    case MSGSET_ERR_INVALID: return "malformed message";
+    case MSGSET_ERR_INVALID: return "malformed message (lengths, timestamp or trailing bytes)";
     default: return "unknown message set error";
     }
 }
@@ -121,6 +121,7 @@ static int parse_set(mdec *d, const uint8_t *p, size_t len, int depth, int wmagi
         if ((uint32_t)crc32(0, m + 4, (uInt)(size - 4)) != be32(m)) return MSGSET_ERR_CRC;
         rbuf q = rbuf_make(m + 6, (size_t)size - 6);
         int64_t ts = magic == 1 ? rbuf_i64(&q) : -1;
+        if (ts < -1) return MSGSET_ERR_INVALID; /* Kafka: "Invalid negative timestamp" */
         mrec mr = {0};
         mr.ts = ts;
         int rc = read_bytes(&q, &mr.key, &mr.klen);
@@ -185,19 +186,19 @@ static uint8_t *build_batch(const mdec *d, size_t *len)
     wbuf w, rec;
     wbuf_init(&w, 0);
     wbuf_init(&rec, 0);
-    wbuf_i64(&w, 0);                    /* baseOffset: the log assigns it */
-    wbuf_i32(&w, 0);                    /* batchLength, below */
-    wbuf_i32(&w, 0);                    /* partitionLeaderEpoch */
-    wbuf_i8(&w, 2);                     /* magic */
-    wbuf_u32(&w, 0);                    /* crc, below */
-    wbuf_i16(&w, 0);                    /* attributes: uncompressed, CreateTime */
-    wbuf_i32(&w, (int32_t)(d->n - 1));  /* lastOffsetDelta */
-    wbuf_i64(&w, base_ts);              /* baseTimestamp: the first record's */
-    wbuf_i64(&w, max_ts);               /* maxTimestamp */
-    wbuf_i64(&w, -1);                   /* producerId */
-    wbuf_i16(&w, -1);                   /* producerEpoch */
-    wbuf_i32(&w, -1);                   /* baseSequence */
-    wbuf_i32(&w, (int32_t)d->n);        /* recordsCount */
+    wbuf_i64(&w, 0);                   /* baseOffset: the log assigns it */
+    wbuf_i32(&w, 0);                   /* batchLength, below */
+    wbuf_i32(&w, 0);                   /* partitionLeaderEpoch */
+    wbuf_i8(&w, 2);                    /* magic */
+    wbuf_u32(&w, 0);                   /* crc, below */
+    wbuf_i16(&w, 0);                   /* attributes: uncompressed, CreateTime */
+    wbuf_i32(&w, (int32_t)(d->n - 1)); /* lastOffsetDelta */
+    wbuf_i64(&w, base_ts);             /* baseTimestamp: the first record's */
+    wbuf_i64(&w, max_ts);              /* maxTimestamp */
+    wbuf_i64(&w, -1);                  /* producerId */
+    wbuf_i16(&w, -1);                  /* producerEpoch */
+    wbuf_i32(&w, -1);                  /* baseSequence */
+    wbuf_i32(&w, (int32_t)d->n);       /* recordsCount */
     for (size_t i = 0; i < d->n; i++) {
         const mrec *m = &d->v[i];
         wbuf_reset(&rec);
@@ -228,6 +229,10 @@ int msgset_to_batch(const uint8_t *p, size_t len, size_t cap, uint8_t **out, siz
     *olen = 0;
     int rc = parse_set(&d, p, len, 0, 0, -1, false);
     if (rc == MSGSET_OK && d.n > (size_t)INT32_MAX - 1) rc = MSGSET_ERR_INVALID;
+    for (size_t i = 1; rc == MSGSET_OK && i < d.n; i++) {
+        int64_t delta; /* to the first record's timestamp: -1 and INT64_MAX are too far apart */
+        if (__builtin_sub_overflow(d.v[i].ts, d.v[0].ts, &delta)) rc = MSGSET_ERR_INVALID;
+    }
     if (rc == MSGSET_OK) {
         *out = build_batch(&d, olen);
         if (codec) *codec = d.codec;
@@ -257,8 +262,7 @@ int msgset_from_batches(wbuf *w, size_t start, const uint8_t *p, size_t len, int
     while (pos + BATCH_LOG_OVERHEAD <= len) {
         int64_t bo;
         int32_t tl;
-        if (batch_peek(p + pos, len - pos, &bo, &tl) != BATCH_OK || (size_t)tl > len - pos)
-            break;
+        if (batch_peek(p + pos, len - pos, &bo, &tl) != BATCH_OK || (size_t)tl > len - pos) break;
         batch_iter it;
         int rc = batch_iter_init(&it, p + pos, (size_t)tl, BATCH_INFLATE_MAX);
         if (rc != BATCH_OK) return rc;
