@@ -327,6 +327,7 @@ class Suite:
         body = kw.i8(0) + kw.i8(0) + kw.i32(-1) + kw.i32(1) + b"v" + b"junk"
         m = struct.pack(">I", zlib.crc32(body)) + body
         self.refuse("bytes after the value", kw.i64(0) + kw.i32(len(m)) + m, version=0)
+        self.refuse("negative timestamp (not -1)", message(1, b"k", b"v", ts=-5))
         self.refuse("magic 3", message(1, b"k", b"v")[:16] + b"\x03" + message(1, b"k", b"v")[17:])
         inner_wrapped = wrapper(1, 1, gzip.compress(good), 2)
         self.refuse("compressed inside compressed", wrapper(1, 1, gzip.compress(inner_wrapped), 1))
