@@ -11,7 +11,9 @@
   a current producer read by the old consumers (headers dropped, magic 1 keeps timestamps);
 * kafka-python 2.0.2 pinned to api_version (0, 9) (magic 0), (0, 10) (magic 1, Fetch v2) and
   (0, 10, 1) (Produce v2, Fetch v3): producer (plain and gzip) and a consumer group (subscribe,
-  poll, commit) round trip, timestamps kept by magic 1.
+  poll, commit) round trip, timestamps kept by magic 1;
+* sarama 1.22.1 with its default Version (V0_8_2_0: Produce v0, Fetch v0) and V0_10_0_0
+  (magic 1), every codec each allows (sarama_client -mode oldfmt).
 One eddyd for the whole file.
 """
 import os
@@ -152,6 +154,16 @@ def main():
         for codec in ("none", "gzip", "snappy", "lz4"):
             r.run("kcat fallback %s %s: produce + consume" % (fb, codec), kcat_roundtrip, fb, codec)
     r.run("current producer (zstd, headers) -> old consumers", new_to_old)
+    def sarama():
+        exe = os.environ.get("SARAMA_CLIENT") or os.path.join(
+            os.environ.get("EDDY_BUILD_DIR", ""), "tests", "clients", "sarama_client")
+        p = subprocess.run([exe, "-mode", "oldfmt", "-brokers", boot, "-topic", "sa-old"],
+                           capture_output=True, timeout=120)
+        print(p.stdout.decode(), end="")
+        if p.returncode != 0:
+            raise AssertionError("sarama_client -mode oldfmt failed: %s" % p.stderr.decode())
+
+    r.run("sarama default Version (0.8.2) and 0.10.0", sarama)
     r.run("kafka-python api_version (0, 9)", kafka_python, (0, 9))
     r.run("kafka-python api_version (0, 10)", kafka_python, (0, 10))
     r.run("kafka-python api_version (0, 10, 1)", kafka_python, (0, 10, 1))

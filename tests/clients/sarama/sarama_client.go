@@ -36,7 +36,7 @@ import (
 
 var (
 	brokers    = flag.String("brokers", "127.0.0.1:9092", "bootstrap brokers, comma-separated")
-	mode       = flag.String("mode", "everyday", "everyday | secure")
+	mode       = flag.String("mode", "everyday", "everyday | secure | oldfmt")
 	protocol   = flag.String("protocol", "PLAINTEXT", "PLAINTEXT | SASL_PLAINTEXT | SASL_SSL | SSL")
 	mechanism  = flag.String("mechanism", "", "PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512")
 	user       = flag.String("user", "", "SASL user")
@@ -481,6 +481,70 @@ func secure() {
 	pass("%s: produce 3 and read them back", what)
 }
 
+// oldfmt: sarama with its default Version (1.22.1: V0_8_2_0, so Produce v0, Fetch v0 and magic 0
+// message sets) and with V0_10_0_0 (Produce v2, Fetch v2, magic 1 with timestamps): a keyed
+// record, a null key and a null value, uncompressed and with each codec that version allows,
+// read back exactly with a partition consumer of the same version.
+func oldfmt() {
+	type oldCase struct {
+		name   string
+		v      sarama.KafkaVersion
+		codecs []sarama.CompressionCodec
+	}
+	all := []sarama.CompressionCodec{sarama.CompressionNone, sarama.CompressionGZIP,
+		sarama.CompressionSnappy}
+	for _, c := range []oldCase{
+		{"default", sarama.NewConfig().Version, all},
+		{"v0_10_0", sarama.V0_10_0_0, append(all, sarama.CompressionLZ4)},
+	} {
+		for _, codec := range c.codecs {
+			what := fmt.Sprintf("version %s (%s), codec %d", c.name, c.v, codec)
+			cfg := sarama.NewConfig()
+			cfg.Version = c.v
+			cfg.ClientID = "eddy-sarama-oldfmt"
+			cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+			cfg.Producer.Return.Successes = true
+			cfg.Producer.RequiredAcks = sarama.WaitForAll
+			cfg.Producer.Compression = codec
+			cfg.Producer.Partitioner = sarama.NewManualPartitioner
+			cfg.Consumer.Return.Errors = true
+			client, err := sarama.NewClient(strings.Split(*brokers, ","), cfg)
+			if err != nil {
+				fail(what+": client", err)
+			}
+			t := fmt.Sprintf("%s-%s-%d", *topic, c.name, codec)
+			prod, err := sarama.NewSyncProducerFromClient(client)
+			if err != nil {
+				fail(what+": producer", err)
+			}
+			msgs := []*sarama.ProducerMessage{
+				{Topic: t, Key: sarama.StringEncoder("k1"), Value: sarama.StringEncoder("v1")},
+				{Topic: t, Value: sarama.StringEncoder("no key")},
+				{Topic: t, Key: sarama.StringEncoder("k3")},
+			}
+			if err := prod.SendMessages(msgs); err != nil {
+				fail(what+": produce", err)
+			}
+			prod.Close()
+			ms := readPartition(client, t, 0, sarama.OffsetOldest, 3)
+			got := ""
+			for _, m := range ms {
+				got += fmt.Sprintf("%d:%q/%v:%q/%v ", m.Offset, m.Key, m.Key == nil, m.Value,
+					m.Value == nil)
+				if c.v.IsAtLeast(sarama.V0_10_0_0) && m.Timestamp.Year() < 2020 {
+					fail(what+": timestamp", m.Timestamp)
+				}
+			}
+			want := `0:"k1"/false:"v1"/false 1:""/true:"no key"/false 2:"k3"/false:""/true `
+			if got != want {
+				fail(what+": read back", fmt.Sprintf("got %s, want %s", got, want))
+			}
+			client.Close()
+			pass("%s: 3 records (null key, null value) produced and read back", what)
+		}
+	}
+}
+
 func main() {
 	flag.Parse()
 	switch *mode {
@@ -488,7 +552,9 @@ func main() {
 		everyday()
 	case "secure":
 		secure()
+	case "oldfmt":
+		oldfmt()
 	default:
-		fail("usage", "-mode everyday|secure")
+		fail("usage", "-mode everyday|secure|oldfmt")
 	}
 }
