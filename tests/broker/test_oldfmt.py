@@ -369,6 +369,7 @@ def main():
         res.run("fetch limits: partial (v0-v2), at least one (v3), max_bytes", s.limits)
         res.run("bad input: CORRUPT_MESSAGE / MESSAGE_TOO_LARGE, nothing stored", s.bad_input)
         res.run("acks=0 on Produce v0: no answer", s.acks0)
+        res.run("eddyd stops cleanly (SIGTERM, status 0: no sanitizer report)", b.stop)
         res.finish()
 
 

@@ -167,6 +167,7 @@ def main():
     r.run("kafka-python api_version (0, 9)", kafka_python, (0, 9))
     r.run("kafka-python api_version (0, 10)", kafka_python, (0, 10))
     r.run("kafka-python api_version (0, 10, 1)", kafka_python, (0, 10, 1))
+    r.run("eddyd stops cleanly (SIGTERM, status 0: no sanitizer report)", b.stop)
     r.finish()
 
 
