@@ -4,8 +4,9 @@
 One eddyd (auto.create.topics.enable=false, socket.request.max.bytes=1048576,
 message.max.bytes=100000) gets, each on its own connection: truncated frames, garbage, an
 oversized or negative size prefix, unknown API keys and versions, ApiVersions v99 (→ v0-layout
-UNSUPPORTED_VERSION listing key 18, kafka-protocol.md §2.3), Produce v0–v2 (→ close), a batch
-with a bad CRC (→ CORRUPT_MESSAGE 2), a batch over message.max.bytes (→ MESSAGE_TOO_LARGE 10),
+UNSUPPORTED_VERSION listing key 18, kafka-protocol.md §2.3), Produce v0–v2 with a bad message
+CRC and a batch with a bad CRC (→ CORRUPT_MESSAGE 2), a batch over message.max.bytes
+(→ MESSAGE_TOO_LARGE 10),
 unknown topics (→ UNKNOWN_TOPIC_OR_PARTITION 3), fetch offsets out of range
 (→ OFFSET_OUT_OF_RANGE 1), and more. After every case the broker process must still be alive
 and a fresh connection must get a correct ApiVersions answer; at the end kafka-python reads
@@ -255,15 +256,17 @@ class Suite:
 
     def produce_v0_v2(self):
         before = self.hwm()
-        # A legacy MessageSet v0 with one message (the layout does not matter: never parsed).
+        # A legacy message set (magic 0) whose CRC is wrong: CORRUPT_MESSAGE in each version's
+        # answer layout (the legacy formats themselves: test_oldfmt.py).
         msg = b"\x00\x00" + kw.bytes32(None) + kw.bytes32(b"old")
         mset = kw.i64(0) + kw.i32(4 + len(msg)) + kw.i32(0) + msg
         for v in (0, 1, 2):
             c = self.conn()
             try:
-                c.send(kw.frame(PRODUCE, v, 3, kw.produce_body({TOPIC: {0: mset}}, acks=1,
-                                                               version=v)))
-                c.expect_closed("Produce v%d" % v)
+                p = kw.parse_produce(c.request(PRODUCE, v, kw.produce_body(
+                    {TOPIC: {0: mset}}, acks=1, version=v)), v)
+                eq((p["topics"][0][1][0]["error"], p["left"]), (2, 0),
+                   "Produce v%d with a bad message CRC: (CORRUPT_MESSAGE, no trailing bytes)" % v)
             finally:
                 c.close()
         eq(self.hwm(), before, "high watermark after Produce v0-v2 (nothing appended)")
@@ -432,7 +435,7 @@ def main():
         ("unknown API key → connection closed", s.unknown_api_key),
         ("unsupported Metadata version → connection closed", s.unsupported_version),
         ("Produce v3 and v7 with valid batches", s.produce_valid_v3_v7),
-        ("Produce v0-v2 → connection closed, nothing appended", s.produce_v0_v2),
+        ("Produce v0-v2 bad message CRC → CORRUPT_MESSAGE, nothing appended", s.produce_v0_v2),
         ("bad CRC → CORRUPT_MESSAGE (2)", s.bad_crc),
         ("batch over message.max.bytes → MESSAGE_TOO_LARGE (10)", s.too_large),
         ("inconsistent batch headers rejected", s.bad_batch_header),
