@@ -24,8 +24,8 @@ static void down_up(const uint8_t *batch, size_t len, int32_t count)
         wbuf_init(&w, 0);
         int64_t next = 0;
         bool full;
-        int n = msgset_from_batches(&w, 0, batch, len, 0, INT64_MAX, magic, SIZE_MAX, false,
-                                    &next, &full);
+        int n = msgset_from_batches(&w, 0, batch, len, 0, INT64_MAX, magic, SIZE_MAX, false, &next,
+                                    &full);
         if (n != count || full || next != count) abort();
         uint8_t *again = NULL;
         size_t alen = 0;
