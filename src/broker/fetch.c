@@ -65,6 +65,10 @@ struct fpark {
 
 static fpark *g_parked;
 
+/* Fetch v0–v3 answers are built in memory: at most this many bytes of them per request (the
+ * first partition's first message may exceed it, as KIP-74 allows). */
+#define OLD_FETCH_MAX_BYTES (64 << 20)
+
 static void unlink_parked(fpark *fp)
 {
     if (!fp->parked) return;
@@ -175,7 +179,7 @@ static void add_aborted(kmsg *pr, bpart *p, int64_t from, int64_t upto)
  * partial message (Kafka's hard limit there: the client sees it is too big for its fetch
  * size). Returns the bytes placed, or -1 with the partition's error set. */
 static int64_t old_records(fpark *fp, kmsg *pr, bpart *p, const fpart *x, plog_slice *s,
-                           int64_t lim, int64_t upto, bool first)
+                           int64_t lim, int64_t upto, bool first, int64_t *next_out)
 {
     int16_t v = fp->r->hdr.api_version;
     int magic = v >= 2 ? 1 : 0;
@@ -197,8 +201,9 @@ static int64_t old_records(fpark *fp, kmsg *pr, bpart *p, const fpart *x, plog_s
         int64_t from = next;
         rc = msgset_from_batches(&w, 0, buf, (size_t)s->len, from, upto, magic, (size_t)lim,
                                  v >= 3 && first, &next, &full);
-        if (rc == 0 && full && v < 3) {
-            /* not even one message fits: a partial one */
+        if (rc == 0 && full && v < 3 && lim >= x->pmax) {
+            /* not even one message fits the partition's limit: a partial one (when the
+             * response's cap is what stops it, nothing: the client asks again) */
             bool f2;
             int64_t n2 = from;
             rc = msgset_from_batches(&w, 0, buf, (size_t)s->len, from, upto, magic, (size_t)lim,
@@ -227,6 +232,7 @@ static int64_t old_records(fpark *fp, kmsg *pr, bpart *p, const fpart *x, plog_s
     }
     int64_t n = (int64_t)w.len;
     wbuf_free(&w);
+    *next_out = next;
     return n;
 }
 
@@ -307,7 +313,8 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             }
             if (fp->r->hdr.api_version < 4 && count) {
                 /* the answer itself (estimates for min_bytes use the stored sizes) */
-                int64_t n = old_records(fp, pr, p, x, &s, lim, upto, total == 0);
+                int64_t next = x->offset;
+                int64_t n = old_records(fp, pr, p, x, &s, lim, upto, total == 0, &next);
                 if (n < 0) {
                     *error = true;
                     continue;
@@ -315,6 +322,7 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
                 total += n;
                 remaining -= n;
                 p->bytes_out += (uint64_t)n;
+                if (next > x->offset) p->records_out += (uint64_t)(next - x->offset);
                 continue;
             }
             kfile_frag *fr = karena_alloc(fp->r->arena, sizeof *fr);
@@ -419,6 +427,8 @@ void h_fetch(broker *b, breq *r)
     fp->r = r;
     fp->min_bytes = (int32_t)k_int(q, FetchRequest_MinBytes);
     fp->max_bytes = (int32_t)k_int(q, FetchRequest_MaxBytes);
+    if (v < 4 && (fp->max_bytes <= 0 || fp->max_bytes > OLD_FETCH_MAX_BYTES))
+        fp->max_bytes = OLD_FETCH_MAX_BYTES; /* v0–v2 have none */
     fp->isolation = (int8_t)k_int(q, FetchRequest_IsolationLevel);
     int32_t nt = k_count(q, FetchRequest_Topics);
     if (nt < 0) nt = 0;
