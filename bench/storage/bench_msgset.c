@@ -41,7 +41,8 @@ static void make_set(wbuf *w, size_t vsize, int *nrec)
         wbuf_i32(w, -1);
         wbuf_i32(w, (int32_t)vsize);
         wbuf_put(w, val, vsize);
-        put_be32(w->data + at + 12, (uint32_t)crc32(0, w->data + at + 16, (uInt)(w->len - at - 16)));
+        put_be32(w->data + at + 12,
+                 (uint32_t)crc32(0, w->data + at + 16, (uInt)(w->len - at - 16)));
     }
     *nrec = n;
     free(val);
@@ -62,7 +63,8 @@ static void gzip_wrap(wbuf *out, const wbuf *inner, int n)
     wbuf_i32(out, -1);
     wbuf_i32(out, (int32_t)zl);
     wbuf_put(out, z, zl);
-    put_be32(out->data + at + 12, (uint32_t)crc32(0, out->data + at + 16, (uInt)(out->len - at - 16)));
+    put_be32(out->data + at + 12,
+             (uint32_t)crc32(0, out->data + at + 16, (uInt)(out->len - at - 16)));
     free(z);
 }
 
