@@ -311,8 +311,10 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
                 close(s.fd);
                 continue;
             }
-            if (fp->r->hdr.api_version < 4 && count) {
-                /* the answer itself (estimates for min_bytes use the stored sizes) */
+            if (fp->r->hdr.api_version < 4) {
+                /* converted for the min_bytes checks too: a range holding only control batches
+                 * converts to nothing, and answering at once would have an old consumer sitting
+                 * on a trailing marker fetch in a busy loop */
                 int64_t next = x->offset;
                 int64_t n = old_records(fp, pr, p, x, &s, lim, upto, total == 0, &next);
                 if (n < 0) {
@@ -321,8 +323,10 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
                 }
                 total += n;
                 remaining -= n;
-                p->bytes_out += (uint64_t)n;
-                if (next > x->offset) p->records_out += (uint64_t)(next - x->offset);
+                if (count) {
+                    p->bytes_out += (uint64_t)n;
+                    if (next > x->offset) p->records_out += (uint64_t)(next - x->offset);
+                }
                 continue;
             }
             kfile_frag *fr = karena_alloc(fp->r->arena, sizeof *fr);
@@ -371,7 +375,7 @@ static void recheck(fpark *fp, bool final)
         return;
     }
     if (!data) return;
-    if (fp->min_bytes <= 1) {
+    if (fp->min_bytes <= 1 && fp->r->hdr.api_version >= 4) {
         finish(fp);
         return;
     }
@@ -468,7 +472,8 @@ void h_fetch(broker *b, breq *r)
     bool data, error;
     probe(fp, &data, &error);
     int64_t wait = k_int(q, FetchRequest_MaxWaitMs);
-    if (error || wait <= 0 || fp->min_bytes <= 0 || (data && fp->min_bytes <= 1)) {
+    bool old = v < 4; /* readable bytes are known only after down-conversion */
+    if (error || wait <= 0 || fp->min_bytes <= 0 || (data && fp->min_bytes <= 1 && !old)) {
         finish(fp);
         return;
     }

@@ -23,7 +23,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
-from eddyd import Eddyd, Results  # noqa: E402
+from eddyd import Eddyd, Results, wait_until  # noqa: E402
 import kwire as kw  # noqa: E402
 
 PRODUCE, FETCH, LISTOFFSETS, CREATE = 0, 1, 2, 19
@@ -346,6 +346,52 @@ class Suite:
         a = self.produce("of-bad", good, 2)
         eq((a["error"], a["base_offset"]), (0, 0), "a good set after the bad ones")
 
+    def txn(self, tid, pid, epoch, topic, value, seq, commit):
+        """One transaction of one record on partition 0 (InitProducerId done by the caller)."""
+        body = kw.s16(tid) + kw.i64(pid) + kw.i16(epoch)
+        r = kw.Reader(self.c.request(24, 1, body + kw.array([kw.s16(topic) +
+                                                             kw.array([kw.i32(0)])])))
+        r.i32()
+        eq(r.array(lambda: (r.str(), r.array(lambda: (r.i32(), r.i16())))),
+           [(topic, [(0, 0)])], "AddPartitionsToTxn")
+        batch = kw.batch([(b"t", value, (), TS)], TS, pid=pid, epoch=epoch, seq=seq, attrs=0x10)
+        resp = self.c.request(PRODUCE, 3, kw.produce_body({topic: {0: batch}}, version=3,
+                                                          txn_id=tid))
+        eq(kw.parse_produce(resp, 3)["topics"][0][1][0]["error"], 0, "transactional produce")
+        r = kw.Reader(self.c.request(26, 1, body + kw.i8(1 if commit else 0)))
+        r.i32()
+        eq(r.i16(), 0, "EndTxn")
+
+    def transactions(self):
+        topic, tid = "of-txn", "of-tx"
+        self.create(topic)
+        r = kw.Reader(self.c.request(22, 1, kw.s16(tid) + kw.i32(60000)))
+        r.i32()
+        err, pid, epoch = r.i16(), r.i64(), r.i16()
+        eq(err, 0, "InitProducerId")
+        self.txn(tid, pid, epoch, topic, b"committed", 0, True)   # offsets 0, marker 1
+        self.txn(tid, pid, epoch, topic, b"aborted", 1, False)    # offsets 2, marker 3
+        wait_until(lambda: self.hwm(topic) == 4, 30, "both markers written")
+        # no isolation level before Fetch v4: read_uncommitted, markers skipped
+        msgs, _ = parse_mset(self.fetch_old(2, topic, 0)["records"])
+        eq([(m["offset"], m["value"]) for m in msgs], [(0, b"committed"), (2, b"aborted")],
+           "Fetch v2 over two transactions")
+        # at the trailing marker there is nothing to convert: the fetch must wait for data, not
+        # answer at once (an old consumer would fetch in a busy loop)
+        a = kw.Conn(self.b.port, 60)
+        try:
+            a.corr += 1
+            a.send(kw.frame(FETCH, 2, a.corr, fetch_body(2, topic, 0, 3, wait=30000)))
+            # answered before the next record exists (the bug), it would be empty
+            eq(self.produce(topic, message(1, b"k", b"after"), 2)["error"], 0, "produce after")
+            corr, body = a.recv_frame()
+            _, part = parse_fetch_old(body, 2)
+            msgs, _ = parse_mset(part["records"])
+            eq([(m["offset"], m["value"]) for m in msgs], [(4, b"after")],
+               "the parked Fetch v2 answers with the record after the marker")
+        finally:
+            a.close()
+
     def acks0(self):
         self.create("of-acks0")
         self.c.corr += 1
@@ -369,6 +415,8 @@ def main():
         res.run("fetch limits: partial (v0-v2), at least one (v3), max_bytes", s.limits)
         res.run("bad input: CORRUPT_MESSAGE / MESSAGE_TOO_LARGE, nothing stored", s.bad_input)
         res.run("acks=0 on Produce v0: no answer", s.acks0)
+        res.run("transactions: markers skipped, aborted delivered, no busy loop at a marker",
+                s.transactions)
         res.run("eddyd stops cleanly (SIGTERM, status 0: no sanitizer report)", b.stop)
         res.finish()
 
