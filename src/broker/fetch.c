@@ -1,4 +1,4 @@
-/* fetch — the Fetch API (v0–v12): zero-copy reads (plog file slices carried to the socket as
+/* fetch — the Fetch API (v4–v12): zero-copy reads (plog file slices carried to the socket as
  * kfile_frag, sent with sendfile by server.c) and the long poll. isolation_level=1
  * (read_committed) reads stop at the last stable offset and carry the aborted transactions of
  * the returned range (txnlog.c).
@@ -10,12 +10,13 @@
  * are looked up by name on every check, so topics deleted meanwhile are answered with
  * UNKNOWN_TOPIC_OR_PARTITION instead of touching freed memory.
  *
- * Fetch v0–v3 predate RecordBatch v2: their answers are message sets down-converted from the
- * stored batches in memory (old_records; magic 0 for v0–v1, magic 1 for v2–v3), uncompressed,
- * without control batches, read_uncommitted (those versions have no isolation level).
- *
  * Sessions (KIP-227) are never created: session_id 0 in every answer; a non-zero unknown id ->
  * FETCH_SESSION_ID_NOT_FOUND.
+ *
+ * Below v4 (served too): Fetch v0–v3 predate RecordBatch v2, so their answers are message sets
+ * down-converted from the stored batches in memory (old_records; magic 0 for v0–v1, magic 1
+ * for v2–v3), uncompressed, without control batches, read_uncommitted (those versions have no
+ * isolation level).
  */
 #include <errno.h>
 #include <stdlib.h>

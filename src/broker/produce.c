@@ -49,6 +49,27 @@ int part_write_marker(broker *b, bpart *p, int64_t pid, int16_t epoch, bool comm
     return 0;
 }
 
+/* Produce v0–v2: the message set `rec` as one RecordBatch v2 in *owned (rec repointed to it).
+ * The batch keeps the producer's codec (compressed again below unless compression.type says
+ * otherwise). Returns 0 or CORRUPT_MESSAGE (the only record error these versions know). */
+static int up_convert(const btopic *t, kstr *rec, uint8_t **owned, int *codec, const char **why)
+{
+    if ((size_t)rec->len > 16 && rec->p[16] == 2) return 0; /* already a v2 batch */
+    uint8_t *out = NULL;
+    size_t olen = 0;
+    int magic = 0;
+    int rc = msgset_to_batch(rec->p, (size_t)rec->len, batch_inflate_cap(t->cfg.max_message_bytes),
+                             &out, &olen, codec, &magic);
+    if (rc != MSGSET_OK) {
+        *why = msgset_strerror(rc);
+        return KERR_CORRUPT_MESSAGE;
+    }
+    *owned = out;
+    rec->p = out;
+    rec->len = (int32_t)olen;
+    return 0;
+}
+
 /* A parked acks=all produce: partitions (by name, so a topic deleted meanwhile is harmless)
  * and the end offset each must reach on disk. */
 typedef struct pwait {
@@ -90,27 +111,6 @@ static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *b
     if (!*why) *why = batch_strerror(rc);
     if (rc == BATCH_ERR_CORRUPT || rc == BATCH_ERR_CODEC) return KERR_CORRUPT_MESSAGE;
     return v >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
-}
-
-/* Produce v0–v2: the message set `rec` as one RecordBatch v2 in *owned (rec repointed to it).
- * The batch keeps the producer's codec (compressed again below unless compression.type says
- * otherwise). Returns 0 or CORRUPT_MESSAGE (the only record error these versions know). */
-static int up_convert(const btopic *t, kstr *rec, uint8_t **owned, int *codec, const char **why)
-{
-    if ((size_t)rec->len > 16 && rec->p[16] == 2) return 0; /* already a v2 batch */
-    uint8_t *out = NULL;
-    size_t olen = 0;
-    int magic = 0;
-    int rc = msgset_to_batch(rec->p, (size_t)rec->len, batch_inflate_cap(t->cfg.max_message_bytes),
-                             &out, &olen, codec, &magic);
-    if (rc != MSGSET_OK) {
-        *why = msgset_strerror(rc);
-        return KERR_CORRUPT_MESSAGE;
-    }
-    *owned = out;
-    rec->p = out;
-    rec->len = (int32_t)olen;
-    return 0;
 }
 
 /* Validates and appends one partition's records. Fills the partition response. Returns the
