@@ -144,7 +144,7 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
         goto out;
     }
     if (rec.len <= 0) {
-        err = KERR_INVALID_RECORD;
+        err = v < 3 ? KERR_CORRUPT_MESSAGE : KERR_INVALID_RECORD; /* v0–v2 know no 87 */
         goto out;
     }
     if ((int64_t)rec.len > (int64_t)t->cfg.max_message_bytes) {

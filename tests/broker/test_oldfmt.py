@@ -342,6 +342,17 @@ class Suite:
         self.refuse("gzip bomb past the inflate cap", wrapper(1, 1, gzip.compress(bomb, 9), 1))
         self.refuse("set over max.message.bytes",
                     mset(1, [(b"k", b"x" * 60000), (b"k", b"y" * 60000)]), want=MESSAGE_TOO_LARGE)
+        self.refuse("empty message set", b"", version=0)
+        self.refuse("null records", None, version=1)
+        # Fetch v0-v3 on what is not there: answered, never a crash or a closed connection
+        for v in (0, 1, 2, 3):
+            part = self.fetch_old(v, "of-nope", 0)
+            eq((part["error"], part["records"]), (3, b""), "Fetch v%d unknown topic" % v)
+            part = self.fetch_old(v, "of-bad", -1)
+            eq(part["error"], 1, "Fetch v%d offset -1: OFFSET_OUT_OF_RANGE" % v)
+        throttle, part = parse_fetch_old(self.c.request(
+            FETCH, 0, fetch_body(0, "of-bad", -7, 0)), 0)
+        eq(part["error"], 3, "Fetch v0 partition -7: UNKNOWN_TOPIC_OR_PARTITION")
         # the connection still works, and a good set is stored after all that
         a = self.produce("of-bad", good, 2)
         eq((a["error"], a["base_offset"]), (0, 0), "a good set after the bad ones")
