@@ -6,7 +6,8 @@
  * Oracle: no crash, no out-of-bounds read, no leak (ASan/UBSan); a set that msgset_to_batch
  * accepts yields a batch that batch_validate and batch_check_records accept, and whose
  * down-conversion to magic 0 and to magic 1 converts back (msgset_to_batch) to a batch with the
- * same number of records. */
+ * same number of records — uncompressed, and stored in the producer's codec (then one wrapper
+ * of that codec; with small limits, never more bytes than the limit). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@
 
 #define CAP ((size_t)1 << 20)
 
-static void down_up(const uint8_t *batch, size_t len, int32_t count)
+static void down_up(const uint8_t *batch, size_t len, int32_t count, int want_codec)
 {
     for (int magic = 0; magic <= 1; magic++) {
         wbuf w;
@@ -33,7 +34,7 @@ static void down_up(const uint8_t *batch, size_t len, int32_t count)
         if (msgset_to_batch(w.data, w.len, CAP, &again, &alen, &codec, &m) != MSGSET_OK) abort();
         batch_info bi;
         if (batch_validate(again, alen, &bi) != BATCH_OK || bi.records_count != count ||
-            codec != 0 || m != magic)
+            codec != want_codec || m != magic)
             abort();
         free(again);
         wbuf_free(&w);
@@ -67,7 +68,27 @@ static void up(const uint8_t *data, size_t size)
         if (!out || batch_validate(out, olen, &bi) != BATCH_OK) abort();
         if (batch_check_records(out, olen, CAP, &bad, &why, &mts) != BATCH_OK) abort();
         if (codec < 0 || codec > 3 || magic < 0 || magic > 1) abort();
-        down_up(out, olen, bi.records_count);
+        down_up(out, olen, bi.records_count, 0);
+        if (codec) {
+            /* stored in the producer's codec, as produce does: down-conversion then wraps the
+             * batch, or (small limits) falls back to messages one by one */
+            uint8_t *z = NULL;
+            size_t zl = 0;
+            if (batch_recompress(out, olen, codec, -1, CAP, &z, &zl) == BATCH_OK) {
+                down_up(z, zl, bi.records_count, codec);
+                for (size_t lim = 20; lim < 400; lim += 60) {
+                    wbuf w;
+                    wbuf_init(&w, 0);
+                    int64_t next = 0;
+                    bool full;
+                    int n = msgset_from_batches(&w, 0, z, zl, 0, INT64_MAX, (int)(lim & 1), lim,
+                                                false, &next, &full);
+                    if (n < 0 || w.len > lim || (n < bi.records_count && !full)) abort();
+                    wbuf_free(&w);
+                }
+                free(z);
+            }
+        }
         free(out);
     } else if (out || !msgset_strerror(rc)) {
         abort();

@@ -15,8 +15,8 @@
  *
  * Below v4 (served too): Fetch v0–v3 predate RecordBatch v2, so their answers are message sets
  * down-converted from the stored batches in memory (old_records; magic 0 for v0–v1, magic 1
- * for v2–v3), uncompressed, without control batches, read_uncommitted (those versions have no
- * isolation level).
+ * for v2–v3; a compressed batch as one wrapper of its codec), without control batches,
+ * read_uncommitted (those versions have no isolation level).
  */
 #include <errno.h>
 #include <stdlib.h>

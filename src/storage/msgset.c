@@ -70,6 +70,17 @@ static void lz4_fix_header(uint8_t *p, size_t n)
     p[4 + desc] = (uint8_t)(xxh32_small(p + 4, desc) >> 8);
 }
 
+/* The header checksum as Kafka 0.8-0.9 wrote it into magic 0 lz4 messages (hashed from the
+ * frame's magic number on), which Kafka still writes when down-converting to magic 0. */
+static void lz4_break_header(uint8_t *p, size_t n)
+{
+    if (n < 7 || p[0] != 0x04 || p[1] != 0x22 || p[2] != 0x4d || p[3] != 0x18) return;
+    uint8_t flg = p[4];
+    size_t desc = 2 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0);
+    if (4 + desc + 1 > n || 4 + desc >= 16) return; /* xxh32_small's range; left right */
+    p[4 + desc] = (uint8_t)(xxh32_small(p, 4 + desc) >> 8);
+}
+
 /* ---------------------------------------------------------------- up-convert ---- */
 
 typedef struct mrec {
@@ -252,6 +263,77 @@ static void put_bytes(wbuf *w, const uint8_t *p, int32_t len)
     if (len > 0) wbuf_put(w, p, (size_t)len);
 }
 
+static void put_msg(wbuf *w, int64_t offset, int magic, uint8_t attr, int64_t ts,
+                    const uint8_t *key, int32_t klen, const uint8_t *val, int32_t vlen)
+{
+    size_t msz = (size_t)(magic ? MSGSET_V1_OVERHEAD : MSGSET_V0_OVERHEAD) +
+                 (size_t)(klen > 0 ? klen : 0) + (size_t)(vlen > 0 ? vlen : 0);
+    wbuf_i64(w, offset);
+    wbuf_i32(w, (int32_t)(msz - MSGSET_LOG_OVERHEAD));
+    size_t crc_at = w->len;
+    wbuf_u32(w, 0);
+    wbuf_i8(w, (int8_t)magic);
+    wbuf_i8(w, (int8_t)attr);
+    if (magic) wbuf_i64(w, ts);
+    put_bytes(w, key, klen);
+    put_bytes(w, val, vlen);
+    put_be32(w->data + crc_at,
+             (uint32_t)crc32(0, w->data + crc_at + 4, (uInt)(w->len - crc_at - 4)));
+}
+
+#define WRAP_UNFIT (-1000) /* not a batch_err */
+
+/* A compressed stored batch as one wrapper message of the same codec, as Kafka down-converts:
+ * the inner messages hold the records in [from, upto) (magic 1: offsets relative to the first,
+ * the wrapper's offset the last one's; magic 0: absolute). Returns the records wrapped (0:
+ * none in range, nothing written), WRAP_UNFIT when the wrapper does not fit the limit or the
+ * codec fails (the caller converts the batch uncompressed instead), or a negative batch_err. */
+static int wrap_batch(wbuf *w, size_t start, const uint8_t *b, size_t blen, int64_t from,
+                      int64_t upto, int magic, size_t limit, bool may_exceed, int64_t *last)
+{
+    batch_iter it;
+    int rc = batch_iter_init(&it, b, blen, BATCH_INFLATE_MAX);
+    if (rc != BATCH_OK) return rc;
+    int codec = it.info.attributes & BATCH_ATTR_COMPRESSION;
+    bool lat = (it.info.attributes & BATCH_ATTR_LOG_APPEND_TIME) != 0;
+    wbuf in;
+    wbuf_init(&in, 0);
+    int k = 0;
+    int64_t first = -1, max_ts = -1;
+    batch_record rec;
+    while ((rc = batch_iter_next(&it, &rec)) > 0) {
+        if (rec.offset >= upto) break;
+        if (rec.offset < from) continue;
+        if (first < 0) first = rec.offset;
+        put_msg(&in, magic ? rec.offset - first : rec.offset, magic, 0, rec.timestamp, rec.key,
+                rec.key_len, rec.value, rec.value_len);
+        if (rec.timestamp > max_ts) max_ts = rec.timestamp;
+        *last = rec.offset;
+        k++;
+    }
+    batch_iter_free(&it);
+    if (rc < 0 || k == 0) {
+        wbuf_free(&in);
+        return rc < 0 ? rc : 0;
+    }
+    uint8_t *z = NULL;
+    size_t zl = 0;
+    /* gzip at level 1: the broker's CPU for old consumers, not the best ratio (Kafka: 6) */
+    rc = batch_compress(codec, codec == BATCH_CODEC_GZIP ? 1 : -1, in.data, in.len, &z, &zl);
+    wbuf_free(&in);
+    if (rc != BATCH_OK) return WRAP_UNFIT;
+    if (codec == BATCH_CODEC_LZ4 && magic == 0) lz4_break_header(z, zl);
+    size_t msz = (size_t)(magic ? MSGSET_V1_OVERHEAD : MSGSET_V0_OVERHEAD) + zl;
+    if (zl > INT32_MAX || (w->len - start + msz > limit && !may_exceed)) {
+        free(z);
+        return WRAP_UNFIT;
+    }
+    uint8_t attr = (uint8_t)(codec | (magic && lat ? MSGSET_ATTR_LOG_APPEND_TIME : 0));
+    put_msg(w, *last, magic, attr, lat ? it.info.max_timestamp : max_ts, NULL, -1, z, (int32_t)zl);
+    free(z);
+    return k;
+}
+
 int msgset_from_batches(wbuf *w, size_t start, const uint8_t *p, size_t len, int64_t from,
                         int64_t upto, int magic, size_t limit, bool min_one, int64_t *next,
                         bool *full)
@@ -263,14 +345,30 @@ int msgset_from_batches(wbuf *w, size_t start, const uint8_t *p, size_t len, int
         int64_t bo;
         int32_t tl;
         if (batch_peek(p + pos, len - pos, &bo, &tl) != BATCH_OK || (size_t)tl > len - pos) break;
+        batch_info bi;
+        if ((size_t)tl < BATCH_HEADER_SIZE || batch_parse(p + pos, (size_t)tl, &bi) != BATCH_OK)
+            return BATCH_ERR_SHORT;
+        if (bi.base_offset >= upto) break;
+        int codec = bi.attributes & BATCH_ATTR_COMPRESSION;
+        bool control = (bi.attributes & BATCH_ATTR_CONTROL) != 0;
+        int64_t end = bi.base_offset + bi.last_offset_delta + 1;
+        if (end > upto) end = upto;
+        if (!control && codec >= BATCH_CODEC_GZIP && codec <= BATCH_CODEC_LZ4) {
+            int64_t last = -1;
+            int k = wrap_batch(w, start, p + pos, (size_t)tl, from, upto, magic, limit,
+                               min_one && n == 0, &last);
+            if (k < 0 && k != WRAP_UNFIT) return k;
+            if (k >= 0) {
+                n += k;
+                if (end > *next) *next = end;
+                pos += (size_t)tl;
+                continue;
+            }
+            /* too big as one wrapper (or the codec failed): the records one by one */
+        }
         batch_iter it;
         int rc = batch_iter_init(&it, p + pos, (size_t)tl, BATCH_INFLATE_MAX);
         if (rc != BATCH_OK) return rc;
-        if (it.info.base_offset >= upto) {
-            batch_iter_free(&it);
-            break;
-        }
-        bool control = (it.info.attributes & BATCH_ATTR_CONTROL) != 0;
         bool lat = (it.info.attributes & BATCH_ATTR_LOG_APPEND_TIME) != 0;
         batch_record rec;
         while ((rc = batch_iter_next(&it, &rec)) > 0) {
@@ -287,24 +385,13 @@ int msgset_from_batches(wbuf *w, size_t start, const uint8_t *p, size_t len, int
                 batch_iter_free(&it);
                 return n;
             }
-            wbuf_i64(w, rec.offset);
-            wbuf_i32(w, (int32_t)(msz - MSGSET_LOG_OVERHEAD));
-            size_t crc_at = w->len;
-            wbuf_u32(w, 0);
-            wbuf_i8(w, (int8_t)magic);
-            wbuf_i8(w, (int8_t)(magic && lat ? MSGSET_ATTR_LOG_APPEND_TIME : 0));
-            if (magic) wbuf_i64(w, rec.timestamp);
-            put_bytes(w, rec.key, rec.key_len);
-            put_bytes(w, rec.value, rec.value_len);
-            uint32_t crc = (uint32_t)crc32(0, w->data + crc_at + 4, (uInt)(w->len - crc_at - 4));
-            put_be32(w->data + crc_at, crc);
+            put_msg(w, rec.offset, magic, (uint8_t)(magic && lat ? MSGSET_ATTR_LOG_APPEND_TIME : 0),
+                    rec.timestamp, rec.key, rec.key_len, rec.value, rec.value_len);
             n++;
             if (rec.offset + 1 > *next) *next = rec.offset + 1;
         }
         batch_iter_free(&it);
         if (rc < 0) return rc;
-        int64_t end = it.info.base_offset + it.info.last_offset_delta + 1;
-        if (end > upto) end = upto;
         if (end > *next) *next = end;
         pos += (size_t)tl;
     }

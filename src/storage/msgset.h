@@ -60,14 +60,16 @@ const char *msgset_strerror(int err);
 int msgset_to_batch(const uint8_t *p, size_t len, size_t cap, uint8_t **out, size_t *olen,
                     int *codec, int *magic);
 
-/* Fetch v0–v3: appends to w, uncompressed, the records of the whole v2 batches p[0..len) (back
- * to back, as plog_read returns them) whose offsets are in [from, upto), as messages of `magic`
- * (0: no timestamp; 1: the record's timestamp, attribute bit 3 when its batch is LogAppendTime)
- * with their absolute offsets. Control batches are skipped; headers are dropped (no legacy
- * form). Stops before a message that would take the set (bytes from `start` in w) past `limit`
- * — except the first one when min_one — and sets *full. *next = the offset after the last
- * record converted or skipped. Returns the number of messages appended or a negative batch_err
- * (batch.h) when a batch does not decode. */
+/* Fetch v0–v3: appends to w the records of the whole v2 batches p[0..len) (back to back, as
+ * plog_read returns them) whose offsets are in [from, upto), as messages of `magic` (0: no
+ * timestamp; 1: the record's timestamp, attribute bit 3 when its batch is LogAppendTime) with
+ * their absolute offsets. A gzip, snappy or lz4 batch becomes one wrapper message of that codec
+ * (as Kafka down-converts; magic 0 lz4 with the old header checksum, KAFKA-3160) when it fits,
+ * else its records go uncompressed; zstd (no legacy form) goes uncompressed. Control batches
+ * are skipped; headers are dropped (no legacy form). Stops before a message that would take
+ * the set (bytes from `start` in w) past `limit` — except the first one when min_one — and sets
+ * *full. *next = the offset after the last record converted or skipped. Returns the number of
+ * records converted or a negative batch_err (batch.h) when a batch does not decode. */
 int msgset_from_batches(wbuf *w, size_t start, const uint8_t *p, size_t len, int64_t from,
                         int64_t upto, int magic, size_t limit, bool min_one, int64_t *next,
                         bool *full);

@@ -8,8 +8,9 @@ and with the one Kafka 0.8/0.9 computed over the magic number, KAFKA-3160). The 
 store each set as one RecordBatch v2 (read back with Fetch v4: keys, values, nulls, timestamps
 -1 for magic 0, the producer's codec) and answer Fetch v0–v3 with message sets of magic 0
 (v0–v1) and 1 (v2–v3) whose CRCs check, with absolute offsets, LogAppendTime flagged, headers
-dropped, limits honoured (v3: at least one whole message; v0–v2: a partial one when the first
-does not fit). Bad input — bad CRC, truncated sets, a compressed message inside a compressed
+dropped, a compressed batch as one wrapper of its codec (expanded here with the test's own
+gzip/snappy/lz4 decoders), limits honoured (v3: at least one whole message; v0–v2: a partial
+one when the first does not fit). Bad input — bad CRC, truncated sets, a compressed message inside a compressed
 message, an inner message of another magic, zstd, undecodable gzip, a gzip bomb past the
 inflate cap, a set over max.message.bytes — is CORRUPT_MESSAGE (2) / MESSAGE_TOO_LARGE (10)
 with nothing stored, and the connection stays usable. acks=0 on v0 gets no answer.
@@ -101,6 +102,126 @@ def snappy_raw(data):
 def snappy_xerial(data):
     blk = snappy_raw(data)
     return b"\x82SNAPPY\x00" + struct.pack(">ii", 1, 1) + struct.pack(">i", len(blk)) + blk
+
+
+def unsnappy(b):
+    """Snappy, raw or xerial-framed (what batch_compress writes)."""
+    if b[:8] == b"\x82SNAPPY\x00":
+        out, pos = b"", 16
+        while pos < len(b):
+            (n,) = struct.unpack_from(">i", b, pos)
+            out += unsnappy(b[pos + 4:pos + 4 + n])
+            pos += 4 + n
+        return out
+    pos = shift = size = 0
+    while True:
+        c = b[pos]
+        pos += 1
+        size |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            break
+    out = bytearray()
+    while pos < len(b):
+        tag = b[pos]
+        pos += 1
+        kind = tag & 3
+        if kind == 0:
+            n = tag >> 2
+            if n < 60:
+                n += 1
+            else:
+                nb = n - 59
+                n = int.from_bytes(b[pos:pos + nb], "little") + 1
+                pos += nb
+            out += b[pos:pos + n]
+            pos += n
+            continue
+        if kind == 1:
+            n, off = ((tag >> 2) & 7) + 4, ((tag >> 5) << 8) | b[pos]
+            pos += 1
+        elif kind == 2:
+            n, off = (tag >> 2) + 1, int.from_bytes(b[pos:pos + 2], "little")
+            pos += 2
+        else:
+            n, off = (tag >> 2) + 1, int.from_bytes(b[pos:pos + 4], "little")
+            pos += 4
+        for _ in range(n):
+            out.append(out[-off])
+    assert len(out) == size, "snappy length"
+    return bytes(out)
+
+
+def unlz4(b):
+    """An lz4 frame (independent or linked blocks; checksums skipped)."""
+    assert b[:4] == b"\x04\x22\x4d\x18", "lz4 magic"
+    flg = b[4]
+    pos = 4 + 2 + (8 if flg & 0x08 else 0) + (4 if flg & 0x01 else 0) + 1
+    out = bytearray()
+    while True:
+        (n,) = struct.unpack_from("<I", b, pos)
+        pos += 4
+        if n == 0:
+            break
+        blk = b[pos:pos + (n & 0x7FFFFFFF)]
+        pos += n & 0x7FFFFFFF
+        if flg & 0x10:
+            pos += 4
+        if n & 0x80000000:
+            out += blk
+            continue
+        i = 0
+        while i < len(blk):
+            tok = blk[i]
+            i += 1
+            lit = tok >> 4
+            if lit == 15:
+                while True:
+                    lit += blk[i]
+                    i += 1
+                    if blk[i - 1] != 255:
+                        break
+            out += blk[i:i + lit]
+            i += lit
+            if i >= len(blk):
+                break
+            off = blk[i] | (blk[i + 1] << 8)
+            i += 2
+            m = tok & 15
+            if m == 15:
+                while True:
+                    m += blk[i]
+                    i += 1
+                    if blk[i - 1] != 255:
+                        break
+            for _ in range(m + 4):
+                out.append(out[-off])
+    return bytes(out)
+
+
+def lz4_hc_ok(b):
+    return b[6] == (xxh32(b[4:6]) >> 8) & 0xFF  # FLG BD without content size / dict id
+
+
+def expand(msgs):
+    """Wrapper messages replaced by their inner messages with absolute offsets."""
+    out = []
+    for m in msgs:
+        codec = m["attrs"] & 7
+        if codec == 0:
+            out.append(m)
+            continue
+        raw = {1: gzip.decompress, 2: unsnappy, 3: unlz4}[codec](m["value"])
+        inner, partial = parse_mset(raw)
+        assert partial == 0 and inner, "wrapper with a partial or empty inner set"
+        last = inner[-1]["offset"]
+        for i in inner:
+            i = dict(i)
+            if m["magic"] == 1:  # relative inner offsets, the wrapper's = the last one's
+                i["offset"] = m["offset"] - (last - i["offset"])
+            i["codec"] = codec
+            out.append(i)
+    return out
 
 
 def parse_mset(data):
@@ -253,12 +374,32 @@ class Suite:
                name + ": stored in the producer's codec")
             want += [(off + i, k, v) for i, (k, v) in enumerate(kvs)]
             off += len(kvs)
+        codecs = [c for _, _, c, _ in cases for _ in range(4)]
         for v in (1, 3):
-            msgs, _ = parse_mset(self.fetch_old(v, "of-z", 0)["records"])
-            eq([(m["offset"], m["key"], m["value"]) for m in msgs], want,
-               "Fetch v%d of every codec" % v)
+            wrappers, _ = parse_mset(self.fetch_old(v, "of-z", 0)["records"])
+            # one wrapper per stored batch, in its codec, as Kafka down-converts
+            eq([m["attrs"] & 7 for m in wrappers], [c for _, _, c, _ in cases],
+               "Fetch v%d: one wrapper per batch in the stored codec" % v)
+            eq([m["offset"] for m in wrappers], [4 * i + 3 for i in range(len(cases))],
+               "Fetch v%d: a wrapper's offset is its last record's" % v)
+            if v == 1:  # magic 0 lz4: the header checksum Kafka writes for magic 0
+                assert not lz4_hc_ok(wrappers[4]["value"]), "magic 0 lz4 with a right checksum"
+            else:
+                assert lz4_hc_ok(wrappers[4]["value"]), "magic 1 lz4 with a wrong checksum"
+            msgs = expand(wrappers)
+            eq([(m["offset"], m["key"], m["value"], m["codec"]) for m in msgs],
+               [(o, k, val, c) for (o, k, val), c in zip(want, codecs)],
+               "Fetch v%d of every codec, expanded" % v)
             assert all(m["crc_ok"] and m["attrs"] & 7 == 0 for m in msgs), \
-                "Fetch v%d: uncompressed messages with good CRCs" % v
+                "Fetch v%d: inner messages uncompressed, with good CRCs" % v
+            assert all(m["crc_ok"] and m["key"] is None for m in wrappers), \
+                "Fetch v%d: wrappers with good CRCs and no key" % v
+        # from the middle of a compressed batch: the wrapper holds the records from there
+        msgs = expand(parse_mset(self.fetch_old(3, "of-z", 2)["records"])[0])
+        eq([m["offset"] for m in msgs][:2], [2, 3], "Fetch v3 from offset 2")
+        # v3: the first wrapper whole even over the limit (KIP-74)
+        msgs, _ = parse_mset(self.fetch_old(3, "of-z", 0, pmax=60)["records"])
+        eq([(m["offset"], m["attrs"] & 7) for m in msgs], [(3, 1)], "Fetch v3 pmax=60")
 
     def log_append_time(self):
         self.create("of-lat", [("message.timestamp.type", "LogAppendTime")])
