@@ -248,8 +248,8 @@ static bool recovery_read(const plog *l, int64_t *b, int64_t *f)
     if (!t) return false;
     long long x, y;
     char nl;
-    bool ok = sscanf(t, "%lld %lld%c", &x, &y, &nl) == 3 && nl == '\n' && x >= 0 && y >= 0 &&
-              y <= x;
+    bool ok =
+        sscanf(t, "%lld %lld%c", &x, &y, &nl) == 3 && nl == '\n' && x >= 0 && y >= 0 && y <= x;
     free(t);
     if (ok) {
         *b = x;
@@ -307,7 +307,8 @@ int plog_txnindex_recovery(plog *l, plog_txn_entry **out, int32_t *n, int64_t *i
     plog_txn_entry *v = cnt ? xmalloc((size_t)cnt * sizeof *v) : NULL;
     cnt = 0;
     for (int32_t i = 0; i < k; i++) {
-        memcpy(v + cnt, l->segs[i]->tx, (size_t)l->segs[i]->ntx * sizeof *v);
+        if (l->segs[i]->ntx > 0)
+            memcpy(v + cnt, l->segs[i]->tx, (size_t)l->segs[i]->ntx * sizeof *v);
         cnt += l->segs[i]->ntx;
     }
     /* everything from the boundary on is rebuilt by the caller's scan */
