@@ -250,6 +250,57 @@ static void test_txnidx_retention(void **st)
     free(dir);
 }
 
+/* Compaction rewrites segments but keeps control batches and offsets: the entries stay, in
+ * memory and in the files the next open trusts. */
+static void test_txnidx_compaction(void **st)
+{
+    (void)st;
+    char *dir = tmp_dir("txnidx-compact");
+    plog_config c;
+    plog_config_default(&c);
+    c.segment_bytes = 2048;
+    c.cleanup_policy = PLOG_CLEANUP_COMPACT;
+    plog *l = NULL;
+    assert_int_equal(plog_open(dir, &c, &l), 0);
+    plog_set_txn_floor(l, floor_fn, NULL);
+    g_floor = -1;
+    plog_txn_entry *e;
+    int32_t n;
+    int64_t below, from;
+    assert_int_equal(plog_txnindex_recovery(l, &e, &n, &below, &from), 0);
+    free(e);
+    plog_txnindex_rebuilt(l, -1);
+    trec recs[2] = {{"k", "v1"}, {"k", "v2"}}; /* the older of the two goes */
+    int added = 0;
+    while (plog_segment_count(l) < 4) {
+        tbatch b = tb_make(2, 1000, recs, 300);
+        int64_t first;
+        assert_int_equal(plog_append(l, b.p, b.len, &first), 0);
+        free(b.p);
+        int64_t mk = append_marker(l, 30 + added);
+        plog_txn_entry x = {30 + added, first, mk, mk + 1};
+        assert_int_equal(plog_txnindex_add(l, &x), 0);
+        added++;
+    }
+    int32_t before[8], ns = plog_segment_count(l);
+    for (int32_t i = 0; i < ns && i < 8; i++) before[i] = plog_txnindex_count(l, i);
+    assert_true(plog_compact(l, 1000000) > 0);
+    assert_int_equal(plog_segment_count(l), ns);
+    for (int32_t i = 0; i < ns && i < 8; i++)
+        assert_int_equal(plog_txnindex_count(l, i), before[i]);
+    plog_close(l);
+    assert_int_equal(plog_open(dir, &c, &l), 0);
+    assert_int_equal(plog_txnindex_recovery(l, &e, &n, &below, &from), 0);
+    int32_t want = 0;
+    for (int32_t i = 0; i + 1 < ns && i < 8; i++) want += before[i];
+    assert_int_equal(n, want);
+    assert_true(n >= 2);
+    free(e);
+    plog_close(l);
+    rm_tree(dir);
+    free(dir);
+}
+
 static void test_txnidx_add_errors(void **st)
 {
     (void)st;
@@ -308,11 +359,11 @@ int main(void)
 {
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_txnidx_roundtrip),     cmocka_unit_test(test_txnidx_floor),
-        cmocka_unit_test(test_txnidx_corrupt),       cmocka_unit_test(test_txnidx_truncated),
-        cmocka_unit_test(test_txnidx_missing),       cmocka_unit_test(test_txnidx_past_end),
-        cmocka_unit_test(test_txnidx_retention),     cmocka_unit_test(test_txnidx_add_errors),
-        cmocka_unit_test(test_txnidx_decode_random),
+        cmocka_unit_test(test_txnidx_roundtrip),  cmocka_unit_test(test_txnidx_floor),
+        cmocka_unit_test(test_txnidx_corrupt),    cmocka_unit_test(test_txnidx_truncated),
+        cmocka_unit_test(test_txnidx_missing),    cmocka_unit_test(test_txnidx_past_end),
+        cmocka_unit_test(test_txnidx_retention),  cmocka_unit_test(test_txnidx_add_errors),
+        cmocka_unit_test(test_txnidx_compaction), cmocka_unit_test(test_txnidx_decode_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
