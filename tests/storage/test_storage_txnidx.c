@@ -146,6 +146,21 @@ static void test_txnidx_floor(void **st)
     reopen_recovery(dir, &l, &e, &n, &below, &from);
     free(e);
     assert_int_equal(from, below);
+    /* an unreadable txn-recovery (garbage, F past B, no newline) means: scan from the start */
+    static const char *const bad[] = {"garbage\n", "5 9\n", "7 3", "-1 0\n", ""};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        plog_close(l);
+        char *rp = xasprintf("%s/txn-recovery", dir);
+        FILE *f = fopen(rp, "w");
+        fputs(bad[k], f);
+        fclose(f);
+        free(rp);
+        l = open_log(dir);
+        assert_int_equal(plog_txnindex_recovery(l, &e, &n, &below, &from), 0);
+        free(e);
+        assert_int_equal(from, 0);
+        plog_txnindex_rebuilt(l, -1); /* rewrites it */
+    }
     plog_close(l);
     rm_tree(dir);
     free(dir);
