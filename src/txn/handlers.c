@@ -133,10 +133,12 @@ static void h_init_pid(broker *b, breq *r)
     if (!err && t &&
         (t->completing || t->state == TS_PREPARE_COMMIT || t->state == TS_PREPARE_ABORT))
         err = KERR_CONCURRENT_TRANSACTIONS;
-    if (!err && rpid >= 0) {
+    if (!err && rpid >= 0 && t) {
         /* KIP-360: a producer that knows its id and epoch asks for the next epoch; it must be
-         * the id's current one (or the one before a bump it did not see the answer of) */
-        if (!t || t->pid != rpid)
+         * the id's current one (or the one before a bump it did not see the answer of). A
+         * transactional id seen for the first time gets a fresh id whatever the request names,
+         * as in Kafka (its new metadata has no epoch yet): @platformatic/kafka sends 0/0. */
+        if (t->pid != rpid)
             err = KERR_INVALID_PRODUCER_ID_MAPPING;
         else if (repoch != t->epoch && repoch != t->last_epoch)
             err = fenced(v, 4);

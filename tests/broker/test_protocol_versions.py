@@ -16,6 +16,8 @@ message definitions).
     partition in the transaction, TRANSACTION_ABORTABLE (121) for one not in it; a non-verify
     entry adds; an unknown transactional id is INVALID_PRODUCER_ID_MAPPING (49); EndTxn v4.
   - ListTransactions v1 DurationFilter.
+  - InitProducerId of a transactional id seen for the first time with ProducerId/Epoch 0/0 (what
+    @platformatic/kafka sends): a fresh id, as Kafka gives.
 """
 import os
 import sys
@@ -197,9 +199,12 @@ def list_groups(t):
 def txn_batched(t):
     c = t.client()
     try:
+        # a transactional id seen for the first time: whatever id/epoch the request names (here
+        # 0/0, what @platformatic/kafka sends), a fresh producer id at epoch 0, as in Kafka
         r = c.call("InitProducerId", 5, {"TransactionalId": "pv-tx", "TransactionTimeoutMs": 60000,
-                                         "ProducerId": -1, "ProducerEpoch": -1})
-        eq(r["ErrorCode"], 0, "InitProducerId")
+                                         "ProducerId": 0, "ProducerEpoch": 0})
+        eq((r["ErrorCode"], r["ProducerEpoch"]), (0, 0), "InitProducerId of a new id with 0/0")
+        assert r["ProducerId"] >= 0, "a producer id (got %d)" % r["ProducerId"]
         pid, epoch = r["ProducerId"], r["ProducerEpoch"]
         r = c.call("AddPartitionsToTxn", 3, {"V3AndBelowTransactionalId": "pv-tx",
                                              "V3AndBelowProducerId": pid,
