@@ -44,10 +44,10 @@ import sys
 
 # key: (name, codec min, codec max)
 API_RANGES = {
-    0: ("Produce", 0, 11),
+    0: ("Produce", 0, 12),
     1: ("Fetch", 0, 17),
     2: ("ListOffsets", 0, 10),
-    3: ("Metadata", 0, 12),
+    3: ("Metadata", 0, 13),
     8: ("OffsetCommit", 0, 9),
     9: ("OffsetFetch", 0, 9),
     10: ("FindCoordinator", 0, 6),
@@ -255,6 +255,30 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
               "fields")
 
 
+# Versions Kafka 4.0 released after the commit the definitions were last extracted from
+# (1eb7644): (message, version, fields added at that version). Each adds no request field or
+# only a response field at the end; read against Kafka 4.0.0's ProduceRequest/Response.json
+# ("Version 12 is the same as version 11 (KIP-890)") and MetadataResponse.json (v13: top-level
+# "ErrorCode", int16, "13+", KIP-1102). extract applies them only to a checkout whose
+# validVersions stop below: a Kafka 4.0+ checkout already has them, and its text wins.
+LATER_VERSIONS = [
+    ("ProduceRequest", 12, []),
+    ("ProduceResponse", 12, []),
+    ("MetadataRequest", 13, []),
+    ("MetadataResponse", 13, [{"name": "ErrorCode", "type": "int16", "versions": "13+"}]),
+]
+
+
+def add_later_versions(msgs):
+    for name, v, fields in LATER_VERSIONS:
+        doc = msgs[name]
+        lo, _, hi = doc["validVersions"].partition("-")
+        if int(hi or lo) >= v:
+            continue
+        doc["validVersions"] = "%s-%d" % (lo, v)
+        doc["fields"] += [dict(f) for f in fields]
+
+
 def trim_fields(fields):
     out = []
     for f in fields:
@@ -277,6 +301,7 @@ def extract(kafka_dir, out_json):
                 t["commonStructs"] = [{"name": c["name"], "fields": trim_fields(c["fields"])}
                                       for c in doc["commonStructs"]]
             msgs[name] = t
+    add_later_versions(msgs)
     with open(out_json, "w") as f:
         json.dump({"about": "The Kafka protocol's message definitions of the APIs eddyd serves, "
                             "trimmed to what scripts/gen_schemas.py reads (from Apache Kafka's "

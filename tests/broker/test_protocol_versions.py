@@ -3,12 +3,13 @@
 sockets, each new version's request decoded and answered (kschema.py speaks them from the
 message definitions).
 
-  - ApiVersions advertises the new maxima (Fetch 17, ListOffsets 10, FindCoordinator 6,
+  - ApiVersions advertises the new maxima (Produce 12, Fetch 17, Metadata 13, ListOffsets 10, FindCoordinator 6,
     ListGroups 5, AddPartitionsToTxn 5, AddOffsetsToTxn 4, EndTxn 4, TxnOffsetCommit 4,
     ListTransactions 1) and still the old minima (Produce 0, Fetch 4).
   - Fetch v13-v17 name topics by id: records come back under the id asked for; an unknown id is
     UNKNOWN_TOPIC_ID (100), a known id with a partition it lacks UNKNOWN_TOPIC_OR_PARTITION (3);
     v12 by name still works; the id survives a restart (same records by the same id).
+  - Produce v12 (v11 on the wire) appends; Metadata v13 has the top-level ErrorCode (0).
   - ListOffsets v8 -4 (earliest local) = log start; v9 -5 (latest tiered) = -1; v10 TimeoutMs.
   - FindCoordinator v6 share-group key type 2 -> INVALID_REQUEST (42); groups still found.
   - ListGroups v5: GroupType "classic"; TypesFilter ["consumer"] lists none.
@@ -75,7 +76,7 @@ def api_versions(t):
     r = t.call("ApiVersions", 3, {"ClientSoftwareName": "it", "ClientSoftwareVersion": "1"})
     eq(r["ErrorCode"], 0, "ApiVersions error")
     got = {a["ApiKey"]: (a["MinVersion"], a["MaxVersion"]) for a in r["ApiKeys"]}
-    want = {0: (0, 11), 1: (4, 17), 2: (0, 10), 3: (0, 12), 10: (0, 6), 16: (0, 5),
+    want = {0: (0, 12), 1: (4, 17), 2: (0, 10), 3: (0, 13), 10: (0, 6), 16: (0, 5),
             24: (0, 5), 25: (0, 4), 26: (0, 4), 28: (0, 4), 66: (0, 1)}
     for k, mm in want.items():
         eq(got.get(k), mm, "advertised versions of API %d" % k)
@@ -149,6 +150,25 @@ def fetch_after_restart(t):
     r = t.call("Fetch", 17, fetch_req({"TopicId": t.tid}))
     p = r["Responses"][0]["Partitions"][0]
     eq((p["ErrorCode"], values(p)), (0, [b"v0", b"v1", b"v2"]), "Fetch v17 by id after restart")
+
+
+def produce_v12_metadata_v13(t):
+    recs = [(b"k", b"v12-%d" % i, (), TS + 10 + i) for i in range(2)]
+    req = {"TransactionalId": None, "Acks": -1, "TimeoutMs": 10000, "TopicData": [
+        {"Name": TOPIC, "PartitionData": [{"Index": 1, "Records": kw.batch(recs, TS + 10)}]}]}
+    for v in (11, 12):
+        r = t.call("Produce", v, req)
+        p = r["Responses"][0]["PartitionResponses"][0]
+        eq((p["Index"], p["ErrorCode"], p["BaseOffset"]), (1, 0, 0 if v == 11 else 2),
+           "Produce v%d to partition 1" % v)
+    r = t.call("Fetch", 17, fetch_req({"TopicId": t.tid}, partition=1))
+    eq(values(r["Responses"][0]["Partitions"][0]), [b"v12-0", b"v12-1"] * 2,
+       "the records of Produce v11 and v12")
+    r = t.call("Metadata", 13, {"Topics": [{"Name": TOPIC}], "AllowAutoTopicCreation": False})
+    eq(r["ErrorCode"], 0, "Metadata v13 top-level ErrorCode")
+    eq((r["Topics"][0]["Name"], r["Topics"][0]["TopicId"], len(r["Topics"][0]["Partitions"])),
+       (TOPIC, t.tid, 2), "Metadata v13 topic")
+    eq([x["Port"] for x in r["Brokers"]], [t.b.port], "Metadata v13 brokers")
 
 
 def list_offsets(t):
@@ -263,6 +283,7 @@ def main():
     res.run("Fetch v13-v17 by topic id", fetch_by_id, t)
     res.run("Fetch v12 by name", fetch_by_name_v12, t)
     res.run("Fetch v13+: unknown id -> UNKNOWN_TOPIC_ID", fetch_unknown, t)
+    res.run("Produce v12, Metadata v13", produce_v12_metadata_v13, t)
     res.run("ListOffsets v8-v10", list_offsets, t)
     res.run("FindCoordinator v5/v6", find_coordinator, t)
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
