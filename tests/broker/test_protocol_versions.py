@@ -16,7 +16,8 @@ message definitions).
   - AddPartitionsToTxn v4/v5 (the brokers' batched form): verify-only answers NONE for a
     partition in the transaction, TRANSACTION_ABORTABLE (121) for one not in it; a non-verify
     entry adds; an unknown transactional id is INVALID_PRODUCER_ID_MAPPING (49); EndTxn v4.
-  - ListTransactions v1 DurationFilter.
+  - ListTransactions v1 DurationFilter. With an authorizer, the batched AddPartitionsToTxn
+    without ClusterAction is CLUSTER_AUTHORIZATION_FAILED (31) as a whole.
   - InitProducerId of a transactional id seen for the first time with ProducerId/Epoch 0/0 (what
     @platformatic/kafka sends): a fresh id, as Kafka gives.
 """
@@ -274,6 +275,21 @@ def txn_batched(t):
         c.close()
 
 
+def batched_needs_cluster_action(t):
+    """With an authorizer and no ACL, the anonymous principal lacks ClusterAction: the batched
+    form is refused as a whole (Kafka: CLUSTER_AUTHORIZATION_FAILED, 31), nothing added."""
+    with Eddyd(["authorizer.class.name=eddy.acl", "num.partitions=1"]) as b2:
+        c = ks.Client(b2.port)
+        try:
+            r = c.call("AddPartitionsToTxn", 5, {"Transactions": [
+                {"TransactionalId": "x", "ProducerId": 1, "ProducerEpoch": 0, "VerifyOnly": True,
+                 "Topics": [{"Name": TOPIC, "Partitions": [0]}]}]})
+            eq((r["ErrorCode"], r["ResultsByTransaction"]), (31, []),
+               "AddPartitionsToTxn v5 without ClusterAction")
+        finally:
+            c.close()
+
+
 def main():
     t = T()
     t.b = Eddyd(["num.partitions=1", "group.initial.rebalance.delay.ms=0"])
@@ -289,6 +305,8 @@ def main():
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
     res.run("AddPartitionsToTxn v4/v5 batched, ListTransactions v1, EndTxn v4", txn_batched, t)
     res.run("topic id stable across a restart (Fetch v17)", fetch_after_restart, t)
+    res.run("AddPartitionsToTxn v4+ needs ClusterAction (authorizer on)",
+            batched_needs_cluster_action, t)
     res.finish()
 
 
