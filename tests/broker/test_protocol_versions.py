@@ -144,6 +144,27 @@ def fetch_unknown(t):
        [(t.tid, 0), (unknown, UNKNOWN_TOPIC_ID)], "Fetch v16, known + unknown id")
 
 
+def fetch_bad_input(t):
+    """A Fetch v13+ body cut inside a topic id, or with a topic count far beyond its bytes: the
+    broker answers or closes that connection, never crashes, and serves the next one."""
+    body = ks.encode("FetchRequest", 17, fetch_req({"TopicId": t.tid}))
+    cut = body.index(t.tid) + 7
+    for v, data in ((13, body[:cut]), (17, body[:cut]),
+                    (17, body[:body.index(t.tid) - 1] + kw.uvarint(1 << 30))):
+        c = kw.Conn(t.b.port, timeout=5)
+        try:
+            c.send(kw.frame(1, v, 5, data, flexible=True))
+            try:
+                c.recv_frame()
+            except kw.Closed:
+                pass
+        finally:
+            c.close()
+    r = t.call("Fetch", 17, fetch_req({"TopicId": t.tid}))
+    eq(r["Responses"][0]["Partitions"][0]["ErrorCode"], 0, "Fetch v17 after the bad requests")
+    assert t.b.alive(), "eddyd died"
+
+
 def fetch_after_restart(t):
     t.b.restart()
     r = t.call("Metadata", 12, {"Topics": [{"Name": TOPIC}]})
@@ -301,6 +322,7 @@ def main():
     res.run("Fetch v13+: unknown id -> UNKNOWN_TOPIC_ID", fetch_unknown, t)
     res.run("Produce v12, Metadata v13", produce_v12_metadata_v13, t)
     res.run("ListOffsets v8-v10", list_offsets, t)
+    res.run("Fetch v13+ bad input: cut topic id, huge topic count", fetch_bad_input, t)
     res.run("FindCoordinator v5/v6", find_coordinator, t)
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
     res.run("AddPartitionsToTxn v4/v5 batched, ListTransactions v1, EndTxn v4", txn_batched, t)
