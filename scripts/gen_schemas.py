@@ -257,9 +257,9 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
 
 # Versions Kafka 4.0 released after the commit the definitions were last extracted from
 # (1eb7644): (message, version, fields added at that version). Each adds no request field or
-# only a response field at the end; read against Kafka 4.0.0's ProduceRequest/Response.json
+# only a response field at the end; read against Kafka's later ProduceRequest/Response.json
 # ("Version 12 is the same as version 11 (KIP-890)") and MetadataResponse.json (v13: top-level
-# "ErrorCode", int16, "13+", KIP-1102). extract applies them only to a checkout whose
+# "ErrorCode", int16, "13+", the last field; KIP-1102), as of Kafka 4.3. extract applies them only to a checkout whose
 # validVersions stop below: a Kafka 4.0+ checkout already has them, and its text wins.
 LATER_VERSIONS = [
     ("ProduceRequest", 12, []),
