@@ -529,7 +529,7 @@ static void h_list_transactions(broker *b, breq *r)
         kstr s = k_item_str(q, ListTransactionsRequest_StateFilters, i);
         if (s.len <= 0 || txn_state_parse((const char *)s.p, (size_t)s.len) < 0) uv[u++].s = s;
     }
-    bool any_state = ns - nunknown == 0;
+    bool any_state = ns == 0; /* only unknown states asked for: none matches, as in Kafka */
     int64_t dur = r->hdr.api_version >= 1 ? k_int(q, ListTransactionsRequest_DurationFilter) : -1;
     int64_t now = now_wall_ms();
     int n = 0;

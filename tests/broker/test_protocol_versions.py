@@ -290,6 +290,13 @@ def txn_batched(t):
         eq([x["TransactionalId"] for x in r["TransactionStates"]], ["pv-tx"], "DurationFilter 1")
         r = c.call("ListTransactions", 1, {})
         eq([x["TransactionalId"] for x in r["TransactionStates"]], ["pv-tx"], "no DurationFilter")
+        # only unknown states asked for: Kafka lists none (and names them back)
+        r = c.call("ListTransactions", 1, {"StateFilters": ["Bogus"]})
+        eq((r["UnknownStateFilters"], r["TransactionStates"]), (["Bogus"], []),
+           "ListTransactions with only an unknown state filter")
+        r = c.call("ListTransactions", 0, {"StateFilters": ["Bogus", "Ongoing"]})
+        eq((r["UnknownStateFilters"], [x["TransactionalId"] for x in r["TransactionStates"]]),
+           (["Bogus"], ["pv-tx"]), "ListTransactions with an unknown and a known state")
         r = c.call("EndTxn", 4, {"TransactionalId": "pv-tx", "ProducerId": pid,
                                  "ProducerEpoch": epoch, "Committed": False})
         eq(r["ErrorCode"], 0, "EndTxn v4 abort")
