@@ -44,19 +44,19 @@ import sys
 
 # key: (name, codec min, codec max)
 API_RANGES = {
-    0: ("Produce", 0, 11),
-    1: ("Fetch", 0, 12),
-    2: ("ListOffsets", 0, 7),
-    3: ("Metadata", 0, 12),
+    0: ("Produce", 0, 12),
+    1: ("Fetch", 0, 17),
+    2: ("ListOffsets", 0, 10),
+    3: ("Metadata", 0, 13),
     8: ("OffsetCommit", 0, 9),
     9: ("OffsetFetch", 0, 9),
-    10: ("FindCoordinator", 0, 4),
+    10: ("FindCoordinator", 0, 6),
     11: ("JoinGroup", 0, 9),
     12: ("Heartbeat", 0, 4),
     13: ("LeaveGroup", 0, 5),
     14: ("SyncGroup", 0, 5),
     15: ("DescribeGroups", 0, 5),
-    16: ("ListGroups", 0, 4),
+    16: ("ListGroups", 0, 5),
     17: ("SaslHandshake", 0, 1),
     18: ("ApiVersions", 0, 4),
     19: ("CreateTopics", 0, 7),
@@ -64,10 +64,10 @@ API_RANGES = {
     21: ("DeleteRecords", 0, 2),
     22: ("InitProducerId", 0, 5),
     23: ("OffsetForLeaderEpoch", 0, 4),
-    24: ("AddPartitionsToTxn", 0, 3),
-    25: ("AddOffsetsToTxn", 0, 3),
-    26: ("EndTxn", 0, 3),
-    28: ("TxnOffsetCommit", 0, 3),
+    24: ("AddPartitionsToTxn", 0, 5),
+    25: ("AddOffsetsToTxn", 0, 4),
+    26: ("EndTxn", 0, 5),
+    28: ("TxnOffsetCommit", 0, 4),
     29: ("DescribeAcls", 0, 3),
     30: ("CreateAcls", 0, 3),
     31: ("DeleteAcls", 0, 3),
@@ -85,7 +85,7 @@ API_RANGES = {
     60: ("DescribeCluster", 0, 1),
     61: ("DescribeProducers", 0, 0),
     65: ("DescribeTransactions", 0, 0),
-    66: ("ListTransactions", 0, 0),
+    66: ("ListTransactions", 0, 1),
 }
 
 PRIM = {
@@ -255,6 +255,30 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
               "fields")
 
 
+# Versions Kafka 4.0 released after the commit the definitions were last extracted from
+# (1eb7644): (message, version, fields added at that version). Each adds no request field or
+# only a response field at the end; read against Kafka's later ProduceRequest/Response.json
+# ("Version 12 is the same as version 11 (KIP-890)") and MetadataResponse.json (v13: top-level
+# "ErrorCode", int16, "13+", the last field; KIP-1102), as of Kafka 4.3. extract applies them only to a checkout whose
+# validVersions stop below: a Kafka 4.0+ checkout already has them, and its text wins.
+LATER_VERSIONS = [
+    ("ProduceRequest", 12, []),
+    ("ProduceResponse", 12, []),
+    ("MetadataRequest", 13, []),
+    ("MetadataResponse", 13, [{"name": "ErrorCode", "type": "int16", "versions": "13+"}]),
+]
+
+
+def add_later_versions(msgs):
+    for name, v, fields in LATER_VERSIONS:
+        doc = msgs[name]
+        lo, _, hi = doc["validVersions"].partition("-")
+        if int(hi or lo) >= v:
+            continue
+        doc["validVersions"] = "%s-%d" % (lo, v)
+        doc["fields"] += [dict(f) for f in fields]
+
+
 def trim_fields(fields):
     out = []
     for f in fields:
@@ -277,6 +301,7 @@ def extract(kafka_dir, out_json):
                 t["commonStructs"] = [{"name": c["name"], "fields": trim_fields(c["fields"])}
                                       for c in doc["commonStructs"]]
             msgs[name] = t
+    add_later_versions(msgs)
     with open(out_json, "w") as f:
         json.dump({"about": "The Kafka protocol's message definitions of the APIs eddyd serves, "
                             "trimmed to what scripts/gen_schemas.py reads (from Apache Kafka's "

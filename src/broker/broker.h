@@ -310,6 +310,9 @@ int64_t part_hwm(const bpart *p);
 int64_t part_lso(const bpart *p);
 /* Open transactions on the partition (and the LSO in *oldest_first). */
 int part_open_txns(const bpart *p, int64_t *oldest_first);
+/* Start-up totals over every partition: batch headers read by the transaction rebuild, and
+ * aborted-transaction entries loaded from .txnindex files instead. */
+void ptxn_recovery_stats(uint64_t *scanned_batches, uint64_t *index_entries);
 /* 1 and the first offset if producer pid has a transaction open on p, else 0. */
 int part_txn_producer(const bpart *p, int64_t pid, int64_t *first_offset);
 /* Appends an end-transaction marker (control batch) of pid/epoch: the producer's open

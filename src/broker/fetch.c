@@ -1,4 +1,4 @@
-/* fetch — the Fetch API (v4–v12): zero-copy reads (plog file slices carried to the socket as
+/* fetch — the Fetch API (v0–v17): zero-copy reads (plog file slices carried to the socket as
  * kfile_frag, sent with sendfile by server.c) and the long poll. isolation_level=1
  * (read_committed) reads stop at the last stable offset and carry the aborted transactions of
  * the returned range (txnlog.c).
@@ -10,10 +10,16 @@
  * are looked up by name on every check, so topics deleted meanwhile are answered with
  * UNKNOWN_TOPIC_OR_PARTITION instead of touching freed memory.
  *
+ * v13+ name topics by id (KIP-516): the id is resolved on every check as names are, an unknown
+ * id is answered with UNKNOWN_TOPIC_ID and every topic response carries the id it was asked for.
+ * v15's ReplicaState and v17's ReplicaDirectoryId are the replication protocol's (eddyd has no
+ * followers: read as a consumer's); v16's NodeEndpoints go with NOT_LEADER_OR_FOLLOWER, which
+ * one node never answers, so they stay empty.
+ *
  * Sessions (KIP-227) are never created: session_id 0 in every answer; a non-zero unknown id ->
  * FETCH_SESSION_ID_NOT_FOUND.
  *
- * Below v4 (served too): Fetch v0–v3 predate RecordBatch v2, so their answers are message sets
+ * Fetch v0–v3 predate RecordBatch v2, so their answers are message sets
  * down-converted from the stored batches in memory (old_records; magic 0 for v0–v1, magic 1
  * for v2–v3; a compressed batch as one wrapper of its codec), without control batches,
  * read_uncommitted (those versions have no isolation level).
@@ -33,6 +39,7 @@ typedef struct fpark fpark;
 
 typedef struct fpart {
     kstr topic;
+    const uint8_t *id; /* v13+: the topic id asked for (in the request), else NULL */
     int32_t part;
     int64_t offset;
     int32_t pmax;
@@ -44,7 +51,8 @@ typedef struct fpart {
 
 typedef struct ftopic {
     kstr name;
-    int first, n; /* range in fpark.parts */
+    const uint8_t *id; /* v13+ */
+    int first, n;      /* range in fpark.parts */
 } ftopic;
 
 struct fpark {
@@ -111,8 +119,9 @@ static void keep_fd(fpark *fp, int fd)
 
 static bpart *lookup(broker *b, const fpart *x)
 {
-    btopic *t =
-        topic_findn(b, (const char *)x->topic.p, (size_t)(x->topic.len < 0 ? 0 : x->topic.len));
+    btopic *t = x->id ? topic_find_id(b, x->id)
+                      : topic_findn(b, (const char *)x->topic.p,
+                                    (size_t)(x->topic.len < 0 ? 0 : x->topic.len));
     if (!t || x->part < 0 || x->part >= t->nparts) return NULL;
     return t->parts[x->part];
 }
@@ -253,7 +262,10 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
     for (int ti = 0; ti < fp->ntopics; ti++) {
         ftopic *ft = &fp->topics[ti];
         kmsg *tr = k_item(resp, FetchResponse_Responses, ti);
-        k_set_kstr(tr, FetchableTopicResponse_Topic, ft->name);
+        if (ft->id) /* v13+: the name (t->name, freed if the topic goes) is not sent */
+            k_set_uuid(tr, FetchableTopicResponse_TopicId, ft->id);
+        else
+            k_set_kstr(tr, FetchableTopicResponse_Topic, ft->name);
         k_new_items(tr, FetchableTopicResponse_Partitions, ft->n);
         for (int j = 0; j < ft->n; j++) {
             fpart *x = &fp->parts[ft->first + j];
@@ -268,7 +280,8 @@ static int64_t build(fpark *fp, bool with_data, bool *error, bool count)
             if (x->denied)
                 err = KERR_TOPIC_AUTHORIZATION_FAILED;
             else if (!p)
-                err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                err = x->id && !topic_find_id(b, x->id) ? KERR_UNKNOWN_TOPIC_ID
+                                                        : KERR_UNKNOWN_TOPIC_OR_PARTITION;
             else {
                 hwm = part_hwm(p);
                 lso = part_lso(p);
@@ -448,17 +461,26 @@ void h_fetch(broker *b, breq *r)
     int k = 0;
     for (int32_t i = 0; i < nt; i++) {
         kmsg *t = k_item(q, FetchRequest_Topics, i);
-        fp->topics[i].name = k_str(t, FetchTopic_Topic);
+        if (v >= 13) { /* by id: the name of the topic it names now (empty when unknown) */
+            const uint8_t *id = k_uuid(t, FetchTopic_TopicId);
+            btopic *bt = topic_find_id(b, id);
+            fp->topics[i].id = id;
+            fp->topics[i].name = bt ? (kstr){(const uint8_t *)bt->name, (int32_t)strlen(bt->name)}
+                                    : (kstr){(const uint8_t *)"", 0};
+        } else
+            fp->topics[i].name = k_str(t, FetchTopic_Topic);
         fp->topics[i].first = k;
         int32_t np = k_count(t, FetchTopic_Partitions);
         if (np < 0) np = 0;
         fp->topics[i].n = np;
-        bool denied = np > 0 && !bauthz_allowed_k(b, r, ACL_RES_TOPIC, fp->topics[i].name.p,
-                                                  fp->topics[i].name.len, ACL_OP_READ);
+        bool denied = np > 0 && (!fp->topics[i].id || fp->topics[i].name.len > 0) &&
+                      !bauthz_allowed_k(b, r, ACL_RES_TOPIC, fp->topics[i].name.p,
+                                        fp->topics[i].name.len, ACL_OP_READ);
         for (int32_t j = 0; j < np; j++, k++) {
             kmsg *pm = k_item(t, FetchTopic_Partitions, j);
             fpart *x = &fp->parts[k];
             x->topic = fp->topics[i].name;
+            x->id = fp->topics[i].id;
             x->part = (int32_t)k_int(pm, FetchPartition_Partition);
             x->offset = k_int(pm, FetchPartition_FetchOffset);
             x->pmax = (int32_t)k_int(pm, FetchPartition_PartitionMaxBytes);

@@ -1,11 +1,12 @@
-/* metadata — the Metadata API (v0–v12) for a single node: one broker (ourselves, at the
+/* metadata — the Metadata API (v0–v13) for a single node: one broker (ourselves, at the
  * advertised address), controller = self, every partition led by us with replicas = isr =
  * [self], leader epoch 0, real topic ids (v10+).
  *
  * "All topics": v0 empty array, v1+ null; internal topics are left out of "all" but answered
  * when asked for by name. Unknown names are auto-created (v0–v3 per
  * auto.create.topics.enable; v4+ only if allow_auto_topic_creation too) synchronously and
- * answered in full with error 0.
+ * answered in full with error 0. v13's top-level ErrorCode (KIP-1102: REBOOTSTRAP_REQUIRED from a
+ * broker that lost its cluster) is always 0 here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ void h_metadata(broker *b, breq *r)
     kmsg *q = r->req, *resp = r->resp;
     int16_t v = r->hdr.api_version;
     k_set_int(resp, MetadataResponse_ThrottleTimeMs, 0);
+    k_set_int(resp, MetadataResponse_ErrorCode, 0);
     k_new_items(resp, MetadataResponse_Brokers, 1);
     kmsg *bm = k_item(resp, MetadataResponse_Brokers, 0);
     k_set_int(bm, MetadataResponseBroker_NodeId, b->node_id);

@@ -1,11 +1,14 @@
-/* offsets — the ListOffsets API (v0–v7) and record-level timestamp lookup inside a batch.
+/* offsets — the ListOffsets API (v0–v10) and record-level timestamp lookup inside a batch.
  *
  *   -1 latest (HWM; the last stable offset for read_committed)
  *   -2 earliest (log start offset)
  *   -3 max timestamp (v7+): the first record carrying the largest timestamp
+ *   -4 earliest local (v8+, KIP-405): the log start offset (eddyd has no remote tier)
+ *   -5 latest tiered (v9+, KIP-1005): -1, what Kafka answers with no remote storage
  *   t >= 0: the first record whose timestamp >= t. plog finds the batch; the records of that
  *   batch are walked with the storage batch reader (decompressed when needed) to find it.
- *   v0 answers in old_style_offsets.
+ *   v0 answers in old_style_offsets. v10's TimeoutMs bounds Kafka's remote-tier lookups: every
+ *   answer here is immediate, so it is read and ignored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +119,10 @@ static int list_offset(const lo_ctx *x, bpart *p, const kmsg *pq, int64_t *off, 
         return KERR_UNKNOWN_LEADER_EPOCH;
     if (ts == -1)
         *off = x->iso == 1 ? part_lso(p) : part_hwm(p); /* read_committed: the LSO */
-    else if (ts == -2)
+    else if (ts == -2 || ts == -4)
         *off = plog_start_offset(p->log);
+    else if (ts == -5)
+        *off = -1;
     else if (ts == -3) {
         int64_t bo, bts;
         if (plog_max_timestamp(p->log, &bo, &bts) == 0) {
@@ -145,7 +150,7 @@ static void list_one(void *arg, const tp_row *row)
     k_set_int(pr, ListOffsetsPartitionResponse_ErrorCode, err);
     k_set_int(pr, ListOffsetsPartitionResponse_Timestamp, err ? -1 : rts);
     k_set_int(pr, ListOffsetsPartitionResponse_Offset, err ? -1 : off);
-    k_set_int(pr, ListOffsetsPartitionResponse_LeaderEpoch, err ? -1 : 0);
+    k_set_int(pr, ListOffsetsPartitionResponse_LeaderEpoch, err || off < 0 ? -1 : 0);
     if (v == 0) {
         int64_t maxn = k_int(pq, ListOffsetsPartition_MaxNumOffsets);
         bool one = !err && off >= 0 && maxn > 0;

@@ -308,6 +308,9 @@ void produce_on_flush(broker *b)
     }
 }
 
+/* v12 is v11 on the wire (Kafka 4.0, KIP-890 part 2): it only means an implicit
+ * AddPartitionsToTxn with transaction.version 2, which eddyd does not finalize, so clients keep
+ * transactional produce at v11 and v12 is answered as v11. */
 void h_produce(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;

@@ -73,6 +73,7 @@ struct bconn {
     int64_t frame_start_ms; /* when the first byte of the incomplete frame arrived, 0 = none */
     int64_t muted_until_ms; /* quota throttle (KIP-219): no reading before this, 0 = none */
     loop_timer *mute_timer;
+    loop_timer *reread_timer; /* TLS: records left inside OpenSSL when conn_read stopped */
     struct bconn *next_waiter;
     struct bconn *prev_conn, *next_conn; /* all open connections, for shutdown */
     /* input */
@@ -509,7 +510,7 @@ static void conn_pump(bconn *c)
         conn_process_input(c);
         if (!c->closed && conn_write_some(c) == 0) conn_update_events(c);
     }
-    if (was_paused && !c->closed && !c->reading_paused && c->tls && tls_pending(c->tls) &&
+    if (was_paused && !c->closed && !c->reading_paused && c->tls && tls_buffered(c->tls) &&
         !c->in_processing)
         conn_read(c);
 }
@@ -770,6 +771,24 @@ static bool budget_allows(bconn *c, size_t na)
     return false;
 }
 
+static void on_reread(loop *l, void *arg)
+{
+    (void)l;
+    bconn *c = arg;
+    c->reread_timer = NULL;
+    if (!c->closed && !c->reading_paused && !c->budget_wait && !c->in_processing) conn_read(c);
+    conn_release(c);
+}
+
+/* A TLS connection whose reading stopped with records still buffered inside OpenSSL (read
+ * ahead) reads again from the loop: epoll would not announce them. */
+static void conn_reread_later(bconn *c)
+{
+    if (c->closed || c->reread_timer || !tls_buffered(c->tls)) return;
+    c->refs++; /* held by the timer */
+    c->reread_timer = loop_timer_add(c->b->loop, 0, on_reread, c);
+}
+
 /* Memory came back: every waiting connection tries again (epoll announces its input). */
 static void budget_wake(void)
 {
@@ -781,6 +800,7 @@ static void budget_wake(void)
         c->budget_wait = false;
         c->next_waiter = NULL;
         if (!c->closed) conn_update_events(c);
+        if (!c->closed && c->tls) conn_reread_later(c); /* bytes inside OpenSSL: no epoll event */
         conn_release(c);
         c = next;
     }
@@ -789,6 +809,7 @@ static void budget_wake(void)
 static void conn_read(bconn *c)
 {
     int max_rounds = c->tls ? 64 : 16;
+    bool drained = false; /* stopped at EAGAIN */
     for (int rounds = 0; rounds < max_rounds && !c->closed && !c->reading_paused; rounds++) {
         /* room for at least one chunk, or for the rest of the frame being received */
         size_t need = READ_CHUNK;
@@ -813,7 +834,10 @@ static void conn_read(bconn *c)
         }
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                drained = true;
+                break;
+            }
             conn_close(c, c->tls && errno == EIO ? tls_error(c->tls) : strerror(errno));
             return;
         }
@@ -835,6 +859,9 @@ static void conn_read(bconn *c)
     if (c->tls && !c->closed) {
         int one = 1;
         setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        /* stopped by the round limit or the memory budget with records read ahead: come back
+         * (once paused, conn_pump or budget_wake does) */
+        if (!drained && !c->reading_paused && !c->budget_wait) conn_reread_later(c);
     }
     /* give back an oversized idle input buffer */
     if (!c->closed && c->in_len == 0 && c->in_alloc > 4 * READ_CHUNK) {
@@ -943,6 +970,11 @@ static void conn_close(bconn *c, const char *why)
         loop_timer_cancel(c->b->loop, c->mute_timer);
         c->mute_timer = NULL;
         c->refs--; /* the mute timer's (the socket's is still held) */
+    }
+    if (c->reread_timer) {
+        loop_timer_cancel(c->b->loop, c->reread_timer);
+        c->reread_timer = NULL;
+        c->refs--; /* the timer's */
     }
     conn_release(c); /* the socket's reference */
 }

@@ -1,9 +1,12 @@
 /* handlers — the Kafka APIs of the group coordinator: decode the request tree, run the
  * state machine (coord.c) or the offsets store (store.c), fill the response tree.
  *
- *   FindCoordinator v0–v4   JoinGroup v0–v9   SyncGroup v0–v5   Heartbeat v0–v4
- *   LeaveGroup v0–v5        ListGroups v0–v4  DescribeGroups v0–v5  DeleteGroups v0–v2
- *   OffsetCommit v0–v9      OffsetFetch v0–v9 OffsetDelete v0  TxnOffsetCommit v0–v3
+ *   FindCoordinator v0–v6   JoinGroup v0–v9   SyncGroup v0–v5   Heartbeat v0–v4
+ *   LeaveGroup v0–v5        ListGroups v0–v5  DescribeGroups v0–v5  DeleteGroups v0–v2
+ *   OffsetCommit v0–v9      OffsetFetch v0–v9 OffsetDelete v0  TxnOffsetCommit v0–v4
+ * (FindCoordinator v5 and TxnOffsetCommit v4 only allow TRANSACTION_ABORTABLE, never answered
+ * here; FindCoordinator v6's share-group key type 2 is INVALID_REQUEST, as in a Kafka without
+ * share groups.)
  *
  * Validation order and error codes follow Kafka's classic GroupCoordinator (see
  * docs: shared/kafka-protocol.md §5).
@@ -534,10 +537,17 @@ static void h_list_groups(broker *b, breq *r)
     int16_t v = r->hdr.api_version;
     k_set_int(resp, ListGroupsResponse_ErrorCode, gc ? KERR_NONE : KERR_COORDINATOR_NOT_AVAILABLE);
     int32_t nf = v >= 4 ? k_count(q, ListGroupsRequest_StatesFilter) : 0;
+    /* v5 (KIP-848): every group here is a "classic" one; a types filter without it lists none */
+    int32_t ntf = v >= 5 ? k_count(q, ListGroupsRequest_TypesFilter) : 0;
+    bool classic = ntf <= 0;
+    for (int32_t j = 0; j < ntf && !classic; j++) {
+        kstr s = k_item_str(q, ListGroupsRequest_TypesFilter, j);
+        classic = s.len == 7 && !strncasecmp((const char *)s.p, "classic", 7);
+    }
     bool cluster_ok = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE);
     int n = 0;
     group **sel = karena_alloc(r->arena, sizeof(group *) * (size_t)(gc ? gc->ngroups + 1 : 1));
-    for (int i = 0; gc && i < gc->ngroups; i++) {
+    for (int i = 0; gc && classic && i < gc->ngroups; i++) {
         group *g = gc->groups[i];
         bool ok = nf <= 0;
         for (int32_t j = 0; j < nf && !ok; j++) {
@@ -555,6 +565,7 @@ static void h_list_groups(broker *b, breq *r)
         k_set_str(it, ListedGroup_GroupId, sel[i]->id);
         k_set_str(it, ListedGroup_ProtocolType, sel[i]->protocol_type ? sel[i]->protocol_type : "");
         k_set_str(it, ListedGroup_GroupState, g_state_name(sel[i]->state));
+        k_set_str(it, ListedGroup_GroupType, "classic");
     }
     breq_done(r);
 }
@@ -1044,14 +1055,14 @@ static void h_offset_delete(broker *b, breq *r)
 const bhandler_table group_handlers = {
     [API_OffsetCommit] = {0, 9, 0, h_offset_commit},
     [API_OffsetFetch] = {0, 9, 0, h_offset_fetch},
-    [API_FindCoordinator] = {0, 4, 0, h_find_coordinator},
+    [API_FindCoordinator] = {0, 6, 0, h_find_coordinator},
     [API_JoinGroup] = {0, 9, 0, h_join_group},
     [API_Heartbeat] = {0, 4, 0, h_heartbeat},
     [API_LeaveGroup] = {0, 5, 0, h_leave_group},
     [API_SyncGroup] = {0, 5, 0, h_sync_group},
     [API_DescribeGroups] = {0, 5, 0, h_describe_groups},
-    [API_ListGroups] = {0, 4, 0, h_list_groups},
+    [API_ListGroups] = {0, 5, 0, h_list_groups},
     [API_DeleteGroups] = {0, 2, 0, h_delete_groups},
     [API_OffsetDelete] = {0, 0, 0, h_offset_delete},
-    [API_TxnOffsetCommit] = {0, 3, 0, h_txn_offset_commit},
+    [API_TxnOffsetCommit] = {0, 4, 0, h_txn_offset_commit},
 };

@@ -323,6 +323,14 @@ static void metrics_render(metrics_source *src, sb *s)
                "Age of the oldest open transaction (0 when none is open).");
         sb_printf(s, "eddy_transaction_oldest_open_age_seconds %.3f\n", (double)age / 1000.0);
     }
+    uint64_t scanned, loaded;
+    ptxn_recovery_stats(&scanned, &loaded);
+    family(s, "eddy_txn_recovery_scanned_batches", "gauge",
+           "Batch headers the start-up transaction rebuild read (all partitions).");
+    sb_printf(s, "eddy_txn_recovery_scanned_batches %" PRIu64 "\n", scanned);
+    family(s, "eddy_txn_recovery_index_entries", "gauge",
+           "Aborted-transaction entries loaded from .txnindex files at start-up.");
+    sb_printf(s, "eddy_txn_recovery_index_entries %" PRIu64 "\n", loaded);
 
     family(s, "eddy_requests_total", "counter", "Kafka protocol requests answered, by API.");
     for (int k = 0; k <= KAPI_MAX_KEY; k++) {

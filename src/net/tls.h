@@ -70,8 +70,10 @@ bool tls_peer_subject(const tls_conn *t, char *out, size_t outlen);
  * returned EAGAIN must be retried with the same bytes. */
 ssize_t tls_read(tls_conn *t, void *buf, size_t n);
 ssize_t tls_write(tls_conn *t, const void *buf, size_t n);
-/* Bytes already decrypted and waiting inside OpenSSL (epoll does not announce them). */
-size_t tls_pending(const tls_conn *t);
+/* Whether OpenSSL holds received bytes, decrypted or not (it reads ahead several records at a
+ * time): epoll does not announce them. True also for a partial record, which the next
+ * tls_read answers with EAGAIN. */
+bool tls_buffered(const tls_conn *t);
 /* File range through kernel TLS (tls_ktls_send only): like sendfile(2). */
 ssize_t tls_sendfile(tls_conn *t, int fd, off_t off, size_t len);
 

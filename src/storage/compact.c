@@ -24,7 +24,8 @@
  * is fdatasynced first (the newer values that justify dropping older ones must be durable).
  * Then, per segment:  write <base>.log.cleaned, fdatasync  ->  rename to <base>.log.swap,
  * fsync dir  ->  unlink <base>.index/.timeindex  ->  rename .swap over <base>.log, fsync dir ->
- * write new indexes. On open, *.log.cleaned are deleted (the original is intact) and
+ * write new indexes (the .txnindex stays: control batches and offsets are kept). On open,
+ * *.log.cleaned are deleted (the original is intact) and
  * *.log.swap are completed (they are whole and durable; the indexes are rebuilt).
  *
  * The cleaner runs on the caller's thread (the loop thread, from housekeeping) and blocks it
@@ -372,6 +373,10 @@ static int clean_seg(plog *l, int32_t i, kmap *map, int64_t now)
     fsync_dir(l->dir);
     seg *ns = reload_seg(l, s->base, &rc);
     if (!ns) goto out;
+    /* markers and offsets are kept: the aborted-transaction entries (and their file) stay */
+    for (int32_t k = 0; k < s->ntx; k++) pl_tx_push(ns, &s->tx[k]);
+    ns->tx_ok = s->tx_ok;
+    ns->tx_dirty = s->tx_dirty;
     pthread_mutex_lock(&l->mu);
     l->segs[i] = ns;
     l->seg_gen++; /* byte positions in this segment changed: the scrub restarts it */

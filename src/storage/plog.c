@@ -218,6 +218,7 @@ static void seg_free(seg *s)
     if (s->fd >= 0) close(s->fd);
     free(s->idx);
     free(s->tidx);
+    free(s->tx);
     free(s->path);
     free(s);
 }
@@ -380,8 +381,8 @@ static void seg_trim(seg *s)
 
 void pl_seg_unlink_files(seg *s)
 {
-    static const char *exts[3] = {".log", ".index", ".timeindex"};
-    for (int k = 0; k < 3; k++) {
+    static const char *exts[4] = {".log", ".index", ".timeindex", ".txnindex"};
+    for (int k = 0; k < 4; k++) {
         char *p = pl_seg_file(s, exts[k]);
         unlink(p);
         free(p);
@@ -541,6 +542,7 @@ static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
         free(p);
         s->synced = s->size;
         s->wb_pos = s->drop_pos = s->size;
+        pl_tx_load(s);
         return 0;
     }
     const char *why;
@@ -580,6 +582,7 @@ static int seg_recover(plog *l, seg *s, bool last, int64_t next_base)
     int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     s->created_ms = s->size > 0 ? MIN(mt, now_wall_ms()) : -1;
     free(p);
+    if (!last) pl_tx_load(s); /* the last segment's entries are rebuilt by a scan */
     return 0;
 }
 
@@ -700,6 +703,10 @@ static seg *seg_create(plog *l, int64_t base, int *rc)
         return NULL;
     }
     free(p);
+    p = pl_seg_file(s, ".txnindex"); /* and a leftover index of it goes too */
+    unlink(p);
+    free(p);
+    s->tx_ok = true; /* new: no aborted transaction in it */
     s->idx_dirty = true;
     pl_seg_verified(s, 0, INT64_MAX); /* only batches this process appends (CRC-checked) */
     *rc = 0;
@@ -931,6 +938,7 @@ static int roll(plog *l)
 {
     seg *old = l->segs[l->nsegs - 1];
     int rc;
+    pl_tx_roll(l, old); /* durable with the new name by the fsync_dir below */
     seg *s = seg_create(l, l->leo, &rc);
     if (!s) return rc;
     seg_seal_tidx(old);

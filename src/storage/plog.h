@@ -10,8 +10,11 @@
  *     00000000000000000000.log        record batches, back to back
  *     00000000000000000000.index      sparse: {int32 relative offset, int32 file position}
  *     00000000000000000000.timeindex  sparse: {int64 max timestamp so far, int32 rel offset}
+ *     00000000000000000000.txnindex   aborted transactions whose marker is in the segment
  *     log-start-offset                 decimal text, written atomically when it moves
  *     quarantine                       "first last" lines: damaged batches (scrub, read check)
+ *     txn-recovery                     "B F": at the roll that began segment B the oldest open
+ *                                      transaction began at offset F (txnidx.c)
  */
 #ifndef EDDY_STORAGE_PLOG_H
 #define EDDY_STORAGE_PLOG_H
@@ -166,5 +169,36 @@ void plog_set_drop_behind(int64_t keep_bytes);
 /* Test hook: the next plog_append writes `partial_bytes` of its batch, then fails with -err
  * (simulates ENOSPC/EIO mid-write). Not for production use. */
 void plog_test_fail_next_write(int err, int partial_bytes);
+
+/* ---- aborted-transaction index (txnidx.c; the broker's txnlog keeps the meaning) ----
+ * One <base>.txnindex per segment, Kafka's AbortedTxn entries (34 bytes, big-endian: int16
+ * version 0, producerId, firstOffset, lastOffset = the abort marker, lastStableOffset after
+ * it), in marker order, in the segment holding the marker. Closed segments' files are written
+ * whole and durable at roll and trusted at open after validation; the active segment's file
+ * is appended to and rebuilt at every start. Retention deletes a segment's file with it;
+ * compaction keeps markers and offsets, so a cleaned segment keeps its entries. */
+typedef struct plog_txn_entry {
+    int64_t pid, first, last, lso;
+} plog_txn_entry;
+#define PLOG_TXN_ENTRY_SIZE 34
+/* An abort marker at e->last (< LEO, in marker order) was appended: records its entry. */
+int plog_txnindex_add(plog *l, const plog_txn_entry *e);
+/* The broker's callback for roll: first offset of the oldest transaction open now, or -1. */
+void plog_set_txn_floor(plog *l, int64_t (*fn)(void *arg), void *arg);
+/* Start-up: the entries of the trusted segments (every segment below *indexed_below; *out is
+ * malloc()ed, in order), and where a batch-header scan must start (*scan_from <=
+ * *indexed_below) to find every transaction still open and every abort marker at or above
+ * *indexed_below, which the caller adds with plog_txnindex_add. */
+int plog_txnindex_recovery(plog *l, plog_txn_entry **out, int32_t *n, int64_t *indexed_below,
+                           int64_t *scan_from);
+/* After that scan: writes the rebuilt files; floor = first offset of the oldest transaction
+ * open at the active segment's base (or -1). */
+void plog_txnindex_rebuilt(plog *l, int64_t floor);
+/* Decodes and validates a .txnindex image for the segment [seg_base, seg_next): 0 (*out
+ * malloc()ed) or -1 with *why. For tests and fuzzing. */
+int plog_txnindex_decode(const uint8_t *b, size_t n, int64_t seg_base, int64_t seg_next,
+                         plog_txn_entry **out, int32_t *count, const char **why);
+/* Entries held for the i-th segment (tests), or -1. */
+int32_t plog_txnindex_count(const plog *l, int32_t seg_index);
 
 #endif

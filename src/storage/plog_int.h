@@ -65,6 +65,12 @@ typedef struct seg {
         int64_t lo, hi;
     } vr[SEG_VR_MAX];
     int32_t nvr;
+    /* aborted-transaction index (txnidx.c): entries whose abort marker is in this segment;
+     * tx_ok: the list is complete (loaded from a valid file, or kept since the segment was
+     * created, or rebuilt); tx_dirty: the file is behind the list (written at rebuild end) */
+    plog_txn_entry *tx;
+    int32_t ntx, atx;
+    bool tx_ok, tx_dirty;
     int refs; /* atomic */
 } seg;
 
@@ -90,6 +96,9 @@ struct plog {
         int64_t first, last;
     } * quar;
     int32_t nquar, aquar;
+    /* txnidx.c: the broker's "oldest open transaction's first offset" for txn-recovery */
+    int64_t (*tx_floor_fn)(void *arg);
+    void *tx_floor_arg;
     /* registry of open plogs for the periodic flush (under the registry mutex) */
     struct plog *reg_prev, *reg_next;
 };
@@ -130,6 +139,12 @@ int plog_sync(plog *l);
  * holding a reference across the call. */
 void plog_registry_each_dirty(void (*fn)(plog *l, void *arg), void *arg);
 bool plog_is_dirty(plog *l);
+
+/* txnidx.c */
+void pl_tx_push(seg *s, const plog_txn_entry *e);
+void pl_tx_load(seg *s);
+int pl_tx_write(seg *s, bool durable);
+void pl_tx_roll(plog *l, seg *old);
 
 /* recover.c: finishes or discards half-done compaction swaps before the segments are listed. */
 void plog_compact_recover_dir(const char *dir);

@@ -1,7 +1,16 @@
 /* handlers — the Kafka APIs of the transaction coordinator:
  *
- *   InitProducerId v0–v5   AddPartitionsToTxn v0–v3   AddOffsetsToTxn v0–v3   EndTxn v0–v3
- *   DescribeTransactions v0   ListTransactions v0
+ *   InitProducerId v0–v5   AddPartitionsToTxn v0–v5   AddOffsetsToTxn v0–v4   EndTxn v0–v4
+ *   DescribeTransactions v0   ListTransactions v0–v1
+ *
+ * AddPartitionsToTxn v4+ is the brokers' batched form (KIP-890): several transactions per
+ * request, each either added as v3 adds (VerifyOnly false) or only checked (VerifyOnly: each
+ * partition NONE when it is in the transaction, TRANSACTION_ABORTABLE when not), ClusterAction
+ * on the cluster required. AddOffsetsToTxn v4 and EndTxn v4 only allow TRANSACTION_ABORTABLE
+ * (KIP-890), which this coordinator never answers. EndTxn v5 (an epoch bump on every
+ * transaction, KIP-890 part 2, "transaction.version" 2) is not served: eddyd finalizes no
+ * transaction.version feature, so clients stay at v4. ListTransactions v1's DurationFilter lists
+ * only transactions open longer than it (ms; -1 or absent: all).
  *
  * Errors as Kafka's TransactionCoordinator gives them: an unknown transactional id or a
  * producer id that is not the id's is INVALID_PRODUCER_ID_MAPPING (49); an older epoch is
@@ -21,6 +30,7 @@
 
 #define KERR_OPERATION_NOT_ATTEMPTED 55
 #define KERR_PRODUCER_FENCED 90
+#define KERR_TRANSACTION_ABORTABLE 121
 #define KERR_TRANSACTIONAL_ID_NOT_FOUND 105
 
 static int fenced(int16_t v, int16_t first)
@@ -123,10 +133,12 @@ static void h_init_pid(broker *b, breq *r)
     if (!err && t &&
         (t->completing || t->state == TS_PREPARE_COMMIT || t->state == TS_PREPARE_ABORT))
         err = KERR_CONCURRENT_TRANSACTIONS;
-    if (!err && rpid >= 0) {
+    if (!err && rpid >= 0 && t) {
         /* KIP-360: a producer that knows its id and epoch asks for the next epoch; it must be
-         * the id's current one (or the one before a bump it did not see the answer of) */
-        if (!t || t->pid != rpid)
+         * the id's current one (or the one before a bump it did not see the answer of). A
+         * transactional id seen for the first time gets a fresh id whatever the request names,
+         * as in Kafka (its new metadata has no epoch yet): @platformatic/kafka sends 0/0. */
+        if (t->pid != rpid)
             err = KERR_INVALID_PRODUCER_ID_MAPPING;
         else if (repoch != t->epoch && repoch != t->last_epoch)
             err = fenced(v, 4);
@@ -174,21 +186,30 @@ static void h_init_pid(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ AddPartitionsToTxn ---- */
 
-/* Adds partitions to t (Ongoing from now on); answers once the new state is durable. */
-static void add_and_reply(broker *b, txn *t, breq *r, bool changed)
+/* t after partitions were added (Ongoing from now on): the offset of __transaction_state its
+ * new state needs durable before the answer (0: nothing changed; -1: not written). */
+static int64_t add_persist(txn_coord *tc, txn *t, bool changed)
 {
-    txn_coord *tc = tc_of(b);
     if (t->state != TS_ONGOING) {
         t->state = TS_ONGOING;
         t->start_ms = now_wall_ms();
         changed = true;
     }
-    if (!changed) {
+    if (!changed) return 0;
+    int64_t need = txn_persist(tc, t);
+    txn_crash_point("after-add");
+    return need;
+}
+
+/* Adds partitions to t (Ongoing from now on); answers once the new state is durable. */
+static void add_and_reply(broker *b, txn *t, breq *r, bool changed)
+{
+    txn_coord *tc = tc_of(b);
+    int64_t need = add_persist(tc, t, changed);
+    if (!need) {
         breq_done(r);
         return;
     }
-    int64_t need = txn_persist(tc, t);
-    txn_crash_point("after-add");
     txn_reply_when_durable(tc, r, need);
 }
 
@@ -217,8 +238,100 @@ static void add_part(void *arg, const tp_row *row)
     }
 }
 
+/* One transaction of a v4+ AddPartitionsToTxn into its result tr: verified, or added (the
+ * __transaction_state offset to wait for goes to *need, the largest of the request's). */
+static void add_batched_one(broker *b, breq *r, const kmsg *tq, kmsg *tr, int64_t *need)
+{
+    txn_coord *tc = tc_of(b);
+    int16_t v = r->hdr.api_version;
+    kstr tid = k_str(tq, AddPartitionsToTxnTransaction_TransactionalId);
+    bool verify = k_bool(tq, AddPartitionsToTxnTransaction_VerifyOnly);
+    k_set_kstr(tr, AddPartitionsToTxnResult_TransactionalId, tid);
+    txn *t;
+    int err = lookup(tc, tid, k_int(tq, AddPartitionsToTxnTransaction_ProducerId),
+                     (int16_t)k_int(tq, AddPartitionsToTxnTransaction_ProducerEpoch), v, 2, &t);
+    if (verify && err == KERR_CONCURRENT_TRANSACTIONS && t && t->state != TS_PREPARE_COMMIT &&
+        t->state != TS_PREPARE_ABORT)
+        err = 0; /* Kafka's verify answers CONCURRENT_TRANSACTIONS in Prepare* only */
+    int32_t nt = k_new_like(tr, AddPartitionsToTxnResult_TopicResults, tq,
+                            AddPartitionsToTxnTransaction_Topics);
+    /* not verifying: any unknown partition fails the transaction (the others: not attempted) */
+    bool unknown = false;
+    for (int32_t i = 0; i < nt && !err && !verify; i++) {
+        kmsg *tp = k_item(tq, AddPartitionsToTxnTransaction_Topics, i);
+        btopic *bt = topic_find_k(b, k_str(tp, AddPartitionsToTxnTopic_Name));
+        int32_t np = k_count(tp, AddPartitionsToTxnTopic_Partitions);
+        for (int32_t j = 0; j < np; j++)
+            if (!topic_part(bt, (int32_t)k_item_int(tp, AddPartitionsToTxnTopic_Partitions, j)) ||
+                bt->internal)
+                unknown = true;
+    }
+    bool changed = false;
+    for (int32_t i = 0; i < nt; i++) {
+        kmsg *tp = k_item(tq, AddPartitionsToTxnTransaction_Topics, i);
+        kmsg *to = k_item(tr, AddPartitionsToTxnResult_TopicResults, i);
+        kstr name = k_str(tp, AddPartitionsToTxnTopic_Name);
+        k_set_kstr(to, AddPartitionsToTxnTopicResult_Name, name);
+        btopic *bt = topic_find_k(b, name);
+        int32_t np = k_new_like(to, AddPartitionsToTxnTopicResult_ResultsByPartition, tp,
+                                AddPartitionsToTxnTopic_Partitions);
+        for (int32_t j = 0; j < np; j++) {
+            int32_t idx = (int32_t)k_item_int(tp, AddPartitionsToTxnTopic_Partitions, j);
+            kmsg *po = k_item(to, AddPartitionsToTxnTopicResult_ResultsByPartition, j);
+            k_set_int(po, AddPartitionsToTxnPartitionResult_PartitionIndex, idx);
+            bpart *p = topic_part(bt, idx);
+            int perr = err;
+            if (!perr && verify)
+                perr = p && txn_has_part(t, bt->name, idx) ? 0 : KERR_TRANSACTION_ABORTABLE;
+            else if (!perr && unknown)
+                perr = !p || bt->internal ? KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                          : KERR_OPERATION_NOT_ATTEMPTED;
+            else if (!perr && !txn_has_part(t, bt->name, idx)) {
+                txn_add_part(t, bt->name, idx);
+                changed = true;
+            }
+            k_set_int(po, AddPartitionsToTxnPartitionResult_PartitionErrorCode, perr);
+        }
+    }
+    if (err || unknown || verify) return;
+    int64_t n = add_persist(tc, t, changed);
+    if (n < 0 || *need < 0)
+        *need = -1;
+    else if (n > *need)
+        *need = n;
+}
+
+static void h_add_partitions_batched(broker *b, breq *r)
+{
+    kmsg *q = r->req, *resp = r->resp;
+    k_set_int(resp, AddPartitionsToTxnResponse_ThrottleTimeMs, 0);
+    /* the brokers' form: ClusterAction on the cluster, as Kafka requires of it */
+    if (!bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_CLUSTER_ACTION)) {
+        k_set_int(resp, AddPartitionsToTxnResponse_ErrorCode, KERR_CLUSTER_AUTHORIZATION_FAILED);
+        k_new_items(resp, AddPartitionsToTxnResponse_ResultsByTransaction, 0);
+        breq_done(r);
+        return;
+    }
+    k_set_int(resp, AddPartitionsToTxnResponse_ErrorCode, 0);
+    int32_t n = k_new_like(resp, AddPartitionsToTxnResponse_ResultsByTransaction, q,
+                           AddPartitionsToTxnRequest_Transactions);
+    int64_t need = 0;
+    for (int32_t i = 0; i < n; i++)
+        add_batched_one(b, r, k_item(q, AddPartitionsToTxnRequest_Transactions, i),
+                        k_item(resp, AddPartitionsToTxnResponse_ResultsByTransaction, i), &need);
+    if (!need || !tc_of(b)) {
+        breq_done(r);
+        return;
+    }
+    txn_reply_when_durable(tc_of(b), r, need);
+}
+
 static void h_add_partitions(broker *b, breq *r)
 {
+    if (r->hdr.api_version >= 4) {
+        h_add_partitions_batched(b, r);
+        return;
+    }
     static const txn_req req = {AddPartitionsToTxnResponse_ThrottleTimeMs,
                                 AddPartitionsToTxnRequest_V3AndBelowTransactionalId,
                                 AddPartitionsToTxnRequest_V3AndBelowProducerId,
@@ -378,10 +491,13 @@ static void h_describe_transactions(broker *b, breq *r)
 }
 
 /* Does t pass ListTransactions' filters (its state among the known ones asked for, when any
- * were; its producer id among the np asked for, when any were)? */
-static bool list_match(kmsg *q, const txn *t, bool any_state, const int *want, int32_t np)
+ * were; its producer id among the np asked for, when any were; v1: started more than dur ms
+ * ago, when dur >= 0, as Kafka compares: an Empty one's start is long ago)? */
+static bool list_match(kmsg *q, const txn *t, bool any_state, const int *want, int32_t np,
+                       int64_t dur, int64_t now)
 {
     if (!any_state && !want[t->state]) return false;
+    if (dur >= 0 && now - (t->start_ms > 0 ? t->start_ms : -1) <= dur) return false;
     if (np <= 0) return true;
     for (int32_t j = 0; j < np; j++)
         if (k_item_int(q, ListTransactionsRequest_ProducerIdFilters, j) == t->pid) return true;
@@ -413,14 +529,17 @@ static void h_list_transactions(broker *b, breq *r)
         kstr s = k_item_str(q, ListTransactionsRequest_StateFilters, i);
         if (s.len <= 0 || txn_state_parse((const char *)s.p, (size_t)s.len) < 0) uv[u++].s = s;
     }
-    bool any_state = ns - nunknown == 0;
+    bool any_state = ns == 0; /* only unknown states asked for: none matches, as in Kafka */
+    int64_t dur = r->hdr.api_version >= 1 ? k_int(q, ListTransactionsRequest_DurationFilter) : -1;
+    int64_t now = now_wall_ms();
     int n = 0;
-    for (int i = 0; tc && i < tc->n; i++) n += list_match(q, tc->v[i], any_state, want, np);
+    for (int i = 0; tc && i < tc->n; i++)
+        n += list_match(q, tc->v[i], any_state, want, np, dur, now);
     k_new_items(resp, ListTransactionsResponse_TransactionStates, n);
     int k = 0;
     for (int i = 0; tc && i < tc->n && k < n; i++) {
         txn *t = tc->v[i];
-        if (!list_match(q, t, any_state, want, np)) continue;
+        if (!list_match(q, t, any_state, want, np, dur, now)) continue;
         kmsg *s = k_item(resp, ListTransactionsResponse_TransactionStates, k++);
         k_set_str(s, ListTransactionsResponse_TransactionState_TransactionalId, t->id);
         k_set_int(s, ListTransactionsResponse_TransactionState_ProducerId, t->pid);
@@ -434,9 +553,9 @@ static void h_list_transactions(broker *b, breq *r)
 
 const bhandler_table txn_handlers = {
     [API_InitProducerId] = {0, 5, 0, h_init_pid},
-    [API_AddPartitionsToTxn] = {0, 3, 0, h_add_partitions},
-    [API_AddOffsetsToTxn] = {0, 3, 0, h_add_offsets},
-    [API_EndTxn] = {0, 3, 0, h_end_txn},
+    [API_AddPartitionsToTxn] = {0, 5, 0, h_add_partitions},
+    [API_AddOffsetsToTxn] = {0, 4, 0, h_add_offsets},
+    [API_EndTxn] = {0, 4, 0, h_end_txn},
     [API_DescribeTransactions] = {0, 0, 0, h_describe_transactions},
-    [API_ListTransactions] = {0, 0, 0, h_list_transactions},
+    [API_ListTransactions] = {0, 1, 0, h_list_transactions},
 };

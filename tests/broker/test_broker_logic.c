@@ -55,6 +55,20 @@ STUB(int, plog_delete_records, (plog * l, int64_t o), -1)
 STUB(int, plog_enforce_retention, (plog * l, int64_t n), 0)
 STUB(int, plog_compact, (plog * l, int64_t n), 0)
 STUB(int, plog_scrub, (plog * l, int64_t b, plog_scrub_stats *s), 0)
+STUB(int, plog_txnindex_add, (plog * l, const plog_txn_entry *e), 0)
+STUB(int, plog_txnindex_recovery,
+     (plog * l, plog_txn_entry **o, int32_t *n, int64_t *ib, int64_t *sf), -1)
+void plog_txnindex_rebuilt(plog *l, int64_t floor)
+{
+    (void)l;
+    (void)floor;
+}
+void plog_set_txn_floor(plog *l, int64_t (*fn)(void *arg), void *arg)
+{
+    (void)l;
+    (void)fn;
+    (void)arg;
+}
 void flusher_forget(flusher *f, plog *l)
 {
     (void)f;
