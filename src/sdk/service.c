@@ -154,6 +154,7 @@ int eddy_service_new(const char *name, eddy_service **out)
     eddy_service *svc = sdk_xcalloc(1, sizeof *svc);
     svc->name = sdk_xstrdup(name);
     pthread_mutex_init(&svc->mmu, NULL);
+    pthread_mutex_init(&svc->hmu, NULL);
     sdk_dist_init(&svc->inbox_commit, SDK_SECONDS_BOUNDS);
     sdk_dist_init(&svc->inbox_batch, SDK_COUNT_BOUNDS);
     *out = svc;
@@ -1215,5 +1216,6 @@ void eddy_service_free(eddy_service *svc)
     free(svc->batch_dur);
     free(svc->batch_span);
     pthread_mutex_destroy(&svc->mmu);
+    pthread_mutex_destroy(&svc->hmu);
     free(svc);
 }
