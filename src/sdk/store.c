@@ -255,17 +255,28 @@ static int run(eddy_store *st, const char *sql, int n, const char *const *params
             if (!r) r = PQexecParams(st->conn, sql, n, NULL, params, NULL, NULL, 0);
         }
         ExecStatusType s = PQresultStatus(r);
-        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            int rc = pg_code(st, r);
-            if (slot && slot->sql && state && !strcmp(state, "0A000")) {
-                /* "cached plan must not change result type": a table changed under the
-                 * prepared statement; prepared afresh (a new name) next time */
-                free(slot->sql);
-                slot->sql = NULL;
-                slot->pg_name = 0;
-                rc = EDDY_ERR_TRANSIENT;
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (slot && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && state &&
+            !strcmp(state, "0A000")) {
+            /* "cached plan must not change result type": a table changed under the prepared
+             * statement (SELECT * after ALTER TABLE ADD COLUMN). Prepared afresh, under a new
+             * name, next time; outside a transaction it runs again unprepared now, inside one
+             * the transaction is aborted and the error is transient (run it again). */
+            free(slot->sql);
+            slot->sql = NULL;
+            slot->pg_name = 0;
+            if (PQtransactionStatus(st->conn) == PQTRANS_IDLE) {
+                PQclear(r);
+                r = PQexecParams(st->conn, sql, n, NULL, params, NULL, NULL, 0);
+                s = PQresultStatus(r);
+            } else {
+                set_err(st, "postgres", PQerrorMessage(st->conn));
+                PQclear(r);
+                return EDDY_ERR_TRANSIENT;
             }
+        }
+        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+            int rc = pg_code(st, r);
             PQclear(r);
             return rc;
         }
@@ -368,6 +379,9 @@ static int run(eddy_store *st, const char *sql, int n, const char *const *params
             continue;
         }
         if (!rows) continue;
+        /* the column count of the statement as it runs: a kept statement whose table changed
+         * is prepared again by its first step, with the table's new columns */
+        if (!rows->nrows) rows->ncols = sqlite3_column_count(stmt);
         size_t need = (size_t)(rows->nrows + 1) * rows->ncols + 1;
         if (need > cap) {
             size_t ncap = cap ? cap * 2 : 64;
