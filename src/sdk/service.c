@@ -1007,9 +1007,9 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
     int ok = 1;
     if (tx) {
         int64_t c0 = sdk_mono_us();
-        int rc = eddy_tx_commit(tx);
-        /* the consumer's offset never runs ahead of what the database has durably stored */
-        if (rc == 0) rc = sdk_store_sync(svc->store);
+        /* the consumer's offset never runs ahead of what the database has durably stored;
+         * the relay, woken after the sync, does not sync again for these rows */
+        int rc = sdk_tx_commit_synced(tx);
         if (rc < 0) {
             sdk_log(svc->name, "inbox batch of %d: %s; one record at a time", nrec,
                     eddy_store_error(svc->store));
