@@ -336,7 +336,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-int sdk_http_start(eddy_service *svc, const char *listen_on)
+int sdk_http_start(eddy_service *svc, const char *listen_on, const char *threads_setting)
 {
     if (!listen_on) listen_on = "127.0.0.1:0";
     if (!strcmp(listen_on, "off")) return 0;
@@ -371,7 +371,7 @@ int sdk_http_start(eddy_service *svc, const char *listen_on)
     svc->http_listen_fd = fd;
     /* http.threads: the number of threads serving requests (libmicrohttpd's thread pool; each
      * thread its own connections and its own store connection); 1 = the single thread */
-    const char *tv = eddy_service_get(svc, "http.threads");
+    const char *tv = threads_setting;
     long threads = 1;
     if (tv) {
         char *end;

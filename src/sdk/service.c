@@ -425,7 +425,8 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         if (svc->components[i].start &&
             (rc = svc->components[i].start(svc, svc->components[i].arg)) < 0)
             return rc;
-    rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"));
+    rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"),
+                        eddy_service_get(svc, "http.threads"));
     if (rc < 0) return rc;
     svc->started = 1;
     sdk_log(svc->name, "started (store %s, brokers %s)",

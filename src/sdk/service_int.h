@@ -86,8 +86,9 @@ struct eddy_service {
 
 EDDY_HIDDEN void sdk_metrics_observe(eddy_service *svc, sdk_handler *h, int64_t dur_us);
 /* Starts the service's HTTP port on listen_on (the http.listen setting: "host:port", NULL =
- * 127.0.0.1:0, "off" = none). */
-EDDY_HIDDEN int sdk_http_start(eddy_service *svc, const char *listen_on);
+ * 127.0.0.1:0, "off" = none), served by threads_setting threads (http.threads, NULL = 1). */
+EDDY_HIDDEN int sdk_http_start(eddy_service *svc, const char *listen_on,
+                               const char *threads_setting);
 EDDY_HIDDEN void sdk_http_stop(eddy_service *svc);
 EDDY_HIDDEN void sdk_http_free(eddy_service *svc);
 EDDY_HIDDEN eddy_store *sdk_http_store(eddy_service *svc);
