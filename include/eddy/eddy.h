@@ -184,6 +184,8 @@ int eddy_ctx_publish(eddy_ctx *ctx, const char *topic, const char *key, const ch
  *   store               EDDY_STORE               sqlite:PATH | postgres://…  (default
  *                                                sqlite:<name>.db)
  *   http.listen         EDDY_HTTP_LISTEN         host:port (default 127.0.0.1:0), "off"
+ *   http.threads        EDDY_HTTP_THREADS        threads serving routes, 1..64 (default 1);
+ *                       > 1: callbacks run concurrently, each thread its own store
  *   retry.max.attempts  EDDY_RETRY_MAX_ATTEMPTS  (default 5)
  *   retry.backoff.ms    EDDY_RETRY_BACKOFF_MS    first delay (default 100)
  *   retry.backoff.max.ms EDDY_RETRY_BACKOFF_MAX_MS cap (default 5000)

@@ -87,6 +87,9 @@ EDDY_HIDDEN int sdk_store_each(eddy_store *st, const char *sql, int n, const cha
 /* SQLite: makes everything committed so far durable (fdatasync of the WAL), for a store opened
  * with synchronous=NORMAL; PostgreSQL: nothing (its commit is durable). 0 or < 0. */
 EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
+/* Commits tx, syncs its store (SQLite), then wakes the store's relays telling them the rows
+ * committed so far are durable. Returns < 0 if the commit or the sync failed. */
+EDDY_HIDDEN int sdk_tx_commit_synced(eddy_tx *tx);
 
 /* Whether a delivery report says the broker wrote the message (success with its offset, or
  * acks=0): not an idempotent producer's "implicit ack", which librdkafka infers for a message

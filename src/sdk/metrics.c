@@ -220,11 +220,32 @@ int eddy_service_route(eddy_service *svc, const char *method, const char *path_p
     return 0;
 }
 
+/* The calling HTTP thread's own store connection, opened on its first request: with
+ * http.threads > 1 each thread commits on its own connection, so concurrent POSTs are not
+ * serialised behind one connection (PostgreSQL groups their commits; SQLite still has one
+ * writer at a time, but a POST waiting for the write lock no longer holds up the others'
+ * parsing, reads and answers). NULL when the store cannot be opened. */
 eddy_store *sdk_http_store(eddy_service *svc)
 {
-    if (!svc->http_store && eddy_store_open(svc->store_url, &svc->http_store) < 0) return NULL;
-    sdk_store_set_otlp(svc->http_store, svc->otlp);
-    return svc->http_store;
+    pthread_t self = pthread_self();
+    eddy_store *st = NULL;
+    pthread_mutex_lock(&svc->hmu);
+    for (int i = 0; i < svc->nhttp_stores && !st; i++)
+        if (pthread_equal(svc->http_owner[i], self)) st = svc->http_stores[i];
+    pthread_mutex_unlock(&svc->hmu);
+    if (st) return st;
+    if (eddy_store_open(svc->store_url, &st) < 0) return NULL;
+    sdk_store_set_otlp(st, svc->otlp);
+    pthread_mutex_lock(&svc->hmu);
+    if (svc->nhttp_stores < SDK_MAX_HTTP_THREADS) {
+        svc->http_owner[svc->nhttp_stores] = self;
+        svc->http_stores[svc->nhttp_stores++] = st;
+    } else { /* cannot happen: MHD runs at most http.threads (<= the table) threads */
+        eddy_store_close(st);
+        st = NULL;
+    }
+    pthread_mutex_unlock(&svc->hmu);
+    return st;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, char *body, const char *ctype)
@@ -315,7 +336,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-int sdk_http_start(eddy_service *svc, const char *listen_on)
+int sdk_http_start(eddy_service *svc, const char *listen_on, const char *threads_setting)
 {
     if (!listen_on) listen_on = "127.0.0.1:0";
     if (!strcmp(listen_on, "off")) return 0;
@@ -348,10 +369,25 @@ int sdk_http_start(eddy_service *svc, const char *listen_on)
     getsockname(fd, (struct sockaddr *)&a, &al);
     svc->http_port = ntohs(a.sin_port);
     svc->http_listen_fd = fd;
-    svc->mhd =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, svc,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                         svc, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    /* http.threads: the number of threads serving requests (libmicrohttpd's thread pool; each
+     * thread its own connections and its own store connection); 1 = the single thread */
+    const char *tv = threads_setting;
+    long threads = 1;
+    if (tv) {
+        char *end;
+        threads = strtol(tv, &end, 10);
+        if (*end || threads < 1 || threads > SDK_MAX_HTTP_THREADS) {
+            sdk_log(svc->name, "http.threads must be an integer 1..%d (got \"%s\")",
+                    SDK_MAX_HTTP_THREADS, tv);
+            close(fd);
+            return EDDY_ERR_PERMANENT;
+        }
+    }
+    svc->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
+                                on_request, svc, MHD_OPTION_LISTEN_SOCKET, fd,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, svc,
+                                MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_THREAD_POOL_SIZE,
+                                (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_END);
     if (!svc->mhd) {
         close(fd);
         sdk_log(svc->name, "http: libmicrohttpd failed to start");
@@ -372,8 +408,11 @@ void sdk_http_stop(eddy_service *svc)
 
 void sdk_http_free(eddy_service *svc)
 {
-    eddy_store_close(svc->http_store);
-    svc->http_store = NULL;
+    for (int i = 0; i < svc->nhttp_stores; i++) {
+        eddy_store_close(svc->http_stores[i]);
+        svc->http_stores[i] = NULL;
+    }
+    svc->nhttp_stores = 0;
     for (int i = 0; i < svc->nroutes; i++) {
         free(svc->routes[i].method);
         free(svc->routes[i].prefix);

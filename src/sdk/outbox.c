@@ -69,6 +69,9 @@ struct eddy_relay {
     _Atomic int64_t oldest_ms;
     int64_t oldest_checked_us;
     int64_t synced_upto; /* SQLite: rows up to this id are known durable */
+    /* SQLite: rows up to this id were made durable by another connection of the process (a
+     * consumer's inbox transaction synced after its commit: sdk_tx_commit_synced) */
+    _Atomic int64_t durable_upto;
     struct eddy_relay *next;
 };
 
@@ -80,11 +83,18 @@ typedef struct relay_slot {
 static pthread_mutex_t g_relays_mu = PTHREAD_MUTEX_INITIALIZER;
 static eddy_relay *g_relays;
 
-static void wake_relays(const char *url)
+/* durable_id > 0: every outbox row up to it is known durable (the relay need not sync for it) */
+static void wake_relays(const char *url, int64_t durable_id)
 {
     pthread_mutex_lock(&g_relays_mu);
     for (eddy_relay *r = g_relays; r; r = r->next)
-        if (!strcmp(r->url, url)) eddy_relay_wake(r);
+        if (!strcmp(r->url, url)) {
+            int64_t d = atomic_load(&r->durable_upto);
+            while (d < durable_id &&
+                   !atomic_compare_exchange_weak(&r->durable_upto, &d, durable_id))
+                ;
+            eddy_relay_wake(r);
+        }
     pthread_mutex_unlock(&g_relays_mu);
 }
 
@@ -249,7 +259,7 @@ static void tx_free(eddy_tx *tx)
     free(tx);
 }
 
-int eddy_tx_commit(eddy_tx *tx)
+static int tx_commit(eddy_tx *tx, int wake)
 {
     int rc = eddy_store_commit(tx->st);
     if (rc == 0 && tx->published) {
@@ -257,7 +267,7 @@ int eddy_tx_commit(eddy_tx *tx)
             sdk_log(tx->source, "fault switch: crash_after_outbox_commit, SIGKILL");
             kill(getpid(), SIGKILL);
         }
-        wake_relays(sdk_store_url(tx->st));
+        if (wake) wake_relays(sdk_store_url(tx->st), 0);
     }
     if (tx->spans) { /* the publish spans end at the commit that makes the events durable */
         int64_t now = sdk_otlp_now_ns();
@@ -268,6 +278,42 @@ int eddy_tx_commit(eddy_tx *tx)
         }
     }
     tx_free(tx);
+    return rc;
+}
+
+int eddy_tx_commit(eddy_tx *tx)
+{
+    return tx_commit(tx, 1);
+}
+
+/* Commits, then makes the store durable (sdk_store_sync), then wakes the relay, telling it
+ * (SQLite) that every outbox row up to the highest id committed before the sync is durable:
+ * the relay does not sync again for the rows this transaction published (one fdatasync per
+ * hop instead of two, the consumer's and the relay's, at the same time). */
+int sdk_tx_commit_synced(eddy_tx *tx)
+{
+    eddy_store *st = tx->st;
+    int published = tx->published;
+    int pg = eddy_store_is_postgres(st);
+    if (pg || !published) {
+        int rc = tx_commit(tx, 1);
+        return rc < 0 ? rc : sdk_store_sync(st);
+    }
+    int rc = tx_commit(tx, 0);
+    if (rc < 0) return rc;
+    /* one writer at a time: every row up to the highest id is committed; the sync below
+     * flushes every WAL frame written so far, whichever connection wrote it */
+    eddy_rows *mx = NULL;
+    int64_t top = 0;
+    if (eddy_store_query(st, "SELECT MAX(id) FROM eddy_outbox", 0, NULL, &mx) >= 0) {
+        const char *m = eddy_rows_get(mx, 0, 0);
+        top = m ? atoll(m) : 0;
+    }
+    eddy_rows_free(mx);
+    rc = sdk_store_sync(st);
+    /* woken in any case: the rows are committed and must leave (if the sync failed, the relay
+     * syncs before it reads them) */
+    wake_relays(sdk_store_url(st), rc == 0 ? top : 0);
     return rc;
 }
 
@@ -594,6 +640,8 @@ static int produce_batch(eddy_relay *r)
         int64_t top = m ? atoll(m) : 0;
         eddy_rows_free(mx);
         if (top <= r->cursor) return 0;
+        int64_t durable = atomic_load(&r->durable_upto);
+        if (durable > r->synced_upto) r->synced_upto = durable;
         if (top > r->synced_upto) {
             if ((rc = sdk_store_sync(r->st)) < 0) return rc;
             r->synced_upto = top;

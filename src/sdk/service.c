@@ -154,6 +154,7 @@ int eddy_service_new(const char *name, eddy_service **out)
     eddy_service *svc = sdk_xcalloc(1, sizeof *svc);
     svc->name = sdk_xstrdup(name);
     pthread_mutex_init(&svc->mmu, NULL);
+    pthread_mutex_init(&svc->hmu, NULL);
     sdk_dist_init(&svc->inbox_commit, SDK_SECONDS_BOUNDS);
     sdk_dist_init(&svc->inbox_batch, SDK_COUNT_BOUNDS);
     *out = svc;
@@ -424,7 +425,8 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         if (svc->components[i].start &&
             (rc = svc->components[i].start(svc, svc->components[i].arg)) < 0)
             return rc;
-    rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"));
+    rc = sdk_http_start(svc, eddy_service_get(svc, "http.listen"),
+                        eddy_service_get(svc, "http.threads"));
     if (rc < 0) return rc;
     svc->started = 1;
     sdk_log(svc->name, "started (store %s, brokers %s)",
@@ -1006,9 +1008,9 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
     int ok = 1;
     if (tx) {
         int64_t c0 = sdk_mono_us();
-        int rc = eddy_tx_commit(tx);
-        /* the consumer's offset never runs ahead of what the database has durably stored */
-        if (rc == 0) rc = sdk_store_sync(svc->store);
+        /* the consumer's offset never runs ahead of what the database has durably stored;
+         * the relay, woken after the sync, does not sync again for these rows */
+        int rc = sdk_tx_commit_synced(tx);
         if (rc < 0) {
             sdk_log(svc->name, "inbox batch of %d: %s; one record at a time", nrec,
                     eddy_store_error(svc->store));
@@ -1215,5 +1217,6 @@ void eddy_service_free(eddy_service *svc)
     free(svc->batch_dur);
     free(svc->batch_span);
     pthread_mutex_destroy(&svc->mmu);
+    pthread_mutex_destroy(&svc->hmu);
     free(svc);
 }

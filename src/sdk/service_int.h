@@ -14,6 +14,7 @@
 #define SDK_MAX_HANDLERS 32
 #define SDK_MAX_TOPICS 32
 #define SDK_MAX_ROUTES 16
+#define SDK_MAX_HTTP_THREADS 64 /* http.threads: the largest pool */
 #define SDK_NBUCKETS 14
 #define SDK_RESERVOIR 2048
 #define SDK_MAX_COMPONENTS 16
@@ -51,7 +52,12 @@ struct eddy_service {
     int nroutes;
     char *store_url, *bootstrap;
     eddy_store *store;
-    eddy_store *http_store;
+    /* the HTTP threads' own store connections (http.threads): one per thread, opened on its
+     * first request; hmu guards the table, never a connection */
+    pthread_mutex_t hmu;
+    eddy_store *http_stores[SDK_MAX_HTTP_THREADS];
+    pthread_t http_owner[SDK_MAX_HTTP_THREADS];
+    int nhttp_stores;
     eddy_relay *relay;
     rd_kafka_t *rk;     /* consumer */
     rd_kafka_t *dlq_rk; /* producer for the DLQ and admin */
@@ -80,8 +86,9 @@ struct eddy_service {
 
 EDDY_HIDDEN void sdk_metrics_observe(eddy_service *svc, sdk_handler *h, int64_t dur_us);
 /* Starts the service's HTTP port on listen_on (the http.listen setting: "host:port", NULL =
- * 127.0.0.1:0, "off" = none). */
-EDDY_HIDDEN int sdk_http_start(eddy_service *svc, const char *listen_on);
+ * 127.0.0.1:0, "off" = none), served by threads_setting threads (http.threads, NULL = 1). */
+EDDY_HIDDEN int sdk_http_start(eddy_service *svc, const char *listen_on,
+                               const char *threads_setting);
 EDDY_HIDDEN void sdk_http_stop(eddy_service *svc);
 EDDY_HIDDEN void sdk_http_free(eddy_service *svc);
 EDDY_HIDDEN eddy_store *sdk_http_store(eddy_service *svc);

@@ -52,6 +52,30 @@ static void store_basics(int pg)
     eddy_rows_free(r);
     assert_true(eddy_store_query(st, "SELECT nope FROM t", 0, NULL, &r) < 0);
     assert_true(strlen(eddy_store_error(st)) > 0);
+    /* statements are prepared once and kept: a table changed under one still gives the
+     * table's new shape (PostgreSQL, inside a transaction, may instead abort it with a
+     * transient error: run again, the new shape) */
+    const char *pa[] = {"a"};
+    const char *star = "SELECT * FROM t WHERE k = $1";
+    assert_int_equal(eddy_store_query(st, star, 1, pa, &r), 1);
+    assert_null(eddy_rows_get(r, 0, 3));
+    eddy_rows_free(r);
+    assert_true(eddy_store_exec(st, "ALTER TABLE t ADD COLUMN w TEXT DEFAULT 'x'", 0, NULL) >= 0);
+    assert_int_equal(eddy_store_query(st, star, 1, pa, &r), 1);
+    assert_string_equal(eddy_rows_get(r, 0, 3), "x");
+    eddy_rows_free(r);
+    assert_true(eddy_store_exec(st, "ALTER TABLE t ADD COLUMN y TEXT DEFAULT 'z'", 0, NULL) >= 0);
+    assert_int_equal(eddy_store_begin(st), 0);
+    int rc = eddy_store_query(st, star, 1, pa, &r);
+    if (pg && rc == EDDY_ERR_TRANSIENT) {
+        assert_int_equal(eddy_store_rollback(st), 0);
+        assert_int_equal(eddy_store_begin(st), 0);
+        rc = eddy_store_query(st, star, 1, pa, &r);
+    }
+    assert_int_equal(rc, 1);
+    assert_string_equal(eddy_rows_get(r, 0, 4), "z");
+    eddy_rows_free(r);
+    assert_int_equal(eddy_store_commit(st), 0);
     eddy_store_close(st);
     tstore_drop(&ts);
 }

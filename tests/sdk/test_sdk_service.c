@@ -2,12 +2,16 @@
  * and PostgreSQL: handlers per (topic, type), the inbox skipping a redelivered eventId,
  * correlation/causation/trace carried into published events, transient failures retried then
  * dead-lettered with the documented fields, permanent failures and poison messages (not JSON,
- * missing fields, unknown version) dead-lettered at once, the consumer moving on, metrics. */
+ * missing fields, unknown version) dead-lettered at once, the consumer moving on, metrics;
+ * http.threads: concurrent POSTs on a pool of HTTP threads each stored once, bad values refused. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "sdk_test.h"
@@ -469,12 +473,130 @@ static void test_config_file_and_env(void **state)
     unlink(path);
 }
 
+/* ---- http.threads: routes served by a pool of threads, each its own store connection ---- */
+static char *post_row(eddy_service *svc, const eddy_http_req *req, int *status, void *arg)
+{
+    eddy_store *st = eddy_service_store(svc);
+    if (!st) return eddy_http_error(status, 503, "store unavailable");
+    char k[40];
+    snprintf(k, sizeof k, "%.*s", (int)(req->body_len < 39 ? req->body_len : 39),
+             req->body ? req->body : "");
+    const char *p[] = {k};
+    if (eddy_store_begin(st) < 0 ||
+        eddy_store_exec(st, "INSERT INTO hrows (k) VALUES ($1)", 1, p) != 1 ||
+        eddy_store_commit(st) < 0) {
+        eddy_store_rollback(st);
+        return eddy_http_error(status, 503, "%s", eddy_store_error(st));
+    }
+    *status = 201;
+    return strdup("{}");
+}
+
+typedef struct poster {
+    int port, id, n, created;
+} poster;
+
+/* n POSTs, one connection each; counts the 201 answers */
+static void *post_many(void *arg)
+{
+    poster *p = arg;
+    for (int i = 0; i < p->n; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {0};
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)p->port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+            char body[40], req[256], resp[512];
+            int bl = snprintf(body, sizeof body, "row-%d-%d", p->id, i);
+            int rl = snprintf(req, sizeof req,
+                              "POST /rows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                              "Content-Length: %d\r\n\r\n%s",
+                              bl, body);
+            if (write(fd, req, (size_t)rl) == rl) {
+                size_t got = 0;
+                ssize_t r;
+                while (got < sizeof resp - 1 &&
+                       (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+                    got += (size_t)r;
+                resp[got] = 0;
+                if (!strncmp(resp, "HTTP/1.1 201", 12)) p->created++;
+            }
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void http_threads(int pg)
+{
+    tstore ts;
+    assert_int_equal(tstore_make(&ts, pg), 0);
+    /* a bad http.threads: a clear refusal at start */
+    const char *bad[] = {"0", "65", "four", "-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        eddy_service *svc;
+        assert_int_equal(eddy_service_new("hthreads", &svc), 0);
+        eddy_service_set(svc, "bootstrap.servers", g_mock.bootstrap);
+        eddy_service_set(svc, "store", ts.url);
+        eddy_service_set(svc, "topic.create", "0");
+        eddy_service_set(svc, "http.threads", bad[i]);
+        assert_true(eddy_service_start(svc, NULL) < 0);
+        eddy_service_free(svc);
+    }
+    eddy_service *svc;
+    assert_int_equal(eddy_service_new("hthreads", &svc), 0);
+    eddy_service_set(svc, "bootstrap.servers", g_mock.bootstrap);
+    eddy_service_set(svc, "store", ts.url);
+    eddy_service_set(svc, "topic.create", "0");
+    eddy_service_set(svc, "http.threads", "4");
+    assert_int_equal(eddy_service_route(svc, "POST", "/rows", post_row, NULL), 0);
+    assert_int_equal(
+        eddy_service_start(svc, "CREATE TABLE IF NOT EXISTS hrows (k TEXT PRIMARY KEY)"), 0);
+    int port = eddy_service_http_port(svc);
+    assert_true(port > 0);
+    enum { CLIENTS = 6, EACH = 20 };
+    poster ps[CLIENTS];
+    pthread_t th[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        ps[i] = (poster){port, i, EACH, 0};
+        pthread_create(&th[i], NULL, post_many, &ps[i]);
+    }
+    int created = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(th[i], NULL);
+        created += ps[i].created;
+    }
+    assert_int_equal(created, CLIENTS * EACH);
+    eddy_store *st;
+    assert_int_equal(eddy_store_open(ts.url, &st), 0);
+    eddy_rows *r;
+    assert_int_equal(
+        eddy_store_query(st, "SELECT count(*), count(DISTINCT k) FROM hrows", 0, NULL, &r), 1);
+    assert_int_equal(atoi(eddy_rows_get(r, 0, 0)), CLIENTS * EACH);
+    assert_int_equal(atoi(eddy_rows_get(r, 0, 1)), CLIENTS * EACH);
+    eddy_rows_free(r);
+    eddy_store_close(st);
+    eddy_service_free(svc);
+    tstore_drop(&ts);
+}
+
+static void test_http_threads_sqlite(void **state)
+{
+    http_threads(0);
+}
+static void test_http_threads_postgres(void **state)
+{
+    http_threads(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_file_and_env), cmocka_unit_test(test_runtime_sqlite),
-        cmocka_unit_test(test_runtime_postgres),    cmocka_unit_test(test_batched_sqlite),
-        cmocka_unit_test(test_batched_postgres),
+        cmocka_unit_test(test_config_file_and_env),   cmocka_unit_test(test_runtime_sqlite),
+        cmocka_unit_test(test_runtime_postgres),      cmocka_unit_test(test_batched_sqlite),
+        cmocka_unit_test(test_batched_postgres),      cmocka_unit_test(test_http_threads_sqlite),
+        cmocka_unit_test(test_http_threads_postgres),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
