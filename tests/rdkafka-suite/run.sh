@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# run.sh — librdkafka's own test suite (its tests/test-runner) against a fresh eddyd.
+#
+#   tests/rdkafka-suite/run.sh LIBRDKAFKA_CHECKOUT [options] [TEST ...]
+#
+#   --profile plaintext|security  plaintext (default): every test that talks to a broker, on a
+#                                 PLAINTEXT listener; security: the SASL/SSL/ACL tests on a
+#                                 SASL_SSL listener (SCRAM-SHA-512, ACLs on, super user)
+#   -p N                          tests in parallel (test-runner -p; default 1)
+#   --multiplier X                test.timeout.multiplier (default 3: a shared 2-core machine)
+#   --quick                       the runner's quick mode (-Q: fewer messages, shorter tests)
+#   --kafka-version V             TEST_KAFKA_VERSION, the broker version the suite assumes
+#                                 (default 3.7.0; it gates tests on features, not on ApiVersions)
+#   --out DIR                     logs, test.conf and results.txt (default
+#                                 $EDDY_BUILD_DIR/rdkafka-suite/<client version>-<profile>)
+#   TEST ...                      test numbers (0001 0055 ...); default: all of them
+#
+# Nothing of the suite is copied into this repository: fetch it with
+#   git clone https://github.com/confluentinc/librdkafka -b v2.0.2 /path/librdkafka
+# The checkout's test runner is built when missing (./configure --disable-gssapi
+# --disable-lz4-ext && make libs && make -C tests build). eddyd and eddy come from
+# $EDDY_BUILD_DIR (default ./build). Tests the mock cluster runs (the runner's "local" tests) do
+# not talk to eddyd and are not run. Each test ends in the table as PASS, FAIL (with the
+# runner's reason), SKIPPED (by the suite itself, with its reason) or EXCLUDED (by us:
+# tests/rdkafka-suite/exclusions.txt, one reason each). Exit status 1 if any test failed.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+usage() { sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+case "$1" in -h | --help) usage; exit 0 ;; esac
+rdk=$(cd "$1" && pwd) || { echo "run.sh: $1: not a directory" >&2; exit 2; }
+shift
+[ -f "$rdk/src/rdkafka.h" ] && [ -f "$rdk/tests/test.c" ] ||
+    { echo "run.sh: $rdk is not a librdkafka checkout (no src/rdkafka.h, tests/test.c)" >&2; exit 2; }
+
+profile=plaintext par=1 mult=3 quick=0 kver=3.7.0 out="" tests=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --profile) profile=${2:?}; shift 2 ;;
+    -p) par=${2:?}; shift 2 ;;
+    -p[0-9]*) par=${1#-p}; shift ;;
+    --multiplier) mult=${2:?}; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --kafka-version) kver=${2:?}; shift 2 ;;
+    --out) out=${2:?}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    [0-9][0-9][0-9][0-9]*) tests+=("$1"); shift ;;
+    *) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+case "$profile" in plaintext | security) ;; *) echo "run.sh: --profile plaintext|security" >&2; exit 2 ;; esac
+
+# The client's version, from rdkafka.h (0xMMmmrrxx).
+hexver=$(sed -n 's/^#define RD_KAFKA_VERSION *0x\([0-9a-fA-F]*\).*/\1/p' "$rdk/src/rdkafka.h")
+cver=$(printf '%d.%d.%d' "0x${hexver:0:2}" "0x${hexver:2:2}" "0x${hexver:4:2}")
+
+export EDDY_BUILD_DIR=${EDDY_BUILD_DIR:-$root/build}
+export EDDY_CLI=${EDDY_CLI:-$EDDY_BUILD_DIR/src/cli/eddy}
+[ -x "$EDDY_CLI" ] || { echo "run.sh: $EDDY_CLI missing (cmake --build build --target eddyd eddy_cli)" >&2; exit 2; }
+out=${out:-$EDDY_BUILD_DIR/rdkafka-suite/$cver-$profile}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# Build the checkout's test runner if needed (the suite's own recipe).
+if [ ! -x "$rdk/tests/test-runner" ]; then
+    echo "run.sh: building librdkafka $cver and its test runner in $rdk (log: $out/build.log)"
+    (cd "$rdk" && { [ -f Makefile.config ] || ./configure --disable-gssapi --disable-lz4-ext; } &&
+        make -j2 libs && make -C tests -j2 build) >"$out/build.log" 2>&1 ||
+        { tail -20 "$out/build.log" >&2; exit 1; }
+fi
+
+# Exclusions that apply to this client version and profile: "TEST VERSIONS PROFILE REASON".
+ver_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+applies() { # versions-spec profile-spec
+    local v=$1 p=$2
+    case "$p" in '*' | "$profile") ;; *) return 1 ;; esac
+    case "$v" in
+    '*') return 0 ;;
+    '<'*) ! ver_ge "$cver" "${v#<}" ;;
+    '>='*) ver_ge "$cver" "${v#>=}" ;;
+    *) [ "$cver" = "$v" ] ;;
+    esac
+}
+: >"$out/excluded.txt"
+skip=""
+while read -r t v p reason; do
+    case "$t" in '' | '#'*) continue ;; esac
+    if applies "$v" "$p"; then
+        skip="$skip,$t"
+        printf '%s\t%s\n' "$t" "$reason" >>"$out/excluded.txt"
+    fi
+done <"$here/exclusions.txt"
+
+# shellcheck source=../harness/eddyd.sh
+. "$root/tests/harness/eddyd.sh"
+
+# What the suite assumes of a broker (librdkafka's CI runs Kafka through trivup with its
+# scenarios/*.json: num_partitions 4, auto-created topics on or off per scenario) plus Kafka's
+# development server.properties (no initial rebalance delay).
+common_sets=(--set num.partitions=4 --set group.initial.rebalance.delay.ms=0)
+client_conf=""
+port_of_listener() { grep -oP "listener $1 \(\S+\) on 127\.0\.0\.1:\K[0-9]+" "$EDDYD_LOG" | tail -n1; }
+if [ "$profile" = security ]; then
+    certs="$out/certs"
+    rm -rf "$certs"
+    bash "$root/tests/security/make_certs.sh" "$certs"
+    # The suite's principal is the super user "admin" (SCRAM-SHA-512, created at first start);
+    # an authorizer is on, so the ACL tests' CreateAcls/DescribeAcls/DeleteAcls are enforced.
+    export EDDY_BOOTSTRAP_USER=admin:admin-secret
+    common_sets+=(--set "listeners=SASL_SSL://127.0.0.1:0"
+        --set sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+        --set super.users=User:admin
+        --set authorizer.class.name=kafka.security.authorizer.AclAuthorizer
+        --set ssl.keystore.type=PEM --set "ssl.keystore.location=$certs/broker.pem")
+    client_conf="security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.username=admin
+sasl.password=admin-secret
+ssl.ca.location=$certs/ca.pem
+ssl.endpoint.identification.algorithm=https"
+fi
+
+rc=0
+run_scenario() { # scenario auto-create
+    local scen=$1 auto=$2 bootstrap
+    eddyd_start "${common_sets[@]}" --set "auto.create.topics.enable=$auto"
+    bootstrap=$BOOTSTRAP
+    if [ "$profile" = security ]; then bootstrap="127.0.0.1:$(port_of_listener SASL_SSL)"; fi
+    cp "$EDDYD_LOG" "$out/eddyd-$scen.start.log"
+    {
+        echo "bootstrap.servers=$bootstrap"
+        echo "test.timeout.multiplier=$mult"
+        echo "broker.address.family=v4"
+        [ -z "$client_conf" ] || echo "$client_conf"
+    } >"$out/test.conf"
+    local args=(-L -p"$par" -s "$scen")
+    [ "$quick" = 0 ] || args+=(-Q)
+    echo "run.sh: librdkafka $cver, profile $profile, scenario $scen, eddyd on $bootstrap" \
+        "(TEST_KAFKA_VERSION=$kver, -p$par, multiplier $mult$([ "$quick" = 0 ] || echo ", quick"))"
+    # An empty TESTS would match nothing: set the filters only when there is one.
+    local envs=(LD_LIBRARY_PATH="$rdk/src:$rdk/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        RDKAFKA_TEST_CONF="$out/test.conf" TEST_KAFKA_VERSION="$kver"
+        KAFKA_PATH="$here/kafka" BROKERS="$bootstrap" TEST_REPORT="$out/report-$scen.json")
+    [ -z "$skip" ] || envs+=(TESTS_SKIP="${skip#,}")
+    [ ${#tests[@]} -eq 0 ] || envs+=(TESTS="$(IFS=,; echo "${tests[*]}")")
+    local trc=0
+    (cd "$rdk/tests" && env "${envs[@]}" ./test-runner "${args[@]}") \
+        >"$out/runner-$scen.log" 2>&1 || trc=$?
+    cp "$EDDYD_LOG" "$out/eddyd-$scen.log"
+    eddyd_stop || true
+    rm -rf "$EDDYD_DATA"
+    echo "run.sh: scenario $scen: test-runner exit status $trc (log $out/runner-$scen.log)"
+}
+run_scenario default true
+if [ "$profile" = plaintext ]; then run_scenario noautocreate false; fi
+
+python3 "$here/report.py" --client "$cver" --profile "$profile" --excluded "$out/excluded.txt" \
+    "$out"/runner-*.log | tee "$out/results.txt"
+grep -q '^| .* | FAIL ' "$out/results.txt" && rc=1
+exit $rc
