@@ -17,7 +17,8 @@ import re
 import sys
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-FAILED = re.compile(r'^### Test "([^"]+)" failed at ([^ ]+)[^\n]*###\n([^\n]*)', re.M)
+# A sub-test's failure names it after the test: "0015_offsets_seek (do_seek:99: with timeout)".
+FAILED = re.compile(r'^### Test "([^" ]+)( \([^"]*\))?" failed at ([^ ]+)[^\n]*###\n([^\n]*)', re.M)
 SKIPPED = re.compile(r"^\[(\S+)\s*/\s*[0-9.]+s\] WARN: SKIPPING TEST: ([^\n]*)", re.M)
 LOCAL = "Filtered due to negative test flags"
 EXCL = "included in TESTS_SKIP list"
@@ -35,7 +36,9 @@ def scenario_rows(log_path):
     tests = json.load(open(rep))["tests"]
     fails = {}
     for m in FAILED.finditer(text):
-        fails.setdefault(m.group(1), "%s: %s" % (m.group(2), m.group(3).strip()))
+        sub = (m.group(2) or "").strip()
+        fails.setdefault(m.group(1), "%s%s: %s" % (sub + " " if sub else "", m.group(3),
+                                                  m.group(4).strip()))
     skips = {}
     for m in SKIPPED.finditer(text):
         skips.setdefault(m.group(1), m.group(2).strip())

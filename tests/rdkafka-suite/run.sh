@@ -71,6 +71,10 @@ if [ ! -x "$rdk/tests/test-runner" ]; then
         { tail -20 "$out/build.log" >&2; exit 1; }
 fi
 
+# The suite's CI has three brokers and some tests create topics with replication factor 3:
+# rf_clamp.so (LD_PRELOAD) lowers that to 1, logged in the runner's log ("rf_clamp: ...").
+cc -shared -fPIC -O2 -o "$out/rf_clamp.so" "$here/rf_clamp.c" -ldl
+
 # Exclusions that apply to this client version and profile: "TEST VERSIONS PROFILE REASON".
 ver_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
 applies() { # versions-spec profile-spec
@@ -97,9 +101,14 @@ done <"$here/exclusions.txt"
 . "$root/tests/harness/eddyd.sh"
 
 # What the suite assumes of a broker (librdkafka's CI runs Kafka through trivup with its
-# scenarios/*.json: num_partitions 4, auto-created topics on or off per scenario) plus Kafka's
-# development server.properties (no initial rebalance delay).
-common_sets=(--set num.partitions=4 --set group.initial.rebalance.delay.ms=0)
+# scenarios/*.json: num_partitions 4, auto-created topics on or off per scenario), otherwise
+# Kafka's defaults: group.initial.rebalance.delay.ms stays 3000 (eddyd's default too), 0118
+# relies on it (two consumers must join the first generation together).
+# An authorizer is on in both profiles: 0081 creates, describes and deletes ACLs, and 0109, 0115
+# and 0119 add DENY ACLs with kafka-acls.sh (our stand-in over `eddy acls`) on a PLAINTEXT
+# cluster; a resource without ACLs stays open to everyone, as on the suite's Kafka.
+common_sets=(--set num.partitions=4
+    --set authorizer.class.name=kafka.security.authorizer.AclAuthorizer)
 client_conf=""
 port_of_listener() { grep -oP "listener $1 \(\S+\) on 127\.0\.0\.1:\K[0-9]+" "$EDDYD_LOG" | tail -n1; }
 if [ "$profile" = security ]; then
@@ -109,17 +118,37 @@ if [ "$profile" = security ]; then
     # The suite's principal is the super user "admin" (SCRAM-SHA-512, created at first start);
     # an authorizer is on, so the ACL tests' CreateAcls/DescribeAcls/DeleteAcls are enforced.
     export EDDY_BOOTSTRAP_USER=admin:admin-secret
+    # connections.max.reauth.ms: 0142 runs only when the broker reports a non-zero value.
     common_sets+=(--set "listeners=SASL_SSL://127.0.0.1:0"
         --set sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
-        --set super.users=User:admin
-        --set authorizer.class.name=kafka.security.authorizer.AclAuthorizer
+        --set super.users=User:admin --set connections.max.reauth.ms=5000
         --set ssl.keystore.type=PEM --set "ssl.keystore.location=$certs/broker.pem")
+    # The client's own certificate (alice) in every encoding 0097 loads, under the names
+    # trivup exports (SSL_pkcs, SSL_pub_pem, ...); the broker does not ask for it on SASL_SSL.
+    pw=eddy-suite
+    openssl x509 -in "$certs/alice.pem" -outform DER -out "$certs/alice.der"
+    openssl pkey -in "$certs/alice.key" -outform DER -out "$certs/alice.key.der"
+    openssl x509 -in "$certs/ca.pem" -outform DER -out "$certs/ca.der"
+    openssl pkcs12 -export -in "$certs/alice.pem" -inkey "$certs/alice.key" \
+        -certfile "$certs/ca.pem" -passout "pass:$pw" -out "$certs/alice.p12"
+    export SSL_pkcs=$certs/alice.p12 SSL_pub_pem=$certs/alice.pem SSL_pub_der=$certs/alice.der \
+        SSL_priv_pem=$certs/alice.key SSL_priv_der=$certs/alice.key.der \
+        SSL_ca_pem=$certs/ca.pem SSL_ca_der=$certs/ca.der SSL_all_cas_pem=$certs/ca.pem \
+        SSL_client_auth=none
     client_conf="security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.username=admin
 sasl.password=admin-secret
 ssl.ca.location=$certs/ca.pem
+ssl.certificate.location=$certs/alice.pem
+ssl.key.location=$certs/alice.key
+ssl.key.password=$pw
 ssl.endpoint.identification.algorithm=https"
+    # The tests that need SASL/SSL (the plaintext profile runs everything else, ACL tests
+    # included): 0081's admin calls (ACLs, UserScramCredentials) as a SCRAM super user too.
+    [ ${#tests[@]} -gt 0 ] || tests=(0081 0097 0135 0142)
+else
+    common_sets+=(--set allow.everyone.if.no.acl.found=true)
 fi
 
 rc=0
@@ -142,7 +171,8 @@ run_scenario() { # scenario auto-create
     # An empty TESTS would match nothing: set the filters only when there is one.
     local envs=(LD_LIBRARY_PATH="$rdk/src:$rdk/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         RDKAFKA_TEST_CONF="$out/test.conf" TEST_KAFKA_VERSION="$kver"
-        KAFKA_PATH="$here/kafka" BROKERS="$bootstrap" TEST_REPORT="$out/report-$scen.json")
+        KAFKA_PATH="$here/kafka" BROKERS="$bootstrap" TEST_REPORT="$out/report-$scen.json"
+        LD_PRELOAD="$out/rf_clamp.so")
     [ -z "$skip" ] || envs+=(TESTS_SKIP="${skip#,}")
     [ ${#tests[@]} -eq 0 ] || envs+=(TESTS="$(IFS=,; echo "${tests[*]}")")
     local trc=0
