@@ -17,8 +17,7 @@ typedef struct rd_kafka_NewTopic_s rd_kafka_NewTopic_t;
 typedef rd_kafka_NewTopic_t *(*newtopic_fn)(const char *, int, int, char *, size_t);
 
 rd_kafka_NewTopic_t *rd_kafka_NewTopic_new(const char *topic, int num_partitions,
-                                           int replication_factor, char *errstr,
-                                           size_t errstr_size)
+                                           int replication_factor, char *errstr, size_t errstr_size)
 {
     static newtopic_fn real;
     const char *env = getenv("RDK_SUITE_MAX_RF");

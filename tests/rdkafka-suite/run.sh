@@ -134,7 +134,7 @@ if [ "$profile" = security ]; then
     export SSL_pkcs=$certs/alice.p12 SSL_pub_pem=$certs/alice.pem SSL_pub_der=$certs/alice.der \
         SSL_priv_pem=$certs/alice.key SSL_priv_der=$certs/alice.key.der \
         SSL_ca_pem=$certs/ca.pem SSL_ca_der=$certs/ca.der SSL_all_cas_pem=$certs/ca.pem \
-        SSL_client_auth=none
+        SSL_password=$pw SSL_client_auth=none
     client_conf="security.protocol=SASL_SSL
 sasl.mechanism=SCRAM-SHA-512
 sasl.username=admin
