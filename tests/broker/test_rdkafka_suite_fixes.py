@@ -12,6 +12,9 @@ Against one real eddyd with kafka-python's admin client:
   exactly those and the rest of the batch with _INVALID_DIFFERENT_RECORD), v7 answers
   CORRUPT_MESSAGE (2, no INVALID_RECORD before v8), nothing is stored; keyed records, and
   keyless ones on a delete-policy topic, are stored.
+- committed offset metadata is kept whole, NUL bytes included (librdkafka's 0099 commits
+  "Hello\0world!" and must read 12 bytes back): OffsetFetch returns it, also after a SIGKILL
+  restart (the __consumer_offsets record keeps its length).
 """
 import os
 import sys
@@ -22,7 +25,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "harness"))
 sys.path.insert(0, HERE)
 from eddyd import Eddyd, Results  # noqa: E402
 import kwire as kw  # noqa: E402
+from kafka import KafkaConsumer, TopicPartition  # noqa: E402
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic  # noqa: E402
+from kafka.structs import OffsetAndMetadata  # noqa: E402
 
 
 def eq(got, want, what):
@@ -111,6 +116,27 @@ class Suite:
         eq(produce_v(port, "plain", mixed, 8), (0, 0, [], None),
            "keyless records on a delete-policy topic: stored")
 
+    def commit_metadata_with_nul(self):
+        self.admin.create_topics([NewTopic("meta", 1, 1)])
+        tp = TopicPartition("meta", 0)
+        meta = "Hello\x00world!"
+        c = KafkaConsumer(bootstrap_servers=self.b.bootstrap, group_id="g-meta",
+                          enable_auto_commit=False)
+        c.commit({tp: OffsetAndMetadata(42, meta)})
+        c.close()
+
+        def fetched(admin):
+            got = admin.list_consumer_group_offsets("g-meta")[tp]
+            return got.offset, got.metadata
+
+        eq(fetched(self.admin), (42, meta), "OffsetFetch after the commit")
+        self.admin.close()
+        self.b.kill()
+        self.b.start()
+        self.admin = KafkaAdminClient(bootstrap_servers=self.b.bootstrap,
+                                      request_timeout_ms=15000)
+        eq(fetched(self.admin), (42, meta), "OffsetFetch after a SIGKILL restart")
+
 
 def main():
     b = Eddyd(["num.partitions=1"])
@@ -120,6 +146,8 @@ def main():
           s.message_format_version_forms)
     r.run("compacted topic: keyless records refused, each in RecordErrors (v8), 2 before v8",
           s.compacted_topic_refuses_keyless)
+    r.run("committed offset metadata keeps its NUL bytes, across a SIGKILL restart",
+          s.commit_metadata_with_nul)
     s.admin.close()
     r.finish()
 
