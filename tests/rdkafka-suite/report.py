@@ -62,7 +62,8 @@ def scenario_rows(log_path):
             else:
                 rows[name] = ("SKIPPED", secs, why)
         elif st == "FAILED":
-            rows[name] = ("FAIL", secs, fails.get(name, "failed (no failure line in the log)"))
+            # the runner's duration of a failed test runs on to the end of the whole run
+            rows[name] = ("FAIL", "-", fails.get(name, "failed (no failure line in the log)"))
         else:  # RUNNING / NOT STARTED when the runner stopped early
             rows[name] = ("FAIL", secs, "state %s when the runner ended (timeout?)" % st)
     return rows, local, problems
