@@ -88,6 +88,7 @@ applies() { # versions-spec profile-spec
     esac
 }
 : >"$out/excluded.txt"
+: >"$out/filtered.txt"
 skip=""
 while read -r t v p reason; do
     case "$t" in '' | '#'*) continue ;; esac
@@ -96,6 +97,16 @@ while read -r t v p reason; do
         printf '%s\t%s\n' "$t" "$reason" >>"$out/excluded.txt"
     fi
 done <"$here/exclusions.txt"
+
+# Tests run with a SUBTESTS filter, alone: "TEST CLIENTS PROFILE SUBTESTS REASON".
+declare -A subtests=()
+while read -r t v p f reason; do
+    case "$t" in '' | '#'*) continue ;; esac
+    if applies "$v" "$p" && { [ ${#tests[@]} -eq 0 ] || [[ " ${tests[*]} " == *" $t "* ]]; }; then
+        subtests[$t]=$f
+        printf '%s\tonly sub-tests matching "%s": %s\n' "$t" "$f" "$reason" >>"$out/filtered.txt"
+    fi
+done <"$here/subtests.txt"
 
 # shellcheck source=../harness/eddyd.sh
 . "$root/tests/harness/eddyd.sh"
@@ -178,11 +189,21 @@ run_scenario() { # scenario auto-create
         RDKAFKA_TEST_CONF="$out/test.conf" TEST_KAFKA_VERSION="$kver"
         KAFKA_PATH="$here/kafka" BROKERS="$bootstrap" TEST_REPORT="$out/report-$scen.json"
         LD_PRELOAD="$out/rf_clamp.so")
-    [ -z "$skip" ] || envs+=(TESTS_SKIP="${skip#,}")
+    local skips=$skip t
+    for t in "${!subtests[@]}"; do skips="$skips,$t"; done
+    [ -z "$skips" ] || envs+=(TESTS_SKIP="${skips#,}")
     [ ${#tests[@]} -eq 0 ] || envs+=(TESTS="$(IFS=,; echo "${tests[*]}")")
     local trc=0
     (cd "$rdk/tests" && env "${envs[@]}" ./test-runner "${args[@]}") \
         >"$out/runner-$scen.log" 2>&1 || trc=$?
+    for t in "${!subtests[@]}"; do
+        envs=("${envs[@]/#TESTS_SKIP=*/TESTS_SKIP=none}")
+        envs=("${envs[@]/#TESTS=*/TESTS=$t}")
+        [[ " ${envs[*]} " == *" TESTS=$t "* ]] || envs+=(TESTS="$t")
+        envs=("${envs[@]/#TEST_REPORT=*/TEST_REPORT=$out/report-$scen-$t.json}")
+        (cd "$rdk/tests" && env "${envs[@]}" SUBTESTS="${subtests[$t]}" ./test-runner "${args[@]}") \
+            >"$out/runner-$scen-$t.log" 2>&1 || true
+    done
     cp "$EDDYD_LOG" "$out/eddyd-$scen.log"
     eddyd_stop || true
     rm -rf "$EDDYD_DATA"
@@ -193,5 +214,8 @@ if [ "$profile" = plaintext ]; then run_scenario noautocreate false; fi
 
 python3 "$here/report.py" --client "$cver" --profile "$profile" --excluded "$out/excluded.txt" \
     "$out"/runner-*.log | tee "$out/results.txt"
+if [ -s "$out/filtered.txt" ]; then
+    sed 's/^/filtered: /; s/\t/ /' "$out/filtered.txt" | tee -a "$out/results.txt"
+fi
 grep -q '^| .* | FAIL ' "$out/results.txt" && rc=1
 exit $rc
