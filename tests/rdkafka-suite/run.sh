@@ -196,13 +196,19 @@ run_scenario() { # scenario auto-create
     local trc=0
     (cd "$rdk/tests" && env "${envs[@]}" ./test-runner "${args[@]}") \
         >"$out/runner-$scen.log" 2>&1 || trc=$?
+    local f i
     for t in "${!subtests[@]}"; do
         envs=("${envs[@]/#TESTS_SKIP=*/TESTS_SKIP=none}")
         envs=("${envs[@]/#TESTS=*/TESTS=$t}")
         [[ " ${envs[*]} " == *" TESTS=$t "* ]] || envs+=(TESTS="$t")
-        envs=("${envs[@]/#TEST_REPORT=*/TEST_REPORT=$out/report-$scen-$t.json}")
-        (cd "$rdk/tests" && env "${envs[@]}" SUBTESTS="${subtests[$t]}" ./test-runner "${args[@]}") \
-            >"$out/runner-$scen-$t.log" 2>&1 || true
+        i=0
+        IFS=, read -ra f <<<"${subtests[$t]}"
+        for sub in "${f[@]}"; do # one runner per filter (SUBTESTS takes one substring)
+            i=$((i + 1))
+            envs=("${envs[@]/#TEST_REPORT=*/TEST_REPORT=$out/report-$scen-$t-$i.json}")
+            (cd "$rdk/tests" && env "${envs[@]}" SUBTESTS="$sub" ./test-runner "${args[@]}") \
+                >"$out/runner-$scen-$t-$i.log" 2>&1 || true
+        done
     done
     cp "$EDDYD_LOG" "$out/eddyd-$scen.log"
     eddyd_stop || true
