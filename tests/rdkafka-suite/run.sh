@@ -62,6 +62,7 @@ export EDDY_CLI=${EDDY_CLI:-$EDDY_BUILD_DIR/src/cli/eddy}
 out=${out:-$EDDY_BUILD_DIR/rdkafka-suite/$cver-$profile}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+rm -f "$out"/runner-*.log "$out"/report-*.json # a previous run's would join this table
 
 # Build the checkout's test runner if needed (the suite's own recipe).
 if [ ! -x "$rdk/tests/test-runner" ]; then
