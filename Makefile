@@ -10,6 +10,9 @@
 #   make soak       SIGKILL/torn-tail/full-disk soak, SOAK_CYCLES (default 50), one-line verdict
 #   make multibroker-full  the three-broker chaos scenarios at full size (1,000 choreographed +
 #                   1,000 orchestrated orders each; make test runs them with 200 sagas)
+#   make rdkafka-suite LIBRDKAFKA=/path/to/librdkafka [PROFILE=security] [TESTS="0001 0055"]
+#                   librdkafka's own test suite against a fresh eddyd (tests/rdkafka-suite/run.sh,
+#                   docs/rdkafka-suite.md); not part of make test
 #   make format     clang-format every C file in place (ctest 'format' checks it)
 #   make install    eddyd, eddy, libeddy (.so + .a), headers, eddy.pc, EddyConfig.cmake into
 #                   $(PREFIX) (default /usr/local); DESTDIR=/stage stages it
@@ -21,7 +24,7 @@ PREFIX ?= /usr/local
 SECURE ?= 0
 DESTDIR ?=
 
-.PHONY: all deps build format install asan test test-fast test-asan test-tsan demo demo-check bench bench-quick fuzz soak multibroker-full clean
+.PHONY: all deps build format install asan test test-fast test-asan test-tsan demo demo-check bench bench-quick fuzz soak multibroker-full rdkafka-suite clean
 
 all: build
 
@@ -91,6 +94,15 @@ fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DEDDY_FUZZ=ON -DEDDY_SANITIZE=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
 	@bash fuzz/run.sh build-fuzz
+
+LIBRDKAFKA ?=
+PROFILE ?= plaintext
+SUITE_ARGS ?=
+rdkafka-suite:
+	@test -n "$(LIBRDKAFKA)" || { echo "make rdkafka-suite LIBRDKAFKA=/path/to/librdkafka-checkout (docs/rdkafka-suite.md)" >&2; exit 2; }
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDDY_TESTS=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target eddyd eddy_cli
+	@EDDY_BUILD_DIR=$(abspath $(BUILD)) bash tests/rdkafka-suite/run.sh "$(LIBRDKAFKA)" --profile $(PROFILE) $(SUITE_ARGS) $(TESTS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-tsan build-fuzz

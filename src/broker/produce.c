@@ -14,6 +14,7 @@
  * to the end of our batch (produce_on_flush, called from the flusher's eventfd).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,33 @@ static int check_records(uint8_t *bp, size_t len, const btopic *t, batch_info *b
     return v >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
 }
 
+/* Kafka's LogValidator.validateKey: a compacted topic takes no record without a key. Returns
+ * how many records of the batch (already checked by check_records) have a null key, their
+ * indexes in *out (malloc'd; the caller frees), so every one of them goes into RecordErrors:
+ * librdkafka fails exactly those with INVALID_RECORD and the batch's others with
+ * _INVALID_DIFFERENT_RECORD (its suite's 0011). */
+static int keyless_records(const uint8_t *bp, size_t len, const btopic *t, int32_t **out)
+{
+    batch_iter it;
+    batch_record rec;
+    int n = 0, cap = 0;
+    *out = NULL;
+    if (batch_iter_init(&it, bp, len, batch_inflate_cap(t->cfg.max_message_bytes)) != BATCH_OK)
+        return 0;
+    while (batch_iter_next(&it, &rec) == 1) {
+        if (rec.key_len >= 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            int32_t *g = realloc(*out, (size_t)cap * sizeof **out);
+            if (!g) break;
+            *out = g;
+        }
+        (*out)[n++] = rec.index;
+    }
+    batch_iter_free(&it);
+    return n;
+}
+
 /* Validates and appends one partition's records. Fills the partition response. Returns the
  * end offset to wait for (acks=all) or -1. */
 static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec, kmsg *pr, bool txn,
@@ -126,8 +154,11 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     int64_t base = -1, lat = -1, need = -1;
     bpart *p = NULL;
     batch_info bi;
-    int32_t bad_rec = -1;   /* RecordErrors[0].BatchIndex when >= 0 */
-    const char *why = NULL; /* ErrorMessage */
+    int32_t bad_rec = -1;    /* RecordErrors[0].BatchIndex when >= 0 */
+    const char *why = NULL;  /* ErrorMessage */
+    int32_t *keyless = NULL; /* RecordErrors of a compacted topic: the records without a key */
+    int nkeyless = 0;
+    char whybuf[320];
     if (!t || idx < 0 || idx >= t->nparts) {
         err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         goto out;
@@ -190,6 +221,15 @@ static int64_t produce_one(broker *b, breq *r, btopic *t, int32_t idx, kstr rec,
     }
     err = check_records(bp, (size_t)rec.len, t, &bi, v, &bad_rec, &why);
     if (err) goto out;
+    if ((t->cfg.log.cleanup_policy & PLOG_CLEANUP_COMPACT) &&
+        (nkeyless = keyless_records(bp, (size_t)rec.len, t, &keyless)) > 0) {
+        err = v >= 8 ? KERR_INVALID_RECORD : KERR_CORRUPT_MESSAGE;
+        snprintf(whybuf, sizeof whybuf,
+                 "Compacted topic cannot accept message without key in topic partition %s-%d.",
+                 t->name, idx);
+        why = whybuf;
+        goto out;
+    }
     if (!t->cfg.log_append_time && !(bi.attributes & BATCH_ATTR_LOG_APPEND_TIME)) {
         /* message.timestamp.(before|after|difference).max.ms on the batch's first and largest
          * timestamps */
@@ -265,7 +305,14 @@ out:
     k_set_int(pr, PartitionProduceResponse_LogStartOffset,
               (p && !err) ? plog_start_offset(p->log) : -1);
     if (v >= 8) {
-        if (bad_rec >= 0) {
+        if (nkeyless > 0) {
+            k_new_items(pr, PartitionProduceResponse_RecordErrors, nkeyless);
+            for (int i = 0; i < nkeyless; i++) {
+                kmsg *re = k_item(pr, PartitionProduceResponse_RecordErrors, i);
+                k_set_int(re, BatchIndexAndErrorMessage_BatchIndex, keyless[i]);
+                k_set_str(re, BatchIndexAndErrorMessage_BatchIndexErrorMessage, why);
+            }
+        } else if (bad_rec >= 0) {
             kmsg *re = k_new_items(pr, PartitionProduceResponse_RecordErrors, 1);
             k_set_int(re, BatchIndexAndErrorMessage_BatchIndex, bad_rec);
             k_set_str(re, BatchIndexAndErrorMessage_BatchIndexErrorMessage, why);
@@ -276,6 +323,7 @@ out:
     }
     if (err && why)
         LOGD("produce", "%s-%d: batch refused (error %d): %s", t ? t->name : "?", idx, err, why);
+    free(keyless);
     return err ? -1 : need;
 }
 

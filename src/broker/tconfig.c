@@ -197,7 +197,9 @@ static bool throttled_ok(const char *v)
 
 static bool version_ok(const char *v)
 {
-    /* Kafka's record-format versions: 0.8.0 ... 3.9-IV0 style strings */
+    /* Kafka's record-format versions: 0.8.0 ... 3.9-IV0 style strings. Kafka reads only the
+     * leading segments that name a version (three for 0.x, two after), so the four-segment
+     * form users and librdkafka's suite (0092) write, "0.10.0.0", is valid too. */
     const char *p = v;
     int parts = 0;
     while (*p) {
@@ -216,7 +218,7 @@ static bool version_ok(const char *v)
         }
         break;
     }
-    return !*p && parts >= 2 && parts <= 3;
+    return !*p && parts >= 2 && parts <= 4;
 }
 
 /* Kafka's ConfigDef messages: "Invalid value V for configuration K: why". */

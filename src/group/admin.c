@@ -81,6 +81,7 @@ int group_admin_commit(broker *b, const char *gid, int n, const group_offset_vie
         o->leader_epoch = -1;
         free(o->metadata);
         o->metadata = xstrdup("");
+        o->metadata_len = 0;
         o->commit_ts = now;
         grecs_offset(rs, g->id, offs[i].topic, offs[i].partition, o);
     }

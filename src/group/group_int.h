@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "broker/broker.h"
 #include "group/group.h"
@@ -51,9 +52,17 @@ typedef struct goffset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;
-    int64_t commit_ts; /* wall ms */
+    char *metadata;       /* NUL-terminated, but may hold NUL bytes itself: */
+    int32_t metadata_len; /* its length (Kafka's string is length-prefixed) */
+    int64_t commit_ts;    /* wall ms */
 } goffset;
+
+/* The metadata's length: metadata_len when set, else (an offset filled without it) strlen. */
+static inline int32_t goffset_meta_len(const goffset *o)
+{
+    if (!o->metadata) return 0;
+    return o->metadata_len > 0 ? o->metadata_len : (int32_t)strlen(o->metadata);
+}
 
 typedef struct group {
     char *id;

@@ -729,11 +729,16 @@ static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, 
             o->offset = k_int(pi, f->offset);
             o->leader_epoch =
                 r->hdr.api_version >= f->epoch_since ? (int32_t)k_int(pi, f->epoch) : -1;
+            /* metadata is kept whole, NUL bytes included (librdkafka's 0099 commits
+             * "Hello\0world!" and reads 12 bytes back, as from Kafka) */
+            o->metadata_len = meta.len > 0 ? meta.len : 0;
             if (f->txn) {
                 o->metadata = kdup_empty(r, meta);
             } else {
                 free(o->metadata);
-                o->metadata = xstrdup(kdup_empty(r, meta));
+                o->metadata = xmalloc((size_t)o->metadata_len + 1);
+                if (o->metadata_len) memcpy(o->metadata, meta.p, (size_t)o->metadata_len);
+                o->metadata[o->metadata_len] = 0;
             }
             o->commit_ts = now_wall;
             grecs_offset(rs, g->id, tname, part, o);
@@ -873,7 +878,10 @@ static void fetch_part(kmsg *po, group *g, const char *topic, int32_t part)
     k_set_int(po, OffsetFetchResponsePartition_PartitionIndex, part);
     k_set_int(po, OffsetFetchResponsePartition_CommittedOffset, o ? o->offset : -1);
     k_set_int(po, OffsetFetchResponsePartition_CommittedLeaderEpoch, o ? o->leader_epoch : -1);
-    k_set_str(po, OffsetFetchResponsePartition_Metadata, o && o->metadata ? o->metadata : "");
+    if (o && o->metadata)
+        k_set_bytes(po, OffsetFetchResponsePartition_Metadata, o->metadata, goffset_meta_len(o));
+    else
+        k_set_str(po, OffsetFetchResponsePartition_Metadata, "");
     k_set_int(po, OffsetFetchResponsePartition_ErrorCode, KERR_NONE);
 }
 

@@ -96,6 +96,14 @@ static void put_str(wbuf *w, const char *s)
     wbuf_put(w, s, n);
 }
 
+/* A string of known length (it may hold NUL bytes: committed offset metadata). */
+static void put_strn(wbuf *w, const char *s, int32_t n)
+{
+    if (n > 32767) n = 32767;
+    wbuf_i16(w, (int16_t)n);
+    if (n > 0) wbuf_put(w, s, (size_t)n);
+}
+
 static void put_bytes(wbuf *w, const uint8_t *p, int32_t n)
 {
     wbuf_i32(w, p ? n : 0);
@@ -117,7 +125,7 @@ void grecs_offset(grecs *rs, const char *gid, const char *topic, int32_t partiti
     wbuf_i16(&r->val, 3);
     wbuf_i64(&r->val, val->offset);
     wbuf_i32(&r->val, val->leader_epoch);
-    put_str(&r->val, val->metadata ? val->metadata : "");
+    put_strn(&r->val, val->metadata ? val->metadata : "", goffset_meta_len(val));
     wbuf_i64(&r->val, val->commit_ts);
 }
 
@@ -344,6 +352,21 @@ static char *get_str(rbuf *r, bool *isnull)
     return xstrndup((const char *)p, (size_t)n);
 }
 
+/* get_str for a string that may hold NUL bytes: the copy is NUL-terminated, *len its length. */
+static char *get_strn(rbuf *r, int32_t *len)
+{
+    int16_t n = rbuf_i16(r);
+    *len = 0;
+    if (n < 0) return NULL;
+    const uint8_t *p = rbuf_take(r, (size_t)n);
+    if (!p) return NULL;
+    char *s = xmalloc((size_t)n + 1);
+    if (n) memcpy(s, p, (size_t)n);
+    s[n] = 0;
+    *len = n;
+    return s;
+}
+
 static void apply_group_value(group_coord *gc, const char *gid, const uint8_t *val, int32_t vlen)
 {
     group *g = gc_find(gc, gid);
@@ -407,7 +430,8 @@ void gstore_apply(group_coord *gc, const uint8_t *key, int32_t klen, const uint8
         if (vver < 0 || vver > 3) goto out_off;
         int64_t off = rbuf_i64(&v);
         int32_t epoch = vver >= 3 ? rbuf_i32(&v) : -1;
-        char *meta = get_str(&v, NULL);
+        int32_t meta_len = 0;
+        char *meta = get_strn(&v, &meta_len);
         int64_t ts = rbuf_i64(&v);
         if (v.err) {
             free(meta);
@@ -419,6 +443,7 @@ void gstore_apply(group_coord *gc, const uint8_t *key, int32_t klen, const uint8
         o->leader_epoch = epoch;
         free(o->metadata);
         o->metadata = meta ? meta : xstrdup("");
+        o->metadata_len = meta ? meta_len : 0;
         o->commit_ts = ts;
     out_off:
         free(gid);
