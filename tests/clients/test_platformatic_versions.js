@@ -15,27 +15,7 @@ const { Eddyd, assert, assertEq, runCases, waitUntil } = require(path.join(__dir
 const TOPIC = 'pv-js';
 const N = 100;
 
-async function loadClient() {
-  // the client targets Node >= 22; Node 20 lacks only this ES2024 helper, which it uses
-  if (!Promise.withResolvers) {
-    Promise.withResolvers = () => {
-      let resolve; let reject;
-      const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-      return { promise, resolve, reject };
-    };
-  }
-  // ESM-only package: import it by path (NODE_PATH does not apply to import())
-  const dirs = (process.env.NODE_PATH || path.join(__dirname, '../node/node_modules')).split(':');
-  for (const d of dirs) {
-    const entry = path.join(d, '@platformatic/kafka/dist/index.js');
-    try {
-      return await import(entry);
-    } catch (e) {
-      if (e.code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    }
-  }
-  throw new Error('@platformatic/kafka not installed (tests/node: npm ci)');
-}
+const { loadPlatformatic: loadClient } = require('./platformatic.js');
 
 // A proxy to eddyd that records [apiKey, apiVersion] of every request frame.
 function startProxy(seen) {
