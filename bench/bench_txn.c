@@ -7,8 +7,11 @@
  * then the txn10k topic is read back to its end with read_uncommitted and with read_committed.
  * Prints a table on stderr and one JSON line on stdout with records/s and the ratios against
  * plain / read_uncommitted (issue goals: txn10k >= 0.8x plain, read_committed >= 0.9x).
- * Usage: eddy-bench-txn [--quick] (EDDYD or EDDY_BUILD_DIR locate the broker).
+ * Usage: eddy-bench-txn [--quick | --records N] (EDDYD or EDDY_BUILD_DIR locate the broker);
+ * N defaults to 200,000 (20,000 with --quick); the 100-per-transaction run writes at most
+ * 200,000 of them (it runs at a few thousand records/s).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "it_common.h"
@@ -52,8 +55,8 @@ static void send1(rd_kafka_t *rk, const char *topic, long i, const char *payload
         rd_kafka_poll(rk, 1);
 }
 
-/* Returns records/s for N records, per_txn records per transaction (0 = no transactions). */
-static double produce_run(const char *topic, long per_txn)
+/* Returns records/s for n records, per_txn records per transaction (0 = no transactions). */
+static double produce_run(const char *topic, long n, long per_txn)
 {
     static char payload[SIZE];
     memset(payload, 'x', sizeof payload);
@@ -80,17 +83,17 @@ static double produce_run(const char *topic, long per_txn)
     }
     rd_kafka_topic_destroy(rkt);
     int64_t t0 = eh_now_ms();
-    for (long i = 0; i < N;) {
+    for (long i = 0; i < n;) {
         if (per_txn) die_err(rd_kafka_begin_transaction(rk), "begin");
-        long end = per_txn ? i + per_txn : N;
-        if (end > N) end = N;
+        long end = per_txn ? i + per_txn : n;
+        if (end > n) end = n;
         for (; i < end; i++) send1(rk, topic, i, payload);
         if (per_txn) die_err(rd_kafka_commit_transaction(rk, 60000), "commit");
     }
     rd_kafka_flush(rk, 60000);
     double secs = (double)(eh_now_ms() - t0) / 1000.0;
     rd_kafka_destroy(rk);
-    return (double)N / (secs > 0 ? secs : 0.001);
+    return (double)n / (secs > 0 ? secs : 0.001);
 }
 
 static long g_count;
@@ -139,12 +142,24 @@ static double read_run(const char *topic, const char *iso)
 
 int main(int argc, char **argv)
 {
-    N = argc > 1 && !strcmp(argv[1], "--quick") ? 20000 : 200000;
+    N = 200000;
+    if (argc > 1 && !strcmp(argv[1], "--quick"))
+        N = 20000;
+    else if (argc > 2 && !strcmp(argv[1], "--records"))
+        N = atol(argv[2]);
+    else if (argc > 1) {
+        fprintf(stderr, "usage: eddy-bench-txn [--quick | --records N]\n");
+        return 2;
+    }
+    if (N < 10000) {
+        fprintf(stderr, "eddy-bench-txn: --records must be at least 10000\n");
+        return 2;
+    }
     const char *sets[] = {"num.partitions=4", NULL};
     if (eh_start(&B, sets) < 0) return 1;
-    double plain = produce_run("b-plain", 0);
-    double t100 = produce_run("b-txn100", 100);
-    double t10k = produce_run("b-txn10k", 10000);
+    double plain = produce_run("b-plain", N, 0);
+    double t100 = produce_run("b-txn100", N < 200000 ? N : 200000, 100);
+    double t10k = produce_run("b-txn10k", N, 10000);
     double ru = read_run("b-txn10k", "read_uncommitted");
     double rc = read_run("b-txn10k", "read_committed");
     eh_stop(&B, 30);

@@ -508,7 +508,9 @@ fi
 # one eddyd in the same run. Figures in $OUT/txn.txt and $OUT/txn.jsonl.
 if wanted TXN; then
     if [ -x "$BIN/eddy-bench-txn" ]; then
-        q=(); [ $QUICK = 1 ] && q=(--quick)
+        # the full run writes 1 GB per produce mode: a 200 MB run lasts ~1 s, too short to
+        # judge a ratio on a disk whose fsync pace swings between runs
+        q=(--records 1000000); [ $QUICK = 1 ] && q=(--quick)
         progress "TXN · transactional produce, read_committed read-back"
         EDDY_BUILD_DIR="$BUILD" EDDYD="$EDDYD" timeout 900 "$BIN/eddy-bench-txn" "${q[@]}" \
             2>"$OUT/txn.txt" > "$OUT/txn.jsonl"
