@@ -183,11 +183,12 @@ run_scenario() { # scenario auto-create
     [ "$quick" = 0 ] || args+=(-Q)
     echo "run.sh: librdkafka $cver, profile $profile, scenario $scen, eddyd on $bootstrap" \
         "(TEST_KAFKA_VERSION=$kver, -p$par, multiplier $mult$([ "$quick" = 0 ] || echo ", quick"))"
+    # RDK_SUITE_PRELOAD: an extra diagnostic shim for the runner (e.g. tls_timing.c).
     # An empty TESTS would match nothing: set the filters only when there is one.
     local envs=(LD_LIBRARY_PATH="$rdk/src:$rdk/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         RDKAFKA_TEST_CONF="$out/test.conf" TEST_KAFKA_VERSION="$kver"
         KAFKA_PATH="$here/kafka" BROKERS="$bootstrap" TEST_REPORT="$out/report-$scen.json"
-        LD_PRELOAD="$out/rf_clamp.so")
+        LD_PRELOAD="$out/rf_clamp.so${RDK_SUITE_PRELOAD:+ $RDK_SUITE_PRELOAD}")
     local skips=$skip t
     for t in "${!subtests[@]}"; do skips="$skips,$t"; done
     [ -z "$skips" ] || envs+=(TESTS_SKIP="${skips#,}")
