@@ -1,8 +1,8 @@
 /* core_table — the dispatch rows of eddyd's core APIs (what ApiVersions advertises for them).
  *
  *   key  API                      advertised  served from
- *    0   Produce                  0–12        (v0–v2: legacy message sets, up-converted)
- *    1   Fetch                    0–17        (v0–v3 down-converted; v13+: topics by id)
+ *    0   Produce                  0–13        (v0–v2: legacy message sets, up-converted; v13:
+ * topics by id) 1   Fetch                    0–17        (v0–v3 down-converted; v13+: topics by id)
  *    2   ListOffsets              0–10
  *    3   Metadata                 0–13
  *   17   SaslHandshake            0–1
@@ -25,7 +25,7 @@
 #include "broker/core.h"
 
 const bhandler_table broker_core_handlers = {
-    [API_Produce] = {0, 12, 0, h_produce},
+    [API_Produce] = {0, 13, 0, h_produce},
     [API_Fetch] = {0, 17, 0, h_fetch},
     [API_ListOffsets] = {0, 10, 0, h_list_offsets},
     [API_Metadata] = {0, 13, 0, h_metadata},

@@ -18,6 +18,13 @@ message definitions).
     entry adds; an unknown transactional id is INVALID_PRODUCER_ID_MAPPING (49); EndTxn v4.
   - ListTransactions v1 DurationFilter. With an authorizer, the batched AddPartitionsToTxn
     without ClusterAction is CLUSTER_AUTHORIZATION_FAILED (31) as a whole.
+  - OffsetCommit v10 / OffsetFetch v10 name topics by id (KIP-848): an offset committed by id
+    reads back by id and by name (v9) and in the all-topics listing (with the id); an unknown id
+    is UNKNOWN_TOPIC_ID (100) on each of its partitions, a known id with a partition it lacks
+    UNKNOWN_TOPIC_OR_PARTITION (3).
+  - Produce v13 names topics by id (KIP-516): records appended under the id, the response
+    carries it; an unknown id is UNKNOWN_TOPIC_ID (100), never an auto-created topic; a partition
+    the topic lacks UNKNOWN_TOPIC_OR_PARTITION (3); v12 by name still appends.
   - InitProducerId of a transactional id seen for the first time with ProducerId/Epoch 0/0 (what
     @platformatic/kafka sends): a fresh id, as Kafka gives.
 """
@@ -77,7 +84,8 @@ def api_versions(t):
     r = t.call("ApiVersions", 3, {"ClientSoftwareName": "it", "ClientSoftwareVersion": "1"})
     eq(r["ErrorCode"], 0, "ApiVersions error")
     got = {a["ApiKey"]: (a["MinVersion"], a["MaxVersion"]) for a in r["ApiKeys"]}
-    want = {0: (0, 12), 1: (4, 17), 2: (0, 10), 3: (0, 13), 10: (0, 6), 16: (0, 5),
+    want = {0: (0, 13), 1: (4, 17), 2: (0, 10), 3: (0, 13), 8: (0, 10), 9: (0, 10),
+            10: (0, 6), 16: (0, 5),
             24: (0, 5), 25: (0, 4), 26: (0, 4), 28: (0, 4), 66: (0, 1)}
     for k, (lo, hi) in want.items():
         eq(got.get(k, (None, None))[1], hi, "advertised max version of API %d" % k)
@@ -304,6 +312,79 @@ def txn_batched(t):
         c.close()
 
 
+def offsets_by_id(t):
+    gid, unknown = "pv-g10", bytes(range(1, 17))
+    r = t.call("OffsetCommit", 10, {"GroupId": gid, "GenerationIdOrMemberEpoch": -1,
+                                    "MemberId": "", "Topics": [
+        {"TopicId": t.tid, "Partitions": [
+            {"PartitionIndex": 0, "CommittedOffset": 2, "CommittedMetadata": "m"},
+            {"PartitionIndex": 7, "CommittedOffset": 1, "CommittedMetadata": ""}]},
+        {"TopicId": unknown, "Partitions": [
+            {"PartitionIndex": 0, "CommittedOffset": 1, "CommittedMetadata": ""}]}]})
+    eq([(x["TopicId"], [(p["PartitionIndex"], p["ErrorCode"]) for p in x["Partitions"]])
+        for x in r["Topics"]],
+       [(t.tid, [(0, 0), (7, UNKNOWN_TOPIC_OR_PARTITION)]), (unknown, [(0, UNKNOWN_TOPIC_ID)])],
+       "OffsetCommit v10 answers by id")
+
+    def fetch(v, topics):
+        return t.call("OffsetFetch", v, {"Groups": [{"GroupId": gid, "Topics": topics}]})[
+            "Groups"][0]
+
+    g = fetch(10, [{"TopicId": t.tid, "PartitionIndexes": [0, 1]},
+                   {"TopicId": unknown, "PartitionIndexes": [3]}])
+    eq(g["ErrorCode"], 0, "OffsetFetch v10 group error")
+    eq([(x["TopicId"], [(p["PartitionIndex"], p["CommittedOffset"], p["Metadata"], p["ErrorCode"])
+                        for p in x["Partitions"]]) for x in g["Topics"]],
+       [(t.tid, [(0, 2, "m", 0), (1, -1, "", 0)]), (unknown, [(3, -1, "", UNKNOWN_TOPIC_ID)])],
+       "OffsetFetch v10 by id")
+    g = fetch(10, None)
+    eq([(x["TopicId"], [(p["PartitionIndex"], p["CommittedOffset"]) for p in x["Partitions"]])
+        for x in g["Topics"]], [(t.tid, [(0, 2)])], "OffsetFetch v10, all topics")
+    g = fetch(9, [{"Name": TOPIC, "PartitionIndexes": [0]}])
+    eq([(x["Name"], [p["CommittedOffset"] for p in x["Partitions"]]) for x in g["Topics"]],
+       [(TOPIC, [2])], "OffsetFetch v9 by name reads the offset committed by id")
+    # v9 by name still commits; v10 reads it back by id
+    r = t.call("OffsetCommit", 9, {"GroupId": gid, "GenerationIdOrMemberEpoch": -1,
+                                   "MemberId": "", "Topics": [{"Name": TOPIC, "Partitions": [
+                                       {"PartitionIndex": 1, "CommittedOffset": 3,
+                                        "CommittedMetadata": None}]}]})
+    eq(r["Topics"][0]["Partitions"][0]["ErrorCode"], 0, "OffsetCommit v9 by name")
+    g = fetch(10, [{"TopicId": t.tid, "PartitionIndexes": [1]}])
+    eq(g["Topics"][0]["Partitions"][0]["CommittedOffset"], 3, "OffsetFetch v10 after a v9 commit")
+
+
+def produce_v13_by_id(t):
+    r = t.call("CreateTopics", 7, {"Topics": [{"Name": "pv13", "NumPartitions": 1,
+                                                "ReplicationFactor": 1}], "TimeoutMs": 10000})
+    eq(r["Topics"][0]["ErrorCode"], 0, "CreateTopics pv13")
+    tid, unknown = r["Topics"][0]["TopicId"], bytes(range(2, 18))
+
+    def produce(v, topic, index, vals):
+        recs = [(b"k", x, (), TS + 20) for x in vals]
+        return t.call("Produce", v, {"TransactionalId": None, "Acks": -1, "TimeoutMs": 10000,
+                                     "TopicData": [dict(topic, PartitionData=[
+                                         {"Index": index, "Records": kw.batch(recs, TS + 20)}])]})
+
+    r = produce(13, {"TopicId": tid}, 0, [b"a", b"b"])
+    eq([(x["TopicId"], [(p["Index"], p["ErrorCode"], p["BaseOffset"])
+                        for p in x["PartitionResponses"]]) for x in r["Responses"]],
+       [(tid, [(0, 0, 0)])], "Produce v13 by id")
+    r = produce(13, {"TopicId": unknown}, 0, [b"x"])
+    eq([(x["TopicId"], [(p["Index"], p["ErrorCode"], p["BaseOffset"])
+                        for p in x["PartitionResponses"]]) for x in r["Responses"]],
+       [(unknown, [(0, UNKNOWN_TOPIC_ID, -1)])], "Produce v13, unknown id")
+    r = produce(13, {"TopicId": tid}, 4, [b"x"])
+    eq(r["Responses"][0]["PartitionResponses"][0]["ErrorCode"], UNKNOWN_TOPIC_OR_PARTITION,
+       "Produce v13, a partition the topic lacks")
+    r = produce(12, {"Name": "pv13"}, 0, [b"c"])
+    eq(r["Responses"][0]["PartitionResponses"][0]["BaseOffset"], 2, "Produce v12 by name")
+    r = t.call("Fetch", 17, fetch_req({"TopicId": tid}))
+    eq(values(r["Responses"][0]["Partitions"][0]), [b"a", b"b", b"c"], "records of v13 and v12")
+    r = t.call("Metadata", 13, {"Topics": None, "AllowAutoTopicCreation": False})
+    eq(sorted(x["Name"] for x in r["Topics"] if not x["Name"].startswith("__")), ["pv", "pv13"],
+       "no topic created by an id")
+
+
 def batched_needs_cluster_action(t):
     """With an authorizer and no ACL, the anonymous principal lacks ClusterAction: the batched
     form is refused as a whole (Kafka: CLUSTER_AUTHORIZATION_FAILED, 31), nothing added."""
@@ -331,6 +412,8 @@ def main():
     res.run("Produce v12, Metadata v13", produce_v12_metadata_v13, t)
     res.run("ListOffsets v8-v10", list_offsets, t)
     res.run("Fetch v13+ bad input: cut topic id, huge topic count", fetch_bad_input, t)
+    res.run("OffsetCommit v10 / OffsetFetch v10 by topic id", offsets_by_id, t)
+    res.run("Produce v13 by topic id", produce_v13_by_id, t)
     res.run("FindCoordinator v5/v6", find_coordinator, t)
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
     res.run("AddPartitionsToTxn v4/v5 batched, ListTransactions v1, EndTxn v4", txn_batched, t)
