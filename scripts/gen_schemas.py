@@ -45,7 +45,7 @@ import sys
 # key: (name, codec min, codec max)
 API_RANGES = {
     0: ("Produce", 0, 13),
-    1: ("Fetch", 0, 17),
+    1: ("Fetch", 0, 18),
     2: ("ListOffsets", 0, 10),
     3: ("Metadata", 0, 13),
     8: ("OffsetCommit", 0, 10),
@@ -55,7 +55,7 @@ API_RANGES = {
     12: ("Heartbeat", 0, 4),
     13: ("LeaveGroup", 0, 5),
     14: ("SyncGroup", 0, 5),
-    15: ("DescribeGroups", 0, 5),
+    15: ("DescribeGroups", 0, 6),
     16: ("ListGroups", 0, 5),
     17: ("SaslHandshake", 0, 1),
     18: ("ApiVersions", 0, 4),
@@ -82,7 +82,7 @@ API_RANGES = {
     49: ("AlterClientQuotas", 0, 1),
     50: ("DescribeUserScramCredentials", 0, 0),
     51: ("AlterUserScramCredentials", 0, 0),
-    60: ("DescribeCluster", 0, 1),
+    60: ("DescribeCluster", 0, 2),
     61: ("DescribeProducers", 0, 0),
     65: ("DescribeTransactions", 0, 0),
     66: ("ListTransactions", 0, 1),
@@ -263,7 +263,11 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
 # last field; KIP-1102), OffsetCommit/OffsetFetch Request/Response.json ("Version 10 adds
 # support for topic ids and removes support for topic names (KIP-848)": the topic's "Name"
 # stops at v9 and a "TopicId" uuid "10+" follows it), Produce v13 ("replaces topic names with
-# topic IDs (KIP-516)": the same at 13). A by-id edit is (path of the topic list
+# topic IDs (KIP-516)": the same at 13), Fetch v18 (request: a tagged "HighWatermark" int64,
+# tag 1, after ReplicaDirectoryId; KIP-1166; the response is v17's), DescribeGroups v6 (response:
+# a nullable "ErrorMessage" after the group's ErrorCode; KIP-1043), DescribeCluster v2 (request:
+# "IncludeFencedBrokers" bool last; response: "IsFenced" bool after a broker's Rack; KIP-1073).
+# An insert edit is (path of the struct list, "" for the body; the field it follows; the field). A by-id edit is (path of the topic list
 # from the body, first version with ids): that list's "Name" ends the version before and a
 # "TopicId" field comes right after it. extract applies them only to a checkout whose
 # validVersions stop below: a Kafka 4.x checkout already has them, and its text wins.
@@ -278,7 +282,27 @@ LATER_VERSIONS = [
     ("OffsetCommitResponse", 10, [], [("Topics", 10)]),
     ("OffsetFetchRequest", 10, [], [("Groups.Topics", 10)]),
     ("OffsetFetchResponse", 10, [], [("Groups.Topics", 10)]),
+    ("FetchRequest", 18, [], [("Topics.Partitions", "ReplicaDirectoryId", {
+        "name": "HighWatermark", "type": "int64", "versions": "18+",
+        "default": "9223372036854775807", "taggedVersions": "18+", "tag": 1})]),
+    ("FetchResponse", 18, [], []),
+    ("DescribeGroupsRequest", 6, [], []),
+    ("DescribeGroupsResponse", 6, [], [("Groups", "ErrorCode", {
+        "name": "ErrorMessage", "type": "string", "versions": "6+", "nullableVersions": "6+",
+        "default": "null"})]),
+    ("DescribeClusterRequest", 2, [{"name": "IncludeFencedBrokers", "type": "bool",
+                                    "versions": "2+"}], []),
+    ("DescribeClusterResponse", 2, [], [("Brokers", "Rack", {
+        "name": "IsFenced", "type": "bool", "versions": "2+"})]),
 ]
+
+
+def insert_after(fields, path, after, field):
+    """field goes right after the field named after, in the struct list at path."""
+    for name in filter(None, path.split(".")):
+        fields = next(f for f in fields if f["name"] == name)["fields"]
+    i = next(k for k, f in enumerate(fields) if f["name"] == after)
+    fields.insert(i + 1, dict(field))
 
 
 def by_id(fields, path, v):
@@ -302,8 +326,11 @@ def add_later_versions(msgs):
             continue
         doc["validVersions"] = "%s-%d" % (lo, v)
         doc["fields"] += [dict(f) for f in fields]
-        for path, since in edits:
-            by_id(doc["fields"], path, since)
+        for e in edits:
+            if len(e) == 2:
+                by_id(doc["fields"], *e)
+            else:
+                insert_after(doc["fields"], *e)
 
 
 def trim_fields(fields):

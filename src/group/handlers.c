@@ -2,7 +2,7 @@
  * state machine (coord.c) or the offsets store (store.c), fill the response tree.
  *
  *   FindCoordinator v0–v6   JoinGroup v0–v9   SyncGroup v0–v5   Heartbeat v0–v4
- *   LeaveGroup v0–v5        ListGroups v0–v5  DescribeGroups v0–v5  DeleteGroups v0–v2
+ *   LeaveGroup v0–v5        ListGroups v0–v5  DescribeGroups v0–v6  DeleteGroups v0–v2
  *   OffsetCommit v0–v10     OffsetFetch v0–v10 OffsetDelete v0  TxnOffsetCommit v0–v4
  * (FindCoordinator v5 and TxnOffsetCommit v4 only allow TRANSACTION_ABORTABLE, never answered
  * here; FindCoordinator v6's share-group key type 2 is INVALID_REQUEST, as in a Kafka without
@@ -11,6 +11,7 @@
  * Validation order and error codes follow Kafka's classic GroupCoordinator (see
  * docs: shared/kafka-protocol.md §5).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -592,6 +593,15 @@ static void h_describe_groups(broker *b, breq *r)
         if (!err) g = gc_find(gc, kdup(r, gid));
         if (g) g_check_due(gc, g);
         k_set_int(it, DescribedGroup_ErrorCode, err);
+        if (!g && !err && r->hdr.api_version >= 6) {
+            /* v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND, as Kafka 4 answers */
+            k_set_int(it, DescribedGroup_ErrorCode, KERR_GROUP_ID_NOT_FOUND);
+            size_t mlen = (size_t)(gid.len > 0 ? gid.len : 0) + 24;
+            char *msg = karena_alloc(r->arena, mlen);
+            snprintf(msg, mlen, "Group %.*s not found.", gid.len > 0 ? (int)gid.len : 0,
+                     gid.len > 0 ? (const char *)gid.p : "");
+            k_set_str(it, DescribedGroup_ErrorMessage, msg);
+        }
         if (!g) {
             k_set_str(it, DescribedGroup_GroupState, err ? "" : "Dead");
             k_new_items(it, DescribedGroup_Members, 0);
@@ -1139,7 +1149,7 @@ const bhandler_table group_handlers = {
     [API_Heartbeat] = {0, 4, 0, h_heartbeat},
     [API_LeaveGroup] = {0, 5, 0, h_leave_group},
     [API_SyncGroup] = {0, 5, 0, h_sync_group},
-    [API_DescribeGroups] = {0, 5, 0, h_describe_groups},
+    [API_DescribeGroups] = {0, 6, 0, h_describe_groups},
     [API_ListGroups] = {0, 5, 0, h_list_groups},
     [API_DeleteGroups] = {0, 2, 0, h_delete_groups},
     [API_OffsetDelete] = {0, 0, 0, h_offset_delete},

@@ -3,10 +3,11 @@
 sockets, each new version's request decoded and answered (kschema.py speaks them from the
 message definitions).
 
-  - ApiVersions advertises the new maxima (Produce 12, Fetch 17, Metadata 13, ListOffsets 10, FindCoordinator 6,
+  - ApiVersions advertises the new maxima (Produce 13, Fetch 18, Metadata 13, ListOffsets 10,
+    OffsetCommit 10, OffsetFetch 10, FindCoordinator 6, DescribeGroups 6, DescribeCluster 2,
     ListGroups 5, AddPartitionsToTxn 5, AddOffsetsToTxn 4, EndTxn 4, TxnOffsetCommit 4,
     ListTransactions 1) and still the old minima (Produce 0, Fetch 4).
-  - Fetch v13-v17 name topics by id: records come back under the id asked for; an unknown id is
+  - Fetch v13-v18 name topics by id: records come back under the id asked for; an unknown id is
     UNKNOWN_TOPIC_ID (100), a known id with a partition it lacks UNKNOWN_TOPIC_OR_PARTITION (3);
     v12 by name still works; the id survives a restart (same records by the same id).
   - Produce v12 (v11 on the wire) appends; Metadata v13 has the top-level ErrorCode (0).
@@ -25,6 +26,9 @@ message definitions).
   - Produce v13 names topics by id (KIP-516): records appended under the id, the response
     carries it; an unknown id is UNKNOWN_TOPIC_ID (100), never an auto-created topic; a partition
     the topic lacks UNKNOWN_TOPIC_OR_PARTITION (3); v12 by name still appends.
+  - Fetch v18 (a tagged HighWatermark in the request, read and ignored); DescribeGroups v6: an
+    unknown group is GROUP_ID_NOT_FOUND (69) with a message (v5: NONE, "Dead"); DescribeCluster
+    v2: IncludeFencedBrokers, the one broker has IsFenced false.
   - InitProducerId of a transactional id seen for the first time with ProducerId/Epoch 0/0 (what
     @platformatic/kafka sends): a fresh id, as Kafka gives.
 """
@@ -84,8 +88,8 @@ def api_versions(t):
     r = t.call("ApiVersions", 3, {"ClientSoftwareName": "it", "ClientSoftwareVersion": "1"})
     eq(r["ErrorCode"], 0, "ApiVersions error")
     got = {a["ApiKey"]: (a["MinVersion"], a["MaxVersion"]) for a in r["ApiKeys"]}
-    want = {0: (0, 13), 1: (4, 17), 2: (0, 10), 3: (0, 13), 8: (0, 10), 9: (0, 10),
-            10: (0, 6), 16: (0, 5),
+    want = {0: (0, 13), 1: (4, 18), 2: (0, 10), 3: (0, 13), 8: (0, 10), 9: (0, 10),
+            10: (0, 6), 15: (0, 6), 16: (0, 5), 60: (0, 2),
             24: (0, 5), 25: (0, 4), 26: (0, 4), 28: (0, 4), 66: (0, 1)}
     for k, (lo, hi) in want.items():
         eq(got.get(k, (None, None))[1], hi, "advertised max version of API %d" % k)
@@ -107,7 +111,7 @@ def values(part, start=0):
 
 
 def fetch_by_id(t):
-    for v in range(13, 18):
+    for v in range(13, 19):
         r = t.call("Fetch", v, fetch_req({"TopicId": t.tid}))
         eq(r["ErrorCode"], 0, "Fetch v%d top-level error" % v)
         tr = r["Responses"][0]
@@ -122,6 +126,10 @@ def fetch_by_id(t):
     req["Topics"][0]["Partitions"][0]["ReplicaDirectoryId"] = bytes(range(16))
     r = t.call("Fetch", 17, req)
     eq(values(r["Responses"][0]["Partitions"][0], 1), [b"v1", b"v2"], "Fetch v17 from offset 1")
+    # v18's tagged HighWatermark (KIP-1166, tag 1) is read and ignored
+    req["Topics"][0]["Partitions"][0]["HighWatermark"] = 1
+    r = t.call("Fetch", 18, req)
+    eq(values(r["Responses"][0]["Partitions"][0], 1), [b"v1", b"v2"], "Fetch v18 from offset 1")
 
 
 def fetch_by_name_v12(t):
@@ -385,6 +393,20 @@ def produce_v13_by_id(t):
        "no topic created by an id")
 
 
+def describe_v6_v2(t):
+    r = t.call("DescribeGroups", 6, {"Groups": ["pv-nog", "pv-g10"],
+                                     "IncludeAuthorizedOperations": False})
+    eq([(g["GroupId"], g["ErrorCode"], g["ErrorMessage"], g["GroupState"]) for g in r["Groups"]],
+       [("pv-nog", 69, "Group pv-nog not found.", "Dead"), ("pv-g10", 0, None, "Empty")],
+       "DescribeGroups v6")
+    r = t.call("DescribeGroups", 5, {"Groups": ["pv-nog"], "IncludeAuthorizedOperations": False})
+    eq([(g["ErrorCode"], g["GroupState"]) for g in r["Groups"]], [(0, "Dead")], "DescribeGroups v5")
+    r = t.call("DescribeCluster", 2, {"IncludeClusterAuthorizedOperations": False,
+                                      "EndpointType": 1, "IncludeFencedBrokers": True})
+    eq((r["ErrorCode"], [(x["BrokerId"], x["Port"], x["IsFenced"]) for x in r["Brokers"]]),
+       (0, [(r["ControllerId"], t.b.port, False)]), "DescribeCluster v2")
+
+
 def batched_needs_cluster_action(t):
     """With an authorizer and no ACL, the anonymous principal lacks ClusterAction: the batched
     form is refused as a whole (Kafka: CLUSTER_AUTHORIZATION_FAILED, 31), nothing added."""
@@ -406,7 +428,7 @@ def main():
     res = Results(t.b)
     res.run("set-up: a topic with an id and three records", setup, t)
     res.run("ApiVersions advertises Kafka 4's maxima, old minima kept", api_versions, t)
-    res.run("Fetch v13-v17 by topic id", fetch_by_id, t)
+    res.run("Fetch v13-v18 by topic id", fetch_by_id, t)
     res.run("Fetch v12 by name", fetch_by_name_v12, t)
     res.run("Fetch v13+: unknown id -> UNKNOWN_TOPIC_ID", fetch_unknown, t)
     res.run("Produce v12, Metadata v13", produce_v12_metadata_v13, t)
@@ -414,6 +436,7 @@ def main():
     res.run("Fetch v13+ bad input: cut topic id, huge topic count", fetch_bad_input, t)
     res.run("OffsetCommit v10 / OffsetFetch v10 by topic id", offsets_by_id, t)
     res.run("Produce v13 by topic id", produce_v13_by_id, t)
+    res.run("DescribeGroups v6, DescribeCluster v2", describe_v6_v2, t)
     res.run("FindCoordinator v5/v6", find_coordinator, t)
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
     res.run("AddPartitionsToTxn v4/v5 batched, ListTransactions v1, EndTxn v4", txn_batched, t)
