@@ -46,7 +46,7 @@ import sys
 API_RANGES = {
     0: ("Produce", 0, 13),
     1: ("Fetch", 0, 18),
-    2: ("ListOffsets", 0, 10),
+    2: ("ListOffsets", 0, 11),
     3: ("Metadata", 0, 13),
     8: ("OffsetCommit", 0, 10),
     9: ("OffsetFetch", 0, 10),
@@ -266,7 +266,8 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
 # topic IDs (KIP-516)": the same at 13), Fetch v18 (request: a tagged "HighWatermark" int64,
 # tag 1, after ReplicaDirectoryId; KIP-1166; the response is v17's), DescribeGroups v6 (response:
 # a nullable "ErrorMessage" after the group's ErrorCode; KIP-1043), DescribeCluster v2 (request:
-# "IncludeFencedBrokers" bool last; response: "IsFenced" bool after a broker's Rack; KIP-1073).
+# "IncludeFencedBrokers" bool last; response: "IsFenced" bool after a broker's Rack; KIP-1073),
+# ListOffsets v11 (no new field: timestamp -6, earliest pending upload; KIP-1023).
 # An insert edit is (path of the struct list, "" for the body; the field it follows; the field). A by-id edit is (path of the topic list
 # from the body, first version with ids): that list's "Name" ends the version before and a
 # "TopicId" field comes right after it. extract applies them only to a checkout whose
@@ -286,6 +287,8 @@ LATER_VERSIONS = [
         "name": "HighWatermark", "type": "int64", "versions": "18+",
         "default": "9223372036854775807", "taggedVersions": "18+", "tag": 1})]),
     ("FetchResponse", 18, [], []),
+    ("ListOffsetsRequest", 11, [], []),
+    ("ListOffsetsResponse", 11, [], []),
     ("DescribeGroupsRequest", 6, [], []),
     ("DescribeGroupsResponse", 6, [], [("Groups", "ErrorCode", {
         "name": "ErrorMessage", "type": "string", "versions": "6+", "nullableVersions": "6+",

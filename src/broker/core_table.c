@@ -4,7 +4,7 @@
  *    0   Produce                  0–13        (v0–v2: legacy message sets, up-converted;
  *                                                  v13: topics by id)
  *    1   Fetch                    0–18        (v0–v3 down-converted; v13+: topics by id)
- *    2   ListOffsets              0–10
+ *    2   ListOffsets              0–11
  *    3   Metadata                 0–13
  *   17   SaslHandshake            0–1
  *   18   ApiVersions              0–4
@@ -28,7 +28,7 @@
 const bhandler_table broker_core_handlers = {
     [API_Produce] = {0, 13, 0, h_produce},
     [API_Fetch] = {0, 18, 0, h_fetch},
-    [API_ListOffsets] = {0, 10, 0, h_list_offsets},
+    [API_ListOffsets] = {0, 11, 0, h_list_offsets},
     [API_Metadata] = {0, 13, 0, h_metadata},
     [API_SaslHandshake] = {0, 1, 0, h_sasl_handshake},
     [API_ApiVersions] = {0, 4, 0, h_api_versions},

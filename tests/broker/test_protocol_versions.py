@@ -3,7 +3,7 @@
 sockets, each new version's request decoded and answered (kschema.py speaks them from the
 message definitions).
 
-  - ApiVersions advertises the new maxima (Produce 13, Fetch 18, Metadata 13, ListOffsets 10,
+  - ApiVersions advertises the new maxima (Produce 13, Fetch 18, Metadata 13, ListOffsets 11,
     OffsetCommit 10, OffsetFetch 10, FindCoordinator 6, DescribeGroups 6, DescribeCluster 2,
     ListGroups 5, AddPartitionsToTxn 5, AddOffsetsToTxn 4, EndTxn 4, TxnOffsetCommit 4,
     ListTransactions 1) and still the old minima (Produce 0, Fetch 4).
@@ -11,7 +11,8 @@ message definitions).
     UNKNOWN_TOPIC_ID (100), a known id with a partition it lacks UNKNOWN_TOPIC_OR_PARTITION (3);
     v12 by name still works; the id survives a restart (same records by the same id).
   - Produce v12 (v11 on the wire) appends; Metadata v13 has the top-level ErrorCode (0).
-  - ListOffsets v8 -4 (earliest local) = log start; v9 -5 (latest tiered) = -1; v10 TimeoutMs.
+  - ListOffsets v8 -4 (earliest local) = log start; v9 -5 (latest tiered) = -1; v10 TimeoutMs;
+    v11 -6 (earliest pending upload) = -1.
   - FindCoordinator v6 share-group key type 2 -> INVALID_REQUEST (42); groups still found.
   - ListGroups v5: GroupType "classic"; TypesFilter ["consumer"] lists none.
   - AddPartitionsToTxn v4/v5 (the brokers' batched form): verify-only answers NONE for a
@@ -88,7 +89,7 @@ def api_versions(t):
     r = t.call("ApiVersions", 3, {"ClientSoftwareName": "it", "ClientSoftwareVersion": "1"})
     eq(r["ErrorCode"], 0, "ApiVersions error")
     got = {a["ApiKey"]: (a["MinVersion"], a["MaxVersion"]) for a in r["ApiKeys"]}
-    want = {0: (0, 13), 1: (4, 18), 2: (0, 10), 3: (0, 13), 8: (0, 10), 9: (0, 10),
+    want = {0: (0, 13), 1: (4, 18), 2: (0, 11), 3: (0, 13), 8: (0, 10), 9: (0, 10),
             10: (0, 6), 15: (0, 6), 16: (0, 5), 60: (0, 2),
             24: (0, 5), 25: (0, 4), 26: (0, 4), 28: (0, 4), 66: (0, 1)}
     for k, (lo, hi) in want.items():
@@ -218,15 +219,17 @@ def list_offsets(t):
         p = t.call("ListOffsets", v, req)["Topics"][0]["Partitions"][0]
         eq(p["ErrorCode"], 0, "ListOffsets v%d ts %d error" % (v, ts))
         return p["Offset"], p["Timestamp"]
-    for v in (8, 9, 10):
+    for v in (8, 9, 10, 11):
         eq(one(v, -1)[0], 3, "ListOffsets v%d latest" % v)
         eq(one(v, -2)[0], 0, "ListOffsets v%d earliest" % v)
         eq(one(v, -4), (0, -1), "ListOffsets v%d earliest local (KIP-405)" % v)
         eq(one(v, -3), (2, TS + 2), "ListOffsets v%d max timestamp" % v)
         eq(one(v, TS + 1)[0], 1, "ListOffsets v%d by time" % v)
-    for v in (9, 10):
+    for v in (9, 10, 11):
         eq(one(v, -5), (-1, -1), "ListOffsets v%d latest tiered (KIP-1005)" % v)
     eq(one(10, -1, {"TimeoutMs": 1})[0], 3, "ListOffsets v10 with TimeoutMs")
+    # v11 -6, earliest pending upload (KIP-1023): -1/-1 without remote storage, as Kafka
+    eq(one(11, -6), (-1, -1), "ListOffsets v11 earliest pending upload")
 
 
 def find_coordinator(t):
@@ -432,7 +435,7 @@ def main():
     res.run("Fetch v12 by name", fetch_by_name_v12, t)
     res.run("Fetch v13+: unknown id -> UNKNOWN_TOPIC_ID", fetch_unknown, t)
     res.run("Produce v12, Metadata v13", produce_v12_metadata_v13, t)
-    res.run("ListOffsets v8-v10", list_offsets, t)
+    res.run("ListOffsets v8-v11", list_offsets, t)
     res.run("Fetch v13+ bad input: cut topic id, huge topic count", fetch_bad_input, t)
     res.run("OffsetCommit v10 / OffsetFetch v10 by topic id", offsets_by_id, t)
     res.run("Produce v13 by topic id", produce_v13_by_id, t)
