@@ -256,8 +256,8 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
 
 
 # Versions Kafka 4.x released after the commit the definitions were last extracted from
-# (1eb7644): (message, version, fields added at the end of the body at that version, by-id
-# edits). Read against Kafka 4.3's own definitions (vendored by kafka-python under
+# (1eb7644): (message, version, fields added at the end of the body at that version, by-id or
+# insert edits). Read against Kafka 4.3's own definitions (vendored by kafka-python under
 # kafka/protocol/schemas/resources): ProduceRequest/Response.json ("Version 12 is the same as
 # version 11 (KIP-890)"), MetadataResponse.json (v13: top-level "ErrorCode", int16, "13+", the
 # last field; KIP-1102), OffsetCommit/OffsetFetch Request/Response.json ("Version 10 adds
@@ -268,10 +268,11 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
 # a nullable "ErrorMessage" after the group's ErrorCode; KIP-1043), DescribeCluster v2 (request:
 # "IncludeFencedBrokers" bool last; response: "IsFenced" bool after a broker's Rack; KIP-1073),
 # ListOffsets v11 (no new field: timestamp -6, earliest pending upload; KIP-1023).
-# An insert edit is (path of the struct list, "" for the body; the field it follows; the field). A by-id edit is (path of the topic list
-# from the body, first version with ids): that list's "Name" ends the version before and a
-# "TopicId" field comes right after it. extract applies them only to a checkout whose
-# validVersions stop below: a Kafka 4.x checkout already has them, and its text wins.
+# A by-id edit is (path of the topic list from the body, first version with ids): that list's
+# "Name" ends the version before and a "TopicId" field comes right after it. An insert edit is
+# (path of the struct list, "" for the body; the field it follows; the field). extract applies
+# them only to a checkout whose validVersions stop below: a Kafka 4.x checkout already has them,
+# and its text wins.
 LATER_VERSIONS = [
     ("ProduceRequest", 12, [], []),
     ("ProduceResponse", 12, [], []),

@@ -27,6 +27,7 @@ message definitions).
   - Produce v13 names topics by id (KIP-516): records appended under the id, the response
     carries it; an unknown id is UNKNOWN_TOPIC_ID (100), never an auto-created topic; a partition
     the topic lacks UNKNOWN_TOPIC_OR_PARTITION (3); v12 by name still appends.
+  - Bad input: OffsetCommit/OffsetFetch v10, Produce v13 cut inside a topic id: served on.
   - Fetch v18 (a tagged HighWatermark in the request, read and ignored); DescribeGroups v6: an
     unknown group is GROUP_ID_NOT_FOUND (69) with a message (v5: NONE, "Dead"); DescribeCluster
     v2: IncludeFencedBrokers, the one broker has IsFenced false.
@@ -396,6 +397,34 @@ def produce_v13_by_id(t):
        "no topic created by an id")
 
 
+def by_id_bad_input(t):
+    """OffsetCommit v10, OffsetFetch v10 and Produce v13 bodies cut inside a topic id: answered
+    or the connection closed, never a crash; the next request is served."""
+    reqs = [(8, 10, ks.encode("OffsetCommitRequest", 10, {
+                "GroupId": "pv-bad", "GenerationIdOrMemberEpoch": -1, "MemberId": "",
+                "Topics": [{"TopicId": t.tid, "Partitions": [
+                    {"PartitionIndex": 0, "CommittedOffset": 1, "CommittedMetadata": ""}]}]})),
+            (9, 10, ks.encode("OffsetFetchRequest", 10, {"Groups": [
+                {"GroupId": "pv-bad", "Topics": [{"TopicId": t.tid, "PartitionIndexes": [0]}]}]})),
+            (0, 13, ks.encode("ProduceRequest", 13, {
+                "TransactionalId": None, "Acks": 1, "TimeoutMs": 1000, "TopicData": [
+                    {"TopicId": t.tid, "PartitionData": [{"Index": 0, "Records": b""}]}]}))]
+    for key, v, body in reqs:
+        c = kw.Conn(t.b.port, timeout=5)
+        try:
+            c.send(kw.frame(key, v, 5, body[:body.index(t.tid) + 9], flexible=True))
+            try:
+                c.recv_frame()
+            except kw.Closed:
+                pass
+        finally:
+            c.close()
+    g = t.call("OffsetFetch", 10, {"Groups": [{"GroupId": "pv-g10", "Topics": [
+        {"TopicId": t.tid, "PartitionIndexes": [0]}]}]})["Groups"][0]
+    eq(g["Topics"][0]["Partitions"][0]["CommittedOffset"], 2, "OffsetFetch v10 after bad input")
+    assert t.b.alive(), "eddyd died"
+
+
 def describe_v6_v2(t):
     r = t.call("DescribeGroups", 6, {"Groups": ["pv-nog", "pv-g10"],
                                      "IncludeAuthorizedOperations": False})
@@ -440,6 +469,8 @@ def main():
     res.run("OffsetCommit v10 / OffsetFetch v10 by topic id", offsets_by_id, t)
     res.run("Produce v13 by topic id", produce_v13_by_id, t)
     res.run("DescribeGroups v6, DescribeCluster v2", describe_v6_v2, t)
+    res.run("by-id bad input: OffsetCommit/OffsetFetch v10, Produce v13 cut in a topic id",
+            by_id_bad_input, t)
     res.run("FindCoordinator v5/v6", find_coordinator, t)
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
     res.run("AddPartitionsToTxn v4/v5 batched, ListTransactions v1, EndTxn v4", txn_batched, t)
