@@ -22,8 +22,8 @@ Names emitted in api_gen.h (all the protocol's own spelling, so code greps again
 A struct type that two messages define alike (same field names in the same order, e.g.
 AlterConfigsResource in AlterConfigs and IncrementalAlterConfigs) has one name. Ids are per
 shape (the list of field names): structs of one shape share an id, so a constant of one reads the
-same-named field of the other (OffsetFetch's v0-v7 OffsetFetchResponseTopic and v8+
-OffsetFetchResponseTopics are served by one function).
+same-named field of the other (OffsetFetch's v0-v7 OffsetFetchResponsePartition and v8+
+OffsetFetchResponsePartitions are served by one function).
 
 The build does not need Apache Kafka's tree: the definitions of the served messages, trimmed to
 what this script reads, are kept in src/proto/kafka_messages.json (data, checked in), and the build
@@ -44,18 +44,18 @@ import sys
 
 # key: (name, codec min, codec max)
 API_RANGES = {
-    0: ("Produce", 0, 12),
-    1: ("Fetch", 0, 17),
-    2: ("ListOffsets", 0, 10),
+    0: ("Produce", 0, 13),
+    1: ("Fetch", 0, 18),
+    2: ("ListOffsets", 0, 11),
     3: ("Metadata", 0, 13),
-    8: ("OffsetCommit", 0, 9),
-    9: ("OffsetFetch", 0, 9),
+    8: ("OffsetCommit", 0, 10),
+    9: ("OffsetFetch", 0, 10),
     10: ("FindCoordinator", 0, 6),
     11: ("JoinGroup", 0, 9),
     12: ("Heartbeat", 0, 4),
     13: ("LeaveGroup", 0, 5),
     14: ("SyncGroup", 0, 5),
-    15: ("DescribeGroups", 0, 5),
+    15: ("DescribeGroups", 0, 6),
     16: ("ListGroups", 0, 5),
     17: ("SaslHandshake", 0, 1),
     18: ("ApiVersions", 0, 4),
@@ -82,7 +82,7 @@ API_RANGES = {
     49: ("AlterClientQuotas", 0, 1),
     50: ("DescribeUserScramCredentials", 0, 0),
     51: ("AlterUserScramCredentials", 0, 0),
-    60: ("DescribeCluster", 0, 1),
+    60: ("DescribeCluster", 0, 2),
     61: ("DescribeProducers", 0, 0),
     65: ("DescribeTransactions", 0, 0),
     66: ("ListTransactions", 0, 1),
@@ -255,28 +255,86 @@ FIELD_KEYS = ("name", "type", "versions", "nullableVersions", "tag", "taggedVers
               "fields")
 
 
-# Versions Kafka 4.0 released after the commit the definitions were last extracted from
-# (1eb7644): (message, version, fields added at that version). Each adds no request field or
-# only a response field at the end; read against Kafka's later ProduceRequest/Response.json
-# ("Version 12 is the same as version 11 (KIP-890)") and MetadataResponse.json (v13: top-level
-# "ErrorCode", int16, "13+", the last field; KIP-1102), as of Kafka 4.3. extract applies them only to a checkout whose
-# validVersions stop below: a Kafka 4.0+ checkout already has them, and its text wins.
+# Versions Kafka 4.x released after the commit the definitions were last extracted from
+# (1eb7644): (message, version, fields added at the end of the body at that version, by-id or
+# insert edits). Read against Kafka 4.3's own definitions (vendored by kafka-python under
+# kafka/protocol/schemas/resources): ProduceRequest/Response.json ("Version 12 is the same as
+# version 11 (KIP-890)"), MetadataResponse.json (v13: top-level "ErrorCode", int16, "13+", the
+# last field; KIP-1102), OffsetCommit/OffsetFetch Request/Response.json ("Version 10 adds
+# support for topic ids and removes support for topic names (KIP-848)": the topic's "Name"
+# stops at v9 and a "TopicId" uuid "10+" follows it), Produce v13 ("replaces topic names with
+# topic IDs (KIP-516)": the same at 13), Fetch v18 (request: a tagged "HighWatermark" int64,
+# tag 1, after ReplicaDirectoryId; KIP-1166; the response is v17's), DescribeGroups v6 (response:
+# a nullable "ErrorMessage" after the group's ErrorCode; KIP-1043), DescribeCluster v2 (request:
+# "IncludeFencedBrokers" bool last; response: "IsFenced" bool after a broker's Rack; KIP-1073),
+# ListOffsets v11 (no new field: timestamp -6, earliest pending upload; KIP-1023).
+# A by-id edit is (path of the topic list from the body, first version with ids): that list's
+# "Name" ends the version before and a "TopicId" field comes right after it. An insert edit is
+# (path of the struct list, "" for the body; the field it follows; the field). extract applies
+# them only to a checkout whose validVersions stop below: a Kafka 4.x checkout already has them,
+# and its text wins.
 LATER_VERSIONS = [
-    ("ProduceRequest", 12, []),
-    ("ProduceResponse", 12, []),
-    ("MetadataRequest", 13, []),
-    ("MetadataResponse", 13, [{"name": "ErrorCode", "type": "int16", "versions": "13+"}]),
+    ("ProduceRequest", 12, [], []),
+    ("ProduceResponse", 12, [], []),
+    ("ProduceRequest", 13, [], [("TopicData", 13)]),
+    ("ProduceResponse", 13, [], [("Responses", 13)]),
+    ("MetadataRequest", 13, [], []),
+    ("MetadataResponse", 13, [{"name": "ErrorCode", "type": "int16", "versions": "13+"}], []),
+    ("OffsetCommitRequest", 10, [], [("Topics", 10)]),
+    ("OffsetCommitResponse", 10, [], [("Topics", 10)]),
+    ("OffsetFetchRequest", 10, [], [("Groups.Topics", 10)]),
+    ("OffsetFetchResponse", 10, [], [("Groups.Topics", 10)]),
+    ("FetchRequest", 18, [], [("Topics.Partitions", "ReplicaDirectoryId", {
+        "name": "HighWatermark", "type": "int64", "versions": "18+",
+        "default": "9223372036854775807", "taggedVersions": "18+", "tag": 1})]),
+    ("FetchResponse", 18, [], []),
+    ("ListOffsetsRequest", 11, [], []),
+    ("ListOffsetsResponse", 11, [], []),
+    ("DescribeGroupsRequest", 6, [], []),
+    ("DescribeGroupsResponse", 6, [], [("Groups", "ErrorCode", {
+        "name": "ErrorMessage", "type": "string", "versions": "6+", "nullableVersions": "6+",
+        "default": "null"})]),
+    ("DescribeClusterRequest", 2, [{"name": "IncludeFencedBrokers", "type": "bool",
+                                    "versions": "2+"}], []),
+    ("DescribeClusterResponse", 2, [], [("Brokers", "Rack", {
+        "name": "IsFenced", "type": "bool", "versions": "2+"})]),
 ]
 
 
+def insert_after(fields, path, after, field):
+    """field goes right after the field named after, in the struct list at path."""
+    for name in filter(None, path.split(".")):
+        fields = next(f for f in fields if f["name"] == name)["fields"]
+    i = next(k for k, f in enumerate(fields) if f["name"] == after)
+    fields.insert(i + 1, dict(field))
+
+
+def by_id(fields, path, v):
+    """The topic list at path (dotted field names) gets topic ids from version v on."""
+    head, _, rest = path.partition(".")
+    lst = next(f for f in fields if f["name"] == head)
+    if rest:
+        by_id(lst["fields"], rest, v)
+        return
+    sub = lst["fields"]
+    i = next(k for k, f in enumerate(sub) if f["name"] == "Name")
+    sub[i] = dict(sub[i], versions="%s-%d" % (sub[i]["versions"].rstrip("+"), v - 1))
+    sub.insert(i + 1, {"name": "TopicId", "type": "uuid", "versions": "%d+" % v})
+
+
 def add_later_versions(msgs):
-    for name, v, fields in LATER_VERSIONS:
+    for name, v, fields, edits in LATER_VERSIONS:
         doc = msgs[name]
         lo, _, hi = doc["validVersions"].partition("-")
         if int(hi or lo) >= v:
             continue
         doc["validVersions"] = "%s-%d" % (lo, v)
         doc["fields"] += [dict(f) for f in fields]
+        for e in edits:
+            if len(e) == 2:
+                by_id(doc["fields"], *e)
+            else:
+                insert_after(doc["fields"], *e)
 
 
 def trim_fields(fields):

@@ -234,6 +234,7 @@ struct btopic {
 bool topic_name_valid(const char *name, size_t len);
 btopic *topic_find(broker *b, const char *name);
 btopic *topic_findn(broker *b, const char *name, size_t len);
+btopic *topic_find_id(broker *b, const uint8_t id[16]); /* NULL: no topic has that id */
 /* The topic a request field names (NULL for a null, empty or unknown name). */
 static inline btopic *topic_find_k(broker *b, kstr name)
 {

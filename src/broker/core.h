@@ -101,7 +101,6 @@ void dynconf_layers_free(dynconf_layer *l, int n);
 
 /* Replaces every override of t (validated first, persisted). Returns 0 or KERR_*. */
 int topic_replace_configs(broker *b, btopic *t, const char *overrides, char *err, size_t errlen);
-btopic *topic_find_id(broker *b, const uint8_t id[16]);
 void topic_id_hex(const uint8_t id[16], char out[33]);
 
 /* ---------------------------------------------------------------- producers ---- */

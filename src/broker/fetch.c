@@ -1,4 +1,4 @@
-/* fetch — the Fetch API (v0–v17): zero-copy reads (plog file slices carried to the socket as
+/* fetch — the Fetch API (v0–v18): zero-copy reads (plog file slices carried to the socket as
  * kfile_frag, sent with sendfile by server.c) and the long poll. isolation_level=1
  * (read_committed) reads stop at the last stable offset and carry the aborted transactions of
  * the returned range (txnlog.c).

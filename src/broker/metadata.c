@@ -142,10 +142,11 @@ void h_metadata(broker *b, breq *r)
     breq_done(r);
 }
 
-/* DescribeCluster (KIP-700, v0-v1): this node as the only broker and the controller. Kafka's
+/* DescribeCluster (KIP-700, v0-v2): this node as the only broker and the controller. Kafka's
  * rules: EndpointType 2 (controllers) at a broker is MISMATCHED_ENDPOINT_TYPE (114), another
  * unknown type UNSUPPORTED_ENDPOINT_TYPE (115); the cluster's authorized operations when asked
- * (0 without Describe on the Cluster). */
+ * (0 without Describe on the Cluster). v2 (KIP-1073): IncludeFencedBrokers changes nothing (the
+ * one node is never fenced: IsFenced false). */
 void h_describe_cluster(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -175,6 +176,7 @@ void h_describe_cluster(broker *b, breq *r)
     k_set_str(bm, DescribeClusterBroker_Host, adv_host);
     k_set_int(bm, DescribeClusterBroker_Port, adv_port);
     k_set_str(bm, DescribeClusterBroker_Rack, NULL);
+    k_set_bool(bm, DescribeClusterBroker_IsFenced, false);
     int64_t ops = AUTH_OPS_NONE;
     if (k_bool(q, DescribeClusterRequest_IncludeClusterAuthorizedOperations))
         ops = bauthz_allowed(b, r, ACL_RES_CLUSTER, ACL_CLUSTER_NAME, ACL_OP_DESCRIBE)

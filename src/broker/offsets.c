@@ -1,10 +1,12 @@
-/* offsets — the ListOffsets API (v0–v10) and record-level timestamp lookup inside a batch.
+/* offsets — the ListOffsets API (v0–v11) and record-level timestamp lookup inside a batch.
  *
  *   -1 latest (HWM; the last stable offset for read_committed)
  *   -2 earliest (log start offset)
  *   -3 max timestamp (v7+): the first record carrying the largest timestamp
  *   -4 earliest local (v8+, KIP-405): the log start offset (eddyd has no remote tier)
  *   -5 latest tiered (v9+, KIP-1005): -1, what Kafka answers with no remote storage
+ *   -6 earliest pending upload (v11+, KIP-1023): -1 likewise (Kafka's UnifiedLog without remote
+ *      storage answers offset -1, no timestamp, as for -5)
  *   t >= 0: the first record whose timestamp >= t. plog finds the batch; the records of that
  *   batch are walked with the storage batch reader (decompressed when needed) to find it.
  *   v0 answers in old_style_offsets. v10's TimeoutMs bounds Kafka's remote-tier lookups: every
@@ -121,7 +123,7 @@ static int list_offset(const lo_ctx *x, bpart *p, const kmsg *pq, int64_t *off, 
         *off = x->iso == 1 ? part_lso(p) : part_hwm(p); /* read_committed: the LSO */
     else if (ts == -2 || ts == -4)
         *off = plog_start_offset(p->log);
-    else if (ts == -5)
+    else if (ts == -5 || (ts == -6 && x->v >= 11))
         *off = -1;
     else if (ts == -3) {
         int64_t bo, bts;

@@ -358,7 +358,9 @@ void produce_on_flush(broker *b)
 
 /* v12 is v11 on the wire (Kafka 4.0, KIP-890 part 2): it only means an implicit
  * AddPartitionsToTxn with transaction.version 2, which eddyd does not finalize, so clients keep
- * transactional produce at v11 and v12 is answered as v11. */
+ * transactional produce at v11 and v12 is answered as v11. v13 (KIP-516) names topics by
+ * TopicId: resolved to the topic it names now (never auto-created); an unknown or zero id is
+ * UNKNOWN_TOPIC_ID on each of its partitions, and the response carries the id asked for. */
 void h_produce(broker *b, breq *r)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -378,15 +380,29 @@ void h_produce(broker *b, breq *r)
     for (int32_t i = 0; i < nt; i++) {
         kmsg *td = k_item(q, ProduceRequest_TopicData, i);
         kmsg *tr = k_item(resp, ProduceResponse_Responses, i);
-        kstr name = k_str(td, TopicProduceData_Name);
-        k_set_kstr(tr, TopicProduceResponse_Name, name);
+        bool by_id = r->hdr.api_version >= 13;
+        btopic *idt = NULL;
+        kstr name;
+        if (by_id) {
+            const uint8_t *id = k_uuid(td, TopicProduceData_TopicId);
+            k_set_uuid(tr, TopicProduceResponse_TopicId, id);
+            idt = topic_find_id(b, id);
+            name = idt ? (kstr){(const uint8_t *)idt->name, (int32_t)strlen(idt->name)}
+                       : (kstr){(const uint8_t *)"", 0};
+        } else {
+            name = k_str(td, TopicProduceData_Name);
+            k_set_kstr(tr, TopicProduceResponse_Name, name);
+        }
+        bool unknown_id = by_id && !idt;
         int32_t np = k_new_like(tr, TopicProduceResponse_PartitionResponses, td,
                                 TopicProduceData_PartitionData);
         btopic *t = NULL;
         bool name_ok = name.len > 0 && topic_name_valid((const char *)name.p, (size_t)name.len);
         bool write_ok =
             name_ok && bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_WRITE);
-        if (!bad_acks && !bad_tid && name_ok && write_ok) {
+        if (!bad_acks && !bad_tid && by_id && write_ok) {
+            t = idt;
+        } else if (!bad_acks && !bad_tid && name_ok && write_ok) {
             t = topic_findn(b, (const char *)name.p, (size_t)name.len);
             if (!t && bauthz_may_create(b, r, name.p, name.len))
                 t = topic_auto_create(b, (const char *)name.p, (size_t)name.len);
@@ -403,6 +419,8 @@ void h_produce(broker *b, breq *r)
                 preset = KERR_INVALID_REQUEST;
             else if (tid_denied)
                 preset = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            else if (unknown_id)
+                preset = KERR_UNKNOWN_TOPIC_ID;
             else if (!name_ok)
                 preset = KERR_INVALID_TOPIC_EXCEPTION;
             else if (!write_ok)

@@ -2,8 +2,8 @@
  * state machine (coord.c) or the offsets store (store.c), fill the response tree.
  *
  *   FindCoordinator v0–v6   JoinGroup v0–v9   SyncGroup v0–v5   Heartbeat v0–v4
- *   LeaveGroup v0–v5        ListGroups v0–v5  DescribeGroups v0–v5  DeleteGroups v0–v2
- *   OffsetCommit v0–v9      OffsetFetch v0–v9 OffsetDelete v0  TxnOffsetCommit v0–v4
+ *   LeaveGroup v0–v5        ListGroups v0–v5  DescribeGroups v0–v6  DeleteGroups v0–v2
+ *   OffsetCommit v0–v10     OffsetFetch v0–v10 OffsetDelete v0  TxnOffsetCommit v0–v4
  * (FindCoordinator v5 and TxnOffsetCommit v4 only allow TRANSACTION_ABORTABLE, never answered
  * here; FindCoordinator v6's share-group key type 2 is INVALID_REQUEST, as in a Kafka without
  * share groups.)
@@ -11,6 +11,7 @@
  * Validation order and error codes follow Kafka's classic GroupCoordinator (see
  * docs: shared/kafka-protocol.md §5).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -592,6 +593,15 @@ static void h_describe_groups(broker *b, breq *r)
         if (!err) g = gc_find(gc, kdup(r, gid));
         if (g) g_check_due(gc, g);
         k_set_int(it, DescribedGroup_ErrorCode, err);
+        if (!g && !err && r->hdr.api_version >= 6) {
+            /* v6 (KIP-1043): an unknown group is GROUP_ID_NOT_FOUND, as Kafka 4 answers */
+            k_set_int(it, DescribedGroup_ErrorCode, KERR_GROUP_ID_NOT_FOUND);
+            size_t mlen = (size_t)(gid.len > 0 ? gid.len : 0) + 24;
+            char *msg = karena_alloc(r->arena, mlen);
+            snprintf(msg, mlen, "Group %.*s not found.", gid.len > 0 ? (int)gid.len : 0,
+                     gid.len > 0 ? (const char *)gid.p : "");
+            k_set_str(it, DescribedGroup_ErrorMessage, msg);
+        }
         if (!g) {
             k_set_str(it, DescribedGroup_GroupState, err ? "" : "Dead");
             k_new_items(it, DescribedGroup_Members, 0);
@@ -653,47 +663,57 @@ static void h_delete_groups(broker *b, breq *r)
 
 /* ------------------------------------------------------------------ OffsetCommit ---- */
 
-/* The request fields an offset commit reads: OffsetCommit and TxnOffsetCommit name them alike
- * but number them apart (their partitions differ); their topics and whole responses share one
- * shape, so OffsetCommitRequestTopic_* and OffsetCommitResponse* constants serve both. */
+/* The fields an offset commit reads and writes: OffsetCommit and TxnOffsetCommit name them
+ * alike but number them apart (their request partitions differ, and OffsetCommit's topics carry
+ * a TopicId since v10); their response bodies and response partitions share one shape, so
+ * OffsetCommitResponse_Topics and OffsetCommitResponsePartition_* serve both. */
 typedef struct commit_req {
-    kfid topics, index, offset, epoch, meta;
+    kfid topics, tname, tparts, index, offset, epoch, meta; /* request */
+    kfid rtname, rtparts;                                   /* response topic */
     int16_t epoch_since; /* first version that carries CommittedLeaderEpoch */
+    int16_t id_since;    /* first version naming topics by TopicId (0: none) */
     bool txn;            /* TxnOffsetCommit: no topic Read check, nothing kept in memory */
 } commit_req;
 
-_Static_assert((int)TxnOffsetCommitRequestTopic_Partitions ==
-                       (int)OffsetCommitRequestTopic_Partitions &&
-                   (int)TxnOffsetCommitResponse_Topics == (int)OffsetCommitResponse_Topics &&
-                   (int)TxnOffsetCommitResponseTopic_Partitions ==
-                       (int)OffsetCommitResponseTopic_Partitions &&
+_Static_assert((int)TxnOffsetCommitResponse_Topics == (int)OffsetCommitResponse_Topics &&
                    (int)TxnOffsetCommitResponsePartition_ErrorCode ==
                        (int)OffsetCommitResponsePartition_ErrorCode,
-               "OffsetCommit and TxnOffsetCommit share their topic and response shapes");
+               "OffsetCommit and TxnOffsetCommit share their response shapes");
 
 static const commit_req k_commit = {
     OffsetCommitRequest_Topics,
+    OffsetCommitRequestTopic_Name,
+    OffsetCommitRequestTopic_Partitions,
     OffsetCommitRequestPartition_PartitionIndex,
     OffsetCommitRequestPartition_CommittedOffset,
     OffsetCommitRequestPartition_CommittedLeaderEpoch,
     OffsetCommitRequestPartition_CommittedMetadata,
+    OffsetCommitResponseTopic_Name,
+    OffsetCommitResponseTopic_Partitions,
     6,
+    10,
     false,
 };
 
 static const commit_req k_txn_commit = {
     TxnOffsetCommitRequest_Topics,
+    TxnOffsetCommitRequestTopic_Name,
+    TxnOffsetCommitRequestTopic_Partitions,
     TxnOffsetCommitRequestPartition_PartitionIndex,
     TxnOffsetCommitRequestPartition_CommittedOffset,
     TxnOffsetCommitRequestPartition_CommittedLeaderEpoch,
     TxnOffsetCommitRequestPartition_CommittedMetadata,
+    TxnOffsetCommitResponseTopic_Name,
+    TxnOffsetCommitResponseTopic_Partitions,
     2,
+    0,
     true,
 };
 
 /* Answers every partition of the request: err when set (for all of them), else its own check
- * (topic Read for OffsetCommit, known partition, metadata size); each accepted offset goes into
- * rs (and, for OffsetCommit, into g's table). */
+ * (a known topic id for OffsetCommit v10+ (KIP-848: UNKNOWN_TOPIC_ID), topic Read for
+ * OffsetCommit, known partition, metadata size); each accepted offset goes into rs (and, for
+ * OffsetCommit, into g's table), under the topic's name. */
 static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, group *g, grecs *rs)
 {
     kmsg *q = r->req, *resp = r->resp;
@@ -703,21 +723,34 @@ static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, 
     k_new_items(resp, OffsetCommitResponse_Topics, nt);
     for (int32_t i = 0; i < nt; i++) {
         kmsg *ti = k_item(q, f->topics, i), *to = k_item(resp, OffsetCommitResponse_Topics, i);
-        kstr name = k_str(ti, OffsetCommitRequestTopic_Name);
+        bool by_id = f->id_since && r->hdr.api_version >= f->id_since;
+        btopic *t;
+        kstr name;
+        if (by_id) {
+            const uint8_t *id = k_uuid(ti, OffsetCommitRequestTopic_TopicId);
+            k_set_uuid(to, OffsetCommitResponseTopic_TopicId, id);
+            t = topic_find_id(b, id);
+            name = t ? (kstr){(const uint8_t *)t->name, (int32_t)strlen(t->name)}
+                     : (kstr){(const uint8_t *)"", 0};
+        } else {
+            name = k_str(ti, f->tname);
+            t = topic_find_k(b, name);
+        }
         char *tname = kdup_empty(r, name);
-        k_set_str(to, OffsetCommitResponseTopic_Name, tname);
-        btopic *t = topic_find_k(b, name);
-        bool read_ok = err || bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
-        int32_t np = k_new_like(to, OffsetCommitResponseTopic_Partitions, ti,
-                                OffsetCommitRequestTopic_Partitions);
+        if (!by_id) k_set_str(to, f->rtname, tname);
+        bool unknown_id = by_id && !t;
+        bool read_ok = err || unknown_id ||
+                       bauthz_allowed_k(b, r, ACL_RES_TOPIC, name.p, name.len, ACL_OP_READ);
+        int32_t np = k_new_like(to, f->rtparts, ti, f->tparts);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *pi = k_item(ti, OffsetCommitRequestTopic_Partitions, j),
-                 *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            kmsg *pi = k_item(ti, f->tparts, j), *po = k_item(to, f->rtparts, j);
             int32_t part = (int32_t)k_int(pi, f->index);
             k_set_int(po, OffsetCommitResponsePartition_PartitionIndex, part);
             kstr meta = k_str(pi, f->meta);
             int perr = err;
-            if (!perr && !read_ok)
+            if (!perr && unknown_id)
+                perr = KERR_UNKNOWN_TOPIC_ID;
+            else if (!perr && !read_ok)
                 perr = KERR_TOPIC_AUTHORIZATION_FAILED;
             else if (!perr && (!t || part < 0 || part >= t->nparts))
                 perr = KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -751,12 +784,14 @@ static void commit_partitions(broker *b, breq *r, const commit_req *f, int err, 
 static void commit_store_err(breq *r, int err)
 {
     kmsg *resp = r->resp;
+    kfid parts = r->hdr.api_key == API_OffsetCommit ? OffsetCommitResponseTopic_Partitions
+                                                    : TxnOffsetCommitResponseTopic_Partitions;
     int32_t nt = k_count(resp, OffsetCommitResponse_Topics);
     for (int32_t i = 0; i < nt; i++) {
         kmsg *to = k_item(resp, OffsetCommitResponse_Topics, i);
-        int32_t np = k_count(to, OffsetCommitResponseTopic_Partitions);
+        int32_t np = k_count(to, parts);
         for (int32_t j = 0; j < np; j++) {
-            kmsg *po = k_item(to, OffsetCommitResponseTopic_Partitions, j);
+            kmsg *po = k_item(to, parts, j);
             if (k_int(po, OffsetCommitResponsePartition_ErrorCode) == 0)
                 k_set_int(po, OffsetCommitResponsePartition_ErrorCode, err);
         }
@@ -885,27 +920,69 @@ static void fetch_part(kmsg *po, group *g, const char *topic, int32_t part)
     k_set_int(po, OffsetFetchResponsePartition_ErrorCode, KERR_NONE);
 }
 
+/* The topic fields of one OffsetFetch layout: v0-v7's OffsetFetch{Request,Response}Topic and
+ * v8+'s ...Topics (which carry a TopicId, used instead of the name from v10 on: KIP-848). Their
+ * partitions have one shape in both layouts. */
+typedef struct fetch_layout {
+    kfid in_name, in_id, in_parts, out_name, out_id, out_parts;
+    bool by_id;
+} fetch_layout;
+
+static const fetch_layout k_fetch_v0 = {OffsetFetchRequestTopic_Name,
+                                        0,
+                                        OffsetFetchRequestTopic_PartitionIndexes,
+                                        OffsetFetchResponseTopic_Name,
+                                        0,
+                                        OffsetFetchResponseTopic_Partitions,
+                                        false};
+static const fetch_layout k_fetch_v8 = {OffsetFetchRequestTopics_Name,
+                                        OffsetFetchRequestTopics_TopicId,
+                                        OffsetFetchRequestTopics_PartitionIndexes,
+                                        OffsetFetchResponseTopics_Name,
+                                        OffsetFetchResponseTopics_TopicId,
+                                        OffsetFetchResponseTopics_Partitions,
+                                        false};
+static const fetch_layout k_fetch_v10 = {OffsetFetchRequestTopics_Name,
+                                         OffsetFetchRequestTopics_TopicId,
+                                         OffsetFetchRequestTopics_PartitionIndexes,
+                                         OffsetFetchResponseTopics_Name,
+                                         OffsetFetchResponseTopics_TopicId,
+                                         OffsetFetchResponseTopics_Partitions,
+                                         true};
+
 /* Fills dst's topic list (field dst_topics) from src's (src_topics; null = every committed offset
- * of g). Up to v7 both lists are at the top of the messages, from v8 on inside a group; their
- * elements have one shape in both layouts. */
+ * of g). Up to v7 both lists are at the top of the messages, from v8 on inside a group (layout
+ * L). By id (v10+), a topic id no topic has answers UNKNOWN_TOPIC_ID on each of its partitions,
+ * and the listing of every committed offset leaves out topics deleted since (they have no id). */
 static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, kfid src_topics,
-                         group *g)
+                         group *g, const fetch_layout *L)
 {
     int32_t nt = k_count(src, src_topics);
     if (nt >= 0) {
         k_new_items(dst, dst_topics, nt);
         for (int32_t i = 0; i < nt; i++) {
             kmsg *ti = k_item(src, src_topics, i), *to = k_item(dst, dst_topics, i);
-            char *name = kdup_empty(r, k_str(ti, OffsetFetchRequestTopic_Name));
-            k_set_str(to, OffsetFetchResponseTopic_Name, name);
-            int32_t np = k_new_like(to, OffsetFetchResponseTopic_Partitions, ti,
-                                    OffsetFetchRequestTopic_PartitionIndexes);
-            bool desc_ok = bauthz_allowed(r->b, r, ACL_RES_TOPIC, name, ACL_OP_DESCRIBE);
+            const char *name;
+            btopic *t = NULL;
+            if (L->by_id) {
+                const uint8_t *id = k_uuid(ti, L->in_id);
+                k_set_uuid(to, L->out_id, id);
+                t = topic_find_id(r->b, id);
+                name = t ? t->name : "";
+            } else {
+                name = kdup_empty(r, k_str(ti, L->in_name));
+                k_set_str(to, L->out_name, name);
+            }
+            int32_t np = k_new_like(to, L->out_parts, ti, L->in_parts);
+            bool unknown_id = L->by_id && !t;
+            bool desc_ok =
+                !unknown_id && bauthz_allowed(r->b, r, ACL_RES_TOPIC, name, ACL_OP_DESCRIBE);
             for (int32_t j = 0; j < np; j++) {
-                kmsg *po = k_item(to, OffsetFetchResponseTopic_Partitions, j);
-                fetch_part(po, desc_ok ? g : NULL, name,
-                           (int32_t)k_item_int(ti, OffsetFetchRequestTopic_PartitionIndexes, j));
-                if (!desc_ok)
+                kmsg *po = k_item(to, L->out_parts, j);
+                fetch_part(po, desc_ok ? g : NULL, name, (int32_t)k_item_int(ti, L->in_parts, j));
+                if (unknown_id)
+                    k_set_int(po, OffsetFetchResponsePartition_ErrorCode, KERR_UNKNOWN_TOPIC_ID);
+                else if (!desc_ok)
                     k_set_int(po, OffsetFetchResponsePartition_ErrorCode,
                               KERR_TOPIC_AUTHORIZATION_FAILED);
             }
@@ -920,33 +997,36 @@ static void fetch_topics(breq *r, kmsg *dst, kfid dst_topics, const kmsg *src, k
         bool seen = false;
         for (int j = 0; j < nn && !seen; j++) seen = !strcmp(names[j], g->offs[i].topic);
         /* topics the principal may not Describe are left out (as Kafka does) */
-        if (!seen && bauthz_allowed(r->b, r, ACL_RES_TOPIC, g->offs[i].topic, ACL_OP_DESCRIBE))
+        if (!seen && bauthz_allowed(r->b, r, ACL_RES_TOPIC, g->offs[i].topic, ACL_OP_DESCRIBE) &&
+            (!L->by_id || topic_find(r->b, g->offs[i].topic)))
             names[nn++] = g->offs[i].topic;
     }
     k_new_items(dst, dst_topics, nn);
     for (int t = 0; t < nn; t++) {
         kmsg *to = k_item(dst, dst_topics, t);
-        k_set_str(to, OffsetFetchResponseTopic_Name, names[t]);
+        if (L->by_id)
+            k_set_uuid(to, L->out_id, topic_find(r->b, names[t])->id);
+        else
+            k_set_str(to, L->out_name, names[t]);
         int np = 0;
         for (int i = 0; i < n; i++) np += !strcmp(names[t], g->offs[i].topic);
-        k_new_items(to, OffsetFetchResponseTopic_Partitions, np);
+        k_new_items(to, L->out_parts, np);
         int j = 0;
         for (int i = 0; i < n; i++)
             if (!strcmp(names[t], g->offs[i].topic))
-                fetch_part(k_item(to, OffsetFetchResponseTopic_Partitions, j++), g, names[t],
-                           g->offs[i].partition);
+                fetch_part(k_item(to, L->out_parts, j++), g, names[t], g->offs[i].partition);
     }
 }
 
 /* One group's offsets (the v0-v7 body, or one group of v8+): in's topics (in_topics) answered
  * into out, with the group's error code. An empty group id reads as no group. */
 static void fetch_group(group_coord *gc, breq *r, kstr gid, kmsg *in, kfid in_topics, kmsg *out,
-                        kfid out_topics, kfid out_err)
+                        kfid out_topics, kfid out_err, const fetch_layout *L)
 {
     bool bad = gid.len > 0 && check_gid(gid);
     bool denied = !bad && !group_allowed(r, gid, ACL_OP_DESCRIBE);
     group *g = gc && gid.len > 0 && !bad && !denied ? gc_find(gc, kdup(r, gid)) : NULL;
-    fetch_topics(r, out, out_topics, in, in_topics, g);
+    fetch_topics(r, out, out_topics, in, in_topics, g, L);
     k_set_int(out, out_err,
               !gc      ? KERR_COORDINATOR_NOT_AVAILABLE
               : bad    ? KERR_INVALID_GROUP_ID
@@ -962,7 +1042,7 @@ static void h_offset_fetch(broker *b, breq *r)
     g_stable_gc = v >= 7 && k_int(q, OffsetFetchRequest_RequireStable) ? gc : NULL;
     if (v < 8) {
         fetch_group(gc, r, k_str(q, OffsetFetchRequest_GroupId), q, OffsetFetchRequest_Topics, resp,
-                    OffsetFetchResponse_Topics, OffsetFetchResponse_ErrorCode);
+                    OffsetFetchResponse_Topics, OffsetFetchResponse_ErrorCode, &k_fetch_v0);
         breq_done(r);
         return;
     }
@@ -973,7 +1053,8 @@ static void h_offset_fetch(broker *b, breq *r)
         kstr gid = k_str(gi, OffsetFetchRequestGroup_GroupId);
         k_set_str(go, OffsetFetchResponseGroup_GroupId, kdup_empty(r, gid));
         fetch_group(gc, r, gid, gi, OffsetFetchRequestGroup_Topics, go,
-                    OffsetFetchResponseGroup_Topics, OffsetFetchResponseGroup_ErrorCode);
+                    OffsetFetchResponseGroup_Topics, OffsetFetchResponseGroup_ErrorCode,
+                    v >= 10 ? &k_fetch_v10 : &k_fetch_v8);
     }
     breq_done(r);
 }
@@ -1061,14 +1142,14 @@ static void h_offset_delete(broker *b, breq *r)
 /* ------------------------------------------------------------------ table ---- */
 
 const bhandler_table group_handlers = {
-    [API_OffsetCommit] = {0, 9, 0, h_offset_commit},
-    [API_OffsetFetch] = {0, 9, 0, h_offset_fetch},
+    [API_OffsetCommit] = {0, 10, 0, h_offset_commit},
+    [API_OffsetFetch] = {0, 10, 0, h_offset_fetch},
     [API_FindCoordinator] = {0, 6, 0, h_find_coordinator},
     [API_JoinGroup] = {0, 9, 0, h_join_group},
     [API_Heartbeat] = {0, 4, 0, h_heartbeat},
     [API_LeaveGroup] = {0, 5, 0, h_leave_group},
     [API_SyncGroup] = {0, 5, 0, h_sync_group},
-    [API_DescribeGroups] = {0, 5, 0, h_describe_groups},
+    [API_DescribeGroups] = {0, 6, 0, h_describe_groups},
     [API_ListGroups] = {0, 5, 0, h_list_groups},
     [API_DeleteGroups] = {0, 2, 0, h_delete_groups},
     [API_OffsetDelete] = {0, 0, 0, h_offset_delete},

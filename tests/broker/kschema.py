@@ -28,7 +28,8 @@ API_KEYS = {"Produce": 0, "Fetch": 1, "ListOffsets": 2, "Metadata": 3, "OffsetCo
             "LeaveGroup": 13, "SyncGroup": 14, "DescribeGroups": 15, "ListGroups": 16,
             "ApiVersions": 18, "CreateTopics": 19, "DeleteTopics": 20, "InitProducerId": 22,
             "AddPartitionsToTxn": 24, "AddOffsetsToTxn": 25, "EndTxn": 26,
-            "TxnOffsetCommit": 28, "DescribeConfigs": 32, "DescribeTransactions": 65,
+            "TxnOffsetCommit": 28, "DescribeConfigs": 32, "DescribeCluster": 60,
+            "DescribeTransactions": 65,
             "ListTransactions": 66}
 
 

@@ -3,14 +3,16 @@
 sockets, each new version's request decoded and answered (kschema.py speaks them from the
 message definitions).
 
-  - ApiVersions advertises the new maxima (Produce 12, Fetch 17, Metadata 13, ListOffsets 10, FindCoordinator 6,
+  - ApiVersions advertises the new maxima (Produce 13, Fetch 18, Metadata 13, ListOffsets 11,
+    OffsetCommit 10, OffsetFetch 10, FindCoordinator 6, DescribeGroups 6, DescribeCluster 2,
     ListGroups 5, AddPartitionsToTxn 5, AddOffsetsToTxn 4, EndTxn 4, TxnOffsetCommit 4,
     ListTransactions 1) and still the old minima (Produce 0, Fetch 4).
-  - Fetch v13-v17 name topics by id: records come back under the id asked for; an unknown id is
+  - Fetch v13-v18 name topics by id: records come back under the id asked for; an unknown id is
     UNKNOWN_TOPIC_ID (100), a known id with a partition it lacks UNKNOWN_TOPIC_OR_PARTITION (3);
     v12 by name still works; the id survives a restart (same records by the same id).
   - Produce v12 (v11 on the wire) appends; Metadata v13 has the top-level ErrorCode (0).
-  - ListOffsets v8 -4 (earliest local) = log start; v9 -5 (latest tiered) = -1; v10 TimeoutMs.
+  - ListOffsets v8 -4 (earliest local) = log start; v9 -5 (latest tiered) = -1; v10 TimeoutMs;
+    v11 -6 (earliest pending upload) = -1.
   - FindCoordinator v6 share-group key type 2 -> INVALID_REQUEST (42); groups still found.
   - ListGroups v5: GroupType "classic"; TypesFilter ["consumer"] lists none.
   - AddPartitionsToTxn v4/v5 (the brokers' batched form): verify-only answers NONE for a
@@ -18,6 +20,17 @@ message definitions).
     entry adds; an unknown transactional id is INVALID_PRODUCER_ID_MAPPING (49); EndTxn v4.
   - ListTransactions v1 DurationFilter. With an authorizer, the batched AddPartitionsToTxn
     without ClusterAction is CLUSTER_AUTHORIZATION_FAILED (31) as a whole.
+  - OffsetCommit v10 / OffsetFetch v10 name topics by id (KIP-848): an offset committed by id
+    reads back by id and by name (v9) and in the all-topics listing (with the id); an unknown id
+    is UNKNOWN_TOPIC_ID (100) on each of its partitions, a known id with a partition it lacks
+    UNKNOWN_TOPIC_OR_PARTITION (3).
+  - Produce v13 names topics by id (KIP-516): records appended under the id, the response
+    carries it; an unknown id is UNKNOWN_TOPIC_ID (100), never an auto-created topic; a partition
+    the topic lacks UNKNOWN_TOPIC_OR_PARTITION (3); v12 by name still appends.
+  - Bad input: OffsetCommit/OffsetFetch v10, Produce v13 cut inside a topic id: served on.
+  - Fetch v18 (a tagged HighWatermark in the request, read and ignored); DescribeGroups v6: an
+    unknown group is GROUP_ID_NOT_FOUND (69) with a message (v5: NONE, "Dead"); DescribeCluster
+    v2: IncludeFencedBrokers, the one broker has IsFenced false.
   - InitProducerId of a transactional id seen for the first time with ProducerId/Epoch 0/0 (what
     @platformatic/kafka sends): a fresh id, as Kafka gives.
 """
@@ -77,7 +90,8 @@ def api_versions(t):
     r = t.call("ApiVersions", 3, {"ClientSoftwareName": "it", "ClientSoftwareVersion": "1"})
     eq(r["ErrorCode"], 0, "ApiVersions error")
     got = {a["ApiKey"]: (a["MinVersion"], a["MaxVersion"]) for a in r["ApiKeys"]}
-    want = {0: (0, 12), 1: (4, 17), 2: (0, 10), 3: (0, 13), 10: (0, 6), 16: (0, 5),
+    want = {0: (0, 13), 1: (4, 18), 2: (0, 11), 3: (0, 13), 8: (0, 10), 9: (0, 10),
+            10: (0, 6), 15: (0, 6), 16: (0, 5), 60: (0, 2),
             24: (0, 5), 25: (0, 4), 26: (0, 4), 28: (0, 4), 66: (0, 1)}
     for k, (lo, hi) in want.items():
         eq(got.get(k, (None, None))[1], hi, "advertised max version of API %d" % k)
@@ -99,7 +113,7 @@ def values(part, start=0):
 
 
 def fetch_by_id(t):
-    for v in range(13, 18):
+    for v in range(13, 19):
         r = t.call("Fetch", v, fetch_req({"TopicId": t.tid}))
         eq(r["ErrorCode"], 0, "Fetch v%d top-level error" % v)
         tr = r["Responses"][0]
@@ -114,6 +128,10 @@ def fetch_by_id(t):
     req["Topics"][0]["Partitions"][0]["ReplicaDirectoryId"] = bytes(range(16))
     r = t.call("Fetch", 17, req)
     eq(values(r["Responses"][0]["Partitions"][0], 1), [b"v1", b"v2"], "Fetch v17 from offset 1")
+    # v18's tagged HighWatermark (KIP-1166, tag 1) is read and ignored
+    req["Topics"][0]["Partitions"][0]["HighWatermark"] = 1
+    r = t.call("Fetch", 18, req)
+    eq(values(r["Responses"][0]["Partitions"][0], 1), [b"v1", b"v2"], "Fetch v18 from offset 1")
 
 
 def fetch_by_name_v12(t):
@@ -202,15 +220,17 @@ def list_offsets(t):
         p = t.call("ListOffsets", v, req)["Topics"][0]["Partitions"][0]
         eq(p["ErrorCode"], 0, "ListOffsets v%d ts %d error" % (v, ts))
         return p["Offset"], p["Timestamp"]
-    for v in (8, 9, 10):
+    for v in (8, 9, 10, 11):
         eq(one(v, -1)[0], 3, "ListOffsets v%d latest" % v)
         eq(one(v, -2)[0], 0, "ListOffsets v%d earliest" % v)
         eq(one(v, -4), (0, -1), "ListOffsets v%d earliest local (KIP-405)" % v)
         eq(one(v, -3), (2, TS + 2), "ListOffsets v%d max timestamp" % v)
         eq(one(v, TS + 1)[0], 1, "ListOffsets v%d by time" % v)
-    for v in (9, 10):
+    for v in (9, 10, 11):
         eq(one(v, -5), (-1, -1), "ListOffsets v%d latest tiered (KIP-1005)" % v)
     eq(one(10, -1, {"TimeoutMs": 1})[0], 3, "ListOffsets v10 with TimeoutMs")
+    # v11 -6, earliest pending upload (KIP-1023): -1/-1 without remote storage, as Kafka
+    eq(one(11, -6), (-1, -1), "ListOffsets v11 earliest pending upload")
 
 
 def find_coordinator(t):
@@ -304,6 +324,121 @@ def txn_batched(t):
         c.close()
 
 
+def offsets_by_id(t):
+    gid, unknown = "pv-g10", bytes(range(1, 17))
+    r = t.call("OffsetCommit", 10, {"GroupId": gid, "GenerationIdOrMemberEpoch": -1,
+                                    "MemberId": "", "Topics": [
+        {"TopicId": t.tid, "Partitions": [
+            {"PartitionIndex": 0, "CommittedOffset": 2, "CommittedMetadata": "m"},
+            {"PartitionIndex": 7, "CommittedOffset": 1, "CommittedMetadata": ""}]},
+        {"TopicId": unknown, "Partitions": [
+            {"PartitionIndex": 0, "CommittedOffset": 1, "CommittedMetadata": ""}]}]})
+    eq([(x["TopicId"], [(p["PartitionIndex"], p["ErrorCode"]) for p in x["Partitions"]])
+        for x in r["Topics"]],
+       [(t.tid, [(0, 0), (7, UNKNOWN_TOPIC_OR_PARTITION)]), (unknown, [(0, UNKNOWN_TOPIC_ID)])],
+       "OffsetCommit v10 answers by id")
+
+    def fetch(v, topics):
+        return t.call("OffsetFetch", v, {"Groups": [{"GroupId": gid, "Topics": topics}]})[
+            "Groups"][0]
+
+    g = fetch(10, [{"TopicId": t.tid, "PartitionIndexes": [0, 1]},
+                   {"TopicId": unknown, "PartitionIndexes": [3]}])
+    eq(g["ErrorCode"], 0, "OffsetFetch v10 group error")
+    eq([(x["TopicId"], [(p["PartitionIndex"], p["CommittedOffset"], p["Metadata"], p["ErrorCode"])
+                        for p in x["Partitions"]]) for x in g["Topics"]],
+       [(t.tid, [(0, 2, "m", 0), (1, -1, "", 0)]), (unknown, [(3, -1, "", UNKNOWN_TOPIC_ID)])],
+       "OffsetFetch v10 by id")
+    g = fetch(10, None)
+    eq([(x["TopicId"], [(p["PartitionIndex"], p["CommittedOffset"]) for p in x["Partitions"]])
+        for x in g["Topics"]], [(t.tid, [(0, 2)])], "OffsetFetch v10, all topics")
+    g = fetch(9, [{"Name": TOPIC, "PartitionIndexes": [0]}])
+    eq([(x["Name"], [p["CommittedOffset"] for p in x["Partitions"]]) for x in g["Topics"]],
+       [(TOPIC, [2])], "OffsetFetch v9 by name reads the offset committed by id")
+    # v9 by name still commits; v10 reads it back by id
+    r = t.call("OffsetCommit", 9, {"GroupId": gid, "GenerationIdOrMemberEpoch": -1,
+                                   "MemberId": "", "Topics": [{"Name": TOPIC, "Partitions": [
+                                       {"PartitionIndex": 1, "CommittedOffset": 3,
+                                        "CommittedMetadata": None}]}]})
+    eq(r["Topics"][0]["Partitions"][0]["ErrorCode"], 0, "OffsetCommit v9 by name")
+    g = fetch(10, [{"TopicId": t.tid, "PartitionIndexes": [1]}])
+    eq(g["Topics"][0]["Partitions"][0]["CommittedOffset"], 3, "OffsetFetch v10 after a v9 commit")
+
+
+def produce_v13_by_id(t):
+    r = t.call("CreateTopics", 7, {"Topics": [{"Name": "pv13", "NumPartitions": 1,
+                                                "ReplicationFactor": 1}], "TimeoutMs": 10000})
+    eq(r["Topics"][0]["ErrorCode"], 0, "CreateTopics pv13")
+    tid, unknown = r["Topics"][0]["TopicId"], bytes(range(2, 18))
+
+    def produce(v, topic, index, vals):
+        recs = [(b"k", x, (), TS + 20) for x in vals]
+        return t.call("Produce", v, {"TransactionalId": None, "Acks": -1, "TimeoutMs": 10000,
+                                     "TopicData": [dict(topic, PartitionData=[
+                                         {"Index": index, "Records": kw.batch(recs, TS + 20)}])]})
+
+    r = produce(13, {"TopicId": tid}, 0, [b"a", b"b"])
+    eq([(x["TopicId"], [(p["Index"], p["ErrorCode"], p["BaseOffset"])
+                        for p in x["PartitionResponses"]]) for x in r["Responses"]],
+       [(tid, [(0, 0, 0)])], "Produce v13 by id")
+    r = produce(13, {"TopicId": unknown}, 0, [b"x"])
+    eq([(x["TopicId"], [(p["Index"], p["ErrorCode"], p["BaseOffset"])
+                        for p in x["PartitionResponses"]]) for x in r["Responses"]],
+       [(unknown, [(0, UNKNOWN_TOPIC_ID, -1)])], "Produce v13, unknown id")
+    r = produce(13, {"TopicId": tid}, 4, [b"x"])
+    eq(r["Responses"][0]["PartitionResponses"][0]["ErrorCode"], UNKNOWN_TOPIC_OR_PARTITION,
+       "Produce v13, a partition the topic lacks")
+    r = produce(12, {"Name": "pv13"}, 0, [b"c"])
+    eq(r["Responses"][0]["PartitionResponses"][0]["BaseOffset"], 2, "Produce v12 by name")
+    r = t.call("Fetch", 17, fetch_req({"TopicId": tid}))
+    eq(values(r["Responses"][0]["Partitions"][0]), [b"a", b"b", b"c"], "records of v13 and v12")
+    r = t.call("Metadata", 13, {"Topics": None, "AllowAutoTopicCreation": False})
+    eq(sorted(x["Name"] for x in r["Topics"] if not x["Name"].startswith("__")), ["pv", "pv13"],
+       "no topic created by an id")
+
+
+def by_id_bad_input(t):
+    """OffsetCommit v10, OffsetFetch v10 and Produce v13 bodies cut inside a topic id: answered
+    or the connection closed, never a crash; the next request is served."""
+    reqs = [(8, 10, ks.encode("OffsetCommitRequest", 10, {
+                "GroupId": "pv-bad", "GenerationIdOrMemberEpoch": -1, "MemberId": "",
+                "Topics": [{"TopicId": t.tid, "Partitions": [
+                    {"PartitionIndex": 0, "CommittedOffset": 1, "CommittedMetadata": ""}]}]})),
+            (9, 10, ks.encode("OffsetFetchRequest", 10, {"Groups": [
+                {"GroupId": "pv-bad", "Topics": [{"TopicId": t.tid, "PartitionIndexes": [0]}]}]})),
+            (0, 13, ks.encode("ProduceRequest", 13, {
+                "TransactionalId": None, "Acks": 1, "TimeoutMs": 1000, "TopicData": [
+                    {"TopicId": t.tid, "PartitionData": [{"Index": 0, "Records": b""}]}]}))]
+    for key, v, body in reqs:
+        c = kw.Conn(t.b.port, timeout=5)
+        try:
+            c.send(kw.frame(key, v, 5, body[:body.index(t.tid) + 9], flexible=True))
+            try:
+                c.recv_frame()
+            except kw.Closed:
+                pass
+        finally:
+            c.close()
+    g = t.call("OffsetFetch", 10, {"Groups": [{"GroupId": "pv-g10", "Topics": [
+        {"TopicId": t.tid, "PartitionIndexes": [0]}]}]})["Groups"][0]
+    eq(g["Topics"][0]["Partitions"][0]["CommittedOffset"], 2, "OffsetFetch v10 after bad input")
+    assert t.b.alive(), "eddyd died"
+
+
+def describe_v6_v2(t):
+    r = t.call("DescribeGroups", 6, {"Groups": ["pv-nog", "pv-g10"],
+                                     "IncludeAuthorizedOperations": False})
+    eq([(g["GroupId"], g["ErrorCode"], g["ErrorMessage"], g["GroupState"]) for g in r["Groups"]],
+       [("pv-nog", 69, "Group pv-nog not found.", "Dead"), ("pv-g10", 0, None, "Empty")],
+       "DescribeGroups v6")
+    r = t.call("DescribeGroups", 5, {"Groups": ["pv-nog"], "IncludeAuthorizedOperations": False})
+    eq([(g["ErrorCode"], g["GroupState"]) for g in r["Groups"]], [(0, "Dead")], "DescribeGroups v5")
+    r = t.call("DescribeCluster", 2, {"IncludeClusterAuthorizedOperations": False,
+                                      "EndpointType": 1, "IncludeFencedBrokers": True})
+    eq((r["ErrorCode"], [(x["BrokerId"], x["Port"], x["IsFenced"]) for x in r["Brokers"]]),
+       (0, [(r["ControllerId"], t.b.port, False)]), "DescribeCluster v2")
+
+
 def batched_needs_cluster_action(t):
     """With an authorizer and no ACL, the anonymous principal lacks ClusterAction: the batched
     form is refused as a whole (Kafka: CLUSTER_AUTHORIZATION_FAILED, 31), nothing added."""
@@ -325,12 +460,17 @@ def main():
     res = Results(t.b)
     res.run("set-up: a topic with an id and three records", setup, t)
     res.run("ApiVersions advertises Kafka 4's maxima, old minima kept", api_versions, t)
-    res.run("Fetch v13-v17 by topic id", fetch_by_id, t)
+    res.run("Fetch v13-v18 by topic id", fetch_by_id, t)
     res.run("Fetch v12 by name", fetch_by_name_v12, t)
     res.run("Fetch v13+: unknown id -> UNKNOWN_TOPIC_ID", fetch_unknown, t)
     res.run("Produce v12, Metadata v13", produce_v12_metadata_v13, t)
-    res.run("ListOffsets v8-v10", list_offsets, t)
+    res.run("ListOffsets v8-v11", list_offsets, t)
     res.run("Fetch v13+ bad input: cut topic id, huge topic count", fetch_bad_input, t)
+    res.run("OffsetCommit v10 / OffsetFetch v10 by topic id", offsets_by_id, t)
+    res.run("Produce v13 by topic id", produce_v13_by_id, t)
+    res.run("DescribeGroups v6, DescribeCluster v2", describe_v6_v2, t)
+    res.run("by-id bad input: OffsetCommit/OffsetFetch v10, Produce v13 cut in a topic id",
+            by_id_bad_input, t)
     res.run("FindCoordinator v5/v6", find_coordinator, t)
     res.run("ListGroups v5 (GroupType, TypesFilter)", list_groups, t)
     res.run("AddPartitionsToTxn v4/v5 batched, ListTransactions v1, EndTxn v4", txn_batched, t)

@@ -90,6 +90,12 @@ btopic *topic_find(broker *b, const char *name)
 {
     return topic_findn(b, name, strlen(name));
 }
+btopic *topic_find_id(broker *b, const uint8_t id[16])
+{
+    (void)b;
+    if (!memcmp(id, g_data.id, 16)) return &g_data;
+    return NULL;
+}
 int topic_create(broker *b, const char *n, int32_t np, const char *c, bool i, btopic **out)
 {
     (void)b;
@@ -340,19 +346,23 @@ static int64_t fetch1(int16_t ver, const char *gid, const char *topic, int32_t p
     } else {
         k_set_str(r->req, OffsetFetchRequest_GroupId, gid);
     }
-    /* v8+ asks per group; the topic lists of both layouts have one shape */
+    /* v8+ asks per group, and its topics carry a TopicId (used from v10): two layouts */
     kfid topics = ver >= 8 ? OffsetFetchRequestGroup_Topics : OffsetFetchRequest_Topics;
     k_new_items(src, topics, 1);
     kmsg *t = k_item(src, topics, 0);
-    k_set_str(t, OffsetFetchRequestTopics_Name, topic);
-    kval *v = k_set_array(t, OffsetFetchRequestTopics_PartitionIndexes, 1);
+    k_set_str(t, ver >= 8 ? OffsetFetchRequestTopics_Name : OffsetFetchRequestTopic_Name, topic);
+    kval *v = k_set_array(t,
+                          ver >= 8 ? OffsetFetchRequestTopics_PartitionIndexes
+                                   : OffsetFetchRequestTopic_PartitionIndexes,
+                          1);
     v[0].i = part;
     call(r);
     assert_true(r->finished);
     if (ver >= 8) dst = k_item(r->resp, OffsetFetchResponse_Groups, 0);
-    kmsg *p = k_item(
-        k_item(dst, ver >= 8 ? OffsetFetchResponseGroup_Topics : OffsetFetchResponse_Topics, 0),
-        OffsetFetchResponseTopics_Partitions, 0);
+    kmsg *p = ver >= 8 ? k_item(k_item(dst, OffsetFetchResponseGroup_Topics, 0),
+                                OffsetFetchResponseTopics_Partitions, 0)
+                       : k_item(k_item(dst, OffsetFetchResponse_Topics, 0),
+                                OffsetFetchResponseTopic_Partitions, 0);
     assert_int_equal(k_int(p, OffsetFetchResponsePartitions_ErrorCode), 0);
     if (meta) *meta = str(r, p, OffsetFetchResponsePartitions_Metadata);
     return k_int(p, OffsetFetchResponsePartitions_CommittedOffset);
