@@ -496,7 +496,8 @@ class Suite:
             _e, apis, _t, _l = kw.parse_api_versions_v0(c.request(API_VERSIONS, 0, b""))
         finally:
             c.close()
-        eq(apis.get(DESCRIBE_CLUSTER), (0, 1), "ApiVersions advertises DescribeCluster v0-v1")
+        # v2 (IsFenced) is it_protocol_versions' case
+        eq(apis.get(DESCRIBE_CLUSTER), (0, 2), "ApiVersions advertises DescribeCluster v0-v2")
         for v in (0, 1):
             d = describe_cluster(self.b.port, v, include_ops=True)
             eq((d["error"], d["controller"]), (0, 1), "DescribeCluster v%d error, controller" % v)
