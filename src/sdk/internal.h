@@ -44,9 +44,12 @@ EDDY_HIDDEN int sdk_store_listen(eddy_store *st);
 /* Tracing: the tx remembers the span its events descend from. */
 EDDY_HIDDEN void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span);
 EDDY_HIDDEN int sdk_tx_published(const eddy_tx *tx);
+/* SQLite: the id of the last outbox row the transaction inserted (0: none) */
+EDDY_HIDDEN int64_t sdk_tx_top_id(const eddy_tx *tx);
 /* after a rollback to a savepoint: the events still in the transaction (so PostgreSQL's NOTIFY
- * is raised again by the next publish when the rolled-back one took it) */
-EDDY_HIDDEN void sdk_tx_set_published(eddy_tx *tx, int n);
+ * is raised again by the next publish when the rolled-back one took it) and the top id taken
+ * before the rolled-back record (sdk_tx_top_id then: its rows' ids are handed out again) */
+EDDY_HIDDEN void sdk_tx_set_published(eddy_tx *tx, int n, int64_t top_id);
 
 /* A handler that must not share its transaction with the records after it (the saga
  * orchestrator: one transaction per transition) ends the inbox batch after its record. */
@@ -87,6 +90,8 @@ EDDY_HIDDEN int sdk_store_each(eddy_store *st, const char *sql, int n, const cha
 /* SQLite: makes everything committed so far durable (fdatasync of the WAL), for a store opened
  * with synchronous=NORMAL; PostgreSQL: nothing (its commit is durable). 0 or < 0. */
 EDDY_HIDDEN int sdk_store_sync(eddy_store *st);
+/* SQLite: the rowid of the connection's last INSERT (0 on PostgreSQL) */
+EDDY_HIDDEN int64_t sdk_store_last_rowid(eddy_store *st);
 /* Commits tx, syncs its store (SQLite), then wakes the store's relays telling them the rows
  * committed so far are durable. Returns < 0 if the commit or the sync failed. */
 EDDY_HIDDEN int sdk_tx_commit_synced(eddy_tx *tx);

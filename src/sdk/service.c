@@ -954,6 +954,7 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
             eddy_trace_new(span);
         sdk_tx_set_cause(tx, ev, span);
         int published = sdk_tx_published(tx);
+        int64_t top_id = sdk_tx_top_id(tx);
         int64_t t0 = sdk_mono_us();
         char ts[32];
         eddy_time_rfc3339(sdk_wall_ms(), ts);
@@ -989,7 +990,7 @@ static int batch_run(eddy_service *svc, rd_kafka_message_t **msgs, int n, prior_
             if (open_sp)
                 eddy_tx_exec(tx, "ROLLBACK TO SAVEPOINT eddy_record; RELEASE SAVEPOINT eddy_record",
                              0, NULL);
-            sdk_tx_set_published(tx, published);
+            sdk_tx_set_published(tx, published, top_id);
             eddy_event_free(ev);
             stop_at = i;
             break;

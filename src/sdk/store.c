@@ -456,6 +456,11 @@ int eddy_store_rollback(eddy_store *st)
     return rc < 0 ? rc : 0;
 }
 
+int64_t sdk_store_last_rowid(eddy_store *st)
+{
+    return st->pg ? 0 : (int64_t)sqlite3_last_insert_rowid(st->db);
+}
+
 int sdk_store_sync(eddy_store *st)
 {
     if (st->pg) return 0;
