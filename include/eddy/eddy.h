@@ -77,6 +77,10 @@ int eddy_event_from_json(const char *buf, size_t len, eddy_event **out, char **r
 
 /* Helpers. */
 void eddy_uuid_generate(char out[37]);
+/* RFC 9562 version 7 (48 bits of Unix milliseconds, then random bits): for primary keys, whose
+ * indexes then grow at one edge instead of dirtying a random B-tree page per insert. Its first
+ * 12 hex digits are the clock: not for names that keep only a prefix of the id. */
+void eddy_uuid_v7(char out[37]);
 int eddy_uuid_valid(const char *s);
 void eddy_time_rfc3339(int64_t wall_ms, char out[32]);
 int eddy_time_parse_rfc3339(const char *s, int64_t *wall_ms);
@@ -213,7 +217,9 @@ int eddy_service_on(eddy_service *svc, const char *topic, const char *event_type
 /* Declares a topic the service publishes to: created (with its .dlq) at start if missing. */
 int eddy_service_topic(eddy_service *svc, const char *topic);
 /* Opens the store, runs schema_sql (the service's own tables, a script) and libeddy's
- * migrations, connects the consumer and producer, starts the relay and HTTP. */
+ * migrations, connects the consumer and producer, starts the relay and HTTP. One script serves
+ * both databases: a comment whose text starts with "sqlite:" is replaced by the rest of its text
+ * on SQLite and stays a comment on PostgreSQL (docs/sdk.md "Schema": WITHOUT ROWID). */
 int eddy_service_start(eddy_service *svc, const char *schema_sql);
 /* The service's store for the calling thread's own use outside handlers (main thread only
  * before run, or from HTTP route callbacks: each gets its own connection). */

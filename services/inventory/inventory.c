@@ -13,12 +13,14 @@
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS stock ("
-    " sku TEXT PRIMARY KEY, available BIGINT NOT NULL, reserved BIGINT NOT NULL DEFAULT 0);"
+    " sku TEXT PRIMARY KEY, available BIGINT NOT NULL, reserved BIGINT NOT NULL DEFAULT 0)"
+    " /*sqlite: WITHOUT ROWID*/;"
     "CREATE TABLE IF NOT EXISTS reservations ("
-    " order_id TEXT PRIMARY KEY, items TEXT NOT NULL, created_at TEXT NOT NULL);"
+    " order_id TEXT PRIMARY KEY, items TEXT NOT NULL, created_at TEXT NOT NULL)"
+    " /*sqlite: WITHOUT ROWID*/;"
     "CREATE TABLE IF NOT EXISTS inventory_commands ("
     " idempotency_key TEXT PRIMARY KEY, outcome TEXT NOT NULL, order_id TEXT,"
-    " reply_type TEXT, reply TEXT, at TEXT NOT NULL);"
+    " reply_type TEXT, reply TEXT, at TEXT NOT NULL) /*sqlite: WITHOUT ROWID*/;"
     "INSERT INTO stock (sku, available) VALUES ('SKU-BOOK', 1000000), ('SKU-MUG', 1000000),"
     " ('SKU-LAMP', 1000000), ('SKU-RARE', 0) ON CONFLICT (sku) DO NOTHING;";
 

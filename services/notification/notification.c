@@ -7,7 +7,8 @@
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS mail ("
     " id TEXT PRIMARY KEY, order_id TEXT NOT NULL, kind TEXT NOT NULL, recipient TEXT NOT NULL,"
-    " subject TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL);"
+    " subject TEXT NOT NULL, body TEXT NOT NULL, created_at TEXT NOT NULL)"
+    " /*sqlite: WITHOUT ROWID*/;"
     "CREATE INDEX IF NOT EXISTS mail_order ON mail(order_id);";
 
 /* tmpl with its one "%s" replaced by value (the templates are data, not printf formats). */
@@ -30,7 +31,7 @@ static int send_mail(eddy_ctx *ctx, const char *kind, const char *subject_fmt, c
     if (!order) return eddy_ctx_fail(ctx, EDDY_ERR_PERMANENT, "payload has no orderId");
     (void)svc;
     char id[37], ts[32], to[160], subject[256], body[512];
-    eddy_uuid_generate(id);
+    eddy_uuid_v7(id);
     now_ts(ts);
     snprintf(to, sizeof to, "%s@customers.example", customer ? customer : "unknown");
     fill_template(subject, sizeof subject, subject_fmt, order);

@@ -20,13 +20,13 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS payments ("
     " id TEXT PRIMARY KEY, order_id TEXT NOT NULL UNIQUE, customer_id TEXT NOT NULL,"
     " amount_cents BIGINT NOT NULL, status TEXT NOT NULL, reason TEXT,"
-    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL);"
+    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL) /*sqlite: WITHOUT ROWID*/;"
     "CREATE TABLE IF NOT EXISTS gateway_ledger ("
     " id TEXT PRIMARY KEY, order_id TEXT NOT NULL, kind TEXT NOT NULL,"
-    " amount_cents BIGINT NOT NULL, at TEXT NOT NULL);"
+    " amount_cents BIGINT NOT NULL, at TEXT NOT NULL) /*sqlite: WITHOUT ROWID*/;"
     "CREATE INDEX IF NOT EXISTS gateway_ledger_order ON gateway_ledger(order_id);"
     "CREATE TABLE IF NOT EXISTS payment_requests ("
-    " order_id TEXT PRIMARY KEY, items TEXT NOT NULL);";
+    " order_id TEXT PRIMARY KEY, items TEXT NOT NULL) /*sqlite: WITHOUT ROWID*/;";
 
 /* An account command for order (payload stolen): the saga command protocol of saga.h with the
  * order id as saga id, so accounts applies it once per order and kind. */
@@ -52,7 +52,7 @@ static int ends_with(const char *s, const char *suf)
 static int ledger(eddy_ctx *ctx, const char *order, const char *kind, const char *amount)
 {
     char id[37], ts[32];
-    eddy_uuid_generate(id);
+    eddy_uuid_v7(id);
     now_ts(ts);
     const char *p[] = {id, order, kind, amount, ts};
     int rc = eddy_ctx_exec(ctx,
@@ -88,7 +88,7 @@ static int on_order_created(eddy_ctx *ctx, void *arg)
                              eddy_ctx_attempt(ctx));
     int declined = !g_accounts && ends_with(card, "0002");
     char pid[48], uuid[37], ts[32], amount[32];
-    eddy_uuid_generate(uuid);
+    eddy_uuid_v7(uuid);
     snprintf(pid, sizeof pid, "pay-%s", uuid);
     now_ts(ts);
     snprintf(amount, sizeof amount, "%lld", total);

@@ -306,6 +306,28 @@ static const char *otlp_conf(void *arg, const char *key)
     return eddy_service_get(arg, key);
 }
 
+/* The schema script for the store's database: on SQLite each comment opening with "sqlite:"
+ * becomes its text (eddy.h); elsewhere the script is unchanged. */
+static char *schema_dialect(const char *sql, int sqlite)
+{
+    static const char open_tag[] = "/*sqlite:";
+    char *out = sdk_xstrdup(sql), *w = out;
+    if (!sqlite) return out;
+    for (const char *p = sql; *p;) {
+        const char *end;
+        if (!strncmp(p, open_tag, sizeof open_tag - 1) && (end = strstr(p, "*/"))) {
+            size_t n = (size_t)(end - p) - (sizeof open_tag - 1);
+            memcpy(w, p + sizeof open_tag - 1, n);
+            w += n;
+            p = end + 2;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = 0;
+    return out;
+}
+
 int eddy_service_start(eddy_service *svc, const char *schema_sql)
 {
     int rc;
@@ -340,9 +362,14 @@ int eddy_service_start(eddy_service *svc, const char *schema_sql)
         return rc;
     }
     sdk_store_set_otlp(svc->store, svc->otlp);
-    if (schema_sql && (rc = eddy_store_exec(svc->store, schema_sql, 0, NULL)) < 0) {
-        sdk_log(svc->name, "schema: %s", eddy_store_error(svc->store));
-        return rc;
+    if (schema_sql) {
+        char *sql = schema_dialect(schema_sql, !eddy_store_is_postgres(svc->store));
+        rc = eddy_store_exec(svc->store, sql, 0, NULL);
+        free(sql);
+        if (rc < 0) {
+            sdk_log(svc->name, "schema: %s", eddy_store_error(svc->store));
+            return rc;
+        }
     }
     if ((rc = eddy_store_migrate(svc->store)) < 0) {
         sdk_log(svc->name, "migrate: %s", eddy_store_error(svc->store));

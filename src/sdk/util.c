@@ -195,6 +195,11 @@ void sdk_uuid_v7(char out[37])
     uuid_format(b, 7, out);
 }
 
+void eddy_uuid_v7(char out[37])
+{
+    sdk_uuid_v7(out);
+}
+
 int eddy_uuid_valid(const char *s)
 {
     if (!s || strlen(s) != 36) return 0;
