@@ -40,6 +40,10 @@ EDDY_HIDDEN const char *sdk_store_url(const eddy_store *st);
  * returns 1 if notified, 0 on timeout, < 0 on error. SQLite: returns 0 immediately. */
 EDDY_HIDDEN int sdk_store_wait_notify(eddy_store *st, int timeout_ms);
 EDDY_HIDDEN int sdk_store_listen(eddy_store *st);
+/* PostgreSQL: the NOTIFY channel of the session's schema, as an SQL expression, the same for
+ * the notifier and the relay that LISTENs: "eddy_outbox:" and 16 hex digits of the schema
+ * name's MD5 (ASCII and short whatever the schema's name: a channel name holds 63 bytes) */
+#define SDK_NOTIFY_CHANNEL_SQL "'eddy_outbox:' || left(md5(coalesce(current_schema(), '')), 16)"
 
 /* Tracing: the tx remembers the span its events descend from. */
 EDDY_HIDDEN void sdk_tx_set_cause(eddy_tx *tx, const eddy_event *cause, const char *span);

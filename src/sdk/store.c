@@ -543,7 +543,19 @@ int eddy_store_migrate(eddy_store *st)
 int sdk_store_listen(eddy_store *st)
 {
     if (!st->pg) return 0;
-    int rc = run(st, "LISTEN eddy_outbox", 0, NULL, NULL, NULL, NULL);
+    /* the channel of this store's schema (SDK_NOTIFY_CHANNEL_SQL): a commit in another
+     * service's schema of the same database does not wake this relay */
+    eddy_rows *ch = NULL;
+    int rc = run(st, "SELECT " SDK_NOTIFY_CHANNEL_SQL, 0, NULL, &ch, NULL, NULL);
+    if (rc < 0) return rc;
+    const char *name = eddy_rows_get(ch, 0, 0);
+    char *id = name ? PQescapeIdentifier(st->conn, name, strlen(name)) : NULL;
+    eddy_rows_free(ch);
+    if (!id) return EDDY_ERR_TRANSIENT;
+    char *sql = sdk_xasprintf("LISTEN %s", id);
+    PQfreemem(id);
+    rc = run(st, sql, 0, NULL, NULL, NULL, NULL);
+    free(sql);
     return rc < 0 ? rc : 0;
 }
 
