@@ -7,6 +7,7 @@
 #include <eddy/eddy.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* libeddy-internal (src/sdk/internal.h): the relay's fast header reading */
 int sdk_envelope_fields(const char *json, char *scratch, size_t cap, eddy_event *ev);
@@ -172,6 +173,23 @@ static void test_trace_context(void **state)
     eddy_uuid_generate(u);
     assert_true(eddy_uuid_valid(u));
     assert_int_equal(u[14], '4');
+    /* version 7: the clock first, so ids made later sort later */
+    char a[37], b[37];
+    eddy_uuid_v7(a);
+    struct timespec two_ms = {0, 2000000};
+    nanosleep(&two_ms, NULL);
+    eddy_uuid_v7(b);
+    assert_true(eddy_uuid_valid(a));
+    assert_int_equal(a[14], '7');
+    assert_true(strchr("89ab", a[19]) != NULL); /* RFC 9562's variant */
+    assert_true(strcmp(a, b) < 0);
+    char hexms[13];
+    snprintf(hexms, sizeof hexms, "%.8s%.4s", a, a + 9);
+    long long ms = strtoll(hexms, NULL, 16);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    assert_true(ms <= now_ms && ms > now_ms - 5000);
     assert_false(eddy_uuid_valid("6f1c1e5e-8a3b-4c1d-9e2f-0a1b2c3d4e5"));
 }
 

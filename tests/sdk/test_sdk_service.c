@@ -81,7 +81,9 @@ static int h_rows(eddy_ctx *ctx, void *arg)
 static void *run_svc(void *arg)
 {
     eddy_service *svc = arg;
-    if (eddy_service_start(svc, "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY);") < 0)
+    /* one script for both databases: the sqlite: comment is SQLite's only */
+    if (eddy_service_start(svc, "CREATE TABLE IF NOT EXISTS seen (event_id TEXT PRIMARY KEY)"
+                                " /*sqlite: WITHOUT ROWID*/;") < 0)
         return (void *)1;
     return (void *)(intptr_t)eddy_service_run(svc);
 }
@@ -191,6 +193,15 @@ static void runtime(int pg)
     assert_int_equal(atomic_load(&calls_ok_e1), 1);
     assert_int_equal(count_seen(ts.url, g_e1), 1);
     assert_int_equal(count_seen(ts.url, flaky), 1);
+    if (!pg) { /* the schema's sqlite: comment became part of the table's definition */
+        eddy_store *st;
+        eddy_rows *r = NULL;
+        assert_int_equal(eddy_store_open(ts.url, &st), 0);
+        assert_true(eddy_store_query(st, "SELECT rowid FROM seen", 0, NULL, &r) < 0);
+        assert_non_null(strstr(eddy_store_error(st), "rowid")); /* a WITHOUT ROWID table */
+        eddy_rows_free(r);
+        eddy_store_close(st);
+    }
     assert_int_equal(atomic_load(&calls_flaky), 3);
     assert_int_equal(atomic_load(&calls_broken), 3);
     assert_int_equal(count_seen(ts.url, broken), 0); /* rolled back every time */
