@@ -427,7 +427,7 @@ rd_kafka_t *sdk_producer_new(const char *bootstrap, const char *const *extra, vo
                                      "message.timeout.ms",
                                      "0",
                                      "linger.ms",
-                                     "0.5", /* the relay hands over whole batches */
+                                     "2",
                                      "reconnect.backoff.max.ms",
                                      "1000",
                                      "topic.metadata.refresh.interval.ms",
@@ -470,8 +470,11 @@ int eddy_relay_new(const char *store_url, const char *bootstrap, const char *con
     r->bootstrap = sdk_xstrdup(bootstrap);
     int n = 0;
     while (rdkafka_conf && rdkafka_conf[n]) n++;
-    r->conf = sdk_xcalloc((size_t)n + 1, sizeof(char *));
-    for (int i = 0; i < n; i++) r->conf[i] = sdk_xstrdup(rdkafka_conf[i]);
+    /* linger.ms: a batch leaves when the relay has handed all of it over (rd_kafka_flush in
+     * relay_main), not when the first rows have waited 0.5 ms; the caller's settings follow */
+    r->conf = sdk_xcalloc((size_t)n + 2, sizeof(char *));
+    r->conf[0] = sdk_xstrdup("linger.ms=5");
+    for (int i = 0; i < n; i++) r->conf[i + 1] = sdk_xstrdup(rdkafka_conf[i]);
     r->poll_ms = 200;
     r->free_slot = -1;
     pthread_mutex_init(&r->smu, NULL);
@@ -795,11 +798,19 @@ static void *relay_main(void *arg)
          * one, once this one is acknowledged. librdkafka (2.0.2 and later) sends an idempotent
          * producer's partition one request at a time once it holds 5 or more messages, and
          * while ready messages wait behind it its broker thread polls with a zero timeout until
-         * the answer comes: W9 measured ~40,000 zero-timeout polls a second per service and
-         * 1.70 -> 1.43 ms of CPU per order with this (bench/README.md "W9"). */
+         * the answer comes: W9 measured ~40,000 zero-timeout polls a second per service. So the
+         * relay hands over whole batches and sends each at once when it is all queued (W9 on
+         * SQLite: 1.70 -> 1.43 ms of CPU per order; bench/README.md "W9"). */
         int q = r->inflight > 0 ? 0 : produce_batch(r);
-        if (q > 0 || r->inflight > 0) {
-            rd_kafka_poll(r->rk, q > 0 ? 1 : 20);
+        if (q > 0) {
+            /* the whole batch is queued: send it now (flushing ignores linger.ms) and serve
+             * its delivery reports as they come, for up to 100 ms (a broker outage: the loop
+             * comes round and keeps waiting) */
+            rd_kafka_flush(r->rk, 100);
+            continue;
+        }
+        if (r->inflight > 0) {
+            rd_kafka_poll(r->rk, 20);
             continue;
         }
         if (q < 0) sdk_log("relay", "outbox read failed: %s", eddy_store_error(r->st));
